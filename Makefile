@@ -1,0 +1,36 @@
+# The README's entry points. Everything else is CMake/Ninja under build/.
+BUILD ?= build
+DATA_DIR ?= $(CURDIR)/.data
+LISTEN ?= 127.0.0.1:6443
+
+.PHONY: deps build up test unit e2e fuzz bench clean
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja
+
+build: deps $(BUILD)/build.ninja
+	@ninja -C $(BUILD)
+
+up: build
+	@echo "skiff: starting the server on $(LISTEN) with data in $(DATA_DIR)"
+	@echo "skiff: once it is up, try:  kubectl --kubeconfig $(DATA_DIR)/kubeconfig get namespaces"
+	$(BUILD)/skiff server --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+test: build fuzz
+	cd $(BUILD) && ctest --output-on-failure
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -R '^unit_'
+
+e2e: build
+	cd $(BUILD) && ctest --output-on-failure -R '^e2e_'
+
+# Short libFuzzer runs over the parsers (clang, separate tree).
+fuzz: deps
+	@scripts/run-fuzzers $(BUILD)/fuzz
+
+clean:
+	rm -rf $(BUILD)
