@@ -1,0 +1,136 @@
+#include "storage/watch_hub.h"
+
+#include <condition_variable>
+#include <exception>
+
+#include "common/log.h"
+
+namespace skiff::storage {
+
+// Shared between the hub (which queues events), the HubWatch (which stops it) and the
+// delivery thread; the thread keeps it alive when the watch is destroyed from its callback.
+struct WatcherState {
+  KeyRange range;
+  int64_t fromRevision = 0;
+  WatchCallback callback;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Event> pending;  // live events not yet delivered (held back until started)
+  bool started = false;
+  bool stopped = false;
+
+  bool wants(const Event& e) const {
+    return e.kv.modRevision >= fromRevision && range.contains(e.kv.key);
+  }
+};
+
+namespace {
+
+void deliveryLoop(const std::shared_ptr<WatcherState>& st) {
+  std::vector<Event> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(st->mu);
+      st->cv.wait(lock, [&] { return st->stopped || !st->pending.empty(); });
+      if (st->stopped) return;
+      batch.swap(st->pending);
+    }
+    try {
+      st->callback(batch);
+    } catch (const std::exception& e) {
+      // The contract says callbacks must not throw; a watch whose consumer failed cannot be
+      // trusted to have seen the events, so it stops rather than silently skip them.
+      SKIFF_LOG_ERROR("storage watch callback threw, watch stopped: range_begin={} error={}",
+                      st->range.begin, e.what());
+      std::lock_guard lock(st->mu);
+      st->stopped = true;
+      return;
+    }
+    batch.clear();
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<WatchHub> WatchHub::create(int64_t publishedRevision) {
+  return std::shared_ptr<WatchHub>(new WatchHub(publishedRevision));
+}
+
+WatchHub::Registration WatchHub::add(KeyRange range, int64_t fromRevision, WatchCallback callback) {
+  auto st = std::make_shared<WatcherState>();
+  st->range = std::move(range);
+  st->callback = std::move(callback);
+  std::lock_guard lock(mu_);
+  st->fromRevision = fromRevision == 0 ? published_ + 1 : fromRevision;
+  uint64_t id = nextId_++;
+  watchers_.emplace(id, st);
+  Registration reg;
+  reg.fromRevision = st->fromRevision;
+  reg.liveAfter = published_;
+  reg.watch = std::make_unique<HubWatch>(shared_from_this(), id, std::move(st));
+  return reg;
+}
+
+void WatchHub::publish(const std::vector<Event>& events) {
+  if (events.empty()) return;
+  std::lock_guard lock(mu_);
+  published_ = events.back().kv.modRevision;
+  for (auto& [id, st] : watchers_) {
+    bool any = false;
+    std::lock_guard wlock(st->mu);
+    if (st->stopped) continue;
+    for (const Event& e : events) {
+      if (!st->wants(e)) continue;
+      st->pending.push_back(e);
+      any = true;
+    }
+    // Before start() the thread does not exist; the events wait for the history.
+    if (any && st->started) st->cv.notify_one();
+  }
+}
+
+int64_t WatchHub::publishedRevision() {
+  std::lock_guard lock(mu_);
+  return published_;
+}
+
+void WatchHub::remove(uint64_t id) {
+  std::lock_guard lock(mu_);
+  watchers_.erase(id);
+}
+
+HubWatch::HubWatch(std::shared_ptr<WatchHub> hub, uint64_t id, std::shared_ptr<WatcherState> state)
+    : hub_(std::move(hub)), id_(id), state_(std::move(state)) {}
+
+void HubWatch::start(std::vector<Event> history) {
+  {
+    std::lock_guard lock(state_->mu);
+    std::vector<Event> merged;
+    merged.reserve(history.size() + state_->pending.size());
+    for (Event& e : history) {
+      if (state_->wants(e)) merged.push_back(std::move(e));
+    }
+    for (Event& e : state_->pending) merged.push_back(std::move(e));
+    state_->pending = std::move(merged);
+    state_->started = true;
+  }
+  thread_ = std::thread([st = state_] { deliveryLoop(st); });
+}
+
+HubWatch::~HubWatch() {
+  hub_->remove(id_);
+  {
+    std::lock_guard lock(state_->mu);
+    state_->stopped = true;
+  }
+  state_->cv.notify_all();
+  if (!thread_.joinable()) return;
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();  // destroyed from its own callback: the loop sees `stopped` and exits
+  } else {
+    thread_.join();
+  }
+}
+
+}  // namespace skiff::storage
