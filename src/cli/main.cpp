@@ -1,1 +1,67 @@
-int main() { return 0; }
+// skiff: every Kubernetes component in one binary. Each subcommand is one component or a
+// bundle of them (DESIGN.md §1).
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "apiserver/api_server.h"
+#include "common/log.h"
+
+namespace {
+
+volatile std::sig_atomic_t stopRequested = 0;
+void onSignal(int) { stopRequested = 1; }
+
+void addApiServerFlags(CLI::App* cmd, skiff::apiserver::ApiServerOptions& o) {
+  cmd->add_option("--data-dir", o.dataDir, "Directory for the database and the kubeconfig")
+      ->capture_default_str();
+  cmd->add_option("--listen", o.listen, "Address to serve the Kubernetes API on (HOST:PORT)")
+      ->capture_default_str();
+  cmd->add_option("--storage", o.storage, "Storage backend: sqlite (durable) or memory")
+      ->check(CLI::IsMember({"sqlite", "memory"}))
+      ->capture_default_str();
+  cmd->add_option("--threads", o.threads, "HTTP worker threads")->capture_default_str();
+}
+
+int runApiServer(const skiff::apiserver::ApiServerOptions& options) {
+  skiff::apiserver::ApiServer server(options);
+  server.start();
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  while (!stopRequested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  SKIFF_LOG_INFO("shutting down");
+  server.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"skiff: Kubernetes in one small binary"};
+  app.require_subcommand(1);
+  std::string logLevel = "info";
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")->capture_default_str();
+
+  skiff::apiserver::ApiServerOptions apiOptions;
+  apiOptions.dataDir = "/var/lib/skiff";
+  auto* apiserverCmd = app.add_subcommand("apiserver", "Run the Kubernetes API server");
+  addApiServerFlags(apiserverCmd, apiOptions);
+  auto* serverCmd = app.add_subcommand(
+      "server", "Run the control plane in one process (for now: the API server)");
+  addApiServerFlags(serverCmd, apiOptions);
+  auto* versionCmd = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+  skiff::initLogging(logLevel);
+  try {
+    if (*versionCmd) {
+      std::cout << "skiff v0.1.0 (Kubernetes API v1.32)\n";
+      return 0;
+    }
+    return runApiServer(apiOptions);
+  } catch (const std::exception& e) {
+    SKIFF_LOG_ERROR("fatal error=\"{}\"", e.what());
+    return 1;
+  }
+}

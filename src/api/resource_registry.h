@@ -1,0 +1,73 @@
+// The resource registry: one table describing every served resource. Discovery, routing,
+// storage keys, kubectl api-resources and (later) RBAC all read it. Adding a kind is one
+// entry here plus its kind-specific hooks (defaults, validation, table printer).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace skiff::api {
+
+struct SubresourceInfo {
+  std::string name;  // "status", "scale", "binding", "eviction", ...
+  // The kind the subresource speaks (e.g. deployments/scale → autoscaling/v1 Scale).
+  std::string group, version, kind;
+  std::vector<std::string> verbs;
+};
+
+struct ResourceInfo {
+  std::string group;  // "" for the core group
+  std::string version;
+  std::string kind;
+  std::string plural;
+  std::string singular;
+  bool namespaced = true;
+  std::vector<std::string> shortNames;
+  std::vector<std::string> categories;
+  std::vector<std::string> verbs;
+  std::vector<SubresourceInfo> subresources;
+  // metadata.generation is maintained (bumped on spec changes).
+  bool tracksGeneration = false;
+  // Fields usable in fieldSelector beyond metadata.name / metadata.namespace.
+  std::vector<std::string> selectableFields;
+
+  std::string apiVersion() const { return group.empty() ? version : group + "/" + version; }
+  std::string listKind() const { return kind + "List"; }
+  // "pods", "deployments.apps": how upstream names the resource in messages.
+  std::string qualifiedResource() const { return group.empty() ? plural : plural + "." + group; }
+  // "/registry/<group or core>/<plural>/": every version of a resource shares it.
+  std::string storagePrefix() const;
+  const SubresourceInfo* subresource(std::string_view name) const;
+  bool hasStatus() const { return subresource("status") != nullptr; }
+};
+
+struct GroupVersion {
+  std::string group, version;
+};
+
+class ResourceRegistry {
+ public:
+  // The built-in resources of Kubernetes v1.32 that skiff serves.
+  static const ResourceRegistry& builtin();
+
+  const std::vector<ResourceInfo>& all() const { return resources_; }
+  // Group-versions in discovery order (core first, then groups by upstream priority).
+  const std::vector<GroupVersion>& groupVersions() const { return groupVersions_; }
+  // Preferred version per group (first version listed for it).
+  std::string preferredVersion(std::string_view group) const;
+
+  const ResourceInfo* find(std::string_view group, std::string_view version,
+                           std::string_view plural) const;
+  const ResourceInfo* findKind(std::string_view group, std::string_view version,
+                               std::string_view kind) const;
+
+  explicit ResourceRegistry(std::vector<ResourceInfo> resources);
+
+ private:
+  std::vector<ResourceInfo> resources_;
+  std::vector<GroupVersion> groupVersions_;
+};
+
+}  // namespace skiff::api

@@ -1,0 +1,134 @@
+#include "apiserver/admission.h"
+
+#include <boost/json.hpp>
+#include <random>
+
+#include "common/api_error.h"
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+
+namespace {
+const char* kNamespaces = "/registry/core/namespaces/";
+const char* kServices = "/registry/core/services/";
+
+std::string str(const json::object& obj, std::string_view field) {
+  const json::value* v = obj.if_contains(field);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+}  // namespace
+
+Admission::Admission(CacheHub& caches, AdmissionOptions options)
+    : caches_(caches), options_(std::move(options)) {}
+
+void Admission::requireLiveNamespace(const std::string& ns) {
+  auto& namespaces = caches_.cacheFor(kNamespaces);
+  auto obj = namespaces.get(kNamespaces + ns);
+  if (!obj) {
+    caches_.syncWithStore();  // it may have been created a moment ago
+    obj = namespaces.get(kNamespaces + ns);
+  }
+  if (!obj) throw notFound("namespaces", ns);
+  const json::value* status = obj->if_contains("status");
+  if (status && status->is_object() && str(status->as_object(), "phase") == "Terminating") {
+    ApiError e(403, "Forbidden",
+               "unable to create new content in namespace " + ns +
+                   " because it is being terminated");
+    e.detailName = ns;
+    e.detailKind = "namespaces";
+    throw e;
+  }
+}
+
+void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bool dryRun) {
+  if (info.namespaced) {
+    const auto& meta = obj.at("metadata").as_object();
+    requireLiveNamespace(str(meta, "namespace"));
+  }
+  if (info.group.empty() && info.plural == "services" && !dryRun) allocateServiceAddresses(obj);
+}
+
+void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
+                            const json::object& old) {
+  if (info.group.empty() && info.plural == "services") {
+    // clusterIP is immutable once allocated; keep it when the client left it out.
+    auto* spec = obj.if_contains("spec");
+    auto* oldSpec = old.if_contains("spec");
+    if (spec && spec->is_object() && oldSpec && oldSpec->is_object()) {
+      for (const char* f : {"clusterIP", "clusterIPs"}) {
+        if (!spec->as_object().contains(f))
+          if (auto* v = oldSpec->as_object().if_contains(f)) spec->as_object()[f] = *v;
+      }
+    }
+  }
+}
+
+void Admission::allocateServiceAddresses(json::object& service) {
+  json::value& specValue = service["spec"];
+  if (!specValue.is_object()) specValue.emplace_object();
+  json::object& spec = specValue.as_object();
+  std::string type = str(spec, "type");
+  if (type == "ExternalName") return;
+  std::string ip = str(spec, "clusterIP");
+  if (ip.empty()) {
+    ip = allocateClusterIp();
+    spec["clusterIP"] = ip;
+  }
+  if (!spec.contains("clusterIPs")) spec["clusterIPs"] = json::array{json::value(ip)};
+  if (type == "NodePort" || type == "LoadBalancer") {
+    if (auto* ports = spec.if_contains("ports"); ports && ports->is_array())
+      for (auto& p : ports->as_array())
+        if (p.is_object() && !p.as_object().contains("nodePort"))
+          p.as_object()["nodePort"] = allocateNodePort();
+  }
+}
+
+std::string Admission::allocateClusterIp() {
+  std::lock_guard lock(allocMu_);
+  std::set<std::string> used = recentIps_;
+  auto page = caches_.cacheFor(kServices).list(kServices, "", 0, nullptr, 0);
+  for (const auto& [key, svc] : page.items)
+    if (auto* spec = svc->if_contains("spec"); spec && spec->is_object())
+      used.insert(str(spec->as_object(), "clusterIP"));
+  // 10.43.0.0/16 without .0.0 and .0.1 (the `kubernetes` service), random like upstream.
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> pick(2, 65534);
+  for (int attempt = 0; attempt < 65536; ++attempt) {
+    int n = pick(rng);
+    std::string ip = "10.43." + std::to_string(n / 256) + "." + std::to_string(n % 256);
+    if (!used.count(ip)) {
+      recentIps_.insert(ip);
+      if (recentIps_.size() > 1024) recentIps_.erase(recentIps_.begin());
+      return ip;
+    }
+  }
+  throw internalError("failed to allocate a service IP: range is full");
+}
+
+int64_t Admission::allocateNodePort() {
+  std::lock_guard lock(allocMu_);
+  std::set<int64_t> used = recentPorts_;
+  auto page = caches_.cacheFor(kServices).list(kServices, "", 0, nullptr, 0);
+  for (const auto& [key, svc] : page.items) {
+    auto* spec = svc->if_contains("spec");
+    auto* ports = spec && spec->is_object() ? spec->as_object().if_contains("ports") : nullptr;
+    if (!ports || !ports->is_array()) continue;
+    for (const auto& p : ports->as_array())
+      if (p.is_object())
+        if (auto* np = p.as_object().if_contains("nodePort"); np && np->is_int64())
+          used.insert(np->as_int64());
+  }
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> pick(options_.nodePortMin, options_.nodePortMax);
+  for (int attempt = 0; attempt < 100000; ++attempt) {
+    int64_t port = pick(rng);
+    if (!used.count(port)) {
+      recentPorts_.insert(port);
+      return port;
+    }
+  }
+  throw internalError("failed to allocate a node port: range is full");
+}
+
+}  // namespace skiff::apiserver

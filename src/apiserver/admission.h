@@ -1,0 +1,42 @@
+// Built-in admission, run on every write after defaulting and before validation
+// (upstream's NamespaceLifecycle and the Service IP/port allocators live here for now).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "api/resource_registry.h"
+#include "apiserver/watch_cache.h"
+
+namespace skiff::apiserver {
+
+struct AdmissionOptions {
+  std::string serviceCidrBase = "10.43.0.";  // served as 10.43.0.0/16
+  int nodePortMin = 30000, nodePortMax = 32767;
+};
+
+class Admission {
+ public:
+  Admission(CacheHub& caches, AdmissionOptions options = {});
+
+  // Throws ApiError when the write must be refused.
+  void admitCreate(const api::ResourceInfo& info, boost::json::object& obj, bool dryRun);
+  void admitUpdate(const api::ResourceInfo& info, boost::json::object& obj,
+                   const boost::json::object& old);
+
+ private:
+  void requireLiveNamespace(const std::string& ns);
+  void allocateServiceAddresses(boost::json::object& service);
+  std::string allocateClusterIp();
+  int64_t allocateNodePort();
+
+  CacheHub& caches_;
+  AdmissionOptions options_;
+  std::mutex allocMu_;
+  std::set<std::string> recentIps_;  // allocated but maybe not yet visible in the cache
+  std::set<int64_t> recentPorts_;
+};
+
+}  // namespace skiff::apiserver

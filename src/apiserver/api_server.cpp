@@ -1,0 +1,249 @@
+#include "apiserver/api_server.h"
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "api/openapi.h"
+#include "api/resource_registry.h"
+#include "apiserver/admission.h"
+#include "apiserver/content.h"
+#include "apiserver/discovery.h"
+#include "apiserver/http_server.h"
+#include "apiserver/request_info.h"
+#include "apiserver/resource_handler.h"
+#include "apiserver/resource_store.h"
+#include "common/api_error.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+struct ApiServer::Impl {
+  ApiServerOptions options;
+  storage::StorePtr store;
+  std::unique_ptr<CacheHub> caches;
+  std::unique_ptr<Admission> admission;
+  std::unique_ptr<ResourceStore> resources;
+  std::unique_ptr<HttpServer> http;
+  const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
+
+  HttpResponse route(HttpRequest& req);
+  HttpResponse nonResource(HttpRequest& req, bool& handled);
+  void bootstrap();
+};
+
+namespace {
+
+HttpResponse jsonResponse(const json::object& obj, const std::string& contentType = "application/json") {
+  HttpResponse res;
+  res.contentType = contentType;
+  res.body = json::serialize(obj);
+  return res;
+}
+
+HttpResponse textResponse(std::string body, std::string contentType = "text/plain; charset=utf-8") {
+  HttpResponse res;
+  res.contentType = std::move(contentType);
+  res.body = std::move(body);
+  return res;
+}
+
+bool wantsAggregated(const HttpRequest& req) {
+  return req.header("accept").find("as=APIGroupDiscoveryList") != std::string::npos;
+}
+
+ApiError pathNotFound() {
+  return ApiError(404, "NotFound", "the server could not find the requested resource");
+}
+
+}  // namespace
+
+HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
+  handled = true;
+  const std::string& p = req.path;
+  if (p == "/version" || p == "/version/") {
+    return jsonResponse({{"major", "1"},
+                         {"minor", "32"},
+                         {"gitVersion", "v1.32.0-skiff"},
+                         {"gitCommit", "skiff"},
+                         {"gitTreeState", "clean"},
+                         {"buildDate", "2026-11-27T00:00:00Z"},
+                         {"goVersion", "none (C++20)"},
+                         {"compiler", "gcc"},
+                         {"platform", "linux/amd64"}});
+  }
+  if (p == "/healthz" || p == "/livez" || p == "/readyz" || p.starts_with("/healthz/") ||
+      p.starts_with("/livez/") || p.starts_with("/readyz/"))
+    return textResponse("ok");
+  if (p == "/metrics") return textResponse(Metrics::global().render(), "text/plain; version=0.0.4");
+  if (p == "/api" || p == "/api/") {
+    if (wantsAggregated(req))
+      return jsonResponse(aggregatedDiscovery(registry, true), kAggregatedDiscoveryContentType);
+    return jsonResponse(apiVersions(options.listen));
+  }
+  if (p == "/apis" || p == "/apis/") {
+    if (wantsAggregated(req))
+      return jsonResponse(aggregatedDiscovery(registry, false), kAggregatedDiscoveryContentType);
+    return jsonResponse(apiGroupList(registry));
+  }
+  if (p == "/api/v1" || p == "/api/v1/") {
+    return jsonResponse(*apiResourceList(registry, "", "v1"));
+  }
+  if (p.starts_with("/apis/")) {
+    std::string rest = p.substr(6);
+    if (!rest.empty() && rest.back() == '/') rest.pop_back();
+    auto slash = rest.find('/');
+    if (slash == std::string::npos) {
+      if (auto group = apiGroup(registry, rest)) return jsonResponse(*group);
+      throw pathNotFound();
+    }
+    if (rest.find('/', slash + 1) == std::string::npos) {
+      if (auto list = apiResourceList(registry, rest.substr(0, slash), rest.substr(slash + 1)))
+        return jsonResponse(*list);
+      throw pathNotFound();
+    }
+  }
+  const auto& openapi = api::OpenApi::instance();
+  if (p == "/openapi/v2" || p == "/swagger.json") {
+    if (req.header("accept").find("json") == std::string::npos &&
+        req.header("accept").find("*/*") == std::string::npos && !req.header("accept").empty())
+      throw notAcceptable("only application/json is served for /openapi/v2");
+    return textResponse(openapi.v2Json(), "application/json");
+  }
+  if (p == "/openapi/v3" || p == "/openapi/v3/") return textResponse(openapi.v3RootJson(), "application/json");
+  if (p.starts_with("/openapi/v3/")) {
+    if (const std::string* doc = openapi.v3GroupVersionJson(p.substr(12))) {
+      HttpResponse res = textResponse(*doc, "application/json");
+      res.headers.emplace_back("Etag", "\"" + openapi.v3Hash(p.substr(12)) + "\"");
+      return res;
+    }
+    throw pathNotFound();
+  }
+  handled = false;
+  return {};
+}
+
+HttpResponse ApiServer::Impl::route(HttpRequest& req) {
+  bool handled = false;
+  HttpResponse res = nonResource(req, handled);
+  if (handled) {
+    if (req.method != "GET" && req.method != "HEAD")
+      throw ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    return res;
+  }
+  auto ri = parseResourcePath(req.path, registry);
+  if (!ri) throw pathNotFound();
+  return handleResourceRequest(*resources, *ri, req);
+}
+
+void ApiServer::Impl::bootstrap() {
+  RequestContext ctx;
+  const auto* namespaces = registry.find("", "v1", "namespaces");
+  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    try {
+      resources->create(*namespaces, "",
+                        json::object{{"apiVersion", "v1"}, {"kind", "Namespace"},
+                                     {"metadata", {{"name", name}}}},
+                        ctx);
+    } catch (const ApiError& e) {
+      if (e.code() != 409) throw;
+    }
+  }
+  caches->syncWithStore();
+  const auto* services = registry.find("", "v1", "services");
+  try {
+    resources->create(
+        *services, "default",
+        json::object{{"apiVersion", "v1"},
+                     {"kind", "Service"},
+                     {"metadata",
+                      {{"name", "kubernetes"},
+                       {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
+                     {"spec",
+                      {{"clusterIP", "10.43.0.1"},
+                       {"ports", json::array{json::object{{"name", "https"},
+                                                          {"port", 443},
+                                                          {"protocol", "TCP"},
+                                                          {"targetPort", 6443}}}}}}},
+        ctx);
+  } catch (const ApiError& e) {
+    if (e.code() != 409) throw;
+  }
+}
+
+ApiServer::ApiServer(ApiServerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+void ApiServer::start() {
+  auto& o = impl_->options;
+  fs::create_directories(o.dataDir);
+  if (o.storage == "memory") {
+    impl_->store = storage::openMemoryStore();
+  } else if (o.storage == "sqlite") {
+    storage::SqliteOptions so;
+    so.path = (fs::path(o.dataDir) / "state.db").string();
+    impl_->store = storage::openSqliteStore(so);
+  } else {
+    throw std::runtime_error("unknown --storage " + o.storage + " (want sqlite or memory)");
+  }
+  impl_->caches = std::make_unique<CacheHub>(*impl_->store);
+  for (const auto& r : impl_->registry.all()) impl_->caches->cacheFor(r.storagePrefix());
+  impl_->caches->start();
+  impl_->admission = std::make_unique<Admission>(*impl_->caches);
+  impl_->resources = std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
+  api::OpenApi::instance();  // parse once up front, not on the first kubectl request
+  impl_->bootstrap();
+
+  HttpServerOptions ho;
+  ho.listen = o.listen;
+  ho.threads = o.threads;
+  impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
+  impl_->http->start();
+
+  // An admin kubeconfig pointing at this server (plain HTTP until the security issue).
+  std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  std::string server = "http://" + host + ":" + std::to_string(port());
+  std::ofstream kc(kubeconfigPath());
+  kc << "apiVersion: v1\nkind: Config\nclusters:\n- name: skiff\n  cluster:\n    server: " << server
+     << "\ncontexts:\n- name: skiff\n  context:\n    cluster: skiff\n    user: admin\n"
+        "current-context: skiff\nusers:\n- name: admin\n  user: {}\n";
+  kc.close();
+  SKIFF_LOG_INFO("apiserver serving address={} storage={} kubeconfig={}", server, o.storage,
+                 kubeconfigPath());
+}
+
+void ApiServer::stop() {
+  if (impl_->http) impl_->http->stop();
+  impl_->http.reset();
+}
+
+unsigned short ApiServer::port() const { return impl_->http ? impl_->http->port() : 0; }
+
+std::string ApiServer::kubeconfigPath() const {
+  return (fs::path(impl_->options.dataDir) / "kubeconfig").string();
+}
+
+HttpResponse ApiServer::handle(HttpRequest& req) {
+  int code = 200;
+  try {
+    HttpResponse res = impl_->route(req);
+    code = res.status;
+    Metrics::global().increment("apiserver_request_total",
+                                {{"code", std::to_string(code)}, {"verb", req.method}});
+    return res;
+  } catch (const ApiError& e) {
+    Metrics::global().increment("apiserver_request_total",
+                                {{"code", std::to_string(e.code())}, {"verb", req.method}});
+    throw;
+  }
+}
+
+}  // namespace skiff::apiserver

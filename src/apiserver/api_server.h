@@ -1,0 +1,35 @@
+// The API server: storage + watch cache + REST handlers behind one HTTP server.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "apiserver/http_types.h"
+
+namespace skiff::apiserver {
+
+struct ApiServerOptions {
+  std::string dataDir = "/var/lib/skiff";
+  std::string listen = "127.0.0.1:6443";
+  std::string storage = "sqlite";  // sqlite | memory
+  int threads = 4;
+};
+
+class ApiServer {
+ public:
+  explicit ApiServer(ApiServerOptions options);
+  ~ApiServer();
+  // Opens storage, creates the built-in namespaces, starts serving, writes the kubeconfig.
+  void start();
+  void stop();
+  unsigned short port() const;
+  std::string kubeconfigPath() const;
+  // For tests: handle one request without the network.
+  HttpResponse handle(HttpRequest& req);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skiff::apiserver

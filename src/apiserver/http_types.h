@@ -1,0 +1,67 @@
+// Plain request/response types shared by the HTTP server and the handlers. Deliberately
+// free of Asio/Beast so that handler code compiles fast.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace skiff::apiserver {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target, e.g. "/api/v1/pods?limit=500"
+  std::string path;    // percent-decoded path without the query
+  std::multimap<std::string, std::string> query;  // decoded query parameters
+  std::map<std::string, std::string> headers;     // lower-case names; repeats joined by ", "
+  std::string body;
+  std::string remoteAddress;
+
+  std::string header(const std::string& lowerName) const {
+    auto it = headers.find(lowerName);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  std::optional<std::string> param(const std::string& name) const {
+    auto it = query.find(name);
+    if (it == query.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string paramOr(const std::string& name, const std::string& fallback) const {
+    auto it = query.find(name);
+    return it == query.end() ? fallback : it->second;
+  }
+};
+
+// A response body produced over time (watch streams). The HTTP layer sends each chunk as
+// it becomes available, using chunked transfer encoding.
+class StreamSource {
+ public:
+  virtual ~StreamSource() = default;
+  // Called once, before anything else. `wake` is thread-safe and tells the connection that
+  // new chunks (or the end) are available.
+  virtual void start(std::function<void()> wake) = 0;
+  // Moves ready chunks into `out`. Returns false once the stream has ended (after moving
+  // its last chunks).
+  virtual bool drain(std::vector<std::string>& out) = 0;
+  // The client went away or the deadline passed; release resources. Idempotent.
+  virtual void cancel() = 0;
+  // When the connection should end the stream on its own (watch timeoutSeconds).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string contentType = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<StreamSource> stream;  // set for streaming responses; body is then ignored
+};
+
+using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
+
+}  // namespace skiff::apiserver

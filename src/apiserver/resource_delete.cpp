@@ -1,0 +1,130 @@
+// DELETE and DELETE-collection: preconditions, graceful pod deletion, finalizers.
+#include <boost/json.hpp>
+
+#include "apiserver/resource_store.h"
+#include "common/api_error.h"
+#include "common/ids.h"
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+using api::ResourceInfo;
+
+namespace {
+
+std::string str(const json::object& obj, std::string_view field) {
+  const json::value* v = obj.if_contains(field);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// Upstream pods: graceful deletion applies only to pods a kubelet may be running.
+int64_t podGracePeriod(const json::object& pod, const DeleteOptions& options) {
+  const json::value* spec = pod.if_contains("spec");
+  const json::value* status = pod.if_contains("status");
+  std::string nodeName = spec && spec->is_object() ? str(spec->as_object(), "nodeName") : "";
+  std::string phase = status && status->is_object() ? str(status->as_object(), "phase") : "";
+  if (nodeName.empty() || phase == "Succeeded" || phase == "Failed") return 0;
+  if (options.gracePeriodSeconds) return std::max<int64_t>(0, *options.gracePeriodSeconds);
+  if (spec && spec->is_object())
+    if (auto* g = spec->as_object().if_contains("terminationGracePeriodSeconds"); g && g->is_int64())
+      return g->as_int64();
+  return 30;
+}
+
+}  // namespace
+
+json::object ResourceStore::remove(const ResourceInfo& info, const std::string& ns,
+                                   const std::string& name, const DeleteOptions& options,
+                                   RequestContext& ctx, bool& gone) {
+  const std::string k = key(info, ns, name);
+  for (int attempt = 0;; ++attempt) {
+    auto current = readForUpdate(info, k);
+    if (!current) throw notFound(info.qualifiedResource(), name);
+    auto& [obj, modRevision] = *current;
+    json::object& meta = obj["metadata"].as_object();
+    if (!options.preconditionUid.empty() && options.preconditionUid != str(meta, "uid"))
+      throw conflict(info.qualifiedResource(), name,
+                     "Precondition failed: UID in precondition: " + options.preconditionUid +
+                         ", UID in object meta: " + str(meta, "uid"));
+    if (!options.preconditionResourceVersion.empty() &&
+        options.preconditionResourceVersion != std::to_string(modRevision))
+      throw conflict(info.qualifiedResource(), name,
+                     "Precondition failed: ResourceVersion in precondition: " +
+                         options.preconditionResourceVersion +
+                         ", ResourceVersion in object meta: " + std::to_string(modRevision));
+
+    const json::value* finalizers = meta.if_contains("finalizers");
+    bool hasFinalizers = finalizers && finalizers->is_array() && !finalizers->as_array().empty();
+    bool isPod = info.group.empty() && info.plural == "pods";
+    bool isNamespace = info.group.empty() && info.plural == "namespaces";
+    int64_t grace = isPod ? podGracePeriod(obj, options) : 0;
+    bool alreadyDeleting = meta.contains("deletionTimestamp");
+
+    if (isNamespace) {
+      // Namespaces always terminate through their finalizer (the namespace controller).
+      auto* spec = obj.if_contains("spec");
+      auto* nsFinalizers = spec && spec->is_object() ? spec->as_object().if_contains("finalizers") : nullptr;
+      if (nsFinalizers && nsFinalizers->is_array() && !nsFinalizers->as_array().empty()) {
+        hasFinalizers = true;
+        obj["status"] = json::object{{"phase", "Terminating"}};
+      }
+    }
+
+    if (hasFinalizers || grace > 0) {
+      if (!alreadyDeleting || (isPod && grace > 0)) {
+        auto now = std::chrono::system_clock::now();
+        int64_t currentGrace = 0;
+        if (auto* g = meta.if_contains("deletionGracePeriodSeconds"); g && g->is_int64())
+          currentGrace = g->as_int64();
+        // A second delete may only shorten the grace period.
+        if (!alreadyDeleting || grace < currentGrace) {
+          meta["deletionTimestamp"] = formatTime(now + std::chrono::seconds(grace));
+          meta["deletionGracePeriodSeconds"] = grace;
+        }
+      }
+      gone = false;
+      if (ctx.dryRun) return obj;
+      auto result = store_.update(k, encodeForStorage(obj), modRevision);
+      if (!result.succeeded) {
+        if (attempt < 8) continue;
+        throw conflict(info.qualifiedResource(), name, "the object is being modified concurrently");
+      }
+      meta["resourceVersion"] = std::to_string(result.kv->modRevision);
+      return obj;
+    }
+
+    gone = true;
+    if (ctx.dryRun) return obj;
+    auto result = store_.remove(k, modRevision);
+    if (!result.succeeded) {
+      if (attempt < 8) continue;
+      throw conflict(info.qualifiedResource(), name, "the object is being modified concurrently");
+    }
+    meta["resourceVersion"] = std::to_string(result.revision);
+    return obj;
+  }
+}
+
+json::object ResourceStore::removeCollection(const ResourceInfo& info, const std::string& ns,
+                                             const ListOptions& listOptions,
+                                             const DeleteOptions& options, RequestContext& ctx) {
+  ListOptions all = listOptions;
+  all.limit = 0;
+  all.continueToken.clear();
+  json::object list = this->list(info, ns, all);
+  json::array deleted;
+  for (auto& item : list["items"].as_array()) {
+    const auto& meta = item.as_object().at("metadata").as_object();
+    std::string itemNs = str(meta, "namespace");
+    bool gone = false;
+    try {
+      deleted.push_back(remove(info, itemNs, str(meta, "name"), options, ctx, gone));
+    } catch (const ApiError& e) {
+      if (e.code() != 404) throw;  // deleted meanwhile: fine
+    }
+  }
+  list["items"] = std::move(deleted);
+  return list;
+}
+
+}  // namespace skiff::apiserver

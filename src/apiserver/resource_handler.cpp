@@ -1,0 +1,205 @@
+#include "apiserver/resource_handler.h"
+
+#include <boost/json.hpp>
+
+#include "apiserver/content.h"
+#include "apiserver/table.h"
+#include "apiserver/watch_stream.h"
+#include "common/api_error.h"
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+
+namespace {
+
+bool boolParam(const HttpRequest& req, const std::string& name) {
+  auto v = req.param(name);
+  return v && (*v == "true" || *v == "1" || v->empty());
+}
+
+RequestContext contextFrom(const HttpRequest& req) {
+  RequestContext ctx;
+  auto dryRun = req.param("dryRun");
+  if (dryRun) {
+    if (*dryRun != "All") throw badRequest("unsupported dryRun value \"" + *dryRun + "\": only All");
+    ctx.dryRun = true;
+  }
+  ctx.fieldValidation = req.paramOr("fieldValidation", "Warn");
+  if (ctx.fieldValidation != "Strict" && ctx.fieldValidation != "Warn" &&
+      ctx.fieldValidation != "Ignore")
+    throw badRequest("fieldValidation must be one of Ignore, Warn, Strict, got \"" +
+                     ctx.fieldValidation + "\"");
+  ctx.fieldManager = req.paramOr("fieldManager", "");
+  return ctx;
+}
+
+ListOptions listOptionsFrom(const HttpRequest& req) {
+  ListOptions o;
+  o.labelSelector = req.paramOr("labelSelector", "");
+  o.fieldSelector = req.paramOr("fieldSelector", "");
+  o.resourceVersion = req.paramOr("resourceVersion", "");
+  o.resourceVersionMatch = req.paramOr("resourceVersionMatch", "");
+  o.continueToken = req.paramOr("continue", "");
+  if (auto limit = req.param("limit")) {
+    try {
+      o.limit = std::stoll(*limit);
+    } catch (const std::exception&) {
+      throw badRequest("invalid limit: " + *limit);
+    }
+  }
+  return o;
+}
+
+DeleteOptions deleteOptionsFrom(const HttpRequest& req, RequestContext& ctx) {
+  DeleteOptions o;
+  if (!req.body.empty()) {
+    json::value body = decodeRequestBody(req);
+    if (!body.is_object()) throw badRequest("DeleteOptions must be an object");
+    auto& b = body.as_object();
+    if (auto* g = b.if_contains("gracePeriodSeconds"); g && g->is_int64())
+      o.gracePeriodSeconds = g->as_int64();
+    if (auto* p = b.if_contains("propagationPolicy"); p && p->is_string())
+      o.propagationPolicy = std::string(p->as_string());
+    if (auto* pre = b.if_contains("preconditions"); pre && pre->is_object()) {
+      if (auto* uid = pre->as_object().if_contains("uid"); uid && uid->is_string())
+        o.preconditionUid = std::string(uid->as_string());
+      if (auto* rv = pre->as_object().if_contains("resourceVersion"); rv && rv->is_string())
+        o.preconditionResourceVersion = std::string(rv->as_string());
+    }
+    if (auto* d = b.if_contains("dryRun"); d && d->is_array() && !d->as_array().empty())
+      ctx.dryRun = true;
+  }
+  if (auto g = req.param("gracePeriodSeconds")) {
+    try {
+      o.gracePeriodSeconds = std::stoll(*g);
+    } catch (const std::exception&) {
+      throw badRequest("invalid gracePeriodSeconds: " + *g);
+    }
+  }
+  if (auto p = req.param("propagationPolicy")) o.propagationPolicy = *p;
+  if (!o.propagationPolicy.empty() && o.propagationPolicy != "Background" &&
+      o.propagationPolicy != "Foreground" && o.propagationPolicy != "Orphan")
+    throw badRequest("propagationPolicy must be one of Background, Foreground, Orphan");
+  return o;
+}
+
+HttpResponse respond(int status, const json::object& obj, const HttpRequest& req,
+                     const RequestContext& ctx) {
+  HttpResponse res = objectResponse(status, obj, negotiate(req));
+  for (const auto& w : ctx.warnings) res.headers.emplace_back("Warning", "299 - \"" + w + "\"");
+  return res;
+}
+
+HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
+  const auto& info = *ri.info;
+  auto format = negotiate(req);
+  if (boolParam(req, "watch")) {
+    WatchOptions w;
+    w.ns = ri.namespaceName;
+    w.resourceVersion = req.paramOr("resourceVersion", "");
+    w.labelSelector = req.paramOr("labelSelector", "");
+    w.fieldSelector = req.paramOr("fieldSelector", "");
+    w.bookmarks = boolParam(req, "allowWatchBookmarks");
+    w.sendInitialEvents = boolParam(req, "sendInitialEvents");
+    if (auto t = req.param("timeoutSeconds")) {
+      try {
+        w.timeoutSeconds = std::stoll(*t);
+      } catch (const std::exception&) {
+        throw badRequest("invalid timeoutSeconds: " + *t);
+      }
+    }
+    w.table = format.table;
+    w.includeObject = format.includeObject;
+    HttpResponse res;
+    res.stream = startWatch(store, info, w);
+    return res;
+  }
+  json::object list = store.list(info, ri.namespaceName, listOptionsFrom(req));
+  if (format.table) {
+    std::vector<const json::object*> objects;
+    for (const auto& item : list["items"].as_array()) objects.push_back(&item.as_object());
+    json::object table = makeTable(info, objects, format.includeObject, true);
+    table["metadata"] = list["metadata"];
+    HttpResponse res;
+    res.body = json::serialize(table);
+    return res;
+  }
+  return objectResponse(200, list, format);
+}
+
+}  // namespace
+
+HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
+  if (!ri.info) {
+    throw ApiError(404, "NotFound", "the server could not find the requested resource");
+  }
+  const auto& info = *ri.info;
+  const std::string& method = req.method;
+  auto unsupported = [&](const std::string& action) {
+    return methodNotSupported(info.qualifiedResource(), action);
+  };
+  if (info.namespaced && !ri.name.empty() && ri.namespaceName.empty())
+    throw ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (!info.namespaced && !ri.namespaceName.empty())
+    throw ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (info.group == "authorization.k8s.io") {
+    if (method != "POST" || !ri.name.empty()) throw unsupported(method);
+    return handleReview(ri, req);
+  }
+
+  RequestContext ctx = contextFrom(req);
+  if (!ri.subresource.empty()) {
+    const auto* sub = info.subresource(ri.subresource);
+    if (!sub) throw ApiError(404, "NotFound", "the server could not find the requested resource");
+    if (ri.subresource != "status") return handleSpecialSubresource(store, ri, req, ctx);
+  }
+
+  if (ri.name.empty()) {
+    if (method == "GET") return listResponse(store, ri, req);
+    if (method == "POST") {
+      if (info.namespaced && ri.namespaceName.empty())
+        throw ApiError(404, "NotFound", "the server could not find the requested resource");
+      json::object created = store.create(info, ri.namespaceName, decodeRequestBody(req), ctx);
+      return respond(201, created, req, ctx);
+    }
+    if (method == "DELETE") {
+      DeleteOptions d = deleteOptionsFrom(req, ctx);
+      return respond(200, store.removeCollection(info, ri.namespaceName, listOptionsFrom(req), d, ctx),
+                     req, ctx);
+    }
+    throw unsupported(method);
+  }
+
+  if (method == "GET") {
+    if (boolParam(req, "watch")) throw badRequest("watch on a single object: use a list with a metadata.name field selector");
+    json::object obj = store.get(info, ri.namespaceName, ri.name);
+    if (ri.subresource.empty() && negotiate(req).table) {
+      HttpResponse res;
+      res.body = json::serialize(makeTable(info, {&obj}, negotiate(req).includeObject, true));
+      return res;
+    }
+    return respond(200, obj, req, ctx);
+  }
+  if (method == "PUT") {
+    json::object obj =
+        store.update(info, ri.namespaceName, ri.name, ri.subresource, decodeRequestBody(req), ctx);
+    return respond(200, obj, req, ctx);
+  }
+  if (method == "PATCH") {
+    bool created = false;
+    json::object obj = store.patch(info, ri.namespaceName, ri.name, ri.subresource,
+                                   req.header("content-type"), req.body, ctx, created);
+    return respond(created ? 201 : 200, obj, req, ctx);
+  }
+  if (method == "DELETE") {
+    if (!ri.subresource.empty()) throw unsupported(method);
+    DeleteOptions d = deleteOptionsFrom(req, ctx);
+    bool gone = false;
+    json::object obj = store.remove(info, ri.namespaceName, ri.name, d, ctx, gone);
+    return respond(200, obj, req, ctx);
+  }
+  throw unsupported(method);
+}
+
+}  // namespace skiff::apiserver

@@ -1,0 +1,19 @@
+// Dispatches resource requests (verbs on collections, objects and subresources) to the
+// ResourceStore, and encodes the answers.
+#pragma once
+
+#include "apiserver/http_types.h"
+#include "apiserver/request_info.h"
+#include "apiserver/resource_store.h"
+
+namespace skiff::apiserver {
+
+HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, HttpRequest& req);
+
+// Subresources with their own shape: scale, binding, eviction, namespace finalize.
+HttpResponse handleSpecialSubresource(ResourceStore& store, const RequestInfo& ri,
+                                      HttpRequest& req, RequestContext& ctx);
+// Review resources answered by the server (never stored).
+HttpResponse handleReview(const RequestInfo& ri, HttpRequest& req);
+
+}  // namespace skiff::apiserver

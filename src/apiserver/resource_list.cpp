@@ -1,0 +1,122 @@
+// List: served from the watch cache, or from the store for exact revisions and later pages
+// of a paginated list (so every page belongs to the same snapshot, as upstream).
+#include <boost/json.hpp>
+
+#include "apiserver/resource_store.h"
+#include "common/api_error.h"
+#include "common/base64.h"
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+using api::ResourceInfo;
+
+namespace {
+
+struct ContinueToken {
+  int64_t revision = 0;
+  std::string startKey;
+};
+
+std::string encodeContinue(int64_t revision, const std::string& startKey) {
+  json::object token{{"v", "meta.k8s.io/v1"}, {"rv", revision}, {"start", startKey}};
+  return base64Encode(json::serialize(token));
+}
+
+ContinueToken decodeContinue(const std::string& text, const std::string& prefix) {
+  auto invalidToken = [] { return badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"); };
+  auto raw = base64Decode(text);
+  if (!raw) throw invalidToken();
+  boost::system::error_code ec;
+  json::value v = json::parse(*raw, ec);
+  if (ec || !v.is_object()) throw invalidToken();
+  auto& o = v.as_object();
+  auto* rv = o.if_contains("rv");
+  auto* start = o.if_contains("start");
+  if (!rv || !rv->is_int64() || !start || !start->is_string() || rv->as_int64() <= 0)
+    throw invalidToken();
+  ContinueToken token{rv->as_int64(), std::string(start->as_string())};
+  if (token.startKey.compare(0, prefix.size(), prefix) != 0) throw invalidToken();
+  return token;
+}
+
+int64_t parseResourceVersion(const std::string& text) {
+  try {
+    size_t used = 0;
+    int64_t rv = std::stoll(text, &used);
+    if (used == text.size() && rv >= 0) return rv;
+  } catch (const std::exception&) {
+  }
+  ApiError e = badRequest("invalid resource version: " + text);
+  throw e;
+}
+
+}  // namespace
+
+json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns,
+                                 const ListOptions& options) {
+  auto filter = makeFilter(info, options.labelSelector, options.fieldSelector);
+  const std::string prefix = listPrefix(info, ns);
+  size_t limit = options.limit > 0 ? static_cast<size_t>(options.limit) : 0;
+  json::array items;
+  int64_t revision = 0;
+  std::string nextKey;
+
+  auto fromStore = [&](int64_t atRevision, std::string startKey) {
+    try {
+      const std::string end = storage::prefixEnd(prefix);
+      for (;;) {
+        auto batch = store_.range(startKey, end, limit ? int64_t(limit + 1) : 0, atRevision);
+        revision = batch.revision;
+        for (auto& kv : batch.kvs) {
+          if (limit && items.size() >= limit) {
+            nextKey = kv.key;
+            return;
+          }
+          auto obj = CacheHub::decode(kv);
+          if (obj && (!filter || filter(*obj))) items.push_back(*obj);
+          startKey = kv.key + '\0';
+        }
+        if (!batch.more) return;
+      }
+    } catch (const storage::CompactedError&) {
+      throw expired("The provided continue parameter is too old to display a consistent list "
+                    "result. You can start a new list without the continue parameter.");
+    } catch (const storage::FutureRevisionError& e) {
+      throw ApiError(504, "Timeout", std::string("Too large resource version: ") + e.what());
+    }
+  };
+
+  if (!options.continueToken.empty()) {
+    auto token = decodeContinue(options.continueToken, prefix);
+    fromStore(token.revision, token.startKey);
+  } else if (options.resourceVersionMatch == "Exact") {
+    if (options.resourceVersion.empty() || options.resourceVersion == "0")
+      throw badRequest("resourceVersionMatch=Exact requires a non-zero resourceVersion");
+    fromStore(parseResourceVersion(options.resourceVersion), prefix);
+  } else {
+    if (options.resourceVersion.empty()) {
+      caches_.syncWithStore();
+    } else if (options.resourceVersion != "0") {
+      int64_t wanted = parseResourceVersion(options.resourceVersion);
+      if (!caches_.waitFor(wanted, std::chrono::seconds(3)))
+        throw ApiError(504, "Timeout", "Too large resource version: " + options.resourceVersion +
+                                           ", current: " +
+                                           std::to_string(caches_.observedRevision()));
+    }
+    auto page = cache(info).list(prefix, prefix, limit, filter, caches_.observedRevision());
+    revision = page.revision;
+    nextKey = page.nextKey;
+    items.reserve(page.items.size());
+    for (auto& [k, obj] : page.items) items.push_back(*obj);
+  }
+
+  json::object meta{{"resourceVersion", std::to_string(revision)}};
+  if (!nextKey.empty()) meta["continue"] = encodeContinue(revision, nextKey);
+  return json::object{{"kind", info.listKind()},
+                      {"apiVersion", info.apiVersion()},
+                      {"metadata", std::move(meta)},
+                      {"items", std::move(items)}};
+}
+
+}  // namespace skiff::apiserver

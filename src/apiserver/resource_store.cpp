@@ -1,0 +1,298 @@
+#include "apiserver/resource_store.h"
+
+#include <boost/json.hpp>
+
+#include "api/defaults.h"
+#include "api/field_selector.h"
+#include "api/label_selector.h"
+#include "api/openapi.h"
+#include "api/unknown_fields.h"
+#include "api/validation.h"
+#include "apiserver/admission.h"
+#include "apiserver/strategy.h"
+#include "common/api_error.h"
+#include "common/ids.h"
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+using api::ResourceInfo;
+
+std::string nowTimestamp() { return formatTime(std::chrono::system_clock::now()); }
+
+std::string encodeForStorage(json::object obj) {
+  if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
+    meta->as_object().erase("resourceVersion");
+  return json::serialize(obj);
+}
+
+namespace {
+
+json::object& metadataOf(json::object& obj) {
+  json::value& meta = obj["metadata"];
+  if (!meta.is_object()) meta.emplace_object();
+  return meta.as_object();
+}
+
+std::string stringAt(const json::object& obj, std::string_view field) {
+  const json::value* v = obj.if_contains(field);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string metaString(const json::object& obj, std::string_view field) {
+  const json::value* meta = obj.if_contains("metadata");
+  return meta && meta->is_object() ? stringAt(meta->as_object(), field) : std::string();
+}
+
+// Everything except metadata and status: what a generation bump compares.
+bool specChanged(const json::object& a, const json::object& b) {
+  for (const auto& [k, v] : a) {
+    if (k == "metadata" || k == "status") continue;
+    const json::value* other = b.if_contains(k);
+    if (!other || *other != v) return true;
+  }
+  for (const auto& [k, v] : b) {
+    if (k == "metadata" || k == "status") continue;
+    if (!a.contains(k)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::function<bool(const json::object&)> makeFilter(const ResourceInfo& info,
+                                                    const std::string& labelSelector,
+                                                    const std::string& fieldSelector) {
+  std::optional<api::LabelSelector> labels;
+  std::optional<api::FieldSelector> fields;
+  if (!labelSelector.empty()) labels = api::LabelSelector::parse(labelSelector);
+  if (!fieldSelector.empty()) {
+    fields = api::FieldSelector::parse(fieldSelector);
+    for (const auto& req : fields->requirements()) {
+      bool supported = req.field == "metadata.name" || req.field == "metadata.namespace";
+      for (const auto& f : info.selectableFields) supported = supported || f == req.field;
+      if (!supported)
+        throw badRequest("field label not supported: " + req.field);
+    }
+  }
+  if (!labels && !fields) return nullptr;
+  return [labels = std::move(labels), fields = std::move(fields)](const json::object& obj) {
+    if (labels) {
+      const json::object* labelMap = nullptr;
+      if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
+        if (auto* l = meta->as_object().if_contains("labels"); l && l->is_object())
+          labelMap = &l->as_object();
+      if (!labels->matches(labelMap)) return false;
+    }
+    if (fields) {
+      return fields->matches([&obj](std::string_view field) {
+        return api::fieldValueOf(obj, field);
+      });
+    }
+    return true;
+  };
+}
+
+ResourceStore::ResourceStore(storage::Store& store, CacheHub& caches, Admission& admission)
+    : store_(store), caches_(caches), admission_(admission) {}
+
+std::string ResourceStore::key(const ResourceInfo& info, const std::string& ns,
+                               const std::string& name) const {
+  return info.namespaced ? info.storagePrefix() + ns + "/" + name : info.storagePrefix() + name;
+}
+
+std::string ResourceStore::listPrefix(const ResourceInfo& info, const std::string& ns) const {
+  return info.namespaced && !ns.empty() ? info.storagePrefix() + ns + "/" : info.storagePrefix();
+}
+
+json::object ResourceStore::get(const ResourceInfo& info, const std::string& ns,
+                                const std::string& name) {
+  caches_.syncWithStore();
+  auto obj = cache(info).get(key(info, ns, name));
+  if (!obj) throw notFound(info.qualifiedResource(), name);
+  return *obj;
+}
+
+// Checks apiVersion/kind, prunes or rejects unknown fields per fieldValidation.
+json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value body,
+                                       RequestContext& ctx) {
+  if (!body.is_object()) throw badRequest("the request body must be a JSON or YAML object");
+  json::object obj = std::move(body.as_object());
+  std::string apiVersion = stringAt(obj, "apiVersion");
+  std::string kind = stringAt(obj, "kind");
+  if (!apiVersion.empty() && apiVersion != info.apiVersion())
+    throw badRequest("the API version in the data (" + apiVersion +
+                     ") does not match the expected API version (" + info.apiVersion() + ")");
+  if (!kind.empty() && kind != info.kind)
+    throw badRequest("the kind in the data (" + kind + ") does not match the expected kind (" +
+                     info.kind + ")");
+  obj["apiVersion"] = info.apiVersion();
+  obj["kind"] = info.kind;
+  if (obj.contains("metadata") && !obj["metadata"].is_object())
+    throw badRequest("metadata must be an object");
+
+  const auto& openapi = api::OpenApi::instance();
+  if (auto def = openapi.definitionFor(info.group, info.version, info.kind)) {
+    auto unknown = api::pruneUnknownFields(obj, openapi.definitions(), *def);
+    if (!unknown.empty() && ctx.fieldValidation == "Strict") {
+      std::string msg = "strict decoding error: ";
+      for (size_t i = 0; i < unknown.size(); ++i)
+        msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
+      throw badRequest(msg);
+    }
+    if (ctx.fieldValidation != "Ignore")
+      for (const auto& f : unknown) ctx.warnings.push_back("unknown field \"" + f + "\"");
+  }
+  return obj;
+}
+
+json::object ResourceStore::finishWrite(const storage::WriteResult& result, json::object obj) {
+  metadataOf(obj)["resourceVersion"] = std::to_string(result.kv ? result.kv->modRevision
+                                                                : result.revision);
+  return obj;
+}
+
+json::object ResourceStore::create(const ResourceInfo& info, const std::string& ns,
+                                   json::value body, RequestContext& ctx) {
+  json::object obj = decodeBody(info, std::move(body), ctx);
+  json::object& meta = metadataOf(obj);
+  std::string bodyNs = stringAt(meta, "namespace");
+  if (info.namespaced) {
+    if (!bodyNs.empty() && bodyNs != ns)
+      throw badRequest("the namespace of the provided object does not match the namespace sent "
+                       "on the request");
+    meta["namespace"] = ns;
+  } else {
+    meta.erase("namespace");
+  }
+  std::string name = stringAt(meta, "name");
+  if (name.empty()) {
+    std::string generateName = stringAt(meta, "generateName");
+    if (generateName.empty())
+      throw invalid(info.kind, info.group, "",
+                    {{"FieldValueRequired", "Required value: name or generateName is required",
+                      "metadata.name"}});
+    name = generateName + randomNameSuffix();
+    meta["name"] = name;
+  }
+  meta["uid"] = newUid();
+  meta["creationTimestamp"] = nowTimestamp();
+  meta.erase("resourceVersion");
+  meta.erase("deletionTimestamp");
+  meta.erase("deletionGracePeriodSeconds");
+  if (info.tracksGeneration) meta["generation"] = 1;
+  else meta.erase("generation");
+
+  api::applyDefaults(info.group, info.kind, obj);
+  prepareForCreate(info, obj);
+  admission_.admitCreate(info, obj, ctx.dryRun);
+  auto causes = api::validateObject(info.group, info.kind, obj, nullptr);
+  if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
+
+  if (ctx.dryRun) return obj;
+  auto result = store_.create(key(info, ns, name), encodeForStorage(obj));
+  if (!result.succeeded) throw alreadyExists(info.qualifiedResource(), name);
+  return finishWrite(result, std::move(obj));
+}
+
+std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(
+    const ResourceInfo&, const std::string& k) {
+  auto kv = store_.get(k);
+  if (!kv) return std::nullopt;
+  auto obj = CacheHub::decode(*kv);
+  if (!obj) throw internalError("stored object is corrupt: " + k);
+  return std::make_pair(*obj, kv->modRevision);
+}
+
+json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::string& k,
+                                         json::object obj, const json::object& old,
+                                         int64_t modRevision, const std::string& subresource,
+                                         RequestContext& ctx) {
+  const std::string name = metaString(old, "name");
+  json::object& meta = metadataOf(obj);
+  const json::object& oldMeta = old.at("metadata").as_object();
+  // Fields the system owns: the client cannot change them.
+  for (const char* field : {"uid", "creationTimestamp", "deletionTimestamp",
+                            "deletionGracePeriodSeconds", "generation", "namespace", "name"}) {
+    if (const json::value* v = oldMeta.if_contains(field)) meta[field] = *v;
+    else meta.erase(field);
+  }
+  if (subresource == "status") {
+    // Status writes change only status (upstream status strategy).
+    json::object merged = old;
+    if (const json::value* status = obj.if_contains("status")) merged["status"] = *status;
+    else merged.erase("status");
+    obj = std::move(merged);
+  } else if (info.hasStatus()) {
+    if (const json::value* status = old.if_contains("status")) obj["status"] = *status;
+    else obj.erase("status");
+  }
+  api::applyDefaults(info.group, info.kind, obj);
+  if (subresource.empty()) prepareForUpdate(info, obj, old);
+  if (info.tracksGeneration && subresource.empty() && specChanged(obj, old)) {
+    int64_t generation = 0;
+    if (const json::value* g = oldMeta.if_contains("generation"); g && g->is_int64())
+      generation = g->as_int64();
+    metadataOf(obj)["generation"] = generation + 1;
+  }
+  admission_.admitUpdate(info, obj, old);
+  auto causes = api::validateObject(info.group, info.kind, obj, &old);
+  if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
+
+  metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);
+  if (obj == old) return obj;  // no-op writes keep the resourceVersion, as upstream
+
+  // Removing the last finalizer of an object being deleted completes the deletion.
+  const json::object& newMeta = obj.at("metadata").as_object();
+  const json::value* finalizers = newMeta.if_contains("finalizers");
+  bool noFinalizers = !finalizers || !finalizers->is_array() || finalizers->as_array().empty();
+  // (Like upstream, only when no graceful period is pending: a terminating pod waits for its
+  // kubelet.)
+  const json::value* grace = newMeta.if_contains("deletionGracePeriodSeconds");
+  bool graceOver = !grace || !grace->is_int64() || grace->as_int64() == 0;
+  if (newMeta.contains("deletionTimestamp") && noFinalizers && graceOver && !ctx.dryRun) {
+    auto result = store_.remove(k, modRevision);
+    if (!result.succeeded)
+      throw conflict(info.qualifiedResource(), name,
+                     "the object has been modified; please apply your changes to the latest "
+                     "version and try again");
+    return obj;
+  }
+  if (ctx.dryRun) return obj;
+  auto result = store_.update(k, encodeForStorage(obj), modRevision);
+  if (!result.succeeded)
+    throw conflict(info.qualifiedResource(), name,
+                   "the object has been modified; please apply your changes to the latest version "
+                   "and try again");
+  return finishWrite(result, std::move(obj));
+}
+
+json::object ResourceStore::update(const ResourceInfo& info, const std::string& ns,
+                                   const std::string& name, const std::string& subresource,
+                                   json::value body, RequestContext& ctx) {
+  json::object obj = decodeBody(info, std::move(body), ctx);
+  json::object& meta = metadataOf(obj);
+  std::string bodyName = stringAt(meta, "name");
+  if (bodyName.empty()) meta["name"] = name;
+  else if (bodyName != name)
+    throw badRequest("the name of the object (" + bodyName +
+                     ") does not match the name on the URL (" + name + ")");
+  if (info.namespaced) {
+    std::string bodyNs = stringAt(meta, "namespace");
+    if (!bodyNs.empty() && bodyNs != ns)
+      throw badRequest("the namespace of the provided object does not match the namespace sent "
+                       "on the request");
+  }
+  const std::string k = key(info, ns, name);
+  auto current = readForUpdate(info, k);
+  if (!current) throw notFound(info.qualifiedResource(), name);
+  auto& [old, modRevision] = *current;
+  std::string wantedRv = stringAt(meta, "resourceVersion");
+  if (!wantedRv.empty() && wantedRv != std::to_string(modRevision))
+    throw conflict(info.qualifiedResource(), name,
+                   "the object has been modified; please apply your changes to the latest version "
+                   "and try again");
+  return commitUpdate(info, k, std::move(obj), old, modRevision, subresource, ctx);
+}
+
+}  // namespace skiff::apiserver

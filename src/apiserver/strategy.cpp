@@ -1,0 +1,64 @@
+#include "apiserver/strategy.h"
+
+#include <boost/json.hpp>
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+
+namespace {
+bool isCore(const api::ResourceInfo& info, std::string_view plural) {
+  return info.group.empty() && info.plural == plural;
+}
+const json::object* objectAt(const json::object& obj, std::string_view field) {
+  const json::value* v = obj.if_contains(field);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+}  // namespace
+
+std::string podQosClass(const json::object& pod) {
+  const json::object* spec = objectAt(pod, "spec");
+  if (!spec) return "BestEffort";
+  bool any = false, guaranteed = true;
+  for (const char* list : {"containers", "initContainers"}) {
+    const json::value* containers = spec->if_contains(list);
+    if (!containers || !containers->is_array()) continue;
+    for (const auto& c : containers->as_array()) {
+      if (!c.is_object()) continue;
+      const json::object* resources = objectAt(c.as_object(), "resources");
+      const json::object* requests = resources ? objectAt(*resources, "requests") : nullptr;
+      const json::object* limits = resources ? objectAt(*resources, "limits") : nullptr;
+      if ((requests && !requests->empty()) || (limits && !limits->empty())) any = true;
+      for (const char* r : {"cpu", "memory"}) {
+        const json::value* limit = limits ? limits->if_contains(r) : nullptr;
+        const json::value* request = requests ? requests->if_contains(r) : nullptr;
+        // A missing request defaults to the limit; Guaranteed needs limit == request for both.
+        if (!limit || (request && *request != *limit)) guaranteed = false;
+      }
+    }
+  }
+  if (!any) return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+void prepareForCreate(const api::ResourceInfo& info, json::object& obj) {
+  // Nodes register with their status (the kubelet sets it); other kinds start clean.
+  if (info.hasStatus() && !isCore(info, "nodes") && !isCore(info, "persistentvolumes"))
+    obj.erase("status");
+  if (isCore(info, "pods")) {
+    obj["status"] = json::object{{"phase", "Pending"}, {"qosClass", podQosClass(obj)}};
+  } else if (isCore(info, "namespaces")) {
+    obj["status"] = json::object{{"phase", "Active"}};
+  } else if (isCore(info, "services")) {
+    obj["status"] = json::object{{"loadBalancer", json::object()}};
+  }
+}
+
+void prepareForUpdate(const api::ResourceInfo& info, json::object& obj, const json::object& old) {
+  if (isCore(info, "namespaces")) {
+    // A namespace's phase is owned by the server; keep it across spec updates.
+    if (const json::value* status = old.if_contains("status")) obj["status"] = *status;
+  }
+}
+
+}  // namespace skiff::apiserver

@@ -1,0 +1,193 @@
+#include "apiserver/watch_cache.h"
+
+#include <boost/json/parse.hpp>
+
+#include "common/api_error.h"
+#include "common/log.h"
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+
+ObjectPtr CacheHub::decode(const storage::KeyValue& kv) {
+  boost::system::error_code ec;
+  json::value v = json::parse(kv.value, ec);
+  if (ec || !v.is_object()) {
+    SKIFF_LOG_ERROR("corrupt stored object key={} revision={}", kv.key, kv.modRevision);
+    return nullptr;
+  }
+  auto& obj = v.as_object();
+  json::value& meta = obj["metadata"];
+  if (!meta.is_object()) meta.emplace_object();
+  meta.as_object()["resourceVersion"] = std::to_string(kv.modRevision);
+  return std::make_shared<const json::object>(std::move(obj));
+}
+
+namespace {
+ObjectPtr withResourceVersion(const ObjectPtr& obj, int64_t revision) {
+  auto copy = std::make_shared<json::object>(*obj);
+  (*copy)["metadata"].as_object()["resourceVersion"] = std::to_string(revision);
+  return copy;
+}
+bool startsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+}  // namespace
+
+ResourceCache::ResourceCache(std::string prefix, size_t historyLimit)
+    : prefix_(std::move(prefix)), historyLimit_(historyLimit) {}
+
+ResourceCache::Page ResourceCache::list(const std::string& keyPrefix, const std::string& startKey,
+                                        size_t limit,
+                                        const std::function<bool(const json::object&)>& filter,
+                                        int64_t globalRevision) const {
+  Page page;
+  std::lock_guard lock(mu_);
+  page.revision = std::max(globalRevision, lastRevision_);
+  auto it = objects_.lower_bound(std::max(keyPrefix, startKey));
+  for (; it != objects_.end() && startsWith(it->first, keyPrefix); ++it) {
+    if (limit && page.items.size() >= limit) {
+      page.nextKey = it->first;
+      break;
+    }
+    if (!filter || filter(*it->second)) page.items.emplace_back(it->first, it->second);
+  }
+  return page;
+}
+
+ObjectPtr ResourceCache::get(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(key);
+  return it == objects_.end() ? nullptr : it->second;
+}
+
+CacheWatcherHandle ResourceCache::watch(const std::string& keyPrefix, int64_t fromRevision,
+                                        std::function<void(const CacheEvent&)> deliver) {
+  auto handle = std::make_shared<CacheWatcher>(CacheWatcher{keyPrefix, std::move(deliver)});
+  std::lock_guard lock(mu_);
+  if (fromRevision >= 0) {
+    if (fromRevision < historyStart_)
+      throw expired("too old resource version: " + std::to_string(fromRevision) + " (" +
+                    std::to_string(historyStart_) + ")");
+    for (const auto& ev : history_)
+      if (ev.revision > fromRevision && startsWith(ev.key, keyPrefix)) handle->deliver(ev);
+  }
+  watchers_.push_back(handle);
+  return handle;
+}
+
+void ResourceCache::unwatch(const CacheWatcherHandle& handle) {
+  std::lock_guard lock(mu_);
+  std::erase(watchers_, handle);
+}
+
+void ResourceCache::load(const storage::KeyValue& kv) {
+  auto obj = CacheHub::decode(kv);
+  if (!obj) return;
+  std::lock_guard lock(mu_);
+  objects_[kv.key] = std::move(obj);
+}
+
+void ResourceCache::setLoadedRevision(int64_t revision) {
+  std::lock_guard lock(mu_);
+  historyStart_ = revision;
+  lastRevision_ = std::max(lastRevision_, revision);
+}
+
+void ResourceCache::apply(const storage::Event& event) {
+  CacheEvent ev;
+  ev.key = event.kv.key;
+  ev.revision = event.kv.modRevision;
+  std::lock_guard lock(mu_);
+  auto existing = objects_.find(ev.key);
+  if (existing != objects_.end()) ev.prev = existing->second;
+  if (event.type == storage::Event::Type::Put) {
+    ev.object = CacheHub::decode(event.kv);
+    if (!ev.object) return;
+    ev.type = ev.prev ? CacheEvent::Type::Modified : CacheEvent::Type::Added;
+    objects_[ev.key] = ev.object;
+  } else {
+    if (!ev.prev) return;
+    ev.type = CacheEvent::Type::Deleted;
+    ev.object = withResourceVersion(ev.prev, ev.revision);
+    objects_.erase(existing);
+  }
+  lastRevision_ = ev.revision;
+  for (const auto& w : watchers_)
+    if (startsWith(ev.key, w->keyPrefix)) w->deliver(ev);
+  history_.push_back(std::move(ev));
+  while (history_.size() > historyLimit_) {
+    historyStart_ = history_.front().revision;
+    history_.pop_front();
+  }
+}
+
+size_t ResourceCache::size() const {
+  std::lock_guard lock(mu_);
+  return objects_.size();
+}
+
+CacheHub::CacheHub(storage::Store& store, size_t historyLimit)
+    : store_(store), historyLimit_(historyLimit) {}
+
+CacheHub::~CacheHub() { watch_.reset(); }
+
+ResourceCache& CacheHub::cacheFor(const std::string& prefix) {
+  auto& slot = caches_[prefix];
+  if (!slot) slot = std::make_unique<ResourceCache>(prefix, historyLimit_);
+  return *slot;
+}
+
+ResourceCache* CacheHub::route(const std::string& key) {
+  // "/registry/<group>/<plural>/..." → "/registry/<group>/<plural>/"
+  size_t slash = std::string("/registry/").size();
+  for (int i = 0; i < 2 && slash != std::string::npos; ++i) slash = key.find('/', slash + 1);
+  if (slash == std::string::npos) return nullptr;
+  auto it = caches_.find(key.substr(0, slash + 1));
+  return it == caches_.end() ? nullptr : it->second.get();
+}
+
+void CacheHub::start() {
+  const std::string prefix = "/registry/";
+  // Load a snapshot, then follow every change after it, with no gap between the two.
+  auto snapshot = store_.range(prefix, storage::prefixEnd(prefix));
+  for (const auto& kv : snapshot.kvs)
+    if (auto* cache = route(kv.key)) cache->load(kv);
+  for (auto& [p, cache] : caches_) cache->setLoadedRevision(snapshot.revision);
+  {
+    std::lock_guard lock(mu_);
+    observed_ = snapshot.revision;
+  }
+  watch_ = store_.watch(prefix, storage::prefixEnd(prefix), snapshot.revision + 1,
+                        [this](const std::vector<storage::Event>& events) { onEvents(events); });
+}
+
+void CacheHub::onEvents(const std::vector<storage::Event>& events) {
+  int64_t last = 0;
+  for (const auto& ev : events) {
+    if (auto* cache = route(ev.kv.key)) cache->apply(ev);
+    last = std::max(last, ev.kv.modRevision);
+  }
+  {
+    std::lock_guard lock(mu_);
+    observed_ = std::max(observed_, last);
+  }
+  cv_.notify_all();
+}
+
+int64_t CacheHub::observedRevision() const {
+  std::lock_guard lock(mu_);
+  return observed_;
+}
+
+bool CacheHub::waitFor(int64_t revision, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return observed_ >= revision; });
+}
+
+void CacheHub::syncWithStore() const {
+  if (!waitFor(store_.currentRevision(), std::chrono::seconds(10)))
+    throw ApiError(504, "Timeout", "Too large resource version: the watch cache is behind the store");
+}
+
+}  // namespace skiff::apiserver

@@ -1,0 +1,115 @@
+// The watch cache (upstream's "cacher"): the API server keeps every object of every resource
+// in memory, fed by ONE store watch over /registry/, so lists, gets and watches are served
+// from memory while the store stays the source of truth.
+//
+// Consistency: `observedRevision()` is the store revision up to which every event has been
+// applied to every cache. A consistent read first waits until it catches up with the store's
+// current revision (waitFor), so a client always reads its own writes.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "storage/store.h"
+
+namespace skiff::apiserver {
+
+using ObjectPtr = std::shared_ptr<const boost::json::object>;
+
+struct CacheEvent {
+  enum class Type { Added, Modified, Deleted };
+  Type type = Type::Added;
+  int64_t revision = 0;
+  std::string key;
+  ObjectPtr object;  // Deleted: the last state, with resourceVersion = the delete revision
+  ObjectPtr prev;    // state before the event (null for Added)
+};
+
+// A registered watcher. `deliver` is called under the cache lock: it must only queue.
+struct CacheWatcher {
+  std::string keyPrefix;
+  std::function<void(const CacheEvent&)> deliver;
+};
+using CacheWatcherHandle = std::shared_ptr<CacheWatcher>;
+
+class ResourceCache {
+ public:
+  explicit ResourceCache(std::string prefix, size_t historyLimit);
+
+  struct Page {
+    std::vector<std::pair<std::string, ObjectPtr>> items;
+    int64_t revision = 0;   // the resourceVersion of the snapshot
+    std::string nextKey;    // set when `limit` cut the page: the first key not returned
+  };
+  // Objects whose key starts with keyPrefix, from startKey on, that pass `filter`, at most
+  // `limit` (0 = all). `globalRevision` is the hub's observed revision at call time.
+  Page list(const std::string& keyPrefix, const std::string& startKey, size_t limit,
+            const std::function<bool(const boost::json::object&)>& filter,
+            int64_t globalRevision) const;
+  ObjectPtr get(const std::string& key) const;
+
+  // Registers a watcher. Events with revision > fromRevision are replayed from history first.
+  // fromRevision < 0: replay nothing. Throws skiff::ApiError 410 if history no longer reaches
+  // back to fromRevision.
+  CacheWatcherHandle watch(const std::string& keyPrefix, int64_t fromRevision,
+                           std::function<void(const CacheEvent&)> deliver);
+  void unwatch(const CacheWatcherHandle& handle);
+
+  // Called by the hub (one thread) with each store event for this prefix.
+  void apply(const storage::Event& event);
+  void load(const storage::KeyValue& kv);
+  void setLoadedRevision(int64_t revision);
+  size_t size() const;
+
+ private:
+  const std::string prefix_;
+  const size_t historyLimit_;
+  mutable std::mutex mu_;
+  std::map<std::string, ObjectPtr> objects_;
+  std::deque<CacheEvent> history_;
+  int64_t historyStart_ = 0;  // every event with revision > historyStart_ is in history_
+  int64_t lastRevision_ = 0;  // revision of the newest event applied
+  std::vector<CacheWatcherHandle> watchers_;
+};
+
+class CacheHub {
+ public:
+  explicit CacheHub(storage::Store& store, size_t historyLimit = 10000);
+  ~CacheHub();
+
+  // The cache for a storage prefix ("/registry/core/pods/"); created at first use — call
+  // `cacheFor` for every served resource before `start`.
+  ResourceCache& cacheFor(const std::string& prefix);
+  // Loads everything and starts following the store.
+  void start();
+
+  int64_t observedRevision() const;
+  // Waits until observedRevision() >= revision. Returns false on timeout.
+  bool waitFor(int64_t revision, std::chrono::milliseconds timeout) const;
+  // Waits until the caches reflect every write acknowledged so far (consistent read).
+  void syncWithStore() const;
+
+  // Parses a stored value into an object with metadata.resourceVersion set.
+  static ObjectPtr decode(const storage::KeyValue& kv);
+
+ private:
+  void onEvents(const std::vector<storage::Event>& events);
+  ResourceCache* route(const std::string& key);
+
+  storage::Store& store_;
+  const size_t historyLimit_;
+  std::map<std::string, std::unique_ptr<ResourceCache>> caches_;
+  storage::WatchPtr watch_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  int64_t observed_ = 0;
+};
+
+}  // namespace skiff::apiserver

@@ -1,0 +1,195 @@
+#include "apiserver/watch_stream.h"
+
+#include <boost/json.hpp>
+#include <deque>
+#include <mutex>
+#include <random>
+
+#include "apiserver/table.h"
+#include "common/api_error.h"
+#include "common/log.h"
+
+namespace skiff::apiserver {
+
+namespace json = boost::json;
+
+namespace {
+
+// A slow client that lets this many events pile up is cut off (it will re-watch).
+constexpr size_t kMaxQueuedEvents = 100000;
+constexpr auto kBookmarkInterval = std::chrono::seconds(5);
+
+struct Pending {
+  std::string type;
+  ObjectPtr object;
+};
+
+class WatchStream : public StreamSource, public std::enable_shared_from_this<WatchStream> {
+ public:
+  WatchStream(ResourceCache& cache, const api::ResourceInfo& info, WatchOptions options,
+              std::function<bool(const json::object&)> filter)
+      : cache_(cache), info_(info), options_(std::move(options)), filter_(std::move(filter)) {}
+
+  ~WatchStream() override { cancel(); }
+
+  // Registers with the cache. Initial events (synthetic ADDED) are queued first.
+  void begin(std::vector<ObjectPtr> initial, int64_t fromRevision, int64_t snapshotRevision,
+             const std::string& keyPrefix) {
+    for (auto& obj : initial) queue_.push_back({"ADDED", std::move(obj)});
+    if (options_.sendInitialEvents && options_.bookmarks) queueBookmark(snapshotRevision, true);
+    lastRevision_ = std::max(fromRevision, snapshotRevision);
+    std::weak_ptr<WatchStream> weak = shared_from_this();
+    handle_ = cache_.watch(keyPrefix, fromRevision, [weak](const CacheEvent& ev) {
+      if (auto self = weak.lock()) self->onEvent(ev);
+    });
+  }
+
+  void start(std::function<void()> wake) override {
+    std::lock_guard lock(mu_);
+    wake_ = std::move(wake);
+    lastBookmark_ = std::chrono::steady_clock::now();
+    if (!queue_.empty()) wake_();
+  }
+
+  bool drain(std::vector<std::string>& out) override {
+    std::deque<Pending> batch;
+    bool open;
+    {
+      std::lock_guard lock(mu_);
+      batch.swap(queue_);
+      open = !closed_;
+      auto now = std::chrono::steady_clock::now();
+      if (options_.bookmarks && batch.empty() && now - lastBookmark_ >= kBookmarkInterval) {
+        queueBookmark(lastRevision_, false);
+        batch.swap(queue_);
+      }
+      if (!batch.empty()) lastBookmark_ = now;
+    }
+    for (auto& ev : batch) out.push_back(encode(ev));
+    if (overflowed_) {
+      json::object status = expired("watch queue overflowed; please re-watch").toStatus();
+      out.push_back(json::serialize(json::object{{"type", "ERROR"}, {"object", status}}) + "\n");
+      return false;
+    }
+    return open;
+  }
+
+  void cancel() override {
+    CacheWatcherHandle handle;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+      handle = std::move(handle_);
+      wake_ = nullptr;
+    }
+    if (handle) cache_.unwatch(handle);
+  }
+
+ private:
+  // Called under the cache lock: decide the event type for this watcher and queue it.
+  void onEvent(const CacheEvent& ev) {
+    bool nowMatches = ev.type != CacheEvent::Type::Deleted && (!filter_ || filter_(*ev.object));
+    bool usedToMatch = ev.prev && (!filter_ || filter_(*ev.prev));
+    if (ev.type == CacheEvent::Type::Deleted) usedToMatch = !filter_ || filter_(*ev.object);
+    std::string type;
+    ObjectPtr object = ev.object;
+    if (ev.type == CacheEvent::Type::Deleted) {
+      if (usedToMatch) type = "DELETED";
+    } else if (nowMatches && usedToMatch) {
+      type = "MODIFIED";
+    } else if (nowMatches) {
+      type = "ADDED";
+    } else if (usedToMatch) {
+      // The object left the selection: to this watcher it is gone.
+      type = "DELETED";
+    }
+    std::lock_guard lock(mu_);
+    lastRevision_ = std::max(lastRevision_, ev.revision);
+    if (type.empty() || closed_) return;
+    if (queue_.size() >= kMaxQueuedEvents) {
+      overflowed_ = true;
+      closed_ = true;
+    } else {
+      queue_.push_back({type, object});
+    }
+    if (wake_) wake_();
+  }
+
+  void queueBookmark(int64_t revision, bool initialEventsEnd) {
+    json::object meta{{"resourceVersion", std::to_string(revision)}};
+    if (initialEventsEnd)
+      meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
+    auto obj = std::make_shared<json::object>(
+        json::object{{"kind", info_.kind}, {"apiVersion", info_.apiVersion()}, {"metadata", meta}});
+    queue_.push_back({"BOOKMARK", obj});
+  }
+
+  std::string encode(const Pending& ev) {
+    json::object out{{"type", ev.type}};
+    if (options_.table && ev.type != "BOOKMARK") {
+      out["object"] = makeTable(info_, {ev.object.get()}, options_.includeObject, !sentColumns_);
+      sentColumns_ = true;
+    } else {
+      out["object"] = *ev.object;
+    }
+    return json::serialize(out) + "\n";
+  }
+
+  ResourceCache& cache_;
+  const api::ResourceInfo& info_;
+  const WatchOptions options_;
+  const std::function<bool(const json::object&)> filter_;
+  std::mutex mu_;
+  std::deque<Pending> queue_;
+  std::function<void()> wake_;
+  CacheWatcherHandle handle_;
+  bool closed_ = false;
+  bool overflowed_ = false;
+  bool sentColumns_ = false;
+  int64_t lastRevision_ = 0;
+  std::chrono::steady_clock::time_point lastBookmark_;
+};
+
+}  // namespace
+
+std::shared_ptr<StreamSource> startWatch(ResourceStore& store, const api::ResourceInfo& info,
+                                         const WatchOptions& options) {
+  auto filter = makeFilter(info, options.labelSelector, options.fieldSelector);
+  auto stream = std::make_shared<WatchStream>(store.cache(info), info, options, filter);
+  const std::string prefix = store.listPrefix(info, options.ns);
+  std::vector<ObjectPtr> initial;
+  int64_t from = -1, snapshotRevision = 0;
+  bool wantInitial = options.resourceVersion.empty() || options.resourceVersion == "0" ||
+                     options.sendInitialEvents;
+  if (wantInitial) {
+    if (options.resourceVersion.empty()) store.caches().syncWithStore();
+    // Snapshot and registration must not miss events in between: take the snapshot's
+    // revision and replay history after it.
+    auto page = store.cache(info).list(prefix, prefix, 0, filter, store.caches().observedRevision());
+    for (auto& [k, obj] : page.items) initial.push_back(obj);
+    from = page.revision;
+    snapshotRevision = page.revision;
+  } else {
+    try {
+      size_t used = 0;
+      from = std::stoll(options.resourceVersion, &used);
+      if (used != options.resourceVersion.size() || from < 0) throw std::invalid_argument("rv");
+    } catch (const std::exception&) {
+      throw badRequest("invalid resource version: " + options.resourceVersion);
+    }
+    snapshotRevision = from;
+  }
+  stream->begin(std::move(initial), from, snapshotRevision, prefix);
+  // Upstream spreads default watch timeouts over [min, 2*min) so clients do not re-watch
+  // in lockstep; 30 minutes minimum like kube-apiserver's default.
+  int64_t timeout = options.timeoutSeconds;
+  if (timeout <= 0) {
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    timeout = std::uniform_int_distribution<int64_t>(1800, 3599)(rng);
+  }
+  stream->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+  return stream;
+}
+
+}  // namespace skiff::apiserver
+

@@ -1,0 +1,85 @@
+# Shared helpers for the e2e tests: each test starts its own real skiff server on a free
+# loopback port with a fresh data dir, and drives it with the real kubectl.
+set -euo pipefail
+SKIFF=${1:?usage: $0 PATH_TO_SKIFF}
+SKIFF=$(realpath "$SKIFF")
+WORK=$(mktemp -d /tmp/skiff-e2e.XXXXXX)
+export HOME=$WORK/home          # kubectl's discovery cache lives here: keep tests apart
+mkdir -p "$HOME"
+PASSED=0
+SERVER_PID=""
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+PORT=$(free_port)
+API="http://127.0.0.1:$PORT"
+
+start_server() {
+  "$SKIFF" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --storage "${STORAGE:-sqlite}" \
+    >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf "$API/readyz" >/dev/null 2>&1 && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited during start"
+    sleep 0.1
+  done
+  fail "server did not become ready"
+}
+
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+
+kill9_server() {
+  kill -9 "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+cleanup() {
+  stop_server
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  if [ -f "$WORK/server.log" ]; then echo "--- server log (tail)" >&2; tail -n 20 "$WORK/server.log" >&2; fi
+  echo "$PASSED passed, 1 failed"
+  exit 1
+}
+
+k() { kubectl --kubeconfig "$WORK/data/kubeconfig" "$@"; }
+
+pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() { [ "$1" == "$2" ] || fail "$3: expected [$2], got [$1]"; pass "$3"; }
+# expect_contains HAYSTACK NEEDLE WHAT
+expect_contains() { [[ "$1" == *"$2"* ]] || fail "$3: expected to contain [$2], got [$1]"; pass "$3"; }
+expect_not_contains() { [[ "$1" != *"$2"* ]] || fail "$3: expected not to contain [$2], got [$1]"; pass "$3"; }
+# expect_fail WHAT CMD...: the command must exit non-zero; its output goes to $OUT
+expect_fail() {
+  local what=$1; shift
+  if OUT=$("$@" 2>&1); then fail "$what: expected failure, got success: $OUT"; fi
+  pass "$what"
+}
+# run CMD...: must succeed; output in $OUT
+run() { OUT=$("$@" 2>&1) || fail "command failed: $* -> $OUT"; }
+
+# curl_status METHOD PATH [CONTENT_TYPE BODY_FILE]: prints the HTTP code, body in $WORK/body
+curl_status() {
+  local method=$1 path=$2 ctype=${3:-application/json} bodyfile=${4:-}
+  if [ -n "$bodyfile" ]; then
+    curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" -H "Content-Type: $ctype" \
+      --data-binary "@$bodyfile" "$API$path"
+  else
+    curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" "$API$path"
+  fi
+}
+json_field() { python3 -c "import json,sys;d=json.load(open('$WORK/body'));print(eval('d'+sys.argv[1]))" "$1"; }
+
+finish() { echo "$PASSED passed, 0 failed"; }

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Everyday object work with the real kubectl: discovery commands, typed creates (protobuf
+# bodies), get in every output form, label/annotate/patch/replace/scale/delete, run, expose.
+source "$(dirname "$0")/lib.sh"
+start_server
+
+run k version
+expect_contains "$OUT" "Server Version: v1.32" "version reports the server as 1.32"
+run k cluster-info
+expect_contains "$OUT" "Kubernetes control plane is running at $API" "cluster-info"
+run k api-resources
+expect_contains "$OUT" "deployments" "api-resources lists deployments"
+expect_contains "$(echo "$OUT" | grep -E '^pods ')" "po" "api-resources shows the pods short name"
+run k api-versions
+expect_contains "$OUT" "apps/v1" "api-versions lists apps/v1"
+run k explain deployment.spec.replicas
+expect_contains "$OUT" "integer" "explain knows the type of deployment.spec.replicas"
+
+run k get namespaces -o name
+expect_eq "$(echo "$OUT" | sort | tr '\n' ' ')" "namespace/default namespace/kube-node-lease namespace/kube-public namespace/kube-system " "built-in namespaces exist"
+run k get ns default
+expect_contains "$OUT" "Active" "namespace table shows STATUS"
+
+# Typed creates: kubectl 1.32 sends these as protobuf.
+run k create namespace team-a
+expect_eq "$OUT" "namespace/team-a created" "create namespace (protobuf body)"
+run k -n team-a create configmap settings --from-literal=color=blue --from-literal=size=10
+expect_eq "$OUT" "configmap/settings created" "create configmap (protobuf body)"
+expect_eq "$(k -n team-a get cm settings -o jsonpath='{.data.color}')" "blue" "configmap data stored"
+run k -n team-a create secret generic creds --from-literal=password=s3cret
+expect_eq "$(k -n team-a get secret creds -o jsonpath='{.data.password}' | base64 -d)" "s3cret" "secret bytes round-trip"
+run k -n team-a create deployment web --image=busybox:1.36 --replicas=2
+expect_eq "$OUT" "deployment.apps/web created" "create deployment (protobuf body)"
+expect_eq "$(k -n team-a get deploy web -o jsonpath='{.spec.replicas}')" "2" "deployment replicas stored"
+expect_eq "$(k -n team-a get deploy web -o jsonpath='{.spec.strategy.type}')" "RollingUpdate" "deployment defaulted"
+expect_eq "$(k -n team-a get deploy web -o jsonpath='{.metadata.generation}')" "1" "generation starts at 1"
+run k -n team-a create serviceaccount builder
+expect_eq "$OUT" "serviceaccount/builder created" "create serviceaccount"
+run k -n team-a create service clusterip api --tcp=80:8080
+expect_eq "$OUT" "service/api created" "create service"
+expect_contains "$(k -n team-a get svc api -o jsonpath='{.spec.clusterIP}')" "10.43." "service got a cluster IP"
+expect_fail "duplicate create is refused" k -n team-a create deployment web --image=busybox:1.36
+expect_contains "$OUT" "deployments.apps \"web\" already exists" "duplicate create says already exists"
+
+# get in all its forms
+run k -n team-a get deploy
+expect_contains "$OUT" "READY" "deployment table has READY"
+expect_contains "$OUT" "0/2" "deployment table shows 0/2"
+run k -n team-a get deploy -o wide
+expect_contains "$OUT" "busybox:1.36" "wide output shows images"
+run k -n team-a get deploy web -o yaml
+expect_contains "$OUT" "kind: Deployment" "get -o yaml"
+run k -n team-a get deploy web -o json
+expect_contains "$OUT" '"uid":' "get -o json carries the uid"
+run k get cm -A
+expect_contains "$OUT" "team-a" "get -A shows the NAMESPACE column"
+run k -n team-a get cm --show-labels
+expect_contains "$OUT" "LABELS" "--show-labels"
+
+for i in 1 2 3 4 5; do k -n team-a create configmap "item-$i" --from-literal=n=$i >/dev/null; done
+run k -n team-a label cm item-1 item-2 tier=front
+expect_contains "$OUT" "configmap/item-1 labeled" "label"
+run k -n team-a label cm item-3 tier=back
+run k -n team-a get cm -l tier=front -o name
+expect_eq "$(echo $OUT)" "configmap/item-1 configmap/item-2" "label selector ="
+run k -n team-a get cm -l 'tier in (front,back)' -o name
+expect_eq "$(echo $OUT)" "configmap/item-1 configmap/item-2 configmap/item-3" "label selector in"
+run k -n team-a get cm -l '!tier' -o name
+expect_contains "$OUT" "configmap/item-4" "label selector !key"
+expect_not_contains "$OUT" "item-1" "label selector !key excludes labelled"
+run k -n team-a get cm --field-selector metadata.name=item-5 -o name
+expect_eq "$OUT" "configmap/item-5" "field selector metadata.name"
+run k -n team-a get cm --chunk-size=2 -o name
+expect_eq "$(echo "$OUT" | wc -l)" "6" "--chunk-size pages through all configmaps"
+run k -n team-a get cm --sort-by=.metadata.name -o name
+expect_eq "$(echo "$OUT" | head -1)" "configmap/item-1" "--sort-by"
+run k -n team-a get cm item-1 -o jsonpath='{.metadata.labels.tier}'
+expect_eq "$OUT" "front" "jsonpath"
+run k -n team-a annotate cm item-1 owner=alice
+expect_eq "$(k -n team-a get cm item-1 -o jsonpath='{.metadata.annotations.owner}')" "alice" "annotate"
+run k -n team-a label cm item-1 tier-
+expect_eq "$(k -n team-a get cm item-1 -o jsonpath='{.metadata.labels}')" "" "label removal with key-"
+
+# patch: all three types
+run k -n team-a patch deploy web -p '{"spec":{"template":{"spec":{"containers":[{"name":"busybox","image":"busybox:1.37"}]}}}}'
+expect_eq "$(k -n team-a get deploy web -o jsonpath='{.spec.template.spec.containers[*].image}')" "busybox:1.37" "strategic merge patch merges containers by name"
+expect_eq "$(k -n team-a get deploy web -o jsonpath='{.metadata.generation}')" "2" "spec change bumps generation"
+run k -n team-a patch cm item-2 --type=merge -p '{"data":{"n":"twenty"}}'
+expect_eq "$(k -n team-a get cm item-2 -o jsonpath='{.data.n}')" "twenty" "merge patch"
+run k -n team-a patch cm item-3 --type=json -p '[{"op":"add","path":"/data/extra","value":"x"}]'
+expect_eq "$(k -n team-a get cm item-3 -o jsonpath='{.data.extra}')" "x" "json patch"
+expect_fail "failing json patch is refused" k -n team-a patch cm item-3 --type=json -p '[{"op":"test","path":"/data/extra","value":"nope"}]'
+
+# replace and scale
+k -n team-a get cm item-4 -o json | python3 -c 'import json,sys;d=json.load(sys.stdin);d["data"]["n"]="replaced";print(json.dumps(d))' >"$WORK/item4.json"
+run k replace -f "$WORK/item4.json"
+expect_eq "$(k -n team-a get cm item-4 -o jsonpath='{.data.n}')" "replaced" "replace"
+expect_fail "replace with a stale resourceVersion conflicts" k replace -f "$WORK/item4.json"
+expect_contains "$OUT" "Conflict" "stale replace says Conflict"
+run k -n team-a scale deploy web --replicas=5
+expect_eq "$OUT" "deployment.apps/web scaled" "scale"
+expect_eq "$(k -n team-a get deploy web -o jsonpath='{.spec.replicas}')" "5" "scale wrote spec.replicas"
+
+# run and expose
+run k -n team-a run shell --image=busybox:1.36 -- sleep 3600
+expect_eq "$OUT" "pod/shell created" "run creates a pod"
+expect_eq "$(k -n team-a get pod shell -o jsonpath='{.metadata.labels.run}')" "shell" "run labels the pod"
+expect_eq "$(k -n team-a get pod shell -o jsonpath='{.status.phase}')" "Pending" "new pod is Pending"
+run k -n team-a expose deploy web --port=80 --target-port=8080
+expect_eq "$OUT" "service/web exposed" "expose deployment"
+expect_eq "$(k -n team-a get svc web -o jsonpath='{.spec.selector.app}')" "web" "expose copies the selector"
+run k -n team-a describe deploy web
+expect_contains "$OUT" "Replicas:" "describe deployment"
+run k -n team-a describe pod shell
+expect_contains "$OUT" "Status:" "describe pod"
+
+# delete in its forms
+run k -n team-a delete cm item-5
+expect_eq "$OUT" 'configmap "item-5" deleted' "delete by name"
+expect_fail "deleted object is gone" k -n team-a get cm item-5
+expect_contains "$OUT" 'configmaps "item-5" not found' "NotFound message like upstream"
+run k -n team-a delete cm -l tier=front
+expect_contains "$OUT" 'configmap "item-2" deleted' "delete -l"
+run k -n team-a delete pod shell --wait=true
+expect_contains "$OUT" 'pod "shell" deleted' "delete pod (unscheduled: immediate)"
+run k -n team-a delete cm --all
+expect_eq "$(k -n team-a get cm -o name | wc -l)" "0" "delete --all"
+finish
