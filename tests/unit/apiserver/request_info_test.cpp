@@ -1,0 +1,50 @@
+#include "apiserver/request_info.h"
+
+#include <gtest/gtest.h>
+
+namespace skiff::apiserver {
+namespace {
+
+const auto& registry = api::ResourceRegistry::builtin();
+
+TEST(RequestInfo, NamespacedObjectWithSubresource) {
+  auto ri = parseResourcePath("/apis/apps/v1/namespaces/team/deployments/web/scale", registry);
+  ASSERT_TRUE(ri);
+  EXPECT_EQ(ri->group, "apps");
+  EXPECT_EQ(ri->namespaceName, "team");
+  EXPECT_EQ(ri->resource, "deployments");
+  EXPECT_EQ(ri->name, "web");
+  EXPECT_EQ(ri->subresource, "scale");
+  ASSERT_NE(ri->info, nullptr);
+  EXPECT_EQ(ri->info->kind, "Deployment");
+}
+
+TEST(RequestInfo, AllNamespacesCollection) {
+  auto ri = parseResourcePath("/api/v1/pods", registry);
+  ASSERT_TRUE(ri);
+  EXPECT_EQ(ri->namespaceName, "");
+  EXPECT_EQ(ri->resource, "pods");
+  EXPECT_EQ(ri->name, "");
+}
+
+TEST(RequestInfo, NamespaceSubresourceIsNotACollection) {
+  auto ri = parseResourcePath("/api/v1/namespaces/team/finalize", registry);
+  ASSERT_TRUE(ri);
+  EXPECT_EQ(ri->resource, "namespaces");
+  EXPECT_EQ(ri->name, "team");
+  EXPECT_EQ(ri->subresource, "finalize");
+}
+
+TEST(RequestInfo, UnknownResourceHasNoInfo) {
+  auto ri = parseResourcePath("/apis/apps/v1/namespaces/team/widgets", registry);
+  ASSERT_TRUE(ri);
+  EXPECT_EQ(ri->info, nullptr);
+}
+
+TEST(RequestInfo, NonResourcePathsAreNotParsed) {
+  EXPECT_FALSE(parseResourcePath("/api/v1", registry));
+  EXPECT_FALSE(parseResourcePath("/healthz", registry));
+}
+
+}  // namespace
+}  // namespace skiff::apiserver

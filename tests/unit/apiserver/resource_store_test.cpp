@@ -1,0 +1,224 @@
+// ResourceStore behaviour against the memory Store: the generic REST semantics every
+// resource shares (metadata, CAS, status/spec separation, deletion, lists).
+#include "apiserver/resource_store.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "apiserver/admission.h"
+#include "common/api_error.h"
+
+namespace skiff::apiserver {
+namespace {
+
+namespace json = boost::json;
+
+class ResourceStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const auto& r : registry.all()) caches.cacheFor(r.storagePrefix());
+    caches.start();
+    RequestContext ctx;
+    resources.create(info("namespaces"), "", json::parse(R"({"metadata":{"name":"default"}})"), ctx);
+  }
+  const api::ResourceInfo& info(const std::string& plural, const std::string& group = "",
+                                const std::string& version = "v1") {
+    return *registry.find(group, version, plural);
+  }
+  json::object create(const std::string& plural, const std::string& body,
+                      const std::string& group = "", const std::string& ns = "default") {
+    RequestContext ctx;
+    return resources.create(info(plural, group), ns, json::parse(body), ctx);
+  }
+  static std::string rv(const json::object& o) {
+    return std::string(o.at("metadata").at("resourceVersion").as_string());
+  }
+  int statusOf(const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const ApiError& e) {
+      return e.code();
+    }
+    return 0;
+  }
+
+  const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
+  storage::StorePtr store = storage::openMemoryStore();
+  CacheHub caches{*store};
+  Admission admission{caches};
+  ResourceStore resources{*store, caches, admission};
+};
+
+const char* kDeployment = R"({"metadata":{"name":"web","labels":{"app":"web"}},
+  "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},
+  "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"busybox:1.36"}]}}}})";
+
+TEST_F(ResourceStoreTest, CreateFillsServerOwnedMetadata) {
+  auto obj = create("deployments", kDeployment, "apps");
+  const auto& meta = obj.at("metadata").as_object();
+  EXPECT_EQ(meta.at("uid").as_string().size(), 36u);
+  EXPECT_TRUE(meta.contains("creationTimestamp"));
+  EXPECT_EQ(meta.at("generation").as_int64(), 1);
+  EXPECT_EQ(meta.at("namespace").as_string(), "default");
+  EXPECT_EQ(rv(obj), std::to_string(store->currentRevision()));
+}
+
+TEST_F(ResourceStoreTest, GenerateNameAppendsRandomSuffix) {
+  auto obj = create("configmaps", R"({"metadata":{"generateName":"cfg-"}})");
+  std::string name(obj.at("metadata").at("name").as_string());
+  EXPECT_EQ(name.rfind("cfg-", 0), 0u);
+  EXPECT_EQ(name.size(), 9u);
+}
+
+TEST_F(ResourceStoreTest, DuplicateCreateIsAlreadyExists) {
+  create("configmaps", R"({"metadata":{"name":"a"}})");
+  EXPECT_EQ(statusOf([&] { create("configmaps", R"({"metadata":{"name":"a"}})"); }), 409);
+}
+
+TEST_F(ResourceStoreTest, CreateInMissingNamespaceIsNotFound) {
+  EXPECT_EQ(statusOf([&] { create("configmaps", R"({"metadata":{"name":"a"}})", "", "nope"); }), 404);
+}
+
+TEST_F(ResourceStoreTest, StaleUpdateConflicts) {
+  auto obj = create("configmaps", R"({"metadata":{"name":"a"},"data":{"k":"1"}})");
+  RequestContext ctx;
+  json::object changed = obj;
+  changed["data"].as_object()["k"] = "2";
+  resources.update(info("configmaps"), "default", "a", "", changed, ctx);
+  changed["data"].as_object()["k"] = "3";  // still carries the old resourceVersion
+  EXPECT_EQ(statusOf([&] { resources.update(info("configmaps"), "default", "a", "", changed, ctx); }), 409);
+}
+
+TEST_F(ResourceStoreTest, NoOpUpdateKeepsResourceVersion) {
+  auto obj = create("configmaps", R"({"metadata":{"name":"a"},"data":{"k":"1"}})");
+  RequestContext ctx;
+  auto same = resources.update(info("configmaps"), "default", "a", "", obj, ctx);
+  EXPECT_EQ(rv(same), rv(obj));
+}
+
+TEST_F(ResourceStoreTest, MainUpdateIgnoresStatusAndBumpsGenerationOnSpecChange) {
+  auto obj = create("deployments", kDeployment, "apps");
+  RequestContext ctx;
+  json::object changed = obj;
+  changed["spec"].as_object()["replicas"] = 5;
+  changed["status"] = json::object{{"replicas", 99}};
+  auto updated = resources.update(info("deployments", "apps"), "default", "web", "", changed, ctx);
+  EXPECT_EQ(updated.at("metadata").at("generation").as_int64(), 2);
+  EXPECT_FALSE(updated.contains("status") && updated.at("status").as_object().contains("replicas"));
+}
+
+TEST_F(ResourceStoreTest, StatusUpdateChangesOnlyStatus) {
+  auto obj = create("deployments", kDeployment, "apps");
+  RequestContext ctx;
+  json::object changed = obj;
+  changed["spec"].as_object()["replicas"] = 7;
+  changed["status"] = json::object{{"replicas", 2}};
+  auto updated = resources.update(info("deployments", "apps"), "default", "web", "status", changed, ctx);
+  EXPECT_EQ(updated.at("spec").at("replicas").as_int64(), 2);
+  EXPECT_EQ(updated.at("status").at("replicas").as_int64(), 2);
+  EXPECT_EQ(updated.at("metadata").at("generation").as_int64(), 1);
+}
+
+TEST_F(ResourceStoreTest, FinalizersHoldDeletionUntilRemoved) {
+  create("configmaps", R"({"metadata":{"name":"held","finalizers":["example.com/hold"]}})");
+  RequestContext ctx;
+  bool gone = true;
+  auto obj = resources.remove(info("configmaps"), "default", "held", {}, ctx, gone);
+  EXPECT_FALSE(gone);
+  EXPECT_TRUE(obj.at("metadata").as_object().contains("deletionTimestamp"));
+  auto current = resources.get(info("configmaps"), "default", "held");
+  current["metadata"].as_object().erase("finalizers");
+  resources.update(info("configmaps"), "default", "held", "", current, ctx);
+  EXPECT_EQ(statusOf([&] { resources.get(info("configmaps"), "default", "held"); }), 404);
+}
+
+TEST_F(ResourceStoreTest, ScheduledPodDeletionIsGraceful) {
+  create("pods", R"({"metadata":{"name":"p"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}})");
+  RequestContext ctx;
+  bool gone = true;
+  auto obj = resources.remove(info("pods"), "default", "p", {}, ctx, gone);
+  EXPECT_FALSE(gone);
+  EXPECT_EQ(obj.at("metadata").at("deletionGracePeriodSeconds").as_int64(), 30);
+  DeleteOptions now;
+  now.gracePeriodSeconds = 0;
+  resources.remove(info("pods"), "default", "p", now, ctx, gone);
+  EXPECT_TRUE(gone);
+}
+
+TEST_F(ResourceStoreTest, PaginatedListIsOneSnapshot) {
+  for (int i = 0; i < 5; ++i)
+    create("configmaps", R"({"metadata":{"name":"c)" + std::to_string(i) + R"("}})");
+  ListOptions page;
+  page.limit = 2;
+  auto first = resources.list(info("configmaps"), "default", page);
+  EXPECT_EQ(first.at("items").as_array().size(), 2u);
+  create("configmaps", R"({"metadata":{"name":"c9"}})");  // after the snapshot
+  size_t total = first.at("items").as_array().size();
+  std::string token(first.at("metadata").at("continue").as_string());
+  while (!token.empty()) {
+    page.continueToken = token;
+    auto next = resources.list(info("configmaps"), "default", page);
+    total += next.at("items").as_array().size();
+    auto* c = next.at("metadata").as_object().if_contains("continue");
+    token = c ? std::string(c->as_string()) : "";
+  }
+  EXPECT_EQ(total, 5u);
+}
+
+TEST_F(ResourceStoreTest, ContinueAfterCompactionIsExpired) {
+  for (int i = 0; i < 3; ++i)
+    create("configmaps", R"({"metadata":{"name":"c)" + std::to_string(i) + R"("}})");
+  ListOptions page;
+  page.limit = 1;
+  auto first = resources.list(info("configmaps"), "default", page);
+  create("configmaps", R"({"metadata":{"name":"later"}})");
+  store->compact(store->currentRevision());
+  page.continueToken = std::string(first.at("metadata").at("continue").as_string());
+  EXPECT_EQ(statusOf([&] { resources.list(info("configmaps"), "default", page); }), 410);
+}
+
+TEST_F(ResourceStoreTest, LabelAndFieldSelectorsFilterLists) {
+  create("configmaps", R"({"metadata":{"name":"a","labels":{"tier":"front"}}})");
+  create("configmaps", R"({"metadata":{"name":"b","labels":{"tier":"back"}}})");
+  ListOptions o;
+  o.labelSelector = "tier notin (back)";
+  auto list = resources.list(info("configmaps"), "default", o);
+  ASSERT_EQ(list.at("items").as_array().size(), 1u);
+  o.labelSelector.clear();
+  o.fieldSelector = "metadata.name!=a";
+  list = resources.list(info("configmaps"), "default", o);
+  ASSERT_EQ(list.at("items").as_array().size(), 1u);
+  EXPECT_EQ(list.at("items").as_array()[0].at("metadata").at("name").as_string(), "b");
+  o.fieldSelector = "spec.nodeName=x";  // not a configmap field
+  EXPECT_EQ(statusOf([&] { resources.list(info("configmaps"), "default", o); }), 400);
+}
+
+TEST_F(ResourceStoreTest, ServicesGetClusterIps) {
+  auto a = create("services", R"({"metadata":{"name":"a"},"spec":{"ports":[{"port":80}]}})");
+  auto b = create("services", R"({"metadata":{"name":"b"},"spec":{"type":"NodePort","ports":[{"port":80}]}})");
+  std::string ipA(a.at("spec").at("clusterIP").as_string()), ipB(b.at("spec").at("clusterIP").as_string());
+  EXPECT_EQ(ipA.rfind("10.43.", 0), 0u);
+  EXPECT_NE(ipA, ipB);
+  int64_t nodePort = b.at("spec").at("ports").as_array()[0].at("nodePort").as_int64();
+  EXPECT_GE(nodePort, 30000);
+  EXPECT_LE(nodePort, 32767);
+}
+
+TEST_F(ResourceStoreTest, StrictFieldValidationRejectsUnknownFields) {
+  RequestContext ctx;
+  ctx.fieldValidation = "Strict";
+  EXPECT_EQ(statusOf([&] {
+              resources.create(info("configmaps"), "default",
+                               json::parse(R"({"metadata":{"name":"x"},"bogus":true})"), ctx);
+            }),
+            400);
+  RequestContext warn;
+  auto obj = resources.create(info("configmaps"), "default",
+                              json::parse(R"({"metadata":{"name":"x"},"bogus":true})"), warn);
+  EXPECT_FALSE(obj.contains("bogus"));
+  ASSERT_EQ(warn.warnings.size(), 1u);
+}
+
+}  // namespace
+}  // namespace skiff::apiserver
