@@ -182,20 +182,9 @@ std::string quantityString(const json::value& v) {
 }
 
 namespace {
-// Upstream uses the ObjectMeta field docs for these two columns.
-constexpr const char* kNameDoc =
-    "Name must be unique within a namespace. Is required when creating resources, although some "
-    "resources may allow a client to request the generation of an appropriate name "
-    "automatically. Name is primarily intended for creation idempotence and configuration "
-    "definition. Cannot be updated. More info: "
-    "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
-constexpr const char* kCreationDoc =
-    "CreationTimestamp is a timestamp representing the server time when this object was "
-    "created. It is not guaranteed to be set in happens-before order across separate "
-    "operations. Clients may not set this value. It is represented in RFC3339 form and is in "
-    "UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/"
-    "api-conventions.md#metadata";
+// Our own wording (upstream reuses its ObjectMeta field docs here; kubectl never prints it).
+constexpr const char* kNameDoc = "The object's name, unique within its namespace.";
+constexpr const char* kCreationDoc = "When the server created the object (RFC 3339, UTC).";
 }  // namespace
 
 TableColumn nameColumn() { return TableColumn{"Name", "string", "name", kNameDoc, 0}; }

@@ -183,15 +183,14 @@ json::array podCells(const json::object& pod, Clock::time_point now) {
 
 TablePrinter podPrinter() {
   return {{nameColumn(),
-           col("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
-           col("Status", "string", "The aggregate status of the containers in this pod."),
+           col("Ready", "string", ""),
+           col("Status", "string", ""),
            col("Restarts", "string",
-               "The number of times the containers in this pod have been restarted and when the "
-               "last container in this pod has restarted."),
-           ageColumn(), col("IP", "string", "IP address allocated to the pod.", 1),
-           col("Node", "string", "The node this pod is bound to.", 1),
-           col("Nominated Node", "string", "The node the scheduler nominated for preemption.", 1),
-           col("Readiness Gates", "string", "Readiness gates of the pod.", 1)},
+               ""),
+           ageColumn(), col("IP", "string", "", 1),
+           col("Node", "string", "", 1),
+           col("Nominated Node", "string", "", 1),
+           col("Readiness Gates", "string", "", 1)},
           podCells};
 }
 
@@ -237,14 +236,14 @@ json::array nodeCells(const json::object& node, Clock::time_point now) {
 }
 
 TablePrinter nodePrinter() {
-  return {{nameColumn(), col("Status", "string", "The status of the node"),
-           col("Roles", "string", "The roles of the node"), ageColumn(),
-           col("Version", "string", "Kubelet Version reported by the node."),
-           col("Internal-IP", "string", "List of addresses reachable to the node.", 1),
-           col("External-IP", "string", "List of addresses reachable to the node.", 1),
-           col("OS-Image", "string", "OS Image reported by the node.", 1),
-           col("Kernel-Version", "string", "Kernel Version reported by the node.", 1),
-           col("Container-Runtime", "string", "ContainerRuntime Version reported by the node.",
+  return {{nameColumn(), col("Status", "string", ""),
+           col("Roles", "string", ""), ageColumn(),
+           col("Version", "string", ""),
+           col("Internal-IP", "string", "", 1),
+           col("External-IP", "string", "", 1),
+           col("OS-Image", "string", "", 1),
+           col("Kernel-Version", "string", "", 1),
+           col("Container-Runtime", "string", "",
                1)},
           nodeCells};
 }
@@ -298,12 +297,12 @@ json::array serviceCells(const json::object& svc, Clock::time_point now) {
 }
 
 TablePrinter servicePrinter() {
-  return {{nameColumn(), col("Type", "string", "Type determines how the Service is exposed."),
-           col("Cluster-IP", "string", "The IP address of the service."),
-           col("External-IP", "string", "IP addresses for which nodes accept traffic."),
-           col("Port(s)", "string", "The list of ports that are exposed by this service."),
+  return {{nameColumn(), col("Type", "string", ""),
+           col("Cluster-IP", "string", ""),
+           col("External-IP", "string", ""),
+           col("Port(s)", "string", ""),
            ageColumn(),
-           col("Selector", "string", "Route service traffic to pods with these labels.", 1)},
+           col("Selector", "string", "", 1)},
           serviceCells};
 }
 
@@ -396,15 +395,15 @@ json::array eventCells(const EventView& e, Clock::time_point now) {
 std::vector<TableColumn> eventColumns() {
   TableColumn name = nameColumn();
   name.priority = 1;
-  return {col("Last Seen", "string", "The time at which the most recent occurrence was recorded."),
-          col("Type", "string", "Type of this event (Normal, Warning)."),
-          col("Reason", "string", "A short, machine understandable reason for the event."),
-          col("Object", "string", "The object that this event is about."),
-          col("Subobject", "string", "The sub-object (fieldPath) of the event.", 1),
-          col("Source", "string", "The component reporting this event.", 1),
-          col("Message", "string", "A human-readable description of the status of this operation."),
-          col("First Seen", "string", "The time at which the event was first recorded.", 1),
-          col("Count", "string", "The number of times this event has occurred.", 1),
+  return {col("Last Seen", "string", ""),
+          col("Type", "string", ""),
+          col("Reason", "string", ""),
+          col("Object", "string", ""),
+          col("Subobject", "string", "", 1),
+          col("Source", "string", "", 1),
+          col("Message", "string", ""),
+          col("First Seen", "string", "", 1),
+          col("Count", "string", "", 1),
           name};
 }
 
@@ -563,7 +562,7 @@ json::array resourceQuotaCells(const json::object& rq, Clock::time_point now) {
 void registerCorePrinters(PrinterMap& m) {
   m["/pods"] = podPrinter();
   m["/nodes"] = nodePrinter();
-  m["/namespaces"] = {{nameColumn(), col("Status", "string", "The status of the namespace"),
+  m["/namespaces"] = {{nameColumn(), col("Status", "string", ""),
                        ageColumn()},
                       [](const json::object& o, Clock::time_point now) {
                         return json::array{str(obj(o, "metadata"), "name"),
@@ -571,28 +570,24 @@ void registerCorePrinters(PrinterMap& m) {
                       }};
   m["/services"] = servicePrinter();
   m["/endpoints"] = {{nameColumn(),
-                      col("Endpoints", "string", "The set of all endpoints is the union of all "
-                                                 "subsets."),
+                      col("Endpoints", "string", ""),
                       ageColumn()},
                      endpointsCells};
-  m["/configmaps"] = {{nameColumn(), col("Data", "string", "Data contains the configuration data."),
+  m["/configmaps"] = {{nameColumn(), col("Data", "string", ""),
                        ageColumn()},
                       [](const json::object& o, Clock::time_point now) {
                         int64_t n = static_cast<int64_t>(obj(o, "data").size() +
                                                          obj(o, "binaryData").size());
                         return json::array{str(obj(o, "metadata"), "name"), n, age(o, now)};
                       }};
-  m["/secrets"] = {{nameColumn(), col("Type", "string", "Used to facilitate programmatic handling "
-                                                        "of secret data."),
-                    col("Data", "string", "Data contains the secret data."), ageColumn()},
+  m["/secrets"] = {{nameColumn(), col("Type", "string", ""),
+                    col("Data", "string", ""), ageColumn()},
                    [](const json::object& o, Clock::time_point now) {
                      return json::array{str(obj(o, "metadata"), "name"), str(o, "type"),
                                         static_cast<int64_t>(obj(o, "data").size()), age(o, now)};
                    }};
   m["/serviceaccounts"] = {
-      {nameColumn(), col("Secrets", "string", "Secrets is a list of the secrets in the same "
-                                              "namespace that pods running using this "
-                                              "ServiceAccount are allowed to use."),
+      {nameColumn(), col("Secrets", "string", ""),
        ageColumn()},
       [](const json::object& o, Clock::time_point now) {
         return json::array{str(obj(o, "metadata"), "name"),
@@ -601,44 +596,42 @@ void registerCorePrinters(PrinterMap& m) {
   m["/events"] = {eventColumns(), coreEventCells};
   m["events.k8s.io/events"] = {eventColumns(), newEventCells};
   m["/persistentvolumes"] = {
-      {nameColumn(), col("Capacity", "string", "The capacity of the volume."),
-       col("Access Modes", "string", "Ways the volume can be mounted."),
-       col("Reclaim Policy", "string", "What happens to the volume when released from its claim."),
-       col("Status", "string", "Phase indicates if a volume is available, bound or released."),
-       col("Claim", "string", "The claim bound to this volume."),
-       col("StorageClass", "string", "StorageClass of the pv"),
-       col("VolumeAttributesClass", "string", "VolumeAttributesClass of the pv"),
-       col("Reason", "string", "Reason the volume is in this phase."), ageColumn(),
-       col("VolumeMode", "string", "Filesystem or Block.", 1)},
+      {nameColumn(), col("Capacity", "string", ""),
+       col("Access Modes", "string", ""),
+       col("Reclaim Policy", "string", ""),
+       col("Status", "string", ""),
+       col("Claim", "string", ""),
+       col("StorageClass", "string", ""),
+       col("VolumeAttributesClass", "string", ""),
+       col("Reason", "string", ""), ageColumn(),
+       col("VolumeMode", "string", "", 1)},
       pvCells};
   m["/persistentvolumeclaims"] = {
-      {nameColumn(), col("Status", "string", "The current phase of the claim."),
-       col("Volume", "string", "The volume bound to this claim."),
-       col("Capacity", "string", "The actual capacity of the bound volume."),
-       col("Access Modes", "string", "The access modes of the bound volume."),
-       col("StorageClass", "string", "StorageClass of the pvc"),
-       col("VolumeAttributesClass", "string", "VolumeAttributesClass of the pvc"), ageColumn(),
-       col("VolumeMode", "string", "Filesystem or Block.", 1)},
+      {nameColumn(), col("Status", "string", ""),
+       col("Volume", "string", ""),
+       col("Capacity", "string", ""),
+       col("Access Modes", "string", ""),
+       col("StorageClass", "string", ""),
+       col("VolumeAttributesClass", "string", ""), ageColumn(),
+       col("VolumeMode", "string", "", 1)},
       pvcCells};
   m["/replicationcontrollers"] = {
-      {nameColumn(), col("Desired", "integer", "The desired number of replicas."),
-       col("Current", "integer", "The most recently observed number of replicas."),
-       col("Ready", "integer", "The number of ready replicas."), ageColumn(),
-       col("Containers", "string", "Names of each container in the template.", 1),
-       col("Images", "string", "Images referenced by each container in the template.", 1),
-       col("Selector", "string", "Label keys and values pods must match.", 1)},
+      {nameColumn(), col("Desired", "integer", ""),
+       col("Current", "integer", ""),
+       col("Ready", "integer", ""), ageColumn(),
+       col("Containers", "string", "", 1),
+       col("Images", "string", "", 1),
+       col("Selector", "string", "", 1)},
       rcCells};
   m["/podtemplates"] = {
-      {nameColumn(), col("Containers", "string", "Names of each container in the template."),
-       col("Images", "string", "Images referenced by each container in the template."),
-       col("Pod Labels", "string", "The labels for the pod template.")},
+      {nameColumn(), col("Containers", "string", ""),
+       col("Images", "string", ""),
+       col("Pod Labels", "string", "")},
       podTemplateCells};
   m["/resourcequotas"] = {
       {nameColumn(),
-       col("Request", "string", "Request represents a minimum amount of cpu/memory that a "
-                                "container may consume."),
-       col("Limit", "string", "Limits control the maximum amount of cpu/memory that a container "
-                              "may use independent of contention on the node."),
+       col("Request", "string", ""),
+       col("Limit", "string", ""),
        ageColumn()},
       resourceQuotaCells};
 }

