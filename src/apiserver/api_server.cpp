@@ -15,7 +15,10 @@
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/log.h"
+#include "common/base64.h"
 #include "common/metrics.h"
+#include "common/pki.h"
+#include <unistd.h>
 
 namespace skiff::apiserver {
 
@@ -201,21 +204,45 @@ void ApiServer::start() {
   api::OpenApi::instance();  // parse once up front, not on the first kubectl request
   impl_->bootstrap();
 
+  std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
+
   HttpServerOptions ho;
   ho.listen = o.listen;
   ho.threads = o.threads;
+  std::optional<ServerPki> pki;
+  if (o.tls) {
+    // Like k3s: a CA and certificates created on first start, reused afterwards.
+    std::vector<std::string> ips = {"127.0.0.1", "10.43.0.1"};
+    if (host != "127.0.0.1") ips.push_back(host);
+    char hostname[256] = {0};
+    ::gethostname(hostname, sizeof hostname - 1);
+    pki = ensureServerPki((fs::path(o.dataDir) / "tls").string(), ips,
+                          {"localhost", hostname, "kubernetes", "kubernetes.default",
+                           "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
+    ho.tlsCertFile = pki->serverCert;
+    ho.tlsKeyFile = pki->serverKey;
+    ho.clientCaFile = pki->caCert;
+  }
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
   impl_->http->start();
 
-  // An admin kubeconfig pointing at this server (plain HTTP until the security issue).
-  std::string host = o.listen.substr(0, o.listen.rfind(':'));
-  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
-  std::string server = "http://" + host + ":" + std::to_string(port());
-  std::ofstream kc(kubeconfigPath());
-  kc << "apiVersion: v1\nkind: Config\nclusters:\n- name: skiff\n  cluster:\n    server: " << server
-     << "\ncontexts:\n- name: skiff\n  context:\n    cluster: skiff\n    user: admin\n"
-        "current-context: skiff\nusers:\n- name: admin\n  user: {}\n";
-  kc.close();
+  // An admin kubeconfig pointing at this server.
+  std::string server = std::string(o.tls ? "https://" : "http://") + host + ":" + std::to_string(port());
+  std::string kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: skiff\n  cluster:\n";
+  if (pki)
+    kubeconfig += "    certificate-authority-data: " + base64Encode(readFile(pki->caCert)) + "\n";
+  kubeconfig += "    server: " + server +
+                "\ncontexts:\n- name: skiff\n  context:\n    cluster: skiff\n    user: admin\n"
+                "current-context: skiff\nusers:\n- name: admin\n  user:\n";
+  if (pki) {
+    kubeconfig += "    client-certificate-data: " + base64Encode(readFile(pki->adminCert)) + "\n";
+    kubeconfig += "    client-key-data: " + base64Encode(readFile(pki->adminKey)) + "\n";
+  } else {
+    kubeconfig += "    {}\n";
+  }
+  writeFileAtomic(kubeconfigPath(), kubeconfig, 0600);
   SKIFF_LOG_INFO("apiserver serving address={} storage={} kubeconfig={}", server, o.storage,
                  kubeconfigPath());
 }

@@ -13,6 +13,8 @@ struct ApiServerOptions {
   std::string listen = "127.0.0.1:6443";
   std::string storage = "sqlite";  // sqlite | memory
   int threads = 4;
+  // HTTPS with a CA created under DATA_DIR/tls on first start; false serves plain HTTP.
+  bool tls = true;
 };
 
 class ApiServer {

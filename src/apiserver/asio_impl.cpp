@@ -2,3 +2,4 @@
 // CMakeLists.txt); every other file includes only their declarations.
 #include <boost/asio/impl/src.hpp>
 #include <boost/beast/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>

@@ -11,7 +11,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/x509.h>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -83,6 +86,7 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   unsigned short boundPort = 0;
+  std::optional<net::ssl::context> tls;
   bool started = false;
 
   awaitable<void> acceptLoop() {
@@ -94,24 +98,64 @@ struct HttpServer::Impl {
         continue;
       }
       auto executor = socket.get_executor();
-      net::co_spawn(executor, serveConnection(boost::beast::tcp_stream(std::move(socket))),
-                    net::detached);
+      if (tls) {
+        net::co_spawn(executor, serveTls(std::move(socket)), net::detached);
+      } else {
+        net::co_spawn(executor, serveConnection(boost::beast::tcp_stream(std::move(socket)), {}),
+                      net::detached);
+      }
     }
   }
 
-  awaitable<void> serveConnection(boost::beast::tcp_stream stream) {
+  awaitable<void> serveTls(tcp::socket socket) {
+    boost::beast::ssl_stream<boost::beast::tcp_stream> stream(
+        boost::beast::tcp_stream(std::move(socket)), *tls);
+    boost::beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kTuple);
+    if (ec) co_return;  // plain-HTTP clients and scanners end here
+    boost::beast::get_lowest_layer(stream).expires_never();
+    ClientIdentity identity = peerIdentity(stream.native_handle());
+    co_await serveConnection(std::move(stream), std::move(identity));
+  }
+
+  // The verified client certificate's CN and O entries (the user and groups later).
+  static ClientIdentity peerIdentity(SSL* ssl) {
+    ClientIdentity id;
+    X509* cert = SSL_get1_peer_certificate(ssl);
+    if (!cert) return id;
+    if (SSL_get_verify_result(ssl) == X509_V_OK) {
+      X509_NAME* name = X509_get_subject_name(cert);
+      for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+        X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry));
+        unsigned char* utf8 = nullptr;
+        int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
+        if (len < 0) continue;
+        std::string value(reinterpret_cast<char*>(utf8), len);
+        OPENSSL_free(utf8);
+        if (nid == NID_commonName) id.user = value;
+        if (nid == NID_organizationName) id.groups.push_back(value);
+      }
+    }
+    X509_free(cert);
+    return id;
+  }
+
+  template <class Stream>
+  awaitable<void> serveConnection(Stream stream, ClientIdentity identity) {
     boost::beast::flat_buffer buffer;
     std::string remote;
+    auto& lowest = boost::beast::get_lowest_layer(stream);
     {
       boost::system::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
+      auto ep = lowest.socket().remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options.maxBodyBytes);
       parser.header_limit(64 * 1024);
-      stream.expires_after(std::chrono::minutes(5));  // idle keep-alive connections
+      lowest.expires_after(std::chrono::minutes(5));  // idle keep-alive connections
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
       (void)n;
       if (ec == http::error::body_limit) {
@@ -130,13 +174,14 @@ struct HttpServer::Impl {
         }
         co_return;
       }
-      stream.expires_never();
+      lowest.expires_never();
       auto& beastReq = parser.get();
       const bool keepAlive = beastReq.keep_alive();
       const unsigned version = beastReq.version();
 
       HttpRequest req;
       req.remoteAddress = remote;
+      req.client = identity;
       HttpResponse res;
       if (!translateRequest(beastReq, req)) {
         auto out = errorResponse(badRequest("malformed request target"), version, keepAlive);
@@ -175,8 +220,9 @@ struct HttpServer::Impl {
     }
   }
 
-  awaitable<void> streamResponse(boost::beast::tcp_stream& stream, HttpResponse& res,
-                                 unsigned version) {
+  template <class Stream>
+  awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version) {
+    auto& lowest = boost::beast::get_lowest_layer(stream);
     auto source = res.stream;
     http::response<http::empty_body> head{static_cast<http::status>(res.status), version};
     head.set(http::field::content_type, res.contentType);
@@ -203,7 +249,7 @@ struct HttpServer::Impl {
         executor,
         [&stream, signal, clientGone]() -> awaitable<void> {
           char byte;
-          auto [ec, n] = co_await stream.socket().async_read_some(net::buffer(&byte, 1), kTuple);
+          auto [ec, n] = co_await stream.async_read_some(net::buffer(&byte, 1), kTuple);
           (void)n;
           if (ec) {
             *clientGone = true;
@@ -218,8 +264,8 @@ struct HttpServer::Impl {
       chunks.clear();
       open = source->drain(chunks);
       for (auto& chunk : chunks) {
-        auto [ec, n] = co_await net::async_write(stream.socket(),
-                                                 http::make_chunk(net::buffer(chunk)), kTuple);
+        auto [ec, n] =
+            co_await net::async_write(stream, http::make_chunk(net::buffer(chunk)), kTuple);
         if (ec) {
           *clientGone = true;
           break;
@@ -232,13 +278,13 @@ struct HttpServer::Impl {
     }
     source->cancel();
     if (!*clientGone) {
-      co_await net::async_write(stream.socket(), http::make_chunk_last(), kTuple);
+      co_await net::async_write(stream, http::make_chunk_last(), kTuple);
       boost::system::error_code ec;
-      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
     }
-    // Give the reader coroutine a chance to finish before the stream goes away.
+    // Closing cancels the reader coroutine before the stream goes away.
     boost::system::error_code ec;
-    stream.socket().close(ec);
+    lowest.socket().close(ec);
   }
 };
 
@@ -251,8 +297,21 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start() {
-  if (!impl_->options.tlsCertFile.empty())
-    throw std::runtime_error("TLS serving is not wired yet; run without --tls-cert-file");
+  const auto& o = impl_->options;
+  if (!o.tlsCertFile.empty()) {
+    auto& ctx = impl_->tls.emplace(net::ssl::context::tls_server);
+    ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                    net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                    net::ssl::context::no_tlsv1_1);
+    ctx.use_certificate_chain_file(o.tlsCertFile);
+    ctx.use_private_key_file(o.tlsKeyFile, net::ssl::context::pem);
+    if (!o.clientCaFile.empty()) {
+      // Client certificates are optional (tokens come later) but verified when sent.
+      ctx.load_verify_file(o.clientCaFile);
+      ctx.set_verify_mode(net::ssl::verify_peer);
+      ctx.set_verify_callback([](bool, net::ssl::verify_context&) { return true; });
+    }
+  }
   auto [host, port] = splitHostPort(impl_->options.listen);
   tcp::endpoint endpoint(net::ip::make_address(host), port);
   impl_->acceptor.emplace(impl_->ioc);

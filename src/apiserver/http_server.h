@@ -14,8 +14,10 @@ struct HttpServerOptions {
   std::string listen = "127.0.0.1:6443";  // host:port; port 0 picks a free port
   int threads = 4;
   size_t maxBodyBytes = 3 * 1024 * 1024;  // larger bodies get 413 (upstream's limit)
-  // TLS seam: when both are set the server speaks HTTPS (see docs/architecture.md).
+  // When set the server speaks only HTTPS.
   std::string tlsCertFile, tlsKeyFile;
+  // CA that signs client certificates; the verified CN/O reach handlers as HttpRequest::client.
+  std::string clientCaFile;
 };
 
 class HttpServer {

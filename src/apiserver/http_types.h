@@ -13,6 +13,12 @@
 
 namespace skiff::apiserver {
 
+// Who the client proved to be with a TLS client certificate (empty when none).
+struct ClientIdentity {
+  std::string user;                 // certificate CN
+  std::vector<std::string> groups;  // certificate O entries
+};
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // raw request target, e.g. "/api/v1/pods?limit=500"
@@ -21,6 +27,7 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;     // lower-case names; repeats joined by ", "
   std::string body;
   std::string remoteAddress;
+  ClientIdentity client;
 
   std::string header(const std::string& lowerName) const {
     auto it = headers.find(lowerName);

@@ -22,6 +22,8 @@ void addApiServerFlags(CLI::App* cmd, skiff::apiserver::ApiServerOptions& o) {
       ->check(CLI::IsMember({"sqlite", "memory"}))
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "HTTP worker threads")->capture_default_str();
+  cmd->add_flag("!--disable-tls", o.tls,
+                "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks)");
 }
 
 int runApiServer(const skiff::apiserver::ApiServerOptions& options) {

@@ -11,14 +11,19 @@ SERVER_PID=""
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 PORT=$(free_port)
-API="http://127.0.0.1:$PORT"
+API="https://127.0.0.1:$PORT"
+# curl with the server's CA and the admin client certificate the server created.
+c() {
+  curl --cacert "$WORK/data/tls/ca.crt" --cert "$WORK/data/tls/admin.crt" \
+    --key "$WORK/data/tls/admin.key" "$@"
+}
 
 start_server() {
   "$SKIFF" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --storage "${STORAGE:-sqlite}" \
     >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
-    curl -sf "$API/readyz" >/dev/null 2>&1 && return 0
+    [ -f "$WORK/data/kubeconfig" ] && c -sf "$API/readyz" >/dev/null 2>&1 && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited during start"
     sleep 0.1
   done
@@ -74,10 +79,10 @@ run() { OUT=$("$@" 2>&1) || fail "command failed: $* -> $OUT"; }
 curl_status() {
   local method=$1 path=$2 ctype=${3:-application/json} bodyfile=${4:-}
   if [ -n "$bodyfile" ]; then
-    curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" -H "Content-Type: $ctype" \
+    c -s -o "$WORK/body" -w '%{http_code}' -X "$method" -H "Content-Type: $ctype" \
       --data-binary "@$bodyfile" "$API$path"
   else
-    curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" "$API$path"
+    c -s -o "$WORK/body" -w '%{http_code}' -X "$method" "$API$path"
   fi
 }
 json_field() { python3 -c "import json,sys;d=json.load(open('$WORK/body'));print(eval('d'+sys.argv[1]))" "$1"; }

@@ -22,7 +22,7 @@ expect_eq "$(curl_status POST /api/v1/namespaces/default/configmaps application/
 echo '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"strict"},"bogus":1}' >"$WORK/unknown.json"
 expect_eq "$(curl_status POST '/api/v1/namespaces/default/configmaps?fieldValidation=Strict' application/json "$WORK/unknown.json")" "400" "unknown field with Strict is 400"
 expect_contains "$(cat "$WORK/body")" 'unknown field \"bogus\"' "Strict names the unknown field"
-code=$(curl -s -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary "@$WORK/unknown.json" "$API/api/v1/namespaces/default/configmaps?fieldValidation=Warn")
+code=$(c -s -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary "@$WORK/unknown.json" "$API/api/v1/namespaces/default/configmaps?fieldValidation=Warn")
 expect_eq "$code" "201" "unknown field with Warn is accepted"
 expect_contains "$(cat "$WORK/headers")" 'Warning: 299' "Warn sends a Warning header"
 expect_not_contains "$(cat "$WORK/body")" "bogus" "unknown field is dropped"
@@ -48,8 +48,15 @@ expect_eq "$(curl_status PATCH /api/v1/namespaces/default/configmaps/from-yaml a
 echo '{}' >"$WORK/apply.json"
 expect_eq "$(curl_status PATCH /api/v1/namespaces/default/configmaps/from-yaml text/plain "$WORK/apply.json")" "415" "unknown patch type is 415"
 garbage=$(python3 -c "
-import socket;s=socket.create_connection(('127.0.0.1',$PORT));s.sendall(b'GARBAGE\\r\\n\\r\\n');s.settimeout(5)
+import socket,ssl
+ctx=ssl.create_default_context(cafile='$WORK/data/tls/ca.crt')
+s=ctx.wrap_socket(socket.create_connection(('127.0.0.1',$PORT)),server_hostname='127.0.0.1')
+s.sendall(b'GARBAGE\\r\\n\\r\\n');s.settimeout(5)
 print(s.recv(100).split(b' ')[1].decode())")
+plain=$(python3 -c "
+import socket;s=socket.create_connection(('127.0.0.1',$PORT));s.sendall(b'GET /version HTTP/1.1\\r\\n\\r\\n');s.settimeout(5)
+print(len(s.recv(100)))" 2>&1 || true)
+expect_eq "$plain" "0" "plain HTTP on the TLS port gets no answer"
 expect_eq "$garbage" "400" "a garbage HTTP request gets 400"
 expect_eq "$(curl_status GET /readyz)" "200" "server is still up after all of it"
 finish

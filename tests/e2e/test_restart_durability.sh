@@ -8,7 +8,7 @@ writer() {  # writer ID: creates configmaps until killed, logging each acknowled
   local id=$1 i=0
   while true; do
     i=$((i + 1))
-    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    code=$(c -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
       --data "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"w$id-$i\"}}" \
       "$API/api/v1/namespaces/default/configmaps") || break
     [ "$code" == "201" ] && echo "w$id-$i" >>"$WORK/acked-$id"
@@ -34,7 +34,7 @@ run k create configmap after-restart
 after_rv=$(k get cm after-restart -o jsonpath='{.metadata.resourceVersion}')
 [ -n "$after_rv" ] && [ "$after_rv" -gt "$before_rv" ] || fail "resourceVersion went backwards: $after_rv <= $before_rv"
 pass "resourceVersions continue increasing after restart ($before_rv -> $after_rv)"
-code=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 5 "$API/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1")
+code=$(c -s -o "$WORK/body" -w '%{http_code}' --max-time 5 "$API/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1")
 body=$(cat "$WORK/body")
 if [ "$code" == "410" ]; then
   pass "watch from a pre-restart resourceVersion is 410"
