@@ -28,6 +28,9 @@ unit: build
 e2e: build
 	cd $(BUILD) && ctest --output-on-failure -R '^e2e_'
 
+bench: build
+	scripts/bench-apiserver $(BUILD)
+
 # Short libFuzzer runs over the parsers (clang, separate tree).
 fuzz: deps
 	@scripts/run-fuzzers $(BUILD)/fuzz

@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
           parser.get().body().data = buf;
           parser.get().body().size = sizeof buf;
           boost::system::error_code ec;
-          http::read(c.stream, c.buffer, parser, ec);
+          http::read_some(c.stream, c.buffer, parser, ec);
           if (ec && ec != http::error::need_buffer) break;
           pending.append(buf, sizeof buf - parser.get().body().size);
           size_t nl;

@@ -115,17 +115,23 @@ HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpReque
     res.stream = startWatch(store, info, w);
     return res;
   }
-  json::object list = store.list(info, ri.namespaceName, listOptionsFrom(req));
+  ListOptions options = listOptionsFrom(req);
+  if (format.protobuf) return objectResponse(200, store.list(info, ri.namespaceName, options), format);
+  auto result = store.listObjects(info, ri.namespaceName, options);
+  HttpResponse res;
   if (format.table) {
     std::vector<const json::object*> objects;
-    for (const auto& item : list["items"].as_array()) objects.push_back(&item.as_object());
+    objects.reserve(result.items.size());
+    for (const auto& item : result.items) objects.push_back(item.get());
     json::object table = makeTable(info, objects, format.includeObject, true);
-    table["metadata"] = list["metadata"];
-    HttpResponse res;
+    json::object meta{{"resourceVersion", std::to_string(result.revision)}};
+    if (!result.continueToken.empty()) meta["continue"] = result.continueToken;
+    table["metadata"] = std::move(meta);
     res.body = json::serialize(table);
-    return res;
+  } else {
+    res.body = ResourceStore::serializeList(info, result);
   }
-  return objectResponse(200, list, format);
+  return res;
 }
 
 }  // namespace
@@ -173,13 +179,14 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
 
   if (method == "GET") {
     if (boolParam(req, "watch")) throw badRequest("watch on a single object: use a list with a metadata.name field selector");
-    json::object obj = store.get(info, ri.namespaceName, ri.name);
-    if (ri.subresource.empty() && negotiate(req).table) {
+    ObjectPtr obj = store.getShared(info, ri.namespaceName, ri.name);
+    auto format = negotiate(req);
+    if (ri.subresource.empty() && format.table) {
       HttpResponse res;
-      res.body = json::serialize(makeTable(info, {&obj}, negotiate(req).includeObject, true));
+      res.body = json::serialize(makeTable(info, {obj.get()}, format.includeObject, true));
       return res;
     }
-    return respond(200, obj, req, ctx);
+    return respond(200, *obj, req, ctx);
   }
   if (method == "PUT") {
     json::object obj =

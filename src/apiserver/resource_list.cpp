@@ -53,12 +53,13 @@ int64_t parseResourceVersion(const std::string& text) {
 
 }  // namespace
 
-json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns,
-                                 const ListOptions& options) {
+ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
+                                                    const std::string& ns,
+                                                    const ListOptions& options) {
   auto filter = makeFilter(info, options.labelSelector, options.fieldSelector);
   const std::string prefix = listPrefix(info, ns);
   size_t limit = options.limit > 0 ? static_cast<size_t>(options.limit) : 0;
-  json::array items;
+  std::vector<ObjectPtr> items;
   int64_t revision = 0;
   std::string nextKey;
 
@@ -74,7 +75,7 @@ json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns
             return;
           }
           auto obj = CacheHub::decode(kv);
-          if (obj && (!filter || filter(*obj))) items.push_back(*obj);
+          if (obj && (!filter || filter(*obj))) items.push_back(std::move(obj));
           startKey = kv.key + '\0';
         }
         if (!batch.more) return;
@@ -108,15 +109,44 @@ json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns
     revision = page.revision;
     nextKey = page.nextKey;
     items.reserve(page.items.size());
-    for (auto& [k, obj] : page.items) items.push_back(*obj);
+    for (auto& [k, obj] : page.items) items.push_back(std::move(obj));
   }
+  ListResult result{std::move(items), revision, ""};
+  if (!nextKey.empty()) result.continueToken = encodeContinue(revision, nextKey);
+  return result;
+}
 
-  json::object meta{{"resourceVersion", std::to_string(revision)}};
-  if (!nextKey.empty()) meta["continue"] = encodeContinue(revision, nextKey);
+namespace {
+json::object listMetadata(const ResourceStore::ListResult& result) {
+  json::object meta{{"resourceVersion", std::to_string(result.revision)}};
+  if (!result.continueToken.empty()) meta["continue"] = result.continueToken;
+  return meta;
+}
+}  // namespace
+
+json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns,
+                                 const ListOptions& options) {
+  ListResult result = listObjects(info, ns, options);
+  json::array items;
+  items.reserve(result.items.size());
+  for (const auto& obj : result.items) items.push_back(*obj);
   return json::object{{"kind", info.listKind()},
                       {"apiVersion", info.apiVersion()},
-                      {"metadata", std::move(meta)},
+                      {"metadata", listMetadata(result)},
                       {"items", std::move(items)}};
+}
+
+std::string ResourceStore::serializeList(const ResourceInfo& info, const ListResult& result) {
+  std::string out = "{\"kind\":\"" + info.listKind() + "\",\"apiVersion\":\"" +
+                    info.apiVersion() + "\",\"metadata\":" + json::serialize(listMetadata(result)) +
+                    ",\"items\":[";
+  out.reserve(out.size() + result.items.size() * 1024);
+  for (size_t i = 0; i < result.items.size(); ++i) {
+    if (i) out += ',';
+    out += json::serialize(*result.items[i]);
+  }
+  out += "]}";
+  return out;
 }
 
 }  // namespace skiff::apiserver

@@ -105,12 +105,17 @@ std::string ResourceStore::listPrefix(const ResourceInfo& info, const std::strin
   return info.namespaced && !ns.empty() ? info.storagePrefix() + ns + "/" : info.storagePrefix();
 }
 
-json::object ResourceStore::get(const ResourceInfo& info, const std::string& ns,
-                                const std::string& name) {
+ObjectPtr ResourceStore::getShared(const ResourceInfo& info, const std::string& ns,
+                                   const std::string& name) {
   caches_.syncWithStore();
   auto obj = cache(info).get(key(info, ns, name));
   if (!obj) throw notFound(info.qualifiedResource(), name);
-  return *obj;
+  return obj;
+}
+
+json::object ResourceStore::get(const ResourceInfo& info, const std::string& ns,
+                                const std::string& name) {
+  return *getShared(info, ns, name);
 }
 
 // Checks apiVersion/kind, prunes or rejects unknown fields per fieldValidation.

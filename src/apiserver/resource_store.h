@@ -57,9 +57,23 @@ class ResourceStore {
 
   boost::json::object get(const api::ResourceInfo& info, const std::string& ns,
                           const std::string& name);
-  // Returns the list object (kind XList) with items, resourceVersion and continue.
+  // The items of a list with its resourceVersion and continue token. Items are shared with
+  // the cache (no copies): serialize them, do not modify them.
+  struct ListResult {
+    std::vector<ObjectPtr> items;
+    int64_t revision = 0;
+    std::string continueToken;
+  };
+  ListResult listObjects(const api::ResourceInfo& info, const std::string& ns,
+                         const ListOptions& options);
+  // The list object (kind XList) with items, resourceVersion and continue.
   boost::json::object list(const api::ResourceInfo& info, const std::string& ns,
                            const ListOptions& options);
+  // Serializes a list result as the XList JSON document without copying the items.
+  static std::string serializeList(const api::ResourceInfo& info, const ListResult& result);
+  // The cached object itself (shared, read-only).
+  ObjectPtr getShared(const api::ResourceInfo& info, const std::string& ns,
+                      const std::string& name);
   boost::json::object create(const api::ResourceInfo& info, const std::string& ns,
                              boost::json::value body, RequestContext& ctx);
   // Replaces the object (subresource "" or "status"). `created` reports create-on-update.

@@ -1,6 +1,8 @@
 // skiff: every Kubernetes component in one binary. Each subcommand is one component or a
 // bundle of them (DESIGN.md §1).
 #include <CLI/CLI.hpp>
+#include <malloc.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -55,6 +57,9 @@ int main(int argc, char** argv) {
   auto* versionCmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
+  // Few malloc arenas: the server's threads allocate large transient buffers (list
+  // responses); per-thread arenas would keep that memory resident long after.
+  mallopt(M_ARENA_MAX, 2);
   skiff::initLogging(logLevel);
   try {
     if (*versionCmd) {
