@@ -6,7 +6,8 @@
 namespace skiff::api {
 
 std::string ResourceInfo::storagePrefix() const {
-  return "/registry/" + (group.empty() ? std::string("core") : group) + "/" + plural + "/";
+  const ResourceInfo& s = storageInfo();
+  return "/registry/" + (s.group.empty() ? std::string("core") : s.group) + "/" + s.plural + "/";
 }
 
 const SubresourceInfo* ResourceInfo::subresource(std::string_view name) const {
@@ -40,6 +41,11 @@ struct R {
   R& verbs(std::vector<std::string> v) { info.verbs = std::move(v); return *this; }
   R& generation() { info.tracksGeneration = true; return *this; }
   R& fields(std::vector<std::string> v) { info.selectableFields = std::move(v); return *this; }
+  R& storedAs(std::string group, std::string version) {
+    info.storedAsGroup = std::move(group);
+    info.storedAsVersion = std::move(version);
+    return *this;
+  }
   R& status() { return sub("status", info.group, info.version, info.kind, kGetUpdate); }
   R& scale() { return sub("scale", "autoscaling", "v1", "Scale", kGetUpdate); }
   R& sub(std::string name, std::string group, std::string version, std::string kind,
@@ -50,6 +56,13 @@ struct R {
   }
   operator ResourceInfo() const { return info; }
 };
+
+// The selectable fields of core Events under their events.k8s.io names.
+std::vector<std::string> eventFieldsForEventsGroup() {
+  return {"regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
+          "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath",
+          "reason", "reportingController", "type"};
+}
 
 std::vector<ResourceInfo> builtinResources() {
   const std::vector<std::string> eventFields = {
@@ -96,11 +109,12 @@ std::vector<ResourceInfo> builtinResources() {
       R("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true)
           .shortNames({"hpa"}).all().status(),
       R("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true)
-          .shortNames({"hpa"}).all().status(),
+          .shortNames({"hpa"}).all().status().storedAs("autoscaling", "v2"),
       // others
       R("coordination.k8s.io", "v1", "Lease", "leases", true),
       R("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
-      R("events.k8s.io", "v1", "Event", "events", true).shortNames({"ev"}),
+      R("events.k8s.io", "v1", "Event", "events", true).shortNames({"ev"}).storedAs("", "v1")
+          .fields(eventFieldsForEventsGroup()),
       R("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false).shortNames({"pc"}),
       R("storage.k8s.io", "v1", "StorageClass", "storageclasses", false).shortNames({"sc"}),
       R("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true).shortNames({"pdb"})
@@ -130,6 +144,9 @@ ResourceRegistry::ResourceRegistry(std::vector<ResourceInfo> resources)
     });
     if (!seen) groupVersions_.push_back({r.group, r.version});
   }
+  for (auto& r : resources_)
+    if (!r.storedAsGroup.empty() || !r.storedAsVersion.empty())
+      r.storage = find(r.storedAsGroup, r.storedAsVersion, r.plural);
 }
 
 const ResourceRegistry& ResourceRegistry::builtin() {

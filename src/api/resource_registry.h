@@ -32,6 +32,11 @@ struct ResourceInfo {
   bool tracksGeneration = false;
   // Fields usable in fieldSelector beyond metadata.name / metadata.namespace.
   std::vector<std::string> selectableFields;
+  // Set when another served version holds this resource's storage (objects are converted
+  // at the API boundary, see api/conversion.h): its group and version here, resolved by the
+  // registry into `storage`.
+  std::string storedAsGroup, storedAsVersion;
+  const ResourceInfo* storage = nullptr;
 
   std::string apiVersion() const { return group.empty() ? version : group + "/" + version; }
   std::string listKind() const { return kind + "List"; }
@@ -40,6 +45,8 @@ struct ResourceInfo {
   // "/registry/<group or core>/<plural>/": every version of a resource shares it.
   std::string storagePrefix() const;
   const SubresourceInfo* subresource(std::string_view name) const;
+  // The entry whose version is stored: `storage` or this one.
+  const ResourceInfo& storageInfo() const { return storage ? *storage : *this; }
   bool hasStatus() const { return subresource("status") != nullptr; }
 };
 
@@ -64,6 +71,9 @@ class ResourceRegistry {
                                std::string_view kind) const;
 
   explicit ResourceRegistry(std::vector<ResourceInfo> resources);
+  // Entries point at each other (`storage`): not copyable.
+  ResourceRegistry(const ResourceRegistry&) = delete;
+  ResourceRegistry& operator=(const ResourceRegistry&) = delete;
 
  private:
   std::vector<ResourceInfo> resources_;

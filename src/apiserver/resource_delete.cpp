@@ -1,6 +1,7 @@
 // DELETE and DELETE-collection: preconditions, graceful pod deletion, finalizers.
 #include <boost/json.hpp>
 
+#include "api/conversion.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/ids.h"
@@ -36,6 +37,8 @@ int64_t podGracePeriod(const json::object& pod, const DeleteOptions& options) {
 json::object ResourceStore::remove(const ResourceInfo& info, const std::string& ns,
                                    const std::string& name, const DeleteOptions& options,
                                    RequestContext& ctx, bool& gone) {
+  if (info.storage)
+    return api::convertObject(remove(info.storageInfo(), ns, name, options, ctx, gone), info);
   const std::string k = key(info, ns, name);
   for (int attempt = 0;; ++attempt) {
     auto current = readForUpdate(info, k);

@@ -2,6 +2,7 @@
 // of a paginated list (so every page belongs to the same snapshot, as upstream).
 #include <boost/json.hpp>
 
+#include "api/conversion.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/base64.h"
@@ -111,6 +112,9 @@ ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
     items.reserve(page.items.size());
     for (auto& [k, obj] : page.items) items.push_back(std::move(obj));
   }
+  if (info.storage)
+    for (auto& item : items)
+      item = std::make_shared<const json::object>(api::convertObject(*item, info));
   ListResult result{std::move(items), revision, ""};
   if (!nextKey.empty()) result.continueToken = encodeContinue(revision, nextKey);
   return result;

@@ -3,6 +3,7 @@
 // retried from a fresh read unless the patch itself pinned a resourceVersion.
 #include <boost/json.hpp>
 
+#include "api/conversion.h"
 #include "api/json_patch.h"
 #include "api/merge_patch.h"
 #include "api/openapi.h"
@@ -73,7 +74,8 @@ json::object ResourceStore::patch(const ResourceInfo& info, const std::string& n
       throw notFound(info.qualifiedResource(), name);
     }
     auto& [old, modRevision] = *current;
-    json::value base(old);
+    // Patches apply to the object as this version shows it.
+    json::value base(info.storage ? api::convertObject(old, info) : old);
     json::value patched;
     if (type == "application/json-patch+json") patched = api::applyJsonPatch(base, patchDoc);
     else if (type == "application/merge-patch+json") patched = api::applyMergePatch(base, patchDoc);
@@ -86,11 +88,14 @@ json::object ResourceStore::patch(const ResourceInfo& info, const std::string& n
                      "the object has been modified; please apply your changes to the latest "
                      "version and try again");
     json::object obj = decodeBody(info, std::move(patched), ctx);
+    if (info.storage) obj = api::convertObject(obj, info.storageInfo());
     auto& meta = obj["metadata"].as_object();
     if (meta.if_contains("name") && meta["name"] != json::value(name))
       throw badRequest("metadata.name cannot be changed by a patch");
     try {
-      return commitUpdate(info, k, std::move(obj), old, modRevision, subresource, ctx);
+      json::object result =
+          commitUpdate(info.storageInfo(), k, std::move(obj), old, modRevision, subresource, ctx);
+      return info.storage ? api::convertObject(result, info) : result;
     } catch (const ApiError& e) {
       if (e.code() != 409 || e.reason() != "Conflict" || attempt >= 8) throw;
     }

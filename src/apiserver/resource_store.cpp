@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/conversion.h"
 #include "api/defaults.h"
 #include "api/field_selector.h"
 #include "api/label_selector.h"
@@ -76,6 +77,21 @@ std::function<bool(const json::object&)> makeFilter(const ResourceInfo& info,
     }
   }
   if (!labels && !fields) return nullptr;
+  if (info.storage) {
+    // Cached objects are in the storage version; select on what this version shows.
+    return [labels = std::move(labels), fields = std::move(fields),
+            &info](const json::object& stored) {
+      json::object obj = api::convertObject(stored, info);
+      if (labels) {
+        const json::object* labelMap = nullptr;
+        if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
+          if (auto* l = meta->as_object().if_contains("labels"); l && l->is_object())
+            labelMap = &l->as_object();
+        if (!labels->matches(labelMap)) return false;
+      }
+      return !fields || fields->matches([&obj](std::string_view f) { return api::fieldValueOf(obj, f); });
+    };
+  }
   return [labels = std::move(labels), fields = std::move(fields)](const json::object& obj) {
     if (labels) {
       const json::object* labelMap = nullptr;
@@ -110,6 +126,7 @@ ObjectPtr ResourceStore::getShared(const ResourceInfo& info, const std::string& 
   caches_.syncWithStore();
   auto obj = cache(info).get(key(info, ns, name));
   if (!obj) throw notFound(info.qualifiedResource(), name);
+  if (info.storage) return std::make_shared<const json::object>(api::convertObject(*obj, info));
   return obj;
 }
 
@@ -160,6 +177,13 @@ json::object ResourceStore::finishWrite(const storage::WriteResult& result, json
 json::object ResourceStore::create(const ResourceInfo& info, const std::string& ns,
                                    json::value body, RequestContext& ctx) {
   json::object obj = decodeBody(info, std::move(body), ctx);
+  if (!info.storage) return createDecoded(info, ns, std::move(obj), ctx);
+  const ResourceInfo& storage = info.storageInfo();
+  return api::convertObject(createDecoded(storage, ns, api::convertObject(obj, storage), ctx), info);
+}
+
+json::object ResourceStore::createDecoded(const ResourceInfo& info, const std::string& ns,
+                                          json::object obj, RequestContext& ctx) {
   json::object& meta = metadataOf(obj);
   std::string bodyNs = stringAt(meta, "namespace");
   if (info.namespaced) {
@@ -276,6 +300,17 @@ json::object ResourceStore::update(const ResourceInfo& info, const std::string& 
                                    const std::string& name, const std::string& subresource,
                                    json::value body, RequestContext& ctx) {
   json::object obj = decodeBody(info, std::move(body), ctx);
+  if (info.storage) {
+    const ResourceInfo& storage = info.storageInfo();
+    return api::convertObject(
+        updateDecoded(storage, ns, name, subresource, api::convertObject(obj, storage), ctx), info);
+  }
+  return updateDecoded(info, ns, name, subresource, std::move(obj), ctx);
+}
+
+json::object ResourceStore::updateDecoded(const ResourceInfo& info, const std::string& ns,
+                                          const std::string& name, const std::string& subresource,
+                                          json::object obj, RequestContext& ctx) {
   json::object& meta = metadataOf(obj);
   std::string bodyName = stringAt(meta, "name");
   if (bodyName.empty()) meta["name"] = name;

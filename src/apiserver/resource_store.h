@@ -106,6 +106,12 @@ class ResourceStore {
  private:
   boost::json::object decodeBody(const api::ResourceInfo& info, boost::json::value body,
                                  RequestContext& ctx);
+  // create/update after decoding, in the storage version.
+  boost::json::object createDecoded(const api::ResourceInfo& info, const std::string& ns,
+                                    boost::json::object obj, RequestContext& ctx);
+  boost::json::object updateDecoded(const api::ResourceInfo& info, const std::string& ns,
+                                    const std::string& name, const std::string& subresource,
+                                    boost::json::object obj, RequestContext& ctx);
   boost::json::object finishWrite(const storage::WriteResult& result, boost::json::object obj);
 
   storage::Store& store_;

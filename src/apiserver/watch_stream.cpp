@@ -5,6 +5,7 @@
 #include <mutex>
 #include <random>
 
+#include "api/conversion.h"
 #include "apiserver/table.h"
 #include "common/api_error.h"
 #include "common/log.h"
@@ -124,7 +125,9 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
     queue_.push_back({"BOOKMARK", obj});
   }
 
-  std::string encode(const Pending& ev) {
+  std::string encode(Pending ev) {
+    if (info_.storage && ev.type != "BOOKMARK")
+      ev.object = std::make_shared<const json::object>(api::convertObject(*ev.object, info_));
     json::object out{{"type", ev.type}};
     if (options_.table && ev.type != "BOOKMARK") {
       out["object"] = makeTable(info_, {ev.object.get()}, options_.includeObject, !sentColumns_);

@@ -114,6 +114,25 @@ expect_contains "$OUT" "Replicas:" "describe deployment"
 run k -n team-a describe pod shell
 expect_contains "$OUT" "Status:" "describe pod"
 
+# one storage, two versions: an HPA written as autoscaling/v2 reads back as v1 too
+cat >"$WORK/hpa.yaml" <<'YAML'
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: team-a}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+YAML
+run k apply -f "$WORK/hpa.yaml"
+expect_eq "$(k get --raw /apis/autoscaling/v1/namespaces/team-a/horizontalpodautoscalers/web | python3 -c 'import json,sys;print(json.load(sys.stdin)["spec"]["targetCPUUtilizationPercentage"])')" "60" "autoscaling/v1 view of a v2 HPA"
+echo '{"apiVersion":"v1","kind":"Event","metadata":{"name":"ev1"},"involvedObject":{"kind":"Pod","name":"shell","namespace":"team-a"},"reason":"Demo","message":"hello","type":"Normal"}' >"$WORK/ev.json"
+expect_eq "$(curl_status POST /api/v1/namespaces/team-a/events application/json "$WORK/ev.json")" "201" "create a core/v1 Event"
+expect_eq "$(k get --raw /apis/events.k8s.io/v1/namespaces/team-a/events/ev1 | python3 -c 'import json,sys;print(json.load(sys.stdin)["note"])')" "hello" "events.k8s.io/v1 view of a core Event"
+
 # delete in its forms
 run k -n team-a delete cm item-5
 expect_eq "$OUT" 'configmap "item-5" deleted' "delete by name"
