@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "api/conversion.h"
 #include "api/table_printers_internal.h"
 
 namespace skiff::api::tables {
@@ -433,30 +434,9 @@ json::array coreEventCells(const json::object& ev, Clock::time_point now) {
   return eventCells(e, now);
 }
 
+// events.k8s.io/v1 Events print like the core Events they are stored as.
 json::array newEventCells(const json::object& ev, Clock::time_point now) {
-  EventView e;
-  e.name = str(obj(ev, "metadata"), "name");
-  e.type = str(ev, "type");
-  e.reason = str(ev, "reason");
-  e.message = str(ev, "note");
-  const auto& re = obj(ev, "regarding");
-  e.kind = str(re, "kind");
-  e.objName = str(re, "name");
-  e.fieldPath = str(re, "fieldPath");
-  e.firstTimestamp = str(ev, "deprecatedFirstTimestamp");
-  e.lastTimestamp = str(ev, "deprecatedLastTimestamp");
-  e.eventTime = str(ev, "eventTime");
-  e.count = num(ev, "deprecatedCount");
-  if (has(ev, "series")) {
-    e.hasSeries = true;
-    e.seriesCount = num(obj(ev, "series"), "count");
-    e.seriesLast = str(obj(ev, "series"), "lastObservedTime");
-  }
-  e.component = str(obj(ev, "deprecatedSource"), "component");
-  e.host = str(obj(ev, "deprecatedSource"), "host");
-  e.reportingController = str(ev, "reportingController");
-  e.reportingInstance = str(ev, "reportingInstance");
-  return eventCells(e, now);
+  return coreEventCells(convertObject(ev, *ResourceRegistry::builtin().find("", "v1", "events")), now);
 }
 
 // ---- persistent volumes and claims ----
