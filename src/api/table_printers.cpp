@@ -189,8 +189,8 @@ constexpr const char* kCreationDoc = "When the server created the object (RFC 33
 
 TableColumn nameColumn() { return TableColumn{"Name", "string", "name", kNameDoc, 0}; }
 TableColumn ageColumn() { return TableColumn{"Age", "string", "", kCreationDoc, 0}; }
-TableColumn col(std::string name, std::string type, std::string description, int priority) {
-  return TableColumn{std::move(name), std::move(type), "", std::move(description), priority};
+TableColumn col(std::string name, std::string type, int priority) {
+  return TableColumn{std::move(name), std::move(type), "", "", priority};
 }
 
 namespace {

@@ -184,14 +184,13 @@ json::array podCells(const json::object& pod, Clock::time_point now) {
 
 TablePrinter podPrinter() {
   return {{nameColumn(),
-           col("Ready", "string", ""),
-           col("Status", "string", ""),
-           col("Restarts", "string",
-               ""),
-           ageColumn(), col("IP", "string", "", 1),
-           col("Node", "string", "", 1),
-           col("Nominated Node", "string", "", 1),
-           col("Readiness Gates", "string", "", 1)},
+           col("Ready", "string"),
+           col("Status", "string"),
+           col("Restarts", "string"),
+           ageColumn(), col("IP", "string", 1),
+           col("Node", "string", 1),
+           col("Nominated Node", "string", 1),
+           col("Readiness Gates", "string", 1)},
           podCells};
 }
 
@@ -237,15 +236,14 @@ json::array nodeCells(const json::object& node, Clock::time_point now) {
 }
 
 TablePrinter nodePrinter() {
-  return {{nameColumn(), col("Status", "string", ""),
-           col("Roles", "string", ""), ageColumn(),
-           col("Version", "string", ""),
-           col("Internal-IP", "string", "", 1),
-           col("External-IP", "string", "", 1),
-           col("OS-Image", "string", "", 1),
-           col("Kernel-Version", "string", "", 1),
-           col("Container-Runtime", "string", "",
-               1)},
+  return {{nameColumn(), col("Status", "string"),
+           col("Roles", "string"), ageColumn(),
+           col("Version", "string"),
+           col("Internal-IP", "string", 1),
+           col("External-IP", "string", 1),
+           col("OS-Image", "string", 1),
+           col("Kernel-Version", "string", 1),
+           col("Container-Runtime", "string", 1)},
           nodeCells};
 }
 
@@ -298,12 +296,12 @@ json::array serviceCells(const json::object& svc, Clock::time_point now) {
 }
 
 TablePrinter servicePrinter() {
-  return {{nameColumn(), col("Type", "string", ""),
-           col("Cluster-IP", "string", ""),
-           col("External-IP", "string", ""),
-           col("Port(s)", "string", ""),
+  return {{nameColumn(), col("Type", "string"),
+           col("Cluster-IP", "string"),
+           col("External-IP", "string"),
+           col("Port(s)", "string"),
            ageColumn(),
-           col("Selector", "string", "", 1)},
+           col("Selector", "string", 1)},
           serviceCells};
 }
 
@@ -396,15 +394,15 @@ json::array eventCells(const EventView& e, Clock::time_point now) {
 std::vector<TableColumn> eventColumns() {
   TableColumn name = nameColumn();
   name.priority = 1;
-  return {col("Last Seen", "string", ""),
-          col("Type", "string", ""),
-          col("Reason", "string", ""),
-          col("Object", "string", ""),
-          col("Subobject", "string", "", 1),
-          col("Source", "string", "", 1),
-          col("Message", "string", ""),
-          col("First Seen", "string", "", 1),
-          col("Count", "string", "", 1),
+  return {col("Last Seen", "string"),
+          col("Type", "string"),
+          col("Reason", "string"),
+          col("Object", "string"),
+          col("Subobject", "string", 1),
+          col("Source", "string", 1),
+          col("Message", "string"),
+          col("First Seen", "string", 1),
+          col("Count", "string", 1),
           name};
 }
 
@@ -542,7 +540,7 @@ json::array resourceQuotaCells(const json::object& rq, Clock::time_point now) {
 void registerCorePrinters(PrinterMap& m) {
   m["/pods"] = podPrinter();
   m["/nodes"] = nodePrinter();
-  m["/namespaces"] = {{nameColumn(), col("Status", "string", ""),
+  m["/namespaces"] = {{nameColumn(), col("Status", "string"),
                        ageColumn()},
                       [](const json::object& o, Clock::time_point now) {
                         return json::array{str(obj(o, "metadata"), "name"),
@@ -550,24 +548,24 @@ void registerCorePrinters(PrinterMap& m) {
                       }};
   m["/services"] = servicePrinter();
   m["/endpoints"] = {{nameColumn(),
-                      col("Endpoints", "string", ""),
+                      col("Endpoints", "string"),
                       ageColumn()},
                      endpointsCells};
-  m["/configmaps"] = {{nameColumn(), col("Data", "string", ""),
+  m["/configmaps"] = {{nameColumn(), col("Data", "string"),
                        ageColumn()},
                       [](const json::object& o, Clock::time_point now) {
                         int64_t n = static_cast<int64_t>(obj(o, "data").size() +
                                                          obj(o, "binaryData").size());
                         return json::array{str(obj(o, "metadata"), "name"), n, age(o, now)};
                       }};
-  m["/secrets"] = {{nameColumn(), col("Type", "string", ""),
-                    col("Data", "string", ""), ageColumn()},
+  m["/secrets"] = {{nameColumn(), col("Type", "string"),
+                    col("Data", "string"), ageColumn()},
                    [](const json::object& o, Clock::time_point now) {
                      return json::array{str(obj(o, "metadata"), "name"), str(o, "type"),
                                         static_cast<int64_t>(obj(o, "data").size()), age(o, now)};
                    }};
   m["/serviceaccounts"] = {
-      {nameColumn(), col("Secrets", "string", ""),
+      {nameColumn(), col("Secrets", "string"),
        ageColumn()},
       [](const json::object& o, Clock::time_point now) {
         return json::array{str(obj(o, "metadata"), "name"),
@@ -576,42 +574,42 @@ void registerCorePrinters(PrinterMap& m) {
   m["/events"] = {eventColumns(), coreEventCells};
   m["events.k8s.io/events"] = {eventColumns(), newEventCells};
   m["/persistentvolumes"] = {
-      {nameColumn(), col("Capacity", "string", ""),
-       col("Access Modes", "string", ""),
-       col("Reclaim Policy", "string", ""),
-       col("Status", "string", ""),
-       col("Claim", "string", ""),
-       col("StorageClass", "string", ""),
-       col("VolumeAttributesClass", "string", ""),
-       col("Reason", "string", ""), ageColumn(),
-       col("VolumeMode", "string", "", 1)},
+      {nameColumn(), col("Capacity", "string"),
+       col("Access Modes", "string"),
+       col("Reclaim Policy", "string"),
+       col("Status", "string"),
+       col("Claim", "string"),
+       col("StorageClass", "string"),
+       col("VolumeAttributesClass", "string"),
+       col("Reason", "string"), ageColumn(),
+       col("VolumeMode", "string", 1)},
       pvCells};
   m["/persistentvolumeclaims"] = {
-      {nameColumn(), col("Status", "string", ""),
-       col("Volume", "string", ""),
-       col("Capacity", "string", ""),
-       col("Access Modes", "string", ""),
-       col("StorageClass", "string", ""),
-       col("VolumeAttributesClass", "string", ""), ageColumn(),
-       col("VolumeMode", "string", "", 1)},
+      {nameColumn(), col("Status", "string"),
+       col("Volume", "string"),
+       col("Capacity", "string"),
+       col("Access Modes", "string"),
+       col("StorageClass", "string"),
+       col("VolumeAttributesClass", "string"), ageColumn(),
+       col("VolumeMode", "string", 1)},
       pvcCells};
   m["/replicationcontrollers"] = {
-      {nameColumn(), col("Desired", "integer", ""),
-       col("Current", "integer", ""),
-       col("Ready", "integer", ""), ageColumn(),
-       col("Containers", "string", "", 1),
-       col("Images", "string", "", 1),
-       col("Selector", "string", "", 1)},
+      {nameColumn(), col("Desired", "integer"),
+       col("Current", "integer"),
+       col("Ready", "integer"), ageColumn(),
+       col("Containers", "string", 1),
+       col("Images", "string", 1),
+       col("Selector", "string", 1)},
       rcCells};
   m["/podtemplates"] = {
-      {nameColumn(), col("Containers", "string", ""),
-       col("Images", "string", ""),
-       col("Pod Labels", "string", "")},
+      {nameColumn(), col("Containers", "string"),
+       col("Images", "string"),
+       col("Pod Labels", "string")},
       podTemplateCells};
   m["/resourcequotas"] = {
       {nameColumn(),
-       col("Request", "string", ""),
-       col("Limit", "string", ""),
+       col("Request", "string"),
+       col("Limit", "string"),
        ageColumn()},
       resourceQuotaCells};
 }

@@ -47,7 +47,8 @@ std::string quantityString(const json::value& v);
 // Column constructors: NAME (string, format name) and AGE are on almost every table.
 TableColumn nameColumn();
 TableColumn ageColumn();
-TableColumn col(std::string name, std::string type, std::string description, int priority = 0);
+// A column without description text (kubectl never shows it; upstream's is not copied).
+TableColumn col(std::string name, std::string type, int priority = 0);
 
 // Registration, filled by each group file's register function.
 using PrinterMap = std::map<std::string, TablePrinter, std::less<>>;  // key "group/resource"

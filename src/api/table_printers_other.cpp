@@ -111,11 +111,11 @@ json::array bindingCells(const json::object& b, Clock::time_point now) {
                      join(sas, ", ")};
 }
 
-TablePrinter bindingPrinter(const std::string& what) {
-  return {{nameColumn(), col("Role", "string", ""),
-           ageColumn(), col("Users", "string", ""+ what, 1),
-           col("Groups", "string", ""+ what, 1),
-           col("ServiceAccounts", "string", ""+ what, 1)},
+TablePrinter bindingPrinter() {
+  return {{nameColumn(), col("Role", "string"),
+           ageColumn(), col("Users", "string", 1),
+           col("Groups", "string", 1),
+           col("ServiceAccounts", "string", 1)},
           bindingCells};
 }
 
@@ -145,54 +145,54 @@ json::array countCells(const json::object& o, std::string_view listKey, Clock::t
 
 void registerOtherPrinters(PrinterMap& m) {
   m["coordination.k8s.io/leases"] = {
-      {nameColumn(), col("Holder", "string", ""),
+      {nameColumn(), col("Holder", "string"),
        ageColumn()},
       leaseCells};
   m["discovery.k8s.io/endpointslices"] = {
-      {nameColumn(), col("AddressType", "string", ""),
-       col("Ports", "string", ""),
-       col("Endpoints", "string", ""), ageColumn()},
+      {nameColumn(), col("AddressType", "string"),
+       col("Ports", "string"),
+       col("Endpoints", "string"), ageColumn()},
       endpointSliceCells};
   m["networking.k8s.io/ingresses"] = {
       {nameColumn(),
-       col("Class", "string", ""),
-       col("Hosts", "string", ""),
-       col("Address", "string", ""),
-       col("Ports", "string", ""), ageColumn()},
+       col("Class", "string"),
+       col("Hosts", "string"),
+       col("Address", "string"),
+       col("Ports", "string"), ageColumn()},
       ingressCells};
   m["networking.k8s.io/ingressclasses"] = {
-      {nameColumn(), col("Controller", "string", ""),
-       col("Parameters", "string", ""),
+      {nameColumn(), col("Controller", "string"),
+       col("Parameters", "string"),
        ageColumn()},
       ingressClassCells};
   m["networking.k8s.io/networkpolicies"] = {
-      {nameColumn(), col("Pod-Selector", "string", ""),
+      {nameColumn(), col("Pod-Selector", "string"),
        ageColumn()},
       networkPolicyCells};
-  m["rbac.authorization.k8s.io/rolebindings"] = bindingPrinter("roleBinding");
-  m["rbac.authorization.k8s.io/clusterrolebindings"] = bindingPrinter("clusterRoleBinding");
+  m["rbac.authorization.k8s.io/rolebindings"] = bindingPrinter();
+  m["rbac.authorization.k8s.io/clusterrolebindings"] = bindingPrinter();
   m["scheduling.k8s.io/priorityclasses"] = {
-      {nameColumn(), col("Value", "integer", ""),
-       col("Global-Default", "boolean", ""),
+      {nameColumn(), col("Value", "integer"),
+       col("Global-Default", "boolean"),
        ageColumn(),
-       col("PreemptionPolicy", "string", "")},
+       col("PreemptionPolicy", "string")},
       priorityClassCells};
   m["storage.k8s.io/storageclasses"] = {
-      {nameColumn(), col("Provisioner", "string", ""),
-       col("ReclaimPolicy", "string", ""),
-       col("VolumeBindingMode", "string", ""),
-       col("AllowVolumeExpansion", "string", ""),
+      {nameColumn(), col("Provisioner", "string"),
+       col("ReclaimPolicy", "string"),
+       col("VolumeBindingMode", "string"),
+       col("AllowVolumeExpansion", "string"),
        ageColumn()},
       storageClassCells};
   m["node.k8s.io/runtimeclasses"] = {
-      {nameColumn(), col("Handler", "string", ""),
+      {nameColumn(), col("Handler", "string"),
        ageColumn()},
       [](const json::object& o, Clock::time_point now) {
         return json::array{str(obj(o, "metadata"), "name"), str(o, "handler"), age(o, now)};
       }};
   for (const char* r : {"admissionregistration.k8s.io/validatingwebhookconfigurations",
                         "admissionregistration.k8s.io/mutatingwebhookconfigurations"}) {
-    m[r] = {{nameColumn(), col("Webhooks", "integer", ""),
+    m[r] = {{nameColumn(), col("Webhooks", "integer"),
              ageColumn()},
             [](const json::object& o, Clock::time_point now) {
               return countCells(o, "webhooks", now);

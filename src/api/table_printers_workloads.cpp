@@ -8,14 +8,13 @@ namespace skiff::api::tables {
 namespace {
 
 TableColumn containersColumn() {
-  return col("Containers", "string", "", 1);
+  return col("Containers", "string", 1);
 }
 TableColumn imagesColumn() {
-  return col("Images", "string", "", 1);
+  return col("Images", "string", 1);
 }
 TableColumn selectorColumn() {
-  return col("Selector", "string", "",
-             1);
+  return col("Selector", "string", 1);
 }
 
 const json::array& templateContainers(const json::object& o) {
@@ -269,61 +268,61 @@ json::array pdbCells(const json::object& pdb, Clock::time_point now) {
 
 void registerWorkloadPrinters(PrinterMap& m) {
   m["apps/deployments"] = {
-      {nameColumn(), col("Ready", "string", ""),
-       col("Up-to-date", "string", ""),
-       col("Available", "string", ""),
+      {nameColumn(), col("Ready", "string"),
+       col("Up-to-date", "string"),
+       col("Available", "string"),
        ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       deploymentCells};
   m["apps/replicasets"] = {
-      {nameColumn(), col("Desired", "integer", ""),
-       col("Current", "integer", ""),
-       col("Ready", "integer", ""), ageColumn(),
+      {nameColumn(), col("Desired", "integer"),
+       col("Current", "integer"),
+       col("Ready", "integer"), ageColumn(),
        containersColumn(), imagesColumn(), selectorColumn()},
       replicaSetCells};
-  m["apps/statefulsets"] = {{nameColumn(), col("Ready", "string", ""),
+  m["apps/statefulsets"] = {{nameColumn(), col("Ready", "string"),
                              ageColumn(), containersColumn(), imagesColumn()},
                             statefulSetCells};
   m["apps/daemonsets"] = {
       {nameColumn(),
-       col("Desired", "integer", ""),
-       col("Current", "integer", ""),
-       col("Ready", "integer", ""),
-       col("Up-to-date", "integer", ""),
-       col("Available", "integer", ""),
-       col("Node Selector", "string", ""),
+       col("Desired", "integer"),
+       col("Current", "integer"),
+       col("Ready", "integer"),
+       col("Up-to-date", "integer"),
+       col("Available", "integer"),
+       col("Node Selector", "string"),
        ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       daemonSetCells};
   m["apps/controllerrevisions"] = {
-      {nameColumn(), col("Controller", "string", ""),
-       col("Revision", "string", ""),
+      {nameColumn(), col("Controller", "string"),
+       col("Revision", "string"),
        ageColumn()},
       controllerRevisionCells};
-  m["batch/jobs"] = {{nameColumn(), col("Status", "string", ""),
-                      col("Completions", "string", ""),
-                      col("Duration", "string", ""),
+  m["batch/jobs"] = {{nameColumn(), col("Status", "string"),
+                      col("Completions", "string"),
+                      col("Duration", "string"),
                       ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
                      jobCells};
   m["batch/cronjobs"] = {
-      {nameColumn(), col("Schedule", "string", ""),
-       col("Timezone", "string", ""),
-       col("Suspend", "boolean", ""),
-       col("Active", "integer", ""),
-       col("Last Schedule", "string", ""),
+      {nameColumn(), col("Schedule", "string"),
+       col("Timezone", "string"),
+       col("Suspend", "boolean"),
+       col("Active", "integer"),
+       col("Last Schedule", "string"),
        ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       cronJobCells};
   TablePrinter hpa{
-      {nameColumn(), col("Reference", "string", ""),
-       col("Targets", "string", ""),
-       col("MinPods", "string", ""),
-       col("MaxPods", "string", ""),
-       col("Replicas", "string", ""),
+      {nameColumn(), col("Reference", "string"),
+       col("Targets", "string"),
+       col("MinPods", "string"),
+       col("MaxPods", "string"),
+       col("Replicas", "string"),
        ageColumn()},
       hpaCells};
   m["autoscaling/horizontalpodautoscalers"] = hpa;
   m["policy/poddisruptionbudgets"] = {
-      {nameColumn(), col("Min Available", "string", ""),
-       col("Max Unavailable", "string", ""),
-       col("Allowed Disruptions", "integer", ""),
+      {nameColumn(), col("Min Available", "string"),
+       col("Max Unavailable", "string"),
+       col("Allowed Disruptions", "integer"),
        ageColumn()},
       pdbCells};
 }
