@@ -77,7 +77,8 @@ ClientConfig loadKubeconfig(const std::string& path, const std::string& context)
     c.clientKeyPem = pemFrom(user, "client-key-data", "client-key", dir, path);
     c.token = str(user, "token");
     if (auto tokenFile = str(user, "tokenFile"); c.token.empty() && !tokenFile.empty()) {
-      c.token = readFile(std::filesystem::path(tokenFile).is_absolute() ? tokenFile : dir / tokenFile);
+      std::filesystem::path tf(tokenFile);
+      c.token = readFile(tf.is_absolute() ? tf : dir / tf);
       while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
     }
   }
