@@ -116,7 +116,9 @@ TEST(RestClient, ListAllFollowsContinueTokens) {
   auto c = newClient();
   std::string ns = freshNamespace(*c, "paging");
   for (int i = 0; i < 7; ++i) c->create(resources::configMaps, ns, configMap("cm" + std::to_string(i), "x"));
-  auto page = c->list(resources::configMaps, ns, ListOptions{.limit = 3});
+  ListOptions firstPage;
+  firstPage.limit = 3;
+  auto page = c->list(resources::configMaps, ns, firstPage);
   EXPECT_EQ(page.at("items").as_array().size(), 3u);
   EXPECT_FALSE(page.at("metadata").at("continue").as_string().empty());
 
