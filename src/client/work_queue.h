@@ -1,0 +1,93 @@
+// WorkQueue: client-go's rate-limited work queue of string keys ("ns/name").
+//
+// - A key added several times before a worker takes it is queued once (dirty set).
+// - A key is never handed to two workers at once: if it is added while being processed it
+//   is queued again only when the worker calls done() (processing set).
+// - addRateLimited() re-adds after max(per-key exponential backoff, overall token bucket),
+//   client-go's DefaultControllerRateLimiter: 5 ms · 2^failures capped at 1000 s, and
+//   10 qps with burst 100. forget() resets the key's failures after a successful sync.
+// - addAfter() delays an add (a timer thread; the earliest pending time per key wins).
+//
+// Threading: all methods are thread-safe; get() blocks. Worker loop:
+//   while (auto key = q.get()) { try { sync(*key); q.forget(*key); }
+//                                catch (...) { q.addRateLimited(*key); } q.done(*key); }
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace skiff::client {
+
+struct RateLimiterOptions {
+  std::chrono::milliseconds baseDelay{5};
+  std::chrono::milliseconds maxDelay{1000 * 1000};
+  double qps = 10;  // overall bucket; 0 disables it
+  int burst = 100;
+};
+
+// max(per-item exponential, overall token bucket), as client-go's default controller limiter.
+class RateLimiter {
+ public:
+  explicit RateLimiter(RateLimiterOptions options = {}) : options_(options), tokens_(options.burst) {}
+  std::chrono::milliseconds when(const std::string& key);
+  void forget(const std::string& key);
+  int numRequeues(const std::string& key) const;
+
+ private:
+  RateLimiterOptions options_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, int> failures_;
+  double tokens_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+class WorkQueue {
+ public:
+  explicit WorkQueue(std::string name = "", RateLimiterOptions limiter = {});
+  ~WorkQueue();  // shuts down and joins the timer thread
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+
+  void add(const std::string& key);
+  void addAfter(const std::string& key, std::chrono::milliseconds delay);
+  void addRateLimited(const std::string& key);
+  void forget(const std::string& key) { limiter_.forget(key); }
+  int numRequeues(const std::string& key) const { return limiter_.numRequeues(key); }
+
+  // Blocks for the next key; nullopt once shut down and drained. Call done(key) after.
+  std::optional<std::string> get();
+  void done(const std::string& key);
+  // Wakes every get(); later adds are ignored. Keys already queued are still handed out.
+  void shutDown();
+  bool shuttingDown() const;
+  size_t len() const;
+  const std::string& name() const { return name_; }
+
+ private:
+  void timerLoop();
+
+  const std::string name_;
+  RateLimiter limiter_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  std::unordered_set<std::string> dirty_;
+  std::unordered_set<std::string> processing_;
+  bool shuttingDown_ = false;
+
+  // Delayed adds: ready time → keys, plus each key's pending time for de-duplication.
+  std::condition_variable timerCv_;
+  std::multimap<std::chrono::steady_clock::time_point, std::string> waiting_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> waitingAt_;
+  std::thread timer_;
+};
+
+}  // namespace skiff::client
