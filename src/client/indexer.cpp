@@ -1,5 +1,7 @@
 #include "client/indexer.h"
 
+#include <unordered_set>
+
 #include "client/rest_client.h"
 
 namespace json = boost::json;
@@ -136,7 +138,11 @@ std::vector<Indexer::Delta> Indexer::replace(const std::vector<ObjectPtr>& items
   for (auto& obj : items) fresh[objectKey(*obj)] = obj;
   for (auto& [key, old] : items_)
     if (!fresh.count(key)) deltas.push_back({Delta::Deleted, old, old});
-  for (auto& [key, obj] : fresh) {
+  // Adds and updates in list order, so handlers see the server's (name) order.
+  std::unordered_set<std::string> seen;
+  for (auto& obj : items) {
+    std::string key = objectKey(*obj);
+    if (!seen.insert(key).second) continue;
     auto it = items_.find(key);
     if (it == items_.end())
       deltas.push_back({Delta::Added, nullptr, obj});

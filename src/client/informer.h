@@ -25,10 +25,10 @@
 namespace skiff::client {
 
 struct ResourceEventHandlers {
-  std::function<void(const boost::json::object& obj)> onAdd;
-  std::function<void(const boost::json::object& oldObj, const boost::json::object& newObj)> onUpdate;
+  std::function<void(const boost::json::object& obj)> onAdd = {};
+  std::function<void(const boost::json::object& oldObj, const boost::json::object& newObj)> onUpdate = {};
   // For objects that vanished during a relist this is the last state the cache saw.
-  std::function<void(const boost::json::object& obj)> onDelete;
+  std::function<void(const boost::json::object& obj)> onDelete = {};
 };
 
 class SharedInformer {

@@ -55,11 +55,11 @@ inline const Resource endpointSlices{"discovery.k8s.io", "v1", "endpointslices"}
 
 // Query parameters of list and watch; empty/zero fields are not sent.
 struct ListOptions {
-  std::string labelSelector;
-  std::string fieldSelector;
-  std::string resourceVersion;
+  std::string labelSelector = {};
+  std::string fieldSelector = {};
+  std::string resourceVersion = {};
   int64_t limit = 0;
-  std::string continueToken;
+  std::string continueToken = {};
   int64_t timeoutSeconds = 0;       // watch only
   bool allowWatchBookmarks = false;  // watch only
   std::string query() const;         // "?a=b&c=d" or ""
