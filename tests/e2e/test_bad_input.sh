@@ -47,6 +47,10 @@ echo '{"spec":' >"$WORK/badpatch.json"
 expect_eq "$(curl_status PATCH /api/v1/namespaces/default/configmaps/from-yaml application/merge-patch+json "$WORK/badpatch.json")" "400" "malformed patch is 400"
 echo '{}' >"$WORK/apply.json"
 expect_eq "$(curl_status PATCH /api/v1/namespaces/default/configmaps/from-yaml text/plain "$WORK/apply.json")" "415" "unknown patch type is 415"
+python3 -c "print('a: ' + '['*200000)" >"$WORK/deep.yaml"
+expect_eq "$(curl_status POST /api/v1/namespaces/default/configmaps application/yaml "$WORK/deep.yaml")" "400" "deeply nested YAML is 400"
+python3 -c "print('['*200000)" >"$WORK/deep.json"
+expect_eq "$(curl_status POST /api/v1/namespaces/default/configmaps application/json "$WORK/deep.json")" "400" "deeply nested JSON is 400"
 garbage=$(python3 -c "
 import socket,ssl
 ctx=ssl.create_default_context(cafile='$WORK/data/tls/ca.crt')
