@@ -133,6 +133,21 @@ echo '{"apiVersion":"v1","kind":"Event","metadata":{"name":"ev1"},"involvedObjec
 expect_eq "$(curl_status POST /api/v1/namespaces/team-a/events application/json "$WORK/ev.json")" "201" "create a core/v1 Event"
 expect_eq "$(k get --raw /apis/events.k8s.io/v1/namespaces/team-a/events/ev1 | python3 -c 'import json,sys;print(json.load(sys.stdin)["note"])')" "hello" "events.k8s.io/v1 view of a core Event"
 
+# auth can-i (protobuf SelfSubjectAccessReview), nodes, cordon
+run k auth can-i create pods
+expect_eq "$OUT" "yes" "auth can-i answers yes (no RBAC enforcement yet)"
+echo '{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-1","labels":{"kubernetes.io/hostname":"node-1"}},"status":{"capacity":{"cpu":"4","memory":"8Gi","pods":"110"},"allocatable":{"cpu":"4","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"ready","lastHeartbeatTime":"2026-01-01T00:00:00Z","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}' >"$WORK/node.json"
+run k create -f "$WORK/node.json"
+run k get nodes
+expect_contains "$OUT" "node-1   Ready" "node table shows Ready"
+run k cordon node-1
+expect_contains "$OUT" "node/node-1 cordoned" "cordon"
+expect_eq "$(k get node node-1 -o jsonpath='{.spec.unschedulable}')" "true" "cordon set spec.unschedulable"
+expect_contains "$(k get nodes)" "Ready,SchedulingDisabled" "cordoned node shows SchedulingDisabled"
+run k uncordon node-1
+expect_eq "$(k get node node-1 -o jsonpath='{.spec.unschedulable}')" "" "uncordon cleared it"
+expect_contains "$(k get --raw /metrics)" 'apiserver_request_total{code="201",verb="POST"}' "metrics count requests by code and verb"
+
 # delete in its forms
 run k -n team-a delete cm item-5
 expect_eq "$OUT" 'configmap "item-5" deleted' "delete by name"
