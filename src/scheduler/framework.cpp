@@ -1,0 +1,91 @@
+#include "scheduler/framework.h"
+
+#include <algorithm>
+
+namespace skiff::scheduler {
+
+std::string Status::message() const {
+  std::string out;
+  for (const auto& r : reasons_) {
+    if (!out.empty()) out += ", ";
+    out += r;
+  }
+  return out;
+}
+
+Snapshot::Snapshot(std::vector<NodeInfoPtr> nodes) : nodes_(std::move(nodes)) {
+  index_.reserve(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    index_[nodes_[i]->name] = i;
+    for (const auto& [image, size] : nodes_[i]->imageSizes) ++imageNodes_[image];
+  }
+}
+
+const NodeInfo* Snapshot::get(std::string_view name) const {
+  auto it = index_.find(std::string(name));
+  return it == index_.end() ? nullptr : nodes_[it->second].get();
+}
+
+int Snapshot::nodesWithImage(std::string_view image) const {
+  auto it = imageNodes_.find(std::string(image));
+  return it == imageNodes_.end() ? 0 : it->second;
+}
+
+Snapshot Snapshot::withNode(NodeInfoPtr node) const {
+  Snapshot out = *this;
+  auto it = out.index_.find(node->name);
+  if (it == out.index_.end()) {
+    out.index_[node->name] = out.nodes_.size();
+    out.nodes_.push_back(std::move(node));
+  } else {
+    out.nodes_[it->second] = std::move(node);
+  }
+  return out;
+}
+
+void Profile::add(PluginPtr plugin, int64_t scoreWeight) {
+  if (auto p = std::dynamic_pointer_cast<const PreFilterPlugin>(plugin)) preFilters_.push_back(p);
+  if (auto p = std::dynamic_pointer_cast<const FilterPlugin>(plugin)) filters_.push_back(p);
+  if (auto p = std::dynamic_pointer_cast<const ScorePlugin>(plugin)) scorers_.emplace_back(p, scoreWeight);
+  if (auto p = std::dynamic_pointer_cast<const PostFilterPlugin>(plugin)) postFilters_.push_back(p);
+}
+
+Status Profile::runPreFilters(CycleState& state, const PodInfo& pod, const Snapshot& snapshot) const {
+  for (const auto& p : preFilters_) {
+    Status s = p->preFilter(state, pod, snapshot);
+    if (s.isSkip()) {
+      state.skipFilter.emplace_back(p->name());
+      continue;
+    }
+    if (!s.isSuccess()) return s.withPlugin(p->name());
+  }
+  return Status::success();
+}
+
+Status Profile::runFilters(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+  for (const auto& f : filters_) {
+    if (std::find(state.skipFilter.begin(), state.skipFilter.end(), f->name()) != state.skipFilter.end()) {
+      continue;
+    }
+    Status s = f->filter(state, pod, node);
+    if (!s.isSuccess()) return s.withPlugin(f->name());
+  }
+  return Status::success();
+}
+
+void defaultNormalizeScore(int64_t maxPriority, bool reverse, std::vector<NodeScore>& scores) {
+  int64_t maxCount = 0;
+  for (const auto& s : scores) maxCount = std::max(maxCount, s.score);
+  if (maxCount == 0) {
+    if (reverse) {
+      for (auto& s : scores) s.score = maxPriority;
+    }
+    return;
+  }
+  for (auto& s : scores) {
+    int64_t v = maxPriority * s.score / maxCount;
+    s.score = reverse ? maxPriority - v : v;
+  }
+}
+
+}  // namespace skiff::scheduler

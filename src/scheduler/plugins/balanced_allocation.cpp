@@ -1,0 +1,37 @@
+#include "scheduler/plugins/balanced_allocation.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace skiff::scheduler {
+
+Status BalancedAllocation::preScore(CycleState&, const PodInfo& pod, const Snapshot&,
+                                    const std::vector<NodeInfoPtr>&) const {
+  const Resources& r = pod.requests;
+  bool bestEffort = r.milliCpu == 0 && r.memory == 0;
+  return bestEffort ? Status::skip() : Status::success();
+}
+
+int64_t BalancedAllocation::score(const CycleState&, const PodInfo& pod, const NodeInfo& node) const {
+  std::vector<double> fractions;
+  auto add = [&](int64_t requested, int64_t allocatable) {
+    if (allocatable == 0) return;  // resource absent on the node: not part of the balance
+    fractions.push_back(std::min(1.0, static_cast<double>(requested) / static_cast<double>(allocatable)));
+  };
+  add(node.requested.milliCpu + pod.requests.milliCpu, node.allocatable.milliCpu);
+  add(node.requested.memory + pod.requests.memory, node.allocatable.memory);
+  double stddev = 0;
+  if (fractions.size() == 2) {
+    stddev = std::abs(fractions[0] - fractions[1]) / 2;
+  } else if (fractions.size() > 2) {
+    double mean = 0;
+    for (double f : fractions) mean += f;
+    mean /= static_cast<double>(fractions.size());
+    double var = 0;
+    for (double f : fractions) var += (f - mean) * (f - mean);
+    stddev = std::sqrt(var / static_cast<double>(fractions.size()));
+  }
+  return static_cast<int64_t>((1 - stddev) * static_cast<double>(kMaxNodeScore));
+}
+
+}  // namespace skiff::scheduler

@@ -1,0 +1,183 @@
+// Typed views of Pods and Nodes for the scheduler. Each is built ONCE per object change from
+// the API JSON (DESIGN.md §4 "Objects"); filter and score plugins never touch JSON.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/label_selector.h"
+
+namespace skiff::scheduler {
+
+using Labels = std::map<std::string, std::string, std::less<>>;
+using TimePoint = std::chrono::system_clock::time_point;
+
+inline constexpr std::string_view kHostnameLabel = "kubernetes.io/hostname";
+// Upstream schedutil defaults for containers without requests; used by scoring only.
+inline constexpr int64_t kDefaultMilliCpuRequest = 100;
+inline constexpr int64_t kDefaultMemoryRequest = 200LL * 1024 * 1024;
+
+// Amounts the scheduler accounts: cpu in millicores, the rest in whole units.
+struct Resources {
+  int64_t milliCpu = 0;
+  int64_t memory = 0;
+  int64_t ephemeralStorage = 0;
+  std::map<std::string, int64_t, std::less<>> scalar;  // extended resources, hugepages-*
+
+  void add(const Resources& o);
+  void sub(const Resources& o);
+  // Per-resource max, the init-container rule.
+  void setMax(const Resources& o);
+  // Reads a ResourceList object {"cpu": "500m", ...}; malformed amounts count as zero.
+  static Resources fromJson(const boost::json::value* list);
+};
+
+enum class TaintEffect { NoSchedule, PreferNoSchedule, NoExecute, Other };
+
+struct Taint {
+  std::string key;
+  std::string value;
+  TaintEffect effect = TaintEffect::NoSchedule;
+};
+
+struct Toleration {
+  std::string key;  // empty with Exists: tolerates every key
+  bool exists = false;  // operator Exists; otherwise Equal
+  std::string value;
+  std::optional<TaintEffect> effect;  // empty: every effect
+  // tolerationSeconds only matters to eviction (NoExecute), never to scheduling.
+  bool tolerates(const Taint& taint) const;
+};
+bool toleratesAny(const std::vector<Toleration>& tolerations, const Taint& taint);
+
+// v1.NodeSelectorRequirement; Gt/Lt compare integers like upstream.
+struct NodeSelectorRequirement {
+  enum class Op { In, NotIn, Exists, DoesNotExist, Gt, Lt, Invalid };
+  std::string key;
+  Op op = Op::Invalid;
+  std::vector<std::string> values;
+  bool matches(const Labels& labels) const;
+};
+
+struct NodeSelectorTerm {
+  std::vector<NodeSelectorRequirement> matchExpressions;
+  std::vector<NodeSelectorRequirement> matchFields;  // only metadata.name exists upstream
+  // An empty term matches nothing, as upstream.
+  bool matches(const Labels& labels, std::string_view nodeName) const;
+};
+
+struct PreferredSchedulingTerm {
+  int32_t weight = 0;
+  NodeSelectorTerm term;
+};
+
+struct PodInfo;
+
+struct PodAffinityTerm {
+  api::LabelSelector selector = api::LabelSelector::nothing();
+  // Namespaces the term looks at. Empty list and no namespaceSelector: the pod's own namespace.
+  std::vector<std::string> namespaces;
+  bool allNamespaces = false;  // namespaceSelector {} (matches every namespace)
+  std::string topologyKey;
+  bool matches(const PodInfo& candidate) const;
+};
+
+struct WeightedPodAffinityTerm {
+  int32_t weight = 0;
+  PodAffinityTerm term;
+};
+
+struct TopologySpreadConstraint {
+  int32_t maxSkew = 1;
+  std::string topologyKey;
+  bool doNotSchedule = true;  // whenUnsatisfiable
+  api::LabelSelector selector = api::LabelSelector::nothing();
+  int32_t minDomains = 1;
+};
+
+struct HostPort {
+  std::string ip = "0.0.0.0";
+  std::string protocol = "TCP";
+  int32_t port = 0;
+  // Same protocol and port, and the IPs overlap (0.0.0.0 overlaps every IP).
+  bool conflicts(const HostPort& o) const;
+};
+
+struct PodInfo {
+  std::string ns;
+  std::string name;
+  std::string uid;
+  int32_t priority = 0;
+  bool preemptionNever = false;  // spec.preemptionPolicy: Never
+  std::string nodeName;
+  Labels labels;
+  Labels nodeSelector;
+  std::optional<std::vector<NodeSelectorTerm>> requiredNodeAffinity;
+  std::vector<PreferredSchedulingTerm> preferredNodeAffinity;
+  std::vector<PodAffinityTerm> requiredAffinity;
+  std::vector<PodAffinityTerm> requiredAntiAffinity;
+  std::vector<WeightedPodAffinityTerm> preferredAffinity;
+  std::vector<WeightedPodAffinityTerm> preferredAntiAffinity;
+  std::vector<Toleration> tolerations;
+  // max(sum of containers (+ sidecars), max init container) + overhead.
+  Resources requests;
+  // Same rule with 100m cpu / 200Mi memory for containers that request none (scoring only).
+  int64_t nonZeroMilliCpu = 0;
+  int64_t nonZeroMemory = 0;
+  std::vector<HostPort> hostPorts;
+  std::vector<TopologySpreadConstraint> spreadConstraints;
+  std::vector<std::string> images;  // init containers and containers; normalized: ":latest" added when no tag or digest
+  TimePoint creationTime{};
+  TimePoint startTime{};  // status.startTime, or creation time when unset
+  bool terminating = false;
+
+  std::string key() const { return ns + "/" + name; }
+  bool hasAffinityTerms() const {
+    return !requiredAffinity.empty() || !requiredAntiAffinity.empty() ||
+           !preferredAffinity.empty() || !preferredAntiAffinity.empty();
+  }
+  // Reads a v1.Pod. Throws std::invalid_argument when it is not an object.
+  static PodInfo fromJson(const boost::json::value& pod);
+};
+using PodInfoPtr = std::shared_ptr<const PodInfo>;
+
+// A Node and the pods bound or assumed to it. Immutable once published in a Snapshot: the
+// cache replaces the whole NodeInfo on change (copy-on-write).
+struct NodeInfo {
+  std::string name;
+  Labels labels;
+  std::vector<Taint> taints;
+  bool unschedulable = false;
+  Resources allocatable;
+  int64_t allowedPods = 0;
+  std::map<std::string, int64_t, std::less<>> imageSizes;  // normalized name -> bytes
+
+  std::vector<PodInfoPtr> pods;
+  Resources requested;
+  int64_t nonZeroMilliCpu = 0;
+  int64_t nonZeroMemory = 0;
+  std::vector<HostPort> usedPorts;
+  int podsWithAffinity = 0;
+  int podsWithRequiredAntiAffinity = 0;
+
+  void addPod(PodInfoPtr pod);
+  // False when no pod with that key is on the node.
+  bool removePod(std::string_view podKey);
+  // Reads a v1.Node (pods are added separately).
+  static NodeInfo fromJson(const boost::json::value& node);
+};
+using NodeInfoPtr = std::shared_ptr<const NodeInfo>;
+
+// Adds ":latest" to a reference without tag or digest, as upstream's image normalization.
+std::string normalizeImageName(std::string_view image);
+// Matches a LabelSelector against typed labels (LabelSelector itself works on JSON).
+bool selectorMatches(const api::LabelSelector& selector, const Labels& labels);
+
+}  // namespace skiff::scheduler
