@@ -1,0 +1,26 @@
+// The connection coroutines of the HTTP server, one per transport. Internal to
+// http_server.cpp; implemented in http_connection_{plain,tls}.cpp.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "apiserver/http_types.h"
+
+namespace skiff::apiserver::detail {
+
+struct ConnectionContext {
+  const HttpHandler* handler = nullptr;
+  size_t maxBodyBytes = 0;
+};
+
+// Serves HTTP/1.1 requests on the connection until it closes.
+boost::asio::awaitable<void> servePlain(boost::asio::ip::tcp::socket socket,
+                                        const ConnectionContext& ctx);
+// The same after a TLS handshake; a verified client certificate becomes HttpRequest::client.
+boost::asio::awaitable<void> serveTls(boost::asio::ip::tcp::socket socket,
+                                      boost::asio::ssl::context& tls,
+                                      const ConnectionContext& ctx);
+
+}  // namespace skiff::apiserver::detail

@@ -1,0 +1,224 @@
+// Internal to the HTTP server: the per-connection coroutines, written once for plain and TLS
+// streams. Included only by http_connection_plain.cpp and http_connection_tls.cpp, which
+// compile in parallel (this is the heaviest code in the project to compile).
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <optional>
+
+#include "apiserver/http_connection.h"
+#include "common/api_error.h"
+#include "common/log.h"
+
+namespace skiff::apiserver::detail {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using net::awaitable;
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+inline std::string toLower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Fills path/query/headers of our request type from Beast's.
+inline bool translateRequest(const http::request<http::string_body>& in, HttpRequest& out) {
+  out.method = std::string(in.method_string());
+  out.target = std::string(in.target());
+  auto parsed = boost::urls::parse_origin_form(out.target);
+  if (!parsed) return false;
+  out.path = parsed->path();
+  for (auto param : parsed->params()) out.query.emplace(param.key, param.value);
+  for (const auto& field : in) {
+    std::string name = toLower(field.name_string());
+    auto [it, inserted] = out.headers.emplace(name, std::string(field.value()));
+    if (!inserted) it->second += ", " + std::string(field.value());
+  }
+  out.body = in.body();
+  return true;
+}
+
+inline http::response<http::string_body> errorResponse(const ApiError& e, unsigned version,
+                                                bool keepAlive) {
+  http::response<http::string_body> res{static_cast<http::status>(e.code()), version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = boost::json::serialize(e.toStatus());
+  res.keep_alive(keepAlive);
+  res.prepare_payload();
+  return res;
+}
+
+
+template <class Stream>
+awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version);
+
+template <class Stream>
+awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
+                                const ConnectionContext& ctx) {
+  boost::beast::flat_buffer buffer;
+  std::string remote;
+  auto& lowest = boost::beast::get_lowest_layer(stream);
+  {
+    boost::system::error_code ec;
+    auto ep = lowest.socket().remote_endpoint(ec);
+    if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(ctx.maxBodyBytes);
+    parser.header_limit(64 * 1024);
+    lowest.expires_after(std::chrono::minutes(5));  // idle keep-alive connections
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    (void)n;
+    if (ec == http::error::body_limit) {
+      auto res = errorResponse(
+          requestEntityTooLarge("the request body is larger than the limit of " +
+                                std::to_string(ctx.maxBodyBytes) + " bytes"),
+          11, false);
+      co_await http::async_write(stream, res, kTuple);
+      co_return;
+    }
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != net::error::operation_aborted &&
+          ec != boost::beast::error::timeout && ec != net::error::connection_reset) {
+        auto res = errorResponse(badRequest("malformed HTTP request: " + ec.message()), 11, false);
+        co_await http::async_write(stream, res, kTuple);
+      }
+      co_return;
+    }
+    lowest.expires_never();
+    auto& beastReq = parser.get();
+    const bool keepAlive = beastReq.keep_alive();
+    const unsigned version = beastReq.version();
+
+    HttpRequest req;
+    req.remoteAddress = remote;
+    req.client = identity;
+    HttpResponse res;
+    if (!translateRequest(beastReq, req)) {
+      auto out = errorResponse(badRequest("malformed request target"), version, keepAlive);
+      co_await http::async_write(stream, out, kTuple);
+      continue;
+    }
+    std::optional<ApiError> failure;
+    try {
+      res = (*ctx.handler)(req);
+    } catch (const ApiError& e) {
+      failure = e;
+    } catch (const std::exception& e) {
+      SKIFF_LOG_ERROR("handler failed method={} path={} error=\"{}\"", req.method, req.path,
+                      e.what());
+      failure = internalError(e.what());
+    }
+    if (failure) {
+      auto out = errorResponse(*failure, version, keepAlive);
+      auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
+      if (wec || !keepAlive) co_return;
+      continue;
+    }
+
+    if (res.stream) {
+      co_await streamResponse(stream, res, version);
+      co_return;  // streams end the connection, as upstream's watch does
+    }
+    http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+    out.set(http::field::content_type, res.contentType);
+    for (auto& [k, v] : res.headers) out.insert(k, v);
+    out.body() = std::move(res.body);
+    out.keep_alive(keepAlive);
+    out.prepare_payload();
+    auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
+    if (wec || !keepAlive) co_return;
+  }
+}
+
+template <class Stream>
+awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version) {
+  auto& lowest = boost::beast::get_lowest_layer(stream);
+  auto source = res.stream;
+  http::response<http::empty_body> head{static_cast<http::status>(res.status), version};
+  head.set(http::field::content_type, res.contentType);
+  head.set(http::field::transfer_encoding, "chunked");
+  for (auto& [k, v] : res.headers) head.insert(k, v);
+  http::response_serializer<http::empty_body> sr{head};
+  auto [hec, hn] = co_await http::async_write_header(stream, sr, kTuple);
+  if (hec) {
+    source->cancel();
+    co_return;
+  }
+  auto executor = co_await net::this_coro::executor;
+  auto signal = std::make_shared<net::steady_timer>(executor);
+  auto clientGone = std::make_shared<bool>(false);
+  auto readerDone = std::make_shared<bool>(false);
+  // Wake-ups may come from any thread: hop onto the connection's strand first.
+  std::weak_ptr<net::steady_timer> weakSignal = signal;
+  source->start([weakSignal, executor] {
+    net::post(executor, [weakSignal] {
+      if (auto s = weakSignal.lock()) s->cancel();
+    });
+  });
+  // Watch the socket for the client closing it while we wait for events.
+  net::co_spawn(
+      executor,
+      [&stream, signal, clientGone, readerDone]() -> awaitable<void> {
+        char byte;
+        auto [ec, n] = co_await stream.async_read_some(net::buffer(&byte, 1), kTuple);
+        (void)n;
+        if (ec) *clientGone = true;
+        *readerDone = true;
+        signal->cancel();
+      },
+      net::detached);
+
+  std::vector<std::string> chunks;
+  bool open = true;
+  while (open && !*clientGone) {
+    chunks.clear();
+    open = source->drain(chunks);
+    for (auto& chunk : chunks) {
+      auto [ec, n] =
+          co_await net::async_write(stream, http::make_chunk(net::buffer(chunk)), kTuple);
+      if (ec) {
+        *clientGone = true;
+        break;
+      }
+    }
+    if (!open || *clientGone) break;
+    if (std::chrono::steady_clock::now() >= source->deadline) break;
+    signal->expires_at(source->deadline);
+    co_await signal->async_wait(kTuple);
+  }
+  source->cancel();
+  if (!*clientGone) {
+    co_await net::async_write(stream, http::make_chunk_last(), kTuple);
+    boost::system::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+  // Closing aborts the reader's pending read; wait for it to finish, since that operation
+  // still uses the stream (with TLS, its engine) until it completes.
+  boost::system::error_code ec;
+  lowest.socket().close(ec);
+  while (!*readerDone) {
+    signal->expires_after(std::chrono::seconds(5));
+    co_await signal->async_wait(kTuple);
+  }
+}
+
+}  // namespace skiff::apiserver::detail

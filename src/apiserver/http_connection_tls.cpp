@@ -1,0 +1,47 @@
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/x509.h>
+
+#include "apiserver/http_connection_impl.h"
+
+namespace skiff::apiserver::detail {
+
+namespace {
+
+// The verified client certificate's CN and O entries (the user and groups later).
+ClientIdentity peerIdentity(SSL* ssl) {
+  ClientIdentity id;
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return id;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    X509_NAME* name = X509_get_subject_name(cert);
+    for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+      X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+      int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry));
+      unsigned char* utf8 = nullptr;
+      int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
+      if (len < 0) continue;
+      std::string value(reinterpret_cast<char*>(utf8), len);
+      OPENSSL_free(utf8);
+      if (nid == NID_commonName) id.user = value;
+      if (nid == NID_organizationName) id.groups.push_back(value);
+    }
+  }
+  X509_free(cert);
+  return id;
+}
+
+}  // namespace
+
+awaitable<void> serveTls(tcp::socket socket, net::ssl::context& tls, const ConnectionContext& ctx) {
+  boost::beast::ssl_stream<boost::beast::tcp_stream> stream(
+      boost::beast::tcp_stream(std::move(socket)), tls);
+  boost::beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kTuple);
+  if (ec) co_return;  // plain-HTTP clients and scanners end here
+  boost::beast::get_lowest_layer(stream).expires_never();
+  ClientIdentity identity = peerIdentity(stream.native_handle());
+  co_await serveConnection(std::move(stream), std::move(identity), ctx);
+}
+
+}  // namespace skiff::apiserver::detail

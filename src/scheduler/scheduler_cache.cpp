@@ -1,0 +1,138 @@
+#include "scheduler/scheduler_cache.h"
+
+namespace skiff::scheduler {
+
+SchedulerCache::SchedulerCache(std::chrono::seconds assumedTtl, Clock clock)
+    : ttl_(assumedTtl), clock_(std::move(clock)) {}
+
+void SchedulerCache::addOrUpdateNode(const NodeInfo& node) {
+  std::lock_guard lock(mu_);
+  auto& e = nodes_[node.name];
+  auto fresh = std::make_shared<NodeInfo>(node);
+  fresh->pods.clear();
+  fresh->requested = {};
+  fresh->nonZeroMilliCpu = fresh->nonZeroMemory = 0;
+  fresh->usedPorts.clear();
+  fresh->podsWithAffinity = fresh->podsWithRequiredAntiAffinity = 0;
+  if (e.info) {
+    for (const auto& p : e.info->pods) fresh->addPod(p);
+  }
+  e.info = std::move(fresh);
+  e.hasNode = true;
+  snapshot_.reset();
+}
+
+void SchedulerCache::removeNode(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return;
+  // Pods still on it will be deleted by their own events; keep them until then.
+  if (it->second.info->pods.empty()) nodes_.erase(it);
+  else it->second.hasNode = false;
+  snapshot_.reset();
+}
+
+void SchedulerCache::placePod(const PodInfoPtr& pod) {
+  auto& e = nodes_[pod->nodeName];
+  auto copy = e.info ? std::make_shared<NodeInfo>(*e.info) : std::make_shared<NodeInfo>();
+  copy->name = pod->nodeName;
+  copy->addPod(pod);
+  e.info = std::move(copy);
+  snapshot_.reset();
+}
+
+void SchedulerCache::unplacePod(const PodInfo& pod) {
+  auto it = nodes_.find(pod.nodeName);
+  if (it == nodes_.end()) return;
+  auto copy = std::make_shared<NodeInfo>(*it->second.info);
+  copy->removePod(pod.key());
+  if (!it->second.hasNode && copy->pods.empty()) nodes_.erase(it);
+  else it->second.info = std::move(copy);
+  snapshot_.reset();
+}
+
+void SchedulerCache::addPod(PodInfoPtr pod) {
+  std::lock_guard lock(mu_);
+  auto key = pod->key();
+  if (auto it = pods_.find(key); it != pods_.end()) {
+    // Confirmation of an assumed pod (possibly bound elsewhere than assumed): take the truth.
+    unplacePod(*it->second.pod);
+  }
+  placePod(pod);
+  pods_[key] = PodState{std::move(pod), false, false, {}};
+}
+
+void SchedulerCache::updatePod(PodInfoPtr pod) { addPod(std::move(pod)); }
+
+void SchedulerCache::removePod(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(key);
+  if (it == pods_.end()) return;
+  unplacePod(*it->second.pod);
+  pods_.erase(it);
+}
+
+bool SchedulerCache::assumePod(PodInfoPtr pod) {
+  std::lock_guard lock(mu_);
+  auto key = pod->key();
+  if (pods_.contains(key)) return false;
+  placePod(pod);
+  pods_[key] = PodState{std::move(pod), true, false, {}};
+  return true;
+}
+
+void SchedulerCache::finishBinding(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(key);
+  if (it == pods_.end() || !it->second.assumed) return;
+  it->second.bindingFinished = true;
+  it->second.deadline = clock_() + ttl_;
+}
+
+void SchedulerCache::forgetPod(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(key);
+  if (it == pods_.end() || !it->second.assumed) return;
+  unplacePod(*it->second.pod);
+  pods_.erase(it);
+}
+
+bool SchedulerCache::isAssumed(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(key);
+  return it != pods_.end() && it->second.assumed;
+}
+
+void SchedulerCache::cleanupExpiredAssumedPods() {
+  std::lock_guard lock(mu_);
+  auto now = clock_();
+  for (auto it = pods_.begin(); it != pods_.end();) {
+    const auto& s = it->second;
+    if (s.assumed && s.bindingFinished && now >= s.deadline) {
+      unplacePod(*s.pod);
+      it = pods_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::shared_ptr<const Snapshot> SchedulerCache::snapshot() {
+  std::lock_guard lock(mu_);
+  if (!snapshot_) {
+    std::vector<NodeInfoPtr> nodes;
+    nodes.reserve(nodes_.size());
+    for (const auto& [name, e] : nodes_) {
+      if (e.hasNode) nodes.push_back(e.info);
+    }
+    snapshot_ = std::make_shared<const Snapshot>(std::move(nodes));
+  }
+  return snapshot_;
+}
+
+size_t SchedulerCache::podCount() const {
+  std::lock_guard lock(mu_);
+  return pods_.size();
+}
+
+}  // namespace skiff::scheduler
