@@ -28,7 +28,7 @@ TEST(Kubeconfig, LoadsHttpsServerWithEmbeddedCaAndClientCert) {
 }
 
 TEST(Kubeconfig, ReadsFilesRelativeToItselfAndToken) {
-  auto dir = std::filesystem::temp_directory_path() / "skiff-kubeconfig-test";
+  auto dir = std::filesystem::temp_directory_path() / ("skiff-kubeconfig-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "ca.pem") << "CA-PEM";
   std::ofstream(dir / "config") << R"(apiVersion: v1
