@@ -1,0 +1,89 @@
+#include <gtest/gtest.h>
+
+#include "scheduler/scheduler_cache.h"
+#include "test_util.h"
+
+namespace skiff::scheduler {
+namespace {
+using namespace test;
+using namespace std::chrono_literals;
+
+PodInfoPtr boundPod(const std::string& name, const std::string& node, const std::string& cpu) {
+  auto p = std::make_shared<PodInfo>(*podWith(name, cpu, ""));
+  p->nodeName = node;
+  return p;
+}
+
+TEST(SchedulerCacheTest, AssumedPodCountsInNextSnapshot) {
+  SchedulerCache cache;
+  cache.addOrUpdateNode(nodeWith("n1"));
+  auto before = cache.snapshot();
+  EXPECT_TRUE(cache.assumePod(boundPod("p", "n1", "1")));
+  auto after = cache.snapshot();
+  EXPECT_EQ(before->get("n1")->requested.milliCpu, 0);  // old snapshots do not change
+  EXPECT_EQ(after->get("n1")->requested.milliCpu, 1000);
+  EXPECT_TRUE(cache.isAssumed("default/p"));
+}
+
+TEST(SchedulerCacheTest, SnapshotIsSharedUntilSomethingChanges) {
+  SchedulerCache cache;
+  cache.addOrUpdateNode(nodeWith("n1"));
+  auto a = cache.snapshot();
+  EXPECT_EQ(a, cache.snapshot());
+  cache.addOrUpdateNode(nodeWith("n2"));
+  EXPECT_NE(a, cache.snapshot());
+  EXPECT_EQ(cache.snapshot()->nodes().size(), 2u);
+}
+
+TEST(SchedulerCacheTest, ForgetUndoesAssumption) {
+  SchedulerCache cache;
+  cache.addOrUpdateNode(nodeWith("n1"));
+  cache.assumePod(boundPod("p", "n1", "1"));
+  cache.forgetPod("default/p");
+  EXPECT_EQ(cache.snapshot()->get("n1")->pods.size(), 0u);
+  EXPECT_EQ(cache.podCount(), 0u);
+}
+
+TEST(SchedulerCacheTest, WatchConfirmsAssumedPod) {
+  SchedulerCache cache;
+  cache.addOrUpdateNode(nodeWith("n1"));
+  cache.assumePod(boundPod("p", "n1", "1"));
+  cache.finishBinding("default/p");
+  cache.addPod(boundPod("p", "n1", "1"));
+  EXPECT_FALSE(cache.isAssumed("default/p"));
+  EXPECT_EQ(cache.snapshot()->get("n1")->requested.milliCpu, 1000);  // counted once
+}
+
+TEST(SchedulerCacheTest, AssumedPodExpiresAfterTtlOnlyOnceBindingFinished) {
+  TimePoint now{};
+  SchedulerCache cache(30s, [&] { return now; });
+  cache.addOrUpdateNode(nodeWith("n1"));
+  cache.assumePod(boundPod("p", "n1", "1"));
+  now += 1h;
+  cache.cleanupExpiredAssumedPods();
+  EXPECT_TRUE(cache.isAssumed("default/p"));  // binding still in flight
+  cache.finishBinding("default/p");
+  now += 29s;
+  cache.cleanupExpiredAssumedPods();
+  EXPECT_TRUE(cache.isAssumed("default/p"));
+  now += 2s;
+  cache.cleanupExpiredAssumedPods();
+  EXPECT_FALSE(cache.isAssumed("default/p"));
+  EXPECT_EQ(cache.snapshot()->get("n1")->pods.size(), 0u);
+}
+
+TEST(SchedulerCacheTest, NodeUpdateKeepsPodsAndPodBeforeNodeIsHidden) {
+  SchedulerCache cache;
+  cache.addPod(boundPod("p", "n1", "1"));
+  EXPECT_EQ(cache.snapshot()->nodes().size(), 0u);  // no Node object yet
+  cache.addOrUpdateNode(nodeWith("n1"));
+  cache.addOrUpdateNode(nodeWith("n1", "8"));
+  auto n = cache.snapshot()->get("n1");
+  EXPECT_EQ(n->allocatable.milliCpu, 8000);
+  EXPECT_EQ(n->requested.milliCpu, 1000);
+  cache.removePod("default/p");
+  EXPECT_EQ(cache.snapshot()->get("n1")->pods.size(), 0u);
+}
+
+}  // namespace
+}  // namespace skiff::scheduler
