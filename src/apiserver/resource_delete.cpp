@@ -39,6 +39,9 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
                                    RequestContext& ctx, bool& gone) {
   if (info.storage)
     return api::convertObject(remove(info.storageInfo(), ns, name, options, ctx, gone), info);
+  if (info.group.empty() && info.plural == "namespaces" &&
+      (name == "default" || name == "kube-system" || name == "kube-public"))
+    throw forbidden("namespaces", name, "this namespace may not be deleted");
   const std::string k = key(info, ns, name);
   for (int attempt = 0;; ++attempt) {
     auto current = readForUpdate(info, k);

@@ -146,6 +146,22 @@ TEST_F(ResourceStoreTest, ScheduledPodDeletionIsGraceful) {
   EXPECT_TRUE(gone);
 }
 
+TEST_F(ResourceStoreTest, SystemNamespacesCannotBeDeleted) {
+  RequestContext ctx;
+  bool gone = false;
+  EXPECT_EQ(statusOf([&] { resources.remove(info("namespaces"), "", "default", {}, ctx, gone); }), 403);
+}
+
+TEST_F(ResourceStoreTest, DeletedNamespaceTerminatesAndRefusesNewContent) {
+  create("namespaces", R"({"metadata":{"name":"team"}})", "", "");
+  RequestContext ctx;
+  bool gone = true;
+  auto ns = resources.remove(info("namespaces"), "", "team", {}, ctx, gone);
+  EXPECT_FALSE(gone);
+  EXPECT_EQ(ns.at("status").at("phase"), "Terminating");
+  EXPECT_EQ(statusOf([&] { create("configmaps", R"({"metadata":{"name":"late"}})", "", "team"); }), 403);
+}
+
 TEST_F(ResourceStoreTest, PaginatedListIsOneSnapshot) {
   for (int i = 0; i < 5; ++i)
     create("configmaps", R"({"metadata":{"name":"c)" + std::to_string(i) + R"("}})");
