@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <mutex>
+
 namespace skiff {
 
 Metrics& Metrics::global() {
@@ -17,33 +19,48 @@ void Metrics::increment(const std::string& name,
     if (!key.empty()) key += ",";
     key += k + "=\"" + v + "\"";
   }
-  std::lock_guard lock(mu_);
-  families_[name].series[key] += delta;
+  slot(name, key).fetch_add(delta, std::memory_order_relaxed);
+}
+
+std::atomic<double>& Metrics::slot(const std::string& name, const std::string& labels) {
+  {
+    std::shared_lock lock(mu_);
+    auto family = families_.find(name);
+    if (family != families_.end()) {
+      auto it = family->second.series.find(labels);
+      if (it != family->second.series.end()) return *it->second;
+    }
+  }
+  std::unique_lock lock(mu_);
+  auto& value = families_[name].series[labels];
+  if (!value) value = std::make_unique<std::atomic<double>>(0);
+  return *value;
 }
 
 void Metrics::setGauge(const std::string& name, double value) {
-  std::lock_guard lock(mu_);
-  auto& family = families_[name];
-  family.type = "gauge";
-  family.series[""] = value;
+  slot(name, "").store(value, std::memory_order_relaxed);
+  std::unique_lock lock(mu_);
+  families_[name].type = "gauge";
 }
 
 void Metrics::describe(const std::string& name, const std::string& type, const std::string& help) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto& family = families_[name];
   family.type = type;
   family.help = help;
 }
 
 std::string Metrics::render() const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   std::string out;
   for (const auto& [name, family] : families_) {
     if (!family.help.empty()) out += fmt::format("# HELP {} {}\n", name, family.help);
     out += fmt::format("# TYPE {} {}\n", name, family.type);
-    for (const auto& [labels, value] : family.series)
-      out += labels.empty() ? fmt::format("{} {}\n", name, value)
-                            : fmt::format("{}{{{}}} {}\n", name, labels, value);
+    for (const auto& [labels, value] : family.series) {
+      double v = value->load(std::memory_order_relaxed);
+      out += labels.empty() ? fmt::format("{} {}\n", name, v)
+                            : fmt::format("{}{{{}}} {}\n", name, labels, v);
+    }
   }
   return out;
 }

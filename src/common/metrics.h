@@ -2,8 +2,10 @@
 // /metrics by every component. Names follow upstream (apiserver_request_total, ...).
 #pragma once
 
+#include <atomic>
 #include <map>
-#include <mutex>
+#include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -22,9 +24,11 @@ class Metrics {
  private:
   struct Family {
     std::string type = "counter", help;
-    std::map<std::string, double> series;  // rendered label set → value
+    // rendered label set → value; values are atomics so the hot path takes a shared lock only
+    std::map<std::string, std::unique_ptr<std::atomic<double>>> series;
   };
-  mutable std::mutex mu_;
+  std::atomic<double>& slot(const std::string& name, const std::string& labels);
+  mutable std::shared_mutex mu_;
   std::map<std::string, Family> families_;
 };
 
