@@ -434,7 +434,9 @@ json::array coreEventCells(const json::object& ev, Clock::time_point now) {
 
 // events.k8s.io/v1 Events print like the core Events they are stored as.
 json::array newEventCells(const json::object& ev, Clock::time_point now) {
-  return coreEventCells(convertObject(ev, *ResourceRegistry::builtin().find("", "v1", "events")), now);
+  json::object tagged = ev;
+  tagged["apiVersion"] = "events.k8s.io/v1";  // conversion keys on it
+  return coreEventCells(convertObject(tagged, *ResourceRegistry::builtin().find("", "v1", "events")), now);
 }
 
 // ---- persistent volumes and claims ----

@@ -108,9 +108,8 @@ void SharedInformer::handleEvent(WatchEvent& event) {
   std::lock_guard lock(dispatchMu_);
   auto obj = std::make_shared<const json::object>(std::move(event.object));
   if (event.type == "DELETED") {
-    auto old = store_.remove(objectKey(*obj));
-    dispatchDelete(*obj);
-    (void)old;
+    store_.remove(objectKey(*obj));
+    dispatchDelete(*obj);  // the event carries the final state
     return;
   }
   // ADDED for a cached key (e.g. replayed after a re-watch) is an update, as in client-go.

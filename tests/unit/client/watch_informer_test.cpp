@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <mutex>
 
 #include "client/informer.h"
