@@ -5,6 +5,10 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
 #include "common/api_error.h"
 #include "common/log.h"
 
@@ -101,6 +105,17 @@ RestClient::~RestClient() = default;
 json::object RestClient::request(const std::string& method, const std::string& target,
                                  const std::string& body, const std::string& contentType) {
   auto res = transport_->request(method, target, body, body.empty() ? "" : contentType);
+  // Like client-go: a 429 that names a Retry-After is retried (at most 10 times), since the
+  // server promised the request will be accepted later.
+  for (int tries = 1; res.status == 429 && tries < 10; ++tries) {
+    int seconds = 0;
+    for (auto& [k, v] : res.headers)
+      if (k == "Retry-After") seconds = std::atoi(v.c_str());
+    if (seconds <= 0) break;
+    SKIFF_LOG_DEBUG("client throttled, retrying method={} target={} after={}s", method, target, seconds);
+    std::this_thread::sleep_for(std::chrono::seconds(std::min(seconds, 60)));
+    res = transport_->request(method, target, body, body.empty() ? "" : contentType);
+  }
   if (res.status < 200 || res.status >= 300) throwApiError(res, method + " " + target);
   return parseObject(res, method + " " + target);
 }

@@ -2,7 +2,8 @@
 //
 // Objects are Boost.JSON objects. Errors: an HTTP error answer throws skiff::ApiError
 // rebuilt from the server's Status (callers test e.code() == 404/409/410...); a network
-// failure throws client::TransportError. Threading: every call is blocking and the client
+// failure throws client::TransportError. A 429 with Retry-After is retried (up to 10
+// times) before it surfaces, as client-go does; nothing else is retried here. Threading: every call is blocking and the client
 // is thread-safe; requests share a small pool of keep-alive connections (http_transport.h).
 #pragma once
 #include <boost/json/object.hpp>
