@@ -3,7 +3,11 @@
 namespace skiff::apiserver::detail {
 
 awaitable<void> servePlain(tcp::socket socket, const ConnectionContext& ctx) {
-  co_await serveConnection(boost::beast::tcp_stream(std::move(socket)), ClientIdentity{}, ctx);
+  // Named locals, not temporaries: GCC 12 mis-destroys temporaries passed by value into a
+  // coroutine's parameters.
+  boost::beast::tcp_stream stream(std::move(socket));
+  ClientIdentity identity;
+  co_await serveConnection(std::move(stream), std::move(identity), ctx);
 }
 
 }  // namespace skiff::apiserver::detail
