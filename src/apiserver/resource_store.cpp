@@ -265,8 +265,11 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
     metadataOf(obj)["generation"] = generation + 1;
   }
   admission_.admitUpdate(info, obj, old);
-  auto causes = api::validateObject(info.group, info.kind, obj, &old);
-  if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
+  // A binding sets spec.nodeName, which no client update may change; it has its own checks.
+  if (subresource != "binding") {
+    auto causes = api::validateObject(info.group, info.kind, obj, &old);
+    if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
+  }
 
   metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);
   if (obj == old) return obj;  // no-op writes keep the resourceVersion, as upstream

@@ -135,7 +135,7 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
     throw conflict("pods", ri.name, "pod " + ri.name + " is being deleted, cannot be assigned to a host");
   json::object updated = pod;
   updated["spec"].as_object()["nodeName"] = *node;
-  store.commitUpdate(info, k, std::move(updated), pod, modRevision, "", ctx);
+  store.commitUpdate(info, k, std::move(updated), pod, modRevision, "binding", ctx);
   // PodScheduled=True is part of binding upstream.
   auto afterBind = store.readForUpdate(info, k);
   if (afterBind) {

@@ -8,7 +8,10 @@
 #include <thread>
 
 #include "apiserver/api_server.h"
+#include "client/kubeconfig.h"
+#include "client/rest_client.h"
 #include "common/log.h"
+#include "scheduler/scheduler.h"
 
 namespace {
 
@@ -28,14 +31,38 @@ void addApiServerFlags(CLI::App* cmd, skiff::apiserver::ApiServerOptions& o) {
                 "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks)");
 }
 
-int runApiServer(const skiff::apiserver::ApiServerOptions& options) {
-  skiff::apiserver::ApiServer server(options);
-  server.start();
+void waitForSignal() {
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
   while (!stopRequested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   SKIFF_LOG_INFO("shutting down");
+}
+
+// `withScheduler`: the `server` bundle; components still talk to the API server over
+// HTTPS with the admin kubeconfig, exactly as when they run alone.
+int runApiServer(const skiff::apiserver::ApiServerOptions& options, bool withScheduler) {
+  skiff::apiserver::ApiServer server(options);
+  server.start();
+  std::unique_ptr<skiff::client::RestClient> client;
+  std::unique_ptr<skiff::scheduler::Scheduler> scheduler;
+  if (withScheduler) {
+    client = std::make_unique<skiff::client::RestClient>(
+        skiff::client::loadKubeconfig(server.kubeconfigPath()));
+    scheduler = std::make_unique<skiff::scheduler::Scheduler>(*client);
+    scheduler->start();
+  }
+  waitForSignal();
+  if (scheduler) scheduler->stop();
   server.stop();
+  return 0;
+}
+
+int runScheduler(const std::string& kubeconfig, const std::string& name) {
+  skiff::client::RestClient client(skiff::client::loadKubeconfig(kubeconfig));
+  skiff::scheduler::Scheduler scheduler(client, {name});
+  scheduler.start();
+  waitForSignal();
+  scheduler.stop();
   return 0;
 }
 
@@ -52,8 +79,14 @@ int main(int argc, char** argv) {
   auto* apiserverCmd = app.add_subcommand("apiserver", "Run the Kubernetes API server");
   addApiServerFlags(apiserverCmd, apiOptions);
   auto* serverCmd = app.add_subcommand(
-      "server", "Run the control plane in one process (for now: the API server)");
+      "server", "Run the control plane in one process (API server and scheduler for now)");
   addApiServerFlags(serverCmd, apiOptions);
+  std::string kubeconfig, schedulerName = "default-scheduler";
+  auto* schedulerCmd = app.add_subcommand("scheduler", "Run the scheduler against an API server");
+  schedulerCmd->add_option("--kubeconfig", kubeconfig, "Kubeconfig of the API server")->required();
+  schedulerCmd->add_option("--scheduler-name", schedulerName,
+                           "Schedule pods whose spec.schedulerName is this")
+      ->capture_default_str();
   auto* versionCmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -66,7 +99,8 @@ int main(int argc, char** argv) {
       std::cout << "skiff v0.1.0 (Kubernetes API v1.32)\n";
       return 0;
     }
-    return runApiServer(apiOptions);
+    if (*schedulerCmd) return runScheduler(kubeconfig, schedulerName);
+    return runApiServer(apiOptions, serverCmd->parsed());
   } catch (const std::exception& e) {
     SKIFF_LOG_ERROR("fatal error=\"{}\"", e.what());
     return 1;

@@ -133,6 +133,19 @@ echo '{"apiVersion":"v1","kind":"Event","metadata":{"name":"ev1"},"involvedObjec
 expect_eq "$(curl_status POST /api/v1/namespaces/team-a/events application/json "$WORK/ev.json")" "201" "create a core/v1 Event"
 expect_eq "$(k get --raw /apis/events.k8s.io/v1/namespaces/team-a/events/ev1 | python3 -c 'import json,sys;print(json.load(sys.stdin)["note"])')" "hello" "events.k8s.io/v1 view of a core Event"
 
+# delete in its forms
+run k -n team-a delete cm item-5
+expect_eq "$OUT" 'configmap "item-5" deleted' "delete by name"
+expect_fail "deleted object is gone" k -n team-a get cm item-5
+expect_contains "$OUT" 'configmaps "item-5" not found' "NotFound message like upstream"
+run k -n team-a delete cm -l tier=front
+expect_contains "$OUT" 'configmap "item-2" deleted' "delete -l"
+run k -n team-a delete pod shell --wait=true
+expect_contains "$OUT" 'pod "shell" deleted' "delete pod (unscheduled: immediate)"
+run k -n team-a delete cm --all
+expect_eq "$(k -n team-a get cm -o name | wc -l)" "0" "delete --all"
+# (after the pod deletions: once a Ready node exists, the scheduler binds pending pods, and
+# bound pods wait for a kubelet to finish graceful deletion)
 # auth can-i (protobuf SelfSubjectAccessReview), nodes, cordon
 run k auth can-i create pods
 expect_eq "$OUT" "yes" "auth can-i answers yes (no RBAC enforcement yet)"
@@ -148,15 +161,4 @@ run k uncordon node-1
 expect_eq "$(k get node node-1 -o jsonpath='{.spec.unschedulable}')" "" "uncordon cleared it"
 expect_contains "$(k get --raw /metrics)" 'apiserver_request_total{code="201",verb="POST"}' "metrics count requests by code and verb"
 
-# delete in its forms
-run k -n team-a delete cm item-5
-expect_eq "$OUT" 'configmap "item-5" deleted' "delete by name"
-expect_fail "deleted object is gone" k -n team-a get cm item-5
-expect_contains "$OUT" 'configmaps "item-5" not found' "NotFound message like upstream"
-run k -n team-a delete cm -l tier=front
-expect_contains "$OUT" 'configmap "item-2" deleted' "delete -l"
-run k -n team-a delete pod shell --wait=true
-expect_contains "$OUT" 'pod "shell" deleted' "delete pod (unscheduled: immediate)"
-run k -n team-a delete cm --all
-expect_eq "$(k -n team-a get cm -o name | wc -l)" "0" "delete --all"
 finish

@@ -1,0 +1,225 @@
+#include "scheduler/scheduler.h"
+
+#include <boost/json.hpp>
+
+#include "common/api_error.h"
+#include "common/ids.h"
+#include "common/log.h"
+
+namespace skiff::scheduler {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string str(const json::object& o, std::string_view path1, std::string_view path2 = {}) {
+  const json::value* v = o.if_contains(path1);
+  if (v && !path2.empty()) v = v->is_object() ? v->as_object().if_contains(path2) : nullptr;
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+bool isAssigned(const json::object& pod) { return !str(pod, "spec", "nodeName").empty(); }
+
+bool isFinished(const json::object& pod) {
+  std::string phase = str(pod, "status", "phase");
+  return phase == "Succeeded" || phase == "Failed";
+}
+
+PodInfoPtr podInfo(const json::object& pod) {
+  return std::make_shared<const PodInfo>(PodInfo::fromJson(json::value(pod)));
+}
+
+}  // namespace
+
+Scheduler::Scheduler(client::RestClient& client, SchedulerOptions options)
+    : client_(client),
+      options_(std::move(options)),
+      algorithm_(defaultProfile()),
+      recorder_(client, options_.schedulerName),
+      pods_(client, client::resources::pods),
+      nodes_(client, client::resources::nodes) {
+  pods_.addEventHandler({[this](const json::object& p) { onPodAdd(p); },
+                         [this](const json::object& o, const json::object& n) { onPodUpdate(o, n); },
+                         [this](const json::object& p) { onPodDelete(p); }});
+  nodes_.addEventHandler(
+      {[this](const json::object& n) { onNode(n, ClusterEvent::NodeAdd); },
+       [this](const json::object&, const json::object& n) { onNode(n, ClusterEvent::NodeUpdate); },
+       [this](const json::object& n) { cache_.removeNode(client::metaString(n, "name")); }});
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+bool Scheduler::responsibleFor(const json::object& pod) const {
+  std::string name = str(pod, "spec", "schedulerName");
+  return name.empty() || name == options_.schedulerName;
+}
+
+void Scheduler::onPodAdd(const json::object& pod) {
+  try {
+    if (isAssigned(pod)) {
+      if (!isFinished(pod)) cache_.addPod(podInfo(pod));
+      queue_.moveAllToActiveOrBackoff(ClusterEvent::AssignedPodAdd);
+    } else if (responsibleFor(pod) && !isFinished(pod)) {
+      queue_.add(podInfo(pod));
+    }
+  } catch (const std::exception& e) {
+    SKIFF_LOG_WARN("scheduler: skipping pod key={} error=\"{}\"", client::objectKey(pod), e.what());
+  }
+}
+
+void Scheduler::onPodUpdate(const json::object& oldPod, const json::object& newPod) {
+  try {
+    std::string key = client::objectKey(newPod);
+    if (isAssigned(newPod)) {
+      if (!isAssigned(oldPod)) queue_.remove(key);  // bound (by us or someone else)
+      if (isFinished(newPod)) cache_.removePod(key);
+      else if (isAssigned(oldPod)) cache_.updatePod(podInfo(newPod));
+      else cache_.addPod(podInfo(newPod));
+    } else if (responsibleFor(newPod)) {
+      queue_.update(podInfo(newPod));
+    }
+  } catch (const std::exception& e) {
+    SKIFF_LOG_WARN("scheduler: skipping pod update key={} error=\"{}\"", client::objectKey(newPod), e.what());
+  }
+}
+
+void Scheduler::onPodDelete(const json::object& pod) {
+  std::string key = client::objectKey(pod);
+  if (isAssigned(pod)) {
+    cache_.removePod(key);
+    queue_.moveAllToActiveOrBackoff(ClusterEvent::PodDelete);
+  } else {
+    queue_.remove(key);
+  }
+}
+
+void Scheduler::onNode(const json::object& node, ClusterEvent event) {
+  try {
+    cache_.addOrUpdateNode(NodeInfo::fromJson(json::value(node)));
+    queue_.moveAllToActiveOrBackoff(event);
+  } catch (const std::exception& e) {
+    SKIFF_LOG_WARN("scheduler: skipping node name={} error=\"{}\"", client::metaString(node, "name"), e.what());
+  }
+}
+
+void Scheduler::start() {
+  nodes_.start();
+  pods_.start();
+  if (!nodes_.waitForSync(std::chrono::seconds(30)) || !pods_.waitForSync(std::chrono::seconds(30)))
+    SKIFF_LOG_WARN("scheduler: informers not synced after 30s; scheduling anyway");
+  loopThread_ = std::thread([this] { loop(); });
+  housekeepingThread_ = std::thread([this] { housekeeping(); });
+  SKIFF_LOG_INFO("scheduler started name={}", options_.schedulerName);
+}
+
+void Scheduler::stop() {
+  if (stopping_.exchange(true)) return;
+  queue_.close();
+  if (loopThread_.joinable()) loopThread_.join();
+  if (housekeepingThread_.joinable()) housekeepingThread_.join();
+  pods_.stop();
+  nodes_.stop();
+}
+
+void Scheduler::housekeeping() {
+  int tick = 0;
+  while (!stopping_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    queue_.flushBackoffCompleted();
+    if (++tick % 60 == 0) {
+      queue_.flushUnschedulableLeftover();
+      cache_.cleanupExpiredAssumedPods();
+    }
+  }
+}
+
+void Scheduler::loop() {
+  while (!stopping_) {
+    auto info = queue_.pop();
+    if (!info) return;  // closed
+    try {
+      scheduleOne(std::move(*info));
+    } catch (const std::exception& e) {
+      SKIFF_LOG_ERROR("scheduler: cycle failed error=\"{}\"", e.what());
+    }
+  }
+}
+
+void Scheduler::scheduleOne(QueuedPodInfo info) {
+  const PodInfo& pod = *info.pod;
+  // The informer may know better by now (bound elsewhere, deleted).
+  auto current = pods_.get(pod.key());
+  if (!current || isAssigned(*current) || pod.terminating) return;
+  int64_t cycle = queue_.schedulingCycle();
+  auto snapshot = cache_.snapshot();
+  ScheduleResult result = algorithm_.schedulePod(pod, *snapshot);
+  if (!result.ok()) {
+    for (const auto& [node, status] : result.statuses)
+      if (!status.plugin().empty()) info.unschedulablePlugins.insert(status.plugin());
+    if (!result.preemption.nominatedNode.empty()) {
+      // Make room: evict the victims (graceful delete); the pod retries when they are gone.
+      for (const auto& victim : result.preemption.victims) {
+        try {
+          client_.remove(client::resources::pods, victim->ns, victim->name);
+          recorder_.event(*pods_.get(victim->key()), "Normal", "Preempted",
+                          "Preempted by pod " + pod.uid + " on node " + result.preemption.nominatedNode);
+        } catch (const std::exception& e) {
+          SKIFF_LOG_WARN("scheduler: preemption delete failed victim={} error=\"{}\"", victim->key(), e.what());
+        }
+      }
+    }
+    markUnschedulable(pod, result.message);
+    queue_.addUnschedulableIfNotPresent(std::move(info), cycle);
+    return;
+  }
+  auto assumed = std::make_shared<PodInfo>(pod);
+  assumed->nodeName = result.suggestedHost;
+  cache_.assumePod(assumed);
+  if (bind(pod, result.suggestedHost)) {
+    cache_.finishBinding(pod.key());
+    recorder_.event(*current, "Normal", "Scheduled",
+                    "Successfully assigned " + pod.key() + " to " + result.suggestedHost);
+  } else {
+    cache_.forgetPod(pod.key());
+    queue_.addUnschedulableIfNotPresent(std::move(info), cycle);
+  }
+}
+
+bool Scheduler::bind(const PodInfo& pod, const std::string& node) {
+  json::object binding{{"apiVersion", "v1"},
+                       {"kind", "Binding"},
+                       {"metadata", {{"name", pod.name}, {"namespace", pod.ns}, {"uid", pod.uid}}},
+                       {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}};
+  try {
+    client_.request("POST", client::resources::pods.path(pod.ns, pod.name, "binding"),
+                    json::serialize(binding));
+    return true;
+  } catch (const ApiError& e) {
+    SKIFF_LOG_WARN("scheduler: binding failed pod={} node={} code={} error=\"{}\"", pod.key(), node,
+                   e.code(), e.what());
+  } catch (const std::exception& e) {
+    SKIFF_LOG_WARN("scheduler: binding failed pod={} node={} error=\"{}\"", pod.key(), node, e.what());
+  }
+  return false;
+}
+
+void Scheduler::markUnschedulable(const PodInfo& pod, const std::string& message) {
+  auto current = pods_.get(pod.key());
+  if (current) recorder_.event(*current, "Warning", "FailedScheduling", message);
+  json::object patch{
+      {"status",
+       {{"conditions", json::array{json::object{{"type", "PodScheduled"},
+                                                {"status", "False"},
+                                                {"reason", "Unschedulable"},
+                                                {"message", message},
+                                                {"lastProbeTime", nullptr},
+                                                {"lastTransitionTime", formatTime(std::chrono::system_clock::now())}}}}}}};
+  try {
+    client_.patch(client::resources::pods, pod.ns, pod.name, client::PatchType::StrategicMerge,
+                  patch, "status");
+  } catch (const std::exception& e) {
+    SKIFF_LOG_DEBUG("scheduler: status patch failed pod={} error=\"{}\"", pod.key(), e.what());
+  }
+}
+
+}  // namespace skiff::scheduler

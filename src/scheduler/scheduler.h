@@ -1,0 +1,61 @@
+// The running scheduler (`skiff scheduler`, and inside `skiff server`): informers on pods
+// and nodes feed the scheduling queue and cache; one loop pops a pod, runs the algorithm on
+// a snapshot, binds through pods/binding and records Scheduled / FailedScheduling events,
+// like upstream's scheduleOne. Everything goes through the API server.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "client/event_recorder.h"
+#include "client/informer.h"
+#include "client/rest_client.h"
+#include "scheduler/scheduler_algorithm.h"
+#include "scheduler/scheduler_cache.h"
+#include "scheduler/scheduling_queue.h"
+
+namespace skiff::scheduler {
+
+struct SchedulerOptions {
+  std::string schedulerName = "default-scheduler";
+};
+
+class Scheduler {
+ public:
+  // `client` must outlive the scheduler.
+  Scheduler(client::RestClient& client, SchedulerOptions options = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Starts informers, waits for their first sync, then the scheduling loop.
+  void start();
+  void stop();
+
+ private:
+  bool responsibleFor(const boost::json::object& pod) const;
+  void onPodAdd(const boost::json::object& pod);
+  void onPodUpdate(const boost::json::object& oldPod, const boost::json::object& newPod);
+  void onPodDelete(const boost::json::object& pod);
+  void onNode(const boost::json::object& node, ClusterEvent event);
+  void loop();
+  void housekeeping();
+  void scheduleOne(QueuedPodInfo info);
+  bool bind(const PodInfo& pod, const std::string& node);
+  void markUnschedulable(const PodInfo& pod, const std::string& message);
+
+  client::RestClient& client_;
+  SchedulerOptions options_;
+  SchedulingQueue queue_;
+  SchedulerCache cache_;
+  SchedulingAlgorithm algorithm_;
+  client::EventRecorder recorder_;
+  client::SharedInformer pods_;
+  client::SharedInformer nodes_;
+  std::atomic<bool> stopping_{false};
+  std::thread loopThread_, housekeepingThread_;
+};
+
+}  // namespace skiff::scheduler
