@@ -278,6 +278,12 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
   const json::object& newMeta = obj.at("metadata").as_object();
   const json::value* finalizers = newMeta.if_contains("finalizers");
   bool noFinalizers = !finalizers || !finalizers->is_array() || finalizers->as_array().empty();
+  if (info.group.empty() && info.plural == "namespaces") {
+    // A namespace also waits for its spec.finalizers (the namespace controller's "kubernetes").
+    const json::value* spec = obj.if_contains("spec");
+    const json::value* nsFinalizers = spec && spec->is_object() ? spec->as_object().if_contains("finalizers") : nullptr;
+    if (nsFinalizers && nsFinalizers->is_array() && !nsFinalizers->as_array().empty()) noFinalizers = false;
+  }
   // (Like upstream, only when no graceful period is pending: a terminating pod waits for its
   // kubelet.)
   const json::value* grace = newMeta.if_contains("deletionGracePeriodSeconds");

@@ -56,8 +56,16 @@ void prepareForCreate(const api::ResourceInfo& info, json::object& obj) {
 
 void prepareForUpdate(const api::ResourceInfo& info, json::object& obj, const json::object& old) {
   if (isCore(info, "namespaces")) {
-    // A namespace's phase is owned by the server; keep it across spec updates.
+    // A namespace's phase is owned by the server, and its spec.finalizers change only
+    // through /finalize: keep both across ordinary updates.
     if (const json::value* status = old.if_contains("status")) obj["status"] = *status;
+    const json::value* oldSpec = old.if_contains("spec");
+    const json::value* oldFinalizers =
+        oldSpec && oldSpec->is_object() ? oldSpec->as_object().if_contains("finalizers") : nullptr;
+    json::value& spec = obj["spec"];
+    if (!spec.is_object()) spec.emplace_object();
+    if (oldFinalizers) spec.as_object()["finalizers"] = *oldFinalizers;
+    else spec.as_object().erase("finalizers");
   }
 }
 

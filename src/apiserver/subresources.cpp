@@ -184,7 +184,7 @@ HttpResponse finalize(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
     if (const json::object* spec = objectAt(body.as_object(), "spec"))
       if (auto* f = spec->if_contains("finalizers"); f && f->is_array()) finalizers = f->as_array();
   updated["spec"].as_object()["finalizers"] = finalizers;
-  json::object result = store.commitUpdate(info, k, std::move(updated), ns, modRevision, "", ctx);
+  json::object result = store.commitUpdate(info, k, std::move(updated), ns, modRevision, "finalize", ctx);
   return objectResponse(200, result, negotiate(req));
 }
 

@@ -144,6 +144,18 @@ run k -n team-a delete pod shell --wait=true
 expect_contains "$OUT" 'pod "shell" deleted' "delete pod (unscheduled: immediate)"
 run k -n team-a delete cm --all
 expect_eq "$(k -n team-a get cm -o name | wc -l)" "0" "delete --all"
+# namespace deletion: Terminating (no namespace controller yet), then done via /finalize
+run k create namespace doomed
+run k delete namespace doomed --wait=false
+expect_eq "$(k get ns doomed -o jsonpath='{.status.phase}')" "Terminating" "a deleted namespace is Terminating"
+expect_fail "no new content in a terminating namespace" k -n doomed create configmap late
+expect_contains "$OUT" "being terminated" "refusal says the namespace is being terminated"
+expect_fail "default namespace may not be deleted" k delete namespace default --wait=false
+expect_contains "$OUT" "may not be deleted" "refusal for default namespace"
+k get ns doomed -o json | python3 -c 'import json,sys;d=json.load(sys.stdin);d["spec"]["finalizers"]=[];print(json.dumps(d))' >"$WORK/doomed.json"
+run k replace --raw /api/v1/namespaces/doomed/finalize -f "$WORK/doomed.json"
+expect_fail "finalized namespace is gone" k get ns doomed
+
 # (after the pod deletions: once a Ready node exists, the scheduler binds pending pods, and
 # bound pods wait for a kubelet to finish graceful deletion)
 # auth can-i (protobuf SelfSubjectAccessReview), nodes, cordon

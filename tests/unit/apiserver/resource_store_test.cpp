@@ -162,6 +162,28 @@ TEST_F(ResourceStoreTest, DeletedNamespaceTerminatesAndRefusesNewContent) {
   EXPECT_EQ(statusOf([&] { create("configmaps", R"({"metadata":{"name":"late"}})", "", "team"); }), 403);
 }
 
+TEST_F(ResourceStoreTest, TerminatingNamespaceGoesOnlyWhenItsFinalizersAreRemoved) {
+  create("namespaces", R"({"metadata":{"name":"team"}})", "", "");
+  RequestContext ctx;
+  bool gone = true;
+  resources.remove(info("namespaces"), "", "team", {}, ctx, gone);
+  auto ns = resources.get(info("namespaces"), "", "team");
+  ns["metadata"].as_object()["labels"] = json::object{{"touched", "yes"}};
+  resources.update(info("namespaces"), "", "team", "", ns, ctx);  // still has "kubernetes"
+  EXPECT_EQ(statusOf([&] { resources.get(info("namespaces"), "", "team"); }), 0);
+  ns = resources.get(info("namespaces"), "", "team");
+  ns["spec"].as_object()["finalizers"] = json::array();
+  resources.update(info("namespaces"), "", "team", "", ns, ctx);  // not through /finalize
+  EXPECT_EQ(statusOf([&] { resources.get(info("namespaces"), "", "team"); }), 0);
+  auto current = resources.readForUpdate(info("namespaces"), "/registry/core/namespaces/team");
+  ASSERT_TRUE(current);
+  json::object finalized = current->first;
+  finalized["spec"].as_object()["finalizers"] = json::array();
+  resources.commitUpdate(info("namespaces"), "/registry/core/namespaces/team", finalized,
+                         current->first, current->second, "finalize", ctx);
+  EXPECT_EQ(statusOf([&] { resources.get(info("namespaces"), "", "team"); }), 404);
+}
+
 TEST_F(ResourceStoreTest, PaginatedListIsOneSnapshot) {
   for (int i = 0; i < 5; ++i)
     create("configmaps", R"({"metadata":{"name":"c)" + std::to_string(i) + R"("}})");
