@@ -6,9 +6,12 @@
 #include <csignal>
 #include <iostream>
 #include <thread>
+#include <unistd.h>
 
 #include "apiserver/api_server.h"
 #include "client/kubeconfig.h"
+#include "client/leader_election.h"
+#include "common/ids.h"
 #include "client/rest_client.h"
 #include "common/log.h"
 #include "scheduler/scheduler.h"
@@ -31,38 +34,74 @@ void addApiServerFlags(CLI::App* cmd, skiff::apiserver::ApiServerOptions& o) {
                 "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks)");
 }
 
+// The handlers are installed by each run function before it starts anything.
 void waitForSignal() {
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGTERM, onSignal);
   while (!stopRequested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   SKIFF_LOG_INFO("shutting down");
 }
 
+// Runs `start` once this process holds the Lease kube-system/`leaseName` (or at once without
+// --leader-elect); like upstream, losing the Lease ends the process.
+bool campaign(skiff::client::RestClient& client, bool leaderElect, const std::string& leaseName,
+              std::unique_ptr<skiff::client::LeaderElector>& elector) {
+  if (!leaderElect) return true;
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  skiff::client::LeaderElectionConfig config;
+  config.leaseName = leaseName;
+  config.identity = std::string(host) + "_" + skiff::newUid();
+  auto leading = std::make_shared<std::atomic<bool>>(false);
+  config.onStartedLeading = [leading] { *leading = true; };
+  config.onStoppedLeading = [] {
+    SKIFF_LOG_ERROR("leader election lost; exiting");
+    stopRequested = 1;
+  };
+  elector = std::make_unique<skiff::client::LeaderElector>(client, config);
+  elector->start();
+  SKIFF_LOG_INFO("waiting to lead lease=kube-system/{} identity={}", leaseName, config.identity);
+  while (!*leading && !stopRequested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return *leading;
+}
+
 // `withScheduler`: the `server` bundle; components still talk to the API server over
 // HTTPS with the admin kubeconfig, exactly as when they run alone.
-int runApiServer(const skiff::apiserver::ApiServerOptions& options, bool withScheduler) {
+int runApiServer(const skiff::apiserver::ApiServerOptions& options, bool withScheduler,
+                 bool leaderElect) {
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
   skiff::apiserver::ApiServer server(options);
   server.start();
   std::unique_ptr<skiff::client::RestClient> client;
+  std::unique_ptr<skiff::client::LeaderElector> elector;
   std::unique_ptr<skiff::scheduler::Scheduler> scheduler;
   if (withScheduler) {
     client = std::make_unique<skiff::client::RestClient>(
         skiff::client::loadKubeconfig(server.kubeconfigPath()));
-    scheduler = std::make_unique<skiff::scheduler::Scheduler>(*client);
-    scheduler->start();
+    if (campaign(*client, leaderElect, "kube-scheduler", elector)) {
+      scheduler = std::make_unique<skiff::scheduler::Scheduler>(*client);
+      scheduler->start();
+    }
   }
   waitForSignal();
   if (scheduler) scheduler->stop();
+  if (elector) elector->stop();
   server.stop();
   return 0;
 }
 
-int runScheduler(const std::string& kubeconfig, const std::string& name) {
+int runScheduler(const std::string& kubeconfig, const std::string& name, bool leaderElect) {
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
   skiff::client::RestClient client(skiff::client::loadKubeconfig(kubeconfig));
-  skiff::scheduler::Scheduler scheduler(client, {name});
-  scheduler.start();
+  std::unique_ptr<skiff::client::LeaderElector> elector;
+  std::unique_ptr<skiff::scheduler::Scheduler> scheduler;
+  if (campaign(client, leaderElect, "kube-scheduler", elector)) {
+    scheduler = std::make_unique<skiff::scheduler::Scheduler>(client, skiff::scheduler::SchedulerOptions{name});
+    scheduler->start();
+  }
   waitForSignal();
-  scheduler.stop();
+  if (scheduler) scheduler->stop();
+  if (elector) elector->stop();
   return 0;
 }
 
@@ -82,11 +121,16 @@ int main(int argc, char** argv) {
       "server", "Run the control plane in one process (API server and scheduler for now)");
   addApiServerFlags(serverCmd, apiOptions);
   std::string kubeconfig, schedulerName = "default-scheduler";
+  bool leaderElect = false;
+  serverCmd->add_flag("--leader-elect", leaderElect,
+                      "Control-plane components run only while holding their kube-system Lease");
   auto* schedulerCmd = app.add_subcommand("scheduler", "Run the scheduler against an API server");
   schedulerCmd->add_option("--kubeconfig", kubeconfig, "Kubeconfig of the API server")->required();
   schedulerCmd->add_option("--scheduler-name", schedulerName,
                            "Schedule pods whose spec.schedulerName is this")
       ->capture_default_str();
+  schedulerCmd->add_flag("--leader-elect", leaderElect,
+                         "Schedule only while holding the Lease kube-system/kube-scheduler");
   auto* versionCmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -99,8 +143,8 @@ int main(int argc, char** argv) {
       std::cout << "skiff v0.1.0 (Kubernetes API v1.32)\n";
       return 0;
     }
-    if (*schedulerCmd) return runScheduler(kubeconfig, schedulerName);
-    return runApiServer(apiOptions, serverCmd->parsed());
+    if (*schedulerCmd) return runScheduler(kubeconfig, schedulerName, leaderElect);
+    return runApiServer(apiOptions, serverCmd->parsed(), leaderElect);
   } catch (const std::exception& e) {
     SKIFF_LOG_ERROR("fatal error=\"{}\"", e.what());
     return 1;

@@ -20,7 +20,7 @@ c() {
 
 start_server() {
   "$SKIFF" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --storage "${STORAGE:-sqlite}" \
-    >>"$WORK/server.log" 2>&1 &
+    ${SERVER_ARGS:-} >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     [ -f "$WORK/data/kubeconfig" ] && c -sf "$API/readyz" >/dev/null 2>&1 && return 0

@@ -3,7 +3,9 @@
 # pods/binding, honours requests, nodeSelector and taints, reports FailedScheduling with
 # upstream's message, and retries when the cluster changes.
 source "$(dirname "$0")/lib.sh"
-start_server
+SERVER_ARGS=--leader-elect start_server
+for _ in $(seq 1 50); do k -n kube-system get lease kube-scheduler >/dev/null 2>&1 && break; sleep 0.1; done
+expect_contains "$(k -n kube-system get lease kube-scheduler -o jsonpath='{.spec.holderIdentity}')" "_" "with --leader-elect the scheduler holds the kube-scheduler Lease"
 
 node() {  # node NAME CPU LABELS_JSON [TAINTS_JSON]
   echo "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$1\",\"labels\":$3},
@@ -58,4 +60,13 @@ expect_contains "$OUT" "untolerated taint {dedicated: gpu}" "the message names t
 pod tolerant 6 '"nodeSelector":{"gpu":"yes"},"tolerations":[{"key":"dedicated","operator":"Equal","value":"gpu","effect":"NoSchedule"}],'
 wait_bound tolerant
 expect_eq "$(node_of tolerant)" "node-gpu" "a tolerating pod lands on the tainted node"
+
+# A second scheduler with --leader-elect waits for the Lease and does not schedule.
+"$SKIFF" scheduler --kubeconfig "$WORK/data/kubeconfig" --leader-elect >"$WORK/sched2.log" 2>&1 &
+SECOND=$!
+sleep 2
+kill -0 $SECOND 2>/dev/null || fail "second scheduler exited: $(cat "$WORK/sched2.log")"
+expect_contains "$(cat "$WORK/sched2.log")" "waiting to lead lease=kube-system/kube-scheduler" "a second candidate waits for the Lease"
+expect_not_contains "$(cat "$WORK/sched2.log")" "scheduler started" "the standby does not schedule"
+kill $SECOND; wait $SECOND 2>/dev/null || true
 finish
