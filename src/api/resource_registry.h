@@ -48,6 +48,8 @@ struct ResourceInfo {
   // The entry whose version is stored: `storage` or this one.
   const ResourceInfo& storageInfo() const { return storage ? *storage : *this; }
   bool hasStatus() const { return subresource("status") != nullptr; }
+  // A core-group resource with this plural ("pods", "namespaces", ...).
+  bool isCore(std::string_view pluralName) const { return group.empty() && plural == pluralName; }
 };
 
 struct GroupVersion {

@@ -46,12 +46,12 @@ void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bo
     const auto& meta = obj.at("metadata").as_object();
     requireLiveNamespace(str(meta, "namespace"));
   }
-  if (info.group.empty() && info.plural == "services" && !dryRun) allocateServiceAddresses(obj);
+  if (info.isCore("services") && !dryRun) allocateServiceAddresses(obj);
 }
 
 void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
                             const json::object& old) {
-  if (info.group.empty() && info.plural == "services") {
+  if (info.isCore("services")) {
     // clusterIP is immutable once allocated; keep it when the client left it out.
     auto* spec = obj.if_contains("spec");
     auto* oldSpec = old.if_contains("spec");

@@ -3,6 +3,7 @@
 
 #include "api/conversion.h"
 #include "apiserver/resource_store.h"
+#include "apiserver/strategy.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 
@@ -39,7 +40,7 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
                                    RequestContext& ctx, bool& gone) {
   if (info.storage)
     return api::convertObject(remove(info.storageInfo(), ns, name, options, ctx, gone), info);
-  if (info.group.empty() && info.plural == "namespaces" &&
+  if (info.isCore("namespaces") &&
       (name == "default" || name == "kube-system" || name == "kube-public"))
     throw forbidden("namespaces", name, "this namespace may not be deleted");
   const std::string k = key(info, ns, name);
@@ -61,19 +62,15 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
 
     const json::value* finalizers = meta.if_contains("finalizers");
     bool hasFinalizers = finalizers && finalizers->is_array() && !finalizers->as_array().empty();
-    bool isPod = info.group.empty() && info.plural == "pods";
-    bool isNamespace = info.group.empty() && info.plural == "namespaces";
+    bool isPod = info.isCore("pods");
+    bool isNamespace = info.isCore("namespaces");
     int64_t grace = isPod ? podGracePeriod(obj, options) : 0;
     bool alreadyDeleting = meta.contains("deletionTimestamp");
 
-    if (isNamespace) {
-      // Namespaces always terminate through their finalizer (the namespace controller).
-      auto* spec = obj.if_contains("spec");
-      auto* nsFinalizers = spec && spec->is_object() ? spec->as_object().if_contains("finalizers") : nullptr;
-      if (nsFinalizers && nsFinalizers->is_array() && !nsFinalizers->as_array().empty()) {
-        hasFinalizers = true;
-        obj["status"] = json::object{{"phase", "Terminating"}};
-      }
+    if (isNamespace && hasNamespaceFinalizers(obj)) {
+      // Namespaces terminate through their finalizer (the namespace controller).
+      hasFinalizers = true;
+      obj["status"] = json::object{{"phase", "Terminating"}};
     }
 
     if (hasFinalizers || grace > 0) {

@@ -84,9 +84,7 @@ json::object ResourceStore::patch(const ResourceInfo& info, const std::string& n
     const std::string pinned = resourceVersionOf(patched);
     const bool patchPinnedVersion = pinned != std::to_string(modRevision);
     if (patchPinnedVersion && !pinned.empty())
-      throw conflict(info.qualifiedResource(), name,
-                     "the object has been modified; please apply your changes to the latest "
-                     "version and try again");
+      throw staleObjectConflict(info.qualifiedResource(), name);
     json::object obj = decodeBody(info, std::move(patched), ctx);
     if (info.storage) obj = api::convertObject(obj, info.storageInfo());
     auto& meta = obj["metadata"].as_object();

@@ -77,22 +77,8 @@ std::function<bool(const json::object&)> makeFilter(const ResourceInfo& info,
     }
   }
   if (!labels && !fields) return nullptr;
-  if (info.storage) {
-    // Cached objects are in the storage version; select on what this version shows.
-    return [labels = std::move(labels), fields = std::move(fields),
-            &info](const json::object& stored) {
-      json::object obj = api::convertObject(stored, info);
-      if (labels) {
-        const json::object* labelMap = nullptr;
-        if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
-          if (auto* l = meta->as_object().if_contains("labels"); l && l->is_object())
-            labelMap = &l->as_object();
-        if (!labels->matches(labelMap)) return false;
-      }
-      return !fields || fields->matches([&obj](std::string_view f) { return api::fieldValueOf(obj, f); });
-    };
-  }
-  return [labels = std::move(labels), fields = std::move(fields)](const json::object& obj) {
+  std::function<bool(const json::object&)> filter = [labels = std::move(labels),
+                                                     fields = std::move(fields)](const json::object& obj) {
     if (labels) {
       const json::object* labelMap = nullptr;
       if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
@@ -106,6 +92,11 @@ std::function<bool(const json::object&)> makeFilter(const ResourceInfo& info,
       });
     }
     return true;
+  };
+  if (!info.storage) return filter;
+  // Cached objects are in the storage version; select on what this version shows.
+  return [filter, &info](const json::object& stored) {
+    return filter(api::convertObject(stored, info));
   };
 }
 
@@ -278,12 +269,7 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
   const json::object& newMeta = obj.at("metadata").as_object();
   const json::value* finalizers = newMeta.if_contains("finalizers");
   bool noFinalizers = !finalizers || !finalizers->is_array() || finalizers->as_array().empty();
-  if (info.group.empty() && info.plural == "namespaces") {
-    // A namespace also waits for its spec.finalizers (the namespace controller's "kubernetes").
-    const json::value* spec = obj.if_contains("spec");
-    const json::value* nsFinalizers = spec && spec->is_object() ? spec->as_object().if_contains("finalizers") : nullptr;
-    if (nsFinalizers && nsFinalizers->is_array() && !nsFinalizers->as_array().empty()) noFinalizers = false;
-  }
+  if (info.isCore("namespaces") && hasNamespaceFinalizers(obj)) noFinalizers = false;
   // (Like upstream, only when no graceful period is pending: a terminating pod waits for its
   // kubelet.)
   const json::value* grace = newMeta.if_contains("deletionGracePeriodSeconds");
@@ -291,17 +277,13 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
   if (newMeta.contains("deletionTimestamp") && noFinalizers && graceOver && !ctx.dryRun) {
     auto result = store_.remove(k, modRevision);
     if (!result.succeeded)
-      throw conflict(info.qualifiedResource(), name,
-                     "the object has been modified; please apply your changes to the latest "
-                     "version and try again");
+      throw staleObjectConflict(info.qualifiedResource(), name);
     return obj;
   }
   if (ctx.dryRun) return obj;
   auto result = store_.update(k, encodeForStorage(obj), modRevision);
   if (!result.succeeded)
-    throw conflict(info.qualifiedResource(), name,
-                   "the object has been modified; please apply your changes to the latest version "
-                   "and try again");
+    throw staleObjectConflict(info.qualifiedResource(), name);
   return finishWrite(result, std::move(obj));
 }
 
@@ -338,9 +320,7 @@ json::object ResourceStore::updateDecoded(const ResourceInfo& info, const std::s
   auto& [old, modRevision] = *current;
   std::string wantedRv = stringAt(meta, "resourceVersion");
   if (!wantedRv.empty() && wantedRv != std::to_string(modRevision))
-    throw conflict(info.qualifiedResource(), name,
-                   "the object has been modified; please apply your changes to the latest version "
-                   "and try again");
+    throw staleObjectConflict(info.qualifiedResource(), name);
   return commitUpdate(info, k, std::move(obj), old, modRevision, subresource, ctx);
 }
 

@@ -7,9 +7,6 @@ namespace skiff::apiserver {
 namespace json = boost::json;
 
 namespace {
-bool isCore(const api::ResourceInfo& info, std::string_view plural) {
-  return info.group.empty() && info.plural == plural;
-}
 const json::object* objectAt(const json::object& obj, std::string_view field) {
   const json::value* v = obj.if_contains(field);
   return v && v->is_object() ? &v->as_object() : nullptr;
@@ -41,21 +38,27 @@ std::string podQosClass(const json::object& pod) {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+bool hasNamespaceFinalizers(const json::object& ns) {
+  const json::object* spec = objectAt(ns, "spec");
+  const json::value* finalizers = spec ? spec->if_contains("finalizers") : nullptr;
+  return finalizers && finalizers->is_array() && !finalizers->as_array().empty();
+}
+
 void prepareForCreate(const api::ResourceInfo& info, json::object& obj) {
   // Nodes register with their status (the kubelet sets it); other kinds start clean.
-  if (info.hasStatus() && !isCore(info, "nodes") && !isCore(info, "persistentvolumes"))
+  if (info.hasStatus() && !info.isCore("nodes") && !info.isCore("persistentvolumes"))
     obj.erase("status");
-  if (isCore(info, "pods")) {
+  if (info.isCore("pods")) {
     obj["status"] = json::object{{"phase", "Pending"}, {"qosClass", podQosClass(obj)}};
-  } else if (isCore(info, "namespaces")) {
+  } else if (info.isCore("namespaces")) {
     obj["status"] = json::object{{"phase", "Active"}};
-  } else if (isCore(info, "services")) {
+  } else if (info.isCore("services")) {
     obj["status"] = json::object{{"loadBalancer", json::object()}};
   }
 }
 
 void prepareForUpdate(const api::ResourceInfo& info, json::object& obj, const json::object& old) {
-  if (isCore(info, "namespaces")) {
+  if (info.isCore("namespaces")) {
     // A namespace's phase is owned by the server, and its spec.finalizers change only
     // through /finalize: keep both across ordinary updates.
     if (const json::value* status = old.if_contains("status")) obj["status"] = *status;

@@ -14,6 +14,8 @@ void prepareForCreate(const api::ResourceInfo& info, boost::json::object& obj);
 // On a main-resource update (not /status).
 void prepareForUpdate(const api::ResourceInfo& info, boost::json::object& obj,
                       const boost::json::object& old);
+// True while a namespace still lists spec.finalizers (the namespace controller's "kubernetes").
+bool hasNamespaceFinalizers(const boost::json::object& ns);
 // Pod QoS class from its containers' requests and limits: Guaranteed, Burstable, BestEffort.
 std::string podQosClass(const boost::json::object& pod);
 

@@ -97,9 +97,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
       if (auto* rv = meta->if_contains("resourceVersion"); rv && rv->is_string())
         wantedRv = std::string(rv->as_string());
     if (req.method == "PUT" && !wantedRv.empty() && wantedRv != std::to_string(modRevision))
-      throw conflict(info.qualifiedResource(), ri.name,
-                     "the object has been modified; please apply your changes to the latest "
-                     "version and try again");
+      throw staleObjectConflict(info.qualifiedResource(), ri.name);
     json::object updated = old;
     updated["spec"].as_object()["replicas"] = replicas->as_int64();
     try {

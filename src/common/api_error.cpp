@@ -66,6 +66,12 @@ ApiError conflict(const std::string& qualified, const std::string& name, const s
   return e;
 }
 
+ApiError staleObjectConflict(const std::string& qualified, const std::string& name) {
+  return conflict(qualified, name,
+                  "the object has been modified; please apply your changes to the latest version "
+                  "and try again");
+}
+
 ApiError invalid(const std::string& kind, const std::string& group, const std::string& name,
                  std::vector<StatusCause> causes) {
   std::string qualifiedKind = group.empty() ? kind : kind + "." + group;

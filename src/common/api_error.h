@@ -42,6 +42,8 @@ class ApiError : public std::runtime_error {
 ApiError notFound(const std::string& qualified, const std::string& name);
 ApiError alreadyExists(const std::string& qualified, const std::string& name);
 ApiError conflict(const std::string& qualified, const std::string& name, const std::string& why);
+// 409 for a write based on an outdated resourceVersion (upstream's OptimisticLockError text).
+ApiError staleObjectConflict(const std::string& qualified, const std::string& name);
 ApiError invalid(const std::string& kind, const std::string& group, const std::string& name,
                  std::vector<StatusCause> causes);
 ApiError badRequest(const std::string& message);
