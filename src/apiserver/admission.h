@@ -15,6 +15,8 @@ namespace skiff::apiserver {
 struct AdmissionOptions {
   std::string serviceCidrBase = "10.43.0.";  // served as 10.43.0.0/16
   int nodePortMin = 30000, nodePortMax = 32767;
+  int64_t defaultNotReadyTolerationSeconds = 300;
+  int64_t defaultUnreachableTolerationSeconds = 300;
 };
 
 class Admission {

@@ -199,7 +199,10 @@ void ApiServer::start() {
   impl_->caches = std::make_unique<CacheHub>(*impl_->store);
   for (const auto& r : impl_->registry.all()) impl_->caches->cacheFor(r.storagePrefix());
   impl_->caches->start();
-  impl_->admission = std::make_unique<Admission>(*impl_->caches);
+  AdmissionOptions admissionOptions;
+  admissionOptions.defaultNotReadyTolerationSeconds = impl_->options.defaultNotReadyTolerationSeconds;
+  admissionOptions.defaultUnreachableTolerationSeconds = impl_->options.defaultUnreachableTolerationSeconds;
+  impl_->admission = std::make_unique<Admission>(*impl_->caches, admissionOptions);
   impl_->resources = std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
   api::OpenApi::instance();  // parse once up front, not on the first kubectl request
   impl_->bootstrap();

@@ -15,6 +15,10 @@ struct ApiServerOptions {
   int threads = 4;
   // HTTPS with a CA created under DATA_DIR/tls on first start; false serves plain HTTP.
   bool tls = true;
+  // DefaultTolerationSeconds admission: pods without them get NoExecute tolerations of the
+  // not-ready and unreachable taints for this long (--default-*-toleration-seconds).
+  int64_t defaultNotReadyTolerationSeconds = 300;
+  int64_t defaultUnreachableTolerationSeconds = 300;
 };
 
 class ApiServer {

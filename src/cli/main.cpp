@@ -3,25 +3,22 @@
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 
-#include <csignal>
 #include <iostream>
-#include <thread>
-#include <unistd.h>
 
 #include "apiserver/api_server.h"
+#include "cli/commands.h"
+#include "cli/process.h"
 #include "client/kubeconfig.h"
-#include "client/leader_election.h"
-#include "common/ids.h"
 #include "client/rest_client.h"
 #include "common/log.h"
+#include "controller/controller_manager.h"
 #include "scheduler/scheduler.h"
 
 namespace {
 
-volatile std::sig_atomic_t stopRequested = 0;
-void onSignal(int) { stopRequested = 1; }
+using namespace skiff;
 
-void addApiServerFlags(CLI::App* cmd, skiff::apiserver::ApiServerOptions& o) {
+void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
   cmd->add_option("--data-dir", o.dataDir, "Directory for the database and the kubeconfig")
       ->capture_default_str();
   cmd->add_option("--listen", o.listen, "Address to serve the Kubernetes API on (HOST:PORT)")
@@ -32,76 +29,96 @@ void addApiServerFlags(CLI::App* cmd, skiff::apiserver::ApiServerOptions& o) {
   cmd->add_option("--threads", o.threads, "HTTP worker threads")->capture_default_str();
   cmd->add_flag("!--disable-tls", o.tls,
                 "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks)");
+  cmd->add_option("--default-not-ready-toleration-seconds", o.defaultNotReadyTolerationSeconds,
+                  "Toleration seconds for the not-ready:NoExecute taint added to pods without one")
+      ->capture_default_str();
+  cmd->add_option("--default-unreachable-toleration-seconds", o.defaultUnreachableTolerationSeconds,
+                  "Toleration seconds for the unreachable:NoExecute taint added to pods without one")
+      ->capture_default_str();
 }
 
-// The handlers are installed by each run function before it starts anything.
-void waitForSignal() {
-  while (!stopRequested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  SKIFF_LOG_INFO("shutting down");
-}
+// Controller-manager flags, with upstream's names; durations as "40s", "5m".
+struct ControllerFlags {
+  std::string nodeMonitorGracePeriod = "40s";
+  std::string nodeStartupGracePeriod = "60s";
+  std::string nodeMonitorPeriod = "5s";
+  controller::ControllerOptions options;
 
-// Runs `start` once this process holds the Lease kube-system/`leaseName` (or at once without
-// --leader-elect); like upstream, losing the Lease ends the process.
-bool campaign(skiff::client::RestClient& client, bool leaderElect, const std::string& leaseName,
-              std::unique_ptr<skiff::client::LeaderElector>& elector) {
-  if (!leaderElect) return true;
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  skiff::client::LeaderElectionConfig config;
-  config.leaseName = leaseName;
-  config.identity = std::string(host) + "_" + skiff::newUid();
-  auto leading = std::make_shared<std::atomic<bool>>(false);
-  config.onStartedLeading = [leading] { *leading = true; };
-  config.onStoppedLeading = [] {
-    SKIFF_LOG_ERROR("leader election lost; exiting");
-    stopRequested = 1;
-  };
-  elector = std::make_unique<skiff::client::LeaderElector>(client, config);
-  elector->start();
-  SKIFF_LOG_INFO("waiting to lead lease=kube-system/{} identity={}", leaseName, config.identity);
-  while (!*leading && !stopRequested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  return *leading;
-}
-
-// `withScheduler`: the `server` bundle; components still talk to the API server over
-// HTTPS with the admin kubeconfig, exactly as when they run alone.
-int runApiServer(const skiff::apiserver::ApiServerOptions& options, bool withScheduler,
-                 bool leaderElect) {
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGTERM, onSignal);
-  skiff::apiserver::ApiServer server(options);
-  server.start();
-  std::unique_ptr<skiff::client::RestClient> client;
-  std::unique_ptr<skiff::client::LeaderElector> elector;
-  std::unique_ptr<skiff::scheduler::Scheduler> scheduler;
-  if (withScheduler) {
-    client = std::make_unique<skiff::client::RestClient>(
-        skiff::client::loadKubeconfig(server.kubeconfigPath()));
-    if (campaign(*client, leaderElect, "kube-scheduler", elector)) {
-      scheduler = std::make_unique<skiff::scheduler::Scheduler>(*client);
-      scheduler->start();
-    }
+  void add(CLI::App* cmd) {
+    cmd->add_option("--node-monitor-grace-period", nodeMonitorGracePeriod,
+                    "How long a node may miss heartbeats before it is marked Unknown")
+        ->capture_default_str();
+    cmd->add_option("--node-startup-grace-period", nodeStartupGracePeriod,
+                    "The same for a node that has never been Ready")
+        ->capture_default_str();
+    cmd->add_option("--node-monitor-period", nodeMonitorPeriod, "How often node health is checked")
+        ->capture_default_str();
+    cmd->add_option("--cluster-cidr", options.clusterCidr, "Pod address range; each node gets a slice")
+        ->capture_default_str();
+    cmd->add_option("--node-cidr-mask-size", options.nodeCidrMaskSize, "Prefix length of a node's pod range")
+        ->capture_default_str();
+    cmd->add_option("--terminated-pod-gc-threshold", options.terminatedPodGcThreshold,
+                    "Terminated pods kept before PodGC deletes the oldest")
+        ->capture_default_str();
+    cmd->add_option("--concurrent-syncs", options.workers, "Worker threads per controller")
+        ->capture_default_str();
+    cmd->add_option("--controllers", options.controllers,
+                    "Controllers to run: '*' for all, 'name' to enable, '-name' to disable")
+        ->delimiter(',')
+        ->capture_default_str();
   }
-  waitForSignal();
-  if (scheduler) scheduler->stop();
-  if (elector) elector->stop();
-  server.stop();
-  return 0;
-}
+  controller::ControllerOptions resolve() {
+    options.nodeMonitorGracePeriod = cli::parseDuration(nodeMonitorGracePeriod);
+    options.nodeStartupGracePeriod = cli::parseDuration(nodeStartupGracePeriod);
+    options.nodeMonitorPeriod = cli::parseDuration(nodeMonitorPeriod);
+    return options;
+  }
+};
 
-int runScheduler(const std::string& kubeconfig, const std::string& name, bool leaderElect) {
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGTERM, onSignal);
-  skiff::client::RestClient client(skiff::client::loadKubeconfig(kubeconfig));
-  std::unique_ptr<skiff::client::LeaderElector> elector;
-  std::unique_ptr<skiff::scheduler::Scheduler> scheduler;
-  if (campaign(client, leaderElect, "kube-scheduler", elector)) {
-    scheduler = std::make_unique<skiff::scheduler::Scheduler>(client, skiff::scheduler::SchedulerOptions{name});
+// The components that run against an API server through a kubeconfig; each campaigns for its
+// own Lease when leader election is on, as upstream's binaries do.
+struct Components {
+  std::unique_ptr<client::RestClient> client;
+  std::unique_ptr<client::LeaderElector> schedulerElector, controllersElector;
+  std::unique_ptr<scheduler::Scheduler> scheduler;
+  std::unique_ptr<controller::ControllerManager> controllers;
+
+  void startScheduler(bool leaderElect, const std::string& name) {
+    if (!cli::campaign(*client, leaderElect, "kube-scheduler", schedulerElector)) return;
+    scheduler = std::make_unique<scheduler::Scheduler>(*client, scheduler::SchedulerOptions{name});
     scheduler->start();
   }
-  waitForSignal();
-  if (scheduler) scheduler->stop();
-  if (elector) elector->stop();
+  void startControllers(bool leaderElect, const controller::ControllerOptions& options) {
+    if (!cli::campaign(*client, leaderElect, "kube-controller-manager", controllersElector)) return;
+    controllers = std::make_unique<controller::ControllerManager>(*client, options);
+    controllers->start();
+  }
+  void stop() {
+    if (controllers) controllers->stop();
+    if (scheduler) scheduler->stop();
+    if (controllersElector) controllersElector->stop();
+    if (schedulerElector) schedulerElector->stop();
+  }
+};
+
+// `bundle`: `skiff server`; the components still talk to the API server over HTTPS with the
+// admin kubeconfig, exactly as when they run alone.
+int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool leaderElect,
+                 const controller::ControllerOptions& controllerOptions) {
+  cli::installSignalHandlers();
+  apiserver::ApiServer server(options);
+  server.start();
+  Components components;
+  if (bundle) {
+    components.client = std::make_unique<client::RestClient>(client::loadKubeconfig(server.kubeconfigPath()));
+    // Both campaigns run in parallel so a standby server waits on both Leases.
+    std::thread sched([&] { components.startScheduler(leaderElect, "default-scheduler"); });
+    components.startControllers(leaderElect, controllerOptions);
+    sched.join();
+  }
+  cli::waitForSignal();
+  components.stop();
+  server.stop();
   return 0;
 }
 
@@ -113,17 +130,22 @@ int main(int argc, char** argv) {
   std::string logLevel = "info";
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")->capture_default_str();
 
-  skiff::apiserver::ApiServerOptions apiOptions;
+  apiserver::ApiServerOptions apiOptions;
   apiOptions.dataDir = "/var/lib/skiff";
-  auto* apiserverCmd = app.add_subcommand("apiserver", "Run the Kubernetes API server");
-  addApiServerFlags(apiserverCmd, apiOptions);
-  auto* serverCmd = app.add_subcommand(
-      "server", "Run the control plane in one process (API server and scheduler for now)");
-  addApiServerFlags(serverCmd, apiOptions);
+  ControllerFlags controllerFlags;
   std::string kubeconfig, schedulerName = "default-scheduler";
   bool leaderElect = false;
+
+  auto* apiserverCmd = app.add_subcommand("apiserver", "Run the Kubernetes API server");
+  addApiServerFlags(apiserverCmd, apiOptions);
+
+  auto* serverCmd = app.add_subcommand(
+      "server", "Run the control plane in one process: API server, scheduler, controller manager");
+  addApiServerFlags(serverCmd, apiOptions);
+  controllerFlags.add(serverCmd);
   serverCmd->add_flag("--leader-elect", leaderElect,
                       "Control-plane components run only while holding their kube-system Lease");
+
   auto* schedulerCmd = app.add_subcommand("scheduler", "Run the scheduler against an API server");
   schedulerCmd->add_option("--kubeconfig", kubeconfig, "Kubeconfig of the API server")->required();
   schedulerCmd->add_option("--scheduler-name", schedulerName,
@@ -131,20 +153,40 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   schedulerCmd->add_flag("--leader-elect", leaderElect,
                          "Schedule only while holding the Lease kube-system/kube-scheduler");
+
+  auto* cmCmd = app.add_subcommand("controller-manager",
+                                   "Run the controllers (workloads, GC, namespaces, nodes, ...) against an API server");
+  cmCmd->add_option("--kubeconfig", kubeconfig, "Kubeconfig of the API server")->required();
+  controllerFlags.add(cmCmd);
+  cmCmd->add_flag("--leader-elect", leaderElect,
+                  "Reconcile only while holding the Lease kube-system/kube-controller-manager");
+
+  auto agent = cli::addAgentCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
   // Few malloc arenas: the server's threads allocate large transient buffers (list
   // responses); per-thread arenas would keep that memory resident long after.
   mallopt(M_ARENA_MAX, 2);
-  skiff::initLogging(logLevel);
+  initLogging(logLevel);
   try {
     if (*versionCmd) {
       std::cout << "skiff v0.1.0 (Kubernetes API v1.32)\n";
       return 0;
     }
-    if (*schedulerCmd) return runScheduler(kubeconfig, schedulerName, leaderElect);
-    return runApiServer(apiOptions, serverCmd->parsed(), leaderElect);
+    if (*agent.cmd) return agent.run();
+    auto controllerOptions = controllerFlags.resolve();
+    if (*schedulerCmd || *cmCmd) {
+      cli::installSignalHandlers();
+      Components components;
+      components.client = std::make_unique<client::RestClient>(client::loadKubeconfig(kubeconfig));
+      if (*schedulerCmd) components.startScheduler(leaderElect, schedulerName);
+      else components.startControllers(leaderElect, controllerOptions);
+      cli::waitForSignal();
+      components.stop();
+      return 0;
+    }
+    return runApiServer(apiOptions, serverCmd->parsed(), leaderElect, controllerOptions);
   } catch (const std::exception& e) {
     SKIFF_LOG_ERROR("fatal error=\"{}\"", e.what());
     return 1;

@@ -1,0 +1,107 @@
+#include "controller/controller.h"
+
+#include <algorithm>
+
+#include "common/api_error.h"
+#include "common/log.h"
+
+namespace skiff::controller {
+
+QueueController::QueueController(ControllerContext& ctx, std::string name, std::string component,
+                                 int workers)
+    : client_(ctx.client),
+      informers_(ctx.informers),
+      options_(ctx.options),
+      recorder_(ctx.client, std::move(component)),
+      queue_(name),
+      name_(std::move(name)),
+      workers_(workers > 0 ? workers : std::max(1, ctx.options.workers)) {}
+
+QueueController::~QueueController() { stop(); }
+
+void QueueController::every(std::chrono::milliseconds period, std::function<void()> fn) {
+  periodic_.push_back({period, std::move(fn)});
+}
+
+void QueueController::run() {
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { worker(); });
+  for (auto& p : periodic_) {
+    threads_.emplace_back([this, p] {
+      std::unique_lock lock(stopMu_);
+      while (!stopping_) {
+        lock.unlock();
+        try {
+          p.fn();
+        } catch (const std::exception& e) {
+          SKIFF_LOG_WARN("controller={} periodic task failed error=\"{}\"", name_, e.what());
+        }
+        lock.lock();
+        stopCv_.wait_for(lock, p.period, [this] { return stopping_.load(); });
+      }
+    });
+  }
+}
+
+void QueueController::stop() {
+  {
+    std::lock_guard lock(stopMu_);
+    if (stopping_.exchange(true)) return;
+  }
+  stopCv_.notify_all();
+  queue_.shutDown();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void QueueController::worker() {
+  while (auto key = queue_.get()) {
+    if (stopping_) {
+      queue_.done(*key);
+      continue;
+    }
+    try {
+      sync(*key);
+      queue_.forget(*key);
+    } catch (const ApiError& e) {
+      // Conflicts are routine (a stale cache): retry quietly.
+      if (e.code() == 409)
+        SKIFF_LOG_DEBUG("controller={} key={} conflict, retrying", name_, *key);
+      else
+        SKIFF_LOG_WARN("controller={} key={} sync failed error=\"{}\"", name_, *key, e.what());
+      queue_.addRateLimited(*key);
+    } catch (const std::exception& e) {
+      SKIFF_LOG_WARN("controller={} key={} sync failed error=\"{}\"", name_, *key, e.what());
+      queue_.addRateLimited(*key);
+    }
+    queue_.done(*key);
+  }
+}
+
+namespace {
+std::vector<std::pair<std::string, ControllerFactory>>& registry() {
+  static std::vector<std::pair<std::string, ControllerFactory>> r;
+  return r;
+}
+}  // namespace
+
+ControllerRegistration::ControllerRegistration(std::string name, ControllerFactory factory) {
+  auto& r = registry();
+  r.emplace_back(std::move(name), std::move(factory));
+  std::sort(r.begin(), r.end(), [](auto& a, auto& b) { return a.first < b.first; });
+}
+
+const std::vector<std::pair<std::string, ControllerFactory>>& registeredControllers() {
+  return registry();
+}
+
+bool controllerEnabled(const std::vector<std::string>& list, const std::string& name) {
+  bool enabled = false;
+  for (const auto& c : list) {
+    if (c == name) return true;
+    if (c == "-" + name) return false;
+    if (c == "*") enabled = true;
+  }
+  return enabled;
+}
+
+}  // namespace skiff::controller

@@ -1,0 +1,119 @@
+// The controller framework of `skiff controller-manager` (kube-controller-manager's role).
+//
+// A controller is built from a ControllerContext: it takes the shared informers it needs
+// from the factory and registers its event handlers in its constructor; the manager then
+// starts every informer, waits for their first sync and calls run(). Most controllers are
+// QueueControllers: handlers turn events into keys on a rate-limited WorkQueue and worker
+// threads call sync(key), which must be idempotent (it reads the informer caches, compares
+// with the desired state and writes the difference through the API server). A sync that
+// throws is retried with per-key exponential backoff, as upstream's controllers do.
+//
+// Controllers register themselves by name with a static ControllerRegistration in their own
+// .cpp file (the library is linked whole-archive so those objects are kept).
+#pragma once
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/event_recorder.h"
+#include "client/informer.h"
+#include "client/rest_client.h"
+#include "client/work_queue.h"
+
+namespace skiff::controller {
+
+// Flags of the controller manager (upstream names in comments); tests shorten the timings.
+struct ControllerOptions {
+  // --node-monitor-grace-period: a node whose Lease/status is older is marked Unknown.
+  std::chrono::milliseconds nodeMonitorGracePeriod{std::chrono::seconds(40)};
+  // --node-startup-grace-period: the same for a node that never reported Ready.
+  std::chrono::milliseconds nodeStartupGracePeriod{std::chrono::seconds(60)};
+  // --node-monitor-period: how often node health is checked.
+  std::chrono::milliseconds nodeMonitorPeriod{std::chrono::seconds(5)};
+  // --cluster-cidr and --node-cidr-mask-size (node IPAM).
+  std::string clusterCidr = "10.42.0.0/16";
+  int nodeCidrMaskSize = 24;
+  // --terminated-pod-gc-threshold (PodGC).
+  int terminatedPodGcThreshold = 12500;
+  // Worker threads per queue controller (upstream's --concurrent-*-syncs default to 5).
+  int workers = 5;
+  // Controllers to run: "*" means all; "-name" disables one (upstream's --controllers).
+  std::vector<std::string> controllers = {"*"};
+};
+
+struct ControllerContext {
+  client::RestClient& client;
+  client::SharedInformerFactory& informers;
+  const ControllerOptions& options;
+};
+
+class Controller {
+ public:
+  virtual ~Controller() = default;
+  virtual const std::string& name() const = 0;
+  // Called once the informers have synced: start workers/timers. Must not block.
+  virtual void run() = 0;
+  // Stops and joins everything run() started. Idempotent.
+  virtual void stop() = 0;
+};
+
+// A controller driven by one WorkQueue of "namespace/name" keys.
+class QueueController : public Controller {
+ public:
+  ~QueueController() override;
+  const std::string& name() const override { return name_; }
+  void run() override;
+  void stop() override;
+
+ protected:
+  // `component` is the Event source (e.g. "replicaset-controller").
+  QueueController(ControllerContext& ctx, std::string name, std::string component, int workers = 0);
+
+  // Brings the object `key` to its desired state; throw to retry with backoff.
+  virtual void sync(const std::string& key) = 0;
+  // Optional periodic work (e.g. node health checks) on its own thread, every `period`.
+  void every(std::chrono::milliseconds period, std::function<void()> fn);
+
+  void enqueue(const boost::json::object& obj) { queue_.add(client::objectKey(obj)); }
+  void enqueueKey(const std::string& key) { queue_.add(key); }
+  void enqueueAfter(const std::string& key, std::chrono::milliseconds delay) {
+    queue_.addAfter(key, delay);
+  }
+
+  client::RestClient& client_;
+  client::SharedInformerFactory& informers_;
+  const ControllerOptions& options_;
+  client::EventRecorder recorder_;
+  client::WorkQueue queue_;
+
+ private:
+  void worker();
+  const std::string name_;
+  const int workers_;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> threads_;
+  struct Periodic {
+    std::chrono::milliseconds period;
+    std::function<void()> fn;
+  };
+  std::vector<Periodic> periodic_;
+  std::mutex stopMu_;
+  std::condition_variable stopCv_;
+};
+
+using ControllerFactory = std::function<std::unique_ptr<Controller>(ControllerContext&)>;
+
+// Static registration: `static ControllerRegistration reg("replicaset", factory);`.
+struct ControllerRegistration {
+  ControllerRegistration(std::string name, ControllerFactory factory);
+};
+// Registered controllers by name, in name order.
+const std::vector<std::pair<std::string, ControllerFactory>>& registeredControllers();
+// Whether `name` is enabled by the --controllers list.
+bool controllerEnabled(const std::vector<std::string>& list, const std::string& name);
+
+}  // namespace skiff::controller

@@ -1,0 +1,45 @@
+#include "controller/controller_manager.h"
+
+#include "common/log.h"
+
+namespace skiff::controller {
+
+ControllerManager::ControllerManager(client::RestClient& client, ControllerOptions options)
+    : client_(client), options_(std::move(options)), informers_(client), context_{client_, informers_, options_} {}
+
+ControllerManager::~ControllerManager() { stop(); }
+
+void ControllerManager::start() {
+  if (started_) return;
+  started_ = true;
+  for (const auto& [name, factory] : registeredControllers()) {
+    if (!controllerEnabled(options_.controllers, name)) {
+      SKIFF_LOG_INFO("controller disabled name={}", name);
+      continue;
+    }
+    controllers_.push_back(factory(context_));
+  }
+  informers_.start();
+  if (!informers_.waitForCacheSync(std::chrono::seconds(60)))
+    SKIFF_LOG_WARN("controller manager: informers not synced after 60s; starting anyway");
+  for (auto& c : controllers_) {
+    c->run();
+    SKIFF_LOG_INFO("controller started name={}", c->name());
+  }
+}
+
+void ControllerManager::stop() {
+  if (!started_) return;
+  started_ = false;
+  for (auto& c : controllers_) c->stop();
+  informers_.stop();
+  controllers_.clear();
+}
+
+std::vector<std::string> ControllerManager::running() const {
+  std::vector<std::string> names;
+  for (const auto& c : controllers_) names.push_back(c->name());
+  return names;
+}
+
+}  // namespace skiff::controller
