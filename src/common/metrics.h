@@ -18,13 +18,20 @@ class Metrics {
   void increment(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
                  double delta = 1);
   void setGauge(const std::string& name, double value);
+  // Records `value` in the histogram `name` (cumulative buckets with upper bounds `buckets`,
+  // plus _sum and _count), as Prometheus client libraries do.
+  void observe(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
+               double value, const std::vector<double>& buckets);
+  // Upstream's ExponentialBuckets(start, factor, count).
+  static std::vector<double> exponentialBuckets(double start, double factor, int count);
   void describe(const std::string& name, const std::string& type, const std::string& help);
   std::string render() const;
 
  private:
   struct Family {
     std::string type = "counter", help;
-    // rendered label set → value; values are atomics so the hot path takes a shared lock only
+    // rendered label set → value; values are atomics so the hot path takes a shared lock only.
+    // Histogram series keys are "<suffix>\t<labels>" (suffix _bucket, _sum or _count).
     std::map<std::string, std::unique_ptr<std::atomic<double>>> series;
   };
   std::atomic<double>& slot(const std::string& name, const std::string& labels);

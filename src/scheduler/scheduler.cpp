@@ -5,6 +5,7 @@
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace skiff::scheduler {
 
@@ -16,6 +17,16 @@ std::string str(const json::object& o, std::string_view path1, std::string_view 
   const json::value* v = o.if_contains(path1);
   if (v && !path2.empty()) v = v->is_object() ? v->as_object().if_contains(path2) : nullptr;
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// Upstream's scheduler buckets: 1 ms doubling, 15 buckets (~16 s).
+const std::vector<double>& latencyBuckets() {
+  static const auto buckets = Metrics::exponentialBuckets(0.001, 2, 15);
+  return buckets;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 bool isAssigned(const json::object& pod) { return !str(pod, "spec", "nodeName").empty(); }
@@ -107,6 +118,7 @@ void Scheduler::start() {
   pods_.start();
   if (!nodes_.waitForSync(std::chrono::seconds(30)) || !pods_.waitForSync(std::chrono::seconds(30)))
     SKIFF_LOG_WARN("scheduler: informers not synced after 30s; scheduling anyway");
+  for (int i = 0; i < std::max(1, options_.bindWorkers); ++i) binders_.emplace_back([this] { binderLoop(); });
   loopThread_ = std::thread([this] { loop(); });
   housekeepingThread_ = std::thread([this] { housekeeping(); });
   SKIFF_LOG_INFO("scheduler started name={}", options_.schedulerName);
@@ -117,6 +129,10 @@ void Scheduler::stop() {
   queue_.close();
   if (loopThread_.joinable()) loopThread_.join();
   if (housekeepingThread_.joinable()) housekeepingThread_.join();
+  { std::lock_guard lock(bindMu_); }  // a binder between its check and its wait sees stopping_
+  bindCv_.notify_all();
+  for (auto& t : binders_) t.join();
+  binders_.clear();
   pods_.stop();
   nodes_.stop();
 }
@@ -145,7 +161,22 @@ void Scheduler::loop() {
   }
 }
 
+void Scheduler::binderLoop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(bindMu_);
+      bindCv_.wait(lock, [this] { return stopping_ || !bindTasks_.empty(); });
+      if (bindTasks_.empty()) return;  // stopping and drained
+      task = std::move(bindTasks_.front());
+      bindTasks_.pop_front();
+    }
+    task();
+  }
+}
+
 void Scheduler::scheduleOne(QueuedPodInfo info) {
+  auto started = std::chrono::steady_clock::now();
   const PodInfo& pod = *info.pod;
   // The informer may know better by now (bound elsewhere, deleted).
   auto current = pods_.get(pod.key());
@@ -153,7 +184,12 @@ void Scheduler::scheduleOne(QueuedPodInfo info) {
   int64_t cycle = queue_.schedulingCycle();
   auto snapshot = cache_.snapshot();
   ScheduleResult result = algorithm_.schedulePod(pod, *snapshot);
+  Metrics::global().observe("scheduler_scheduling_algorithm_duration_seconds", {}, secondsSince(started),
+                            latencyBuckets());
   if (!result.ok()) {
+    Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
+                              {{"profile", options_.schedulerName}, {"result", "unschedulable"}},
+                              secondsSince(started), latencyBuckets());
     for (const auto& [node, status] : result.statuses)
       if (!status.plugin().empty()) info.unschedulablePlugins.insert(status.plugin());
     if (!result.preemption.nominatedNode.empty()) {
@@ -175,12 +211,32 @@ void Scheduler::scheduleOne(QueuedPodInfo info) {
   auto assumed = std::make_shared<PodInfo>(pod);
   assumed->nodeName = result.suggestedHost;
   cache_.assumePod(assumed);
-  if (bind(pod, result.suggestedHost)) {
+  // The next pod is scheduled against the cache with this one assumed while it binds.
+  auto task = [this, info = std::move(info), node = result.suggestedHost, cycle, started]() mutable {
+    bindingCycle(std::move(info), std::move(node), cycle, started);
+  };
+  {
+    std::lock_guard lock(bindMu_);
+    bindTasks_.push_back(std::move(task));
+  }
+  bindCv_.notify_one();
+}
+
+void Scheduler::bindingCycle(QueuedPodInfo info, std::string node, int64_t cycle,
+                             std::chrono::steady_clock::time_point started) {
+  const PodInfo& pod = *info.pod;
+  if (bind(pod, node)) {
     cache_.finishBinding(pod.key());
-    recorder_.event(*current, "Normal", "Scheduled",
-                    "Successfully assigned " + pod.key() + " to " + result.suggestedHost);
+    Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
+                              {{"profile", options_.schedulerName}, {"result", "scheduled"}},
+                              secondsSince(started), latencyBuckets());
+    if (auto current = pods_.get(pod.key()))
+      recorder_.event(*current, "Normal", "Scheduled", "Successfully assigned " + pod.key() + " to " + node);
   } else {
     cache_.forgetPod(pod.key());
+    Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
+                              {{"profile", options_.schedulerName}, {"result", "error"}},
+                              secondsSince(started), latencyBuckets());
     queue_.addUnschedulableIfNotPresent(std::move(info), cycle);
   }
 }

@@ -5,7 +5,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -20,6 +24,9 @@ namespace skiff::scheduler {
 
 struct SchedulerOptions {
   std::string schedulerName = "default-scheduler";
+  // Binding runs off the scheduling loop (upstream's binding cycle goroutine), so the loop
+  // does not wait for the API server's round trip; this many binds may be in flight.
+  int bindWorkers = 16;
 };
 
 class Scheduler {
@@ -43,7 +50,11 @@ class Scheduler {
   void loop();
   void housekeeping();
   void scheduleOne(QueuedPodInfo info);
+  // The binding cycle: POST pods/binding, then confirm or forget the assumed pod.
+  void bindingCycle(QueuedPodInfo info, std::string node, int64_t cycle,
+                    std::chrono::steady_clock::time_point started);
   bool bind(const PodInfo& pod, const std::string& node);
+  void binderLoop();
   void markUnschedulable(const PodInfo& pod, const std::string& message);
 
   client::RestClient& client_;
@@ -56,6 +67,10 @@ class Scheduler {
   client::SharedInformer nodes_;
   std::atomic<bool> stopping_{false};
   std::thread loopThread_, housekeepingThread_;
+  std::mutex bindMu_;
+  std::condition_variable bindCv_;
+  std::deque<std::function<void()>> bindTasks_;
+  std::vector<std::thread> binders_;
 };
 
 }  // namespace skiff::scheduler

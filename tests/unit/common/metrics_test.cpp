@@ -33,3 +33,20 @@ TEST(Metrics, ConcurrentIncrementsAreNotLost) {
 
 }  // namespace
 }  // namespace skiff
+
+TEST(Metrics, HistogramRendersCumulativeBuckets) {
+  skiff::Metrics m;
+  auto buckets = skiff::Metrics::exponentialBuckets(0.001, 10, 3);  // 0.001 0.01 0.1
+  ASSERT_EQ(buckets.size(), 3u);
+  m.observe("x_seconds", {{"result", "ok"}}, 0.005, buckets);
+  m.observe("x_seconds", {{"result", "ok"}}, 0.05, buckets);
+  m.observe("x_seconds", {{"result", "ok"}}, 5, buckets);
+  auto text = m.render();
+  EXPECT_NE(text.find("# TYPE x_seconds histogram"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{result=\"ok\",le=\"0.001\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_bucket{result=\"ok\",le=\"0.01\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_bucket{result=\"ok\",le=\"0.1\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_bucket{result=\"ok\",le=\"+Inf\"} 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_count{result=\"ok\"} 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_seconds_sum{result=\"ok\"} 5.055"), std::string::npos) << text;
+}
