@@ -14,33 +14,53 @@ std::string Status::message() const {
 }
 
 Snapshot::Snapshot(std::vector<NodeInfoPtr> nodes) : nodes_(std::move(nodes)) {
-  index_.reserve(nodes_.size());
+  auto index = std::make_shared<std::unordered_map<std::string, size_t>>();
+  auto images = std::make_shared<std::unordered_map<std::string, int>>();
+  index->reserve(nodes_.size());
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    index_[nodes_[i]->name] = i;
-    for (const auto& [image, size] : nodes_[i]->imageSizes) ++imageNodes_[image];
+    (*index)[nodes_[i]->name] = i;
+    for (const auto& [image, size] : nodes_[i]->imageSizes) ++(*images)[image];
   }
+  index_ = std::move(index);
+  imageNodes_ = std::move(images);
 }
 
 const NodeInfo* Snapshot::get(std::string_view name) const {
-  auto it = index_.find(std::string(name));
-  return it == index_.end() ? nullptr : nodes_[it->second].get();
+  if (!index_) return nullptr;
+  auto it = index_->find(std::string(name));
+  return it == index_->end() ? nullptr : nodes_[it->second].get();
 }
 
 int Snapshot::nodesWithImage(std::string_view image) const {
-  auto it = imageNodes_.find(std::string(image));
-  return it == imageNodes_.end() ? 0 : it->second;
+  if (!imageNodes_) return 0;
+  auto it = imageNodes_->find(std::string(image));
+  return it == imageNodes_->end() ? 0 : it->second;
 }
 
 Snapshot Snapshot::withNode(NodeInfoPtr node) const {
   Snapshot out = *this;
-  auto it = out.index_.find(node->name);
-  if (it == out.index_.end()) {
-    out.index_[node->name] = out.nodes_.size();
-    out.nodes_.push_back(std::move(node));
-  } else {
-    out.nodes_[it->second] = std::move(node);
-  }
-  return out;
+  if (out.replaceNode(node)) return out;
+  // A new name or other images: rebuild the indices for the what-if copy.
+  auto nodes = nodes_;
+  auto it = index_ ? index_->find(node->name) : decltype(index_->end()){};
+  if (index_ && it != index_->end()) nodes[it->second] = std::move(node);
+  else nodes.push_back(std::move(node));
+  return Snapshot(std::move(nodes));
+}
+
+bool Snapshot::replaceNode(NodeInfoPtr node) {
+  if (!index_) return false;
+  auto it = index_->find(node->name);
+  if (it == index_->end()) return false;
+  auto& slot = nodes_[it->second];
+  const auto& before = slot->imageSizes;
+  const auto& after = node->imageSizes;
+  bool sameImages = before.size() == after.size() &&
+                    std::equal(before.begin(), before.end(), after.begin(),
+                               [](const auto& a, const auto& b) { return a.first == b.first; });
+  if (!sameImages) return false;
+  slot = std::move(node);
+  return true;
 }
 
 void Profile::add(PluginPtr plugin, int64_t scoreWeight) {

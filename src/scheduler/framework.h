@@ -83,11 +83,16 @@ class Snapshot {
   int nodesWithImage(std::string_view image) const;
   // Replaces one node (preemption's what-if); other nodes stay shared.
   Snapshot withNode(NodeInfoPtr node) const;
+  // The cache's incremental update: replaces the node of the same name in place when that
+  // leaves the name index and image counts valid (same images); false when the caller must
+  // rebuild. Only for a Snapshot nobody else is reading.
+  bool replaceNode(NodeInfoPtr node);
 
  private:
   std::vector<NodeInfoPtr> nodes_;
-  std::unordered_map<std::string, size_t> index_;
-  std::unordered_map<std::string, int> imageNodes_;
+  // Shared between copies: most updates change pods on a node, not names or images.
+  std::shared_ptr<const std::unordered_map<std::string, size_t>> index_;
+  std::shared_ptr<const std::unordered_map<std::string, int>> imageNodes_;
 };
 
 class Plugin {

@@ -2,28 +2,97 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 namespace skiff::scheduler {
 
+namespace {
+
+// One job at a time (callers are serialized by jobMu): helpers wake on a new generation,
+// take chunks until the counter passes n, and report back.
+class Pool {
+ public:
+  static Pool& instance() {
+    // Never destroyed: its detached threads wait on its condition variable until exit, and
+    // destroying a condition variable with waiters blocks the exiting process.
+    static Pool* pool = new Pool;
+    return *pool;
+  }
+  size_t helpers() const { return threads_.size(); }
+
+  void run(size_t n, size_t helpersWanted, const std::function<void(size_t)>& fn) {
+    std::lock_guard job(jobMu_);
+    {
+      std::lock_guard lock(mu_);
+      fn_ = &fn;
+      n_ = n;
+      next_.store(0);
+      active_ = helpersWanted;
+      pending_ = helpersWanted;
+      ++generation_;
+    }
+    cv_.notify_all();
+    work(n, fn);
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  static constexpr size_t kChunk = 4;
+  Pool() {
+    unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 1; i < hw; ++i) threads_.emplace_back([this, i] { loop(i); });
+    for (auto& t : threads_) t.detach();  // lives as long as the process
+  }
+  void work(size_t n, const std::function<void(size_t)>& fn) {
+    for (size_t start = next_.fetch_add(kChunk); start < n; start = next_.fetch_add(kChunk))
+      for (size_t i = start; i < std::min(n, start + kChunk); ++i) fn(i);
+  }
+  void loop(size_t id) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(size_t)>* fn;
+      size_t n;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (id > active_) continue;  // not needed for this job
+        fn = fn_;
+        n = n_;
+      }
+      work(n, *fn);
+      std::lock_guard lock(mu_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex jobMu_, mu_;
+  std::condition_variable cv_, done_;
+  const std::function<void(size_t)>* fn_ = nullptr;
+  size_t n_ = 0, active_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  std::atomic<size_t> next_{0};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
 void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn) {
-  // Below this, handing work to threads costs more than it saves.
-  constexpr size_t kMinPerThread = 8;
-  unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  size_t threads = std::min<size_t>({parallelism == 0 ? 1 : parallelism, hw, (n + kMinPerThread - 1) / kMinPerThread});
+  // Below this, handing work to other threads costs more than it saves.
+  constexpr size_t kMinPerThread = 32;
+  Pool& pool = Pool::instance();
+  size_t threads = std::min<size_t>({parallelism == 0 ? 1 : parallelism, pool.helpers() + 1,
+                                     (n + kMinPerThread - 1) / kMinPerThread});
   if (threads <= 1) {
     for (size_t i = 0; i < n; ++i) fn(i);
     return;
   }
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
-  };
-  std::vector<std::jthread> pool;
-  pool.reserve(threads - 1);
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
+  pool.run(n, threads - 1, fn);
 }
 
 }  // namespace skiff::scheduler

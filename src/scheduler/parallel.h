@@ -1,7 +1,8 @@
 // A small parallel-for: runs fn(i) for i in [0, n) on up to `parallelism` threads (the caller
-// included). Work is handed out one index at a time, so slow nodes do not stall a chunk.
-// Threads are started per call: a cycle filters thousands of nodes, so the start cost
-// (tens of microseconds) is noise next to the work; a persistent pool can replace this later.
+// included). Work is handed out in small chunks from a shared counter, so slow nodes do not
+// stall a chunk. Helper threads are a persistent process-wide pool (hardware threads - 1):
+// a scheduling cycle calls this several times (filter, each score plugin), and starting
+// threads per call cost more than the work on small clusters.
 #pragma once
 #include <cstddef>
 #include <functional>

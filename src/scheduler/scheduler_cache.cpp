@@ -17,9 +17,12 @@ void SchedulerCache::addOrUpdateNode(const NodeInfo& node) {
   if (e.info) {
     for (const auto& p : e.info->pods) fresh->addPod(p);
   }
+  bool known = e.info && e.hasNode;
   e.info = std::move(fresh);
   e.hasNode = true;
-  snapshot_.reset();
+  // A status update of a known node (heartbeats) is an in-place swap; a new node rebuilds.
+  if (known) dirty_.insert(node.name);
+  else snapshot_.reset();
 }
 
 void SchedulerCache::removeNode(const std::string& name) {
@@ -38,7 +41,7 @@ void SchedulerCache::placePod(const PodInfoPtr& pod) {
   copy->name = pod->nodeName;
   copy->addPod(pod);
   e.info = std::move(copy);
-  snapshot_.reset();
+  dirty_.insert(pod->nodeName);
 }
 
 void SchedulerCache::unplacePod(const PodInfo& pod) {
@@ -48,7 +51,7 @@ void SchedulerCache::unplacePod(const PodInfo& pod) {
   copy->removePod(pod.key());
   if (!it->second.hasNode && copy->pods.empty()) nodes_.erase(it);
   else it->second.info = std::move(copy);
-  snapshot_.reset();
+  dirty_.insert(pod.nodeName);
 }
 
 void SchedulerCache::addPod(PodInfoPtr pod) {
@@ -119,13 +122,26 @@ void SchedulerCache::cleanupExpiredAssumedPods() {
 
 std::shared_ptr<const Snapshot> SchedulerCache::snapshot() {
   std::lock_guard lock(mu_);
+  if (snapshot_ && !dirty_.empty()) {
+    // A cycle still reading the last snapshot keeps it; we then update a copy.
+    if (snapshot_.use_count() > 1) snapshot_ = std::make_shared<Snapshot>(*snapshot_);
+    for (const auto& name : dirty_) {
+      auto it = nodes_.find(name);
+      if (it == nodes_.end() || !it->second.hasNode) continue;  // not in the snapshot
+      if (!snapshot_->replaceNode(it->second.info)) {
+        snapshot_.reset();
+        break;
+      }
+    }
+  }
+  dirty_.clear();
   if (!snapshot_) {
     std::vector<NodeInfoPtr> nodes;
     nodes.reserve(nodes_.size());
     for (const auto& [name, e] : nodes_) {
       if (e.hasNode) nodes.push_back(e.info);
     }
-    snapshot_ = std::make_shared<const Snapshot>(std::move(nodes));
+    snapshot_ = std::make_shared<Snapshot>(std::move(nodes));
   }
   return snapshot_;
 }

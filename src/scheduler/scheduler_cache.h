@@ -1,7 +1,8 @@
 // The scheduler's view of nodes and the pods on them (upstream internal/cache), including
 // pods the scheduler has assumed onto a node before the binding is confirmed by a watch.
 // NodeInfos are immutable once shared: a change replaces the node's NodeInfo (copy-on-write),
-// so snapshot() only copies pointers, and only when something changed since the last one.
+// and snapshot() swaps just the changed nodes into the last snapshot (a full rebuild only
+// when nodes come or go), so a cycle on a large cluster does not pay for the whole cluster.
 // Assumed pods whose binding finished but never showed up in the watch expire after `ttl`.
 #pragma once
 
@@ -66,7 +67,11 @@ class SchedulerCache {
   mutable std::mutex mu_;
   std::map<std::string, NodeEntry, std::less<>> nodes_;
   std::map<std::string, PodState, std::less<>> pods_;
-  std::shared_ptr<const Snapshot> snapshot_;  // null when stale
+  // Kept up to date incrementally: nodes whose NodeInfo changed are listed in dirty_ and
+  // swapped into the snapshot by the next snapshot() call (in place when no cycle still
+  // holds it); null when the node set changed and it must be rebuilt.
+  std::shared_ptr<Snapshot> snapshot_;
+  std::set<std::string, std::less<>> dirty_;
 };
 
 }  // namespace skiff::scheduler
