@@ -141,25 +141,29 @@ class GarbageCollector : public QueueController {
     node.foregroundFinalizer = hasFinalizer(obj, kForegroundFinalizer);
 
     std::lock_guard lock(mu_);
-    std::set<std::string> touchedOwners;
+    std::set<std::string> touchedOwners, oldOwners, newOwners;
     if (auto it = nodes_.find(node.uid); it != nodes_.end()) {
       for (const auto& ref : it->second.owners) {
-        touchedOwners.insert(ref.uid);
+        oldOwners.insert(ref.uid);
         unlinkLocked(ref.uid, node.uid);
       }
     }
     bool needsCheck = false;
     for (const auto& ref : node.owners) {
-      touchedOwners.insert(ref.uid);
+      newOwners.insert(ref.uid);
       dependents_[ref.uid].insert(node.uid);
       auto owner = nodes_.find(ref.uid);
+      if (owner != nodes_.end() && owner->second.deleting && owner->second.foregroundFinalizer)
+        needsCheck = true;  // its owner waits for it
       // An owner the graph has not seen may be gone (or its informer is behind: the live
-      // check sorts that out). One seen in another namespace is not a valid owner.
-      if (owner == nodes_.end() ||
-          (owner->second.info->namespaced && owner->second.ns != node.ns) ||
-          (owner->second.deleting && owner->second.foregroundFinalizer))
-        needsCheck = true;
+      // check sorts that out); one seen in another namespace is not a valid owner. Checked
+      // when the references are new, not on every status update of the dependent.
+      else if (oldOwners != newOwners || oldOwners.empty())
+        if (owner == nodes_.end() || (owner->second.info->namespaced && owner->second.ns != node.ns))
+          needsCheck = true;
     }
+    touchedOwners = oldOwners;
+    touchedOwners.insert(newOwners.begin(), newOwners.end());
     bool gcFinalizer = node.deleting && (node.orphanFinalizer || node.foregroundFinalizer);
     const std::string uid = node.uid;
     nodes_[uid] = std::move(node);

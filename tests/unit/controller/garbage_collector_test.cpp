@@ -129,7 +129,8 @@ TEST(GarbageCollector, DependentWithRemainingOwnerLosesOnlyTheDanglingReference)
                  makeConfigMap("shared", {ownerRef(a, "v1", "ConfigMap"), ownerRef(b, "v1", "ConfigMap")}));
   env.c().remove(configMaps, ns, "a");
   ASSERT_TRUE(eventually([&] {
-    auto refs = arrayAt(env.c().get(configMaps, ns, "shared"), {"metadata", "ownerReferences"});
+    auto shared = env.c().get(configMaps, ns, "shared");
+    auto refs = arrayAt(shared, {"metadata", "ownerReferences"});
     return refs && refs->size() == 1;
   }));
   auto shared = env.c().get(configMaps, ns, "shared");
