@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -169,7 +170,11 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   auto readerDone = std::make_shared<bool>(false);
   // Wake-ups may come from any thread: hop onto the connection's strand first.
   std::weak_ptr<net::steady_timer> weakSignal = signal;
-  source->start([weakSignal, executor] {
+  // Set by every wake-up: one that comes while chunks are being written finds no wait to
+  // cancel, and would otherwise leave its events queued until the next event or deadline.
+  auto woken = std::make_shared<std::atomic<bool>>(false);
+  source->start([weakSignal, woken, executor] {
+    woken->store(true);
     net::post(executor, [weakSignal] {
       if (auto s = weakSignal.lock()) s->cancel();
     });
@@ -191,6 +196,7 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   bool open = true;
   while (open && !*clientGone) {
     chunks.clear();
+    woken->store(false);
     open = source->drain(chunks);
     for (auto& chunk : chunks) {
       auto [ec, n] =
@@ -202,6 +208,7 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
     }
     if (!open || *clientGone) break;
     if (std::chrono::steady_clock::now() >= source->deadline) break;
+    if (woken->load()) continue;  // events arrived during the writes: drain them now
     signal->expires_at(source->deadline);
     co_await signal->async_wait(kTuple);
   }

@@ -1,4 +1,8 @@
-// DELETE and DELETE-collection: preconditions, graceful pod deletion, finalizers.
+// DELETE and DELETE-collection: preconditions, graceful pod deletion, finalizers, and the
+// garbage-collection finalizers a propagation policy asks for ("orphan" and
+// "foregroundDeletion": the object stays, with a deletionTimestamp, until the garbage
+// collector has dealt with its dependents).
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "api/conversion.h"
@@ -33,11 +37,74 @@ int64_t podGracePeriod(const json::object& pod, const DeleteOptions& options) {
   return 30;
 }
 
+const std::string kOrphanFinalizer = "orphan";
+const std::string kForegroundFinalizer = "foregroundDeletion";
+
+// Upstream's DefaultGarbageCollectionPolicy: for backwards compatibility the v1
+// ReplicationController and batch/v1 Job orphan their dependents when the request names no
+// policy; everything else skiff serves defaults to background deletion.
+bool orphansByDefault(const ResourceInfo& info) {
+  return info.isCore("replicationcontrollers") ||
+         (info.group == "batch" && info.version == "v1" && info.plural == "jobs");
+}
+
+bool hasFinalizer(const json::array& finalizers, const std::string& name) {
+  for (const auto& f : finalizers)
+    if (f.is_string() && f.as_string() == name) return true;
+  return false;
+}
+
+// The finalizers after applying the delete options' propagation policy (upstream's
+// deletionFinalizersForGarbageCollection): the request's choice wins, else a GC finalizer
+// already on the object, else the resource's default.
+json::array finalizersForDeletion(const json::array& current, const DeleteOptions& options) {
+  bool orphan = false, foreground = false;
+  if (options.orphanDependents) {
+    orphan = *options.orphanDependents;
+  } else if (!options.propagationPolicy.empty()) {
+    orphan = options.propagationPolicy == "Orphan";
+    foreground = options.propagationPolicy == "Foreground";
+  } else if (hasFinalizer(current, kOrphanFinalizer)) {
+    orphan = true;
+  } else if (hasFinalizer(current, kForegroundFinalizer)) {
+    foreground = true;
+  } else {
+    orphan = options.orphanByDefault.value_or(false);
+  }
+  json::array result;
+  for (const auto& f : current)
+    if (!(f.is_string() && (f.as_string() == kOrphanFinalizer || f.as_string() == kForegroundFinalizer)))
+      result.push_back(f);
+  if (orphan) result.emplace_back(kOrphanFinalizer);
+  if (foreground) result.emplace_back(kForegroundFinalizer);
+  return result;
+}
+
+// deletecollection removes items one by one: say a warning once per request.
+void addWarningOnce(RequestContext& ctx, const std::string& warning) {
+  if (std::find(ctx.warnings.begin(), ctx.warnings.end(), warning) == ctx.warnings.end())
+    ctx.warnings.push_back(warning);
+}
+
 }  // namespace
 
 json::object ResourceStore::remove(const ResourceInfo& info, const std::string& ns,
                                    const std::string& name, const DeleteOptions& options,
                                    RequestContext& ctx, bool& gone) {
+  if (!options.orphanByDefault) {
+    // The default depends on the version the client asked for, which the storage-version
+    // recursion below no longer knows: resolve it first.
+    DeleteOptions resolved = options;
+    resolved.orphanByDefault = orphansByDefault(info);
+    if (info.group == "batch" && info.plural == "jobs" && options.propagationPolicy.empty() &&
+        !options.orphanDependents)
+      addWarningOnce(
+          ctx,
+          "child pods are preserved by default when jobs are deleted; set "
+          "propagationPolicy=Background to remove them or set propagationPolicy=Orphan to "
+          "suppress this warning");
+    return remove(info, ns, name, resolved, ctx, gone);
+  }
   if (info.storage)
     return api::convertObject(remove(info.storageInfo(), ns, name, options, ctx, gone), info);
   if (info.isCore("namespaces") &&
@@ -60,8 +127,14 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
                          options.preconditionResourceVersion +
                          ", ResourceVersion in object meta: " + std::to_string(modRevision));
 
-    const json::value* finalizers = meta.if_contains("finalizers");
-    bool hasFinalizers = finalizers && finalizers->is_array() && !finalizers->as_array().empty();
+    json::array existing;
+    if (auto* f = meta.if_contains("finalizers"); f && f->is_array()) existing = f->as_array();
+    json::array finalizers = finalizersForDeletion(existing, options);
+    if (finalizers != existing) {
+      if (finalizers.empty()) meta.erase("finalizers");
+      else meta["finalizers"] = finalizers;
+    }
+    bool hasFinalizers = !finalizers.empty();
     bool isPod = info.isCore("pods");
     bool isNamespace = info.isCore("namespaces");
     int64_t grace = isPod ? podGracePeriod(obj, options) : 0;

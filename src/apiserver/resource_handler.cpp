@@ -61,6 +61,8 @@ DeleteOptions deleteOptionsFrom(const HttpRequest& req, RequestContext& ctx) {
       o.gracePeriodSeconds = g->as_int64();
     if (auto* p = b.if_contains("propagationPolicy"); p && p->is_string())
       o.propagationPolicy = std::string(p->as_string());
+    if (auto* orphan = b.if_contains("orphanDependents"); orphan && orphan->is_bool())
+      o.orphanDependents = orphan->as_bool();
     if (auto* pre = b.if_contains("preconditions"); pre && pre->is_object()) {
       if (auto* uid = pre->as_object().if_contains("uid"); uid && uid->is_string())
         o.preconditionUid = std::string(uid->as_string());
@@ -78,9 +80,25 @@ DeleteOptions deleteOptionsFrom(const HttpRequest& req, RequestContext& ctx) {
     }
   }
   if (auto p = req.param("propagationPolicy")) o.propagationPolicy = *p;
+  if (auto orphan = req.param("orphanDependents")) {
+    if (*orphan != "true" && *orphan != "false")
+      throw badRequest("invalid orphanDependents: " + *orphan);
+    o.orphanDependents = *orphan == "true";
+  }
+  // Upstream's ValidateDeleteOptions: a 422 on the DeleteOptions kind of meta.k8s.io.
+  std::vector<StatusCause> causes;
+  if (o.orphanDependents && !o.propagationPolicy.empty())
+    causes.push_back({"FieldValueInvalid",
+                      "Invalid value: \"" + o.propagationPolicy +
+                          "\": orphanDependents and deletionPropagation cannot be both set",
+                      "propagationPolicy"});
   if (!o.propagationPolicy.empty() && o.propagationPolicy != "Background" &&
       o.propagationPolicy != "Foreground" && o.propagationPolicy != "Orphan")
-    throw badRequest("propagationPolicy must be one of Background, Foreground, Orphan");
+    causes.push_back({"FieldValueNotSupported",
+                      "Unsupported value: \"" + o.propagationPolicy +
+                          "\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
+                      "propagationPolicy"});
+  if (!causes.empty()) throw invalid("DeleteOptions", "meta.k8s.io", "", std::move(causes));
   return o;
 }
 
@@ -204,7 +222,10 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
     DeleteOptions d = deleteOptionsFrom(req, ctx);
     bool gone = false;
     json::object obj = store.remove(info, ri.namespaceName, ri.name, d, ctx, gone);
-    return respond(200, obj, req, ctx);
+    // Like upstream, 202 only for a cascading delete asked with orphanDependents=false that
+    // did not finish at once (other clients expect 200 even while finalizers are pending).
+    bool accepted = !gone && d.orphanDependents && !*d.orphanDependents;
+    return respond(accepted ? 202 : 200, obj, req, ctx);
   }
   throw unsupported(method);
 }

@@ -35,7 +35,11 @@ struct ListOptions {
 
 struct DeleteOptions {
   std::optional<int64_t> gracePeriodSeconds;
-  std::string propagationPolicy;  // Background | Foreground | Orphan
+  std::string propagationPolicy;  // Background | Foreground | Orphan; "" when not given
+  std::optional<bool> orphanDependents;  // the deprecated field (exclusive with the policy)
+  // The resource's default when neither is given (upstream's DefaultGarbageCollectionPolicy,
+  // which depends on the requested group version); resolved by ResourceStore::remove.
+  std::optional<bool> orphanByDefault;
   std::string preconditionUid, preconditionResourceVersion;
 };
 

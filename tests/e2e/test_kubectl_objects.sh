@@ -144,8 +144,11 @@ run k -n team-a delete pod shell --wait=true
 expect_contains "$OUT" 'pod "shell" deleted' "delete pod (unscheduled: immediate)"
 run k -n team-a delete cm --all
 expect_eq "$(k -n team-a get cm -o name | wc -l)" "0" "delete --all"
-# namespace deletion: Terminating (no namespace controller yet), then done via /finalize
+# namespace deletion: content with a finalizer of its own keeps the namespace Terminating
+# (the namespace controller deletes the rest); /finalize then forces it out
 run k create namespace doomed
+echo '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"held","finalizers":["example.com/hold"]}}' >"$WORK/held.json"
+run k -n doomed create -f "$WORK/held.json"
 run k delete namespace doomed --wait=false
 expect_eq "$(k get ns doomed -o jsonpath='{.status.phase}')" "Terminating" "a deleted namespace is Terminating"
 expect_fail "no new content in a terminating namespace" k -n doomed create configmap late
