@@ -169,8 +169,12 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   auto readerDone = std::make_shared<bool>(false);
   // Wake-ups may come from any thread: hop onto the connection's strand first.
   std::weak_ptr<net::steady_timer> weakSignal = signal;
-  source->start([weakSignal, executor] {
-    net::post(executor, [weakSignal] {
+  // Set (on the strand) by every wake-up: one that lands while a chunk is being written
+  // finds no wait to cancel, so the loop checks this before it waits.
+  auto woken = std::make_shared<bool>(false);
+  source->start([weakSignal, executor, woken] {
+    net::post(executor, [weakSignal, woken] {
+      *woken = true;
       if (auto s = weakSignal.lock()) s->cancel();
     });
   });
@@ -191,6 +195,7 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   bool open = true;
   while (open && !*clientGone) {
     chunks.clear();
+    *woken = false;
     open = source->drain(chunks);
     for (auto& chunk : chunks) {
       auto [ec, n] =
@@ -202,6 +207,7 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
     }
     if (!open || *clientGone) break;
     if (std::chrono::steady_clock::now() >= source->deadline) break;
+    if (*woken) continue;
     signal->expires_at(source->deadline);
     co_await signal->async_wait(kTuple);
   }
