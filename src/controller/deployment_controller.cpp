@@ -94,6 +94,38 @@ void DeploymentController::podDeleted(const json::object& pod) {
     enqueueKey(*key);
 }
 
+namespace {
+int64_t resourceVersionOf(const json::object& obj) {
+  auto s = stringAt(obj, {"metadata", "resourceVersion"});
+  try {
+    return s.empty() ? 0 : std::stoll(s);
+  } catch (...) {
+    return 0;
+  }
+}
+}  // namespace
+
+void DeploymentController::rememberWrite(const json::object& rs) {
+  std::lock_guard lock(writtenMu_);
+  written_[client::objectKey(rs)] = resourceVersionOf(rs);
+}
+
+bool DeploymentController::cacheBehindWrites(const std::vector<client::ObjectPtr>& rss) {
+  std::lock_guard lock(writtenMu_);
+  bool behind = false;
+  for (auto& rs : rss) {
+    auto it = written_.find(client::objectKey(*rs));
+    if (it == written_.end()) continue;
+    if (resourceVersionOf(*rs) >= it->second)
+      written_.erase(it);
+    else
+      behind = true;
+  }
+  // Entries of ReplicaSets that went away must not pile up.
+  if (written_.size() > 10000) written_.clear();
+  return behind;
+}
+
 bool DeploymentController::canAdopt(const json::object& d) {
   try {
     auto fresh = client_.get(client::resources::deployments, namespaceOf(d), nameOf(d));
@@ -129,6 +161,8 @@ void DeploymentController::sync(const std::string& key) {
   auto claimed = claimObjects(client_, client::resources::replicaSets, st.d, ref, workloadSelector(st.d),
                               sets_.byIndex(client::kIndexNamespace, namespaceOf(st.d)),
                               [&] { return canAdopt(st.d); });
+  // Our last ReplicaSet writes are not in the cache yet: their update events requeue us.
+  if (cacheBehindWrites(claimed)) return;
   for (auto& rs : claimed) st.rss.push_back(*rs);
 
   if (isBeingDeleted(st.d)) {

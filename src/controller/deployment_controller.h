@@ -2,7 +2,9 @@
 // entry) and deployment_rollout.cpp (the rollout, scaling and status logic).
 #pragma once
 #include <boost/json.hpp>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,13 @@ class DeploymentController : public QueueController {
   bool scaleReplicaSetAndRecordEvent(DeploymentState& st, int idx, int64_t newScale);
   void setDeploymentRevision(DeploymentState& st, const std::string& revision);
   void writeStatus(DeploymentState& st);
+
+  // ReplicaSet writes the cache has not shown yet ("ns/name" -> resourceVersion written):
+  // a sync waits for them, so it never scales from sizes it has itself already changed.
+  void rememberWrite(const boost::json::object& rs);
+  bool cacheBehindWrites(const std::vector<client::ObjectPtr>& rss);
+  std::mutex writtenMu_;
+  std::unordered_map<std::string, int64_t> written_;
 
   client::SharedInformer& deployments_;
   client::SharedInformer& sets_;

@@ -241,6 +241,7 @@ bool DeploymentController::scaleReplicaSet(DeploymentState& st, int idx, int64_t
                                   {kMaxReplicasAnnotation, std::to_string(specReplicas(st.d) + maxSurge(st.d))}}}}},
       {"spec", json::object{{"replicas", newScale}}}};
   rs = client_.patch(client::resources::replicaSets, namespaceOf(rs), nameOf(rs), client::PatchType::Merge, patch);
+  rememberWrite(rs);
   if (sizeChanged)
     recorder_.event(st.d, client::kEventTypeNormal, "ScalingReplicaSet",
                     "Scaled " + op + " replica set " + nameOf(rs) + " from " + std::to_string(oldScale) + " to " +
@@ -284,6 +285,7 @@ void DeploymentController::getNewReplicaSet(DeploymentState& st, bool createIfMi
       json::object patch{{"metadata", json::object{{"annotations", *objectAt(copy, {"metadata", "annotations"})}}},
                          {"spec", json::object{{"minReadySeconds", minReady}}}};
       rs = client_.patch(client::resources::replicaSets, ns, nameOf(rs), client::PatchType::Merge, patch);
+      rememberWrite(rs);
     }
     setDeploymentRevision(st, annotationOf(rs, kRevisionAnnotation));
     if (progressDeadline && !deploymentCondition(statusOf(st.d), kProgressing)) {
@@ -356,6 +358,7 @@ void DeploymentController::getNewReplicaSet(DeploymentState& st, bool createIfMi
     recorder_.event(st.d, client::kEventTypeNormal, "ScalingReplicaSet",
                     "Scaled up replica set " + name + " from 0 to " + std::to_string(newReplicas));
   setDeploymentRevision(st, newRevision);
+  if (!alreadyExists) rememberWrite(created);
   st.rss.push_back(std::move(created));
   st.newIdx = static_cast<int>(st.rss.size()) - 1;
   if (!alreadyExists && progressDeadline) {
@@ -708,8 +711,10 @@ void DeploymentController::syncRolloutStatus(DeploymentState& st) {
     requeueStuckDeployment(st, status);
     return;
   }
-  st.d["status"] = std::move(status);
+  st.d["status"] = status;
   writeStatus(st);
+  // Also from here: the next sync that would notice a stall may never come if nothing moves.
+  requeueStuckDeployment(st, status);
 }
 
 void DeploymentController::requeueStuckDeployment(const DeploymentState& st, const json::object& newStatus) {
