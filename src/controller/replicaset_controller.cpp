@@ -1,0 +1,346 @@
+// ReplicaSet controller (upstream's replicaset-controller), and the same logic for core/v1
+// ReplicationControllers (upstream runs the RS controller over an RC adapter too).
+//
+// sync(key): claim the active pods (adopt matching orphans, release owned pods that stopped
+// matching), then, once earlier creations/deletions have been observed (expectations), create
+// the missing pods in slow-start batches or delete the surplus ranked like upstream, and
+// write status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
+// observedGeneration, the ReplicaFailure condition).
+#include <atomic>
+#include <mutex>
+
+#include "common/api_error.h"
+#include "common/log.h"
+#include "controller/controller.h"
+#include "controller/controller_utils.h"
+#include "controller/workload_utils.h"
+
+namespace skiff::controller {
+namespace {
+
+namespace json = boost::json;
+
+// Upstream caps the creations/deletions of one sync (burstReplicas).
+constexpr int kBurstReplicas = 500;
+
+struct WorkloadKind {
+  client::Resource resource;
+  std::string apiVersion;
+  std::string kind;
+  bool mapSelector;  // RC selectors are plain label maps
+};
+
+const WorkloadKind kReplicaSetKind{client::resources::replicaSets, "apps/v1", "ReplicaSet", false};
+const WorkloadKind kReplicationControllerKind{{"", "v1", "replicationcontrollers"}, "v1",
+                                              "ReplicationController", true};
+
+class ReplicaSetController : public QueueController {
+ public:
+  ReplicaSetController(ControllerContext& ctx, const WorkloadKind& kind, std::string name,
+                       std::string component)
+      : QueueController(ctx, std::move(name), std::move(component)),
+        kind_(kind),
+        sets_(ctx.informers.informer(kind.resource)),
+        pods_(ctx.informers.informer(client::resources::pods)) {
+    sets_.addIndexer(client::kIndexNamespace, client::indexByNamespace);
+    pods_.addIndexer(client::kIndexNamespace, client::indexByNamespace);
+    pods_.addIndexer(client::kIndexOwnerUid, client::indexByOwnerUid);
+    sets_.addEventHandler({
+        .onAdd = [this](const json::object& rs) { enqueue(rs); },
+        .onUpdate = [this](const json::object&, const json::object& rs) { enqueue(rs); },
+        .onDelete =
+            [this](const json::object& rs) {
+              expectations_.forget(client::objectKey(rs));
+              enqueue(rs);
+            },
+    });
+    pods_.addEventHandler({
+        .onAdd = [this](const json::object& pod) { podAdded(pod); },
+        .onUpdate = [this](const json::object& o, const json::object& n) { podUpdated(o, n); },
+        .onDelete = [this](const json::object& pod) { podDeleted(pod); },
+    });
+  }
+
+ protected:
+  void sync(const std::string& key) override {
+    auto cached = sets_.get(key);
+    if (!cached) {
+      expectations_.forget(key);
+      return;
+    }
+    const json::object& rs = *cached;
+    auto selector = workloadSelector(rs, kind_.mapSelector);
+    bool needsSync = expectations_.satisfied(key);
+
+    // Only active pods count (upstream FilterActivePods): terminating and finished pods are
+    // neither claimed nor counted.
+    std::vector<client::ObjectPtr> active;
+    for (auto& p : pods_.byIndex(client::kIndexNamespace, namespaceOf(rs)))
+      if (isPodActive(*p)) active.push_back(p);
+    auto ref = makeControllerRef(rs, kind_.apiVersion, kind_.kind);
+    auto pods = claimObjects(client_, client::resources::pods, rs, ref, selector, active,
+                             [&] { return canAdopt(rs); });
+
+    std::optional<std::string> manageError;
+    int64_t diff = static_cast<int64_t>(pods.size()) - desiredReplicas(rs);
+    if (needsSync && !isBeingDeleted(rs) && !selector.matchesNothing())
+      manageError = manageReplicas(key, rs, pods);
+
+    auto updated = updateStatus(rs, pods, manageError, diff);
+    int64_t minReady = intAt(rs, {"spec", "minReadySeconds"});
+    // Pods turn available minReadySeconds after they became ready: look again then.
+    if (!manageError && minReady > 0 && intAt(updated, {"status", "readyReplicas"}) == desiredReplicas(rs) &&
+        intAt(updated, {"status", "availableReplicas"}) != desiredReplicas(rs))
+      enqueueAfter(key, std::chrono::seconds(minReady));
+    if (manageError) throw std::runtime_error(*manageError);
+  }
+
+ private:
+  int64_t desiredReplicas(const json::object& rs) const {
+    return std::max<int64_t>(0, intAt(rs, {"spec", "replicas"}, 1));
+  }
+
+  // The set still exists with the UID we act for (a fresh read, as upstream's adoption check).
+  bool canAdopt(const json::object& rs) {
+    try {
+      auto fresh = client_.get(kind_.resource, namespaceOf(rs), nameOf(rs));
+      return uidOf(fresh) == uidOf(rs) && !isBeingDeleted(fresh);
+    } catch (const ApiError& e) {
+      if (e.code() == 404) return false;
+      throw;
+    }
+  }
+
+  // Returns an error message when some create/delete failed (the sync is then retried).
+  std::optional<std::string> manageReplicas(const std::string& key, const json::object& rs,
+                                            const std::vector<client::ObjectPtr>& pods) {
+    int64_t diff = static_cast<int64_t>(pods.size()) - desiredReplicas(rs);
+    const std::string ns = namespaceOf(rs);
+    if (diff < 0) {
+      int count = static_cast<int>(std::min<int64_t>(-diff, kBurstReplicas));
+      const json::object* tmpl = objectAt(rs, {"spec", "template"});
+      if (!tmpl) return std::string("spec.template is missing");
+      expectations_.expectCreations(key, count);
+      auto ref = makeControllerRef(rs, kind_.apiVersion, kind_.kind);
+      std::mutex errMu;
+      std::optional<std::string> firstError;
+      std::atomic<bool> terminating{false};
+      int created = slowStartBatch(count, 1, [&](int) {
+        try {
+          auto pod = podFromTemplate(*tmpl, ns, ref, nameOf(rs) + "-");
+          auto out = client_.create(client::resources::pods, ns, pod);
+          recorder_.event(rs, client::kEventTypeNormal, "SuccessfulCreate", "Created pod: " + nameOf(out));
+          return true;
+        } catch (const std::exception& e) {
+          // A namespace being torn down refuses every create: not a failure of this set
+          // (upstream ignores the NamespaceTerminating cause too).
+          auto* api = dynamic_cast<const ApiError*>(&e);
+          if (api && api->code() == 403 && std::string_view(e.what()).find("being terminated") != std::string_view::npos) {
+            terminating = true;
+            return false;
+          }
+          recorder_.event(rs, client::kEventTypeWarning, "FailedCreate", std::string("Error creating: ") + e.what());
+          std::lock_guard lock(errMu);
+          if (!firstError) firstError = e.what();
+          return false;
+        }
+      });
+      // Creations that failed or were skipped will never be observed.
+      if (created < count) expectations_.lowerCreations(key, count - created);
+      if (terminating && !firstError) return std::nullopt;
+      return firstError;
+    }
+    if (diff > 0) {
+      int count = static_cast<int>(std::min<int64_t>(diff, kBurstReplicas));
+      auto victims = podsToDelete(pods, relatedPods(rs), count);
+      std::vector<std::string> keys;
+      for (auto& p : victims) keys.push_back(client::objectKey(*p));
+      expectations_.expectDeletions(key, keys);
+      std::mutex errMu;
+      std::optional<std::string> firstError;
+      parallelFor(static_cast<int>(victims.size()), [&](int i) {
+        const json::object& pod = *victims[i];
+        try {
+          client_.remove(client::resources::pods, ns, nameOf(pod));
+          recorder_.event(rs, client::kEventTypeNormal, "SuccessfulDelete", "Deleted pod: " + nameOf(pod));
+        } catch (const std::exception& e) {
+          // A pod already gone will not produce the event we wait for.
+          expectations_.deletionObserved(key, keys[i]);
+          auto* api = dynamic_cast<const ApiError*>(&e);
+          if (api && api->code() == 404) return;
+          recorder_.event(rs, client::kEventTypeWarning, "FailedDelete", std::string("Error deleting: ") + e.what());
+          std::lock_guard lock(errMu);
+          if (!firstError) firstError = e.what();
+        }
+      });
+      return firstError;
+    }
+    return std::nullopt;
+  }
+
+  // Pods of this set and of its siblings (same controller owner): upstream ranks a victim
+  // higher when related pods are doubled up on its node.
+  std::vector<client::ObjectPtr> relatedPods(const json::object& rs) {
+    std::vector<client::ObjectPtr> out;
+    std::vector<std::string> owners{uidOf(rs)};
+    if (auto* ownerRef = controllerRefOf(rs)) {
+      auto ownerUid = stringAt(*ownerRef, {"uid"});
+      for (auto& sibling : sets_.byIndex(client::kIndexNamespace, namespaceOf(rs)))
+        if (uidOf(*sibling) != uidOf(rs) && isControlledBy(*sibling, ownerUid)) owners.push_back(uidOf(*sibling));
+    }
+    for (auto& uid : owners)
+      for (auto& p : pods_.byIndex(client::kIndexOwnerUid, uid))
+        if (isControlledBy(*p, uid)) out.push_back(p);
+    return out;
+  }
+
+  json::object updateStatus(const json::object& rs, const std::vector<client::ObjectPtr>& pods,
+                            const std::optional<std::string>& manageError, int64_t diff) {
+    const json::object* templateLabels = objectAt(rs, {"spec", "template", "metadata", "labels"});
+    int64_t minReady = intAt(rs, {"spec", "minReadySeconds"});
+    int64_t fullyLabeled = 0, ready = 0, available = 0;
+    auto now = std::chrono::system_clock::now();
+    for (auto& p : pods) {
+      const json::object* labels = objectAt(*p, {"metadata", "labels"});
+      bool full = true;
+      if (templateLabels)
+        for (const auto& kv : *templateLabels) {
+          auto* v = labels ? labels->if_contains(kv.key()) : nullptr;
+          if (!v || *v != kv.value()) full = false;
+        }
+      if (full) ++fullyLabeled;
+      if (isPodReady(*p)) ++ready;
+      if (isPodAvailable(*p, minReady, now)) ++available;
+    }
+    json::object status = rs.contains("status") && rs.at("status").is_object() ? rs.at("status").get_object()
+                                                                               : json::object{};
+    status["replicas"] = static_cast<int64_t>(pods.size());
+    auto setOrErase = [&](const char* field, int64_t v) {
+      if (v) status[field] = v;
+      else status.erase(field);
+    };
+    setOrErase("fullyLabeledReplicas", fullyLabeled);
+    setOrErase("readyReplicas", ready);
+    setOrErase("availableReplicas", available);
+    setOrErase("observedGeneration", intAt(rs, {"metadata", "generation"}));
+
+    json::object withStatus{{"status", status}};
+    bool hasFailure = findCondition(withStatus, "ReplicaFailure") != nullptr;
+    if (manageError && !hasFailure) {
+      setCondition(withStatus, "ReplicaFailure", "True", diff < 0 ? "FailedCreate" : "FailedDelete", *manageError);
+    } else if (!manageError && hasFailure) {
+      removeCondition(withStatus, "ReplicaFailure");
+      if (auto* c = withStatus["status"].get_object().if_contains("conditions");
+          c && c->is_array() && c->get_array().empty())
+        withStatus["status"].get_object().erase("conditions");
+    }
+    status = withStatus["status"].get_object();
+
+    auto* old = rs.if_contains("status");
+    if (old && old->is_object() && old->get_object() == status) return rs;
+    json::object next = rs;
+    next["status"] = status;
+    try {
+      return client_.updateStatus(kind_.resource, namespaceOf(rs), next);
+    } catch (const ApiError& e) {
+      if (e.code() == 404) return rs;  // deleted meanwhile
+      if (e.code() != 409) throw;
+    }
+    // Our cache is behind (often our own previous status write): like upstream, write the
+    // status computed from the pods onto the current object once more.
+    try {
+      json::object fresh = client_.get(kind_.resource, namespaceOf(rs), nameOf(rs));
+      if (uidOf(fresh) != uidOf(rs)) return rs;
+      fresh["status"] = std::move(status);
+      return client_.updateStatus(kind_.resource, namespaceOf(rs), fresh);
+    } catch (const ApiError& e) {
+      if (e.code() == 404) return rs;
+      throw;
+    }
+  }
+
+  // The set a pod's controllerRef names, if it is one of ours and still exists.
+  std::optional<std::string> ownerKey(const json::object& pod) {
+    auto* ref = controllerRefOf(pod);
+    if (!ref || stringAt(*ref, {"kind"}) != kind_.kind) return std::nullopt;
+    auto key = makeKey(namespaceOf(pod), stringAt(*ref, {"name"}));
+    auto rs = sets_.get(key);
+    if (!rs || uidOf(*rs) != stringAt(*ref, {"uid"})) return std::nullopt;
+    return key;
+  }
+
+  void enqueueMatching(const json::object& pod) {
+    for (auto& rs : sets_.byIndex(client::kIndexNamespace, namespaceOf(pod))) {
+      auto sel = workloadSelector(*rs, kind_.mapSelector);
+      if (labelsMatch(sel, pod)) enqueue(*rs);
+    }
+  }
+
+  void podAdded(const json::object& pod) {
+    if (isBeingDeleted(pod)) return podDeleted(pod);
+    if (controllerRefOf(pod)) {
+      if (auto key = ownerKey(pod)) {
+        expectations_.creationObserved(*key);
+        enqueueKey(*key);
+      }
+      return;
+    }
+    enqueueMatching(pod);
+  }
+
+  void podUpdated(const json::object& oldPod, const json::object& pod) {
+    if (stringAt(oldPod, {"metadata", "resourceVersion"}) == stringAt(pod, {"metadata", "resourceVersion"})) return;
+    bool labelsChanged = valueAt(oldPod, {"metadata", "labels"}) == nullptr
+                             ? valueAt(pod, {"metadata", "labels"}) != nullptr
+                             : (valueAt(pod, {"metadata", "labels"}) == nullptr ||
+                                *valueAt(oldPod, {"metadata", "labels"}) != *valueAt(pod, {"metadata", "labels"}));
+    if (isBeingDeleted(pod) && !isBeingDeleted(oldPod)) {
+      // A terminating pod no longer counts: treat it as deleted now (upstream does the same).
+      podDeleted(pod);
+      if (labelsChanged) podDeleted(oldPod);
+      return;
+    }
+    auto* oldRef = controllerRefOf(oldPod);
+    auto* newRef = controllerRefOf(pod);
+    bool refChanged = (oldRef == nullptr) != (newRef == nullptr) ||
+                      (oldRef && newRef && stringAt(*oldRef, {"uid"}) != stringAt(*newRef, {"uid"}));
+    if (refChanged && oldRef)
+      if (auto key = ownerKey(oldPod)) enqueueKey(*key);
+    if (newRef) {
+      if (auto key = ownerKey(pod)) {
+        enqueueKey(*key);
+        // Ready pods become available minReadySeconds later.
+        if (isPodReady(pod) && !isPodReady(oldPod))
+          if (auto rs = sets_.get(*key)) {
+            int64_t minReady = intAt(*rs, {"spec", "minReadySeconds"});
+            if (minReady > 0) enqueueAfter(*key, std::chrono::seconds(minReady) + std::chrono::milliseconds(100));
+          }
+      }
+      return;
+    }
+    if (labelsChanged || refChanged) enqueueMatching(pod);
+  }
+
+  void podDeleted(const json::object& pod) {
+    auto key = ownerKey(pod);
+    if (!key) return;
+    expectations_.deletionObserved(*key, client::objectKey(pod));
+    enqueueKey(*key);
+  }
+
+  const WorkloadKind& kind_;
+  client::SharedInformer& sets_;
+  client::SharedInformer& pods_;
+  WorkloadExpectations expectations_;
+};
+
+ControllerRegistration reg("replicaset", [](ControllerContext& ctx) {
+  return std::make_unique<ReplicaSetController>(ctx, kReplicaSetKind, "replicaset", "replicaset-controller");
+});
+ControllerRegistration regRc("replicationcontroller", [](ControllerContext& ctx) {
+  return std::make_unique<ReplicaSetController>(ctx, kReplicationControllerKind, "replicationcontroller",
+                                                "replication-controller");
+});
+
+}  // namespace
+}  // namespace skiff::controller

@@ -1,0 +1,201 @@
+#include <atomic>
+
+#include "controller/workload_utils.h"
+#include "unit/controller/workload_test_util.h"
+
+namespace skiff::controller::testing {
+
+namespace json = boost::json;
+using client::resources::pods;
+using client::resources::replicaSets;
+
+namespace {
+json::object rsStatusOf(client::RestClient& c, const std::string& ns, const std::string& name) {
+  auto rs = c.get(replicaSets, ns, name);
+  return objectAt(rs, {"status"}) ? *objectAt(rs, {"status"}) : json::object{};
+}
+}  // namespace
+
+TEST(ReplicaSetController, ScalesUpAndDownWithStatusAndEvents) {
+  ControllerEnv env({"replicaset"});
+  auto ns = freshNamespace(env.c(), "rs");
+  env.c().create(replicaSets, ns, replicaSetObject("web", 3));
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 3; }));
+  auto rs = env.c().get(replicaSets, ns, "web");
+  for (auto& p : activePods(env.c(), ns)) {
+    EXPECT_TRUE(isControlledBy(p, uidOf(rs)));
+    EXPECT_EQ(nameOf(p).rfind("web-", 0), 0u);
+    EXPECT_EQ(stringAt(*controllerRefOf(p), {"kind"}), "ReplicaSet");
+  }
+  ASSERT_TRUE(eventually([&] {
+    auto st = rsStatusOf(env.c(), ns, "web");
+    return intAt(st, {"replicas"}) == 3 && intAt(st, {"fullyLabeledReplicas"}) == 3 &&
+           intAt(st, {"observedGeneration"}) == 1;
+  }));
+  for (auto& p : activePods(env.c(), ns)) markPodRunning(env.c(), ns, nameOf(p));
+  ASSERT_TRUE(eventually([&] {
+    auto st = rsStatusOf(env.c(), ns, "web");
+    return intAt(st, {"readyReplicas"}) == 3 && intAt(st, {"availableReplicas"}) == 3;
+  })) << json::serialize(env.c().get(replicaSets, ns, "web")) << json::serialize(listItems(env.c(), pods, ns));
+  ASSERT_TRUE(eventually([&] { return hasEvent(env.c(), ns, "SuccessfulCreate", "Created pod: web-"); }));
+
+  env.c().patch(replicaSets, ns, "web", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":1}})"));
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 1; }));
+  ASSERT_TRUE(eventually([&] {
+    auto st = rsStatusOf(env.c(), ns, "web");
+    return intAt(st, {"replicas"}) == 1 && intAt(st, {"observedGeneration"}) == 2;
+  })) << json::serialize(env.c().get(replicaSets, ns, "web"));
+  ASSERT_TRUE(eventually([&] { return hasEvent(env.c(), ns, "SuccessfulDelete", "Deleted pod: web-"); }));
+
+  // A deleted pod is replaced; a finished (Failed) pod no longer counts and is replaced too.
+  auto survivor = nameOf(activePods(env.c(), ns).at(0));
+  markPodPhase(env.c(), ns, survivor, "Failed");
+  ASSERT_TRUE(eventually([&] {
+    auto active = activePods(env.c(), ns);
+    return active.size() == 1 && nameOf(active[0]) != survivor;
+  }));
+  ASSERT_TRUE(eventually([&] { return intAt(rsStatusOf(env.c(), ns, "web"), {"replicas"}) == 1; }));
+}
+
+TEST(ReplicaSetController, DeletesLeastValuablePodsFirst) {
+  ControllerEnv env({"replicaset"});
+  auto ns = freshNamespace(env.c(), "rsrank");
+  env.c().create(replicaSets, ns, replicaSetObject("rank", 3));
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 3; }));
+  auto all = activePods(env.c(), ns);
+  // Not-ready first: once the ready one shows in status the cache has seen both.
+  markPodRunning(env.c(), ns, nameOf(all[1]), /*ready=*/false);
+  markPodRunning(env.c(), ns, nameOf(all[0]));
+  std::string pending = nameOf(all[2]);
+  // Let the controller's cache see the new statuses before it has to choose.
+  ASSERT_TRUE(eventually([&] { return intAt(rsStatusOf(env.c(), ns, "rank"), {"readyReplicas"}) == 1; }));
+  env.c().patch(replicaSets, ns, "rank", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":2}})"));
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 2; }));
+  for (auto& p : activePods(env.c(), ns)) EXPECT_NE(nameOf(p), pending) << "the Pending pod goes first";
+  env.c().patch(replicaSets, ns, "rank", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":1}})"));
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 1; }));
+  EXPECT_EQ(nameOf(activePods(env.c(), ns).at(0)), nameOf(all[0])) << "the ready pod stays";
+}
+
+TEST(ReplicaSetController, RankingOrder) {
+  auto now = std::chrono::system_clock::now();
+  auto pod = [](const char* js) { return json::parse(js).as_object(); };
+  auto unassigned = pod(R"({"metadata":{"uid":"a"},"status":{"phase":"Pending"}})");
+  auto assigned = pod(R"({"metadata":{"uid":"b"},"spec":{"nodeName":"n"},"status":{"phase":"Pending"}})");
+  EXPECT_TRUE(podDeleteBefore(unassigned, 0, assigned, 0, now));
+  EXPECT_FALSE(podDeleteBefore(assigned, 0, unassigned, 0, now));
+
+  auto running = pod(R"({"metadata":{"uid":"c"},"spec":{"nodeName":"n"},"status":{"phase":"Running"}})");
+  auto unknown = pod(R"({"metadata":{"uid":"d"},"spec":{"nodeName":"n"},"status":{"phase":"Unknown"}})");
+  EXPECT_TRUE(podDeleteBefore(assigned, 0, unknown, 0, now));
+  EXPECT_TRUE(podDeleteBefore(unknown, 0, running, 0, now));
+
+  auto ready = pod(R"({"metadata":{"uid":"e"},"spec":{"nodeName":"n"},"status":{"phase":"Running",
+      "conditions":[{"type":"Ready","status":"True","lastTransitionTime":"2020-01-01T00:00:00Z"}]}})");
+  EXPECT_TRUE(podDeleteBefore(running, 0, ready, 0, now));
+  EXPECT_FALSE(podDeleteBefore(ready, 0, running, 0, now));
+
+  // Doubled-up pods (more related pods on the node) go first.
+  EXPECT_TRUE(podDeleteBefore(running, 3, running, 1, now));
+
+  auto restarts = pod(R"({"metadata":{"uid":"f"},"spec":{"nodeName":"n"},"status":{"phase":"Running",
+      "containerStatuses":[{"name":"c","restartCount":5}]}})");
+  EXPECT_TRUE(podDeleteBefore(restarts, 0, running, 0, now));
+  EXPECT_FALSE(podDeleteBefore(running, 0, restarts, 0, now));
+
+  auto older = pod(R"({"metadata":{"uid":"g","creationTimestamp":"2020-01-01T00:00:00Z"},
+      "spec":{"nodeName":"n"},"status":{"phase":"Running"}})");
+  auto newer = pod(R"({"metadata":{"uid":"h","creationTimestamp":"2030-01-01T00:00:00Z"},
+      "spec":{"nodeName":"n"},"status":{"phase":"Running"}})");
+  auto newerNow = pod((std::string(R"({"metadata":{"uid":"i","creationTimestamp":")") + nowTime() +
+                       R"("},"spec":{"nodeName":"n"},"status":{"phase":"Running"}})").c_str());
+  EXPECT_TRUE(podDeleteBefore(newerNow, 0, older, 0, now));
+  EXPECT_FALSE(podDeleteBefore(older, 0, newerNow, 0, now));
+  (void)newer;
+
+  auto cheap = pod(R"({"metadata":{"uid":"j","annotations":{"controller.kubernetes.io/pod-deletion-cost":"-5"}},
+      "spec":{"nodeName":"n"},"status":{"phase":"Running"}})");
+  EXPECT_TRUE(podDeleteBefore(cheap, 0, running, 0, now));
+}
+
+TEST(ReplicaSetController, SlowStartBatchesStopAtFirstFailingBatch) {
+  std::atomic<int> calls{0};
+  // 1 + 2 + 4 succeed, the batch of 8 has failures: no more batches after it.
+  int ok = slowStartBatch(100, 1, [&](int i) {
+    ++calls;
+    return i < 9;
+  });
+  EXPECT_EQ(calls.load(), 15);
+  EXPECT_EQ(ok, 9);
+  calls = 0;
+  EXPECT_EQ(slowStartBatch(5, 1, [&](int) { ++calls; return true; }), 5);
+  EXPECT_EQ(calls.load(), 5);
+}
+
+TEST(ReplicaSetController, AdoptsOrphansAndReleasesNonMatching) {
+  ControllerEnv env({"replicaset"});
+  auto ns = freshNamespace(env.c(), "rsadopt");
+  json::object orphan{{"apiVersion", "v1"},
+                      {"kind", "Pod"},
+                      {"metadata", json::object{{"name", "orphan"}, {"labels", json::object{{"app", "adopt"}}}}},
+                      {"spec", json::parse(R"({"containers":[{"name":"c","image":"nginx"}]})")}};
+  env.c().create(pods, ns, orphan);
+  env.c().create(replicaSets, ns, replicaSetObject("adopt", 2));
+  auto rs = env.c().get(replicaSets, ns, "adopt");
+  ASSERT_TRUE(eventually([&] { return isControlledBy(env.c().get(pods, ns, "orphan"), uidOf(rs)); }));
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 2; }));
+
+  // Relabelled out of the selector: released, and replaced.
+  env.c().patch(pods, ns, "orphan", client::PatchType::Merge, json::parse(R"({"metadata":{"labels":{"app":"other"}}})"));
+  ASSERT_TRUE(eventually([&] { return controllerRefOf(env.c().get(pods, ns, "orphan")) == nullptr; }));
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns, "app=adopt").size() == 2; }));
+  EXPECT_EQ(activePods(env.c(), ns).size(), 3u);
+}
+
+TEST(ReplicaSetController, MinReadySecondsDelaysAvailability) {
+  ControllerEnv env({"replicaset"});
+  auto ns = freshNamespace(env.c(), "rsminready");
+  auto obj = replicaSetObject("slow", 1);
+  obj["spec"].as_object()["minReadySeconds"] = 1;
+  env.c().create(replicaSets, ns, obj);
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 1; }));
+  markPodRunning(env.c(), ns, nameOf(activePods(env.c(), ns)[0]));
+  ASSERT_TRUE(eventually([&] { return intAt(rsStatusOf(env.c(), ns, "slow"), {"readyReplicas"}) == 1; }));
+  // Ready now, available only once minReadySeconds passed (a requeue, no pod event).
+  ASSERT_TRUE(eventually([&] { return intAt(rsStatusOf(env.c(), ns, "slow"), {"availableReplicas"}) == 1; },
+                         std::chrono::seconds(5)));
+}
+
+TEST(ReplicaSetController, TerminatingNamespaceIsNotAFailure) {
+  ControllerEnv env({"replicaset"});
+  auto ns = freshNamespace(env.c(), "rsterm");
+  env.c().create(replicaSets, ns, replicaSetObject("doomed", 0));
+  ASSERT_TRUE(eventually([&] { return valueAt(env.c().get(replicaSets, ns, "doomed"), {"status", "replicas"}); }));
+  // No namespace controller here: the namespace stays Terminating and refuses new pods.
+  env.c().remove(client::resources::namespaces, "", ns);
+  env.c().patch(replicaSets, ns, "doomed", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":3}})"));
+  ASSERT_TRUE(eventually([&] {
+    return intAt(env.c().get(replicaSets, ns, "doomed"), {"status", "observedGeneration"}) == 2;
+  }));
+  auto rs = env.c().get(replicaSets, ns, "doomed");
+  EXPECT_EQ(findCondition(rs, "ReplicaFailure"), nullptr) << "upstream ignores NamespaceTerminating";
+  EXPECT_TRUE(activePods(env.c(), ns).empty());
+}
+
+TEST(ReplicationController, KeepsReplicas) {
+  ControllerEnv env({"replicationcontroller"});
+  auto ns = freshNamespace(env.c(), "rc");
+  client::Resource rcs{"", "v1", "replicationcontrollers"};
+  json::object rc{{"apiVersion", "v1"},
+                  {"kind", "ReplicationController"},
+                  {"metadata", json::object{{"name", "old"}}},
+                  {"spec", json::object{{"replicas", 2},
+                                        {"selector", json::object{{"app", "old"}}},
+                                        {"template", podTemplate("old", "nginx")}}}};
+  env.c().create(rcs, ns, rc);
+  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 2; }));
+  EXPECT_EQ(stringAt(*controllerRefOf(activePods(env.c(), ns)[0]), {"kind"}), "ReplicationController");
+  ASSERT_TRUE(eventually([&] { return intAt(env.c().get(rcs, ns, "old"), {"status", "replicas"}) == 2; }));
+}
+
+}  // namespace skiff::controller::testing
