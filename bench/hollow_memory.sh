@@ -23,7 +23,8 @@ k() { kubectl --kubeconfig "$WORK/data/kubeconfig" "$@"; }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
-"$SKIFF" server --storage memory --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+# 10.64.0.0/12 holds 4096 /24 node ranges (the default 10.42.0.0/16 only 256).
+"$SKIFF" server --storage memory --cluster-cidr 10.64.0.0/12 --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do [ -f "$WORK/data/kubeconfig" ] && k get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -48,7 +49,7 @@ items = [{"apiVersion": "v1", "kind": "Pod",
 print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 PY
 START=$(date +%s.%N)
-k create -f "$WORK/pods.json" >/dev/null
+k create --validate=false -f "$WORK/pods.json" >/dev/null
 TOTAL=$((NODES * PODS_PER_NODE))
 running() { k get pods -n default --field-selector status.phase=Running --no-headers 2>/dev/null | wc -l; }
 while [ "$(running)" -lt "$TOTAL" ]; do sleep 2; done
