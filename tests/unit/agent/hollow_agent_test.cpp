@@ -145,6 +145,27 @@ TEST(PodIpAllocator, SkipsNetworkGatewayAndBroadcast) {
   EXPECT_EQ(a.used(), 5u);
 }
 
+TEST(HollowControl, RejectsUnknownRoutesAndMethods) {
+  auto c = newClient();
+  HollowAgent agent(*c, fastOptions(uniquePrefix("ctl"), 1));  // not started: no API writes
+  auto call = [&](const std::string& method, const std::string& path) {
+    apiserver::HttpRequest req;
+    req.method = method;
+    req.path = path;
+    return handleControlRequest(agent, req);
+  };
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(call("GET", "/nodes").status, 200);
+  EXPECT_EQ(call("DELETE", "/nodes").status, 405);
+  EXPECT_EQ(call("GET", "/nodes/" + agent.nodeNames()[0]).status, 200);
+  EXPECT_EQ(call("GET", "/nodes/" + agent.nodeNames()[0] + "/stop").status, 405);
+  EXPECT_EQ(call("POST", "/nodes/" + agent.nodeNames()[0] + "/explode").status, 404);
+  EXPECT_EQ(call("GET", "/nodes/missing").status, 404);
+  EXPECT_EQ(call("GET", "/other").status, 404);
+  EXPECT_EQ(call("POST", "/nodes/" + agent.nodeNames()[0] + "/stop").status, 200);
+  EXPECT_EQ(agent.nodes()[0].state, "stopped");
+}
+
 TEST(HollowAgent, RegistersNodesAndRenewsLeases) {
   auto c = newClient();
   auto prefix = uniquePrefix("reg");
