@@ -1,16 +1,108 @@
-// `skiff agent`: node-side components. The hollow (simulated) kubelet comes first.
-#include "cli/commands.h"
-
+// `skiff agent`: node-side components. Today only the hollow (simulated) kubelet exists:
+// `skiff agent --hollow --nodes N --kubeconfig F` runs N fake nodes in one process.
 #include <iostream>
+#include <memory>
+
+#include "agent/control_handler.h"
+#include "agent/hollow_agent.h"
+#include "apiserver/http_server.h"
+#include "cli/commands.h"
+#include "cli/process.h"
+#include "client/kubeconfig.h"
+#include "common/log.h"
 
 namespace skiff::cli {
+namespace {
+
+struct AgentFlags {
+  bool hollow = false;
+  std::string kubeconfig;
+  int nodes = 1;
+  std::string prefix = "hollow";
+  std::string cpu = "4", memory = "16Gi";
+  int maxPods = 110;
+  std::string labels, taints;
+  std::string readinessDelay = "0s", jobDuration = "5s", terminationDelay = "0s";
+  std::string controlListen;
+};
+
+int runAgent(const AgentFlags& f) {
+  if (!f.hollow) {
+    std::cerr << "skiff agent: only hollow (simulated) nodes exist so far; pass --hollow\n";
+    return 2;
+  }
+  if (f.nodes < 1) {
+    std::cerr << "skiff agent: --nodes must be at least 1\n";
+    return 2;
+  }
+  agent::HollowOptions o;
+  try {
+    o.namePrefix = f.prefix;
+    o.nodes = f.nodes;
+    o.cpu = f.cpu;
+    o.memory = f.memory;
+    o.maxPods = f.maxPods;
+    o.labels = agent::parseNodeLabels(f.labels);
+    o.taints = agent::parseTaints(f.taints);
+    o.readinessDelay = parseDuration(f.readinessDelay);
+    o.jobDuration = parseDuration(f.jobDuration);
+    o.terminationDelay = parseDuration(f.terminationDelay);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "skiff agent: " << e.what() << "\n";
+    return 2;
+  }
+  installSignalHandlers();
+  client::RestClient client(client::loadKubeconfig(f.kubeconfig));
+  agent::HollowAgent hollow(client, o);
+  hollow.start();
+  std::unique_ptr<apiserver::HttpServer> control;
+  if (!f.controlListen.empty()) {
+    apiserver::HttpServerOptions so;
+    so.listen = f.controlListen;
+    so.threads = 1;
+    so.maxBodyBytes = 64 * 1024;
+    control = std::make_unique<apiserver::HttpServer>(
+        so, [&hollow](apiserver::HttpRequest& r) { return agent::handleControlRequest(hollow, r); });
+    control->start();
+    SKIFF_LOG_INFO("hollow-agent control endpoint on {} (GET /nodes, POST /nodes/NAME/stop|start)",
+                   f.controlListen);
+  }
+  waitForSignal();
+  // Nothing is deleted: the nodes just stop heartbeating, as machines that lost power.
+  if (control) control->stop();
+  hollow.stop();
+  return 0;
+}
+
+}  // namespace
 
 Subcommand addAgentCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("agent", "Run node agents (hollow nodes for scale work)");
-  return {cmd, [] {
-            std::cerr << "skiff agent: not implemented yet\n";
-            return 2;
-          }};
+  auto f = std::make_shared<AgentFlags>();
+  auto* cmd = app.add_subcommand(
+      "agent",
+      "Run node agents. With --hollow: HOLLOW (simulated) kubelets for scale tests, like "
+      "kubemark/kwok — nodes register, heartbeat and report pods Running, but no container runs");
+  cmd->add_flag("--hollow", f->hollow, "Run hollow (simulated) nodes; required for now");
+  cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server")->required();
+  cmd->add_option("--nodes", f->nodes, "Number of hollow nodes in this process")->capture_default_str();
+  cmd->add_option("--node-name-prefix", f->prefix, "Hollow nodes are named PREFIX-0 ... PREFIX-(N-1)")
+      ->capture_default_str();
+  cmd->add_option("--cpu", f->cpu, "CPU capacity of each hollow node")->capture_default_str();
+  cmd->add_option("--memory", f->memory, "Memory capacity of each hollow node")->capture_default_str();
+  cmd->add_option("--max-pods", f->maxPods, "Pod capacity of each hollow node")->capture_default_str();
+  cmd->add_option("--node-labels", f->labels, "Extra node labels: key=value,...");
+  cmd->add_option("--register-with-taints", f->taints, "Taints at registration: key=value:Effect,...");
+  cmd->add_option("--readiness-delay", f->readinessDelay, "How long a started pod takes to become Ready")
+      ->capture_default_str();
+  cmd->add_option("--job-duration", f->jobDuration,
+                  "How long pods with restartPolicy Never/OnFailure run before they succeed")
+      ->capture_default_str();
+  cmd->add_option("--termination-delay", f->terminationDelay,
+                  "How long simulated containers take to stop after deletion (capped by the grace period)")
+      ->capture_default_str();
+  cmd->add_option("--control-listen", f->controlListen,
+                  "Loopback HTTP control endpoint (HOST:PORT): GET /nodes, POST /nodes/NAME/stop|start");
+  return {cmd, [f] { return runAgent(*f); }};
 }
 
 }  // namespace skiff::cli
