@@ -284,13 +284,23 @@ class NodeLifecycleController : public QueueController {
       for (const auto& pod : pods_.byIndex(client::kIndexNodeName, name))
         if (isPodReady(*pod)) enqueue(*pod);
 
-    json::object tainted = node;
-    if (reconcileTaints(tainted)) {
+    // Like upstream's taint swaps: on a conflict, read the node fresh and try again at once
+    // rather than waiting (with growing backoff) for a cache that lags behind a busy server.
+    for (int attempt = 0;; ++attempt) {
+      json::object tainted = node;
+      if (!reconcileTaints(tainted)) return;
       try {
         client_.update(client::resources::nodes, "", tainted);
+        return;
       } catch (const ApiError& e) {
         if (e.code() == 404) return;  // deleted meanwhile
-        throw;                        // 409: retried with a fresher cache
+        if (e.code() != 409 || attempt >= 4) throw;
+      }
+      try {
+        node = client_.get(client::resources::nodes, "", name);
+      } catch (const ApiError& e) {
+        if (e.code() == 404) return;
+        throw;
       }
     }
   }

@@ -72,7 +72,9 @@ TEST(NodeLifecycle, NeverReadyNodeUsesStartupGrace) {
   ControllerEnv env({"nodelifecycle"}, fastNodeMonitor);
   FakeNode node(env.c(), "nlc-new", /*ready=*/false);
   ASSERT_TRUE(eventually([&] { return conditionStatus(node.get(), "Ready") == "Unknown"; }, 6s));
-  auto* ready = findCondition(node.get(), "Ready");
+  auto n = node.get();
+  auto* ready = findCondition(n, "Ready");
+  ASSERT_TRUE(ready);
   EXPECT_EQ(stringAt(*ready, {"reason"}), "NodeStatusNeverUpdated");
   EXPECT_TRUE(eventually([&] { return nodeHasTaint(node.get(), "node.kubernetes.io/unreachable", "NoExecute"); }));
 }
@@ -90,7 +92,7 @@ TEST(NodeLifecycle, TaintsFollowConditions) {
     return nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoExecute") &&
            nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoSchedule") &&
            nodeHasTaint(n, "node.kubernetes.io/memory-pressure", "NoSchedule");
-  }));
+  }, 10s)) << boost::json::serialize(node.get());
   EXPECT_FALSE(nodeHasTaint(node.get(), "node.kubernetes.io/unreachable", "NoExecute"));
 
   // Cordon: unschedulable taint; a user's own taint is left alone.
@@ -107,7 +109,7 @@ TEST(NodeLifecycle, TaintsFollowConditions) {
       if (e.code() != 409 || attempt > 20) throw;
     }
   }
-  ASSERT_TRUE(eventually([&] { return nodeHasTaint(node.get(), "node.kubernetes.io/unschedulable", "NoSchedule"); }));
+  ASSERT_TRUE(eventually([&] { return nodeHasTaint(node.get(), "node.kubernetes.io/unschedulable", "NoSchedule"); }, 10s));
 
   // Healthy again and uncordoned: only the user's taint is left.
   postNodeStatus(env.c(), node.name, "True");
@@ -117,7 +119,7 @@ TEST(NodeLifecycle, TaintsFollowConditions) {
     auto cur = node.get();
     auto* taints = arrayAt(cur, {"spec", "taints"});
     return taints && taints->size() == 1 && nodeHasTaint(cur, "example.com/mine", "NoSchedule");
-  }));
+  }, 10s)) << boost::json::serialize(node.get());
 }
 
 TEST(NodeLifecycle, MalformedNodeDoesNotStopTheController) {

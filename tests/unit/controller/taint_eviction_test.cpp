@@ -76,13 +76,16 @@ TEST(TaintEviction, RemovedTaintCancelsScheduledEviction) {
   auto ns = freshNamespace(env.c(), "te");
   FakeNode node(env.c(), "te-cancel");
   auto& c = env.c();
-  c.create(client::resources::pods, ns, boundPod("stays", node.name, {toleration("node.kubernetes.io/unreachable", 2)}));
+  c.create(client::resources::pods, ns, boundPod("stays", node.name, {toleration("node.kubernetes.io/unreachable", 3)}));
   setTaints(c, node.name, {unreachableTaint()});
-  std::this_thread::sleep_for(500ms);
+  // Long enough for the controller to have scheduled the eviction even on a loaded machine,
+  // short of the deadline (at least 2 s away: timeAdded has second precision).
+  std::this_thread::sleep_for(1500ms);
   setTaints(c, node.name, {});
-  std::this_thread::sleep_for(3000ms);
+  std::this_thread::sleep_for(2500ms);
   EXPECT_FALSE(evicted(c, ns, "stays"));
-  EXPECT_TRUE(eventually([&] { return !eventsFor(c, ns, "stays", "TaintManagerEviction").empty(); }));
+  ASSERT_TRUE(eventually([&] { return !eventsFor(c, ns, "stays", "TaintManagerEviction").empty(); }))
+      << boost::json::serialize(listItems(c, client::resources::events, ns));
   EXPECT_EQ(stringAt(eventsFor(c, ns, "stays", "TaintManagerEviction")[0], {"message"}),
             "Cancelling deletion of Pod " + ns + "/stays");
 }
