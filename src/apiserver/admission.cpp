@@ -17,6 +17,39 @@ std::string str(const json::object& obj, std::string_view field) {
   const json::value* v = obj.if_contains(field);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
+
+// DefaultTolerationSeconds (upstream's admission plugin of that name): without it a pod on a
+// node that stops reporting would be evicted by the taint eviction controller the moment the
+// node is tainted; with it every pod rides out a short outage for N seconds. A toleration
+// that already covers the taint (same key or an empty key = all keys, NoExecute or an empty
+// effect = all effects) wins, whatever its operator or tolerationSeconds, as upstream.
+void addDefaultTolerations(json::object& pod, int64_t notReadySeconds, int64_t unreachableSeconds) {
+  json::value* specValue = pod.if_contains("spec");
+  if (!specValue || !specValue->is_object()) return;  // validation reports the missing spec
+  json::object& spec = specValue->as_object();
+  json::value& tolValue = spec["tolerations"];
+  if (tolValue.is_null()) tolValue.emplace_array();
+  if (!tolValue.is_array()) return;  // malformed: leave it to validation
+  json::array& tolerations = tolValue.as_array();
+  auto covered = [&](std::string_view taintKey) {
+    for (const auto& t : tolerations) {
+      const json::object* tol = t.if_object();
+      if (!tol) continue;
+      std::string key = str(*tol, "key"), effect = str(*tol, "effect");
+      if ((key == taintKey || key.empty()) && (effect == "NoExecute" || effect.empty())) return true;
+    }
+    return false;
+  };
+  bool notReady = covered("node.kubernetes.io/not-ready");
+  bool unreachable = covered("node.kubernetes.io/unreachable");
+  auto toleration = [](const char* key, int64_t seconds) {
+    return json::object{{"key", key}, {"operator", "Exists"}, {"effect", "NoExecute"},
+                        {"tolerationSeconds", seconds}};
+  };
+  if (!notReady) tolerations.push_back(toleration("node.kubernetes.io/not-ready", notReadySeconds));
+  if (!unreachable)
+    tolerations.push_back(toleration("node.kubernetes.io/unreachable", unreachableSeconds));
+}
 }  // namespace
 
 Admission::Admission(CacheHub& caches, AdmissionOptions options)
@@ -47,6 +80,9 @@ void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bo
     requireLiveNamespace(str(meta, "namespace"));
   }
   if (info.isCore("services") && !dryRun) allocateServiceAddresses(obj);
+  if (info.isCore("pods"))
+    addDefaultTolerations(obj, options_.defaultNotReadyTolerationSeconds,
+                          options_.defaultUnreachableTolerationSeconds);
 }
 
 void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
