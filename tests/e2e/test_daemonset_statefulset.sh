@@ -29,7 +29,7 @@ fake_kubelet() {
         [ -n "$name" ] || continue
         if [ -n "$del" ]; then k -n "$1" delete pod "$name" --grace-period=0 --force >/dev/null 2>&1 || true
         elif [ "$rdy" != "True" ]; then ready "$1" "$name" 2>/dev/null || true; fi
-      done
+      done || true
     sleep 0.3
   done
 }
@@ -130,7 +130,7 @@ ready sts web-1
 wait_for "web-2" pods_are "web-0 web-1 web-2"
 ready sts web-2
 run k -n sts rollout status sts/web --timeout=20s
-expect_contains "$OUT" "statefulset rolling update complete 3 pods at revision web-" "kubectl rollout status sts"
+expect_contains "$OUT" "partitioned roll out complete: 3 new pods have been updated" "kubectl rollout status sts (upstream wording for the defaulted partition 0)"
 kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null || true
 expect_eq "$(awk '!seen[$0]++' "$WORK/watch.txt" | tr '\n' ' ')" "pod/web-0 pod/web-1 pod/web-2 " "a watch sees web-0, web-1, web-2 created in order"
 expect_eq "$(k -n sts get pod web-1 -o jsonpath='{.metadata.labels.statefulset\.kubernetes\.io/pod-name} {.metadata.labels.apps\.kubernetes\.io/pod-index} {.spec.hostname}.{.spec.subdomain}')" "web-1 1 web-1.web" "stable identity labels and hostname"
@@ -140,7 +140,7 @@ fake_kubelet sts &
 KUBELET_PID=$!
 run k -n sts set image sts/web c=nginx:2
 run k -n sts rollout status sts/web --timeout=40s
-expect_contains "$OUT" "statefulset rolling update complete 3 pods" "rolling update of the StatefulSet completes"
+expect_contains "$OUT" "roll out complete: 3 new pods have been updated" "rolling update of the StatefulSet completes"
 expect_eq "$(k -n sts get pods -l app=web -o jsonpath='{.items[*].spec.containers[0].image}')" "nginx:2 nginx:2 nginx:2" "every ordinal runs the new image"
 run k -n sts rollout history sts/web
 expect_contains "$OUT" "REVISION" "rollout history sts"

@@ -10,6 +10,11 @@ namespace json = boost::json;
 
 namespace {
 
+// Generous: the machine running the tests may be heavily loaded; passing runs are fast.
+bool soon(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  return eventually(cond, timeout);
+}
+
 json::object statefulSet(const std::string& name, int replicas, const std::string& image,
                          const std::string& policy = "OrderedReady", json::object extraSpec = {}) {
   json::object spec{
@@ -54,7 +59,7 @@ TEST(StatefulSetController, OrderedReadyCreatesOneOrdinalAtATime) {
       "resources":{"requests":{"storage":"1Gi"}}}}])").as_array();
   c.create(client::resources::statefulSets, ns, statefulSet("web", 3, "nginx:1", "OrderedReady", {{"volumeClaimTemplates", claims}}));
 
-  ASSERT_TRUE(eventually([&] { return names(podsOf(c, ns, "web")) == std::set<std::string>{"web-0"}; }));
+  ASSERT_TRUE(soon([&] { return names(podsOf(c, ns, "web")) == std::set<std::string>{"web-0"}; }));
   auto web0 = podsOf(c, ns, "web")["web-0"];
   EXPECT_EQ(stringAt(web0, {"metadata", "labels", "statefulset.kubernetes.io/pod-name"}), "web-0");
   EXPECT_EQ(stringAt(web0, {"metadata", "labels", "apps.kubernetes.io/pod-index"}), "0");
@@ -76,15 +81,15 @@ TEST(StatefulSetController, OrderedReadyCreatesOneOrdinalAtATime) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(names(podsOf(c, ns, "web")), std::set<std::string>{"web-0"});
   markPodRunning(c, ns, "web-0");
-  ASSERT_TRUE(eventually([&] { return names(podsOf(c, ns, "web")) == std::set<std::string>{"web-0", "web-1"}; }));
+  ASSERT_TRUE(soon([&] { return names(podsOf(c, ns, "web")) == std::set<std::string>{"web-0", "web-1"}; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(names(podsOf(c, ns, "web")).size(), 2u);
   markPodRunning(c, ns, "web-1");
-  ASSERT_TRUE(eventually([&] { return names(podsOf(c, ns, "web")).size() == 3; }));
+  ASSERT_TRUE(soon([&] { return names(podsOf(c, ns, "web")).size() == 3; }));
   c.get(client::resources::persistentVolumeClaims, ns, "data-web-2");
   markPodRunning(c, ns, "web-2");
 
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     auto s = c.get(client::resources::statefulSets, ns, "web");
     return intAt(s, {"status", "replicas"}) == 3 && intAt(s, {"status", "readyReplicas"}) == 3 &&
            intAt(s, {"status", "availableReplicas"}) == 3 && intAt(s, {"status", "updatedReplicas"}) == 3 &&
@@ -93,7 +98,7 @@ TEST(StatefulSetController, OrderedReadyCreatesOneOrdinalAtATime) {
            stringAt(s, {"status", "currentRevision"}) == stringAt(s, {"status", "updateRevision"});
   }));
   bool event = false;
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     for (auto& e : listItems(c, client::resources::events, ns))
       if (stringAt(e.as_object(), {"reason"}) == "SuccessfulCreate" &&
           stringAt(e.as_object(), {"message"}) == "create Pod web-0 in StatefulSet web successful" &&
@@ -112,7 +117,7 @@ TEST(StatefulSetController, ParallelCreatesAllAtOnceFromStartOrdinal) {
                      {"volumeClaimTemplates", json::parse(R"([{"metadata":{"name":"d"},"spec":{"accessModes":["ReadWriteOnce"],
                          "resources":{"requests":{"storage":"1Gi"}}}}])")}};
   c.create(client::resources::statefulSets, ns, statefulSet("par", 3, "x:1", "Parallel", extra));
-  ASSERT_TRUE(eventually([&] { return names(podsOf(c, ns, "par")) == std::set<std::string>{"par-5", "par-6", "par-7"}; }));
+  ASSERT_TRUE(soon([&] { return names(podsOf(c, ns, "par")) == std::set<std::string>{"par-5", "par-6", "par-7"}; }));
   auto pvc = c.get(client::resources::persistentVolumeClaims, ns, "d-par-6");
   auto* refs = arrayAt(pvc, {"metadata", "ownerReferences"});
   ASSERT_NE(refs, nullptr);
@@ -122,7 +127,7 @@ TEST(StatefulSetController, ParallelCreatesAllAtOnceFromStartOrdinal) {
   // A failed pod is recreated under the same name.
   auto uid = uidOf(podsOf(c, ns, "par")["par-6"]);
   markPodPhase(c, ns, "par-6", "Failed");
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     auto pods = podsOf(c, ns, "par");
     return pods.count("par-6") && uidOf(pods["par-6"]) != uid;
   }));
@@ -133,22 +138,22 @@ TEST(StatefulSetController, ScaleDownRemovesHighestOrdinalFirst) {
   auto& c = env.c();
   auto ns = freshNamespace(c, "apps-stsd");
   c.create(client::resources::statefulSets, ns, statefulSet("db", 3, "x:1", "Parallel"));
-  ASSERT_TRUE(eventually([&] { return podsOf(c, ns, "db").size() == 3; }));
+  ASSERT_TRUE(soon([&] { return podsOf(c, ns, "db").size() == 3; }));
   for (auto& [n, _] : podsOf(c, ns, "db")) markPodRunning(c, ns, n);
   // Condemned pods go highest ordinal first.
   c.patch(client::resources::statefulSets, ns, "db", client::PatchType::Merge,
           json::parse(R"({"spec":{"replicas":1}})"));
   bool sawOrderViolation = false;
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(soon(
       [&] {
         auto pods = names(podsOf(c, ns, "db"));
         if (pods.count("db-2") && !pods.count("db-1")) sawOrderViolation = true;
         return pods == std::set<std::string>{"db-0"};
       },
-      std::chrono::seconds(10)));
+      std::chrono::seconds(20)));
   EXPECT_FALSE(sawOrderViolation);
   bool deleted = false;
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     for (auto& e : listItems(c, client::resources::events, ns))
       if (stringAt(e.as_object(), {"message"}) == "delete Pod db-2 in StatefulSet db successful") deleted = true;
     return deleted;
@@ -162,17 +167,19 @@ TEST(StatefulSetController, OrderedScaleDownWaitsForEachPod) {
   c.create(client::resources::statefulSets, ns, statefulSet("q", 3, "x:1"));
   for (int i = 0; i < 3; ++i) {
     auto name = "q-" + std::to_string(i);
-    ASSERT_TRUE(eventually([&] { return podsOf(c, ns, "q").count(name) == 1; }));
+    ASSERT_TRUE(soon([&] { return podsOf(c, ns, "q").count(name) == 1; }));
     markPodRunning(c, ns, name);
   }
+  ASSERT_TRUE(soon([&] { return intAt(c.get(client::resources::statefulSets, ns, "q"), {"status", "readyReplicas"}) == 3; }));
   // q-1 is not ready: OrderedReady must not scale down past an unhealthy pod.
   markPodRunning(c, ns, "q-1", false);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Scale down only once the controller has seen q-1 become unready.
+  ASSERT_TRUE(soon([&] { return intAt(c.get(client::resources::statefulSets, ns, "q"), {"status", "readyReplicas"}) == 2; }));
   c.patch(client::resources::statefulSets, ns, "q", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":1}})"));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_EQ(names(podsOf(c, ns, "q")), (std::set<std::string>{"q-0", "q-1", "q-2"}));
   markPodRunning(c, ns, "q-1");
-  ASSERT_TRUE(eventually([&] { return names(podsOf(c, ns, "q")) == std::set<std::string>{"q-0"}; }));
+  ASSERT_TRUE(soon([&] { return names(podsOf(c, ns, "q")) == std::set<std::string>{"q-0"}; }));
 }
 
 TEST(StatefulSetController, RollingUpdateWithPartition) {
@@ -184,16 +191,16 @@ TEST(StatefulSetController, RollingUpdateWithPartition) {
   c.create(client::resources::statefulSets, ns, statefulSet("r", 3, "img:1", "OrderedReady", extra));
   for (int i = 0; i < 3; ++i) {
     auto name = "r-" + std::to_string(i);
-    ASSERT_TRUE(eventually([&] { return podsOf(c, ns, "r").count(name) == 1; }));
+    ASSERT_TRUE(soon([&] { return podsOf(c, ns, "r").count(name) == 1; }));
     markPodRunning(c, ns, name);
   }
-  ASSERT_TRUE(eventually([&] { return intAt(c.get(client::resources::statefulSets, ns, "r"), {"status", "readyReplicas"}) == 3; }));
+  ASSERT_TRUE(soon([&] { return intAt(c.get(client::resources::statefulSets, ns, "r"), {"status", "readyReplicas"}) == 3; }));
   auto oldRevision = stringAt(c.get(client::resources::statefulSets, ns, "r"), {"status", "currentRevision"});
 
   c.patch(client::resources::statefulSets, ns, "r", client::PatchType::Merge,
           json::parse(R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"img:2"}]}}}})"));
   // r-2 is replaced first; r-1 only once r-2 is ready again.
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     auto pods = podsOf(c, ns, "r");
     return pods.count("r-2") && imageOf(pods["r-2"]) == "img:2";
   }));
@@ -201,12 +208,12 @@ TEST(StatefulSetController, RollingUpdateWithPartition) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(imageOf(podsOf(c, ns, "r")["r-1"]), "img:1");
   markPodRunning(c, ns, "r-2");
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     auto pods = podsOf(c, ns, "r");
     return pods.count("r-1") && imageOf(pods["r-1"]) == "img:2";
   }));
   markPodRunning(c, ns, "r-1");
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     auto s = c.get(client::resources::statefulSets, ns, "r");
     return intAt(s, {"status", "updatedReplicas"}) == 2 && intAt(s, {"status", "readyReplicas"}) == 3 &&
            intAt(s, {"status", "currentReplicas"}) == 1 && stringAt(s, {"status", "currentRevision"}) == oldRevision &&
@@ -219,7 +226,7 @@ TEST(StatefulSetController, RollingUpdateWithPartition) {
 
   // Deleting a pod below the partition brings it back at the current revision.
   c.remove(client::resources::pods, ns, "r-0");
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     auto p = podsOf(c, ns, "r");
     return p.count("r-0") && imageOf(p["r-0"]) == "img:1";
   }));
@@ -228,7 +235,7 @@ TEST(StatefulSetController, RollingUpdateWithPartition) {
   markPodRunning(c, ns, "r-0");
   c.patch(client::resources::statefulSets, ns, "r", client::PatchType::Merge,
           json::parse(R"({"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}})"));
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(soon([&] {
     auto p = podsOf(c, ns, "r");
     if (p.count("r-0") && !isPodReady(p["r-0"])) markPodRunning(c, ns, "r-0");
     auto s = c.get(client::resources::statefulSets, ns, "r");
