@@ -74,6 +74,12 @@ bool isPodFailed(const json::object& pod, const json::object& job) {
   return isBeingDeleted(pod) && phase != "Succeeded";
 }
 
+int64_t resourceVersionOf(const json::object& obj) {
+  auto rv = stringAt(obj, {"metadata", "resourceVersion"});
+  if (rv.empty() || rv.size() > 18 || rv.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoll(rv);
+}
+
 bool isIndexed(const json::object& job) {
   return stringAt(job, {"spec", "completionMode"}) == "Indexed";
 }
@@ -147,6 +153,7 @@ class JobController : public QueueController {
               expectations_.forget(key);
               std::lock_guard lock(mu_);
               backoff_.erase(key);
+              written_.erase(key);
             },
     });
     pods_.addEventHandler({
@@ -214,11 +221,14 @@ class JobController : public QueueController {
   std::mutex mu_;
   std::unordered_set<std::string> removed_;  // pod UIDs whose finalizer we removed
   std::unordered_map<std::string, Backoff> backoff_;
+  // The resourceVersion of our last status write per job: a cached job older than that is
+  // stale, and acting on it could count or create twice.
+  std::unordered_map<std::string, int64_t> written_;
 };
 
 void JobController::removeFinalizer(const json::object& pod) {
   auto* fins = arrayAt(pod, {"metadata", "finalizers"});
-  if (!fins) return;
+  if (!fins || finalizerRemovalPending(uidOf(pod))) return;
   for (size_t i = 0; i < fins->size(); ++i) {
     if (!(*fins)[i].is_string() || (*fins)[i].get_string() != kJobTrackingFinalizer) continue;
     // test+remove: only this finalizer at this position goes, whatever others do meanwhile.
@@ -301,7 +311,10 @@ void JobController::deletePods(const json::object& job, const std::string& key,
 json::object JobController::writeStatus(const json::object& job, const json::object& status) {
   json::object copy = job;
   copy["status"] = status;
-  return client_.updateStatus(client::resources::jobs, namespaceOf(job), copy);
+  auto written = client_.updateStatus(client::resources::jobs, namespaceOf(job), copy);
+  std::lock_guard lock(mu_);
+  written_[client::objectKey(job)] = resourceVersionOf(written);
+  return written;
 }
 
 void JobController::sync(const std::string& key) {
@@ -311,6 +324,11 @@ void JobController::sync(const std::string& key) {
     return;
   }
   json::object job = *cached;
+  {
+    // Our own status write has not reached the cache yet: its update event will requeue.
+    std::lock_guard lock(mu_);
+    if (auto it = written_.find(key); it != written_.end() && resourceVersionOf(job) < it->second) return;
+  }
   const std::string uid = uidOf(job);
   if (uid.empty() || (isBeingDeleted(job) && jobFinished(job))) return;
   const auto now = Clock::now();
@@ -452,10 +470,12 @@ void JobController::sync(const std::string& key) {
     }
   }
 
+  const bool settled = expectations_.satisfied(key);
   if (!finishType.empty()) {
-    // Lingering pods go; the terminal condition waits until none is left terminating.
-    deletePods(job, key, active);
-    if (active.empty() && terminating == 0) {
+    // Lingering pods go; the terminal condition waits until none is left terminating (and
+    // until the cache has seen our own deletions).
+    if (settled) deletePods(job, key, active);
+    if (settled && active.empty() && terminating == 0) {
       setCondition(status, finishType, "True", reason, message);
       if (finishType == "Complete") {
         status["completionTime"] = nowTime();
@@ -465,10 +485,10 @@ void JobController::sync(const std::string& key) {
     active.clear();
     ready = 0;
   } else if (suspended) {
-    deletePods(job, key, active);
+    if (settled) deletePods(job, key, active);
     active.clear();
     ready = 0;
-  } else if (expectations_.satisfied(key)) {
+  } else if (settled) {
     // --- 6. converge the number of active pods.
     int64_t wantActive;
     if (hasCompletions) wantActive = std::clamp<int64_t>(completions - succeeded, 0, parallelism);
