@@ -151,15 +151,20 @@ class JobController : public QueueController {
             [this](const json::object& j) {
               auto key = client::objectKey(j);
               expectations_.forget(key);
-              std::lock_guard lock(mu_);
-              backoff_.erase(key);
-              written_.erase(key);
+              {
+                std::lock_guard lock(mu_);
+                backoff_.erase(key);
+                written_.erase(key);
+                orphans_[key].insert(uidOf(j));
+              }
+              enqueueKey(key);
             },
     });
     pods_.addEventHandler({
         .onAdd =
             [this](const json::object& p) {
               if (auto key = jobKeyOf(p)) {
+                noteOrphan(*key, p);
                 if (isBeingDeleted(p)) expectations_.deletionObserved(*key);
                 else expectations_.creationObserved(*key);
                 enqueueKey(*key);
@@ -169,6 +174,7 @@ class JobController : public QueueController {
             [this](const json::object& o, const json::object& p) {
               if (!hasTrackingFinalizer(p)) forgetRemoved(uidOf(p));
               if (auto key = jobKeyOf(p)) {
+                noteOrphan(*key, p);
                 if (isBeingDeleted(p) && !isBeingDeleted(o)) expectations_.deletionObserved(*key);
                 enqueueKey(*key);
               }
@@ -200,6 +206,17 @@ class JobController : public QueueController {
     if (name.empty()) return std::nullopt;
     return makeKey(namespaceOf(pod), name);
   }
+  // A pod still holding our finalizer whose Job is gone (or is another Job of that name):
+  // remember the owner's uid so sync releases the pod, which could otherwise never go away.
+  void noteOrphan(const std::string& key, const json::object& pod) {
+    if (!hasTrackingFinalizer(pod)) return;
+    auto ownerUid = stringAt(*controllerRefOf(pod), {"uid"});
+    auto job = jobs_.get(key);
+    if (job && uidOf(*job) == ownerUid) return;
+    std::lock_guard lock(mu_);
+    orphans_[key].insert(ownerUid);
+  }
+  void releaseOrphans(const std::string& key, const std::string& currentUid);
   void forgetRemoved(const std::string& uid) {
     std::lock_guard lock(mu_);
     removed_.erase(uid);
@@ -224,7 +241,30 @@ class JobController : public QueueController {
   // The resourceVersion of our last status write per job: a cached job older than that is
   // stale, and acting on it could count or create twice.
   std::unordered_map<std::string, int64_t> written_;
+  std::unordered_map<std::string, std::set<std::string>> orphans_;  // job key -> old owner uids
 };
+
+void JobController::releaseOrphans(const std::string& key, const std::string& currentUid) {
+  std::set<std::string> uids;
+  {
+    std::lock_guard lock(mu_);
+    auto it = orphans_.find(key);
+    if (it == orphans_.end()) return;
+    uids.swap(it->second);
+    orphans_.erase(it);
+  }
+  try {
+    for (const auto& uid : uids) {
+      if (uid == currentUid) continue;
+      for (const auto& p : pods_.byIndex(client::kIndexOwnerUid, uid))
+        if (isControlledBy(*p, uid) && hasTrackingFinalizer(*p)) removeFinalizer(*p);
+    }
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    orphans_[key].insert(uids.begin(), uids.end());
+    throw;
+  }
+}
 
 void JobController::removeFinalizer(const json::object& pod) {
   auto* fins = arrayAt(pod, {"metadata", "finalizers"});
@@ -319,6 +359,7 @@ json::object JobController::writeStatus(const json::object& job, const json::obj
 
 void JobController::sync(const std::string& key) {
   auto cached = jobs_.get(key);
+  releaseOrphans(key, cached ? uidOf(*cached) : "");
   if (!cached) {
     expectations_.forget(key);
     return;
@@ -330,17 +371,19 @@ void JobController::sync(const std::string& key) {
     if (auto it = written_.find(key); it != written_.end() && resourceVersionOf(job) < it->second) return;
   }
   const std::string uid = uidOf(job);
-  if (uid.empty() || (isBeingDeleted(job) && jobFinished(job))) return;
+  if (uid.empty()) return;
   const auto now = Clock::now();
 
   std::vector<client::ObjectPtr> pods;
   for (auto& p : pods_.byIndex(client::kIndexOwnerUid, uid))
     if (isControlledBy(*p, uid)) pods.push_back(p);
 
-  if (jobFinished(job)) {
-    // Nothing more to count; pods still holding the finalizer are released.
+  if (jobFinished(job) || isBeingDeleted(job)) {
+    // Nothing more to count or create; pods still holding the finalizer are released (all
+    // of them when the Job itself is going, so the garbage collector can remove them).
     for (const auto& p : pods)
-      if (hasTrackingFinalizer(*p) && (isPodTerminal(*p) || isBeingDeleted(*p))) removeFinalizer(*p);
+      if (hasTrackingFinalizer(*p) && (isPodTerminal(*p) || isBeingDeleted(*p) || isBeingDeleted(job)))
+        removeFinalizer(*p);
     return;
   }
 

@@ -203,6 +203,21 @@ TEST(JobController, IndexedCompletion) {
   EXPECT_EQ(intAt(job, {"status", "succeeded"}), 3);
 }
 
+TEST(JobController, ReleasesPodsOfADeletedJob) {
+  ControllerEnv env({"job"});
+  auto& c = env.c();
+  auto ns = freshNamespace(c, "job-orphan");
+  c.create(client::resources::jobs, ns, makeJob("gone", ""));
+  ASSERT_TRUE(eventually([&] { return activePodNames(c, ns, "gone").size() == 1; }));
+  c.remove(client::resources::jobs, ns, "gone");
+  // No garbage collector here: the pod stays, but without the finalizer that would pin it.
+  EXPECT_TRUE(eventually([&] {
+    auto pods = jobPods(c, ns, "gone");
+    auto* fins = pods.size() == 1 ? arrayAt(pods[0].as_object(), {"metadata", "finalizers"}) : nullptr;
+    return pods.size() == 1 && (!fins || fins->empty());
+  }));
+}
+
 TEST(TtlAfterFinishedController, DeletesFinishedJobAfterTtl) {
   ControllerEnv env({"job", "ttl-after-finished"});
   auto& c = env.c();
