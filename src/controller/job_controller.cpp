@@ -123,6 +123,15 @@ std::string formatIndexes(const std::set<int64_t>& s) {
   return out;
 }
 
+// setCondition works on a whole object; the controller builds the status on its own.
+bool setStatusCondition(json::object& status, const std::string& type, const std::string& value,
+                        const std::string& reason, const std::string& message) {
+  json::object holder{{"status", std::move(status)}};
+  bool changed = setCondition(holder, type, value, reason, message);
+  status = std::move(holder["status"].as_object());
+  return changed;
+}
+
 json::array uidArray(const std::set<std::string>& s) {
   json::array a;
   for (const auto& u : s) a.push_back(json::string(u));
@@ -365,10 +374,22 @@ void JobController::sync(const std::string& key) {
     return;
   }
   json::object job = *cached;
+  bool stale;
   {
-    // Our own status write has not reached the cache yet: its update event will requeue.
     std::lock_guard lock(mu_);
-    if (auto it = written_.find(key); it != written_.end() && resourceVersionOf(job) < it->second) return;
+    auto it = written_.find(key);
+    stale = it != written_.end() && resourceVersionOf(job) < it->second;
+  }
+  if (stale) {
+    // Our own status write has not reached the cache yet; counting or creating from the
+    // older status could do it twice, so read the Job itself.
+    auto [ns, name] = splitKey(key);
+    try {
+      job = client_.get(client::resources::jobs, ns, name);
+    } catch (const ApiError& e) {
+      if (e.code() == 404) return;
+      throw;
+    }
   }
   const std::string uid = uidOf(job);
   if (uid.empty()) return;
@@ -473,10 +494,10 @@ void JobController::sync(const std::string& key) {
   // --- 4. suspend / resume.
   bool wasSuspended = conditionTrue(job, "Suspended");
   if (suspended) {
-    if (setCondition(status, "Suspended", "True", "JobSuspended", "Job suspended"))
+    if (setStatusCondition(status, "Suspended", "True", "JobSuspended", "Job suspended"))
       recorder_.event(job, client::kEventTypeNormal, "Suspended", "Job suspended");
   } else if (wasSuspended) {
-    setCondition(status, "Suspended", "False", "JobResumed", "Job resumed");
+    setStatusCondition(status, "Suspended", "False", "JobResumed", "Job resumed");
     recorder_.event(job, client::kEventTypeNormal, "Resumed", "Job resumed");
     // The active deadline counts from the resume.
     status["startTime"] = nowTime();
@@ -507,7 +528,7 @@ void JobController::sync(const std::string& key) {
       message = "Reached expected number of succeeded pods";
     }
     if (!finishType.empty()) {
-      setCondition(status, finishType == "Failed" ? "FailureTarget" : "SuccessCriteriaMet", "True",
+      setStatusCondition(status, finishType == "Failed" ? "FailureTarget" : "SuccessCriteriaMet", "True",
                    reason, message);
       if (finishType == "Failed") recorder_.event(job, client::kEventTypeWarning, reason, message);
     }
@@ -519,7 +540,7 @@ void JobController::sync(const std::string& key) {
     // until the cache has seen our own deletions).
     if (settled) deletePods(job, key, active);
     if (settled && active.empty() && terminating == 0) {
-      setCondition(status, finishType, "True", reason, message);
+      setStatusCondition(status, finishType, "True", reason, message);
       if (finishType == "Complete") {
         status["completionTime"] = nowTime();
         recorder_.event(job, client::kEventTypeNormal, "Completed", "Job completed");

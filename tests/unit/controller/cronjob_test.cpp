@@ -5,6 +5,7 @@
 
 #include "common/ids.h"
 #include "controller/job_controller.h"
+#include "unit/controller/batch_test_util.h"
 #include "unit/controller/test_env.h"
 
 namespace skiff::controller::testing {
@@ -84,7 +85,7 @@ TEST(CronJobController, CreatesJobForScheduledTimeAndTracksIt) {
   auto cj = f.c.create(client::resources::cronJobs, f.ns, makeCronJob("tick", ""));
   f.clock.set(61);
   f.poke("tick");
-  ASSERT_TRUE(eventually([&] { return f.jobNames().size() == 1; }));
+  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 1; }));
   auto job = f.jobs()[0].as_object();
   auto name = nameOf(job);
   // Named after the scheduled minute, which the annotation records.
@@ -97,9 +98,9 @@ TEST(CronJobController, CreatesJobForScheduledTimeAndTracksIt) {
   EXPECT_TRUE(isControlledBy(job, uidOf(cj)));
   EXPECT_EQ(stringAt(*controllerRefOf(job), {"kind"}), "CronJob");
   EXPECT_EQ(stringAt(job, {"metadata", "labels", "team"}), "a");
-  ASSERT_TRUE(eventually([&] { return activeNames(f.cronJob("tick")) == std::vector<std::string>{name}; }));
+  ASSERT_TRUE(waitFor([&] { return activeNames(f.cronJob("tick")) == std::vector<std::string>{name}; }));
   EXPECT_EQ(stringAt(f.cronJob("tick"), {"status", "lastScheduleTime"}), stamp);
-  EXPECT_TRUE(eventually([&] { return f.hasEvent("SuccessfulCreate", "Created job " + name); }));
+  EXPECT_TRUE(waitFor([&] { return f.hasEvent("SuccessfulCreate", "Created job " + name); }));
 
   // Looking again at the same time creates nothing new.
   f.poke("tick");
@@ -107,9 +108,9 @@ TEST(CronJobController, CreatesJobForScheduledTimeAndTracksIt) {
   EXPECT_EQ(f.jobNames().size(), 1u);
 
   f.finishJob(name, "Complete", nowTime());
-  ASSERT_TRUE(eventually([&] { return activeNames(f.cronJob("tick")).empty(); }));
+  ASSERT_TRUE(waitFor([&] { return activeNames(f.cronJob("tick")).empty(); }));
   EXPECT_FALSE(stringAt(f.cronJob("tick"), {"status", "lastSuccessfulTime"}).empty());
-  EXPECT_TRUE(eventually([&] { return f.hasEvent("SawCompletedJob", "Saw completed job: " + name + ", condition: Complete"); }));
+  EXPECT_TRUE(waitFor([&] { return f.hasEvent("SawCompletedJob", "Saw completed job: " + name + ", condition: Complete"); }));
 }
 
 TEST(CronJobController, SuspendedCreatesNothing) {
@@ -126,10 +127,10 @@ TEST(CronJobController, ForbidSkipsWhileActive) {
   f.c.create(client::resources::cronJobs, f.ns, makeCronJob("fb", R"("concurrencyPolicy":"Forbid",)"));
   f.clock.set(61);
   f.poke("fb");
-  ASSERT_TRUE(eventually([&] { return f.jobNames().size() == 1 && activeNames(f.cronJob("fb")).size() == 1; }));
+  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 1 && activeNames(f.cronJob("fb")).size() == 1; }));
   f.clock.set(121);
   f.poke("fb");
-  ASSERT_TRUE(eventually([&] { return f.hasEvent("JobAlreadyActive", "concurrency policy is Forbid"); }));
+  ASSERT_TRUE(waitFor([&] { return f.hasEvent("JobAlreadyActive", "concurrency policy is Forbid"); }));
   EXPECT_EQ(f.jobNames().size(), 1u);
 }
 
@@ -138,17 +139,17 @@ TEST(CronJobController, ReplaceDeletesTheActiveJob) {
   f.c.create(client::resources::cronJobs, f.ns, makeCronJob("rp", R"("concurrencyPolicy":"Replace",)"));
   f.clock.set(61);
   f.poke("rp");
-  ASSERT_TRUE(eventually([&] { return activeNames(f.cronJob("rp")).size() == 1; }));
+  ASSERT_TRUE(waitFor([&] { return activeNames(f.cronJob("rp")).size() == 1; }));
   auto first = activeNames(f.cronJob("rp"))[0];
   f.clock.set(121);
   f.poke("rp");
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(waitFor([&] {
     auto a = activeNames(f.cronJob("rp"));
     return a.size() == 1 && a[0] != first;
   }));
   auto second = activeNames(f.cronJob("rp"))[0];
-  EXPECT_TRUE(eventually([&] { return f.jobNames() == std::set<std::string>{second}; }));
-  EXPECT_TRUE(f.hasEvent("SuccessfulDelete", "Deleted job " + first));
+  EXPECT_TRUE(waitFor([&] { return f.jobNames() == std::set<std::string>{second}; }));
+  EXPECT_TRUE(waitFor([&] { return f.hasEvent("SuccessfulDelete", "Deleted job " + first); }));
 }
 
 TEST(CronJobController, AllowRunsConcurrentlyAndCountsMissedTimes) {
@@ -156,12 +157,12 @@ TEST(CronJobController, AllowRunsConcurrentlyAndCountsMissedTimes) {
   f.c.create(client::resources::cronJobs, f.ns, makeCronJob("al", ""));
   f.clock.set(61);
   f.poke("al");
-  ASSERT_TRUE(eventually([&] { return f.jobNames().size() == 1; }));
+  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 1; }));
   // Far in the future: only the most recent missed time runs, with a warning.
   f.clock.set(200 * 60);
   f.poke("al");
-  ASSERT_TRUE(eventually([&] { return f.jobNames().size() == 2 && activeNames(f.cronJob("al")).size() == 2; }));
-  EXPECT_TRUE(eventually([&] { return f.hasEvent("TooManyMissedTimes", "too many missed start times"); }));
+  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 2 && activeNames(f.cronJob("al")).size() == 2; }));
+  EXPECT_TRUE(waitFor([&] { return f.hasEvent("TooManyMissedTimes", "too many missed start times"); }));
   auto last = stringAt(f.cronJob("al"), {"status", "lastScheduleTime"});
   Clock::time_point t;
   ASSERT_TRUE(parseTime(last, t));
@@ -187,9 +188,9 @@ TEST(CronJobController, HistoryLimitsDeleteOldestFinishedJobs) {
   f.finishJob("ok-3", "Complete", "2026-01-01T00:03:00Z");
   f.finishJob("bad-1", "Failed", "2026-01-01T00:01:00Z");
   f.finishJob("bad-2", "Failed", "2026-01-01T00:02:00Z");
-  EXPECT_TRUE(eventually([&] { return f.jobNames() == std::set<std::string>{"ok-2", "ok-3", "bad-2"}; }))
+  EXPECT_TRUE(waitFor([&] { return f.jobNames() == std::set<std::string>{"ok-2", "ok-3", "bad-2"}; }))
       << f.jobNames().size();
-  EXPECT_TRUE(f.hasEvent("SuccessfulDelete", "Deleted job ok-1"));
+  EXPECT_TRUE(waitFor([&] { return f.hasEvent("SuccessfulDelete", "Deleted job ok-1"); }));
 }
 
 }  // namespace skiff::controller::testing

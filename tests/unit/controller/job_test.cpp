@@ -1,6 +1,7 @@
 // Job and TTL-after-finished controllers against the real API server; the tests play the
 // kubelet by moving pods to Succeeded/Failed through pods/status.
 #include "controller/job_controller.h"
+#include "unit/controller/batch_test_util.h"
 #include "unit/controller/test_env.h"
 
 namespace skiff::controller::testing {
@@ -72,7 +73,7 @@ TEST(JobController, CompletionsWithBoundedParallelism) {
   size_t maxActive = 0;
   while (succeeded < 5) {
     std::vector<std::string> active;
-    ASSERT_TRUE(eventually([&] {
+    ASSERT_TRUE(waitFor([&] {
       active = activePodNames(c, ns, "par");
       maxActive = std::max(maxActive, active.size());
       return static_cast<int>(active.size()) == std::min(2, 5 - succeeded);
@@ -81,7 +82,7 @@ TEST(JobController, CompletionsWithBoundedParallelism) {
     markPodPhase(c, ns, active[0], "Succeeded");
     ++succeeded;
   }
-  ASSERT_TRUE(eventually([&] { return hasCondition(c, ns, "par", "Complete", "CompletionsReached"); }));
+  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "par", "Complete", "CompletionsReached"); }));
   EXPECT_LE(maxActive, 2u);
   auto job = getJob(c, ns, "par");
   EXPECT_EQ(intAt(job, {"status", "succeeded"}), 5);
@@ -101,7 +102,7 @@ TEST(JobController, CompletionsWithBoundedParallelism) {
     auto* fins = arrayAt(pod, {"metadata", "finalizers"});
     EXPECT_TRUE(!fins || fins->empty()) << json::serialize(pod);
   }
-  EXPECT_TRUE(eventually([&] { return hasEvent(c, ns, "SuccessfulCreate") && hasEvent(c, ns, "Completed"); }));
+  EXPECT_TRUE(waitFor([&] { return hasEvent(c, ns, "SuccessfulCreate") && hasEvent(c, ns, "Completed"); }));
 }
 
 TEST(JobController, PodsCarryTheTrackingFinalizerWhileRunning) {
@@ -109,11 +110,11 @@ TEST(JobController, PodsCarryTheTrackingFinalizerWhileRunning) {
   auto& c = env.c();
   auto ns = freshNamespace(c, "job-fin");
   c.create(client::resources::jobs, ns, makeJob("fin", ""));
-  ASSERT_TRUE(eventually([&] { return activePodNames(c, ns, "fin").size() == 1; }));
+  ASSERT_TRUE(waitFor([&] { return activePodNames(c, ns, "fin").size() == 1; }));
   auto pod = jobPods(c, ns, "fin")[0].as_object();
   EXPECT_EQ(arrayAt(pod, {"metadata", "finalizers"})->at(0).as_string(), kJobTrackingFinalizer);
   markPodPhase(c, ns, nameOf(pod), "Succeeded");
-  ASSERT_TRUE(eventually([&] { return hasCondition(c, ns, "fin", "Complete"); }));
+  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "fin", "Complete"); }));
   EXPECT_EQ(intAt(getJob(c, ns, "fin"), {"status", "succeeded"}), 1);
 }
 
@@ -125,15 +126,15 @@ TEST(JobController, BackoffLimitExceeded) {
   c.create(client::resources::jobs, ns, makeJob("bo", R"("backoffLimit":1,)"));
   for (int i = 0; i < 2; ++i) {
     std::vector<std::string> active;
-    ASSERT_TRUE(eventually([&] { return (active = activePodNames(c, ns, "bo")).size() == 1; })) << i;
+    ASSERT_TRUE(waitFor([&] { return (active = activePodNames(c, ns, "bo")).size() == 1; })) << i;
     markPodPhase(c, ns, active[0], "Failed");
   }
-  ASSERT_TRUE(eventually([&] { return hasCondition(c, ns, "bo", "Failed", "BackoffLimitExceeded"); }));
+  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "bo", "Failed", "BackoffLimitExceeded"); }));
   auto job = getJob(c, ns, "bo");
   EXPECT_EQ(intAt(job, {"status", "failed"}), 2);
   EXPECT_TRUE(conditionTrue(job, "FailureTarget"));
   EXPECT_EQ(jobPods(c, ns, "bo").size(), 2u);  // no third attempt
-  EXPECT_TRUE(eventually([&] { return hasEvent(c, ns, "BackoffLimitExceeded"); }));
+  EXPECT_TRUE(waitFor([&] { return hasEvent(c, ns, "BackoffLimitExceeded"); }));
 }
 
 TEST(JobController, ActiveDeadlineFailsAndDeletesPods) {
@@ -141,14 +142,14 @@ TEST(JobController, ActiveDeadlineFailsAndDeletesPods) {
   auto& c = env.c();
   auto ns = freshNamespace(c, "job-dl");
   c.create(client::resources::jobs, ns, makeJob("dl", R"("parallelism":2,"completions":4,"activeDeadlineSeconds":1,)"));
-  ASSERT_TRUE(eventually([&] { return activePodNames(c, ns, "dl").size() == 2; }));
-  ASSERT_TRUE(eventually([&] { return hasCondition(c, ns, "dl", "Failed", "DeadlineExceeded"); },
-                         std::chrono::seconds(5)));
-  EXPECT_TRUE(eventually([&] { return jobPods(c, ns, "dl").empty(); }));
+  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "dl", "Failed", "DeadlineExceeded"); }));
+  EXPECT_TRUE(waitFor([&] { return jobPods(c, ns, "dl").empty(); }));
+  EXPECT_TRUE(hasEvent(c, ns, "SuccessfulCreate"));
+  EXPECT_TRUE(waitFor([&] { return hasEvent(c, ns, "SuccessfulDelete"); }));
   auto job = getJob(c, ns, "dl");
   EXPECT_EQ(intAt(job, {"status", "active"}), 0);
   EXPECT_EQ(intAt(job, {"status", "failed"}), 0);  // pods the controller removed are not failures
-  EXPECT_TRUE(eventually([&] { return hasEvent(c, ns, "DeadlineExceeded"); }));
+  EXPECT_TRUE(waitFor([&] { return hasEvent(c, ns, "DeadlineExceeded"); }));
 }
 
 TEST(JobController, SuspendAndResume) {
@@ -156,7 +157,7 @@ TEST(JobController, SuspendAndResume) {
   auto& c = env.c();
   auto ns = freshNamespace(c, "job-sus");
   c.create(client::resources::jobs, ns, makeJob("sus", R"("parallelism":2,"completions":2,"suspend":true,)"));
-  ASSERT_TRUE(eventually([&] { return hasCondition(c, ns, "sus", "Suspended", "JobSuspended"); }));
+  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "sus", "Suspended", "JobSuspended"); }));
   EXPECT_TRUE(jobPods(c, ns, "sus").empty());
   EXPECT_TRUE(stringAt(getJob(c, ns, "sus"), {"status", "startTime"}).empty());
 
@@ -165,15 +166,16 @@ TEST(JobController, SuspendAndResume) {
             json::object{{"spec", json::object{{"suspend", v}}}});
   };
   setSuspend(false);
-  ASSERT_TRUE(eventually([&] { return activePodNames(c, ns, "sus").size() == 2; }));
-  auto* cond = findCondition(getJob(c, ns, "sus"), "Suspended");
+  ASSERT_TRUE(waitFor([&] { return activePodNames(c, ns, "sus").size() == 2; }));
+  auto resumed = getJob(c, ns, "sus");
+  auto* cond = findCondition(resumed, "Suspended");
   ASSERT_TRUE(cond);
   EXPECT_EQ(stringAt(*cond, {"status"}), "False");
   EXPECT_EQ(stringAt(*cond, {"reason"}), "JobResumed");
 
   setSuspend(true);
-  ASSERT_TRUE(eventually([&] { return jobPods(c, ns, "sus").empty(); }));
-  ASSERT_TRUE(eventually([&] { return hasCondition(c, ns, "sus", "Suspended"); }));
+  ASSERT_TRUE(waitFor([&] { return jobPods(c, ns, "sus").empty(); }));
+  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "sus", "Suspended"); }));
   auto job = getJob(c, ns, "sus");
   EXPECT_EQ(intAt(job, {"status", "failed"}), 0);
   EXPECT_EQ(intAt(job, {"status", "active"}), 0);
@@ -185,7 +187,7 @@ TEST(JobController, IndexedCompletion) {
   auto ns = freshNamespace(c, "job-idx");
   c.create(client::resources::jobs, ns,
            makeJob("idx", R"("completions":3,"parallelism":3,"completionMode":"Indexed",)"));
-  ASSERT_TRUE(eventually([&] { return activePodNames(c, ns, "idx").size() == 3; }));
+  ASSERT_TRUE(waitFor([&] { return activePodNames(c, ns, "idx").size() == 3; }));
   std::set<std::string> indexes;
   for (auto& p : jobPods(c, ns, "idx")) {
     auto& pod = p.as_object();
@@ -197,7 +199,7 @@ TEST(JobController, IndexedCompletion) {
   }
   EXPECT_EQ(indexes, (std::set<std::string>{"0", "1", "2"}));
   for (auto& p : jobPods(c, ns, "idx")) markPodPhase(c, ns, nameOf(p.as_object()), "Succeeded");
-  ASSERT_TRUE(eventually([&] { return hasCondition(c, ns, "idx", "Complete"); }));
+  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "idx", "Complete"); }));
   auto job = getJob(c, ns, "idx");
   EXPECT_EQ(stringAt(job, {"status", "completedIndexes"}), "0-2");
   EXPECT_EQ(intAt(job, {"status", "succeeded"}), 3);
@@ -208,10 +210,10 @@ TEST(JobController, ReleasesPodsOfADeletedJob) {
   auto& c = env.c();
   auto ns = freshNamespace(c, "job-orphan");
   c.create(client::resources::jobs, ns, makeJob("gone", ""));
-  ASSERT_TRUE(eventually([&] { return activePodNames(c, ns, "gone").size() == 1; }));
+  ASSERT_TRUE(waitFor([&] { return activePodNames(c, ns, "gone").size() == 1; }));
   c.remove(client::resources::jobs, ns, "gone");
   // No garbage collector here: the pod stays, but without the finalizer that would pin it.
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(waitFor([&] {
     auto pods = jobPods(c, ns, "gone");
     auto* fins = pods.size() == 1 ? arrayAt(pods[0].as_object(), {"metadata", "finalizers"}) : nullptr;
     return pods.size() == 1 && (!fins || fins->empty());
@@ -225,9 +227,9 @@ TEST(TtlAfterFinishedController, DeletesFinishedJobAfterTtl) {
   c.create(client::resources::jobs, ns, makeJob("ttl", R"("ttlSecondsAfterFinished":1,)"));
   c.create(client::resources::jobs, ns, makeJob("keep", ""));
   std::vector<std::string> active;
-  ASSERT_TRUE(eventually([&] { return (active = activePodNames(c, ns, "ttl")).size() == 1; }));
+  ASSERT_TRUE(waitFor([&] { return (active = activePodNames(c, ns, "ttl")).size() == 1; }));
   markPodPhase(c, ns, active[0], "Succeeded");
-  ASSERT_TRUE(eventually([&] { return hasCondition(c, ns, "ttl", "Complete"); }));
+  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "ttl", "Complete"); }));
   auto gone = [&] {
     try {
       getJob(c, ns, "ttl");
@@ -236,7 +238,7 @@ TEST(TtlAfterFinishedController, DeletesFinishedJobAfterTtl) {
       return e.code() == 404;
     }
   };
-  EXPECT_TRUE(eventually(gone, std::chrono::seconds(5)));
+  EXPECT_TRUE(waitFor(gone));
   // A job without a TTL stays.
   EXPECT_NO_THROW(getJob(c, ns, "keep"));
 }
