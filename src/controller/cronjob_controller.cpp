@@ -48,6 +48,8 @@ namespace {
 
 // Upstream requeues slightly after the scheduled time so the time has surely passed.
 constexpr auto kNextScheduleDelta = std::chrono::milliseconds(100);
+// Bounds startingDeadlineSeconds so time arithmetic cannot overflow (a century is "forever").
+constexpr int64_t kMaxDeadlineSeconds = int64_t{100} * 366 * 86400;
 
 SysSeconds toSeconds(Clock::time_point t) { return std::chrono::floor<std::chrono::seconds>(t); }
 
@@ -83,7 +85,7 @@ std::optional<Recent> mostRecentScheduleTime(const json::object& cj, SysSeconds 
   if (auto last = timeField(cj, {"status", "lastScheduleTime"})) r.earliest = *last;
   if (withDeadline) {
     if (auto* sds = valueAt(cj, {"spec", "startingDeadlineSeconds"}); sds && sds->is_number()) {
-      auto deadline = now - std::chrono::seconds(intAt(cj, {"spec", "startingDeadlineSeconds"}));
+      auto deadline = now - std::chrono::seconds(std::min<int64_t>(intAt(cj, {"spec", "startingDeadlineSeconds"}), kMaxDeadlineSeconds));
       if (deadline > r.earliest) r.earliest = deadline;
     }
   }
@@ -303,7 +305,7 @@ void CronJobController::sync(const std::string& key) {
                       "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew");
     const SysSeconds scheduled = *recent->mostRecent;
     if (auto* sds = valueAt(cj, {"spec", "startingDeadlineSeconds"}); sds && sds->is_number()) {
-      if (scheduled + std::chrono::seconds(intAt(cj, {"spec", "startingDeadlineSeconds"})) < now) {
+      if (scheduled + std::chrono::seconds(std::min<int64_t>(intAt(cj, {"spec", "startingDeadlineSeconds"}), kMaxDeadlineSeconds)) < now) {
         recorder_.event(cj, client::kEventTypeWarning, "MissSchedule",
                         "Missed scheduled time to start a job: " + formatRfc1123z(scheduled));
         requeue = nextDelay(view);

@@ -38,6 +38,9 @@ using Clock = std::chrono::system_clock;
 namespace {
 std::atomic<int64_t> backoffBaseMs{10'000};
 std::atomic<int64_t> backoffMaxMs{360'000};
+// Like upstream's MaxPodCreateDeletePerSync: a huge parallelism is reached over several syncs
+// (each creation event requeues the Job).
+constexpr size_t kMaxPodCreatesPerSync = 500;
 }  // namespace
 
 void setJobPodFailureBackoff(std::chrono::milliseconds base, std::chrono::milliseconds max) {
@@ -581,7 +584,9 @@ void JobController::sync(const std::string& key) {
         keep.pop_back();
       }
       occupied -= static_cast<int64_t>(excess.size());
-      for (int64_t i = 0; i < completions && occupied + static_cast<int64_t>(toCreate.size()) < wantActive; ++i)
+      for (int64_t i = 0; i < completions && occupied + static_cast<int64_t>(toCreate.size()) < wantActive &&
+                          toCreate.size() < kMaxPodCreatesPerSync;
+           ++i)
         if (!completedIndexes.count(i) && !seen.count(i)) toCreate.push_back(i);
     } else if (occupied > wantActive) {
       // Not-yet-running pods go first, then the newest.
@@ -593,7 +598,8 @@ void JobController::sync(const std::string& key) {
       });
       excess.assign(sorted.begin(), sorted.begin() + std::min<int64_t>(occupied - wantActive, sorted.size()));
     } else {
-      for (int64_t i = occupied; i < wantActive; ++i) toCreate.push_back(-1);
+      for (int64_t i = occupied; i < wantActive && toCreate.size() < kMaxPodCreatesPerSync; ++i)
+        toCreate.push_back(-1);
     }
 
     deletePods(job, key, excess);
