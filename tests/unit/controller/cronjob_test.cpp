@@ -113,6 +113,21 @@ TEST(CronJobController, CreatesJobForScheduledTimeAndTracksIt) {
   EXPECT_TRUE(waitFor([&] { return f.hasEvent("SawCompletedJob", "Saw completed job: " + name + ", condition: Complete"); }));
 }
 
+TEST(CronJobController, TimeZoneAndUnknownZone) {
+  CronFixture f("cj-tz");
+  f.c.create(client::resources::cronJobs, f.ns, makeCronJob("ny", R"("timeZone":"America/New_York",)"));
+  f.c.create(client::resources::cronJobs, f.ns, makeCronJob("nowhere", R"("timeZone":"Nowhere/Atlantis",)"));
+  f.clock.set(61);
+  f.poke("ny");
+  f.poke("nowhere");
+  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 1; }));
+  // The scheduled-timestamp annotation is written in the CronJob's zone.
+  auto stamp = stringAt(f.jobs()[0].as_object(), {"metadata", "annotations", kCronJobScheduledTimestampAnnotation});
+  EXPECT_TRUE(stamp.ends_with("-05:00") || stamp.ends_with("-04:00")) << stamp;
+  EXPECT_TRUE(waitFor([&] { return f.hasEvent("UnknownTimeZone", "invalid timeZone: \"Nowhere/Atlantis\""); }));
+  EXPECT_EQ(nameOf(f.jobs()[0].as_object()).rfind("ny-", 0), 0u);
+}
+
 TEST(CronJobController, SuspendedCreatesNothing) {
   CronFixture f("cj-sus");
   f.c.create(client::resources::cronJobs, f.ns, makeCronJob("sus", R"("suspend":true,)"));
