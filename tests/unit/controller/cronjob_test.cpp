@@ -176,7 +176,11 @@ TEST(CronJobController, AllowRunsConcurrentlyAndCountsMissedTimes) {
   // Far in the future: only the most recent missed time runs, with a warning.
   f.clock.set(200 * 60);
   f.poke("al");
-  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 2 && activeNames(f.cronJob("al")).size() == 2; }));
+  // (Two jobs; a third only if a real minute boundary passes meanwhile.)
+  ASSERT_TRUE(waitFor([&] {
+    auto n = f.jobNames().size();
+    return n >= 2 && n <= 3 && activeNames(f.cronJob("al")).size() == n;
+  }));
   EXPECT_TRUE(waitFor([&] { return f.hasEvent("TooManyMissedTimes", "too many missed start times"); }));
   auto last = stringAt(f.cronJob("al"), {"status", "lastScheduleTime"});
   Clock::time_point t;
