@@ -44,6 +44,39 @@ bool hasNamespaceFinalizers(const json::object& ns) {
   return finalizers && finalizers->is_array() && !finalizers->as_array().empty();
 }
 
+// Upstream's Job generateSelector: unless spec.manualSelector is true, the server labels
+// the pod template with the Job's uid and name (current and legacy keys) and selects on the
+// uid. A Job without labels then shows the template's, as upstream's defaulting on read does.
+void generateJobSelector(json::object& job) {
+  json::value* spec = job.if_contains("spec");
+  json::value* meta = job.if_contains("metadata");
+  if (!spec || !spec->is_object() || !meta || !meta->is_object()) return;
+  json::object& s = spec->as_object();
+  if (const json::value* manual = s.if_contains("manualSelector"); manual && manual->is_bool() && manual->as_bool())
+    return;
+  json::object& m = meta->as_object();
+  const json::value* uidV = m.if_contains("uid");
+  const json::value* nameV = m.if_contains("name");
+  if (!uidV || !uidV->is_string() || !nameV || !nameV->is_string()) return;
+  json::string uid = uidV->as_string(), name = nameV->as_string();
+  json::value& tmpl = s["template"];
+  if (!tmpl.is_object()) tmpl.emplace_object();
+  json::value& tmeta = tmpl.as_object()["metadata"];
+  if (!tmeta.is_object()) tmeta.emplace_object();
+  json::value& labels = tmeta.as_object()["labels"];
+  if (!labels.is_object()) labels.emplace_object();
+  json::object& l = labels.as_object();
+  for (const char* key : {"batch.kubernetes.io/controller-uid", "controller-uid"})
+    if (!l.contains(key)) l[key] = uid;
+  for (const char* key : {"batch.kubernetes.io/job-name", "job-name"})
+    if (!l.contains(key)) l[key] = name;
+  if (!s.contains("selector"))
+    s["selector"] = json::object{
+        {"matchLabels", json::object{{"batch.kubernetes.io/controller-uid", uid}}}};
+  json::value& jobLabels = m["labels"];
+  if (!jobLabels.is_object() || jobLabels.as_object().empty()) jobLabels = l;
+}
+
 void prepareForCreate(const api::ResourceInfo& info, json::object& obj) {
   // Nodes register with their status (the kubelet sets it); other kinds start clean.
   if (info.hasStatus() && !info.isCore("nodes") && !info.isCore("persistentvolumes"))
@@ -54,6 +87,8 @@ void prepareForCreate(const api::ResourceInfo& info, json::object& obj) {
     obj["status"] = json::object{{"phase", "Active"}};
   } else if (info.isCore("services")) {
     obj["status"] = json::object{{"loadBalancer", json::object()}};
+  } else if (info.group == "batch" && info.plural == "jobs") {
+    generateJobSelector(obj);
   }
 }
 
