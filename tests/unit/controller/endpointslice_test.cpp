@@ -86,8 +86,9 @@ TEST(EndpointSliceController, SplitsAtHundredAndShrinks) {
   json::array slices;
   ASSERT_TRUE(waitFor([&] {
     slices = slicesOf(c, ns, "big");
-    return slices.size() == 1 && arrayAt(slices[0].as_object(), {"endpoints"}) &&
-           arrayAt(slices[0].as_object(), {"endpoints"})->empty();
+    // (the server may omit the empty list)
+    const json::array* eps = slices.size() == 1 ? arrayAt(slices[0].as_object(), {"endpoints"}) : nullptr;
+    return slices.size() == 1 && (!eps || eps->empty());
   })) << json::serialize(slices);
   std::string placeholder = nameOf(slices[0].as_object());
 
@@ -108,7 +109,8 @@ TEST(EndpointSliceController, SplitsAtHundredAndShrinks) {
   std::set<std::string> names;
   size_t total = 0;
   for (const auto& s : slices) {
-    size_t n = s.at("endpoints").as_array().size();
+    const json::array* eps = arrayAt(s.as_object(), {"endpoints"});
+    size_t n = eps ? eps->size() : 0;
     EXPECT_LE(n, 100u);
     total += n;
     names.insert(nameOf(s.as_object()));
@@ -122,7 +124,10 @@ TEST(EndpointSliceController, SplitsAtHundredAndShrinks) {
       [&] {
         slices = slicesOf(c, ns, "big");
         size_t empty = 0;
-        for (const auto& s : slices) empty += s.at("endpoints").as_array().empty();
+        for (const auto& s : slices) {
+          const json::array* eps = arrayAt(s.as_object(), {"endpoints"});
+          empty += !eps || eps->empty();
+        }
         return endpointsByPod(slices).size() == kPods - 150 && empty == 0;
       },
       std::chrono::seconds(20)))
