@@ -120,13 +120,15 @@ class EndpointSliceController : public QueueController {
             },
         .onDelete = [this](const json::object& p) { enqueueServicesOf(p); },
     });
-    // Zones come from node labels: a relabelled node changes the slices of its pods.
+    // Zones come from node labels: a node appearing in the cache or being relabelled changes
+    // the slices of the pods on it.
+    pods_.addIndexer(client::kIndexNodeName, client::indexByNodeName);
     nodes_.addEventHandler({
+        .onAdd = [this](const json::object& n) { enqueueServicesOnNode(nameOf(n)); },
         .onUpdate =
             [this](const json::object& o, const json::object& n) {
-              if (stringAt(o, {"metadata", "labels", kZoneLabel}) == stringAt(n, {"metadata", "labels", kZoneLabel}))
-                return;
-              for (auto& svc : services_.list()) enqueue(*svc);
+              if (stringAt(o, {"metadata", "labels", kZoneLabel}) != stringAt(n, {"metadata", "labels", kZoneLabel}))
+                enqueueServicesOnNode(nameOf(n));
             },
     });
     auto onSlice = [this](const json::object& slice) {
@@ -316,6 +318,10 @@ class EndpointSliceController : public QueueController {
 
   void enqueueServicesOf(const json::object& pod) {
     for (auto& k : servicesForPod(services_, pod)) enqueueKey(k);
+  }
+
+  void enqueueServicesOnNode(const std::string& node) {
+    for (auto& pod : pods_.byIndex(client::kIndexNodeName, node)) enqueueServicesOf(*pod);
   }
 
   void removeSlice(const std::string& key, const std::string& ns, const std::string& slice) {

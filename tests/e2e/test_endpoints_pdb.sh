@@ -73,7 +73,7 @@ wait_for "1 2" "with minAvailable=1 one disruption is allowed" \
   k get pdb web-pdb -o jsonpath='{.status.disruptionsAllowed} {.status.observedGeneration}'
 expect_fail "the second eviction of the drain is refused" \
   k drain node-1 --ignore-daemonsets --delete-emptydir-data --force --timeout=5s
-expect_contains "$OUT" "evicted" "drain evicted one pod"
+expect_contains "$OUT" "error when waiting for pod" "drain evicted one pod and waits for it to terminate"
 terminating=$(k get pods -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.deletionTimestamp}{"\n"}{end}' | grep -c '=.\+' || true)
 expect_eq "$terminating" "1" "exactly one pod is terminating"
 wait_for "0" "the spent budget allows nothing more" k get pdb web-pdb -o jsonpath='{.status.disruptionsAllowed}'

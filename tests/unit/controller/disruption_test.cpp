@@ -61,11 +61,15 @@ std::ostream& operator<<(std::ostream& os, const Status& s) {
 ::testing::AssertionResult statusBecomes(client::RestClient& c, const std::string& ns, const std::string& name,
                                          const Status& want) {
   Status got;
+  auto start = std::chrono::steady_clock::now();
   bool ok = waitFor([&] {
     got = statusOf(c.get(kPdbs, ns, name));
     return got == want;
-  });
-  if (ok) return ::testing::AssertionSuccess();
+  }, std::chrono::seconds(25));
+  if (ok) {
+    std::cerr << "converged after " << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count() << " ms\n";
+    return ::testing::AssertionSuccess();
+  }
   return ::testing::AssertionFailure() << "got " << got << ", want " << want;
 }
 
@@ -150,7 +154,8 @@ TEST(DisruptionController, EvictionSpendsTheBudget) {
     setPodStatus(c, ns, "e" + std::to_string(i), "10.8.0." + std::to_string(i + 1), true);
   }
   makePdb(c, ns, "e", "minAvailable", 2, {{"app", "e"}});
-  ASSERT_TRUE(statusBecomes(c, ns, "e", {3, 3, 2, 1, 1, "True", "SufficientPods"}));
+  ASSERT_TRUE(statusBecomes(c, ns, "e", {3, 3, 2, 1, 1, "True", "SufficientPods"}))
+      << json::serialize(listItems(c, client::resources::pods, ns));
   auto evict = [&](const std::string& pod) {
     json::object eviction{{"apiVersion", "policy/v1"},
                           {"kind", "Eviction"},
@@ -158,16 +163,16 @@ TEST(DisruptionController, EvictionSpendsTheBudget) {
     return c.request("POST", client::resources::pods.path(ns, pod, "eviction"), json::serialize(eviction));
   };
   evict("e0");
-  auto pdb = c.get(kPdbs, ns, "e");
-  EXPECT_TRUE(objectAt(pdb, {"status", "disruptedPods"}) && objectAt(pdb, {"status", "disruptedPods"})->contains("e0"))
-      << json::serialize(pdb);
+  // (The disruptedPods entry the eviction writes is covered by the apiserver tests: here the
+  // controller may already have dropped it, since e0 is terminating.)
   auto pod = c.get(client::resources::pods, ns, "e0");
   EXPECT_TRUE(isBeingDeleted(pod));
   EXPECT_TRUE(conditionTrue(pod, "DisruptionTarget"));
   // The controller agrees: e0 is terminating, two healthy left, nothing more allowed; the
   // terminating pod no longer needs its disruptedPods entry.
   EXPECT_TRUE(statusBecomes(c, ns, "e", {3, 2, 2, 0, 1, "False", "InsufficientPods"}));
-  EXPECT_TRUE(waitFor([&] { return !objectAt(c.get(kPdbs, ns, "e"), {"status", "disruptedPods"}); }));
+  EXPECT_TRUE(waitFor([&] { return !objectAt(c.get(kPdbs, ns, "e"), {"status", "disruptedPods"}); }, std::chrono::seconds(25)))
+      << json::serialize(c.get(kPdbs, ns, "e")) << json::serialize(c.get(client::resources::pods, ns, "e0"));
   try {
     evict("e1");
     FAIL() << "the second eviction must be refused";
