@@ -5,7 +5,9 @@
 #include "api/json_patch.h"
 #include "api/label_selector.h"
 #include "api/merge_patch.h"
+#include "api/resource_registry.h"
 #include "apiserver/content.h"
+#include "apiserver/eviction.h"
 #include "apiserver/resource_handler.h"
 #include "common/api_error.h"
 
@@ -152,19 +154,235 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
   return objectResponse(201, successStatus(201, ri.name, "pods"), negotiate(req));
 }
 
+// --- pods/eviction
+
+const std::string kDisruptionBudgetMessage = "Cannot evict pod as it would violate the pod's disruption budget.";
+// Upstream's MaxDisruptedPodSize: beyond this many unconfirmed evictions a budget refuses.
+constexpr size_t kMaxDisruptedPods = 2000;
+// Attempts on write conflicts (upstream's EvictionsRetry has 20 steps).
+constexpr int kEvictionAttempts = 20;
+
+std::string strAt(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+int64_t intAtKey(const json::object* o, std::string_view k) {
+  if (!o) return 0;
+  const json::value* v = o->if_contains(k);
+  if (v && v->is_int64()) return v->as_int64();
+  if (v && v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  return 0;
+}
+
+const json::object& metaOf(const json::object& obj) {
+  static const json::object empty;
+  const json::object* m = objectAt(obj, "metadata");
+  return m ? *m : empty;
+}
+
+bool podReady(const json::object& pod) {
+  const json::object* status = objectAt(pod, "status");
+  const json::value* conds = status ? status->if_contains("conditions") : nullptr;
+  if (!conds || !conds->is_array()) return false;
+  for (const auto& c : conds->as_array())
+    if (c.is_object() && strAt(c.as_object(), "type") == "Ready") return strAt(c.as_object(), "status") == "True";
+  return false;
+}
+
+std::string podPhaseOf(const json::object& pod) {
+  const json::object* status = objectAt(pod, "status");
+  return status ? strAt(*status, "phase") : "";
+}
+
+// Terminal, pending and terminating pods are deleted without consulting any budget: they
+// are either not running or already disrupted.
+bool canIgnoreBudget(const json::object& pod) {
+  std::string phase = podPhaseOf(pod);
+  return phase == "Succeeded" || phase == "Failed" || phase == "Pending" ||
+         metaOf(pod).contains("deletionTimestamp");
+}
+
+// Pods that may still become ready are deleted at the resourceVersion the decision saw, so
+// a pod turning healthy meanwhile is not removed behind the budget's back.
+bool shouldPinResourceVersion(const json::object& pod) {
+  std::string phase = podPhaseOf(pod);
+  return phase != "Succeeded" && phase != "Failed" && !metaOf(pod).contains("deletionTimestamp");
+}
+
+// Sets (or replaces) condition `cond` in obj.status.conditions; keeps lastTransitionTime
+// when the status did not change. Returns whether anything changed.
+bool putCondition(json::object& obj, json::object cond) {
+  json::value& status = obj["status"];
+  if (!status.is_object()) status.emplace_object();
+  json::value& conds = status.as_object()["conditions"];
+  if (!conds.is_array()) conds.emplace_array();
+  std::string type = strAt(cond, "type");
+  for (auto& c : conds.as_array()) {
+    if (!c.is_object() || strAt(c.as_object(), "type") != type) continue;
+    json::object& old = c.as_object();
+    if (strAt(old, "status") == strAt(cond, "status")) {
+      if (auto* t = old.if_contains("lastTransitionTime")) cond["lastTransitionTime"] = *t;
+    }
+    bool same = true;
+    for (const auto& kv : cond)
+      if (kv.key() != "lastProbeTime" && (!old.contains(kv.key()) || old.at(kv.key()) != kv.value())) same = false;
+    if (same) return false;
+    old = std::move(cond);
+    return true;
+  }
+  conds.as_array().push_back(std::move(cond));
+  return true;
+}
+
+// Marks the pod with DisruptionTarget=True (so its owner knows why it goes), then deletes it
+// with the eviction's options. The condition write moves the resourceVersion: a pinned
+// precondition follows it.
+void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const std::string& ns,
+                           const std::string& name, DeleteOptions options, RequestContext& ctx) {
+  if (!ctx.dryRun) {
+    const std::string k = store.key(pods, ns, name);
+    auto current = store.readForUpdate(pods, k);
+    if (!current) throw notFound("pods", name);
+    auto& [pod, modRevision] = *current;
+    std::string uid = strAt(metaOf(pod), "uid");
+    if (!options.preconditionUid.empty() && options.preconditionUid != uid)
+      throw conflict("pods", name,
+                     "Precondition failed: UID in precondition: " + options.preconditionUid +
+                         ", UID in object meta: " + uid);
+    if (!options.preconditionResourceVersion.empty() &&
+        options.preconditionResourceVersion != std::to_string(modRevision))
+      throw conflict("pods", name,
+                     "Precondition failed: ResourceVersion in precondition: " +
+                         options.preconditionResourceVersion +
+                         ", ResourceVersion in object meta: " + std::to_string(modRevision));
+    json::object updated = pod;
+    if (putCondition(updated, json::object{{"type", "DisruptionTarget"},
+                                           {"status", "True"},
+                                           {"lastProbeTime", nullptr},
+                                           {"lastTransitionTime", nowTimestamp()},
+                                           {"reason", "EvictionByEvictionAPI"},
+                                           {"message", "Eviction API: evicting"}})) {
+      RequestContext statusCtx;
+      json::object written = store.commitUpdate(pods, k, std::move(updated), pod, modRevision, "status", statusCtx);
+      if (!options.preconditionResourceVersion.empty())
+        options.preconditionResourceVersion = strAt(metaOf(written), "resourceVersion");
+    }
+  }
+  bool gone = false;
+  store.remove(pods, ns, name, options, ctx, gone);
+}
+
+// The budgets whose selector matches the pod. A budget with an empty or null selector
+// guards nothing here (it must not block every eviction of the namespace by accident).
+std::vector<json::object> budgetsFor(ResourceStore& store, const ResourceInfo& pdbs, const json::object& pod) {
+  std::vector<json::object> out;
+  auto list = store.listObjects(pdbs, strAt(metaOf(pod), "namespace"), {});
+  const json::object* labels = objectAt(metaOf(pod), "labels");
+  for (const auto& item : list.items) {
+    const json::object* spec = objectAt(*item, "spec");
+    const json::value* sel = spec ? spec->if_contains("selector") : nullptr;
+    if (!sel) continue;
+    try {
+      auto selector = api::LabelSelector::fromJson(*sel);
+      if (selector.empty() || selector.matchesNothing() || !selector.matches(labels)) continue;
+    } catch (const ApiError&) {
+      continue;
+    }
+    out.push_back(*item);
+  }
+  return out;
+}
+
+ApiError budgetViolation(const std::string& cause, int retryAfter) {
+  ApiError e = tooManyRequests(kDisruptionBudgetMessage, retryAfter);
+  e.causes.push_back({"DisruptionBudget", cause, ""});
+  return e;
+}
+
+// Verifies the budget allows one more disruption and records it (disruptionsAllowed - 1,
+// the pod in disruptedPods) with a compare-and-swap on the budget, re-reading it on
+// conflicts. Throws when the budget refuses.
+void checkAndDecrement(ResourceStore& store, const ResourceInfo& pdbs, const std::string& ns,
+                       const std::string& pdbName, const std::string& podName, bool dryRun) {
+  const std::string k = store.key(pdbs, ns, pdbName);
+  for (int attempt = 0; attempt < kEvictionAttempts; ++attempt) {
+    auto current = store.readForUpdate(pdbs, k);
+    if (!current) throw notFound("poddisruptionbudgets.policy", pdbName);
+    auto& [pdb, modRevision] = *current;
+    const json::object* status = objectAt(pdb, "status");
+    if (intAtKey(status, "observedGeneration") < intAtKey(&metaOf(pdb), "generation"))
+      throw budgetViolation("The disruption budget " + pdbName + " is still being processed by the server.", 10);
+    int64_t allowed = intAtKey(status, "disruptionsAllowed");
+    if (allowed < 0)
+      throw forbidden("poddisruptionbudgets.policy", pdbName, "pdb disruptions allowed is negative");
+    const json::object* disrupted = status ? objectAt(*status, "disruptedPods") : nullptr;
+    if (disrupted && disrupted->size() > kMaxDisruptedPods)
+      throw forbidden("poddisruptionbudgets.policy", pdbName,
+                      "DisruptedPods map too big - too many evictions not confirmed by PDB controller");
+    if (allowed == 0)
+      throw budgetViolation(
+                            "The disruption budget " + pdbName + " needs " +
+                                std::to_string(intAtKey(status, "desiredHealthy")) + " healthy pods and has " +
+                                std::to_string(intAtKey(status, "currentHealthy")) + " currently",
+                            0);
+    if (dryRun) return;
+
+    json::object updated = pdb;
+    json::value& st = updated["status"];
+    if (!st.is_object()) st.emplace_object();
+    st.as_object()["disruptionsAllowed"] = allowed - 1;
+    if (allowed - 1 == 0)
+      putCondition(updated, json::object{{"type", "DisruptionAllowed"},
+                                         {"status", "False"},
+                                         {"observedGeneration", intAtKey(status, "observedGeneration")},
+                                         {"lastTransitionTime", nowTimestamp()},
+                                         {"reason", "InsufficientPods"},
+                                         {"message", ""}});
+    json::value& dp = st.as_object()["disruptedPods"];
+    if (!dp.is_object()) dp.emplace_object();
+    // The disruption controller stops counting this pod as healthy until it is gone (or
+    // two minutes pass).
+    dp.as_object()[podName] = nowTimestamp();
+    RequestContext statusCtx;
+    try {
+      store.commitUpdate(pdbs, k, std::move(updated), pdb, modRevision, "status", statusCtx);
+      return;
+    } catch (const ApiError& e) {
+      if (e.code() != 409) throw;
+    }
+  }
+  ApiError timeout(504, "Timeout",
+                   "Timeout: couldn't update PodDisruptionBudget \"" + pdbName + "\" due to conflicts");
+  timeout.retryAfterSeconds = 10;
+  throw timeout;
+}
+
+DeleteOptions evictionDeleteOptions(const json::value& body, RequestContext& ctx) {
+  DeleteOptions options;
+  const json::object* d = body.is_object() ? objectAt(body.as_object(), "deleteOptions") : nullptr;
+  if (!d) return options;
+  if (auto* g = d->if_contains("gracePeriodSeconds"); g && g->is_int64()) options.gracePeriodSeconds = g->as_int64();
+  options.propagationPolicy = strAt(*d, "propagationPolicy");
+  if (const json::object* pre = objectAt(*d, "preconditions")) {
+    options.preconditionUid = strAt(*pre, "uid");
+    options.preconditionResourceVersion = strAt(*pre, "resourceVersion");
+  }
+  if (auto* dr = d->if_contains("dryRun"); dr && dr->is_array() && !dr->as_array().empty()) {
+    for (const auto& v : dr->as_array())
+      if (!v.is_string() || v.as_string() != "All")
+        throw badRequest("unsupported dryRun value in deleteOptions: only All");
+    ctx.dryRun = true;
+  }
+  return options;
+}
+
 HttpResponse eviction(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
                       RequestContext& ctx) {
   if (req.method != "POST") throw methodNotSupported("pods/eviction", req.method);
   json::value body = decodeRequestBody(req);
-  DeleteOptions options;
-  if (body.is_object())
-    if (const json::object* d = objectAt(body.as_object(), "deleteOptions"))
-      if (auto* g = d->if_contains("gracePeriodSeconds"); g && g->is_int64())
-        options.gracePeriodSeconds = g->as_int64();
-  // PodDisruptionBudgets are honoured once their controller computes status.
-  bool gone = false;
-  store.remove(*ri.info, ri.namespaceName, ri.name, options, ctx, gone);
-  return objectResponse(201, successStatus(201, ri.name, "pods"), negotiate(req));
+  EvictionOutcome out = evictPod(store, ri.namespaceName, ri.name, body, ctx);
+  return objectResponse(out.code, out.status, negotiate(req));
 }
 
 HttpResponse finalize(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
@@ -187,6 +405,74 @@ HttpResponse finalize(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
 }
 
 }  // namespace
+
+EvictionOutcome evictPod(ResourceStore& store, const std::string& ns, const std::string& name,
+                         const json::value& body, RequestContext& ctx) {
+  if (!body.is_object()) throw badRequest("the Eviction must be an object");
+  if (const json::object* meta = objectAt(body.as_object(), "metadata")) {
+    std::string bodyName = strAt(*meta, "name");
+    if (!bodyName.empty() && bodyName != name)
+      throw badRequest("name in URL does not match name in Eviction object");
+  }
+  const DeleteOptions original = evictionDeleteOptions(body, ctx);
+  const auto& registry = api::ResourceRegistry::builtin();
+  const ResourceInfo& pods = *registry.find("", "v1", "pods");
+  const ResourceInfo& pdbs = *registry.find("policy", "v1", "poddisruptionbudgets");
+  auto success = [&] { return EvictionOutcome{201, successStatus(201, name, "pods")}; };
+
+  // Pods the budget does not concern are deleted directly; a conflict on the pinned
+  // resourceVersion means the pod changed under us: look again.
+  json::object pod;
+  for (int attempt = 0;; ++attempt) {
+    pod = store.get(pods, ns, name);
+    if (!canIgnoreBudget(pod)) break;
+    DeleteOptions options = original;
+    if (shouldPinResourceVersion(pod) && options.preconditionResourceVersion.empty())
+      options.preconditionResourceVersion = strAt(metaOf(pod), "resourceVersion");
+    try {
+      addConditionAndDelete(store, pods, ns, name, options, ctx);
+      return success();
+    } catch (const ApiError& e) {
+      bool retriable = e.code() == 409 && original.preconditionResourceVersion.empty();
+      if (!retriable || attempt + 1 >= kEvictionAttempts) throw;
+    }
+  }
+
+  auto budgets = budgetsFor(store, pdbs, pod);
+  if (budgets.size() > 1)
+    return EvictionOutcome{500, json::object{{"kind", "Status"},
+                                             {"apiVersion", "v1"},
+                                             {"metadata", json::object()},
+                                             {"status", "Failure"},
+                                             {"message",
+                                              "This pod has more than one PodDisruptionBudget, which the eviction "
+                                              "subresource does not support."},
+                                             {"code", 500}}};
+  DeleteOptions options = original;
+  if (budgets.size() == 1) {
+    const json::object& pdb = budgets.front();
+    const std::string pdbName = strAt(metaOf(pdb), "name");
+    const json::object* spec = objectAt(pdb, "spec");
+    const json::object* status = objectAt(pdb, "status");
+    bool skipBudget = false;
+    if (!podReady(pod)) {
+      // An unready pod does not count as healthy, so removing it costs the budget nothing:
+      // always with AlwaysAllow, and with the default IfHealthyBudget while the budget is met.
+      bool alwaysAllow = spec && strAt(*spec, "unhealthyPodEvictionPolicy") == "AlwaysAllow";
+      int64_t current = intAtKey(status, "currentHealthy"), desired = intAtKey(status, "desiredHealthy");
+      skipBudget = alwaysAllow || (current >= desired && desired > 0);
+    }
+    if (skipBudget) {
+      // ... as long as it is still the unready pod we looked at.
+      if (options.preconditionResourceVersion.empty())
+        options.preconditionResourceVersion = strAt(metaOf(pod), "resourceVersion");
+    } else {
+      checkAndDecrement(store, pdbs, ns, pdbName, name, ctx.dryRun);
+    }
+  }
+  addConditionAndDelete(store, pods, ns, name, options, ctx);
+  return success();
+}
 
 HttpResponse handleSpecialSubresource(ResourceStore& store, const RequestInfo& ri,
                                       HttpRequest& req, RequestContext& ctx) {
