@@ -526,7 +526,7 @@ bool DeploymentController::reconcileOldReplicaSets(DeploymentState& st) {
   for (int i : olds) {
     if (cleaned >= maxScaledDown) break;
     int64_t spec = specReplicas(st.rss[i]);
-    int64_t avail = statusInt(st.rss[i], "availableReplicas");
+    int64_t avail = std::min(spec, statusInt(st.rss[i], "availableReplicas"));
     if (spec == 0 || spec == avail) continue;
     int64_t down = std::min(maxScaledDown - cleaned, spec - avail);
     if (down <= 0) continue;
@@ -535,8 +535,11 @@ bool DeploymentController::reconcileOldReplicaSets(DeploymentState& st) {
   }
 
   // Then available old pods, as far as the minimum availability allows.
+  // A ReplicaSet whose spec was just lowered may still report the pods it is about to
+  // delete as available (its status lags its spec): count at most spec.replicas of them,
+  // or the next pass would scale down again on availability that is already going away.
   int64_t available = 0;
-  for (auto& r : st.rss) available += statusInt(r, "availableReplicas");
+  for (auto& r : st.rss) available += std::min(specReplicas(r), statusInt(r, "availableReplicas"));
   int64_t scaledDown = 0;
   if (available > minAvailable) {
     int64_t totalDown = available - minAvailable;
