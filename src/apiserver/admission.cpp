@@ -52,6 +52,50 @@ void addDefaultTolerations(json::object& pod, int64_t notReadySeconds, int64_t u
 }
 }  // namespace
 
+// Priority (upstream's admission plugin of that name): a pod naming a PriorityClass gets
+// that class's value and preemption policy in spec.priority/preemptionPolicy, which the
+// scheduler's preemption reads; an unknown class is refused. Without a class, a
+// globalDefault PriorityClass applies if there is one (else defaulting's priority 0 stays).
+void Admission::resolvePriority(json::object& pod) {
+  json::value* specValue = pod.if_contains("spec");
+  if (!specValue || !specValue->is_object()) return;
+  json::object& spec = specValue->as_object();
+  std::string className = str(spec, "priorityClassName");
+  const std::string prefix = "/registry/scheduling.k8s.io/priorityclasses/";
+  auto& classes = caches_.cacheFor(prefix);
+  std::shared_ptr<const json::object> cls;
+  if (className.empty()) {
+    auto page = classes.list(prefix, "", 0, nullptr, 0);
+    for (const auto& [key, c] : page.items)
+      if (auto* g = c->if_contains("globalDefault"); g && g->is_bool() && g->as_bool()) cls = c;
+    if (!cls) return;
+    if (auto* m = cls->if_contains("metadata"); m && m->is_object())
+      spec["priorityClassName"] = str(m->as_object(), "name");
+  } else {
+    cls = classes.get(prefix + className);
+    if (!cls) {
+      caches_.syncWithStore();  // created a moment ago?
+      cls = classes.get(prefix + className);
+    }
+  }
+  int64_t value = 0;
+  std::string policy = "PreemptLowerPriority";
+  if (cls) {
+    if (auto* v = cls->if_contains("value"); v && v->is_number()) value = v->to_number<int64_t>();
+    if (auto p = str(*cls, "preemptionPolicy"); !p.empty()) policy = p;
+  } else if (className == "system-node-critical") {
+    value = 2000001000;  // the built-in classes upstream creates at bootstrap
+  } else if (className == "system-cluster-critical") {
+    value = 2000000000;
+  } else {
+    std::string name;
+    if (auto* m = pod.if_contains("metadata"); m && m->is_object()) name = str(m->as_object(), "name");
+    throw forbidden("pods", name, "no PriorityClass with name " + className + " was found");
+  }
+  spec["priority"] = value;
+  if (!spec.contains("preemptionPolicy")) spec["preemptionPolicy"] = policy;
+}
+
 Admission::Admission(CacheHub& caches, AdmissionOptions options)
     : caches_(caches), options_(std::move(options)) {}
 
@@ -80,6 +124,7 @@ void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bo
     requireLiveNamespace(str(meta, "namespace"));
   }
   if (info.isCore("services") && !dryRun) allocateServiceAddresses(obj);
+  if (info.isCore("pods")) resolvePriority(obj);
   if (info.isCore("pods"))
     addDefaultTolerations(obj, options_.defaultNotReadyTolerationSeconds,
                           options_.defaultUnreachableTolerationSeconds);

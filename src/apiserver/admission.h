@@ -30,6 +30,7 @@ class Admission {
 
  private:
   void requireLiveNamespace(const std::string& ns);
+  void resolvePriority(boost::json::object& pod);
   void allocateServiceAddresses(boost::json::object& service);
   std::string allocateClusterIp();
   int64_t allocateNodePort();
