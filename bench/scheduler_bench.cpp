@@ -151,7 +151,8 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::condition_variable cv;
   std::unordered_map<std::string, Clock::time_point> created, bound;
-  int initialBound = 0;
+  std::unordered_map<std::string, bool> initialSeen;
+  size_t initialBound = 0;
   auto start = c.list(skiff::client::resources::pods, ns);
   WatcherOptions wo;
   wo.list.resourceVersion = start["metadata"].as_object()["resourceVersion"].as_string().c_str();
@@ -161,7 +162,7 @@ int main(int argc, char** argv) {
     std::string name = e.object["metadata"].as_object()["name"].as_string().c_str();
     std::lock_guard lock(mu);
     if (name.rfind("initial-", 0) == 0) {
-      ++initialBound;
+      if (!initialSeen[name]) ++initialBound, initialSeen[name] = true;
     } else if (!bound.count(name)) {
       bound[name] = Clock::now();
     }
@@ -172,7 +173,7 @@ int main(int argc, char** argv) {
   createAll(c, ns, "initial-", initial, threads, nullptr, nullptr);
   {
     std::unique_lock lock(mu);
-    cv.wait_for(lock, std::chrono::minutes(5), [&] { return initialBound >= initial; });
+    cv.wait_for(lock, std::chrono::minutes(5), [&] { return initialBound >= static_cast<size_t>(initial); });
   }
   std::cout << "initial pods bound: " << initialBound << "/" << initial << "\n";
 
