@@ -40,7 +40,9 @@ TEST(EndpointSliceController, ConditionsZonesAndInPlaceUpdates) {
   ASSERT_TRUE(waitFor([&] {
     slices = slicesOf(c, ns, "web");
     auto eps = endpointsByPod(slices);
-    return slices.size() == 1 && eps.size() == 3 && boolAt(eps["leaving"], {"conditions", "terminating"});
+    // The zone arrives once the controller's node cache has the node (it resyncs the node's pods).
+    return slices.size() == 1 && eps.size() == 3 && boolAt(eps["leaving"], {"conditions", "terminating"}) &&
+           stringAt(eps["ready"], {"zone"}) == "zone-a";
   })) << json::serialize(slices);
   const json::object& slice = slices[0].as_object();
   EXPECT_EQ(stringAt(slice, {"addressType"}), "IPv4");

@@ -218,7 +218,13 @@ TEST(StatefulSetController, RollingUpdateWithPartition) {
     return intAt(s, {"status", "updatedReplicas"}) == 2 && intAt(s, {"status", "readyReplicas"}) == 3 &&
            intAt(s, {"status", "currentReplicas"}) == 1 && stringAt(s, {"status", "currentRevision"}) == oldRevision &&
            stringAt(s, {"status", "updateRevision"}) != oldRevision;
-  }));
+  })) << json::serialize(c.get(client::resources::statefulSets, ns, "r")["status"]) << " pods: "
+      << [&] {
+           std::string out;
+           for (auto& [n, p] : podsOf(c, ns, "r"))
+             out += n + "=" + imageOf(p) + "/" + stringAt(p, {"status", "phase"}) + " ";
+           return out;
+         }();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto pods = podsOf(c, ns, "r");
   EXPECT_EQ(imageOf(pods["r-0"]), "img:1");  // below the partition
