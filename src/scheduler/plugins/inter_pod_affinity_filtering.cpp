@@ -27,7 +27,11 @@ bool matchesAll(const std::vector<PodAffinityTerm>& terms, const PodInfo& pod) {
 Status InterPodAffinity::preFilter(CycleState& state, const PodInfo& pod, const Snapshot& snapshot) const {
   auto s = std::make_shared<AffinityFilterState>();
   bool anyExistingAnti = false;
+  // Without terms of its own the pod only meets existing pods' anti-affinity: skip nodes
+  // that hold none (the common case; this loop used to walk every pod in the cluster).
+  const bool podHasTerms = !pod.requiredAffinity.empty() || !pod.requiredAntiAffinity.empty();
   for (const auto& node : snapshot.nodes()) {
+    if (!podHasTerms && node->podsWithRequiredAntiAffinity == 0) continue;
     for (const auto& existing : node->pods) {
       for (const auto& term : existing->requiredAntiAffinity) {
         anyExistingAnti = true;
