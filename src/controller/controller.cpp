@@ -23,6 +23,41 @@ void QueueController::every(std::chrono::milliseconds period, std::function<void
   periodic_.push_back({period, std::move(fn)});
 }
 
+client::ResourceEventHandlers QueueController::enqueueingHandlers() {
+  return {
+      .onAdd = [this](const boost::json::object& obj) { enqueue(obj); },
+      .onUpdate = [this](const boost::json::object&, const boost::json::object& obj) { enqueue(obj); },
+      .onDelete = [this](const boost::json::object& obj) { enqueue(obj); },
+  };
+}
+
+client::ResourceEventHandlers QueueController::ownedObjectHandlers(std::string ownerKind,
+                                                                  Expectations& expectations) {
+  auto kind = std::make_shared<const std::string>(std::move(ownerKind));
+  return {
+      .onAdd =
+          [this, kind, &expectations](const boost::json::object& obj) {
+            if (auto key = controllerKeyOf(obj, *kind); !key.empty()) {
+              expectations.creationObserved(key);
+              enqueueKey(key);
+            }
+          },
+      .onUpdate =
+          [this, kind](const boost::json::object& oldObj, const boost::json::object& obj) {
+            auto oldKey = controllerKeyOf(oldObj, *kind), key = controllerKeyOf(obj, *kind);
+            if (!oldKey.empty() && oldKey != key) enqueueKey(oldKey);
+            if (!key.empty()) enqueueKey(key);
+          },
+      .onDelete =
+          [this, kind, &expectations](const boost::json::object& obj) {
+            if (auto key = controllerKeyOf(obj, *kind); !key.empty()) {
+              expectations.deletionObserved(key);
+              enqueueKey(key);
+            }
+          },
+  };
+}
+
 void QueueController::run() {
   for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { worker(); });
   for (auto& p : periodic_) {

@@ -23,6 +23,7 @@
 #include "client/informer.h"
 #include "client/rest_client.h"
 #include "client/work_queue.h"
+#include "controller/controller_utils.h"
 
 namespace skiff::controller {
 
@@ -77,6 +78,14 @@ class QueueController : public Controller {
   virtual void sync(const std::string& key) = 0;
   // Optional periodic work (e.g. node health checks) on its own thread, every `period`.
   void every(std::chrono::milliseconds period, std::function<void()> fn);
+
+  // Handlers for objects (typically pods) controlled by an `ownerKind`: every event queues
+  // the owner (both owners when the controller reference changed); adds and deletes are
+  // counted against `expectations`.
+  client::ResourceEventHandlers ownedObjectHandlers(std::string ownerKind, Expectations& expectations);
+
+  // Handlers that queue the object itself on add, update and delete.
+  client::ResourceEventHandlers enqueueingHandlers();
 
   void enqueue(const boost::json::object& obj) { queue_.add(client::objectKey(obj)); }
   void enqueueKey(const std::string& key) { queue_.add(key); }

@@ -100,6 +100,12 @@ bool isControlledBy(const json::object& obj, const std::string& ownerUid) {
   return ref && stringAt(*ref, {"uid"}) == ownerUid;
 }
 
+std::string controllerKeyOf(const json::object& obj, std::string_view kind) {
+  auto* ref = controllerRefOf(obj);
+  if (!ref || stringAt(*ref, {"kind"}) != kind) return "";
+  return makeKey(namespaceOf(obj), stringAt(*ref, {"name"}));
+}
+
 std::string podPhase(const json::object& pod) { return stringAt(pod, {"status", "phase"}); }
 
 bool isPodTerminal(const json::object& pod) {

@@ -44,6 +44,8 @@ const boost::json::object* controllerRefOf(const boost::json::object& obj);
 boost::json::object makeControllerRef(const boost::json::object& owner, std::string_view apiVersion,
                                       std::string_view kind);
 bool isControlledBy(const boost::json::object& obj, const std::string& ownerUid);
+// "ns/name" of the object's controller when that controller is of `kind`, else "".
+std::string controllerKeyOf(const boost::json::object& obj, std::string_view kind);
 
 // --- pods
 std::string podPhase(const boost::json::object& pod);

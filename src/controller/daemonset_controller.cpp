@@ -112,28 +112,7 @@ class DaemonSetController : public QueueController {
               backoff_.forgetPrefix(key + "/");
             },
     });
-    pods_.addEventHandler({
-        .onAdd =
-            [this](const json::object& pod) {
-              if (auto key = ownerKey(pod); !key.empty()) {
-                expectations_.creationObserved(key);
-                enqueueKey(key);
-              }
-            },
-        .onUpdate =
-            [this](const json::object& oldPod, const json::object& pod) {
-              auto oldKey = ownerKey(oldPod), key = ownerKey(pod);
-              if (!oldKey.empty() && oldKey != key) enqueueKey(oldKey);
-              if (!key.empty()) enqueueKey(key);
-            },
-        .onDelete =
-            [this](const json::object& pod) {
-              if (auto key = ownerKey(pod); !key.empty()) {
-                expectations_.deletionObserved(key);
-                enqueueKey(key);
-              }
-            },
-    });
+    pods_.addEventHandler(ownedObjectHandlers("DaemonSet", expectations_));
     nodes_.addEventHandler({
         .onAdd = [this](const json::object&) { enqueueAll(); },
         .onUpdate =
@@ -187,11 +166,7 @@ class DaemonSetController : public QueueController {
   }
 
  private:
-  std::string ownerKey(const json::object& obj) {
-    auto* ref = controllerRefOf(obj);
-    if (!ref || stringAt(*ref, {"kind"}) != "DaemonSet") return "";
-    return makeKey(namespaceOf(obj), stringAt(*ref, {"name"}));
-  }
+  std::string ownerKey(const json::object& obj) const { return controllerKeyOf(obj, "DaemonSet"); }
 
   static bool sameAt(const json::object& a, const json::object& b, Path path) {
     auto* x = valueAt(a, path);

@@ -110,11 +110,7 @@ class EndpointsController : public QueueController {
         endpoints_(ctx.informers.informer(client::resources::endpoints)) {
     services_.addIndexer(client::kIndexNamespace, client::indexByNamespace);
     pods_.addIndexer(client::kIndexNamespace, client::indexByNamespace);
-    services_.addEventHandler({
-        .onAdd = [this](const json::object& s) { enqueue(s); },
-        .onUpdate = [this](const json::object&, const json::object& s) { enqueue(s); },
-        .onDelete = [this](const json::object& s) { enqueue(s); },
-    });
+    services_.addEventHandler(enqueueingHandlers());
     pods_.addEventHandler({
         .onAdd = [this](const json::object& p) { enqueueServicesOf(p); },
         .onUpdate =

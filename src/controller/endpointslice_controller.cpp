@@ -104,11 +104,7 @@ class EndpointSliceController : public QueueController {
     services_.addIndexer(client::kIndexNamespace, client::indexByNamespace);
     pods_.addIndexer(client::kIndexNamespace, client::indexByNamespace);
     slices_.addIndexer(client::kIndexLabel, client::indexByLabel);
-    services_.addEventHandler({
-        .onAdd = [this](const json::object& s) { enqueue(s); },
-        .onUpdate = [this](const json::object&, const json::object& s) { enqueue(s); },
-        .onDelete = [this](const json::object& s) { enqueue(s); },
-    });
+    services_.addEventHandler(enqueueingHandlers());
     pods_.addEventHandler({
         .onAdd = [this](const json::object& p) { enqueueServicesOf(p); },
         .onUpdate =

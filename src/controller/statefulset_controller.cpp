@@ -55,28 +55,7 @@ class StatefulSetController : public QueueController {
         .onUpdate = [this](const json::object&, const json::object& s) { enqueue(s); },
         .onDelete = [this](const json::object& s) { expectations_.forget(client::objectKey(s)); },
     });
-    pods_.addEventHandler({
-        .onAdd =
-            [this](const json::object& pod) {
-              if (auto key = ownerKey(pod); !key.empty()) {
-                expectations_.creationObserved(key);
-                enqueueKey(key);
-              }
-            },
-        .onUpdate =
-            [this](const json::object& oldPod, const json::object& pod) {
-              auto oldKey = ownerKey(oldPod), key = ownerKey(pod);
-              if (!oldKey.empty() && oldKey != key) enqueueKey(oldKey);
-              if (!key.empty()) enqueueKey(key);
-            },
-        .onDelete =
-            [this](const json::object& pod) {
-              if (auto key = ownerKey(pod); !key.empty()) {
-                expectations_.deletionObserved(key);
-                enqueueKey(key);
-              }
-            },
-    });
+    pods_.addEventHandler(ownedObjectHandlers("StatefulSet", expectations_));
     revisions_.addEventHandler({
         .onDelete =
             [this](const json::object& rev) {
@@ -154,11 +133,7 @@ class StatefulSetController : public QueueController {
     std::vector<ObjectPtr> condemned;  // ordinals out of range, highest first
   };
 
-  std::string ownerKey(const json::object& obj) {
-    auto* ref = controllerRefOf(obj);
-    if (!ref || stringAt(*ref, {"kind"}) != "StatefulSet") return "";
-    return makeKey(namespaceOf(obj), stringAt(*ref, {"name"}));
-  }
+  std::string ownerKey(const json::object& obj) const { return controllerKeyOf(obj, "StatefulSet"); }
 
   static std::string revisionOf(const json::object& pod) {
     return stringAt(pod, {"metadata", "labels", kControllerRevisionHashLabel});
