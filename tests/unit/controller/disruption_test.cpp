@@ -61,15 +61,11 @@ std::ostream& operator<<(std::ostream& os, const Status& s) {
 ::testing::AssertionResult statusBecomes(client::RestClient& c, const std::string& ns, const std::string& name,
                                          const Status& want) {
   Status got;
-  auto start = std::chrono::steady_clock::now();
   bool ok = waitFor([&] {
     got = statusOf(c.get(kPdbs, ns, name));
     return got == want;
   }, std::chrono::seconds(25));
-  if (ok) {
-    std::cerr << "converged after " << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count() << " ms\n";
-    return ::testing::AssertionSuccess();
-  }
+  if (ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "got " << got << ", want " << want;
 }
 
