@@ -76,6 +76,7 @@ std::vector<ResourceInfo> builtinResources() {
       R("", "v1", "Pod", "pods", true).shortNames({"po"}).all().status()
           .sub("binding", "", "v1", "Binding", {"create"})
           .sub("eviction", "policy", "v1", "Eviction", {"create"})
+          .sub("log", "", "v1", "Pod", {"get"})
           .fields({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                    "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
                    "status.nominatedNodeName"}),

@@ -10,6 +10,7 @@
 #include "apiserver/content.h"
 #include "apiserver/discovery.h"
 #include "apiserver/http_server.h"
+#include "apiserver/kubelet_proxy.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resource_handler.h"
 #include "apiserver/resource_store.h"
@@ -32,6 +33,7 @@ struct ApiServer::Impl {
   std::unique_ptr<Admission> admission;
   std::unique_ptr<ResourceStore> resources;
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<KubeletProxy> kubelets;  // pods/log (later exec, attach, portforward)
   const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
 
   HttpResponse route(HttpRequest& req);
@@ -140,6 +142,8 @@ HttpResponse ApiServer::Impl::route(HttpRequest& req) {
   }
   auto ri = parseResourcePath(req.path, registry);
   if (!ri) throw pathNotFound();
+  if (ri->info && ri->info->group.empty() && ri->info->plural == "pods" && ri->subresource == "log")
+    return kubelets->podLog(*resources, *ri, req);
   return handleResourceRequest(*resources, *ri, req);
 }
 
@@ -228,6 +232,15 @@ void ApiServer::start() {
     ho.tlsKeyFile = pki->serverKey;
     ho.clientCaFile = pki->caCert;
   }
+  KubeletClientOptions kubeletClient;
+  if (pki) {
+    // Kubelets are shown the admin client certificate (system:masters), so anything that
+    // captures it from a kubelet connection holds cluster-admin. A dedicated
+    // kube-apiserver-kubelet-client certificate is a follow-up (security issue).
+    kubeletClient.clientCertFile = pki->adminCert;
+    kubeletClient.clientKeyFile = pki->adminKey;
+  }
+  impl_->kubelets = std::make_unique<KubeletProxy>(kubeletClient);
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
   impl_->http->start();
 

@@ -1,5 +1,5 @@
-// `skiff agent`: node-side components. Today only the hollow (simulated) kubelet exists:
-// `skiff agent --hollow --nodes N --kubeconfig F` runs N fake nodes in one process.
+// `skiff agent`: node-side components. Without --hollow: the real kubelet on containerd
+// (as `skiff kubelet`); `skiff agent --hollow --nodes N --kubeconfig F` runs N simulated nodes.
 #include <iostream>
 #include <memory>
 
@@ -7,6 +7,7 @@
 #include "agent/hollow_agent.h"
 #include "apiserver/http_server.h"
 #include "cli/commands.h"
+#include "cli/local_node.h"
 #include "cli/process.h"
 #include "client/kubeconfig.h"
 #include "common/log.h"
@@ -24,12 +25,17 @@ struct AgentFlags {
   std::string labels, taints;
   std::string readinessDelay = "0s", jobDuration = "5s", terminationDelay = "0s";
   std::string controlListen;
+  std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
 };
 
 int runAgent(const AgentFlags& f) {
   if (!f.hollow) {
-    std::cerr << "skiff agent: only hollow (simulated) nodes exist so far; pass --hollow\n";
-    return 2;
+    // A real node: the kubelet on containerd (kube-proxy joins it with the networking work).
+    NodeFlags node;
+    node.nodeLabels = f.labels;
+    node.maxPods = f.maxPods;
+    node.nodeName = f.nodeName;
+    return runRealNode(f.kubeconfig, node, f.dataDir);
   }
   if (f.nodes < 1) {
     std::cerr << "skiff agent: --nodes must be at least 1\n";
@@ -80,9 +86,12 @@ Subcommand addAgentCommand(CLI::App& app) {
   auto f = std::make_shared<AgentFlags>();
   auto* cmd = app.add_subcommand(
       "agent",
-      "Run node agents. With --hollow: HOLLOW (simulated) kubelets for scale tests, like "
-      "kubemark/kwok — nodes register, heartbeat and report pods Running, but no container runs");
-  cmd->add_flag("--hollow", f->hollow, "Run hollow (simulated) nodes; required for now");
+      "Run node agents: the real kubelet on containerd, or with --hollow HOLLOW (simulated) kubelets for "
+      "scale tests, like kubemark/kwok — nodes register, heartbeat and report pods Running, but no container runs");
+  cmd->add_flag("--hollow", f->hollow, "Run hollow (simulated) nodes instead of a real kubelet");
+  cmd->add_option("--node-name", f->nodeName, "Real node: its name (default: the host name)");
+  cmd->add_option("--data-dir", f->dataDir, "Real node: state folder (kubelet/, containerd/, cni/)")
+      ->capture_default_str();
   cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server")->required();
   cmd->add_option("--nodes", f->nodes, "Number of hollow nodes in this process")->capture_default_str();
   cmd->add_option("--node-name-prefix", f->prefix, "Hollow nodes are named PREFIX-0 ... PREFIX-(N-1)")

@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace skiff::cli {
 
@@ -12,5 +13,11 @@ struct Subcommand {
 };
 
 Subcommand addAgentCommand(CLI::App& app);
+Subcommand addKubeletCommand(CLI::App& app);
+Subcommand addImagesCommand(CLI::App& app);
+
+struct NodeFlags;
+// A real node (containerd + kubelet) against the API server of `kubeconfig` until a signal.
+int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir);
 
 }  // namespace skiff::cli

@@ -7,6 +7,7 @@
 
 #include "apiserver/api_server.h"
 #include "cli/commands.h"
+#include "cli/local_node.h"
 #include "cli/process.h"
 #include "client/kubeconfig.h"
 #include "client/rest_client.h"
@@ -103,8 +104,10 @@ struct Components {
 
 // `bundle`: `skiff server`; the components still talk to the API server over HTTPS with the
 // admin kubeconfig, exactly as when they run alone.
+// `node`: `skiff up` also runs a real node (containerd + kubelet) and, on the way out,
+// removes every pod it ran so nothing is left behind.
 int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool leaderElect,
-                 const controller::ControllerOptions& controllerOptions) {
+                 const controller::ControllerOptions& controllerOptions, cli::NodeFlags* node = nullptr) {
   cli::installSignalHandlers();
   apiserver::ApiServer server(options);
   server.start();
@@ -116,7 +119,21 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
     components.startControllers(leaderElect, controllerOptions);
     sched.join();
   }
+  std::unique_ptr<cli::LocalNode> localNode;
+  if (node) {
+    localNode = std::make_unique<cli::LocalNode>(*node, options.dataDir);
+    try {
+      localNode->start(*components.client, components.client->config().caPem);
+    } catch (const std::exception& e) {
+      SKIFF_LOG_ERROR("node failed to start error=\"{}\"", e.what());
+      localNode->stop(true);
+      components.stop();
+      server.stop();
+      return 1;
+    }
+  }
   cli::waitForSignal();
+  if (localNode) localNode->stop(true);
   components.stop();
   server.stop();
   return 0;
@@ -161,7 +178,16 @@ int main(int argc, char** argv) {
   cmCmd->add_flag("--leader-elect", leaderElect,
                   "Reconcile only while holding the Lease kube-system/kube-controller-manager");
 
+  auto* upCmd = app.add_subcommand(
+      "up", "Run the control plane and one real node on this machine (containerd + kubelet)");
+  addApiServerFlags(upCmd, apiOptions);
+  controllerFlags.add(upCmd);
+  cli::NodeFlags nodeFlags;
+  nodeFlags.add(upCmd, false);
+
   auto agent = cli::addAgentCommand(app);
+  auto kubeletCmd = cli::addKubeletCommand(app);
+  auto images = cli::addImagesCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -175,6 +201,14 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*agent.cmd) return agent.run();
+    if (*kubeletCmd.cmd) return kubeletCmd.run();
+    if (*images.cmd) return images.run();
+    if (*upCmd) {
+      // A one-machine cluster on loopback keeps its node on loopback too: the API server
+      // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.
+      if (nodeFlags.nodeIp.empty() && apiOptions.listen.rfind("127.", 0) == 0) nodeFlags.nodeIp = "127.0.0.1";
+      return runApiServer(apiOptions, true, false, controllerFlags.resolve(), &nodeFlags);
+    }
     auto controllerOptions = controllerFlags.resolve();
     if (*schedulerCmd || *cmCmd) {
       cli::installSignalHandlers();

@@ -12,21 +12,20 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "api/json_access.h"
 #include "api/label_selector.h"
 
 namespace skiff::controller {
 
-using Path = std::initializer_list<std::string_view>;
-
-// obj.a.b.c as the given type; nullptr / default when a step is missing or of another type.
-const boost::json::value* valueAt(const boost::json::object& obj, Path path);
-const boost::json::object* objectAt(const boost::json::object& obj, Path path);
-const boost::json::array* arrayAt(const boost::json::object& obj, Path path);
-std::string stringAt(const boost::json::object& obj, Path path, std::string_view fallback = "");
-int64_t intAt(const boost::json::object& obj, Path path, int64_t fallback = 0);
-bool boolAt(const boost::json::object& obj, Path path, bool fallback = false);
-// Creates the intermediate objects of `path` (replacing non-objects) and returns the last.
-boost::json::object& ensureObject(boost::json::object& obj, Path path);
+// Null-safe JSON access lives in api/json_access.h; controllers use it unqualified.
+using api::Path;
+using api::valueAt;
+using api::objectAt;
+using api::arrayAt;
+using api::stringAt;
+using api::intAt;
+using api::boolAt;
+using api::ensureObject;
 
 std::string nameOf(const boost::json::object& obj);
 std::string namespaceOf(const boost::json::object& obj);

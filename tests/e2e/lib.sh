@@ -46,6 +46,7 @@ kill9_server() {
 
 cleanup() {
   stop_server
+  if [ -d "$WORK/data/containerd" ]; then cleanup_node_leftovers; fi
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -88,3 +89,64 @@ curl_status() {
 json_field() { python3 -c "import json,sys;d=json.load(open('$WORK/body'));print(eval('d'+sys.argv[1]))" "$1"; }
 
 finish() { echo "$PASSED passed, 0 failed"; }
+
+# ---- a real node: `skiff up` (control plane + containerd + kubelet) --------------------
+NODE=skiff-e2e-node
+KUBELET_PORT=$(free_port)
+NETNS_BEFORE=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
+
+# start_up [EXTRA_ARGS...]: `skiff up` on a free loopback port, waits for the node to be Ready.
+start_up() {
+  "$SKIFF" up --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --node-name "$NODE" \
+    --kubelet-port "$KUBELET_PORT" --images-dir "$(dirname "$SKIFF")/images" ${UP_ARGS:-} "$@" \
+    >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    if [ -f "$WORK/data/kubeconfig" ] &&
+      [ "$(k get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == "True" ]; then
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "skiff up exited during start"
+    sleep 0.1
+  done
+  fail "node $NODE did not become Ready"
+}
+
+# The shims of our containerd (their command line names our socket).
+our_shims() { pgrep -f -- "-address $WORK/data/containerd/containerd.sock" || true; }
+
+# Last resort after a failed or killed run: kill our containers, their shims and mounts,
+# and the network namespaces that appeared while the test ran.
+cleanup_node_leftovers() {
+  local pid id
+  for pid in $(our_shims); do
+    id=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 's/.* -id \([0-9a-f]*\).*/\1/p')
+    [ -n "$id" ] && runc --root /run/containerd/runc/k8s.io kill -a "$id" KILL 2>/dev/null
+    [ -n "$id" ] && runc --root /run/containerd/runc/k8s.io delete -f "$id" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  pkill -9 -f -- "--config $WORK/data/containerd/config.toml" 2>/dev/null || true
+  grep -o " $WORK[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  for ns in $(comm -13 <(echo "$NETNS_BEFORE") <(ip netns list 2>/dev/null | awk '{print $1}' | sort)); do
+    ip netns delete "$ns" 2>/dev/null || true
+  done
+}
+
+# Counts of what a stopped node left behind: shims, mounts under the data dir, new netns.
+node_leftovers() {
+  local shims mounts netns
+  shims=$(our_shims | wc -l)
+  mounts=$(grep -c " $WORK" /proc/self/mounts || true)
+  netns=$(comm -13 <(echo "$NETNS_BEFORE") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) | grep -c . || true)
+  echo "shims=$shims mounts=$mounts netns=$netns"
+}
+
+# wait_for WHAT SECONDS CMD...: retries CMD (every 0.2 s) until it succeeds.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local tries=$((secs * 5))
+  for _ in $(seq 1 "$tries"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  fail "$what (waited ${secs}s)"
+}
+pod_phase() { k get pod "$1" -o jsonpath='{.status.phase}'; }
+phase_is() { [ "$(pod_phase "$1")" == "$2" ]; }

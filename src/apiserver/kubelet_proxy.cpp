@@ -1,0 +1,522 @@
+// The one file of the API server that talks to kubelets, with Beast (see kubelet_proxy.h).
+//
+// A request runs on the HTTP server thread that called podLog(): connect, TLS handshake,
+// request and response headers happen there with timeouts (async operations on a private
+// io_context, run to completion), so failures become an ordinary error response. A 2xx body
+// is then relayed by a thread of its own that reads the kubelet's chunks and hands them to
+// the client's connection through a StreamSource; cancel() (client gone) closes the kubelet
+// connection, which ends that thread.
+#include "apiserver/kubelet_proxy.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/api_error.h"
+#include "common/ids.h"
+#include "common/log.h"
+
+namespace skiff::apiserver {
+
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+// Upstream reads at most this much of a kubelet's error body.
+constexpr size_t kMaxErrorBody = 50000;
+// Kubelet output buffered for a slow client before the relay stops reading.
+constexpr size_t kMaxQueuedBytes = 1 << 20;
+
+std::string strAt(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+const json::object* objAt(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+
+// --- PodLogOptions from the query, as upstream's parameter codec and validation.
+
+struct PodLogOptions {
+  std::string container;
+  bool follow = false, previous = false, timestamps = false;
+  std::optional<int64_t> sinceSeconds, tailLines, limitBytes;
+  std::optional<std::string> sinceTime;
+};
+
+bool boolParam(const HttpRequest& req, const std::string& name) {
+  auto v = req.param(name);
+  if (!v) return false;
+  std::string lower = *v;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower != "0" && lower != "false";
+}
+
+std::optional<int64_t> intParam(const HttpRequest& req, const std::string& name) {
+  auto v = req.param(name);
+  if (!v) return std::nullopt;
+  int64_t out = 0;
+  const char* begin = v->data();
+  if (!v->empty() && *begin == '+') ++begin;  // Go's ParseInt takes a leading sign
+  auto [end, ec] = std::from_chars(begin, v->data() + v->size(), out);
+  if (ec == std::errc::result_out_of_range)
+    throw badRequest("strconv.ParseInt: parsing \"" + *v + "\": value out of range");
+  if (ec != std::errc() || end != v->data() + v->size() || v->empty())
+    throw badRequest("strconv.ParseInt: parsing \"" + *v + "\": invalid syntax");
+  return out;
+}
+
+PodLogOptions parseOptions(const HttpRequest& req, const std::string& name) {
+  PodLogOptions o;
+  o.container = req.paramOr("container", "");
+  o.follow = boolParam(req, "follow");
+  o.previous = boolParam(req, "previous");
+  o.timestamps = boolParam(req, "timestamps");
+  o.sinceSeconds = intParam(req, "sinceSeconds");
+  o.tailLines = intParam(req, "tailLines");
+  o.limitBytes = intParam(req, "limitBytes");
+  if (auto t = req.param("sinceTime"); t && !t->empty()) {
+    std::chrono::system_clock::time_point ignored;
+    if (!parseTime(*t, ignored))
+      throw badRequest("parsing time \"" + *t + "\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"" +
+                       *t + "\" as RFC 3339");
+    o.sinceTime = *t;
+  }
+  std::vector<StatusCause> causes;
+  if (o.tailLines && *o.tailLines < 0)
+    causes.push_back({"FieldValueInvalid",
+                      "Invalid value: " + std::to_string(*o.tailLines) +
+                          ": must be greater than or equal to 0",
+                      "tailLines"});
+  if (o.limitBytes && *o.limitBytes < 1)
+    causes.push_back({"FieldValueInvalid",
+                      "Invalid value: " + std::to_string(*o.limitBytes) + ": must be greater than 0",
+                      "limitBytes"});
+  if (o.sinceSeconds && o.sinceTime)
+    causes.push_back({"FieldValueForbidden",
+                      "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified", ""});
+  else if (o.sinceSeconds && *o.sinceSeconds < 1)
+    causes.push_back({"FieldValueInvalid",
+                      "Invalid value: " + std::to_string(*o.sinceSeconds) + ": must be greater than 0",
+                      "sinceSeconds"});
+  if (!causes.empty()) throw invalid("PodLogOptions", "", name, std::move(causes));
+  return o;
+}
+
+// Upstream's validateContainer: the container may be left out only when there is one.
+std::string chooseContainer(const json::object& pod, const std::string& requested,
+                            const std::string& name) {
+  const json::object* spec = objAt(pod, "spec");
+  std::vector<std::string> all;  // init, regular, ephemeral: upstream's visiting order
+  size_t regular = 0;
+  std::string onlyRegular;
+  for (const char* field : {"initContainers", "containers", "ephemeralContainers"}) {
+    const json::value* list = spec ? spec->if_contains(field) : nullptr;
+    if (!list || !list->is_array()) continue;
+    for (const auto& c : list->as_array()) {
+      if (!c.is_object()) continue;
+      std::string n = strAt(c.as_object(), "name");
+      all.push_back(n);
+      if (std::string_view(field) == "containers") ++regular, onlyRegular = n;
+    }
+  }
+  if (!requested.empty()) {
+    if (std::find(all.begin(), all.end(), requested) == all.end())
+      throw badRequest("container " + requested + " is not valid for pod " + name);
+    return requested;
+  }
+  if (regular == 1) return onlyRegular;
+  if (regular == 0) throw badRequest("a container name must be specified for pod " + name);
+  std::string names;
+  for (const auto& n : all) names += (names.empty() ? "" : " ") + n;
+  throw badRequest("a container name must be specified for pod " + name + ", choose one of: [" +
+                   names + "]");
+}
+
+// --- The kubelet's address.
+
+struct KubeletEndpoint {
+  std::string host;
+  int port = 0;
+  std::string hostPort() const {
+    bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
+};
+
+KubeletEndpoint nodeEndpoint(const json::object& node, const KubeletClientOptions& options) {
+  const json::object* status = objAt(node, "status");
+  const json::value* addresses = status ? status->if_contains("addresses") : nullptr;
+  KubeletEndpoint ep;
+  if (addresses && addresses->is_array()) {
+    for (const auto& type : options.preferredAddressTypes) {
+      for (const auto& a : addresses->as_array()) {
+        if (!a.is_object() || strAt(a.as_object(), "type") != type) continue;
+        ep.host = strAt(a.as_object(), "address");
+        if (!ep.host.empty()) break;
+      }
+      if (!ep.host.empty()) break;
+    }
+  }
+  if (ep.host.empty()) {
+    // Upstream's NoMatchError, printed as Go prints []NodeAddress.
+    std::string known;
+    if (addresses && addresses->is_array())
+      for (const auto& a : addresses->as_array())
+        if (a.is_object())
+          known += (known.empty() ? "{" : " {") + strAt(a.as_object(), "type") + " " +
+                   strAt(a.as_object(), "address") + "}";
+    throw ApiError(500, "", "no preferred addresses found; known addresses: [" + known + "]");
+  }
+  ep.port = options.defaultPort;
+  if (const json::object* daemon = status ? objAt(*status, "daemonEndpoints") : nullptr)
+    if (const json::object* kubelet = objAt(*daemon, "kubeletEndpoint"))
+      if (auto* p = kubelet->if_contains("Port")) {
+        int64_t port = p->is_int64() ? p->as_int64() : p->is_uint64() ? static_cast<int64_t>(p->as_uint64()) : 0;
+        if (port > 0 && port < 65536) ep.port = static_cast<int>(port);
+      }
+  return ep;
+}
+
+std::string percentEncode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// Path and query on the kubelet, with the parameters in Go's url.Values order (sorted).
+std::string kubeletTarget(const json::object& pod, const std::string& container,
+                          const PodLogOptions& o) {
+  const json::object* meta = objAt(pod, "metadata");
+  std::string target = "/containerLogs/" + percentEncode(meta ? strAt(*meta, "namespace") : "") +
+                       "/" + percentEncode(meta ? strAt(*meta, "name") : "") + "/" +
+                       percentEncode(container);
+  std::map<std::string, std::string> params;
+  if (o.follow) params["follow"] = "true";
+  if (o.previous) params["previous"] = "true";
+  if (o.timestamps) params["timestamps"] = "true";
+  if (o.sinceSeconds) params["sinceSeconds"] = std::to_string(*o.sinceSeconds);
+  if (o.sinceTime) params["sinceTime"] = *o.sinceTime;
+  if (o.tailLines) params["tailLines"] = std::to_string(*o.tailLines);
+  if (o.limitBytes) params["limitBytes"] = std::to_string(*o.limitBytes);
+  char sep = '?';
+  for (const auto& [k, v] : params) {
+    target += sep + k + "=" + percentEncode(v);
+    sep = '&';
+  }
+  return target;
+}
+
+// Go's wording for network errors ("connection refused", "i/o timeout", "EOF").
+std::string goMessage(const error_code& ec) {
+  if (ec == beast::error::timeout) return "i/o timeout";
+  if (ec == net::error::eof || ec == http::error::end_of_stream || ec == ssl::error::stream_truncated)
+    return "EOF";
+  std::string m = ec.message();
+  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+  return m;
+}
+
+// --- One HTTPS exchange with a kubelet.
+
+struct KubeletConnection {
+  net::io_context ioc;  // run only by the thread using the connection
+  beast::ssl_stream<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+
+  explicit KubeletConnection(ssl::context& tls) : stream(ioc, tls) { parser.body_limit(boost::none); }
+
+  // Runs one asynchronous operation to completion on this thread, bounded by `timeout`
+  // (zero: no bound).
+  template <class Start>
+  error_code run(std::chrono::milliseconds timeout, Start start) {
+    error_code result = net::error::would_block;
+    auto& lowest = beast::get_lowest_layer(stream);
+    if (timeout.count() > 0) lowest.expires_after(timeout);
+    else lowest.expires_never();
+    start([&result](error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    lowest.expires_never();
+    return result;
+  }
+
+  // Reads up to `n` body bytes into `buf`; `got` says how many. end_of_stream is not an
+  // error once the message is complete (check parser.is_done()).
+  error_code readSome(char* buf, size_t n, size_t& got, std::chrono::milliseconds timeout) {
+    parser.get().body().data = buf;
+    parser.get().body().size = n;
+    error_code ec = run(timeout, [&](auto handler) {
+      http::async_read_some(stream, buffer, parser, std::move(handler));
+    });
+    if (ec == http::error::need_buffer) ec = {};
+    got = n - parser.get().body().size;
+    return ec;
+  }
+
+  void close() {
+    error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream).socket().close(ignored);
+  }
+};
+
+// Relays a kubelet's 2xx body to the client's connection.
+class KubeletLogStream : public StreamSource {
+ public:
+  explicit KubeletLogStream(std::unique_ptr<KubeletConnection> conn)
+      : shared_(std::make_shared<Shared>()) {
+    shared_->conn = std::move(conn);
+  }
+  ~KubeletLogStream() override {
+    cancel();
+    if (reader_.joinable()) reader_.join();
+  }
+
+  void start(std::function<void()> wake) override {
+    {
+      std::lock_guard lock(shared_->mu);
+      shared_->wake = std::move(wake);
+      if (shared_->cancelled) return;
+    }
+    reader_ = std::thread([s = shared_] { s->relay(); });
+  }
+
+  bool drain(std::vector<std::string>& out) override {
+    std::lock_guard lock(shared_->mu);
+    for (auto& c : shared_->chunks) out.push_back(std::move(c));
+    shared_->chunks.clear();
+    shared_->queued = 0;
+    shared_->cv.notify_all();
+    return !shared_->done;
+  }
+
+  void cancel() override {
+    std::lock_guard lock(shared_->mu);
+    if (shared_->cancelled) return;
+    shared_->cancelled = true;
+    shared_->cv.notify_all();
+    // Runs inside the relay's io_context: aborts the read it is blocked in.
+    auto* conn = shared_->conn.get();
+    net::post(conn->ioc, [conn] { conn->close(); });
+  }
+
+ private:
+  struct Shared {
+    std::unique_ptr<KubeletConnection> conn;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::string> chunks;
+    size_t queued = 0;
+    bool done = false, cancelled = false;
+    std::function<void()> wake;
+
+    void relay() {
+      char buf[16384];
+      for (;;) {
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [this] { return cancelled || queued < kMaxQueuedBytes; });
+          if (cancelled) break;
+        }
+        if (conn->parser.is_done()) break;
+        size_t got = 0;
+        error_code ec = conn->readSome(buf, sizeof buf, got, std::chrono::milliseconds(0));
+        if (got > 0) {
+          std::lock_guard lock(mu);
+          chunks.emplace_back(buf, got);
+          queued += got;
+          if (!cancelled && wake) wake();
+        }
+        if (ec) {
+          if (ec != net::error::operation_aborted && ec != http::error::end_of_stream)
+            SKIFF_LOG_DEBUG("kubelet log stream ended error=\"{}\"", ec.message());
+          break;
+        }
+      }
+      conn->close();
+      std::lock_guard lock(mu);
+      done = true;
+      if (!cancelled && wake) wake();
+    }
+  };
+  std::shared_ptr<Shared> shared_;
+  std::thread reader_;
+};
+
+// The kubelet's error answer as our error: its Status passes through; text is wrapped the
+// way upstream's GenericHttpResponseChecker does.
+HttpResponse kubeletError(int code, const std::string& body, const std::string& contentType) {
+  if (contentType.find("json") != std::string::npos) {
+    error_code ec;
+    json::value v = json::parse(body, ec);
+    if (!ec && v.is_object() && strAt(v.as_object(), "kind") == "Status") {
+      HttpResponse res;
+      res.status = code;
+      res.body = body;
+      return res;
+    }
+  }
+  if (code == 500) throw internalError(body);
+  if (code == 400) throw badRequest(body);
+  std::string reason;
+  switch (code) {
+    case 401: reason = "Unauthorized"; break;
+    case 403: reason = "Forbidden"; break;
+    case 404: reason = "NotFound"; break;
+    case 409: reason = "Conflict"; break;
+    case 422: reason = "Invalid"; break;
+    case 429: reason = "TooManyRequests"; break;
+    case 503: reason = "ServiceUnavailable"; break;
+    case 504: reason = "Timeout"; break;
+    default: break;
+  }
+  throw ApiError(code, reason, body.empty() ? "the server responded with status " + std::to_string(code) : body);
+}
+
+}  // namespace
+
+struct KubeletProxy::Impl {
+  KubeletClientOptions options;
+  ssl::context tls{ssl::context::tls_client};
+
+  HttpResponse fetch(const KubeletEndpoint& ep, const std::string& target);
+};
+
+KubeletProxy::KubeletProxy(KubeletClientOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  auto& ctx = impl_->tls;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  // Kubelets serve self-signed certificates; upstream skips verification unless
+  // --kubelet-certificate-authority is given (not supported yet).
+  ctx.set_verify_mode(ssl::verify_none);
+  const auto& o = impl_->options;
+  if (!o.clientCertFile.empty()) {
+    try {
+      ctx.use_certificate_chain_file(o.clientCertFile);
+      ctx.use_private_key_file(o.clientKeyFile, ssl::context::pem);
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("kubelet client certificate " + o.clientCertFile + ": " + e.what());
+    }
+  }
+}
+
+KubeletProxy::~KubeletProxy() = default;
+
+HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::string& target) {
+  const std::string url = "https://" + ep.hostPort() + target;
+  auto fail = [&](const std::string& what) {
+    return ApiError(500, "", "Get \"" + url + "\": " + what);
+  };
+  auto conn = std::make_unique<KubeletConnection>(tls);
+
+  tcp::resolver resolver(conn->ioc);
+  error_code ec;
+  auto endpoints = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+  if (ec) throw fail("dial tcp: lookup " + ep.host + ": " + goMessage(ec));
+  ec = conn->run(options.connectTimeout, [&](auto handler) {
+    beast::get_lowest_layer(conn->stream).async_connect(endpoints, std::move(handler));
+  });
+  if (ec) throw fail("dial tcp " + ep.hostPort() + ": " + (ec == beast::error::timeout ? "" : "connect: ") +
+                     goMessage(ec));
+  error_code notIp;
+  net::ip::make_address(ep.host, notIp);
+  if (notIp) SSL_set_tlsext_host_name(conn->stream.native_handle(), ep.host.c_str());
+  ec = conn->run(options.tlsHandshakeTimeout, [&](auto handler) {
+    conn->stream.async_handshake(ssl::stream_base::client, std::move(handler));
+  });
+  if (ec == beast::error::timeout) throw fail("net/http: TLS handshake timeout");
+  if (ec) throw fail("tls: " + goMessage(ec));
+
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, ep.hostPort());
+  req.set(http::field::user_agent, "skiff-apiserver");
+  req.set(http::field::accept, "*/*");
+  ec = conn->run(options.responseTimeout, [&](auto handler) {
+    http::async_write(conn->stream, req, std::move(handler));
+  });
+  if (ec) throw fail(goMessage(ec));
+  ec = conn->run(options.responseTimeout, [&](auto handler) {
+    http::async_read_header(conn->stream, conn->buffer, conn->parser, std::move(handler));
+  });
+  if (ec == beast::error::timeout) throw fail("net/http: timeout awaiting response headers");
+  if (ec) throw fail(goMessage(ec));
+
+  const int status = conn->parser.get().result_int();
+  if (status < 200 || status > 206) {
+    std::string body, contentType(conn->parser.get()[http::field::content_type]);
+    char buf[8192];
+    while (!conn->parser.is_done() && body.size() < kMaxErrorBody) {
+      size_t got = 0;
+      ec = conn->readSome(buf, sizeof buf, got, options.responseTimeout);
+      body.append(buf, std::min(got, kMaxErrorBody - body.size()));
+      if (ec) break;
+    }
+    conn->close();
+    return kubeletError(status, body, contentType);
+  }
+  HttpResponse res;
+  res.status = status;
+  res.contentType = "text/plain";
+  res.stream = std::make_shared<KubeletLogStream>(std::move(conn));
+  return res;
+}
+
+HttpResponse KubeletProxy::podLog(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
+  if (ri.name.empty() || ri.namespaceName.empty())
+    throw ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (req.method != "GET")
+    throw ApiError(405, "MethodNotAllowed",
+                   "the server does not allow this method on the requested resource");
+  PodLogOptions options = parseOptions(req, ri.name);
+  ObjectPtr pod = store.getShared(*ri.info, ri.namespaceName, ri.name);
+  std::string container = chooseContainer(*pod, options.container, ri.name);
+  const json::object* spec = objAt(*pod, "spec");
+  std::string nodeName = spec ? strAt(*spec, "nodeName") : "";
+  if (nodeName.empty()) {
+    // Upstream streams nothing for a pod without a node: 204.
+    HttpResponse res;
+    res.status = 204;
+    res.contentType = "text/plain";
+    return res;
+  }
+  const auto* nodes = api::ResourceRegistry::builtin().find("", "v1", "nodes");
+  ObjectPtr node = store.getShared(*nodes, "", nodeName);
+  KubeletEndpoint ep = nodeEndpoint(*node, impl_->options);
+  return impl_->fetch(ep, kubeletTarget(*pod, container, options));
+}
+
+}  // namespace skiff::apiserver

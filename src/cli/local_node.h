@@ -1,0 +1,57 @@
+// A real node on this machine: a containerd of our own (unless an endpoint is given), the
+// images skiff builds imported into it, and the kubelet. Used by `skiff kubelet`,
+// `skiff agent` and `skiff up`.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "client/rest_client.h"
+#include "kubelet/containerd_process.h"
+#include "kubelet/cri/runtime_service.h"
+#include "kubelet/kubelet.h"
+
+namespace skiff::cli {
+
+struct NodeFlags {
+  std::string nodeName;  // default: the host name
+  std::string rootDir;   // kubelet state; default DATA_DIR/kubelet or /var/lib/skiff/kubelet
+  std::string runtimeEndpoint;  // empty: start containerd under ROOT/../containerd
+  std::string nodeIp;
+  int port = 10250;
+  std::string imagesDir;  // OCI tarballs imported at start; default: <skiff binary dir>/images
+  std::string kubeReservedCpu = "0", kubeReservedMemory = "0";
+  int maxPods = 110;
+  std::string clusterDns;
+  std::string nodeLabels;
+
+  void add(CLI::App* cmd, bool withRootDir);
+};
+
+class LocalNode {
+ public:
+  // `stateDir` holds kubelet/, containerd/ and cni/ unless flags say otherwise.
+  LocalNode(NodeFlags flags, std::string stateDir);
+  ~LocalNode();
+  // Starts containerd (when ours), imports images, starts the kubelet against `client`;
+  // `clientCaPem` is the CA whose client certificates the kubelet's server accepts.
+  void start(client::RestClient& client, const std::string& clientCaPem);
+  // `removePods`: stop and remove every pod sandbox first, unmount what is left (skiff up).
+  void stop(bool removePods);
+
+ private:
+  NodeFlags flags_;
+  std::string stateDir_;
+  std::unique_ptr<kubelet::ContainerdProcess> containerd_;
+  kubelet::cri::CriConnection cri_;
+  std::unique_ptr<kubelet::Kubelet> kubelet_;
+};
+
+// `ctr images import` of every *.tar in `dir` into containerd's k8s.io namespace.
+int importImages(const std::string& socket, const std::string& dir);
+int importImageFile(const std::string& socket, const std::string& file);
+// The images folder next to the running binary (build/images for build/skiff).
+std::string defaultImagesDir();
+std::string hostName();
+
+}  // namespace skiff::cli

@@ -1,0 +1,64 @@
+#include "kubelet/cni_config.h"
+
+#include <arpa/inet.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/pki.h"
+
+namespace json = boost::json;
+
+namespace skiff::kubelet {
+
+bool validPodCidr(const std::string& cidr) {
+  auto slash = cidr.find('/');
+  if (slash == std::string::npos) return false;
+  in_addr addr{};
+  if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &addr) != 1) return false;
+  try {
+    size_t used = 0;
+    int prefix = std::stoi(cidr.substr(slash + 1), &used);
+    return used == cidr.size() - slash - 1 && prefix >= 8 && prefix <= 30;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string renderCniConfig(const CniNetwork& n) {
+  // isGateway gives the bridge the range's first address, so pods route through the host;
+  // ipMasq lets them reach beyond the node. hairpinMode lets a pod reach itself via hostPort.
+  json::object bridge{
+      {"type", "bridge"},
+      {"bridge", n.bridge},
+      {"isGateway", true},
+      {"ipMasq", true},
+      {"hairpinMode", true},
+      {"mtu", n.mtu},
+      {"ipam", json::object{{"type", "host-local"},
+                            {"ranges", json::array{json::array{json::object{{"subnet", n.podCidr}}}}},
+                            {"routes", json::array{json::object{{"dst", "0.0.0.0/0"}}}}}},
+  };
+  json::object portmap{{"type", "portmap"}, {"capabilities", json::object{{"portMappings", true}}}, {"snat", true}};
+  json::object conf{{"cniVersion", "0.4.0"}, {"name", n.name},
+                    {"plugins", json::array{bridge, portmap}}};
+  return json::serialize(conf) + "\n";
+}
+
+bool writeCniConfig(const std::string& confDir, const CniNetwork& network) {
+  std::filesystem::create_directories(confDir);
+  auto path = confDir + "/10-skiff.conflist";
+  auto content = renderCniConfig(network);
+  std::ifstream in(path);
+  if (in) {
+    std::stringstream current;
+    current << in.rdbuf();
+    if (current.str() == content) return false;
+  }
+  writeFileAtomic(path, content, 0644);
+  return true;
+}
+
+}  // namespace skiff::kubelet

@@ -1,0 +1,241 @@
+#include "kubelet/kubelet.h"
+
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "api/json_access.h"
+#include "common/api_error.h"
+#include "common/log.h"
+#include "kubelet/kubelet_server.h"
+#include "kubelet/machine_info.h"
+#include "kubelet/pod_config.h"
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace skiff::kubelet {
+
+using api::stringAt;
+
+Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime, cri::ImageService& images,
+                 KubeletOptions options)
+    : client_(client),
+      runtime_(runtime),
+      images_(images),
+      options_(std::move(options)),
+      nodeIp_(options_.nodeIp.empty() ? defaultHostIp() : options_.nodeIp),
+      podInformer_(client, client::resources::pods, "",
+                   client::ListOptions{.fieldSelector = "spec.nodeName=" + options_.nodeName}),
+      nodeInformer_(client, client::resources::nodes, "",
+                    client::ListOptions{.fieldSelector = "metadata.name=" + options_.nodeName}),
+      queue_("kubelet-pods", client::RateLimiterOptions{.qps = 0}),
+      recorder_(client, "kubelet", options_.nodeName),
+      volumes_(options_.rootDir + "/pods",
+               [this](const client::Resource& r, const std::string& ns, const std::string& name) {
+                 return fetchObject(r, ns, name);
+               }) {
+  if (options_.nodeName.empty()) throw std::invalid_argument("kubelet: a node name is required");
+  auto enqueue = [this](const json::object& pod) { queue_.add(client::objectKey(pod)); };
+  podInformer_.addEventHandler({
+      .onAdd = enqueue,
+      .onUpdate = [enqueue](const json::object&, const json::object& p) { enqueue(p); },
+      .onDelete = enqueue,
+  });
+  nodeInformer_.addEventHandler({
+      .onAdd = [this](const json::object& n) { onNodeChanged(n); },
+      .onUpdate = [this](const json::object&, const json::object& n) { onNodeChanged(n); },
+  });
+}
+
+Kubelet::~Kubelet() { stop(); }
+
+unsigned short Kubelet::serverPort() const { return server_ ? server_->port() : 0; }
+
+std::optional<json::object> Kubelet::fetchObject(const client::Resource& r, const std::string& ns,
+                                                 const std::string& name) {
+  try {
+    return client_.get(r, ns, name);
+  } catch (const ApiError& e) {
+    if (e.code() == 404) return std::nullopt;
+    throw std::runtime_error(e.what());
+  }
+}
+
+PodRuntimeInfo Kubelet::runtimeInfo(const json::object& pod, const std::string& podIp) const {
+  PodRuntimeInfo info;
+  info.nodeName = options_.nodeName;
+  info.hostIP = nodeIp_;
+  info.podIP = podIp.empty() ? stringAt(pod, {"status", "podIP"}) : podIp;
+  if (!info.podIP.empty()) info.podIPs.push_back(info.podIP);
+  return info;
+}
+
+void Kubelet::start() {
+  if (started_) return;
+  started_ = true;
+  auto v = runtime_.version();
+  runtimeVersion_ = v.runtime_name() + "://" + v.runtime_version();
+  SKIFF_LOG_INFO("kubelet starting node={} runtime={} api={} nodeIP={}", options_.nodeName, runtimeVersion_,
+                 v.runtime_api_version(), nodeIp_);
+  fs::create_directories(podsDir());
+  fs::create_directories(podLogsDir());
+
+  KubeletServerOptions so;
+  so.listen = options_.serverAddress + ":" + std::to_string(options_.port);
+  so.certDir = options_.rootDir + "/pki";
+  so.clientCaFile = options_.clientCaFile;
+  so.nodeName = options_.nodeName;
+  so.nodeIps = {nodeIp_};
+  server_ = std::make_unique<KubeletServer>(
+      so,
+      [this](const std::string& ns, const std::string& pod, const std::string& container, bool previous,
+             std::string& error, int& code) { return locateLog(ns, pod, container, previous, error, code); },
+      [this] {
+        json::array items;
+        for (auto& p : podInformer_.list()) items.push_back(*p);
+        return items;
+      });
+  server_->start();
+
+  nodeInformer_.start();
+  podInformer_.start();
+  threads_.emplace_back([this] { nodeLoop(); });
+  if (!podInformer_.waitForSync(std::chrono::seconds(60)))
+    SKIFF_LOG_WARN("kubelet node={} pod informer not synced after 60s; continuing", options_.nodeName);
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { podWorker(); });
+  threads_.emplace_back([this] { relistLoop(); });
+}
+
+void Kubelet::stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lock(stopMu_);
+  }
+  stopCv_.notify_all();
+  {
+    std::lock_guard lock(nodeMu_);
+    nodeWake_ = true;
+  }
+  nodeCv_.notify_all();
+  queue_.shutDown();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  podInformer_.stop();
+  nodeInformer_.stop();
+  if (server_) server_->stop();
+  recorder_.flush(std::chrono::seconds(2));
+  if (started_) SKIFF_LOG_INFO("kubelet stopped node={} (containers keep running)", options_.nodeName);
+}
+
+void Kubelet::podWorker() {
+  while (auto key = queue_.get()) {
+    if (!stopping_) {
+      try {
+        syncPod(*key);
+      } catch (const std::exception& e) {
+        SKIFF_LOG_WARN("kubelet pod={} sync failed error=\"{}\"", *key, e.what());
+        queue_.addAfter(*key, std::chrono::seconds(2));
+      }
+    }
+    queue_.done(*key);
+  }
+}
+
+// Upstream's PLEG: relist the runtime, fingerprint each pod's sandboxes and containers, and
+// re-queue the pods whose fingerprint changed (a container exited, a sandbox died), plus pods
+// the runtime holds that the API no longer has (deleted while we were away).
+void Kubelet::relistLoop() {
+  while (!stopping_) {
+    try {
+      auto pods = inspectAllPods();
+      std::map<std::string, std::string> now;
+      for (auto& [uid, rt] : pods) {
+        std::string fp;
+        for (auto& s : rt.sandboxes) fp += s.id + (s.ready ? "R" : "N") + ";";
+        for (auto& c : rt.containers) fp += c.id + std::to_string(static_cast<int>(c.state)) + ";";
+        now[uid] = fp;
+        auto it = lastRelist_.find(uid);
+        if (it == lastRelist_.end() || it->second != fp) queue_.add(rt.ns + "/" + rt.name);
+      }
+      lastRelist_ = std::move(now);
+    } catch (const std::exception& e) {
+      SKIFF_LOG_WARN("kubelet runtime relist failed error=\"{}\"", e.what());
+    }
+    std::unique_lock lock(stopMu_);
+    stopCv_.wait_for(lock, options_.relistPeriod, [this] { return stopping_.load(); });
+  }
+}
+
+std::optional<LogTarget> Kubelet::locateLog(const std::string& ns, const std::string& podName,
+                                            const std::string& container, bool previous, std::string& error,
+                                            int& code) {
+  auto pod = podInformer_.get(ns + "/" + podName);
+  if (!pod) {
+    code = 404;
+    error = "pod \"" + podName + "\" not found";
+    return std::nullopt;
+  }
+  bool known = false;
+  for (const char* field : {"initContainers", "containers"})
+    if (auto* list = api::arrayAt(*pod, {"spec", field}))
+      for (auto& c : *list)
+        if (c.is_object() && stringAt(c.as_object(), {"name"}) == container) known = true;
+  if (!known) {
+    code = 404;
+    error = "container \"" + container + "\" not found in pod \"" + podName + "\"";
+    return std::nullopt;
+  }
+  auto uid = stringAt(*pod, {"metadata", "uid"});
+  auto pods = inspectPods(ns, podName);
+  auto it = pods.find(uid);
+  const RuntimeContainer* current = it == pods.end() ? nullptr : it->second.latest(container);
+  const RuntimeContainer* target = current;
+  if (previous) target = current ? it->second.previousExited(container, current) : nullptr;
+  if (!target) {
+    code = 400;
+    if (previous) {
+      error = "previous terminated container \"" + container + "\" in pod \"" + podName + "\" not found";
+    } else {
+      std::string reason = "ContainerCreating";
+      for (const char* field : {"initContainerStatuses", "containerStatuses"})
+        if (auto* list = api::arrayAt(*pod, {"status", field}))
+          for (auto& c : *list)
+            if (c.is_object() && stringAt(c.as_object(), {"name"}) == container) {
+              auto r = stringAt(c.as_object(), {"state", "waiting", "reason"});
+              if (!r.empty()) reason = r;
+            }
+      error = "container \"" + container + "\" in pod \"" + podName + "\" is waiting to start: " + reason;
+    }
+    return std::nullopt;
+  }
+  LogTarget t;
+  t.path = target->logPath.empty() ? podLogDirectory(podLogsDir(), *pod) + "/" + container + "/" +
+                                         std::to_string(target->restartCount) + ".log"
+                                   : target->logPath;
+  t.running = target->state == ContainerRunState::Running;
+  return t;
+}
+
+void Kubelet::removeAllPods(int64_t graceSeconds) {
+  std::map<std::string, RuntimePod> pods;
+  try {
+    pods = inspectAllPods();
+  } catch (const std::exception& e) {
+    SKIFF_LOG_WARN("kubelet cleanup: runtime relist failed error=\"{}\"", e.what());
+    return;
+  }
+  for (auto& [uid, rt] : pods) {
+    try {
+      killRuntimePod(rt, graceSeconds, nullptr);
+      for (auto& c : rt.containers) runtime_.removeContainer(c.id);
+      for (auto& s : rt.sandboxes) runtime_.removePodSandbox(s.id);
+      volumes_.tearDownPod(uid);
+    } catch (const std::exception& e) {
+      SKIFF_LOG_WARN("kubelet cleanup pod={}/{} failed error=\"{}\"", rt.ns, rt.name, e.what());
+    }
+  }
+  for (auto& uid : volumes_.podsOnDisk()) volumes_.tearDownPod(uid);
+  SKIFF_LOG_INFO("kubelet removed every pod sandbox of node={} count={}", options_.nodeName, pods.size());
+}
+
+}  // namespace skiff::kubelet

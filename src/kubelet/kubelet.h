@@ -1,0 +1,171 @@
+// The kubelet: the node agent that runs the pods bound to its node through a CRI runtime.
+//
+// Shape (upstream's, reduced): a Pod informer limited to spec.nodeName=<node> feeds a work
+// queue of pod keys; workers run an idempotent syncPod(key) that compares the pod spec with
+// what the runtime holds (sandbox, init containers in order, containers with restart policy
+// and CrashLoopBackOff), acts, and writes pods/status when it changed. A relist of the runtime
+// every second (upstream's PLEG) re-queues pods whose containers changed state, so exits are
+// noticed without polling the API. Node registration, the Lease heartbeat (every 10 s) and
+// node status run on their own thread (node_status.cpp).
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "client/event_recorder.h"
+#include "client/informer.h"
+#include "client/rest_client.h"
+#include "client/work_queue.h"
+#include "kubelet/container_env.h"
+#include "kubelet/cri/runtime_service.h"
+#include "kubelet/kubelet_server.h"
+#include "kubelet/runtime_state.h"
+#include "kubelet/volumes.h"
+
+namespace skiff::kubelet {
+
+struct KubeletOptions {
+  std::string nodeName;
+  std::string rootDir = "/var/lib/skiff/kubelet";  // pods/ (volumes), logs/ (container logs), pki/
+  std::string cniConfDir;       // where the pod network config is written (the runtime's CNI conf dir)
+  std::string nodeIp;           // InternalIP; empty: the address of the default route
+  std::string serverAddress = "0.0.0.0";
+  int port = 10250;             // the kubelet's HTTPS port (logs, exec, port-forward)
+  std::string clientCaFile;     // CA whose client certificates the server accepts
+  std::string kubeReservedCpu = "0", kubeReservedMemory = "0";
+  std::string evictionHardMemory = "100Mi";  // upstream's memory.available default
+  int maxPods = 110;
+  std::map<std::string, std::string> nodeLabels;
+  std::vector<std::string> clusterDns;  // nameservers for dnsPolicy ClusterFirst
+  std::string clusterDomain = "cluster.local";
+  std::string runtimeHandler;     // CRI runtime handler ("" = runtime default)
+  int leaseDurationSeconds = 40;  // upstream's timings
+  std::chrono::milliseconds leaseRenewInterval{10000};
+  std::chrono::milliseconds nodeStatusUpdateInterval{10000};
+  std::chrono::milliseconds nodeStatusReportInterval{60000};  // post even when unchanged
+  std::chrono::milliseconds relistPeriod{1000};               // runtime relist (PLEG)
+  std::chrono::milliseconds resyncPeriod{60000};              // every pod re-synced at least this often
+  int workers = 8;
+};
+
+class Kubelet {
+ public:
+  // `client`, `runtime` and `images` must outlive the kubelet.
+  Kubelet(client::RestClient& client, cri::RuntimeService& runtime, cri::ImageService& images,
+          KubeletOptions options);
+  ~Kubelet();
+  Kubelet(const Kubelet&) = delete;
+  Kubelet& operator=(const Kubelet&) = delete;
+
+  // Checks the runtime answers, registers the node, starts informers, workers, the relist,
+  // the heartbeat and the HTTPS server. Throws std::runtime_error when the runtime is down.
+  void start();
+  // Stops the kubelet's own threads; containers keep running (a restarted kubelet adopts them).
+  void stop();
+  // For `skiff up`'s shutdown: stops and removes every pod sandbox of this node in the
+  // runtime (containers get `graceSeconds` each) and tears down their volumes.
+  void removeAllPods(int64_t graceSeconds);
+
+  const KubeletOptions& options() const { return options_; }
+  std::string podLogsDir() const { return options_.rootDir + "/logs"; }
+  std::string podsDir() const { return options_.rootDir + "/pods"; }
+  unsigned short serverPort() const;
+
+ private:
+  friend class KubeletTestPeer;
+
+  // --- pods (pod_sync.cpp)
+  struct PodRecord {
+    std::string uid;
+    std::map<std::string, ContainerSyncNote> notes;
+    struct Backoff {
+      std::chrono::system_clock::time_point lastUpdate{};
+      std::chrono::seconds duration{0};
+    };
+    std::map<std::string, Backoff> backoff;      // CrashLoopBackOff, by container name
+    std::map<std::string, Backoff> pullBackoff;  // ImagePullBackOff, by container name
+    uint64_t lastStatusHash = 0;
+    std::string startTime;
+  };
+  void podWorker();
+  void syncPod(const std::string& key);
+  void syncRunningPod(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt);
+  void terminatePod(const boost::json::object& pod, const RuntimePod& rt);
+  void killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const boost::json::object* pod);
+  void cleanupOrphan(const std::string& uid, const RuntimePod& rt);
+  // Starts one container; false (with the note filled) when it cannot start yet.
+  bool startContainer(const boost::json::object& pod, const boost::json::object& container, bool init,
+                      const std::string& sandboxId, const RuntimePod& rt, PodRecord& rec,
+                      const std::map<std::string, std::string>& volumePaths, const std::string& podIp);
+  bool ensureImage(const boost::json::object& pod, const boost::json::object& container, PodRecord& rec,
+                   std::string& imageRef);
+  // Restart decision with CrashLoopBackOff: true when the exited container may be started
+  // again now; otherwise the note says CrashLoopBackOff and the pod is re-queued for then.
+  bool backoffAllows(const boost::json::object& pod, const std::string& name, PodRecord& rec,
+                     const RuntimeContainer& last);
+  void postStatus(const boost::json::object& pod, PodRecord& rec, const PodSyncView& view);
+  PodRecord& recordFor(const std::string& key, const std::string& uid);
+
+  // --- runtime view (runtime_inspect.cpp)
+  std::map<std::string, RuntimePod> inspectPods(const std::string& ns, const std::string& name);
+  std::map<std::string, RuntimePod> inspectAllPods();
+  void relistLoop();
+
+  // --- node (node_status.cpp)
+  void nodeLoop();
+  bool registerNode();
+  void renewLease();
+  void postNodeStatus(bool force);
+  boost::json::object nodeStatus(const boost::json::object* current);
+  void onNodeChanged(const boost::json::object& node);
+
+  // The kubelet server's LogLocator (thread-safe: informer cache and CRI calls only).
+  std::optional<LogTarget> locateLog(const std::string& ns, const std::string& pod, const std::string& container,
+                                     bool previous, std::string& error, int& code);
+  PodRuntimeInfo runtimeInfo(const boost::json::object& pod, const std::string& podIp) const;
+  std::optional<boost::json::object> fetchObject(const client::Resource& r, const std::string& ns,
+                                                 const std::string& name);
+
+  client::RestClient& client_;
+  cri::RuntimeService& runtime_;
+  cri::ImageService& images_;
+  const KubeletOptions options_;
+  std::string nodeIp_;
+  client::SharedInformer podInformer_;
+  client::SharedInformer nodeInformer_;
+  client::WorkQueue queue_;
+  client::EventRecorder recorder_;
+  VolumeManager volumes_;
+  std::unique_ptr<KubeletServer> server_;
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, PodRecord> records_;  // by "ns/name"
+  std::string podCidr_;
+  bool networkReady_ = false;
+  std::string runtimeVersion_;
+  std::string nodeUid_;
+  bool registered_ = false;
+
+  std::mutex nodeMu_;
+  std::condition_variable nodeCv_;
+  bool nodeWake_ = false;
+  uint64_t lastNodeStatusHash_ = 0;
+  std::chrono::steady_clock::time_point lastNodeStatusPost_{};
+
+  std::map<std::string, std::string> lastRelist_;  // uid → fingerprint of runtime state
+  std::atomic<bool> stopping_{false};
+  std::mutex stopMu_;
+  std::condition_variable stopCv_;
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+};
+
+}  // namespace skiff::kubelet

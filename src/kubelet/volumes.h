@@ -1,0 +1,114 @@
+// Pod volumes on the node, as upstream's volume plugins lay them out:
+//   <podsDir>/<uid>/volumes/kubernetes.io~empty-dir/<name>     emptyDir (a folder, or tmpfs)
+//   <podsDir>/<uid>/volumes/kubernetes.io~configmap/<name>     configMap
+//   <podsDir>/<uid>/volumes/kubernetes.io~secret/<name>        secret (tmpfs when root)
+//   <podsDir>/<uid>/volumes/kubernetes.io~downward-api/<name>  downwardAPI (tmpfs when root)
+//   <podsDir>/<uid>/volumes/kubernetes.io~projected/<name>     projected (tmpfs when root)
+// hostPath volumes and hostPath/local persistent volumes are used where they are.
+//
+// configMap, secret, downwardAPI and projected contents are written by an atomic writer like
+// upstream's: the files live in a hidden timestamped folder (..2026_12_02_10_04_05.XXXXXX),
+// `..data` is a symlink to it that is replaced by rename(2), and every top-level name is a
+// symlink `name -> ..data/name`. A consumer watching ..data sees each update at once.
+//
+// Threading: calls for different pods may run concurrently; calls for one pod must not.
+#pragma once
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kubelet/container_env.h"
+
+namespace skiff::kubelet {
+
+// A bind mount for the CRI CreateContainer call.
+struct HostMount {
+  std::string containerPath, hostPath;
+  bool readOnly = false;
+  bool selinuxRelabel = false;
+  std::string propagation;  // "" (private), "HostToContainer", "Bidirectional"
+};
+
+// reason is what the pod worker reports: "FailedMount" (an event; the sync is retried) from
+// setUpPod, "CreateContainerConfigError" (the container's waiting reason) from containerMounts.
+struct VolumeError : std::runtime_error {
+  explicit VolumeError(const std::string& message, std::string reason = "FailedMount")
+      : std::runtime_error(message), reason(std::move(reason)) {}
+  std::string reason;
+};
+
+class VolumeManager {
+ public:
+  // podsDir: the kubelet's pods folder (ROOT/pods).
+  VolumeManager(std::string podsDir, ObjectFetcher fetch);
+
+  // Node allocatable ("cpu", "memory", "ephemeral-storage"), the default for unset limits in
+  // downwardAPI resourceFieldRef items.
+  void setNodeAllocatable(std::map<std::string, std::string> allocatable);
+
+  // Sets up every volume of the pod and returns volume name → host path. Idempotent and meant
+  // for every pod sync: configMap/secret/downwardAPI/projected contents follow their sources
+  // (files are rewritten only when something changed). Every volume is attempted; the first
+  // failure is thrown afterwards as VolumeError{"FailedMount", `MountVolume.SetUp failed for
+  // volume "cfg" : configmap "cfg" not found`}.
+  std::map<std::string, std::string> setUpPod(const boost::json::object& pod,
+                                              const PodRuntimeInfo& info);
+
+  // The CRI mounts of one container from its volumeMounts against the paths setUpPod returned:
+  // mountPath, readOnly (always for configMap/secret/downwardAPI/projected volumes), subPath
+  // (created inside the volume when missing, never escaping it) or subPathExpr (expanded with
+  // `env`; an unknown or empty variable is an error), mountPropagation. Throws
+  // VolumeError{"CreateContainerConfigError"} (unknown volume, bad subPath, bad propagation).
+  std::vector<HostMount> containerMounts(const boost::json::object& container,
+                                         const std::map<std::string, std::string>& volumePaths,
+                                         const std::map<std::string, std::string>& env) const;
+  // The same, also honouring the pod's persistentVolumeClaim.readOnly.
+  std::vector<HostMount> containerMounts(const boost::json::object& pod,
+                                         const boost::json::object& container,
+                                         const std::map<std::string, std::string>& volumePaths,
+                                         const std::map<std::string, std::string>& env) const;
+
+  // Unmounts everything mounted under podsDir/<uid> (tmpfs volumes) and deletes the folder.
+  // Never follows symlinks out of it and never crosses into another filesystem, so hostPath
+  // folders are never touched; throws std::runtime_error when something could not be removed.
+  void tearDownPod(const std::string& uid);
+
+  // UIDs that have a folder under podsDir (for orphan cleanup after a restart).
+  std::vector<std::string> podsOnDisk() const;
+
+  // Folder of one volume of a pod (plugin: "kubernetes.io~configmap", ...).
+  std::string volumeDir(const std::string& uid, const std::string& plugin,
+                        const std::string& name) const;
+
+ private:
+  std::string setUpVolume(const boost::json::object& pod, const boost::json::object& volume,
+                          const PodRuntimeInfo& info, const std::string& uid);
+  std::string setUpPersistentClaim(const boost::json::object& pod, const std::string& claimName,
+                                   bool ephemeral);
+  // Creates the folder (tmpfs-backed when `memory` and allowed) and returns it.
+  std::string prepareDir(const std::string& dir, bool memory, const std::string& sizeLimit) const;
+  std::map<std::string, std::string> allocatable() const;
+
+  std::string podsDir_;
+  ObjectFetcher fetch_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> allocatable_;
+  std::set<std::string> loggedOnce_;  // "uid/volume" notices already logged
+};
+
+// --- the atomic writer, public for tests and other writers (e.g. a token projector).
+
+struct FileProjection {
+  std::string data;
+  unsigned mode = 0644;
+};
+
+// Projects `payload` (relative path → content) into `dir` atomically as described above.
+// Paths must be relative, must not contain "..", and must not start with "..". Returns false
+// when the content on disk was already identical (nothing written). Throws std::runtime_error.
+bool writeAtomically(const std::string& dir, const std::map<std::string, FileProjection>& payload);
+
+}  // namespace skiff::kubelet

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The real kubelet: `skiff up` runs the control plane, a containerd of its own and a kubelet;
+# pods run as real containers (skiff's busybox image), get IPs from the node's podCIDR,
+# (Debian's static busybox wget crashes with -T: tests use the timeout applet instead.)
+# restart per policy, see their ConfigMaps, Secrets and emptyDirs, and stopping `skiff up`
+# leaves no container, mount or network namespace behind.
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "needs root (containerd, network namespaces)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+start_up
+
+expect_contains "$(k get node "$NODE" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')" "containerd://" "the node reports containerd as its runtime"
+cidr=$(k get node "$NODE" -o jsonpath='{.spec.podCIDR}')
+expect_contains "$cidr" "10.42." "the node has a podCIDR from node IPAM"
+expect_contains "$(k get node "$NODE" -o jsonpath='{.status.images[*].names}')" "docker.io/library/busybox:1.36" "the node lists the imported busybox image"
+
+# --- a web server pod, reachable on its pod IP
+k run web --image=busybox:1.36 -- httpd -f -p 8080 >/dev/null
+wait_for "web Running" 60 phase_is web Running
+ip=$(k get pod web -o jsonpath='{.status.podIP}')
+expect_contains "$ip" "${cidr%.*}" "the pod IP is in the node's podCIDR"
+expect_contains "$(curl -s -m 5 "http://$ip:8080/")" "skiff busybox httpd" "the page is served from the pod IP"
+expect_eq "$(k get pod web -o jsonpath='{.status.containerStatuses[0].ready}')" "true" "the container is ready"
+expect_contains "$(k get pod web -o jsonpath='{.status.containerStatuses[0].containerID}')" "containerd://" "containerID names the runtime"
+expect_eq "$(k get pod web -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" "True" "Ready=True"
+expect_eq "$(k get pod web -o jsonpath='{.status.hostIP}')" "127.0.0.1" "hostIP is the node's address"
+
+# --- three replicas, each with its own IP, reachable from one another
+k create deployment trio --image=busybox:1.36 --replicas=3 -- httpd -f -p 8080 >/dev/null
+wait_for "trio rolled out" 90 k rollout status deploy/trio --timeout=2s
+ips=$(k get pods -l app=trio -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}' | sort -u | grep -c .)
+expect_eq "$ips" "3" "three replicas, three distinct pod IPs"
+target=$(k get pods -l app=trio -o jsonpath='{.items[0].status.podIP}')
+cat >"$WORK/probe.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: probe}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: wget, image: busybox:1.36, command: [sh, -c, "timeout 5 wget -q -O - http://$target:8080/ | grep -q skiff"]}
+EOF
+k create -f "$WORK/probe.yaml" >/dev/null
+wait_for "probe pod finished" 60 sh -c "[ \"\$(kubectl --kubeconfig $WORK/data/kubeconfig get pod probe -o jsonpath='{.status.phase}')\" != Pending ] && [ \"\$(kubectl --kubeconfig $WORK/data/kubeconfig get pod probe -o jsonpath='{.status.phase}')\" != Running ]"
+expect_eq "$(pod_phase probe)" "Succeeded" "a pod reaches another pod by its IP"
+expect_eq "$(k get pod probe -o jsonpath='{.status.containerStatuses[0].state.terminated.reason}')" "Completed" "the finished container shows Completed"
+
+# --- ConfigMap and Secret as env and volumes, emptyDir shared by an init container
+k create configmap settings --from-literal=color=blue >/dev/null
+k create secret generic creds --from-literal=password=s3cret >/dev/null
+cat >"$WORK/config.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: config}
+spec:
+  restartPolicy: Never
+  volumes:
+  - {name: cfg, configMap: {name: settings}}
+  - {name: sec, secret: {secretName: creds}}
+  - {name: shared, emptyDir: {}}
+  initContainers:
+  - {name: init, image: busybox:1.36, command: [sh, -c, "echo from-init > /work/marker"], volumeMounts: [{name: shared, mountPath: /work}]}
+  containers:
+  - name: check
+    image: busybox:1.36
+    command: [sh, -c]
+    args:
+    - test "$COLOR" = blue && test "$PASSWORD" = s3cret && test "$(cat /etc/cfg/color)" = blue &&
+      test "$(cat /etc/sec/password)" = s3cret && test "$(cat /work/marker)" = from-init && test "$(hostname)" = config
+    env:
+    - {name: COLOR, valueFrom: {configMapKeyRef: {name: settings, key: color}}}
+    - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}
+    volumeMounts:
+    - {name: cfg, mountPath: /etc/cfg}
+    - {name: sec, mountPath: /etc/sec}
+    - {name: shared, mountPath: /work}
+EOF
+k create -f "$WORK/config.yaml" >/dev/null
+wait_for "config pod finished" 60 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod config -o jsonpath='{.status.phase}' | grep -Eq 'Succeeded|Failed'"
+expect_eq "$(pod_phase config)" "Succeeded" "env and volumes from ConfigMap/Secret, emptyDir written by the init container, hostname = pod name"
+expect_eq "$(k get pod config -o jsonpath='{.status.initContainerStatuses[0].state.terminated.exitCode}')" "0" "the init container ran first and exited 0"
+
+# --- a crashing container: restarts with back-off, CrashLoopBackOff
+k run crash --image=busybox:1.36 -- sh -c 'exit 3' >/dev/null
+wait_for "crash restarted twice" 60 sh -c "[ \"\$(kubectl --kubeconfig $WORK/data/kubeconfig get pod crash -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 2 ]"
+pass "a crashing container is restarted (restartCount >= 2)"
+wait_for "CrashLoopBackOff shown" 30 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod crash | grep -q CrashLoopBackOff"
+pass "kubectl get pods shows CrashLoopBackOff"
+expect_eq "$(k get pod crash -o jsonpath='{.status.containerStatuses[0].lastState.terminated.exitCode}')" "3" "lastState carries the exit code"
+
+# --- images: a missing image with pull policy Never, and a failed pull from a registry on loopback
+k run neverpull --image=busybox:9.99 --image-pull-policy=Never >/dev/null
+wait_for "ErrImageNeverPull" 30 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod neverpull | grep -q ErrImageNeverPull"
+pass "a missing image with pullPolicy Never gives ErrImageNeverPull"
+k run badpull --image=127.0.0.1:1/missing:1 >/dev/null
+wait_for "ErrImagePull" 30 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod badpull | grep -Eq 'ErrImagePull|ImagePullBackOff'"
+pass "an image that cannot be pulled gives ErrImagePull/ImagePullBackOff"
+
+# --- a container killed from outside is restarted
+cid=$(k get pod web -o jsonpath='{.status.containerStatuses[0].containerID}'); cid=${cid#containerd://}
+pid=$(ctr --address "$WORK/data/containerd/containerd.sock" -n k8s.io task ls | awk -v id="$cid" '$1==id {print $2}')
+[ -n "$pid" ] || fail "no task for the web container"
+kill -9 "$pid"
+wait_for "web restarted" 30 sh -c "[ \"\$(kubectl --kubeconfig $WORK/data/kubeconfig get pod web -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 1 ]"
+wait_for "web Running again" 30 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod web -o jsonpath='{.status.containerStatuses[0].state.running}' | grep -q startedAt"
+pass "a container killed from outside is restarted"
+
+# --- graceful deletion runs preStop and finishes well before the grace period
+mkdir -p "$WORK/hostdata"
+cat >"$WORK/graceful.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: graceful}
+spec:
+  terminationGracePeriodSeconds: 20
+  volumes: [{name: out, hostPath: {path: $WORK/hostdata, type: Directory}}]
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: [sh, -c, "trap 'echo term > /out/term; exit 0' TERM; while true; do sleep 0.2; done"]
+    lifecycle: {preStop: {exec: {command: [sh, -c, "echo prestop > /out/prestop"]}}}
+    volumeMounts: [{name: out, mountPath: /out}]
+EOF
+k create -f "$WORK/graceful.yaml" >/dev/null
+wait_for "graceful Running" 60 phase_is graceful Running
+start=$(date +%s)
+k delete pod graceful --wait=true --timeout=60s >/dev/null
+took=$(( $(date +%s) - start ))
+expect_eq "$(cat "$WORK/hostdata/prestop" 2>/dev/null)" "prestop" "preStop ran before the container was stopped"
+expect_eq "$(cat "$WORK/hostdata/term" 2>/dev/null)" "term" "the container got SIGTERM"
+[ "$took" -lt 15 ] || fail "deletion took ${took}s although the container exits on SIGTERM"
+pass "the pod is gone once its container exited (${took}s)"
+
+# --- stopping skiff up removes every pod it ran
+stop_server
+expect_eq "$(node_leftovers)" "shims=0 mounts=0 netns=0" "stopping skiff up leaves no container, mount or network namespace"
+finish
