@@ -10,9 +10,12 @@
 
 namespace skiff::apiserver::detail {
 
+class UpgradeSessions;
+
 struct ConnectionContext {
   const HttpHandler* handler = nullptr;
   size_t maxBodyBytes = 0;
+  UpgradeSessions* upgrades = nullptr;  // takes connections over after a 101
 };
 
 // Serves HTTP/1.1 requests on the connection until it closes.

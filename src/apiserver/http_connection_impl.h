@@ -22,6 +22,8 @@
 #include <optional>
 
 #include "apiserver/http_connection.h"
+#include "apiserver/upgrade_sessions.h"
+#include "apiserver/upgraded_connection.h"
 #include "common/api_error.h"
 #include "common/log.h"
 
@@ -135,6 +137,31 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
       continue;
     }
 
+    if (res.status == 101) {
+      if (!res.upgrade) {
+        // A handler bug: there is no protocol to switch to.
+        SKIFF_LOG_ERROR("handler answered 101 without an upgrade handler method={} path={}",
+                        req.method, req.path);
+        auto out = errorResponse(
+            internalError("the handler switched protocols without taking the connection over"),
+            version, keepAlive);
+        auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
+        if (wec || !keepAlive) co_return;
+        continue;
+      }
+      // Only the handler's headers (Connection: Upgrade, Upgrade, Sec-WebSocket-Accept...):
+      // no body, no Content-Length, no Content-Type.
+      http::response<http::empty_body> head{http::status::switching_protocols, version};
+      for (auto& [k, v] : res.headers) head.insert(k, v);
+      auto [wec, wn] = co_await http::async_write(stream, head, kTuple);
+      if (wec) co_return;
+      // What the client sent after its request (the new protocol's first frames) is already
+      // in our buffer; the taken-over connection delivers it first.
+      std::string early(static_cast<const char*>(buffer.data().data()), buffer.size());
+      ctx.upgrades->launch(makeUpgradedTransport<Stream>(std::move(stream), std::move(early)),
+                           std::move(res.upgrade));
+      co_return;  // HTTP is over on this connection; `stream` is moved-from
+    }
     if (res.stream) {
       co_await streamResponse(stream, res, version);
       co_return;  // streams end the connection, as upstream's watch does

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "apiserver/http_connection.h"
+#include "apiserver/upgrade_sessions.h"
 #include "common/log.h"
 
 namespace skiff::apiserver {
@@ -20,6 +21,10 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
+
+// How long stop() waits for upgrade handlers (exec, attach, port-forward sessions) to return
+// once their connections are closed under them.
+constexpr std::chrono::seconds kUpgradeStopGrace{5};
 
 std::pair<std::string, unsigned short> splitHostPort(const std::string& listen) {
   auto colon = listen.rfind(':');
@@ -40,6 +45,8 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
   unsigned short boundPort = 0;
   std::optional<net::ssl::context> tls;
+  // Shared with the handler threads, which may outlive the server (see stop()).
+  std::shared_ptr<detail::UpgradeSessions> upgrades = std::make_shared<detail::UpgradeSessions>();
   bool started = false;
 
   net::awaitable<void> acceptLoop() {
@@ -66,6 +73,7 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
   impl_->handler = std::move(handler);
   impl_->context.handler = &impl_->handler;
   impl_->context.maxBodyBytes = impl_->options.maxBodyBytes;
+  impl_->context.upgrades = impl_->upgrades.get();
 }
 
 HttpServer::~HttpServer() { stop(); }
@@ -103,9 +111,13 @@ void HttpServer::start() {
 void HttpServer::stop() {
   if (!impl_ || !impl_->started) return;
   impl_->started = false;
+  // Upgraded connections first, while the io_context still runs their closing; then the
+  // io_context; then whatever upgraded streams handlers that did not return still hold.
+  impl_->upgrades->closeAll(kUpgradeStopGrace);
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  impl_->upgrades->releaseAll();
 }
 
 unsigned short HttpServer::port() const { return impl_->boundPort; }

@@ -61,12 +61,36 @@ class StreamSource {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
+// A connection handed over after "101 Switching Protocols" (WebSocket, SPDY): plain blocking
+// byte I/O, so protocol code (kubelet streaming, the API server's tunnel to kubelets) needs
+// no Asio. One thread may read while another writes; each call throws std::runtime_error on
+// a transport failure.
+class UpgradedConnection {
+ public:
+  virtual ~UpgradedConnection() = default;
+  // Blocks until at least one byte arrives; returns how many were read, 0 at end of stream.
+  virtual size_t read(char* buf, size_t max) = 0;
+  // Writes all `n` bytes.
+  virtual void write(const char* data, size_t n) = 0;
+  // Half-close: the peer reads end of stream, reading continues.
+  virtual void shutdownWrite() = 0;
+  // Ends the connection; a blocked read returns 0. Idempotent.
+  virtual void close() = 0;
+};
+using UpgradedConnectionPtr = std::unique_ptr<UpgradedConnection>;
+// Runs the protocol on the taken-over connection; called on a thread of its own and may
+// block as long as the session lasts. The connection closes when it returns.
+using UpgradeHandler = std::function<void(UpgradedConnectionPtr)>;
+
 struct HttpResponse {
   int status = 200;
   std::string contentType = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<StreamSource> stream;  // set for streaming responses; body is then ignored
+  // Set with status 101 (and the protocol's headers): once the 101 is written, the connection
+  // — including any bytes the client sent after its request — goes to `upgrade`.
+  UpgradeHandler upgrade;
 };
 
 using HttpHandler = std::function<HttpResponse(HttpRequest&)>;

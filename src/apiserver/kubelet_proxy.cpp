@@ -8,6 +8,7 @@
 // connection, which ends that thread.
 #include "apiserver/kubelet_proxy.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,7 +18,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <condition_variable>
@@ -98,29 +98,33 @@ PodLogOptions parseOptions(const HttpRequest& req, const std::string& name) {
   o.tailLines = intParam(req, "tailLines");
   o.limitBytes = intParam(req, "limitBytes");
   if (auto t = req.param("sinceTime"); t && !t->empty()) {
-    std::chrono::system_clock::time_point ignored;
-    if (!parseTime(*t, ignored))
-      throw badRequest("parsing time \"" + *t + "\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"" +
-                       *t + "\" as RFC 3339");
-    o.sinceTime = *t;
+    std::chrono::system_clock::time_point since;
+    if (!parseTime(*t, since))
+      throw badRequest("parsing time \"" + *t +
+                       "\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"" + *t +
+                       "\" as RFC 3339");
+    o.sinceTime = formatTime(since);  // passed on in seconds, as upstream formats it
   }
   std::vector<StatusCause> causes;
   if (o.tailLines && *o.tailLines < 0)
-    causes.push_back({"FieldValueInvalid",
-                      "Invalid value: " + std::to_string(*o.tailLines) +
-                          ": must be greater than or equal to 0",
-                      "tailLines"});
+    causes.push_back(
+        {"FieldValueInvalid",
+         "Invalid value: " + std::to_string(*o.tailLines) + ": must be greater than or equal to 0",
+         "tailLines"});
   if (o.limitBytes && *o.limitBytes < 1)
-    causes.push_back({"FieldValueInvalid",
-                      "Invalid value: " + std::to_string(*o.limitBytes) + ": must be greater than 0",
-                      "limitBytes"});
+    causes.push_back(
+        {"FieldValueInvalid",
+         "Invalid value: " + std::to_string(*o.limitBytes) + ": must be greater than 0",
+         "limitBytes"});
   if (o.sinceSeconds && o.sinceTime)
     causes.push_back({"FieldValueForbidden",
-                      "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified", ""});
+                      "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified",
+                      ""});
   else if (o.sinceSeconds && *o.sinceSeconds < 1)
-    causes.push_back({"FieldValueInvalid",
-                      "Invalid value: " + std::to_string(*o.sinceSeconds) + ": must be greater than 0",
-                      "sinceSeconds"});
+    causes.push_back(
+        {"FieldValueInvalid",
+         "Invalid value: " + std::to_string(*o.sinceSeconds) + ": must be greater than 0",
+         "sinceSeconds"});
   if (!causes.empty()) throw invalid("PodLogOptions", "", name, std::move(causes));
   return o;
 }
@@ -194,7 +198,9 @@ KubeletEndpoint nodeEndpoint(const json::object& node, const KubeletClientOption
   if (const json::object* daemon = status ? objAt(*status, "daemonEndpoints") : nullptr)
     if (const json::object* kubelet = objAt(*daemon, "kubeletEndpoint"))
       if (auto* p = kubelet->if_contains("Port")) {
-        int64_t port = p->is_int64() ? p->as_int64() : p->is_uint64() ? static_cast<int64_t>(p->as_uint64()) : 0;
+        int64_t port = p->is_int64()    ? p->as_int64()
+                       : p->is_uint64() ? static_cast<int64_t>(p->as_uint64())
+                                        : 0;
         if (port > 0 && port < 65536) ep.port = static_cast<int>(port);
       }
   return ep;
@@ -241,7 +247,8 @@ std::string kubeletTarget(const json::object& pod, const std::string& container,
 // Go's wording for network errors ("connection refused", "i/o timeout", "EOF").
 std::string goMessage(const error_code& ec) {
   if (ec == beast::error::timeout) return "i/o timeout";
-  if (ec == net::error::eof || ec == http::error::end_of_stream || ec == ssl::error::stream_truncated)
+  if (ec == net::error::eof || ec == http::error::end_of_stream ||
+      ec == ssl::error::stream_truncated)
     return "EOF";
   std::string m = ec.message();
   if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
@@ -256,7 +263,9 @@ struct KubeletConnection {
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
 
-  explicit KubeletConnection(ssl::context& tls) : stream(ioc, tls) { parser.body_limit(boost::none); }
+  explicit KubeletConnection(ssl::context& tls) : stream(ioc, tls) {
+    parser.body_limit(boost::none);
+  }
 
   // Runs one asynchronous operation to completion on this thread, bounded by `timeout`
   // (zero: no bound).
@@ -264,8 +273,10 @@ struct KubeletConnection {
   error_code run(std::chrono::milliseconds timeout, Start start) {
     error_code result = net::error::would_block;
     auto& lowest = beast::get_lowest_layer(stream);
-    if (timeout.count() > 0) lowest.expires_after(timeout);
-    else lowest.expires_never();
+    if (timeout.count() > 0)
+      lowest.expires_after(timeout);
+    else
+      lowest.expires_never();
     start([&result](error_code ec, auto&&...) { result = ec; });
     ioc.restart();
     ioc.run();
@@ -393,17 +404,35 @@ HttpResponse kubeletError(int code, const std::string& body, const std::string& 
   if (code == 400) throw badRequest(body);
   std::string reason;
   switch (code) {
-    case 401: reason = "Unauthorized"; break;
-    case 403: reason = "Forbidden"; break;
-    case 404: reason = "NotFound"; break;
-    case 409: reason = "Conflict"; break;
-    case 422: reason = "Invalid"; break;
-    case 429: reason = "TooManyRequests"; break;
-    case 503: reason = "ServiceUnavailable"; break;
-    case 504: reason = "Timeout"; break;
-    default: break;
+    case 401:
+      reason = "Unauthorized";
+      break;
+    case 403:
+      reason = "Forbidden";
+      break;
+    case 404:
+      reason = "NotFound";
+      break;
+    case 409:
+      reason = "Conflict";
+      break;
+    case 422:
+      reason = "Invalid";
+      break;
+    case 429:
+      reason = "TooManyRequests";
+      break;
+    case 503:
+      reason = "ServiceUnavailable";
+      break;
+    case 504:
+      reason = "Timeout";
+      break;
+    default:
+      break;
   }
-  throw ApiError(code, reason, body.empty() ? "the server responded with status " + std::to_string(code) : body);
+  throw ApiError(code, reason,
+                 body.empty() ? "the server responded with status " + std::to_string(code) : body);
 }
 
 }  // namespace
@@ -450,8 +479,9 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
   ec = conn->run(options.connectTimeout, [&](auto handler) {
     beast::get_lowest_layer(conn->stream).async_connect(endpoints, std::move(handler));
   });
-  if (ec) throw fail("dial tcp " + ep.hostPort() + ": " + (ec == beast::error::timeout ? "" : "connect: ") +
-                     goMessage(ec));
+  if (ec)
+    throw fail("dial tcp " + ep.hostPort() + ": " +
+               (ec == beast::error::timeout ? "" : "connect: ") + goMessage(ec));
   error_code notIp;
   net::ip::make_address(ep.host, notIp);
   if (notIp) SSL_set_tlsext_host_name(conn->stream.native_handle(), ep.host.c_str());
@@ -465,9 +495,8 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
   req.set(http::field::host, ep.hostPort());
   req.set(http::field::user_agent, "skiff-apiserver");
   req.set(http::field::accept, "*/*");
-  ec = conn->run(options.responseTimeout, [&](auto handler) {
-    http::async_write(conn->stream, req, std::move(handler));
-  });
+  ec = conn->run(options.responseTimeout,
+                 [&](auto handler) { http::async_write(conn->stream, req, std::move(handler)); });
   if (ec) throw fail(goMessage(ec));
   ec = conn->run(options.responseTimeout, [&](auto handler) {
     http::async_read_header(conn->stream, conn->buffer, conn->parser, std::move(handler));
@@ -491,6 +520,7 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
   HttpResponse res;
   res.status = status;
   res.contentType = "text/plain";
+  if (status == 204) return res;  // no body to relay (and none may be sent)
   res.stream = std::make_shared<KubeletLogStream>(std::move(conn));
   return res;
 }

@@ -142,9 +142,12 @@ std::optional<CriLogEntry> parseCriLogLine(std::string_view line) {
   CriLogEntry entry;
   entry.time = *time;
   std::string_view stream = line.substr(0, sp);
-  if (stream == "stdout") entry.stream = LogStream::Stdout;
-  else if (stream == "stderr") entry.stream = LogStream::Stderr;
-  else return std::nullopt;
+  if (stream == "stdout")
+    entry.stream = LogStream::Stdout;
+  else if (stream == "stderr")
+    entry.stream = LogStream::Stderr;
+  else
+    return std::nullopt;
   line.remove_prefix(sp + 1);
   // The tag field may carry more ':'-separated tags later; only the first one means anything.
   sp = line.find(' ');
@@ -184,8 +187,7 @@ int64_t findTailStart(int fd, int64_t lines) {
       size_t start = nl == std::string::npos ? 0 : nl + 1;
       int64_t lineEndOffset = pos + static_cast<int64_t>(lineEnd);
       if (lineEndOffset < end &&
-          endsLogicalLine(std::string_view(buf).substr(start, lineEnd - start)) &&
-          ++count == lines)
+          endsLogicalLine(std::string_view(buf).substr(start, lineEnd - start)) && ++count == lines)
         return lineEndOffset;
       lineEnd = start;
     }
@@ -252,7 +254,8 @@ bool ContainerLogReader::fillFromFile(size_t maxBytes) {
 }
 
 bool ContainerLogReader::reopenIfRotated(std::string& out) {
-  struct stat opened {}, named {};
+  struct stat opened {
+  }, named{};
   if (::fstat(fd_, &opened) != 0) return false;
   if (::stat(path_.c_str(), &named) != 0) return false;  // mid-rotation: the new file comes soon
   if (named.st_ino != opened.st_ino || named.st_dev != opened.st_dev) {

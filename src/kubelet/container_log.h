@@ -48,10 +48,10 @@ struct CriLogEntry {
 std::optional<CriLogEntry> parseCriLogLine(std::string_view line);
 
 struct ContainerLogOptions {
-  std::optional<int64_t> tailLines;      // last N logical lines; unset = all
-  std::optional<int64_t> limitBytes;     // stop after this many output bytes
-  std::optional<int64_t> sinceUnixNanos; // skip entries older than this
-  bool timestamps = false;               // prefix each line with its RFC3339NanoFixed time
+  std::optional<int64_t> tailLines;       // last N logical lines; unset = all
+  std::optional<int64_t> limitBytes;      // stop after this many output bytes
+  std::optional<int64_t> sinceUnixNanos;  // skip entries older than this
+  bool timestamps = false;                // prefix each line with its RFC3339NanoFixed time
   bool follow = false;
   bool includeStdout = true, includeStderr = true;  // upstream's `stream` option
 };
@@ -81,7 +81,7 @@ class ContainerLogReader {
   const std::string& path() const { return path_; }
 
  private:
-  bool fillFromFile(size_t maxBytes);  // false when the file had nothing new
+  bool fillFromFile(size_t maxBytes);      // false when the file had nothing new
   bool reopenIfRotated(std::string& out);  // true when it switched to a new file
   void emitLines(std::string& out, bool flushIncomplete);
   void emit(std::string& out, const CriLogEntry& entry);
@@ -91,11 +91,11 @@ class ContainerLogReader {
   ContainerLogOptions options_;
   std::function<bool()> stillRunning_;
   int fd_ = -1;
-  int64_t offset_ = 0;         // next byte of fd_ to read
-  std::string pending_;        // bytes read but not yet rendered (an incomplete last line)
-  bool atLineStart_ = true;    // the previous entry ended a logical line
+  int64_t offset_ = 0;             // next byte of fd_ to read
+  std::string pending_;            // bytes read but not yet rendered (an incomplete last line)
+  bool atLineStart_ = true;        // the previous entry ended a logical line
   int64_t remaining_ = INT64_MAX;  // limitBytes budget
-  bool sawExit_ = false;       // stillRunning said no: drain and end
+  bool sawExit_ = false;           // stillRunning said no: drain and end
   bool ended_ = false;
 };
 

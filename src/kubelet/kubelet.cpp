@@ -33,7 +33,20 @@ Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime, cri::
       volumes_(options_.rootDir + "/pods",
                [this](const client::Resource& r, const std::string& ns, const std::string& name) {
                  return fetchObject(r, ns, name);
-               }) {
+               }),
+      probes_(
+          runtime, [this](const std::string& key) { queue_.add(key); },
+          [this](const std::string& key, const std::string& container, const std::string& message) {
+            auto pod = podInformer_.get(key);
+            if (!pod) return;
+            json::object ref{{"kind", "Pod"},
+                             {"apiVersion", "v1"},
+                             {"namespace", stringAt(*pod, {"metadata", "namespace"})},
+                             {"name", stringAt(*pod, {"metadata", "name"})},
+                             {"uid", stringAt(*pod, {"metadata", "uid"})},
+                             {"fieldPath", "spec.containers{" + container + "}"}};
+            recorder_.event(ref, client::kEventTypeWarning, "Unhealthy", message);
+          }) {
   if (options_.nodeName.empty()) throw std::invalid_argument("kubelet: a node name is required");
   auto enqueue = [this](const json::object& pod) { queue_.add(client::objectKey(pod)); };
   podInformer_.addEventHandler({
@@ -102,6 +115,7 @@ void Kubelet::start() {
   threads_.emplace_back([this] { nodeLoop(); });
   if (!podInformer_.waitForSync(std::chrono::seconds(60)))
     SKIFF_LOG_WARN("kubelet node={} pod informer not synced after 60s; continuing", options_.nodeName);
+  probes_.start();
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { podWorker(); });
   threads_.emplace_back([this] { relistLoop(); });
 }
@@ -120,6 +134,7 @@ void Kubelet::stop() {
   queue_.shutDown();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  probes_.stop();
   podInformer_.stop();
   nodeInformer_.stop();
   if (server_) server_->stop();
@@ -149,6 +164,11 @@ void Kubelet::relistLoop() {
     try {
       auto pods = inspectAllPods();
       std::map<std::string, std::string> now;
+      std::vector<std::string> running;
+      for (auto& [uid, rt] : pods)
+        for (auto& c : rt.containers)
+          if (c.state == ContainerRunState::Running) running.push_back(c.id);
+      probes_.retainOnly(running);
       for (auto& [uid, rt] : pods) {
         std::string fp;
         for (auto& s : rt.sandboxes) fp += s.id + (s.ready ? "R" : "N") + ";";

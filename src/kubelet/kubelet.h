@@ -27,6 +27,7 @@
 #include "kubelet/container_env.h"
 #include "kubelet/cri/runtime_service.h"
 #include "kubelet/kubelet_server.h"
+#include "kubelet/prober.h"
 #include "kubelet/runtime_state.h"
 #include "kubelet/volumes.h"
 
@@ -144,6 +145,7 @@ class Kubelet {
   client::WorkQueue queue_;
   client::EventRecorder recorder_;
   VolumeManager volumes_;
+  ProbeManager probes_;
   std::unique_ptr<KubeletServer> server_;
 
   mutable std::mutex mu_;

@@ -30,15 +30,24 @@ constexpr size_t kDrainBytes = 64 * 1024;
 
 const char* reasonFor(int code) {
   switch (code) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 422: return "Invalid";
-    case 503: return "ServiceUnavailable";
-    default: return code >= 500 ? "InternalError" : "";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 422:
+      return "Invalid";
+    case 503:
+      return "ServiceUnavailable";
+    default:
+      return code >= 500 ? "InternalError" : "";
   }
 }
 
@@ -214,8 +223,10 @@ void ensureKubeletServingCert(const std::string& certPath, const std::string& ke
   auto add = [](std::vector<std::string>& v, const std::string& s) {
     if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
   };
-  if (isIp(nodeName)) add(ipSans, nodeName);
-  else add(dnsNames, nodeName);
+  if (isIp(nodeName))
+    add(ipSans, nodeName);
+  else
+    add(dnsNames, nodeName);
   for (const auto& ip : ips) add(ipSans, ip);
   const std::string host = nodeName.empty() ? "localhost" : nodeName;
   // Upstream names the issuer "<host>-ca@<unix time>".
@@ -285,12 +296,16 @@ HttpResponse KubeletServer::Impl::containerLogs(HttpRequest& req, const std::str
   std::optional<LogTime> sinceTime;
   if (auto t = req.param("sinceTime")) {
     sinceTime = parseLogTime(*t);
-    if (!sinceTime) throw badRequest("unable to decode query: sinceTime: invalid time \"" + *t + "\"");
+    if (!sinceTime)
+      throw badRequest("unable to decode query: sinceTime: invalid time \"" + *t + "\"");
   }
   if (auto stream = req.param("stream")) {
-    if (*stream == "Stdout") o.includeStderr = false;
-    else if (*stream == "Stderr") o.includeStdout = false;
-    else if (*stream != "All") throw ApiError(422, "Invalid", "Invalid request.");
+    if (*stream == "Stdout")
+      o.includeStderr = false;
+    else if (*stream == "Stderr")
+      o.includeStdout = false;
+    else if (*stream != "All")
+      throw ApiError(422, "Invalid", "Invalid request.");
   }
   // Upstream's ValidatePodLogOptions, answered as its kubelet does.
   if ((o.tailLines && *o.tailLines < 0) || (o.limitBytes && *o.limitBytes < 1) ||

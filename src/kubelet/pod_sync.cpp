@@ -501,8 +501,16 @@ void Kubelet::syncRunningPod(const json::object& pod, PodRecord& rec, const Runt
           queue_.add(key);
           continue;
         }
-        note.ready = true;  // no readiness probes yet: running is ready
-        note.started = true;
+        probes_.ensure(key, *c, last->id, podIp);
+        if (auto reason = probes_.takeRestartReason(last->id)) {
+          recorder_.event(containerRef(pod, name, false), client::kEventTypeNormal, "Killing", *reason);
+          runtime_.stopContainer(last->id, gracePeriodSeconds(pod));
+          note.ready = false;
+          queue_.add(key);
+          continue;
+        }
+        note.ready = probes_.ready(last->id);
+        note.started = probes_.started(last->id);
         continue;
       }
       note.ready = false;

@@ -24,6 +24,17 @@ expect_contains "$(k get pod web -o jsonpath='{.status.containerStatuses[0].cont
 expect_eq "$(k get pod web -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" "True" "Ready=True"
 expect_eq "$(k get pod web -o jsonpath='{.status.hostIP}')" "127.0.0.1" "hostIP is the node's address"
 
+# --- logs, logs -f
+k run logger --image=busybox:1.36 -- sh -c 'echo hello; i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.5; done' >/dev/null
+wait_for "logger Running" 60 phase_is logger Running
+wait_for "logger wrote" 20 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig logs logger | grep -q 'line 1'"
+expect_contains "$(k logs logger)" "hello" "kubectl logs shows what the container wrote"
+before=$(k logs logger | wc -l)
+after=$(timeout 4 kubectl --kubeconfig "$WORK/data/kubeconfig" logs -f logger | wc -l || true)
+[ "$after" -gt "$((before + 2))" ] || fail "logs -f saw no new lines: $before then $after"
+pass "kubectl logs -f streams new lines ($before -> $after)"
+expect_eq "$(k logs logger --tail=1 | grep -c line)" "1" "kubectl logs --tail=1 prints one line"
+
 # --- three replicas, each with its own IP, reachable from one another
 k create deployment trio --image=busybox:1.36 --replicas=3 -- httpd -f -p 8080 >/dev/null
 wait_for "trio rolled out" 90 k rollout status deploy/trio --timeout=2s
@@ -80,12 +91,13 @@ expect_eq "$(pod_phase config)" "Succeeded" "env and volumes from ConfigMap/Secr
 expect_eq "$(k get pod config -o jsonpath='{.status.initContainerStatuses[0].state.terminated.exitCode}')" "0" "the init container ran first and exited 0"
 
 # --- a crashing container: restarts with back-off, CrashLoopBackOff
-k run crash --image=busybox:1.36 -- sh -c 'exit 3' >/dev/null
+k run crash --image=busybox:1.36 -- sh -c 'echo "crash run"; exit 3' >/dev/null
 wait_for "crash restarted twice" 60 sh -c "[ \"\$(kubectl --kubeconfig $WORK/data/kubeconfig get pod crash -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 2 ]"
 pass "a crashing container is restarted (restartCount >= 2)"
 wait_for "CrashLoopBackOff shown" 30 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod crash | grep -q CrashLoopBackOff"
 pass "kubectl get pods shows CrashLoopBackOff"
 expect_eq "$(k get pod crash -o jsonpath='{.status.containerStatuses[0].lastState.terminated.exitCode}')" "3" "lastState carries the exit code"
+expect_contains "$(k logs crash --previous)" "crash run" "kubectl logs --previous shows the last terminated run"
 
 # --- images: a missing image with pull policy Never, and a failed pull from a registry on loopback
 k run neverpull --image=busybox:9.99 --image-pull-policy=Never >/dev/null
@@ -129,6 +141,39 @@ expect_eq "$(cat "$WORK/hostdata/prestop" 2>/dev/null)" "prestop" "preStop ran b
 expect_eq "$(cat "$WORK/hostdata/term" 2>/dev/null)" "term" "the container got SIGTERM"
 [ "$took" -lt 15 ] || fail "deletion took ${took}s although the container exits on SIGTERM"
 pass "the pod is gone once its container exited (${took}s)"
+
+# --- probes: a failing liveness probe restarts, readiness gates Ready
+cat >"$WORK/probes.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: probes}
+spec:
+  containers:
+  - name: live
+    image: busybox:1.36
+    command: [sh, -c, "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 600"]
+    livenessProbe: {exec: {command: [test, -e, /tmp/healthy]}, periodSeconds: 1, failureThreshold: 2}
+  - name: unready
+    image: busybox:1.36
+    command: [httpd, -f, -p, "8081"]
+    readinessProbe: {httpGet: {path: /missing, port: 8081}, periodSeconds: 1}
+  - name: ready
+    image: busybox:1.36
+    command: [httpd, -f, -p, "8082"]
+    readinessProbe: {tcpSocket: {port: 8082}, periodSeconds: 1}
+EOF
+k create -f "$WORK/probes.yaml" >/dev/null
+cs() { k get pod probes -o jsonpath="{.status.containerStatuses[?(@.name==\"$1\")].$2}"; }
+restarts_at_least() { [ "$(cs "$1" restartCount)" -ge "$2" ]; }
+is_ready() { [ "$(cs "$1" ready)" == "true" ]; }
+wait_for "liveness restart" 60 restarts_at_least live 1
+pass "a failing liveness probe restarts the container"
+wait_for "tcp readiness" 30 is_ready ready
+pass "a passing tcpSocket readiness probe makes its container ready"
+expect_eq "$(cs unready ready)" "false" "a failing httpGet readiness probe keeps its container unready"
+expect_eq "$(cs unready restartCount)" "0" "a failing readiness probe does not restart"
+expect_eq "$(k get pod probes -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" "False" "the pod stays Ready=False"
+expect_contains "$(k get events --field-selector involvedObject.name=probes,reason=Unhealthy -o jsonpath='{.items[*].message}')" "HTTP probe failed with statuscode: 404" "an Unhealthy event names the probe failure"
 
 # --- stopping skiff up removes every pod it ran
 stop_server

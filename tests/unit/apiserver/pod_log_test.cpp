@@ -16,9 +16,9 @@
 #include "apiserver/api_server.h"
 #include "apiserver/kubelet_proxy.h"
 #include "apiserver/request_info.h"
-#include "storage/store.h"
 #include "common/api_error.h"
 #include "common/log.h"
+#include "storage/store.h"
 
 namespace skiff::apiserver {
 namespace {
@@ -88,7 +88,8 @@ class PodLogTest : public ::testing::Test {
                           std::vector<std::string> initContainers = {}) {
     json::array cs, ics;
     for (const auto& c : containers) cs.push_back(json::object{{"name", c}, {"image", "nginx"}});
-    for (const auto& c : initContainers) ics.push_back(json::object{{"name", c}, {"image", "busybox"}});
+    for (const auto& c : initContainers)
+      ics.push_back(json::object{{"name", c}, {"image", "busybox"}});
     json::object spec{{"containers", cs}};
     if (!ics.empty()) spec["initContainers"] = ics;
     if (!node.empty()) spec["nodeName"] = node;
@@ -97,7 +98,8 @@ class PodLogTest : public ::testing::Test {
   static json::object node(const std::string& name, json::array addresses, int port) {
     json::object status{{"addresses", std::move(addresses)}};
     if (port) status["daemonEndpoints"] = {{"kubeletEndpoint", {{"Port", port}}}};
-    return {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}}}, {"status", status}};
+    return {
+        {"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}}}, {"status", status}};
   }
   static std::string logPath(const std::string& name) {
     return "/api/v1/namespaces/default/pods/" + name + "/log";
@@ -184,8 +186,10 @@ TEST_F(PodLogTest, ValidatesOptions) {
             "or equal to 0");
   EXPECT_EQ(call("GET", logPath("opts"), {{"limitBytes", "0"}}).code, 422);
   EXPECT_EQ(call("GET", logPath("opts"), {{"sinceSeconds", "0"}}).code, 422);
-  EXPECT_EQ(call("GET", logPath("opts"), {{"sinceSeconds", "5"}, {"sinceTime", "2024-05-01T10:00:00Z"}}).code,
-            422);
+  EXPECT_EQ(
+      call("GET", logPath("opts"), {{"sinceSeconds", "5"}, {"sinceTime", "2024-05-01T10:00:00Z"}})
+          .code,
+      422);
   a = call("GET", logPath("opts"), {{"tailLines", "ten"}});
   EXPECT_EQ(a.code, 400);
   EXPECT_EQ(a.body, "strconv.ParseInt: parsing \"ten\": invalid syntax");
@@ -196,8 +200,9 @@ TEST_F(PodLogTest, ValidatesOptions) {
 TEST_F(PodLogTest, DeadKubeletFailsQuicklyWithGoWording) {
   const int port = closedPort();
   create("/api/v1/nodes",
-         node("dead", json::array{json::object{{"type", "ExternalIP"}, {"address", "192.0.2.1"}},
-                                  json::object{{"type", "InternalIP"}, {"address", "127.0.0.1"}}},
+         node("dead",
+              json::array{json::object{{"type", "ExternalIP"}, {"address", "192.0.2.1"}},
+                          json::object{{"type", "InternalIP"}, {"address", "127.0.0.1"}}},
               port));
   create("/api/v1/namespaces/default/pods", pod("on-dead", "dead", {"app"}));
   auto start = std::chrono::steady_clock::now();
@@ -210,7 +215,6 @@ TEST_F(PodLogTest, DeadKubeletFailsQuicklyWithGoWording) {
   EXPECT_EQ(a.body, "Get \"" + url + "\": dial tcp 127.0.0.1:" + std::to_string(port) +
                         ": connect: connection refused");
 }
-
 
 // A kubelet whose process hangs (the kernel still accepts connections): the TLS handshake
 // times out instead of holding the request.
@@ -236,13 +240,17 @@ TEST(PodLogProxyTest, HungKubeletTimesOut) {
   RequestContext ctx;
   resources.create(*registry.find("", "v1", "namespaces"), "",
                    json::parse(R"({"metadata":{"name":"default"}})"), ctx);
-  resources.create(*registry.find("", "v1", "nodes"), "",
-                   json::parse(R"({"metadata":{"name":"hung"},"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":)" +
-                               std::to_string(port) + "}}}}"),
-                   ctx);
-  resources.create(*registry.find("", "v1", "pods"), "default",
-                   json::parse(R"({"metadata":{"name":"web"},"spec":{"nodeName":"hung","containers":[{"name":"app","image":"nginx"}]}})"),
-                   ctx);
+  resources.create(
+      *registry.find("", "v1", "nodes"), "",
+      json::parse(
+          R"({"metadata":{"name":"hung"},"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":)" +
+          std::to_string(port) + "}}}}"),
+      ctx);
+  resources.create(
+      *registry.find("", "v1", "pods"), "default",
+      json::parse(
+          R"({"metadata":{"name":"web"},"spec":{"nodeName":"hung","containers":[{"name":"app","image":"nginx"}]}})"),
+      ctx);
 
   KubeletClientOptions options;
   options.tlsHandshakeTimeout = std::chrono::milliseconds(300);
@@ -258,8 +266,9 @@ TEST(PodLogProxyTest, HungKubeletTimesOut) {
     ADD_FAILURE() << "expected an error";
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), 500);
-    EXPECT_EQ(std::string(e.what()), "Get \"https://127.0.0.1:" + std::to_string(port) +
-                                         "/containerLogs/default/web/app\": net/http: TLS handshake timeout");
+    EXPECT_EQ(std::string(e.what()),
+              "Get \"https://127.0.0.1:" + std::to_string(port) +
+                  "/containerLogs/default/web/app\": net/http: TLS handshake timeout");
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   ::close(listener);

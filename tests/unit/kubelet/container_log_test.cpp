@@ -87,7 +87,8 @@ TEST(ContainerLogParseTest, TimestampsKeepTheirOffsetWithNineDigits) {
   EXPECT_EQ(formatLogTime(*parseLogTime("2024-05-01T10:30:00Z")), "2024-05-01T10:30:00.000000000Z");
   EXPECT_EQ(formatLogTime(*parseLogTime("1969-12-31T23:59:59.25-00:30")),
             "1969-12-31T23:59:59.250000000-00:30");
-  EXPECT_EQ(formatLogTime(*parseLogTime("2024-05-01T10:30:00+00:00")), "2024-05-01T10:30:00.000000000Z");
+  EXPECT_EQ(formatLogTime(*parseLogTime("2024-05-01T10:30:00+00:00")),
+            "2024-05-01T10:30:00.000000000Z");
   EXPECT_FALSE(parseLogTime("2024-05-01T10:30:00.1234567890Z"));
   EXPECT_FALSE(parseLogTime("2024-02-30T10:30:00Z"));
 }

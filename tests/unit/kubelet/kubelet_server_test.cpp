@@ -217,13 +217,14 @@ TEST_F(KubeletServerTest, FollowStreamsUntilTheContainerStops) {
   std::atomic<bool> finished{false};
   client::HttpResult result;
   std::thread reader([&] {
-    result = t.stream("/containerLogs/default/web/app?follow=true",
-                      [&](std::string_view data) {
-                        std::lock_guard lock(mu);
-                        received.append(data);
-                        cv.notify_all();
-                      },
-                      abort);
+    result = t.stream(
+        "/containerLogs/default/web/app?follow=true",
+        [&](std::string_view data) {
+          std::lock_guard lock(mu);
+          received.append(data);
+          cv.notify_all();
+        },
+        abort);
     finished = true;
     cv.notify_all();
   });
@@ -305,24 +306,24 @@ class KubeletServerPodLogTest : public KubeletServerTest {
 
     client::RestClient c(admin_);
     c.create(client::resources::nodes, "",
-             json::object{{"apiVersion", "v1"},
-                          {"kind", "Node"},
-                          {"metadata", {{"name", "node-1"}}},
-                          {"status",
-                           {{"addresses", json::array{json::object{{"type", "Hostname"},
-                                                                   {"address", "node-1.invalid"}},
-                                                      json::object{{"type", "InternalIP"},
-                                                                   {"address", "127.0.0.1"}}}},
-                            {"daemonEndpoints",
-                             {{"kubeletEndpoint", {{"Port", kubelet_->port()}}}}}}}});
-    c.create(client::resources::pods, "default",
-             json::object{{"apiVersion", "v1"},
-                          {"kind", "Pod"},
-                          {"metadata", {{"name", "web"}}},
-                          {"spec",
-                           {{"nodeName", "node-1"},
-                            {"containers", json::array{json::object{{"name", "app"},
-                                                                    {"image", "nginx"}}}}}}});
+             json::object{
+                 {"apiVersion", "v1"},
+                 {"kind", "Node"},
+                 {"metadata", {{"name", "node-1"}}},
+                 {"status",
+                  {{"addresses",
+                    json::array{json::object{{"type", "Hostname"}, {"address", "node-1.invalid"}},
+                                json::object{{"type", "InternalIP"}, {"address", "127.0.0.1"}}}},
+                   {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", kubelet_->port()}}}}}}}});
+    c.create(
+        client::resources::pods, "default",
+        json::object{
+            {"apiVersion", "v1"},
+            {"kind", "Pod"},
+            {"metadata", {{"name", "web"}}},
+            {"spec",
+             {{"nodeName", "node-1"},
+              {"containers", json::array{json::object{{"name", "app"}, {"image", "nginx"}}}}}}});
   }
   void TearDown() override {
     kubelet_.reset();
@@ -343,8 +344,14 @@ TEST_F(KubeletServerPodLogTest, ReturnsTheContainerLog) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.contentType, "text/plain");
   EXPECT_EQ(r.body, "hello\nworld\n");
-  r = t.request("GET", "/api/v1/namespaces/default/pods/web/log?container=app&tailLines=1&timestamps=true");
+  r = t.request(
+      "GET", "/api/v1/namespaces/default/pods/web/log?container=app&tailLines=1&timestamps=true");
   EXPECT_EQ(r.body, "2024-05-01T10:00:01.000000000Z world\n");
+  // sinceTime reaches the kubelet in whole seconds, as upstream sends it.
+  r = t.request(
+      "GET",
+      "/api/v1/namespaces/default/pods/web/log?sinceTime=2024-05-01T12%3A00%3A01.7%2B02%3A00");
+  EXPECT_EQ(r.body, "world\n");
 }
 
 TEST_F(KubeletServerPodLogTest, FollowStreamsLinesAsTheyAreWritten) {
@@ -356,13 +363,14 @@ TEST_F(KubeletServerPodLogTest, FollowStreamsLinesAsTheyAreWritten) {
   std::atomic<bool> finished{false};
   client::HttpResult result;
   std::thread reader([&] {
-    result = t.stream("/api/v1/namespaces/default/pods/web/log?container=app&follow=true",
-                      [&](std::string_view data) {
-                        std::lock_guard lock(mu);
-                        received.append(data);
-                        cv.notify_all();
-                      },
-                      abort);
+    result = t.stream(
+        "/api/v1/namespaces/default/pods/web/log?container=app&follow=true",
+        [&](std::string_view data) {
+          std::lock_guard lock(mu);
+          received.append(data);
+          cv.notify_all();
+        },
+        abort);
     finished = true;
     cv.notify_all();
   });
@@ -387,10 +395,12 @@ TEST_F(KubeletServerPodLogTest, ClientLeavingAFollowEndsIt) {
   client::StreamAbort abort;
   std::atomic<bool> gotData{false};
   std::thread reader([&] {
-    t.stream("/api/v1/namespaces/default/pods/web/log?follow=true",
-             [&](std::string_view) { gotData = true; }, abort);
+    t.stream(
+        "/api/v1/namespaces/default/pods/web/log?follow=true",
+        [&](std::string_view) { gotData = true; }, abort);
   });
-  for (int i = 0; i < 500 && !gotData; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && !gotData; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_TRUE(gotData.load());
   abort.abort();
   reader.join();
@@ -399,13 +409,15 @@ TEST_F(KubeletServerPodLogTest, ClientLeavingAFollowEndsIt) {
 }
 
 TEST_F(KubeletServerPodLogTest, KubeletErrorsPassThroughWithTheirCode) {
-  pods_.fail("default/web/app", 400, "container \"app\" in pod \"web\" is waiting to start: ContainerCreating");
+  pods_.fail("default/web/app", 400,
+             "container \"app\" in pod \"web\" is waiting to start: ContainerCreating");
   client::HttpTransport t(admin_);
   auto r = t.request("GET", "/api/v1/namespaces/default/pods/web/log");
   EXPECT_EQ(r.status, 400);
   auto status = json::parse(r.body).as_object();
   EXPECT_EQ(status.at("reason"), "BadRequest");
-  EXPECT_EQ(status.at("message"), "container \"app\" in pod \"web\" is waiting to start: ContainerCreating");
+  EXPECT_EQ(status.at("message"),
+            "container \"app\" in pod \"web\" is waiting to start: ContainerCreating");
 }
 
 }  // namespace

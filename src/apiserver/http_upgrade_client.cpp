@@ -1,0 +1,214 @@
+// openUpgrade(): one exchange on a private io_context, run by the calling thread while the
+// request and response headers go by (Beast's stream timeouts bound each step), then, after a
+// 101, by a thread of the connection's own (see upgraded_connection.h for the I/O model).
+#include "apiserver/http_upgrade_client.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <cctype>
+#include <stdexcept>
+#include <thread>
+
+#include "apiserver/upgraded_connection.h"
+
+namespace skiff::apiserver {
+
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+// Error bodies of non-101 answers are small; this only bounds a misbehaving server.
+constexpr uint64_t kMaxBody = 16 * 1024 * 1024;
+
+// Go's wording for network errors ("connection refused", "i/o timeout", "EOF"), as callers
+// relay these messages the way upstream does.
+std::string goMessage(const error_code& ec) {
+  if (ec == beast::error::timeout) return "i/o timeout";
+  if (ec == net::error::eof || ec == http::error::end_of_stream ||
+      ec == ssl::error::stream_truncated)
+    return "EOF";
+  std::string m = ec.message();
+  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+  return m;
+}
+
+// Owns what a taken-over client connection runs on. Members are destroyed in reverse order:
+// the connection (closing it) and its I/O thread go before the io_context and TLS context.
+class ClientConnection final : public UpgradedConnection {
+ public:
+  ClientConnection(std::unique_ptr<ssl::context> tls, std::unique_ptr<net::io_context> io,
+                   UpgradedConnectionPtr inner)
+      : tls_(std::move(tls)),
+        io_(std::move(io)),
+        work_(net::make_work_guard(*io_)),
+        inner_(std::move(inner)) {
+    io_->restart();
+    thread_ = std::thread([io = io_.get()] { io->run(); });
+  }
+  ~ClientConnection() override {
+    inner_.reset();  // closes the socket: pending operations complete
+    work_.reset();   // then run() returns
+    thread_.join();
+  }
+  size_t read(char* buf, size_t max) override { return inner_->read(buf, max); }
+  void write(const char* data, size_t n) override { inner_->write(data, n); }
+  void shutdownWrite() override { inner_->shutdownWrite(); }
+  void close() override { inner_->close(); }
+
+ private:
+  std::unique_ptr<ssl::context> tls_;
+  std::unique_ptr<net::io_context> io_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  UpgradedConnectionPtr inner_;
+  std::thread thread_;
+};
+
+// Runs one asynchronous operation on `io` on this thread, bounded by `timeout`.
+template <class Stream, class Start>
+error_code runOp(net::io_context& io, Stream& stream, std::chrono::milliseconds timeout,
+                 Start start) {
+  error_code result = net::error::would_block;
+  auto& lowest = beast::get_lowest_layer(stream);
+  lowest.expires_after(timeout);
+  start([&result](error_code ec, auto&&...) { result = ec; });
+  io.restart();
+  io.run();
+  lowest.expires_never();
+  return result;
+}
+
+std::string hostPort(const UpgradeRequest& r) {
+  bool ipv6 = r.host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + r.host + "]" : r.host) + ":" + std::to_string(r.port);
+}
+
+std::unique_ptr<ssl::context> clientTlsContext(const UpgradeRequest& r) {
+  try {
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    if (r.verifyServer) {
+      ctx->set_verify_mode(ssl::verify_peer);
+      if (r.caPem.empty())
+        ctx->set_default_verify_paths();
+      else
+        ctx->add_certificate_authority(net::buffer(r.caPem));
+    } else {
+      ctx->set_verify_mode(ssl::verify_none);
+    }
+    if (!r.clientCertPem.empty()) {
+      ctx->use_certificate_chain(net::buffer(r.clientCertPem));
+      ctx->use_private_key(net::buffer(r.clientKeyPem), ssl::context::pem);
+    }
+    return ctx;
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error(std::string("TLS client setup: ") + e.what());
+  }
+}
+
+// Connects the stream's TCP layer to the request's host and port.
+template <class Stream>
+void connect(net::io_context& io, Stream& stream, const UpgradeRequest& r) {
+  tcp::resolver resolver(io);
+  error_code ec;
+  auto endpoints = resolver.resolve(r.host, std::to_string(r.port), ec);
+  if (ec) throw std::runtime_error("dial tcp: lookup " + r.host + ": " + goMessage(ec));
+  ec = runOp(io, stream, r.connectTimeout, [&](auto handler) {
+    beast::get_lowest_layer(stream).async_connect(endpoints, std::move(handler));
+  });
+  if (ec)
+    throw std::runtime_error("dial tcp " + hostPort(r) + ": " +
+                             (ec == beast::error::timeout ? "" : "connect: ") + goMessage(ec));
+}
+
+http::request<http::string_body> makeRequest(const UpgradeRequest& r) {
+  http::request<http::string_body> req;
+  req.version(11);
+  req.method_string(r.method);
+  req.target(r.target);
+  req.set(http::field::host, hostPort(r));
+  for (const auto& [name, value] : r.headers) {
+    if (beast::iequals(name, "host"))
+      req.set(http::field::host, value);
+    else
+      req.insert(name, value);
+  }
+  req.body() = r.body;
+  req.prepare_payload();  // Content-Length only; Connection and Upgrade stay as given
+  return req;
+}
+
+// Sends the request and reads the answer; after a 101 the stream becomes the connection.
+template <class Stream>
+UpgradeResult exchange(std::unique_ptr<ssl::context> tls, std::unique_ptr<net::io_context> io,
+                       Stream& stream, const UpgradeRequest& r) {
+  auto req = makeRequest(r);
+  error_code ec = runOp(*io, stream, r.responseTimeout,
+                        [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+  if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goMessage(ec));
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxBody);
+  if (beast::iequals(r.method, "HEAD")) parser.skip(true);
+  ec = runOp(*io, stream, r.responseTimeout,
+             [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
+  if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goMessage(ec));
+
+  auto& res = parser.get();
+  UpgradeResult result;
+  result.status = static_cast<int>(res.result_int());
+  for (const auto& field : res)
+    result.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  if (result.status != 101) {
+    result.body = std::move(res.body());
+    return result;  // the connection closes with `stream`
+  }
+  // A 101 has no body: whatever followed its headers belongs to the new protocol.
+  std::string early(static_cast<const char*>(buffer.data().data()), buffer.size());
+  auto transport = detail::makeUpgradedTransport<Stream>(std::move(stream), std::move(early));
+  result.connection = std::make_unique<ClientConnection>(std::move(tls), std::move(io),
+                                                         detail::connectionOver(transport));
+  return result;
+}
+
+}  // namespace
+
+UpgradeResult openUpgrade(const UpgradeRequest& r) {
+  auto io = std::make_unique<net::io_context>(1);
+  if (!r.tls) {
+    beast::tcp_stream stream(*io);
+    connect(*io, stream, r);
+    return exchange(nullptr, std::move(io), stream, r);
+  }
+  auto tls = clientTlsContext(r);
+  beast::ssl_stream<beast::tcp_stream> stream(*io, *tls);
+  connect(*io, stream, r);
+  error_code notIp;
+  net::ip::make_address(r.host, notIp);
+  // SNI is for names only; IP literals are matched against the certificate's IP SANs.
+  if (notIp) SSL_set_tlsext_host_name(stream.native_handle(), r.host.c_str());
+  if (r.verifyServer) stream.set_verify_callback(ssl::host_name_verification(r.host));
+  error_code ec = runOp(*io, stream, r.connectTimeout, [&](auto handler) {
+    stream.async_handshake(ssl::stream_base::client, std::move(handler));
+  });
+  if (ec == beast::error::timeout) throw std::runtime_error("net/http: TLS handshake timeout");
+  if (ec) throw std::runtime_error("tls: " + goMessage(ec));
+  return exchange(std::move(tls), std::move(io), stream, r);
+}
+
+}  // namespace skiff::apiserver

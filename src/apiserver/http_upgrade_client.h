@@ -1,0 +1,53 @@
+// The client side of "101 Switching Protocols": one HTTP/1.1 request on a fresh connection
+// (plain or TLS) whose connection, when the server switches protocols, becomes an
+// UpgradedConnection. Used to tunnel exec/attach/port-forward to kubelets and to the
+// container runtime's streaming server. Asio/Beast stay in http_upgrade_client.cpp.
+//
+// Threading: openUpgrade() blocks the caller (connect, TLS handshake, request, response
+// headers). A returned connection has an I/O thread of its own, so one thread may read while
+// another writes and close() from any thread unblocks a read; destroying it closes it and
+// joins that thread.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "apiserver/http_types.h"
+
+namespace skiff::apiserver {
+
+struct UpgradeRequest {
+  std::string host;  // name or IP literal
+  unsigned short port = 0;
+  bool tls = false;
+  std::string clientCertPem, clientKeyPem;  // presented when set (TLS)
+  // Off: any server certificate is accepted (kubelets serve self-signed ones). On: verified
+  // against caPem (the system roots when empty) and `host`.
+  bool verifyServer = false;
+  std::string caPem;
+  std::string method = "GET", target;
+  // Sent as given (e.g. Connection: Upgrade, Upgrade: SPDY/3.1, X-Stream-Protocol-Version);
+  // Host defaults to host:port, Content-Length follows `body`.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds connectTimeout{5000};  // TCP connect, and TLS handshake again
+  // Sending the request and receiving the response headers (and a non-101 body).
+  std::chrono::milliseconds responseTimeout{30000};
+};
+
+struct UpgradeResult {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // as the server sent them
+  std::string body;                                          // for non-101 answers
+  // Set for 101: the rest of the byte stream, starting with any bytes that came right after
+  // the response headers.
+  UpgradedConnectionPtr connection;
+};
+
+// Throws std::runtime_error when connecting, the TLS handshake or the HTTP exchange fails
+// (including the timeouts above). Any status is a result; only 101 carries a connection.
+UpgradeResult openUpgrade(const UpgradeRequest& request);
+
+}  // namespace skiff::apiserver
