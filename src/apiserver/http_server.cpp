@@ -22,10 +22,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// How long stop() waits for upgrade handlers (exec, attach, port-forward sessions) to return
-// once their connections are closed under them.
-constexpr std::chrono::seconds kUpgradeStopGrace{5};
-
 std::pair<std::string, unsigned short> splitHostPort(const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("--listen must be HOST:PORT: " + listen);
@@ -113,7 +109,7 @@ void HttpServer::stop() {
   impl_->started = false;
   // Upgraded connections first, while the io_context still runs their closing; then the
   // io_context; then whatever upgraded streams handlers that did not return still hold.
-  impl_->upgrades->closeAll(kUpgradeStopGrace);
+  impl_->upgrades->closeAll(impl_->options.upgradeStopGrace);
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();

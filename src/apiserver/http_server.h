@@ -1,8 +1,10 @@
 // The HTTP/1.1 server (Boost.Beast, kept out of this header). Connections are C++20
 // coroutines on a small thread pool; a handler runs synchronously on the connection's
-// thread, and streaming responses are driven asynchronously.
+// thread, and streaming responses are driven asynchronously. A 101 answer with
+// HttpResponse::upgrade hands the connection over to that function on a thread of its own.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -18,6 +20,10 @@ struct HttpServerOptions {
   std::string tlsCertFile, tlsKeyFile;
   // CA that signs client certificates; the verified CN/O reach handlers as HttpRequest::client.
   std::string clientCaFile;
+  // stop() closes connections handed to UpgradeHandlers (101) and waits this long for the
+  // handlers to return; those still running then are left to end on their own (their
+  // connection's reads return 0 and writes throw).
+  std::chrono::milliseconds upgradeStopGrace{5000};
 };
 
 class HttpServer {

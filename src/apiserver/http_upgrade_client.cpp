@@ -153,19 +153,19 @@ http::request<http::string_body> makeRequest(const UpgradeRequest& r) {
   return req;
 }
 
-// Sends the request and reads the answer; after a 101 the stream becomes the connection.
+// Sends the request and reads the answer; after a 101, `transport` takes the stream over.
 template <class Stream>
-UpgradeResult exchange(std::unique_ptr<ssl::context> tls, std::unique_ptr<net::io_context> io,
-                       Stream& stream, const UpgradeRequest& r) {
+UpgradeResult exchange(net::io_context& io, Stream& stream, const UpgradeRequest& r,
+                       std::shared_ptr<detail::UpgradedTransport>& transport) {
   auto req = makeRequest(r);
-  error_code ec = runOp(*io, stream, r.responseTimeout,
+  error_code ec = runOp(io, stream, r.responseTimeout,
                         [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
   if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goMessage(ec));
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxBody);
   if (beast::iequals(r.method, "HEAD")) parser.skip(true);
-  ec = runOp(*io, stream, r.responseTimeout,
+  ec = runOp(io, stream, r.responseTimeout,
              [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
   if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goMessage(ec));
 
@@ -176,39 +176,46 @@ UpgradeResult exchange(std::unique_ptr<ssl::context> tls, std::unique_ptr<net::i
     result.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   if (result.status != 101) {
     result.body = std::move(res.body());
-    return result;  // the connection closes with `stream`
+    return result;
   }
   // A 101 has no body: whatever followed its headers belongs to the new protocol.
   std::string early(static_cast<const char*>(buffer.data().data()), buffer.size());
-  auto transport = detail::makeUpgradedTransport<Stream>(std::move(stream), std::move(early));
-  result.connection = std::make_unique<ClientConnection>(std::move(tls), std::move(io),
-                                                         detail::connectionOver(transport));
+  transport = detail::makeUpgradedTransport<Stream>(std::move(stream), std::move(early));
   return result;
 }
 
 }  // namespace
 
 UpgradeResult openUpgrade(const UpgradeRequest& r) {
-  auto io = std::make_unique<net::io_context>(1);
+  std::unique_ptr<ssl::context> tls;
+  if (r.tls) tls = clientTlsContext(r);
+  auto io = std::make_unique<net::io_context>();
+  std::shared_ptr<detail::UpgradedTransport> transport;
+  UpgradeResult result;
+  // Streams (even moved-from ones) must go before the io_context: hence this scope.
   if (!r.tls) {
     beast::tcp_stream stream(*io);
     connect(*io, stream, r);
-    return exchange(nullptr, std::move(io), stream, r);
+    result = exchange(*io, stream, r, transport);
+  } else {
+    beast::ssl_stream<beast::tcp_stream> stream(*io, *tls);
+    connect(*io, stream, r);
+    error_code notIp;
+    net::ip::make_address(r.host, notIp);
+    // SNI is for names only; IP literals are matched against the certificate's IP SANs.
+    if (notIp) SSL_set_tlsext_host_name(stream.native_handle(), r.host.c_str());
+    if (r.verifyServer) stream.set_verify_callback(ssl::host_name_verification(r.host));
+    error_code ec = runOp(*io, stream, r.connectTimeout, [&](auto handler) {
+      stream.async_handshake(ssl::stream_base::client, std::move(handler));
+    });
+    if (ec == beast::error::timeout) throw std::runtime_error("net/http: TLS handshake timeout");
+    if (ec) throw std::runtime_error("tls: " + goMessage(ec));
+    result = exchange(*io, stream, r, transport);
   }
-  auto tls = clientTlsContext(r);
-  beast::ssl_stream<beast::tcp_stream> stream(*io, *tls);
-  connect(*io, stream, r);
-  error_code notIp;
-  net::ip::make_address(r.host, notIp);
-  // SNI is for names only; IP literals are matched against the certificate's IP SANs.
-  if (notIp) SSL_set_tlsext_host_name(stream.native_handle(), r.host.c_str());
-  if (r.verifyServer) stream.set_verify_callback(ssl::host_name_verification(r.host));
-  error_code ec = runOp(*io, stream, r.connectTimeout, [&](auto handler) {
-    stream.async_handshake(ssl::stream_base::client, std::move(handler));
-  });
-  if (ec == beast::error::timeout) throw std::runtime_error("net/http: TLS handshake timeout");
-  if (ec) throw std::runtime_error("tls: " + goMessage(ec));
-  return exchange(std::move(tls), std::move(io), stream, r);
+  if (transport)
+    result.connection = std::make_unique<ClientConnection>(
+        std::move(tls), std::move(io), detail::connectionOver(std::move(transport)));
+  return result;
 }
 
 }  // namespace skiff::apiserver

@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "agent/hollow_agent.h"
+#include "cli/process.h"
 #include "common/log.h"
 #include "common/pki.h"
+#include "kubelet/cni_config.h"
 
 namespace fs = std::filesystem;
 
@@ -28,6 +30,10 @@ void NodeFlags::add(CLI::App* cmd, bool withRootDir) {
   cmd->add_option("--max-pods", maxPods, "Pods this node accepts")->capture_default_str();
   cmd->add_option("--cluster-dns", clusterDns, "Nameserver for dnsPolicy ClusterFirst pods (comma list)");
   cmd->add_option("--node-labels", nodeLabels, "Extra node labels: key=value,...");
+  cmd->add_option("--pod-manifest-path", podManifestPath,
+                  "Folder of static pod manifests the kubelet runs itself (mirror pods show them in the API)");
+  cmd->add_option("--file-check-frequency", fileCheckFrequency, "How often the manifest folder is read again")
+      ->capture_default_str();
 }
 
 std::string hostName() {
@@ -114,6 +120,8 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
   ko.kubeReservedCpu = flags_.kubeReservedCpu;
   ko.kubeReservedMemory = flags_.kubeReservedMemory;
   ko.maxPods = flags_.maxPods;
+  ko.podManifestPath = flags_.podManifestPath;
+  ko.fileCheckFrequency = parseDuration(flags_.fileCheckFrequency);
   ko.nodeLabels = agent::parseNodeLabels(flags_.nodeLabels);
   if (!flags_.clusterDns.empty()) {
     std::stringstream ss(flags_.clusterDns);
@@ -138,6 +146,8 @@ void LocalNode::stop(bool removePods) {
       // What containerd and the pods mounted (overlay rootfs, shm, tmpfs volumes) goes with them.
       int n = kubelet::unmountUnder(stateDir_ + "/containerd") + kubelet::unmountUnder(flags_.rootDir);
       if (n) SKIFF_LOG_INFO("unmounted leftovers count={}", n);
+      // The pod bridge the CNI config created; the next start creates it again.
+      kubelet::deleteLink(kubelet::CniNetwork{}.bridge);
     }
   }
 }

@@ -24,6 +24,8 @@ struct NodeFlags {
   int maxPods = 110;
   std::string clusterDns;
   std::string nodeLabels;
+  std::string podManifestPath;
+  std::string fileCheckFrequency = "20s";
 
   void add(CLI::App* cmd, bool withRootDir);
 };

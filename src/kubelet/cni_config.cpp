@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <sstream>
 
 #include "common/pki.h"
@@ -45,6 +46,13 @@ std::string renderCniConfig(const CniNetwork& n) {
   json::object conf{{"cniVersion", "0.4.0"}, {"name", n.name},
                     {"plugins", json::array{bridge, portmap}}};
   return json::serialize(conf) + "\n";
+}
+
+bool deleteLink(const std::string& name) {
+  if (name.empty() || name.find_first_of(" ;&|'\"$`") != std::string::npos) return false;
+  if (!std::filesystem::exists("/sys/class/net/" + name)) return false;
+  // iproute2 is installed with the node dependencies (scripts/install-deps).
+  return std::system(("ip link delete " + name + " 2>/dev/null").c_str()) == 0;
 }
 
 bool writeCniConfig(const std::string& confDir, const CniNetwork& network) {

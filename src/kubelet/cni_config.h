@@ -17,6 +17,8 @@ struct CniNetwork {
 std::string renderCniConfig(const CniNetwork& network);
 // Writes `confDir`/10-skiff.conflist atomically when its content differs; true when written.
 bool writeCniConfig(const std::string& confDir, const CniNetwork& network);
+// Removes a network interface (the pod bridge at shutdown); false when it did not exist.
+bool deleteLink(const std::string& name);
 // True when `cidr` is an IPv4 CIDR with a prefix the bridge plugin can use (<= /30).
 bool validPodCidr(const std::string& cidr);
 

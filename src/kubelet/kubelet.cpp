@@ -9,6 +9,7 @@
 #include "kubelet/kubelet_server.h"
 #include "kubelet/machine_info.h"
 #include "kubelet/pod_config.h"
+#include "kubelet/streaming/streaming_routes.h"
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -46,7 +47,8 @@ Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime, cri::
                              {"uid", stringAt(*pod, {"metadata", "uid"})},
                              {"fieldPath", "spec.containers{" + container + "}"}};
             recorder_.event(ref, client::kEventTypeWarning, "Unhealthy", message);
-          }) {
+          }),
+      static_(options_.podManifestPath, options_.nodeName) {
   if (options_.nodeName.empty()) throw std::invalid_argument("kubelet: a node name is required");
   auto enqueue = [this](const json::object& pod) { queue_.add(client::objectKey(pod)); };
   podInformer_.addEventHandler({
@@ -108,6 +110,14 @@ void Kubelet::start() {
         for (auto& p : podInformer_.list()) items.push_back(*p);
         return items;
       });
+  registerStreamingRoutes(*server_, {&runtime_,
+                                     [this](const std::string& ns, const std::string& pod,
+                                            const std::string& c) {
+                                       return streamingContainerId(ns, pod, c);
+                                     },
+                                     [this](const std::string& ns, const std::string& pod) {
+                                       return streamingSandboxId(ns, pod);
+                                     }});
   server_->start();
 
   nodeInformer_.start();
@@ -160,7 +170,12 @@ void Kubelet::podWorker() {
 // re-queue the pods whose fingerprint changed (a container exited, a sandbox died), plus pods
 // the runtime holds that the API no longer has (deleted while we were away).
 void Kubelet::relistLoop() {
+  auto nextManifestScan = std::chrono::steady_clock::now();
   while (!stopping_) {
+    if (static_.enabled() && std::chrono::steady_clock::now() >= nextManifestScan) {
+      for (auto& key : static_.rescan()) queue_.add(key);
+      nextManifestScan = std::chrono::steady_clock::now() + options_.fileCheckFrequency;
+    }
     try {
       auto pods = inspectAllPods();
       std::map<std::string, std::string> now;

@@ -29,6 +29,7 @@
 #include "kubelet/kubelet_server.h"
 #include "kubelet/prober.h"
 #include "kubelet/runtime_state.h"
+#include "kubelet/static_pods.h"
 #include "kubelet/volumes.h"
 
 namespace skiff::kubelet {
@@ -48,6 +49,8 @@ struct KubeletOptions {
   std::vector<std::string> clusterDns;  // nameservers for dnsPolicy ClusterFirst
   std::string clusterDomain = "cluster.local";
   std::string runtimeHandler;     // CRI runtime handler ("" = runtime default)
+  std::string podManifestPath;    // static pods (--pod-manifest-path); "" = none
+  std::chrono::milliseconds fileCheckFrequency{20000};  // upstream's manifest re-read period
   int leaseDurationSeconds = 40;  // upstream's timings
   std::chrono::milliseconds leaseRenewInterval{10000};
   std::chrono::milliseconds nodeStatusUpdateInterval{10000};
@@ -102,6 +105,7 @@ class Kubelet {
   void terminatePod(const boost::json::object& pod, const RuntimePod& rt);
   void killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const boost::json::object* pod);
   void cleanupOrphan(const std::string& uid, const RuntimePod& rt);
+  client::ObjectPtr resolveStaticPod(const std::string& key, client::ObjectPtr apiPod);
   // Starts one container; false (with the note filled) when it cannot start yet.
   bool startContainer(const boost::json::object& pod, const boost::json::object& container, bool init,
                       const std::string& sandboxId, const RuntimePod& rt, PodRecord& rec,
@@ -131,6 +135,10 @@ class Kubelet {
   // The kubelet server's LogLocator (thread-safe: informer cache and CRI calls only).
   std::optional<LogTarget> locateLog(const std::string& ns, const std::string& pod, const std::string& container,
                                      bool previous, std::string& error, int& code);
+  // The streaming endpoints' resolvers (kubelet_streaming.cpp); throw ApiError.
+  std::string streamingContainerId(const std::string& ns, const std::string& pod,
+                                   const std::string& container);
+  std::string streamingSandboxId(const std::string& ns, const std::string& pod);
   PodRuntimeInfo runtimeInfo(const boost::json::object& pod, const std::string& podIp) const;
   std::optional<boost::json::object> fetchObject(const client::Resource& r, const std::string& ns,
                                                  const std::string& name);
@@ -146,6 +154,7 @@ class Kubelet {
   client::EventRecorder recorder_;
   VolumeManager volumes_;
   ProbeManager probes_;
+  StaticPodSource static_;
   std::unique_ptr<KubeletServer> server_;
 
   mutable std::mutex mu_;

@@ -87,6 +87,7 @@ bool Kubelet::registerNode() {
   try {
     try {
       auto created = client_.create(client::resources::nodes, "", node);
+      std::lock_guard lock(mu_);
       nodeUid_ = stringAt(created, {"metadata", "uid"});
       SKIFF_LOG_INFO("kubelet registered node={} uid={}", options_.nodeName, nodeUid_);
     } catch (const ApiError& e) {
@@ -94,6 +95,7 @@ bool Kubelet::registerNode() {
       // Already registered (a restart): adopt it and make sure our labels are on it.
       auto existing = client_.patch(client::resources::nodes, "", options_.nodeName, client::PatchType::Merge,
                                     json::object{{"metadata", json::object{{"labels", labels}}}});
+      std::lock_guard lock(mu_);
       nodeUid_ = stringAt(existing, {"metadata", "uid"});
       SKIFF_LOG_INFO("kubelet adopted existing node={} uid={}", options_.nodeName, nodeUid_);
     }
@@ -109,6 +111,11 @@ bool Kubelet::registerNode() {
 
 void Kubelet::renewLease() {
   auto now = formatMicroTime(SysClock::now());
+  std::string nodeUid;
+  {
+    std::lock_guard lock(mu_);
+    nodeUid = nodeUid_;
+  }
   json::object spec{{"holderIdentity", options_.nodeName},
                     {"leaseDurationSeconds", options_.leaseDurationSeconds},
                     {"renewTime", now}};
@@ -120,9 +127,9 @@ void Kubelet::renewLease() {
       if (e.code() != 404) throw;
       json::object meta{{"name", options_.nodeName}, {"namespace", kLeaseNamespace}};
       // Owned by the Node, so deleting the Node garbage-collects its Lease (as upstream).
-      if (!nodeUid_.empty())
+      if (!nodeUid.empty())
         meta["ownerReferences"] = json::array{json::object{
-            {"apiVersion", "v1"}, {"kind", "Node"}, {"name", options_.nodeName}, {"uid", nodeUid_}}};
+            {"apiVersion", "v1"}, {"kind", "Node"}, {"name", options_.nodeName}, {"uid", nodeUid}}};
       spec["acquireTime"] = now;
       client_.create(client::resources::leases, kLeaseNamespace,
                      json::object{{"apiVersion", "coordination.k8s.io/v1"},

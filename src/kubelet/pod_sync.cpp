@@ -13,6 +13,7 @@
 #include "kubelet/kubelet.h"
 #include "kubelet/pod_config.h"
 #include "kubelet/pod_status.h"
+#include "kubelet/static_pods.h"
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -80,7 +81,12 @@ void Kubelet::syncPod(const std::string& key) {
   auto slash = key.find('/');
   if (slash == std::string::npos) return;
   auto ns = key.substr(0, slash), name = key.substr(slash + 1);
-  auto pod = podInformer_.get(key);
+  client::ObjectPtr pod = podInformer_.get(key);
+  bool isStatic = false;
+  if (static_.enabled()) {
+    pod = resolveStaticPod(key, pod);
+    isStatic = pod && static_.get(key).has_value();
+  }
   auto runtimePods = inspectPods(ns, name);
   std::string uid = pod ? stringAt(*pod, {"metadata", "uid"}) : "";
 
@@ -99,7 +105,7 @@ void Kubelet::syncPod(const std::string& key) {
   empty.ns = ns;
   auto it = runtimePods.find(uid);
   const RuntimePod& rt = it == runtimePods.end() ? empty : it->second;
-  if (api::valueAt(*pod, {"metadata", "deletionTimestamp"}) &&
+  if (!isStatic && api::valueAt(*pod, {"metadata", "deletionTimestamp"}) &&
       !api::valueAt(*pod, {"metadata", "deletionTimestamp"})->is_null()) {
     terminatePod(*pod, rt);
     return;
@@ -109,6 +115,58 @@ void Kubelet::syncPod(const std::string& key) {
   // Every pod is looked at again at least once per resync period (configMap/secret volume
   // contents, missed events).
   queue_.addAfter(key, options_.resyncPeriod);
+}
+
+// The pod to run for `key` when static pods are on: the static pod itself (with the mirror's
+// status, so transitions are computed against what the API shows), after making the API's
+// mirror pod match it — created when missing, replaced when stale or deleted by a user.
+// A mirror whose manifest is gone is deleted. Returns the API pod unchanged otherwise.
+client::ObjectPtr Kubelet::resolveStaticPod(const std::string& key, client::ObjectPtr apiPod) {
+  auto staticPod = static_.get(key);
+  auto ns = stringAt(staticPod ? *staticPod : apiPod ? *apiPod : json::object{}, {"metadata", "namespace"});
+  auto name = stringAt(staticPod ? *staticPod : apiPod ? *apiPod : json::object{}, {"metadata", "name"});
+  auto deleteMirror = [&](const json::object& mirror) {
+    try {
+      client_.remove(client::resources::pods, ns, name,
+                     json::object{{"gracePeriodSeconds", 0},
+                                  {"preconditions", json::object{{"uid", stringAt(mirror, {"metadata", "uid"})}}}});
+    } catch (const ApiError& e) {
+      if (e.code() != 404 && e.code() != 409) throw;
+    }
+  };
+  if (!staticPod) {
+    if (apiPod && isMirrorPod(*apiPod)) {
+      SKIFF_LOG_INFO("kubelet static pod={} manifest removed; deleting its mirror pod", key);
+      deleteMirror(*apiPod);
+      return nullptr;
+    }
+    return apiPod;
+  }
+  auto hash = stringAt(*staticPod, {"metadata", "annotations", kConfigHashAnnotation});
+  if (apiPod && !isMirrorPod(*apiPod)) {
+    SKIFF_LOG_WARN("kubelet static pod={} conflicts with an API pod of the same name; running the static pod", key);
+  } else if (apiPod && (api::valueAt(*apiPod, {"metadata", "deletionTimestamp"}) ||
+                        stringAt(*apiPod, {"metadata", "annotations", kConfigMirrorAnnotation}) != hash)) {
+    // Deleted by a user or from an older manifest: replace it; the static pod keeps running.
+    deleteMirror(*apiPod);
+    queue_.addAfter(key, std::chrono::milliseconds(500));
+  } else if (!apiPod) {
+    std::string nodeUid;
+    {
+      std::lock_guard lock(mu_);
+      nodeUid = nodeUid_;
+    }
+    try {
+      client_.create(client::resources::pods, ns, mirrorPodFor(*staticPod, options_.nodeName, nodeUid));
+      SKIFF_LOG_INFO("kubelet static pod={} mirror pod created", key);
+    } catch (const ApiError& e) {
+      if (e.code() != 409) SKIFF_LOG_WARN("kubelet static pod={} mirror creation failed error=\"{}\"", key, e.what());
+    }
+  }
+  auto work = std::make_shared<json::object>(*staticPod);
+  if (apiPod && isMirrorPod(*apiPod))
+    if (auto* st = api::objectAt(*apiPod, {"status"})) (*work)["status"] = *st;
+  return work;
 }
 
 void Kubelet::cleanupOrphan(const std::string& uid, const RuntimePod& rt) {

@@ -45,6 +45,8 @@ kill9_server() {
 }
 
 cleanup() {
+  set +e  # best effort: every step runs even when an earlier one finds nothing to do
+  if [ -n "${KUBELET_PID:-}" ]; then kill "$KUBELET_PID" 2>/dev/null || true; wait "$KUBELET_PID" 2>/dev/null || true; fi
   stop_server
   if [ -d "$WORK/data/containerd" ]; then cleanup_node_leftovers; fi
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"

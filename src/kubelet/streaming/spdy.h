@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "apiserver/http_types.h"
 #include "kubelet/streaming/upgraded_io.h"
 
 namespace skiff::kubelet::streaming::spdy {
@@ -148,6 +149,7 @@ class Framer {
 
  private:
   Headers readHeaders(std::string_view compressed);
+  std::optional<Frame> parse(uint32_t word0, uint8_t flags, std::string&& body);
   HeaderCompressor compressor_;
   HeaderDecompressor decompressor_;
   std::string in_;
@@ -223,6 +225,8 @@ class Session {
   void goAway(uint32_t status = 0);
   // Ends the connection: pending reads return 0, writes fail. Idempotent.
   void close();
+  // close() and wait for the reader thread (not from a stream callback).
+  void join();
   // Until the peer ended the connection (or close()); false on timeout.
   bool waitClosed(std::chrono::milliseconds timeout);
   bool closed() const;
@@ -253,11 +257,39 @@ class Session {
   int64_t sessionSendWindow_ = kInitialWindow;
   int64_t initialSendWindow_ = kInitialWindow;
   bool peerFlowControl_ = false;  // the peer sent WINDOW_UPDATE or SETTINGS initial window
+  bool peerSessionFlowControl_ = false;  // ... a session-level (stream 0) WINDOW_UPDATE
+  bool assumeNoFlowControl_ = false;     // a window ran out and no update came
   bool goneAway_ = false;         // GOAWAY sent or received
   bool peerGoneAway_ = false;
   bool ended_ = false;            // connection over
   std::atomic<bool> closing_{false};
   std::thread reader_;
 };
+
+// ---------------------------------------------------------------- HTTP upgrade
+
+inline constexpr const char* kUpgradeToken = "SPDY/3.1";
+inline constexpr const char* kProtocolHeader = "X-Stream-Protocol-Version";
+
+// Upgrade: SPDY/3.1 with Connection: upgrade.
+bool isUpgradeRequest(const apiserver::HttpRequest& req);
+// Upstream's httpstream.Handshake: the first of the client's X-Stream-Protocol-Version values
+// (in the client's order) that the server supports. "" when the client sent none (the legacy
+// protocol), nullopt when none is supported.
+std::optional<std::string> negotiateProtocol(const apiserver::HttpRequest& req,
+                                             const std::vector<std::string>& supported);
+// 101 with Connection/Upgrade and, when not empty, the chosen X-Stream-Protocol-Version.
+apiserver::HttpResponse upgradeResponse(const std::string& protocol,
+                                        apiserver::UpgradeHandler handler);
+
+// A SPDY client session on a streaming URL of the runtime (http only), upgraded with POST and
+// the `protocols` offered in order. The session is not started yet.
+struct DialedSession {
+  std::unique_ptr<Session> session;
+  std::string protocol;  // what the server chose
+};
+// Throws std::runtime_error (with the server's answer when it was not a 101).
+DialedSession dial(const std::string& url, const std::vector<std::string>& protocols,
+                   std::chrono::milliseconds timeout);
 
 }  // namespace skiff::kubelet::streaming::spdy
