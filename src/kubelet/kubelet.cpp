@@ -5,6 +5,7 @@
 
 #include "api/json_access.h"
 #include "common/api_error.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "kubelet/kubelet_server.h"
 #include "kubelet/machine_info.h"
@@ -90,6 +91,7 @@ void Kubelet::start() {
   started_ = true;
   auto v = runtime_.version();
   runtimeVersion_ = v.runtime_name() + "://" + v.runtime_version();
+  startTime_ = formatTime(std::chrono::system_clock::now());
   SKIFF_LOG_INFO("kubelet starting node={} runtime={} api={} nodeIP={}", options_.nodeName, runtimeVersion_,
                  v.runtime_api_version(), nodeIp_);
   fs::create_directories(podsDir());
@@ -118,6 +120,16 @@ void Kubelet::start() {
                                      [this](const std::string& ns, const std::string& pod) {
                                        return streamingSandboxId(ns, pod);
                                      }});
+  server_->addRoute("/stats/summary", [this](apiserver::HttpRequest& req) {
+    apiserver::HttpResponse res;
+    if (req.method != "GET") {
+      res.status = 405;
+      res.body = R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"MethodNotAllowed","code":405})";
+      return res;
+    }
+    res.body = json::serialize(statsSummary());
+    return res;
+  });
   server_->start();
 
   nodeInformer_.start();

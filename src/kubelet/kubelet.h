@@ -139,6 +139,8 @@ class Kubelet {
   std::string streamingContainerId(const std::string& ns, const std::string& pod,
                                    const std::string& container);
   std::string streamingSandboxId(const std::string& ns, const std::string& pod);
+  // GET /stats/summary (stats_summary.cpp).
+  boost::json::object statsSummary();
   PodRuntimeInfo runtimeInfo(const boost::json::object& pod, const std::string& podIp) const;
   std::optional<boost::json::object> fetchObject(const client::Resource& r, const std::string& ns,
                                                  const std::string& name);
@@ -163,6 +165,8 @@ class Kubelet {
   bool networkReady_ = false;
   std::string runtimeVersion_;
   std::string nodeUid_;
+  std::string startTime_;  // when this kubelet started (RFC 3339)
+  std::pair<std::chrono::system_clock::time_point, uint64_t> lastCpuSample_{};
   bool registered_ = false;
 
   std::mutex nodeMu_;

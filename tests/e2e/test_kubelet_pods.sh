@@ -24,6 +24,15 @@ expect_contains "$(k get pod web -o jsonpath='{.status.containerStatuses[0].cont
 expect_eq "$(k get pod web -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" "True" "Ready=True"
 expect_eq "$(k get pod web -o jsonpath='{.status.hostIP}')" "127.0.0.1" "hostIP is the node's address"
 
+# --- the kubelet's own HTTPS port: client certificates of the cluster CA only
+kcurl() { curl -sk --cert "$WORK/data/tls/admin.crt" --key "$WORK/data/tls/admin.key" "$@"; }
+expect_eq "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$KUBELET_PORT/pods")" "401" "the kubelet refuses a client without a certificate"
+expect_eq "$(curl -sk "https://127.0.0.1:$KUBELET_PORT/healthz")" "ok" "the kubelet's /healthz is open"
+summary=$(kcurl "https://127.0.0.1:$KUBELET_PORT/stats/summary")
+web_ws=$(python3 -c 'import json,sys;d=json.loads(sys.argv[1]);print([p["memory"]["workingSetBytes"] for p in d["pods"] if p["podRef"]["name"]=="web"][0])' "$summary")
+[ "$web_ws" -gt 0 ] || fail "no working set for web in /stats/summary: $summary"
+pass "/stats/summary reports the pod's memory from cgroups ($web_ws bytes)"
+
 # --- logs, logs -f
 k run logger --image=busybox:1.36 -- sh -c 'echo hello; i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.5; done' >/dev/null
 wait_for "logger Running" 60 phase_is logger Running

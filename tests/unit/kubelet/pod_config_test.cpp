@@ -220,9 +220,9 @@ json::object podWith(const std::string& container, const std::string& specExtra 
 }
 
 TEST_F(PodConfigTest, CommandAndArgsAreExpandedFromTheEnvironment) {
-  auto pod = podWith(R"({"name": "app", "image": "busybox:1.36",
+  auto pod = podWith(R"J({"name": "app", "image": "busybox:1.36",
       "command": ["/bin/sh", "-c", "echo $(GREETING) $(MISSING) $$(GREETING)"],
-      "args": ["--name=$(NAME)", "$(NAME)$(GREETING)"]})");
+      "args": ["--name=$(NAME)", "$(NAME)$(GREETING)"]})J");
   ContainerInputs in;
   in.env = {{"GREETING", "hello"}, {"NAME", "world"}};
   auto c = makeContainerConfig(pod, pod["spec"].at("containers").at(0).as_object(), false, in);
@@ -271,9 +271,17 @@ TEST_F(PodConfigTest, ContainerIdentityImageAndBookkeeping) {
 TEST_F(PodConfigTest, MountsIncludeTheTerminationLog) {
   auto pod = podWith(R"({"name": "app", "image": "x", "terminationMessagePath": "/tmp/why"})");
   ContainerInputs in;
-  in.mounts = {HostMount{.containerPath = "/data", .hostPath = "/var/lib/kubelet/pods/u/volumes/data", .readOnly = true},
-               HostMount{.containerPath = "/shared", .hostPath = "/mnt/shared", .propagation = "HostToContainer"},
-               HostMount{.containerPath = "/both", .hostPath = "/mnt/both", .propagation = "Bidirectional"}};
+  auto mount = [](std::string container, std::string host, bool readOnly, std::string propagation) {
+    HostMount m;
+    m.containerPath = std::move(container);
+    m.hostPath = std::move(host);
+    m.readOnly = readOnly;
+    m.propagation = std::move(propagation);
+    return m;
+  };
+  in.mounts = {mount("/data", "/var/lib/kubelet/pods/u/volumes/data", true, ""),
+               mount("/shared", "/mnt/shared", false, "HostToContainer"),
+               mount("/both", "/mnt/both", false, "Bidirectional")};
   in.terminationLogHostPath = "/var/lib/kubelet/pods/u/containers/app/0.termination-log";
   auto c = makeContainerConfig(pod, pod["spec"].at("containers").at(0).as_object(), false, in);
   ASSERT_EQ(c.mounts_size(), 4);
