@@ -15,9 +15,9 @@ build: deps $(BUILD)/build.ninja
 	@ninja -C $(BUILD)
 
 up: build
-	@echo "skiff: starting the server on $(LISTEN) with data in $(DATA_DIR)"
+	@echo "skiff: starting the control plane and this machine as a node on $(LISTEN), data in $(DATA_DIR)"
 	@echo "skiff: once it is up, try:  kubectl --kubeconfig $(DATA_DIR)/kubeconfig get namespaces"
-	$(BUILD)/skiff server --data-dir $(DATA_DIR) --listen $(LISTEN)
+	$(BUILD)/skiff up --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 test: build fuzz
 	cd $(BUILD) && ctest --output-on-failure

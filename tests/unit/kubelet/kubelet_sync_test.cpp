@@ -70,6 +70,12 @@ std::string conditionOf(const json::object& obj, const std::string& type, const 
   return "";
 }
 
+SandboxSettings tmpLogs() {
+  SandboxSettings s;
+  s.podLogsDir = "/tmp";
+  return s;
+}
+
 bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout = kWait) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
@@ -533,7 +539,7 @@ TEST_F(KubeletSyncTest, RuntimePodUnknownToTheApiIsCleanedUp) {
   auto ghost = json::parse(R"({"metadata": {"name": "ghost", "namespace": ")" + ns_ +
                            R"(", "uid": "ghost-uid"}, "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}]}})")
                    .as_object();
-  auto sandboxConfig = makeSandboxConfig(ghost, 0, SandboxSettings{.podLogsDir = "/tmp"});
+  auto sandboxConfig = makeSandboxConfig(ghost, 0, tmpLogs());
   auto sandbox = runtime_.addSandbox(sandboxConfig);
   auto container = runtime_.addContainer(
       sandbox, makeContainerConfig(ghost, ghost["spec"].at("containers").at(0).as_object(), false, {}));
@@ -553,7 +559,7 @@ TEST_F(KubeletSyncTest, NewPodWithTheNameOfAnOldRuntimePodReplacesIt) {
   auto old = json::parse(R"({"metadata": {"name": "reused", "namespace": ")" + ns_ +
                          R"(", "uid": "old-uid"}, "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}]}})")
                  .as_object();
-  auto oldSandbox = runtime_.addSandbox(makeSandboxConfig(old, 0, SandboxSettings{.podLogsDir = "/tmp"}));
+  auto oldSandbox = runtime_.addSandbox(makeSandboxConfig(old, 0, tmpLogs()));
   auto oldContainer = runtime_.addContainer(
       oldSandbox, makeContainerConfig(old, old["spec"].at("containers").at(0).as_object(), false, {}));
   startReadyKubelet();
@@ -578,7 +584,7 @@ TEST_F(KubeletSyncTest, RestartedKubeletAdoptsRunningContainersWithoutStartingTh
   // Forget what the first kubelet reported, so the second must report it afresh.
   client_->patch(client::resources::pods, ns_, "survivor", client::PatchType::Merge,
                  json::object{{"status", json::object{{"containerStatuses", json::array{}}}}}, "status");
-  ASSERT_EQ(pod("survivor")->at("status").at("containerStatuses").as_array().size(), 0u);
+  ASSERT_EQ(at(*pod("survivor"), {"status", "containerStatuses", "0", "containerID"}), "");
 
   startKubelet();
   auto p = waitForPod(

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "kubelet/cri/runtime_service.h"
 #include "kubelet/streaming/spdy.h"
 #include "kubelet/streaming/upgraded_io.h"
 
@@ -116,6 +117,59 @@ class FakeStreamingServer {
   std::vector<std::thread> sessions_;
   std::mutex mu_;
   std::vector<Request> requests_;
+};
+
+// A CRI runtime that only hands out streaming URLs (and records what it was asked).
+class StreamingOnlyRuntime : public cri::RuntimeService {
+ public:
+  std::string url;  // answered by exec, attach and portForward
+  std::vector<cri::v1::ExecRequest> execs;
+  std::vector<cri::v1::AttachRequest> attaches;
+  std::vector<cri::v1::PortForwardRequest> portForwards;
+
+  std::string exec(const cri::v1::ExecRequest& r) override {
+    std::lock_guard lock(mu_);
+    execs.push_back(r);
+    return url;
+  }
+  std::string attach(const cri::v1::AttachRequest& r) override {
+    std::lock_guard lock(mu_);
+    attaches.push_back(r);
+    return url;
+  }
+  std::string portForward(const cri::v1::PortForwardRequest& r) override {
+    std::lock_guard lock(mu_);
+    portForwards.push_back(r);
+    return url;
+  }
+
+  cri::v1::VersionResponse version() override { throw unused(); }
+  cri::v1::StatusResponse status() override { throw unused(); }
+  std::string runPodSandbox(const cri::v1::PodSandboxConfig&, const std::string&) override { throw unused(); }
+  void stopPodSandbox(const std::string&) override { throw unused(); }
+  void removePodSandbox(const std::string&) override { throw unused(); }
+  cri::v1::PodSandboxStatus podSandboxStatus(const std::string&) override { throw unused(); }
+  std::vector<cri::v1::PodSandbox> listPodSandbox(const cri::v1::PodSandboxFilter&) override { throw unused(); }
+  std::string createContainer(const std::string&, const cri::v1::ContainerConfig&,
+                              const cri::v1::PodSandboxConfig&) override {
+    throw unused();
+  }
+  void startContainer(const std::string&) override { throw unused(); }
+  void stopContainer(const std::string&, int64_t) override { throw unused(); }
+  void removeContainer(const std::string&) override { throw unused(); }
+  std::vector<cri::v1::Container> listContainers(const cri::v1::ContainerFilter&) override { throw unused(); }
+  cri::v1::ContainerStatus containerStatus(const std::string&) override { throw unused(); }
+  ExecResult execSync(const std::string&, const std::vector<std::string>&, std::chrono::seconds) override {
+    throw unused();
+  }
+  std::vector<cri::v1::ContainerStats> listContainerStats(const cri::v1::ContainerStatsFilter&) override {
+    throw unused();
+  }
+  void reopenContainerLog(const std::string&) override { throw unused(); }
+
+ private:
+  static cri::CriError unused() { return cri::CriError(12, "not implemented by the test runtime"); }
+  std::mutex mu_;
 };
 
 }  // namespace skiff::kubelet::streaming::testing
