@@ -22,6 +22,7 @@ cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   for pid in $(pgrep -f -- "-address $WORK/data/containerd/containerd.sock"); do kill -9 "$pid"; done
   grep -o " $WORK[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+  nft delete table ip skiff-node 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -8,8 +8,7 @@
 
 namespace skiff::apiserver::detail {
 
-void UpgradeSessions::launch(std::shared_ptr<UpgradedTransport> transport,
-                             UpgradeHandler handler) {
+void UpgradeSessions::launch(std::shared_ptr<UpgradedTransport> transport, UpgradeHandler handler) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {

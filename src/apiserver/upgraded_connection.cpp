@@ -60,8 +60,8 @@ void shutdownSend(TlsStream& s, Done done) {
   const int before = SSL_get_shutdown(ssl);
   SSL_set_shutdown(ssl, before | SSL_RECEIVED_SHUTDOWN);
   s.async_shutdown([done = std::move(done)](error_code ec) mutable { done(ec, 0); });
-  SSL_set_shutdown(ssl, (SSL_get_shutdown(ssl) & ~SSL_RECEIVED_SHUTDOWN) |
-                            (before & SSL_RECEIVED_SHUTDOWN));
+  SSL_set_shutdown(
+      ssl, (SSL_get_shutdown(ssl) & ~SSL_RECEIVED_SHUTDOWN) | (before & SSL_RECEIVED_SHUTDOWN));
 }
 
 template <class Stream>

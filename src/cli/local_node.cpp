@@ -148,6 +148,7 @@ void LocalNode::stop(bool removePods) {
       if (n) SKIFF_LOG_INFO("unmounted leftovers count={}", n);
       // The pod bridge the CNI config created; the next start creates it again.
       kubelet::deleteLink(kubelet::CniNetwork{}.bridge);
+      kubelet::removePodMasquerade();
     }
   }
 }

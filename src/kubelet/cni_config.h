@@ -17,6 +17,10 @@ struct CniNetwork {
 std::string renderCniConfig(const CniNetwork& network);
 // Writes `confDir`/10-skiff.conflist atomically when its content differs; true when written.
 bool writeCniConfig(const std::string& confDir, const CniNetwork& network);
+// Pod traffic leaving the pod range is masqueraded behind the node (nftables table
+// "ip skiff-node", replaced atomically); false when nft failed.
+bool ensurePodMasquerade(const std::string& podCidr);
+void removePodMasquerade();
 // Removes a network interface (the pod bridge at shutdown); false when it did not exist.
 bool deleteLink(const std::string& name);
 // True when `cidr` is an IPv4 CIDR with a prefix the bridge plugin can use (<= /30).

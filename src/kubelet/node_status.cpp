@@ -274,6 +274,8 @@ void Kubelet::onNodeChanged(const json::object& node) {
       } else {
         try {
           writeCniConfig(options_.cniConfDir, CniNetwork{.podCidr = cidr});
+          if (!ensurePodMasquerade(cidr))
+            SKIFF_LOG_WARN("kubelet could not install the pod masquerade rule (nft); pods reach only the node");
           SKIFF_LOG_INFO("kubelet node={} podCIDR={} pod network config written to {}", options_.nodeName, cidr,
                          options_.cniConfDir);
           podCidr_ = cidr;

@@ -159,7 +159,11 @@ void serveWebSocketSession(UpgradedConnectionPtr conn, const std::shared_ptr<Run
     }
     if (stdinOpen) rt->in->closeWrite();
     // The client left while the command runs: end the runtime's session too.
-    if (!finished) rt->session->close();
+    if (!finished) {
+      SKIFF_LOG_DEBUG("kubelet streaming: client left during the command error=\"{}\"",
+                      ws.closeReceived() ? "close frame" : ws.error());
+      rt->session->close();
+    }
     readerDone.done();
   });
 

@@ -177,14 +177,13 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void closeWrite();
   // RST_STREAM (cancel by default). Idempotent; never throws.
   void reset(uint32_t status = kCancel);
-  // For a stream we opened: waits for the peer's SYN_REPLY; false on reset, session end or
-  // timeout.
+  // For a stream we opened: waits for the peer's SYN_REPLY; false when it was reset (or the
+  // session ended) before one came, or on timeout.
   bool waitReply(std::chrono::milliseconds timeout);
   // For a stream the peer opened: answer its SYN_STREAM. Never throws.
   void sendReply(const Headers& headers = {});
 
-  bool remoteClosed() const;  // FIN seen, reset or session over
-  bool wasReset() const;      // by either side
+  bool wasReset() const;  // by either side
 
  private:
   friend class Session;
@@ -230,8 +229,6 @@ class Session {
   // Until the peer ended the connection (or close()); false on timeout.
   bool waitClosed(std::chrono::milliseconds timeout);
   bool closed() const;
-  bool peerWentAway() const;
-  UpgradedConnection& connection() { return *conn_; }
 
  private:
   friend class Stream;

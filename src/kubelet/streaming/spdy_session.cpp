@@ -141,7 +141,8 @@ void Stream::reset(uint32_t status) {
 bool Stream::waitReply(std::chrono::milliseconds timeout) {
   std::unique_lock lock(session_.mu_);
   session_.cv_.wait_for(lock, timeout, [&] { return replied_ || reset_ || session_.ended_; });
-  return replied_ && !reset_;
+  // A reset after the reply (a command that was over at once) still counts as answered.
+  return replied_;
 }
 
 void Stream::sendReply(const Headers& headers) {
@@ -156,11 +157,6 @@ void Stream::sendReply(const Headers& headers) {
   f.streamId = id_;
   f.headers = headers;
   session_.tryWriteFrame(f);
-}
-
-bool Stream::remoteClosed() const {
-  std::lock_guard lock(session_.mu_);
-  return remoteFin_ || reset_ || session_.ended_;
 }
 
 bool Stream::wasReset() const {
@@ -262,11 +258,6 @@ bool Session::waitClosed(std::chrono::milliseconds timeout) {
 bool Session::closed() const {
   std::lock_guard lock(mu_);
   return ended_;
-}
-
-bool Session::peerWentAway() const {
-  std::lock_guard lock(mu_);
-  return peerGoneAway_;
 }
 
 void Session::endAll() {

@@ -103,56 +103,6 @@ size_t PrefixedConnection::read(char* buf, size_t max) {
   return inner_->read(buf, max);
 }
 
-// ---------------------------------------------------------------- BufferedReader
-
-bool BufferedReader::fill() {
-  if (pos_ > 0 && pos_ == buf_.size()) {
-    buf_.clear();
-    pos_ = 0;
-  }
-  char tmp[16384];
-  size_t n = conn_.read(tmp, sizeof(tmp));
-  if (n == 0) return false;
-  buf_.append(tmp, n);
-  return true;
-}
-
-bool BufferedReader::readExact(char* out, size_t n) {
-  while (buf_.size() - pos_ < n) {
-    // Large payloads bypass the buffer once what is buffered has been used.
-    if (pos_ == buf_.size() && n >= 16384) {
-      size_t got = 0;
-      while (got < n) {
-        size_t r = conn_.read(out + got, n - got);
-        if (r == 0) return false;
-        got += r;
-      }
-      return true;
-    }
-    if (!fill()) return false;
-  }
-  std::memcpy(out, buf_.data() + pos_, n);
-  pos_ += n;
-  return true;
-}
-
-bool BufferedReader::readExact(std::string& out, size_t n) {
-  out.resize(n);
-  return n == 0 || readExact(out.data(), n);
-}
-
-size_t BufferedReader::readSome(char* out, size_t max) {
-  if (pos_ == buf_.size()) {
-    buf_.clear();
-    pos_ = 0;
-    return conn_.read(out, max);
-  }
-  size_t n = std::min(max, buf_.size() - pos_);
-  std::memcpy(out, buf_.data() + pos_, n);
-  pos_ += n;
-  return n;
-}
-
 // ---------------------------------------------------------------- URLs and dialing
 
 HttpUrl parseHttpUrl(const std::string& url) {

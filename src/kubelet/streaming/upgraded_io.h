@@ -59,23 +59,6 @@ class PrefixedConnection : public UpgradedConnection {
   size_t pos_ = 0;
 };
 
-// Exact-size reads over a connection (frame headers and payloads).
-class BufferedReader {
- public:
-  explicit BufferedReader(UpgradedConnection& conn) : conn_(conn) {}
-  // Fills `n` bytes; false when the stream ended first.
-  bool readExact(char* out, size_t n);
-  bool readExact(std::string& out, size_t n);
-  // Reads up to `max` bytes, whatever is buffered or one read's worth; 0 at end of stream.
-  size_t readSome(char* out, size_t max);
-
- private:
-  bool fill();
-  UpgradedConnection& conn_;
-  std::string buf_;
-  size_t pos_ = 0;
-};
-
 // http://host:port/path?query, split. Throws std::invalid_argument for anything else.
 struct HttpUrl {
   std::string scheme, host;

@@ -117,8 +117,8 @@ class WebSocketConnection {
   bool closeSent() const;
   bool closeReceived() const { return closeReceived_; }
   std::optional<uint16_t> peerCloseCode() const { return peerCloseCode_; }
+  // Why reading ended, when it was not a close frame.
   const std::string& error() const { return error_; }
-  UpgradedConnection& connection() { return conn_; }
 
  private:
   void writeFrame(WsOpcode opcode, std::string_view payload);

@@ -1,8 +1,6 @@
 // "101 Switching Protocols" end to end, over plain TCP and TLS: HttpServer hands connections
 // to UpgradeHandlers, openUpgrade() is the client. A few tests use a hand-written peer (sync
 // Asio) for what neither side does on its own: bytes in the same write as the headers.
-#include "apiserver/http_upgrade_client.h"
-
 #include <gtest/gtest.h>
 #include <strings.h>
 #include <unistd.h>
@@ -26,6 +24,7 @@
 #include <vector>
 
 #include "apiserver/http_server.h"
+#include "apiserver/http_upgrade_client.h"
 #include "common/log.h"
 #include "common/pki.h"
 
@@ -453,9 +452,9 @@ TEST_P(HttpUpgradeTest, HandlerOutlivingTheServerGetsClosedConnection) {
   upgradeRoute("/linger", [&](UpgradedConnectionPtr c) {
     reading.set_value();
     char buf[64];
-    c->read(buf, sizeof buf);              // ended by stop()
-    serverGone.get_future().wait();        // beyond the grace period, and the server
-    size_t n = c->read(buf, sizeof buf);   // ... is destroyed by now
+    c->read(buf, sizeof buf);             // ended by stop()
+    serverGone.get_future().wait();       // beyond the grace period, and the server
+    size_t n = c->read(buf, sizeof buf);  // ... is destroyed by now
     bool writeThrew = false;
     try {
       writeString(*c, "anyone?");
@@ -552,8 +551,8 @@ TEST_P(HttpUpgradeTest, PresentsClientCertificate) {
     user.set_value(req.client.user);
     return switchTo(echo);
   });
-  auto client = issueCertificate(ca_, "system:kube-apiserver", {"system:masters"}, {}, {}, false,
-                                 true);
+  auto client =
+      issueCertificate(ca_, "system:kube-apiserver", {"system:masters"}, {}, {}, false, true);
   auto r = request("/whoami");
   r.clientCertPem = client.certPem;
   r.clientKeyPem = client.keyPem;

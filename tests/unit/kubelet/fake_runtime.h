@@ -33,7 +33,7 @@ class FakeRuntimeService : public cri::RuntimeService {
     std::string runtimeHandler;
     v1::PodSandboxState state = v1::SANDBOX_READY;
     int64_t createdAt = 0;
-    std::string ip;
+    std::string ip;  // reported by PodSandboxStatus unless the sandbox uses the node's network
   };
   struct Container {
     std::string id, sandboxId;
@@ -61,6 +61,7 @@ class FakeRuntimeService : public cri::RuntimeService {
   // method name) throw CriError{code, message}.
   void failNext(const std::string& method, int times, int code = cri::CriError::Unknown,
                 const std::string& message = "injected failure");
+  void clearFailures(const std::string& method);
   // Containers of that name exit with `exitCode` as soon as they are started.
   void exitOnStart(const std::string& containerName, int exitCode);
   void clearExitOnStart(const std::string& containerName);
@@ -70,7 +71,8 @@ class FakeRuntimeService : public cri::RuntimeService {
   void scriptExec(const std::vector<std::string>& cmd, ExecResult result);
   void setRuntimeReady(bool ready);
   // Plants runtime objects directly, as if left by an earlier kubelet (no call counted).
-  std::string addSandbox(const v1::PodSandboxConfig& config, v1::PodSandboxState state = v1::SANDBOX_READY);
+  std::string addSandbox(const v1::PodSandboxConfig& config,
+                         v1::PodSandboxState state = v1::SANDBOX_READY);
   std::string addContainer(const std::string& sandboxId, const v1::ContainerConfig& config,
                            v1::ContainerState state = v1::CONTAINER_RUNNING);
 
@@ -80,8 +82,8 @@ class FakeRuntimeService : public cri::RuntimeService {
   int starts(const std::string& containerName) const;
   std::vector<StopCall> stopCalls() const;
   std::vector<std::vector<std::string>> execCalls() const;
-  std::vector<Sandbox> sandboxes() const;                  // oldest first
-  std::vector<Container> containers() const;               // oldest first
+  std::vector<Sandbox> sandboxes() const;                                 // oldest first
+  std::vector<Container> containers() const;                              // oldest first
   std::vector<Container> containersNamed(const std::string& name) const;  // oldest first
   std::optional<Container> latestContainer(const std::string& name) const;
   std::optional<Sandbox> sandboxOfPod(const std::string& podUid) const;  // the newest one
@@ -89,7 +91,8 @@ class FakeRuntimeService : public cri::RuntimeService {
   // --- cri::RuntimeService
   v1::VersionResponse version() override;
   v1::StatusResponse status() override;
-  std::string runPodSandbox(const v1::PodSandboxConfig& config, const std::string& runtimeHandler) override;
+  std::string runPodSandbox(const v1::PodSandboxConfig& config,
+                            const std::string& runtimeHandler) override;
   void stopPodSandbox(const std::string& sandboxId) override;
   void removePodSandbox(const std::string& sandboxId) override;
   v1::PodSandboxStatus podSandboxStatus(const std::string& sandboxId) override;
@@ -106,7 +109,8 @@ class FakeRuntimeService : public cri::RuntimeService {
   std::string exec(const v1::ExecRequest& request) override;
   std::string attach(const v1::AttachRequest& request) override;
   std::string portForward(const v1::PortForwardRequest& request) override;
-  std::vector<v1::ContainerStats> listContainerStats(const v1::ContainerStatsFilter& filter = {}) override;
+  std::vector<v1::ContainerStats> listContainerStats(
+      const v1::ContainerStatsFilter& filter = {}) override;
   void reopenContainerLog(const std::string& containerId) override;
 
  private:
@@ -145,7 +149,8 @@ class FakeImageService : public cri::ImageService {
  public:
   // An image present on the node under `name` (a tag like "busybox:1.36"); id defaults to a
   // digest derived from the name. Returns the id.
-  std::string addImage(const std::string& name, uint64_t size = 1 << 20, const std::string& id = "");
+  std::string addImage(const std::string& name, uint64_t size = 1 << 20,
+                       const std::string& id = "");
   // Pulls of `name` fail with `message` until cleared.
   void failPull(const std::string& name, const std::string& message);
   void clearPullFailure(const std::string& name);
@@ -155,7 +160,8 @@ class FakeImageService : public cri::ImageService {
 
   std::vector<v1::Image> listImages() override;
   bool imageStatus(const std::string& image, v1::Image* out) override;
-  std::string pullImage(const std::string& image, const v1::PodSandboxConfig& sandboxConfig) override;
+  std::string pullImage(const std::string& image,
+                        const v1::PodSandboxConfig& sandboxConfig) override;
   void removeImage(const std::string& image) override;
 
  private:

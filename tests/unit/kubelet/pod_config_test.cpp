@@ -28,14 +28,16 @@ std::vector<std::string> strings(const google::protobuf::RepeatedPtrField<std::s
 
 using Strings = std::vector<std::string>;
 
-std::string mapAt(const google::protobuf::Map<std::string, std::string>& m, const std::string& key) {
+std::string mapAt(const google::protobuf::Map<std::string, std::string>& m,
+                  const std::string& key) {
   auto it = m.find(key);
   return it == m.end() ? "<missing>" : it->second;
 }
 
 json::object basicPod(const std::string& specExtra = "", const std::string& metaExtra = "") {
-  return parseObject(R"({"metadata": {"name": "web", "namespace": "shop", "uid": "uid-42")" + metaExtra +
-                     R"(}, "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}])" + specExtra + "}}");
+  return parseObject(
+      R"({"metadata": {"name": "web", "namespace": "shop", "uid": "uid-42")" + metaExtra +
+      R"(}, "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}])" + specExtra + "}}");
 }
 
 // A host resolv.conf of the test's own, so results do not depend on the machine.
@@ -43,7 +45,8 @@ class PodConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> n{0};
-    dir_ = fs::temp_directory_path() / ("skiff-podconfig-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    dir_ = fs::temp_directory_path() /
+           ("skiff-podconfig-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     fs::create_directories(dir_);
     std::ofstream(dir_ / "resolv.conf") << "# host resolvers\n"
                                            "nameserver 192.0.2.53\n"
@@ -70,7 +73,8 @@ TEST_F(PodConfigTest, SandboxMetadataLogDirectoryAndHostname) {
   EXPECT_EQ(c.hostname(), "web");
   EXPECT_EQ(c.log_directory(), "/var/log/pods/shop_web_uid-42");
   EXPECT_EQ(podLogDirectory("/logs", basicPod()), "/logs/shop_web_uid-42");
-  EXPECT_EQ(makeSandboxConfig(basicPod(R"(, "hostname": "custom")"), 0, settings_).hostname(), "custom");
+  EXPECT_EQ(makeSandboxConfig(basicPod(R"(, "hostname": "custom")"), 0, settings_).hostname(),
+            "custom");
 }
 
 TEST_F(PodConfigTest, HostnameIsTruncatedTo63CharactersWithoutATrailingDash) {
@@ -86,7 +90,8 @@ TEST_F(PodConfigTest, HostnameIsTruncatedTo63CharactersWithoutATrailingDash) {
 }
 
 TEST_F(PodConfigTest, SandboxLabelsAndAnnotations) {
-  auto pod = basicPod("", R"(, "labels": {"app": "web", "tier": "front"}, "annotations": {"note": "hi"})");
+  auto pod =
+      basicPod("", R"(, "labels": {"app": "web", "tier": "front"}, "annotations": {"note": "hi"})");
   auto c = makeSandboxConfig(pod, 0, settings_);
   EXPECT_EQ(mapAt(c.labels(), "app"), "web");
   EXPECT_EQ(mapAt(c.labels(), "tier"), "front");
@@ -102,14 +107,15 @@ TEST_F(PodConfigTest, ClusterFirstDnsUsesTheClusterResolver) {
   settings_.clusterDomain = "cluster.local";
   auto dns = makeSandboxConfig(basicPod(), 0, settings_).dns_config();
   EXPECT_EQ(strings(dns.servers()), Strings{"10.43.0.10"});
-  EXPECT_EQ(strings(dns.searches()),
-            (Strings{"shop.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example", "lab.example"}));
+  EXPECT_EQ(strings(dns.searches()), (Strings{"shop.svc.cluster.local", "svc.cluster.local",
+                                              "cluster.local", "corp.example", "lab.example"}));
   EXPECT_EQ(strings(dns.options()), Strings{"ndots:5"});
 }
 
 TEST_F(PodConfigTest, ClusterFirstWithoutClusterDnsFallsBackToTheHostResolvers) {
   settings_.clusterDns.clear();
-  auto dns = makeSandboxConfig(basicPod(R"(, "dnsPolicy": "ClusterFirst")"), 0, settings_).dns_config();
+  auto dns =
+      makeSandboxConfig(basicPod(R"(, "dnsPolicy": "ClusterFirst")"), 0, settings_).dns_config();
   EXPECT_EQ(strings(dns.servers()), (Strings{"192.0.2.53", "192.0.2.54"}));
   EXPECT_EQ(strings(dns.searches()), (Strings{"corp.example", "lab.example"}));
   EXPECT_EQ(strings(dns.options()), (Strings{"edns0", "timeout:2"}));
@@ -128,7 +134,9 @@ TEST_F(PodConfigTest, HostNetworkPodsUseHostDnsUnlessClusterFirstWithHostNet) {
   auto hostDns = makeSandboxConfig(basicPod(R"(, "hostNetwork": true)"), 0, settings_).dns_config();
   EXPECT_EQ(strings(hostDns.servers()), (Strings{"192.0.2.53", "192.0.2.54"}));
   auto clusterDns =
-      makeSandboxConfig(basicPod(R"(, "hostNetwork": true, "dnsPolicy": "ClusterFirstWithHostNet")"), 0, settings_)
+      makeSandboxConfig(
+          basicPod(R"(, "hostNetwork": true, "dnsPolicy": "ClusterFirstWithHostNet")"), 0,
+          settings_)
           .dns_config();
   EXPECT_EQ(strings(clusterDns.servers()), Strings{"10.43.0.10"});
   EXPECT_EQ(strings(clusterDns.options()), Strings{"ndots:5"});
@@ -147,11 +155,13 @@ TEST_F(PodConfigTest, NoneDnsTakesOnlyThePodsDnsConfig) {
 
 TEST_F(PodConfigTest, DnsConfigIsMergedIntoClusterFirstWithoutDuplicates) {
   settings_.clusterDns = {"10.43.0.10"};
-  auto pod = basicPod(R"(, "dnsConfig": {"nameservers": ["10.43.0.10", "1.1.1.1"], "searches": ["cluster.local", "x.example"]})");
+  auto pod = basicPod(
+      R"(, "dnsConfig": {"nameservers": ["10.43.0.10", "1.1.1.1"], "searches": ["cluster.local", "x.example"]})");
   auto dns = makeSandboxConfig(pod, 0, settings_).dns_config();
   EXPECT_EQ(strings(dns.servers()), (Strings{"10.43.0.10", "1.1.1.1"}));
-  EXPECT_EQ(strings(dns.searches()), (Strings{"shop.svc.cluster.local", "svc.cluster.local", "cluster.local",
-                                              "corp.example", "lab.example", "x.example"}));
+  EXPECT_EQ(strings(dns.searches()),
+            (Strings{"shop.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example",
+                     "lab.example", "x.example"}));
 }
 
 TEST_F(PodConfigTest, HostPortsBecomePortMappings) {
@@ -184,7 +194,8 @@ TEST_F(PodConfigTest, NamespacesOfTheSandbox) {
   EXPECT_EQ(ns.pid(), cri::v1::CONTAINER);
   EXPECT_FALSE(pod.linux().security_context().privileged());
 
-  auto host = makeSandboxConfig(basicPod(R"(, "hostNetwork": true, "hostIPC": true, "hostPID": true)"), 0, settings_);
+  auto host = makeSandboxConfig(
+      basicPod(R"(, "hostNetwork": true, "hostIPC": true, "hostPID": true)"), 0, settings_);
   auto& hns = host.linux().security_context().namespace_options();
   EXPECT_EQ(hns.network(), cri::v1::NODE);
   EXPECT_EQ(hns.ipc(), cri::v1::NODE);
@@ -216,7 +227,8 @@ TEST_F(PodConfigTest, SandboxSecurityContext) {
 
 json::object podWith(const std::string& container, const std::string& specExtra = "") {
   return parseObject(R"({"metadata": {"name": "web", "namespace": "shop", "uid": "uid-42"},
-                         "spec": {"containers": [)" + container + "]" + specExtra + "}}");
+                         "spec": {"containers": [)" +
+                     container + "]" + specExtra + "}}");
 }
 
 TEST_F(PodConfigTest, CommandAndArgsAreExpandedFromTheEnvironment) {
@@ -236,8 +248,9 @@ TEST_F(PodConfigTest, CommandAndArgsAreExpandedFromTheEnvironment) {
 }
 
 TEST_F(PodConfigTest, ContainerIdentityImageAndBookkeeping) {
-  auto pod = podWith(R"({"name": "app", "image": "busybox:1.36", "workingDir": "/srv", "tty": true, "stdin": true})",
-                     R"(, "terminationGracePeriodSeconds": 12)");
+  auto pod = podWith(
+      R"({"name": "app", "image": "busybox:1.36", "workingDir": "/srv", "tty": true, "stdin": true})",
+      R"(, "terminationGracePeriodSeconds": 12)");
   auto& spec = pod["spec"].at("containers").at(0).as_object();
   ContainerInputs in;
   in.restartCount = 2;
@@ -296,14 +309,16 @@ TEST_F(PodConfigTest, MountsIncludeTheTerminationLog) {
   EXPECT_FALSE(c.mounts(3).readonly());
   EXPECT_EQ(mapAt(c.annotations(), labels::kTerminationMessagePath), "/tmp/why");
 
-  auto bare = makeContainerConfig(pod, pod["spec"].at("containers").at(0).as_object(), false, ContainerInputs{});
+  auto bare = makeContainerConfig(pod, pod["spec"].at("containers").at(0).as_object(), false,
+                                  ContainerInputs{});
   EXPECT_EQ(bare.mounts_size(), 0);  // no host file, no mount
 }
 
 TEST_F(PodConfigTest, CpuAndMemoryResources) {
   auto pod = podWith(R"({"name": "app", "image": "x", "resources": {
       "requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}}})");
-  auto c = makeContainerConfig(pod, pod["spec"].at("containers").at(0).as_object(), false, ContainerInputs{});
+  auto c = makeContainerConfig(pod, pod["spec"].at("containers").at(0).as_object(), false,
+                               ContainerInputs{});
   auto& r = c.linux().resources();
   EXPECT_EQ(r.cpu_shares(), 256);
   EXPECT_EQ(r.cpu_period(), 100000);
@@ -315,8 +330,10 @@ TEST_F(PodConfigTest, CpuAndMemoryResources) {
 }
 
 TEST_F(PodConfigTest, CpuSharesFromTheLimitWhenThereIsNoRequestAndMinimumTwo) {
-  auto limitsOnly = podWith(R"({"name": "app", "image": "x", "resources": {"limits": {"cpu": "2", "memory": "1Gi"}}})");
-  auto c = makeContainerConfig(limitsOnly, limitsOnly["spec"].at("containers").at(0).as_object(), false, {});
+  auto limitsOnly = podWith(
+      R"({"name": "app", "image": "x", "resources": {"limits": {"cpu": "2", "memory": "1Gi"}}})");
+  auto c = makeContainerConfig(limitsOnly, limitsOnly["spec"].at("containers").at(0).as_object(),
+                               false, {});
   EXPECT_EQ(c.linux().resources().cpu_shares(), 2048);
   EXPECT_EQ(c.linux().resources().cpu_quota(), 200000);
   EXPECT_EQ(c.linux().resources().oom_score_adj(), -997);  // Guaranteed
@@ -335,10 +352,11 @@ TEST_F(PodConfigTest, CpuSharesFromTheLimitWhenThereIsNoRequestAndMinimumTwo) {
 }
 
 TEST_F(PodConfigTest, ContainerSecurityContextOverridesThePods) {
-  auto pod = podWith(R"({"name": "app", "image": "x", "securityContext": {
+  auto pod = podWith(
+      R"({"name": "app", "image": "x", "securityContext": {
       "runAsUser": 2000, "privileged": true, "readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false,
       "capabilities": {"add": ["NET_ADMIN", "SYS_TIME"], "drop": ["ALL"]}}})",
-                     R"(, "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "supplementalGroups": [42]})");
+      R"(, "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "supplementalGroups": [42]})");
   auto c = makeContainerConfig(pod, pod["spec"].at("containers").at(0).as_object(), false, {});
   auto& sc = c.linux().security_context();
   EXPECT_EQ(sc.run_as_user().value(), 2000);
@@ -352,7 +370,8 @@ TEST_F(PodConfigTest, ContainerSecurityContextOverridesThePods) {
   EXPECT_EQ(strings(sc.capabilities().drop_capabilities()), Strings{"ALL"});
   EXPECT_EQ(sc.namespace_options().network(), cri::v1::POD);
 
-  auto plain = podWith(R"({"name": "app", "image": "x"})", R"(, "securityContext": {"runAsUser": 1000})");
+  auto plain =
+      podWith(R"({"name": "app", "image": "x"})", R"(, "securityContext": {"runAsUser": 1000})");
   auto p = makeContainerConfig(plain, plain["spec"].at("containers").at(0).as_object(), false, {});
   EXPECT_EQ(p.linux().security_context().run_as_user().value(), 1000);
   EXPECT_FALSE(p.linux().security_context().has_run_as_group());
@@ -373,8 +392,12 @@ TEST_F(PodConfigTest, GracePeriodSeconds) {
   EXPECT_EQ(gracePeriodSeconds(basicPod()), 30);
   EXPECT_EQ(gracePeriodSeconds(basicPod(R"(, "terminationGracePeriodSeconds": 5)")), 5);
   // The deletion's grace period wins (kubectl delete --grace-period).
-  EXPECT_EQ(gracePeriodSeconds(basicPod(R"(, "terminationGracePeriodSeconds": 5)", R"(, "deletionGracePeriodSeconds": 1)")), 1);
-  EXPECT_EQ(gracePeriodSeconds(basicPod(R"(, "terminationGracePeriodSeconds": 5)", R"(, "deletionGracePeriodSeconds": 0)")), 0);
+  EXPECT_EQ(gracePeriodSeconds(basicPod(R"(, "terminationGracePeriodSeconds": 5)",
+                                        R"(, "deletionGracePeriodSeconds": 1)")),
+            1);
+  EXPECT_EQ(gracePeriodSeconds(basicPod(R"(, "terminationGracePeriodSeconds": 5)",
+                                        R"(, "deletionGracePeriodSeconds": 0)")),
+            0);
 }
 
 }  // namespace

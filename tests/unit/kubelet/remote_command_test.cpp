@@ -1,6 +1,8 @@
 // exec and attach end to end inside the process: a client (WebSocket v5 as kubectl 1.32, or
 // SPDY) → the kubelet's /exec handler → a fake containerd CRI streaming server over TCP.
 #include "kubelet/streaming/remote_command.h"
+// (before the system headers: see streaming_test_util.h)
+#include "streaming_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +17,6 @@
 #include "kubelet/streaming/spdy.h"
 #include "kubelet/streaming/streaming_routes.h"
 #include "kubelet/streaming/websocket.h"
-#include "streaming_test_util.h"
 
 namespace skiff::kubelet::streaming {
 namespace {

@@ -1,6 +1,8 @@
 // SPDY/3.1: frames, header compression with the SPDY/3 dictionary (checked against zlib
 // driven directly, the way Go's framer uses it), and session behaviour incl. flow control.
 #include "kubelet/streaming/spdy.h"
+// (before the system headers: see streaming_test_util.h)
+#include "streaming_test_util.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -9,7 +11,6 @@
 #include <chrono>
 #include <thread>
 
-#include "streaming_test_util.h"
 
 namespace skiff::kubelet::streaming::spdy {
 namespace {
@@ -130,7 +131,8 @@ TEST(SpdyHeaders, DecompressesWhatGoStyleZlibProduces) {
 
 TEST(SpdyFramer, ParsesKubectlPortForwardSynStreamsFedByteByByte) {
   ReferenceDeflater deflate;
-  std::string wire = kubectlSynStream(deflate, 1, "error") + kubectlSynStream(deflate, 3, "data");
+  std::string wire = kubectlSynStream(deflate, 1, "error");  // in order: one zlib stream
+  wire += kubectlSynStream(deflate, 3, "data");
   Framer f;
   std::vector<Frame> frames;
   for (char c : wire) {

@@ -2,6 +2,9 @@
 // a stand-in for containerd's CRI streaming server (plain HTTP on 127.0.0.1, SPDY upgrade).
 #pragma once
 
+// First: the CRI header declares enumerators named like <signal.h>'s macros.
+#include "kubelet/cri/runtime_service.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,7 +18,6 @@
 #include <utility>
 #include <vector>
 
-#include "kubelet/cri/runtime_service.h"
 #include "kubelet/streaming/spdy.h"
 #include "kubelet/streaming/upgraded_io.h"
 
@@ -25,17 +27,6 @@ inline std::pair<std::unique_ptr<FdConnection>, std::unique_ptr<FdConnection>> s
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
   return {std::make_unique<FdConnection>(fds[0]), std::make_unique<FdConnection>(fds[1])};
-}
-
-// Reads everything until end of stream.
-inline std::string readToEnd(UpgradedConnection& c) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    size_t n = c.read(buf, sizeof(buf));
-    if (n == 0) return out;
-    out.append(buf, n);
-  }
 }
 
 // The runtime's streaming server: accepts connections on 127.0.0.1, checks the upgrade request

@@ -1,12 +1,13 @@
 // WebSocket framing and handshake (RFC 6455), as kubectl's exec and port-forward use it.
 #include "kubelet/streaming/websocket.h"
+// (before the system headers: see streaming_test_util.h)
+#include "streaming_test_util.h"
 
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "common/api_error.h"
-#include "streaming_test_util.h"
 
 namespace skiff::kubelet::streaming {
 namespace {
