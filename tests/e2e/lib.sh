@@ -46,6 +46,7 @@ kill9_server() {
 
 cleanup() {
   set +e  # best effort: every step runs even when an earlier one finds nothing to do
+  for pid in ${BG_PIDS:-}; do kill "$pid" 2>/dev/null; done
   if [ -n "${KUBELET_PID:-}" ]; then kill "$KUBELET_PID" 2>/dev/null || true; wait "$KUBELET_PID" 2>/dev/null || true; fi
   stop_server
   if [ -d "$WORK/data/containerd" ]; then cleanup_node_leftovers; fi

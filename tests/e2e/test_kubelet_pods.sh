@@ -116,6 +116,17 @@ k run badpull --image=127.0.0.1:1/missing:1 >/dev/null
 wait_for "ErrImagePull" 30 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod badpull | grep -Eq 'ErrImagePull|ImagePullBackOff'"
 pass "an image that cannot be pulled gives ErrImagePull/ImagePullBackOff"
 
+# --- pulling from a registry on loopback (plain HTTP, as containerd allows for localhost)
+REG_PORT=$(free_port)
+python3 "$(dirname "$0")/oci_registry.py" "$REG_PORT" "skiff/busybox:pulled=$(dirname "$SKIFF")/images/busybox.tar" >"$WORK/registry.log" 2>&1 &
+REG_PID=$!
+BG_PIDS="$REG_PID"
+wait_for "registry up" 10 grep -q ready "$WORK/registry.log"
+k run pulled --image="127.0.0.1:$REG_PORT/skiff/busybox:pulled" --image-pull-policy=Always -- httpd -f -p 8080 >/dev/null
+wait_for "pulled Running" 60 phase_is pulled Running
+expect_contains "$(k get events --field-selector involvedObject.name=pulled,reason=Pulled -o jsonpath='{.items[*].message}')" "Successfully pulled image" "an image is pulled from a registry on loopback (Pulled event)"
+kill "$REG_PID" 2>/dev/null || true
+
 # --- a container killed from outside is restarted
 cid=$(k get pod web -o jsonpath='{.status.containerStatuses[0].containerID}'); cid=${cid#containerd://}
 pid=$(ctr --address "$WORK/data/containerd/containerd.sock" -n k8s.io task ls | awk -v id="$cid" '$1==id {print $2}')

@@ -6,6 +6,7 @@
 // Node its spec.podCIDR themselves. Nodes are cluster-scoped on a shared server, so each test
 // has its own node name and deletes its Node and Lease afterwards. Waits poll the API object
 // with a deadline.
+
 // First: the CRI protobuf header declares SIGABRT & co. as enum values, so it must come
 // before any system header that defines them as macros.
 // clang-format off
@@ -699,6 +700,37 @@ TEST_F(KubeletSyncTest, SandboxThatDiedIsRecreatedAndItsContainersStartedAgain) 
   EXPECT_EQ(runtime_.latestContainer("app")->sandboxId, second.id);
   EXPECT_EQ(at(p, {"status", "containerStatuses", "0", "restartCount"}), "1");
   EXPECT_TRUE(waitForEvent("SandboxChanged", "phoenix")) << "no SandboxChanged event";
+}
+
+TEST_F(KubeletSyncTest, ImageChangeRestartsTheContainerWithTheNewImage) {
+  images_.addImage("busybox:1.37");
+  startReadyKubelet();
+  createSimplePod("upgrade", "Always", R"(, "terminationGracePeriodSeconds": 4)");
+  waitForRunningReady("upgrade");
+  auto old = *runtime_.latestContainer("app");
+  client_->patch(
+      client::resources::pods, ns_, "upgrade", client::PatchType::Json,
+      json::parse(
+          R"([{"op": "replace", "path": "/spec/containers/0/image", "value": "busybox:1.37"}])"));
+  ASSERT_TRUE(waitUntil([&] { return runtime_.starts("app") == 2; }))
+      << "not restarted for the new image";
+  auto stops = runtime_.stopCalls();
+  ASSERT_EQ(stops.size(), 1u);
+  EXPECT_EQ(stops[0].containerId, old.id);
+  EXPECT_EQ(stops[0].timeoutSeconds, 4);
+  auto fresh = *runtime_.latestContainer("app");
+  EXPECT_EQ(fresh.config.image().user_specified_image(), "busybox:1.37");
+  EXPECT_NE(fresh.annotation(labels::kContainerHash), old.annotation(labels::kContainerHash));
+  auto p = waitForPod(
+      "upgrade",
+      [&](const json::object& p) {
+        return at(p, {"status", "containerStatuses", "0", "containerID"}) ==
+                   "containerd://" + fresh.id &&
+               conditionOf(p, "Ready") == "True";
+      },
+      "the new container running and ready");
+  EXPECT_EQ(at(p, {"status", "containerStatuses", "0", "image"}), "busybox:1.37");
+  EXPECT_EQ(at(p, {"status", "containerStatuses", "0", "restartCount"}), "1");
 }
 
 TEST_F(KubeletSyncTest, HostNetworkPodRunsBeforeThePodNetworkIsReady) {
