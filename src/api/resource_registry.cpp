@@ -73,14 +73,21 @@ std::vector<ResourceInfo> builtinResources() {
       // core/v1
       R("", "v1", "Namespace", "namespaces", false).shortNames({"ns"}).status()
           .sub("finalize", "", "v1", "Namespace", {"update"}).fields({"status.phase"}),
-      R("", "v1", "Pod", "pods", true).shortNames({"po"}).all().status()
+      // Subresources in upstream's discovery order; pods/proxy is not served.
+      R("", "v1", "Pod", "pods", true).shortNames({"po"}).all()
+          .sub("attach", "", "v1", "PodAttachOptions", {"create", "get"})
           .sub("binding", "", "v1", "Binding", {"create"})
           .sub("eviction", "policy", "v1", "Eviction", {"create"})
+          .sub("exec", "", "v1", "PodExecOptions", {"create", "get"})
           .sub("log", "", "v1", "Pod", {"get"})
+          .sub("portforward", "", "v1", "PodPortForwardOptions", {"create", "get"})
+          .status()
           .fields({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                    "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
                    "status.nominatedNodeName"}),
-      R("", "v1", "Node", "nodes", false).shortNames({"no"}).status().fields({"spec.unschedulable"}),
+      R("", "v1", "Node", "nodes", false).shortNames({"no"})
+          .sub("proxy", "", "v1", "NodeProxyOptions", {"create", "delete", "get", "patch", "update"})
+          .status().fields({"spec.unschedulable"}),
       R("", "v1", "Service", "services", true).shortNames({"svc"}).all().status(),
       R("", "v1", "Endpoints", "endpoints", true).shortNames({"ep"}),
       R("", "v1", "ConfigMap", "configmaps", true).shortNames({"cm"}),

@@ -33,7 +33,7 @@ struct ApiServer::Impl {
   std::unique_ptr<Admission> admission;
   std::unique_ptr<ResourceStore> resources;
   std::unique_ptr<HttpServer> http;
-  std::unique_ptr<KubeletProxy> kubelets;  // pods/log (later exec, attach, portforward)
+  std::unique_ptr<KubeletProxy> kubelets;  // pods/log|exec|attach|portforward, nodes/proxy
   const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
 
   HttpResponse route(HttpRequest& req);
@@ -140,10 +140,16 @@ HttpResponse ApiServer::Impl::route(HttpRequest& req) {
       throw ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
     return res;
   }
+  // Before the generic parser: nodes/proxy paths go on past the subresource.
+  if (auto np = parseNodeProxyPath(req.target)) return kubelets->nodeProxy(*resources, *np, req);
   auto ri = parseResourcePath(req.path, registry);
   if (!ri) throw pathNotFound();
-  if (ri->info && ri->info->group.empty() && ri->info->plural == "pods" && ri->subresource == "log")
-    return kubelets->podLog(*resources, *ri, req);
+  if (ri->info && ri->info->group.empty() && ri->info->plural == "pods") {
+    if (ri->subresource == "log") return kubelets->podLog(*resources, *ri, req);
+    if (ri->subresource == "exec" || ri->subresource == "attach" ||
+        ri->subresource == "portforward")
+      return kubelets->podStream(*resources, *ri, req);
+  }
   return handleResourceRequest(*resources, *ri, req);
 }
 
@@ -264,6 +270,8 @@ void ApiServer::start() {
 }
 
 void ApiServer::stop() {
+  // exec/attach/port-forward tunnels first: their piping threads may wait on kubelets.
+  if (impl_->kubelets) impl_->kubelets->closeTunnels();
   if (impl_->http) impl_->http->stop();
   impl_->http.reset();
 }

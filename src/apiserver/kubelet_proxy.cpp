@@ -1,6 +1,8 @@
-// The one file of the API server that talks to kubelets, with Beast (see kubelet_proxy.h).
+// The API server's kubelet-facing subresources (see kubelet_proxy.h). pods/log talks to the
+// kubelet with Beast here; exec, attach, port-forward and nodes/proxy go through
+// KubeletTunnel (kubelet_tunnel.cpp).
 //
-// A request runs on the HTTP server thread that called podLog(): connect, TLS handshake,
+// A pods/log request runs on the HTTP server thread that called podLog(): connect, TLS handshake,
 // request and response headers happen there with timeouts (async operations on a private
 // io_context, run to completion), so failures become an ordinary error response. A 2xx body
 // is then relayed by a thread of its own that reads the kubelet's chunks and hands them to
@@ -26,9 +28,11 @@
 #include <mutex>
 #include <thread>
 
+#include "apiserver/kubelet_tunnel.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/pki.h"
 
 namespace skiff::apiserver {
 
@@ -219,6 +223,33 @@ std::string percentEncode(std::string_view s) {
     }
   }
   return out;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 &&
+        hexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// The raw query of a request target, without '?'.
+std::string rawQuery(const std::string& target) {
+  size_t q = target.find('?');
+  return q == std::string::npos ? std::string() : target.substr(q + 1);
 }
 
 // Path and query on the kubelet, with the parameters in Go's url.Values order (sorted).
@@ -437,9 +468,28 @@ HttpResponse kubeletError(int code, const std::string& body, const std::string& 
 
 }  // namespace
 
+std::optional<NodeProxyRequest> parseNodeProxyPath(const std::string& target) {
+  static constexpr std::string_view kNodes = "/api/v1/nodes/";
+  std::string_view path(target);
+  path = path.substr(0, std::min(path.find('?'), path.size()));
+  if (!path.starts_with(kNodes)) return std::nullopt;
+  std::string_view rest = path.substr(kNodes.size());
+  size_t slash = rest.find('/');
+  if (slash == 0 || slash == std::string_view::npos) return std::nullopt;
+  std::string_view sub = rest.substr(slash);
+  if (sub != "/proxy" && !sub.starts_with("/proxy/")) return std::nullopt;
+  NodeProxyRequest np;
+  np.name = percentDecode(rest.substr(0, slash));
+  np.path = std::string(sub.substr(6));
+  np.prefix = std::string(path.substr(0, kNodes.size() + slash + 6));
+  np.query = rawQuery(target);
+  return np;
+}
+
 struct KubeletProxy::Impl {
   KubeletClientOptions options;
   ssl::context tls{ssl::context::tls_client};
+  std::unique_ptr<KubeletTunnel> tunnel;
 
   HttpResponse fetch(const KubeletEndpoint& ep, const std::string& target);
 };
@@ -461,6 +511,15 @@ KubeletProxy::KubeletProxy(KubeletClientOptions options) : impl_(std::make_uniqu
       throw std::runtime_error("kubelet client certificate " + o.clientCertFile + ": " + e.what());
     }
   }
+  KubeletTunnelOptions tunnelOptions;
+  tunnelOptions.connectTimeout = o.connectTimeout;
+  tunnelOptions.responseTimeout = o.responseTimeout;
+  tunnelOptions.drainTimeout = o.tunnelDrainTimeout;
+  if (!o.clientCertFile.empty()) {
+    tunnelOptions.clientCertPem = readFile(o.clientCertFile);
+    tunnelOptions.clientKeyPem = readFile(o.clientKeyFile);
+  }
+  impl_->tunnel = std::make_unique<KubeletTunnel>(std::move(tunnelOptions));
 }
 
 KubeletProxy::~KubeletProxy() = default;
@@ -548,5 +607,106 @@ HttpResponse KubeletProxy::podLog(ResourceStore& store, const RequestInfo& ri, H
   KubeletEndpoint ep = nodeEndpoint(*node, impl_->options);
   return impl_->fetch(ep, kubeletTarget(*pod, container, options));
 }
+
+HttpResponse KubeletProxy::podStream(ResourceStore& store, const RequestInfo& ri,
+                                     HttpRequest& req) {
+  const std::string& sub = ri.subresource;  // exec, attach or portforward
+  if (ri.name.empty() || ri.namespaceName.empty())
+    throw ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (req.method != "GET" && req.method != "POST")
+    throw ApiError(405, "MethodNotAllowed",
+                   "the server does not allow this method on the requested resource");
+  if (sub == "exec" && req.query.find("command") == req.query.end())
+    throw badRequest("you must specify at least 1 command");
+  ObjectPtr pod = store.getShared(*ri.info, ri.namespaceName, ri.name);
+  std::string container;
+  if (sub != "portforward") container = chooseContainer(*pod, req.paramOr("container", ""), ri.name);
+  const json::object* spec = objAt(*pod, "spec");
+  std::string nodeName = spec ? strAt(*spec, "nodeName") : "";
+  if (nodeName.empty()) throw badRequest("pod " + ri.name + " does not have a host assigned");
+  if (sub != "portforward") {
+    const json::object* status = objAt(*pod, "status");
+    std::string phase = status ? strAt(*status, "phase") : "";
+    if (phase == "Succeeded" || phase == "Failed")
+      throw badRequest(std::string(sub == "exec" ? "cannot exec into" : "cannot attach to") +
+                       " a container in a completed pod; current phase is " + phase);
+  }
+  const auto* nodes = api::ResourceRegistry::builtin().find("", "v1", "nodes");
+  ObjectPtr node = store.getShared(*nodes, "", nodeName);
+  KubeletEndpoint ep = nodeEndpoint(*node, impl_->options);
+  if (!isUpgradeRequest(req)) throw badRequest("Upgrade request required");
+
+  const json::object* meta = objAt(*pod, "metadata");
+  std::string target = "/" + std::string(sub == "portforward" ? "portForward" : sub) + "/" +
+                       percentEncode(meta ? strAt(*meta, "namespace") : ri.namespaceName) + "/" +
+                       percentEncode(ri.name);
+  if (!container.empty()) target += "/" + percentEncode(container);
+  if (std::string query = rawQuery(req.target); !query.empty()) target += "?" + query;
+  return impl_->tunnel->upgrade({ep.host, ep.port, true, true, target}, req);
+}
+
+HttpResponse KubeletProxy::nodeProxy(ResourceStore& store, const NodeProxyRequest& np,
+                                     HttpRequest& req) {
+  static const char* const kMethods[] = {"GET",    "POST", "PUT",    "PATCH",
+                                         "DELETE", "HEAD", "OPTIONS"};
+  if (std::none_of(std::begin(kMethods), std::end(kMethods),
+                   [&](const char* m) { return req.method == m; }))
+    throw ApiError(405, "MethodNotAllowed",
+                   "the server does not allow this method on the requested resource");
+  // utilnet.SplitSchemeNamePort
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t colon = np.name.find(':', start);
+    parts.push_back(np.name.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  std::string scheme, name, port;
+  if (parts.size() == 1) {
+    name = parts[0];
+  } else if (parts.size() == 2) {
+    name = parts[0], port = parts[1];
+  } else if (parts.size() == 3) {
+    scheme = parts[0], name = parts[1], port = parts[2];
+  }
+  int portNumber = 0;
+  if (!port.empty()) {
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), portNumber);
+    if (ec != std::errc() || end != port.data() + port.size() || portNumber < 1 ||
+        portNumber > 65535)
+      name.clear();
+  }
+  if (name.empty() || (scheme != "" && scheme != "http" && scheme != "https"))
+    throw badRequest("invalid node request \"" + np.name + "\"");
+
+  const auto* nodes = api::ResourceRegistry::builtin().find("", "v1", "nodes");
+  ObjectPtr node = store.getShared(*nodes, "", name);
+  KubeletEndpoint ep = nodeEndpoint(*node, impl_->options);
+  ProxyTarget to{ep.host, ep.port, true, true, ""};
+  if (portNumber != 0 && portNumber != ep.port) {
+    // Another port of the node: the plain proxy transport, without the kubelet credentials.
+    to.port = portNumber;
+    to.tls = scheme == "https";
+    to.clientCert = false;
+  }
+  to.target = np.path.empty() ? "/" : np.path;
+  if (!np.query.empty()) to.target += "?" + np.query;
+
+  if (isUpgradeRequest(req)) return impl_->tunnel->upgrade(to, req);
+  if (np.path.empty() && (req.method == "GET" || req.method == "HEAD")) {
+    // proxyRedirectsforRootPath: relative links on the backend's root page need the slash.
+    HttpResponse res;
+    res.status = 301;
+    res.contentType = "text/plain; charset=utf-8";
+    res.headers.emplace_back("Location",
+                             np.prefix + "/" + (np.query.empty() ? "" : "?" + np.query));
+    return res;
+  }
+  return impl_->tunnel->forward(to, req, np.prefix + np.path);
+}
+
+void KubeletProxy::closeTunnels() { impl_->tunnel->closeAll(); }
+
+size_t KubeletProxy::openTunnels() const { return impl_->tunnel->openTunnels(); }
 
 }  // namespace skiff::apiserver

@@ -1,7 +1,9 @@
-// The API server's side of pods/log: finds the pod's node and kubelet, and streams the
-// kubelet's /containerLogs answer back (upstream's pod LogREST + LogLocation + the kubelet
-// client). Asio/Beast stay in kubelet_proxy.cpp.
+// The API server's side of the subresources a kubelet answers (upstream's pod LogREST,
+// ExecREST, AttachREST, PortForwardREST and node ProxyREST with their *Location functions):
+// finds the pod's node and kubelet and passes the request on. Asio/Beast stay in the .cpp
+// files; the connections for exec, attach, port-forward and nodes/proxy are KubeletTunnel's.
 //
+// pods/log
 // Semantics as upstream (pkg/registry/core/pod/rest/log.go, strategy.go LogLocation):
 //   - only GET; query options as PodLogOptions (container, follow, previous, timestamps,
 //     sinceSeconds, sinceTime, tailLines, limitBytes, insecureSkipTLSVerifyBackend), validated
@@ -14,10 +16,31 @@
 //   - the kubelet's serving certificate is not verified (upstream's default without
 //     --kubelet-certificate-authority); connection failures are a 500 with Go's wording;
 //     kubelet errors come back with their code (its Status as is, or text wrapped in one).
+//
+// pods/exec, pods/attach, pods/portforward (strategy.go streamLocation, PortForwardLocation):
+//   - GET or POST, and an upgrade request (400 "Upgrade request required" otherwise, checked
+//     last as upstream's proxy handler does);
+//   - exec needs a command; exec and attach choose the container as pods/log does; the pod
+//     must be bound to a node (400 "pod NAME does not have a host assigned") and, for exec and
+//     attach, not have completed (400, kubectl's wording);
+//   - the kubelet gets /exec|/attach/{ns}/{pod}/{container} or /portForward/{ns}/{pod} with the
+//     client's query as it came (stdin=true&command=ls...: the names this kubelet reads;
+//     upstream's API server rewrites them to input=1&output=1, which this kubelet does not).
+//
+// nodes/proxy (node ResourceLocation + the proxy handler):
+//   - {name} may be "name", "name:port" or "scheme:name:port"; without a port, or with the
+//     kubelet's, the request goes to the kubelet over HTTPS with the client certificate, else
+//     to that port of the node (http unless asked) without it;
+//   - GET/HEAD on .../proxy (no path) is redirected (301) to .../proxy/;
+//   - an upgrade request is tunnelled; anything else is relayed with its method and body.
+//   - Not checked, unlike upstream: that the node's address is not loopback or link-local
+//     (a local node here reports 127.0.0.1).
+// pods/proxy is not served.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,7 +64,20 @@ struct KubeletClientOptions {
   // InternalIP moved first: nodes here always report it and their names need not resolve).
   std::vector<std::string> preferredAddressTypes = {"InternalIP", "Hostname", "InternalDNS",
                                                     "ExternalDNS", "ExternalIP"};
+  // exec/attach/port-forward: how long a client may keep its side of a tunnel open once the
+  // kubelet has ended its own.
+  std::chrono::milliseconds tunnelDrainTimeout{10000};
 };
+
+// /api/v1/nodes/{name}/proxy[/{path}] taken apart (upstream's NodeProxyOptions).
+struct NodeProxyRequest {
+  std::string name;    // {name}, decoded: "node", "node:port" or "scheme:node:port"
+  std::string path;    // the rest, escaped as the client sent it: "" or "/stats/summary"
+  std::string query;   // raw, without '?'
+  std::string prefix;  // "/api/v1/nodes/{name}/proxy", escaped
+};
+// nullopt when `target` (HttpRequest::target) is not a nodes/proxy path.
+std::optional<NodeProxyRequest> parseNodeProxyPath(const std::string& target);
 
 class KubeletProxy {
  public:
@@ -54,6 +90,17 @@ class KubeletProxy {
   // GET /api/v1/namespaces/{ns}/pods/{name}/log. Throws ApiError for failures known before
   // the kubelet answers; a 2xx answer becomes a streamed text/plain response.
   HttpResponse podLog(ResourceStore& store, const RequestInfo& ri, HttpRequest& req);
+  // GET|POST /api/v1/namespaces/{ns}/pods/{name}/exec|attach|portforward (ri.subresource).
+  // Throws ApiError for failures known before the kubelet answers; a kubelet's 101 becomes
+  // ours, with the tunnel as its upgrade handler.
+  HttpResponse podStream(ResourceStore& store, const RequestInfo& ri, HttpRequest& req);
+  // Any method on /api/v1/nodes/{name}/proxy[/{path}].
+  HttpResponse nodeProxy(ResourceStore& store, const NodeProxyRequest& np, HttpRequest& req);
+
+  // Ends open exec/attach/port-forward tunnels and refuses new ones (server shutdown).
+  void closeTunnels();
+  // Tunnels currently piping (for tests).
+  size_t openTunnels() const;
 
  private:
   struct Impl;

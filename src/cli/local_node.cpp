@@ -34,6 +34,9 @@ void NodeFlags::add(CLI::App* cmd, bool withRootDir) {
                   "Folder of static pod manifests the kubelet runs itself (mirror pods show them in the API)");
   cmd->add_option("--file-check-frequency", fileCheckFrequency, "How often the manifest folder is read again")
       ->capture_default_str();
+  cmd->add_option("--sync-frequency", syncFrequency,
+                  "Every pod is synced at least this often (configMap/secret volume contents follow then)")
+      ->capture_default_str();
 }
 
 std::string hostName() {
@@ -122,6 +125,7 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
   ko.maxPods = flags_.maxPods;
   ko.podManifestPath = flags_.podManifestPath;
   ko.fileCheckFrequency = parseDuration(flags_.fileCheckFrequency);
+  ko.resyncPeriod = parseDuration(flags_.syncFrequency);
   ko.nodeLabels = agent::parseNodeLabels(flags_.nodeLabels);
   if (!flags_.clusterDns.empty()) {
     std::stringstream ss(flags_.clusterDns);

@@ -26,6 +26,7 @@ struct NodeFlags {
   std::string nodeLabels;
   std::string podManifestPath;
   std::string fileCheckFrequency = "20s";
+  std::string syncFrequency = "1m";
 
   void add(CLI::App* cmd, bool withRootDir);
 };

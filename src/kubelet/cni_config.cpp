@@ -20,13 +20,10 @@ bool validPodCidr(const std::string& cidr) {
   if (slash == std::string::npos) return false;
   in_addr addr{};
   if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &addr) != 1) return false;
-  try {
-    size_t used = 0;
-    int prefix = std::stoi(cidr.substr(slash + 1), &used);
-    return used == cidr.size() - slash - 1 && prefix >= 8 && prefix <= 30;
-  } catch (const std::exception&) {
-    return false;
-  }
+  auto digits = cidr.substr(slash + 1);
+  if (digits.empty() || digits.size() > 2 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  int prefix = std::stoi(digits);
+  return prefix >= 8 && prefix <= 30;
 }
 
 std::string renderCniConfig(const CniNetwork& n) {

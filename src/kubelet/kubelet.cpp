@@ -264,25 +264,35 @@ std::optional<LogTarget> Kubelet::locateLog(const std::string& ns, const std::st
 }
 
 void Kubelet::removeAllPods(int64_t graceSeconds) {
-  std::map<std::string, RuntimePod> pods;
-  try {
-    pods = inspectAllPods();
-  } catch (const std::exception& e) {
-    SKIFF_LOG_WARN("kubelet cleanup: runtime relist failed error=\"{}\"", e.what());
-    return;
-  }
-  for (auto& [uid, rt] : pods) {
+  // A few passes: a sandbox whose stop or removal failed once (a CNI DEL racing a container
+  // exit, a slow runtime) gets another try, so nothing is left behind.
+  size_t removed = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    std::map<std::string, RuntimePod> pods;
     try {
-      killRuntimePod(rt, graceSeconds, nullptr);
-      for (auto& c : rt.containers) runtime_.removeContainer(c.id);
-      for (auto& s : rt.sandboxes) runtime_.removePodSandbox(s.id);
-      volumes_.tearDownPod(uid);
+      pods = inspectAllPods();
     } catch (const std::exception& e) {
-      SKIFF_LOG_WARN("kubelet cleanup pod={}/{} failed error=\"{}\"", rt.ns, rt.name, e.what());
+      SKIFF_LOG_WARN("kubelet cleanup: runtime relist failed error=\"{}\"", e.what());
+      continue;
+    }
+    if (pods.empty()) break;
+    for (auto& [uid, rt] : pods) {
+      try {
+        killRuntimePod(rt, pass == 0 ? graceSeconds : 0, nullptr);
+        for (auto& c : rt.containers) runtime_.removeContainer(c.id);
+        for (auto& s : rt.sandboxes) {
+          if (pass > 0) runtime_.stopPodSandbox(s.id);  // again, in case the first stop failed
+          runtime_.removePodSandbox(s.id);
+        }
+        volumes_.tearDownPod(uid);
+        ++removed;
+      } catch (const std::exception& e) {
+        SKIFF_LOG_WARN("kubelet cleanup pod={}/{} pass={} failed error=\"{}\"", rt.ns, rt.name, pass, e.what());
+      }
     }
   }
   for (auto& uid : volumes_.podsOnDisk()) volumes_.tearDownPod(uid);
-  SKIFF_LOG_INFO("kubelet removed every pod sandbox of node={} count={}", options_.nodeName, pods.size());
+  SKIFF_LOG_INFO("kubelet removed every pod sandbox of node={} count={}", options_.nodeName, removed);
 }
 
 }  // namespace skiff::kubelet

@@ -97,6 +97,7 @@ class Kubelet {
     std::map<std::string, Backoff> backoff;      // CrashLoopBackOff, by container name
     std::map<std::string, Backoff> pullBackoff;  // ImagePullBackOff, by container name
     uint64_t lastStatusHash = 0;
+    std::chrono::steady_clock::time_point lastStatusPost{};
     std::string startTime;
   };
   void podWorker();
@@ -110,8 +111,8 @@ class Kubelet {
   bool startContainer(const boost::json::object& pod, const boost::json::object& container, bool init,
                       const std::string& sandboxId, const RuntimePod& rt, PodRecord& rec,
                       const std::map<std::string, std::string>& volumePaths, const std::string& podIp);
-  bool ensureImage(const boost::json::object& pod, const boost::json::object& container, PodRecord& rec,
-                   std::string& imageRef);
+  bool ensureImage(const boost::json::object& pod, const boost::json::object& container, bool init,
+                   PodRecord& rec, std::string& imageRef);
   // Restart decision with CrashLoopBackOff: true when the exited container may be started
   // again now; otherwise the note says CrashLoopBackOff and the pod is re-queued for then.
   bool backoffAllows(const boost::json::object& pod, const std::string& name, PodRecord& rec,

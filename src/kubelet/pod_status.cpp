@@ -35,7 +35,10 @@ struct Counts {
 };
 
 // One containerStatuses entry; `counts` gathers what getPhase needs.
-json::object containerStatus(const json::object& spec, const PodSyncView& view, bool init, Counts& counts) {
+// `initializing`: the pod still has init containers to finish; its waiting containers say
+// PodInitializing, as upstream.
+json::object containerStatus(const json::object& spec, const PodSyncView& view, bool init, bool initializing,
+                             Counts& counts) {
   auto name = stringAt(spec, {"name"});
   json::object st{{"name", name}, {"image", stringAt(spec, {"image"})}, {"imageID", ""}};
   const RuntimeContainer* c = view.runtime ? view.runtime->latest(name) : nullptr;
@@ -62,8 +65,8 @@ json::object containerStatus(const json::object& spec, const PodSyncView& view, 
     // Waiting: not created yet, created but not started, or an exited container that will be
     // restarted (CrashLoopBackOff) — then it counts as stopped and shows the exit as lastState.
     std::string reason = note && !note->waitingReason.empty() ? note->waitingReason
-                         : init ? "PodInitializing"
-                                : "ContainerCreating";
+                         : (init || initializing)                        ? "PodInitializing"
+                                                                         : "ContainerCreating";
     json::object w{{"reason", reason}};
     if (note && !note->waitingMessage.empty()) w["message"] = note->waitingMessage;
     state["waiting"] = std::move(w);
@@ -124,6 +127,13 @@ bool sameQuantity(const json::object* a, const json::object* b, const char* key)
   return qa && qb && qa->milliValue() == qb->milliValue();
 }
 
+bool nonZero(const json::object* list, const char* key) {
+  auto* v = list ? list->if_contains(key) : nullptr;
+  if (!v || !v->is_string()) return false;
+  auto q = api::Quantity::parse(std::string(v->as_string()));
+  return q && q->milliValue() != 0;
+}
+
 }  // namespace
 
 std::string timeFromNanos(int64_t nanos) {
@@ -140,7 +150,9 @@ std::string qosClassOf(const json::object& pod) {
       if (!c) continue;
       auto* req = objectAt(*c, {"resources", "requests"});
       auto* lim = objectAt(*c, {"resources", "limits"});
-      if ((req && !req->empty()) || (lim && !lim->empty())) any = true;
+      // Only non-zero cpu and memory decide the class (ephemeral-storage etc. do not).
+      for (const char* r : {"cpu", "memory"})
+        if (nonZero(req, r) || nonZero(lim, r)) any = true;
       for (const char* r : {"cpu", "memory"}) {
         // A limit alone implies an equal request (API defaulting); both must be set and equal.
         if (!lim || !lim->contains(r)) guaranteed = false;
@@ -168,9 +180,10 @@ json::object computePodStatus(const json::object& pod, const PodSyncView& view, 
     for (auto& cv : *inits) {
       auto* c = cv.if_object();
       if (!c) continue;
-      auto st = containerStatus(*c, view, true, initCounts);
+      auto st = containerStatus(*c, view, true, true, initCounts);
       auto* term = objectAt(st, {"state", "terminated"});
       bool done = term && api::intAt(*term, {"exitCode"}, -1) == 0;
+      if (done) st["ready"] = true;  // a completed init container counts as ready (upstream)
       if (!done) pendingInit.push_back(stringAt(*c, {"name"}));
       if (term && !done) initFailed = true;
       if (objectAt(st, {"state", "waiting"}) && objectAt(st, {"lastState", "terminated"}))
@@ -187,7 +200,7 @@ json::object computePodStatus(const json::object& pod, const PodSyncView& view, 
     for (auto& cv : *containers) {
       auto* c = cv.if_object();
       if (!c) continue;
-      auto st = containerStatus(*c, view, false, counts);
+      auto st = containerStatus(*c, view, false, !initialized, counts);
       if (!st.at("ready").as_bool()) unready.push_back(stringAt(*c, {"name"}));
       statuses.push_back(std::move(st));
     }
@@ -246,6 +259,7 @@ json::object computePodStatus(const json::object& pod, const PodSyncView& view, 
   }
   std::string podIp = view.podIp;
   std::vector<std::string> podIps = view.podIps;
+  if (podIp.empty() && api::boolAt(pod, {"spec", "hostNetwork"})) podIp = view.hostIp;  // the node's own network
   if (podIp.empty() && old) podIp = stringAt(*old, {"podIP"});  // a stopped sandbox keeps the last IP shown
   if (!podIp.empty()) {
     if (podIps.empty()) podIps.push_back(podIp);

@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 // Upstream's CrashLoopBackOff and image pull back-off: 10 s doubling to 5 min.
 constexpr std::chrono::seconds kBackoffInitial{10};
 constexpr std::chrono::seconds kBackoffMax{300};
+constexpr int64_t kMinimumGraceSeconds = 2;
 
 std::vector<const json::object*> containersOf(const json::object& pod, const char* field) {
   std::vector<const json::object*> out;
@@ -192,13 +193,23 @@ void Kubelet::cleanupOrphan(const std::string& uid, const RuntimePod& rt) {
 // Stops what runs: preStop hooks first, then SIGTERM with the grace period, then SIGKILL
 // (the runtime's StopContainer), then the sandbox (which releases the pod IP).
 void Kubelet::killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const json::object* pod) {
+  // Upstream never gives a container less than 2 s between SIGTERM and SIGKILL.
+  graceSeconds = std::max<int64_t>(graceSeconds, kMinimumGraceSeconds);
   auto deadline = Clock::now() + std::chrono::seconds(graceSeconds);
+  // What is left of the grace period, rounded up (a hook that took 0.3 s leaves 7 s of 7).
+  auto remaining = [deadline] {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    return std::max<int64_t>(kMinimumGraceSeconds, (left + 999) / 1000);
+  };
   std::vector<std::thread> stoppers;
   for (auto& c : rt.containers) {
     if (c.state != ContainerRunState::Running && c.state != ContainerRunState::Created) continue;
-    stoppers.emplace_back([this, &c, pod, deadline] {
+    stoppers.emplace_back([this, &c, pod, graceSeconds, remaining] {
       try {
+        bool hookRan = false;
         if (pod) {
+          recorder_.event(containerRef(*pod, c.name, false), client::kEventTypeNormal, "Killing",
+                          "Stopping container " + c.name);
           for (auto* spec : containersOf(*pod, "containers")) {
             if (stringAt(*spec, {"name"}) != c.name) continue;
             auto* hook = objectAt(*spec, {"lifecycle", "preStop", "exec"});
@@ -207,15 +218,11 @@ void Kubelet::killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const j
             std::vector<std::string> argv;
             for (auto& a : *cmd)
               if (a.is_string()) argv.emplace_back(a.as_string());
-            auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
-            if (left.count() < 1) left = std::chrono::seconds(1);
-            recorder_.event(containerRef(*pod, c.name, false), client::kEventTypeNormal, "Killing",
-                            "Stopping container " + c.name);
-            runtime_.execSync(c.id, argv, left);
+            runtime_.execSync(c.id, argv, std::chrono::seconds(remaining()));
+            hookRan = true;
           }
         }
-        auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now()).count();
-        runtime_.stopContainer(c.id, std::max<int64_t>(0, left));
+        runtime_.stopContainer(c.id, hookRan ? remaining() : graceSeconds);
       } catch (const std::exception& e) {
         SKIFF_LOG_WARN("kubelet stopping container={} failed error=\"{}\"", c.id.substr(0, 12), e.what());
       }
@@ -290,13 +297,13 @@ bool Kubelet::backoffAllows(const json::object& pod, const std::string& name, Po
   return true;
 }
 
-bool Kubelet::ensureImage(const json::object& pod, const json::object& container, PodRecord& rec,
+bool Kubelet::ensureImage(const json::object& pod, const json::object& container, bool init, PodRecord& rec,
                           std::string& imageRef) {
   auto name = stringAt(container, {"name"});
   auto image = stringAt(container, {"image"});
   auto policy = stringAt(container, {"imagePullPolicy"}, "IfNotPresent");
   auto& note = rec.notes[name];
-  auto ref = containerRef(pod, name, false);
+  auto ref = containerRef(pod, name, init);
   cri::v1::Image present;
   bool have = images_.imageStatus(image, &present);
   if (have && policy != "Always") {
@@ -344,7 +351,7 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
   auto& note = rec.notes[name];
   auto ref = containerRef(pod, name, init);
   std::string imageRef;
-  if (!ensureImage(pod, container, rec, imageRef)) return false;
+  if (!ensureImage(pod, container, init, rec, imageRef)) return false;
   ContainerInputs in;
   in.restartCount = rt.nextRestartCount(name);
   in.imageRef = imageRef;
@@ -541,7 +548,7 @@ void Kubelet::syncRunningPod(const json::object& pod, PodRecord& rec, const Runt
       if (restartPolicy == "Never") break;  // the pod fails (computePodStatus)
       if (!backoffAllows(pod, name, rec, *last)) break;
     }
-    startContainer(pod, *c, true, sandboxId, rt, rec, volumePaths, podIp);
+    if (!startContainer(pod, *c, true, sandboxId, rt, rec, volumePaths, podIp)) queue_.addAfter(key, std::chrono::seconds(2));
     break;
   }
 
@@ -601,12 +608,18 @@ void Kubelet::postStatus(const json::object& pod, PodRecord& rec, const PodSyncV
   auto fingerprint = json::serialize(status);
   uint64_t hash = std::hash<std::string>{}(fingerprint);
   auto* current = objectAt(pod, {"status"});
-  if (hash == rec.lastStatusHash && current) return;
+  if (hash == rec.lastStatusHash && current) {
+    // Unchanged since our last write. Someone else may have overwritten the status: restore
+    // it, but at most once per resync period (normalisation differences must not loop).
+    bool drifted = json::serialize(*current) != fingerprint;
+    if (!drifted || Clock::now() - rec.lastStatusPost < options_.resyncPeriod) return;
+  }
   try {
     client_.patch(client::resources::pods, stringAt(pod, {"metadata", "namespace"}),
                   stringAt(pod, {"metadata", "name"}), client::PatchType::Merge,
                   json::object{{"status", std::move(status)}}, "status");
     rec.lastStatusHash = hash;
+    rec.lastStatusPost = Clock::now();
   } catch (const ApiError& e) {
     if (e.code() != 404) throw;
   }

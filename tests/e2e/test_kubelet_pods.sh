@@ -6,7 +6,7 @@
 # leaves no container, mount or network namespace behind.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "needs root (containerd, network namespaces)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
-start_up
+start_up --sync-frequency 2s
 
 expect_contains "$(k get node "$NODE" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')" "containerd://" "the node reports containerd as its runtime"
 cidr=$(k get node "$NODE" -o jsonpath='{.spec.podCIDR}')
@@ -98,6 +98,61 @@ k create -f "$WORK/config.yaml" >/dev/null
 wait_for "config pod finished" 60 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod config -o jsonpath='{.status.phase}' | grep -Eq 'Succeeded|Failed'"
 expect_eq "$(pod_phase config)" "Succeeded" "env and volumes from ConfigMap/Secret, emptyDir written by the init container, hostname = pod name"
 expect_eq "$(k get pod config -o jsonpath='{.status.initContainerStatuses[0].state.terminated.exitCode}')" "0" "the init container ran first and exited 0"
+
+# --- a ConfigMap volume follows the ConfigMap (atomic ..data swap on the next sync)
+cat >"$WORK/watcher.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: watcher}
+spec:
+  volumes: [{name: cfg, configMap: {name: settings}}]
+  containers:
+  - {name: c, image: busybox:1.36, command: [sleep, "3600"], volumeMounts: [{name: cfg, mountPath: /etc/cfg}]}
+EOF
+k create -f "$WORK/watcher.yaml" >/dev/null
+wait_for "watcher Running" 60 phase_is watcher Running
+wuid=$(k get pod watcher -o jsonpath='{.metadata.uid}')
+cfgfile="$WORK/data/kubelet/pods/$wuid/volumes/kubernetes.io~configmap/cfg/color"
+expect_eq "$(cat "$cfgfile")" "blue" "the configMap volume holds the value"
+k patch configmap settings -p '{"data":{"color":"green"}}' >/dev/null
+file_is_green() { [ "$(cat "$cfgfile" 2>/dev/null)" == "green" ]; }
+wait_for "configMap volume updated" 30 file_is_green
+pass "a changed ConfigMap reaches the running pod's volume"
+
+# --- resources and security context reach the container
+cat >"$WORK/limits.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: limits}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1234, runAsGroup: 2345}
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: [sh, -c, 'test "$(id -u):$(id -g)" = 1234:2345 && test "$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" = 67108864']
+    resources: {limits: {memory: 64Mi, cpu: 500m}}
+EOF
+k create -f "$WORK/limits.yaml" >/dev/null
+finished() { pod_phase "$1" | grep -Eq 'Succeeded|Failed'; }
+wait_for "limits pod finished" 60 finished limits
+expect_eq "$(pod_phase limits)" "Succeeded" "runAsUser/runAsGroup and the memory limit apply inside the container"
+expect_eq "$(k get pod limits -o jsonpath='{.status.qosClass}')" "Guaranteed" "limits only: Guaranteed QoS"
+cat >"$WORK/oom.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: oom}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: [sh, -c, 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo ${#x}']
+    resources: {limits: {memory: 16Mi}}
+EOF
+k create -f "$WORK/oom.yaml" >/dev/null
+wait_for "oom pod finished" 60 finished oom
+expect_eq "$(k get pod oom -o jsonpath='{.status.containerStatuses[0].state.terminated.reason}')" "OOMKilled" "a container over its memory limit shows OOMKilled"
 
 # --- a crashing container: restarts with back-off, CrashLoopBackOff
 k run crash --image=busybox:1.36 -- sh -c 'echo "crash run"; exit 3' >/dev/null
@@ -197,5 +252,9 @@ expect_contains "$(k get events --field-selector involvedObject.name=probes,reas
 
 # --- stopping skiff up removes every pod it ran
 stop_server
+if [ "$(node_leftovers)" != "shims=0 mounts=0 netns=0" ]; then
+  echo "--- leftovers: $(node_leftovers); new netns: $(comm -13 <(echo "$NETNS_BEFORE") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) | tr '\n' ' ')" >&2
+  grep -E 'cleanup|removed every|failed' "$WORK/server.log" | tail -20 >&2
+fi
 expect_eq "$(node_leftovers)" "shims=0 mounts=0 netns=0" "stopping skiff up leaves no container, mount or network namespace"
 finish

@@ -34,6 +34,8 @@ constexpr auto kStreamCreationTimeout = 30s;
 // acknowledge the end, before the connections are cut.
 constexpr auto kDrainTimeout = 5s;
 constexpr size_t kMaxStatus = 64 * 1024;
+// How long a terminal session waits for the client's first size before starting without one.
+constexpr auto kFirstResizeWait = 1s;
 
 constexpr uint8_t kChannelStdin = 0, kChannelStdout = 1, kChannelStderr = 2, kChannelError = 3,
                   kChannelResize = 4, kChannelClose = 255;
@@ -97,12 +99,47 @@ bool pump(spdy::Stream& from, Sink&& sink) {
 }
 
 // The runtime's end of one exec/attach: a SPDY client session (v4) with its streams open.
+//
+// For a terminal the resize stream is opened last, when the client's first size arrives:
+// containerd starts the command once all its streams exist and applies sizes only after the
+// start, so the first size has to follow right behind that stream (as when kubectl talks to
+// containerd itself) or `stty size` in the command may still see 0x0.
 struct RuntimeSide {
   std::unique_ptr<spdy::Session> session;
-  spdy::StreamPtr error, in, out, err, resize;
+  spdy::StreamPtr error, in, out, err;
+  bool tty = false;
+
+  // Sends a terminal size (JSON); the first call opens the resize stream.
+  void resize(std::string_view size) {
+    std::lock_guard lock(resizeMu_);
+    if (!tty) return;
+    try {
+      if (!resize_) {
+        resize_ = session->open({{"streamtype", "resize"}});
+        resizeCv_.notify_all();
+      }
+      if (!size.empty()) resize_->write(size);
+    } catch (const std::exception& e) {
+      SKIFF_LOG_DEBUG("kubelet streaming: resize not delivered error=\"{}\"", e.what());
+    }
+  }
+  // Opens the resize stream if the client sent no size within `wait`.
+  void startWithin(std::chrono::milliseconds wait) {
+    if (!tty) return;
+    {
+      std::unique_lock lock(resizeMu_);
+      resizeCv_.wait_for(lock, wait, [&] { return resize_ != nullptr; });
+    }
+    resize({});
+  }
   ~RuntimeSide() {
     if (session) session->join();
   }
+
+ private:
+  std::mutex resizeMu_;
+  std::condition_variable resizeCv_;
+  spdy::StreamPtr resize_;
 };
 
 std::shared_ptr<RuntimeSide> connectRuntime(const std::string& url, const RemoteCommandOptions& o) {
@@ -117,13 +154,13 @@ std::shared_ptr<RuntimeSide> connectRuntime(const std::string& url, const Remote
     auto s = rt->session->open({{"streamtype", type}});
     return s;
   };
-  // Upstream's client order: error first, then the data streams, resize last.
+  // Upstream's client order: error first, then the data streams (resize comes later).
   rt->error = open("error");
   if (o.in) rt->in = open("stdin");
   if (o.out) rt->out = open("stdout");
   if (o.err) rt->err = open("stderr");
-  if (o.tty) rt->resize = open("resize");
-  for (auto* s : {&rt->error, &rt->in, &rt->out, &rt->err, &rt->resize})
+  rt->tty = o.tty;
+  for (auto* s : {&rt->error, &rt->in, &rt->out, &rt->err})
     if (*s && !(*s)->waitReply(kDialTimeout))
       throw std::runtime_error("the runtime did not accept stream " + (*s)->header("streamtype"));
   return rt;
@@ -146,8 +183,8 @@ void serveWebSocketSession(UpgradedConnectionPtr conn, const std::shared_ptr<Run
       try {
         if (channel == kChannelStdin && stdinOpen) {
           if (!payload.empty()) rt->in->write(payload);
-        } else if (channel == kChannelResize && rt->resize) {
-          rt->resize->write(payload);
+        } else if (channel == kChannelResize) {
+          rt->resize(payload);
         } else if (channel == kChannelClose && v5 && !payload.empty() &&
                    static_cast<uint8_t>(payload[0]) == kChannelStdin && stdinOpen) {
           rt->in->closeWrite();
@@ -175,6 +212,7 @@ void serveWebSocketSession(UpgradedConnectionPtr conn, const std::shared_ptr<Run
   };
   if (rt->out) pumps.emplace_back(relay, std::ref(*rt->out), kChannelStdout);
   if (rt->err) pumps.emplace_back(relay, std::ref(*rt->err), kChannelStderr);
+  rt->startWithin(kFirstResizeWait);
 
   // The runtime writes the status when the command ended, then closes its streams.
   std::string status = rt->error->readAll(kMaxStatus);
@@ -251,8 +289,7 @@ void serveSpdySession(UpgradedConnectionPtr conn, const std::shared_ptr<RuntimeS
       else
         rt->in->closeWrite();
     });
-  if (cResize && rt->resize)
-    inbound.emplace_back([&] { pump(*cResize, [&](std::string_view d) { rt->resize->write(d); }); });
+  if (cResize) inbound.emplace_back([&] { pump(*cResize, [&](std::string_view d) { rt->resize(d); }); });
   // The client gone while the command runs: end the runtime's session too.
   inbound.emplace_back([&] {
     while (!finished)
@@ -270,6 +307,7 @@ void serveSpdySession(UpgradedConnectionPtr conn, const std::shared_ptr<RuntimeS
   };
   if (rt->out && cOut) outbound.emplace_back(relay, std::ref(*rt->out), cOut);
   if (rt->err && cErr) outbound.emplace_back(relay, std::ref(*rt->err), cErr);
+  rt->startWithin(cResize ? kFirstResizeWait : 0ms);
 
   std::string status = rt->error->readAll(kMaxStatus);
   if (!pumpsDone.wait(kDrainTimeout)) rt->session->close();

@@ -576,11 +576,6 @@ TEST_F(KubeletSyncTest, StopContainerGetsTheWholeGracePeriod) {
   ASSERT_TRUE(waitUntil([&] { return !pod("graceful").has_value(); })) << "pod never left the API";
   auto stops = runtime_.stopCalls();
   ASSERT_EQ(stops.size(), 1u);
-  if (stops[0].timeoutSeconds == 6)
-    GTEST_SKIP()
-        << "bug: pod_sync.cpp killRuntimePod passes duration_cast<seconds>(deadline - now), which "
-           "truncates 6.99 s to 6: StopContainer gets grace-1 seconds (upstream passes the full "
-           "grace period when no preStop hook ran)";
   EXPECT_EQ(stops[0].timeoutSeconds, 7);
 }
 
@@ -860,13 +855,8 @@ TEST_F(KubeletSyncTest, CreateContainerFailureOfAnInitContainerIsRetried) {
   settle();
   runtime_.clearFailures("CreateContainer");
   // Regular containers are retried 2 s after such a failure; give the init container a second more.
-  if (!waitUntil([&] { return runtime_.starts("init1") == 1; }, 3s))
-    GTEST_SKIP()
-        << "bug: pod_sync.cpp syncRunningPod ignores startContainer()'s false for init containers "
-           "(no queue_.addAfter as for regular containers): after a CreateContainer (or image "
-           "pull) "
-           "failure that changes nothing in the status, the init container is retried only at the "
-           "next resync (60 s)";
+  EXPECT_TRUE(waitUntil([&] { return runtime_.starts("init1") == 1; }, 3s))
+      << "the init container was not retried within 3 s of a CreateContainer failure";
   EXPECT_EQ(runtime_.starts("init1"), 1);
 }
 
@@ -880,11 +870,6 @@ TEST_F(KubeletSyncTest, ImageEventsOfAnInitContainerNameItsInitContainerField) {
   ASSERT_TRUE(started);
   EXPECT_EQ(images_.pulls("alpine:3.19"), 1);
   auto fieldPath = at(*pulled, {"involvedObject", "fieldPath"});
-  if (fieldPath == "spec.containers{init1}")
-    GTEST_SKIP()
-        << "bug: pod_sync.cpp ensureImage() builds its event reference with containerRef(pod, "
-           "name, "
-           "false), so Pulling/Pulled/Failed events of init containers say spec.containers{init1}";
   EXPECT_EQ(fieldPath, "spec.initContainers{init1}");
 }
 

@@ -218,6 +218,21 @@ TEST_F(RemoteCommandTest, TtySessionRelaysResizeAndHasNoStderr) {
   EXPECT_EQ(r.channels[1], R"(size {"Width":120,"Height":40})");
 }
 
+TEST_F(RemoteCommandTest, TtySessionStartsWithoutASizeAfterAWhile) {
+  FakeStreamingServer cri(kStreamProtocolV4, containerd({"error", "stdout", "resize"}, [](Streams& s) {
+                            s["stdout"]->write("started");
+                            s["error"]->write(kSuccessStatus);
+                          }));
+  runtime_.url = cri.url("/exec/t");
+  auto req = webSocket(request("/exec/default/web/app",
+                               {{"command", "sh"}, {"stdout", "true"}, {"tty", "true"}}));
+  auto res = execHandler(backend())(req);
+  auto start = std::chrono::steady_clock::now();
+  auto r = runWebSocket(res);
+  EXPECT_EQ(r.channels[1], "started");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 900ms);
+}
+
 TEST_F(RemoteCommandTest, SpdyClientGetsOutputAndStatusOnItsStreams) {
   FakeStreamingServer cri(kStreamProtocolV4, containerd({"error", "stdout", "stderr"}, [](Streams& s) {
                             s["stdout"]->write(std::string(300000, 'o'));  // several windows
