@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "client/node_lease.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -16,7 +17,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using SysClock = std::chrono::system_clock;
 
-constexpr const char* kLeaseNamespace = "kube-node-lease";
 constexpr const char* kKubeletVersion = "v1.32.0-skiff-hollow";
 constexpr const char* kRuntimeVersion = "hollow://1.0.0";
 // Upstream's default when a pod does not say (terminationGracePeriodSeconds).
@@ -432,30 +432,8 @@ void HollowAgent::renewLease(const std::string& name) {
     std::lock_guard lock(mu_);
     uid = findNode(name)->uid;
   }
-  auto now = formatMicroTime(SysClock::now());
-  json::object spec{{"holderIdentity", name},
-                    {"leaseDurationSeconds", options_.leaseDurationSeconds},
-                    {"renewTime", now}};
   try {
-    try {
-      // A merge patch of spec renews without a read-modify-write cycle: the Lease has one
-      // writer (this node), so there is nothing to be optimistic about.
-      client_.patch(client::resources::leases, kLeaseNamespace, name, client::PatchType::Merge,
-                    json::object{{"spec", spec}});
-    } catch (const ApiError& e) {
-      if (e.code() != 404) throw;
-      json::object meta{{"name", name}, {"namespace", kLeaseNamespace}};
-      // Owned by the Node, like upstream, so deleting the Node garbage-collects its Lease.
-      if (!uid.empty())
-        meta["ownerReferences"] = json::array{
-            json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", name}, {"uid", uid}}};
-      spec["acquireTime"] = now;
-      client_.create(client::resources::leases, kLeaseNamespace,
-                     json::object{{"apiVersion", "coordination.k8s.io/v1"},
-                                  {"kind", "Lease"},
-                                  {"metadata", std::move(meta)},
-                                  {"spec", std::move(spec)}});
-    }
+    client::renewNodeLease(client_, name, uid, options_.leaseDurationSeconds);
     heartbeats_.addAfter("lease/" + name, options_.leaseRenewInterval);
   } catch (const std::exception& e) {
     // Upstream retries a failed renewal sooner (200 ms doubling up to 7 s); one short retry

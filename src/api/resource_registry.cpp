@@ -86,7 +86,8 @@ std::vector<ResourceInfo> builtinResources() {
                    "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
                    "status.nominatedNodeName"}),
       R("", "v1", "Node", "nodes", false).shortNames({"no"})
-          .sub("proxy", "", "v1", "NodeProxyOptions", {"create", "delete", "get", "patch", "update"})
+          .sub("proxy", "", "v1", "NodeProxyOptions",
+               {"create", "delete", "get", "patch", "update"})
           .status().fields({"spec.unschedulable"}),
       R("", "v1", "Service", "services", true).shortNames({"svc"}).all().status(),
       R("", "v1", "Endpoints", "endpoints", true).shortNames({"ep"}),

@@ -235,8 +235,7 @@ int hexValue(char c) {
 std::string percentDecode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 &&
-        hexValue(s[i + 2]) >= 0) {
+    if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 && hexValue(s[i + 2]) >= 0) {
       out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
       i += 2;
     } else {
@@ -620,7 +619,8 @@ HttpResponse KubeletProxy::podStream(ResourceStore& store, const RequestInfo& ri
     throw badRequest("you must specify at least 1 command");
   ObjectPtr pod = store.getShared(*ri.info, ri.namespaceName, ri.name);
   std::string container;
-  if (sub != "portforward") container = chooseContainer(*pod, req.paramOr("container", ""), ri.name);
+  if (sub != "portforward")
+    container = chooseContainer(*pod, req.paramOr("container", ""), ri.name);
   const json::object* spec = objAt(*pod, "spec");
   std::string nodeName = spec ? strAt(*spec, "nodeName") : "";
   if (nodeName.empty()) throw badRequest("pod " + ri.name + " does not have a host assigned");

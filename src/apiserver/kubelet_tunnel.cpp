@@ -65,9 +65,15 @@ bool sameName(const std::string& a, const char* b) { return strcasecmp(a.c_str()
 // Hop-by-hop headers, as Go's httputil.ReverseProxy drops them (plus those named in
 // Connection).
 bool isHopByHop(const std::string& lowerName) {
-  static const char* const kHop[] = {"connection", "proxy-connection", "keep-alive",
-                                     "proxy-authenticate", "proxy-authorization", "te",
-                                     "trailer", "transfer-encoding", "upgrade"};
+  static const char* const kHop[] = {"connection",
+                                     "proxy-connection",
+                                     "keep-alive",
+                                     "proxy-authenticate",
+                                     "proxy-authorization",
+                                     "te",
+                                     "trailer",
+                                     "transfer-encoding",
+                                     "upgrade"};
   return std::any_of(std::begin(kHop), std::end(kHop),
                      [&](const char* h) { return lowerName == h; });
 }
@@ -293,8 +299,7 @@ HttpResponse KubeletTunnel::upgrade(const ProxyTarget& to, HttpRequest& req) {
   }
   if (r.status != 101) {
     if (r.status < 400)
-      throw ApiError(500, "",
-                     "invalid upgrade response: status code " + std::to_string(r.status));
+      throw ApiError(500, "", "invalid upgrade response: status code " + std::to_string(r.status));
     return relay(r, false);  // e.g. the kubelet's 400 or 403 Status, kubectl's cue to retry
   }
   if (!r.connection) throw ApiError(500, "", "invalid upgrade response: no connection");

@@ -34,14 +34,14 @@ struct ProxyTarget {
   std::string host;  // IP literal or name
   int port = 0;
   bool tls = true;
-  bool clientCert = true;  // present the kubelet client certificate (TLS only)
-  std::string target;      // escaped path and query: "/exec/default/web/app?command=ls"
+  bool clientCert = true;   // present the kubelet client certificate (TLS only)
+  std::string target;       // escaped path and query: "/exec/default/web/app?command=ls"
   std::string url() const;  // "https://127.0.0.1:10250/exec/..." (for messages)
 };
 
 struct KubeletTunnelOptions {
-  std::string clientCertPem, clientKeyPem;  // empty: no client certificate
-  std::chrono::milliseconds connectTimeout{5000};  // TCP connect, and the TLS handshake again
+  std::string clientCertPem, clientKeyPem;           // empty: no client certificate
+  std::chrono::milliseconds connectTimeout{5000};    // TCP connect, and the TLS handshake again
   std::chrono::milliseconds responseTimeout{30000};  // request sent, response headers read
   // How long a client may keep its side open once the kubelet has ended its own.
   std::chrono::milliseconds drainTimeout{10000};

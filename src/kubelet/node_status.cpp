@@ -8,6 +8,7 @@
 #include "api/quantity.h"
 #include "common/api_error.h"
 #include "common/ids.h"
+#include "client/node_lease.h"
 #include "common/log.h"
 #include "kubelet/cni_config.h"
 #include "kubelet/kubelet.h"
@@ -22,7 +23,6 @@ using api::arrayAt;
 using api::stringAt;
 using SysClock = std::chrono::system_clock;
 
-constexpr const char* kLeaseNamespace = "kube-node-lease";
 constexpr const char* kKubeletVersion = "v1.32.0-skiff";
 
 int64_t quantityBytes(const std::string& text) {
@@ -110,33 +110,13 @@ bool Kubelet::registerNode() {
 }
 
 void Kubelet::renewLease() {
-  auto now = formatMicroTime(SysClock::now());
   std::string nodeUid;
   {
     std::lock_guard lock(mu_);
     nodeUid = nodeUid_;
   }
-  json::object spec{{"holderIdentity", options_.nodeName},
-                    {"leaseDurationSeconds", options_.leaseDurationSeconds},
-                    {"renewTime", now}};
   try {
-    try {
-      client_.patch(client::resources::leases, kLeaseNamespace, options_.nodeName, client::PatchType::Merge,
-                    json::object{{"spec", spec}});
-    } catch (const ApiError& e) {
-      if (e.code() != 404) throw;
-      json::object meta{{"name", options_.nodeName}, {"namespace", kLeaseNamespace}};
-      // Owned by the Node, so deleting the Node garbage-collects its Lease (as upstream).
-      if (!nodeUid.empty())
-        meta["ownerReferences"] = json::array{json::object{
-            {"apiVersion", "v1"}, {"kind", "Node"}, {"name", options_.nodeName}, {"uid", nodeUid}}};
-      spec["acquireTime"] = now;
-      client_.create(client::resources::leases, kLeaseNamespace,
-                     json::object{{"apiVersion", "coordination.k8s.io/v1"},
-                                  {"kind", "Lease"},
-                                  {"metadata", std::move(meta)},
-                                  {"spec", std::move(spec)}});
-    }
+    client::renewNodeLease(client_, options_.nodeName, nodeUid, options_.leaseDurationSeconds);
   } catch (const std::exception& e) {
     SKIFF_LOG_WARN("kubelet node={} lease renewal failed error=\"{}\"", options_.nodeName, e.what());
   }

@@ -140,13 +140,13 @@ json::object podObject(const std::string& name, const std::string& node,
 }
 
 json::object nodeObject(const std::string& name, int port) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Node"},
-          {"metadata", {{"name", name}}},
-          {"status",
-           {{"addresses", json::array{json::object{{"type", "InternalIP"},
-                                                   {"address", "127.0.0.1"}}}},
-            {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", port}}}}}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata", {{"name", name}}},
+      {"status",
+       {{"addresses", json::array{json::object{{"type", "InternalIP"}, {"address", "127.0.0.1"}}}},
+        {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", port}}}}}}}};
 }
 
 // One API server and one fake kubelet ("kn", its Node) for the whole suite.
@@ -518,11 +518,13 @@ TEST_F(PodExecProxyTest, SpdyProtocolVersionsGoAsSeparateHeaderLines) {
       head.set_value(buf.substr(0, end + 4));
       std::string rest = buf.substr(end + 4);
       // The 101 and the first frames in one write.
-      net::write(stream, net::buffer(std::string(
-                             "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-                             "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n"
-                             "\r\nEARLY") +
-                         rest));
+      net::write(
+          stream,
+          net::buffer(
+              std::string("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                          "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n"
+                          "\r\nEARLY") +
+              rest));
       for (;;) {
         size_t n = stream.read_some(net::buffer(chunk));
         net::write(stream, net::buffer(chunk, n));
@@ -532,7 +534,8 @@ TEST_F(PodExecProxyTest, SpdyProtocolVersionsGoAsSeparateHeaderLines) {
     }
   });
 
-  UpgradeRequest r = apiRequest("/api/v1/namespaces/default/pods/on-raw/exec?command=sh&stdin=true");
+  UpgradeRequest r =
+      apiRequest("/api/v1/namespaces/default/pods/on-raw/exec?command=sh&stdin=true");
   r.method = "POST";
   r.headers = {{"Connection", "Upgrade"}, {"Upgrade", "SPDY/3.1"}};
   for (const char* v : {"v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
@@ -636,12 +639,12 @@ TEST_F(PodExecProxyTest, StopEndsOpenTunnels) {
   create("/api/v1/namespaces/default/pods", podObject("web", "kn", {"app"}), second);
   std::promise<void> inSession;
   auto release = std::make_shared<std::promise<void>>();
-  upgradeRoute("/exec/default/web/app", [&inSession, done = release->get_future().share()](
-                                            UpgradedConnectionPtr c) {
-    inSession.set_value();
-    readAll(*c);
-    done.wait_for(4s);  // silent after the half-close
-  });
+  upgradeRoute("/exec/default/web/app",
+               [&inSession, done = release->get_future().share()](UpgradedConnectionPtr c) {
+                 inSession.set_value();
+                 readAll(*c);
+                 done.wait_for(4s);  // silent after the half-close
+               });
   UpgradeResult res = openUpgrade(apiRequest(kExecPath + "?" + kExecQuery, second));
   ASSERT_EQ(res.status, 101) << res.body;
   ASSERT_EQ(inSession.get_future().wait_for(kWait), std::future_status::ready);
@@ -666,8 +669,7 @@ TEST_F(PodExecProxyTest, LingeringClientIsClosedAfterTheDrainTimeout) {
   RequestContext ctx;
   resources.create(*registry.find("", "v1", "namespaces"), "",
                    json::parse(R"({"metadata":{"name":"default"}})"), ctx);
-  resources.create(*registry.find("", "v1", "nodes"), "", nodeObject("kn", kubelet_->port()),
-                   ctx);
+  resources.create(*registry.find("", "v1", "nodes"), "", nodeObject("kn", kubelet_->port()), ctx);
   resources.create(*registry.find("", "v1", "pods"), "default", podObject("web", "kn", {"app"}),
                    ctx);
 
@@ -717,8 +719,8 @@ class NodeProxyTest : public PodExecProxyTest {};
 TEST_F(NodeProxyTest, RelaysMethodPathQueryBodyAndAnswer) {
   route("/stats/summary", [](HttpRequest& req) {
     HttpResponse res;
-    res.body = R"({"node":{"nodeName":"kn"},"query":")" + req.paramOr("only_cpu_and_memory", "") +
-               "\"}";
+    res.body =
+        R"({"node":{"nodeName":"kn"},"query":")" + req.paramOr("only_cpu_and_memory", "") + "\"}";
     res.headers = {{"X-Kubelet", "summary"}, {"Access-Control-Allow-Origin", "*"}};
     return res;
   });
@@ -736,8 +738,7 @@ TEST_F(NodeProxyTest, RelaysMethodPathQueryBodyAndAnswer) {
     return res;
   });
 
-  Answer a = call("GET", "/api/v1/nodes/kn/proxy/stats/summary",
-                  {{"only_cpu_and_memory", "true"}},
+  Answer a = call("GET", "/api/v1/nodes/kn/proxy/stats/summary", {{"only_cpu_and_memory", "true"}},
                   {{"accept", "application/json"}, {"authorization", "Bearer t"}});
   EXPECT_EQ(a.code, 200);
   EXPECT_EQ(a.body, R"({"node":{"nodeName":"kn"},"query":"true"})");
