@@ -12,7 +12,8 @@ namespace {
 
 // The runtime pod of the API pod: the one with its UID, else (static pods run under the
 // manifest's UID, not the mirror's) the newest one of that name.
-const RuntimePod* runtimePodFor(const std::map<std::string, RuntimePod>& pods, const std::string& uid) {
+const RuntimePod* runtimePodFor(const std::map<std::string, RuntimePod>& pods,
+                                const std::string& uid) {
   if (auto it = pods.find(uid); it != pods.end()) return &it->second;
   const RuntimePod* best = nullptr;
   for (const auto& [id, rt] : pods) {

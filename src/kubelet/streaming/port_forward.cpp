@@ -73,7 +73,8 @@ void relayStream(const spdy::StreamPtr& client, const spdy::StreamPtr& runtime) 
   up.join();
 }
 
-void serveSession(std::unique_ptr<spdy::Session> client, const std::shared_ptr<RuntimeConnection>& rt) {
+void serveSession(std::unique_ptr<spdy::Session> client,
+                  const std::shared_ptr<RuntimeConnection>& rt) {
   struct Relay {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
@@ -171,9 +172,10 @@ apiserver::HttpResponse servePortForward(const apiserver::HttpRequest& req,
     try {
       std::unique_ptr<spdy::Session> client;
       if (ws)
-        client = std::make_unique<spdy::Session>(
-            std::make_unique<WebSocketByteStream>(std::move(conn), WebSocketConnection::Role::Server),
-            spdy::Session::Role::Server);
+        client =
+            std::make_unique<spdy::Session>(std::make_unique<WebSocketByteStream>(
+                                                std::move(conn), WebSocketConnection::Role::Server),
+                                            spdy::Session::Role::Server);
       else
         client = std::make_unique<spdy::Session>(std::move(conn), spdy::Session::Role::Server);
       serveSession(std::move(client), rt);

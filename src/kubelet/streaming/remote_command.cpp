@@ -23,9 +23,8 @@ namespace {
 
 const std::vector<std::string> kWebSocketProtocols = {kStreamProtocolV5, kStreamProtocolV4,
                                                       kStreamProtocolV1};
-const std::vector<std::string> kSpdyProtocols = {kStreamProtocolV5, kStreamProtocolV4,
-                                                 kStreamProtocolV3, kStreamProtocolV2,
-                                                 kStreamProtocolV1};
+const std::vector<std::string> kSpdyProtocols = {
+    kStreamProtocolV5, kStreamProtocolV4, kStreamProtocolV3, kStreamProtocolV2, kStreamProtocolV1};
 
 constexpr auto kDialTimeout = 10s;
 // Upstream's DefaultStreamCreationTimeout: how long the client has to open its streams.
@@ -262,9 +261,10 @@ void serveSpdySession(UpgradedConnectionPtr conn, const std::shared_ptr<RuntimeS
       if (acc.count < expected && client.closed()) break;
     }
     if (acc.count < expected) {
-      SKIFF_LOG_WARN("kubelet streaming: timed out waiting for client to create streams got={} "
-                     "want={}",
-                     acc.count, expected);
+      SKIFF_LOG_WARN(
+          "kubelet streaming: timed out waiting for client to create streams got={} "
+          "want={}",
+          acc.count, expected);
       lock.unlock();
       client.join();
       rt->session->close();
@@ -289,7 +289,8 @@ void serveSpdySession(UpgradedConnectionPtr conn, const std::shared_ptr<RuntimeS
       else
         rt->in->closeWrite();
     });
-  if (cResize) inbound.emplace_back([&] { pump(*cResize, [&](std::string_view d) { rt->resize(d); }); });
+  if (cResize)
+    inbound.emplace_back([&] { pump(*cResize, [&](std::string_view d) { rt->resize(d); }); });
   // The client gone while the command runs: end the runtime's session too.
   inbound.emplace_back([&] {
     while (!finished)
@@ -403,7 +404,8 @@ apiserver::HttpResponse serveRemoteCommand(const apiserver::HttpRequest& req,
   try {
     rt = connectRuntime(url, options);
   } catch (const std::exception& e) {
-    SKIFF_LOG_WARN("kubelet streaming: runtime connection failed url={} error=\"{}\"", url, e.what());
+    SKIFF_LOG_WARN("kubelet streaming: runtime connection failed url={} error=\"{}\"", url,
+                   e.what());
     throw ApiError(500, "InternalError",
                    std::string("error connecting to the container runtime: ") + e.what());
   }

@@ -1,10 +1,10 @@
 // SPDY/3 framing and header compression. The session (streams, flow control) is in
 // spdy_session.cpp.
+#include "kubelet/streaming/spdy.h"
+
 #include <zlib.h>
 
 #include <cstring>
-
-#include "kubelet/streaming/spdy.h"
 
 namespace skiff::kubelet::streaming::spdy {
 
@@ -38,17 +38,71 @@ std::string lower(std::string_view s) {
 // The dictionary as section 2.6.10.1 of the SPDY/3 draft defines it: these words, each with a
 // 32-bit big-endian length in front, followed by a run of common values without lengths.
 std::string buildDictionary() {
-  static const char* const kWords[] = {
-      "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset",
-      "accept-encoding", "accept-language", "accept-ranges", "age", "allow", "authorization",
-      "cache-control", "connection", "content-base", "content-encoding", "content-language",
-      "content-length", "content-location", "content-md5", "content-range", "content-type",
-      "date", "etag", "expect", "expires", "from", "host", "if-match", "if-modified-since",
-      "if-none-match", "if-range", "if-unmodified-since", "last-modified", "location",
-      "max-forwards", "pragma", "proxy-authenticate", "proxy-authorization", "range", "referer",
-      "retry-after", "server", "te", "trailer", "transfer-encoding", "upgrade", "user-agent",
-      "vary", "via", "warning", "www-authenticate", "method", "get", "status", "200 OK",
-      "version", "HTTP/1.1", "url", "public", "set-cookie", "keep-alive", "origin"};
+  static const char* const kWords[] = {"options",
+                                       "head",
+                                       "post",
+                                       "put",
+                                       "delete",
+                                       "trace",
+                                       "accept",
+                                       "accept-charset",
+                                       "accept-encoding",
+                                       "accept-language",
+                                       "accept-ranges",
+                                       "age",
+                                       "allow",
+                                       "authorization",
+                                       "cache-control",
+                                       "connection",
+                                       "content-base",
+                                       "content-encoding",
+                                       "content-language",
+                                       "content-length",
+                                       "content-location",
+                                       "content-md5",
+                                       "content-range",
+                                       "content-type",
+                                       "date",
+                                       "etag",
+                                       "expect",
+                                       "expires",
+                                       "from",
+                                       "host",
+                                       "if-match",
+                                       "if-modified-since",
+                                       "if-none-match",
+                                       "if-range",
+                                       "if-unmodified-since",
+                                       "last-modified",
+                                       "location",
+                                       "max-forwards",
+                                       "pragma",
+                                       "proxy-authenticate",
+                                       "proxy-authorization",
+                                       "range",
+                                       "referer",
+                                       "retry-after",
+                                       "server",
+                                       "te",
+                                       "trailer",
+                                       "transfer-encoding",
+                                       "upgrade",
+                                       "user-agent",
+                                       "vary",
+                                       "via",
+                                       "warning",
+                                       "www-authenticate",
+                                       "method",
+                                       "get",
+                                       "status",
+                                       "200 OK",
+                                       "version",
+                                       "HTTP/1.1",
+                                       "url",
+                                       "public",
+                                       "set-cookie",
+                                       "keep-alive",
+                                       "origin"};
   static const char* const kTail[] = {
       "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505",
       "203 Non-Authoritative Information",
@@ -274,7 +328,8 @@ std::string Framer::encode(const Frame& f) {
     case FrameType::Data:
       break;
   }
-  if (payload.size() > kMaxFrameLength) throw std::invalid_argument("spdy: control frame too large");
+  if (payload.size() > kMaxFrameLength)
+    throw std::invalid_argument("spdy: control frame too large");
   put16(out, 0x8000 | kVersion);
   put16(out, static_cast<uint16_t>(f.type));
   // Flags are meaningless (and rejected by spdystream) on these.
@@ -372,8 +427,8 @@ std::optional<Frame> Framer::parse(uint32_t word0, uint8_t flags, std::string&& 
       if (n != 4 + size_t{count} * 8) throw SpdyError("spdy: SETTINGS has bad length");
       for (uint32_t i = 0; i < count; ++i) {
         uint32_t idWord = get32(b + 4 + i * 8);
-        f.settings.push_back({static_cast<uint8_t>(idWord >> 24), idWord & 0xFFFFFF,
-                              get32(b + 8 + i * 8)});
+        f.settings.push_back(
+            {static_cast<uint8_t>(idWord >> 24), idWord & 0xFFFFFF, get32(b + 8 + i * 8)});
       }
       return f;
     }

@@ -253,12 +253,12 @@ class Session {
   uint32_t sessionUnacked_ = 0;
   int64_t sessionSendWindow_ = kInitialWindow;
   int64_t initialSendWindow_ = kInitialWindow;
-  bool peerFlowControl_ = false;  // the peer sent WINDOW_UPDATE or SETTINGS initial window
+  bool peerFlowControl_ = false;         // the peer sent WINDOW_UPDATE or SETTINGS initial window
   bool peerSessionFlowControl_ = false;  // ... a session-level (stream 0) WINDOW_UPDATE
   bool assumeNoFlowControl_ = false;     // a window ran out and no update came
-  bool goneAway_ = false;         // GOAWAY sent or received
+  bool goneAway_ = false;                // GOAWAY sent or received
   bool peerGoneAway_ = false;
-  bool ended_ = false;            // connection over
+  bool ended_ = false;  // connection over
   std::atomic<bool> closing_{false};
   std::thread reader_;
 };

@@ -45,9 +45,8 @@ Frame windowUpdate(uint32_t id, uint32_t delta) {
 size_t Stream::read(char* buf, size_t max) {
   if (max == 0) return 0;
   std::unique_lock lock(session_.mu_);
-  session_.cv_.wait(lock, [&] {
-    return recvPos_ < recv_.size() || remoteFin_ || reset_ || session_.ended_;
-  });
+  session_.cv_.wait(
+      lock, [&] { return recvPos_ < recv_.size() || remoteFin_ || reset_ || session_.ended_; });
   if (recvPos_ >= recv_.size()) return 0;
   size_t n = std::min(max, recv_.size() - recvPos_);
   std::memcpy(buf, recv_.data() + recvPos_, n);
@@ -83,13 +82,10 @@ void Stream::write(std::string_view data) {
       std::unique_lock lock(session_.mu_);
       auto stop = [&] { return reset_ || localFin_ || session_.ended_; };
       auto window = [&] {
-        return session_.peerSessionFlowControl_
-                   ? std::min(sendWindow_, session_.sessionSendWindow_)
-                   : sendWindow_;
+        return session_.peerSessionFlowControl_ ? std::min(sendWindow_, session_.sessionSendWindow_)
+                                                : sendWindow_;
       };
-      auto enforce = [&] {
-        return session_.peerFlowControl_ || !session_.assumeNoFlowControl_;
-      };
+      auto enforce = [&] { return session_.peerFlowControl_ || !session_.assumeNoFlowControl_; };
       if (!stop() && window() <= 0 && enforce()) {
         if (session_.peerFlowControl_) {
           session_.cv_.wait(lock, [&] { return stop() || window() > 0; });

@@ -66,7 +66,8 @@ std::string criUrl(F&& call, const std::string& what) {
   try {
     return call();
   } catch (const cri::CriError& e) {
-    SKIFF_LOG_WARN("kubelet streaming: CRI {} failed code={} error=\"{}\"", what, e.code(), e.what());
+    SKIFF_LOG_WARN("kubelet streaming: CRI {} failed code={} error=\"{}\"", what, e.code(),
+                   e.what());
     if (e.notFound()) throw ApiError(404, "NotFound", e.what());
     throw ApiError(500, "InternalError", what + " failed: " + e.what());
   }
@@ -86,7 +87,8 @@ apiserver::HttpHandler execHandler(StreamingBackend backend) {
     std::vector<std::string> command;
     for (auto [it, end] = req.query.equal_range("command"); it != end; ++it)
       command.push_back(it->second);
-    if (command.empty()) throw badRequest("you must specify at least one command for the container");
+    if (command.empty())
+      throw badRequest("you must specify at least one command for the container");
     auto options = streaming::remoteCommandOptions(req);
     requireBackend(b);
     return streaming::serveRemoteCommand(req, options, [&] {

@@ -110,7 +110,8 @@ HttpUrl parseHttpUrl(const std::string& url) {
   auto sep = url.find("://");
   if (sep == std::string::npos) throw std::invalid_argument("not an absolute URL: " + url);
   u.scheme = lower(url.substr(0, sep));
-  if (u.scheme != "http") throw std::invalid_argument("unsupported URL scheme \"" + u.scheme + "\"");
+  if (u.scheme != "http")
+    throw std::invalid_argument("unsupported URL scheme \"" + u.scheme + "\"");
   std::string rest = url.substr(sep + 3);
   auto slash = rest.find_first_of("/?");
   std::string authority = rest.substr(0, slash);
@@ -150,7 +151,8 @@ std::unique_ptr<FdConnection> dialTcp(const std::string& host, int port,
     throw std::runtime_error("dial tcp " + host + ":" + service + ": " + ::gai_strerror(rc));
   std::string lastError = "no addresses";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) {
       lastError = errnoText("socket");
       continue;
@@ -195,7 +197,8 @@ std::string UpgradeReply::header(const std::string& lowerName) const {
 
 UpgradeReply httpUpgrade(UpgradedConnectionPtr& conn, const std::string& method, const HttpUrl& url,
                          const std::vector<std::pair<std::string, std::string>>& headers) {
-  std::string hostHeader = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  std::string hostHeader =
+      url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   if (url.port != 80) hostHeader += ":" + std::to_string(url.port);
   std::string req = method + " " + url.target + " HTTP/1.1\r\nHost: " + hostHeader + "\r\n";
   for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
@@ -235,7 +238,8 @@ UpgradeReply httpUpgrade(UpgradedConnectionPtr& conn, const std::string& method,
     reply.headers.emplace(lower(trim(line.substr(0, colon))), trim(line.substr(colon + 1)));
   }
   if (reply.status == 101) {
-    if (!rest.empty()) conn = std::make_unique<PrefixedConnection>(std::move(conn), std::move(rest));
+    if (!rest.empty())
+      conn = std::make_unique<PrefixedConnection>(std::move(conn), std::move(rest));
     return reply;
   }
   // An error answer: keep (a bounded part of) its body for the message.

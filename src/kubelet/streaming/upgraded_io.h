@@ -74,7 +74,7 @@ std::unique_ptr<FdConnection> dialTcp(const std::string& host, int port,
 struct UpgradeReply {
   int status = 0;
   std::multimap<std::string, std::string> headers;  // lower-case names
-  std::string body;  // for a non-101 answer (bounded)
+  std::string body;                                 // for a non-101 answer (bounded)
   std::string header(const std::string& lowerName) const;
 };
 

@@ -84,7 +84,8 @@ std::string encodeWsFrame(WsOpcode opcode, std::string_view payload, bool fin,
     out.push_back(static_cast<char>(len & 0xFF));
   } else {
     out.push_back(static_cast<char>(maskBit | 127));
-    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((len >> shift) & 0xFF));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out.push_back(static_cast<char>((len >> shift) & 0xFF));
   }
   if (!maskKey) {
     out.append(payload);
@@ -93,7 +94,8 @@ std::string encodeWsFrame(WsOpcode opcode, std::string_view payload, bool fin,
   out.append(reinterpret_cast<const char*>(maskKey), 4);
   size_t start = out.size();
   out.append(payload);
-  for (size_t i = 0; i < payload.size(); ++i) out[start + i] = static_cast<char>(out[start + i] ^ maskKey[i % 4]);
+  for (size_t i = 0; i < payload.size(); ++i)
+    out[start + i] = static_cast<char>(out[start + i] ^ maskKey[i % 4]);
   return out;
 }
 
@@ -107,9 +109,8 @@ std::optional<WsFrame> WsFrameParser::next() {
   if (!knownOpcode(op)) throw WebSocketError(kWsCloseProtocolError, "websocket: unknown opcode");
   const bool masked = (b1 & 0x80) != 0;
   if (masked != expectMasked_)
-    throw WebSocketError(kWsCloseProtocolError,
-                         expectMasked_ ? "websocket: client frame not masked"
-                                       : "websocket: server frame masked");
+    throw WebSocketError(kWsCloseProtocolError, expectMasked_ ? "websocket: client frame not masked"
+                                                              : "websocket: server frame masked");
   uint64_t len = b1 & 0x7F;
   size_t header = 2;
   if (len == 126) {
@@ -152,7 +153,10 @@ std::optional<WsFrame> WsFrameParser::next() {
 // ---------------------------------------------------------------- WebSocketConnection
 
 WebSocketConnection::WebSocketConnection(UpgradedConnection& conn, Role role, size_t maxMessage)
-    : conn_(conn), role_(role), parser_(role == Role::Server, maxMessage), maxMessage_(maxMessage) {}
+    : conn_(conn),
+      role_(role),
+      parser_(role == Role::Server, maxMessage),
+      maxMessage_(maxMessage) {}
 
 bool WebSocketConnection::closeSent() const {
   std::lock_guard lock(writeMu_);

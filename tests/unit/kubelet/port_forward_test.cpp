@@ -1,8 +1,10 @@
 // port-forward through the kubelet: kubectl's SPDY (plain, or tunnelled in WebSocket messages
 // split anywhere) → /portForward → a fake containerd that "dials the pod" by echoing.
+// clang-format off: the test util must precede system headers (see there)
 #include "kubelet/streaming/port_forward.h"
-// (before the system headers: see streaming_test_util.h)
+
 #include "streaming_test_util.h"
+// clang-format on
 
 #include <gtest/gtest.h>
 
@@ -101,9 +103,8 @@ class PortForwardTest : public ::testing::Test {
   // One forwarded connection as kubectl makes it: error stream (its write side closed at once),
   // wait for the reply, then the data stream.
   static void forwardOnce(spdy::Session& kubectl, int requestId, const std::string& payload) {
-    spdy::Headers h = {{"streamtype", "error"},
-                       {"port", "8080"},
-                       {"requestid", std::to_string(requestId)}};
+    spdy::Headers h = {
+        {"streamtype", "error"}, {"port", "8080"}, {"requestid", std::to_string(requestId)}};
     auto error = kubectl.open(h);
     error->closeWrite();
     ASSERT_TRUE(error->waitReply(5s));
@@ -143,8 +144,8 @@ TEST_F(PortForwardTest, SpdyTunnelledInWebSocketForwardsData) {
   auto [server, client] = socketPair();
   std::thread handler([&res, conn = std::move(server)]() mutable { res.upgrade(std::move(conn)); });
   {
-    auto tunnel = std::make_unique<ChoppedWrites>(
-        std::make_unique<WebSocketByteStream>(std::move(client), WebSocketConnection::Role::Client));
+    auto tunnel = std::make_unique<ChoppedWrites>(std::make_unique<WebSocketByteStream>(
+        std::move(client), WebSocketConnection::Role::Client));
     spdy::Session kubectl(std::move(tunnel), spdy::Session::Role::Client);
     kubectl.start();
     forwardOnce(kubectl, 0, "GET / HTTP/1.0\r\n\r\n");

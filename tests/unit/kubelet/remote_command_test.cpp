@@ -1,8 +1,10 @@
 // exec and attach end to end inside the process: a client (WebSocket v5 as kubectl 1.32, or
 // SPDY) → the kubelet's /exec handler → a fake containerd CRI streaming server over TCP.
+// clang-format off: the test util must precede system headers (see there)
 #include "kubelet/streaming/remote_command.h"
-// (before the system headers: see streaming_test_util.h)
+
 #include "streaming_test_util.h"
+// clang-format on
 
 #include <gtest/gtest.h>
 
@@ -36,7 +38,8 @@ const std::string kSuccessStatus = R"({"metadata":{},"status":"Success"})";
 
 // containerd's side of one exec: accept the client's streams (answering each), run `body` once
 // all of `want` are there, then end as containerd does: reset every stream, GOAWAY, close.
-FakeStreamingServer::Serve containerd(std::set<std::string> want, std::function<void(Streams&)> body) {
+FakeStreamingServer::Serve containerd(std::set<std::string> want,
+                                      std::function<void(Streams&)> body) {
   return [want, body](const FakeStreamingServer::Request&, std::unique_ptr<spdy::Session> s) {
     std::mutex mu;
     std::condition_variable cv;
@@ -92,7 +95,8 @@ class RemoteCommandTest : public ::testing::Test {
                    {"sec-websocket-protocol", protocol}};
     return req;
   }
-  static apiserver::HttpRequest spdyUpgrade(apiserver::HttpRequest req, const std::string& versions) {
+  static apiserver::HttpRequest spdyUpgrade(apiserver::HttpRequest req,
+                                            const std::string& versions) {
     req.method = "POST";
     req.headers = {{"connection", "Upgrade"},
                    {"upgrade", "SPDY/3.1"},
@@ -108,7 +112,8 @@ class RemoteCommandTest : public ::testing::Test {
   static WsResult runWebSocket(apiserver::HttpResponse& res,
                                const std::function<void(WebSocketConnection&)>& afterOpen = {}) {
     auto [server, client] = socketPair();
-    std::thread handler([&res, conn = std::move(server)]() mutable { res.upgrade(std::move(conn)); });
+    std::thread handler(
+        [&res, conn = std::move(server)]() mutable { res.upgrade(std::move(conn)); });
     WebSocketConnection ws(*client, WebSocketConnection::Role::Client);
     if (afterOpen) afterOpen(ws);
     WsResult r;
@@ -130,7 +135,8 @@ class RemoteCommandTest : public ::testing::Test {
 };
 
 TEST_F(RemoteCommandTest, WebSocketV5ExecRelaysOutputAndExitCode3) {
-  FakeStreamingServer cri(kStreamProtocolV4, containerd({"error", "stdout", "stderr"}, [](Streams& s) {
+  FakeStreamingServer cri(kStreamProtocolV4,
+                          containerd({"error", "stdout", "stderr"}, [](Streams& s) {
                             s["stdout"]->write("hello\n");
                             s["stderr"]->write("oops\n");
                             s["error"]->write(kExit3Status);
@@ -177,7 +183,8 @@ TEST_F(RemoteCommandTest, WebSocketV5ExecRelaysOutputAndExitCode3) {
 }
 
 TEST_F(RemoteCommandTest, WebSocketV5StdinAndItsCloseReachTheRuntime) {
-  FakeStreamingServer cri(kStreamProtocolV4, containerd({"error", "stdin", "stdout"}, [](Streams& s) {
+  FakeStreamingServer cri(kStreamProtocolV4,
+                          containerd({"error", "stdin", "stdout"}, [](Streams& s) {
                             // cat: echo stdin until its end, then succeed.
                             std::string in = s["stdin"]->readAll();
                             s["stdout"]->write("got:" + in);
@@ -197,7 +204,8 @@ TEST_F(RemoteCommandTest, WebSocketV5StdinAndItsCloseReachTheRuntime) {
 }
 
 TEST_F(RemoteCommandTest, TtySessionRelaysResizeAndHasNoStderr) {
-  FakeStreamingServer cri(kStreamProtocolV4, containerd({"error", "stdin", "stdout", "resize"}, [](Streams& s) {
+  FakeStreamingServer cri(kStreamProtocolV4,
+                          containerd({"error", "stdin", "stdout", "resize"}, [](Streams& s) {
                             char buf[256];
                             size_t n = s["resize"]->read(buf, sizeof(buf));
                             s["stdout"]->write("size " + std::string(buf, n));
@@ -212,20 +220,20 @@ TEST_F(RemoteCommandTest, TtySessionRelaysResizeAndHasNoStderr) {
   auto res = execHandler(backend())(req);
   EXPECT_FALSE(runtime_.execs.at(0).stderr());  // a terminal has one output
   EXPECT_TRUE(runtime_.execs.at(0).tty());
-  auto r = runWebSocket(res, [](WebSocketConnection& ws) {
-    ws.writeChannel(4, R"({"Width":120,"Height":40})");
-  });
+  auto r = runWebSocket(
+      res, [](WebSocketConnection& ws) { ws.writeChannel(4, R"({"Width":120,"Height":40})"); });
   EXPECT_EQ(r.channels[1], R"(size {"Width":120,"Height":40})");
 }
 
 TEST_F(RemoteCommandTest, TtySessionStartsWithoutASizeAfterAWhile) {
-  FakeStreamingServer cri(kStreamProtocolV4, containerd({"error", "stdout", "resize"}, [](Streams& s) {
+  FakeStreamingServer cri(kStreamProtocolV4,
+                          containerd({"error", "stdout", "resize"}, [](Streams& s) {
                             s["stdout"]->write("started");
                             s["error"]->write(kSuccessStatus);
                           }));
   runtime_.url = cri.url("/exec/t");
-  auto req = webSocket(request("/exec/default/web/app",
-                               {{"command", "sh"}, {"stdout", "true"}, {"tty", "true"}}));
+  auto req = webSocket(
+      request("/exec/default/web/app", {{"command", "sh"}, {"stdout", "true"}, {"tty", "true"}}));
   auto res = execHandler(backend())(req);
   auto start = std::chrono::steady_clock::now();
   auto r = runWebSocket(res);
@@ -234,15 +242,16 @@ TEST_F(RemoteCommandTest, TtySessionStartsWithoutASizeAfterAWhile) {
 }
 
 TEST_F(RemoteCommandTest, SpdyClientGetsOutputAndStatusOnItsStreams) {
-  FakeStreamingServer cri(kStreamProtocolV4, containerd({"error", "stdout", "stderr"}, [](Streams& s) {
+  FakeStreamingServer cri(kStreamProtocolV4,
+                          containerd({"error", "stdout", "stderr"}, [](Streams& s) {
                             s["stdout"]->write(std::string(300000, 'o'));  // several windows
                             s["error"]->write(kExit3Status);
                           }));
   runtime_.url = cri.url("/exec/t");
-  auto req = spdyUpgrade(request("/exec/default/web/app",
-                                 {{"command", "x"}, {"stdout", "true"}, {"stderr", "true"}}),
-                         "v5.channel.k8s.io, v4.channel.k8s.io, v3.channel.k8s.io, "
-                         "v2.channel.k8s.io, channel.k8s.io");
+  auto req = spdyUpgrade(
+      request("/exec/default/web/app", {{"command", "x"}, {"stdout", "true"}, {"stderr", "true"}}),
+      "v5.channel.k8s.io, v4.channel.k8s.io, v3.channel.k8s.io, "
+      "v2.channel.k8s.io, channel.k8s.io");
   auto res = execHandler(backend())(req);
   ASSERT_EQ(res.status, 101);
   EXPECT_EQ(header(res, "X-Stream-Protocol-Version"), kStreamProtocolV5);
@@ -325,11 +334,11 @@ TEST_F(RemoteCommandTest, RequestsThatCannotStartAreAnsweredBeforeTheRuntimeIsAs
                          "v9.channel.k8s.io"),
              403);
   expectCode(request("/exec/default/web/app", {{"command", "x"}, {"stdout", "true"}}), 400);
-  expectCode(webSocket(request("/exec/default/web/app", {{"command", "x"}})), 400);  // no stream
+  expectCode(webSocket(request("/exec/default/web/app", {{"command", "x"}})), 400);    // no stream
   expectCode(webSocket(request("/exec/default/web/app", {{"stdout", "true"}})), 400);  // no command
   expectCode(webSocket(request("/exec/default", {{"command", "x"}, {"stdout", "true"}})), 404);
-  expectCode(webSocket(request("/exec/default/missing/app", {{"command", "x"}, {"stdout", "true"}})),
-             404);
+  expectCode(
+      webSocket(request("/exec/default/missing/app", {{"command", "x"}, {"stdout", "true"}})), 404);
   EXPECT_TRUE(runtime_.execs.empty());
 }
 

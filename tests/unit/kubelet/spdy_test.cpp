@@ -1,8 +1,10 @@
 // SPDY/3.1: frames, header compression with the SPDY/3 dictionary (checked against zlib
 // driven directly, the way Go's framer uses it), and session behaviour incl. flow control.
+// clang-format off: the test util must precede system headers (see there)
 #include "kubelet/streaming/spdy.h"
-// (before the system headers: see streaming_test_util.h)
+
 #include "streaming_test_util.h"
+// clang-format on
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -10,7 +12,6 @@
 
 #include <chrono>
 #include <thread>
-
 
 namespace skiff::kubelet::streaming::spdy {
 namespace {
@@ -33,7 +34,8 @@ class ReferenceDeflater {
   ReferenceDeflater() {
     deflateInit(&z_, Z_BEST_COMPRESSION);
     const auto& d = headerDictionary();
-    deflateSetDictionary(&z_, reinterpret_cast<const Bytef*>(d.data()), static_cast<uInt>(d.size()));
+    deflateSetDictionary(&z_, reinterpret_cast<const Bytef*>(d.data()),
+                         static_cast<uInt>(d.size()));
   }
   ~ReferenceDeflater() { deflateEnd(&z_); }
   std::string operator()(const std::string& in) {
@@ -64,8 +66,10 @@ class ReferenceInflater {
     int rc = inflate(&z_, Z_SYNC_FLUSH);
     if (rc == Z_NEED_DICT) {
       const auto& d = headerDictionary();
-      EXPECT_EQ(z_.adler, adler32(1, reinterpret_cast<const Bytef*>(d.data()), static_cast<uInt>(d.size())));
-      inflateSetDictionary(&z_, reinterpret_cast<const Bytef*>(d.data()), static_cast<uInt>(d.size()));
+      EXPECT_EQ(z_.adler,
+                adler32(1, reinterpret_cast<const Bytef*>(d.data()), static_cast<uInt>(d.size())));
+      inflateSetDictionary(&z_, reinterpret_cast<const Bytef*>(d.data()),
+                           static_cast<uInt>(d.size()));
       rc = inflate(&z_, Z_SYNC_FLUSH);
     }
     EXPECT_EQ(rc, Z_OK);
@@ -81,7 +85,8 @@ class ReferenceInflater {
 // 32-bit lengths), compressed with `deflate`.
 std::string kubectlSynStream(ReferenceDeflater& deflate, uint32_t id, const std::string& type) {
   std::string block = be32(3) + be32(10) + "streamtype" + be32(static_cast<uint32_t>(type.size())) +
-                      type + be32(4) + "port" + be32(2) + "80" + be32(9) + "requestid" + be32(1) + "0";
+                      type + be32(4) + "port" + be32(2) + "80" + be32(9) + "requestid" + be32(1) +
+                      "0";
   std::string compressed = deflate(block);
   std::string payload = be32(id) + be32(0) + std::string(2, '\0') + compressed;
   return std::string("\x80\x03\x00\x01", 4) + be32(static_cast<uint32_t>(payload.size())) + payload;
@@ -221,7 +226,8 @@ TEST(SpdyFramer, ControlFramesHaveTheLayoutSpdystreamChecks) {
   wu.streamId = 1;
   wu.deltaWindow = 5;
   wu.flags = 0xff;  // never sent: spdystream rejects flags on WINDOW_UPDATE
-  EXPECT_EQ(f.encode(wu), std::string("\x80\x03\x00\x09\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x05", 16));
+  EXPECT_EQ(f.encode(wu),
+            std::string("\x80\x03\x00\x09\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x05", 16));
   Frame ping;
   ping.type = FrameType::Ping;
   ping.pingId = 2;

@@ -2,8 +2,10 @@
 // a stand-in for containerd's CRI streaming server (plain HTTP on 127.0.0.1, SPDY upgrade).
 #pragma once
 
-// First: the CRI header declares enumerators named like <signal.h>'s macros.
+// clang-format off: the CRI header declares enumerators named like <signal.h>'s macros, so it
+// comes before any system header.
 #include "kubelet/cri/runtime_service.h"
+// clang-format on
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -25,7 +27,8 @@ namespace skiff::kubelet::streaming::testing {
 
 inline std::pair<std::unique_ptr<FdConnection>, std::unique_ptr<FdConnection>> socketPair() {
   int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw std::runtime_error("socketpair");
   return {std::make_unique<FdConnection>(fds[0]), std::make_unique<FdConnection>(fds[1])};
 }
 
@@ -92,9 +95,10 @@ class FakeStreamingServer {
       std::lock_guard lock(mu_);
       requests_.push_back(r);
     }
-    std::string reply = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-                        "X-Stream-Protocol-Version: " +
-                        protocol_ + "\r\n\r\n";
+    std::string reply =
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+        "X-Stream-Protocol-Version: " +
+        protocol_ + "\r\n\r\n";
     conn->write(reply.data(), reply.size());
     serve_(r, std::make_unique<spdy::Session>(std::move(conn), spdy::Session::Role::Server));
   }
@@ -136,11 +140,15 @@ class StreamingOnlyRuntime : public cri::RuntimeService {
 
   cri::v1::VersionResponse version() override { throw unused(); }
   cri::v1::StatusResponse status() override { throw unused(); }
-  std::string runPodSandbox(const cri::v1::PodSandboxConfig&, const std::string&) override { throw unused(); }
+  std::string runPodSandbox(const cri::v1::PodSandboxConfig&, const std::string&) override {
+    throw unused();
+  }
   void stopPodSandbox(const std::string&) override { throw unused(); }
   void removePodSandbox(const std::string&) override { throw unused(); }
   cri::v1::PodSandboxStatus podSandboxStatus(const std::string&) override { throw unused(); }
-  std::vector<cri::v1::PodSandbox> listPodSandbox(const cri::v1::PodSandboxFilter&) override { throw unused(); }
+  std::vector<cri::v1::PodSandbox> listPodSandbox(const cri::v1::PodSandboxFilter&) override {
+    throw unused();
+  }
   std::string createContainer(const std::string&, const cri::v1::ContainerConfig&,
                               const cri::v1::PodSandboxConfig&) override {
     throw unused();
@@ -148,12 +156,16 @@ class StreamingOnlyRuntime : public cri::RuntimeService {
   void startContainer(const std::string&) override { throw unused(); }
   void stopContainer(const std::string&, int64_t) override { throw unused(); }
   void removeContainer(const std::string&) override { throw unused(); }
-  std::vector<cri::v1::Container> listContainers(const cri::v1::ContainerFilter&) override { throw unused(); }
-  cri::v1::ContainerStatus containerStatus(const std::string&) override { throw unused(); }
-  ExecResult execSync(const std::string&, const std::vector<std::string>&, std::chrono::seconds) override {
+  std::vector<cri::v1::Container> listContainers(const cri::v1::ContainerFilter&) override {
     throw unused();
   }
-  std::vector<cri::v1::ContainerStats> listContainerStats(const cri::v1::ContainerStatsFilter&) override {
+  cri::v1::ContainerStatus containerStatus(const std::string&) override { throw unused(); }
+  ExecResult execSync(const std::string&, const std::vector<std::string>&,
+                      std::chrono::seconds) override {
+    throw unused();
+  }
+  std::vector<cri::v1::ContainerStats> listContainerStats(
+      const cri::v1::ContainerStatsFilter&) override {
     throw unused();
   }
   void reopenContainerLog(const std::string&) override { throw unused(); }

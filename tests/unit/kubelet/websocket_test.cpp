@@ -1,7 +1,9 @@
 // WebSocket framing and handshake (RFC 6455), as kubectl's exec and port-forward use it.
+// clang-format off: the test util must precede system headers (see there)
 #include "kubelet/streaming/websocket.h"
-// (before the system headers: see streaming_test_util.h)
+
 #include "streaming_test_util.h"
+// clang-format on
 
 #include <gtest/gtest.h>
 
@@ -60,8 +62,8 @@ TEST(WebSocket, NegotiationFollowsTheClientsOrderAndRejectsUnknown) {
   auto req = upgradeRequest("v4.channel.k8s.io, v5.channel.k8s.io");
   EXPECT_EQ(*negotiateWebSocketProtocol(req, {"v5.channel.k8s.io", "v4.channel.k8s.io"}),
             "v4.channel.k8s.io");
-  EXPECT_FALSE(negotiateWebSocketProtocol(upgradeRequest("base64.channel.k8s.io"),
-                                          {"v5.channel.k8s.io"}));
+  EXPECT_FALSE(
+      negotiateWebSocketProtocol(upgradeRequest("base64.channel.k8s.io"), {"v5.channel.k8s.io"}));
 }
 
 TEST(WebSocket, HandshakeWithoutKeyIsABadRequest) {
