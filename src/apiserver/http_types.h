@@ -38,6 +38,15 @@ struct HttpRequest {
     if (it == query.end()) return std::nullopt;
     return it->second;
   }
+  // A query boolean as upstream decodes it: present means true unless "0" or "false".
+  bool flag(const std::string& name) const {
+    auto v = param(name);
+    if (!v) return false;
+    std::string lower = *v;
+    for (auto& c : lower)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return lower != "0" && lower != "false";
+  }
   std::string paramOr(const std::string& name, const std::string& fallback) const {
     auto it = query.find(name);
     return it == query.end() ? fallback : it->second;

@@ -70,14 +70,6 @@ struct PodLogOptions {
   std::optional<std::string> sinceTime;
 };
 
-bool boolParam(const HttpRequest& req, const std::string& name) {
-  auto v = req.param(name);
-  if (!v) return false;
-  std::string lower = *v;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower != "0" && lower != "false";
-}
-
 std::optional<int64_t> intParam(const HttpRequest& req, const std::string& name) {
   auto v = req.param(name);
   if (!v) return std::nullopt;
@@ -95,9 +87,9 @@ std::optional<int64_t> intParam(const HttpRequest& req, const std::string& name)
 PodLogOptions parseOptions(const HttpRequest& req, const std::string& name) {
   PodLogOptions o;
   o.container = req.paramOr("container", "");
-  o.follow = boolParam(req, "follow");
-  o.previous = boolParam(req, "previous");
-  o.timestamps = boolParam(req, "timestamps");
+  o.follow = req.flag("follow");
+  o.previous = req.flag("previous");
+  o.timestamps = req.flag("timestamps");
   o.sinceSeconds = intParam(req, "sinceSeconds");
   o.tailLines = intParam(req, "tailLines");
   o.limitBytes = intParam(req, "limitBytes");

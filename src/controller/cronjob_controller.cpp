@@ -403,7 +403,18 @@ void CronJobController::sync(const std::string& key) {
   if (changed) {
     json::object copy = cj;
     copy["status"] = status;
-    client_.updateStatus(client::resources::cronJobs, ns, copy);
+    try {
+      client_.updateStatus(client::resources::cronJobs, ns, copy);
+    } catch (const ApiError& e) {
+      if (e.code() != 409) throw;
+      // Someone changed the CronJob (its spec or labels) since we read it. Status is ours
+      // alone and records jobs we just created: write it onto the fresh object rather than
+      // lose it (a lost write would leave a created job out of status.active for good).
+      auto fresh = client_.get(client::resources::cronJobs, ns, nameOf(cj));
+      if (uidOf(fresh) != uid) return;
+      fresh["status"] = status;
+      client_.updateStatus(client::resources::cronJobs, ns, fresh);
+    }
   }
   if (requeue) enqueueAfter(key, *requeue);
 }

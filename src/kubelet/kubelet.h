@@ -106,6 +106,7 @@ class Kubelet {
   void terminatePod(const boost::json::object& pod, const RuntimePod& rt);
   void killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const boost::json::object* pod);
   void cleanupOrphan(const std::string& uid, const RuntimePod& rt);
+  void removeRuntimePod(const RuntimePod& rt);
   client::ObjectPtr resolveStaticPod(const std::string& key, client::ObjectPtr apiPod);
   // Starts one container; false (with the note filled) when it cannot start yet.
   bool startContainer(const boost::json::object& pod, const boost::json::object& container, bool init,

@@ -60,15 +60,6 @@ bool isIp(const std::string& s) {
   return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
-// Query booleans as upstream decodes them: present means true unless "0" or "false".
-bool boolParam(const HttpRequest& req, const std::string& name) {
-  auto v = req.param(name);
-  if (!v) return false;
-  std::string lower = *v;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower != "0" && lower != "false";
-}
-
 std::optional<int64_t> intParam(const HttpRequest& req, const std::string& name) {
   auto v = req.param(name);
   if (!v) return std::nullopt;
@@ -287,9 +278,9 @@ HttpResponse KubeletServer::Impl::containerLogs(HttpRequest& req, const std::str
                                                 const std::string& pod,
                                                 const std::string& container) {
   ContainerLogOptions o;
-  o.follow = boolParam(req, "follow");
-  o.timestamps = boolParam(req, "timestamps");
-  const bool previous = boolParam(req, "previous");
+  o.follow = req.flag("follow");
+  o.timestamps = req.flag("timestamps");
+  const bool previous = req.flag("previous");
   o.tailLines = intParam(req, "tailLines");
   o.limitBytes = intParam(req, "limitBytes");
   auto sinceSeconds = intParam(req, "sinceSeconds");

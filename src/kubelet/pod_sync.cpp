@@ -170,23 +170,23 @@ client::ObjectPtr Kubelet::resolveStaticPod(const std::string& key, client::Obje
   return work;
 }
 
+// Removes the pod's (stopped) containers and sandboxes from the runtime; gone ones are fine.
+void Kubelet::removeRuntimePod(const RuntimePod& rt) {
+  auto ignoreNotFound = [](auto&& call) {
+    try {
+      call();
+    } catch (const cri::CriError& e) {
+      if (!e.notFound()) throw;
+    }
+  };
+  for (auto& c : rt.containers) ignoreNotFound([&] { runtime_.removeContainer(c.id); });
+  for (auto& s : rt.sandboxes) ignoreNotFound([&] { runtime_.removePodSandbox(s.id); });
+}
+
 void Kubelet::cleanupOrphan(const std::string& uid, const RuntimePod& rt) {
   SKIFF_LOG_INFO("kubelet removing pod={}/{} uid={} no longer in the API", rt.ns, rt.name, uid);
-  killRuntimePod(rt, 2, nullptr);
-  for (auto& c : rt.containers) {
-    try {
-      runtime_.removeContainer(c.id);
-    } catch (const cri::CriError& e) {
-      if (!e.notFound()) throw;
-    }
-  }
-  for (auto& s : rt.sandboxes) {
-    try {
-      runtime_.removePodSandbox(s.id);
-    } catch (const cri::CriError& e) {
-      if (!e.notFound()) throw;
-    }
-  }
+  killRuntimePod(rt, kMinimumGraceSeconds, nullptr);
+  removeRuntimePod(rt);
   volumes_.tearDownPod(uid);
 }
 
@@ -243,20 +243,7 @@ void Kubelet::terminatePod(const json::object& pod, const RuntimePod& rt) {
   auto key = client::objectKey(pod);
   int64_t grace = gracePeriodSeconds(pod);
   killRuntimePod(rt, grace, &pod);
-  for (auto& c : rt.containers) {
-    try {
-      runtime_.removeContainer(c.id);
-    } catch (const cri::CriError& e) {
-      if (!e.notFound()) throw;
-    }
-  }
-  for (auto& s : rt.sandboxes) {
-    try {
-      runtime_.removePodSandbox(s.id);
-    } catch (const cri::CriError& e) {
-      if (!e.notFound()) throw;
-    }
-  }
+  removeRuntimePod(rt);
   auto uid = stringAt(pod, {"metadata", "uid"});
   volumes_.tearDownPod(uid);
   // Everything is stopped and cleaned up: finish the graceful deletion (upstream's status

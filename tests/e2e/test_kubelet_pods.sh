@@ -64,6 +64,22 @@ wait_for "probe pod finished" 60 sh -c "[ \"\$(kubectl --kubeconfig $WORK/data/k
 expect_eq "$(pod_phase probe)" "Succeeded" "a pod reaches another pod by its IP"
 expect_eq "$(k get pod probe -o jsonpath='{.status.containerStatuses[0].state.terminated.reason}')" "Completed" "the finished container shows Completed"
 
+# --- hostPort through the portmap plugin: another pod reaches it on the node's bridge address
+cat >"$WORK/hostport.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: hostport}
+spec:
+  containers:
+  - {name: web, image: busybox:1.36, command: [httpd, -f, -p, "8080"], ports: [{containerPort: 8080, hostPort: 18089}]}
+EOF
+k create -f "$WORK/hostport.yaml" >/dev/null
+wait_for "hostport Running" 60 phase_is hostport Running
+gateway="${cidr%.*}.1"
+k run hpclient --restart=Never --image=busybox:1.36 -- sh -c "timeout 5 wget -q -O - http://$gateway:18089/ | grep -q skiff" >/dev/null
+wait_for "hpclient finished" 60 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod hpclient -o jsonpath='{.status.phase}' | grep -Eq 'Succeeded|Failed'"
+expect_eq "$(pod_phase hpclient)" "Succeeded" "a hostPort is reachable on the node (portmap)"
+
 # --- ConfigMap and Secret as env and volumes, emptyDir shared by an init container
 k create configmap settings --from-literal=color=blue >/dev/null
 k create secret generic creds --from-literal=password=s3cret >/dev/null

@@ -47,14 +47,6 @@ int protocolVersion(const std::string& p) {
   return 1;
 }
 
-bool boolParam(const apiserver::HttpRequest& req, const std::string& name) {
-  auto v = req.param(name);
-  if (!v) return false;
-  std::string lower = *v;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return !lower.empty() && lower != "0" && lower != "false";
-}
-
 std::string joinList(const std::vector<std::string>& v) {
   std::string out = "[";
   for (size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + v[i];
@@ -331,10 +323,11 @@ void serveSpdySession(UpgradedConnectionPtr conn, const std::shared_ptr<RuntimeS
 
 RemoteCommandOptions remoteCommandOptions(const apiserver::HttpRequest& req) {
   RemoteCommandOptions o;
-  o.in = boolParam(req, "stdin");
-  o.out = boolParam(req, "stdout");
-  o.err = boolParam(req, "stderr");
-  o.tty = boolParam(req, "tty");
+  // kubectl's names, and the ones upstream's API server rewrites them to for kubelets.
+  o.in = req.flag("stdin") || req.flag("input");
+  o.out = req.flag("stdout") || req.flag("output");
+  o.err = req.flag("stderr") || req.flag("error");
+  o.tty = req.flag("tty");
   if (o.tty) o.err = false;  // a terminal has one output stream
   if (!o.in && !o.out && !o.err)
     throw badRequest("you must specify at least 1 of stdin, stdout, stderr");

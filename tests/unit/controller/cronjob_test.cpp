@@ -180,7 +180,14 @@ TEST(CronJobController, AllowRunsConcurrentlyAndCountsMissedTimes) {
   ASSERT_TRUE(waitFor([&] {
     auto n = f.jobNames().size();
     return n >= 2 && n <= 3 && activeNames(f.cronJob("al")).size() == n;
-  }));
+  })) << "jobs=" << f.jobNames().size() << " active=" << activeNames(f.cronJob("al")).size()
+      << " cronjob=" << json::serialize(f.cronJob("al")) << " jobs=" << [&] {
+           std::string out;
+           for (auto& j : f.jobs()) out += nameOf(j.as_object()) + "@" + stringAt(j.as_object(), {"metadata", "creationTimestamp"}) + " ";
+           for (auto& e : listItems(f.c, client::resources::events, f.ns))
+             out += "\n  event " + stringAt(e.as_object(), {"reason"}) + ": " + stringAt(e.as_object(), {"message"});
+           return out;
+         }();
   EXPECT_TRUE(waitFor([&] { return f.hasEvent("TooManyMissedTimes", "too many missed start times"); }));
   auto last = stringAt(f.cronJob("al"), {"status", "lastScheduleTime"});
   Clock::time_point t;
