@@ -81,8 +81,22 @@ class StatefulSetController : public QueueController {
     auto updateRev = ensureRevision(client_, set, "StatefulSet", history, collisionCount);
     json::object currentRev = updateRev;
     auto currentName = stringAt(set, {"status", "currentRevision"});
+    bool foundCurrent = false;
     for (auto& r : history)
-      if (nameOf(*r) == currentName) currentRev = *r;
+      if (nameOf(*r) == currentName) {
+        currentRev = *r;
+        foundCurrent = true;
+      }
+    if (!foundCurrent && !currentName.empty()) {
+      // The revision cache may lag behind our status: ask the server before treating the
+      // current revision as gone (that would wrongly report the update revision as current).
+      try {
+        auto rev = client_.get(kControllerRevisions, namespaceOf(set), currentName);
+        if (isControlledBy(rev, uidOf(set))) currentRev = rev;
+      } catch (const ApiError& e) {
+        if (e.code() != 404) throw;
+      }
+    }
 
     State st;
     st.set = &set;
