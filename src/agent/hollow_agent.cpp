@@ -6,6 +6,7 @@
 
 #include "client/node_lease.h"
 #include "common/api_error.h"
+#include "common/hash.h"
 #include "common/ids.h"
 #include "common/log.h"
 
@@ -52,20 +53,13 @@ int64_t intOr(const json::object* o, const char* k, int64_t fallback) {
   return fallback;
 }
 
-// FNV-1a 64: stable ids (containerIDs, imageIDs, fake addresses) and status fingerprints.
-uint64_t fnv(std::string_view s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+// Stable 64-hex-digit ids (containerIDs, imageIDs) from a seed.
 std::string hex64(std::string_view seed) {
   static const char* digits = "0123456789abcdef";
   std::string out;
-  uint64_t h = fnv(seed);
+  uint64_t h = fnv1a(seed);
   for (int round = 0; out.size() < 64; ++round) {
-    h = fnv(std::to_string(round), h);
+    h = fnv1a(std::to_string(round), h);
     for (int i = 0; i < 16; ++i) out += digits[(h >> (i * 4)) & 0xf];
   }
   return out;
@@ -177,7 +171,7 @@ HollowAgent::HollowAgent(client::RestClient& client, HollowOptions options)
       pods_("hollow-pods", client::RateLimiterOptions{.qps = 0}) {
   // A fake, per-agent-unique InternalIP block in 100.64.0.0/10 (shared address space, never
   // routed here): 1024 blocks of 4096 addresses chosen by the name prefix.
-  uint32_t block = static_cast<uint32_t>(fnv(options_.namePrefix) % 1024);
+  uint32_t block = static_cast<uint32_t>(fnv1a(options_.namePrefix) % 1024);
   uint32_t base = (100u << 24) | (64u << 16);
   for (int i = 0; i < options_.nodes; ++i) {
     auto n = std::make_unique<Node>();
@@ -685,7 +679,7 @@ void HollowAgent::syncPod(const std::string& key) {
   // we last wrote (in case the server normalizes a field and the two never compare equal).
   auto* current = objAt(*pod, {"status"});
   if (current && json::value(*current) == json::value(status)) return;
-  auto fingerprint = fnv(json::serialize(status));
+  auto fingerprint = fnv1a(json::serialize(status));
   {
     std::lock_guard lock(mu_);
     auto it = podRecords_.find(key);

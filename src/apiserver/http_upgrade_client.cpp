@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "apiserver/go_net_error.h"
 #include "apiserver/upgraded_connection.h"
 
 namespace skiff::apiserver {
@@ -34,18 +35,6 @@ using error_code = boost::system::error_code;
 
 // Error bodies of non-101 answers are small; this only bounds a misbehaving server.
 constexpr uint64_t kMaxBody = 16 * 1024 * 1024;
-
-// Go's wording for network errors ("connection refused", "i/o timeout", "EOF"), as callers
-// relay these messages the way upstream does.
-std::string goMessage(const error_code& ec) {
-  if (ec == beast::error::timeout) return "i/o timeout";
-  if (ec == net::error::eof || ec == http::error::end_of_stream ||
-      ec == ssl::error::stream_truncated)
-    return "EOF";
-  std::string m = ec.message();
-  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
-  return m;
-}
 
 // Owns what a taken-over client connection runs on. Members are destroyed in reverse order:
 // the connection (closing it) and its I/O thread go before the io_context and TLS context.
@@ -127,13 +116,13 @@ void connect(net::io_context& io, Stream& stream, const UpgradeRequest& r) {
   tcp::resolver resolver(io);
   error_code ec;
   auto endpoints = resolver.resolve(r.host, std::to_string(r.port), ec);
-  if (ec) throw std::runtime_error("dial tcp: lookup " + r.host + ": " + goMessage(ec));
+  if (ec) throw std::runtime_error("dial tcp: lookup " + r.host + ": " + goNetErrorMessage(ec));
   ec = runOp(io, stream, r.connectTimeout, [&](auto handler) {
     beast::get_lowest_layer(stream).async_connect(endpoints, std::move(handler));
   });
   if (ec)
     throw std::runtime_error("dial tcp " + hostPort(r) + ": " +
-                             (ec == beast::error::timeout ? "" : "connect: ") + goMessage(ec));
+                             (ec == beast::error::timeout ? "" : "connect: ") + goNetErrorMessage(ec));
 }
 
 http::request<http::string_body> makeRequest(const UpgradeRequest& r) {
@@ -160,14 +149,14 @@ UpgradeResult exchange(net::io_context& io, Stream& stream, const UpgradeRequest
   auto req = makeRequest(r);
   error_code ec = runOp(io, stream, r.responseTimeout,
                         [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
-  if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goMessage(ec));
+  if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goNetErrorMessage(ec));
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxBody);
   if (beast::iequals(r.method, "HEAD")) parser.skip(true);
   ec = runOp(io, stream, r.responseTimeout,
              [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
-  if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goMessage(ec));
+  if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goNetErrorMessage(ec));
 
   auto& res = parser.get();
   UpgradeResult result;
@@ -209,13 +198,24 @@ UpgradeResult openUpgrade(const UpgradeRequest& r) {
       stream.async_handshake(ssl::stream_base::client, std::move(handler));
     });
     if (ec == beast::error::timeout) throw std::runtime_error("net/http: TLS handshake timeout");
-    if (ec) throw std::runtime_error("tls: " + goMessage(ec));
+    if (ec) throw std::runtime_error("tls: " + goNetErrorMessage(ec));
     result = exchange(*io, stream, r, transport);
   }
   if (transport)
     result.connection = std::make_unique<ClientConnection>(
         std::move(tls), std::move(io), detail::connectionOver(std::move(transport)));
   return result;
+}
+
+std::string goNetErrorMessage(const boost::system::error_code& ec) {
+  namespace beast = boost::beast;
+  namespace net = boost::asio;
+  if (ec == beast::error::timeout) return "i/o timeout";
+  if (ec == net::error::eof || ec == beast::http::error::end_of_stream || ec == net::ssl::error::stream_truncated)
+    return "EOF";
+  std::string m = ec.message();
+  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+  return m;
 }
 
 }  // namespace skiff::apiserver

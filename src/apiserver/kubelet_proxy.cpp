@@ -28,6 +28,8 @@
 #include <mutex>
 #include <thread>
 
+#include "api/json_access.h"
+#include "apiserver/go_net_error.h"
 #include "apiserver/kubelet_tunnel.h"
 #include "common/api_error.h"
 #include "common/ids.h"
@@ -51,15 +53,8 @@ constexpr size_t kMaxErrorBody = 50000;
 // Kubelet output buffered for a slow client before the relay stops reading.
 constexpr size_t kMaxQueuedBytes = 1 << 20;
 
-std::string strAt(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-const json::object* objAt(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
+std::string strAt(const json::object& o, std::string_view k) { return api::stringAt(o, {k}); }
+const json::object* objAt(const json::object& o, std::string_view k) { return api::objectAt(o, {k}); }
 
 // --- PodLogOptions from the query, as upstream's parameter codec and validation.
 
@@ -264,17 +259,6 @@ std::string kubeletTarget(const json::object& pod, const std::string& container,
     sep = '&';
   }
   return target;
-}
-
-// Go's wording for network errors ("connection refused", "i/o timeout", "EOF").
-std::string goMessage(const error_code& ec) {
-  if (ec == beast::error::timeout) return "i/o timeout";
-  if (ec == net::error::eof || ec == http::error::end_of_stream ||
-      ec == ssl::error::stream_truncated)
-    return "EOF";
-  std::string m = ec.message();
-  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
-  return m;
 }
 
 // --- One HTTPS exchange with a kubelet.
@@ -525,13 +509,13 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
   tcp::resolver resolver(conn->ioc);
   error_code ec;
   auto endpoints = resolver.resolve(ep.host, std::to_string(ep.port), ec);
-  if (ec) throw fail("dial tcp: lookup " + ep.host + ": " + goMessage(ec));
+  if (ec) throw fail("dial tcp: lookup " + ep.host + ": " + goNetErrorMessage(ec));
   ec = conn->run(options.connectTimeout, [&](auto handler) {
     beast::get_lowest_layer(conn->stream).async_connect(endpoints, std::move(handler));
   });
   if (ec)
     throw fail("dial tcp " + ep.hostPort() + ": " +
-               (ec == beast::error::timeout ? "" : "connect: ") + goMessage(ec));
+               (ec == beast::error::timeout ? "" : "connect: ") + goNetErrorMessage(ec));
   error_code notIp;
   net::ip::make_address(ep.host, notIp);
   if (notIp) SSL_set_tlsext_host_name(conn->stream.native_handle(), ep.host.c_str());
@@ -539,7 +523,7 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
     conn->stream.async_handshake(ssl::stream_base::client, std::move(handler));
   });
   if (ec == beast::error::timeout) throw fail("net/http: TLS handshake timeout");
-  if (ec) throw fail("tls: " + goMessage(ec));
+  if (ec) throw fail("tls: " + goNetErrorMessage(ec));
 
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, ep.hostPort());
@@ -547,12 +531,12 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
   req.set(http::field::accept, "*/*");
   ec = conn->run(options.responseTimeout,
                  [&](auto handler) { http::async_write(conn->stream, req, std::move(handler)); });
-  if (ec) throw fail(goMessage(ec));
+  if (ec) throw fail(goNetErrorMessage(ec));
   ec = conn->run(options.responseTimeout, [&](auto handler) {
     http::async_read_header(conn->stream, conn->buffer, conn->parser, std::move(handler));
   });
   if (ec == beast::error::timeout) throw fail("net/http: timeout awaiting response headers");
-  if (ec) throw fail(goMessage(ec));
+  if (ec) throw fail(goNetErrorMessage(ec));
 
   const int status = conn->parser.get().result_int();
   if (status < 200 || status > 206) {

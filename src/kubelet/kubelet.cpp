@@ -144,9 +144,8 @@ void Kubelet::start() {
 
 void Kubelet::stop() {
   if (stopping_.exchange(true)) return;
-  {
-    std::lock_guard lock(stopMu_);
-  }
+  // Taking the lock once orders the flag before a waiter's predicate check (no lost wake-up).
+  { std::lock_guard lock(stopMu_); }
   stopCv_.notify_all();
   {
     std::lock_guard lock(nodeMu_);

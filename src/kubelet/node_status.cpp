@@ -73,7 +73,6 @@ void Kubelet::nodeLoop() {
 }
 
 bool Kubelet::registerNode() {
-  auto info = readMachineInfo(options_.rootDir);
   json::object labels{{"kubernetes.io/hostname", options_.nodeName},
                       {"kubernetes.io/os", "linux"},
                       {"kubernetes.io/arch", "amd64"},

@@ -6,6 +6,7 @@
 
 #include "api/json_access.h"
 #include "api/quantity.h"
+#include "common/hash.h"
 #include "kubelet/machine_info.h"
 #include "kubelet/pod_status.h"
 #include "kubelet/runtime_state.h"
@@ -125,15 +126,6 @@ int64_t oomScoreAdj(const json::object& pod, const json::object* requests) {
   if (req <= 0 || cap <= 0) return 999;
   int64_t score = 1000 - (1000 * req) / cap;
   return std::clamp<int64_t>(score, 2, 999);
-}
-
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 }  // namespace

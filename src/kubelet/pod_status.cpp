@@ -243,7 +243,6 @@ json::object computePodStatus(const json::object& pod, const PodSyncView& view, 
   bool allReady = unready.empty() && initialized && !completed;
   std::string notReadyReason = completed ? "PodCompleted" : "ContainersNotReady";
   std::string notReadyMessage = completed ? "" : "containers with unready status: " + joinNames(unready);
-  if (!initialized && !completed) notReadyMessage = "containers with unready status: " + joinNames(unready);
   conditions.push_back(makeCondition(pod, "ContainersReady", allReady, allReady ? "" : notReadyReason,
                                      allReady ? "" : notReadyMessage, now));
   conditions.push_back(makeCondition(pod, "Ready", allReady, allReady ? "" : notReadyReason,

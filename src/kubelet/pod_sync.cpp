@@ -501,14 +501,11 @@ void Kubelet::syncRunningPod(const json::object& pod, PodRecord& rec, const Runt
         queue_.addAfter(key, std::chrono::seconds(5));
         return;
       }
-      // The containers of the dead sandbox belong to the past now.
+      // Sync again over the runtime's new view: the new sandbox is the latest, and the
+      // containers of the dead one belong to the past.
       auto fresh = inspectPods(stringAt(pod, {"metadata", "namespace"}), stringAt(pod, {"metadata", "name"}));
       auto it = fresh.find(rec.uid);
       if (it != fresh.end()) {
-        view.sandboxId = sandboxId;
-        view.sandboxReady = true;
-        view.podIp = podIp;
-        view.podIps = podIps;
         syncRunningPod(pod, rec, it->second);
         return;
       }

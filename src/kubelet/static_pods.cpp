@@ -8,6 +8,7 @@
 
 #include "api/json_access.h"
 #include "api/yaml_json.h"
+#include "common/hash.h"
 #include "common/ids.h"
 #include "common/log.h"
 
@@ -19,14 +20,6 @@ namespace {
 
 using api::objectAt;
 using api::stringAt;
-
-uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 std::string hex(uint64_t v) {
   char buf[17];

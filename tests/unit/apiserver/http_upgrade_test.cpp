@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "unit/apiserver/net_test_util.h"
 #include "apiserver/http_server.h"
 #include "apiserver/http_upgrade_client.h"
 #include "common/log.h"
@@ -30,6 +31,9 @@
 
 namespace skiff::apiserver {
 namespace {
+using test::readAll;
+using test::readExactly;
+using test::writeString;
 
 namespace fs = std::filesystem;
 namespace net = boost::asio;
@@ -52,28 +56,6 @@ bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
     if (strcasecmp(k.c_str(), name.c_str()) == 0) return true;
   return false;
 }
-
-// Reads until end of stream.
-std::string readAll(UpgradedConnection& c) {
-  std::string out;
-  char buf[16384];
-  while (size_t n = c.read(buf, sizeof buf)) out.append(buf, n);
-  return out;
-}
-
-// Reads exactly `n` bytes (fewer only at end of stream).
-std::string readExactly(UpgradedConnection& c, size_t n) {
-  std::string out;
-  char buf[16384];
-  while (out.size() < n) {
-    size_t got = c.read(buf, std::min(sizeof buf, n - out.size()));
-    if (got == 0) break;
-    out.append(buf, got);
-  }
-  return out;
-}
-
-void writeString(UpgradedConnection& c, const std::string& s) { c.write(s.data(), s.size()); }
 
 std::string pattern(size_t n, unsigned seed) {
   std::string s(n, '\0');

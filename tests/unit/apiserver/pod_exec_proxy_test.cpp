@@ -22,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include "unit/apiserver/net_test_util.h"
 #include "apiserver/admission.h"
 #include "apiserver/api_server.h"
 #include "apiserver/http_server.h"
@@ -36,6 +37,10 @@
 
 namespace skiff::apiserver {
 namespace {
+using test::readAll;
+using test::readExactly;
+using test::writeString;
+using test::closedPort;
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -53,26 +58,6 @@ std::string headerOf(const Headers& headers, const std::string& name) {
     if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
   return "";
 }
-
-std::string readAll(UpgradedConnection& c) {
-  std::string out;
-  char buf[16384];
-  while (size_t n = c.read(buf, sizeof buf)) out.append(buf, n);
-  return out;
-}
-
-std::string readExactly(UpgradedConnection& c, size_t n) {
-  std::string out;
-  char buf[16384];
-  while (out.size() < n) {
-    size_t got = c.read(buf, std::min(sizeof buf, n - out.size()));
-    if (got == 0) break;
-    out.append(buf, got);
-  }
-  return out;
-}
-
-void writeString(UpgradedConnection& c, const std::string& s) { c.write(s.data(), s.size()); }
 
 void echo(UpgradedConnectionPtr c) {
   char buf[16384];
@@ -115,19 +100,6 @@ std::string encodeQuery(const std::vector<std::pair<std::string, std::string>>& 
     }
   }
   return out;
-}
-
-// A port on 127.0.0.1 nothing listens on.
-int closedPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 json::object podObject(const std::string& name, const std::string& node,

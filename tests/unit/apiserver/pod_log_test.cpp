@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "unit/apiserver/net_test_util.h"
 #include "apiserver/admission.h"
 #include "apiserver/api_server.h"
 #include "apiserver/kubelet_proxy.h"
@@ -104,19 +105,6 @@ class PodLogTest : public ::testing::Test {
   static std::string logPath(const std::string& name) {
     return "/api/v1/namespaces/default/pods/" + name + "/log";
   }
-  // A port on 127.0.0.1 nothing listens on.
-  static int closedPort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-  }
-
   static fs::path* dir_;
   static ApiServer* server_;
 };
@@ -198,7 +186,7 @@ TEST_F(PodLogTest, ValidatesOptions) {
 }
 
 TEST_F(PodLogTest, DeadKubeletFailsQuicklyWithGoWording) {
-  const int port = closedPort();
+  const int port = test::closedPort();
   create("/api/v1/nodes",
          node("dead",
               json::array{json::object{{"type", "ExternalIP"}, {"address", "192.0.2.1"}},
