@@ -79,10 +79,23 @@ Status Profile::runPreFilters(CycleState& state, const PodInfo& pod, const Snaps
     }
     if (!s.isSuccess()) return s.withPlugin(p->name());
   }
+  state.activeFilters.clear();
+  for (const auto& f : filters_) {
+    if (std::find(state.skipFilter.begin(), state.skipFilter.end(), f->name()) == state.skipFilter.end())
+      state.activeFilters.push_back(f.get());
+  }
+  state.activeFiltersSet = true;
   return Status::success();
 }
 
 Status Profile::runFilters(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+  if (state.activeFiltersSet) {
+    for (const FilterPlugin* f : state.activeFilters) {
+      Status s = f->filter(state, pod, node);
+      if (!s.isSuccess()) return s.withPlugin(f->name());
+    }
+    return Status::success();
+  }
   for (const auto& f : filters_) {
     if (std::find(state.skipFilter.begin(), state.skipFilter.end(), f->name()) != state.skipFilter.end()) {
       continue;

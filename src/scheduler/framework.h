@@ -56,20 +56,29 @@ struct StateData {
   virtual ~StateData() = default;
 };
 
+class FilterPlugin;
+
 class CycleState {
  public:
-  void write(std::string_view key, std::shared_ptr<StateData> data) { data_[std::string(key)] = std::move(data); }
+  void write(std::string_view key, std::shared_ptr<StateData> data) {
+    data_.insert_or_assign(std::string(key), std::move(data));
+  }
+  // Called per node by Filter and Score: the transparent map looks up without building a key.
   template <class T>
   const T* read(std::string_view key) const {
-    auto it = data_.find(std::string(key));
+    auto it = data_.find(key);
     return it == data_.end() ? nullptr : dynamic_cast<const T*>(it->second.get());
   }
   // Plugins whose PreFilter said Skip: their Filter is not run this cycle.
   std::vector<std::string> skipFilter;
   std::vector<std::string> skipScore;
+  // Set by a successful Profile::runPreFilters: the filters to run on every node this cycle
+  // (skipped ones left out), so the per-node loop compares no plugin names.
+  std::vector<const FilterPlugin*> activeFilters;
+  bool activeFiltersSet = false;
 
  private:
-  std::unordered_map<std::string, std::shared_ptr<StateData>> data_;
+  std::map<std::string, std::shared_ptr<StateData>, std::less<>> data_;
 };
 
 // Immutable view of the cluster for one scheduling cycle.

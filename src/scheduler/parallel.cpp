@@ -12,7 +12,10 @@ namespace skiff::scheduler {
 namespace {
 
 // One job at a time (callers are serialized by jobMu): helpers wake on a new generation,
-// take chunks until the counter passes n, and report back.
+// take chunks until the counter passes n, and report back. The caller never waits for a
+// helper that has not started: on a busy machine a woken thread may not run for a
+// scheduler tick, and the caller would rather do all chunks itself. So the caller closes the
+// job once its own loop finds no chunk left and waits only for helpers that joined before.
 class Pool {
  public:
   static Pool& instance() {
@@ -31,13 +34,14 @@ class Pool {
       n_ = n;
       next_.store(0);
       active_ = helpersWanted;
-      pending_ = helpersWanted;
+      open_ = true;
       ++generation_;
     }
     cv_.notify_all();
     work(n, fn);
     std::unique_lock lock(mu_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    open_ = false;  // late helpers skip this job
+    done_.wait(lock, [this] { return inFlight_ == 0; });
     fn_ = nullptr;
   }
 
@@ -61,20 +65,22 @@ class Pool {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return generation_ != seen; });
         seen = generation_;
-        if (id > active_) continue;  // not needed for this job
+        if (id > active_ || !open_) continue;  // not needed, or already finished by others
+        ++inFlight_;
         fn = fn_;
         n = n_;
       }
       work(n, *fn);
       std::lock_guard lock(mu_);
-      if (--pending_ == 0) done_.notify_one();
+      if (--inFlight_ == 0) done_.notify_one();
     }
   }
 
   std::mutex jobMu_, mu_;
   std::condition_variable cv_, done_;
   const std::function<void(size_t)>* fn_ = nullptr;
-  size_t n_ = 0, active_ = 0, pending_ = 0;
+  size_t n_ = 0, active_ = 0, inFlight_ = 0;
+  bool open_ = false;
   uint64_t generation_ = 0;
   std::atomic<size_t> next_{0};
   std::vector<std::thread> threads_;

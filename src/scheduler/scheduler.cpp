@@ -37,7 +37,7 @@ bool isFinished(const json::object& pod) {
 }
 
 PodInfoPtr podInfo(const json::object& pod) {
-  return std::make_shared<const PodInfo>(PodInfo::fromJson(json::value(pod)));
+  return std::make_shared<const PodInfo>(PodInfo::fromJson(pod));
 }
 
 }  // namespace
@@ -106,7 +106,7 @@ void Scheduler::onPodDelete(const json::object& pod) {
 
 void Scheduler::onNode(const json::object& node, ClusterEvent event) {
   try {
-    cache_.addOrUpdateNode(NodeInfo::fromJson(json::value(node)));
+    cache_.addOrUpdateNode(NodeInfo::fromJson(node));
     queue_.moveAllToActiveOrBackoff(event);
   } catch (const std::exception& e) {
     SKIFF_LOG_WARN("scheduler: skipping node name={} error=\"{}\"", client::metaString(node, "name"), e.what());

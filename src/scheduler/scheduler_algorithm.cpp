@@ -67,8 +67,10 @@ ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapsh
     // gets its turn when only a share of the cluster is evaluated.
     const int target = numFeasibleNodesToFind(options_.percentageOfNodesToScore, numNodes);
     const size_t start = nextStartNodeIndex_ % nodes.size();
-    std::vector<Status> statuses(nodes.size());
-    std::vector<char> evaluated(nodes.size(), 0);
+    filterStatuses_.resize(nodes.size());
+    evaluated_.assign(nodes.size(), 0);
+    auto& statuses = filterStatuses_;
+    auto& evaluated = evaluated_;
     std::atomic<int> found{0};
     parallelFor(nodes.size(), options_.parallelism, [&](size_t i) {
       if (found.load(std::memory_order_relaxed) >= target) return;
@@ -84,6 +86,7 @@ ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapsh
         if (static_cast<int>(feasible.size()) < target) feasible.push_back(node);
       } else {
         result.statuses.emplace(node->name, std::move(statuses[i]));
+        statuses[i] = Status();  // the buffer holds only successes between cycles
       }
     }
     result.evaluatedNodes = static_cast<int>(feasible.size() + result.statuses.size());

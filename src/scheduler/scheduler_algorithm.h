@@ -55,6 +55,10 @@ class SchedulingAlgorithm {
   std::mutex mu_;
   size_t nextStartNodeIndex_ = 0;
   std::mt19937_64 rng_;
+  // Per-node buffers of the filter phase, kept between cycles (mu_ serializes them) so that a
+  // cycle does not construct and destroy one Status per node of the cluster.
+  std::vector<Status> filterStatuses_;
+  std::vector<char> evaluated_;
 };
 
 // The default profile: upstream's default filter order, score weights and DefaultPreemption.

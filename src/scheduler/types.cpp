@@ -270,6 +270,11 @@ bool HostPort::conflicts(const HostPort& o) const {
 PodInfo PodInfo::fromJson(const json::value& pod) {
   const auto* p = pod.if_object();
   if (!p) throw std::invalid_argument("pod is not a JSON object");
+  return fromJson(*p);
+}
+
+PodInfo PodInfo::fromJson(const json::object& pod) {
+  const auto* p = &pod;
   PodInfo out;
   const auto* meta = objectAt(p, "metadata");
   const auto* spec = objectAt(p, "spec");
@@ -390,6 +395,11 @@ bool NodeInfo::removePod(std::string_view podKey) {
 NodeInfo NodeInfo::fromJson(const json::value& node) {
   const auto* n = node.if_object();
   if (!n) throw std::invalid_argument("node is not a JSON object");
+  return fromJson(*n);
+}
+
+NodeInfo NodeInfo::fromJson(const json::object& node) {
+  const auto* n = &node;
   NodeInfo out;
   const auto* meta = objectAt(n, "metadata");
   const auto* spec = objectAt(n, "spec");

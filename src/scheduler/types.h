@@ -145,6 +145,8 @@ struct PodInfo {
   }
   // Reads a v1.Pod. Throws std::invalid_argument when it is not an object.
   static PodInfo fromJson(const boost::json::value& pod);
+  // The same without first copying an informer's object into a value.
+  static PodInfo fromJson(const boost::json::object& pod);
 };
 using PodInfoPtr = std::shared_ptr<const PodInfo>;
 
@@ -172,6 +174,7 @@ struct NodeInfo {
   bool removePod(std::string_view podKey);
   // Reads a v1.Node (pods are added separately).
   static NodeInfo fromJson(const boost::json::value& node);
+  static NodeInfo fromJson(const boost::json::object& node);
 };
 using NodeInfoPtr = std::shared_ptr<const NodeInfo>;
 
