@@ -23,6 +23,16 @@ Snapshot::Snapshot(std::vector<NodeInfoPtr> nodes) : nodes_(std::move(nodes)) {
   }
   index_ = std::move(index);
   imageNodes_ = std::move(images);
+  rebuildAffinityLists();
+}
+
+void Snapshot::rebuildAffinityLists() {
+  withAffinity_.clear();
+  withRequiredAnti_.clear();
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i]->podsWithAffinity > 0) withAffinity_.push_back(i);
+    if (nodes_[i]->podsWithRequiredAntiAffinity > 0) withRequiredAnti_.push_back(i);
+  }
 }
 
 const NodeInfo* Snapshot::get(std::string_view name) const {
@@ -59,7 +69,11 @@ bool Snapshot::replaceNode(NodeInfoPtr node) {
                     std::equal(before.begin(), before.end(), after.begin(),
                                [](const auto& a, const auto& b) { return a.first == b.first; });
   if (!sameImages) return false;
+  // The index lists stay valid unless the node joins or leaves one of them.
+  bool listsChange = (slot->podsWithAffinity > 0) != (node->podsWithAffinity > 0) ||
+                     (slot->podsWithRequiredAntiAffinity > 0) != (node->podsWithRequiredAntiAffinity > 0);
   slot = std::move(node);
+  if (listsChange) rebuildAffinityLists();
   return true;
 }
 

@@ -90,6 +90,11 @@ class Snapshot {
   const NodeInfo* get(std::string_view name) const;
   // Number of nodes that have the (normalized) image; ImageLocality spreads its score by it.
   int nodesWithImage(std::string_view image) const;
+  // Indices into nodes() of the nodes holding pods with any pod (anti-)affinity term, and
+  // with a required anti-affinity term (upstream's havePodsWithAffinityNodeInfoList): the
+  // InterPodAffinity pre-passes walk these instead of every node of the cluster.
+  const std::vector<size_t>& nodesWithPodAffinity() const { return withAffinity_; }
+  const std::vector<size_t>& nodesWithRequiredAntiAffinity() const { return withRequiredAnti_; }
   // Replaces one node (preemption's what-if); other nodes stay shared.
   Snapshot withNode(NodeInfoPtr node) const;
   // The cache's incremental update: replaces the node of the same name in place when that
@@ -102,6 +107,8 @@ class Snapshot {
   // Shared between copies: most updates change pods on a node, not names or images.
   std::shared_ptr<const std::unordered_map<std::string, size_t>> index_;
   std::shared_ptr<const std::unordered_map<std::string, int>> imageNodes_;
+  std::vector<size_t> withAffinity_, withRequiredAnti_;
+  void rebuildAffinityLists();
 };
 
 class Plugin {

@@ -30,8 +30,8 @@ Status InterPodAffinity::preFilter(CycleState& state, const PodInfo& pod, const 
   // Without terms of its own the pod only meets existing pods' anti-affinity: skip nodes
   // that hold none (the common case; this loop used to walk every pod in the cluster).
   const bool podHasTerms = !pod.requiredAffinity.empty() || !pod.requiredAntiAffinity.empty();
-  for (const auto& node : snapshot.nodes()) {
-    if (!podHasTerms && node->podsWithRequiredAntiAffinity == 0) continue;
+  const auto& nodes = snapshot.nodes();
+  auto visit = [&](const NodeInfoPtr& node) {
     for (const auto& existing : node->pods) {
       for (const auto& term : existing->requiredAntiAffinity) {
         anyExistingAnti = true;
@@ -44,6 +44,11 @@ Status InterPodAffinity::preFilter(CycleState& state, const PodInfo& pod, const 
         if (term.matches(*existing)) bump(s->antiAffinity, *node, term.topologyKey);
       }
     }
+  };
+  if (podHasTerms) {
+    for (const auto& node : nodes) visit(node);
+  } else {
+    for (size_t i : snapshot.nodesWithRequiredAntiAffinity()) visit(nodes[i]);
   }
   if (!anyExistingAnti && pod.requiredAffinity.empty() && pod.requiredAntiAffinity.empty()) {
     return Status::skip();

@@ -23,9 +23,8 @@ Status InterPodAffinity::preScore(CycleState& state, const PodInfo& pod, const S
                                   const std::vector<NodeInfoPtr>&) const {
   bool incoming = !pod.preferredAffinity.empty() || !pod.preferredAntiAffinity.empty();
   auto s = std::make_shared<AffinityScoreState>();
-  for (const auto& node : snapshot.nodes()) {
-    // Without preferences of its own, only placed pods with affinity terms can matter.
-    if (!incoming && node->podsWithAffinity == 0) continue;
+  const auto& nodes = snapshot.nodes();
+  auto visit = [&](const NodeInfoPtr& node) {
     for (const auto& existing : node->pods) {
       for (const auto& t : pod.preferredAffinity) {
         if (t.term.matches(*existing)) addWeight(s->weights, *node, t.term.topologyKey, t.weight);
@@ -43,6 +42,12 @@ Status InterPodAffinity::preScore(CycleState& state, const PodInfo& pod, const S
         if (t.term.matches(pod)) addWeight(s->weights, *node, t.term.topologyKey, -t.weight);
       }
     }
+  };
+  // Without preferences of its own, only placed pods with affinity terms can matter.
+  if (incoming) {
+    for (const auto& node : nodes) visit(node);
+  } else {
+    for (size_t i : snapshot.nodesWithPodAffinity()) visit(nodes[i]);
   }
   if (s->weights.empty()) return Status::skip();
   state.write(kStateKey, std::move(s));

@@ -35,6 +35,32 @@ TEST(SchedulerCacheTest, SnapshotIsSharedUntilSomethingChanges) {
   EXPECT_EQ(cache.snapshot()->nodes().size(), 2u);
 }
 
+// The InterPodAffinity pre-passes walk only the nodes the snapshot lists; the incremental
+// update must keep those lists right when a node gains or loses its only affinity pod.
+TEST(SchedulerCacheTest, IncrementalSnapshotTracksNodesWithAffinityPods) {
+  SchedulerCache cache;
+  for (const char* n : {"n1", "n2", "n3"}) cache.addOrUpdateNode(nodeWith(n));
+  auto names = [](const Snapshot& s, const std::vector<size_t>& idx) {
+    std::vector<std::string> out;
+    for (size_t i : idx) out.push_back(s.nodes()[i]->name);
+    return out;
+  };
+  EXPECT_TRUE(cache.snapshot()->nodesWithPodAffinity().empty());
+  auto anti = std::make_shared<PodInfo>(*pod(R"({"metadata":{"name":"a","namespace":"default","labels":{"app":"x"}},
+    "spec":{"containers":[],"affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
+    {"topologyKey":"kubernetes.io/hostname","labelSelector":{"matchLabels":{"app":"x"}}}]}}}})"));
+  anti->nodeName = "n2";
+  cache.addPod(anti);
+  cache.addPod(boundPod("plain", "n3", "1"));
+  auto s = cache.snapshot();
+  EXPECT_EQ(names(*s, s->nodesWithPodAffinity()), std::vector<std::string>{"n2"});
+  EXPECT_EQ(names(*s, s->nodesWithRequiredAntiAffinity()), std::vector<std::string>{"n2"});
+  cache.removePod("default/a");
+  s = cache.snapshot();
+  EXPECT_TRUE(s->nodesWithPodAffinity().empty());
+  EXPECT_TRUE(s->nodesWithRequiredAntiAffinity().empty());
+}
+
 TEST(SchedulerCacheTest, ForgetUndoesAssumption) {
   SchedulerCache cache;
   cache.addOrUpdateNode(nodeWith("n1"));
