@@ -27,11 +27,11 @@ void openSqlite(const benchmark::State&) {
               .string();
   skiff::storage::SqliteOptions o;
   o.path = gPath;
-  o.compactInterval = std::chrono::seconds(0);
+  o.compaction.interval = {};  // the bench measures writes, not compaction
   gStore = skiff::storage::openSqliteStore(o);
 }
 
-void openMemory(const benchmark::State&) { gStore = skiff::storage::openMemoryStore(); }
+void openMemory(const benchmark::State&) { gStore = skiff::storage::openMemoryStore({.interval = {}, .retention = {}}); }
 
 void closeStore(const benchmark::State&) {
   gStore.reset();

@@ -7,7 +7,7 @@
 //   expected modRevision still holds. A failed precondition is a normal result, not an error.
 // - Watches deliver every change of a key range, in revision order, with the previous value,
 //   starting from any revision that has not been compacted.
-// Implementations: memory (tests), sqlite (default, durable), later etcd.
+// Implementations: memory (tests, benchmarks), sqlite (default, durable), later etcd.
 #pragma once
 
 #include <chrono>
@@ -124,15 +124,20 @@ using StorePtr = std::unique_ptr<Store>;
 // The smallest key greater than every key starting with `prefix` (etcd's prefix range end).
 std::string prefixEnd(std::string_view prefix);
 
-struct SqliteOptions {
-  std::string path;  // database file; created if missing
-  // Background compaction: every `compactInterval`, compact to the newest revision that is
-  // older than `retention` (history of at least `retention` is kept).
-  std::chrono::seconds compactInterval{60};
-  std::chrono::seconds retention{300};
+// Background compaction (storage/background_compactor.h): every `interval`, compact to the
+// newest revision that is older than `retention`, so at least `retention` of history is kept.
+// interval 0 turns it off (tests that compact explicitly).
+struct CompactionPolicy {
+  std::chrono::milliseconds interval{std::chrono::seconds(60)};
+  std::chrono::milliseconds retention{std::chrono::seconds(300)};
 };
 
-StorePtr openMemoryStore();
+struct SqliteOptions {
+  std::string path;  // database file; created if missing
+  CompactionPolicy compaction;
+};
+
+StorePtr openMemoryStore(const CompactionPolicy& compaction = {});
 StorePtr openSqliteStore(const SqliteOptions& options);
 
 }  // namespace skiff::storage

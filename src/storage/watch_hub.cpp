@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace skiff::storage {
 
@@ -115,7 +116,10 @@ void HubWatch::start(std::vector<Event> history) {
     state_->pending = std::move(merged);
     state_->started = true;
   }
-  thread_ = std::thread([st = state_] { deliveryLoop(st); });
+  thread_ = std::thread([st = state_] {
+    setThreadName("watch-hub");
+    deliveryLoop(st);
+  });
 }
 
 HubWatch::~HubWatch() {

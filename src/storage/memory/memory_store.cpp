@@ -1,4 +1,5 @@
-// In-memory MVCC store (tests, and the reference behaviour for the durable backends).
+// In-memory MVCC store (tests, `--storage memory`, and the reference behaviour for the durable
+// backends). Old versions are dropped by the same background compaction as the durable stores.
 // Every key keeps its versions in revision order; a log maps each revision to the key it
 // wrote so watches can replay history in revision order. One shared_mutex: reads share it,
 // writes (and watch registration, which must not interleave with a publish) take it
@@ -9,6 +10,7 @@
 #include <map>
 #include <shared_mutex>
 
+#include "storage/background_compactor.h"
 #include "storage/key_range.h"
 #include "storage/store.h"
 #include "storage/watch_hub.h"
@@ -29,7 +31,8 @@ KeyValue toKv(const std::string& key, const Version& v) {
 
 class MemoryStore final : public Store {
  public:
-  MemoryStore() : hub_(WatchHub::create(0)) {}
+  explicit MemoryStore(const CompactionPolicy& compaction)
+      : hub_(WatchHub::create(0)), compactor_(*this, compaction, "memory store") {}
 
   int64_t currentRevision() override {
     std::shared_lock lock(mu_);
@@ -198,10 +201,13 @@ class MemoryStore final : public Store {
   std::deque<std::string> log_;  // log_[i] is the key written at revision logStart_ + i
   int64_t logStart_ = 1;
   std::shared_ptr<WatchHub> hub_;
+  BackgroundCompactor compactor_;  // last: destroyed (stopped) before the state it compacts
 };
 
 }  // namespace
 
-StorePtr openMemoryStore() { return std::make_unique<MemoryStore>(); }
+StorePtr openMemoryStore(const CompactionPolicy& compaction) {
+  return std::make_unique<MemoryStore>(compaction);
+}
 
 }  // namespace skiff::storage

@@ -139,16 +139,11 @@ SqliteStore::SqliteStore(const SqliteOptions& options)
   SKIFF_LOG_INFO("sqlite store opened: db={} revision={} compacted={}", options_.path, s.current,
                  s.compacted);
   writer_ = std::thread([this] { writerLoop(); });
-  if (options_.compactInterval.count() > 0) compactor_ = std::thread([this] { compactorLoop(); });
+  compactor_ = std::make_unique<BackgroundCompactor>(*this, options_.compaction, "sqlite store " + options_.path);
 }
 
 SqliteStore::~SqliteStore() {
-  {
-    std::lock_guard lock(compactorMu_);
-    stopCompactor_ = true;
-  }
-  compactorCv_.notify_all();
-  if (compactor_.joinable()) compactor_.join();
+  compactor_.reset();  // it calls into this store
   {
     std::lock_guard lock(queueMu_);
     stopping_ = true;
@@ -245,43 +240,6 @@ WatchPtr SqliteStore::watch(std::string_view key, std::string_view rangeEnd, int
   }
   reg.watch->start(std::move(history));
   return std::move(reg.watch);
-}
-
-void SqliteStore::compactorLoop() {
-  using Clock = std::chrono::steady_clock;
-  // (time, revision) samples: every revision <= the sampled one was committed by that time.
-  // The target is the newest sample at least `retention` old, so at least `retention` of
-  // history is always kept; samples are in memory, so after a restart the first compaction
-  // waits a full retention period.
-  std::deque<std::pair<Clock::time_point, int64_t>> samples;
-  samples.emplace_back(Clock::now(), revision_.load());
-  std::unique_lock lock(compactorMu_);
-  while (!compactorCv_.wait_for(lock, options_.compactInterval, [&] { return stopCompactor_; })) {
-    lock.unlock();
-    auto now = Clock::now();
-    samples.emplace_back(now, revision_.load());
-    int64_t target = 0;
-    while (!samples.empty() && samples.front().first <= now - options_.retention) {
-      target = samples.front().second;
-      if (samples.size() > 1 && samples[1].first <= now - options_.retention) {
-        samples.pop_front();
-      } else {
-        break;
-      }
-    }
-    if (target > compacted_.load()) {
-      try {
-        compact(target);
-        SKIFF_LOG_INFO("sqlite store compacted: db={} revision={}", options_.path, target);
-      } catch (const CompactedError&) {
-        // Someone compacted further in the meantime: nothing left to do.
-      } catch (const std::exception& e) {
-        SKIFF_LOG_ERROR("sqlite background compaction failed: db={} revision={} error={}",
-                        options_.path, target, e.what());
-      }
-    }
-    lock.lock();
-  }
 }
 
 }  // namespace skiff::storage::sqlite

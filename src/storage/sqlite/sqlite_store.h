@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/background_compactor.h"
 #include "storage/key_range.h"
 #include "storage/sqlite/sqlite_db.h"
 #include "storage/store.h"
@@ -115,9 +116,6 @@ class SqliteStore final : public Store {
   void applyOp(WriteOp& op, int64_t& revision, int64_t& compacted);
   void applyCompaction(WriteOp& op, int64_t revision, int64_t& compacted);
 
-  // sqlite_store.cpp
-  void compactorLoop();
-
   SqliteOptions options_;
   FileLock lock_;
   std::unique_ptr<Database> writeDb_;  // used only by the writer thread after construction
@@ -132,10 +130,7 @@ class SqliteStore final : public Store {
   bool stopping_ = false;
   std::thread writer_;
 
-  std::mutex compactorMu_;
-  std::condition_variable compactorCv_;
-  bool stopCompactor_ = false;
-  std::thread compactor_;
+  std::unique_ptr<BackgroundCompactor> compactor_;  // last: started once the store works
 };
 
 }  // namespace skiff::storage::sqlite

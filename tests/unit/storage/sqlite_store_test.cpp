@@ -1,4 +1,4 @@
-// Behaviour only the durable backend has: reopening, surviving kill -9, background compaction.
+// Behaviour only the durable backend has: reopening, surviving kill -9, one opener per file.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,12 +12,10 @@
 namespace skiff::storage::testing {
 namespace {
 
-SqliteOptions optionsFor(const TempDir& dir, int compactIntervalSeconds = 0,
-                         int retentionSeconds = 300) {
+SqliteOptions optionsFor(const TempDir& dir) {
   SqliteOptions o;
   o.path = dir.file("store.db");
-  o.compactInterval = std::chrono::seconds(compactIntervalSeconds);
-  o.retention = std::chrono::seconds(retentionSeconds);
+  o.compaction.interval = {};  // these tests compact explicitly
   return o;
 }
 
@@ -120,38 +118,6 @@ TEST(SqliteStore, AcknowledgedWritesSurviveKillNine) {
   EXPECT_EQ(res.revision, before + 1);
   std::cout << "[ info ] acknowledged before SIGKILL: " << count << " keys, revision " << before
             << "\n";
-}
-
-// Background compaction (interval 1 s, retention 1 s) must compact, but never past a revision
-// written less than `retention` ago.
-TEST(SqliteStore, BackgroundCompactionRespectsRetention) {
-  using Clock = std::chrono::steady_clock;
-  TempDir dir;
-  auto store = openSqliteStore(optionsFor(dir, 1, 1));
-  store->create("/k", "0");
-  for (int i = 1; i < 10; ++i) store->update("/k", std::to_string(i), 0);
-  int64_t firstBatchEnd = store->currentRevision();  // 10
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  auto secondBatchStart = Clock::now();
-  for (int i = 10; i < 20; ++i) store->update("/k", std::to_string(i), 0);
-
-  int64_t compacted = 0;
-  auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (Clock::now() < deadline) {
-    compacted = store->compactedRevision();
-    if (Clock::now() - secondBatchStart < std::chrono::milliseconds(950)) {
-      // Revisions after firstBatchEnd are younger than the retention: must still be there.
-      ASSERT_LE(compacted, firstBatchEnd);
-    }
-    if (compacted >= firstBatchEnd) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_GE(compacted, firstBatchEnd) << "background compaction never ran";
-  EXPECT_THROW(store->get("/k", compacted), CompactedError);
-  EXPECT_EQ(store->get("/k")->value, "19");
-  if (compacted < store->currentRevision()) {
-    EXPECT_EQ(store->get("/k", compacted + 1)->modRevision, compacted + 1);
-  }
 }
 
 TEST(SqliteStore, SecondOpenOfTheSameFileIsRefused) {

@@ -15,17 +15,20 @@ namespace skiff::storage::testing {
 
 struct Backend {
   std::string name;
-  std::function<StorePtr(const TempDir&)> open;
+  std::function<StorePtr(const TempDir&, const CompactionPolicy&)> open;
 };
+
+// The fixture's stores do not compact by themselves: tests compact explicitly.
+inline CompactionPolicy noBackgroundCompaction() { return CompactionPolicy{.interval = {}, .retention = {}}; }
 
 inline std::vector<Backend> allBackends() {
   return {
-      {"memory", [](const TempDir&) { return openMemoryStore(); }},
+      {"memory", [](const TempDir&, const CompactionPolicy& c) { return openMemoryStore(c); }},
       {"sqlite",
-       [](const TempDir& dir) {
+       [](const TempDir& dir, const CompactionPolicy& c) {
          SqliteOptions o;
          o.path = dir.file("store.db");
-         o.compactInterval = std::chrono::seconds(0);  // tests compact explicitly
+         o.compaction = c;
          return openSqliteStore(o);
        }},
   };
@@ -37,7 +40,7 @@ inline std::string backendName(const ::testing::TestParamInfo<Backend>& info) {
 
 class StoreConformance : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { store = GetParam().open(dir); }
+  void SetUp() override { store = GetParam().open(dir, noBackgroundCompaction()); }
   void TearDown() override { store.reset(); }
 
   TempDir dir;

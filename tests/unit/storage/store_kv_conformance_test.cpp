@@ -1,4 +1,6 @@
 // Key-value, CAS, range and compaction behaviour every Store backend must share.
+#include <thread>
+
 #include "store_conformance.h"
 
 namespace skiff::storage::testing {
@@ -199,6 +201,40 @@ TEST_P(StoreConformance, CompactionToCurrentRevisionKeepsCurrentValues) {
   EXPECT_FALSE(store->get("/b"));
   EXPECT_EQ(store->create("/d", "d").revision, 5);
   EXPECT_EQ(store->range("/", prefixEnd("/"), 0, 5).kvs.size(), 2u);
+}
+
+// Background compaction (every 100 ms, retention 500 ms) must compact, but never past a
+// revision written less than `retention` ago.
+TEST_P(StoreConformance, BackgroundCompactionRespectsRetention) {
+  using Clock = std::chrono::steady_clock;
+  using std::chrono::milliseconds;
+  TempDir ownDir;
+  auto compacting = GetParam().open(ownDir, CompactionPolicy{.interval = milliseconds(100),
+                                                             .retention = milliseconds(500)});
+  compacting->create("/k", "0");
+  for (int i = 1; i < 10; ++i) compacting->update("/k", std::to_string(i), 0);
+  int64_t firstBatchEnd = compacting->currentRevision();  // 10
+  std::this_thread::sleep_for(milliseconds(700));
+  auto secondBatchStart = Clock::now();
+  for (int i = 10; i < 20; ++i) compacting->update("/k", std::to_string(i), 0);
+
+  int64_t compacted = 0;
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < deadline) {
+    compacted = compacting->compactedRevision();
+    if (Clock::now() - secondBatchStart < milliseconds(450)) {
+      // Revisions after firstBatchEnd are younger than the retention: must still be there.
+      ASSERT_LE(compacted, firstBatchEnd);
+    }
+    if (compacted >= firstBatchEnd) break;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_GE(compacted, firstBatchEnd) << "background compaction never ran";
+  EXPECT_THROW(compacting->get("/k", compacted), CompactedError);
+  EXPECT_EQ(compacting->get("/k")->value, "19");
+  if (compacted < compacting->currentRevision()) {
+    EXPECT_EQ(compacting->get("/k", compacted + 1)->modRevision, compacted + 1);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::ValuesIn(allBackends()),
