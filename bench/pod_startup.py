@@ -7,24 +7,17 @@ Usage: pod_startup.py KUBECONFIG_DIR NODE COUNT MODE
 Prints one JSON line: per-pod latencies (seconds) with p50/p90/p99/max.
 The image must already be on the node (skiff's busybox), as upstream's SLO excludes pulls.
 """
-import http.client
 import json
-import re
-import ssl
 import sys
 import threading
 import time
 
+from bench_client import connector, percentile
+
 
 def main():
     data_dir, node, count, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    server = re.search(r"server: https://([^:]+):(\d+)", open(f"{data_dir}/kubeconfig").read())
-    host, port = server.group(1), int(server.group(2))
-    ctx = ssl.create_default_context(cafile=f"{data_dir}/tls/ca.crt")
-    ctx.load_cert_chain(f"{data_dir}/tls/admin.crt", f"{data_dir}/tls/admin.key")
-
-    def conn():
-        return http.client.HTTPSConnection(host, port, context=ctx, timeout=120)
+    conn = connector(data_dir, timeout=120)
 
     created, running = {}, {}
     lock = threading.Condition()
@@ -85,7 +78,7 @@ def main():
     lat = sorted(running[n] - created[n] for n in created)
 
     def pct(p):
-        return round(lat[min(len(lat) - 1, int(p / 100 * len(lat)))], 3)
+        return percentile(lat, p, 3)
 
     print(json.dumps({"mode": mode, "pods": count, "p50": pct(50), "p90": pct(90), "p99": pct(99),
                       "max": round(lat[-1], 3)}))

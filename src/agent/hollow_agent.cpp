@@ -9,6 +9,7 @@
 #include "common/hash.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace json = boost::json;
 
@@ -233,8 +234,14 @@ void HollowAgent::start(std::chrono::milliseconds syncTimeout) {
   if (!nodeInformer_.waitForSync(syncTimeout) || !podInformer_.waitForSync(syncTimeout))
     throw std::runtime_error("hollow agent: informers did not sync");
   adoptRunningPods();
-  for (int i = 0; i < options_.heartbeatWorkers; ++i) threads_.emplace_back([this] { heartbeatWorker(); });
-  for (int i = 0; i < options_.podWorkers; ++i) threads_.emplace_back([this] { podWorker(); });
+  for (int i = 0; i < options_.heartbeatWorkers; ++i) threads_.emplace_back([this] {
+    setThreadName("hollow-beat");
+    heartbeatWorker();
+  });
+  for (int i = 0; i < options_.podWorkers; ++i) threads_.emplace_back([this] {
+    setThreadName("hollow-pod");
+    podWorker();
+  });
   for (auto& n : nodeList_) heartbeats_.add("register/" + n->name);
 }
 

@@ -14,6 +14,7 @@
 #include "apiserver/http_connection.h"
 #include "apiserver/upgrade_sessions.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace skiff::apiserver {
 
@@ -101,7 +102,10 @@ void HttpServer::start() {
   net::co_spawn(impl_->ioc, impl_->acceptLoop(), net::detached);
   impl_->started = true;
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i)
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+    impl_->threads.emplace_back([this] {
+      setThreadName("http");
+      impl_->ioc.run();
+    });
 }
 
 void HttpServer::stop() {

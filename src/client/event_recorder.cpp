@@ -5,6 +5,7 @@
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace json = boost::json;
 
@@ -40,7 +41,10 @@ json::object makeRef(const json::object& o) {
 
 EventRecorder::EventRecorder(RestClient& client, std::string component, std::string host)
     : client_(client), component_(std::move(component)), host_(std::move(host)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    setThreadName("events");
+    run();
+  });
 }
 
 EventRecorder::~EventRecorder() {

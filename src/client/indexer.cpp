@@ -34,6 +34,16 @@ std::vector<std::string> indexByOwnerUid(const json::object& obj) {
   return out;
 }
 
+std::vector<std::string> indexOrphansByNamespace(const json::object& obj) {
+  auto* meta = obj.if_contains("metadata");
+  if (!meta || !meta->is_object()) return {};
+  if (auto* owners = meta->as_object().if_contains("ownerReferences"); owners && owners->is_array())
+    for (auto& o : owners->as_array())
+      if (auto* c = o.is_object() ? o.as_object().if_contains("controller") : nullptr; c && c->is_bool() && c->as_bool())
+        return {};
+  return indexByNamespace(obj);
+}
+
 std::vector<std::string> indexByLabel(const json::object& obj) {
   std::vector<std::string> out;
   auto* meta = obj.if_contains("metadata");

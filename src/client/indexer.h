@@ -23,10 +23,15 @@ inline const std::string kIndexNamespace = "namespace";  // metadata.namespace
 inline const std::string kIndexNodeName = "nodeName";    // spec.nodeName (pods)
 inline const std::string kIndexOwnerUid = "ownerUid";    // metadata.ownerReferences[].uid
 inline const std::string kIndexLabel = "label";          // "key=value" per label
+// metadata.namespace of objects that no controller owns (no ownerReference with
+// controller: true): the adoption candidates a workload controller must look at besides
+// its own objects, without walking everything else in the namespace.
+inline const std::string kIndexOrphanNamespace = "orphanNamespace";
 std::vector<std::string> indexByNamespace(const boost::json::object& obj);
 std::vector<std::string> indexByNodeName(const boost::json::object& obj);
 std::vector<std::string> indexByOwnerUid(const boost::json::object& obj);
 std::vector<std::string> indexByLabel(const boost::json::object& obj);
+std::vector<std::string> indexOrphansByNamespace(const boost::json::object& obj);
 
 class Indexer {
  public:

@@ -6,6 +6,7 @@
 
 #include "common/api_error.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace json = boost::json;
 
@@ -26,7 +27,10 @@ Watcher::Watcher(RestClient& client, Resource resource, std::string ns, WatcherO
     : client_(client), resource_(std::move(resource)), ns_(std::move(ns)), options_(std::move(options)) {
   rv_ = options_.list.resourceVersion;
   needRelist_ = rv_.empty() && options_.relist;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    setThreadName("w/" + resource_.resource);
+    run();
+  });
 }
 
 Watcher::~Watcher() { stop(); }

@@ -4,6 +4,7 @@
 
 #include "common/api_error.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace skiff::controller {
 
@@ -59,9 +60,13 @@ client::ResourceEventHandlers QueueController::ownedObjectHandlers(std::string o
 }
 
 void QueueController::run() {
-  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { worker(); });
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] {
+    setThreadName("c/" + name_);
+    worker();
+  });
   for (auto& p : periodic_) {
     threads_.emplace_back([this, p] {
+      setThreadName("p/" + name_);
       std::unique_lock lock(stopMu_);
       while (!stopping_) {
         lock.unlock();

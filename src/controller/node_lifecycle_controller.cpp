@@ -23,7 +23,9 @@
 // unhealthy node is tainted at once, whatever the share of unhealthy nodes.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 
 #include "common/api_error.h"
 #include "common/log.h"
@@ -201,8 +203,10 @@ class NodeLifecycleController : public QueueController {
     return changed;
   }
 
-  // spec.taints as the conditions want them; returns true if the list changed.
-  static bool reconcileTaints(json::object& node) {
+  // spec.taints as the conditions want them, or nothing when the node already has them.
+  // Read-only on purpose: most syncs (every Lease renewal, every monitor period) change
+  // nothing, and copying a whole Node for each of them cost more than the check.
+  static std::optional<json::array> desiredTaints(const json::object& node) {
     std::string readyStatus;
     if (auto* ready = findCondition(node, "Ready")) readyStatus = stringAt(*ready, {"status"});
     // Desired NoExecute taint (at most one of not-ready / unreachable).
@@ -218,8 +222,9 @@ class NodeLifecycleController : public QueueController {
         }
     if (boolAt(node, {"spec", "unschedulable"})) noSchedule.push_back(kUnschedulable);
 
-    json::array current;
-    if (auto* arr = arrayAt(node, {"spec", "taints"})) current = *arr;
+    static const json::array kNone;
+    const json::array* arr = arrayAt(node, {"spec", "taints"});
+    const json::array& current = arr ? *arr : kNone;
     json::array next;
     bool haveNoExecute = false;
     std::vector<std::string> haveNoSchedule;
@@ -243,29 +248,25 @@ class NodeLifecycleController : public QueueController {
         next.push_back(json::object{{"key", key}, {"effect", kNoSchedule}});
     if (!noExecute.empty() && !haveNoExecute)
       next.push_back(json::object{{"key", noExecute}, {"effect", kNoExecute}, {"timeAdded", nowTime()}});
-    if (next == current) return false;
-    auto& spec = ensureObject(node, {"spec"});
-    if (next.empty()) spec.erase("taints");
-    else spec["taints"] = std::move(next);
-    return true;
+    if (next == current) return std::nullopt;
+    return next;
   }
 
   void syncNode(const std::string& name) {
-    auto cached = nodes_.get(name);
+    client::ObjectPtr cached = nodes_.get(name);
     if (!cached) return;
-    json::object node = *cached;
-    bool stale = observeHeartbeat(node);
+    bool stale = observeHeartbeat(*cached);
 
     if (stale) {
-      json::object updated = node;
+      json::object updated = *cached;
       if (markUnknown(updated)) {
         SKIFF_LOG_INFO("controller=nodelifecycle node={} kubelet stopped posting node status", name);
-        node = client_.updateStatus(client::resources::nodes, "", updated);
+        cached = std::make_shared<const json::object>(client_.updateStatus(client::resources::nodes, "", updated));
       }
     }
 
     std::string readyStatus;
-    const json::object* ready = findCondition(node, "Ready");
+    const json::object* ready = findCondition(*cached, "Ready");
     if (ready) readyStatus = stringAt(*ready, {"status"});
     bool becameNotReady = false;
     {
@@ -277,7 +278,7 @@ class NodeLifecycleController : public QueueController {
       }
     }
     if (becameNotReady)
-      recorder_.event(nodeRef(node, true), client::kEventTypeNormal, "NodeNotReady",
+      recorder_.event(nodeRef(*cached, true), client::kEventTypeNormal, "NodeNotReady",
                       "Node " + name + " status is now: NodeNotReady");
     // Level-triggered MarkPodsNotReady: every Ready pod of a not-Ready node is queued.
     if (ready && readyStatus != "True")
@@ -287,8 +288,12 @@ class NodeLifecycleController : public QueueController {
     // Like upstream's taint swaps: on a conflict, read the node fresh and try again at once
     // rather than waiting (with growing backoff) for a cache that lags behind a busy server.
     for (int attempt = 0;; ++attempt) {
-      json::object tainted = node;
-      if (!reconcileTaints(tainted)) return;
+      auto taints = desiredTaints(*cached);
+      if (!taints) return;
+      json::object tainted = *cached;
+      auto& spec = ensureObject(tainted, {"spec"});
+      if (taints->empty()) spec.erase("taints");
+      else spec["taints"] = std::move(*taints);
       try {
         client_.update(client::resources::nodes, "", tainted);
         return;
@@ -297,7 +302,7 @@ class NodeLifecycleController : public QueueController {
         if (e.code() != 409 || attempt >= 4) throw;
       }
       try {
-        node = client_.get(client::resources::nodes, "", name);
+        cached = std::make_shared<const json::object>(client_.get(client::resources::nodes, "", name));
       } catch (const ApiError& e) {
         if (e.code() == 404) return;
         throw;

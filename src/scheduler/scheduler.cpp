@@ -6,6 +6,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/thread_name.h"
 
 namespace skiff::scheduler {
 
@@ -118,9 +119,18 @@ void Scheduler::start() {
   pods_.start();
   if (!nodes_.waitForSync(std::chrono::seconds(30)) || !pods_.waitForSync(std::chrono::seconds(30)))
     SKIFF_LOG_WARN("scheduler: informers not synced after 30s; scheduling anyway");
-  for (int i = 0; i < std::max(1, options_.bindWorkers); ++i) binders_.emplace_back([this] { binderLoop(); });
-  loopThread_ = std::thread([this] { loop(); });
-  housekeepingThread_ = std::thread([this] { housekeeping(); });
+  for (int i = 0; i < std::max(1, options_.bindWorkers); ++i) binders_.emplace_back([this] {
+      setThreadName("sched-bind");
+      binderLoop();
+    });
+  loopThread_ = std::thread([this] {
+    setThreadName("sched-loop");
+    loop();
+  });
+  housekeepingThread_ = std::thread([this] {
+    setThreadName("sched-house");
+    housekeeping();
+  });
   SKIFF_LOG_INFO("scheduler started name={}", options_.schedulerName);
 }
 

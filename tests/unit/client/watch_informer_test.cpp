@@ -126,6 +126,21 @@ TEST(SharedInformer, SyncsThenDeliversHandlersAndIndexes) {
   EXPECT_TRUE(inf.byIndex(kIndexNodeName, "node-b").empty());
 }
 
+TEST(Indexers, OrphanNamespaceHoldsOnlyObjectsWithoutAController) {
+  json::object orphan = pod("o", "", "", "web");
+  orphan["metadata"].as_object()["namespace"] = "ns1";
+  EXPECT_EQ(indexOrphansByNamespace(orphan), std::vector<std::string>{"ns1"});
+  // An owner that is not the controller (no controller: true) leaves the pod an orphan.
+  json::object owned = pod("p", "", "uid-1", "web");
+  owned["metadata"].as_object()["namespace"] = "ns1";
+  EXPECT_EQ(indexOrphansByNamespace(owned), std::vector<std::string>{"ns1"});
+  owned["metadata"].as_object()["ownerReferences"].as_array()[0].as_object()["controller"] = true;
+  EXPECT_TRUE(indexOrphansByNamespace(owned).empty());
+  owned["metadata"].as_object()["ownerReferences"].as_array()[0].as_object()["controller"] = false;
+  EXPECT_EQ(indexOrphansByNamespace(owned), std::vector<std::string>{"ns1"});
+  EXPECT_TRUE(indexOrphansByNamespace(json::object{{"kind", "Pod"}}).empty());
+}
+
 TEST(SharedInformer, LateHandlerGetsCurrentObjectsAsAdds) {
   auto c = newClient();
   std::string ns = freshNamespace(*c, "late");

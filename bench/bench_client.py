@@ -1,0 +1,19 @@
+"""What the Python benches share: an HTTPS connection to a skiff API server as admin (from a
+skiff data dir: kubeconfig, tls/ca.crt, tls/admin.crt, tls/admin.key) and percentiles."""
+import http.client
+import re
+import ssl
+
+
+def connector(data_dir, timeout):
+    """Returns a function that opens a new connection to the data dir's API server."""
+    server = re.search(r"server: https://([^:]+):(\d+)", open(f"{data_dir}/kubeconfig").read())
+    host, port = server.group(1), int(server.group(2))
+    ctx = ssl.create_default_context(cafile=f"{data_dir}/tls/ca.crt")
+    ctx.load_cert_chain(f"{data_dir}/tls/admin.crt", f"{data_dir}/tls/admin.key")
+    return lambda: http.client.HTTPSConnection(host, port, context=ctx, timeout=timeout)
+
+
+def percentile(sorted_values, p, digits):
+    """The p-th percentile (nearest rank below) of an ascending list, rounded."""
+    return round(sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))], digits)

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Density: NODES hollow nodes, DEPLOYMENTS Deployments that together ask for PODS_PER_NODE pods
+# per node, creation to all Running. The API server, scheduler, controller manager and hollow
+# agent run as separate processes so each one's CPU and memory is its own.
+# Usage: bench/density.sh PATH_TO_SKIFF [NODES] [PODS_PER_NODE] [DEPLOYMENTS]
+set -euo pipefail
+SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [NODES] [PODS_PER_NODE] [DEPLOYMENTS]}")
+NODES=${2:-1000}
+PODS_PER_NODE=${3:-30}
+DEPLOYMENTS=${4:-100}
+TOTAL=$((NODES * PODS_PER_NODE))
+REPLICAS=$((TOTAL / DEPLOYMENTS))
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d /tmp/skiff-density.XXXXXX)
+export HOME=$WORK/home
+mkdir -p "$HOME"
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+k() { kubectl --kubeconfig "$WORK/data/kubeconfig" "$@"; }
+mb() { awk -v f="$2" '$1 == f":" {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+"$SKIFF" --log-level warn apiserver --storage memory --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
+  >"$WORK/apiserver.log" 2>&1 &
+API=$!; PIDS+=($API)
+for _ in $(seq 1 100); do [ -f "$WORK/data/kubeconfig" ] && k get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
+KC=$WORK/data/kubeconfig
+"$SKIFF" --log-level warn scheduler --kubeconfig "$KC" >"$WORK/scheduler.log" 2>&1 &
+SCHED=$!; PIDS+=($SCHED)
+# 10.64.0.0/12 holds 4096 /24 node ranges (the default 10.42.0.0/16 only 256).
+"$SKIFF" --log-level warn controller-manager --kubeconfig "$KC" --cluster-cidr 10.64.0.0/12 \
+  >"$WORK/controller-manager.log" 2>&1 &
+CM=$!; PIDS+=($CM)
+"$SKIFF" --log-level warn agent --hollow --nodes "$NODES" --node-name-prefix density --kubeconfig "$KC" \
+  >"$WORK/agent.log" 2>&1 &
+AGENT=$!; PIDS+=($AGENT)
+
+ready() { k get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{.spec.podCIDR}{"\n"}{end}' | grep -c '^True10\.' || true; }
+while [ "$(ready)" -lt "$NODES" ]; do sleep 1; done
+k create namespace density >/dev/null
+sleep 5  # let registration traffic settle so the CPU numbers below are the workload's
+
+declare -A T0
+for p in $API $SCHED $CM $AGENT; do T0[$p]=$(cpu_ticks $p); done
+RESULT=$(python3 "$HERE/density.py" "$WORK/data" density "$DEPLOYMENTS" "$REPLICAS")
+HZ=$(getconf CLK_TCK)
+SECS=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['all_running_s'])" "$RESULT")
+echo "nodes $NODES, pods $TOTAL ($DEPLOYMENTS Deployments x $REPLICAS)"
+echo "result: $RESULT"
+for pair in apiserver:$API scheduler:$SCHED controller-manager:$CM hollow-agent:$AGENT; do
+  name=${pair%%:*}; p=${pair##*:}
+  cpu=$(( $(cpu_ticks $p) - ${T0[$p]} ))
+  echo "$name: CPU $(python3 -c "print(round($cpu/$HZ,1))") s over the run ($(python3 -c "print(round($cpu/$HZ/$SECS*100))") % of a core), RSS $(mb $p VmRSS) MB, peak $(mb $p VmHWM) MB"
+done
+# Spread: pods per node (the scheduler's LeastAllocated and default topology spread).
+k get pods -n density -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort | uniq -c |
+  awk '{n++; s+=$1; if (min==""||$1<min) min=$1; if ($1>max) max=$1} END {printf "spread: %d nodes used, pods per node min %d max %d\n", n, min, max}'
