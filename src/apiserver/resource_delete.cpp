@@ -166,6 +166,10 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
         throw conflict(info.qualifiedResource(), name, "the object is being modified concurrently");
       }
       meta["resourceVersion"] = std::to_string(result.kv->modRevision);
+      // Admission refuses new content in a Terminating namespace by reading the cache; wait
+      // until the cache shows this write, so a create sent after the DELETE answered is
+      // refused (upstream forces a live lookup for recently deleted namespaces instead).
+      if (isNamespace) caches_.waitFor(result.revision, std::chrono::seconds(5));
       return obj;
     }
 

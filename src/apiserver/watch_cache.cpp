@@ -1,6 +1,7 @@
 #include "apiserver/watch_cache.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "common/api_error.h"
 #include "common/log.h"
@@ -8,6 +9,11 @@
 namespace skiff::apiserver {
 
 namespace json = boost::json;
+
+const std::string& SharedEncoding::json(const boost::json::object& object) {
+  std::call_once(once_, [&] { text_ = boost::json::serialize(object); });
+  return text_;
+}
 
 ObjectPtr CacheHub::decode(const storage::KeyValue& kv) {
   boost::system::error_code ec;
@@ -113,8 +119,10 @@ void ResourceCache::apply(const storage::Event& event) {
     objects_.erase(existing);
   }
   lastRevision_ = ev.revision;
+  ev.encoding = std::make_shared<SharedEncoding>();
   for (const auto& w : watchers_)
     if (startsWith(ev.key, w->keyPrefix)) w->deliver(ev);
+  ev.encoding.reset();
   history_.push_back(std::move(ev));
   while (history_.size() > historyLimit_) {
     historyStart_ = history_.front().revision;

@@ -23,6 +23,18 @@ namespace skiff::apiserver {
 
 using ObjectPtr = std::shared_ptr<const boost::json::object>;
 
+// The JSON text of one event's object, made by the first watch stream that sends the event
+// and reused by every other (upstream's cachingObject): with N watchers of pods an event is
+// serialized once, not N times. Streams that convert or print tables encode on their own.
+class SharedEncoding {
+ public:
+  const std::string& json(const boost::json::object& object);
+
+ private:
+  std::once_flag once_;
+  std::string text_;
+};
+
 struct CacheEvent {
   enum class Type { Added, Modified, Deleted };
   Type type = Type::Added;
@@ -30,6 +42,9 @@ struct CacheEvent {
   std::string key;
   ObjectPtr object;  // Deleted: the last state, with resourceVersion = the delete revision
   ObjectPtr prev;    // state before the event (null for Added)
+  // Set for live delivery only; events kept in history (replays) carry none, so the
+  // history does not hold 10,000 serialized objects besides the parsed ones.
+  std::shared_ptr<SharedEncoding> encoding;
 };
 
 // A registered watcher. `deliver` is called under the cache lock: it must only queue.

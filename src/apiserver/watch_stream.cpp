@@ -19,10 +19,15 @@ namespace {
 // A slow client that lets this many events pile up is cut off (it will re-watch).
 constexpr size_t kMaxQueuedEvents = 100000;
 constexpr auto kBookmarkInterval = std::chrono::seconds(5);
+// A watcher this far behind no longer holds on to the shared text of the events it queues
+// (it encodes them itself when it catches up): one slow client must not keep the JSON of
+// every event since it fell behind alive (tens of thousands of pods' worth in a burst).
+constexpr size_t kShareEncodingBacklog = 256;
 
 struct Pending {
   std::string type;
   ObjectPtr object;
+  std::shared_ptr<SharedEncoding> encoding;  // null for bookmarks, initial and replayed events
 };
 
 class WatchStream : public StreamSource, public std::enable_shared_from_this<WatchStream> {
@@ -36,7 +41,7 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
   // Registers with the cache. Initial events (synthetic ADDED) are queued first.
   void begin(std::vector<ObjectPtr> initial, int64_t fromRevision, int64_t snapshotRevision,
              const std::string& keyPrefix) {
-    for (auto& obj : initial) queue_.push_back({"ADDED", std::move(obj)});
+    for (auto& obj : initial) queue_.push_back({"ADDED", std::move(obj), nullptr});
     if (options_.sendInitialEvents && options_.bookmarks) queueBookmark(snapshotRevision, true);
     lastRevision_ = std::max(fromRevision, snapshotRevision);
     std::weak_ptr<WatchStream> weak = shared_from_this();
@@ -111,7 +116,7 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
       overflowed_ = true;
       closed_ = true;
     } else {
-      queue_.push_back({type, object});
+      queue_.push_back({type, object, queue_.size() < kShareEncodingBacklog ? ev.encoding : nullptr});
     }
     if (wake_) wake_();
   }
@@ -122,20 +127,29 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
       meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
     auto obj = std::make_shared<json::object>(
         json::object{{"kind", info_.kind}, {"apiVersion", info_.apiVersion()}, {"metadata", meta}});
-    queue_.push_back({"BOOKMARK", obj});
+    queue_.push_back({"BOOKMARK", obj, nullptr});
   }
 
-  std::string encode(Pending ev) {
-    if (info_.storage && ev.type != "BOOKMARK")
-      ev.object = std::make_shared<const json::object>(api::convertObject(*ev.object, info_));
-    json::object out{{"type", ev.type}};
-    if (options_.table && ev.type != "BOOKMARK") {
-      out["object"] = makeTable(info_, {ev.object.get()}, options_.includeObject, !sentColumns_);
+  // One line of the watch stream: {"type":"...","object":{...}}. The object text is written
+  // as is (no copy into a wrapper object); the type is one of a few plain ASCII words.
+  std::string encode(const Pending& ev) {
+    bool isBookmark = ev.type == "BOOKMARK";
+    std::string line = "{\"type\":\"" + ev.type + "\",\"object\":";
+    if (options_.table && !isBookmark) {
+      json::object converted;
+      const json::object* obj = ev.object.get();
+      if (info_.storage) obj = &(converted = api::convertObject(*ev.object, info_));
+      line += json::serialize(makeTable(info_, {obj}, options_.includeObject, !sentColumns_));
       sentColumns_ = true;
+    } else if (info_.storage && !isBookmark) {
+      line += json::serialize(api::convertObject(*ev.object, info_));
+    } else if (ev.encoding) {
+      line += ev.encoding->json(*ev.object);
     } else {
-      out["object"] = *ev.object;
+      line += json::serialize(*ev.object);
     }
-    return json::serialize(out) + "\n";
+    line += "}\n";
+    return line;
   }
 
   ResourceCache& cache_;
