@@ -34,6 +34,8 @@ namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
 using net::awaitable;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+// A streamed response writes what one drain returned in chunks of up to this many bytes.
+constexpr size_t kStreamBatchBytes = 64 * 1024;
 
 inline std::string toLower(std::string_view s) {
   std::string out(s);
@@ -220,18 +222,24 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
       net::detached);
 
   std::vector<std::string> chunks;
+  std::string batch;
   bool open = true;
   while (open && !*clientGone) {
     chunks.clear();
     woken->store(false);
     open = source->drain(chunks);
-    for (auto& chunk : chunks) {
-      auto [ec, n] =
-          co_await net::async_write(stream, http::make_chunk(net::buffer(chunk)), kTuple);
-      if (ec) {
-        *clientGone = true;
-        break;
+    // What one drain returned goes out as few HTTP chunks (so few TLS records and
+    // syscalls) as possible: clients split the stream by lines, not by chunks.
+    for (size_t i = 0; i < chunks.size() && !*clientGone;) {
+      const std::string* out = &chunks[i++];
+      if (i < chunks.size() && out->size() + chunks[i].size() <= kStreamBatchBytes) {
+        batch = *out;
+        for (; i < chunks.size() && batch.size() + chunks[i].size() <= kStreamBatchBytes; ++i)
+          batch += chunks[i];
+        out = &batch;
       }
+      auto [ec, n] = co_await net::async_write(stream, http::make_chunk(net::buffer(*out)), kTuple);
+      if (ec) *clientGone = true;
     }
     if (!open || *clientGone) break;
     if (std::chrono::steady_clock::now() >= source->deadline) break;
