@@ -49,11 +49,11 @@ struct HollowOptions {
   std::chrono::milliseconds readinessDelay{0};
   std::chrono::milliseconds jobDuration{5000};
   std::chrono::milliseconds terminationDelay{0};
-  // Upstream kubelet: Lease of 40 s renewed every 10 s (a quarter); status re-posted at
-  // least every minute even when nothing changed.
+  // Upstream kubelet: Lease of 40 s renewed every 10 s (a quarter); status re-posted when it
+  // changes and otherwise every nodeStatusReportFrequency (5 min).
   int leaseDurationSeconds = 40;
   std::chrono::milliseconds leaseRenewInterval{10000};
-  std::chrono::milliseconds statusReportInterval{50000};
+  std::chrono::milliseconds statusReportInterval{std::chrono::minutes(5)};
   int heartbeatWorkers = 2;
   int podWorkers = 4;
 };

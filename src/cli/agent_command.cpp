@@ -24,6 +24,7 @@ struct AgentFlags {
   int maxPods = 110;
   std::string labels, taints;
   std::string readinessDelay = "0s", jobDuration = "5s", terminationDelay = "0s";
+  std::string statusReportFrequency = "5m";
   std::string controlListen;
   std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
 };
@@ -53,6 +54,9 @@ int runAgent(const AgentFlags& f) {
     o.readinessDelay = parseDuration(f.readinessDelay);
     o.jobDuration = parseDuration(f.jobDuration);
     o.terminationDelay = parseDuration(f.terminationDelay);
+    o.statusReportInterval = parseDuration(f.statusReportFrequency);
+    if (o.statusReportInterval.count() <= 0)
+      throw std::invalid_argument("--node-status-report-frequency must be positive");
   } catch (const std::invalid_argument& e) {
     std::cerr << "skiff agent: " << e.what() << "\n";
     return 2;
@@ -108,6 +112,10 @@ Subcommand addAgentCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--termination-delay", f->terminationDelay,
                   "How long simulated containers take to stop after deletion (capped by the grace period)")
+      ->capture_default_str();
+  cmd->add_option("--node-status-report-frequency", f->statusReportFrequency,
+                  "How often a hollow node re-posts its status when nothing changed (upstream "
+                  "kubelet's nodeStatusReportFrequency); liveness is its Lease, renewed every 10 s")
       ->capture_default_str();
   cmd->add_option("--control-listen", f->controlListen,
                   "Loopback HTTP control endpoint (HOST:PORT): GET /nodes, POST /nodes/NAME/stop|start");
