@@ -40,12 +40,7 @@ json::object makeRef(const json::object& o) {
 }  // namespace
 
 EventRecorder::EventRecorder(RestClient& client, std::string component, std::string host)
-    : client_(client), component_(std::move(component)), host_(std::move(host)) {
-  thread_ = std::thread([this] {
-    setThreadName("events");
-    run();
-  });
-}
+    : client_(client), component_(std::move(component)), host_(std::move(host)) {}
 
 EventRecorder::~EventRecorder() {
   flush(std::chrono::seconds(2));
@@ -54,7 +49,7 @@ EventRecorder::~EventRecorder() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void EventRecorder::event(const json::object& object, const std::string& type, const std::string& reason,
@@ -67,6 +62,14 @@ void EventRecorder::event(const json::object& object, const std::string& type, c
     return;
   }
   queue_.push_back(std::move(p));
+  // The writer starts with the first event: most of a controller manager's ~20 recorders
+  // never record one, and an idle thread each is not free.
+  if (!thread_.joinable()) {
+    thread_ = std::thread([this] {
+      setThreadName("events");
+      run();
+    });
+  }
   cv_.notify_one();
 }
 

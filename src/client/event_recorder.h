@@ -1,8 +1,8 @@
 // EventRecorder: writes core/v1 Events about objects, as client-go's record package does.
 //
 // event() only queues (bounded at 1000 like client-go's broadcaster; beyond that events are
-// dropped with a log line), so callers never wait on the API server. A background thread
-// correlates and writes:
+// dropped with a log line), so callers never wait on the API server. A background thread,
+// started by the first event, correlates and writes:
 // - repeats (same source, involvedObject, type, reason, message) PATCH the existing
 //   Event's count/lastTimestamp instead of creating a new one;
 // - more than 10 events within 10 minutes that differ only by message are folded into one
@@ -76,7 +76,7 @@ class EventRecorder {
   std::unordered_map<std::string, std::pair<Written, std::list<std::string>::iterator>> written_;
   std::unordered_map<std::string, Similar> similar_;
   std::unordered_map<std::string, Bucket> buckets_;
-  std::thread thread_;
+  std::thread thread_;  // the writer, started by the first event() (under mu_)
 };
 
 }  // namespace skiff::client

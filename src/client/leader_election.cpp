@@ -8,6 +8,7 @@
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace json = boost::json;
 
@@ -50,7 +51,10 @@ LeaderElector::~LeaderElector() { stop(); }
 void LeaderElector::start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable() || stopped_) return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    setThreadName("leader-elect");
+    run();
+  });
 }
 
 void LeaderElector::stop() {

@@ -1,4 +1,5 @@
 #include "client/work_queue.h"
+#include "common/thread_name.h"
 
 #include <cmath>
 
@@ -37,7 +38,10 @@ int RateLimiter::numRequeues(const std::string& key) const {
 }
 
 WorkQueue::WorkQueue(std::string name, RateLimiterOptions limiter)
-    : name_(std::move(name)), limiter_(limiter), timer_([this] { timerLoop(); }) {}
+    : name_(std::move(name)), limiter_(limiter), timer_([this] {
+        setThreadName("q/" + name_);
+        timerLoop();
+      }) {}
 
 WorkQueue::~WorkQueue() {
   shutDown();

@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/pki.h"
+#include "common/thread_name.h"
 
 namespace fs = std::filesystem;
 
@@ -202,7 +203,10 @@ void ContainerdProcess::start(std::chrono::milliseconds timeout) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  supervisor_ = std::thread([this] { supervise(); });
+  supervisor_ = std::thread([this] {
+    setThreadName("containerd-sup");
+    supervise();
+  });
 }
 
 void ContainerdProcess::supervise() {

@@ -7,6 +7,7 @@
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "kubelet/kubelet_server.h"
 #include "kubelet/machine_info.h"
 #include "kubelet/pod_config.h"
@@ -134,12 +135,22 @@ void Kubelet::start() {
 
   nodeInformer_.start();
   podInformer_.start();
-  threads_.emplace_back([this] { nodeLoop(); });
+  threads_.emplace_back([this] {
+    setThreadName("kubelet-node");
+    nodeLoop();
+  });
   if (!podInformer_.waitForSync(std::chrono::seconds(60)))
     SKIFF_LOG_WARN("kubelet node={} pod informer not synced after 60s; continuing", options_.nodeName);
   probes_.start();
-  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { podWorker(); });
-  threads_.emplace_back([this] { relistLoop(); });
+  for (int i = 0; i < options_.workers; ++i)
+    threads_.emplace_back([this] {
+      setThreadName("pod-worker");
+      podWorker();
+    });
+  threads_.emplace_back([this] {
+    setThreadName("pleg");
+    relistLoop();
+  });
 }
 
 void Kubelet::stop() {

@@ -13,6 +13,7 @@
 
 #include "api/json_access.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace json = boost::json;
 
@@ -176,8 +177,15 @@ ProbeManager::ProbeManager(cri::RuntimeService& runtime, OnChange onChange, OnEv
 ProbeManager::~ProbeManager() { stop(); }
 
 void ProbeManager::start() {
-  threads_.emplace_back([this] { schedulerLoop(); });
-  for (int i = 0; i < workerCount_; ++i) threads_.emplace_back([this] { workerLoop(); });
+  threads_.emplace_back([this] {
+    setThreadName("probe-timer");
+    schedulerLoop();
+  });
+  for (int i = 0; i < workerCount_; ++i)
+    threads_.emplace_back([this] {
+      setThreadName("prober");
+      workerLoop();
+    });
 }
 
 void ProbeManager::stop() {

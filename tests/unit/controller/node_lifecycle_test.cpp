@@ -43,9 +43,11 @@ TEST(NodeLifecycle, StaleNodeGoesUnknownAndUnreachableThenRecovers) {
            nodeHasTaint(cur, "node.kubernetes.io/unreachable", "NoSchedule");
   }));
   n = node.get();
-  for (const auto& t : *arrayAt(n, {"spec", "taints"}))
-    if (stringAt(t.as_object(), {"effect"}) == "NoExecute")
+  for (const auto& t : *arrayAt(n, {"spec", "taints"})) {
+    if (stringAt(t.as_object(), {"effect"}) == "NoExecute") {
       EXPECT_FALSE(stringAt(t.as_object(), {"timeAdded"}).empty());
+    }
+  }
   EXPECT_FALSE(nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoExecute"));
   // MarkPodsNotReady.
   ASSERT_TRUE(eventually([&] {
