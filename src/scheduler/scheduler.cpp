@@ -207,7 +207,11 @@ void Scheduler::scheduleOne(QueuedPodInfo info) {
       for (const auto& victim : result.preemption.victims) {
         try {
           client_.remove(client::resources::pods, victim->ns, victim->name);
-          recorder_.event(*pods_.get(victim->key()), "Normal", "Preempted",
+          // A reference, not the informer's copy: the victim may already be gone from the
+          // informer (a node agent with no grace period deletes it at once).
+          json::object victimRef{{"kind", "Pod"}, {"apiVersion", "v1"}, {"namespace", victim->ns},
+                                 {"name", victim->name}, {"uid", victim->uid}};
+          recorder_.event(victimRef, "Normal", "Preempted",
                           "Preempted by pod " + pod.uid + " on node " + result.preemption.nominatedNode);
         } catch (const std::exception& e) {
           SKIFF_LOG_WARN("scheduler: preemption delete failed victim={} error=\"{}\"", victim->key(), e.what());
