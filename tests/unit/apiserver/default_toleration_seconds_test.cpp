@@ -4,23 +4,18 @@
 
 #include <boost/json.hpp>
 
-#include "apiserver/admission.h"
-#include "apiserver/resource_store.h"
+#include "resource_store_fixture.h"
 
 namespace skiff::apiserver {
 namespace {
 
 namespace json = boost::json;
 
-class DefaultTolerationSecondsTest : public ::testing::Test {
+class DefaultTolerationSecondsTest : public testing::ResourceStoreFixture {
  protected:
-  void SetUp() override {
-    for (const auto& r : registry.all()) caches.cacheFor(r.storagePrefix());
-    caches.start();
-    RequestContext ctx;
-    resources.create(*registry.find("", "v1", "namespaces"), "",
-                     json::parse(R"({"metadata":{"name":"default"}})").as_object(), ctx);
-  }
+  DefaultTolerationSecondsTest()
+      : ResourceStoreFixture(AdmissionOptions{.defaultNotReadyTolerationSeconds = 11,
+                                              .defaultUnreachableTolerationSeconds = 22}) {}
   // Creates a pod with `tolerations` (JSON) and returns its stored tolerations.
   json::array createWith(const std::string& name, const std::string& tolerations) {
     std::string body = R"({"metadata":{"name":")" + name +
@@ -35,13 +30,6 @@ class DefaultTolerationSecondsTest : public ::testing::Test {
       if (t.as_object().contains("key") && t.as_object().at("key").as_string() == key) return &t.as_object();
     return nullptr;
   }
-
-  const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
-  storage::StorePtr store = storage::openMemoryStore();
-  CacheHub caches{*store};
-  Admission admission{caches, AdmissionOptions{.defaultNotReadyTolerationSeconds = 11,
-                                               .defaultUnreachableTolerationSeconds = 22}};
-  ResourceStore resources{*store, caches, admission};
 };
 
 TEST_F(DefaultTolerationSecondsTest, AddsBothTolerationsWithConfiguredSeconds) {

@@ -6,26 +6,16 @@
 
 #include <boost/json.hpp>
 
-#include "apiserver/admission.h"
 #include "common/api_error.h"
+#include "resource_store_fixture.h"
 
 namespace skiff::apiserver {
 namespace {
 
 namespace json = boost::json;
 
-class EvictionTest : public ::testing::Test {
+class EvictionTest : public testing::ResourceStoreFixture {
  protected:
-  void SetUp() override {
-    for (const auto& r : registry.all()) caches.cacheFor(r.storagePrefix());
-    caches.start();
-    RequestContext ctx;
-    resources.create(info("namespaces"), "", json::parse(R"({"metadata":{"name":"default"}})"), ctx);
-  }
-  const api::ResourceInfo& info(const std::string& plural, const std::string& group = "",
-                                const std::string& version = "v1") {
-    return *registry.find(group, version, plural);
-  }
   // A pod labelled app=web in `phase`, Ready as given, bound to a node.
   void pod(const std::string& name, const std::string& phase, bool ready) {
     RequestContext ctx;
@@ -77,11 +67,6 @@ class EvictionTest : public ::testing::Test {
     return resources.get(pdbInfo(), "default", name).at("status").as_object();
   }
 
-  const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
-  storage::StorePtr store = storage::openMemoryStore();
-  CacheHub caches{*store};
-  Admission admission{caches};
-  ResourceStore resources{*store, caches, admission};
 };
 
 TEST_F(EvictionTest, WithoutBudgetThePodIsDeleted) {

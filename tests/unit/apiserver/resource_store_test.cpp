@@ -6,26 +6,16 @@
 
 #include <boost/json.hpp>
 
-#include "apiserver/admission.h"
 #include "common/api_error.h"
+#include "resource_store_fixture.h"
 
 namespace skiff::apiserver {
 namespace {
 
 namespace json = boost::json;
 
-class ResourceStoreTest : public ::testing::Test {
+class ResourceStoreTest : public testing::ResourceStoreFixture {
  protected:
-  void SetUp() override {
-    for (const auto& r : registry.all()) caches.cacheFor(r.storagePrefix());
-    caches.start();
-    RequestContext ctx;
-    resources.create(info("namespaces"), "", json::parse(R"({"metadata":{"name":"default"}})"), ctx);
-  }
-  const api::ResourceInfo& info(const std::string& plural, const std::string& group = "",
-                                const std::string& version = "v1") {
-    return *registry.find(group, version, plural);
-  }
   json::object create(const std::string& plural, const std::string& body,
                       const std::string& group = "", const std::string& ns = "default") {
     RequestContext ctx;
@@ -43,11 +33,6 @@ class ResourceStoreTest : public ::testing::Test {
     return 0;
   }
 
-  const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
-  storage::StorePtr store = storage::openMemoryStore();
-  CacheHub caches{*store};
-  Admission admission{caches};
-  ResourceStore resources{*store, caches, admission};
 };
 
 const char* kDeployment = R"({"metadata":{"name":"web","labels":{"app":"web"}},

@@ -5,22 +5,15 @@
 
 #include <boost/json.hpp>
 
-#include "apiserver/admission.h"
+#include "resource_store_fixture.h"
 
 namespace skiff::apiserver {
 namespace {
 
 namespace json = boost::json;
 
-class WatchStreamTest : public ::testing::Test {
+class WatchStreamTest : public testing::ResourceStoreFixture {
  protected:
-  void SetUp() override {
-    for (const auto& r : registry.all()) caches.cacheFor(r.storagePrefix());
-    caches.start();
-    RequestContext ctx;
-    resources.create(info("namespaces"), "", json::parse(R"({"metadata":{"name":"default"}})"), ctx);
-  }
-  const api::ResourceInfo& info(const std::string& plural) { return *registry.find("", "v1", plural); }
 
   std::shared_ptr<StreamSource> watch(WatchOptions options) {
     options.ns = "default";
@@ -47,11 +40,6 @@ class WatchStreamTest : public ::testing::Test {
     return resources.update(info("configmaps"), "default", "web", "", std::move(obj), ctx);
   }
 
-  const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
-  storage::StorePtr store = storage::openMemoryStore();
-  CacheHub caches{*store};
-  Admission admission{caches};
-  ResourceStore resources{*store, caches, admission};
 };
 
 TEST_F(WatchStreamTest, WatchersOfOneEventGetTheSameObjectText) {
