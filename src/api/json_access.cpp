@@ -58,4 +58,14 @@ json::object& ensureObject(json::object& obj, Path path) {
   return *cur;
 }
 
+const json::object* controllerRefOf(const json::object& obj) {
+  auto* refs = arrayAt(obj, {"metadata", "ownerReferences"});
+  if (!refs) return nullptr;
+  for (const auto& r : *refs) {
+    auto* ref = r.if_object();
+    if (ref && boolAt(*ref, {"controller"})) return ref;
+  }
+  return nullptr;
+}
+
 }  // namespace skiff::api

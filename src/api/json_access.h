@@ -23,4 +23,7 @@ bool boolAt(const boost::json::object& obj, Path path, bool fallback = false);
 // Creates the intermediate objects of `path` (replacing non-objects) and returns the last.
 boost::json::object& ensureObject(boost::json::object& obj, Path path);
 
+// The metadata.ownerReferences entry with controller=true, or nullptr.
+const boost::json::object* controllerRefOf(const boost::json::object& obj);
+
 }  // namespace skiff::api

@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include "api/json_access.h"
 #include "client/rest_client.h"
 
 namespace json = boost::json;
@@ -35,12 +36,7 @@ std::vector<std::string> indexByOwnerUid(const json::object& obj) {
 }
 
 std::vector<std::string> indexOrphansByNamespace(const json::object& obj) {
-  auto* meta = obj.if_contains("metadata");
-  if (!meta || !meta->is_object()) return {};
-  if (auto* owners = meta->as_object().if_contains("ownerReferences"); owners && owners->is_array())
-    for (auto& o : owners->as_array())
-      if (auto* c = o.is_object() ? o.as_object().if_contains("controller") : nullptr; c && c->is_bool() && c->as_bool())
-        return {};
+  if (api::controllerRefOf(obj)) return {};
   return indexByNamespace(obj);
 }
 

@@ -24,16 +24,6 @@ std::pair<std::string, std::string> splitKey(const std::string& key) {
   return {key.substr(0, slash), key.substr(slash + 1)};
 }
 
-const json::object* controllerRefOf(const json::object& obj) {
-  auto* refs = arrayAt(obj, {"metadata", "ownerReferences"});
-  if (!refs) return nullptr;
-  for (const auto& r : *refs) {
-    auto* ref = r.if_object();
-    if (ref && boolAt(*ref, {"controller"})) return ref;
-  }
-  return nullptr;
-}
-
 json::object makeControllerRef(const json::object& owner, std::string_view apiVersion,
                                std::string_view kind) {
   return json::object{{"apiVersion", apiVersion}, {"kind", kind},

@@ -37,8 +37,7 @@ std::string makeKey(const std::string& ns, const std::string& name);
 std::pair<std::string, std::string> splitKey(const std::string& key);
 
 // --- owner references
-// The ownerReference with controller=true, or nullptr.
-const boost::json::object* controllerRefOf(const boost::json::object& obj);
+using api::controllerRefOf;
 // {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true}
 boost::json::object makeControllerRef(const boost::json::object& owner, std::string_view apiVersion,
                                       std::string_view kind);
