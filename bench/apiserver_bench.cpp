@@ -51,9 +51,11 @@ struct Conn {
     }
     req.prepare_payload();
     http::write(stream, req);
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    return res;
+    // Lists of 10,000 pods exceed Beast's default 8 MB body limit.
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    http::read(stream, buffer, parser);
+    return parser.release();
   }
 };
 

@@ -18,3 +18,5 @@ sleep 1
 apid=$!
 "$build/scheduler_bench" --kubeconfig "$dir/kubeconfig" --nodes "$nodes" --initial "$initial" --pods "$pods"
 echo "server RSS: $(awk '/VmRSS/{print $2/1024 " MB"}' /proc/$spid/status)  agent RSS: $(awk '/VmRSS/{print $2/1024 " MB"}' /proc/$apid/status)"
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f s", ($14+$15)/hz}' "/proc/$1/stat"; }
+echo "CPU over the whole run (registration included): server $(cpu $spid)  agent $(cpu $apid)"
