@@ -6,12 +6,13 @@
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [WATCHERS] [PODS]}"); W=${2:-20}; N=${3:-3000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=$(mktemp -d); PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$SKIFF" --log-level warn apiserver --storage memory --data-dir $WORK/data --listen 127.0.0.1:$PORT >$WORK/log 2>&1 &
-API=$!
+source "$HERE/bench_lib.sh"
+WORK=$(mktemp -d)
+API=""
 trap 'kill $API $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf $WORK' EXIT
-for _ in $(seq 100); do [ -f $WORK/data/kubeconfig ] && kubectl --kubeconfig $WORK/data/kubeconfig get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
+start_memory_apiserver "$SKIFF" "$WORK"
 D=$WORK/data/tls
+PORT=$(sed -n 's|.*server: https://127.0.0.1:\([0-9]*\).*|\1|p' $WORK/data/kubeconfig)
 for i in $(seq $W); do curl -sN --cacert $D/ca.crt --cert $D/admin.crt --key $D/admin.key "https://127.0.0.1:$PORT/api/v1/pods?watch=1" >/dev/null & done
 sleep 1
 t0=$(awk '{print $14+$15}' /proc/$API/stat)

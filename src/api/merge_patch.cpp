@@ -44,13 +44,16 @@ void mergeInto(json::object& doc, const json::object& patch) {
 }  // namespace
 
 json::value applyMergePatch(const json::value& doc, const json::value& patch) {
+  return applyMergePatch(json::value(doc), patch);
+}
+
+json::value applyMergePatch(json::value&& doc, const json::value& patch) {
   if (patch.is_array()) return pruneNulls(patch);
   if (!patch.is_object()) throw badRequest("Invalid JSON Patch");
   if (doc.is_null()) throw patchFailure("Invalid JSON Document");
   if (!doc.is_object()) return pruneNulls(patch);
-  json::value result = doc;
-  mergeInto(result.get_object(), patch.get_object());
-  return result;
+  mergeInto(doc.get_object(), patch.get_object());
+  return std::move(doc);
 }
 
 json::value createMergePatch(const json::value& original, const json::value& modified) {

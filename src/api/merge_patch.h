@@ -10,6 +10,8 @@ namespace skiff::api {
 // member, anything else replaces. Nulls inside inserted objects are dropped. A patch that is
 // null or a scalar -> ApiError 400 "Invalid JSON Patch"; an array patch replaces the document.
 boost::json::value applyMergePatch(const boost::json::value& doc, const boost::json::value& patch);
+// The same, merging into `doc` itself (no copy of the document).
+boost::json::value applyMergePatch(boost::json::value&& doc, const boost::json::value& patch);
 
 // The merge patch that turns `original` into `modified`: removed members become null, changed
 // members are diffed recursively when both sides are objects, otherwise replaced.

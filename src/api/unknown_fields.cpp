@@ -11,6 +11,17 @@ namespace {
 struct Walker {
   const json::object& definitions;
   std::vector<std::string> unknown;
+  // The path of the value being walked ("spec.containers[0].name"), grown and cut back in
+  // place: only an unknown field needs it as a string of its own.
+  std::string path;
+
+  // Appends a path step for the scope of one walk, then restores the path.
+  struct Step {
+    std::string& path;
+    size_t mark;
+    explicit Step(std::string& p) : path(p), mark(p.size()) {}
+    ~Step() { path.resize(mark); }
+  };
 
   // Resolves "$ref" (possibly wrapped in allOf) to the referenced schema.
   const json::object* resolve(const json::object* schema) const {
@@ -34,24 +45,33 @@ struct Walker {
     return schema;
   }
 
-  void walkValue(json::value& value, const json::object* schema, const std::string& path) {
+  void walkValue(json::value& value, const json::object* schema) {
     schema = resolve(schema);
     if (!schema) return;
     if (schema->contains("x-kubernetes-preserve-unknown-fields")) return;
     if (value.is_object()) {
       if (const json::value* props = schema->if_contains("properties"); props && props->is_object()) {
-        walkObject(value.as_object(), props->as_object(), path);
+        walkObject(value.as_object(), props->as_object());
       } else if (const json::value* extra = schema->if_contains("additionalProperties");
                  extra && extra->is_object()) {
-        for (auto& [k, v] : value.as_object())
-          walkValue(v, &extra->as_object(), path + "." + std::string(k));
+        for (auto& [k, v] : value.as_object()) {
+          Step step(path);
+          path += '.';
+          path += k;
+          walkValue(v, &extra->as_object());
+        }
       }
     } else if (value.is_array()) {
       const json::value* items = schema->if_contains("items");
       if (!items || !items->is_object()) return;
       auto& arr = value.as_array();
-      for (size_t i = 0; i < arr.size(); ++i)
-        walkValue(arr[i], &items->as_object(), path + "[" + std::to_string(i) + "]");
+      for (size_t i = 0; i < arr.size(); ++i) {
+        Step step(path);
+        path += '[';
+        path += std::to_string(i);
+        path += ']';
+        walkValue(arr[i], &items->as_object());
+      }
     }
   }
 
@@ -67,16 +87,18 @@ struct Walker {
     return false;
   }
 
-  void walkObject(json::object& obj, const json::object& properties, const std::string& path) {
+  void walkObject(json::object& obj, const json::object& properties) {
     for (auto it = obj.begin(); it != obj.end();) {
-      std::string field = path.empty() ? std::string(it->key()) : path + "." + std::string(it->key());
+      Step step(path);
+      if (!path.empty()) path += '.';
+      path += it->key();
       const json::value* prop = properties.if_contains(it->key());
       if (!prop || !prop->is_object()) {
-        unknown.push_back(field);
+        unknown.push_back(path);
         it = obj.erase(it);
         continue;
       }
-      walkValue(it->value(), &prop->as_object(), field);
+      walkValue(it->value(), &prop->as_object());
       if (isGoOmitted(it->value(), &prop->as_object())) {
         it = obj.erase(it);
         continue;
@@ -90,11 +112,11 @@ struct Walker {
 
 std::vector<std::string> pruneUnknownFields(json::object& obj, const json::object& definitions,
                                             const std::string& definition) {
-  Walker walker{definitions, {}};
+  Walker walker{definitions, {}, {}};
   const json::value* root = definitions.if_contains(definition);
   if (!root || !root->is_object()) return {};
   json::value wrapped(std::move(obj));
-  walker.walkValue(wrapped, &root->as_object(), "");
+  walker.walkValue(wrapped, &root->as_object());
   obj = std::move(wrapped.as_object());
   return walker.unknown;
 }

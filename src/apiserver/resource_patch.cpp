@@ -78,7 +78,7 @@ json::object ResourceStore::patch(const ResourceInfo& info, const std::string& n
     json::value base(info.storage ? api::convertObject(old, info) : old);
     json::value patched;
     if (type == "application/json-patch+json") patched = api::applyJsonPatch(base, patchDoc);
-    else if (type == "application/merge-patch+json") patched = api::applyMergePatch(base, patchDoc);
+    else if (type == "application/merge-patch+json") patched = api::applyMergePatch(std::move(base), patchDoc);
     else patched = strategicMerge(info, base, patchDoc);  // strategic, and apply (simplified)
 
     const std::string pinned = resourceVersionOf(patched);

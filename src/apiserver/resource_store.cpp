@@ -219,9 +219,9 @@ std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(
     const ResourceInfo&, const std::string& k) {
   auto kv = store_.get(k);
   if (!kv) return std::nullopt;
-  auto obj = CacheHub::decode(*kv);
+  auto obj = CacheHub::decodeObject(*kv);
   if (!obj) throw internalError("stored object is corrupt: " + k);
-  return std::make_pair(*obj, kv->modRevision);
+  return std::make_pair(std::move(*obj), kv->modRevision);
 }
 
 json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::string& k,
@@ -238,10 +238,12 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
     else meta.erase(field);
   }
   if (subresource == "status") {
-    // Status writes change only status (upstream status strategy).
-    json::object merged = old;
-    if (const json::value* status = obj.if_contains("status")) merged["status"] = *status;
-    else merged.erase("status");
+    // Status writes change only status (upstream status strategy): everything else from old
+    // (not copying old's status only to replace it), the new status moved in.
+    json::object merged(old.size() + 1);
+    for (const auto& field : old)
+      if (field.key() != "status") merged.emplace(field.key(), field.value());
+    if (json::value* status = obj.if_contains("status")) merged.emplace("status", std::move(*status));
     obj = std::move(merged);
   } else if (info.hasStatus()) {
     if (const json::value* status = old.if_contains("status")) obj["status"] = *status;

@@ -15,18 +15,24 @@ const std::string& SharedEncoding::json(const boost::json::object& object) {
   return text_;
 }
 
-ObjectPtr CacheHub::decode(const storage::KeyValue& kv) {
+std::optional<json::object> CacheHub::decodeObject(const storage::KeyValue& kv) {
   boost::system::error_code ec;
   json::value v = json::parse(kv.value, ec);
   if (ec || !v.is_object()) {
     SKIFF_LOG_ERROR("corrupt stored object key={} revision={}", kv.key, kv.modRevision);
-    return nullptr;
+    return std::nullopt;
   }
   auto& obj = v.as_object();
   json::value& meta = obj["metadata"];
   if (!meta.is_object()) meta.emplace_object();
   meta.as_object()["resourceVersion"] = std::to_string(kv.modRevision);
-  return std::make_shared<const json::object>(std::move(obj));
+  return std::move(obj);
+}
+
+ObjectPtr CacheHub::decode(const storage::KeyValue& kv) {
+  auto obj = decodeObject(kv);
+  if (!obj) return nullptr;
+  return std::make_shared<const json::object>(std::move(*obj));
 }
 
 namespace {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -113,6 +114,8 @@ class CacheHub {
 
   // Parses a stored value into an object with metadata.resourceVersion set.
   static ObjectPtr decode(const storage::KeyValue& kv);
+  // The same as a private object, for a caller that modifies it (read-modify-write).
+  static std::optional<boost::json::object> decodeObject(const storage::KeyValue& kv);
 
  private:
   void onEvents(const std::vector<storage::Event>& events);
