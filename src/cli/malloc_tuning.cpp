@@ -1,0 +1,58 @@
+#include "cli/malloc_tuning.h"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <string>
+
+namespace skiff::cli {
+namespace {
+
+constexpr const char* kTunables = "GLIBC_TUNABLES";
+// Set only between our exec and the restore: the caller's value, "" when it had none.
+constexpr const char* kCallerTunables = "SKIFF_CALLER_GLIBC_TUNABLES";
+constexpr const char* kTcacheCount = "glibc.malloc.tcache_count=256";
+
+void restoreTunables(const char* caller) {
+  if (caller && *caller)
+    setenv(kTunables, caller, 1);
+  else
+    unsetenv(kTunables);
+}
+
+// The binary's own path, so the process keeps its name ("skiff", not "exe"); /proc/self/exe
+// itself when the file was replaced or removed since it started.
+std::string selfPath() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "/proc/self/exe";
+  std::string path(buf, static_cast<size_t>(n));
+  if (path.ends_with(" (deleted)") || access(path.c_str(), X_OK) != 0) return "/proc/self/exe";
+  return path;
+}
+
+}  // namespace
+
+void tuneMallocByReexec(char** argv) {
+  if (const char* caller = std::getenv(kCallerTunables)) {
+    std::string value = caller;  // copy: unsetenv frees what getenv returned
+    unsetenv(kCallerTunables);
+    restoreTunables(value.c_str());
+    return;
+  }
+  const char* current = std::getenv(kTunables);
+  std::string caller = current ? current : "";
+  if (caller.find("glibc.malloc.tcache_count") != std::string::npos) return;
+  setenv(kCallerTunables, caller.c_str(), 1);
+  setenv(kTunables, caller.empty() ? kTcacheCount : (caller + ":" + kTcacheCount).c_str(), 1);
+  execv(selfPath().c_str(), argv);
+  // exec refused: run untuned with the environment as it was.
+  unsetenv(kCallerTunables);
+  restoreTunables(current ? caller.c_str() : nullptr);
+}
+
+void limitMallocArenas() { mallopt(M_ARENA_MAX, 2); }
+
+}  // namespace skiff::cli
