@@ -234,14 +234,8 @@ void HollowAgent::start(std::chrono::milliseconds syncTimeout) {
   if (!nodeInformer_.waitForSync(syncTimeout) || !podInformer_.waitForSync(syncTimeout))
     throw std::runtime_error("hollow agent: informers did not sync");
   adoptRunningPods();
-  for (int i = 0; i < options_.heartbeatWorkers; ++i) threads_.emplace_back([this] {
-    setThreadName("hollow-beat");
-    heartbeatWorker();
-  });
-  for (int i = 0; i < options_.podWorkers; ++i) threads_.emplace_back([this] {
-    setThreadName("hollow-pod");
-    podWorker();
-  });
+  for (int i = 0; i < options_.heartbeatWorkers; ++i) threads_.emplace_back(namedThread("hollow-beat", [this] { heartbeatWorker(); }));
+  for (int i = 0; i < options_.podWorkers; ++i) threads_.emplace_back(namedThread("hollow-pod", [this] { podWorker(); }));
   for (auto& n : nodeList_) heartbeats_.add("register/" + n->name);
 }
 

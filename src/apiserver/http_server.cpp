@@ -102,10 +102,7 @@ void HttpServer::start() {
   net::co_spawn(impl_->ioc, impl_->acceptLoop(), net::detached);
   impl_->started = true;
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i)
-    impl_->threads.emplace_back([this] {
-      setThreadName("http");
-      impl_->ioc.run();
-    });
+    impl_->threads.emplace_back(namedThread("http", [this] { impl_->ioc.run(); }));
 }
 
 void HttpServer::stop() {

@@ -65,10 +65,7 @@ void EventRecorder::event(const json::object& object, const std::string& type, c
   // The writer starts with the first event: most of a controller manager's ~20 recorders
   // never record one, and an idle thread each is not free.
   if (!thread_.joinable()) {
-    thread_ = std::thread([this] {
-      setThreadName("events");
-      run();
-    });
+    thread_ = namedThread("events", [this] { run(); });
   }
   cv_.notify_one();
 }

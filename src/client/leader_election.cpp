@@ -51,10 +51,7 @@ LeaderElector::~LeaderElector() { stop(); }
 void LeaderElector::start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable() || stopped_) return;
-  thread_ = std::thread([this] {
-    setThreadName("leader-elect");
-    run();
-  });
+  thread_ = namedThread("leader-elect", [this] { run(); });
 }
 
 void LeaderElector::stop() {

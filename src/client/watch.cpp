@@ -27,10 +27,7 @@ Watcher::Watcher(RestClient& client, Resource resource, std::string ns, WatcherO
     : client_(client), resource_(std::move(resource)), ns_(std::move(ns)), options_(std::move(options)) {
   rv_ = options_.list.resourceVersion;
   needRelist_ = rv_.empty() && options_.relist;
-  thread_ = std::thread([this] {
-    setThreadName("w/" + resource_.resource);
-    run();
-  });
+  thread_ = namedThread("w/" + resource_.resource, [this] { run(); });
 }
 
 Watcher::~Watcher() { stop(); }

@@ -38,10 +38,7 @@ int RateLimiter::numRequeues(const std::string& key) const {
 }
 
 WorkQueue::WorkQueue(std::string name, RateLimiterOptions limiter)
-    : name_(std::move(name)), limiter_(limiter), timer_([this] {
-        setThreadName("q/" + name_);
-        timerLoop();
-      }) {}
+    : name_(std::move(name)), limiter_(limiter), timer_(namedThread("q/" + name_, [this] { timerLoop(); })) {}
 
 WorkQueue::~WorkQueue() {
   shutDown();

@@ -4,11 +4,22 @@
 #include <pthread.h>
 
 #include <string>
+#include <thread>
+#include <utility>
 
 namespace skiff {
 
 inline void setThreadName(const std::string& name) {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
+
+// A thread that names itself, then runs `body`.
+template <typename Body>
+std::thread namedThread(std::string name, Body body) {
+  return std::thread([name = std::move(name), body = std::move(body)]() mutable {
+    setThreadName(name);
+    body();
+  });
 }
 
 }  // namespace skiff

@@ -60,10 +60,7 @@ client::ResourceEventHandlers QueueController::ownedObjectHandlers(std::string o
 }
 
 void QueueController::run() {
-  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] {
-    setThreadName("c/" + name_);
-    worker();
-  });
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back(namedThread("c/" + name_, [this] { worker(); }));
   for (auto& p : periodic_) {
     threads_.emplace_back([this, p] {
       setThreadName("p/" + name_);

@@ -203,10 +203,7 @@ void ContainerdProcess::start(std::chrono::milliseconds timeout) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  supervisor_ = std::thread([this] {
-    setThreadName("containerd-sup");
-    supervise();
-  });
+  supervisor_ = namedThread("containerd-sup", [this] { supervise(); });
 }
 
 void ContainerdProcess::supervise() {

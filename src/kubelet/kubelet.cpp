@@ -135,22 +135,13 @@ void Kubelet::start() {
 
   nodeInformer_.start();
   podInformer_.start();
-  threads_.emplace_back([this] {
-    setThreadName("kubelet-node");
-    nodeLoop();
-  });
+  threads_.emplace_back(namedThread("kubelet-node", [this] { nodeLoop(); }));
   if (!podInformer_.waitForSync(std::chrono::seconds(60)))
     SKIFF_LOG_WARN("kubelet node={} pod informer not synced after 60s; continuing", options_.nodeName);
   probes_.start();
   for (int i = 0; i < options_.workers; ++i)
-    threads_.emplace_back([this] {
-      setThreadName("pod-worker");
-      podWorker();
-    });
-  threads_.emplace_back([this] {
-    setThreadName("pleg");
-    relistLoop();
-  });
+    threads_.emplace_back(namedThread("pod-worker", [this] { podWorker(); }));
+  threads_.emplace_back(namedThread("pleg", [this] { relistLoop(); }));
 }
 
 void Kubelet::stop() {

@@ -177,15 +177,9 @@ ProbeManager::ProbeManager(cri::RuntimeService& runtime, OnChange onChange, OnEv
 ProbeManager::~ProbeManager() { stop(); }
 
 void ProbeManager::start() {
-  threads_.emplace_back([this] {
-    setThreadName("probe-timer");
-    schedulerLoop();
-  });
+  threads_.emplace_back(namedThread("probe-timer", [this] { schedulerLoop(); }));
   for (int i = 0; i < workerCount_; ++i)
-    threads_.emplace_back([this] {
-      setThreadName("prober");
-      workerLoop();
-    });
+    threads_.emplace_back(namedThread("prober", [this] { workerLoop(); }));
 }
 
 void ProbeManager::stop() {

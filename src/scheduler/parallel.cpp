@@ -50,10 +50,7 @@ class Pool {
   static constexpr size_t kChunk = 4;
   Pool() {
     unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 1; i < hw; ++i) threads_.emplace_back([this, i] {
-      setThreadName("sched-pool");
-      loop(i);
-    });
+    for (unsigned i = 1; i < hw; ++i) threads_.emplace_back(namedThread("sched-pool", [this, i] { loop(i); }));
     for (auto& t : threads_) t.detach();  // lives as long as the process
   }
   void work(size_t n, const std::function<void(size_t)>& fn) {

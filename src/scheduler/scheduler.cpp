@@ -119,18 +119,9 @@ void Scheduler::start() {
   pods_.start();
   if (!nodes_.waitForSync(std::chrono::seconds(30)) || !pods_.waitForSync(std::chrono::seconds(30)))
     SKIFF_LOG_WARN("scheduler: informers not synced after 30s; scheduling anyway");
-  for (int i = 0; i < std::max(1, options_.bindWorkers); ++i) binders_.emplace_back([this] {
-      setThreadName("sched-bind");
-      binderLoop();
-    });
-  loopThread_ = std::thread([this] {
-    setThreadName("sched-loop");
-    loop();
-  });
-  housekeepingThread_ = std::thread([this] {
-    setThreadName("sched-house");
-    housekeeping();
-  });
+  for (int i = 0; i < std::max(1, options_.bindWorkers); ++i) binders_.emplace_back(namedThread("sched-bind", [this] { binderLoop(); }));
+  loopThread_ = namedThread("sched-loop", [this] { loop(); });
+  housekeepingThread_ = namedThread("sched-house", [this] { housekeeping(); });
   SKIFF_LOG_INFO("scheduler started name={}", options_.schedulerName);
 }
 

@@ -116,10 +116,7 @@ void HubWatch::start(std::vector<Event> history) {
     state_->pending = std::move(merged);
     state_->started = true;
   }
-  thread_ = std::thread([st = state_] {
-    setThreadName("watch-hub");
-    deliveryLoop(st);
-  });
+  thread_ = namedThread("watch-hub", [st = state_] { deliveryLoop(st); });
 }
 
 HubWatch::~HubWatch() {
