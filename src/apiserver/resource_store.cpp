@@ -245,7 +245,8 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
       if (field.key() != "status") merged.emplace(field.key(), field.value());
     if (json::value* status = obj.if_contains("status")) merged.emplace("status", std::move(*status));
     obj = std::move(merged);
-  } else if (info.hasStatus()) {
+  } else if (info.hasStatus() && subresource != "binding") {
+    // (A binding writes the PodScheduled condition with spec.nodeName, as upstream.)
     if (const json::value* status = old.if_contains("status")) obj["status"] = *status;
     else obj.erase("status");
   }

@@ -23,6 +23,11 @@ const json::object* objectAt(const json::object& o, std::string_view k) {
   return v && v->is_object() ? &v->as_object() : nullptr;
 }
 
+std::string strAt(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
 json::object successStatus(int code, const std::string& name, const std::string& kind) {
   return {{"kind", "Status"},
           {"apiVersion", "v1"},
@@ -111,6 +116,29 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
   }
 }
 
+// Sets the PodScheduled condition to True, as upstream's UpdatePodCondition: an existing one
+// (PodScheduled=False from a failed attempt) is replaced, keeping its transition time only
+// when the status does not change.
+void setPodScheduled(json::object& pod) {
+  json::value& status = pod["status"];
+  if (!status.is_object()) status.emplace_object();
+  json::value& conditions = status.as_object()["conditions"];
+  if (!conditions.is_array()) conditions.emplace_array();
+  json::object scheduled{{"type", "PodScheduled"}, {"status", "True"}, {"lastProbeTime", nullptr},
+                         {"lastTransitionTime", nowTimestamp()}};
+  for (json::value& c : conditions.as_array()) {
+    json::object* existing = c.if_object();
+    if (!existing || strAt(*existing, "type") != "PodScheduled") continue;
+    if (strAt(*existing, "status") == "True")
+      if (const json::value* t = existing->if_contains("lastTransitionTime")) scheduled["lastTransitionTime"] = *t;
+    c = std::move(scheduled);
+    return;
+  }
+  conditions.as_array().push_back(std::move(scheduled));
+}
+
+// pods/binding: spec.nodeName, the Binding's annotations and PodScheduled=True in one write,
+// as upstream's BindingREST, so watchers see one event per bind.
 HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
                      RequestContext& ctx) {
   if (req.method != "POST") throw methodNotSupported("pods/binding", req.method);
@@ -120,37 +148,33 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
   if (!node || !node->is_string() || node->as_string().empty())
     throw invalid("Binding", "", ri.name,
                   {{"FieldValueRequired", "Required value", "target.name"}});
+  const json::object* bindingMeta = objectAt(body.as_object(), "metadata");
   const ResourceInfo& info = *ri.info;
   const std::string k = store.key(info, ri.namespaceName, ri.name);
   auto current = store.readForUpdate(info, k);
   if (!current) throw notFound("pods", ri.name);
   auto& [pod, modRevision] = *current;
-  json::object& spec = pod["spec"].as_object();
+  const json::object& meta = pod.at("metadata").as_object();
+  if (std::string uid = bindingMeta ? strAt(*bindingMeta, "uid") : ""; !uid.empty() && uid != strAt(meta, "uid"))
+    throw conflict("pods", ri.name,
+                   "Precondition failed: UID in precondition: " + uid + ", UID in object meta: " + strAt(meta, "uid"));
+  const json::object& spec = pod.at("spec").as_object();
   if (auto* existing = spec.if_contains("nodeName");
       existing && existing->is_string() && !existing->as_string().empty())
     throw conflict("pods", ri.name,
                    "pod " + ri.name + " is already assigned to node \"" +
                        std::string(existing->as_string()) + "\"");
-  if (pod.at("metadata").as_object().contains("deletionTimestamp"))
+  if (meta.contains("deletionTimestamp"))
     throw conflict("pods", ri.name, "pod " + ri.name + " is being deleted, cannot be assigned to a host");
   json::object updated = pod;
   updated["spec"].as_object()["nodeName"] = *node;
-  store.commitUpdate(info, k, std::move(updated), pod, modRevision, "binding", ctx);
-  // PodScheduled=True is part of binding upstream.
-  auto afterBind = store.readForUpdate(info, k);
-  if (afterBind) {
-    auto& [bound, rev] = *afterBind;
-    json::object withCondition = bound;
-    json::value& status = withCondition["status"];
-    if (!status.is_object()) status.emplace_object();
-    json::value& conditions = status.as_object()["conditions"];
-    if (!conditions.is_array()) conditions.emplace_array();
-    conditions.as_array().push_back(json::object{{"type", "PodScheduled"},
-                                                 {"status", "True"},
-                                                 {"lastProbeTime", nullptr},
-                                                 {"lastTransitionTime", nowTimestamp()}});
-    store.commitUpdate(info, k, std::move(withCondition), bound, rev, "status", ctx);
+  if (const json::object* annotations = bindingMeta ? objectAt(*bindingMeta, "annotations") : nullptr) {
+    json::value& podAnnotations = updated["metadata"].as_object()["annotations"];
+    if (!podAnnotations.is_object()) podAnnotations.emplace_object();
+    for (const auto& a : *annotations) podAnnotations.as_object()[a.key()] = a.value();
   }
+  setPodScheduled(updated);
+  store.commitUpdate(info, k, std::move(updated), pod, modRevision, "binding", ctx);
   return objectResponse(201, successStatus(201, ri.name, "pods"), negotiate(req));
 }
 
@@ -161,11 +185,6 @@ const std::string kDisruptionBudgetMessage = "Cannot evict pod as it would viola
 constexpr size_t kMaxDisruptedPods = 2000;
 // Attempts on write conflicts (upstream's EvictionsRetry has 20 steps).
 constexpr int kEvictionAttempts = 20;
-
-std::string strAt(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 int64_t intAtKey(const json::object* o, std::string_view k) {
   if (!o) return 0;

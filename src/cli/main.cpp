@@ -80,23 +80,27 @@ struct ControllerFlags {
 // own Lease when leader election is on, as upstream's binaries do.
 struct Components {
   std::unique_ptr<client::RestClient> client;
+  // In `skiff server` the scheduler and the controllers share informers: one watch per
+  // resource and one decode per event in the process, instead of one each.
+  std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<client::LeaderElector> schedulerElector, controllersElector;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<controller::ControllerManager> controllers;
 
   void startScheduler(bool leaderElect, const std::string& name) {
     if (!cli::campaign(*client, leaderElect, "kube-scheduler", schedulerElector)) return;
-    scheduler = std::make_unique<scheduler::Scheduler>(*client, scheduler::SchedulerOptions{name});
+    scheduler = std::make_unique<scheduler::Scheduler>(*client, scheduler::SchedulerOptions{name}, informers.get());
     scheduler->start();
   }
   void startControllers(bool leaderElect, const controller::ControllerOptions& options) {
     if (!cli::campaign(*client, leaderElect, "kube-controller-manager", controllersElector)) return;
-    controllers = std::make_unique<controller::ControllerManager>(*client, options);
+    controllers = std::make_unique<controller::ControllerManager>(*client, options, informers.get());
     controllers->start();
   }
   void stop() {
     if (controllers) controllers->stop();
     if (scheduler) scheduler->stop();
+    if (informers) informers->stop();  // no handler of either runs after this
     if (controllersElector) controllersElector->stop();
     if (schedulerElector) schedulerElector->stop();
   }
@@ -114,6 +118,7 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
   Components components;
   if (bundle) {
     components.client = std::make_unique<client::RestClient>(client::loadKubeconfig(server.kubeconfigPath()));
+    components.informers = std::make_unique<client::SharedInformerFactory>(*components.client);
     // Both campaigns run in parallel so a standby server waits on both Leases.
     std::thread sched([&] { components.startScheduler(leaderElect, "default-scheduler"); });
     components.startControllers(leaderElect, controllerOptions);

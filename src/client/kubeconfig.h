@@ -16,8 +16,10 @@ struct ClientConfig {
   std::string token;                  // bearer token
   std::string userAgent = "skiff";
   // Idle keep-alive connections kept per RestClient; requests beyond this open extra
-  // connections that are closed after use.
-  int maxIdleConnections = 8;
+  // connections that are closed after use. One RestClient serves all the controllers and
+  // scheduler binders of a process, whose requests overlap by more than 8 under load, and
+  // every connection past the pool costs a TLS handshake (client-go keeps 25 per host).
+  int maxIdleConnections = 32;
 };
 
 // Loads the current context of a kubeconfig (cluster + user). `context` overrides

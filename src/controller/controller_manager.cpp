@@ -4,8 +4,13 @@
 
 namespace skiff::controller {
 
-ControllerManager::ControllerManager(client::RestClient& client, ControllerOptions options)
-    : client_(client), options_(std::move(options)), informers_(client), context_{client_, informers_, options_} {}
+ControllerManager::ControllerManager(client::RestClient& client, ControllerOptions options,
+                                     client::SharedInformerFactory* shared)
+    : client_(client),
+      options_(std::move(options)),
+      ownInformers_(shared ? nullptr : std::make_unique<client::SharedInformerFactory>(client)),
+      informers_(shared ? *shared : *ownInformers_),
+      context_{client_, informers_, options_} {}
 
 ControllerManager::~ControllerManager() { stop(); }
 
@@ -32,7 +37,9 @@ void ControllerManager::stop() {
   if (!started_) return;
   started_ = false;
   for (auto& c : controllers_) c->stop();
-  informers_.stop();
+  // A shared factory outlives the manager's handlers only once its owner stops it, which
+  // happens before the manager is destroyed (cli Components::stop).
+  if (ownInformers_) ownInformers_->stop();
   controllers_.clear();
 }
 

@@ -12,8 +12,11 @@ namespace skiff::controller {
 
 class ControllerManager {
  public:
-  // `client` must outlive the manager.
-  ControllerManager(client::RestClient& client, ControllerOptions options);
+  // `client` must outlive the manager. With `shared`, the controllers use that factory's
+  // informers (`skiff server` shares them with the scheduler, so each pod event is decoded
+  // once in the process) and its owner stops it after stop(); without, the manager has its own.
+  ControllerManager(client::RestClient& client, ControllerOptions options,
+                    client::SharedInformerFactory* shared = nullptr);
   ~ControllerManager();
   ControllerManager(const ControllerManager&) = delete;
   ControllerManager& operator=(const ControllerManager&) = delete;
@@ -25,7 +28,8 @@ class ControllerManager {
  private:
   client::RestClient& client_;
   ControllerOptions options_;
-  client::SharedInformerFactory informers_;
+  std::unique_ptr<client::SharedInformerFactory> ownInformers_;
+  client::SharedInformerFactory& informers_;
   ControllerContext context_;
   std::vector<std::unique_ptr<Controller>> controllers_;
   bool started_ = false;

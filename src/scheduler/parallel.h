@@ -1,6 +1,6 @@
 // A small parallel-for: runs fn(i) for i in [0, n) on up to `parallelism` threads (the caller
-// included). Work is handed out in small chunks from a shared counter, so slow nodes do not
-// stall a chunk. Helper threads are a persistent process-wide pool (hardware threads - 1):
+// included). Work is handed out in chunks from a shared counter, so slow nodes do not stall
+// a thread. Helper threads are a persistent process-wide pool (hardware threads - 1):
 // a scheduling cycle calls this several times (filter, each score plugin), and starting
 // threads per call cost more than the work on small clusters.
 #pragma once

@@ -43,13 +43,16 @@ PodInfoPtr podInfo(const json::object& pod) {
 
 }  // namespace
 
-Scheduler::Scheduler(client::RestClient& client, SchedulerOptions options)
+Scheduler::Scheduler(client::RestClient& client, SchedulerOptions options,
+                     client::SharedInformerFactory* shared)
     : client_(client),
       options_(std::move(options)),
       algorithm_(defaultProfile()),
       recorder_(client, options_.schedulerName),
-      pods_(client, client::resources::pods),
-      nodes_(client, client::resources::nodes) {
+      ownInformers_(shared ? nullptr : std::make_unique<client::SharedInformerFactory>(client)),
+      informers_(shared ? *shared : *ownInformers_),
+      pods_(informers_.informer(client::resources::pods)),
+      nodes_(informers_.informer(client::resources::nodes)) {
   pods_.addEventHandler({[this](const json::object& p) { onPodAdd(p); },
                          [this](const json::object& o, const json::object& n) { onPodUpdate(o, n); },
                          [this](const json::object& p) { onPodDelete(p); }});
@@ -115,8 +118,7 @@ void Scheduler::onNode(const json::object& node, ClusterEvent event) {
 }
 
 void Scheduler::start() {
-  nodes_.start();
-  pods_.start();
+  informers_.start();  // starts only those not running yet (a shared factory's may be)
   if (!nodes_.waitForSync(std::chrono::seconds(30)) || !pods_.waitForSync(std::chrono::seconds(30)))
     SKIFF_LOG_WARN("scheduler: informers not synced after 30s; scheduling anyway");
   for (int i = 0; i < std::max(1, options_.bindWorkers); ++i) binders_.emplace_back(namedThread("sched-bind", [this] { binderLoop(); }));
@@ -134,8 +136,7 @@ void Scheduler::stop() {
   bindCv_.notify_all();
   for (auto& t : binders_) t.join();
   binders_.clear();
-  pods_.stop();
-  nodes_.stop();
+  if (ownInformers_) ownInformers_->stop();
 }
 
 void Scheduler::housekeeping() {

@@ -31,8 +31,11 @@ struct SchedulerOptions {
 
 class Scheduler {
  public:
-  // `client` must outlive the scheduler.
-  Scheduler(client::RestClient& client, SchedulerOptions options = {});
+  // `client` must outlive the scheduler. With `shared`, the pod and node informers come from
+  // that factory (shared with the controller manager in `skiff server`), and its owner stops
+  // it after stop(), before destroying the scheduler; without, the scheduler has its own.
+  Scheduler(client::RestClient& client, SchedulerOptions options = {},
+            client::SharedInformerFactory* shared = nullptr);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -63,8 +66,10 @@ class Scheduler {
   SchedulerCache cache_;
   SchedulingAlgorithm algorithm_;
   client::EventRecorder recorder_;
-  client::SharedInformer pods_;
-  client::SharedInformer nodes_;
+  std::unique_ptr<client::SharedInformerFactory> ownInformers_;
+  client::SharedInformerFactory& informers_;
+  client::SharedInformer& pods_;
+  client::SharedInformer& nodes_;
   std::atomic<bool> stopping_{false};
   std::thread loopThread_, housekeepingThread_;
   std::mutex bindMu_;

@@ -8,6 +8,12 @@
 
 namespace skiff::scheduler {
 
+namespace {
+// How many nodes ahead the filter and score loops start loading a node's fields: enough to
+// cover a memory load's latency with the per-node work of the plugins.
+constexpr size_t kPrefetchAhead = 8;
+}  // namespace
+
 int numFeasibleNodesToFind(int32_t percentageOfNodesToScore, int numAllNodes) {
   if (numAllNodes < kMinFeasibleNodesToFind) return numAllNodes;
   int64_t pct = percentageOfNodesToScore;
@@ -75,6 +81,7 @@ ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapsh
     parallelFor(nodes.size(), options_.parallelism, [&](size_t i) {
       if (found.load(std::memory_order_relaxed) >= target) return;
       const NodeInfo& node = *nodes[(start + i) % nodes.size()];
+      nodes[(start + i + kPrefetchAhead) % nodes.size()]->prefetch();
       statuses[i] = profile_->runFilters(state, pod, node);
       evaluated[i] = 1;
       if (statuses[i].isSuccess()) found.fetch_add(1, std::memory_order_relaxed);
@@ -114,28 +121,23 @@ ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapsh
 
   // Score: each plugin scores every feasible node, normalizes, and is weighted.
   std::vector<int64_t> totals(feasible.size(), 0);
+  std::vector<NodeScore> scores(feasible.size());
   for (const auto& [plugin, weight] : profile_->scorers()) {
     if (plugin->preScore(state, pod, snapshot, feasible).isSkip()) continue;
-    std::vector<NodeScore> scores(feasible.size());
     parallelFor(feasible.size(), options_.parallelism, [&](size_t i) {
+      if (i + kPrefetchAhead < feasible.size()) feasible[i + kPrefetchAhead]->prefetch();
       scores[i] = {feasible[i]->name, plugin->score(state, pod, *feasible[i])};
     });
     plugin->normalizeScore(state, pod, scores);
     for (size_t i = 0; i < scores.size(); ++i) totals[i] += scores[i].score * weight;
   }
 
-  // Highest total wins; ties are broken uniformly at random (reservoir sampling).
+  // Highest total wins; ties are broken uniformly at random: count them, draw one.
+  const int64_t top = *std::max_element(totals.begin(), totals.end());
+  const auto ties = std::count(totals.begin(), totals.end(), top);
+  auto pick = std::uniform_int_distribution<std::ptrdiff_t>(0, ties - 1)(rng_);
   size_t best = 0;
-  int ties = 1;
-  for (size_t i = 1; i < totals.size(); ++i) {
-    if (totals[i] > totals[best]) {
-      best = i;
-      ties = 1;
-    } else if (totals[i] == totals[best]) {
-      ++ties;
-      if (std::uniform_int_distribution<int>(0, ties - 1)(rng_) == 0) best = i;
-    }
-  }
+  while (totals[best] != top || pick-- > 0) ++best;
   result.suggestedHost = feasible[best]->name;
   return result;
 }

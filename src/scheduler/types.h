@@ -153,21 +153,31 @@ using PodInfoPtr = std::shared_ptr<const PodInfo>;
 // A Node and the pods bound or assumed to it. Immutable once published in a Snapshot: the
 // cache replaces the whole NodeInfo on change (copy-on-write).
 struct NodeInfo {
-  std::string name;
-  Labels labels;
-  std::vector<Taint> taints;
+  // The fields every filter and score reads on every node come first and together: a cycle
+  // visits hundreds of nodes that other threads pushed out of the CPU caches since the last
+  // visit, and each node then costs a few cache-line loads instead of one per field.
   bool unschedulable = false;
-  Resources allocatable;
-  int64_t allowedPods = 0;
-  std::map<std::string, int64_t, std::less<>> imageSizes;  // normalized name -> bytes
-
-  std::vector<PodInfoPtr> pods;
-  Resources requested;
-  int64_t nonZeroMilliCpu = 0;
-  int64_t nonZeroMemory = 0;
-  std::vector<HostPort> usedPorts;
   int podsWithAffinity = 0;
   int podsWithRequiredAntiAffinity = 0;
+  int64_t allowedPods = 0;
+  int64_t nonZeroMilliCpu = 0;
+  int64_t nonZeroMemory = 0;
+  std::vector<PodInfoPtr> pods;
+  Resources allocatable;
+  Resources requested;
+  std::vector<Taint> taints;
+  std::vector<HostPort> usedPorts;
+
+  std::string name;
+  Labels labels;
+  std::map<std::string, int64_t, std::less<>> imageSizes;  // normalized name -> bytes
+
+  // Starts loading the hot fields above, about four cache lines (the caller visits this node
+  // soon).
+  void prefetch() const {
+    const char* p = reinterpret_cast<const char*>(this);
+    for (size_t off = 0; off < 256; off += 64) __builtin_prefetch(p + off);
+  }
 
   void addPod(PodInfoPtr pod);
   // False when no pod with that key is on the node.

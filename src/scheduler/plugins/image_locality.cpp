@@ -25,6 +25,7 @@ Status ImageLocality::preScore(CycleState& state, const PodInfo& pod, const Snap
 }
 
 int64_t ImageLocality::score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+  if (node.imageSizes.empty()) return 0;  // the sum would clamp to the minimum: score 0
   const auto* s = state.read<ImageSpread>(kStateKey);
   if (!s || s->totalNodes == 0 || pod.images.empty()) return 0;
   int64_t sum = 0;

@@ -14,14 +14,12 @@ Status TaintToleration::filter(const CycleState&, const PodInfo& pod, const Node
 }
 
 int64_t TaintToleration::score(const CycleState&, const PodInfo& pod, const NodeInfo& node) const {
-  // Only tolerations that could apply to PreferNoSchedule count, as upstream.
-  std::vector<Toleration> relevant;
-  for (const auto& t : pod.tolerations) {
-    if (!t.effect || *t.effect == TaintEffect::PreferNoSchedule) relevant.push_back(t);
-  }
+  // Only tolerations that could apply to PreferNoSchedule count, as upstream; a toleration
+  // naming another effect never tolerates a PreferNoSchedule taint, so tolerates() already
+  // leaves those out.
   int64_t intolerable = 0;
   for (const auto& taint : node.taints) {
-    if (taint.effect == TaintEffect::PreferNoSchedule && !toleratesAny(relevant, taint)) ++intolerable;
+    if (taint.effect == TaintEffect::PreferNoSchedule && !toleratesAny(pod.tolerations, taint)) ++intolerable;
   }
   return intolerable;
 }
