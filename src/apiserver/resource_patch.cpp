@@ -61,7 +61,7 @@ json::object ResourceStore::patch(const ResourceInfo& info, const std::string& n
 
   const std::string k = key(info, ns, name);
   for (int attempt = 0;; ++attempt) {
-    auto current = readForUpdate(info, k);
+    auto current = readCurrent(k);
     if (!current) {
       if (apply && subresource.empty()) {
         json::value obj = patchDoc;
@@ -73,7 +73,8 @@ json::object ResourceStore::patch(const ResourceInfo& info, const std::string& n
       }
       throw notFound(info.qualifiedResource(), name);
     }
-    auto& [old, modRevision] = *current;
+    const json::object& old = *current->first;
+    const int64_t modRevision = current->second;
     // Patches apply to the object as this version shows it.
     json::value base(info.storage ? api::convertObject(old, info) : old);
     json::value patched;

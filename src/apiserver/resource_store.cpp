@@ -215,13 +215,20 @@ json::object ResourceStore::createDecoded(const ResourceInfo& info, const std::s
   return finishWrite(result, std::move(obj));
 }
 
-std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(
-    const ResourceInfo&, const std::string& k) {
+std::optional<std::pair<ObjectPtr, int64_t>> ResourceStore::readCurrent(const std::string& k) {
   auto kv = store_.get(k);
   if (!kv) return std::nullopt;
-  auto obj = CacheHub::decodeObject(*kv);
+  ObjectPtr obj = caches_.cachedAt(k, kv->modRevision);
+  if (!obj) obj = CacheHub::decode(*kv);
   if (!obj) throw internalError("stored object is corrupt: " + k);
-  return std::make_pair(std::move(*obj), kv->modRevision);
+  return std::make_pair(std::move(obj), kv->modRevision);
+}
+
+std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(
+    const ResourceInfo&, const std::string& k) {
+  auto current = readCurrent(k);
+  if (!current) return std::nullopt;
+  return std::make_pair(json::object(*current->first), current->second);
 }
 
 json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::string& k,
@@ -318,9 +325,10 @@ json::object ResourceStore::updateDecoded(const ResourceInfo& info, const std::s
                        "on the request");
   }
   const std::string k = key(info, ns, name);
-  auto current = readForUpdate(info, k);
+  auto current = readCurrent(k);
   if (!current) throw notFound(info.qualifiedResource(), name);
-  auto& [old, modRevision] = *current;
+  const json::object& old = *current->first;
+  const int64_t modRevision = current->second;
   std::string wantedRv = stringAt(meta, "resourceVersion");
   if (!wantedRv.empty() && wantedRv != std::to_string(modRevision))
     throw staleObjectConflict(info.qualifiedResource(), name);

@@ -98,7 +98,12 @@ class ResourceStore {
                                        const ListOptions& listOptions,
                                        const DeleteOptions& options, RequestContext& ctx);
 
-  // Reads the current object from the store (not the cache): the base for CAS writes.
+  // The current object and its revision, as the store has it now: the base for CAS writes.
+  // Shared and immutable — the watch cache's parsed copy when it is at that revision (it
+  // nearly always is: clients react to the events it delivered), so a read-modify-write
+  // does not parse the stored bytes again.
+  std::optional<std::pair<ObjectPtr, int64_t>> readCurrent(const std::string& key);
+  // The same as a private copy, for callers that modify it in place.
   std::optional<std::pair<boost::json::object, int64_t>> readForUpdate(
       const api::ResourceInfo& info, const std::string& key);
   // Writes `obj` over the current object at `modRevision` after the same hooks as update.

@@ -151,9 +151,10 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
   const json::object* bindingMeta = objectAt(body.as_object(), "metadata");
   const ResourceInfo& info = *ri.info;
   const std::string k = store.key(info, ri.namespaceName, ri.name);
-  auto current = store.readForUpdate(info, k);
+  auto current = store.readCurrent(k);
   if (!current) throw notFound("pods", ri.name);
-  auto& [pod, modRevision] = *current;
+  const json::object& pod = *current->first;
+  const int64_t modRevision = current->second;
   const json::object& meta = pod.at("metadata").as_object();
   if (std::string uid = bindingMeta ? strAt(*bindingMeta, "uid") : ""; !uid.empty() && uid != strAt(meta, "uid"))
     throw conflict("pods", ri.name,

@@ -73,6 +73,15 @@ ObjectPtr ResourceCache::get(const std::string& key) const {
   return it == objects_.end() ? nullptr : it->second;
 }
 
+ObjectPtr ResourceCache::getAt(const std::string& key, int64_t revision) const {
+  ObjectPtr obj = get(key);
+  if (!obj) return nullptr;
+  const json::value* meta = obj->if_contains("metadata");
+  const json::value* rv = meta && meta->is_object() ? meta->as_object().if_contains("resourceVersion") : nullptr;
+  if (!rv || !rv->is_string() || rv->as_string() != std::to_string(revision)) return nullptr;
+  return obj;
+}
+
 CacheWatcherHandle ResourceCache::watch(const std::string& keyPrefix, int64_t fromRevision,
                                         std::function<void(const CacheEvent&)> deliver) {
   auto handle = std::make_shared<CacheWatcher>(CacheWatcher{keyPrefix, std::move(deliver)});
@@ -174,6 +183,11 @@ void CacheHub::start() {
   }
   watch_ = store_.watch(prefix, storage::prefixEnd(prefix), snapshot.revision + 1,
                         [this](const std::vector<storage::Event>& events) { onEvents(events); });
+}
+
+ObjectPtr CacheHub::cachedAt(const std::string& key, int64_t revision) {
+  ResourceCache* cache = route(key);
+  return cache ? cache->getAt(key, revision) : nullptr;
 }
 
 void CacheHub::onEvents(const std::vector<storage::Event>& events) {

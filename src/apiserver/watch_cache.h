@@ -70,6 +70,8 @@ class ResourceCache {
             const std::function<bool(const boost::json::object&)>& filter,
             int64_t globalRevision) const;
   ObjectPtr get(const std::string& key) const;
+  // get() when the object is at `revision` (its metadata.resourceVersion), else null.
+  ObjectPtr getAt(const std::string& key, int64_t revision) const;
 
   // Registers a watcher. Events with revision > fromRevision are replayed from history first.
   // fromRevision < 0: replay nothing. Throws skiff::ApiError 410 if history no longer reaches
@@ -112,6 +114,8 @@ class CacheHub {
   // Waits until the caches reflect every write acknowledged so far (consistent read).
   void syncWithStore() const;
 
+  // The cached object at `key` when the cache holds exactly that revision, else null.
+  ObjectPtr cachedAt(const std::string& key, int64_t revision);
   // Parses a stored value into an object with metadata.resourceVersion set.
   static ObjectPtr decode(const storage::KeyValue& kv);
   // The same as a private object, for a caller that modifies it (read-modify-write).

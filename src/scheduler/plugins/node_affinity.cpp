@@ -14,6 +14,15 @@ bool matchesRequiredNodeAffinity(const PodInfo& pod, const NodeInfo& node) {
   return false;  // no terms, or none matched
 }
 
+Status NodeAffinity::preFilter(CycleState&, const PodInfo& pod, const Snapshot&) const {
+  return pod.nodeSelector.empty() && !pod.requiredNodeAffinity ? Status::skip() : Status::success();
+}
+
+Status NodeAffinity::preScore(CycleState&, const PodInfo& pod, const Snapshot&,
+                              const std::vector<NodeInfoPtr>&) const {
+  return pod.preferredNodeAffinity.empty() ? Status::skip() : Status::success();
+}
+
 Status NodeAffinity::filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) const {
   if (matchesRequiredNodeAffinity(pod, node)) return Status::success();
   return Status::unresolvable(std::string(kReason));
