@@ -1,15 +1,104 @@
 #include "api/unknown_fields.h"
 
 #include <boost/json.hpp>
+#include <string_view>
+#include <unordered_map>
 
 namespace skiff::api {
 
 namespace json = boost::json;
 
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+struct FieldSchemas::Node {
+  bool preserveUnknown = false;  // x-kubernetes-preserve-unknown-fields: nothing below is walked
+  bool mapLike = false;          // additionalProperties without properties: an empty one is omitted
+  bool hasProperties = false;
+  bool hasAdditional = false;
+  bool hasItems = false;
+  // A null child is a schema that resolves to nothing (a dangling $ref): not walked.
+  std::unordered_map<std::string, const Node*, StringHash, std::equal_to<>> properties;
+  const Node* additional = nullptr;
+  const Node* items = nullptr;
+};
+
+FieldSchemas::FieldSchemas(const json::object& definitions) : definitions_(definitions) {}
+FieldSchemas::~FieldSchemas() = default;
+
+const FieldSchemas::Node* FieldSchemas::root(const std::string& definition) const {
+  std::lock_guard lock(mu_);
+  return compileRef(definition);
+}
+
+// Called with mu_ held. A definition is registered before its fields are compiled, so the
+// schemas that refer to themselves (JSONSchemaProps) end.
+const FieldSchemas::Node* FieldSchemas::compileRef(std::string_view name) const {
+  constexpr std::string_view prefix = "#/definitions/";
+  if (name.starts_with(prefix)) name.remove_prefix(prefix.size());
+  if (auto it = named_.find(name); it != named_.end()) return it->second;
+  const json::value* def = definitions_.if_contains(name);
+  if (!def || !def->is_object()) {
+    named_.emplace(std::string(name), nullptr);
+    return nullptr;
+  }
+  auto& slot = named_[std::string(name)];
+  const json::object& schema = def->as_object();
+  if (schema.contains("$ref") || schema.contains("allOf")) return slot = compile(&schema);  // an alias
+  Node& node = newNode();
+  slot = &node;
+  fill(node, schema);
+  return &node;
+}
+
+// An inline schema: follows $ref and allOf (its first member) to the schema they name.
+const FieldSchemas::Node* FieldSchemas::compile(const json::object* schema) const {
+  for (int depth = 0; schema && depth < 8; ++depth) {
+    if (const json::value* ref = schema->if_contains("$ref"); ref && ref->is_string())
+      return compileRef(ref->as_string());
+    const json::value* allOf = schema->if_contains("allOf");
+    if (!allOf || !allOf->is_array() || allOf->as_array().empty() || !allOf->as_array()[0].is_object()) break;
+    schema = &allOf->as_array()[0].as_object();
+  }
+  if (!schema) return nullptr;
+  // An anonymous schema compiles like a definition of its own (not registered by name).
+  Node& node = newNode();
+  fill(node, *schema);
+  return &node;
+}
+
+FieldSchemas::Node& FieldSchemas::newNode() const {
+  nodes_.push_back(std::make_unique<Node>());
+  return *nodes_.back();
+}
+
+void FieldSchemas::fill(Node& node, const json::object& schema) const {
+  const json::value* props = schema.if_contains("properties");
+  const json::value* extra = schema.if_contains("additionalProperties");
+  const json::value* items = schema.if_contains("items");
+  node.preserveUnknown = schema.contains("x-kubernetes-preserve-unknown-fields");
+  node.mapLike = extra && !props;
+  if (props && props->is_object()) {
+    node.hasProperties = true;
+    for (const auto& [k, v] : props->as_object())
+      if (v.is_object()) node.properties.emplace(std::string(k), compile(&v.as_object()));
+  } else if (extra && extra->is_object()) {
+    node.hasAdditional = true;
+    node.additional = compile(&extra->as_object());
+  }
+  if (items && items->is_object()) {
+    node.hasItems = true;
+    node.items = compile(&items->as_object());
+  }
+}
+
 namespace {
 
+using Node = FieldSchemas::Node;
+
 struct Walker {
-  const json::object& definitions;
   std::vector<std::string> unknown;
   // The path of the value being walked ("spec.containers[0].name"), grown and cut back in
   // place: only an unknown field needs it as a string of its own.
@@ -23,83 +112,53 @@ struct Walker {
     ~Step() { path.resize(mark); }
   };
 
-  // Resolves "$ref" (possibly wrapped in allOf) to the referenced schema.
-  const json::object* resolve(const json::object* schema) const {
-    for (int depth = 0; schema && depth < 8; ++depth) {
-      const json::value* ref = schema->if_contains("$ref");
-      if (!ref) {
-        const json::value* allOf = schema->if_contains("allOf");
-        if (allOf && allOf->is_array() && !allOf->as_array().empty() &&
-            allOf->as_array()[0].is_object()) {
-          schema = &allOf->as_array()[0].as_object();
-          continue;
-        }
-        return schema;
-      }
-      std::string_view name = ref->as_string();
-      constexpr std::string_view prefix = "#/definitions/";
-      if (name.starts_with(prefix)) name.remove_prefix(prefix.size());
-      const json::value* def = definitions.if_contains(name);
-      schema = def && def->is_object() ? &def->as_object() : nullptr;
-    }
-    return schema;
-  }
-
-  void walkValue(json::value& value, const json::object* schema) {
-    schema = resolve(schema);
-    if (!schema) return;
-    if (schema->contains("x-kubernetes-preserve-unknown-fields")) return;
+  void walkValue(json::value& value, const Node* schema) {
+    if (!schema || schema->preserveUnknown) return;
     if (value.is_object()) {
-      if (const json::value* props = schema->if_contains("properties"); props && props->is_object()) {
-        walkObject(value.as_object(), props->as_object());
-      } else if (const json::value* extra = schema->if_contains("additionalProperties");
-                 extra && extra->is_object()) {
+      if (schema->hasProperties) {
+        walkObject(value.as_object(), *schema);
+      } else if (schema->hasAdditional) {
         for (auto& [k, v] : value.as_object()) {
           Step step(path);
           path += '.';
           path += k;
-          walkValue(v, &extra->as_object());
+          walkValue(v, schema->additional);
         }
       }
-    } else if (value.is_array()) {
-      const json::value* items = schema->if_contains("items");
-      if (!items || !items->is_object()) return;
+    } else if (value.is_array() && schema->hasItems) {
       auto& arr = value.as_array();
       for (size_t i = 0; i < arr.size(); ++i) {
         Step step(path);
         path += '[';
         path += std::to_string(i);
         path += ']';
-        walkValue(arr[i], &items->as_object());
+        walkValue(arr[i], schema->items);
       }
     }
   }
 
   // What a typed Go decode/encode round trip drops (omitempty): nulls, empty lists and empty
   // maps. Empty structs stay (`emptyDir: {}` means something).
-  bool isGoOmitted(const json::value& value, const json::object* schema) const {
+  static bool isGoOmitted(const json::value& value, const Node* schema) {
     if (value.is_null()) return true;
     if (value.is_array()) return value.as_array().empty();
-    if (value.is_object() && value.as_object().empty()) {
-      schema = resolve(schema);
-      return schema && schema->contains("additionalProperties") && !schema->contains("properties");
-    }
+    if (value.is_object() && value.as_object().empty()) return schema && schema->mapLike;
     return false;
   }
 
-  void walkObject(json::object& obj, const json::object& properties) {
+  void walkObject(json::object& obj, const Node& schema) {
     for (auto it = obj.begin(); it != obj.end();) {
       Step step(path);
       if (!path.empty()) path += '.';
       path += it->key();
-      const json::value* prop = properties.if_contains(it->key());
-      if (!prop || !prop->is_object()) {
+      auto prop = schema.properties.find(std::string_view(it->key()));
+      if (prop == schema.properties.end()) {
         unknown.push_back(path);
         it = obj.erase(it);
         continue;
       }
-      walkValue(it->value(), &prop->as_object());
-      if (isGoOmitted(it->value(), &prop->as_object())) {
+      walkValue(it->value(), prop->second);
+      if (isGoOmitted(it->value(), prop->second)) {
         it = obj.erase(it);
         continue;
       }
@@ -110,15 +169,21 @@ struct Walker {
 
 }  // namespace
 
+std::vector<std::string> pruneUnknownFields(json::object& obj, const FieldSchemas& schemas,
+                                            const std::string& definition) {
+  const Node* root = schemas.root(definition);
+  if (!root) return {};
+  Walker walker;
+  json::value wrapped(std::move(obj));
+  walker.walkValue(wrapped, root);
+  obj = std::move(wrapped.as_object());
+  return std::move(walker.unknown);
+}
+
 std::vector<std::string> pruneUnknownFields(json::object& obj, const json::object& definitions,
                                             const std::string& definition) {
-  Walker walker{definitions, {}, {}};
-  const json::value* root = definitions.if_contains(definition);
-  if (!root || !root->is_object()) return {};
-  json::value wrapped(std::move(obj));
-  walker.walkValue(wrapped, &root->as_object());
-  obj = std::move(wrapped.as_object());
-  return walker.unknown;
+  FieldSchemas schemas(definitions);
+  return pruneUnknownFields(obj, schemas, definition);
 }
 
 }  // namespace skiff::api

@@ -146,7 +146,8 @@ json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value bod
 
   const auto& openapi = api::OpenApi::instance();
   if (auto def = openapi.definitionFor(info.group, info.version, info.kind)) {
-    auto unknown = api::pruneUnknownFields(obj, openapi.definitions(), *def);
+    static const api::FieldSchemas schemas(openapi.definitions());  // compiled once per process
+    auto unknown = api::pruneUnknownFields(obj, schemas, *def);
     if (!unknown.empty() && ctx.fieldValidation == "Strict") {
       std::string msg = "strict decoding error: ";
       for (size_t i = 0; i < unknown.size(); ++i)
