@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <mutex>
 
 namespace skiff {
@@ -56,19 +58,36 @@ void Metrics::setGauge(const std::string& name, double value) {
 void Metrics::observe(const std::string& name,
                       const std::vector<std::pair<std::string, std::string>>& labels, double value,
                       const std::vector<double>& buckets) {
-  std::string key = renderLabels(labels);
-  // Every bucket exists from the first observation, empty ones with 0, as Prometheus expects.
-  for (double upper : buckets)
-    slot(name, "_bucket\t" + withLabel(key, fmt::format("le=\"{}\"", upper))).fetch_add(value <= upper ? 1 : 0);
-  slot(name, "_bucket\t" + withLabel(key, "le=\"+Inf\"")).fetch_add(1);
-  slot(name, "_sum\t" + key).fetch_add(value);
-  slot(name, "_count\t" + key).fetch_add(1);
+  // One lookup and one bucket per observation (the scheduler observes twice per pod): the
+  // cumulative counts Prometheus expects are summed when rendered.
+  Histogram& h = histogram(name, renderLabels(labels), buckets);
+  size_t bucket = std::lower_bound(h.upper.begin(), h.upper.end(), value) - h.upper.begin();
+  h.counts[bucket].fetch_add(1, std::memory_order_relaxed);
+  h.sum.fetch_add(value, std::memory_order_relaxed);
+  h.count.fetch_add(1, std::memory_order_relaxed);
+}
+
+Metrics::Histogram& Metrics::histogram(const std::string& name, const std::string& labels,
+                                       const std::vector<double>& buckets) {
   {
     std::shared_lock lock(mu_);
-    if (families_.at(name).type == "histogram") return;
+    auto family = families_.find(name);
+    if (family != families_.end()) {
+      auto it = family->second.histograms.find(labels);
+      if (it != family->second.histograms.end()) return *it->second;
+    }
   }
   std::unique_lock lock(mu_);
-  families_[name].type = "histogram";
+  auto& family = families_[name];
+  family.type = "histogram";
+  auto& h = family.histograms[labels];
+  if (!h) {
+    h = std::make_unique<Histogram>();
+    h->upper = buckets;
+    std::sort(h->upper.begin(), h->upper.end());
+    h->counts = std::make_unique<std::atomic<double>[]>(buckets.size() + 1);
+  }
+  return *h;
 }
 
 std::vector<double> Metrics::exponentialBuckets(double start, double factor, int count) {
@@ -92,13 +111,21 @@ std::string Metrics::render() const {
     out += fmt::format("# TYPE {} {}\n", name, family.type);
     for (const auto& [labels, value] : family.series) {
       double v = value->load(std::memory_order_relaxed);
-      if (auto tab = labels.find('\t'); tab != std::string::npos) {
-        std::string series = name + labels.substr(0, tab), l = labels.substr(tab + 1);
-        out += l.empty() ? fmt::format("{} {}\n", series, v) : fmt::format("{}{{{}}} {}\n", series, l, v);
-        continue;
-      }
       out += labels.empty() ? fmt::format("{} {}\n", name, v)
                             : fmt::format("{}{{{}}} {}\n", name, labels, v);
+    }
+    // Every bucket is listed from the first observation, empty ones with 0, in increasing
+    // order with cumulative counts, as Prometheus expects.
+    for (const auto& [labels, h] : family.histograms) {
+      double cumulative = 0;
+      for (size_t i = 0; i <= h->upper.size(); ++i) {
+        cumulative += h->counts[i].load(std::memory_order_relaxed);
+        std::string le = i < h->upper.size() ? fmt::format("le=\"{}\"", h->upper[i]) : "le=\"+Inf\"";
+        out += fmt::format("{}_bucket{{{}}} {}\n", name, withLabel(labels, le), cumulative);
+      }
+      std::string braces = labels.empty() ? "" : "{" + labels + "}";
+      out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, braces, h->sum.load(std::memory_order_relaxed),
+                         name, braces, h->count.load(std::memory_order_relaxed));
     }
   }
   return out;

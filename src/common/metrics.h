@@ -28,13 +28,20 @@ class Metrics {
   std::string render() const;
 
  private:
+  // One labelled histogram: per-bucket counts (not cumulative; summed when rendered).
+  struct Histogram {
+    std::vector<double> upper;
+    std::unique_ptr<std::atomic<double>[]> counts;  // upper.size() + 1 (the +Inf bucket)
+    std::atomic<double> sum{0}, count{0};
+  };
   struct Family {
     std::string type = "counter", help;
     // rendered label set → value; values are atomics so the hot path takes a shared lock only.
-    // Histogram series keys are "<suffix>\t<labels>" (suffix _bucket, _sum or _count).
     std::map<std::string, std::unique_ptr<std::atomic<double>>> series;
+    std::map<std::string, std::unique_ptr<Histogram>> histograms;
   };
   std::atomic<double>& slot(const std::string& name, const std::string& labels);
+  Histogram& histogram(const std::string& name, const std::string& labels, const std::vector<double>& buckets);
   mutable std::shared_mutex mu_;
   std::map<std::string, Family> families_;
 };

@@ -50,3 +50,18 @@ TEST(Metrics, HistogramRendersCumulativeBuckets) {
   EXPECT_NE(text.find("x_seconds_count{result=\"ok\"} 3"), std::string::npos) << text;
   EXPECT_NE(text.find("x_seconds_sum{result=\"ok\"} 5.055"), std::string::npos) << text;
 }
+
+// A value on a bound counts in that bucket (le: less or equal); an unlabelled histogram
+// renders without braces on _sum/_count; buckets come in increasing order.
+TEST(Metrics, HistogramBoundsAreInclusiveAndBucketsOrdered) {
+  skiff::Metrics m;
+  auto buckets = skiff::Metrics::exponentialBuckets(0.001, 2, 12);  // 0.001 ... 2.048
+  m.observe("y_seconds", {}, 0.002, buckets);
+  auto text = m.render();
+  EXPECT_NE(text.find("y_seconds_bucket{le=\"0.001\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("y_seconds_bucket{le=\"0.002\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("y_seconds_count 1"), std::string::npos) << text;
+  EXPECT_LT(text.find("le=\"0.256\""), text.find("le=\"1.024\""));
+  EXPECT_LT(text.find("le=\"1.024\""), text.find("le=\"2.048\""));
+  EXPECT_LT(text.find("le=\"2.048\""), text.find("le=\"+Inf\""));
+}
