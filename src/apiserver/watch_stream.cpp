@@ -21,8 +21,11 @@ constexpr size_t kMaxQueuedEvents = 100000;
 constexpr auto kBookmarkInterval = std::chrono::seconds(5);
 // A watcher this far behind no longer holds on to the shared text of the events it queues
 // (it encodes them itself when it catches up): one slow client must not keep the JSON of
-// every event since it fell behind alive (tens of thousands of pods' worth in a burst).
-constexpr size_t kShareEncodingBacklog = 256;
+// every event since it fell behind alive. The queue pins each event's parsed object anyway,
+// which takes several times its text, so the bound is generous: at 256, watchers that fell
+// a burst behind (every client during a 5,000 pods/s create run) serialized each event
+// again, one serialization per watcher instead of one per event.
+constexpr size_t kShareEncodingBacklog = 16384;
 
 struct Pending {
   std::string type;

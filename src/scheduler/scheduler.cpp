@@ -88,6 +88,7 @@ void Scheduler::onPodUpdate(const json::object& oldPod, const json::object& newP
     if (isAssigned(newPod)) {
       if (!isAssigned(oldPod)) queue_.remove(key);  // bound (by us or someone else)
       if (isFinished(newPod)) cache_.removePod(key);
+      else if (isAssigned(oldPod) && PodInfo::sameInfo(oldPod, newPod)) return;  // e.g. Running, Ready
       else if (isAssigned(oldPod)) cache_.updatePod(podInfo(newPod));
       else cache_.addPod(podInfo(newPod));
     } else if (responsibleFor(newPod)) {

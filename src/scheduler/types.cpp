@@ -273,6 +273,21 @@ PodInfo PodInfo::fromJson(const json::value& pod) {
   return fromJson(*p);
 }
 
+bool PodInfo::sameInfo(const json::object& a, const json::object& b) {
+  const auto* metaA = objectAt(&a, "metadata");
+  const auto* metaB = objectAt(&b, "metadata");
+  // Kept in step with fromJson below: every field it reads is compared here.
+  for (const char* key : {"namespace", "name", "uid", "labels", "deletionTimestamp", "creationTimestamp"}) {
+    const json::value* x = field(metaA, key);
+    const json::value* y = field(metaB, key);
+    if ((x == nullptr) != (y == nullptr) || (x && *x != *y)) return false;
+  }
+  const json::value* specA = a.if_contains("spec");
+  const json::value* specB = b.if_contains("spec");
+  if ((specA == nullptr) != (specB == nullptr) || (specA && *specA != *specB)) return false;
+  return stringAt(objectAt(&a, "status"), "startTime") == stringAt(objectAt(&b, "status"), "startTime");
+}
+
 PodInfo PodInfo::fromJson(const json::object& pod) {
   const auto* p = &pod;
   PodInfo out;

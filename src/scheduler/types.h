@@ -147,6 +147,9 @@ struct PodInfo {
   static PodInfo fromJson(const boost::json::value& pod);
   // The same without first copying an informer's object into a value.
   static PodInfo fromJson(const boost::json::object& pod);
+  // Whether fromJson would read the same PodInfo from both versions of a pod: the fields it
+  // reads are equal (a status update of a running pod changes none but the phase).
+  static bool sameInfo(const boost::json::object& a, const boost::json::object& b);
 };
 using PodInfoPtr = std::shared_ptr<const PodInfo>;
 

@@ -96,5 +96,29 @@ TEST(ImageNameTest, AddsLatestOnlyWithoutTagOrDigest) {
   EXPECT_EQ(normalizeImageName("app@sha256:abc"), "app@sha256:abc");
 }
 
+// The scheduler skips rebuilding a bound pod's PodInfo when sameInfo holds, so it must see
+// every change fromJson would read, and only those.
+TEST(PodInfoTest, SameInfoIgnoresPhaseButSeesWhatFromJsonReads) {
+  auto obj = [](const std::string& text) { return boost::json::parse(text).as_object(); };
+  const std::string base = R"({"metadata":{"name":"p","namespace":"d","uid":"u","labels":{"a":"b"}},
+    "spec":{"nodeName":"n","containers":[{"name":"c","resources":{"requests":{"cpu":"1"}}}]},
+    "status":{"phase":"Pending")";
+  auto pending = obj(base + "}}");
+  auto running = obj(base + R"(,"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}})");
+  EXPECT_TRUE(PodInfo::sameInfo(pending, running));
+  auto started = obj(base + R"(,"startTime":"2026-12-03T10:00:00Z"}})");
+  EXPECT_FALSE(PodInfo::sameInfo(pending, started));
+  auto relabelled = pending;
+  relabelled["metadata"].as_object()["labels"].as_object()["a"] = "c";
+  EXPECT_FALSE(PodInfo::sameInfo(pending, relabelled));
+  auto deleting = pending;
+  deleting["metadata"].as_object()["deletionTimestamp"] = "2026-12-03T10:00:00Z";
+  EXPECT_FALSE(PodInfo::sameInfo(pending, deleting));
+  auto resized = pending;
+  resized["spec"].as_object()["containers"].as_array()[0].as_object()["resources"] =
+      boost::json::object{{"requests", {{"cpu", "2"}}}};
+  EXPECT_FALSE(PodInfo::sameInfo(pending, resized));
+}
+
 }  // namespace
 }  // namespace skiff::scheduler
