@@ -16,6 +16,14 @@ sleep 1
 "$build/skiff" agent --hollow --nodes "$nodes" --kubeconfig "$dir/kubeconfig" --node-name-prefix perf \
   --max-pods 110 >"$dir/agent.log" 2>&1 &
 apid=$!
+# Steady state first: every hollow node registered and holding its Lease (a node's first
+# renewal creates it; they are spread over the 10 s renew interval). Otherwise the measured
+# phase also carries thousands of Lease creations, which a running cluster does not have.
+for _ in $(seq 1 600); do
+  leases=$(kubectl --kubeconfig "$dir/kubeconfig" get leases -n kube-node-lease --no-headers 2>/dev/null | wc -l)
+  [ "$leases" -ge "$nodes" ] && break
+  sleep 0.5
+done
 "$build/scheduler_bench" --kubeconfig "$dir/kubeconfig" --nodes "$nodes" --initial "$initial" --pods "$pods"
 echo "server RSS: $(awk '/VmRSS/{print $2/1024 " MB"}' /proc/$spid/status)  agent RSS: $(awk '/VmRSS/{print $2/1024 " MB"}' /proc/$apid/status)"
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f s", ($14+$15)/hz}' "/proc/$1/stat"; }
