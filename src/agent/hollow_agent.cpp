@@ -487,8 +487,8 @@ void HollowAgent::postStatus(const std::string& name) {
     status = nodeStatus(*findNode(name), current.get());
   }
   try {
-    client_.patch(client::resources::nodes, "", name, client::PatchType::Merge,
-                  json::object{{"status", std::move(status)}}, "status");
+    client_.patchNoResult(client::resources::nodes, "", name, client::PatchType::Merge,
+                          json::object{{"status", std::move(status)}}, "status");
     // The next periodic post, spread like the leases.
     heartbeats_.addAfter("status/" + name, options_.statusReportInterval);
   } catch (const ApiError& e) {
@@ -688,8 +688,9 @@ void HollowAgent::syncPod(const std::string& key) {
         strAt(*pod, {"status"}, "phase") == str(status, "phase"))
       return;
   }
-  client_.patch(client::resources::pods, strAt(*pod, {"metadata"}, "namespace"), strAt(*pod, {"metadata"}, "name"),
-                client::PatchType::Merge, json::object{{"status", std::move(status)}}, "status");
+  client_.patchNoResult(client::resources::pods, strAt(*pod, {"metadata"}, "namespace"),
+                        strAt(*pod, {"metadata"}, "name"), client::PatchType::Merge,
+                        json::object{{"status", std::move(status)}}, "status");
   std::lock_guard lock(mu_);
   if (auto it = podRecords_.find(key); it != podRecords_.end()) it->second.lastPosted = fingerprint;
   if (succeeded) SKIFF_LOG_DEBUG("hollow-agent pod={} succeeded", key);

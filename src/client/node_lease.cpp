@@ -15,7 +15,8 @@ void renewNodeLease(RestClient& client, const std::string& nodeName, const std::
   auto now = formatMicroTime(std::chrono::system_clock::now());
   json::object spec{{"holderIdentity", nodeName}, {"leaseDurationSeconds", leaseDurationSeconds}, {"renewTime", now}};
   try {
-    client.patch(resources::leases, kNodeLeaseNamespace, nodeName, PatchType::Merge, json::object{{"spec", spec}});
+    client.patchNoResult(resources::leases, kNodeLeaseNamespace, nodeName, PatchType::Merge,
+                         json::object{{"spec", spec}});
   } catch (const ApiError& e) {
     if (e.code() != 404) throw;
     json::object meta{{"name", nodeName}, {"namespace", kNodeLeaseNamespace}};

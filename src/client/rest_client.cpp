@@ -104,6 +104,17 @@ RestClient::~RestClient() = default;
 
 json::object RestClient::request(const std::string& method, const std::string& target,
                                  const std::string& body, const std::string& contentType) {
+  auto res = exchange(method, target, body, contentType);
+  return parseObject(res, method + " " + target);
+}
+
+void RestClient::send(const std::string& method, const std::string& target, const std::string& body,
+                      const std::string& contentType) {
+  exchange(method, target, body, contentType);
+}
+
+HttpResult RestClient::exchange(const std::string& method, const std::string& target,
+                                const std::string& body, const std::string& contentType) {
   auto res = transport_->request(method, target, body, body.empty() ? "" : contentType);
   // Like client-go: a 429 that names a Retry-After is retried (at most 10 times), since the
   // server promised the request will be accepted later.
@@ -117,7 +128,7 @@ json::object RestClient::request(const std::string& method, const std::string& t
     res = transport_->request(method, target, body, body.empty() ? "" : contentType);
   }
   if (res.status < 200 || res.status >= 300) throwApiError(res, method + " " + target);
-  return parseObject(res, method + " " + target);
+  return res;
 }
 
 json::object RestClient::get(const Resource& r, const std::string& ns, const std::string& name) {
@@ -173,6 +184,13 @@ json::object RestClient::patch(const Resource& r, const std::string& ns, const s
   std::string target = r.path(ns, name, subresource);
   if (type == PatchType::Apply) target += "?fieldManager=" + encode(config_.userAgent);
   return request("PATCH", target, json::serialize(body), patchContentType(type));
+}
+
+void RestClient::patchNoResult(const Resource& r, const std::string& ns, const std::string& name,
+                               PatchType type, const json::value& body, const std::string& subresource) {
+  std::string target = r.path(ns, name, subresource);
+  if (type == PatchType::Apply) target += "?fieldManager=" + encode(config_.userAgent);
+  send("PATCH", target, json::serialize(body), patchContentType(type));
 }
 
 json::object RestClient::remove(const Resource& r, const std::string& ns, const std::string& name,

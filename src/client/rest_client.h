@@ -89,6 +89,10 @@ class RestClient {
   boost::json::object patch(const Resource& r, const std::string& ns, const std::string& name,
                             PatchType type, const boost::json::value& body,
                             const std::string& subresource = "");
+  // The same for a caller that only needs to know the write succeeded (status reports of
+  // kubelets and hollow nodes, Lease renewals): the answer, the whole object, is not parsed.
+  void patchNoResult(const Resource& r, const std::string& ns, const std::string& name, PatchType type,
+                     const boost::json::value& body, const std::string& subresource = "");
   // DELETE; returns what the server answers (the deleted object or a Status).
   boost::json::object remove(const Resource& r, const std::string& ns, const std::string& name,
                              const boost::json::object& deleteOptions = {});
@@ -97,9 +101,16 @@ class RestClient {
                               const std::string& body = "",
                               const std::string& contentType = "application/json");
 
+  // request() without parsing the answer; errors are thrown as by request().
+  void send(const std::string& method, const std::string& target, const std::string& body = "",
+            const std::string& contentType = "application/json");
+
   HttpTransport& transport() { return *transport_; }
 
  private:
+  // One request with client-go's 429 Retry-After handling; throws on a non-2xx answer.
+  HttpResult exchange(const std::string& method, const std::string& target, const std::string& body,
+                      const std::string& contentType);
   ClientConfig config_;
   std::unique_ptr<HttpTransport> transport_;
 };

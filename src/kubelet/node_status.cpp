@@ -225,8 +225,8 @@ void Kubelet::postNodeStatus(bool force) {
   auto now = std::chrono::steady_clock::now();
   if (!force && hash == lastNodeStatusHash_ && now - lastNodeStatusPost_ < options_.nodeStatusReportInterval) return;
   try {
-    client_.patch(client::resources::nodes, "", options_.nodeName, client::PatchType::Merge,
-                  json::object{{"status", std::move(status)}}, "status");
+    client_.patchNoResult(client::resources::nodes, "", options_.nodeName, client::PatchType::Merge,
+                          json::object{{"status", std::move(status)}}, "status");
     lastNodeStatusHash_ = hash;
     lastNodeStatusPost_ = now;
   } catch (const ApiError& e) {

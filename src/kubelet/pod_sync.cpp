@@ -599,9 +599,9 @@ void Kubelet::postStatus(const json::object& pod, PodRecord& rec, const PodSyncV
     if (!drifted || Clock::now() - rec.lastStatusPost < options_.resyncPeriod) return;
   }
   try {
-    client_.patch(client::resources::pods, stringAt(pod, {"metadata", "namespace"}),
-                  stringAt(pod, {"metadata", "name"}), client::PatchType::Merge,
-                  json::object{{"status", std::move(status)}}, "status");
+    client_.patchNoResult(client::resources::pods, stringAt(pod, {"metadata", "namespace"}),
+                          stringAt(pod, {"metadata", "name"}), client::PatchType::Merge,
+                          json::object{{"status", std::move(status)}}, "status");
     rec.lastStatusHash = hash;
     rec.lastStatusPost = Clock::now();
   } catch (const ApiError& e) {

@@ -254,8 +254,7 @@ bool Scheduler::bind(const PodInfo& pod, const std::string& node) {
                        {"metadata", {{"name", pod.name}, {"namespace", pod.ns}, {"uid", pod.uid}}},
                        {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}};
   try {
-    client_.request("POST", client::resources::pods.path(pod.ns, pod.name, "binding"),
-                    json::serialize(binding));
+    client_.send("POST", client::resources::pods.path(pod.ns, pod.name, "binding"), json::serialize(binding));
     return true;
   } catch (const ApiError& e) {
     SKIFF_LOG_WARN("scheduler: binding failed pod={} node={} code={} error=\"{}\"", pod.key(), node,

@@ -112,6 +112,23 @@ TEST(RestClient, ConflictsComeBackAsApiError409) {
   }
 }
 
+// patchNoResult writes like patch and reports failures the same way; only the answer is
+// not parsed.
+TEST(RestClient, PatchNoResultWritesAndThrowsLikePatch) {
+  auto c = newClient();
+  std::string ns = freshNamespace(*c, "noresult");
+  c->create(resources::configMaps, ns, configMap("a", "1"));
+  c->patchNoResult(resources::configMaps, ns, "a", PatchType::Merge, json::parse(R"({"data":{"v":"2"}})"));
+  EXPECT_EQ(c->get(resources::configMaps, ns, "a").at("data").at("v"), "2");
+  try {
+    c->patchNoResult(resources::configMaps, ns, "missing", PatchType::Merge, json::parse(R"({"data":{}})"));
+    FAIL() << "expected NotFound";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), 404);
+    EXPECT_EQ(e.reason(), "NotFound");
+  }
+}
+
 TEST(RestClient, ListAllFollowsContinueTokens) {
   auto c = newClient();
   std::string ns = freshNamespace(*c, "paging");
