@@ -12,7 +12,8 @@ struct ApiServerOptions {
   std::string dataDir = "/var/lib/skiff";
   std::string listen = "127.0.0.1:6443";
   std::string storage = "sqlite";  // sqlite | memory
-  int threads = 4;
+  // HTTP event loops, one thread each; 0 = one per CPU core but one (at least one).
+  int threads = 0;
   // HTTPS with a CA created under DATA_DIR/tls on first start; false serves plain HTTP.
   bool tls = true;
   // DefaultTolerationSeconds admission: pods without them get NoExecute tolerations of the

@@ -5,6 +5,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
 
 #include "apiserver/http_types.h"
 
@@ -16,6 +18,9 @@ struct ConnectionContext {
   const HttpHandler* handler = nullptr;
   size_t maxBodyBytes = 0;
   UpgradeSessions* upgrades = nullptr;  // takes connections over after a 101
+  // Requests mayBlock() picks run on `blocking` (HttpServerOptions::mayBlock).
+  const std::function<bool(const HttpRequest&)>* mayBlock = nullptr;
+  boost::asio::thread_pool* blocking = nullptr;
 };
 
 // Serves HTTP/1.1 requests on the connection until it closes.

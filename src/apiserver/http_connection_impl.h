@@ -17,8 +17,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
 #include <optional>
 
 #include "apiserver/http_connection.h"
@@ -47,10 +45,7 @@ inline std::string toLower(std::string_view s) {
 inline bool translateRequest(const http::request<http::string_body>& in, HttpRequest& out) {
   out.method = std::string(in.method_string());
   out.target = std::string(in.target());
-  auto parsed = boost::urls::parse_origin_form(out.target);
-  if (!parsed) return false;
-  out.path = parsed->path();
-  for (auto param : parsed->params()) out.query.emplace(param.key, param.value);
+  if (!parseTarget(out)) return false;
   for (const auto& field : in) {
     std::string name = toLower(field.name_string());
     auto [it, inserted] = out.headers.emplace(name, std::string(field.value()));
@@ -73,6 +68,18 @@ inline http::response<http::string_body> errorResponse(const ApiError& e, unsign
 
 template <class Stream>
 awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version);
+
+// Runs the handler on the connection's loop, or on the blocking pool for requests that may
+// wait on another server; the coroutine resumes on its own loop either way.
+inline awaitable<HttpResponse> callHandler(const ConnectionContext& ctx, HttpRequest& req) {
+  if (ctx.blocking && ctx.mayBlock && *ctx.mayBlock && (*ctx.mayBlock)(req)) {
+    co_return co_await net::co_spawn(
+        ctx.blocking->get_executor(),
+        [&ctx, &req]() -> awaitable<HttpResponse> { co_return (*ctx.handler)(req); },
+        net::use_awaitable);
+  }
+  co_return (*ctx.handler)(req);
+}
 
 template <class Stream>
 awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
@@ -124,7 +131,7 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
     }
     std::optional<ApiError> failure;
     try {
-      res = (*ctx.handler)(req);
+      res = co_await callHandler(ctx, req);
     } catch (const ApiError& e) {
       failure = e;
     } catch (const std::exception& e) {

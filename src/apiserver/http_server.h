@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -14,7 +15,7 @@ namespace skiff::apiserver {
 
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:6443";  // host:port; port 0 picks a free port
-  int threads = 4;
+  int threads = 2;  // event loops, one thread each
   size_t maxBodyBytes = 3 * 1024 * 1024;  // larger bodies get 413 (upstream's limit)
   // When set the server speaks only HTTPS.
   std::string tlsCertFile, tlsKeyFile;
@@ -24,6 +25,12 @@ struct HttpServerOptions {
   // handlers to return; those still running then are left to end on their own (their
   // connection's reads return 0 and writes throw).
   std::chrono::milliseconds upgradeStopGrace{5000};
+  // Requests this returns true for run on a pool of `blockingThreads` threads instead of
+  // their connection's event loop: a handler that waits on another server (the API
+  // server's kubelet proxying: a dead node makes it wait for its timeouts) must not stall
+  // the other connections of its loop.
+  std::function<bool(const HttpRequest&)> mayBlock;
+  int blockingThreads = 4;
 };
 
 class HttpServer {

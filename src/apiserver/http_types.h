@@ -11,6 +11,10 @@
 #include <utility>
 #include <vector>
 
+namespace boost::json {
+class object;
+}
+
 namespace skiff::apiserver {
 
 // Who the client proved to be with a TLS client certificate (empty when none).
@@ -53,6 +57,16 @@ struct HttpRequest {
   }
 };
 
+// Fills path (percent-decoded) and query from target. False when target is not an
+// origin-form target ("/path?query").
+bool parseTarget(HttpRequest& req);
+
+// One watch event as the object it carries, for a consumer in the same process.
+struct StreamEvent {
+  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR (object: a Status)
+  std::shared_ptr<const boost::json::object> object;
+};
+
 // A response body produced over time (watch streams). The HTTP layer sends each chunk as
 // it becomes available, using chunked transfer encoding.
 class StreamSource {
@@ -66,6 +80,14 @@ class StreamSource {
   virtual bool drain(std::vector<std::string>& out) = 0;
   // The client went away or the deadline passed; release resources. Idempotent.
   virtual void cancel() = 0;
+  // Watches can hand their events over as shared objects instead of text (no serializing,
+  // no parsing): for a client in the same process. drainEvents is drain() for such a
+  // consumer; a stream uses one of the two, never both.
+  virtual bool supportsEvents() const { return false; }
+  virtual bool drainEvents(std::vector<StreamEvent>& out) {
+    (void)out;
+    return false;
+  }
   // When the connection should end the stream on its own (watch timeoutSeconds).
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };

@@ -21,7 +21,7 @@ using api::ResourceInfo;
 
 std::string nowTimestamp() { return formatTime(std::chrono::system_clock::now()); }
 
-std::string encodeForStorage(json::object obj) {
+std::string encodeForStorage(json::object& obj) {
   if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
     meta->as_object().erase("resourceVersion");
   return json::serialize(obj);

@@ -129,8 +129,9 @@ class ResourceStore {
 };
 
 // Serializes an object for the store: without metadata.resourceVersion (the store's
-// modRevision is the truth).
-std::string encodeForStorage(boost::json::object obj);
+// modRevision is the truth), which is removed from `obj` (no copy of the object is made;
+// callers set the new resourceVersion once the write succeeded).
+std::string encodeForStorage(boost::json::object& obj);
 // "2026-11-27T23:07:19Z" for now.
 std::string nowTimestamp();
 

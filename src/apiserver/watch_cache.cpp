@@ -119,12 +119,15 @@ void ResourceCache::apply(const storage::Event& event) {
   CacheEvent ev;
   ev.key = event.kv.key;
   ev.revision = event.kv.modRevision;
+  // Parsed before taking the lock, which gets and lists on request threads wait for.
+  if (event.type == storage::Event::Type::Put) {
+    ev.object = CacheHub::decode(event.kv);
+    if (!ev.object) return;
+  }
   std::lock_guard lock(mu_);
   auto existing = objects_.find(ev.key);
   if (existing != objects_.end()) ev.prev = existing->second;
   if (event.type == storage::Event::Type::Put) {
-    ev.object = CacheHub::decode(event.kv);
-    if (!ev.object) return;
     ev.type = ev.prev ? CacheEvent::Type::Modified : CacheEvent::Type::Added;
     objects_[ev.key] = ev.object;
   } else {

@@ -62,22 +62,30 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
 
   bool drain(std::vector<std::string>& out) override {
     std::deque<Pending> batch;
-    bool open;
-    {
-      std::lock_guard lock(mu_);
-      batch.swap(queue_);
-      open = !closed_;
-      auto now = std::chrono::steady_clock::now();
-      if (options_.bookmarks && batch.empty() && now - lastBookmark_ >= kBookmarkInterval) {
-        queueBookmark(lastRevision_, false);
-        batch.swap(queue_);
-      }
-      if (!batch.empty()) lastBookmark_ = now;
-    }
+    bool overflowed = false;
+    bool open = take(batch, overflowed);
     for (auto& ev : batch) out.push_back(encode(ev));
-    if (overflowed_) {
-      json::object status = expired("watch queue overflowed; please re-watch").toStatus();
-      out.push_back(json::serialize(json::object{{"type", "ERROR"}, {"object", status}}) + "\n");
+    if (overflowed) {
+      out.push_back(json::serialize(json::object{{"type", "ERROR"}, {"object", overflowStatus()}}) + "\n");
+      return false;
+    }
+    return open;
+  }
+
+  bool supportsEvents() const override { return !options_.table; }
+
+  bool drainEvents(std::vector<StreamEvent>& out) override {
+    std::deque<Pending> batch;
+    bool overflowed = false;
+    bool open = take(batch, overflowed);
+    for (auto& ev : batch) {
+      if (info_.storage && ev.type != "BOOKMARK")
+        out.push_back({ev.type, std::make_shared<const json::object>(api::convertObject(*ev.object, info_))});
+      else
+        out.push_back({std::move(ev.type), std::move(ev.object)});
+    }
+    if (overflowed) {
+      out.push_back({"ERROR", std::make_shared<const json::object>(overflowStatus())});
       return false;
     }
     return open;
@@ -95,6 +103,25 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
   }
 
  private:
+  // Moves the queued events (and a bookmark when one is due) into `batch`; false once the
+  // stream is closed (`overflowed`: because this watcher fell too far behind).
+  bool take(std::deque<Pending>& batch, bool& overflowed) {
+    std::lock_guard lock(mu_);
+    overflowed = overflowed_;
+    batch.swap(queue_);
+    auto now = std::chrono::steady_clock::now();
+    if (options_.bookmarks && batch.empty() && now - lastBookmark_ >= kBookmarkInterval) {
+      queueBookmark(lastRevision_, false);
+      batch.swap(queue_);
+    }
+    if (!batch.empty()) lastBookmark_ = now;
+    return !closed_;
+  }
+
+  static json::object overflowStatus() {
+    return expired("watch queue overflowed; please re-watch").toStatus();
+  }
+
   // Called under the cache lock: decide the event type for this watcher and queue it.
   void onEvent(const CacheEvent& ev) {
     bool nowMatches = ev.type != CacheEvent::Type::Deleted && (!filter_ || filter_(*ev.object));

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "apiserver/api_server.h"
+#include "cli/local_endpoint.h"
 #include "cli/commands.h"
 #include "cli/local_node.h"
 #include "cli/malloc_tuning.h"
@@ -27,7 +28,9 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
   cmd->add_option("--storage", o.storage, "Storage backend: sqlite (durable) or memory")
       ->check(CLI::IsMember({"sqlite", "memory"}))
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads, "HTTP worker threads")->capture_default_str();
+  cmd->add_option("--threads", o.threads,
+                  "HTTP event-loop threads, each serving its share of the connections (0: CPU cores - 1, at least 1)")
+      ->capture_default_str();
   cmd->add_flag("!--disable-tls", o.tls,
                 "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks)");
   cmd->add_option("--default-not-ready-toleration-seconds", o.defaultNotReadyTolerationSeconds,
@@ -106,8 +109,9 @@ struct Components {
   }
 };
 
-// `bundle`: `skiff server`; the components still talk to the API server over HTTPS with the
-// admin kubeconfig, exactly as when they run alone.
+// `bundle`: `skiff server`; the components call the API server in the process
+// (cli/local_endpoint.h): the same requests and watches as when they run alone with the admin
+// kubeconfig, without TLS and sockets.
 // `node`: `skiff up` also runs a real node (containerd + kubelet) and, on the way out,
 // removes every pod it ran so nothing is left behind.
 int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool leaderElect,
@@ -117,7 +121,9 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
   server.start();
   Components components;
   if (bundle) {
-    components.client = std::make_unique<client::RestClient>(client::loadKubeconfig(server.kubeconfigPath()));
+    auto config = client::loadKubeconfig(server.kubeconfigPath());
+    config.local = cli::makeLocalEndpoint(server, "skiff-server");
+    components.client = std::make_unique<client::RestClient>(std::move(config));
     components.informers = std::make_unique<client::SharedInformerFactory>(*components.client);
     // Both campaigns run in parallel so a standby server waits on both Leases.
     std::thread sched([&] { components.startScheduler(leaderElect, "default-scheduler"); });

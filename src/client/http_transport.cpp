@@ -51,6 +51,7 @@ void StreamAbort::abort() {
   aborted_ = true;
   // shutdown(2) on the descriptor is safe from any thread and wakes a blocked read.
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  if (wake_) wake_();
 }
 
 bool StreamAbort::aborted() {
@@ -64,6 +65,12 @@ bool StreamAbort::attach(int fd) {
   return !aborted_;
 }
 
+bool StreamAbort::attach(std::function<void()> wake) {
+  std::lock_guard lock(mu_);
+  wake_ = std::move(wake);
+  return !aborted_;
+}
+
 struct HttpTransport::Impl {
   ClientConfig config;
   std::string host, port, basePath, hostHeader;
@@ -73,6 +80,7 @@ struct HttpTransport::Impl {
   std::vector<std::unique_ptr<Connection>> idle;
 
   explicit Impl(const ClientConfig& c) : config(c) {
+    if (c.local) return;  // no network: nothing to resolve, no TLS
     auto parsed = boost::urls::parse_uri(c.server);
     if (!parsed) throw TransportError("invalid server URL \"" + c.server + "\"");
     auto u = *parsed;
@@ -167,6 +175,7 @@ HttpTransport::~HttpTransport() = default;
 
 HttpResult HttpTransport::request(const std::string& method, const std::string& target,
                                   const std::string& body, const std::string& contentType) {
+  if (impl_->config.local) return impl_->config.local->request(method, target, body, contentType);
   auto req = impl_->makeRequest(method, target, body, contentType);
   // A pooled connection may have been closed by the server while idle; that shows up as a
   // failure on first use, so such a request is retried once on a fresh connection.
@@ -206,6 +215,7 @@ HttpResult HttpTransport::request(const std::string& method, const std::string& 
 HttpResult HttpTransport::stream(const std::string& target,
                                  const std::function<void(std::string_view)>& onData,
                                  StreamAbort& abort) {
+  if (impl_->config.local) return impl_->config.local->stream(target, onData, abort);
   HttpResult result;
   if (abort.aborted()) return result;
   std::unique_ptr<Connection> conn;

@@ -18,6 +18,10 @@
 
 #include "client/kubeconfig.h"
 
+namespace boost::json {
+class object;
+}
+
 namespace skiff::client {
 
 // The network failed (connect, TLS handshake, reset, malformed HTTP): no HTTP status.
@@ -41,11 +45,37 @@ class StreamAbort {
   // Called by the transport with the socket of the running stream (-1 when done). Returns
   // false when abort() already happened so the transport gives up at once.
   bool attach(int fd);
+  // The same for a stream without a socket (LocalEndpoint): abort() calls `wake` (under this
+  // object's lock, so it must not call back into it); an empty function detaches.
+  bool attach(std::function<void()> wake);
 
  private:
   std::mutex mu_;
   int fd_ = -1;
+  std::function<void()> wake_;
   bool aborted_ = false;
+};
+
+// An API server in the same process (`skiff server`): requests are calls into its handler,
+// with no socket, TLS or HTTP framing, but the same routing, admission, storage and watch
+// as over the network. ClientConfig::local selects it; src/cli implements it, so the
+// client library stays independent of the server's.
+class LocalEndpoint {
+ public:
+  virtual ~LocalEndpoint() = default;
+  virtual HttpResult request(const std::string& method, const std::string& target,
+                             const std::string& body, const std::string& contentType) = 0;
+  // As HttpTransport::stream.
+  virtual HttpResult stream(const std::string& target,
+                            const std::function<void(std::string_view)>& onData,
+                            StreamAbort& abort) = 0;
+  // A watch (`target` has watch=true, JSON) whose events arrive as the API server's own
+  // immutable objects, shared, never serialized or parsed: onEvent(type, object) with type
+  // ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (object: a Status). Otherwise as stream().
+  using EventHandler =
+      std::function<void(const std::string& type, std::shared_ptr<const boost::json::object> object)>;
+  virtual HttpResult watch(const std::string& target, const EventHandler& onEvent,
+                           StreamAbort& abort) = 0;
 };
 
 class HttpTransport {

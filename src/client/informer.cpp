@@ -106,7 +106,7 @@ void SharedInformer::replace(std::vector<ObjectPtr> items, const std::string& re
 
 void SharedInformer::handleEvent(WatchEvent& event) {
   std::lock_guard lock(dispatchMu_);
-  auto obj = std::make_shared<const json::object>(std::move(event.object));
+  ObjectPtr obj = std::move(event.object);
   if (event.type == "DELETED") {
     store_.remove(objectKey(*obj));
     dispatchDelete(*obj);  // the event carries the final state

@@ -1,8 +1,11 @@
 // Client configuration as kubectl and client-go read it from a kubeconfig file.
 #pragma once
+#include <memory>
 #include <string>
 
 namespace skiff::client {
+
+class LocalEndpoint;  // http_transport.h
 
 // Everything needed to reach and authenticate to one API server. PEM material is held in
 // memory (files named by the kubeconfig are read at load time) so connections never touch
@@ -20,6 +23,9 @@ struct ClientConfig {
   // scheduler binders of a process, whose requests overlap by more than 8 under load, and
   // every connection past the pool costs a TLS handshake (client-go keeps 25 per host).
   int maxIdleConnections = 32;
+  // Set by `skiff server` for its own components: requests go straight to the API server in
+  // the process (http_transport.h); `server` and the credentials are then unused.
+  std::shared_ptr<LocalEndpoint> local;
 };
 
 // Loads the current context of a kubeconfig (cluster + user). `context` overrides

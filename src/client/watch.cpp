@@ -90,8 +90,27 @@ bool Watcher::watchOnce() {
   std::string q = o.query();
   std::string target = resource_.path(ns_) + q + (q.empty() ? "?" : "&") + "watch=true";
 
-  std::string pending;
   bool gotData = false;
+  // Every event, whichever way it came: errors end the watch, bookmarks only move rv_.
+  auto deliver = [&](std::string type, ObjectPtr object) {
+    gotData = true;
+    if (type == "ERROR") {
+      auto* code = object->if_contains("code");
+      if (code && code->is_int64() && code->as_int64() == 410) throw Gone{};
+      HttpResult r{code && code->is_int64() ? static_cast<int>(code->as_int64()) : 500, "",
+                   json::serialize(*object), {}};
+      throwApiError(r, "watch " + target);
+    }
+    std::string rv = metaString(*object, "resourceVersion");
+    if (type != "BOOKMARK" && options_.onEvent) {
+      WatchEvent event{std::move(type), std::move(object)};
+      options_.onEvent(event);
+    }
+    // Advance only after the event was handled, so a failed handler sees it again.
+    std::lock_guard lock(mu_);
+    if (!rv.empty()) rv_ = rv;
+  };
+  std::string pending;
   auto onData = [&](std::string_view data) {
     gotData = true;
     pending.append(data);
@@ -101,26 +120,18 @@ bool Watcher::watchOnce() {
       if (line.empty()) continue;
       json::value v = json::parse(line);  // a broken stream throws: re-watch from rv_
       auto& ev = v.as_object();
-      WatchEvent event{std::string(ev.at("type").as_string()), std::move(ev["object"].as_object())};
-      if (event.type == "ERROR") {
-        auto* code = event.object.if_contains("code");
-        if (code && code->is_int64() && code->as_int64() == 410) throw Gone{};
-        HttpResult r{code && code->is_int64() ? static_cast<int>(code->as_int64()) : 500, "",
-                     json::serialize(event.object), {}};
-        throwApiError(r, "watch " + target);
-      }
-      std::string rv = metaString(event.object, "resourceVersion");
-      if (event.type != "BOOKMARK" && options_.onEvent) options_.onEvent(event);
-      // Advance only after the event was handled, so a failed handler sees it again.
-      std::lock_guard lock(mu_);
-      if (!rv.empty()) rv_ = rv;
+      deliver(std::string(ev.at("type").as_string()),
+              std::make_shared<const json::object>(std::move(ev["object"].as_object())));
     }
     pending.erase(0, start);
   };
 
   HttpResult res;
   try {
-    res = client_.transport().stream(target, onData, abort_);
+    if (auto& local = client_.config().local)
+      res = local->watch(target, deliver, abort_);
+    else
+      res = client_.transport().stream(target, onData, abort_);
   } catch (const Gone&) {
     res.status = 410;
   }

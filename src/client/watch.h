@@ -14,13 +14,16 @@
 #include <string>
 #include <thread>
 
+#include "client/indexer.h"
 #include "client/rest_client.h"
 
 namespace skiff::client {
 
 struct WatchEvent {
   std::string type;  // ADDED, MODIFIED, DELETED (bookmarks and errors are handled inside)
-  boost::json::object object;
+  // Immutable and possibly shared: with an in-process API server (ClientConfig::local) it is
+  // the server's own cached object.
+  ObjectPtr object;
 };
 
 struct WatcherOptions {

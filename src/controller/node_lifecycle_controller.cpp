@@ -87,8 +87,10 @@ class NodeLifecycleController : public QueueController {
         .onUpdate = [this](const json::object&, const json::object& l) { enqueueKey(nameOf(l)); },
     });
     // A pod bound to (or staying Ready on) a node that is not Ready is marked not Ready.
+    // Pods on Ready nodes are not queued at all (every pod event would otherwise wake a
+    // worker): when a node stops being Ready, its sync queues the Ready pods it holds.
     auto onPod = [this](const json::object& p) {
-      if (!stringAt(p, {"spec", "nodeName"}).empty() && isPodReady(p)) enqueue(p);
+      if (isPodReady(p) && onUnreadyNode(p)) enqueue(p);
     };
     pods_.addEventHandler({
         .onAdd = onPod,
@@ -312,13 +314,8 @@ class NodeLifecycleController : public QueueController {
 
   void syncPod(const std::string& key) {
     auto pod = pods_.get(key);
-    if (!pod || !isPodReady(*pod)) return;
+    if (!pod || !isPodReady(*pod) || !onUnreadyNode(*pod)) return;
     std::string nodeName = stringAt(*pod, {"spec", "nodeName"});
-    if (nodeName.empty()) return;
-    auto node = nodes_.get(nodeName);
-    if (!node) return;
-    const json::object* ready = findCondition(*node, "Ready");
-    if (!ready || stringAt(*ready, {"status"}) == "True") return;
     // Strategic merge on the condition list (merge key "type") changes only Ready.
     json::object patch{
         {"status",
@@ -331,6 +328,16 @@ class NodeLifecycleController : public QueueController {
     } catch (const ApiError& e) {
       if (e.code() != 404) throw;
     }
+  }
+
+  // Bound to a known node whose Ready condition is there and not True.
+  bool onUnreadyNode(const json::object& pod) const {
+    std::string nodeName = stringAt(pod, {"spec", "nodeName"});
+    if (nodeName.empty()) return false;
+    auto node = nodes_.get(nodeName);
+    if (!node) return false;
+    const json::object* ready = findCondition(*node, "Ready");
+    return ready && stringAt(*ready, {"status"}) != "True";
   }
 
   client::SharedInformer& nodes_;

@@ -67,12 +67,12 @@ class TaintEvictionController : public QueueController {
     pods_.addEventHandler({
         .onAdd =
             [this](const json::object& p) {
-              if (!stringAt(p, {"spec", "nodeName"}).empty()) enqueue(p);
+              if (needsDecision(p)) enqueue(p);
             },
         .onUpdate =
             [this](const json::object& o, const json::object& p) {
               // Only binding and tolerations change the decision.
-              if (stringAt(p, {"spec", "nodeName"}).empty()) return;
+              if (!needsDecision(p)) return;
               const json::value* before = valueAt(o, {"spec", "tolerations"});
               const json::value* after = valueAt(p, {"spec", "tolerations"});
               bool tolerationsChanged = (before == nullptr) != (after == nullptr) ||
@@ -107,6 +107,17 @@ class TaintEvictionController : public QueueController {
         it = present.count(it->first) ? std::next(it) : firstSeen_.erase(it);
     }
     for (const auto& pod : pods_.byIndex(client::kIndexNodeName, name)) enqueue(*pod);
+  }
+
+  // Pods on untainted nodes need nothing unless an eviction is pending (every bound pod
+  // would otherwise wake a worker). When a NoExecute taint appears, the node's sync queues
+  // every pod on it.
+  bool needsDecision(const json::object& pod) {
+    std::string nodeName = stringAt(pod, {"spec", "nodeName"});
+    if (nodeName.empty()) return false;
+    if (auto node = nodes_.get(nodeName); node && !noExecuteTaints(*node).empty()) return true;
+    std::lock_guard lock(mu_);
+    return scheduled_.count(client::objectKey(pod)) > 0;
   }
 
   // When the taint's clock started: its timeAdded, else when this controller first saw it.

@@ -37,7 +37,7 @@ TEST(Watcher, DeliversAddedModifiedDeleted) {
   Recorded rec;
   WatcherOptions o;
   o.list.resourceVersion = metaString(c->list(resources::configMaps, ns), "resourceVersion");
-  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(ev.object, "name")); };
+  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
   Watcher w(*c, resources::configMaps, ns, o);
   c->create(resources::configMaps, ns, configMap("a", "1"));
   c->patch(resources::configMaps, ns, "a", PatchType::Merge, json::parse(R"({"data":{"v":"2"}})"));
@@ -53,7 +53,7 @@ TEST(Watcher, ResumesFromLastResourceVersionWhenTheServerEndsTheStream) {
   WatcherOptions o;
   o.list.resourceVersion = metaString(c->list(resources::configMaps, ns), "resourceVersion");
   o.timeoutSeconds = 1;  // the server closes each watch after a second
-  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(ev.object, "name")); };
+  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
   Watcher w(*c, resources::configMaps, ns, o);
   c->create(resources::configMaps, ns, configMap("before", "1"));
   ASSERT_TRUE(eventually([&] { return rec.get().size() == 1; }));
@@ -80,7 +80,7 @@ TEST(Watcher, BacklogSpanningSeveralStreamChunksArrivesWholeAndInOrder) {
   Recorded rec;
   WatcherOptions o;
   o.list.resourceVersion = from;
-  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(ev.object, "name")); };
+  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
   Watcher w(*c, resources::configMaps, ns, o);
   ASSERT_TRUE(eventually([&] { return rec.get().size() >= static_cast<size_t>(count); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
