@@ -89,14 +89,15 @@ class Pool {
 
 }  // namespace
 
-void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn) {
+void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn,
+                 size_t expectedWork) {
   // Below this, handing work to other threads costs more than it saves: the default
   // plugins take ~0.1 us per node, and waking a helper costs tens of microseconds on a busy
   // machine (bench/scheduler_cycle_bench: 500 scored nodes ran 2x slower on two threads).
   constexpr size_t kMinPerThread = 1024;
   Pool& pool = Pool::instance();
   size_t threads = std::min<size_t>({parallelism == 0 ? 1 : parallelism, pool.helpers() + 1,
-                                     (n + kMinPerThread - 1) / kMinPerThread});
+                                     (std::min(n, expectedWork) + kMinPerThread - 1) / kMinPerThread});
   if (threads <= 1) {
     for (size_t i = 0; i < n; ++i) fn(i);
     return;

@@ -6,9 +6,14 @@
 #pragma once
 #include <cstddef>
 #include <functional>
+#include <limits>
 
 namespace skiff::scheduler {
 
-void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn);
+// `expectedWork`: how many of the n items are likely to do real work, when calls return
+// early once enough was found (the filter stops at numFeasibleNodesToFind). Threads are
+// chosen for that much work: helpers woken to skip finished items only cost.
+void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn,
+                 size_t expectedWork = std::numeric_limits<size_t>::max());
 
 }  // namespace skiff::scheduler

@@ -85,7 +85,7 @@ ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapsh
       statuses[i] = profile_->runFilters(state, pod, node);
       evaluated[i] = 1;
       if (statuses[i].isSuccess()) found.fetch_add(1, std::memory_order_relaxed);
-    });
+    }, /*expectedWork=*/2 * static_cast<size_t>(target));
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (!evaluated[i]) continue;
       const auto& node = nodes[(start + i) % nodes.size()];

@@ -46,5 +46,19 @@ TEST(ParallelFor, ZeroAndSerialSizes) {
   EXPECT_EQ(calls, 5);
 }
 
+// A job expected to do little work (the filter stops early) stays on the caller's thread
+// even when n alone would be split; every index still runs.
+TEST(ParallelFor, SmallExpectedWorkRunsOnTheCaller) {
+  const size_t n = 100000;
+  const auto caller = std::this_thread::get_id();
+  std::atomic<size_t> elsewhere{0}, ran{0};
+  parallelFor(n, 16, [&](size_t) {
+    ran.fetch_add(1, std::memory_order_relaxed);
+    if (std::this_thread::get_id() != caller) elsewhere.fetch_add(1, std::memory_order_relaxed);
+  }, /*expectedWork=*/500);
+  EXPECT_EQ(ran.load(), n);
+  EXPECT_EQ(elsewhere.load(), 0u);
+}
+
 }  // namespace
 }  // namespace skiff::scheduler
