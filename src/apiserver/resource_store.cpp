@@ -258,7 +258,10 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
     if (const json::value* status = old.if_contains("status")) obj["status"] = *status;
     else obj.erase("status");
   }
-  api::applyDefaults(info.group, info.kind, obj);
+  // A binding adds fields to a stored (so already defaulted) pod: nothing to default, and
+  // it always changes spec.nodeName, so it is never a no-op.
+  const bool binding = subresource == "binding";
+  if (!binding) api::applyDefaults(info.group, info.kind, obj);
   if (subresource.empty()) prepareForUpdate(info, obj, old);
   if (info.tracksGeneration && subresource.empty() && specChanged(obj, old)) {
     int64_t generation = 0;
@@ -268,13 +271,13 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
   }
   admission_.admitUpdate(info, obj, old);
   // A binding sets spec.nodeName, which no client update may change; it has its own checks.
-  if (subresource != "binding") {
+  if (!binding) {
     auto causes = api::validateObject(info.group, info.kind, obj, &old);
     if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
   }
 
   metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);
-  if (obj == old) return obj;  // no-op writes keep the resourceVersion, as upstream
+  if (!binding && obj == old) return obj;  // no-op writes keep the resourceVersion, as upstream
 
   // Removing the last finalizer of an object being deleted completes the deletion.
   const json::object& newMeta = obj.at("metadata").as_object();
