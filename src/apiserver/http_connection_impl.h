@@ -209,8 +209,11 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   // Set by every wake-up: one that comes while chunks are being written finds no wait to
   // cancel, and would otherwise leave its events queued until the next event or deadline.
   auto woken = std::make_shared<std::atomic<bool>>(false);
+  // Only the wake-up that finds `woken` clear posts: the others come before the loop below
+  // drained, and that drain takes their events too. A busy watch so costs the loop one
+  // posted handler (and the event loop one interrupt) per drain, not one per event.
   source->start([weakSignal, woken, executor] {
-    woken->store(true);
+    if (woken->exchange(true)) return;
     net::post(executor, [weakSignal] {
       if (auto s = weakSignal.lock()) s->cancel();
     });
