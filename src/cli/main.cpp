@@ -92,7 +92,11 @@ struct Components {
 
   void startScheduler(bool leaderElect, const std::string& name) {
     if (!cli::campaign(*client, leaderElect, "kube-scheduler", schedulerElector)) return;
-    scheduler = std::make_unique<scheduler::Scheduler>(*client, scheduler::SchedulerOptions{name}, informers.get());
+    scheduler::SchedulerOptions options{name};
+    // Binds are calls into the API server in this process (no round trip to hide): two
+    // binders keep up, 16 only added wake-ups (scheduler_perf: 4,400 vs 3,700-4,100 pods/s).
+    options.bindWorkers = 2;
+    scheduler = std::make_unique<scheduler::Scheduler>(*client, options, informers.get());
     scheduler->start();
   }
   void startControllers(bool leaderElect, const controller::ControllerOptions& options) {

@@ -25,7 +25,9 @@ namespace skiff::scheduler {
 struct SchedulerOptions {
   std::string schedulerName = "default-scheduler";
   // Binding runs off the scheduling loop (upstream's binding cycle goroutine), so the loop
-  // does not wait for the API server's round trip; this many binds may be in flight.
+  // does not wait for the API server's round trip; this many binds may be in flight. 16
+  // cover a network round trip; `skiff server`, whose binds are calls in the process
+  // (~50 us), uses 2: more threads there only add wake-ups.
   int bindWorkers = 16;
 };
 
