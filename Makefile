@@ -19,7 +19,9 @@ up: build
 	@echo "skiff: once it is up, try:  kubectl --kubeconfig $(DATA_DIR)/kubeconfig get namespaces"
 	$(BUILD)/skiff up --data-dir $(DATA_DIR) --listen $(LISTEN)
 
+# The benchmarks are not part of `build`, but they must keep compiling.
 test: build fuzz
+	@ninja -C $(BUILD) apiserver_bench scheduler_bench scheduler_cycle_bench
 	cd $(BUILD) && ctest --output-on-failure
 
 unit: build

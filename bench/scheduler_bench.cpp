@@ -167,9 +167,9 @@ int main(int argc, char** argv) {
   WatcherOptions wo;
   wo.list.resourceVersion = start["metadata"].as_object()["resourceVersion"].as_string().c_str();
   wo.onEvent = [&](WatchEvent& e) {
-    auto* spec = e.object.if_contains("spec");
+    auto* spec = e.object->if_contains("spec");
     if (!spec || !spec->as_object().if_contains("nodeName")) return;
-    std::string name = e.object["metadata"].as_object()["name"].as_string().c_str();
+    std::string name = e.object->at("metadata").at("name").as_string().c_str();
     std::lock_guard lock(mu);
     if (name.rfind("initial-", 0) == 0) {
       if (!initialSeen[name]) ++initialBound, initialSeen[name] = true;
