@@ -114,16 +114,35 @@ size_t Indexer::size() const {
   return items_.size();
 }
 
+void Indexer::reindexLocked(const std::string& key, const ObjectPtr& old, const ObjectPtr& obj) {
+  for (auto& [name, fn] : indexFuncs_) {
+    auto before = fn(*old);
+    auto after = fn(*obj);
+    // Most updates (status, annotations) keep every index value: nothing to move.
+    if (before == after) continue;
+    auto& index = indices_[name];
+    for (auto& value : before) {
+      auto it = index.find(value);
+      if (it == index.end()) continue;
+      it->second.erase(key);
+      if (it->second.empty()) index.erase(it);
+    }
+    for (auto& value : after) index[value].insert(key);
+  }
+}
+
 ObjectPtr Indexer::upsert(ObjectPtr obj) {
   std::string key = objectKey(*obj);
   std::lock_guard lock(mu_);
-  ObjectPtr old;
-  if (auto it = items_.find(key); it != items_.end()) {
-    old = it->second;
-    unindexLocked(key, old);
+  auto it = items_.find(key);
+  if (it == items_.end()) {
+    indexLocked(key, obj);
+    items_.emplace(std::move(key), std::move(obj));
+    return nullptr;
   }
-  indexLocked(key, obj);
-  items_[key] = std::move(obj);
+  ObjectPtr old = std::move(it->second);
+  reindexLocked(key, old, obj);
+  it->second = std::move(obj);
   return old;
 }
 

@@ -61,6 +61,8 @@ class Indexer {
  private:
   void indexLocked(const std::string& key, const ObjectPtr& obj);
   void unindexLocked(const std::string& key, const ObjectPtr& obj);
+  // Moves `key` between index values where `old` and `obj` differ.
+  void reindexLocked(const std::string& key, const ObjectPtr& old, const ObjectPtr& obj);
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, ObjectPtr> items_;
