@@ -26,7 +26,7 @@ k() { kubectl --kubeconfig "$WORK/data/kubeconfig" "$@"; }
 mb() { awk -v f="$2" '$1 == f":" {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
-"$SKIFF" --log-level warn apiserver --storage memory --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
+"$SKIFF" --log-level warn apiserver --storage memory --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" ${APISERVER_ARGS:-} \
   >"$WORK/apiserver.log" 2>&1 &
 API=$!; PIDS+=($API)
 for _ in $(seq 1 100); do [ -f "$WORK/data/kubeconfig" ] && k get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
