@@ -83,6 +83,7 @@ void Watcher::run() {
 }
 
 bool Watcher::watchOnce() {
+  const auto started = std::chrono::steady_clock::now();
   ListOptions o = options_.list;
   o.resourceVersion = resourceVersion();
   o.allowWatchBookmarks = true;
@@ -147,9 +148,11 @@ bool Watcher::watchOnce() {
     return true;
   }
   if (res.status != 0 && (res.status < 200 || res.status >= 300)) throwApiError(res, "watch " + target);
-  // A stream that ends without sending anything gets the error backoff, so a server that
-  // keeps closing watches at once is not hammered in a loop.
-  return gotData;
+  // A stream that ends at once without sending anything gets the error backoff, so a server
+  // that keeps closing watches is not hammered in a loop. One that ran its course (the
+  // timeout of a quiet resource) is re-opened at once, as client-go's reflector does: a
+  // backoff there would leave the resource unwatched, and its next events late.
+  return gotData || std::chrono::steady_clock::now() - started >= std::chrono::seconds(1);
 }
 
 }  // namespace skiff::client

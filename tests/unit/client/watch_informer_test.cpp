@@ -65,6 +65,24 @@ TEST(Watcher, ResumesFromLastResourceVersionWhenTheServerEndsTheStream) {
   EXPECT_EQ(rec.get(), (std::vector<std::string>{"ADDED before", "ADDED after"}));
 }
 
+// A quiet watch that reaches its timeout is re-opened at once, not after the error backoff
+// (0.8 s and growing): an event right after the timeout arrives without that delay.
+TEST(Watcher, QuietWatchReopensWithoutBackoff) {
+  auto c = newClient();
+  std::string ns = freshNamespace(*c, "quiet");
+  Recorded rec;
+  WatcherOptions o;
+  o.list.resourceVersion = metaString(c->list(resources::configMaps, ns), "resourceVersion");
+  o.timeoutSeconds = 1;
+  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
+  Watcher w(*c, resources::configMaps, ns, o);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the first watch ended empty
+  auto created = std::chrono::steady_clock::now();
+  c->create(resources::configMaps, ns, configMap("late", "1"));
+  ASSERT_TRUE(eventually([&] { return rec.get().size() == 1; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - created, std::chrono::milliseconds(500));
+}
+
 // A watch from an old resourceVersion gets its whole backlog in one drain; the server sends
 // it as a few large HTTP chunks (up to 64 KB each). Every event arrives once, in order.
 TEST(Watcher, BacklogSpanningSeveralStreamChunksArrivesWholeAndInOrder) {
