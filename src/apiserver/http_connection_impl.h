@@ -254,7 +254,7 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
     if (!open || *clientGone) break;
     if (std::chrono::steady_clock::now() >= source->deadline) break;
     if (woken->load()) continue;  // events arrived during the writes: drain them now
-    signal->expires_at(source->deadline);
+    signal->expires_at(source->nextLook());
     co_await signal->async_wait(kTuple);
   }
   source->cancel();

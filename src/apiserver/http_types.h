@@ -2,6 +2,7 @@
 // free of Asio/Beast so that handler code compiles fast.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -90,6 +91,14 @@ class StreamSource {
   }
   // When the connection should end the stream on its own (watch timeoutSeconds).
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // While idle, drain at least this often (a watch with bookmarks makes one when it has been
+  // quiet for a while); zero: only when woken.
+  std::chrono::milliseconds idleDrain{0};
+  // When a connection waiting for this stream should look again.
+  std::chrono::steady_clock::time_point nextLook() const {
+    if (idleDrain.count() <= 0) return deadline;
+    return std::min(deadline, std::chrono::steady_clock::now() + idleDrain);
+  }
 };
 
 // A connection handed over after "101 Switching Protocols" (WebSocket, SPDY): plain blocking

@@ -148,6 +148,11 @@ void ResourceCache::apply(const storage::Event& event) {
   }
 }
 
+int64_t ResourceCache::lastRevision() const {
+  std::lock_guard lock(mu_);
+  return lastRevision_;
+}
+
 size_t ResourceCache::size() const {
   std::lock_guard lock(mu_);
   return objects_.size();

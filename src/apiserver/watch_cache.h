@@ -85,6 +85,9 @@ class ResourceCache {
   void load(const storage::KeyValue& kv);
   void setLoadedRevision(int64_t revision);
   size_t size() const;
+  // The revision of the newest event applied: every event up to it has been delivered to
+  // the watchers it concerns.
+  int64_t lastRevision() const;
 
  private:
   const std::string prefix_;

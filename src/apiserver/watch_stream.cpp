@@ -106,7 +106,13 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
   // Moves the queued events (and a bookmark when one is due) into `batch`; false once the
   // stream is closed (`overflowed`: because this watcher fell too far behind).
   bool take(std::deque<Pending>& batch, bool& overflowed) {
+    // A bookmark may claim the resource's newest revision (also when this watcher's
+    // selection saw none of it): the cache delivers each event before it moves on, so
+    // every event up to it is in queue_ now. Read before taking mu_ (lock order: the cache
+    // calls onEvent under its lock).
+    const int64_t cacheRevision = options_.bookmarks ? cache_.lastRevision() : 0;
     std::lock_guard lock(mu_);
+    lastRevision_ = std::max(lastRevision_, cacheRevision);
     overflowed = overflowed_;
     batch.swap(queue_);
     auto now = std::chrono::steady_clock::now();
@@ -235,6 +241,8 @@ std::shared_ptr<StreamSource> startWatch(ResourceStore& store, const api::Resour
     timeout = std::uniform_int_distribution<int64_t>(1800, 3599)(rng);
   }
   stream->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+  // A quiet watch still gets its bookmarks: the connection drains it this often.
+  if (options.bookmarks) stream->idleDrain = std::chrono::duration_cast<std::chrono::milliseconds>(kBookmarkInterval);
   return stream;
 }
 

@@ -118,12 +118,15 @@ class InProcessEndpoint final : public client::LocalEndpoint {
         signal->woken = false;  // before draining: a wake-up during the drain is kept
       }
       if (!drainOnce(*source) || abort.aborted()) break;
+      if (std::chrono::steady_clock::now() >= source->deadline)
+        break;  // the watch's timeoutSeconds: it ends as the HTTP server would end it
       std::unique_lock lock(signal->mu);
       auto woken = [&] { return signal->woken; };
-      if (source->deadline == std::chrono::steady_clock::time_point::max())
+      const auto until = source->nextLook();
+      if (until == std::chrono::steady_clock::time_point::max())
         signal->cv.wait(lock, woken);
-      else if (!signal->cv.wait_until(lock, source->deadline, woken))
-        break;  // the watch's timeoutSeconds: it ends as the HTTP server would end it
+      else
+        signal->cv.wait_until(lock, until, woken);  // woken, or time to drain (bookmark) or end
     }
     return result;
   }

@@ -245,5 +245,19 @@ TEST(SharedInformerFactory, SharesOneInformerPerResource) {
   EXPECT_TRUE(a.get("default"));
 }
 
+// A quiet watch still gets bookmarks (every 5 s): its resourceVersion follows writes to
+// other namespaces, so a re-watch after compaction does not start from a stale one.
+TEST(Watcher, QuietWatchGetsBookmarks) {
+  auto c = newClient();
+  std::string quiet = freshNamespace(*c, "bm-quiet"), busy = freshNamespace(*c, "bm-busy");
+  WatcherOptions o;
+  o.list.resourceVersion = metaString(c->list(resources::configMaps, quiet), "resourceVersion");
+  Watcher w(*c, resources::configMaps, quiet, o);
+  auto other = c->create(resources::configMaps, busy, configMap("elsewhere", "1"));
+  const int64_t wanted = std::stoll(metaString(other, "resourceVersion"));
+  ASSERT_TRUE(eventually([&] { return !w.resourceVersion().empty() && std::stoll(w.resourceVersion()) >= wanted; },
+                         std::chrono::seconds(8)));
+}
+
 }  // namespace
 }  // namespace skiff::client
