@@ -11,11 +11,13 @@
 #include "client/watch.h"
 #include "common/api_error.h"
 #include "test_server.h"
+#include "watch_test_util.h"
 
 namespace skiff::client {
 namespace {
 
 using testing::configMap;
+using testing::Recorded;
 using testing::eventually;
 using testing::freshNamespace;
 namespace json = boost::json;
@@ -64,27 +66,11 @@ TEST(LocalEndpoint, ErrorsArriveAsApiErrors) {
             500);
 }
 
-struct Recorded {
-  std::mutex mu;
-  std::vector<std::string> events;
-  void add(const std::string& e) {
-    std::lock_guard lock(mu);
-    events.push_back(e);
-  }
-  std::vector<std::string> get() {
-    std::lock_guard lock(mu);
-    return events;
-  }
-};
-
 TEST(LocalEndpoint, WatchDeliversEventsAndResumesAfterTheServerTimeout) {
   auto c = localClient();
   std::string ns = freshNamespace(*c, "local-watch");
   Recorded rec;
-  WatcherOptions o;
-  o.list.resourceVersion = metaString(c->list(resources::configMaps, ns), "resourceVersion");
-  o.timeoutSeconds = 1;
-  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
+  WatcherOptions o = testing::watchFromNow(*c, ns, rec, 1);
   Watcher w(*c, resources::configMaps, ns, o);
   c->create(resources::configMaps, ns, configMap("a", "1"));
   c->patch(resources::configMaps, ns, "a", PatchType::Merge, json::parse(R"({"data":{"v":"2"}})"));
@@ -139,11 +125,7 @@ TEST(LocalEndpoint, InformerSyncsAndFollowsChanges) {
   c->create(resources::configMaps, ns, configMap("before", "1"));
   SharedInformer informer(*c, resources::configMaps, ns);
   Recorded rec;
-  informer.addEventHandler({
-      .onAdd = [&](const json::object& o) { rec.add("add " + metaString(o, "name")); },
-      .onUpdate = [&](const json::object&, const json::object& n) { rec.add("update " + metaString(n, "name")); },
-      .onDelete = [&](const json::object& o) { rec.add("delete " + metaString(o, "name")); },
-  });
+  informer.addEventHandler(rec.informerHandlers());
   informer.start();
   ASSERT_TRUE(informer.waitForSync(std::chrono::seconds(5)));
   c->create(resources::configMaps, ns, configMap("after", "1"));
@@ -157,18 +139,9 @@ TEST(LocalEndpoint, InformerSyncsAndFollowsChanges) {
   informer.stop();
 }
 
-// A quiet watch still gets bookmarks (every 5 s): its resourceVersion follows writes to
-// other namespaces, so a re-watch after compaction does not start from a stale one.
 TEST(LocalEndpoint, QuietWatchGetsBookmarks) {
   auto c = localClient();
-  std::string quiet = freshNamespace(*c, "bm-quiet"), busy = freshNamespace(*c, "bm-busy");
-  WatcherOptions o;
-  o.list.resourceVersion = metaString(c->list(resources::configMaps, quiet), "resourceVersion");
-  Watcher w(*c, resources::configMaps, quiet, o);
-  auto other = c->create(resources::configMaps, busy, configMap("elsewhere", "1"));
-  const int64_t wanted = std::stoll(metaString(other, "resourceVersion"));
-  ASSERT_TRUE(eventually([&] { return !w.resourceVersion().empty() && std::stoll(w.resourceVersion()) >= wanted; },
-                         std::chrono::seconds(8)));
+  testing::expectQuietWatchGetsBookmarks(*c);
 }
 
 }  // namespace

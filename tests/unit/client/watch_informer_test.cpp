@@ -8,36 +8,23 @@
 #include "client/informer.h"
 #include "client/watch.h"
 #include "test_server.h"
+#include "watch_test_util.h"
 
 namespace skiff::client {
 namespace {
 
 using testing::configMap;
+using testing::Recorded;
 using testing::eventually;
 using testing::freshNamespace;
 using testing::newClient;
 namespace json = boost::json;
 
-struct Recorded {
-  std::mutex mu;
-  std::vector<std::string> events;  // "TYPE name"
-  void add(const std::string& e) {
-    std::lock_guard lock(mu);
-    events.push_back(e);
-  }
-  std::vector<std::string> get() {
-    std::lock_guard lock(mu);
-    return events;
-  }
-};
-
 TEST(Watcher, DeliversAddedModifiedDeleted) {
   auto c = newClient();
   std::string ns = freshNamespace(*c, "watch");
   Recorded rec;
-  WatcherOptions o;
-  o.list.resourceVersion = metaString(c->list(resources::configMaps, ns), "resourceVersion");
-  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
+  WatcherOptions o = testing::watchFromNow(*c, ns, rec);
   Watcher w(*c, resources::configMaps, ns, o);
   c->create(resources::configMaps, ns, configMap("a", "1"));
   c->patch(resources::configMaps, ns, "a", PatchType::Merge, json::parse(R"({"data":{"v":"2"}})"));
@@ -50,10 +37,7 @@ TEST(Watcher, ResumesFromLastResourceVersionWhenTheServerEndsTheStream) {
   auto c = newClient();
   std::string ns = freshNamespace(*c, "resume");
   Recorded rec;
-  WatcherOptions o;
-  o.list.resourceVersion = metaString(c->list(resources::configMaps, ns), "resourceVersion");
-  o.timeoutSeconds = 1;  // the server closes each watch after a second
-  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
+  WatcherOptions o = testing::watchFromNow(*c, ns, rec, 1);
   Watcher w(*c, resources::configMaps, ns, o);
   c->create(resources::configMaps, ns, configMap("before", "1"));
   ASSERT_TRUE(eventually([&] { return rec.get().size() == 1; }));
@@ -71,10 +55,7 @@ TEST(Watcher, QuietWatchReopensWithoutBackoff) {
   auto c = newClient();
   std::string ns = freshNamespace(*c, "quiet");
   Recorded rec;
-  WatcherOptions o;
-  o.list.resourceVersion = metaString(c->list(resources::configMaps, ns), "resourceVersion");
-  o.timeoutSeconds = 1;
-  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
+  WatcherOptions o = testing::watchFromNow(*c, ns, rec, 1);
   Watcher w(*c, resources::configMaps, ns, o);
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the first watch ended empty
   auto created = std::chrono::steady_clock::now();
@@ -98,7 +79,7 @@ TEST(Watcher, BacklogSpanningSeveralStreamChunksArrivesWholeAndInOrder) {
   Recorded rec;
   WatcherOptions o;
   o.list.resourceVersion = from;
-  o.onEvent = [&](WatchEvent& ev) { rec.add(ev.type + " " + metaString(*ev.object, "name")); };
+  o.onEvent = rec.handler();
   Watcher w(*c, resources::configMaps, ns, o);
   ASSERT_TRUE(eventually([&] { return rec.get().size() >= static_cast<size_t>(count); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -139,11 +120,7 @@ TEST(SharedInformer, SyncsThenDeliversHandlersAndIndexes) {
   inf.addIndexer(kIndexOwnerUid, indexByOwnerUid);
   inf.addIndexer(kIndexLabel, indexByLabel);
   Recorded rec;
-  inf.addEventHandler({
-      .onAdd = [&](const json::object& o) { rec.add("add " + metaString(o, "name")); },
-      .onUpdate = [&](const json::object&, const json::object& n) { rec.add("update " + metaString(n, "name")); },
-      .onDelete = [&](const json::object& o) { rec.add("delete " + metaString(o, "name")); },
-  });
+  inf.addEventHandler(rec.informerHandlers());
   inf.start();
   ASSERT_TRUE(inf.waitForSync(std::chrono::seconds(5)));
   EXPECT_EQ(inf.list().size(), 2u);
@@ -211,11 +188,7 @@ TEST(SharedInformer, RelistEmitsTheDifferenceLikeReplace) {
   auto c = newClient();
   SharedInformer inf(*c, resources::configMaps, "unused");
   Recorded rec;
-  inf.addEventHandler({
-      .onAdd = [&](const json::object& o) { rec.add("add " + metaString(o, "name")); },
-      .onUpdate = [&](const json::object&, const json::object& n) { rec.add("update " + metaString(n, "name")); },
-      .onDelete = [&](const json::object& o) { rec.add("delete " + metaString(o, "name")); },
-  });
+  inf.addEventHandler(rec.informerHandlers());
   auto obj = [](const std::string& name, const std::string& rv) {
     return std::make_shared<const json::object>(json::object{
         {"metadata", json::object{{"name", name}, {"namespace", "ns"}, {"resourceVersion", rv}}}});
@@ -245,18 +218,9 @@ TEST(SharedInformerFactory, SharesOneInformerPerResource) {
   EXPECT_TRUE(a.get("default"));
 }
 
-// A quiet watch still gets bookmarks (every 5 s): its resourceVersion follows writes to
-// other namespaces, so a re-watch after compaction does not start from a stale one.
 TEST(Watcher, QuietWatchGetsBookmarks) {
   auto c = newClient();
-  std::string quiet = freshNamespace(*c, "bm-quiet"), busy = freshNamespace(*c, "bm-busy");
-  WatcherOptions o;
-  o.list.resourceVersion = metaString(c->list(resources::configMaps, quiet), "resourceVersion");
-  Watcher w(*c, resources::configMaps, quiet, o);
-  auto other = c->create(resources::configMaps, busy, configMap("elsewhere", "1"));
-  const int64_t wanted = std::stoll(metaString(other, "resourceVersion"));
-  ASSERT_TRUE(eventually([&] { return !w.resourceVersion().empty() && std::stoll(w.resourceVersion()) >= wanted; },
-                         std::chrono::seconds(8)));
+  testing::expectQuietWatchGetsBookmarks(*c);
 }
 
 }  // namespace
