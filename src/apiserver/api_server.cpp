@@ -66,7 +66,6 @@ ApiError pathNotFound() {
   return ApiError(404, "NotFound", "the server could not find the requested resource");
 }
 
-
 // One event loop per core but one: the scheduler, controllers and watch cache of the same
 // process need a core too. On 2 cores one loop measured faster than two (bench/README.md,
 // scheduler_perf), as every hand-off between loops and the other threads costs a wake-up.
@@ -74,16 +73,6 @@ int defaultHttpThreads() {
   return static_cast<int>(std::max(2u, std::thread::hardware_concurrency()) - 1);
 }
 
-// pods/log, pods/exec|attach|portforward and nodes/NAME/proxy dial a kubelet from the
-// handler, so they run off the event loops (HttpServerOptions::mayBlock).
-bool reachesKubelet(const std::string& path) {
-  if (!path.starts_with("/api/v1/")) return false;
-  if (path.starts_with("/api/v1/nodes/")) return path.find("/proxy") != std::string::npos;
-  if (path.find("/pods/") == std::string::npos) return false;
-  for (const char* sub : {"/log", "/exec", "/attach", "/portforward"})
-    if (path.ends_with(sub)) return true;
-  return false;
-}
 }  // namespace
 
 HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
@@ -243,7 +232,9 @@ void ApiServer::start() {
   HttpServerOptions ho;
   ho.listen = o.listen;
   ho.threads = o.threads > 0 ? o.threads : defaultHttpThreads();
-  ho.mayBlock = [](const HttpRequest& req) { return reachesKubelet(req.path); };
+  ho.mayBlock = [&registry = impl_->registry](const HttpRequest& req) {
+    return runsOffTheEventLoop(req, registry);
+  };
   std::optional<ServerPki> pki;
   if (o.tls) {
     // Like k3s: a CA and certificates created on first start, reused afterwards.

@@ -41,4 +41,24 @@ std::optional<RequestInfo> parseResourcePath(const std::string& path,
   return ri;
 }
 
+namespace {
+
+bool reachesKubelet(const std::string& path) {
+  if (!path.starts_with("/api/v1/")) return false;
+  if (path.starts_with("/api/v1/nodes/")) return path.find("/proxy") != std::string::npos;
+  if (path.find("/pods/") == std::string::npos) return false;
+  for (const char* sub : {"/log", "/exec", "/attach", "/portforward"})
+    if (path.ends_with(sub)) return true;
+  return false;
+}
+
+}  // namespace
+
+bool runsOffTheEventLoop(const HttpRequest& req, const api::ResourceRegistry& registry) {
+  if (reachesKubelet(req.path)) return true;
+  if (req.method != "GET" || req.flag("watch")) return false;
+  auto ri = parseResourcePath(req.path, registry);
+  return ri && ri->name.empty() && ri->subresource.empty();
+}
+
 }  // namespace skiff::apiserver

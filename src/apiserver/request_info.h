@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/resource_registry.h"
+#include "apiserver/http_types.h"
 
 namespace skiff::apiserver {
 
@@ -17,5 +18,12 @@ struct RequestInfo {
 // nullopt when the path is not a resource path (/api/v1 itself, /apis/g/v, ...).
 std::optional<RequestInfo> parseResourcePath(const std::string& path,
                                              const api::ResourceRegistry& registry);
+
+// Requests the HTTP server runs on its blocking pool instead of an event loop
+// (HttpServerOptions::mayBlock): those that dial a kubelet from the handler (pods/log,
+// exec, attach, portforward, nodes/NAME/proxy; a dead node keeps them waiting for their
+// timeouts) and lists, whose cost grows with the collection (10,000 pods take 50-90 ms to
+// serialize, which would hold up every other connection of the loop).
+bool runsOffTheEventLoop(const HttpRequest& req, const api::ResourceRegistry& registry);
 
 }  // namespace skiff::apiserver
