@@ -25,6 +25,7 @@ struct AgentFlags {
   std::string labels, taints;
   std::string readinessDelay = "0s", jobDuration = "5s", terminationDelay = "0s";
   std::string statusReportFrequency = "5m";
+  int leaseDurationSeconds = 40;
   std::string controlListen;
   std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
 };
@@ -57,6 +58,11 @@ int runAgent(const AgentFlags& f) {
     o.statusReportInterval = parseDuration(f.statusReportFrequency);
     if (o.statusReportInterval.count() <= 0)
       throw std::invalid_argument("--node-status-report-frequency must be positive");
+    if (f.leaseDurationSeconds <= 0)
+      throw std::invalid_argument("--node-lease-duration-seconds must be positive");
+    // As upstream's kubelet: the Lease is renewed every quarter of its duration.
+    o.leaseDurationSeconds = f.leaseDurationSeconds;
+    o.leaseRenewInterval = std::chrono::milliseconds(f.leaseDurationSeconds * 250);
   } catch (const std::invalid_argument& e) {
     std::cerr << "skiff agent: " << e.what() << "\n";
     return 2;
@@ -115,7 +121,11 @@ Subcommand addAgentCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--node-status-report-frequency", f->statusReportFrequency,
                   "How often a hollow node re-posts its status when nothing changed (upstream "
-                  "kubelet's nodeStatusReportFrequency); liveness is its Lease, renewed every 10 s")
+                  "kubelet's nodeStatusReportFrequency); liveness is its Lease")
+      ->capture_default_str();
+  cmd->add_option("--node-lease-duration-seconds", f->leaseDurationSeconds,
+                  "Duration of each hollow node's Lease; it is renewed every quarter of it (upstream "
+                  "kubelet's nodeLeaseDurationSeconds)")
       ->capture_default_str();
   cmd->add_option("--control-listen", f->controlListen,
                   "Loopback HTTP control endpoint (HOST:PORT): GET /nodes, POST /nodes/NAME/stop|start");

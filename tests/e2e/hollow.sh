@@ -4,11 +4,12 @@
 AGENT_PIDS=()
 
 # start_hollow PREFIX COUNT [EXTRA AGENT FLAGS...]: sets HOLLOW_CONTROL_<PREFIX> to the control URL
+# (HOLLOW_ARGS: flags for every agent of the test)
 start_hollow() {
   local prefix=$1 count=$2; shift 2
   local port; port=$(free_port)
   "$SKIFF" agent --hollow --nodes "$count" --node-name-prefix "$prefix" \
-    --kubeconfig "$WORK/data/kubeconfig" --control-listen "127.0.0.1:$port" "$@" \
+    --kubeconfig "$WORK/data/kubeconfig" --control-listen "127.0.0.1:$port" ${HOLLOW_ARGS:-} "$@" \
     >>"$WORK/agent-$prefix.log" 2>&1 &
   AGENT_PIDS+=($!)
   eval "HOLLOW_CONTROL_${prefix//-/_}=http://127.0.0.1:$port"

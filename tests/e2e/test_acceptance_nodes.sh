@@ -6,6 +6,9 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/hollow.sh"
 SERVER_ARGS="--node-monitor-grace-period 4s --node-monitor-period 1s --default-unreachable-toleration-seconds 3 --default-not-ready-toleration-seconds 3" \
   STORAGE=memory start_server
+# Healthy nodes must renew well within the 4 s grace period (the default Lease of 40 s is
+# renewed every 10 s, so they would flap NotReady): a 4 s Lease is renewed every second.
+HOLLOW_ARGS="--node-lease-duration-seconds 4"
 start_hollow pool 4
 start_hollow ssd 2 --node-labels disk=ssd --register-with-taints dedicated=db:NoSchedule
 wait_for "6 hollow nodes Ready" 60 ready_nodes_at_least 6
