@@ -27,13 +27,14 @@ class Pool {
   }
   size_t helpers() const { return threads_.size(); }
 
-  void run(size_t n, size_t helpersWanted, const std::function<void(size_t)>& fn) {
+  void run(size_t n, size_t helpersWanted, const std::function<bool(size_t)>& fn) {
     std::lock_guard job(jobMu_);
     {
       std::lock_guard lock(mu_);
       fn_ = &fn;
       n_ = n;
       next_.store(0);
+      ended_.store(false);
       active_ = helpersWanted;
       open_ = true;
       ++generation_;
@@ -53,14 +54,21 @@ class Pool {
     for (unsigned i = 1; i < hw; ++i) threads_.emplace_back(namedThread("sched-pool", [this, i] { loop(i); }));
     for (auto& t : threads_) t.detach();  // lives as long as the process
   }
-  void work(size_t n, const std::function<void(size_t)>& fn) {
-    for (size_t start = next_.fetch_add(kChunk); start < n; start = next_.fetch_add(kChunk))
-      for (size_t i = start; i < std::min(n, start + kChunk); ++i) fn(i);
+  void work(size_t n, const std::function<bool(size_t)>& fn) {
+    for (size_t start = next_.fetch_add(kChunk); start < n; start = next_.fetch_add(kChunk)) {
+      for (size_t i = start; i < std::min(n, start + kChunk); ++i) {
+        if (ended_.load(std::memory_order_relaxed)) return;
+        if (fn(i)) {
+          ended_.store(true, std::memory_order_relaxed);
+          return;
+        }
+      }
+    }
   }
   void loop(size_t id) {
     uint64_t seen = 0;
     for (;;) {
-      const std::function<void(size_t)>* fn;
+      const std::function<bool(size_t)>* fn;
       size_t n;
       {
         std::unique_lock lock(mu_);
@@ -79,18 +87,19 @@ class Pool {
 
   std::mutex jobMu_, mu_;
   std::condition_variable cv_, done_;
-  const std::function<void(size_t)>* fn_ = nullptr;
+  const std::function<bool(size_t)>* fn_ = nullptr;
   size_t n_ = 0, active_ = 0, inFlight_ = 0;
   bool open_ = false;
   uint64_t generation_ = 0;
   std::atomic<size_t> next_{0};
+  std::atomic<bool> ended_{false};
   std::vector<std::thread> threads_;
 };
 
 }  // namespace
 
-void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn,
-                 size_t expectedWork) {
+void parallelForUntil(size_t n, unsigned parallelism, const std::function<bool(size_t)>& fn,
+                      size_t expectedWork) {
   // Below this, handing work to other threads costs more than it saves: the default
   // plugins take ~0.1 us per node, and waking a helper costs tens of microseconds on a busy
   // machine (bench/scheduler_cycle_bench: 500 scored nodes ran 2x slower on two threads).
@@ -99,10 +108,18 @@ void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t
   size_t threads = std::min<size_t>({parallelism == 0 ? 1 : parallelism, pool.helpers() + 1,
                                      (std::min(n, expectedWork) + kMinPerThread - 1) / kMinPerThread});
   if (threads <= 1) {
-    for (size_t i = 0; i < n; ++i) fn(i);
+    for (size_t i = 0; i < n; ++i)
+      if (fn(i)) return;
     return;
   }
   pool.run(n, threads - 1, fn);
+}
+
+void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn) {
+  parallelForUntil(n, parallelism, [&fn](size_t i) {
+    fn(i);
+    return false;
+  });
 }
 
 }  // namespace skiff::scheduler

@@ -10,10 +10,13 @@
 
 namespace skiff::scheduler {
 
-// `expectedWork`: how many of the n items are likely to do real work, when calls return
-// early once enough was found (the filter stops at numFeasibleNodesToFind). Threads are
-// chosen for that much work: helpers woken to skip finished items only cost.
-void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn,
-                 size_t expectedWork = std::numeric_limits<size_t>::max());
+void parallelFor(size_t n, unsigned parallelism, const std::function<void(size_t)>& fn);
+
+// Like parallelFor, but a call of fn returning true ends the job: no index starts after it
+// (the filter stops at numFeasibleNodesToFind). Indexes already started on other threads
+// finish. `expectedWork`: how many items the job likely runs before it ends; threads are
+// chosen for that much work, since helpers woken for a job that is soon over only cost.
+void parallelForUntil(size_t n, unsigned parallelism, const std::function<bool(size_t)>& fn,
+                      size_t expectedWork = std::numeric_limits<size_t>::max());
 
 }  // namespace skiff::scheduler

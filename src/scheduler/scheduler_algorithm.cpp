@@ -74,20 +74,24 @@ ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapsh
     const int target = numFeasibleNodesToFind(options_.percentageOfNodesToScore, numNodes);
     const size_t start = nextStartNodeIndex_ % nodes.size();
     filterStatuses_.resize(nodes.size());
-    evaluated_.assign(nodes.size(), 0);
+    evaluated_.resize(nodes.size());  // all zero between cycles
     auto& statuses = filterStatuses_;
     auto& evaluated = evaluated_;
     std::atomic<int> found{0};
-    parallelFor(nodes.size(), options_.parallelism, [&](size_t i) {
-      if (found.load(std::memory_order_relaxed) >= target) return;
+    std::atomic<size_t> scanned{0};  // one past the highest index evaluated
+    parallelForUntil(nodes.size(), options_.parallelism, [&](size_t i) {
       const NodeInfo& node = *nodes[(start + i) % nodes.size()];
       nodes[(start + i + kPrefetchAhead) % nodes.size()]->prefetch();
       statuses[i] = profile_->runFilters(state, pod, node);
       evaluated[i] = 1;
-      if (statuses[i].isSuccess()) found.fetch_add(1, std::memory_order_relaxed);
+      for (size_t seen = scanned.load(std::memory_order_relaxed);
+           seen <= i && !scanned.compare_exchange_weak(seen, i + 1, std::memory_order_relaxed);) {
+      }
+      return statuses[i].isSuccess() && found.fetch_add(1, std::memory_order_relaxed) + 1 >= target;
     }, /*expectedWork=*/2 * static_cast<size_t>(target));
-    for (size_t i = 0; i < nodes.size(); ++i) {
+    for (size_t i = 0; i < scanned.load(); ++i) {
       if (!evaluated[i]) continue;
+      evaluated[i] = 0;
       const auto& node = nodes[(start + i) % nodes.size()];
       if (statuses[i].isSuccess()) {
         if (static_cast<int>(feasible.size()) < target) feasible.push_back(node);

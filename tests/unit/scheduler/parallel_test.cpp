@@ -52,12 +52,39 @@ TEST(ParallelFor, SmallExpectedWorkRunsOnTheCaller) {
   const size_t n = 100000;
   const auto caller = std::this_thread::get_id();
   std::atomic<size_t> elsewhere{0}, ran{0};
-  parallelFor(n, 16, [&](size_t) {
+  parallelForUntil(n, 16, [&](size_t) {
     ran.fetch_add(1, std::memory_order_relaxed);
     if (std::this_thread::get_id() != caller) elsewhere.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }, /*expectedWork=*/500);
   EXPECT_EQ(ran.load(), n);
   EXPECT_EQ(elsewhere.load(), 0u);
+}
+
+// A call returning true ends the job: on the caller alone nothing runs after it; with helpers
+// only indexes already started may still finish, and none runs twice.
+TEST(ParallelFor, UntilStopsStartingIndexesOnceDone) {
+  std::atomic<size_t> ran{0};
+  parallelForUntil(100000, 1, [&](size_t i) {
+    ran.fetch_add(1);
+    return i == 99;
+  });
+  EXPECT_EQ(ran.load(), 100u);
+
+  const size_t n = 1000000;
+  std::vector<std::atomic<int>> hits(n);
+  std::atomic<size_t> successes{0};
+  parallelForUntil(n, 16, [&](size_t i) {
+    hits[i].fetch_add(1, std::memory_order_relaxed);
+    return i % 10 == 0 && successes.fetch_add(1) + 1 >= 500;
+  });
+  size_t total = 0;
+  for (auto& h : hits) {
+    ASSERT_LE(h.load(), 1);
+    total += h.load();
+  }
+  EXPECT_GE(successes.load(), 500u);
+  EXPECT_LT(total, n / 2);  // ~5,000 ran, plus whatever other threads had started
 }
 
 }  // namespace
