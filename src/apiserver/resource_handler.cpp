@@ -184,8 +184,8 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
     if (method == "POST") {
       if (info.namespaced && ri.namespaceName.empty())
         throw ApiError(404, "NotFound", "the server could not find the requested resource");
-      json::object created = store.create(info, ri.namespaceName, decodeRequestBody(req), ctx);
-      return respond(201, created, req, ctx);
+      ObjectPtr created = store.create(info, ri.namespaceName, decodeRequestBody(req), ctx);
+      return respond(201, *created, req, ctx);
     }
     if (method == "DELETE") {
       DeleteOptions d = deleteOptionsFrom(req, ctx);
@@ -207,15 +207,15 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
     return respond(200, *obj, req, ctx);
   }
   if (method == "PUT") {
-    json::object obj =
+    ObjectPtr obj =
         store.update(info, ri.namespaceName, ri.name, ri.subresource, decodeRequestBody(req), ctx);
-    return respond(200, obj, req, ctx);
+    return respond(200, *obj, req, ctx);
   }
   if (method == "PATCH") {
     bool created = false;
-    json::object obj = store.patch(info, ri.namespaceName, ri.name, ri.subresource,
-                                   req.header("content-type"), req.body, ctx, created);
-    return respond(created ? 201 : 200, obj, req, ctx);
+    ObjectPtr obj = store.patch(info, ri.namespaceName, ri.name, ri.subresource,
+                                req.header("content-type"), req.body, ctx, created);
+    return respond(created ? 201 : 200, *obj, req, ctx);
   }
   if (method == "DELETE") {
     if (!ri.subresource.empty()) throw unsupported(method);

@@ -44,10 +44,10 @@ json::value strategicMerge(const ResourceInfo& info, const json::value& current,
 
 }  // namespace
 
-json::object ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
-                                  const std::string& name, const std::string& subresource,
-                                  const std::string& contentType, const std::string& body,
-                                  RequestContext& ctx, bool& created) {
+ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
+                               const std::string& name, const std::string& subresource,
+                               const std::string& contentType, const std::string& body,
+                               RequestContext& ctx, bool& created) {
   created = false;
   std::string type = contentType.substr(0, contentType.find(';'));
   const bool apply = type == "application/apply-patch+yaml";
@@ -92,9 +92,10 @@ json::object ResourceStore::patch(const ResourceInfo& info, const std::string& n
     if (meta.if_contains("name") && meta["name"] != json::value(name))
       throw badRequest("metadata.name cannot be changed by a patch");
     try {
-      json::object result =
+      ObjectPtr result =
           commitUpdate(info.storageInfo(), k, std::move(obj), old, modRevision, subresource, ctx);
-      return info.storage ? api::convertObject(result, info) : result;
+      if (!info.storage) return result;
+      return std::make_shared<const json::object>(api::convertObject(*result, info));
     } catch (const ApiError& e) {
       if (e.code() != 409 || e.reason() != "Conflict" || attempt >= 8) throw;
     }

@@ -160,21 +160,31 @@ json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value bod
   return obj;
 }
 
-json::object ResourceStore::finishWrite(const storage::WriteResult& result, json::object obj) {
-  metadataOf(obj)["resourceVersion"] = std::to_string(result.kv ? result.kv->modRevision
-                                                                : result.revision);
+ObjectPtr ResourceStore::finishWrite(const storage::WriteResult& result, const ObjectHint& hint) {
+  // Every store stamps the hint of a successful write; a store that did not would hand out
+  // an object without its resourceVersion.
+  ObjectPtr obj = hint.object();
+  const json::value* meta = obj->if_contains("metadata");
+  const json::value* rv = meta && meta->is_object() ? meta->as_object().if_contains("resourceVersion") : nullptr;
+  const int64_t revision = result.kv ? result.kv->modRevision : result.revision;
+  if (!rv || !rv->is_string() || rv->as_string() != std::to_string(revision))
+    throw internalError("the store did not stamp the written object with its revision");
   return obj;
 }
 
-json::object ResourceStore::create(const ResourceInfo& info, const std::string& ns,
-                                   json::value body, RequestContext& ctx) {
+namespace {
+ObjectPtr shared(json::object obj) { return std::make_shared<const json::object>(std::move(obj)); }
+}  // namespace
+
+ObjectPtr ResourceStore::create(const ResourceInfo& info, const std::string& ns,
+                                json::value body, RequestContext& ctx) {
   json::object obj = decodeBody(info, std::move(body), ctx);
   if (!info.storage) return createDecoded(info, ns, std::move(obj), ctx);
   const ResourceInfo& storage = info.storageInfo();
-  return api::convertObject(createDecoded(storage, ns, api::convertObject(obj, storage), ctx), info);
+  return shared(api::convertObject(*createDecoded(storage, ns, api::convertObject(obj, storage), ctx), info));
 }
 
-json::object ResourceStore::createDecoded(const ResourceInfo& info, const std::string& ns,
+ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::string& ns,
                                           json::object obj, RequestContext& ctx) {
   json::object& meta = metadataOf(obj);
   std::string bodyNs = stringAt(meta, "namespace");
@@ -210,10 +220,12 @@ json::object ResourceStore::createDecoded(const ResourceInfo& info, const std::s
   auto causes = api::validateObject(info.group, info.kind, obj, nullptr);
   if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
 
-  if (ctx.dryRun) return obj;
-  auto result = store_.create(key(info, ns, name), encodeForStorage(obj));
+  if (ctx.dryRun) return shared(std::move(obj));
+  std::string value = encodeForStorage(obj);
+  auto hint = std::make_shared<ObjectHint>(std::move(obj));
+  auto result = store_.create(key(info, ns, name), value, hint);
   if (!result.succeeded) throw alreadyExists(info.qualifiedResource(), name);
-  return finishWrite(result, std::move(obj));
+  return finishWrite(result, *hint);
 }
 
 std::optional<std::pair<ObjectPtr, int64_t>> ResourceStore::readCurrent(const std::string& k) {
@@ -232,7 +244,7 @@ std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(
   return std::make_pair(json::object(*current->first), current->second);
 }
 
-json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::string& k,
+ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::string& k,
                                          json::object obj, const json::object& old,
                                          int64_t modRevision, const std::string& subresource,
                                          RequestContext& ctx) {
@@ -277,7 +289,7 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
   }
 
   metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);
-  if (!binding && obj == old) return obj;  // no-op writes keep the resourceVersion, as upstream
+  if (!binding && obj == old) return shared(std::move(obj));  // no-op writes keep the resourceVersion, as upstream
 
   // Removing the last finalizer of an object being deleted completes the deletion.
   const json::object& newMeta = obj.at("metadata").as_object();
@@ -292,28 +304,30 @@ json::object ResourceStore::commitUpdate(const ResourceInfo& info, const std::st
     auto result = store_.remove(k, modRevision);
     if (!result.succeeded)
       throw staleObjectConflict(info.qualifiedResource(), name);
-    return obj;
+    return shared(std::move(obj));
   }
-  if (ctx.dryRun) return obj;
-  auto result = store_.update(k, encodeForStorage(obj), modRevision);
+  if (ctx.dryRun) return shared(std::move(obj));
+  std::string value = encodeForStorage(obj);
+  auto hint = std::make_shared<ObjectHint>(std::move(obj));
+  auto result = store_.update(k, value, modRevision, hint);
   if (!result.succeeded)
     throw staleObjectConflict(info.qualifiedResource(), name);
-  return finishWrite(result, std::move(obj));
+  return finishWrite(result, *hint);
 }
 
-json::object ResourceStore::update(const ResourceInfo& info, const std::string& ns,
-                                   const std::string& name, const std::string& subresource,
-                                   json::value body, RequestContext& ctx) {
+ObjectPtr ResourceStore::update(const ResourceInfo& info, const std::string& ns,
+                                const std::string& name, const std::string& subresource,
+                                json::value body, RequestContext& ctx) {
   json::object obj = decodeBody(info, std::move(body), ctx);
   if (info.storage) {
     const ResourceInfo& storage = info.storageInfo();
-    return api::convertObject(
-        updateDecoded(storage, ns, name, subresource, api::convertObject(obj, storage), ctx), info);
+    return shared(api::convertObject(
+        *updateDecoded(storage, ns, name, subresource, api::convertObject(obj, storage), ctx), info));
   }
   return updateDecoded(info, ns, name, subresource, std::move(obj), ctx);
 }
 
-json::object ResourceStore::updateDecoded(const ResourceInfo& info, const std::string& ns,
+ObjectPtr ResourceStore::updateDecoded(const ResourceInfo& info, const std::string& ns,
                                           const std::string& name, const std::string& subresource,
                                           json::object obj, RequestContext& ctx) {
   json::object& meta = metadataOf(obj);

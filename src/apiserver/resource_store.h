@@ -78,14 +78,14 @@ class ResourceStore {
   // The cached object itself (shared, read-only).
   ObjectPtr getShared(const api::ResourceInfo& info, const std::string& ns,
                       const std::string& name);
-  boost::json::object create(const api::ResourceInfo& info, const std::string& ns,
+  ObjectPtr create(const api::ResourceInfo& info, const std::string& ns,
                              boost::json::value body, RequestContext& ctx);
   // Replaces the object (subresource "" or "status"). `created` reports create-on-update.
-  boost::json::object update(const api::ResourceInfo& info, const std::string& ns,
+  ObjectPtr update(const api::ResourceInfo& info, const std::string& ns,
                              const std::string& name, const std::string& subresource,
                              boost::json::value body, RequestContext& ctx);
   // Applies a patch of the given content type; `created` is set when apply created it.
-  boost::json::object patch(const api::ResourceInfo& info, const std::string& ns,
+  ObjectPtr patch(const api::ResourceInfo& info, const std::string& ns,
                             const std::string& name, const std::string& subresource,
                             const std::string& contentType, const std::string& body,
                             RequestContext& ctx, bool& created);
@@ -107,7 +107,8 @@ class ResourceStore {
   std::optional<std::pair<boost::json::object, int64_t>> readForUpdate(
       const api::ResourceInfo& info, const std::string& key);
   // Writes `obj` over the current object at `modRevision` after the same hooks as update.
-  boost::json::object commitUpdate(const api::ResourceInfo& info, const std::string& key,
+  // Writes return the object as stored, shared with the watch cache (read-only).
+  ObjectPtr commitUpdate(const api::ResourceInfo& info, const std::string& key,
                                    boost::json::object obj, const boost::json::object& old,
                                    int64_t modRevision, const std::string& subresource,
                                    RequestContext& ctx);
@@ -116,12 +117,13 @@ class ResourceStore {
   boost::json::object decodeBody(const api::ResourceInfo& info, boost::json::value body,
                                  RequestContext& ctx);
   // create/update after decoding, in the storage version.
-  boost::json::object createDecoded(const api::ResourceInfo& info, const std::string& ns,
+  ObjectPtr createDecoded(const api::ResourceInfo& info, const std::string& ns,
                                     boost::json::object obj, RequestContext& ctx);
-  boost::json::object updateDecoded(const api::ResourceInfo& info, const std::string& ns,
+  ObjectPtr updateDecoded(const api::ResourceInfo& info, const std::string& ns,
                                     const std::string& name, const std::string& subresource,
                                     boost::json::object obj, RequestContext& ctx);
-  boost::json::object finishWrite(const storage::WriteResult& result, boost::json::object obj);
+  // The written object: the hint's, stamped with its revision by the store.
+  static ObjectPtr finishWrite(const storage::WriteResult& result, const ObjectHint& hint);
 
   storage::Store& store_;
   CacheHub& caches_;

@@ -108,8 +108,8 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
     json::object updated = old;
     updated["spec"].as_object()["replicas"] = replicas->as_int64();
     try {
-      json::object result = store.commitUpdate(info, k, std::move(updated), old, modRevision, "", ctx);
-      return objectResponse(200, toScale(result), negotiate(req));
+      ObjectPtr result = store.commitUpdate(info, k, std::move(updated), old, modRevision, "", ctx);
+      return objectResponse(200, toScale(*result), negotiate(req));
     } catch (const ApiError& e) {
       if (e.code() != 409 || attempt >= 8 || req.method == "PUT") throw;
     }
@@ -284,9 +284,9 @@ void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const
                                            {"reason", "EvictionByEvictionAPI"},
                                            {"message", "Eviction API: evicting"}})) {
       RequestContext statusCtx;
-      json::object written = store.commitUpdate(pods, k, std::move(updated), pod, modRevision, "status", statusCtx);
+      ObjectPtr written = store.commitUpdate(pods, k, std::move(updated), pod, modRevision, "status", statusCtx);
       if (!options.preconditionResourceVersion.empty())
-        options.preconditionResourceVersion = strAt(metaOf(written), "resourceVersion");
+        options.preconditionResourceVersion = strAt(metaOf(*written), "resourceVersion");
     }
   }
   bool gone = false;
@@ -420,8 +420,8 @@ HttpResponse finalize(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
     if (const json::object* spec = objectAt(body.as_object(), "spec"))
       if (auto* f = spec->if_contains("finalizers"); f && f->is_array()) finalizers = f->as_array();
   updated["spec"].as_object()["finalizers"] = finalizers;
-  json::object result = store.commitUpdate(info, k, std::move(updated), ns, modRevision, "finalize", ctx);
-  return objectResponse(200, result, negotiate(req));
+  ObjectPtr result = store.commitUpdate(info, k, std::move(updated), ns, modRevision, "finalize", ctx);
+  return objectResponse(200, *result, negotiate(req));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <limits>
+
 #include "common/api_error.h"
 #include "common/log.h"
 
@@ -33,6 +35,37 @@ ObjectPtr CacheHub::decode(const storage::KeyValue& kv) {
   auto obj = decodeObject(kv);
   if (!obj) return nullptr;
   return std::make_shared<const json::object>(std::move(*obj));
+}
+
+namespace {
+// A parse yields int64 for every integer that fits; code that built the object may have
+// stored unsigned ones.
+void normalizeNumbers(json::value& v) {
+  switch (v.kind()) {
+    case json::kind::object:
+      for (auto& field : v.get_object()) normalizeNumbers(field.value());
+      break;
+    case json::kind::array:
+      for (auto& item : v.get_array()) normalizeNumbers(item);
+      break;
+    case json::kind::uint64:
+      if (v.get_uint64() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        v = static_cast<int64_t>(v.get_uint64());
+      break;
+    default:
+      break;
+  }
+}
+}  // namespace
+
+ObjectHint::ObjectHint(json::object obj) : object_(std::make_shared<json::object>(std::move(obj))) {
+  for (auto& field : *object_) normalizeNumbers(field.value());
+}
+
+void ObjectHint::committed(int64_t revision) {
+  json::value& meta = (*object_)["metadata"];
+  if (!meta.is_object()) meta.emplace_object();
+  meta.as_object()["resourceVersion"] = std::to_string(revision);
 }
 
 namespace {
@@ -119,9 +152,11 @@ void ResourceCache::apply(const storage::Event& event) {
   CacheEvent ev;
   ev.key = event.kv.key;
   ev.revision = event.kv.modRevision;
-  // Parsed before taking the lock, which gets and lists on request threads wait for.
+  // Parsed before taking the lock, which gets and lists on request threads wait for; a
+  // write of this API server hands over its object, already stamped with the revision.
   if (event.type == storage::Event::Type::Put) {
-    ev.object = CacheHub::decode(event.kv);
+    const auto* hint = dynamic_cast<const ObjectHint*>(event.hint.get());
+    ev.object = hint ? hint->object() : CacheHub::decode(event.kv);
     if (!ev.object) return;
   }
   std::lock_guard lock(mu_);
@@ -190,7 +225,8 @@ void CacheHub::start() {
     observed_ = snapshot.revision;
   }
   watch_ = store_.watch(prefix, storage::prefixEnd(prefix), snapshot.revision + 1,
-                        [this](const std::vector<storage::Event>& events) { onEvents(events); });
+                        [this](const std::vector<storage::Event>& events) { onEvents(events); },
+                        storage::WatchDelivery::Inline);
 }
 
 ObjectPtr CacheHub::cachedAt(const std::string& key, int64_t revision) {

@@ -24,6 +24,23 @@ namespace skiff::apiserver {
 
 using ObjectPtr = std::shared_ptr<const boost::json::object>;
 
+// The hint the API server attaches to its writes (storage::WriteHint): the object written,
+// in the storage version. The watch cache keeps this very object instead of parsing the
+// stored bytes back, and the writer answers with it. committed() stamps its
+// resourceVersion; from then on it is shared and read-only.
+class ObjectHint final : public storage::WriteHint {
+ public:
+  // `obj` as encoded for storage (no resourceVersion). Numbers are made the kinds a parse
+  // of the stored text would give, so readers cannot tell the two apart.
+  explicit ObjectHint(boost::json::object obj);
+  void committed(int64_t revision) override;
+  // The object (with its resourceVersion once committed).
+  ObjectPtr object() const { return object_; }
+
+ private:
+  std::shared_ptr<boost::json::object> object_;
+};
+
 // The JSON text of one event's object, made by the first watch stream that sends the event
 // and reused by every other (upstream's cachingObject): with N watchers of pods an event is
 // serialized once, not N times. Streams that convert or print tables encode on their own.

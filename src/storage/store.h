@@ -29,6 +29,19 @@ struct KeyValue {
   int64_t modRevision = 0;
 };
 
+// What a writer in this process attaches to a write for the watchers in this process: the
+// API server attaches the object the value encodes, so its watch cache takes that object
+// instead of parsing the value back. The store never looks inside. It calls committed()
+// exactly once, after the write got its revision and before any watcher sees the event, and
+// hands the hint on with the live event (replayed history and other processes' writes come
+// without one).
+class WriteHint {
+ public:
+  virtual ~WriteHint() = default;
+  virtual void committed(int64_t revision) = 0;
+};
+using WriteHintPtr = std::shared_ptr<WriteHint>;
+
 struct Event {
   enum class Type { Put, Delete };
   Type type = Type::Put;
@@ -36,6 +49,8 @@ struct Event {
   KeyValue kv;
   // The value just before this event; absent only for a Put that created the key.
   std::optional<KeyValue> prev;
+  // Put: the writer's hint, when the write was made in this process with one.
+  std::shared_ptr<const WriteHint> hint;
 };
 
 struct RangeResult {
@@ -84,6 +99,15 @@ using WatchPtr = std::unique_ptr<Watch>;
 // and must not call back into the store's write methods.
 using WatchCallback = std::function<void(const std::vector<Event>&)>;
 
+// Where a watch's callback runs.
+// - Queued: on a delivery thread of the watch's own, so a slow callback delays only its watch.
+// - Inline: on the thread that commits the write, inside the write, before the writer gets
+//   its answer. That saves a thread hop per write, and a writer's next read through the
+//   watcher already sees its write. The callback must be quick, must never block, and must
+//   not call the store at all (a store may hold its own lock while it runs). A watch may not
+//   be destroyed from its own inline callback.
+enum class WatchDelivery { Queued, Inline };
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -101,12 +125,14 @@ class Store {
   virtual RangeResult range(std::string_view key, std::string_view rangeEnd, int64_t limit = 0,
                             int64_t revision = 0) = 0;
 
-  // Writes only if the key does not exist.
-  virtual WriteResult create(std::string_view key, std::string_view value) = 0;
+  // Writes only if the key does not exist. `hint`: see WriteHint (committed() is called only
+  // when the write succeeds).
+  virtual WriteResult create(std::string_view key, std::string_view value,
+                             WriteHintPtr hint = nullptr) = 0;
   // Writes only if the key exists and (expectedModRevision == 0 or it equals the key's
   // modRevision).
   virtual WriteResult update(std::string_view key, std::string_view value,
-                             int64_t expectedModRevision) = 0;
+                             int64_t expectedModRevision, WriteHintPtr hint = nullptr) = 0;
   // Removes only if the key exists and (expectedModRevision == 0 or it matches).
   virtual WriteResult remove(std::string_view key, int64_t expectedModRevision = 0) = 0;
 
@@ -114,7 +140,7 @@ class Store {
   // fromRevision 0 means "changes after now". Throws CompactedError when fromRevision is at
   // or below the compacted revision.
   virtual WatchPtr watch(std::string_view key, std::string_view rangeEnd, int64_t fromRevision,
-                         WatchCallback callback) = 0;
+                         WatchCallback callback, WatchDelivery delivery = WatchDelivery::Queued) = 0;
 
   // Drops history at and below `revision` (current values are always kept).
   virtual void compact(int64_t revision) = 0;

@@ -1,5 +1,6 @@
 #include "storage/watch_hub.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 
@@ -14,6 +15,7 @@ struct WatcherState {
   KeyRange range;
   int64_t fromRevision = 0;
   WatchCallback callback;
+  WatchDelivery delivery = WatchDelivery::Queued;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -28,6 +30,19 @@ struct WatcherState {
 
 namespace {
 
+// Runs the callback; false when it threw, which stops the watch: a consumer that failed
+// cannot be trusted to have seen the events, so it stops rather than silently skip them.
+bool deliver(WatcherState& st, const std::vector<Event>& batch) {
+  try {
+    st.callback(batch);
+    return true;
+  } catch (const std::exception& e) {
+    SKIFF_LOG_ERROR("storage watch callback threw, watch stopped: range_begin={} error={}",
+                    st.range.begin, e.what());
+    return false;
+  }
+}
+
 void deliveryLoop(const std::shared_ptr<WatcherState>& st) {
   std::vector<Event> batch;
   for (;;) {
@@ -37,13 +52,7 @@ void deliveryLoop(const std::shared_ptr<WatcherState>& st) {
       if (st->stopped) return;
       batch.swap(st->pending);
     }
-    try {
-      st->callback(batch);
-    } catch (const std::exception& e) {
-      // The contract says callbacks must not throw; a watch whose consumer failed cannot be
-      // trusted to have seen the events, so it stops rather than silently skip them.
-      SKIFF_LOG_ERROR("storage watch callback threw, watch stopped: range_begin={} error={}",
-                      st->range.begin, e.what());
+    if (!deliver(*st, batch)) {
       std::lock_guard lock(st->mu);
       st->stopped = true;
       return;
@@ -58,10 +67,12 @@ std::shared_ptr<WatchHub> WatchHub::create(int64_t publishedRevision) {
   return std::shared_ptr<WatchHub>(new WatchHub(publishedRevision));
 }
 
-WatchHub::Registration WatchHub::add(KeyRange range, int64_t fromRevision, WatchCallback callback) {
+WatchHub::Registration WatchHub::add(KeyRange range, int64_t fromRevision, WatchCallback callback,
+                                     WatchDelivery delivery) {
   auto st = std::make_shared<WatcherState>();
   st->range = std::move(range);
   st->callback = std::move(callback);
+  st->delivery = delivery;
   std::lock_guard lock(mu_);
   st->fromRevision = fromRevision == 0 ? published_ + 1 : fromRevision;
   uint64_t id = nextId_++;
@@ -77,10 +88,21 @@ void WatchHub::publish(const std::vector<Event>& events) {
   if (events.empty()) return;
   std::lock_guard lock(mu_);
   published_ = events.back().kv.modRevision;
+  std::vector<Event> wanted;
   for (auto& [id, st] : watchers_) {
-    bool any = false;
     std::lock_guard wlock(st->mu);
     if (st->stopped) continue;
+    if (st->delivery == WatchDelivery::Inline && st->started) {
+      const bool all = std::all_of(events.begin(), events.end(), [&](const Event& e) { return st->wants(e); });
+      if (!all) {
+        wanted.clear();
+        for (const Event& e : events)
+          if (st->wants(e)) wanted.push_back(e);
+      }
+      if ((all || !wanted.empty()) && !deliver(*st, all ? events : wanted)) st->stopped = true;
+      continue;
+    }
+    bool any = false;
     for (const Event& e : events) {
       if (!st->wants(e)) continue;
       st->pending.push_back(e);
@@ -113,8 +135,14 @@ void HubWatch::start(std::vector<Event> history) {
       if (state_->wants(e)) merged.push_back(std::move(e));
     }
     for (Event& e : state_->pending) merged.push_back(std::move(e));
-    state_->pending = std::move(merged);
+    state_->pending.clear();
     state_->started = true;
+    if (state_->delivery == WatchDelivery::Inline) {
+      // Under the watcher's lock: a publish racing with this waits, so history comes first.
+      if (!merged.empty() && !deliver(*state_, merged)) state_->stopped = true;
+      return;
+    }
+    state_->pending = std::move(merged);
   }
   thread_ = namedThread("watch-hub", [st = state_] { deliveryLoop(st); });
 }

@@ -8,11 +8,14 @@
 //   2. The backend reads history for [fromRevision, liveAfter] and calls start(history).
 // Live events queued between 1 and 2 are held back and delivered after the history.
 //
-// Delivery: each watch owns one delivery thread and an unbounded queue. publish() only
-// appends to the queues of matching watchers, so a slow callback never stalls writers; it
-// only delays its own watch. All events pending for a watch are delivered in one callback
-// call (consecutive revisions, in order). The store keeps few watches (the API server's watch
-// cache holds one per resource), so a thread per watch is cheap and isolates slow consumers.
+// Delivery (WatchDelivery in store.h):
+// - Queued: each watch owns one delivery thread and an unbounded queue. publish() only
+//   appends to the queues of matching watchers, so a slow callback never stalls writers; it
+//   only delays its own watch. All events pending for a watch are delivered in one callback
+//   call (consecutive revisions, in order).
+// - Inline: publish() calls the callback itself, under the hub lock, so inline callbacks see
+//   revisions in order and never concurrently. The API server's watch cache, the store's one
+//   permanent watcher, is inline: a write then costs no thread hop before its watchers hear.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +34,9 @@ class WatchHub;
 struct WatcherState;
 
 // The Watch handed to callers. Destroying it unregisters the watcher and joins its delivery
-// thread, so the callback never runs after the destructor returns. Destroying it from inside
-// its own callback is allowed (the thread then exits right after the callback returns).
+// thread, so the callback never runs after the destructor returns. Destroying a queued watch
+// from inside its own callback is allowed (the thread then exits right after the callback
+// returns); an inline one must not be (its callback runs under the hub lock).
 class HubWatch : public Watch {
  public:
   HubWatch(std::shared_ptr<WatchHub> hub, uint64_t id, std::shared_ptr<WatcherState> state);
@@ -62,9 +66,11 @@ class WatchHub : public std::enable_shared_from_this<WatchHub> {
     int64_t liveAfter = 0;     // history must cover [fromRevision, liveAfter]
   };
   // Phase 1. fromRevision 0 means "after the newest published revision".
-  Registration add(KeyRange range, int64_t fromRevision, WatchCallback callback);
+  Registration add(KeyRange range, int64_t fromRevision, WatchCallback callback,
+                   WatchDelivery delivery = WatchDelivery::Queued);
 
-  // Events of one or more consecutive committed revisions, in order. Cheap: only queues.
+  // Events of one or more consecutive committed revisions, in order. Queues them for queued
+  // watchers and runs the inline ones' callbacks.
   void publish(const std::vector<Event>& events);
 
   int64_t publishedRevision();

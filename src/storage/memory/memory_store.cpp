@@ -4,7 +4,7 @@
 // wrote so watches can replay history in revision order. One shared_mutex: reads share it,
 // writes (and watch registration, which must not interleave with a publish) take it
 // exclusively. Publishing to the hub happens under the write lock, so watchers see revisions
-// in order; the hub only queues, so this is cheap.
+// in order; the hub only queues, or runs an inline watcher's quick callback.
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -72,23 +72,24 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  WriteResult create(std::string_view key, std::string_view value) override {
+  WriteResult create(std::string_view key, std::string_view value, WriteHintPtr hint = nullptr) override {
     std::unique_lock lock(mu_);
     auto it = keys_.find(key);
     if (it != keys_.end() && !it->second.back().deleted) return failed(it);
     if (it == keys_.end()) it = keys_.emplace(std::string(key), std::vector<Version>{}).first;
     int64_t rev = revision_ + 1;
-    return commit(it, Version{rev, rev, std::string(value), false});
+    return commit(it, Version{rev, rev, std::string(value), false}, std::move(hint));
   }
 
-  WriteResult update(std::string_view key, std::string_view value,
-                     int64_t expectedModRevision) override {
+  WriteResult update(std::string_view key, std::string_view value, int64_t expectedModRevision,
+                     WriteHintPtr hint = nullptr) override {
     std::unique_lock lock(mu_);
     auto it = keys_.find(key);
     if (it == keys_.end() || it->second.back().deleted) return failed(it);
     const Version& cur = it->second.back();
     if (expectedModRevision != 0 && expectedModRevision != cur.revision) return failed(it);
-    return commit(it, Version{revision_ + 1, cur.createRevision, std::string(value), false});
+    return commit(it, Version{revision_ + 1, cur.createRevision, std::string(value), false},
+                  std::move(hint));
   }
 
   WriteResult remove(std::string_view key, int64_t expectedModRevision) override {
@@ -104,13 +105,13 @@ class MemoryStore final : public Store {
   }
 
   WatchPtr watch(std::string_view key, std::string_view rangeEnd, int64_t fromRevision,
-                 WatchCallback callback) override {
+                 WatchCallback callback, WatchDelivery delivery = WatchDelivery::Queued) override {
     std::unique_lock lock(mu_);
     if (fromRevision != 0 && fromRevision <= compacted_) {
       throw CompactedError(fromRevision, compacted_);
     }
     KeyRange r(key, rangeEnd);
-    auto reg = hub_->add(r, fromRevision, std::move(callback));
+    auto reg = hub_->add(r, fromRevision, std::move(callback), delivery);
     std::vector<Event> history;
     for (int64_t rev = std::max(reg.fromRevision, logStart_); rev <= reg.liveAfter; ++rev) {
       const std::string& k = log_[rev - logStart_];
@@ -169,11 +170,16 @@ class MemoryStore final : public Store {
   }
 
   // Appends the version as revision_ + 1 and publishes its event. Caller holds the lock.
-  WriteResult commit(KeyMap::iterator it, Version v) {
+  WriteResult commit(KeyMap::iterator it, Version v, WriteHintPtr hint = nullptr) {
     revision_ = v.revision;
     it->second.push_back(std::move(v));
     log_.push_back(it->first);
-    hub_->publish({eventAt(it->first, revision_)});
+    Event event = eventAt(it->first, revision_);
+    if (hint) {
+      hint->committed(revision_);
+      event.hint = std::move(hint);
+    }
+    hub_->publish({std::move(event)});
     WriteResult res;
     res.succeeded = true;
     res.revision = revision_;

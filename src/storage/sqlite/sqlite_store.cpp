@@ -208,13 +208,13 @@ RangeResult SqliteStore::range(std::string_view key, std::string_view rangeEnd, 
 }
 
 WatchPtr SqliteStore::watch(std::string_view key, std::string_view rangeEnd, int64_t fromRevision,
-                            WatchCallback callback) {
+                            WatchCallback callback, WatchDelivery delivery) {
   int64_t compacted = compacted_.load();
   if (fromRevision != 0 && fromRevision <= compacted) {
     throw CompactedError(fromRevision, compacted);
   }
   KeyRange r(key, rangeEnd);
-  auto reg = hub_->add(r, fromRevision, std::move(callback));
+  auto reg = hub_->add(r, fromRevision, std::move(callback), delivery);
   std::vector<Event> history;
   if (reg.fromRevision <= reg.liveAfter) {
     auto db = readers_.acquire();

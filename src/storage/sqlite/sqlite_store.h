@@ -42,6 +42,7 @@ struct WriteOp {
   std::string_view key;
   std::string_view value;
   int64_t revision = 0;  // Update/Remove: expected modRevision (0 = any); Compact: target
+  WriteHintPtr hint;     // Create/Update
 
   // Filled by the writer thread.
   WriteResult result;
@@ -100,12 +101,12 @@ class SqliteStore final : public Store {
   std::optional<KeyValue> get(std::string_view key, int64_t revision) override;
   RangeResult range(std::string_view key, std::string_view rangeEnd, int64_t limit,
                     int64_t revision) override;
-  WriteResult create(std::string_view key, std::string_view value) override;
-  WriteResult update(std::string_view key, std::string_view value,
-                     int64_t expectedModRevision) override;
+  WriteResult create(std::string_view key, std::string_view value, WriteHintPtr hint = nullptr) override;
+  WriteResult update(std::string_view key, std::string_view value, int64_t expectedModRevision,
+                     WriteHintPtr hint = nullptr) override;
   WriteResult remove(std::string_view key, int64_t expectedModRevision) override;
   WatchPtr watch(std::string_view key, std::string_view rangeEnd, int64_t fromRevision,
-                 WatchCallback callback) override;
+                 WatchCallback callback, WatchDelivery delivery = WatchDelivery::Queued) override;
   void compact(int64_t revision) override;
 
  private:

@@ -34,20 +34,22 @@ constexpr const char* kDeleteTombstones =
 constexpr const char* kSetCompacted = "UPDATE meta SET value = ?1 WHERE name = 'compacted'";
 }  // namespace
 
-WriteResult SqliteStore::create(std::string_view key, std::string_view value) {
+WriteResult SqliteStore::create(std::string_view key, std::string_view value, WriteHintPtr hint) {
   WriteOp op;
   op.kind = WriteOp::Kind::Create;
   op.key = key;
   op.value = value;
+  op.hint = std::move(hint);
   return submit(op);
 }
 
 WriteResult SqliteStore::update(std::string_view key, std::string_view value,
-                                int64_t expectedModRevision) {
+                                int64_t expectedModRevision, WriteHintPtr hint) {
   WriteOp op;
   op.kind = WriteOp::Kind::Update;
   op.key = key;
   op.value = value;
+  op.hint = std::move(hint);
   op.revision = expectedModRevision;
   return submit(op);
 }
@@ -118,7 +120,12 @@ void SqliteStore::processBatch(const std::vector<WriteOp*>& batch) {
   compacted_.store(compacted);
   std::vector<Event> events;
   for (WriteOp* op : batch) {
-    if (op->event) events.push_back(std::move(*op->event));
+    if (!op->event) continue;
+    if (op->hint && op->event->type == Event::Type::Put) {
+      op->hint->committed(op->event->kv.modRevision);
+      op->event->hint = op->hint;
+    }
+    events.push_back(std::move(*op->event));
   }
   hub_->publish(events);
   for (WriteOp* op : batch) op->done.set_value();

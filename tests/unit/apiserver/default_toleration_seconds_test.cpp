@@ -23,7 +23,7 @@ class DefaultTolerationSecondsTest : public testing::ResourceStoreFixture {
                        (tolerations.empty() ? "" : ",\"tolerations\":" + tolerations) + "}}";
     RequestContext ctx;
     auto pod = resources.create(*registry.find("", "v1", "pods"), "default", json::parse(body).as_object(), ctx);
-    return pod.at("spec").at("tolerations").as_array();
+    return pod->at("spec").at("tolerations").as_array();
   }
   static const json::object* find(const json::array& tols, const std::string& key) {
     for (const auto& t : tols)

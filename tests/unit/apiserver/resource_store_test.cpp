@@ -19,7 +19,7 @@ class ResourceStoreTest : public testing::ResourceStoreFixture {
   json::object create(const std::string& plural, const std::string& body,
                       const std::string& group = "", const std::string& ns = "default") {
     RequestContext ctx;
-    return resources.create(info(plural, group), ns, json::parse(body), ctx);
+    return *resources.create(info(plural, group), ns, json::parse(body), ctx);
   }
   static std::string rv(const json::object& o) {
     return std::string(o.at("metadata").at("resourceVersion").as_string());
@@ -78,7 +78,7 @@ TEST_F(ResourceStoreTest, StaleUpdateConflicts) {
 TEST_F(ResourceStoreTest, NoOpUpdateKeepsResourceVersion) {
   auto obj = create("configmaps", R"({"metadata":{"name":"a"},"data":{"k":"1"}})");
   RequestContext ctx;
-  auto same = resources.update(info("configmaps"), "default", "a", "", obj, ctx);
+  auto same = *resources.update(info("configmaps"), "default", "a", "", obj, ctx);
   EXPECT_EQ(rv(same), rv(obj));
 }
 
@@ -88,7 +88,7 @@ TEST_F(ResourceStoreTest, MainUpdateIgnoresStatusAndBumpsGenerationOnSpecChange)
   json::object changed = obj;
   changed["spec"].as_object()["replicas"] = 5;
   changed["status"] = json::object{{"replicas", 99}};
-  auto updated = resources.update(info("deployments", "apps"), "default", "web", "", changed, ctx);
+  auto updated = *resources.update(info("deployments", "apps"), "default", "web", "", changed, ctx);
   EXPECT_EQ(updated.at("metadata").at("generation").as_int64(), 2);
   EXPECT_FALSE(updated.contains("status") && updated.at("status").as_object().contains("replicas"));
 }
@@ -99,7 +99,7 @@ TEST_F(ResourceStoreTest, StatusUpdateChangesOnlyStatus) {
   json::object changed = obj;
   changed["spec"].as_object()["replicas"] = 7;
   changed["status"] = json::object{{"replicas", 2}};
-  auto updated = resources.update(info("deployments", "apps"), "default", "web", "status", changed, ctx);
+  auto updated = *resources.update(info("deployments", "apps"), "default", "web", "status", changed, ctx);
   EXPECT_EQ(updated.at("spec").at("replicas").as_int64(), 2);
   EXPECT_EQ(updated.at("status").at("replicas").as_int64(), 2);
   EXPECT_EQ(updated.at("metadata").at("generation").as_int64(), 1);
@@ -237,11 +237,51 @@ TEST_F(ResourceStoreTest, StrictFieldValidationRejectsUnknownFields) {
             }),
             400);
   RequestContext warn;
-  auto obj = resources.create(info("configmaps"), "default",
-                              json::parse(R"({"metadata":{"name":"x"},"bogus":true})"), warn);
+  auto obj = *resources.create(info("configmaps"), "default",
+                               json::parse(R"({"metadata":{"name":"x"},"bogus":true})"), warn);
   EXPECT_FALSE(obj.contains("bogus"));
   ASSERT_EQ(warn.warnings.size(), 1u);
 }
 
 }  // namespace
+// A write hands its object to the watch cache instead of the cache parsing the stored bytes:
+// the cache holds the very object the write returned, stamped with the write's revision and
+// equal, number kinds included, to what a parse of the stored value gives.
+TEST_F(ResourceStoreTest, WriteHandsItsObjectToTheWatchCache) {
+  RequestContext ctx;
+  ObjectPtr written = resources.create(
+      info("pods"), "default",
+      json::parse(R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x"}]}})"), ctx);
+  const std::string key = "/registry/core/pods/default/p";
+  caches.syncWithStore();
+  ObjectPtr cached = caches.cacheFor("/registry/core/pods/").get(key);
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached.get(), written.get());
+  auto kv = store->get(key);
+  ASSERT_TRUE(kv);
+  EXPECT_EQ(rv(*cached), std::to_string(kv->modRevision));
+  EXPECT_EQ(*cached, *CacheHub::decode(*kv));
+
+  json::object patched = *written;
+  patched["metadata"].as_object()["labels"] = json::object{{"a", "b"}};
+  ObjectPtr updated = resources.update(info("pods"), "default", "p", "", patched, ctx);
+  caches.syncWithStore();
+  EXPECT_EQ(caches.cacheFor("/registry/core/pods/").get(key).get(), updated.get());
+  EXPECT_NE(rv(*updated), rv(*written));
+}
+
+TEST(ObjectHint, NumbersTakeTheKindsAParseGives) {
+  ObjectHint hint(json::object{{"metadata", json::object{{"name", "x"}}},
+                               {"spec", json::object{{"replicas", std::uint64_t{3}},
+                                                     {"huge", std::uint64_t{18446744073709551615ull}},
+                                                     {"list", json::array{std::uint64_t{1}, -2}}}}});
+  hint.committed(42);
+  const json::object& obj = *hint.object();
+  EXPECT_TRUE(obj.at("spec").at("replicas").is_int64());
+  EXPECT_TRUE(obj.at("spec").at("huge").is_uint64());  // does not fit: stays as parsed
+  EXPECT_TRUE(obj.at("spec").at("list").at(0).is_int64());
+  EXPECT_EQ(obj.at("metadata").at("resourceVersion"), "42");
+  EXPECT_EQ(obj, json::parse(json::serialize(obj)).as_object());
+}
+
 }  // namespace skiff::apiserver

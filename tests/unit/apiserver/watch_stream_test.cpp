@@ -36,8 +36,8 @@ class WatchStreamTest : public testing::ResourceStoreFixture {
   json::object write(const std::string& body, bool update = false) {
     RequestContext ctx;
     auto obj = json::parse(body).as_object();
-    if (!update) return resources.create(info("configmaps"), "default", std::move(obj), ctx);
-    return resources.update(info("configmaps"), "default", "web", "", std::move(obj), ctx);
+    if (!update) return *resources.create(info("configmaps"), "default", std::move(obj), ctx);
+    return *resources.update(info("configmaps"), "default", "web", "", std::move(obj), ctx);
   }
 
 };

@@ -1,6 +1,7 @@
 // Watch and concurrency behaviour every Store backend must share (instantiated for each
 // backend in store_kv_conformance_test.cpp).
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -226,6 +227,68 @@ TEST_P(StoreConformance, ConcurrentCasIncrementsAreNotLost) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(store->get("/counter")->value, std::to_string(kThreads * kIncrements));
   EXPECT_EQ(store->currentRevision(), 1 + kThreads * kIncrements);
+}
+
+// A write's hint learns the revision before any watcher sees the event, and travels with
+// the live event only; a failed write never commits its hint.
+TEST_P(StoreConformance, WriteHintIsCommittedAndHandedToLiveWatchers) {
+  struct Recorder : WriteHint {
+    std::atomic<int64_t> revision{0};
+    std::atomic<int> calls{0};
+    void committed(int64_t r) override {
+      revision = r;
+      ++calls;
+    }
+  };
+  EventSink sink;
+  auto w = store->watch("/", prefixEnd("/"), 0, sink.callback());
+  auto created = std::make_shared<Recorder>();
+  auto updated = std::make_shared<Recorder>();
+  auto refused = std::make_shared<Recorder>();
+  auto c = store->create("/h", "1", created);
+  store->update("/h", "2", c.revision, updated);
+  EXPECT_FALSE(store->create("/h", "3", refused).succeeded);
+  EXPECT_FALSE(store->update("/h", "3", c.revision, refused).succeeded);
+  auto ev = sink.waitFor(2);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(created->calls.load(), 1);
+  EXPECT_EQ(created->revision.load(), ev[0].kv.modRevision);
+  EXPECT_EQ(ev[0].hint.get(), created.get());
+  EXPECT_EQ(updated->revision.load(), ev[1].kv.modRevision);
+  EXPECT_EQ(ev[1].hint.get(), updated.get());
+  EXPECT_EQ(refused->calls.load(), 0);
+
+  EventSink replay;  // history is read back from the store: no hints
+  auto again = store->watch("/", prefixEnd("/"), c.revision, replay.callback());
+  auto old = replay.waitFor(2);
+  ASSERT_EQ(old.size(), 2u);
+  EXPECT_FALSE(old[0].hint);
+  EXPECT_FALSE(old[1].hint);
+}
+
+// An inline watch hears of a write before the write returns, history first and then live
+// events, in revision order.
+TEST_P(StoreConformance, InlineWatchHearsOfAWriteBeforeItReturns) {
+  store->create("/i/old", "0");
+  std::mutex mu;
+  std::vector<int64_t> seen;
+  auto w = store->watch("/i/", prefixEnd("/i/"), 1, [&](const std::vector<Event>& events) {
+    std::lock_guard lock(mu);
+    for (const auto& e : events) seen.push_back(e.kv.modRevision);
+  }, WatchDelivery::Inline);
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(seen, std::vector<int64_t>{1});  // the history, delivered by watch() itself
+  }
+  for (int i = 0; i < 20; ++i) {
+    auto r = store->create("/i/k" + std::to_string(i), "v");
+    std::lock_guard lock(mu);
+    ASSERT_EQ(seen.back(), r.revision) << "write " << i << " returned before its watcher heard";
+  }
+  store->create("/other", "x");  // outside the range: not delivered
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen.size(), 21u);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
 }
 
 }  // namespace
