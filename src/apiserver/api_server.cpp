@@ -66,12 +66,10 @@ ApiError pathNotFound() {
   return ApiError(404, "NotFound", "the server could not find the requested resource");
 }
 
-// One event loop per core but one: the scheduler, controllers and watch cache of the same
-// process need a core too. On 2 cores one loop measured faster than two (bench/README.md,
-// scheduler_perf), as every hand-off between loops and the other threads costs a wake-up.
-int defaultHttpThreads() {
-  return static_cast<int>(std::max(2u, std::thread::hardware_concurrency()) - 1);
-}
+// One event loop per core. (With a watch-hub thread parsing every write, one loop on 2 cores
+// measured faster than two; with writes handing their objects to the watch cache inline,
+// two loops are faster: bench/README.md, scheduler_perf 2026-12-04.)
+int defaultHttpThreads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 }  // namespace
 

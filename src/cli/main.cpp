@@ -29,7 +29,7 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
       ->check(CLI::IsMember({"sqlite", "memory"}))
       ->capture_default_str();
   cmd->add_option("--threads", o.threads,
-                  "HTTP event-loop threads, each serving its share of the connections (0: CPU cores - 1, at least 1)")
+                  "HTTP event-loop threads, each serving its share of the connections (0: one per CPU core)")
       ->capture_default_str();
   cmd->add_flag("!--disable-tls", o.tls,
                 "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks)");
