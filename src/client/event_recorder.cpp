@@ -20,6 +20,9 @@ constexpr auto kSimilarWindow = std::chrono::minutes(10);
 constexpr double kSpamBurst = 25;
 constexpr double kSpamQps = 1.0 / 300;     // one token per 5 minutes
 constexpr int kMaxTries = 3;
+// How long the writer gathers events after the first of a batch (scheduler_perf: 4,960
+// vs 4,821 pods/s median without, bench/README.md).
+constexpr auto kGatherWindow = std::chrono::milliseconds(20);
 
 std::string str(const json::object& o, const char* k) {
   auto* v = o.if_contains(k);
@@ -62,13 +65,15 @@ void EventRecorder::event(const json::object& object, const std::string& type, c
                    str(p.ref, "name"), reason, message);
     return;
   }
+  const bool wasEmpty = queue_.empty();
   queue_.push_back(std::move(p));
   // The writer starts with the first event: most of a controller manager's ~20 recorders
   // never record one, and an idle thread each is not free.
   if (!thread_.joinable()) {
     thread_ = namedThread("events", [this] { run(); });
   }
-  cv_.notify_one();
+  // Only the first event of a batch wakes the writer; while it gathers, the rest wait.
+  if (wasEmpty) cv_.notify_one();
 }
 
 bool EventRecorder::flush(std::chrono::milliseconds timeout) {
@@ -79,8 +84,16 @@ bool EventRecorder::flush(std::chrono::milliseconds timeout) {
 void EventRecorder::run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping
+    if (queue_.empty()) {
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping
+      if (!stopping_) {
+        // Events are informational and written best-effort: gathering those that follow
+        // the first for a moment costs one wake-up of this thread per batch, not per event
+        // (the scheduler records one per pod, thousands a second under load).
+        cv_.wait_for(lock, kGatherWindow, [this] { return stopping_ || queue_.size() >= kQueueLimit / 2; });
+      }
+    }
     Pending p = std::move(queue_.front());
     queue_.pop_front();
     busy_ = true;
