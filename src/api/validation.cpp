@@ -510,6 +510,14 @@ std::vector<std::string> validateConfigMapKey(std::string_view v) {
   return errs;
 }
 
+std::vector<StatusCause> validateStatusUpdate(std::string_view group, std::string_view kind,
+                                              const boost::json::object& obj,
+                                              const boost::json::object& oldObj) {
+  validation::Errors errs;
+  validation::validateObjectMeta(group, kind, obj, &oldObj, errs);
+  return errs.take();
+}
+
 std::vector<StatusCause> validateObject(std::string_view group, std::string_view kind,
                                         const boost::json::object& obj,
                                         const boost::json::object* oldObj) {

@@ -19,6 +19,13 @@ std::vector<StatusCause> validateObject(std::string_view group, std::string_view
                                         const boost::json::object& obj,
                                         const boost::json::object* oldObj);
 
+// Validates a status write (upstream's ValidateXStatusUpdate): the server kept the stored
+// object's spec and metadata, so only the metadata update is checked (skiff has no rules for
+// status fields yet); the spec was validated when it was written.
+std::vector<StatusCause> validateStatusUpdate(std::string_view group, std::string_view kind,
+                                              const boost::json::object& obj,
+                                              const boost::json::object& oldObj);
+
 // Name checks, also used by the server for names taken from request paths. Each returns the
 // failure messages (empty = valid), worded as upstream's apimachinery validation.
 std::vector<std::string> validateDns1123Subdomain(std::string_view name);

@@ -45,6 +45,12 @@ std::string metaString(const json::object& obj, std::string_view field) {
   return meta && meta->is_object() ? stringAt(meta->as_object(), field) : std::string();
 }
 
+bool fieldEqual(const json::object& a, const json::object& b, std::string_view field) {
+  const json::value* x = a.if_contains(field);
+  const json::value* y = b.if_contains(field);
+  return x && y ? *x == *y : x == y;
+}
+
 // Everything except metadata and status: what a generation bump compares.
 bool specChanged(const json::object& a, const json::object& b) {
   for (const auto& [k, v] : a) {
@@ -283,13 +289,20 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   }
   admission_.admitUpdate(info, obj, old);
   // A binding sets spec.nodeName, which no client update may change; it has its own checks.
+  const bool statusWrite = subresource == "status";
   if (!binding) {
-    auto causes = api::validateObject(info.group, info.kind, obj, &old);
+    auto causes = statusWrite ? api::validateStatusUpdate(info.group, info.kind, obj, old)
+                              : api::validateObject(info.group, info.kind, obj, &old);
     if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
   }
 
   metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);
-  if (!binding && obj == old) return shared(std::move(obj));  // no-op writes keep the resourceVersion, as upstream
+  // No-op writes keep the resourceVersion, as upstream. A status write took everything but
+  // status from `old`, so only status and metadata can differ.
+  const bool noOp = binding ? false
+                    : statusWrite ? fieldEqual(obj, old, "status") && fieldEqual(obj, old, "metadata")
+                                  : obj == old;
+  if (noOp) return shared(std::move(obj));
 
   // Removing the last finalizer of an object being deleted completes the deletion.
   const json::object& newMeta = obj.at("metadata").as_object();

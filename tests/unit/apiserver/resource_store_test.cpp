@@ -105,6 +105,35 @@ TEST_F(ResourceStoreTest, StatusUpdateChangesOnlyStatus) {
   EXPECT_EQ(updated.at("metadata").at("generation").as_int64(), 1);
 }
 
+// Like upstream's status strategy, a status write checks metadata only: a stored spec that
+// today's rules refuse (written before they existed) does not block status updates, while a
+// main update of the same object is refused.
+TEST_F(ResourceStoreTest, StatusWriteDoesNotRevalidateTheStoredSpec) {
+  store->create("/registry/core/pods/default/old",
+                R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"old","namespace":"default",)"
+                R"("uid":"u1","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"containers":[]}})");
+  caches.syncWithStore();
+  RequestContext ctx;
+  json::object pod = resources.get(info("pods"), "default", "old");
+  pod["status"] = json::object{{"phase", "Running"}};
+  auto updated = resources.update(info("pods"), "default", "old", "status", pod, ctx);
+  EXPECT_EQ(updated->at("status").at("phase"), "Running");
+  json::object relabeled = *updated;
+  relabeled["metadata"].as_object()["labels"] = json::object{{"a", "b"}};
+  EXPECT_EQ(statusOf([&] { resources.update(info("pods"), "default", "old", "", relabeled, ctx); }), 422);
+}
+
+TEST_F(ResourceStoreTest, NoOpStatusWriteKeepsResourceVersion) {
+  auto obj = create("deployments", kDeployment, "apps");
+  RequestContext ctx;
+  json::object changed = obj;
+  changed["status"] = json::object{{"replicas", 2}};
+  auto first = *resources.update(info("deployments", "apps"), "default", "web", "status", changed, ctx);
+  auto again = *resources.update(info("deployments", "apps"), "default", "web", "status", first, ctx);
+  EXPECT_EQ(rv(again), rv(first));
+  EXPECT_NE(rv(first), rv(obj));
+}
+
 TEST_F(ResourceStoreTest, FinalizersHoldDeletionUntilRemoved) {
   create("configmaps", R"({"metadata":{"name":"held","finalizers":["example.com/hold"]}})");
   RequestContext ctx;
