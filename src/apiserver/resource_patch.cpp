@@ -75,8 +75,19 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
     }
     const json::object& old = *current->first;
     const int64_t modRevision = current->second;
-    // Patches apply to the object as this version shows it.
-    json::value base(info.storage ? api::convertObject(old, info) : old);
+    // Patches apply to the object as this version shows it. A status patch changes only
+    // status (commitUpdate keeps everything else from old), so unless it is a JSON patch,
+    // whose paths may address anything, it applies to old without its spec: a pod's largest
+    // part is then not copied, merged and pruned on every status update of its kubelet.
+    json::value base;
+    if (subresource == "status" && !info.storage && type != "application/json-patch+json") {
+      json::object partial(old.size());
+      for (const auto& field : old)
+        if (field.key() != "spec") partial.emplace(field.key(), field.value());
+      base = std::move(partial);
+    } else {
+      base = info.storage ? api::convertObject(old, info) : old;
+    }
     json::value patched;
     if (type == "application/json-patch+json") patched = api::applyJsonPatch(base, patchDoc);
     else if (type == "application/merge-patch+json") patched = api::applyMergePatch(std::move(base), patchDoc);

@@ -134,6 +134,28 @@ TEST_F(ResourceStoreTest, NoOpStatusWriteKeepsResourceVersion) {
   EXPECT_NE(rv(first), rv(obj));
 }
 
+// A status patch changes status only, whatever else it names, and answers with the whole
+// object; a JSON patch to status may still test or address any path of the object.
+TEST_F(ResourceStoreTest, StatusPatchChangesOnlyStatusAndAnswersTheWholeObject) {
+  create("deployments", kDeployment, "apps");
+  RequestContext ctx;
+  bool created = false;
+  for (const char* type : {"application/merge-patch+json", "application/strategic-merge-patch+json"}) {
+    auto patched = resources.patch(info("deployments", "apps"), "default", "web", "status", type,
+                                   R"({"spec":{"replicas":9},"status":{"replicas":3}})", ctx, created);
+    EXPECT_EQ(patched->at("spec").at("replicas").as_int64(), 2) << type;
+    EXPECT_EQ(patched->at("spec").at("template").at("spec").at("containers").as_array().size(), 1u) << type;
+    EXPECT_EQ(patched->at("status").at("replicas").as_int64(), 3) << type;
+    EXPECT_EQ(*patched, resources.get(info("deployments", "apps"), "default", "web")) << type;
+  }
+  auto patched = resources.patch(
+      info("deployments", "apps"), "default", "web", "status", "application/json-patch+json",
+      R"([{"op":"test","path":"/spec/replicas","value":2},{"op":"replace","path":"/status/replicas","value":4}])",
+      ctx, created);
+  EXPECT_EQ(patched->at("status").at("replicas").as_int64(), 4);
+  EXPECT_EQ(patched->at("spec").at("replicas").as_int64(), 2);
+}
+
 TEST_F(ResourceStoreTest, FinalizersHoldDeletionUntilRemoved) {
   create("configmaps", R"({"metadata":{"name":"held","finalizers":["example.com/hold"]}})");
   RequestContext ctx;
