@@ -54,14 +54,28 @@ void SchedulerCache::unplacePod(const PodInfo& pod) {
   dirty_.insert(pod.nodeName);
 }
 
+void SchedulerCache::replaceOnNode(const PodInfo& old, const PodInfoPtr& pod) {
+  auto& e = nodes_[pod->nodeName];
+  auto copy = e.info ? std::make_shared<NodeInfo>(*e.info) : std::make_shared<NodeInfo>();
+  copy->name = pod->nodeName;
+  copy->removePod(old.key());
+  copy->addPod(pod);
+  e.info = std::move(copy);
+  dirty_.insert(pod->nodeName);
+}
+
 void SchedulerCache::addPod(PodInfoPtr pod) {
   std::lock_guard lock(mu_);
   auto key = pod->key();
-  if (auto it = pods_.find(key); it != pods_.end()) {
-    // Confirmation of an assumed pod (possibly bound elsewhere than assumed): take the truth.
-    unplacePod(*it->second.pod);
+  auto it = pods_.find(key);
+  if (it != pods_.end() && it->second.pod->nodeName == pod->nodeName) {
+    // Confirmation of an assumed pod on the node it was assumed to (the common case): swap
+    // the truth in with one copy of the node's info, not one to remove and one to add.
+    replaceOnNode(*it->second.pod, pod);
+  } else {
+    if (it != pods_.end()) unplacePod(*it->second.pod);  // bound elsewhere than assumed
+    placePod(pod);
   }
-  placePod(pod);
   pods_[key] = PodState{std::move(pod), false, false, {}};
 }
 

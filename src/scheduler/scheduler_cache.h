@@ -61,6 +61,8 @@ class SchedulerCache {
   };
   void placePod(const PodInfoPtr& pod);  // mu_ held
   void unplacePod(const PodInfo& pod);
+  // `old` leaves and `pod` joins the same node, in one copy of its info.
+  void replaceOnNode(const PodInfo& old, const PodInfoPtr& pod);
 
   std::chrono::seconds ttl_;
   Clock clock_;

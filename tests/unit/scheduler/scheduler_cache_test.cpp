@@ -80,6 +80,26 @@ TEST(SchedulerCacheTest, WatchConfirmsAssumedPod) {
   EXPECT_EQ(cache.snapshot()->get("n1")->requested.milliCpu, 1000);  // counted once
 }
 
+// The confirmation carries the truth: what the watch reports replaces what was assumed, on
+// the same node (changed requests) or on another one (bound elsewhere).
+TEST(SchedulerCacheTest, ConfirmationReplacesTheAssumedPod) {
+  SchedulerCache cache;
+  cache.addOrUpdateNode(nodeWith("n1"));
+  cache.addOrUpdateNode(nodeWith("n2"));
+  cache.assumePod(boundPod("p", "n1", "1"));
+  cache.assumePod(boundPod("q", "n1", "1"));
+  auto before = cache.snapshot();
+  cache.addPod(boundPod("p", "n1", "2"));
+  cache.addPod(boundPod("q", "n2", "1"));
+  auto s = cache.snapshot();
+  EXPECT_EQ(s->get("n1")->requested.milliCpu, 2000);  // p's truth, q gone
+  EXPECT_EQ(s->get("n1")->pods.size(), 1u);
+  EXPECT_EQ(s->get("n2")->requested.milliCpu, 1000);
+  EXPECT_EQ(before->get("n1")->requested.milliCpu, 2000);  // the old snapshot is untouched
+  EXPECT_FALSE(cache.isAssumed("default/p"));
+  EXPECT_FALSE(cache.isAssumed("default/q"));
+}
+
 TEST(SchedulerCacheTest, AssumedPodExpiresAfterTtlOnlyOnceBindingFinished) {
   TimePoint now{};
   SchedulerCache cache(30s, [&] { return now; });
