@@ -17,6 +17,15 @@ const std::string& SharedEncoding::json(const boost::json::object& object) {
   return text_;
 }
 
+namespace {
+// Stamps the revision a stored object is at (the store's modRevision is the truth).
+void setResourceVersion(json::object& obj, int64_t revision) {
+  json::value& meta = obj["metadata"];
+  if (!meta.is_object()) meta.emplace_object();
+  meta.as_object()["resourceVersion"] = std::to_string(revision);
+}
+}  // namespace
+
 std::optional<json::object> CacheHub::decodeObject(const storage::KeyValue& kv) {
   boost::system::error_code ec;
   json::value v = json::parse(kv.value, ec);
@@ -25,9 +34,7 @@ std::optional<json::object> CacheHub::decodeObject(const storage::KeyValue& kv) 
     return std::nullopt;
   }
   auto& obj = v.as_object();
-  json::value& meta = obj["metadata"];
-  if (!meta.is_object()) meta.emplace_object();
-  meta.as_object()["resourceVersion"] = std::to_string(kv.modRevision);
+  setResourceVersion(obj, kv.modRevision);
   return std::move(obj);
 }
 
@@ -62,16 +69,12 @@ ObjectHint::ObjectHint(json::object obj) : object_(std::make_shared<json::object
   for (auto& field : *object_) normalizeNumbers(field.value());
 }
 
-void ObjectHint::committed(int64_t revision) {
-  json::value& meta = (*object_)["metadata"];
-  if (!meta.is_object()) meta.emplace_object();
-  meta.as_object()["resourceVersion"] = std::to_string(revision);
-}
+void ObjectHint::committed(int64_t revision) { setResourceVersion(*object_, revision); }
 
 namespace {
 ObjectPtr withResourceVersion(const ObjectPtr& obj, int64_t revision) {
   auto copy = std::make_shared<json::object>(*obj);
-  (*copy)["metadata"].as_object()["resourceVersion"] = std::to_string(revision);
+  setResourceVersion(*copy, revision);
   return copy;
 }
 bool startsWith(const std::string& s, const std::string& prefix) {
