@@ -13,11 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-bool boolParam(const HttpRequest& req, const std::string& name) {
-  auto v = req.param(name);
-  return v && (*v == "true" || *v == "1" || v->empty());
-}
-
 RequestContext contextFrom(const HttpRequest& req) {
   RequestContext ctx;
   auto dryRun = req.param("dryRun");
@@ -112,14 +107,14 @@ HttpResponse respond(int status, const json::object& obj, const HttpRequest& req
 HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
   const auto& info = *ri.info;
   auto format = negotiate(req);
-  if (boolParam(req, "watch")) {
+  if (req.flag("watch")) {
     WatchOptions w;
     w.ns = ri.namespaceName;
     w.resourceVersion = req.paramOr("resourceVersion", "");
     w.labelSelector = req.paramOr("labelSelector", "");
     w.fieldSelector = req.paramOr("fieldSelector", "");
-    w.bookmarks = boolParam(req, "allowWatchBookmarks");
-    w.sendInitialEvents = boolParam(req, "sendInitialEvents");
+    w.bookmarks = req.flag("allowWatchBookmarks");
+    w.sendInitialEvents = req.flag("sendInitialEvents");
     if (auto t = req.param("timeoutSeconds")) {
       try {
         w.timeoutSeconds = std::stoll(*t);
@@ -196,7 +191,7 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
   }
 
   if (method == "GET") {
-    if (boolParam(req, "watch")) throw badRequest("watch on a single object: use a list with a metadata.name field selector");
+    if (req.flag("watch")) throw badRequest("watch on a single object: use a list with a metadata.name field selector");
     ObjectPtr obj = store.getShared(info, ri.namespaceName, ri.name);
     auto format = negotiate(req);
     if (ri.subresource.empty() && format.table) {
