@@ -61,7 +61,9 @@ fail() {
   exit 1
 }
 
-k() { kubectl --kubeconfig "$WORK/data/kubeconfig" "$@"; }
+# KUBECTL picks another kubectl (the version-skew runs of the kubectl suites set it).
+KUBECTL=${KUBECTL:-kubectl}
+k() { "$KUBECTL" --kubeconfig "$WORK/data/kubeconfig" "$@"; }
 
 pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 

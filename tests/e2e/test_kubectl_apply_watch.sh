@@ -60,7 +60,7 @@ cat >"$WORK/editor.sh" <<'SH'
 sed -i 's/mode: production/mode: maintenance/' "$1"
 SH
 chmod +x "$WORK/editor.sh"
-run env EDITOR="$WORK/editor.sh" kubectl --kubeconfig "$WORK/data/kubeconfig" edit cm app-config
+run env EDITOR="$WORK/editor.sh" "$KUBECTL" --kubeconfig "$WORK/data/kubeconfig" edit cm app-config
 expect_contains "$OUT" "configmap/app-config edited" "edit"
 expect_eq "$(k get cm app-config -o jsonpath='{.data.mode}')" "maintenance" "edit wrote the change"
 

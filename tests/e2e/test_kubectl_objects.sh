@@ -7,6 +7,7 @@ start_server
 run k version
 expect_contains "$OUT" "Server Version: v1.32" "version reports the server as 1.32"
 run k cluster-info
+OUT=$(echo "$OUT" | sed 's/\x1b\[[0-9;]*m//g')  # kubectl before 1.32 colours it even off a terminal
 expect_contains "$OUT" "Kubernetes control plane is running at $API" "cluster-info"
 run k api-resources
 expect_contains "$OUT" "deployments" "api-resources lists deployments"
