@@ -40,6 +40,7 @@ struct R {
   R& all() { info.categories = {"all"}; return *this; }
   R& verbs(std::vector<std::string> v) { info.verbs = std::move(v); return *this; }
   R& generation() { info.tracksGeneration = true; return *this; }
+  R& returnsDeleted() { info.returnsDeletedObject = true; return *this; }
   R& fields(std::vector<std::string> v) { info.selectableFields = std::move(v); return *this; }
   R& storedAs(std::string group, std::string version) {
     info.storedAsGroup = std::move(group);
@@ -71,10 +72,10 @@ std::vector<ResourceInfo> builtinResources() {
       "involvedObject.fieldPath",  "reason", "reportingComponent", "source", "type"};
   return {
       // core/v1
-      R("", "v1", "Namespace", "namespaces", false).shortNames({"ns"}).status()
+      R("", "v1", "Namespace", "namespaces", false).shortNames({"ns"}).status().returnsDeleted()
           .sub("finalize", "", "v1", "Namespace", {"update"}).fields({"status.phase"}),
       // Subresources in upstream's discovery order; pods/proxy is not served.
-      R("", "v1", "Pod", "pods", true).shortNames({"po"}).all()
+      R("", "v1", "Pod", "pods", true).shortNames({"po"}).all().returnsDeleted()
           .sub("attach", "", "v1", "PodAttachOptions", {"create", "get"})
           .sub("binding", "", "v1", "Binding", {"create"})
           .sub("eviction", "policy", "v1", "Eviction", {"create"})
@@ -89,17 +90,17 @@ std::vector<ResourceInfo> builtinResources() {
           .sub("proxy", "", "v1", "NodeProxyOptions",
                {"create", "delete", "get", "patch", "update"})
           .status().fields({"spec.unschedulable"}),
-      R("", "v1", "Service", "services", true).shortNames({"svc"}).all().status(),
+      R("", "v1", "Service", "services", true).shortNames({"svc"}).all().status().returnsDeleted(),
       R("", "v1", "Endpoints", "endpoints", true).shortNames({"ep"}),
       R("", "v1", "ConfigMap", "configmaps", true).shortNames({"cm"}),
       R("", "v1", "Secret", "secrets", true).fields({"type"}),
       R("", "v1", "Event", "events", true).shortNames({"ev"}).fields(eventFields),
-      R("", "v1", "ServiceAccount", "serviceaccounts", true).shortNames({"sa"}),
-      R("", "v1", "PersistentVolume", "persistentvolumes", false).shortNames({"pv"}).status(),
-      R("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true).shortNames({"pvc"}).status(),
+      R("", "v1", "ServiceAccount", "serviceaccounts", true).shortNames({"sa"}).returnsDeleted(),
+      R("", "v1", "PersistentVolume", "persistentvolumes", false).shortNames({"pv"}).status().returnsDeleted(),
+      R("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true).shortNames({"pvc"}).status().returnsDeleted(),
       R("", "v1", "ResourceQuota", "resourcequotas", true).shortNames({"quota"}).status(),
       R("", "v1", "LimitRange", "limitranges", true).shortNames({"limits"}),
-      R("", "v1", "PodTemplate", "podtemplates", true),
+      R("", "v1", "PodTemplate", "podtemplates", true).returnsDeleted(),
       R("", "v1", "ReplicationController", "replicationcontrollers", true).shortNames({"rc"}).all()
           .status().scale().generation().fields({"status.replicas"}),
       // apps/v1

@@ -30,6 +30,9 @@ struct ResourceInfo {
   std::vector<SubresourceInfo> subresources;
   // metadata.generation is maintained (bumped on spec changes).
   bool tracksGeneration = false;
+  // A DELETE that removes the object at once answers with the object (upstream's
+  // ReturnDeletedObject); otherwise with a Success Status naming it.
+  bool returnsDeletedObject = false;
   // Fields usable in fieldSelector beyond metadata.name / metadata.namespace.
   std::vector<std::string> selectableFields;
   // Set when another served version holds this resource's storage (objects are converted

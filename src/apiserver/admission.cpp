@@ -130,6 +130,29 @@ void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bo
                           options_.defaultUnreachableTolerationSeconds);
 }
 
+namespace {
+// Upstream's normalizeClusterIPs for an update: a client that changed or cleared only the
+// singular clusterIP meant the plural too, so validation then sees (and refuses) the change
+// of the primary address instead of storing two fields that disagree.
+void normalizeClusterIPs(json::object& spec, const json::object& oldSpec) {
+  const std::string ip = str(spec, "clusterIP"), oldIp = str(oldSpec, "clusterIP");
+  const json::value* ips = spec.if_contains("clusterIPs");
+  const json::value* oldIps = oldSpec.if_contains("clusterIPs");
+  const bool emptyIps = !ips || !ips->is_array() || ips->as_array().empty();
+  if (oldIps && oldIps->is_array() && !oldIps->as_array().empty() && emptyIps && ip == oldIp) {
+    spec["clusterIPs"] = *oldIps;  // an old client that left the plural out
+    return;
+  }
+  if (ip == oldIp) return;
+  const bool sameIps = (ips ? *ips : json::value()) == (oldIps ? *oldIps : json::value());
+  if (!sameIps) return;  // both changed: validation judges them
+  if (!oldIp.empty() && ip.empty())
+    spec.erase("clusterIPs");
+  else
+    spec["clusterIPs"] = json::array{json::value(ip)};
+}
+}  // namespace
+
 void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
                             const json::object& old) {
   if (info.isCore("services")) {
@@ -141,6 +164,7 @@ void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
         if (!spec->as_object().contains(f))
           if (auto* v = oldSpec->as_object().if_contains(f)) spec->as_object()[f] = *v;
       }
+      normalizeClusterIPs(spec->as_object(), oldSpec->as_object());
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/json_access.h"
 #include "apiserver/content.h"
 #include "apiserver/request_options.h"
 #include "apiserver/table.h"
@@ -23,6 +24,20 @@ std::string warningHeader(const std::string& text) {
     out.push_back(c);
   }
   return out + "\"";
+}
+
+// What upstream's store answers for an object it removed at once, unless the resource
+// returns the deleted object: a Success Status naming it (kind carries the resource).
+json::object deletedStatus(const api::ResourceInfo& info, const json::object& deleted) {
+  json::object details{{"name", api::stringAt(deleted, {"metadata", "name"})}};
+  if (!info.group.empty()) details["group"] = info.group;
+  details["kind"] = info.plural;
+  if (auto uid = api::stringAt(deleted, {"metadata", "uid"}); !uid.empty()) details["uid"] = uid;
+  return {{"kind", "Status"},
+          {"apiVersion", "v1"},
+          {"metadata", json::object()},
+          {"status", "Success"},
+          {"details", std::move(details)}};
 }
 
 HttpResponse respond(int status, const json::object& obj, const HttpRequest& req,
@@ -53,9 +68,7 @@ HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpReque
     objects.reserve(result.items.size());
     for (const auto& item : result.items) objects.push_back(item.get());
     json::object table = makeTable(info, objects, format.includeObject, true);
-    json::object meta{{"resourceVersion", std::to_string(result.revision)}};
-    if (!result.continueToken.empty()) meta["continue"] = result.continueToken;
-    table["metadata"] = std::move(meta);
+    table["metadata"] = ResourceStore::listMetadata(result);
     res.body = json::serialize(table);
   } else {
     res.body = ResourceStore::serializeList(info, result);
@@ -138,6 +151,7 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
     // Like upstream, 202 only for a cascading delete asked with orphanDependents=false that
     // did not finish at once (other clients expect 200 even while finalizers are pending).
     bool accepted = !gone && d.orphanDependents && !*d.orphanDependents;
+    if (gone && !info.returnsDeletedObject) return respond(200, deletedStatus(info, obj), req, ctx);
     return respond(accepted ? 202 : 200, obj, req, ctx);
   }
   throw unsupported(method);

@@ -115,8 +115,11 @@ ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
   if (info.storage)
     for (auto& item : items)
       item = std::make_shared<const json::object>(api::convertObject(*item, info));
-  ListResult result{std::move(items), revision, ""};
-  if (!nextKey.empty()) result.continueToken = encodeContinue(revision, nextKey);
+  ListResult result{std::move(items), revision, "", std::nullopt};
+  if (!nextKey.empty()) {
+    result.continueToken = encodeContinue(revision, nextKey);
+    if (!filter) result.remainingItemCount = cache(info).countFrom(prefix, nextKey);
+  }
   return result;
 }
 
@@ -124,9 +127,14 @@ namespace {
 json::object listMetadata(const ResourceStore::ListResult& result) {
   json::object meta{{"resourceVersion", std::to_string(result.revision)}};
   if (!result.continueToken.empty()) meta["continue"] = result.continueToken;
+  if (result.remainingItemCount) meta["remainingItemCount"] = *result.remainingItemCount;
   return meta;
 }
 }  // namespace
+
+json::object ResourceStore::listMetadata(const ListResult& result) {
+  return skiff::apiserver::listMetadata(result);
+}
 
 json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns,
                                  const ListOptions& options) {

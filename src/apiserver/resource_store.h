@@ -67,9 +67,15 @@ class ResourceStore {
     std::vector<ObjectPtr> items;
     int64_t revision = 0;
     std::string continueToken;
+    // Objects after this page, for an unfiltered list with more to come (upstream leaves it
+    // out when selectors are given); counted in the watch cache, so an estimate for
+    // continued pages, as upstream documents it.
+    std::optional<int64_t> remainingItemCount;
   };
   ListResult listObjects(const api::ResourceInfo& info, const std::string& ns,
                          const ListOptions& options);
+  // A list's ListMeta: resourceVersion, continue, remainingItemCount.
+  static boost::json::object listMetadata(const ListResult& result);
   // The list object (kind XList) with items, resourceVersion and continue.
   boost::json::object list(const api::ResourceInfo& info, const std::string& ns,
                            const ListOptions& options);

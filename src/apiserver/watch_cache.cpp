@@ -103,6 +103,15 @@ ResourceCache::Page ResourceCache::list(const std::string& keyPrefix, const std:
   return page;
 }
 
+int64_t ResourceCache::countFrom(const std::string& keyPrefix, const std::string& startKey) const {
+  std::lock_guard lock(mu_);
+  int64_t n = 0;
+  for (auto it = objects_.lower_bound(std::max(keyPrefix, startKey));
+       it != objects_.end() && startsWith(it->first, keyPrefix); ++it)
+    ++n;
+  return n;
+}
+
 ObjectPtr ResourceCache::get(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);

@@ -86,6 +86,8 @@ class ResourceCache {
   Page list(const std::string& keyPrefix, const std::string& startKey, size_t limit,
             const std::function<bool(const boost::json::object&)>& filter,
             int64_t globalRevision) const;
+  // How many objects under keyPrefix sort at or after startKey (a list's remainingItemCount).
+  int64_t countFrom(const std::string& keyPrefix, const std::string& startKey) const;
   ObjectPtr get(const std::string& key) const;
   // get() when the object is at `revision` (its metadata.resourceVersion), else null.
   ObjectPtr getAt(const std::string& key, int64_t revision) const;

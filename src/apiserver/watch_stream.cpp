@@ -33,6 +33,27 @@ struct Pending {
   std::shared_ptr<SharedEncoding> encoding;  // null for bookmarks, initial and replayed events
 };
 
+// A watch that ends after one ERROR event (its object a Status).
+class ErrorEventStream : public StreamSource {
+ public:
+  explicit ErrorEventStream(json::object status)
+      : status_(std::make_shared<const json::object>(std::move(status))) {}
+  void start(std::function<void()> wake) override { wake(); }
+  bool drain(std::vector<std::string>& out) override {
+    out.push_back(json::serialize(json::object{{"type", "ERROR"}, {"object", *status_}}) + "\n");
+    return false;
+  }
+  bool supportsEvents() const override { return true; }
+  bool drainEvents(std::vector<StreamEvent>& out) override {
+    out.push_back({"ERROR", status_});
+    return false;
+  }
+  void cancel() override {}
+
+ private:
+  std::shared_ptr<const json::object> status_;
+};
+
 class WatchStream : public StreamSource, public std::enable_shared_from_this<WatchStream> {
  public:
   WatchStream(ResourceCache& cache, const api::ResourceInfo& info, WatchOptions options,
@@ -232,7 +253,14 @@ std::shared_ptr<StreamSource> startWatch(ResourceStore& store, const api::Resour
     }
     snapshotRevision = from;
   }
-  stream->begin(std::move(initial), from, snapshotRevision, prefix);
+  try {
+    stream->begin(std::move(initial), from, snapshotRevision, prefix);
+  } catch (const ApiError& e) {
+    // Like upstream's cacher: a watch from a revision the history no longer holds is a 200
+    // whose only event is an ERROR carrying the 410, so watch clients see the Status event.
+    if (e.code() != 410) throw;
+    return std::make_shared<ErrorEventStream>(e.toStatus());
+  }
   // Upstream spreads default watch timeouts over [min, 2*min) so clients do not re-watch
   // in lockstep; 30 minutes minimum like kube-apiserver's default.
   int64_t timeout = options.timeoutSeconds;

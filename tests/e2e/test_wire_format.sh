@@ -65,6 +65,34 @@ expect_eq "$(curl_status DELETE '/api/v1/namespaces/default/configmaps/big?propa
 expect_eq "$(curl_status DELETE '/api/v1/namespaces/default/configmaps/big?gracePeriodSeconds=x')" "400" "a malformed gracePeriodSeconds is 400"
 expect_eq "$(curl_status GET /api/v1/namespaces/default/configmaps/big)" "200" "and nothing was deleted by the refused requests"
 
+# --- DELETE answers: a Success Status naming the object, except for the resources whose
+# upstream registry returns the deleted object (pods, services, namespaces, ...)
+run k create configmap gone
+uid=$(k get cm gone -o jsonpath='{.metadata.uid}')
+expect_eq "$(curl_status DELETE /api/v1/namespaces/default/configmaps/gone)" "200" "deleting a configmap is 200"
+expect_eq "$(cat "$WORK/body")" '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","details":{"name":"gone","kind":"configmaps","uid":"'"$uid"'"}}' "it answers upstream's Success Status"
+run k create deployment dep --image=busybox:1.36
+expect_eq "$(curl_status DELETE /apis/apps/v1/namespaces/default/deployments/dep)" "200" "deleting a deployment is 200"
+expect_eq "$(json_field '["details"]["group"]')" "apps" "its Status names the group"
+run k create service clusterip svc --tcp=80:80
+expect_eq "$(curl_status DELETE /api/v1/namespaces/default/services/svc)" "200" "deleting a service is 200"
+expect_eq "$(json_field '["kind"]')" "Service" "a Service delete answers the Service, as upstream"
+
+# --- remainingItemCount on an unfiltered page with more to come
+for i in 1 2 3 4; do run k create configmap page-$i; done
+total=$(k get cm -o name | wc -l)
+expect_eq "$(curl_status GET '/api/v1/namespaces/default/configmaps?limit=2')" "200" "a page of two"
+expect_eq "$(json_field '["metadata"]["remainingItemCount"]')" "$((total - 2))" "remainingItemCount counts the rest"
+expect_eq "$(curl_status GET '/api/v1/namespaces/default/configmaps?limit=2&labelSelector=x!%3Dy')" "200" "a filtered page"
+expect_eq "$(json_field '["metadata"].get("remainingItemCount", "absent")')" "absent" "has no remainingItemCount, as upstream"
+
+# --- a Service's clusterIP cannot change by changing only the singular field
+run k create service clusterip fixed --tcp=80:80
+ip=$(k get svc fixed -o jsonpath='{.spec.clusterIP}')
+expect_fail "changing only spec.clusterIP is refused" k patch svc fixed --type=merge -p '{"spec":{"clusterIP":"10.43.0.250"}}'
+expect_contains "$OUT" "spec.clusterIPs[0]: Invalid value: []string{\"10.43.0.250\"}: may not change once set" "with upstream's cause"
+expect_eq "$(k get svc fixed -o jsonpath='{.spec.clusterIP} {.spec.clusterIPs[0]}')" "$ip $ip" "and both fields keep the allocated address"
+
 # --- 413 with upstream's message
 head -c 4000000 /dev/zero | tr '\0' 'a' | python3 -c "import sys,json;print(json.dumps({'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'huge'},'data':{'a':sys.stdin.read()}}))" >"$WORK/huge.json"
 expect_eq "$(curl_status POST /api/v1/namespaces/default/configmaps application/json "$WORK/huge.json")" "413" "an oversize body is 413"
