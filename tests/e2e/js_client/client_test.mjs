@@ -1,6 +1,9 @@
 // The official JavaScript client (@kubernetes/client-node, pinned in package.json) against a
 // real skiff node: typed CRUD and the three patch types, errors, selectors, paging, Watch,
 // Informer, logs, and the WebSocket streams (exec, attach, port-forward).
+// Version 1.4.0 is the newest that loads on Node 20: 2.x depends on undici 8, which needs
+// Node >= 22.19 (it fails at import on 20). The 1.x API takes the patch Content-Type from a
+// header middleware (setHeaderOptions); without one it sends application/json-patch+json.
 //
 // Usage: node client_test.mjs KUBECONFIG NODE_NAME
 // Prints "ok - ..." / "not ok - ..." per check and "N passed, M failed" at the end; exits 1
