@@ -3,6 +3,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -133,17 +134,177 @@ void serveSession(std::unique_ptr<spdy::Session> client,
   for (auto& r : relays) r.thread.join();
 }
 
+// ---------------------------------------------------------------- WebSocket channel protocols
+
+constexpr auto kDrainTimeout = 5s;
+constexpr size_t kMaxErrorText = 64 * 1024;
+
+// One forwarded port of a channel session and its two streams to the runtime.
+struct ChannelPort {
+  uint16_t port = 0;
+  spdy::StreamPtr data, error;
+  std::string setupError;  // why the runtime streams could not be opened
+};
+
+// Opens the port's streams as kubectl would: error first (our side closed at once), then data
+// once the error stream was answered.
+void openRuntimeStreams(spdy::Session& rt, ChannelPort& p, size_t requestId) {
+  spdy::Headers h = {{"streamtype", "error"},
+                     {"port", std::to_string(p.port)},
+                     {"requestid", std::to_string(requestId)}};
+  try {
+    p.error = rt.open(h);
+    p.error->closeWrite();
+    if (!p.error->waitReply(kStreamReplyTimeout))
+      throw std::runtime_error("the container runtime refused the error stream");
+    h[0].second = "data";
+    p.data = rt.open(h);
+    if (!p.data->waitReply(kStreamReplyTimeout))
+      throw std::runtime_error("the container runtime refused the data stream");
+  } catch (const std::exception& e) {
+    p.setupError = e.what();
+    for (spdy::StreamPtr* stream : {&p.data, &p.error}) {
+      if (*stream) (*stream)->reset();  // RST_STREAM to the runtime
+      *stream = nullptr;
+    }
+  }
+}
+
+void serveChannelSession(UpgradedConnectionPtr conn, const std::shared_ptr<RuntimeConnection>& rt,
+                         const std::vector<uint16_t>& ports, ChannelEncoding encoding) {
+  WebSocketConnection ws(*conn, WebSocketConnection::Role::Server);
+  auto write = [&](size_t channel, std::string_view d) {
+    ws.writeChannel(encoding, static_cast<uint8_t>(channel), d);
+  };
+  std::vector<ChannelPort> fw(ports.size());
+  try {
+    for (size_t i = 0; i < ports.size(); ++i) {
+      fw[i].port = ports[i];
+      const char bytes[2] = {static_cast<char>(ports[i] & 0xFF), static_cast<char>(ports[i] >> 8)};
+      write(2 * i, std::string_view(bytes, 2));
+      write(2 * i + 1, std::string_view(bytes, 2));
+    }
+  } catch (const std::exception& e) {
+    SKIFF_LOG_DEBUG("kubelet port-forward: client gone before forwarding error=\"{}\"", e.what());
+    rt->session->close();
+    return;
+  }
+  for (size_t i = 0; i < fw.size(); ++i) openRuntimeStreams(*rt->session, fw[i], i);
+
+  std::atomic<bool> finished{false};
+  std::mutex readerMu;
+  std::condition_variable readerCv;
+  bool readerDone = false;
+  // Client -> pod: data channels only; upstream discards what a client writes to an error
+  // channel or to a channel no port has.
+  std::thread reader([&] {
+    WsMessage m;
+    while (ws.readMessage(m)) {
+      auto msg = decodeChannelMessage(encoding, m);
+      if (!msg || msg->channel % 2 != 0 || msg->channel / 2u >= fw.size()) continue;
+      auto& data = fw[msg->channel / 2].data;
+      if (!data || msg->data.empty()) continue;
+      try {
+        data->write(msg->data);
+      } catch (const std::exception&) {
+        // the pod's side of this connection ended; its end reaches the client from there
+      }
+    }
+    for (auto& p : fw)
+      if (p.data) p.data->closeWrite();
+    if (!finished) rt->session->close();  // the client left: end every connection
+    std::lock_guard lock(readerMu);
+    readerDone = true;
+    readerCv.notify_all();
+  });
+
+  // Pod -> client, per port; then the runtime's error text, if any.
+  std::vector<std::thread> pumps;
+  for (size_t i = 0; i < fw.size(); ++i)
+    pumps.emplace_back([&, i] {
+      ChannelPort& p = fw[i];
+      std::string error = p.setupError;
+      if (p.data) {
+        char buf[32 * 1024];
+        for (;;) {
+          size_t n = p.data->read(buf, sizeof(buf));
+          if (n == 0) break;
+          try {
+            write(2 * i, std::string_view(buf, n));
+          } catch (const std::exception&) {
+            p.data->reset();
+            break;
+          }
+        }
+      }
+      if (p.error) error += p.error->readAll(kMaxErrorText);
+      if (!error.empty()) {
+        if (!p.setupError.empty())
+          error = "error forwarding port " + std::to_string(p.port) + ": " + error;
+        try {
+          write(2 * i + 1, error);
+        } catch (const std::exception&) {
+        }
+      }
+    });
+  for (auto& t : pumps) t.join();
+  finished = true;
+  ws.sendClose(kWsCloseNormal);
+  {
+    std::unique_lock lock(readerMu);
+    if (!readerCv.wait_for(lock, kDrainTimeout, [&] { return readerDone; })) conn->close();
+  }
+  reader.join();
+  rt->session->close();
+}
+
 }  // namespace
+
+std::vector<uint16_t> portForwardPorts(const apiserver::HttpRequest& req) {
+  std::vector<uint16_t> ports;
+  bool any = false;
+  for (const char* name : {"port", "ports"})
+    for (auto [it, end] = req.query.equal_range(name); it != end; ++it) {
+      any = true;
+      const std::string& value = it->second;
+      if (value.empty())
+        throw badRequest(std::string("query parameter \"") + name + "\" cannot be empty");
+      for (size_t pos = 0; pos <= value.size();) {
+        size_t comma = value.find(',', pos);
+        if (comma == std::string::npos) comma = value.size();
+        std::string p = value.substr(pos, comma - pos);
+        unsigned n = 0;
+        auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
+        if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || n > 65535)
+          throw badRequest("unable to parse \"" + value + "\" as a port");
+        if (n < 1) throw badRequest("port \"" + value + "\" must be > 0");
+        ports.push_back(static_cast<uint16_t>(n));
+        pos = comma + 1;
+      }
+    }
+  if (!any) throw badRequest("query parameter \"port\" is required");
+  return ports;
+}
 
 apiserver::HttpResponse servePortForward(const apiserver::HttpRequest& req,
                                          const PortForwardUrlProvider& runtimeUrl) {
   const bool ws = isWebSocketRequest(req);
   apiserver::HttpResponse res;
+  bool tunnel = false;  // SPDY in WebSocket messages, else the channel protocols
+  std::vector<uint16_t> ports;
+  std::string protocol;
   if (ws) {
-    if (!negotiateWebSocketProtocol(req, {kPortForwardTunnelProtocol}))
-      throw badRequest(std::string("websocket: port-forward needs subprotocol ") +
-                       kPortForwardTunnelProtocol);
-    res = webSocketUpgradeResponse(req, kPortForwardTunnelProtocol, {});
+    static const std::vector<std::string> kProtocols = {
+        kPortForwardTunnelProtocol, kPortForwardChannelProtocol, kPortForwardBase64Protocol, ""};
+    auto p = negotiateWebSocketProtocol(req, kProtocols);
+    if (!p)
+      throw badRequest("websocket: requested protocol(s) [" + req.header("sec-websocket-protocol") +
+                       "] are not supported; supported: [" + kPortForwardTunnelProtocol + " " +
+                       kPortForwardChannelProtocol + " " + kPortForwardBase64Protocol + "]");
+    protocol = *p;
+    tunnel = protocol == kPortForwardTunnelProtocol;
+    if (!tunnel) ports = portForwardPorts(req);
+    res = webSocketUpgradeResponse(req, protocol, {});
   } else if (spdy::isUpgradeRequest(req)) {
     auto p = spdy::negotiateProtocol(req, {kPortForwardProtocolV1});
     if (!p)
@@ -168,8 +329,12 @@ apiserver::HttpResponse servePortForward(const apiserver::HttpRequest& req,
     throw ApiError(500, "InternalError",
                    std::string("error connecting to the container runtime: ") + e.what());
   }
-  res.upgrade = [rt, ws](UpgradedConnectionPtr conn) {
+  res.upgrade = [rt, ws, tunnel, ports, protocol](UpgradedConnectionPtr conn) {
     try {
+      if (ws && !tunnel) {
+        serveChannelSession(std::move(conn), rt, ports, channelEncoding(protocol));
+        return;
+      }
       std::unique_ptr<spdy::Session> client;
       if (ws)
         client =

@@ -21,8 +21,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::vector<std::string> kWebSocketProtocols = {kStreamProtocolV5, kStreamProtocolV4,
-                                                      kStreamProtocolV1};
+// "" is a client that names no subprotocol: upstream serves it channel.k8s.io.
+const std::vector<std::string> kWebSocketProtocols = {
+    kStreamProtocolV5,       kStreamProtocolV4, kStreamProtocolV4Base64,
+    kStreamProtocolV1Base64, kStreamProtocolV1, ""};
 const std::vector<std::string> kSpdyProtocols = {
     kStreamProtocolV5, kStreamProtocolV4, kStreamProtocolV3, kStreamProtocolV2, kStreamProtocolV1};
 
@@ -41,7 +43,7 @@ constexpr uint8_t kChannelStdin = 0, kChannelStdout = 1, kChannelStderr = 2, kCh
 
 int protocolVersion(const std::string& p) {
   if (p == kStreamProtocolV5) return 5;
-  if (p == kStreamProtocolV4) return 4;
+  if (p == kStreamProtocolV4 || p == kStreamProtocolV4Base64) return 4;
   if (p == kStreamProtocolV3) return 3;
   if (p == kStreamProtocolV2) return 2;
   return 1;
@@ -161,16 +163,28 @@ void serveWebSocketSession(UpgradedConnectionPtr conn, const std::shared_ptr<Run
                            const std::string& protocol) {
   WebSocketConnection ws(*conn, WebSocketConnection::Role::Server);
   const bool v5 = protocol == kStreamProtocolV5;
+  const ChannelEncoding encoding = channelEncoding(protocol);
   std::atomic<bool> finished{false};
   Latch readerDone(1);
+  // Upstream's "the connection is established" signal, before any output.
+  try {
+    ws.writeChannel(encoding,
+                    rt->out   ? kChannelStdout
+                    : rt->err ? kChannelStderr
+                              : kChannelError,
+                    {});
+  } catch (const std::exception&) {
+    // the client is gone already; the reader below finds that out
+  }
 
   std::thread reader([&] {
     bool stdinOpen = rt->in != nullptr;
     WsMessage m;
     while (ws.readMessage(m)) {
-      if (m.opcode != WsOpcode::Binary || m.data.empty()) continue;
-      const auto channel = static_cast<uint8_t>(m.data[0]);
-      std::string_view payload = std::string_view(m.data).substr(1);
+      auto msg = decodeChannelMessage(encoding, m);
+      if (!msg) continue;
+      const uint8_t channel = msg->channel;
+      std::string_view payload = msg->data;
       try {
         if (channel == kChannelStdin && stdinOpen) {
           if (!payload.empty()) rt->in->write(payload);
@@ -198,7 +212,7 @@ void serveWebSocketSession(UpgradedConnectionPtr conn, const std::shared_ptr<Run
   std::vector<std::thread> pumps;
   Latch pumpsDone((rt->out ? 1 : 0) + (rt->err ? 1 : 0));
   auto relay = [&](spdy::Stream& from, uint8_t channel) {
-    pump(from, [&](std::string_view d) { ws.writeChannel(channel, d); });
+    pump(from, [&](std::string_view d) { ws.writeChannel(encoding, channel, d); });
     pumpsDone.done();
   };
   if (rt->out) pumps.emplace_back(relay, std::ref(*rt->out), kChannelStdout);
@@ -212,7 +226,7 @@ void serveWebSocketSession(UpgradedConnectionPtr conn, const std::shared_ptr<Run
   finished = true;
   std::string message = statusForClient(status, protocol);
   try {
-    if (!message.empty()) ws.writeChannel(kChannelError, message);
+    if (!message.empty()) ws.writeChannel(encoding, kChannelError, message);
   } catch (const std::exception&) {
   }
   ws.sendClose(kWsCloseNormal);

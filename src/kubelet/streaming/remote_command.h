@@ -3,10 +3,15 @@
 // with its CRI streaming proxy.
 //
 // Client protocols:
-//   WebSocket  v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io — binary messages whose
-//              first byte is the channel: 0 stdin, 1 stdout, 2 stderr, 3 error/status,
-//              4 resize ({"Width":..,"Height":..}); v5 adds {255, channel} to close a channel
-//              (kubectl sends {255, 0} at stdin EOF). The session ends with the status on
+//   WebSocket  v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io (also when the client
+//              offers no subprotocol) — messages whose first byte is the channel: 0 stdin,
+//              1 stdout, 2 stderr, 3 error/status, 4 resize ({"Width":..,"Height":..}); v5 adds
+//              {255, channel} to close a channel (kubectl sends {255, 0} at stdin EOF).
+//              v4.base64.channel.k8s.io and base64.channel.k8s.io: the same in text messages,
+//              the channel as a digit and the data in base64 (websocket.h, ChannelEncoding).
+//              Clients may send text or binary messages on any of them. The server first sends
+//              an empty message on the lowest channel it writes (stdout, else stderr, else
+//              error), as upstream does to say the session is up, and ends with the status on
 //              channel 3 and a close frame (1000).
 //   SPDY/3.1   X-Stream-Protocol-Version v5/v4/v3/v2.channel.k8s.io and channel.k8s.io — the
 //              client opens streams with header streamtype = error, stdin, stdout, stderr,
@@ -29,6 +34,8 @@ inline constexpr const char* kStreamProtocolV4 = "v4.channel.k8s.io";
 inline constexpr const char* kStreamProtocolV3 = "v3.channel.k8s.io";
 inline constexpr const char* kStreamProtocolV2 = "v2.channel.k8s.io";
 inline constexpr const char* kStreamProtocolV1 = "channel.k8s.io";
+inline constexpr const char* kStreamProtocolV4Base64 = "v4.base64.channel.k8s.io";
+inline constexpr const char* kStreamProtocolV1Base64 = "base64.channel.k8s.io";
 
 struct RemoteCommandOptions {
   bool in = false;   // stdin

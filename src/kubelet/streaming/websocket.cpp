@@ -41,7 +41,9 @@ bool isWebSocketRequest(const apiserver::HttpRequest& req) {
 
 std::optional<std::string> negotiateWebSocketProtocol(const apiserver::HttpRequest& req,
                                                       const std::vector<std::string>& supported) {
-  for (const auto& offered : headerTokens(req.header("sec-websocket-protocol")))
+  auto offers = headerTokens(req.header("sec-websocket-protocol"));
+  if (offers.empty()) offers.emplace_back();  // no protocol: upstream's ""
+  for (const auto& offered : offers)
     for (const auto& s : supported)
       if (offered == s) return s;
   return std::nullopt;
@@ -150,6 +152,44 @@ std::optional<WsFrame> WsFrameParser::next() {
   return f;
 }
 
+// ---------------------------------------------------------------- channel protocols
+
+ChannelEncoding channelEncoding(std::string_view protocol) {
+  return protocol.find("base64.channel.k8s.io") != std::string_view::npos ? ChannelEncoding::Base64
+                                                                          : ChannelEncoding::Binary;
+}
+
+WsMessage encodeChannelMessage(ChannelEncoding encoding, uint8_t channel, std::string_view data) {
+  WsMessage m;
+  if (encoding == ChannelEncoding::Base64) {
+    m.opcode = WsOpcode::Text;
+    m.data.push_back(static_cast<char>('0' + channel));
+    m.data += base64Encode(data);
+  } else {
+    m.opcode = WsOpcode::Binary;
+    m.data.reserve(data.size() + 1);
+    m.data.push_back(static_cast<char>(channel));
+    m.data.append(data);
+  }
+  return m;
+}
+
+std::optional<ChannelMessage> decodeChannelMessage(ChannelEncoding encoding, const WsMessage& m) {
+  if (m.data.empty()) return std::nullopt;
+  ChannelMessage out;
+  out.channel = static_cast<uint8_t>(m.data[0]);
+  std::string_view payload = std::string_view(m.data).substr(1);
+  if (encoding == ChannelEncoding::Binary) {
+    out.data.assign(payload);
+    return out;
+  }
+  out.channel = static_cast<uint8_t>(out.channel - '0');
+  auto decoded = base64Decode(payload);
+  if (!decoded) return std::nullopt;
+  out.data = std::move(*decoded);
+  return out;
+}
+
 // ---------------------------------------------------------------- WebSocketConnection
 
 WebSocketConnection::WebSocketConnection(UpgradedConnection& conn, Role role, size_t maxMessage)
@@ -182,11 +222,13 @@ void WebSocketConnection::writeMessage(WsOpcode opcode, std::string_view data) {
 }
 
 void WebSocketConnection::writeChannel(uint8_t channel, std::string_view data) {
-  std::string msg;
-  msg.reserve(data.size() + 1);
-  msg.push_back(static_cast<char>(channel));
-  msg.append(data);
-  writeMessage(WsOpcode::Binary, msg);
+  writeChannel(ChannelEncoding::Binary, channel, data);
+}
+
+void WebSocketConnection::writeChannel(ChannelEncoding encoding, uint8_t channel,
+                                       std::string_view data) {
+  WsMessage m = encodeChannelMessage(encoding, channel, data);
+  writeMessage(m.opcode, m.data);
 }
 
 void WebSocketConnection::sendClose(uint16_t code, std::string_view reason) {

@@ -4,7 +4,8 @@
 // kubectl v1.32 speaks it for exec/attach (subprotocol v5.channel.k8s.io: binary messages whose
 // first byte is the channel) and for port-forward (SPDY/3.1+portforward.k8s.io: SPDY frames
 // carried, split arbitrarily, in binary messages — WebSocketByteStream turns those back into a
-// byte stream).
+// byte stream). Other clients (the official Python client) use the channel protocols for
+// port-forward too, send text messages, or ask for the base64 variants.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +28,9 @@ std::string webSocketAccept(std::string_view key);
 bool isWebSocketRequest(const apiserver::HttpRequest& req);
 
 // The first protocol of the client's Sec-WebSocket-Protocol list (in the client's order, as
-// upstream negotiates) that `supported` contains; nullopt when none.
+// upstream negotiates) that `supported` contains; nullopt when none. A client that offers no
+// protocol at all asks for "" (upstream's default, the binary channel protocol), which matches
+// when `supported` lists "".
 std::optional<std::string> negotiateWebSocketProtocol(const apiserver::HttpRequest& req,
                                                       const std::vector<std::string>& supported);
 
@@ -93,6 +96,24 @@ struct WsMessage {
   std::string data;
 };
 
+// The k8s channel protocols over WebSocket (upstream's wsstream). Binary ("channel.k8s.io",
+// "v4.channel.k8s.io", ...): the channel byte, then the data, sent as a binary message. Base64
+// ("base64.channel.k8s.io", "v4.base64.channel.k8s.io"): the channel as an ASCII digit, then
+// the data in standard base64, sent as a text message. Upstream reads text and binary messages
+// alike in both (the Python client sends text messages on the binary protocols).
+enum class ChannelEncoding { Binary, Base64 };
+ChannelEncoding channelEncoding(std::string_view protocol);
+
+struct ChannelMessage {
+  uint8_t channel = 0;
+  std::string data;
+};
+// The wire message for `data` on `channel`.
+WsMessage encodeChannelMessage(ChannelEncoding encoding, uint8_t channel, std::string_view data);
+// nullopt for an empty message or base64 data that does not decode (upstream logs and drops
+// such frames). A base64 channel is the first byte minus '0', as upstream computes it.
+std::optional<ChannelMessage> decodeChannelMessage(ChannelEncoding encoding, const WsMessage& m);
+
 // A WebSocket session on a taken-over connection. One thread reads (readMessage), any number
 // write (writes are serialized).
 class WebSocketConnection {
@@ -109,8 +130,9 @@ class WebSocketConnection {
   // Thread-safe. Throws std::runtime_error when the connection is gone or closing.
   void writeMessage(WsOpcode opcode, std::string_view data);
   void writeBinary(std::string_view data) { writeMessage(WsOpcode::Binary, data); }
-  // A binary message of `channel` followed by `data` (the k8s channel protocols).
+  // `data` on `channel` in the k8s channel protocols (see ChannelEncoding).
   void writeChannel(uint8_t channel, std::string_view data);
+  void writeChannel(ChannelEncoding encoding, uint8_t channel, std::string_view data);
   // Sends a close frame once; later writes fail.
   void sendClose(uint16_t code = kWsCloseNormal, std::string_view reason = {});
 

@@ -106,11 +106,13 @@ class RemoteCommandTest : public ::testing::Test {
 
   struct WsResult {
     std::map<int, std::string> channels;
+    std::vector<WsMessage> messages;  // as they came, undecoded
     std::optional<uint16_t> closeCode;
   };
   // Runs the 101's handler on one end of a socket pair and a WebSocket client on the other.
   static WsResult runWebSocket(apiserver::HttpResponse& res,
-                               const std::function<void(WebSocketConnection&)>& afterOpen = {}) {
+                               const std::function<void(WebSocketConnection&)>& afterOpen = {},
+                               ChannelEncoding encoding = ChannelEncoding::Binary) {
     auto [server, client] = socketPair();
     std::thread handler(
         [&res, conn = std::move(server)]() mutable { res.upgrade(std::move(conn)); });
@@ -118,8 +120,10 @@ class RemoteCommandTest : public ::testing::Test {
     if (afterOpen) afterOpen(ws);
     WsResult r;
     WsMessage m;
-    while (ws.readMessage(m))
-      if (!m.data.empty()) r.channels[static_cast<uint8_t>(m.data[0])] += m.data.substr(1);
+    while (ws.readMessage(m)) {
+      r.messages.push_back(m);
+      if (auto c = decodeChannelMessage(encoding, m)) r.channels[c->channel] += c->data;
+    }
     r.closeCode = ws.peerCloseCode();
     handler.join();
     return r;
@@ -201,6 +205,77 @@ TEST_F(RemoteCommandTest, WebSocketV5StdinAndItsCloseReachTheRuntime) {
   });
   EXPECT_EQ(r.channels[1], "got:abcdef");
   EXPECT_EQ(json::parse(r.channels[3]).at("status"), "Success");
+}
+
+// containerd's side of `read line; echo got:$line`: one read of stdin, echoed, success.
+FakeStreamingServer::Serve echoOneRead() {
+  return containerd({"error", "stdin", "stdout"}, [](Streams& s) {
+    char buf[256];
+    size_t n = s["stdin"]->read(buf, sizeof(buf));
+    s["stdout"]->write("got:" + std::string(buf, n));
+    s["error"]->write(kSuccessStatus);
+  });
+}
+
+TEST_F(RemoteCommandTest, WebSocketV4AcceptsStdinInTextMessages) {
+  // The Python client sends a str written to stdin as a text message: chr(0) + the text.
+  FakeStreamingServer cri(kStreamProtocolV4, echoOneRead());
+  runtime_.url = cri.url("/exec/t");
+  auto req = webSocket(
+      request("/exec/default/web/app", {{"command", "sh"}, {"stdin", "True"}, {"stdout", "True"}}),
+      kStreamProtocolV4);
+  auto res = execHandler(backend())(req);
+  EXPECT_EQ(header(res, "Sec-WebSocket-Protocol"), kStreamProtocolV4);
+  auto r = runWebSocket(res, [](WebSocketConnection& ws) {
+    ws.writeMessage(WsOpcode::Text, std::string("\0hello\n", 7));
+  });
+  EXPECT_EQ(r.channels[1], "got:hello\n");
+  EXPECT_EQ(json::parse(r.channels[3]).at("status"), "Success");
+  // Upstream's first message: an empty one on the lowest channel the server writes.
+  ASSERT_FALSE(r.messages.empty());
+  EXPECT_EQ(r.messages[0].data, std::string("\x01", 1));
+  EXPECT_EQ(r.messages[0].opcode, WsOpcode::Binary);
+}
+
+TEST_F(RemoteCommandTest, WebSocketV4Base64SpeaksBase64TextMessages) {
+  FakeStreamingServer cri(kStreamProtocolV4, echoOneRead());
+  runtime_.url = cri.url("/exec/t");
+  auto req = webSocket(
+      request("/exec/default/web/app", {{"command", "sh"}, {"stdin", "1"}, {"stdout", "1"}}),
+      "v4.base64.channel.k8s.io");
+  auto res = execHandler(backend())(req);
+  EXPECT_EQ(header(res, "Sec-WebSocket-Protocol"), "v4.base64.channel.k8s.io");
+  auto r = runWebSocket(
+      res,
+      [](WebSocketConnection& ws) {
+        ws.writeMessage(WsOpcode::Text, "0aGk=");  // stdin "hi"
+      },
+      ChannelEncoding::Base64);
+  EXPECT_EQ(r.channels[1], "got:hi");
+  EXPECT_EQ(json::parse(r.channels[3]).at("status"), "Success");
+  ASSERT_GE(r.messages.size(), 3u);
+  EXPECT_EQ(r.messages[0].data, "1");  // the empty first message: digit, no data
+  for (const auto& m : r.messages) EXPECT_EQ(m.opcode, WsOpcode::Text);
+  EXPECT_EQ(r.messages[1].data, "1Z290Omhp");  // stdout "got:hi"
+}
+
+TEST_F(RemoteCommandTest, WebSocketWithoutSubprotocolIsTheV1ChannelProtocol) {
+  FakeStreamingServer cri(kStreamProtocolV4, containerd({"error", "stdout"}, [](Streams& s) {
+                            s["stdout"]->write("out");
+                            s["error"]->write(kExit3Status);
+                          }));
+  runtime_.url = cri.url("/exec/t");
+  auto req = webSocket(request("/exec/default/web/app", {{"command", "x"}, {"stdout", "1"}}));
+  req.headers.erase("sec-websocket-protocol");
+  auto res = execHandler(backend())(req);
+  ASSERT_EQ(res.status, 101);
+  EXPECT_EQ(header(res, "Sec-WebSocket-Protocol"), "<none>");
+  auto r = runWebSocket(res);
+  EXPECT_EQ(r.channels[1], "out");
+  // Before v4 the error channel carries the message text, not a Status.
+  EXPECT_EQ(r.channels[3],
+            "command terminated with non-zero exit code: error executing command [sh -c exit 3], "
+            "exit code 3");
 }
 
 TEST_F(RemoteCommandTest, TtySessionRelaysResizeAndHasNoStderr) {

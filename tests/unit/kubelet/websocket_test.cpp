@@ -66,6 +66,75 @@ TEST(WebSocket, NegotiationFollowsTheClientsOrderAndRejectsUnknown) {
       negotiateWebSocketProtocol(upgradeRequest("base64.channel.k8s.io"), {"v5.channel.k8s.io"}));
 }
 
+TEST(WebSocket, NoOfferedProtocolIsTheEmptyOne) {
+  auto req = upgradeRequest("");
+  req.headers.erase("sec-websocket-protocol");
+  EXPECT_EQ(*negotiateWebSocketProtocol(req, {"v4.channel.k8s.io", ""}), "");
+  EXPECT_FALSE(negotiateWebSocketProtocol(req, {"v4.channel.k8s.io"}));
+  // A client that offers something gets no fallback to "".
+  EXPECT_FALSE(negotiateWebSocketProtocol(upgradeRequest("v9.channel.k8s.io"), {"x", ""}));
+}
+
+TEST(WebSocket, ChannelEncodingFollowsTheProtocolName) {
+  EXPECT_EQ(channelEncoding("v4.channel.k8s.io"), ChannelEncoding::Binary);
+  EXPECT_EQ(channelEncoding("channel.k8s.io"), ChannelEncoding::Binary);
+  EXPECT_EQ(channelEncoding(""), ChannelEncoding::Binary);
+  EXPECT_EQ(channelEncoding("v4.base64.channel.k8s.io"), ChannelEncoding::Base64);
+  EXPECT_EQ(channelEncoding("base64.channel.k8s.io"), ChannelEncoding::Base64);
+}
+
+TEST(WebSocket, BinaryChannelMessages) {
+  auto m = encodeChannelMessage(ChannelEncoding::Binary, 2, "err");
+  EXPECT_EQ(m.opcode, WsOpcode::Binary);
+  EXPECT_EQ(m.data, bytes({2, 'e', 'r', 'r'}));
+  auto c = decodeChannelMessage(ChannelEncoding::Binary, m);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->channel, 2);
+  EXPECT_EQ(c->data, "err");
+  // A text message on a binary protocol (the Python client's str writes) reads the same.
+  c = decodeChannelMessage(ChannelEncoding::Binary, {WsOpcode::Text, bytes({0, 'h', 'i'})});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->channel, 0);
+  EXPECT_EQ(c->data, "hi");
+  EXPECT_FALSE(decodeChannelMessage(ChannelEncoding::Binary, {WsOpcode::Binary, ""}));
+  // A channel byte alone: an empty message on that channel.
+  c = decodeChannelMessage(ChannelEncoding::Binary, {WsOpcode::Binary, bytes({1})});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->data, "");
+}
+
+TEST(WebSocket, Base64ChannelMessages) {
+  auto m = encodeChannelMessage(ChannelEncoding::Base64, 1, std::string("\0\xff\n", 3));
+  EXPECT_EQ(m.opcode, WsOpcode::Text);
+  EXPECT_EQ(m.data, "1AP8K");
+  auto c = decodeChannelMessage(ChannelEncoding::Base64, m);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->channel, 1);
+  EXPECT_EQ(c->data, std::string("\0\xff\n", 3));
+  // Binary messages are read too; the payload must be base64.
+  c = decodeChannelMessage(ChannelEncoding::Base64, {WsOpcode::Binary, "0aGk="});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->channel, 0);
+  EXPECT_EQ(c->data, "hi");
+  EXPECT_FALSE(decodeChannelMessage(ChannelEncoding::Base64, {WsOpcode::Text, "0not base64!"}));
+  EXPECT_EQ(encodeChannelMessage(ChannelEncoding::Base64, 3, "").data, "3");
+}
+
+TEST(WebSocket, WriteChannelUsesTheEncoding) {
+  auto [a, b] = socketPair();
+  WebSocketConnection server(*a, WebSocketConnection::Role::Server);
+  WebSocketConnection client(*b, WebSocketConnection::Role::Client);
+  server.writeChannel(ChannelEncoding::Base64, 1, "hi");
+  server.writeChannel(1, "hi");
+  WsMessage m;
+  ASSERT_TRUE(client.readMessage(m));
+  EXPECT_EQ(m.opcode, WsOpcode::Text);
+  EXPECT_EQ(m.data, "1aGk=");
+  ASSERT_TRUE(client.readMessage(m));
+  EXPECT_EQ(m.opcode, WsOpcode::Binary);
+  EXPECT_EQ(m.data, bytes({1, 'h', 'i'}));
+}
+
 TEST(WebSocket, HandshakeWithoutKeyIsABadRequest) {
   auto req = upgradeRequest("v5.channel.k8s.io");
   req.headers.erase("sec-websocket-key");
