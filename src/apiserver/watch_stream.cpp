@@ -9,6 +9,7 @@
 #include "apiserver/table.h"
 #include "common/api_error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace skiff::apiserver {
 
@@ -37,7 +38,11 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
  public:
   WatchStream(ResourceCache& cache, const api::ResourceInfo& info, WatchOptions options,
               std::function<bool(const json::object&)> filter)
-      : cache_(cache), info_(info), options_(std::move(options)), filter_(std::move(filter)) {}
+      : cache_(cache),
+        info_(info),
+        options_(std::move(options)),
+        filter_(std::move(filter)),
+        eventLabels_{{"group", info.group}, {"kind", info.kind}, {"resource", info.plural}, {"version", info.version}} {}
 
   ~WatchStream() override { cancel(); }
 
@@ -65,6 +70,7 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
     bool overflowed = false;
     bool open = take(batch, overflowed);
     for (auto& ev : batch) out.push_back(encode(ev));
+    countSent(batch.size() + (overflowed ? 1 : 0));
     if (overflowed) {
       out.push_back(json::serialize(json::object{{"type", "ERROR"}, {"object", overflowStatus()}}) + "\n");
       return false;
@@ -84,6 +90,7 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
       else
         out.push_back({std::move(ev.type), std::move(ev.object)});
     }
+    countSent(batch.size() + (overflowed ? 1 : 0));
     if (overflowed) {
       out.push_back({"ERROR", std::make_shared<const json::object>(overflowStatus())});
       return false;
@@ -122,6 +129,11 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
     }
     if (!batch.empty()) lastBookmark_ = now;
     return !closed_;
+  }
+
+  // apiserver_watch_events_total (described in request_metrics.cpp): one lookup per batch.
+  void countSent(size_t n) {
+    if (n > 0) Metrics::global().increment("apiserver_watch_events_total", eventLabels_, static_cast<double>(n));
   }
 
   static json::object overflowStatus() {
@@ -201,6 +213,7 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
   bool sentColumns_ = false;
   int64_t lastRevision_ = 0;
   std::chrono::steady_clock::time_point lastBookmark_;
+  const MetricLabels eventLabels_;
 };
 
 }  // namespace
