@@ -112,13 +112,15 @@ RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req, const ap
   }
   auto ri = parseResourcePath(p, registry);
   if (!ri || !ri->info) return Labels{};  // discovery, OpenAPI, unknown paths: not measured
+  bool connect = ri->subresource == "exec" || ri->subresource == "attach" || ri->subresource == "portforward" ||
+                 ri->subresource == "proxy";
+  // Unknown subresources (any path could name one) would grow the series without bound.
+  if (!ri->subresource.empty() && !connect && !ri->info->subresource(ri->subresource)) return Labels{};
   l.group = ri->group;
   l.version = ri->version;
   l.resource = ri->resource;
   l.subresource = ri->subresource;
   const std::string& m = req.method;
-  bool connect = ri->subresource == "exec" || ri->subresource == "attach" || ri->subresource == "portforward" ||
-                 ri->subresource == "proxy";
   if (connect) {
     l.verb = "CONNECT";
   } else if (m == "GET" || m == "HEAD") {
