@@ -174,14 +174,28 @@ std::string Kubelet::cadvisorMetrics() {
   m.setGauge("container_memory_working_set_bytes", root, mem["MemTotal"] - mem["MemAvailable"]);
   m.setGauge("container_memory_usage_bytes", root, mem["MemTotal"] - mem["MemFree"]);
   try {
-    std::map<std::string, std::string> images;  // container ID → image
+    std::map<std::string, std::string> images;  // container ID → image as the runtime has it (an ID)
     for (const auto& c : runtime_.listContainers()) images[c.id()] = c.image().image();
+    // cAdvisor's image label is the name the container was started from: the pod spec's.
+    auto specImage = [this](const std::string& ns, const std::string& pod, const std::string& container) {
+      auto obj = podInformer_.get(ns + "/" + pod);
+      if (!obj) return std::string();
+      for (const char* field : {"containers", "initContainers"})
+        if (auto* list = api::arrayAt(*obj, {"spec", field}))
+          for (const auto& c : *list)
+            if (c.is_object() && api::stringAt(c.as_object(), {"name"}) == container)
+              return api::stringAt(c.as_object(), {"image"});
+      return std::string();
+    };
     for (const auto& s : runtime_.listContainerStats()) {
       const auto& attrs = s.attributes();
       const auto& l = attrs.labels();
       if (mapValue(l, labels::kPodUid).empty()) continue;  // not one of the kubelet's containers
-      MetricLabels labels = labelsOf(mapValue(l, labels::kContainerName), cgroupId(attrs.id()), images[attrs.id()],
-                                     attrs.id(), mapValue(l, labels::kPodNamespace), mapValue(l, labels::kPodName));
+      const std::string ns = mapValue(l, labels::kPodNamespace), pod = mapValue(l, labels::kPodName);
+      const std::string container = mapValue(l, labels::kContainerName);
+      std::string image = specImage(ns, pod, container);
+      if (image.empty()) image = images[attrs.id()];
+      MetricLabels labels = labelsOf(container, cgroupId(attrs.id()), image, attrs.id(), ns, pod);
       if (s.has_cpu() && s.cpu().has_usage_core_nano_seconds())
         m.increment("container_cpu_usage_seconds_total", labels,
                     static_cast<double>(s.cpu().usage_core_nano_seconds().value()) / 1e9);

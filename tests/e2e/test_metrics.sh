@@ -109,7 +109,7 @@ cid=$(k get pod mpod -o jsonpath='{.status.containerStatuses[0].containerID}'); 
 line=$(grep "^container_memory_working_set_bytes{container=\"mpod\"" "$WORK/cadvisor.txt" | head -1 || true)
 expect_contains "$line" "namespace=\"default\",pod=\"mpod\"" "container_memory_working_set_bytes is labelled with the pod and namespace"
 expect_contains "$line" "name=\"$cid\"" "the series names the container ID"
-expect_not_contains "$line" "image=\"\"" "the series names the image"
+expect_contains "$line" "image=\"busybox:1.36\"" "the series names the image the container was started from"
 expect_gt "${line##* }" 0 "container_memory_working_set_bytes of the running busybox is > 0"
 cpu=$(grep "^container_cpu_usage_seconds_total{container=\"mpod\"" "$WORK/cadvisor.txt" | head -1 || true)
 expect_gt "${cpu##* }" 0 "container_cpu_usage_seconds_total of the busybox that counted to 200000 is > 0"
@@ -121,5 +121,29 @@ sleep 1
 kc -f "$KUBELET/metrics/cadvisor" >"$WORK/cadvisor2.txt" || fail "second scrape failed"
 cpu2=$(grep "^container_cpu_usage_seconds_total{container=\"mpod\"" "$WORK/cadvisor2.txt" | head -1 || true)
 expect_gt "$(python3 -c "print(${cpu2##* } - ${cpu##* } + 1e-9)")" 0 "container_cpu_usage_seconds_total does not go down"
+
+# --- a scheduler and a controller manager run on their own serve their /metrics themselves
+SPORT=$(free_port)
+CPORT=$(free_port)
+"$SKIFF" scheduler --kubeconfig "$WORK/data/kubeconfig" --scheduler-name metrics-test-scheduler \
+  --metrics-bind-address "127.0.0.1:$SPORT" >>"$WORK/scheduler.log" 2>&1 &
+BG_PIDS="${BG_PIDS:-} $!"
+"$SKIFF" controller-manager --kubeconfig "$WORK/data/kubeconfig" --controllers serviceaccount \
+  --metrics-bind-address "127.0.0.1:$CPORT" >>"$WORK/controller-manager.log" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+sched_ready() { curl -sf "http://127.0.0.1:$SPORT/metrics" | grep -q '^scheduler_pending_pods{queue="active"}'; }
+wait_for "the standalone scheduler serves scheduler_pending_pods" 30 sched_ready
+curl -sf "http://127.0.0.1:$SPORT/metrics" >"$WORK/scheduler.txt" || fail "scrape of the standalone scheduler failed"
+promcheck "$WORK/scheduler.txt" "the standalone scheduler's /metrics"
+expect_eq "$(curl -s "http://127.0.0.1:$SPORT/healthz")" "ok" "the standalone scheduler answers /healthz"
+cm_synced() {
+  curl -sf "http://127.0.0.1:$CPORT/metrics" >"$WORK/cm.txt" &&
+    gt "$(value "$WORK/cm.txt" 'workqueue_work_duration_seconds_count{name="serviceaccount"}')" 3.5
+}
+wait_for "the standalone controller manager processed the namespaces" 30 cm_synced
+curl -sf "http://127.0.0.1:$CPORT/metrics" >"$WORK/cm.txt" || fail "scrape of the standalone controller manager failed"
+promcheck "$WORK/cm.txt" "the standalone controller manager's /metrics"
+expect_gt "$(value "$WORK/cm.txt" 'workqueue_adds_total{name="serviceaccount"}')" 3.5 "the standalone controller manager reports its work queue"
+expect_not_contains "$(cat "$WORK/cm.txt")" "apiserver_request_total" "a standalone controller manager's /metrics holds no API server metrics"
 
 finish
