@@ -1,7 +1,10 @@
 #include "apiserver/request_metrics.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <shared_mutex>
+#include <unordered_map>
 
 #include "apiserver/request_info.h"
 #include "apiserver/watch_cache.h"
@@ -51,30 +54,77 @@ MetricLabels durationLabels(const RequestMetrics::Labels& l) {
           {"scope", l.scope},         {"subresource", l.subresource}, {"verb", l.verb}, {"version", l.version}};
 }
 
-void record(const RequestMetrics::Labels& l, int code, std::chrono::steady_clock::time_point start) {
-  auto& m = Metrics::global();
-  MetricLabels labels = durationLabels(l);
-  m.observe(kRequestDuration, labels,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-            requestDurationBuckets());
-  labels.insert(labels.begin(), {"code", std::to_string(code)});
-  m.increment(kRequestTotal, labels);
-}
-
 MetricLabels longRunningLabels(const RequestMetrics::Labels& l) {
   return {{"component", l.component}, {"group", l.group}, {"resource", l.resource}, {"scope", l.scope},
           {"subresource", l.subresource}, {"verb", l.verb}, {"version", l.version}};
 }
 
+}  // namespace
+
+// References into the registry for one label set, so a request costs one cache lookup
+// instead of rendering and finding each series' labels (thousands of requests a second).
+struct RequestMetrics::Series {
+  Labels labels;
+  Metrics::Histogram* duration = nullptr;
+  std::atomic<double>* longRunning = nullptr;  // for long-running label sets
+  std::shared_mutex mu;
+  std::map<int, std::atomic<double>*> totals;  // by status code
+
+  std::atomic<double>& total(int code) {
+    {
+      std::shared_lock lock(mu);
+      if (auto it = totals.find(code); it != totals.end()) return *it->second;
+    }
+    MetricLabels l = durationLabels(labels);
+    l.insert(l.begin(), {"code", std::to_string(code)});
+    auto& slot = Metrics::global().series(kRequestTotal, l);
+    std::unique_lock lock(mu);
+    totals[code] = &slot;
+    return slot;
+  }
+};
+
+namespace {
+
+RequestMetrics::Series& seriesFor(const RequestMetrics::Labels& l) {
+  static std::shared_mutex mu;
+  static std::unordered_map<std::string, std::unique_ptr<RequestMetrics::Series>> cache;
+  std::string key;
+  key.reserve(96);
+  for (const std::string* part : {&l.verb, &l.dryRun, &l.group, &l.version, &l.resource, &l.subresource, &l.scope,
+                                  &l.component}) {
+    key += *part;
+    key += '\x1f';
+  }
+  {
+    std::shared_lock lock(mu);
+    if (auto it = cache.find(key); it != cache.end()) return *it->second;
+  }
+  auto series = std::make_unique<RequestMetrics::Series>();
+  series->labels = l;
+  series->duration =
+      &Metrics::global().histogramSeries(kRequestDuration, durationLabels(l), requestDurationBuckets());
+  if (l.longRunning) series->longRunning = &Metrics::global().series(kLongRunning, longRunningLabels(l));
+  std::unique_lock lock(mu);
+  auto& slot = cache[key];
+  if (!slot) slot = std::move(series);
+  return *slot;
+}
+
+void record(RequestMetrics::Series& s, int code, std::chrono::steady_clock::time_point start) {
+  Metrics::observe(*s.duration, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  s.total(code).fetch_add(1, std::memory_order_relaxed);
+}
+
 // Ends a streamed or upgraded request when the last holder of the stream (or the upgrade
 // handler) lets go of it.
 struct EndOfRequest {
-  RequestMetrics::Labels labels;
+  RequestMetrics::Series* series = nullptr;
   std::chrono::steady_clock::time_point start;
   int code = 200;
   ~EndOfRequest() {
-    record(labels, code, start);
-    if (labels.longRunning) Metrics::global().increment(kLongRunning, longRunningLabels(labels), -1);
+    record(*series, code, start);
+    if (series->longRunning) series->longRunning->fetch_add(-1, std::memory_order_relaxed);
   }
 };
 
@@ -156,10 +206,15 @@ RequestMetrics::RequestMetrics(const HttpRequest& req, const api::ResourceRegist
     : labels_(classify(req, registry)), start_(std::chrono::steady_clock::now()) {
   if (labels_.verb.empty()) return;
   describeOnce();
-  if (labels_.longRunning)
-    Metrics::global().increment(kLongRunning, longRunningLabels(labels_), 1);
-  else
-    Metrics::global().increment(kInflight, {{"request_kind", labels_.mutating ? "mutating" : "readOnly"}}, 1);
+  series_ = &seriesFor(labels_);
+  if (series_->longRunning) {
+    series_->longRunning->fetch_add(1, std::memory_order_relaxed);
+  } else {
+    static std::atomic<double>& mutating = Metrics::global().series(kInflight, {{"request_kind", "mutating"}});
+    static std::atomic<double>& readOnly = Metrics::global().series(kInflight, {{"request_kind", "readOnly"}});
+    inflight_ = labels_.mutating ? &mutating : &readOnly;
+    inflight_->fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 RequestMetrics::~RequestMetrics() {
@@ -173,7 +228,7 @@ void RequestMetrics::done(HttpResponse& res) {
   }
   if (res.stream || res.upgrade) {
     auto end = std::make_shared<EndOfRequest>();  // no temporary: its destructor records
-    end->labels = labels_;
+    end->series = series_;
     end->start = start_;
     end->code = res.status;
     if (res.stream) {
@@ -193,12 +248,11 @@ void RequestMetrics::failed(int code) { finish(code, false); }
 void RequestMetrics::finish(int code, bool endsLater) {
   if (finished_) return;
   finished_ = true;
-  if (labels_.verb.empty()) return;
-  if (!labels_.longRunning)
-    Metrics::global().increment(kInflight, {{"request_kind", labels_.mutating ? "mutating" : "readOnly"}}, -1);
+  if (!series_) return;
+  if (inflight_) inflight_->fetch_add(-1, std::memory_order_relaxed);
   if (endsLater) return;  // EndOfRequest records it
-  record(labels_, code, start_);
-  if (labels_.longRunning) Metrics::global().increment(kLongRunning, longRunningLabels(labels_), -1);
+  record(*series_, code, start_);
+  if (series_->longRunning) series_->longRunning->fetch_add(-1, std::memory_order_relaxed);
 }
 
 MetricsCollectorHandle registerStorageObjects(CacheHub& caches, const api::ResourceRegistry& registry) {

@@ -14,6 +14,7 @@
 // them: verb GET, the path as subresource, every other label empty.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -46,9 +47,14 @@ class RequestMetrics {
   };
   static Labels classify(const HttpRequest& req, const api::ResourceRegistry& registry);
 
+  // The series of one label set, looked up once per request (cached by labels).
+  struct Series;
+
  private:
   void finish(int code, bool endsLater);
   Labels labels_;
+  Series* series_ = nullptr;
+  std::atomic<double>* inflight_ = nullptr;
   std::chrono::steady_clock::time_point start_;
   bool finished_ = false;
 };
