@@ -14,6 +14,7 @@
 #include "apiserver/http_server.h"
 #include "apiserver/kubelet_proxy.h"
 #include "apiserver/request_info.h"
+#include "apiserver/request_metrics.h"
 #include "apiserver/resource_handler.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
@@ -21,6 +22,7 @@
 #include "common/base64.h"
 #include "common/metrics.h"
 #include "common/pki.h"
+#include "storage/metered_store.h"
 #include <unistd.h>
 
 namespace skiff::apiserver {
@@ -36,6 +38,7 @@ struct ApiServer::Impl {
   std::unique_ptr<ResourceStore> resources;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<KubeletProxy> kubelets;  // pods/log|exec|attach|portforward, nodes/proxy
+  MetricsCollectorHandle storageObjects;   // apiserver_storage_objects while this server lives
   const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
 
   HttpResponse route(HttpRequest& req);
@@ -215,9 +218,11 @@ void ApiServer::start() {
   } else {
     throw std::runtime_error("unknown --storage " + o.storage + " (want sqlite or memory)");
   }
+  impl_->store = storage::meterStore(std::move(impl_->store));  // etcd_request_duration_seconds
   impl_->caches = std::make_unique<CacheHub>(*impl_->store);
   for (const auto& r : impl_->registry.all()) impl_->caches->cacheFor(r.storagePrefix());
   impl_->caches->start();
+  impl_->storageObjects = registerStorageObjects(*impl_->caches, impl_->registry);
   AdmissionOptions admissionOptions;
   admissionOptions.defaultNotReadyTolerationSeconds = impl_->options.defaultNotReadyTolerationSeconds;
   admissionOptions.defaultUnreachableTolerationSeconds = impl_->options.defaultUnreachableTolerationSeconds;
@@ -295,16 +300,13 @@ std::string ApiServer::kubeconfigPath() const {
 }
 
 HttpResponse ApiServer::handle(HttpRequest& req) {
-  int code = 200;
+  RequestMetrics metrics(req, impl_->registry);  // request_metrics.h; unfinished: a 500
   try {
     HttpResponse res = impl_->route(req);
-    code = res.status;
-    Metrics::global().increment("apiserver_request_total",
-                                {{"code", std::to_string(code)}, {"verb", req.method}});
+    metrics.done(res);
     return res;
   } catch (const ApiError& e) {
-    Metrics::global().increment("apiserver_request_total",
-                                {{"code", std::to_string(e.code())}, {"verb", req.method}});
+    metrics.failed(e.code());
     throw;
   }
 }

@@ -9,6 +9,7 @@
 #include "apiserver/table.h"
 #include "common/api_error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace skiff::apiserver {
 
@@ -58,7 +59,13 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
  public:
   WatchStream(ResourceCache& cache, const api::ResourceInfo& info, WatchOptions options,
               std::function<bool(const json::object&)> filter)
-      : cache_(cache), info_(info), options_(std::move(options)), filter_(std::move(filter)) {}
+      : cache_(cache),
+        info_(info),
+        options_(std::move(options)),
+        filter_(std::move(filter)),
+        sentEvents_(Metrics::global().series(
+            "apiserver_watch_events_total",
+            {{"group", info.group}, {"kind", info.kind}, {"resource", info.plural}, {"version", info.version}})) {}
 
   ~WatchStream() override { cancel(); }
 
@@ -86,6 +93,7 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
     bool overflowed = false;
     bool open = take(batch, overflowed);
     for (auto& ev : batch) out.push_back(encode(ev));
+    countSent(batch.size() + (overflowed ? 1 : 0));
     if (overflowed) {
       out.push_back(json::serialize(json::object{{"type", "ERROR"}, {"object", overflowStatus()}}) + "\n");
       return false;
@@ -105,6 +113,7 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
       else
         out.push_back({std::move(ev.type), std::move(ev.object)});
     }
+    countSent(batch.size() + (overflowed ? 1 : 0));
     if (overflowed) {
       out.push_back({"ERROR", std::make_shared<const json::object>(overflowStatus())});
       return false;
@@ -143,6 +152,11 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
     }
     if (!batch.empty()) lastBookmark_ = now;
     return !closed_;
+  }
+
+  // apiserver_watch_events_total (described in request_metrics.cpp).
+  void countSent(size_t n) {
+    if (n > 0) sentEvents_.fetch_add(static_cast<double>(n), std::memory_order_relaxed);
   }
 
   static json::object overflowStatus() {
@@ -222,6 +236,7 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
   bool sentColumns_ = false;
   int64_t lastRevision_ = 0;
   std::chrono::steady_clock::time_point lastBookmark_;
+  std::atomic<double>& sentEvents_;
 };
 
 }  // namespace

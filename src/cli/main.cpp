@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "controller/controller_manager.h"
 #include "scheduler/scheduler.h"
+#include "cli/metrics_server.h"
 
 namespace {
 
@@ -167,6 +168,7 @@ int main(int argc, char** argv) {
   ControllerFlags controllerFlags;
   std::string kubeconfig, schedulerName = "default-scheduler";
   bool leaderElect = false;
+  std::string metricsAddress;  // standalone scheduler / controller manager: plain-HTTP /metrics
 
   auto* apiserverCmd = app.add_subcommand("apiserver", "Run the Kubernetes API server");
   addApiServerFlags(apiserverCmd, apiOptions);
@@ -185,6 +187,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   schedulerCmd->add_flag("--leader-elect", leaderElect,
                          "Schedule only while holding the Lease kube-system/kube-scheduler");
+  schedulerCmd->add_option("--metrics-bind-address", metricsAddress,
+                           "Serve /metrics and /healthz over plain HTTP at host:port (docs/monitoring.md); off when empty");
 
   auto* cmCmd = app.add_subcommand("controller-manager",
                                    "Run the controllers (workloads, GC, namespaces, nodes, ...) against an API server");
@@ -192,6 +196,8 @@ int main(int argc, char** argv) {
   controllerFlags.add(cmCmd);
   cmCmd->add_flag("--leader-elect", leaderElect,
                   "Reconcile only while holding the Lease kube-system/kube-controller-manager");
+  cmCmd->add_option("--metrics-bind-address", metricsAddress,
+                    "Serve /metrics and /healthz over plain HTTP at host:port (docs/monitoring.md); off when empty");
 
   auto* upCmd = app.add_subcommand(
       "up", "Run the control plane and one real node on this machine (containerd + kubelet)");
@@ -231,6 +237,7 @@ int main(int argc, char** argv) {
       cli::installSignalHandlers();
       Components components;
       components.client = std::make_unique<client::RestClient>(client::loadKubeconfig(kubeconfig));
+      cli::MetricsServer metricsServer(metricsAddress);
       if (*schedulerCmd) components.startScheduler(leaderElect, schedulerName);
       else components.startControllers(leaderElect, controllerOptions);
       cli::waitForSignal();

@@ -37,20 +37,95 @@ int RateLimiter::numRequeues(const std::string& key) const {
   return it == failures_.end() ? 0 : it->second;
 }
 
+namespace {
+
+// client-go's workqueue buckets: 10 ns · 10^i, ten of them (up to 10 s).
+const std::vector<double>& durationBuckets() {
+  static const auto buckets = Metrics::exponentialBuckets(10e-9, 10, 10);
+  return buckets;
+}
+
+void describeWorkQueueMetrics() {
+  static const bool done = [] {
+    auto& m = Metrics::global();
+    m.describe("workqueue_adds_total", "counter", "Keys added to the work queue (each accepted add).");
+    m.describe("workqueue_depth", "gauge", "Keys waiting in the work queue now.");
+    m.describe("workqueue_queue_duration_seconds", "histogram",
+               "Seconds a key waited in the work queue before a worker took it.");
+    m.describe("workqueue_work_duration_seconds", "histogram",
+               "Seconds a worker spent on a key, from taking it to done().");
+    m.describe("workqueue_retries_total", "counter", "Rate-limited re-adds (retries after a failed sync).");
+    return true;
+  }();
+  (void)done;
+}
+
+double secondsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+}  // namespace
+
 WorkQueue::WorkQueue(std::string name, RateLimiterOptions limiter)
-    : name_(std::move(name)), limiter_(limiter), timer_(namedThread("q/" + name_, [this] { timerLoop(); })) {}
+    : name_(std::move(name)), limiter_(limiter) {
+  if (!name_.empty()) {
+    describeWorkQueueMetrics();
+    auto& m = Metrics::global();
+    MetricLabels labels{{"name", name_}};
+    metrics_.adds = &m.series("workqueue_adds_total", labels);
+    metrics_.depth = &m.series("workqueue_depth", labels);
+    metrics_.retries = &m.series("workqueue_retries_total", labels);
+    metrics_.queueDuration = &m.histogramSeries("workqueue_queue_duration_seconds", labels, durationBuckets());
+    metrics_.workDuration = &m.histogramSeries("workqueue_work_duration_seconds", labels, durationBuckets());
+    m.setGauge("workqueue_depth", labels, 0);
+    // Work in progress, computed when scraped, as client-go's unfinished-work gauges.
+    unfinished_ = m.collect("workqueue_unfinished_work_seconds", "gauge",
+                            "Seconds of work in progress not yet done, summed over the keys being processed.",
+                            [this] {
+                              std::lock_guard lock(mu_);
+                              auto now = Clock::now();
+                              double total = 0;
+                              for (const auto& [key, at] : startedAt_) total += secondsBetween(at, now);
+                              return std::vector<MetricSample>{{{{"name", name_}}, total}};
+                            });
+    longest_ = m.collect("workqueue_longest_running_processor_seconds", "gauge",
+                         "Seconds the longest-running worker of this queue has been on its key.",
+                         [this] {
+                           std::lock_guard lock(mu_);
+                           auto now = Clock::now();
+                           double longest = 0;
+                           for (const auto& [key, at] : startedAt_) longest = std::max(longest, secondsBetween(at, now));
+                           return std::vector<MetricSample>{{{{"name", name_}}, longest}};
+                         });
+  }
+  timer_ = namedThread("q/" + name_, [this] { timerLoop(); });
+}
 
 WorkQueue::~WorkQueue() {
+  unfinished_.reset();  // before the state their functions read goes
+  longest_.reset();
   shutDown();
   if (timer_.joinable()) timer_.join();
+}
+
+void WorkQueue::noteAdded(const std::string& key) {
+  if (!metrics_.adds) return;
+  metrics_.adds->fetch_add(1, std::memory_order_relaxed);
+  addedAt_.emplace(key, Clock::now());
+}
+
+void WorkQueue::noteDepth() {
+  if (metrics_.depth) metrics_.depth->store(static_cast<double>(queue_.size()), std::memory_order_relaxed);
 }
 
 void WorkQueue::add(const std::string& key) {
   std::lock_guard lock(mu_);
   if (shuttingDown_ || dirty_.count(key)) return;
   dirty_.insert(key);
+  noteAdded(key);
   if (processing_.count(key)) return;  // re-queued by done()
   queue_.push_back(key);
+  noteDepth();
   cv_.notify_one();
 }
 
@@ -72,7 +147,10 @@ void WorkQueue::addAfter(const std::string& key, std::chrono::milliseconds delay
   timerCv_.notify_one();
 }
 
-void WorkQueue::addRateLimited(const std::string& key) { addAfter(key, limiter_.when(key)); }
+void WorkQueue::addRateLimited(const std::string& key) {
+  if (metrics_.retries) metrics_.retries->fetch_add(1, std::memory_order_relaxed);
+  addAfter(key, limiter_.when(key));
+}
 
 std::optional<std::string> WorkQueue::get() {
   std::unique_lock lock(mu_);
@@ -82,14 +160,30 @@ std::optional<std::string> WorkQueue::get() {
   queue_.pop_front();
   processing_.insert(key);
   dirty_.erase(key);
+  if (metrics_.adds) {
+    auto now = Clock::now();
+    if (auto it = addedAt_.find(key); it != addedAt_.end()) {
+      Metrics::observe(*metrics_.queueDuration, secondsBetween(it->second, now));
+      addedAt_.erase(it);
+    }
+    startedAt_[key] = now;
+    noteDepth();
+  }
   return key;
 }
 
 void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(mu_);
   processing_.erase(key);
+  if (metrics_.adds) {
+    if (auto it = startedAt_.find(key); it != startedAt_.end()) {
+      Metrics::observe(*metrics_.workDuration, secondsBetween(it->second, Clock::now()));
+      startedAt_.erase(it);
+    }
+  }
   if (dirty_.count(key)) {
     queue_.push_back(key);
+    noteDepth();
     cv_.notify_one();
   }
 }

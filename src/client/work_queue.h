@@ -8,6 +8,11 @@
 //   10 qps with burst 100. forget() resets the key's failures after a successful sync.
 // - addAfter() delays an add (a timer thread; the earliest pending time per key wins).
 //
+// - A named queue reports client-go's workqueue metrics to Metrics::global(), labelled
+//   name=<queue>: workqueue_adds_total, workqueue_depth, workqueue_queue_duration_seconds,
+//   workqueue_work_duration_seconds, workqueue_retries_total,
+//   workqueue_unfinished_work_seconds and workqueue_longest_running_processor_seconds.
+//
 // Threading: all methods are thread-safe; get() blocks. Worker loop:
 //   while (auto key = q.get()) { try { sync(*key); q.forget(*key); }
 //                                catch (...) { q.addRateLimited(*key); } q.done(*key); }
@@ -23,6 +28,8 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "common/metrics.h"
 
 namespace skiff::client {
 
@@ -73,14 +80,29 @@ class WorkQueue {
 
  private:
   void timerLoop();
+  // Under mu_: an add was accepted (counted, its queue time starts).
+  void noteAdded(const std::string& key);
+  void noteDepth();
+
+  struct QueueMetrics {
+    std::atomic<double>* adds = nullptr;
+    std::atomic<double>* depth = nullptr;
+    std::atomic<double>* retries = nullptr;
+    Metrics::Histogram* queueDuration = nullptr;
+    Metrics::Histogram* workDuration = nullptr;
+  };
 
   const std::string name_;
+  QueueMetrics metrics_;  // all null for an unnamed queue
+  MetricsCollectorHandle unfinished_, longest_;  // the scrape-time gauges
   RateLimiter limiter_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;
   std::unordered_set<std::string> dirty_;
   std::unordered_set<std::string> processing_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> addedAt_;    // waiting in queue_
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> startedAt_;  // being processed
   bool shuttingDown_ = false;
 
   // Delayed adds: ready time → keys, plus each key's pending time for de-duplication.

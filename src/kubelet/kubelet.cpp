@@ -131,6 +131,7 @@ void Kubelet::start() {
     res.body = json::serialize(statsSummary());
     return res;
   });
+  addMetricsRoutes();
   server_->start();
 
   nodeInformer_.start();
@@ -190,7 +191,9 @@ void Kubelet::relistLoop() {
       nextManifestScan = std::chrono::steady_clock::now() + options_.fileCheckFrequency;
     }
     try {
+      auto relistStart = std::chrono::steady_clock::now();
       auto pods = inspectAllPods();
+      noteRelist(pods, std::chrono::duration<double>(std::chrono::steady_clock::now() - relistStart).count());
       std::map<std::string, std::string> now;
       std::vector<std::string> running;
       for (auto& [uid, rt] : pods)

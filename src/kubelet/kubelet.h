@@ -24,6 +24,7 @@
 #include "client/informer.h"
 #include "client/rest_client.h"
 #include "client/work_queue.h"
+#include "common/metrics.h"
 #include "kubelet/container_env.h"
 #include "kubelet/cri/runtime_service.h"
 #include "kubelet/kubelet_server.h"
@@ -99,6 +100,9 @@ class Kubelet {
     uint64_t lastStatusHash = 0;
     std::chrono::steady_clock::time_point lastStatusPost{};
     std::string startTime;
+    // kubelet_pod_start_duration_seconds: from first sight to the first Running status.
+    std::chrono::steady_clock::time_point firstSeen = std::chrono::steady_clock::now();
+    bool startObserved = false;
   };
   void podWorker();
   void syncPod(const std::string& key);
@@ -143,6 +147,11 @@ class Kubelet {
   std::string streamingSandboxId(const std::string& ns, const std::string& pod);
   // GET /stats/summary (stats_summary.cpp).
   boost::json::object statsSummary();
+  // GET /metrics and /metrics/cadvisor (kubelet_metrics.cpp).
+  void addMetricsRoutes();
+  std::string cadvisorMetrics();
+  void noteRelist(const std::map<std::string, RuntimePod>& pods, double seconds);
+  void notePodStatus(PodRecord& rec, const boost::json::object& status);
   PodRuntimeInfo runtimeInfo(const boost::json::object& pod, const std::string& podIp) const;
   std::optional<boost::json::object> fetchObject(const client::Resource& r, const std::string& ns,
                                                  const std::string& name);
@@ -160,6 +169,7 @@ class Kubelet {
   ProbeManager probes_;
   StaticPodSource static_;
   std::unique_ptr<KubeletServer> server_;
+  Metrics metrics_{true};  // this kubelet's /metrics (its own: `skiff up` shares the process)
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, PodRecord> records_;  // by "ns/name"

@@ -588,6 +588,7 @@ void Kubelet::postStatus(const json::object& pod, PodRecord& rec, const PodSyncV
     view.notes = rec.notes;
   }
   auto status = computePodStatus(pod, view, formatTime(std::chrono::system_clock::now()));
+  notePodStatus(rec, status);
   // Compare without timestamps that only move: write only real changes.
   auto fingerprint = json::serialize(status);
   uint64_t hash = std::hash<std::string>{}(fingerprint);

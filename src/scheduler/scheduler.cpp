@@ -26,6 +26,25 @@ const std::vector<double>& latencyBuckets() {
   return buckets;
 }
 
+// Upstream's scheduler metric names; HELP in skiff's words.
+void describeMetrics() {
+  static const bool done = [] {
+    auto& m = Metrics::global();
+    m.describe("scheduler_scheduling_algorithm_duration_seconds", "histogram",
+               "Seconds the scheduling algorithm (filter, score, preemption search) took per pod.");
+    m.describe("scheduler_scheduling_attempt_duration_seconds", "histogram",
+               "Seconds from taking a pod off the queue to its binding (or failure), by result and profile.");
+    m.describe("scheduler_schedule_attempts_total", "counter",
+               "Attempts to schedule a pod, by result (scheduled, unschedulable, error) and profile.");
+    return true;
+  }();
+  (void)done;
+}
+
+void countAttempt(const std::string& profile, const char* result) {
+  Metrics::global().increment("scheduler_schedule_attempts_total", {{"profile", profile}, {"result", result}});
+}
+
 double secondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -119,6 +138,16 @@ void Scheduler::onNode(const json::object& node, ClusterEvent event) {
 }
 
 void Scheduler::start() {
+  describeMetrics();
+  pendingPods_ = Metrics::global().collect(
+      "scheduler_pending_pods", "gauge",
+      "Pods waiting to be scheduled, by queue: active, backoff, unschedulable, gated (skiff has no gates).",
+      [this] {
+        return std::vector<MetricSample>{{{{"queue", "active"}}, static_cast<double>(queue_.activeSize())},
+                                         {{{"queue", "backoff"}}, static_cast<double>(queue_.backoffSize())},
+                                         {{{"queue", "gated"}}, 0},
+                                         {{{"queue", "unschedulable"}}, static_cast<double>(queue_.unschedulableSize())}};
+      });
   informers_.start();  // starts only those not running yet (a shared factory's may be)
   if (!nodes_.waitForSync(std::chrono::seconds(30)) || !pods_.waitForSync(std::chrono::seconds(30)))
     SKIFF_LOG_WARN("scheduler: informers not synced after 30s; scheduling anyway");
@@ -130,6 +159,7 @@ void Scheduler::start() {
 
 void Scheduler::stop() {
   if (stopping_.exchange(true)) return;
+  pendingPods_.reset();
   queue_.close();
   if (loopThread_.joinable()) loopThread_.join();
   if (housekeepingThread_.joinable()) housekeepingThread_.join();
@@ -193,6 +223,7 @@ void Scheduler::scheduleOne(QueuedPodInfo info) {
     Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
                               {{"profile", options_.schedulerName}, {"result", "unschedulable"}},
                               secondsSince(started), latencyBuckets());
+    countAttempt(options_.schedulerName, "unschedulable");
     for (const auto& [node, status] : result.statuses)
       if (!status.plugin().empty()) info.unschedulablePlugins.insert(status.plugin());
     if (!result.preemption.nominatedNode.empty()) {
@@ -237,6 +268,7 @@ void Scheduler::bindingCycle(QueuedPodInfo info, std::string node, int64_t cycle
     Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
                               {{"profile", options_.schedulerName}, {"result", "scheduled"}},
                               secondsSince(started), latencyBuckets());
+    countAttempt(options_.schedulerName, "scheduled");
     if (auto current = pods_.get(pod.key()))
       recorder_.event(*current, "Normal", "Scheduled", "Successfully assigned " + pod.key() + " to " + node);
   } else {
@@ -244,6 +276,7 @@ void Scheduler::bindingCycle(QueuedPodInfo info, std::string node, int64_t cycle
     Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
                               {{"profile", options_.schedulerName}, {"result", "error"}},
                               secondsSince(started), latencyBuckets());
+    countAttempt(options_.schedulerName, "error");
     queue_.addUnschedulableIfNotPresent(std::move(info), cycle);
   }
 }

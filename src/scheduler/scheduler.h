@@ -16,6 +16,7 @@
 #include "client/event_recorder.h"
 #include "client/informer.h"
 #include "client/rest_client.h"
+#include "common/metrics.h"
 #include "scheduler/scheduler_algorithm.h"
 #include "scheduler/scheduler_cache.h"
 #include "scheduler/scheduling_queue.h"
@@ -78,6 +79,7 @@ class Scheduler {
   std::condition_variable bindCv_;
   std::deque<std::function<void()>> bindTasks_;
   std::vector<std::thread> binders_;
+  MetricsCollectorHandle pendingPods_;  // scheduler_pending_pods while started
 };
 
 }  // namespace skiff::scheduler

@@ -175,6 +175,6 @@ expect_eq "$(k get node node-1 -o jsonpath='{.spec.unschedulable}')" "true" "cor
 expect_contains "$(k get nodes)" "Ready,SchedulingDisabled" "cordoned node shows SchedulingDisabled"
 run k uncordon node-1
 expect_eq "$(k get node node-1 -o jsonpath='{.spec.unschedulable}')" "" "uncordon cleared it"
-expect_contains "$(k get --raw /metrics)" 'apiserver_request_total{code="201",verb="POST"}' "metrics count requests by code and verb"
+expect_contains "$(k get --raw /metrics)" 'apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="nodes",scope="resource",subresource="",verb="POST",version="v1"}' "metrics count requests by code, verb and resource (upstream's labels)"
 
 finish

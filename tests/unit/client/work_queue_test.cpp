@@ -120,3 +120,54 @@ TEST(WorkQueue, ShutDownWakesWaitersAndDrains) {
 
 }  // namespace
 }  // namespace skiff::client
+
+// client-go's workqueue metrics for a named queue: adds, depth, retries and the two
+// histograms with upstream's 10 ns … 10 s buckets.
+#include "../common/metrics_test_util.h"
+#include "common/metrics.h"
+
+namespace skiff::client {
+namespace {
+
+TEST(WorkQueueMetrics, NamedQueueReportsAddsDepthDurationsAndRetries) {
+  using skiff::testing::sampleValue;
+  const std::string name = "metrics-test-queue";
+  const std::string sel = "{name=\"" + name + "\"}";
+  WorkQueue q(name);
+  q.add("a");
+  q.add("b");
+  q.add("a");  // de-duplicated: not an add
+  std::string text = Metrics::global().render();
+  EXPECT_EQ(sampleValue(text, "workqueue_adds_total" + sel), 2);
+  EXPECT_EQ(sampleValue(text, "workqueue_depth" + sel), 2);
+  auto key = q.get();
+  ASSERT_EQ(key, "a");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  text = Metrics::global().render();
+  EXPECT_EQ(sampleValue(text, "workqueue_depth" + sel), 1);
+  EXPECT_GE(sampleValue(text, "workqueue_longest_running_processor_seconds" + sel).value_or(-1), 0.015);
+  EXPECT_GE(sampleValue(text, "workqueue_unfinished_work_seconds" + sel).value_or(-1), 0.015);
+  q.addRateLimited("a");
+  q.done("a");
+  text = Metrics::global().render();
+  EXPECT_EQ(sampleValue(text, "workqueue_retries_total" + sel), 1);
+  EXPECT_EQ(sampleValue(text, "workqueue_queue_duration_seconds_count" + sel), 1);
+  EXPECT_EQ(sampleValue(text, "workqueue_work_duration_seconds_count" + sel), 1);
+  EXPECT_GE(sampleValue(text, "workqueue_work_duration_seconds_sum" + sel).value_or(-1), 0.015);
+  // The work took ≥ 20 ms: not in the 10 ms bucket, in the 100 ms one.
+  EXPECT_EQ(sampleValue(text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"0.01\"}"), 0);
+  EXPECT_EQ(sampleValue(text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"0.1\"}"), 1);
+  EXPECT_EQ(sampleValue(text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"1e-08\"}"), 0);
+  EXPECT_EQ(sampleValue(text, "workqueue_longest_running_processor_seconds" + sel), 0);
+  EXPECT_NE(text.find("# TYPE workqueue_adds_total counter"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE workqueue_depth gauge"), std::string::npos);
+}
+
+TEST(WorkQueueMetrics, UnnamedQueuesAreNotReported) {
+  WorkQueue q;
+  q.add("x");
+  EXPECT_EQ(Metrics::global().render().find("name=\"\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace skiff::client

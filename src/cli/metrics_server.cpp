@@ -1,0 +1,37 @@
+#include "cli/metrics_server.h"
+
+#include "apiserver/http_server.h"
+#include "common/api_error.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace skiff::cli {
+
+MetricsServer::~MetricsServer() = default;
+
+MetricsServer::MetricsServer(const std::string& listen) {
+  if (listen.empty()) return;
+  apiserver::HttpServerOptions options;
+  options.listen = listen;
+  options.threads = 1;
+  options.blockingThreads = 1;
+  http_ = std::make_unique<apiserver::HttpServer>(options, [](apiserver::HttpRequest& req) {
+    apiserver::HttpResponse res;
+    if (req.method != "GET" && req.method != "HEAD")
+      throw ApiError(405, "MethodNotAllowed", "the server does not allow this method");
+    if (req.path == "/metrics") {
+      res.contentType = "text/plain; version=0.0.4; charset=utf-8";
+      res.body = Metrics::global().render();
+    } else if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz") {
+      res.contentType = "text/plain; charset=utf-8";
+      res.body = "ok";
+    } else {
+      throw ApiError(404, "NotFound", "the server could not find the requested resource");
+    }
+    return res;
+  });
+  http_->start();
+  SKIFF_LOG_INFO("metrics served address=http://{}:{}/metrics", listen.substr(0, listen.rfind(':')), http_->port());
+}
+
+}  // namespace skiff::cli
