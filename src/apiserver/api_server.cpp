@@ -58,8 +58,11 @@ HttpResponse textResponse(std::string body, std::string contentType = "text/plai
   return res;
 }
 
-bool wantsAggregated(const HttpRequest& req) {
-  return req.header("accept").find("as=APIGroupDiscoveryList") != std::string::npos;
+// An aggregated discovery document in the negotiated version, typed in its Content-Type.
+HttpResponse aggregatedResponse(json::object doc, DiscoveryFormat format) {
+  HttpResponse res = jsonResponse(doc, aggregatedDiscoveryContentType(format));
+  res.headers.emplace_back("Vary", "Accept");
+  return res;
 }
 
 ApiError pathNotFound() {
@@ -92,13 +95,15 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
     return textResponse("ok");
   if (p == "/metrics") return textResponse(Metrics::global().render(), "text/plain; version=0.0.4");
   if (p == "/api" || p == "/api/") {
-    if (wantsAggregated(req))
-      return jsonResponse(aggregatedDiscovery(registry, true), kAggregatedDiscoveryContentType);
+    DiscoveryFormat format = negotiateDiscovery(req.header("accept"));
+    if (format != DiscoveryFormat::Legacy)
+      return aggregatedResponse(aggregatedDiscovery(registry, true, format), format);
     return jsonResponse(apiVersions(options.listen));
   }
   if (p == "/apis" || p == "/apis/") {
-    if (wantsAggregated(req))
-      return jsonResponse(aggregatedDiscovery(registry, false), kAggregatedDiscoveryContentType);
+    DiscoveryFormat format = negotiateDiscovery(req.header("accept"));
+    if (format != DiscoveryFormat::Legacy)
+      return aggregatedResponse(aggregatedDiscovery(registry, false, format), format);
     return jsonResponse(apiGroupList(registry));
   }
   if (p == "/api/v1" || p == "/api/v1/") {
