@@ -8,6 +8,7 @@
 #include "api/openapi.h"
 #include "api/resource_registry.h"
 #include "apiserver/admission.h"
+#include "apiserver/aggregator.h"
 #include "apiserver/content.h"
 #include "apiserver/discovery.h"
 #include "apiserver/http_server.h"
@@ -35,6 +36,7 @@ struct ApiServer::Impl {
   std::unique_ptr<ResourceStore> resources;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<KubeletProxy> kubelets;  // pods/log|exec|attach|portforward, nodes/proxy
+  std::unique_ptr<Aggregator> aggregator;  // APIServices: local ones, proxying, availability
   const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
 
   HttpResponse route(HttpRequest& req);
@@ -102,9 +104,10 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   }
   if (p == "/apis" || p == "/apis/") {
     DiscoveryFormat format = negotiateDiscovery(req.header("accept"));
+    auto extra = aggregator ? aggregator->discoveryVersions() : std::vector<AggregatedVersion>{};
     if (format != DiscoveryFormat::Legacy)
-      return aggregatedResponse(aggregatedDiscovery(registry, false, format), format);
-    return jsonResponse(apiGroupList(registry));
+      return aggregatedResponse(aggregatedDiscovery(registry, false, format, extra), format);
+    return jsonResponse(apiGroupList(registry, extra));
   }
   if (p == "/api/v1" || p == "/api/v1/") {
     return jsonResponse(*apiResourceList(registry, "", "v1"));
@@ -114,7 +117,8 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
     if (!rest.empty() && rest.back() == '/') rest.pop_back();
     auto slash = rest.find('/');
     if (slash == std::string::npos) {
-      if (auto group = apiGroup(registry, rest)) return jsonResponse(*group);
+      auto extra = aggregator ? aggregator->discoveryVersions() : std::vector<AggregatedVersion>{};
+      if (auto group = apiGroup(registry, rest, extra)) return jsonResponse(*group);
       throw pathNotFound();
     }
     if (rest.find('/', slash + 1) == std::string::npos) {
@@ -130,7 +134,9 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
       throw notAcceptable("only application/json is served for /openapi/v2");
     return textResponse(openapi.v2Json(), "application/json");
   }
-  if (p == "/openapi/v3" || p == "/openapi/v3/") return textResponse(openapi.v3RootJson(), "application/json");
+  if (p == "/openapi/v3" || p == "/openapi/v3/")
+    return textResponse(aggregator ? aggregator->openApiV3Root(openapi.v3RootJson()) : openapi.v3RootJson(),
+                        "application/json");
   if (p.starts_with("/openapi/v3/")) {
     if (const std::string* doc = openapi.v3GroupVersionJson(p.substr(12))) {
       HttpResponse res = textResponse(*doc, "application/json");
@@ -144,6 +150,8 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
 }
 
 HttpResponse ApiServer::Impl::route(HttpRequest& req) {
+  // /apis/<group>/<version>[/...] of an APIService with a service: its extension server's.
+  if (aggregator && aggregator->proxies(req.path)) return aggregator->proxy(req);
   bool handled = false;
   HttpResponse res = nonResource(req, handled);
   if (handled) {
@@ -227,6 +235,9 @@ void ApiServer::start() {
   impl_->resources = std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
   api::OpenApi::instance();  // parse once up front, not on the first kubectl request
   impl_->bootstrap();
+  impl_->aggregator = std::make_unique<Aggregator>(*impl_->resources, impl_->registry);
+  impl_->aggregator->registerLocalApiServices();
+  impl_->aggregator->start();
 
   std::string host = o.listen.substr(0, o.listen.rfind(':'));
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -235,8 +246,8 @@ void ApiServer::start() {
   HttpServerOptions ho;
   ho.listen = o.listen;
   ho.threads = o.threads > 0 ? o.threads : defaultHttpThreads();
-  ho.mayBlock = [&registry = impl_->registry](const HttpRequest& req) {
-    return runsOffTheEventLoop(req, registry);
+  ho.mayBlock = [&registry = impl_->registry, agg = impl_->aggregator.get()](const HttpRequest& req) {
+    return runsOffTheEventLoop(req, registry) || agg->proxies(req.path);
   };
   std::optional<ServerPki> pki;
   if (o.tls) {
@@ -288,6 +299,7 @@ void ApiServer::stop() {
   if (impl_->kubelets) impl_->kubelets->closeTunnels();
   if (impl_->http) impl_->http->stop();
   impl_->http.reset();
+  if (impl_->aggregator) impl_->aggregator->stop();
 }
 
 unsigned short ApiServer::port() const { return impl_->http ? impl_->http->port() : 0; }

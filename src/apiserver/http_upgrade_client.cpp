@@ -189,11 +189,12 @@ UpgradeResult openUpgrade(const UpgradeRequest& r) {
   } else {
     beast::ssl_stream<beast::tcp_stream> stream(*io, *tls);
     connect(*io, stream, r);
+    const std::string& name = r.serverName.empty() ? r.host : r.serverName;
     error_code notIp;
-    net::ip::make_address(r.host, notIp);
+    net::ip::make_address(name, notIp);
     // SNI is for names only; IP literals are matched against the certificate's IP SANs.
-    if (notIp) SSL_set_tlsext_host_name(stream.native_handle(), r.host.c_str());
-    if (r.verifyServer) stream.set_verify_callback(ssl::host_name_verification(r.host));
+    if (notIp) SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
+    if (r.verifyServer) stream.set_verify_callback(ssl::host_name_verification(name));
     error_code ec = runOp(*io, stream, r.connectTimeout, [&](auto handler) {
       stream.async_handshake(ssl::stream_base::client, std::move(handler));
     });

@@ -27,6 +27,9 @@ struct UpgradeRequest {
   // against caPem (the system roots when empty) and `host`.
   bool verifyServer = false;
   std::string caPem;
+  // The name sent as SNI and verified instead of `host` when set (an aggregated API server
+  // dialled at an endpoint IP presents a certificate for <service>.<namespace>.svc).
+  std::string serverName;
   std::string method = "GET", target;
   // Sent as given (e.g. Connection: Upgrade, Upgrade: SPDY/3.1, X-Stream-Protocol-Version);
   // Host defaults to host:port, Content-Length follows `body`.
