@@ -13,6 +13,7 @@
 #include "apiserver/discovery.h"
 #include "apiserver/http_server.h"
 #include "apiserver/kubelet_proxy.h"
+#include "apiserver/openapi_v2_proto.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resource_handler.h"
 #include "apiserver/resource_store.h"
@@ -129,9 +130,14 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   }
   const auto& openapi = api::OpenApi::instance();
   if (p == "/openapi/v2" || p == "/swagger.json") {
-    if (req.header("accept").find("json") == std::string::npos &&
-        req.header("accept").find("*/*") == std::string::npos && !req.header("accept").empty())
-      throw notAcceptable("only application/json is served for /openapi/v2");
+    const std::string accept = req.header("accept");
+    const size_t proto = accept.find("com.github.proto-openapi.spec.v2");
+    const size_t jsonAt = std::min(accept.find("json"), accept.find("*/*"));
+    // The protobuf form when asked for before JSON (kubectl 1.27/1.28 ask for it alone).
+    if (p == "/openapi/v2" && proto != std::string::npos && proto < jsonAt)
+      return textResponse(openApiV2Protobuf(), kOpenApiV2ProtobufContentType);
+    if (jsonAt == std::string::npos && !accept.empty())
+      throw notAcceptable("only application/json and protobuf are served for /openapi/v2");
     return textResponse(openapi.v2Json(), "application/json");
   }
   if (p == "/openapi/v3" || p == "/openapi/v3/")

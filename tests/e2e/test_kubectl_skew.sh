@@ -26,6 +26,13 @@ expect_eq "$(json_field "['kind']")" "APIGroupList" "legacy APIGroupList"
 expect_eq "$(hdr 'application/json' /api)" "application/json" "plain JSON: legacy /api"
 expect_eq "$(json_field "['kind']")" "APIVersions" "legacy APIVersions"
 
+# /openapi/v2 as protobuf (gnostic Document), what kubectl 1.27 and 1.28 validate with.
+PB='application/com.github.proto-openapi.spec.v2@v1.0+protobuf'
+expect_eq "$(c -s -o "$WORK/v2.pb" -w '%{content_type}' -H "Accept: $PB" "$API/openapi/v2")" \
+  "application/com.github.proto-openapi.spec.v2.v1.0+protobuf" "/openapi/v2 protobuf Content-Type"
+expect_eq "$(head -c 5 "$WORK/v2.pb" | od -An -c | tr -s ' ')" " \\n 003 2 . 0" "protobuf document starts with swagger 2.0 (field 1)"
+expect_eq "$(c -s -o /dev/null -w '%{content_type}' -H 'Accept: application/json' "$API/openapi/v2")" "application/json" "/openapi/v2 JSON still"
+
 cat >"$WORK/cm.yaml" <<'YAML'
 apiVersion: v1
 kind: ConfigMap
@@ -46,6 +53,8 @@ for minor in 27 28 29 30 31 32 33; do
   run kk api-resources
   expect_contains "$(echo "$OUT" | grep -E '^deployments ')" "apps/v1" "$v: api-resources lists deployments in apps/v1"
   expect_contains "$(echo "$OUT" | grep -E '^pods ')" "po" "$v: api-resources shows the pods short name"
+  run kk explain configmap.data
+  expect_contains "$OUT" "FIELD: data <map[string]string>" "$v: explain"
   run kk create deployment "web-$minor" --image=busybox
   expect_eq "$OUT" "deployment.apps/web-$minor created" "$v: create deployment"
   run kk create configmap "cm-$minor" --from-literal=a=b
@@ -55,14 +64,11 @@ for minor in 27 28 29 30 31 32 33; do
   expect_contains "$OUT" "web-$minor" "$v: get deploy shows it"
   run kk get cm "cm-$minor" -o jsonpath='{.data.a}'
   expect_eq "$OUT" "b" "$v: get configmap data"
-  # kubectl 1.27 and 1.28 build their client-side validator from /openapi/v2 as protobuf
-  # (gnostic), which skiff does not serve yet (406; JSON only): they apply without it.
-  APPLY=(apply)
-  [ "$minor" -le 28 ] && APPLY=(apply --validate=false)
-  run kk "${APPLY[@]}" -f "$WORK/cm.yaml"
+  # (kubectl 1.27 and 1.28 build their validator from /openapi/v2 as protobuf.)
+  run kk apply -f "$WORK/cm.yaml"
   expect_eq "$OUT" "configmap/applied created" "$v: apply creates"
   sed -i "s/k: .*/k: v$minor/" "$WORK/cm.yaml"
-  run kk "${APPLY[@]}" -f "$WORK/cm.yaml"
+  run kk apply -f "$WORK/cm.yaml"
   expect_eq "$OUT" "configmap/applied configured" "$v: apply patches"
   run kk get cm applied -o yaml
   expect_contains "$OUT" "k: v$minor" "$v: get -o yaml shows the applied data"
