@@ -117,6 +117,49 @@ std::vector<std::string> splitList(const std::string& joined) {
   return out;
 }
 
+// A relayed watch: a thread reads the backend's body as it arrives and hands the pieces to
+// the client's connection.
+class ProxyStream final : public StreamSource {
+ public:
+  explicit ProxyStream(std::unique_ptr<StreamingResponse> response) : response_(std::move(response)) {}
+  ~ProxyStream() override { cancel(); }
+  void start(std::function<void()> wake) override {
+    reader_ = std::thread([this, wake = std::move(wake)] {
+      setThreadName("agg-watch");
+      std::string piece;
+      while (response_->read(piece)) {
+        {
+          std::lock_guard lock(mu_);
+          pieces_.push_back(std::move(piece));
+        }
+        wake();
+      }
+      {
+        std::lock_guard lock(mu_);
+        ended_ = true;
+      }
+      wake();
+    });
+  }
+  bool drain(std::vector<std::string>& out) override {
+    std::lock_guard lock(mu_);
+    for (auto& p : pieces_) out.push_back(std::move(p));
+    pieces_.clear();
+    return !ended_;
+  }
+  void cancel() override {
+    response_->close();
+    if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) reader_.join();
+  }
+
+ private:
+  std::unique_ptr<StreamingResponse> response_;
+  std::thread reader_;
+  std::mutex mu_;
+  std::vector<std::string> pieces_;
+  bool ended_ = false;
+};
+
 }  // namespace
 
 struct Aggregator::Impl {
@@ -571,6 +614,39 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
   u.headers.emplace_back("X-Remote-User", user);
   for (const auto& g : groups) u.headers.emplace_back("X-Remote-Group", g);
 
+  auto relayHeaders = [&res](const std::vector<std::pair<std::string, std::string>>& headers) {
+    res.contentType.clear();
+    for (auto& [name, value] : headers) {
+      std::string l = lower(name);
+      if (l == "content-type") {
+        res.contentType = value;
+        continue;
+      }
+      if (hopByHop(l) || l == "content-length") continue;
+      res.headers.emplace_back(name, value);
+    }
+    if (res.contentType.empty()) res.contentType = "text/plain; charset=utf-8";
+  };
+  if (req.method == "GET" && req.flag("watch")) {
+    // A watch streams for as long as the backend keeps it open.
+    std::unique_ptr<StreamingResponse> streaming;
+    try {
+      streaming = openStreaming(u);
+    } catch (const std::exception& e) {
+      d.markDirty();
+      plainText(res, 503, e.what());
+      return res;
+    }
+    res.status = streaming->status;
+    relayHeaders(streaming->headers);
+    if (res.status == 200) {
+      res.stream = std::make_shared<ProxyStream>(std::move(streaming));
+      return res;
+    }
+    std::string piece;
+    while (streaming->read(piece)) res.body += piece;
+    return res;
+  }
   UpgradeResult r;
   try {
     r = openUpgrade(u);
@@ -580,17 +656,7 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
     return res;
   }
   res.status = r.status;
-  res.contentType.clear();
-  for (auto& [name, value] : r.headers) {
-    std::string l = lower(name);
-    if (l == "content-type") {
-      res.contentType = value;
-      continue;
-    }
-    if (hopByHop(l) || l == "content-length") continue;
-    res.headers.emplace_back(name, value);
-  }
-  if (res.contentType.empty()) res.contentType = "text/plain; charset=utf-8";
+  relayHeaders(r.headers);
   res.body = std::move(r.body);
   return res;
 }

@@ -24,9 +24,10 @@
 //   - Discovery: the APIServices' group-versions join /apis (legacy and aggregated) and
 //     /apis/<group>; a version whose last check failed is listed "Stale" without resources.
 //     Available ones join the /openapi/v3 root, their documents proxied from the backend.
-// Not done: watch streams and protocol upgrades through the proxy (a response is read whole
-// before it is relayed), a front-proxy client certificate (the extension server has to trust
-// X-Remote-* from any TLS client).
+// Watches (GET with watch=true) are streamed as the backend sends them; other answers are read
+// whole, then relayed. Not done: protocol upgrades (exec-like) through the proxy, a
+// front-proxy client certificate (the extension server has to trust X-Remote-* from any TLS
+// client).
 #pragma once
 
 #include <memory>

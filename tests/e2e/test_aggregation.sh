@@ -161,6 +161,25 @@ run k get flunders --as=alice --as-group=devs -o name
 grep -q "user=alice groups=devs,system:authenticated" "$WORK/wardle.log" || fail "impersonated identity not forwarded: $(tail -3 "$WORK/wardle.log")"
 pass "impersonation forwarded as X-Remote-User/X-Remote-Group"
 
+# Watches are relayed as the backend streams them (not buffered until it ends).
+c -sN "$API/apis/wardle.example.com/v1alpha1/namespaces/default/flunders?watch=true&timeoutSeconds=20" >"$WORK/watch.out" &
+WATCH_PID=$!
+k get flunders -w --output-watch-events >"$WORK/kwatch.out" 2>&1 &
+KWATCH_PID=$!
+BG_PIDS="${BG_PIDS:-} $WATCH_PID $KWATCH_PID"
+sleep 1
+sed 's/{name: alpha/{name: gamma/' "$WORK/flunder.yaml" >"$WORK/gamma.yaml"
+run k create -f "$WORK/gamma.yaml"
+wait_for "the ADDED event arrives while the watch is open" 5 grep -q '"type": "ADDED", "object": {.*"name": "gamma"' "$WORK/watch.out"
+kill -0 "$WATCH_PID" 2>/dev/null || fail "the watch ended early: $(cat "$WORK/watch.out")"
+pass "watch event streamed through the aggregator"
+wait_for "kubectl get -w shows the event" 5 grep -q "ADDED.*gamma" "$WORK/kwatch.out"
+pass "kubectl get flunders -w through skiff"
+run k delete flunder gamma
+wait_for "the DELETED event arrives" 5 grep -q '"type": "DELETED"' "$WORK/watch.out"
+pass "DELETED event streamed"
+kill "$WATCH_PID" "$KWATCH_PID" 2>/dev/null; wait "$WATCH_PID" "$KWATCH_PID" 2>/dev/null || true
+
 # A version the backend does not serve (TLS not verified): the discovery check fails.
 cat >"$WORK/insecure.yaml" <<YAML
 apiVersion: apiregistration.k8s.io/v1

@@ -6,6 +6,7 @@ stdlib only), the way an aggregated API server answers the kube-apiserver's prox
   GET  /apis, /apis/wardle.example.com, /apis/wardle.example.com/v1alpha1   discovery
   GET  /openapi/v3/apis/wardle.example.com/v1alpha1                         OpenAPI v3
   GET  .../flunders, .../namespaces/NS/flunders[/NAME]                       list / get
+  GET  ...flunders?watch=true[&timeoutSeconds=N]                             watch (chunked)
   POST .../namespaces/NS/flunders                                            create
   DELETE .../namespaces/NS/flunders/NAME                                     delete
 
@@ -17,6 +18,7 @@ Usage: wardle_server.py CERT KEY PORT_FILE   (binds 127.0.0.1 on a free port, wr
 """
 import datetime
 import json
+import queue
 import ssl
 import sys
 import threading
@@ -29,6 +31,12 @@ PREFIX = f"/apis/{GROUP}/{VERSION}"
 LOCK = threading.Lock()
 OBJECTS = {}  # (namespace, name) -> object
 REVISION = [1]
+WATCHERS = []  # one queue.Queue of (type, object) per open watch
+
+
+def notify(event_type, obj):
+    for q in list(WATCHERS):
+        q.put((event_type, obj))
 
 RESOURCE_LIST = {
     "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": GV,
@@ -114,6 +122,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, OPENAPI_V3)
         if ns == "?" or not path.startswith(PREFIX + "/"):
             return self.send(404, status(404, "NotFound", "the server could not find the requested resource"))
+        if name is None and "watch=true" in self.path:
+            return self.watch(ns)
         with LOCK:
             if name is None:
                 items = [o for (n, _), o in sorted(OBJECTS.items()) if ns is None or n == ns]
@@ -125,6 +135,44 @@ class Handler(BaseHTTPRequestHandler):
         if obj is None:
             return self.send(404, status(404, "NotFound", f'flunders.{GROUP} "{name}" not found', name))
         self.send(200, table([obj]) if self.wants_table() else obj)
+
+    def watch(self, ns):
+        """Streams ADDED/DELETED events (chunked) until timeoutSeconds or the client leaves."""
+        timeout = 30
+        for part in self.path.split("?", 1)[-1].split("&"):
+            if part.startswith("timeoutSeconds="):
+                timeout = int(part.split("=", 1)[1])
+        q = queue.Queue()
+        with LOCK:
+            WATCHERS.append(q)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
+        try:
+            while True:
+                left = (deadline - datetime.datetime.now()).total_seconds()
+                if left <= 0:
+                    break
+                try:
+                    event_type, obj = q.get(timeout=left)
+                except queue.Empty:
+                    break
+                if ns is not None and obj["metadata"]["namespace"] != ns:
+                    continue
+                body = table([obj]) if self.wants_table() else obj
+                data = (json.dumps({"type": event_type, "object": body}) + "\n").encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        finally:
+            with LOCK:
+                WATCHERS.remove(q)
+        self.close_connection = True
 
     def do_POST(self):
         path, ns, name = self.route()
@@ -150,6 +198,7 @@ class Handler(BaseHTTPRequestHandler):
             ann["wardle.example.com/created-by-groups"] = ",".join(self.headers.get_all("X-Remote-Group") or [])
             obj["apiVersion"], obj["kind"] = GV, "Flunder"
             OBJECTS[(ns, name)] = obj
+            notify("ADDED", obj)
         self.send(201, obj)
 
     def do_DELETE(self):
@@ -160,6 +209,8 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile.read(length)
         with LOCK:
             obj = OBJECTS.pop((ns, name), None)
+            if obj is not None:
+                notify("DELETED", obj)
         if obj is None:
             return self.send(404, status(404, "NotFound", f'flunders.{GROUP} "{name}" not found', name))
         self.send(200, obj)
