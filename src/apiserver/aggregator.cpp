@@ -186,6 +186,20 @@ struct Aggregator::Impl {
   mutable std::mutex mu;
   std::condition_variable cv;
   bool dirty = true;
+  // Set by a failed proxied request: probe every backend again on the next pass.
+  std::atomic<bool> forceProbe{false};
+  // The last discovery probe per APIService (controller thread only): what it was made
+  // against (spec and address), when, and what it found. A pass reuses it while both are
+  // unchanged and it is younger than the resync period, so Service/Endpoints churn elsewhere
+  // does not make every pass call every extension server.
+  struct Probe {
+    std::string key;
+    std::chrono::steady_clock::time_point at;
+    Condition result;
+    bool fresh = false;
+    json::array resources;
+  };
+  std::map<std::string, Probe> probes;
   bool stopping = false;
   std::map<std::string, CheckState> states;
   std::thread thread;
@@ -202,7 +216,8 @@ struct Aggregator::Impl {
     sliceCache = &resources.cache(*slices);
   }
 
-  void markDirty() {
+  void markDirty(bool probe = false) {
+    if (probe) forceProbe = true;
     {
       std::lock_guard lock(mu);
       dirty = true;
@@ -314,13 +329,30 @@ struct Aggregator::Impl {
   }
 
   // The full availability check of one APIService; `state` gets the discovery answer.
-  Condition check(const json::object& apiService, CheckState& state) const {
+  Condition check(const json::object& apiService, CheckState& state, bool force) {
     const auto& spec = objAt(apiService, "spec");
     if (!hasService(spec))
       return {"True", "Local", "Local APIServices are always available"};
     auto resolved = resolve(apiService);
     if (auto* c = std::get_if<Condition>(&resolved)) return *c;
     const Endpoint& ep = std::get<Endpoint>(resolved);
+    const std::string name = strAt(objAt(apiService, "metadata"), "name");
+    const std::string key = json::serialize(spec) + "|" + ep.host + ":" + std::to_string(ep.port);
+    const auto now = std::chrono::steady_clock::now();
+    if (auto it = probes.find(name); !force && it != probes.end() && it->second.key == key &&
+                                     now - it->second.at < options.resyncPeriod) {
+      state.fresh = it->second.fresh;
+      state.resources = it->second.resources;
+      return it->second.result;
+    }
+    Condition result = probe(apiService, ep, state);
+    probes[name] = Probe{key, now, result, state.fresh, state.fresh ? state.resources : json::array()};
+    return result;
+  }
+
+  // GET /apis/<group>/<version> on the address: the discovery check.
+  Condition probe(const json::object& apiService, const Endpoint& ep, CheckState& state) const {
+    const auto& spec = objAt(apiService, "spec");
     const std::string path = "/apis/" + strAt(spec, "group") + "/" + strAt(spec, "version");
     UpgradeRequest u = requestTo(apiService, ep);
     u.connectTimeout = options.discoveryTimeout;
@@ -399,6 +431,7 @@ struct Aggregator::Impl {
   }
 
   void syncOnce() {
+    const bool force = forceProbe.exchange(false);
     std::map<std::string, CheckState> next;
     for (const auto& obj : allApiServices()) {
       const auto& spec = objAt(*obj, "spec");
@@ -408,7 +441,7 @@ struct Aggregator::Impl {
       state.version = strAt(spec, "version");
       state.priority = {static_cast<int>(intAt(spec, "groupPriorityMinimum")),
                         static_cast<int>(intAt(spec, "versionPriority"))};
-      Condition c = check(*obj, state);
+      Condition c = check(*obj, state, force);
       if (hasService(spec)) next.emplace(name, std::move(state));
       if (currentCondition(*obj) != c) {
         if (c.status != "True" || c.reason != "Local")
@@ -417,6 +450,8 @@ struct Aggregator::Impl {
         writeCondition(*obj, c);
       }
     }
+    for (auto it = probes.begin(); it != probes.end();)
+      it = next.count(it->first) ? std::next(it) : probes.erase(it);
     std::lock_guard lock(mu);
     states = std::move(next);
   }
@@ -633,7 +668,7 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
     try {
       streaming = openStreaming(u);
     } catch (const std::exception& e) {
-      d.markDirty();
+      d.markDirty(true);
       plainText(res, 503, e.what());
       return res;
     }
@@ -651,7 +686,7 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
   try {
     r = openUpgrade(u);
   } catch (const std::exception& e) {
-    d.markDirty();  // the backend may be gone: check it now
+    d.markDirty(true);  // the backend may be gone: check it now
     plainText(res, 503, e.what());
     return res;
   }

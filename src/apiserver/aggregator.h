@@ -12,8 +12,9 @@
 //     without an Endpoints object its EndpointSlices are looked at instead),
 //     and GET /apis/<group>/<version> on that address must answer 2xx within 5 s
 //     (FailedDiscoveryCheck); then True/Passed. The answer, an APIResourceList, is kept for
-//     discovery. It reruns on any change of APIServices, Services, Endpoints or EndpointSlices and
-//     every 5 s.
+//     discovery. It reruns on any change of APIServices, Services, Endpoints or EndpointSlices
+//     and every 5 s; a backend is asked again when its spec or address changed, when a
+//     proxied request to it failed, or when its last answer is 5 s old.
 //   - Proxy: /apis/<group>/<version>[/...] of an APIService with a service goes to a ready
 //     endpoint address of that Service over TLS (verified with spec.caBundle for the name
 //     <service>.<namespace>.svc, or not at all with insecureSkipTLSVerify), with method,
