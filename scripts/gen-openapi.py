@@ -41,6 +41,7 @@ SERVED_GVS = [
     ("rbac.authorization.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
+    ("apiregistration.k8s.io", "v1"),
 ]
 
 # Query parameters that appeared after v1.32 (list sharding).

@@ -462,6 +462,16 @@ void applyDefaults(std::string_view group, std::string_view kind, json::object& 
     return defaultBindingSubjects(obj);
   if (group == "scheduling.k8s.io" && kind == "PriorityClass")
     return setDefaultString(obj, "preemptionPolicy", "PreemptLowerPriority");
+  if (group == "apiregistration.k8s.io" && kind == "APIService") {
+    // kube-aggregator's v1 SetDefaults_ServiceReference: port 443.
+    auto spec = obj.find("spec");
+    if (spec == obj.end() || !spec->value().is_object()) return;
+    auto svc = spec->value().as_object().find("service");
+    if (svc != spec->value().as_object().end() && svc->value().is_object() &&
+        !svc->value().as_object().contains("port"))
+      svc->value().as_object()["port"] = 443;
+    return;
+  }
   if (group == "storage.k8s.io" && kind == "StorageClass") {
     setDefaultString(obj, "reclaimPolicy", "Delete");
     setDefaultString(obj, "volumeBindingMode", "Immediate");

@@ -136,6 +136,9 @@ std::vector<ResourceInfo> builtinResources() {
       R("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
       R("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
       R("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
+      // kube-aggregator: which group-versions this server serves itself and which it proxies.
+      R("apiregistration.k8s.io", "v1", "APIService", "apiservices", false)
+          .categories({"api-extensions"}).status(),
       // Review resources: create-only, answered by the server, never stored.
       R("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false)
           .verbs({"create"}),

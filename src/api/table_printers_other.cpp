@@ -190,6 +190,24 @@ void registerOtherPrinters(PrinterMap& m) {
       [](const json::object& o, Clock::time_point now) {
         return json::array{str(obj(o, "metadata"), "name"), str(o, "handler"), age(o, now)};
       }};
+  // kube-aggregator's APIService table: SERVICE is Local or namespace/name; AVAILABLE is the
+  // Available condition's status, with its reason unless True ("Unknown" without one).
+  m["apiregistration.k8s.io/apiservices"] = {
+      {nameColumn(), col("Service", "string"), col("Available", "string"), ageColumn()},
+      [](const json::object& o, Clock::time_point now) {
+        const auto& spec = obj(o, "spec");
+        std::string service = "Local";
+        if (has(spec, "service"))
+          service = str(obj(spec, "service"), "namespace") + "/" + str(obj(spec, "service"), "name");
+        std::string available = "Unknown";
+        for (const auto& c : arr(obj(o, "status"), "conditions")) {
+          if (!c.is_object() || str(c.get_object(), "type") != "Available") continue;
+          std::string status = str(c.get_object(), "status"), reason = str(c.get_object(), "reason");
+          available = status == "True" || reason.empty() ? status : status + " (" + reason + ")";
+          break;
+        }
+        return json::array{str(obj(o, "metadata"), "name"), service, available, age(o, now)};
+      }};
   for (const char* r : {"admissionregistration.k8s.io/validatingwebhookconfigurations",
                         "admissionregistration.k8s.io/mutatingwebhookconfigurations"}) {
     m[r] = {{nameColumn(), col("Webhooks", "integer"),

@@ -286,7 +286,8 @@ enum class NameRule { Subdomain, Label, Dns1035, PathSegment };
 NameRule nameRuleFor(std::string_view group, std::string_view kind) {
   if (group.empty() && kind == "Namespace") return NameRule::Label;
   if (group.empty() && kind == "Service") return NameRule::Dns1035;
-  if (group == "rbac.authorization.k8s.io") return NameRule::PathSegment;
+  if (group == "rbac.authorization.k8s.io" || group == "apiregistration.k8s.io")
+    return NameRule::PathSegment;
   return NameRule::Subdomain;
 }
 
@@ -523,7 +524,8 @@ std::vector<StatusCause> validateObject(std::string_view group, std::string_view
                                         const boost::json::object* oldObj) {
   validation::Errors errs;
   validation::validateObjectMeta(group, kind, obj, oldObj, errs);
-  if (!validation::validateWorkload(group, kind, obj, oldObj, errs))
+  if (!validation::validateWorkload(group, kind, obj, oldObj, errs) &&
+      !validation::validateApiRegistrationKind(group, kind, obj, errs))
     validation::validateCoreKind(group, kind, obj, oldObj, errs);
   return errs.take();
 }

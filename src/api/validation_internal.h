@@ -83,6 +83,9 @@ void validateResourceRequirements(const json::object& resources, const std::stri
 // kind is not theirs.
 bool validateWorkload(std::string_view group, std::string_view kind, const json::object& obj,
                       const json::object* oldObj, Errors& errs);
+// APIService (validation_apiservice.cpp); false for any other kind.
+bool validateApiRegistrationKind(std::string_view group, std::string_view kind,
+                                 const json::object& obj, Errors& errs);
 bool validateCoreKind(std::string_view group, std::string_view kind, const json::object& obj,
                       const json::object* oldObj, Errors& errs);
 

@@ -9,10 +9,12 @@
 #include "api/openapi.h"
 #include "api/resource_registry.h"
 #include "apiserver/admission.h"
+#include "apiserver/aggregator.h"
 #include "apiserver/content.h"
 #include "apiserver/discovery.h"
 #include "apiserver/http_server.h"
 #include "apiserver/kubelet_proxy.h"
+#include "apiserver/openapi_v2_proto.h"
 #include "apiserver/request_info.h"
 #include "apiserver/request_metrics.h"
 #include "apiserver/resource_handler.h"
@@ -39,6 +41,7 @@ struct ApiServer::Impl {
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<KubeletProxy> kubelets;  // pods/log|exec|attach|portforward, nodes/proxy
   MetricsCollectorHandle storageObjects;   // apiserver_storage_objects while this server lives
+  std::unique_ptr<Aggregator> aggregator;  // APIServices: local ones, proxying, availability
   const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
 
   HttpResponse route(HttpRequest& req);
@@ -63,8 +66,11 @@ HttpResponse textResponse(std::string body, std::string contentType = "text/plai
   return res;
 }
 
-bool wantsAggregated(const HttpRequest& req) {
-  return req.header("accept").find("as=APIGroupDiscoveryList") != std::string::npos;
+// An aggregated discovery document in the negotiated version, typed in its Content-Type.
+HttpResponse aggregatedResponse(json::object doc, DiscoveryFormat format) {
+  HttpResponse res = jsonResponse(doc, aggregatedDiscoveryContentType(format));
+  res.headers.emplace_back("Vary", "Accept");
+  return res;
 }
 
 ApiError pathNotFound() {
@@ -98,14 +104,17 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
     return textResponse("ok");
   if (p == "/metrics") return textResponse(Metrics::global().render(), "text/plain; version=0.0.4; charset=utf-8");
   if (p == "/api" || p == "/api/") {
-    if (wantsAggregated(req))
-      return jsonResponse(aggregatedDiscovery(registry, true), kAggregatedDiscoveryContentType);
+    DiscoveryFormat format = negotiateDiscovery(req.header("accept"));
+    if (format != DiscoveryFormat::Legacy)
+      return aggregatedResponse(aggregatedDiscovery(registry, true, format), format);
     return jsonResponse(apiVersions(options.listen));
   }
   if (p == "/apis" || p == "/apis/") {
-    if (wantsAggregated(req))
-      return jsonResponse(aggregatedDiscovery(registry, false), kAggregatedDiscoveryContentType);
-    return jsonResponse(apiGroupList(registry));
+    DiscoveryFormat format = negotiateDiscovery(req.header("accept"));
+    auto extra = aggregator ? aggregator->discoveryVersions() : std::vector<AggregatedVersion>{};
+    if (format != DiscoveryFormat::Legacy)
+      return aggregatedResponse(aggregatedDiscovery(registry, false, format, extra), format);
+    return jsonResponse(apiGroupList(registry, extra));
   }
   if (p == "/api/v1" || p == "/api/v1/") {
     return jsonResponse(*apiResourceList(registry, "", "v1"));
@@ -115,7 +124,8 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
     if (!rest.empty() && rest.back() == '/') rest.pop_back();
     auto slash = rest.find('/');
     if (slash == std::string::npos) {
-      if (auto group = apiGroup(registry, rest)) return jsonResponse(*group);
+      auto extra = aggregator ? aggregator->discoveryVersions() : std::vector<AggregatedVersion>{};
+      if (auto group = apiGroup(registry, rest, extra)) return jsonResponse(*group);
       throw pathNotFound();
     }
     if (rest.find('/', slash + 1) == std::string::npos) {
@@ -126,12 +136,19 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   }
   const auto& openapi = api::OpenApi::instance();
   if (p == "/openapi/v2" || p == "/swagger.json") {
-    if (req.header("accept").find("json") == std::string::npos &&
-        req.header("accept").find("*/*") == std::string::npos && !req.header("accept").empty())
-      throw notAcceptable("only application/json is served for /openapi/v2");
+    const std::string accept = req.header("accept");
+    const size_t proto = accept.find("com.github.proto-openapi.spec.v2");
+    const size_t jsonAt = std::min(accept.find("json"), accept.find("*/*"));
+    // The protobuf form when asked for before JSON (kubectl 1.27/1.28 ask for it alone).
+    if (p == "/openapi/v2" && proto != std::string::npos && proto < jsonAt)
+      return textResponse(openApiV2Protobuf(), kOpenApiV2ProtobufContentType);
+    if (jsonAt == std::string::npos && !accept.empty())
+      throw notAcceptable("only application/json and protobuf are served for /openapi/v2");
     return textResponse(openapi.v2Json(), "application/json");
   }
-  if (p == "/openapi/v3" || p == "/openapi/v3/") return textResponse(openapi.v3RootJson(), "application/json");
+  if (p == "/openapi/v3" || p == "/openapi/v3/")
+    return textResponse(aggregator ? aggregator->openApiV3Root(openapi.v3RootJson()) : openapi.v3RootJson(),
+                        "application/json");
   if (p.starts_with("/openapi/v3/")) {
     if (const std::string* doc = openapi.v3GroupVersionJson(p.substr(12))) {
       HttpResponse res = textResponse(*doc, "application/json");
@@ -145,6 +162,8 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
 }
 
 HttpResponse ApiServer::Impl::route(HttpRequest& req) {
+  // /apis/<group>/<version>[/...] of an APIService with a service: its extension server's.
+  if (aggregator && aggregator->proxies(req.path)) return aggregator->proxy(req);
   bool handled = false;
   HttpResponse res = nonResource(req, handled);
   if (handled) {
@@ -230,6 +249,9 @@ void ApiServer::start() {
   impl_->resources = std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
   api::OpenApi::instance();  // parse once up front, not on the first kubectl request
   impl_->bootstrap();
+  impl_->aggregator = std::make_unique<Aggregator>(*impl_->resources, impl_->registry);
+  impl_->aggregator->registerLocalApiServices();
+  impl_->aggregator->start();
 
   std::string host = o.listen.substr(0, o.listen.rfind(':'));
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -238,8 +260,8 @@ void ApiServer::start() {
   HttpServerOptions ho;
   ho.listen = o.listen;
   ho.threads = o.threads > 0 ? o.threads : defaultHttpThreads();
-  ho.mayBlock = [&registry = impl_->registry](const HttpRequest& req) {
-    return runsOffTheEventLoop(req, registry);
+  ho.mayBlock = [&registry = impl_->registry, agg = impl_->aggregator.get()](const HttpRequest& req) {
+    return runsOffTheEventLoop(req, registry) || agg->proxies(req.path);
   };
   std::optional<ServerPki> pki;
   if (o.tls) {
@@ -291,6 +313,7 @@ void ApiServer::stop() {
   if (impl_->kubelets) impl_->kubelets->closeTunnels();
   if (impl_->http) impl_->http->stop();
   impl_->http.reset();
+  if (impl_->aggregator) impl_->aggregator->stop();
 }
 
 unsigned short ApiServer::port() const { return impl_->http ? impl_->http->port() : 0; }

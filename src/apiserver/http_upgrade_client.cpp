@@ -9,13 +9,16 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <atomic>
 #include <cctype>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -173,7 +176,115 @@ UpgradeResult exchange(net::io_context& io, Stream& stream, const UpgradeRequest
   return result;
 }
 
+// The body of a streamed response, read by whoever calls read(); close() is posted to the
+// io_context so the socket is only touched by the thread running it.
+template <class Stream>
+class StreamingResponseImpl final : public StreamingResponse {
+ public:
+  StreamingResponseImpl(std::unique_ptr<ssl::context> tls, std::unique_ptr<net::io_context> io,
+                        std::unique_ptr<Stream> stream)
+      : tls_(std::move(tls)), io_(std::move(io)), stream_(std::move(stream)) {
+    parser_.body_limit(boost::none);
+  }
+  ~StreamingResponseImpl() override {
+    stream_.reset();  // streams go before their io_context and TLS context
+  }
+  http::response_parser<http::string_body>& parser() { return parser_; }
+  beast::flat_buffer& buffer() { return buffer_; }
+  Stream& stream() { return *stream_; }
+
+  bool read(std::string& piece) override {
+    std::lock_guard lock(readMu_);
+    while (!closed_.load()) {
+      if (!parser_.get().body().empty()) {
+        piece = std::move(parser_.get().body());
+        parser_.get().body().clear();
+        return true;
+      }
+      if (parser_.is_done()) return false;
+      error_code result = net::error::would_block;
+      http::async_read_some(*stream_, buffer_, parser_,
+                            [&result](error_code ec, std::size_t) { result = ec; });
+      io_->restart();
+      io_->run();
+      if (result && parser_.get().body().empty()) return false;
+    }
+    return false;
+  }
+  void close() override {
+    if (closed_.exchange(true)) return;
+    net::post(*io_, [this] {
+      error_code ignored;
+      beast::get_lowest_layer(*stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(*stream_).socket().close(ignored);
+    });
+    // If nobody is reading, run the posted close here.
+    if (readMu_.try_lock()) {
+      io_->restart();
+      io_->poll();
+      readMu_.unlock();
+    }
+  }
+
+ private:
+  std::unique_ptr<ssl::context> tls_;
+  std::unique_ptr<net::io_context> io_;
+  std::unique_ptr<Stream> stream_;
+  beast::flat_buffer buffer_;
+  http::response_parser<http::string_body> parser_;
+  std::mutex readMu_;
+  std::atomic<bool> closed_{false};
+};
+
+template <class Stream>
+std::unique_ptr<StreamingResponse> streamOver(std::unique_ptr<StreamingResponseImpl<Stream>> out,
+                                              const UpgradeRequest& r, net::io_context& io) {
+  auto req = makeRequest(r);
+  error_code ec = runOp(io, out->stream(), r.responseTimeout, [&](auto handler) {
+    http::async_write(out->stream(), req, std::move(handler));
+  });
+  if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goNetErrorMessage(ec));
+  ec = runOp(io, out->stream(), r.responseTimeout, [&](auto handler) {
+    http::async_read_header(out->stream(), out->buffer(), out->parser(), std::move(handler));
+  });
+  if (ec) throw std::runtime_error(r.method + " " + r.target + ": " + goNetErrorMessage(ec));
+  const auto& res = out->parser().get();
+  out->status = static_cast<int>(res.result_int());
+  for (const auto& field : res)
+    out->headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  return out;
+}
+
 }  // namespace
+
+std::unique_ptr<StreamingResponse> openStreaming(const UpgradeRequest& r) {
+  std::unique_ptr<ssl::context> tls;
+  if (r.tls) tls = clientTlsContext(r);
+  auto io = std::make_unique<net::io_context>();
+  net::io_context& ioRef = *io;
+  if (!r.tls) {
+    auto stream = std::make_unique<beast::tcp_stream>(ioRef);
+    connect(ioRef, *stream, r);
+    auto out = std::make_unique<StreamingResponseImpl<beast::tcp_stream>>(nullptr, std::move(io),
+                                                                          std::move(stream));
+    return streamOver(std::move(out), r, ioRef);
+  }
+  auto stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioRef, *tls);
+  connect(ioRef, *stream, r);
+  const std::string& name = r.serverName.empty() ? r.host : r.serverName;
+  error_code notIp;
+  net::ip::make_address(name, notIp);
+  if (notIp) SSL_set_tlsext_host_name(stream->native_handle(), name.c_str());
+  if (r.verifyServer) stream->set_verify_callback(ssl::host_name_verification(name));
+  error_code ec = runOp(ioRef, *stream, r.connectTimeout, [&](auto handler) {
+    stream->async_handshake(ssl::stream_base::client, std::move(handler));
+  });
+  if (ec == beast::error::timeout) throw std::runtime_error("net/http: TLS handshake timeout");
+  if (ec) throw std::runtime_error("tls: " + goNetErrorMessage(ec));
+  auto out = std::make_unique<StreamingResponseImpl<beast::ssl_stream<beast::tcp_stream>>>(
+      std::move(tls), std::move(io), std::move(stream));
+  return streamOver(std::move(out), r, ioRef);
+}
 
 UpgradeResult openUpgrade(const UpgradeRequest& r) {
   std::unique_ptr<ssl::context> tls;
@@ -189,11 +300,12 @@ UpgradeResult openUpgrade(const UpgradeRequest& r) {
   } else {
     beast::ssl_stream<beast::tcp_stream> stream(*io, *tls);
     connect(*io, stream, r);
+    const std::string& name = r.serverName.empty() ? r.host : r.serverName;
     error_code notIp;
-    net::ip::make_address(r.host, notIp);
+    net::ip::make_address(name, notIp);
     // SNI is for names only; IP literals are matched against the certificate's IP SANs.
-    if (notIp) SSL_set_tlsext_host_name(stream.native_handle(), r.host.c_str());
-    if (r.verifyServer) stream.set_verify_callback(ssl::host_name_verification(r.host));
+    if (notIp) SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
+    if (r.verifyServer) stream.set_verify_callback(ssl::host_name_verification(name));
     error_code ec = runOp(*io, stream, r.connectTimeout, [&](auto handler) {
       stream.async_handshake(ssl::stream_base::client, std::move(handler));
     });

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,9 @@ struct UpgradeRequest {
   // against caPem (the system roots when empty) and `host`.
   bool verifyServer = false;
   std::string caPem;
+  // The name sent as SNI and verified instead of `host` when set (an aggregated API server
+  // dialled at an endpoint IP presents a certificate for <service>.<namespace>.svc).
+  std::string serverName;
   std::string method = "GET", target;
   // Sent as given (e.g. Connection: Upgrade, Upgrade: SPDY/3.1, X-Stream-Protocol-Version);
   // Host defaults to host:port, Content-Length follows `body`.
@@ -49,5 +53,22 @@ struct UpgradeResult {
 // Throws std::runtime_error when connecting, the TLS handshake or the HTTP exchange fails
 // (including the timeouts above). Any status is a result; only 101 carries a connection.
 UpgradeResult openUpgrade(const UpgradeRequest& request);
+
+// A response whose body is read as it arrives (a watch relayed by the aggregator): the
+// status and headers, then the body in pieces (chunked encoding already removed).
+class StreamingResponse {
+ public:
+  virtual ~StreamingResponse() = default;
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Blocks until body bytes arrive; false at the end of the body or when the connection
+  // failed or was closed.
+  virtual bool read(std::string& piece) = 0;
+  // Ends the exchange from any thread; a blocked read() returns false. Idempotent.
+  virtual void close() = 0;
+};
+// Sends the request (not an upgrade) and reads the response headers within the request's
+// timeouts; the body is then read without a deadline. Throws as openUpgrade does.
+std::unique_ptr<StreamingResponse> openStreaming(const UpgradeRequest& request);
 
 }  // namespace skiff::apiserver
