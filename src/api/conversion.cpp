@@ -2,6 +2,10 @@
 
 #include <boost/json.hpp>
 
+#include "api/json_access.h"
+#include "common/api_error.h"
+#include "common/base64.h"
+
 namespace skiff::api {
 
 namespace json = boost::json;
@@ -156,6 +160,27 @@ json::object convertObject(const json::object& obj, const ResourceInfo& target) 
   json::object copy = obj;
   copy["apiVersion"] = to;
   return copy;
+}
+
+void foldWriteOnlyFields(const ResourceInfo& info, json::object& obj) {
+  if (!info.group.empty() || info.kind != "Secret") return;
+  auto it = obj.find("stringData");
+  if (it == obj.end()) return;
+  json::value stringData = std::move(it->value());
+  obj.erase(it);
+  if (stringData.is_null()) return;
+  auto typeError = [&](const json::value& got, const char* wanted) {
+    return badRequest("Secret in version \"v1\" cannot be handled as a Secret: json: cannot "
+                      "unmarshal " + goJsonTypeName(got) +
+                      " into Go struct field Secret.stringData of type " + wanted);
+  };
+  if (!stringData.is_object()) throw typeError(stringData, "map[string]string");
+  auto& data = obj["data"];
+  if (!data.is_object()) data = json::object();
+  for (auto& kv : stringData.as_object()) {
+    if (!kv.value().is_string()) throw typeError(kv.value(), "string");
+    data.as_object()[kv.key()] = base64Encode(std::string_view(kv.value().as_string()));
+  }
 }
 
 }  // namespace skiff::api

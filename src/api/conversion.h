@@ -14,4 +14,10 @@ namespace skiff::api {
 // Returns the object unchanged when it is already in that version.
 boost::json::object convertObject(const boost::json::object& obj, const ResourceInfo& target);
 
+// Write-only wire fields folded into the object as upstream's decoding into the internal
+// version does, so they are neither stored nor echoed: a Secret's stringData entries are
+// base64-encoded into data (overwriting the same keys) and stringData is dropped. Throws
+// ApiError 400 when such a field has the wrong type.
+void foldWriteOnlyFields(const ResourceInfo& info, boost::json::object& obj);
+
 }  // namespace skiff::api

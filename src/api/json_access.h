@@ -23,6 +23,9 @@ bool boolAt(const boost::json::object& obj, Path path, bool fallback = false);
 // Creates the intermediate objects of `path` (replacing non-objects) and returns the last.
 boost::json::object& ensureObject(boost::json::object& obj, Path path);
 
+// The JSON type as Go's decoder names it in "cannot unmarshal X into ..." errors.
+std::string goJsonTypeName(const boost::json::value& v);
+
 // The metadata.ownerReferences entry with controller=true, or nullptr.
 const boost::json::object* controllerRefOf(const boost::json::object& obj);
 

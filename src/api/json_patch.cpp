@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api/json_access.h"
 #include "api/patch_error.h"
 
 namespace skiff::api {
@@ -17,17 +18,6 @@ namespace {
 // Copies may double the document each time; cap the total they add (upstream has an
 // equivalent optional limit, AccumulatedCopySizeLimit).
 constexpr size_t kMaxAccumulatedCopyBytes = 16 * 1024 * 1024;
-
-std::string goTypeName(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::object: return "object";
-    case json::kind::array: return "array";
-    case json::kind::string: return "string";
-    case json::kind::bool_: return "bool";
-    case json::kind::null: return "null";
-    default: return "number";
-  }
-}
 
 // Rough serialized size, stopping early once past `limit`.
 size_t estimateSize(const json::value& v, size_t limit) {
@@ -220,18 +210,18 @@ json::value applyJsonPatch(const json::value& doc, const json::value& patch) {
   if (patch.is_null()) return doc;  // decodes to an empty patch upstream
   const auto* ops = patch.if_array();
   if (!ops) {
-    throw badRequest("json: cannot unmarshal " + goTypeName(patch) +
+    throw badRequest("json: cannot unmarshal " + goJsonTypeName(patch) +
                      " into Go value of type jsonpatch.Patch");
   }
   for (const auto& op : *ops) {
     if (!op.is_object() && !op.is_null()) {
-      throw badRequest("json: cannot unmarshal " + goTypeName(op) +
+      throw badRequest("json: cannot unmarshal " + goJsonTypeName(op) +
                        " into Go value of type jsonpatch.Operation");
     }
   }
   if (ops->size() > kMaxJsonPatchOperations) {
     throw requestEntityTooLarge(
-        "Request entity too large: The allowed maximum operations in a JSON patch is " +
+        "The allowed maximum operations in a JSON patch is " +
         std::to_string(kMaxJsonPatchOperations) + ", got " + std::to_string(ops->size()));
   }
   if (!doc.is_object() && !doc.is_array()) throw PatchApplyError("invalid JSON document");

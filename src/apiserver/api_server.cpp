@@ -5,6 +5,7 @@
 #include <fstream>
 #include <thread>
 
+#include "api/json_indent.h"
 #include "api/openapi.h"
 #include "api/resource_registry.h"
 #include "apiserver/admission.h"
@@ -48,6 +49,7 @@ HttpResponse jsonResponse(const json::object& obj, const std::string& contentTyp
   HttpResponse res;
   res.contentType = contentType;
   res.body = json::serialize(obj);
+  res.apiObject = true;
   return res;
 }
 
@@ -77,7 +79,8 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   handled = true;
   const std::string& p = req.path;
   if (p == "/version" || p == "/version/") {
-    return jsonResponse({{"major", "1"},
+    // Upstream writes /version as indented JSON without a trailing newline.
+    return textResponse(api::indentedJson(json::object{{"major", "1"},
                          {"minor", "32"},
                          {"gitVersion", "v1.32.0-skiff"},
                          {"gitCommit", "skiff"},
@@ -85,12 +88,12 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
                          {"buildDate", "2026-11-27T00:00:00Z"},
                          {"goVersion", "none (C++20)"},
                          {"compiler", "gcc"},
-                         {"platform", "linux/amd64"}});
+                         {"platform", "linux/amd64"}}), "application/json");
   }
   if (p == "/healthz" || p == "/livez" || p == "/readyz" || p.starts_with("/healthz/") ||
       p.starts_with("/livez/") || p.starts_with("/readyz/"))
     return textResponse("ok");
-  if (p == "/metrics") return textResponse(Metrics::global().render(), "text/plain; version=0.0.4");
+  if (p == "/metrics") return textResponse(Metrics::global().render(), "text/plain; version=0.0.4; charset=utf-8");
   if (p == "/api" || p == "/api/") {
     if (wantsAggregated(req))
       return jsonResponse(aggregatedDiscovery(registry, true), kAggregatedDiscoveryContentType);

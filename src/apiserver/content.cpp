@@ -73,6 +73,7 @@ HttpResponse objectResponse(int status, const json::object& obj, const ResponseF
     res.body = api::encodeProtobufObject(obj);
   } else {
     res.body = json::serialize(obj);
+    res.apiObject = true;
   }
   return res;
 }

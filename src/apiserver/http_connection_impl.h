@@ -55,11 +55,15 @@ inline bool translateRequest(const http::request<http::string_body>& in, HttpReq
   return true;
 }
 
+// `req` is null when the request itself could not be read.
 inline http::response<http::string_body> errorResponse(const ApiError& e, unsigned version,
-                                                bool keepAlive) {
+                                                       bool keepAlive,
+                                                       const HttpRequest* req = nullptr) {
+  HttpResponse status = statusResponse(e, req);
   http::response<http::string_body> res{static_cast<http::status>(e.code()), version};
-  res.set(http::field::content_type, "application/json");
-  res.body() = boost::json::serialize(e.toStatus());
+  res.set(http::field::content_type, status.contentType);
+  for (auto& [k, v] : status.headers) res.insert(k, v);
+  res.body() = std::move(status.body);
   res.keep_alive(keepAlive);
   res.prepare_payload();
   return res;
@@ -75,10 +79,16 @@ inline awaitable<HttpResponse> callHandler(const ConnectionContext& ctx, HttpReq
   if (ctx.blocking && ctx.mayBlock && *ctx.mayBlock && (*ctx.mayBlock)(req)) {
     co_return co_await net::co_spawn(
         ctx.blocking->get_executor(),
-        [&ctx, &req]() -> awaitable<HttpResponse> { co_return (*ctx.handler)(req); },
+        [&ctx, &req]() -> awaitable<HttpResponse> {
+          HttpResponse res = (*ctx.handler)(req);
+          finishApiObject(req, res);  // a large list's gzip stays off the event loop too
+          co_return res;
+        },
         net::use_awaitable);
   }
-  co_return (*ctx.handler)(req);
+  HttpResponse res = (*ctx.handler)(req);
+  finishApiObject(req, res);
+  co_return res;
 }
 
 template <class Stream>
@@ -101,8 +111,7 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
     (void)n;
     if (ec == http::error::body_limit) {
       auto res = errorResponse(
-          requestEntityTooLarge("the request body is larger than the limit of " +
-                                std::to_string(ctx.maxBodyBytes) + " bytes"),
+          requestEntityTooLarge("limit is " + std::to_string(ctx.maxBodyBytes)),
           11, false);
       co_await http::async_write(stream, res, kTuple);
       co_return;
@@ -140,7 +149,7 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
       failure = internalError(e.what());
     }
     if (failure) {
-      auto out = errorResponse(*failure, version, keepAlive);
+      auto out = errorResponse(*failure, version, keepAlive, &req);
       auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
       if (wec || !keepAlive) co_return;
       continue;

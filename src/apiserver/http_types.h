@@ -15,6 +15,9 @@
 namespace boost::json {
 class object;
 }
+namespace skiff {
+class ApiError;
+}
 
 namespace skiff::apiserver {
 
@@ -127,6 +130,10 @@ struct HttpResponse {
   std::string contentType = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // The body is an API object (object, list, Status, discovery document) in compact JSON:
+  // finishApiObject ends it with a newline as upstream's encoder does, or indents it for
+  // ?pretty=true, and gzips it when it is large and the client accepts gzip.
+  bool apiObject = false;
   std::shared_ptr<StreamSource> stream;  // set for streaming responses; body is then ignored
   // Set with status 101 (and the protocol's headers): once the 101 is written, the connection
   // — including any bytes the client sent after its request — goes to `upgrade`.
@@ -134,5 +141,14 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
+
+// Upstream's response writer for API objects (see HttpResponse::apiObject). Responses
+// larger than this are gzipped for a client that sends Accept-Encoding: gzip.
+constexpr size_t kGzipThresholdBytes = 128 * 1024;
+void finishApiObject(const HttpRequest& req, HttpResponse& res);
+
+// An error's Status as the response body, finished like any API object (`req` may be null
+// when the request could not be read).
+HttpResponse statusResponse(const ApiError& error, const HttpRequest* req);
 
 }  // namespace skiff::apiserver

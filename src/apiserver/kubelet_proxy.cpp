@@ -31,6 +31,7 @@
 #include "api/json_access.h"
 #include "apiserver/go_net_error.h"
 #include "apiserver/kubelet_tunnel.h"
+#include "apiserver/request_options.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -65,29 +66,15 @@ struct PodLogOptions {
   std::optional<std::string> sinceTime;
 };
 
-std::optional<int64_t> intParam(const HttpRequest& req, const std::string& name) {
-  auto v = req.param(name);
-  if (!v) return std::nullopt;
-  int64_t out = 0;
-  const char* begin = v->data();
-  if (!v->empty() && *begin == '+') ++begin;  // Go's ParseInt takes a leading sign
-  auto [end, ec] = std::from_chars(begin, v->data() + v->size(), out);
-  if (ec == std::errc::result_out_of_range)
-    throw badRequest("strconv.ParseInt: parsing \"" + *v + "\": value out of range");
-  if (ec != std::errc() || end != v->data() + v->size() || v->empty())
-    throw badRequest("strconv.ParseInt: parsing \"" + *v + "\": invalid syntax");
-  return out;
-}
-
 PodLogOptions parseOptions(const HttpRequest& req, const std::string& name) {
   PodLogOptions o;
   o.container = req.paramOr("container", "");
   o.follow = req.flag("follow");
   o.previous = req.flag("previous");
   o.timestamps = req.flag("timestamps");
-  o.sinceSeconds = intParam(req, "sinceSeconds");
-  o.tailLines = intParam(req, "tailLines");
-  o.limitBytes = intParam(req, "limitBytes");
+  o.sinceSeconds = int64Param(req, "sinceSeconds");
+  o.tailLines = int64Param(req, "tailLines");
+  o.limitBytes = int64Param(req, "limitBytes");
   if (auto t = req.param("sinceTime"); t && !t->empty()) {
     std::chrono::system_clock::time_point since;
     if (!parseTime(*t, since))

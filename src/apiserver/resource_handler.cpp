@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "apiserver/content.h"
+#include "apiserver/request_options.h"
 #include "apiserver/table.h"
 #include "apiserver/watch_stream.h"
 #include "common/api_error.h"
@@ -13,120 +14,30 @@ namespace json = boost::json;
 
 namespace {
 
-bool boolParam(const HttpRequest& req, const std::string& name) {
-  auto v = req.param(name);
-  return v && (*v == "true" || *v == "1" || v->empty());
-}
-
-RequestContext contextFrom(const HttpRequest& req) {
-  RequestContext ctx;
-  auto dryRun = req.param("dryRun");
-  if (dryRun) {
-    if (*dryRun != "All") throw badRequest("unsupported dryRun value \"" + *dryRun + "\": only All");
-    ctx.dryRun = true;
+// RFC 7234 warn-text as upstream writes it: code 299, agent "-", the text quoted with `"` and
+// `\` escaped.
+std::string warningHeader(const std::string& text) {
+  std::string out = "299 - \"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
   }
-  ctx.fieldValidation = req.paramOr("fieldValidation", "Warn");
-  if (ctx.fieldValidation != "Strict" && ctx.fieldValidation != "Warn" &&
-      ctx.fieldValidation != "Ignore")
-    throw badRequest("fieldValidation must be one of Ignore, Warn, Strict, got \"" +
-                     ctx.fieldValidation + "\"");
-  ctx.fieldManager = req.paramOr("fieldManager", "");
-  return ctx;
-}
-
-ListOptions listOptionsFrom(const HttpRequest& req) {
-  ListOptions o;
-  o.labelSelector = req.paramOr("labelSelector", "");
-  o.fieldSelector = req.paramOr("fieldSelector", "");
-  o.resourceVersion = req.paramOr("resourceVersion", "");
-  o.resourceVersionMatch = req.paramOr("resourceVersionMatch", "");
-  o.continueToken = req.paramOr("continue", "");
-  if (auto limit = req.param("limit")) {
-    try {
-      o.limit = std::stoll(*limit);
-    } catch (const std::exception&) {
-      throw badRequest("invalid limit: " + *limit);
-    }
-  }
-  return o;
-}
-
-DeleteOptions deleteOptionsFrom(const HttpRequest& req, RequestContext& ctx) {
-  DeleteOptions o;
-  if (!req.body.empty()) {
-    json::value body = decodeRequestBody(req);
-    if (!body.is_object()) throw badRequest("DeleteOptions must be an object");
-    auto& b = body.as_object();
-    if (auto* g = b.if_contains("gracePeriodSeconds"); g && g->is_int64())
-      o.gracePeriodSeconds = g->as_int64();
-    if (auto* p = b.if_contains("propagationPolicy"); p && p->is_string())
-      o.propagationPolicy = std::string(p->as_string());
-    if (auto* orphan = b.if_contains("orphanDependents"); orphan && orphan->is_bool())
-      o.orphanDependents = orphan->as_bool();
-    if (auto* pre = b.if_contains("preconditions"); pre && pre->is_object()) {
-      if (auto* uid = pre->as_object().if_contains("uid"); uid && uid->is_string())
-        o.preconditionUid = std::string(uid->as_string());
-      if (auto* rv = pre->as_object().if_contains("resourceVersion"); rv && rv->is_string())
-        o.preconditionResourceVersion = std::string(rv->as_string());
-    }
-    if (auto* d = b.if_contains("dryRun"); d && d->is_array() && !d->as_array().empty())
-      ctx.dryRun = true;
-  }
-  if (auto g = req.param("gracePeriodSeconds")) {
-    try {
-      o.gracePeriodSeconds = std::stoll(*g);
-    } catch (const std::exception&) {
-      throw badRequest("invalid gracePeriodSeconds: " + *g);
-    }
-  }
-  if (auto p = req.param("propagationPolicy")) o.propagationPolicy = *p;
-  if (auto orphan = req.param("orphanDependents")) {
-    if (*orphan != "true" && *orphan != "false")
-      throw badRequest("invalid orphanDependents: " + *orphan);
-    o.orphanDependents = *orphan == "true";
-  }
-  // Upstream's ValidateDeleteOptions: a 422 on the DeleteOptions kind of meta.k8s.io.
-  std::vector<StatusCause> causes;
-  if (o.orphanDependents && !o.propagationPolicy.empty())
-    causes.push_back({"FieldValueInvalid",
-                      "Invalid value: \"" + o.propagationPolicy +
-                          "\": orphanDependents and deletionPropagation cannot be both set",
-                      "propagationPolicy"});
-  if (!o.propagationPolicy.empty() && o.propagationPolicy != "Background" &&
-      o.propagationPolicy != "Foreground" && o.propagationPolicy != "Orphan")
-    causes.push_back({"FieldValueNotSupported",
-                      "Unsupported value: \"" + o.propagationPolicy +
-                          "\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
-                      "propagationPolicy"});
-  if (!causes.empty()) throw invalid("DeleteOptions", "meta.k8s.io", "", std::move(causes));
-  return o;
+  return out + "\"";
 }
 
 HttpResponse respond(int status, const json::object& obj, const HttpRequest& req,
                      const RequestContext& ctx) {
   HttpResponse res = objectResponse(status, obj, negotiate(req));
-  for (const auto& w : ctx.warnings) res.headers.emplace_back("Warning", "299 - \"" + w + "\"");
+  for (const auto& w : ctx.warnings) res.headers.emplace_back("Warning", warningHeader(w));
   return res;
 }
 
 HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
   const auto& info = *ri.info;
   auto format = negotiate(req);
-  if (boolParam(req, "watch")) {
-    WatchOptions w;
+  if (req.flag("watch")) {
+    WatchOptions w = watchOptionsFrom(req);
     w.ns = ri.namespaceName;
-    w.resourceVersion = req.paramOr("resourceVersion", "");
-    w.labelSelector = req.paramOr("labelSelector", "");
-    w.fieldSelector = req.paramOr("fieldSelector", "");
-    w.bookmarks = boolParam(req, "allowWatchBookmarks");
-    w.sendInitialEvents = boolParam(req, "sendInitialEvents");
-    if (auto t = req.param("timeoutSeconds")) {
-      try {
-        w.timeoutSeconds = std::stoll(*t);
-      } catch (const std::exception&) {
-        throw badRequest("invalid timeoutSeconds: " + *t);
-      }
-    }
     w.table = format.table;
     w.includeObject = format.includeObject;
     HttpResponse res;
@@ -149,6 +60,7 @@ HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpReque
   } else {
     res.body = ResourceStore::serializeList(info, result);
   }
+  res.apiObject = true;
   return res;
 }
 
@@ -172,7 +84,7 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
     return handleReview(ri, req);
   }
 
-  RequestContext ctx = contextFrom(req);
+  RequestContext ctx = requestContextFrom(req);
   if (!ri.subresource.empty()) {
     const auto* sub = info.subresource(ri.subresource);
     if (!sub) throw ApiError(404, "NotFound", "the server could not find the requested resource");
@@ -196,12 +108,13 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
   }
 
   if (method == "GET") {
-    if (boolParam(req, "watch")) throw badRequest("watch on a single object: use a list with a metadata.name field selector");
+    if (req.flag("watch")) throw badRequest("watch on a single object: use a list with a metadata.name field selector");
     ObjectPtr obj = store.getShared(info, ri.namespaceName, ri.name);
     auto format = negotiate(req);
     if (ri.subresource.empty() && format.table) {
       HttpResponse res;
       res.body = json::serialize(makeTable(info, {obj.get()}, format.includeObject, true));
+      res.apiObject = true;
       return res;
     }
     return respond(200, *obj, req, ctx);

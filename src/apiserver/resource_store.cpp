@@ -132,6 +132,24 @@ json::object ResourceStore::get(const ResourceInfo& info, const std::string& ns,
   return *getShared(info, ns, name);
 }
 
+namespace {
+// Top-level fields in the order of upstream's Go types (TypeMeta's kind and apiVersion, then
+// metadata, the kind's own fields as sent, status last), so answers read as upstream's do.
+json::object inUpstreamOrder(const ResourceInfo& info, json::object obj) {
+  json::object out(obj.storage());
+  out.reserve(obj.size() + 2);
+  out["kind"] = info.kind;
+  out["apiVersion"] = info.apiVersion();
+  if (auto it = obj.find("metadata"); it != obj.end()) out["metadata"] = std::move(it->value());
+  for (auto& kv : obj)
+    if (kv.key() != "kind" && kv.key() != "apiVersion" && kv.key() != "metadata" &&
+        kv.key() != "status")
+      out.emplace(kv.key(), std::move(kv.value()));
+  if (auto it = obj.find("status"); it != obj.end()) out["status"] = std::move(it->value());
+  return out;
+}
+}  // namespace
+
 // Checks apiVersion/kind, prunes or rejects unknown fields per fieldValidation.
 json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value body,
                                        RequestContext& ctx) {
@@ -145,10 +163,9 @@ json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value bod
   if (!kind.empty() && kind != info.kind)
     throw badRequest("the kind in the data (" + kind + ") does not match the expected kind (" +
                      info.kind + ")");
-  obj["apiVersion"] = info.apiVersion();
-  obj["kind"] = info.kind;
   if (obj.contains("metadata") && !obj["metadata"].is_object())
     throw badRequest("metadata must be an object");
+  obj = inUpstreamOrder(info, std::move(obj));
 
   const auto& openapi = api::OpenApi::instance();
   if (auto def = openapi.definitionFor(info.group, info.version, info.kind)) {
@@ -163,6 +180,7 @@ json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value bod
     if (ctx.fieldValidation != "Ignore")
       for (const auto& f : unknown) ctx.warnings.push_back("unknown field \"" + f + "\"");
   }
+  api::foldWriteOnlyFields(info, obj);
   return obj;
 }
 

@@ -13,8 +13,8 @@ boost::json::object ApiError::toStatus() const {
                              {"metadata", boost::json::object()},
                              {"status", "Failure"},
                              {"message", what()},
-                             {"reason", reason_},
-                             {"code", code_}};
+                             {"reason", reason_}};
+  // Upstream's field order (metav1.Status): details come before code.
   boost::json::object details;
   if (!detailName.empty()) details["name"] = detailName;
   if (!detailGroup.empty()) details["group"] = detailGroup;
@@ -32,6 +32,7 @@ boost::json::object ApiError::toStatus() const {
   }
   if (retryAfterSeconds > 0) details["retryAfterSeconds"] = retryAfterSeconds;
   if (!details.empty()) status["details"] = std::move(details);
+  status["code"] = code_;
   return status;
 }
 
@@ -116,7 +117,7 @@ ApiError notAcceptable(const std::string& message) {
 }
 
 ApiError requestEntityTooLarge(const std::string& message) {
-  return ApiError(413, "RequestEntityTooLarge", message);
+  return ApiError(413, "RequestEntityTooLarge", "Request entity too large: " + message);
 }
 
 ApiError expired(const std::string& message) { return ApiError(410, "Expired", message); }

@@ -50,6 +50,7 @@ ApiError badRequest(const std::string& message);
 ApiError methodNotSupported(const std::string& qualified, const std::string& action);
 ApiError unsupportedMediaType(const std::string& contentType);
 ApiError notAcceptable(const std::string& message);
+// 413 with upstream's "Request entity too large: " before the message.
 ApiError requestEntityTooLarge(const std::string& message);
 ApiError expired(const std::string& message);  // 410 Gone, reason Expired
 ApiError forbidden(const std::string& qualified, const std::string& name, const std::string& why);

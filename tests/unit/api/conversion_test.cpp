@@ -4,11 +4,40 @@
 
 #include <boost/json.hpp>
 
+#include "common/api_error.h"
+
 namespace skiff::api {
 namespace {
 
 namespace json = boost::json;
 const auto& registry = ResourceRegistry::builtin();
+
+TEST(Conversion, SecretStringDataFoldsIntoDataAndIsDropped) {
+  const auto& secrets = *registry.find("", "v1", "secrets");
+  auto s = json::parse(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},
+    "data":{"a":"b2xk","keep":"eA=="},"stringData":{"a":"new","user":"admin"}})").as_object();
+  foldWriteOnlyFields(secrets, s);
+  EXPECT_FALSE(s.contains("stringData"));
+  EXPECT_EQ(s.at("data").at("a"), "bmV3");        // stringData wins over data for a key
+  EXPECT_EQ(s.at("data").at("user"), "YWRtaW4=");
+  EXPECT_EQ(s.at("data").at("keep"), "eA==");
+  auto only = json::parse(R"({"stringData":{"k":"v"}})").as_object();
+  foldWriteOnlyFields(secrets, only);
+  EXPECT_EQ(json::serialize(only), R"({"data":{"k":"dg=="}})");
+  auto wrong = json::parse(R"({"stringData":{"k":5}})").as_object();
+  try {
+    foldWriteOnlyFields(secrets, wrong);
+    ADD_FAILURE() << "a number in stringData must be refused";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), 400);
+    EXPECT_STREQ(e.what(), "Secret in version \"v1\" cannot be handled as a Secret: json: cannot "
+                           "unmarshal number into Go struct field Secret.stringData of type string");
+  }
+  // Other kinds keep a field of that name.
+  auto cm = json::parse(R"({"stringData":{"k":"v"}})").as_object();
+  foldWriteOnlyFields(*registry.find("", "v1", "configmaps"), cm);
+  EXPECT_TRUE(cm.contains("stringData"));
+}
 
 TEST(Conversion, HpaV2CpuMetricBecomesV1TargetAndBack) {
   auto v2 = json::parse(R"({"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler",
