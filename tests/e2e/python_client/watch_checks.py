@@ -127,13 +127,18 @@ def gone(v1, ns):
 
     # On the wire (as upstream's cacher answers): the watch is accepted and its one event is an
     # ERROR carrying a 410 Expired Status.
-    resp = v1.list_namespaced_config_map(ns, watch=True, resource_version=old, timeout_seconds=5,
-                                         _preload_content=False)
-    eq(resp.status, 200, "a watch from a resourceVersion past the history is accepted")
-    ev = json.loads(next(iter_resp_lines(resp)))
-    resp.release_conn()
-    eq((ev["type"], ev["object"]["kind"], ev["object"]["code"], ev["object"]["reason"]),
-       ("ERROR", "Status", 410, "Expired"), "its only event is an ERROR with a 410 Expired Status")
+    try:
+        resp = v1.list_namespaced_config_map(ns, watch=True, resource_version=old,
+                                             timeout_seconds=5, _preload_content=False)
+        eq(resp.status, 200, "a watch from a resourceVersion past the history is accepted")
+        ev = json.loads(next(iter_resp_lines(resp)))
+        resp.release_conn()
+        eq((ev["type"], ev["object"]["kind"], ev["object"]["code"], ev["object"]["reason"]),
+           ("ERROR", "Status", 410, "Expired"),
+           "its only event is an ERROR with a 410 Expired Status")
+    except ApiException as e:
+        ok(False, "a watch from a resourceVersion past the history is accepted, then ends with "
+           "an ERROR event", "answered HTTP %s: %s" % (e.status, e.body))
 
     try:
         list(watch.Watch().stream(v1.list_namespaced_config_map, ns, resource_version=old,
