@@ -2,15 +2,16 @@
 kubernetes.stream, which speaks WebSocket v4.channel.k8s.io to the API server (tunnelled to the
 kubelet): stdin goes as text messages, port-forward as the channel protocol with one data and
 one error channel per port."""
+import base64
 import json
 import re
-import socket
-import time
 
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward, stream
-from kubernetes.stream.ws_client import ERROR_CHANNEL, RESIZE_CHANNEL
+from kubernetes.stream.ws_client import (ERROR_CHANNEL, RESIZE_CHANNEL, create_websocket,
+                                         get_websocket_url)
+from websocket import ABNF
 
 from check import api_error, contains, eq, ok, wait_until
 
@@ -26,6 +27,7 @@ def run(ns, node):
     execs(v1, ns)
     attach(v1, ns)
     port_forward(v1, ns)
+    base64_protocol(ns)
 
 
 def pod_reads(v1, ns, node):
@@ -186,3 +188,28 @@ def port_forward(v1, ns):
     wait_until("the session ends once every port's connection ended", 20,
                lambda: not pf.connected)
     ok(True, "the kubelet closes the session once every port's connection ended")
+
+
+def base64_protocol(ns):
+    """The base64 channel protocol, which kubernetes.stream never asks for: the client's own
+    create_websocket with the subprotocol header set, through the API server's tunnel."""
+    conf = client.Configuration.get_default_copy()
+    url = get_websocket_url("%s/api/v1/namespaces/%s/pods/web/exec" % (conf.host, ns), [
+        ("command", "sh"), ("command", "-c"), ("command", "head -c 5; echo; exit 2"),
+        ("stdin", "true"), ("stdout", "true")])
+    ws = create_websocket(conf, url, {"sec-websocket-protocol": "v4.base64.channel.k8s.io"})
+    ws.send("0" + base64.b64encode(b"\x00\xffabc").decode())  # stdin: 5 bytes, not text
+    frames = []
+    while True:
+        opcode, frame = ws.recv_data_frame(True)
+        if opcode == ABNF.OPCODE_CLOSE:
+            break
+        frames.append((opcode, frame.data.decode()))
+    ws.close()
+    ok(frames and all(op == ABNF.OPCODE_TEXT for op, _ in frames),
+       "v4.base64.channel.k8s.io: every message is text", frames)
+    out = b"".join(base64.b64decode(d[1:]) for _, d in frames if d[:1] == "1")
+    eq(out, b"\x00\xffabc\n", "base64 stdin and stdout carry any bytes")
+    status = [json.loads(base64.b64decode(d[1:])) for _, d in frames if d[:1] == "3"]
+    eq([s["details"]["causes"][0]["message"] for s in status], ["2"],
+       "the status is on channel 3, base64 too")
