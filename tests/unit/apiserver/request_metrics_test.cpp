@@ -5,23 +5,17 @@
 #include <gtest/gtest.h>
 
 #include "../common/metrics_test_util.h"
+#include "http_request_util.h"
 
 namespace skiff::apiserver {
 namespace {
 
 using skiff::testing::sampleValue;
 
-HttpRequest request(const std::string& method, const std::string& target) {
-  HttpRequest req;
-  req.method = method;
-  req.target = target;
-  EXPECT_TRUE(parseTarget(req));
-  return req;
-}
 
 RequestMetrics::Labels classify(const std::string& method, const std::string& target,
                                 const std::string& contentType = "") {
-  auto req = request(method, target);
+  auto req = makeRequest(method, target);
   if (!contentType.empty()) req.headers["content-type"] = contentType;
   return RequestMetrics::classify(req, api::ResourceRegistry::builtin());
 }
@@ -86,7 +80,7 @@ TEST(RequestMetrics, CountsCodesDurationsAndInflight) {
   const auto series = totalSeries("404", "configmaps", "GET", "resource");
   double before = sampleValue(Metrics::global().render(), series).value_or(0);
   {
-    auto req = request("GET", "/api/v1/namespaces/default/configmaps/x");
+    auto req = makeRequest("GET", "/api/v1/namespaces/default/configmaps/x");
     RequestMetrics m(req, registry);
     auto text = Metrics::global().render();
     EXPECT_GE(sampleValue(text, "apiserver_current_inflight_requests{request_kind=\"readOnly\"}").value_or(-1), 1);
@@ -103,7 +97,7 @@ TEST(RequestMetrics, CountsCodesDurationsAndInflight) {
   const auto s500 = totalSeries("500", "configmaps", "LIST", "namespace");
   double before500 = sampleValue(text, s500).value_or(0);
   {
-    auto req = request("GET", "/api/v1/namespaces/default/configmaps");
+    auto req = makeRequest("GET", "/api/v1/namespaces/default/configmaps");
     RequestMetrics m(req, registry);
   }
   EXPECT_EQ(sampleValue(Metrics::global().render(), s500), before500 + 1);
@@ -129,7 +123,7 @@ TEST(RequestMetrics, WatchIsLongRunningUntilItsStreamEnds) {
   std::weak_ptr<NullStream> weak = stream;
   HttpResponse res;
   {
-    auto req = request("GET", "/api/v1/namespaces/default/secrets?watch=1");
+    auto req = makeRequest("GET", "/api/v1/namespaces/default/secrets?watch=1");
     RequestMetrics m(req, registry);
     res.stream = std::move(stream);
     m.done(res);
