@@ -43,6 +43,18 @@ int64_t intAt(const json::object& obj, Path path, int64_t fallback) {
   return fallback;
 }
 
+const json::object& objectOrEmpty(const json::object& obj, Path path) {
+  static const json::object empty;
+  auto* o = objectAt(obj, path);
+  return o ? *o : empty;
+}
+
+const json::array& arrayOrEmpty(const json::object& obj, Path path) {
+  static const json::array empty;
+  auto* a = arrayAt(obj, path);
+  return a ? *a : empty;
+}
+
 bool boolAt(const json::object& obj, Path path, bool fallback) {
   auto* v = valueAt(obj, path);
   return v && v->is_bool() ? v->get_bool() : fallback;

@@ -20,6 +20,9 @@ const boost::json::array* arrayAt(const boost::json::object& obj, Path path);
 std::string stringAt(const boost::json::object& obj, Path path, std::string_view fallback = "");
 int64_t intAt(const boost::json::object& obj, Path path, int64_t fallback = 0);
 bool boolAt(const boost::json::object& obj, Path path, bool fallback = false);
+// obj.a.b as an object or array; a shared empty one when a step is missing or of another type.
+const boost::json::object& objectOrEmpty(const boost::json::object& obj, Path path);
+const boost::json::array& arrayOrEmpty(const boost::json::object& obj, Path path);
 // Creates the intermediate objects of `path` (replacing non-objects) and returns the last.
 boost::json::object& ensureObject(boost::json::object& obj, Path path);
 

@@ -10,6 +10,7 @@
 #include <thread>
 #include <variant>
 
+#include "api/json_access.h"
 #include "apiserver/http_upgrade_client.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
@@ -26,36 +27,10 @@ namespace {
 constexpr const char* kGroup = "apiregistration.k8s.io";
 constexpr const char* kAutomanagedLabel = "kube-aggregator.kubernetes.io/automanaged";
 
-const json::object& objAt(const json::object& o, std::string_view key) {
-  static const json::object empty;
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_object() ? it->value().get_object() : empty;
-}
-const json::array& arrAt(const json::object& o, std::string_view key) {
-  static const json::array empty;
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_array() ? it->value().get_array() : empty;
-}
-std::string strAt(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_string() ? std::string(it->value().get_string()) : "";
-}
-int64_t intAt(const json::object& o, std::string_view key, int64_t fallback = 0) {
-  auto it = o.find(key);
-  if (it == o.end()) return fallback;
-  if (it->value().is_int64()) return it->value().get_int64();
-  if (it->value().is_uint64()) return static_cast<int64_t>(it->value().get_uint64());
-  if (it->value().is_double()) return static_cast<int64_t>(it->value().get_double());
-  return fallback;
-}
 // Upstream's "spec.service != nil": otherwise the APIService is local.
 bool hasService(const json::object& spec) {
   auto it = spec.find("service");
   return it != spec.end() && it->value().is_object();
-}
-bool boolAt(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_bool() && it->value().get_bool();
 }
 
 // "/apis/<group>/<version>[/...]" (or the OpenAPI v3 document "/openapi/v3/apis/<group>/
@@ -245,21 +220,21 @@ struct Aggregator::Impl {
   // Service and endpoint checks of upstream's availability controller; on success the
   // address to dial.
   std::variant<Endpoint, Condition> resolve(const json::object& apiService) const {
-    const auto& ref = objAt(objAt(apiService, "spec"), "service");
-    const std::string ns = strAt(ref, "namespace"), name = strAt(ref, "name");
-    const int64_t port = intAt(ref, "port", 443);
+    const auto& ref = api::objectOrEmpty(apiService, {"spec", "service"});
+    const std::string ns = api::stringAt(ref, {"namespace"}), name = api::stringAt(ref, {"name"});
+    const int64_t port = api::intAt(ref, {"port"}, 443);
     ObjectPtr svc = serviceCache->get(resources.key(*services, ns, name));
     if (!svc)
       return Condition{"False", "ServiceNotFound",
                        "service/" + name + " in \"" + ns + "\" is not present"};
     const json::object* svcPort = nullptr;
-    for (const auto& p : arrAt(objAt(*svc, "spec"), "ports"))
-      if (p.is_object() && intAt(p.get_object(), "port") == port) svcPort = &p.get_object();
+    for (const auto& p : api::arrayOrEmpty(*svc, {"spec", "ports"}))
+      if (p.is_object() && api::intAt(p.get_object(), {"port"}) == port) svcPort = &p.get_object();
     if (!svcPort)
       return Condition{"False", "ServicePortError",
                        "service/" + name + " in \"" + ns + "\" is not listening on port " +
                            std::to_string(port)};
-    const std::string portName = strAt(*svcPort, "name");
+    const std::string portName = api::stringAt(*svcPort, {"name"});
     ObjectPtr ep = endpointsCache->get(resources.key(*endpoints, ns, name));
     if (!ep) {
       // No Endpoints object: the Service's EndpointSlices (kubernetes.io/service-name), a
@@ -267,20 +242,20 @@ struct Aggregator::Impl {
       auto page = sliceCache->list(resources.listPrefix(*slices, ns), "", 0, nullptr, 0);
       bool anySlice = false;
       for (const auto& [key, slice] : page.items) {
-        if (strAt(objAt(objAt(*slice, "metadata"), "labels"), "kubernetes.io/service-name") != name)
+        if (api::stringAt(*slice, {"metadata", "labels", "kubernetes.io/service-name"}) != name)
           continue;
         anySlice = true;
         int slicePort = 0;
-        for (const auto& p : arrAt(*slice, "ports"))
-          if (p.is_object() && strAt(p.get_object(), "name") == portName)
-            slicePort = static_cast<int>(intAt(p.get_object(), "port"));
+        for (const auto& p : api::arrayOrEmpty(*slice, {"ports"}))
+          if (p.is_object() && api::stringAt(p.get_object(), {"name"}) == portName)
+            slicePort = static_cast<int>(api::intAt(p.get_object(), {"port"}));
         if (slicePort == 0) continue;
-        for (const auto& e : arrAt(*slice, "endpoints")) {
+        for (const auto& e : api::arrayOrEmpty(*slice, {"endpoints"})) {
           if (!e.is_object()) continue;
-          const auto& cond = objAt(e.get_object(), "conditions");
+          const auto& cond = api::objectOrEmpty(e.get_object(), {"conditions"});
           auto ready = cond.find("ready");
           if (ready != cond.end() && ready->value().is_bool() && !ready->value().get_bool()) continue;
-          const auto& addrs = arrAt(e.get_object(), "addresses");
+          const auto& addrs = api::arrayOrEmpty(e.get_object(), {"addresses"});
           if (!addrs.empty() && addrs[0].is_string())
             return Endpoint{std::string(addrs[0].get_string()), slicePort};
         }
@@ -292,15 +267,15 @@ struct Aggregator::Impl {
                        "endpoints for service/" + name + " in \"" + ns +
                            "\" have no addresses with port name \"" + portName + "\""};
     }
-    for (const auto& s : arrAt(*ep, "subsets")) {
+    for (const auto& s : api::arrayOrEmpty(*ep, {"subsets"})) {
       if (!s.is_object()) continue;
       const auto& subset = s.get_object();
-      const auto& addresses = arrAt(subset, "addresses");
+      const auto& addresses = api::arrayOrEmpty(subset, {"addresses"});
       if (addresses.empty() || !addresses[0].is_object()) continue;
-      for (const auto& p : arrAt(subset, "ports"))
-        if (p.is_object() && strAt(p.get_object(), "name") == portName)
-          return Endpoint{strAt(addresses[0].get_object(), "ip"),
-                          static_cast<int>(intAt(p.get_object(), "port"))};
+      for (const auto& p : api::arrayOrEmpty(subset, {"ports"}))
+        if (p.is_object() && api::stringAt(p.get_object(), {"name"}) == portName)
+          return Endpoint{api::stringAt(addresses[0].get_object(), {"ip"}),
+                          static_cast<int>(api::intAt(p.get_object(), {"port"}))};
     }
     return Condition{"False", "MissingEndpoints",
                      "endpoints for service/" + name + " in \"" + ns +
@@ -309,15 +284,15 @@ struct Aggregator::Impl {
 
   // The TLS settings and target of a request to the APIService's backend.
   UpgradeRequest requestTo(const json::object& apiService, const Endpoint& ep) const {
-    const auto& spec = objAt(apiService, "spec");
-    const auto& ref = objAt(spec, "service");
+    const auto& spec = api::objectOrEmpty(apiService, {"spec"});
+    const auto& ref = api::objectOrEmpty(spec, {"service"});
     UpgradeRequest u;
     u.host = ep.host;
     u.port = static_cast<unsigned short>(ep.port);
     u.tls = true;
-    u.verifyServer = !boolAt(spec, "insecureSkipTLSVerify");
-    u.caPem = base64Decode(strAt(spec, "caBundle")).value_or("");
-    u.serverName = strAt(ref, "name") + "." + strAt(ref, "namespace") + ".svc";
+    u.verifyServer = !api::boolAt(spec, {"insecureSkipTLSVerify"});
+    u.caPem = base64Decode(api::stringAt(spec, {"caBundle"})).value_or("");
+    u.serverName = api::stringAt(ref, {"name"}) + "." + api::stringAt(ref, {"namespace"}) + ".svc";
     u.connectTimeout = options.connectTimeout;
     u.responseTimeout = options.responseTimeout;
     return u;
@@ -330,13 +305,13 @@ struct Aggregator::Impl {
 
   // The full availability check of one APIService; `state` gets the discovery answer.
   Condition check(const json::object& apiService, CheckState& state, bool force) {
-    const auto& spec = objAt(apiService, "spec");
+    const auto& spec = api::objectOrEmpty(apiService, {"spec"});
     if (!hasService(spec))
       return {"True", "Local", "Local APIServices are always available"};
     auto resolved = resolve(apiService);
     if (auto* c = std::get_if<Condition>(&resolved)) return *c;
     const Endpoint& ep = std::get<Endpoint>(resolved);
-    const std::string name = strAt(objAt(apiService, "metadata"), "name");
+    const std::string name = api::stringAt(apiService, {"metadata", "name"});
     const std::string key = json::serialize(spec) + "|" + ep.host + ":" + std::to_string(ep.port);
     const auto now = std::chrono::steady_clock::now();
     if (auto it = probes.find(name); !force && it != probes.end() && it->second.key == key &&
@@ -352,8 +327,8 @@ struct Aggregator::Impl {
 
   // GET /apis/<group>/<version> on the address: the discovery check.
   Condition probe(const json::object& apiService, const Endpoint& ep, CheckState& state) const {
-    const auto& spec = objAt(apiService, "spec");
-    const std::string path = "/apis/" + strAt(spec, "group") + "/" + strAt(spec, "version");
+    const auto& spec = api::objectOrEmpty(apiService, {"spec"});
+    const std::string path = "/apis/" + api::stringAt(spec, {"group"}) + "/" + api::stringAt(spec, {"version"});
     UpgradeRequest u = requestTo(apiService, ep);
     u.connectTimeout = options.discoveryTimeout;
     u.responseTimeout = options.discoveryTimeout;
@@ -385,10 +360,10 @@ struct Aggregator::Impl {
   }
 
   static std::optional<Condition> currentCondition(const json::object& apiService) {
-    for (const auto& c : arrAt(objAt(apiService, "status"), "conditions"))
-      if (c.is_object() && strAt(c.get_object(), "type") == "Available")
-        return Condition{strAt(c.get_object(), "status"), strAt(c.get_object(), "reason"),
-                         strAt(c.get_object(), "message")};
+    for (const auto& c : api::arrayOrEmpty(apiService, {"status", "conditions"}))
+      if (c.is_object() && api::stringAt(c.get_object(), {"type"}) == "Available")
+        return Condition{api::stringAt(c.get_object(), {"status"}), api::stringAt(c.get_object(), {"reason"}),
+                         api::stringAt(c.get_object(), {"message"})};
     return std::nullopt;
   }
 
@@ -402,9 +377,9 @@ struct Aggregator::Impl {
     std::string transition = nowTimestamp();
     json::array out;
     for (const auto& old : conds.as_array()) {
-      if (old.is_object() && strAt(old.get_object(), "type") == "Available") {
+      if (old.is_object() && api::stringAt(old.get_object(), {"type"}) == "Available") {
         if (current && current->status == c.status)
-          transition = strAt(old.get_object(), "lastTransitionTime");
+          transition = api::stringAt(old.get_object(), {"lastTransitionTime"});
         continue;
       }
       out.push_back(old);
@@ -417,7 +392,7 @@ struct Aggregator::Impl {
     conds = std::move(out);
     RequestContext ctx;
     ctx.fieldManager = "kube-apiserver";
-    const std::string name = strAt(objAt(apiService, "metadata"), "name");
+    const std::string name = api::stringAt(apiService, {"metadata", "name"});
     try {
       resources.update(*apiServices, "", name, "status", json::value(std::move(updated)), ctx);
     } catch (const ApiError& e) {
@@ -434,13 +409,13 @@ struct Aggregator::Impl {
     const bool force = forceProbe.exchange(false);
     std::map<std::string, CheckState> next;
     for (const auto& obj : allApiServices()) {
-      const auto& spec = objAt(*obj, "spec");
-      const std::string name = strAt(objAt(*obj, "metadata"), "name");
+      const auto& spec = api::objectOrEmpty(*obj, {"spec"});
+      const std::string name = api::stringAt(*obj, {"metadata", "name"});
       CheckState state;
-      state.group = strAt(spec, "group");
-      state.version = strAt(spec, "version");
-      state.priority = {static_cast<int>(intAt(spec, "groupPriorityMinimum")),
-                        static_cast<int>(intAt(spec, "versionPriority"))};
+      state.group = api::stringAt(spec, {"group"});
+      state.version = api::stringAt(spec, {"version"});
+      state.priority = {static_cast<int>(api::intAt(spec, {"groupPriorityMinimum"})),
+                        static_cast<int>(api::intAt(spec, {"versionPriority"}))};
       Condition c = check(*obj, state, force);
       if (hasService(spec)) next.emplace(name, std::move(state));
       if (currentCondition(*obj) != c) {
@@ -507,9 +482,9 @@ void Aggregator::registerLocalApiServices() {
   }
   // Local APIServices of group-versions this server no longer has.
   for (const auto& obj : d.allApiServices()) {
-    const auto& meta = objAt(*obj, "metadata");
-    const std::string name = strAt(meta, "name");
-    if (wanted.count(name) || strAt(objAt(meta, "labels"), kAutomanagedLabel) != "onstart")
+    const auto& meta = api::objectOrEmpty(*obj, {"metadata"});
+    const std::string name = api::stringAt(meta, {"name"});
+    if (wanted.count(name) || api::stringAt(meta, {"labels", kAutomanagedLabel}) != "onstart")
       continue;
     bool gone = false;
     try {
@@ -553,14 +528,14 @@ std::vector<AggregatedVersion> Aggregator::discoveryVersions() {
   std::lock_guard lock(d.mu);
   std::vector<AggregatedVersion> out;
   for (const auto& obj : all) {
-    const auto& spec = objAt(*obj, "spec");
+    const auto& spec = api::objectOrEmpty(*obj, {"spec"});
     if (!hasService(spec)) continue;
     AggregatedVersion v;
-    v.group = strAt(spec, "group");
-    v.version = strAt(spec, "version");
-    v.priority = {static_cast<int>(intAt(spec, "groupPriorityMinimum")),
-                  static_cast<int>(intAt(spec, "versionPriority"))};
-    auto it = d.states.find(strAt(objAt(*obj, "metadata"), "name"));
+    v.group = api::stringAt(spec, {"group"});
+    v.version = api::stringAt(spec, {"version"});
+    v.priority = {static_cast<int>(api::intAt(spec, {"groupPriorityMinimum"})),
+                  static_cast<int>(api::intAt(spec, {"versionPriority"}))};
+    auto it = d.states.find(api::stringAt(*obj, {"metadata", "name"}));
     if (it != d.states.end() && it->second.group == v.group && it->second.version == v.version) {
       v.fetched = true;
       v.fresh = it->second.fresh;
@@ -575,14 +550,14 @@ std::string Aggregator::openApiV3Root(const std::string& builtinRoot) {
   auto& d = *impl_;
   std::vector<std::pair<std::string, std::string>> added;  // "apis/g/v", hash
   for (const auto& obj : d.allApiServices()) {
-    const auto& spec = objAt(*obj, "spec");
+    const auto& spec = api::objectOrEmpty(*obj, {"spec"});
     if (!hasService(spec)) continue;
     auto c = Impl::currentCondition(*obj);
     if (!c || c->status != "True") continue;
-    const auto& meta = objAt(*obj, "metadata");
-    added.emplace_back("apis/" + strAt(spec, "group") + "/" + strAt(spec, "version"),
-                       std::to_string(std::hash<std::string>{}(strAt(meta, "uid") + "/" +
-                                                                strAt(meta, "resourceVersion"))));
+    const auto& meta = api::objectOrEmpty(*obj, {"metadata"});
+    added.emplace_back("apis/" + api::stringAt(spec, {"group"}) + "/" + api::stringAt(spec, {"version"}),
+                       std::to_string(std::hash<std::string>{}(api::stringAt(meta, {"uid"}) + "/" +
+                                                                api::stringAt(meta, {"resourceVersion"}))));
   }
   if (added.empty()) return builtinRoot;
   json::error_code ec;
@@ -600,7 +575,7 @@ bool Aggregator::proxies(const std::string& path) const {
   if (!gv || impl_->builtin(gv->first, gv->second)) return false;
   ObjectPtr obj = impl_->apiService(gv->second + "." + gv->first);
   if (!obj) return false;
-  const auto& spec = objAt(*obj, "spec");
+  const auto& spec = api::objectOrEmpty(*obj, {"spec"});
   return hasService(spec);
 }
 

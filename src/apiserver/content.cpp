@@ -10,13 +10,11 @@ namespace skiff::apiserver {
 
 namespace json = boost::json;
 
-namespace {
 std::string mediaType(const std::string& contentType) {
   std::string type = contentType.substr(0, contentType.find(';'));
   while (!type.empty() && type.back() == ' ') type.pop_back();
   return type;
 }
-}  // namespace
 
 json::value decodeRequestBody(const HttpRequest& req) {
   std::string type = mediaType(req.header("content-type"));

@@ -9,6 +9,9 @@
 
 namespace skiff::apiserver {
 
+// A Content-Type without its parameters ("application/json; charset=utf-8" → "application/json").
+std::string mediaType(const std::string& contentType);
+
 // Decodes a request body by its Content-Type. Throws ApiError 400 (malformed) or 415.
 boost::json::value decodeRequestBody(const HttpRequest& req);
 

@@ -74,12 +74,6 @@ void validateFieldValidation(const std::string& value, std::vector<StatusCause>&
       notSupported("fieldValidation", quoted(value), "\"\", \"Ignore\", \"Strict\", \"Warn\""));
 }
 
-std::string mediaTypeOf(const std::string& contentType) {
-  std::string type = contentType.substr(0, contentType.find(';'));
-  while (!type.empty() && type.back() == ' ') type.pop_back();
-  return type;
-}
-
 }  // namespace
 
 std::optional<int64_t> int64Param(const HttpRequest& req, const std::string& name) {
@@ -116,7 +110,7 @@ RequestContext requestContextFrom(const HttpRequest& req) {
 
   std::vector<StatusCause> causes;
   if (optionsKind == "PatchOptions") {
-    bool apply = mediaTypeOf(req.header("content-type")) == "application/apply-patch+yaml";
+    bool apply = mediaType(req.header("content-type")) == "application/apply-patch+yaml";
     if (!apply && req.param("force"))
       causes.push_back(forbidden("force", "may not be specified for non-apply patch"));
     if (apply && ctx.fieldManager.empty())

@@ -9,6 +9,7 @@
 #include "api/openapi.h"
 #include "api/strategic_merge_patch.h"
 #include "api/yaml_json.h"
+#include "apiserver/content.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 
@@ -49,7 +50,7 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
                                const std::string& contentType, const std::string& body,
                                RequestContext& ctx, bool& created) {
   created = false;
-  std::string type = contentType.substr(0, contentType.find(';'));
+  const std::string type = mediaType(contentType);
   const bool apply = type == "application/apply-patch+yaml";
   if (type != "application/json-patch+json" && type != "application/merge-patch+json" &&
       type != "application/strategic-merge-patch+json" && !apply)

@@ -83,8 +83,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
     if (req.method == "PUT") {
       newScale = decodeRequestBody(req);
     } else {
-      std::string type = req.header("content-type");
-      type = type.substr(0, type.find(';'));
+      const std::string type = mediaType(req.header("content-type"));
       json::value patch = decodeRequestBody(req);
       if (type == "application/json-patch+json") newScale = api::applyJsonPatch(oldScale, patch);
       else if (type == "application/merge-patch+json" ||
