@@ -44,7 +44,7 @@ struct ApiServer::Impl {
   std::unique_ptr<Aggregator> aggregator;  // APIServices: local ones, proxying, availability
   const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
 
-  HttpResponse route(HttpRequest& req);
+  HttpResponse route(HttpRequest& req, const std::optional<RequestInfo>& resource);
   HttpResponse nonResource(HttpRequest& req, bool& handled);
   void bootstrap();
 };
@@ -161,7 +161,7 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   return {};
 }
 
-HttpResponse ApiServer::Impl::route(HttpRequest& req) {
+HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<RequestInfo>& ri) {
   // /apis/<group>/<version>[/...] of an APIService with a service: its extension server's.
   if (aggregator && aggregator->proxies(req.path)) return aggregator->proxy(req);
   bool handled = false;
@@ -173,7 +173,6 @@ HttpResponse ApiServer::Impl::route(HttpRequest& req) {
   }
   // Before the generic parser: nodes/proxy paths go on past the subresource.
   if (auto np = parseNodeProxyPath(req.target)) return kubelets->nodeProxy(*resources, *np, req);
-  auto ri = parseResourcePath(req.path, registry);
   if (!ri) throw pathNotFound();
   if (ri->info && ri->info->group.empty() && ri->info->plural == "pods") {
     if (ri->subresource == "log") return kubelets->podLog(*resources, *ri, req);
@@ -323,9 +322,11 @@ std::string ApiServer::kubeconfigPath() const {
 }
 
 HttpResponse ApiServer::handle(HttpRequest& req) {
-  RequestMetrics metrics(req, impl_->registry);  // request_metrics.h; unfinished: a 500
+  // The path is parsed once, for the metrics' labels and for routing.
+  const auto resource = parseResourcePath(req.path, impl_->registry);
+  RequestMetrics metrics(req, resource);  // request_metrics.h; unfinished: a 500
   try {
-    HttpResponse res = impl_->route(req);
+    HttpResponse res = impl_->route(req, resource);
     metrics.done(res);
     return res;
   } catch (const ApiError& e) {

@@ -141,7 +141,8 @@ const std::vector<double>& requestDurationBuckets() {
   return buckets;
 }
 
-RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req, const api::ResourceRegistry& registry) {
+RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req,
+                                               const std::optional<RequestInfo>& ri) {
   Labels l;
   const std::string& p = req.path;
   if (isHealthOrMetricsPath(p)) {
@@ -160,7 +161,6 @@ RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req, const ap
     l.longRunning = true;
     return l;
   }
-  auto ri = parseResourcePath(p, registry);
   if (!ri || !ri->info) return Labels{};  // discovery, OpenAPI, unknown paths: not measured
   bool connect = ri->subresource == "exec" || ri->subresource == "attach" || ri->subresource == "portforward" ||
                  ri->subresource == "proxy";
@@ -202,8 +202,8 @@ RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req, const ap
   return l;
 }
 
-RequestMetrics::RequestMetrics(const HttpRequest& req, const api::ResourceRegistry& registry)
-    : labels_(classify(req, registry)), start_(std::chrono::steady_clock::now()) {
+RequestMetrics::RequestMetrics(const HttpRequest& req, const std::optional<RequestInfo>& resource)
+    : labels_(classify(req, resource)), start_(std::chrono::steady_clock::now()) {
   if (labels_.verb.empty()) return;
   describeOnce();
   series_ = &seriesFor(labels_);

@@ -22,6 +22,7 @@
 
 #include "api/resource_registry.h"
 #include "apiserver/http_types.h"
+#include "apiserver/request_info.h"
 #include "common/metrics.h"
 
 namespace skiff::apiserver {
@@ -33,7 +34,8 @@ class CacheHub;
 // error's code. A request that leaves with neither counts as a 500.
 class RequestMetrics {
  public:
-  RequestMetrics(const HttpRequest& req, const api::ResourceRegistry& registry);
+  // `resource` is the request's path parsed once by the caller (it routes with it too).
+  RequestMetrics(const HttpRequest& req, const std::optional<RequestInfo>& resource);
   ~RequestMetrics();
   RequestMetrics(const RequestMetrics&) = delete;
   RequestMetrics& operator=(const RequestMetrics&) = delete;
@@ -45,7 +47,10 @@ class RequestMetrics {
     std::string verb, dryRun, group, version, resource, subresource, scope, component;
     bool longRunning = false, mutating = false;
   };
-  static Labels classify(const HttpRequest& req, const api::ResourceRegistry& registry);
+  static Labels classify(const HttpRequest& req, const std::optional<RequestInfo>& resource);
+  static Labels classify(const HttpRequest& req, const api::ResourceRegistry& registry) {
+    return classify(req, parseResourcePath(req.path, registry));
+  }
 
   // The series of one label set, looked up once per request (cached by labels).
   struct Series;

@@ -81,7 +81,7 @@ TEST(RequestMetrics, CountsCodesDurationsAndInflight) {
   double before = sampleValue(Metrics::global().render(), series).value_or(0);
   {
     auto req = makeRequest("GET", "/api/v1/namespaces/default/configmaps/x");
-    RequestMetrics m(req, registry);
+    RequestMetrics m(req, parseResourcePath(req.path, registry));
     auto text = Metrics::global().render();
     EXPECT_GE(sampleValue(text, "apiserver_current_inflight_requests{request_kind=\"readOnly\"}").value_or(-1), 1);
     m.failed(404);
@@ -98,7 +98,7 @@ TEST(RequestMetrics, CountsCodesDurationsAndInflight) {
   double before500 = sampleValue(text, s500).value_or(0);
   {
     auto req = makeRequest("GET", "/api/v1/namespaces/default/configmaps");
-    RequestMetrics m(req, registry);
+    RequestMetrics m(req, parseResourcePath(req.path, registry));
   }
   EXPECT_EQ(sampleValue(Metrics::global().render(), s500), before500 + 1);
 }
@@ -124,7 +124,7 @@ TEST(RequestMetrics, WatchIsLongRunningUntilItsStreamEnds) {
   HttpResponse res;
   {
     auto req = makeRequest("GET", "/api/v1/namespaces/default/secrets?watch=1");
-    RequestMetrics m(req, registry);
+    RequestMetrics m(req, parseResourcePath(req.path, registry));
     res.stream = std::move(stream);
     m.done(res);
   }
