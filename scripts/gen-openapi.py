@@ -42,6 +42,7 @@ SERVED_GVS = [
     ("authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
     ("apiregistration.k8s.io", "v1"),
+    ("apiextensions.k8s.io", "v1"),
 ]
 
 # Query parameters that appeared after v1.32 (list sharding).

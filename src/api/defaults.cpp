@@ -472,6 +472,29 @@ void applyDefaults(std::string_view group, std::string_view kind, json::object& 
       svc->value().as_object()["port"] = 443;
     return;
   }
+  if (group == "apiextensions.k8s.io" && kind == "CustomResourceDefinition") {
+    // Upstream's v1 defaults: conversion strategy None; singular and listKind from the kind.
+    json::object& spec = obj["spec"].is_object() ? obj["spec"].as_object() : obj["spec"].emplace_object();
+    json::value& conversion = spec["conversion"];
+    if (!conversion.is_object()) conversion = json::object{{"strategy", "None"}};
+    json::value& names = spec["names"];
+    if (names.is_object()) {
+      auto& n = names.as_object();
+      const json::value* k = n.if_contains("kind");
+      std::string kindName = k && k->is_string() ? std::string(k->as_string()) : "";
+      if (!kindName.empty()) {
+        json::value& singular = n["singular"];
+        if (!singular.is_string() || singular.as_string().empty()) {
+          std::string lower = kindName;
+          for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          singular = lower;
+        }
+        json::value& listKind = n["listKind"];
+        if (!listKind.is_string() || listKind.as_string().empty()) listKind = kindName + "List";
+      }
+    }
+    return;
+  }
   if (group == "storage.k8s.io" && kind == "StorageClass") {
     setDefaultString(obj, "reclaimPolicy", "Delete");
     setDefaultString(obj, "volumeBindingMode", "Immediate");

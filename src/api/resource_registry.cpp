@@ -1,6 +1,7 @@
 #include "api/resource_registry.h"
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 
 namespace skiff::api {
@@ -139,6 +140,9 @@ std::vector<ResourceInfo> builtinResources() {
       // kube-aggregator: which group-versions this server serves itself and which it proxies.
       R("apiregistration.k8s.io", "v1", "APIService", "apiservices", false)
           .categories({"api-extensions"}).status(),
+      R("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false)
+          .shortNames({"crd", "crds"}).categories({"api-extensions"}).status().generation()
+          .returnsDeleted(),
       // Review resources: create-only, answered by the server, never stored.
       R("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false)
           .verbs({"create"}),
@@ -167,6 +171,10 @@ const ResourceRegistry& ResourceRegistry::builtin() {
   return registry;
 }
 
+std::unique_ptr<ResourceRegistry> ResourceRegistry::withBuiltins() {
+  return std::make_unique<ResourceRegistry>(builtinResources());
+}
+
 std::string ResourceRegistry::preferredVersion(std::string_view group) const {
   for (const auto& gv : groupVersions_)
     if (gv.group == group) return gv.version;
@@ -177,14 +185,72 @@ const ResourceInfo* ResourceRegistry::find(std::string_view group, std::string_v
                                            std::string_view plural) const {
   for (const auto& r : resources_)
     if (r.group == group && r.version == version && r.plural == plural) return &r;
-  return nullptr;
+  return findCustom(group, version, plural, "");
 }
 
 const ResourceInfo* ResourceRegistry::findKind(std::string_view group, std::string_view version,
                                                std::string_view kind) const {
   for (const auto& r : resources_)
     if (r.group == group && r.version == version && r.kind == kind) return &r;
+  return findCustom(group, version, "", kind);
+}
+
+const ResourceInfo* ResourceRegistry::findCustom(std::string_view group, std::string_view version,
+                                                 std::string_view plural,
+                                                 std::string_view kind) const {
+  std::shared_lock lock(customMu_);
+  for (const auto& [owner, entries] : custom_)
+    for (const auto& r : *entries)
+      if (r.group == group && r.version == version &&
+          (plural.empty() ? r.kind == kind : r.plural == plural))
+        return &r;
   return nullptr;
+}
+
+std::vector<const ResourceInfo*> ResourceRegistry::served() const {
+  std::vector<const ResourceInfo*> out;
+  out.reserve(resources_.size());
+  for (const auto& r : resources_) out.push_back(&r);
+  std::shared_lock lock(customMu_);
+  for (const auto& [owner, entries] : custom_)
+    for (const auto& r : *entries) out.push_back(&r);
+  return out;
+}
+
+std::vector<GroupVersion> ResourceRegistry::servedGroupVersions() const {
+  std::vector<GroupVersion> out = groupVersions_;
+  std::shared_lock lock(customMu_);
+  for (const auto& [owner, entries] : custom_)
+    for (const auto& r : *entries) {
+      bool seen = std::any_of(out.begin(), out.end(), [&](const GroupVersion& gv) {
+        return gv.group == r.group && gv.version == r.version;
+      });
+      if (!seen) out.push_back({r.group, r.version, true});
+    }
+  return out;
+}
+
+void ResourceRegistry::setCustom(const std::string& owner, std::vector<ResourceInfo> resources) {
+  auto entries = std::make_shared<std::vector<ResourceInfo>>(std::move(resources));
+  for (auto& r : *entries) {
+    r.storage = nullptr;
+    if (r.storedAsVersion.empty() || r.storedAsVersion == r.version) continue;
+    for (const auto& s : *entries)
+      if (s.version == r.storedAsVersion) r.storage = &s;
+  }
+  std::unique_lock lock(customMu_);
+  ++generation_;
+  auto it = custom_.find(owner);
+  if (it != custom_.end()) {
+    retired_.push_back(std::move(it->second));
+    custom_.erase(it);
+  }
+  if (!entries->empty()) custom_[owner] = std::move(entries);
+}
+
+uint64_t ResourceRegistry::generation() const {
+  std::shared_lock lock(customMu_);
+  return generation_;
 }
 
 }  // namespace skiff::api

@@ -170,6 +170,16 @@ void Errors::tooLong(std::string field, int64_t maxBytes) {
                      "Too long: must have at most " + std::to_string(maxBytes) + " bytes",
                      std::move(field)});
 }
+void Errors::typeInvalid(std::string field, const std::string& value, const std::string& detail) {
+  causes_.push_back({"FieldValueTypeInvalid", "Invalid value: " + value + (detail.empty() ? "" : ": " + detail),
+                     std::move(field)});
+}
+void Errors::tooMany(std::string field, int64_t actual, int64_t max) {
+  causes_.push_back({"FieldValueTooMany",
+                     "Too many: " + std::to_string(actual) + ": must have at most " +
+                         std::to_string(max) + " items",
+                     std::move(field)});
+}
 void Errors::append(std::vector<StatusCause> more) {
   for (auto& c : more) causes_.push_back(std::move(c));
 }
@@ -525,7 +535,8 @@ std::vector<StatusCause> validateObject(std::string_view group, std::string_view
   validation::Errors errs;
   validation::validateObjectMeta(group, kind, obj, oldObj, errs);
   if (!validation::validateWorkload(group, kind, obj, oldObj, errs) &&
-      !validation::validateApiRegistrationKind(group, kind, obj, errs))
+      !validation::validateApiRegistrationKind(group, kind, obj, errs) &&
+      !validation::validateApiExtensionsKind(group, kind, obj, oldObj, errs))
     validation::validateCoreKind(group, kind, obj, oldObj, errs);
   return errs.take();
 }

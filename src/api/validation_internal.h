@@ -34,6 +34,10 @@ class Errors {
   void duplicate(std::string field, const std::string& value);
   void forbidden(std::string field, const std::string& detail);
   void tooLong(std::string field, int64_t maxBytes);
+  // field.TypeInvalid: worded as Invalid, typed FieldValueTypeInvalid.
+  void typeInvalid(std::string field, const std::string& value, const std::string& detail);
+  // field.TooMany: "Too many: 4: must have at most 3 items".
+  void tooMany(std::string field, int64_t actual, int64_t max);
   void append(std::vector<StatusCause> more);
   std::vector<StatusCause> take() { return std::move(causes_); }
   bool empty() const { return causes_.empty(); }
@@ -84,6 +88,9 @@ void validateResourceRequirements(const json::object& resources, const std::stri
 bool validateWorkload(std::string_view group, std::string_view kind, const json::object& obj,
                       const json::object* oldObj, Errors& errs);
 // APIService (validation_apiservice.cpp); false for any other kind.
+// CustomResourceDefinition (validation_crd.cpp); false for other kinds.
+bool validateApiExtensionsKind(std::string_view group, std::string_view kind, const json::object& o,
+                               const json::object* old, Errors& errs);
 bool validateApiRegistrationKind(std::string_view group, std::string_view kind,
                                  const json::object& obj, Errors& errs);
 bool validateCoreKind(std::string_view group, std::string_view kind, const json::object& obj,

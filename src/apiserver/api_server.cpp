@@ -11,6 +11,8 @@
 #include "apiserver/admission.h"
 #include "apiserver/aggregator.h"
 #include "apiserver/content.h"
+#include "apiserver/crd_controller.h"
+#include "apiserver/crd_openapi.h"
 #include "apiserver/discovery.h"
 #include "apiserver/http_server.h"
 #include "apiserver/kubelet_proxy.h"
@@ -42,7 +44,11 @@ struct ApiServer::Impl {
   std::unique_ptr<KubeletProxy> kubelets;  // pods/log|exec|attach|portforward, nodes/proxy
   MetricsCollectorHandle storageObjects;   // apiserver_storage_objects while this server lives
   std::unique_ptr<Aggregator> aggregator;  // APIServices: local ones, proxying, availability
-  const api::ResourceRegistry& registry = api::ResourceRegistry::builtin();
+  std::unique_ptr<CrdController> crds;     // CustomResourceDefinitions: serving, status, cleanup
+  // Built-in resources, and custom ones while their CRDs exist.
+  std::unique_ptr<api::ResourceRegistry> ownRegistry = api::ResourceRegistry::withBuiltins();
+  api::ResourceRegistry& registry = *ownRegistry;
+  CustomOpenApi customOpenApi{registry};  // /openapi/v3 of custom resources
 
   HttpResponse route(HttpRequest& req, const std::optional<RequestInfo>& resource);
   HttpResponse nonResource(HttpRequest& req, bool& handled);
@@ -146,10 +152,16 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
       throw notAcceptable("only application/json and protobuf are served for /openapi/v2");
     return textResponse(openapi.v2Json(), "application/json");
   }
-  if (p == "/openapi/v3" || p == "/openapi/v3/")
-    return textResponse(aggregator ? aggregator->openApiV3Root(openapi.v3RootJson()) : openapi.v3RootJson(),
-                        "application/json");
+  if (p == "/openapi/v3" || p == "/openapi/v3/") {
+    std::string root = customOpenApi.root(openapi.v3RootJson());
+    return textResponse(aggregator ? aggregator->openApiV3Root(root) : root, "application/json");
+  }
   if (p.starts_with("/openapi/v3/")) {
+    if (auto doc = customOpenApi.document(p.substr(12))) {
+      HttpResponse res = textResponse(doc->json, "application/json");
+      res.headers.emplace_back("Etag", "\"" + doc->hash + "\"");
+      return res;
+    }
     if (const std::string* doc = openapi.v3GroupVersionJson(p.substr(12))) {
       HttpResponse res = textResponse(*doc, "application/json");
       res.headers.emplace_back("Etag", "\"" + openapi.v3Hash(p.substr(12)) + "\"");
@@ -251,6 +263,8 @@ void ApiServer::start() {
   impl_->aggregator = std::make_unique<Aggregator>(*impl_->resources, impl_->registry);
   impl_->aggregator->registerLocalApiServices();
   impl_->aggregator->start();
+  impl_->crds = std::make_unique<CrdController>(*impl_->resources, impl_->registry);
+  impl_->crds->start();
 
   std::string host = o.listen.substr(0, o.listen.rfind(':'));
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -313,6 +327,7 @@ void ApiServer::stop() {
   if (impl_->http) impl_->http->stop();
   impl_->http.reset();
   if (impl_->aggregator) impl_->aggregator->stop();
+  if (impl_->crds) impl_->crds->stop();
 }
 
 unsigned short ApiServer::port() const { return impl_->http ? impl_->http->port() : 0; }

@@ -76,8 +76,10 @@ std::vector<GroupEntry> groupsInOrder(const ResourceRegistry& registry, bool cor
     g.priority = std::max(g.priority, p.group);
     g.versions.push_back(VersionEntry{version, p, aggregated});
   };
-  for (const auto& gv : registry.groupVersions())
-    add(gv.group, gv.version, builtinPriority(gv.group, gv.version), nullptr);
+  // Group-versions of CRDs rank as upstream's CRD registration controller registers them.
+  for (const auto& gv : registry.servedGroupVersions())
+    add(gv.group, gv.version, gv.custom ? ApiServicePriority{1000, 100} : builtinPriority(gv.group, gv.version),
+        nullptr);
   for (const auto& a : extra) add(a.group, a.version, a.priority, &a);
   for (auto& g : groups)
     std::stable_sort(g.versions.begin(), g.versions.end(),
@@ -197,8 +199,8 @@ json::object versionDiscovery(const ResourceRegistry& registry, const std::strin
     return entry;
   }
   json::array resources;
-  for (const auto& r : registry.all())
-    if (r.group == group && r.version == v.version) resources.push_back(discoveryResource(r));
+  for (const auto* r : registry.served())
+    if (r->group == group && r->version == v.version) resources.push_back(discoveryResource(*r));
   return json::object{
       {"version", v.version}, {"resources", std::move(resources)}, {"freshness", "Current"}};
 }
@@ -401,7 +403,8 @@ std::optional<json::object> apiResourceList(const ResourceRegistry& registry,
                                             const std::string& group, const std::string& version) {
   json::array resources;
   bool found = false;
-  for (const auto& r : registry.all()) {
+  for (const auto* served : registry.served()) {
+    const auto& r = *served;
     if (r.group != group || r.version != version) continue;
     found = true;
     json::object row{{"name", r.plural},

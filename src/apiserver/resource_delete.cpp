@@ -140,6 +140,12 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
     int64_t grace = isPod ? podGracePeriod(obj, options) : 0;
     bool alreadyDeleting = meta.contains("deletionTimestamp");
 
+    if (info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions") {
+      // A CRD goes only after its objects (crd_controller.h): the finalizer and condition
+      // upstream's CRD storage sets on DELETE.
+      prepareCrdDeletion(obj);
+      hasFinalizers = true;
+    }
     if (isNamespace && hasNamespaceFinalizers(obj)) {
       // Namespaces terminate through their finalizer (the namespace controller).
       hasFinalizers = true;

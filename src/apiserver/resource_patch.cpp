@@ -55,6 +55,11 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
   if (type != "application/json-patch+json" && type != "application/merge-patch+json" &&
       type != "application/strategic-merge-patch+json" && !apply)
     throw unsupportedMediaType(contentType);
+  if (info.custom && type == "application/strategic-merge-patch+json")
+    // Custom resources have no patch strategies (upstream offers them the other three).
+    throw ApiError(415, "UnsupportedMediaType",
+                   "the body of the request was in an unknown format - accepted media types include: "
+                   "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
   if (body.empty()) throw badRequest("the patch body is empty");
   const json::value patchDoc = apply ? api::yamlToJson(body) : parseJson(body);
   if (apply && !patchDoc.is_object())

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/conversion.h"
+#include "api/custom_resource.h"
 #include "api/defaults.h"
 #include "api/field_selector.h"
 #include "api/label_selector.h"
@@ -168,9 +169,12 @@ json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value bod
   obj = inUpstreamOrder(info, std::move(obj));
 
   const auto& openapi = api::OpenApi::instance();
-  if (auto def = openapi.definitionFor(info.group, info.version, info.kind)) {
+  std::optional<std::string> def;
+  if (!info.custom) def = openapi.definitionFor(info.group, info.version, info.kind);
+  if (info.custom || def) {
     static const api::FieldSchemas schemas(openapi.definitions());  // compiled once per process
-    auto unknown = api::pruneUnknownFields(obj, schemas, *def);
+    auto unknown = info.custom ? pruneCustomResource(info, obj)
+                               : api::pruneUnknownFields(obj, schemas, *def);
     if (!unknown.empty() && ctx.fieldValidation == "Strict") {
       std::string msg = "strict decoding error: ";
       for (size_t i = 0; i < unknown.size(); ++i)
@@ -210,6 +214,8 @@ ObjectPtr ResourceStore::create(const ResourceInfo& info, const std::string& ns,
 
 ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::string& ns,
                                           json::object obj, RequestContext& ctx) {
+  if (info.custom && info.custom->terminating)  // its CRD is being deleted
+    throw methodNotSupported(info.qualifiedResource(), "create");
   json::object& meta = metadataOf(obj);
   std::string bodyNs = stringAt(meta, "namespace");
   if (info.namespaced) {
@@ -238,10 +244,10 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   if (info.tracksGeneration) meta["generation"] = 1;
   else meta.erase("generation");
 
-  api::applyDefaults(info.group, info.kind, obj);
+  applyKindDefaults(info, obj);
   prepareForCreate(info, obj);
   admission_.admitCreate(info, obj, ctx.dryRun);
-  auto causes = api::validateObject(info.group, info.kind, obj, nullptr);
+  auto causes = validateKind(info, obj, nullptr);
   if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
 
   if (ctx.dryRun) return shared(std::move(obj));
@@ -297,7 +303,7 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   // A binding adds fields to a stored (so already defaulted) pod: nothing to default, and
   // it always changes spec.nodeName, so it is never a no-op.
   const bool binding = subresource == "binding";
-  if (!binding) api::applyDefaults(info.group, info.kind, obj);
+  if (!binding) applyKindDefaults(info, obj);
   if (subresource.empty()) prepareForUpdate(info, obj, old);
   if (info.tracksGeneration && subresource.empty() && specChanged(obj, old)) {
     int64_t generation = 0;
@@ -309,8 +315,7 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   // A binding sets spec.nodeName, which no client update may change; it has its own checks.
   const bool statusWrite = subresource == "status";
   if (!binding) {
-    auto causes = statusWrite ? api::validateStatusUpdate(info.group, info.kind, obj, old)
-                              : api::validateObject(info.group, info.kind, obj, &old);
+    auto causes = statusWrite ? validateKindStatus(info, obj, old) : validateKind(info, obj, &old);
     if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
   }
 

@@ -5,6 +5,8 @@
 #include "api/json_patch.h"
 #include "api/label_selector.h"
 #include "api/merge_patch.h"
+#include "api/custom_resource.h"
+#include "api/jsonpath.h"
 #include "api/resource_registry.h"
 #include "apiserver/content.h"
 #include "apiserver/eviction.h"
@@ -37,14 +39,37 @@ json::object successStatus(int code, const std::string& name, const std::string&
           {"code", code}};
 }
 
-json::object toScale(const json::object& obj) {
+// A custom resource's scale paths (".spec.replicas") as field lists.
+std::vector<std::string> scalePath(const std::string& jsonPath) {
+  auto path = api::JsonPath::parse(jsonPath);
+  auto fields = path ? path->fields() : std::nullopt;
+  return fields ? *fields : std::vector<std::string>{};
+}
+
+const json::value* valueAtPath(const json::object& obj, const std::string& jsonPath) {
+  auto path = api::JsonPath::parse(jsonPath);
+  if (!path) return nullptr;
+  auto found = path->find(obj);
+  return found.empty() ? nullptr : found.front();
+}
+
+json::object toScale(const ResourceInfo& info, const json::object& obj) {
   const json::object& meta = obj.at("metadata").as_object();
   json::object scaleMeta;
   for (const char* f : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"})
     if (auto* v = meta.if_contains(f)) scaleMeta[f] = *v;
   int64_t desired = 0, current = 0;
   std::string selector;
-  if (const json::object* spec = objectAt(obj, "spec")) {
+  if (const auto* custom = info.custom.get()) {
+    // Upstream's CRD scale: the paths the CRD names; the selector is a string already.
+    if (const json::value* r = valueAtPath(obj, custom->specReplicasPath); r && r->is_number())
+      desired = static_cast<int64_t>(r->to_number<double>());
+    if (const json::value* r = valueAtPath(obj, custom->statusReplicasPath); r && r->is_number())
+      current = static_cast<int64_t>(r->to_number<double>());
+    if (!custom->labelSelectorPath.empty())
+      if (const json::value* sel = valueAtPath(obj, custom->labelSelectorPath); sel && sel->is_string())
+        selector = std::string(sel->as_string());
+  } else if (const json::object* spec = objectAt(obj, "spec")) {
     if (auto* r = spec->if_contains("replicas"); r && r->is_int64()) desired = r->as_int64();
     if (auto* s = spec->if_contains("selector")) {
       // ReplicationControllers use a plain map; apps kinds a LabelSelector.
@@ -55,7 +80,7 @@ json::object toScale(const json::object& obj) {
       selector = api::LabelSelector::fromJson(sel).toString();
     }
   }
-  if (const json::object* status = objectAt(obj, "status"))
+  if (const json::object* status = objectAt(obj, "status"); status && !info.custom)
     if (auto* r = status->if_contains("replicas"); r && r->is_int64()) current = r->as_int64();
   json::object scaleStatus{{"replicas", current}};
   if (!selector.empty()) scaleStatus["selector"] = selector;
@@ -70,7 +95,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
                    RequestContext& ctx) {
   const ResourceInfo& info = *ri.info;
   if (req.method == "GET")
-    return objectResponse(200, toScale(store.get(info, ri.namespaceName, ri.name)), negotiate(req));
+    return objectResponse(200, toScale(info, store.get(info, ri.namespaceName, ri.name)), negotiate(req));
   if (req.method != "PUT" && req.method != "PATCH")
     throw methodNotSupported(info.qualifiedResource() + "/scale", req.method);
   const std::string k = store.key(info, ri.namespaceName, ri.name);
@@ -78,7 +103,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
     auto current = store.readForUpdate(info, k);
     if (!current) throw notFound(info.qualifiedResource(), ri.name);
     auto& [old, modRevision] = *current;
-    json::object oldScale = toScale(old);
+    json::object oldScale = toScale(info, old);
     json::value newScale;
     if (req.method == "PUT") {
       newScale = decodeRequestBody(req);
@@ -105,10 +130,22 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
     if (req.method == "PUT" && !wantedRv.empty() && wantedRv != std::to_string(modRevision))
       throw staleObjectConflict(info.qualifiedResource(), ri.name);
     json::object updated = old;
-    updated["spec"].as_object()["replicas"] = replicas->as_int64();
+    if (info.custom) {
+      auto fields = scalePath(info.custom->specReplicasPath);
+      if (fields.empty()) throw internalError("the scale subresource has no specReplicasPath");
+      json::object* at = &updated;
+      for (size_t i = 0; i + 1 < fields.size(); ++i) {
+        json::value& next = (*at)[fields[i]];
+        if (!next.is_object()) next.emplace_object();
+        at = &next.as_object();
+      }
+      (*at)[fields.back()] = replicas->as_int64();
+    } else {
+      updated["spec"].as_object()["replicas"] = replicas->as_int64();
+    }
     try {
       ObjectPtr result = store.commitUpdate(info, k, std::move(updated), old, modRevision, "", ctx);
-      return objectResponse(200, toScale(*result), negotiate(req));
+      return objectResponse(200, toScale(info, *result), negotiate(req));
     } catch (const ApiError& e) {
       if (e.code() != 409 || attempt >= 8 || req.method == "PUT") throw;
     }

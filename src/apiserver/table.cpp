@@ -2,17 +2,71 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <optional>
 
+#include "api/custom_resource.h"
+#include "api/jsonpath.h"
 #include "api/table_printers.h"
+#include "common/ids.h"
 
 namespace skiff::apiserver {
 
 namespace json = boost::json;
 
+namespace {
+
+// A printer column's cell, as upstream's CRD table convertor types it: integer, number and
+// boolean cells keep their JSON type, date cells are ages, string cells print any value.
+json::value customCell(const api::PrinterColumn& column, const json::value& v,
+                       std::chrono::system_clock::time_point now) {
+  const std::string& type = column.type;
+  if (type == "string") return v.is_string() ? v : json::value(json::serialize(v));
+  if (type == "integer" && v.is_number()) return static_cast<int64_t>(v.to_number<double>());
+  if (type == "number" && v.is_number()) return v.to_number<double>();
+  if (type == "boolean" && v.is_bool()) return v;
+  if (type == "date" && v.is_string()) {
+    std::chrono::system_clock::time_point t;
+    if (!parseTime(std::string(v.as_string()), t)) return "<invalid>";
+    return json::string(api::humanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - t)));
+  }
+  return nullptr;
+}
+
+// A custom resource's printer: Name, then its CRD version's additionalPrinterColumns (Age
+// from creationTimestamp when it declares none, as upstream serves by default).
+api::TablePrinter customPrinter(const api::CustomResourceBehavior& custom) {
+  std::vector<api::PrinterColumn> columns = custom.columns;
+  if (columns.empty())
+    columns.push_back({"Age", "date", "", "the time since the object was created",
+                       ".metadata.creationTimestamp", 0});
+  api::TablePrinter printer;
+  printer.columns.push_back({"Name", "string", "name", "the object's name", 0});
+  std::vector<std::optional<api::JsonPath>> paths;
+  for (const auto& c : columns) {
+    printer.columns.push_back({c.name, c.type, c.format, c.description, c.priority});
+    paths.push_back(api::JsonPath::parse(c.jsonPath));
+  }
+  printer.cells = [columns, paths](const json::object& obj, std::chrono::system_clock::time_point now) {
+    json::array cells;
+    const json::value* name = obj.if_contains("metadata");
+    name = name && name->is_object() ? name->as_object().if_contains("name") : nullptr;
+    cells.push_back(name ? *name : json::value(""));
+    for (size_t i = 0; i < columns.size(); ++i) {
+      auto found = paths[i] ? paths[i]->find(obj) : std::vector<const json::value*>{};
+      cells.push_back(found.empty() ? json::value(nullptr) : customCell(columns[i], *found[0], now));
+    }
+    return cells;
+  };
+  return printer;
+}
+
+}  // namespace
+
 json::object makeTable(const api::ResourceInfo& info,
                        const std::vector<const json::object*>& objects,
                        const std::string& includeObject, bool withColumns) {
-  const auto& printer = api::tablePrinterFor(info.group, info.plural);
+  const api::TablePrinter custom = info.custom ? customPrinter(*info.custom) : api::TablePrinter{};
+  const auto& printer = info.custom ? custom : api::tablePrinterFor(info.group, info.plural);
   json::array columns;
   if (withColumns) {
     for (const auto& c : printer.columns)

@@ -211,8 +211,22 @@ CacheHub::CacheHub(storage::Store& store, size_t historyLimit)
 CacheHub::~CacheHub() { watch_.reset(); }
 
 ResourceCache& CacheHub::cacheFor(const std::string& prefix) {
-  auto& slot = caches_[prefix];
-  if (!slot) slot = std::make_unique<ResourceCache>(prefix, historyLimit_);
+  return cacheAt(prefix);
+}
+
+ResourceCache& CacheHub::cacheAt(std::string_view prefix) {
+  {
+    std::shared_lock lock(cachesMu_);
+    if (auto it = caches_.find(prefix); it != caches_.end()) return *it->second;
+  }
+  std::unique_lock lock(cachesMu_);
+  auto& slot = caches_[std::string(prefix)];
+  if (!slot) {
+    // New after start: nothing was stored under it before (the start snapshot and every event
+    // since create caches for what they touch), so it is complete as of now.
+    slot = std::make_unique<ResourceCache>(std::string(prefix), historyLimit_);
+    slot->setLoadedRevision(observedRevision());
+  }
   return *slot;
 }
 
@@ -221,8 +235,7 @@ ResourceCache* CacheHub::route(const std::string& key) {
   size_t slash = std::string("/registry/").size();
   for (int i = 0; i < 2 && slash != std::string::npos; ++i) slash = key.find('/', slash + 1);
   if (slash == std::string::npos) return nullptr;
-  auto it = caches_.find(key.substr(0, slash + 1));
-  return it == caches_.end() ? nullptr : it->second.get();
+  return &cacheAt(std::string_view(key).substr(0, slash + 1));
 }
 
 void CacheHub::start() {
@@ -231,7 +244,10 @@ void CacheHub::start() {
   auto snapshot = store_.range(prefix, storage::prefixEnd(prefix));
   for (const auto& kv : snapshot.kvs)
     if (auto* cache = route(kv.key)) cache->load(kv);
-  for (auto& [p, cache] : caches_) cache->setLoadedRevision(snapshot.revision);
+  {
+    std::shared_lock lock(cachesMu_);
+    for (auto& [p, cache] : caches_) cache->setLoadedRevision(snapshot.revision);
+  }
   {
     std::lock_guard lock(mu_);
     observed_ = snapshot.revision;

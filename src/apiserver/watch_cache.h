@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -124,8 +125,9 @@ class CacheHub {
   explicit CacheHub(storage::Store& store, size_t historyLimit = 10000);
   ~CacheHub();
 
-  // The cache for a storage prefix ("/registry/core/pods/"); created at first use — call
-  // `cacheFor` for every served resource before `start`.
+  // The cache for a storage prefix ("/registry/core/pods/"), created at first use. Every
+  // prefix under /registry/ that holds objects gets its cache at start or with its first
+  // event, so resources that appear while serving (custom resources) are cached completely.
   ResourceCache& cacheFor(const std::string& prefix);
   // Loads everything and starts following the store.
   void start();
@@ -145,11 +147,16 @@ class CacheHub {
 
  private:
   void onEvents(const std::vector<storage::Event>& events);
+  // The cache of the key's resource prefix, created when missing.
   ResourceCache* route(const std::string& key);
+  // Looks up or creates a cache (a new one starts at the observed revision).
+  ResourceCache& cacheAt(std::string_view prefix);
 
   storage::Store& store_;
   const size_t historyLimit_;
-  std::map<std::string, std::unique_ptr<ResourceCache>> caches_;
+  // Caches never go away once created (requests hold references); the lock guards the map.
+  mutable std::shared_mutex cachesMu_;
+  std::map<std::string, std::unique_ptr<ResourceCache>, std::less<>> caches_;
   storage::WatchPtr watch_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

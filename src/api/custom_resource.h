@@ -1,0 +1,30 @@
+// What a CustomResourceDefinition says about one served version of its resource, attached to
+// the registry entry (ResourceInfo::custom) so the generic store, Table output and the scale
+// subresource treat custom resources the way upstream's apiextensions-apiserver does.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/structural_schema.h"
+
+namespace skiff::api {
+
+// spec.versions[].additionalPrinterColumns[]
+struct PrinterColumn {
+  std::string name, type, format, description, jsonPath;
+  int priority = 0;
+};
+
+struct CustomResourceBehavior {
+  std::string crdName;  // "widgets.example.com"
+  std::shared_ptr<const SchemaNode> schema;
+  boost::json::object schemaJson;  // the openAPIV3Schema as written (for /openapi/v3)
+  std::vector<PrinterColumn> columns;
+  // The scale subresource's JSON paths (".spec.replicas"); empty when not enabled.
+  std::string specReplicasPath, statusReplicasPath, labelSelectorPath;
+  bool terminating = false;  // the CRD is being deleted: no new objects
+};
+
+}  // namespace skiff::api

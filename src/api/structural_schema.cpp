@@ -1,0 +1,414 @@
+#include "api/structural_schema.h"
+
+#include <boost/json.hpp>
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <stdexcept>
+
+#include "api/json_access.h"
+#include "api/validation_internal.h"
+
+namespace skiff::api {
+
+namespace json = boost::json;
+
+namespace {
+
+std::optional<double> number(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  if (!v || !v->is_number()) return std::nullopt;
+  return v->to_number<double>();
+}
+
+std::optional<int64_t> count(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  if (!v || !v->is_number()) return std::nullopt;
+  return static_cast<int64_t>(v->to_number<double>());
+}
+
+bool flag(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_bool() && v->as_bool();
+}
+
+std::shared_ptr<SchemaNode> compileNode(const json::object& s) {
+  auto n = std::make_shared<SchemaNode>();
+  n->type = stringAt(s, {"type"});
+  n->format = stringAt(s, {"format"});
+  n->nullable = flag(s, "nullable");
+  n->preserveUnknownFields = flag(s, "x-kubernetes-preserve-unknown-fields");
+  n->intOrString = flag(s, "x-kubernetes-int-or-string");
+  n->embeddedResource = flag(s, "x-kubernetes-embedded-resource");
+  n->uniqueItems = flag(s, "uniqueItems");
+  for (const auto& [name, sub] : objectOrEmpty(s, {"properties"}))
+    if (sub.is_object()) n->properties[std::string(name)] = compileNode(sub.as_object());
+  if (const json::value* items = s.if_contains("items"); items && items->is_object())
+    n->items = compileNode(items->as_object());
+  if (const json::value* ap = s.if_contains("additionalProperties"); ap && ap->is_object())
+    n->additionalProperties = compileNode(ap->as_object());
+  for (const auto& r : arrayOrEmpty(s, {"required"}))
+    if (r.is_string()) n->required.emplace_back(r.as_string());
+  if (const json::value* d = s.if_contains("default")) n->defaultValue = *d;
+  n->enumValues = arrayOrEmpty(s, {"enum"});
+  n->minimum = number(s, "minimum");
+  n->maximum = number(s, "maximum");
+  n->multipleOf = number(s, "multipleOf");
+  n->exclusiveMinimum = flag(s, "exclusiveMinimum");
+  n->exclusiveMaximum = flag(s, "exclusiveMaximum");
+  n->minLength = count(s, "minLength");
+  n->maxLength = count(s, "maxLength");
+  n->minItems = count(s, "minItems");
+  n->maxItems = count(s, "maxItems");
+  n->minProperties = count(s, "minProperties");
+  n->maxProperties = count(s, "maxProperties");
+  n->pattern = stringAt(s, {"pattern"});
+  if (!n->pattern.empty()) {
+    try {
+      n->patternRegex = std::make_shared<const std::regex>(n->pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+      throw std::invalid_argument("pattern " + n->pattern + " does not compile");
+    }
+  }
+  n->listType = stringAt(s, {"x-kubernetes-list-type"});
+  for (const auto& k : arrayOrEmpty(s, {"x-kubernetes-list-map-keys"}))
+    if (k.is_string()) n->listMapKeys.emplace_back(k.as_string());
+  auto compileAll = [](const json::array& list, std::vector<std::shared_ptr<SchemaNode>>& out) {
+    for (const auto& sub : list)
+      if (sub.is_object()) out.push_back(compileNode(sub.as_object()));
+  };
+  compileAll(arrayOrEmpty(s, {"allOf"}), n->allOf);
+  compileAll(arrayOrEmpty(s, {"anyOf"}), n->anyOf);
+  compileAll(arrayOrEmpty(s, {"oneOf"}), n->oneOf);
+  if (const json::value* no = s.if_contains("not"); no && no->is_object())
+    n->notSchema = compileNode(no->as_object());
+  return n;
+}
+
+std::string childPath(const std::string& path, std::string_view name) {
+  return path.empty() ? std::string(name) : path + "." + std::string(name);
+}
+
+// ---- pruning ----
+
+bool keepsTypeMeta(const SchemaNode& node, bool root) { return root || node.embeddedResource; }
+
+void pruneValue(json::value& v, const SchemaNode& node, const std::string& path,
+                std::vector<std::string>& pruned, bool root);
+
+void pruneObject(json::object& o, const SchemaNode& node, const std::string& path,
+                 std::vector<std::string>& pruned, bool root) {
+  for (auto it = o.begin(); it != o.end();) {
+    const std::string key(it->key());
+    const std::string p = childPath(path, key);
+    if (keepsTypeMeta(node, root) && (key == "apiVersion" || key == "kind" || key == "metadata")) {
+      ++it;
+      continue;
+    }
+    const SchemaNode* sub = nullptr;
+    if (auto prop = node.properties.find(key); prop != node.properties.end()) sub = prop->second.get();
+    else if (node.additionalProperties) sub = node.additionalProperties.get();
+    if (!sub) {
+      if (!node.preserveUnknownFields) {
+        pruned.push_back(p);
+        it = o.stable_erase(it);  // keeps the order of the other fields
+        continue;
+      }
+      ++it;
+      continue;
+    }
+    if (it->value().is_null() && !sub->nullable && !sub->preserveUnknownFields) {
+      // Upstream drops nulls of non-nullable fields before defaulting and validation.
+      it = o.stable_erase(it);  // keeps the order of the other fields
+      continue;
+    }
+    pruneValue(it->value(), *sub, p, pruned, false);
+    ++it;
+  }
+}
+
+void pruneValue(json::value& v, const SchemaNode& node, const std::string& path,
+                std::vector<std::string>& pruned, bool root) {
+  if (v.is_object()) {
+    pruneObject(v.as_object(), node, path, pruned, root);
+  } else if (v.is_array() && node.items) {
+    size_t i = 0;
+    for (auto& item : v.as_array())
+      pruneValue(item, *node.items, path + "[" + std::to_string(i++) + "]", pruned, false);
+  }
+}
+
+// ---- defaulting ----
+
+void defaultValue(json::value& v, const SchemaNode& node);
+
+void defaultObject(json::object& o, const SchemaNode& node) {
+  for (const auto& [name, sub] : node.properties) {
+    json::value* present = o.if_contains(name);
+    if (!present && sub->defaultValue) present = &(o[name] = *sub->defaultValue);
+    if (present) defaultValue(*present, *sub);
+  }
+  if (node.additionalProperties)
+    for (auto& kv : o)
+      if (!node.properties.contains(std::string(kv.key()))) defaultValue(kv.value(), *node.additionalProperties);
+}
+
+void defaultValue(json::value& v, const SchemaNode& node) {
+  if (v.is_object()) defaultObject(v.as_object(), node);
+  else if (v.is_array() && node.items)
+    for (auto& item : v.as_array()) defaultValue(item, *node.items);
+}
+
+// ---- validation ----
+
+std::string jsonTypeName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "boolean";
+    case json::kind::int64:
+    case json::kind::uint64: return "integer";
+    case json::kind::double_: return "number";
+    case json::kind::string: return "string";
+    case json::kind::array: return "array";
+    case json::kind::object: return "object";
+  }
+  return "";
+}
+
+bool isIntegral(const json::value& v) {
+  if (v.is_int64() || v.is_uint64()) return true;
+  if (!v.is_double()) return false;
+  double d = v.as_double();
+  return std::isfinite(d) && std::floor(d) == d;
+}
+
+bool typeMatches(const SchemaNode& node, const json::value& v) {
+  if (node.intOrString) return v.is_string() || isIntegral(v);
+  const std::string& t = node.type;
+  if (t.empty()) return true;
+  if (t == "object") return v.is_object();
+  if (t == "array") return v.is_array();
+  if (t == "string") return v.is_string();
+  if (t == "integer") return isIntegral(v);
+  if (t == "number") return v.is_number();
+  if (t == "boolean") return v.is_bool();
+  return true;
+}
+
+// Go's %v of a JSON number or other scalar, as field.Invalid renders values.
+std::string goValue(const json::value& v) {
+  if (v.is_string()) return validation::quote(v.as_string());
+  if (v.is_int64()) return std::to_string(v.as_int64());
+  if (v.is_uint64()) return std::to_string(v.as_uint64());
+  if (v.is_double()) {
+    double d = v.as_double();
+    if (std::floor(d) == d && std::fabs(d) < 1e21) return std::to_string(static_cast<int64_t>(d));
+    json::value copy = d;
+    return json::serialize(copy);
+  }
+  if (v.is_bool()) return v.as_bool() ? "true" : "false";
+  if (v.is_null()) return "null";
+  return json::serialize(v);
+}
+
+// %v of a float64 bound ("1", "2.5").
+std::string goNumber(double d) { return goValue(json::value(d)); }
+
+bool validFormat(const std::string& format, const std::string& s) {
+  static const std::regex dateTime(
+      R"(^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$)");
+  static const std::regex date(R"(^\d{4}-\d{2}-\d{2}$)");
+  static const std::regex uuid(
+      R"(^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$)");
+  static const std::regex ipv4(R"(^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$)");
+  static const std::regex byteFmt(R"(^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$)");
+  static const std::regex hostname(
+      R"(^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*$)");
+  if (format == "date-time") return std::regex_match(s, dateTime);
+  if (format == "date") return std::regex_match(s, date);
+  if (format == "uuid") return std::regex_match(s, uuid);
+  if (format == "ipv4") return std::regex_match(s, ipv4);
+  if (format == "ipv6") return s.find(':') != std::string::npos &&
+                               s.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+  if (format == "byte") return std::regex_match(s, byteFmt);
+  if (format == "hostname") return s.size() <= 255 && std::regex_match(s, hostname);
+  return true;  // formats upstream does not check either are accepted
+}
+
+class Validator {
+ public:
+  std::vector<StatusCause> take() { return errs_.take(); }
+
+  void value(const json::value& v, const SchemaNode& node, const std::string& path) {
+    if (v.is_null()) {
+      if (node.nullable || node.preserveUnknownFields || node.type.empty()) return;
+      typeError(path, node, v);
+      return;
+    }
+    if (!typeMatches(node, v)) {
+      typeError(path, node, v);
+      return;
+    }
+    if (!node.enumValues.empty()) checkEnum(v, node, path);
+    if (v.is_string()) stringRules(v.as_string(), node, path);
+    else if (v.is_number()) numberRules(v, node, path);
+    else if (v.is_array()) arrayRules(v.as_array(), node, path);
+    else if (v.is_object()) objectRules(v.as_object(), node, path);
+    combinators(v, node, path);
+  }
+
+  // root: the object itself, whose apiVersion, kind and metadata are the server's.
+  void objectRules(const json::object& o, const SchemaNode& node, const std::string& path,
+                   bool root = false) {
+    for (const auto& r : node.required)
+      if (!o.contains(r)) errs_.required(childPath(path, r));
+    if (node.maxProperties && static_cast<int64_t>(o.size()) > *node.maxProperties)
+      tooMany(path, static_cast<int64_t>(o.size()), *node.maxProperties);
+    if (node.minProperties && static_cast<int64_t>(o.size()) < *node.minProperties)
+      errs_.invalid(path, std::to_string(o.size()),
+                    path + " in body should have at least " + std::to_string(*node.minProperties) +
+                        " properties");
+    for (const auto& kv : o) {
+      const std::string key(kv.key());
+      if (root && (key == "apiVersion" || key == "kind" || key == "metadata")) continue;
+      auto prop = node.properties.find(key);
+      const SchemaNode* sub = prop != node.properties.end() ? prop->second.get()
+                                                            : node.additionalProperties.get();
+      if (sub) value(kv.value(), *sub, childPath(path, key));
+    }
+    if (node.embeddedResource) {
+      if (!o.contains("apiVersion")) errs_.required(childPath(path, "apiVersion"), "must not be empty");
+      if (!o.contains("kind")) errs_.required(childPath(path, "kind"), "must not be empty");
+    }
+  }
+
+ private:
+  void typeError(const std::string& path, const SchemaNode& node, const json::value& v) {
+    const std::string want = node.intOrString ? "integer,string" : node.type;
+    const std::string got = jsonTypeName(v);
+    errs_.typeInvalid(path, validation::quote(got),
+                      path + " in body must be of type " + want + ": " + validation::quote(got));
+  }
+
+  void tooMany(const std::string& path, int64_t actual, int64_t max) {
+    errs_.tooMany(path, actual, max);
+  }
+
+  void checkEnum(const json::value& v, const SchemaNode& node, const std::string& path) {
+    for (const auto& allowed : node.enumValues)
+      if (allowed == v) return;
+    std::vector<std::string> values;
+    for (const auto& allowed : node.enumValues)
+      values.push_back(allowed.is_string() ? std::string(allowed.as_string()) : json::serialize(allowed));
+    errs_.notSupported(path, goValue(v), values);
+  }
+
+  void stringRules(const json::string& s, const SchemaNode& node, const std::string& path) {
+    const std::string value(s);
+    // Lengths count characters (runes), as upstream's validator does.
+    int64_t runes = 0;
+    for (unsigned char c : value)
+      if ((c & 0xC0) != 0x80) ++runes;
+    if (node.maxLength && runes > *node.maxLength) errs_.tooLong(path, *node.maxLength);
+    if (node.minLength && runes < *node.minLength)
+      errs_.invalid(path, validation::quote(value),
+                    path + " in body should be at least " + std::to_string(*node.minLength) +
+                        " chars long");
+    if (node.patternRegex && !std::regex_search(value, *node.patternRegex))
+      errs_.invalid(path, validation::quote(value),
+                    path + " in body should match '" + node.pattern + "'");
+    if (!node.format.empty() && !node.intOrString && !validFormat(node.format, value))
+      errs_.typeInvalid(path, validation::quote(value),
+                        path + " in body must be of type " + node.format + ": " +
+                            validation::quote(value));
+  }
+
+  void numberRules(const json::value& v, const SchemaNode& node, const std::string& path) {
+    const double d = v.to_number<double>();
+    if (node.maximum && (node.exclusiveMaximum ? d >= *node.maximum : d > *node.maximum))
+      errs_.invalid(path, goValue(v),
+                    path + " in body should be less than " + (node.exclusiveMaximum ? "" : "or equal to ") +
+                        goNumber(*node.maximum));
+    if (node.minimum && (node.exclusiveMinimum ? d <= *node.minimum : d < *node.minimum))
+      errs_.invalid(path, goValue(v),
+                    path + " in body should be greater than " + (node.exclusiveMinimum ? "" : "or equal to ") +
+                        goNumber(*node.minimum));
+    if (node.multipleOf && *node.multipleOf > 0) {
+      double q = d / *node.multipleOf;
+      if (std::fabs(q - std::round(q)) > 1e-9)
+        errs_.invalid(path, goValue(v),
+                      path + " in body should be a multiple of " + goNumber(*node.multipleOf));
+    }
+  }
+
+  void arrayRules(const json::array& a, const SchemaNode& node, const std::string& path) {
+    const auto n = static_cast<int64_t>(a.size());
+    if (node.maxItems && n > *node.maxItems) tooMany(path, n, *node.maxItems);
+    if (node.minItems && n < *node.minItems)
+      errs_.invalid(path, std::to_string(n),
+                    path + " in body should have at least " + std::to_string(*node.minItems) + " items");
+    if (node.items)
+      for (size_t i = 0; i < a.size(); ++i) value(a[i], *node.items, path + "[" + std::to_string(i) + "]");
+    if (node.uniqueItems || node.listType == "set") {
+      for (size_t i = 0; i < a.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+          if (a[i] == a[j]) {
+            errs_.duplicate(path + "[" + std::to_string(i) + "]", goValue(a[i]));
+            break;
+          }
+    }
+    if (node.listType == "map" && !node.listMapKeys.empty()) {
+      std::set<std::string> seen;
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (!a[i].is_object()) continue;
+        json::object key;
+        for (const auto& k : node.listMapKeys)
+          if (const json::value* kv = a[i].as_object().if_contains(k)) key[k] = *kv;
+        if (!seen.insert(json::serialize(key)).second)
+          errs_.duplicate(path + "[" + std::to_string(i) + "]", json::serialize(key));
+      }
+    }
+  }
+
+  void combinators(const json::value& v, const SchemaNode& node, const std::string& path) {
+    for (const auto& sub : node.allOf) value(v, *sub, path);
+    if (!node.anyOf.empty() && !std::any_of(node.anyOf.begin(), node.anyOf.end(),
+                                            [&](const auto& s) { return passes(v, *s, path); }))
+      errs_.invalid(path, goValue(v), "must validate at least one schema (anyOf)");
+    if (!node.oneOf.empty()) {
+      auto matches = std::count_if(node.oneOf.begin(), node.oneOf.end(),
+                                   [&](const auto& s) { return passes(v, *s, path); });
+      if (matches != 1) errs_.invalid(path, goValue(v), "must validate one and only one schema (oneOf)");
+    }
+    if (node.notSchema && passes(v, *node.notSchema, path))
+      errs_.invalid(path, goValue(v), "must not validate the schema (not)");
+  }
+
+  static bool passes(const json::value& v, const SchemaNode& node, const std::string& path) {
+    Validator probe;
+    probe.value(v, node, path);
+    return probe.errs_.empty();
+  }
+
+  validation::Errors errs_;
+};
+
+}  // namespace
+
+std::shared_ptr<const SchemaNode> compileSchema(const json::object& schema) { return compileNode(schema); }
+
+std::vector<std::string> pruneBySchema(json::object& obj, const SchemaNode& root) {
+  std::vector<std::string> pruned;
+  pruneObject(obj, root, "", pruned, true);
+  return pruned;
+}
+
+void defaultBySchema(json::object& obj, const SchemaNode& root) { defaultObject(obj, root); }
+
+std::vector<StatusCause> validateBySchema(const json::object& obj, const SchemaNode& root) {
+  Validator v;
+  v.objectRules(obj, root, "", true);
+  return v.take();
+}
+
+}  // namespace skiff::api

@@ -1,0 +1,65 @@
+// Structural schemas of custom resources (a CustomResourceDefinition version's
+// openAPIV3Schema): compiled once per CRD version, then used on every write of its objects
+// for what upstream's apiextensions-apiserver does with it — pruning unknown fields,
+// defaulting, and OpenAPI v3 validation with upstream's messages.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/api_error.h"
+
+namespace skiff::api {
+
+struct SchemaNode {
+  std::string type;  // "", object, array, string, integer, number, boolean
+  std::string format;
+  bool nullable = false;
+  bool preserveUnknownFields = false;  // x-kubernetes-preserve-unknown-fields
+  bool intOrString = false;            // x-kubernetes-int-or-string
+  bool embeddedResource = false;       // x-kubernetes-embedded-resource
+  bool uniqueItems = false;
+  std::map<std::string, std::shared_ptr<SchemaNode>> properties;
+  std::shared_ptr<SchemaNode> items;
+  std::shared_ptr<SchemaNode> additionalProperties;  // schema form of additionalProperties
+  std::vector<std::string> required;
+  std::optional<boost::json::value> defaultValue;
+  boost::json::array enumValues;
+  std::optional<double> minimum, maximum, multipleOf;
+  bool exclusiveMinimum = false, exclusiveMaximum = false;
+  std::optional<int64_t> minLength, maxLength, minItems, maxItems, minProperties, maxProperties;
+  std::string pattern;
+  std::shared_ptr<const std::regex> patternRegex;
+  std::string listType;  // atomic | set | map (x-kubernetes-list-type)
+  std::vector<std::string> listMapKeys;
+  // Value validations combined with the node (allOf/anyOf/oneOf/not): checked, never used for
+  // pruning or defaulting, as in upstream's structural schemas.
+  std::vector<std::shared_ptr<SchemaNode>> allOf, anyOf, oneOf;
+  std::shared_ptr<SchemaNode> notSchema;
+};
+
+// Compiles a JSONSchemaProps document. Throws std::invalid_argument for a pattern that does
+// not compile (CRD validation reports it before a schema is ever compiled for serving).
+std::shared_ptr<const SchemaNode> compileSchema(const boost::json::object& schema);
+
+// Removes fields the schema does not declare (apiVersion, kind and metadata stay at the root
+// and in embedded resources) and nulls of non-nullable fields. Returns the removed paths
+// ("spec.foo") for fieldValidation Warn/Strict. `metadata` itself is left to the caller.
+std::vector<std::string> pruneBySchema(boost::json::object& obj, const SchemaNode& root);
+
+// Applies `default`s for absent fields, top-down (so defaults inside defaulted objects apply).
+void defaultBySchema(boost::json::object& obj, const SchemaNode& root);
+
+// OpenAPI v3 validation as upstream's custom resource validator words it: causes with field
+// paths ("spec.replicas") and messages ("Invalid value: \"string\": spec.replicas in body
+// must be of type integer: \"string\"").
+std::vector<StatusCause> validateBySchema(const boost::json::object& obj, const SchemaNode& root);
+
+}  // namespace skiff::api
