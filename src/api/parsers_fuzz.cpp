@@ -8,6 +8,7 @@
 
 #include "api/field_selector.h"
 #include "api/json_patch.h"
+#include "api/jsonpath.h"
 #include "api/label_selector.h"
 #include "api/merge_patch.h"
 #include "api/strategic_merge_patch.h"
@@ -74,6 +75,17 @@ void fuzzFieldSelector(std::string_view input) {
   if (again.requirements().size() != s.requirements().size()) invariantBroken();
 }
 
+// CRD printer columns and scale paths: any text parses or is refused; a parsed path finds
+// only values inside the document.
+void fuzzJsonPath(std::string_view input) {
+  auto path = JsonPath::parse(input);
+  if (!path) return;
+  for (const auto* v : path->find(fixedDoc()))
+    if (!v) invariantBroken();
+  path->find(fixedDoc().as_object());
+  path->fields();
+}
+
 void fuzzJson(uint8_t mode, std::string_view input) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(input, ec);
@@ -103,13 +115,15 @@ void fuzzJson(uint8_t mode, std::string_view input) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  uint8_t mode = data[0] % 7;
+  uint8_t mode = data[0] % 8;
   std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
     if (mode == 0) {
       fuzzLabelSelector(input);
     } else if (mode == 1) {
       fuzzFieldSelector(input);
+    } else if (mode == 7) {
+      fuzzJsonPath(input);
     } else {
       fuzzJson(mode, input);
     }

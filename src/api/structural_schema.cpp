@@ -1,6 +1,7 @@
 #include "api/structural_schema.h"
 
 #include <boost/json.hpp>
+#include <re2/re2.h>
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -64,11 +65,11 @@ std::shared_ptr<SchemaNode> compileNode(const json::object& s) {
   n->maxProperties = count(s, "maxProperties");
   n->pattern = stringAt(s, {"pattern"});
   if (!n->pattern.empty()) {
-    try {
-      n->patternRegex = std::make_shared<const std::regex>(n->pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error&) {
-      throw std::invalid_argument("pattern " + n->pattern + " does not compile");
-    }
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    auto re = std::make_shared<const re2::RE2>(n->pattern, options);
+    if (!re->ok()) throw std::invalid_argument("pattern " + n->pattern + " does not compile: " + re->error());
+    n->patternRegex = std::move(re);
   }
   n->listType = stringAt(s, {"x-kubernetes-list-type"});
   for (const auto& k : arrayOrEmpty(s, {"x-kubernetes-list-map-keys"}))
@@ -215,23 +216,23 @@ std::string goValue(const json::value& v) {
 std::string goNumber(double d) { return goValue(json::value(d)); }
 
 bool validFormat(const std::string& format, const std::string& s) {
-  static const std::regex dateTime(
+  static const re2::RE2 dateTime(
       R"(^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$)");
-  static const std::regex date(R"(^\d{4}-\d{2}-\d{2}$)");
-  static const std::regex uuid(
+  static const re2::RE2 date(R"(^\d{4}-\d{2}-\d{2}$)");
+  static const re2::RE2 uuid(
       R"(^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$)");
-  static const std::regex ipv4(R"(^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$)");
-  static const std::regex byteFmt(R"(^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$)");
-  static const std::regex hostname(
+  static const re2::RE2 ipv4(R"(^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$)");
+  static const re2::RE2 byteFmt(R"(^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$)");
+  static const re2::RE2 hostname(
       R"(^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*$)");
-  if (format == "date-time") return std::regex_match(s, dateTime);
-  if (format == "date") return std::regex_match(s, date);
-  if (format == "uuid") return std::regex_match(s, uuid);
-  if (format == "ipv4") return std::regex_match(s, ipv4);
+  if (format == "date-time") return re2::RE2::FullMatch(s, dateTime);
+  if (format == "date") return re2::RE2::FullMatch(s, date);
+  if (format == "uuid") return re2::RE2::FullMatch(s, uuid);
+  if (format == "ipv4") return re2::RE2::FullMatch(s, ipv4);
   if (format == "ipv6") return s.find(':') != std::string::npos &&
                                s.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
-  if (format == "byte") return std::regex_match(s, byteFmt);
-  if (format == "hostname") return s.size() <= 255 && std::regex_match(s, hostname);
+  if (format == "byte") return re2::RE2::FullMatch(s, byteFmt);
+  if (format == "hostname") return s.size() <= 255 && re2::RE2::FullMatch(s, hostname);
   return true;  // formats upstream does not check either are accepted
 }
 
@@ -314,7 +315,7 @@ class Validator {
       errs_.invalid(path, validation::quote(value),
                     path + " in body should be at least " + std::to_string(*node.minLength) +
                         " chars long");
-    if (node.patternRegex && !std::regex_search(value, *node.patternRegex))
+    if (node.patternRegex && !re2::RE2::PartialMatch(value, *node.patternRegex))
       errs_.invalid(path, validation::quote(value),
                     path + " in body should match '" + node.pattern + "'");
     if (!node.format.empty() && !node.intOrString && !validFormat(node.format, value))

@@ -10,11 +10,14 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "common/api_error.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace skiff::api {
 
@@ -36,7 +39,7 @@ struct SchemaNode {
   bool exclusiveMinimum = false, exclusiveMaximum = false;
   std::optional<int64_t> minLength, maxLength, minItems, maxItems, minProperties, maxProperties;
   std::string pattern;
-  std::shared_ptr<const std::regex> patternRegex;
+  std::shared_ptr<const re2::RE2> patternRegex;  // RE2: linear time whatever the input
   std::string listType;  // atomic | set | map (x-kubernetes-list-type)
   std::vector<std::string> listMapKeys;
   // Value validations combined with the node (allOf/anyOf/oneOf/not): checked, never used for

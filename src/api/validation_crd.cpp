@@ -3,7 +3,7 @@
 // version, every version has a structural schema (a type everywhere, "object" at the root),
 // printer columns and scale paths are well formed, scope is immutable. CEL rules
 // (x-kubernetes-validations) are refused with a clear message rather than ignored.
-#include <regex>
+#include <re2/re2.h>
 #include <set>
 #include <string>
 
@@ -69,11 +69,11 @@ void validateSchemaNode(const json::object& s, const std::string& path, bool roo
     validateSchemaNode(ap->as_object(), path + ".additionalProperties", false, errs);
   }
   if (const json::value* pattern = s.if_contains("pattern"); pattern && pattern->is_string()) {
-    try {
-      std::regex re(std::string(pattern->as_string()), std::regex::ECMAScript);
-    } catch (const std::regex_error&) {
-      errs.invalid(path + ".pattern", quote(pattern->as_string()), "must be a valid regular expression");
-    }
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    re2::RE2 re(std::string(pattern->as_string()), options);
+    if (!re.ok())
+      errs.invalid(path + ".pattern", quote(pattern->as_string()), "must be a valid regular expression: " + re.error());
   }
   const std::string listType = str(s, "x-kubernetes-list-type");
   if (!listType.empty() && listType != "atomic" && listType != "set" && listType != "map")

@@ -266,6 +266,14 @@ expect_contains "$OUT" 'spec.group: Invalid value: "example": should be a domain
 expect_contains "$OUT" 'spec.scope: Unsupported value: "Global": supported values: "Cluster", "Namespaced"' "scope values"
 expect_contains "$OUT" "x-kubernetes-validations: Forbidden: CEL validation rules are not supported" "CEL rules refused, not ignored"
 
+# ---- the official Python client (ApiextensionsV1Api, CustomObjectsApi) ----
+if /usr/bin/python3 -c 'import kubernetes' 2>/dev/null; then
+  /usr/bin/python3 -u "$(dirname "$0")/python_client/custom_objects.py" "$WORK/data/kubeconfig" >"$WORK/py.out" 2>&1 ||
+    fail "Python custom object checks: $(cat "$WORK/py.out")"
+  PASSED=$((PASSED + $(grep -c '^ok - ' "$WORK/py.out")))
+  echo "ok - Python client: $(grep -c '^ok - ' "$WORK/py.out") checks"
+fi
+
 # ---- deleting the CRD deletes its objects and stops serving them ----
 run k delete crd widgets.example.com
 expect_contains "$OUT" "deleted" "CRD deleted"

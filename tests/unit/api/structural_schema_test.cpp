@@ -121,6 +121,20 @@ TEST(StructuralSchema, MessagesAreUpstreams) {
                                       "spec.template.kind: Required value: must not be empty"}));
 }
 
+TEST(StructuralSchema, PatternsOnHugeStringsNeitherCrashNorStall) {
+  // Backtracking engines recurse per character on such patterns; RE2 runs in linear time.
+  auto node = compileSchema(json::parse(R"({"type":"object","properties":{"spec":{"type":"object",
+    "properties":{"s":{"type":"string","pattern":"^(a|aa)*$"},"b":{"type":"string","format":"byte"}}}}})").as_object());
+  std::string big(1 << 20, 'a');
+  json::object obj{{"spec", {{"s", big + "b"}, {"b", std::string(1 << 20, 'A') + "="}}}};
+  auto causes = validateBySchema(obj, *node);
+  ASSERT_EQ(causes.size(), 2u);
+  EXPECT_EQ(causes[0].field, "spec.s");
+  EXPECT_EQ(causes[1].field, "spec.b");
+  EXPECT_THROW(compileSchema(json::parse(R"({"type":"string","pattern":"(unclosed"})").as_object()),
+               std::invalid_argument);
+}
+
 TEST(JsonPath, FieldsIndexesWildcardsFilters) {
   json::value doc = json::parse(R"({"spec":{"replicas":3,"a.b":1},"status":{"conditions":[
     {"type":"Ready","status":"True"},{"type":"Synced","status":"False"}],"list":[1,2,3]}})");
