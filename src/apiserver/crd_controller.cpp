@@ -22,6 +22,8 @@ using api::ResourceInfo;
 
 namespace {
 
+constexpr const char* kAutomanagedLabel = "kube-aggregator.kubernetes.io/automanaged";
+
 const std::vector<std::string> kAllVerbs = {"delete", "deletecollection", "get", "list",
                                             "patch",  "create",           "update", "watch"};
 
@@ -151,6 +153,7 @@ struct CrdController::Impl {
   ResourceCache* cache = nullptr;
   CacheWatcherHandle watch;
   std::set<std::string> registered;  // CRD names with entries in the registry
+  std::set<std::string> apiServicesSynced{"<none yet>"};  // APIService names last reconciled
 
   std::mutex mu;
   std::condition_variable cv;
@@ -186,7 +189,49 @@ struct CrdController::Impl {
       registry.setCustom(*it, {});
       it = registered.erase(it);
     }
+    syncApiServices();
     return terminating;
+  }
+
+  // One local APIService per custom group-version, as upstream's CRD registration controller
+  // keeps them (label automanaged=true, group priority 1000, version priority 100), so
+  // `kubectl get apiservices` lists them; removed with the last CRD of the group-version.
+  void syncApiServices() {
+    std::set<std::string> wanted;
+    for (const auto& gv : registry.servedGroupVersions())
+      if (gv.custom) wanted.insert(gv.version + "." + gv.group);
+    if (wanted == apiServicesSynced) return;
+    const ResourceInfo* apiServices = registry.find("apiregistration.k8s.io", "v1", "apiservices");
+    RequestContext ctx;
+    ctx.fieldManager = "kube-apiserver";
+    for (const auto& name : wanted) {
+      if (apiServicesSynced.contains(name)) continue;
+      const std::string version = name.substr(0, name.find('.'));
+      const std::string group = name.substr(name.find('.') + 1);
+      json::object obj{{"apiVersion", "apiregistration.k8s.io/v1"},
+                       {"kind", "APIService"},
+                       {"metadata", {{"name", name}, {"labels", {{kAutomanagedLabel, "true"}}}}},
+                       {"spec", {{"group", group}, {"version", version},
+                                 {"groupPriorityMinimum", 1000}, {"versionPriority", 100}}}};
+      try {
+        resources.create(*apiServices, "", json::value(std::move(obj)), ctx);
+      } catch (const ApiError& e) {
+        if (e.code() != 409) throw;
+      }
+    }
+    ListOptions all;
+    for (const auto& obj : resources.listObjects(*apiServices, "", all).items) {
+      const std::string name = api::stringAt(*obj, {"metadata", "name"});
+      if (wanted.contains(name) || api::stringAt(*obj, {"metadata", "labels", kAutomanagedLabel}) != "true")
+        continue;
+      bool gone = false;
+      try {
+        resources.remove(*apiServices, "", name, DeleteOptions{}, ctx, gone);
+      } catch (const ApiError& e) {
+        if (e.code() != 404) throw;
+      }
+    }
+    apiServicesSynced = std::move(wanted);
   }
 
   bool sync(const json::object& crd) {

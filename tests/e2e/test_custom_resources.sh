@@ -87,6 +87,10 @@ run k get crd widgets.example.com -o jsonpath='{.status.conditions[?(@.type=="Na
 expect_eq "$OUT" "NoConflicts" "NamesAccepted condition"
 run k api-resources --api-group=example.com
 expect_contains "$(echo "$OUT" | tr -s ' ')" "widgets wd example.com/v1 true Widget" "api-resources row"
+run k get apiservice v1.example.com -o jsonpath='{.spec.groupPriorityMinimum}/{.spec.versionPriority}/{.metadata.labels.kube-aggregator\.kubernetes\.io/automanaged}'
+expect_eq "$OUT" "1000/100/true" "an automanaged APIService per custom group-version"
+apiservice_available() { [ "$(k get apiservice v1beta1.example.com -o jsonpath='{.status.conditions[0].status}')" == "True" ]; }
+wait_for "the CRD's APIService is Available" 10 apiservice_available
 c -s "$API/apis/example.com" >"$WORK/body"
 expect_eq "$(py "d['preferredVersion']['version'] + ' ' + ','.join(v['version'] for v in d['versions'])")" "v1 v1,v1beta1" "group versions ordered v1 first"
 c -s -H 'Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList' "$API/apis" >"$WORK/body"
@@ -281,6 +285,8 @@ gone() { ! k get crd widgets.example.com >/dev/null 2>&1; }
 wait_for "CRD gone" 10 gone
 code=$(curl_status GET /apis/example.com/v1/namespaces/default/widgets)
 expect_eq "$code" "404" "resource no longer served"
+apiservice_gone() { ! k get apiservice v1.example.com >/dev/null 2>&1; }
+wait_for "its APIServices removed" 10 apiservice_gone
 # Recreated: none of the old objects come back.
 run k apply -f "$WORK/crd.yaml"
 run k wait --for condition=established --timeout=10s crd/widgets.example.com
