@@ -32,6 +32,8 @@ spec:
   - name: v1
     served: true
     storage: true
+    selectableFields:
+    - jsonPath: .spec.color
     subresources:
       status: {}
       scale:
@@ -192,6 +194,10 @@ c -s "$API/apis/example.com/v1/namespaces/default/widgets?labelSelector=batch%3D
 expect_eq "$(py "[i['metadata']['name'] for i in d['items']]")" "['p4']" "second page"
 run k get wd -l tier=front -o name
 expect_eq "$OUT" "widget.example.com/w1" "label selector"
+run k get wd --field-selector spec.color=green -o name
+expect_eq "$OUT" "widget.example.com/w1" "field selector on a selectableField"
+expect_fail "field selector on an undeclared field" k get wd --field-selector spec.size=1
+expect_contains "$OUT" 'field label not supported: spec.size' "undeclared field refused"
 RV=$(k get wd w1 -o jsonpath='{.metadata.resourceVersion}')
 (c -sN "$API/apis/example.com/v1/namespaces/default/widgets?watch=1&resourceVersion=$RV" --max-time 4 >"$WORK/watch" || true) &
 WATCH_PID=$!
