@@ -83,6 +83,20 @@ std::shared_ptr<SchemaNode> compileNode(const json::object& s) {
   compileAll(arrayOrEmpty(s, {"oneOf"}), n->oneOf);
   if (const json::value* no = s.if_contains("not"); no && no->is_object())
     n->notSchema = compileNode(no->as_object());
+  for (const auto& r : arrayOrEmpty(s, {"x-kubernetes-validations"})) {
+    if (!r.is_object()) continue;
+    const auto& o = r.as_object();
+    SchemaNode::Rule rule{{}, stringAt(o, {"rule"}), stringAt(o, {"message"}), stringAt(o, {"fieldPath"}),
+                          stringAt(o, {"reason"})};
+    if (o.contains("messageExpression"))
+      throw std::invalid_argument("messageExpression is not supported (rule " + rule.rule + ")");
+    try {
+      rule.program = cel::Program::compile(rule.rule);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("compilation failed for rule " + rule.rule + ": " + e.what());
+    }
+    n->rules.push_back(std::move(rule));
+  }
   return n;
 }
 
@@ -240,7 +254,8 @@ class Validator {
  public:
   std::vector<StatusCause> take() { return errs_.take(); }
 
-  void value(const json::value& v, const SchemaNode& node, const std::string& path) {
+  void value(const json::value& v, const SchemaNode& node, const std::string& path,
+             const json::value* old = nullptr) {
     if (v.is_null()) {
       if (node.nullable || node.preserveUnknownFields || node.type.empty()) return;
       typeError(path, node, v);
@@ -254,13 +269,39 @@ class Validator {
     if (v.is_string()) stringRules(v.as_string(), node, path);
     else if (v.is_number()) numberRules(v, node, path);
     else if (v.is_array()) arrayRules(v.as_array(), node, path);
-    else if (v.is_object()) objectRules(v.as_object(), node, path);
+    else if (v.is_object())
+      objectRules(v.as_object(), node, path, false, old && old->is_object() ? &old->as_object() : nullptr);
     combinators(v, node, path);
+    if (!node.rules.empty()) celRules(v, node, path, old);
+  }
+
+  // x-kubernetes-validations: each rule must evaluate to true (transition rules only when
+  // the old value exists), reported as upstream does: "Invalid value: \"object\": <message>".
+  void celRules(const json::value& v, const SchemaNode& node, const std::string& path,
+                const json::value* old) {
+    const std::string type = node.type.empty() ? jsonTypeName(v) : node.type;
+    for (const auto& rule : node.rules) {
+      if (rule.program.usesOldSelf() && !old) continue;
+      auto result = rule.program.evaluate(v, old);
+      std::string field = path;
+      if (!rule.fieldPath.empty()) field += rule.fieldPath.front() == '.' ? rule.fieldPath : "." + rule.fieldPath;
+      if (!result.value) {
+        errs_.invalid(field, validation::quote(type), result.error + " evaluating rule: " + rule.rule);
+        continue;
+      }
+      if (result.value->is_bool() && result.value->as_bool()) continue;
+      std::string message = rule.message.empty() ? "failed rule: " + rule.rule : rule.message;
+      if (!result.value->is_bool()) message = "rule did not evaluate to a bool: " + rule.rule;
+      if (rule.reason == "FieldValueRequired") errs_.required(field, message);
+      else if (rule.reason == "FieldValueForbidden") errs_.forbidden(field, message);
+      else if (rule.reason == "FieldValueDuplicate") errs_.duplicate(field, message);
+      else errs_.invalid(field, validation::quote(type), message);
+    }
   }
 
   // root: the object itself, whose apiVersion, kind and metadata are the server's.
   void objectRules(const json::object& o, const SchemaNode& node, const std::string& path,
-                   bool root = false) {
+                   bool root = false, const json::object* old = nullptr) {
     for (const auto& r : node.required)
       if (!o.contains(r)) errs_.required(childPath(path, r));
     if (node.maxProperties && static_cast<int64_t>(o.size()) > *node.maxProperties)
@@ -275,7 +316,7 @@ class Validator {
       auto prop = node.properties.find(key);
       const SchemaNode* sub = prop != node.properties.end() ? prop->second.get()
                                                             : node.additionalProperties.get();
-      if (sub) value(kv.value(), *sub, childPath(path, key));
+      if (sub) value(kv.value(), *sub, childPath(path, key), old ? old->if_contains(key) : nullptr);
     }
     if (node.embeddedResource) {
       if (!o.contains("apiVersion")) errs_.required(childPath(path, "apiVersion"), "must not be empty");
@@ -406,9 +447,16 @@ std::vector<std::string> pruneBySchema(json::object& obj, const SchemaNode& root
 
 void defaultBySchema(json::object& obj, const SchemaNode& root) { defaultObject(obj, root); }
 
-std::vector<StatusCause> validateBySchema(const json::object& obj, const SchemaNode& root) {
+std::vector<StatusCause> validateBySchema(const json::object& obj, const SchemaNode& root,
+                                          const json::object* old) {
   Validator v;
-  v.objectRules(obj, root, "", true);
+  v.objectRules(obj, root, "", true, old);
+  if (!root.rules.empty()) {
+    // Rules at the root see the whole object.
+    json::value self = obj;
+    json::value oldSelf = old ? json::value(*old) : json::value();
+    v.celRules(self, root, "<root>", old ? &oldSelf : nullptr);
+  }
   return v.take();
 }
 

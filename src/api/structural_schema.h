@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "api/cel.h"
 #include "common/api_error.h"
 
 namespace re2 {
@@ -46,10 +47,17 @@ struct SchemaNode {
   // pruning or defaulting, as in upstream's structural schemas.
   std::vector<std::shared_ptr<SchemaNode>> allOf, anyOf, oneOf;
   std::shared_ptr<SchemaNode> notSchema;
+  // x-kubernetes-validations, compiled (api/cel.h).
+  struct Rule {
+    cel::Program program;
+    std::string rule, message, fieldPath, reason;
+  };
+  std::vector<Rule> rules;
 };
 
-// Compiles a JSONSchemaProps document. Throws std::invalid_argument for a pattern that does
-// not compile (CRD validation reports it before a schema is ever compiled for serving).
+// Compiles a JSONSchemaProps document. Throws std::invalid_argument for a pattern or a CEL
+// rule that does not compile (CRD validation reports it before a schema is ever compiled
+// for serving).
 std::shared_ptr<const SchemaNode> compileSchema(const boost::json::object& schema);
 
 // Removes fields the schema does not declare (apiVersion, kind and metadata stay at the root
@@ -63,6 +71,9 @@ void defaultBySchema(boost::json::object& obj, const SchemaNode& root);
 // OpenAPI v3 validation as upstream's custom resource validator words it: causes with field
 // paths ("spec.replicas") and messages ("Invalid value: \"string\": spec.replicas in body
 // must be of type integer: \"string\"").
-std::vector<StatusCause> validateBySchema(const boost::json::object& obj, const SchemaNode& root);
+// `old` (an update's stored object) enables transition rules (CEL rules reading oldSelf),
+// correlated through object properties.
+std::vector<StatusCause> validateBySchema(const boost::json::object& obj, const SchemaNode& root,
+                                          const boost::json::object* old = nullptr);
 
 }  // namespace skiff::api

@@ -39,7 +39,7 @@ std::vector<StatusCause> validateKind(const api::ResourceInfo& info, const json:
                                       const json::object* old) {
   auto causes = api::validateObject(info.group, info.kind, obj, old);
   if (const api::SchemaNode* schema = schemaOf(info))
-    for (auto& c : api::validateBySchema(obj, *schema)) causes.push_back(std::move(c));
+    for (auto& c : api::validateBySchema(obj, *schema, old)) causes.push_back(std::move(c));
   return causes;
 }
 
@@ -47,7 +47,7 @@ std::vector<StatusCause> validateKindStatus(const api::ResourceInfo& info, const
                                             const json::object& old) {
   auto causes = api::validateStatusUpdate(info.group, info.kind, obj, old);
   if (const api::SchemaNode* schema = schemaOf(info))
-    for (auto& c : api::validateBySchema(obj, *schema)) causes.push_back(std::move(c));
+    for (auto& c : api::validateBySchema(obj, *schema, &old)) causes.push_back(std::move(c));
   return causes;
 }
 
