@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "api/conversion.h"
+#include "api/go_text.h"
 #include "api/json_patch.h"
 #include "api/merge_patch.h"
 #include "api/openapi.h"
@@ -41,6 +42,21 @@ json::value strategicMerge(const ResourceInfo& info, const json::value& current,
   auto def = openapi.definitionFor(info.group, info.version, info.kind);
   api::PatchSchema schema(def ? &openapi.definitions() : nullptr, def.value_or(""));
   return api::applyStrategicMergePatch(current, patch, schema);
+}
+
+// Upstream's 422 for a patch whose result does not decode as the kind. Merge and JSON patches
+// show the patched object's JSON (re-made here from `old`: the write path's copy is pruned
+// by then), strategic ones the patch as a Go map.
+ApiError patchDecodeFailure(const ResourceInfo& info, const std::string& type,
+                            const json::object& old, const json::value& patchDoc,
+                            const std::string& detail) {
+  const bool jsonPatch = type == "application/json-patch+json";
+  if (!jsonPatch && type != "application/merge-patch+json")
+    return api::patchDecodeError(api::goFormat(patchDoc), detail);
+  json::value base = info.storage ? api::convertObject(old, info) : old;
+  json::value patched = jsonPatch ? api::applyJsonPatch(base, patchDoc)
+                                  : api::applyMergePatch(std::move(base), patchDoc);
+  return api::patchDecodeError(api::patchedObjectText(std::move(patched), patchDoc, jsonPatch), detail);
 }
 
 }  // namespace
@@ -98,7 +114,14 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
     const bool patchPinnedVersion = pinned != std::to_string(modRevision);
     if (patchPinnedVersion && !pinned.empty())
       throw staleObjectConflict(info.qualifiedResource(), name);
-    json::object obj = decodeBody(info, std::move(patched), ctx);
+    const bool strategic = type == "application/strategic-merge-patch+json" || apply;
+    json::object obj;
+    try {
+      obj = decodeBody(info, std::move(patched), ctx,
+                       strategic ? api::Decoding::Unstructured : api::Decoding::Json);
+    } catch (const api::DecodeError& e) {
+      throw patchDecodeFailure(info, type, old, patchDoc, e.detail());
+    }
     if (info.storage) obj = api::convertObject(obj, info.storageInfo());
     auto& meta = obj["metadata"].as_object();
     if (meta.if_contains("name") && meta["name"] != json::value(name))
