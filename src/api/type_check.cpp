@@ -8,7 +8,6 @@
 
 #include "api/go_text.h"
 #include "api/json_access.h"
-#include "api/quantity.h"
 
 namespace skiff::api {
 
@@ -88,8 +87,10 @@ std::optional<std::string> checkIntOrString(const json::value& v, const GoFieldS
 std::optional<std::string> checkQuantity(const json::value& v) {
   if (v.is_string()) {
     std::string_view s = v.get_string();
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    // strings.TrimSpace (ASCII white space is what JSON strings carry in practice).
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
     return quantityError(s);
   }
   if (v.is_number()) return quantityError(numberText(v));
@@ -139,6 +140,7 @@ std::optional<std::string> checkValueType(json::value& v, const SchemaNode& node
       return nestedUnmarshalError(goJsonTypeName(v), "string", fields, mode);
     case Special::None: break;
   }
+  // Only reached for special types and for mismatches (the walker decides the rest inline).
   static const std::string kString = "string", kBool = "bool", kFloat = "float64";
   const bool json = mode == Decoding::Json;
   switch (node.type) {
@@ -170,9 +172,10 @@ std::optional<std::string> checkValueType(json::value& v, const SchemaNode& node
       return unstructuredScalarError(v, typeName(node, kFloat));
     }
     case Type::Integer: {
+      // Well-typed first: this runs for every integer of every written object.
+      if (v.is_int64() && (!node.int32 || fitsInt32(v.get_int64()))) return std::nullopt;
       const std::string goType = node.goType.empty() ? (node.int32 ? "int32" : "int64") : node.goType;
       if (v.is_int64()) {
-        if (!node.int32 || fitsInt32(v.get_int64())) return std::nullopt;
         if (json) return unmarshalError("number " + numberText(v), goType, fields);
         v = static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(v.get_int64())));
         return std::nullopt;
@@ -233,24 +236,49 @@ std::optional<size_t> base64ErrorOffset(std::string_view src) {
   return std::nullopt;
 }
 
+namespace {
+
+// resource.Quantity's suffixes: binary, decimal, or a decimal exponent e<int> / E<int>.
+bool validQuantitySuffix(std::string_view suffix) {
+  if (suffix.empty()) return true;
+  static constexpr std::string_view kNamed[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u",
+                                                "m",  "k",  "M",  "G",  "T",  "P",  "E"};
+  for (auto named : kNamed)
+    if (suffix == named) return true;
+  if (suffix.size() < 2 || (suffix[0] != 'e' && suffix[0] != 'E')) return false;
+  size_t i = suffix[1] == '+' || suffix[1] == '-' ? 2 : 1;
+  if (i == suffix.size() || suffix.size() - i > 18) return false;
+  for (; i < suffix.size(); ++i)
+    if (suffix[i] < '0' || suffix[i] > '9') return false;
+  return true;
+}
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
+// A scan of upstream's parseQuantityString and suffix interpretation, without computing the
+// amount (the write path checks every quantity of every object; validation parses them).
 std::optional<std::string> quantityError(std::string_view s) {
   static const std::string kFormat =
       "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
   if (s.empty()) return kFormat;
   if (s == "0") return std::nullopt;
-  // parseQuantityString: sign, digits and dots, suffix letters, an optional signed exponent.
   size_t i = 0;
   if (s[i] == '+' || s[i] == '-') ++i;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  bool digits = false;
+  while (i < s.size() && isDigit(s[i])) digits = ++i;
   if (i < s.size() && s[i] == '.') {
     ++i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    while (i < s.size() && isDigit(s[i])) digits = ++i;
   }
+  const size_t suffixStart = i;
   while (i < s.size() && std::string_view("eEinumkKMGTP").find(s[i]) != std::string_view::npos) ++i;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  while (i < s.size() && isDigit(s[i])) ++i;
   if (i < s.size()) return kFormat;
-  if (!Quantity::parse(s)) return std::string("unable to parse quantity's suffix");
+  if (!validQuantitySuffix(s.substr(suffixStart))) return std::string("unable to parse quantity's suffix");
+  if (!digits) return std::string("unable to parse numeric part of quantity");
   return std::nullopt;
 }
 

@@ -144,6 +144,24 @@ namespace {
 
 using Node = FieldSchemas::Node;
 
+// The common case decided inline: a plain schema type and a value of that JSON type (the
+// write path checks every value of every object; the out-of-line check costs ~50
+// instructions a call).
+inline bool obviouslyWellTyped(const json::value& v, const Node& node) {
+  if (node.special != Node::Special::None) return false;
+  switch (node.type) {
+    case Node::Type::Any: return true;
+    case Node::Type::Object: return v.is_object();
+    case Node::Type::Array: return v.is_array();
+    case Node::Type::String: return v.is_string();
+    case Node::Type::Boolean: return v.is_bool();
+    case Node::Type::Number: return v.is_int64() || v.is_double();
+    case Node::Type::Integer:
+      return v.is_int64() && (!node.int32 || (v.get_int64() >= INT32_MIN && v.get_int64() <= INT32_MAX));
+  }
+  return false;
+}
+
 struct Walker {
   // Type checks are off for pruneUnknownFields (it keeps pruning past a wrong type).
   bool checkTypes = false;
@@ -165,7 +183,7 @@ struct Walker {
 
   void walkValue(json::value& value, const Node* schema) {
     if (!schema) return;
-    if (checkTypes && (schema->type != Node::Type::Any || schema->special != Node::Special::None)) {
+    if (checkTypes && !obviouslyWellTyped(value, *schema)) {
       if (auto error = checkValueType(value, *schema, mode, fields)) {
         typeError = std::move(error);
         return;
