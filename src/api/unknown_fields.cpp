@@ -1,6 +1,8 @@
 #include "api/unknown_fields.h"
 
 #include <boost/json.hpp>
+
+#include "api/openapi.h"
 #include <string_view>
 #include <unordered_map>
 
@@ -10,6 +12,11 @@ namespace json = boost::json;
 
 FieldSchemas::FieldSchemas(const json::object& definitions) : definitions_(definitions) {}
 FieldSchemas::~FieldSchemas() = default;
+
+const FieldSchemas& FieldSchemas::builtin() {
+  static const FieldSchemas schemas(OpenApi::instance().definitions());
+  return schemas;
+}
 
 const FieldSchemas::Node* FieldSchemas::root(const std::string& definition) const {
   std::lock_guard lock(mu_);

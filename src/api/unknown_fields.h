@@ -29,6 +29,9 @@ class FieldSchemas {
 
   // Null when `definition` is not in the document.
   const Node* root(const std::string& definition) const;
+  // The built-in kinds' schemas (OpenApi::instance(), data/openapi-v2.json), compiled once
+  // per process and shared by every write path.
+  static const FieldSchemas& builtin();
 
  private:
   const Node* compileRef(std::string_view name) const;

@@ -168,9 +168,8 @@ json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value bod
 
   const auto& openapi = api::OpenApi::instance();
   if (auto def = openapi.definitionFor(info.group, info.version, info.kind)) {
-    static const api::FieldSchemas schemas(openapi.definitions());  // compiled once per process
     // One walk checks every value's type (as upstream's typed decode) and prunes.
-    auto checked = api::checkAndPrune(obj, schemas.root(*def), decoding);
+    auto checked = api::checkAndPrune(obj, api::FieldSchemas::builtin().root(*def), decoding);
     if (checked.typeError) throw api::DecodeError(info.kind, info.version, *checked.typeError);
     const auto& unknown = checked.unknown;
     if (!unknown.empty() && ctx.fieldValidation == "Strict") {

@@ -5,7 +5,9 @@
 #include "api/json_patch.h"
 #include "api/label_selector.h"
 #include "api/merge_patch.h"
+#include "api/go_text.h"
 #include "api/resource_registry.h"
+#include "api/unknown_fields.h"
 #include "apiserver/content.h"
 #include "apiserver/eviction.h"
 #include "apiserver/resource_handler.h"
@@ -66,6 +68,22 @@ json::object toScale(const json::object& obj) {
           {"status", std::move(scaleStatus)}};
 }
 
+// A Scale body is decoded into autoscaling/v1 Scale upstream: wrong types are refused with the
+// decoder's words, as for any write (api/type_check.h); a patch with the patch's 422.
+void checkScaleTypes(json::object& scale, const std::string& patchType, const json::value& patch) {
+  const bool strategic = patchType == "application/strategic-merge-patch+json";
+  // The patched Scale as the message shows it, before the walk prunes it (a Scale is small).
+  json::object shown = patchType.empty() || strategic ? json::object() : scale;
+  auto checked = api::checkAndPrune(scale, api::FieldSchemas::builtin().root("io.k8s.api.autoscaling.v1.Scale"),
+                                    strategic ? api::Decoding::Unstructured : api::Decoding::Json);
+  if (!checked.typeError) return;
+  if (patchType.empty()) throw api::DecodeError("Scale", "v1", *checked.typeError);
+  if (strategic) throw api::patchDecodeError(api::goFormat(patch), *checked.typeError);
+  throw api::patchDecodeError(
+      api::patchedObjectText(std::move(shown), patch, patchType == "application/json-patch+json"),
+      *checked.typeError);
+}
+
 HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
                    RequestContext& ctx) {
   const ResourceInfo& info = *ri.info;
@@ -80,11 +98,12 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
     auto& [old, modRevision] = *current;
     json::object oldScale = toScale(old);
     json::value newScale;
+    json::value patch;
+    const std::string type = req.method == "PUT" ? "" : mediaType(req.header("content-type"));
     if (req.method == "PUT") {
       newScale = decodeRequestBody(req);
     } else {
-      const std::string type = mediaType(req.header("content-type"));
-      json::value patch = decodeRequestBody(req);
+      patch = decodeRequestBody(req);
       if (type == "application/json-patch+json") newScale = api::applyJsonPatch(oldScale, patch);
       else if (type == "application/merge-patch+json" ||
                type == "application/strategic-merge-patch+json")
@@ -92,6 +111,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
       else throw unsupportedMediaType(type);
     }
     if (!newScale.is_object()) throw badRequest("Scale must be an object");
+    checkScaleTypes(newScale.as_object(), type, patch);
     const json::object* spec = objectAt(newScale.as_object(), "spec");
     const json::value* replicas = spec ? spec->if_contains("replicas") : nullptr;
     if (!replicas || !replicas->is_int64() || replicas->as_int64() < 0)
