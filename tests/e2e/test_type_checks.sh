@@ -79,6 +79,13 @@ expect_contains "$OUT" 'spec:map[replicas:lots]]": unrecognized type: int32' "cl
 expect_fail "server-side apply with a string for replicas is refused" k apply --server-side -f "$WORK/deploy.yaml"
 expect_eq "$(k get deployment d -o jsonpath='{.spec.replicas}')" "1" "the Deployment is unchanged after the refused applies"
 
+# --- the scale subresource decodes a Scale
+expect_fail "a scale patch with a string for replicas is refused" \
+  k patch deployment d --subresource=scale --type=merge -p '{"spec":{"replicas":"3"}}'
+expect_contains "$OUT" '": json: cannot unmarshal string into Go struct field ScaleSpec.spec.replicas of type int32' \
+  "the scale patch names ScaleSpec"
+expect_eq "$(k get deployment d -o jsonpath='{.spec.replicas}')" "1" "the Deployment is unchanged after the refused scale"
+
 # --- schema types with their own decoding
 cat >"$WORK/secret.yaml" <<'EOF'
 apiVersion: v1
