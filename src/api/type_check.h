@@ -59,6 +59,11 @@ class DecodeError : public ApiError {
   std::string detail_;
 };
 
+// Checks the types of a body that a subresource decodes into `kind` of `version` (a Binding,
+// an Eviction) against the built-in schema `definition`; throws DecodeError.
+void checkBodyTypes(boost::json::value& body, const std::string& definition, const std::string& kind,
+                    const std::string& version);
+
 // The 422 upstream answers a patch whose result does not decode: Invalid, no kind or name,
 // one cause on field "patch" whose value is `shown` (the patched object's JSON for merge and
 // JSON patches, the patch map as Go prints it for strategic ones).

@@ -266,6 +266,13 @@ DecodeCheck checkAndPrune(json::object& obj, const SchemaNode* root, Decoding mo
   return {std::move(walker.unknown), std::move(walker.typeError)};
 }
 
+void checkBodyTypes(json::value& body, const std::string& definition, const std::string& kind,
+                    const std::string& version) {
+  if (!body.is_object()) return;  // the caller's own check words that
+  auto checked = checkAndPrune(body.as_object(), FieldSchemas::builtin().root(definition), Decoding::Json);
+  if (checked.typeError) throw DecodeError(kind, version, *checked.typeError);
+}
+
 std::vector<std::string> pruneUnknownFields(json::object& obj, const FieldSchemas& schemas,
                                             const std::string& definition) {
   const Node* root = schemas.root(definition);

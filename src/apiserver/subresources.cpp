@@ -162,6 +162,7 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
                      RequestContext& ctx) {
   if (req.method != "POST") throw methodNotSupported("pods/binding", req.method);
   json::value body = decodeRequestBody(req);
+  api::checkBodyTypes(body, "io.k8s.api.core.v1.Binding", "Binding", "v1");
   const json::object* target = body.is_object() ? objectAt(body.as_object(), "target") : nullptr;
   const json::value* node = target ? target->if_contains("name") : nullptr;
   if (!node || !node->is_string() || node->as_string().empty())
@@ -420,6 +421,13 @@ HttpResponse eviction(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
                       RequestContext& ctx) {
   if (req.method != "POST") throw methodNotSupported("pods/eviction", req.method);
   json::value body = decodeRequestBody(req);
+  {
+    // policy/v1beta1 Evictions are still accepted; each is decoded as its own version.
+    const json::value* apiVersion = body.is_object() ? body.as_object().if_contains("apiVersion") : nullptr;
+    const std::string version =
+        apiVersion && apiVersion->is_string() && apiVersion->as_string() == "policy/v1beta1" ? "v1beta1" : "v1";
+    api::checkBodyTypes(body, "io.k8s.api.policy." + version + ".Eviction", "Eviction", version);
+  }
   EvictionOutcome out = evictPod(store, ri.namespaceName, ri.name, body, ctx);
   return objectResponse(out.code, out.status, negotiate(req));
 }

@@ -134,6 +134,15 @@ expect_eq "$(curl_status PATCH /api/v1/namespaces/default/pods/p application/mer
 expect_eq "$(json_field '["reason"]')" "Invalid" "with reason Invalid"
 expect_eq "$(json_field '["details"]["causes"][0]["field"]')" "patch" "on field patch"
 expect_eq "$(json_field '["details"].get("kind", "")')" "" "without a kind"
+echo '{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p"},"target":{"kind":"Node","name":5}}' >"$WORK/binding.json"
+expect_eq "$(curl_status POST /api/v1/namespaces/default/pods/p/binding application/json "$WORK/binding.json")" "400" "a Binding with a number for the node is 400"
+expect_eq "$(json_field '["message"]')" 'Binding in version "v1" cannot be handled as a Binding: json: cannot unmarshal number into Go struct field ObjectReference.target.name of type string' \
+  "the Binding's decode error"
+echo '{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"p"},"deleteOptions":{"gracePeriodSeconds":"soon"}}' >"$WORK/eviction.json"
+expect_eq "$(curl_status POST /api/v1/namespaces/default/pods/p/eviction application/json "$WORK/eviction.json")" "400" "an Eviction with a string grace period is 400"
+expect_eq "$(json_field '["message"]')" 'Eviction in version "v1" cannot be handled as a Eviction: json: cannot unmarshal string into Go struct field DeleteOptions.deleteOptions.gracePeriodSeconds of type int64' \
+  "the Eviction's decode error"
+expect_eq "$(k get pod p -o jsonpath='{.spec.nodeName}{.metadata.deletionTimestamp}')" "" "the pod is neither bound nor evicted"
 out=$(/usr/bin/python3 - "$WORK/data/kubeconfig" <<'EOF'
 import sys
 from kubernetes import client, config
