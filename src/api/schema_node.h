@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace skiff::api {
 
@@ -42,6 +43,12 @@ struct SchemaNode {
   std::unordered_map<std::string, const SchemaNode*, SchemaStringHash, std::equal_to<>> properties;
   const SchemaNode* additional = nullptr;
   const SchemaNode* items = nullptr;
+
+  // How server-side apply identifies a list's items in paths (x-kubernetes-list-type): by
+  // index (atomic), by value (set) or by the listMapKeys of each item (map).
+  enum class ListType : uint8_t { Atomic, Set, Map };
+  ListType listType = ListType::Atomic;
+  std::vector<std::string> listMapKeys;
 
   // For messages in upstream's words: the Go type as reflect prints it ("v1.PodSpec",
   // "[]v1.Container", "map[string]string", "int32") and, for a struct, its bare name

@@ -364,3 +364,148 @@ std::string patchedObjectText(json::value patched, const json::value& patch, boo
 }
 
 }  // namespace skiff::api
+
+// ---- server-side apply (structured-merge-diff's validation of the applied configuration)
+
+namespace skiff::api {
+
+namespace {
+
+// Go's %#v of a decoded JSON value, as "expected string, got %#v" prints it.
+std::string goSharpV(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "interface {}(nil)";
+    case json::kind::string: return goQuote(v.get_string());
+    case json::kind::object: {
+      std::vector<std::pair<std::string_view, const json::value*>> fields;
+      for (const auto& kv : v.get_object()) fields.emplace_back(kv.key(), &kv.value());
+      std::sort(fields.begin(), fields.end());
+      std::string out = "map[string]interface {}{";
+      for (size_t i = 0; i < fields.size(); ++i)
+        out += (i ? ", " : "") + goQuote(fields[i].first) + ":" + goSharpV(*fields[i].second);
+      return out + "}";
+    }
+    case json::kind::array: {
+      std::string out = "[]interface {}{";
+      const auto& arr = v.get_array();
+      for (size_t i = 0; i < arr.size(); ++i) out += (i ? ", " : "") + goSharpV(arr[i]);
+      return out + "}";
+    }
+    default: return goFormat(v);
+  }
+}
+
+// Go's %T of the same value.
+const char* goTypeOf(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string: return "string";
+    case json::kind::bool_: return "bool";
+    case json::kind::double_: return "float64";
+    case json::kind::object: return "map[string]interface {}";
+    case json::kind::array: return "[]interface {}";
+    case json::kind::null: return "<nil>";
+    default: return "int64";
+  }
+}
+
+// "%v" of the *valueUnstructured the validator holds: a pointer to a one-field struct.
+std::string pointerToValue(const json::value& v) { return "&{" + goFormat(v) + "}"; }
+
+// value.ToString, which path elements use for keys and set members.
+std::string smdValueText(const json::value& v) {
+  if (v.is_string()) return goQuote(v.get_string());
+  if (v.is_null()) return "null";
+  return goFormat(v);
+}
+
+struct ApplyCheck {
+  std::vector<std::string> errors;
+  std::string path;
+
+  void fail(const std::string& message) { errors.push_back(path + ": " + message); }
+
+  void walk(const json::value& v, const SchemaNode* node) {
+    if (!node || v.is_null()) return;
+    // IntOrString, Quantity and timestamps are "untyped" scalars to the validator.
+    if (node->special == SchemaNode::Special::IntOrString || node->special == SchemaNode::Special::Quantity ||
+        node->special == SchemaNode::Special::Time) {
+      if (v.is_object() || v.is_array()) fail("expected any scalar, got " + pointerToValue(v));
+      return;
+    }
+    switch (node->type) {
+      case SchemaNode::Type::Any: return;
+      case SchemaNode::Type::String:
+        if (!v.is_string()) fail("expected string, got &value.valueUnstructured{Value:" + goSharpV(v) + "}");
+        return;
+      case SchemaNode::Type::Integer:
+      case SchemaNode::Type::Number:
+        if (!v.is_number()) fail(std::string("expected numeric (int or float), got ") + goTypeOf(v));
+        return;
+      case SchemaNode::Type::Boolean:
+        if (!v.is_bool()) fail("expected boolean, got " + pointerToValue(v));
+        return;
+      case SchemaNode::Type::Object: return walkMap(v, *node);
+      case SchemaNode::Type::Array: return walkList(v, *node);
+    }
+  }
+
+  void walkMap(const json::value& v, const SchemaNode& node) {
+    if (!v.is_object()) return fail("expected map, got " + pointerToValue(v));
+    if (node.preserveUnknown) return;
+    for (const auto& kv : v.get_object()) {
+      const SchemaNode* child = nullptr;
+      if (node.hasProperties) {
+        auto it = node.properties.find(std::string_view(kv.key()));
+        if (it == node.properties.end()) continue;  // unknown: the pruning walk's business
+        child = it->second;
+      } else {
+        child = node.additional;
+      }
+      const size_t mark = path.size();
+      path += '.';
+      path += kv.key();
+      walk(kv.value(), child);
+      path.resize(mark);
+    }
+  }
+
+  void walkList(const json::value& v, const SchemaNode& node) {
+    if (!v.is_array()) return fail("expected list, got " + pointerToValue(v));
+    const auto& items = v.get_array();
+    for (size_t i = 0; i < items.size(); ++i) {
+      const size_t mark = path.size();
+      const json::value& item = items[i];
+      if (node.listType == SchemaNode::ListType::Map && item.is_object() && !node.listMapKeys.empty()) {
+        std::string element;
+        for (const auto& key : node.listMapKeys) {
+          const json::value* k = item.get_object().if_contains(key);
+          // A key left out takes its schema default. The only defaulted list-map key of the
+          // built-in kinds is a port's protocol (TCP), and data/openapi-v2.json has no defaults.
+          if (!k && key != "protocol") continue;
+          element += (element.empty() ? "" : ",") + key + "=" + (k ? smdValueText(*k) : "\"TCP\"");
+        }
+        path += "[" + element + "]";
+      } else if (node.listType == SchemaNode::ListType::Set) {
+        path += "[=" + smdValueText(item) + "]";
+      } else {
+        path += "[" + std::to_string(i) + "]";
+      }
+      walk(item, node.items);
+      path.resize(mark);
+    }
+  }
+};
+
+}  // namespace
+
+std::optional<std::string> applyTypeErrors(const json::value& applied, const SchemaNode* root) {
+  ApplyCheck check;
+  check.walk(applied, root);
+  if (check.errors.empty()) return std::nullopt;
+  if (check.errors.size() == 1) return check.errors[0];
+  std::string out = "errors:";
+  for (const auto& e : check.errors) out += "\n  " + e;
+  return out;
+}
+
+}  // namespace skiff::api

@@ -59,6 +59,13 @@ class DecodeError : public ApiError {
   std::string detail_;
 };
 
+// Server-side apply's check of the applied configuration, before any merge: upstream converts
+// it to a typed value with structured-merge-diff, which words every mismatch with its path
+// (".spec.replicas: expected numeric (int or float), got string", list items by their keys:
+// `.spec.containers[name="c"].ports`), several as "errors:\n  <one>\n  <two>". nullopt when
+// the types are right. Unknown fields are left to the pruning walk.
+std::optional<std::string> applyTypeErrors(const boost::json::value& applied, const SchemaNode* root);
+
 // Checks the types of a body that a subresource decodes into `kind` of `version` (a Binding,
 // an Eviction) against the built-in schema `definition`; throws DecodeError.
 void checkBodyTypes(boost::json::value& body, const std::string& definition, const std::string& kind,

@@ -1,5 +1,6 @@
 #include "api/unknown_fields.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "api/openapi.h"
@@ -115,6 +116,15 @@ void FieldSchemas::fill(Node& node, const json::object& schema, std::string_view
     node.hasItems = true;
     node.items = compile(&items->as_object());
   }
+
+  if (const json::value* listType = schema.if_contains("x-kubernetes-list-type"); listType && listType->is_string()) {
+    if (listType->get_string() == "set") node.listType = Node::ListType::Set;
+    if (listType->get_string() == "map") node.listType = Node::ListType::Map;
+  }
+  if (const json::value* keys = schema.if_contains("x-kubernetes-list-map-keys"); keys && keys->is_array())
+    for (const auto& key : keys->get_array())
+      if (key.is_string()) node.listMapKeys.emplace_back(key.get_string());
+  std::sort(node.listMapKeys.begin(), node.listMapKeys.end());  // paths name the keys sorted
 
   node.type = jsonType(schema);
   const json::value* format = schema.if_contains("format");

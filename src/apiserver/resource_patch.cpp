@@ -7,8 +7,10 @@
 #include "api/go_text.h"
 #include "api/json_patch.h"
 #include "api/merge_patch.h"
+#include "api/patch_error.h"
 #include "api/openapi.h"
 #include "api/strategic_merge_patch.h"
+#include "api/unknown_fields.h"
 #include "api/yaml_json.h"
 #include "apiserver/content.h"
 #include "apiserver/resource_store.h"
@@ -59,6 +61,24 @@ ApiError patchDecodeFailure(const ResourceInfo& info, const std::string& type,
   return api::patchDecodeError(api::patchedObjectText(std::move(patched), patchDoc, jsonPatch), detail);
 }
 
+// Server-side apply types the applied configuration before merging it; upstream's field
+// manager fails with a plain error (500, no reason) naming the object as the patch does.
+void checkApplyTypes(const ResourceInfo& info, const json::value& applied) {
+  const auto& openapi = api::OpenApi::instance();
+  auto def = openapi.definitionFor(info.group, info.version, info.kind);
+  if (!def) return;
+  auto error = api::applyTypeErrors(applied, api::FieldSchemas::builtin().root(*def));
+  if (!error) return;
+  const json::value* meta = applied.as_object().if_contains("metadata");
+  auto metaString = [&](const char* field) {
+    const json::value* v = meta && meta->is_object() ? meta->as_object().if_contains(field) : nullptr;
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  throw api::patchFailure("failed to create typed patch object (" + metaString("namespace") + "/" +
+                          metaString("name") + "; " + info.group + "/" + info.version + ", Kind=" +
+                          info.kind + "): " + *error);
+}
+
 }  // namespace
 
 ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
@@ -75,6 +95,7 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
   const json::value patchDoc = apply ? api::yamlToJson(body) : parseJson(body);
   if (apply && !patchDoc.is_object())
     throw badRequest("the applied configuration must be an object");
+  if (apply) checkApplyTypes(info, patchDoc);
 
   const std::string k = key(info, ns, name);
   for (int attempt = 0;; ++attempt) {

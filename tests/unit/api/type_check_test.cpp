@@ -277,3 +277,47 @@ TEST(TypeCheck, PatchedObjectTextSortsWhatThePatchTouched) {
   EXPECT_EQ(skiff::api::patchedObjectText(patched, ops, true),
             R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":"x"},"spec":{"a":"\u003c\u0026\u003e","b":1}})");
 }
+
+namespace {
+
+std::string applyCheck(const std::string& body, const std::string& group = "", const std::string& kind = "Pod") {
+  auto def = OpenApi::instance().definitionFor(group, "v1", kind);
+  EXPECT_TRUE(def.has_value()) << kind;
+  return skiff::api::applyTypeErrors(json::parse(body), schemas().root(*def)).value_or("");
+}
+
+}  // namespace
+
+TEST(ApplyTypeCheck, StructuredMergeDiffWords) {
+  EXPECT_EQ(applyCheck(deployment(R"({"replicas":"lots"})"), "apps", "Deployment"),
+            ".spec.replicas: expected numeric (int or float), got string");
+  EXPECT_EQ(applyCheck(R"({"metadata":{"name":"p","labels":"invalid"}})"),
+            ".metadata.labels: expected map, got &{invalid}");
+  EXPECT_EQ(applyCheck(R"({"metadata":{"name":"c"},"data":{"a":1}})", "", "ConfigMap"),
+            ".data.a: expected string, got &value.valueUnstructured{Value:1}");
+  EXPECT_EQ(applyCheck(pod(R"({"containers":{"name":"c"}})")),
+            ".spec.containers: expected list, got &{map[name:c]}");
+  EXPECT_EQ(applyCheck(pod(R"({"containers":[],"hostNetwork":"yes"})")),
+            ".spec.hostNetwork: expected boolean, got &{yes}");
+}
+
+TEST(ApplyTypeCheck, ListItemsByKeyValueOrIndex) {
+  EXPECT_EQ(applyCheck(container(R"("ports":[{"containerPort":"80"}])")),
+            ".spec.containers[name=\"c\"].ports[containerPort=\"80\",protocol=\"TCP\"].containerPort: "
+            "expected numeric (int or float), got string");
+  EXPECT_EQ(applyCheck(container(R"("command":["sh",{"a":1}])")),
+            ".spec.containers[name=\"c\"].command[1]: expected string, got "
+            "&value.valueUnstructured{Value:map[string]interface {}{\"a\":1}}");
+  EXPECT_EQ(applyCheck(R"({"metadata":{"name":"p","finalizers":[true]}})"),
+            ".metadata.finalizers[=true]: expected string, got &value.valueUnstructured{Value:true}");
+}
+
+TEST(ApplyTypeCheck, UntypedScalarsAndSeveralErrors) {
+  EXPECT_EQ(applyCheck(container(R"("resources":{"limits":{"cpu":1,"memory":"1Gi"}})")), "");
+  EXPECT_EQ(applyCheck(R"({"metadata":{"name":"s"},"spec":{"ports":[{"port":80,"targetPort":{"a":1}}],
+      "publishNotReadyAddresses":"yes"}})", "", "Service"),
+            "errors:\n"
+            "  .spec.ports[port=80,protocol=\"TCP\"].targetPort: expected any scalar, got &{map[a:1]}\n"
+            "  .spec.publishNotReadyAddresses: expected boolean, got &{yes}");
+  EXPECT_EQ(applyCheck(R"({"metadata":{"name":"p","labels":null},"spec":null})"), "");
+}
