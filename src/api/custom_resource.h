@@ -19,7 +19,7 @@ struct PrinterColumn {
 
 struct CustomResourceBehavior {
   std::string crdName;  // "widgets.example.com"
-  std::shared_ptr<const SchemaNode> schema;
+  std::shared_ptr<const StructuralNode> schema;
   boost::json::object schemaJson;  // the openAPIV3Schema as written (for /openapi/v3)
   std::vector<PrinterColumn> columns;
   // The scale subresource's JSON paths (".spec.replicas"); empty when not enabled.

@@ -33,8 +33,8 @@ bool flag(const json::object& o, std::string_view k) {
   return v && v->is_bool() && v->as_bool();
 }
 
-std::shared_ptr<SchemaNode> compileNode(const json::object& s) {
-  auto n = std::make_shared<SchemaNode>();
+std::shared_ptr<StructuralNode> compileNode(const json::object& s) {
+  auto n = std::make_shared<StructuralNode>();
   n->type = stringAt(s, {"type"});
   n->format = stringAt(s, {"format"});
   n->nullable = flag(s, "nullable");
@@ -74,7 +74,7 @@ std::shared_ptr<SchemaNode> compileNode(const json::object& s) {
   n->listType = stringAt(s, {"x-kubernetes-list-type"});
   for (const auto& k : arrayOrEmpty(s, {"x-kubernetes-list-map-keys"}))
     if (k.is_string()) n->listMapKeys.emplace_back(k.as_string());
-  auto compileAll = [](const json::array& list, std::vector<std::shared_ptr<SchemaNode>>& out) {
+  auto compileAll = [](const json::array& list, std::vector<std::shared_ptr<StructuralNode>>& out) {
     for (const auto& sub : list)
       if (sub.is_object()) out.push_back(compileNode(sub.as_object()));
   };
@@ -86,7 +86,7 @@ std::shared_ptr<SchemaNode> compileNode(const json::object& s) {
   for (const auto& r : arrayOrEmpty(s, {"x-kubernetes-validations"})) {
     if (!r.is_object()) continue;
     const auto& o = r.as_object();
-    SchemaNode::Rule rule{{}, stringAt(o, {"rule"}), stringAt(o, {"message"}), stringAt(o, {"fieldPath"}),
+    StructuralNode::Rule rule{{}, stringAt(o, {"rule"}), stringAt(o, {"message"}), stringAt(o, {"fieldPath"}),
                           stringAt(o, {"reason"})};
     if (o.contains("messageExpression"))
       throw std::invalid_argument("messageExpression is not supported (rule " + rule.rule + ")");
@@ -106,12 +106,12 @@ std::string childPath(const std::string& path, std::string_view name) {
 
 // ---- pruning ----
 
-bool keepsTypeMeta(const SchemaNode& node, bool root) { return root || node.embeddedResource; }
+bool keepsTypeMeta(const StructuralNode& node, bool root) { return root || node.embeddedResource; }
 
-void pruneValue(json::value& v, const SchemaNode& node, const std::string& path,
+void pruneValue(json::value& v, const StructuralNode& node, const std::string& path,
                 std::vector<std::string>& pruned, bool root);
 
-void pruneObject(json::object& o, const SchemaNode& node, const std::string& path,
+void pruneObject(json::object& o, const StructuralNode& node, const std::string& path,
                  std::vector<std::string>& pruned, bool root) {
   for (auto it = o.begin(); it != o.end();) {
     const std::string key(it->key());
@@ -120,7 +120,7 @@ void pruneObject(json::object& o, const SchemaNode& node, const std::string& pat
       ++it;
       continue;
     }
-    const SchemaNode* sub = nullptr;
+    const StructuralNode* sub = nullptr;
     if (auto prop = node.properties.find(key); prop != node.properties.end()) sub = prop->second.get();
     else if (node.additionalProperties) sub = node.additionalProperties.get();
     if (!sub) {
@@ -142,7 +142,7 @@ void pruneObject(json::object& o, const SchemaNode& node, const std::string& pat
   }
 }
 
-void pruneValue(json::value& v, const SchemaNode& node, const std::string& path,
+void pruneValue(json::value& v, const StructuralNode& node, const std::string& path,
                 std::vector<std::string>& pruned, bool root) {
   if (v.is_object()) {
     pruneObject(v.as_object(), node, path, pruned, root);
@@ -155,9 +155,9 @@ void pruneValue(json::value& v, const SchemaNode& node, const std::string& path,
 
 // ---- defaulting ----
 
-void defaultValue(json::value& v, const SchemaNode& node);
+void defaultValue(json::value& v, const StructuralNode& node);
 
-void defaultObject(json::object& o, const SchemaNode& node) {
+void defaultObject(json::object& o, const StructuralNode& node) {
   for (const auto& [name, sub] : node.properties) {
     json::value* present = o.if_contains(name);
     if (!present && sub->defaultValue) present = &(o[name] = *sub->defaultValue);
@@ -168,7 +168,7 @@ void defaultObject(json::object& o, const SchemaNode& node) {
       if (!node.properties.contains(std::string(kv.key()))) defaultValue(kv.value(), *node.additionalProperties);
 }
 
-void defaultValue(json::value& v, const SchemaNode& node) {
+void defaultValue(json::value& v, const StructuralNode& node) {
   if (v.is_object()) defaultObject(v.as_object(), node);
   else if (v.is_array() && node.items)
     for (auto& item : v.as_array()) defaultValue(item, *node.items);
@@ -197,7 +197,7 @@ bool isIntegral(const json::value& v) {
   return std::isfinite(d) && std::floor(d) == d;
 }
 
-bool typeMatches(const SchemaNode& node, const json::value& v) {
+bool typeMatches(const StructuralNode& node, const json::value& v) {
   if (node.intOrString) return v.is_string() || isIntegral(v);
   const std::string& t = node.type;
   if (t.empty()) return true;
@@ -254,7 +254,7 @@ class Validator {
  public:
   std::vector<StatusCause> take() { return errs_.take(); }
 
-  void value(const json::value& v, const SchemaNode& node, const std::string& path,
+  void value(const json::value& v, const StructuralNode& node, const std::string& path,
              const json::value* old = nullptr) {
     if (v.is_null()) {
       if (node.nullable || node.preserveUnknownFields || node.type.empty()) return;
@@ -277,7 +277,7 @@ class Validator {
 
   // x-kubernetes-validations: each rule must evaluate to true (transition rules only when
   // the old value exists), reported as upstream does: "Invalid value: \"object\": <message>".
-  void celRules(const json::value& v, const SchemaNode& node, const std::string& path,
+  void celRules(const json::value& v, const StructuralNode& node, const std::string& path,
                 const json::value* old) {
     const std::string type = node.type.empty() ? jsonTypeName(v) : node.type;
     for (const auto& rule : node.rules) {
@@ -300,7 +300,7 @@ class Validator {
   }
 
   // root: the object itself, whose apiVersion, kind and metadata are the server's.
-  void objectRules(const json::object& o, const SchemaNode& node, const std::string& path,
+  void objectRules(const json::object& o, const StructuralNode& node, const std::string& path,
                    bool root = false, const json::object* old = nullptr) {
     for (const auto& r : node.required)
       if (!o.contains(r)) errs_.required(childPath(path, r));
@@ -314,7 +314,7 @@ class Validator {
       const std::string key(kv.key());
       if (root && (key == "apiVersion" || key == "kind" || key == "metadata")) continue;
       auto prop = node.properties.find(key);
-      const SchemaNode* sub = prop != node.properties.end() ? prop->second.get()
+      const StructuralNode* sub = prop != node.properties.end() ? prop->second.get()
                                                             : node.additionalProperties.get();
       if (sub) value(kv.value(), *sub, childPath(path, key), old ? old->if_contains(key) : nullptr);
     }
@@ -325,7 +325,7 @@ class Validator {
   }
 
  private:
-  void typeError(const std::string& path, const SchemaNode& node, const json::value& v) {
+  void typeError(const std::string& path, const StructuralNode& node, const json::value& v) {
     const std::string want = node.intOrString ? "integer,string" : node.type;
     const std::string got = jsonTypeName(v);
     errs_.typeInvalid(path, validation::quote(got),
@@ -336,7 +336,7 @@ class Validator {
     errs_.tooMany(path, actual, max);
   }
 
-  void checkEnum(const json::value& v, const SchemaNode& node, const std::string& path) {
+  void checkEnum(const json::value& v, const StructuralNode& node, const std::string& path) {
     for (const auto& allowed : node.enumValues)
       if (allowed == v) return;
     std::vector<std::string> values;
@@ -345,7 +345,7 @@ class Validator {
     errs_.notSupported(path, goValue(v), values);
   }
 
-  void stringRules(const json::string& s, const SchemaNode& node, const std::string& path) {
+  void stringRules(const json::string& s, const StructuralNode& node, const std::string& path) {
     const std::string value(s);
     // Lengths count characters (runes), as upstream's validator does.
     int64_t runes = 0;
@@ -365,7 +365,7 @@ class Validator {
                             validation::quote(value));
   }
 
-  void numberRules(const json::value& v, const SchemaNode& node, const std::string& path) {
+  void numberRules(const json::value& v, const StructuralNode& node, const std::string& path) {
     const double d = v.to_number<double>();
     if (node.maximum && (node.exclusiveMaximum ? d >= *node.maximum : d > *node.maximum))
       errs_.invalid(path, goValue(v),
@@ -383,7 +383,7 @@ class Validator {
     }
   }
 
-  void arrayRules(const json::array& a, const SchemaNode& node, const std::string& path) {
+  void arrayRules(const json::array& a, const StructuralNode& node, const std::string& path) {
     const auto n = static_cast<int64_t>(a.size());
     if (node.maxItems && n > *node.maxItems) tooMany(path, n, *node.maxItems);
     if (node.minItems && n < *node.minItems)
@@ -412,7 +412,7 @@ class Validator {
     }
   }
 
-  void combinators(const json::value& v, const SchemaNode& node, const std::string& path) {
+  void combinators(const json::value& v, const StructuralNode& node, const std::string& path) {
     for (const auto& sub : node.allOf) value(v, *sub, path);
     if (!node.anyOf.empty() && !std::any_of(node.anyOf.begin(), node.anyOf.end(),
                                             [&](const auto& s) { return passes(v, *s, path); }))
@@ -426,7 +426,7 @@ class Validator {
       errs_.invalid(path, goValue(v), "must not validate the schema (not)");
   }
 
-  static bool passes(const json::value& v, const SchemaNode& node, const std::string& path) {
+  static bool passes(const json::value& v, const StructuralNode& node, const std::string& path) {
     Validator probe;
     probe.value(v, node, path);
     return probe.errs_.empty();
@@ -437,17 +437,17 @@ class Validator {
 
 }  // namespace
 
-std::shared_ptr<const SchemaNode> compileSchema(const json::object& schema) { return compileNode(schema); }
+std::shared_ptr<const StructuralNode> compileSchema(const json::object& schema) { return compileNode(schema); }
 
-std::vector<std::string> pruneBySchema(json::object& obj, const SchemaNode& root) {
+std::vector<std::string> pruneBySchema(json::object& obj, const StructuralNode& root) {
   std::vector<std::string> pruned;
   pruneObject(obj, root, "", pruned, true);
   return pruned;
 }
 
-void defaultBySchema(json::object& obj, const SchemaNode& root) { defaultObject(obj, root); }
+void defaultBySchema(json::object& obj, const StructuralNode& root) { defaultObject(obj, root); }
 
-std::vector<StatusCause> validateBySchema(const json::object& obj, const SchemaNode& root,
+std::vector<StatusCause> validateBySchema(const json::object& obj, const StructuralNode& root,
                                           const json::object* old) {
   Validator v;
   v.objectRules(obj, root, "", true, old);

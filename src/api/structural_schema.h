@@ -22,7 +22,7 @@ class RE2;
 
 namespace skiff::api {
 
-struct SchemaNode {
+struct StructuralNode {
   std::string type;  // "", object, array, string, integer, number, boolean
   std::string format;
   bool nullable = false;
@@ -30,9 +30,9 @@ struct SchemaNode {
   bool intOrString = false;            // x-kubernetes-int-or-string
   bool embeddedResource = false;       // x-kubernetes-embedded-resource
   bool uniqueItems = false;
-  std::map<std::string, std::shared_ptr<SchemaNode>> properties;
-  std::shared_ptr<SchemaNode> items;
-  std::shared_ptr<SchemaNode> additionalProperties;  // schema form of additionalProperties
+  std::map<std::string, std::shared_ptr<StructuralNode>> properties;
+  std::shared_ptr<StructuralNode> items;
+  std::shared_ptr<StructuralNode> additionalProperties;  // schema form of additionalProperties
   std::vector<std::string> required;
   std::optional<boost::json::value> defaultValue;
   boost::json::array enumValues;
@@ -45,8 +45,8 @@ struct SchemaNode {
   std::vector<std::string> listMapKeys;
   // Value validations combined with the node (allOf/anyOf/oneOf/not): checked, never used for
   // pruning or defaulting, as in upstream's structural schemas.
-  std::vector<std::shared_ptr<SchemaNode>> allOf, anyOf, oneOf;
-  std::shared_ptr<SchemaNode> notSchema;
+  std::vector<std::shared_ptr<StructuralNode>> allOf, anyOf, oneOf;
+  std::shared_ptr<StructuralNode> notSchema;
   // x-kubernetes-validations, compiled (api/cel.h).
   struct Rule {
     cel::Program program;
@@ -58,22 +58,22 @@ struct SchemaNode {
 // Compiles a JSONSchemaProps document. Throws std::invalid_argument for a pattern or a CEL
 // rule that does not compile (CRD validation reports it before a schema is ever compiled
 // for serving).
-std::shared_ptr<const SchemaNode> compileSchema(const boost::json::object& schema);
+std::shared_ptr<const StructuralNode> compileSchema(const boost::json::object& schema);
 
 // Removes fields the schema does not declare (apiVersion, kind and metadata stay at the root
 // and in embedded resources) and nulls of non-nullable fields. Returns the removed paths
 // ("spec.foo") for fieldValidation Warn/Strict. `metadata` itself is left to the caller.
-std::vector<std::string> pruneBySchema(boost::json::object& obj, const SchemaNode& root);
+std::vector<std::string> pruneBySchema(boost::json::object& obj, const StructuralNode& root);
 
 // Applies `default`s for absent fields, top-down (so defaults inside defaulted objects apply).
-void defaultBySchema(boost::json::object& obj, const SchemaNode& root);
+void defaultBySchema(boost::json::object& obj, const StructuralNode& root);
 
 // OpenAPI v3 validation as upstream's custom resource validator words it: causes with field
 // paths ("spec.replicas") and messages ("Invalid value: \"string\": spec.replicas in body
 // must be of type integer: \"string\"").
 // `old` (an update's stored object) enables transition rules (CEL rules reading oldSelf),
 // correlated through object properties.
-std::vector<StatusCause> validateBySchema(const boost::json::object& obj, const SchemaNode& root,
+std::vector<StatusCause> validateBySchema(const boost::json::object& obj, const StructuralNode& root,
                                           const boost::json::object* old = nullptr);
 
 }  // namespace skiff::api

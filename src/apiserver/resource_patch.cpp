@@ -4,10 +4,13 @@
 #include <boost/json.hpp>
 
 #include "api/conversion.h"
+#include "api/go_text.h"
 #include "api/json_patch.h"
 #include "api/merge_patch.h"
+#include "api/patch_error.h"
 #include "api/openapi.h"
 #include "api/strategic_merge_patch.h"
+#include "api/unknown_fields.h"
 #include "api/yaml_json.h"
 #include "apiserver/content.h"
 #include "apiserver/resource_store.h"
@@ -43,6 +46,39 @@ json::value strategicMerge(const ResourceInfo& info, const json::value& current,
   return api::applyStrategicMergePatch(current, patch, schema);
 }
 
+// Upstream's 422 for a patch whose result does not decode as the kind. Merge and JSON patches
+// show the patched object's JSON (re-made here from `old`: the write path's copy is pruned
+// by then), strategic ones the patch as a Go map.
+ApiError patchDecodeFailure(const ResourceInfo& info, const std::string& type,
+                            const json::object& old, const json::value& patchDoc,
+                            const std::string& detail) {
+  const bool jsonPatch = type == "application/json-patch+json";
+  if (!jsonPatch && type != "application/merge-patch+json")
+    return api::patchDecodeError(api::goFormat(patchDoc), detail);
+  json::value base = info.storage ? api::convertObject(old, info) : old;
+  json::value patched = jsonPatch ? api::applyJsonPatch(base, patchDoc)
+                                  : api::applyMergePatch(std::move(base), patchDoc);
+  return api::patchDecodeError(api::patchedObjectText(std::move(patched), patchDoc, jsonPatch), detail);
+}
+
+// Server-side apply types the applied configuration before merging it; upstream's field
+// manager fails with a plain error (500, no reason) naming the object as the patch does.
+void checkApplyTypes(const ResourceInfo& info, const json::value& applied) {
+  const auto& openapi = api::OpenApi::instance();
+  auto def = openapi.definitionFor(info.group, info.version, info.kind);
+  if (!def) return;
+  auto error = api::applyTypeErrors(applied, api::FieldSchemas::builtin().root(*def));
+  if (!error) return;
+  const json::value* meta = applied.as_object().if_contains("metadata");
+  auto metaString = [&](const char* field) {
+    const json::value* v = meta && meta->is_object() ? meta->as_object().if_contains(field) : nullptr;
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  throw api::patchFailure("failed to create typed patch object (" + metaString("namespace") + "/" +
+                          metaString("name") + "; " + info.group + "/" + info.version + ", Kind=" +
+                          info.kind + "): " + *error);
+}
+
 }  // namespace
 
 ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
@@ -64,6 +100,7 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
   const json::value patchDoc = apply ? api::yamlToJson(body) : parseJson(body);
   if (apply && !patchDoc.is_object())
     throw badRequest("the applied configuration must be an object");
+  if (apply) checkApplyTypes(info, patchDoc);
 
   const std::string k = key(info, ns, name);
   for (int attempt = 0;; ++attempt) {
@@ -103,7 +140,14 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
     const bool patchPinnedVersion = pinned != std::to_string(modRevision);
     if (patchPinnedVersion && !pinned.empty())
       throw staleObjectConflict(info.qualifiedResource(), name);
-    json::object obj = decodeBody(info, std::move(patched), ctx);
+    const bool strategic = type == "application/strategic-merge-patch+json" || apply;
+    json::object obj;
+    try {
+      obj = decodeBody(info, std::move(patched), ctx,
+                       strategic ? api::Decoding::Unstructured : api::Decoding::Json);
+    } catch (const api::DecodeError& e) {
+      throw patchDecodeFailure(info, type, old, patchDoc, e.detail());
+    }
     if (info.storage) obj = api::convertObject(obj, info.storageInfo());
     auto& meta = obj["metadata"].as_object();
     if (meta.if_contains("name") && meta["name"] != json::value(name))

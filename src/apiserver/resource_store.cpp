@@ -151,9 +151,10 @@ json::object inUpstreamOrder(const ResourceInfo& info, json::object obj) {
 }
 }  // namespace
 
-// Checks apiVersion/kind, prunes or rejects unknown fields per fieldValidation.
+// Checks apiVersion/kind and every value's JSON type (api::DecodeError), prunes or rejects
+// unknown fields per fieldValidation.
 json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value body,
-                                       RequestContext& ctx) {
+                                       RequestContext& ctx, api::Decoding decoding) {
   if (!body.is_object()) throw badRequest("the request body must be a JSON or YAML object");
   json::object obj = std::move(body.as_object());
   std::string apiVersion = stringAt(obj, "apiVersion");
@@ -164,26 +165,33 @@ json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value bod
   if (!kind.empty() && kind != info.kind)
     throw badRequest("the kind in the data (" + kind + ") does not match the expected kind (" +
                      info.kind + ")");
-  if (obj.contains("metadata") && !obj["metadata"].is_object())
-    throw badRequest("metadata must be an object");
   obj = inUpstreamOrder(info, std::move(obj));
 
   const auto& openapi = api::OpenApi::instance();
   std::optional<std::string> def;
   if (!info.custom) def = openapi.definitionFor(info.group, info.version, info.kind);
   if (info.custom || def) {
-    static const api::FieldSchemas schemas(openapi.definitions());  // compiled once per process
-    auto unknown = info.custom ? pruneCustomResource(info, obj)
-                               : api::pruneUnknownFields(obj, schemas, *def);
+    std::vector<std::string> unknown;
+    if (info.custom) {
+      // Custom resources: schema pruning; their types are checked by schema validation (422).
+      unknown = pruneCustomResource(info, obj);
+    } else {
+      // One walk checks every value's type (as upstream's typed decode) and prunes.
+      auto checked = api::checkAndPrune(obj, api::FieldSchemas::builtin().root(*def), decoding);
+      if (checked.typeError) throw api::DecodeError(info.kind, info.version, *checked.typeError);
+      unknown = std::move(checked.unknown);
+    }
     if (!unknown.empty() && ctx.fieldValidation == "Strict") {
       std::string msg = "strict decoding error: ";
       for (size_t i = 0; i < unknown.size(); ++i)
         msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
-      throw badRequest(msg);
+      throw api::DecodeError(info.kind, info.version, msg);  // "<Kind> in version ... cannot be handled"
     }
     if (ctx.fieldValidation != "Ignore")
       for (const auto& f : unknown) ctx.warnings.push_back("unknown field \"" + f + "\"");
   }
+  if (obj.contains("metadata") && !obj["metadata"].is_object())
+    throw badRequest("metadata must be an object");
   api::foldWriteOnlyFields(info, obj);
   return obj;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/resource_registry.h"
+#include "api/type_check.h"
 #include "apiserver/watch_cache.h"
 #include "storage/store.h"
 
@@ -120,8 +121,10 @@ class ResourceStore {
                                    RequestContext& ctx);
 
  private:
+  // `decoding`: how upstream would have decoded this body (api/type_check.h), for its
+  // messages: Json for create, update, merge and JSON patches; Unstructured for strategic.
   boost::json::object decodeBody(const api::ResourceInfo& info, boost::json::value body,
-                                 RequestContext& ctx);
+                                 RequestContext& ctx, api::Decoding decoding = api::Decoding::Json);
   // create/update after decoding, in the storage version.
   ObjectPtr createDecoded(const api::ResourceInfo& info, const std::string& ns,
                                     boost::json::object obj, RequestContext& ctx);

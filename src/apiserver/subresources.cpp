@@ -6,8 +6,10 @@
 #include "api/label_selector.h"
 #include "api/merge_patch.h"
 #include "api/custom_resource.h"
+#include "api/go_text.h"
 #include "api/jsonpath.h"
 #include "api/resource_registry.h"
+#include "api/unknown_fields.h"
 #include "apiserver/content.h"
 #include "apiserver/eviction.h"
 #include "apiserver/resource_handler.h"
@@ -91,6 +93,22 @@ json::object toScale(const ResourceInfo& info, const json::object& obj) {
           {"status", std::move(scaleStatus)}};
 }
 
+// A Scale body is decoded into autoscaling/v1 Scale upstream: wrong types are refused with the
+// decoder's words, as for any write (api/type_check.h); a patch with the patch's 422.
+void checkScaleTypes(json::object& scale, const std::string& patchType, const json::value& patch) {
+  const bool strategic = patchType == "application/strategic-merge-patch+json";
+  // The patched Scale as the message shows it, before the walk prunes it (a Scale is small).
+  json::object shown = patchType.empty() || strategic ? json::object() : scale;
+  auto checked = api::checkAndPrune(scale, api::FieldSchemas::builtin().root("io.k8s.api.autoscaling.v1.Scale"),
+                                    strategic ? api::Decoding::Unstructured : api::Decoding::Json);
+  if (!checked.typeError) return;
+  if (patchType.empty()) throw api::DecodeError("Scale", "v1", *checked.typeError);
+  if (strategic) throw api::patchDecodeError(api::goFormat(patch), *checked.typeError);
+  throw api::patchDecodeError(
+      api::patchedObjectText(std::move(shown), patch, patchType == "application/json-patch+json"),
+      *checked.typeError);
+}
+
 HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
                    RequestContext& ctx) {
   const ResourceInfo& info = *ri.info;
@@ -105,11 +123,12 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
     auto& [old, modRevision] = *current;
     json::object oldScale = toScale(info, old);
     json::value newScale;
+    json::value patch;
+    const std::string type = req.method == "PUT" ? "" : mediaType(req.header("content-type"));
     if (req.method == "PUT") {
       newScale = decodeRequestBody(req);
     } else {
-      const std::string type = mediaType(req.header("content-type"));
-      json::value patch = decodeRequestBody(req);
+      patch = decodeRequestBody(req);
       if (type == "application/json-patch+json") newScale = api::applyJsonPatch(oldScale, patch);
       else if (type == "application/merge-patch+json" ||
                type == "application/strategic-merge-patch+json")
@@ -117,6 +136,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
       else throw unsupportedMediaType(type);
     }
     if (!newScale.is_object()) throw badRequest("Scale must be an object");
+    checkScaleTypes(newScale.as_object(), type, patch);
     const json::object* spec = objectAt(newScale.as_object(), "spec");
     const json::value* replicas = spec ? spec->if_contains("replicas") : nullptr;
     if (!replicas || !replicas->is_int64() || replicas->as_int64() < 0)
@@ -179,6 +199,7 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
                      RequestContext& ctx) {
   if (req.method != "POST") throw methodNotSupported("pods/binding", req.method);
   json::value body = decodeRequestBody(req);
+  api::checkBodyTypes(body, "io.k8s.api.core.v1.Binding", "Binding", "v1");
   const json::object* target = body.is_object() ? objectAt(body.as_object(), "target") : nullptr;
   const json::value* node = target ? target->if_contains("name") : nullptr;
   if (!node || !node->is_string() || node->as_string().empty())
@@ -437,6 +458,13 @@ HttpResponse eviction(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
                       RequestContext& ctx) {
   if (req.method != "POST") throw methodNotSupported("pods/eviction", req.method);
   json::value body = decodeRequestBody(req);
+  {
+    // policy/v1beta1 Evictions are still accepted; each is decoded as its own version.
+    const json::value* apiVersion = body.is_object() ? body.as_object().if_contains("apiVersion") : nullptr;
+    const std::string version =
+        apiVersion && apiVersion->is_string() && apiVersion->as_string() == "policy/v1beta1" ? "v1beta1" : "v1";
+    api::checkBodyTypes(body, "io.k8s.api.policy." + version + ".Eviction", "Eviction", version);
+  }
   EvictionOutcome out = evictPod(store, ri.namespaceName, ri.name, body, ctx);
   return objectResponse(out.code, out.status, negotiate(req));
 }

@@ -42,7 +42,7 @@ const char* kSchema = R"({
   }
 })";
 
-std::shared_ptr<const SchemaNode> schema() { return compileSchema(json::parse(kSchema).as_object()); }
+std::shared_ptr<const StructuralNode> schema() { return compileSchema(json::parse(kSchema).as_object()); }
 
 std::vector<std::string> messages(const std::string& spec) {
   json::object obj{{"apiVersion", "example.com/v1"}, {"kind", "Widget"}, {"metadata", {{"name", "w"}}},
