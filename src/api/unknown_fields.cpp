@@ -4,29 +4,20 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "api/openapi.h"
+
 namespace skiff::api {
 
 namespace json = boost::json;
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
-struct FieldSchemas::Node {
-  bool preserveUnknown = false;  // x-kubernetes-preserve-unknown-fields: nothing below is walked
-  bool mapLike = false;          // additionalProperties without properties: an empty one is omitted
-  bool hasProperties = false;
-  bool hasAdditional = false;
-  bool hasItems = false;
-  // A null child is a schema that resolves to nothing (a dangling $ref): not walked.
-  std::unordered_map<std::string, const Node*, StringHash, std::equal_to<>> properties;
-  const Node* additional = nullptr;
-  const Node* items = nullptr;
-};
 
 FieldSchemas::FieldSchemas(const json::object& definitions) : definitions_(definitions) {}
 FieldSchemas::~FieldSchemas() = default;
+
+const FieldSchemas& FieldSchemas::builtin() {
+  static const FieldSchemas schemas(OpenApi::instance().definitions());
+  return schemas;
+}
 
 const FieldSchemas::Node* FieldSchemas::root(const std::string& definition) const {
   std::lock_guard lock(mu_);
@@ -49,6 +40,7 @@ const FieldSchemas::Node* FieldSchemas::compileRef(std::string_view name) const 
   if (schema.contains("$ref") || schema.contains("allOf")) return slot = compile(&schema);  // an alias
   Node& node = newNode();
   slot = &node;
+  node.name = std::string(name);
   fill(node, schema);
   return &node;
 }
@@ -80,6 +72,28 @@ void FieldSchemas::fill(Node& node, const json::object& schema) const {
   const json::value* items = schema.if_contains("items");
   node.preserveUnknown = schema.contains("x-kubernetes-preserve-unknown-fields");
   node.mapLike = extra && !props;
+  if (const json::value* mt = schema.if_contains("x-kubernetes-map-type"))
+    node.atomicMap = mt->is_string() && mt->as_string() == "atomic";
+  if (const json::value* lt = schema.if_contains("x-kubernetes-list-type"); lt && lt->is_string()) {
+    if (lt->as_string() == "set") node.listType = ListType::Set;
+    else if (lt->as_string() == "map") node.listType = ListType::Map;
+    if (const json::value* keys = schema.if_contains("x-kubernetes-list-map-keys"); keys && keys->is_array())
+      for (const auto& k : keys->as_array())
+        if (k.is_string()) node.listKeys.emplace_back(k.as_string());
+  } else if (const json::value* strategy = schema.if_contains("x-kubernetes-patch-strategy");
+             strategy && strategy->is_string() &&
+             std::string_view(strategy->as_string()).find("merge") != std::string_view::npos) {
+    // Built-in types without a list-type: what their patch strategy says, as upstream's
+    // OpenAPI-to-schema conversion does.
+    const json::value* key = schema.if_contains("x-kubernetes-patch-merge-key");
+    if (key && key->is_string()) {
+      node.listType = ListType::Map;
+      node.listKeys.emplace_back(key->as_string());
+    } else {
+      node.listType = ListType::Set;
+    }
+  }
+  if (node.listType == ListType::Map && node.listKeys.empty()) node.listType = ListType::Atomic;
   if (props && props->is_object()) {
     node.hasProperties = true;
     for (const auto& [k, v] : props->as_object())

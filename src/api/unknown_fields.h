@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace skiff::api {
@@ -17,7 +19,29 @@ namespace skiff::api {
 // compiled on first use (with everything it reaches) and never changes after.
 class FieldSchemas {
  public:
-  struct Node;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // How a list merges and which path elements its items get (server-side apply's
+  // structured-merge-diff semantics): from x-kubernetes-list-type, else from the patch
+  // strategy (merge with a key: keyed by it; merge without: a set), else atomic.
+  enum class ListType { Atomic, Set, Map };
+  struct Node {
+    bool preserveUnknown = false;  // x-kubernetes-preserve-unknown-fields: nothing below is walked
+    bool mapLike = false;          // additionalProperties without properties: an empty one is omitted
+    bool hasProperties = false;
+    bool hasAdditional = false;
+    bool hasItems = false;
+    bool atomicMap = false;        // x-kubernetes-map-type: atomic (replaced as a whole by apply)
+    ListType listType = ListType::Atomic;
+    std::vector<std::string> listKeys;  // x-kubernetes-list-map-keys (or the patch merge key)
+    std::string name;              // the definition's name, for a named definition
+    // A null child is a schema that resolves to nothing (a dangling $ref): not walked.
+    std::unordered_map<std::string, const Node*, StringHash, std::equal_to<>> properties;
+    const Node* additional = nullptr;
+    const Node* items = nullptr;
+  };
   explicit FieldSchemas(const boost::json::object& definitions);
   ~FieldSchemas();
   FieldSchemas(const FieldSchemas&) = delete;
@@ -25,6 +49,8 @@ class FieldSchemas {
 
   // Null when `definition` is not in the document.
   const Node* root(const std::string& definition) const;
+  // The schemas of the built-in OpenAPI document (OpenApi::instance()), compiled once.
+  static const FieldSchemas& builtin();
 
  private:
   const Node* compileRef(std::string_view name) const;

@@ -1,4 +1,4 @@
-// PATCH: json-patch, merge-patch, strategic-merge-patch and (simplified) server-side apply.
+// PATCH: json-patch, merge-patch, strategic-merge-patch and server-side apply (field_manager.h).
 // The patch is applied to the current stored object and written with CAS; a lost race is
 // retried from a fresh read unless the patch itself pinned a resourceVersion.
 #include <boost/json.hpp>
@@ -10,6 +10,7 @@
 #include "api/strategic_merge_patch.h"
 #include "api/yaml_json.h"
 #include "apiserver/content.h"
+#include "apiserver/field_manager.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 
@@ -62,6 +63,7 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
 
   const std::string k = key(info, ns, name);
   for (int attempt = 0;; ++attempt) {
+    ctx.managedFieldsDone = false;  // a retry records the write afresh
     auto current = readCurrent(k);
     if (!current) {
       if (apply && subresource.empty()) {
@@ -69,6 +71,7 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
         auto& meta = obj.as_object()["metadata"];
         if (!meta.is_object()) meta.emplace_object();
         meta.as_object()["name"] = name;
+        obj = applyConfiguration(info, nullptr, obj.as_object(), subresource, ctx);
         created = true;
         return create(info, ns, std::move(obj), ctx);
       }
@@ -92,7 +95,8 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
     json::value patched;
     if (type == "application/json-patch+json") patched = api::applyJsonPatch(base, patchDoc);
     else if (type == "application/merge-patch+json") patched = api::applyMergePatch(std::move(base), patchDoc);
-    else patched = strategicMerge(info, base, patchDoc);  // strategic, and apply (simplified)
+    else if (apply) patched = applyConfiguration(info, &base.as_object(), patchDoc.as_object(), subresource, ctx);
+    else patched = strategicMerge(info, base, patchDoc);
 
     const std::string pinned = resourceVersionOf(patched);
     const bool patchPinnedVersion = pinned != std::to_string(modRevision);

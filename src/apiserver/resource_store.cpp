@@ -10,6 +10,7 @@
 #include "api/unknown_fields.h"
 #include "api/validation.h"
 #include "apiserver/admission.h"
+#include "apiserver/field_manager.h"
 #include "apiserver/strategy.h"
 #include "common/api_error.h"
 #include "common/ids.h"
@@ -239,6 +240,7 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   else meta.erase("generation");
 
   api::applyDefaults(info.group, info.kind, obj);
+  trackCreate(info, obj, ctx);
   prepareForCreate(info, obj);
   admission_.admitCreate(info, obj, ctx.dryRun);
   auto causes = api::validateObject(info.group, info.kind, obj, nullptr);
@@ -298,6 +300,7 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   // it always changes spec.nodeName, so it is never a no-op.
   const bool binding = subresource == "binding";
   if (!binding) api::applyDefaults(info.group, info.kind, obj);
+  if (!binding) trackUpdate(info, obj, old, subresource, ctx);
   if (subresource.empty()) prepareForUpdate(info, obj, old);
   if (info.tracksGeneration && subresource.empty() && specChanged(obj, old)) {
     int64_t generation = 0;
