@@ -4,7 +4,10 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <string_view>
+#include <stdexcept>
 #include <unordered_set>
+
+#include "api/json_access.h"
 
 namespace skiff::api {
 
@@ -371,14 +374,32 @@ struct Comparer {
 };
 
 struct ConfigWalker {
+  std::string path;  // for type errors: ".spec.replicas"
+
+  // The shapes the schema fixes (structs and maps are objects, lists are arrays): a typed
+  // decode of anything else fails upstream, so an applied configuration of that shape is
+  // refused before it is merged into anything.
+  void checkShape(const json::value& v, const Node* s) const {
+    if (!s || s->preserveUnknown || v.is_null()) return;
+    if ((s->hasProperties || s->hasAdditional) && !v.is_object())
+      throw std::invalid_argument(path + ": expected map, got " + goJsonTypeName(v));
+    if (s->hasItems && !v.is_array())
+      throw std::invalid_argument(path + ": expected list, got " + goJsonTypeName(v));
+  }
+
   void walk(const json::value& v, const Node* s, FieldSet& node) {
+    checkShape(v, s);
     if (v.is_object() && granularMap(s) && !v.as_object().empty()) {
       entries(v.as_object(), s, node, false);
     } else if (v.is_array() && granularList(s)) {
       const json::array& a = v.as_array();
       for (size_t i = 0; i < a.size(); ++i) {
-        FieldSet& child = node.child(listItemElement(s, a[i], i));
+        const std::string pe = listItemElement(s, a[i], i);
+        FieldSet& child = node.child(pe);
+        const size_t mark = path.size();
+        path += "[" + std::to_string(i) + "]";
         walk(a[i], s->items, child);
+        path.resize(mark);
         child.setMember();
       }
     } else {
@@ -391,7 +412,11 @@ struct ConfigWalker {
       if (metadata && systemMetadata(k)) continue;
       const std::string pe = fieldElement(k);
       FieldSet& child = node.child(pe);
+      const size_t mark = path.size();
+      path += '.';
+      path += k;
       walk(v, childSchema(s, k), child);
+      path.resize(mark);
       const bool emptyMap = v.is_object() && v.as_object().empty();
       if (v.is_null() || emptyMap || !isDeclaredField(s, k)) child.setMember();
       if (!child.isMember() && child.empty()) node.erase(pe);
@@ -468,9 +493,11 @@ FieldSet fieldsOfConfig(const json::object& config, const Node* schema, const Fi
     if (skippedTopLevel(k, scope)) continue;
     const std::string pe = fieldElement(k);
     FieldSet& child = out.child(pe);
-    if (k == "metadata" && v.is_object()) w.entries(v.as_object(), childSchema(schema, k), child, true);
-    else if (k == "metadata") {}
-    else {
+    w.path = "." + std::string(k);
+    if (k == "metadata" && !v.is_object()) throw std::invalid_argument(".metadata: expected map, got " + goJsonTypeName(v));
+    if (k == "metadata") {
+      w.entries(v.as_object(), childSchema(schema, k), child, true);
+    } else {
       w.walk(v, childSchema(schema, k), child);
       if (v.is_null() || (v.is_object() && v.as_object().empty())) child.setMember();
     }

@@ -93,7 +93,9 @@ struct FieldScope {
 Comparison compareObjects(const boost::json::object* oldObj, const boost::json::object& newObj,
                           const FieldSchemas::Node* schema, const FieldScope& scope);
 
-// The fields an applied configuration sets (structured-merge-diff's ToFieldSet).
+// The fields an applied configuration sets (structured-merge-diff's ToFieldSet). Throws
+// std::invalid_argument (".spec.template: expected map, got string") when a value has not
+// the shape its schema fixes.
 FieldSet fieldsOfConfig(const boost::json::object& config, const FieldSchemas::Node* schema,
                         const FieldScope& scope);
 

@@ -285,7 +285,12 @@ json::object applyConfiguration(const ResourceInfo& info, const json::object* li
   if (live && !decodeEntries(managedFieldsOf(*live), entries)) entries.clear();
 
   Entry self = selfEntry(info, ctx, "Apply", subresource);
-  self.fields = api::fieldsOfConfig(config, schema, scope);
+  try {
+    self.fields = api::fieldsOfConfig(config, schema, scope);
+  } catch (const std::invalid_argument& e) {
+    throw badRequest("failed to create typed patch object (" + info.group + "/" + info.version +
+                     ", Kind=" + info.kind + "): " + e.what());
+  }
   json::object merged;
   if (live) {
     json::value liveValue(*live);

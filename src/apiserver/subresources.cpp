@@ -106,6 +106,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
       throw staleObjectConflict(info.qualifiedResource(), ri.name);
     json::object updated = old;
     updated["spec"].as_object()["replicas"] = replicas->as_int64();
+    ctx.managedSubresource = "scale";  // managedFields name the scale subresource, as upstream
     try {
       ObjectPtr result = store.commitUpdate(info, k, std::move(updated), old, modRevision, "", ctx);
       return objectResponse(200, toScale(*result), negotiate(req));
