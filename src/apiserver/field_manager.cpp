@@ -23,6 +23,17 @@ constexpr std::string_view kLastApplied = "kubectl.kubernetes.io/last-applied-co
 struct Entry {
   std::string manager, operation, apiVersion, time, subresource;
   FieldSet fields;
+  // An entry read from the stored object keeps its FieldsV1 as stored until a write touches
+  // one of its fields: most writes change fields of one manager, and building every other
+  // manager's trie only to encode it again unchanged would cost more than the write's diff.
+  const json::value* stored = nullptr;
+
+  void decode() {
+    if (!stored) return;
+    FieldSet::fromFieldsV1(*stored, fields);  // written by us: well-formed
+    stored = nullptr;
+  }
+  bool ownsNothing() const { return !stored && fields.empty(); }
 
   bool sameIdentity(const Entry& o) const {
     // Apply entries are one per manager and subresource, whatever version they applied.
@@ -64,8 +75,23 @@ std::string stringField(const json::object& o, std::string_view k) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// Whether `fieldsV1` (JSON) has a member at one of the member paths of `set`.
+bool touches(const json::value& fieldsV1, const FieldSet& set) {
+  if (!fieldsV1.is_object()) return false;
+  const json::object& node = fieldsV1.as_object();
+  for (const auto& [k, child] : set.children()) {
+    const json::value* mine = node.if_contains(k);
+    if (!mine || !mine->is_object()) continue;
+    const json::object& m = mine->as_object();
+    if (child.isMember() && (m.empty() || m.contains("."))) return true;
+    if (!child.empty() && touches(*mine, child)) return true;
+  }
+  return false;
+}
+
 // Reads managedFields; false when any entry is malformed (upstream then falls back).
-bool decodeEntries(const json::value* list, std::vector<Entry>& out) {
+// `lazy`: a list this server wrote (the stored one); its field sets are decoded on demand.
+bool decodeEntries(const json::value* list, std::vector<Entry>& out, bool lazy = false) {
   out.clear();
   if (!list || list->is_null()) return true;
   if (!list->is_array()) return false;
@@ -80,8 +106,10 @@ bool decodeEntries(const json::value* list, std::vector<Entry>& out) {
     e.subresource = stringField(o, "subresource");
     if (e.operation != "Apply" && e.operation != "Update") return false;
     if (stringField(o, "fieldsType") != "FieldsV1") return false;
-    if (const json::value* f = o.if_contains("fieldsV1"); f && !f->is_null())
-      if (!FieldSet::fromFieldsV1(*f, e.fields)) return false;
+    if (const json::value* f = o.if_contains("fieldsV1"); f && !f->is_null()) {
+      if (lazy) e.stored = f;
+      else if (!FieldSet::fromFieldsV1(*f, e.fields)) return false;
+    }
     out.push_back(std::move(e));
   }
   return true;
@@ -102,7 +130,7 @@ const json::value* managedFieldsOf(const json::object& obj) {
 // Writes the entries in upstream's order: Apply before Update, then by time, manager,
 // apiVersion and subresource; entries that own nothing are dropped.
 void storeEntries(json::object& obj, std::vector<Entry>& entries) {
-  std::erase_if(entries, [](const Entry& e) { return e.fields.empty(); });
+  std::erase_if(entries, [](const Entry& e) { return e.ownsNothing(); });
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return std::tie(a.operation, a.time, a.manager, a.apiVersion, a.subresource) <
            std::tie(b.operation, b.time, b.manager, b.apiVersion, b.subresource);
@@ -122,7 +150,8 @@ void storeEntries(json::object& obj, std::vector<Entry>& entries) {
     o["apiVersion"] = e.apiVersion;
     if (!e.time.empty()) o["time"] = e.time;
     o["fieldsType"] = "FieldsV1";
-    o["fieldsV1"] = e.fields.toFieldsV1();
+    if (e.stored) o["fieldsV1"] = *e.stored;
+    else o["fieldsV1"] = e.fields.toFieldsV1();
     if (!e.subresource.empty()) o["subresource"] = e.subresource;
     list.push_back(std::move(o));
   }
@@ -135,8 +164,12 @@ void recordUpdate(std::vector<Entry>& entries, Entry self, const api::Comparison
   changed.unionWith(cmp.modified);
   bool found = false;
   for (auto& e : entries) {
+    const bool mine = e.sameIdentity(self);
+    if (e.stored && !mine && !touches(*e.stored, changed) && !touches(*e.stored, cmp.removed))
+      continue;  // untouched: stays as stored
+    e.decode();
     e.fields.subtract(cmp.removed);
-    if (e.sameIdentity(self)) {
+    if (mine) {
       found = true;
       e.fields.unionWith(changed);
       if (!changed.empty()) e.time = self.time;
@@ -257,9 +290,10 @@ void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object
   std::vector<Entry> entries;
   if (isReset(sent)) {
     entries.clear();
-  } else if (!decodeEntries(sent, entries) || entries.empty()) {
+  } else if (sent == oldList || (sent && oldList && *sent == *oldList) ||
+             !decodeEntries(sent, entries) || entries.empty()) {
     // Clients that do not know managedFields (or send a broken list) keep the stored one.
-    if (!decodeEntries(oldList, entries)) entries.clear();
+    if (!decodeEntries(oldList, entries, true)) entries.clear();
   }
   recordUpdate(entries, selfEntry(info, ctx, "Update", subresource), cmp);
   storeEntries(obj, entries);
