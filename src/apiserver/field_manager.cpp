@@ -261,8 +261,17 @@ std::string managerFromUserAgent(std::string_view userAgent) {
   return out;
 }
 
+namespace {
+// The list an apply computed, into the object the update path is about to write.
+void putApplied(json::object& obj, const RequestContext& ctx) {
+  json::object& meta = api::ensureObject(obj, {"metadata"});
+  if (ctx.appliedManagedFields.is_null()) meta.erase("managedFields");
+  else meta["managedFields"] = ctx.appliedManagedFields;
+}
+}  // namespace
+
 void trackCreate(const ResourceInfo& info, json::object& obj, const RequestContext& ctx) {
-  if (ctx.managedFieldsDone) return;
+  if (ctx.managedFieldsDone) return putApplied(obj, ctx);
   std::vector<Entry> entries;
   const json::value* sent = managedFieldsOf(obj);
   if (!isReset(sent) && !decodeEntries(sent, entries)) entries.clear();
@@ -274,7 +283,7 @@ void trackCreate(const ResourceInfo& info, json::object& obj, const RequestConte
 
 void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object& old,
                  const std::string& subresource, const RequestContext& ctx) {
-  if (ctx.managedFieldsDone) return;
+  if (ctx.managedFieldsDone) return putApplied(obj, ctx);
   const json::value* oldList = managedFieldsOf(old);
   const json::value* sent = subresource.empty() ? managedFieldsOf(obj) : oldList;
   api::Comparison cmp = api::compareObjects(&old, obj, schemaOf(info), scopeOf(info, subresource));
@@ -388,6 +397,8 @@ json::object applyConfiguration(const ResourceInfo& info, const json::object* li
   }
   storeEntries(merged, entries);
   ctx.managedFieldsDone = true;
+  const json::value* list = managedFieldsOf(merged);
+  ctx.appliedManagedFields = list ? *list : json::value();
   return merged;
 }
 

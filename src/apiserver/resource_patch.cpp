@@ -76,6 +76,7 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
   const std::string k = key(info, ns, name);
   for (int attempt = 0;; ++attempt) {
     ctx.managedFieldsDone = false;  // a retry records the write afresh
+    ctx.appliedManagedFields = nullptr;
     auto current = readCurrent(k);
     if (!current) {
       if (apply && subresource.empty()) {

@@ -26,8 +26,10 @@ struct RequestContext {
   std::string fieldManager;
   bool force = false;  // ?force=true: server-side apply takes conflicting fields
   // Set once a write's managedFields are computed (apply does it before the generic update
-  // path), so the update path does not record the write a second time.
+  // path), so the update path does not record the write a second time but puts these in
+  // (a status write takes its metadata from the stored object). Null: none.
   bool managedFieldsDone = false;
+  boost::json::value appliedManagedFields;
   // The subresource a managedFields entry names when it is not the request's own (scale
   // writes through the parent's update path).
   std::string managedSubresource;

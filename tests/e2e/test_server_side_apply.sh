@@ -59,6 +59,28 @@ expect_contains "$E" 'status-writer Update status {"f:status":{"f:loadBalancer":
 expect_contains "$E" '"f:ingress":{}' "with the status fields it wrote"
 expect_not_contains "$(entry kubectl-create svc lb)" 'f:status' "and only there"
 
+# an apply to the status subresource: a status entry, conflicts name the subresource
+cat >"$WORK/lb.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata:
+  name: lb2
+status:
+  loadBalancer:
+    ingress:
+    - ip: 10.0.0.7
+YAML
+run k create service clusterip lb2 --tcp=80
+run k apply --server-side --subresource=status --field-manager=lb-controller -f "$WORK/lb.yaml"
+expect_eq "$(entry lb-controller svc lb2)" 'lb-controller Apply status {"f:status":{"f:loadBalancer":{"f:ingress":{}}}}' "apply --subresource=status records an Apply status entry"
+expect_eq "$(k get svc lb2 -o jsonpath='{.status.loadBalancer.ingress[0].ip}')" "10.0.0.7" "and writes the status"
+sed -i 's/10.0.0.7/10.0.0.8/' "$WORK/lb.yaml"
+expect_fail "another status applier conflicts" k apply --server-side --subresource=status --field-manager=other -f "$WORK/lb.yaml"
+expect_contains "$OUT" 'error: Apply failed with 1 conflict: conflict with "lb-controller" with subresource "status": .status.loadBalancer.ingress' "the conflict names the subresource"
+sed -i 's/name: lb2/name: lb/' "$WORK/lb.yaml"
+expect_fail "applying over an Update status entry conflicts" k apply --server-side --subresource=status --field-manager=other -f "$WORK/lb.yaml"
+expect_contains "$OUT" 'error: Apply failed with 1 conflict: conflict with "status-writer" with subresource "status" using v1: .status.loadBalancer.ingress' "an Update entry of a subresource is named with both"
+
 # --- server-side apply from two managers
 cat >"$WORK/a.yaml" <<'YAML'
 apiVersion: apps/v1
