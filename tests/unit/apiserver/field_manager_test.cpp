@@ -173,3 +173,28 @@ TEST_F(FieldManagerTest, ApplyRefusesAnotherKindAndManagedFields) {
     EXPECT_EQ(std::string(e.what()), "metadata.managedFields must be nil");
   }
 }
+
+TEST_F(FieldManagerTest, KubectlTakesOverFieldsOfItsLastClientSideApply) {
+  const api::ResourceInfo& cms = info("configmaps");
+  RequestContext csa;
+  csa.fieldManager = "kubectl-client-side-apply";
+  resources.create(cms, "default", json::parse(R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"c","annotations":{"kubectl.kubernetes.io/last-applied-configuration":
+      "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"1\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}\n"}},
+      "data":{"a":"1"}})"), csa);
+  const std::string config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"2\"\n";
+  auto applyAs = [&](const std::string& manager) {
+    RequestContext ctx;
+    ctx.fieldManager = manager;
+    bool created = false;
+    return resources.patch(cms, "default", "c", "", kApply, config, ctx, created);
+  };
+  EXPECT_THROW(applyAs("someone-else"), ApiError);
+  ObjectPtr taken = applyAs("kubectl");
+  EXPECT_EQ(taken->at("data").at("a"), "2");
+  EXPECT_EQ(fieldsOf(*taken, "kubectl"), R"({"f:data":{"f:a":{}}})");
+  // The annotation follows what kubectl applied, so a later client-side apply diffs right.
+  const std::string annotation(
+      taken->at("metadata").at("annotations").at("kubectl.kubernetes.io/last-applied-configuration").as_string());
+  EXPECT_NE(annotation.find(R"("a":"2")"), std::string::npos);
+}
