@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
+#include <unordered_map>
 #include <vector>
 
 #include "api/field_set.h"
@@ -58,9 +59,22 @@ struct Entry {
   }
 };
 
+// The kind's compiled schema. Every write asks, and the lookup by definition name takes the
+// schemas' lock, so each thread remembers the answer per kind.
 const api::FieldSchemas::Node* schemaOf(const ResourceInfo& info) {
+  struct Cached {
+    std::string group, version, kind;
+    const api::FieldSchemas::Node* node;
+  };
+  thread_local std::unordered_map<const ResourceInfo*, Cached> cache;
+  auto it = cache.find(&info);
+  if (it != cache.end() && it->second.kind == info.kind && it->second.version == info.version &&
+      it->second.group == info.group)
+    return it->second.node;
   auto def = api::OpenApi::instance().definitionFor(info.group, info.version, info.kind);
-  return def ? api::FieldSchemas::builtin().root(*def) : nullptr;
+  const api::FieldSchemas::Node* node = def ? api::FieldSchemas::builtin().root(*def) : nullptr;
+  cache[&info] = Cached{info.group, info.version, info.kind, node};
+  return node;
 }
 
 api::FieldScope scopeOf(const ResourceInfo& info, const std::string& subresource) {
