@@ -506,6 +506,82 @@ FieldSet fieldsOfConfig(const json::object& config, const Node* schema, const Fi
   return out;
 }
 
+namespace {
+
+// Merges a keyed or set list as structured-merge-diff orders the result: items only in the
+// live list keep their place, items in both follow the configuration's order and are merged,
+// items only in the configuration come in at their place in it. Lists addressed by position
+// (no usable key) merge item by item.
+json::value mergeListItems(const json::array& live, const json::array& config, const Node* s) {
+  std::vector<std::string> lpe, rpe;
+  std::unordered_map<std::string, size_t> lFirst, rFirst;
+  for (size_t i = 0; i < live.size(); ++i) {
+    lpe.push_back(listItemElement(s, live[i], i));
+    lFirst.emplace(lpe.back(), i);
+  }
+  for (size_t i = 0; i < config.size(); ++i) {
+    rpe.push_back(listItemElement(s, config[i], i));
+    rFirst.emplace(rpe.back(), i);
+  }
+  json::array out;
+  out.reserve(std::max(live.size(), config.size()));
+  if (!lpe.empty() && lpe[0].starts_with("i:")) {  // positional
+    for (size_t i = 0; i < std::max(live.size(), config.size()); ++i)
+      out.push_back(i >= config.size() ? live[i]
+                    : i >= live.size() ? config[i]
+                                       : mergeApplied(&live[i], config[i], s->items));
+    return out;
+  }
+  // The items present on both sides, in the configuration's order: the next one expected.
+  std::vector<const std::string*> shared;
+  for (const auto& pe : rpe)
+    if (lFirst.contains(pe)) shared.push_back(&pe);
+  size_t nextShared = 0;
+  auto expected = [&]() -> const std::string* {
+    return nextShared < shared.size() ? shared[nextShared] : nullptr;
+  };
+  std::unordered_set<std::string> done;  // configured items already written
+  auto emitConfigured = [&](size_t r) {
+    const std::string& pe = rpe[r];
+    if (!done.insert(pe).second) return;  // a duplicate: the first one counts
+    auto l = lFirst.find(pe);
+    out.push_back(l == lFirst.end() ? config[r] : mergeApplied(&live[l->second], config[r], s->items));
+    if (expected() && *expected() == pe) ++nextShared;
+  };
+  size_t l = 0, r = 0;
+  while (l < lpe.size() || r < rpe.size()) {
+    if (l < lpe.size() && r < rpe.size()) {
+      if (lpe[l] == rpe[r]) {
+        emitConfigured(r);
+        ++l;
+        ++r;
+        continue;
+      }
+      // A shared item the configuration wants later: it is written when its turn comes.
+      if (rFirst.contains(lpe[l]) && expected() && *expected() != lpe[l]) {
+        ++l;
+        continue;
+      }
+    }
+    if (l < lpe.size()) {
+      if (!rFirst.contains(lpe[l])) {
+        out.push_back(live[l]);
+        ++l;
+        continue;
+      }
+      if (done.contains(lpe[l])) {
+        ++l;
+        continue;
+      }
+    }
+    if (r < rpe.size()) emitConfigured(r++);
+    else ++l;  // (only duplicates of written items are left)
+  }
+  return out;
+}
+
+}  // namespace
+
 json::value mergeApplied(const json::value* live, const json::value& config, const Node* s) {
   if (!live || live->is_null()) return config;
   if (config.is_object() && live->is_object() && granularMap(s)) {
@@ -518,27 +594,8 @@ json::value mergeApplied(const json::value* live, const json::value& config, con
     }
     return out;
   }
-  if (config.is_array() && live->is_array() && granularList(s)) {
-    // Live order is kept; configured items merge into their live counterpart, new ones
-    // follow in the configuration's order.
-    json::array out = live->as_array();
-    std::map<std::string, size_t> positions;
-    for (size_t i = 0; i < out.size(); ++i) positions.emplace(listItemElement(s, out[i], i), i);
-    const json::array& items = config.as_array();
-    for (size_t i = 0; i < items.size(); ++i) {
-      const std::string pe = listItemElement(s, items[i], i);
-      auto it = positions.find(pe);
-      if (it != positions.end() && !pe.starts_with("i:")) {
-        out[it->second] = mergeApplied(&out[it->second], items[i], s->items);
-      } else if (pe.starts_with("i:") && i < out.size()) {
-        out[i] = mergeApplied(&out[i], items[i], s->items);
-      } else {
-        positions.emplace(pe, out.size());
-        out.push_back(items[i]);
-      }
-    }
-    return out;
-  }
+  if (config.is_array() && live->is_array() && granularList(s))
+    return mergeListItems(live->as_array(), config.as_array(), s);
   return config;
 }
 

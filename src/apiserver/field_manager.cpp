@@ -252,7 +252,12 @@ FieldSet lastAppliedUnchanged(const json::object& live, const api::FieldSchemas:
   boost::system::error_code ec;
   json::value applied = json::parse(text, ec);
   if (ec || !applied.is_object()) return {};
-  FieldSet set = api::fieldsOfConfig(applied.as_object(), schema, scope);
+  FieldSet set;
+  try {
+    set = api::fieldsOfConfig(applied.as_object(), schema, scope);
+  } catch (const std::invalid_argument&) {
+    return {};  // an annotation of the wrong shape allows nothing
+  }
   // Drop what the live object no longer has as last applied.
   const json::value liveValue(live);
   const json::object merged = api::mergeApplied(&liveValue, applied, schema).as_object();

@@ -124,8 +124,14 @@ TEST(FieldSet, MergeAppliedFollowsTheSchema) {
       "spec":{"containers":[{"name":"c","image":"3"},{"name":"a","image":"4","args":["r"]}]}})");
   json::value merged = mergeApplied(&live, config, schema);
   EXPECT_EQ(json::serialize(merged),
-            R"({"metadata":{"labels":{"a":"1","b":"2"},"finalizers":["x","y"]},)"
-            R"("spec":{"containers":[{"name":"a","image":"4","args":["r"]},{"name":"b","image":"2"},{"name":"c","image":"3"}]}})");
+            R"({"metadata":{"labels":{"a":"1","b":"2"},"finalizers":["y","x"]},)"
+            R"("spec":{"containers":[{"name":"c","image":"3"},{"name":"a","image":"4","args":["r"]},{"name":"b","image":"2"}]}})");
+  // Live-only items keep their place; shared ones take the configuration's order.
+  live = json::parse(R"(["a","b","c","d"])");
+  json::value set = json::parse(R"(["d","x","b"])");
+  const FieldSchemas::Node* finalizers = schemaOf("", "v1", "Pod");
+  finalizers = finalizers->properties.at("metadata")->properties.at("finalizers");
+  EXPECT_EQ(json::serialize(mergeApplied(&live, set, finalizers)), R"(["a","c","d","x","b"])");
 }
 
 TEST(FieldSet, PruneRemovesWhatNobodyOwnsAnyMore) {
