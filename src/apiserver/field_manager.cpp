@@ -296,6 +296,16 @@ void trackCreate(const ResourceInfo& info, json::object& obj, const RequestConte
   if (!isReset(sent) && !decodeEntries(sent, entries)) entries.clear();
   if (isReset(sent)) entries.clear();
   api::Comparison cmp = api::compareObjects(nullptr, obj, schemaOf(info), scopeOf(info, ""));
+  // Defaulted here, but set after the field manager upstream (the Priority admission plugin,
+  // the Service REST storage's IP family allocation): nobody's. (A client that sends them
+  // would own them upstream; Priority admission refuses a priority of the client's own.)
+  FieldSet serverSet;
+  if (info.isCore("pods")) serverSet.insert({"f:spec", "f:priority"});
+  if (info.isCore("services")) {
+    serverSet.insert({"f:spec", "f:ipFamilies"});
+    serverSet.insert({"f:spec", "f:ipFamilyPolicy"});
+  }
+  if (!serverSet.empty()) cmp.added.subtract(serverSet);
   recordUpdate(entries, selfEntry(info, ctx, "Update", ""), cmp);
   storeEntries(obj, entries);
 }

@@ -58,6 +58,11 @@ E=$(entry status-writer svc lb)
 expect_contains "$E" 'status-writer Update status {"f:status":{"f:loadBalancer":' "a status write is recorded with subresource status"
 expect_contains "$E" '"f:ingress":{}' "with the status fields it wrote"
 expect_not_contains "$(entry kubectl-create svc lb)" 'f:status' "and only there"
+expect_not_contains "$(entry kubectl-create svc lb)" 'f:ipFamilies' "IP families are allocated, not the creator's"
+run k run solo --image=busybox:1.36
+E=$(entry kubectl-run pod solo)
+expect_contains "$E" '"f:enableServiceLinks":{}' "defaults are the creator's"
+expect_not_contains "$E" 'f:priority' "the priority admission sets is not"
 
 # an apply to the status subresource: a status entry, conflicts name the subresource
 cat >"$WORK/lb.yaml" <<'YAML'
