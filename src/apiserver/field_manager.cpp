@@ -289,6 +289,12 @@ void putApplied(json::object& obj, const RequestContext& ctx) {
 }
 }  // namespace
 
+void keepManagedFields(RequestContext& ctx, const json::object& old) {
+  ctx.managedFieldsDone = true;
+  const json::value* list = managedFieldsOf(old);
+  ctx.appliedManagedFields = list ? *list : json::value();
+}
+
 void trackCreate(const ResourceInfo& info, json::object& obj, const RequestContext& ctx) {
   if (ctx.managedFieldsDone) return putApplied(obj, ctx);
   std::vector<Entry> entries;

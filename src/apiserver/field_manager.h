@@ -33,6 +33,11 @@ void trackCreate(const api::ResourceInfo& info, boost::json::object& obj, const 
 void trackUpdate(const api::ResourceInfo& info, boost::json::object& obj, const boost::json::object& old,
                  const std::string& subresource, const RequestContext& ctx);
 
+// For a write the server makes on its own below the request handlers (an eviction's pod
+// condition, its PodDisruptionBudget update): upstream's field manager does not see these,
+// so `old`'s managedFields are written back unchanged.
+void keepManagedFields(RequestContext& ctx, const boost::json::object& old);
+
 // Server-side apply of `config` (the decoded apply-patch body) to `live` (null: the object
 // does not exist yet), both in `info`'s version. Returns the merged object with its
 // managedFields; throws 400 for a configuration of another kind or with managedFields, and

@@ -7,6 +7,7 @@
 #include "api/merge_patch.h"
 #include "api/resource_registry.h"
 #include "apiserver/content.h"
+#include "apiserver/field_manager.h"
 #include "apiserver/eviction.h"
 #include "apiserver/resource_handler.h"
 #include "common/api_error.h"
@@ -284,6 +285,7 @@ void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const
                                            {"reason", "EvictionByEvictionAPI"},
                                            {"message", "Eviction API: evicting"}})) {
       RequestContext statusCtx;
+      keepManagedFields(statusCtx, pod);
       ObjectPtr written = store.commitUpdate(pods, k, std::move(updated), pod, modRevision, "status", statusCtx);
       if (!options.preconditionResourceVersion.empty())
         options.preconditionResourceVersion = strAt(metaOf(*written), "resourceVersion");
@@ -365,6 +367,7 @@ void checkAndDecrement(ResourceStore& store, const ResourceInfo& pdbs, const std
     // two minutes pass).
     dp.as_object()[podName] = nowTimestamp();
     RequestContext statusCtx;
+    keepManagedFields(statusCtx, pdb);
     try {
       store.commitUpdate(pdbs, k, std::move(updated), pdb, modRevision, "status", statusCtx);
       return;
