@@ -5,6 +5,7 @@
 #include <charconv>
 #include <string_view>
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "api/json_access.h"
