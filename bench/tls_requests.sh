@@ -4,6 +4,9 @@
 # The client is Python (it cannot saturate the server), so the figure that compares builds is
 # the server's CPU time per request (utime+stime from /proc before and after each phase);
 # client-side requests/s is printed too, as context only.
+# After creates and gets, every object is patched once with a merge patch and once with a
+# server-side apply (forced, field manager "bench"), each changing one data key: the CPU of
+# an apply next to the merge patch it replaces in a client's workflow.
 # Usage: bench/tls_requests.sh PATH_TO_SKIFF [CREATES=6000] [GETS=12000] [CONNECTIONS=8]
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [CREATES] [GETS] [CONNECTIONS]}")
@@ -58,6 +61,23 @@ def get(c, i):
     r = c.getresponse(); r.read()
     assert r.status == 200, r.status
 
+def merge(c, i):
+    body = json.dumps({"data": {"merged": str(i)}})
+    c.request("PATCH", f"/api/v1/namespaces/default/configmaps/cm-{i}", body,
+              {"Content-Type": "application/merge-patch+json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+
+def apply(c, i):
+    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}"},
+                       "data": {"applied": str(i)}})
+    c.request("PATCH", f"/api/v1/namespaces/default/configmaps/cm-{i}?fieldManager=bench&force=true",
+              body, {"Content-Type": "application/apply-patch+yaml"})
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+
 phase("create", creates, create)
 phase("get", gets, get)
+phase("merge", creates, merge)
+phase("apply", creates, apply)
 PY

@@ -46,9 +46,14 @@ struct SchemaNode {
 
   // How server-side apply identifies a list's items in paths (x-kubernetes-list-type): by
   // index (atomic), by value (set) or by the listMapKeys of each item (map).
+  // From x-kubernetes-list-type, else from the patch strategy (merge with a key: keyed by it;
+  // merge without: a set), as upstream's OpenAPI-to-schema conversion does; else atomic.
   enum class ListType : uint8_t { Atomic, Set, Map };
   ListType listType = ListType::Atomic;
-  std::vector<std::string> listMapKeys;
+  std::vector<std::string> listKeys;     // the keys as declared (x-kubernetes-list-map-keys)
+  std::vector<std::string> listMapKeys;  // the same, sorted (how apply's paths name them)
+  bool atomicMap = false;                // x-kubernetes-map-type: atomic (replaced by apply)
+  std::string name;                      // the definition's name, for a named definition
 
   // For messages in upstream's words: the Go type as reflect prints it ("v1.PodSpec",
   // "[]v1.Container", "map[string]string", "int32") and, for a struct, its bare name

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "api/openapi.h"
+
 namespace skiff::api {
 
 namespace json = boost::json;
@@ -40,6 +42,7 @@ const FieldSchemas::Node* FieldSchemas::compileRef(std::string_view name) const 
   if (schema.contains("$ref") || schema.contains("allOf")) return slot = compile(&schema);  // an alias
   Node& node = newNode();
   slot = &node;
+  node.name = std::string(name);
   fill(node, schema, name);
   return &node;
 }
@@ -104,6 +107,28 @@ void FieldSchemas::fill(Node& node, const json::object& schema, std::string_view
     node.goType = std::string(pkg) + "." + std::string(name);
     node.goStruct = std::string(name);
   }
+  if (const json::value* mt = schema.if_contains("x-kubernetes-map-type"))
+    node.atomicMap = mt->is_string() && mt->as_string() == "atomic";
+  if (const json::value* lt = schema.if_contains("x-kubernetes-list-type"); lt && lt->is_string()) {
+    if (lt->as_string() == "set") node.listType = SchemaNode::ListType::Set;
+    else if (lt->as_string() == "map") node.listType = SchemaNode::ListType::Map;
+    if (const json::value* keys = schema.if_contains("x-kubernetes-list-map-keys"); keys && keys->is_array())
+      for (const auto& k : keys->as_array())
+        if (k.is_string()) node.listKeys.emplace_back(k.as_string());
+  } else if (const json::value* strategy = schema.if_contains("x-kubernetes-patch-strategy");
+             strategy && strategy->is_string() &&
+             std::string_view(strategy->as_string()).find("merge") != std::string_view::npos) {
+    // Built-in types without a list-type: what their patch strategy says, as upstream's
+    // OpenAPI-to-schema conversion does.
+    const json::value* key = schema.if_contains("x-kubernetes-patch-merge-key");
+    if (key && key->is_string()) {
+      node.listType = SchemaNode::ListType::Map;
+      node.listKeys.emplace_back(key->as_string());
+    } else {
+      node.listType = SchemaNode::ListType::Set;
+    }
+  }
+  if (node.listType == SchemaNode::ListType::Map && node.listKeys.empty()) node.listType = SchemaNode::ListType::Atomic;
   if (props && props->is_object()) {
     node.hasProperties = true;
     for (const auto& [k, v] : props->as_object())
@@ -117,13 +142,7 @@ void FieldSchemas::fill(Node& node, const json::object& schema, std::string_view
     node.items = compile(&items->as_object());
   }
 
-  if (const json::value* listType = schema.if_contains("x-kubernetes-list-type"); listType && listType->is_string()) {
-    if (listType->get_string() == "set") node.listType = Node::ListType::Set;
-    if (listType->get_string() == "map") node.listType = Node::ListType::Map;
-  }
-  if (const json::value* keys = schema.if_contains("x-kubernetes-list-map-keys"); keys && keys->is_array())
-    for (const auto& key : keys->get_array())
-      if (key.is_string()) node.listMapKeys.emplace_back(key.get_string());
+  node.listMapKeys = node.listKeys;
   std::sort(node.listMapKeys.begin(), node.listMapKeys.end());  // paths name the keys sorted
 
   node.type = jsonType(schema);

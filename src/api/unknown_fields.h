@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string>
 #include <optional>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "api/schema_node.h"
@@ -22,6 +24,7 @@ namespace skiff::api {
 class FieldSchemas {
  public:
   using Node = SchemaNode;
+  using ListType = SchemaNode::ListType;
   explicit FieldSchemas(const boost::json::object& definitions);
   ~FieldSchemas();
   FieldSchemas(const FieldSchemas&) = delete;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "apiserver/content.h"
+#include "apiserver/field_manager.h"
 #include "common/api_error.h"
 
 namespace skiff::apiserver {
@@ -121,6 +122,9 @@ RequestContext requestContextFrom(const HttpRequest& req) {
   validateDryRun(dryRun, causes);
   validateFieldValidation(fieldValidation, causes);
   if (!causes.empty()) throw invalid(optionsKind, "meta.k8s.io", "", std::move(causes));
+  ctx.force = req.flag("force");
+  // Without ?fieldManager= the managedFields entry is named after the client.
+  if (ctx.fieldManager.empty()) ctx.fieldManager = managerFromUserAgent(req.header("user-agent"));
   return ctx;
 }
 

@@ -11,6 +11,7 @@
 #include "api/unknown_fields.h"
 #include "api/validation.h"
 #include "apiserver/admission.h"
+#include "apiserver/field_manager.h"
 #include "apiserver/strategy.h"
 #include "common/api_error.h"
 #include "common/ids.h"
@@ -253,6 +254,7 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   else meta.erase("generation");
 
   applyKindDefaults(info, obj);
+  trackCreate(info, obj, ctx);
   prepareForCreate(info, obj);
   admission_.admitCreate(info, obj, ctx.dryRun);
   auto causes = validateKind(info, obj, nullptr);
@@ -312,6 +314,7 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   // it always changes spec.nodeName, so it is never a no-op.
   const bool binding = subresource == "binding";
   if (!binding) applyKindDefaults(info, obj);
+  if (!binding) trackUpdate(info, obj, old, subresource, ctx);
   if (subresource.empty()) prepareForUpdate(info, obj, old);
   if (info.tracksGeneration && subresource.empty() && specChanged(obj, old)) {
     int64_t generation = 0;

@@ -23,7 +23,17 @@ class Admission;
 struct RequestContext {
   bool dryRun = false;
   std::string fieldValidation = "Warn";  // Strict | Warn | Ignore
+  // ?fieldManager=, else the User-Agent's prefix (upstream's rule), for managedFields.
   std::string fieldManager;
+  bool force = false;  // ?force=true: server-side apply takes conflicting fields
+  // Set once a write's managedFields are computed (apply does it before the generic update
+  // path), so the update path does not record the write a second time but puts these in
+  // (a status write takes its metadata from the stored object). Null: none.
+  bool managedFieldsDone = false;
+  boost::json::value appliedManagedFields;
+  // The subresource a managedFields entry names when it is not the request's own (scale
+  // writes through the parent's update path).
+  std::string managedSubresource;
   std::vector<std::string> warnings;  // sent back as Warning headers
 };
 

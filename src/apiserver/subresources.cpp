@@ -11,6 +11,7 @@
 #include "api/resource_registry.h"
 #include "api/unknown_fields.h"
 #include "apiserver/content.h"
+#include "apiserver/field_manager.h"
 #include "apiserver/eviction.h"
 #include "apiserver/resource_handler.h"
 #include "common/api_error.h"
@@ -163,6 +164,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
     } else {
       updated["spec"].as_object()["replicas"] = replicas->as_int64();
     }
+    ctx.managedSubresource = "scale";  // managedFields name the scale subresource, as upstream
     try {
       ObjectPtr result = store.commitUpdate(info, k, std::move(updated), old, modRevision, "", ctx);
       return objectResponse(200, toScale(info, *result), negotiate(req));
@@ -341,6 +343,7 @@ void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const
                                            {"reason", "EvictionByEvictionAPI"},
                                            {"message", "Eviction API: evicting"}})) {
       RequestContext statusCtx;
+      keepManagedFields(statusCtx, pod);
       ObjectPtr written = store.commitUpdate(pods, k, std::move(updated), pod, modRevision, "status", statusCtx);
       if (!options.preconditionResourceVersion.empty())
         options.preconditionResourceVersion = strAt(metaOf(*written), "resourceVersion");
@@ -422,6 +425,7 @@ void checkAndDecrement(ResourceStore& store, const ResourceInfo& pdbs, const std
     // two minutes pass).
     dp.as_object()[podName] = nowTimestamp();
     RequestContext statusCtx;
+    keepManagedFields(statusCtx, pdb);
     try {
       store.commitUpdate(pdbs, k, std::move(updated), pdb, modRevision, "status", statusCtx);
       return;

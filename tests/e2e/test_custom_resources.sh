@@ -221,6 +221,16 @@ wait "$WATCH_PID"
 expect_contains "$(cat "$WORK/watch")" '"type":"MODIFIED"' "watch sees the change"
 expect_contains "$(cat "$WORK/watch")" '"type":"DELETED"' "watch sees the delete"
 
+# ---- server-side apply on a custom resource: managers, conflicts, force ----
+apply_w() { printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: ssa}\nspec: {color: blue, replicas: %s}\n' "$1" |
+  k apply --server-side --field-manager="$2" ${3:-} -f -; }
+run apply_w 2 alice
+expect_fail "a second manager's different value conflicts" apply_w 3 bob
+expect_contains "$OUT" 'Apply failed with 1 conflict: conflict with "alice": .spec.replicas' "conflict names the owner"
+run apply_w 3 bob --force-conflicts
+run k get wd ssa -o jsonpath='{.spec.replicas}/{.metadata.managedFields[*].manager}'
+expect_eq "$OUT" "3/alice bob" "forced apply took the field; both managers listed"
+
 # ---- kubectl explain from /openapi/v3 ----
 run k explain widgets.spec.color
 expect_contains "$OUT" "ENUM:" "explain shows the enum"
