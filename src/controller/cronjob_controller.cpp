@@ -30,21 +30,6 @@ namespace json = boost::json;
 using Clock = std::chrono::system_clock;
 
 namespace {
-std::mutex clockMu;
-std::function<Clock::time_point()> clockOverride;
-
-Clock::time_point cronNow() {
-  std::lock_guard lock(clockMu);
-  return clockOverride ? clockOverride() : Clock::now();
-}
-}  // namespace
-
-void setCronJobClock(std::function<Clock::time_point()> now) {
-  std::lock_guard lock(clockMu);
-  clockOverride = std::move(now);
-}
-
-namespace {
 
 // Upstream requeues slightly after the scheduled time so the time has surely passed.
 constexpr auto kNextScheduleDelta = std::chrono::milliseconds(100);
@@ -184,7 +169,7 @@ void CronJobController::sync(const std::string& key) {
   json::object cj = *cached;
   const std::string ns = namespaceOf(cj), uid = uidOf(cj);
   if (uid.empty()) return;
-  const SysSeconds now = toSeconds(cronNow());
+  const SysSeconds now = toSeconds(clock_.now());
 
   std::vector<client::ObjectPtr> jobs;
   for (auto& j : jobs_.byIndex(client::kIndexOwnerUid, uid))
@@ -285,7 +270,7 @@ void CronJobController::sync(const std::string& key) {
       auto base = r->mostRecent ? *r->mostRecent : r->earliest;
       auto next = sched->next(base);
       if (!next) return std::chrono::hours(24);  // no time within five years: look again daily
-      auto realNow = cronNow();
+      auto realNow = clock_.now();
       return std::max(kNextScheduleDelta,
                       std::chrono::duration_cast<std::chrono::milliseconds>(*next - realNow) + kNextScheduleDelta);
     };

@@ -396,7 +396,7 @@ void JobController::sync(const std::string& key) {
   }
   const std::string uid = uidOf(job);
   if (uid.empty()) return;
-  const auto now = Clock::now();
+  const auto now = syncClock().now();
 
   std::vector<client::ObjectPtr> pods;
   for (auto& p : pods_.byIndex(client::kIndexOwnerUid, uid))
