@@ -99,6 +99,11 @@ void FakeApi::seed(const std::string& resource, json::object obj) {
       std::move(obj);
 }
 
+void FakeApi::erase(const std::string& resource, const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  if (auto r = objects_.find(resource); r != objects_.end()) r->second.erase(keyOf(ns, name));
+}
+
 std::optional<json::object> FakeApi::object(const std::string& resource, const std::string& ns,
                                             const std::string& name) const {
   std::lock_guard lock(mu_);

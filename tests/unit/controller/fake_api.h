@@ -48,6 +48,7 @@ class FakeApi : public client::LocalEndpoint {
   // Puts `obj` into the tracker as is (apiVersion decides the group; uid and
   // resourceVersion are filled when missing).
   void seed(const std::string& resource, boost::json::object obj);
+  void erase(const std::string& resource, const std::string& ns, const std::string& name);
   std::optional<boost::json::object> object(const std::string& resource, const std::string& ns,
                                             const std::string& name) const;
   std::vector<boost::json::object> objects(const std::string& resource, const std::string& ns = "") const;

@@ -21,6 +21,7 @@
 #include "client/informer.h"
 #include "client/rest_client.h"
 #include "common/clock.h"
+#include "common/ids.h"
 #include "controller/controller.h"
 #include "controller/discovery.h"
 #include "unit/controller/fake_api.h"
@@ -75,25 +76,31 @@ struct ControllerTestEnv {
   client::SharedInformer& informer(const client::Resource& r) { return informers.informer(r); }
 
   // Into the fake API's tracker (filling uid/resourceVersion) and, as an event, into the informer.
-  boost::json::object add(const client::Resource& r, boost::json::object obj) {
-    api->seed(r.resource, obj);
-    auto stored = *api->object(r.resource, api::stringAt(obj, {"metadata", "namespace"}),
-                               api::stringAt(obj, {"metadata", "name"}));
-    deliver(r, "ADDED", stored);
-    return stored;
+  // `informerNs` names the informer for controllers that watch one namespace (node Leases).
+  boost::json::object add(const client::Resource& r, boost::json::object obj, const std::string& informerNs = "") {
+    return put(r, std::move(obj), "ADDED", informerNs);
   }
-  boost::json::object update(const client::Resource& r, boost::json::object obj) {
-    api->seed(r.resource, obj);
-    auto stored = *api->object(r.resource, api::stringAt(obj, {"metadata", "namespace"}),
-                               api::stringAt(obj, {"metadata", "name"}));
-    deliver(r, "MODIFIED", stored);
-    return stored;
+  boost::json::object update(const client::Resource& r, boost::json::object obj, const std::string& informerNs = "") {
+    return put(r, std::move(obj), "MODIFIED", informerNs);
   }
-  void remove(const client::Resource& r, const boost::json::object& obj) { deliver(r, "DELETED", obj); }
+  // Gone from the tracker and, as a DELETED event, from the informer.
+  void remove(const client::Resource& r, const boost::json::object& obj) {
+    api->erase(r.resource, api::stringAt(obj, {"metadata", "namespace"}), api::stringAt(obj, {"metadata", "name"}));
+    deliver(r, "DELETED", obj);
+  }
 
-  void deliver(const client::Resource& r, const std::string& type, const boost::json::object& obj) {
+  boost::json::object put(const client::Resource& r, boost::json::object obj, const std::string& type,
+                          const std::string& informerNs) {
+    api->seed(r.resource, obj);
+    auto stored = *api->object(r.resource, api::stringAt(obj, {"metadata", "namespace"}),
+                               api::stringAt(obj, {"metadata", "name"}));
+    deliver(r, type, stored, informerNs);
+    return stored;
+  }
+  void deliver(const client::Resource& r, const std::string& type, const boost::json::object& obj,
+               const std::string& informerNs = "") {
     client::WatchEvent e{type, std::make_shared<const boost::json::object>(obj)};
-    informer(r).handleEvent(e);
+    informers.informer(r, informerNs).handleEvent(e);
   }
 
   // The controller's writes reach its informers at once, as events of a watch would.
