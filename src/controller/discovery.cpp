@@ -110,7 +110,18 @@ StaticDiscovery::StaticDiscovery() {
 
 std::vector<DiscoveredResource> StaticDiscovery::resources() {
   std::lock_guard lock(mu_);
+  if (!failure_.empty()) throw std::runtime_error(failure_);
   return list_;
+}
+
+void StaticDiscovery::remove(const std::string& group, const std::string& resource) {
+  std::lock_guard lock(mu_);
+  std::erase_if(list_, [&](const DiscoveredResource& r) { return r.group == group && r.resource == resource; });
+}
+
+void StaticDiscovery::failWith(std::string message) {
+  std::lock_guard lock(mu_);
+  failure_ = std::move(message);
 }
 
 void StaticDiscovery::set(std::vector<DiscoveredResource> list) {

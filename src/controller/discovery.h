@@ -70,10 +70,14 @@ class StaticDiscovery : public ResourceDiscovery {
   std::vector<DiscoveredResource> resources() override;
   void set(std::vector<DiscoveredResource> list);
   void add(DiscoveredResource r);
+  void remove(const std::string& group, const std::string& resource);
+  // resources() throws this message until cleared with "" (a server that cannot be asked).
+  void failWith(std::string message);
 
  private:
   std::mutex mu_;
   std::vector<DiscoveredResource> list_;
+  std::string failure_;
 };
 
 }  // namespace skiff::controller

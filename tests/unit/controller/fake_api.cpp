@@ -260,6 +260,29 @@ client::HttpResult FakeApi::handle(Action& a, const std::string&,
     changes.emplace_back("ADDED", obj);
     return jsonResult(201, obj);
   }
+  if (a.verb == "delete" && a.name.empty()) {
+    // deletecollection: everything of the resource in the namespace (finalizers still hold).
+    a.verb = "deletecollection";
+    for (auto i = objs.begin(); i != objs.end();) {
+      if (!a.ns.empty() && api::stringAt(i->second, {"metadata", "namespace"}) != a.ns) {
+        ++i;
+        continue;
+      }
+      auto* fin = api::arrayAt(i->second, {"metadata", "finalizers"});
+      if (fin && !fin->empty()) {
+        if (api::stringAt(i->second, {"metadata", "deletionTimestamp"}).empty()) {
+          api::ensureObject(i->second, {"metadata"})["deletionTimestamp"] = formatTime(clock_.now());
+          stamp(i->second);
+          changes.emplace_back("MODIFIED", i->second);
+        }
+        ++i;
+        continue;
+      }
+      changes.emplace_back("DELETED", i->second);
+      i = objs.erase(i);
+    }
+    return jsonResult(200, json::object{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Success"}});
+  }
   auto it = objs.find(keyOf(a.ns, a.name));
   if (it == objs.end()) throw notFound();
   json::object& current = it->second;

@@ -26,7 +26,7 @@ namespace skiff::controller::testing {
 
 // One request the fake received.
 struct Action {
-  std::string verb;         // get, list, watch, create, update, patch, delete
+  std::string verb;         // get, list, create, update, patch, delete, deletecollection
   std::string group;        // "" for core
   std::string resource;     // plural: "pods"
   std::string subresource;  // "status", "scale", ... or ""
