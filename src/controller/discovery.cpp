@@ -18,7 +18,7 @@ bool DiscoveredResource::supports(std::string_view verb) const {
 
 bool DiscoveredResource::aliasOfAnotherResource() const {
   const auto* info = api::ResourceRegistry::builtin().find(group, version, resource);
-  return info && info->storage && info->storage->plural + info->storage->group != resource + group;
+  return info && info->storage && (info->storage->plural != resource || info->storage->group != group);
 }
 
 namespace {
