@@ -15,7 +15,6 @@
 //   start time first.
 // - After each sync the CronJob is requeued for just after its next scheduled time: no polling.
 #include <algorithm>
-#include <mutex>
 
 #include "common/api_error.h"
 #include "common/ids.h"

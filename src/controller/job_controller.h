@@ -4,7 +4,6 @@
 // by name ("job", "cronjob"); nothing else needs their types.
 #pragma once
 #include <chrono>
-#include <functional>
 #include <string>
 
 namespace skiff::controller {
