@@ -5,7 +5,8 @@
 
 namespace skiff::client {
 
-using Clock = std::chrono::steady_clock;
+// Metrics measure real durations whatever clock the queue schedules by.
+using Steady = std::chrono::steady_clock;
 
 std::chrono::milliseconds RateLimiter::when(const std::string& key) {
   std::lock_guard lock(mu_);
@@ -16,7 +17,7 @@ std::chrono::milliseconds RateLimiter::when(const std::string& key) {
       static_cast<int64_t>(std::min(ms, static_cast<double>(options_.maxDelay.count()))));
   if (options_.qps <= 0) return perItem;
   // Token bucket reservation: take a token now, wait for it if the bucket is in debt.
-  auto now = Clock::now();
+  auto now = clock_.monotonic();
   tokens_ = std::min<double>(options_.burst,
                              tokens_ + std::chrono::duration<double>(now - last_).count() * options_.qps);
   last_ = now;
@@ -60,14 +61,14 @@ void describeWorkQueueMetrics() {
   (void)done;
 }
 
-double secondsBetween(Clock::time_point from, Clock::time_point to) {
+double secondsBetween(Steady::time_point from, Steady::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
 }  // namespace
 
-WorkQueue::WorkQueue(std::string name, RateLimiterOptions limiter)
-    : name_(std::move(name)), limiter_(limiter) {
+WorkQueue::WorkQueue(std::string name, RateLimiterOptions limiter, const Clock& clock)
+    : name_(std::move(name)), clock_(clock), limiter_(limiter, clock) {
   if (!name_.empty()) {
     describeWorkQueueMetrics();
     auto& m = Metrics::global();
@@ -83,7 +84,7 @@ WorkQueue::WorkQueue(std::string name, RateLimiterOptions limiter)
                             "Seconds of work in progress not yet done, summed over the keys being processed.",
                             [this] {
                               std::lock_guard lock(mu_);
-                              auto now = Clock::now();
+                              auto now = Steady::now();
                               double total = 0;
                               for (const auto& [key, at] : startedAt_) total += secondsBetween(at, now);
                               return std::vector<MetricSample>{{{{"name", name_}}, total}};
@@ -92,18 +93,24 @@ WorkQueue::WorkQueue(std::string name, RateLimiterOptions limiter)
                          "Seconds the longest-running worker of this queue has been on its key.",
                          [this] {
                            std::lock_guard lock(mu_);
-                           auto now = Clock::now();
+                           auto now = Steady::now();
                            double longest = 0;
                            for (const auto& [key, at] : startedAt_) longest = std::max(longest, secondsBetween(at, now));
                            return std::vector<MetricSample>{{{{"name", name_}}, longest}};
                          });
   }
+  onClockAdvance_ = clock_.onAdvance([this] {
+    std::lock_guard lock(mu_);
+    promoteDueLocked();
+    timerCv_.notify_one();
+  });
   timer_ = namedThread("q/" + name_, [this] { timerLoop(); });
 }
 
 WorkQueue::~WorkQueue() {
   unfinished_.reset();  // before the state their functions read goes
   longest_.reset();
+  onClockAdvance_.reset();
   shutDown();
   if (timer_.joinable()) timer_.join();
 }
@@ -111,7 +118,7 @@ WorkQueue::~WorkQueue() {
 void WorkQueue::noteAdded(const std::string& key) {
   if (!metrics_.adds) return;
   metrics_.adds->fetch_add(1, std::memory_order_relaxed);
-  addedAt_.emplace(key, Clock::now());
+  addedAt_.emplace(key, Steady::now());
 }
 
 void WorkQueue::noteDepth() {
@@ -120,6 +127,10 @@ void WorkQueue::noteDepth() {
 
 void WorkQueue::add(const std::string& key) {
   std::lock_guard lock(mu_);
+  addLocked(key);
+}
+
+void WorkQueue::addLocked(const std::string& key) {
   if (shuttingDown_ || dirty_.count(key)) return;
   dirty_.insert(key);
   noteAdded(key);
@@ -133,7 +144,7 @@ void WorkQueue::addAfter(const std::string& key, std::chrono::milliseconds delay
   if (delay <= std::chrono::milliseconds(0)) return add(key);
   std::lock_guard lock(mu_);
   if (shuttingDown_) return;
-  auto at = Clock::now() + delay;
+  auto at = clock_.monotonic() + delay;
   if (auto it = waitingAt_.find(key); it != waitingAt_.end()) {
     if (it->second <= at) return;  // an earlier add is already pending
     for (auto w = waiting_.lower_bound(it->second); w != waiting_.end() && w->first == it->second; ++w)
@@ -156,12 +167,22 @@ std::optional<std::string> WorkQueue::get() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return !queue_.empty() || shuttingDown_; });
   if (queue_.empty()) return std::nullopt;
+  return takeLocked();
+}
+
+std::optional<std::string> WorkQueue::tryGet() {
+  std::lock_guard lock(mu_);
+  if (queue_.empty()) return std::nullopt;
+  return takeLocked();
+}
+
+std::string WorkQueue::takeLocked() {
   std::string key = std::move(queue_.front());
   queue_.pop_front();
   processing_.insert(key);
   dirty_.erase(key);
   if (metrics_.adds) {
-    auto now = Clock::now();
+    auto now = Steady::now();
     if (auto it = addedAt_.find(key); it != addedAt_.end()) {
       Metrics::observe(*metrics_.queueDuration, secondsBetween(it->second, now));
       addedAt_.erase(it);
@@ -177,7 +198,7 @@ void WorkQueue::done(const std::string& key) {
   processing_.erase(key);
   if (metrics_.adds) {
     if (auto it = startedAt_.find(key); it != startedAt_.end()) {
-      Metrics::observe(*metrics_.workDuration, secondsBetween(it->second, Clock::now()));
+      Metrics::observe(*metrics_.workDuration, secondsBetween(it->second, Steady::now()));
       startedAt_.erase(it);
     }
   }
@@ -207,24 +228,22 @@ size_t WorkQueue::len() const {
   return queue_.size();
 }
 
+void WorkQueue::promoteDueLocked() {
+  auto now = clock_.monotonic();
+  while (!waiting_.empty() && waiting_.begin()->first <= now) {
+    std::string key = std::move(waiting_.begin()->second);
+    waiting_.erase(waiting_.begin());
+    waitingAt_.erase(key);
+    addLocked(key);
+  }
+}
+
 void WorkQueue::timerLoop() {
   std::unique_lock lock(mu_);
   while (!shuttingDown_) {
-    if (waiting_.empty()) {
-      timerCv_.wait(lock);
-      continue;
-    }
-    auto next = waiting_.begin()->first;
-    if (Clock::now() < next) {
-      timerCv_.wait_until(lock, next);
-      continue;
-    }
-    std::string key = waiting_.begin()->second;
-    waiting_.erase(waiting_.begin());
-    waitingAt_.erase(key);
-    lock.unlock();
-    add(key);
-    lock.lock();
+    promoteDueLocked();
+    if (waiting_.empty()) timerCv_.wait(lock);
+    else clock_.waitUntil(timerCv_, lock, waiting_.begin()->first);
   }
 }
 

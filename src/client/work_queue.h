@@ -7,6 +7,9 @@
 //   client-go's DefaultControllerRateLimiter: 5 ms · 2^failures capped at 1000 s, and
 //   10 qps with burst 100. forget() resets the key's failures after a successful sync.
 // - addAfter() delays an add (a timer thread; the earliest pending time per key wins).
+// - Time comes from a Clock (common/clock.h): with a FakeClock, delays and backoffs pass
+//   only when the test steps the clock, and the keys that became due are queued before
+//   step() returns.
 //
 // - A named queue reports client-go's workqueue metrics to Metrics::global(), labelled
 //   name=<queue>: workqueue_adds_total, workqueue_depth, workqueue_queue_duration_seconds,
@@ -29,6 +32,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/clock.h"
 #include "common/metrics.h"
 
 namespace skiff::client {
@@ -43,22 +47,26 @@ struct RateLimiterOptions {
 // max(per-item exponential, overall token bucket), as client-go's default controller limiter.
 class RateLimiter {
  public:
-  explicit RateLimiter(RateLimiterOptions options = {}) : options_(options), tokens_(options.burst) {}
+  explicit RateLimiter(RateLimiterOptions options = {}, const Clock& clock = realClock())
+      : options_(options), clock_(clock), tokens_(options.burst), last_(clock.monotonic()) {}
   std::chrono::milliseconds when(const std::string& key);
   void forget(const std::string& key);
   int numRequeues(const std::string& key) const;
 
  private:
   RateLimiterOptions options_;
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, int> failures_;
   double tokens_;
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  Clock::MonoTime last_;
 };
 
 class WorkQueue {
  public:
-  explicit WorkQueue(std::string name = "", RateLimiterOptions limiter = {});
+  // `clock` must outlive the queue.
+  explicit WorkQueue(std::string name = "", RateLimiterOptions limiter = {},
+                     const Clock& clock = realClock());
   ~WorkQueue();  // shuts down and joins the timer thread
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
@@ -71,6 +79,8 @@ class WorkQueue {
 
   // Blocks for the next key; nullopt once shut down and drained. Call done(key) after.
   std::optional<std::string> get();
+  // get() without blocking: nullopt when nothing is queued now (tests drain a queue with it).
+  std::optional<std::string> tryGet();
   void done(const std::string& key);
   // Wakes every get(); later adds are ignored. Keys already queued are still handed out.
   void shutDown();
@@ -80,9 +90,15 @@ class WorkQueue {
 
  private:
   void timerLoop();
+  // Under mu_: add() without taking the lock.
+  void addLocked(const std::string& key);
+  // Under mu_: queues every delayed key whose time has come.
+  void promoteDueLocked();
   // Under mu_: an add was accepted (counted, its queue time starts).
   void noteAdded(const std::string& key);
   void noteDepth();
+  // Under mu_, queue_ not empty: hands out the front key.
+  std::string takeLocked();
 
   struct QueueMetrics {
     std::atomic<double>* adds = nullptr;
@@ -95,6 +111,7 @@ class WorkQueue {
   const std::string name_;
   QueueMetrics metrics_;  // all null for an unnamed queue
   MetricsCollectorHandle unfinished_, longest_;  // the scrape-time gauges
+  const Clock& clock_;
   RateLimiter limiter_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -107,8 +124,9 @@ class WorkQueue {
 
   // Delayed adds: ready time → keys, plus each key's pending time for de-duplication.
   std::condition_variable timerCv_;
-  std::multimap<std::chrono::steady_clock::time_point, std::string> waiting_;
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> waitingAt_;
+  std::multimap<Clock::MonoTime, std::string> waiting_;
+  std::unordered_map<std::string, Clock::MonoTime> waitingAt_;
+  std::shared_ptr<void> onClockAdvance_;  // a fake clock's step queues what became due
   std::thread timer_;
 };
 

@@ -13,8 +13,9 @@ QueueController::QueueController(ControllerContext& ctx, std::string name, std::
     : client_(ctx.client),
       informers_(ctx.informers),
       options_(ctx.options),
+      clock_(ctx.clock),
       recorder_(ctx.client, std::move(component)),
-      queue_(name),
+      queue_(name, {}, ctx.clock),
       name_(std::move(name)),
       workers_(workers > 0 ? workers : std::max(1, ctx.options.workers)) {}
 
@@ -68,6 +69,7 @@ void QueueController::run() {
       while (!stopping_) {
         lock.unlock();
         try {
+          SyncClockScope scope(clock_);
           p.fn();
         } catch (const std::exception& e) {
           SKIFF_LOG_WARN("controller={} periodic task failed error=\"{}\"", name_, e.what());
@@ -96,22 +98,48 @@ void QueueController::worker() {
       queue_.done(*key);
       continue;
     }
-    try {
-      sync(*key);
-      queue_.forget(*key);
-    } catch (const ApiError& e) {
-      // Conflicts are routine (a stale cache): retry quietly.
-      if (e.code() == 409)
-        SKIFF_LOG_DEBUG("controller={} key={} conflict, retrying", name_, *key);
-      else
-        SKIFF_LOG_WARN("controller={} key={} sync failed error=\"{}\"", name_, *key, e.what());
-      queue_.addRateLimited(*key);
-    } catch (const std::exception& e) {
-      SKIFF_LOG_WARN("controller={} key={} sync failed error=\"{}\"", name_, *key, e.what());
-      queue_.addRateLimited(*key);
-    }
-    queue_.done(*key);
+    process(*key);
   }
+}
+
+void QueueController::process(const std::string& key) {
+  try {
+    SyncClockScope scope(clock_);
+    sync(key);
+    queue_.forget(key);
+  } catch (const ApiError& e) {
+    // Conflicts are routine (a stale cache): retry quietly.
+    if (e.code() == 409)
+      SKIFF_LOG_DEBUG("controller={} key={} conflict, retrying", name_, key);
+    else
+      SKIFF_LOG_WARN("controller={} key={} sync failed error=\"{}\"", name_, key, e.what());
+    queue_.addRateLimited(key);
+  } catch (const std::exception& e) {
+    SKIFF_LOG_WARN("controller={} key={} sync failed error=\"{}\"", name_, key, e.what());
+    queue_.addRateLimited(key);
+  }
+  queue_.done(key);
+}
+
+int QueueController::drainQueue(int limit) {
+  int handled = 0;
+  while (handled < limit) {
+    auto key = queue_.tryGet();
+    if (!key) break;
+    process(*key);
+    ++handled;
+  }
+  return handled;
+}
+
+void QueueController::syncKey(const std::string& key) {
+  SyncClockScope scope(clock_);
+  sync(key);
+}
+
+void QueueController::runPeriodicTasks() {
+  SyncClockScope scope(clock_);
+  for (auto& p : periodic_) p.fn();
 }
 
 namespace {

@@ -10,6 +10,11 @@
 //
 // Controllers register themselves by name with a static ControllerRegistration in their own
 // .cpp file (the library is linked whole-archive so those objects are kept).
+//
+// Tests (docs/architecture.md, "Testing controllers") build a controller from its
+// registration with a ControllerContext whose client talks to a fake API server, informers
+// filled directly and a FakeClock, and drive it on the test's thread with drainQueue() and
+// runPeriodicTasks() instead of run().
 #pragma once
 #include <boost/json/object.hpp>
 #include <chrono>
@@ -23,6 +28,7 @@
 #include "client/informer.h"
 #include "client/rest_client.h"
 #include "client/work_queue.h"
+#include "common/clock.h"
 #include "controller/controller_utils.h"
 
 namespace skiff::controller {
@@ -46,10 +52,17 @@ struct ControllerOptions {
   std::vector<std::string> controllers = {"*"};
 };
 
+class ResourceDiscovery;
+
 struct ControllerContext {
   client::RestClient& client;
   client::SharedInformerFactory& informers;
   const ControllerOptions& options;
+  // What controllers read the time from (tests: a FakeClock). Must outlive the controllers.
+  const Clock& clock = realClock();
+  // The served resources (namespace controller, garbage collector); null: discovered from
+  // `client` (controller/discovery.h). Tests pass a fake.
+  std::shared_ptr<ResourceDiscovery> discovery = nullptr;
 };
 
 class Controller {
@@ -69,6 +82,19 @@ class QueueController : public Controller {
   const std::string& name() const override { return name_; }
   void run() override;
   void stop() override;
+
+  // --- test seams: the controller's work on the caller's thread, without run()'s threads.
+  // Takes every key queued now (and those re-queued meanwhile, up to `limit` keys) and
+  // handles each as a worker would: sync, then forget it or re-add it rate-limited when
+  // sync threw. Delayed adds wait for their time (step a FakeClock). Returns the number of
+  // keys handled.
+  int drainQueue(int limit = 1000);
+  // sync(key) once; exceptions propagate.
+  void syncKey(const std::string& key);
+  // Each periodic task (every()) once.
+  void runPeriodicTasks();
+  client::WorkQueue& queue() { return queue_; }
+  client::EventRecorder& recorder() { return recorder_; }
 
  protected:
   // `component` is the Event source (e.g. "replicaset-controller").
@@ -96,11 +122,14 @@ class QueueController : public Controller {
   client::RestClient& client_;
   client::SharedInformerFactory& informers_;
   const ControllerOptions& options_;
+  const Clock& clock_;
   client::EventRecorder recorder_;
   client::WorkQueue queue_;
 
  private:
   void worker();
+  // One key taken from the queue: sync, forget or re-add rate-limited.
+  void process(const std::string& key);
   const std::string name_;
   const int workers_;
   std::atomic<bool> stopping_{false};

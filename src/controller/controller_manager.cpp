@@ -1,6 +1,7 @@
 #include "controller/controller_manager.h"
 
 #include "common/log.h"
+#include "controller/discovery.h"
 
 namespace skiff::controller {
 
@@ -10,7 +11,8 @@ ControllerManager::ControllerManager(client::RestClient& client, ControllerOptio
       options_(std::move(options)),
       ownInformers_(shared ? nullptr : std::make_unique<client::SharedInformerFactory>(client)),
       informers_(shared ? *shared : *ownInformers_),
-      context_{client_, informers_, options_} {}
+      // One discovery cache for the controllers that follow the served resources.
+      context_{client_, informers_, options_, realClock(), std::make_shared<ServerDiscovery>(client_)} {}
 
 ControllerManager::~ControllerManager() { stop(); }
 

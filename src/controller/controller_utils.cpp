@@ -169,11 +169,20 @@ bool labelsMatch(const api::LabelSelector& selector, const json::object& obj) {
   return selector.matches(objectAt(obj, {"metadata", "labels"}));
 }
 
-std::string nowTime() { return formatTime(std::chrono::system_clock::now()); }
+namespace {
+thread_local const Clock* currentSyncClock = nullptr;
+}  // namespace
+
+const Clock& syncClock() { return currentSyncClock ? *currentSyncClock : realClock(); }
+
+SyncClockScope::SyncClockScope(const Clock& clock) : previous_(currentSyncClock) { currentSyncClock = &clock; }
+SyncClockScope::~SyncClockScope() { currentSyncClock = previous_; }
+
+std::string nowTime() { return formatTime(syncClock().now()); }
 
 void Expectations::expect(const std::string& key, int adds, int dels) {
   std::lock_guard lock(mu_);
-  entries_[key] = Entry{adds, dels, std::chrono::steady_clock::now()};
+  entries_[key] = Entry{adds, dels, syncClock().monotonic()};
 }
 
 void Expectations::lower(const std::string& key, int adds, int dels) {
@@ -189,7 +198,7 @@ bool Expectations::satisfied(const std::string& key) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) return true;
   if (it->second.adds <= 0 && it->second.dels <= 0) return true;
-  return std::chrono::steady_clock::now() - it->second.since > std::chrono::minutes(5);
+  return syncClock().monotonic() - it->second.since > std::chrono::minutes(5);
 }
 
 void Expectations::forget(const std::string& key) {

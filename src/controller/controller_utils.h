@@ -14,8 +14,27 @@
 
 #include "api/json_access.h"
 #include "api/label_selector.h"
+#include "common/clock.h"
 
 namespace skiff::controller {
+
+// --- time
+// The clock of the controller whose sync (or periodic task) runs on this thread, the real
+// clock elsewhere. Shared helpers below (nowTime, setCondition, isPodAvailable,
+// expectations, ...) read time through it, so a controller built with a FakeClock sees fake
+// time in its helpers too without the clock being passed down every call.
+const Clock& syncClock();
+// Makes `clock` this thread's syncClock() for the scope (QueueController sets it around sync).
+class SyncClockScope {
+ public:
+  explicit SyncClockScope(const Clock& clock);
+  ~SyncClockScope();
+  SyncClockScope(const SyncClockScope&) = delete;
+  SyncClockScope& operator=(const SyncClockScope&) = delete;
+
+ private:
+  const Clock* previous_;
+};
 
 // Null-safe JSON access lives in api/json_access.h; controllers use it unqualified.
 using api::Path;
@@ -53,7 +72,7 @@ bool isPodTerminal(const boost::json::object& pod);  // Succeeded or Failed
 bool isPodReady(const boost::json::object& pod);     // condition Ready=True
 // Ready for at least minReadySeconds (by the Ready condition's lastTransitionTime).
 bool isPodAvailable(const boost::json::object& pod, int64_t minReadySeconds,
-                    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+                    std::chrono::system_clock::time_point now = syncClock().now());
 // The condition `type` in status.conditions, or nullptr.
 const boost::json::object* findCondition(const boost::json::object& obj, std::string_view type);
 bool conditionTrue(const boost::json::object& obj, std::string_view type);
@@ -80,7 +99,7 @@ std::string computeHash(const boost::json::value& v, int64_t collisionCount = 0)
 api::LabelSelector selectorOf(const boost::json::object& obj);
 bool labelsMatch(const api::LabelSelector& selector, const boost::json::object& obj);
 
-std::string nowTime();  // RFC 3339, seconds
+std::string nowTime();  // syncClock().now() as RFC 3339, seconds
 
 // Expected creations/deletions per controller key; satisfied when both reached zero or
 // after 5 minutes (upstream's ExpectationsTimeout).

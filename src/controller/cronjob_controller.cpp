@@ -15,7 +15,6 @@
 //   start time first.
 // - After each sync the CronJob is requeued for just after its next scheduled time: no polling.
 #include <algorithm>
-#include <mutex>
 
 #include "common/api_error.h"
 #include "common/ids.h"
@@ -28,21 +27,6 @@ namespace skiff::controller {
 
 namespace json = boost::json;
 using Clock = std::chrono::system_clock;
-
-namespace {
-std::mutex clockMu;
-std::function<Clock::time_point()> clockOverride;
-
-Clock::time_point cronNow() {
-  std::lock_guard lock(clockMu);
-  return clockOverride ? clockOverride() : Clock::now();
-}
-}  // namespace
-
-void setCronJobClock(std::function<Clock::time_point()> now) {
-  std::lock_guard lock(clockMu);
-  clockOverride = std::move(now);
-}
 
 namespace {
 
@@ -159,6 +143,34 @@ class CronJobController : public QueueController {
   void sync(const std::string& key) override;
 
  private:
+  // What one sync works on: the CronJob, its jobs, the status being built.
+  struct State {
+    json::object cj;
+    std::string ns, uid;
+    SysSeconds now;
+    std::vector<client::ObjectPtr> jobs;  // controlled by the CronJob
+    json::object status;
+    json::array active;
+    std::optional<std::chrono::milliseconds> requeue;  // when to look again
+  };
+
+  std::optional<State> load(const std::string& key);
+  // status.active against the jobs that exist (SawCompletedJob, MissingJob, UnexpectedJob);
+  // false when the CronJob is gone.
+  bool reconcileActive(State& st);
+  // The schedule in the CronJob's zone; nullopt (with a warning event) when it cannot run,
+  // or when suspended.
+  std::optional<CronSchedule> parseSchedule(const State& st);
+  // From now to just after the schedule time following the latest one reached.
+  std::chrono::milliseconds nextDelay(const State& st, const CronSchedule& sched);
+  // Starts the job of the most recent due time, as the concurrency policy allows.
+  void scheduleNext(State& st);
+  // The job for `scheduled`; nullopt when it already exists and is accounted for.
+  std::optional<json::object> createJob(State& st, const std::string& jobName, SysSeconds scheduled);
+  // Finished jobs of `type` beyond spec.<limitField> go, oldest start first.
+  void cleanupFinishedJobs(State& st, const char* type, const char* limitField);
+  // false when the CronJob was replaced meanwhile (nothing more to do for it).
+  bool writeStatus(State& st);
   bool deleteJob(const json::object& cj, const std::string& ns, const std::string& name);
 
   client::SharedInformer& cronJobs_;
@@ -178,245 +190,261 @@ bool CronJobController::deleteJob(const json::object& cj, const std::string& ns,
   return true;
 }
 
+// One sync, step by step (as ReplicaSetController::sync reads): load the CronJob and its
+// jobs, reconcile status.active with them, start the job of the latest due time, trim the
+// history, write the status, come back just after the next schedule time.
 void CronJobController::sync(const std::string& key) {
+  auto st = load(key);
+  if (!st) return;
+  if (!reconcileActive(*st)) return;
+  if (!isBeingDeleted(st->cj)) {
+    scheduleNext(*st);
+    cleanupFinishedJobs(*st, "Complete", "successfulJobsHistoryLimit");
+    cleanupFinishedJobs(*st, "Failed", "failedJobsHistoryLimit");
+  }
+  if (!writeStatus(*st)) return;
+  if (st->requeue) enqueueAfter(key, *st->requeue);
+}
+
+std::optional<CronJobController::State> CronJobController::load(const std::string& key) {
   auto cached = cronJobs_.get(key);
-  if (!cached) return;
-  json::object cj = *cached;
-  const std::string ns = namespaceOf(cj), uid = uidOf(cj);
-  if (uid.empty()) return;
-  const SysSeconds now = toSeconds(cronNow());
+  if (!cached) return std::nullopt;
+  State st;
+  st.cj = *cached;
+  st.ns = namespaceOf(st.cj);
+  st.uid = uidOf(st.cj);
+  if (st.uid.empty()) return std::nullopt;
+  st.now = toSeconds(clock_.now());
+  for (auto& j : jobs_.byIndex(client::kIndexOwnerUid, st.uid))
+    if (isControlledBy(*j, st.uid)) st.jobs.push_back(j);
+  if (auto* s = objectAt(st.cj, {"status"})) st.status = *s;
+  if (auto* a = arrayAt(st.status, {"active"})) st.active = *a;
+  return st;
+}
 
-  std::vector<client::ObjectPtr> jobs;
-  for (auto& j : jobs_.byIndex(client::kIndexOwnerUid, uid))
-    if (isControlledBy(*j, uid)) jobs.push_back(j);
-
-  json::object status;
-  if (auto* s = objectAt(cj, {"status"})) status = *s;
-  json::array active;
-  if (auto* a = arrayAt(status, {"active"})) active = *a;
+bool CronJobController::reconcileActive(State& st) {
   bool refreshed = false;
-
-  // --- reconcile status.active with the jobs that exist.
-  for (const auto& j : jobs) {
+  for (const auto& j : st.jobs) {
     const std::string juid = uidOf(*j);
     const std::string finished = finishedCondition(*j);
-    bool found = inActive(active, juid);
+    bool found = inActive(st.active, juid);
     if (!found && finished.empty()) {
       // Perhaps only our cache is behind our own status write: ask the server once.
       if (!refreshed) {
         refreshed = true;
         try {
-          auto fresh = client_.get(client::resources::cronJobs, ns, nameOf(cj));
-          if (uidOf(fresh) == uid) {
-            cj = fresh;
-            status = objectAt(cj, {"status"}) ? *objectAt(cj, {"status"}) : json::object{};
-            active = arrayAt(status, {"active"}) ? *arrayAt(status, {"active"}) : json::array{};
+          auto fresh = client_.get(client::resources::cronJobs, st.ns, nameOf(st.cj));
+          if (uidOf(fresh) == st.uid) {
+            st.cj = fresh;
+            st.status = objectAt(st.cj, {"status"}) ? *objectAt(st.cj, {"status"}) : json::object{};
+            st.active = arrayAt(st.status, {"active"}) ? *arrayAt(st.status, {"active"}) : json::array{};
           }
         } catch (const ApiError& e) {
-          if (e.code() == 404) return;
+          if (e.code() == 404) return false;
           throw;
         }
       }
-      if (!inActive(active, juid))
-        recorder_.event(cj, client::kEventTypeWarning, "UnexpectedJob",
+      if (!inActive(st.active, juid))
+        recorder_.event(st.cj, client::kEventTypeWarning, "UnexpectedJob",
                         "Saw a job that the controller did not create or forgot: " + nameOf(*j));
     } else if (found && !finished.empty()) {
-      removeFromActive(active, juid);
-      recorder_.event(cj, client::kEventTypeNormal, "SawCompletedJob",
+      removeFromActive(st.active, juid);
+      recorder_.event(st.cj, client::kEventTypeNormal, "SawCompletedJob",
                       "Saw completed job: " + nameOf(*j) + ", condition: " + finished);
     }
     if (finished == "Complete") {
       auto done = timeField(*j, {"status", "completionTime"});
-      auto last = timeField(status, {"lastSuccessfulTime"});
-      if (done && (!last || *done > *last)) status["lastSuccessfulTime"] = formatTime(*done);
+      auto last = timeField(st.status, {"lastSuccessfulTime"});
+      if (done && (!last || *done > *last)) st.status["lastSuccessfulTime"] = formatTime(*done);
     }
   }
   // Active references whose job is gone.
-  for (auto it = active.begin(); it != active.end();) {
+  for (auto it = st.active.begin(); it != st.active.end();) {
     auto* ref = it->if_object();
     std::string juid = ref ? stringAt(*ref, {"uid"}) : "";
-    bool exists = std::any_of(jobs.begin(), jobs.end(), [&](auto& j) { return uidOf(*j) == juid; });
+    bool exists = std::any_of(st.jobs.begin(), st.jobs.end(), [&](auto& j) { return uidOf(*j) == juid; });
     if (!exists && ref) {
       try {
-        auto j = client_.get(client::resources::jobs, stringAt(*ref, {"namespace"}, ns), stringAt(*ref, {"name"}));
+        auto j = client_.get(client::resources::jobs, stringAt(*ref, {"namespace"}, st.ns), stringAt(*ref, {"name"}));
         exists = uidOf(j) == juid;
       } catch (const ApiError& e) {
         if (e.code() != 404) throw;
       }
       if (!exists)
-        recorder_.event(cj, client::kEventTypeNormal, "MissingJob", "Active job went missing: " + stringAt(*ref, {"name"}));
+        recorder_.event(st.cj, client::kEventTypeNormal, "MissingJob", "Active job went missing: " + stringAt(*ref, {"name"}));
     }
-    if (!exists) it = active.erase(it);
+    if (!exists) it = st.active.erase(it);
     else ++it;
   }
+  return true;
+}
 
-  std::optional<std::chrono::milliseconds> requeue;
-  auto scheduleAndCreate = [&]() {
-    if (isBeingDeleted(cj)) return;
-    TimeZone zone = TimeZone::load("Local").value_or(TimeZone::utc());
-    if (auto* tz = valueAt(cj, {"spec", "timeZone"}); tz && tz->is_string()) {
-      auto z = TimeZone::load(std::string(tz->get_string()));
-      if (!z) {
-        recorder_.event(cj, client::kEventTypeWarning, "UnknownTimeZone",
-                        "invalid timeZone: \"" + std::string(tz->get_string()) + "\": unknown time zone " +
-                            std::string(tz->get_string()));
-        return;
-      }
-      zone = *z;
+std::optional<CronSchedule> CronJobController::parseSchedule(const State& st) {
+  TimeZone zone = TimeZone::load("Local").value_or(TimeZone::utc());
+  if (auto* tz = valueAt(st.cj, {"spec", "timeZone"}); tz && tz->is_string()) {
+    auto z = TimeZone::load(std::string(tz->get_string()));
+    if (!z) {
+      recorder_.event(st.cj, client::kEventTypeWarning, "UnknownTimeZone",
+                      "invalid timeZone: \"" + std::string(tz->get_string()) + "\": unknown time zone " +
+                          std::string(tz->get_string()));
+      return std::nullopt;
     }
-    if (boolAt(cj, {"spec", "suspend"})) return;
-    const std::string schedule = stringAt(cj, {"spec", "schedule"});
-    if (schedule.find("TZ") != std::string::npos)
-      recorder_.event(cj, client::kEventTypeWarning, "UnsupportedSchedule",
-                      "CRON_TZ or TZ used in schedule \"" + schedule +
-                          "\" is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details");
-    std::string err;
-    auto sched = CronSchedule::parse(schedule, &err, zone);
-    if (!sched) {
-      recorder_.event(cj, client::kEventTypeWarning, "UnparseableSchedule",
-                      "unparseable schedule: \"" + schedule + "\" : " + err);
-      return;
-    }
-    // Where to come back: just after the schedule time following the latest one reached.
-    auto nextDelay = [&](const json::object& forCj) -> std::chrono::milliseconds {
-      std::string e;
-      auto r = mostRecentScheduleTime(forCj, now, *sched, false, &e);
-      if (!r) return kNextScheduleDelta;
-      auto base = r->mostRecent ? *r->mostRecent : r->earliest;
-      auto next = sched->next(base);
-      if (!next) return std::chrono::hours(24);  // no time within five years: look again daily
-      auto realNow = cronNow();
-      return std::max(kNextScheduleDelta,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(*next - realNow) + kNextScheduleDelta);
-    };
-    json::object view = cj;
-    view["status"] = status;
-    auto recent = mostRecentScheduleTime(view, now, *sched, true, &err);
-    if (!recent) {
-      recorder_.event(cj, client::kEventTypeWarning, "InvalidSchedule", "invalid schedule: " + schedule + " : " + err);
-      return;
-    }
-    if (!recent->mostRecent) {
-      requeue = nextDelay(view);
-      return;
-    }
-    if (recent->missed == Missed::Many)
-      recorder_.event(cj, client::kEventTypeWarning, "TooManyMissedTimes",
-                      "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew");
-    const SysSeconds scheduled = *recent->mostRecent;
-    if (auto* sds = valueAt(cj, {"spec", "startingDeadlineSeconds"}); sds && sds->is_number()) {
-      if (scheduled + std::chrono::seconds(std::min<int64_t>(intAt(cj, {"spec", "startingDeadlineSeconds"}), kMaxDeadlineSeconds)) < now) {
-        recorder_.event(cj, client::kEventTypeWarning, "MissSchedule",
-                        "Missed scheduled time to start a job: " + formatRfc1123z(scheduled));
-        requeue = nextDelay(view);
-        return;
-      }
-    }
-    const std::string jobName =
-        nameOf(cj) + "-" + std::to_string(scheduled.time_since_epoch().count() / 60);
-    bool processed = timeField(status, {"lastScheduleTime"}) == scheduled;
-    for (const auto& a : active)
-      if (a.is_object() && stringAt(a.get_object(), {"name"}) == jobName) processed = true;
-    if (processed) {
-      requeue = nextDelay(view);
-      return;
-    }
-    const std::string policy = stringAt(cj, {"spec", "concurrencyPolicy"}, "Allow");
-    if (policy == "Forbid" && !active.empty()) {
-      recorder_.event(cj, client::kEventTypeNormal, "JobAlreadyActive",
-                      "Not starting job because prior execution is running and concurrency policy is Forbid");
-      requeue = nextDelay(view);
-      return;
-    }
-    if (policy == "Replace") {
-      for (auto it = active.begin(); it != active.end();) {
-        auto* ref = it->if_object();
-        if (ref && !deleteJob(cj, stringAt(*ref, {"namespace"}, ns), stringAt(*ref, {"name"})))
-          throw std::runtime_error("could not replace job " + stringAt(*ref, {"name"}));
-        it = active.erase(it);
-      }
-    }
-    json::object meta{{"name", jobName}, {"namespace", ns}};
-    if (auto* l = valueAt(cj, {"spec", "jobTemplate", "metadata", "labels"}); l && l->is_object()) meta["labels"] = *l;
-    json::object annotations;
-    if (auto* a = objectAt(cj, {"spec", "jobTemplate", "metadata", "annotations"})) annotations = *a;
-    // Go formats the annotation in spec.timeZone, UTC when unset.
-    auto annZone = TimeZone::utc();
-    if (auto* tz = valueAt(cj, {"spec", "timeZone"}); tz && tz->is_string())
-      annZone = TimeZone::load(std::string(tz->get_string())).value_or(TimeZone::utc());
-    annotations[kCronJobScheduledTimestampAnnotation] = formatRfc3339In(scheduled, annZone);
-    meta["annotations"] = std::move(annotations);
-    meta["ownerReferences"] = json::array{makeControllerRef(cj, "batch/v1", "CronJob")};
-    json::object job{{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"metadata", std::move(meta)}};
-    if (auto* spec = objectAt(cj, {"spec", "jobTemplate", "spec"})) job["spec"] = *spec;
-    json::object created;
-    try {
-      created = client_.create(client::resources::jobs, ns, job);
-      recorder_.event(cj, client::kEventTypeNormal, "SuccessfulCreate", "Created job " + nameOf(created));
-    } catch (const ApiError& e) {
-      if (e.code() != 409) {
-        recorder_.event(cj, client::kEventTypeWarning, "FailedCreate", "Error creating job: " + std::string(e.what()));
-        throw;
-      }
-      // Made earlier (by us before a lost status write, or by someone else).
-      created = client_.get(client::resources::jobs, ns, jobName);
-      if (!isControlledBy(created, uid)) return;
-      if (inActive(active, uidOf(created))) {
-        requeue = nextDelay(view);
-        return;
-      }
-    }
-    active.push_back(jobRef(created));
-    status["lastScheduleTime"] = formatTime(scheduled);
-    view["status"] = status;
-    requeue = nextDelay(view);
-  };
-  scheduleAndCreate();
-
-  // --- history limits: finished jobs beyond them go, oldest start first.
-  auto cleanup = [&](const char* type, const char* limitField) {
-    auto* lv = valueAt(cj, {"spec", limitField});
-    if (!lv || !lv->is_number()) return;
-    int64_t limit = std::max<int64_t>(0, intAt(cj, {"spec", limitField}));
-    std::vector<client::ObjectPtr> done;
-    for (const auto& j : jobs)
-      if (finishedCondition(*j) == type && !isBeingDeleted(*j)) done.push_back(j);
-    if (static_cast<int64_t>(done.size()) <= limit) return;
-    std::sort(done.begin(), done.end(), [](auto& a, auto& b) {
-      auto sa = timeField(*a, {"status", "startTime"}), sb = timeField(*b, {"status", "startTime"});
-      if (sa.has_value() != sb.has_value()) return sa.has_value();  // no start time: newest
-      if (sa && *sa != *sb) return *sa < *sb;
-      return nameOf(*a) < nameOf(*b);
-    });
-    for (size_t i = 0; i + limit < done.size(); ++i)
-      if (deleteJob(cj, ns, nameOf(*done[i]))) removeFromActive(active, uidOf(*done[i]));
-  };
-  if (!isBeingDeleted(cj)) {
-    cleanup("Complete", "successfulJobsHistoryLimit");
-    cleanup("Failed", "failedJobsHistoryLimit");
+    zone = *z;
   }
+  if (boolAt(st.cj, {"spec", "suspend"})) return std::nullopt;
+  const std::string schedule = stringAt(st.cj, {"spec", "schedule"});
+  if (schedule.find("TZ") != std::string::npos)
+    recorder_.event(st.cj, client::kEventTypeWarning, "UnsupportedSchedule",
+                    "CRON_TZ or TZ used in schedule \"" + schedule +
+                        "\" is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details");
+  std::string err;
+  auto sched = CronSchedule::parse(schedule, &err, zone);
+  if (!sched)
+    recorder_.event(st.cj, client::kEventTypeWarning, "UnparseableSchedule",
+                    "unparseable schedule: \"" + schedule + "\" : " + err);
+  return sched;
+}
 
-  if (active.empty()) status.erase("active");
-  else status["active"] = active;
-  auto* current = objectAt(cj, {"status"});
-  bool changed = current ? *current != status : !status.empty();
-  if (changed) {
-    json::object copy = cj;
-    copy["status"] = status;
-    try {
-      client_.updateStatus(client::resources::cronJobs, ns, copy);
-    } catch (const ApiError& e) {
-      if (e.code() != 409) throw;
-      // Someone changed the CronJob (its spec or labels) since we read it. Status is ours
-      // alone and records jobs we just created: write it onto the fresh object rather than
-      // lose it (a lost write would leave a created job out of status.active for good).
-      auto fresh = client_.get(client::resources::cronJobs, ns, nameOf(cj));
-      if (uidOf(fresh) != uid) return;
-      fresh["status"] = status;
-      client_.updateStatus(client::resources::cronJobs, ns, fresh);
+std::chrono::milliseconds CronJobController::nextDelay(const State& st, const CronSchedule& sched) {
+  json::object view = st.cj;
+  view["status"] = st.status;
+  std::string e;
+  auto r = mostRecentScheduleTime(view, st.now, sched, false, &e);
+  if (!r) return kNextScheduleDelta;
+  auto base = r->mostRecent ? *r->mostRecent : r->earliest;
+  auto next = sched.next(base);
+  if (!next) return std::chrono::hours(24);  // no time within five years: look again daily
+  return std::max(kNextScheduleDelta,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.now()) + kNextScheduleDelta);
+}
+
+void CronJobController::scheduleNext(State& st) {
+  auto sched = parseSchedule(st);
+  if (!sched) return;
+  const std::string schedule = stringAt(st.cj, {"spec", "schedule"});
+  json::object view = st.cj;
+  view["status"] = st.status;
+  std::string err;
+  auto recent = mostRecentScheduleTime(view, st.now, *sched, true, &err);
+  if (!recent) {
+    recorder_.event(st.cj, client::kEventTypeWarning, "InvalidSchedule", "invalid schedule: " + schedule + " : " + err);
+    return;
+  }
+  // From here on, whatever happens, come back just after the next schedule time.
+  st.requeue = nextDelay(st, *sched);
+  if (!recent->mostRecent) return;
+  if (recent->missed == Missed::Many)
+    recorder_.event(st.cj, client::kEventTypeWarning, "TooManyMissedTimes",
+                    "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew");
+  const SysSeconds scheduled = *recent->mostRecent;
+  if (auto* sds = valueAt(st.cj, {"spec", "startingDeadlineSeconds"}); sds && sds->is_number()) {
+    if (scheduled + std::chrono::seconds(std::min<int64_t>(intAt(st.cj, {"spec", "startingDeadlineSeconds"}), kMaxDeadlineSeconds)) < st.now) {
+      recorder_.event(st.cj, client::kEventTypeWarning, "MissSchedule",
+                      "Missed scheduled time to start a job: " + formatRfc1123z(scheduled));
+      return;
     }
   }
-  if (requeue) enqueueAfter(key, *requeue);
+  const std::string jobName = nameOf(st.cj) + "-" + std::to_string(scheduled.time_since_epoch().count() / 60);
+  bool processed = timeField(st.status, {"lastScheduleTime"}) == scheduled;
+  for (const auto& a : st.active)
+    if (a.is_object() && stringAt(a.get_object(), {"name"}) == jobName) processed = true;
+  if (processed) return;
+  const std::string policy = stringAt(st.cj, {"spec", "concurrencyPolicy"}, "Allow");
+  if (policy == "Forbid" && !st.active.empty()) {
+    recorder_.event(st.cj, client::kEventTypeNormal, "JobAlreadyActive",
+                    "Not starting job because prior execution is running and concurrency policy is Forbid");
+    return;
+  }
+  if (policy == "Replace") {
+    for (auto it = st.active.begin(); it != st.active.end();) {
+      auto* ref = it->if_object();
+      if (ref && !deleteJob(st.cj, stringAt(*ref, {"namespace"}, st.ns), stringAt(*ref, {"name"})))
+        throw std::runtime_error("could not replace job " + stringAt(*ref, {"name"}));
+      it = st.active.erase(it);
+    }
+  }
+  auto created = createJob(st, jobName, scheduled);
+  if (!created) return;
+  st.active.push_back(jobRef(*created));
+  st.status["lastScheduleTime"] = formatTime(scheduled);
+  st.requeue = nextDelay(st, *sched);
+}
+
+std::optional<json::object> CronJobController::createJob(State& st, const std::string& jobName,
+                                                         SysSeconds scheduled) {
+  json::object meta{{"name", jobName}, {"namespace", st.ns}};
+  if (auto* l = valueAt(st.cj, {"spec", "jobTemplate", "metadata", "labels"}); l && l->is_object()) meta["labels"] = *l;
+  json::object annotations;
+  if (auto* a = objectAt(st.cj, {"spec", "jobTemplate", "metadata", "annotations"})) annotations = *a;
+  // Go formats the annotation in spec.timeZone, UTC when unset.
+  auto annZone = TimeZone::utc();
+  if (auto* tz = valueAt(st.cj, {"spec", "timeZone"}); tz && tz->is_string())
+    annZone = TimeZone::load(std::string(tz->get_string())).value_or(TimeZone::utc());
+  annotations[kCronJobScheduledTimestampAnnotation] = formatRfc3339In(scheduled, annZone);
+  meta["annotations"] = std::move(annotations);
+  meta["ownerReferences"] = json::array{makeControllerRef(st.cj, "batch/v1", "CronJob")};
+  json::object job{{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"metadata", std::move(meta)}};
+  if (auto* spec = objectAt(st.cj, {"spec", "jobTemplate", "spec"})) job["spec"] = *spec;
+  try {
+    auto created = client_.create(client::resources::jobs, st.ns, job);
+    recorder_.event(st.cj, client::kEventTypeNormal, "SuccessfulCreate", "Created job " + nameOf(created));
+    return created;
+  } catch (const ApiError& e) {
+    if (e.code() != 409) {
+      recorder_.event(st.cj, client::kEventTypeWarning, "FailedCreate", "Error creating job: " + std::string(e.what()));
+      throw;
+    }
+  }
+  // Made earlier (by us before a lost status write, or by someone else): ours and not yet
+  // in status.active, it is taken as created now.
+  auto existing = client_.get(client::resources::jobs, st.ns, jobName);
+  if (!isControlledBy(existing, st.uid)) {
+    st.requeue.reset();  // someone else's job has the name: wait for an event, as before
+    return std::nullopt;
+  }
+  if (inActive(st.active, uidOf(existing))) return std::nullopt;
+  return existing;
+}
+
+void CronJobController::cleanupFinishedJobs(State& st, const char* type, const char* limitField) {
+  auto* lv = valueAt(st.cj, {"spec", limitField});
+  if (!lv || !lv->is_number()) return;
+  int64_t limit = std::max<int64_t>(0, intAt(st.cj, {"spec", limitField}));
+  std::vector<client::ObjectPtr> done;
+  for (const auto& j : st.jobs)
+    if (finishedCondition(*j) == type && !isBeingDeleted(*j)) done.push_back(j);
+  if (static_cast<int64_t>(done.size()) <= limit) return;
+  std::sort(done.begin(), done.end(), [](auto& a, auto& b) {
+    auto sa = timeField(*a, {"status", "startTime"}), sb = timeField(*b, {"status", "startTime"});
+    if (sa.has_value() != sb.has_value()) return sa.has_value();  // no start time: newest
+    if (sa && *sa != *sb) return *sa < *sb;
+    return nameOf(*a) < nameOf(*b);
+  });
+  for (size_t i = 0; i + limit < done.size(); ++i)
+    if (deleteJob(st.cj, st.ns, nameOf(*done[i]))) removeFromActive(st.active, uidOf(*done[i]));
+}
+
+bool CronJobController::writeStatus(State& st) {
+  if (st.active.empty()) st.status.erase("active");
+  else st.status["active"] = st.active;
+  auto* current = objectAt(st.cj, {"status"});
+  bool changed = current ? *current != st.status : !st.status.empty();
+  if (!changed) return true;
+  json::object copy = st.cj;
+  copy["status"] = st.status;
+  try {
+    client_.updateStatus(client::resources::cronJobs, st.ns, copy);
+  } catch (const ApiError& e) {
+    if (e.code() != 409) throw;
+    // Someone changed the CronJob (its spec or labels) since we read it. Status is ours
+    // alone and records jobs we just created: write it onto the fresh object rather than
+    // lose it (a lost write would leave a created job out of status.active for good).
+    auto fresh = client_.get(client::resources::cronJobs, st.ns, nameOf(st.cj));
+    if (uidOf(fresh) != st.uid) return false;
+    fresh["status"] = st.status;
+    client_.updateStatus(client::resources::cronJobs, st.ns, fresh);
+  }
+  return true;
 }
 
 ControllerRegistration reg("cronjob", [](ControllerContext& ctx) { return std::make_unique<CronJobController>(ctx); });

@@ -67,7 +67,7 @@ class FailedPodBackoff {
     std::lock_guard lock(mu_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return {};
-    auto now = std::chrono::steady_clock::now();
+    auto now = syncClock().monotonic();
     if (now >= it->second.until) return {};
     return std::chrono::duration_cast<std::chrono::milliseconds>(it->second.until - now);
   }
@@ -75,7 +75,7 @@ class FailedPodBackoff {
     std::lock_guard lock(mu_);
     auto& e = entries_[key];
     e.delay = e.delay.count() == 0 ? std::chrono::seconds(1) : std::min(e.delay * 2, std::chrono::milliseconds(std::chrono::minutes(15)));
-    e.until = std::chrono::steady_clock::now() + e.delay;
+    e.until = syncClock().monotonic() + e.delay;
   }
   void forgetPrefix(const std::string& prefix) {
     std::lock_guard lock(mu_);
@@ -332,7 +332,7 @@ class DaemonSetController : public QueueController {
                      std::map<std::string, std::vector<ObjectPtr>>& byNode, const std::string& hash) {
     const auto generation = intAt(ds, {"metadata", "generation"});
     const auto minReady = intAt(ds, {"spec", "minReadySeconds"});
-    const auto now = std::chrono::system_clock::now();
+    const auto now = syncClock().now();
     std::vector<std::string> eligible;
     for (auto& n : nodes)
       if (nodeShouldRunDaemonPod(*n, ds).shouldRun) eligible.push_back(nameOf(*n));
@@ -425,7 +425,7 @@ class DaemonSetController : public QueueController {
                     int64_t collisionCount) {
     const auto generation = intAt(ds, {"metadata", "generation"});
     const auto minReady = intAt(ds, {"spec", "minReadySeconds"});
-    const auto now = std::chrono::system_clock::now();
+    const auto now = syncClock().now();
     int64_t desired = 0, current = 0, misscheduled = 0, ready = 0, available = 0, updated = 0;
     bool waitingForAvailability = false;
     for (auto& n : nodes) {

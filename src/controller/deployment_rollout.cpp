@@ -677,7 +677,7 @@ void DeploymentController::syncRolloutStatus(DeploymentState& st) {
       auto from = conditionTime(*c, "lastUpdateTime");
       if (!from) return false;
       auto limit = std::chrono::seconds(intAt(st.d, {"spec", "progressDeadlineSeconds"}));
-      return *from + limit < std::chrono::system_clock::now();
+      return *from + limit < syncClock().now();
     };
     if (deploymentComplete(st.d, status)) {
       std::string msg = rsName.empty() ? "Deployment " + quoted(nameOf(st.d)) + " has successfully progressed."
@@ -728,7 +728,7 @@ void DeploymentController::requeueStuckDeployment(const DeploymentState& st, con
   auto from = conditionTime(*cond, "lastUpdateTime");
   if (!from) return;
   auto deadline = *from + std::chrono::seconds(intAt(st.d, {"spec", "progressDeadlineSeconds"}));
-  auto after = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::system_clock::now());
+  auto after = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - syncClock().now());
   // Timestamps have whole seconds: look again just after the deadline has certainly passed.
   enqueueAfter(client::objectKey(st.d), std::max(after, std::chrono::milliseconds(0)) + std::chrono::milliseconds(1100));
 }

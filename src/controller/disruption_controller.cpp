@@ -231,7 +231,7 @@ class DisruptionController : public QueueController {
     }
 
     // disruptedPods: keep the entries of live pods not yet past the deletion timeout.
-    auto now = std::chrono::system_clock::now();
+    auto now = syncClock().now();
     json::object disrupted;
     std::optional<std::chrono::system_clock::time_point> recheck;
     const json::object* recorded = objectAt(pdb, {"status", "disruptedPods"});

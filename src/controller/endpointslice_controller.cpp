@@ -140,6 +140,9 @@ class EndpointSliceController : public QueueController {
   }
 
  protected:
+  // One sync, step by step: wait for a cache that lags behind our own writes, drop the
+  // slices of a Service that is gone, compute the endpoints wanted per port set, plan which
+  // slice holds which endpoints, then write what changed.
   void sync(const std::string& key) override {
     auto [ns, name] = splitKey(key);
     auto cachedRv = [this, &ns](const std::string& slice) -> int64_t {
@@ -151,11 +154,7 @@ class EndpointSliceController : public QueueController {
       enqueueAfter(key, std::chrono::milliseconds(50));
       return;
     }
-    std::vector<client::ObjectPtr> existing;
-    for (auto& s : slices_.byIndex(client::kIndexLabel, std::string(kLabelServiceName) + "=" + name))
-      if (namespaceOf(*s) == ns && stringAt(*s, {"metadata", "labels", kLabelSliceManagedBy}) == kSliceControllerName)
-        existing.push_back(s);
-
+    auto existing = managedSlices(ns, name);
     auto service = services_.get(key);
     if (!service || isBeingDeleted(*service)) {
       // The garbage collector would remove them through the ownerReference; doing it here
@@ -167,36 +166,59 @@ class EndpointSliceController : public QueueController {
     auto selector = serviceSelector(*service);
     if (!selector) return;  // slices of selector-less Services belong to their owner
 
-    // Desired endpoints per port set.
-    std::map<std::vector<ResolvedPort>, std::vector<json::object>> desired;
-    for (const auto& pod : selectedPods(pods_, *service, *selector)) {
+    auto desired = desiredEndpoints(*service, *selector);
+    std::vector<client::ObjectPtr> spare;
+    auto plan = planSlices(desired, existing, spare);
+    reuseSpareSlices(plan, spare);
+    for (auto& s : spare) removeSlice(key, ns, nameOf(*s));
+    writeSlices(key, *service, plan);
+  }
+
+ private:
+  // A slice as it should be written: `base` is the existing slice to update (null: create).
+  struct Planned {
+    client::ObjectPtr base;
+    std::vector<json::object> endpoints;
+    std::vector<ResolvedPort> ports;
+    bool changed = false;
+  };
+  using EndpointsByPorts = std::map<std::vector<ResolvedPort>, std::vector<json::object>>;
+
+  // The slices this controller manages for the Service ns/name.
+  std::vector<client::ObjectPtr> managedSlices(const std::string& ns, const std::string& name) const {
+    std::vector<client::ObjectPtr> existing;
+    for (auto& s : slices_.byIndex(client::kIndexLabel, std::string(kLabelServiceName) + "=" + name))
+      if (namespaceOf(*s) == ns && stringAt(*s, {"metadata", "labels", kLabelSliceManagedBy}) == kSliceControllerName)
+        existing.push_back(s);
+    return existing;
+  }
+
+  // Desired endpoints per port set; a Service with no endpoints still has one (empty) set.
+  EndpointsByPorts desiredEndpoints(const json::object& service, const api::LabelSelector& selector) const {
+    EndpointsByPorts desired;
+    for (const auto& pod : selectedPods(pods_, service, selector)) {
       if (!shouldPodBeInEndpoints(*pod, true)) continue;
-      auto ports = resolvePorts(*service, *pod);
-      const json::array* servicePorts = arrayAt(*service, {"spec", "ports"});
+      auto ports = resolvePorts(service, *pod);
+      const json::array* servicePorts = arrayAt(service, {"spec", "ports"});
       if (ports.empty() && servicePorts && !servicePorts->empty()) continue;
       std::sort(ports.begin(), ports.end());
-      desired[ports].push_back(endpointFor(*pod, *service));
+      desired[ports].push_back(endpointFor(*pod, service));
     }
-    // Placeholder: a Service with no endpoints still has one (empty) slice.
     if (desired.empty()) desired[{}];
+    return desired;
+  }
 
-    json::object labels = sliceLabels(*service);
-
+  // Which slice holds which endpoints: endpoints that stay keep their slice, new ones fill
+  // free room before new slices are planned. Slices no longer needed go to `spare`.
+  std::vector<Planned> planSlices(const EndpointsByPorts& desired, const std::vector<client::ObjectPtr>& existing,
+                                  std::vector<client::ObjectPtr>& spare) const {
     // Existing slices by port set; slices of port sets no longer wanted are spare.
     std::map<std::vector<ResolvedPort>, std::vector<client::ObjectPtr>> existingBySet;
-    std::vector<client::ObjectPtr> spare;
     for (auto& s : existing) {
       auto ports = slicePorts(*s);
       if (desired.contains(ports) && stringAt(*s, {"addressType"}) == "IPv4") existingBySet[ports].push_back(s);
       else spare.push_back(s);
     }
-
-    struct Planned {
-      client::ObjectPtr base;  // null: create
-      std::vector<json::object> endpoints;
-      std::vector<ResolvedPort> ports;
-      bool changed = false;
-    };
     std::vector<Planned> plan;
     for (auto& [ports, eps] : desired) {
       std::unordered_map<std::string, const json::object*> want;
@@ -257,9 +279,12 @@ class EndpointSliceController : public QueueController {
       }
       if (!keptOne) plan.push_back(Planned{nullptr, {}, ports, true});
     }
+    return plan;
+  }
 
-    // Rewrite a spare slice rather than deleting one and creating another.
-    // (addressType is immutable, so only IPv4 slices can be reused.)
+  // Rewrites a spare slice rather than deleting one and creating another (addressType is
+  // immutable, so only IPv4 slices can be reused).
+  static void reuseSpareSlices(std::vector<Planned>& plan, std::vector<client::ObjectPtr>& spare) {
     for (auto& p : plan) {
       if (p.base) continue;
       auto it = std::find_if(spare.begin(), spare.end(),
@@ -269,8 +294,12 @@ class EndpointSliceController : public QueueController {
       spare.erase(it);
       p.changed = true;
     }
-    for (auto& s : spare) removeSlice(key, ns, nameOf(*s));
+  }
 
+  // Creates or updates the planned slices that differ from what is stored.
+  void writeSlices(const std::string& key, const json::object& service, const std::vector<Planned>& plan) {
+    auto [ns, name] = splitKey(key);
+    json::object labels = sliceLabels(service);
     for (auto& p : plan) {
       json::array endpointsJson;
       for (auto& e : p.endpoints) endpointsJson.push_back(e);
@@ -280,7 +309,7 @@ class EndpointSliceController : public QueueController {
         const json::array* curPorts = arrayAt(*p.base, {"ports"});
         bool labelsSame = curLabels && *curLabels == labels;
         bool portsSame = curPorts ? *curPorts == ports : ports.empty();
-        bool ownerSame = controllerRefOf(*p.base) && isControlledBy(*p.base, uidOf(*service));
+        bool ownerSame = controllerRefOf(*p.base) && isControlledBy(*p.base, uidOf(service));
         if (labelsSame && portsSame && ownerSame) continue;
       }
       json::object slice = p.base ? *p.base : json::object{};
@@ -290,7 +319,7 @@ class EndpointSliceController : public QueueController {
       if (!p.base) meta["generateName"] = sliceNamePrefix(name);
       meta["namespace"] = ns;
       meta["labels"] = labels;
-      meta["ownerReferences"] = json::array{makeControllerRef(*service, "v1", "Service")};
+      meta["ownerReferences"] = json::array{makeControllerRef(service, "v1", "Service")};
       ensureObject(slice, {"metadata", "annotations"})[kAnnotationTriggerTime] = nowTime();
       slice["addressType"] = "IPv4";
       slice["endpoints"] = std::move(endpointsJson);
@@ -302,14 +331,13 @@ class EndpointSliceController : public QueueController {
       } catch (const ApiError& e) {
         if (!p.base && e.code() == 403) return;  // terminating namespace
         if (e.code() != 409)
-          recorder_.event(*service, client::kEventTypeWarning, "FailedToUpdateEndpointSlices",
+          recorder_.event(service, client::kEventTypeWarning, "FailedToUpdateEndpointSlices",
                           "Error updating Endpoint Slices for Service " + key + ": " + e.what());
         throw;
       }
     }
   }
 
- private:
   static constexpr const char* kZoneLabel = "topology.kubernetes.io/zone";
 
   void enqueueServicesOf(const json::object& pod) {

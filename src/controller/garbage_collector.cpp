@@ -18,6 +18,12 @@
 // On start the informers replay every object, which rebuilds the graph and queues every
 // dependent whose owner has not been seen, so orphans left while the collector was down are
 // collected as well.
+//
+// The resources come from API discovery (controller/discovery.h), not from the built-in
+// registry: custom resources and aggregated APIs appear and disappear at run time. Like
+// upstream's resyncMonitors, the list is read again every 30 s; a new resource gets an
+// informer (started at once when the collector runs), one no longer served has its
+// informer stopped and its events ignored.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
@@ -31,6 +37,7 @@
 #include "common/log.h"
 #include "controller/controller.h"
 #include "controller/controller_utils.h"
+#include "controller/discovery.h"
 
 namespace skiff::controller {
 namespace {
@@ -45,9 +52,11 @@ struct OwnerRef {
   bool blockOwnerDeletion = false;
 };
 
+using ResourcePtr = std::shared_ptr<const DiscoveredResource>;
+
 // What the graph knows about one object.
 struct Node {
-  const api::ResourceInfo* info = nullptr;
+  ResourcePtr info;
   std::string ns, name, uid;
   std::vector<OwnerRef> owners;
   bool deleting = false;
@@ -76,45 +85,46 @@ bool hasFinalizer(const json::object& obj, const std::string& name) {
   return false;
 }
 
-client::Resource toResource(const api::ResourceInfo& info) {
-  return {info.group, info.version, info.plural};
+client::Resource toResource(const DiscoveredResource& info) { return info.ref(); }
+
+std::string qualifiedResource(const DiscoveredResource& info) {
+  return info.group.empty() ? info.resource : info.resource + "." + info.group;
 }
 
-bool hasVerb(const api::ResourceInfo& info, std::string_view verb) {
-  return std::find(info.verbs.begin(), info.verbs.end(), verb) != info.verbs.end();
-}
-
-// The storage-version entry serving (apiVersion, kind); any served version of the group
-// will do, since every version shares the object (and its uid).
-const api::ResourceInfo* resolveKind(const std::string& apiVersion, const std::string& kind) {
-  const auto& registry = api::ResourceRegistry::builtin();
+std::string groupOf(const std::string& apiVersion) {
   auto slash = apiVersion.find('/');
-  std::string group = slash == std::string::npos ? "" : apiVersion.substr(0, slash);
-  std::string version = slash == std::string::npos ? apiVersion : apiVersion.substr(slash + 1);
-  if (const auto* info = registry.findKind(group, version, kind)) return &info->storageInfo();
-  for (const auto& info : registry.all())
-    if (info.group == group && info.kind == kind) return &info.storageInfo();
-  return nullptr;
+  return slash == std::string::npos ? "" : apiVersion.substr(0, slash);
 }
+
+// Resources worth a monitor: every stored resource that can be listed, watched and deleted
+// (other versions share its objects). Events are skipped like upstream: they are many,
+// short-lived, and nothing owns them.
+bool monitored(const DiscoveredResource& r) {
+  return r.supports("list") && r.supports("watch") && r.supports("delete") && r.resource != "events" &&
+         !r.aliasOfAnotherResource();
+}
+
+// How often the set of monitored resources follows discovery (upstream: 30 s).
+constexpr auto kMonitorResyncPeriod = std::chrono::seconds(30);
 
 class GarbageCollector : public QueueController {
  public:
   explicit GarbageCollector(ControllerContext& ctx)
-      : QueueController(ctx, "garbagecollector", "garbage-collector-controller") {
-    for (const auto& info : api::ResourceRegistry::builtin().all()) {
-      // One informer per stored resource (other versions share its objects). Events are
-      // skipped like upstream: they are many, short-lived, and nothing owns them.
-      if (info.storage || !hasVerb(info, "list") || !hasVerb(info, "watch") ||
-          !hasVerb(info, "delete") || info.plural == "events")
-        continue;
-      const api::ResourceInfo* ri = &info;
-      auto& informer = ctx.informers.informer(toResource(info));
-      informer.addEventHandler({
-          .onAdd = [this, ri](const json::object& obj) { observe(ri, obj); },
-          .onUpdate = [this, ri](const json::object&, const json::object& obj) { observe(ri, obj); },
-          .onDelete = [this](const json::object& obj) { forget(obj); },
-      });
+      : QueueController(ctx, "garbagecollector", "garbage-collector-controller"),
+        discovery_(ctx.discovery ? ctx.discovery : std::make_shared<ServerDiscovery>(ctx.client)) {
+    syncMonitors();
+    every(kMonitorResyncPeriod, [this] { syncMonitors(); });
+  }
+
+  void run() override {
+    {
+      std::lock_guard lock(monitorMu_);
+      running_ = true;
     }
+    // Informers created before the manager started the factory are started by it; this
+    // covers any created since.
+    startMonitors();
+    QueueController::run();
   }
 
  protected:
@@ -126,9 +136,115 @@ class GarbageCollector : public QueueController {
   }
 
  private:
+  // --- monitors: one informer per discovered resource
+
+  struct Monitor {
+    ResourcePtr resource;
+    client::SharedInformer* informer = nullptr;
+    // Cleared when the resource is no longer served; its handlers then ignore events.
+    std::shared_ptr<std::atomic<bool>> active = std::make_shared<std::atomic<bool>>(true);
+  };
+
+  static std::string monitorKey(const DiscoveredResource& r) { return r.group + "/" + r.resource; }
+
+  // Follows discovery: monitors for new resources, stops those of resources gone. Kinds
+  // (for owner references) are learnt from every discovered resource.
+  void syncMonitors() {
+    std::vector<DiscoveredResource> served;
+    try {
+      served = discovery_->resources();
+    } catch (const std::exception& e) {
+      bool first;
+      {
+        std::lock_guard lock(monitorMu_);
+        first = monitors_.empty();
+      }
+      if (!first) {
+        SKIFF_LOG_WARN("garbagecollector: discovery failed, keeping the monitored resources error=\"{}\"", e.what());
+        return;
+      }
+      // Not even a first answer (the server is not up yet): start with the built-in
+      // resources; the next resync brings the rest.
+      SKIFF_LOG_WARN("garbagecollector: discovery failed, monitoring the built-in resources error=\"{}\"", e.what());
+      served = StaticDiscovery().resources();
+    }
+    std::map<std::string, ResourcePtr> kinds;
+    std::set<std::string> wanted;
+    std::vector<Monitor> added, removed;
+    {
+      std::lock_guard lock(monitorMu_);
+      for (auto& r : served) {
+        auto ptr = std::make_shared<const DiscoveredResource>(r);
+        kinds.emplace(r.group + "/" + r.kind, ptr);
+        if (!monitored(r)) continue;
+        auto key = monitorKey(r);
+        wanted.insert(key);
+        if (monitors_.count(key)) continue;
+        Monitor m{ptr, &informers_.informer(toResource(r))};
+        monitors_[key] = m;
+        added.push_back(m);
+      }
+      for (auto it = monitors_.begin(); it != monitors_.end();) {
+        if (wanted.count(it->first)) {
+          ++it;
+          continue;
+        }
+        removed.push_back(it->second);
+        it = monitors_.erase(it);
+      }
+      kinds_ = std::move(kinds);
+    }
+    for (auto& m : removed) {
+      SKIFF_LOG_INFO("garbagecollector: {} is no longer served, stopping its monitor", qualifiedResource(*m.resource));
+      m.active->store(false);
+      m.informer->stop();
+    }
+    for (auto& m : added) {
+      ResourcePtr ri = m.resource;
+      auto active = m.active;
+      m.informer->addEventHandler({
+          .onAdd = [this, ri, active](const json::object& obj) { if (*active) observe(ri, obj); },
+          .onUpdate = [this, ri, active](const json::object&, const json::object& obj) { if (*active) observe(ri, obj); },
+          .onDelete = [this, active](const json::object& obj) { if (*active) forget(obj); },
+      });
+    }
+    if (!added.empty()) startMonitors();
+  }
+
+  void startMonitors() {
+    std::vector<client::SharedInformer*> toStart;
+    {
+      std::lock_guard lock(monitorMu_);
+      if (!running_) return;
+      for (auto& [key, m] : monitors_) toStart.push_back(m.informer);
+    }
+    for (auto* inf : toStart) inf->start();  // idempotent
+  }
+
+  // The resource serving (apiVersion, kind): any served version of the group will do,
+  // since every version shares the object (and its uid). Discovery first; the built-in
+  // registry for kinds discovery did not list this time.
+  ResourcePtr resolveKind(const std::string& apiVersion, const std::string& kind) {
+    const std::string group = groupOf(apiVersion);
+    {
+      std::lock_guard lock(monitorMu_);
+      if (auto it = kinds_.find(group + "/" + kind); it != kinds_.end()) return it->second;
+    }
+    const auto& registry = api::ResourceRegistry::builtin();
+    std::string version = apiVersion.substr(apiVersion.find('/') == std::string::npos ? 0 : apiVersion.find('/') + 1);
+    const api::ResourceInfo* info = registry.findKind(group, version, kind);
+    if (!info)
+      for (const auto& i : registry.all())
+        if (i.group == group && i.kind == kind) info = &i;
+    if (!info) return nullptr;
+    const auto& stored = info->storageInfo();
+    return std::make_shared<const DiscoveredResource>(DiscoveredResource{
+        stored.group, stored.version, stored.plural, stored.kind, stored.namespaced, stored.verbs});
+  }
+
   // --- graph maintenance (informer threads)
 
-  void observe(const api::ResourceInfo* info, const json::object& obj) {
+  void observe(const ResourcePtr& info, const json::object& obj) {
     Node node;
     node.info = info;
     node.ns = namespaceOf(obj);
@@ -295,7 +411,7 @@ class GarbageCollector : public QueueController {
   enum class OwnerState { Solid, Dangling, Waiting };
 
   OwnerState ownerState(const Node& dependent, const json::object& dependentObj, const OwnerRef& ref) {
-    const api::ResourceInfo* info = resolveKind(ref.apiVersion, ref.kind);
+    ResourcePtr info = resolveKind(ref.apiVersion, ref.kind);
     if (!info) {
       // A kind skiff does not serve cannot be verified: never delete on a guess.
       SKIFF_LOG_DEBUG("garbagecollector: unknown owner kind {} {} of {}/{}", ref.apiVersion, ref.kind,
@@ -358,7 +474,7 @@ class GarbageCollector : public QueueController {
                          {"preconditions", json::object{{"uid", uid}}}};
     try {
       SKIFF_LOG_INFO("garbagecollector: deleting {} {}/{} (owners gone) propagation={}",
-                     node->info->qualifiedResource(), node->ns, node->name, policy);
+                     qualifiedResource(*node->info), node->ns, node->name, policy);
       client_.remove(toResource(*node->info), node->ns, node->name, options);
     } catch (const ApiError& e) {
       // Gone already, or replaced by a new object of the same name (uid precondition).
@@ -386,6 +502,12 @@ class GarbageCollector : public QueueController {
     // Blocking dependents' deletions come back through the informers and requeue this owner.
     if (!blocked) removeFinalizer(*node, kForegroundFinalizer);
   }
+
+  std::shared_ptr<ResourceDiscovery> discovery_;
+  std::mutex monitorMu_;
+  std::map<std::string, Monitor> monitors_;  // "group/plural"
+  std::map<std::string, ResourcePtr> kinds_;  // "group/Kind" of every discovered resource
+  bool running_ = false;
 
   std::mutex mu_;
   std::unordered_map<std::string, Node> nodes_;

@@ -238,6 +238,39 @@ class JobController : public QueueController {
     return removed_.count(uid) > 0;
   }
 
+  // What one sync works on: the Job, its pods, the status being built, the counts.
+  struct State {
+    std::string key, uid;
+    json::object job;
+    Clock::time_point now;
+    std::vector<client::ObjectPtr> pods;  // controlled by the Job
+    bool indexed = false, hasCompletions = false, suspended = false;
+    int64_t completions = 0, parallelism = 1, backoffLimit = 6;
+    json::object status;
+    std::set<std::string> uncountedSucceeded, uncountedFailed;
+    std::set<int64_t> completedIndexes;
+    int64_t succeeded = 0, failed = 0;
+    std::vector<client::ObjectPtr> active;
+    int64_t ready = 0, terminating = 0, restarts = 0;
+    std::string finishType, reason, message;  // set once the Job is done
+  };
+
+  // The Job to sync (read fresh when our last status write is newer than the cache).
+  std::optional<json::object> load(const std::string& key);
+  State observe(const std::string& key, json::object job);
+  void releaseFinishedPods(const State& st);
+  void recordFinishedPods(State& st);
+  void countFinishedPods(State& st);
+  void countActivePods(State& st);
+  void followSuspend(State& st);
+  void checkFinished(State& st);
+  void finish(State& st, bool settled);
+  void manageActivePods(State& st);
+  std::chrono::milliseconds failureBackoffLeft(const State& st);
+  void createPods(State& st, const std::vector<int64_t>& indexes);
+  void publishStatus(State& st);
+  void requeueForDeadline(const State& st);
+
   void removeFinalizer(const json::object& pod);
   json::object createPod(const json::object& job, int64_t index);
   void deletePods(const json::object& job, const std::string& key,
@@ -369,12 +402,39 @@ json::object JobController::writeStatus(const json::object& job, const json::obj
   return written;
 }
 
+// One sync, step by step (as ReplicaSetController::sync reads): load the Job, count the
+// pods that finished (upstream's three-step protocol), follow suspend, decide whether the
+// Job is done, converge its active pods, publish the counters.
 void JobController::sync(const std::string& key) {
+  auto job = load(key);
+  if (!job) return;
+  State st = observe(key, std::move(*job));
+  if (jobFinished(st.job) || isBeingDeleted(st.job)) return releaseFinishedPods(st);
+  recordFinishedPods(st);
+  countFinishedPods(st);
+  countActivePods(st);
+  followSuspend(st);
+  checkFinished(st);
+  const bool settled = expectations_.satisfied(key);
+  if (!st.finishType.empty()) {
+    finish(st, settled);
+  } else if (st.suspended) {
+    if (settled) deletePods(st.job, key, st.active);
+    st.active.clear();
+    st.ready = 0;
+  } else if (settled) {
+    manageActivePods(st);
+  }
+  publishStatus(st);
+  requeueForDeadline(st);
+}
+
+std::optional<json::object> JobController::load(const std::string& key) {
   auto cached = jobs_.get(key);
   releaseOrphans(key, cached ? uidOf(*cached) : "");
   if (!cached) {
     expectations_.forget(key);
-    return;
+    return std::nullopt;
   }
   json::object job = *cached;
   bool stale;
@@ -390,271 +450,281 @@ void JobController::sync(const std::string& key) {
     try {
       job = client_.get(client::resources::jobs, ns, name);
     } catch (const ApiError& e) {
-      if (e.code() == 404) return;
+      if (e.code() == 404) return std::nullopt;
       throw;
     }
   }
-  const std::string uid = uidOf(job);
-  if (uid.empty()) return;
-  const auto now = Clock::now();
+  if (uidOf(job).empty()) return std::nullopt;
+  return job;
+}
 
-  std::vector<client::ObjectPtr> pods;
-  for (auto& p : pods_.byIndex(client::kIndexOwnerUid, uid))
-    if (isControlledBy(*p, uid)) pods.push_back(p);
+JobController::State JobController::observe(const std::string& key, json::object job) {
+  State st;
+  st.key = key;
+  st.job = std::move(job);
+  st.uid = uidOf(st.job);
+  st.now = syncClock().now();
+  for (auto& p : pods_.byIndex(client::kIndexOwnerUid, st.uid))
+    if (isControlledBy(*p, st.uid)) st.pods.push_back(p);
+  st.indexed = isIndexed(st.job);
+  const auto* completionsV = valueAt(st.job, {"spec", "completions"});
+  st.hasCompletions = completionsV && !completionsV->is_null();
+  st.completions = intAt(st.job, {"spec", "completions"}, 0);
+  st.parallelism = std::max<int64_t>(0, intAt(st.job, {"spec", "parallelism"}, 1));
+  st.backoffLimit = intAt(st.job, {"spec", "backoffLimit"}, 6);
+  st.suspended = boolAt(st.job, {"spec", "suspend"});
+  if (auto* s = objectAt(st.job, {"status"})) st.status = *s;
+  return st;
+}
 
-  if (jobFinished(job) || isBeingDeleted(job)) {
-    // Nothing more to count or create; pods still holding the finalizer are released (all
-    // of them when the Job itself is going, so the garbage collector can remove them).
-    for (const auto& p : pods)
-      if (hasTrackingFinalizer(*p) && (isPodTerminal(*p) || isBeingDeleted(*p) || isBeingDeleted(job)))
-        removeFinalizer(*p);
-    return;
-  }
+void JobController::releaseFinishedPods(const State& st) {
+  // Nothing more to count or create; pods still holding the finalizer are released (all of
+  // them when the Job itself is going, so the garbage collector can remove them).
+  for (const auto& p : st.pods)
+    if (hasTrackingFinalizer(*p) && (isPodTerminal(*p) || isBeingDeleted(*p) || isBeingDeleted(st.job)))
+      removeFinalizer(*p);
+}
 
-  const bool indexed = isIndexed(job);
-  const auto* completionsV = valueAt(job, {"spec", "completions"});
-  const bool hasCompletions = completionsV && !completionsV->is_null();
-  const int64_t completions = intAt(job, {"spec", "completions"}, 0);
-  const int64_t parallelism = std::max<int64_t>(0, intAt(job, {"spec", "parallelism"}, 1));
-  const int64_t backoffLimit = intAt(job, {"spec", "backoffLimit"}, 6);
-  const bool suspended = boolAt(job, {"spec", "suspend"});
-
-  json::object status;
-  if (auto* s = objectAt(job, {"status"})) status = *s;
-
-  // --- 1. record newly finished pods in uncountedTerminatedPods.
-  auto uncountedSucceeded = uidSet(status, "succeeded");
-  auto uncountedFailed = uidSet(status, "failed");
-  std::set<int64_t> completedIndexes;
-  if (indexed) completedIndexes = parseIndexes(stringAt(status, {"completedIndexes"}), completions);
+// Step 1: newly finished pods into status.uncountedTerminatedPods (written before anything
+// else, so a crash after the finalizer removal cannot lose them).
+void JobController::recordFinishedPods(State& st) {
+  st.uncountedSucceeded = uidSet(st.status, "succeeded");
+  st.uncountedFailed = uidSet(st.status, "failed");
+  if (st.indexed) st.completedIndexes = parseIndexes(stringAt(st.status, {"completedIndexes"}), st.completions);
   bool newlyFinished = false;
   int newFailures = 0, newSuccesses = 0;
-  for (const auto& p : pods) {
+  for (const auto& p : st.pods) {
     const std::string puid = uidOf(*p);
     if (!hasTrackingFinalizer(*p) || finalizerRemovalPending(puid)) continue;
-    if (uncountedSucceeded.count(puid) || uncountedFailed.count(puid)) continue;
+    if (st.uncountedSucceeded.count(puid) || st.uncountedFailed.count(puid)) continue;
     if (podPhase(*p) == "Succeeded") {
-      uncountedSucceeded.insert(puid);
-      if (indexed)
-        if (auto i = podIndex(*p, completions); i >= 0) completedIndexes.insert(i);
+      st.uncountedSucceeded.insert(puid);
+      if (st.indexed)
+        if (auto i = podIndex(*p, st.completions); i >= 0) st.completedIndexes.insert(i);
       ++newSuccesses;
       newlyFinished = true;
-    } else if (isPodFailed(*p, job)) {
-      uncountedFailed.insert(puid);
+    } else if (isPodFailed(*p, st.job)) {
+      st.uncountedFailed.insert(puid);
       ++newFailures;
       newlyFinished = true;
     }
   }
-  if (newlyFinished) {
-    auto& u = ensureObject(status, {"uncountedTerminatedPods"});
-    u["succeeded"] = uidArray(uncountedSucceeded);
-    u["failed"] = uidArray(uncountedFailed);
-    if (indexed) status["completedIndexes"] = formatIndexes(completedIndexes);
-    job = writeStatus(job, status);
-    status = job["status"].as_object();
-    std::lock_guard lock(mu_);
-    auto& b = backoff_[key];
-    if (newSuccesses > 0) b.failuresSinceSuccess = 0;
-    if (newFailures > 0) {
-      b.failuresSinceSuccess += newFailures;
-      b.lastFailure = now;
-    }
+  if (!newlyFinished) return;
+  auto& u = ensureObject(st.status, {"uncountedTerminatedPods"});
+  u["succeeded"] = uidArray(st.uncountedSucceeded);
+  u["failed"] = uidArray(st.uncountedFailed);
+  if (st.indexed) st.status["completedIndexes"] = formatIndexes(st.completedIndexes);
+  st.job = writeStatus(st.job, st.status);
+  st.status = st.job["status"].as_object();
+  std::lock_guard lock(mu_);
+  auto& b = backoff_[st.key];
+  if (newSuccesses > 0) b.failuresSinceSuccess = 0;
+  if (newFailures > 0) {
+    b.failuresSinceSuccess += newFailures;
+    b.lastFailure = st.now;
   }
+}
 
-  // --- 2. release their finalizers, 3. move them into the counters.
-  if (!uncountedSucceeded.empty() || !uncountedFailed.empty()) {
-    for (const auto& p : pods) {
+// Steps 2 and 3: release their finalizers, move them into the counters.
+void JobController::countFinishedPods(State& st) {
+  if (!st.uncountedSucceeded.empty() || !st.uncountedFailed.empty()) {
+    for (const auto& p : st.pods) {
       const std::string puid = uidOf(*p);
-      if ((uncountedSucceeded.count(puid) || uncountedFailed.count(puid)) && hasTrackingFinalizer(*p) &&
+      if ((st.uncountedSucceeded.count(puid) || st.uncountedFailed.count(puid)) && hasTrackingFinalizer(*p) &&
           !finalizerRemovalPending(puid))
         removeFinalizer(*p);
     }
-    if (!indexed) status["succeeded"] = intAt(status, {"succeeded"}) + static_cast<int64_t>(uncountedSucceeded.size());
-    status["failed"] = intAt(status, {"failed"}) + static_cast<int64_t>(uncountedFailed.size());
+    if (!st.indexed)
+      st.status["succeeded"] = intAt(st.status, {"succeeded"}) + static_cast<int64_t>(st.uncountedSucceeded.size());
+    st.status["failed"] = intAt(st.status, {"failed"}) + static_cast<int64_t>(st.uncountedFailed.size());
   }
-  status["uncountedTerminatedPods"] = json::object{};
-  if (indexed) {
-    status["completedIndexes"] = formatIndexes(completedIndexes);
-    status["succeeded"] = static_cast<int64_t>(completedIndexes.size());
+  st.status["uncountedTerminatedPods"] = json::object{};
+  if (st.indexed) {
+    st.status["completedIndexes"] = formatIndexes(st.completedIndexes);
+    st.status["succeeded"] = static_cast<int64_t>(st.completedIndexes.size());
   }
-  const int64_t succeeded = intAt(status, {"succeeded"});
-  const int64_t failed = intAt(status, {"failed"});
+  st.succeeded = intAt(st.status, {"succeeded"});
+  st.failed = intAt(st.status, {"failed"});
+}
 
-  std::vector<client::ObjectPtr> active;
-  int64_t ready = 0, terminating = 0, restarts = 0;
-  for (const auto& p : pods) {
+void JobController::countActivePods(State& st) {
+  for (const auto& p : st.pods) {
     if (isPodActive(*p)) {
-      active.push_back(p);
-      if (isPodReady(*p)) ++ready;
+      st.active.push_back(p);
+      if (isPodReady(*p)) ++st.ready;
       if (auto* cs = arrayAt(*p, {"status", "containerStatuses"}))
         for (const auto& c : *cs)
-          if (c.is_object()) restarts += intAt(c.get_object(), {"restartCount"});
+          if (c.is_object()) st.restarts += intAt(c.get_object(), {"restartCount"});
     } else if (isBeingDeleted(*p) && !isPodTerminal(*p)) {
-      ++terminating;
+      ++st.terminating;
     }
   }
+}
 
-  // --- 4. suspend / resume.
-  bool wasSuspended = conditionTrue(job, "Suspended");
-  if (suspended) {
-    if (setStatusCondition(status, "Suspended", "True", "JobSuspended", "Job suspended"))
-      recorder_.event(job, client::kEventTypeNormal, "Suspended", "Job suspended");
+// Step 4: the Suspended condition; the active deadline counts from a resume.
+void JobController::followSuspend(State& st) {
+  bool wasSuspended = conditionTrue(st.job, "Suspended");
+  if (st.suspended) {
+    if (setStatusCondition(st.status, "Suspended", "True", "JobSuspended", "Job suspended"))
+      recorder_.event(st.job, client::kEventTypeNormal, "Suspended", "Job suspended");
   } else if (wasSuspended) {
-    setStatusCondition(status, "Suspended", "False", "JobResumed", "Job resumed");
-    recorder_.event(job, client::kEventTypeNormal, "Resumed", "Job resumed");
-    // The active deadline counts from the resume.
-    status["startTime"] = nowTime();
+    setStatusCondition(st.status, "Suspended", "False", "JobResumed", "Job resumed");
+    recorder_.event(st.job, client::kEventTypeNormal, "Resumed", "Job resumed");
+    st.status["startTime"] = nowTime();
   }
-  if (!suspended && stringAt(status, {"startTime"}).empty()) status["startTime"] = nowTime();
+  if (!st.suspended && stringAt(st.status, {"startTime"}).empty()) st.status["startTime"] = nowTime();
+}
 
-  // --- 5. success or failure criteria (interim conditions first, as v1.32 does).
-  std::string finishType, reason, message;
-  if (conditionTrue(job, "FailureTarget")) {
-    auto* c = findCondition(job, "FailureTarget");
-    finishType = "Failed", reason = stringAt(*c, {"reason"}), message = stringAt(*c, {"message"});
-  } else if (conditionTrue(job, "SuccessCriteriaMet")) {
-    auto* c = findCondition(job, "SuccessCriteriaMet");
-    finishType = "Complete", reason = stringAt(*c, {"reason"}), message = stringAt(*c, {"message"});
+// Step 5: success or failure criteria (interim conditions first, as v1.32 does).
+void JobController::checkFinished(State& st) {
+  if (conditionTrue(st.job, "FailureTarget")) {
+    auto* c = findCondition(st.job, "FailureTarget");
+    st.finishType = "Failed", st.reason = stringAt(*c, {"reason"}), st.message = stringAt(*c, {"message"});
+    return;
+  }
+  if (conditionTrue(st.job, "SuccessCriteriaMet")) {
+    auto* c = findCondition(st.job, "SuccessCriteriaMet");
+    st.finishType = "Complete", st.reason = stringAt(*c, {"reason"}), st.message = stringAt(*c, {"message"});
+    return;
+  }
+  bool onFailure = stringAt(st.job, {"spec", "template", "spec", "restartPolicy"}) == "OnFailure";
+  auto start = timeAt(st.status, {"startTime"});
+  int64_t ads = intAt(st.job, {"spec", "activeDeadlineSeconds"}, 0);
+  if (st.failed + (onFailure ? st.restarts : 0) > st.backoffLimit) {
+    st.finishType = "Failed", st.reason = "BackoffLimitExceeded",
+    st.message = "Job has reached the specified backoff limit";
+  } else if (!st.suspended && ads > 0 && start && st.now - *start >= std::chrono::seconds(ads)) {
+    st.finishType = "Failed", st.reason = "DeadlineExceeded",
+    st.message = "Job was active longer than specified deadline";
+  } else if (st.hasCompletions ? st.succeeded >= st.completions
+                               : st.succeeded > 0 && st.active.empty() && st.terminating == 0) {
+    st.finishType = "Complete", st.reason = "CompletionsReached",
+    st.message = "Reached expected number of succeeded pods";
+  }
+  if (st.finishType.empty()) return;
+  setStatusCondition(st.status, st.finishType == "Failed" ? "FailureTarget" : "SuccessCriteriaMet", "True",
+                     st.reason, st.message);
+  if (st.finishType == "Failed") recorder_.event(st.job, client::kEventTypeWarning, st.reason, st.message);
+}
+
+// Lingering pods go; the terminal condition waits until none is left terminating (and
+// until the cache has seen our own deletions).
+void JobController::finish(State& st, bool settled) {
+  if (settled) deletePods(st.job, st.key, st.active);
+  if (settled && st.active.empty() && st.terminating == 0) {
+    setStatusCondition(st.status, st.finishType, "True", st.reason, st.message);
+    if (st.finishType == "Complete") {
+      st.status["completionTime"] = nowTime();
+      recorder_.event(st.job, client::kEventTypeNormal, "Completed", "Job completed");
+    }
+  }
+  st.active.clear();
+  st.ready = 0;
+}
+
+// Step 6: converge the number of active pods.
+void JobController::manageActivePods(State& st) {
+  int64_t wantActive;
+  if (st.hasCompletions) wantActive = std::clamp<int64_t>(st.completions - st.succeeded, 0, st.parallelism);
+  else wantActive = st.succeeded > 0 ? static_cast<int64_t>(st.active.size()) : st.parallelism;
+  // With podReplacementPolicy Failed a terminating pod still holds its slot.
+  int64_t occupied = static_cast<int64_t>(st.active.size()) +
+                     (stringAt(st.job, {"spec", "podReplacementPolicy"}) == "Failed" ? st.terminating : 0);
+
+  std::vector<client::ObjectPtr> excess;
+  std::vector<int64_t> toCreate;
+  if (st.indexed) {
+    // Duplicates and indexes already done are excess; then the highest indexes.
+    std::set<int64_t> seen;
+    std::vector<client::ObjectPtr> keep;
+    auto sorted = st.active;
+    std::sort(sorted.begin(), sorted.end(), [&](auto& a, auto& b) {
+      return podIndex(*a, st.completions) < podIndex(*b, st.completions);
+    });
+    for (const auto& p : sorted) {
+      int64_t i = podIndex(*p, st.completions);
+      if (i < 0 || st.completedIndexes.count(i) || !seen.insert(i).second) excess.push_back(p);
+      else keep.push_back(p);
+    }
+    while (static_cast<int64_t>(keep.size()) > wantActive) {
+      excess.push_back(keep.back());
+      keep.pop_back();
+    }
+    occupied -= static_cast<int64_t>(excess.size());
+    for (int64_t i = 0; i < st.completions && occupied + static_cast<int64_t>(toCreate.size()) < wantActive &&
+                        toCreate.size() < kMaxPodCreatesPerSync;
+         ++i)
+      if (!st.completedIndexes.count(i) && !seen.count(i)) toCreate.push_back(i);
+  } else if (occupied > wantActive) {
+    // Not-yet-running pods go first, then the newest.
+    auto sorted = st.active;
+    std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) {
+      bool ra = podPhase(*a) == "Running", rb = podPhase(*b) == "Running";
+      if (ra != rb) return !ra;
+      return stringAt(*a, {"metadata", "creationTimestamp"}) > stringAt(*b, {"metadata", "creationTimestamp"});
+    });
+    excess.assign(sorted.begin(), sorted.begin() + std::min<int64_t>(occupied - wantActive, sorted.size()));
   } else {
-    bool onFailure = stringAt(job, {"spec", "template", "spec", "restartPolicy"}) == "OnFailure";
-    auto start = timeAt(status, {"startTime"});
-    int64_t ads = intAt(job, {"spec", "activeDeadlineSeconds"}, 0);
-    if (failed + (onFailure ? restarts : 0) > backoffLimit) {
-      finishType = "Failed", reason = "BackoffLimitExceeded",
-      message = "Job has reached the specified backoff limit";
-    } else if (!suspended && ads > 0 && start && now - *start >= std::chrono::seconds(ads)) {
-      finishType = "Failed", reason = "DeadlineExceeded",
-      message = "Job was active longer than specified deadline";
-    } else if (hasCompletions ? succeeded >= completions
-                              : succeeded > 0 && active.empty() && terminating == 0) {
-      finishType = "Complete", reason = "CompletionsReached",
-      message = "Reached expected number of succeeded pods";
-    }
-    if (!finishType.empty()) {
-      setStatusCondition(status, finishType == "Failed" ? "FailureTarget" : "SuccessCriteriaMet", "True",
-                   reason, message);
-      if (finishType == "Failed") recorder_.event(job, client::kEventTypeWarning, reason, message);
-    }
+    for (int64_t i = occupied; i < wantActive && toCreate.size() < kMaxPodCreatesPerSync; ++i) toCreate.push_back(-1);
   }
 
-  const bool settled = expectations_.satisfied(key);
-  if (!finishType.empty()) {
-    // Lingering pods go; the terminal condition waits until none is left terminating (and
-    // until the cache has seen our own deletions).
-    if (settled) deletePods(job, key, active);
-    if (settled && active.empty() && terminating == 0) {
-      setStatusCondition(status, finishType, "True", reason, message);
-      if (finishType == "Complete") {
-        status["completionTime"] = nowTime();
-        recorder_.event(job, client::kEventTypeNormal, "Completed", "Job completed");
-      }
-    }
-    active.clear();
-    ready = 0;
-  } else if (suspended) {
-    if (settled) deletePods(job, key, active);
-    active.clear();
-    ready = 0;
-  } else if (settled) {
-    // --- 6. converge the number of active pods.
-    int64_t wantActive;
-    if (hasCompletions) wantActive = std::clamp<int64_t>(completions - succeeded, 0, parallelism);
-    else wantActive = succeeded > 0 ? static_cast<int64_t>(active.size()) : parallelism;
-    // With podReplacementPolicy Failed a terminating pod still holds its slot.
-    int64_t occupied = static_cast<int64_t>(active.size()) +
-                       (stringAt(job, {"spec", "podReplacementPolicy"}) == "Failed" ? terminating : 0);
+  deletePods(st.job, st.key, excess);
+  std::erase_if(st.active, [&](auto& p) { return std::find(excess.begin(), excess.end(), p) != excess.end(); });
+  if (toCreate.empty()) return;
+  if (auto wait = failureBackoffLeft(st); wait.count() > 0) {
+    enqueueAfter(st.key, wait);
+    return;
+  }
+  createPods(st, toCreate);
+}
 
-    std::vector<client::ObjectPtr> excess;
-    std::vector<int64_t> toCreate;
-    if (indexed) {
-      // Duplicates and indexes already done are excess; then the highest indexes.
-      std::set<int64_t> seen;
-      std::vector<client::ObjectPtr> keep;
-      auto sorted = active;
-      std::sort(sorted.begin(), sorted.end(), [&](auto& a, auto& b) {
-        return podIndex(*a, completions) < podIndex(*b, completions);
-      });
-      for (const auto& p : sorted) {
-        int64_t i = podIndex(*p, completions);
-        if (i < 0 || completedIndexes.count(i) || !seen.insert(i).second) excess.push_back(p);
-        else keep.push_back(p);
-      }
-      while (static_cast<int64_t>(keep.size()) > wantActive) {
-        excess.push_back(keep.back());
-        keep.pop_back();
-      }
-      occupied -= static_cast<int64_t>(excess.size());
-      for (int64_t i = 0; i < completions && occupied + static_cast<int64_t>(toCreate.size()) < wantActive &&
-                          toCreate.size() < kMaxPodCreatesPerSync;
-           ++i)
-        if (!completedIndexes.count(i) && !seen.count(i)) toCreate.push_back(i);
-    } else if (occupied > wantActive) {
-      // Not-yet-running pods go first, then the newest.
-      auto sorted = active;
-      std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) {
-        bool ra = podPhase(*a) == "Running", rb = podPhase(*b) == "Running";
-        if (ra != rb) return !ra;
-        return stringAt(*a, {"metadata", "creationTimestamp"}) > stringAt(*b, {"metadata", "creationTimestamp"});
-      });
-      excess.assign(sorted.begin(), sorted.begin() + std::min<int64_t>(occupied - wantActive, sorted.size()));
-    } else {
-      for (int64_t i = occupied; i < wantActive && toCreate.size() < kMaxPodCreatesPerSync; ++i)
-        toCreate.push_back(-1);
-    }
+// How long replacements of failed pods must still wait (upstream's pod failure backoff).
+std::chrono::milliseconds JobController::failureBackoffLeft(const State& st) {
+  std::lock_guard lock(mu_);
+  auto& b = backoff_[st.key];
+  if (b.failuresSinceSuccess <= 0) return std::chrono::milliseconds(0);
+  int64_t delay = backoffBaseMs.load();
+  for (int i = 1; i < b.failuresSinceSuccess && delay < backoffMaxMs; ++i) delay *= 2;
+  delay = std::min<int64_t>(delay, backoffMaxMs);
+  auto retryAt = b.lastFailure + std::chrono::milliseconds(delay);
+  if (retryAt <= st.now) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(retryAt - st.now);
+}
 
-    deletePods(job, key, excess);
-    std::erase_if(active, [&](auto& p) { return std::find(excess.begin(), excess.end(), p) != excess.end(); });
-
-    if (!toCreate.empty()) {
-      std::chrono::milliseconds wait{0};
-      {
-        std::lock_guard lock(mu_);
-        auto& b = backoff_[key];
-        if (b.failuresSinceSuccess > 0) {
-          int64_t delay = backoffBaseMs.load();
-          for (int i = 1; i < b.failuresSinceSuccess && delay < backoffMaxMs; ++i) delay *= 2;
-          delay = std::min<int64_t>(delay, backoffMaxMs);
-          auto retryAt = b.lastFailure + std::chrono::milliseconds(delay);
-          if (retryAt > now) wait = std::chrono::duration_cast<std::chrono::milliseconds>(retryAt - now);
-        }
-      }
-      if (wait.count() > 0) {
-        enqueueAfter(key, wait);
-      } else {
-        expectations_.expect(key, static_cast<int>(toCreate.size()), 0);
-        for (size_t i = 0; i < toCreate.size(); ++i) {
-          try {
-            auto created = createPod(job, toCreate[i]);
-            recorder_.event(job, client::kEventTypeNormal, "SuccessfulCreate", "Created pod: " + nameOf(created));
-            active.push_back(std::make_shared<const json::object>(std::move(created)));
-          } catch (const std::exception& e) {
-            // The remaining creations will not happen: stop expecting them.
-            expectations_.lower(key, static_cast<int>(toCreate.size() - i), 0);
-            recorder_.event(job, client::kEventTypeWarning, "FailedCreate", std::string("Error creating: ") + e.what());
-            throw;
-          }
-        }
-      }
+void JobController::createPods(State& st, const std::vector<int64_t>& indexes) {
+  expectations_.expect(st.key, static_cast<int>(indexes.size()), 0);
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    try {
+      auto created = createPod(st.job, indexes[i]);
+      recorder_.event(st.job, client::kEventTypeNormal, "SuccessfulCreate", "Created pod: " + nameOf(created));
+      st.active.push_back(std::make_shared<const json::object>(std::move(created)));
+    } catch (const std::exception& e) {
+      // The remaining creations will not happen: stop expecting them.
+      expectations_.lower(st.key, static_cast<int>(indexes.size() - i), 0);
+      recorder_.event(st.job, client::kEventTypeWarning, "FailedCreate", std::string("Error creating: ") + e.what());
+      throw;
     }
   }
+}
 
-  // --- 7. publish the counters.
-  status["active"] = static_cast<int64_t>(active.size());
-  status["ready"] = ready;
-  status["terminating"] = terminating;
-  status["succeeded"] = succeeded;
-  status["failed"] = failed;
-  auto* current = objectAt(job, {"status"});
-  if (!current || status != *current) writeStatus(job, status);
+// Step 7: publish the counters.
+void JobController::publishStatus(State& st) {
+  st.status["active"] = static_cast<int64_t>(st.active.size());
+  st.status["ready"] = st.ready;
+  st.status["terminating"] = st.terminating;
+  st.status["succeeded"] = st.succeeded;
+  st.status["failed"] = st.failed;
+  auto* current = objectAt(st.job, {"status"});
+  if (!current || st.status != *current) writeStatus(st.job, st.status);
+}
 
-  // The deadline is time-based: come back when it passes.
-  if (finishType.empty() && !suspended) {
-    int64_t ads = intAt(job, {"spec", "activeDeadlineSeconds"}, 0);
-    if (auto start = timeAt(status, {"startTime"}); ads > 0 && start) {
-      auto left = *start + std::chrono::seconds(ads) - now;
-      enqueueAfter(key, std::max(std::chrono::milliseconds(1),
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(left)));
-    }
+// The deadline is time-based: come back when it passes.
+void JobController::requeueForDeadline(const State& st) {
+  if (!st.finishType.empty() || st.suspended) return;
+  int64_t ads = intAt(st.job, {"spec", "activeDeadlineSeconds"}, 0);
+  if (auto start = timeAt(st.status, {"startTime"}); ads > 0 && start) {
+    auto left = *start + std::chrono::seconds(ads) - st.now;
+    enqueueAfter(st.key, std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(left)));
   }
 }
 

@@ -1,9 +1,9 @@
-// Knobs of the batch controllers (Job, CronJob) that tests need to shorten or fake. The
+// Knobs of the batch controllers (Job, CronJob) that tests need to shorten (their time
+// comes from ControllerContext::clock). The
 // controllers themselves live in job_controller.cpp and cronjob_controller.cpp and register
 // by name ("job", "cronjob"); nothing else needs their types.
 #pragma once
 #include <chrono>
-#include <functional>
 #include <string>
 
 namespace skiff::controller {
@@ -22,9 +22,5 @@ inline const std::string kCronJobScheduledTimestampAnnotation =
 // Delay before recreating pods after failures: base · 2^(failures since the last success − 1),
 // capped (upstream: 10 s doubling, capped at 6 minutes). Tests shorten it.
 void setJobPodFailureBackoff(std::chrono::milliseconds base, std::chrono::milliseconds max);
-
-// The clock the CronJob controller schedules against (system_clock::now by default). Tests
-// move it forward instead of waiting for minutes to pass; nullptr restores the real clock.
-void setCronJobClock(std::function<std::chrono::system_clock::time_point()> now);
 
 }  // namespace skiff::controller

@@ -5,18 +5,20 @@
 // every namespaced resource type the server serves (one deletecollection per type), lists
 // what is left, records the outcome in the namespace's status conditions as upstream does,
 // and, once nothing is left, removes the finalizer through /finalize so the API server
-// deletes the namespace. Objects that wait for a kubelet (graceful pod deletion) or for
+// deletes the namespace. The resource types come from API discovery (controller/discovery.h),
+// asked again on each pass (cached for a few seconds), so custom resources and aggregated
+// APIs that appear at run time are emptied too. Objects that wait for a kubelet (graceful pod deletion) or for
 // finalizers of their own keep it Terminating; the pass is repeated after a delay, like
 // upstream's ResourcesRemainingError requeue.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 
-#include "api/resource_registry.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "controller/controller.h"
 #include "controller/controller_utils.h"
+#include "controller/discovery.h"
 
 namespace skiff::controller {
 namespace {
@@ -42,10 +44,6 @@ const ConditionSpec kRemaining{"NamespaceContentRemaining", "ContentRemoved",
 const ConditionSpec kFinalizers{"NamespaceFinalizersRemaining", "ContentHasNoFinalizers",
                                 "All content-preserving finalizers finished"};
 
-bool hasVerb(const api::ResourceInfo& info, std::string_view verb) {
-  return std::find(info.verbs.begin(), info.verbs.end(), verb) != info.verbs.end();
-}
-
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
@@ -54,6 +52,7 @@ std::string join(const std::vector<std::string>& parts) {
 
 // What one pass over the namespace's content found.
 struct ContentResult {
+  std::string discoveryError;  // the served resources could not be listed
   std::vector<std::string> errors;
   std::map<std::string, int64_t> remainingByResource;  // "configmaps." → count
   std::map<std::string, int64_t> remainingByFinalizer;
@@ -65,7 +64,8 @@ class NamespaceController : public QueueController {
  public:
   explicit NamespaceController(ControllerContext& ctx)
       : QueueController(ctx, "namespace", "namespace-controller"),
-        namespaces_(ctx.informers.informer(client::resources::namespaces)) {
+        namespaces_(ctx.informers.informer(client::resources::namespaces)),
+        discovery_(ctx.discovery ? ctx.discovery : std::make_shared<ServerDiscovery>(ctx.client)) {
     auto maybeEnqueue = [this](const json::object& ns) {
       if (isBeingDeleted(ns)) enqueueKey(nameOf(ns));
     };
@@ -89,7 +89,10 @@ class NamespaceController : public QueueController {
     if (!isBeingDeleted(ns) || !hasSpecFinalizer(ns)) return;
 
     ContentResult result = deleteAllContent(name);
-    updateConditions(ns, result);
+    // The namespace as written: finalizing from the copy read before would conflict.
+    ns = updateConditions(std::move(ns), result);
+    if (!result.discoveryError.empty())
+      throw std::runtime_error("namespace " + name + ": discovery failed: " + result.discoveryError);
     if (!result.errors.empty())
       throw std::runtime_error("namespace " + name + ": " + join(result.errors));
     if (result.anyRemaining()) {
@@ -111,24 +114,31 @@ class NamespaceController : public QueueController {
 
   ContentResult deleteAllContent(const std::string& ns) {
     ContentResult result;
-    for (const auto& info : api::ResourceRegistry::builtin().all()) {
+    std::vector<DiscoveredResource> served;
+    try {
+      served = discovery_->resources();
+    } catch (const std::exception& e) {
+      result.discoveryError = e.what();
+      return result;
+    }
+    for (const auto& r : served) {
       // Every stored namespaced type once (other versions share the objects).
-      if (!info.namespaced || info.storage || !hasVerb(info, "list") ||
-          (!hasVerb(info, "deletecollection") && !hasVerb(info, "delete")))
+      if (!r.namespaced || r.aliasOfAnotherResource() || !r.supports("list") ||
+          (!r.supports("deletecollection") && !r.supports("delete")))
         continue;
-      client::Resource resource{info.group, info.version, info.plural};
+      client::Resource resource = r.ref();
       try {
-        deleteContent(info, resource, ns);
+        deleteContent(r, resource, ns);
         auto items = client_.listAll(resource, ns)["items"].as_array();
         if (items.empty()) continue;
-        result.remainingByResource[info.plural + "." + info.group] += items.size();
+        result.remainingByResource[r.resource + "." + r.group] += items.size();
         for (const auto& item : items) {
           if (!item.is_object()) continue;
           const auto& obj = item.as_object();
           if (const json::array* fins = arrayAt(obj, {"metadata", "finalizers"}))
             for (const auto& f : *fins)
               if (f.is_string()) result.remainingByFinalizer[std::string(f.as_string())] += 1;
-          if (info.isCore("pods")) {
+          if (r.group.empty() && r.resource == "pods") {
             int64_t grace = intAt(obj, {"metadata", "deletionGracePeriodSeconds"});
             result.estimateSeconds = std::max(result.estimateSeconds, grace);
           }
@@ -144,10 +154,9 @@ class NamespaceController : public QueueController {
   }
 
   // Background deletion of everything of one type, in one call when the type allows it.
-  void deleteContent(const api::ResourceInfo& info, const client::Resource& resource,
-                     const std::string& ns) {
+  void deleteContent(const DiscoveredResource& info, const client::Resource& resource, const std::string& ns) {
     json::object options{{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", "Background"}};
-    if (hasVerb(info, "deletecollection")) {
+    if (info.supports("deletecollection")) {
       try {
         client_.request("DELETE", resource.path(ns), json::serialize(options));
         return;
@@ -166,15 +175,17 @@ class NamespaceController : public QueueController {
     }
   }
 
-  void updateConditions(json::object ns, const ContentResult& result) {
+  // Returns the namespace as the server has it after the conditions were written.
+  json::object updateConditions(json::object ns, const ContentResult& result) {
     bool changed = false;
     auto put = [&](const ConditionSpec& spec, bool failing, const std::string& reason,
                    const std::string& message) {
       changed |= failing ? setCondition(ns, spec.type, "True", reason, message)
                          : setCondition(ns, spec.type, "False", spec.okReason, spec.okMessage);
     };
-    // skiff's types come from its own registry: discovery and parsing cannot fail here.
-    put(kDiscovery, false, "", "");
+    put(kDiscovery, !result.discoveryError.empty(), "DiscoveryFailed",
+        "Discovery failed for some groups, 1 failing: " + result.discoveryError);
+    // Group-versions come from discovery documents, already parsed: this cannot fail here.
     put(kParsing, false, "", "");
     put(kContentFailure, !result.errors.empty(), "ContentDeletionFailed",
         "Failed to delete all resource types, " + std::to_string(result.errors.size()) +
@@ -188,13 +199,14 @@ class NamespaceController : public QueueController {
         "Some resources are remaining: " + join(remaining));
     put(kFinalizers, !finalizers.empty(), "SomeFinalizersRemain",
         "Some content in the namespace has finalizers remaining: " + join(finalizers));
-    if (!changed) return;
+    if (!changed) return ns;
     try {
-      client_.updateStatus(client::resources::namespaces, "", ns);
+      return client_.updateStatus(client::resources::namespaces, "", ns);
     } catch (const ApiError& e) {
       // A conflict or a namespace already gone: the next pass writes the conditions again.
       if (e.code() != 409 && e.code() != 404) throw;
     }
+    return ns;
   }
 
   void finalize(json::object ns) {
@@ -213,6 +225,7 @@ class NamespaceController : public QueueController {
   }
 
   client::SharedInformer& namespaces_;
+  std::shared_ptr<ResourceDiscovery> discovery_;
 };
 
 ControllerRegistration reg("namespace", [](ControllerContext& ctx) {

@@ -141,7 +141,7 @@ class NodeLifecycleController : public QueueController {
       renew = stringAt(*lease, {"spec", "renewTime"});
     const json::object* ready = findCondition(node, "Ready");
     std::string heartbeat = ready ? stringAt(*ready, {"lastHeartbeatTime"}) : "";
-    auto now = std::chrono::steady_clock::now();
+    auto now = syncClock().monotonic();
     bool registered = false;
     bool stale = false;
     {

@@ -86,7 +86,7 @@ class PodGcController : public QueueController {
   }
 
   void gcOrphaned(const std::vector<client::ObjectPtr>& pods) {
-    auto now = std::chrono::steady_clock::now();
+    auto now = syncClock().monotonic();
     std::set<std::string> missing;
     for (const auto& p : pods) {
       std::string nodeName = stringAt(*p, {"spec", "nodeName"});

@@ -205,7 +205,7 @@ class ReplicaSetController : public QueueController {
     const json::object* templateLabels = objectAt(rs, {"spec", "template", "metadata", "labels"});
     int64_t minReady = intAt(rs, {"spec", "minReadySeconds"});
     int64_t fullyLabeled = 0, ready = 0, available = 0;
-    auto now = std::chrono::system_clock::now();
+    auto now = syncClock().now();
     for (auto& p : pods) {
       const json::object* labels = objectAt(*p, {"metadata", "labels"});
       bool full = true;

@@ -401,7 +401,7 @@ class StatefulSetController : public QueueController {
   }
 
   void updateStatus(const State& st, int64_t collisionCount) {
-    const auto now = std::chrono::system_clock::now();
+    const auto now = syncClock().now();
     int64_t replicas = 0, ready = 0, available = 0, current = 0, updated = 0;
     for (auto& p : st.pods) {
       if (isBeingDeleted(*p)) continue;

@@ -124,7 +124,7 @@ class TaintEvictionController : public QueueController {
   Clock::time_point taintStart(const std::string& nodeName, const Taint& t) {
     if (t.timeAdded) return *t.timeAdded;
     std::lock_guard lock(mu_);
-    return firstSeen_.try_emplace(nodeName + "|" + t.key + "|" + t.value, Clock::now()).first->second;
+    return firstSeen_.try_emplace(nodeName + "|" + t.key + "|" + t.value, syncClock().now()).first->second;
   }
 
   void cancel(const std::string& key, const json::object& pod) {
@@ -162,7 +162,7 @@ class TaintEvictionController : public QueueController {
     if (noExecute.empty()) return cancel(key, pod);
 
     // The earliest deadline over the taints; any taint not tolerated at all means now.
-    auto now = Clock::now();
+    auto now = syncClock().now();
     std::optional<Clock::time_point> deadline;
     for (const auto& taint : noExecute) {
       const json::object* tol = matchingToleration(pod, taint);

@@ -24,7 +24,7 @@ std::optional<Clock::time_point> finishTime(const json::object& job) {
     Clock::time_point t;
     if (parseTime(stringAt(*c, {"lastTransitionTime"}), t)) return t;
     if (parseTime(stringAt(job, {"status", "completionTime"}), t)) return t;
-    return Clock::now();  // finished without a time: count from now, like a fresh finish
+    return syncClock().now();  // finished without a time: count from now, like a fresh finish
   }
   return std::nullopt;
 }
@@ -79,7 +79,7 @@ class TtlAfterFinishedController : public QueueController {
     auto finished = finishTime(job);
     if (!finished) return false;
     auto expireAt = *finished + std::chrono::seconds(intAt(job, {"spec", "ttlSecondsAfterFinished"}));
-    auto now = Clock::now();
+    auto now = syncClock().now();
     if (expireAt <= now) return true;
     enqueueAfter(client::objectKey(job),
                  std::chrono::duration_cast<std::chrono::milliseconds>(expireAt - now) +

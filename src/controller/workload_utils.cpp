@@ -154,7 +154,7 @@ std::vector<client::ObjectPtr> podsToDelete(std::vector<client::ObjectPtr> pods,
   for (const auto& p : pods) ranks.push_back(perNode[stringAt(*p, {"spec", "nodeName"})]);
   std::vector<size_t> order(pods.size());
   std::iota(order.begin(), order.end(), 0);
-  auto now = Clock::now();
+  auto now = syncClock().now();
   std::stable_sort(order.begin(), order.end(), [&](size_t i, size_t j) {
     return podDeleteBefore(*pods[i], ranks[i], *pods[j], ranks[j], now);
   });

@@ -107,6 +107,23 @@ class Kubelet {
   void podWorker();
   void syncPod(const std::string& key);
   void syncRunningPod(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt);
+  // --- the steps of syncRunningPod (pod_sync.cpp)
+  struct RunningSandbox {
+    std::string id, ip;
+    std::vector<std::string> ips;
+  };
+  bool podNetworkReady(const boost::json::object& pod);
+  // false when volumes cannot be set up (status posted, pod re-queued).
+  bool mountVolumes(const boost::json::object& pod, PodRecord& rec, const PodSyncView& view,
+                    std::map<std::string, std::string>& volumePaths);
+  // The sandbox to run containers in (`out.id` empty: none is needed); false when this
+  // sync is over (creation failed, or the pod was synced again over the new sandbox).
+  bool ensureSandbox(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt, const PodSyncView& view,
+                     RunningSandbox& out);
+  bool runInitContainers(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt,
+                         const RunningSandbox& sandbox, const std::map<std::string, std::string>& volumePaths);
+  void syncAppContainers(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt,
+                         const RunningSandbox& sandbox, const std::map<std::string, std::string>& volumePaths);
   void terminatePod(const boost::json::object& pod, const RuntimePod& rt);
   void killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const boost::json::object* pod);
   void cleanupOrphan(const std::string& uid, const RuntimePod& rt);

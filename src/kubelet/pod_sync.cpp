@@ -420,10 +420,11 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
   return true;
 }
 
+// One live pod driven one step forward, as named steps: a finished pod releases its
+// sandbox; otherwise wait for the pod network, mount volumes, make sure a sandbox runs, run
+// the init containers in order, then start, restart or keep the app containers; the status
+// is posted in every case.
 void Kubelet::syncRunningPod(const json::object& pod, PodRecord& rec, const RuntimePod& rt) {
-  auto key = client::objectKey(pod);
-  auto restartPolicy = stringAt(pod, {"spec", "restartPolicy"}, "Always");
-  bool hostNetwork = api::boolAt(pod, {"spec", "hostNetwork"});
   PodSyncView view;
   view.runtime = &rt;
   view.hostIp = nodeIp_;
@@ -438,147 +439,163 @@ void Kubelet::syncRunningPod(const json::object& pod, PodRecord& rec, const Runt
   }
   for (auto& [n, note] : rec.notes) note.waitingReason.clear(), note.waitingMessage.clear();
 
-  bool networkReady;
-  {
-    std::lock_guard lock(mu_);
-    networkReady = networkReady_;
-  }
-  if (!networkReady && !hostNetwork) {
+  if (!podNetworkReady(pod)) {
     view.podReason.clear();
     postStatus(pod, rec, view);
     return;  // re-queued when the podCIDR arrives (onNodeChanged)
   }
-
   std::map<std::string, std::string> volumePaths;
+  if (!mountVolumes(pod, rec, view, volumePaths)) return;
+
+  RunningSandbox sandbox;
+  if (!ensureSandbox(pod, rec, rt, view, sandbox)) return;
+  view.sandboxId = sandbox.id;
+  view.sandboxReady = !sandbox.id.empty();
+  view.podIp = sandbox.ip;
+  view.podIps = sandbox.ips;
+  if (sandbox.id.empty()) {
+    postStatus(pod, rec, view);
+    return;
+  }
+  if (runInitContainers(pod, rec, rt, sandbox, volumePaths))
+    syncAppContainers(pod, rec, rt, sandbox, volumePaths);
+  postStatus(pod, rec, view);
+}
+
+bool Kubelet::podNetworkReady(const json::object& pod) {
+  if (api::boolAt(pod, {"spec", "hostNetwork"})) return true;
+  std::lock_guard lock(mu_);
+  return networkReady_;
+}
+
+bool Kubelet::mountVolumes(const json::object& pod, PodRecord& rec, const PodSyncView& view,
+                           std::map<std::string, std::string>& volumePaths) {
   try {
     volumePaths = volumes_.setUpPod(pod, runtimeInfo(pod, ""));
+    return true;
   } catch (const VolumeError& e) {
     recorder_.event(pod, client::kEventTypeWarning, "FailedMount", e.what());
     postStatus(pod, rec, view);
-    queue_.addAfter(key, std::chrono::seconds(2));
-    return;
+    queue_.addAfter(client::objectKey(pod), std::chrono::seconds(2));
+    return false;
   }
+}
 
-  // The sandbox: reuse the newest ready one; a dead sandbox means a new one (with a higher
-  // attempt) and every container started again, as upstream does on "SandboxChanged".
+// The sandbox: reuse the newest ready one; a dead sandbox means a new one (with a higher
+// attempt) and every container started again, as upstream does on "SandboxChanged".
+bool Kubelet::ensureSandbox(const json::object& pod, PodRecord& rec, const RuntimePod& rt, const PodSyncView& view,
+                            RunningSandbox& out) {
   const RuntimeSandbox* sandbox = rt.latestSandbox();
-  std::string sandboxId;
-  std::string podIp;
-  std::vector<std::string> podIps;
-  auto inits = containersOf(pod, "initContainers");
-  auto containers = containersOf(pod, "containers");
   if (sandbox && sandbox->ready) {
-    sandboxId = sandbox->id;
-    podIp = sandbox->ip;
-    podIps = sandbox->ips;
-  } else {
-    // Nothing is left to run (Never/OnFailure pods that finished) → no new sandbox.
-    bool anyToRun = rt.containers.empty();
-    for (auto* c : containers) {
-      auto* last = rt.latest(stringAt(*c, {"name"}));
-      if (!last || shouldRestart(restartPolicy, *last)) anyToRun = true;
-    }
-    if (anyToRun) {
-      if (sandbox) {
-        recorder_.event(pod, client::kEventTypeNormal, "SandboxChanged",
-                        "Pod sandbox changed, it will be killed and re-created.");
-        killRuntimePod(rt, 0, nullptr);
-      }
-      SandboxSettings settings{.podLogsDir = podLogsDir(), .clusterDns = options_.clusterDns,
-                               .clusterDomain = options_.clusterDomain};
-      int attempt = sandbox ? sandbox->attempt + 1 : 0;
-      try {
-        fs::create_directories(podLogDirectory(podLogsDir(), pod));
-        sandboxId = runtime_.runPodSandbox(makeSandboxConfig(pod, attempt, settings), options_.runtimeHandler);
-        auto st = runtime_.podSandboxStatus(sandboxId);
-        podIp = st.network().ip();
-        if (!podIp.empty()) podIps.push_back(podIp);
-        for (auto& extra : st.network().additional_ips()) podIps.push_back(extra.ip());
-      } catch (const cri::CriError& e) {
-        recorder_.event(pod, client::kEventTypeWarning, "FailedCreatePodSandBox",
-                        std::string("Failed to create pod sandbox: ") + e.what());
-        postStatus(pod, rec, view);
-        queue_.addAfter(key, std::chrono::seconds(5));
-        return;
-      }
-      // Sync again over the runtime's new view: the new sandbox is the latest, and the
-      // containers of the dead one belong to the past.
-      auto fresh = inspectPods(stringAt(pod, {"metadata", "namespace"}), stringAt(pod, {"metadata", "name"}));
-      auto it = fresh.find(rec.uid);
-      if (it != fresh.end()) {
-        syncRunningPod(pod, rec, it->second);
-        return;
-      }
-    }
+    out = RunningSandbox{sandbox->id, sandbox->ip, sandbox->ips};
+    return true;
   }
-  view.sandboxId = sandboxId;
-  view.sandboxReady = !sandboxId.empty();
-  view.podIp = podIp;
-  view.podIps = podIps;
-  if (sandboxId.empty()) {
+  // Nothing is left to run (Never/OnFailure pods that finished) → no new sandbox.
+  auto restartPolicy = stringAt(pod, {"spec", "restartPolicy"}, "Always");
+  bool anyToRun = rt.containers.empty();
+  for (auto* c : containersOf(pod, "containers")) {
+    auto* last = rt.latest(stringAt(*c, {"name"}));
+    if (!last || shouldRestart(restartPolicy, *last)) anyToRun = true;
+  }
+  if (!anyToRun) return true;
+  if (sandbox) {
+    recorder_.event(pod, client::kEventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
+    killRuntimePod(rt, 0, nullptr);
+  }
+  SandboxSettings settings{.podLogsDir = podLogsDir(), .clusterDns = options_.clusterDns,
+                           .clusterDomain = options_.clusterDomain};
+  int attempt = sandbox ? sandbox->attempt + 1 : 0;
+  try {
+    fs::create_directories(podLogDirectory(podLogsDir(), pod));
+    out.id = runtime_.runPodSandbox(makeSandboxConfig(pod, attempt, settings), options_.runtimeHandler);
+    auto st = runtime_.podSandboxStatus(out.id);
+    out.ip = st.network().ip();
+    if (!out.ip.empty()) out.ips.push_back(out.ip);
+    for (auto& extra : st.network().additional_ips()) out.ips.push_back(extra.ip());
+  } catch (const cri::CriError& e) {
+    recorder_.event(pod, client::kEventTypeWarning, "FailedCreatePodSandBox",
+                    std::string("Failed to create pod sandbox: ") + e.what());
     postStatus(pod, rec, view);
-    return;
+    queue_.addAfter(client::objectKey(pod), std::chrono::seconds(5));
+    return false;
   }
+  // Sync again over the runtime's new view: the new sandbox is the latest, and the
+  // containers of the dead one belong to the past.
+  auto fresh = inspectPods(stringAt(pod, {"metadata", "namespace"}), stringAt(pod, {"metadata", "name"}));
+  auto it = fresh.find(rec.uid);
+  if (it == fresh.end()) return true;
+  syncRunningPod(pod, rec, it->second);
+  return false;
+}
 
-  // Init containers, one at a time in order; each must exit 0 before the next starts.
-  bool initialized = true;
-  for (auto* c : inits) {
+// Init containers, one at a time in order; each must exit 0 before the next starts. True
+// when all have.
+bool Kubelet::runInitContainers(const json::object& pod, PodRecord& rec, const RuntimePod& rt,
+                                const RunningSandbox& sandbox, const std::map<std::string, std::string>& volumePaths) {
+  auto restartPolicy = stringAt(pod, {"spec", "restartPolicy"}, "Always");
+  for (auto* c : containersOf(pod, "initContainers")) {
     auto name = stringAt(*c, {"name"});
-    auto* last = rt.latest(name, sandboxId);
+    auto* last = rt.latest(name, sandbox.id);
     if (last && last->state == ContainerRunState::Exited && last->exitCode == 0) continue;
-    initialized = false;
-    if (last && (last->state == ContainerRunState::Running || last->state == ContainerRunState::Created)) break;
+    if (last && (last->state == ContainerRunState::Running || last->state == ContainerRunState::Created)) return false;
     if (last && last->state == ContainerRunState::Exited) {
-      if (restartPolicy == "Never") break;  // the pod fails (computePodStatus)
-      if (!backoffAllows(pod, name, rec, *last)) break;
+      if (restartPolicy == "Never") return false;  // the pod fails (computePodStatus)
+      if (!backoffAllows(pod, name, rec, *last)) return false;
     }
-    if (!startContainer(pod, *c, true, sandboxId, rt, rec, volumePaths, podIp)) queue_.addAfter(key, std::chrono::seconds(2));
-    break;
+    if (!startContainer(pod, *c, true, sandbox.id, rt, rec, volumePaths, sandbox.ip))
+      queue_.addAfter(client::objectKey(pod), std::chrono::seconds(2));
+    return false;
   }
+  return true;
+}
 
-  if (initialized) {
-    for (auto* c : containers) {
-      auto name = stringAt(*c, {"name"});
-      auto* last = rt.latest(name, sandboxId);
-      auto& note = rec.notes[name];
-      if (last && last->state == ContainerRunState::Running) {
-        if (!last->hash.empty() && last->hash != containerHash(*c)) {
-          // The spec changed under a running container (e.g. a new image): restart it.
-          recorder_.event(containerRef(pod, name, false), client::kEventTypeNormal, "Killing",
-                          "Container " + name + " definition changed, will be restarted");
-          runtime_.stopContainer(last->id, gracePeriodSeconds(pod));
-          queue_.add(key);
-          continue;
-        }
-        probes_.ensure(key, *c, last->id, podIp);
-        if (auto reason = probes_.takeRestartReason(last->id)) {
-          recorder_.event(containerRef(pod, name, false), client::kEventTypeNormal, "Killing", *reason);
-          runtime_.stopContainer(last->id, gracePeriodSeconds(pod));
-          note.ready = false;
-          queue_.add(key);
-          continue;
-        }
-        note.ready = probes_.ready(last->id);
-        note.started = probes_.started(last->id);
+// The app containers: a running one is restarted when its spec changed or a probe says so,
+// otherwise its readiness comes from the probes; an exited one is restarted as the restart
+// policy and the back-off allow; a missing one is started.
+void Kubelet::syncAppContainers(const json::object& pod, PodRecord& rec, const RuntimePod& rt,
+                                const RunningSandbox& sandbox, const std::map<std::string, std::string>& volumePaths) {
+  auto key = client::objectKey(pod);
+  auto restartPolicy = stringAt(pod, {"spec", "restartPolicy"}, "Always");
+  for (auto* c : containersOf(pod, "containers")) {
+    auto name = stringAt(*c, {"name"});
+    auto* last = rt.latest(name, sandbox.id);
+    auto& note = rec.notes[name];
+    if (last && last->state == ContainerRunState::Running) {
+      if (!last->hash.empty() && last->hash != containerHash(*c)) {
+        // The spec changed under a running container (e.g. a new image): restart it.
+        recorder_.event(containerRef(pod, name, false), client::kEventTypeNormal, "Killing",
+                        "Container " + name + " definition changed, will be restarted");
+        runtime_.stopContainer(last->id, gracePeriodSeconds(pod));
+        queue_.add(key);
         continue;
       }
-      note.ready = false;
-      if (last && last->state == ContainerRunState::Created) continue;
-      if (last && last->state == ContainerRunState::Exited) {
-        if (!shouldRestart(restartPolicy, *last)) continue;
-        if (!backoffAllows(pod, name, rec, *last)) {
-          recorder_.event(containerRef(pod, name, false), client::kEventTypeWarning, "BackOff",
-                          "Back-off restarting failed container " + name + " in pod " + podDesc(pod));
-          continue;
-        }
+      probes_.ensure(key, *c, last->id, sandbox.ip);
+      if (auto reason = probes_.takeRestartReason(last->id)) {
+        recorder_.event(containerRef(pod, name, false), client::kEventTypeNormal, "Killing", *reason);
+        runtime_.stopContainer(last->id, gracePeriodSeconds(pod));
+        note.ready = false;
+        queue_.add(key);
+        continue;
       }
-      if (!startContainer(pod, *c, false, sandboxId, rt, rec, volumePaths, podIp))
-        queue_.addAfter(key, std::chrono::seconds(2));
-      else
-        queue_.add(key);  // report Running promptly (the relist would too, within a second)
+      note.ready = probes_.ready(last->id);
+      note.started = probes_.started(last->id);
+      continue;
     }
+    note.ready = false;
+    if (last && last->state == ContainerRunState::Created) continue;
+    if (last && last->state == ContainerRunState::Exited) {
+      if (!shouldRestart(restartPolicy, *last)) continue;
+      if (!backoffAllows(pod, name, rec, *last)) {
+        recorder_.event(containerRef(pod, name, false), client::kEventTypeWarning, "BackOff",
+                        "Back-off restarting failed container " + name + " in pod " + podDesc(pod));
+        continue;
+      }
+    }
+    if (!startContainer(pod, *c, false, sandbox.id, rt, rec, volumePaths, sandbox.ip))
+      queue_.addAfter(key, std::chrono::seconds(2));
+    else
+      queue_.add(key);  // report Running promptly (the relist would too, within a second)
   }
-  postStatus(pod, rec, view);
 }
 
 void Kubelet::postStatus(const json::object& pod, PodRecord& rec, const PodSyncView& viewIn) {

@@ -107,6 +107,25 @@ c -s -H 'Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscover
 expect_eq "$(py "[[r['resource'], r['scope'], r.get('shortNames'), [s['subresource'] for s in r.get('subresources', [])]] for g in d['items'] if g['metadata']['name']=='example.com' for v in g['versions'] if v['version']=='v1' for r in v['resources']]")" \
   "[['widgets', 'Namespaced', ['wd'], ['status', 'scale']]]" "aggregated discovery lists the resource and subresources"
 
+# ---- garbage collection through a custom owner (checked near the end: the collector learns
+# new resources at its 30 s discovery resync, as upstream's does) ----
+run k create -f - --validate=false <<'YAML'
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: gc-owner}
+spec: {color: red}
+YAML
+OWNER_UID=$(k get wd gc-owner -o jsonpath='{.metadata.uid}')
+run k create -f - <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: owned-by-widget
+  ownerReferences:
+  - {apiVersion: example.com/v1, kind: Widget, name: gc-owner, uid: $OWNER_UID}
+YAML
+run k delete wd gc-owner
+
 # ---- create: strict unknown fields, pruning, defaulting ----
 cat >"$WORK/w1.yaml" <<'YAML'
 apiVersion: example.com/v1
@@ -272,6 +291,22 @@ run k get gadgets
 expect_eq "$(echo "$OUT" | head -1 | tr -s ' ')" "NAME AGE" "default columns NAME, AGE"
 c -s -o "$WORK/body" "$API/apis/tools.example.org/v1alpha1/gadgets/g1"
 expect_eq "$(py "'namespace' in d['metadata'], d['spec']['level']")" "(False, 3)" "cluster-scoped object"
+
+# ---- namespaces and the garbage collector follow custom resources ----
+run k create namespace crns
+run k create -n crns -f - --validate=false <<'YAML'
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: inside}
+spec: {color: red}
+YAML
+run k delete namespace crns --wait=false
+ns_gone() { ! k get namespace crns >/dev/null 2>&1; }
+wait_for "namespace with a custom resource deleted" 30 ns_gone
+c -s "$API/apis/example.com/v1/namespaces/crns/widgets" >"$WORK/body"
+expect_eq "$(py "len(d['items'])")" "0" "the namespace controller deleted the custom resource"
+dependent_gone() { ! k get configmap owned-by-widget >/dev/null 2>&1; }
+wait_for "dependent of a deleted custom resource collected" 60 dependent_gone
 
 # ---- CRD validation ----
 cat >"$WORK/bad-crd.yaml" <<'YAML'

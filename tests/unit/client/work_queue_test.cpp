@@ -169,5 +169,48 @@ TEST(WorkQueueMetrics, UnnamedQueuesAreNotReported) {
   EXPECT_EQ(Metrics::global().render().find("name=\"\""), std::string::npos);
 }
 
+
+// With a FakeClock, delays pass only when the test steps the clock, and what became due is
+// queued before step() returns: no sleeping, no timer-thread race.
+TEST(WorkQueue, FakeClockDelaysAndBackoff) {
+  FakeClock clock;
+  WorkQueue q("", RateLimiterOptions{.baseDelay = 5ms, .maxDelay = 1000s, .qps = 0, .burst = 100}, clock);
+  q.addAfter("later", 10s);
+  q.addAfter("sooner", 3s);
+  q.addAfter("later", 20s);  // a later add of a pending key changes nothing
+  EXPECT_EQ(q.tryGet(), std::nullopt);
+  clock.step(3s);
+  EXPECT_EQ(q.len(), 1u);
+  EXPECT_EQ(q.tryGet(), "sooner");
+  q.done("sooner");
+  clock.step(6999ms);
+  EXPECT_EQ(q.len(), 0u);
+  clock.step(1ms);
+  EXPECT_EQ(q.tryGet(), "later");
+  q.done("later");
+
+  // Rate-limited re-adds: 5 ms, 10 ms, 20 ms of fake time.
+  for (auto wait : {5ms, 10ms, 20ms}) {
+    q.addRateLimited("k");
+    clock.step(wait - 1ms);
+    EXPECT_EQ(q.len(), 0u) << wait.count();
+    clock.step(1ms);
+    EXPECT_EQ(q.tryGet(), "k") << wait.count();
+    q.done("k");
+  }
+  EXPECT_EQ(q.numRequeues("k"), 3);
+  q.forget("k");
+  EXPECT_EQ(q.numRequeues("k"), 0);
+}
+
+TEST(RateLimiter, TokenBucketRefillsWithTheClock) {
+  FakeClock clock;
+  RateLimiter limiter(RateLimiterOptions{.baseDelay = 1ms, .maxDelay = 1ms, .qps = 10, .burst = 1}, clock);
+  EXPECT_EQ(limiter.when("a"), 1ms);    // the one token of the bucket
+  EXPECT_EQ(limiter.when("b"), 100ms);  // in debt: one token per 100 ms
+  clock.step(1s);
+  EXPECT_EQ(limiter.when("c"), 1ms);  // refilled
+}
+
 }  // namespace
 }  // namespace skiff::client

@@ -1,73 +1,44 @@
-// CronJob controller against the real API server. The controller's clock is moved forward
-// (setCronJobClock) instead of waiting for minutes; a label patch makes it look again, as
-// its own requeue would at the real time.
-#include <atomic>
-
+// CronJob controller over fakes: the clock is a FakeClock stepped past schedule times, the
+// jobs and the CronJob's status come back through the informers (reflectWrites), and the
+// assertions are on the writes the fake API recorded.
 #include "common/ids.h"
 #include "controller/job_controller.h"
-#include "unit/controller/batch_test_util.h"
-#include "unit/controller/test_env.h"
+#include "unit/controller/fake_env.h"
 
 namespace skiff::controller::testing {
 namespace {
 
 namespace json = boost::json;
-using Clock = std::chrono::system_clock;
+using client::resources::cronJobs;
+using client::resources::jobs;
+using std::chrono::minutes;
+using std::chrono::seconds;
 
 json::object makeCronJob(const std::string& name, const std::string& specExtra) {
   std::string text = R"({"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":")" + name +
-                     R"("},"spec":{"schedule":"* * * * *",)" + specExtra +
+                     R"(","namespace":"ns"},"spec":{"schedule":"* * * * *",)" + specExtra +
                      R"("jobTemplate":{"metadata":{"labels":{"team":"a"}},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}}}})";
   return json::parse(text).as_object();
 }
 
-// A fake clock `offset` seconds ahead of the real one, installed for the test's lifetime.
-struct ShiftedClock {
-  std::shared_ptr<std::atomic<int64_t>> offset = std::make_shared<std::atomic<int64_t>>(0);
-  ShiftedClock() {
-    auto o = offset;
-    setCronJobClock([o] { return Clock::now() + std::chrono::seconds(o->load()); });
-  }
-  ~ShiftedClock() { setCronJobClock(nullptr); }
-  void set(int64_t seconds) { *offset = seconds; }
-};
-
-struct CronFixture {
-  ShiftedClock clock;
-  ControllerEnv env{{"cronjob"}};
-  client::RestClient& c = env.c();
-  std::string ns;
-  int pokes = 0;
-  explicit CronFixture(const std::string& prefix) { ns = freshNamespace(c, prefix); }
-
-  void poke(const std::string& cj) {
-    c.patch(client::resources::cronJobs, ns, cj, client::PatchType::Merge,
-            json::object{{"metadata", json::object{{"labels", json::object{{"poke", std::to_string(++pokes)}}}}}});
-  }
-  json::array jobs() { return listItems(c, client::resources::jobs, ns); }
-  std::set<std::string> jobNames() {
-    std::set<std::string> out;
-    for (auto& j : jobs())
-      if (!isBeingDeleted(j.as_object())) out.insert(nameOf(j.as_object()));
+struct CronEnv : ControllerTestEnv {
+  CronEnv() : ControllerTestEnv("cronjob") { reflectWrites(); }
+  json::object cronJob(const std::string& name) { return *api->object("cronjobs", "ns", name); }
+  std::vector<std::string> jobNames() {
+    std::vector<std::string> out;
+    for (auto& j : api->objects("jobs", "ns"))
+      if (!isBeingDeleted(j)) out.push_back(nameOf(j));
     return out;
-  }
-  json::object cronJob(const std::string& name) { return c.get(client::resources::cronJobs, ns, name); }
-  bool hasEvent(const std::string& reason, const std::string& messagePart = "") {
-    for (auto& e : listItems(c, client::resources::events, ns)) {
-      auto& ev = e.as_object();
-      if (stringAt(ev, {"reason"}) == reason && stringAt(ev, {"message"}).find(messagePart) != std::string::npos)
-        return true;
-    }
-    return false;
   }
   // Finishes a job as the Job controller would.
   void finishJob(const std::string& name, const std::string& type, const std::string& startTime) {
-    auto job = c.get(client::resources::jobs, ns, name);
+    auto job = *api->object("jobs", "ns", name);
     auto& st = ensureObject(job, {"status"});
     st["startTime"] = startTime;
-    if (type == "Complete") st["completionTime"] = nowTime();
+    if (type == "Complete") st["completionTime"] = formatTime(clock.now());
+    SyncClockScope scope(clock);
     setCondition(job, type, "True", type == "Complete" ? "CompletionsReached" : "BackoffLimitExceeded", "");
-    c.updateStatus(client::resources::jobs, ns, job);
+    update(jobs, job);
   }
 };
 
@@ -78,145 +49,174 @@ std::vector<std::string> activeNames(const json::object& cj) {
   return out;
 }
 
+// Job names carry the scheduled time in minutes since the epoch.
+std::string jobNameAt(const std::string& cj, Clock::WallTime t) {
+  return cj + "-" + std::to_string(std::chrono::duration_cast<minutes>(t.time_since_epoch()).count());
+}
+
 }  // namespace
 
 TEST(CronJobController, CreatesJobForScheduledTimeAndTracksIt) {
-  CronFixture f("cj-basic");
-  auto cj = f.c.create(client::resources::cronJobs, f.ns, makeCronJob("tick", ""));
-  f.clock.set(61);
-  f.poke("tick");
-  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 1; }));
-  auto job = f.jobs()[0].as_object();
-  auto name = nameOf(job);
-  // Named after the scheduled minute, which the annotation records.
-  auto stamp = stringAt(job, {"metadata", "annotations", kCronJobScheduledTimestampAnnotation});
-  Clock::time_point scheduled;
-  ASSERT_TRUE(parseTime(stamp, scheduled)) << stamp;
-  EXPECT_EQ(stamp.back(), 'Z');
-  auto minutes = std::chrono::duration_cast<std::chrono::minutes>(scheduled.time_since_epoch()).count();
-  EXPECT_EQ(name, "tick-" + std::to_string(minutes));
+  CronEnv env;
+  auto cj = env.add(cronJobs, makeCronJob("tick", ""));
+  env.sync();
+  EXPECT_TRUE(env.writes().empty()) << "nothing is due at creation";
+  env.step(seconds(30));
+  env.sync();
+  EXPECT_TRUE(env.writes().empty()) << "nor half a minute later";
+
+  env.step(seconds(31));  // 00:01:01: the 00:01:00 run is due
+  env.sync();
+  auto scheduled = FakeClock::defaultStart() + minutes(1);
+  auto name = jobNameAt("tick", scheduled);
+  EXPECT_EQ(env.writes(), (std::vector<std::string>{"create jobs", "update cronjobs/status"}));
+  auto job = *env.api->object("jobs", "ns", name);
+  EXPECT_EQ(stringAt(job, {"metadata", "annotations", kCronJobScheduledTimestampAnnotation}), "2026-01-01T00:01:00Z");
   EXPECT_TRUE(isControlledBy(job, uidOf(cj)));
   EXPECT_EQ(stringAt(*controllerRefOf(job), {"kind"}), "CronJob");
   EXPECT_EQ(stringAt(job, {"metadata", "labels", "team"}), "a");
-  ASSERT_TRUE(waitFor([&] { return activeNames(f.cronJob("tick")) == std::vector<std::string>{name}; }));
-  EXPECT_EQ(stringAt(f.cronJob("tick"), {"status", "lastScheduleTime"}), stamp);
-  EXPECT_TRUE(waitFor([&] { return f.hasEvent("SuccessfulCreate", "Created job " + name); }));
+  EXPECT_EQ(activeNames(env.cronJob("tick")), std::vector<std::string>{name});
+  EXPECT_EQ(stringAt(env.cronJob("tick"), {"status", "lastScheduleTime"}), "2026-01-01T00:01:00Z");
+  EXPECT_TRUE(env.hasEvent("SuccessfulCreate", "Created job " + name));
 
   // Looking again at the same time creates nothing new.
-  f.poke("tick");
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(f.jobNames().size(), 1u);
+  env.api->clearActions();
+  env.syncKey("ns/tick");
+  EXPECT_TRUE(env.writes().empty());
 
-  f.finishJob(name, "Complete", nowTime());
-  ASSERT_TRUE(waitFor([&] { return activeNames(f.cronJob("tick")).empty(); }));
-  EXPECT_FALSE(stringAt(f.cronJob("tick"), {"status", "lastSuccessfulTime"}).empty());
-  EXPECT_TRUE(waitFor([&] { return f.hasEvent("SawCompletedJob", "Saw completed job: " + name + ", condition: Complete"); }));
+  env.finishJob(name, "Complete", formatTime(env.clock.now()));
+  env.sync();
+  EXPECT_TRUE(activeNames(env.cronJob("tick")).empty());
+  EXPECT_FALSE(stringAt(env.cronJob("tick"), {"status", "lastSuccessfulTime"}).empty());
+  EXPECT_TRUE(env.hasEvent("SawCompletedJob", "Saw completed job: " + name + ", condition: Complete"));
+}
+
+TEST(CronJobController, RequeuesItselfForTheNextScheduleTime) {
+  CronEnv env;
+  env.add(cronJobs, makeCronJob("tick", ""));
+  env.sync();
+  // No poke: the delayed re-queue made by the first sync fires when the clock passes 00:01.
+  env.step(seconds(61));
+  EXPECT_EQ(env.queueController->queue().len(), 1u);
+  env.sync();
+  EXPECT_EQ(env.jobNames().size(), 1u);
+  env.step(seconds(60));
+  env.sync();
+  EXPECT_EQ(env.jobNames().size(), 2u) << "Allow runs jobs concurrently";
 }
 
 TEST(CronJobController, TimeZoneAndUnknownZone) {
-  CronFixture f("cj-tz");
-  f.c.create(client::resources::cronJobs, f.ns, makeCronJob("ny", R"("timeZone":"America/New_York",)"));
-  f.c.create(client::resources::cronJobs, f.ns, makeCronJob("nowhere", R"("timeZone":"Nowhere/Atlantis",)"));
-  f.clock.set(61);
-  f.poke("ny");
-  f.poke("nowhere");
-  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 1; }));
-  // The scheduled-timestamp annotation is written in the CronJob's zone.
-  auto stamp = stringAt(f.jobs()[0].as_object(), {"metadata", "annotations", kCronJobScheduledTimestampAnnotation});
-  EXPECT_TRUE(stamp.ends_with("-05:00") || stamp.ends_with("-04:00")) << stamp;
-  EXPECT_TRUE(waitFor([&] { return f.hasEvent("UnknownTimeZone", "invalid timeZone: \"Nowhere/Atlantis\""); }));
-  EXPECT_EQ(nameOf(f.jobs()[0].as_object()).rfind("ny-", 0), 0u);
+  CronEnv env;
+  env.add(cronJobs, makeCronJob("ny", R"("timeZone":"America/New_York",)"));
+  env.add(cronJobs, makeCronJob("nowhere", R"("timeZone":"Nowhere/Atlantis",)"));
+  env.step(seconds(61));
+  env.sync();
+  ASSERT_EQ(env.jobNames().size(), 1u);
+  auto job = env.api->objects("jobs", "ns").at(0);
+  EXPECT_EQ(nameOf(job).rfind("ny-", 0), 0u);
+  // The scheduled-timestamp annotation is written in the CronJob's zone (EST in January).
+  EXPECT_EQ(stringAt(job, {"metadata", "annotations", kCronJobScheduledTimestampAnnotation}), "2025-12-31T19:01:00-05:00");
+  EXPECT_TRUE(env.hasEvent("UnknownTimeZone", "invalid timeZone: \"Nowhere/Atlantis\""));
 }
 
 TEST(CronJobController, SuspendedCreatesNothing) {
-  CronFixture f("cj-sus");
-  f.c.create(client::resources::cronJobs, f.ns, makeCronJob("sus", R"("suspend":true,)"));
-  f.clock.set(61);
-  f.poke("sus");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_TRUE(f.jobNames().empty());
+  CronEnv env;
+  env.add(cronJobs, makeCronJob("sus", R"("suspend":true,)"));
+  env.step(seconds(61));
+  env.sync();
+  env.syncKey("ns/sus");
+  EXPECT_TRUE(env.writes().empty());
 }
 
 TEST(CronJobController, ForbidSkipsWhileActive) {
-  CronFixture f("cj-forbid");
-  f.c.create(client::resources::cronJobs, f.ns, makeCronJob("fb", R"("concurrencyPolicy":"Forbid",)"));
-  f.clock.set(61);
-  f.poke("fb");
-  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 1 && activeNames(f.cronJob("fb")).size() == 1; }));
-  f.clock.set(121);
-  f.poke("fb");
-  ASSERT_TRUE(waitFor([&] { return f.hasEvent("JobAlreadyActive", "concurrency policy is Forbid"); }));
-  EXPECT_EQ(f.jobNames().size(), 1u);
+  CronEnv env;
+  env.add(cronJobs, makeCronJob("fb", R"("concurrencyPolicy":"Forbid",)"));
+  env.step(seconds(61));
+  env.sync();
+  ASSERT_EQ(activeNames(env.cronJob("fb")).size(), 1u);
+  env.api->clearActions();
+  env.step(seconds(60));
+  env.sync();
+  EXPECT_TRUE(env.hasEvent("JobAlreadyActive", "concurrency policy is Forbid"));
+  EXPECT_EQ(env.jobNames().size(), 1u);
+  EXPECT_EQ(env.writes(), std::vector<std::string>{}) << "no job, and status unchanged";
 }
 
 TEST(CronJobController, ReplaceDeletesTheActiveJob) {
-  CronFixture f("cj-replace");
-  f.c.create(client::resources::cronJobs, f.ns, makeCronJob("rp", R"("concurrencyPolicy":"Replace",)"));
-  f.clock.set(61);
-  f.poke("rp");
-  ASSERT_TRUE(waitFor([&] { return activeNames(f.cronJob("rp")).size() == 1; }));
-  auto first = activeNames(f.cronJob("rp"))[0];
-  f.clock.set(121);
-  f.poke("rp");
-  ASSERT_TRUE(waitFor([&] {
-    auto a = activeNames(f.cronJob("rp"));
-    return a.size() == 1 && a[0] != first;
-  }));
-  auto second = activeNames(f.cronJob("rp"))[0];
-  EXPECT_TRUE(waitFor([&] { return f.jobNames() == std::set<std::string>{second}; }));
-  EXPECT_TRUE(waitFor([&] { return f.hasEvent("SuccessfulDelete", "Deleted job " + first); }));
+  CronEnv env;
+  env.add(cronJobs, makeCronJob("rp", R"("concurrencyPolicy":"Replace",)"));
+  env.step(seconds(61));
+  env.sync();
+  auto first = activeNames(env.cronJob("rp")).at(0);
+  env.api->clearActions();
+  env.step(seconds(60));
+  env.sync();
+  auto second = jobNameAt("rp", FakeClock::defaultStart() + minutes(2));
+  EXPECT_EQ(env.writes(), (std::vector<std::string>{"delete jobs", "create jobs", "update cronjobs/status"}));
+  EXPECT_EQ(env.api->writes().at(0).name, first);
+  EXPECT_EQ(activeNames(env.cronJob("rp")), std::vector<std::string>{second});
+  EXPECT_EQ(env.jobNames(), std::vector<std::string>{second});
+  EXPECT_TRUE(env.hasEvent("SuccessfulDelete", "Deleted job " + first));
 }
 
-TEST(CronJobController, AllowRunsConcurrentlyAndCountsMissedTimes) {
-  CronFixture f("cj-allow");
-  f.c.create(client::resources::cronJobs, f.ns, makeCronJob("al", ""));
-  f.clock.set(61);
-  f.poke("al");
-  ASSERT_TRUE(waitFor([&] { return f.jobNames().size() == 1; }));
-  // Far in the future: only the most recent missed time runs, with a warning.
-  f.clock.set(200 * 60);
-  f.poke("al");
-  // (Two jobs; a third only if a real minute boundary passes meanwhile.)
-  ASSERT_TRUE(waitFor([&] {
-    auto n = f.jobNames().size();
-    return n >= 2 && n <= 3 && activeNames(f.cronJob("al")).size() == n;
-  })) << "jobs=" << f.jobNames().size() << " active=" << activeNames(f.cronJob("al")).size()
-      << " cronjob=" << json::serialize(f.cronJob("al")) << " jobs=" << [&] {
-           std::string out;
-           for (auto& j : f.jobs()) out += nameOf(j.as_object()) + "@" + stringAt(j.as_object(), {"metadata", "creationTimestamp"}) + " ";
-           for (auto& e : listItems(f.c, client::resources::events, f.ns))
-             out += "\n  event " + stringAt(e.as_object(), {"reason"}) + ": " + stringAt(e.as_object(), {"message"});
-           return out;
-         }();
-  EXPECT_TRUE(waitFor([&] { return f.hasEvent("TooManyMissedTimes", "too many missed start times"); }));
-  auto last = stringAt(f.cronJob("al"), {"status", "lastScheduleTime"});
-  Clock::time_point t;
-  ASSERT_TRUE(parseTime(last, t));
-  auto fakeNow = Clock::now() + std::chrono::seconds(200 * 60);
-  EXPECT_LE(t, fakeNow);
-  EXPECT_GT(t, fakeNow - std::chrono::seconds(61));
+TEST(CronJobController, OnlyTheMostRecentMissedTimeRuns) {
+  CronEnv env;
+  env.add(cronJobs, makeCronJob("al", ""));
+  env.sync();
+  env.step(minutes(200) + seconds(30));  // 200 missed minutes
+  env.sync();
+  EXPECT_EQ(env.jobNames(), std::vector<std::string>{jobNameAt("al", FakeClock::defaultStart() + minutes(200))});
+  EXPECT_TRUE(env.hasEvent("TooManyMissedTimes", "too many missed start times"));
+  EXPECT_EQ(stringAt(env.cronJob("al"), {"status", "lastScheduleTime"}), "2026-01-01T03:20:00Z");
+}
+
+TEST(CronJobController, MissedStartsBeyondTheStartingDeadlineAreSkipped) {
+  CronEnv env;
+  env.add(cronJobs, makeCronJob("dl", R"("startingDeadlineSeconds":10,)"));
+  env.sync();
+  // 00:03:30: the 00:03:00 start is 30 s late, beyond the 10 s deadline.
+  env.step(minutes(3) + seconds(30));
+  env.sync();
+  EXPECT_TRUE(env.jobNames().empty());
+  EXPECT_FALSE(env.hasEvent("TooManyMissedTimes"));
+  // Within 10 s of a schedule time it runs.
+  env.step(seconds(35));  // 00:04:05
+  env.sync();
+  EXPECT_EQ(env.jobNames(), std::vector<std::string>{jobNameAt("dl", FakeClock::defaultStart() + minutes(4))});
+}
+
+TEST(CronJobController, StatusConflictIsWrittenOntoTheFreshObject) {
+  CronEnv env;
+  env.add(cronJobs, makeCronJob("cf", ""));
+  env.step(seconds(61));
+  env.api->fail("update", "cronjobs/status", 409, "Conflict");
+  env.sync();
+  // The job is created once; the lost status write is retried on a re-read CronJob.
+  EXPECT_EQ(env.writes(), (std::vector<std::string>{"create jobs", "update cronjobs/status", "update cronjobs/status"}));
+  EXPECT_EQ(activeNames(env.cronJob("cf")).size(), 1u);
 }
 
 TEST(CronJobController, HistoryLimitsDeleteOldestFinishedJobs) {
-  CronFixture f("cj-hist");
-  auto cj = f.c.create(client::resources::cronJobs, f.ns,
-                       makeCronJob("hist", R"("suspend":true,"successfulJobsHistoryLimit":2,"failedJobsHistoryLimit":1,)"));
-  auto own = [&](const std::string& name) {
-    auto job = json::parse(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":")" + name +
-                           R"("},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})")
+  CronEnv env;
+  auto cj = env.add(cronJobs,
+                    makeCronJob("hist", R"("suspend":true,"successfulJobsHistoryLimit":2,"failedJobsHistoryLimit":1,)"));
+  for (const char* n : {"ok-1", "ok-2", "ok-3", "bad-1", "bad-2"}) {
+    auto job = json::parse(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"namespace":"ns","name":")" +
+                           std::string(n) + R"("}})")
                    .as_object();
     job["metadata"].as_object()["ownerReferences"] = json::array{makeControllerRef(cj, "batch/v1", "CronJob")};
-    f.c.create(client::resources::jobs, f.ns, job);
-  };
-  for (const char* n : {"ok-1", "ok-2", "ok-3", "bad-1", "bad-2"}) own(n);
-  f.finishJob("ok-2", "Complete", "2026-01-01T00:02:00Z");
-  f.finishJob("ok-1", "Complete", "2026-01-01T00:01:00Z");
-  f.finishJob("ok-3", "Complete", "2026-01-01T00:03:00Z");
-  f.finishJob("bad-1", "Failed", "2026-01-01T00:01:00Z");
-  f.finishJob("bad-2", "Failed", "2026-01-01T00:02:00Z");
-  EXPECT_TRUE(waitFor([&] { return f.jobNames() == std::set<std::string>{"ok-2", "ok-3", "bad-2"}; }))
-      << f.jobNames().size();
-  EXPECT_TRUE(waitFor([&] { return f.hasEvent("SuccessfulDelete", "Deleted job ok-1"); }));
+    env.add(jobs, job);
+  }
+  env.finishJob("ok-2", "Complete", "2026-01-01T00:02:00Z");
+  env.finishJob("ok-1", "Complete", "2026-01-01T00:01:00Z");
+  env.finishJob("ok-3", "Complete", "2026-01-01T00:03:00Z");
+  env.finishJob("bad-1", "Failed", "2026-01-01T00:01:00Z");
+  env.finishJob("bad-2", "Failed", "2026-01-01T00:02:00Z");
+  env.sync();
+  auto names = env.jobNames();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"bad-2", "ok-2", "ok-3"}));
+  EXPECT_TRUE(env.hasEvent("SuccessfulDelete", "Deleted job ok-1"));
 }
 
 }  // namespace skiff::controller::testing

@@ -3,6 +3,7 @@
 
 #include "controller/controller_history.h"
 #include "controller/daemonset_util.h"
+#include "unit/controller/fake_env.h"
 #include "unit/controller/test_env.h"
 
 namespace skiff::controller::testing {
@@ -272,6 +273,52 @@ TEST(DaemonSetController, OnDeleteLeavesPodsUntilDeleted) {
     auto p = activePods(c, ns, "od");
     return p.size() == 1 && stringAt(p[0], {"metadata", "labels", "pod-template-generation"}) == "2";
   }));
+}
+
+// Over fakes: a failed daemon pod is replaced after the per-node backoff (1 s doubling),
+// passed with a FakeClock.
+TEST(DaemonSetControllerFake, FailedPodsAreReplacedAfterBackoff) {
+  ControllerTestEnv env("daemonset");
+  env.reflectWrites();
+  env.add(client::resources::nodes,
+          json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "n1"}, {"labels", {{"pool", "x"}}}}}});
+  auto ds = daemonSet("d", "x", "x:1");
+  ds["metadata"].as_object()["namespace"] = "ns";
+  env.add(client::resources::daemonSets, ds);
+  env.sync();
+  auto live = [&] {
+    std::vector<json::object> out;
+    for (auto& p : env.api->objects("pods", "ns"))
+      if (!isBeingDeleted(p) && podPhase(p) != "Failed") out.push_back(p);
+    return out;
+  };
+  auto fail = [&] {
+    auto p = live().at(0);
+    p["status"] = json::object{{"phase", "Failed"}};
+    env.update(client::resources::pods, p);
+  };
+  ASSERT_EQ(live().size(), 1u);
+
+  fail();  // the first failure is replaced at once
+  env.sync();
+  EXPECT_TRUE(env.hasEvent("FailedDaemonPod", "will try to kill it"));
+  ASSERT_EQ(live().size(), 1u);
+
+  fail();  // within the 1 s backoff: the failed pod stays for now
+  env.sync();
+  EXPECT_EQ(live().size(), 0u);
+  env.step(std::chrono::milliseconds(1010));
+  env.sync();
+  EXPECT_EQ(live().size(), 1u);
+
+  fail();  // now 2 s
+  env.sync();
+  env.step(std::chrono::milliseconds(1500));
+  env.sync();
+  EXPECT_EQ(live().size(), 0u);
+  env.step(std::chrono::milliseconds(520));
+  env.sync();
+  EXPECT_EQ(live().size(), 1u);
 }
 
 }  // namespace skiff::controller::testing

@@ -1,4 +1,5 @@
 #include "controller/deployment_controller.h"
+#include "unit/controller/fake_env.h"
 #include "unit/controller/workload_test_util.h"
 
 namespace skiff::controller::testing {
@@ -243,22 +244,6 @@ TEST(DeploymentController, PausedDeploymentDoesNotRollOut) {
                          std::chrono::seconds(10)));
 }
 
-TEST(DeploymentController, ProgressDeadlineExceeded) {
-  ControllerEnv env({"replicaset", "deployment"});
-  auto ns = freshNamespace(env.c(), "depstuck");
-  // No kubelet: pods never become ready.
-  auto obj = deploymentObject("stuck", 1, "v1");
-  obj["spec"].as_object()["progressDeadlineSeconds"] = 1;
-  env.c().create(deployments, ns, obj);
-  ASSERT_TRUE(eventually([&] { return conditionReason(deploymentStatus(env.c(), ns, "stuck"), "Progressing") ==
-                                      "ProgressDeadlineExceeded"; },
-                         std::chrono::seconds(8)));
-  auto status = deploymentStatus(env.c(), ns, "stuck");
-  EXPECT_EQ(stringAt(*deploymentCondition(status, "Progressing"), {"status"}), "False");
-  EXPECT_EQ(conditionReason(status, "Available"), "MinimumReplicasUnavailable");
-  EXPECT_EQ(intAt(status, {"unavailableReplicas"}), 1);
-}
-
 TEST(DeploymentController, ProportionalScalingMidRollout) {
   ControllerEnv env({"replicaset", "deployment"});
   auto ns = freshNamespace(env.c(), "depprop");
@@ -290,6 +275,150 @@ TEST(DeploymentController, AdoptsOrphanReplicaSet) {
   env.c().create(deployments, ns, d);
   auto uid = uidOf(env.c().get(deployments, ns, "own"));
   ASSERT_TRUE(eventually([&] { return isControlledBy(env.c().get(replicaSets, ns, "own-orphan"), uid); }));
+}
+
+// --- over fakes: the Deployment controller alone, ReplicaSets' status played by the test.
+
+namespace {
+
+struct DeployEnv : ControllerTestEnv {
+  // Writes come back through the informers; a ReplicaSet written with more or fewer
+  // replicas than its status shows gets them at once (the ReplicaSet controller creating
+  // or deleting pods), not yet available.
+  DeployEnv() : ControllerTestEnv("deployment") {
+    api->observer = [this](const std::string& group, const std::string& resource, const std::string& type,
+                           const json::object& obj) {
+      json::object o = obj;
+      if (resource == "replicasets" && type != "DELETED") {
+        auto n = intAt(o, {"spec", "replicas"});
+        auto& st = ensureObject(o, {"status"});
+        if (intAt(st, {"replicas"}) != n) {
+          st["replicas"] = n;
+          for (const char* f : {"readyReplicas", "availableReplicas"}) st[f] = std::min(intAt(st, {f}), n);
+          api->seed(resource, o);
+          o = *api->object(resource, namespaceOf(o), nameOf(o));
+        }
+      }
+      for (const auto& r : knownResources())
+        if (r.group == group && r.resource == resource) deliver(r, type, o);
+    };
+  }
+  // With the defaults the API server would fill in.
+  json::object addDeployment(json::object d) {
+    d["metadata"].as_object()["namespace"] = "ns";
+    d["metadata"].as_object()["generation"] = 1;
+    auto& spec = d["spec"].as_object();
+    if (!spec.contains("progressDeadlineSeconds")) spec["progressDeadlineSeconds"] = 600;
+    if (!spec.contains("revisionHistoryLimit")) spec["revisionHistoryLimit"] = 10;
+    if (!spec.contains("strategy")) spec["strategy"] = rollingUpdate("25%", "25%");
+    return add(deployments, d);
+  }
+  json::object deployment(const std::string& name) { return *api->object("deployments", "ns", name); }
+  std::optional<json::object> setWithImage(const std::string& image) {
+    for (auto& rs : api->objects("replicasets", "ns"))
+      if (auto* t = objectAt(rs, {"spec", "template"}); t && imageOf(*t) == image) return rs;
+    return std::nullopt;
+  }
+  // The ReplicaSet controller's part: all of the set's replicas exist and are available.
+  void setAvailable(const std::string& image) {
+    auto rs = *setWithImage(image);
+    auto n = intAt(rs, {"spec", "replicas"});
+    rs["status"] = json::object{{"replicas", n}, {"readyReplicas", n}, {"availableReplicas", n},
+                                {"fullyLabeledReplicas", n}, {"observedGeneration", intAt(rs, {"metadata", "generation"}, 1)}};
+    update(replicaSets, rs);
+  }
+  void changeImage(const std::string& name, const std::string& image) {
+    auto d = deployment(name);
+    d["spec"].as_object()["template"] = podTemplate(name, image);
+    d["metadata"].as_object()["generation"] = intAt(d, {"metadata", "generation"}) + 1;
+    update(deployments, d);
+  }
+  std::string progressing(const std::string& name) {
+    auto d = deployment(name);
+    auto* st = objectAt(d, {"status"});
+    auto* c = st ? deploymentCondition(*st, "Progressing") : nullptr;
+    return c ? stringAt(*c, {"status"}) + "/" + stringAt(*c, {"reason"}) : "";
+  }
+};
+
+}  // namespace
+
+TEST(DeploymentControllerFake, CreatesTheNewReplicaSet) {
+  DeployEnv env;
+  auto d = env.addDeployment(deploymentObject("web", 3, "v1"));
+  env.sync();
+  auto rs = env.setWithImage("v1");
+  ASSERT_TRUE(rs);
+  EXPECT_EQ(env.writes().at(0), "create replicasets");
+  EXPECT_TRUE(isControlledBy(*rs, uidOf(d)));
+  EXPECT_EQ(intAt(*rs, {"spec", "replicas"}), 3);
+  EXPECT_EQ(annotationOf(*rs, kRevisionAnnotation), "1");
+  auto hash = stringAt(*rs, {"metadata", "labels", kPodTemplateHashLabel});
+  EXPECT_FALSE(hash.empty());
+  EXPECT_EQ(nameOf(*rs), "web-" + hash);
+  // Created, then progressing as the set's replicas appeared.
+  EXPECT_EQ(env.progressing("web"), "True/ReplicaSetUpdated");
+
+  env.setAvailable("v1");
+  env.sync();
+  EXPECT_EQ(env.progressing("web"), "True/NewReplicaSetAvailable");
+  EXPECT_EQ(intAt(env.deployment("web"), {"status", "availableReplicas"}), 3);
+}
+
+TEST(DeploymentControllerFake, RollingUpdateStepRespectsSurgeAndUnavailable) {
+  DeployEnv env;
+  env.addDeployment(deploymentObject("roll", 4, "v1", rollingUpdate(1, 1)));
+  env.sync();
+  env.setAvailable("v1");
+  env.sync();
+  env.api->clearActions();
+
+  env.changeImage("roll", "v2");
+  env.sync();
+  // The new set gets the surge (5 pods at most), the old one gives up the one replica that
+  // may be unavailable (3 of 4 stay available), which makes room for one more new pod.
+  // Then nothing until pods of the new set become available.
+  ASSERT_TRUE(env.setWithImage("v2"));
+  auto replicas = [&](const std::string& image) { return intAt(*env.setWithImage(image), {"spec", "replicas"}); };
+  EXPECT_EQ(replicas("v2"), 2);
+  EXPECT_EQ(replicas("v1"), 3);
+  EXPECT_EQ(annotationOf(*env.setWithImage("v2"), kRevisionAnnotation), "2");
+  EXPECT_EQ(env.progressing("roll"), "True/ReplicaSetUpdated");
+  env.api->clearActions();
+  env.step(std::chrono::seconds(1));
+  env.sync();
+  EXPECT_TRUE(env.writes().empty()) << "stalled until new pods are available";
+
+  // The new pods are available: the old set can lose two, the new one grows.
+  env.setAvailable("v2");
+  env.setAvailable("v1");
+  env.sync();
+  EXPECT_EQ(replicas("v2"), 4);
+  EXPECT_EQ(replicas("v1"), 1);
+  env.setAvailable("v2");
+  env.setAvailable("v1");
+  env.sync();
+  EXPECT_EQ(replicas("v2"), 4);
+  EXPECT_EQ(replicas("v1"), 0);
+}
+
+TEST(DeploymentControllerFake, ProgressDeadlineExceededByTheClock) {
+  DeployEnv env;
+  auto obj = deploymentObject("stuck", 1, "v1");
+  obj["spec"].as_object()["progressDeadlineSeconds"] = 60;
+  env.addDeployment(obj);
+  env.sync();  // no pods ever become available
+  EXPECT_EQ(env.progressing("stuck"), "True/ReplicaSetUpdated");
+  env.step(std::chrono::seconds(59));
+  env.sync();
+  EXPECT_EQ(env.progressing("stuck"), "True/ReplicaSetUpdated");
+  env.step(std::chrono::seconds(3));  // the controller's own re-queue, just after the deadline
+  env.sync();
+  EXPECT_EQ(env.progressing("stuck"), "False/ProgressDeadlineExceeded");
+  auto d = env.deployment("stuck");
+  auto* available = deploymentCondition(*objectAt(d, {"status"}), "Available");
+  ASSERT_TRUE(available);
+  EXPECT_EQ(stringAt(*available, {"reason"}), "MinimumReplicasUnavailable");
 }
 
 }  // namespace skiff::controller::testing

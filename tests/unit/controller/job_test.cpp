@@ -1,5 +1,6 @@
-// Job and TTL-after-finished controllers against the real API server; the tests play the
-// kubelet by moving pods to Succeeded/Failed through pods/status.
+// Job controller against the real API server; the tests play the kubelet by moving pods to
+// Succeeded/Failed through pods/status. The logic tests that need no server (backoff,
+// deadlines, TTL) are in job_controller_test.cpp, over fakes.
 #include "controller/job_controller.h"
 #include "unit/controller/batch_test_util.h"
 #include "unit/controller/test_env.h"
@@ -43,11 +44,6 @@ bool hasEvent(client::RestClient& c, const std::string& ns, const std::string& r
     if (stringAt(e.as_object(), {"reason"}) == reason) return true;
   return false;
 }
-
-struct FastBackoff {
-  FastBackoff() { setJobPodFailureBackoff(std::chrono::milliseconds(20), std::chrono::milliseconds(100)); }
-  ~FastBackoff() { setJobPodFailureBackoff(std::chrono::seconds(10), std::chrono::minutes(6)); }
-};
 
 }  // namespace
 
@@ -118,40 +114,6 @@ TEST(JobController, PodsCarryTheTrackingFinalizerWhileRunning) {
   EXPECT_EQ(intAt(getJob(c, ns, "fin"), {"status", "succeeded"}), 1);
 }
 
-TEST(JobController, BackoffLimitExceeded) {
-  FastBackoff fast;
-  ControllerEnv env({"job"});
-  auto& c = env.c();
-  auto ns = freshNamespace(c, "job-bo");
-  c.create(client::resources::jobs, ns, makeJob("bo", R"("backoffLimit":1,)"));
-  for (int i = 0; i < 2; ++i) {
-    std::vector<std::string> active;
-    ASSERT_TRUE(waitFor([&] { return (active = activePodNames(c, ns, "bo")).size() == 1; })) << i;
-    markPodPhase(c, ns, active[0], "Failed");
-  }
-  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "bo", "Failed", "BackoffLimitExceeded"); }));
-  auto job = getJob(c, ns, "bo");
-  EXPECT_EQ(intAt(job, {"status", "failed"}), 2);
-  EXPECT_TRUE(conditionTrue(job, "FailureTarget"));
-  EXPECT_EQ(jobPods(c, ns, "bo").size(), 2u);  // no third attempt
-  EXPECT_TRUE(waitFor([&] { return hasEvent(c, ns, "BackoffLimitExceeded"); }));
-}
-
-TEST(JobController, ActiveDeadlineFailsAndDeletesPods) {
-  ControllerEnv env({"job"});
-  auto& c = env.c();
-  auto ns = freshNamespace(c, "job-dl");
-  c.create(client::resources::jobs, ns, makeJob("dl", R"("parallelism":2,"completions":4,"activeDeadlineSeconds":1,)"));
-  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "dl", "Failed", "DeadlineExceeded"); }));
-  EXPECT_TRUE(waitFor([&] { return jobPods(c, ns, "dl").empty(); }));
-  EXPECT_TRUE(hasEvent(c, ns, "SuccessfulCreate"));
-  EXPECT_TRUE(waitFor([&] { return hasEvent(c, ns, "SuccessfulDelete"); }));
-  auto job = getJob(c, ns, "dl");
-  EXPECT_EQ(intAt(job, {"status", "active"}), 0);
-  EXPECT_EQ(intAt(job, {"status", "failed"}), 0);  // pods the controller removed are not failures
-  EXPECT_TRUE(waitFor([&] { return hasEvent(c, ns, "DeadlineExceeded"); }));
-}
-
 TEST(JobController, SuspendAndResume) {
   ControllerEnv env({"job"});
   auto& c = env.c();
@@ -218,29 +180,6 @@ TEST(JobController, ReleasesPodsOfADeletedJob) {
     auto* fins = pods.size() == 1 ? arrayAt(pods[0].as_object(), {"metadata", "finalizers"}) : nullptr;
     return pods.size() == 1 && (!fins || fins->empty());
   }));
-}
-
-TEST(TtlAfterFinishedController, DeletesFinishedJobAfterTtl) {
-  ControllerEnv env({"job", "ttl-after-finished"});
-  auto& c = env.c();
-  auto ns = freshNamespace(c, "job-ttl");
-  c.create(client::resources::jobs, ns, makeJob("ttl", R"("ttlSecondsAfterFinished":1,)"));
-  c.create(client::resources::jobs, ns, makeJob("keep", ""));
-  std::vector<std::string> active;
-  ASSERT_TRUE(waitFor([&] { return (active = activePodNames(c, ns, "ttl")).size() == 1; }));
-  markPodPhase(c, ns, active[0], "Succeeded");
-  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "ttl", "Complete"); }));
-  auto gone = [&] {
-    try {
-      getJob(c, ns, "ttl");
-      return false;
-    } catch (const ApiError& e) {
-      return e.code() == 404;
-    }
-  };
-  EXPECT_TRUE(waitFor(gone));
-  // A job without a TTL stays.
-  EXPECT_NO_THROW(getJob(c, ns, "keep"));
 }
 
 }  // namespace skiff::controller::testing

@@ -1,140 +1,195 @@
-// Node lifecycle controller: nodes whose kubelet stops renewing go Unknown and get the
-// unreachable taints, their pods stop being Ready; taints follow the conditions and go away
-// when the kubelet comes back.
+// Node lifecycle controller over fakes: nodes whose kubelet stops renewing go Unknown after
+// the grace period (a FakeClock is stepped past it) and get the unreachable taints, their
+// pods stop being Ready; taints follow the conditions and go away when the kubelet is back.
+// The wiring (real kubelets, Leases over the API) is covered by tests/e2e/test_node_lifecycle.sh.
+#include "common/ids.h"
+#include "unit/controller/fake_env.h"
 #include "unit/controller/node_test_util.h"
 
 namespace skiff::controller::testing {
 
+namespace json = boost::json;
 using namespace std::chrono_literals;
+using client::resources::leases;
+using client::resources::nodes;
+using client::resources::pods;
 
 namespace {
-void fastNodeMonitor(ControllerOptions& o) {
-  o.nodeMonitorGracePeriod = 1500ms;
-  o.nodeStartupGracePeriod = 1500ms;
-  o.nodeMonitorPeriod = 100ms;
+
+// Conditions as a kubelet posts them, with heartbeats at the env's fake time.
+json::array conditionsAt(const Clock& clock, const std::string& ready, const std::string& memoryPressure = "False") {
+  auto now = formatTime(clock.now());
+  auto cond = [&](const char* type, const std::string& status) {
+    return json::object{{"type", type}, {"status", status}, {"reason", "Kubelet"},
+                        {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
+  };
+  return json::array{cond("Ready", ready), cond("MemoryPressure", memoryPressure), cond("DiskPressure", "False"),
+                     cond("PIDPressure", "False")};
 }
+
+struct NodeEnv : ControllerTestEnv {
+  NodeEnv() : ControllerTestEnv("nodelifecycle") { reflectWrites(); }
+
+  json::object node(const std::string& name) { return *api->object("nodes", "", name); }
+  void addNode(const std::string& name, const std::string& ready) {
+    json::object n{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}}}};
+    if (!ready.empty()) n["status"] = json::object{{"conditions", conditionsAt(clock, ready)}};
+    add(nodes, n);
+  }
+  // The kubelet's status post (merge patch of the conditions).
+  void postStatus(const std::string& name, const std::string& ready, const std::string& memoryPressure = "False") {
+    auto n = node(name);
+    ensureObject(n, {"status"})["conditions"] = conditionsAt(clock, ready, memoryPressure);
+    update(nodes, n);
+  }
+  void renewLease(const std::string& name) {
+    json::object lease{{"apiVersion", "coordination.k8s.io/v1"},
+                       {"kind", "Lease"},
+                       {"metadata", {{"name", name}, {"namespace", "kube-node-lease"}}},
+                       {"spec", {{"holderIdentity", name}, {"renewTime", formatMicroTime(clock.now())}}}};
+    update(leases, lease, "kube-node-lease");
+  }
+  // One node-monitor period: every node is looked at.
+  void monitor() {
+    runPeriodic();
+    sync();
+  }
+};
+
 }  // namespace
 
 TEST(NodeLifecycle, StaleNodeGoesUnknownAndUnreachableThenRecovers) {
-  ControllerEnv env({"nodelifecycle"}, fastNodeMonitor);
-  auto ns = freshNamespace(env.c(), "nlc");
-  FakeNode node(env.c(), "nlc-stale");
-  node.startRenewing();
-  env.c().create(client::resources::pods, ns, boundPod("web", node.name));
-  markPodRunning(env.c(), ns, "web");
+  NodeEnv env;
+  env.addNode("n1", "True");
+  env.renewLease("n1");
+  auto pod = boundPod("web", "n1");
+  pod["metadata"].as_object()["namespace"] = "ns";
+  pod["status"] = json::object{{"phase", "Running"},
+                               {"conditions", json::array{json::object{{"type", "Ready"}, {"status", "True"}}}}};
+  env.add(pods, pod);
+  env.monitor();
+  EXPECT_TRUE(env.writes().empty());
+  EXPECT_TRUE(env.hasEvent("RegisteredNode", "Registered Node n1 in Controller"));
 
-  // Heartbeats keep it healthy past the grace period.
-  std::this_thread::sleep_for(2500ms);
-  auto n = node.get();
-  EXPECT_EQ(conditionStatus(n, "Ready"), "True");
-  EXPECT_FALSE(nodeHasTaint(n, "node.kubernetes.io/unreachable", "NoExecute"));
+  // Lease renewals keep it healthy past the 40 s grace period.
+  for (int i = 0; i < 3; ++i) {
+    env.step(30s);
+    env.renewLease("n1");
+    env.monitor();
+  }
+  EXPECT_TRUE(env.writes().empty());
 
-  // The kubelet dies: everything it reported becomes Unknown.
-  node.stopRenewing();
-  ASSERT_TRUE(eventually([&] { return conditionStatus(node.get(), "Ready") == "Unknown"; }, 6s));
-  n = node.get();
+  // The kubelet dies: 40 s after its last renewal nothing happens yet, a moment later
+  // everything it reported becomes Unknown.
+  env.step(40s);
+  env.monitor();
+  EXPECT_TRUE(env.writes().empty());
+  env.step(1s);
+  env.monitor();
+  EXPECT_EQ(env.writes(), (std::vector<std::string>{"update nodes/status", "update nodes", "patch pods/status"}));
+  auto n = env.node("n1");
   auto* ready = findCondition(n, "Ready");
+  EXPECT_EQ(stringAt(*ready, {"status"}), "Unknown");
   EXPECT_EQ(stringAt(*ready, {"reason"}), "NodeStatusUnknown");
   EXPECT_EQ(stringAt(*ready, {"message"}), "Kubelet stopped posting node status.");
+  EXPECT_EQ(stringAt(*ready, {"lastTransitionTime"}), formatTime(env.clock.now()));
   for (const char* t : {"MemoryPressure", "DiskPressure", "PIDPressure"}) EXPECT_EQ(conditionStatus(n, t), "Unknown") << t;
-  ASSERT_TRUE(eventually([&] {
-    auto cur = node.get();
-    return nodeHasTaint(cur, "node.kubernetes.io/unreachable", "NoExecute") &&
-           nodeHasTaint(cur, "node.kubernetes.io/unreachable", "NoSchedule");
-  }));
-  n = node.get();
-  for (const auto& t : *arrayAt(n, {"spec", "taints"})) {
-    if (stringAt(t.as_object(), {"effect"}) == "NoExecute") {
-      EXPECT_FALSE(stringAt(t.as_object(), {"timeAdded"}).empty());
-    }
-  }
+  EXPECT_TRUE(nodeHasTaint(n, "node.kubernetes.io/unreachable", "NoExecute"));
+  EXPECT_TRUE(nodeHasTaint(n, "node.kubernetes.io/unreachable", "NoSchedule"));
   EXPECT_FALSE(nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoExecute"));
+  for (const auto& t : *arrayAt(n, {"spec", "taints"}))
+    if (stringAt(t.as_object(), {"effect"}) == "NoExecute")
+      EXPECT_EQ(stringAt(t.as_object(), {"timeAdded"}), formatTime(env.clock.now()));
   // MarkPodsNotReady.
-  ASSERT_TRUE(eventually([&] {
-    return conditionStatus(env.c().get(client::resources::pods, ns, "web"), "Ready") == "False";
-  }));
-  ASSERT_TRUE(eventually([&] { return !eventsFor(env.c(), "default", node.name, "NodeNotReady").empty(); }));
-  EXPECT_EQ(stringAt(eventsFor(env.c(), "default", node.name, "NodeNotReady")[0], {"source", "component"}),
-            "node-controller");
+  EXPECT_EQ(conditionStatus(*env.api->object("pods", "ns", "web"), "Ready"), "False");
+  EXPECT_TRUE(env.hasEvent("NodeNotReady", "Node n1 status is now: NodeNotReady"));
 
   // The kubelet is back: it posts Ready=True, the controller lifts the taints.
-  node.startRenewing();
-  postNodeStatus(env.c(), node.name, "True");
-  ASSERT_TRUE(eventually([&] {
-    auto cur = node.get();
-    return !nodeHasTaint(cur, "node.kubernetes.io/unreachable", "NoExecute") &&
-           !nodeHasTaint(cur, "node.kubernetes.io/unreachable", "NoSchedule");
-  }));
+  env.api->clearActions();
+  env.step(5s);
+  env.renewLease("n1");
+  env.postStatus("n1", "True");
+  env.sync();
+  EXPECT_EQ(env.writes(), std::vector<std::string>{"update nodes"});
+  EXPECT_FALSE(arrayAt(env.node("n1"), {"spec", "taints"}));
   // And it stays healthy while it keeps renewing.
-  std::this_thread::sleep_for(2000ms);
-  EXPECT_EQ(conditionStatus(node.get(), "Ready"), "True");
+  for (int i = 0; i < 3; ++i) {
+    env.step(30s);
+    env.renewLease("n1");
+    env.monitor();
+  }
+  EXPECT_EQ(conditionStatus(env.node("n1"), "Ready"), "True");
 }
 
 TEST(NodeLifecycle, NeverReadyNodeUsesStartupGrace) {
-  ControllerEnv env({"nodelifecycle"}, fastNodeMonitor);
-  FakeNode node(env.c(), "nlc-new", /*ready=*/false);
-  ASSERT_TRUE(eventually([&] { return conditionStatus(node.get(), "Ready") == "Unknown"; }, 6s));
-  auto n = node.get();
+  NodeEnv env;
+  env.addNode("new", "");
+  env.monitor();
+  env.step(60s);  // the startup grace (60 s), not the monitor grace (40 s)
+  env.monitor();
+  EXPECT_TRUE(env.writes().empty());
+  env.step(1s);
+  env.monitor();
+  auto n = env.node("new");
   auto* ready = findCondition(n, "Ready");
   ASSERT_TRUE(ready);
+  EXPECT_EQ(stringAt(*ready, {"status"}), "Unknown");
   EXPECT_EQ(stringAt(*ready, {"reason"}), "NodeStatusNeverUpdated");
-  EXPECT_TRUE(eventually([&] { return nodeHasTaint(node.get(), "node.kubernetes.io/unreachable", "NoExecute"); }));
+  EXPECT_TRUE(nodeHasTaint(n, "node.kubernetes.io/unreachable", "NoExecute"));
 }
 
 TEST(NodeLifecycle, TaintsFollowConditions) {
-  // A long grace period: only the kubelet-reported conditions matter here.
-  ControllerEnv env({"nodelifecycle"}, [](ControllerOptions& o) {
-    o.nodeMonitorGracePeriod = 60s;
-    o.nodeMonitorPeriod = 100ms;
-  });
-  FakeNode node(env.c(), "nlc-taints");
-  postNodeStatus(env.c(), node.name, "False", "True");
-  ASSERT_TRUE(eventually([&] {
-    auto n = node.get();
-    return nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoExecute") &&
-           nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoSchedule") &&
-           nodeHasTaint(n, "node.kubernetes.io/memory-pressure", "NoSchedule");
-  }, 10s)) << boost::json::serialize(node.get());
-  EXPECT_FALSE(nodeHasTaint(node.get(), "node.kubernetes.io/unreachable", "NoExecute"));
+  NodeEnv env;
+  env.addNode("t", "True");
+  env.postStatus("t", "False", "True");
+  env.sync();
+  auto n = env.node("t");
+  EXPECT_TRUE(nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoExecute"));
+  EXPECT_TRUE(nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoSchedule"));
+  EXPECT_TRUE(nodeHasTaint(n, "node.kubernetes.io/memory-pressure", "NoSchedule"));
+  EXPECT_FALSE(nodeHasTaint(n, "node.kubernetes.io/unreachable", "NoExecute"));
 
-  // Cordon: unschedulable taint; a user's own taint is left alone.
-  for (int attempt = 0;; ++attempt) {  // the controller writes the node too: retry conflicts
-    auto n = node.get();
-    auto& spec = ensureObject(n, {"spec"});
-    spec["unschedulable"] = true;
-    if (!spec["taints"].is_array()) spec["taints"].emplace_array();
-    spec["taints"].as_array().push_back(boost::json::object{{"key", "example.com/mine"}, {"effect", "NoSchedule"}});
-    try {
-      env.c().update(client::resources::nodes, "", n);
-      break;
-    } catch (const ApiError& e) {
-      if (e.code() != 409 || attempt > 20) throw;
-    }
-  }
-  ASSERT_TRUE(eventually([&] { return nodeHasTaint(node.get(), "node.kubernetes.io/unschedulable", "NoSchedule"); }, 10s));
+  // Cordon: the unschedulable taint; a user's own taint is left alone.
+  auto& spec = ensureObject(n, {"spec"});
+  spec["unschedulable"] = true;
+  spec["taints"].as_array().push_back(json::object{{"key", "example.com/mine"}, {"effect", "NoSchedule"}});
+  env.update(nodes, n);
+  env.sync();
+  EXPECT_TRUE(nodeHasTaint(env.node("t"), "node.kubernetes.io/unschedulable", "NoSchedule"));
 
   // Healthy again and uncordoned: only the user's taint is left.
-  postNodeStatus(env.c(), node.name, "True");
-  env.c().patch(client::resources::nodes, "", node.name, client::PatchType::Merge,
-                boost::json::object{{"spec", boost::json::object{{"unschedulable", nullptr}}}});
-  ASSERT_TRUE(eventually([&] {
-    auto cur = node.get();
-    auto* taints = arrayAt(cur, {"spec", "taints"});
-    return taints && taints->size() == 1 && nodeHasTaint(cur, "example.com/mine", "NoSchedule");
-  }, 10s)) << boost::json::serialize(node.get());
+  n = env.node("t");
+  n["spec"].as_object().erase("unschedulable");
+  ensureObject(n, {"status"})["conditions"] = conditionsAt(env.clock, "True");
+  env.update(nodes, n);
+  env.sync();
+  n = env.node("t");
+  auto* taints = arrayAt(n, {"spec", "taints"});
+  ASSERT_TRUE(taints);
+  EXPECT_EQ(taints->size(), 1u) << json::serialize(*taints);
+  EXPECT_TRUE(nodeHasTaint(env.node("t"), "example.com/mine", "NoSchedule"));
+}
+
+TEST(NodeLifecycle, TaintConflictIsRetriedOnAFreshNode) {
+  NodeEnv env;
+  env.addNode("c", "False");
+  env.api->fail("update", "nodes", 409, "Conflict");
+  env.sync();
+  // The lost write is redone at once on the node read again, not after a backoff.
+  EXPECT_EQ(env.writes(), (std::vector<std::string>{"update nodes", "update nodes"}));
+  EXPECT_TRUE(nodeHasTaint(env.node("c"), "node.kubernetes.io/not-ready", "NoExecute"));
 }
 
 TEST(NodeLifecycle, MalformedNodeDoesNotStopTheController) {
-  ControllerEnv env({"nodelifecycle"}, fastNodeMonitor);
-  FakeNode bad(env.c(), "nlc-bad", false);
+  NodeEnv env;
   // A Ready condition without a status.
-  try {  // validation may refuse it; the controller must cope either way
-    env.c().patch(client::resources::nodes, "", bad.name, client::PatchType::Merge,
-                  boost::json::parse(R"({"status":{"conditions":[{"type":"Ready"}]}})"), "status");
-  } catch (const ApiError&) {
-  }
-  FakeNode good(env.c(), "nlc-good", false);
-  EXPECT_TRUE(eventually([&] { return conditionStatus(good.get(), "Ready") == "Unknown"; }, 6s));
+  env.add(nodes, json::parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"bad"},
+                                 "status":{"conditions":[{"type":"Ready"}]}})").as_object());
+  env.addNode("good", "");
+  env.monitor();
+  env.step(61s);
+  env.monitor();
+  EXPECT_EQ(conditionStatus(env.node("good"), "Ready"), "Unknown");
 }
 
 }  // namespace skiff::controller::testing

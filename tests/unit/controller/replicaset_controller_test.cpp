@@ -1,6 +1,7 @@
 #include <atomic>
 
 #include "controller/workload_utils.h"
+#include "unit/controller/fake_env.h"
 #include "unit/controller/workload_test_util.h"
 
 namespace skiff::controller::testing {
@@ -55,26 +56,6 @@ TEST(ReplicaSetController, ScalesUpAndDownWithStatusAndEvents) {
     return active.size() == 1 && nameOf(active[0]) != survivor;
   }));
   ASSERT_TRUE(eventually([&] { return intAt(rsStatusOf(env.c(), ns, "web"), {"replicas"}) == 1; }));
-}
-
-TEST(ReplicaSetController, DeletesLeastValuablePodsFirst) {
-  ControllerEnv env({"replicaset"});
-  auto ns = freshNamespace(env.c(), "rsrank");
-  env.c().create(replicaSets, ns, replicaSetObject("rank", 3));
-  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 3; }));
-  auto all = activePods(env.c(), ns);
-  // Not-ready first: once the ready one shows in status the cache has seen both.
-  markPodRunning(env.c(), ns, nameOf(all[1]), /*ready=*/false);
-  markPodRunning(env.c(), ns, nameOf(all[0]));
-  std::string pending = nameOf(all[2]);
-  // Let the controller's cache see the new statuses before it has to choose.
-  ASSERT_TRUE(eventually([&] { return intAt(rsStatusOf(env.c(), ns, "rank"), {"readyReplicas"}) == 1; }));
-  env.c().patch(replicaSets, ns, "rank", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":2}})"));
-  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 2; }));
-  for (auto& p : activePods(env.c(), ns)) EXPECT_NE(nameOf(p), pending) << "the Pending pod goes first";
-  env.c().patch(replicaSets, ns, "rank", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":1}})"));
-  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 1; }));
-  EXPECT_EQ(nameOf(activePods(env.c(), ns).at(0)), nameOf(all[0])) << "the ready pod stays";
 }
 
 TEST(ReplicaSetController, RankingOrder) {
@@ -152,20 +133,6 @@ TEST(ReplicaSetController, AdoptsOrphansAndReleasesNonMatching) {
   EXPECT_EQ(activePods(env.c(), ns).size(), 3u);
 }
 
-TEST(ReplicaSetController, MinReadySecondsDelaysAvailability) {
-  ControllerEnv env({"replicaset"});
-  auto ns = freshNamespace(env.c(), "rsminready");
-  auto obj = replicaSetObject("slow", 1);
-  obj["spec"].as_object()["minReadySeconds"] = 1;
-  env.c().create(replicaSets, ns, obj);
-  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 1; }));
-  markPodRunning(env.c(), ns, nameOf(activePods(env.c(), ns)[0]));
-  ASSERT_TRUE(eventually([&] { return intAt(rsStatusOf(env.c(), ns, "slow"), {"readyReplicas"}) == 1; }));
-  // Ready now, available only once minReadySeconds passed (a requeue, no pod event).
-  ASSERT_TRUE(eventually([&] { return intAt(rsStatusOf(env.c(), ns, "slow"), {"availableReplicas"}) == 1; },
-                         std::chrono::seconds(5)));
-}
-
 TEST(ReplicaSetController, TerminatingNamespaceIsNotAFailure) {
   ControllerEnv env({"replicaset"});
   auto ns = freshNamespace(env.c(), "rsterm");
@@ -196,6 +163,122 @@ TEST(ReplicationController, KeepsReplicas) {
   ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 2; }));
   EXPECT_EQ(stringAt(*controllerRefOf(activePods(env.c(), ns)[0]), {"kind"}), "ReplicationController");
   ASSERT_TRUE(eventually([&] { return intAt(env.c().get(rcs, ns, "old"), {"status", "replicas"}) == 2; }));
+}
+
+// --- over fakes (no server): informers filled directly, writes recorded, a FakeClock.
+
+namespace {
+
+struct RsEnv : ControllerTestEnv {
+  RsEnv() : ControllerTestEnv("replicaset") {}
+  json::object addSet(const std::string& name, int64_t replicas, int64_t minReady = 0) {
+    auto rs = replicaSetObject(name, replicas);
+    rs["metadata"].as_object()["namespace"] = "ns";
+    if (minReady) rs["spec"].as_object()["minReadySeconds"] = minReady;
+    return add(replicaSets, rs);
+  }
+  json::object rs(const std::string& name) { return *api->object("replicasets", "ns", name); }
+  std::vector<json::object> podsNow() { return api->objects("pods", "ns"); }
+  // The kubelet's report: Running, and Ready since now when `ready`.
+  void markRunning(const json::object& pod, bool ready = true) {
+    auto p = *api->object("pods", "ns", nameOf(pod));
+    auto status = ready ? "True" : "False";
+    p["status"] = json::object{{"phase", "Running"},
+                               {"conditions", json::array{json::object{{"type", "Ready"},
+                                                                       {"status", status},
+                                                                       {"lastTransitionTime", formatTime(clock.now())}}}}};
+    update(pods, p);
+  }
+};
+
+}  // namespace
+
+TEST(ReplicaSetControllerFake, CreatesOnceUntilItsCacheSeesThePods) {
+  RsEnv env;
+  env.addSet("web", 3);
+  env.sync();
+  EXPECT_EQ(env.writes(), (std::vector<std::string>{"create pods", "create pods", "create pods",
+                                                    "update replicasets/status"}));
+  for (auto& p : env.podsNow()) EXPECT_EQ(nameOf(p).rfind("web-", 0), 0u);
+  // The informer has not seen the pods: expectations hold back a second round of creates.
+  env.api->clearActions();
+  env.syncKey("ns/web");
+  auto creates = [&] {
+    auto w = env.writes();
+    return std::count(w.begin(), w.end(), "create pods");
+  };
+  EXPECT_EQ(creates(), 0);
+  // Now it sees them: status counts them, nothing more is created.
+  for (auto& p : env.podsNow()) env.add(pods, p);
+  env.sync();
+  EXPECT_EQ(creates(), 0);
+  EXPECT_EQ(intAt(env.rs("web"), {"status", "replicas"}), 3);
+}
+
+TEST(ReplicaSetControllerFake, DeletesLeastValuablePodsFirst) {
+  RsEnv env;
+  env.reflectWrites();
+  env.addSet("rank", 3);
+  env.sync();
+  auto all = env.podsNow();
+  ASSERT_EQ(all.size(), 3u);
+  env.markRunning(all[0]);
+  env.markRunning(all[1], /*ready=*/false);
+  std::string pending = nameOf(all[2]);
+  env.sync();
+  auto rs = env.rs("rank");
+  rs["spec"].as_object()["replicas"] = 2;
+  env.update(replicaSets, rs);
+  env.sync();
+  auto deleted = env.api->writes();
+  ASSERT_EQ(env.podsNow().size(), 2u);
+  for (auto& p : env.podsNow()) EXPECT_NE(nameOf(p), pending) << "the Pending pod goes first";
+  rs = env.rs("rank");
+  rs["spec"].as_object()["replicas"] = 1;
+  env.update(replicaSets, rs);
+  env.sync();
+  ASSERT_EQ(env.podsNow().size(), 1u);
+  EXPECT_EQ(nameOf(env.podsNow()[0]), nameOf(all[0])) << "the ready pod stays";
+  EXPECT_TRUE(env.hasEvent("SuccessfulDelete", "Deleted pod: " + pending));
+}
+
+TEST(ReplicaSetControllerFake, MinReadySecondsDelaysAvailability) {
+  RsEnv env;
+  env.reflectWrites();
+  env.addSet("slow", 1, /*minReady=*/10);
+  env.sync();
+  env.markRunning(env.podsNow().at(0));
+  env.sync();
+  EXPECT_EQ(intAt(env.rs("slow"), {"status", "readyReplicas"}), 1);
+  EXPECT_EQ(intAt(env.rs("slow"), {"status", "availableReplicas"}), 0);
+  // Available once minReadySeconds passed: a delayed re-queue, no pod event.
+  env.step(std::chrono::seconds(10));
+  env.sync();
+  EXPECT_EQ(intAt(env.rs("slow"), {"status", "availableReplicas"}), 1);
+}
+
+TEST(ReplicaSetControllerFake, FailedCreateSetsReplicaFailureUntilACreateWorks) {
+  RsEnv env;
+  env.api->fail("create", "pods", 500, "InternalError");
+  env.addSet("f", 1);
+  env.sync();
+  // The status written after the failure carries it; the sync threw, so the key is retried.
+  auto w = env.api->writes();
+  ASSERT_EQ(env.writes(), (std::vector<std::string>{"create pods", "update replicasets/status"}));
+  auto* cond = findCondition(w[1].object(), "ReplicaFailure");
+  ASSERT_TRUE(cond);
+  EXPECT_EQ(stringAt(*cond, {"reason"}), "FailedCreate");
+  EXPECT_TRUE(env.podsNow().empty());
+  EXPECT_TRUE(env.hasEvent("FailedCreate"));
+  // After the queue's backoff (5 ms of fake time) the retry creates the pod and clears the
+  // condition.
+  env.update(client::resources::replicaSets, env.rs("f"));  // the informer sees our status
+  env.api->clearActions();
+  env.step(std::chrono::milliseconds(5));
+  env.sync();
+  ASSERT_EQ(env.podsNow().size(), 1u);
+  auto rs = env.rs("f");
+  EXPECT_FALSE(findCondition(rs, "ReplicaFailure"));
 }
 
 }  // namespace skiff::controller::testing

@@ -1,105 +1,123 @@
-// Taint eviction controller: NoExecute taints evict pods that do not tolerate them at once,
-// pods tolerating them for N seconds after N seconds, and never pods tolerating them forever.
+// Taint eviction controller over fakes: NoExecute taints evict pods that do not tolerate
+// them at once, pods tolerating them for N seconds after N seconds (a FakeClock is stepped),
+// and never pods tolerating them forever.
+#include "unit/controller/fake_env.h"
 #include "unit/controller/node_test_util.h"
 
 namespace skiff::controller::testing {
 
+namespace json = boost::json;
 using namespace std::chrono_literals;
+using client::resources::nodes;
+using client::resources::pods;
 
 namespace {
 
-boost::json::object toleration(const std::string& key, std::optional<int64_t> seconds) {
-  boost::json::object t{{"operator", "Exists"}, {"effect", "NoExecute"}};
+json::object toleration(const std::string& key, std::optional<int64_t> seconds) {
+  json::object t{{"operator", "Exists"}, {"effect", "NoExecute"}};
   if (!key.empty()) t["key"] = key;
   if (seconds) t["tolerationSeconds"] = *seconds;
   return t;
 }
 
-void setTaints(client::RestClient& c, const std::string& node, boost::json::array taints) {
-  c.patch(client::resources::nodes, "", node, client::PatchType::Merge,
-          boost::json::object{{"spec", boost::json::object{{"taints", std::move(taints)}}}});
-}
-
-boost::json::object unreachableTaint() {
-  return {{"key", "node.kubernetes.io/unreachable"}, {"effect", "NoExecute"}, {"timeAdded", nowTime()}};
-}
-
-// Deleted, or marked for deletion (pods on a node keep a grace period).
-bool evicted(client::RestClient& c, const std::string& ns, const std::string& name) {
-  try {
-    return isBeingDeleted(c.get(client::resources::pods, ns, name));
-  } catch (const ApiError& e) {
-    return e.code() == 404;
+struct TaintEnv : ControllerTestEnv {
+  TaintEnv() : ControllerTestEnv("taint-eviction") {
+    reflectWrites();
+    add(nodes, json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "n"}}}});
   }
-}
+  void addPod(const std::string& name, json::array tolerations = {}) {
+    auto p = boundPod(name, "n", std::move(tolerations));
+    p["metadata"].as_object()["namespace"] = "ns";
+    add(pods, p);
+  }
+  void setTaints(json::array taints) {
+    auto n = *api->object("nodes", "", "n");
+    ensureObject(n, {"spec"})["taints"] = std::move(taints);
+    update(nodes, n);
+  }
+  json::object unreachableTaint() {
+    return {{"key", "node.kubernetes.io/unreachable"}, {"effect", "NoExecute"}, {"timeAdded", formatTime(clock.now())}};
+  }
+  // Deleted, or marked for deletion.
+  bool evicted(const std::string& name) {
+    auto p = api->object("pods", "ns", name);
+    return !p || isBeingDeleted(*p);
+  }
+};
 
 }  // namespace
 
 TEST(TaintEviction, TolerationSecondsDecideWhenPodsGo) {
-  ControllerEnv env({"taint-eviction"});
-  auto ns = freshNamespace(env.c(), "te");
-  FakeNode node(env.c(), "te-node");
-  auto& c = env.c();
-  c.create(client::resources::pods, ns,
-           boundPod("two-seconds", node.name, {toleration("node.kubernetes.io/unreachable", 2)}));
-  c.create(client::resources::pods, ns, boundPod("forever", node.name, {toleration("", std::nullopt)}));
-  c.create(client::resources::pods, ns, boundPod("defaults", node.name));  // 300 s from admission
-
-  auto start = std::chrono::steady_clock::now();
-  setTaints(c, node.name, {unreachableTaint()});
-  std::this_thread::sleep_for(700ms);
-  EXPECT_FALSE(evicted(c, ns, "two-seconds"));
-  ASSERT_TRUE(eventually([&] { return evicted(c, ns, "two-seconds"); }, 5s));
-  EXPECT_GE(std::chrono::steady_clock::now() - start, 1s);  // timeAdded has second precision
-  auto pod = c.get(client::resources::pods, ns, "two-seconds");
-  auto* cond = findCondition(pod, "DisruptionTarget");
-  ASSERT_TRUE(cond);
-  EXPECT_EQ(stringAt(*cond, {"reason"}), "DeletionByTaintManager");
-  ASSERT_TRUE(eventually([&] { return !eventsFor(c, ns, "two-seconds", "TaintManagerEviction").empty(); }));
-  auto ev = eventsFor(c, ns, "two-seconds", "TaintManagerEviction")[0];
-  EXPECT_EQ(stringAt(ev, {"message"}), "Marking for deletion Pod " + ns + "/two-seconds");
-  EXPECT_EQ(stringAt(ev, {"source", "component"}), "taint-eviction-controller");
-
-  EXPECT_FALSE(evicted(c, ns, "forever"));
-  EXPECT_FALSE(evicted(c, ns, "defaults"));
+  TaintEnv env;
+  env.addPod("two-seconds", {toleration("node.kubernetes.io/unreachable", 2)});
+  env.addPod("forever", {toleration("", std::nullopt)});
+  // What admission adds to every pod: 300 s for not-ready and unreachable.
+  env.addPod("defaults", {toleration("node.kubernetes.io/not-ready", 300), toleration("node.kubernetes.io/unreachable", 300)});
+  env.setTaints({env.unreachableTaint()});
+  env.sync();
+  env.step(1999ms);
+  env.sync();
+  EXPECT_TRUE(env.writes().empty());
+  env.step(2ms);  // the eviction the controller scheduled for the deadline
+  env.sync();
+  EXPECT_EQ(env.writes(), (std::vector<std::string>{"patch pods/status", "delete pods"}));
+  EXPECT_EQ(env.api->writes()[1].name, "two-seconds");
+  EXPECT_TRUE(env.evicted("two-seconds"));
+  auto patch = env.api->writes()[0].object();
+  auto& cond = patch["status"].as_object()["conditions"].as_array()[0].as_object();
+  EXPECT_EQ(stringAt(cond, {"type"}), "DisruptionTarget");
+  EXPECT_EQ(stringAt(cond, {"reason"}), "DeletionByTaintManager");
+  EXPECT_TRUE(env.hasEvent("TaintManagerEviction", "Marking for deletion Pod ns/two-seconds"));
+  EXPECT_FALSE(env.evicted("forever"));
+  EXPECT_FALSE(env.evicted("defaults"));
 
   // A taint nobody tolerates except "forever": the default-toleration pod goes at once.
-  setTaints(c, node.name,
-            {unreachableTaint(), boost::json::object{{"key", "example.com/broken"}, {"effect", "NoExecute"}}});
-  ASSERT_TRUE(eventually([&] { return evicted(c, ns, "defaults"); }, 3s));
-  std::this_thread::sleep_for(300ms);
-  EXPECT_FALSE(evicted(c, ns, "forever"));
+  env.setTaints({env.unreachableTaint(), json::object{{"key", "example.com/broken"}, {"effect", "NoExecute"}}});
+  env.sync();
+  EXPECT_TRUE(env.evicted("defaults"));
+  env.step(10min);
+  env.sync();
+  EXPECT_FALSE(env.evicted("forever"));
+}
+
+TEST(TaintEviction, TaintWithoutTimeAddedCountsFromFirstSight) {
+  TaintEnv env;
+  env.addPod("p", {toleration("example.com/t", 60)});
+  env.setTaints({json::object{{"key", "example.com/t"}, {"effect", "NoExecute"}}});
+  env.sync();
+  env.step(59s);
+  env.sync();
+  EXPECT_FALSE(env.evicted("p"));
+  env.step(1001ms);  // the re-queue comes 1 ms after the deadline
+  env.sync();
+  EXPECT_TRUE(env.evicted("p"));
 }
 
 TEST(TaintEviction, RemovedTaintCancelsScheduledEviction) {
-  ControllerEnv env({"taint-eviction"});
-  auto ns = freshNamespace(env.c(), "te");
-  FakeNode node(env.c(), "te-cancel");
-  auto& c = env.c();
-  c.create(client::resources::pods, ns, boundPod("stays", node.name, {toleration("node.kubernetes.io/unreachable", 3)}));
-  setTaints(c, node.name, {unreachableTaint()});
-  // Long enough for the controller to have scheduled the eviction even on a loaded machine,
-  // short of the deadline (at least 2 s away: timeAdded has second precision).
-  std::this_thread::sleep_for(1500ms);
-  setTaints(c, node.name, {});
-  std::this_thread::sleep_for(2500ms);
-  EXPECT_FALSE(evicted(c, ns, "stays"));
-  ASSERT_TRUE(eventually([&] { return !eventsFor(c, ns, "stays", "TaintManagerEviction").empty(); }))
-      << boost::json::serialize(listItems(c, client::resources::events, ns));
-  EXPECT_EQ(stringAt(eventsFor(c, ns, "stays", "TaintManagerEviction")[0], {"message"}),
-            "Cancelling deletion of Pod " + ns + "/stays");
+  TaintEnv env;
+  env.addPod("stays", {toleration("node.kubernetes.io/unreachable", 3)});
+  env.setTaints({env.unreachableTaint()});
+  env.sync();
+  env.step(1500ms);
+  env.setTaints({});
+  env.sync();
+  env.step(10s);
+  env.sync();
+  EXPECT_FALSE(env.evicted("stays"));
+  EXPECT_TRUE(env.writes().empty());
+  EXPECT_TRUE(env.hasEvent("TaintManagerEviction", "Cancelling deletion of Pod ns/stays"));
 }
 
 TEST(TaintEviction, PodsOnUntaintedNodesStay) {
-  ControllerEnv env({"taint-eviction"});
-  auto ns = freshNamespace(env.c(), "te");
-  FakeNode node(env.c(), "te-clean");
-  auto& c = env.c();
-  c.create(client::resources::pods, ns, boundPod("fine", node.name));
+  TaintEnv env;
+  env.addPod("fine");
   // NoSchedule taints never evict.
-  setTaints(c, node.name, {boost::json::object{{"key", "example.com/x"}, {"effect", "NoSchedule"}}});
-  std::this_thread::sleep_for(500ms);
-  EXPECT_FALSE(evicted(c, ns, "fine"));
+  env.setTaints({json::object{{"key", "example.com/x"}, {"effect", "NoSchedule"}}});
+  env.sync();
+  env.step(1h);
+  env.sync();
+  EXPECT_FALSE(env.evicted("fine"));
+  EXPECT_TRUE(env.writes().empty());
 }
 
 }  // namespace skiff::controller::testing
