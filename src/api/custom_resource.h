@@ -21,6 +21,7 @@ struct CustomResourceBehavior {
   std::string crdName;  // "widgets.example.com"
   std::shared_ptr<const StructuralNode> schema;
   boost::json::object schemaJson;  // the openAPIV3Schema as written (for /openapi/v3)
+  std::shared_ptr<const ApplySchema> applySchema;  // for field sets and server-side apply
   std::vector<PrinterColumn> columns;
   // The scale subresource's JSON paths (".spec.replicas"); empty when not enabled.
   std::string specReplicasPath, statusReplicasPath, labelSelectorPath;

@@ -4,10 +4,12 @@
 #include <re2/re2.h>
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <set>
 #include <stdexcept>
 
 #include "api/json_access.h"
+#include "api/unknown_fields.h"
 #include "api/validation_internal.h"
 
 namespace skiff::api {
@@ -435,7 +437,58 @@ class Validator {
   validation::Errors errs_;
 };
 
+// ---- the apply view ----
+
+SchemaNode* applyNode(const json::object& s, ApplySchema& out) {
+  SchemaNode& n = out.nodes.emplace_back();
+  const std::string type = stringAt(s, {"type"});
+  using T = SchemaNode::Type;
+  n.type = type == "object" ? T::Object : type == "array" ? T::Array : type == "string" ? T::String
+         : type == "integer" ? T::Integer : type == "number" ? T::Number : type == "boolean" ? T::Boolean : T::Any;
+  n.preserveUnknown = boolAt(s, {"x-kubernetes-preserve-unknown-fields"});
+  n.atomicMap = stringAt(s, {"x-kubernetes-map-type"}) == "atomic";
+  const std::string listType = stringAt(s, {"x-kubernetes-list-type"});
+  for (const auto& k : arrayOrEmpty(s, {"x-kubernetes-list-map-keys"}))
+    if (k.is_string()) n.listKeys.emplace_back(k.as_string());
+  n.listType = listType == "set" ? SchemaNode::ListType::Set
+             : listType == "map" && !n.listKeys.empty() ? SchemaNode::ListType::Map : SchemaNode::ListType::Atomic;
+  n.listMapKeys = n.listKeys;
+  std::sort(n.listMapKeys.begin(), n.listMapKeys.end());
+  const json::object* props = objectAt(s, {"properties"});
+  const json::object* extra = objectAt(s, {"additionalProperties"});
+  n.mapLike = extra && !props;
+  if (props) {
+    n.hasProperties = true;
+    for (const auto& [k, v] : *props)
+      if (v.is_object()) n.properties.emplace(std::string(k), applyNode(v.as_object(), out));
+  } else if (extra) {
+    n.hasAdditional = true;
+    n.additional = applyNode(*extra, out);
+  }
+  if (const json::object* items = objectAt(s, {"items"})) {
+    n.hasItems = true;
+    n.items = applyNode(*items, out);
+  }
+  return &n;
+}
+
 }  // namespace
+
+std::shared_ptr<const ApplySchema> buildApplySchema(const json::object& schema) {
+  auto out = std::make_shared<ApplySchema>();
+  SchemaNode* root = applyNode(schema, *out);
+  // apiVersion, kind and metadata are every object's, whatever the CRD declares.
+  SchemaNode& r = *root;
+  r.hasProperties = true;
+  SchemaNode& str = out->nodes.emplace_back();
+  str.type = SchemaNode::Type::String;
+  r.properties["apiVersion"] = &str;
+  r.properties["kind"] = &str;
+  if (const SchemaNode* meta = FieldSchemas::builtin().root("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"))
+    r.properties["metadata"] = meta;
+  out->root = root;
+  return out;
+}
 
 std::shared_ptr<const StructuralNode> compileSchema(const json::object& schema) { return compileNode(schema); }
 

@@ -7,6 +7,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "api/cel.h"
+#include "api/schema_node.h"
 #include "common/api_error.h"
 
 namespace re2 {
@@ -59,6 +61,15 @@ struct StructuralNode {
 // rule that does not compile (CRD validation reports it before a schema is ever compiled
 // for serving).
 std::shared_ptr<const StructuralNode> compileSchema(const boost::json::object& schema);
+
+// The same schema as the nodes field sets and server-side apply walk (api/schema_node.h):
+// list types and keys, atomic maps, preserved subtrees; `metadata` at the root is ObjectMeta
+// (from the built-in schemas). Owns its nodes.
+struct ApplySchema {
+  std::deque<SchemaNode> nodes;
+  const SchemaNode* root = nullptr;
+};
+std::shared_ptr<const ApplySchema> buildApplySchema(const boost::json::object& schema);
 
 // Removes fields the schema does not declare (apiVersion, kind and metadata stay at the root
 // and in embedded resources) and nulls of non-nullable fields. Returns the removed paths

@@ -103,6 +103,7 @@ std::vector<ResourceInfo> resourcesOf(const json::object& crd, bool terminating)
       behavior->schemaJson = *schema;
       try {
         behavior->schema = api::compileSchema(*schema);
+        behavior->applySchema = api::buildApplySchema(*schema);
       } catch (const std::exception& e) {
         SKIFF_LOG_WARN("crd {}: version {}: schema not served: {}", behavior->crdName, r.version, e.what());
       }

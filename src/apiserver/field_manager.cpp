@@ -1,5 +1,7 @@
 #include "apiserver/field_manager.h"
 
+#include "api/custom_resource.h"
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
@@ -62,6 +64,8 @@ struct Entry {
 // The kind's compiled schema. Every write asks, and the lookup by definition name takes the
 // schemas' lock, so each thread remembers the answer per kind.
 const api::FieldSchemas::Node* schemaOf(const ResourceInfo& info) {
+  // A custom resource: its CRD version's schema (entries live as long as the server).
+  if (info.custom) return info.custom->applySchema ? info.custom->applySchema->root : nullptr;
   struct Cached {
     std::string group, version, kind;
     const api::FieldSchemas::Node* node;

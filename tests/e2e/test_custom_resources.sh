@@ -72,6 +72,16 @@ spec:
               config:
                 type: object
                 x-kubernetes-preserve-unknown-fields: true
+              rules:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string}
+                    weight: {type: integer}
           status:
             type: object
             properties:
@@ -249,6 +259,14 @@ expect_contains "$OUT" 'Apply failed with 1 conflict: conflict with "alice": .sp
 run apply_w 3 bob --force-conflicts
 run k get wd ssa -o jsonpath='{.spec.replicas}/{.metadata.managedFields[*].manager}'
 expect_eq "$OUT" "3/alice bob" "forced apply took the field; both managers listed"
+rules_w() { printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: ssa}\nspec:\n  color: blue\n  rules: [{name: %s, weight: %s}]\n' "$1" "$2" |
+  k apply --server-side --field-manager="$3" -f -; }
+run rules_w a 1 carol
+run rules_w b 2 dave
+run k get wd ssa -o jsonpath='{.spec.rules[*].name}'
+expect_eq "$OUT" "a b" "a map-keyed list (the CRD's x-kubernetes-list-type) merges items of two managers"
+run k get wd ssa -o jsonpath='{.metadata.managedFields[?(@.manager=="dave")].fieldsV1.f:spec.f:rules}'
+expect_contains "$OUT" 'k:{\"name\":\"b\"}' "the item is owned by its key"
 
 # ---- kubectl explain from /openapi/v3 ----
 run k explain widgets.spec.color
