@@ -1,5 +1,5 @@
 // skiff: every Kubernetes component in one binary. Each subcommand is one component or a
-// bundle of them (DESIGN.md §1).
+// bundle of them.
 #include <CLI/CLI.hpp>
 
 #include <iostream>

@@ -1,5 +1,5 @@
 // What the runtime holds for one pod, read from CRI into small typed structs once per sync
-// (DESIGN.md: hot paths work on typed views, not on protobuf or JSON), and the labels and
+// (hot paths work on typed views, not on protobuf or JSON), and the labels and
 // annotations that tie runtime objects to API pods — upstream's names, so tools that know
 // them (crictl, containerd's ctr) show skiff's containers the same way.
 #pragma once

@@ -1,5 +1,5 @@
 // Typed views of Pods and Nodes for the scheduler. Each is built ONCE per object change from
-// the API JSON (DESIGN.md §4 "Objects"); filter and score plugins never touch JSON.
+// the API JSON; filter and score plugins never touch JSON.
 #pragma once
 
 #include <boost/json/fwd.hpp>
