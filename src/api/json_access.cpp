@@ -91,4 +91,23 @@ std::string goJsonTypeName(const boost::json::value& v) {
   }
 }
 
+std::string stringField(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+const json::object* objectField(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v ? v->if_object() : nullptr;
+}
+
+const json::array* arrayField(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v ? v->if_array() : nullptr;
+}
+
+int64_t intField(const json::object& obj, std::string_view key, int64_t fallback) {
+  return intAt(obj, {key}, fallback);
+}
+
 }  // namespace skiff::api

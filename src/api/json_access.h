@@ -20,6 +20,11 @@ const boost::json::array* arrayAt(const boost::json::object& obj, Path path);
 std::string stringAt(const boost::json::object& obj, Path path, std::string_view fallback = "");
 int64_t intAt(const boost::json::object& obj, Path path, int64_t fallback = 0);
 bool boolAt(const boost::json::object& obj, Path path, bool fallback = false);
+// One field of obj (the common case), with the same rules as the path forms.
+std::string stringField(const boost::json::object& obj, std::string_view key);
+const boost::json::object* objectField(const boost::json::object& obj, std::string_view key);
+const boost::json::array* arrayField(const boost::json::object& obj, std::string_view key);
+int64_t intField(const boost::json::object& obj, std::string_view key, int64_t fallback = 0);
 // obj.a.b as an object or array; a shared empty one when a step is missing or of another type.
 const boost::json::object& objectOrEmpty(const boost::json::object& obj, Path path);
 const boost::json::array& arrayOrEmpty(const boost::json::object& obj, Path path);

@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "api/strategic_merge_patch.h"
+#include "api/json_access.h"
 
 namespace skiff::api {
 
@@ -10,11 +11,6 @@ namespace {
 constexpr std::string_view kRefPrefix = "#/definitions/";
 // Guards against $ref cycles that never reach a concrete schema.
 constexpr int kMaxRefHops = 16;
-
-std::string stringAt(const boost::json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 std::vector<std::string> splitComma(const std::string& s) {
   std::vector<std::string> out;
@@ -29,9 +25,9 @@ std::vector<std::string> splitComma(const std::string& s) {
 }
 
 void readMeta(const boost::json::object& node, PatchSchema::FieldMeta& meta) {
-  meta.patchStrategies = splitComma(stringAt(node, "x-kubernetes-patch-strategy"));
-  meta.patchMergeKey = stringAt(node, "x-kubernetes-patch-merge-key");
-  meta.listType = stringAt(node, "x-kubernetes-list-type");
+  meta.patchStrategies = splitComma(stringField(node, "x-kubernetes-patch-strategy"));
+  meta.patchMergeKey = stringField(node, "x-kubernetes-patch-merge-key");
+  meta.listType = stringField(node, "x-kubernetes-list-type");
   meta.listMapKeys.clear();
   if (const auto* keys = node.if_contains("x-kubernetes-list-map-keys"); keys && keys->is_array()) {
     for (const auto& k : keys->get_array()) {
@@ -60,7 +56,7 @@ PatchSchema::PatchSchema(const boost::json::object* definitions, const boost::js
 const boost::json::object* PatchSchema::resolve(const boost::json::object* node,
                                                 std::string& name) const {
   for (int hop = 0; node && hop < kMaxRefHops; ++hop) {
-    std::string ref = stringAt(*node, "$ref");
+    std::string ref = stringField(*node, "$ref");
     if (!ref.empty()) {
       if (!definitions_ || !ref.starts_with(kRefPrefix)) return nullptr;
       name = ref.substr(kRefPrefix.size());

@@ -88,11 +88,6 @@ api::FieldScope scopeOf(const ResourceInfo& info, const std::string& subresource
   return scope;
 }
 
-std::string stringField(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 // Whether `fieldsV1` (JSON) has a member at one of the member paths of `set`.
 bool touches(const json::value& fieldsV1, const FieldSet& set) {
   if (!fieldsV1.is_object()) return false;
@@ -117,13 +112,13 @@ bool decodeEntries(const json::value* list, std::vector<Entry>& out, bool lazy =
     if (!item.is_object()) return false;
     const json::object& o = item.as_object();
     Entry e;
-    e.manager = stringField(o, "manager");
-    e.operation = stringField(o, "operation");
-    e.apiVersion = stringField(o, "apiVersion");
-    e.time = stringField(o, "time");
-    e.subresource = stringField(o, "subresource");
+    e.manager = api::stringField(o, "manager");
+    e.operation = api::stringField(o, "operation");
+    e.apiVersion = api::stringField(o, "apiVersion");
+    e.time = api::stringField(o, "time");
+    e.subresource = api::stringField(o, "subresource");
     if (e.operation != "Apply" && e.operation != "Update") return false;
-    if (stringField(o, "fieldsType") != "FieldsV1") return false;
+    if (api::stringField(o, "fieldsType") != "FieldsV1") return false;
     if (const json::value* f = o.if_contains("fieldsV1"); f && !f->is_null()) {
       if (lazy) e.stored = f;
       else if (!FieldSet::fromFieldsV1(*f, e.fields)) return false;
@@ -244,7 +239,7 @@ ApiError conflictError(const std::vector<std::pair<const Entry*, FieldSet>>& con
 
 std::string lastAppliedOf(const json::object& obj) {
   const json::object* ann = api::objectAt(obj, {"metadata", "annotations"});
-  return ann ? stringField(*ann, kLastApplied) : std::string();
+  return ann ? api::stringField(*ann, kLastApplied) : std::string();
 }
 
 // Fields of the last client-side-applied configuration whose live value still is the
@@ -350,8 +345,8 @@ void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object
 json::object applyConfiguration(const ResourceInfo& info, const json::object* live,
                                 const json::object& config, const std::string& subresource,
                                 RequestContext& ctx) {
-  const std::string apiVersion = stringField(config, "apiVersion");
-  const std::string kind = stringField(config, "kind");
+  const std::string apiVersion = api::stringField(config, "apiVersion");
+  const std::string kind = api::stringField(config, "kind");
   if (apiVersion != info.apiVersion() || kind != info.kind) {
     const auto slash = apiVersion.find('/');
     const std::string group = slash == std::string::npos ? "" : apiVersion.substr(0, slash);

@@ -54,8 +54,6 @@ constexpr size_t kMaxErrorBody = 50000;
 // Kubelet output buffered for a slow client before the relay stops reading.
 constexpr size_t kMaxQueuedBytes = 1 << 20;
 
-std::string strAt(const json::object& o, std::string_view k) { return api::stringAt(o, {k}); }
-const json::object* objAt(const json::object& o, std::string_view k) { return api::objectAt(o, {k}); }
 
 // --- PodLogOptions from the query, as upstream's parameter codec and validation.
 
@@ -110,7 +108,7 @@ PodLogOptions parseOptions(const HttpRequest& req, const std::string& name) {
 // Upstream's validateContainer: the container may be left out only when there is one.
 std::string chooseContainer(const json::object& pod, const std::string& requested,
                             const std::string& name) {
-  const json::object* spec = objAt(pod, "spec");
+  const json::object* spec = api::objectField(pod, "spec");
   std::vector<std::string> all;  // init, regular, ephemeral: upstream's visiting order
   size_t regular = 0;
   std::string onlyRegular;
@@ -119,7 +117,7 @@ std::string chooseContainer(const json::object& pod, const std::string& requeste
     if (!list || !list->is_array()) continue;
     for (const auto& c : list->as_array()) {
       if (!c.is_object()) continue;
-      std::string n = strAt(c.as_object(), "name");
+      std::string n = api::stringField(c.as_object(), "name");
       all.push_back(n);
       if (std::string_view(field) == "containers") ++regular, onlyRegular = n;
     }
@@ -149,14 +147,14 @@ struct KubeletEndpoint {
 };
 
 KubeletEndpoint nodeEndpoint(const json::object& node, const KubeletClientOptions& options) {
-  const json::object* status = objAt(node, "status");
+  const json::object* status = api::objectField(node, "status");
   const json::value* addresses = status ? status->if_contains("addresses") : nullptr;
   KubeletEndpoint ep;
   if (addresses && addresses->is_array()) {
     for (const auto& type : options.preferredAddressTypes) {
       for (const auto& a : addresses->as_array()) {
-        if (!a.is_object() || strAt(a.as_object(), "type") != type) continue;
-        ep.host = strAt(a.as_object(), "address");
+        if (!a.is_object() || api::stringField(a.as_object(), "type") != type) continue;
+        ep.host = api::stringField(a.as_object(), "address");
         if (!ep.host.empty()) break;
       }
       if (!ep.host.empty()) break;
@@ -168,13 +166,13 @@ KubeletEndpoint nodeEndpoint(const json::object& node, const KubeletClientOption
     if (addresses && addresses->is_array())
       for (const auto& a : addresses->as_array())
         if (a.is_object())
-          known += (known.empty() ? "{" : " {") + strAt(a.as_object(), "type") + " " +
-                   strAt(a.as_object(), "address") + "}";
+          known += (known.empty() ? "{" : " {") + api::stringField(a.as_object(), "type") + " " +
+                   api::stringField(a.as_object(), "address") + "}";
     throw ApiError(500, "", "no preferred addresses found; known addresses: [" + known + "]");
   }
   ep.port = options.defaultPort;
-  if (const json::object* daemon = status ? objAt(*status, "daemonEndpoints") : nullptr)
-    if (const json::object* kubelet = objAt(*daemon, "kubeletEndpoint"))
+  if (const json::object* daemon = status ? api::objectField(*status, "daemonEndpoints") : nullptr)
+    if (const json::object* kubelet = api::objectField(*daemon, "kubeletEndpoint"))
       if (auto* p = kubelet->if_contains("Port")) {
         int64_t port = p->is_int64()    ? p->as_int64()
                        : p->is_uint64() ? static_cast<int64_t>(p->as_uint64())
@@ -228,9 +226,9 @@ std::string rawQuery(const std::string& target) {
 // Path and query on the kubelet, with the parameters in Go's url.Values order (sorted).
 std::string kubeletTarget(const json::object& pod, const std::string& container,
                           const PodLogOptions& o) {
-  const json::object* meta = objAt(pod, "metadata");
-  std::string target = "/containerLogs/" + percentEncode(meta ? strAt(*meta, "namespace") : "") +
-                       "/" + percentEncode(meta ? strAt(*meta, "name") : "") + "/" +
+  const json::object* meta = api::objectField(pod, "metadata");
+  std::string target = "/containerLogs/" + percentEncode(meta ? api::stringField(*meta, "namespace") : "") +
+                       "/" + percentEncode(meta ? api::stringField(*meta, "name") : "") + "/" +
                        percentEncode(container);
   std::map<std::string, std::string> params;
   if (o.follow) params["follow"] = "true";
@@ -386,7 +384,7 @@ HttpResponse kubeletError(int code, const std::string& body, const std::string& 
   if (contentType.find("json") != std::string::npos) {
     error_code ec;
     json::value v = json::parse(body, ec);
-    if (!ec && v.is_object() && strAt(v.as_object(), "kind") == "Status") {
+    if (!ec && v.is_object() && api::stringField(v.as_object(), "kind") == "Status") {
       HttpResponse res;
       res.status = code;
       res.body = body;
@@ -555,8 +553,8 @@ HttpResponse KubeletProxy::podLog(ResourceStore& store, const RequestInfo& ri, H
   PodLogOptions options = parseOptions(req, ri.name);
   ObjectPtr pod = store.getShared(*ri.info, ri.namespaceName, ri.name);
   std::string container = chooseContainer(*pod, options.container, ri.name);
-  const json::object* spec = objAt(*pod, "spec");
-  std::string nodeName = spec ? strAt(*spec, "nodeName") : "";
+  const json::object* spec = api::objectField(*pod, "spec");
+  std::string nodeName = spec ? api::stringField(*spec, "nodeName") : "";
   if (nodeName.empty()) {
     // Upstream streams nothing for a pod without a node: 204.
     HttpResponse res;
@@ -584,12 +582,12 @@ HttpResponse KubeletProxy::podStream(ResourceStore& store, const RequestInfo& ri
   std::string container;
   if (sub != "portforward")
     container = chooseContainer(*pod, req.paramOr("container", ""), ri.name);
-  const json::object* spec = objAt(*pod, "spec");
-  std::string nodeName = spec ? strAt(*spec, "nodeName") : "";
+  const json::object* spec = api::objectField(*pod, "spec");
+  std::string nodeName = spec ? api::stringField(*spec, "nodeName") : "";
   if (nodeName.empty()) throw badRequest("pod " + ri.name + " does not have a host assigned");
   if (sub != "portforward") {
-    const json::object* status = objAt(*pod, "status");
-    std::string phase = status ? strAt(*status, "phase") : "";
+    const json::object* status = api::objectField(*pod, "status");
+    std::string phase = status ? api::stringField(*status, "phase") : "";
     if (phase == "Succeeded" || phase == "Failed")
       throw badRequest(std::string(sub == "exec" ? "cannot exec into" : "cannot attach to") +
                        " a container in a completed pod; current phase is " + phase);
@@ -599,9 +597,9 @@ HttpResponse KubeletProxy::podStream(ResourceStore& store, const RequestInfo& ri
   KubeletEndpoint ep = nodeEndpoint(*node, impl_->options);
   if (!isUpgradeRequest(req)) throw badRequest("Upgrade request required");
 
-  const json::object* meta = objAt(*pod, "metadata");
+  const json::object* meta = api::objectField(*pod, "metadata");
   std::string target = "/" + std::string(sub == "portforward" ? "portForward" : sub) + "/" +
-                       percentEncode(meta ? strAt(*meta, "namespace") : ri.namespaceName) + "/" +
+                       percentEncode(meta ? api::stringField(*meta, "namespace") : ri.namespaceName) + "/" +
                        percentEncode(ri.name);
   if (!container.empty()) target += "/" + percentEncode(container);
   if (std::string query = rawQuery(req.target); !query.empty()) target += "?" + query;

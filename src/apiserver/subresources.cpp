@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/json_patch.h"
+#include "api/json_access.h"
 #include "api/label_selector.h"
 #include "api/merge_patch.h"
 #include "api/custom_resource.h"
@@ -22,16 +23,6 @@ namespace json = boost::json;
 using api::ResourceInfo;
 
 namespace {
-
-const json::object* objectAt(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
-
-std::string strAt(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 json::object successStatus(int code, const std::string& name, const std::string& kind) {
   return {{"kind", "Status"},
@@ -72,7 +63,7 @@ json::object toScale(const ResourceInfo& info, const json::object& obj) {
     if (!custom->labelSelectorPath.empty())
       if (const json::value* sel = valueAtPath(obj, custom->labelSelectorPath); sel && sel->is_string())
         selector = std::string(sel->as_string());
-  } else if (const json::object* spec = objectAt(obj, "spec")) {
+  } else if (const json::object* spec = api::objectField(obj, "spec")) {
     if (auto* r = spec->if_contains("replicas"); r && r->is_int64()) desired = r->as_int64();
     if (auto* s = spec->if_contains("selector")) {
       // ReplicationControllers use a plain map; apps kinds a LabelSelector.
@@ -83,7 +74,7 @@ json::object toScale(const ResourceInfo& info, const json::object& obj) {
       selector = api::LabelSelector::fromJson(sel).toString();
     }
   }
-  if (const json::object* status = objectAt(obj, "status"); status && !info.custom)
+  if (const json::object* status = api::objectField(obj, "status"); status && !info.custom)
     if (auto* r = status->if_contains("replicas"); r && r->is_int64()) current = r->as_int64();
   json::object scaleStatus{{"replicas", current}};
   if (!selector.empty()) scaleStatus["selector"] = selector;
@@ -138,14 +129,14 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
     }
     if (!newScale.is_object()) throw badRequest("Scale must be an object");
     checkScaleTypes(newScale.as_object(), type, patch);
-    const json::object* spec = objectAt(newScale.as_object(), "spec");
+    const json::object* spec = api::objectField(newScale.as_object(), "spec");
     const json::value* replicas = spec ? spec->if_contains("replicas") : nullptr;
     if (!replicas || !replicas->is_int64() || replicas->as_int64() < 0)
       throw invalid("Scale", "autoscaling", ri.name,
                     {{"FieldValueInvalid", "Invalid value: must be greater than or equal to 0",
                       "spec.replicas"}});
     std::string wantedRv;
-    if (auto* meta = objectAt(newScale.as_object(), "metadata"))
+    if (auto* meta = api::objectField(newScale.as_object(), "metadata"))
       if (auto* rv = meta->if_contains("resourceVersion"); rv && rv->is_string())
         wantedRv = std::string(rv->as_string());
     if (req.method == "PUT" && !wantedRv.empty() && wantedRv != std::to_string(modRevision))
@@ -186,8 +177,8 @@ void setPodScheduled(json::object& pod) {
                          {"lastTransitionTime", nowTimestamp()}};
   for (json::value& c : conditions.as_array()) {
     json::object* existing = c.if_object();
-    if (!existing || strAt(*existing, "type") != "PodScheduled") continue;
-    if (strAt(*existing, "status") == "True")
+    if (!existing || api::stringField(*existing, "type") != "PodScheduled") continue;
+    if (api::stringField(*existing, "status") == "True")
       if (const json::value* t = existing->if_contains("lastTransitionTime")) scheduled["lastTransitionTime"] = *t;
     c = std::move(scheduled);
     return;
@@ -202,12 +193,12 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
   if (req.method != "POST") throw methodNotSupported("pods/binding", req.method);
   json::value body = decodeRequestBody(req);
   api::checkBodyTypes(body, "io.k8s.api.core.v1.Binding", "Binding", "v1");
-  const json::object* target = body.is_object() ? objectAt(body.as_object(), "target") : nullptr;
+  const json::object* target = body.is_object() ? api::objectField(body.as_object(), "target") : nullptr;
   const json::value* node = target ? target->if_contains("name") : nullptr;
   if (!node || !node->is_string() || node->as_string().empty())
     throw invalid("Binding", "", ri.name,
                   {{"FieldValueRequired", "Required value", "target.name"}});
-  const json::object* bindingMeta = objectAt(body.as_object(), "metadata");
+  const json::object* bindingMeta = api::objectField(body.as_object(), "metadata");
   const ResourceInfo& info = *ri.info;
   const std::string k = store.key(info, ri.namespaceName, ri.name);
   auto current = store.readCurrent(k);
@@ -215,9 +206,9 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
   const json::object& pod = *current->first;
   const int64_t modRevision = current->second;
   const json::object& meta = pod.at("metadata").as_object();
-  if (std::string uid = bindingMeta ? strAt(*bindingMeta, "uid") : ""; !uid.empty() && uid != strAt(meta, "uid"))
+  if (std::string uid = bindingMeta ? api::stringField(*bindingMeta, "uid") : ""; !uid.empty() && uid != api::stringField(meta, "uid"))
     throw conflict("pods", ri.name,
-                   "Precondition failed: UID in precondition: " + uid + ", UID in object meta: " + strAt(meta, "uid"));
+                   "Precondition failed: UID in precondition: " + uid + ", UID in object meta: " + api::stringField(meta, "uid"));
   const json::object& spec = pod.at("spec").as_object();
   if (auto* existing = spec.if_contains("nodeName");
       existing && existing->is_string() && !existing->as_string().empty())
@@ -228,7 +219,7 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
     throw conflict("pods", ri.name, "pod " + ri.name + " is being deleted, cannot be assigned to a host");
   json::object updated = pod;
   updated["spec"].as_object()["nodeName"] = *node;
-  if (const json::object* annotations = bindingMeta ? objectAt(*bindingMeta, "annotations") : nullptr) {
+  if (const json::object* annotations = bindingMeta ? api::objectField(*bindingMeta, "annotations") : nullptr) {
     json::value& podAnnotations = updated["metadata"].as_object()["annotations"];
     if (!podAnnotations.is_object()) podAnnotations.emplace_object();
     for (const auto& a : *annotations) podAnnotations.as_object()[a.key()] = a.value();
@@ -256,22 +247,22 @@ int64_t intAtKey(const json::object* o, std::string_view k) {
 
 const json::object& metaOf(const json::object& obj) {
   static const json::object empty;
-  const json::object* m = objectAt(obj, "metadata");
+  const json::object* m = api::objectField(obj, "metadata");
   return m ? *m : empty;
 }
 
 bool podReady(const json::object& pod) {
-  const json::object* status = objectAt(pod, "status");
+  const json::object* status = api::objectField(pod, "status");
   const json::value* conds = status ? status->if_contains("conditions") : nullptr;
   if (!conds || !conds->is_array()) return false;
   for (const auto& c : conds->as_array())
-    if (c.is_object() && strAt(c.as_object(), "type") == "Ready") return strAt(c.as_object(), "status") == "True";
+    if (c.is_object() && api::stringField(c.as_object(), "type") == "Ready") return api::stringField(c.as_object(), "status") == "True";
   return false;
 }
 
 std::string podPhaseOf(const json::object& pod) {
-  const json::object* status = objectAt(pod, "status");
-  return status ? strAt(*status, "phase") : "";
+  const json::object* status = api::objectField(pod, "status");
+  return status ? api::stringField(*status, "phase") : "";
 }
 
 // Terminal, pending and terminating pods are deleted without consulting any budget: they
@@ -296,11 +287,11 @@ bool putCondition(json::object& obj, json::object cond) {
   if (!status.is_object()) status.emplace_object();
   json::value& conds = status.as_object()["conditions"];
   if (!conds.is_array()) conds.emplace_array();
-  std::string type = strAt(cond, "type");
+  std::string type = api::stringField(cond, "type");
   for (auto& c : conds.as_array()) {
-    if (!c.is_object() || strAt(c.as_object(), "type") != type) continue;
+    if (!c.is_object() || api::stringField(c.as_object(), "type") != type) continue;
     json::object& old = c.as_object();
-    if (strAt(old, "status") == strAt(cond, "status")) {
+    if (api::stringField(old, "status") == api::stringField(cond, "status")) {
       if (auto* t = old.if_contains("lastTransitionTime")) cond["lastTransitionTime"] = *t;
     }
     bool same = true;
@@ -324,7 +315,7 @@ void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const
     auto current = store.readForUpdate(pods, k);
     if (!current) throw notFound("pods", name);
     auto& [pod, modRevision] = *current;
-    std::string uid = strAt(metaOf(pod), "uid");
+    std::string uid = api::stringField(metaOf(pod), "uid");
     if (!options.preconditionUid.empty() && options.preconditionUid != uid)
       throw conflict("pods", name,
                      "Precondition failed: UID in precondition: " + options.preconditionUid +
@@ -346,7 +337,7 @@ void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const
       keepManagedFields(statusCtx, pod);
       ObjectPtr written = store.commitUpdate(pods, k, std::move(updated), pod, modRevision, "status", statusCtx);
       if (!options.preconditionResourceVersion.empty())
-        options.preconditionResourceVersion = strAt(metaOf(*written), "resourceVersion");
+        options.preconditionResourceVersion = api::stringField(metaOf(*written), "resourceVersion");
     }
   }
   bool gone = false;
@@ -357,10 +348,10 @@ void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const
 // guards nothing here (it must not block every eviction of the namespace by accident).
 std::vector<json::object> budgetsFor(ResourceStore& store, const ResourceInfo& pdbs, const json::object& pod) {
   std::vector<json::object> out;
-  auto list = store.listObjects(pdbs, strAt(metaOf(pod), "namespace"), {});
-  const json::object* labels = objectAt(metaOf(pod), "labels");
+  auto list = store.listObjects(pdbs, api::stringField(metaOf(pod), "namespace"), {});
+  const json::object* labels = api::objectField(metaOf(pod), "labels");
   for (const auto& item : list.items) {
-    const json::object* spec = objectAt(*item, "spec");
+    const json::object* spec = api::objectField(*item, "spec");
     const json::value* sel = spec ? spec->if_contains("selector") : nullptr;
     if (!sel) continue;
     try {
@@ -390,13 +381,13 @@ void checkAndDecrement(ResourceStore& store, const ResourceInfo& pdbs, const std
     auto current = store.readForUpdate(pdbs, k);
     if (!current) throw notFound("poddisruptionbudgets.policy", pdbName);
     auto& [pdb, modRevision] = *current;
-    const json::object* status = objectAt(pdb, "status");
+    const json::object* status = api::objectField(pdb, "status");
     if (intAtKey(status, "observedGeneration") < intAtKey(&metaOf(pdb), "generation"))
       throw budgetViolation("The disruption budget " + pdbName + " is still being processed by the server.", 10);
     int64_t allowed = intAtKey(status, "disruptionsAllowed");
     if (allowed < 0)
       throw forbidden("poddisruptionbudgets.policy", pdbName, "pdb disruptions allowed is negative");
-    const json::object* disrupted = status ? objectAt(*status, "disruptedPods") : nullptr;
+    const json::object* disrupted = status ? api::objectField(*status, "disruptedPods") : nullptr;
     if (disrupted && disrupted->size() > kMaxDisruptedPods)
       throw forbidden("poddisruptionbudgets.policy", pdbName,
                       "DisruptedPods map too big - too many evictions not confirmed by PDB controller");
@@ -441,13 +432,13 @@ void checkAndDecrement(ResourceStore& store, const ResourceInfo& pdbs, const std
 
 DeleteOptions evictionDeleteOptions(const json::value& body, RequestContext& ctx) {
   DeleteOptions options;
-  const json::object* d = body.is_object() ? objectAt(body.as_object(), "deleteOptions") : nullptr;
+  const json::object* d = body.is_object() ? api::objectField(body.as_object(), "deleteOptions") : nullptr;
   if (!d) return options;
   if (auto* g = d->if_contains("gracePeriodSeconds"); g && g->is_int64()) options.gracePeriodSeconds = g->as_int64();
-  options.propagationPolicy = strAt(*d, "propagationPolicy");
-  if (const json::object* pre = objectAt(*d, "preconditions")) {
-    options.preconditionUid = strAt(*pre, "uid");
-    options.preconditionResourceVersion = strAt(*pre, "resourceVersion");
+  options.propagationPolicy = api::stringField(*d, "propagationPolicy");
+  if (const json::object* pre = api::objectField(*d, "preconditions")) {
+    options.preconditionUid = api::stringField(*pre, "uid");
+    options.preconditionResourceVersion = api::stringField(*pre, "resourceVersion");
   }
   if (auto* dr = d->if_contains("dryRun"); dr && dr->is_array() && !dr->as_array().empty()) {
     for (const auto& v : dr->as_array())
@@ -485,7 +476,7 @@ HttpResponse finalize(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
   json::object updated = ns;
   json::array finalizers;
   if (body.is_object())
-    if (const json::object* spec = objectAt(body.as_object(), "spec"))
+    if (const json::object* spec = api::objectField(body.as_object(), "spec"))
       if (auto* f = spec->if_contains("finalizers"); f && f->is_array()) finalizers = f->as_array();
   updated["spec"].as_object()["finalizers"] = finalizers;
   ObjectPtr result = store.commitUpdate(info, k, std::move(updated), ns, modRevision, "finalize", ctx);
@@ -497,8 +488,8 @@ HttpResponse finalize(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
 EvictionOutcome evictPod(ResourceStore& store, const std::string& ns, const std::string& name,
                          const json::value& body, RequestContext& ctx) {
   if (!body.is_object()) throw badRequest("the Eviction must be an object");
-  if (const json::object* meta = objectAt(body.as_object(), "metadata")) {
-    std::string bodyName = strAt(*meta, "name");
+  if (const json::object* meta = api::objectField(body.as_object(), "metadata")) {
+    std::string bodyName = api::stringField(*meta, "name");
     if (!bodyName.empty() && bodyName != name)
       throw badRequest("name in URL does not match name in Eviction object");
   }
@@ -516,7 +507,7 @@ EvictionOutcome evictPod(ResourceStore& store, const std::string& ns, const std:
     if (!canIgnoreBudget(pod)) break;
     DeleteOptions options = original;
     if (shouldPinResourceVersion(pod) && options.preconditionResourceVersion.empty())
-      options.preconditionResourceVersion = strAt(metaOf(pod), "resourceVersion");
+      options.preconditionResourceVersion = api::stringField(metaOf(pod), "resourceVersion");
     try {
       addConditionAndDelete(store, pods, ns, name, options, ctx);
       return success();
@@ -539,21 +530,21 @@ EvictionOutcome evictPod(ResourceStore& store, const std::string& ns, const std:
   DeleteOptions options = original;
   if (budgets.size() == 1) {
     const json::object& pdb = budgets.front();
-    const std::string pdbName = strAt(metaOf(pdb), "name");
-    const json::object* spec = objectAt(pdb, "spec");
-    const json::object* status = objectAt(pdb, "status");
+    const std::string pdbName = api::stringField(metaOf(pdb), "name");
+    const json::object* spec = api::objectField(pdb, "spec");
+    const json::object* status = api::objectField(pdb, "status");
     bool skipBudget = false;
     if (!podReady(pod)) {
       // An unready pod does not count as healthy, so removing it costs the budget nothing:
       // always with AlwaysAllow, and with the default IfHealthyBudget while the budget is met.
-      bool alwaysAllow = spec && strAt(*spec, "unhealthyPodEvictionPolicy") == "AlwaysAllow";
+      bool alwaysAllow = spec && api::stringField(*spec, "unhealthyPodEvictionPolicy") == "AlwaysAllow";
       int64_t current = intAtKey(status, "currentHealthy"), desired = intAtKey(status, "desiredHealthy");
       skipBudget = alwaysAllow || (current >= desired && desired > 0);
     }
     if (skipBudget) {
       // ... as long as it is still the unready pod we looked at.
       if (options.preconditionResourceVersion.empty())
-        options.preconditionResourceVersion = strAt(metaOf(pod), "resourceVersion");
+        options.preconditionResourceVersion = api::stringField(metaOf(pod), "resourceVersion");
     } else {
       checkAndDecrement(store, pdbs, ns, pdbName, name, ctx.dryRun);
     }

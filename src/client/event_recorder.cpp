@@ -1,4 +1,5 @@
 #include "client/event_recorder.h"
+#include "api/json_access.h"
 
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -24,20 +25,15 @@ constexpr int kMaxTries = 3;
 // vs 4,821 pods/s median without, bench/README.md).
 constexpr auto kGatherWindow = std::chrono::milliseconds(20);
 
-std::string str(const json::object& o, const char* k) {
-  auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 // An ObjectReference for `o`, which is either the object or already a reference.
 json::object makeRef(const json::object& o) {
   auto* meta = o.if_contains("metadata");
   if (!meta || !meta->is_object()) return o;
   json::object ref;
   for (const char* k : {"kind", "apiVersion"})
-    if (auto v = str(o, k); !v.empty()) ref[k] = v;
+    if (auto v = api::stringField(o, k); !v.empty()) ref[k] = v;
   for (const char* k : {"namespace", "name", "uid", "resourceVersion"})
-    if (auto v = str(meta->as_object(), k); !v.empty()) ref[k] = v;
+    if (auto v = api::stringField(meta->as_object(), k); !v.empty()) ref[k] = v;
   return ref;
 }
 
@@ -61,8 +57,8 @@ void EventRecorder::event(const json::object& object, const std::string& type, c
   Pending p{makeRef(object), type, reason, message, std::chrono::system_clock::now()};
   std::lock_guard lock(mu_);
   if (queue_.size() >= kQueueLimit) {
-    SKIFF_LOG_WARN("event dropped, queue full object={}/{} reason={} message={}", str(p.ref, "namespace"),
-                   str(p.ref, "name"), reason, message);
+    SKIFF_LOG_WARN("event dropped, queue full object={}/{} reason={} message={}", api::stringField(p.ref, "namespace"),
+                   api::stringField(p.ref, "name"), reason, message);
     return;
   }
   const bool wasEmpty = queue_.empty();
@@ -119,13 +115,13 @@ bool EventRecorder::allow(const std::string& key) {
 
 void EventRecorder::write(Pending p) {
   const json::object& ref = p.ref;
-  std::string ns = str(ref, "namespace");
+  std::string ns = api::stringField(ref, "namespace");
   if (ns.empty()) ns = "default";  // events about cluster-scoped objects live in default
   const std::string sourceObject =
-      fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", component_, host_, str(ref, "kind"), ns,
-                  str(ref, "name"), str(ref, "uid"), str(ref, "apiVersion"));
+      fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", component_, host_, api::stringField(ref, "kind"), ns,
+                  api::stringField(ref, "name"), api::stringField(ref, "uid"), api::stringField(ref, "apiVersion"));
   if (!allow(sourceObject)) {
-    SKIFF_LOG_DEBUG("event dropped by spam filter object={}/{} reason={}", ns, str(ref, "name"), p.reason);
+    SKIFF_LOG_DEBUG("event dropped by spam filter object={}/{} reason={}", ns, api::stringField(ref, "name"), p.reason);
     return;
   }
   // Similar events (only the message differs) are folded into one after kSimilarLimit.
@@ -167,7 +163,7 @@ void EventRecorder::write(Pending p) {
         }
       }
       auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(p.time.time_since_epoch()).count();
-      std::string name = fmt::format("{}.{:x}", str(ref, "name"), nanos);
+      std::string name = fmt::format("{}.{:x}", api::stringField(ref, "name"), nanos);
       json::object ev{{"apiVersion", "v1"},
                       {"kind", "Event"},
                       {"metadata", json::object{{"name", name}, {"namespace", ns}}},
@@ -191,10 +187,10 @@ void EventRecorder::write(Pending p) {
       // Forbidden/NotFound/Invalid will not heal by retrying (e.g. namespace terminating).
       bool retry = e.code() == 429 || e.code() >= 500;
       SKIFF_LOG_WARN("event write failed object={}/{} reason={} code={} attempt={} err={}", ns,
-                     str(ref, "name"), p.reason, e.code(), attempt, e.what());
+                     api::stringField(ref, "name"), p.reason, e.code(), attempt, e.what());
       if (!retry) return;
     } catch (const std::exception& e) {
-      SKIFF_LOG_WARN("event write failed object={}/{} reason={} attempt={} err={}", ns, str(ref, "name"),
+      SKIFF_LOG_WARN("event write failed object={}/{} reason={} attempt={} err={}", ns, api::stringField(ref, "name"),
                      p.reason, attempt, e.what());
     }
     if (attempt == kMaxTries) return;

@@ -1,4 +1,5 @@
 #include "client/leader_election.h"
+#include "api/json_access.h"
 
 #include <boost/json/serialize.hpp>
 #include <cmath>
@@ -22,11 +23,6 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
   static thread_local std::mt19937 rng{std::random_device{}()};
   double f = std::uniform_real_distribution<double>(0, kJitterFactor)(rng);
   return d + std::chrono::milliseconds(static_cast<int64_t>(d.count() * f));
-}
-
-std::string str(const json::object& o, const char* k) {
-  auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 int64_t num(const json::object& o, const char* k) {
@@ -148,7 +144,7 @@ bool LeaderElector::tryAcquireOrRenew() {
       return true;
     }
     json::object old = current["spec"].is_object() ? current["spec"].as_object() : json::object{};
-    std::string holder = str(old, "holderIdentity");
+    std::string holder = api::stringField(old, "holderIdentity");
     std::string record = json::serialize(old);
     std::string previousHolder;
     bool heldByOther = false;
@@ -201,7 +197,7 @@ void LeaderElector::release() {
   try {
     auto current = client_.get(resources::leases, config_.leaseNamespace, config_.leaseName);
     auto& spec = current["spec"].as_object();
-    if (str(spec, "holderIdentity") != config_.identity) return;
+    if (api::stringField(spec, "holderIdentity") != config_.identity) return;
     // As client-go: an empty holder with a 1 s lease lets the next candidate in at once.
     auto now = formatMicroTime(std::chrono::system_clock::now());
     spec["holderIdentity"] = "";
