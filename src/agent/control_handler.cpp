@@ -7,14 +7,14 @@ namespace json = boost::json;
 namespace skiff::agent {
 namespace {
 
-apiserver::HttpResponse reply(int status, const json::value& body) {
-  apiserver::HttpResponse r;
+net::HttpResponse reply(int status, const json::value& body) {
+  net::HttpResponse r;
   r.status = status;
   r.body = json::serialize(body) + "\n";
   return r;
 }
 
-apiserver::HttpResponse error(int status, const std::string& message) {
+net::HttpResponse error(int status, const std::string& message) {
   return reply(status, json::object{{"error", message}});
 }
 
@@ -24,10 +24,10 @@ json::object toJson(const HollowAgent::NodeInfo& n) {
 
 }  // namespace
 
-apiserver::HttpResponse handleControlRequest(HollowAgent& agent, const apiserver::HttpRequest& request) {
+net::HttpResponse handleControlRequest(HollowAgent& agent, const net::HttpRequest& request) {
   const std::string& path = request.path;
   if (path == "/healthz") {
-    apiserver::HttpResponse r;
+    net::HttpResponse r;
     r.contentType = "text/plain";
     r.body = "ok";
     return r;

@@ -8,10 +8,10 @@
 // loopback HttpServer.
 #pragma once
 #include "agent/hollow_agent.h"
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::agent {
 
-apiserver::HttpResponse handleControlRequest(HollowAgent& agent, const apiserver::HttpRequest& request);
+net::HttpResponse handleControlRequest(HollowAgent& agent, const net::HttpRequest& request);
 
 }  // namespace skiff::agent

@@ -11,7 +11,7 @@
 #include <variant>
 
 #include "api/json_access.h"
-#include "apiserver/http_upgrade_client.h"
+#include "net/http_upgrade_client.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/base64.h"

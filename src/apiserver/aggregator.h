@@ -38,7 +38,7 @@
 
 #include "api/resource_registry.h"
 #include "apiserver/discovery.h"
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 

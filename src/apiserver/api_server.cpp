@@ -14,7 +14,7 @@
 #include "apiserver/crd_controller.h"
 #include "apiserver/crd_openapi.h"
 #include "apiserver/discovery.h"
-#include "apiserver/http_server.h"
+#include "net/http_server.h"
 #include "apiserver/kubelet_proxy.h"
 #include "apiserver/openapi_v2_proto.h"
 #include "apiserver/request_info.h"

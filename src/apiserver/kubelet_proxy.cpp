@@ -29,7 +29,7 @@
 #include <thread>
 
 #include "api/json_access.h"
-#include "apiserver/go_net_error.h"
+#include "net/go_net_error.h"
 #include "apiserver/kubelet_tunnel.h"
 #include "apiserver/request_options.h"
 #include "common/api_error.h"
@@ -41,12 +41,12 @@ namespace skiff::apiserver {
 
 namespace {
 
-namespace net = boost::asio;
-namespace ssl = net::ssl;
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 // Upstream reads at most this much of a kubelet's error body.
@@ -249,7 +249,7 @@ std::string kubeletTarget(const json::object& pod, const std::string& container,
 // --- One HTTPS exchange with a kubelet.
 
 struct KubeletConnection {
-  net::io_context ioc;  // run only by the thread using the connection
+  asio::io_context ioc;  // run only by the thread using the connection
   beast::ssl_stream<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
@@ -262,7 +262,7 @@ struct KubeletConnection {
   // (zero: no bound).
   template <class Start>
   error_code run(std::chrono::milliseconds timeout, Start start) {
-    error_code result = net::error::would_block;
+    error_code result = asio::error::would_block;
     auto& lowest = beast::get_lowest_layer(stream);
     if (timeout.count() > 0)
       lowest.expires_after(timeout);
@@ -332,7 +332,7 @@ class KubeletLogStream : public StreamSource {
     shared_->cv.notify_all();
     // Runs inside the relay's io_context: aborts the read it is blocked in.
     auto* conn = shared_->conn.get();
-    net::post(conn->ioc, [conn] { conn->close(); });
+    asio::post(conn->ioc, [conn] { conn->close(); });
   }
 
  private:
@@ -363,7 +363,7 @@ class KubeletLogStream : public StreamSource {
           if (!cancelled && wake) wake();
         }
         if (ec) {
-          if (ec != net::error::operation_aborted && ec != http::error::end_of_stream)
+          if (ec != asio::error::operation_aborted && ec != http::error::end_of_stream)
             SKIFF_LOG_DEBUG("kubelet log stream ended error=\"{}\"", ec.message());
           break;
         }
@@ -502,7 +502,7 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
     throw fail("dial tcp " + ep.hostPort() + ": " +
                (ec == beast::error::timeout ? "" : "connect: ") + goNetErrorMessage(ec));
   error_code notIp;
-  net::ip::make_address(ep.host, notIp);
+  asio::ip::make_address(ep.host, notIp);
   if (notIp) SSL_set_tlsext_host_name(conn->stream.native_handle(), ep.host.c_str());
   ec = conn->run(options.tlsHandshakeTimeout, [&](auto handler) {
     conn->stream.async_handshake(ssl::stream_base::client, std::move(handler));

@@ -44,7 +44,7 @@
 #include <string>
 #include <vector>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resource_store.h"
 

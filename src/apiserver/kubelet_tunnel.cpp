@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "apiserver/http_upgrade_client.h"
+#include "net/http_upgrade_client.h"
 #include "common/api_error.h"
 #include "common/log.h"
 

@@ -25,7 +25,7 @@
 #include <memory>
 #include <string>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "api/resource_registry.h"
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 

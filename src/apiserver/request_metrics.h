@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "api/resource_registry.h"
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "apiserver/request_info.h"
 #include "common/metrics.h"
 

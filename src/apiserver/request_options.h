@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "apiserver/resource_store.h"
 #include "apiserver/watch_stream.h"
 

@@ -168,7 +168,7 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
       if (ctx.dryRun) return obj;
       auto result = store_.update(k, encodeForStorage(obj), modRevision);
       if (!result.succeeded) {
-        if (attempt < 8) continue;
+        if (attempt < kMaxCasRetries) continue;
         throw conflict(info.qualifiedResource(), name, "the object is being modified concurrently");
       }
       meta["resourceVersion"] = std::to_string(result.kv->modRevision);
@@ -183,7 +183,7 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
     if (ctx.dryRun) return obj;
     auto result = store_.remove(k, modRevision);
     if (!result.succeeded) {
-      if (attempt < 8) continue;
+      if (attempt < kMaxCasRetries) continue;
       throw conflict(info.qualifiedResource(), name, "the object is being modified concurrently");
     }
     meta["resourceVersion"] = std::to_string(result.revision);

@@ -2,7 +2,7 @@
 // ResourceStore, and encodes the answers.
 #pragma once
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resource_store.h"
 

@@ -175,7 +175,7 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
       if (!info.storage) return result;
       return std::make_shared<const json::object>(api::convertObject(*result, info));
     } catch (const ApiError& e) {
-      if (e.code() != 409 || e.reason() != "Conflict" || attempt >= 8) throw;
+      if (e.code() != 409 || e.reason() != "Conflict" || attempt >= kMaxCasRetries) throw;
     }
   }
 }

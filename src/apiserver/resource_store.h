@@ -59,6 +59,11 @@ std::function<bool(const boost::json::object&)> makeFilter(const api::ResourceIn
                                                            const std::string& labelSelector,
                                                            const std::string& fieldSelector);
 
+// Read-modify-write requests (patches, scale, deletes) retry a lost CAS race from a fresh
+// read, as upstream's GuaranteedUpdate does without bound: a client that did not pin a
+// resourceVersion never sees a 409 for a race. The cap only ends a pathological livelock.
+inline constexpr int kMaxCasRetries = 1000;
+
 class ResourceStore {
  public:
   ResourceStore(storage::Store& store, CacheHub& caches, Admission& admission);

@@ -160,7 +160,7 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
       ObjectPtr result = store.commitUpdate(info, k, std::move(updated), old, modRevision, "", ctx);
       return objectResponse(200, toScale(info, *result), negotiate(req));
     } catch (const ApiError& e) {
-      if (e.code() != 409 || attempt >= 8 || req.method == "PUT") throw;
+      if (e.code() != 409 || attempt >= kMaxCasRetries || req.method == "PUT") throw;
     }
   }
 }

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "api/resource_registry.h"
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "apiserver/resource_store.h"
 
 namespace skiff::apiserver {

@@ -5,7 +5,7 @@
 
 #include "agent/control_handler.h"
 #include "agent/hollow_agent.h"
-#include "apiserver/http_server.h"
+#include "net/http_server.h"
 #include "cli/commands.h"
 #include "cli/local_node.h"
 #include "cli/process.h"
@@ -71,14 +71,14 @@ int runAgent(const AgentFlags& f) {
   client::RestClient client(client::loadKubeconfig(f.kubeconfig));
   agent::HollowAgent hollow(client, o);
   hollow.start();
-  std::unique_ptr<apiserver::HttpServer> control;
+  std::unique_ptr<net::HttpServer> control;
   if (!f.controlListen.empty()) {
-    apiserver::HttpServerOptions so;
+    net::HttpServerOptions so;
     so.listen = f.controlListen;
     so.threads = 1;
     so.maxBodyBytes = 64 * 1024;
-    control = std::make_unique<apiserver::HttpServer>(
-        so, [&hollow](apiserver::HttpRequest& r) { return agent::handleControlRequest(hollow, r); });
+    control = std::make_unique<net::HttpServer>(
+        so, [&hollow](net::HttpRequest& r) { return agent::handleControlRequest(hollow, r); });
     control->start();
     SKIFF_LOG_INFO("hollow-agent control endpoint on {} (GET /nodes, POST /nodes/NAME/stop|start)",
                    f.controlListen);

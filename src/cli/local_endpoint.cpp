@@ -11,8 +11,8 @@
 namespace skiff::cli {
 namespace {
 
-using apiserver::HttpRequest;
-using apiserver::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 using client::HttpResult;
 
 // A watch's wake-ups: set from the API server's threads when events are ready, and from
@@ -56,7 +56,7 @@ class InProcessEndpoint final : public client::LocalEndpoint {
   HttpResult stream(const std::string& target, const std::function<void(std::string_view)>& onData,
                     client::StreamAbort& abort) override {
     std::vector<std::string> chunks;
-    return run(target, abort, onData, [&](apiserver::StreamSource& source) {
+    return run(target, abort, onData, [&](net::StreamSource& source) {
       chunks.clear();
       const bool open = source.drain(chunks);
       for (const auto& chunk : chunks) onData(chunk);
@@ -66,11 +66,11 @@ class InProcessEndpoint final : public client::LocalEndpoint {
 
   HttpResult watch(const std::string& target, const EventHandler& onEvent,
                    client::StreamAbort& abort) override {
-    std::vector<apiserver::StreamEvent> events;
+    std::vector<net::StreamEvent> events;
     auto asText = [](std::string_view) {
       throw std::runtime_error("a watch answered with a body instead of a stream");
     };
-    return run(target, abort, asText, [&](apiserver::StreamSource& source) {
+    return run(target, abort, asText, [&](net::StreamSource& source) {
       if (!source.supportsEvents()) throw std::runtime_error("this watch only streams text");
       events.clear();
       const bool open = source.drainEvents(events);
@@ -105,7 +105,7 @@ class InProcessEndpoint final : public client::LocalEndpoint {
     source->start([signal] { signal->wake(); });
     struct Finish {
       client::StreamAbort& abort;
-      std::shared_ptr<apiserver::StreamSource>& source;
+      std::shared_ptr<net::StreamSource>& source;
       ~Finish() {
         abort.attach(std::function<void()>{});
         source->cancel();
@@ -137,7 +137,7 @@ class InProcessEndpoint final : public client::LocalEndpoint {
     HttpRequest req;
     req.method = method;
     req.target = target;
-    if (!apiserver::parseTarget(req)) {
+    if (!net::parseTarget(req)) {
       failWith(badRequest("malformed request target"), result);
       return false;
     }

@@ -1,6 +1,6 @@
 #include "cli/metrics_server.h"
 
-#include "apiserver/http_server.h"
+#include "net/http_server.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -11,12 +11,12 @@ MetricsServer::~MetricsServer() = default;
 
 MetricsServer::MetricsServer(const std::string& listen) {
   if (listen.empty()) return;
-  apiserver::HttpServerOptions options;
+  net::HttpServerOptions options;
   options.listen = listen;
   options.threads = 1;
   options.blockingThreads = 1;
-  http_ = std::make_unique<apiserver::HttpServer>(options, [](apiserver::HttpRequest& req) {
-    apiserver::HttpResponse res;
+  http_ = std::make_unique<net::HttpServer>(options, [](net::HttpRequest& req) {
+    net::HttpResponse res;
     if (req.method != "GET" && req.method != "HEAD")
       throw ApiError(405, "MethodNotAllowed", "the server does not allow this method");
     if (req.path == "/metrics") {

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-namespace skiff::apiserver {
+namespace skiff::net {
 class HttpServer;
 }
 
@@ -22,7 +22,7 @@ class MetricsServer {
   MetricsServer& operator=(const MetricsServer&) = delete;
 
  private:
-  std::unique_ptr<apiserver::HttpServer> http_;
+  std::unique_ptr<net::HttpServer> http_;
 };
 
 }  // namespace skiff::cli

@@ -20,11 +20,11 @@
 namespace skiff::client {
 namespace {
 
-namespace net = boost::asio;
-namespace ssl = net::ssl;
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 
 // Lists of large clusters are big; this only guards against a runaway response.
 constexpr uint64_t kMaxBody = 1ull << 30;
@@ -74,7 +74,7 @@ bool StreamAbort::attach(std::function<void()> wake) {
 struct HttpTransport::Impl {
   ClientConfig config;
   std::string host, port, basePath, hostHeader;
-  net::io_context io;  // never run: only sync operations, which need an executor to exist
+  asio::io_context io;  // never run: only sync operations, which need an executor to exist
   std::optional<ssl::context> tlsContext;
   std::mutex mu;
   std::vector<std::unique_ptr<Connection>> idle;
@@ -104,11 +104,11 @@ struct HttpTransport::Impl {
         if (c.caPem.empty())
           ctx.set_default_verify_paths();
         else
-          ctx.add_certificate_authority(net::buffer(c.caPem));
+          ctx.add_certificate_authority(asio::buffer(c.caPem));
       }
       if (!c.clientCertPem.empty()) {
-        ctx.use_certificate_chain(net::buffer(c.clientCertPem));
-        ctx.use_private_key(net::buffer(c.clientKeyPem), ssl::context::pem);
+        ctx.use_certificate_chain(asio::buffer(c.clientCertPem));
+        ctx.use_private_key(asio::buffer(c.clientKeyPem), ssl::context::pem);
       }
     } catch (const boost::system::system_error& e) {
       throw TransportError("TLS setup for " + c.server + ": " + e.what());
@@ -132,7 +132,7 @@ struct HttpTransport::Impl {
     c->socket().set_option(tcp::no_delay(true), ec);
     if (tlsContext) {
       boost::system::error_code notIp;
-      net::ip::make_address(host, notIp);
+      asio::ip::make_address(host, notIp);
       // SNI is for names only; IP literals are matched against the certificate's IP SANs.
       if (notIp) SSL_set_tlsext_host_name(c->tls->native_handle(), host.c_str());
       if (!config.insecureSkipTlsVerify) c->tls->set_verify_callback(ssl::host_name_verification(host));

@@ -121,8 +121,8 @@ void Kubelet::start() {
                                      [this](const std::string& ns, const std::string& pod) {
                                        return streamingSandboxId(ns, pod);
                                      }});
-  server_->addRoute("/stats/summary", [this](apiserver::HttpRequest& req) {
-    apiserver::HttpResponse res;
+  server_->addRoute("/stats/summary", [this](net::HttpRequest& req) {
+    net::HttpResponse res;
     if (req.method != "GET") {
       res.status = 405;
       res.body = R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"MethodNotAllowed","code":405})";

@@ -110,8 +110,8 @@ void Kubelet::addMetricsRoutes() {
                  ContainerRunState::Unknown})
     metrics_.setGauge("kubelet_running_containers", {{"container_state", stateLabel(s)}}, 0);
 
-  auto textAnswer = [](apiserver::HttpRequest& req, std::string body) {
-    apiserver::HttpResponse res;
+  auto textAnswer = [](net::HttpRequest& req, std::string body) {
+    net::HttpResponse res;
     if (req.method != "GET" && req.method != "HEAD") {
       res.status = 405;
       res.contentType = "text/plain; charset=utf-8";
@@ -124,8 +124,8 @@ void Kubelet::addMetricsRoutes() {
   };
   // The longer prefix first: routes match a path and everything below it.
   server_->addRoute("/metrics/cadvisor",
-                    [this, textAnswer](apiserver::HttpRequest& req) { return textAnswer(req, cadvisorMetrics()); });
-  server_->addRoute("/metrics", [this, textAnswer](apiserver::HttpRequest& req) {
+                    [this, textAnswer](net::HttpRequest& req) { return textAnswer(req, cadvisorMetrics()); });
+  server_->addRoute("/metrics", [this, textAnswer](net::HttpRequest& req) {
     if (req.path != "/metrics" && req.path != "/metrics/") throw ApiError(404, "NotFound", "404 page not found");
     return textAnswer(req, metrics_.render());
   });

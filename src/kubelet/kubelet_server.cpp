@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "apiserver/http_server.h"
+#include "net/http_server.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "common/pki.h"
@@ -21,8 +21,8 @@ namespace skiff::kubelet {
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
-using apiserver::HttpRequest;
-using apiserver::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 
 namespace {
 
@@ -130,7 +130,7 @@ class FollowPoller {
 // A container log as a streamed HTTP body. The reader never blocks: drain() renders what the
 // file holds now; when it is at the end of a followed file, the poller's next wake-up brings
 // the connection back.
-class LogStreamSource : public apiserver::StreamSource,
+class LogStreamSource : public net::StreamSource,
                         public std::enable_shared_from_this<LogStreamSource> {
  public:
   LogStreamSource(std::unique_ptr<ContainerLogReader> reader, FollowPoller* poller)
@@ -235,9 +235,9 @@ struct KubeletServer::Impl {
   KubeletServerOptions options;
   LogLocator logs;
   PodLister pods;
-  std::vector<std::pair<std::string, apiserver::HttpHandler>> routes;
+  std::vector<std::pair<std::string, net::HttpHandler>> routes;
   FollowPoller poller;
-  std::unique_ptr<apiserver::HttpServer> http;
+  std::unique_ptr<net::HttpServer> http;
   std::string certPath, keyPath;
 
   explicit Impl(KubeletServerOptions o)
@@ -350,7 +350,7 @@ KubeletServer::KubeletServer(KubeletServerOptions options, LogLocator logs, PodL
 
 KubeletServer::~KubeletServer() { stop(); }
 
-void KubeletServer::addRoute(std::string pathPrefix, apiserver::HttpHandler handler) {
+void KubeletServer::addRoute(std::string pathPrefix, net::HttpHandler handler) {
   while (pathPrefix.size() > 1 && pathPrefix.back() == '/') pathPrefix.pop_back();
   impl_->routes.emplace_back(std::move(pathPrefix), std::move(handler));
 }
@@ -359,7 +359,7 @@ void KubeletServer::start() {
   auto& o = impl_->options;
   if (o.certDir.empty()) throw std::runtime_error("kubelet server: no certificate directory");
   ensureKubeletServingCert(impl_->certPath, impl_->keyPath, o.nodeName, o.nodeIps);
-  apiserver::HttpServerOptions ho;
+  net::HttpServerOptions ho;
   ho.listen = o.listen;
   ho.threads = o.threads;
   ho.tlsCertFile = impl_->certPath;
@@ -371,7 +371,7 @@ void KubeletServer::start() {
   }
   if (ho.clientCaFile.empty())
     SKIFF_LOG_WARN("kubelet server has no client CA: every request but /healthz gets 401");
-  impl_->http = std::make_unique<apiserver::HttpServer>(
+  impl_->http = std::make_unique<net::HttpServer>(
       ho, [impl = impl_.get()](HttpRequest& req) { return impl->handle(req); });
   impl_->http->start();
   impl_->poller.start();

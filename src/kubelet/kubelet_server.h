@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::kubelet {
 
@@ -78,7 +78,7 @@ class KubeletServer {
   // Extension point for /exec, /attach, /portForward, /stats/summary...: requests whose path
   // is `pathPrefix` or below it go to `handler`, after client authentication. Call before
   // start(). Unrouted paths answer 404.
-  void addRoute(std::string pathPrefix, apiserver::HttpHandler handler);
+  void addRoute(std::string pathPrefix, net::HttpHandler handler);
 
   // Creates the serving certificate if needed, binds and serves on background threads.
   // Throws std::runtime_error on failure.

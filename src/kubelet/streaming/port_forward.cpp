@@ -260,7 +260,7 @@ void serveChannelSession(UpgradedConnectionPtr conn, const std::shared_ptr<Runti
 
 }  // namespace
 
-std::vector<uint16_t> portForwardPorts(const apiserver::HttpRequest& req) {
+std::vector<uint16_t> portForwardPorts(const net::HttpRequest& req) {
   std::vector<uint16_t> ports;
   bool any = false;
   for (const char* name : {"port", "ports"})
@@ -286,10 +286,10 @@ std::vector<uint16_t> portForwardPorts(const apiserver::HttpRequest& req) {
   return ports;
 }
 
-apiserver::HttpResponse servePortForward(const apiserver::HttpRequest& req,
+net::HttpResponse servePortForward(const net::HttpRequest& req,
                                          const PortForwardUrlProvider& runtimeUrl) {
   const bool ws = isWebSocketRequest(req);
-  apiserver::HttpResponse res;
+  net::HttpResponse res;
   bool tunnel = false;  // SPDY in WebSocket messages, else the channel protocols
   std::vector<uint16_t> ports;
   std::string protocol;

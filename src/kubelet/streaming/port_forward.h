@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::kubelet::streaming {
 
@@ -35,14 +35,14 @@ inline constexpr const char* kPortForwardBase64Protocol = "v4.base64.channel.k8s
 
 // The ports of a WebSocket channel session, from `port` and `ports` (each a comma-separated
 // list, as upstream parses it). Throws ApiError 400 when there is none or one is not a port.
-std::vector<uint16_t> portForwardPorts(const apiserver::HttpRequest& req);
+std::vector<uint16_t> portForwardPorts(const net::HttpRequest& req);
 
 // Asks the runtime (CRI PortForward) and returns its streaming URL; throws ApiError.
 using PortForwardUrlProvider = std::function<std::string()>;
 
 // Answers a port-forward upgrade request (ApiError 400/403 when the protocol does not fit) and
 // returns the 101 whose handler serves the session.
-apiserver::HttpResponse servePortForward(const apiserver::HttpRequest& req,
+net::HttpResponse servePortForward(const net::HttpRequest& req,
                                          const PortForwardUrlProvider& runtimeUrl);
 
 }  // namespace skiff::kubelet::streaming

@@ -335,7 +335,7 @@ void serveSpdySession(UpgradedConnectionPtr conn, const std::shared_ptr<RuntimeS
 
 }  // namespace
 
-RemoteCommandOptions remoteCommandOptions(const apiserver::HttpRequest& req) {
+RemoteCommandOptions remoteCommandOptions(const net::HttpRequest& req) {
   RemoteCommandOptions o;
   // kubectl's names, and the ones upstream's API server rewrites them to for kubelets.
   o.in = req.flag("stdin") || req.flag("input");
@@ -378,12 +378,12 @@ std::string statusForClient(const std::string& runtimeStatus, const std::string&
   return msg && msg->is_string() ? std::string(msg->as_string()) : std::string("unknown error");
 }
 
-apiserver::HttpResponse serveRemoteCommand(const apiserver::HttpRequest& req,
+net::HttpResponse serveRemoteCommand(const net::HttpRequest& req,
                                            const RemoteCommandOptions& options,
                                            const RuntimeUrlProvider& runtimeUrl) {
   const bool ws = isWebSocketRequest(req);
   std::string protocol;
-  apiserver::HttpResponse res;
+  net::HttpResponse res;
   if (ws) {
     auto p = negotiateWebSocketProtocol(req, kWebSocketProtocols);
     if (!p)

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::kubelet::streaming {
 
@@ -46,7 +46,7 @@ struct RemoteCommandOptions {
 
 // From the query (stdin, stdout, stderr, tty; "1" or "true"). stderr is dropped with a tty,
 // as upstream does. Throws ApiError 400 when no stream is asked for.
-RemoteCommandOptions remoteCommandOptions(const apiserver::HttpRequest& req);
+RemoteCommandOptions remoteCommandOptions(const net::HttpRequest& req);
 
 // Asks the runtime for the session (CRI Exec or Attach) and returns its streaming URL; throws
 // ApiError when that fails. Called once, synchronously, from serveRemoteCommand.
@@ -55,7 +55,7 @@ using RuntimeUrlProvider = std::function<std::string()>;
 // Answers an exec/attach upgrade request: negotiates the client's protocol (ApiError 400/403
 // when it cannot; kubectl then falls back from WebSocket to SPDY), obtains the runtime URL and
 // connects to it, and returns the 101 whose handler relays the session.
-apiserver::HttpResponse serveRemoteCommand(const apiserver::HttpRequest& req,
+net::HttpResponse serveRemoteCommand(const net::HttpRequest& req,
                                            const RemoteCommandOptions& options,
                                            const RuntimeUrlProvider& runtimeUrl);
 

@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "kubelet/streaming/upgraded_io.h"
 
 namespace skiff::kubelet::streaming::spdy {
@@ -269,15 +269,15 @@ inline constexpr const char* kUpgradeToken = "SPDY/3.1";
 inline constexpr const char* kProtocolHeader = "X-Stream-Protocol-Version";
 
 // Upgrade: SPDY/3.1 with Connection: upgrade.
-bool isUpgradeRequest(const apiserver::HttpRequest& req);
+bool isUpgradeRequest(const net::HttpRequest& req);
 // Upstream's httpstream.Handshake: the first of the client's X-Stream-Protocol-Version values
 // (in the client's order) that the server supports. "" when the client sent none (the legacy
 // protocol), nullopt when none is supported.
-std::optional<std::string> negotiateProtocol(const apiserver::HttpRequest& req,
+std::optional<std::string> negotiateProtocol(const net::HttpRequest& req,
                                              const std::vector<std::string>& supported);
 // 101 with Connection/Upgrade and, when not empty, the chosen X-Stream-Protocol-Version.
-apiserver::HttpResponse upgradeResponse(const std::string& protocol,
-                                        apiserver::UpgradeHandler handler);
+net::HttpResponse upgradeResponse(const std::string& protocol,
+                                        net::UpgradeHandler handler);
 
 // A SPDY client session on a streaming URL of the runtime (http only), upgraded with POST and
 // the `protocols` offered in order. The session is not started yet.

@@ -5,12 +5,12 @@
 
 namespace skiff::kubelet::streaming::spdy {
 
-bool isUpgradeRequest(const apiserver::HttpRequest& req) {
+bool isUpgradeRequest(const net::HttpRequest& req) {
   return headerHasToken(req.header("upgrade"), kUpgradeToken) &&
          headerHasToken(req.header("connection"), "upgrade");
 }
 
-std::optional<std::string> negotiateProtocol(const apiserver::HttpRequest& req,
+std::optional<std::string> negotiateProtocol(const net::HttpRequest& req,
                                              const std::vector<std::string>& supported) {
   // Repeated headers arrive joined by ", ".
   auto offered = headerTokens(req.header("x-stream-protocol-version"));
@@ -21,9 +21,9 @@ std::optional<std::string> negotiateProtocol(const apiserver::HttpRequest& req,
   return std::nullopt;
 }
 
-apiserver::HttpResponse upgradeResponse(const std::string& protocol,
-                                        apiserver::UpgradeHandler handler) {
-  apiserver::HttpResponse res;
+net::HttpResponse upgradeResponse(const std::string& protocol,
+                                        net::UpgradeHandler handler) {
+  net::HttpResponse res;
   res.status = 101;
   res.contentType.clear();
   res.headers = {{"Connection", "Upgrade"}, {"Upgrade", kUpgradeToken}};

@@ -10,8 +10,8 @@
 
 namespace skiff::kubelet {
 
-using apiserver::HttpRequest;
-using apiserver::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 
 namespace {
 
@@ -80,7 +80,7 @@ void requireBackend(const StreamingBackend& b) {
 
 }  // namespace
 
-apiserver::HttpHandler execHandler(StreamingBackend backend) {
+net::HttpHandler execHandler(StreamingBackend backend) {
   return [b = std::move(backend)](HttpRequest& req) -> HttpResponse {
     requireUpgradeMethod(req);
     Target t = containerTarget(req, "/exec");
@@ -107,7 +107,7 @@ apiserver::HttpHandler execHandler(StreamingBackend backend) {
   };
 }
 
-apiserver::HttpHandler attachHandler(StreamingBackend backend) {
+net::HttpHandler attachHandler(StreamingBackend backend) {
   return [b = std::move(backend)](HttpRequest& req) -> HttpResponse {
     requireUpgradeMethod(req);
     Target t = containerTarget(req, "/attach");
@@ -128,7 +128,7 @@ apiserver::HttpHandler attachHandler(StreamingBackend backend) {
   };
 }
 
-apiserver::HttpHandler portForwardHandler(StreamingBackend backend) {
+net::HttpHandler portForwardHandler(StreamingBackend backend) {
   return [b = std::move(backend)](HttpRequest& req) -> HttpResponse {
     requireUpgradeMethod(req);
     auto parts = pathSegments(req.path, "/portForward");

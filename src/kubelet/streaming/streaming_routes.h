@@ -10,7 +10,7 @@
 #include <functional>
 #include <string>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "kubelet/cri/runtime_service.h"
 
 namespace skiff::kubelet {
@@ -30,9 +30,9 @@ struct StreamingBackend {
   std::function<std::string(const std::string& ns, const std::string& pod)> sandboxId;
 };
 
-apiserver::HttpHandler execHandler(StreamingBackend backend);
-apiserver::HttpHandler attachHandler(StreamingBackend backend);
-apiserver::HttpHandler portForwardHandler(StreamingBackend backend);
+net::HttpHandler execHandler(StreamingBackend backend);
+net::HttpHandler attachHandler(StreamingBackend backend);
+net::HttpHandler portForwardHandler(StreamingBackend backend);
 
 // Adds /exec, /attach and /portForward to the server (before it starts).
 void registerStreamingRoutes(KubeletServer& server, const StreamingBackend& backend);

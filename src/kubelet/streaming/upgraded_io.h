@@ -13,12 +13,12 @@
 #include <utility>
 #include <vector>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::kubelet::streaming {
 
-using apiserver::UpgradedConnection;
-using apiserver::UpgradedConnectionPtr;
+using net::UpgradedConnection;
+using net::UpgradedConnectionPtr;
 
 // A connected stream socket (TCP or one end of a socketpair). close() shuts the socket down
 // so a read blocked in another thread returns 0; the descriptor is released by the destructor.

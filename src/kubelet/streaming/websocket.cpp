@@ -34,12 +34,12 @@ std::string webSocketAccept(std::string_view key) {
   return base64Encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
-bool isWebSocketRequest(const apiserver::HttpRequest& req) {
+bool isWebSocketRequest(const net::HttpRequest& req) {
   return headerHasToken(req.header("upgrade"), "websocket") &&
          headerHasToken(req.header("connection"), "upgrade");
 }
 
-std::optional<std::string> negotiateWebSocketProtocol(const apiserver::HttpRequest& req,
+std::optional<std::string> negotiateWebSocketProtocol(const net::HttpRequest& req,
                                                       const std::vector<std::string>& supported) {
   auto offers = headerTokens(req.header("sec-websocket-protocol"));
   if (offers.empty()) offers.emplace_back();  // no protocol: upstream's ""
@@ -49,16 +49,16 @@ std::optional<std::string> negotiateWebSocketProtocol(const apiserver::HttpReque
   return std::nullopt;
 }
 
-apiserver::HttpResponse webSocketUpgradeResponse(const apiserver::HttpRequest& req,
+net::HttpResponse webSocketUpgradeResponse(const net::HttpRequest& req,
                                                  const std::string& protocol,
-                                                 apiserver::UpgradeHandler handler) {
+                                                 net::UpgradeHandler handler) {
   std::string key = req.header("sec-websocket-key");
   if (key.empty()) throw badRequest("websocket: the client did not send Sec-WebSocket-Key");
   if (req.header("sec-websocket-version") != "13") {
     ApiError e(426, "UpgradeRequired", "websocket: unsupported version (only 13 is)");
     throw e;
   }
-  apiserver::HttpResponse res;
+  net::HttpResponse res;
   res.status = 101;
   res.contentType.clear();
   res.headers = {{"Upgrade", "websocket"},

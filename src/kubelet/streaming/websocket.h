@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "kubelet/streaming/upgraded_io.h"
 
 namespace skiff::kubelet::streaming {
@@ -25,21 +25,21 @@ namespace skiff::kubelet::streaming {
 std::string webSocketAccept(std::string_view key);
 
 // Upgrade: websocket with Connection: upgrade.
-bool isWebSocketRequest(const apiserver::HttpRequest& req);
+bool isWebSocketRequest(const net::HttpRequest& req);
 
 // The first protocol of the client's Sec-WebSocket-Protocol list (in the client's order, as
 // upstream negotiates) that `supported` contains; nullopt when none. A client that offers no
 // protocol at all asks for "" (upstream's default, the binary channel protocol), which matches
 // when `supported` lists "".
-std::optional<std::string> negotiateWebSocketProtocol(const apiserver::HttpRequest& req,
+std::optional<std::string> negotiateWebSocketProtocol(const net::HttpRequest& req,
                                                       const std::vector<std::string>& supported);
 
 // The 101 answer completing the handshake, echoing `protocol` (kubectl treats a missing
 // Sec-WebSocket-Protocol as a failed upgrade). Throws ApiError 400 for a request without a
 // key or with a version other than 13.
-apiserver::HttpResponse webSocketUpgradeResponse(const apiserver::HttpRequest& req,
+net::HttpResponse webSocketUpgradeResponse(const net::HttpRequest& req,
                                                  const std::string& protocol,
-                                                 apiserver::UpgradeHandler handler);
+                                                 net::UpgradeHandler handler);
 
 enum class WsOpcode : uint8_t {
   Continuation = 0x0,

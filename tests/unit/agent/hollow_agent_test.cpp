@@ -149,7 +149,7 @@ TEST(HollowControl, RejectsUnknownRoutesAndMethods) {
   auto c = newClient();
   HollowAgent agent(*c, fastOptions(uniquePrefix("ctl"), 1));  // not started: no API writes
   auto call = [&](const std::string& method, const std::string& path) {
-    apiserver::HttpRequest req;
+    net::HttpRequest req;
     req.method = method;
     req.path = path;
     return handleControlRequest(agent, req);
@@ -302,7 +302,7 @@ TEST(HollowAgent, StoppedNodeStopsHeartbeatingAndResumes) {
   auto dead = prefix + "-0", alive = prefix + "-1";
   ASSERT_TRUE(eventually([&] { return !renewTime(*c, dead).empty() && !renewTime(*c, alive).empty(); }));
 
-  apiserver::HttpRequest req;
+  net::HttpRequest req;
   req.method = "POST";
   req.path = "/nodes/" + dead + "/stop";
   auto resp = handleControlRequest(agent, req);

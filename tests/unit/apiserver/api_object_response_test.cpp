@@ -7,7 +7,7 @@
 #include <boost/json.hpp>
 
 #include "api/json_indent.h"
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 #include "common/api_error.h"
 
 namespace skiff::apiserver {

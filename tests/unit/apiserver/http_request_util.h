@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 

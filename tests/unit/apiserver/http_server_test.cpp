@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "apiserver/http_server.h"
+#include "net/http_server.h"
 #include "common/api_error.h"
 
 namespace skiff::apiserver {

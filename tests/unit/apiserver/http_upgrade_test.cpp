@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "unit/apiserver/net_test_util.h"
-#include "apiserver/http_server.h"
-#include "apiserver/http_upgrade_client.h"
+#include "net/http_server.h"
+#include "net/http_upgrade_client.h"
 #include "common/log.h"
 #include "common/pki.h"
 

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <string>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver::test {
 

@@ -254,8 +254,8 @@ TEST_F(KubeletServerTest, AddRouteIsTheExtensionPoint) {
   o.certDir = (dir_ / "pki").string();
   o.clientCaPem = ca_.certPem;
   KubeletServer server(o, pods_.locator(), {});
-  server.addRoute("/stats/summary", [](apiserver::HttpRequest&) {
-    apiserver::HttpResponse res;
+  server.addRoute("/stats/summary", [](net::HttpRequest&) {
+    net::HttpResponse res;
     res.body = "{}";
     return res;
   });

@@ -125,7 +125,7 @@ class PortForwardTest : public ::testing::Test {
 };
 
 TEST_F(PortForwardTest, SpdyTunnelledInWebSocketForwardsData) {
-  apiserver::HttpRequest req;
+  net::HttpRequest req;
   req.method = "GET";
   req.path = "/portForward/default/web";
   req.headers = {{"connection", "Upgrade"},
@@ -166,7 +166,7 @@ TEST_F(PortForwardTest, SpdyTunnelledInWebSocketForwardsData) {
 }
 
 TEST_F(PortForwardTest, PlainSpdyForwardsData) {
-  apiserver::HttpRequest req;
+  net::HttpRequest req;
   req.method = "POST";
   req.path = "/portForward/default/web";
   req.headers = {{"connection", "Upgrade"},
@@ -185,7 +185,7 @@ TEST_F(PortForwardTest, PlainSpdyForwardsData) {
 }
 
 TEST_F(PortForwardTest, RejectsStreamsWithoutAPort) {
-  apiserver::HttpRequest req;
+  net::HttpRequest req;
   req.method = "POST";
   req.path = "/portForward/default/web";
   req.headers = {{"connection", "Upgrade"},
@@ -259,9 +259,9 @@ class ChannelPortForwardTest : public ::testing::Test {
       return "sandbox-" + pod;
     };
   }
-  static apiserver::HttpRequest request(std::multimap<std::string, std::string> query,
+  static net::HttpRequest request(std::multimap<std::string, std::string> query,
                                         const std::string& protocol) {
-    apiserver::HttpRequest req;
+    net::HttpRequest req;
     req.method = "GET";
     req.path = "/portForward/default/web";
     req.query = std::move(query);
@@ -272,7 +272,7 @@ class ChannelPortForwardTest : public ::testing::Test {
     if (!protocol.empty()) req.headers.emplace("sec-websocket-protocol", protocol);
     return req;
   }
-  static std::string protocolHeader(const apiserver::HttpResponse& res) {
+  static std::string protocolHeader(const net::HttpResponse& res) {
     for (const auto& [k, v] : res.headers)
       if (k == "Sec-WebSocket-Protocol") return v;
     return "<none>";
@@ -409,7 +409,7 @@ TEST_F(ChannelPortForwardTest, NoSubprotocolIsBinaryAndPortsAreRequired) {
 }
 
 TEST_F(PortForwardTest, UnknownPodAndWrongProtocolFailBeforeUpgrading) {
-  apiserver::HttpRequest req;
+  net::HttpRequest req;
   req.method = "POST";
   req.path = "/portForward/default/missing";
   req.headers = {{"connection", "Upgrade"},

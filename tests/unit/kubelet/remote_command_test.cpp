@@ -78,15 +78,15 @@ class RemoteCommandTest : public ::testing::Test {
     return b;
   }
 
-  static apiserver::HttpRequest request(const std::string& path,
+  static net::HttpRequest request(const std::string& path,
                                         std::multimap<std::string, std::string> query) {
-    apiserver::HttpRequest req;
+    net::HttpRequest req;
     req.method = "GET";
     req.path = path;
     req.query = std::move(query);
     return req;
   }
-  static apiserver::HttpRequest webSocket(apiserver::HttpRequest req,
+  static net::HttpRequest webSocket(net::HttpRequest req,
                                           const std::string& protocol = kStreamProtocolV5) {
     req.headers = {{"connection", "Upgrade"},
                    {"upgrade", "websocket"},
@@ -95,7 +95,7 @@ class RemoteCommandTest : public ::testing::Test {
                    {"sec-websocket-protocol", protocol}};
     return req;
   }
-  static apiserver::HttpRequest spdyUpgrade(apiserver::HttpRequest req,
+  static net::HttpRequest spdyUpgrade(net::HttpRequest req,
                                             const std::string& versions) {
     req.method = "POST";
     req.headers = {{"connection", "Upgrade"},
@@ -110,7 +110,7 @@ class RemoteCommandTest : public ::testing::Test {
     std::optional<uint16_t> closeCode;
   };
   // Runs the 101's handler on one end of a socket pair and a WebSocket client on the other.
-  static WsResult runWebSocket(apiserver::HttpResponse& res,
+  static WsResult runWebSocket(net::HttpResponse& res,
                                const std::function<void(WebSocketConnection&)>& afterOpen = {},
                                ChannelEncoding encoding = ChannelEncoding::Binary) {
     auto [server, client] = socketPair();
@@ -129,7 +129,7 @@ class RemoteCommandTest : public ::testing::Test {
     return r;
   }
 
-  static std::string header(const apiserver::HttpResponse& res, const std::string& name) {
+  static std::string header(const net::HttpResponse& res, const std::string& name) {
     for (const auto& [k, v] : res.headers)
       if (k == name) return v;
     return "<none>";
@@ -393,7 +393,7 @@ TEST_F(RemoteCommandTest, AttachAsksTheRuntimeToAttach) {
 
 TEST_F(RemoteCommandTest, RequestsThatCannotStartAreAnsweredBeforeTheRuntimeIsAsked) {
   auto exec = execHandler(backend());
-  auto expectCode = [&](apiserver::HttpRequest req, int code) {
+  auto expectCode = [&](net::HttpRequest req, int code) {
     try {
       exec(req);
       ADD_FAILURE() << "expected " << code << " for " << req.path;

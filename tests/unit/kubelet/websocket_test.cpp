@@ -22,8 +22,8 @@ std::string bytes(std::initializer_list<int> b) {
   return s;
 }
 
-apiserver::HttpRequest upgradeRequest(const std::string& protocols) {
-  apiserver::HttpRequest req;
+net::HttpRequest upgradeRequest(const std::string& protocols) {
+  net::HttpRequest req;
   req.method = "GET";
   req.headers = {{"connection", "Upgrade"},
                  {"upgrade", "websocket"},
@@ -33,7 +33,7 @@ apiserver::HttpRequest upgradeRequest(const std::string& protocols) {
   return req;
 }
 
-std::string responseHeader(const apiserver::HttpResponse& res, const std::string& name) {
+std::string responseHeader(const net::HttpResponse& res, const std::string& name) {
   for (const auto& [k, v] : res.headers)
     if (k == name) return v;
   return "<none>";
@@ -50,7 +50,7 @@ TEST(WebSocket, HandshakeEchoesTheNegotiatedProtocol) {
   auto p = negotiateWebSocketProtocol(req, {"v5.channel.k8s.io", "v4.channel.k8s.io"});
   ASSERT_TRUE(p);
   EXPECT_EQ(*p, "v5.channel.k8s.io");
-  auto res = webSocketUpgradeResponse(req, *p, [](apiserver::UpgradedConnectionPtr) {});
+  auto res = webSocketUpgradeResponse(req, *p, [](net::UpgradedConnectionPtr) {});
   EXPECT_EQ(res.status, 101);
   EXPECT_EQ(responseHeader(res, "Sec-WebSocket-Accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
   EXPECT_EQ(responseHeader(res, "Sec-WebSocket-Protocol"), "v5.channel.k8s.io");

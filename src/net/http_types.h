@@ -19,7 +19,7 @@ namespace skiff {
 class ApiError;
 }
 
-namespace skiff::apiserver {
+namespace skiff::net {
 
 // Who the client proved to be with a TLS client certificate (empty when none).
 struct ClientIdentity {
@@ -151,4 +151,9 @@ void finishApiObject(const HttpRequest& req, HttpResponse& res);
 // when the request could not be read).
 HttpResponse statusResponse(const ApiError& error, const HttpRequest* req);
 
+}  // namespace skiff::net
+
+// The API server's code names the HTTP layer's types unqualified.
+namespace skiff::apiserver {
+using namespace skiff::net;  // NOLINT(google-build-using-namespace)
 }  // namespace skiff::apiserver

@@ -1,4 +1,4 @@
-#include "apiserver/upgrade_sessions.h"
+#include "net/upgrade_sessions.h"
 
 #include <exception>
 #include <system_error>
@@ -6,7 +6,7 @@
 
 #include "common/log.h"
 
-namespace skiff::apiserver::detail {
+namespace skiff::net::detail {
 
 void UpgradeSessions::launch(std::shared_ptr<UpgradedTransport> transport, UpgradeHandler handler) {
   {
@@ -76,4 +76,4 @@ void UpgradeSessions::releaseAll() {
     if (auto t = w.lock()) t->release();
 }
 
-}  // namespace skiff::apiserver::detail
+}  // namespace skiff::net::detail

@@ -8,9 +8,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
-namespace skiff::apiserver::detail {
+namespace skiff::net::detail {
 
 class UpgradeSessions;
 
@@ -31,4 +31,4 @@ boost::asio::awaitable<void> serveTls(boost::asio::ip::tcp::socket socket,
                                       boost::asio::ssl::context& tls,
                                       const ConnectionContext& ctx);
 
-}  // namespace skiff::apiserver::detail
+}  // namespace skiff::net::detail

@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
-namespace skiff::apiserver {
+namespace skiff::net {
 
 struct UpgradeRequest {
   std::string host;  // name or IP literal
@@ -71,4 +71,4 @@ class StreamingResponse {
 // timeouts; the body is then read without a deadline. Throws as openUpgrade does.
 std::unique_ptr<StreamingResponse> openStreaming(const UpgradeRequest& request);
 
-}  // namespace skiff::apiserver
+}  // namespace skiff::net

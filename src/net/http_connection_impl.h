@@ -19,19 +19,19 @@
 #include <boost/json/serialize.hpp>
 #include <optional>
 
-#include "apiserver/http_connection.h"
-#include "apiserver/upgrade_sessions.h"
-#include "apiserver/upgraded_connection.h"
+#include "net/http_connection.h"
+#include "net/upgrade_sessions.h"
+#include "net/upgraded_connection.h"
 #include "common/api_error.h"
 #include "common/log.h"
 
-namespace skiff::apiserver::detail {
+namespace skiff::net::detail {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace http = boost::beast::http;
-using tcp = net::ip::tcp;
-using net::awaitable;
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // A streamed response writes what one drain returned in chunks of up to this many bytes.
 constexpr size_t kStreamBatchBytes = 64 * 1024;
 
@@ -77,14 +77,14 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
 // wait on another server; the coroutine resumes on its own loop either way.
 inline awaitable<HttpResponse> callHandler(const ConnectionContext& ctx, HttpRequest& req) {
   if (ctx.blocking && ctx.mayBlock && *ctx.mayBlock && (*ctx.mayBlock)(req)) {
-    co_return co_await net::co_spawn(
+    co_return co_await asio::co_spawn(
         ctx.blocking->get_executor(),
         [&ctx, &req]() -> awaitable<HttpResponse> {
           HttpResponse res = (*ctx.handler)(req);
           finishApiObject(req, res);  // a large list's gzip stays off the event loop too
           co_return res;
         },
-        net::use_awaitable);
+        asio::use_awaitable);
   }
   HttpResponse res = (*ctx.handler)(req);
   finishApiObject(req, res);
@@ -117,8 +117,8 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
       co_return;
     }
     if (ec) {
-      if (ec != http::error::end_of_stream && ec != net::error::operation_aborted &&
-          ec != boost::beast::error::timeout && ec != net::error::connection_reset) {
+      if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+          ec != boost::beast::error::timeout && ec != asio::error::connection_reset) {
         auto res = errorResponse(badRequest("malformed HTTP request: " + ec.message()), 11, false);
         co_await http::async_write(stream, res, kTuple);
       }
@@ -209,12 +209,12 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
     source->cancel();
     co_return;
   }
-  auto executor = co_await net::this_coro::executor;
-  auto signal = std::make_shared<net::steady_timer>(executor);
+  auto executor = co_await asio::this_coro::executor;
+  auto signal = std::make_shared<asio::steady_timer>(executor);
   auto clientGone = std::make_shared<bool>(false);
   auto readerDone = std::make_shared<bool>(false);
   // Wake-ups may come from any thread: hop onto the connection's strand first.
-  std::weak_ptr<net::steady_timer> weakSignal = signal;
+  std::weak_ptr<asio::steady_timer> weakSignal = signal;
   // Set by every wake-up: one that comes while chunks are being written finds no wait to
   // cancel, and would otherwise leave its events queued until the next event or deadline.
   auto woken = std::make_shared<std::atomic<bool>>(false);
@@ -223,22 +223,22 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   // posted handler (and the event loop one interrupt) per drain, not one per event.
   source->start([weakSignal, woken, executor] {
     if (woken->exchange(true)) return;
-    net::post(executor, [weakSignal] {
+    asio::post(executor, [weakSignal] {
       if (auto s = weakSignal.lock()) s->cancel();
     });
   });
   // Watch the socket for the client closing it while we wait for events.
-  net::co_spawn(
+  asio::co_spawn(
       executor,
       [&stream, signal, clientGone, readerDone]() -> awaitable<void> {
         char byte;
-        auto [ec, n] = co_await stream.async_read_some(net::buffer(&byte, 1), kTuple);
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(&byte, 1), kTuple);
         (void)n;
         if (ec) *clientGone = true;
         *readerDone = true;
         signal->cancel();
       },
-      net::detached);
+      asio::detached);
 
   std::vector<std::string> chunks;
   std::string batch;
@@ -257,7 +257,7 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
           batch += chunks[i];
         out = &batch;
       }
-      auto [ec, n] = co_await net::async_write(stream, http::make_chunk(net::buffer(*out)), kTuple);
+      auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(*out)), kTuple);
       if (ec) *clientGone = true;
     }
     if (!open || *clientGone) break;
@@ -268,7 +268,7 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   }
   source->cancel();
   if (!*clientGone) {
-    co_await net::async_write(stream, http::make_chunk_last(), kTuple);
+    co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
     boost::system::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
@@ -282,4 +282,4 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   }
 }
 
-}  // namespace skiff::apiserver::detail
+}  // namespace skiff::net::detail

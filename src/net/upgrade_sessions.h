@@ -8,10 +8,10 @@
 #include <mutex>
 #include <vector>
 
-#include "apiserver/http_types.h"
-#include "apiserver/upgraded_connection.h"
+#include "net/http_types.h"
+#include "net/upgraded_connection.h"
 
-namespace skiff::apiserver::detail {
+namespace skiff::net::detail {
 
 class UpgradeSessions : public std::enable_shared_from_this<UpgradeSessions> {
  public:
@@ -36,4 +36,4 @@ class UpgradeSessions : public std::enable_shared_from_this<UpgradeSessions> {
   std::vector<std::weak_ptr<UpgradedTransport>> transports_;
 };
 
-}  // namespace skiff::apiserver::detail
+}  // namespace skiff::net::detail

@@ -1,5 +1,5 @@
 // UpgradedConnection over Beast streams (see upgraded_connection.h for the threading model).
-#include "apiserver/upgraded_connection.h"
+#include "net/upgraded_connection.h"
 
 #include <openssl/ssl.h>
 
@@ -17,11 +17,11 @@
 #include <stdexcept>
 #include <vector>
 
-namespace skiff::apiserver::detail {
+namespace skiff::net::detail {
 
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace beast = boost::beast;
 using error_code = boost::system::error_code;
 using PlainStream = beast::tcp_stream;
@@ -38,13 +38,13 @@ struct PendingOp {
 // A TCP FIN without TLS close_notify counts as end of stream too, as Go's crypto/tls reads
 // it at a record boundary (and our close() sends none).
 bool isEndOfStream(const error_code& ec) {
-  return ec == net::error::eof || ec == net::ssl::error::stream_truncated;
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
 }
 
 template <class Done>
 void shutdownSend(PlainStream& s, Done done) {
   error_code ec;
-  s.socket().shutdown(net::socket_base::shutdown_send, ec);
+  s.socket().shutdown(asio::socket_base::shutdown_send, ec);
   done(ec, 0);
 }
 
@@ -72,7 +72,7 @@ class StreamTransport final : public UpgradedTransport,
       : stream_(std::move(stream)), executor_(stream_->get_executor()), early_(std::move(early)) {
     // Interactive sessions (exec, attach) send keystrokes; do not let Nagle hold them back.
     error_code ec;
-    beast::get_lowest_layer(*stream_).socket().set_option(net::ip::tcp::no_delay(true), ec);
+    beast::get_lowest_layer(*stream_).socket().set_option(asio::ip::tcp::no_delay(true), ec);
   }
 
   size_t read(char* buf, size_t max) override {
@@ -87,7 +87,7 @@ class StreamTransport final : public UpgradedTransport,
     }
     PendingOp op;
     bool started = run(op, [buf, max](Stream& s, auto done) {
-      s.async_read_some(net::buffer(buf, max), std::move(done));
+      s.async_read_some(asio::buffer(buf, max), std::move(done));
     });
     if (!started) return 0;
     if (!op.ec) return op.bytes;
@@ -99,7 +99,7 @@ class StreamTransport final : public UpgradedTransport,
     std::lock_guard writing(writeMu_);
     PendingOp op;
     bool started = run(op, [data, n](Stream& s, auto done) {
-      net::async_write(s, net::const_buffer(data, n), std::move(done));
+      asio::async_write(s, asio::const_buffer(data, n), std::move(done));
     });
     if (!started || (op.ec && isClosed()))
       throw std::runtime_error("upgraded connection write: connection closed");
@@ -120,7 +120,7 @@ class StreamTransport final : public UpgradedTransport,
     closed_ = true;
     if (released_) return;
     // Closing cancels a pending read or write: their handlers run with operation_aborted.
-    net::post(*executor_, [self = this->shared_from_this()] {
+    asio::post(*executor_, [self = this->shared_from_this()] {
       error_code ec;
       beast::get_lowest_layer(*self->stream_).socket().close(ec);
     });
@@ -131,7 +131,7 @@ class StreamTransport final : public UpgradedTransport,
     if (released_) return;
     released_ = closed_ = true;
     for (auto* op : pending_) {
-      op->ec = net::error::operation_aborted;
+      op->ec = asio::error::operation_aborted;
       op->done = true;
     }
     pending_.clear();
@@ -149,7 +149,7 @@ class StreamTransport final : public UpgradedTransport,
     std::unique_lock lock(mu_);
     if (closed_) return false;
     pending_.push_back(&op);
-    net::post(*executor_, [self = this->shared_from_this(), &op,
+    asio::post(*executor_, [self = this->shared_from_this(), &op,
                            initiate = std::move(initiate)]() mutable {
       initiate(*self->stream_, [self, &op](error_code ec, size_t n) { self->complete(op, ec, n); });
     });
@@ -213,4 +213,4 @@ UpgradedConnectionPtr connectionOver(std::shared_ptr<UpgradedTransport> transpor
   return std::make_unique<TransportConnection>(std::move(transport));
 }
 
-}  // namespace skiff::apiserver::detail
+}  // namespace skiff::net::detail

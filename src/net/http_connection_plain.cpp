@@ -1,6 +1,6 @@
-#include "apiserver/http_connection_impl.h"
+#include "net/http_connection_impl.h"
 
-namespace skiff::apiserver::detail {
+namespace skiff::net::detail {
 
 awaitable<void> servePlain(tcp::socket socket, const ConnectionContext& ctx) {
   // Named locals, not temporaries: GCC 12 mis-destroys temporaries passed by value into a
@@ -10,4 +10,4 @@ awaitable<void> servePlain(tcp::socket socket, const ConnectionContext& ctx) {
   co_await serveConnection(std::move(stream), std::move(identity), ctx);
 }
 
-}  // namespace skiff::apiserver::detail
+}  // namespace skiff::net::detail

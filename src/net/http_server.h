@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
-namespace skiff::apiserver {
+namespace skiff::net {
 
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:6443";  // host:port; port 0 picks a free port
@@ -47,4 +47,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace skiff::apiserver
+}  // namespace skiff::net

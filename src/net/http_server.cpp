@@ -1,4 +1,4 @@
-#include "apiserver/http_server.h"
+#include "net/http_server.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,15 +11,15 @@
 #include <optional>
 #include <thread>
 
-#include "apiserver/http_connection.h"
-#include "apiserver/upgrade_sessions.h"
+#include "net/http_connection.h"
+#include "net/upgrade_sessions.h"
 #include "common/log.h"
 #include "common/thread_name.h"
 
-namespace skiff::apiserver {
+namespace skiff::net {
 
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -42,33 +42,33 @@ struct HttpServer::Impl {
   // one thread: with one io_context run by N threads every completion could wake another
   // thread, and on 2 cores that hand-off cost more than the handlers (scheduler_perf:
   // server CPU 4.2 s with one thread, 5.0 s with two sharing a loop, 6.0 s with four).
-  std::vector<std::unique_ptr<net::io_context>> loops;
+  std::vector<std::unique_ptr<asio::io_context>> loops;
   // Keep idle loops running until stop(): a loop without connections has no work.
-  std::vector<net::executor_work_guard<net::io_context::executor_type>> keepRunning;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keepRunning;
   size_t nextLoop = 0;
-  std::optional<net::thread_pool> blocking;  // HttpServerOptions::mayBlock
+  std::optional<asio::thread_pool> blocking;  // HttpServerOptions::mayBlock
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   unsigned short boundPort = 0;
-  std::optional<net::ssl::context> tls;
+  std::optional<asio::ssl::context> tls;
   // Shared with the handler threads, which may outlive the server (see stop()).
   std::shared_ptr<detail::UpgradeSessions> upgrades = std::make_shared<detail::UpgradeSessions>();
   bool started = false;
 
-  net::awaitable<void> acceptLoop() {
+  asio::awaitable<void> acceptLoop() {
     for (;;) {
       auto& loop = *loops[nextLoop++ % loops.size()];
-      auto [ec, socket] = co_await acceptor->async_accept(loop, net::as_tuple(net::use_awaitable));
+      auto [ec, socket] = co_await acceptor->async_accept(loop, asio::as_tuple(asio::use_awaitable));
       if (ec) {
-        if (ec == net::error::operation_aborted) co_return;
+        if (ec == asio::error::operation_aborted) co_return;
         SKIFF_LOG_WARN("http accept failed error=\"{}\"", ec.message());
         continue;
       }
       auto executor = socket.get_executor();
       if (tls)
-        net::co_spawn(executor, detail::serveTls(std::move(socket), *tls, context), net::detached);
+        asio::co_spawn(executor, detail::serveTls(std::move(socket), *tls, context), asio::detached);
       else
-        net::co_spawn(executor, detail::servePlain(std::move(socket), context), net::detached);
+        asio::co_spawn(executor, detail::servePlain(std::move(socket), context), asio::detached);
     }
   }
 };
@@ -87,40 +87,40 @@ HttpServer::~HttpServer() { stop(); }
 void HttpServer::start() {
   const auto& o = impl_->options;
   if (!o.tlsCertFile.empty()) {
-    auto& ctx = impl_->tls.emplace(net::ssl::context::tls_server);
-    ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                    net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
-                    net::ssl::context::no_tlsv1_1);
+    auto& ctx = impl_->tls.emplace(asio::ssl::context::tls_server);
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1);
     ctx.use_certificate_chain_file(o.tlsCertFile);
-    ctx.use_private_key_file(o.tlsKeyFile, net::ssl::context::pem);
+    ctx.use_private_key_file(o.tlsKeyFile, asio::ssl::context::pem);
     if (!o.clientCaFile.empty()) {
       // Client certificates are optional (tokens come later) but verified when sent.
       ctx.load_verify_file(o.clientCaFile);
-      ctx.set_verify_mode(net::ssl::verify_peer);
-      ctx.set_verify_callback([](bool, net::ssl::verify_context&) { return true; });
+      ctx.set_verify_mode(asio::ssl::verify_peer);
+      ctx.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
     }
   }
   auto [host, port] = splitHostPort(impl_->options.listen);
-  tcp::endpoint endpoint(net::ip::make_address(host), port);
+  tcp::endpoint endpoint(asio::ip::make_address(host), port);
   const int threads = std::max(1, impl_->options.threads);
   impl_->loops.clear();
   impl_->keepRunning.clear();
   for (int i = 0; i < threads; ++i) {
-    impl_->loops.push_back(std::make_unique<net::io_context>(1));
-    impl_->keepRunning.push_back(net::make_work_guard(*impl_->loops.back()));
+    impl_->loops.push_back(std::make_unique<asio::io_context>(1));
+    impl_->keepRunning.push_back(asio::make_work_guard(*impl_->loops.back()));
   }
   impl_->acceptor.emplace(*impl_->loops[0]);
   impl_->acceptor->open(endpoint.protocol());
-  impl_->acceptor->set_option(net::socket_base::reuse_address(true));
+  impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
   impl_->acceptor->bind(endpoint);
-  impl_->acceptor->listen(net::socket_base::max_listen_connections);
+  impl_->acceptor->listen(asio::socket_base::max_listen_connections);
   impl_->boundPort = impl_->acceptor->local_endpoint().port();
   if (o.mayBlock) {
     impl_->blocking.emplace(std::max(1, o.blockingThreads));
     impl_->context.mayBlock = &impl_->options.mayBlock;
     impl_->context.blocking = &*impl_->blocking;
   }
-  net::co_spawn(*impl_->loops[0], impl_->acceptLoop(), net::detached);
+  asio::co_spawn(*impl_->loops[0], impl_->acceptLoop(), asio::detached);
   impl_->started = true;
   for (auto& loop : impl_->loops)
     impl_->threads.emplace_back(namedThread("http", [l = loop.get()] { l->run(); }));
@@ -146,4 +146,4 @@ void HttpServer::stop() {
 
 unsigned short HttpServer::port() const { return impl_->boundPort; }
 
-}  // namespace skiff::apiserver
+}  // namespace skiff::net

@@ -13,9 +13,9 @@
 #include <memory>
 #include <string>
 
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
-namespace skiff::apiserver::detail {
+namespace skiff::net::detail {
 
 // The shared state behind an UpgradedConnection. It outlives the handle while operations
 // are in flight (their completion handlers keep it alive).
@@ -42,4 +42,4 @@ std::shared_ptr<UpgradedTransport> makeUpgradedTransport(Stream stream, std::str
 // The handle given to protocol code; destroying it closes the connection.
 UpgradedConnectionPtr connectionOver(std::shared_ptr<UpgradedTransport> transport);
 
-}  // namespace skiff::apiserver::detail
+}  // namespace skiff::net::detail

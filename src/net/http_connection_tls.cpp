@@ -2,9 +2,9 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/x509.h>
 
-#include "apiserver/http_connection_impl.h"
+#include "net/http_connection_impl.h"
 
-namespace skiff::apiserver::detail {
+namespace skiff::net::detail {
 
 namespace {
 
@@ -33,15 +33,15 @@ ClientIdentity peerIdentity(SSL* ssl) {
 
 }  // namespace
 
-awaitable<void> serveTls(tcp::socket socket, net::ssl::context& tls, const ConnectionContext& ctx) {
+awaitable<void> serveTls(tcp::socket socket, asio::ssl::context& tls, const ConnectionContext& ctx) {
   boost::beast::ssl_stream<boost::beast::tcp_stream> stream(
       boost::beast::tcp_stream(std::move(socket)), tls);
   boost::beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
-  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kTuple);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
   if (ec) co_return;  // plain-HTTP clients and scanners end here
   boost::beast::get_lowest_layer(stream).expires_never();
   ClientIdentity identity = peerIdentity(stream.native_handle());
   co_await serveConnection(std::move(stream), std::move(identity), ctx);
 }
 
-}  // namespace skiff::apiserver::detail
+}  // namespace skiff::net::detail

@@ -4,8 +4,12 @@
 #include <boost/system/error_code.hpp>
 #include <string>
 
-namespace skiff::apiserver {
+namespace skiff::net {
 
 std::string goNetErrorMessage(const boost::system::error_code& ec);
 
+}  // namespace skiff::net
+
+namespace skiff::apiserver {
+using namespace skiff::net;  // NOLINT(google-build-using-namespace)
 }  // namespace skiff::apiserver

@@ -1,4 +1,4 @@
-#include "apiserver/http_types.h"
+#include "net/http_types.h"
 
 #include <zlib.h>
 
@@ -9,7 +9,7 @@
 #include "api/json_indent.h"
 #include "common/api_error.h"
 
-namespace skiff::apiserver {
+namespace skiff::net {
 
 bool parseTarget(HttpRequest& req) {
   auto parsed = boost::urls::parse_origin_form(req.target);
@@ -86,4 +86,4 @@ HttpResponse statusResponse(const ApiError& error, const HttpRequest* req) {
   return res;
 }
 
-}  // namespace skiff::apiserver
+}  // namespace skiff::net

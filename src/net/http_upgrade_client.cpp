@@ -1,7 +1,7 @@
 // openUpgrade(): one exchange on a private io_context, run by the calling thread while the
 // request and response headers go by (Beast's stream timeouts bound each step), then, after a
 // 101, by a thread of the connection's own (see upgraded_connection.h for the I/O model).
-#include "apiserver/http_upgrade_client.h"
+#include "net/http_upgrade_client.h"
 
 #include <openssl/ssl.h>
 
@@ -22,18 +22,18 @@
 #include <stdexcept>
 #include <thread>
 
-#include "apiserver/go_net_error.h"
-#include "apiserver/upgraded_connection.h"
+#include "net/go_net_error.h"
+#include "net/upgraded_connection.h"
 
-namespace skiff::apiserver {
+namespace skiff::net {
 
 namespace {
 
-namespace net = boost::asio;
-namespace ssl = net::ssl;
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 // Error bodies of non-101 answers are small; this only bounds a misbehaving server.
@@ -43,11 +43,11 @@ constexpr uint64_t kMaxBody = 16 * 1024 * 1024;
 // the connection (closing it) and its I/O thread go before the io_context and TLS context.
 class ClientConnection final : public UpgradedConnection {
  public:
-  ClientConnection(std::unique_ptr<ssl::context> tls, std::unique_ptr<net::io_context> io,
+  ClientConnection(std::unique_ptr<ssl::context> tls, std::unique_ptr<asio::io_context> io,
                    UpgradedConnectionPtr inner)
       : tls_(std::move(tls)),
         io_(std::move(io)),
-        work_(net::make_work_guard(*io_)),
+        work_(asio::make_work_guard(*io_)),
         inner_(std::move(inner)) {
     io_->restart();
     thread_ = std::thread([io = io_.get()] { io->run(); });
@@ -64,17 +64,17 @@ class ClientConnection final : public UpgradedConnection {
 
  private:
   std::unique_ptr<ssl::context> tls_;
-  std::unique_ptr<net::io_context> io_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::unique_ptr<asio::io_context> io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
   UpgradedConnectionPtr inner_;
   std::thread thread_;
 };
 
 // Runs one asynchronous operation on `io` on this thread, bounded by `timeout`.
 template <class Stream, class Start>
-error_code runOp(net::io_context& io, Stream& stream, std::chrono::milliseconds timeout,
+error_code runOp(asio::io_context& io, Stream& stream, std::chrono::milliseconds timeout,
                  Start start) {
-  error_code result = net::error::would_block;
+  error_code result = asio::error::would_block;
   auto& lowest = beast::get_lowest_layer(stream);
   lowest.expires_after(timeout);
   start([&result](error_code ec, auto&&...) { result = ec; });
@@ -99,13 +99,13 @@ std::unique_ptr<ssl::context> clientTlsContext(const UpgradeRequest& r) {
       if (r.caPem.empty())
         ctx->set_default_verify_paths();
       else
-        ctx->add_certificate_authority(net::buffer(r.caPem));
+        ctx->add_certificate_authority(asio::buffer(r.caPem));
     } else {
       ctx->set_verify_mode(ssl::verify_none);
     }
     if (!r.clientCertPem.empty()) {
-      ctx->use_certificate_chain(net::buffer(r.clientCertPem));
-      ctx->use_private_key(net::buffer(r.clientKeyPem), ssl::context::pem);
+      ctx->use_certificate_chain(asio::buffer(r.clientCertPem));
+      ctx->use_private_key(asio::buffer(r.clientKeyPem), ssl::context::pem);
     }
     return ctx;
   } catch (const boost::system::system_error& e) {
@@ -115,7 +115,7 @@ std::unique_ptr<ssl::context> clientTlsContext(const UpgradeRequest& r) {
 
 // Connects the stream's TCP layer to the request's host and port.
 template <class Stream>
-void connect(net::io_context& io, Stream& stream, const UpgradeRequest& r) {
+void connect(asio::io_context& io, Stream& stream, const UpgradeRequest& r) {
   tcp::resolver resolver(io);
   error_code ec;
   auto endpoints = resolver.resolve(r.host, std::to_string(r.port), ec);
@@ -147,7 +147,7 @@ http::request<http::string_body> makeRequest(const UpgradeRequest& r) {
 
 // Sends the request and reads the answer; after a 101, `transport` takes the stream over.
 template <class Stream>
-UpgradeResult exchange(net::io_context& io, Stream& stream, const UpgradeRequest& r,
+UpgradeResult exchange(asio::io_context& io, Stream& stream, const UpgradeRequest& r,
                        std::shared_ptr<detail::UpgradedTransport>& transport) {
   auto req = makeRequest(r);
   error_code ec = runOp(io, stream, r.responseTimeout,
@@ -181,7 +181,7 @@ UpgradeResult exchange(net::io_context& io, Stream& stream, const UpgradeRequest
 template <class Stream>
 class StreamingResponseImpl final : public StreamingResponse {
  public:
-  StreamingResponseImpl(std::unique_ptr<ssl::context> tls, std::unique_ptr<net::io_context> io,
+  StreamingResponseImpl(std::unique_ptr<ssl::context> tls, std::unique_ptr<asio::io_context> io,
                         std::unique_ptr<Stream> stream)
       : tls_(std::move(tls)), io_(std::move(io)), stream_(std::move(stream)) {
     parser_.body_limit(boost::none);
@@ -202,7 +202,7 @@ class StreamingResponseImpl final : public StreamingResponse {
         return true;
       }
       if (parser_.is_done()) return false;
-      error_code result = net::error::would_block;
+      error_code result = asio::error::would_block;
       http::async_read_some(*stream_, buffer_, parser_,
                             [&result](error_code ec, std::size_t) { result = ec; });
       io_->restart();
@@ -213,7 +213,7 @@ class StreamingResponseImpl final : public StreamingResponse {
   }
   void close() override {
     if (closed_.exchange(true)) return;
-    net::post(*io_, [this] {
+    asio::post(*io_, [this] {
       error_code ignored;
       beast::get_lowest_layer(*stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
       beast::get_lowest_layer(*stream_).socket().close(ignored);
@@ -228,7 +228,7 @@ class StreamingResponseImpl final : public StreamingResponse {
 
  private:
   std::unique_ptr<ssl::context> tls_;
-  std::unique_ptr<net::io_context> io_;
+  std::unique_ptr<asio::io_context> io_;
   std::unique_ptr<Stream> stream_;
   beast::flat_buffer buffer_;
   http::response_parser<http::string_body> parser_;
@@ -238,7 +238,7 @@ class StreamingResponseImpl final : public StreamingResponse {
 
 template <class Stream>
 std::unique_ptr<StreamingResponse> streamOver(std::unique_ptr<StreamingResponseImpl<Stream>> out,
-                                              const UpgradeRequest& r, net::io_context& io) {
+                                              const UpgradeRequest& r, asio::io_context& io) {
   auto req = makeRequest(r);
   error_code ec = runOp(io, out->stream(), r.responseTimeout, [&](auto handler) {
     http::async_write(out->stream(), req, std::move(handler));
@@ -260,8 +260,8 @@ std::unique_ptr<StreamingResponse> streamOver(std::unique_ptr<StreamingResponseI
 std::unique_ptr<StreamingResponse> openStreaming(const UpgradeRequest& r) {
   std::unique_ptr<ssl::context> tls;
   if (r.tls) tls = clientTlsContext(r);
-  auto io = std::make_unique<net::io_context>();
-  net::io_context& ioRef = *io;
+  auto io = std::make_unique<asio::io_context>();
+  asio::io_context& ioRef = *io;
   if (!r.tls) {
     auto stream = std::make_unique<beast::tcp_stream>(ioRef);
     connect(ioRef, *stream, r);
@@ -273,7 +273,7 @@ std::unique_ptr<StreamingResponse> openStreaming(const UpgradeRequest& r) {
   connect(ioRef, *stream, r);
   const std::string& name = r.serverName.empty() ? r.host : r.serverName;
   error_code notIp;
-  net::ip::make_address(name, notIp);
+  asio::ip::make_address(name, notIp);
   if (notIp) SSL_set_tlsext_host_name(stream->native_handle(), name.c_str());
   if (r.verifyServer) stream->set_verify_callback(ssl::host_name_verification(name));
   error_code ec = runOp(ioRef, *stream, r.connectTimeout, [&](auto handler) {
@@ -289,7 +289,7 @@ std::unique_ptr<StreamingResponse> openStreaming(const UpgradeRequest& r) {
 UpgradeResult openUpgrade(const UpgradeRequest& r) {
   std::unique_ptr<ssl::context> tls;
   if (r.tls) tls = clientTlsContext(r);
-  auto io = std::make_unique<net::io_context>();
+  auto io = std::make_unique<asio::io_context>();
   std::shared_ptr<detail::UpgradedTransport> transport;
   UpgradeResult result;
   // Streams (even moved-from ones) must go before the io_context: hence this scope.
@@ -302,7 +302,7 @@ UpgradeResult openUpgrade(const UpgradeRequest& r) {
     connect(*io, stream, r);
     const std::string& name = r.serverName.empty() ? r.host : r.serverName;
     error_code notIp;
-    net::ip::make_address(name, notIp);
+    asio::ip::make_address(name, notIp);
     // SNI is for names only; IP literals are matched against the certificate's IP SANs.
     if (notIp) SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
     if (r.verifyServer) stream.set_verify_callback(ssl::host_name_verification(name));
@@ -321,13 +321,13 @@ UpgradeResult openUpgrade(const UpgradeRequest& r) {
 
 std::string goNetErrorMessage(const boost::system::error_code& ec) {
   namespace beast = boost::beast;
-  namespace net = boost::asio;
+  namespace asio = boost::asio;
   if (ec == beast::error::timeout) return "i/o timeout";
-  if (ec == net::error::eof || ec == beast::http::error::end_of_stream || ec == net::ssl::error::stream_truncated)
+  if (ec == asio::error::eof || ec == beast::http::error::end_of_stream || ec == asio::ssl::error::stream_truncated)
     return "EOF";
   std::string m = ec.message();
   if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
   return m;
 }
 
-}  // namespace skiff::apiserver
+}  // namespace skiff::net
