@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct KindStrategy {
   // default not-ready/unreachable tolerations.
   bool admitsServiceAddresses = false;
   bool admitsPodScheduling = false;
+  // Fields defaulted here but set after the field manager upstream (by admission or the REST
+  // storage): owned by nobody on create. Paths in managedFields form ("f:spec", "f:priority").
+  std::vector<std::vector<std::string>> unownedOnCreate;
 
   // Delete: upstream's DefaultGarbageCollectionPolicy OrphanDependents (v1 RC and Job).
   bool orphansByDefault = false;

@@ -88,7 +88,9 @@ void preparePodForCreate(json::object& obj) {
 void addPodKinds(std::vector<KindStrategy>& out) {
   out.push_back({.group = "", .kind = "Pod", .defaults = defaulting::defaultPod,
                  .validate = validation::validatePod, .prepareForCreate = preparePodForCreate,
-                 .admitsPodScheduling = true, .gracefulDeletion = true});
+                 .admitsPodScheduling = true,
+                 // The Priority admission plugin's (it refuses a priority of the client's own).
+                 .unownedOnCreate = {{"f:spec", "f:priority"}}, .gracefulDeletion = true});
   out.push_back({.group = "", .kind = "PodTemplate", .defaults = defaulting::defaultPodTemplate,
                  .validate = validation::validatePodTemplate});
 }

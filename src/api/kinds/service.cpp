@@ -164,7 +164,9 @@ void addServiceKinds(std::vector<KindStrategy>& out) {
                  .prepareForCreate = [](json::object& obj) {
                    obj["status"] = json::object{{"loadBalancer", json::object()}};
                  },
-                 .admitsServiceAddresses = true});
+                 .admitsServiceAddresses = true,
+                 // The REST storage's IP family allocation.
+                 .unownedOnCreate = {{"f:spec", "f:ipFamilies"}, {"f:spec", "f:ipFamilyPolicy"}}});
 }
 
 }  // namespace skiff::api
