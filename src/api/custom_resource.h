@@ -11,6 +11,9 @@
 
 namespace skiff::api {
 
+// The finalizer a CRD's DELETE adds: its objects are deleted before the CRD goes.
+inline constexpr const char* kCrdCleanupFinalizer = "customresourcecleanup.apiextensions.k8s.io";
+
 // spec.versions[].additionalPrinterColumns[]
 struct PrinterColumn {
   std::string name, type, format, description, jsonPath;

@@ -1,12 +1,15 @@
 // Name and label syntax, ObjectMeta validation, shared helpers and the per-kind dispatcher.
 #include "api/validation.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <map>
 #include <set>
 
+#include "api/kind_strategy.h"
 #include "api/validation_internal.h"
 
 namespace skiff::api {
@@ -289,16 +292,16 @@ bool selectorMatches(const json::object& selector, const json::object& labels) {
   return true;
 }
 
+bool isIP(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
 namespace {
 
-enum class NameRule { Subdomain, Label, Dns1035, PathSegment };
-
 NameRule nameRuleFor(std::string_view group, std::string_view kind) {
-  if (group.empty() && kind == "Namespace") return NameRule::Label;
-  if (group.empty() && kind == "Service") return NameRule::Dns1035;
-  if (group == "rbac.authorization.k8s.io" || group == "apiregistration.k8s.io")
-    return NameRule::PathSegment;
-  return NameRule::Subdomain;
+  const KindStrategy* strategy = kindStrategy(group, kind);
+  return strategy ? strategy->nameRule : NameRule::Subdomain;
 }
 
 bool clusterScoped(std::string_view group, std::string_view kind) {
@@ -534,10 +537,9 @@ std::vector<StatusCause> validateObject(std::string_view group, std::string_view
                                         const boost::json::object* oldObj) {
   validation::Errors errs;
   validation::validateObjectMeta(group, kind, obj, oldObj, errs);
-  if (!validation::validateWorkload(group, kind, obj, oldObj, errs) &&
-      !validation::validateApiRegistrationKind(group, kind, obj, errs) &&
-      !validation::validateApiExtensionsKind(group, kind, obj, oldObj, errs))
-    validation::validateCoreKind(group, kind, obj, oldObj, errs);
+  // The kind's own rules live in its strategy (src/api/kinds/).
+  if (const KindStrategy* strategy = kindStrategy(group, kind); strategy && strategy->validate)
+    strategy->validate(obj, oldObj, errs);
   return errs.take();
 }
 

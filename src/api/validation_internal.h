@@ -1,6 +1,6 @@
 // Helpers shared by the validation files: an error list that words causes like upstream's
 // field.Error (ErrorBody), Go-style value rendering and null-safe JSON access.
-// Private to src/api/validation*.
+// Private to src/api/validation* and src/api/kinds/.
 #pragma once
 
 #include <boost/json.hpp>
@@ -83,17 +83,22 @@ void validatePodSpecUpdate(const json::object& spec, const json::object& oldSpec
 void validateResourceRequirements(const json::object& resources, const std::string& path,
                                   Errors& errs);
 
-// Per-kind validation (validation_workloads.cpp, validation_core.cpp). Return false when the
-// kind is not theirs.
-bool validateWorkload(std::string_view group, std::string_view kind, const json::object& obj,
-                      const json::object* oldObj, Errors& errs);
-// APIService (validation_apiservice.cpp); false for any other kind.
-// CustomResourceDefinition (validation_crd.cpp); false for other kinds.
-bool validateApiExtensionsKind(std::string_view group, std::string_view kind, const json::object& o,
-                               const json::object* old, Errors& errs);
-bool validateApiRegistrationKind(std::string_view group, std::string_view kind,
-                                 const json::object& obj, Errors& errs);
-bool validateCoreKind(std::string_view group, std::string_view kind, const json::object& obj,
-                      const json::object* oldObj, Errors& errs);
+// Shared by the workload kinds (validation_workloads.cpp). Selector + template checks of the
+// replica-managing controllers (upstream ValidatePodTemplateSpecForReplicaSet and friends).
+void validateControllerSelectorAndTemplate(const json::object& spec, const std::string& what,
+                                           const std::vector<std::string>& restartPolicies,
+                                           bool selectorRequired, Errors& errs);
+void validateImmutableSelector(const json::object& spec, const json::object& oldSpec,
+                               Errors& errs);
+std::string intOrStringValue(const json::value& v);
+// maxUnavailable / maxSurge: a non-negative int or a percentage.
+void validateIntOrPercent(const json::object& o, std::string_view field, const std::string& path,
+                          Errors& errs);
+bool isZeroIntOrPercent(const json::object& o, std::string_view field);
+
+// An IPv4 or IPv6 address (Service cluster IPs, a Node's podCIDR).
+bool isIP(const std::string& s);
+
+// Per-kind validation lives in each kind's strategy (src/api/kinds/, api/kind_strategy.h).
 
 }  // namespace skiff::api::validation

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <random>
 
+#include "apiserver/strategy.h"
 #include "common/api_error.h"
 
 namespace skiff::apiserver {
@@ -123,11 +124,14 @@ void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bo
     const auto& meta = obj.at("metadata").as_object();
     requireLiveNamespace(str(meta, "namespace"));
   }
-  if (info.isCore("services") && !dryRun) allocateServiceAddresses(obj);
-  if (info.isCore("pods")) resolvePriority(obj);
-  if (info.isCore("pods"))
+  const api::KindStrategy* strategy = strategyOf(info);
+  if (!strategy) return;
+  if (strategy->admitsServiceAddresses && !dryRun) allocateServiceAddresses(obj);
+  if (strategy->admitsPodScheduling) {
+    resolvePriority(obj);
     addDefaultTolerations(obj, options_.defaultNotReadyTolerationSeconds,
                           options_.defaultUnreachableTolerationSeconds);
+  }
 }
 
 namespace {
@@ -155,7 +159,7 @@ void normalizeClusterIPs(json::object& spec, const json::object& oldSpec) {
 
 void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
                             const json::object& old) {
-  if (info.isCore("services")) {
+  if (const api::KindStrategy* strategy = strategyOf(info); strategy && strategy->admitsServiceAddresses) {
     // clusterIP is immutable once allocated; keep it when the client left it out.
     auto* spec = obj.if_contains("spec");
     auto* oldSpec = old.if_contains("spec");

@@ -13,14 +13,14 @@
 
 #include <memory>
 
+#include "api/custom_resource.h"
 #include "api/resource_registry.h"
 
 namespace skiff::apiserver {
 
 class ResourceStore;
 
-// The finalizer a CRD's DELETE adds: its objects are deleted before the CRD goes.
-inline constexpr const char* kCrdCleanupFinalizer = "customresourcecleanup.apiextensions.k8s.io";
+using api::kCrdCleanupFinalizer;  // added by a CRD's DELETE (api/kinds/crd.cpp)
 
 class CrdController {
  public:

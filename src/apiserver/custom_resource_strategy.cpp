@@ -60,30 +60,4 @@ std::vector<std::string> pruneCustomResource(const api::ResourceInfo& info, json
   return pruned;
 }
 
-bool prepareCrdDeletion(json::object& crd) {
-  json::object& meta = crd["metadata"].as_object();
-  json::value& finalizers = meta["finalizers"];
-  if (!finalizers.is_array()) finalizers.emplace_array();
-  bool changed = false;
-  auto& list = finalizers.as_array();
-  if (std::find(list.begin(), list.end(), json::value(kCrdCleanupFinalizer)) == list.end()) {
-    list.push_back(json::value(kCrdCleanupFinalizer));
-    changed = true;
-  }
-  json::value& status = crd["status"];
-  if (!status.is_object()) status.emplace_object();
-  json::value& conditions = status.as_object()["conditions"];
-  if (!conditions.is_array()) conditions.emplace_array();
-  json::array kept;
-  for (auto& c : conditions.as_array())
-    if (!c.is_object() || api::stringAt(c.as_object(), {"type"}) != "Terminating") kept.push_back(std::move(c));
-  kept.push_back(json::object{{"type", "Terminating"},
-                              {"status", "True"},
-                              {"lastTransitionTime", formatTime(std::chrono::system_clock::now())},
-                              {"reason", "InstanceDeletionInProgress"},
-                              {"message", "CustomResource deletion is in progress"}});
-  conditions = std::move(kept);
-  return changed;
-}
-
 }  // namespace skiff::apiserver

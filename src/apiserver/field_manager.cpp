@@ -11,6 +11,7 @@
 #include "api/field_set.h"
 #include "api/json_access.h"
 #include "api/openapi.h"
+#include "apiserver/strategy.h"
 #include "common/api_error.h"
 
 namespace skiff::apiserver {
@@ -304,12 +305,10 @@ void trackCreate(const ResourceInfo& info, json::object& obj, const RequestConte
   // Defaulted here, but set after the field manager upstream (the Priority admission plugin,
   // the Service REST storage's IP family allocation): nobody's. (A client that sends them
   // would own them upstream; Priority admission refuses a priority of the client's own.)
+  // Which fields: the kind's strategy says (api/kinds/pod.cpp, service.cpp).
   FieldSet serverSet;
-  if (info.isCore("pods")) serverSet.insert({"f:spec", "f:priority"});
-  if (info.isCore("services")) {
-    serverSet.insert({"f:spec", "f:ipFamilies"});
-    serverSet.insert({"f:spec", "f:ipFamilyPolicy"});
-  }
+  if (const api::KindStrategy* strategy = strategyOf(info))
+    for (const auto& path : strategy->unownedOnCreate) serverSet.insert(path);
   if (!serverSet.empty()) cmp.added.subtract(serverSet);
   recordUpdate(entries, selfEntry(info, ctx, "Update", ""), cmp);
   storeEntries(obj, entries);

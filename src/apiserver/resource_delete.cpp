@@ -3,6 +3,7 @@
 // "foregroundDeletion": the object stays, with a deletionTimestamp, until the garbage
 // collector has dealt with its dependents).
 #include <algorithm>
+#include <cctype>
 #include <boost/json.hpp>
 
 #include "api/conversion.h"
@@ -42,10 +43,16 @@ const std::string kForegroundFinalizer = "foregroundDeletion";
 
 // Upstream's DefaultGarbageCollectionPolicy: for backwards compatibility the v1
 // ReplicationController and batch/v1 Job orphan their dependents when the request names no
-// policy; everything else skiff serves defaults to background deletion.
-bool orphansByDefault(const ResourceInfo& info) {
-  return info.isCore("replicationcontrollers") ||
-         (info.group == "batch" && info.version == "v1" && info.plural == "jobs");
+// policy (their strategies say so); everything else skiff serves defaults to background
+// deletion.
+bool orphansByDefault(const api::KindStrategy* strategy) {
+  return strategy && strategy->orphansByDefault;
+}
+
+// "namespace" for Namespace: how upstream names the kind in "this namespace may not be deleted".
+std::string lowerKind(std::string kind) {
+  for (auto& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return kind;
 }
 
 bool hasFinalizer(const json::array& finalizers, const std::string& name) {
@@ -95,21 +102,20 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
     // The default depends on the version the client asked for, which the storage-version
     // recursion below no longer knows: resolve it first.
     DeleteOptions resolved = options;
-    resolved.orphanByDefault = orphansByDefault(info);
-    if (info.group == "batch" && info.plural == "jobs" && options.propagationPolicy.empty() &&
+    const api::KindStrategy* strategy = strategyOf(info);
+    resolved.orphanByDefault = orphansByDefault(strategy);
+    if (strategy && strategy->defaultDeleteWarning && options.propagationPolicy.empty() &&
         !options.orphanDependents)
-      addWarningOnce(
-          ctx,
-          "child pods are preserved by default when jobs are deleted; set "
-          "propagationPolicy=Background to remove them or set propagationPolicy=Orphan to "
-          "suppress this warning");
+      addWarningOnce(ctx, strategy->defaultDeleteWarning);
     return remove(info, ns, name, resolved, ctx, gone);
   }
   if (info.storage)
     return api::convertObject(remove(info.storageInfo(), ns, name, options, ctx, gone), info);
-  if (info.isCore("namespaces") &&
-      (name == "default" || name == "kube-system" || name == "kube-public"))
-    throw forbidden("namespaces", name, "this namespace may not be deleted");
+  const api::KindStrategy* strategy = strategyOf(info);
+  if (strategy)
+    for (std::string_view protectedName : strategy->undeletableNames)
+      if (name == protectedName)
+        throw forbidden(info.plural, name, "this " + lowerKind(info.kind) + " may not be deleted");
   const std::string k = key(info, ns, name);
   for (int attempt = 0;; ++attempt) {
     auto current = readForUpdate(info, k);
@@ -135,25 +141,17 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
       else meta["finalizers"] = finalizers;
     }
     bool hasFinalizers = !finalizers.empty();
-    bool isPod = info.isCore("pods");
-    bool isNamespace = info.isCore("namespaces");
-    int64_t grace = isPod ? podGracePeriod(obj, options) : 0;
+    const bool graceful = strategy && strategy->gracefulDeletion;
+    int64_t grace = graceful ? podGracePeriod(obj, options) : 0;
     bool alreadyDeleting = meta.contains("deletionTimestamp");
 
-    if (info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions") {
-      // A CRD goes only after its objects (crd_controller.h): the finalizer and condition
-      // upstream's CRD storage sets on DELETE.
-      prepareCrdDeletion(obj);
+    // The kind's own terminating state: a CRD waits for its objects (crd_controller.h), a
+    // Namespace for its spec.finalizers (the namespace controller).
+    if (strategy && strategy->prepareForDelete && strategy->prepareForDelete(obj))
       hasFinalizers = true;
-    }
-    if (isNamespace && hasNamespaceFinalizers(obj)) {
-      // Namespaces terminate through their finalizer (the namespace controller).
-      hasFinalizers = true;
-      obj["status"] = json::object{{"phase", "Terminating"}};
-    }
 
     if (hasFinalizers || grace > 0) {
-      if (!alreadyDeleting || (isPod && grace > 0)) {
+      if (!alreadyDeleting || (graceful && grace > 0)) {
         auto now = std::chrono::system_clock::now();
         int64_t currentGrace = 0;
         if (auto* g = meta.if_contains("deletionGracePeriodSeconds"); g && g->is_int64())
@@ -175,7 +173,8 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
       // Admission refuses new content in a Terminating namespace by reading the cache; wait
       // until the cache shows this write, so a create sent after the DELETE answered is
       // refused (upstream forces a live lookup for recently deleted namespaces instead).
-      if (isNamespace) caches_.waitFor(result.revision, std::chrono::seconds(5));
+      if (strategy && strategy->deleteVisibleInCache)
+        caches_.waitFor(result.revision, std::chrono::seconds(5));
       return obj;
     }
 

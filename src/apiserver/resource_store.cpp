@@ -342,7 +342,10 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   const json::object& newMeta = obj.at("metadata").as_object();
   const json::value* finalizers = newMeta.if_contains("finalizers");
   bool noFinalizers = !finalizers || !finalizers->is_array() || finalizers->as_array().empty();
-  if (info.isCore("namespaces") && hasNamespaceFinalizers(obj)) noFinalizers = false;
+  // Server-owned finalizers outside metadata (a Namespace's spec.finalizers) hold it too.
+  if (const api::KindStrategy* strategy = strategyOf(info);
+      strategy && strategy->holdsDeletion && strategy->holdsDeletion(obj))
+    noFinalizers = false;
   // (Like upstream, only when no graceful period is pending: a terminating pod waits for its
   // kubelet.)
   const json::value* grace = newMeta.if_contains("deletionGracePeriodSeconds");

@@ -1,11 +1,13 @@
-// Kind-specific write hooks (upstream's per-resource "strategy"): what the server itself
-// sets on create and update beyond generic metadata handling.
+// Kind-specific write hooks (upstream's per-resource "strategy"): the generic entry points the
+// server calls. Built-in kinds dispatch to their api::KindStrategy (src/api/kinds/), custom
+// resources to custom_resource_strategy.cpp.
 #pragma once
 
 #include <boost/json/object.hpp>
 #include <string>
 #include <vector>
 
+#include "api/kind_strategy.h"
 #include "api/resource_registry.h"
 #include "common/api_error.h"
 
@@ -26,18 +28,14 @@ std::vector<StatusCause> validateKindStatus(const api::ResourceInfo& info,
 // returns their paths. Built-in kinds are pruned by their OpenAPI definition instead.
 std::vector<std::string> pruneCustomResource(const api::ResourceInfo& info, boost::json::object& obj);
 
-// On create: resets status where clients may not set it, and fills server-owned status
-// (a Pod starts Pending with its QoS class, a Namespace Active).
+// On create: resets status where clients may not set it (unless the kind keeps it), then the
+// kind's own create hook (api/kind_strategy.h: a Pod starts Pending with its QoS class, a
+// Namespace Active, a Job gets its selector).
 void prepareForCreate(const api::ResourceInfo& info, boost::json::object& obj);
-// On a main-resource update (not /status).
+// On a main-resource update (not /status): the kind's update hook.
 void prepareForUpdate(const api::ResourceInfo& info, boost::json::object& obj,
                       const boost::json::object& old);
-// On DELETE of a CustomResourceDefinition: adds the cleanup finalizer and the Terminating
-// condition. Returns whether the finalizers changed.
-bool prepareCrdDeletion(boost::json::object& crd);
-// True while a namespace still lists spec.finalizers (the namespace controller's "kubernetes").
-bool hasNamespaceFinalizers(const boost::json::object& ns);
-// Pod QoS class from its containers' requests and limits: Guaranteed, Burstable, BestEffort.
-std::string podQosClass(const boost::json::object& pod);
+// The built-in kind's strategy, or nullptr for custom resources and kinds without one.
+const api::KindStrategy* strategyOf(const api::ResourceInfo& info);
 
 }  // namespace skiff::apiserver

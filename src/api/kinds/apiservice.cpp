@@ -1,10 +1,12 @@
-// kube-aggregator's APIService validation (pkg/apis/apiregistration/validation): the name is
+// APIService (kube-aggregator's registry): the port defaults to 443; validation
+// (pkg/apis/apiregistration/validation): the name is
 // "<version>.<group>", the group a DNS subdomain (empty only for the legacy "v1"), the version
 // a DNS label, priorities in range, and either a local APIService (no caBundle, no
 // insecureSkipTLSVerify) or a service reference with namespace, name and a valid port, whose
 // TLS is verified with caBundle or skipped, not both.
 #include <string>
 
+#include "api/kind_strategy.h"
 #include "api/validation_internal.h"
 #include "common/base64.h"
 
@@ -21,9 +23,7 @@ bool isTrue(const json::object& o, std::string_view key) { return boolText(o, ke
 
 }  // namespace
 
-bool validateApiRegistrationKind(std::string_view group, std::string_view kind,
-                                 const json::object& o, Errors& errs) {
-  if (group != "apiregistration.k8s.io" || kind != "APIService") return false;
+void validateApiService(const json::object& o, const json::object*, Errors& errs) {
   const auto& spec = obj(o, "spec");
   const std::string g = str(spec, "group"), v = str(spec, "version");
   const std::string required = v + "." + g;
@@ -60,7 +60,7 @@ bool validateApiRegistrationKind(std::string_view group, std::string_view kind,
     if (isTrue(spec, "insecureSkipTLSVerify"))
       errs.invalid("spec.insecureSkipTLSVerify", "true",
                    "local APIServices may not have insecureSkipTLSVerify");
-    return true;
+    return;
   }
   if (str(*service, "namespace").empty()) errs.required("spec.service.namespace");
   if (str(*service, "name").empty()) errs.required("spec.service.name");
@@ -70,7 +70,30 @@ bool validateApiRegistrationKind(std::string_view group, std::string_view kind,
                  "port is not valid: must be between 1 and 65535, inclusive");
   if (isTrue(spec, "insecureSkipTLSVerify") && caBytes > 0)
     errs.invalid("spec.insecureSkipTLSVerify", "true", "may not be true if caBundle is present");
-  return true;
 }
 
 }  // namespace skiff::api::validation
+
+namespace skiff::api {
+
+namespace json = boost::json;
+
+namespace {
+// kube-aggregator's v1 SetDefaults_ServiceReference: port 443.
+void defaultApiService(json::object& obj) {
+  auto spec = obj.find("spec");
+  if (spec == obj.end() || !spec->value().is_object()) return;
+  auto svc = spec->value().as_object().find("service");
+  if (svc != spec->value().as_object().end() && svc->value().is_object() &&
+      !svc->value().as_object().contains("port"))
+    svc->value().as_object()["port"] = 443;
+}
+}  // namespace
+
+void addApiServiceKinds(std::vector<KindStrategy>& out) {
+  out.push_back({.group = "apiregistration.k8s.io", .kind = "APIService",
+                 .defaults = defaultApiService, .validate = validation::validateApiService,
+                 .nameRule = NameRule::PathSegment});
+}
+
+}  // namespace skiff::api

@@ -1,16 +1,24 @@
-// CustomResourceDefinition validation (upstream's apiextensions validation, the rules users
+// CustomResourceDefinition (upstream pkg/registry/apiextensions): v1 defaults, the cleanup
+// finalizer on DELETE, and validation (upstream's apiextensions validation, the rules users
 // meet most): the name is "<plural>.<group>", names are DNS labels, exactly one storage
 // version, every version has a structural schema (a type everywhere, "object" at the root),
 // printer columns and scale paths are well formed, scope is immutable. CEL rules
 // (x-kubernetes-validations) must compile in skiff's CEL subset; a rule beyond it is refused
 // with a message naming what is not supported, never ignored.
 #include <re2/re2.h>
+
+#include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 
 #include "api/cel.h"
+#include "api/custom_resource.h"
+#include "api/json_access.h"
+#include "api/kind_strategy.h"
 #include "api/jsonpath.h"
 #include "api/validation_internal.h"
+#include "common/ids.h"
 
 namespace skiff::api::validation {
 
@@ -166,9 +174,7 @@ void validateVersions(const json::array& versions, Errors& errs) {
 
 }  // namespace
 
-bool validateApiExtensionsKind(std::string_view group, std::string_view kind, const json::object& o,
-                               const json::object* old, Errors& errs) {
-  if (group != "apiextensions.k8s.io" || kind != "CustomResourceDefinition") return false;
+void validateCrd(const json::object& o, const json::object* old, Errors& errs) {
   const auto& spec = obj(o, "spec");
   const auto& names = obj(spec, "names");
   const std::string g = str(spec, "group"), plural = str(names, "plural");
@@ -206,7 +212,68 @@ bool validateApiExtensionsKind(std::string_view group, std::string_view kind, co
     const std::string oldGroup = str(obj(*old, "spec"), "group");
     if (!oldGroup.empty() && g != oldGroup) errs.invalid("spec.group", quote(g), "field is immutable");
   }
-  return true;
 }
 
 }  // namespace skiff::api::validation
+
+namespace skiff::api {
+
+namespace json = boost::json;
+
+namespace {
+// Upstream's v1 defaults: conversion strategy None; singular and listKind from the kind.
+void defaultCrd(json::object& obj) {
+  json::object& spec = obj["spec"].is_object() ? obj["spec"].as_object() : obj["spec"].emplace_object();
+  json::value& conversion = spec["conversion"];
+  if (!conversion.is_object()) conversion = json::object{{"strategy", "None"}};
+  json::value& names = spec["names"];
+  if (names.is_object()) {
+    auto& n = names.as_object();
+    const json::value* k = n.if_contains("kind");
+    std::string kindName = k && k->is_string() ? std::string(k->as_string()) : "";
+    if (!kindName.empty()) {
+      json::value& singular = n["singular"];
+      if (!singular.is_string() || singular.as_string().empty()) {
+        std::string lower = kindName;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        singular = lower;
+      }
+      json::value& listKind = n["listKind"];
+      if (!listKind.is_string() || listKind.as_string().empty()) listKind = kindName + "List";
+    }
+  }
+}
+
+// On DELETE: the cleanup finalizer and the Terminating condition upstream's CRD storage sets.
+// A CRD then goes only after its objects (apiserver/crd_controller.h).
+bool prepareCrdDeletion(json::object& crd) {
+  json::object& meta = crd["metadata"].as_object();
+  json::value& finalizers = meta["finalizers"];
+  if (!finalizers.is_array()) finalizers.emplace_array();
+  auto& list = finalizers.as_array();
+  if (std::find(list.begin(), list.end(), json::value(kCrdCleanupFinalizer)) == list.end())
+    list.push_back(json::value(kCrdCleanupFinalizer));
+  json::value& status = crd["status"];
+  if (!status.is_object()) status.emplace_object();
+  json::value& conditions = status.as_object()["conditions"];
+  if (!conditions.is_array()) conditions.emplace_array();
+  json::array kept;
+  for (auto& c : conditions.as_array())
+    if (!c.is_object() || api::stringAt(c.as_object(), {"type"}) != "Terminating") kept.push_back(std::move(c));
+  kept.push_back(json::object{{"type", "Terminating"},
+                              {"status", "True"},
+                              {"lastTransitionTime", formatTime(std::chrono::system_clock::now())},
+                              {"reason", "InstanceDeletionInProgress"},
+                              {"message", "CustomResource deletion is in progress"}});
+  conditions = std::move(kept);
+  return true;  // always waits for the finalizer
+}
+}  // namespace
+
+void addCrdKinds(std::vector<KindStrategy>& out) {
+  out.push_back({.group = "apiextensions.k8s.io", .kind = "CustomResourceDefinition",
+                 .defaults = defaultCrd, .validate = validation::validateCrd,
+                 .prepareForDelete = prepareCrdDeletion});
+}
+
+}  // namespace skiff::api
