@@ -3,7 +3,7 @@ BUILD ?= build
 DATA_DIR ?= $(CURDIR)/.data
 LISTEN ?= 127.0.0.1:6443
 
-.PHONY: deps build up test unit e2e fuzz bench clean
+.PHONY: deps build up test unit e2e fuzz lint bench clean
 
 deps:
 	@scripts/install-deps
@@ -20,7 +20,7 @@ up: build
 	$(BUILD)/skiff up --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 # The benchmarks are not part of `build`, but they must keep compiling.
-test: build fuzz
+test: build lint fuzz
 	@ninja -C $(BUILD) apiserver_bench scheduler_bench scheduler_cycle_bench
 	cd $(BUILD) && ctest --output-on-failure
 
@@ -32,6 +32,10 @@ e2e: build
 
 bench: build
 	scripts/bench-apiserver $(BUILD)
+
+# Formatting (.clang-format, clang-format 14): `scripts/check-format --fix` rewrites.
+lint: deps
+	@scripts/check-format
 
 # Short libFuzzer runs over the parsers (clang, separate tree).
 fuzz: deps

@@ -5,13 +5,13 @@
 //
 // Phases: concurrent create of N pods; gets of random pods; list of all pods (JSON and
 // Table); watch fan-out (W watchers, event delivery latency); server RSS (with --pid).
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -68,7 +68,9 @@ double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 
 void report(const std::string& what, std::vector<double>& lat, double seconds) {
   std::sort(lat.begin(), lat.end());
-  auto pct = [&](double p) { return lat.empty() ? 0 : lat[std::min(lat.size() - 1, size_t(p * lat.size()))]; };
+  auto pct = [&](double p) {
+    return lat.empty() ? 0 : lat[std::min(lat.size() - 1, size_t(p * lat.size()))];
+  };
   std::printf("%-28s n=%-7zu %9.0f ops/s  p50=%.2fms p90=%.2fms p99=%.2fms max=%.2fms\n",
               what.c_str(), lat.size(), lat.size() / seconds, pct(0.5), pct(0.9), pct(0.99),
               lat.empty() ? 0 : lat.back());
@@ -114,13 +116,20 @@ int main(int argc, char** argv) {
     if (a == "--server") {
       host = v.substr(0, v.rfind(':'));
       port = v.substr(v.rfind(':') + 1);
-    } else if (a == "--pods") pods = std::stoi(v);
-    else if (a == "--threads") threads = std::stoi(v);
-    else if (a == "--watchers") watchers = std::stoi(v);
-    else if (a == "--gets") gets = std::stoi(v);
-    else if (a == "--lists") lists = std::stoi(v);
-    else if (a == "--pid") pid = std::stoi(v);
-    else if (a == "--namespace") ns = v;
+    } else if (a == "--pods")
+      pods = std::stoi(v);
+    else if (a == "--threads")
+      threads = std::stoi(v);
+    else if (a == "--watchers")
+      watchers = std::stoi(v);
+    else if (a == "--gets")
+      gets = std::stoi(v);
+    else if (a == "--lists")
+      lists = std::stoi(v);
+    else if (a == "--pid")
+      pid = std::stoi(v);
+    else if (a == "--namespace")
+      ns = v;
   }
   const std::string base = "/api/v1/namespaces/" + ns + "/pods";
   if (pid) std::printf("server RSS at start: %.1f MB\n", rssKb(pid) / 1024.0);
@@ -152,7 +161,8 @@ int main(int argc, char** argv) {
     std::string cmBase = "/api/v1/namespaces/" + ns + "/configmaps";
     Conn setup;
     auto list = setup.request(http::verb::get, cmBase + "?limit=1");
-    std::string rv = boost::json::parse(list.body()).at("metadata").at("resourceVersion").as_string().c_str();
+    std::string rv =
+        boost::json::parse(list.body()).at("metadata").at("resourceVersion").as_string().c_str();
     const int events = 50;
     std::mutex mu;
     std::vector<double> lat;
@@ -161,7 +171,8 @@ int main(int argc, char** argv) {
     for (int w = 0; w < watchers; ++w)
       ts.emplace_back([&] {
         Conn c;
-        http::request<http::empty_body> req{http::verb::get, cmBase + "?watch=true&resourceVersion=" + rv, 11};
+        http::request<http::empty_body> req{http::verb::get,
+                                            cmBase + "?watch=true&resourceVersion=" + rv, 11};
         req.set(http::field::host, host);
         http::write(c.stream, req);
         http::response_parser<http::buffer_body> parser;
@@ -184,7 +195,10 @@ int main(int argc, char** argv) {
             pending.erase(0, nl + 1);
             auto sent = std::stoll(std::string(ev.at("object").at("data").at("t").as_string()));
             double d = (std::chrono::duration_cast<std::chrono::microseconds>(
-                            Clock::now().time_since_epoch()).count() - sent) / 1000.0;
+                            Clock::now().time_since_epoch())
+                            .count() -
+                        sent) /
+                       1000.0;
             std::lock_guard l(mu);
             lat.push_back(d);
             ++seen;
@@ -195,7 +209,9 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto start = Clock::now();
     for (int i = 0; i < events; ++i) {
-      auto t = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+      auto t =
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+              .count();
       setup.request(http::verb::post, cmBase,
                     R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"watch-)" +
                         std::to_string(i) + R"("},"data":{"t":")" + std::to_string(t) + R"("}})");

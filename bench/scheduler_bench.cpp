@@ -6,13 +6,12 @@
 // from its /metrics histogram. Not a test: it prints numbers.
 //
 //   scheduler_bench --kubeconfig DIR/kubeconfig --nodes 5000 --initial 1000 --pods 10000
-#include <boost/json.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -41,15 +40,17 @@ json::object pod(const std::string& ns, const std::string& name) {
       {"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{"app", "sched-bench"}}}}},
       {"spec",
        {{"containers",
-         json::array{json::object{{"name", "pause"},
-                                  {"image", "registry.k8s.io/pause:3.10"},
-                                  {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "500Mi"}}}}}}}}}}};
+         json::array{json::object{
+             {"name", "pause"},
+             {"image", "registry.k8s.io/pause:3.10"},
+             {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "500Mi"}}}}}}}}}}};
 }
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(std::ceil(p / 100.0 * v.size())) - (p > 0 ? 1 : 0));
+  size_t i = std::min(v.size() - 1,
+                      static_cast<size_t>(std::ceil(p / 100.0 * v.size())) - (p > 0 ? 1 : 0));
   return v[i];
 }
 
@@ -65,7 +66,9 @@ Histogram readHistogram(RestClient& c, const std::string& name, const std::strin
   std::string text = c.transport().request("GET", "/metrics").body;
   std::istringstream in(text);
   std::string line;
-  auto matches = [&](const std::string& l) { return labelMatch.empty() || l.find(labelMatch) != std::string::npos; };
+  auto matches = [&](const std::string& l) {
+    return labelMatch.empty() || l.find(labelMatch) != std::string::npos;
+  };
   auto value = [](const std::string& l) { return std::stod(l.substr(l.rfind(' ') + 1)); };
   while (std::getline(in, line)) {
     if (line.rfind(name + "_sum", 0) == 0 && matches(line)) out.sum = value(line);
@@ -85,7 +88,8 @@ Histogram readHistogram(RestClient& c, const std::string& name, const std::strin
 // Percentile from the difference of two cumulative histograms (linear within a bucket).
 double histogramPercentile(const Histogram& before, const Histogram& after, double p) {
   std::vector<std::pair<double, double>> cum;
-  for (auto& [b, n] : after.buckets) cum.push_back({b, n - (before.buckets.count(b) ? before.buckets.at(b) : 0)});
+  for (auto& [b, n] : after.buckets)
+    cum.push_back({b, n - (before.buckets.count(b) ? before.buckets.at(b) : 0)});
   if (cum.empty() || cum.back().second <= 0) return 0;
   double target = cum.back().second * p / 100.0, lower = 0, prevCount = 0;
   for (auto& [b, n] : cum) {
@@ -100,8 +104,9 @@ double histogramPercentile(const Histogram& before, const Histogram& after, doub
   return lower;
 }
 
-void createAll(RestClient& c, const std::string& ns, const std::string& prefix, int count, int threads,
-               std::unordered_map<std::string, Clock::time_point>* created, std::mutex* mu) {
+void createAll(RestClient& c, const std::string& ns, const std::string& prefix, int count,
+               int threads, std::unordered_map<std::string, Clock::time_point>* created,
+               std::mutex* mu) {
   std::atomic<int> next{0};
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; ++t)
@@ -132,11 +137,16 @@ int main(int argc, char** argv) {
   int nodes = 5000, initial = 1000, pods = 10000, threads = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
-    if (a == "--kubeconfig") kubeconfig = v;
-    else if (a == "--nodes") nodes = std::stoi(v);
-    else if (a == "--initial") initial = std::stoi(v);
-    else if (a == "--pods") pods = std::stoi(v);
-    else if (a == "--threads") threads = std::stoi(v);
+    if (a == "--kubeconfig")
+      kubeconfig = v;
+    else if (a == "--nodes")
+      nodes = std::stoi(v);
+    else if (a == "--initial")
+      initial = std::stoi(v);
+    else if (a == "--pods")
+      pods = std::stoi(v);
+    else if (a == "--threads")
+      threads = std::stoi(v);
   }
   RestClient c(loadKubeconfig(kubeconfig));
   const std::string ns = "sched-bench";
@@ -153,8 +163,9 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   try {
-    c.create(skiff::client::resources::namespaces, "",
-             json::object{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
+    c.create(
+        skiff::client::resources::namespaces, "",
+        json::object{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
   } catch (const std::exception&) {
   }
 
@@ -183,11 +194,13 @@ int main(int argc, char** argv) {
   createAll(c, ns, "initial-", initial, threads, nullptr, nullptr);
   {
     std::unique_lock lock(mu);
-    cv.wait_for(lock, std::chrono::minutes(5), [&] { return initialBound >= static_cast<size_t>(initial); });
+    cv.wait_for(lock, std::chrono::minutes(5),
+                [&] { return initialBound >= static_cast<size_t>(initial); });
   }
   std::cout << "initial pods bound: " << initialBound << "/" << initial << "\n";
 
-  const std::string attempt = "scheduler_scheduling_attempt_duration_seconds", algorithm = "scheduler_scheduling_algorithm_duration_seconds";
+  const std::string attempt = "scheduler_scheduling_attempt_duration_seconds",
+                    algorithm = "scheduler_scheduling_algorithm_duration_seconds";
   auto metricsBefore = readHistogram(c, attempt, "result=\"scheduled\"");
   auto algorithmBefore = readHistogram(c, algorithm, "");
   auto t0 = Clock::now();
@@ -195,7 +208,8 @@ int main(int argc, char** argv) {
   auto createdAll = Clock::now();
   {
     std::unique_lock lock(mu);
-    cv.wait_for(lock, std::chrono::minutes(10), [&] { return static_cast<int>(bound.size()) >= pods; });
+    cv.wait_for(lock, std::chrono::minutes(10),
+                [&] { return static_cast<int>(bound.size()) >= pods; });
   }
   auto metricsAfter = readHistogram(c, attempt, "result=\"scheduled\"");
   auto algorithmAfter = readHistogram(c, algorithm, "");
@@ -205,13 +219,15 @@ int main(int argc, char** argv) {
     std::lock_guard lock(mu);
     for (auto& [name, t] : bound) {
       last = std::max(last, t);
-      if (created.count(name)) latencies.push_back(std::chrono::duration<double, std::milli>(t - created[name]).count());
+      if (created.count(name))
+        latencies.push_back(std::chrono::duration<double, std::milli>(t - created[name]).count());
     }
   }
   watcher.stop();
   double seconds = std::chrono::duration<double>(last - t0).count();
   double createSeconds = std::chrono::duration<double>(createdAll - t0).count();
-  std::printf("nodes %d, initial pods %d, measured pods %d (bound %zu)\n", nodes, initial, pods, latencies.size());
+  std::printf("nodes %d, initial pods %d, measured pods %d (bound %zu)\n", nodes, initial, pods,
+              latencies.size());
   std::printf("create: %.0f pods/s (%.2f s)\n", pods / createSeconds, createSeconds);
   std::printf("scheduling throughput (first create -> last bound): %.0f pods/s (%.2f s)\n",
               latencies.size() / seconds, seconds);
@@ -222,8 +238,9 @@ int main(int argc, char** argv) {
               1000 * histogramPercentile(metricsBefore, metricsAfter, 90),
               1000 * histogramPercentile(metricsBefore, metricsAfter, 99));
   double cycles = algorithmAfter.count - algorithmBefore.count;
-  std::printf("scheduling algorithm ms (per cycle, serial part): mean %.3f over %.0f cycles; p99 %.2f\n",
-              cycles > 0 ? 1000 * (algorithmAfter.sum - algorithmBefore.sum) / cycles : 0.0, cycles,
-              1000 * histogramPercentile(algorithmBefore, algorithmAfter, 99));
+  std::printf(
+      "scheduling algorithm ms (per cycle, serial part): mean %.3f over %.0f cycles; p99 %.2f\n",
+      cycles > 0 ? 1000 * (algorithmAfter.sum - algorithmBefore.sum) / cycles : 0.0, cycles,
+      1000 * histogramPercentile(algorithmBefore, algorithmAfter, 99));
   return static_cast<int>(latencies.size()) >= pods ? 0 : 1;
 }

@@ -24,28 +24,30 @@ namespace {
 
 // The node the hollow agent registers (labels, capacity) after its first status post.
 json::value hollowNode(const std::string& name) {
-  json::object resources{{"cpu", "4"}, {"memory", "16Gi"}, {"ephemeral-storage", "100Gi"}, {"pods", "110"}};
-  return json::object{
-      {"metadata",
-       {{"name", name},
-        {"labels",
-         {{"kubernetes.io/hostname", name},
-          {"kubernetes.io/os", "linux"},
-          {"kubernetes.io/arch", "amd64"},
-          {"beta.kubernetes.io/os", "linux"},
-          {"beta.kubernetes.io/arch", "amd64"},
-          {"node.kubernetes.io/instance-type", "hollow"},
-          {"skiff.io/hollow-node", "true"}}}}},
-      {"spec", json::object{}},
-      {"status", {{"capacity", resources}, {"allocatable", resources}}}};
+  json::object resources{
+      {"cpu", "4"}, {"memory", "16Gi"}, {"ephemeral-storage", "100Gi"}, {"pods", "110"}};
+  return json::object{{"metadata",
+                       {{"name", name},
+                        {"labels",
+                         {{"kubernetes.io/hostname", name},
+                          {"kubernetes.io/os", "linux"},
+                          {"kubernetes.io/arch", "amd64"},
+                          {"beta.kubernetes.io/os", "linux"},
+                          {"beta.kubernetes.io/arch", "amd64"},
+                          {"node.kubernetes.io/instance-type", "hollow"},
+                          {"skiff.io/hollow-node", "true"}}}}},
+                      {"spec", json::object{}},
+                      {"status", {{"capacity", resources}, {"allocatable", resources}}}};
 }
 
 // scheduler_perf's pod-default, as the API server stores it (default tolerations included).
 json::value perfPod(const std::string& name) {
   json::array tolerations;
   for (const char* key : {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
-    tolerations.push_back(
-        {{"key", key}, {"operator", "Exists"}, {"effect", "NoExecute"}, {"tolerationSeconds", 300}});
+    tolerations.push_back({{"key", key},
+                           {"operator", "Exists"},
+                           {"effect", "NoExecute"},
+                           {"tolerationSeconds", 300}});
   return json::object{
       {"metadata", {{"name", name}, {"namespace", "sched-perf"}, {"uid", "uid-" + name}}},
       {"spec",
@@ -67,7 +69,8 @@ int main(int argc, char** argv) {
   if (argc > 3) options.parallelism = static_cast<unsigned>(std::atoi(argv[3]));
 
   SchedulerCache cache;
-  for (int i = 0; i < nodes; ++i) cache.addOrUpdateNode(NodeInfo::fromJson(hollowNode("perf-" + std::to_string(i))));
+  for (int i = 0; i < nodes; ++i)
+    cache.addOrUpdateNode(NodeInfo::fromJson(hollowNode("perf-" + std::to_string(i))));
   SchedulingAlgorithm algorithm(defaultProfile(), options);
 
   const bool cold = std::getenv("COLD") != nullptr;
@@ -86,7 +89,7 @@ int main(int argc, char** argv) {
     busy += std::chrono::steady_clock::now() - start;
   }
   double seconds = std::chrono::duration<double>(busy).count();
-  std::printf("nodes %d, pods %d, scheduled %d%s: %.1f us per cycle (%.0f pods/s)\n", nodes, pods, scheduled,
-              cold ? " (cold caches)" : "", seconds * 1e6 / pods, pods / seconds);
+  std::printf("nodes %d, pods %d, scheduled %d%s: %.1f us per cycle (%.0f pods/s)\n", nodes, pods,
+              scheduled, cold ? " (cold caches)" : "", seconds * 1e6 / pods, pods / seconds);
   return scheduled == pods ? 0 : 1;
 }

@@ -31,7 +31,9 @@ void openSqlite(const benchmark::State&) {
   gStore = skiff::storage::openSqliteStore(o);
 }
 
-void openMemory(const benchmark::State&) { gStore = skiff::storage::openMemoryStore({.interval = {}, .retention = {}}); }
+void openMemory(const benchmark::State&) {
+  gStore = skiff::storage::openMemoryStore({.interval = {}, .retention = {}});
+}
 
 void closeStore(const benchmark::State&) {
   gStore.reset();

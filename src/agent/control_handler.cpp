@@ -19,7 +19,8 @@ net::HttpResponse error(int status, const std::string& message) {
 }
 
 json::object toJson(const HollowAgent::NodeInfo& n) {
-  return json::object{{"name", n.name}, {"state", n.state}, {"podCIDR", n.podCIDR}, {"pods", n.pods}};
+  return json::object{
+      {"name", n.name}, {"state", n.state}, {"podCIDR", n.podCIDR}, {"pods", n.pods}};
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #include "agent/hollow_agent.h"
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <stdexcept>
 
 #include "client/node_lease.h"
@@ -38,7 +38,8 @@ std::string str(const json::object& o, const char* k) {
   auto* v = o.if_contains(k);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
-std::string strAt(const json::object& o, std::initializer_list<const char*> parents, const char* k) {
+std::string strAt(const json::object& o, std::initializer_list<const char*> parents,
+                  const char* k) {
   auto* p = objAt(o, parents);
   return p ? str(*p, k) : std::string();
 }
@@ -77,8 +78,9 @@ const json::object* findCondition(const json::object* status, std::string_view t
 }
 
 // A condition whose lastTransitionTime only moves when its status does.
-json::object condition(const json::object* currentStatus, const std::string& type, const std::string& status,
-                       const std::string& reason, const std::string& message, const std::string& now) {
+json::object condition(const json::object* currentStatus, const std::string& type,
+                       const std::string& status, const std::string& reason,
+                       const std::string& message, const std::string& now) {
   json::object c{{"type", type}, {"status", status}};
   std::string transition = now;
   if (auto* cur = findCondition(currentStatus, type); cur && str(*cur, "status") == status) {
@@ -98,7 +100,8 @@ bool runsToCompletion(const json::object& pod) {
 }
 
 // Container names of spec.<field> (skipping malformed entries).
-std::vector<std::pair<std::string, std::string>> containersOf(const json::object& pod, const char* field) {
+std::vector<std::pair<std::string, std::string>> containersOf(const json::object& pod,
+                                                              const char* field) {
   std::vector<std::pair<std::string, std::string>> out;
   auto* spec = objAt(pod, {"spec"});
   auto* list = spec ? arr(*spec, field) : nullptr;
@@ -221,7 +224,8 @@ const HollowAgent::Node* HollowAgent::findNode(const std::string& name) const {
 std::chrono::milliseconds HollowAgent::spreadOffset(size_t index) const {
   // Node i first renews at i/N of the interval, so N nodes renew evenly, not in one burst.
   auto n = std::max(1, options_.nodes);
-  return std::chrono::milliseconds(options_.leaseRenewInterval.count() * static_cast<int64_t>(index) / n);
+  return std::chrono::milliseconds(options_.leaseRenewInterval.count() *
+                                   static_cast<int64_t>(index) / n);
 }
 
 void HollowAgent::start(std::chrono::milliseconds syncTimeout) {
@@ -234,8 +238,10 @@ void HollowAgent::start(std::chrono::milliseconds syncTimeout) {
   if (!nodeInformer_.waitForSync(syncTimeout) || !podInformer_.waitForSync(syncTimeout))
     throw std::runtime_error("hollow agent: informers did not sync");
   adoptRunningPods();
-  for (int i = 0; i < options_.heartbeatWorkers; ++i) threads_.emplace_back(namedThread("hollow-beat", [this] { heartbeatWorker(); }));
-  for (int i = 0; i < options_.podWorkers; ++i) threads_.emplace_back(namedThread("hollow-pod", [this] { podWorker(); }));
+  for (int i = 0; i < options_.heartbeatWorkers; ++i)
+    threads_.emplace_back(namedThread("hollow-beat", [this] { heartbeatWorker(); }));
+  for (int i = 0; i < options_.podWorkers; ++i)
+    threads_.emplace_back(namedThread("hollow-pod", [this] { podWorker(); }));
   for (auto& n : nodeList_) heartbeats_.add("register/" + n->name);
 }
 
@@ -247,7 +253,8 @@ void HollowAgent::stop() {
   threads_.clear();
   podInformer_.stop();
   nodeInformer_.stop();
-  if (started_) SKIFF_LOG_INFO("hollow-agent stopped; its {} nodes stop heartbeating", options_.nodes);
+  if (started_)
+    SKIFF_LOG_INFO("hollow-agent stopped; its {} nodes stop heartbeating", options_.nodes);
 }
 
 // After a restart, pods already Running keep their addresses and start times: mark them
@@ -294,18 +301,22 @@ void HollowAgent::onNode(const json::object& obj) {
     if (!cidr.empty() && node->ips.cidr() != cidr) {
       // A changed range invalidates the addresses handed out; in practice the range only
       // ever arrives once (nodeipam never moves it).
-      if (node->ips.reset(cidr)) cidrArrived = true;
-      else SKIFF_LOG_WARN("hollow-agent node={} unusable podCIDR={}", name, cidr);
+      if (node->ips.reset(cidr))
+        cidrArrived = true;
+      else
+        SKIFF_LOG_WARN("hollow-agent node={} unusable podCIDR={}", name, cidr);
     }
     // Something else (the node lifecycle controller after a stop) changed Ready while we
     // are alive: report again now rather than at the next periodic post.
     auto* ready = findCondition(objAt(obj, {"status"}), "Ready");
-    if (node->registered && !node->stopped && !node->deleted && (!ready || str(*ready, "status") != "True"))
+    if (node->registered && !node->stopped && !node->deleted &&
+        (!ready || str(*ready, "status") != "True"))
       needsStatus = true;
   }
   if (needsStatus) heartbeats_.add("status/" + name);
   if (cidrArrived) {
-    SKIFF_LOG_INFO("hollow-agent node={} podCIDR={} network ready", name, strAt(obj, {"spec"}, "podCIDR"));
+    SKIFF_LOG_INFO("hollow-agent node={} podCIDR={} network ready", name,
+                   strAt(obj, {"spec"}, "podCIDR"));
     enqueuePodsOf(name);
   }
 }
@@ -322,15 +333,19 @@ void HollowAgent::onNodeDeleted(const json::object& obj) {
     node->uid.clear();
     node->ips.reset("");
     for (auto it = podRecords_.begin(); it != podRecords_.end();) {
-      if (it->second.node == name) it = podRecords_.erase(it);
-      else ++it;
+      if (it->second.node == name)
+        it = podRecords_.erase(it);
+      else
+        ++it;
     }
   }
-  SKIFF_LOG_INFO("hollow-agent node={} was deleted; it stops heartbeating and forgets its pods", name);
+  SKIFF_LOG_INFO("hollow-agent node={} was deleted; it stops heartbeating and forgets its pods",
+                 name);
 }
 
 void HollowAgent::enqueuePodsOf(const std::string& node) {
-  for (auto& pod : podInformer_.byIndex(client::kIndexNodeName, node)) pods_.add(client::objectKey(*pod));
+  for (auto& pod : podInformer_.byIndex(client::kIndexNodeName, node))
+    pods_.add(client::objectKey(*pod));
 }
 
 // ---------------------------------------------------------------- heartbeats
@@ -359,9 +374,12 @@ void HollowAgent::handleHeartbeat(const std::string& key) {
     if (!node || node->stopped) return;
     if (kind != "register" && (node->deleted || !node->registered)) return;
   }
-  if (kind == "register") registerNode(name);
-  else if (kind == "lease") renewLease(name);
-  else if (kind == "status") postStatus(name);
+  if (kind == "register")
+    registerNode(name);
+  else if (kind == "lease")
+    renewLease(name);
+  else if (kind == "status")
+    postStatus(name);
 }
 
 void HollowAgent::registerNode(const std::string& name) {
@@ -373,13 +391,11 @@ void HollowAgent::registerNode(const std::string& name) {
   try {
     auto existing = nodeInformer_.get(name);
     if (!existing) {
-      json::object labels{{"kubernetes.io/hostname", name},
-                          {"kubernetes.io/os", "linux"},
-                          {"kubernetes.io/arch", "amd64"},
-                          {"beta.kubernetes.io/os", "linux"},
-                          {"beta.kubernetes.io/arch", "amd64"},
-                          {"node.kubernetes.io/instance-type", "hollow"},
-                          {"skiff.io/hollow-node", "true"}};
+      json::object labels{
+          {"kubernetes.io/hostname", name},     {"kubernetes.io/os", "linux"},
+          {"kubernetes.io/arch", "amd64"},      {"beta.kubernetes.io/os", "linux"},
+          {"beta.kubernetes.io/arch", "amd64"}, {"node.kubernetes.io/instance-type", "hollow"},
+          {"skiff.io/hollow-node", "true"}};
       for (auto& [k, v] : options_.labels) labels[k] = v;
       json::array taints;
       for (auto& t : options_.taints) {
@@ -414,7 +430,8 @@ void HollowAgent::registerNode(const std::string& name) {
     heartbeats_.addAfter("lease/" + name, spreadOffset(node->index));
     SKIFF_LOG_DEBUG("hollow-agent node={} registered", name);
   } catch (const std::exception& e) {
-    SKIFF_LOG_WARN("hollow-agent node={} registration failed, retrying error=\"{}\"", name, e.what());
+    SKIFF_LOG_WARN("hollow-agent node={} registration failed, retrying error=\"{}\"", name,
+                   e.what());
     std::lock_guard lock(mu_);
     node->registered = false;
     heartbeats_.addAfter("register/" + name, std::chrono::seconds(2));
@@ -452,7 +469,8 @@ json::object HollowAgent::nodeStatus(const Node& node, const json::object* curre
     c["lastHeartbeatTime"] = now;
     conditions.push_back(std::move(c));
   };
-  add("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available");
+  add("MemoryPressure", "False", "KubeletHasSufficientMemory",
+      "kubelet has sufficient memory available");
   add("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure");
   add("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available");
   add("Ready", "True", "KubeletReady", "kubelet is posting ready status (hollow node)");
@@ -511,7 +529,8 @@ bool HollowAgent::stopNode(const std::string& name) {
   std::lock_guard lock(mu_);
   auto* node = findNode(name);
   if (!node) return false;
-  if (!node->stopped) SKIFF_LOG_INFO("hollow-agent node={} stopped (no heartbeats, pods frozen)", name);
+  if (!node->stopped)
+    SKIFF_LOG_INFO("hollow-agent node={} stopped (no heartbeats, pods frozen)", name);
   node->stopped = true;
   return true;
 }
@@ -546,7 +565,10 @@ std::vector<HollowAgent::NodeInfo> HollowAgent::nodes() const {
   for (auto& n : nodeList_) {
     NodeInfo info;
     info.name = n->name;
-    info.state = n->stopped ? "stopped" : n->deleted ? "deleted" : n->registered ? "running" : "registering";
+    info.state = n->stopped      ? "stopped"
+                 : n->deleted    ? "deleted"
+                 : n->registered ? "running"
+                                 : "registering";
     info.podCIDR = n->ips.cidr();
     info.pods = pods[n->name];
     out.push_back(std::move(info));
@@ -569,7 +591,8 @@ void HollowAgent::podWorker() {
         syncPod(*key);
         pods_.forget(*key);
       } catch (const ApiError& e) {
-        if (e.code() != 409) SKIFF_LOG_WARN("hollow-agent pod={} sync failed error=\"{}\"", *key, e.what());
+        if (e.code() != 409)
+          SKIFF_LOG_WARN("hollow-agent pod={} sync failed error=\"{}\"", *key, e.what());
         pods_.addRateLimited(*key);
       } catch (const std::exception& e) {
         SKIFF_LOG_WARN("hollow-agent pod={} sync failed error=\"{}\"", *key, e.what());
@@ -622,12 +645,13 @@ void HollowAgent::syncPod(const std::string& key) {
       auto* spec = objAt(*pod, {"spec"});
       int64_t grace = intOr(meta, "deletionGracePeriodSeconds",
                             intOr(spec, "terminationGracePeriodSeconds", kDefaultGraceSeconds));
-      auto delay = std::min<std::chrono::milliseconds>(options_.terminationDelay,
-                                                       std::chrono::seconds(std::max<int64_t>(0, grace)));
+      auto delay = std::min<std::chrono::milliseconds>(
+          options_.terminationDelay, std::chrono::seconds(std::max<int64_t>(0, grace)));
       auto due = *rec.deletingSince + delay;
       if (Clock::now() < due) {
-        pods_.addAfter(key, std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()) +
-                                std::chrono::milliseconds(1));
+        pods_.addAfter(key,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()) +
+                           std::chrono::milliseconds(1));
         return;
       }
       snapshot = rec;
@@ -647,7 +671,8 @@ void HollowAgent::syncPod(const std::string& key) {
         rec.startTime = now;
         auto ip = node->ips.allocate();
         if (!ip) {
-          SKIFF_LOG_WARN("hollow-agent node={} pod={} no address left in {}", nodeName, key, node->ips.cidr());
+          SKIFF_LOG_WARN("hollow-agent node={} pod={} no address left in {}", nodeName, key,
+                         node->ips.cidr());
           pods_.addAfter(key, std::chrono::seconds(5));
           return;
         }
@@ -734,7 +759,8 @@ json::object HollowAgent::podStatus(const json::object& pod, const PodRecord& re
   for (auto& [name, image] : containers) notReady += (notReady.empty() ? "" : " ") + name;
 
   json::array conditions;
-  conditions.push_back(condition(current, "PodReadyToStartContainers", running ? "True" : "False", "", "", now));
+  conditions.push_back(
+      condition(current, "PodReadyToStartContainers", running ? "True" : "False", "", "", now));
   conditions.push_back(condition(current, "Initialized", "True", "", "", now));
   if (succeeded) {
     conditions.push_back(condition(current, "Ready", "False", "PodCompleted", "", now));
@@ -745,20 +771,20 @@ json::object HollowAgent::podStatus(const json::object& pod, const PodRecord& re
   } else {
     auto msg = "containers with unready status: [" + notReady + "]";
     conditions.push_back(condition(current, "Ready", "False", "ContainersNotReady", msg, now));
-    conditions.push_back(condition(current, "ContainersReady", "False", "ContainersNotReady", msg, now));
+    conditions.push_back(
+        condition(current, "ContainersReady", "False", "ContainersNotReady", msg, now));
   }
   // PodScheduled is the scheduler's; keep what it wrote.
-  if (auto* sched = findCondition(current, "PodScheduled")) conditions.push_back(*sched);
-  else conditions.push_back(condition(current, "PodScheduled", "True", "", "", now));
+  if (auto* sched = findCondition(current, "PodScheduled"))
+    conditions.push_back(*sched);
+  else
+    conditions.push_back(condition(current, "PodScheduled", "True", "", "", now));
 
-  auto containerStatus = [&](const std::string& name, const std::string& image, bool terminatedDone) {
+  auto containerStatus = [&](const std::string& name, const std::string& image,
+                             bool terminatedDone) {
     auto id = "hollow://" + hex64(uid + "/" + name);
-    json::object s{{"name", name},
-                   {"image", image},
-                   {"imageID", imageId(image)},
-                   {"containerID", id},
-                   {"restartCount", 0},
-                   {"lastState", json::object{}}};
+    json::object s{{"name", name},      {"image", image},    {"imageID", imageId(image)},
+                   {"containerID", id}, {"restartCount", 0}, {"lastState", json::object{}}};
     if (terminatedDone) {
       s["ready"] = false;
       s["started"] = false;
@@ -773,8 +799,10 @@ json::object HollowAgent::podStatus(const json::object& pod, const PodRecord& re
           if (auto* list = arr(*current, field))
             for (auto& old : *list)
               if (old.is_object() && str(old.as_object(), "name") == name)
-                if (auto* t = objAt(old.as_object(), {"state", "terminated"}); t && t->contains("finishedAt"))
-                  s["state"].as_object()["terminated"].as_object()["finishedAt"] = t->at("finishedAt");
+                if (auto* t = objAt(old.as_object(), {"state", "terminated"});
+                    t && t->contains("finishedAt"))
+                  s["state"].as_object()["terminated"].as_object()["finishedAt"] =
+                      t->at("finishedAt");
     } else {
       s["ready"] = containersReady;
       s["started"] = true;
@@ -783,7 +811,8 @@ json::object HollowAgent::podStatus(const json::object& pod, const PodRecord& re
     return s;
   };
   json::array statuses;
-  for (auto& [name, image] : containers) statuses.push_back(containerStatus(name, image, succeeded));
+  for (auto& [name, image] : containers)
+    statuses.push_back(containerStatus(name, image, succeeded));
   status["containerStatuses"] = std::move(statuses);
   auto inits = containersOf(pod, "initContainers");
   if (!inits.empty()) {

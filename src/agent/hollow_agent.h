@@ -14,8 +14,8 @@
 // events for nodes of other agents are dropped locally. Steady state only writes (lease
 // renewals, status posts); reads come from the informers.
 #pragma once
-#include <boost/json/object.hpp>
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -144,9 +144,9 @@ class HollowAgent {
   client::WorkQueue pods_;
 
   mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Node>> nodeList_;                 // fixed after construction
-  std::unordered_map<std::string, Node*> nodesByName_;           // fixed after construction
-  std::unordered_map<std::string, PodRecord> podRecords_;        // "ns/name" → record
+  std::vector<std::unique_ptr<Node>> nodeList_;            // fixed after construction
+  std::unordered_map<std::string, Node*> nodesByName_;     // fixed after construction
+  std::unordered_map<std::string, PodRecord> podRecords_;  // "ns/name" → record
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;

@@ -53,8 +53,10 @@ std::optional<uint32_t> PodIpAllocator::offsetOf(const std::string& ip) const {
 
 void PodIpAllocator::set(uint32_t offset, bool on) {
   uint64_t bit = uint64_t{1} << (offset % 64);
-  if (on) bits_[offset / 64] |= bit;
-  else bits_[offset / 64] &= ~bit;
+  if (on)
+    bits_[offset / 64] |= bit;
+  else
+    bits_[offset / 64] &= ~bit;
 }
 
 std::optional<std::string> PodIpAllocator::allocate() {

@@ -1,7 +1,8 @@
 #include "api/cel.h"
 
-#include <boost/json.hpp>
 #include <re2/re2.h>
+
+#include <boost/json.hpp>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -12,7 +13,21 @@ namespace skiff::api::cel {
 namespace json = boost::json;
 
 struct Node {
-  enum Kind { Literal, Ident, Select, Index, Call, Method, Unary, Binary, Ternary, List, Map, Has, Macro };
+  enum Kind {
+    Literal,
+    Ident,
+    Select,
+    Index,
+    Call,
+    Method,
+    Unary,
+    Binary,
+    Ternary,
+    List,
+    Map,
+    Has,
+    Macro
+  };
   Kind kind = Literal;
   json::value literal;
   std::string name;  // identifier, field, function, operator, macro
@@ -52,17 +67,21 @@ std::vector<Token> lex(std::string_view s) {
           (s[i] == '"' || s[i] == '\''))
         unsupported("raw and bytes string literals are not supported");
     } else if (std::isdigit(static_cast<unsigned char>(c)) ||
-               (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+               (c == '.' && i + 1 < s.size() &&
+                std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
       size_t start = i;
       bool isDouble = false;
       if (c == '0' && i + 1 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X'))
         unsupported("hexadecimal literals are not supported");
-      while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' || s[i] == 'e' ||
-                              s[i] == 'E' || ((s[i] == '-' || s[i] == '+') && (s[i - 1] == 'e' || s[i - 1] == 'E')))) {
+      while (i < s.size() &&
+             (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' || s[i] == 'e' ||
+              s[i] == 'E' ||
+              ((s[i] == '-' || s[i] == '+') && (s[i - 1] == 'e' || s[i - 1] == 'E')))) {
         if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') isDouble = true;
         ++i;
       }
-      if (i < s.size() && (s[i] == 'u' || s[i] == 'U')) unsupported("unsigned integer literals are not supported");
+      if (i < s.size() && (s[i] == 'u' || s[i] == 'U'))
+        unsupported("unsigned integer literals are not supported");
       std::string text(s.substr(start, i - start));
       try {
         if (isDouble) {
@@ -84,11 +103,24 @@ std::vector<Token> lex(std::string_view s) {
         if (s[i] == '\\' && i + 1 < s.size()) {
           char e = s[++i];
           switch (e) {
-            case 'n': value += '\n'; break;
-            case 't': value += '\t'; break;
-            case 'r': value += '\r'; break;
-            case '\\': case '"': case '\'': case '`': case '?': value += e; break;
-            default: unsupported(std::string("the escape \\") + e + " is not supported");
+            case 'n':
+              value += '\n';
+              break;
+            case 't':
+              value += '\t';
+              break;
+            case 'r':
+              value += '\r';
+              break;
+            case '\\':
+            case '"':
+            case '\'':
+            case '`':
+            case '?':
+              value += e;
+              break;
+            default:
+              unsupported(std::string("the escape \\") + e + " is not supported");
           }
           ++i;
         } else {
@@ -181,7 +213,8 @@ class Parser {
   }
   NodePtr relation() {
     NodePtr l = additive();
-    while (punct("==") || punct("!=") || punct("<") || punct("<=") || punct(">") || punct(">=") || identIs("in")) {
+    while (punct("==") || punct("!=") || punct("<") || punct("<=") || punct(">") || punct(">=") ||
+           identIs("in")) {
       std::string op = peek().text;
       ++pos_;
       l = make(Node::Binary, op, {l, additive()});
@@ -266,8 +299,8 @@ class Parser {
       if (args.size() == 3) n->args.push_back(args[2]);
       return n;
     }
-    static const char* methods[] = {"size", "startsWith", "endsWith", "contains", "matches",
-                                    "lowerAscii", "upperAscii", "trim"};
+    static const char* methods[] = {"size",    "startsWith", "endsWith",   "contains",
+                                    "matches", "lowerAscii", "upperAscii", "trim"};
     for (const char* m : methods)
       if (name == m) {
         args.insert(args.begin(), target);
@@ -294,7 +327,8 @@ class Parser {
       if (punct("(")) {
         auto args = callArgs();
         if (name == "has") {
-          if (args.size() != 1 || args[0]->kind != Node::Select) unsupported("has() needs a field selection");
+          if (args.size() != 1 || args[0]->kind != Node::Select)
+            unsupported("has() needs a field selection");
           return make(Node::Has, "has", {args[0]});
         }
         static const char* functions[] = {"size", "int", "double", "string"};
@@ -340,7 +374,8 @@ class Parser {
       expect("}");
       return make(Node::Map, "{}", std::move(kv));
     }
-    unsupported(t.kind == Token::End ? "unexpected end of expression" : "unexpected '" + t.text + "'");
+    unsupported(t.kind == Token::End ? "unexpected end of expression"
+                                     : "unexpected '" + t.text + "'");
   }
 
   std::vector<Token> t_;
@@ -375,19 +410,29 @@ const json::value* lookup(const Scope* s, const std::string& name) {
 
 std::string typeName(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null_type";
-    case json::kind::bool_: return "bool";
-    case json::kind::int64: case json::kind::uint64: return "int";
-    case json::kind::double_: return "double";
-    case json::kind::string: return "string";
-    case json::kind::array: return "list";
-    case json::kind::object: return "map";
+    case json::kind::null:
+      return "null_type";
+    case json::kind::bool_:
+      return "bool";
+    case json::kind::int64:
+    case json::kind::uint64:
+      return "int";
+    case json::kind::double_:
+      return "double";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "list";
+    case json::kind::object:
+      return "map";
   }
   return "unknown";
 }
 
-[[noreturn]] void noOverload(const std::string& op, const json::value& a, const json::value* b = nullptr) {
-  throw EvalError("no such overload: " + op + "(" + typeName(a) + (b ? ", " + typeName(*b) : "") + ")");
+[[noreturn]] void noOverload(const std::string& op, const json::value& a,
+                             const json::value* b = nullptr) {
+  throw EvalError("no such overload: " + op + "(" + typeName(a) + (b ? ", " + typeName(*b) : "") +
+                  ")");
 }
 
 bool truth(const json::value& v) {
@@ -404,7 +449,8 @@ int64_t runes(const json::string& s) {
 
 int compareValues(const json::value& a, const json::value& b, const std::string& op) {
   if (a.is_number() && b.is_number()) {
-    if (a.is_int64() && b.is_int64()) return a.as_int64() < b.as_int64() ? -1 : a.as_int64() > b.as_int64();
+    if (a.is_int64() && b.is_int64())
+      return a.as_int64() < b.as_int64() ? -1 : a.as_int64() > b.as_int64();
     double x = a.to_number<double>(), y = b.to_number<double>();
     return x < y ? -1 : x > y;
   }
@@ -422,7 +468,8 @@ bool equalValues(const json::value& a, const json::value& b) {
 }
 
 json::value arithmetic(const std::string& op, const json::value& a, const json::value& b) {
-  if (op == "+" && a.is_string() && b.is_string()) return json::string(std::string(a.as_string()) + std::string(b.as_string()));
+  if (op == "+" && a.is_string() && b.is_string())
+    return json::string(std::string(a.as_string()) + std::string(b.as_string()));
   if (op == "+" && a.is_array() && b.is_array()) {
     json::array out = a.as_array();
     for (const auto& v : b.as_array()) out.push_back(v);
@@ -454,7 +501,8 @@ class Evaluator {
  public:
   json::value eval(const Node& n, const Scope* scope) {
     switch (n.kind) {
-      case Node::Literal: return n.literal;
+      case Node::Literal:
+        return n.literal;
       case Node::Ident: {
         const json::value* v = lookup(scope, n.name);
         if (!v) throw EvalError("undeclared reference to '" + n.name + "'");
@@ -493,14 +541,17 @@ class Evaluator {
         json::value v = eval(*n.args[0], scope);
         if (n.name == "!") return !truth(v);
         if (v.is_int64()) {
-          if (v.as_int64() == std::numeric_limits<int64_t>::min()) throw EvalError("integer overflow");
+          if (v.as_int64() == std::numeric_limits<int64_t>::min())
+            throw EvalError("integer overflow");
           return -v.as_int64();
         }
         if (v.is_double()) return -v.as_double();
         noOverload("-_", v);
       }
-      case Node::Binary: return binary(n, scope);
-      case Node::Ternary: return truth(eval(*n.args[0], scope)) ? eval(*n.args[1], scope) : eval(*n.args[2], scope);
+      case Node::Binary:
+        return binary(n, scope);
+      case Node::Ternary:
+        return truth(eval(*n.args[0], scope)) ? eval(*n.args[1], scope) : eval(*n.args[2], scope);
       case Node::List: {
         json::array out;
         for (const auto& a : n.args) out.push_back(eval(*a, scope));
@@ -515,8 +566,11 @@ class Evaluator {
         }
         return out;
       }
-      case Node::Call: case Node::Method: return call(n, scope);
-      case Node::Macro: return macro(n, scope);
+      case Node::Call:
+      case Node::Method:
+        return call(n, scope);
+      case Node::Macro:
+        return macro(n, scope);
     }
     throw EvalError("unknown expression");
   }
@@ -597,7 +651,8 @@ class Evaluator {
     if (!x.is_string()) noOverload(f, x);
     const std::string s(x.as_string());
     auto arg = [&](size_t i) {
-      if (i >= args.size() || !args[i].is_string()) noOverload(f, x, i < args.size() ? &args[i] : nullptr);
+      if (i >= args.size() || !args[i].is_string())
+        noOverload(f, x, i < args.size() ? &args[i] : nullptr);
       return std::string(args[i].as_string());
     };
     if (f == "startsWith") return s.starts_with(arg(1));

@@ -88,10 +88,11 @@ json::object hpaV1ToV2(json::object obj) {
   json::array metrics;
   if (json::object* spec = objectField(obj, "spec")) {
     if (json::value* target = spec->if_contains("targetCPUUtilizationPercentage")) {
-      metrics.push_back(json::object{
-          {"type", "Resource"},
-          {"resource",
-           {{"name", "cpu"}, {"target", {{"type", "Utilization"}, {"averageUtilization", *target}}}}}});
+      metrics.push_back(
+          json::object{{"type", "Resource"},
+                       {"resource",
+                        {{"name", "cpu"},
+                         {"target", {{"type", "Utilization"}, {"averageUtilization", *target}}}}}});
       spec->erase("targetCPUUtilizationPercentage");
     }
     json::object& ann = annotations(obj);
@@ -107,9 +108,9 @@ json::object hpaV1ToV2(json::object obj) {
   }
   if (json::object* status = objectField(obj, "status")) {
     if (json::value* u = status->if_contains("currentCPUUtilizationPercentage")) {
-      (*status)["currentMetrics"] = json::array{json::object{
-          {"type", "Resource"},
-          {"resource", {{"name", "cpu"}, {"current", {{"averageUtilization", *u}}}}}}};
+      (*status)["currentMetrics"] = json::array{
+          json::object{{"type", "Resource"},
+                       {"resource", {{"name", "cpu"}, {"current", {{"averageUtilization", *u}}}}}}};
       status->erase("currentCPUUtilizationPercentage");
     }
   }
@@ -170,9 +171,10 @@ void foldWriteOnlyFields(const ResourceInfo& info, json::object& obj) {
   obj.erase(it);
   if (stringData.is_null()) return;
   auto typeError = [&](const json::value& got, const char* wanted) {
-    return badRequest("Secret in version \"v1\" cannot be handled as a Secret: json: cannot "
-                      "unmarshal " + goJsonTypeName(got) +
-                      " into Go struct field Secret.stringData of type " + wanted);
+    return badRequest(
+        "Secret in version \"v1\" cannot be handled as a Secret: json: cannot "
+        "unmarshal " +
+        goJsonTypeName(got) + " into Go struct field Secret.stringData of type " + wanted);
   };
   if (!stringData.is_object()) throw typeError(stringData, "map[string]string");
   auto& data = obj["data"];

@@ -103,7 +103,8 @@ void defaultContainer(json::object& c, bool hostNetwork) {
   forEachObject(c, "ports", [&](json::object& p) {
     setDefaultString(p, "protocol", "TCP");
     // With host networking the host port is the container port (defaultHostNetworkPorts).
-    if (hostNetwork && (missing(p, "hostPort") || p["hostPort"] == 0) && p.contains("containerPort")) {
+    if (hostNetwork && (missing(p, "hostPort") || p["hostPort"] == 0) &&
+        p.contains("containerPort")) {
       json::value port = p["containerPort"];  // copy: inserting may relocate the source
       p["hostPort"] = std::move(port);
     }

@@ -127,7 +127,8 @@ std::string FieldSelector::toString() const {
   return out;
 }
 
-std::optional<std::string> fieldValueOf(const boost::json::object& obj, std::string_view dottedPath) {
+std::optional<std::string> fieldValueOf(const boost::json::object& obj,
+                                        std::string_view dottedPath) {
   const boost::json::object* cur = &obj;
   const boost::json::value* v = nullptr;
   while (true) {
@@ -141,12 +142,16 @@ std::optional<std::string> fieldValueOf(const boost::json::object& obj, std::str
     dottedPath.remove_prefix(dot + 1);
   }
   switch (v->kind()) {
-    case boost::json::kind::string: return std::string(v->get_string());
-    case boost::json::kind::bool_: return v->get_bool() ? "true" : "false";
+    case boost::json::kind::string:
+      return std::string(v->get_string());
+    case boost::json::kind::bool_:
+      return v->get_bool() ? "true" : "false";
     case boost::json::kind::int64:
     case boost::json::kind::uint64:
-    case boost::json::kind::double_: return goFormat(*v);
-    default: return std::nullopt;
+    case boost::json::kind::double_:
+      return goFormat(*v);
+    default:
+      return std::nullopt;
   }
 }
 

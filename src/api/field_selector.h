@@ -44,6 +44,7 @@ std::string escapeFieldValue(std::string_view value);
 
 // Value at a dotted path ("spec.nodeName") of an object, stringified for field selectors:
 // strings as is, numbers and bools in their JSON text. Missing, null, object or array -> nullopt.
-std::optional<std::string> fieldValueOf(const boost::json::object& obj, std::string_view dottedPath);
+std::optional<std::string> fieldValueOf(const boost::json::object& obj,
+                                        std::string_view dottedPath);
 
 }  // namespace skiff::api

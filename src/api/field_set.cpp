@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
-#include <string_view>
 #include <stdexcept>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -19,10 +19,14 @@ namespace {
 
 int elementRank(char c) {
   switch (c) {
-    case 'f': return 0;
-    case 'k': return 1;
-    case 'v': return 2;
-    default: return 3;  // 'i'
+    case 'f':
+      return 0;
+    case 'k':
+      return 1;
+    case 'v':
+      return 2;
+    default:
+      return 3;  // 'i'
   }
 }
 
@@ -38,8 +42,10 @@ std::string printValue(const json::value& v) { return json::serialize(v); }
 std::string printElement(std::string_view element) {
   std::string_view body = element.size() > 2 ? element.substr(2) : std::string_view();
   switch (element.empty() ? 'f' : element[0]) {
-    case 'f': return "." + std::string(body);
-    case 'i': return "[" + std::string(body) + "]";
+    case 'f':
+      return "." + std::string(body);
+    case 'i':
+      return "[" + std::string(body) + "]";
     case 'v': {
       boost::system::error_code ec;
       json::value v = json::parse(body, ec);
@@ -278,9 +284,12 @@ struct Comparer {
   std::vector<std::string> path;
 
   void leaf(const json::value* l, const json::value* r) {
-    if (!l) out.added.insert(path);
-    else if (!r) out.removed.insert(path);
-    else if (*l != *r) out.modified.insert(path);
+    if (!l)
+      out.added.insert(path);
+    else if (!r)
+      out.removed.insert(path);
+    else if (*l != *r)
+      out.modified.insert(path);
   }
 
   // One map's entries; `lPresent` tells whether the map exists on the old side (for
@@ -367,8 +376,10 @@ struct Comparer {
   void item(const std::string& pe, const json::value* l, const json::value* r, const Node* s) {
     if (l && r && *l == *r) return;
     path.push_back(pe);
-    if (!l) out.added.insert(path);
-    else if (!r) out.removed.insert(path);
+    if (!l)
+      out.added.insert(path);
+    else if (!r)
+      out.removed.insert(path);
     value(l, r, s, false);
     path.pop_back();
   }
@@ -447,8 +458,10 @@ void prune(json::value& v, const FieldSet& previous, const FieldSet* owned, cons
     json::value* child = findElement(v, pe, s, &index);
     if (!child) continue;
     if (!o) {
-      if (pe.starts_with("f:")) v.as_object().erase(std::string_view(pe).substr(2));
-      else v.as_array().erase(v.as_array().begin() + static_cast<std::ptrdiff_t>(index));
+      if (pe.starts_with("f:"))
+        v.as_object().erase(std::string_view(pe).substr(2));
+      else
+        v.as_array().erase(v.as_array().begin() + static_cast<std::ptrdiff_t>(index));
       continue;
     }
     if (prev.empty()) continue;
@@ -495,7 +508,8 @@ FieldSet fieldsOfConfig(const json::object& config, const Node* schema, const Fi
     const std::string pe = fieldElement(k);
     FieldSet& child = out.child(pe);
     w.path = "." + std::string(k);
-    if (k == "metadata" && !v.is_object()) throw std::invalid_argument(".metadata: expected map, got " + goJsonTypeName(v));
+    if (k == "metadata" && !v.is_object())
+      throw std::invalid_argument(".metadata: expected map, got " + goJsonTypeName(v));
     if (k == "metadata") {
       w.entries(v.as_object(), childSchema(schema, k), child, true);
     } else {
@@ -546,7 +560,8 @@ json::value mergeListItems(const json::array& live, const json::array& config, c
     const std::string& pe = rpe[r];
     if (!done.insert(pe).second) return;  // a duplicate: the first one counts
     auto l = lFirst.find(pe);
-    out.push_back(l == lFirst.end() ? config[r] : mergeApplied(&live[l->second], config[r], s->items));
+    out.push_back(l == lFirst.end() ? config[r]
+                                    : mergeApplied(&live[l->second], config[r], s->items));
     if (expected() && *expected() == pe) ++nextShared;
   };
   size_t l = 0, r = 0;
@@ -575,8 +590,10 @@ json::value mergeListItems(const json::array& live, const json::array& config, c
         continue;
       }
     }
-    if (r < rpe.size()) emitConfigured(r++);
-    else ++l;  // (only duplicates of written items are left)
+    if (r < rpe.size())
+      emitConfigured(r++);
+    else
+      ++l;  // (only duplicates of written items are left)
   }
   return out;
 }
@@ -590,8 +607,10 @@ json::value mergeApplied(const json::value* live, const json::value& config, con
     for (const auto& [k, v] : config.as_object()) {
       json::value* mine = out.if_contains(k);
       json::value merged = mergeApplied(mine, v, childSchema(s, k));
-      if (mine) *mine = std::move(merged);
-      else out.emplace(k, std::move(merged));
+      if (mine)
+        *mine = std::move(merged);
+      else
+        out.emplace(k, std::move(merged));
     }
     return out;
   }
@@ -600,7 +619,8 @@ json::value mergeApplied(const json::value* live, const json::value& config, con
   return config;
 }
 
-void pruneUnowned(json::object& obj, const FieldSet& previous, const FieldSet& owned, const Node* schema) {
+void pruneUnowned(json::object& obj, const FieldSet& previous, const FieldSet& owned,
+                  const Node* schema) {
   json::value wrapped(std::move(obj));
   prune(wrapped, previous, &owned, schema);
   obj = std::move(wrapped.as_object());

@@ -70,7 +70,8 @@ std::string indexElement(size_t i);
 // as its default "TCP" (ports lists), as upstream's schema defaults do.
 std::string keyElement(const boost::json::value& item, const std::vector<std::string>& keys);
 // The element of item `i` of a list with this schema (keyed, set value, or index).
-std::string listItemElement(const FieldSchemas::Node* list, const boost::json::value& item, size_t i);
+std::string listItemElement(const FieldSchemas::Node* list, const boost::json::value& item,
+                            size_t i);
 
 // What a write changed, as structured-merge-diff's Comparison: paths only in the new object
 // (interior nodes that were absent are members too), paths whose value changed, paths only

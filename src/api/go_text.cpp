@@ -42,15 +42,33 @@ std::string goQuote(std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\a': out += "\\a"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\v': out += "\\v"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\a':
+          out += "\\a";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\v':
+          out += "\\v";
+          break;
         default:
           if (c < 0x20 || c == 0x7f) {
             appendHexByte(out, c);
@@ -76,12 +94,18 @@ std::string goQuote(std::string_view s) {
 
 std::string goFormat(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: return "<nil>";
-    case boost::json::kind::bool_: return v.get_bool() ? "true" : "false";
-    case boost::json::kind::int64: return std::to_string(v.get_int64());
-    case boost::json::kind::uint64: return std::to_string(v.get_uint64());
-    case boost::json::kind::double_: return formatDouble(v.get_double());
-    case boost::json::kind::string: return std::string(v.get_string());
+    case boost::json::kind::null:
+      return "<nil>";
+    case boost::json::kind::bool_:
+      return v.get_bool() ? "true" : "false";
+    case boost::json::kind::int64:
+      return std::to_string(v.get_int64());
+    case boost::json::kind::uint64:
+      return std::to_string(v.get_uint64());
+    case boost::json::kind::double_:
+      return formatDouble(v.get_double());
+    case boost::json::kind::string:
+      return std::string(v.get_string());
     case boost::json::kind::array: {
       std::string out = "[";
       bool first = true;

@@ -82,12 +82,18 @@ const json::object* controllerRefOf(const json::object& obj) {
 
 std::string goJsonTypeName(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::object: return "object";
-    case boost::json::kind::array: return "array";
-    case boost::json::kind::string: return "string";
-    case boost::json::kind::bool_: return "bool";
-    case boost::json::kind::null: return "null";
-    default: return "number";
+    case boost::json::kind::object:
+      return "object";
+    case boost::json::kind::array:
+      return "array";
+    case boost::json::kind::string:
+      return "string";
+    case boost::json::kind::bool_:
+      return "bool";
+    case boost::json::kind::null:
+      return "null";
+    default:
+      return "number";
   }
 }
 

@@ -22,7 +22,8 @@ constexpr size_t kMaxAccumulatedCopyBytes = 16 * 1024 * 1024;
 // Rough serialized size, stopping early once past `limit`.
 size_t estimateSize(const json::value& v, size_t limit) {
   switch (v.kind()) {
-    case json::kind::string: return v.get_string().size() + 2;
+    case json::kind::string:
+      return v.get_string().size() + 2;
     case json::kind::array: {
       size_t n = 2;
       for (const auto& e : v.get_array()) {
@@ -39,7 +40,8 @@ size_t estimateSize(const json::value& v, size_t limit) {
       }
       return n;
     }
-    default: return 8;
+    default:
+      return 8;
   }
 }
 
@@ -69,18 +71,21 @@ bool jsonEqual(const json::value& a, const json::value& b) {
       }
       return true;
     }
-    default: return a == b;
+    default:
+      return a == b;
   }
 }
 
 std::vector<std::string> parsePointer(std::string_view path) {
   // Upstream cannot address the document root; neither can we.
-  if (path.empty() || path[0] != '/') throw PatchApplyError("invalid path: \"" + std::string(path) + "\"");
+  if (path.empty() || path[0] != '/')
+    throw PatchApplyError("invalid path: \"" + std::string(path) + "\"");
   std::vector<std::string> tokens;
   size_t start = 1;
   while (true) {
     size_t slash = path.find('/', start);
-    auto raw = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    auto raw = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     std::string token;
     for (size_t i = 0; i < raw.size(); ++i) {
       if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
@@ -220,9 +225,9 @@ json::value applyJsonPatch(const json::value& doc, const json::value& patch) {
     }
   }
   if (ops->size() > kMaxJsonPatchOperations) {
-    throw requestEntityTooLarge(
-        "The allowed maximum operations in a JSON patch is " +
-        std::to_string(kMaxJsonPatchOperations) + ", got " + std::to_string(ops->size()));
+    throw requestEntityTooLarge("The allowed maximum operations in a JSON patch is " +
+                                std::to_string(kMaxJsonPatchOperations) + ", got " +
+                                std::to_string(ops->size()));
   }
   if (!doc.is_object() && !doc.is_array()) throw PatchApplyError("invalid JSON document");
 
@@ -232,7 +237,8 @@ json::value applyJsonPatch(const json::value& doc, const json::value& patch) {
     static const json::object kEmpty;
     const auto& op = opValue.is_object() ? opValue.get_object() : kEmpty;
     std::string kind = "unknown";
-    if (const auto* k = op.if_contains("op"); k && k->is_string()) kind = std::string(k->get_string());
+    if (const auto* k = op.if_contains("op"); k && k->is_string())
+      kind = std::string(k->get_string());
 
     if (kind == "add") {
       auto loc = locate(result, stringMember(op, "path", kind), "add");
@@ -253,15 +259,17 @@ json::value applyJsonPatch(const json::value& doc, const json::value& patch) {
       json::value v = get(from);
       copied += estimateSize(v, kMaxAccumulatedCopyBytes);
       if (copied > kMaxAccumulatedCopyBytes) {
-        throw PatchApplyError("Unable to complete the copy, the accumulated size increase of copy is " +
-                              std::to_string(copied) + ", exceeding the limit " +
-                              std::to_string(kMaxAccumulatedCopyBytes));
+        throw PatchApplyError(
+            "Unable to complete the copy, the accumulated size increase of copy is " +
+            std::to_string(copied) + ", exceeding the limit " +
+            std::to_string(kMaxAccumulatedCopyBytes));
       }
       add(locate(result, stringMember(op, "path", kind), "copy"), std::move(v));
     } else if (kind == "test") {
       auto path = stringMember(op, "path", kind);
       auto loc = locate(result, path, "test");
-      if (!jsonEqual(get(loc), valueMember(op))) throw PatchApplyError("testing value " + path + " failed");
+      if (!jsonEqual(get(loc), valueMember(op)))
+        throw PatchApplyError("testing value " + path + " failed");
     } else {
       throw PatchApplyError("Unexpected kind: " + kind);
     }

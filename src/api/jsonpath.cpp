@@ -9,7 +9,9 @@ namespace json = boost::json;
 
 namespace {
 
-bool isNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '$'; }
+bool isNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '$';
+}
 
 // Parses a filter literal: "x" or 'x', a number, true/false.
 std::optional<json::value> parseLiteral(std::string_view s) {
@@ -93,7 +95,8 @@ std::optional<JsonPath> JsonPath::parse(std::string_view e) {
 }
 
 namespace {
-void advance(const JsonPath::Step& step, const json::value& v, std::vector<const json::value*>& next) {
+void advance(const JsonPath::Step& step, const json::value& v,
+             std::vector<const json::value*>& next) {
   switch (step.kind) {
     case JsonPath::Step::Field:
       if (v.is_object())
@@ -115,7 +118,8 @@ void advance(const JsonPath::Step& step, const json::value& v, std::vector<const
     case JsonPath::Step::Filter:
       if (v.is_array())
         for (const auto& item : v.as_array()) {
-          const json::value* f = item.is_object() ? item.as_object().if_contains(step.name) : nullptr;
+          const json::value* f =
+              item.is_object() ? item.as_object().if_contains(step.name) : nullptr;
           if (f && sameValue(*f, step.value) == step.equal) next.push_back(&item);
         }
       break;

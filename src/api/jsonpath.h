@@ -27,10 +27,10 @@ class JsonPath {
 
   struct Step {
     enum Kind { Field, Index, Wildcard, Filter } kind = Field;
-    std::string name;                  // Field; Filter: the field compared (@.name)
-    long index = 0;                    // Index
-    bool equal = true;                 // Filter: == or !=
-    boost::json::value value;          // Filter: compared with
+    std::string name;          // Field; Filter: the field compared (@.name)
+    long index = 0;            // Index
+    bool equal = true;         // Filter: == or !=
+    boost::json::value value;  // Filter: compared with
   };
 
  private:

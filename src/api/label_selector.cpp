@@ -63,7 +63,8 @@ bool matchesDns1123Subdomain(std::string_view s) {
   size_t start = 0;
   while (true) {
     size_t dot = s.find('.', start);
-    auto label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    auto label =
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (label.empty() || !isLowerAlnum(label.front()) || !isLowerAlnum(label.back())) return false;
     for (char c : label) {
       if (!isLowerAlnum(c) && c != '-') return false;
@@ -78,9 +79,10 @@ std::vector<std::string> qualifiedNameErrors(std::string_view value) {
   std::string_view name = value;
   size_t slashes = std::count(value.begin(), value.end(), '/');
   if (slashes > 1) {
-    errs.push_back("a qualified name " +
-                   regexError(kQualifiedNameErrMsg, kQualifiedNameFmt, {"MyName", "my.name", "123-abc"}) +
-                   " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')");
+    errs.push_back(
+        "a qualified name " +
+        regexError(kQualifiedNameErrMsg, kQualifiedNameFmt, {"MyName", "my.name", "123-abc"}) +
+        " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')");
     return errs;
   }
   if (slashes == 1) {
@@ -103,8 +105,8 @@ std::vector<std::string> qualifiedNameErrors(std::string_view value) {
     errs.push_back("name part " + maxLenError(63));
   }
   if (!matchesQualifiedName(name)) {
-    errs.push_back("name part " +
-                   regexError(kQualifiedNameErrMsg, kQualifiedNameFmt, {"MyName", "my.name", "123-abc"}));
+    errs.push_back("name part " + regexError(kQualifiedNameErrMsg, kQualifiedNameFmt,
+                                             {"MyName", "my.name", "123-abc"}));
   }
   return errs;
 }
@@ -231,8 +233,20 @@ std::string aggregate(std::vector<std::string> errs) {
 // ---- Lexer and parser, following the token rules of labels/selector.go. ----
 
 enum class Token {
-  Error, EndOfString, ClosedPar, Comma, DoesNotExist, DoubleEquals, Equals, GreaterThan,
-  Identifier, In, LessThan, NotEquals, NotIn, OpenPar
+  Error,
+  EndOfString,
+  ClosedPar,
+  Comma,
+  DoesNotExist,
+  DoubleEquals,
+  Equals,
+  GreaterThan,
+  Identifier,
+  In,
+  LessThan,
+  NotEquals,
+  NotIn,
+  OpenPar
 };
 
 std::optional<Token> literalToken(std::string_view s) {
@@ -254,8 +268,16 @@ bool isWhitespace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\
 
 bool isSpecialSymbol(char c) {
   switch (c) {
-    case '=': case '!': case '(': case ')': case ',': case '>': case '<': return true;
-    default: return false;
+    case '=':
+    case '!':
+    case '(':
+    case ')':
+    case ',':
+    case '>':
+    case '<':
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -398,7 +420,8 @@ class Parser {
       throw ParseError{"found '" + item.literal + "', expected: identifier"};
     }
     auto keyErrs = qualifiedNameErrors(item.literal);
-    if (!keyErrs.empty()) throw ParseError{invalidValue("<nil>", item.literal, join(keyErrs, "; "))};
+    if (!keyErrs.empty())
+      throw ParseError{invalidValue("<nil>", item.literal, join(keyErrs, "; "))};
     r.key = item.literal;
     auto next = lookahead(true).tok;
     bool unary = next == Token::EndOfString || next == Token::Comma;
@@ -422,13 +445,20 @@ class Parser {
   Op parseOperator() {
     auto [tok, lit] = consume(false);
     switch (tok) {
-      case Token::In: return Op::In;
-      case Token::Equals: return Op::Equals;
-      case Token::DoubleEquals: return Op::DoubleEquals;
-      case Token::GreaterThan: return Op::GreaterThan;
-      case Token::LessThan: return Op::LessThan;
-      case Token::NotIn: return Op::NotIn;
-      case Token::NotEquals: return Op::NotEquals;
+      case Token::In:
+        return Op::In;
+      case Token::Equals:
+        return Op::Equals;
+      case Token::DoubleEquals:
+        return Op::DoubleEquals;
+      case Token::GreaterThan:
+        return Op::GreaterThan;
+      case Token::LessThan:
+        return Op::LessThan;
+      case Token::NotIn:
+        return Op::NotIn;
+      case Token::NotEquals:
+        return Op::NotEquals;
       default:
         throw ParseError{"found '" + lit + "', expected: in, notin, =, ==, !=, gt, lt"};
     }
@@ -443,7 +473,8 @@ class Parser {
       case Token::Comma: {
         auto values = parseIdentifiersList();
         // Upstream reports the literal seen before the list here, not the offending one.
-        if (consume(true).tok != Token::ClosedPar) throw ParseError{"found '" + lit + "', expected: ')'"};
+        if (consume(true).tok != Token::ClosedPar)
+          throw ParseError{"found '" + lit + "', expected: ')'"};
         return values;
       }
       case Token::ClosedPar:
@@ -509,12 +540,18 @@ void sortByKey(std::vector<LabelSelector::Requirement>& reqs) {
 
 std::string typeName(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: return "null";
-    case boost::json::kind::bool_: return "bool";
-    case boost::json::kind::string: return "string";
-    case boost::json::kind::array: return "array";
-    case boost::json::kind::object: return "object";
-    default: return "number";
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "bool";
+    case boost::json::kind::string:
+      return "string";
+    case boost::json::kind::array:
+      return "array";
+    case boost::json::kind::object:
+      return "object";
+    default:
+      return "number";
   }
 }
 
@@ -553,14 +590,29 @@ std::string LabelSelector::Requirement::toString() const {
   std::string out = op == Op::DoesNotExist ? "!" + key : key;
   switch (op) {
     case Op::Exists:
-    case Op::DoesNotExist: return out;
-    case Op::Equals: out += "="; break;
-    case Op::DoubleEquals: out += "=="; break;
-    case Op::NotEquals: out += "!="; break;
-    case Op::In: out += " in ("; break;
-    case Op::NotIn: out += " notin ("; break;
-    case Op::GreaterThan: out += ">"; break;
-    case Op::LessThan: out += "<"; break;
+    case Op::DoesNotExist:
+      return out;
+    case Op::Equals:
+      out += "=";
+      break;
+    case Op::DoubleEquals:
+      out += "==";
+      break;
+    case Op::NotEquals:
+      out += "!=";
+      break;
+    case Op::In:
+      out += " in (";
+      break;
+    case Op::NotIn:
+      out += " notin (";
+      break;
+    case Op::GreaterThan:
+      out += ">";
+      break;
+    case Op::LessThan:
+      out += "<";
+      break;
   }
   std::vector<std::string> sorted = values;
   std::sort(sorted.begin(), sorted.end());
@@ -596,9 +648,13 @@ LabelSelector LabelSelector::fromJson(const boost::json::value& selector) {
   LabelSelector s;
   auto fail = [](const std::string& msg) { throw badRequest(msg); };
   if (const auto* ml = obj->if_contains("matchLabels"); ml && !ml->is_null()) {
-    if (!ml->is_object()) fail("json: cannot unmarshal " + typeName(*ml) + " into Go struct field LabelSelector.matchLabels of type map[string]string");
+    if (!ml->is_object())
+      fail("json: cannot unmarshal " + typeName(*ml) +
+           " into Go struct field LabelSelector.matchLabels of type map[string]string");
     for (const auto& kv : ml->get_object()) {
-      if (!kv.value().is_string()) fail("json: cannot unmarshal " + typeName(kv.value()) + " into Go struct field LabelSelector.matchLabels of type string");
+      if (!kv.value().is_string())
+        fail("json: cannot unmarshal " + typeName(kv.value()) +
+             " into Go struct field LabelSelector.matchLabels of type string");
       Requirement r{std::string(kv.key()), Op::Equals, {std::string(kv.value().get_string())}};
       auto errs = requirementErrors(r, true);
       if (!errs.empty()) fail(aggregate(std::move(errs)));
@@ -606,28 +662,48 @@ LabelSelector LabelSelector::fromJson(const boost::json::value& selector) {
     }
   }
   if (const auto* me = obj->if_contains("matchExpressions"); me && !me->is_null()) {
-    if (!me->is_array()) fail("json: cannot unmarshal " + typeName(*me) + " into Go struct field LabelSelector.matchExpressions of type []v1.LabelSelectorRequirement");
+    if (!me->is_array())
+      fail("json: cannot unmarshal " + typeName(*me) +
+           " into Go struct field LabelSelector.matchExpressions of type "
+           "[]v1.LabelSelectorRequirement");
     for (const auto& e : me->get_array()) {
       const auto* eo = e.if_object();
-      if (!eo) fail("json: cannot unmarshal " + typeName(e) + " into Go struct field LabelSelector.matchExpressions of type v1.LabelSelectorRequirement");
+      if (!eo)
+        fail("json: cannot unmarshal " + typeName(e) +
+             " into Go struct field LabelSelector.matchExpressions of type "
+             "v1.LabelSelectorRequirement");
       auto str = [&](std::string_view field) -> std::string {
         const auto* v = eo->if_contains(field);
         if (!v || v->is_null()) return "";
-        if (!v->is_string()) fail("json: cannot unmarshal " + typeName(*v) + " into Go struct field LabelSelectorRequirement.matchExpressions." + std::string(field) + " of type string");
+        if (!v->is_string())
+          fail("json: cannot unmarshal " + typeName(*v) +
+               " into Go struct field LabelSelectorRequirement.matchExpressions." +
+               std::string(field) + " of type string");
         return std::string(v->get_string());
       };
       Requirement r;
       r.key = str("key");
       std::string op = str("operator");
-      if (op == "In") r.op = Op::In;
-      else if (op == "NotIn") r.op = Op::NotIn;
-      else if (op == "Exists") r.op = Op::Exists;
-      else if (op == "DoesNotExist") r.op = Op::DoesNotExist;
-      else fail(goQuote(op) + " is not a valid label selector operator");
+      if (op == "In")
+        r.op = Op::In;
+      else if (op == "NotIn")
+        r.op = Op::NotIn;
+      else if (op == "Exists")
+        r.op = Op::Exists;
+      else if (op == "DoesNotExist")
+        r.op = Op::DoesNotExist;
+      else
+        fail(goQuote(op) + " is not a valid label selector operator");
       if (const auto* vals = eo->if_contains("values"); vals && !vals->is_null()) {
-        if (!vals->is_array()) fail("json: cannot unmarshal " + typeName(*vals) + " into Go struct field LabelSelectorRequirement.matchExpressions.values of type []string");
+        if (!vals->is_array())
+          fail("json: cannot unmarshal " + typeName(*vals) +
+               " into Go struct field LabelSelectorRequirement.matchExpressions.values of type "
+               "[]string");
         for (const auto& v : vals->get_array()) {
-          if (!v.is_string()) fail("json: cannot unmarshal " + typeName(v) + " into Go struct field LabelSelectorRequirement.matchExpressions.values of type string");
+          if (!v.is_string())
+            fail("json: cannot unmarshal " + typeName(v) +
+                 " into Go struct field LabelSelectorRequirement.matchExpressions.values of type "
+                 "string");
           r.values.emplace_back(v.get_string());
         }
       }
@@ -651,7 +727,8 @@ bool LabelSelector::matches(const boost::json::object* labels) const {
 std::optional<std::string> LabelSelector::requiresExactMatch(std::string_view key) const {
   for (const auto& r : requirements_) {
     if (r.key != key) continue;
-    if ((r.op == Op::Equals || r.op == Op::DoubleEquals || r.op == Op::In) && r.values.size() == 1) {
+    if ((r.op == Op::Equals || r.op == Op::DoubleEquals || r.op == Op::In) &&
+        r.values.size() == 1) {
       return r.values[0];
     }
     return std::nullopt;

@@ -12,7 +12,17 @@ namespace skiff::api {
 
 class LabelSelector {
  public:
-  enum class Op { In, NotIn, Equals, DoubleEquals, NotEquals, Exists, DoesNotExist, GreaterThan, LessThan };
+  enum class Op {
+    In,
+    NotIn,
+    Equals,
+    DoubleEquals,
+    NotEquals,
+    Exists,
+    DoesNotExist,
+    GreaterThan,
+    LessThan
+  };
 
   struct Requirement {
     std::string key;

@@ -154,13 +154,14 @@ std::string OpenApi::v3Hash(std::string_view gvPath) const {
 }
 
 std::string OpenApi::v3DocumentWith(const json::object& paths, const json::object& definitions,
-                                   std::string_view gvPath) const {
+                                    std::string_view gvPath) const {
   const json::object& root = impl_->doc.as_object();
   json::object defs = *impl_->definitions;
   for (const auto& [name, schema] : definitions) defs[name] = schema;
   json::object v2{{"paths", paths}, {"definitions", std::move(defs)}};
   if (const json::value* params = root.if_contains("parameters")) v2["parameters"] = *params;
-  if (const json::value* sec = root.if_contains("securityDefinitions")) v2["securityDefinitions"] = *sec;
+  if (const json::value* sec = root.if_contains("securityDefinitions"))
+    v2["securityDefinitions"] = *sec;
   if (const json::value* info = root.if_contains("info")) v2["info"] = *info;
   return json::serialize(openapi_v3::buildGroupVersionDocument(v2, gvPath));
 }

@@ -53,8 +53,8 @@ class OpenApi {
   // The OpenAPI 3.0 document for a group-version served outside the built-in document (custom
   // resources): `paths` and `definitions` in swagger 2.0 form, resolved against the built-in
   // definitions and parameters (ObjectMeta, ListMeta, query parameters).
-  std::string v3DocumentWith(const boost::json::object& paths, const boost::json::object& definitions,
-                             std::string_view gvPath) const;
+  std::string v3DocumentWith(const boost::json::object& paths,
+                             const boost::json::object& definitions, std::string_view gvPath) const;
   // The built-in v2 path item of `path` (a template for paths of custom resources), or null.
   const boost::json::object* v2PathItem(std::string_view path) const;
   // The content hash used for v3 documents.

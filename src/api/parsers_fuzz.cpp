@@ -51,7 +51,8 @@ const boost::json::object& definitions() {
                 "x-kubernetes-patch-merge-key": "containerPort", "x-kubernetes-patch-strategy": "merge"},
       "args": {"type": "array", "items": {"type": "string"},
                "x-kubernetes-patch-strategy": "bogus,retainKeys,merge"}}}
-  })").as_object();
+  })")
+                                              .as_object();
   return defs;
 }
 
@@ -91,17 +92,24 @@ void fuzzJson(uint8_t mode, std::string_view input) {
   boost::json::value v = boost::json::parse(input, ec);
   if (ec) return;
   switch (mode) {
-    case 2: applyJsonPatch(fixedDoc(), v); break;
+    case 2:
+      applyJsonPatch(fixedDoc(), v);
+      break;
     case 3: {
       auto merged = applyMergePatch(fixedDoc(), v);
       // A merge patch computed between two documents must reproduce the second.
-      if (merged.is_object() && applyMergePatch(fixedDoc(), createMergePatch(fixedDoc(), merged)) != merged) {
+      if (merged.is_object() &&
+          applyMergePatch(fixedDoc(), createMergePatch(fixedDoc(), merged)) != merged) {
         invariantBroken();
       }
       break;
     }
-    case 4: applyStrategicMergePatch(fixedDoc(), v, PatchSchema(&definitions(), "Pod")); break;
-    case 5: applyStrategicMergePatch(fixedDoc(), v, PatchSchema()); break;
+    case 4:
+      applyStrategicMergePatch(fixedDoc(), v, PatchSchema(&definitions(), "Pod"));
+      break;
+    case 5:
+      applyStrategicMergePatch(fixedDoc(), v, PatchSchema());
+      break;
     case 6: {
       auto s = LabelSelector::fromJson(v);
       auto labels = fixedDoc().at("metadata").at("labels").as_object();

@@ -1,8 +1,8 @@
 // PatchSchema: reads patch metadata out of OpenAPI v2 definitions (see strategic_merge_patch.h).
 #include <boost/json.hpp>
 
-#include "api/strategic_merge_patch.h"
 #include "api/json_access.h"
+#include "api/strategic_merge_patch.h"
 
 namespace skiff::api {
 

@@ -57,10 +57,14 @@ class Decoder {
 
 bool isZero(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::string: return v.get_string().empty();
-    case json::kind::int64: return v.get_int64() == 0;
-    case json::kind::bool_: return !v.get_bool();
-    default: return false;
+    case json::kind::string:
+      return v.get_string().empty();
+    case json::kind::int64:
+      return v.get_int64() == 0;
+    case json::kind::bool_:
+      return !v.get_bool();
+    default:
+      return false;
   }
 }
 
@@ -72,13 +76,19 @@ int expectedWireType(Scalar type) {
 json::value Decoder::scalar(Scalar type, int wireType, Reader& r) {
   if (wireType != expectedWireType(type)) malformed("wrong wire type for a scalar field");
   switch (type) {
-    case Scalar::String: return json::string(protobuf::validUtf8(r.lengthDelimited()));
-    case Scalar::Bytes: return json::string(protobuf::base64Encode(r.lengthDelimited()));
-    case Scalar::Bool: return r.varint() != 0;
+    case Scalar::String:
+      return json::string(protobuf::validUtf8(r.lengthDelimited()));
+    case Scalar::Bytes:
+      return json::string(protobuf::base64Encode(r.lengthDelimited()));
+    case Scalar::Bool:
+      return r.varint() != 0;
     // Go truncates int32 varints the same way (negative values arrive sign-extended).
-    case Scalar::Int32: return static_cast<std::int64_t>(static_cast<std::int32_t>(r.varint()));
-    case Scalar::Int64: return static_cast<std::int64_t>(r.varint());
-    case Scalar::None: break;
+    case Scalar::Int32:
+      return static_cast<std::int64_t>(static_cast<std::int32_t>(r.varint()));
+    case Scalar::Int64:
+      return static_cast<std::int64_t>(r.varint());
+    case Scalar::None:
+      break;
   }
   malformed("field without a type");
 }
@@ -93,13 +103,15 @@ json::value Decoder::object(std::string_view body) {
     int wt;
     r.tag(n, wt);
     if (n >= 1 && n <= 4 && wt != protobuf::kLengthDelimited) malformed("bad runtime.Unknown");
-    if (n == 1) typeMeta = r.lengthDelimited();
+    if (n == 1)
+      typeMeta = r.lengthDelimited();
     else if (n == 2) {
       raw = r.lengthDelimited();
       haveRaw = true;
-    }
-    else if (n == 3) encoding = r.lengthDelimited();
-    else r.skip(wt);  // contentType and anything newer: the body is protobuf by definition
+    } else if (n == 3)
+      encoding = r.lengthDelimited();
+    else
+      r.skip(wt);  // contentType and anything newer: the body is protobuf by definition
   }
   if (!encoding.empty()) malformed("unsupported contentEncoding " + std::string(encoding));
   std::string apiVersion, kind;
@@ -109,9 +121,12 @@ json::value Decoder::object(std::string_view body) {
     int wt;
     tm.tag(n, wt);
     if ((n == 1 || n == 2) && wt != protobuf::kLengthDelimited) malformed("bad TypeMeta");
-    if (n == 1) apiVersion = tm.lengthDelimited();
-    else if (n == 2) kind = tm.lengthDelimited();
-    else tm.skip(wt);
+    if (n == 1)
+      apiVersion = tm.lengthDelimited();
+    else if (n == 2)
+      kind = tm.lengthDelimited();
+    else
+      tm.skip(wt);
   }
   if (apiVersion.empty() || kind.empty()) malformed("apiVersion and kind are required");
   if (!haveRaw) malformed("no object");
@@ -135,8 +150,10 @@ void Decoder::fields(const Message& m, std::string_view data, json::object& out)
     std::uint32_t n;
     int wt;
     r.tag(n, wt);
-    if (const Field* f = m.byNumber(n)) field(*f, wt, r, out);
-    else r.skip(wt);  // unknown fields are skipped, as upstream does
+    if (const Field* f = m.byNumber(n))
+      field(*f, wt, r, out);
+    else
+      r.skip(wt);  // unknown fields are skipped, as upstream does
   }
 }
 
@@ -158,8 +175,10 @@ void Decoder::field(const Field& f, int wt, Reader& r, json::object& out) {
       list.get_array().push_back(message(*f.message, data));
     } else if (f.message->special != Special::None) {
       json::value v = special(*f.message, data);
-      if (v.is_null()) out.erase(f.jsonName);
-      else out[f.jsonName] = std::move(v);
+      if (v.is_null())
+        out.erase(f.jsonName);
+      else
+        out[f.jsonName] = std::move(v);
     } else {
       // A repeated occurrence of a singular message merges into the first, as in protobuf.
       json::value& sub = out[f.jsonName];
@@ -182,8 +201,10 @@ void Decoder::field(const Field& f, int wt, Reader& r, json::object& out) {
     return;
   }
   json::value v = scalar(f.scalar, wt, r);
-  if (isZero(v) && !f.keepZero) out.erase(f.jsonName);
-  else out[f.jsonName] = std::move(v);
+  if (isZero(v) && !f.keepZero)
+    out.erase(f.jsonName);
+  else
+    out[f.jsonName] = std::move(v);
 }
 
 void Decoder::mapEntry(const Field& f, std::string_view entry, json::object& out) {
@@ -268,18 +289,25 @@ json::value Decoder::special(const Message& m, std::string_view data) {
     switch (m.special) {
       case Special::Time:
       case Special::MicroTime:
-        if (n == 1) seconds = static_cast<std::int64_t>(r.varint());
-        else nanos = static_cast<std::int32_t>(r.varint());
+        if (n == 1)
+          seconds = static_cast<std::int64_t>(r.varint());
+        else
+          nanos = static_cast<std::int32_t>(r.varint());
         break;
       case Special::IntOrString:
-        if (n == 1) type = static_cast<std::int64_t>(r.varint());
-        else if (n == 2) intVal = static_cast<std::int32_t>(r.varint());
-        else text = r.lengthDelimited();
+        if (n == 1)
+          type = static_cast<std::int64_t>(r.varint());
+        else if (n == 2)
+          intVal = static_cast<std::int32_t>(r.varint());
+        else
+          text = r.lengthDelimited();
         break;
       case Special::StringArray:
         items.emplace_back(json::string(protobuf::validUtf8(r.lengthDelimited())));
         break;
-      default: text = r.lengthDelimited(); break;  // Quantity, RawExtension, FieldsV1
+      default:
+        text = r.lengthDelimited();
+        break;  // Quantity, RawExtension, FieldsV1
     }
   }
   switch (m.special) {
@@ -298,9 +326,12 @@ json::value Decoder::special(const Message& m, std::string_view data) {
       if (type == 1) return json::string(protobuf::validUtf8(text));
       return intVal;
     case Special::RawExtension:
-    case Special::FieldsV1: return embeddedJson(text);
-    case Special::StringArray: return items;
-    case Special::None: break;
+    case Special::FieldsV1:
+      return embeddedJson(text);
+    case Special::StringArray:
+      return items;
+    case Special::None:
+      break;
   }
   malformed("unexpected special message");
 }
@@ -327,14 +358,18 @@ class Encoder {
 
 std::int64_t Encoder::integer(const json::value& v, const Field& f) {
   std::int64_t n = 0;
-  if (v.is_int64()) n = v.get_int64();
-  else if (v.is_uint64() && v.get_uint64() <= std::uint64_t(std::numeric_limits<std::int64_t>::max()))
+  if (v.is_int64())
+    n = v.get_int64();
+  else if (v.is_uint64() &&
+           v.get_uint64() <= std::uint64_t(std::numeric_limits<std::int64_t>::max()))
     n = static_cast<std::int64_t>(v.get_uint64());
-  else if (v.is_double() && v.get_double() == static_cast<double>(static_cast<std::int64_t>(v.get_double())))
+  else if (v.is_double() &&
+           v.get_double() == static_cast<double>(static_cast<std::int64_t>(v.get_double())))
     n = static_cast<std::int64_t>(v.get_double());
-  else unfit(f.jsonName + " is not an integer");
-  if (f.scalar == Scalar::Int32 &&
-      (n < std::numeric_limits<std::int32_t>::min() || n > std::numeric_limits<std::int32_t>::max()))
+  else
+    unfit(f.jsonName + " is not an integer");
+  if (f.scalar == Scalar::Int32 && (n < std::numeric_limits<std::int32_t>::min() ||
+                                    n > std::numeric_limits<std::int32_t>::max()))
     unfit(f.jsonName + " is out of the int32 range");
   return n;
 }
@@ -368,7 +403,8 @@ void Encoder::value(const Field& f, std::uint32_t number, const json::value& v, 
       protobuf::putTag(out, number, protobuf::kVarint);
       protobuf::putVarint(out, static_cast<std::uint64_t>(integer(v, f)));  // sign-extended
       return;
-    case Scalar::None: break;
+    case Scalar::None:
+      break;
   }
   unfit(f.jsonName + " has no type");
 }
@@ -437,9 +473,12 @@ void Encoder::special(const Message& m, const json::value& v, std::string& out) 
     }
     case Special::Quantity:
       // Upstream also accepts a bare JSON number for a quantity ("cpu": 2).
-      if (v.is_string()) protobuf::putLengthDelimited(out, 1, v.get_string());
-      else if (v.is_number()) protobuf::putLengthDelimited(out, 1, json::serialize(v));
-      else unfit("invalid quantity");
+      if (v.is_string())
+        protobuf::putLengthDelimited(out, 1, v.get_string());
+      else if (v.is_number())
+        protobuf::putLengthDelimited(out, 1, json::serialize(v));
+      else
+        unfit("invalid quantity");
       return;
     case Special::IntOrString:
       // Go writes all three fields; so do we, which keeps round trips byte-identical.
@@ -461,7 +500,9 @@ void Encoder::special(const Message& m, const json::value& v, std::string& out) 
       }
       return;
     case Special::RawExtension:
-    case Special::FieldsV1: protobuf::putLengthDelimited(out, 1, json::serialize(v)); return;
+    case Special::FieldsV1:
+      protobuf::putLengthDelimited(out, 1, json::serialize(v));
+      return;
     case Special::StringArray:
       if (!v.is_array()) unfit("expected a list of strings for " + m.name);
       for (const json::value& item : v.get_array()) {
@@ -469,7 +510,8 @@ void Encoder::special(const Message& m, const json::value& v, std::string& out) 
         protobuf::putLengthDelimited(out, 1, item.get_string());
       }
       return;
-    case Special::None: break;
+    case Special::None:
+      break;
   }
   unfit("unexpected special message");
 }
@@ -489,8 +531,7 @@ std::string encodeProtobufObject(const json::value& object) {
     throw skiff::notAcceptable("protobuf encoding needs an object with apiVersion and kind");
   const Message* m = protobuf::schema().find(apiVersion->get_string(), kind->get_string());
   if (!m || m->special != Special::None)
-    throw skiff::notAcceptable("no protobuf message for " +
-                               std::string(apiVersion->get_string()) +
+    throw skiff::notAcceptable("no protobuf message for " + std::string(apiVersion->get_string()) +
                                ", Kind=" + std::string(kind->get_string()));
   std::string raw;
   Encoder encoder;

@@ -45,8 +45,8 @@ std::string kindKey(std::string_view package, std::string_view version, std::str
 
 // Splits "k8s.io.api.apps.v1.Deployment" into ("apps", "v1", "Deployment"); false for
 // messages outside the API packages (runtime, resource, intstr...).
-bool splitMessageName(std::string_view name, std::string_view& package,
-                      std::string_view& version, std::string_view& kind) {
+bool splitMessageName(std::string_view name, std::string_view& package, std::string_view& version,
+                      std::string_view& kind) {
   std::string_view rest;
   if (name.starts_with(kApiPrefix)) {
     rest = name.substr(kApiPrefix.size());

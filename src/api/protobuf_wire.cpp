@@ -84,8 +84,12 @@ std::string_view Reader::lengthDelimited() {
 
 void Reader::skip(int wireType) {
   switch (wireType) {
-    case kVarint: varint(); return;
-    case kLengthDelimited: lengthDelimited(); return;
+    case kVarint:
+      varint();
+      return;
+    case kLengthDelimited:
+      lengthDelimited();
+      return;
     case kFixed64:
     case kFixed32: {
       std::size_t n = wireType == kFixed64 ? 8 : 4;
@@ -93,7 +97,8 @@ void Reader::skip(int wireType) {
       pos_ += n;
       return;
     }
-    default: malformed("unsupported wire type");  // groups (3, 4) never occur in Kubernetes
+    default:
+      malformed("unsupported wire type");  // groups (3, 4) never occur in Kubernetes
   }
 }
 
@@ -125,7 +130,8 @@ std::size_t utf8Length(std::string_view s, std::size_t i) {
   if (c < 0x80) return 1;
   std::size_t n;
   unsigned char lo = 0x80, hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2;
   else if (c >= 0xe0 && c <= 0xef) {
     n = 3;
     if (c == 0xe0) lo = 0xa0;
@@ -217,8 +223,8 @@ std::optional<std::string> formatTime(std::int64_t seconds, std::int32_t nanos, 
   char buf[64];
   int hh = int(secOfDay / 3600), mm = int(secOfDay / 60 % 60), ss = int(secOfDay % 60);
   if (micro)
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", int(y), m, d, hh, mm,
-                  ss, int(nanos / 1000));
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", int(y), m, d, hh, mm, ss,
+                  int(nanos / 1000));
   else
     std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", int(y), m, d, hh, mm, ss);
   return std::string(buf);
@@ -226,10 +232,9 @@ std::optional<std::string> formatTime(std::int64_t seconds, std::int32_t nanos, 
 
 bool parseTime(std::string_view s, std::int64_t& seconds, std::int32_t& nanos) {
   int y, mo, d, h, mi, sec;
-  if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) ||
-      s[7] != '-' || !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') ||
-      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
-      !digits(s, 17, 2, sec))
+  if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) ||
+      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec))
     return false;
   static constexpr int kMonthDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -264,8 +269,7 @@ bool parseTime(std::string_view s, std::int64_t& seconds, std::int32_t& nanos) {
     return false;
   }
   if (pos != s.size()) return false;
-  seconds = daysFromCivil(y, unsigned(mo), unsigned(d)) * 86400 + h * 3600 + mi * 60 + sec -
-            offset;
+  seconds = daysFromCivil(y, unsigned(mo), unsigned(d)) * 86400 + h * 3600 + mi * 60 + sec - offset;
   return true;
 }
 

@@ -71,16 +71,35 @@ bool parseSuffix(std::string_view s, int& exp10, int& exp2, Quantity::Format& fo
   }
   if (s.size() == 1) {
     switch (s[0]) {
-      case 'n': exp10 = -9; return true;
-      case 'u': exp10 = -6; return true;
-      case 'm': exp10 = -3; return true;
-      case 'k': exp10 = 3; return true;
-      case 'M': exp10 = 6; return true;
-      case 'G': exp10 = 9; return true;
-      case 'T': exp10 = 12; return true;
-      case 'P': exp10 = 15; return true;
-      case 'E': exp10 = 18; return true;
-      default: return false;
+      case 'n':
+        exp10 = -9;
+        return true;
+      case 'u':
+        exp10 = -6;
+        return true;
+      case 'm':
+        exp10 = -3;
+        return true;
+      case 'k':
+        exp10 = 3;
+        return true;
+      case 'M':
+        exp10 = 6;
+        return true;
+      case 'G':
+        exp10 = 9;
+        return true;
+      case 'T':
+        exp10 = 12;
+        return true;
+      case 'P':
+        exp10 = 15;
+        return true;
+      case 'E':
+        exp10 = 18;
+        return true;
+      default:
+        return false;
     }
   }
   if (s[0] == 'e' || s[0] == 'E') {
@@ -218,16 +237,36 @@ std::string Quantity::toString() const {
   }
   const char* suffix = "";
   switch (exp) {
-    case -9: suffix = "n"; break;
-    case -6: suffix = "u"; break;
-    case -3: suffix = "m"; break;
-    case 0: suffix = ""; break;
-    case 3: suffix = "k"; break;
-    case 6: suffix = "M"; break;
-    case 9: suffix = "G"; break;
-    case 12: suffix = "T"; break;
-    case 15: suffix = "P"; break;
-    default: suffix = "E"; break;
+    case -9:
+      suffix = "n";
+      break;
+    case -6:
+      suffix = "u";
+      break;
+    case -3:
+      suffix = "m";
+      break;
+    case 0:
+      suffix = "";
+      break;
+    case 3:
+      suffix = "k";
+      break;
+    case 6:
+      suffix = "M";
+      break;
+    case 9:
+      suffix = "G";
+      break;
+    case 12:
+      suffix = "T";
+      break;
+    case 15:
+      suffix = "P";
+      break;
+    default:
+      suffix = "E";
+      break;
   }
   return sign + i128ToString(m) + suffix;
 }

@@ -36,13 +36,34 @@ struct R {
     info.namespaced = namespaced;
     info.verbs = kAllVerbs;
   }
-  R& shortNames(std::vector<std::string> v) { info.shortNames = std::move(v); return *this; }
-  R& categories(std::vector<std::string> v) { info.categories = std::move(v); return *this; }
-  R& all() { info.categories = {"all"}; return *this; }
-  R& verbs(std::vector<std::string> v) { info.verbs = std::move(v); return *this; }
-  R& generation() { info.tracksGeneration = true; return *this; }
-  R& returnsDeleted() { info.returnsDeletedObject = true; return *this; }
-  R& fields(std::vector<std::string> v) { info.selectableFields = std::move(v); return *this; }
+  R& shortNames(std::vector<std::string> v) {
+    info.shortNames = std::move(v);
+    return *this;
+  }
+  R& categories(std::vector<std::string> v) {
+    info.categories = std::move(v);
+    return *this;
+  }
+  R& all() {
+    info.categories = {"all"};
+    return *this;
+  }
+  R& verbs(std::vector<std::string> v) {
+    info.verbs = std::move(v);
+    return *this;
+  }
+  R& generation() {
+    info.tracksGeneration = true;
+    return *this;
+  }
+  R& returnsDeleted() {
+    info.returnsDeletedObject = true;
+    return *this;
+  }
+  R& fields(std::vector<std::string> v) {
+    info.selectableFields = std::move(v);
+    return *this;
+  }
   R& storedAs(std::string group, std::string version) {
     info.storedAsGroup = std::move(group);
     info.storedAsVersion = std::move(version);
@@ -61,22 +82,38 @@ struct R {
 
 // The selectable fields of core Events under their events.k8s.io names.
 std::vector<std::string> eventFieldsForEventsGroup() {
-  return {"regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
-          "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath",
-          "reason", "reportingController", "type"};
+  return {"regarding.kind",       "regarding.namespace",
+          "regarding.name",       "regarding.uid",
+          "regarding.apiVersion", "regarding.resourceVersion",
+          "regarding.fieldPath",  "reason",
+          "reportingController",  "type"};
 }
 
 std::vector<ResourceInfo> builtinResources() {
-  const std::vector<std::string> eventFields = {
-      "involvedObject.kind",       "involvedObject.namespace",       "involvedObject.name",
-      "involvedObject.uid",        "involvedObject.apiVersion",      "involvedObject.resourceVersion",
-      "involvedObject.fieldPath",  "reason", "reportingComponent", "source", "type"};
+  const std::vector<std::string> eventFields = {"involvedObject.kind",
+                                                "involvedObject.namespace",
+                                                "involvedObject.name",
+                                                "involvedObject.uid",
+                                                "involvedObject.apiVersion",
+                                                "involvedObject.resourceVersion",
+                                                "involvedObject.fieldPath",
+                                                "reason",
+                                                "reportingComponent",
+                                                "source",
+                                                "type"};
   return {
       // core/v1
-      R("", "v1", "Namespace", "namespaces", false).shortNames({"ns"}).status().returnsDeleted()
-          .sub("finalize", "", "v1", "Namespace", {"update"}).fields({"status.phase"}),
+      R("", "v1", "Namespace", "namespaces", false)
+          .shortNames({"ns"})
+          .status()
+          .returnsDeleted()
+          .sub("finalize", "", "v1", "Namespace", {"update"})
+          .fields({"status.phase"}),
       // Subresources in upstream's discovery order; pods/proxy is not served.
-      R("", "v1", "Pod", "pods", true).shortNames({"po"}).all().returnsDeleted()
+      R("", "v1", "Pod", "pods", true)
+          .shortNames({"po"})
+          .all()
+          .returnsDeleted()
           .sub("attach", "", "v1", "PodAttachOptions", {"create", "get"})
           .sub("binding", "", "v1", "Binding", {"create"})
           .sub("eviction", "policy", "v1", "Eviction", {"create"})
@@ -87,49 +124,92 @@ std::vector<ResourceInfo> builtinResources() {
           .fields({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                    "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
                    "status.nominatedNodeName"}),
-      R("", "v1", "Node", "nodes", false).shortNames({"no"})
+      R("", "v1", "Node", "nodes", false)
+          .shortNames({"no"})
           .sub("proxy", "", "v1", "NodeProxyOptions",
                {"create", "delete", "get", "patch", "update"})
-          .status().fields({"spec.unschedulable"}),
+          .status()
+          .fields({"spec.unschedulable"}),
       R("", "v1", "Service", "services", true).shortNames({"svc"}).all().status().returnsDeleted(),
       R("", "v1", "Endpoints", "endpoints", true).shortNames({"ep"}),
       R("", "v1", "ConfigMap", "configmaps", true).shortNames({"cm"}),
       R("", "v1", "Secret", "secrets", true).fields({"type"}),
       R("", "v1", "Event", "events", true).shortNames({"ev"}).fields(eventFields),
       R("", "v1", "ServiceAccount", "serviceaccounts", true).shortNames({"sa"}).returnsDeleted(),
-      R("", "v1", "PersistentVolume", "persistentvolumes", false).shortNames({"pv"}).status().returnsDeleted(),
-      R("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true).shortNames({"pvc"}).status().returnsDeleted(),
+      R("", "v1", "PersistentVolume", "persistentvolumes", false)
+          .shortNames({"pv"})
+          .status()
+          .returnsDeleted(),
+      R("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true)
+          .shortNames({"pvc"})
+          .status()
+          .returnsDeleted(),
       R("", "v1", "ResourceQuota", "resourcequotas", true).shortNames({"quota"}).status(),
       R("", "v1", "LimitRange", "limitranges", true).shortNames({"limits"}),
       R("", "v1", "PodTemplate", "podtemplates", true).returnsDeleted(),
-      R("", "v1", "ReplicationController", "replicationcontrollers", true).shortNames({"rc"}).all()
-          .status().scale().generation().fields({"status.replicas"}),
+      R("", "v1", "ReplicationController", "replicationcontrollers", true)
+          .shortNames({"rc"})
+          .all()
+          .status()
+          .scale()
+          .generation()
+          .fields({"status.replicas"}),
       // apps/v1
-      R("apps", "v1", "Deployment", "deployments", true).shortNames({"deploy"}).all().status()
-          .scale().generation(),
-      R("apps", "v1", "ReplicaSet", "replicasets", true).shortNames({"rs"}).all().status().scale()
-          .generation().fields({"status.replicas"}),
-      R("apps", "v1", "StatefulSet", "statefulsets", true).shortNames({"sts"}).all().status()
-          .scale().generation(),
-      R("apps", "v1", "DaemonSet", "daemonsets", true).shortNames({"ds"}).all().status().generation(),
+      R("apps", "v1", "Deployment", "deployments", true)
+          .shortNames({"deploy"})
+          .all()
+          .status()
+          .scale()
+          .generation(),
+      R("apps", "v1", "ReplicaSet", "replicasets", true)
+          .shortNames({"rs"})
+          .all()
+          .status()
+          .scale()
+          .generation()
+          .fields({"status.replicas"}),
+      R("apps", "v1", "StatefulSet", "statefulsets", true)
+          .shortNames({"sts"})
+          .all()
+          .status()
+          .scale()
+          .generation(),
+      R("apps", "v1", "DaemonSet", "daemonsets", true)
+          .shortNames({"ds"})
+          .all()
+          .status()
+          .generation(),
       R("apps", "v1", "ControllerRevision", "controllerrevisions", true),
       // batch/v1
-      R("batch", "v1", "Job", "jobs", true).all().status().generation().fields({"status.successful"}),
+      R("batch", "v1", "Job", "jobs", true)
+          .all()
+          .status()
+          .generation()
+          .fields({"status.successful"}),
       R("batch", "v1", "CronJob", "cronjobs", true).shortNames({"cj"}).all().status().generation(),
       // autoscaling
       R("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true)
-          .shortNames({"hpa"}).all().status(),
+          .shortNames({"hpa"})
+          .all()
+          .status(),
       R("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true)
-          .shortNames({"hpa"}).all().status().storedAs("autoscaling", "v2"),
+          .shortNames({"hpa"})
+          .all()
+          .status()
+          .storedAs("autoscaling", "v2"),
       // others
       R("coordination.k8s.io", "v1", "Lease", "leases", true),
       R("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
-      R("events.k8s.io", "v1", "Event", "events", true).shortNames({"ev"}).storedAs("", "v1")
+      R("events.k8s.io", "v1", "Event", "events", true)
+          .shortNames({"ev"})
+          .storedAs("", "v1")
           .fields(eventFieldsForEventsGroup()),
       R("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false).shortNames({"pc"}),
       R("storage.k8s.io", "v1", "StorageClass", "storageclasses", false).shortNames({"sc"}),
-      R("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true).shortNames({"pdb"})
-          .status().generation(),
+      R("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true)
+          .shortNames({"pdb"})
+          .status()
+          .generation(),
       R("networking.k8s.io", "v1", "Ingress", "ingresses", true).shortNames({"ing"}).status(),
       R("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true).shortNames({"netpol"}),
       R("networking.k8s.io", "v1", "IngressClass", "ingressclasses", false),
@@ -139,9 +219,14 @@ std::vector<ResourceInfo> builtinResources() {
       R("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
       // kube-aggregator: which group-versions this server serves itself and which it proxies.
       R("apiregistration.k8s.io", "v1", "APIService", "apiservices", false)
-          .categories({"api-extensions"}).status(),
-      R("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false)
-          .shortNames({"crd", "crds"}).categories({"api-extensions"}).status().generation()
+          .categories({"api-extensions"})
+          .status(),
+      R("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+        false)
+          .shortNames({"crd", "crds"})
+          .categories({"api-extensions"})
+          .status()
+          .generation()
           .returnsDeleted(),
       // Review resources: create-only, answered by the server, never stored.
       R("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false)

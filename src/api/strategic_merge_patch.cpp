@@ -30,27 +30,41 @@ enum class GoKind { Nil, Bool, Int, Float, String, Map, Slice };
 
 GoKind goKind(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return GoKind::Nil;
-    case json::kind::bool_: return GoKind::Bool;
+    case json::kind::null:
+      return GoKind::Nil;
+    case json::kind::bool_:
+      return GoKind::Bool;
     case json::kind::int64:
-    case json::kind::uint64: return GoKind::Int;
-    case json::kind::double_: return GoKind::Float;
-    case json::kind::string: return GoKind::String;
-    case json::kind::array: return GoKind::Slice;
-    case json::kind::object: return GoKind::Map;
+    case json::kind::uint64:
+      return GoKind::Int;
+    case json::kind::double_:
+      return GoKind::Float;
+    case json::kind::string:
+      return GoKind::String;
+    case json::kind::array:
+      return GoKind::Slice;
+    case json::kind::object:
+      return GoKind::Map;
   }
   return GoKind::Nil;
 }
 
 std::string goTypeName(const json::value& v) {
   switch (goKind(v)) {
-    case GoKind::Nil: return "<nil>";
-    case GoKind::Bool: return "bool";
-    case GoKind::Int: return "int64";
-    case GoKind::Float: return "float64";
-    case GoKind::String: return "string";
-    case GoKind::Slice: return "[]interface {}";
-    case GoKind::Map: return "map[string]interface {}";
+    case GoKind::Nil:
+      return "<nil>";
+    case GoKind::Bool:
+      return "bool";
+    case GoKind::Int:
+      return "int64";
+    case GoKind::Float:
+      return "float64";
+    case GoKind::String:
+      return "string";
+    case GoKind::Slice:
+      return "[]interface {}";
+    case GoKind::Map:
+      return "map[string]interface {}";
   }
   return "";
 }
@@ -64,7 +78,8 @@ std::string identity(const json::value& v) { return json::serialize(v); }
 }
 
 [[noreturn]] void failBadArgType(std::string_view expected, const json::value& actual) {
-  throw patchFailure("expected a " + std::string(expected) + ", but received a " + goTypeName(actual));
+  throw patchFailure("expected a " + std::string(expected) + ", but received a " +
+                     goTypeName(actual));
 }
 
 // The field's strategy other than retainKeys ("merge", "replace" or "").
@@ -109,7 +124,8 @@ const json::value& mergeKeyValue(const json::value& item, const std::string& mer
 // Position of each element in an ordering list, keyed by merge-key value (maps) or value.
 class OrderIndex {
  public:
-  OrderIndex(const json::array& order, const std::string& mergeKey, bool maps) : mergeKey_(mergeKey), maps_(maps) {
+  OrderIndex(const json::array& order, const std::string& mergeKey, bool maps)
+      : mergeKey_(mergeKey), maps_(maps) {
     for (size_t i = 0; i < order.size(); ++i) positions_.emplace(keyOf(order[i]), i);
   }
   std::optional<size_t> find(const json::value& item) const {
@@ -366,7 +382,8 @@ class Merger {
   }
 
   // $setElementOrder/<list>: merges <list> now and orders it as the directive says.
-  void applySetElementOrder(json::object& original, json::object& patch, const PatchSchema& schema) {
+  void applySetElementOrder(json::object& original, json::object& patch,
+                            const PatchSchema& schema) {
     std::vector<std::string> directives;
     for (const auto& kv : patch) {
       if (kv.key().starts_with(kSetElementOrderPrefix)) directives.emplace_back(kv.key());
@@ -390,8 +407,9 @@ class Merger {
       json::array patchList = patchValue ? patchValue->get_array() : json::array();
       validateSetOrder(patchList, order.get_array(), mergeKey);
 
-      json::array merged = patchValue ? mergeList(origList, patchList, sub.items(), strategy, mergeKey, false)
-                                      : origList;
+      json::array merged =
+          patchValue ? mergeList(origList, patchList, sub.items(), strategy, mergeKey, false)
+                     : origList;
       auto kind = sliceElementKind(origList, patchList);
       if (kind) {
         merged = normalizeOrder(std::move(merged), order.get_array(), origList, mergeKey,
@@ -424,8 +442,9 @@ class Merger {
         ++p;
         continue;
       }
-      bool equal = mergeKey.empty() ? *items[p] == order[s]
-                                    : mergeKeyValue(*items[p], mergeKey) == mergeKeyValue(order[s], mergeKey);
+      bool equal = mergeKey.empty()
+                       ? *items[p] == order[s]
+                       : mergeKeyValue(*items[p], mergeKey) == mergeKeyValue(order[s], mergeKey);
       if (equal) ++p;
       ++s;
     }
@@ -442,8 +461,10 @@ json::value applyStrategicMergePatch(const json::value& original, const json::va
                                      const PatchSchema& schema) {
   if (patch.is_null()) return original;
   if (!patch.is_object()) {
-    std::string type = patch.is_array() ? "array" : patch.is_string() ? "string"
-                       : patch.is_bool() ? "bool" : "number";
+    std::string type = patch.is_array()    ? "array"
+                       : patch.is_string() ? "string"
+                       : patch.is_bool()   ? "bool"
+                                           : "number";
     throw badRequest("json: cannot unmarshal " + type +
                      " into Go value of type map[string]interface {}");
   }

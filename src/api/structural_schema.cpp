@@ -1,8 +1,9 @@
 #include "api/structural_schema.h"
 
-#include <boost/json.hpp>
 #include <re2/re2.h>
+
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <deque>
 #include <set>
@@ -70,7 +71,8 @@ std::shared_ptr<StructuralNode> compileNode(const json::object& s) {
     re2::RE2::Options options;
     options.set_log_errors(false);
     auto re = std::make_shared<const re2::RE2>(n->pattern, options);
-    if (!re->ok()) throw std::invalid_argument("pattern " + n->pattern + " does not compile: " + re->error());
+    if (!re->ok())
+      throw std::invalid_argument("pattern " + n->pattern + " does not compile: " + re->error());
     n->patternRegex = std::move(re);
   }
   n->listType = stringAt(s, {"x-kubernetes-list-type"});
@@ -88,8 +90,11 @@ std::shared_ptr<StructuralNode> compileNode(const json::object& s) {
   for (const auto& r : arrayOrEmpty(s, {"x-kubernetes-validations"})) {
     if (!r.is_object()) continue;
     const auto& o = r.as_object();
-    StructuralNode::Rule rule{{}, stringAt(o, {"rule"}), stringAt(o, {"message"}), stringAt(o, {"fieldPath"}),
-                          stringAt(o, {"reason"})};
+    StructuralNode::Rule rule{{},
+                              stringAt(o, {"rule"}),
+                              stringAt(o, {"message"}),
+                              stringAt(o, {"fieldPath"}),
+                              stringAt(o, {"reason"})};
     if (o.contains("messageExpression"))
       throw std::invalid_argument("messageExpression is not supported (rule " + rule.rule + ")");
     try {
@@ -123,8 +128,10 @@ void pruneObject(json::object& o, const StructuralNode& node, const std::string&
       continue;
     }
     const StructuralNode* sub = nullptr;
-    if (auto prop = node.properties.find(key); prop != node.properties.end()) sub = prop->second.get();
-    else if (node.additionalProperties) sub = node.additionalProperties.get();
+    if (auto prop = node.properties.find(key); prop != node.properties.end())
+      sub = prop->second.get();
+    else if (node.additionalProperties)
+      sub = node.additionalProperties.get();
     if (!sub) {
       if (!node.preserveUnknownFields) {
         pruned.push_back(p);
@@ -167,11 +174,13 @@ void defaultObject(json::object& o, const StructuralNode& node) {
   }
   if (node.additionalProperties)
     for (auto& kv : o)
-      if (!node.properties.contains(std::string(kv.key()))) defaultValue(kv.value(), *node.additionalProperties);
+      if (!node.properties.contains(std::string(kv.key())))
+        defaultValue(kv.value(), *node.additionalProperties);
 }
 
 void defaultValue(json::value& v, const StructuralNode& node) {
-  if (v.is_object()) defaultObject(v.as_object(), node);
+  if (v.is_object())
+    defaultObject(v.as_object(), node);
   else if (v.is_array() && node.items)
     for (auto& item : v.as_array()) defaultValue(item, *node.items);
 }
@@ -180,14 +189,21 @@ void defaultValue(json::value& v, const StructuralNode& node) {
 
 std::string jsonTypeName(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "integer";
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
+    case json::kind::uint64:
+      return "integer";
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
   }
   return "";
 }
@@ -237,7 +253,8 @@ bool validFormat(const std::string& format, const std::string& s) {
   static const re2::RE2 date(R"(^\d{4}-\d{2}-\d{2}$)");
   static const re2::RE2 uuid(
       R"(^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$)");
-  static const re2::RE2 ipv4(R"(^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$)");
+  static const re2::RE2 ipv4(
+      R"(^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$)");
   static const re2::RE2 byteFmt(R"(^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$)");
   static const re2::RE2 hostname(
       R"(^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*$)");
@@ -245,8 +262,9 @@ bool validFormat(const std::string& format, const std::string& s) {
   if (format == "date") return re2::RE2::FullMatch(s, date);
   if (format == "uuid") return re2::RE2::FullMatch(s, uuid);
   if (format == "ipv4") return re2::RE2::FullMatch(s, ipv4);
-  if (format == "ipv6") return s.find(':') != std::string::npos &&
-                               s.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+  if (format == "ipv6")
+    return s.find(':') != std::string::npos &&
+           s.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
   if (format == "byte") return re2::RE2::FullMatch(s, byteFmt);
   if (format == "hostname") return s.size() <= 255 && re2::RE2::FullMatch(s, hostname);
   return true;  // formats upstream does not check either are accepted
@@ -268,11 +286,15 @@ class Validator {
       return;
     }
     if (!node.enumValues.empty()) checkEnum(v, node, path);
-    if (v.is_string()) stringRules(v.as_string(), node, path);
-    else if (v.is_number()) numberRules(v, node, path);
-    else if (v.is_array()) arrayRules(v.as_array(), node, path);
+    if (v.is_string())
+      stringRules(v.as_string(), node, path);
+    else if (v.is_number())
+      numberRules(v, node, path);
+    else if (v.is_array())
+      arrayRules(v.as_array(), node, path);
     else if (v.is_object())
-      objectRules(v.as_object(), node, path, false, old && old->is_object() ? &old->as_object() : nullptr);
+      objectRules(v.as_object(), node, path, false,
+                  old && old->is_object() ? &old->as_object() : nullptr);
     combinators(v, node, path);
     if (!node.rules.empty()) celRules(v, node, path, old);
   }
@@ -286,18 +308,24 @@ class Validator {
       if (rule.program.usesOldSelf() && !old) continue;
       auto result = rule.program.evaluate(v, old);
       std::string field = path;
-      if (!rule.fieldPath.empty()) field += rule.fieldPath.front() == '.' ? rule.fieldPath : "." + rule.fieldPath;
+      if (!rule.fieldPath.empty())
+        field += rule.fieldPath.front() == '.' ? rule.fieldPath : "." + rule.fieldPath;
       if (!result.value) {
-        errs_.invalid(field, validation::quote(type), result.error + " evaluating rule: " + rule.rule);
+        errs_.invalid(field, validation::quote(type),
+                      result.error + " evaluating rule: " + rule.rule);
         continue;
       }
       if (result.value->is_bool() && result.value->as_bool()) continue;
       std::string message = rule.message.empty() ? "failed rule: " + rule.rule : rule.message;
       if (!result.value->is_bool()) message = "rule did not evaluate to a bool: " + rule.rule;
-      if (rule.reason == "FieldValueRequired") errs_.required(field, message);
-      else if (rule.reason == "FieldValueForbidden") errs_.forbidden(field, message);
-      else if (rule.reason == "FieldValueDuplicate") errs_.duplicate(field, message);
-      else errs_.invalid(field, validation::quote(type), message);
+      if (rule.reason == "FieldValueRequired")
+        errs_.required(field, message);
+      else if (rule.reason == "FieldValueForbidden")
+        errs_.forbidden(field, message);
+      else if (rule.reason == "FieldValueDuplicate")
+        errs_.duplicate(field, message);
+      else
+        errs_.invalid(field, validation::quote(type), message);
     }
   }
 
@@ -316,12 +344,13 @@ class Validator {
       const std::string key(kv.key());
       if (root && (key == "apiVersion" || key == "kind" || key == "metadata")) continue;
       auto prop = node.properties.find(key);
-      const StructuralNode* sub = prop != node.properties.end() ? prop->second.get()
-                                                            : node.additionalProperties.get();
+      const StructuralNode* sub =
+          prop != node.properties.end() ? prop->second.get() : node.additionalProperties.get();
       if (sub) value(kv.value(), *sub, childPath(path, key), old ? old->if_contains(key) : nullptr);
     }
     if (node.embeddedResource) {
-      if (!o.contains("apiVersion")) errs_.required(childPath(path, "apiVersion"), "must not be empty");
+      if (!o.contains("apiVersion"))
+        errs_.required(childPath(path, "apiVersion"), "must not be empty");
       if (!o.contains("kind")) errs_.required(childPath(path, "kind"), "must not be empty");
     }
   }
@@ -343,7 +372,8 @@ class Validator {
       if (allowed == v) return;
     std::vector<std::string> values;
     for (const auto& allowed : node.enumValues)
-      values.push_back(allowed.is_string() ? std::string(allowed.as_string()) : json::serialize(allowed));
+      values.push_back(allowed.is_string() ? std::string(allowed.as_string())
+                                           : json::serialize(allowed));
     errs_.notSupported(path, goValue(v), values);
   }
 
@@ -355,28 +385,28 @@ class Validator {
       if ((c & 0xC0) != 0x80) ++runes;
     if (node.maxLength && runes > *node.maxLength) errs_.tooLong(path, *node.maxLength);
     if (node.minLength && runes < *node.minLength)
-      errs_.invalid(path, validation::quote(value),
-                    path + " in body should be at least " + std::to_string(*node.minLength) +
-                        " chars long");
+      errs_.invalid(
+          path, validation::quote(value),
+          path + " in body should be at least " + std::to_string(*node.minLength) + " chars long");
     if (node.patternRegex && !re2::RE2::PartialMatch(value, *node.patternRegex))
       errs_.invalid(path, validation::quote(value),
                     path + " in body should match '" + node.pattern + "'");
     if (!node.format.empty() && !node.intOrString && !validFormat(node.format, value))
-      errs_.typeInvalid(path, validation::quote(value),
-                        path + " in body must be of type " + node.format + ": " +
-                            validation::quote(value));
+      errs_.typeInvalid(
+          path, validation::quote(value),
+          path + " in body must be of type " + node.format + ": " + validation::quote(value));
   }
 
   void numberRules(const json::value& v, const StructuralNode& node, const std::string& path) {
     const double d = v.to_number<double>();
     if (node.maximum && (node.exclusiveMaximum ? d >= *node.maximum : d > *node.maximum))
       errs_.invalid(path, goValue(v),
-                    path + " in body should be less than " + (node.exclusiveMaximum ? "" : "or equal to ") +
-                        goNumber(*node.maximum));
+                    path + " in body should be less than " +
+                        (node.exclusiveMaximum ? "" : "or equal to ") + goNumber(*node.maximum));
     if (node.minimum && (node.exclusiveMinimum ? d <= *node.minimum : d < *node.minimum))
       errs_.invalid(path, goValue(v),
-                    path + " in body should be greater than " + (node.exclusiveMinimum ? "" : "or equal to ") +
-                        goNumber(*node.minimum));
+                    path + " in body should be greater than " +
+                        (node.exclusiveMinimum ? "" : "or equal to ") + goNumber(*node.minimum));
     if (node.multipleOf && *node.multipleOf > 0) {
       double q = d / *node.multipleOf;
       if (std::fabs(q - std::round(q)) > 1e-9)
@@ -389,10 +419,12 @@ class Validator {
     const auto n = static_cast<int64_t>(a.size());
     if (node.maxItems && n > *node.maxItems) tooMany(path, n, *node.maxItems);
     if (node.minItems && n < *node.minItems)
-      errs_.invalid(path, std::to_string(n),
-                    path + " in body should have at least " + std::to_string(*node.minItems) + " items");
+      errs_.invalid(
+          path, std::to_string(n),
+          path + " in body should have at least " + std::to_string(*node.minItems) + " items");
     if (node.items)
-      for (size_t i = 0; i < a.size(); ++i) value(a[i], *node.items, path + "[" + std::to_string(i) + "]");
+      for (size_t i = 0; i < a.size(); ++i)
+        value(a[i], *node.items, path + "[" + std::to_string(i) + "]");
     if (node.uniqueItems || node.listType == "set") {
       for (size_t i = 0; i < a.size(); ++i)
         for (size_t j = 0; j < i; ++j)
@@ -422,7 +454,8 @@ class Validator {
     if (!node.oneOf.empty()) {
       auto matches = std::count_if(node.oneOf.begin(), node.oneOf.end(),
                                    [&](const auto& s) { return passes(v, *s, path); });
-      if (matches != 1) errs_.invalid(path, goValue(v), "must validate one and only one schema (oneOf)");
+      if (matches != 1)
+        errs_.invalid(path, goValue(v), "must validate one and only one schema (oneOf)");
     }
     if (node.notSchema && passes(v, *node.notSchema, path))
       errs_.invalid(path, goValue(v), "must not validate the schema (not)");
@@ -443,15 +476,21 @@ SchemaNode* applyNode(const json::object& s, ApplySchema& out) {
   SchemaNode& n = out.nodes.emplace_back();
   const std::string type = stringAt(s, {"type"});
   using T = SchemaNode::Type;
-  n.type = type == "object" ? T::Object : type == "array" ? T::Array : type == "string" ? T::String
-         : type == "integer" ? T::Integer : type == "number" ? T::Number : type == "boolean" ? T::Boolean : T::Any;
+  n.type = type == "object"    ? T::Object
+           : type == "array"   ? T::Array
+           : type == "string"  ? T::String
+           : type == "integer" ? T::Integer
+           : type == "number"  ? T::Number
+           : type == "boolean" ? T::Boolean
+                               : T::Any;
   n.preserveUnknown = boolAt(s, {"x-kubernetes-preserve-unknown-fields"});
   n.atomicMap = stringAt(s, {"x-kubernetes-map-type"}) == "atomic";
   const std::string listType = stringAt(s, {"x-kubernetes-list-type"});
   for (const auto& k : arrayOrEmpty(s, {"x-kubernetes-list-map-keys"}))
     if (k.is_string()) n.listKeys.emplace_back(k.as_string());
-  n.listType = listType == "set" ? SchemaNode::ListType::Set
-             : listType == "map" && !n.listKeys.empty() ? SchemaNode::ListType::Map : SchemaNode::ListType::Atomic;
+  n.listType = listType == "set"                          ? SchemaNode::ListType::Set
+               : listType == "map" && !n.listKeys.empty() ? SchemaNode::ListType::Map
+                                                          : SchemaNode::ListType::Atomic;
   n.listMapKeys = n.listKeys;
   std::sort(n.listMapKeys.begin(), n.listMapKeys.end());
   const json::object* props = objectAt(s, {"properties"});
@@ -484,13 +523,16 @@ std::shared_ptr<const ApplySchema> buildApplySchema(const json::object& schema) 
   str.type = SchemaNode::Type::String;
   r.properties["apiVersion"] = &str;
   r.properties["kind"] = &str;
-  if (const SchemaNode* meta = FieldSchemas::builtin().root("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"))
+  if (const SchemaNode* meta =
+          FieldSchemas::builtin().root("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"))
     r.properties["metadata"] = meta;
   out->root = root;
   return out;
 }
 
-std::shared_ptr<const StructuralNode> compileSchema(const json::object& schema) { return compileNode(schema); }
+std::shared_ptr<const StructuralNode> compileSchema(const json::object& schema) {
+  return compileNode(schema);
+}
 
 std::vector<std::string> pruneBySchema(json::object& obj, const StructuralNode& root) {
   std::vector<std::string> pruned;

@@ -43,7 +43,7 @@ struct StructuralNode {
   std::optional<int64_t> minLength, maxLength, minItems, maxItems, minProperties, maxProperties;
   std::string pattern;
   std::shared_ptr<const re2::RE2> patternRegex;  // RE2: linear time whatever the input
-  std::string listType;  // atomic | set | map (x-kubernetes-list-type)
+  std::string listType;                          // atomic | set | map (x-kubernetes-list-type)
   std::vector<std::string> listMapKeys;
   // Value validations combined with the node (allOf/anyOf/oneOf/not): checked, never used for
   // pruning or defaulting, as in upstream's structural schemas.
@@ -84,7 +84,8 @@ void defaultBySchema(boost::json::object& obj, const StructuralNode& root);
 // must be of type integer: \"string\"").
 // `old` (an update's stored object) enables transition rules (CEL rules reading oldSelf),
 // correlated through object properties.
-std::vector<StatusCause> validateBySchema(const boost::json::object& obj, const StructuralNode& root,
+std::vector<StatusCause> validateBySchema(const boost::json::object& obj,
+                                          const StructuralNode& root,
                                           const boost::json::object* old = nullptr);
 
 }  // namespace skiff::api

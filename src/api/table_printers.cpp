@@ -142,11 +142,16 @@ std::string selectorString(const json::object& selector) {
       if (v.is_string()) values.emplace_back(v.get_string());
     std::sort(values.begin(), values.end());
     std::string r;
-    if (op == "In") r = key + " in (" + join(values, ",") + ")";
-    else if (op == "NotIn") r = key + " notin (" + join(values, ",") + ")";
-    else if (op == "Exists") r = key;
-    else if (op == "DoesNotExist") r = "!" + key;
-    else r = key;
+    if (op == "In")
+      r = key + " in (" + join(values, ",") + ")";
+    else if (op == "NotIn")
+      r = key + " notin (" + join(values, ",") + ")";
+    else if (op == "Exists")
+      r = key;
+    else if (op == "DoesNotExist")
+      r = "!" + key;
+    else
+      r = key;
     reqs.emplace_back(key, r);
   }
   std::stable_sort(reqs.begin(), reqs.end(),

@@ -93,8 +93,9 @@ json::array podCells(const json::object& pod, Clock::time_point now) {
     }
     if (terminated) {
       if (str(term, "reason").empty()) {
-        reason = num(term, "signal") != 0 ? "Init:Signal:" + std::to_string(num(term, "signal"))
-                                          : "Init:ExitCode:" + std::to_string(num(term, "exitCode"));
+        reason = num(term, "signal") != 0
+                     ? "Init:Signal:" + std::to_string(num(term, "signal"))
+                     : "Init:ExitCode:" + std::to_string(num(term, "exitCode"));
       } else {
         reason = "Init:" + str(term, "reason");
       }
@@ -149,8 +150,7 @@ json::array podCells(const json::object& pod, Clock::time_point now) {
   }
 
   std::string restartsStr = std::to_string(restarts);
-  if (restarts != 0 && lastRestartT)
-    restartsStr += " (" + since(lastRestart, now) + " ago)";
+  if (restarts != 0 && lastRestartT) restartsStr += " (" + since(lastRestart, now) + " ago)";
 
   std::string podIP;
   const auto& ips = arr(status, "podIPs");
@@ -179,18 +179,19 @@ json::array podCells(const json::object& pod, Clock::time_point now) {
   }
   return json::array{str(meta, "name"),
                      std::to_string(readyContainers) + "/" + std::to_string(totalContainers),
-                     reason, restartsStr, age(pod, now), podIP, node, nominated, gates};
+                     reason,
+                     restartsStr,
+                     age(pod, now),
+                     podIP,
+                     node,
+                     nominated,
+                     gates};
 }
 
 TablePrinter podPrinter() {
-  return {{nameColumn(),
-           col("Ready", "string"),
-           col("Status", "string"),
-           col("Restarts", "string"),
-           ageColumn(), col("IP", "string", 1),
-           col("Node", "string", 1),
-           col("Nominated Node", "string", 1),
-           col("Readiness Gates", "string", 1)},
+  return {{nameColumn(), col("Ready", "string"), col("Status", "string"), col("Restarts", "string"),
+           ageColumn(), col("IP", "string", 1), col("Node", "string", 1),
+           col("Nominated Node", "string", 1), col("Readiness Gates", "string", 1)},
           podCells};
 }
 
@@ -229,21 +230,23 @@ json::array nodeCells(const json::object& node, Clock::time_point now) {
   };
   const auto& info = obj(status, "nodeInfo");
   auto orUnknown = [](std::string s) { return s.empty() ? std::string("<unknown>") : s; };
-  return json::array{str(meta, "name"), join(st, ","), rolesStr, age(node, now),
-                     str(info, "kubeletVersion"), address("InternalIP"), address("ExternalIP"),
-                     orUnknown(str(info, "osImage")), orUnknown(str(info, "kernelVersion")),
+  return json::array{str(meta, "name"),
+                     join(st, ","),
+                     rolesStr,
+                     age(node, now),
+                     str(info, "kubeletVersion"),
+                     address("InternalIP"),
+                     address("ExternalIP"),
+                     orUnknown(str(info, "osImage")),
+                     orUnknown(str(info, "kernelVersion")),
                      orUnknown(str(info, "containerRuntimeVersion"))};
 }
 
 TablePrinter nodePrinter() {
-  return {{nameColumn(), col("Status", "string"),
-           col("Roles", "string"), ageColumn(),
-           col("Version", "string"),
-           col("Internal-IP", "string", 1),
-           col("External-IP", "string", 1),
-           col("OS-Image", "string", 1),
-           col("Kernel-Version", "string", 1),
-           col("Container-Runtime", "string", 1)},
+  return {{nameColumn(), col("Status", "string"), col("Roles", "string"), ageColumn(),
+           col("Version", "string"), col("Internal-IP", "string", 1),
+           col("External-IP", "string", 1), col("OS-Image", "string", 1),
+           col("Kernel-Version", "string", 1), col("Container-Runtime", "string", 1)},
           nodeCells};
 }
 
@@ -278,8 +281,10 @@ json::array serviceCells(const json::object& svc, Clock::time_point now) {
   const auto& spec = obj(svc, "spec");
   std::string clusterIP = "<none>";
   const auto& ips = arr(spec, "clusterIPs");
-  if (!ips.empty() && ips[0].is_string()) clusterIP = std::string(ips[0].get_string());
-  else if (!str(spec, "clusterIP").empty()) clusterIP = str(spec, "clusterIP");
+  if (!ips.empty() && ips[0].is_string())
+    clusterIP = std::string(ips[0].get_string());
+  else if (!str(spec, "clusterIP").empty())
+    clusterIP = str(spec, "clusterIP");
   std::vector<std::string> ports;
   for (const auto& p : arr(spec, "ports")) {
     if (!p.is_object()) continue;
@@ -290,17 +295,18 @@ json::array serviceCells(const json::object& svc, Clock::time_point now) {
     ports.push_back(s + "/" + proto);
   }
   std::string portStr = ports.empty() ? "<none>" : join(ports, ",");
-  return json::array{str(obj(svc, "metadata"), "name"), str(spec, "type"), clusterIP,
-                     serviceExternalIP(svc), portStr, age(svc, now),
+  return json::array{str(obj(svc, "metadata"), "name"),
+                     str(spec, "type"),
+                     clusterIP,
+                     serviceExternalIP(svc),
+                     portStr,
+                     age(svc, now),
                      formatLabels(obj(spec, "selector"))};
 }
 
 TablePrinter servicePrinter() {
-  return {{nameColumn(), col("Type", "string"),
-           col("Cluster-IP", "string"),
-           col("External-IP", "string"),
-           col("Port(s)", "string"),
-           ageColumn(),
+  return {{nameColumn(), col("Type", "string"), col("Cluster-IP", "string"),
+           col("External-IP", "string"), col("Port(s)", "string"), ageColumn(),
            col("Selector", "string", 1)},
           serviceCells};
 }
@@ -366,8 +372,8 @@ struct EventView {
 };
 
 json::array eventCells(const EventView& e, Clock::time_point now) {
-  std::string first = parseTime(e.firstTimestamp) ? since(e.firstTimestamp, now)
-                                                  : since(e.eventTime, now);
+  std::string first =
+      parseTime(e.firstTimestamp) ? since(e.firstTimestamp, now) : since(e.eventTime, now);
   std::string last = parseTime(e.lastTimestamp) ? since(e.lastTimestamp, now) : first;
   int64_t count = e.count;
   if (e.hasSeries) {
@@ -387,23 +393,19 @@ json::array eventCells(const EventView& e, Clock::time_point now) {
   auto b = msg.find_first_not_of(" \t\r\n\v\f");
   auto en = msg.find_last_not_of(" \t\r\n\v\f");
   msg = b == std::string::npos ? "" : msg.substr(b, en - b + 1);
-  return json::array{last,  e.type, e.reason, target, e.fieldPath, source,
-                     msg,   first,  std::to_string(count), e.name};
+  return json::array{
+      last,  e.type, e.reason, target, e.fieldPath, source, msg, first, std::to_string(count),
+      e.name};
 }
 
 std::vector<TableColumn> eventColumns() {
   TableColumn name = nameColumn();
   name.priority = 1;
-  return {col("Last Seen", "string"),
-          col("Type", "string"),
-          col("Reason", "string"),
-          col("Object", "string"),
-          col("Subobject", "string", 1),
-          col("Source", "string", 1),
-          col("Message", "string"),
-          col("First Seen", "string", 1),
-          col("Count", "string", 1),
-          name};
+  return {col("Last Seen", "string"),    col("Type", "string"),
+          col("Reason", "string"),       col("Object", "string"),
+          col("Subobject", "string", 1), col("Source", "string", 1),
+          col("Message", "string"),      col("First Seen", "string", 1),
+          col("Count", "string", 1),     name};
 }
 
 json::array coreEventCells(const json::object& ev, Clock::time_point now) {
@@ -436,7 +438,8 @@ json::array coreEventCells(const json::object& ev, Clock::time_point now) {
 json::array newEventCells(const json::object& ev, Clock::time_point now) {
   json::object tagged = ev;
   tagged["apiVersion"] = "events.k8s.io/v1";  // conversion keys on it
-  return coreEventCells(convertObject(tagged, *ResourceRegistry::builtin().find("", "v1", "events")), now);
+  return coreEventCells(
+      convertObject(tagged, *ResourceRegistry::builtin().find("", "v1", "events")), now);
 }
 
 // ---- persistent volumes and claims ----
@@ -469,8 +472,8 @@ json::array pvCells(const json::object& pv, Clock::time_point now) {
   std::string size = cap.contains("storage") ? quantityString(cap.at("storage")) : "0";
   std::string phase = str(obj(pv, "status"), "phase");
   if (has(obj(pv, "metadata"), "deletionTimestamp")) phase = "Terminating";
-  std::string vac = has(spec, "volumeAttributesClassName") ? str(spec, "volumeAttributesClassName")
-                                                           : "<unset>";
+  std::string vac =
+      has(spec, "volumeAttributesClassName") ? str(spec, "volumeAttributesClassName") : "<unset>";
   std::string mode = has(spec, "volumeMode") ? str(spec, "volumeMode") : "<unset>";
   return json::array{str(obj(pv, "metadata"), "name"),
                      size,
@@ -496,11 +499,18 @@ json::array pvcCells(const json::object& pvc, Clock::time_point now) {
     const auto& cap = obj(status, "capacity");
     capacity = cap.contains("storage") ? quantityString(cap.at("storage")) : "0";
   }
-  std::string vac = has(spec, "volumeAttributesClassName") ? str(spec, "volumeAttributesClassName")
-                                                           : "<unset>";
+  std::string vac =
+      has(spec, "volumeAttributesClassName") ? str(spec, "volumeAttributesClassName") : "<unset>";
   std::string mode = has(spec, "volumeMode") ? str(spec, "volumeMode") : "<unset>";
-  return json::array{str(obj(pvc, "metadata"), "name"), phase, str(spec, "volumeName"), capacity,
-                     modes, storageClassOf(pvc), vac, age(pvc, now), mode};
+  return json::array{str(obj(pvc, "metadata"), "name"),
+                     phase,
+                     str(spec, "volumeName"),
+                     capacity,
+                     modes,
+                     storageClassOf(pvc),
+                     vac,
+                     age(pvc, now),
+                     mode};
 }
 
 // ---- replication controllers, pod templates, quotas ----
@@ -509,9 +519,14 @@ json::array rcCells(const json::object& rc, Clock::time_point now) {
   const auto& spec = obj(rc, "spec");
   const auto& status = obj(rc, "status");
   auto [names, images] = containerCells(arr(at(spec, {"template", "spec"}), "containers"));
-  return json::array{str(obj(rc, "metadata"), "name"), num(spec, "replicas"),
-                     num(status, "replicas"), num(status, "readyReplicas"), age(rc, now),
-                     names, images, formatLabels(obj(spec, "selector"))};
+  return json::array{str(obj(rc, "metadata"), "name"),
+                     num(spec, "replicas"),
+                     num(status, "replicas"),
+                     num(status, "readyReplicas"),
+                     age(rc, now),
+                     names,
+                     images,
+                     formatLabels(obj(spec, "selector"))};
 }
 
 json::array podTemplateCells(const json::object& pt, Clock::time_point) {
@@ -542,77 +557,53 @@ json::array resourceQuotaCells(const json::object& rq, Clock::time_point now) {
 void registerCorePrinters(PrinterMap& m) {
   m["/pods"] = podPrinter();
   m["/nodes"] = nodePrinter();
-  m["/namespaces"] = {{nameColumn(), col("Status", "string"),
-                       ageColumn()},
+  m["/namespaces"] = {{nameColumn(), col("Status", "string"), ageColumn()},
                       [](const json::object& o, Clock::time_point now) {
                         return json::array{str(obj(o, "metadata"), "name"),
                                            str(obj(o, "status"), "phase"), age(o, now)};
                       }};
   m["/services"] = servicePrinter();
-  m["/endpoints"] = {{nameColumn(),
-                      col("Endpoints", "string"),
-                      ageColumn()},
-                     endpointsCells};
-  m["/configmaps"] = {{nameColumn(), col("Data", "string"),
-                       ageColumn()},
-                      [](const json::object& o, Clock::time_point now) {
-                        int64_t n = static_cast<int64_t>(obj(o, "data").size() +
-                                                         obj(o, "binaryData").size());
-                        return json::array{str(obj(o, "metadata"), "name"), n, age(o, now)};
-                      }};
-  m["/secrets"] = {{nameColumn(), col("Type", "string"),
-                    col("Data", "string"), ageColumn()},
+  m["/endpoints"] = {{nameColumn(), col("Endpoints", "string"), ageColumn()}, endpointsCells};
+  m["/configmaps"] = {
+      {nameColumn(), col("Data", "string"), ageColumn()},
+      [](const json::object& o, Clock::time_point now) {
+        int64_t n = static_cast<int64_t>(obj(o, "data").size() + obj(o, "binaryData").size());
+        return json::array{str(obj(o, "metadata"), "name"), n, age(o, now)};
+      }};
+  m["/secrets"] = {{nameColumn(), col("Type", "string"), col("Data", "string"), ageColumn()},
                    [](const json::object& o, Clock::time_point now) {
                      return json::array{str(obj(o, "metadata"), "name"), str(o, "type"),
                                         static_cast<int64_t>(obj(o, "data").size()), age(o, now)};
                    }};
-  m["/serviceaccounts"] = {
-      {nameColumn(), col("Secrets", "string"),
-       ageColumn()},
-      [](const json::object& o, Clock::time_point now) {
-        return json::array{str(obj(o, "metadata"), "name"),
-                           static_cast<int64_t>(arr(o, "secrets").size()), age(o, now)};
-      }};
+  m["/serviceaccounts"] = {{nameColumn(), col("Secrets", "string"), ageColumn()},
+                           [](const json::object& o, Clock::time_point now) {
+                             return json::array{str(obj(o, "metadata"), "name"),
+                                                static_cast<int64_t>(arr(o, "secrets").size()),
+                                                age(o, now)};
+                           }};
   m["/events"] = {eventColumns(), coreEventCells};
   m["events.k8s.io/events"] = {eventColumns(), newEventCells};
   m["/persistentvolumes"] = {
-      {nameColumn(), col("Capacity", "string"),
-       col("Access Modes", "string"),
-       col("Reclaim Policy", "string"),
-       col("Status", "string"),
-       col("Claim", "string"),
-       col("StorageClass", "string"),
-       col("VolumeAttributesClass", "string"),
-       col("Reason", "string"), ageColumn(),
-       col("VolumeMode", "string", 1)},
+      {nameColumn(), col("Capacity", "string"), col("Access Modes", "string"),
+       col("Reclaim Policy", "string"), col("Status", "string"), col("Claim", "string"),
+       col("StorageClass", "string"), col("VolumeAttributesClass", "string"),
+       col("Reason", "string"), ageColumn(), col("VolumeMode", "string", 1)},
       pvCells};
   m["/persistentvolumeclaims"] = {
-      {nameColumn(), col("Status", "string"),
-       col("Volume", "string"),
-       col("Capacity", "string"),
-       col("Access Modes", "string"),
-       col("StorageClass", "string"),
-       col("VolumeAttributesClass", "string"), ageColumn(),
-       col("VolumeMode", "string", 1)},
+      {nameColumn(), col("Status", "string"), col("Volume", "string"), col("Capacity", "string"),
+       col("Access Modes", "string"), col("StorageClass", "string"),
+       col("VolumeAttributesClass", "string"), ageColumn(), col("VolumeMode", "string", 1)},
       pvcCells};
   m["/replicationcontrollers"] = {
-      {nameColumn(), col("Desired", "integer"),
-       col("Current", "integer"),
-       col("Ready", "integer"), ageColumn(),
-       col("Containers", "string", 1),
-       col("Images", "string", 1),
+      {nameColumn(), col("Desired", "integer"), col("Current", "integer"), col("Ready", "integer"),
+       ageColumn(), col("Containers", "string", 1), col("Images", "string", 1),
        col("Selector", "string", 1)},
       rcCells};
-  m["/podtemplates"] = {
-      {nameColumn(), col("Containers", "string"),
-       col("Images", "string"),
-       col("Pod Labels", "string")},
-      podTemplateCells};
+  m["/podtemplates"] = {{nameColumn(), col("Containers", "string"), col("Images", "string"),
+                         col("Pod Labels", "string")},
+                        podTemplateCells};
   m["/resourcequotas"] = {
-      {nameColumn(),
-       col("Request", "string"),
-       col("Limit", "string"),
-       ageColumn()},
+      {nameColumn(), col("Request", "string"), col("Limit", "string"), ageColumn()},
       resourceQuotaCells};
 }
 

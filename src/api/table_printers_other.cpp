@@ -27,9 +27,12 @@ json::array endpointSliceCells(const json::object& es, Clock::time_point now) {
     if (!p.is_object()) continue;
     if (ports.size() < max) {
       const auto& po = p.get_object();
-      if (has(po, "port")) ports.push_back(std::to_string(num(po, "port")));
-      else if (has(po, "name")) ports.push_back(str(po, "name"));
-      else ports.push_back("*");
+      if (has(po, "port"))
+        ports.push_back(std::to_string(num(po, "port")));
+      else if (has(po, "name"))
+        ports.push_back(str(po, "name"));
+      else
+        ports.push_back("*");
     }
     ++portCount;
   }
@@ -69,7 +72,7 @@ json::array ingressCells(const json::object& ing, Clock::time_point now) {
     if (!a.empty()) addr.insert(a);
   }
   std::string ports = arr(spec, "tls").empty() ? "80" : "80, 443";
-  return json::array{str(obj(ing, "metadata"), "name"), cls, hostStr,
+  return json::array{str(obj(ing, "metadata"), "name"),     cls,   hostStr,
                      join({addr.begin(), addr.end()}, ","), ports, age(ing, now)};
 }
 
@@ -99,9 +102,12 @@ json::array bindingCells(const json::object& b, Clock::time_point now) {
     if (!s.is_object()) continue;
     const auto& so = s.get_object();
     std::string kind = str(so, "kind");
-    if (kind == "User") users.push_back(str(so, "name"));
-    else if (kind == "Group") groups.push_back(str(so, "name"));
-    else if (kind == "ServiceAccount") sas.push_back(str(so, "namespace") + "/" + str(so, "name"));
+    if (kind == "User")
+      users.push_back(str(so, "name"));
+    else if (kind == "Group")
+      groups.push_back(str(so, "name"));
+    else if (kind == "ServiceAccount")
+      sas.push_back(str(so, "namespace") + "/" + str(so, "name"));
   }
   return json::array{str(obj(b, "metadata"), "name"),
                      str(ref, "kind") + "/" + str(ref, "name"),
@@ -112,10 +118,8 @@ json::array bindingCells(const json::object& b, Clock::time_point now) {
 }
 
 TablePrinter bindingPrinter() {
-  return {{nameColumn(), col("Role", "string"),
-           ageColumn(), col("Users", "string", 1),
-           col("Groups", "string", 1),
-           col("ServiceAccounts", "string", 1)},
+  return {{nameColumn(), col("Role", "string"), ageColumn(), col("Users", "string", 1),
+           col("Groups", "string", 1), col("ServiceAccounts", "string", 1)},
           bindingCells};
 }
 
@@ -132,61 +136,46 @@ json::array storageClassCells(const json::object& sc, Clock::time_point now) {
     name += " (default)";
   std::string reclaim = has(sc, "reclaimPolicy") ? str(sc, "reclaimPolicy") : "Delete";
   std::string binding = has(sc, "volumeBindingMode") ? str(sc, "volumeBindingMode") : "Immediate";
-  return json::array{name, str(sc, "provisioner"), reclaim, binding,
-                     boolean(sc, "allowVolumeExpansion"), age(sc, now)};
+  return json::array{
+      name,        str(sc, "provisioner"), reclaim, binding, boolean(sc, "allowVolumeExpansion"),
+      age(sc, now)};
 }
 
 json::array countCells(const json::object& o, std::string_view listKey, Clock::time_point now) {
-  return json::array{str(obj(o, "metadata"), "name"),
-                     static_cast<int64_t>(arr(o, listKey).size()), age(o, now)};
+  return json::array{str(obj(o, "metadata"), "name"), static_cast<int64_t>(arr(o, listKey).size()),
+                     age(o, now)};
 }
 
 }  // namespace
 
 void registerOtherPrinters(PrinterMap& m) {
-  m["coordination.k8s.io/leases"] = {
-      {nameColumn(), col("Holder", "string"),
-       ageColumn()},
-      leaseCells};
+  m["coordination.k8s.io/leases"] = {{nameColumn(), col("Holder", "string"), ageColumn()},
+                                     leaseCells};
   m["discovery.k8s.io/endpointslices"] = {
-      {nameColumn(), col("AddressType", "string"),
-       col("Ports", "string"),
+      {nameColumn(), col("AddressType", "string"), col("Ports", "string"),
        col("Endpoints", "string"), ageColumn()},
       endpointSliceCells};
   m["networking.k8s.io/ingresses"] = {
-      {nameColumn(),
-       col("Class", "string"),
-       col("Hosts", "string"),
-       col("Address", "string"),
+      {nameColumn(), col("Class", "string"), col("Hosts", "string"), col("Address", "string"),
        col("Ports", "string"), ageColumn()},
       ingressCells};
   m["networking.k8s.io/ingressclasses"] = {
-      {nameColumn(), col("Controller", "string"),
-       col("Parameters", "string"),
-       ageColumn()},
+      {nameColumn(), col("Controller", "string"), col("Parameters", "string"), ageColumn()},
       ingressClassCells};
   m["networking.k8s.io/networkpolicies"] = {
-      {nameColumn(), col("Pod-Selector", "string"),
-       ageColumn()},
-      networkPolicyCells};
+      {nameColumn(), col("Pod-Selector", "string"), ageColumn()}, networkPolicyCells};
   m["rbac.authorization.k8s.io/rolebindings"] = bindingPrinter();
   m["rbac.authorization.k8s.io/clusterrolebindings"] = bindingPrinter();
   m["scheduling.k8s.io/priorityclasses"] = {
-      {nameColumn(), col("Value", "integer"),
-       col("Global-Default", "boolean"),
-       ageColumn(),
+      {nameColumn(), col("Value", "integer"), col("Global-Default", "boolean"), ageColumn(),
        col("PreemptionPolicy", "string")},
       priorityClassCells};
   m["storage.k8s.io/storageclasses"] = {
-      {nameColumn(), col("Provisioner", "string"),
-       col("ReclaimPolicy", "string"),
-       col("VolumeBindingMode", "string"),
-       col("AllowVolumeExpansion", "string"),
-       ageColumn()},
+      {nameColumn(), col("Provisioner", "string"), col("ReclaimPolicy", "string"),
+       col("VolumeBindingMode", "string"), col("AllowVolumeExpansion", "string"), ageColumn()},
       storageClassCells};
   m["node.k8s.io/runtimeclasses"] = {
-      {nameColumn(), col("Handler", "string"),
-       ageColumn()},
+      {nameColumn(), col("Handler", "string"), ageColumn()},
       [](const json::object& o, Clock::time_point now) {
         return json::array{str(obj(o, "metadata"), "name"), str(o, "handler"), age(o, now)};
       }};
@@ -198,11 +187,13 @@ void registerOtherPrinters(PrinterMap& m) {
         const auto& spec = obj(o, "spec");
         std::string service = "Local";
         if (has(spec, "service"))
-          service = str(obj(spec, "service"), "namespace") + "/" + str(obj(spec, "service"), "name");
+          service =
+              str(obj(spec, "service"), "namespace") + "/" + str(obj(spec, "service"), "name");
         std::string available = "Unknown";
         for (const auto& c : arr(obj(o, "status"), "conditions")) {
           if (!c.is_object() || str(c.get_object(), "type") != "Available") continue;
-          std::string status = str(c.get_object(), "status"), reason = str(c.get_object(), "reason");
+          std::string status = str(c.get_object(), "status"),
+                      reason = str(c.get_object(), "reason");
           available = status == "True" || reason.empty() ? status : status + " (" + reason + ")";
           break;
         }
@@ -210,8 +201,7 @@ void registerOtherPrinters(PrinterMap& m) {
       }};
   for (const char* r : {"admissionregistration.k8s.io/validatingwebhookconfigurations",
                         "admissionregistration.k8s.io/mutatingwebhookconfigurations"}) {
-    m[r] = {{nameColumn(), col("Webhooks", "integer"),
-             ageColumn()},
+    m[r] = {{nameColumn(), col("Webhooks", "integer"), ageColumn()},
             [](const json::object& o, Clock::time_point now) {
               return countCells(o, "webhooks", now);
             }};

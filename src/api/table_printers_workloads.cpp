@@ -7,15 +7,9 @@
 namespace skiff::api::tables {
 namespace {
 
-TableColumn containersColumn() {
-  return col("Containers", "string", 1);
-}
-TableColumn imagesColumn() {
-  return col("Images", "string", 1);
-}
-TableColumn selectorColumn() {
-  return col("Selector", "string", 1);
-}
+TableColumn containersColumn() { return col("Containers", "string", 1); }
+TableColumn imagesColumn() { return col("Images", "string", 1); }
+TableColumn selectorColumn() { return col("Selector", "string", 1); }
 
 const json::array& templateContainers(const json::object& o) {
   return arr(at(o, {"spec", "template", "spec"}), "containers");
@@ -31,24 +25,29 @@ json::array deploymentCells(const json::object& d, Clock::time_point now) {
   const auto& spec = obj(d, "spec");
   const auto& status = obj(d, "status");
   auto [names, images] = containerCells(templateContainers(d));
-  return json::array{str(obj(d, "metadata"), "name"),
-                     std::to_string(num(status, "readyReplicas")) + "/" +
-                         std::to_string(num(spec, "replicas")),
-                     num(status, "updatedReplicas"),
-                     num(status, "availableReplicas"),
-                     age(d, now),
-                     names,
-                     images,
-                     selectorString(obj(spec, "selector"))};
+  return json::array{
+      str(obj(d, "metadata"), "name"),
+      std::to_string(num(status, "readyReplicas")) + "/" + std::to_string(num(spec, "replicas")),
+      num(status, "updatedReplicas"),
+      num(status, "availableReplicas"),
+      age(d, now),
+      names,
+      images,
+      selectorString(obj(spec, "selector"))};
 }
 
 json::array replicaSetCells(const json::object& rs, Clock::time_point now) {
   const auto& spec = obj(rs, "spec");
   const auto& status = obj(rs, "status");
   auto [names, images] = containerCells(templateContainers(rs));
-  return json::array{str(obj(rs, "metadata"), "name"), num(spec, "replicas"),
-                     num(status, "replicas"), num(status, "readyReplicas"), age(rs, now),
-                     names, images, formatLabelSelector(selectorOf(spec))};
+  return json::array{str(obj(rs, "metadata"), "name"),
+                     num(spec, "replicas"),
+                     num(status, "replicas"),
+                     num(status, "readyReplicas"),
+                     age(rs, now),
+                     names,
+                     images,
+                     formatLabelSelector(selectorOf(spec))};
 }
 
 json::array statefulSetCells(const json::object& ss, Clock::time_point now) {
@@ -93,8 +92,7 @@ json::array jobCells(const json::object& job, Clock::time_point now) {
   if (has(spec, "completions")) {
     completions = std::to_string(succeeded) + "/" + std::to_string(num(spec, "completions"));
   } else if (num(spec, "parallelism") > 1) {
-    completions =
-        std::to_string(succeeded) + "/1 of " + std::to_string(num(spec, "parallelism"));
+    completions = std::to_string(succeeded) + "/1 of " + std::to_string(num(spec, "parallelism"));
   } else {
     completions = std::to_string(succeeded) + "/1";
   }
@@ -106,22 +104,34 @@ json::array jobCells(const json::object& job, Clock::time_point now) {
     duration = humanDuration(std::chrono::duration_cast<std::chrono::seconds>(d));
   }
   std::string state;
-  if (jobCondition(status, "Complete")) state = "Complete";
-  else if (jobCondition(status, "Failed")) state = "Failed";
-  else if (has(obj(job, "metadata"), "deletionTimestamp")) state = "Terminating";
-  else if (jobCondition(status, "Suspended")) state = "Suspended";
-  else if (jobCondition(status, "FailureTarget")) state = "FailureTarget";
-  else state = "Running";
+  if (jobCondition(status, "Complete"))
+    state = "Complete";
+  else if (jobCondition(status, "Failed"))
+    state = "Failed";
+  else if (has(obj(job, "metadata"), "deletionTimestamp"))
+    state = "Terminating";
+  else if (jobCondition(status, "Suspended"))
+    state = "Suspended";
+  else if (jobCondition(status, "FailureTarget"))
+    state = "FailureTarget";
+  else
+    state = "Running";
   auto [names, images] = containerCells(templateContainers(job));
-  return json::array{str(obj(job, "metadata"), "name"), state, completions, duration,
-                     age(job, now), names, images, formatLabelSelector(selectorOf(spec))};
+  return json::array{str(obj(job, "metadata"), "name"),
+                     state,
+                     completions,
+                     duration,
+                     age(job, now),
+                     names,
+                     images,
+                     formatLabelSelector(selectorOf(spec))};
 }
 
 json::array cronJobCells(const json::object& cj, Clock::time_point now) {
   const auto& spec = obj(cj, "spec");
   const auto& status = obj(cj, "status");
-  std::string last = has(status, "lastScheduleTime") ? since(str(status, "lastScheduleTime"), now)
-                                                     : "<none>";
+  std::string last =
+      has(status, "lastScheduleTime") ? since(str(status, "lastScheduleTime"), now) : "<none>";
   std::string tz = has(spec, "timeZone") ? str(spec, "timeZone") : "<none>";
   std::string suspend = "<unset>";
   if (has(spec, "suspend")) suspend = boolean(spec, "suspend") ? "True" : "False";
@@ -196,9 +206,9 @@ std::string formatHpaMetrics(const json::array& specs, const json::array& status
       }
     } else if (type == "Pods") {
       const auto& target = obj(source("pods"), "target");
-      list.push_back(metricCurrent(statusCurrent("pods"), "averageValue") + "/" +
-                     (has(target, "averageValue") ? quantityString(target.at("averageValue"))
-                                                  : "0"));
+      list.push_back(
+          metricCurrent(statusCurrent("pods"), "averageValue") + "/" +
+          (has(target, "averageValue") ? quantityString(target.at("averageValue")) : "0"));
     } else if (type == "Object" || type == "External") {
       std::string key = type == "Object" ? "object" : "external";
       const auto& target = obj(source(key), "target");
@@ -239,8 +249,8 @@ json::array hpaCells(const json::object& hpa, Clock::time_point now) {
   } else {
     metrics = formatHpaMetrics(arr(spec, "metrics"), arr(status, "currentMetrics"));
   }
-  std::string minPods = has(spec, "minReplicas") ? std::to_string(num(spec, "minReplicas"))
-                                                 : "<unset>";
+  std::string minPods =
+      has(spec, "minReplicas") ? std::to_string(num(spec, "minReplicas")) : "<unset>";
   return json::array{str(obj(hpa, "metadata"), "name"),
                      str(ref, "kind") + "/" + str(ref, "name"),
                      metrics,
@@ -267,63 +277,42 @@ json::array pdbCells(const json::object& pdb, Clock::time_point now) {
 }  // namespace
 
 void registerWorkloadPrinters(PrinterMap& m) {
-  m["apps/deployments"] = {
-      {nameColumn(), col("Ready", "string"),
-       col("Up-to-date", "string"),
-       col("Available", "string"),
-       ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
-      deploymentCells};
+  m["apps/deployments"] = {{nameColumn(), col("Ready", "string"), col("Up-to-date", "string"),
+                            col("Available", "string"), ageColumn(), containersColumn(),
+                            imagesColumn(), selectorColumn()},
+                           deploymentCells};
   m["apps/replicasets"] = {
-      {nameColumn(), col("Desired", "integer"),
-       col("Current", "integer"),
-       col("Ready", "integer"), ageColumn(),
-       containersColumn(), imagesColumn(), selectorColumn()},
+      {nameColumn(), col("Desired", "integer"), col("Current", "integer"), col("Ready", "integer"),
+       ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       replicaSetCells};
-  m["apps/statefulsets"] = {{nameColumn(), col("Ready", "string"),
-                             ageColumn(), containersColumn(), imagesColumn()},
-                            statefulSetCells};
+  m["apps/statefulsets"] = {
+      {nameColumn(), col("Ready", "string"), ageColumn(), containersColumn(), imagesColumn()},
+      statefulSetCells};
   m["apps/daemonsets"] = {
-      {nameColumn(),
-       col("Desired", "integer"),
-       col("Current", "integer"),
-       col("Ready", "integer"),
-       col("Up-to-date", "integer"),
-       col("Available", "integer"),
-       col("Node Selector", "string"),
+      {nameColumn(), col("Desired", "integer"), col("Current", "integer"), col("Ready", "integer"),
+       col("Up-to-date", "integer"), col("Available", "integer"), col("Node Selector", "string"),
        ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       daemonSetCells};
   m["apps/controllerrevisions"] = {
-      {nameColumn(), col("Controller", "string"),
-       col("Revision", "string"),
-       ageColumn()},
+      {nameColumn(), col("Controller", "string"), col("Revision", "string"), ageColumn()},
       controllerRevisionCells};
-  m["batch/jobs"] = {{nameColumn(), col("Status", "string"),
-                      col("Completions", "string"),
-                      col("Duration", "string"),
-                      ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
+  m["batch/jobs"] = {{nameColumn(), col("Status", "string"), col("Completions", "string"),
+                      col("Duration", "string"), ageColumn(), containersColumn(), imagesColumn(),
+                      selectorColumn()},
                      jobCells};
   m["batch/cronjobs"] = {
-      {nameColumn(), col("Schedule", "string"),
-       col("Timezone", "string"),
-       col("Suspend", "boolean"),
-       col("Active", "integer"),
-       col("Last Schedule", "string"),
+      {nameColumn(), col("Schedule", "string"), col("Timezone", "string"),
+       col("Suspend", "boolean"), col("Active", "integer"), col("Last Schedule", "string"),
        ageColumn(), containersColumn(), imagesColumn(), selectorColumn()},
       cronJobCells};
   TablePrinter hpa{
-      {nameColumn(), col("Reference", "string"),
-       col("Targets", "string"),
-       col("MinPods", "string"),
-       col("MaxPods", "string"),
-       col("Replicas", "string"),
-       ageColumn()},
+      {nameColumn(), col("Reference", "string"), col("Targets", "string"), col("MinPods", "string"),
+       col("MaxPods", "string"), col("Replicas", "string"), ageColumn()},
       hpaCells};
   m["autoscaling/horizontalpodautoscalers"] = hpa;
   m["policy/poddisruptionbudgets"] = {
-      {nameColumn(), col("Min Available", "string"),
-       col("Max Unavailable", "string"),
-       col("Allowed Disruptions", "integer"),
-       ageColumn()},
+      {nameColumn(), col("Min Available", "string"), col("Max Unavailable", "string"),
+       col("Allowed Disruptions", "integer"), ageColumn()},
       pdbCells};
 }
 

@@ -36,12 +36,18 @@ std::string numberText(const json::value& v) {
 // reflect.Kind of the value the unstructured converter holds for a JSON value.
 const char* unstructuredKind(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::object: return "map";
-    case json::kind::array: return "slice";
-    case json::kind::string: return "string";
-    case json::kind::bool_: return "bool";
-    case json::kind::double_: return "float64";
-    default: return "int64";
+    case json::kind::object:
+      return "map";
+    case json::kind::array:
+      return "slice";
+    case json::kind::string:
+      return "string";
+    case json::kind::bool_:
+      return "bool";
+    case json::kind::double_:
+      return "float64";
+    default:
+      return "int64";
   }
 }
 
@@ -88,7 +94,9 @@ std::optional<std::string> checkQuantity(const json::value& v) {
   if (v.is_string()) {
     std::string_view s = v.get_string();
     // strings.TrimSpace (ASCII white space is what JSON strings carry in practice).
-    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+    auto space = [](char c) {
+      return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    };
     while (!s.empty() && space(s.front())) s.remove_prefix(1);
     while (!s.empty() && space(s.back())) s.remove_suffix(1);
     return quantityError(s);
@@ -117,7 +125,8 @@ std::optional<std::string> checkBytes(const json::value& v, const std::string& g
 std::string unstructuredScalarError(const json::value& v, const std::string& goType) {
   const bool numericTarget = goType.starts_with("int") || goType.starts_with("float");
   if (v.is_double() && numericTarget) return "cannot convert float64 to " + goType;
-  if ((v.is_int64() || v.is_uint64()) && goType == "string") return "cannot convert int64 to string";
+  if ((v.is_int64() || v.is_uint64()) && goType == "string")
+    return "cannot convert int64 to string";
   return "unrecognized type: " + goType;
 }
 
@@ -131,29 +140,39 @@ std::optional<std::string> checkValueType(json::value& v, const SchemaNode& node
                                           const GoFieldStack& fields) {
   if (v.is_null()) return std::nullopt;
   switch (node.special) {
-    case Special::IntOrString: return checkIntOrString(v, fields, mode);
-    case Special::Quantity: return checkQuantity(v);
-    case Special::Bytes: return checkBytes(v, node.goType, fields, mode);
+    case Special::IntOrString:
+      return checkIntOrString(v, fields, mode);
+    case Special::Quantity:
+      return checkQuantity(v);
+    case Special::Bytes:
+      return checkBytes(v, node.goType, fields, mode);
     case Special::Time:
       // metav1.Time unmarshals a string first; the timestamp format itself is not checked.
       if (v.is_string()) return std::nullopt;
       return nestedUnmarshalError(goJsonTypeName(v), "string", fields, mode);
-    case Special::None: break;
+    case Special::None:
+      break;
   }
   // Only reached for special types and for mismatches (the walker decides the rest inline).
   static const std::string kString = "string", kBool = "bool", kFloat = "float64";
   const bool json = mode == Decoding::Json;
   switch (node.type) {
-    case Type::Any: return std::nullopt;
+    case Type::Any:
+      return std::nullopt;
     case Type::Object: {
       if (v.is_object()) return std::nullopt;
-      if (json) return unmarshalError(goJsonTypeName(v), node.goType.empty() ? "object" : node.goType, fields);
-      return std::string(node.hasProperties ? "cannot restore struct from: " : "cannot restore map from ") +
+      if (json)
+        return unmarshalError(goJsonTypeName(v), node.goType.empty() ? "object" : node.goType,
+                              fields);
+      return std::string(node.hasProperties ? "cannot restore struct from: "
+                                            : "cannot restore map from ") +
              unstructuredKind(v);
     }
     case Type::Array: {
       if (v.is_array()) return std::nullopt;
-      if (json) return unmarshalError(goJsonTypeName(v), node.goType.empty() ? "array" : node.goType, fields);
+      if (json)
+        return unmarshalError(goJsonTypeName(v), node.goType.empty() ? "array" : node.goType,
+                              fields);
       return std::string("cannot restore slice from ") + unstructuredKind(v);
     }
     case Type::String: {
@@ -174,7 +193,8 @@ std::optional<std::string> checkValueType(json::value& v, const SchemaNode& node
     case Type::Integer: {
       // Well-typed first: this runs for every integer of every written object.
       if (v.is_int64() && (!node.int32 || fitsInt32(v.get_int64()))) return std::nullopt;
-      const std::string goType = node.goType.empty() ? (node.int32 ? "int32" : "int64") : node.goType;
+      const std::string goType =
+          node.goType.empty() ? (node.int32 ? "int32" : "int64") : node.goType;
       if (v.is_int64()) {
         if (json) return unmarshalError("number " + numberText(v), goType, fields);
         v = static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(v.get_int64())));
@@ -203,8 +223,8 @@ std::optional<std::string> checkValueType(json::value& v, const SchemaNode& node
 // complete the last quantum, nothing may follow it.
 std::optional<size_t> base64ErrorOffset(std::string_view src) {
   auto valid = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
   };
   auto newline = [](char c) { return c == '\n' || c == '\r'; };
   size_t si = 0;
@@ -277,13 +297,16 @@ std::optional<std::string> quantityError(std::string_view s) {
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
   while (i < s.size() && isDigit(s[i])) ++i;
   if (i < s.size()) return kFormat;
-  if (!validQuantitySuffix(s.substr(suffixStart))) return std::string("unable to parse quantity's suffix");
+  if (!validQuantitySuffix(s.substr(suffixStart)))
+    return std::string("unable to parse quantity's suffix");
   if (!digits) return std::string("unable to parse numeric part of quantity");
   return std::nullopt;
 }
 
 ApiError patchDecodeError(const std::string& shown, const std::string& detail) {
-  return invalid("", "", "", {{"FieldValueInvalid", "Invalid value: " + goQuote(shown) + ": " + detail, "patch"}});
+  return invalid(
+      "", "", "",
+      {{"FieldValueInvalid", "Invalid value: " + goQuote(shown) + ": " + detail, "patch"}});
 }
 
 namespace {
@@ -292,7 +315,8 @@ void sortKeys(json::object& obj) {
   std::vector<std::pair<std::string, json::value>> fields;
   fields.reserve(obj.size());
   for (auto& kv : obj) fields.emplace_back(std::string(kv.key()), std::move(kv.value()));
-  std::sort(fields.begin(), fields.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(fields.begin(), fields.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   obj.clear();
   for (auto& [k, v] : fields) obj.emplace(k, std::move(v));
 }
@@ -302,7 +326,8 @@ void sortAlongMergePatch(json::value& doc, const json::value& patch) {
   if (!doc.is_object() || !patch.is_object()) return;
   sortKeys(doc.as_object());
   for (const auto& kv : patch.as_object())
-    if (auto* child = doc.as_object().if_contains(kv.key())) sortAlongMergePatch(*child, kv.value());
+    if (auto* child = doc.as_object().if_contains(kv.key()))
+      sortAlongMergePatch(*child, kv.value());
 }
 
 // JSON patch re-marshals the top level and every container on an operation's path.
@@ -322,7 +347,8 @@ void sortAlongPointer(json::value& doc, std::string_view pointer) {
     } else if (cur->is_array()) {
       size_t index = 0;
       auto res = std::from_chars(token.data(), token.data() + token.size(), index);
-      cur = res.ec == std::errc() && index < cur->as_array().size() ? &cur->as_array()[index] : nullptr;
+      cur = res.ec == std::errc() && index < cur->as_array().size() ? &cur->as_array()[index]
+                                                                    : nullptr;
     } else {
       return;
     }
@@ -335,10 +361,14 @@ std::string goEscape(const std::string& text) {
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    if (c == '<') out += "\\u003c";
-    else if (c == '>') out += "\\u003e";
-    else if (c == '&') out += "\\u0026";
-    else if (c == '\xe2' && i + 2 < text.size() && text[i + 1] == '\x80' && (text[i + 2] == '\xa8' || text[i + 2] == '\xa9')) {
+    if (c == '<')
+      out += "\\u003c";
+    else if (c == '>')
+      out += "\\u003e";
+    else if (c == '&')
+      out += "\\u0026";
+    else if (c == '\xe2' && i + 2 < text.size() && text[i + 1] == '\x80' &&
+             (text[i + 2] == '\xa8' || text[i + 2] == '\xa9')) {
       out += text[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
       i += 2;
     } else {
@@ -374,8 +404,10 @@ namespace {
 // Go's %#v of a decoded JSON value, as "expected string, got %#v" prints it.
 std::string goSharpV(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "interface {}(nil)";
-    case json::kind::string: return goQuote(v.get_string());
+    case json::kind::null:
+      return "interface {}(nil)";
+    case json::kind::string:
+      return goQuote(v.get_string());
     case json::kind::object: {
       std::vector<std::pair<std::string_view, const json::value*>> fields;
       for (const auto& kv : v.get_object()) fields.emplace_back(kv.key(), &kv.value());
@@ -391,20 +423,28 @@ std::string goSharpV(const json::value& v) {
       for (size_t i = 0; i < arr.size(); ++i) out += (i ? ", " : "") + goSharpV(arr[i]);
       return out + "}";
     }
-    default: return goFormat(v);
+    default:
+      return goFormat(v);
   }
 }
 
 // Go's %T of the same value.
 const char* goTypeOf(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::string: return "string";
-    case json::kind::bool_: return "bool";
-    case json::kind::double_: return "float64";
-    case json::kind::object: return "map[string]interface {}";
-    case json::kind::array: return "[]interface {}";
-    case json::kind::null: return "<nil>";
-    default: return "int64";
+    case json::kind::string:
+      return "string";
+    case json::kind::bool_:
+      return "bool";
+    case json::kind::double_:
+      return "float64";
+    case json::kind::object:
+      return "map[string]interface {}";
+    case json::kind::array:
+      return "[]interface {}";
+    case json::kind::null:
+      return "<nil>";
+    default:
+      return "int64";
   }
 }
 
@@ -427,25 +467,31 @@ struct ApplyCheck {
   void walk(const json::value& v, const SchemaNode* node) {
     if (!node || v.is_null()) return;
     // IntOrString, Quantity and timestamps are "untyped" scalars to the validator.
-    if (node->special == SchemaNode::Special::IntOrString || node->special == SchemaNode::Special::Quantity ||
+    if (node->special == SchemaNode::Special::IntOrString ||
+        node->special == SchemaNode::Special::Quantity ||
         node->special == SchemaNode::Special::Time) {
       if (v.is_object() || v.is_array()) fail("expected any scalar, got " + pointerToValue(v));
       return;
     }
     switch (node->type) {
-      case SchemaNode::Type::Any: return;
+      case SchemaNode::Type::Any:
+        return;
       case SchemaNode::Type::String:
-        if (!v.is_string()) fail("expected string, got &value.valueUnstructured{Value:" + goSharpV(v) + "}");
+        if (!v.is_string())
+          fail("expected string, got &value.valueUnstructured{Value:" + goSharpV(v) + "}");
         return;
       case SchemaNode::Type::Integer:
       case SchemaNode::Type::Number:
-        if (!v.is_number()) fail(std::string("expected numeric (int or float), got ") + goTypeOf(v));
+        if (!v.is_number())
+          fail(std::string("expected numeric (int or float), got ") + goTypeOf(v));
         return;
       case SchemaNode::Type::Boolean:
         if (!v.is_bool()) fail("expected boolean, got " + pointerToValue(v));
         return;
-      case SchemaNode::Type::Object: return walkMap(v, *node);
-      case SchemaNode::Type::Array: return walkList(v, *node);
+      case SchemaNode::Type::Object:
+        return walkMap(v, *node);
+      case SchemaNode::Type::Array:
+        return walkList(v, *node);
     }
   }
 
@@ -475,7 +521,8 @@ struct ApplyCheck {
     for (size_t i = 0; i < items.size(); ++i) {
       const size_t mark = path.size();
       const json::value& item = items[i];
-      if (node.listType == SchemaNode::ListType::Map && item.is_object() && !node.listMapKeys.empty()) {
+      if (node.listType == SchemaNode::ListType::Map && item.is_object() &&
+          !node.listMapKeys.empty()) {
         std::string element;
         for (const auto& key : node.listMapKeys) {
           const json::value* k = item.get_object().if_contains(key);

@@ -54,7 +54,8 @@ class DecodeError : public ApiError {
  public:
   DecodeError(const std::string& kind, const std::string& version, std::string detail)
       : ApiError(400, "BadRequest",
-                 kind + " in version \"" + version + "\" cannot be handled as a " + kind + ": " + detail),
+                 kind + " in version \"" + version + "\" cannot be handled as a " + kind + ": " +
+                     detail),
         detail_(std::move(detail)) {}
   const std::string& detail() const { return detail_; }
 
@@ -67,12 +68,13 @@ class DecodeError : public ApiError {
 // (".spec.replicas: expected numeric (int or float), got string", list items by their keys:
 // `.spec.containers[name="c"].ports`), several as "errors:\n  <one>\n  <two>". nullopt when
 // the types are right. Unknown fields are left to the pruning walk.
-std::optional<std::string> applyTypeErrors(const boost::json::value& applied, const SchemaNode* root);
+std::optional<std::string> applyTypeErrors(const boost::json::value& applied,
+                                           const SchemaNode* root);
 
 // Checks the types of a body that a subresource decodes into `kind` of `version` (a Binding,
 // an Eviction) against the built-in schema `definition`; throws DecodeError.
-void checkBodyTypes(boost::json::value& body, const std::string& definition, const std::string& kind,
-                    const std::string& version);
+void checkBodyTypes(boost::json::value& body, const std::string& definition,
+                    const std::string& kind, const std::string& version);
 
 // The 422 upstream answers a patch whose result does not decode: Invalid, no kind or name,
 // one cause on field "patch" whose value is `shown` (the patched object's JSON for merge and

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-
-#include "api/openapi.h"
 #include <string_view>
 #include <unordered_map>
 
@@ -39,7 +37,8 @@ const FieldSchemas::Node* FieldSchemas::compileRef(std::string_view name) const 
   }
   auto& slot = named_[std::string(name)];
   const json::object& schema = def->as_object();
-  if (schema.contains("$ref") || schema.contains("allOf")) return slot = compile(&schema);  // an alias
+  if (schema.contains("$ref") || schema.contains("allOf"))
+    return slot = compile(&schema);  // an alias
   Node& node = newNode();
   slot = &node;
   node.name = std::string(name);
@@ -53,7 +52,9 @@ const FieldSchemas::Node* FieldSchemas::compile(const json::object* schema) cons
     if (const json::value* ref = schema->if_contains("$ref"); ref && ref->is_string())
       return compileRef(ref->as_string());
     const json::value* allOf = schema->if_contains("allOf");
-    if (!allOf || !allOf->is_array() || allOf->as_array().empty() || !allOf->as_array()[0].is_object()) break;
+    if (!allOf || !allOf->is_array() || allOf->as_array().empty() ||
+        !allOf->as_array()[0].is_object())
+      break;
     schema = &allOf->as_array()[0].as_object();
   }
   if (!schema) return nullptr;
@@ -110,9 +111,12 @@ void FieldSchemas::fill(Node& node, const json::object& schema, std::string_view
   if (const json::value* mt = schema.if_contains("x-kubernetes-map-type"))
     node.atomicMap = mt->is_string() && mt->as_string() == "atomic";
   if (const json::value* lt = schema.if_contains("x-kubernetes-list-type"); lt && lt->is_string()) {
-    if (lt->as_string() == "set") node.listType = SchemaNode::ListType::Set;
-    else if (lt->as_string() == "map") node.listType = SchemaNode::ListType::Map;
-    if (const json::value* keys = schema.if_contains("x-kubernetes-list-map-keys"); keys && keys->is_array())
+    if (lt->as_string() == "set")
+      node.listType = SchemaNode::ListType::Set;
+    else if (lt->as_string() == "map")
+      node.listType = SchemaNode::ListType::Map;
+    if (const json::value* keys = schema.if_contains("x-kubernetes-list-map-keys");
+        keys && keys->is_array())
       for (const auto& k : keys->as_array())
         if (k.is_string()) node.listKeys.emplace_back(k.as_string());
   } else if (const json::value* strategy = schema.if_contains("x-kubernetes-patch-strategy");
@@ -128,7 +132,8 @@ void FieldSchemas::fill(Node& node, const json::object& schema, std::string_view
       node.listType = SchemaNode::ListType::Set;
     }
   }
-  if (node.listType == SchemaNode::ListType::Map && node.listKeys.empty()) node.listType = SchemaNode::ListType::Atomic;
+  if (node.listType == SchemaNode::ListType::Map && node.listKeys.empty())
+    node.listType = SchemaNode::ListType::Atomic;
   if (props && props->is_object()) {
     node.hasProperties = true;
     for (const auto& [k, v] : props->as_object())
@@ -147,32 +152,52 @@ void FieldSchemas::fill(Node& node, const json::object& schema, std::string_view
 
   node.type = jsonType(schema);
   const json::value* format = schema.if_contains("format");
-  std::string_view fmt = format && format->is_string() ? std::string_view(format->get_string()) : "";
+  std::string_view fmt =
+      format && format->is_string() ? std::string_view(format->get_string()) : "";
   node.int32 = fmt == "int32";
   // Go types with their own UnmarshalJSON, recognised by definition or format.
-  if (definition == "io.k8s.apimachinery.pkg.api.resource.Quantity") node.special = Node::Special::Quantity;
-  else if (fmt == "int-or-string") node.special = Node::Special::IntOrString;
-  else if (fmt == "date-time") node.special = Node::Special::Time;
-  else if (fmt == "byte") node.special = Node::Special::Bytes;
+  if (definition == "io.k8s.apimachinery.pkg.api.resource.Quantity")
+    node.special = Node::Special::Quantity;
+  else if (fmt == "int-or-string")
+    node.special = Node::Special::IntOrString;
+  else if (fmt == "date-time")
+    node.special = Node::Special::Time;
+  else if (fmt == "byte")
+    node.special = Node::Special::Bytes;
   // An object schema with neither properties nor additionalProperties is a raw value in Go
   // (runtime.RawExtension, FieldsV1): any JSON decodes.
   if (node.type == Node::Type::Object && !props && !extra) node.type = Node::Type::Any;
 
   if (!definition.empty()) return;
   // An anonymous schema is a Go slice, map or builtin; reflect names it from its parts.
-  auto nameOf = [](const Node* n) { return n && !n->goType.empty() ? n->goType : std::string("interface {}"); };
+  auto nameOf = [](const Node* n) {
+    return n && !n->goType.empty() ? n->goType : std::string("interface {}");
+  };
   switch (node.type) {
-    case Node::Type::Array: node.goType = "[]" + nameOf(node.items); break;
+    case Node::Type::Array:
+      node.goType = "[]" + nameOf(node.items);
+      break;
     case Node::Type::Object:
       // Every map of quantities in the API is core/v1's named ResourceList.
-      if (node.additional && node.additional->special == Node::Special::Quantity) node.goType = "v1.ResourceList";
-      else if (node.hasAdditional) node.goType = "map[string]" + nameOf(node.additional);
+      if (node.additional && node.additional->special == Node::Special::Quantity)
+        node.goType = "v1.ResourceList";
+      else if (node.hasAdditional)
+        node.goType = "map[string]" + nameOf(node.additional);
       break;
-    case Node::Type::String: node.goType = node.special == Node::Special::Bytes ? "[]uint8" : "string"; break;
-    case Node::Type::Integer: node.goType = node.int32 ? "int32" : "int64"; break;
-    case Node::Type::Number: node.goType = "float64"; break;
-    case Node::Type::Boolean: node.goType = "bool"; break;
-    case Node::Type::Any: break;
+    case Node::Type::String:
+      node.goType = node.special == Node::Special::Bytes ? "[]uint8" : "string";
+      break;
+    case Node::Type::Integer:
+      node.goType = node.int32 ? "int32" : "int64";
+      break;
+    case Node::Type::Number:
+      node.goType = "float64";
+      break;
+    case Node::Type::Boolean:
+      node.goType = "bool";
+      break;
+    case Node::Type::Any:
+      break;
   }
 }
 
@@ -186,14 +211,21 @@ using Node = FieldSchemas::Node;
 inline bool obviouslyWellTyped(const json::value& v, const Node& node) {
   if (node.special != Node::Special::None) return false;
   switch (node.type) {
-    case Node::Type::Any: return true;
-    case Node::Type::Object: return v.is_object();
-    case Node::Type::Array: return v.is_array();
-    case Node::Type::String: return v.is_string();
-    case Node::Type::Boolean: return v.is_bool();
-    case Node::Type::Number: return v.is_int64() || v.is_double();
+    case Node::Type::Any:
+      return true;
+    case Node::Type::Object:
+      return v.is_object();
+    case Node::Type::Array:
+      return v.is_array();
+    case Node::Type::String:
+      return v.is_string();
+    case Node::Type::Boolean:
+      return v.is_bool();
+    case Node::Type::Number:
+      return v.is_int64() || v.is_double();
     case Node::Type::Integer:
-      return v.is_int64() && (!node.int32 || (v.get_int64() >= INT32_MIN && v.get_int64() <= INT32_MAX));
+      return v.is_int64() &&
+             (!node.int32 || (v.get_int64() >= INT32_MIN && v.get_int64() <= INT32_MAX));
   }
   return false;
 }
@@ -298,7 +330,8 @@ DecodeCheck checkAndPrune(json::object& obj, const SchemaNode* root, Decoding mo
 void checkBodyTypes(json::value& body, const std::string& definition, const std::string& kind,
                     const std::string& version) {
   if (!body.is_object()) return;  // the caller's own check words that
-  auto checked = checkAndPrune(body.as_object(), FieldSchemas::builtin().root(definition), Decoding::Json);
+  auto checked =
+      checkAndPrune(body.as_object(), FieldSchemas::builtin().root(definition), Decoding::Json);
   if (checked.typeError) throw DecodeError(kind, version, *checked.typeError);
 }
 

@@ -59,7 +59,9 @@ std::string regexError(std::string msg, std::string_view re,
   return msg;
 }
 
-std::string maxLenError(size_t n) { return "must be no more than " + std::to_string(n) + " characters"; }
+std::string maxLenError(size_t n) {
+  return "must be no more than " + std::to_string(n) + " characters";
+}
 
 constexpr std::string_view kDns1123LabelFmt = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 constexpr std::string_view kDns1123SubdomainFmt =
@@ -77,11 +79,21 @@ std::string quote(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
@@ -98,7 +110,8 @@ std::string quote(std::string_view s) {
 std::string goMap(const json::object& m) {
   std::map<std::string, std::string> sorted;
   for (const auto& kv : m)
-    sorted[std::string(kv.key())] = kv.value().is_string() ? std::string(kv.value().get_string()) : "";
+    sorted[std::string(kv.key())] =
+        kv.value().is_string() ? std::string(kv.value().get_string()) : "";
   std::string out = "map[string]string{";
   bool first = true;
   for (const auto& [k, v] : sorted) {
@@ -113,7 +126,8 @@ std::string goLabelSelector(const json::object* selector) {
   if (!selector) return "nil";
   std::map<std::string, std::string> labels;
   for (const auto& kv : obj(*selector, "matchLabels"))
-    labels[std::string(kv.key())] = kv.value().is_string() ? std::string(kv.value().get_string()) : "";
+    labels[std::string(kv.key())] =
+        kv.value().is_string() ? std::string(kv.value().get_string()) : "";
   std::string out = "&LabelSelector{MatchLabels:map[string]string{";
   for (const auto& [k, v] : labels) out += k + ": " + v + ",";
   out += "},MatchExpressions:[]LabelSelectorRequirement{";
@@ -145,7 +159,8 @@ std::string goStringSlice(const json::array* a) {
 // ---- Errors: messages as upstream field.Error.ErrorBody() ----
 
 void Errors::invalid(std::string field, const std::string& value, const std::string& detail) {
-  causes_.push_back({"FieldValueInvalid", "Invalid value: " + value + (detail.empty() ? "" : ": " + detail),
+  causes_.push_back({"FieldValueInvalid",
+                     "Invalid value: " + value + (detail.empty() ? "" : ": " + detail),
                      std::move(field)});
 }
 void Errors::required(std::string field, const std::string& detail) {
@@ -174,7 +189,8 @@ void Errors::tooLong(std::string field, int64_t maxBytes) {
                      std::move(field)});
 }
 void Errors::typeInvalid(std::string field, const std::string& value, const std::string& detail) {
-  causes_.push_back({"FieldValueTypeInvalid", "Invalid value: " + value + (detail.empty() ? "" : ": " + detail),
+  causes_.push_back({"FieldValueTypeInvalid",
+                     "Invalid value: " + value + (detail.empty() ? "" : ": " + detail),
                      std::move(field)});
 }
 void Errors::tooMany(std::string field, int64_t actual, int64_t max) {
@@ -305,14 +321,30 @@ NameRule nameRuleFor(std::string_view group, std::string_view kind) {
 }
 
 bool clusterScoped(std::string_view group, std::string_view kind) {
-  static const std::set<std::string, std::less<>> kinds = {
-      "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding",
-      "StorageClass", "PriorityClass", "IngressClass", "RuntimeClass", "CSIDriver", "CSINode",
-      "VolumeAttachment", "CustomResourceDefinition", "APIService",
-      "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
-      "CertificateSigningRequest", "ComponentStatus", "FlowSchema",
-      "PriorityLevelConfiguration", "ValidatingAdmissionPolicy",
-      "ValidatingAdmissionPolicyBinding", "ServiceCIDR", "IPAddress"};
+  static const std::set<std::string, std::less<>> kinds = {"Namespace",
+                                                           "Node",
+                                                           "PersistentVolume",
+                                                           "ClusterRole",
+                                                           "ClusterRoleBinding",
+                                                           "StorageClass",
+                                                           "PriorityClass",
+                                                           "IngressClass",
+                                                           "RuntimeClass",
+                                                           "CSIDriver",
+                                                           "CSINode",
+                                                           "VolumeAttachment",
+                                                           "CustomResourceDefinition",
+                                                           "APIService",
+                                                           "ValidatingWebhookConfiguration",
+                                                           "MutatingWebhookConfiguration",
+                                                           "CertificateSigningRequest",
+                                                           "ComponentStatus",
+                                                           "FlowSchema",
+                                                           "PriorityLevelConfiguration",
+                                                           "ValidatingAdmissionPolicy",
+                                                           "ValidatingAdmissionPolicyBinding",
+                                                           "ServiceCIDR",
+                                                           "IPAddress"};
   (void)group;
   return kinds.count(kind) > 0;
 }
@@ -321,10 +353,14 @@ std::vector<std::string> nameErrors(NameRule rule, std::string name, bool prefix
   // A generateName prefix may end in '-': upstream masks it before checking.
   if (prefix && !name.empty() && name.back() == '-') name.back() = 'a';
   switch (rule) {
-    case NameRule::Label: return validateDns1123Label(name);
-    case NameRule::Dns1035: return validateDns1035Label(name);
-    case NameRule::PathSegment: return validatePathSegmentName(name);
-    default: return validateDns1123Subdomain(name);
+    case NameRule::Label:
+      return validateDns1123Label(name);
+    case NameRule::Dns1035:
+      return validateDns1035Label(name);
+    case NameRule::PathSegment:
+      return validatePathSegmentName(name);
+    default:
+      return validateDns1123Subdomain(name);
   }
 }
 
@@ -346,7 +382,8 @@ void validateObjectMeta(std::string_view group, std::string_view kind, const jso
     // The server generates the name from generateName before validating; tolerate either order.
     if (generateName.empty()) errs.required("metadata.name", "name or generateName is required");
   } else {
-    for (const auto& m : nameErrors(rule, name, false)) errs.invalid("metadata.name", quote(name), m);
+    for (const auto& m : nameErrors(rule, name, false))
+      errs.invalid("metadata.name", quote(name), m);
   }
   const std::string ns = str(meta, "namespace");
   if (!ns.empty() && !clusterScoped(group, kind))
@@ -423,10 +460,11 @@ std::vector<std::string> validateDns1123Label(std::string_view v) {
     if (matchesDns1123Subdomain(v)) {
       errs.push_back("must not contain dots");
     } else {
-      errs.push_back(regexError("a lowercase RFC 1123 label must consist of lower case "
-                                "alphanumeric characters or '-', and must start and end with an "
-                                "alphanumeric character",
-                                kDns1123LabelFmt, {"my-name", "123-abc"}));
+      errs.push_back(
+          regexError("a lowercase RFC 1123 label must consist of lower case "
+                     "alphanumeric characters or '-', and must start and end with an "
+                     "alphanumeric character",
+                     kDns1123LabelFmt, {"my-name", "123-abc"}));
     }
   }
   return errs;
@@ -437,10 +475,11 @@ std::vector<std::string> validateDns1123Subdomain(std::string_view v) {
   std::vector<std::string> errs;
   if (v.size() > 253) errs.push_back(maxLenError(253));
   if (!matchesDns1123Subdomain(v))
-    errs.push_back(regexError("a lowercase RFC 1123 subdomain must consist of lower case "
-                              "alphanumeric characters, '-' or '.', and must start and end with "
-                              "an alphanumeric character",
-                              kDns1123SubdomainFmt, {"example.com"}));
+    errs.push_back(
+        regexError("a lowercase RFC 1123 subdomain must consist of lower case "
+                   "alphanumeric characters, '-' or '.', and must start and end with "
+                   "an alphanumeric character",
+                   kDns1123SubdomainFmt, {"example.com"}));
   return errs;
 }
 
@@ -451,10 +490,11 @@ std::vector<std::string> validateDns1035Label(std::string_view v) {
   bool ok = !v.empty() && v.front() >= 'a' && v.front() <= 'z' && isLowerAlnum(v.back()) &&
             std::all_of(v.begin(), v.end(), [](char c) { return isLowerAlnum(c) || c == '-'; });
   if (!ok)
-    errs.push_back(regexError("a DNS-1035 label must consist of lower case alphanumeric "
-                              "characters or '-', start with an alphabetic character, and end "
-                              "with an alphanumeric character",
-                              "[a-z]([-a-z0-9]*[a-z0-9])?", {"my-name", "abc-123"}));
+    errs.push_back(
+        regexError("a DNS-1035 label must consist of lower case alphanumeric "
+                   "characters or '-', start with an alphabetic character, and end "
+                   "with an alphanumeric character",
+                   "[a-z]([-a-z0-9]*[a-z0-9])?", {"my-name", "abc-123"}));
   return errs;
 }
 
@@ -486,8 +526,10 @@ std::vector<std::string> validateQualifiedName(std::string_view v) {
       for (auto& m : validateDns1123Subdomain(prefix)) errs.push_back("prefix part " + m);
     }
   }
-  if (name.empty()) errs.push_back("name part must be non-empty");
-  else if (name.size() > 63) errs.push_back("name part " + maxLenError(63));
+  if (name.empty())
+    errs.push_back("name part must be non-empty");
+  else if (name.size() > 63)
+    errs.push_back("name part " + maxLenError(63));
   if (!matchesQualifiedNamePart(name))
     errs.push_back("name part " + regexError(std::string(kQualifiedNameErr), kQualifiedNameFmt,
                                              {"MyName", "my.name", "123-abc"}));
@@ -499,11 +541,11 @@ std::vector<std::string> validateLabelValue(std::string_view v) {
   std::vector<std::string> errs;
   if (v.size() > 63) errs.push_back(maxLenError(63));
   if (!v.empty() && !matchesQualifiedNamePart(v))
-    errs.push_back(regexError("a valid label must be an empty string or consist of alphanumeric "
-                              "characters, '-', '_' or '.', and must start and end with an "
-                              "alphanumeric character",
-                              "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?",
-                              {"MyValue", "my_value", "12345"}));
+    errs.push_back(regexError(
+        "a valid label must be an empty string or consist of alphanumeric "
+        "characters, '-', '_' or '.', and must start and end with an "
+        "alphanumeric character",
+        "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?", {"MyValue", "my_value", "12345"}));
   return errs;
 }
 
@@ -515,12 +557,16 @@ std::vector<std::string> validateConfigMapKey(std::string_view v) {
     return isAlnum(c) || c == '-' || c == '_' || c == '.';
   });
   if (!ok)
-    errs.push_back(regexError("a valid config key must consist of alphanumeric characters, '-', "
-                              "'_' or '.'",
-                              "[-._a-zA-Z0-9]+", {"key.name", "KEY_NAME", "key-name"}));
-  if (v == ".") errs.push_back("must not be '.'");
-  else if (v == "..") errs.push_back("must not be '..'");
-  else if (v.substr(0, 2) == "..") errs.push_back("must not start with '..'");
+    errs.push_back(
+        regexError("a valid config key must consist of alphanumeric characters, '-', "
+                   "'_' or '.'",
+                   "[-._a-zA-Z0-9]+", {"key.name", "KEY_NAME", "key-name"}));
+  if (v == ".")
+    errs.push_back("must not be '.'");
+  else if (v == "..")
+    errs.push_back("must not be '..'");
+  else if (v.substr(0, 2) == "..")
+    errs.push_back("must not start with '..'");
   return errs;
 }
 

@@ -88,8 +88,7 @@ void validateResourceRequirements(const json::object& resources, const std::stri
 void validateControllerSelectorAndTemplate(const json::object& spec, const std::string& what,
                                            const std::vector<std::string>& restartPolicies,
                                            bool selectorRequired, Errors& errs);
-void validateImmutableSelector(const json::object& spec, const json::object& oldSpec,
-                               Errors& errs);
+void validateImmutableSelector(const json::object& spec, const json::object& oldSpec, Errors& errs);
 std::string intOrStringValue(const json::value& v);
 // maxUnavailable / maxSurge: a non-negative int or a percentage.
 void validateIntOrPercent(const json::object& o, std::string_view field, const std::string& path,

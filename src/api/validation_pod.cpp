@@ -46,7 +46,8 @@ std::vector<std::string> portNameErrors(const std::string& name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) charset = false;
     if (c >= 'a' && c <= 'z') letter = true;
   }
-  if (!charset) out.push_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  if (!charset)
+    out.push_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   if (!letter) out.push_back("must contain at least one letter (a-z)");
   if (name.find("--") != std::string::npos) out.push_back("must not contain consecutive hyphens");
   if (!name.empty() && (name.front() == '-' || name.back() == '-'))
@@ -54,13 +55,14 @@ std::vector<std::string> portNameErrors(const std::string& name) {
   return out;
 }
 
-void validateContainer(const json::object& c, const std::string& path,
-                       std::set<std::string>& names, Errors& errs) {
+void validateContainer(const json::object& c, const std::string& path, std::set<std::string>& names,
+                       Errors& errs) {
   std::string name = str(c, "name");
   if (name.empty()) {
     errs.required(child(path, "name"));
   } else {
-    for (const auto& m : validateDns1123Label(name)) errs.invalid(child(path, "name"), quote(name), m);
+    for (const auto& m : validateDns1123Label(name))
+      errs.invalid(child(path, "name"), quote(name), m);
     if (!names.insert(name).second) errs.duplicate(child(path, "name"), quote(name));
   }
   if (str(c, "image").empty()) errs.required(child(path, "image"));
@@ -68,7 +70,8 @@ void validateContainer(const json::object& c, const std::string& path,
   if (pull.empty()) {
     errs.required(child(path, "imagePullPolicy"));
   } else if (pull != "Always" && pull != "IfNotPresent" && pull != "Never") {
-    errs.notSupported(child(path, "imagePullPolicy"), quote(pull), {"Always", "IfNotPresent", "Never"});
+    errs.notSupported(child(path, "imagePullPolicy"), quote(pull),
+                      {"Always", "IfNotPresent", "Never"});
   }
   const auto& ports = arr(c, "ports");
   std::set<std::string> portNames;
@@ -91,7 +94,8 @@ void validateContainer(const json::object& c, const std::string& path,
     if (str(env[i].get_object(), "name").empty())
       errs.required(child(index(child(path, "env"), i), "name"));
   }
-  if (const auto* res = objPtr(c, "resources")) validateResourceRequirements(*res, child(path, "resources"), errs);
+  if (const auto* res = objPtr(c, "resources"))
+    validateResourceRequirements(*res, child(path, "resources"), errs);
   const auto& mounts = arr(c, "volumeMounts");
   for (size_t i = 0; i < mounts.size(); ++i) {
     if (!mounts[i].is_object()) continue;
@@ -131,7 +135,8 @@ void validateResourceRequirements(const json::object& resources, const std::stri
                      "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
         continue;
       }
-      if (q->sign() < 0) errs.invalid(p, quote(q->toString()), "must be greater than or equal to 0");
+      if (q->sign() < 0)
+        errs.invalid(p, quote(q->toString()), "must be greater than or equal to 0");
       parsed.emplace(std::string(kv.key()), *q);
     }
     return parsed;
@@ -169,14 +174,16 @@ void validatePodSpec(const json::object& spec, const std::string& path, Errors& 
   const auto& inits = arr(spec, "initContainers");
   for (size_t i = 0; i < inits.size(); ++i)
     if (inits[i].is_object())
-      validateContainer(inits[i].get_object(), index(child(path, "initContainers"), i), names, errs);
+      validateContainer(inits[i].get_object(), index(child(path, "initContainers"), i), names,
+                        errs);
   for (size_t i = 0; i < containers.size(); ++i)
     if (containers[i].is_object())
-      validateContainer(containers[i].get_object(), index(child(path, "containers"), i), names, errs);
+      validateContainer(containers[i].get_object(), index(child(path, "containers"), i), names,
+                        errs);
 
   validateEnum(spec, "restartPolicy", path, {"Always", "OnFailure", "Never"}, true, errs);
-  validateEnum(spec, "dnsPolicy", path, {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"},
-               true, errs);
+  validateEnum(spec, "dnsPolicy", path,
+               {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"}, true, errs);
   validateNonnegative(spec, "terminationGracePeriodSeconds", path, errs);
   if (auto ads = integer(spec, "activeDeadlineSeconds"); ads && (*ads < 1 || *ads > 2147483647))
     errs.invalid(child(path, "activeDeadlineSeconds"), std::to_string(*ads),
@@ -207,8 +214,10 @@ void validatePodSpec(const json::object& spec, const std::string& path, Errors& 
                    "operator must be Exists when `key` is empty, which means \"match all values "
                    "and all keys\"");
     std::string effect = str(t, "effect");
-    if (!effect.empty() && effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute")
-      errs.notSupported(child(tp, "effect"), quote(effect), {"NoSchedule", "PreferNoSchedule", "NoExecute"});
+    if (!effect.empty() && effect != "NoSchedule" && effect != "PreferNoSchedule" &&
+        effect != "NoExecute")
+      errs.notSupported(child(tp, "effect"), quote(effect),
+                        {"NoSchedule", "PreferNoSchedule", "NoExecute"});
   }
 }
 
@@ -228,22 +237,25 @@ void validatePodSpecUpdate(const json::object& spec, const json::object& oldSpec
       json::value img = (*oldList)[i].get_object().contains("image")
                             ? (*oldList)[i].get_object().at("image")
                             : json::value();
-      if (img.is_null()) nl[i].get_object().erase("image");
-      else nl[i].get_object()["image"] = img;
+      if (img.is_null())
+        nl[i].get_object().erase("image");
+      else
+        nl[i].get_object()["image"] = img;
     }
   };
   copyImages("containers");
   copyImages("initContainers");
   auto copyField = [&](std::string_view field) {
-    if (oldSpec.contains(field)) munged[field] = oldSpec.at(field);
-    else munged.erase(field);
+    if (oldSpec.contains(field))
+      munged[field] = oldSpec.at(field);
+    else
+      munged.erase(field);
   };
   copyField("activeDeadlineSeconds");
   // Tolerations may only be added to.
   const auto& oldTol = arr(oldSpec, "tolerations");
   const auto& newTol = arr(spec, "tolerations");
-  if (newTol.size() >= oldTol.size() &&
-      std::equal(oldTol.begin(), oldTol.end(), newTol.begin()))
+  if (newTol.size() >= oldTol.size() && std::equal(oldTol.begin(), oldTol.end(), newTol.begin()))
     copyField("tolerations");
   // A negative grace period may be raised to 1.
   if (auto oldGrace = integer(oldSpec, "terminationGracePeriodSeconds");

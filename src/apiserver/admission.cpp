@@ -37,14 +37,17 @@ void addDefaultTolerations(json::object& pod, int64_t notReadySeconds, int64_t u
       const json::object* tol = t.if_object();
       if (!tol) continue;
       std::string key = str(*tol, "key"), effect = str(*tol, "effect");
-      if ((key == taintKey || key.empty()) && (effect == "NoExecute" || effect.empty())) return true;
+      if ((key == taintKey || key.empty()) && (effect == "NoExecute" || effect.empty()))
+        return true;
     }
     return false;
   };
   bool notReady = covered("node.kubernetes.io/not-ready");
   bool unreachable = covered("node.kubernetes.io/unreachable");
   auto toleration = [](const char* key, int64_t seconds) {
-    return json::object{{"key", key}, {"operator", "Exists"}, {"effect", "NoExecute"},
+    return json::object{{"key", key},
+                        {"operator", "Exists"},
+                        {"effect", "NoExecute"},
                         {"tolerationSeconds", seconds}};
   };
   if (!notReady) tolerations.push_back(toleration("node.kubernetes.io/not-ready", notReadySeconds));
@@ -90,7 +93,8 @@ void Admission::resolvePriority(json::object& pod) {
     value = 2000000000;
   } else {
     std::string name;
-    if (auto* m = pod.if_contains("metadata"); m && m->is_object()) name = str(m->as_object(), "name");
+    if (auto* m = pod.if_contains("metadata"); m && m->is_object())
+      name = str(m->as_object(), "name");
     throw forbidden("pods", name, "no PriorityClass with name " + className + " was found");
   }
   spec["priority"] = value;
@@ -110,9 +114,9 @@ void Admission::requireLiveNamespace(const std::string& ns) {
   if (!obj) throw notFound("namespaces", ns);
   const json::value* status = obj->if_contains("status");
   if (status && status->is_object() && str(status->as_object(), "phase") == "Terminating") {
-    ApiError e(403, "Forbidden",
-               "unable to create new content in namespace " + ns +
-                   " because it is being terminated");
+    ApiError e(
+        403, "Forbidden",
+        "unable to create new content in namespace " + ns + " because it is being terminated");
     e.detailName = ns;
     e.detailKind = "namespaces";
     throw e;
@@ -159,7 +163,8 @@ void normalizeClusterIPs(json::object& spec, const json::object& oldSpec) {
 
 void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
                             const json::object& old) {
-  if (const api::KindStrategy* strategy = strategyOf(info); strategy && strategy->admitsServiceAddresses) {
+  if (const api::KindStrategy* strategy = strategyOf(info);
+      strategy && strategy->admitsServiceAddresses) {
     // clusterIP is immutable once allocated; keep it when the client left it out.
     auto* spec = obj.if_contains("spec");
     auto* oldSpec = old.if_contains("spec");

@@ -11,12 +11,12 @@
 #include <variant>
 
 #include "api/json_access.h"
-#include "net/http_upgrade_client.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/base64.h"
 #include "common/log.h"
 #include "common/thread_name.h"
+#include "net/http_upgrade_client.h"
 
 namespace skiff::apiserver {
 
@@ -41,7 +41,8 @@ std::optional<std::pair<std::string, std::string>> groupVersionOf(std::string pa
   size_t g0 = 6, g1 = path.find('/', g0);
   if (g1 == std::string::npos || g1 == g0) return std::nullopt;
   size_t v1 = path.find('/', g1 + 1);
-  std::string version = path.substr(g1 + 1, v1 == std::string::npos ? std::string::npos : v1 - g1 - 1);
+  std::string version =
+      path.substr(g1 + 1, v1 == std::string::npos ? std::string::npos : v1 - g1 - 1);
   if (version.empty()) return std::nullopt;
   return std::make_pair(path.substr(g0, g1 - g0), version);
 }
@@ -66,9 +67,15 @@ std::string plainText(HttpResponse& res, int status, std::string text) {
 }
 
 bool hopByHop(const std::string& lowerName) {
-  static const std::set<std::string> names = {"connection", "keep-alive", "proxy-connection",
-                                              "proxy-authenticate", "proxy-authorization", "te",
-                                              "trailer", "transfer-encoding", "upgrade"};
+  static const std::set<std::string> names = {"connection",
+                                              "keep-alive",
+                                              "proxy-connection",
+                                              "proxy-authenticate",
+                                              "proxy-authorization",
+                                              "te",
+                                              "trailer",
+                                              "transfer-encoding",
+                                              "upgrade"};
   return names.count(lowerName) > 0;
 }
 
@@ -82,7 +89,8 @@ std::vector<std::string> splitList(const std::string& joined) {
   size_t pos = 0;
   while (pos <= joined.size()) {
     size_t comma = joined.find(',', pos);
-    std::string part = joined.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string part =
+        joined.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     while (!part.empty() && part.front() == ' ') part.erase(part.begin());
     while (!part.empty() && part.back() == ' ') part.pop_back();
     if (!part.empty()) out.push_back(part);
@@ -96,7 +104,8 @@ std::vector<std::string> splitList(const std::string& joined) {
 // the client's connection.
 class ProxyStream final : public StreamSource {
  public:
-  explicit ProxyStream(std::unique_ptr<StreamingResponse> response) : response_(std::move(response)) {}
+  explicit ProxyStream(std::unique_ptr<StreamingResponse> response)
+      : response_(std::move(response)) {}
   ~ProxyStream() override { cancel(); }
   void start(std::function<void()> wake) override {
     reader_ = std::thread([this, wake = std::move(wake)] {
@@ -254,7 +263,8 @@ struct Aggregator::Impl {
           if (!e.is_object()) continue;
           const auto& cond = api::objectOrEmpty(e.get_object(), {"conditions"});
           auto ready = cond.find("ready");
-          if (ready != cond.end() && ready->value().is_bool() && !ready->value().get_bool()) continue;
+          if (ready != cond.end() && ready->value().is_bool() && !ready->value().get_bool())
+            continue;
           const auto& addrs = api::arrayOrEmpty(e.get_object(), {"addresses"});
           if (!addrs.empty() && addrs[0].is_string())
             return Endpoint{std::string(addrs[0].get_string()), slicePort};
@@ -306,8 +316,7 @@ struct Aggregator::Impl {
   // The full availability check of one APIService; `state` gets the discovery answer.
   Condition check(const json::object& apiService, CheckState& state, bool force) {
     const auto& spec = api::objectOrEmpty(apiService, {"spec"});
-    if (!hasService(spec))
-      return {"True", "Local", "Local APIServices are always available"};
+    if (!hasService(spec)) return {"True", "Local", "Local APIServices are always available"};
     auto resolved = resolve(apiService);
     if (auto* c = std::get_if<Condition>(&resolved)) return *c;
     const Endpoint& ep = std::get<Endpoint>(resolved);
@@ -321,14 +330,16 @@ struct Aggregator::Impl {
       return it->second.result;
     }
     Condition result = probe(apiService, ep, state);
-    probes[name] = Probe{key, now, result, state.fresh, state.fresh ? state.resources : json::array()};
+    probes[name] =
+        Probe{key, now, result, state.fresh, state.fresh ? state.resources : json::array()};
     return result;
   }
 
   // GET /apis/<group>/<version> on the address: the discovery check.
   Condition probe(const json::object& apiService, const Endpoint& ep, CheckState& state) const {
     const auto& spec = api::objectOrEmpty(apiService, {"spec"});
-    const std::string path = "/apis/" + api::stringAt(spec, {"group"}) + "/" + api::stringAt(spec, {"version"});
+    const std::string path =
+        "/apis/" + api::stringAt(spec, {"group"}) + "/" + api::stringAt(spec, {"version"});
     UpgradeRequest u = requestTo(apiService, ep);
     u.connectTimeout = options.discoveryTimeout;
     u.responseTimeout = options.discoveryTimeout;
@@ -362,7 +373,8 @@ struct Aggregator::Impl {
   static std::optional<Condition> currentCondition(const json::object& apiService) {
     for (const auto& c : api::arrayOrEmpty(apiService, {"status", "conditions"}))
       if (c.is_object() && api::stringAt(c.get_object(), {"type"}) == "Available")
-        return Condition{api::stringAt(c.get_object(), {"status"}), api::stringAt(c.get_object(), {"reason"}),
+        return Condition{api::stringAt(c.get_object(), {"status"}),
+                         api::stringAt(c.get_object(), {"reason"}),
                          api::stringAt(c.get_object(), {"message"})};
     return std::nullopt;
   }
@@ -466,9 +478,8 @@ void Aggregator::registerLocalApiServices() {
     const std::string name = gv.version + "." + gv.group;
     wanted.insert(name);
     ApiServicePriority p = builtinPriority(gv.group, gv.version);
-    json::object spec{{"version", gv.version},
-                      {"groupPriorityMinimum", p.group},
-                      {"versionPriority", p.version}};
+    json::object spec{
+        {"version", gv.version}, {"groupPriorityMinimum", p.group}, {"versionPriority", p.version}};
     if (!gv.group.empty()) spec["group"] = gv.group;
     json::object obj{{"apiVersion", std::string(kGroup) + "/v1"},
                      {"kind", "APIService"},
@@ -498,13 +509,14 @@ void Aggregator::registerLocalApiServices() {
 void Aggregator::start() {
   auto& d = *impl_;
   const std::pair<ResourceCache*, const api::ResourceInfo*> followed[] = {
-      {d.apiServiceCache, d.apiServices}, {d.serviceCache, d.services},
-      {d.endpointsCache, d.endpoints}, {d.sliceCache, d.slices}};
+      {d.apiServiceCache, d.apiServices},
+      {d.serviceCache, d.services},
+      {d.endpointsCache, d.endpoints},
+      {d.sliceCache, d.slices}};
   for (const auto& [cache, info] : followed)
-    d.watches.emplace_back(cache, cache->watch(d.resources.listPrefix(*info, ""), -1,
-                                               [impl = impl_.get()](const CacheEvent&) {
-                                                 impl->markDirty();
-                                               }));
+    d.watches.emplace_back(
+        cache, cache->watch(d.resources.listPrefix(*info, ""), -1,
+                            [impl = impl_.get()](const CacheEvent&) { impl->markDirty(); }));
   d.thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
@@ -555,9 +567,10 @@ std::string Aggregator::openApiV3Root(const std::string& builtinRoot) {
     auto c = Impl::currentCondition(*obj);
     if (!c || c->status != "True") continue;
     const auto& meta = api::objectOrEmpty(*obj, {"metadata"});
-    added.emplace_back("apis/" + api::stringAt(spec, {"group"}) + "/" + api::stringAt(spec, {"version"}),
-                       std::to_string(std::hash<std::string>{}(api::stringAt(meta, {"uid"}) + "/" +
-                                                                api::stringAt(meta, {"resourceVersion"}))));
+    added.emplace_back(
+        "apis/" + api::stringAt(spec, {"group"}) + "/" + api::stringAt(spec, {"version"}),
+        std::to_string(std::hash<std::string>{}(api::stringAt(meta, {"uid"}) + "/" +
+                                                api::stringAt(meta, {"resourceVersion"}))));
   }
   if (added.empty()) return builtinRoot;
   json::error_code ec;
@@ -566,7 +579,8 @@ std::string Aggregator::openApiV3Root(const std::string& builtinRoot) {
   json::value& paths = root.as_object()["paths"];
   if (!paths.is_object()) paths.emplace_object();
   for (const auto& [path, hash] : added)
-    paths.as_object()[path] = json::object{{"serverRelativeURL", "/openapi/v3/" + path + "?hash=" + hash}};
+    paths.as_object()[path] =
+        json::object{{"serverRelativeURL", "/openapi/v3/" + path + "?hash=" + hash}};
   return json::serialize(root);
 }
 

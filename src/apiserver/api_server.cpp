@@ -1,5 +1,7 @@
 #include "apiserver/api_server.h"
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -14,7 +16,6 @@
 #include "apiserver/crd_controller.h"
 #include "apiserver/crd_openapi.h"
 #include "apiserver/discovery.h"
-#include "net/http_server.h"
 #include "apiserver/kubelet_proxy.h"
 #include "apiserver/openapi_v2_proto.h"
 #include "apiserver/request_info.h"
@@ -22,12 +23,12 @@
 #include "apiserver/resource_handler.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
-#include "common/log.h"
 #include "common/base64.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/pki.h"
+#include "net/http_server.h"
 #include "storage/metered_store.h"
-#include <unistd.h>
 
 namespace skiff::apiserver {
 
@@ -57,7 +58,8 @@ struct ApiServer::Impl {
 
 namespace {
 
-HttpResponse jsonResponse(const json::object& obj, const std::string& contentType = "application/json") {
+HttpResponse jsonResponse(const json::object& obj,
+                          const std::string& contentType = "application/json") {
   HttpResponse res;
   res.contentType = contentType;
   res.body = json::serialize(obj);
@@ -86,7 +88,9 @@ ApiError pathNotFound() {
 // One event loop per core. (With a watch-hub thread parsing every write, one loop on 2 cores
 // measured faster than two; with writes handing their objects to the watch cache inline,
 // two loops are faster: bench/README.md, scheduler_perf 2026-12-04.)
-int defaultHttpThreads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+int defaultHttpThreads() {
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 }  // namespace
 
@@ -96,19 +100,21 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   if (p == "/version" || p == "/version/") {
     // Upstream writes /version as indented JSON without a trailing newline.
     return textResponse(api::indentedJson(json::object{{"major", "1"},
-                         {"minor", "32"},
-                         {"gitVersion", "v1.32.0-skiff"},
-                         {"gitCommit", "skiff"},
-                         {"gitTreeState", "clean"},
-                         {"buildDate", "2026-11-27T00:00:00Z"},
-                         {"goVersion", "none (C++20)"},
-                         {"compiler", "gcc"},
-                         {"platform", "linux/amd64"}}), "application/json");
+                                                       {"minor", "32"},
+                                                       {"gitVersion", "v1.32.0-skiff"},
+                                                       {"gitCommit", "skiff"},
+                                                       {"gitTreeState", "clean"},
+                                                       {"buildDate", "2026-11-27T00:00:00Z"},
+                                                       {"goVersion", "none (C++20)"},
+                                                       {"compiler", "gcc"},
+                                                       {"platform", "linux/amd64"}}),
+                        "application/json");
   }
   if (p == "/healthz" || p == "/livez" || p == "/readyz" || p.starts_with("/healthz/") ||
       p.starts_with("/livez/") || p.starts_with("/readyz/"))
     return textResponse("ok");
-  if (p == "/metrics") return textResponse(Metrics::global().render(), "text/plain; version=0.0.4; charset=utf-8");
+  if (p == "/metrics")
+    return textResponse(Metrics::global().render(), "text/plain; version=0.0.4; charset=utf-8");
   if (p == "/api" || p == "/api/") {
     DiscoveryFormat format = negotiateDiscovery(req.header("accept"));
     if (format != DiscoveryFormat::Legacy)
@@ -180,7 +186,8 @@ HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<Reques
   HttpResponse res = nonResource(req, handled);
   if (handled) {
     if (req.method != "GET" && req.method != "HEAD")
-      throw ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+      throw ApiError(405, "MethodNotAllowed",
+                     "the server does not allow this method on the requested resource");
     return res;
   }
   // Before the generic parser: nodes/proxy paths go on past the subresource.
@@ -200,10 +207,10 @@ void ApiServer::Impl::bootstrap() {
   const auto* namespaces = registry.find("", "v1", "namespaces");
   for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     try {
-      resources->create(*namespaces, "",
-                        json::object{{"apiVersion", "v1"}, {"kind", "Namespace"},
-                                     {"metadata", {{"name", name}}}},
-                        ctx);
+      resources->create(
+          *namespaces, "",
+          json::object{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}},
+          ctx);
     } catch (const ApiError& e) {
       if (e.code() != 409) throw;
     }
@@ -254,10 +261,13 @@ void ApiServer::start() {
   impl_->caches->start();
   impl_->storageObjects = registerStorageObjects(*impl_->caches, impl_->registry);
   AdmissionOptions admissionOptions;
-  admissionOptions.defaultNotReadyTolerationSeconds = impl_->options.defaultNotReadyTolerationSeconds;
-  admissionOptions.defaultUnreachableTolerationSeconds = impl_->options.defaultUnreachableTolerationSeconds;
+  admissionOptions.defaultNotReadyTolerationSeconds =
+      impl_->options.defaultNotReadyTolerationSeconds;
+  admissionOptions.defaultUnreachableTolerationSeconds =
+      impl_->options.defaultUnreachableTolerationSeconds;
   impl_->admission = std::make_unique<Admission>(*impl_->caches, admissionOptions);
-  impl_->resources = std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
+  impl_->resources =
+      std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
   api::OpenApi::instance();  // parse once up front, not on the first kubectl request
   impl_->bootstrap();
   impl_->aggregator = std::make_unique<Aggregator>(*impl_->resources, impl_->registry);
@@ -273,7 +283,8 @@ void ApiServer::start() {
   HttpServerOptions ho;
   ho.listen = o.listen;
   ho.threads = o.threads > 0 ? o.threads : defaultHttpThreads();
-  ho.mayBlock = [&registry = impl_->registry, agg = impl_->aggregator.get()](const HttpRequest& req) {
+  ho.mayBlock = [&registry = impl_->registry,
+                 agg = impl_->aggregator.get()](const HttpRequest& req) {
     return runsOffTheEventLoop(req, registry) || agg->proxies(req.path);
   };
   std::optional<ServerPki> pki;
@@ -303,7 +314,8 @@ void ApiServer::start() {
   impl_->http->start();
 
   // An admin kubeconfig pointing at this server.
-  std::string server = std::string(o.tls ? "https://" : "http://") + host + ":" + std::to_string(port());
+  std::string server =
+      std::string(o.tls ? "https://" : "http://") + host + ":" + std::to_string(port());
   std::string kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: skiff\n  cluster:\n";
   if (pki)
     kubeconfig += "    certificate-authority-data: " + base64Encode(readFile(pki->caCert)) + "\n";

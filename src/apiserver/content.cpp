@@ -27,8 +27,7 @@ json::value decodeRequestBody(const HttpRequest& req) {
       type == "*/*") {
     boost::system::error_code ec;
     json::value v = json::parse(req.body, ec);
-    if (ec)
-      throw badRequest("couldn't get version/kind; json parse error: " + ec.message());
+    if (ec) throw badRequest("couldn't get version/kind; json parse error: " + ec.message());
     return v;
   }
   throw unsupportedMediaType(type);
@@ -41,8 +40,8 @@ ResponseFormat negotiate(const HttpRequest& req) {
   size_t start = 0;
   while (start <= accept.size()) {
     size_t comma = accept.find(',', start);
-    std::string alt = accept.substr(start, comma == std::string::npos ? std::string::npos
-                                                                      : comma - start);
+    std::string alt =
+        accept.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? accept.size() + 1 : comma + 1;
     if (alt.find("as=Table") != std::string::npos &&
         alt.find("application/json") != std::string::npos) {
@@ -55,7 +54,8 @@ ResponseFormat negotiate(const HttpRequest& req) {
     if (alt.find("application/vnd.kubernetes.protobuf") != std::string::npos &&
         alt.find("as=") == std::string::npos) {
       // Only when JSON is not offered at all do we answer protobuf.
-      f.protobuf = accept.find("json") == std::string::npos && accept.find("*/*") == std::string::npos;
+      f.protobuf =
+          accept.find("json") == std::string::npos && accept.find("*/*") == std::string::npos;
       break;
     }
   }

@@ -16,9 +16,9 @@ std::string mediaType(const std::string& contentType);
 boost::json::value decodeRequestBody(const HttpRequest& req);
 
 struct ResponseFormat {
-  bool table = false;          // Accept asks for meta.k8s.io Table
-  bool protobuf = false;       // only protobuf is acceptable
-  std::string includeObject;   // Table rows: None | Metadata (default) | Object
+  bool table = false;         // Accept asks for meta.k8s.io Table
+  bool protobuf = false;      // only protobuf is acceptable
+  std::string includeObject;  // Table rows: None | Metadata (default) | Object
 };
 ResponseFormat negotiate(const HttpRequest& req);
 

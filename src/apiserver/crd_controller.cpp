@@ -1,7 +1,7 @@
 #include "apiserver/crd_controller.h"
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -24,7 +24,7 @@ namespace {
 
 constexpr const char* kAutomanagedLabel = "kube-aggregator.kubernetes.io/automanaged";
 
-const std::vector<std::string> kAllVerbs = {"delete", "deletecollection", "get", "list",
+const std::vector<std::string> kAllVerbs = {"delete", "deletecollection", "get",    "list",
                                             "patch",  "create",           "update", "watch"};
 
 std::vector<std::string> strings(const json::array& a) {
@@ -50,7 +50,8 @@ json::object acceptedNames(const json::object& spec) {
 
 std::string storageVersion(const json::object& spec) {
   for (const auto& v : api::arrayOrEmpty(spec, {"versions"}))
-    if (v.is_object() && api::boolAt(v.as_object(), {"storage"})) return api::stringAt(v.as_object(), {"name"});
+    if (v.is_object() && api::boolAt(v.as_object(), {"storage"}))
+      return api::stringAt(v.as_object(), {"name"});
   return "";
 }
 
@@ -59,9 +60,9 @@ std::vector<api::PrinterColumn> columnsOf(const json::object& version) {
   for (const auto& c : api::arrayOrEmpty(version, {"additionalPrinterColumns"})) {
     if (!c.is_object()) continue;
     const auto& o = c.as_object();
-    out.push_back({api::stringAt(o, {"name"}), api::stringAt(o, {"type"}), api::stringAt(o, {"format"}),
-                   api::stringAt(o, {"description"}), api::stringAt(o, {"jsonPath"}),
-                   static_cast<int>(api::intAt(o, {"priority"}))});
+    out.push_back({api::stringAt(o, {"name"}), api::stringAt(o, {"type"}),
+                   api::stringAt(o, {"format"}), api::stringAt(o, {"description"}),
+                   api::stringAt(o, {"jsonPath"}), static_cast<int>(api::intAt(o, {"priority"}))});
   }
   return out;
 }
@@ -105,7 +106,8 @@ std::vector<ResourceInfo> resourcesOf(const json::object& crd, bool terminating)
         behavior->schema = api::compileSchema(*schema);
         behavior->applySchema = api::buildApplySchema(*schema);
       } catch (const std::exception& e) {
-        SKIFF_LOG_WARN("crd {}: version {}: schema not served: {}", behavior->crdName, r.version, e.what());
+        SKIFF_LOG_WARN("crd {}: version {}: schema not served: {}", behavior->crdName, r.version,
+                       e.what());
       }
     }
     behavior->columns = columnsOf(version);
@@ -133,16 +135,20 @@ std::vector<ResourceInfo> resourcesOf(const json::object& crd, bool terminating)
   return out;
 }
 
-json::object condition(const std::string& type, const std::string& status, const std::string& reason,
-                       const std::string& message, const json::object& crd) {
+json::object condition(const std::string& type, const std::string& status,
+                       const std::string& reason, const std::string& message,
+                       const json::object& crd) {
   // Keep the transition time while the status does not change.
   std::string since = formatTime(std::chrono::system_clock::now());
   for (const auto& c : api::arrayOrEmpty(crd, {"status", "conditions"}))
     if (c.is_object() && api::stringAt(c.as_object(), {"type"}) == type &&
         api::stringAt(c.as_object(), {"status"}) == status)
       since = api::stringAt(c.as_object(), {"lastTransitionTime"}, since);
-  return {{"type", type}, {"status", status}, {"lastTransitionTime", since},
-          {"reason", reason}, {"message", message}};
+  return {{"type", type},
+          {"status", status},
+          {"lastTransitionTime", since},
+          {"reason", reason},
+          {"message", message}};
 }
 
 }  // namespace
@@ -153,7 +159,7 @@ struct CrdController::Impl {
   const ResourceInfo* crds = nullptr;
   ResourceCache* cache = nullptr;
   CacheWatcherHandle watch;
-  std::set<std::string> registered;  // CRD names with entries in the registry
+  std::set<std::string> registered;                       // CRD names with entries in the registry
   std::set<std::string> apiServicesSynced{"<none yet>"};  // APIService names last reconciled
 
   std::mutex mu;
@@ -212,8 +218,11 @@ struct CrdController::Impl {
       json::object obj{{"apiVersion", "apiregistration.k8s.io/v1"},
                        {"kind", "APIService"},
                        {"metadata", {{"name", name}, {"labels", {{kAutomanagedLabel, "true"}}}}},
-                       {"spec", {{"group", group}, {"version", version},
-                                 {"groupPriorityMinimum", 1000}, {"versionPriority", 100}}}};
+                       {"spec",
+                        {{"group", group},
+                         {"version", version},
+                         {"groupPriorityMinimum", 1000},
+                         {"versionPriority", 100}}}};
       try {
         resources.create(*apiServices, "", json::value(std::move(obj)), ctx);
       } catch (const ApiError& e) {
@@ -223,7 +232,8 @@ struct CrdController::Impl {
     ListOptions all;
     for (const auto& obj : resources.listObjects(*apiServices, "", all).items) {
       const std::string name = api::stringAt(*obj, {"metadata", "name"});
-      if (wanted.contains(name) || api::stringAt(*obj, {"metadata", "labels", kAutomanagedLabel}) != "true")
+      if (wanted.contains(name) ||
+          api::stringAt(*obj, {"metadata", "labels", kAutomanagedLabel}) != "true")
         continue;
       bool gone = false;
       try {
@@ -250,13 +260,15 @@ struct CrdController::Impl {
     json::object status = api::objectOrEmpty(crd, {"status"});
     status["acceptedNames"] = acceptedNames(spec);
     json::array conditions;
-    conditions.push_back(condition("NamesAccepted", "True", "NoConflicts", "no conflicts found", crd));
+    conditions.push_back(
+        condition("NamesAccepted", "True", "NoConflicts", "no conflicts found", crd));
     conditions.push_back(condition("Established", "True", "InitialNamesAccepted",
                                    "the initial names have been accepted", crd));
     status["conditions"] = std::move(conditions);
     json::array stored = api::arrayOrEmpty(status, {"storedVersions"});
     const std::string version = storageVersion(spec);
-    if (!version.empty() && std::find(stored.begin(), stored.end(), json::value(version)) == stored.end())
+    if (!version.empty() &&
+        std::find(stored.begin(), stored.end(), json::value(version)) == stored.end())
       stored.push_back(json::value(version));
     status["storedVersions"] = std::move(stored);
     if (const json::value* old = crd.if_contains("status"); old && *old == status) return;
@@ -265,7 +277,8 @@ struct CrdController::Impl {
     RequestContext ctx;
     ctx.fieldManager = "kube-apiserver";
     try {
-      resources.update(*crds, "", api::stringAt(crd, {"metadata", "name"}), "status", std::move(updated), ctx);
+      resources.update(*crds, "", api::stringAt(crd, {"metadata", "name"}), "status",
+                       std::move(updated), ctx);
     } catch (const ApiError& e) {
       if (e.code() != 409 && e.code() != 404) throw;  // a newer version comes as its own event
     }
@@ -275,7 +288,8 @@ struct CrdController::Impl {
   bool finalize(const json::object& crd) {
     const std::string name = api::stringAt(crd, {"metadata", "name"});
     const auto& finalizers = api::arrayOrEmpty(crd, {"metadata", "finalizers"});
-    if (std::find(finalizers.begin(), finalizers.end(), json::value(kCrdCleanupFinalizer)) == finalizers.end())
+    if (std::find(finalizers.begin(), finalizers.end(), json::value(kCrdCleanupFinalizer)) ==
+        finalizers.end())
       return false;  // other finalizers: not ours to wait for
     const json::object& spec = api::objectOrEmpty(crd, {"spec"});
     const ResourceInfo* info = registry.find(api::stringAt(spec, {"group"}), storageVersion(spec),
@@ -286,7 +300,8 @@ struct CrdController::Impl {
       if (!resources.listObjects(*info, "", all).items.empty()) {
         DeleteOptions options;
         resources.removeCollection(*info, "", all, options, ctx);
-        if (!resources.listObjects(*info, "", all).items.empty()) return true;  // finalizers pending
+        if (!resources.listObjects(*info, "", all).items.empty())
+          return true;  // finalizers pending
       }
     }
     json::object updated = crd;
@@ -294,8 +309,10 @@ struct CrdController::Impl {
     for (const auto& f : finalizers)
       if (f != json::value(kCrdCleanupFinalizer)) remaining.push_back(f);
     json::object& meta = updated["metadata"].as_object();
-    if (remaining.empty()) meta.erase("finalizers");
-    else meta["finalizers"] = std::move(remaining);
+    if (remaining.empty())
+      meta.erase("finalizers");
+    else
+      meta["finalizers"] = std::move(remaining);
     try {
       resources.update(*crds, "", name, "", std::move(updated), ctx);
     } catch (const ApiError& e) {
@@ -310,7 +327,8 @@ struct CrdController::Impl {
     std::unique_lock lock(mu);
     bool again = false;
     while (!stopping) {
-      if (!dirty) cv.wait_for(lock, std::chrono::seconds(again ? 1 : 30), [&] { return dirty || stopping; });
+      if (!dirty)
+        cv.wait_for(lock, std::chrono::seconds(again ? 1 : 30), [&] { return dirty || stopping; });
       if (stopping) break;
       dirty = false;
       lock.unlock();
@@ -340,8 +358,9 @@ CrdController::~CrdController() { stop(); }
 
 void CrdController::start() {
   impl_->syncAll();
-  impl_->watch = impl_->cache->watch(impl_->resources.listPrefix(*impl_->crds, ""), -1,
-                                     [impl = impl_.get()](const CacheEvent&) { impl->markDirty(); });
+  impl_->watch =
+      impl_->cache->watch(impl_->resources.listPrefix(*impl_->crds, ""), -1,
+                          [impl = impl_.get()](const CacheEvent&) { impl->markDirty(); });
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 

@@ -49,13 +49,16 @@ void retarget(json::value& v, const std::string& fromDef, const std::string& toD
       if (kv.key() == "x-kubernetes-group-version-kind") continue;
       if (kv.key() == "$ref" && kv.value().is_string()) {
         std::string ref(kv.value().as_string());
-        if (ref == "#/definitions/" + fromDef) kv.value() = "#/definitions/" + toDef;
-        else if (ref == "#/definitions/" + fromDef + "List") kv.value() = "#/definitions/" + toDef + "List";
+        if (ref == "#/definitions/" + fromDef)
+          kv.value() = "#/definitions/" + toDef;
+        else if (ref == "#/definitions/" + fromDef + "List")
+          kv.value() = "#/definitions/" + toDef + "List";
         continue;
       }
       if ((kv.key() == "operationId" || kv.key() == "description") && kv.value().is_string()) {
         std::string s(kv.value().as_string());
-        for (size_t at = s.find(fromKind); at != std::string::npos; at = s.find(fromKind, at + r.kind.size()))
+        for (size_t at = s.find(fromKind); at != std::string::npos;
+             at = s.find(fromKind, at + r.kind.size()))
           s.replace(at, fromKind.size(), r.kind);
         kv.value() = s;
         continue;
@@ -81,15 +84,17 @@ void addResource(const ResourceInfo& r, json::object& paths, json::object& defin
   if (r.namespaced) {
     fromDef = "io.k8s.api.core.v1.ConfigMap";
     fromKind = "ConfigMap";
-    templates = {{"/api/v1/configmaps", base + "/" + r.plural},
-                 {"/api/v1/namespaces/{namespace}/configmaps", base + "/namespaces/{namespace}/" + r.plural},
-                 {"/api/v1/namespaces/{namespace}/configmaps/{name}",
-                  base + "/namespaces/{namespace}/" + r.plural + "/{name}"}};
+    templates = {
+        {"/api/v1/configmaps", base + "/" + r.plural},
+        {"/api/v1/namespaces/{namespace}/configmaps", base + "/namespaces/{namespace}/" + r.plural},
+        {"/api/v1/namespaces/{namespace}/configmaps/{name}",
+         base + "/namespaces/{namespace}/" + r.plural + "/{name}"}};
   } else {
     fromDef = "io.k8s.api.rbac.v1.ClusterRole";
     fromKind = "ClusterRole";
     const std::string rbac = "/apis/rbac.authorization.k8s.io/v1/clusterroles";
-    templates = {{rbac, base + "/" + r.plural}, {rbac + "/{name}", base + "/" + r.plural + "/{name}"}};
+    templates = {{rbac, base + "/" + r.plural},
+                 {rbac + "/{name}", base + "/" + r.plural + "/{name}"}};
   }
   for (const auto& t : templates) {
     const json::object* item = openapi.v2PathItem(t.from);
@@ -160,7 +165,8 @@ std::string CustomOpenApi::root(const std::string& builtinRoot) {
   if (!paths.is_object()) paths.emplace_object();
   for (const auto& gv : groupVersions)
     if (auto doc = document(gv))
-      paths.as_object()[gv] = json::object{{"serverRelativeURL", "/openapi/v3/" + gv + "?hash=" + doc->hash}};
+      paths.as_object()[gv] =
+          json::object{{"serverRelativeURL", "/openapi/v3/" + gv + "?hash=" + doc->hash}};
   return json::serialize(root);
 }
 

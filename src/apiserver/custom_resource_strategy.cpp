@@ -1,7 +1,7 @@
 // The write hooks of custom resources (upstream's apiextensions-apiserver customresource
 // strategy): schema pruning, defaulting and validation, dispatched beside the built-in kinds'.
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 
 #include "api/custom_resource.h"
 #include "api/defaults.h"
@@ -52,8 +52,8 @@ std::vector<std::string> pruneCustomResource(const api::ResourceInfo& info, json
   if (const api::StructuralNode* schema = schemaOf(info)) pruned = api::pruneBySchema(obj, *schema);
   if (json::value* meta = obj.if_contains("metadata"); meta && meta->is_object()) {
     // metadata is an ObjectMeta for custom resources too: pruned and type-checked as such.
-    auto checked = api::checkAndPrune(meta->as_object(), api::FieldSchemas::builtin().root(kObjectMeta),
-                                      api::Decoding::Json);
+    auto checked = api::checkAndPrune(
+        meta->as_object(), api::FieldSchemas::builtin().root(kObjectMeta), api::Decoding::Json);
     if (checked.typeError) throw api::DecodeError(info.kind, info.version, *checked.typeError);
     for (auto& f : checked.unknown) pruned.push_back("metadata." + f);
   }

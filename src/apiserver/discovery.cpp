@@ -78,8 +78,8 @@ std::vector<GroupEntry> groupsInOrder(const ResourceRegistry& registry, bool cor
   };
   // Group-versions of CRDs rank as upstream's CRD registration controller registers them.
   for (const auto& gv : registry.servedGroupVersions())
-    add(gv.group, gv.version, gv.custom ? ApiServicePriority{1000, 100} : builtinPriority(gv.group, gv.version),
-        nullptr);
+    add(gv.group, gv.version,
+        gv.custom ? ApiServicePriority{1000, 100} : builtinPriority(gv.group, gv.version), nullptr);
   for (const auto& a : extra) add(a.group, a.version, a.priority, &a);
   for (auto& g : groups)
     std::stable_sort(g.versions.begin(), g.versions.end(),
@@ -146,7 +146,8 @@ std::vector<AcceptClause> parseAccept(std::string_view header) {
   size_t pos = 0;
   while (pos <= header.size()) {
     size_t comma = header.find(',', pos);
-    std::string_view part = header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    std::string_view part =
+        header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
     pos = comma == std::string_view::npos ? header.size() + 1 : comma + 1;
     AcceptClause c;
     size_t semi = part.find(';');
@@ -155,10 +156,12 @@ std::vector<AcceptClause> parseAccept(std::string_view header) {
     if (media.empty()) continue;
     // A type without "/" ("*") has a wildcard subtype, as Go's goautoneg reads it.
     c.type = lower(trim(media.substr(0, slash)));
-    c.subtype = slash == std::string_view::npos ? std::string(1, '*') : lower(trim(media.substr(slash + 1)));
+    c.subtype = slash == std::string_view::npos ? std::string(1, '*')
+                                                : lower(trim(media.substr(slash + 1)));
     while (semi != std::string_view::npos) {
       size_t next = part.find(';', semi + 1);
-      std::string_view kv = trim(part.substr(semi + 1, next == std::string_view::npos ? std::string_view::npos : next - semi - 1));
+      std::string_view kv = trim(part.substr(
+          semi + 1, next == std::string_view::npos ? std::string_view::npos : next - semi - 1));
       semi = next;
       size_t eq = kv.find('=');
       if (eq == std::string_view::npos) continue;
@@ -296,14 +299,18 @@ json::array aggregatedResourcesFromLegacy(const json::array& rows) {
     const auto& r = v.get_object();
     std::string name = field(r, "name");
     if (name.empty() || name.find('/') != std::string::npos) continue;
-    json::object res{{"resource", name},
-                     {"responseKind",
-                      {{"group", field(r, "group")}, {"version", field(r, "version")}, {"kind", field(r, "kind")}}},
-                     {"scope", scopeOf(r)},
-                     {"singularResource", field(r, "singularName")},
-                     {"verbs", r.contains("verbs") && r.at("verbs").is_array() ? r.at("verbs") : json::array()}};
+    json::object res{
+        {"resource", name},
+        {"responseKind",
+         {{"group", field(r, "group")},
+          {"version", field(r, "version")},
+          {"kind", field(r, "kind")}}},
+        {"scope", scopeOf(r)},
+        {"singularResource", field(r, "singularName")},
+        {"verbs", r.contains("verbs") && r.at("verbs").is_array() ? r.at("verbs") : json::array()}};
     for (const char* k : {"shortNames", "categories"})
-      if (auto it = r.find(k); it != r.end() && it->value().is_array() && !it->value().get_array().empty())
+      if (auto it = r.find(k);
+          it != r.end() && it->value().is_array() && !it->value().get_array().empty())
         res[k] = it->value();
     parents[name] = out.size();
     out.push_back(std::move(res));
@@ -324,10 +331,13 @@ json::array aggregatedResourcesFromLegacy(const json::array& rows) {
                                  {"verbs", json::array()}});
       it = parents.emplace(parent, out.size() - 1).first;
     }
-    json::object sub{{"subresource", name.substr(slash + 1)},
-                     {"responseKind",
-                      {{"group", field(r, "group")}, {"version", field(r, "version")}, {"kind", field(r, "kind")}}},
-                     {"verbs", r.contains("verbs") && r.at("verbs").is_array() ? r.at("verbs") : json::array()}};
+    json::object sub{
+        {"subresource", name.substr(slash + 1)},
+        {"responseKind",
+         {{"group", field(r, "group")},
+          {"version", field(r, "version")},
+          {"kind", field(r, "kind")}}},
+        {"verbs", r.contains("verbs") && r.at("verbs").is_array() ? r.at("verbs") : json::array()}};
     json::object& p = out[it->second].as_object();
     json::value& subs = p["subresources"];
     if (!subs.is_array()) subs.emplace_array();
@@ -336,7 +346,8 @@ json::array aggregatedResourcesFromLegacy(const json::array& rows) {
   return out;
 }
 
-json::object aggregatedDiscovery(const ResourceRegistry& registry, bool core, DiscoveryFormat format,
+json::object aggregatedDiscovery(const ResourceRegistry& registry, bool core,
+                                 DiscoveryFormat format,
                                  const std::vector<AggregatedVersion>& extra) {
   json::array items;
   for (const auto& group : groupsInOrder(registry, core, extra)) {
@@ -347,21 +358,24 @@ json::object aggregatedDiscovery(const ResourceRegistry& registry, bool core, Di
       versions.push_back(versionDiscovery(registry, group.name, v));
     }
     if (versions.empty()) continue;
-    items.push_back(json::object{{"metadata", {{"name", group.name}, {"creationTimestamp", nullptr}}},
-                                 {"versions", std::move(versions)}});
+    items.push_back(
+        json::object{{"metadata", {{"name", group.name}, {"creationTimestamp", nullptr}}},
+                     {"versions", std::move(versions)}});
   }
-  return {{"kind", "APIGroupDiscoveryList"},
-          {"apiVersion", format == DiscoveryFormat::AggregatedV2Beta1 ? "apidiscovery.k8s.io/v2beta1"
-                                                                       : "apidiscovery.k8s.io/v2"},
-          {"metadata", json::object()},
-          {"items", std::move(items)}};
+  return {
+      {"kind", "APIGroupDiscoveryList"},
+      {"apiVersion", format == DiscoveryFormat::AggregatedV2Beta1 ? "apidiscovery.k8s.io/v2beta1"
+                                                                  : "apidiscovery.k8s.io/v2"},
+      {"metadata", json::object()},
+      {"items", std::move(items)}};
 }
 
 json::object apiVersions(const std::string& serverAddress) {
-  return {{"kind", "APIVersions"},
-          {"versions", json::array{"v1"}},
-          {"serverAddressByClientCIDRs",
-           json::array{json::object{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", serverAddress}}}}};
+  return {
+      {"kind", "APIVersions"},
+      {"versions", json::array{"v1"}},
+      {"serverAddressByClientCIDRs",
+       json::array{json::object{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", serverAddress}}}}};
 }
 
 namespace {
@@ -387,7 +401,8 @@ std::optional<json::object> apiGroup(const ResourceRegistry& registry, const std
   return std::nullopt;
 }
 
-json::object apiGroupList(const ResourceRegistry& registry, const std::vector<AggregatedVersion>& extra) {
+json::object apiGroupList(const ResourceRegistry& registry,
+                          const std::vector<AggregatedVersion>& extra) {
   json::array groups;
   for (const auto& g : groupsInOrder(registry, false, extra)) {
     auto doc = groupDocument(g);

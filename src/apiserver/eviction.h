@@ -11,8 +11,8 @@
 namespace skiff::apiserver {
 
 struct EvictionOutcome {
-  int code = 201;               // HTTP status of the answer
-  boost::json::object status;   // the Status sent back
+  int code = 201;              // HTTP status of the answer
+  boost::json::object status;  // the Status sent back
 };
 
 // Evicts pod ns/name as POST .../pods/name/eviction with `body` (a policy/v1 Eviction)

@@ -1,13 +1,12 @@
 #include "apiserver/field_manager.h"
 
-#include "api/custom_resource.h"
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 #include <unordered_map>
 #include <vector>
 
+#include "api/custom_resource.h"
 #include "api/field_set.h"
 #include "api/json_access.h"
 #include "api/openapi.h"
@@ -56,7 +55,8 @@ struct Entry {
   // How conflict messages name the manager (upstream's printManager).
   std::string printed() const {
     std::string out = json::serialize(json::value(manager));
-    if (!subresource.empty()) out += " with subresource " + json::serialize(json::value(subresource));
+    if (!subresource.empty())
+      out += " with subresource " + json::serialize(json::value(subresource));
     if (operation == "Update") out += " using " + apiVersion;
     return out;
   }
@@ -121,8 +121,10 @@ bool decodeEntries(const json::value* list, std::vector<Entry>& out, bool lazy =
     if (e.operation != "Apply" && e.operation != "Update") return false;
     if (api::stringField(o, "fieldsType") != "FieldsV1") return false;
     if (const json::value* f = o.if_contains("fieldsV1"); f && !f->is_null()) {
-      if (lazy) e.stored = f;
-      else if (!FieldSet::fromFieldsV1(*f, e.fields)) return false;
+      if (lazy)
+        e.stored = f;
+      else if (!FieldSet::fromFieldsV1(*f, e.fields))
+        return false;
     }
     out.push_back(std::move(e));
   }
@@ -164,8 +166,10 @@ void storeEntries(json::object& obj, std::vector<Entry>& entries) {
     o["apiVersion"] = e.apiVersion;
     if (!e.time.empty()) o["time"] = e.time;
     o["fieldsType"] = "FieldsV1";
-    if (e.stored) o["fieldsV1"] = *e.stored;
-    else o["fieldsV1"] = e.fields.toFieldsV1();
+    if (e.stored)
+      o["fieldsV1"] = *e.stored;
+    else
+      o["fieldsV1"] = e.fields.toFieldsV1();
     if (!e.subresource.empty()) o["subresource"] = e.subresource;
     list.push_back(std::move(o));
   }
@@ -215,10 +219,12 @@ ApiError conflictError(const std::vector<std::pair<const Entry*, FieldSet>>& con
   std::vector<Item> items;
   for (const auto& [entry, set] : conflicts)
     for (auto& p : set.memberPaths()) items.push_back({entry->identifier(), entry->printed(), p});
-  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.id < b.id; });
   std::string message;
   if (items.size() == 1) {
-    message = "Apply failed with 1 conflict: conflict with " + items[0].printed + ": " + items[0].path;
+    message =
+        "Apply failed with 1 conflict: conflict with " + items[0].printed + ": " + items[0].path;
   } else {
     message = "Apply failed with " + std::to_string(items.size()) + " conflicts: ";
     std::string lastId;
@@ -284,8 +290,10 @@ namespace {
 // The list an apply computed, into the object the update path is about to write.
 void putApplied(json::object& obj, const RequestContext& ctx) {
   json::object& meta = api::ensureObject(obj, {"metadata"});
-  if (ctx.appliedManagedFields.is_null()) meta.erase("managedFields");
-  else meta["managedFields"] = ctx.appliedManagedFields;
+  if (ctx.appliedManagedFields.is_null())
+    meta.erase("managedFields");
+  else
+    meta["managedFields"] = ctx.appliedManagedFields;
 }
 }  // namespace
 
@@ -325,8 +333,10 @@ void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object
   const bool sameList = !sent || sent->is_null() || (oldList && *sent == *oldList);
   if (cmp.empty() && sameList) {
     json::object& meta = api::ensureObject(obj, {"metadata"});
-    if (oldList) meta["managedFields"] = *oldList;
-    else meta.erase("managedFields");
+    if (oldList)
+      meta["managedFields"] = *oldList;
+    else
+      meta.erase("managedFields");
     return;
   }
   std::vector<Entry> entries;
@@ -349,7 +359,8 @@ json::object applyConfiguration(const ResourceInfo& info, const json::object* li
   if (apiVersion != info.apiVersion() || kind != info.kind) {
     const auto slash = apiVersion.find('/');
     const std::string group = slash == std::string::npos ? "" : apiVersion.substr(0, slash);
-    const std::string version = slash == std::string::npos ? apiVersion : apiVersion.substr(slash + 1);
+    const std::string version =
+        slash == std::string::npos ? apiVersion : apiVersion.substr(slash + 1);
     throw badRequest("invalid object type: " + group + "/" + version + ", Kind=" + kind);
   }
   if (const json::value* mf = managedFieldsOf(config); mf && !mf->is_null())
@@ -374,7 +385,8 @@ json::object applyConfiguration(const ResourceInfo& info, const json::object* li
   } else {
     merged = config;
   }
-  auto selfIt = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.sameIdentity(self); });
+  auto selfIt = std::find_if(entries.begin(), entries.end(),
+                             [&](const Entry& e) { return e.sameIdentity(self); });
   std::optional<Entry> previous;
   if (selfIt != entries.end()) {
     previous = std::move(*selfIt);
@@ -406,8 +418,10 @@ json::object applyConfiguration(const ResourceInfo& info, const json::object* li
       rest.subtract(allowed);
       if (!rest.empty()) remaining.emplace_back(e, std::move(rest));
     }
-    if (remaining.empty()) force = true;
-    else throw conflictError(remaining);
+    if (remaining.empty())
+      force = true;
+    else
+      throw conflictError(remaining);
   }
   if (!force && !conflicts.empty()) throw conflictError(conflicts);
   for (auto& e : entries) {
@@ -422,11 +436,13 @@ json::object applyConfiguration(const ResourceInfo& info, const json::object* li
   if (ctx.fieldManager == "kubectl" && !lastAppliedOf(merged).empty()) {
     json::object applied = config;
     if (json::value* meta = applied.if_contains("metadata"); meta && meta->is_object())
-      if (json::value* ann = meta->as_object().if_contains("annotations"); ann && ann->is_object()) {
+      if (json::value* ann = meta->as_object().if_contains("annotations");
+          ann && ann->is_object()) {
         ann->as_object().erase(kLastApplied);
         if (ann->as_object().empty()) meta->as_object().erase("annotations");
       }
-    api::ensureObject(merged, {"metadata", "annotations"})[kLastApplied] = json::serialize(applied) + "\n";
+    api::ensureObject(merged, {"metadata", "annotations"})[kLastApplied] =
+        json::serialize(applied) + "\n";
   }
   storeEntries(merged, entries);
   ctx.managedFieldsDone = true;

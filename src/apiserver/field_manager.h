@@ -26,12 +26,14 @@ std::string managerFromUserAgent(std::string_view userAgent);
 // Records a create in obj's managedFields. A client may send managedFields: a valid list is
 // kept (and extended), [] or [{}] clears it, an invalid one is ignored. Call after
 // defaulting and before the kind's strategy resets fields (upstream's order).
-void trackCreate(const api::ResourceInfo& info, boost::json::object& obj, const RequestContext& ctx);
+void trackCreate(const api::ResourceInfo& info, boost::json::object& obj,
+                 const RequestContext& ctx);
 
 // Records an update (`subresource` "" or "status", ...) of `old` into obj in obj's
 // managedFields. Writes through a subresource cannot change managedFields themselves.
-void trackUpdate(const api::ResourceInfo& info, boost::json::object& obj, const boost::json::object& old,
-                 const std::string& subresource, const RequestContext& ctx);
+void trackUpdate(const api::ResourceInfo& info, boost::json::object& obj,
+                 const boost::json::object& old, const std::string& subresource,
+                 const RequestContext& ctx);
 
 // For a write the server makes on its own below the request handlers (an eviction's pod
 // condition, its PodDisruptionBudget update): upstream's field manager does not see these,
@@ -43,7 +45,8 @@ void keepManagedFields(RequestContext& ctx, const boost::json::object& old);
 // managedFields; throws 400 for a configuration of another kind or with managedFields, and
 // 409 Conflict (upstream's message and FieldManagerConflict causes) for fields other
 // managers own, unless ctx.force. Sets ctx.managedFieldsDone.
-boost::json::object applyConfiguration(const api::ResourceInfo& info, const boost::json::object* live,
+boost::json::object applyConfiguration(const api::ResourceInfo& info,
+                                       const boost::json::object* live,
                                        const boost::json::object& config,
                                        const std::string& subresource, RequestContext& ctx);
 

@@ -29,13 +29,13 @@
 #include <thread>
 
 #include "api/json_access.h"
-#include "net/go_net_error.h"
 #include "apiserver/kubelet_tunnel.h"
 #include "apiserver/request_options.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/pki.h"
+#include "net/go_net_error.h"
 
 namespace skiff::apiserver {
 
@@ -53,7 +53,6 @@ using boost::system::error_code;
 constexpr size_t kMaxErrorBody = 50000;
 // Kubelet output buffered for a slow client before the relay stops reading.
 constexpr size_t kMaxQueuedBytes = 1 << 20;
-
 
 // --- PodLogOptions from the query, as upstream's parameter codec and validation.
 
@@ -227,9 +226,9 @@ std::string rawQuery(const std::string& target) {
 std::string kubeletTarget(const json::object& pod, const std::string& container,
                           const PodLogOptions& o) {
   const json::object* meta = api::objectField(pod, "metadata");
-  std::string target = "/containerLogs/" + percentEncode(meta ? api::stringField(*meta, "namespace") : "") +
-                       "/" + percentEncode(meta ? api::stringField(*meta, "name") : "") + "/" +
-                       percentEncode(container);
+  std::string target =
+      "/containerLogs/" + percentEncode(meta ? api::stringField(*meta, "namespace") : "") + "/" +
+      percentEncode(meta ? api::stringField(*meta, "name") : "") + "/" + percentEncode(container);
   std::map<std::string, std::string> params;
   if (o.follow) params["follow"] = "true";
   if (o.previous) params["previous"] = "true";
@@ -598,9 +597,10 @@ HttpResponse KubeletProxy::podStream(ResourceStore& store, const RequestInfo& ri
   if (!isUpgradeRequest(req)) throw badRequest("Upgrade request required");
 
   const json::object* meta = api::objectField(*pod, "metadata");
-  std::string target = "/" + std::string(sub == "portforward" ? "portForward" : sub) + "/" +
-                       percentEncode(meta ? api::stringField(*meta, "namespace") : ri.namespaceName) + "/" +
-                       percentEncode(ri.name);
+  std::string target =
+      "/" + std::string(sub == "portforward" ? "portForward" : sub) + "/" +
+      percentEncode(meta ? api::stringField(*meta, "namespace") : ri.namespaceName) + "/" +
+      percentEncode(ri.name);
   if (!container.empty()) target += "/" + percentEncode(container);
   if (std::string query = rawQuery(req.target); !query.empty()) target += "?" + query;
   return impl_->tunnel->upgrade({ep.host, ep.port, true, true, target}, req);

@@ -44,9 +44,9 @@
 #include <string>
 #include <vector>
 
-#include "net/http_types.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resource_store.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 

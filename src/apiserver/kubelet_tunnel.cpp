@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "net/http_upgrade_client.h"
 #include "common/api_error.h"
 #include "common/log.h"
+#include "net/http_upgrade_client.h"
 
 namespace skiff::apiserver {
 

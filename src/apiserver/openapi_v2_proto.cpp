@@ -10,22 +10,45 @@
 namespace skiff::apiserver {
 
 namespace json = boost::json;
+using api::protobuf::kFixed64;
+using api::protobuf::kVarint;
 using api::protobuf::putLengthDelimited;
 using api::protobuf::putTag;
 using api::protobuf::putVarint;
-using api::protobuf::kFixed64;
-using api::protobuf::kVarint;
 
 namespace {
 
 // gnostic openapi.v2.Schema field numbers.
 enum SchemaField : std::uint32_t {
-  kRef = 1, kFormat = 2, kTitle = 3, kDescription = 4, kDefault = 5, kMultipleOf = 6,
-  kMaximum = 7, kExclusiveMaximum = 8, kMinimum = 9, kExclusiveMinimum = 10, kMaxLength = 11,
-  kMinLength = 12, kPattern = 13, kMaxItems = 14, kMinItems = 15, kUniqueItems = 16,
-  kMaxProperties = 17, kMinProperties = 18, kRequired = 19, kEnum = 20,
-  kAdditionalProperties = 21, kType = 22, kItems = 23, kAllOf = 24, kProperties = 25,
-  kDiscriminator = 26, kReadOnly = 27, kExample = 30, kVendorExtension = 31,
+  kRef = 1,
+  kFormat = 2,
+  kTitle = 3,
+  kDescription = 4,
+  kDefault = 5,
+  kMultipleOf = 6,
+  kMaximum = 7,
+  kExclusiveMaximum = 8,
+  kMinimum = 9,
+  kExclusiveMinimum = 10,
+  kMaxLength = 11,
+  kMinLength = 12,
+  kPattern = 13,
+  kMaxItems = 14,
+  kMinItems = 15,
+  kUniqueItems = 16,
+  kMaxProperties = 17,
+  kMinProperties = 18,
+  kRequired = 19,
+  kEnum = 20,
+  kAdditionalProperties = 21,
+  kType = 22,
+  kItems = 23,
+  kAllOf = 24,
+  kProperties = 25,
+  kDiscriminator = 26,
+  kReadOnly = 27,
+  kExample = 30,
+  kVendorExtension = 31,
 };
 
 // openapi.v2.Any: the value as YAML text (JSON is YAML).
@@ -86,15 +109,25 @@ std::string schema(const json::object& s) {
   str("format", kFormat);
   str("title", kTitle);
   str("description", kDescription);
-  if (auto it = s.find("default"); it != s.end()) putLengthDelimited(out, kDefault, anyValue(it->value()));
-  for (auto [key, field] : {std::pair{"multipleOf", kMultipleOf}, {"maximum", kMaximum}, {"minimum", kMinimum}})
-    if (auto it = s.find(key); it != s.end() && it->value().is_number()) putDouble(out, field, number(it->value()));
-  for (auto [key, field] : {std::pair{"exclusiveMaximum", kExclusiveMaximum}, {"exclusiveMinimum", kExclusiveMinimum},
-                            {"uniqueItems", kUniqueItems}, {"readOnly", kReadOnly}})
+  if (auto it = s.find("default"); it != s.end())
+    putLengthDelimited(out, kDefault, anyValue(it->value()));
+  for (auto [key, field] :
+       {std::pair{"multipleOf", kMultipleOf}, {"maximum", kMaximum}, {"minimum", kMinimum}})
+    if (auto it = s.find(key); it != s.end() && it->value().is_number())
+      putDouble(out, field, number(it->value()));
+  for (auto [key, field] : {std::pair{"exclusiveMaximum", kExclusiveMaximum},
+                            {"exclusiveMinimum", kExclusiveMinimum},
+                            {"uniqueItems", kUniqueItems},
+                            {"readOnly", kReadOnly}})
     if (auto it = s.find(key); it != s.end()) putBool(out, field, it->value());
-  for (auto [key, field] : {std::pair{"maxLength", kMaxLength}, {"minLength", kMinLength}, {"maxItems", kMaxItems},
-                            {"minItems", kMinItems}, {"maxProperties", kMaxProperties}, {"minProperties", kMinProperties}})
-    if (auto it = s.find(key); it != s.end() && it->value().is_number()) putInt(out, field, it->value());
+  for (auto [key, field] : {std::pair{"maxLength", kMaxLength},
+                            {"minLength", kMinLength},
+                            {"maxItems", kMaxItems},
+                            {"minItems", kMinItems},
+                            {"maxProperties", kMaxProperties},
+                            {"minProperties", kMinProperties}})
+    if (auto it = s.find(key); it != s.end() && it->value().is_number())
+      putInt(out, field, it->value());
   str("pattern", kPattern);
   if (auto it = s.find("required"); it != s.end() && it->value().is_array())
     for (const auto& r : it->value().get_array())
@@ -132,13 +165,16 @@ std::string schema(const json::object& s) {
       if (e.is_object()) putLengthDelimited(out, kAllOf, schema(e.get_object()));
   if (auto it = s.find("properties"); it != s.end() && it->value().is_object()) {
     std::string props;
-    for (const auto& kv : it->value().get_object()) putLengthDelimited(props, 1, namedSchema(kv.key(), kv.value()));
+    for (const auto& kv : it->value().get_object())
+      putLengthDelimited(props, 1, namedSchema(kv.key(), kv.value()));
     putLengthDelimited(out, kProperties, props);
   }
   str("discriminator", kDiscriminator);
-  if (auto it = s.find("example"); it != s.end()) putLengthDelimited(out, kExample, anyValue(it->value()));
+  if (auto it = s.find("example"); it != s.end())
+    putLengthDelimited(out, kExample, anyValue(it->value()));
   for (const auto& kv : s)
-    if (kv.key().starts_with("x-")) putLengthDelimited(out, kVendorExtension, namedAny(kv.key(), kv.value()));
+    if (kv.key().starts_with("x-"))
+      putLengthDelimited(out, kVendorExtension, namedAny(kv.key(), kv.value()));
   return out;
 }
 
@@ -151,12 +187,14 @@ std::string encode(const std::string& swaggerJson) {
   if (auto* v = get("info"); v && v->is_object()) {
     std::string info;
     for (auto [key, field] : {std::pair{"title", 1u}, {"version", 2u}})
-      if (auto* f = v->get_object().if_contains(key); f && f->is_string()) putLengthDelimited(info, field, f->get_string());
+      if (auto* f = v->get_object().if_contains(key); f && f->is_string())
+        putLengthDelimited(info, field, f->get_string());
     putLengthDelimited(out, 2, info);
   }
   if (auto* v = get("definitions"); v && v->is_object()) {
     std::string defs;
-    for (const auto& kv : v->get_object()) putLengthDelimited(defs, 1, namedSchema(kv.key(), kv.value()));
+    for (const auto& kv : v->get_object())
+      putLengthDelimited(defs, 1, namedSchema(kv.key(), kv.value()));
     putLengthDelimited(out, 9, defs);
   }
   return out;

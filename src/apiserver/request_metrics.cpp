@@ -21,19 +21,26 @@ constexpr const char* kLongRunning = "apiserver_longrunning_requests";
 void describeOnce() {
   static const bool described = [] {
     auto& m = Metrics::global();
-    m.describe(kRequestTotal, "counter",
-               "API requests answered, by verb, dry run, group, version, resource, subresource, scope, "
-               "component and HTTP status code.");
-    m.describe(kRequestDuration, "histogram",
-               "Seconds from receiving an API request to its answer (for watches and connections: to their "
-               "end), by verb, dry run, group, version, resource, subresource, scope and component.");
+    m.describe(
+        kRequestTotal, "counter",
+        "API requests answered, by verb, dry run, group, version, resource, subresource, scope, "
+        "component and HTTP status code.");
+    m.describe(
+        kRequestDuration, "histogram",
+        "Seconds from receiving an API request to its answer (for watches and connections: to "
+        "their "
+        "end), by verb, dry run, group, version, resource, subresource, scope and component.");
     m.describe(kInflight, "gauge",
-               "API requests being handled right now (long-running ones excluded), by read-only or mutating "
+               "API requests being handled right now (long-running ones excluded), by read-only or "
+               "mutating "
                "kind.");
-    m.describe(kLongRunning, "gauge",
-               "Open long-running API requests (watches, logs, exec/attach/port-forward, proxy), by verb, "
-               "group, version, resource, subresource, scope and component.");
-    m.describe("apiserver_watch_events_total", "counter", "Watch events written to watching clients, by the group, version, kind and resource watched.");
+    m.describe(
+        kLongRunning, "gauge",
+        "Open long-running API requests (watches, logs, exec/attach/port-forward, proxy), by verb, "
+        "group, version, resource, subresource, scope and component.");
+    m.describe("apiserver_watch_events_total", "counter",
+               "Watch events written to watching clients, by the group, version, kind and resource "
+               "watched.");
     // Both kinds are reported from the start, as upstream does.
     m.setGauge(kInflight, {{"request_kind", "mutating"}}, 0);
     m.setGauge(kInflight, {{"request_kind", "readOnly"}}, 0);
@@ -50,13 +57,16 @@ bool isHealthOrMetricsPath(const std::string& p) {
 
 // Labels in the order the Prometheus Go client prints them (sorted by name).
 MetricLabels durationLabels(const RequestMetrics::Labels& l) {
-  return {{"component", l.component}, {"dry_run", l.dryRun}, {"group", l.group},   {"resource", l.resource},
-          {"scope", l.scope},         {"subresource", l.subresource}, {"verb", l.verb}, {"version", l.version}};
+  return {{"component", l.component}, {"dry_run", l.dryRun}, {"group", l.group},
+          {"resource", l.resource},   {"scope", l.scope},    {"subresource", l.subresource},
+          {"verb", l.verb},           {"version", l.version}};
 }
 
 MetricLabels longRunningLabels(const RequestMetrics::Labels& l) {
-  return {{"component", l.component}, {"group", l.group}, {"resource", l.resource}, {"scope", l.scope},
-          {"subresource", l.subresource}, {"verb", l.verb}, {"version", l.version}};
+  return {{"component", l.component},     {"group", l.group},
+          {"resource", l.resource},       {"scope", l.scope},
+          {"subresource", l.subresource}, {"verb", l.verb},
+          {"version", l.version}};
 }
 
 }  // namespace
@@ -91,8 +101,8 @@ RequestMetrics::Series& seriesFor(const RequestMetrics::Labels& l) {
   static std::unordered_map<std::string, std::unique_ptr<RequestMetrics::Series>> cache;
   std::string key;
   key.reserve(96);
-  for (const std::string* part : {&l.verb, &l.dryRun, &l.group, &l.version, &l.resource, &l.subresource, &l.scope,
-                                  &l.component}) {
+  for (const std::string* part : {&l.verb, &l.dryRun, &l.group, &l.version, &l.resource,
+                                  &l.subresource, &l.scope, &l.component}) {
     key += *part;
     key += '\x1f';
   }
@@ -102,9 +112,10 @@ RequestMetrics::Series& seriesFor(const RequestMetrics::Labels& l) {
   }
   auto series = std::make_unique<RequestMetrics::Series>();
   series->labels = l;
-  series->duration =
-      &Metrics::global().histogramSeries(kRequestDuration, durationLabels(l), requestDurationBuckets());
-  if (l.longRunning) series->longRunning = &Metrics::global().series(kLongRunning, longRunningLabels(l));
+  series->duration = &Metrics::global().histogramSeries(kRequestDuration, durationLabels(l),
+                                                        requestDurationBuckets());
+  if (l.longRunning)
+    series->longRunning = &Metrics::global().series(kLongRunning, longRunningLabels(l));
   std::unique_lock lock(mu);
   auto& slot = cache[key];
   if (!slot) slot = std::move(series);
@@ -112,7 +123,8 @@ RequestMetrics::Series& seriesFor(const RequestMetrics::Labels& l) {
 }
 
 void record(RequestMetrics::Series& s, int code, std::chrono::steady_clock::time_point start) {
-  Metrics::observe(*s.duration, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  Metrics::observe(*s.duration,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   s.total(code).fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -136,13 +148,14 @@ struct StreamWithEnd {
 }  // namespace
 
 const std::vector<double>& requestDurationBuckets() {
-  static const std::vector<double> buckets = {0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2,
-                                              3,     4,     5,    6,   8,   10,  15,  20,  30,  45,   60};
+  static const std::vector<double> buckets = {0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8,
+                                              1.0,   1.25,  1.5,  2,   3,   4,   5,   6,
+                                              8,     10,    15,   20,  30,  45,  60};
   return buckets;
 }
 
 RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req,
-                                               const std::optional<RequestInfo>& ri) {
+                                                const std::optional<RequestInfo>& ri) {
   Labels l;
   const std::string& p = req.path;
   if (isHealthOrMetricsPath(p)) {
@@ -162,10 +175,11 @@ RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req,
     return l;
   }
   if (!ri || !ri->info) return Labels{};  // discovery, OpenAPI, unknown paths: not measured
-  bool connect = ri->subresource == "exec" || ri->subresource == "attach" || ri->subresource == "portforward" ||
-                 ri->subresource == "proxy";
+  bool connect = ri->subresource == "exec" || ri->subresource == "attach" ||
+                 ri->subresource == "portforward" || ri->subresource == "proxy";
   // Unknown subresources (any path could name one) would grow the series without bound.
-  if (!ri->subresource.empty() && !connect && !ri->info->subresource(ri->subresource)) return Labels{};
+  if (!ri->subresource.empty() && !connect && !ri->info->subresource(ri->subresource))
+    return Labels{};
   l.group = ri->group;
   l.version = ri->version;
   l.resource = ri->resource;
@@ -210,8 +224,10 @@ RequestMetrics::RequestMetrics(const HttpRequest& req, const std::optional<Reque
   if (series_->longRunning) {
     series_->longRunning->fetch_add(1, std::memory_order_relaxed);
   } else {
-    static std::atomic<double>& mutating = Metrics::global().series(kInflight, {{"request_kind", "mutating"}});
-    static std::atomic<double>& readOnly = Metrics::global().series(kInflight, {{"request_kind", "readOnly"}});
+    static std::atomic<double>& mutating =
+        Metrics::global().series(kInflight, {{"request_kind", "mutating"}});
+    static std::atomic<double>& readOnly =
+        Metrics::global().series(kInflight, {{"request_kind", "readOnly"}});
     inflight_ = labels_.mutating ? &mutating : &readOnly;
     inflight_->fetch_add(1, std::memory_order_relaxed);
   }
@@ -236,7 +252,10 @@ void RequestMetrics::done(HttpResponse& res) {
       auto holder = std::make_shared<StreamWithEnd>(StreamWithEnd{end, std::move(res.stream)});
       res.stream = std::shared_ptr<StreamSource>(holder, raw);
     }
-    if (res.upgrade) res.upgrade = [inner = std::move(res.upgrade), end](UpgradedConnectionPtr c) { inner(std::move(c)); };
+    if (res.upgrade)
+      res.upgrade = [inner = std::move(res.upgrade), end](UpgradedConnectionPtr c) {
+        inner(std::move(c));
+      };
     finish(res.status, true);
     return;
   }
@@ -255,7 +274,8 @@ void RequestMetrics::finish(int code, bool endsLater) {
   if (series_->longRunning) series_->longRunning->fetch_add(-1, std::memory_order_relaxed);
 }
 
-MetricsCollectorHandle registerStorageObjects(CacheHub& caches, const api::ResourceRegistry& registry) {
+MetricsCollectorHandle registerStorageObjects(CacheHub& caches,
+                                              const api::ResourceRegistry& registry) {
   // One entry per stored resource (versions sharing storage are counted once).
   std::vector<std::pair<std::string, ResourceCache*>> stored;
   std::set<std::string> seen;
@@ -267,7 +287,8 @@ MetricsCollectorHandle registerStorageObjects(CacheHub& caches, const api::Resou
     stored.emplace_back(s.qualifiedResource(), &caches.cacheFor(s.storagePrefix()));
   }
   return Metrics::global().collect(
-      "apiserver_storage_objects", "gauge", "Objects held in storage per resource, as the watch cache counts them at scrape time.",
+      "apiserver_storage_objects", "gauge",
+      "Objects held in storage per resource, as the watch cache counts them at scrape time.",
       [stored = std::move(stored)] {
         std::vector<MetricSample> out;
         out.reserve(stored.size());

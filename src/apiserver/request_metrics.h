@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "api/resource_registry.h"
-#include "net/http_types.h"
 #include "apiserver/request_info.h"
 #include "common/metrics.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 
@@ -66,7 +66,8 @@ class RequestMetrics {
 
 // apiserver_storage_objects from the watch cache of every stored resource; registered while
 // the handle lives.
-MetricsCollectorHandle registerStorageObjects(CacheHub& caches, const api::ResourceRegistry& registry);
+MetricsCollectorHandle registerStorageObjects(CacheHub& caches,
+                                              const api::ResourceRegistry& registry);
 
 // Upstream's apiserver_request_duration_seconds buckets.
 const std::vector<double>& requestDurationBuckets();

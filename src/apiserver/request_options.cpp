@@ -84,11 +84,13 @@ std::optional<int64_t> int64Param(const HttpRequest& req, const std::string& nam
   // strconv.ParseInt: one optional sign, then decimal digits only.
   size_t digits = !text.empty() && (text[0] == '+' || text[0] == '-') ? 1 : 0;
   bool syntaxOk = digits < text.size();
-  for (size_t i = digits; i < text.size(); ++i) syntaxOk = syntaxOk && text[i] >= '0' && text[i] <= '9';
+  for (size_t i = digits; i < text.size(); ++i)
+    syntaxOk = syntaxOk && text[i] >= '0' && text[i] <= '9';
   if (!syntaxOk) throw badRequest("strconv.ParseInt: parsing " + quoted(text) + ": invalid syntax");
   int64_t value = 0;
   // from_chars takes '-' but not '+'.
-  auto [end, ec] = std::from_chars(text.data() + (text[0] == '+' ? 1 : 0), text.data() + text.size(), value);
+  auto [end, ec] =
+      std::from_chars(text.data() + (text[0] == '+' ? 1 : 0), text.data() + text.size(), value);
   (void)end;
   if (ec != std::errc())
     throw badRequest("strconv.ParseInt: parsing " + quoted(text) + ": value out of range");
@@ -104,10 +106,14 @@ RequestContext requestContextFrom(const HttpRequest& req) {
   ctx.fieldValidation = fieldValidation.empty() ? "Warn" : fieldValidation;
 
   std::string optionsKind;
-  if (req.method == "POST") optionsKind = "CreateOptions";
-  else if (req.method == "PUT") optionsKind = "UpdateOptions";
-  else if (req.method == "PATCH") optionsKind = "PatchOptions";
-  else return ctx;  // reads and deletes (DeleteOptions are validated with their body)
+  if (req.method == "POST")
+    optionsKind = "CreateOptions";
+  else if (req.method == "PUT")
+    optionsKind = "UpdateOptions";
+  else if (req.method == "PATCH")
+    optionsKind = "PatchOptions";
+  else
+    return ctx;  // reads and deletes (DeleteOptions are validated with their body)
 
   std::vector<StatusCause> causes;
   if (optionsKind == "PatchOptions") {
@@ -115,8 +121,8 @@ RequestContext requestContextFrom(const HttpRequest& req) {
     if (!apply && req.param("force"))
       causes.push_back(forbidden("force", "may not be specified for non-apply patch"));
     if (apply && ctx.fieldManager.empty())
-      causes.push_back({"FieldValueRequired", "Required value: is required for apply patch",
-                        "fieldManager"});
+      causes.push_back(
+          {"FieldValueRequired", "Required value: is required for apply patch", "fieldManager"});
   }
   validateFieldManager(ctx.fieldManager, causes);
   validateDryRun(dryRun, causes);
@@ -135,17 +141,19 @@ void validateList(const HttpRequest& req, const ListOptions& o, std::vector<Stat
   const std::string& match = o.resourceVersionMatch;
   if (!match.empty()) {
     if (o.resourceVersion.empty())
-      causes.push_back(forbidden("resourceVersionMatch",
-                                 "resourceVersionMatch is forbidden unless resourceVersion is provided"));
+      causes.push_back(
+          forbidden("resourceVersionMatch",
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided"));
     if (!o.continueToken.empty())
       causes.push_back(forbidden("resourceVersionMatch",
                                  "resourceVersionMatch is forbidden when continue is provided"));
     if (match != "Exact" && match != "NotOlderThan")
-      causes.push_back(notSupported("resourceVersionMatch", quoted(match),
-                                    "\"Exact\", \"NotOlderThan\", \"\""));
+      causes.push_back(
+          notSupported("resourceVersionMatch", quoted(match), "\"Exact\", \"NotOlderThan\", \"\""));
     if (match == "Exact" && o.resourceVersion == "0")
-      causes.push_back(forbidden("resourceVersionMatch",
-                                 "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+      causes.push_back(
+          forbidden("resourceVersionMatch",
+                    "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
   }
   if (req.param("sendInitialEvents"))
     causes.push_back(forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"));
@@ -157,8 +165,9 @@ void validateWatch(const HttpRequest& req, std::vector<StatusCause>& causes) {
   std::string match = req.paramOr("resourceVersionMatch", "");
   bool initialEventsGiven = req.param("sendInitialEvents").has_value();
   if (initialEventsGiven && match != "NotOlderThan")
-    causes.push_back(forbidden("resourceVersionMatch",
-                               "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
+    causes.push_back(
+        forbidden("resourceVersionMatch",
+                  "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
   if (!match.empty()) {
     if (!initialEventsGiven)
       causes.push_back(forbidden(

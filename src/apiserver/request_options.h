@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "net/http_types.h"
 #include "apiserver/resource_store.h"
 #include "apiserver/watch_stream.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 

@@ -3,8 +3,8 @@
 // "foregroundDeletion": the object stays, with a deletionTimestamp, until the garbage
 // collector has dealt with its dependents).
 #include <algorithm>
-#include <cctype>
 #include <boost/json.hpp>
+#include <cctype>
 
 #include "api/conversion.h"
 #include "apiserver/resource_store.h"
@@ -33,7 +33,8 @@ int64_t podGracePeriod(const json::object& pod, const DeleteOptions& options) {
   if (nodeName.empty() || phase == "Succeeded" || phase == "Failed") return 0;
   if (options.gracePeriodSeconds) return std::max<int64_t>(0, *options.gracePeriodSeconds);
   if (spec && spec->is_object())
-    if (auto* g = spec->as_object().if_contains("terminationGracePeriodSeconds"); g && g->is_int64())
+    if (auto* g = spec->as_object().if_contains("terminationGracePeriodSeconds");
+        g && g->is_int64())
       return g->as_int64();
   return 30;
 }
@@ -80,7 +81,8 @@ json::array finalizersForDeletion(const json::array& current, const DeleteOption
   }
   json::array result;
   for (const auto& f : current)
-    if (!(f.is_string() && (f.as_string() == kOrphanFinalizer || f.as_string() == kForegroundFinalizer)))
+    if (!(f.is_string() &&
+          (f.as_string() == kOrphanFinalizer || f.as_string() == kForegroundFinalizer)))
       result.push_back(f);
   if (orphan) result.emplace_back(kOrphanFinalizer);
   if (foreground) result.emplace_back(kForegroundFinalizer);
@@ -137,8 +139,10 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
     if (auto* f = meta.if_contains("finalizers"); f && f->is_array()) existing = f->as_array();
     json::array finalizers = finalizersForDeletion(existing, options);
     if (finalizers != existing) {
-      if (finalizers.empty()) meta.erase("finalizers");
-      else meta["finalizers"] = finalizers;
+      if (finalizers.empty())
+        meta.erase("finalizers");
+      else
+        meta["finalizers"] = finalizers;
     }
     bool hasFinalizers = !finalizers.empty();
     const bool graceful = strategy && strategy->gracefulDeletion;

@@ -60,7 +60,8 @@ HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpReque
     return res;
   }
   ListOptions options = listOptionsFrom(req);
-  if (format.protobuf) return objectResponse(200, store.list(info, ri.namespaceName, options), format);
+  if (format.protobuf)
+    return objectResponse(200, store.list(info, ri.namespaceName, options), format);
   auto result = store.listObjects(info, ri.namespaceName, options);
   HttpResponse res;
   if (format.table) {
@@ -114,14 +115,16 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
     }
     if (method == "DELETE") {
       DeleteOptions d = deleteOptionsFrom(req, ctx);
-      return respond(200, store.removeCollection(info, ri.namespaceName, listOptionsFrom(req), d, ctx),
+      return respond(200,
+                     store.removeCollection(info, ri.namespaceName, listOptionsFrom(req), d, ctx),
                      req, ctx);
     }
     throw unsupported(method);
   }
 
   if (method == "GET") {
-    if (req.flag("watch")) throw badRequest("watch on a single object: use a list with a metadata.name field selector");
+    if (req.flag("watch"))
+      throw badRequest("watch on a single object: use a list with a metadata.name field selector");
     ObjectPtr obj = store.getShared(info, ri.namespaceName, ri.name);
     auto format = negotiate(req);
     if (ri.subresource.empty() && format.table) {

@@ -2,17 +2,17 @@
 // ResourceStore, and encodes the answers.
 #pragma once
 
-#include "net/http_types.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resource_store.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 
 HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, HttpRequest& req);
 
 // Subresources with their own shape: scale, binding, eviction, namespace finalize.
-HttpResponse handleSpecialSubresource(ResourceStore& store, const RequestInfo& ri,
-                                      HttpRequest& req, RequestContext& ctx);
+HttpResponse handleSpecialSubresource(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
+                                      RequestContext& ctx);
 // Review resources answered by the server (never stored).
 HttpResponse handleReview(const RequestInfo& ri, HttpRequest& req);
 

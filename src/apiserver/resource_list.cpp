@@ -25,7 +25,11 @@ std::string encodeContinue(int64_t revision, const std::string& startKey) {
 }
 
 ContinueToken decodeContinue(const std::string& text, const std::string& prefix) {
-  auto invalidToken = [] { return badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"); };
+  auto invalidToken = [] {
+    return badRequest(
+        "continue key is not valid: incorrect encoded start resourceVersion (version "
+        "meta.k8s.io/v1)");
+  };
   auto raw = base64Decode(text);
   if (!raw) throw invalidToken();
   boost::system::error_code ec;
@@ -55,8 +59,8 @@ int64_t parseResourceVersion(const std::string& text) {
 }  // namespace
 
 ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
-                                                    const std::string& ns,
-                                                    const ListOptions& options) {
+                                                     const std::string& ns,
+                                                     const ListOptions& options) {
   auto filter = makeFilter(info, options.labelSelector, options.fieldSelector);
   const std::string prefix = listPrefix(info, ns);
   size_t limit = options.limit > 0 ? static_cast<size_t>(options.limit) : 0;
@@ -82,8 +86,9 @@ ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
         if (!batch.more) return;
       }
     } catch (const storage::CompactedError&) {
-      throw expired("The provided continue parameter is too old to display a consistent list "
-                    "result. You can start a new list without the continue parameter.");
+      throw expired(
+          "The provided continue parameter is too old to display a consistent list "
+          "result. You can start a new list without the continue parameter.");
     } catch (const storage::FutureRevisionError& e) {
       throw ApiError(504, "Timeout", std::string("Too large resource version: ") + e.what());
     }
@@ -102,9 +107,9 @@ ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
     } else if (options.resourceVersion != "0") {
       int64_t wanted = parseResourceVersion(options.resourceVersion);
       if (!caches_.waitFor(wanted, std::chrono::seconds(3)))
-        throw ApiError(504, "Timeout", "Too large resource version: " + options.resourceVersion +
-                                           ", current: " +
-                                           std::to_string(caches_.observedRevision()));
+        throw ApiError(504, "Timeout",
+                       "Too large resource version: " + options.resourceVersion +
+                           ", current: " + std::to_string(caches_.observedRevision()));
     }
     auto page = cache(info).list(prefix, prefix, limit, filter, caches_.observedRevision());
     revision = page.revision;
@@ -149,9 +154,8 @@ json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns
 }
 
 std::string ResourceStore::serializeList(const ResourceInfo& info, const ListResult& result) {
-  std::string out = "{\"kind\":\"" + info.listKind() + "\",\"apiVersion\":\"" +
-                    info.apiVersion() + "\",\"metadata\":" + json::serialize(listMetadata(result)) +
-                    ",\"items\":[";
+  std::string out = "{\"kind\":\"" + info.listKind() + "\",\"apiVersion\":\"" + info.apiVersion() +
+                    "\",\"metadata\":" + json::serialize(listMetadata(result)) + ",\"items\":[";
   out.reserve(out.size() + result.items.size() * 1024);
   for (size_t i = 0; i < result.items.size(); ++i) {
     if (i) out += ',';

@@ -7,8 +7,8 @@
 #include "api/go_text.h"
 #include "api/json_patch.h"
 #include "api/merge_patch.h"
-#include "api/patch_error.h"
 #include "api/openapi.h"
+#include "api/patch_error.h"
 #include "api/strategic_merge_patch.h"
 #include "api/unknown_fields.h"
 #include "api/yaml_json.h"
@@ -71,7 +71,8 @@ ApiError patchDecodeFailure(const ResourceInfo& info, const std::string& type,
   json::value base = info.storage ? api::convertObject(old, info) : old;
   json::value patched = jsonPatch ? api::applyJsonPatch(base, patchDoc)
                                   : api::applyMergePatch(std::move(base), patchDoc);
-  return api::patchDecodeError(api::patchedObjectText(std::move(patched), patchDoc, jsonPatch), detail);
+  return api::patchDecodeError(api::patchedObjectText(std::move(patched), patchDoc, jsonPatch),
+                               detail);
 }
 
 // Server-side apply types the applied configuration before merging it; upstream's field
@@ -84,12 +85,13 @@ void checkApplyTypes(const ResourceInfo& info, const json::value& applied) {
   if (!error) return;
   const json::value* meta = applied.as_object().if_contains("metadata");
   auto metaString = [&](const char* field) {
-    const json::value* v = meta && meta->is_object() ? meta->as_object().if_contains(field) : nullptr;
+    const json::value* v =
+        meta && meta->is_object() ? meta->as_object().if_contains(field) : nullptr;
     return v && v->is_string() ? std::string(v->as_string()) : std::string();
   };
   throw api::patchFailure("failed to create typed patch object (" + metaString("namespace") + "/" +
-                          metaString("name") + "; " + info.group + "/" + info.version + ", Kind=" +
-                          info.kind + "): " + *error);
+                          metaString("name") + "; " + info.group + "/" + info.version +
+                          ", Kind=" + info.kind + "): " + *error);
 }
 
 }  // namespace
@@ -106,9 +108,10 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
     throw unsupportedMediaType(contentType);
   if (info.custom && type == "application/strategic-merge-patch+json")
     // Custom resources have no patch strategies (upstream offers them the other three).
-    throw ApiError(415, "UnsupportedMediaType",
-                   "the body of the request was in an unknown format - accepted media types include: "
-                   "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
+    throw ApiError(
+        415, "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
   if (body.empty()) throw badRequest("the patch body is empty");
   const json::value patchDoc = apply ? parseApplied(body) : parseJson(body);
   if (apply && !patchDoc.is_object())
@@ -148,10 +151,14 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
       base = info.storage ? api::convertObject(old, info) : old;
     }
     json::value patched;
-    if (type == "application/json-patch+json") patched = api::applyJsonPatch(base, patchDoc);
-    else if (type == "application/merge-patch+json") patched = api::applyMergePatch(std::move(base), patchDoc);
-    else if (apply) patched = applyConfiguration(info, &base.as_object(), patchDoc.as_object(), subresource, ctx);
-    else patched = strategicMerge(info, base, patchDoc);
+    if (type == "application/json-patch+json")
+      patched = api::applyJsonPatch(base, patchDoc);
+    else if (type == "application/merge-patch+json")
+      patched = api::applyMergePatch(std::move(base), patchDoc);
+    else if (apply)
+      patched = applyConfiguration(info, &base.as_object(), patchDoc.as_object(), subresource, ctx);
+    else
+      patched = strategicMerge(info, base, patchDoc);
 
     const std::string pinned = resourceVersionOf(patched);
     const bool patchPinnedVersion = pinned != std::to_string(modRevision);

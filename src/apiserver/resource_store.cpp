@@ -80,27 +80,25 @@ std::function<bool(const json::object&)> makeFilter(const ResourceInfo& info,
     for (const auto& req : fields->requirements()) {
       bool supported = req.field == "metadata.name" || req.field == "metadata.namespace";
       for (const auto& f : info.selectableFields) supported = supported || f == req.field;
-      if (!supported)
-        throw badRequest("field label not supported: " + req.field);
+      if (!supported) throw badRequest("field label not supported: " + req.field);
     }
   }
   if (!labels && !fields) return nullptr;
-  std::function<bool(const json::object&)> filter = [labels = std::move(labels),
-                                                     fields = std::move(fields)](const json::object& obj) {
-    if (labels) {
-      const json::object* labelMap = nullptr;
-      if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
-        if (auto* l = meta->as_object().if_contains("labels"); l && l->is_object())
-          labelMap = &l->as_object();
-      if (!labels->matches(labelMap)) return false;
-    }
-    if (fields) {
-      return fields->matches([&obj](std::string_view field) {
-        return api::fieldValueOf(obj, field);
-      });
-    }
-    return true;
-  };
+  std::function<bool(const json::object&)> filter =
+      [labels = std::move(labels), fields = std::move(fields)](const json::object& obj) {
+        if (labels) {
+          const json::object* labelMap = nullptr;
+          if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
+            if (auto* l = meta->as_object().if_contains("labels"); l && l->is_object())
+              labelMap = &l->as_object();
+          if (!labels->matches(labelMap)) return false;
+        }
+        if (fields) {
+          return fields->matches(
+              [&obj](std::string_view field) { return api::fieldValueOf(obj, field); });
+        }
+        return true;
+      };
   if (!info.storage) return filter;
   // Cached objects are in the storage version; select on what this version shows.
   return [filter, &info](const json::object& stored) {
@@ -186,7 +184,8 @@ json::object ResourceStore::decodeBody(const ResourceInfo& info, json::value bod
       std::string msg = "strict decoding error: ";
       for (size_t i = 0; i < unknown.size(); ++i)
         msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
-      throw api::DecodeError(info.kind, info.version, msg);  // "<Kind> in version ... cannot be handled"
+      throw api::DecodeError(info.kind, info.version,
+                             msg);  // "<Kind> in version ... cannot be handled"
     }
     if (ctx.fieldValidation != "Ignore")
       for (const auto& f : unknown) ctx.warnings.push_back("unknown field \"" + f + "\"");
@@ -202,7 +201,8 @@ ObjectPtr ResourceStore::finishWrite(const storage::WriteResult& result, const O
   // an object without its resourceVersion.
   ObjectPtr obj = hint.object();
   const json::value* meta = obj->if_contains("metadata");
-  const json::value* rv = meta && meta->is_object() ? meta->as_object().if_contains("resourceVersion") : nullptr;
+  const json::value* rv =
+      meta && meta->is_object() ? meta->as_object().if_contains("resourceVersion") : nullptr;
   const int64_t revision = result.kv ? result.kv->modRevision : result.revision;
   if (!rv || !rv->is_string() || rv->as_string() != std::to_string(revision))
     throw internalError("the store did not stamp the written object with its revision");
@@ -213,24 +213,26 @@ namespace {
 ObjectPtr shared(json::object obj) { return std::make_shared<const json::object>(std::move(obj)); }
 }  // namespace
 
-ObjectPtr ResourceStore::create(const ResourceInfo& info, const std::string& ns,
-                                json::value body, RequestContext& ctx) {
+ObjectPtr ResourceStore::create(const ResourceInfo& info, const std::string& ns, json::value body,
+                                RequestContext& ctx) {
   json::object obj = decodeBody(info, std::move(body), ctx);
   if (!info.storage) return createDecoded(info, ns, std::move(obj), ctx);
   const ResourceInfo& storage = info.storageInfo();
-  return shared(api::convertObject(*createDecoded(storage, ns, api::convertObject(obj, storage), ctx), info));
+  return shared(
+      api::convertObject(*createDecoded(storage, ns, api::convertObject(obj, storage), ctx), info));
 }
 
 ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::string& ns,
-                                          json::object obj, RequestContext& ctx) {
+                                       json::object obj, RequestContext& ctx) {
   if (info.custom && info.custom->terminating)  // its CRD is being deleted
     throw methodNotSupported(info.qualifiedResource(), "create");
   json::object& meta = metadataOf(obj);
   std::string bodyNs = stringAt(meta, "namespace");
   if (info.namespaced) {
     if (!bodyNs.empty() && bodyNs != ns)
-      throw badRequest("the namespace of the provided object does not match the namespace sent "
-                       "on the request");
+      throw badRequest(
+          "the namespace of the provided object does not match the namespace sent "
+          "on the request");
     meta["namespace"] = ns;
   } else {
     meta.erase("namespace");
@@ -250,8 +252,10 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   meta.erase("resourceVersion");
   meta.erase("deletionTimestamp");
   meta.erase("deletionGracePeriodSeconds");
-  if (info.tracksGeneration) meta["generation"] = 1;
-  else meta.erase("generation");
+  if (info.tracksGeneration)
+    meta["generation"] = 1;
+  else
+    meta.erase("generation");
 
   applyKindDefaults(info, obj);
   trackCreate(info, obj, ctx);
@@ -277,25 +281,27 @@ std::optional<std::pair<ObjectPtr, int64_t>> ResourceStore::readCurrent(const st
   return std::make_pair(std::move(obj), kv->modRevision);
 }
 
-std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(
-    const ResourceInfo&, const std::string& k) {
+std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(const ResourceInfo&,
+                                                                             const std::string& k) {
   auto current = readCurrent(k);
   if (!current) return std::nullopt;
   return std::make_pair(json::object(*current->first), current->second);
 }
 
 ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::string& k,
-                                         json::object obj, const json::object& old,
-                                         int64_t modRevision, const std::string& subresource,
-                                         RequestContext& ctx) {
+                                      json::object obj, const json::object& old,
+                                      int64_t modRevision, const std::string& subresource,
+                                      RequestContext& ctx) {
   const std::string name = metaString(old, "name");
   json::object& meta = metadataOf(obj);
   const json::object& oldMeta = old.at("metadata").as_object();
   // Fields the system owns: the client cannot change them.
   for (const char* field : {"uid", "creationTimestamp", "deletionTimestamp",
                             "deletionGracePeriodSeconds", "generation", "namespace", "name"}) {
-    if (const json::value* v = oldMeta.if_contains(field)) meta[field] = *v;
-    else meta.erase(field);
+    if (const json::value* v = oldMeta.if_contains(field))
+      meta[field] = *v;
+    else
+      meta.erase(field);
   }
   if (subresource == "status") {
     // Status writes change only status (upstream status strategy): everything else from old
@@ -303,12 +309,15 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
     json::object merged(old.size() + 1);
     for (const auto& field : old)
       if (field.key() != "status") merged.emplace(field.key(), field.value());
-    if (json::value* status = obj.if_contains("status")) merged.emplace("status", std::move(*status));
+    if (json::value* status = obj.if_contains("status"))
+      merged.emplace("status", std::move(*status));
     obj = std::move(merged);
   } else if (info.hasStatus() && subresource != "binding") {
     // (A binding writes the PodScheduled condition with spec.nodeName, as upstream.)
-    if (const json::value* status = old.if_contains("status")) obj["status"] = *status;
-    else obj.erase("status");
+    if (const json::value* status = old.if_contains("status"))
+      obj["status"] = *status;
+    else
+      obj.erase("status");
   }
   // A binding adds fields to a stored (so already defaulted) pod: nothing to default, and
   // it always changes spec.nodeName, so it is never a no-op.
@@ -334,8 +343,9 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   // No-op writes keep the resourceVersion, as upstream. A status write took everything but
   // status from `old`, so only status and metadata can differ.
   const bool noOp = binding ? false
-                    : statusWrite ? fieldEqual(obj, old, "status") && fieldEqual(obj, old, "metadata")
-                                  : obj == old;
+                    : statusWrite
+                        ? fieldEqual(obj, old, "status") && fieldEqual(obj, old, "metadata")
+                        : obj == old;
   if (noOp) return shared(std::move(obj));
 
   // Removing the last finalizer of an object being deleted completes the deletion.
@@ -352,16 +362,14 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   bool graceOver = !grace || !grace->is_int64() || grace->as_int64() == 0;
   if (newMeta.contains("deletionTimestamp") && noFinalizers && graceOver && !ctx.dryRun) {
     auto result = store_.remove(k, modRevision);
-    if (!result.succeeded)
-      throw staleObjectConflict(info.qualifiedResource(), name);
+    if (!result.succeeded) throw staleObjectConflict(info.qualifiedResource(), name);
     return shared(std::move(obj));
   }
   if (ctx.dryRun) return shared(std::move(obj));
   std::string value = encodeForStorage(obj);
   auto hint = std::make_shared<ObjectHint>(std::move(obj));
   auto result = store_.update(k, value, modRevision, hint);
-  if (!result.succeeded)
-    throw staleObjectConflict(info.qualifiedResource(), name);
+  if (!result.succeeded) throw staleObjectConflict(info.qualifiedResource(), name);
   return finishWrite(result, *hint);
 }
 
@@ -372,25 +380,28 @@ ObjectPtr ResourceStore::update(const ResourceInfo& info, const std::string& ns,
   if (info.storage) {
     const ResourceInfo& storage = info.storageInfo();
     return shared(api::convertObject(
-        *updateDecoded(storage, ns, name, subresource, api::convertObject(obj, storage), ctx), info));
+        *updateDecoded(storage, ns, name, subresource, api::convertObject(obj, storage), ctx),
+        info));
   }
   return updateDecoded(info, ns, name, subresource, std::move(obj), ctx);
 }
 
 ObjectPtr ResourceStore::updateDecoded(const ResourceInfo& info, const std::string& ns,
-                                          const std::string& name, const std::string& subresource,
-                                          json::object obj, RequestContext& ctx) {
+                                       const std::string& name, const std::string& subresource,
+                                       json::object obj, RequestContext& ctx) {
   json::object& meta = metadataOf(obj);
   std::string bodyName = stringAt(meta, "name");
-  if (bodyName.empty()) meta["name"] = name;
+  if (bodyName.empty())
+    meta["name"] = name;
   else if (bodyName != name)
     throw badRequest("the name of the object (" + bodyName +
                      ") does not match the name on the URL (" + name + ")");
   if (info.namespaced) {
     std::string bodyNs = stringAt(meta, "namespace");
     if (!bodyNs.empty() && bodyNs != ns)
-      throw badRequest("the namespace of the provided object does not match the namespace sent "
-                       "on the request");
+      throw badRequest(
+          "the namespace of the provided object does not match the namespace sent "
+          "on the request");
   }
   const std::string k = key(info, ns, name);
   auto current = readCurrent(k);

@@ -46,7 +46,7 @@ struct ListOptions {
 
 struct DeleteOptions {
   std::optional<int64_t> gracePeriodSeconds;
-  std::string propagationPolicy;  // Background | Foreground | Orphan; "" when not given
+  std::string propagationPolicy;         // Background | Foreground | Orphan; "" when not given
   std::optional<bool> orphanDependents;  // the deprecated field (exclusive with the policy)
   // The resource's default when neither is given (upstream's DefaultGarbageCollectionPolicy,
   // which depends on the requested group version); resolved by ResourceStore::remove.
@@ -73,7 +73,9 @@ class ResourceStore {
   // Key prefix of a list: one namespace, or all of them when ns is empty.
   std::string listPrefix(const api::ResourceInfo& info, const std::string& ns) const;
   CacheHub& caches() { return caches_; }
-  ResourceCache& cache(const api::ResourceInfo& info) { return caches_.cacheFor(info.storagePrefix()); }
+  ResourceCache& cache(const api::ResourceInfo& info) {
+    return caches_.cacheFor(info.storagePrefix());
+  }
 
   boost::json::object get(const api::ResourceInfo& info, const std::string& ns,
                           const std::string& name);
@@ -100,25 +102,23 @@ class ResourceStore {
   // The cached object itself (shared, read-only).
   ObjectPtr getShared(const api::ResourceInfo& info, const std::string& ns,
                       const std::string& name);
-  ObjectPtr create(const api::ResourceInfo& info, const std::string& ns,
-                             boost::json::value body, RequestContext& ctx);
+  ObjectPtr create(const api::ResourceInfo& info, const std::string& ns, boost::json::value body,
+                   RequestContext& ctx);
   // Replaces the object (subresource "" or "status"). `created` reports create-on-update.
-  ObjectPtr update(const api::ResourceInfo& info, const std::string& ns,
-                             const std::string& name, const std::string& subresource,
-                             boost::json::value body, RequestContext& ctx);
+  ObjectPtr update(const api::ResourceInfo& info, const std::string& ns, const std::string& name,
+                   const std::string& subresource, boost::json::value body, RequestContext& ctx);
   // Applies a patch of the given content type; `created` is set when apply created it.
-  ObjectPtr patch(const api::ResourceInfo& info, const std::string& ns,
-                            const std::string& name, const std::string& subresource,
-                            const std::string& contentType, const std::string& body,
-                            RequestContext& ctx, bool& created);
+  ObjectPtr patch(const api::ResourceInfo& info, const std::string& ns, const std::string& name,
+                  const std::string& subresource, const std::string& contentType,
+                  const std::string& body, RequestContext& ctx, bool& created);
   // Deletes or starts graceful deletion. `gone` tells whether the object is gone now (200
   // with the final state) or still terminating (200/202 with deletionTimestamp set).
   boost::json::object remove(const api::ResourceInfo& info, const std::string& ns,
                              const std::string& name, const DeleteOptions& options,
                              RequestContext& ctx, bool& gone);
   boost::json::object removeCollection(const api::ResourceInfo& info, const std::string& ns,
-                                       const ListOptions& listOptions,
-                                       const DeleteOptions& options, RequestContext& ctx);
+                                       const ListOptions& listOptions, const DeleteOptions& options,
+                                       RequestContext& ctx);
 
   // The current object and its revision, as the store has it now: the base for CAS writes.
   // Shared and immutable — the watch cache's parsed copy when it is at that revision (it
@@ -131,9 +131,8 @@ class ResourceStore {
   // Writes `obj` over the current object at `modRevision` after the same hooks as update.
   // Writes return the object as stored, shared with the watch cache (read-only).
   ObjectPtr commitUpdate(const api::ResourceInfo& info, const std::string& key,
-                                   boost::json::object obj, const boost::json::object& old,
-                                   int64_t modRevision, const std::string& subresource,
-                                   RequestContext& ctx);
+                         boost::json::object obj, const boost::json::object& old,
+                         int64_t modRevision, const std::string& subresource, RequestContext& ctx);
 
  private:
   // `decoding`: how upstream would have decoded this body (api/type_check.h), for its
@@ -142,10 +141,10 @@ class ResourceStore {
                                  RequestContext& ctx, api::Decoding decoding = api::Decoding::Json);
   // create/update after decoding, in the storage version.
   ObjectPtr createDecoded(const api::ResourceInfo& info, const std::string& ns,
-                                    boost::json::object obj, RequestContext& ctx);
+                          boost::json::object obj, RequestContext& ctx);
   ObjectPtr updateDecoded(const api::ResourceInfo& info, const std::string& ns,
-                                    const std::string& name, const std::string& subresource,
-                                    boost::json::object obj, RequestContext& ctx);
+                          const std::string& name, const std::string& subresource,
+                          boost::json::object obj, RequestContext& ctx);
   // The written object: the hint's, stamped with its revision by the store.
   static ObjectPtr finishWrite(const storage::WriteResult& result, const ObjectHint& hint);
 

@@ -26,7 +26,8 @@ std::vector<StatusCause> validateKindStatus(const api::ResourceInfo& info,
                                             const boost::json::object& old);
 // Prunes fields a custom resource's schema does not declare (and unknown metadata fields);
 // returns their paths. Built-in kinds are pruned by their OpenAPI definition instead.
-std::vector<std::string> pruneCustomResource(const api::ResourceInfo& info, boost::json::object& obj);
+std::vector<std::string> pruneCustomResource(const api::ResourceInfo& info,
+                                             boost::json::object& obj);
 
 // On create: resets status where clients may not set it (unless the kind keeps it), then the
 // kind's own create hook (api/kind_strategy.h: a Pod starts Pending with its QoS class, a

@@ -2,18 +2,18 @@
 // pods/eviction, namespaces/finalize; and the SelfSubject*Review resources.
 #include <boost/json.hpp>
 
-#include "api/json_patch.h"
-#include "api/json_access.h"
-#include "api/label_selector.h"
-#include "api/merge_patch.h"
 #include "api/custom_resource.h"
 #include "api/go_text.h"
+#include "api/json_access.h"
+#include "api/json_patch.h"
 #include "api/jsonpath.h"
+#include "api/label_selector.h"
+#include "api/merge_patch.h"
 #include "api/resource_registry.h"
 #include "api/unknown_fields.h"
 #include "apiserver/content.h"
-#include "apiserver/field_manager.h"
 #include "apiserver/eviction.h"
+#include "apiserver/field_manager.h"
 #include "apiserver/resource_handler.h"
 #include "common/api_error.h"
 
@@ -61,7 +61,8 @@ json::object toScale(const ResourceInfo& info, const json::object& obj) {
     if (const json::value* r = valueAtPath(obj, custom->statusReplicasPath); r && r->is_number())
       current = static_cast<int64_t>(r->to_number<double>());
     if (!custom->labelSelectorPath.empty())
-      if (const json::value* sel = valueAtPath(obj, custom->labelSelectorPath); sel && sel->is_string())
+      if (const json::value* sel = valueAtPath(obj, custom->labelSelectorPath);
+          sel && sel->is_string())
         selector = std::string(sel->as_string());
   } else if (const json::object* spec = api::objectField(obj, "spec")) {
     if (auto* r = spec->if_contains("replicas"); r && r->is_int64()) desired = r->as_int64();
@@ -91,8 +92,9 @@ void checkScaleTypes(json::object& scale, const std::string& patchType, const js
   const bool strategic = patchType == "application/strategic-merge-patch+json";
   // The patched Scale as the message shows it, before the walk prunes it (a Scale is small).
   json::object shown = patchType.empty() || strategic ? json::object() : scale;
-  auto checked = api::checkAndPrune(scale, api::FieldSchemas::builtin().root("io.k8s.api.autoscaling.v1.Scale"),
-                                    strategic ? api::Decoding::Unstructured : api::Decoding::Json);
+  auto checked = api::checkAndPrune(
+      scale, api::FieldSchemas::builtin().root("io.k8s.api.autoscaling.v1.Scale"),
+      strategic ? api::Decoding::Unstructured : api::Decoding::Json);
   if (!checked.typeError) return;
   if (patchType.empty()) throw api::DecodeError("Scale", "v1", *checked.typeError);
   if (strategic) throw api::patchDecodeError(api::goFormat(patch), *checked.typeError);
@@ -105,7 +107,8 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
                    RequestContext& ctx) {
   const ResourceInfo& info = *ri.info;
   if (req.method == "GET")
-    return objectResponse(200, toScale(info, store.get(info, ri.namespaceName, ri.name)), negotiate(req));
+    return objectResponse(200, toScale(info, store.get(info, ri.namespaceName, ri.name)),
+                          negotiate(req));
   if (req.method != "PUT" && req.method != "PATCH")
     throw methodNotSupported(info.qualifiedResource() + "/scale", req.method);
   const std::string k = store.key(info, ri.namespaceName, ri.name);
@@ -121,11 +124,13 @@ HttpResponse scale(ResourceStore& store, const RequestInfo& ri, HttpRequest& req
       newScale = decodeRequestBody(req);
     } else {
       patch = decodeRequestBody(req);
-      if (type == "application/json-patch+json") newScale = api::applyJsonPatch(oldScale, patch);
+      if (type == "application/json-patch+json")
+        newScale = api::applyJsonPatch(oldScale, patch);
       else if (type == "application/merge-patch+json" ||
                type == "application/strategic-merge-patch+json")
         newScale = api::applyMergePatch(oldScale, patch);
-      else throw unsupportedMediaType(type);
+      else
+        throw unsupportedMediaType(type);
     }
     if (!newScale.is_object()) throw badRequest("Scale must be an object");
     checkScaleTypes(newScale.as_object(), type, patch);
@@ -173,13 +178,16 @@ void setPodScheduled(json::object& pod) {
   if (!status.is_object()) status.emplace_object();
   json::value& conditions = status.as_object()["conditions"];
   if (!conditions.is_array()) conditions.emplace_array();
-  json::object scheduled{{"type", "PodScheduled"}, {"status", "True"}, {"lastProbeTime", nullptr},
+  json::object scheduled{{"type", "PodScheduled"},
+                         {"status", "True"},
+                         {"lastProbeTime", nullptr},
                          {"lastTransitionTime", nowTimestamp()}};
   for (json::value& c : conditions.as_array()) {
     json::object* existing = c.if_object();
     if (!existing || api::stringField(*existing, "type") != "PodScheduled") continue;
     if (api::stringField(*existing, "status") == "True")
-      if (const json::value* t = existing->if_contains("lastTransitionTime")) scheduled["lastTransitionTime"] = *t;
+      if (const json::value* t = existing->if_contains("lastTransitionTime"))
+        scheduled["lastTransitionTime"] = *t;
     c = std::move(scheduled);
     return;
   }
@@ -193,7 +201,8 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
   if (req.method != "POST") throw methodNotSupported("pods/binding", req.method);
   json::value body = decodeRequestBody(req);
   api::checkBodyTypes(body, "io.k8s.api.core.v1.Binding", "Binding", "v1");
-  const json::object* target = body.is_object() ? api::objectField(body.as_object(), "target") : nullptr;
+  const json::object* target =
+      body.is_object() ? api::objectField(body.as_object(), "target") : nullptr;
   const json::value* node = target ? target->if_contains("name") : nullptr;
   if (!node || !node->is_string() || node->as_string().empty())
     throw invalid("Binding", "", ri.name,
@@ -206,9 +215,11 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
   const json::object& pod = *current->first;
   const int64_t modRevision = current->second;
   const json::object& meta = pod.at("metadata").as_object();
-  if (std::string uid = bindingMeta ? api::stringField(*bindingMeta, "uid") : ""; !uid.empty() && uid != api::stringField(meta, "uid"))
+  if (std::string uid = bindingMeta ? api::stringField(*bindingMeta, "uid") : "";
+      !uid.empty() && uid != api::stringField(meta, "uid"))
     throw conflict("pods", ri.name,
-                   "Precondition failed: UID in precondition: " + uid + ", UID in object meta: " + api::stringField(meta, "uid"));
+                   "Precondition failed: UID in precondition: " + uid +
+                       ", UID in object meta: " + api::stringField(meta, "uid"));
   const json::object& spec = pod.at("spec").as_object();
   if (auto* existing = spec.if_contains("nodeName");
       existing && existing->is_string() && !existing->as_string().empty())
@@ -216,10 +227,12 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
                    "pod " + ri.name + " is already assigned to node \"" +
                        std::string(existing->as_string()) + "\"");
   if (meta.contains("deletionTimestamp"))
-    throw conflict("pods", ri.name, "pod " + ri.name + " is being deleted, cannot be assigned to a host");
+    throw conflict("pods", ri.name,
+                   "pod " + ri.name + " is being deleted, cannot be assigned to a host");
   json::object updated = pod;
   updated["spec"].as_object()["nodeName"] = *node;
-  if (const json::object* annotations = bindingMeta ? api::objectField(*bindingMeta, "annotations") : nullptr) {
+  if (const json::object* annotations =
+          bindingMeta ? api::objectField(*bindingMeta, "annotations") : nullptr) {
     json::value& podAnnotations = updated["metadata"].as_object()["annotations"];
     if (!podAnnotations.is_object()) podAnnotations.emplace_object();
     for (const auto& a : *annotations) podAnnotations.as_object()[a.key()] = a.value();
@@ -231,7 +244,8 @@ HttpResponse binding(ResourceStore& store, const RequestInfo& ri, HttpRequest& r
 
 // --- pods/eviction
 
-const std::string kDisruptionBudgetMessage = "Cannot evict pod as it would violate the pod's disruption budget.";
+const std::string kDisruptionBudgetMessage =
+    "Cannot evict pod as it would violate the pod's disruption budget.";
 // Upstream's MaxDisruptedPodSize: beyond this many unconfirmed evictions a budget refuses.
 constexpr size_t kMaxDisruptedPods = 2000;
 // Attempts on write conflicts (upstream's EvictionsRetry has 20 steps).
@@ -256,7 +270,8 @@ bool podReady(const json::object& pod) {
   const json::value* conds = status ? status->if_contains("conditions") : nullptr;
   if (!conds || !conds->is_array()) return false;
   for (const auto& c : conds->as_array())
-    if (c.is_object() && api::stringField(c.as_object(), "type") == "Ready") return api::stringField(c.as_object(), "status") == "True";
+    if (c.is_object() && api::stringField(c.as_object(), "type") == "Ready")
+      return api::stringField(c.as_object(), "status") == "True";
   return false;
 }
 
@@ -296,7 +311,9 @@ bool putCondition(json::object& obj, json::object cond) {
     }
     bool same = true;
     for (const auto& kv : cond)
-      if (kv.key() != "lastProbeTime" && (!old.contains(kv.key()) || old.at(kv.key()) != kv.value())) same = false;
+      if (kv.key() != "lastProbeTime" &&
+          (!old.contains(kv.key()) || old.at(kv.key()) != kv.value()))
+        same = false;
     if (same) return false;
     old = std::move(cond);
     return true;
@@ -335,7 +352,8 @@ void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const
                                            {"message", "Eviction API: evicting"}})) {
       RequestContext statusCtx;
       keepManagedFields(statusCtx, pod);
-      ObjectPtr written = store.commitUpdate(pods, k, std::move(updated), pod, modRevision, "status", statusCtx);
+      ObjectPtr written =
+          store.commitUpdate(pods, k, std::move(updated), pod, modRevision, "status", statusCtx);
       if (!options.preconditionResourceVersion.empty())
         options.preconditionResourceVersion = api::stringField(metaOf(*written), "resourceVersion");
     }
@@ -346,7 +364,8 @@ void addConditionAndDelete(ResourceStore& store, const ResourceInfo& pods, const
 
 // The budgets whose selector matches the pod. A budget with an empty or null selector
 // guards nothing here (it must not block every eviction of the namespace by accident).
-std::vector<json::object> budgetsFor(ResourceStore& store, const ResourceInfo& pdbs, const json::object& pod) {
+std::vector<json::object> budgetsFor(ResourceStore& store, const ResourceInfo& pdbs,
+                                     const json::object& pod) {
   std::vector<json::object> out;
   auto list = store.listObjects(pdbs, api::stringField(metaOf(pod), "namespace"), {});
   const json::object* labels = api::objectField(metaOf(pod), "labels");
@@ -383,18 +402,21 @@ void checkAndDecrement(ResourceStore& store, const ResourceInfo& pdbs, const std
     auto& [pdb, modRevision] = *current;
     const json::object* status = api::objectField(pdb, "status");
     if (intAtKey(status, "observedGeneration") < intAtKey(&metaOf(pdb), "generation"))
-      throw budgetViolation("The disruption budget " + pdbName + " is still being processed by the server.", 10);
+      throw budgetViolation(
+          "The disruption budget " + pdbName + " is still being processed by the server.", 10);
     int64_t allowed = intAtKey(status, "disruptionsAllowed");
     if (allowed < 0)
-      throw forbidden("poddisruptionbudgets.policy", pdbName, "pdb disruptions allowed is negative");
+      throw forbidden("poddisruptionbudgets.policy", pdbName,
+                      "pdb disruptions allowed is negative");
     const json::object* disrupted = status ? api::objectField(*status, "disruptedPods") : nullptr;
     if (disrupted && disrupted->size() > kMaxDisruptedPods)
-      throw forbidden("poddisruptionbudgets.policy", pdbName,
-                      "DisruptedPods map too big - too many evictions not confirmed by PDB controller");
+      throw forbidden(
+          "poddisruptionbudgets.policy", pdbName,
+          "DisruptedPods map too big - too many evictions not confirmed by PDB controller");
     if (allowed == 0)
-      throw budgetViolation(
-                            "The disruption budget " + pdbName + " needs " +
-                                std::to_string(intAtKey(status, "desiredHealthy")) + " healthy pods and has " +
+      throw budgetViolation("The disruption budget " + pdbName + " needs " +
+                                std::to_string(intAtKey(status, "desiredHealthy")) +
+                                " healthy pods and has " +
                                 std::to_string(intAtKey(status, "currentHealthy")) + " currently",
                             0);
     if (dryRun) return;
@@ -404,12 +426,13 @@ void checkAndDecrement(ResourceStore& store, const ResourceInfo& pdbs, const std
     if (!st.is_object()) st.emplace_object();
     st.as_object()["disruptionsAllowed"] = allowed - 1;
     if (allowed - 1 == 0)
-      putCondition(updated, json::object{{"type", "DisruptionAllowed"},
-                                         {"status", "False"},
-                                         {"observedGeneration", intAtKey(status, "observedGeneration")},
-                                         {"lastTransitionTime", nowTimestamp()},
-                                         {"reason", "InsufficientPods"},
-                                         {"message", ""}});
+      putCondition(updated,
+                   json::object{{"type", "DisruptionAllowed"},
+                                {"status", "False"},
+                                {"observedGeneration", intAtKey(status, "observedGeneration")},
+                                {"lastTransitionTime", nowTimestamp()},
+                                {"reason", "InsufficientPods"},
+                                {"message", ""}});
     json::value& dp = st.as_object()["disruptedPods"];
     if (!dp.is_object()) dp.emplace_object();
     // The disruption controller stops counting this pod as healthy until it is gone (or
@@ -424,17 +447,20 @@ void checkAndDecrement(ResourceStore& store, const ResourceInfo& pdbs, const std
       if (e.code() != 409) throw;
     }
   }
-  ApiError timeout(504, "Timeout",
-                   "Timeout: couldn't update PodDisruptionBudget \"" + pdbName + "\" due to conflicts");
+  ApiError timeout(
+      504, "Timeout",
+      "Timeout: couldn't update PodDisruptionBudget \"" + pdbName + "\" due to conflicts");
   timeout.retryAfterSeconds = 10;
   throw timeout;
 }
 
 DeleteOptions evictionDeleteOptions(const json::value& body, RequestContext& ctx) {
   DeleteOptions options;
-  const json::object* d = body.is_object() ? api::objectField(body.as_object(), "deleteOptions") : nullptr;
+  const json::object* d =
+      body.is_object() ? api::objectField(body.as_object(), "deleteOptions") : nullptr;
   if (!d) return options;
-  if (auto* g = d->if_contains("gracePeriodSeconds"); g && g->is_int64()) options.gracePeriodSeconds = g->as_int64();
+  if (auto* g = d->if_contains("gracePeriodSeconds"); g && g->is_int64())
+    options.gracePeriodSeconds = g->as_int64();
   options.propagationPolicy = api::stringField(*d, "propagationPolicy");
   if (const json::object* pre = api::objectField(*d, "preconditions")) {
     options.preconditionUid = api::stringField(*pre, "uid");
@@ -455,9 +481,12 @@ HttpResponse eviction(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
   json::value body = decodeRequestBody(req);
   {
     // policy/v1beta1 Evictions are still accepted; each is decoded as its own version.
-    const json::value* apiVersion = body.is_object() ? body.as_object().if_contains("apiVersion") : nullptr;
+    const json::value* apiVersion =
+        body.is_object() ? body.as_object().if_contains("apiVersion") : nullptr;
     const std::string version =
-        apiVersion && apiVersion->is_string() && apiVersion->as_string() == "policy/v1beta1" ? "v1beta1" : "v1";
+        apiVersion && apiVersion->is_string() && apiVersion->as_string() == "policy/v1beta1"
+            ? "v1beta1"
+            : "v1";
     api::checkBodyTypes(body, "io.k8s.api.policy." + version + ".Eviction", "Eviction", version);
   }
   EvictionOutcome out = evictPod(store, ri.namespaceName, ri.name, body, ctx);
@@ -479,7 +508,8 @@ HttpResponse finalize(ResourceStore& store, const RequestInfo& ri, HttpRequest& 
     if (const json::object* spec = api::objectField(body.as_object(), "spec"))
       if (auto* f = spec->if_contains("finalizers"); f && f->is_array()) finalizers = f->as_array();
   updated["spec"].as_object()["finalizers"] = finalizers;
-  ObjectPtr result = store.commitUpdate(info, k, std::move(updated), ns, modRevision, "finalize", ctx);
+  ObjectPtr result =
+      store.commitUpdate(info, k, std::move(updated), ns, modRevision, "finalize", ctx);
   return objectResponse(200, *result, negotiate(req));
 }
 
@@ -519,14 +549,15 @@ EvictionOutcome evictPod(ResourceStore& store, const std::string& ns, const std:
 
   auto budgets = budgetsFor(store, pdbs, pod);
   if (budgets.size() > 1)
-    return EvictionOutcome{500, json::object{{"kind", "Status"},
-                                             {"apiVersion", "v1"},
-                                             {"metadata", json::object()},
-                                             {"status", "Failure"},
-                                             {"message",
-                                              "This pod has more than one PodDisruptionBudget, which the eviction "
-                                              "subresource does not support."},
-                                             {"code", 500}}};
+    return EvictionOutcome{
+        500, json::object{{"kind", "Status"},
+                          {"apiVersion", "v1"},
+                          {"metadata", json::object()},
+                          {"status", "Failure"},
+                          {"message",
+                           "This pod has more than one PodDisruptionBudget, which the eviction "
+                           "subresource does not support."},
+                          {"code", 500}}};
   DeleteOptions options = original;
   if (budgets.size() == 1) {
     const json::object& pdb = budgets.front();
@@ -537,8 +568,10 @@ EvictionOutcome evictPod(ResourceStore& store, const std::string& ns, const std:
     if (!podReady(pod)) {
       // An unready pod does not count as healthy, so removing it costs the budget nothing:
       // always with AlwaysAllow, and with the default IfHealthyBudget while the budget is met.
-      bool alwaysAllow = spec && api::stringField(*spec, "unhealthyPodEvictionPolicy") == "AlwaysAllow";
-      int64_t current = intAtKey(status, "currentHealthy"), desired = intAtKey(status, "desiredHealthy");
+      bool alwaysAllow =
+          spec && api::stringField(*spec, "unhealthyPodEvictionPolicy") == "AlwaysAllow";
+      int64_t current = intAtKey(status, "currentHealthy"),
+              desired = intAtKey(status, "desiredHealthy");
       skipBudget = alwaysAllow || (current >= desired && desired > 0);
     }
     if (skipBudget) {
@@ -553,9 +586,10 @@ EvictionOutcome evictPod(ResourceStore& store, const std::string& ns, const std:
   return success();
 }
 
-HttpResponse handleSpecialSubresource(ResourceStore& store, const RequestInfo& ri,
-                                      HttpRequest& req, RequestContext& ctx) {
-  if (ri.name.empty()) throw ApiError(404, "NotFound", "the server could not find the requested resource");
+HttpResponse handleSpecialSubresource(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
+                                      RequestContext& ctx) {
+  if (ri.name.empty())
+    throw ApiError(404, "NotFound", "the server could not find the requested resource");
   if (ri.subresource == "scale") return scale(store, ri, req, ctx);
   if (ri.subresource == "binding") return binding(store, ri, req, ctx);
   if (ri.subresource == "eviction") return eviction(store, ri, req, ctx);
@@ -574,12 +608,11 @@ HttpResponse handleReview(const RequestInfo& ri, HttpRequest& req) {
     review["status"] = json::object{{"allowed", true}};
   } else {
     review["status"] = json::object{
-        {"resourceRules",
-         json::array{json::object{{"verbs", json::array{"*"}},
-                                  {"apiGroups", json::array{"*"}},
-                                  {"resources", json::array{"*"}}}}},
-        {"nonResourceRules",
-         json::array{json::object{{"verbs", json::array{"*"}}, {"nonResourceURLs", json::array{"*"}}}}},
+        {"resourceRules", json::array{json::object{{"verbs", json::array{"*"}},
+                                                   {"apiGroups", json::array{"*"}},
+                                                   {"resources", json::array{"*"}}}}},
+        {"nonResourceRules", json::array{json::object{{"verbs", json::array{"*"}},
+                                                      {"nonResourceURLs", json::array{"*"}}}}},
         {"incomplete", false}};
   }
   return objectResponse(201, review, negotiate(req));

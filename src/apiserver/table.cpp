@@ -27,7 +27,8 @@ json::value customCell(const api::PrinterColumn& column, const json::value& v,
   if (type == "date" && v.is_string()) {
     std::chrono::system_clock::time_point t;
     if (!parseTime(std::string(v.as_string()), t)) return "<invalid>";
-    return json::string(api::humanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - t)));
+    return json::string(
+        api::humanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - t)));
   }
   return nullptr;
 }
@@ -46,14 +47,16 @@ api::TablePrinter customPrinter(const api::CustomResourceBehavior& custom) {
     printer.columns.push_back({c.name, c.type, c.format, c.description, c.priority});
     paths.push_back(api::JsonPath::parse(c.jsonPath));
   }
-  printer.cells = [columns, paths](const json::object& obj, std::chrono::system_clock::time_point now) {
+  printer.cells = [columns, paths](const json::object& obj,
+                                   std::chrono::system_clock::time_point now) {
     json::array cells;
     const json::value* name = obj.if_contains("metadata");
     name = name && name->is_object() ? name->as_object().if_contains("name") : nullptr;
     cells.push_back(name ? *name : json::value(""));
     for (size_t i = 0; i < columns.size(); ++i) {
       auto found = paths[i] ? paths[i]->find(obj) : std::vector<const json::value*>{};
-      cells.push_back(found.empty() ? json::value(nullptr) : customCell(columns[i], *found[0], now));
+      cells.push_back(found.empty() ? json::value(nullptr)
+                                    : customCell(columns[i], *found[0], now));
     }
     return cells;
   };
@@ -90,7 +93,8 @@ json::object makeTable(const api::ResourceInfo& info,
     }
     rows.push_back(std::move(row));
   }
-  json::object table{{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", json::object()}};
+  json::object table{
+      {"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", json::object()}};
   table["columnDefinitions"] = std::move(columns);
   table["rows"] = std::move(rows);
   return table;

@@ -2,7 +2,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-
 #include <limits>
 
 #include "common/api_error.h"
@@ -122,7 +121,8 @@ ObjectPtr ResourceCache::getAt(const std::string& key, int64_t revision) const {
   ObjectPtr obj = get(key);
   if (!obj) return nullptr;
   const json::value* meta = obj->if_contains("metadata");
-  const json::value* rv = meta && meta->is_object() ? meta->as_object().if_contains("resourceVersion") : nullptr;
+  const json::value* rv =
+      meta && meta->is_object() ? meta->as_object().if_contains("resourceVersion") : nullptr;
   if (!rv || !rv->is_string() || rv->as_string() != std::to_string(revision)) return nullptr;
   return obj;
 }
@@ -210,9 +210,7 @@ CacheHub::CacheHub(storage::Store& store, size_t historyLimit)
 
 CacheHub::~CacheHub() { watch_.reset(); }
 
-ResourceCache& CacheHub::cacheFor(const std::string& prefix) {
-  return cacheAt(prefix);
-}
+ResourceCache& CacheHub::cacheFor(const std::string& prefix) { return cacheAt(prefix); }
 
 ResourceCache& CacheHub::cacheAt(std::string_view prefix) {
   {
@@ -252,9 +250,10 @@ void CacheHub::start() {
     std::lock_guard lock(mu_);
     observed_ = snapshot.revision;
   }
-  watch_ = store_.watch(prefix, storage::prefixEnd(prefix), snapshot.revision + 1,
-                        [this](const std::vector<storage::Event>& events) { onEvents(events); },
-                        storage::WatchDelivery::Inline);
+  watch_ = store_.watch(
+      prefix, storage::prefixEnd(prefix), snapshot.revision + 1,
+      [this](const std::vector<storage::Event>& events) { onEvents(events); },
+      storage::WatchDelivery::Inline);
 }
 
 ObjectPtr CacheHub::cachedAt(const std::string& key, int64_t revision) {
@@ -287,7 +286,8 @@ bool CacheHub::waitFor(int64_t revision, std::chrono::milliseconds timeout) cons
 
 void CacheHub::syncWithStore() const {
   if (!waitFor(store_.currentRevision(), std::chrono::seconds(10)))
-    throw ApiError(504, "Timeout", "Too large resource version: the watch cache is behind the store");
+    throw ApiError(504, "Timeout",
+                   "Too large resource version: the watch cache is behind the store");
 }
 
 }  // namespace skiff::apiserver

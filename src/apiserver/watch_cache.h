@@ -13,8 +13,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -79,8 +79,8 @@ class ResourceCache {
 
   struct Page {
     std::vector<std::pair<std::string, ObjectPtr>> items;
-    int64_t revision = 0;   // the resourceVersion of the snapshot
-    std::string nextKey;    // set when `limit` cut the page: the first key not returned
+    int64_t revision = 0;  // the resourceVersion of the snapshot
+    std::string nextKey;   // set when `limit` cut the page: the first key not returned
   };
   // Objects whose key starts with keyPrefix, from startKey on, that pass `filter`, at most
   // `limit` (0 = all). `globalRevision` is the hub's observed revision at call time.

@@ -63,9 +63,11 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
         info_(info),
         options_(std::move(options)),
         filter_(std::move(filter)),
-        sentEvents_(Metrics::global().series(
-            "apiserver_watch_events_total",
-            {{"group", info.group}, {"kind", info.kind}, {"resource", info.plural}, {"version", info.version}})) {}
+        sentEvents_(Metrics::global().series("apiserver_watch_events_total",
+                                             {{"group", info.group},
+                                              {"kind", info.kind},
+                                              {"resource", info.plural},
+                                              {"version", info.version}})) {}
 
   ~WatchStream() override { cancel(); }
 
@@ -95,7 +97,8 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
     for (auto& ev : batch) out.push_back(encode(ev));
     countSent(batch.size() + (overflowed ? 1 : 0));
     if (overflowed) {
-      out.push_back(json::serialize(json::object{{"type", "ERROR"}, {"object", overflowStatus()}}) + "\n");
+      out.push_back(json::serialize(json::object{{"type", "ERROR"}, {"object", overflowStatus()}}) +
+                    "\n");
       return false;
     }
     return open;
@@ -109,7 +112,8 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
     bool open = take(batch, overflowed);
     for (auto& ev : batch) {
       if (info_.storage && ev.type != "BOOKMARK")
-        out.push_back({ev.type, std::make_shared<const json::object>(api::convertObject(*ev.object, info_))});
+        out.push_back(
+            {ev.type, std::make_shared<const json::object>(api::convertObject(*ev.object, info_))});
       else
         out.push_back({std::move(ev.type), std::move(ev.object)});
     }
@@ -187,15 +191,15 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
       overflowed_ = true;
       closed_ = true;
     } else {
-      queue_.push_back({type, object, queue_.size() < kShareEncodingBacklog ? ev.encoding : nullptr});
+      queue_.push_back(
+          {type, object, queue_.size() < kShareEncodingBacklog ? ev.encoding : nullptr});
     }
     if (wake_) wake_();
   }
 
   void queueBookmark(int64_t revision, bool initialEventsEnd) {
     json::object meta{{"resourceVersion", std::to_string(revision)}};
-    if (initialEventsEnd)
-      meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
+    if (initialEventsEnd) meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
     auto obj = std::make_shared<json::object>(
         json::object{{"kind", info_.kind}, {"apiVersion", info_.apiVersion()}, {"metadata", meta}});
     queue_.push_back({"BOOKMARK", obj, nullptr});
@@ -254,7 +258,8 @@ std::shared_ptr<StreamSource> startWatch(ResourceStore& store, const api::Resour
     if (options.resourceVersion.empty()) store.caches().syncWithStore();
     // Snapshot and registration must not miss events in between: take the snapshot's
     // revision and replay history after it.
-    auto page = store.cache(info).list(prefix, prefix, 0, filter, store.caches().observedRevision());
+    auto page =
+        store.cache(info).list(prefix, prefix, 0, filter, store.caches().observedRevision());
     for (auto& [k, obj] : page.items) initial.push_back(obj);
     from = page.revision;
     snapshotRevision = page.revision;
@@ -285,9 +290,9 @@ std::shared_ptr<StreamSource> startWatch(ResourceStore& store, const api::Resour
   }
   stream->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
   // A quiet watch still gets its bookmarks: the connection drains it this often.
-  if (options.bookmarks) stream->idleDrain = std::chrono::duration_cast<std::chrono::milliseconds>(kBookmarkInterval);
+  if (options.bookmarks)
+    stream->idleDrain = std::chrono::duration_cast<std::chrono::milliseconds>(kBookmarkInterval);
   return stream;
 }
 
 }  // namespace skiff::apiserver
-

@@ -5,14 +5,14 @@
 #include <memory>
 
 #include "api/resource_registry.h"
-#include "net/http_types.h"
 #include "apiserver/resource_store.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 
 struct WatchOptions {
   std::string ns;
-  std::string resourceVersion;     // "" = current state + changes; "0" likewise; N = after N
+  std::string resourceVersion;  // "" = current state + changes; "0" likewise; N = after N
   std::string labelSelector, fieldSelector;
   bool bookmarks = false;
   bool sendInitialEvents = false;  // with a BOOKMARK marking the end of the initial state

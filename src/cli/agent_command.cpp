@@ -5,12 +5,12 @@
 
 #include "agent/control_handler.h"
 #include "agent/hollow_agent.h"
-#include "net/http_server.h"
 #include "cli/commands.h"
 #include "cli/local_node.h"
 #include "cli/process.h"
 #include "client/kubeconfig.h"
 #include "common/log.h"
+#include "net/http_server.h"
 
 namespace skiff::cli {
 namespace {
@@ -94,41 +94,51 @@ int runAgent(const AgentFlags& f) {
 
 Subcommand addAgentCommand(CLI::App& app) {
   auto f = std::make_shared<AgentFlags>();
-  auto* cmd = app.add_subcommand(
-      "agent",
-      "Run node agents: the real kubelet on containerd, or with --hollow HOLLOW (simulated) kubelets for "
-      "scale tests, like kubemark/kwok — nodes register, heartbeat and report pods Running, but no container runs");
+  auto* cmd = app.add_subcommand("agent",
+                                 "Run node agents: the real kubelet on containerd, or with "
+                                 "--hollow HOLLOW (simulated) kubelets for "
+                                 "scale tests, like kubemark/kwok — nodes register, heartbeat and "
+                                 "report pods Running, but no container runs");
   cmd->add_flag("--hollow", f->hollow, "Run hollow (simulated) nodes instead of a real kubelet");
   cmd->add_option("--node-name", f->nodeName, "Real node: its name (default: the host name)");
   cmd->add_option("--data-dir", f->dataDir, "Real node: state folder (kubelet/, containerd/, cni/)")
       ->capture_default_str();
   cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server")->required();
-  cmd->add_option("--nodes", f->nodes, "Number of hollow nodes in this process")->capture_default_str();
-  cmd->add_option("--node-name-prefix", f->prefix, "Hollow nodes are named PREFIX-0 ... PREFIX-(N-1)")
+  cmd->add_option("--nodes", f->nodes, "Number of hollow nodes in this process")
+      ->capture_default_str();
+  cmd->add_option("--node-name-prefix", f->prefix,
+                  "Hollow nodes are named PREFIX-0 ... PREFIX-(N-1)")
       ->capture_default_str();
   cmd->add_option("--cpu", f->cpu, "CPU capacity of each hollow node")->capture_default_str();
-  cmd->add_option("--memory", f->memory, "Memory capacity of each hollow node")->capture_default_str();
-  cmd->add_option("--max-pods", f->maxPods, "Pod capacity of each hollow node")->capture_default_str();
+  cmd->add_option("--memory", f->memory, "Memory capacity of each hollow node")
+      ->capture_default_str();
+  cmd->add_option("--max-pods", f->maxPods, "Pod capacity of each hollow node")
+      ->capture_default_str();
   cmd->add_option("--node-labels", f->labels, "Extra node labels: key=value,...");
-  cmd->add_option("--register-with-taints", f->taints, "Taints at registration: key=value:Effect,...");
-  cmd->add_option("--readiness-delay", f->readinessDelay, "How long a started pod takes to become Ready")
+  cmd->add_option("--register-with-taints", f->taints,
+                  "Taints at registration: key=value:Effect,...");
+  cmd->add_option("--readiness-delay", f->readinessDelay,
+                  "How long a started pod takes to become Ready")
       ->capture_default_str();
   cmd->add_option("--job-duration", f->jobDuration,
                   "How long pods with restartPolicy Never/OnFailure run before they succeed")
       ->capture_default_str();
-  cmd->add_option("--termination-delay", f->terminationDelay,
-                  "How long simulated containers take to stop after deletion (capped by the grace period)")
+  cmd->add_option(
+         "--termination-delay", f->terminationDelay,
+         "How long simulated containers take to stop after deletion (capped by the grace period)")
       ->capture_default_str();
   cmd->add_option("--node-status-report-frequency", f->statusReportFrequency,
                   "How often a hollow node re-posts its status when nothing changed (upstream "
                   "kubelet's nodeStatusReportFrequency); liveness is its Lease")
       ->capture_default_str();
-  cmd->add_option("--node-lease-duration-seconds", f->leaseDurationSeconds,
-                  "Duration of each hollow node's Lease; it is renewed every quarter of it (upstream "
-                  "kubelet's nodeLeaseDurationSeconds)")
+  cmd->add_option(
+         "--node-lease-duration-seconds", f->leaseDurationSeconds,
+         "Duration of each hollow node's Lease; it is renewed every quarter of it (upstream "
+         "kubelet's nodeLeaseDurationSeconds)")
       ->capture_default_str();
-  cmd->add_option("--control-listen", f->controlListen,
-                  "Loopback HTTP control endpoint (HOST:PORT): GET /nodes, POST /nodes/NAME/stop|start");
+  cmd->add_option(
+      "--control-listen", f->controlListen,
+      "Loopback HTTP control endpoint (HOST:PORT): GET /nodes, POST /nodes/NAME/stop|start");
   return {cmd, [f] { return runAgent(*f); }};
 }
 

@@ -11,11 +11,13 @@
 
 namespace skiff::cli {
 
-int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir) {
+int runRealNode(const std::string& kubeconfig, const NodeFlags& flags,
+                const std::string& stateDir) {
   installSignalHandlers();
   client::RestClient client(client::loadKubeconfig(kubeconfig));
   if (client.config().caPem.empty()) {
-    std::cerr << "skiff kubelet: the kubeconfig has no certificate-authority; the kubelet's server needs it "
+    std::cerr << "skiff kubelet: the kubeconfig has no certificate-authority; the kubelet's server "
+                 "needs it "
                  "to verify the API server's client certificate\n";
     return 2;
   }
@@ -40,11 +42,12 @@ Subcommand addKubeletCommand(CLI::App& app) {
     NodeFlags node;
   };
   auto f = std::make_shared<Flags>();
-  auto* cmd = app.add_subcommand(
-      "kubelet",
-      "Run the kubelet: registers this machine as a Node and runs its pods through containerd (CRI)");
+  auto* cmd = app.add_subcommand("kubelet",
+                                 "Run the kubelet: registers this machine as a Node and runs its "
+                                 "pods through containerd (CRI)");
   cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server")->required();
-  cmd->add_option("--data-dir", f->stateDir, "State folder: kubelet/, containerd/ and cni/ live here")
+  cmd->add_option("--data-dir", f->stateDir,
+                  "State folder: kubelet/, containerd/ and cni/ live here")
       ->capture_default_str();
   f->node.add(cmd, true);
   return {cmd, [f] { return runRealNode(f->kubeconfig, f->node, f->stateDir); }};
@@ -59,13 +62,19 @@ Subcommand addImagesCommand(CLI::App& app) {
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("images", "Manage the node's container images");
   cmd->require_subcommand(1);
-  auto* import = cmd->add_subcommand("import", "Import OCI image tarballs into the node's containerd");
-  import->add_option("files", f->files, "OCI image-layout tarballs (as `make build` writes to build/images)")
+  auto* import =
+      cmd->add_subcommand("import", "Import OCI image tarballs into the node's containerd");
+  import
+      ->add_option("files", f->files,
+                   "OCI image-layout tarballs (as `make build` writes to build/images)")
       ->required();
-  import->add_option("--data-dir", f->dataDir, "Data dir of the skiff whose containerd to use")->capture_default_str();
-  import->add_option("--containerd-address", f->address, "containerd socket (default: DATA_DIR/containerd/containerd.sock)");
+  import->add_option("--data-dir", f->dataDir, "Data dir of the skiff whose containerd to use")
+      ->capture_default_str();
+  import->add_option("--containerd-address", f->address,
+                     "containerd socket (default: DATA_DIR/containerd/containerd.sock)");
   return {cmd, [f] {
-            auto sock = f->address.empty() ? f->dataDir + "/containerd/containerd.sock" : f->address;
+            auto sock =
+                f->address.empty() ? f->dataDir + "/containerd/containerd.sock" : f->address;
             if (sock.rfind("unix://", 0) == 0) sock = sock.substr(7);
             int failures = 0;
             for (auto& file : f->files) {
@@ -75,7 +84,8 @@ Subcommand addImagesCommand(CLI::App& app) {
                 continue;
               }
               if (importImageFile(sock, file) != 0) {
-                std::cerr << "skiff images import: " << file << ": import through " << sock << " failed\n";
+                std::cerr << "skiff images import: " << file << ": import through " << sock
+                          << " failed\n";
                 ++failures;
               }
             }

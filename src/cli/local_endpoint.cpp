@@ -11,9 +11,9 @@
 namespace skiff::cli {
 namespace {
 
+using client::HttpResult;
 using net::HttpRequest;
 using net::HttpResponse;
-using client::HttpResult;
 
 // A watch's wake-ups: set from the API server's threads when events are ready, and from
 // StreamAbort::abort().
@@ -43,9 +43,9 @@ class InProcessEndpoint final : public client::LocalEndpoint {
     if (res.stream || res.status == 101) {
       // Only stream() can follow such an answer; over HTTP it would hang or switch protocols.
       if (res.stream) res.stream->cancel();
-      failWith(internalError("the answer to " + method + " " + target +
-                             " is a stream; use a watch"),
-               result);
+      failWith(
+          internalError("the answer to " + method + " " + target + " is a stream; use a watch"),
+          result);
       return result;
     }
     fill(res, result);

@@ -19,23 +19,33 @@ namespace skiff::cli {
 
 void NodeFlags::add(CLI::App* cmd, bool withRootDir) {
   cmd->add_option("--node-name", nodeName, "Name of this node (default: the host name)");
-  if (withRootDir) cmd->add_option("--root-dir", rootDir, "Kubelet state folder")->capture_default_str();
+  if (withRootDir)
+    cmd->add_option("--root-dir", rootDir, "Kubelet state folder")->capture_default_str();
   cmd->add_option("--container-runtime-endpoint", runtimeEndpoint,
                   "CRI socket (unix:///path); empty: run a containerd of our own");
-  cmd->add_option("--node-ip", nodeIp, "InternalIP of the node (default: the default route's address)");
-  cmd->add_option("--kubelet-port", port, "Port of the kubelet's HTTPS server")->capture_default_str();
-  cmd->add_option("--images-dir", imagesDir, "OCI image tarballs to import at start (default: BINARY_DIR/images)");
-  cmd->add_option("--kube-reserved-cpu", kubeReservedCpu, "CPU kept back from pods")->capture_default_str();
-  cmd->add_option("--kube-reserved-memory", kubeReservedMemory, "Memory kept back from pods")->capture_default_str();
-  cmd->add_option("--max-pods", maxPods, "Pods this node accepts")->capture_default_str();
-  cmd->add_option("--cluster-dns", clusterDns, "Nameserver for dnsPolicy ClusterFirst pods (comma list)");
-  cmd->add_option("--node-labels", nodeLabels, "Extra node labels: key=value,...");
-  cmd->add_option("--pod-manifest-path", podManifestPath,
-                  "Folder of static pod manifests the kubelet runs itself (mirror pods show them in the API)");
-  cmd->add_option("--file-check-frequency", fileCheckFrequency, "How often the manifest folder is read again")
+  cmd->add_option("--node-ip", nodeIp,
+                  "InternalIP of the node (default: the default route's address)");
+  cmd->add_option("--kubelet-port", port, "Port of the kubelet's HTTPS server")
       ->capture_default_str();
-  cmd->add_option("--sync-frequency", syncFrequency,
-                  "Every pod is synced at least this often (configMap/secret volume contents follow then)")
+  cmd->add_option("--images-dir", imagesDir,
+                  "OCI image tarballs to import at start (default: BINARY_DIR/images)");
+  cmd->add_option("--kube-reserved-cpu", kubeReservedCpu, "CPU kept back from pods")
+      ->capture_default_str();
+  cmd->add_option("--kube-reserved-memory", kubeReservedMemory, "Memory kept back from pods")
+      ->capture_default_str();
+  cmd->add_option("--max-pods", maxPods, "Pods this node accepts")->capture_default_str();
+  cmd->add_option("--cluster-dns", clusterDns,
+                  "Nameserver for dnsPolicy ClusterFirst pods (comma list)");
+  cmd->add_option("--node-labels", nodeLabels, "Extra node labels: key=value,...");
+  cmd->add_option(
+      "--pod-manifest-path", podManifestPath,
+      "Folder of static pod manifests the kubelet runs itself (mirror pods show them in the API)");
+  cmd->add_option("--file-check-frequency", fileCheckFrequency,
+                  "How often the manifest folder is read again")
+      ->capture_default_str();
+  cmd->add_option(
+         "--sync-frequency", syncFrequency,
+         "Every pod is synced at least this often (configMap/secret volume contents follow then)")
       ->capture_default_str();
 }
 
@@ -70,7 +80,8 @@ int importImageFile(const std::string& socket, const std::string& file) {
 int importImages(const std::string& socket, const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    SKIFF_LOG_WARN("images folder {} not found; no images imported (build them with `make build`)", dir);
+    SKIFF_LOG_WARN("images folder {} not found; no images imported (build them with `make build`)",
+                   dir);
     return 0;
   }
   int failures = 0;
@@ -87,7 +98,8 @@ int importImages(const std::string& socket, const std::string& dir) {
   return failures;
 }
 
-LocalNode::LocalNode(NodeFlags flags, std::string stateDir) : flags_(std::move(flags)), stateDir_(std::move(stateDir)) {
+LocalNode::LocalNode(NodeFlags flags, std::string stateDir)
+    : flags_(std::move(flags)), stateDir_(std::move(stateDir)) {
   if (flags_.nodeName.empty()) flags_.nodeName = hostName();
   if (flags_.rootDir.empty()) flags_.rootDir = stateDir_ + "/kubelet";
   if (flags_.imagesDir.empty()) flags_.imagesDir = defaultImagesDir();
@@ -148,7 +160,8 @@ void LocalNode::stop(bool removePods) {
     containerd_.reset();
     if (removePods) {
       // What containerd and the pods mounted (overlay rootfs, shm, tmpfs volumes) goes with them.
-      int n = kubelet::unmountUnder(stateDir_ + "/containerd") + kubelet::unmountUnder(flags_.rootDir);
+      int n =
+          kubelet::unmountUnder(stateDir_ + "/containerd") + kubelet::unmountUnder(flags_.rootDir);
       if (n) SKIFF_LOG_INFO("unmounted leftovers count={}", n);
       // The pod bridge the CNI config created; the next start creates it again.
       kubelet::deleteLink(kubelet::CniNetwork{}.bridge);

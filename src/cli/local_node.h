@@ -14,8 +14,8 @@
 namespace skiff::cli {
 
 struct NodeFlags {
-  std::string nodeName;  // default: the host name
-  std::string rootDir;   // kubelet state; default DATA_DIR/kubelet or /var/lib/skiff/kubelet
+  std::string nodeName;         // default: the host name
+  std::string rootDir;          // kubelet state; default DATA_DIR/kubelet or /var/lib/skiff/kubelet
   std::string runtimeEndpoint;  // empty: start containerd under ROOT/../containerd
   std::string nodeIp;
   int port = 10250;

@@ -1,21 +1,20 @@
 // skiff: every Kubernetes component in one binary. Each subcommand is one component or a
 // bundle of them.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "apiserver/api_server.h"
-#include "cli/local_endpoint.h"
 #include "cli/commands.h"
+#include "cli/local_endpoint.h"
 #include "cli/local_node.h"
 #include "cli/malloc_tuning.h"
+#include "cli/metrics_server.h"
 #include "cli/process.h"
 #include "client/kubeconfig.h"
 #include "client/rest_client.h"
 #include "common/log.h"
 #include "controller/controller_manager.h"
 #include "scheduler/scheduler.h"
-#include "cli/metrics_server.h"
 
 namespace {
 
@@ -29,16 +28,18 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
   cmd->add_option("--storage", o.storage, "Storage backend: sqlite (durable) or memory")
       ->check(CLI::IsMember({"sqlite", "memory"}))
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads,
-                  "HTTP event-loop threads, each serving its share of the connections (0: one per CPU core)")
+  cmd->add_option(
+         "--threads", o.threads,
+         "HTTP event-loop threads, each serving its share of the connections (0: one per CPU core)")
       ->capture_default_str();
   cmd->add_flag("!--disable-tls", o.tls,
                 "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks)");
   cmd->add_option("--default-not-ready-toleration-seconds", o.defaultNotReadyTolerationSeconds,
                   "Toleration seconds for the not-ready:NoExecute taint added to pods without one")
       ->capture_default_str();
-  cmd->add_option("--default-unreachable-toleration-seconds", o.defaultUnreachableTolerationSeconds,
-                  "Toleration seconds for the unreachable:NoExecute taint added to pods without one")
+  cmd->add_option(
+         "--default-unreachable-toleration-seconds", o.defaultUnreachableTolerationSeconds,
+         "Toleration seconds for the unreachable:NoExecute taint added to pods without one")
       ->capture_default_str();
 }
 
@@ -58,9 +59,11 @@ struct ControllerFlags {
         ->capture_default_str();
     cmd->add_option("--node-monitor-period", nodeMonitorPeriod, "How often node health is checked")
         ->capture_default_str();
-    cmd->add_option("--cluster-cidr", options.clusterCidr, "Pod address range; each node gets a slice")
+    cmd->add_option("--cluster-cidr", options.clusterCidr,
+                    "Pod address range; each node gets a slice")
         ->capture_default_str();
-    cmd->add_option("--node-cidr-mask-size", options.nodeCidrMaskSize, "Prefix length of a node's pod range")
+    cmd->add_option("--node-cidr-mask-size", options.nodeCidrMaskSize,
+                    "Prefix length of a node's pod range")
         ->capture_default_str();
     cmd->add_option("--terminated-pod-gc-threshold", options.terminatedPodGcThreshold,
                     "Terminated pods kept before PodGC deletes the oldest")
@@ -102,7 +105,8 @@ struct Components {
   }
   void startControllers(bool leaderElect, const controller::ControllerOptions& options) {
     if (!cli::campaign(*client, leaderElect, "kube-controller-manager", controllersElector)) return;
-    controllers = std::make_unique<controller::ControllerManager>(*client, options, informers.get());
+    controllers =
+        std::make_unique<controller::ControllerManager>(*client, options, informers.get());
     controllers->start();
   }
   void stop() {
@@ -120,7 +124,8 @@ struct Components {
 // `node`: `skiff up` also runs a real node (containerd + kubelet) and, on the way out,
 // removes every pod it ran so nothing is left behind.
 int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool leaderElect,
-                 const controller::ControllerOptions& controllerOptions, cli::NodeFlags* node = nullptr) {
+                 const controller::ControllerOptions& controllerOptions,
+                 cli::NodeFlags* node = nullptr) {
   cli::installSignalHandlers();
   apiserver::ApiServer server(options);
   server.start();
@@ -182,22 +187,26 @@ int main(int argc, char** argv) {
 
   auto* schedulerCmd = app.add_subcommand("scheduler", "Run the scheduler against an API server");
   schedulerCmd->add_option("--kubeconfig", kubeconfig, "Kubeconfig of the API server")->required();
-  schedulerCmd->add_option("--scheduler-name", schedulerName,
-                           "Schedule pods whose spec.schedulerName is this")
+  schedulerCmd
+      ->add_option("--scheduler-name", schedulerName,
+                   "Schedule pods whose spec.schedulerName is this")
       ->capture_default_str();
   schedulerCmd->add_flag("--leader-elect", leaderElect,
                          "Schedule only while holding the Lease kube-system/kube-scheduler");
   schedulerCmd->add_option("--metrics-bind-address", metricsAddress,
-                           "Serve /metrics and /healthz over plain HTTP at host:port (docs/monitoring.md); off when empty");
+                           "Serve /metrics and /healthz over plain HTTP at host:port "
+                           "(docs/monitoring.md); off when empty");
 
-  auto* cmCmd = app.add_subcommand("controller-manager",
-                                   "Run the controllers (workloads, GC, namespaces, nodes, ...) against an API server");
+  auto* cmCmd = app.add_subcommand(
+      "controller-manager",
+      "Run the controllers (workloads, GC, namespaces, nodes, ...) against an API server");
   cmCmd->add_option("--kubeconfig", kubeconfig, "Kubeconfig of the API server")->required();
   controllerFlags.add(cmCmd);
   cmCmd->add_flag("--leader-elect", leaderElect,
                   "Reconcile only while holding the Lease kube-system/kube-controller-manager");
   cmCmd->add_option("--metrics-bind-address", metricsAddress,
-                    "Serve /metrics and /healthz over plain HTTP at host:port (docs/monitoring.md); off when empty");
+                    "Serve /metrics and /healthz over plain HTTP at host:port "
+                    "(docs/monitoring.md); off when empty");
 
   auto* upCmd = app.add_subcommand(
       "up", "Run the control plane and one real node on this machine (containerd + kubelet)");
@@ -214,7 +223,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   // Control-plane and hollow-node processes get the larger malloc cache; a real node's
   // kubelet keeps glibc's default, as its footprint is what counts there (+1.4 MB RSS).
-  if (*apiserverCmd || *serverCmd || *schedulerCmd || *cmCmd || *upCmd || agent.cmd->count("--hollow"))
+  if (*apiserverCmd || *serverCmd || *schedulerCmd || *cmCmd || *upCmd ||
+      agent.cmd->count("--hollow"))
     cli::tuneMallocByReexec(argv);
   cli::limitMallocArenas();
   initLogging(logLevel);
@@ -229,7 +239,8 @@ int main(int argc, char** argv) {
     if (*upCmd) {
       // A one-machine cluster on loopback keeps its node on loopback too: the API server
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.
-      if (nodeFlags.nodeIp.empty() && apiOptions.listen.rfind("127.", 0) == 0) nodeFlags.nodeIp = "127.0.0.1";
+      if (nodeFlags.nodeIp.empty() && apiOptions.listen.rfind("127.", 0) == 0)
+        nodeFlags.nodeIp = "127.0.0.1";
       return runApiServer(apiOptions, true, false, controllerFlags.resolve(), &nodeFlags);
     }
     auto controllerOptions = controllerFlags.resolve();
@@ -238,8 +249,10 @@ int main(int argc, char** argv) {
       Components components;
       components.client = std::make_unique<client::RestClient>(client::loadKubeconfig(kubeconfig));
       cli::MetricsServer metricsServer(metricsAddress);
-      if (*schedulerCmd) components.startScheduler(leaderElect, schedulerName);
-      else components.startControllers(leaderElect, controllerOptions);
+      if (*schedulerCmd)
+        components.startScheduler(leaderElect, schedulerName);
+      else
+        components.startControllers(leaderElect, controllerOptions);
       cli::waitForSignal();
       components.stop();
       return 0;

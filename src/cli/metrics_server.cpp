@@ -1,9 +1,9 @@
 #include "cli/metrics_server.h"
 
-#include "net/http_server.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "net/http_server.h"
 
 namespace skiff::cli {
 
@@ -31,7 +31,8 @@ MetricsServer::MetricsServer(const std::string& listen) {
     return res;
   });
   http_->start();
-  SKIFF_LOG_INFO("metrics served address=http://{}:{}/metrics", listen.substr(0, listen.rfind(':')), http_->port());
+  SKIFF_LOG_INFO("metrics served address=http://{}:{}/metrics", listen.substr(0, listen.rfind(':')),
+                 http_->port());
 }
 
 }  // namespace skiff::cli

@@ -1,8 +1,9 @@
 #include "cli/process.h"
 
+#include <unistd.h>
+
 #include <stdexcept>
 #include <thread>
-#include <unistd.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -60,11 +61,16 @@ std::chrono::milliseconds parseDuration(const std::string& text) {
     size_t unitStart = i;
     while (i < text.size() && isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string unit = text.substr(unitStart, i - unitStart);
-    if (unit == "ms") totalMs += n;
-    else if (unit == "s") totalMs += n * 1000;
-    else if (unit == "m") totalMs += n * 60000;
-    else if (unit == "h") totalMs += n * 3600000;
-    else throw std::invalid_argument("invalid duration \"" + text + "\"");
+    if (unit == "ms")
+      totalMs += n;
+    else if (unit == "s")
+      totalMs += n * 1000;
+    else if (unit == "m")
+      totalMs += n * 60000;
+    else if (unit == "h")
+      totalMs += n * 3600000;
+    else
+      throw std::invalid_argument("invalid duration \"" + text + "\"");
   }
   return std::chrono::milliseconds(static_cast<int64_t>(totalMs));
 }

@@ -1,9 +1,10 @@
 #include "client/event_recorder.h"
-#include "api/json_access.h"
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <boost/json/serialize.hpp>
+
+#include "api/json_access.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -14,12 +15,12 @@ namespace json = boost::json;
 namespace skiff::client {
 namespace {
 
-constexpr size_t kQueueLimit = 1000;       // client-go's broadcaster queue length
-constexpr size_t kCacheSize = 4096;        // client-go's correlator LRU size
-constexpr size_t kSimilarLimit = 10;       // distinct messages before aggregation
+constexpr size_t kQueueLimit = 1000;  // client-go's broadcaster queue length
+constexpr size_t kCacheSize = 4096;   // client-go's correlator LRU size
+constexpr size_t kSimilarLimit = 10;  // distinct messages before aggregation
 constexpr auto kSimilarWindow = std::chrono::minutes(10);
 constexpr double kSpamBurst = 25;
-constexpr double kSpamQps = 1.0 / 300;     // one token per 5 minutes
+constexpr double kSpamQps = 1.0 / 300;  // one token per 5 minutes
 constexpr int kMaxTries = 3;
 // How long the writer gathers events after the first of a batch (scheduler_perf: 4,960
 // vs 4,821 pods/s median without, bench/README.md).
@@ -52,13 +53,14 @@ EventRecorder::~EventRecorder() {
   if (thread_.joinable()) thread_.join();
 }
 
-void EventRecorder::event(const json::object& object, const std::string& type, const std::string& reason,
-                          const std::string& message) {
+void EventRecorder::event(const json::object& object, const std::string& type,
+                          const std::string& reason, const std::string& message) {
   Pending p{makeRef(object), type, reason, message, std::chrono::system_clock::now()};
   std::lock_guard lock(mu_);
   if (queue_.size() >= kQueueLimit) {
-    SKIFF_LOG_WARN("event dropped, queue full object={}/{} reason={} message={}", api::stringField(p.ref, "namespace"),
-                   api::stringField(p.ref, "name"), reason, message);
+    SKIFF_LOG_WARN("event dropped, queue full object={}/{} reason={} message={}",
+                   api::stringField(p.ref, "namespace"), api::stringField(p.ref, "name"), reason,
+                   message);
     return;
   }
   const bool wasEmpty = queue_.empty();
@@ -87,7 +89,8 @@ void EventRecorder::run() {
         // Events are informational and written best-effort: gathering those that follow
         // the first for a moment costs one wake-up of this thread per batch, not per event
         // (the scheduler records one per pod, thousands a second under load).
-        cv_.wait_for(lock, kGatherWindow, [this] { return stopping_ || queue_.size() >= kQueueLimit / 2; });
+        cv_.wait_for(lock, kGatherWindow,
+                     [this] { return stopping_ || queue_.size() >= kQueueLimit / 2; });
       }
     }
     Pending p = std::move(queue_.front());
@@ -106,7 +109,8 @@ bool EventRecorder::allow(const std::string& key) {
   auto [it, fresh] = buckets_.try_emplace(key, Bucket{kSpamBurst, now});
   Bucket& b = it->second;
   if (!fresh)
-    b.tokens = std::min(kSpamBurst, b.tokens + std::chrono::duration<double>(now - b.last).count() * kSpamQps);
+    b.tokens = std::min(kSpamBurst,
+                        b.tokens + std::chrono::duration<double>(now - b.last).count() * kSpamQps);
   b.last = now;
   if (b.tokens < 1) return false;
   b.tokens -= 1;
@@ -118,10 +122,12 @@ void EventRecorder::write(Pending p) {
   std::string ns = api::stringField(ref, "namespace");
   if (ns.empty()) ns = "default";  // events about cluster-scoped objects live in default
   const std::string sourceObject =
-      fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", component_, host_, api::stringField(ref, "kind"), ns,
-                  api::stringField(ref, "name"), api::stringField(ref, "uid"), api::stringField(ref, "apiVersion"));
+      fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", component_, host_,
+                  api::stringField(ref, "kind"), ns, api::stringField(ref, "name"),
+                  api::stringField(ref, "uid"), api::stringField(ref, "apiVersion"));
   if (!allow(sourceObject)) {
-    SKIFF_LOG_DEBUG("event dropped by spam filter object={}/{} reason={}", ns, api::stringField(ref, "name"), p.reason);
+    SKIFF_LOG_DEBUG("event dropped by spam filter object={}/{} reason={}", ns,
+                    api::stringField(ref, "name"), p.reason);
     return;
   }
   // Similar events (only the message differs) are folded into one after kSimilarLimit.
@@ -153,8 +159,9 @@ void EventRecorder::write(Pending p) {
     try {
       if (w.count > 0) {
         try {
-          client_.patchNoResult(resources::events, w.ns, w.name, PatchType::StrategicMerge,
-                                json::object{{"count", w.count + 1}, {"lastTimestamp", now}, {"message", message}});
+          client_.patchNoResult(
+              resources::events, w.ns, w.name, PatchType::StrategicMerge,
+              json::object{{"count", w.count + 1}, {"lastTimestamp", now}, {"message", message}});
           ++w.count;
           break;
         } catch (const ApiError& e) {
@@ -162,22 +169,24 @@ void EventRecorder::write(Pending p) {
           w = Written{};  // someone deleted it (TTL): start a new Event
         }
       }
-      auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(p.time.time_since_epoch()).count();
+      auto nanos =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(p.time.time_since_epoch()).count();
       std::string name = fmt::format("{}.{:x}", api::stringField(ref, "name"), nanos);
-      json::object ev{{"apiVersion", "v1"},
-                      {"kind", "Event"},
-                      {"metadata", json::object{{"name", name}, {"namespace", ns}}},
-                      {"involvedObject", ref},
-                      {"reason", p.reason},
-                      {"message", message},
-                      {"source", host_.empty() ? json::object{{"component", component_}}
-                                               : json::object{{"component", component_}, {"host", host_}}},
-                      {"firstTimestamp", now},
-                      {"lastTimestamp", now},
-                      {"count", 1},
-                      {"type", p.type},
-                      {"reportingComponent", component_},
-                      {"reportingInstance", host_}};
+      json::object ev{
+          {"apiVersion", "v1"},
+          {"kind", "Event"},
+          {"metadata", json::object{{"name", name}, {"namespace", ns}}},
+          {"involvedObject", ref},
+          {"reason", p.reason},
+          {"message", message},
+          {"source", host_.empty() ? json::object{{"component", component_}}
+                                   : json::object{{"component", component_}, {"host", host_}}},
+          {"firstTimestamp", now},
+          {"lastTimestamp", now},
+          {"count", 1},
+          {"type", p.type},
+          {"reportingComponent", component_},
+          {"reportingInstance", host_}};
       // The name is ours (no generateName), so the created Event the server echoes back is
       // not needed: one parse fewer per event (the scheduler writes one per pod).
       client_.send("POST", resources::events.path(ns), json::serialize(ev));
@@ -190,8 +199,8 @@ void EventRecorder::write(Pending p) {
                      api::stringField(ref, "name"), p.reason, e.code(), attempt, e.what());
       if (!retry) return;
     } catch (const std::exception& e) {
-      SKIFF_LOG_WARN("event write failed object={}/{} reason={} attempt={} err={}", ns, api::stringField(ref, "name"),
-                     p.reason, attempt, e.what());
+      SKIFF_LOG_WARN("event write failed object={}/{} reason={} attempt={} err={}", ns,
+                     api::stringField(ref, "name"), p.reason, attempt, e.what());
     }
     if (attempt == kMaxTries) return;
     std::unique_lock lock(mu_);

@@ -135,7 +135,8 @@ struct HttpTransport::Impl {
       asio::ip::make_address(host, notIp);
       // SNI is for names only; IP literals are matched against the certificate's IP SANs.
       if (notIp) SSL_set_tlsext_host_name(c->tls->native_handle(), host.c_str());
-      if (!config.insecureSkipTlsVerify) c->tls->set_verify_callback(ssl::host_name_verification(host));
+      if (!config.insecureSkipTlsVerify)
+        c->tls->set_verify_callback(ssl::host_name_verification(host));
       c->tls->handshake(ssl::stream_base::client, ec);
       if (ec) throw TransportError("TLS handshake with " + config.server + ": " + ec.message());
     }
@@ -143,7 +144,8 @@ struct HttpTransport::Impl {
   }
 
   http::request<http::string_body> makeRequest(const std::string& method, const std::string& target,
-                                               const std::string& body, const std::string& contentType) {
+                                               const std::string& body,
+                                               const std::string& contentType) {
     http::request<http::string_body> req{http::string_to_verb(method), basePath + target, 11};
     req.set(http::field::host, hostHeader);
     req.set(http::field::user_agent, config.userAgent);

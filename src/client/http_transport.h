@@ -72,8 +72,8 @@ class LocalEndpoint {
   // A watch (`target` has watch=true, JSON) whose events arrive as the API server's own
   // immutable objects, shared, never serialized or parsed: onEvent(type, object) with type
   // ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (object: a Status). Otherwise as stream().
-  using EventHandler =
-      std::function<void(const std::string& type, std::shared_ptr<const boost::json::object> object)>;
+  using EventHandler = std::function<void(const std::string& type,
+                                          std::shared_ptr<const boost::json::object> object)>;
   virtual HttpResult watch(const std::string& target, const EventHandler& onEvent,
                            StreamAbort& abort) = 0;
 };

@@ -30,7 +30,8 @@ std::vector<std::string> indexByOwnerUid(const json::object& obj) {
   auto* owners = meta->as_object().if_contains("ownerReferences");
   if (!owners || !owners->is_array()) return out;
   for (auto& o : owners->as_array())
-    if (auto* uid = o.is_object() ? o.as_object().if_contains("uid") : nullptr; uid && uid->is_string())
+    if (auto* uid = o.is_object() ? o.as_object().if_contains("uid") : nullptr;
+        uid && uid->is_string())
       out.emplace_back(uid->as_string());
   return out;
 }

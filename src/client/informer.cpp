@@ -6,8 +6,12 @@ namespace json = boost::json;
 
 namespace skiff::client {
 
-SharedInformer::SharedInformer(RestClient& client, Resource resource, std::string ns, ListOptions selectors)
-    : client_(client), resource_(std::move(resource)), ns_(std::move(ns)), selectors_(std::move(selectors)) {}
+SharedInformer::SharedInformer(RestClient& client, Resource resource, std::string ns,
+                               ListOptions selectors)
+    : client_(client),
+      resource_(std::move(resource)),
+      ns_(std::move(ns)),
+      selectors_(std::move(selectors)) {}
 
 SharedInformer::~SharedInformer() { stop(); }
 
@@ -70,7 +74,8 @@ std::string SharedInformer::relist() {
     std::string kind;
     if (auto* k = list.if_contains("kind"); k && k->is_string()) kind = std::string(k->as_string());
     if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
-    std::string apiVersion = resource_.group.empty() ? resource_.version : resource_.group + "/" + resource_.version;
+    std::string apiVersion =
+        resource_.group.empty() ? resource_.version : resource_.group + "/" + resource_.version;
     for (auto& item : arr->as_array()) {
       if (!item.is_object()) continue;
       auto& obj = item.as_object();
@@ -88,9 +93,15 @@ void SharedInformer::replace(std::vector<ObjectPtr> items, const std::string& re
     std::lock_guard lock(dispatchMu_);
     for (auto& d : store_.replace(items)) {
       switch (d.type) {
-        case Indexer::Delta::Added: dispatchAdd(*d.newObj); break;
-        case Indexer::Delta::Updated: dispatchUpdate(*d.oldObj, *d.newObj); break;
-        case Indexer::Delta::Deleted: dispatchDelete(*d.oldObj); break;
+        case Indexer::Delta::Added:
+          dispatchAdd(*d.newObj);
+          break;
+        case Indexer::Delta::Updated:
+          dispatchUpdate(*d.oldObj, *d.newObj);
+          break;
+        case Indexer::Delta::Deleted:
+          dispatchDelete(*d.oldObj);
+          break;
       }
     }
   }
@@ -98,8 +109,8 @@ void SharedInformer::replace(std::vector<ObjectPtr> items, const std::string& re
   lastSyncRv_ = resourceVersion;
   if (!synced_) {
     synced_ = true;
-    SKIFF_LOG_DEBUG("informer synced resource={} namespace={} rv={} items={}", resource_.qualified(), ns_,
-                    resourceVersion, items.size());
+    SKIFF_LOG_DEBUG("informer synced resource={} namespace={} rv={} items={}",
+                    resource_.qualified(), ns_, resourceVersion, items.size());
   }
   syncedCv_.notify_all();
 }
@@ -122,12 +133,12 @@ void SharedInformer::handleEvent(WatchEvent& event) {
 
 // Handler failures are logged and do not stop the informer: other handlers and later
 // events must still be delivered.
-#define SKIFF_INFORMER_CALL(expr, obj)                                                       \
-  try {                                                                                      \
-    expr;                                                                                    \
-  } catch (const std::exception& e) {                                                        \
+#define SKIFF_INFORMER_CALL(expr, obj)                                                          \
+  try {                                                                                         \
+    expr;                                                                                       \
+  } catch (const std::exception& e) {                                                           \
     SKIFF_LOG_ERROR("informer handler failed resource={} key={} err={}", resource_.qualified(), \
-                    objectKey(obj), e.what());                                               \
+                    objectKey(obj), e.what());                                                  \
   }
 
 void SharedInformer::dispatchAdd(const json::object& obj) {
@@ -147,7 +158,8 @@ void SharedInformer::dispatchDelete(const json::object& obj) {
 
 SharedInformer& SharedInformerFactory::informer(const Resource& resource, const std::string& ns,
                                                 const ListOptions& selectors) {
-  std::string key = resource.path(ns) + "?" + selectors.labelSelector + "&" + selectors.fieldSelector;
+  std::string key =
+      resource.path(ns) + "?" + selectors.labelSelector + "&" + selectors.fieldSelector;
   std::lock_guard lock(mu_);
   auto& slot = informers_[key];
   if (!slot) slot = std::make_unique<SharedInformer>(client_, resource, ns, selectors);
@@ -167,7 +179,8 @@ bool SharedInformerFactory::waitForCacheSync(std::chrono::milliseconds timeout) 
     for (auto& [k, inf] : informers_) all.push_back(inf.get());
   }
   for (auto* inf : all) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (!inf->waitForSync(std::max(left, std::chrono::milliseconds(0)))) return false;
   }
   return true;

@@ -26,7 +26,8 @@ namespace skiff::client {
 
 struct ResourceEventHandlers {
   std::function<void(const boost::json::object& obj)> onAdd = {};
-  std::function<void(const boost::json::object& oldObj, const boost::json::object& newObj)> onUpdate = {};
+  std::function<void(const boost::json::object& oldObj, const boost::json::object& newObj)>
+      onUpdate = {};
   // For objects that vanished during a relist this is the last state the cache saw.
   std::function<void(const boost::json::object& obj)> onDelete = {};
 };
@@ -35,7 +36,8 @@ class SharedInformer {
  public:
   // `client` must outlive the informer. `selectors` carries label/field selectors (e.g.
   // fieldSelector "spec.nodeName=node-1"); an empty namespace watches all namespaces.
-  SharedInformer(RestClient& client, Resource resource, std::string ns = "", ListOptions selectors = {});
+  SharedInformer(RestClient& client, Resource resource, std::string ns = "",
+                 ListOptions selectors = {});
   ~SharedInformer();
   SharedInformer(const SharedInformer&) = delete;
   SharedInformer& operator=(const SharedInformer&) = delete;

@@ -25,8 +25,7 @@ YAML::Node findNamed(const YAML::Node& list, const std::string& name, const char
                      const std::string& path) {
   if (list && list.IsSequence())
     for (const auto& item : list)
-      if (item["name"] && item["name"].as<std::string>() == name && item[field])
-        return item[field];
+      if (item["name"] && item["name"].as<std::string>() == name && item[field]) return item[field];
   throw std::runtime_error("kubeconfig " + path + ": no " + field + " named \"" + name + "\"");
 }
 
@@ -40,7 +39,8 @@ std::string pemFrom(const YAML::Node& n, const char* dataKey, const char* fileKe
                     const std::filesystem::path& dir, const std::string& path) {
   if (auto data = str(n, dataKey); !data.empty()) {
     auto decoded = base64Decode(data);
-    if (!decoded) throw std::runtime_error("kubeconfig " + path + ": " + dataKey + " is not base64");
+    if (!decoded)
+      throw std::runtime_error("kubeconfig " + path + ": " + dataKey + " is not base64");
     return *decoded;
   }
   if (auto file = str(n, fileKey); !file.empty()) {
@@ -79,7 +79,8 @@ ClientConfig loadKubeconfig(const std::string& path, const std::string& context)
     if (auto tokenFile = str(user, "tokenFile"); c.token.empty() && !tokenFile.empty()) {
       std::filesystem::path tf(tokenFile);
       c.token = readFile(tf.is_absolute() ? tf : dir / tf);
-      while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
+      while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r'))
+        c.token.pop_back();
     }
   }
   return c;

@@ -11,12 +11,12 @@ class LocalEndpoint;  // http_transport.h
 // memory (files named by the kubeconfig are read at load time) so connections never touch
 // the filesystem.
 struct ClientConfig {
-  std::string server;                 // "https://127.0.0.1:6443" or "http://..."; may carry a path prefix
-  std::string caPem;                  // trusted CA bundle; empty = system trust store
+  std::string server;  // "https://127.0.0.1:6443" or "http://..."; may carry a path prefix
+  std::string caPem;   // trusted CA bundle; empty = system trust store
   bool insecureSkipTlsVerify = false;
-  std::string clientCertPem;          // x509 client auth (cert chain + key)
+  std::string clientCertPem;  // x509 client auth (cert chain + key)
   std::string clientKeyPem;
-  std::string token;                  // bearer token
+  std::string token;  // bearer token
   std::string userAgent = "skiff";
   // Idle keep-alive connections kept per RestClient; requests beyond this open extra
   // connections that are closed after use. One RestClient serves all the controllers and

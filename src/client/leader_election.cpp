@@ -1,11 +1,11 @@
 #include "client/leader_election.h"
-#include "api/json_access.h"
 
 #include <boost/json/serialize.hpp>
 #include <cmath>
 #include <random>
 #include <stdexcept>
 
+#include "api/json_access.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -76,7 +76,8 @@ bool LeaderElector::sleepFor(std::chrono::milliseconds d) {
 
 void LeaderElector::run() {
   const std::string lease = config_.leaseNamespace + "/" + config_.leaseName;
-  SKIFF_LOG_INFO("leader election: attempting to acquire lease={} identity={}", lease, config_.identity);
+  SKIFF_LOG_INFO("leader election: attempting to acquire lease={} identity={}", lease,
+                 config_.identity);
   // Acquire: until this candidate holds the Lease.
   for (;;) {
     if (tryAcquireOrRenew()) break;
@@ -108,7 +109,8 @@ void LeaderElector::run() {
     leading_ = false;
   }
   if (stopped && config_.releaseOnCancel) release();
-  if (!stopped) SKIFF_LOG_WARN("leader election: lost lease={} identity={}", lease, config_.identity);
+  if (!stopped)
+    SKIFF_LOG_WARN("leader election: lost lease={} identity={}", lease, config_.identity);
   if (config_.onStoppedLeading) config_.onStoppedLeading();
 }
 
@@ -179,13 +181,14 @@ bool LeaderElector::tryAcquireOrRenew() {
       observedDurationSeconds_ = durationSeconds;
       observedTime_ = Clock::now();
     }
-    if (previousHolder != config_.identity && config_.onNewLeader) config_.onNewLeader(config_.identity);
+    if (previousHolder != config_.identity && config_.onNewLeader)
+      config_.onNewLeader(config_.identity);
     return true;
   } catch (const ApiError& e) {
     // 409: another candidate wrote first; the next round re-reads the Lease.
     if (e.code() != 409)
-      SKIFF_LOG_WARN("leader election: lease {}/{} update failed code={} err={}", config_.leaseNamespace,
-                     config_.leaseName, e.code(), e.what());
+      SKIFF_LOG_WARN("leader election: lease {}/{} update failed code={} err={}",
+                     config_.leaseNamespace, config_.leaseName, e.code(), e.what());
   } catch (const std::exception& e) {
     SKIFF_LOG_WARN("leader election: lease {}/{} unreachable err={}", config_.leaseNamespace,
                    config_.leaseName, e.what());

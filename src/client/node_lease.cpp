@@ -13,7 +13,9 @@ namespace skiff::client {
 void renewNodeLease(RestClient& client, const std::string& nodeName, const std::string& nodeUid,
                     int leaseDurationSeconds) {
   auto now = formatMicroTime(std::chrono::system_clock::now());
-  json::object spec{{"holderIdentity", nodeName}, {"leaseDurationSeconds", leaseDurationSeconds}, {"renewTime", now}};
+  json::object spec{{"holderIdentity", nodeName},
+                    {"leaseDurationSeconds", leaseDurationSeconds},
+                    {"renewTime", now}};
   try {
     client.patchNoResult(resources::leases, kNodeLeaseNamespace, nodeName, PatchType::Merge,
                          json::object{{"spec", spec}});
@@ -21,8 +23,8 @@ void renewNodeLease(RestClient& client, const std::string& nodeName, const std::
     if (e.code() != 404) throw;
     json::object meta{{"name", nodeName}, {"namespace", kNodeLeaseNamespace}};
     if (!nodeUid.empty())
-      meta["ownerReferences"] =
-          json::array{json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", nodeName}, {"uid", nodeUid}}};
+      meta["ownerReferences"] = json::array{json::object{
+          {"apiVersion", "v1"}, {"kind", "Node"}, {"name", nodeName}, {"uid", nodeUid}}};
     spec["acquireTime"] = now;
     client.create(resources::leases, kNodeLeaseNamespace,
                   json::object{{"apiVersion", "coordination.k8s.io/v1"},

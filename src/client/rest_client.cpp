@@ -4,7 +4,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -17,14 +16,20 @@ namespace json = boost::json;
 namespace skiff::client {
 namespace {
 
-std::string encode(const std::string& s) { return boost::urls::encode(s, boost::urls::unreserved_chars); }
+std::string encode(const std::string& s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
 
 const char* patchContentType(PatchType t) {
   switch (t) {
-    case PatchType::Merge: return "application/merge-patch+json";
-    case PatchType::StrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::Json: return "application/json-patch+json";
-    case PatchType::Apply: return "application/apply-patch+yaml";
+    case PatchType::Merge:
+      return "application/merge-patch+json";
+    case PatchType::StrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::Json:
+      return "application/json-patch+json";
+    case PatchType::Apply:
+      return "application/apply-patch+yaml";
   }
   return "application/merge-patch+json";
 }
@@ -123,7 +128,8 @@ HttpResult RestClient::exchange(const std::string& method, const std::string& ta
     for (auto& [k, v] : res.headers)
       if (k == "Retry-After") seconds = std::atoi(v.c_str());
     if (seconds <= 0) break;
-    SKIFF_LOG_DEBUG("client throttled, retrying method={} target={} after={}s", method, target, seconds);
+    SKIFF_LOG_DEBUG("client throttled, retrying method={} target={} after={}s", method, target,
+                    seconds);
     std::this_thread::sleep_for(std::chrono::seconds(std::min(seconds, 60)));
     res = transport_->request(method, target, body, body.empty() ? "" : contentType);
   }
@@ -135,7 +141,8 @@ json::object RestClient::get(const Resource& r, const std::string& ns, const std
   return request("GET", r.path(ns, name));
 }
 
-json::object RestClient::list(const Resource& r, const std::string& ns, const ListOptions& options) {
+json::object RestClient::list(const Resource& r, const std::string& ns,
+                              const ListOptions& options) {
   return request("GET", r.path(ns) + options.query());
 }
 
@@ -175,19 +182,22 @@ json::object RestClient::update(const Resource& r, const std::string& ns, const 
   return request("PUT", r.path(ns, metaString(obj, "name")), json::serialize(obj));
 }
 
-json::object RestClient::updateStatus(const Resource& r, const std::string& ns, const json::object& obj) {
+json::object RestClient::updateStatus(const Resource& r, const std::string& ns,
+                                      const json::object& obj) {
   return request("PUT", r.path(ns, metaString(obj, "name"), "status"), json::serialize(obj));
 }
 
 json::object RestClient::patch(const Resource& r, const std::string& ns, const std::string& name,
-                               PatchType type, const json::value& body, const std::string& subresource) {
+                               PatchType type, const json::value& body,
+                               const std::string& subresource) {
   std::string target = r.path(ns, name, subresource);
   if (type == PatchType::Apply) target += "?fieldManager=" + encode(config_.userAgent);
   return request("PATCH", target, json::serialize(body), patchContentType(type));
 }
 
 void RestClient::patchNoResult(const Resource& r, const std::string& ns, const std::string& name,
-                               PatchType type, const json::value& body, const std::string& subresource) {
+                               PatchType type, const json::value& body,
+                               const std::string& subresource) {
   std::string target = r.path(ns, name, subresource);
   if (type == PatchType::Apply) target += "?fieldManager=" + encode(config_.userAgent);
   send("PATCH", target, json::serialize(body), patchContentType(type));
@@ -195,7 +205,8 @@ void RestClient::patchNoResult(const Resource& r, const std::string& ns, const s
 
 json::object RestClient::remove(const Resource& r, const std::string& ns, const std::string& name,
                                 const json::object& deleteOptions) {
-  return request("DELETE", r.path(ns, name), deleteOptions.empty() ? "" : json::serialize(deleteOptions));
+  return request("DELETE", r.path(ns, name),
+                 deleteOptions.empty() ? "" : json::serialize(deleteOptions));
 }
 
 std::string metaString(const json::object& obj, const char* field) {

@@ -3,8 +3,9 @@
 // Objects are Boost.JSON objects. Errors: an HTTP error answer throws skiff::ApiError
 // rebuilt from the server's Status (callers test e.code() == 404/409/410...); a network
 // failure throws client::TransportError. A 429 with Retry-After is retried (up to 10
-// times) before it surfaces, as client-go does; nothing else is retried here. Threading: every call is blocking and the client
-// is thread-safe; requests share a small pool of keep-alive connections (http_transport.h).
+// times) before it surfaces, as client-go does; nothing else is retried here. Threading: every call
+// is blocking and the client is thread-safe; requests share a small pool of keep-alive connections
+// (http_transport.h).
 #pragma once
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -61,7 +62,7 @@ struct ListOptions {
   std::string resourceVersion = {};
   int64_t limit = 0;
   std::string continueToken = {};
-  int64_t timeoutSeconds = 0;       // watch only
+  int64_t timeoutSeconds = 0;        // watch only
   bool allowWatchBookmarks = false;  // watch only
   std::string query() const;         // "?a=b&c=d" or ""
 };
@@ -76,14 +77,17 @@ class RestClient {
 
   boost::json::object get(const Resource& r, const std::string& ns, const std::string& name);
   // One page: a List object with metadata.resourceVersion and metadata.continue.
-  boost::json::object list(const Resource& r, const std::string& ns, const ListOptions& options = {});
+  boost::json::object list(const Resource& r, const std::string& ns,
+                           const ListOptions& options = {});
   // Follows continue tokens (pageSize per request) and returns one List with all items and
   // the first page's resourceVersion (all pages are one snapshot on the server).
   boost::json::object listAll(const Resource& r, const std::string& ns, ListOptions options = {},
                               int64_t pageSize = 500);
-  boost::json::object create(const Resource& r, const std::string& ns, const boost::json::object& obj);
+  boost::json::object create(const Resource& r, const std::string& ns,
+                             const boost::json::object& obj);
   // PUT to metadata.name of `obj` (its resourceVersion makes it a compare-and-swap).
-  boost::json::object update(const Resource& r, const std::string& ns, const boost::json::object& obj);
+  boost::json::object update(const Resource& r, const std::string& ns,
+                             const boost::json::object& obj);
   boost::json::object updateStatus(const Resource& r, const std::string& ns,
                                    const boost::json::object& obj);
   boost::json::object patch(const Resource& r, const std::string& ns, const std::string& name,
@@ -91,8 +95,9 @@ class RestClient {
                             const std::string& subresource = "");
   // The same for a caller that only needs to know the write succeeded (status reports of
   // kubelets and hollow nodes, Lease renewals): the answer, the whole object, is not parsed.
-  void patchNoResult(const Resource& r, const std::string& ns, const std::string& name, PatchType type,
-                     const boost::json::value& body, const std::string& subresource = "");
+  void patchNoResult(const Resource& r, const std::string& ns, const std::string& name,
+                     PatchType type, const boost::json::value& body,
+                     const std::string& subresource = "");
   // DELETE; returns what the server answers (the deleted object or a Status).
   boost::json::object remove(const Resource& r, const std::string& ns, const std::string& name,
                              const boost::json::object& deleteOptions = {});

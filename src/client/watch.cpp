@@ -24,7 +24,10 @@ int64_t randomWatchTimeout() {
 }  // namespace
 
 Watcher::Watcher(RestClient& client, Resource resource, std::string ns, WatcherOptions options)
-    : client_(client), resource_(std::move(resource)), ns_(std::move(ns)), options_(std::move(options)) {
+    : client_(client),
+      resource_(std::move(resource)),
+      ns_(std::move(ns)),
+      options_(std::move(options)) {
   rv_ = options_.list.resourceVersion;
   needRelist_ = rv_.empty() && options_.relist;
   thread_ = namedThread("w/" + resource_.resource, [this] { run(); });
@@ -70,8 +73,8 @@ void Watcher::run() {
       }
       ok = watchOnce();
     } catch (const std::exception& e) {
-      SKIFF_LOG_WARN("watch failed resource={} namespace={} rv={} err={}", resource_.qualified(), ns_,
-                     resourceVersion(), e.what());
+      SKIFF_LOG_WARN("watch failed resource={} namespace={} rv={} err={}", resource_.qualified(),
+                     ns_, resourceVersion(), e.what());
     }
     if (ok) {
       backoff = std::chrono::milliseconds(800);
@@ -98,8 +101,10 @@ bool Watcher::watchOnce() {
     if (type == "ERROR") {
       auto* code = object->if_contains("code");
       if (code && code->is_int64() && code->as_int64() == 410) throw Gone{};
-      HttpResult r{code && code->is_int64() ? static_cast<int>(code->as_int64()) : 500, "",
-                   json::serialize(*object), {}};
+      HttpResult r{code && code->is_int64() ? static_cast<int>(code->as_int64()) : 500,
+                   "",
+                   json::serialize(*object),
+                   {}};
       throwApiError(r, "watch " + target);
     }
     std::string rv = metaString(*object, "resourceVersion");
@@ -137,8 +142,8 @@ bool Watcher::watchOnce() {
     res.status = 410;
   }
   if (res.status == 410) {
-    SKIFF_LOG_INFO("watch expired, relisting resource={} namespace={} rv={}", resource_.qualified(), ns_,
-                   resourceVersion());
+    SKIFF_LOG_INFO("watch expired, relisting resource={} namespace={} rv={}", resource_.qualified(),
+                   ns_, resourceVersion());
     std::lock_guard lock(mu_);
     if (options_.relist) {
       needRelist_ = true;
@@ -147,7 +152,8 @@ bool Watcher::watchOnce() {
     }
     return true;
   }
-  if (res.status != 0 && (res.status < 200 || res.status >= 300)) throwApiError(res, "watch " + target);
+  if (res.status != 0 && (res.status < 200 || res.status >= 300))
+    throwApiError(res, "watch " + target);
   // A stream that ends at once without sending anything gets the error backoff, so a server
   // that keeps closing watches is not hammered in a loop. One that ran its course (the
   // timeout of a quiet resource) is re-opened at once, as client-go's reflector does: a

@@ -1,7 +1,8 @@
 #include "client/work_queue.h"
-#include "common/thread_name.h"
 
 #include <cmath>
+
+#include "common/thread_name.h"
 
 namespace skiff::client {
 
@@ -18,12 +19,14 @@ std::chrono::milliseconds RateLimiter::when(const std::string& key) {
   if (options_.qps <= 0) return perItem;
   // Token bucket reservation: take a token now, wait for it if the bucket is in debt.
   auto now = clock_.monotonic();
-  tokens_ = std::min<double>(options_.burst,
-                             tokens_ + std::chrono::duration<double>(now - last_).count() * options_.qps);
+  tokens_ = std::min<double>(
+      options_.burst, tokens_ + std::chrono::duration<double>(now - last_).count() * options_.qps);
   last_ = now;
   tokens_ -= 1;
-  auto bucket = tokens_ >= 0 ? std::chrono::milliseconds(0)
-                             : std::chrono::milliseconds(static_cast<int64_t>(-tokens_ / options_.qps * 1000));
+  auto bucket =
+      tokens_ >= 0
+          ? std::chrono::milliseconds(0)
+          : std::chrono::milliseconds(static_cast<int64_t>(-tokens_ / options_.qps * 1000));
   return std::max(perItem, bucket);
 }
 
@@ -49,13 +52,15 @@ const std::vector<double>& durationBuckets() {
 void describeWorkQueueMetrics() {
   static const bool done = [] {
     auto& m = Metrics::global();
-    m.describe("workqueue_adds_total", "counter", "Keys added to the work queue (each accepted add).");
+    m.describe("workqueue_adds_total", "counter",
+               "Keys added to the work queue (each accepted add).");
     m.describe("workqueue_depth", "gauge", "Keys waiting in the work queue now.");
     m.describe("workqueue_queue_duration_seconds", "histogram",
                "Seconds a key waited in the work queue before a worker took it.");
     m.describe("workqueue_work_duration_seconds", "histogram",
                "Seconds a worker spent on a key, from taking it to done().");
-    m.describe("workqueue_retries_total", "counter", "Rate-limited re-adds (retries after a failed sync).");
+    m.describe("workqueue_retries_total", "counter",
+               "Rate-limited re-adds (retries after a failed sync).");
     return true;
   }();
   (void)done;
@@ -76,28 +81,31 @@ WorkQueue::WorkQueue(std::string name, RateLimiterOptions limiter, const Clock& 
     metrics_.adds = &m.series("workqueue_adds_total", labels);
     metrics_.depth = &m.series("workqueue_depth", labels);
     metrics_.retries = &m.series("workqueue_retries_total", labels);
-    metrics_.queueDuration = &m.histogramSeries("workqueue_queue_duration_seconds", labels, durationBuckets());
-    metrics_.workDuration = &m.histogramSeries("workqueue_work_duration_seconds", labels, durationBuckets());
+    metrics_.queueDuration =
+        &m.histogramSeries("workqueue_queue_duration_seconds", labels, durationBuckets());
+    metrics_.workDuration =
+        &m.histogramSeries("workqueue_work_duration_seconds", labels, durationBuckets());
     m.setGauge("workqueue_depth", labels, 0);
     // Work in progress, computed when scraped, as client-go's unfinished-work gauges.
-    unfinished_ = m.collect("workqueue_unfinished_work_seconds", "gauge",
-                            "Seconds of work in progress not yet done, summed over the keys being processed.",
-                            [this] {
-                              std::lock_guard lock(mu_);
-                              auto now = Steady::now();
-                              double total = 0;
-                              for (const auto& [key, at] : startedAt_) total += secondsBetween(at, now);
-                              return std::vector<MetricSample>{{{{"name", name_}}, total}};
-                            });
-    longest_ = m.collect("workqueue_longest_running_processor_seconds", "gauge",
-                         "Seconds the longest-running worker of this queue has been on its key.",
-                         [this] {
-                           std::lock_guard lock(mu_);
-                           auto now = Steady::now();
-                           double longest = 0;
-                           for (const auto& [key, at] : startedAt_) longest = std::max(longest, secondsBetween(at, now));
-                           return std::vector<MetricSample>{{{{"name", name_}}, longest}};
-                         });
+    unfinished_ = m.collect(
+        "workqueue_unfinished_work_seconds", "gauge",
+        "Seconds of work in progress not yet done, summed over the keys being processed.", [this] {
+          std::lock_guard lock(mu_);
+          auto now = Steady::now();
+          double total = 0;
+          for (const auto& [key, at] : startedAt_) total += secondsBetween(at, now);
+          return std::vector<MetricSample>{{{{"name", name_}}, total}};
+        });
+    longest_ =
+        m.collect("workqueue_longest_running_processor_seconds", "gauge",
+                  "Seconds the longest-running worker of this queue has been on its key.", [this] {
+                    std::lock_guard lock(mu_);
+                    auto now = Steady::now();
+                    double longest = 0;
+                    for (const auto& [key, at] : startedAt_)
+                      longest = std::max(longest, secondsBetween(at, now));
+                    return std::vector<MetricSample>{{{{"name", name_}}, longest}};
+                  });
   }
   onClockAdvance_ = clock_.onAdvance([this] {
     std::lock_guard lock(mu_);
@@ -122,7 +130,8 @@ void WorkQueue::noteAdded(const std::string& key) {
 }
 
 void WorkQueue::noteDepth() {
-  if (metrics_.depth) metrics_.depth->store(static_cast<double>(queue_.size()), std::memory_order_relaxed);
+  if (metrics_.depth)
+    metrics_.depth->store(static_cast<double>(queue_.size()), std::memory_order_relaxed);
 }
 
 void WorkQueue::add(const std::string& key) {
@@ -147,7 +156,8 @@ void WorkQueue::addAfter(const std::string& key, std::chrono::milliseconds delay
   auto at = clock_.monotonic() + delay;
   if (auto it = waitingAt_.find(key); it != waitingAt_.end()) {
     if (it->second <= at) return;  // an earlier add is already pending
-    for (auto w = waiting_.lower_bound(it->second); w != waiting_.end() && w->first == it->second; ++w)
+    for (auto w = waiting_.lower_bound(it->second); w != waiting_.end() && w->first == it->second;
+         ++w)
       if (w->second == key) {
         waiting_.erase(w);
         break;
@@ -242,8 +252,10 @@ void WorkQueue::timerLoop() {
   std::unique_lock lock(mu_);
   while (!shuttingDown_) {
     promoteDueLocked();
-    if (waiting_.empty()) timerCv_.wait(lock);
-    else clock_.waitUntil(timerCv_, lock, waiting_.begin()->first);
+    if (waiting_.empty())
+      timerCv_.wait(lock);
+    else
+      clock_.waitUntil(timerCv_, lock, waiting_.begin()->first);
   }
 }
 

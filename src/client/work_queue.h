@@ -109,7 +109,7 @@ class WorkQueue {
   };
 
   const std::string name_;
-  QueueMetrics metrics_;  // all null for an unnamed queue
+  QueueMetrics metrics_;                         // all null for an unnamed queue
   MetricsCollectorHandle unfinished_, longest_;  // the scrape-time gauges
   const Clock& clock_;
   RateLimiter limiter_;
@@ -118,8 +118,10 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::unordered_set<std::string> dirty_;
   std::unordered_set<std::string> processing_;
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> addedAt_;    // waiting in queue_
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> startedAt_;  // being processed
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point>
+      addedAt_;  // waiting in queue_
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point>
+      startedAt_;  // being processed
   bool shuttingDown_ = false;
 
   // Delayed adds: ready time → keys, plus each key's pending time for de-duplication.

@@ -8,12 +8,9 @@ ApiError::ApiError(int code, std::string reason, std::string message)
     : std::runtime_error(std::move(message)), code_(code), reason_(std::move(reason)) {}
 
 boost::json::object ApiError::toStatus() const {
-  boost::json::object status{{"kind", "Status"},
-                             {"apiVersion", "v1"},
-                             {"metadata", boost::json::object()},
-                             {"status", "Failure"},
-                             {"message", what()},
-                             {"reason", reason_}};
+  boost::json::object status{
+      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", boost::json::object()},
+      {"status", "Failure"}, {"message", what()},  {"reason", reason_}};
   // Upstream's field order (metav1.Status): details come before code.
   boost::json::object details;
   if (!detailName.empty()) details["name"] = detailName;
@@ -123,8 +120,7 @@ ApiError requestEntityTooLarge(const std::string& message) {
 ApiError expired(const std::string& message) { return ApiError(410, "Expired", message); }
 
 ApiError forbidden(const std::string& qualified, const std::string& name, const std::string& why) {
-  ApiError e(403, "Forbidden",
-             qualified + " \"" + name + "\" is forbidden: " + why);
+  ApiError e(403, "Forbidden", qualified + " \"" + name + "\" is forbidden: " + why);
   splitQualified(qualified, e);
   e.detailName = name;
   return e;

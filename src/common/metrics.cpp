@@ -71,8 +71,8 @@ std::string withLabel(const std::string& labels, const std::string& extra) {
   return labels.empty() ? extra : labels + "," + extra;
 }
 std::string header(const std::string& name, const std::string& type, const std::string& help) {
-  return fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escapeHelp(help.empty() ? name + " (skiff)" : help),
-                     name, type);
+  return fmt::format("# HELP {} {}\n# TYPE {} {}\n", name,
+                     escapeHelp(help.empty() ? name + " (skiff)" : help), name, type);
 }
 std::string sampleLine(const std::string& name, const std::string& labels, double v) {
   return labels.empty() ? fmt::format("{} {}\n", name, Metrics::formatValue(v))
@@ -225,7 +225,8 @@ std::string Metrics::render() const {
         double cumulative = 0;
         for (size_t i = 0; i <= h->upper.size(); ++i) {
           cumulative += h->counts[i].load(std::memory_order_relaxed);
-          std::string le = i < h->upper.size() ? "le=\"" + formatValue(h->upper[i]) + "\"" : "le=\"+Inf\"";
+          std::string le =
+              i < h->upper.size() ? "le=\"" + formatValue(h->upper[i]) + "\"" : "le=\"+Inf\"";
           out += sampleLine(name + "_bucket", withLabel(labels, le), cumulative);
         }
         out += sampleLine(name + "_sum", labels, h->sum.load(std::memory_order_relaxed));
@@ -287,14 +288,18 @@ std::string renderProcessMetrics() {
     out += header(name, type, help);
     out += sampleLine(name, "", v);
   };
-  gauge("process_cpu_seconds_total", "counter", "CPU time this process used, user plus system, in seconds.",
+  gauge("process_cpu_seconds_total", "counter",
+        "CPU time this process used, user plus system, in seconds.",
         (field(14) + field(15)) / tick);
-  gauge("process_max_fds", "gauge", "The limit on open file descriptors (RLIMIT_NOFILE) of this process.", maxFds);
+  gauge("process_max_fds", "gauge",
+        "The limit on open file descriptors (RLIMIT_NOFILE) of this process.", maxFds);
   gauge("process_open_fds", "gauge", "File descriptors this process has open.", openFds);
-  gauge("process_resident_memory_bytes", "gauge", "Bytes of this process's memory resident in RAM.", field(24) * page);
-  gauge("process_start_time_seconds", "gauge", "When this process started, in seconds since the Unix epoch.",
-        bootTime + field(22) / tick);
-  gauge("process_virtual_memory_bytes", "gauge", "Bytes of virtual address space this process has mapped.", field(23));
+  gauge("process_resident_memory_bytes", "gauge", "Bytes of this process's memory resident in RAM.",
+        field(24) * page);
+  gauge("process_start_time_seconds", "gauge",
+        "When this process started, in seconds since the Unix epoch.", bootTime + field(22) / tick);
+  gauge("process_virtual_memory_bytes", "gauge",
+        "Bytes of virtual address space this process has mapped.", field(23));
   return out;
 }
 

@@ -38,7 +38,9 @@ class MetricsCollectorHandle {
  public:
   MetricsCollectorHandle() = default;
   MetricsCollectorHandle(Metrics* owner, uint64_t id) : owner_(owner), id_(id) {}
-  MetricsCollectorHandle(MetricsCollectorHandle&& o) noexcept : owner_(o.owner_), id_(o.id_) { o.owner_ = nullptr; }
+  MetricsCollectorHandle(MetricsCollectorHandle&& o) noexcept : owner_(o.owner_), id_(o.id_) {
+    o.owner_ = nullptr;
+  }
   MetricsCollectorHandle& operator=(MetricsCollectorHandle&& o) noexcept;
   MetricsCollectorHandle(const MetricsCollectorHandle&) = delete;
   MetricsCollectorHandle& operator=(const MetricsCollectorHandle&) = delete;
@@ -70,7 +72,8 @@ class Metrics {
   // update; they stay valid for the registry's life (do not remove() such a series).
   struct Histogram;
   std::atomic<double>& series(const std::string& name, const MetricLabels& labels);
-  Histogram& histogramSeries(const std::string& name, const MetricLabels& labels, const std::vector<double>& buckets);
+  Histogram& histogramSeries(const std::string& name, const MetricLabels& labels,
+                             const std::vector<double>& buckets);
   static void observe(Histogram& h, double value);
   // Upstream's ExponentialBuckets(start, factor, count).
   static std::vector<double> exponentialBuckets(double start, double factor, int count);
@@ -109,7 +112,8 @@ class Metrics {
     std::function<std::vector<MetricSample>()> fn;
   };
   std::atomic<double>& slot(const std::string& name, const std::string& labels);
-  Histogram& histogram(const std::string& name, const std::string& labels, const std::vector<double>& buckets);
+  Histogram& histogram(const std::string& name, const std::string& labels,
+                       const std::vector<double>& buckets);
   const bool processMetrics_;
   mutable std::shared_mutex mu_;
   std::map<std::string, Family> families_;

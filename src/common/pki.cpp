@@ -104,7 +104,8 @@ CertKeyPair createCa(const std::string& commonName) {
   CertPtr cert = baseCertificate(key.get(), commonName, {}, 3650);
   X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
   addExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
-  addExtension(cert.get(), cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign");
+  addExtension(cert.get(), cert.get(), NID_key_usage,
+               "critical,digitalSignature,keyCertSign,cRLSign");
   addExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
   if (!X509_sign(cert.get(), key.get(), EVP_sha256())) fail("cannot sign CA");
   return {toPem(cert.get()), toPem(key.get())};
@@ -121,7 +122,8 @@ CertKeyPair issueCertificate(const CertKeyPair& ca, const std::string& commonNam
   CertPtr cert = baseCertificate(key.get(), commonName, organizations, 3650);
   X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert.get()));
   addExtension(cert.get(), caCert.get(), NID_basic_constraints, "critical,CA:FALSE");
-  addExtension(cert.get(), caCert.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment");
+  addExtension(cert.get(), caCert.get(), NID_key_usage,
+               "critical,digitalSignature,keyEncipherment");
   std::string usage;
   if (serverAuth) usage = "serverAuth";
   if (clientAuth) usage += std::string(usage.empty() ? "" : ",") + "clientAuth";

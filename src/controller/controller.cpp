@@ -28,13 +28,14 @@ void QueueController::every(std::chrono::milliseconds period, std::function<void
 client::ResourceEventHandlers QueueController::enqueueingHandlers() {
   return {
       .onAdd = [this](const boost::json::object& obj) { enqueue(obj); },
-      .onUpdate = [this](const boost::json::object&, const boost::json::object& obj) { enqueue(obj); },
+      .onUpdate = [this](const boost::json::object&,
+                         const boost::json::object& obj) { enqueue(obj); },
       .onDelete = [this](const boost::json::object& obj) { enqueue(obj); },
   };
 }
 
 client::ResourceEventHandlers QueueController::ownedObjectHandlers(std::string ownerKind,
-                                                                  Expectations& expectations) {
+                                                                   Expectations& expectations) {
   auto kind = std::make_shared<const std::string>(std::move(ownerKind));
   return {
       .onAdd =
@@ -61,7 +62,8 @@ client::ResourceEventHandlers QueueController::ownedObjectHandlers(std::string o
 }
 
 void QueueController::run() {
-  for (int i = 0; i < workers_; ++i) threads_.emplace_back(namedThread("c/" + name_, [this] { worker(); }));
+  for (int i = 0; i < workers_; ++i)
+    threads_.emplace_back(namedThread("c/" + name_, [this] { worker(); }));
   for (auto& p : periodic_) {
     threads_.emplace_back([this, p] {
       setThreadName("p/" + name_);

@@ -108,7 +108,8 @@ class QueueController : public Controller {
   // Handlers for objects (typically pods) controlled by an `ownerKind`: every event queues
   // the owner (both owners when the controller reference changed); adds and deletes are
   // counted against `expectations`.
-  client::ResourceEventHandlers ownedObjectHandlers(std::string ownerKind, Expectations& expectations);
+  client::ResourceEventHandlers ownedObjectHandlers(std::string ownerKind,
+                                                    Expectations& expectations);
 
   // Handlers that queue the object itself on add, update and delete.
   client::ResourceEventHandlers enqueueingHandlers();

@@ -56,8 +56,9 @@ std::string revisionName(const std::string& prefix, const std::string& hash) {
 
 }  // namespace
 
-json::object ensureRevision(client::RestClient& client, const json::object& owner, std::string_view kind,
-                            const std::vector<client::ObjectPtr>& history, int64_t& collisionCount) {
+json::object ensureRevision(client::RestClient& client, const json::object& owner,
+                            std::string_view kind, const std::vector<client::ObjectPtr>& history,
+                            int64_t& collisionCount) {
   const auto ns = namespaceOf(owner);
   const auto data = templatePatchOf(owner);
   int64_t maxRevision = 0;

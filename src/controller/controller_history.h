@@ -23,7 +23,8 @@ inline const std::string kControllerRevisionHashLabel = "controller-revision-has
 boost::json::object templatePatchOf(const boost::json::object& owner);
 // The owner with spec.template taken from `revision`'s data (what the owner looked like at
 // that revision). Returns the owner unchanged when the data holds no template.
-boost::json::object applyRevision(const boost::json::object& owner, const boost::json::object& revision);
+boost::json::object applyRevision(const boost::json::object& owner,
+                                  const boost::json::object& revision);
 int64_t revisionNumber(const boost::json::object& revision);
 // Revisions controlled by `ownerUid` in the cache, oldest revision number first.
 std::vector<client::ObjectPtr> ownedRevisions(const client::SharedInformer& revisions,
@@ -34,7 +35,8 @@ std::vector<client::ObjectPtr> ownedRevisions(const client::SharedInformer& revi
 // a name taken by a different revision bumps `collisionCount` and retries with another
 // hash. `collisionCount` is updated in place; callers persist it in their status.
 boost::json::object ensureRevision(client::RestClient& client, const boost::json::object& owner,
-                                   std::string_view kind, const std::vector<client::ObjectPtr>& history,
+                                   std::string_view kind,
+                                   const std::vector<client::ObjectPtr>& history,
                                    int64_t& collisionCount);
 
 // Deletes the oldest revisions beyond `limit`, never one whose name is in `keep`.

@@ -12,7 +12,8 @@ ControllerManager::ControllerManager(client::RestClient& client, ControllerOptio
       ownInformers_(shared ? nullptr : std::make_unique<client::SharedInformerFactory>(client)),
       informers_(shared ? *shared : *ownInformers_),
       // One discovery cache for the controllers that follow the served resources.
-      context_{client_, informers_, options_, realClock(), std::make_shared<ServerDiscovery>(client_)} {}
+      context_{client_, informers_, options_, realClock(),
+               std::make_shared<ServerDiscovery>(client_)} {}
 
 ControllerManager::~ControllerManager() { stop(); }
 

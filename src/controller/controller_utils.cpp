@@ -7,7 +7,9 @@ namespace skiff::controller {
 namespace json = boost::json;
 
 std::string nameOf(const json::object& obj) { return stringAt(obj, {"metadata", "name"}); }
-std::string namespaceOf(const json::object& obj) { return stringAt(obj, {"metadata", "namespace"}); }
+std::string namespaceOf(const json::object& obj) {
+  return stringAt(obj, {"metadata", "namespace"});
+}
 std::string uidOf(const json::object& obj) { return stringAt(obj, {"metadata", "uid"}); }
 bool isBeingDeleted(const json::object& obj) {
   auto* v = valueAt(obj, {"metadata", "deletionTimestamp"});
@@ -125,7 +127,8 @@ bool removeCondition(json::object& obj, std::string_view type) {
 }
 
 json::object podFromTemplate(const json::object& podTemplate, const std::string& ns,
-                             const json::object& controllerRef, const std::string& generateNamePrefix) {
+                             const json::object& controllerRef,
+                             const std::string& generateNamePrefix) {
   json::object meta;
   if (auto* tm = objectAt(podTemplate, {"metadata"})) {
     if (auto* l = tm->if_contains("labels")) meta["labels"] = *l;
@@ -175,7 +178,9 @@ thread_local const Clock* currentSyncClock = nullptr;
 
 const Clock& syncClock() { return currentSyncClock ? *currentSyncClock : realClock(); }
 
-SyncClockScope::SyncClockScope(const Clock& clock) : previous_(currentSyncClock) { currentSyncClock = &clock; }
+SyncClockScope::SyncClockScope(const Clock& clock) : previous_(currentSyncClock) {
+  currentSyncClock = &clock;
+}
 SyncClockScope::~SyncClockScope() { currentSyncClock = previous_; }
 
 std::string nowTime() { return formatTime(syncClock().now()); }

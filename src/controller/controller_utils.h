@@ -37,14 +37,14 @@ class SyncClockScope {
 };
 
 // Null-safe JSON access lives in api/json_access.h; controllers use it unqualified.
-using api::Path;
-using api::valueAt;
-using api::objectAt;
 using api::arrayAt;
-using api::stringAt;
-using api::intAt;
 using api::boolAt;
 using api::ensureObject;
+using api::intAt;
+using api::objectAt;
+using api::Path;
+using api::stringAt;
+using api::valueAt;
 
 std::string nameOf(const boost::json::object& obj);
 std::string namespaceOf(const boost::json::object& obj);
@@ -83,7 +83,8 @@ bool conditionTrue(const boost::json::object& obj, std::string_view type);
 // status changes; an unchanged status keeps its transition time. Returns true if anything
 // changed.
 bool setCondition(boost::json::object& obj, const std::string& type, const std::string& status,
-                  const std::string& reason, const std::string& message, bool withUpdateTime = false);
+                  const std::string& reason, const std::string& message,
+                  bool withUpdateTime = false);
 bool removeCondition(boost::json::object& obj, std::string_view type);
 
 // --- templates

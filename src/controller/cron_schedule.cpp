@@ -98,7 +98,8 @@ bool parseNumber(const std::string& s, int& out, std::string* error) {
   }
   for (char ch : s)
     if (!std::isdigit(static_cast<unsigned char>(ch))) {
-      *error = "failed to parse int from " + s + ": strconv.Atoi: parsing \"" + s + "\": invalid syntax";
+      *error =
+          "failed to parse int from " + s + ": strconv.Atoi: parsing \"" + s + "\": invalid syntax";
       return false;
     }
   out = std::stoi(s);
@@ -199,13 +200,20 @@ std::optional<double> parseGoDuration(const std::string& s) {
     while (k < s.size() && !std::isdigit(static_cast<unsigned char>(s[k])) && s[k] != '.') ++k;
     std::string unit = s.substr(j, k - j);
     double mult;
-    if (unit == "h") mult = 3600e9;
-    else if (unit == "m") mult = 60e9;
-    else if (unit == "s") mult = 1e9;
-    else if (unit == "ms") mult = 1e6;
-    else if (unit == "us" || unit == "\xC2\xB5s") mult = 1e3;
-    else if (unit == "ns") mult = 1;
-    else return std::nullopt;
+    if (unit == "h")
+      mult = 3600e9;
+    else if (unit == "m")
+      mult = 60e9;
+    else if (unit == "s")
+      mult = 1e9;
+    else if (unit == "ms")
+      mult = 1e6;
+    else if (unit == "us" || unit == "\xC2\xB5s")
+      mult = 1e3;
+    else if (unit == "ns")
+      mult = 1;
+    else
+      return std::nullopt;
     total += n * mult;
     i = k;
   }
@@ -251,7 +259,8 @@ std::optional<TimeZone> TimeZone::load(const std::string& requested) {
     if (!data) return utc();
   } else {
     // Go accepts only plain relative names: no "..", no absolute paths.
-    if (name[0] == '/' || name.find("..") != std::string::npos || name.find('\\') != std::string::npos)
+    if (name[0] == '/' || name.find("..") != std::string::npos ||
+        name.find('\\') != std::string::npos)
       return std::nullopt;
     std::vector<std::string> dirs;
     if (const char* zi = std::getenv("ZONEINFO"); zi && *zi) dirs.push_back(zi);
@@ -328,7 +337,8 @@ std::optional<CronSchedule> CronSchedule::parse(const std::string& input, std::s
   s.zone_ = defaultZone;
   if (spec.rfind("TZ=", 0) == 0 || spec.rfind("CRON_TZ=", 0) == 0) {
     size_t eq = spec.find('='), sp = spec.find_first_of(" \t");
-    std::string zoneName = spec.substr(eq + 1, sp == std::string::npos ? std::string::npos : sp - eq - 1);
+    std::string zoneName =
+        spec.substr(eq + 1, sp == std::string::npos ? std::string::npos : sp - eq - 1);
     auto zone = TimeZone::load(zoneName);
     if (!zone) {
       *error = "provided bad location " + zoneName + ": unknown time zone " + zoneName;

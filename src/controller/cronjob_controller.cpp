@@ -69,7 +69,9 @@ std::optional<Recent> mostRecentScheduleTime(const json::object& cj, SysSeconds 
   if (auto last = timeField(cj, {"status", "lastScheduleTime"})) r.earliest = *last;
   if (withDeadline) {
     if (auto* sds = valueAt(cj, {"spec", "startingDeadlineSeconds"}); sds && sds->is_number()) {
-      auto deadline = now - std::chrono::seconds(std::min<int64_t>(intAt(cj, {"spec", "startingDeadlineSeconds"}), kMaxDeadlineSeconds));
+      auto deadline =
+          now - std::chrono::seconds(std::min<int64_t>(
+                    intAt(cj, {"spec", "startingDeadlineSeconds"}), kMaxDeadlineSeconds));
       if (deadline > r.earliest) r.earliest = deadline;
     }
   }
@@ -103,8 +105,10 @@ bool inActive(const json::array& active, const std::string& uid) {
 
 void removeFromActive(json::array& active, const std::string& uid) {
   for (auto it = active.begin(); it != active.end();) {
-    if (it->is_object() && stringAt(it->get_object(), {"uid"}) == uid) it = active.erase(it);
-    else ++it;
+    if (it->is_object() && stringAt(it->get_object(), {"uid"}) == uid)
+      it = active.erase(it);
+    else
+      ++it;
   }
 }
 
@@ -130,7 +134,8 @@ class CronJobController : public QueueController {
     });
     auto onJob = [this](const json::object& job) {
       auto* ref = controllerRefOf(job);
-      if (ref && stringAt(*ref, {"kind"}) == "CronJob") enqueueKey(makeKey(namespaceOf(job), stringAt(*ref, {"name"})));
+      if (ref && stringAt(*ref, {"kind"}) == "CronJob")
+        enqueueKey(makeKey(namespaceOf(job), stringAt(*ref, {"name"})));
     };
     jobs_.addEventHandler({
         .onAdd = onJob,
@@ -166,7 +171,8 @@ class CronJobController : public QueueController {
   // Starts the job of the most recent due time, as the concurrency policy allows.
   void scheduleNext(State& st);
   // The job for `scheduled`; nullopt when it already exists and is accounted for.
-  std::optional<json::object> createJob(State& st, const std::string& jobName, SysSeconds scheduled);
+  std::optional<json::object> createJob(State& st, const std::string& jobName,
+                                        SysSeconds scheduled);
   // Finished jobs of `type` beyond spec.<limitField> go, oldest start first.
   void cleanupFinishedJobs(State& st, const char* type, const char* limitField);
   // false when the CronJob was replaced meanwhile (nothing more to do for it).
@@ -177,13 +183,17 @@ class CronJobController : public QueueController {
   client::SharedInformer& jobs_;
 };
 
-bool CronJobController::deleteJob(const json::object& cj, const std::string& ns, const std::string& name) {
+bool CronJobController::deleteJob(const json::object& cj, const std::string& ns,
+                                  const std::string& name) {
   try {
-    client_.remove(client::resources::jobs, ns, name,
-                   json::object{{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"propagationPolicy", "Background"}});
+    client_.remove(
+        client::resources::jobs, ns, name,
+        json::object{
+            {"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"propagationPolicy", "Background"}});
   } catch (const ApiError& e) {
     if (e.code() == 404) return true;
-    recorder_.event(cj, client::kEventTypeWarning, "FailedDelete", "Deleted job: " + std::string(e.what()));
+    recorder_.event(cj, client::kEventTypeWarning, "FailedDelete",
+                    "Deleted job: " + std::string(e.what()));
     return false;
   }
   recorder_.event(cj, client::kEventTypeNormal, "SuccessfulDelete", "Deleted job " + name);
@@ -237,7 +247,8 @@ bool CronJobController::reconcileActive(State& st) {
           if (uidOf(fresh) == st.uid) {
             st.cj = fresh;
             st.status = objectAt(st.cj, {"status"}) ? *objectAt(st.cj, {"status"}) : json::object{};
-            st.active = arrayAt(st.status, {"active"}) ? *arrayAt(st.status, {"active"}) : json::array{};
+            st.active =
+                arrayAt(st.status, {"active"}) ? *arrayAt(st.status, {"active"}) : json::array{};
           }
         } catch (const ApiError& e) {
           if (e.code() == 404) return false;
@@ -262,19 +273,24 @@ bool CronJobController::reconcileActive(State& st) {
   for (auto it = st.active.begin(); it != st.active.end();) {
     auto* ref = it->if_object();
     std::string juid = ref ? stringAt(*ref, {"uid"}) : "";
-    bool exists = std::any_of(st.jobs.begin(), st.jobs.end(), [&](auto& j) { return uidOf(*j) == juid; });
+    bool exists =
+        std::any_of(st.jobs.begin(), st.jobs.end(), [&](auto& j) { return uidOf(*j) == juid; });
     if (!exists && ref) {
       try {
-        auto j = client_.get(client::resources::jobs, stringAt(*ref, {"namespace"}, st.ns), stringAt(*ref, {"name"}));
+        auto j = client_.get(client::resources::jobs, stringAt(*ref, {"namespace"}, st.ns),
+                             stringAt(*ref, {"name"}));
         exists = uidOf(j) == juid;
       } catch (const ApiError& e) {
         if (e.code() != 404) throw;
       }
       if (!exists)
-        recorder_.event(st.cj, client::kEventTypeNormal, "MissingJob", "Active job went missing: " + stringAt(*ref, {"name"}));
+        recorder_.event(st.cj, client::kEventTypeNormal, "MissingJob",
+                        "Active job went missing: " + stringAt(*ref, {"name"}));
     }
-    if (!exists) it = st.active.erase(it);
-    else ++it;
+    if (!exists)
+      it = st.active.erase(it);
+    else
+      ++it;
   }
   return true;
 }
@@ -285,8 +301,8 @@ std::optional<CronSchedule> CronJobController::parseSchedule(const State& st) {
     auto z = TimeZone::load(std::string(tz->get_string()));
     if (!z) {
       recorder_.event(st.cj, client::kEventTypeWarning, "UnknownTimeZone",
-                      "invalid timeZone: \"" + std::string(tz->get_string()) + "\": unknown time zone " +
-                          std::string(tz->get_string()));
+                      "invalid timeZone: \"" + std::string(tz->get_string()) +
+                          "\": unknown time zone " + std::string(tz->get_string()));
       return std::nullopt;
     }
     zone = *z;
@@ -296,7 +312,9 @@ std::optional<CronSchedule> CronJobController::parseSchedule(const State& st) {
   if (schedule.find("TZ") != std::string::npos)
     recorder_.event(st.cj, client::kEventTypeWarning, "UnsupportedSchedule",
                     "CRON_TZ or TZ used in schedule \"" + schedule +
-                        "\" is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details");
+                        "\" is not officially supported, see "
+                        "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for "
+                        "more details");
   std::string err;
   auto sched = CronSchedule::parse(schedule, &err, zone);
   if (!sched)
@@ -315,7 +333,8 @@ std::chrono::milliseconds CronJobController::nextDelay(const State& st, const Cr
   auto next = sched.next(base);
   if (!next) return std::chrono::hours(24);  // no time within five years: look again daily
   return std::max(kNextScheduleDelta,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.now()) + kNextScheduleDelta);
+                  std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.now()) +
+                      kNextScheduleDelta);
 }
 
 void CronJobController::scheduleNext(State& st) {
@@ -327,7 +346,8 @@ void CronJobController::scheduleNext(State& st) {
   std::string err;
   auto recent = mostRecentScheduleTime(view, st.now, *sched, true, &err);
   if (!recent) {
-    recorder_.event(st.cj, client::kEventTypeWarning, "InvalidSchedule", "invalid schedule: " + schedule + " : " + err);
+    recorder_.event(st.cj, client::kEventTypeWarning, "InvalidSchedule",
+                    "invalid schedule: " + schedule + " : " + err);
     return;
   }
   // From here on, whatever happens, come back just after the next schedule time.
@@ -335,24 +355,29 @@ void CronJobController::scheduleNext(State& st) {
   if (!recent->mostRecent) return;
   if (recent->missed == Missed::Many)
     recorder_.event(st.cj, client::kEventTypeWarning, "TooManyMissedTimes",
-                    "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew");
+                    "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or "
+                    "check clock skew");
   const SysSeconds scheduled = *recent->mostRecent;
   if (auto* sds = valueAt(st.cj, {"spec", "startingDeadlineSeconds"}); sds && sds->is_number()) {
-    if (scheduled + std::chrono::seconds(std::min<int64_t>(intAt(st.cj, {"spec", "startingDeadlineSeconds"}), kMaxDeadlineSeconds)) < st.now) {
+    if (scheduled + std::chrono::seconds(std::min<int64_t>(
+                        intAt(st.cj, {"spec", "startingDeadlineSeconds"}), kMaxDeadlineSeconds)) <
+        st.now) {
       recorder_.event(st.cj, client::kEventTypeWarning, "MissSchedule",
                       "Missed scheduled time to start a job: " + formatRfc1123z(scheduled));
       return;
     }
   }
-  const std::string jobName = nameOf(st.cj) + "-" + std::to_string(scheduled.time_since_epoch().count() / 60);
+  const std::string jobName =
+      nameOf(st.cj) + "-" + std::to_string(scheduled.time_since_epoch().count() / 60);
   bool processed = timeField(st.status, {"lastScheduleTime"}) == scheduled;
   for (const auto& a : st.active)
     if (a.is_object() && stringAt(a.get_object(), {"name"}) == jobName) processed = true;
   if (processed) return;
   const std::string policy = stringAt(st.cj, {"spec", "concurrencyPolicy"}, "Allow");
   if (policy == "Forbid" && !st.active.empty()) {
-    recorder_.event(st.cj, client::kEventTypeNormal, "JobAlreadyActive",
-                    "Not starting job because prior execution is running and concurrency policy is Forbid");
+    recorder_.event(
+        st.cj, client::kEventTypeNormal, "JobAlreadyActive",
+        "Not starting job because prior execution is running and concurrency policy is Forbid");
     return;
   }
   if (policy == "Replace") {
@@ -373,9 +398,11 @@ void CronJobController::scheduleNext(State& st) {
 std::optional<json::object> CronJobController::createJob(State& st, const std::string& jobName,
                                                          SysSeconds scheduled) {
   json::object meta{{"name", jobName}, {"namespace", st.ns}};
-  if (auto* l = valueAt(st.cj, {"spec", "jobTemplate", "metadata", "labels"}); l && l->is_object()) meta["labels"] = *l;
+  if (auto* l = valueAt(st.cj, {"spec", "jobTemplate", "metadata", "labels"}); l && l->is_object())
+    meta["labels"] = *l;
   json::object annotations;
-  if (auto* a = objectAt(st.cj, {"spec", "jobTemplate", "metadata", "annotations"})) annotations = *a;
+  if (auto* a = objectAt(st.cj, {"spec", "jobTemplate", "metadata", "annotations"}))
+    annotations = *a;
   // Go formats the annotation in spec.timeZone, UTC when unset.
   auto annZone = TimeZone::utc();
   if (auto* tz = valueAt(st.cj, {"spec", "timeZone"}); tz && tz->is_string())
@@ -387,11 +414,13 @@ std::optional<json::object> CronJobController::createJob(State& st, const std::s
   if (auto* spec = objectAt(st.cj, {"spec", "jobTemplate", "spec"})) job["spec"] = *spec;
   try {
     auto created = client_.create(client::resources::jobs, st.ns, job);
-    recorder_.event(st.cj, client::kEventTypeNormal, "SuccessfulCreate", "Created job " + nameOf(created));
+    recorder_.event(st.cj, client::kEventTypeNormal, "SuccessfulCreate",
+                    "Created job " + nameOf(created));
     return created;
   } catch (const ApiError& e) {
     if (e.code() != 409) {
-      recorder_.event(st.cj, client::kEventTypeWarning, "FailedCreate", "Error creating job: " + std::string(e.what()));
+      recorder_.event(st.cj, client::kEventTypeWarning, "FailedCreate",
+                      "Error creating job: " + std::string(e.what()));
       throw;
     }
   }
@@ -425,8 +454,10 @@ void CronJobController::cleanupFinishedJobs(State& st, const char* type, const c
 }
 
 bool CronJobController::writeStatus(State& st) {
-  if (st.active.empty()) st.status.erase("active");
-  else st.status["active"] = st.active;
+  if (st.active.empty())
+    st.status.erase("active");
+  else
+    st.status["active"] = st.active;
   auto* current = objectAt(st.cj, {"status"});
   bool changed = current ? *current != st.status : !st.status.empty();
   if (!changed) return true;
@@ -447,7 +478,9 @@ bool CronJobController::writeStatus(State& st) {
   return true;
 }
 
-ControllerRegistration reg("cronjob", [](ControllerContext& ctx) { return std::make_unique<CronJobController>(ctx); });
+ControllerRegistration reg("cronjob", [](ControllerContext& ctx) {
+  return std::make_unique<CronJobController>(ctx);
+});
 
 }  // namespace
 }  // namespace skiff::controller

@@ -54,7 +54,8 @@ int64_t resolveIntOrPercent(const json::value* v, int64_t total, int64_t fallbac
 }
 
 bool olderFirst(const ObjectPtr& a, const ObjectPtr& b) {
-  auto ta = stringAt(*a, {"metadata", "creationTimestamp"}), tb = stringAt(*b, {"metadata", "creationTimestamp"});
+  auto ta = stringAt(*a, {"metadata", "creationTimestamp"}),
+       tb = stringAt(*b, {"metadata", "creationTimestamp"});
   return ta != tb ? ta < tb : nameOf(*a) < nameOf(*b);
 }
 
@@ -74,7 +75,9 @@ class FailedPodBackoff {
   void next(const std::string& key) {
     std::lock_guard lock(mu_);
     auto& e = entries_[key];
-    e.delay = e.delay.count() == 0 ? std::chrono::seconds(1) : std::min(e.delay * 2, std::chrono::milliseconds(std::chrono::minutes(15)));
+    e.delay = e.delay.count() == 0
+                  ? std::chrono::seconds(1)
+                  : std::min(e.delay * 2, std::chrono::milliseconds(std::chrono::minutes(15)));
     e.until = syncClock().monotonic() + e.delay;
   }
   void forgetPrefix(const std::string& prefix) {
@@ -158,7 +161,8 @@ class DaemonSetController : public QueueController {
 
     if (expectations_.satisfied(key)) {
       bool acted = manage(key, ds, nodes, byNode, hash);
-      if (!acted && stringAt(ds, {"spec", "updateStrategy", "type"}, "RollingUpdate") == "RollingUpdate")
+      if (!acted &&
+          stringAt(ds, {"spec", "updateStrategy", "type"}, "RollingUpdate") == "RollingUpdate")
         rollingUpdate(key, ds, nodes, byNode, hash);
       cleanupHistory(ds, history, current, byNode);
     }
@@ -192,12 +196,15 @@ class DaemonSetController : public QueueController {
   static bool isUpdated(const json::object& pod, const std::string& hash, int64_t generation) {
     auto podHash = stringAt(pod, {"metadata", "labels", kControllerRevisionHashLabel});
     if (!podHash.empty()) return podHash == hash;
-    return stringAt(pod, {"metadata", "labels", kTemplateGenerationLabel}) == std::to_string(generation);
+    return stringAt(pod, {"metadata", "labels", kTemplateGenerationLabel}) ==
+           std::to_string(generation);
   }
 
   static bool allowsSurge(const json::object& ds, int64_t desired) {
-    if (stringAt(ds, {"spec", "updateStrategy", "type"}, "RollingUpdate") != "RollingUpdate") return false;
-    return resolveIntOrPercent(valueAt(ds, {"spec", "updateStrategy", "rollingUpdate", "maxSurge"}), desired, 0) > 0;
+    if (stringAt(ds, {"spec", "updateStrategy", "type"}, "RollingUpdate") != "RollingUpdate")
+      return false;
+    return resolveIntOrPercent(valueAt(ds, {"spec", "updateStrategy", "rollingUpdate", "maxSurge"}),
+                               desired, 0) > 0;
   }
 
   // Creates and deletes daemon pods so every eligible node runs exactly one. Returns whether
@@ -237,8 +244,8 @@ class DaemonSetController : public QueueController {
           }
           backoff_.next(bkey);
           recorder_.event(ds, client::kEventTypeWarning, "FailedDaemonPod",
-                          "Found failed daemon pod " + namespaceOf(*p) + "/" + nameOf(*p) + " on node " + node +
-                              ", will try to kill it");
+                          "Found failed daemon pod " + namespaceOf(*p) + "/" + nameOf(*p) +
+                              " on node " + node + ", will try to kill it");
           remove.push_back(p);
           continue;
         }
@@ -269,8 +276,9 @@ class DaemonSetController : public QueueController {
     return !create.empty() || !remove.empty();
   }
 
-  void syncNodes(const std::string& key, const json::object& ds, const std::vector<ObjectPtr>& remove,
-                 const std::vector<std::string>& create, const std::string& hash) {
+  void syncNodes(const std::string& key, const json::object& ds,
+                 const std::vector<ObjectPtr>& remove, const std::vector<std::string>& create,
+                 const std::string& hash) {
     if (create.empty() && remove.empty()) return;
     expectations_.expect(key, static_cast<int>(create.size()), static_cast<int>(remove.size()));
     const auto ns = namespaceOf(ds);
@@ -279,7 +287,8 @@ class DaemonSetController : public QueueController {
       try {
         auto pod = newPod(ds, node, hash);
         auto created = client_.create(client::resources::pods, ns, pod);
-        recorder_.event(ds, client::kEventTypeNormal, "SuccessfulCreate", "Created pod: " + nameOf(created));
+        recorder_.event(ds, client::kEventTypeNormal, "SuccessfulCreate",
+                        "Created pod: " + nameOf(created));
       } catch (const ApiError& e) {
         expectations_.creationObserved(key);  // no watch event will come for it
         if (e.code() == 403 && e.reason() == "Forbidden") {
@@ -297,11 +306,13 @@ class DaemonSetController : public QueueController {
     for (auto& p : remove) {
       try {
         client_.remove(client::resources::pods, ns, nameOf(*p));
-        recorder_.event(ds, client::kEventTypeNormal, "SuccessfulDelete", "Deleted pod: " + nameOf(*p));
+        recorder_.event(ds, client::kEventTypeNormal, "SuccessfulDelete",
+                        "Deleted pod: " + nameOf(*p));
       } catch (const ApiError& e) {
         expectations_.deletionObserved(key);
         if (e.code() == 404) continue;
-        recorder_.event(ds, client::kEventTypeWarning, "FailedDelete", "Error deleting: " + std::string(e.what()));
+        recorder_.event(ds, client::kEventTypeWarning, "FailedDelete",
+                        "Error deleting: " + std::string(e.what()));
         if (!firstError) firstError = std::current_exception();
       } catch (...) {
         expectations_.deletionObserved(key);
@@ -317,7 +328,8 @@ class DaemonSetController : public QueueController {
     auto& labels = ensureObject(tmpl, {"metadata", "labels"});
     labels[kControllerRevisionHashLabel] = hash;
     labels[kTemplateGenerationLabel] = std::to_string(intAt(ds, {"metadata", "generation"}));
-    auto pod = podFromTemplate(tmpl, namespaceOf(ds), makeControllerRef(ds, "apps/v1", "DaemonSet"), nameOf(ds) + "-");
+    auto pod = podFromTemplate(tmpl, namespaceOf(ds), makeControllerRef(ds, "apps/v1", "DaemonSet"),
+                               nameOf(ds) + "-");
     auto& spec = ensureObject(pod, {"spec"});
     addDaemonTolerations(spec);
     pinToNode(spec, node);
@@ -328,8 +340,10 @@ class DaemonSetController : public QueueController {
   // maxUnavailable daemon pods are down at once (old pods are deleted, manage() creates
   // the new ones); with maxSurge a new pod starts next to the old one, which is deleted
   // once the new one is available.
-  void rollingUpdate(const std::string& key, const json::object& ds, const std::vector<ObjectPtr>& nodes,
-                     std::map<std::string, std::vector<ObjectPtr>>& byNode, const std::string& hash) {
+  void rollingUpdate(const std::string& key, const json::object& ds,
+                     const std::vector<ObjectPtr>& nodes,
+                     std::map<std::string, std::vector<ObjectPtr>>& byNode,
+                     const std::string& hash) {
     const auto generation = intAt(ds, {"metadata", "generation"});
     const auto minReady = intAt(ds, {"spec", "minReadySeconds"});
     const auto now = syncClock().now();
@@ -340,8 +354,10 @@ class DaemonSetController : public QueueController {
     auto* ru = valueAt(ds, {"spec", "updateStrategy", "rollingUpdate"});
     const json::object* ruObj = ru ? ru->if_object() : nullptr;
     int64_t maxSurge = ruObj ? resolveIntOrPercent(ruObj->if_contains("maxSurge"), desired, 0) : 0;
-    int64_t maxUnavailable = ruObj ? resolveIntOrPercent(ruObj->if_contains("maxUnavailable"), desired, 1) : 1;
-    if (maxSurge == 0 && maxUnavailable <= 0) maxUnavailable = 1;  // validation forbids both zero; stay safe
+    int64_t maxUnavailable =
+        ruObj ? resolveIntOrPercent(ruObj->if_contains("maxUnavailable"), desired, 1) : 1;
+    if (maxSurge == 0 && maxUnavailable <= 0)
+      maxUnavailable = 1;  // validation forbids both zero; stay safe
 
     std::vector<ObjectPtr> remove;
     std::vector<std::string> create;
@@ -387,7 +403,8 @@ class DaemonSetController : public QueueController {
       // Replacing a pod that is already down costs nothing, so only candidates use the budget.
       int64_t budget = std::max<int64_t>(0, maxUnavailable - unavailable);
       remove = replaceNow;
-      for (size_t i = 0; i < candidates.size() && static_cast<int64_t>(i) < budget; ++i) remove.push_back(candidates[i]);
+      for (size_t i = 0; i < candidates.size() && static_cast<int64_t>(i) < budget; ++i)
+        remove.push_back(candidates[i]);
     } else {
       for (auto& s : slots)
         if (s.newPod && s.oldPod && !isPodAvailable(*s.newPod, minReady, now)) ++surging;
@@ -409,18 +426,22 @@ class DaemonSetController : public QueueController {
   }
 
   // Keeps revisionHistoryLimit old revisions besides the current one and any a live pod uses.
-  void cleanupHistory(const json::object& ds, const std::vector<ObjectPtr>& history, const json::object& current,
+  void cleanupHistory(const json::object& ds, const std::vector<ObjectPtr>& history,
+                      const json::object& current,
                       const std::map<std::string, std::vector<ObjectPtr>>& byNode) {
     std::set<std::string> liveHashes;
     for (auto& [_, pods] : byNode)
-      for (auto& p : pods) liveHashes.insert(stringAt(*p, {"metadata", "labels", kControllerRevisionHashLabel}));
+      for (auto& p : pods)
+        liveHashes.insert(stringAt(*p, {"metadata", "labels", kControllerRevisionHashLabel}));
     std::set<std::string> keep{nameOf(current)};
     for (auto& r : history)
-      if (liveHashes.count(stringAt(*r, {"metadata", "labels", kControllerRevisionHashLabel}))) keep.insert(nameOf(*r));
+      if (liveHashes.count(stringAt(*r, {"metadata", "labels", kControllerRevisionHashLabel})))
+        keep.insert(nameOf(*r));
     truncateHistory(client_, history, keep, intAt(ds, {"spec", "revisionHistoryLimit"}, 10));
   }
 
-  void updateStatus(const std::string& key, const json::object& ds, const std::vector<ObjectPtr>& nodes,
+  void updateStatus(const std::string& key, const json::object& ds,
+                    const std::vector<ObjectPtr>& nodes,
                     std::map<std::string, std::vector<ObjectPtr>>& byNode, const std::string& hash,
                     int64_t collisionCount) {
     const auto generation = intAt(ds, {"metadata", "generation"});
@@ -457,14 +478,11 @@ class DaemonSetController : public QueueController {
       }
       if (isUpdated(*pod, hash, generation)) ++updated;
     }
-    json::object status{{"currentNumberScheduled", current},
-                        {"numberMisscheduled", misscheduled},
-                        {"desiredNumberScheduled", desired},
-                        {"numberReady", ready},
-                        {"observedGeneration", generation},
-                        {"updatedNumberScheduled", updated},
-                        {"numberAvailable", available},
-                        {"numberUnavailable", desired - available}};
+    json::object status{
+        {"currentNumberScheduled", current}, {"numberMisscheduled", misscheduled},
+        {"desiredNumberScheduled", desired}, {"numberReady", ready},
+        {"observedGeneration", generation},  {"updatedNumberScheduled", updated},
+        {"numberAvailable", available},      {"numberUnavailable", desired - available}};
     if (collisionCount > 0) status["collisionCount"] = collisionCount;
     if (waitingForAvailability && minReady > 0) enqueueAfter(key, std::chrono::seconds(minReady));
 
@@ -475,8 +493,9 @@ class DaemonSetController : public QueueController {
         if (!old->if_contains(k) || old->at(k) != v) same = false;
     if (same) return;
     try {
-      client_.patch(client::resources::daemonSets, namespaceOf(ds), nameOf(ds), client::PatchType::Merge,
-                    json::object{{"status", std::move(status)}}, "status");
+      client_.patch(client::resources::daemonSets, namespaceOf(ds), nameOf(ds),
+                    client::PatchType::Merge, json::object{{"status", std::move(status)}},
+                    "status");
     } catch (const ApiError& e) {
       if (e.code() != 404) throw;
     }

@@ -20,7 +20,8 @@ json::object toleration(std::string_view key, std::string_view effect) {
 void upsertToleration(json::array& tolerations, json::object t) {
   for (auto& v : tolerations) {
     auto* o = v.if_object();
-    if (o && stringAt(*o, {"key"}) == stringAt(t, {"key"}) && stringAt(*o, {"effect"}) == stringAt(t, {"effect"})) {
+    if (o && stringAt(*o, {"key"}) == stringAt(t, {"key"}) &&
+        stringAt(*o, {"effect"}) == stringAt(t, {"effect"})) {
       v = std::move(t);
       return;
     }
@@ -72,7 +73,8 @@ bool requirementMatches(const json::object& req, const json::object* values) {
   if (op == "DoesNotExist") return !present;
   if (op == "Gt" || op == "Lt") {
     long long a = 0, b = 0;
-    if (!present || wanted.size() != 1 || !parseInt(have, a) || !parseInt(wanted[0], b)) return false;
+    if (!present || wanted.size() != 1 || !parseInt(have, a) || !parseInt(wanted[0], b))
+      return false;
     return op == "Gt" ? a > b : a < b;
   }
   return false;  // unknown operators never match, like upstream
@@ -97,16 +99,20 @@ void addDaemonTolerations(json::object& podSpec) {
 void pinToNode(json::object& podSpec, const std::string& nodeName) {
   // The controller already checked the DaemonSet's own affinity against the node, so the
   // required terms can be replaced by the one naming the node.
-  auto& required = ensureObject(podSpec, {"affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"});
-  json::object req{{"key", "metadata.name"}, {"operator", "In"}, {"values", json::array{json::value(nodeName)}}};
-  required["nodeSelectorTerms"] = json::array{json::object{{"matchFields", json::array{std::move(req)}}}};
+  auto& required = ensureObject(
+      podSpec, {"affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"});
+  json::object req{
+      {"key", "metadata.name"}, {"operator", "In"}, {"values", json::array{json::value(nodeName)}}};
+  required["nodeSelectorTerms"] =
+      json::array{json::object{{"matchFields", json::array{std::move(req)}}}};
 }
 
 std::string daemonPodTargetNode(const json::object& pod) {
   auto node = stringAt(pod, {"spec", "nodeName"});
   if (!node.empty()) return node;
-  auto* terms = arrayAt(pod, {"spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
-                              "nodeSelectorTerms"});
+  auto* terms =
+      arrayAt(pod, {"spec", "affinity", "nodeAffinity",
+                    "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"});
   if (!terms) return "";
   for (auto& t : *terms) {
     auto* term = t.if_object();
@@ -114,7 +120,9 @@ std::string daemonPodTargetNode(const json::object& pod) {
     if (!fields) continue;
     for (auto& f : *fields) {
       auto* req = f.if_object();
-      if (!req || stringAt(*req, {"key"}) != "metadata.name" || stringAt(*req, {"operator"}) != "In") continue;
+      if (!req || stringAt(*req, {"key"}) != "metadata.name" ||
+          stringAt(*req, {"operator"}) != "In")
+        continue;
       auto* vs = arrayAt(*req, {"values"});
       if (vs && vs->size() == 1 && (*vs)[0].is_string()) return std::string((*vs)[0].get_string());
     }
@@ -125,7 +133,8 @@ std::string daemonPodTargetNode(const json::object& pod) {
 bool nodeSelectorTermMatches(const json::object& term, const json::object& node) {
   auto* exprs = arrayAt(term, {"matchExpressions"});
   auto* fields = arrayAt(term, {"matchFields"});
-  if ((!exprs || exprs->empty()) && (!fields || fields->empty())) return false;  // empty term matches nothing
+  if ((!exprs || exprs->empty()) && (!fields || fields->empty()))
+    return false;  // empty term matches nothing
   auto* labels = objectAt(node, {"metadata", "labels"});
   if (exprs)
     for (auto& e : *exprs)
@@ -154,7 +163,8 @@ NodeFit nodeShouldRunDaemonPod(const json::object& node, const json::object& ds)
       if (!present || !v.is_string() || have != v.get_string()) return {};
     }
   }
-  if (auto* required = objectAt(spec, {"affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"})) {
+  if (auto* required = objectAt(
+          spec, {"affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"})) {
     bool any = false;
     if (auto* terms = arrayAt(*required, {"nodeSelectorTerms"}))
       for (auto& t : *terms)
@@ -169,7 +179,8 @@ NodeFit nodeShouldRunDaemonPod(const json::object& node, const json::object& ds)
       auto* taint = tv.if_object();
       if (!taint) continue;
       auto effect = stringAt(*taint, {"effect"});
-      if (effect != "NoSchedule" && effect != "NoExecute") continue;  // PreferNoSchedule never blocks
+      if (effect != "NoSchedule" && effect != "NoExecute")
+        continue;  // PreferNoSchedule never blocks
       bool ok = false;
       for (auto& tol : spec["tolerations"].get_array())
         if (tol.is_object() && tolerates(tol.get_object(), *taint)) ok = true;

@@ -20,7 +20,7 @@ void pinToNode(boost::json::object& podSpec, const std::string& nodeName);
 std::string daemonPodTargetNode(const boost::json::object& pod);
 
 struct NodeFit {
-  bool shouldRun = false;           // a daemon pod should be created on the node
+  bool shouldRun = false;              // a daemon pod should be created on the node
   bool shouldContinueRunning = false;  // an existing daemon pod may stay
 };
 // nodeName, nodeSelector, required node affinity and NoSchedule/NoExecute taints of `node`

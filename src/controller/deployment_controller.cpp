@@ -61,7 +61,9 @@ void DeploymentController::replicaSetAdded(const json::object& rs) {
 }
 
 void DeploymentController::replicaSetUpdated(const json::object& oldRs, const json::object& rs) {
-  if (stringAt(oldRs, {"metadata", "resourceVersion"}) == stringAt(rs, {"metadata", "resourceVersion"})) return;
+  if (stringAt(oldRs, {"metadata", "resourceVersion"}) ==
+      stringAt(rs, {"metadata", "resourceVersion"}))
+    return;
   auto* oldRef = controllerRefOf(oldRs);
   auto* newRef = controllerRefOf(rs);
   bool refChanged = (oldRef == nullptr) != (newRef == nullptr) ||
@@ -90,7 +92,8 @@ void DeploymentController::podDeleted(const json::object& pod) {
   if (!rs) return;
   auto key = ownerKey(*rs);
   if (!key) return;
-  if (auto d = deployments_.get(*key); d && stringAt(*d, {"spec", "strategy", "type"}) == "Recreate")
+  if (auto d = deployments_.get(*key);
+      d && stringAt(*d, {"spec", "strategy", "type"}) == "Recreate")
     enqueueKey(*key);
 }
 
@@ -158,9 +161,9 @@ void DeploymentController::sync(const std::string& key) {
   }
 
   auto ref = makeControllerRef(st.d, "apps/v1", "Deployment");
-  auto claimed = claimObjects(client_, client::resources::replicaSets, st.d, ref, workloadSelector(st.d),
-                              sets_.byIndex(client::kIndexNamespace, namespaceOf(st.d)),
-                              [&] { return canAdopt(st.d); });
+  auto claimed = claimObjects(
+      client_, client::resources::replicaSets, st.d, ref, workloadSelector(st.d),
+      sets_.byIndex(client::kIndexNamespace, namespaceOf(st.d)), [&] { return canAdopt(st.d); });
   // Our last ReplicaSet writes are not in the cache yet: their update events requeue us.
   if (cacheBehindWrites(claimed)) return;
   for (auto& rs : claimed) st.rss.push_back(*rs);

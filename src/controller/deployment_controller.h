@@ -4,8 +4,8 @@
 #include <boost/json.hpp>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "controller/controller.h"
@@ -79,13 +79,15 @@ class DeploymentController : public QueueController {
 // Pure rollout arithmetic, exposed for unit tests.
 namespace deployment {
 int64_t specReplicas(const boost::json::object& obj);  // spec.replicas (1 when absent)
-int64_t maxSurge(const boost::json::object& d);         // 0 unless RollingUpdate
-int64_t maxUnavailable(const boost::json::object& d);   // capped at spec.replicas
+int64_t maxSurge(const boost::json::object& d);        // 0 unless RollingUpdate
+int64_t maxUnavailable(const boost::json::object& d);  // capped at spec.replicas
 // How big the new ReplicaSet may be now (upstream NewRSNewReplicas).
-int64_t newRSNewReplicas(const boost::json::object& d, const std::vector<const boost::json::object*>& all,
+int64_t newRSNewReplicas(const boost::json::object& d,
+                         const std::vector<const boost::json::object*>& all,
                          const boost::json::object& newRs);
 // The share of `toAdd` that `rs` gets when scaling proportionally (upstream GetProportion).
-int64_t proportion(const boost::json::object& rs, const boost::json::object& d, int64_t toAdd, int64_t added);
+int64_t proportion(const boost::json::object& rs, const boost::json::object& d, int64_t toAdd,
+                   int64_t added);
 // Sets desired-replicas/max-replicas annotations; true when they changed.
 bool setReplicasAnnotations(boost::json::object& rs, int64_t desired, int64_t max);
 // Copies deployment annotations and the revision (keeping revision-history when an old

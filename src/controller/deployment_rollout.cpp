@@ -32,11 +32,14 @@ const std::string kPaused = "DeploymentPaused";
 const std::string kResumed = "DeploymentResumed";
 const std::string kFailedRSCreate = "ReplicaSetCreateError";
 
-int64_t statusInt(const json::object& obj, const char* field) { return intAt(obj, {"status", field}); }
+int64_t statusInt(const json::object& obj, const char* field) {
+  return intAt(obj, {"status", field});
+}
 
 bool hasProgressDeadline(const json::object& d) {
   auto* v = valueAt(d, {"spec", "progressDeadlineSeconds"});
-  return v && (v->is_int64() || v->is_uint64()) && intAt(d, {"spec", "progressDeadlineSeconds"}) != INT32_MAX;
+  return v && (v->is_int64() || v->is_uint64()) &&
+         intAt(d, {"spec", "progressDeadlineSeconds"}) != INT32_MAX;
 }
 
 json::object& statusOf(json::object& d) {
@@ -56,17 +59,20 @@ bool createdBefore(const json::object& a, const json::object& b) {
 }
 
 bool isSkippedAnnotation(const std::string& k) {
-  return k == kLastAppliedAnnotation || k == kRevisionAnnotation || k == kRevisionHistoryAnnotation ||
-         k == kDesiredReplicasAnnotation || k == kMaxReplicasAnnotation || k == kRollbackToAnnotation;
+  return k == kLastAppliedAnnotation || k == kRevisionAnnotation ||
+         k == kRevisionHistoryAnnotation || k == kDesiredReplicasAnnotation ||
+         k == kMaxReplicasAnnotation || k == kRollbackToAnnotation;
 }
 
 std::optional<int64_t> parseNonNegative(const std::string& s) {
-  if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+  if (s.empty() || s.size() > 18 ||
+      !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
   return std::stoll(s);
 }
 
-std::optional<std::chrono::system_clock::time_point> conditionTime(const json::object& c, const char* field) {
+std::optional<std::chrono::system_clock::time_point> conditionTime(const json::object& c,
+                                                                   const char* field) {
   std::chrono::system_clock::time_point t;
   auto s = stringAt(c, {field});
   if (s.empty() || !parseTime(s, t)) return std::nullopt;
@@ -79,7 +85,9 @@ std::optional<std::chrono::system_clock::time_point> conditionTime(const json::o
 
 namespace deployment {
 
-int64_t specReplicas(const json::object& obj) { return std::max<int64_t>(0, intAt(obj, {"spec", "replicas"}, 1)); }
+int64_t specReplicas(const json::object& obj) {
+  return std::max<int64_t>(0, intAt(obj, {"spec", "replicas"}, 1));
+}
 
 int64_t maxSurge(const json::object& d) {
   if (stringAt(d, {"spec", "strategy", "type"}, "RollingUpdate") != "RollingUpdate") return 0;
@@ -93,7 +101,8 @@ int64_t maxUnavailable(const json::object& d) {
   return std::min(resolveFenceposts(d).unavailable, replicas);
 }
 
-int64_t newRSNewReplicas(const json::object& d, const std::vector<const json::object*>& all, const json::object& newRs) {
+int64_t newRSNewReplicas(const json::object& d, const std::vector<const json::object*>& all,
+                         const json::object& newRs) {
   int64_t replicas = specReplicas(d);
   if (stringAt(d, {"spec", "strategy", "type"}) == "Recreate") return replicas;
   int64_t current = 0;
@@ -115,7 +124,8 @@ int64_t replicaSetFraction(const json::object& rs, const json::object& d) {
   // Without the annotation the last observed size stands in, as upstream.
   int64_t base = annotated ? *annotated : statusInt(d, "replicas");
   if (base == 0) return 0;
-  double size = static_cast<double>(specReplicas(rs) * deploymentReplicas) / static_cast<double>(base);
+  double size =
+      static_cast<double>(specReplicas(rs) * deploymentReplicas) / static_cast<double>(base);
   return static_cast<int64_t>(std::llround(size)) - specReplicas(rs);
 }
 }  // namespace
@@ -142,7 +152,8 @@ bool setReplicasAnnotations(json::object& rs, int64_t desired, int64_t max) {
   return changed;
 }
 
-bool setNewReplicaSetAnnotations(const json::object& d, json::object& rs, const std::string& newRevision, bool exists) {
+bool setNewReplicaSetAnnotations(const json::object& d, json::object& rs,
+                                 const std::string& newRevision, bool exists) {
   bool changed = false;
   auto& ann = ensureObject(rs, {"metadata", "annotations"});
   if (auto* dAnn = objectAt(d, {"metadata", "annotations"}))
@@ -170,13 +181,15 @@ bool setNewReplicaSetAnnotations(const json::object& d, json::object& rs, const 
         size_t start = 0;
         while (true) {
           auto comma = history.find(',', start);
-          parts.push_back(history.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+          parts.push_back(history.substr(
+              start, comma == std::string::npos ? std::string::npos : comma - start));
           if (comma == std::string::npos) break;
           start = comma + 1;
         }
         size_t total = history.size() + oldRevision.size() + 1;
         size_t drop = 0;
-        while (total > kMaxRevisionHistoryChars && drop < parts.size()) total -= parts[drop++].size() + 1;
+        while (total > kMaxRevisionHistoryChars && drop < parts.size())
+          total -= parts[drop++].size() + 1;
         if (total <= kMaxRevisionHistoryChars) {
           std::string joined;
           for (size_t i = drop; i < parts.size(); ++i) joined += parts[i] + ",";
@@ -185,13 +198,15 @@ bool setNewReplicaSetAnnotations(const json::object& d, json::object& rs, const 
       }
     }
   }
-  if (!exists && setReplicasAnnotations(rs, specReplicas(d), specReplicas(d) + maxSurge(d))) changed = true;
+  if (!exists && setReplicasAnnotations(rs, specReplicas(d), specReplicas(d) + maxSurge(d)))
+    changed = true;
   return changed;
 }
 
 bool deploymentComplete(const json::object& d, const json::object& status) {
   int64_t replicas = specReplicas(d);
-  return intAt(status, {"updatedReplicas"}) == replicas && intAt(status, {"replicas"}) == replicas &&
+  return intAt(status, {"updatedReplicas"}) == replicas &&
+         intAt(status, {"replicas"}) == replicas &&
          intAt(status, {"availableReplicas"}) == replicas &&
          intAt(status, {"observedGeneration"}) >= intAt(d, {"metadata", "generation"});
 }
@@ -220,13 +235,14 @@ void DeploymentController::setDeploymentRevision(DeploymentState& st, const std:
   json::object meta{{"annotations", json::object{{kRevisionAnnotation, revision}}},
                     {"resourceVersion", stringAt(st.d, {"metadata", "resourceVersion"})}};
   json::object status = statusOf(st.d);
-  st.d = client_.patch(client::resources::deployments, namespaceOf(st.d), nameOf(st.d), client::PatchType::Merge,
-                       json::object{{"metadata", std::move(meta)}});
+  st.d = client_.patch(client::resources::deployments, namespaceOf(st.d), nameOf(st.d),
+                       client::PatchType::Merge, json::object{{"metadata", std::move(meta)}});
   // Keep the status this sync is building; the next status write carries it.
   st.d["status"] = std::move(status);
 }
 
-bool DeploymentController::scaleReplicaSet(DeploymentState& st, int idx, int64_t newScale, const std::string& op) {
+bool DeploymentController::scaleReplicaSet(DeploymentState& st, int idx, int64_t newScale,
+                                           const std::string& op) {
   json::object& rs = st.rss[idx];
   int64_t oldScale = specReplicas(rs);
   bool sizeChanged = oldScale != newScale;
@@ -238,18 +254,21 @@ bool DeploymentController::scaleReplicaSet(DeploymentState& st, int idx, int64_t
       {"metadata",
        json::object{{"annotations",
                      json::object{{kDesiredReplicasAnnotation, std::to_string(specReplicas(st.d))},
-                                  {kMaxReplicasAnnotation, std::to_string(specReplicas(st.d) + maxSurge(st.d))}}}}},
+                                  {kMaxReplicasAnnotation,
+                                   std::to_string(specReplicas(st.d) + maxSurge(st.d))}}}}},
       {"spec", json::object{{"replicas", newScale}}}};
-  rs = client_.patch(client::resources::replicaSets, namespaceOf(rs), nameOf(rs), client::PatchType::Merge, patch);
+  rs = client_.patch(client::resources::replicaSets, namespaceOf(rs), nameOf(rs),
+                     client::PatchType::Merge, patch);
   rememberWrite(rs);
   if (sizeChanged)
     recorder_.event(st.d, client::kEventTypeNormal, "ScalingReplicaSet",
-                    "Scaled " + op + " replica set " + nameOf(rs) + " from " + std::to_string(oldScale) + " to " +
-                        std::to_string(newScale));
+                    "Scaled " + op + " replica set " + nameOf(rs) + " from " +
+                        std::to_string(oldScale) + " to " + std::to_string(newScale));
   return sizeChanged;
 }
 
-bool DeploymentController::scaleReplicaSetAndRecordEvent(DeploymentState& st, int idx, int64_t newScale) {
+bool DeploymentController::scaleReplicaSetAndRecordEvent(DeploymentState& st, int idx,
+                                                         int64_t newScale) {
   int64_t cur = specReplicas(st.rss[idx]);
   if (cur == newScale) return false;
   return scaleReplicaSet(st, idx, newScale, cur < newScale ? "up" : "down");
@@ -257,7 +276,8 @@ bool DeploymentController::scaleReplicaSetAndRecordEvent(DeploymentState& st, in
 
 // ---------------------------------------------------------------- new / old ReplicaSets
 
-void DeploymentController::getAllReplicaSetsAndSyncRevision(DeploymentState& st, bool createIfMissing) {
+void DeploymentController::getAllReplicaSetsAndSyncRevision(DeploymentState& st,
+                                                            bool createIfMissing) {
   st.newIdx = -1;
   // The oldest ReplicaSet whose template matches is the new one (upstream FindNewReplicaSet).
   auto* tmpl = valueAt(st.d, {"spec", "template"});
@@ -282,15 +302,18 @@ void DeploymentController::getNewReplicaSet(DeploymentState& st, bool createIfMi
     int64_t minReady = intAt(st.d, {"spec", "minReadySeconds"});
     bool minReadyChanged = intAt(rs, {"spec", "minReadySeconds"}) != minReady;
     if (annotationsChanged || minReadyChanged) {
-      json::object patch{{"metadata", json::object{{"annotations", *objectAt(copy, {"metadata", "annotations"})}}},
-                         {"spec", json::object{{"minReadySeconds", minReady}}}};
-      rs = client_.patch(client::resources::replicaSets, ns, nameOf(rs), client::PatchType::Merge, patch);
+      json::object patch{
+          {"metadata", json::object{{"annotations", *objectAt(copy, {"metadata", "annotations"})}}},
+          {"spec", json::object{{"minReadySeconds", minReady}}}};
+      rs = client_.patch(client::resources::replicaSets, ns, nameOf(rs), client::PatchType::Merge,
+                         patch);
       rememberWrite(rs);
     }
     setDeploymentRevision(st, annotationOf(rs, kRevisionAnnotation));
     if (progressDeadline && !deploymentCondition(statusOf(st.d), kProgressing)) {
-      setDeploymentCondition(statusOf(st.d), newDeploymentCondition(kProgressing, "True", kFoundNewRS,
-                                                                    "Found new replica set " + quoted(nameOf(rs))));
+      setDeploymentCondition(statusOf(st.d),
+                             newDeploymentCondition(kProgressing, "True", kFoundNewRS,
+                                                    "Found new replica set " + quoted(nameOf(rs))));
       writeStatus(st);
     }
     return;
@@ -299,25 +322,29 @@ void DeploymentController::getNewReplicaSet(DeploymentState& st, bool createIfMi
 
   // A new ReplicaSet: the template hash (with the collision count) names it and joins its
   // selector, so its pods never overlap another revision's.
-  json::value tmplValue = valueAt(st.d, {"spec", "template"}) ? *valueAt(st.d, {"spec", "template"}) : json::object{};
+  json::value tmplValue =
+      valueAt(st.d, {"spec", "template"}) ? *valueAt(st.d, {"spec", "template"}) : json::object{};
   if (!tmplValue.is_object()) tmplValue = json::object{};
   int64_t collisionCount = intAt(st.d, {"status", "collisionCount"});
   std::string hash = computeHash(tmplValue, collisionCount);
   json::object tmpl = tmplValue.get_object();
   ensureObject(tmpl, {"metadata", "labels"})[kPodTemplateHashLabel] = hash;
-  json::object selector = objectAt(st.d, {"spec", "selector"}) ? *objectAt(st.d, {"spec", "selector"}) : json::object{};
+  json::object selector =
+      objectAt(st.d, {"spec", "selector"}) ? *objectAt(st.d, {"spec", "selector"}) : json::object{};
   ensureObject(selector, {"matchLabels"})[kPodTemplateHashLabel] = hash;
   const std::string name = nameOf(st.d) + "-" + hash;
-  json::object rs{{"apiVersion", "apps/v1"},
-                  {"kind", "ReplicaSet"},
-                  {"metadata", json::object{{"name", name},
-                                            {"namespace", ns},
-                                            {"labels", *objectAt(tmpl, {"metadata", "labels"})},
-                                            {"ownerReferences", json::array{makeControllerRef(st.d, "apps/v1", "Deployment")}}}},
-                  {"spec", json::object{{"replicas", 0},
-                                        {"minReadySeconds", intAt(st.d, {"spec", "minReadySeconds"})},
-                                        {"selector", selector},
-                                        {"template", tmpl}}}};
+  json::object rs{
+      {"apiVersion", "apps/v1"},
+      {"kind", "ReplicaSet"},
+      {"metadata", json::object{{"name", name},
+                                {"namespace", ns},
+                                {"labels", *objectAt(tmpl, {"metadata", "labels"})},
+                                {"ownerReferences",
+                                 json::array{makeControllerRef(st.d, "apps/v1", "Deployment")}}}},
+      {"spec", json::object{{"replicas", 0},
+                            {"minReadySeconds", intAt(st.d, {"spec", "minReadySeconds"})},
+                            {"selector", selector},
+                            {"template", tmpl}}}};
   std::vector<const json::object*> all;
   for (auto& r : st.rss) all.push_back(&r);
   all.push_back(&rs);
@@ -334,7 +361,8 @@ void DeploymentController::getNewReplicaSet(DeploymentState& st, bool createIfMi
       auto existing = sets_.get(makeKey(ns, name));
       if (!existing) throw;  // our own earlier create, not in the cache yet: retry later
       if (isControlledBy(*existing, uidOf(st.d)) &&
-          templatesEqualIgnoreHash(valueAt(*existing, {"spec", "template"}), valueAt(st.d, {"spec", "template"}))) {
+          templatesEqualIgnoreHash(valueAt(*existing, {"spec", "template"}),
+                                   valueAt(st.d, {"spec", "template"}))) {
         created = *existing;
         alreadyExists = true;
       } else {
@@ -342,12 +370,14 @@ void DeploymentController::getNewReplicaSet(DeploymentState& st, bool createIfMi
         // attempt hashes differently.
         statusOf(st.d)["collisionCount"] = collisionCount + 1;
         writeStatus(st);
-        throw ApiError(409, "AlreadyExists", "replica set " + quoted(name) + " exists with another template");
+        throw ApiError(409, "AlreadyExists",
+                       "replica set " + quoted(name) + " exists with another template");
       }
     } else {
       std::string msg = "Failed to create new replica set " + quoted(name) + ": " + e.what();
       if (progressDeadline) {
-        setDeploymentCondition(statusOf(st.d), newDeploymentCondition(kProgressing, "False", kFailedRSCreate, msg));
+        setDeploymentCondition(statusOf(st.d),
+                               newDeploymentCondition(kProgressing, "False", kFailedRSCreate, msg));
         writeStatus(st);
       }
       recorder_.event(st.d, client::kEventTypeWarning, kFailedRSCreate, msg);
@@ -362,8 +392,9 @@ void DeploymentController::getNewReplicaSet(DeploymentState& st, bool createIfMi
   st.rss.push_back(std::move(created));
   st.newIdx = static_cast<int>(st.rss.size()) - 1;
   if (!alreadyExists && progressDeadline) {
-    setDeploymentCondition(statusOf(st.d), newDeploymentCondition(kProgressing, "True", kNewRSCreated,
-                                                                  "Created new replica set " + quoted(name)));
+    setDeploymentCondition(statusOf(st.d),
+                           newDeploymentCondition(kProgressing, "True", kNewRSCreated,
+                                                  "Created new replica set " + quoted(name)));
     writeStatus(st);
   }
 }
@@ -377,9 +408,11 @@ void DeploymentController::checkPausedConditions(DeploymentState& st) {
   bool pausedCond = cond && stringAt(*cond, {"reason"}) == kPaused;
   bool paused = boolAt(st.d, {"spec", "paused"});
   if (paused && !pausedCond) {
-    setDeploymentCondition(statusOf(st.d), newDeploymentCondition(kProgressing, "Unknown", kPaused, "Deployment is paused"));
+    setDeploymentCondition(statusOf(st.d), newDeploymentCondition(kProgressing, "Unknown", kPaused,
+                                                                  "Deployment is paused"));
   } else if (!paused && pausedCond) {
-    setDeploymentCondition(statusOf(st.d), newDeploymentCondition(kProgressing, "Unknown", kResumed, "Deployment is resumed"));
+    setDeploymentCondition(statusOf(st.d), newDeploymentCondition(kProgressing, "Unknown", kResumed,
+                                                                  "Deployment is resumed"));
   } else {
     return;
   }
@@ -423,7 +456,8 @@ void DeploymentController::scale(DeploymentState& st) {
       activeOrLatest = st.newIdx;
     } else {
       for (int i : st.oldIdx())
-        if (activeOrLatest < 0 || createdBefore(st.rss[activeOrLatest], st.rss[i])) activeOrLatest = i;
+        if (activeOrLatest < 0 || createdBefore(st.rss[activeOrLatest], st.rss[i]))
+          activeOrLatest = i;
     }
   }
   if (activeOrLatest >= 0 || active.empty()) {
@@ -435,7 +469,8 @@ void DeploymentController::scale(DeploymentState& st) {
   if (st.newIdx >= 0) {
     const auto& n = st.rss[st.newIdx];
     auto desired = parseNonNegative(annotationOf(n, kDesiredReplicasAnnotation));
-    if (specReplicas(n) == replicas && desired && *desired == replicas && statusInt(n, "availableReplicas") == replicas) {
+    if (specReplicas(n) == replicas && desired && *desired == replicas &&
+        statusInt(n, "availableReplicas") == replicas) {
       for (int i : active)
         if (i != st.newIdx) scaleReplicaSetAndRecordEvent(st, i, 0);
       return;
@@ -452,13 +487,15 @@ void DeploymentController::scale(DeploymentState& st) {
   if (toAdd > 0) {
     op = "up";
     std::sort(active.begin(), active.end(), [&](int a, int b) {
-      if (specReplicas(st.rss[a]) != specReplicas(st.rss[b])) return specReplicas(st.rss[a]) > specReplicas(st.rss[b]);
+      if (specReplicas(st.rss[a]) != specReplicas(st.rss[b]))
+        return specReplicas(st.rss[a]) > specReplicas(st.rss[b]);
       return createdBefore(st.rss[b], st.rss[a]);  // newer first
     });
   } else if (toAdd < 0) {
     op = "down";
     std::sort(active.begin(), active.end(), [&](int a, int b) {
-      if (specReplicas(st.rss[a]) != specReplicas(st.rss[b])) return specReplicas(st.rss[a]) > specReplicas(st.rss[b]);
+      if (specReplicas(st.rss[a]) != specReplicas(st.rss[b]))
+        return specReplicas(st.rss[a]) > specReplicas(st.rss[b]);
       return createdBefore(st.rss[a], st.rss[b]);  // older first
     });
   }
@@ -500,7 +537,8 @@ bool DeploymentController::reconcileNewReplicaSet(DeploymentState& st) {
   if (cur > replicas) return scaleReplicaSetAndRecordEvent(st, st.newIdx, replicas);
   std::vector<const json::object*> all;
   for (auto& r : st.rss) all.push_back(&r);
-  return scaleReplicaSetAndRecordEvent(st, st.newIdx, newRSNewReplicas(st.d, all, st.rss[st.newIdx]));
+  return scaleReplicaSetAndRecordEvent(st, st.newIdx,
+                                       newRSNewReplicas(st.d, all, st.rss[st.newIdx]));
 }
 
 bool DeploymentController::reconcileOldReplicaSets(DeploymentState& st) {
@@ -516,11 +554,13 @@ bool DeploymentController::reconcileOldReplicaSets(DeploymentState& st) {
   const int64_t minAvailable = specReplicas(st.d) - maxUnavailable(st.d);
   int64_t newUnavailable = 0;
   if (st.newIdx >= 0)
-    newUnavailable = specReplicas(st.rss[st.newIdx]) - statusInt(st.rss[st.newIdx], "availableReplicas");
+    newUnavailable =
+        specReplicas(st.rss[st.newIdx]) - statusInt(st.rss[st.newIdx], "availableReplicas");
   int64_t maxScaledDown = allPods - minAvailable - newUnavailable;
   if (maxScaledDown <= 0) return false;
 
-  std::sort(olds.begin(), olds.end(), [&](int a, int b) { return createdBefore(st.rss[a], st.rss[b]); });
+  std::sort(olds.begin(), olds.end(),
+            [&](int a, int b) { return createdBefore(st.rss[a], st.rss[b]); });
   // First the old pods that are not available anyway (upstream cleanupUnhealthyReplicas).
   int64_t cleaned = 0;
   for (int i : olds) {
@@ -636,11 +676,13 @@ json::object DeploymentController::calculateStatus(const DeploymentState& st) {
   if (auto* c = old.if_contains("conditions")) status["conditions"] = *c;
   if (auto* c = old.if_contains("collisionCount")) status["collisionCount"] = *c;
   if (available >= specReplicas(st.d) - maxUnavailable(st.d))
-    setDeploymentCondition(status, newDeploymentCondition(kAvailable, "True", "MinimumReplicasAvailable",
-                                                          "Deployment has minimum availability."));
+    setDeploymentCondition(status,
+                           newDeploymentCondition(kAvailable, "True", "MinimumReplicasAvailable",
+                                                  "Deployment has minimum availability."));
   else
-    setDeploymentCondition(status, newDeploymentCondition(kAvailable, "False", "MinimumReplicasUnavailable",
-                                                          "Deployment does not have minimum availability."));
+    setDeploymentCondition(
+        status, newDeploymentCondition(kAvailable, "False", "MinimumReplicasUnavailable",
+                                       "Deployment does not have minimum availability."));
   return status;
 }
 
@@ -664,7 +706,8 @@ void DeploymentController::syncRolloutStatus(DeploymentState& st) {
     auto progressing = [&] {
       int64_t oldOld = statusInt(st.d, "replicas") - statusInt(st.d, "updatedReplicas");
       int64_t newOld = intAt(status, {"replicas"}) - intAt(status, {"updatedReplicas"});
-      return intAt(status, {"updatedReplicas"}) > statusInt(st.d, "updatedReplicas") || newOld < oldOld ||
+      return intAt(status, {"updatedReplicas"}) > statusInt(st.d, "updatedReplicas") ||
+             newOld < oldOld ||
              intAt(status, {"readyReplicas"}) > statusInt(st.d, "readyReplicas") ||
              intAt(status, {"availableReplicas"}) > statusInt(st.d, "availableReplicas");
     };
@@ -680,9 +723,11 @@ void DeploymentController::syncRolloutStatus(DeploymentState& st) {
       return *from + limit < syncClock().now();
     };
     if (deploymentComplete(st.d, status)) {
-      std::string msg = rsName.empty() ? "Deployment " + quoted(nameOf(st.d)) + " has successfully progressed."
-                                       : "ReplicaSet " + quoted(rsName) + " has successfully progressed.";
-      setDeploymentCondition(status, newDeploymentCondition(kProgressing, "True", kNewRSAvailable, msg));
+      std::string msg = rsName.empty()
+                            ? "Deployment " + quoted(nameOf(st.d)) + " has successfully progressed."
+                            : "ReplicaSet " + quoted(rsName) + " has successfully progressed.";
+      setDeploymentCondition(status,
+                             newDeploymentCondition(kProgressing, "True", kNewRSAvailable, msg));
     } else if (progressing()) {
       std::string msg = rsName.empty() ? "Deployment " + quoted(nameOf(st.d)) + " is progressing."
                                        : "ReplicaSet " + quoted(rsName) + " is progressing.";
@@ -694,8 +739,9 @@ void DeploymentController::syncRolloutStatus(DeploymentState& st) {
       removeDeploymentCondition(status, kProgressing);
       setDeploymentCondition(status, std::move(cond));
     } else if (timedOut()) {
-      std::string msg = rsName.empty() ? "Deployment " + quoted(nameOf(st.d)) + " has timed out progressing."
-                                       : "ReplicaSet " + quoted(rsName) + " has timed out progressing.";
+      std::string msg = rsName.empty()
+                            ? "Deployment " + quoted(nameOf(st.d)) + " has timed out progressing."
+                            : "ReplicaSet " + quoted(rsName) + " has timed out progressing.";
       setDeploymentCondition(status, newDeploymentCondition(kProgressing, "False", kTimedOut, msg));
     }
   }
@@ -705,8 +751,9 @@ void DeploymentController::syncRolloutStatus(DeploymentState& st) {
   for (int i : st.oldIdx())
     if (!failure) failure = findCondition(st.rss[i], kReplicaFailure);
   if (failure && stringAt(*failure, {"status"}) == "True") {
-    setDeploymentCondition(status, newDeploymentCondition(kReplicaFailure, "True", stringAt(*failure, {"reason"}),
-                                                          stringAt(*failure, {"message"})));
+    setDeploymentCondition(
+        status, newDeploymentCondition(kReplicaFailure, "True", stringAt(*failure, {"reason"}),
+                                       stringAt(*failure, {"message"})));
   } else {
     removeDeploymentCondition(status, kReplicaFailure);
   }
@@ -720,7 +767,8 @@ void DeploymentController::syncRolloutStatus(DeploymentState& st) {
   requeueStuckDeployment(st, status);
 }
 
-void DeploymentController::requeueStuckDeployment(const DeploymentState& st, const json::object& newStatus) {
+void DeploymentController::requeueStuckDeployment(const DeploymentState& st,
+                                                  const json::object& newStatus) {
   if (!hasProgressDeadline(st.d)) return;
   auto* cond = deploymentCondition(*objectAt(st.d, {"status"}), kProgressing);
   if (!cond) return;
@@ -730,7 +778,8 @@ void DeploymentController::requeueStuckDeployment(const DeploymentState& st, con
   auto deadline = *from + std::chrono::seconds(intAt(st.d, {"spec", "progressDeadlineSeconds"}));
   auto after = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - syncClock().now());
   // Timestamps have whole seconds: look again just after the deadline has certainly passed.
-  enqueueAfter(client::objectKey(st.d), std::max(after, std::chrono::milliseconds(0)) + std::chrono::milliseconds(1100));
+  enqueueAfter(client::objectKey(st.d),
+               std::max(after, std::chrono::milliseconds(0)) + std::chrono::milliseconds(1100));
 }
 
 }  // namespace skiff::controller

@@ -18,7 +18,8 @@ bool DiscoveredResource::supports(std::string_view verb) const {
 
 bool DiscoveredResource::aliasOfAnotherResource() const {
   const auto* info = api::ResourceRegistry::builtin().find(group, version, resource);
-  return info && info->storage && (info->storage->plural != resource || info->storage->group != group);
+  return info && info->storage &&
+         (info->storage->plural != resource || info->storage->group != group);
 }
 
 namespace {
@@ -34,7 +35,8 @@ void addResources(const json::object& doc, const std::string& group, const std::
     std::string name = api::stringAt(*r, {"name"});
     if (name.empty() || name.find('/') != std::string::npos) continue;  // subresources
     if (!seen.insert(name).second) continue;  // served by a preferred version already
-    DiscoveredResource d{group, version, name, api::stringAt(*r, {"kind"}), api::boolAt(*r, {"namespaced"}), {}};
+    DiscoveredResource d{
+        group, version, name, api::stringAt(*r, {"kind"}), api::boolAt(*r, {"namespaced"}), {}};
     if (auto* verbs = api::arrayAt(*r, {"verbs"}))
       for (const auto& verb : *verbs)
         if (verb.is_string()) d.verbs.emplace_back(verb.get_string());
@@ -86,7 +88,8 @@ std::vector<DiscoveredResource> ServerDiscovery::discover() {
       std::set<std::string> seen;
       for (const auto& version : versions) {
         try {
-          addResources(client_.request("GET", "/apis/" + group + "/" + version), group, version, seen, out);
+          addResources(client_.request("GET", "/apis/" + group + "/" + version), group, version,
+                       seen, out);
         } catch (const std::exception& e) {
           // An aggregated API that is down: its resources stay unknown until it answers.
           SKIFF_LOG_DEBUG("discovery of {}/{} failed error=\"{}\"", group, version, e.what());
@@ -104,7 +107,8 @@ StaticDiscovery::StaticDiscovery() {
     for (const auto& info : registry.all()) {
       if (info.group != gv.group || info.version != gv.version) continue;
       if (!seen.insert(info.group + "/" + info.plural).second) continue;
-      list_.push_back({info.group, info.version, info.plural, info.kind, info.namespaced, info.verbs});
+      list_.push_back(
+          {info.group, info.version, info.plural, info.kind, info.namespaced, info.verbs});
     }
 }
 
@@ -116,7 +120,9 @@ std::vector<DiscoveredResource> StaticDiscovery::resources() {
 
 void StaticDiscovery::remove(const std::string& group, const std::string& resource) {
   std::lock_guard lock(mu_);
-  std::erase_if(list_, [&](const DiscoveredResource& r) { return r.group == group && r.resource == resource; });
+  std::erase_if(list_, [&](const DiscoveredResource& r) {
+    return r.group == group && r.resource == resource;
+  });
 }
 
 void StaticDiscovery::failWith(std::string message) {

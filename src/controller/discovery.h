@@ -47,7 +47,8 @@ class ResourceDiscovery {
 
 class ServerDiscovery : public ResourceDiscovery {
  public:
-  ServerDiscovery(client::RestClient& client, std::chrono::milliseconds minInterval = std::chrono::seconds(5),
+  ServerDiscovery(client::RestClient& client,
+                  std::chrono::milliseconds minInterval = std::chrono::seconds(5),
                   const Clock& clock = realClock());
   std::vector<DiscoveredResource> resources() override;
 

@@ -51,7 +51,8 @@ int64_t scaledValue(const json::value& v, int64_t total) {
       size_t used = 0;
       int64_t percent = std::stoll(s.substr(0, s.size() - 1), &used);
       if (used != s.size() - 1) throw std::invalid_argument(s);
-      return static_cast<int64_t>(std::ceil(static_cast<double>(percent) * static_cast<double>(total) / 100.0));
+      return static_cast<int64_t>(
+          std::ceil(static_cast<double>(percent) * static_cast<double>(total) / 100.0));
     } catch (const std::logic_error&) {
       throw SyncError("invalid value for IntOrString: invalid value \"" + s + "\"");
     }
@@ -137,9 +138,10 @@ class DisruptionController : public QueueController {
   }
 
   // The controller scale behind a pod: {uid, replicas}, following ReplicaSet → Deployment.
-  std::optional<std::pair<std::string, int64_t>> scaleOf(const json::object& pod, const json::object& ref) {
-    std::string ns = namespaceOf(pod), kind = stringAt(ref, {"kind"}), name = stringAt(ref, {"name"}),
-                uid = stringAt(ref, {"uid"});
+  std::optional<std::pair<std::string, int64_t>> scaleOf(const json::object& pod,
+                                                         const json::object& ref) {
+    std::string ns = namespaceOf(pod), kind = stringAt(ref, {"kind"}),
+                name = stringAt(ref, {"name"}), uid = stringAt(ref, {"uid"});
     auto lookup = [&](client::SharedInformer& inf, const std::string& n,
                       const std::string& wantUid) -> client::ObjectPtr {
       auto obj = inf.get(makeKey(ns, n));
@@ -151,17 +153,20 @@ class DisruptionController : public QueueController {
     if (kind == "ReplicaSet" && group == "apps") {
       auto rs = lookup(replicaSets_, name, uid);
       if (!rs) return std::nullopt;
-      if (const json::object* owner = controllerRefOf(*rs); owner && stringAt(*owner, {"kind"}) == "Deployment")
+      if (const json::object* owner = controllerRefOf(*rs);
+          owner && stringAt(*owner, {"kind"}) == "Deployment")
         if (auto dep = lookup(deployments_, stringAt(*owner, {"name"}), stringAt(*owner, {"uid"})))
           return std::pair{uidOf(*dep), replicas(*dep)};
       return std::pair{uidOf(*rs), replicas(*rs)};
     }
     if (kind == "StatefulSet" && group == "apps") {
-      if (auto sts = lookup(statefulSets_, name, uid)) return std::pair{uidOf(*sts), replicas(*sts)};
+      if (auto sts = lookup(statefulSets_, name, uid))
+        return std::pair{uidOf(*sts), replicas(*sts)};
       return std::nullopt;
     }
     if (kind == "ReplicationController" && group.empty()) {
-      if (auto rc = lookup(replicationControllers_, name, uid)) return std::pair{uidOf(*rc), replicas(*rc)};
+      if (auto rc = lookup(replicationControllers_, name, uid))
+        return std::pair{uidOf(*rc), replicas(*rc)};
       return std::nullopt;
     }
     return std::nullopt;
@@ -171,7 +176,7 @@ class DisruptionController : public QueueController {
   int64_t expectedScale(const json::object& pdb, const std::vector<client::ObjectPtr>& pods,
                         std::vector<std::string>& unmanaged) {
     std::map<std::string, int64_t> scales;  // by the uid of the controller whose scale counts
-    std::set<std::string> resolved;          // pod controllerRef uids already looked up
+    std::set<std::string> resolved;         // pod controllerRef uids already looked up
     for (auto& pod : pods) {
       const json::object* ref = controllerRefOf(*pod);
       if (!ref) {
@@ -196,7 +201,8 @@ class DisruptionController : public QueueController {
 
   void trySync(const json::object& pdb) {
     auto pods = podsFor(pdb);
-    if (pods.empty()) recorder_.event(pdb, client::kEventTypeNormal, "NoPods", "No matching pods found");
+    if (pods.empty())
+      recorder_.event(pdb, client::kEventTypeNormal, "NoPods", "No matching pods found");
 
     int64_t expected = 0, desiredHealthy = 0;
     std::vector<std::string> unmanaged;
@@ -221,13 +227,14 @@ class DisruptionController : public QueueController {
       throw;
     }
     if (!unmanaged.empty()) {
-      std::string sel = json::serialize(valueAt(pdb, {"spec", "selector"}) ? *valueAt(pdb, {"spec", "selector"})
-                                                                            : json::value());
-      recorder_.event(pdb, client::kEventTypeWarning, "UnmanagedPods",
-                      "Pods selected by this PodDisruptionBudget (selector: " + sel +
-                          ") were found to be unmanaged. As a result, the status of the PDB cannot be "
-                          "calculated correctly, which may result in undefined behavior. To account for "
-                          "these pods please set \".spec.minAvailable\" field of the PDB to an integer value.");
+      std::string sel = json::serialize(
+          valueAt(pdb, {"spec", "selector"}) ? *valueAt(pdb, {"spec", "selector"}) : json::value());
+      recorder_.event(
+          pdb, client::kEventTypeWarning, "UnmanagedPods",
+          "Pods selected by this PodDisruptionBudget (selector: " + sel +
+              ") were found to be unmanaged. As a result, the status of the PDB cannot be "
+              "calculated correctly, which may result in undefined behavior. To account for "
+              "these pods please set \".spec.minAvailable\" field of the PDB to an integer value.");
     }
 
     // disruptedPods: keep the entries of live pods not yet past the deletion timeout.
@@ -243,8 +250,9 @@ class DisruptionController : public QueueController {
       if (!parseTime(std::string(t->get_string()), when)) continue;
       auto deadline = when + kDeletionTimeout;
       if (deadline < now) {
-        recorder_.event(*pod, client::kEventTypeWarning, "NotDeleted",
-                        "Pod was expected by PDB " + client::objectKey(pdb) + " to be deleted but it wasn't");
+        recorder_.event(
+            *pod, client::kEventTypeWarning, "NotDeleted",
+            "Pod was expected by PDB " + client::objectKey(pdb) + " to be deleted but it wasn't");
         continue;
       }
       disrupted[nameOf(*pod)] = *t;
@@ -261,7 +269,8 @@ class DisruptionController : public QueueController {
 
     writeStatus(pdb, healthy, desiredHealthy, expected, allowed, disrupted);
     if (recheck) {
-      auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(*recheck - now) + std::chrono::seconds(1);
+      auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(*recheck - now) +
+                   std::chrono::seconds(1);
       enqueueAfter(client::objectKey(pdb), delay);
     }
   }
@@ -290,16 +299,18 @@ class DisruptionController : public QueueController {
     return false;
   }
 
-  void writeStatus(const json::object& pdb, int64_t healthy, int64_t desired, int64_t expected, int64_t allowed,
-                   const json::object& disrupted) {
+  void writeStatus(const json::object& pdb, int64_t healthy, int64_t desired, int64_t expected,
+                   int64_t allowed, const json::object& disrupted) {
     json::object updated = pdb;
     json::object& status = ensureObject(updated, {"status"});
     status["currentHealthy"] = healthy;
     status["desiredHealthy"] = desired;
     status["expectedPods"] = expected;
     status["disruptionsAllowed"] = allowed;
-    if (disrupted.empty()) status.erase("disruptedPods");
-    else status["disruptedPods"] = disrupted;
+    if (disrupted.empty())
+      status.erase("disruptedPods");
+    else
+      status["disruptedPods"] = disrupted;
     status["observedGeneration"] = intAt(pdb, {"metadata", "generation"});
     updateAllowedCondition(updated);
     if (updated == pdb) return;  // up to date: no write

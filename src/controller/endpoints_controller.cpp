@@ -59,9 +59,10 @@ bool truncate(std::vector<Subset>& subsets) {
     while (m.size() > keep) m.erase(std::prev(m.end()));
   };
   for (auto& s : subsets) {
-    size_t wantReady = totalReady == 0 ? 0
-                                       : static_cast<size_t>(std::ceil(static_cast<double>(s.ready.size()) /
-                                                                       totalReady * canReady));
+    size_t wantReady = totalReady == 0
+                           ? 0
+                           : static_cast<size_t>(std::ceil(static_cast<double>(s.ready.size()) /
+                                                           totalReady * canReady));
     size_t wantNotReady =
         totalNotReady == 0 ? 0
                            : static_cast<size_t>(std::ceil(static_cast<double>(s.notReady.size()) /
@@ -179,21 +180,26 @@ class EndpointsController : public QueueController {
     json::object labels;
     if (const json::object* l = objectAt(*service, {"metadata", "labels"})) labels = *l;
     labels[kLabelEndpointsManagedBy] = kEndpointsControllerName;
-    if (isHeadless(*service)) labels[kLabelHeadless] = "";
-    else labels.erase(kLabelHeadless);
+    if (isHeadless(*service))
+      labels[kLabelHeadless] = "";
+    else
+      labels.erase(kLabelHeadless);
 
     auto current = endpoints_.get(key);
     if (current) {
       const json::value* curSubsets = current->if_contains("subsets");
-      json::array existing = curSubsets && curSubsets->is_array() ? curSubsets->get_array() : json::array{};
+      json::array existing =
+          curSubsets && curSubsets->is_array() ? curSubsets->get_array() : json::array{};
       const json::object* curLabels = objectAt(*current, {"metadata", "labels"});
-      bool capacityOk = truncated == (stringAt(*current, {"metadata", "annotations", kAnnotationOverCapacity}) ==
-                                      "truncated") &&
-                        (truncated || !valueAt(*current, {"metadata", "annotations", kAnnotationOverCapacity}));
+      bool capacityOk =
+          truncated == (stringAt(*current, {"metadata", "annotations", kAnnotationOverCapacity}) ==
+                        "truncated") &&
+          (truncated || !valueAt(*current, {"metadata", "annotations", kAnnotationOverCapacity}));
       if (existing == desiredSubsets && curLabels && *curLabels == labels && capacityOk) return;
     }
 
-    json::object ep = current ? *current : json::object{{"apiVersion", "v1"}, {"kind", "Endpoints"}};
+    json::object ep =
+        current ? *current : json::object{{"apiVersion", "v1"}, {"kind", "Endpoints"}};
     json::object& meta = ensureObject(ep, {"metadata"});
     meta["name"] = name;
     meta["namespace"] = ns;
@@ -204,14 +210,18 @@ class EndpointsController : public QueueController {
       if (const json::value* cs = current->if_contains("subsets"))
         subsetsChanged = !(cs->is_array() && cs->get_array() == desiredSubsets);
     if (subsetsChanged) annotations[kAnnotationTriggerTime] = nowTime();
-    if (truncated) annotations[kAnnotationOverCapacity] = "truncated";
-    else annotations.erase(kAnnotationOverCapacity);
+    if (truncated)
+      annotations[kAnnotationOverCapacity] = "truncated";
+    else
+      annotations.erase(kAnnotationOverCapacity);
     if (annotations.empty()) meta.erase("annotations");
     ep["subsets"] = desiredSubsets;
 
     try {
-      if (current) client_.update(client::resources::endpoints, ns, ep);
-      else client_.create(client::resources::endpoints, ns, ep);
+      if (current)
+        client_.update(client::resources::endpoints, ns, ep);
+      else
+        client_.create(client::resources::endpoints, ns, ep);
     } catch (const ApiError& e) {
       // A terminating namespace refuses new objects: nothing to do there.
       if (!current && e.code() == 403) return;

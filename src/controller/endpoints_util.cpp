@@ -19,7 +19,9 @@ std::optional<api::LabelSelector> serviceSelector(const json::object& service) {
   }
 }
 
-bool isHeadless(const json::object& service) { return stringAt(service, {"spec", "clusterIP"}) == "None"; }
+bool isHeadless(const json::object& service) {
+  return stringAt(service, {"spec", "clusterIP"}) == "None";
+}
 
 std::string podIp(const json::object& pod) {
   std::string ip = stringAt(pod, {"status", "podIP"});
@@ -91,10 +93,8 @@ std::vector<ResolvedPort> resolvePorts(const json::object& service, const json::
 }
 
 json::object podTargetRef(const json::object& pod) {
-  return json::object{{"kind", "Pod"},
-                      {"namespace", namespaceOf(pod)},
-                      {"name", nameOf(pod)},
-                      {"uid", uidOf(pod)}};
+  return json::object{
+      {"kind", "Pod"}, {"namespace", namespaceOf(pod)}, {"name", nameOf(pod)}, {"uid", uidOf(pod)}};
 }
 
 std::string podHostname(const json::object& pod, const json::object& service) {

@@ -18,7 +18,8 @@ inline constexpr const char* kSliceControllerName = "endpointslice-controller.k8
 inline constexpr const char* kLabelEndpointsManagedBy = "endpoints.kubernetes.io/managed-by";
 inline constexpr const char* kEndpointsControllerName = "endpoint-controller";
 inline constexpr const char* kLabelHeadless = "service.kubernetes.io/headless";
-inline constexpr const char* kAnnotationTriggerTime = "endpoints.kubernetes.io/last-change-trigger-time";
+inline constexpr const char* kAnnotationTriggerTime =
+    "endpoints.kubernetes.io/last-change-trigger-time";
 inline constexpr const char* kAnnotationOverCapacity = "endpoints.kubernetes.io/over-capacity";
 
 // spec.selector of a Service (a plain label map) as a selector; nullopt when the Service has

@@ -38,10 +38,13 @@ json::array portsJson(const std::vector<ResolvedPort>& ports) {
 // Identity of an endpoint across syncs: the pod it stands for.
 std::string endpointId(const json::object& ep) {
   const json::object* ref = objectAt(ep, {"targetRef"});
-  if (ref) return stringAt(*ref, {"namespace"}) + "/" + stringAt(*ref, {"name"}) + "/" + stringAt(*ref, {"uid"});
+  if (ref)
+    return stringAt(*ref, {"namespace"}) + "/" + stringAt(*ref, {"name"}) + "/" +
+           stringAt(*ref, {"uid"});
   const json::array* addrs = arrayAt(ep, {"addresses"});
-  return addrs && !addrs->empty() && addrs->front().is_string() ? "ip/" + std::string(addrs->front().get_string())
-                                                                : "";
+  return addrs && !addrs->empty() && addrs->front().is_string()
+             ? "ip/" + std::string(addrs->front().get_string())
+             : "";
 }
 
 // The slices we wrote and deleted per service, to notice a cache that has not caught up with
@@ -58,7 +61,8 @@ class SliceTracker {
   }
   // True when the cache shows every write recorded for `service` (entries it confirms are
   // forgotten).
-  bool cacheCurrent(const std::string& service, const std::function<int64_t(const std::string&)>& cachedRv) {
+  bool cacheCurrent(const std::string& service,
+                    const std::function<int64_t(const std::string&)>& cachedRv) {
     std::lock_guard lock(mu_);
     auto it = written_.find(service);
     if (it == written_.end()) return true;
@@ -66,7 +70,8 @@ class SliceTracker {
     for (auto e = it->second.begin(); e != it->second.end();) {
       int64_t seen = cachedRv(e->first);  // 0 when absent from the cache
       bool ok = e->second < 0 ? seen == 0 : seen >= e->second;
-      if (ok) e = it->second.erase(e);
+      if (ok)
+        e = it->second.erase(e);
       else {
         current = false;
         ++e;
@@ -123,12 +128,14 @@ class EndpointSliceController : public QueueController {
         .onAdd = [this](const json::object& n) { enqueueServicesOnNode(nameOf(n)); },
         .onUpdate =
             [this](const json::object& o, const json::object& n) {
-              if (stringAt(o, {"metadata", "labels", kZoneLabel}) != stringAt(n, {"metadata", "labels", kZoneLabel}))
+              if (stringAt(o, {"metadata", "labels", kZoneLabel}) !=
+                  stringAt(n, {"metadata", "labels", kZoneLabel}))
                 enqueueServicesOnNode(nameOf(n));
             },
     });
     auto onSlice = [this](const json::object& slice) {
-      if (stringAt(slice, {"metadata", "labels", kLabelSliceManagedBy}) != kSliceControllerName) return;
+      if (stringAt(slice, {"metadata", "labels", kLabelSliceManagedBy}) != kSliceControllerName)
+        return;
       auto svc = stringAt(slice, {"metadata", "labels", kLabelServiceName});
       if (!svc.empty()) enqueueKey(makeKey(namespaceOf(slice), svc));
     };
@@ -185,16 +192,20 @@ class EndpointSliceController : public QueueController {
   using EndpointsByPorts = std::map<std::vector<ResolvedPort>, std::vector<json::object>>;
 
   // The slices this controller manages for the Service ns/name.
-  std::vector<client::ObjectPtr> managedSlices(const std::string& ns, const std::string& name) const {
+  std::vector<client::ObjectPtr> managedSlices(const std::string& ns,
+                                               const std::string& name) const {
     std::vector<client::ObjectPtr> existing;
-    for (auto& s : slices_.byIndex(client::kIndexLabel, std::string(kLabelServiceName) + "=" + name))
-      if (namespaceOf(*s) == ns && stringAt(*s, {"metadata", "labels", kLabelSliceManagedBy}) == kSliceControllerName)
+    for (auto& s :
+         slices_.byIndex(client::kIndexLabel, std::string(kLabelServiceName) + "=" + name))
+      if (namespaceOf(*s) == ns &&
+          stringAt(*s, {"metadata", "labels", kLabelSliceManagedBy}) == kSliceControllerName)
         existing.push_back(s);
     return existing;
   }
 
   // Desired endpoints per port set; a Service with no endpoints still has one (empty) set.
-  EndpointsByPorts desiredEndpoints(const json::object& service, const api::LabelSelector& selector) const {
+  EndpointsByPorts desiredEndpoints(const json::object& service,
+                                    const api::LabelSelector& selector) const {
     EndpointsByPorts desired;
     for (const auto& pod : selectedPods(pods_, service, selector)) {
       if (!shouldPodBeInEndpoints(*pod, true)) continue;
@@ -210,14 +221,17 @@ class EndpointSliceController : public QueueController {
 
   // Which slice holds which endpoints: endpoints that stay keep their slice, new ones fill
   // free room before new slices are planned. Slices no longer needed go to `spare`.
-  std::vector<Planned> planSlices(const EndpointsByPorts& desired, const std::vector<client::ObjectPtr>& existing,
+  std::vector<Planned> planSlices(const EndpointsByPorts& desired,
+                                  const std::vector<client::ObjectPtr>& existing,
                                   std::vector<client::ObjectPtr>& spare) const {
     // Existing slices by port set; slices of port sets no longer wanted are spare.
     std::map<std::vector<ResolvedPort>, std::vector<client::ObjectPtr>> existingBySet;
     for (auto& s : existing) {
       auto ports = slicePorts(*s);
-      if (desired.contains(ports) && stringAt(*s, {"addressType"}) == "IPv4") existingBySet[ports].push_back(s);
-      else spare.push_back(s);
+      if (desired.contains(ports) && stringAt(*s, {"addressType"}) == "IPv4")
+        existingBySet[ports].push_back(s);
+      else
+        spare.push_back(s);
     }
     std::vector<Planned> plan;
     for (auto& [ports, eps] : desired) {
@@ -287,8 +301,9 @@ class EndpointSliceController : public QueueController {
   static void reuseSpareSlices(std::vector<Planned>& plan, std::vector<client::ObjectPtr>& spare) {
     for (auto& p : plan) {
       if (p.base) continue;
-      auto it = std::find_if(spare.begin(), spare.end(),
-                             [](const client::ObjectPtr& s) { return stringAt(*s, {"addressType"}) == "IPv4"; });
+      auto it = std::find_if(spare.begin(), spare.end(), [](const client::ObjectPtr& s) {
+        return stringAt(*s, {"addressType"}) == "IPv4";
+      });
       if (it == spare.end()) break;
       p.base = *it;
       spare.erase(it);
@@ -297,7 +312,8 @@ class EndpointSliceController : public QueueController {
   }
 
   // Creates or updates the planned slices that differ from what is stored.
-  void writeSlices(const std::string& key, const json::object& service, const std::vector<Planned>& plan) {
+  void writeSlices(const std::string& key, const json::object& service,
+                   const std::vector<Planned>& plan) {
     auto [ns, name] = splitKey(key);
     json::object labels = sliceLabels(service);
     for (auto& p : plan) {
@@ -325,8 +341,9 @@ class EndpointSliceController : public QueueController {
       slice["endpoints"] = std::move(endpointsJson);
       slice["ports"] = std::move(ports);
       try {
-        json::object written = p.base ? client_.update(client::resources::endpointSlices, ns, slice)
-                                       : client_.create(client::resources::endpointSlices, ns, slice);
+        json::object written = p.base
+                                   ? client_.update(client::resources::endpointSlices, ns, slice)
+                                   : client_.create(client::resources::endpointSlices, ns, slice);
         tracker_.wrote(key, nameOf(written), rvOf(written));
       } catch (const ApiError& e) {
         if (!p.base && e.code() == 403) return;  // terminating namespace
@@ -369,8 +386,10 @@ class EndpointSliceController : public QueueController {
     labels.erase(kLabelSliceManagedBy);
     labels[kLabelServiceName] = nameOf(service);
     labels[kLabelSliceManagedBy] = kSliceControllerName;
-    if (isHeadless(service)) labels[kLabelHeadless] = "";
-    else labels.erase(kLabelHeadless);
+    if (isHeadless(service))
+      labels[kLabelHeadless] = "";
+    else
+      labels.erase(kLabelHeadless);
     return labels;
   }
 
@@ -379,7 +398,8 @@ class EndpointSliceController : public QueueController {
     if (const json::array* ports = arrayAt(slice, {"ports"}))
       for (const auto& p : *ports)
         if (const json::object* po = p.if_object())
-          out.push_back(ResolvedPort{stringAt(*po, {"name"}), intAt(*po, {"port"}), stringAt(*po, {"protocol"}, "TCP"),
+          out.push_back(ResolvedPort{stringAt(*po, {"name"}), intAt(*po, {"port"}),
+                                     stringAt(*po, {"protocol"}, "TCP"),
                                      stringAt(*po, {"appProtocol"})});
     std::sort(out.begin(), out.end());
     return out;
@@ -390,14 +410,17 @@ class EndpointSliceController : public QueueController {
     bool terminating = isBeingDeleted(pod);
     // "ready" is never true for a terminating pod unless the Service publishes everything.
     bool ready = boolAt(service, {"spec", "publishNotReadyAddresses"}) || (serving && !terminating);
-    json::object ep{{"addresses", json::array{json::value(podIp(pod))}},
-                    {"conditions", json::object{{"ready", ready}, {"serving", serving}, {"terminating", terminating}}}};
+    json::object ep{
+        {"addresses", json::array{json::value(podIp(pod))}},
+        {"conditions",
+         json::object{{"ready", ready}, {"serving", serving}, {"terminating", terminating}}}};
     if (auto h = podHostname(pod, service); !h.empty()) ep["hostname"] = h;
     ep["targetRef"] = podTargetRef(pod);
     if (auto node = stringAt(pod, {"spec", "nodeName"}); !node.empty()) {
       ep["nodeName"] = node;
       if (auto n = nodes_.get(node))
-        if (auto zone = stringAt(*n, {"metadata", "labels", kZoneLabel}); !zone.empty()) ep["zone"] = zone;
+        if (auto zone = stringAt(*n, {"metadata", "labels", kZoneLabel}); !zone.empty())
+          ep["zone"] = zone;
     }
     return ep;
   }

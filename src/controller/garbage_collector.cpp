@@ -27,8 +27,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -100,8 +100,8 @@ std::string groupOf(const std::string& apiVersion) {
 // (other versions share its objects). Events are skipped like upstream: they are many,
 // short-lived, and nothing owns them.
 bool monitored(const DiscoveredResource& r) {
-  return r.supports("list") && r.supports("watch") && r.supports("delete") && r.resource != "events" &&
-         !r.aliasOfAnotherResource();
+  return r.supports("list") && r.supports("watch") && r.supports("delete") &&
+         r.resource != "events" && !r.aliasOfAnotherResource();
 }
 
 // How often the set of monitored resources follows discovery (upstream: 30 s).
@@ -131,8 +131,10 @@ class GarbageCollector : public QueueController {
   void sync(const std::string& key) override {
     if (key.size() < 3) return;
     std::string uid = key.substr(2);
-    if (key.starts_with("d/")) attemptToDelete(uid);
-    else if (key.starts_with("o/")) processDeletingOwner(uid);
+    if (key.starts_with("d/"))
+      attemptToDelete(uid);
+    else if (key.starts_with("o/"))
+      processDeletingOwner(uid);
   }
 
  private:
@@ -160,12 +162,16 @@ class GarbageCollector : public QueueController {
         first = monitors_.empty();
       }
       if (!first) {
-        SKIFF_LOG_WARN("garbagecollector: discovery failed, keeping the monitored resources error=\"{}\"", e.what());
+        SKIFF_LOG_WARN(
+            "garbagecollector: discovery failed, keeping the monitored resources error=\"{}\"",
+            e.what());
         return;
       }
       // Not even a first answer (the server is not up yet): start with the built-in
       // resources; the next resync brings the rest.
-      SKIFF_LOG_WARN("garbagecollector: discovery failed, monitoring the built-in resources error=\"{}\"", e.what());
+      SKIFF_LOG_WARN(
+          "garbagecollector: discovery failed, monitoring the built-in resources error=\"{}\"",
+          e.what());
       served = StaticDiscovery().resources();
     }
     std::map<std::string, ResourcePtr> kinds;
@@ -195,7 +201,8 @@ class GarbageCollector : public QueueController {
       kinds_ = std::move(kinds);
     }
     for (auto& m : removed) {
-      SKIFF_LOG_INFO("garbagecollector: {} is no longer served, stopping its monitor", qualifiedResource(*m.resource));
+      SKIFF_LOG_INFO("garbagecollector: {} is no longer served, stopping its monitor",
+                     qualifiedResource(*m.resource));
       m.active->store(false);
       m.informer->stop();
     }
@@ -203,9 +210,18 @@ class GarbageCollector : public QueueController {
       ResourcePtr ri = m.resource;
       auto active = m.active;
       m.informer->addEventHandler({
-          .onAdd = [this, ri, active](const json::object& obj) { if (*active) observe(ri, obj); },
-          .onUpdate = [this, ri, active](const json::object&, const json::object& obj) { if (*active) observe(ri, obj); },
-          .onDelete = [this, active](const json::object& obj) { if (*active) forget(obj); },
+          .onAdd =
+              [this, ri, active](const json::object& obj) {
+                if (*active) observe(ri, obj);
+              },
+          .onUpdate =
+              [this, ri, active](const json::object&, const json::object& obj) {
+                if (*active) observe(ri, obj);
+              },
+          .onDelete =
+              [this, active](const json::object& obj) {
+                if (*active) forget(obj);
+              },
       });
     }
     if (!added.empty()) startMonitors();
@@ -231,7 +247,8 @@ class GarbageCollector : public QueueController {
       if (auto it = kinds_.find(group + "/" + kind); it != kinds_.end()) return it->second;
     }
     const auto& registry = api::ResourceRegistry::builtin();
-    std::string version = apiVersion.substr(apiVersion.find('/') == std::string::npos ? 0 : apiVersion.find('/') + 1);
+    std::string version =
+        apiVersion.substr(apiVersion.find('/') == std::string::npos ? 0 : apiVersion.find('/') + 1);
     const api::ResourceInfo* info = registry.findKind(group, version, kind);
     if (!info)
       for (const auto& i : registry.all())
@@ -275,7 +292,8 @@ class GarbageCollector : public QueueController {
       // check sorts that out); one seen in another namespace is not a valid owner. Checked
       // when the references are new, not on every status update of the dependent.
       else if (oldOwners != newOwners || oldOwners.empty())
-        if (owner == nodes_.end() || (owner->second.info->namespaced && owner->second.ns != node.ns))
+        if (owner == nodes_.end() ||
+            (owner->second.info->namespaced && owner->second.ns != node.ns))
           needsCheck = true;
     }
     touchedOwners = oldOwners;
@@ -376,8 +394,10 @@ class GarbageCollector : public QueueController {
           kept.push_back(r);
       if (kept.size() == refs->size()) return;
       auto& meta = (*obj)["metadata"].as_object();
-      if (kept.empty()) meta.erase("ownerReferences");
-      else meta["ownerReferences"] = std::move(kept);
+      if (kept.empty())
+        meta.erase("ownerReferences");
+      else
+        meta["ownerReferences"] = std::move(kept);
       try {
         client_.update(toResource(*node.info), node.ns, *obj);
         return;
@@ -396,8 +416,10 @@ class GarbageCollector : public QueueController {
       json::array kept;
       for (const auto& f : meta["finalizers"].as_array())
         if (!(f.is_string() && f.as_string() == finalizer)) kept.push_back(f);
-      if (kept.empty()) meta.erase("finalizers");
-      else meta["finalizers"] = std::move(kept);
+      if (kept.empty())
+        meta.erase("finalizers");
+      else
+        meta["finalizers"] = std::move(kept);
       try {
         client_.update(toResource(*node.info), node.ns, *obj);
         return;
@@ -410,12 +432,13 @@ class GarbageCollector : public QueueController {
 
   enum class OwnerState { Solid, Dangling, Waiting };
 
-  OwnerState ownerState(const Node& dependent, const json::object& dependentObj, const OwnerRef& ref) {
+  OwnerState ownerState(const Node& dependent, const json::object& dependentObj,
+                        const OwnerRef& ref) {
     ResourcePtr info = resolveKind(ref.apiVersion, ref.kind);
     if (!info) {
       // A kind skiff does not serve cannot be verified: never delete on a guess.
-      SKIFF_LOG_DEBUG("garbagecollector: unknown owner kind {} {} of {}/{}", ref.apiVersion, ref.kind,
-                      dependent.ns, dependent.name);
+      SKIFF_LOG_DEBUG("garbagecollector: unknown owner kind {} {} of {}/{}", ref.apiVersion,
+                      ref.kind, dependent.ns, dependent.name);
       return OwnerState::Solid;
     }
     if (info->namespaced && dependent.ns.empty()) {
@@ -428,7 +451,8 @@ class GarbageCollector : public QueueController {
     try {
       auto owner = client_.get(toResource(*info), info->namespaced ? dependent.ns : "", ref.name);
       if (uidOf(owner) != ref.uid) return OwnerState::Dangling;
-      if (isBeingDeleted(owner) && hasFinalizer(owner, kForegroundFinalizer)) return OwnerState::Waiting;
+      if (isBeingDeleted(owner) && hasFinalizer(owner, kForegroundFinalizer))
+        return OwnerState::Waiting;
       return OwnerState::Solid;
     } catch (const ApiError& e) {
       if (e.code() == 404) return OwnerState::Dangling;
@@ -446,9 +470,15 @@ class GarbageCollector : public QueueController {
     std::set<std::string> solid, dangling, waiting;
     for (const auto& ref : refs) {
       switch (ownerState(*node, *latest, ref)) {
-        case OwnerState::Solid: solid.insert(ref.uid); break;
-        case OwnerState::Dangling: dangling.insert(ref.uid); break;
-        case OwnerState::Waiting: waiting.insert(ref.uid); break;
+        case OwnerState::Solid:
+          solid.insert(ref.uid);
+          break;
+        case OwnerState::Dangling:
+          dangling.insert(ref.uid);
+          break;
+        case OwnerState::Waiting:
+          waiting.insert(ref.uid);
+          break;
       }
     }
     if (!solid.empty()) {
@@ -505,7 +535,7 @@ class GarbageCollector : public QueueController {
 
   std::shared_ptr<ResourceDiscovery> discovery_;
   std::mutex monitorMu_;
-  std::map<std::string, Monitor> monitors_;  // "group/plural"
+  std::map<std::string, Monitor> monitors_;   // "group/plural"
   std::map<std::string, ResourcePtr> kinds_;  // "group/Kind" of every discovered resource
   bool running_ = false;
 

@@ -79,7 +79,8 @@ bool isPodFailed(const json::object& pod, const json::object& job) {
 
 int64_t resourceVersionOf(const json::object& obj) {
   auto rv = stringAt(obj, {"metadata", "resourceVersion"});
-  if (rv.empty() || rv.size() > 18 || rv.find_first_not_of("0123456789") != std::string::npos) return 0;
+  if (rv.empty() || rv.size() > 18 || rv.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
   return std::stoll(rv);
 }
 
@@ -90,7 +91,8 @@ bool isIndexed(const json::object& job) {
 // The pod's completion index, or -1 when it has none or it is out of [0, completions).
 int64_t podIndex(const json::object& pod, int64_t completions) {
   std::string s = stringAt(pod, {"metadata", "annotations", kJobCompletionIndexAnnotation});
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+    return -1;
   int64_t i = std::stoll(s);
   return i < completions ? i : -1;
 }
@@ -101,7 +103,8 @@ std::set<int64_t> parseIndexes(const std::string& s, int64_t completions) {
   size_t start = 0;
   while (start < s.size()) {
     size_t comma = s.find(',', start);
-    std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string part =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? s.size() : comma + 1;
     size_t dash = part.find('-');
     try {
@@ -177,8 +180,10 @@ class JobController : public QueueController {
             [this](const json::object& p) {
               if (auto key = jobKeyOf(p)) {
                 noteOrphan(*key, p);
-                if (isBeingDeleted(p)) expectations_.deletionObserved(*key);
-                else expectations_.creationObserved(*key);
+                if (isBeingDeleted(p))
+                  expectations_.deletionObserved(*key);
+                else
+                  expectations_.creationObserved(*key);
                 enqueueKey(*key);
               }
             },
@@ -318,10 +323,12 @@ void JobController::removeFinalizer(const json::object& pod) {
     if (!(*fins)[i].is_string() || (*fins)[i].get_string() != kJobTrackingFinalizer) continue;
     // test+remove: only this finalizer at this position goes, whatever others do meanwhile.
     std::string path = "/metadata/finalizers/" + std::to_string(i);
-    json::array patch{json::object{{"op", "test"}, {"path", path}, {"value", kJobTrackingFinalizer}},
-                      json::object{{"op", "remove"}, {"path", path}}};
+    json::array patch{
+        json::object{{"op", "test"}, {"path", path}, {"value", kJobTrackingFinalizer}},
+        json::object{{"op", "remove"}, {"path", path}}};
     try {
-      client_.patch(client::resources::pods, namespaceOf(pod), nameOf(pod), client::PatchType::Json, patch);
+      client_.patch(client::resources::pods, namespaceOf(pod), nameOf(pod), client::PatchType::Json,
+                    patch);
     } catch (const ApiError& e) {
       if (e.code() != 404) throw;
     }
@@ -340,9 +347,9 @@ json::object JobController::createPod(const json::object& job, int64_t index) {
   auto& meta = pod["metadata"].as_object();
   // The generated selector puts these in the template; a manual selector may not.
   auto& labels = ensureObject(meta, {"labels"});
-  for (const auto& [k, v] : {std::pair{kJobControllerUidLabel, uidOf(job)}, std::pair{kJobNameLabel, jobName},
-                             std::pair{kLegacyControllerUidLabel, uidOf(job)},
-                             std::pair{kLegacyJobNameLabel, jobName}})
+  for (const auto& [k, v] :
+       {std::pair{kJobControllerUidLabel, uidOf(job)}, std::pair{kJobNameLabel, jobName},
+        std::pair{kLegacyControllerUidLabel, uidOf(job)}, std::pair{kLegacyJobNameLabel, jobName}})
     if (!labels.contains(k) && v.size() <= 63) labels[k] = v;
   meta["finalizers"] = json::array{json::string(kJobTrackingFinalizer)};
   if (index >= 0) {
@@ -362,10 +369,11 @@ json::object JobController::createPod(const json::object& job, int64_t index) {
         env.get_array().push_back(json::object{
             {"name", "JOB_COMPLETION_INDEX"},
             {"valueFrom",
-             json::object{{"fieldRef",
-                           json::object{{"apiVersion", "v1"},
-                                        {"fieldPath", "metadata.annotations['" +
-                                                          kJobCompletionIndexAnnotation + "']"}}}}}});
+             json::object{
+                 {"fieldRef",
+                  json::object{{"apiVersion", "v1"},
+                               {"fieldPath", "metadata.annotations['" +
+                                                 kJobCompletionIndexAnnotation + "']"}}}}}});
       }
     }
   }
@@ -382,7 +390,8 @@ void JobController::deletePods(const json::object& job, const std::string& key,
     try {
       removeFinalizer(*p);
       client_.remove(client::resources::pods, namespaceOf(*p), nameOf(*p));
-      recorder_.event(job, client::kEventTypeNormal, "SuccessfulDelete", "Deleted pod: " + nameOf(*p));
+      recorder_.event(job, client::kEventTypeNormal, "SuccessfulDelete",
+                      "Deleted pod: " + nameOf(*p));
     } catch (const ApiError& e) {
       expectations_.deletionObserved(key);
       if (e.code() == 404) continue;
@@ -481,7 +490,8 @@ void JobController::releaseFinishedPods(const State& st) {
   // Nothing more to count or create; pods still holding the finalizer are released (all of
   // them when the Job itself is going, so the garbage collector can remove them).
   for (const auto& p : st.pods)
-    if (hasTrackingFinalizer(*p) && (isPodTerminal(*p) || isBeingDeleted(*p) || isBeingDeleted(st.job)))
+    if (hasTrackingFinalizer(*p) &&
+        (isPodTerminal(*p) || isBeingDeleted(*p) || isBeingDeleted(st.job)))
       removeFinalizer(*p);
 }
 
@@ -490,7 +500,8 @@ void JobController::releaseFinishedPods(const State& st) {
 void JobController::recordFinishedPods(State& st) {
   st.uncountedSucceeded = uidSet(st.status, "succeeded");
   st.uncountedFailed = uidSet(st.status, "failed");
-  if (st.indexed) st.completedIndexes = parseIndexes(stringAt(st.status, {"completedIndexes"}), st.completions);
+  if (st.indexed)
+    st.completedIndexes = parseIndexes(stringAt(st.status, {"completedIndexes"}), st.completions);
   bool newlyFinished = false;
   int newFailures = 0, newSuccesses = 0;
   for (const auto& p : st.pods) {
@@ -530,13 +541,15 @@ void JobController::countFinishedPods(State& st) {
   if (!st.uncountedSucceeded.empty() || !st.uncountedFailed.empty()) {
     for (const auto& p : st.pods) {
       const std::string puid = uidOf(*p);
-      if ((st.uncountedSucceeded.count(puid) || st.uncountedFailed.count(puid)) && hasTrackingFinalizer(*p) &&
-          !finalizerRemovalPending(puid))
+      if ((st.uncountedSucceeded.count(puid) || st.uncountedFailed.count(puid)) &&
+          hasTrackingFinalizer(*p) && !finalizerRemovalPending(puid))
         removeFinalizer(*p);
     }
     if (!st.indexed)
-      st.status["succeeded"] = intAt(st.status, {"succeeded"}) + static_cast<int64_t>(st.uncountedSucceeded.size());
-    st.status["failed"] = intAt(st.status, {"failed"}) + static_cast<int64_t>(st.uncountedFailed.size());
+      st.status["succeeded"] =
+          intAt(st.status, {"succeeded"}) + static_cast<int64_t>(st.uncountedSucceeded.size());
+    st.status["failed"] =
+        intAt(st.status, {"failed"}) + static_cast<int64_t>(st.uncountedFailed.size());
   }
   st.status["uncountedTerminatedPods"] = json::object{};
   if (st.indexed) {
@@ -572,19 +585,22 @@ void JobController::followSuspend(State& st) {
     recorder_.event(st.job, client::kEventTypeNormal, "Resumed", "Job resumed");
     st.status["startTime"] = nowTime();
   }
-  if (!st.suspended && stringAt(st.status, {"startTime"}).empty()) st.status["startTime"] = nowTime();
+  if (!st.suspended && stringAt(st.status, {"startTime"}).empty())
+    st.status["startTime"] = nowTime();
 }
 
 // Step 5: success or failure criteria (interim conditions first, as v1.32 does).
 void JobController::checkFinished(State& st) {
   if (conditionTrue(st.job, "FailureTarget")) {
     auto* c = findCondition(st.job, "FailureTarget");
-    st.finishType = "Failed", st.reason = stringAt(*c, {"reason"}), st.message = stringAt(*c, {"message"});
+    st.finishType = "Failed", st.reason = stringAt(*c, {"reason"}),
+    st.message = stringAt(*c, {"message"});
     return;
   }
   if (conditionTrue(st.job, "SuccessCriteriaMet")) {
     auto* c = findCondition(st.job, "SuccessCriteriaMet");
-    st.finishType = "Complete", st.reason = stringAt(*c, {"reason"}), st.message = stringAt(*c, {"message"});
+    st.finishType = "Complete", st.reason = stringAt(*c, {"reason"}),
+    st.message = stringAt(*c, {"message"});
     return;
   }
   bool onFailure = stringAt(st.job, {"spec", "template", "spec", "restartPolicy"}) == "OnFailure";
@@ -602,9 +618,10 @@ void JobController::checkFinished(State& st) {
     st.message = "Reached expected number of succeeded pods";
   }
   if (st.finishType.empty()) return;
-  setStatusCondition(st.status, st.finishType == "Failed" ? "FailureTarget" : "SuccessCriteriaMet", "True",
-                     st.reason, st.message);
-  if (st.finishType == "Failed") recorder_.event(st.job, client::kEventTypeWarning, st.reason, st.message);
+  setStatusCondition(st.status, st.finishType == "Failed" ? "FailureTarget" : "SuccessCriteriaMet",
+                     "True", st.reason, st.message);
+  if (st.finishType == "Failed")
+    recorder_.event(st.job, client::kEventTypeWarning, st.reason, st.message);
 }
 
 // Lingering pods go; the terminal condition waits until none is left terminating (and
@@ -625,11 +642,14 @@ void JobController::finish(State& st, bool settled) {
 // Step 6: converge the number of active pods.
 void JobController::manageActivePods(State& st) {
   int64_t wantActive;
-  if (st.hasCompletions) wantActive = std::clamp<int64_t>(st.completions - st.succeeded, 0, st.parallelism);
-  else wantActive = st.succeeded > 0 ? static_cast<int64_t>(st.active.size()) : st.parallelism;
+  if (st.hasCompletions)
+    wantActive = std::clamp<int64_t>(st.completions - st.succeeded, 0, st.parallelism);
+  else
+    wantActive = st.succeeded > 0 ? static_cast<int64_t>(st.active.size()) : st.parallelism;
   // With podReplacementPolicy Failed a terminating pod still holds its slot.
-  int64_t occupied = static_cast<int64_t>(st.active.size()) +
-                     (stringAt(st.job, {"spec", "podReplacementPolicy"}) == "Failed" ? st.terminating : 0);
+  int64_t occupied =
+      static_cast<int64_t>(st.active.size()) +
+      (stringAt(st.job, {"spec", "podReplacementPolicy"}) == "Failed" ? st.terminating : 0);
 
   std::vector<client::ObjectPtr> excess;
   std::vector<int64_t> toCreate;
@@ -643,16 +663,19 @@ void JobController::manageActivePods(State& st) {
     });
     for (const auto& p : sorted) {
       int64_t i = podIndex(*p, st.completions);
-      if (i < 0 || st.completedIndexes.count(i) || !seen.insert(i).second) excess.push_back(p);
-      else keep.push_back(p);
+      if (i < 0 || st.completedIndexes.count(i) || !seen.insert(i).second)
+        excess.push_back(p);
+      else
+        keep.push_back(p);
     }
     while (static_cast<int64_t>(keep.size()) > wantActive) {
       excess.push_back(keep.back());
       keep.pop_back();
     }
     occupied -= static_cast<int64_t>(excess.size());
-    for (int64_t i = 0; i < st.completions && occupied + static_cast<int64_t>(toCreate.size()) < wantActive &&
-                        toCreate.size() < kMaxPodCreatesPerSync;
+    for (int64_t i = 0;
+         i < st.completions && occupied + static_cast<int64_t>(toCreate.size()) < wantActive &&
+         toCreate.size() < kMaxPodCreatesPerSync;
          ++i)
       if (!st.completedIndexes.count(i) && !seen.count(i)) toCreate.push_back(i);
   } else if (occupied > wantActive) {
@@ -661,15 +684,20 @@ void JobController::manageActivePods(State& st) {
     std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) {
       bool ra = podPhase(*a) == "Running", rb = podPhase(*b) == "Running";
       if (ra != rb) return !ra;
-      return stringAt(*a, {"metadata", "creationTimestamp"}) > stringAt(*b, {"metadata", "creationTimestamp"});
+      return stringAt(*a, {"metadata", "creationTimestamp"}) >
+             stringAt(*b, {"metadata", "creationTimestamp"});
     });
-    excess.assign(sorted.begin(), sorted.begin() + std::min<int64_t>(occupied - wantActive, sorted.size()));
+    excess.assign(sorted.begin(),
+                  sorted.begin() + std::min<int64_t>(occupied - wantActive, sorted.size()));
   } else {
-    for (int64_t i = occupied; i < wantActive && toCreate.size() < kMaxPodCreatesPerSync; ++i) toCreate.push_back(-1);
+    for (int64_t i = occupied; i < wantActive && toCreate.size() < kMaxPodCreatesPerSync; ++i)
+      toCreate.push_back(-1);
   }
 
   deletePods(st.job, st.key, excess);
-  std::erase_if(st.active, [&](auto& p) { return std::find(excess.begin(), excess.end(), p) != excess.end(); });
+  std::erase_if(st.active, [&](auto& p) {
+    return std::find(excess.begin(), excess.end(), p) != excess.end();
+  });
   if (toCreate.empty()) return;
   if (auto wait = failureBackoffLeft(st); wait.count() > 0) {
     enqueueAfter(st.key, wait);
@@ -696,12 +724,14 @@ void JobController::createPods(State& st, const std::vector<int64_t>& indexes) {
   for (size_t i = 0; i < indexes.size(); ++i) {
     try {
       auto created = createPod(st.job, indexes[i]);
-      recorder_.event(st.job, client::kEventTypeNormal, "SuccessfulCreate", "Created pod: " + nameOf(created));
+      recorder_.event(st.job, client::kEventTypeNormal, "SuccessfulCreate",
+                      "Created pod: " + nameOf(created));
       st.active.push_back(std::make_shared<const json::object>(std::move(created)));
     } catch (const std::exception& e) {
       // The remaining creations will not happen: stop expecting them.
       expectations_.lower(st.key, static_cast<int>(indexes.size() - i), 0);
-      recorder_.event(st.job, client::kEventTypeWarning, "FailedCreate", std::string("Error creating: ") + e.what());
+      recorder_.event(st.job, client::kEventTypeWarning, "FailedCreate",
+                      std::string("Error creating: ") + e.what());
       throw;
     }
   }
@@ -724,11 +754,14 @@ void JobController::requeueForDeadline(const State& st) {
   int64_t ads = intAt(st.job, {"spec", "activeDeadlineSeconds"}, 0);
   if (auto start = timeAt(st.status, {"startTime"}); ads > 0 && start) {
     auto left = *start + std::chrono::seconds(ads) - st.now;
-    enqueueAfter(st.key, std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(left)));
+    enqueueAfter(st.key, std::max(std::chrono::milliseconds(1),
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(left)));
   }
 }
 
-ControllerRegistration reg("job", [](ControllerContext& ctx) { return std::make_unique<JobController>(ctx); });
+ControllerRegistration reg("job", [](ControllerContext& ctx) {
+  return std::make_unique<JobController>(ctx);
+});
 
 }  // namespace
 }  // namespace skiff::controller

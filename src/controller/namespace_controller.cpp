@@ -7,9 +7,9 @@
 // and, once nothing is left, removes the finalizer through /finalize so the API server
 // deletes the namespace. The resource types come from API discovery (controller/discovery.h),
 // asked again on each pass (cached for a few seconds), so custom resources and aggregated
-// APIs that appear at run time are emptied too. Objects that wait for a kubelet (graceful pod deletion) or for
-// finalizers of their own keep it Terminating; the pass is repeated after a delay, like
-// upstream's ResourcesRemainingError requeue.
+// APIs that appear at run time are emptied too. Objects that wait for a kubelet (graceful pod
+// deletion) or for finalizers of their own keep it Terminating; the pass is repeated after a delay,
+// like upstream's ResourcesRemainingError requeue.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
@@ -37,8 +37,9 @@ const ConditionSpec kDiscovery{"NamespaceDeletionDiscoveryFailure", "ResourcesDi
                                "All resources successfully discovered"};
 const ConditionSpec kParsing{"NamespaceDeletionGroupVersionParsingFailure", "ParsedGroupVersions",
                              "All legacy kube types successfully parsed"};
-const ConditionSpec kContentFailure{"NamespaceDeletionContentFailure", "ContentDeleted",
-                                    "All content successfully deleted, may be waiting on finalization"};
+const ConditionSpec kContentFailure{
+    "NamespaceDeletionContentFailure", "ContentDeleted",
+    "All content successfully deleted, may be waiting on finalization"};
 const ConditionSpec kRemaining{"NamespaceContentRemaining", "ContentRemoved",
                                "All content successfully removed"};
 const ConditionSpec kFinalizers{"NamespaceFinalizersRemaining", "ContentHasNoFinalizers",
@@ -71,7 +72,8 @@ class NamespaceController : public QueueController {
     };
     namespaces_.addEventHandler({
         .onAdd = maybeEnqueue,
-        .onUpdate = [maybeEnqueue](const json::object&, const json::object& ns) { maybeEnqueue(ns); },
+        .onUpdate = [maybeEnqueue](const json::object&,
+                                   const json::object& ns) { maybeEnqueue(ns); },
     });
   }
 
@@ -92,7 +94,8 @@ class NamespaceController : public QueueController {
     // The namespace as written: finalizing from the copy read before would conflict.
     ns = updateConditions(std::move(ns), result);
     if (!result.discoveryError.empty())
-      throw std::runtime_error("namespace " + name + ": discovery failed: " + result.discoveryError);
+      throw std::runtime_error("namespace " + name +
+                               ": discovery failed: " + result.discoveryError);
     if (!result.errors.empty())
       throw std::runtime_error("namespace " + name + ": " + join(result.errors));
     if (result.anyRemaining()) {
@@ -154,8 +157,10 @@ class NamespaceController : public QueueController {
   }
 
   // Background deletion of everything of one type, in one call when the type allows it.
-  void deleteContent(const DiscoveredResource& info, const client::Resource& resource, const std::string& ns) {
-    json::object options{{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", "Background"}};
+  void deleteContent(const DiscoveredResource& info, const client::Resource& resource,
+                     const std::string& ns) {
+    json::object options{
+        {"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", "Background"}};
     if (info.supports("deletecollection")) {
       try {
         client_.request("DELETE", resource.path(ns), json::serialize(options));

@@ -97,7 +97,8 @@ class CidrSet {
   bool occupy(size_t i, const std::string& node) {
     if (i >= count_) return false;
     if (!owners_[i].empty() && owners_[i] != node) return false;
-    if (auto it = byNode_.find(node); it != byNode_.end() && it->second != i) owners_[it->second].clear();
+    if (auto it = byNode_.find(node); it != byNode_.end() && it->second != i)
+      owners_[it->second].clear();
     bind(i, node);
     return true;
   }
@@ -127,17 +128,20 @@ class NodeIpamController : public QueueController {
   explicit NodeIpamController(ControllerContext& ctx)
       : QueueController(ctx, "nodeipam", "node-controller", 1),
         nodes_(ctx.informers.informer(client::resources::nodes)),
-        cidrs_(parseCidr(ctx.options.clusterCidr).value_or(Ipv4Cidr{}), ctx.options.nodeCidrMaskSize) {
+        cidrs_(parseCidr(ctx.options.clusterCidr).value_or(Ipv4Cidr{}),
+               ctx.options.nodeCidrMaskSize) {
     if (!parseCidr(ctx.options.clusterCidr) || !cidrs_.valid()) {
-      SKIFF_LOG_ERROR("controller=nodeipam invalid --cluster-cidr={} / --node-cidr-mask-size={}; "
-                      "pod ranges will not be allocated",
-                      ctx.options.clusterCidr, ctx.options.nodeCidrMaskSize);
+      SKIFF_LOG_ERROR(
+          "controller=nodeipam invalid --cluster-cidr={} / --node-cidr-mask-size={}; "
+          "pod ranges will not be allocated",
+          ctx.options.clusterCidr, ctx.options.nodeCidrMaskSize);
       disabled_ = true;
       return;
     }
     nodes_.addEventHandler({
         .onAdd = [this](const boost::json::object& n) { observe(n); },
-        .onUpdate = [this](const boost::json::object&, const boost::json::object& n) { observe(n); },
+        .onUpdate = [this](const boost::json::object&,
+                           const boost::json::object& n) { observe(n); },
         .onDelete =
             [this](const boost::json::object& n) {
               bool freed;
@@ -167,11 +171,14 @@ class NodeIpamController : public QueueController {
     {
       std::lock_guard lock(mu_);
       slice = cidrs_.allocate(name);
-      if (!slice) waiting_.insert(name);
-      else waiting_.erase(name);
+      if (!slice)
+        waiting_.insert(name);
+      else
+        waiting_.erase(name);
     }
     if (!slice) {
-      SKIFF_LOG_WARN("controller=nodeipam node={} no pod range left in {}", name, options_.clusterCidr);
+      SKIFF_LOG_WARN("controller=nodeipam node={} no pod range left in {}", name,
+                     options_.clusterCidr);
       recorder_.event(*node, client::kEventTypeNormal, "CIDRNotAvailable",
                       "Node " + name + " status is now: CIDRNotAvailable");
       return;
@@ -182,7 +189,8 @@ class NodeIpamController : public QueueController {
       cidr = cidrs_.cidrOf(*slice);
     }
     boost::json::object patch{
-        {"spec", boost::json::object{{"podCIDR", cidr}, {"podCIDRs", boost::json::array{boost::json::value(cidr)}}}}};
+        {"spec", boost::json::object{{"podCIDR", cidr},
+                                     {"podCIDRs", boost::json::array{boost::json::value(cidr)}}}}};
     try {
       client_.patch(client::resources::nodes, "", name, client::PatchType::Merge, patch);
       SKIFF_LOG_INFO("controller=nodeipam node={} podCIDR={}", name, cidr);
@@ -211,7 +219,8 @@ class NodeIpamController : public QueueController {
     auto index = cidrs_.indexOf(cidr);
     if (!index) return;  // outside the cluster range (set by hand): not ours to track
     if (!cidrs_.occupy(*index, name))
-      SKIFF_LOG_WARN("controller=nodeipam node={} podCIDR={} is already allocated to another node", name, cidr);
+      SKIFF_LOG_WARN("controller=nodeipam node={} podCIDR={} is already allocated to another node",
+                     name, cidr);
     waiting_.erase(name);
   }
 

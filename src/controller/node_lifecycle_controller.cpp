@@ -41,7 +41,8 @@ using namespace taints;
 
 const std::string kLeaseNamespace = "kube-node-lease";
 // Conditions the controller owns once the kubelet stops reporting.
-const char* const kMonitoredConditions[] = {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"};
+const char* const kMonitoredConditions[] = {"Ready", "MemoryPressure", "DiskPressure",
+                                            "PIDPressure"};
 
 // NoSchedule taint key for a condition (TaintNodesByCondition), "" when none applies.
 std::string noScheduleTaintFor(const std::string& type, const std::string& status) {
@@ -59,8 +60,9 @@ std::string noScheduleTaintFor(const std::string& type, const std::string& statu
 }
 
 bool isManagedNoSchedule(const std::string& key) {
-  return key == kNotReady || key == kUnreachable || key == kMemoryPressure || key == kDiskPressure ||
-         key == kPidPressure || key == kNetworkUnavailable || key == kUnschedulable;
+  return key == kNotReady || key == kUnreachable || key == kMemoryPressure ||
+         key == kDiskPressure || key == kPidPressure || key == kNetworkUnavailable ||
+         key == kUnschedulable;
 }
 
 std::chrono::system_clock::time_point parsedOr(const std::string& s) {
@@ -109,10 +111,10 @@ class NodeLifecycleController : public QueueController {
 
  private:
   struct Health {
-    std::string leaseRenewTime;     // last seen spec.renewTime of the node's Lease
-    std::string readyHeartbeat;     // last seen Ready.lastHeartbeatTime
+    std::string leaseRenewTime;                   // last seen spec.renewTime of the node's Lease
+    std::string readyHeartbeat;                   // last seen Ready.lastHeartbeatTime
     std::chrono::steady_clock::time_point probe;  // when either last moved, on our clock
-    std::string lastReadyStatus;    // Ready status at the previous sync ("" = none/unknown)
+    std::string lastReadyStatus;  // Ready status at the previous sync ("" = none/unknown)
   };
 
   static json::object nodeRef(const json::object& node, bool uidIsName) {
@@ -212,14 +214,17 @@ class NodeLifecycleController : public QueueController {
     std::string readyStatus;
     if (auto* ready = findCondition(node, "Ready")) readyStatus = stringAt(*ready, {"status"});
     // Desired NoExecute taint (at most one of not-ready / unreachable).
-    std::string noExecute = readyStatus == "False" ? kNotReady : readyStatus == "Unknown" ? kUnreachable : "";
+    std::string noExecute = readyStatus == "False"     ? kNotReady
+                            : readyStatus == "Unknown" ? kUnreachable
+                                                       : "";
     // Desired NoSchedule taints.
     std::vector<std::string> noSchedule;
     if (auto* conds = arrayAt(node, {"status", "conditions"}))
       for (const auto& c : *conds)
         if (auto* cond = c.if_object()) {
           auto key = noScheduleTaintFor(stringAt(*cond, {"type"}), stringAt(*cond, {"status"}));
-          if (!key.empty() && std::find(noSchedule.begin(), noSchedule.end(), key) == noSchedule.end())
+          if (!key.empty() &&
+              std::find(noSchedule.begin(), noSchedule.end(), key) == noSchedule.end())
             noSchedule.push_back(key);
         }
     if (boolAt(node, {"spec", "unschedulable"})) noSchedule.push_back(kUnschedulable);
@@ -239,7 +244,8 @@ class NodeLifecycleController : public QueueController {
         haveNoExecute = true;
       } else if (effect == kNoSchedule && isManagedNoSchedule(key)) {
         bool wanted = std::find(noSchedule.begin(), noSchedule.end(), key) != noSchedule.end();
-        bool dup = std::find(haveNoSchedule.begin(), haveNoSchedule.end(), key) != haveNoSchedule.end();
+        bool dup =
+            std::find(haveNoSchedule.begin(), haveNoSchedule.end(), key) != haveNoSchedule.end();
         if (!wanted || dup) continue;
         haveNoSchedule.push_back(key);
       }
@@ -249,7 +255,8 @@ class NodeLifecycleController : public QueueController {
       if (std::find(haveNoSchedule.begin(), haveNoSchedule.end(), key) == haveNoSchedule.end())
         next.push_back(json::object{{"key", key}, {"effect", kNoSchedule}});
     if (!noExecute.empty() && !haveNoExecute)
-      next.push_back(json::object{{"key", noExecute}, {"effect", kNoExecute}, {"timeAdded", nowTime()}});
+      next.push_back(
+          json::object{{"key", noExecute}, {"effect", kNoExecute}, {"timeAdded", nowTime()}});
     if (next == current) return std::nullopt;
     return next;
   }
@@ -262,8 +269,10 @@ class NodeLifecycleController : public QueueController {
     if (stale) {
       json::object updated = *cached;
       if (markUnknown(updated)) {
-        SKIFF_LOG_INFO("controller=nodelifecycle node={} kubelet stopped posting node status", name);
-        cached = std::make_shared<const json::object>(client_.updateStatus(client::resources::nodes, "", updated));
+        SKIFF_LOG_INFO("controller=nodelifecycle node={} kubelet stopped posting node status",
+                       name);
+        cached = std::make_shared<const json::object>(
+            client_.updateStatus(client::resources::nodes, "", updated));
       }
     }
 
@@ -294,8 +303,10 @@ class NodeLifecycleController : public QueueController {
       if (!taints) return;
       json::object tainted = *cached;
       auto& spec = ensureObject(tainted, {"spec"});
-      if (taints->empty()) spec.erase("taints");
-      else spec["taints"] = std::move(*taints);
+      if (taints->empty())
+        spec.erase("taints");
+      else
+        spec["taints"] = std::move(*taints);
       try {
         client_.update(client::resources::nodes, "", tainted);
         return;
@@ -304,7 +315,8 @@ class NodeLifecycleController : public QueueController {
         if (e.code() != 409 || attempt >= 4) throw;
       }
       try {
-        cached = std::make_shared<const json::object>(client_.get(client::resources::nodes, "", name));
+        cached =
+            std::make_shared<const json::object>(client_.get(client::resources::nodes, "", name));
       } catch (const ApiError& e) {
         if (e.code() == 404) return;
         throw;
@@ -318,13 +330,15 @@ class NodeLifecycleController : public QueueController {
     std::string nodeName = stringAt(*pod, {"spec", "nodeName"});
     // Strategic merge on the condition list (merge key "type") changes only Ready.
     json::object patch{
-        {"status",
-         json::object{{"conditions", json::array{json::object{
-                                         {"type", "Ready"}, {"status", "False"}, {"lastTransitionTime", nowTime()}}}}}}};
+        {"status", json::object{{"conditions",
+                                 json::array{json::object{{"type", "Ready"},
+                                                          {"status", "False"},
+                                                          {"lastTransitionTime", nowTime()}}}}}}};
     try {
-      client_.patch(client::resources::pods, namespaceOf(*pod), nameOf(*pod), client::PatchType::StrategicMerge,
-                    patch, "status");
-      SKIFF_LOG_INFO("controller=nodelifecycle pod={} marked not ready: node {} is not ready", key, nodeName);
+      client_.patch(client::resources::pods, namespaceOf(*pod), nameOf(*pod),
+                    client::PatchType::StrategicMerge, patch, "status");
+      SKIFF_LOG_INFO("controller=nodelifecycle pod={} marked not ready: node {} is not ready", key,
+                     nodeName);
     } catch (const ApiError& e) {
       if (e.code() != 404) throw;
     }

@@ -37,7 +37,8 @@ class PodGcController : public QueueController {
         nodes_(ctx.informers.informer(client::resources::nodes)),
         pods_(ctx.informers.informer(client::resources::pods)),
         quarantine_(ctx.options.nodeMonitorGracePeriod) {
-    every(std::max<std::chrono::milliseconds>(ctx.options.nodeMonitorPeriod * 4, std::chrono::milliseconds(50)),
+    every(std::max<std::chrono::milliseconds>(ctx.options.nodeMonitorPeriod * 4,
+                                              std::chrono::milliseconds(50)),
           [this] { enqueueKey(kPassKey); });
   }
 
@@ -50,7 +51,8 @@ class PodGcController : public QueueController {
     gcOrphaned(pods);
     gcUnscheduledTerminating(pods);
     // Retry the pass with backoff; each pod was attempted independently.
-    if (failures_ > 0) throw std::runtime_error(std::to_string(failures_) + " pod deletions failed");
+    if (failures_ > 0)
+      throw std::runtime_error(std::to_string(failures_) + " pod deletions failed");
   }
 
  private:
@@ -65,10 +67,13 @@ class PodGcController : public QueueController {
     // Evicted pods first, then the oldest; RFC 3339 UTC strings order like their times.
     auto rank = [](const client::ObjectPtr& p) {
       return std::make_tuple(stringAt(*p, {"status", "reason"}) == "Evicted" ? 0 : 1,
-                             stringAt(*p, {"metadata", "creationTimestamp"}), client::objectKey(*p));
+                             stringAt(*p, {"metadata", "creationTimestamp"}),
+                             client::objectKey(*p));
     };
-    std::sort(terminated.begin(), terminated.end(), [&](auto& a, auto& b) { return rank(a) < rank(b); });
-    SKIFF_LOG_INFO("controller=podgc garbage collecting {} terminated pods (threshold {})", excess, threshold);
+    std::sort(terminated.begin(), terminated.end(),
+              [&](auto& a, auto& b) { return rank(a) < rank(b); });
+    SKIFF_LOG_INFO("controller=podgc garbage collecting {} terminated pods (threshold {})", excess,
+                   threshold);
     for (int i = 0; i < excess; ++i) forceDelete(*terminated[i], nullptr);
   }
 
@@ -80,7 +85,8 @@ class PodGcController : public QueueController {
       auto node = nodes_.get(nodeName);
       if (!node || conditionTrue(*node, "Ready")) continue;
       bool outOfService = false;
-      for (const auto& t : taints::nodeTaints(*node)) outOfService |= t.key == taints::kOutOfService;
+      for (const auto& t : taints::nodeTaints(*node))
+        outOfService |= t.key == taints::kOutOfService;
       if (outOfService) forceDelete(*p, nullptr);
     }
   }
@@ -110,14 +116,16 @@ class PodGcController : public QueueController {
     for (const auto& p : pods) {
       std::string nodeName = stringAt(*p, {"spec", "nodeName"});
       if (!orphanNodes.count(nodeName) || nodes_.get(nodeName)) continue;
-      SKIFF_LOG_INFO("controller=podgc pod={} is bound to missing node {}", client::objectKey(*p), nodeName);
+      SKIFF_LOG_INFO("controller=podgc pod={} is bound to missing node {}", client::objectKey(*p),
+                     nodeName);
       forceDelete(*p, &condition);
     }
   }
 
   void gcUnscheduledTerminating(const std::vector<client::ObjectPtr>& pods) {
     for (const auto& p : pods)
-      if (isBeingDeleted(*p) && stringAt(*p, {"spec", "nodeName"}).empty()) forceDelete(*p, nullptr);
+      if (isBeingDeleted(*p) && stringAt(*p, {"spec", "nodeName"}).empty())
+        forceDelete(*p, nullptr);
   }
 
   // Upstream's markFailedAndDeletePodWithCondition: a pod not yet terminal is patched to
@@ -136,7 +144,8 @@ class PodGcController : public QueueController {
                       json::object{{"status", std::move(status)}}, "status");
       }
       client_.remove(client::resources::pods, ns, name,
-                     json::object{{"gracePeriodSeconds", 0}, {"preconditions", json::object{{"uid", uidOf(pod)}}}});
+                     json::object{{"gracePeriodSeconds", 0},
+                                  {"preconditions", json::object{{"uid", uidOf(pod)}}}});
       SKIFF_LOG_INFO("controller=podgc force deleted pod={}/{}", ns, name);
     } catch (const ApiError& e) {
       if (e.code() == 404 || e.code() == 409) return;  // gone already, or a new pod by that name
@@ -156,7 +165,9 @@ class PodGcController : public QueueController {
   int failures_ = 0;  // of the current pass (one worker, one key: never concurrent)
 };
 
-ControllerRegistration reg("podgc", [](ControllerContext& ctx) { return std::make_unique<PodGcController>(ctx); });
+ControllerRegistration reg("podgc", [](ControllerContext& ctx) {
+  return std::make_unique<PodGcController>(ctx);
+});
 
 }  // namespace
 }  // namespace skiff::controller

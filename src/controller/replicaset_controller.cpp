@@ -31,8 +31,8 @@ struct WorkloadKind {
 };
 
 const WorkloadKind kReplicaSetKind{client::resources::replicaSets, "apps/v1", "ReplicaSet", false};
-const WorkloadKind kReplicationControllerKind{{"", "v1", "replicationcontrollers"}, "v1",
-                                              "ReplicationController", true};
+const WorkloadKind kReplicationControllerKind{
+    {"", "v1", "replicationcontrollers"}, "v1", "ReplicationController", true};
 
 class ReplicaSetController : public QueueController {
  public:
@@ -95,7 +95,8 @@ class ReplicaSetController : public QueueController {
     auto updated = updateStatus(rs, pods, manageError, diff);
     int64_t minReady = intAt(rs, {"spec", "minReadySeconds"});
     // Pods turn available minReadySeconds after they became ready: look again then.
-    if (!manageError && minReady > 0 && intAt(updated, {"status", "readyReplicas"}) == desiredReplicas(rs) &&
+    if (!manageError && minReady > 0 &&
+        intAt(updated, {"status", "readyReplicas"}) == desiredReplicas(rs) &&
         intAt(updated, {"status", "availableReplicas"}) != desiredReplicas(rs))
       enqueueAfter(key, std::chrono::seconds(minReady));
     if (manageError) throw std::runtime_error(*manageError);
@@ -135,17 +136,20 @@ class ReplicaSetController : public QueueController {
         try {
           auto pod = podFromTemplate(*tmpl, ns, ref, nameOf(rs) + "-");
           auto out = client_.create(client::resources::pods, ns, pod);
-          recorder_.event(rs, client::kEventTypeNormal, "SuccessfulCreate", "Created pod: " + nameOf(out));
+          recorder_.event(rs, client::kEventTypeNormal, "SuccessfulCreate",
+                          "Created pod: " + nameOf(out));
           return true;
         } catch (const std::exception& e) {
           // A namespace being torn down refuses every create: not a failure of this set
           // (upstream ignores the NamespaceTerminating cause too).
           auto* api = dynamic_cast<const ApiError*>(&e);
-          if (api && api->code() == 403 && std::string_view(e.what()).find("being terminated") != std::string_view::npos) {
+          if (api && api->code() == 403 &&
+              std::string_view(e.what()).find("being terminated") != std::string_view::npos) {
             terminating = true;
             return false;
           }
-          recorder_.event(rs, client::kEventTypeWarning, "FailedCreate", std::string("Error creating: ") + e.what());
+          recorder_.event(rs, client::kEventTypeWarning, "FailedCreate",
+                          std::string("Error creating: ") + e.what());
           std::lock_guard lock(errMu);
           if (!firstError) firstError = e.what();
           return false;
@@ -168,13 +172,15 @@ class ReplicaSetController : public QueueController {
         const json::object& pod = *victims[i];
         try {
           client_.remove(client::resources::pods, ns, nameOf(pod));
-          recorder_.event(rs, client::kEventTypeNormal, "SuccessfulDelete", "Deleted pod: " + nameOf(pod));
+          recorder_.event(rs, client::kEventTypeNormal, "SuccessfulDelete",
+                          "Deleted pod: " + nameOf(pod));
         } catch (const std::exception& e) {
           // A pod already gone will not produce the event we wait for.
           expectations_.deletionObserved(key, keys[i]);
           auto* api = dynamic_cast<const ApiError*>(&e);
           if (api && api->code() == 404) return;
-          recorder_.event(rs, client::kEventTypeWarning, "FailedDelete", std::string("Error deleting: ") + e.what());
+          recorder_.event(rs, client::kEventTypeWarning, "FailedDelete",
+                          std::string("Error deleting: ") + e.what());
           std::lock_guard lock(errMu);
           if (!firstError) firstError = e.what();
         }
@@ -192,7 +198,8 @@ class ReplicaSetController : public QueueController {
     if (auto* ownerRef = controllerRefOf(rs)) {
       auto ownerUid = stringAt(*ownerRef, {"uid"});
       for (auto& sibling : sets_.byIndex(client::kIndexNamespace, namespaceOf(rs)))
-        if (uidOf(*sibling) != uidOf(rs) && isControlledBy(*sibling, ownerUid)) owners.push_back(uidOf(*sibling));
+        if (uidOf(*sibling) != uidOf(rs) && isControlledBy(*sibling, ownerUid))
+          owners.push_back(uidOf(*sibling));
     }
     for (auto& uid : owners)
       for (auto& p : pods_.byIndex(client::kIndexOwnerUid, uid))
@@ -218,12 +225,15 @@ class ReplicaSetController : public QueueController {
       if (isPodReady(*p)) ++ready;
       if (isPodAvailable(*p, minReady, now)) ++available;
     }
-    json::object status = rs.contains("status") && rs.at("status").is_object() ? rs.at("status").get_object()
-                                                                               : json::object{};
+    json::object status = rs.contains("status") && rs.at("status").is_object()
+                              ? rs.at("status").get_object()
+                              : json::object{};
     status["replicas"] = static_cast<int64_t>(pods.size());
     auto setOrErase = [&](const char* field, int64_t v) {
-      if (v) status[field] = v;
-      else status.erase(field);
+      if (v)
+        status[field] = v;
+      else
+        status.erase(field);
     };
     setOrErase("fullyLabeledReplicas", fullyLabeled);
     setOrErase("readyReplicas", ready);
@@ -233,7 +243,8 @@ class ReplicaSetController : public QueueController {
     json::object withStatus{{"status", status}};
     bool hasFailure = findCondition(withStatus, "ReplicaFailure") != nullptr;
     if (manageError && !hasFailure) {
-      setCondition(withStatus, "ReplicaFailure", "True", diff < 0 ? "FailedCreate" : "FailedDelete", *manageError);
+      setCondition(withStatus, "ReplicaFailure", "True", diff < 0 ? "FailedCreate" : "FailedDelete",
+                   *manageError);
     } else if (!manageError && hasFailure) {
       removeCondition(withStatus, "ReplicaFailure");
       if (auto* c = withStatus["status"].get_object().if_contains("conditions");
@@ -295,11 +306,14 @@ class ReplicaSetController : public QueueController {
   }
 
   void podUpdated(const json::object& oldPod, const json::object& pod) {
-    if (stringAt(oldPod, {"metadata", "resourceVersion"}) == stringAt(pod, {"metadata", "resourceVersion"})) return;
-    bool labelsChanged = valueAt(oldPod, {"metadata", "labels"}) == nullptr
-                             ? valueAt(pod, {"metadata", "labels"}) != nullptr
-                             : (valueAt(pod, {"metadata", "labels"}) == nullptr ||
-                                *valueAt(oldPod, {"metadata", "labels"}) != *valueAt(pod, {"metadata", "labels"}));
+    if (stringAt(oldPod, {"metadata", "resourceVersion"}) ==
+        stringAt(pod, {"metadata", "resourceVersion"}))
+      return;
+    bool labelsChanged =
+        valueAt(oldPod, {"metadata", "labels"}) == nullptr
+            ? valueAt(pod, {"metadata", "labels"}) != nullptr
+            : (valueAt(pod, {"metadata", "labels"}) == nullptr ||
+               *valueAt(oldPod, {"metadata", "labels"}) != *valueAt(pod, {"metadata", "labels"}));
     if (isBeingDeleted(pod) && !isBeingDeleted(oldPod)) {
       // A terminating pod no longer counts: treat it as deleted now (upstream does the same).
       podDeleted(pod);
@@ -308,8 +322,9 @@ class ReplicaSetController : public QueueController {
     }
     auto* oldRef = controllerRefOf(oldPod);
     auto* newRef = controllerRefOf(pod);
-    bool refChanged = (oldRef == nullptr) != (newRef == nullptr) ||
-                      (oldRef && newRef && stringAt(*oldRef, {"uid"}) != stringAt(*newRef, {"uid"}));
+    bool refChanged =
+        (oldRef == nullptr) != (newRef == nullptr) ||
+        (oldRef && newRef && stringAt(*oldRef, {"uid"}) != stringAt(*newRef, {"uid"}));
     if (refChanged && oldRef)
       if (auto key = ownerKey(oldPod)) enqueueKey(*key);
     if (newRef) {
@@ -319,7 +334,8 @@ class ReplicaSetController : public QueueController {
         if (isPodReady(pod) && !isPodReady(oldPod))
           if (auto rs = sets_.get(*key)) {
             int64_t minReady = intAt(*rs, {"spec", "minReadySeconds"});
-            if (minReady > 0) enqueueAfter(*key, std::chrono::seconds(minReady) + std::chrono::milliseconds(100));
+            if (minReady > 0)
+              enqueueAfter(*key, std::chrono::seconds(minReady) + std::chrono::milliseconds(100));
           }
       }
       return;
@@ -341,11 +357,12 @@ class ReplicaSetController : public QueueController {
 };
 
 ControllerRegistration reg("replicaset", [](ControllerContext& ctx) {
-  return std::make_unique<ReplicaSetController>(ctx, kReplicaSetKind, "replicaset", "replicaset-controller");
+  return std::make_unique<ReplicaSetController>(ctx, kReplicaSetKind, "replicaset",
+                                                "replicaset-controller");
 });
 ControllerRegistration regRc("replicationcontroller", [](ControllerContext& ctx) {
-  return std::make_unique<ReplicaSetController>(ctx, kReplicationControllerKind, "replicationcontroller",
-                                                "replication-controller");
+  return std::make_unique<ReplicaSetController>(ctx, kReplicationControllerKind,
+                                                "replicationcontroller", "replication-controller");
 });
 
 }  // namespace

@@ -16,7 +16,8 @@ class ServiceAccountController : public QueueController {
         accounts_(ctx.informers.informer(client::resources::serviceAccounts)) {
     namespaces_.addEventHandler({
         .onAdd = [this](const boost::json::object& ns) { enqueueKey(nameOf(ns)); },
-        .onUpdate = [this](const boost::json::object&, const boost::json::object& ns) { enqueueKey(nameOf(ns)); },
+        .onUpdate = [this](const boost::json::object&,
+                           const boost::json::object& ns) { enqueueKey(nameOf(ns)); },
     });
     accounts_.addEventHandler({
         .onDelete =
@@ -31,9 +32,10 @@ class ServiceAccountController : public QueueController {
     auto ns = namespaces_.get(nsName);
     if (!ns || stringAt(*ns, {"status", "phase"}) == "Terminating" || isBeingDeleted(*ns)) return;
     if (accounts_.get(makeKey(nsName, "default"))) return;
-    boost::json::object sa{{"apiVersion", "v1"},
-                           {"kind", "ServiceAccount"},
-                           {"metadata", boost::json::object{{"name", "default"}, {"namespace", nsName}}}};
+    boost::json::object sa{
+        {"apiVersion", "v1"},
+        {"kind", "ServiceAccount"},
+        {"metadata", boost::json::object{{"name", "default"}, {"namespace", nsName}}}};
     try {
       client_.create(client::resources::serviceAccounts, nsName, sa);
     } catch (const ApiError& e) {

@@ -35,7 +35,8 @@ int64_t ordinalOf(const std::string& setName, const std::string& podName) {
       podName[setName.size()] != '-')
     return -1;
   auto digits = podName.substr(setName.size() + 1);
-  if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return -1;
+  if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), ::isdigit))
+    return -1;
   if (digits.size() > 1 && digits[0] == '0') return -1;
   return std::stoll(digits);
 }
@@ -74,7 +75,8 @@ class StatefulSetController : public QueueController {
     if (isBeingDeleted(*cached)) return;  // the garbage collector removes the pods
     const json::object& set = *cached;
     auto selector = selectorOf(set);
-    if (selector.empty() || selector.matchesNothing() || !objectAt(set, {"spec", "template"})) return;
+    if (selector.empty() || selector.matchesNothing() || !objectAt(set, {"spec", "template"}))
+      return;
 
     auto history = ownedRevisions(revisions_, uidOf(set));
     int64_t collisionCount = intAt(set, {"status", "collisionCount"});
@@ -130,7 +132,8 @@ class StatefulSetController : public QueueController {
     updateStatus(st, collisionCount);
 
     std::set<std::string> keep{st.currentRevision, st.updateRevision};
-    for (auto& p : st.pods) keep.insert(stringAt(*p, {"metadata", "labels", kControllerRevisionHashLabel}));
+    for (auto& p : st.pods)
+      keep.insert(stringAt(*p, {"metadata", "labels", kControllerRevisionHashLabel}));
     truncateHistory(client_, history, keep, intAt(set, {"spec", "revisionHistoryLimit"}, 10));
   }
 
@@ -147,12 +150,16 @@ class StatefulSetController : public QueueController {
     std::vector<ObjectPtr> condemned;  // ordinals out of range, highest first
   };
 
-  std::string ownerKey(const json::object& obj) const { return controllerKeyOf(obj, "StatefulSet"); }
+  std::string ownerKey(const json::object& obj) const {
+    return controllerKeyOf(obj, "StatefulSet");
+  }
 
   static std::string revisionOf(const json::object& pod) {
     return stringAt(pod, {"metadata", "labels", kControllerRevisionHashLabel});
   }
-  static bool runningAndReady(const json::object& pod) { return podPhase(pod) == "Running" && isPodReady(pod); }
+  static bool runningAndReady(const json::object& pod) {
+    return podPhase(pod) == "Running" && isPodReady(pod);
+  }
   bool healthy(const State& st, const json::object& pod) const {
     return !isBeingDeleted(pod) && runningAndReady(pod) && isPodAvailable(pod, st.minReady);
   }
@@ -180,7 +187,8 @@ class StatefulSetController : public QueueController {
         continue;
       }
       if (st.monotonic && !healthy(st, *pod)) {
-        if (runningAndReady(*pod) && st.minReady > 0) enqueueAfter(st.key, std::chrono::seconds(st.minReady));
+        if (runningAndReady(*pod) && st.minReady > 0)
+          enqueueAfter(st.key, std::chrono::seconds(st.minReady));
         return;
       }
       ensureClaims(st, ord, pod.get());
@@ -202,20 +210,24 @@ class StatefulSetController : public QueueController {
       if (st.monotonic) return;
     }
 
-    if (stringAt(*st.set, {"spec", "updateStrategy", "type"}, "RollingUpdate") != "RollingUpdate") return;
+    if (stringAt(*st.set, {"spec", "updateStrategy", "type"}, "RollingUpdate") != "RollingUpdate")
+      return;
     rollingUpdate(st);
   }
 
   void rollingUpdate(State& st) {
-    const int64_t partition = std::max<int64_t>(0, intAt(*st.set, {"spec", "updateStrategy", "rollingUpdate", "partition"}));
+    const int64_t partition = std::max<int64_t>(
+        0, intAt(*st.set, {"spec", "updateStrategy", "rollingUpdate", "partition"}));
     int64_t maxUnavailable = 1;
-    if (auto* mu = valueAt(*st.set, {"spec", "updateStrategy", "rollingUpdate", "maxUnavailable"})) {
+    if (auto* mu =
+            valueAt(*st.set, {"spec", "updateStrategy", "rollingUpdate", "maxUnavailable"})) {
       if (mu->is_int64()) maxUnavailable = mu->get_int64();
       if (mu->is_string()) {
         std::string s(mu->get_string());
         try {
           if (!s.empty() && s.back() == '%')
-            maxUnavailable = static_cast<int64_t>(std::ceil(std::stod(s.substr(0, s.size() - 1)) * st.replicas / 100.0));
+            maxUnavailable = static_cast<int64_t>(
+                std::ceil(std::stod(s.substr(0, s.size() - 1)) * st.replicas / 100.0));
           else
             maxUnavailable = std::stoll(s);
         } catch (...) {
@@ -264,7 +276,8 @@ class StatefulSetController : public QueueController {
     labels[kPodNameLabel] = podName;
     labels[kPodIndexLabel] = std::to_string(ordinal);
     labels[kControllerRevisionHashLabel] = revision;
-    auto pod = podFromTemplate(tmpl, st.ns, makeControllerRef(*st.set, "apps/v1", "StatefulSet"), "");
+    auto pod =
+        podFromTemplate(tmpl, st.ns, makeControllerRef(*st.set, "apps/v1", "StatefulSet"), "");
     pod["metadata"].as_object()["name"] = podName;
     auto& spec = ensureObject(pod, {"spec"});
     spec["hostname"] = podName;
@@ -281,7 +294,8 @@ class StatefulSetController : public QueueController {
         auto claimTemplate = nameOf(t.get_object());
         if (claimTemplate.empty()) continue;
         json::object volume{{"name", claimTemplate},
-                            {"persistentVolumeClaim", json::object{{"claimName", claimName(st, claimTemplate, ordinal)}}}};
+                            {"persistentVolumeClaim",
+                             json::object{{"claimName", claimName(st, claimTemplate, ordinal)}}}};
         bool replaced = false;
         for (auto& v : volumes)
           if (v.is_object() && stringAt(v.get_object(), {"name"}) == claimTemplate) {
@@ -304,7 +318,9 @@ class StatefulSetController : public QueueController {
   void ensureClaims(const State& st, int64_t ordinal, const json::object* pod) {
     auto* templates = arrayAt(*st.set, {"spec", "volumeClaimTemplates"});
     if (!templates) return;
-    const bool deleteWithSet = stringAt(*st.set, {"spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"}, "Retain") == "Delete";
+    const bool deleteWithSet =
+        stringAt(*st.set, {"spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"},
+                 "Retain") == "Delete";
     for (auto& t : *templates) {
       if (!t.is_object()) continue;
       const auto& tmpl = t.get_object();
@@ -319,8 +335,10 @@ class StatefulSetController : public QueueController {
       json::object meta{{"name", name}, {"namespace", st.ns}};
       if (!labels.empty()) meta["labels"] = std::move(labels);
       if (auto* a = objectAt(tmpl, {"metadata", "annotations"})) meta["annotations"] = *a;
-      if (deleteWithSet) meta["ownerReferences"] = json::array{makeControllerRef(*st.set, "apps/v1", "StatefulSet")};
-      json::object claim{{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"}, {"metadata", std::move(meta)}};
+      if (deleteWithSet)
+        meta["ownerReferences"] = json::array{makeControllerRef(*st.set, "apps/v1", "StatefulSet")};
+      json::object claim{
+          {"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"}, {"metadata", std::move(meta)}};
       if (auto* s = objectAt(tmpl, {"spec"})) claim["spec"] = *s;
       try {
         client_.create(client::resources::persistentVolumeClaims, st.ns, claim);
@@ -330,8 +348,9 @@ class StatefulSetController : public QueueController {
       } catch (const ApiError& e) {
         if (e.code() == 409) continue;  // created earlier; the cache has not caught up
         recorder_.event(*st.set, client::kEventTypeWarning, "FailedCreate",
-                        "create Claim " + name + " for Pod " + st.name + "-" + std::to_string(ordinal) +
-                            " in StatefulSet " + st.name + " failed error: " + e.what());
+                        "create Claim " + name + " for Pod " + st.name + "-" +
+                            std::to_string(ordinal) + " in StatefulSet " + st.name +
+                            " failed error: " + e.what());
         throw;
       }
     }
@@ -349,8 +368,9 @@ class StatefulSetController : public QueueController {
       expectations_.creationObserved(st.key);
       if (e.code() == 409) return;  // it exists; the cache will show it
       if (e.code() == 403) return;  // terminating namespace
-      recorder_.event(*st.set, client::kEventTypeWarning, "FailedCreate",
-                      "create Pod " + podName + " in StatefulSet " + st.name + " failed error: " + e.what());
+      recorder_.event(
+          *st.set, client::kEventTypeWarning, "FailedCreate",
+          "create Pod " + podName + " in StatefulSet " + st.name + " failed error: " + e.what());
       throw;
     }
     recorder_.event(*st.set, client::kEventTypeNormal, "SuccessfulCreate",
@@ -365,7 +385,8 @@ class StatefulSetController : public QueueController {
       expectations_.deletionObserved(st.key);
       if (e.code() == 404) return;
       recorder_.event(*st.set, client::kEventTypeWarning, "FailedDelete",
-                      "delete Pod " + nameOf(pod) + " in StatefulSet " + st.name + " failed error: " + e.what());
+                      "delete Pod " + nameOf(pod) + " in StatefulSet " + st.name +
+                          " failed error: " + e.what());
       throw;
     }
     recorder_.event(*st.set, client::kEventTypeNormal, "SuccessfulDelete",
@@ -375,7 +396,9 @@ class StatefulSetController : public QueueController {
   // whenScaled=Delete: the condemned pod becomes an owner of its claims, so the garbage
   // collector deletes them with the pod.
   void releaseClaimsOnScaleDown(const State& st, const json::object& pod) {
-    if (stringAt(*st.set, {"spec", "persistentVolumeClaimRetentionPolicy", "whenScaled"}, "Retain") != "Delete") return;
+    if (stringAt(*st.set, {"spec", "persistentVolumeClaimRetentionPolicy", "whenScaled"},
+                 "Retain") != "Delete")
+      return;
     auto* templates = arrayAt(*st.set, {"spec", "volumeClaimTemplates"});
     if (!templates) return;
     auto ord = ordinalOf(st.name, nameOf(pod));
@@ -390,10 +413,12 @@ class StatefulSetController : public QueueController {
       for (auto& r : refs)
         if (r.is_object() && stringAt(r.get_object(), {"uid"}) == uidOf(pod)) has = true;
       if (has) continue;
-      refs.push_back(json::object{{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", nameOf(pod)}, {"uid", uidOf(pod)}});
+      refs.push_back(json::object{
+          {"apiVersion", "v1"}, {"kind", "Pod"}, {"name", nameOf(pod)}, {"uid", uidOf(pod)}});
       try {
-        client_.patch(client::resources::persistentVolumeClaims, st.ns, name, client::PatchType::Merge,
-                      json::object{{"metadata", json::object{{"ownerReferences", std::move(refs)}}}});
+        client_.patch(
+            client::resources::persistentVolumeClaims, st.ns, name, client::PatchType::Merge,
+            json::object{{"metadata", json::object{{"ownerReferences", std::move(refs)}}}});
       } catch (const ApiError& e) {
         if (e.code() != 404) throw;
       }
@@ -429,7 +454,8 @@ class StatefulSetController : public QueueController {
                         {"currentRevision", currentRevision},
                         {"updateRevision", st.updateRevision},
                         {"collisionCount", collisionCount}};
-    if (ready > available && st.minReady > 0) enqueueAfter(st.key, std::chrono::seconds(st.minReady));
+    if (ready > available && st.minReady > 0)
+      enqueueAfter(st.key, std::chrono::seconds(st.minReady));
     auto* old = objectAt(*st.set, {"status"});
     bool same = old != nullptr;
     if (old)

@@ -42,7 +42,8 @@ bool noExecuteTaintsEqual(const json::object& a, const json::object& b) {
   auto ta = noExecuteTaints(a), tb = noExecuteTaints(b);
   if (ta.size() != tb.size()) return false;
   for (size_t i = 0; i < ta.size(); ++i)
-    if (ta[i].key != tb[i].key || ta[i].value != tb[i].value || ta[i].timeAdded != tb[i].timeAdded) return false;
+    if (ta[i].key != tb[i].key || ta[i].value != tb[i].value || ta[i].timeAdded != tb[i].timeAdded)
+      return false;
   return true;
 }
 
@@ -77,7 +78,8 @@ class TaintEvictionController : public QueueController {
               const json::value* after = valueAt(p, {"spec", "tolerations"});
               bool tolerationsChanged = (before == nullptr) != (after == nullptr) ||
                                         (before && after && *before != *after);
-              if (stringAt(o, {"spec", "nodeName"}) != stringAt(p, {"spec", "nodeName"}) || tolerationsChanged)
+              if (stringAt(o, {"spec", "nodeName"}) != stringAt(p, {"spec", "nodeName"}) ||
+                  tolerationsChanged)
                 enqueue(p);
             },
         .onDelete =
@@ -102,8 +104,10 @@ class TaintEvictionController : public QueueController {
       std::lock_guard lock(mu_);
       std::set<std::string> present;
       if (node)
-        for (const auto& t : noExecuteTaints(*node)) present.insert(name + "|" + t.key + "|" + t.value);
-      for (auto it = firstSeen_.lower_bound(name + "|"); it != firstSeen_.end() && it->first.rfind(name + "|", 0) == 0;)
+        for (const auto& t : noExecuteTaints(*node))
+          present.insert(name + "|" + t.key + "|" + t.value);
+      for (auto it = firstSeen_.lower_bound(name + "|");
+           it != firstSeen_.end() && it->first.rfind(name + "|", 0) == 0;)
         it = present.count(it->first) ? std::next(it) : firstSeen_.erase(it);
     }
     for (const auto& pod : pods_.byIndex(client::kIndexNodeName, name)) enqueue(*pod);
@@ -124,7 +128,8 @@ class TaintEvictionController : public QueueController {
   Clock::time_point taintStart(const std::string& nodeName, const Taint& t) {
     if (t.timeAdded) return *t.timeAdded;
     std::lock_guard lock(mu_);
-    return firstSeen_.try_emplace(nodeName + "|" + t.key + "|" + t.value, syncClock().now()).first->second;
+    return firstSeen_.try_emplace(nodeName + "|" + t.key + "|" + t.value, syncClock().now())
+        .first->second;
   }
 
   void cancel(const std::string& key, const json::object& pod) {
@@ -189,19 +194,22 @@ class TaintEvictionController : public QueueController {
 
   void evict(const std::string& key, const json::object& pod) {
     const std::string ns = namespaceOf(pod), name = nameOf(pod);
-    SKIFF_LOG_INFO("controller=taint-eviction deleting pod={} node={}", key, stringAt(pod, {"spec", "nodeName"}));
+    SKIFF_LOG_INFO("controller=taint-eviction deleting pod={} node={}", key,
+                   stringAt(pod, {"spec", "nodeName"}));
     recorder_.event(podRef(pod), client::kEventTypeNormal, "TaintManagerEviction",
                     "Marking for deletion Pod " + key);
     try {
       json::object patch{
           {"status",
-           json::object{{"conditions", json::array{json::object{
-                                           {"type", "DisruptionTarget"},
-                                           {"status", "True"},
-                                           {"reason", "DeletionByTaintManager"},
-                                           {"message", "Taint manager: deleting due to NoExecute taint"},
-                                           {"lastTransitionTime", nowTime()}}}}}}};
-      client_.patch(client::resources::pods, ns, name, client::PatchType::StrategicMerge, patch, "status");
+           json::object{
+               {"conditions", json::array{json::object{
+                                  {"type", "DisruptionTarget"},
+                                  {"status", "True"},
+                                  {"reason", "DeletionByTaintManager"},
+                                  {"message", "Taint manager: deleting due to NoExecute taint"},
+                                  {"lastTransitionTime", nowTime()}}}}}}};
+      client_.patch(client::resources::pods, ns, name, client::PatchType::StrategicMerge, patch,
+                    "status");
       // The pod's own grace period applies, as upstream's plain Delete; the UID
       // precondition keeps a recreated pod of the same name safe.
       client_.remove(client::resources::pods, ns, name,

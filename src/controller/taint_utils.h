@@ -38,7 +38,8 @@ inline std::vector<Taint> nodeTaints(const boost::json::object& node) {
   for (const auto& v : *arr) {
     const boost::json::object* t = v.if_object();
     if (!t) continue;
-    Taint taint{stringAt(*t, {"key"}), stringAt(*t, {"value"}), stringAt(*t, {"effect"}), std::nullopt};
+    Taint taint{stringAt(*t, {"key"}), stringAt(*t, {"value"}), stringAt(*t, {"effect"}),
+                std::nullopt};
     std::chrono::system_clock::time_point at;
     if (parseTime(stringAt(*t, {"timeAdded"}), at)) taint.timeAdded = at;
     out.push_back(std::move(taint));
@@ -53,7 +54,8 @@ inline std::vector<Taint> noExecuteTaints(const boost::json::object& node) {
   return out;
 }
 
-inline bool hasTaint(const boost::json::object& node, const std::string& key, const std::string& effect) {
+inline bool hasTaint(const boost::json::object& node, const std::string& key,
+                     const std::string& effect) {
   for (const auto& t : nodeTaints(node))
     if (t.key == key && t.effect == effect) return true;
   return false;
@@ -75,7 +77,8 @@ inline bool tolerates(const boost::json::object& toleration, const Taint& taint)
 }
 
 // For one taint: the first toleration of the pod that tolerates it, or nullptr.
-inline const boost::json::object* matchingToleration(const boost::json::object& pod, const Taint& taint) {
+inline const boost::json::object* matchingToleration(const boost::json::object& pod,
+                                                     const Taint& taint) {
   const boost::json::array* tols = arrayAt(pod, {"spec", "tolerations"});
   if (!tols) return nullptr;
   for (const auto& v : *tols)

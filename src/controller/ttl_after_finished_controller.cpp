@@ -78,7 +78,8 @@ class TtlAfterFinishedController : public QueueController {
     if (!hasTtl(job) || isBeingDeleted(job)) return false;
     auto finished = finishTime(job);
     if (!finished) return false;
-    auto expireAt = *finished + std::chrono::seconds(intAt(job, {"spec", "ttlSecondsAfterFinished"}));
+    auto expireAt =
+        *finished + std::chrono::seconds(intAt(job, {"spec", "ttlSecondsAfterFinished"}));
     auto now = syncClock().now();
     if (expireAt <= now) return true;
     enqueueAfter(client::objectKey(job),

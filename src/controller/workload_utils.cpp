@@ -45,7 +45,8 @@ Fenceposts resolveFenceposts(const json::object& d) {
   auto* ru = objectAt(d, {"spec", "strategy", "rollingUpdate"});
   // Absent fields take the API defaults (25%); malformed ones count as zero.
   json::value defaultValue = "25%";
-  const json::value* surge = ru && ru->contains("maxSurge") ? ru->if_contains("maxSurge") : &defaultValue;
+  const json::value* surge =
+      ru && ru->contains("maxSurge") ? ru->if_contains("maxSurge") : &defaultValue;
   const json::value* unavail =
       ru && ru->contains("maxUnavailable") ? ru->if_contains("maxUnavailable") : &defaultValue;
   f.surge = std::max<int64_t>(0, workloadScaledValue(surge, desired, true).value_or(0));
@@ -95,7 +96,8 @@ std::optional<Clock::time_point> readyTime(const json::object& pod) {
 }
 
 // Zero (unknown) times sort first, then the later time (the newer pod) first.
-bool afterOrZero(const std::optional<Clock::time_point>& a, const std::optional<Clock::time_point>& b) {
+bool afterOrZero(const std::optional<Clock::time_point>& a,
+                 const std::optional<Clock::time_point>& b) {
   if (!a || !b) return !a;
   return *a > *b;
 }
@@ -109,8 +111,9 @@ int64_t logRank(Clock::time_point t, Clock::time_point now) {
 }
 
 // Compares two times (newer first) through the logarithmic buckets, ties broken by UID.
-bool newerFirst(const std::optional<Clock::time_point>& a, const std::optional<Clock::time_point>& b,
-                const json::object& pa, const json::object& pb, Clock::time_point now) {
+bool newerFirst(const std::optional<Clock::time_point>& a,
+                const std::optional<Clock::time_point>& b, const json::object& pa,
+                const json::object& pb, Clock::time_point now) {
   if (!a || !b) return afterOrZero(a, b);
   int64_t diff = logRank(*a, now) - logRank(*b, now);
   if (diff == 0) return uidOf(pa) < uidOf(pb);
@@ -144,7 +147,8 @@ bool podDeleteBefore(const json::object& a, int rankA, const json::object& b, in
 }
 
 std::vector<client::ObjectPtr> podsToDelete(std::vector<client::ObjectPtr> pods,
-                                            const std::vector<client::ObjectPtr>& related, size_t count) {
+                                            const std::vector<client::ObjectPtr>& related,
+                                            size_t count) {
   if (count >= pods.size()) return pods;
   std::map<std::string, int> perNode;
   for (const auto& p : related)
@@ -197,7 +201,8 @@ void WorkloadExpectations::expectCreations(const std::string& key, int adds) {
   counts_.expect(key, adds, 0);
 }
 
-void WorkloadExpectations::expectDeletions(const std::string& key, const std::vector<std::string>& podKeys) {
+void WorkloadExpectations::expectDeletions(const std::string& key,
+                                           const std::vector<std::string>& podKeys) {
   {
     std::lock_guard lock(mu_);
     auto& s = deleting_[key];
@@ -257,7 +262,8 @@ client::ObjectPtr patchOwnerRefs(client::RestClient& client, const client::Resou
 }  // namespace
 
 std::vector<client::ObjectPtr> claimObjects(client::RestClient& client, const client::Resource& r,
-                                            const json::object& owner, const json::object& controllerRef,
+                                            const json::object& owner,
+                                            const json::object& controllerRef,
                                             const api::LabelSelector& selector,
                                             const std::vector<client::ObjectPtr>& candidates,
                                             const std::function<bool()>& canAdopt) {
@@ -302,7 +308,8 @@ json::object withoutHash(const json::value* t) {
     labels->get_object().erase(kPodTemplateHashLabel);
   // An empty map and an absent one mean the same.
   for (const char* k : {"labels", "annotations"})
-    if (auto* m = meta.if_contains(k); m && (m->is_null() || (m->is_object() && m->get_object().empty())))
+    if (auto* m = meta.if_contains(k);
+        m && (m->is_null() || (m->is_object() && m->get_object().empty())))
       meta.erase(k);
   if (meta.empty()) out.erase("metadata");
   return out;
@@ -322,7 +329,8 @@ std::string annotationOf(const json::object& obj, const std::string& key) {
 
 int64_t revisionOf(const json::object& rs) {
   auto s = annotationOf(rs, kRevisionAnnotation);
-  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return 0;
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return 0;
   try {
     return std::stoll(s);
   } catch (...) {
@@ -333,8 +341,9 @@ int64_t revisionOf(const json::object& rs) {
 json::object newDeploymentCondition(const std::string& type, const std::string& status,
                                     const std::string& reason, const std::string& message) {
   auto now = nowTime();
-  return json::object{{"type", type},           {"status", status},   {"lastUpdateTime", now},
-                      {"lastTransitionTime", now}, {"reason", reason}, {"message", message}};
+  return json::object{{"type", type},          {"status", status},
+                      {"lastUpdateTime", now}, {"lastTransitionTime", now},
+                      {"reason", reason},      {"message", message}};
 }
 
 const json::object* deploymentCondition(const json::object& status, std::string_view type) {

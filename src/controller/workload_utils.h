@@ -27,13 +27,15 @@ inline const std::string kRevisionHistoryAnnotation = "deployment.kubernetes.io/
 inline const std::string kDesiredReplicasAnnotation = "deployment.kubernetes.io/desired-replicas";
 inline const std::string kMaxReplicasAnnotation = "deployment.kubernetes.io/max-replicas";
 inline const std::string kRollbackToAnnotation = "deprecated.deployment.rollback.to";
-inline const std::string kLastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
+inline const std::string kLastAppliedAnnotation =
+    "kubectl.kubernetes.io/last-applied-configuration";
 inline const std::string kPodDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost";
 
 // --- intOrString
 // An IntOrString scaled against `total`: ints as is, "N%" as total*N/100 rounded up or
 // down (upstream GetScaledValueFromIntOrPercent). nullopt when malformed.
-std::optional<int64_t> workloadScaledValue(const boost::json::value* v, int64_t total, bool roundUp);
+std::optional<int64_t> workloadScaledValue(const boost::json::value* v, int64_t total,
+                                           bool roundUp);
 // maxSurge and maxUnavailable resolved for `desired` replicas; when both round to zero
 // maxUnavailable becomes 1 so a rollout can always make progress.
 struct Fenceposts {
@@ -45,11 +47,12 @@ Fenceposts resolveFenceposts(const boost::json::object& deployment);
 // --- pods
 // Upstream's ActivePodsWithRanks "less": true when `a` should be deleted before `b`.
 // `rankA/rankB` count related pods on the same node (doubled-up pods go first).
-bool podDeleteBefore(const boost::json::object& a, int rankA, const boost::json::object& b, int rankB,
-                     std::chrono::system_clock::time_point now);
+bool podDeleteBefore(const boost::json::object& a, int rankA, const boost::json::object& b,
+                     int rankB, std::chrono::system_clock::time_point now);
 // Picks `count` pods to delete from `pods`, ranked as above against `related` pods.
 std::vector<client::ObjectPtr> podsToDelete(std::vector<client::ObjectPtr> pods,
-                                            const std::vector<client::ObjectPtr>& related, size_t count);
+                                            const std::vector<client::ObjectPtr>& related,
+                                            size_t count);
 // Runs fn(i) for i in [0, count) in batches of 1, 2, 4, ... (upstream slowStartBatch): a
 // batch with a failure ends the run. Calls within a batch run concurrently. Returns the
 // number of successful calls.
@@ -100,7 +103,8 @@ int64_t revisionOf(const boost::json::object& rs);
 // --- Deployment conditions (upstream deployment util semantics)
 boost::json::object newDeploymentCondition(const std::string& type, const std::string& status,
                                            const std::string& reason, const std::string& message);
-const boost::json::object* deploymentCondition(const boost::json::object& status, std::string_view type);
+const boost::json::object* deploymentCondition(const boost::json::object& status,
+                                               std::string_view type);
 // Same status and reason: untouched. Same status: keeps lastTransitionTime.
 void setDeploymentCondition(boost::json::object& status, boost::json::object condition);
 void removeDeploymentCondition(boost::json::object& status, std::string_view type);

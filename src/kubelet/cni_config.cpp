@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 
 #include <boost/json.hpp>
-#include <filesystem>
-#include <fstream>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "common/pki.h"
@@ -21,7 +21,9 @@ bool validPodCidr(const std::string& cidr) {
   in_addr addr{};
   if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &addr) != 1) return false;
   auto digits = cidr.substr(slash + 1);
-  if (digits.empty() || digits.size() > 2 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (digits.empty() || digits.size() > 2 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   int prefix = std::stoi(digits);
   return prefix >= 8 && prefix <= 30;
 }
@@ -38,13 +40,15 @@ std::string renderCniConfig(const CniNetwork& n) {
       {"ipMasq", false},
       {"hairpinMode", true},
       {"mtu", n.mtu},
-      {"ipam", json::object{{"type", "host-local"},
-                            {"ranges", json::array{json::array{json::object{{"subnet", n.podCidr}}}}},
-                            {"routes", json::array{json::object{{"dst", "0.0.0.0/0"}}}}}},
+      {"ipam",
+       json::object{{"type", "host-local"},
+                    {"ranges", json::array{json::array{json::object{{"subnet", n.podCidr}}}}},
+                    {"routes", json::array{json::object{{"dst", "0.0.0.0/0"}}}}}},
   };
-  json::object portmap{{"type", "portmap"}, {"capabilities", json::object{{"portMappings", true}}}, {"snat", true}};
-  json::object conf{{"cniVersion", "0.4.0"}, {"name", n.name},
-                    {"plugins", json::array{bridge, portmap}}};
+  json::object portmap{
+      {"type", "portmap"}, {"capabilities", json::object{{"portMappings", true}}}, {"snat", true}};
+  json::object conf{
+      {"cniVersion", "0.4.0"}, {"name", n.name}, {"plugins", json::array{bridge, portmap}}};
   return json::serialize(conf) + "\n";
 }
 
@@ -67,13 +71,16 @@ int runNft(const std::string& script) {
 bool ensurePodMasquerade(const std::string& podCidr) {
   if (!validPodCidr(podCidr)) return false;
   // Declaring then deleting the table makes the whole file one atomic replace.
-  std::string script = "table ip skiff-node\ndelete table ip skiff-node\n"
-                       "table ip skiff-node {\n"
-                       "  chain postrouting {\n"
-                       "    type nat hook postrouting priority srcnat; policy accept;\n"
-                       "    ip saddr " + podCidr + " ip daddr != " + podCidr + " ip daddr != 224.0.0.0/4 masquerade\n"
-                       "  }\n"
-                       "}\n";
+  std::string script =
+      "table ip skiff-node\ndelete table ip skiff-node\n"
+      "table ip skiff-node {\n"
+      "  chain postrouting {\n"
+      "    type nat hook postrouting priority srcnat; policy accept;\n"
+      "    ip saddr " +
+      podCidr + " ip daddr != " + podCidr +
+      " ip daddr != 224.0.0.0/4 masquerade\n"
+      "  }\n"
+      "}\n";
   return runNft(script) == 0;
 }
 

@@ -7,8 +7,8 @@
 namespace skiff::kubelet {
 
 struct CniNetwork {
-  std::string podCidr;                 // "10.42.3.0/24"
-  std::string bridge = "skiff0";       // host bridge shared by the node's pods
+  std::string podCidr;            // "10.42.3.0/24"
+  std::string bridge = "skiff0";  // host bridge shared by the node's pods
   std::string name = "skiff-pod-network";
   int mtu = 1500;
 };

@@ -30,7 +30,8 @@ std::string tail(const std::string& path, size_t lines) {
   std::vector<std::string> all;
   for (std::string l; std::getline(in, l);) all.push_back(l);
   std::string out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += all[i] + "\n";
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+    out += all[i] + "\n";
   return out;
 }
 
@@ -97,7 +98,8 @@ int unmountUnder(const std::string& prefix) {
     std::string id, parent, dev, root, mountPoint;
     fields >> id >> parent >> dev >> root >> mountPoint;
     mountPoint = unescapeMountPath(mountPoint);
-    if (mountPoint == prefix || mountPoint.rfind(prefix + "/", 0) == 0) points.push_back(mountPoint);
+    if (mountPoint == prefix || mountPoint.rfind(prefix + "/", 0) == 0)
+      points.push_back(mountPoint);
   }
   // Deepest first, so a mount inside another is gone before its parent.
   std::sort(points.begin(), points.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
@@ -119,9 +121,11 @@ std::string ContainerdProcess::renderConfig(const ContainerdOptions& o) {
   t << "# Written by skiff on every start; edits are overwritten.\n"
     << "version = 2\n"
     << "root = \"" << o.dataDir << "/root\"\n"
-    << "state = \"" << o.dataDir << "/state\"\n"
+    << "state = \"" << o.dataDir
+    << "/state\"\n"
     // Plugins a kubelet never uses; fewer plugins start faster and log less.
-    << "disabled_plugins = [\"io.containerd.snapshotter.v1.aufs\", \"io.containerd.snapshotter.v1.btrfs\", "
+    << "disabled_plugins = [\"io.containerd.snapshotter.v1.aufs\", "
+       "\"io.containerd.snapshotter.v1.btrfs\", "
        "\"io.containerd.snapshotter.v1.devmapper\", \"io.containerd.snapshotter.v1.zfs\", "
        "\"io.containerd.tracing.processor.v1.otlp\", \"io.containerd.internal.v1.tracing\"]\n"
     << "[grpc]\n"
@@ -187,7 +191,8 @@ void ContainerdProcess::start(std::chrono::milliseconds timeout) {
     std::lock_guard lock(mu_);
     pid_ = spawn();
   }
-  SKIFF_LOG_INFO("containerd starting pid={} socket={} log={}/containerd.log", pid_, sock, options_.dataDir);
+  SKIFF_LOG_INFO("containerd starting pid={} socket={} log={}/containerd.log", pid_, sock,
+                 options_.dataDir);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!unixSocketAnswers(sock)) {
     int status = 0;
@@ -222,7 +227,8 @@ void ContainerdProcess::supervise() {
       continue;
     }
     if (stopping_) return;
-    SKIFF_LOG_WARN("containerd exited unexpectedly status={}; restarting in {}ms", status, backoff.count());
+    SKIFF_LOG_WARN("containerd exited unexpectedly status={}; restarting in {}ms", status,
+                   backoff.count());
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
     std::lock_guard lock(mu_);

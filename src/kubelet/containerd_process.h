@@ -13,8 +13,8 @@
 namespace skiff::kubelet {
 
 struct ContainerdOptions {
-  std::string dataDir;          // root/, state/, containerd.sock, config.toml, containerd.log
-  std::string cniConfDir;       // where the kubelet writes the pod network config
+  std::string dataDir;     // root/, state/, containerd.sock, config.toml, containerd.log
+  std::string cniConfDir;  // where the kubelet writes the pod network config
   std::string cniBinDir = "/usr/lib/cni";  // Debian's containernetworking-plugins
   std::string sandboxImage = "registry.k8s.io/pause:3.10";
   std::string binary = "containerd";

@@ -20,8 +20,8 @@ namespace skiff::kubelet {
 
 using api::stringAt;
 
-Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime, cri::ImageService& images,
-                 KubeletOptions options)
+Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime,
+                 cri::ImageService& images, KubeletOptions options)
     : client_(client),
       runtime_(runtime),
       images_(images),
@@ -93,8 +93,8 @@ void Kubelet::start() {
   auto v = runtime_.version();
   runtimeVersion_ = v.runtime_name() + "://" + v.runtime_version();
   startTime_ = formatTime(std::chrono::system_clock::now());
-  SKIFF_LOG_INFO("kubelet starting node={} runtime={} api={} nodeIP={}", options_.nodeName, runtimeVersion_,
-                 v.runtime_api_version(), nodeIp_);
+  SKIFF_LOG_INFO("kubelet starting node={} runtime={} api={} nodeIP={}", options_.nodeName,
+                 runtimeVersion_, v.runtime_api_version(), nodeIp_);
   fs::create_directories(podsDir());
   fs::create_directories(podLogsDir());
 
@@ -106,26 +106,28 @@ void Kubelet::start() {
   so.nodeIps = {nodeIp_};
   server_ = std::make_unique<KubeletServer>(
       so,
-      [this](const std::string& ns, const std::string& pod, const std::string& container, bool previous,
-             std::string& error, int& code) { return locateLog(ns, pod, container, previous, error, code); },
+      [this](const std::string& ns, const std::string& pod, const std::string& container,
+             bool previous, std::string& error,
+             int& code) { return locateLog(ns, pod, container, previous, error, code); },
       [this] {
         json::array items;
         for (auto& p : podInformer_.list()) items.push_back(*p);
         return items;
       });
-  registerStreamingRoutes(*server_, {&runtime_,
-                                     [this](const std::string& ns, const std::string& pod,
-                                            const std::string& c) {
-                                       return streamingContainerId(ns, pod, c);
-                                     },
-                                     [this](const std::string& ns, const std::string& pod) {
-                                       return streamingSandboxId(ns, pod);
-                                     }});
+  registerStreamingRoutes(
+      *server_, {&runtime_,
+                 [this](const std::string& ns, const std::string& pod, const std::string& c) {
+                   return streamingContainerId(ns, pod, c);
+                 },
+                 [this](const std::string& ns, const std::string& pod) {
+                   return streamingSandboxId(ns, pod);
+                 }});
   server_->addRoute("/stats/summary", [this](net::HttpRequest& req) {
     net::HttpResponse res;
     if (req.method != "GET") {
       res.status = 405;
-      res.body = R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"MethodNotAllowed","code":405})";
+      res.body =
+          R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"MethodNotAllowed","code":405})";
       return res;
     }
     res.body = json::serialize(statsSummary());
@@ -138,7 +140,8 @@ void Kubelet::start() {
   podInformer_.start();
   threads_.emplace_back(namedThread("kubelet-node", [this] { nodeLoop(); }));
   if (!podInformer_.waitForSync(std::chrono::seconds(60)))
-    SKIFF_LOG_WARN("kubelet node={} pod informer not synced after 60s; continuing", options_.nodeName);
+    SKIFF_LOG_WARN("kubelet node={} pod informer not synced after 60s; continuing",
+                   options_.nodeName);
   probes_.start();
   for (int i = 0; i < options_.workers; ++i)
     threads_.emplace_back(namedThread("pod-worker", [this] { podWorker(); }));
@@ -163,7 +166,8 @@ void Kubelet::stop() {
   nodeInformer_.stop();
   if (server_) server_->stop();
   recorder_.flush(std::chrono::seconds(2));
-  if (started_) SKIFF_LOG_INFO("kubelet stopped node={} (containers keep running)", options_.nodeName);
+  if (started_)
+    SKIFF_LOG_INFO("kubelet stopped node={} (containers keep running)", options_.nodeName);
 }
 
 void Kubelet::podWorker() {
@@ -193,7 +197,9 @@ void Kubelet::relistLoop() {
     try {
       auto relistStart = std::chrono::steady_clock::now();
       auto pods = inspectAllPods();
-      noteRelist(pods, std::chrono::duration<double>(std::chrono::steady_clock::now() - relistStart).count());
+      noteRelist(
+          pods,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - relistStart).count());
       std::map<std::string, std::string> now;
       std::vector<std::string> running;
       for (auto& [uid, rt] : pods)
@@ -218,8 +224,8 @@ void Kubelet::relistLoop() {
 }
 
 std::optional<LogTarget> Kubelet::locateLog(const std::string& ns, const std::string& podName,
-                                            const std::string& container, bool previous, std::string& error,
-                                            int& code) {
+                                            const std::string& container, bool previous,
+                                            std::string& error, int& code) {
   auto pod = podInformer_.get(ns + "/" + podName);
   if (!pod) {
     code = 404;
@@ -245,7 +251,8 @@ std::optional<LogTarget> Kubelet::locateLog(const std::string& ns, const std::st
   if (!target) {
     code = 400;
     if (previous) {
-      error = "previous terminated container \"" + container + "\" in pod \"" + podName + "\" not found";
+      error = "previous terminated container \"" + container + "\" in pod \"" + podName +
+              "\" not found";
     } else {
       std::string reason = "ContainerCreating";
       for (const char* field : {"initContainerStatuses", "containerStatuses"})
@@ -255,7 +262,8 @@ std::optional<LogTarget> Kubelet::locateLog(const std::string& ns, const std::st
               auto r = stringAt(c.as_object(), {"state", "waiting", "reason"});
               if (!r.empty()) reason = r;
             }
-      error = "container \"" + container + "\" in pod \"" + podName + "\" is waiting to start: " + reason;
+      error = "container \"" + container + "\" in pod \"" + podName +
+              "\" is waiting to start: " + reason;
     }
     return std::nullopt;
   }
@@ -291,12 +299,14 @@ void Kubelet::removeAllPods(int64_t graceSeconds) {
         volumes_.tearDownPod(uid);
         ++removed;
       } catch (const std::exception& e) {
-        SKIFF_LOG_WARN("kubelet cleanup pod={}/{} pass={} failed error=\"{}\"", rt.ns, rt.name, pass, e.what());
+        SKIFF_LOG_WARN("kubelet cleanup pod={}/{} pass={} failed error=\"{}\"", rt.ns, rt.name,
+                       pass, e.what());
       }
     }
   }
   for (auto& uid : volumes_.podsOnDisk()) volumes_.tearDownPod(uid);
-  SKIFF_LOG_INFO("kubelet removed every pod sandbox of node={} count={}", options_.nodeName, removed);
+  SKIFF_LOG_INFO("kubelet removed every pod sandbox of node={} count={}", options_.nodeName,
+                 removed);
 }
 
 }  // namespace skiff::kubelet

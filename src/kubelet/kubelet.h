@@ -38,26 +38,26 @@ namespace skiff::kubelet {
 struct KubeletOptions {
   std::string nodeName;
   std::string rootDir = "/var/lib/skiff/kubelet";  // pods/ (volumes), logs/ (container logs), pki/
-  std::string cniConfDir;       // where the pod network config is written (the runtime's CNI conf dir)
-  std::string nodeIp;           // InternalIP; empty: the address of the default route
+  std::string cniConfDir;  // where the pod network config is written (the runtime's CNI conf dir)
+  std::string nodeIp;      // InternalIP; empty: the address of the default route
   std::string serverAddress = "0.0.0.0";
-  int port = 10250;             // the kubelet's HTTPS port (logs, exec, port-forward)
-  std::string clientCaFile;     // CA whose client certificates the server accepts
+  int port = 10250;          // the kubelet's HTTPS port (logs, exec, port-forward)
+  std::string clientCaFile;  // CA whose client certificates the server accepts
   std::string kubeReservedCpu = "0", kubeReservedMemory = "0";
   std::string evictionHardMemory = "100Mi";  // upstream's memory.available default
   int maxPods = 110;
   std::map<std::string, std::string> nodeLabels;
   std::vector<std::string> clusterDns;  // nameservers for dnsPolicy ClusterFirst
   std::string clusterDomain = "cluster.local";
-  std::string runtimeHandler;     // CRI runtime handler ("" = runtime default)
-  std::string podManifestPath;    // static pods (--pod-manifest-path); "" = none
+  std::string runtimeHandler;   // CRI runtime handler ("" = runtime default)
+  std::string podManifestPath;  // static pods (--pod-manifest-path); "" = none
   std::chrono::milliseconds fileCheckFrequency{20000};  // upstream's manifest re-read period
-  int leaseDurationSeconds = 40;  // upstream's timings
+  int leaseDurationSeconds = 40;                        // upstream's timings
   std::chrono::milliseconds leaseRenewInterval{10000};
   std::chrono::milliseconds nodeStatusUpdateInterval{10000};
   std::chrono::milliseconds nodeStatusReportInterval{60000};  // post even when unchanged
   std::chrono::milliseconds relistPeriod{1000};               // runtime relist (PLEG)
-  std::chrono::milliseconds resyncPeriod{60000};              // every pod re-synced at least this often
+  std::chrono::milliseconds resyncPeriod{60000};  // every pod re-synced at least this often
   int workers = 8;
 };
 
@@ -118,21 +118,24 @@ class Kubelet {
                     std::map<std::string, std::string>& volumePaths);
   // The sandbox to run containers in (`out.id` empty: none is needed); false when this
   // sync is over (creation failed, or the pod was synced again over the new sandbox).
-  bool ensureSandbox(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt, const PodSyncView& view,
-                     RunningSandbox& out);
+  bool ensureSandbox(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt,
+                     const PodSyncView& view, RunningSandbox& out);
   bool runInitContainers(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt,
-                         const RunningSandbox& sandbox, const std::map<std::string, std::string>& volumePaths);
+                         const RunningSandbox& sandbox,
+                         const std::map<std::string, std::string>& volumePaths);
   void syncAppContainers(const boost::json::object& pod, PodRecord& rec, const RuntimePod& rt,
-                         const RunningSandbox& sandbox, const std::map<std::string, std::string>& volumePaths);
+                         const RunningSandbox& sandbox,
+                         const std::map<std::string, std::string>& volumePaths);
   void terminatePod(const boost::json::object& pod, const RuntimePod& rt);
   void killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const boost::json::object* pod);
   void cleanupOrphan(const std::string& uid, const RuntimePod& rt);
   void removeRuntimePod(const RuntimePod& rt);
   client::ObjectPtr resolveStaticPod(const std::string& key, client::ObjectPtr apiPod);
   // Starts one container; false (with the note filled) when it cannot start yet.
-  bool startContainer(const boost::json::object& pod, const boost::json::object& container, bool init,
-                      const std::string& sandboxId, const RuntimePod& rt, PodRecord& rec,
-                      const std::map<std::string, std::string>& volumePaths, const std::string& podIp);
+  bool startContainer(const boost::json::object& pod, const boost::json::object& container,
+                      bool init, const std::string& sandboxId, const RuntimePod& rt, PodRecord& rec,
+                      const std::map<std::string, std::string>& volumePaths,
+                      const std::string& podIp);
   bool ensureImage(const boost::json::object& pod, const boost::json::object& container, bool init,
                    PodRecord& rec, std::string& imageRef);
   // Restart decision with CrashLoopBackOff: true when the exited container may be started
@@ -156,8 +159,9 @@ class Kubelet {
   void onNodeChanged(const boost::json::object& node);
 
   // The kubelet server's LogLocator (thread-safe: informer cache and CRI calls only).
-  std::optional<LogTarget> locateLog(const std::string& ns, const std::string& pod, const std::string& container,
-                                     bool previous, std::string& error, int& code);
+  std::optional<LogTarget> locateLog(const std::string& ns, const std::string& pod,
+                                     const std::string& container, bool previous,
+                                     std::string& error, int& code);
   // The streaming endpoints' resolvers (kubelet_streaming.cpp); throw ApiError.
   std::string streamingContainerId(const std::string& ns, const std::string& pod,
                                    const std::string& container);

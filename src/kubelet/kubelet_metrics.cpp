@@ -2,9 +2,10 @@
 //
 //   GET /metrics           kubelet_node_name{node}, kubelet_running_pods,
 //                          kubelet_running_containers{container_state},
-//                          kubelet_pod_start_duration_seconds, kubelet_pleg_relist_duration_seconds,
-//                          process_* — this kubelet's own registry (in `skiff up` the control
-//                          plane's metrics stay on the API server's /metrics).
+//                          kubelet_pod_start_duration_seconds,
+//                          kubelet_pleg_relist_duration_seconds, process_* — this kubelet's own
+//                          registry (in `skiff up` the control plane's metrics stay on the API
+//                          server's /metrics).
 //   GET /metrics/cadvisor  cAdvisor's container_cpu_usage_seconds_total,
 //                          container_memory_working_set_bytes, container_memory_usage_bytes,
 //                          container_memory_rss{container,id,image,name,namespace,pod} from the
@@ -17,9 +18,9 @@
 #include <fstream>
 
 #include "api/json_access.h"
+#include "common/api_error.h"
 #include "common/log.h"
 #include "kubelet/kubelet.h"
-#include "common/api_error.h"
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -31,8 +32,9 @@ namespace {
 constexpr const char* kTextFormat = "text/plain; version=0.0.4; charset=utf-8";
 
 const std::vector<double>& podStartBuckets() {
-  static const std::vector<double> b = {0.5, 1,   2,   3,   4,   5,   6,   8,    10,   20,   30,   45,  60,
-                                        120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600};
+  static const std::vector<double> b = {0.5, 1,   2,   3,    4,    5,    6,   8,   10,
+                                        20,  30,  45,  60,   120,  180,  240, 300, 360,
+                                        480, 600, 900, 1200, 1800, 2700, 3600};
   return b;
 }
 
@@ -64,7 +66,8 @@ std::string mapValue(const google::protobuf::Map<std::string, std::string>& m, c
 std::string cgroupId(const std::string& containerId) {
   std::string path = "/k8s.io/" + containerId;
   std::error_code ec;
-  if (fs::exists("/sys/fs/cgroup" + path, ec) || fs::exists("/sys/fs/cgroup/memory" + path, ec)) return path;
+  if (fs::exists("/sys/fs/cgroup" + path, ec) || fs::exists("/sys/fs/cgroup/memory" + path, ec))
+    return path;
   return containerId;
 }
 
@@ -96,8 +99,10 @@ std::map<std::string, double> meminfoBytes() {
 }  // namespace
 
 void Kubelet::addMetricsRoutes() {
-  metrics_.describe("kubelet_node_name", "gauge", "The node this kubelet runs, as the label node; always 1.");
-  metrics_.describe("kubelet_running_pods", "gauge", "Pods whose newest sandbox is ready (running).");
+  metrics_.describe("kubelet_node_name", "gauge",
+                    "The node this kubelet runs, as the label node; always 1.");
+  metrics_.describe("kubelet_running_pods", "gauge",
+                    "Pods whose newest sandbox is ready (running).");
   metrics_.describe("kubelet_running_containers", "gauge",
                     "Containers the runtime holds for this kubelet's pods, by container_state.");
   metrics_.describe("kubelet_pod_start_duration_seconds", "histogram",
@@ -123,10 +128,12 @@ void Kubelet::addMetricsRoutes() {
     return res;
   };
   // The longer prefix first: routes match a path and everything below it.
-  server_->addRoute("/metrics/cadvisor",
-                    [this, textAnswer](net::HttpRequest& req) { return textAnswer(req, cadvisorMetrics()); });
+  server_->addRoute("/metrics/cadvisor", [this, textAnswer](net::HttpRequest& req) {
+    return textAnswer(req, cadvisorMetrics());
+  });
   server_->addRoute("/metrics", [this, textAnswer](net::HttpRequest& req) {
-    if (req.path != "/metrics" && req.path != "/metrics/") throw ApiError(404, "NotFound", "404 page not found");
+    if (req.path != "/metrics" && req.path != "/metrics/")
+      throw ApiError(404, "NotFound", "404 page not found");
     return textAnswer(req, metrics_.render());
   });
 }
@@ -150,20 +157,25 @@ void Kubelet::noteRelist(const std::map<std::string, RuntimePod>& pods, double s
 void Kubelet::notePodStatus(PodRecord& rec, const json::object& status) {
   if (rec.startObserved || api::stringAt(status, {"phase"}) != "Running") return;
   rec.startObserved = true;
-  metrics_.observe("kubelet_pod_start_duration_seconds", {},
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - rec.firstSeen).count(),
-                   podStartBuckets());
+  metrics_.observe(
+      "kubelet_pod_start_duration_seconds", {},
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - rec.firstSeen).count(),
+      podStartBuckets());
 }
 
 std::string Kubelet::cadvisorMetrics() {
   Metrics m;
-  m.describe("container_cpu_usage_seconds_total", "counter", "CPU time the container used, in seconds.");
+  m.describe("container_cpu_usage_seconds_total", "counter",
+             "CPU time the container used, in seconds.");
   m.describe("container_memory_working_set_bytes", "gauge",
              "The container's working set: memory in use minus inactive file cache, in bytes.");
-  m.describe("container_memory_usage_bytes", "gauge", "The container's memory usage including cache, in bytes.");
-  m.describe("container_memory_rss", "gauge", "The container's anonymous and swap cache memory, in bytes.");
+  m.describe("container_memory_usage_bytes", "gauge",
+             "The container's memory usage including cache, in bytes.");
+  m.describe("container_memory_rss", "gauge",
+             "The container's anonymous and swap cache memory, in bytes.");
   auto labelsOf = [](const std::string& container, const std::string& id, const std::string& image,
-                     const std::string& name, const std::string& ns, const std::string& pod) -> MetricLabels {
+                     const std::string& name, const std::string& ns,
+                     const std::string& pod) -> MetricLabels {
     return {{"container", container}, {"id", id},        {"image", image},
             {"name", name},           {"namespace", ns}, {"pod", pod}};
   };
@@ -174,10 +186,12 @@ std::string Kubelet::cadvisorMetrics() {
   m.setGauge("container_memory_working_set_bytes", root, mem["MemTotal"] - mem["MemAvailable"]);
   m.setGauge("container_memory_usage_bytes", root, mem["MemTotal"] - mem["MemFree"]);
   try {
-    std::map<std::string, std::string> images;  // container ID → image as the runtime has it (an ID)
+    std::map<std::string, std::string>
+        images;  // container ID → image as the runtime has it (an ID)
     for (const auto& c : runtime_.listContainers()) images[c.id()] = c.image().image();
     // cAdvisor's image label is the name the container was started from: the pod spec's.
-    auto specImage = [this](const std::string& ns, const std::string& pod, const std::string& container) {
+    auto specImage = [this](const std::string& ns, const std::string& pod,
+                            const std::string& container) {
       auto obj = podInformer_.get(ns + "/" + pod);
       if (!obj) return std::string();
       for (const char* field : {"containers", "initContainers"})
@@ -191,7 +205,8 @@ std::string Kubelet::cadvisorMetrics() {
       const auto& attrs = s.attributes();
       const auto& l = attrs.labels();
       if (mapValue(l, labels::kPodUid).empty()) continue;  // not one of the kubelet's containers
-      const std::string ns = mapValue(l, labels::kPodNamespace), pod = mapValue(l, labels::kPodName);
+      const std::string ns = mapValue(l, labels::kPodNamespace),
+                        pod = mapValue(l, labels::kPodName);
       const std::string container = mapValue(l, labels::kContainerName);
       std::string image = specImage(ns, pod, container);
       if (image.empty()) image = images[attrs.id()];
@@ -202,10 +217,13 @@ std::string Kubelet::cadvisorMetrics() {
       if (s.has_memory()) {
         const auto& mu = s.memory();
         if (mu.has_working_set_bytes())
-          m.setGauge("container_memory_working_set_bytes", labels, static_cast<double>(mu.working_set_bytes().value()));
+          m.setGauge("container_memory_working_set_bytes", labels,
+                     static_cast<double>(mu.working_set_bytes().value()));
         if (mu.has_usage_bytes())
-          m.setGauge("container_memory_usage_bytes", labels, static_cast<double>(mu.usage_bytes().value()));
-        if (mu.has_rss_bytes()) m.setGauge("container_memory_rss", labels, static_cast<double>(mu.rss_bytes().value()));
+          m.setGauge("container_memory_usage_bytes", labels,
+                     static_cast<double>(mu.usage_bytes().value()));
+        if (mu.has_rss_bytes())
+          m.setGauge("container_memory_rss", labels, static_cast<double>(mu.rss_bytes().value()));
       }
     }
   } catch (const std::exception& e) {

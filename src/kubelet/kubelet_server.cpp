@@ -11,11 +11,11 @@
 #include <mutex>
 #include <thread>
 
-#include "net/http_server.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "common/pki.h"
 #include "kubelet/container_log.h"
+#include "net/http_server.h"
 
 namespace skiff::kubelet {
 

@@ -69,7 +69,8 @@ std::string defaultHostIp() {
 MachineInfo readMachineInfo(const std::string& rootDir) {
   MachineInfo m;
   long n = sysconf(_SC_NPROCESSORS_ONLN);
-  m.cpus = n > 0 ? static_cast<int>(n) : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  m.cpus = n > 0 ? static_cast<int>(n)
+                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::ifstream mem("/proc/meminfo");
   for (std::string key; mem >> key;) {
     int64_t kb = 0;
@@ -81,7 +82,8 @@ MachineInfo readMachineInfo(const std::string& rootDir) {
     }
   }
   struct statvfs vfs {};
-  if (statvfs(rootDir.c_str(), &vfs) == 0) m.diskBytes = static_cast<int64_t>(vfs.f_blocks) * vfs.f_frsize;
+  if (statvfs(rootDir.c_str(), &vfs) == 0)
+    m.diskBytes = static_cast<int64_t>(vfs.f_blocks) * vfs.f_frsize;
   m.machineId = firstLine("/etc/machine-id");
   m.systemUuid = firstLine("/sys/class/dmi/id/product_uuid");
   if (m.systemUuid.empty()) m.systemUuid = m.machineId;

@@ -6,9 +6,9 @@
 
 #include "api/json_access.h"
 #include "api/quantity.h"
+#include "client/node_lease.h"
 #include "common/api_error.h"
 #include "common/ids.h"
-#include "client/node_lease.h"
 #include "common/log.h"
 #include "kubelet/cni_config.h"
 #include "kubelet/kubelet.h"
@@ -30,7 +30,9 @@ int64_t quantityBytes(const std::string& text) {
   return q ? q->value() : 0;
 }
 
-std::string kibibytes(int64_t bytes) { return std::to_string(std::max<int64_t>(0, bytes) / 1024) + "Ki"; }
+std::string kibibytes(int64_t bytes) {
+  return std::to_string(std::max<int64_t>(0, bytes) / 1024) + "Ki";
+}
 
 const json::object* findCondition(const json::object* node, const std::string& type) {
   auto* conds = node ? arrayAt(*node, {"status", "conditions"}) : nullptr;
@@ -68,7 +70,8 @@ void Kubelet::nodeLoop() {
       nextStatus = now + options_.nodeStatusUpdateInterval;
     }
     std::unique_lock lock(nodeMu_);
-    nodeCv_.wait_until(lock, std::min(nextLease, nextStatus), [this] { return nodeWake_ || stopping_.load(); });
+    nodeCv_.wait_until(lock, std::min(nextLease, nextStatus),
+                       [this] { return nodeWake_ || stopping_.load(); });
   }
 }
 
@@ -92,8 +95,9 @@ bool Kubelet::registerNode() {
     } catch (const ApiError& e) {
       if (e.code() != 409) throw;
       // Already registered (a restart): adopt it and make sure our labels are on it.
-      auto existing = client_.patch(client::resources::nodes, "", options_.nodeName, client::PatchType::Merge,
-                                    json::object{{"metadata", json::object{{"labels", labels}}}});
+      auto existing =
+          client_.patch(client::resources::nodes, "", options_.nodeName, client::PatchType::Merge,
+                        json::object{{"metadata", json::object{{"labels", labels}}}});
       std::lock_guard lock(mu_);
       nodeUid_ = stringAt(existing, {"metadata", "uid"});
       SKIFF_LOG_INFO("kubelet adopted existing node={} uid={}", options_.nodeName, nodeUid_);
@@ -103,7 +107,8 @@ bool Kubelet::registerNode() {
     renewLease();
     return true;
   } catch (const std::exception& e) {
-    SKIFF_LOG_WARN("kubelet node={} registration failed, retrying error=\"{}\"", options_.nodeName, e.what());
+    SKIFF_LOG_WARN("kubelet node={} registration failed, retrying error=\"{}\"", options_.nodeName,
+                   e.what());
     return false;
   }
 }
@@ -117,16 +122,19 @@ void Kubelet::renewLease() {
   try {
     client::renewNodeLease(client_, options_.nodeName, nodeUid, options_.leaseDurationSeconds);
   } catch (const std::exception& e) {
-    SKIFF_LOG_WARN("kubelet node={} lease renewal failed error=\"{}\"", options_.nodeName, e.what());
+    SKIFF_LOG_WARN("kubelet node={} lease renewal failed error=\"{}\"", options_.nodeName,
+                   e.what());
   }
 }
 
 json::object Kubelet::nodeStatus(const json::object* current) {
   auto info = readMachineInfo(options_.rootDir);
   auto now = formatTime(SysClock::now());
-  int64_t reservedMemory = quantityBytes(options_.kubeReservedMemory) + quantityBytes(options_.evictionHardMemory);
+  int64_t reservedMemory =
+      quantityBytes(options_.kubeReservedMemory) + quantityBytes(options_.evictionHardMemory);
   auto reservedCpu = api::Quantity::parse(options_.kubeReservedCpu);
-  int64_t cpuMilli = static_cast<int64_t>(info.cpus) * 1000 - (reservedCpu ? reservedCpu->milliValue() : 0);
+  int64_t cpuMilli =
+      static_cast<int64_t>(info.cpus) * 1000 - (reservedCpu ? reservedCpu->milliValue() : 0);
   json::object capacity{{"cpu", std::to_string(info.cpus)},
                         {"memory", kibibytes(info.memoryBytes)},
                         {"ephemeral-storage", kibibytes(info.diskBytes)},
@@ -134,7 +142,8 @@ json::object Kubelet::nodeStatus(const json::object* current) {
                         {"hugepages-2Mi", "0"},
                         {"pods", std::to_string(options_.maxPods)}};
   json::object allocatable = capacity;
-  allocatable["cpu"] = cpuMilli % 1000 == 0 ? std::to_string(cpuMilli / 1000) : std::to_string(cpuMilli) + "m";
+  allocatable["cpu"] =
+      cpuMilli % 1000 == 0 ? std::to_string(cpuMilli / 1000) : std::to_string(cpuMilli) + "m";
   allocatable["memory"] = kibibytes(info.memoryBytes - reservedMemory);
 
   bool runtimeReady = true;
@@ -156,26 +165,34 @@ json::object Kubelet::nodeStatus(const json::object* current) {
     networkReady = networkReady_;
   }
   json::array conditions;
-  auto add = [&](const char* type, bool status, const std::string& reason, const std::string& message) {
+  auto add = [&](const char* type, bool status, const std::string& reason,
+                 const std::string& message) {
     std::string value = status ? "True" : "False";
     std::string transition = now;
     if (auto* cur = findCondition(current, type); cur && stringAt(*cur, {"status"}) == value) {
       auto t = stringAt(*cur, {"lastTransitionTime"});
       if (!t.empty()) transition = t;
     }
-    conditions.push_back(json::object{{"type", type}, {"status", value}, {"lastHeartbeatTime", now},
-                                      {"lastTransitionTime", transition}, {"reason", reason},
+    conditions.push_back(json::object{{"type", type},
+                                      {"status", value},
+                                      {"lastHeartbeatTime", now},
+                                      {"lastTransitionTime", transition},
+                                      {"reason", reason},
                                       {"message", message}});
   };
-  add("MemoryPressure", false, "KubeletHasSufficientMemory", "kubelet has sufficient memory available");
+  add("MemoryPressure", false, "KubeletHasSufficientMemory",
+      "kubelet has sufficient memory available");
   add("DiskPressure", false, "KubeletHasNoDiskPressure", "kubelet has no disk pressure");
   add("PIDPressure", false, "KubeletHasSufficientPID", "kubelet has sufficient PID available");
-  if (!runtimeReady) add("Ready", false, "KubeletNotReady", runtimeMessage);
+  if (!runtimeReady)
+    add("Ready", false, "KubeletNotReady", runtimeMessage);
   else if (!networkReady)
     add("Ready", false, "KubeletNotReady",
         "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
-        "message:Network plugin returns error: cni plugin not initialized (waiting for spec.podCIDR)");
-  else add("Ready", true, "KubeletReady", "kubelet is posting ready status");
+        "message:Network plugin returns error: cni plugin not initialized (waiting for "
+        "spec.podCIDR)");
+  else
+    add("Ready", true, "KubeletReady", "kubelet is posting ready status");
 
   json::array images;
   try {
@@ -197,8 +214,9 @@ json::object Kubelet::nodeStatus(const json::object* current) {
       {"capacity", capacity},
       {"allocatable", allocatable},
       {"conditions", std::move(conditions)},
-      {"addresses", json::array{json::object{{"type", "InternalIP"}, {"address", nodeIp_}},
-                                json::object{{"type", "Hostname"}, {"address", options_.nodeName}}}},
+      {"addresses",
+       json::array{json::object{{"type", "InternalIP"}, {"address", nodeIp_}},
+                   json::object{{"type", "Hostname"}, {"address", options_.nodeName}}}},
       {"daemonEndpoints", json::object{{"kubeletEndpoint", json::object{{"Port", serverPort()}}}}},
       {"nodeInfo", json::object{{"machineID", info.machineId},
                                 {"systemUUID", info.systemUuid},
@@ -223,7 +241,9 @@ void Kubelet::postNodeStatus(bool force) {
   for (auto& c : stable["conditions"].as_array()) c.as_object().erase("lastHeartbeatTime");
   uint64_t hash = std::hash<std::string>{}(json::serialize(stable));
   auto now = std::chrono::steady_clock::now();
-  if (!force && hash == lastNodeStatusHash_ && now - lastNodeStatusPost_ < options_.nodeStatusReportInterval) return;
+  if (!force && hash == lastNodeStatusHash_ &&
+      now - lastNodeStatusPost_ < options_.nodeStatusReportInterval)
+    return;
   try {
     client_.patchNoResult(client::resources::nodes, "", options_.nodeName, client::PatchType::Merge,
                           json::object{{"status", std::move(status)}}, "status");
@@ -254,9 +274,11 @@ void Kubelet::onNodeChanged(const json::object& node) {
         try {
           writeCniConfig(options_.cniConfDir, CniNetwork{.podCidr = cidr});
           if (!ensurePodMasquerade(cidr))
-            SKIFF_LOG_WARN("kubelet could not install the pod masquerade rule (nft); pods reach only the node");
-          SKIFF_LOG_INFO("kubelet node={} podCIDR={} pod network config written to {}", options_.nodeName, cidr,
-                         options_.cniConfDir);
+            SKIFF_LOG_WARN(
+                "kubelet could not install the pod masquerade rule (nft); pods reach only the "
+                "node");
+          SKIFF_LOG_INFO("kubelet node={} podCIDR={} pod network config written to {}",
+                         options_.nodeName, cidr, options_.cniConfDir);
           podCidr_ = cidr;
           becameReady = !networkReady_;
           networkReady_ = true;

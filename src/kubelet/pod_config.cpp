@@ -33,7 +33,7 @@ ResolvConf readResolvConf(const std::string& path) {
     std::istringstream f(line);
     std::string word;
     f >> word;
-    std::vector<std::string>* into = word == "nameserver" ? &r.servers
+    std::vector<std::string>* into = word == "nameserver"                     ? &r.servers
                                      : (word == "search" || word == "domain") ? &r.searches
                                      : word == "options"                      ? &r.options
                                                                               : nullptr;
@@ -52,8 +52,10 @@ void addUnique(google::protobuf::RepeatedPtrField<std::string>* to, const std::s
 void fillDns(const json::object& pod, const SandboxSettings& s, cri::v1::DNSConfig* dns) {
   auto policy = stringAt(pod, {"spec", "dnsPolicy"}, "ClusterFirst");
   bool hostNetwork = boolAt(pod, {"spec", "hostNetwork"});
-  if (policy == "ClusterFirstWithHostNet") policy = "ClusterFirst";
-  else if (policy == "ClusterFirst" && hostNetwork) policy = "Default";
+  if (policy == "ClusterFirstWithHostNet")
+    policy = "ClusterFirst";
+  else if (policy == "ClusterFirst" && hostNetwork)
+    policy = "Default";
   // Without a cluster DNS service, ClusterFirst falls back to the node's resolvers (upstream).
   if (policy == "ClusterFirst" && s.clusterDns.empty()) policy = "Default";
   if (policy == "ClusterFirst") {
@@ -82,7 +84,8 @@ void fillDns(const json::object& pod, const SandboxSettings& s, cri::v1::DNSConf
         if (auto* o = v.if_object()) {
           auto name = stringAt(*o, {"name"});
           auto value = stringAt(*o, {"value"});
-          if (!name.empty()) addUnique(dns->mutable_options(), value.empty() ? name : name + ":" + value);
+          if (!name.empty())
+            addUnique(dns->mutable_options(), value.empty() ? name : name + ":" + value);
         }
   }
 }
@@ -91,8 +94,10 @@ cri::v1::NamespaceOption namespaces(const json::object& pod) {
   cri::v1::NamespaceOption ns;
   ns.set_network(boolAt(pod, {"spec", "hostNetwork"}) ? cri::v1::NODE : cri::v1::POD);
   ns.set_ipc(boolAt(pod, {"spec", "hostIPC"}) ? cri::v1::NODE : cri::v1::POD);
-  if (boolAt(pod, {"spec", "hostPID"})) ns.set_pid(cri::v1::NODE);
-  else ns.set_pid(boolAt(pod, {"spec", "shareProcessNamespace"}) ? cri::v1::POD : cri::v1::CONTAINER);
+  if (boolAt(pod, {"spec", "hostPID"}))
+    ns.set_pid(cri::v1::NODE);
+  else
+    ns.set_pid(boolAt(pod, {"spec", "shareProcessNamespace"}) ? cri::v1::POD : cri::v1::CONTAINER);
   return ns;
 }
 
@@ -131,23 +136,26 @@ int64_t oomScoreAdj(const json::object& pod, const json::object* requests) {
 }  // namespace
 
 std::string podLogDirectory(const std::string& podLogsDir, const json::object& pod) {
-  return podLogsDir + "/" + stringAt(pod, {"metadata", "namespace"}) + "_" + stringAt(pod, {"metadata", "name"}) +
-         "_" + stringAt(pod, {"metadata", "uid"});
+  return podLogsDir + "/" + stringAt(pod, {"metadata", "namespace"}) + "_" +
+         stringAt(pod, {"metadata", "name"}) + "_" + stringAt(pod, {"metadata", "uid"});
 }
 
 int64_t gracePeriodSeconds(const json::object& pod) {
   auto* dg = api::valueAt(pod, {"metadata", "deletionGracePeriodSeconds"});
-  if (dg && (dg->is_int64() || dg->is_uint64())) return intAt(pod, {"metadata", "deletionGracePeriodSeconds"});
+  if (dg && (dg->is_int64() || dg->is_uint64()))
+    return intAt(pod, {"metadata", "deletionGracePeriodSeconds"});
   return intAt(pod, {"spec", "terminationGracePeriodSeconds"}, 30);
 }
 
 std::string containerHash(const json::object& container) {
   char buf[17];
-  snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fnv1a(json::serialize(container))));
+  snprintf(buf, sizeof buf, "%016llx",
+           static_cast<unsigned long long>(fnv1a(json::serialize(container))));
   return buf;
 }
 
-cri::v1::PodSandboxConfig makeSandboxConfig(const json::object& pod, int attempt, const SandboxSettings& s) {
+cri::v1::PodSandboxConfig makeSandboxConfig(const json::object& pod, int attempt,
+                                            const SandboxSettings& s) {
   cri::v1::PodSandboxConfig c;
   auto name = stringAt(pod, {"metadata", "name"});
   auto ns = stringAt(pod, {"metadata", "namespace"});
@@ -174,7 +182,9 @@ cri::v1::PodSandboxConfig makeSandboxConfig(const json::object& pod, int attempt
             if (!p || intAt(*p, {"hostPort"}) <= 0) continue;
             auto* m = c.add_port_mappings();
             auto proto = stringAt(*p, {"protocol"}, "TCP");
-            m->set_protocol(proto == "UDP" ? cri::v1::UDP : proto == "SCTP" ? cri::v1::SCTP : cri::v1::TCP);
+            m->set_protocol(proto == "UDP"    ? cri::v1::UDP
+                            : proto == "SCTP" ? cri::v1::SCTP
+                                              : cri::v1::TCP);
             m->set_container_port(static_cast<int32_t>(intAt(*p, {"containerPort"})));
             m->set_host_port(static_cast<int32_t>(intAt(*p, {"hostPort"})));
             m->set_host_ip(stringAt(*p, {"hostIP"}));
@@ -193,26 +203,30 @@ cri::v1::PodSandboxConfig makeSandboxConfig(const json::object& pod, int attempt
   auto* sc = linux->mutable_security_context();
   *sc->mutable_namespace_options() = namespaces(pod);
   if (auto* psc = objectAt(pod, {"spec", "securityContext"})) {
-    if (psc->contains("runAsUser")) sc->mutable_run_as_user()->set_value(intAt(*psc, {"runAsUser"}));
-    if (psc->contains("runAsGroup")) sc->mutable_run_as_group()->set_value(intAt(*psc, {"runAsGroup"}));
+    if (psc->contains("runAsUser"))
+      sc->mutable_run_as_user()->set_value(intAt(*psc, {"runAsUser"}));
+    if (psc->contains("runAsGroup"))
+      sc->mutable_run_as_group()->set_value(intAt(*psc, {"runAsGroup"}));
     if (auto* groups = arrayAt(*psc, {"supplementalGroups"}))
       for (auto& g : *groups)
         if (g.is_int64()) sc->add_supplemental_groups(g.as_int64());
     if (auto* sysctls = arrayAt(*psc, {"sysctls"}))
       for (auto& sv : *sysctls)
-        if (auto* so = sv.if_object()) (*linux->mutable_sysctls())[stringAt(*so, {"name"})] = stringAt(*so, {"value"});
+        if (auto* so = sv.if_object())
+          (*linux->mutable_sysctls())[stringAt(*so, {"name"})] = stringAt(*so, {"value"});
   }
   bool privileged = false;
   for (const char* field : {"initContainers", "containers"})
     if (auto* list = arrayAt(pod, {"spec", field}))
       for (auto& cv : *list)
-        if (auto* ctr = cv.if_object(); ctr && boolAt(*ctr, {"securityContext", "privileged"})) privileged = true;
+        if (auto* ctr = cv.if_object(); ctr && boolAt(*ctr, {"securityContext", "privileged"}))
+          privileged = true;
   sc->set_privileged(privileged);
   return c;
 }
 
-cri::v1::ContainerConfig makeContainerConfig(const json::object& pod, const json::object& container, bool init,
-                                             const ContainerInputs& in) {
+cri::v1::ContainerConfig makeContainerConfig(const json::object& pod, const json::object& container,
+                                             bool init, const ContainerInputs& in) {
   cri::v1::ContainerConfig c;
   auto name = stringAt(container, {"name"});
   c.mutable_metadata()->set_name(name);
@@ -236,8 +250,10 @@ cri::v1::ContainerConfig makeContainerConfig(const json::object& pod, const json
     cm->set_host_path(m.hostPath);
     cm->set_readonly(m.readOnly);
     cm->set_selinux_relabel(m.selinuxRelabel);
-    if (m.propagation == "HostToContainer") cm->set_propagation(cri::v1::PROPAGATION_HOST_TO_CONTAINER);
-    else if (m.propagation == "Bidirectional") cm->set_propagation(cri::v1::PROPAGATION_BIDIRECTIONAL);
+    if (m.propagation == "HostToContainer")
+      cm->set_propagation(cri::v1::PROPAGATION_HOST_TO_CONTAINER);
+    else if (m.propagation == "Bidirectional")
+      cm->set_propagation(cri::v1::PROPAGATION_BIDIRECTIONAL);
   }
   auto terminationPath = stringAt(container, {"terminationMessagePath"}, "/dev/termination-log");
   if (!in.terminationLogHostPath.empty()) {
@@ -253,7 +269,8 @@ cri::v1::ContainerConfig makeContainerConfig(const json::object& pod, const json
   ann[labels::kRestartCount] = std::to_string(in.restartCount);
   ann[labels::kContainerHash] = containerHash(container);
   ann[labels::kTerminationMessagePath] = terminationPath;
-  ann[labels::kGracePeriod] = std::to_string(intAt(pod, {"spec", "terminationGracePeriodSeconds"}, 30));
+  ann[labels::kGracePeriod] =
+      std::to_string(intAt(pod, {"spec", "terminationGracePeriodSeconds"}, 30));
   if (init) ann[labels::kInitContainer] = "true";
   c.set_log_path(name + "/" + std::to_string(in.restartCount) + ".log");
   c.set_stdin(boolAt(container, {"stdin"}));
@@ -285,8 +302,10 @@ cri::v1::ContainerConfig makeContainerConfig(const json::object& pod, const json
     if (psc && psc->contains(key)) return &psc->at(key);
     return nullptr;
   };
-  if (auto* v = pick("runAsUser"); v && v->is_int64()) sc->mutable_run_as_user()->set_value(v->as_int64());
-  if (auto* v = pick("runAsGroup"); v && v->is_int64()) sc->mutable_run_as_group()->set_value(v->as_int64());
+  if (auto* v = pick("runAsUser"); v && v->is_int64())
+    sc->mutable_run_as_user()->set_value(v->as_int64());
+  if (auto* v = pick("runAsGroup"); v && v->is_int64())
+    sc->mutable_run_as_group()->set_value(v->as_int64());
   if (psc)
     if (auto* groups = arrayAt(*psc, {"supplementalGroups"}))
       for (auto& g : *groups)

@@ -33,8 +33,9 @@ struct ContainerInputs {
   std::string terminationLogHostPath;  // mounted at terminationMessagePath
 };
 
-cri::v1::ContainerConfig makeContainerConfig(const boost::json::object& pod, const boost::json::object& container,
-                                             bool init, const ContainerInputs& inputs);
+cri::v1::ContainerConfig makeContainerConfig(const boost::json::object& pod,
+                                             const boost::json::object& container, bool init,
+                                             const ContainerInputs& inputs);
 
 // Hash of the container spec: a running container whose hash differs was created from an
 // older spec (e.g. the image changed) and is restarted.

@@ -21,11 +21,13 @@ const std::set<std::string> kKubeletConditions = {"PodReadyToStartContainers", "
                                                   "ContainersReady", "Ready"};
 
 json::object terminatedState(const RuntimeContainer& c) {
-  json::object t{{"exitCode", c.exitCode},
-                 {"reason", c.reason.empty() ? (c.exitCode == 0 ? "Completed" : "Error") : c.reason},
-                 {"startedAt", c.startedAt ? json::value(timeFromNanos(c.startedAt)) : json::value(nullptr)},
-                 {"finishedAt", c.finishedAt ? json::value(timeFromNanos(c.finishedAt)) : json::value(nullptr)},
-                 {"containerID", "containerd://" + c.id}};
+  json::object t{
+      {"exitCode", c.exitCode},
+      {"reason", c.reason.empty() ? (c.exitCode == 0 ? "Completed" : "Error") : c.reason},
+      {"startedAt", c.startedAt ? json::value(timeFromNanos(c.startedAt)) : json::value(nullptr)},
+      {"finishedAt",
+       c.finishedAt ? json::value(timeFromNanos(c.finishedAt)) : json::value(nullptr)},
+      {"containerID", "containerd://" + c.id}};
   if (!c.message.empty()) t["message"] = c.message;
   return t;
 }
@@ -37,8 +39,8 @@ struct Counts {
 // One containerStatuses entry; `counts` gathers what getPhase needs.
 // `initializing`: the pod still has init containers to finish; its waiting containers say
 // PodInitializing, as upstream.
-json::object containerStatus(const json::object& spec, const PodSyncView& view, bool init, bool initializing,
-                             Counts& counts) {
+json::object containerStatus(const json::object& spec, const PodSyncView& view, bool init,
+                             bool initializing, Counts& counts) {
   auto name = stringAt(spec, {"name"});
   json::object st{{"name", name}, {"image", stringAt(spec, {"image"})}, {"imageID", ""}};
   const RuntimeContainer* c = view.runtime ? view.runtime->latest(name) : nullptr;
@@ -51,7 +53,8 @@ json::object containerStatus(const json::object& spec, const PodSyncView& view, 
 
   bool waitingOverride = note && !note->waitingReason.empty();
   if (c && c->state == ContainerRunState::Running && !waitingOverride) {
-    state["running"] = json::object{{"startedAt", timeFromNanos(c->startedAt ? c->startedAt : c->createdAt)}};
+    state["running"] =
+        json::object{{"startedAt", timeFromNanos(c->startedAt ? c->startedAt : c->createdAt)}};
     ready = note ? note->ready : false;
     started = note ? note->started : true;
     counts.running++;
@@ -65,8 +68,8 @@ json::object containerStatus(const json::object& spec, const PodSyncView& view, 
     // Waiting: not created yet, created but not started, or an exited container that will be
     // restarted (CrashLoopBackOff) — then it counts as stopped and shows the exit as lastState.
     std::string reason = note && !note->waitingReason.empty() ? note->waitingReason
-                         : (init || initializing)                        ? "PodInitializing"
-                                                                         : "ContainerCreating";
+                         : (init || initializing)             ? "PodInitializing"
+                                                              : "ContainerCreating";
     json::object w{{"reason", reason}};
     if (note && !note->waitingMessage.empty()) w["message"] = note->waitingMessage;
     state["waiting"] = std::move(w);
@@ -88,13 +91,16 @@ json::object containerStatus(const json::object& spec, const PodSyncView& view, 
   st["lastState"] = std::move(lastState);
   st["ready"] = ready;
   st["restartCount"] = restarts;
-  if (!init) st["started"] = started;
-  else st["started"] = c && c->state == ContainerRunState::Running;
+  if (!init)
+    st["started"] = started;
+  else
+    st["started"] = c && c->state == ContainerRunState::Running;
   return st;
 }
 
 json::object makeCondition(const json::object& pod, const std::string& type, bool status,
-                           const std::string& reason, const std::string& message, const std::string& now) {
+                           const std::string& reason, const std::string& message,
+                           const std::string& now) {
   std::string value = status ? "True" : "False";
   std::string transition = now;
   if (auto* conds = arrayAt(pod, {"status", "conditions"})) {
@@ -106,7 +112,10 @@ json::object makeCondition(const json::object& pod, const std::string& type, boo
       }
     }
   }
-  json::object c{{"type", type}, {"status", value}, {"lastProbeTime", nullptr}, {"lastTransitionTime", transition}};
+  json::object c{{"type", type},
+                 {"status", value},
+                 {"lastProbeTime", nullptr},
+                 {"lastTransitionTime", transition}};
   if (!reason.empty()) c["reason"] = reason;
   if (!message.empty()) c["message"] = message;
   return c;
@@ -138,7 +147,8 @@ bool nonZero(const json::object* list, const char* key) {
 
 std::string timeFromNanos(int64_t nanos) {
   return formatTime(std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(nanos))));
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(nanos))));
 }
 
 std::string qosClassOf(const json::object& pod) {
@@ -155,8 +165,10 @@ std::string qosClassOf(const json::object& pod) {
         if (nonZero(req, r) || nonZero(lim, r)) any = true;
       for (const char* r : {"cpu", "memory"}) {
         // A limit alone implies an equal request (API defaulting); both must be set and equal.
-        if (!lim || !lim->contains(r)) guaranteed = false;
-        else if (req && req->contains(r) && !sameQuantity(req, lim, r)) guaranteed = false;
+        if (!lim || !lim->contains(r))
+          guaranteed = false;
+        else if (req && req->contains(r) && !sameQuantity(req, lim, r))
+          guaranteed = false;
       }
     }
   };
@@ -166,7 +178,8 @@ std::string qosClassOf(const json::object& pod) {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
-json::object computePodStatus(const json::object& pod, const PodSyncView& view, const std::string& now) {
+json::object computePodStatus(const json::object& pod, const PodSyncView& view,
+                              const std::string& now) {
   json::object status;
   const json::object* old = objectAt(pod, {"status"});
   auto restartPolicy = stringAt(pod, {"spec", "restartPolicy"}, "Always");
@@ -219,9 +232,12 @@ json::object computePodStatus(const json::object& pod, const PodSyncView& view, 
   } else if (counts.running > 0) {
     phase = "Running";
   } else if (counts.stopped > 0) {
-    if (restartPolicy == "Always") phase = "Running";
-    else if (counts.stopped == counts.succeeded) phase = "Succeeded";
-    else phase = restartPolicy == "OnFailure" ? "Running" : "Failed";
+    if (restartPolicy == "Always")
+      phase = "Running";
+    else if (counts.stopped == counts.succeeded)
+      phase = "Succeeded";
+    else
+      phase = restartPolicy == "OnFailure" ? "Running" : "Failed";
   } else {
     phase = "Pending";
   }
@@ -233,17 +249,23 @@ json::object computePodStatus(const json::object& pod, const PodSyncView& view, 
       for (auto& cv : *oldConds)
         if (auto* co = cv.if_object(); co && !kKubeletConditions.count(stringAt(*co, {"type"})))
           conditions.push_back(*co);
-  conditions.push_back(makeCondition(pod, "PodReadyToStartContainers", view.sandboxReady, "", "", now));
+  conditions.push_back(
+      makeCondition(pod, "PodReadyToStartContainers", view.sandboxReady, "", "", now));
   if (initialized) {
-    conditions.push_back(makeCondition(pod, "Initialized", true, completed && phase == "Succeeded" ? "PodCompleted" : "", "", now));
+    conditions.push_back(makeCondition(pod, "Initialized", true,
+                                       completed && phase == "Succeeded" ? "PodCompleted" : "", "",
+                                       now));
   } else {
-    conditions.push_back(makeCondition(pod, "Initialized", false, "ContainersNotInitialized",
-                                       "containers with incomplete status: " + joinNames(pendingInit), now));
+    conditions.push_back(
+        makeCondition(pod, "Initialized", false, "ContainersNotInitialized",
+                      "containers with incomplete status: " + joinNames(pendingInit), now));
   }
   bool allReady = unready.empty() && initialized && !completed;
   std::string notReadyReason = completed ? "PodCompleted" : "ContainersNotReady";
-  std::string notReadyMessage = completed ? "" : "containers with unready status: " + joinNames(unready);
-  conditions.push_back(makeCondition(pod, "ContainersReady", allReady, allReady ? "" : notReadyReason,
+  std::string notReadyMessage =
+      completed ? "" : "containers with unready status: " + joinNames(unready);
+  conditions.push_back(makeCondition(pod, "ContainersReady", allReady,
+                                     allReady ? "" : notReadyReason,
                                      allReady ? "" : notReadyMessage, now));
   conditions.push_back(makeCondition(pod, "Ready", allReady, allReady ? "" : notReadyReason,
                                      allReady ? "" : notReadyMessage, now));
@@ -258,8 +280,10 @@ json::object computePodStatus(const json::object& pod, const PodSyncView& view, 
   }
   std::string podIp = view.podIp;
   std::vector<std::string> podIps = view.podIps;
-  if (podIp.empty() && api::boolAt(pod, {"spec", "hostNetwork"})) podIp = view.hostIp;  // the node's own network
-  if (podIp.empty() && old) podIp = stringAt(*old, {"podIP"});  // a stopped sandbox keeps the last IP shown
+  if (podIp.empty() && api::boolAt(pod, {"spec", "hostNetwork"}))
+    podIp = view.hostIp;  // the node's own network
+  if (podIp.empty() && old)
+    podIp = stringAt(*old, {"podIP"});  // a stopped sandbox keeps the last IP shown
   if (!podIp.empty()) {
     if (podIps.empty()) podIps.push_back(podIp);
     status["podIP"] = podIp;

@@ -62,8 +62,8 @@ json::object containerRef(const json::object& pod, const std::string& container,
 }
 
 std::string podDesc(const json::object& pod) {
-  return stringAt(pod, {"metadata", "name"}) + "_" + stringAt(pod, {"metadata", "namespace"}) + "(" +
-         stringAt(pod, {"metadata", "uid"}) + ")";
+  return stringAt(pod, {"metadata", "name"}) + "_" + stringAt(pod, {"metadata", "namespace"}) +
+         "(" + stringAt(pod, {"metadata", "uid"}) + ")";
 }
 
 }  // namespace
@@ -124,13 +124,20 @@ void Kubelet::syncPod(const std::string& key) {
 // A mirror whose manifest is gone is deleted. Returns the API pod unchanged otherwise.
 client::ObjectPtr Kubelet::resolveStaticPod(const std::string& key, client::ObjectPtr apiPod) {
   auto staticPod = static_.get(key);
-  auto ns = stringAt(staticPod ? *staticPod : apiPod ? *apiPod : json::object{}, {"metadata", "namespace"});
-  auto name = stringAt(staticPod ? *staticPod : apiPod ? *apiPod : json::object{}, {"metadata", "name"});
+  auto ns = stringAt(staticPod ? *staticPod
+                     : apiPod  ? *apiPod
+                               : json::object{},
+                     {"metadata", "namespace"});
+  auto name = stringAt(staticPod ? *staticPod
+                       : apiPod  ? *apiPod
+                                 : json::object{},
+                       {"metadata", "name"});
   auto deleteMirror = [&](const json::object& mirror) {
     try {
       client_.remove(client::resources::pods, ns, name,
                      json::object{{"gracePeriodSeconds", 0},
-                                  {"preconditions", json::object{{"uid", stringAt(mirror, {"metadata", "uid"})}}}});
+                                  {"preconditions",
+                                   json::object{{"uid", stringAt(mirror, {"metadata", "uid"})}}}});
     } catch (const ApiError& e) {
       if (e.code() != 404 && e.code() != 409) throw;
     }
@@ -145,9 +152,12 @@ client::ObjectPtr Kubelet::resolveStaticPod(const std::string& key, client::Obje
   }
   auto hash = stringAt(*staticPod, {"metadata", "annotations", kConfigHashAnnotation});
   if (apiPod && !isMirrorPod(*apiPod)) {
-    SKIFF_LOG_WARN("kubelet static pod={} conflicts with an API pod of the same name; running the static pod", key);
-  } else if (apiPod && (api::valueAt(*apiPod, {"metadata", "deletionTimestamp"}) ||
-                        stringAt(*apiPod, {"metadata", "annotations", kConfigMirrorAnnotation}) != hash)) {
+    SKIFF_LOG_WARN(
+        "kubelet static pod={} conflicts with an API pod of the same name; running the static pod",
+        key);
+  } else if (apiPod &&
+             (api::valueAt(*apiPod, {"metadata", "deletionTimestamp"}) ||
+              stringAt(*apiPod, {"metadata", "annotations", kConfigMirrorAnnotation}) != hash)) {
     // Deleted by a user or from an older manifest: replace it; the static pod keeps running.
     deleteMirror(*apiPod);
     queue_.addAfter(key, std::chrono::milliseconds(500));
@@ -158,10 +168,12 @@ client::ObjectPtr Kubelet::resolveStaticPod(const std::string& key, client::Obje
       nodeUid = nodeUid_;
     }
     try {
-      client_.create(client::resources::pods, ns, mirrorPodFor(*staticPod, options_.nodeName, nodeUid));
+      client_.create(client::resources::pods, ns,
+                     mirrorPodFor(*staticPod, options_.nodeName, nodeUid));
       SKIFF_LOG_INFO("kubelet static pod={} mirror pod created", key);
     } catch (const ApiError& e) {
-      if (e.code() != 409) SKIFF_LOG_WARN("kubelet static pod={} mirror creation failed error=\"{}\"", key, e.what());
+      if (e.code() != 409)
+        SKIFF_LOG_WARN("kubelet static pod={} mirror creation failed error=\"{}\"", key, e.what());
     }
   }
   auto work = std::make_shared<json::object>(*staticPod);
@@ -198,7 +210,8 @@ void Kubelet::killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const j
   auto deadline = Clock::now() + std::chrono::seconds(graceSeconds);
   // What is left of the grace period, rounded up (a hook that took 0.3 s leaves 7 s of 7).
   auto remaining = [deadline] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     return std::max<int64_t>(kMinimumGraceSeconds, (left + 999) / 1000);
   };
   std::vector<std::thread> stoppers;
@@ -224,7 +237,8 @@ void Kubelet::killRuntimePod(const RuntimePod& rt, int64_t graceSeconds, const j
         }
         runtime_.stopContainer(c.id, hookRan ? remaining() : graceSeconds);
       } catch (const std::exception& e) {
-        SKIFF_LOG_WARN("kubelet stopping container={} failed error=\"{}\"", c.id.substr(0, 12), e.what());
+        SKIFF_LOG_WARN("kubelet stopping container={} failed error=\"{}\"", c.id.substr(0, 12),
+                       e.what());
       }
     });
   }
@@ -249,9 +263,10 @@ void Kubelet::terminatePod(const json::object& pod, const RuntimePod& rt) {
   // Everything is stopped and cleaned up: finish the graceful deletion (upstream's status
   // manager deletes with grace 0 and a UID precondition, so a same-named new pod is safe).
   try {
-    client_.remove(client::resources::pods, stringAt(pod, {"metadata", "namespace"}),
-                   stringAt(pod, {"metadata", "name"}),
-                   json::object{{"gracePeriodSeconds", 0}, {"preconditions", json::object{{"uid", uid}}}});
+    client_.remove(
+        client::resources::pods, stringAt(pod, {"metadata", "namespace"}),
+        stringAt(pod, {"metadata", "name"}),
+        json::object{{"gracePeriodSeconds", 0}, {"preconditions", json::object{{"uid", uid}}}});
   } catch (const ApiError& e) {
     if (e.code() != 404 && e.code() != 409) throw;
   }
@@ -267,25 +282,28 @@ bool Kubelet::backoffAllows(const json::object& pod, const std::string& name, Po
                             const RuntimeContainer& last) {
   auto now = std::chrono::system_clock::now();
   auto finished = std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(last.finishedAt)));
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(last.finishedAt)));
   auto& b = rec.backoff[name];
   if (b.duration.count() > 0 && now - finished < b.duration) {
     auto& note = rec.notes[name];
     note.waitingReason = "CrashLoopBackOff";
-    note.waitingMessage = "back-off " + std::to_string(b.duration.count()) + "s restarting failed container=" +
-                          name + " pod=" + podDesc(pod);
+    note.waitingMessage = "back-off " + std::to_string(b.duration.count()) +
+                          "s restarting failed container=" + name + " pod=" + podDesc(pod);
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(finished + b.duration - now);
     queue_.addAfter(client::objectKey(pod), wait + std::chrono::milliseconds(50));
     return false;
   }
-  if (b.duration.count() == 0 || now - b.lastUpdate > 2 * kBackoffMax) b.duration = kBackoffInitial;
-  else b.duration = std::min(b.duration * 2, kBackoffMax);
+  if (b.duration.count() == 0 || now - b.lastUpdate > 2 * kBackoffMax)
+    b.duration = kBackoffInitial;
+  else
+    b.duration = std::min(b.duration * 2, kBackoffMax);
   b.lastUpdate = finished;
   return true;
 }
 
-bool Kubelet::ensureImage(const json::object& pod, const json::object& container, bool init, PodRecord& rec,
-                          std::string& imageRef) {
+bool Kubelet::ensureImage(const json::object& pod, const json::object& container, bool init,
+                          PodRecord& rec, std::string& imageRef) {
   auto name = stringAt(container, {"name"});
   auto image = stringAt(container, {"image"});
   auto policy = stringAt(container, {"imagePullPolicy"}, "IfNotPresent");
@@ -299,7 +317,8 @@ bool Kubelet::ensureImage(const json::object& pod, const json::object& container
   }
   if (policy == "Never") {
     note.waitingReason = "ErrImageNeverPull";
-    note.waitingMessage = "Container image \"" + image + "\" is not present with pull policy of Never";
+    note.waitingMessage =
+        "Container image \"" + image + "\" is not present with pull policy of Never";
     recorder_.event(ref, client::kEventTypeWarning, "ErrImageNeverPull", note.waitingMessage);
     return false;
   }
@@ -321,7 +340,8 @@ bool Kubelet::ensureImage(const json::object& pod, const json::object& container
   } catch (const cri::CriError& e) {
     // Always with the image present locally: a failed pull still fails, as upstream (the
     // registry decides); the message says why.
-    pb.duration = pb.duration.count() == 0 ? kBackoffInitial : std::min(pb.duration * 2, kBackoffMax);
+    pb.duration =
+        pb.duration.count() == 0 ? kBackoffInitial : std::min(pb.duration * 2, kBackoffMax);
     pb.lastUpdate = std::chrono::system_clock::now();
     note.waitingReason = "ErrImagePull";
     note.waitingMessage = e.what();
@@ -333,7 +353,8 @@ bool Kubelet::ensureImage(const json::object& pod, const json::object& container
 
 bool Kubelet::startContainer(const json::object& pod, const json::object& container, bool init,
                              const std::string& sandboxId, const RuntimePod& rt, PodRecord& rec,
-                             const std::map<std::string, std::string>& volumePaths, const std::string& podIp) {
+                             const std::map<std::string, std::string>& volumePaths,
+                             const std::string& podIp) {
   auto name = stringAt(container, {"name"});
   auto& note = rec.notes[name];
   auto ref = containerRef(pod, name, init);
@@ -343,9 +364,8 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
   in.restartCount = rt.nextRestartCount(name);
   in.imageRef = imageRef;
   try {
-    in.env = containerEnv(pod, container, runtimeInfo(pod, podIp), [this](auto& r, auto& n, auto& o) {
-      return fetchObject(r, n, o);
-    });
+    in.env = containerEnv(pod, container, runtimeInfo(pod, podIp),
+                          [this](auto& r, auto& n, auto& o) { return fetchObject(r, n, o); });
     std::map<std::string, std::string> envMap(in.env.begin(), in.env.end());
     in.mounts = volumes_.containerMounts(pod, container, volumePaths, envMap);
   } catch (const ContainerConfigError& e) {
@@ -365,9 +385,11 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
   in.terminationLogHostPath = termDir + "/" + std::to_string(in.restartCount) + ".termination-log";
   std::ofstream(in.terminationLogHostPath, std::ios::trunc).close();
 
-  SandboxSettings settings{.podLogsDir = podLogsDir(), .clusterDns = options_.clusterDns,
+  SandboxSettings settings{.podLogsDir = podLogsDir(),
+                           .clusterDns = options_.clusterDns,
                            .clusterDomain = options_.clusterDomain};
-  auto sandboxConfig = makeSandboxConfig(pod, rt.latestSandbox() ? rt.latestSandbox()->attempt : 0, settings);
+  auto sandboxConfig =
+      makeSandboxConfig(pod, rt.latestSandbox() ? rt.latestSandbox()->attempt : 0, settings);
   auto config = makeContainerConfig(pod, container, init, in);
   std::string id;
   try {
@@ -397,7 +419,8 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
         if (a.is_string()) argv.emplace_back(a.as_string());
     try {
       auto r = runtime_.execSync(id, argv, std::chrono::seconds(30));
-      if (r.exitCode != 0) throw std::runtime_error("exit code " + std::to_string(r.exitCode) + ": " + r.stderrData);
+      if (r.exitCode != 0)
+        throw std::runtime_error("exit code " + std::to_string(r.exitCode) + ": " + r.stderrData);
     } catch (const std::exception& e) {
       recorder_.event(ref, client::kEventTypeWarning, "FailedPostStartHook",
                       std::string("PostStartHook failed: ") + e.what());
@@ -483,8 +506,8 @@ bool Kubelet::mountVolumes(const json::object& pod, PodRecord& rec, const PodSyn
 
 // The sandbox: reuse the newest ready one; a dead sandbox means a new one (with a higher
 // attempt) and every container started again, as upstream does on "SandboxChanged".
-bool Kubelet::ensureSandbox(const json::object& pod, PodRecord& rec, const RuntimePod& rt, const PodSyncView& view,
-                            RunningSandbox& out) {
+bool Kubelet::ensureSandbox(const json::object& pod, PodRecord& rec, const RuntimePod& rt,
+                            const PodSyncView& view, RunningSandbox& out) {
   const RuntimeSandbox* sandbox = rt.latestSandbox();
   if (sandbox && sandbox->ready) {
     out = RunningSandbox{sandbox->id, sandbox->ip, sandbox->ips};
@@ -499,15 +522,18 @@ bool Kubelet::ensureSandbox(const json::object& pod, PodRecord& rec, const Runti
   }
   if (!anyToRun) return true;
   if (sandbox) {
-    recorder_.event(pod, client::kEventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
+    recorder_.event(pod, client::kEventTypeNormal, "SandboxChanged",
+                    "Pod sandbox changed, it will be killed and re-created.");
     killRuntimePod(rt, 0, nullptr);
   }
-  SandboxSettings settings{.podLogsDir = podLogsDir(), .clusterDns = options_.clusterDns,
+  SandboxSettings settings{.podLogsDir = podLogsDir(),
+                           .clusterDns = options_.clusterDns,
                            .clusterDomain = options_.clusterDomain};
   int attempt = sandbox ? sandbox->attempt + 1 : 0;
   try {
     fs::create_directories(podLogDirectory(podLogsDir(), pod));
-    out.id = runtime_.runPodSandbox(makeSandboxConfig(pod, attempt, settings), options_.runtimeHandler);
+    out.id =
+        runtime_.runPodSandbox(makeSandboxConfig(pod, attempt, settings), options_.runtimeHandler);
     auto st = runtime_.podSandboxStatus(out.id);
     out.ip = st.network().ip();
     if (!out.ip.empty()) out.ips.push_back(out.ip);
@@ -521,7 +547,8 @@ bool Kubelet::ensureSandbox(const json::object& pod, PodRecord& rec, const Runti
   }
   // Sync again over the runtime's new view: the new sandbox is the latest, and the
   // containers of the dead one belong to the past.
-  auto fresh = inspectPods(stringAt(pod, {"metadata", "namespace"}), stringAt(pod, {"metadata", "name"}));
+  auto fresh =
+      inspectPods(stringAt(pod, {"metadata", "namespace"}), stringAt(pod, {"metadata", "name"}));
   auto it = fresh.find(rec.uid);
   if (it == fresh.end()) return true;
   syncRunningPod(pod, rec, it->second);
@@ -531,13 +558,16 @@ bool Kubelet::ensureSandbox(const json::object& pod, PodRecord& rec, const Runti
 // Init containers, one at a time in order; each must exit 0 before the next starts. True
 // when all have.
 bool Kubelet::runInitContainers(const json::object& pod, PodRecord& rec, const RuntimePod& rt,
-                                const RunningSandbox& sandbox, const std::map<std::string, std::string>& volumePaths) {
+                                const RunningSandbox& sandbox,
+                                const std::map<std::string, std::string>& volumePaths) {
   auto restartPolicy = stringAt(pod, {"spec", "restartPolicy"}, "Always");
   for (auto* c : containersOf(pod, "initContainers")) {
     auto name = stringAt(*c, {"name"});
     auto* last = rt.latest(name, sandbox.id);
     if (last && last->state == ContainerRunState::Exited && last->exitCode == 0) continue;
-    if (last && (last->state == ContainerRunState::Running || last->state == ContainerRunState::Created)) return false;
+    if (last &&
+        (last->state == ContainerRunState::Running || last->state == ContainerRunState::Created))
+      return false;
     if (last && last->state == ContainerRunState::Exited) {
       if (restartPolicy == "Never") return false;  // the pod fails (computePodStatus)
       if (!backoffAllows(pod, name, rec, *last)) return false;
@@ -553,7 +583,8 @@ bool Kubelet::runInitContainers(const json::object& pod, PodRecord& rec, const R
 // otherwise its readiness comes from the probes; an exited one is restarted as the restart
 // policy and the back-off allow; a missing one is started.
 void Kubelet::syncAppContainers(const json::object& pod, PodRecord& rec, const RuntimePod& rt,
-                                const RunningSandbox& sandbox, const std::map<std::string, std::string>& volumePaths) {
+                                const RunningSandbox& sandbox,
+                                const std::map<std::string, std::string>& volumePaths) {
   auto key = client::objectKey(pod);
   auto restartPolicy = stringAt(pod, {"spec", "restartPolicy"}, "Always");
   for (auto* c : containersOf(pod, "containers")) {
@@ -571,7 +602,8 @@ void Kubelet::syncAppContainers(const json::object& pod, PodRecord& rec, const R
       }
       probes_.ensure(key, *c, last->id, sandbox.ip);
       if (auto reason = probes_.takeRestartReason(last->id)) {
-        recorder_.event(containerRef(pod, name, false), client::kEventTypeNormal, "Killing", *reason);
+        recorder_.event(containerRef(pod, name, false), client::kEventTypeNormal, "Killing",
+                        *reason);
         runtime_.stopContainer(last->id, gracePeriodSeconds(pod));
         note.ready = false;
         queue_.add(key);

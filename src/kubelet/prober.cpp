@@ -41,7 +41,8 @@ int resolvePort(const json::value* port, const json::object& container) {
 }
 
 // A TCP connection with a deadline; -1 (and `error`) on failure.
-int connectWithTimeout(const std::string& host, int port, std::chrono::milliseconds timeout, std::string& error) {
+int connectWithTimeout(const std::string& host, int port, std::chrono::milliseconds timeout,
+                       std::string& error) {
   addrinfo hints{}, *res = nullptr;
   hints.ai_socktype = SOCK_STREAM;
   if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res) {
@@ -75,14 +76,15 @@ int connectWithTimeout(const std::string& host, int port, std::chrono::milliseco
     return -1;
   }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   return fd;
 }
 
-ProbeOutcome httpProbe(const json::object& get, const json::object& container, const std::string& podIp,
-                       std::chrono::milliseconds timeout) {
+ProbeOutcome httpProbe(const json::object& get, const json::object& container,
+                       const std::string& podIp, std::chrono::milliseconds timeout) {
   auto host = stringAt(get, {"host"}, podIp);
   int port = resolvePort(get.if_contains("port"), container);
   if (port <= 0) return {false, "invalid port in httpGet probe"};
@@ -91,13 +93,16 @@ ProbeOutcome httpProbe(const json::object& get, const json::object& container, c
   bool https = stringAt(get, {"scheme"}, "HTTP") == "HTTPS";
   std::string error;
   int fd = connectWithTimeout(host, port, timeout, error);
-  if (fd < 0) return {false, "Get \"" + std::string(https ? "https" : "http") + "://" + host + ":" +
-                                 std::to_string(port) + path + "\": " + error};
+  if (fd < 0)
+    return {false, "Get \"" + std::string(https ? "https" : "http") + "://" + host + ":" +
+                       std::to_string(port) + path + "\": " + error};
   std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
                     "\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\nConnection: close\r\n";
   if (auto* headers = arrayAt(get, {"httpHeaders"}))
     for (auto& h : *headers)
-      if (h.is_object()) req += stringAt(h.as_object(), {"name"}) + ": " + stringAt(h.as_object(), {"value"}) + "\r\n";
+      if (h.is_object())
+        req +=
+            stringAt(h.as_object(), {"name"}) + ": " + stringAt(h.as_object(), {"value"}) + "\r\n";
   req += "\r\n";
   std::string resp;
   SSL_CTX* ctx = nullptr;
@@ -109,8 +114,9 @@ ProbeOutcome httpProbe(const json::object& get, const json::object& container, c
     ssl = ctx ? SSL_new(ctx) : nullptr;
     ok = ssl && SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1;
   }
-  if (ok) ok = https ? SSL_write(ssl, req.data(), static_cast<int>(req.size())) > 0
-                     : send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+  if (ok)
+    ok = https ? SSL_write(ssl, req.data(), static_cast<int>(req.size())) > 0
+               : send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
   char buf[4096];
   while (ok && resp.find("\r\n") == std::string::npos && resp.size() < 65536) {
     long n = https ? SSL_read(ssl, buf, sizeof buf) : recv(fd, buf, sizeof buf, 0);
@@ -126,12 +132,13 @@ ProbeOutcome httpProbe(const json::object& get, const json::object& container, c
     if (sp != std::string::npos) code = std::atoi(resp.c_str() + sp + 1);
   }
   if (code >= 200 && code < 400) return {true, ""};
-  if (code == 0) return {false, "Get \"" + host + ":" + std::to_string(port) + path + "\": no HTTP response"};
+  if (code == 0)
+    return {false, "Get \"" + host + ":" + std::to_string(port) + path + "\": no HTTP response"};
   return {false, "HTTP probe failed with statuscode: " + std::to_string(code)};
 }
 
-ProbeOutcome tcpProbe(const json::object& tcp, const json::object& container, const std::string& podIp,
-                      std::chrono::milliseconds timeout) {
+ProbeOutcome tcpProbe(const json::object& tcp, const json::object& container,
+                      const std::string& podIp, std::chrono::milliseconds timeout) {
   auto host = stringAt(tcp, {"host"}, podIp);
   int port = resolvePort(tcp.if_contains("port"), container);
   if (port <= 0) return {false, "invalid port in tcpSocket probe"};
@@ -143,13 +150,16 @@ ProbeOutcome tcpProbe(const json::object& tcp, const json::object& container, co
 }
 
 const char* kindName(ProbeKind k) {
-  return k == ProbeKind::Liveness ? "Liveness" : k == ProbeKind::Readiness ? "Readiness" : "Startup";
+  return k == ProbeKind::Liveness    ? "Liveness"
+         : k == ProbeKind::Readiness ? "Readiness"
+                                     : "Startup";
 }
 
 }  // namespace
 
-ProbeOutcome runProbe(const json::object& probe, const json::object& container, const std::string& podIp,
-                      const std::string& containerId, cri::RuntimeService& runtime) {
+ProbeOutcome runProbe(const json::object& probe, const json::object& container,
+                      const std::string& podIp, const std::string& containerId,
+                      cri::RuntimeService& runtime) {
   auto timeout = std::chrono::seconds(std::max<int64_t>(1, intAt(probe, {"timeoutSeconds"}, 1)));
   try {
     if (auto* ex = objectAt(probe, {"exec"})) {
@@ -163,7 +173,8 @@ ProbeOutcome runProbe(const json::object& probe, const json::object& container, 
       return {false, out.empty() ? "command exited with " + std::to_string(r.exitCode) : out};
     }
     if (auto* get = objectAt(probe, {"httpGet"})) return httpProbe(*get, container, podIp, timeout);
-    if (auto* tcp = objectAt(probe, {"tcpSocket"})) return tcpProbe(*tcp, container, podIp, timeout);
+    if (auto* tcp = objectAt(probe, {"tcpSocket"}))
+      return tcpProbe(*tcp, container, podIp, timeout);
     if (objectAt(probe, {"grpc"})) return {false, "grpc probes are not supported by skiff yet"};
   } catch (const std::exception& e) {
     return {false, e.what()};
@@ -171,8 +182,12 @@ ProbeOutcome runProbe(const json::object& probe, const json::object& container, 
   return {false, "probe has no handler"};
 }
 
-ProbeManager::ProbeManager(cri::RuntimeService& runtime, OnChange onChange, OnEvent onUnhealthy, int workers)
-    : runtime_(runtime), onChange_(std::move(onChange)), onUnhealthy_(std::move(onUnhealthy)), workerCount_(workers) {}
+ProbeManager::ProbeManager(cri::RuntimeService& runtime, OnChange onChange, OnEvent onUnhealthy,
+                           int workers)
+    : runtime_(runtime),
+      onChange_(std::move(onChange)),
+      onUnhealthy_(std::move(onUnhealthy)),
+      workerCount_(workers) {}
 
 ProbeManager::~ProbeManager() { stop(); }
 
@@ -199,13 +214,14 @@ void ProbeManager::schedule(size_t id, std::chrono::milliseconds after) {
   cv_.notify_all();
 }
 
-void ProbeManager::ensure(const std::string& podKey, const json::object& container, const std::string& containerId,
-                          const std::string& podIp) {
+void ProbeManager::ensure(const std::string& podKey, const json::object& container,
+                          const std::string& containerId, const std::string& podIp) {
   std::lock_guard lock(mu_);
   if (containers_.count(containerId)) return;
   auto& cp = containers_[containerId];
-  const std::pair<const char*, ProbeKind> kinds[] = {
-      {"livenessProbe", ProbeKind::Liveness}, {"readinessProbe", ProbeKind::Readiness}, {"startupProbe", ProbeKind::Startup}};
+  const std::pair<const char*, ProbeKind> kinds[] = {{"livenessProbe", ProbeKind::Liveness},
+                                                     {"readinessProbe", ProbeKind::Readiness},
+                                                     {"startupProbe", ProbeKind::Startup}};
   for (auto& [field, kind] : kinds) {
     auto* probe = objectAt(container, {field});
     if (!probe) continue;
@@ -229,12 +245,16 @@ void ProbeManager::ensure(const std::string& podKey, const json::object& contain
 void ProbeManager::retainOnly(const std::vector<std::string>& live) {
   std::lock_guard lock(mu_);
   for (auto it = containers_.begin(); it != containers_.end();) {
-    if (std::find(live.begin(), live.end(), it->first) == live.end()) it = containers_.erase(it);
-    else ++it;
+    if (std::find(live.begin(), live.end(), it->first) == live.end())
+      it = containers_.erase(it);
+    else
+      ++it;
   }
   for (auto it = probes_.begin(); it != probes_.end();) {
-    if (!containers_.count(it->second.containerId) && !it->second.running) it = probes_.erase(it);
-    else ++it;
+    if (!containers_.count(it->second.containerId) && !it->second.running)
+      it = probes_.erase(it);
+    else
+      ++it;
   }
 }
 
@@ -330,8 +350,10 @@ bool ProbeManager::record(size_t id, const ProbeOutcome& outcome, std::string& u
   bool changed = false;
   // The startup probe gates the others: liveness and readiness wait until it succeeded.
   bool gated = st.kind != ProbeKind::Startup && !cp.started;
-  int successThreshold = static_cast<int>(std::max<int64_t>(1, intAt(st.probe, {"successThreshold"}, 1)));
-  int failureThreshold = static_cast<int>(std::max<int64_t>(1, intAt(st.probe, {"failureThreshold"}, 3)));
+  int successThreshold =
+      static_cast<int>(std::max<int64_t>(1, intAt(st.probe, {"successThreshold"}, 1)));
+  int failureThreshold =
+      static_cast<int>(std::max<int64_t>(1, intAt(st.probe, {"failureThreshold"}, 3)));
   if (!gated && outcome.success) {
     st.failures = 0;
     if (++st.successes >= successThreshold && !st.result) {
@@ -353,7 +375,8 @@ bool ProbeManager::record(size_t id, const ProbeOutcome& outcome, std::string& u
         cp.ready = false;
       } else if (!cp.restartReason) {
         cp.restartReason = "Container " + st.containerName + " failed " +
-                           (st.kind == ProbeKind::Liveness ? "liveness" : "startup") + " probe, will be restarted";
+                           (st.kind == ProbeKind::Liveness ? "liveness" : "startup") +
+                           " probe, will be restarted";
         st.failures = 0;
         changed = true;
       }
@@ -362,7 +385,8 @@ bool ProbeManager::record(size_t id, const ProbeOutcome& outcome, std::string& u
   if (st.kind == ProbeKind::Startup && cp.started) {
     probes_.erase(it);  // a startup probe that succeeded is done for this container
   } else {
-    schedule(id, std::chrono::seconds(std::max<int64_t>(1, intAt(st.probe, {"periodSeconds"}, 10))));
+    schedule(id,
+             std::chrono::seconds(std::max<int64_t>(1, intAt(st.probe, {"periodSeconds"}, 10))));
   }
   return changed;
 }

@@ -35,21 +35,23 @@ struct ProbeOutcome {
 // Runs one probe of a container once. `podIp` is where httpGet/tcpSocket connect when the
 // probe names no host. Exec probes go through CRI ExecSync.
 ProbeOutcome runProbe(const boost::json::object& probe, const boost::json::object& container,
-                      const std::string& podIp, const std::string& containerId, cri::RuntimeService& runtime);
+                      const std::string& podIp, const std::string& containerId,
+                      cri::RuntimeService& runtime);
 
 class ProbeManager {
  public:
   using OnChange = std::function<void(const std::string& podKey)>;
   using OnEvent = std::function<void(const std::string& podKey, const std::string& container,
                                      const std::string& message)>;
-  ProbeManager(cri::RuntimeService& runtime, OnChange onChange, OnEvent onUnhealthy, int workers = 3);
+  ProbeManager(cri::RuntimeService& runtime, OnChange onChange, OnEvent onUnhealthy,
+               int workers = 3);
   ~ProbeManager();
   void start();
   void stop();
 
   // Starts the container's probes once (later calls for the same container id do nothing).
-  void ensure(const std::string& podKey, const boost::json::object& container, const std::string& containerId,
-              const std::string& podIp);
+  void ensure(const std::string& podKey, const boost::json::object& container,
+              const std::string& containerId, const std::string& podIp);
   // Forgets every container id not in `live` (exited, removed).
   void retainOnly(const std::vector<std::string>& live);
 

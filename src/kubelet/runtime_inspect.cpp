@@ -15,10 +15,14 @@ std::string label(const google::protobuf::Map<std::string, std::string>& m, cons
 
 ContainerRunState runState(cri::v1::ContainerState s) {
   switch (s) {
-    case cri::v1::CONTAINER_CREATED: return ContainerRunState::Created;
-    case cri::v1::CONTAINER_RUNNING: return ContainerRunState::Running;
-    case cri::v1::CONTAINER_EXITED: return ContainerRunState::Exited;
-    default: return ContainerRunState::Unknown;
+    case cri::v1::CONTAINER_CREATED:
+      return ContainerRunState::Created;
+    case cri::v1::CONTAINER_RUNNING:
+      return ContainerRunState::Running;
+    case cri::v1::CONTAINER_EXITED:
+      return ContainerRunState::Exited;
+    default:
+      return ContainerRunState::Unknown;
   }
 }
 
@@ -31,8 +35,10 @@ void sortNewestFirst(RuntimePod& p) {
 
 // Sandboxes and containers of the listing, with full status read for each (exit codes,
 // timestamps and IPs are only in the status calls).
-std::map<std::string, RuntimePod> collect(cri::RuntimeService& runtime, const std::vector<cri::v1::PodSandbox>& sandboxes,
-                                          const std::vector<cri::v1::Container>& containers, bool detailed) {
+std::map<std::string, RuntimePod> collect(cri::RuntimeService& runtime,
+                                          const std::vector<cri::v1::PodSandbox>& sandboxes,
+                                          const std::vector<cri::v1::Container>& containers,
+                                          bool detailed) {
   std::map<std::string, RuntimePod> pods;
   for (auto& s : sandboxes) {
     auto uid = label(s.labels(), labels::kPodUid);
@@ -105,7 +111,8 @@ std::map<std::string, RuntimePod> collect(cri::RuntimeService& runtime, const st
 
 }  // namespace
 
-std::map<std::string, RuntimePod> Kubelet::inspectPods(const std::string& ns, const std::string& name) {
+std::map<std::string, RuntimePod> Kubelet::inspectPods(const std::string& ns,
+                                                       const std::string& name) {
   cri::v1::PodSandboxFilter sf;
   (*sf.mutable_label_selector())[labels::kPodNamespace] = ns;
   (*sf.mutable_label_selector())[labels::kPodName] = name;

@@ -2,13 +2,15 @@
 
 namespace skiff::kubelet {
 
-const RuntimeContainer* RuntimePod::latest(const std::string& name, const std::string& sandboxId) const {
+const RuntimeContainer* RuntimePod::latest(const std::string& name,
+                                           const std::string& sandboxId) const {
   for (auto& c : containers)
     if (c.name == name && (sandboxId.empty() || c.sandboxId == sandboxId)) return &c;
   return nullptr;
 }
 
-const RuntimeContainer* RuntimePod::previousExited(const std::string& name, const RuntimeContainer* than) const {
+const RuntimeContainer* RuntimePod::previousExited(const std::string& name,
+                                                   const RuntimeContainer* than) const {
   bool past = than == nullptr;
   for (auto& c : containers) {
     if (&c == than) {

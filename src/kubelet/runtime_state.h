@@ -19,7 +19,8 @@ inline constexpr const char* kContainerName = "io.kubernetes.container.name";
 // Annotations
 inline constexpr const char* kRestartCount = "io.kubernetes.container.restartCount";
 inline constexpr const char* kContainerHash = "io.kubernetes.container.hash";
-inline constexpr const char* kTerminationMessagePath = "io.kubernetes.container.terminationMessagePath";
+inline constexpr const char* kTerminationMessagePath =
+    "io.kubernetes.container.terminationMessagePath";
 inline constexpr const char* kGracePeriod = "io.kubernetes.pod.terminationGracePeriod";
 inline constexpr const char* kInitContainer = "skiff.io/init-container";
 }  // namespace labels
@@ -54,11 +55,14 @@ struct RuntimePod {
   std::vector<RuntimeSandbox> sandboxes;     // newest first
   std::vector<RuntimeContainer> containers;  // newest first
 
-  const RuntimeSandbox* latestSandbox() const { return sandboxes.empty() ? nullptr : &sandboxes.front(); }
+  const RuntimeSandbox* latestSandbox() const {
+    return sandboxes.empty() ? nullptr : &sandboxes.front();
+  }
   // The newest container of that name (in any sandbox when `sandboxId` is empty).
   const RuntimeContainer* latest(const std::string& name, const std::string& sandboxId = "") const;
   // The newest exited container of that name older than `than` (for lastState / --previous).
-  const RuntimeContainer* previousExited(const std::string& name, const RuntimeContainer* than) const;
+  const RuntimeContainer* previousExited(const std::string& name,
+                                         const RuntimeContainer* than) const;
   int nextRestartCount(const std::string& name) const;  // 0 for a container that never ran
 };
 
@@ -72,7 +76,7 @@ struct ContainerSyncNote {
 
 struct PodSyncView {
   const RuntimePod* runtime = nullptr;
-  std::string sandboxId;  // the sandbox this sync uses ("" when none yet)
+  std::string sandboxId;                           // the sandbox this sync uses ("" when none yet)
   std::map<std::string, ContainerSyncNote> notes;  // by container name (init and regular)
   std::string hostIp;
   bool sandboxReady = false;

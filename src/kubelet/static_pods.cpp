@@ -34,8 +34,8 @@ bool isMirrorPod(const json::object& pod) {
   return a && a->contains(kConfigMirrorAnnotation);
 }
 
-std::optional<json::object> staticPodFromManifest(const std::string& content, const std::string& nodeName,
-                                                  std::string& error) {
+std::optional<json::object> staticPodFromManifest(const std::string& content,
+                                                  const std::string& nodeName, std::string& error) {
   json::value v;
   try {
     v = api::yamlToJson(content);
@@ -76,22 +76,30 @@ std::optional<json::object> staticPodFromManifest(const std::string& content, co
       if (auto* co = c.if_object()) {
         auto image = stringAt(*co, {"image"});
         if (!co->contains("imagePullPolicy"))
-          (*co)["imagePullPolicy"] = image.find(':') == std::string::npos || image.ends_with(":latest") ? "Always" : "IfNotPresent";
-        if (!co->contains("terminationMessagePath")) (*co)["terminationMessagePath"] = "/dev/termination-log";
+          (*co)["imagePullPolicy"] =
+              image.find(':') == std::string::npos || image.ends_with(":latest") ? "Always"
+                                                                                 : "IfNotPresent";
+        if (!co->contains("terminationMessagePath"))
+          (*co)["terminationMessagePath"] = "/dev/termination-log";
       }
   out.erase("status");
   return out;
 }
 
-json::object mirrorPodFor(const json::object& staticPod, const std::string& nodeName, const std::string& nodeUid) {
+json::object mirrorPodFor(const json::object& staticPod, const std::string& nodeName,
+                          const std::string& nodeUid) {
   json::object mirror = staticPod;
   auto& meta = mirror["metadata"].as_object();
   meta.erase("uid");
   meta.erase("resourceVersion");
-  meta["annotations"].as_object()[kConfigMirrorAnnotation] = stringAt(staticPod, {"metadata", "annotations", kConfigHashAnnotation});
+  meta["annotations"].as_object()[kConfigMirrorAnnotation] =
+      stringAt(staticPod, {"metadata", "annotations", kConfigHashAnnotation});
   if (!nodeUid.empty())
-    meta["ownerReferences"] = json::array{json::object{
-        {"apiVersion", "v1"}, {"kind", "Node"}, {"name", nodeName}, {"uid", nodeUid}, {"controller", true}}};
+    meta["ownerReferences"] = json::array{json::object{{"apiVersion", "v1"},
+                                                       {"kind", "Node"},
+                                                       {"name", nodeName},
+                                                       {"uid", nodeUid},
+                                                       {"controller", true}}};
   return mirror;
 }
 
@@ -104,7 +112,8 @@ std::vector<std::string> StaticPodSource::rescan() {
   if (!dir_.empty() && fs::is_directory(dir_, ec)) {
     for (auto& entry : fs::directory_iterator(dir_, ec)) {
       auto name = entry.path().filename().string();
-      if (!entry.is_regular_file() || name.empty() || name[0] == '.') continue;  // editors' temp files
+      if (!entry.is_regular_file() || name.empty() || name[0] == '.')
+        continue;  // editors' temp files
       std::ifstream in(entry.path());
       std::stringstream content;
       content << in.rdbuf();
@@ -113,12 +122,14 @@ std::vector<std::string> StaticPodSource::rescan() {
       std::lock_guard lock(mu_);
       if (!pod) {
         if (badFiles_[entry.path().string()] != error)
-          SKIFF_LOG_WARN("kubelet static pod manifest={} skipped error=\"{}\"", entry.path().string(), error);
+          SKIFF_LOG_WARN("kubelet static pod manifest={} skipped error=\"{}\"",
+                         entry.path().string(), error);
         badFiles_[entry.path().string()] = error;
         continue;
       }
       badFiles_.erase(entry.path().string());
-      found[stringAt(*pod, {"metadata", "namespace"}) + "/" + stringAt(*pod, {"metadata", "name"})] = std::move(*pod);
+      found[stringAt(*pod, {"metadata", "namespace"}) + "/" +
+            stringAt(*pod, {"metadata", "name"})] = std::move(*pod);
     }
   }
   std::vector<std::string> changed;

@@ -21,7 +21,8 @@ inline constexpr const char* kConfigMirrorAnnotation = "kubernetes.io/config.mir
 
 // A manifest (YAML or JSON, one Pod) → the static pod object; std::nullopt with `error` when
 // the file is not a valid Pod.
-std::optional<boost::json::object> staticPodFromManifest(const std::string& content, const std::string& nodeName,
+std::optional<boost::json::object> staticPodFromManifest(const std::string& content,
+                                                         const std::string& nodeName,
                                                          std::string& error);
 // The mirror pod for `staticPod` (what the kubelet creates in the API).
 boost::json::object mirrorPodFor(const boost::json::object& staticPod, const std::string& nodeName,

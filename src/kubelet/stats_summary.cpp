@@ -34,7 +34,8 @@ uint64_t machineCpuBusyNanos() {
   in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
   long tick = sysconf(_SC_CLK_TCK);
   if (tick <= 0) tick = 100;
-  return (user + nice + system + irq + softirq + steal) * (1000000000ull / static_cast<uint64_t>(tick));
+  return (user + nice + system + irq + softirq + steal) *
+         (1000000000ull / static_cast<uint64_t>(tick));
 }
 
 std::map<std::string, int64_t> meminfo() {
@@ -51,7 +52,8 @@ std::map<std::string, int64_t> meminfo() {
   return out;
 }
 
-json::object cpuStats(const std::string& time, uint64_t coreNanos, std::optional<uint64_t> nanoCores) {
+json::object cpuStats(const std::string& time, uint64_t coreNanos,
+                      std::optional<uint64_t> nanoCores) {
   json::object cpu{{"time", time}, {"usageCoreNanoSeconds", coreNanos}};
   if (nanoCores) cpu["usageNanoCores"] = *nanoCores;
   return cpu;
@@ -68,9 +70,11 @@ json::object Kubelet::statsSummary() {
   {
     std::lock_guard lock(mu_);
     if (lastCpuSample_.first.time_since_epoch().count() > 0) {
-      auto dt = std::chrono::duration_cast<std::chrono::nanoseconds>(now - lastCpuSample_.first).count();
+      auto dt =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - lastCpuSample_.first).count();
       if (dt > 0 && busy >= lastCpuSample_.second)
-        nodeNanoCores = static_cast<uint64_t>(static_cast<double>(busy - lastCpuSample_.second) * 1e9 / static_cast<double>(dt));
+        nodeNanoCores = static_cast<uint64_t>(static_cast<double>(busy - lastCpuSample_.second) *
+                                              1e9 / static_cast<double>(dt));
     }
     lastCpuSample_ = {now, busy};
   }
@@ -135,8 +139,10 @@ json::object Kubelet::statsSummary() {
         {"podRef", p.ref},
         {"startTime", start},
         {"containers", std::move(p.containers)},
-        {"cpu", cpuStats(time, p.cpuNanos, p.haveCores ? std::optional<uint64_t>(p.nanoCores) : std::nullopt)},
-        {"memory", json::object{{"time", time}, {"workingSetBytes", p.workingSet}, {"usageBytes", p.usage}}},
+        {"cpu", cpuStats(time, p.cpuNanos,
+                         p.haveCores ? std::optional<uint64_t>(p.nanoCores) : std::nullopt)},
+        {"memory",
+         json::object{{"time", time}, {"workingSetBytes", p.workingSet}, {"usageBytes", p.usage}}},
     });
   }
   return json::object{{"node", std::move(node)}, {"pods", std::move(podList)}};

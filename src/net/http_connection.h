@@ -28,7 +28,6 @@ boost::asio::awaitable<void> servePlain(boost::asio::ip::tcp::socket socket,
                                         const ConnectionContext& ctx);
 // The same after a TLS handshake; a verified client certificate becomes HttpRequest::client.
 boost::asio::awaitable<void> serveTls(boost::asio::ip::tcp::socket socket,
-                                      boost::asio::ssl::context& tls,
-                                      const ConnectionContext& ctx);
+                                      boost::asio::ssl::context& tls, const ConnectionContext& ctx);
 
 }  // namespace skiff::net::detail

@@ -3,11 +3,11 @@
 // compile in parallel (this is the heaviest code in the project to compile).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -19,11 +19,11 @@
 #include <boost/json/serialize.hpp>
 #include <optional>
 
+#include "common/api_error.h"
+#include "common/log.h"
 #include "net/http_connection.h"
 #include "net/upgrade_sessions.h"
 #include "net/upgraded_connection.h"
-#include "common/api_error.h"
-#include "common/log.h"
 
 namespace skiff::net::detail {
 
@@ -69,7 +69,6 @@ inline http::response<http::string_body> errorResponse(const ApiError& e, unsign
   return res;
 }
 
-
 template <class Stream>
 awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version);
 
@@ -111,8 +110,7 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
     (void)n;
     if (ec == http::error::body_limit) {
       auto res = errorResponse(
-          requestEntityTooLarge("limit is " + std::to_string(ctx.maxBodyBytes)),
-          11, false);
+          requestEntityTooLarge("limit is " + std::to_string(ctx.maxBodyBytes)), 11, false);
       co_await http::async_write(stream, res, kTuple);
       co_return;
     }
@@ -257,7 +255,8 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
           batch += chunks[i];
         out = &batch;
       }
-      auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(*out)), kTuple);
+      auto [ec, n] =
+          co_await asio::async_write(stream, http::make_chunk(asio::buffer(*out)), kTuple);
       if (ec) *clientGone = true;
     }
     if (!open || *clientGone) break;

@@ -1,6 +1,7 @@
+#include <openssl/x509.h>
+
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <openssl/x509.h>
 
 #include "net/http_connection_impl.h"
 
@@ -33,7 +34,8 @@ ClientIdentity peerIdentity(SSL* ssl) {
 
 }  // namespace
 
-awaitable<void> serveTls(tcp::socket socket, asio::ssl::context& tls, const ConnectionContext& ctx) {
+awaitable<void> serveTls(tcp::socket socket, asio::ssl::context& tls,
+                         const ConnectionContext& ctx) {
   boost::beast::ssl_stream<boost::beast::tcp_stream> stream(
       boost::beast::tcp_stream(std::move(socket)), tls);
   boost::beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));

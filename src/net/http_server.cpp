@@ -11,10 +11,10 @@
 #include <optional>
 #include <thread>
 
-#include "net/http_connection.h"
-#include "net/upgrade_sessions.h"
 #include "common/log.h"
 #include "common/thread_name.h"
+#include "net/http_connection.h"
+#include "net/upgrade_sessions.h"
 
 namespace skiff::net {
 
@@ -58,7 +58,8 @@ struct HttpServer::Impl {
   asio::awaitable<void> acceptLoop() {
     for (;;) {
       auto& loop = *loops[nextLoop++ % loops.size()];
-      auto [ec, socket] = co_await acceptor->async_accept(loop, asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] =
+          co_await acceptor->async_accept(loop, asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
         SKIFF_LOG_WARN("http accept failed error=\"{}\"", ec.message());
@@ -66,7 +67,8 @@ struct HttpServer::Impl {
       }
       auto executor = socket.get_executor();
       if (tls)
-        asio::co_spawn(executor, detail::serveTls(std::move(socket), *tls, context), asio::detached);
+        asio::co_spawn(executor, detail::serveTls(std::move(socket), *tls, context),
+                       asio::detached);
       else
         asio::co_spawn(executor, detail::servePlain(std::move(socket), context), asio::detached);
     }

@@ -15,7 +15,7 @@ namespace skiff::net {
 
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:6443";  // host:port; port 0 picks a free port
-  int threads = 2;  // event loops, one thread each
+  int threads = 2;                        // event loops, one thread each
   size_t maxBodyBytes = 3 * 1024 * 1024;  // larger bodies get 413 (upstream's limit)
   // When set the server speaks only HTTPS.
   std::string tlsCertFile, tlsKeyFile;

@@ -5,6 +5,7 @@
 
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,7 +17,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <atomic>
 #include <cctype>
 #include <mutex>
 #include <stdexcept>
@@ -125,7 +125,8 @@ void connect(asio::io_context& io, Stream& stream, const UpgradeRequest& r) {
   });
   if (ec)
     throw std::runtime_error("dial tcp " + hostPort(r) + ": " +
-                             (ec == beast::error::timeout ? "" : "connect: ") + goNetErrorMessage(ec));
+                             (ec == beast::error::timeout ? "" : "connect: ") +
+                             goNetErrorMessage(ec));
 }
 
 http::request<http::string_body> makeRequest(const UpgradeRequest& r) {
@@ -323,7 +324,8 @@ std::string goNetErrorMessage(const boost::system::error_code& ec) {
   namespace beast = boost::beast;
   namespace asio = boost::asio;
   if (ec == beast::error::timeout) return "i/o timeout";
-  if (ec == asio::error::eof || ec == beast::http::error::end_of_stream || ec == asio::ssl::error::stream_truncated)
+  if (ec == asio::error::eof || ec == beast::http::error::end_of_stream ||
+      ec == asio::ssl::error::stream_truncated)
     return "EOF";
   std::string m = ec.message();
   if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));

@@ -150,7 +150,7 @@ class StreamTransport final : public UpgradedTransport,
     if (closed_) return false;
     pending_.push_back(&op);
     asio::post(*executor_, [self = this->shared_from_this(), &op,
-                           initiate = std::move(initiate)]() mutable {
+                            initiate = std::move(initiate)]() mutable {
       initiate(*self->stream_, [self, &op](error_code ec, size_t n) { self->complete(op, ec, n); });
     });
     cv_.wait(lock, [&] { return op.done; });

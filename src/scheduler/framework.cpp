@@ -53,8 +53,10 @@ Snapshot Snapshot::withNode(NodeInfoPtr node) const {
   // A new name or other images: rebuild the indices for the what-if copy.
   auto nodes = nodes_;
   auto it = index_ ? index_->find(node->name) : decltype(index_->end()){};
-  if (index_ && it != index_->end()) nodes[it->second] = std::move(node);
-  else nodes.push_back(std::move(node));
+  if (index_ && it != index_->end())
+    nodes[it->second] = std::move(node);
+  else
+    nodes.push_back(std::move(node));
   return Snapshot(std::move(nodes));
 }
 
@@ -70,8 +72,9 @@ bool Snapshot::replaceNode(NodeInfoPtr node) {
                                [](const auto& a, const auto& b) { return a.first == b.first; });
   if (!sameImages) return false;
   // The index lists stay valid unless the node joins or leaves one of them.
-  bool listsChange = (slot->podsWithAffinity > 0) != (node->podsWithAffinity > 0) ||
-                     (slot->podsWithRequiredAntiAffinity > 0) != (node->podsWithRequiredAntiAffinity > 0);
+  bool listsChange =
+      (slot->podsWithAffinity > 0) != (node->podsWithAffinity > 0) ||
+      (slot->podsWithRequiredAntiAffinity > 0) != (node->podsWithRequiredAntiAffinity > 0);
   slot = std::move(node);
   if (listsChange) rebuildAffinityLists();
   return true;
@@ -80,11 +83,13 @@ bool Snapshot::replaceNode(NodeInfoPtr node) {
 void Profile::add(PluginPtr plugin, int64_t scoreWeight) {
   if (auto p = std::dynamic_pointer_cast<const PreFilterPlugin>(plugin)) preFilters_.push_back(p);
   if (auto p = std::dynamic_pointer_cast<const FilterPlugin>(plugin)) filters_.push_back(p);
-  if (auto p = std::dynamic_pointer_cast<const ScorePlugin>(plugin)) scorers_.emplace_back(p, scoreWeight);
+  if (auto p = std::dynamic_pointer_cast<const ScorePlugin>(plugin))
+    scorers_.emplace_back(p, scoreWeight);
   if (auto p = std::dynamic_pointer_cast<const PostFilterPlugin>(plugin)) postFilters_.push_back(p);
 }
 
-Status Profile::runPreFilters(CycleState& state, const PodInfo& pod, const Snapshot& snapshot) const {
+Status Profile::runPreFilters(CycleState& state, const PodInfo& pod,
+                              const Snapshot& snapshot) const {
   for (const auto& p : preFilters_) {
     Status s = p->preFilter(state, pod, snapshot);
     if (s.isSkip()) {
@@ -95,14 +100,16 @@ Status Profile::runPreFilters(CycleState& state, const PodInfo& pod, const Snaps
   }
   state.activeFilters.clear();
   for (const auto& f : filters_) {
-    if (std::find(state.skipFilter.begin(), state.skipFilter.end(), f->name()) == state.skipFilter.end())
+    if (std::find(state.skipFilter.begin(), state.skipFilter.end(), f->name()) ==
+        state.skipFilter.end())
       state.activeFilters.push_back(f.get());
   }
   state.activeFiltersSet = true;
   return Status::success();
 }
 
-Status Profile::runFilters(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+Status Profile::runFilters(const CycleState& state, const PodInfo& pod,
+                           const NodeInfo& node) const {
   if (state.activeFiltersSet) {
     for (const FilterPlugin* f : state.activeFilters) {
       Status s = f->filter(state, pod, node);
@@ -111,7 +118,8 @@ Status Profile::runFilters(const CycleState& state, const PodInfo& pod, const No
     return Status::success();
   }
   for (const auto& f : filters_) {
-    if (std::find(state.skipFilter.begin(), state.skipFilter.end(), f->name()) != state.skipFilter.end()) {
+    if (std::find(state.skipFilter.begin(), state.skipFilter.end(), f->name()) !=
+        state.skipFilter.end()) {
       continue;
     }
     Status s = f->filter(state, pod, node);

@@ -26,7 +26,9 @@ class Status {
   Status(Code code, std::vector<std::string> reasons) : code_(code), reasons_(std::move(reasons)) {}
   static Status success() { return {}; }
   static Status skip() { return {Code::Skip, {}}; }
-  static Status unschedulable(std::string reason) { return {Code::Unschedulable, {std::move(reason)}}; }
+  static Status unschedulable(std::string reason) {
+    return {Code::Unschedulable, {std::move(reason)}};
+  }
   static Status unresolvable(std::string reason) {
     return {Code::UnschedulableAndUnresolvable, {std::move(reason)}};
   }
@@ -43,7 +45,10 @@ class Status {
   std::string message() const;
   // Name of the plugin that produced a rejection (the queue uses it to pick wake-up events).
   const std::string& plugin() const { return plugin_; }
-  Status& withPlugin(std::string_view name) { plugin_ = name; return *this; }
+  Status& withPlugin(std::string_view name) {
+    plugin_ = name;
+    return *this;
+  }
 
  private:
   Code code_ = Code::Success;
@@ -121,13 +126,15 @@ using PluginPtr = std::shared_ptr<Plugin>;
 class PreFilterPlugin : public virtual Plugin {
  public:
   // Computes state for Filter. Skip: the plugin's Filter does not apply to this pod.
-  virtual Status preFilter(CycleState& state, const PodInfo& pod, const Snapshot& snapshot) const = 0;
+  virtual Status preFilter(CycleState& state, const PodInfo& pod,
+                           const Snapshot& snapshot) const = 0;
 };
 
 class FilterPlugin : public virtual Plugin {
  public:
   // Whether the pod fits the node. Must be thread-safe.
-  virtual Status filter(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const = 0;
+  virtual Status filter(const CycleState& state, const PodInfo& pod,
+                        const NodeInfo& node) const = 0;
 };
 
 struct NodeScore {
@@ -145,7 +152,8 @@ class ScorePlugin : public virtual Plugin {
     return Status::success();
   }
   // Raw score of one node. Must be thread-safe.
-  virtual int64_t score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const = 0;
+  virtual int64_t score(const CycleState& state, const PodInfo& pod,
+                        const NodeInfo& node) const = 0;
   // Maps raw scores into [0, kMaxNodeScore]; default: already in range.
   virtual void normalizeScore(const CycleState&, const PodInfo&, std::vector<NodeScore>&) const {}
 };
@@ -171,10 +179,16 @@ class Profile {
   // Registers the plugin at every extension point it implements.
   void add(PluginPtr plugin, int64_t scoreWeight = 1);
 
-  const std::vector<std::shared_ptr<const PreFilterPlugin>>& preFilters() const { return preFilters_; }
+  const std::vector<std::shared_ptr<const PreFilterPlugin>>& preFilters() const {
+    return preFilters_;
+  }
   const std::vector<std::shared_ptr<const FilterPlugin>>& filters() const { return filters_; }
-  const std::vector<std::pair<std::shared_ptr<const ScorePlugin>, int64_t>>& scorers() const { return scorers_; }
-  const std::vector<std::shared_ptr<const PostFilterPlugin>>& postFilters() const { return postFilters_; }
+  const std::vector<std::pair<std::shared_ptr<const ScorePlugin>, int64_t>>& scorers() const {
+    return scorers_;
+  }
+  const std::vector<std::shared_ptr<const PostFilterPlugin>>& postFilters() const {
+    return postFilters_;
+  }
 
   // PreFilter of every plugin; a rejection ends the cycle for all nodes.
   Status runPreFilters(CycleState& state, const PodInfo& pod, const Snapshot& snapshot) const;

@@ -1,5 +1,4 @@
 #include "scheduler/parallel.h"
-#include "common/thread_name.h"
 
 #include <algorithm>
 #include <atomic>
@@ -7,6 +6,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/thread_name.h"
 
 namespace skiff::scheduler {
 
@@ -51,7 +52,8 @@ class Pool {
   static constexpr size_t kChunk = 64;
   Pool() {
     unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 1; i < hw; ++i) threads_.emplace_back(namedThread("sched-pool", [this, i] { loop(i); }));
+    for (unsigned i = 1; i < hw; ++i)
+      threads_.emplace_back(namedThread("sched-pool", [this, i] { loop(i); }));
     for (auto& t : threads_) t.detach();  // lives as long as the process
   }
   void work(size_t n, const std::function<bool(size_t)>& fn) {
@@ -105,8 +107,9 @@ void parallelForUntil(size_t n, unsigned parallelism, const std::function<bool(s
   // machine (bench/scheduler_cycle_bench: 500 scored nodes ran 2x slower on two threads).
   constexpr size_t kMinPerThread = 1024;
   Pool& pool = Pool::instance();
-  size_t threads = std::min<size_t>({parallelism == 0 ? 1 : parallelism, pool.helpers() + 1,
-                                     (std::min(n, expectedWork) + kMinPerThread - 1) / kMinPerThread});
+  size_t threads =
+      std::min<size_t>({parallelism == 0 ? 1 : parallelism, pool.helpers() + 1,
+                        (std::min(n, expectedWork) + kMinPerThread - 1) / kMinPerThread});
   if (threads <= 1) {
     for (size_t i = 0; i < n; ++i)
       if (fn(i)) return;

@@ -33,16 +33,19 @@ void describeMetrics() {
     m.describe("scheduler_scheduling_algorithm_duration_seconds", "histogram",
                "Seconds the scheduling algorithm (filter, score, preemption search) took per pod.");
     m.describe("scheduler_scheduling_attempt_duration_seconds", "histogram",
-               "Seconds from taking a pod off the queue to its binding (or failure), by result and profile.");
-    m.describe("scheduler_schedule_attempts_total", "counter",
-               "Attempts to schedule a pod, by result (scheduled, unschedulable, error) and profile.");
+               "Seconds from taking a pod off the queue to its binding (or failure), by result and "
+               "profile.");
+    m.describe(
+        "scheduler_schedule_attempts_total", "counter",
+        "Attempts to schedule a pod, by result (scheduled, unschedulable, error) and profile.");
     return true;
   }();
   (void)done;
 }
 
 void countAttempt(const std::string& profile, const char* result) {
-  Metrics::global().increment("scheduler_schedule_attempts_total", {{"profile", profile}, {"result", result}});
+  Metrics::global().increment("scheduler_schedule_attempts_total",
+                              {{"profile", profile}, {"result", result}});
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t) {
@@ -72,9 +75,10 @@ Scheduler::Scheduler(client::RestClient& client, SchedulerOptions options,
       informers_(shared ? *shared : *ownInformers_),
       pods_(informers_.informer(client::resources::pods)),
       nodes_(informers_.informer(client::resources::nodes)) {
-  pods_.addEventHandler({[this](const json::object& p) { onPodAdd(p); },
-                         [this](const json::object& o, const json::object& n) { onPodUpdate(o, n); },
-                         [this](const json::object& p) { onPodDelete(p); }});
+  pods_.addEventHandler(
+      {[this](const json::object& p) { onPodAdd(p); },
+       [this](const json::object& o, const json::object& n) { onPodUpdate(o, n); },
+       [this](const json::object& p) { onPodDelete(p); }});
   nodes_.addEventHandler(
       {[this](const json::object& n) { onNode(n, ClusterEvent::NodeAdd); },
        [this](const json::object&, const json::object& n) { onNode(n, ClusterEvent::NodeUpdate); },
@@ -106,15 +110,20 @@ void Scheduler::onPodUpdate(const json::object& oldPod, const json::object& newP
     std::string key = client::objectKey(newPod);
     if (isAssigned(newPod)) {
       if (!isAssigned(oldPod)) queue_.remove(key);  // bound (by us or someone else)
-      if (isFinished(newPod)) cache_.removePod(key);
-      else if (isAssigned(oldPod) && PodInfo::sameInfo(oldPod, newPod)) return;  // e.g. Running, Ready
-      else if (isAssigned(oldPod)) cache_.updatePod(podInfo(newPod));
-      else cache_.addPod(podInfo(newPod));
+      if (isFinished(newPod))
+        cache_.removePod(key);
+      else if (isAssigned(oldPod) && PodInfo::sameInfo(oldPod, newPod))
+        return;  // e.g. Running, Ready
+      else if (isAssigned(oldPod))
+        cache_.updatePod(podInfo(newPod));
+      else
+        cache_.addPod(podInfo(newPod));
     } else if (responsibleFor(newPod)) {
       queue_.update(podInfo(newPod));
     }
   } catch (const std::exception& e) {
-    SKIFF_LOG_WARN("scheduler: skipping pod update key={} error=\"{}\"", client::objectKey(newPod), e.what());
+    SKIFF_LOG_WARN("scheduler: skipping pod update key={} error=\"{}\"", client::objectKey(newPod),
+                   e.what());
   }
 }
 
@@ -133,7 +142,8 @@ void Scheduler::onNode(const json::object& node, ClusterEvent event) {
     cache_.addOrUpdateNode(NodeInfo::fromJson(node));
     queue_.moveAllToActiveOrBackoff(event);
   } catch (const std::exception& e) {
-    SKIFF_LOG_WARN("scheduler: skipping node name={} error=\"{}\"", client::metaString(node, "name"), e.what());
+    SKIFF_LOG_WARN("scheduler: skipping node name={} error=\"{}\"",
+                   client::metaString(node, "name"), e.what());
   }
 }
 
@@ -141,17 +151,20 @@ void Scheduler::start() {
   describeMetrics();
   pendingPods_ = Metrics::global().collect(
       "scheduler_pending_pods", "gauge",
-      "Pods waiting to be scheduled, by queue: active, backoff, unschedulable, gated (skiff has no gates).",
+      "Pods waiting to be scheduled, by queue: active, backoff, unschedulable, gated (skiff has no "
+      "gates).",
       [this] {
-        return std::vector<MetricSample>{{{{"queue", "active"}}, static_cast<double>(queue_.activeSize())},
-                                         {{{"queue", "backoff"}}, static_cast<double>(queue_.backoffSize())},
-                                         {{{"queue", "gated"}}, 0},
-                                         {{{"queue", "unschedulable"}}, static_cast<double>(queue_.unschedulableSize())}};
+        return std::vector<MetricSample>{
+            {{{"queue", "active"}}, static_cast<double>(queue_.activeSize())},
+            {{{"queue", "backoff"}}, static_cast<double>(queue_.backoffSize())},
+            {{{"queue", "gated"}}, 0},
+            {{{"queue", "unschedulable"}}, static_cast<double>(queue_.unschedulableSize())}};
       });
   informers_.start();  // starts only those not running yet (a shared factory's may be)
   if (!nodes_.waitForSync(std::chrono::seconds(30)) || !pods_.waitForSync(std::chrono::seconds(30)))
     SKIFF_LOG_WARN("scheduler: informers not synced after 30s; scheduling anyway");
-  for (int i = 0; i < std::max(1, options_.bindWorkers); ++i) binders_.emplace_back(namedThread("sched-bind", [this] { binderLoop(); }));
+  for (int i = 0; i < std::max(1, options_.bindWorkers); ++i)
+    binders_.emplace_back(namedThread("sched-bind", [this] { binderLoop(); }));
   loopThread_ = namedThread("sched-loop", [this] { loop(); });
   housekeepingThread_ = namedThread("sched-house", [this] { housekeeping(); });
   SKIFF_LOG_INFO("scheduler started name={}", options_.schedulerName);
@@ -217,8 +230,8 @@ void Scheduler::scheduleOne(QueuedPodInfo info) {
   int64_t cycle = queue_.schedulingCycle();
   auto snapshot = cache_.snapshot();
   ScheduleResult result = algorithm_.schedulePod(pod, *snapshot);
-  Metrics::global().observe("scheduler_scheduling_algorithm_duration_seconds", {}, secondsSince(started),
-                            latencyBuckets());
+  Metrics::global().observe("scheduler_scheduling_algorithm_duration_seconds", {},
+                            secondsSince(started), latencyBuckets());
   if (!result.ok()) {
     Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
                               {{"profile", options_.schedulerName}, {"result", "unschedulable"}},
@@ -233,12 +246,17 @@ void Scheduler::scheduleOne(QueuedPodInfo info) {
           client_.remove(client::resources::pods, victim->ns, victim->name);
           // A reference, not the informer's copy: the victim may already be gone from the
           // informer (a node agent with no grace period deletes it at once).
-          json::object victimRef{{"kind", "Pod"}, {"apiVersion", "v1"}, {"namespace", victim->ns},
-                                 {"name", victim->name}, {"uid", victim->uid}};
-          recorder_.event(victimRef, "Normal", "Preempted",
-                          "Preempted by pod " + pod.uid + " on node " + result.preemption.nominatedNode);
+          json::object victimRef{{"kind", "Pod"},
+                                 {"apiVersion", "v1"},
+                                 {"namespace", victim->ns},
+                                 {"name", victim->name},
+                                 {"uid", victim->uid}};
+          recorder_.event(
+              victimRef, "Normal", "Preempted",
+              "Preempted by pod " + pod.uid + " on node " + result.preemption.nominatedNode);
         } catch (const std::exception& e) {
-          SKIFF_LOG_WARN("scheduler: preemption delete failed victim={} error=\"{}\"", victim->key(), e.what());
+          SKIFF_LOG_WARN("scheduler: preemption delete failed victim={} error=\"{}\"",
+                         victim->key(), e.what());
         }
       }
     }
@@ -250,7 +268,8 @@ void Scheduler::scheduleOne(QueuedPodInfo info) {
   assumed->nodeName = result.suggestedHost;
   cache_.assumePod(assumed);
   // The next pod is scheduled against the cache with this one assumed while it binds.
-  auto task = [this, info = std::move(info), node = result.suggestedHost, cycle, started]() mutable {
+  auto task = [this, info = std::move(info), node = result.suggestedHost, cycle,
+               started]() mutable {
     bindingCycle(std::move(info), std::move(node), cycle, started);
   };
   {
@@ -270,7 +289,8 @@ void Scheduler::bindingCycle(QueuedPodInfo info, std::string node, int64_t cycle
                               secondsSince(started), latencyBuckets());
     countAttempt(options_.schedulerName, "scheduled");
     if (auto current = pods_.get(pod.key()))
-      recorder_.event(*current, "Normal", "Scheduled", "Successfully assigned " + pod.key() + " to " + node);
+      recorder_.event(*current, "Normal", "Scheduled",
+                      "Successfully assigned " + pod.key() + " to " + node);
   } else {
     cache_.forgetPod(pod.key());
     Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
@@ -287,13 +307,15 @@ bool Scheduler::bind(const PodInfo& pod, const std::string& node) {
                        {"metadata", {{"name", pod.name}, {"namespace", pod.ns}, {"uid", pod.uid}}},
                        {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}};
   try {
-    client_.send("POST", client::resources::pods.path(pod.ns, pod.name, "binding"), json::serialize(binding));
+    client_.send("POST", client::resources::pods.path(pod.ns, pod.name, "binding"),
+                 json::serialize(binding));
     return true;
   } catch (const ApiError& e) {
     SKIFF_LOG_WARN("scheduler: binding failed pod={} node={} code={} error=\"{}\"", pod.key(), node,
                    e.code(), e.what());
   } catch (const std::exception& e) {
-    SKIFF_LOG_WARN("scheduler: binding failed pod={} node={} error=\"{}\"", pod.key(), node, e.what());
+    SKIFF_LOG_WARN("scheduler: binding failed pod={} node={} error=\"{}\"", pod.key(), node,
+                   e.what());
   }
   return false;
 }
@@ -301,14 +323,15 @@ bool Scheduler::bind(const PodInfo& pod, const std::string& node) {
 void Scheduler::markUnschedulable(const PodInfo& pod, const std::string& message) {
   auto current = pods_.get(pod.key());
   if (current) recorder_.event(*current, "Warning", "FailedScheduling", message);
-  json::object patch{
-      {"status",
-       {{"conditions", json::array{json::object{{"type", "PodScheduled"},
-                                                {"status", "False"},
-                                                {"reason", "Unschedulable"},
-                                                {"message", message},
-                                                {"lastProbeTime", nullptr},
-                                                {"lastTransitionTime", formatTime(std::chrono::system_clock::now())}}}}}}};
+  json::object patch{{"status",
+                      {{"conditions", json::array{json::object{
+                                          {"type", "PodScheduled"},
+                                          {"status", "False"},
+                                          {"reason", "Unschedulable"},
+                                          {"message", message},
+                                          {"lastProbeTime", nullptr},
+                                          {"lastTransitionTime",
+                                           formatTime(std::chrono::system_clock::now())}}}}}}};
   try {
     client_.patch(client::resources::pods, pod.ns, pod.name, client::PatchType::StrategicMerge,
                   patch, "status");

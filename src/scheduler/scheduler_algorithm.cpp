@@ -28,7 +28,8 @@ int numFeasibleNodesToFind(int32_t percentageOfNodesToScore, int numAllNodes) {
 }
 
 std::string fitErrorMessage(int numAllNodes, const NodeToStatus& statuses,
-                            const std::string& preFilterMessage, const std::string& postFilterMessage) {
+                            const std::string& preFilterMessage,
+                            const std::string& postFilterMessage) {
   std::string msg = "0/" + std::to_string(numAllNodes) + " nodes are available:";
   if (!preFilterMessage.empty()) {
     // A PreFilter rejection applies to every node; per-node counts would repeat it.
@@ -51,8 +52,8 @@ std::string fitErrorMessage(int numAllNodes, const NodeToStatus& statuses,
   return msg;
 }
 
-SchedulingAlgorithm::SchedulingAlgorithm(std::shared_ptr<const Profile> profile, ScheduleOptions options,
-                                         uint64_t seed)
+SchedulingAlgorithm::SchedulingAlgorithm(std::shared_ptr<const Profile> profile,
+                                         ScheduleOptions options, uint64_t seed)
     : profile_(std::move(profile)), options_(options), rng_(seed) {}
 
 ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapshot& snapshot) {
@@ -79,16 +80,21 @@ ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapsh
     auto& evaluated = evaluated_;
     std::atomic<int> found{0};
     std::atomic<size_t> scanned{0};  // one past the highest index evaluated
-    parallelForUntil(nodes.size(), options_.parallelism, [&](size_t i) {
-      const NodeInfo& node = *nodes[(start + i) % nodes.size()];
-      nodes[(start + i + kPrefetchAhead) % nodes.size()]->prefetch();
-      statuses[i] = profile_->runFilters(state, pod, node);
-      evaluated[i] = 1;
-      for (size_t seen = scanned.load(std::memory_order_relaxed);
-           seen <= i && !scanned.compare_exchange_weak(seen, i + 1, std::memory_order_relaxed);) {
-      }
-      return statuses[i].isSuccess() && found.fetch_add(1, std::memory_order_relaxed) + 1 >= target;
-    }, /*expectedWork=*/2 * static_cast<size_t>(target));
+    parallelForUntil(
+        nodes.size(), options_.parallelism,
+        [&](size_t i) {
+          const NodeInfo& node = *nodes[(start + i) % nodes.size()];
+          nodes[(start + i + kPrefetchAhead) % nodes.size()]->prefetch();
+          statuses[i] = profile_->runFilters(state, pod, node);
+          evaluated[i] = 1;
+          for (size_t seen = scanned.load(std::memory_order_relaxed);
+               seen <= i &&
+               !scanned.compare_exchange_weak(seen, i + 1, std::memory_order_relaxed);) {
+          }
+          return statuses[i].isSuccess() &&
+                 found.fetch_add(1, std::memory_order_relaxed) + 1 >= target;
+        },
+        /*expectedWork=*/2 * static_cast<size_t>(target));
     for (size_t i = 0; i < scanned.load(); ++i) {
       if (!evaluated[i]) continue;
       evaluated[i] = 0;
@@ -114,8 +120,9 @@ ScheduleResult SchedulingAlgorithm::schedulePod(const PodInfo& pod, const Snapsh
       }
       if (result.preemption.message.empty()) result.preemption.message = r.message;
     }
-    result.message = fitErrorMessage(numNodes, result.statuses, pre.isSuccess() ? "" : pre.message(),
-                                     result.preemption.nominatedNode.empty() ? result.preemption.message : "");
+    result.message =
+        fitErrorMessage(numNodes, result.statuses, pre.isSuccess() ? "" : pre.message(),
+                        result.preemption.nominatedNode.empty() ? result.preemption.message : "");
     return result;
   }
   if (feasible.size() == 1) {  // nothing to compare

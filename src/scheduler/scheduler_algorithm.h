@@ -24,8 +24,8 @@ struct ScheduleResult {
   std::string suggestedHost;  // empty when the pod fits nowhere
   int evaluatedNodes = 0;
   int feasibleNodes = 0;
-  NodeToStatus statuses;  // why each evaluated node was rejected
-  std::string message;  // FailedScheduling event message when suggestedHost is empty
+  NodeToStatus statuses;        // why each evaluated node was rejected
+  std::string message;          // FailedScheduling event message when suggestedHost is empty
   PostFilterResult preemption;  // nominated node and victims when preemption found room
   bool ok() const { return !suggestedHost.empty(); }
 };

@@ -21,8 +21,10 @@ void SchedulerCache::addOrUpdateNode(const NodeInfo& node) {
   e.info = std::move(fresh);
   e.hasNode = true;
   // A status update of a known node (heartbeats) is an in-place swap; a new node rebuilds.
-  if (known) dirty_.insert(node.name);
-  else snapshot_.reset();
+  if (known)
+    dirty_.insert(node.name);
+  else
+    snapshot_.reset();
 }
 
 void SchedulerCache::removeNode(const std::string& name) {
@@ -30,8 +32,10 @@ void SchedulerCache::removeNode(const std::string& name) {
   auto it = nodes_.find(name);
   if (it == nodes_.end()) return;
   // Pods still on it will be deleted by their own events; keep them until then.
-  if (it->second.info->pods.empty()) nodes_.erase(it);
-  else it->second.hasNode = false;
+  if (it->second.info->pods.empty())
+    nodes_.erase(it);
+  else
+    it->second.hasNode = false;
   snapshot_.reset();
 }
 
@@ -49,8 +53,10 @@ void SchedulerCache::unplacePod(const PodInfo& pod) {
   if (it == nodes_.end()) return;
   auto copy = std::make_shared<NodeInfo>(*it->second.info);
   copy->removePod(pod.key());
-  if (!it->second.hasNode && copy->pods.empty()) nodes_.erase(it);
-  else it->second.info = std::move(copy);
+  if (!it->second.hasNode && copy->pods.empty())
+    nodes_.erase(it);
+  else
+    it->second.info = std::move(copy);
   dirty_.insert(pod.nodeName);
 }
 

@@ -21,8 +21,9 @@ namespace skiff::scheduler {
 class SchedulerCache {
  public:
   using Clock = std::function<TimePoint()>;
-  explicit SchedulerCache(std::chrono::seconds assumedTtl = std::chrono::minutes(15),
-                          Clock clock = [] { return std::chrono::system_clock::now(); });
+  explicit SchedulerCache(
+      std::chrono::seconds assumedTtl = std::chrono::minutes(15),
+      Clock clock = [] { return std::chrono::system_clock::now(); });
 
   // Node object changes; pods already on the node are kept.
   void addOrUpdateNode(const NodeInfo& node);

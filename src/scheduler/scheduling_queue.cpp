@@ -9,27 +9,30 @@ namespace {
 bool eventMayHelp(ClusterEvent event, const std::set<std::string>& plugins) {
   if (plugins.empty() || event == ClusterEvent::UnschedulableTimeout) return true;
   static const std::set<std::string> kNodeEvents = {
-      "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
-      "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"};
-  static const std::set<std::string> kPodDelete = {"NodePorts", "NodeResourcesFit", "PodTopologySpread",
-                                                   "InterPodAffinity"};
+      "NodeUnschedulable", "NodeName",         "TaintToleration",   "NodeAffinity",
+      "NodePorts",         "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"};
+  static const std::set<std::string> kPodDelete = {"NodePorts", "NodeResourcesFit",
+                                                   "PodTopologySpread", "InterPodAffinity"};
   static const std::set<std::string> kPodAdd = {"PodTopologySpread", "InterPodAffinity"};
-  const auto& interested = event == ClusterEvent::PodDelete      ? kPodDelete
+  const auto& interested = event == ClusterEvent::PodDelete        ? kPodDelete
                            : event == ClusterEvent::AssignedPodAdd ? kPodAdd
                                                                    : kNodeEvents;
-  return std::any_of(plugins.begin(), plugins.end(), [&](const std::string& p) { return interested.contains(p); });
+  return std::any_of(plugins.begin(), plugins.end(),
+                     [&](const std::string& p) { return interested.contains(p); });
 }
 
 }  // namespace
 
-bool SchedulingQueue::ActiveOrder::operator()(const QueuedPodInfo* a, const QueuedPodInfo* b) const {
+bool SchedulingQueue::ActiveOrder::operator()(const QueuedPodInfo* a,
+                                              const QueuedPodInfo* b) const {
   if (a->pod->priority != b->pod->priority) return a->pod->priority > b->pod->priority;
   if (a->timestamp != b->timestamp) return a->timestamp < b->timestamp;
   return a->pod->key() < b->pod->key();
 }
 
 SchedulingQueue::SchedulingQueue(Clock clock) : SchedulingQueue(Options{}, std::move(clock)) {}
-SchedulingQueue::SchedulingQueue(Options options, Clock clock) : options_(options), clock_(std::move(clock)) {}
+SchedulingQueue::SchedulingQueue(Options options, Clock clock)
+    : options_(options), clock_(std::move(clock)) {}
 
 void SchedulingQueue::pushActive(QueuedPodInfo info) {
   std::string key = info.pod->key();
@@ -179,8 +182,17 @@ void SchedulingQueue::close() {
   cv_.notify_all();
 }
 
-size_t SchedulingQueue::activeSize() const { std::lock_guard l(mu_); return active_.size(); }
-size_t SchedulingQueue::backoffSize() const { std::lock_guard l(mu_); return backoff_.size(); }
-size_t SchedulingQueue::unschedulableSize() const { std::lock_guard l(mu_); return unschedulable_.size(); }
+size_t SchedulingQueue::activeSize() const {
+  std::lock_guard l(mu_);
+  return active_.size();
+}
+size_t SchedulingQueue::backoffSize() const {
+  std::lock_guard l(mu_);
+  return backoff_.size();
+}
+size_t SchedulingQueue::unschedulableSize() const {
+  std::lock_guard l(mu_);
+  return unschedulable_.size();
+}
 
 }  // namespace skiff::scheduler

@@ -24,8 +24,8 @@ enum class ClusterEvent { NodeAdd, NodeUpdate, PodDelete, AssignedPodAdd, Unsche
 
 struct QueuedPodInfo {
   PodInfoPtr pod;
-  TimePoint timestamp{};         // when it last entered the queue
-  TimePoint initialAttempt{};    // first pop
+  TimePoint timestamp{};       // when it last entered the queue
+  TimePoint initialAttempt{};  // first pop
   int attempts = 0;
   std::set<std::string> unschedulablePlugins;  // who rejected it; chooses which events wake it
 };

@@ -51,7 +51,8 @@ Labels labelsAt(const json::object* o, std::string_view key) {
   Labels out;
   if (const auto* m = objectAt(o, key)) {
     for (const auto& kv : *m) {
-      if (kv.value().is_string()) out.emplace(std::string(kv.key()), std::string(kv.value().get_string()));
+      if (kv.value().is_string())
+        out.emplace(std::string(kv.key()), std::string(kv.value().get_string()));
     }
   }
   return out;
@@ -83,9 +84,13 @@ std::vector<NodeSelectorRequirement> requirementsAt(const json::object* o, std::
     r.key = stringAt(eo, "key");
     std::string op = stringAt(eo, "operator");
     using Op = NodeSelectorRequirement::Op;
-    r.op = op == "In" ? Op::In : op == "NotIn" ? Op::NotIn : op == "Exists" ? Op::Exists
-         : op == "DoesNotExist" ? Op::DoesNotExist : op == "Gt" ? Op::Gt : op == "Lt" ? Op::Lt
-         : Op::Invalid;
+    r.op = op == "In"             ? Op::In
+           : op == "NotIn"        ? Op::NotIn
+           : op == "Exists"       ? Op::Exists
+           : op == "DoesNotExist" ? Op::DoesNotExist
+           : op == "Gt"           ? Op::Gt
+           : op == "Lt"           ? Op::Lt
+                                  : Op::Invalid;
     r.values = stringsAt(eo, "values");
     out.push_back(std::move(r));
   }
@@ -200,10 +205,14 @@ Resources Resources::fromJson(const json::value* list) {
     auto q = api::Quantity::parse(kv.value().get_string());
     if (!q) continue;
     std::string_view name = kv.key();
-    if (name == "cpu") r.milliCpu = q->milliValue();
-    else if (name == "memory") r.memory = q->value();
-    else if (name == "ephemeral-storage") r.ephemeralStorage = q->value();
-    else if (name != "pods") r.scalar[std::string(name)] = q->value();
+    if (name == "cpu")
+      r.milliCpu = q->milliValue();
+    else if (name == "memory")
+      r.memory = q->value();
+    else if (name == "ephemeral-storage")
+      r.ephemeralStorage = q->value();
+    else if (name != "pods")
+      r.scalar[std::string(name)] = q->value();
   }
   return r;
 }
@@ -224,10 +233,14 @@ bool NodeSelectorRequirement::matches(const Labels& labels) const {
   bool has = it != labels.end();
   auto in = [&] { return std::find(values.begin(), values.end(), it->second) != values.end(); };
   switch (op) {
-    case Op::In: return has && in();
-    case Op::NotIn: return !has || !in();
-    case Op::Exists: return has;
-    case Op::DoesNotExist: return !has;
+    case Op::In:
+      return has && in();
+    case Op::NotIn:
+      return !has || !in();
+    case Op::Exists:
+      return has;
+    case Op::DoesNotExist:
+      return !has;
     case Op::Gt:
     case Op::Lt: {
       if (!has || values.size() != 1) return false;
@@ -235,7 +248,8 @@ bool NodeSelectorRequirement::matches(const Labels& labels) const {
       if (!have || !want) return false;
       return op == Op::Gt ? *have > *want : *have < *want;
     }
-    case Op::Invalid: return false;
+    case Op::Invalid:
+      return false;
   }
   return false;
 }
@@ -277,7 +291,8 @@ bool PodInfo::sameInfo(const json::object& a, const json::object& b) {
   const auto* metaA = objectAt(&a, "metadata");
   const auto* metaB = objectAt(&b, "metadata");
   // Kept in step with fromJson below: every field it reads is compared here.
-  for (const char* key : {"namespace", "name", "uid", "labels", "deletionTimestamp", "creationTimestamp"}) {
+  for (const char* key :
+       {"namespace", "name", "uid", "labels", "deletionTimestamp", "creationTimestamp"}) {
     const json::value* x = field(metaA, key);
     const json::value* y = field(metaB, key);
     if ((x == nullptr) != (y == nullptr) || (x && *x != *y)) return false;
@@ -285,7 +300,8 @@ bool PodInfo::sameInfo(const json::object& a, const json::object& b) {
   const json::value* specA = a.if_contains("spec");
   const json::value* specB = b.if_contains("spec");
   if ((specA == nullptr) != (specB == nullptr) || (specA && *specA != *specB)) return false;
-  return stringAt(objectAt(&a, "status"), "startTime") == stringAt(objectAt(&b, "status"), "startTime");
+  return stringAt(objectAt(&a, "status"), "startTime") ==
+         stringAt(objectAt(&b, "status"), "startTime");
 }
 
 PodInfo PodInfo::fromJson(const json::object& pod) {
@@ -319,8 +335,8 @@ PodInfo PodInfo::fromJson(const json::object& pod) {
       if (const auto* pref = arrayAt(na, "preferredDuringSchedulingIgnoredDuringExecution")) {
         for (const auto& t : *pref) {
           const auto* to = t.if_object();
-          out.preferredNodeAffinity.push_back({static_cast<int32_t>(intAt(to, "weight", 0)),
-                                               termFrom(objectAt(to, "preference"))});
+          out.preferredNodeAffinity.push_back(
+              {static_cast<int32_t>(intAt(to, "weight", 0)), termFrom(objectAt(to, "preference"))});
         }
       }
     }
@@ -349,7 +365,8 @@ PodInfo PodInfo::fromJson(const json::object& pod) {
     if (!cs) continue;
     for (const auto& c : *cs) {
       const auto* co = c.if_object();
-      if (auto img = stringAt(co, "image"); !img.empty()) out.images.push_back(normalizeImageName(img));
+      if (auto img = stringAt(co, "image"); !img.empty())
+        out.images.push_back(normalizeImageName(img));
       if (const auto* ports = arrayAt(co, "ports")) {
         for (const auto& port : *ports) {
           const auto* po = port.if_object();
@@ -389,7 +406,8 @@ void NodeInfo::addPod(PodInfoPtr pod) {
 }
 
 bool NodeInfo::removePod(std::string_view podKey) {
-  auto it = std::find_if(pods.begin(), pods.end(), [&](const PodInfoPtr& p) { return p->key() == podKey; });
+  auto it = std::find_if(pods.begin(), pods.end(),
+                         [&](const PodInfoPtr& p) { return p->key() == podKey; });
   if (it == pods.end()) return false;
   const PodInfo& pod = **it;
   requested.sub(pod.requests);
@@ -425,7 +443,8 @@ NodeInfo NodeInfo::fromJson(const json::object& node) {
   if (const auto* taints = arrayAt(spec, "taints")) {
     for (const auto& t : *taints) {
       const auto* to = t.if_object();
-      out.taints.push_back({stringAt(to, "key"), stringAt(to, "value"), effectFrom(stringAt(to, "effect"))});
+      out.taints.push_back(
+          {stringAt(to, "key"), stringAt(to, "value"), effectFrom(stringAt(to, "effect"))});
     }
   }
   const auto* alloc = field(status, "allocatable");
@@ -441,7 +460,8 @@ NodeInfo NodeInfo::fromJson(const json::object& node) {
     for (const auto& img : *images) {
       const auto* io = img.if_object();
       int64_t size = intAt(io, "sizeBytes", 0);
-      for (const auto& name : stringsAt(io, "names")) out.imageSizes[normalizeImageName(name)] = size;
+      for (const auto& name : stringsAt(io, "names"))
+        out.imageSizes[normalizeImageName(name)] = size;
     }
   }
   return out;
@@ -466,12 +486,27 @@ bool selectorMatches(const api::LabelSelector& selector, const Labels& labels) {
     using LOp = api::LabelSelector::Op;
     using NOp = NodeSelectorRequirement::Op;
     switch (r.op) {
-      case LOp::In: case LOp::Equals: case LOp::DoubleEquals: nr.op = NOp::In; break;
-      case LOp::NotIn: case LOp::NotEquals: nr.op = NOp::NotIn; break;
-      case LOp::Exists: nr.op = NOp::Exists; break;
-      case LOp::DoesNotExist: nr.op = NOp::DoesNotExist; break;
-      case LOp::GreaterThan: nr.op = NOp::Gt; break;
-      case LOp::LessThan: nr.op = NOp::Lt; break;
+      case LOp::In:
+      case LOp::Equals:
+      case LOp::DoubleEquals:
+        nr.op = NOp::In;
+        break;
+      case LOp::NotIn:
+      case LOp::NotEquals:
+        nr.op = NOp::NotIn;
+        break;
+      case LOp::Exists:
+        nr.op = NOp::Exists;
+        break;
+      case LOp::DoesNotExist:
+        nr.op = NOp::DoesNotExist;
+        break;
+      case LOp::GreaterThan:
+        nr.op = NOp::Gt;
+        break;
+      case LOp::LessThan:
+        nr.op = NOp::Lt;
+        break;
     }
     if (!nr.matches(labels)) return false;
   }

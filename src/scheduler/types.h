@@ -48,7 +48,7 @@ struct Taint {
 };
 
 struct Toleration {
-  std::string key;  // empty with Exists: tolerates every key
+  std::string key;      // empty with Exists: tolerates every key
   bool exists = false;  // operator Exists; otherwise Equal
   std::string value;
   std::optional<TaintEffect> effect;  // empty: every effect
@@ -133,7 +133,8 @@ struct PodInfo {
   int64_t nonZeroMemory = 0;
   std::vector<HostPort> hostPorts;
   std::vector<TopologySpreadConstraint> spreadConstraints;
-  std::vector<std::string> images;  // init containers and containers; normalized: ":latest" added when no tag or digest
+  std::vector<std::string>
+      images;  // init containers and containers; normalized: ":latest" added when no tag or digest
   TimePoint creationTime{};
   TimePoint startTime{};  // status.startTime, or creation time when unset
   bool terminating = false;

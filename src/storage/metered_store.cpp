@@ -11,19 +11,22 @@ namespace {
 constexpr const char* kName = "etcd_request_duration_seconds";
 
 const std::vector<double>& buckets() {
-  static const std::vector<double> b = {0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2,
-                                        3,     4,     5,    6,   8,   10,  15,  20,  30,  45,   60};
+  static const std::vector<double> b = {0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8,
+                                        1.0,   1.25,  1.5,  2,   3,   4,   5,   6,
+                                        8,     10,    15,   20,  30,  45,  60};
   return b;
 }
 
 class Timer {
  public:
-  Timer(const char* operation, std::string_view key) : operation_(operation), type_(resourceOfKey(key)) {}
+  Timer(const char* operation, std::string_view key)
+      : operation_(operation), type_(resourceOfKey(key)) {}
   ~Timer() {
     if (type_.empty()) return;
     Metrics::global().observe(
         kName, {{"operation", operation_}, {"type", type_}},
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(), buckets());
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+        buckets());
   }
 
  private:
@@ -35,9 +38,10 @@ class Timer {
 class MeteredStore : public Store {
  public:
   explicit MeteredStore(StorePtr inner) : inner_(std::move(inner)) {
-    Metrics::global().describe(kName, "histogram",
-                               "Seconds each storage request took (skiff's store: SQLite or memory, not etcd), "
-                               "by operation and resource type.");
+    Metrics::global().describe(
+        kName, "histogram",
+        "Seconds each storage request took (skiff's store: SQLite or memory, not etcd), "
+        "by operation and resource type.");
   }
   int64_t currentRevision() override { return inner_->currentRevision(); }
   int64_t compactedRevision() override { return inner_->compactedRevision(); }
@@ -45,7 +49,8 @@ class MeteredStore : public Store {
     Timer t("get", key);
     return inner_->get(key, revision);
   }
-  RangeResult range(std::string_view key, std::string_view rangeEnd, int64_t limit, int64_t revision) override {
+  RangeResult range(std::string_view key, std::string_view rangeEnd, int64_t limit,
+                    int64_t revision) override {
     Timer t("list", key);
     return inner_->range(key, rangeEnd, limit, revision);
   }
@@ -62,8 +67,8 @@ class MeteredStore : public Store {
     Timer t("delete", key);
     return inner_->remove(key, expectedModRevision);
   }
-  WatchPtr watch(std::string_view key, std::string_view rangeEnd, int64_t fromRevision, WatchCallback callback,
-                 WatchDelivery delivery) override {
+  WatchPtr watch(std::string_view key, std::string_view rangeEnd, int64_t fromRevision,
+                 WatchCallback callback, WatchDelivery delivery) override {
     return inner_->watch(key, rangeEnd, fromRevision, std::move(callback), delivery);
   }
   void compact(int64_t revision) override { inner_->compact(revision); }

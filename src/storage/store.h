@@ -72,8 +72,8 @@ class CompactedError : public std::runtime_error {
  public:
   CompactedError(int64_t requested, int64_t compacted)
       : std::runtime_error("required revision " + std::to_string(requested) +
-                           " has been compacted (compacted revision " +
-                           std::to_string(compacted) + ")"),
+                           " has been compacted (compacted revision " + std::to_string(compacted) +
+                           ")"),
         compactRevision(compacted) {}
   int64_t compactRevision;
 };
@@ -140,7 +140,8 @@ class Store {
   // fromRevision 0 means "changes after now". Throws CompactedError when fromRevision is at
   // or below the compacted revision.
   virtual WatchPtr watch(std::string_view key, std::string_view rangeEnd, int64_t fromRevision,
-                         WatchCallback callback, WatchDelivery delivery = WatchDelivery::Queued) = 0;
+                         WatchCallback callback,
+                         WatchDelivery delivery = WatchDelivery::Queued) = 0;
 
   // Drops history at and below `revision` (current values are always kept).
   virtual void compact(int64_t revision) = 0;

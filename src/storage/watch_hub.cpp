@@ -93,7 +93,8 @@ void WatchHub::publish(const std::vector<Event>& events) {
     std::lock_guard wlock(st->mu);
     if (st->stopped) continue;
     if (st->delivery == WatchDelivery::Inline && st->started) {
-      const bool all = std::all_of(events.begin(), events.end(), [&](const Event& e) { return st->wants(e); });
+      const bool all =
+          std::all_of(events.begin(), events.end(), [&](const Event& e) { return st->wants(e); });
       if (!all) {
         wanted.clear();
         for (const Event& e : events)

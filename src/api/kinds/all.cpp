@@ -30,11 +30,11 @@ void addCrdKinds(std::vector<KindStrategy>& out);
 const std::vector<KindStrategy>& builtinKindStrategies() {
   static const std::vector<KindStrategy> all = [] {
     std::vector<KindStrategy> out;
-    for (auto add : {addPodKinds, addReplicationControllerKinds, addServiceKinds, addConfigKinds,
-                     addNamespaceKinds, addNodeKinds, addStorageKinds, addEndpointsKinds,
-                     addEventKinds, addLimitRangeKinds, addAppsKinds, addBatchKinds, addHpaKinds,
-                     addNetworkPolicyKinds, addRbacKinds, addPriorityClassKinds, addLeaseKinds,
-                     addApiServiceKinds, addCrdKinds})
+    for (auto add :
+         {addPodKinds, addReplicationControllerKinds, addServiceKinds, addConfigKinds,
+          addNamespaceKinds, addNodeKinds, addStorageKinds, addEndpointsKinds, addEventKinds,
+          addLimitRangeKinds, addAppsKinds, addBatchKinds, addHpaKinds, addNetworkPolicyKinds,
+          addRbacKinds, addPriorityClassKinds, addLeaseKinds, addApiServiceKinds, addCrdKinds})
       add(out);
     return out;
   }();

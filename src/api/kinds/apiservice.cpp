@@ -91,8 +91,10 @@ void defaultApiService(json::object& obj) {
 }  // namespace
 
 void addApiServiceKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "apiregistration.k8s.io", .kind = "APIService",
-                 .defaults = defaultApiService, .validate = validation::validateApiService,
+  out.push_back({.group = "apiregistration.k8s.io",
+                 .kind = "APIService",
+                 .defaults = defaultApiService,
+                 .validate = validation::validateApiService,
                  .nameRule = NameRule::PathSegment});
 }
 

@@ -161,13 +161,21 @@ void defaultReplicaSet(json::object& obj) {
 }  // namespace
 
 void addAppsKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "apps", .kind = "Deployment", .defaults = defaulting::defaultDeployment,
+  out.push_back({.group = "apps",
+                 .kind = "Deployment",
+                 .defaults = defaulting::defaultDeployment,
                  .validate = validation::validateDeployment});
-  out.push_back({.group = "apps", .kind = "ReplicaSet", .defaults = defaultReplicaSet,
+  out.push_back({.group = "apps",
+                 .kind = "ReplicaSet",
+                 .defaults = defaultReplicaSet,
                  .validate = validation::validateReplicaSet});
-  out.push_back({.group = "apps", .kind = "StatefulSet", .defaults = defaulting::defaultStatefulSet,
+  out.push_back({.group = "apps",
+                 .kind = "StatefulSet",
+                 .defaults = defaulting::defaultStatefulSet,
                  .validate = validation::validateStatefulSet});
-  out.push_back({.group = "apps", .kind = "DaemonSet", .defaults = defaulting::defaultDaemonSet,
+  out.push_back({.group = "apps",
+                 .kind = "DaemonSet",
+                 .defaults = defaulting::defaultDaemonSet,
                  .validate = validation::validateDaemonSet});
 }
 

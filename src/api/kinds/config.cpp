@@ -1,7 +1,7 @@
 // ConfigMap and Secret (upstream pkg/registry/core/configmap, secret): data keys, size
 // limits, immutability; a Secret's type defaults to Opaque.
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <set>
 
 #include "api/defaults_internal.h"
@@ -52,7 +52,8 @@ void validateConfigMap(const json::object& cm, const json::object* old, Errors& 
     if (kv.value().is_string()) total += static_cast<int64_t>(kv.value().get_string().size());
   for (const auto& kv : binary) {
     if (data.contains(kv.key()))
-      errs.invalid(key("binaryData", kv.key()), quote(kv.key()), "duplicate of key present in data");
+      errs.invalid(key("binaryData", kv.key()), quote(kv.key()),
+                   "duplicate of key present in data");
     total += base64Size(kv.value());
   }
   if (total > kMaxDataSize) errs.tooLong("", kMaxDataSize);
@@ -103,9 +104,11 @@ namespace json = boost::json;
 
 void addConfigKinds(std::vector<KindStrategy>& out) {
   out.push_back({.group = "", .kind = "ConfigMap", .validate = validation::validateConfigMap});
-  out.push_back({.group = "", .kind = "Secret",
-                 .defaults = [](json::object& obj) { defaulting::setDefaultString(obj, "type", "Opaque"); },
-                 .validate = validation::validateSecret});
+  out.push_back(
+      {.group = "",
+       .kind = "Secret",
+       .defaults = [](json::object& obj) { defaulting::setDefaultString(obj, "type", "Opaque"); },
+       .validate = validation::validateSecret});
 }
 
 }  // namespace skiff::api

@@ -15,8 +15,8 @@
 #include "api/cel.h"
 #include "api/custom_resource.h"
 #include "api/json_access.h"
-#include "api/kind_strategy.h"
 #include "api/jsonpath.h"
+#include "api/kind_strategy.h"
 #include "api/validation_internal.h"
 #include "common/ids.h"
 
@@ -40,13 +40,15 @@ void validateSchemaNode(const json::object& s, const std::string& path, bool roo
   const bool preserve = s.contains("x-kubernetes-preserve-unknown-fields");
   const bool intOrString = s.contains("x-kubernetes-int-or-string");
   if (root) {
-    if (type.empty()) errs.required(path + ".type", "must not be empty at the root");
-    else if (type != "object") errs.invalid(path + ".type", quote(type), "must be object at the root");
+    if (type.empty())
+      errs.required(path + ".type", "must not be empty at the root");
+    else if (type != "object")
+      errs.invalid(path + ".type", quote(type), "must be object at the root");
   } else if (type.empty() && !preserve && !intOrString) {
     errs.required(path + ".type", "must not be empty for specified object fields");
   }
-  if (!type.empty() && type != "object" && type != "array" && type != "string" && type != "integer" &&
-      type != "number" && type != "boolean")
+  if (!type.empty() && type != "object" && type != "array" && type != "string" &&
+      type != "integer" && type != "number" && type != "boolean")
     errs.notSupported(path + ".type", quote(type),
                       {"array", "boolean", "integer", "number", "object", "string"});
   const auto& rules = arr(s, "x-kubernetes-validations");
@@ -55,7 +57,8 @@ void validateSchemaNode(const json::object& s, const std::string& path, bool roo
     const auto& r = rules[i].as_object();
     const std::string p = index(path + ".x-kubernetes-validations", i);
     if (r.contains("messageExpression"))
-      errs.forbidden(p + ".messageExpression", "messageExpression is not supported by this server (skiff)");
+      errs.forbidden(p + ".messageExpression",
+                     "messageExpression is not supported by this server (skiff)");
     const std::string rule = str(r, "rule");
     if (rule.empty()) {
       errs.required(p + ".rule");
@@ -83,14 +86,17 @@ void validateSchemaNode(const json::object& s, const std::string& path, bool roo
     }
   }
   if (const json::value* items = s.if_contains("items")) {
-    if (items->is_object()) validateSchemaNode(items->as_object(), path + ".items", false, errs);
-    else errs.forbidden(path + ".items", "items must be a schema object and not an array");
+    if (items->is_object())
+      validateSchemaNode(items->as_object(), path + ".items", false, errs);
+    else
+      errs.forbidden(path + ".items", "items must be a schema object and not an array");
   } else if (type == "array") {
     errs.required(path + ".items", "must be specified");
   }
   if (const json::value* ap = s.if_contains("additionalProperties"); ap && ap->is_object()) {
     if (s.contains("properties"))
-      errs.forbidden(path + ".additionalProperties", "additionalProperties and properties are mutual exclusive");
+      errs.forbidden(path + ".additionalProperties",
+                     "additionalProperties and properties are mutual exclusive");
     validateSchemaNode(ap->as_object(), path + ".additionalProperties", false, errs);
   }
   if (const json::value* pattern = s.if_contains("pattern"); pattern && pattern->is_string()) {
@@ -98,7 +104,8 @@ void validateSchemaNode(const json::object& s, const std::string& path, bool roo
     options.set_log_errors(false);
     re2::RE2 re(std::string(pattern->as_string()), options);
     if (!re.ok())
-      errs.invalid(path + ".pattern", quote(pattern->as_string()), "must be a valid regular expression: " + re.error());
+      errs.invalid(path + ".pattern", quote(pattern->as_string()),
+                   "must be a valid regular expression: " + re.error());
   }
   const std::string listType = str(s, "x-kubernetes-list-type");
   if (!listType.empty() && listType != "atomic" && listType != "set" && listType != "map")
@@ -115,12 +122,17 @@ void validateColumns(const json::array& columns, const std::string& path, Errors
     const std::string p = index(path, i);
     if (str(c, "name").empty()) errs.required(p + ".name");
     const std::string type = str(c, "type");
-    if (type.empty()) errs.required(p + ".type");
-    else if (type != "integer" && type != "number" && type != "string" && type != "boolean" && type != "date")
-      errs.notSupported(p + ".type", quote(type), {"integer", "number", "string", "boolean", "date"});
+    if (type.empty())
+      errs.required(p + ".type");
+    else if (type != "integer" && type != "number" && type != "string" && type != "boolean" &&
+             type != "date")
+      errs.notSupported(p + ".type", quote(type),
+                        {"integer", "number", "string", "boolean", "date"});
     const std::string jsonPath = str(c, "jsonPath");
-    if (jsonPath.empty()) errs.required(p + ".jsonPath");
-    else if (!JsonPath::parse(jsonPath)) errs.invalid(p + ".jsonPath", quote(jsonPath), "must be a valid JSON path");
+    if (jsonPath.empty())
+      errs.required(p + ".jsonPath");
+    else if (!JsonPath::parse(jsonPath))
+      errs.invalid(p + ".jsonPath", quote(jsonPath), "must be a valid JSON path");
   }
 }
 
@@ -130,18 +142,24 @@ void validateScale(const json::object& scale, const std::string& path, Errors& e
     if (!parsed || !parsed->fields() || !value.starts_with(".")) {
       errs.invalid(path + "." + field, quote(value), "must be a simple json path");
     } else if (!std::string_view(value).starts_with(prefix)) {
-      errs.invalid(path + "." + field, quote(value), std::string("should be a json path under ") + prefix);
+      errs.invalid(path + "." + field, quote(value),
+                   std::string("should be a json path under ") + prefix);
     }
   };
   const std::string spec = str(scale, "specReplicasPath");
-  if (spec.empty()) errs.required(path + ".specReplicasPath");
-  else simplePath("specReplicasPath", spec, ".spec.");
+  if (spec.empty())
+    errs.required(path + ".specReplicasPath");
+  else
+    simplePath("specReplicasPath", spec, ".spec.");
   const std::string status = str(scale, "statusReplicasPath");
-  if (status.empty()) errs.required(path + ".statusReplicasPath");
-  else simplePath("statusReplicasPath", status, ".status.");
+  if (status.empty())
+    errs.required(path + ".statusReplicasPath");
+  else
+    simplePath("statusReplicasPath", status, ".status.");
   const std::string selector = str(scale, "labelSelectorPath");
   if (!selector.empty() && !selector.starts_with(".spec.") && !selector.starts_with(".status."))
-    errs.invalid(path + ".labelSelectorPath", quote(selector), "should be a json path under either .spec or .status");
+    errs.invalid(path + ".labelSelectorPath", quote(selector),
+                 "should be a json path under either .spec or .status");
 }
 
 void validateVersions(const json::array& versions, Errors& errs) {
@@ -156,13 +174,18 @@ void validateVersions(const json::array& versions, Errors& errs) {
     const auto& v = versions[i].as_object();
     const std::string p = index("spec.versions", i);
     const std::string name = str(v, "name");
-    if (name.empty()) errs.required(p + ".name");
-    else dns1035(name, p + ".name", errs);
+    if (name.empty())
+      errs.required(p + ".name");
+    else
+      dns1035(name, p + ".name", errs);
     if (!name.empty() && !names.insert(name).second) errs.duplicate(p + ".name", quote(name));
-    if (const json::value* s = v.if_contains("storage"); s && s->is_bool() && s->as_bool()) ++storage;
+    if (const json::value* s = v.if_contains("storage"); s && s->is_bool() && s->as_bool())
+      ++storage;
     const json::object* schema = objPtr(obj(v, "schema"), "openAPIV3Schema");
-    if (!schema) errs.required(p + ".schema.openAPIV3Schema", "schemas are required");
-    else validateSchemaNode(*schema, p + ".schema.openAPIV3Schema", true, errs);
+    if (!schema)
+      errs.required(p + ".schema.openAPIV3Schema", "schemas are required");
+    else
+      validateSchemaNode(*schema, p + ".schema.openAPIV3Schema", true, errs);
     validateColumns(arr(v, "additionalPrinterColumns"), p + ".additionalPrinterColumns", errs);
     if (const json::object* scale = objPtr(obj(v, "subresources"), "scale"))
       validateScale(*scale, p + ".subresources.scale", errs);
@@ -189,16 +212,21 @@ void validateCrd(const json::object& o, const json::object* old, Errors& errs) {
       errs.invalid("spec.group", quote(g), "should be a domain with at least one dot");
   }
   const std::string scope = str(spec, "scope");
-  if (scope.empty()) errs.required("spec.scope");
+  if (scope.empty())
+    errs.required("spec.scope");
   else if (scope != "Cluster" && scope != "Namespaced")
     errs.notSupported("spec.scope", quote(scope), {"Cluster", "Namespaced"});
-  if (plural.empty()) errs.required("spec.names.plural");
-  else dns1035(plural, "spec.names.plural", errs);
+  if (plural.empty())
+    errs.required("spec.names.plural");
+  else
+    dns1035(plural, "spec.names.plural", errs);
   if (const std::string singular = str(names, "singular"); !singular.empty())
     dns1035(singular, "spec.names.singular", errs);
   const std::string kindName = str(names, "kind"), listKind = str(names, "listKind");
-  if (kindName.empty()) errs.required("spec.names.kind");
-  else dns1035(lower(kindName), "spec.names.kind", errs);
+  if (kindName.empty())
+    errs.required("spec.names.kind");
+  else
+    dns1035(lower(kindName), "spec.names.kind", errs);
   if (!listKind.empty()) dns1035(lower(listKind), "spec.names.listKind", errs);
   if (!kindName.empty() && kindName == listKind)
     errs.invalid("spec.names.listKind", quote(listKind), "kind and listKind may not be the same");
@@ -210,7 +238,8 @@ void validateCrd(const json::object& o, const json::object* old, Errors& errs) {
     if (!oldScope.empty() && scope != oldScope)
       errs.invalid("spec.scope", quote(scope), "field is immutable");
     const std::string oldGroup = str(obj(*old, "spec"), "group");
-    if (!oldGroup.empty() && g != oldGroup) errs.invalid("spec.group", quote(g), "field is immutable");
+    if (!oldGroup.empty() && g != oldGroup)
+      errs.invalid("spec.group", quote(g), "field is immutable");
   }
 }
 
@@ -223,7 +252,8 @@ namespace json = boost::json;
 namespace {
 // Upstream's v1 defaults: conversion strategy None; singular and listKind from the kind.
 void defaultCrd(json::object& obj) {
-  json::object& spec = obj["spec"].is_object() ? obj["spec"].as_object() : obj["spec"].emplace_object();
+  json::object& spec =
+      obj["spec"].is_object() ? obj["spec"].as_object() : obj["spec"].emplace_object();
   json::value& conversion = spec["conversion"];
   if (!conversion.is_object()) conversion = json::object{{"strategy", "None"}};
   json::value& names = spec["names"];
@@ -259,7 +289,8 @@ bool prepareCrdDeletion(json::object& crd) {
   if (!conditions.is_array()) conditions.emplace_array();
   json::array kept;
   for (auto& c : conditions.as_array())
-    if (!c.is_object() || api::stringAt(c.as_object(), {"type"}) != "Terminating") kept.push_back(std::move(c));
+    if (!c.is_object() || api::stringAt(c.as_object(), {"type"}) != "Terminating")
+      kept.push_back(std::move(c));
   kept.push_back(json::object{{"type", "Terminating"},
                               {"status", "True"},
                               {"lastTransitionTime", formatTime(std::chrono::system_clock::now())},
@@ -271,8 +302,10 @@ bool prepareCrdDeletion(json::object& crd) {
 }  // namespace
 
 void addCrdKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "apiextensions.k8s.io", .kind = "CustomResourceDefinition",
-                 .defaults = defaultCrd, .validate = validation::validateCrd,
+  out.push_back({.group = "apiextensions.k8s.io",
+                 .kind = "CustomResourceDefinition",
+                 .defaults = defaultCrd,
+                 .validate = validation::validateCrd,
                  .prepareForDelete = prepareCrdDeletion});
 }
 

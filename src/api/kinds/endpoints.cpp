@@ -13,8 +13,7 @@ namespace {
 void defaultEndpoints(json::object& obj) {
   using namespace defaulting;
   forEachObject(obj, "subsets", [](json::object& ss) {
-    forEachObject(ss, "ports",
-                  [](json::object& p) { setDefaultString(p, "protocol", "TCP"); });
+    forEachObject(ss, "ports", [](json::object& p) { setDefaultString(p, "protocol", "TCP"); });
   });
 }
 
@@ -29,7 +28,8 @@ void defaultEndpointSlice(json::object& obj) {
 
 void addEndpointsKinds(std::vector<KindStrategy>& out) {
   out.push_back({.group = "", .kind = "Endpoints", .defaults = defaultEndpoints});
-  out.push_back({.group = "discovery.k8s.io", .kind = "EndpointSlice", .defaults = defaultEndpointSlice});
+  out.push_back(
+      {.group = "discovery.k8s.io", .kind = "EndpointSlice", .defaults = defaultEndpointSlice});
 }
 
 }  // namespace skiff::api

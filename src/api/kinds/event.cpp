@@ -26,7 +26,8 @@ void validateEvent(const json::object& ev, Errors& errs) {
 namespace json = boost::json;
 
 void addEventKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "", .kind = "Event",
+  out.push_back({.group = "",
+                 .kind = "Event",
                  .validate = [](const json::object& o, const json::object*, validation::Errors& e) {
                    validation::validateEvent(o, e);
                  }});

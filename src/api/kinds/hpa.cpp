@@ -30,7 +30,9 @@ void defaultHpa(json::object& hpa) {
 namespace json = boost::json;
 
 void addHpaKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "autoscaling", .kind = "HorizontalPodAutoscaler", .defaults = defaulting::defaultHpa});
+  out.push_back({.group = "autoscaling",
+                 .kind = "HorizontalPodAutoscaler",
+                 .defaults = defaulting::defaultHpa});
 }
 
 }  // namespace skiff::api

@@ -24,8 +24,8 @@ void defaultJob(json::object& job) {
   setDefaultString(spec, "completionMode", "NonIndexed");
   setDefault(spec, "suspend", false);
   if (missing(spec, "podReplacementPolicy"))
-    spec["podReplacementPolicy"] = missing(spec, "podFailurePolicy") ? "TerminatingOrFailed"
-                                                                     : "Failed";
+    spec["podReplacementPolicy"] =
+        missing(spec, "podFailurePolicy") ? "TerminatingOrFailed" : "Failed";
   if (auto* pfp = childObject(spec, "podFailurePolicy")) {
     forEachObject(*pfp, "rules", [](json::object& rule) {
       forEachObject(rule, "onPodConditions",
@@ -94,8 +94,8 @@ bool plausibleSchedule(const std::string& s) {
   if (sched.rfind("TZ=", 0) == 0 || sched.rfind("CRON_TZ=", 0) == 0) return false;
   if (sched[0] == '@')
     return sched == "@yearly" || sched == "@annually" || sched == "@monthly" ||
-           sched == "@weekly" || sched == "@daily" || sched == "@midnight" ||
-           sched == "@hourly" || sched.rfind("@every ", 0) == 0;
+           sched == "@weekly" || sched == "@daily" || sched == "@midnight" || sched == "@hourly" ||
+           sched.rfind("@every ", 0) == 0;
   int fields = 0;
   bool inField = false;
   for (char c : sched) {
@@ -148,7 +148,8 @@ void generateJobSelector(json::object& job) {
   json::value* meta = job.if_contains("metadata");
   if (!spec || !spec->is_object() || !meta || !meta->is_object()) return;
   json::object& s = spec->as_object();
-  if (const json::value* manual = s.if_contains("manualSelector"); manual && manual->is_bool() && manual->as_bool())
+  if (const json::value* manual = s.if_contains("manualSelector");
+      manual && manual->is_bool() && manual->as_bool())
     return;
   json::object& m = meta->as_object();
   const json::value* uidV = m.if_contains("uid");
@@ -167,22 +168,28 @@ void generateJobSelector(json::object& job) {
   for (const char* key : {"batch.kubernetes.io/job-name", "job-name"})
     if (!l.contains(key)) l[key] = name;
   if (!s.contains("selector"))
-    s["selector"] = json::object{
-        {"matchLabels", json::object{{"batch.kubernetes.io/controller-uid", uid}}}};
+    s["selector"] =
+        json::object{{"matchLabels", json::object{{"batch.kubernetes.io/controller-uid", uid}}}};
   json::value& jobLabels = m["labels"];
   if (!jobLabels.is_object() || jobLabels.as_object().empty()) jobLabels = l;
 }
 }  // namespace
 
 void addBatchKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "batch", .kind = "Job", .defaults = defaulting::defaultJob,
-                 .validate = validation::validateJob, .prepareForCreate = generateJobSelector,
-                 .orphansByDefault = true,
-                 .defaultDeleteWarning =
-                     "child pods are preserved by default when jobs are deleted; set "
-                     "propagationPolicy=Background to remove them or set propagationPolicy=Orphan to "
-                     "suppress this warning"});
-  out.push_back({.group = "batch", .kind = "CronJob", .defaults = defaulting::defaultCronJob,
+  out.push_back(
+      {.group = "batch",
+       .kind = "Job",
+       .defaults = defaulting::defaultJob,
+       .validate = validation::validateJob,
+       .prepareForCreate = generateJobSelector,
+       .orphansByDefault = true,
+       .defaultDeleteWarning =
+           "child pods are preserved by default when jobs are deleted; set "
+           "propagationPolicy=Background to remove them or set propagationPolicy=Orphan to "
+           "suppress this warning"});
+  out.push_back({.group = "batch",
+                 .kind = "CronJob",
+                 .defaults = defaulting::defaultCronJob,
                  .validate = validation::validateCronJob});
 }
 

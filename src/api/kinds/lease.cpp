@@ -22,7 +22,8 @@ void validateLease(const json::object& lease, Errors& errs) {
 namespace json = boost::json;
 
 void addLeaseKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "coordination.k8s.io", .kind = "Lease",
+  out.push_back({.group = "coordination.k8s.io",
+                 .kind = "Lease",
                  .validate = [](const json::object& o, const json::object*, validation::Errors& e) {
                    validation::validateLease(o, e);
                  }});

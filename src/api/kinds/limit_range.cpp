@@ -13,7 +13,8 @@ void defaultLimitRange(json::object& lr) {
   forEachObject(ensureObject(lr, "spec"), "limits", [](json::object& item) {
     if (str(item, "type") != "Container") return;
     // Work on copies and write back: inserts into `item` relocate its members.
-    json::object def = childObject(item, "default") ? *childObject(item, "default") : json::object{};
+    json::object def =
+        childObject(item, "default") ? *childObject(item, "default") : json::object{};
     json::object defReq =
         childObject(item, "defaultRequest") ? *childObject(item, "defaultRequest") : json::object{};
     json::object max = childObject(item, "max") ? *childObject(item, "max") : json::object{};

@@ -54,8 +54,10 @@ void prepareNamespaceForUpdate(json::object& obj, const json::object& old) {
       oldSpec && oldSpec->is_object() ? oldSpec->as_object().if_contains("finalizers") : nullptr;
   json::value& spec = obj["spec"];
   if (!spec.is_object()) spec.emplace_object();
-  if (oldFinalizers) spec.as_object()["finalizers"] = *oldFinalizers;
-  else spec.as_object().erase("finalizers");
+  if (oldFinalizers)
+    spec.as_object()["finalizers"] = *oldFinalizers;
+  else
+    spec.as_object().erase("finalizers");
 }
 
 // Namespaces terminate through their finalizer (the namespace controller).
@@ -67,14 +69,16 @@ bool prepareNamespaceForDelete(json::object& obj) {
 }  // namespace
 
 void addNamespaceKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "", .kind = "Namespace", .defaults = defaultNamespace,
-                 .validate = [](const json::object& o, const json::object*, validation::Errors& e) {
-                   validation::validateNamespace(o, e);
-                 },
+  out.push_back({.group = "",
+                 .kind = "Namespace",
+                 .defaults = defaultNamespace,
+                 .validate = [](const json::object& o, const json::object*,
+                                validation::Errors& e) { validation::validateNamespace(o, e); },
                  .nameRule = NameRule::Label,
-                 .prepareForCreate = [](json::object& obj) {
-                   obj["status"] = json::object{{"phase", "Active"}};
-                 },
+                 .prepareForCreate =
+                     [](json::object& obj) {
+                       obj["status"] = json::object{{"phase", "Active"}};
+                     },
                  .prepareForUpdate = prepareNamespaceForUpdate,
                  .undeletableNames = {"default", "kube-system", "kube-public"},
                  .prepareForDelete = prepareNamespaceForDelete,

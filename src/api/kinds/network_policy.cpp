@@ -32,7 +32,9 @@ void defaultNetworkPolicy(json::object& np) {
 namespace json = boost::json;
 
 void addNetworkPolicyKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "networking.k8s.io", .kind = "NetworkPolicy", .defaults = defaulting::defaultNetworkPolicy});
+  out.push_back({.group = "networking.k8s.io",
+                 .kind = "NetworkPolicy",
+                 .defaults = defaulting::defaultNetworkPolicy});
 }
 
 }  // namespace skiff::api

@@ -24,7 +24,8 @@ void validateNode(const json::object& node, Errors& errs) {
     std::string v = str(t, "value");
     for (const auto& m : validateLabelValue(v)) errs.invalid(child(tp, "value"), quote(v), m);
     std::string effect = str(t, "effect");
-    if (effect.empty()) errs.required(child(tp, "effect"));
+    if (effect.empty())
+      errs.required(child(tp, "effect"));
     else if (effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute")
       errs.notSupported(child(tp, "effect"), quote(effect),
                         {"NoSchedule", "PreferNoSchedule", "NoExecute"});
@@ -35,7 +36,8 @@ void validateNode(const json::object& node, Errors& errs) {
   if (!cidr.empty()) {
     auto slash = cidr.find('/');
     if (slash == std::string::npos || !isIP(cidr.substr(0, slash)))
-      errs.invalid("spec.podCIDR", quote(cidr), "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");
+      errs.invalid("spec.podCIDR", quote(cidr),
+                   "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");
   }
 }
 
@@ -57,10 +59,11 @@ void defaultNode(json::object& obj) {
 }  // namespace
 
 void addNodeKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "", .kind = "Node", .defaults = defaultNode,
-                 .validate = [](const json::object& o, const json::object*, validation::Errors& e) {
-                   validation::validateNode(o, e);
-                 },
+  out.push_back({.group = "",
+                 .kind = "Node",
+                 .defaults = defaultNode,
+                 .validate = [](const json::object& o, const json::object*,
+                                validation::Errors& e) { validation::validateNode(o, e); },
                  .keepsStatusOnCreate = true});
 }
 

@@ -1,6 +1,7 @@
 // Pod and PodTemplate (upstream pkg/registry/core/pod, podtemplate): defaulting, validation,
 // the server-owned status of a new Pod (phase Pending, QoS class) and graceful deletion.
-// Pod spec defaults and validation are shared with every template: defaults.cpp, validation_pod.cpp.
+// Pod spec defaults and validation are shared with every template: defaults.cpp,
+// validation_pod.cpp.
 #include <boost/json.hpp>
 
 #include "api/defaults_internal.h"
@@ -46,8 +47,8 @@ void validatePod(const json::object& o, const json::object* old, Errors& errs) {
 }
 
 void validatePodTemplate(const json::object& o, const json::object*, Errors& errs) {
-  validateLabels(obj(obj(obj(o, "template"), "metadata"), "labels"),
-                 "template.metadata.labels", errs);
+  validateLabels(obj(obj(obj(o, "template"), "metadata"), "labels"), "template.metadata.labels",
+                 errs);
   validatePodSpec(obj(obj(o, "template"), "spec"), "template.spec", errs);
 }
 }  // namespace
@@ -86,12 +87,18 @@ void preparePodForCreate(json::object& obj) {
 }  // namespace
 
 void addPodKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "", .kind = "Pod", .defaults = defaulting::defaultPod,
-                 .validate = validation::validatePod, .prepareForCreate = preparePodForCreate,
+  out.push_back({.group = "",
+                 .kind = "Pod",
+                 .defaults = defaulting::defaultPod,
+                 .validate = validation::validatePod,
+                 .prepareForCreate = preparePodForCreate,
                  .admitsPodScheduling = true,
                  // The Priority admission plugin's (it refuses a priority of the client's own).
-                 .unownedOnCreate = {{"f:spec", "f:priority"}}, .gracefulDeletion = true});
-  out.push_back({.group = "", .kind = "PodTemplate", .defaults = defaulting::defaultPodTemplate,
+                 .unownedOnCreate = {{"f:spec", "f:priority"}},
+                 .gracefulDeletion = true});
+  out.push_back({.group = "",
+                 .kind = "PodTemplate",
+                 .defaults = defaulting::defaultPodTemplate,
                  .validate = validation::validatePodTemplate});
 }
 

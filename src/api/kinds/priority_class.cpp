@@ -25,13 +25,15 @@ void validatePriorityClass(const json::object& pc, Errors& errs) {
 namespace json = boost::json;
 
 void addPriorityClassKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "scheduling.k8s.io", .kind = "PriorityClass",
-                 .defaults = [](json::object& obj) {
-                   defaulting::setDefaultString(obj, "preemptionPolicy", "PreemptLowerPriority");
-                 },
-                 .validate = [](const json::object& o, const json::object*, validation::Errors& e) {
-                   validation::validatePriorityClass(o, e);
-                 }});
+  out.push_back(
+      {.group = "scheduling.k8s.io",
+       .kind = "PriorityClass",
+       .defaults =
+           [](json::object& obj) {
+             defaulting::setDefaultString(obj, "preemptionPolicy", "PreemptLowerPriority");
+           },
+       .validate = [](const json::object& o, const json::object*,
+                      validation::Errors& e) { validation::validatePriorityClass(o, e); }});
 }
 
 }  // namespace skiff::api

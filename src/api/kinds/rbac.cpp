@@ -13,7 +13,8 @@ namespace {
 void defaultBindingSubjects(json::object& b) {
   forEachObject(b, "subjects", [](json::object& s) {
     std::string kind = str(s, "kind");
-    if (kind == "User" || kind == "Group") setDefaultString(s, "apiGroup", "rbac.authorization.k8s.io");
+    if (kind == "User" || kind == "Group")
+      setDefaultString(s, "apiGroup", "rbac.authorization.k8s.io");
   });
 }
 
@@ -30,7 +31,8 @@ void validateRoleRef(const json::object& binding, Errors& errs) {
   if (kind != "Role" && kind != "ClusterRole")
     errs.notSupported("roleRef.kind", quote(kind), {"ClusterRole", "Role"});
   if (str(ref, "apiGroup") != "rbac.authorization.k8s.io")
-    errs.notSupported("roleRef.apiGroup", quote(str(ref, "apiGroup")), {"rbac.authorization.k8s.io"});
+    errs.notSupported("roleRef.apiGroup", quote(str(ref, "apiGroup")),
+                      {"rbac.authorization.k8s.io"});
   const auto& subjects = arr(binding, "subjects");
   for (size_t i = 0; i < subjects.size(); ++i) {
     if (!subjects[i].is_object()) continue;
@@ -56,8 +58,11 @@ void addRbacKinds(std::vector<KindStrategy>& out) {
   out.push_back({.group = kGroup, .kind = "Role", .nameRule = NameRule::PathSegment});
   out.push_back({.group = kGroup, .kind = "ClusterRole", .nameRule = NameRule::PathSegment});
   for (std::string_view kind : {"RoleBinding", "ClusterRoleBinding"})
-    out.push_back({.group = kGroup, .kind = kind, .defaults = defaulting::defaultBindingSubjects,
-                   .validate = validateBinding, .nameRule = NameRule::PathSegment});
+    out.push_back({.group = kGroup,
+                   .kind = kind,
+                   .defaults = defaulting::defaultBindingSubjects,
+                   .validate = validateBinding,
+                   .nameRule = NameRule::PathSegment});
 }
 
 }  // namespace skiff::api

@@ -35,8 +35,10 @@ void validateReplicationController(const json::object& o, const json::object*, E
   const auto& spec = obj(o, "spec");
   validateNonnegative(spec, "replicas", "spec", errs);
   const auto& selector = obj(spec, "selector");
-  if (selector.empty()) errs.required("spec.selector");
-  else validateLabels(selector, "spec.selector", errs);
+  if (selector.empty())
+    errs.required("spec.selector");
+  else
+    validateLabels(selector, "spec.selector", errs);
   const auto& labels = obj(obj(obj(spec, "template"), "metadata"), "labels");
   if (!has(spec, "template")) {
     errs.required("spec.template");
@@ -56,7 +58,8 @@ void validateReplicationController(const json::object& o, const json::object*, E
 }  // namespace validation
 
 void addReplicationControllerKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "", .kind = "ReplicationController",
+  out.push_back({.group = "",
+                 .kind = "ReplicationController",
                  .defaults = defaulting::defaultReplicationController,
                  .validate = validation::validateReplicationController,
                  .orphansByDefault = true});

@@ -1,8 +1,8 @@
 // Service (upstream pkg/registry/core/service): defaulting, validation, a DNS-1035 name and
 // the empty load-balancer status of a new Service. Address allocation needs server state and
 // stays in apiserver/admission.cpp.
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <set>
 
 #include "api/defaults_internal.h"
@@ -42,7 +42,8 @@ void defaultService(json::object& svc) {
   if (type == "LoadBalancer") setDefault(spec, "allocateLoadBalancerNodePorts", true);
   if (type != "ExternalName") {
     // Upstream's allocator: selectorless headless services are dual-stack capable.
-    bool headlessNoSelector = str(spec, "clusterIP") == "None" && emptyMapOrMissing(spec, "selector");
+    bool headlessNoSelector =
+        str(spec, "clusterIP") == "None" && emptyMapOrMissing(spec, "selector");
     if (headlessNoSelector) {
       setDefaultString(spec, "ipFamilyPolicy", "RequireDualStack");
       setDefault(spec, "ipFamilies", json::array{"IPv4", "IPv6"});
@@ -100,17 +101,20 @@ void validateService(const json::object& svc, const json::object* old, Errors& e
     if (ports.size() > 1 && name.empty()) {
       errs.required(child(pp, "name"));
     } else if (!name.empty()) {
-      for (const auto& m : validateDns1123Label(name)) errs.invalid(child(pp, "name"), quote(name), m);
+      for (const auto& m : validateDns1123Label(name))
+        errs.invalid(child(pp, "name"), quote(name), m);
       if (!names.insert(name).second) errs.duplicate(child(pp, "name"), quote(name));
     }
     auto port = integer(p, "port");
     if (!port || *port == 0) {
       errs.required(child(pp, "port"));
     } else if (*port < 1 || *port > 65535) {
-      errs.invalid(child(pp, "port"), std::to_string(*port), "must be between 1 and 65535, inclusive");
+      errs.invalid(child(pp, "port"), std::to_string(*port),
+                   "must be between 1 and 65535, inclusive");
     }
     std::string proto = str(p, "protocol");
-    if (proto.empty()) errs.required(child(pp, "protocol"));
+    if (proto.empty())
+      errs.required(child(pp, "protocol"));
     else if (proto != "TCP" && proto != "UDP" && proto != "SCTP")
       errs.notSupported(child(pp, "protocol"), quote(proto), {"SCTP", "TCP", "UDP"});
     auto tp = p.find("targetPort");
@@ -143,7 +147,8 @@ void validateService(const json::object& svc, const json::object* old, Errors& e
     if (!oldIP.empty() && str(oldSpec, "type") != "ExternalName" && type != "ExternalName") {
       const json::array* newIPs = arrPtr(spec, "clusterIPs");
       if (clusterIP.empty()) {
-        errs.invalid("spec.clusterIPs[0]", goStringSlice(newIPs), "primary clusterIP can not be unset");
+        errs.invalid("spec.clusterIPs[0]", goStringSlice(newIPs),
+                     "primary clusterIP can not be unset");
       } else if (clusterIP != oldIP) {
         json::array fallback{json::value(clusterIP)};
         errs.invalid("spec.clusterIPs[0]", goStringSlice(newIPs ? newIPs : &fallback),
@@ -159,11 +164,15 @@ void validateService(const json::object& svc, const json::object* old, Errors& e
 namespace json = boost::json;
 
 void addServiceKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "", .kind = "Service", .defaults = defaulting::defaultService,
-                 .validate = validation::validateService, .nameRule = NameRule::Dns1035,
-                 .prepareForCreate = [](json::object& obj) {
-                   obj["status"] = json::object{{"loadBalancer", json::object()}};
-                 },
+  out.push_back({.group = "",
+                 .kind = "Service",
+                 .defaults = defaulting::defaultService,
+                 .validate = validation::validateService,
+                 .nameRule = NameRule::Dns1035,
+                 .prepareForCreate =
+                     [](json::object& obj) {
+                       obj["status"] = json::object{{"loadBalancer", json::object()}};
+                     },
                  .admitsServiceAddresses = true,
                  // The REST storage's IP family allocation.
                  .unownedOnCreate = {{"f:spec", "f:ipFamilies"}, {"f:spec", "f:ipFamilyPolicy"}}});

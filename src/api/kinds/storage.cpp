@@ -12,7 +12,8 @@ namespace {
 
 void validatePvc(const json::object& pvc, Errors& errs) {
   const auto& spec = obj(pvc, "spec");
-  if (arr(spec, "accessModes").empty()) errs.required("spec.accessModes", "at least 1 access mode is required");
+  if (arr(spec, "accessModes").empty())
+    errs.required("spec.accessModes", "at least 1 access mode is required");
   const auto& requests = obj(obj(spec, "resources"), "requests");
   if (!requests.contains("storage")) errs.required("spec.resources[storage]");
   validateResourceRequirements(obj(spec, "resources"), "spec.resources", errs);
@@ -40,13 +41,18 @@ void defaultStorageClass(json::object& obj) {
 }  // namespace
 
 void addStorageKinds(std::vector<KindStrategy>& out) {
-  out.push_back({.group = "", .kind = "PersistentVolumeClaim", .defaults = defaulting::defaultPvcSpec,
+  out.push_back({.group = "",
+                 .kind = "PersistentVolumeClaim",
+                 .defaults = defaulting::defaultPvcSpec,
                  .validate = [](const json::object& o, const json::object*, validation::Errors& e) {
                    validation::validatePvc(o, e);
                  }});
-  out.push_back({.group = "", .kind = "PersistentVolume", .defaults = defaultPersistentVolume,
+  out.push_back({.group = "",
+                 .kind = "PersistentVolume",
+                 .defaults = defaultPersistentVolume,
                  .keepsStatusOnCreate = true});
-  out.push_back({.group = "storage.k8s.io", .kind = "StorageClass", .defaults = defaultStorageClass});
+  out.push_back(
+      {.group = "storage.k8s.io", .kind = "StorageClass", .defaults = defaultStorageClass});
 }
 
 }  // namespace skiff::api

@@ -41,7 +41,8 @@ class GrpcRuntimeService final : public RuntimeService {
     invoke("Status", timeout_, [&](auto* c) { return stub_->Status(c, req, &resp); });
     return resp;
   }
-  std::string runPodSandbox(const v1::PodSandboxConfig& config, const std::string& handler) override {
+  std::string runPodSandbox(const v1::PodSandboxConfig& config,
+                            const std::string& handler) override {
     v1::RunPodSandboxRequest req;
     *req.mutable_config() = config;
     req.set_runtime_handler(handler);
@@ -53,26 +54,30 @@ class GrpcRuntimeService final : public RuntimeService {
     v1::StopPodSandboxRequest req;
     req.set_pod_sandbox_id(id);
     v1::StopPodSandboxResponse resp;
-    invoke("StopPodSandbox", timeout_, [&](auto* c) { return stub_->StopPodSandbox(c, req, &resp); });
+    invoke("StopPodSandbox", timeout_,
+           [&](auto* c) { return stub_->StopPodSandbox(c, req, &resp); });
   }
   void removePodSandbox(const std::string& id) override {
     v1::RemovePodSandboxRequest req;
     req.set_pod_sandbox_id(id);
     v1::RemovePodSandboxResponse resp;
-    invoke("RemovePodSandbox", timeout_, [&](auto* c) { return stub_->RemovePodSandbox(c, req, &resp); });
+    invoke("RemovePodSandbox", timeout_,
+           [&](auto* c) { return stub_->RemovePodSandbox(c, req, &resp); });
   }
   v1::PodSandboxStatus podSandboxStatus(const std::string& id) override {
     v1::PodSandboxStatusRequest req;
     req.set_pod_sandbox_id(id);
     v1::PodSandboxStatusResponse resp;
-    invoke("PodSandboxStatus", timeout_, [&](auto* c) { return stub_->PodSandboxStatus(c, req, &resp); });
+    invoke("PodSandboxStatus", timeout_,
+           [&](auto* c) { return stub_->PodSandboxStatus(c, req, &resp); });
     return resp.status();
   }
   std::vector<v1::PodSandbox> listPodSandbox(const v1::PodSandboxFilter& filter) override {
     v1::ListPodSandboxRequest req;
     *req.mutable_filter() = filter;
     v1::ListPodSandboxResponse resp;
-    invoke("ListPodSandbox", timeout_, [&](auto* c) { return stub_->ListPodSandbox(c, req, &resp); });
+    invoke("ListPodSandbox", timeout_,
+           [&](auto* c) { return stub_->ListPodSandbox(c, req, &resp); });
     return {resp.items().begin(), resp.items().end()};
   }
   std::string createContainer(const std::string& sandboxId, const v1::ContainerConfig& config,
@@ -82,14 +87,16 @@ class GrpcRuntimeService final : public RuntimeService {
     *req.mutable_config() = config;
     *req.mutable_sandbox_config() = sandboxConfig;
     v1::CreateContainerResponse resp;
-    invoke("CreateContainer", timeout_, [&](auto* c) { return stub_->CreateContainer(c, req, &resp); });
+    invoke("CreateContainer", timeout_,
+           [&](auto* c) { return stub_->CreateContainer(c, req, &resp); });
     return resp.container_id();
   }
   void startContainer(const std::string& id) override {
     v1::StartContainerRequest req;
     req.set_container_id(id);
     v1::StartContainerResponse resp;
-    invoke("StartContainer", timeout_, [&](auto* c) { return stub_->StartContainer(c, req, &resp); });
+    invoke("StartContainer", timeout_,
+           [&](auto* c) { return stub_->StartContainer(c, req, &resp); });
   }
   void stopContainer(const std::string& id, int64_t timeoutSeconds) override {
     v1::StopContainerRequest req;
@@ -104,20 +111,23 @@ class GrpcRuntimeService final : public RuntimeService {
     v1::RemoveContainerRequest req;
     req.set_container_id(id);
     v1::RemoveContainerResponse resp;
-    invoke("RemoveContainer", timeout_, [&](auto* c) { return stub_->RemoveContainer(c, req, &resp); });
+    invoke("RemoveContainer", timeout_,
+           [&](auto* c) { return stub_->RemoveContainer(c, req, &resp); });
   }
   std::vector<v1::Container> listContainers(const v1::ContainerFilter& filter) override {
     v1::ListContainersRequest req;
     *req.mutable_filter() = filter;
     v1::ListContainersResponse resp;
-    invoke("ListContainers", timeout_, [&](auto* c) { return stub_->ListContainers(c, req, &resp); });
+    invoke("ListContainers", timeout_,
+           [&](auto* c) { return stub_->ListContainers(c, req, &resp); });
     return {resp.containers().begin(), resp.containers().end()};
   }
   v1::ContainerStatus containerStatus(const std::string& id) override {
     v1::ContainerStatusRequest req;
     req.set_container_id(id);
     v1::ContainerStatusResponse resp;
-    invoke("ContainerStatus", timeout_, [&](auto* c) { return stub_->ContainerStatus(c, req, &resp); });
+    invoke("ContainerStatus", timeout_,
+           [&](auto* c) { return stub_->ContainerStatus(c, req, &resp); });
     return resp.status();
   }
   ExecResult execSync(const std::string& id, const std::vector<std::string>& cmd,
@@ -145,18 +155,21 @@ class GrpcRuntimeService final : public RuntimeService {
     invoke("PortForward", timeout_, [&](auto* c) { return stub_->PortForward(c, req, &resp); });
     return resp.url();
   }
-  std::vector<v1::ContainerStats> listContainerStats(const v1::ContainerStatsFilter& filter) override {
+  std::vector<v1::ContainerStats> listContainerStats(
+      const v1::ContainerStatsFilter& filter) override {
     v1::ListContainerStatsRequest req;
     *req.mutable_filter() = filter;
     v1::ListContainerStatsResponse resp;
-    invoke("ListContainerStats", timeout_, [&](auto* c) { return stub_->ListContainerStats(c, req, &resp); });
+    invoke("ListContainerStats", timeout_,
+           [&](auto* c) { return stub_->ListContainerStats(c, req, &resp); });
     return {resp.stats().begin(), resp.stats().end()};
   }
   void reopenContainerLog(const std::string& id) override {
     v1::ReopenContainerLogRequest req;
     req.set_container_id(id);
     v1::ReopenContainerLogResponse resp;
-    invoke("ReopenContainerLog", timeout_, [&](auto* c) { return stub_->ReopenContainerLog(c, req, &resp); });
+    invoke("ReopenContainerLog", timeout_,
+           [&](auto* c) { return stub_->ReopenContainerLog(c, req, &resp); });
   }
 
  private:
@@ -185,7 +198,8 @@ class GrpcImageService final : public ImageService {
     if (out) *out = resp.image();
     return true;
   }
-  std::string pullImage(const std::string& image, const v1::PodSandboxConfig& sandboxConfig) override {
+  std::string pullImage(const std::string& image,
+                        const v1::PodSandboxConfig& sandboxConfig) override {
     v1::PullImageRequest req;
     req.mutable_image()->set_image(image);
     *req.mutable_sandbox_config() = sandboxConfig;
@@ -211,7 +225,8 @@ CriConnection connectCri(const std::string& endpoint, std::chrono::milliseconds 
   grpc::ChannelArguments args;
   // Container lists and stats of a full node can exceed gRPC's 4 MiB default, as upstream notes.
   args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
-  auto channel = grpc::CreateCustomChannel(target(endpoint), grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(target(endpoint), grpc::InsecureChannelCredentials(), args);
   return {std::make_unique<GrpcRuntimeService>(channel, callTimeout),
           std::make_unique<GrpcImageService>(channel, callTimeout)};
 }

@@ -20,9 +20,15 @@ namespace v1 = ::runtime::v1;
 
 class CriError : public std::runtime_error {
  public:
-  enum Code { Ok = 0, Cancelled = 1, Unknown = 2, DeadlineExceeded = 4, NotFound = 5, Unavailable = 14 };
-  CriError(int code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  enum Code {
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    Unavailable = 14
+  };
+  CriError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
   int code() const { return code_; }
   bool notFound() const { return code_ == NotFound; }
 
@@ -39,14 +45,16 @@ class RuntimeService {
   virtual v1::StatusResponse status() = 0;
 
   // Creates and starts a sandbox (pause container, network namespace, CNI ADD); returns its id.
-  virtual std::string runPodSandbox(const v1::PodSandboxConfig& config, const std::string& runtimeHandler) = 0;
+  virtual std::string runPodSandbox(const v1::PodSandboxConfig& config,
+                                    const std::string& runtimeHandler) = 0;
   // Stops every container of the sandbox and releases its network (CNI DEL). Idempotent.
   virtual void stopPodSandbox(const std::string& sandboxId) = 0;
   virtual void removePodSandbox(const std::string& sandboxId) = 0;
   virtual v1::PodSandboxStatus podSandboxStatus(const std::string& sandboxId) = 0;
   virtual std::vector<v1::PodSandbox> listPodSandbox(const v1::PodSandboxFilter& filter = {}) = 0;
 
-  virtual std::string createContainer(const std::string& sandboxId, const v1::ContainerConfig& config,
+  virtual std::string createContainer(const std::string& sandboxId,
+                                      const v1::ContainerConfig& config,
                                       const v1::PodSandboxConfig& sandboxConfig) = 0;
   virtual void startContainer(const std::string& containerId) = 0;
   // SIGTERM, then SIGKILL after `timeoutSeconds`; returns once the container has exited.
@@ -67,7 +75,8 @@ class RuntimeService {
   virtual std::string attach(const v1::AttachRequest& request) = 0;
   virtual std::string portForward(const v1::PortForwardRequest& request) = 0;
 
-  virtual std::vector<v1::ContainerStats> listContainerStats(const v1::ContainerStatsFilter& filter = {}) = 0;
+  virtual std::vector<v1::ContainerStats> listContainerStats(
+      const v1::ContainerStatsFilter& filter = {}) = 0;
   virtual void reopenContainerLog(const std::string& containerId) = 0;
 };
 
@@ -78,7 +87,8 @@ class ImageService {
   // False when the image is not present; otherwise fills `out` (when given).
   virtual bool imageStatus(const std::string& image, v1::Image* out) = 0;
   // Returns the image reference (digest) the runtime stored.
-  virtual std::string pullImage(const std::string& image, const v1::PodSandboxConfig& sandboxConfig) = 0;
+  virtual std::string pullImage(const std::string& image,
+                                const v1::PodSandboxConfig& sandboxConfig) = 0;
   virtual void removeImage(const std::string& image) = 0;
 };
 

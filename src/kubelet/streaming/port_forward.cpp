@@ -287,7 +287,7 @@ std::vector<uint16_t> portForwardPorts(const net::HttpRequest& req) {
 }
 
 net::HttpResponse servePortForward(const net::HttpRequest& req,
-                                         const PortForwardUrlProvider& runtimeUrl) {
+                                   const PortForwardUrlProvider& runtimeUrl) {
   const bool ws = isWebSocketRequest(req);
   net::HttpResponse res;
   bool tunnel = false;  // SPDY in WebSocket messages, else the channel protocols

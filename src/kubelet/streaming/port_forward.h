@@ -43,6 +43,6 @@ using PortForwardUrlProvider = std::function<std::string()>;
 // Answers a port-forward upgrade request (ApiError 400/403 when the protocol does not fit) and
 // returns the 101 whose handler serves the session.
 net::HttpResponse servePortForward(const net::HttpRequest& req,
-                                         const PortForwardUrlProvider& runtimeUrl);
+                                   const PortForwardUrlProvider& runtimeUrl);
 
 }  // namespace skiff::kubelet::streaming

@@ -379,8 +379,8 @@ std::string statusForClient(const std::string& runtimeStatus, const std::string&
 }
 
 net::HttpResponse serveRemoteCommand(const net::HttpRequest& req,
-                                           const RemoteCommandOptions& options,
-                                           const RuntimeUrlProvider& runtimeUrl) {
+                                     const RemoteCommandOptions& options,
+                                     const RuntimeUrlProvider& runtimeUrl) {
   const bool ws = isWebSocketRequest(req);
   std::string protocol;
   net::HttpResponse res;

@@ -56,8 +56,8 @@ using RuntimeUrlProvider = std::function<std::string()>;
 // when it cannot; kubectl then falls back from WebSocket to SPDY), obtains the runtime URL and
 // connects to it, and returns the 101 whose handler relays the session.
 net::HttpResponse serveRemoteCommand(const net::HttpRequest& req,
-                                           const RemoteCommandOptions& options,
-                                           const RuntimeUrlProvider& runtimeUrl);
+                                     const RemoteCommandOptions& options,
+                                     const RuntimeUrlProvider& runtimeUrl);
 
 // The status JSON a v4+ runtime sent (empty when it sent none), as the client's protocol wants
 // it: v4/v5 the Status JSON, v1-v3 the message text on failure and nothing on success.

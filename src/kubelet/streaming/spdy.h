@@ -29,8 +29,8 @@
 #include <utility>
 #include <vector>
 
-#include "net/http_types.h"
 #include "kubelet/streaming/upgraded_io.h"
+#include "net/http_types.h"
 
 namespace skiff::kubelet::streaming::spdy {
 
@@ -276,8 +276,7 @@ bool isUpgradeRequest(const net::HttpRequest& req);
 std::optional<std::string> negotiateProtocol(const net::HttpRequest& req,
                                              const std::vector<std::string>& supported);
 // 101 with Connection/Upgrade and, when not empty, the chosen X-Stream-Protocol-Version.
-net::HttpResponse upgradeResponse(const std::string& protocol,
-                                        net::UpgradeHandler handler);
+net::HttpResponse upgradeResponse(const std::string& protocol, net::UpgradeHandler handler);
 
 // A SPDY client session on a streaming URL of the runtime (http only), upgraded with POST and
 // the `protocols` offered in order. The session is not started yet.

@@ -21,8 +21,7 @@ std::optional<std::string> negotiateProtocol(const net::HttpRequest& req,
   return std::nullopt;
 }
 
-net::HttpResponse upgradeResponse(const std::string& protocol,
-                                        net::UpgradeHandler handler) {
+net::HttpResponse upgradeResponse(const std::string& protocol, net::UpgradeHandler handler) {
   net::HttpResponse res;
   res.status = 101;
   res.contentType.clear();

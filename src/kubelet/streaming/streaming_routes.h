@@ -10,8 +10,8 @@
 #include <functional>
 #include <string>
 
-#include "net/http_types.h"
 #include "kubelet/cri/runtime_service.h"
+#include "net/http_types.h"
 
 namespace skiff::kubelet {
 

@@ -49,9 +49,8 @@ std::optional<std::string> negotiateWebSocketProtocol(const net::HttpRequest& re
   return std::nullopt;
 }
 
-net::HttpResponse webSocketUpgradeResponse(const net::HttpRequest& req,
-                                                 const std::string& protocol,
-                                                 net::UpgradeHandler handler) {
+net::HttpResponse webSocketUpgradeResponse(const net::HttpRequest& req, const std::string& protocol,
+                                           net::UpgradeHandler handler) {
   std::string key = req.header("sec-websocket-key");
   if (key.empty()) throw badRequest("websocket: the client did not send Sec-WebSocket-Key");
   if (req.header("sec-websocket-version") != "13") {

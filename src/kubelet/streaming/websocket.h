@@ -16,8 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include "net/http_types.h"
 #include "kubelet/streaming/upgraded_io.h"
+#include "net/http_types.h"
 
 namespace skiff::kubelet::streaming {
 
@@ -37,9 +37,8 @@ std::optional<std::string> negotiateWebSocketProtocol(const net::HttpRequest& re
 // The 101 answer completing the handshake, echoing `protocol` (kubectl treats a missing
 // Sec-WebSocket-Protocol as a failed upgrade). Throws ApiError 400 for a request without a
 // key or with a version other than 13.
-net::HttpResponse webSocketUpgradeResponse(const net::HttpRequest& req,
-                                                 const std::string& protocol,
-                                                 net::UpgradeHandler handler);
+net::HttpResponse webSocketUpgradeResponse(const net::HttpRequest& req, const std::string& protocol,
+                                           net::UpgradeHandler handler);
 
 enum class WsOpcode : uint8_t {
   Continuation = 0x0,

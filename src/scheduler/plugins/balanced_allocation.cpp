@@ -12,14 +12,16 @@ Status BalancedAllocation::preScore(CycleState&, const PodInfo& pod, const Snaps
   return bestEffort ? Status::skip() : Status::success();
 }
 
-int64_t BalancedAllocation::score(const CycleState&, const PodInfo& pod, const NodeInfo& node) const {
+int64_t BalancedAllocation::score(const CycleState&, const PodInfo& pod,
+                                  const NodeInfo& node) const {
   // cpu and memory only (upstream's default resources): the standard deviation of two
   // fractions is half their distance; with one or none there is nothing to balance.
   double fractions[2];
   size_t n = 0;
   auto add = [&](int64_t requested, int64_t allocatable) {
     if (allocatable == 0) return;  // resource absent on the node: not part of the balance
-    fractions[n++] = std::min(1.0, static_cast<double>(requested) / static_cast<double>(allocatable));
+    fractions[n++] =
+        std::min(1.0, static_cast<double>(requested) / static_cast<double>(allocatable));
   };
   add(node.requested.milliCpu + pod.requests.milliCpu, node.allocatable.milliCpu);
   add(node.requested.memory + pod.requests.memory, node.allocatable.memory);

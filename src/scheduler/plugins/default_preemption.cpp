@@ -29,7 +29,8 @@ Candidate describe(std::string node, std::vector<PodInfoPtr> victims) {
     c.prioritySum += static_cast<int64_t>(v->priority) + std::numeric_limits<int32_t>::max() + 1;
   }
   for (const auto& v : c.victims) {
-    if (v->priority == c.highest) c.earliestStartOfHighest = std::min(c.earliestStartOfHighest, v->startTime);
+    if (v->priority == c.highest)
+      c.earliestStartOfHighest = std::min(c.earliestStartOfHighest, v->startTime);
   }
   return c;
 }
@@ -45,15 +46,16 @@ bool better(const Candidate& a, const Candidate& b) {
 
 }  // namespace
 
-bool DefaultPreemption::fits(const PodInfo& pod, const Snapshot& snapshot, const NodeInfoPtr& node) const {
+bool DefaultPreemption::fits(const PodInfo& pod, const Snapshot& snapshot,
+                             const NodeInfoPtr& node) const {
   Snapshot what = snapshot.withNode(node);
   CycleState state;
   if (!profile_->runPreFilters(state, pod, what).isSuccess()) return false;
   return profile_->runFilters(state, pod, *node).isSuccess();
 }
 
-std::optional<std::vector<PodInfoPtr>> DefaultPreemption::selectVictimsOnNode(const PodInfo& pod, const Snapshot& snapshot,
-                                                                              const NodeInfo& node) const {
+std::optional<std::vector<PodInfoPtr>> DefaultPreemption::selectVictimsOnNode(
+    const PodInfo& pod, const Snapshot& snapshot, const NodeInfo& node) const {
   std::vector<PodInfoPtr> potential;
   auto without = std::make_shared<NodeInfo>(node);
   for (const auto& p : node.pods) {
@@ -110,7 +112,8 @@ PostFilterResult DefaultPreemption::postFilter(const PodInfo& pod, const Snapsho
   std::vector<std::string> parts;
   for (const auto& [r, n] : reasons) parts.push_back(std::to_string(n) + " " + r);
   std::sort(parts.begin(), parts.end());
-  out.message = "preemption: 0/" + std::to_string(snapshot.nodes().size()) + " nodes are available: ";
+  out.message =
+      "preemption: 0/" + std::to_string(snapshot.nodes().size()) + " nodes are available: ";
   for (size_t i = 0; i < parts.size(); ++i) out.message += (i ? ", " : "") + parts[i];
   out.message += ".";
   return out;

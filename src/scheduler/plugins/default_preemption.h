@@ -22,7 +22,8 @@ class DefaultPreemption : public PostFilterPlugin {
 
   // The fewest lower-priority pods to evict from `node` so `pod` fits; nullopt when even
   // evicting all of them does not help.
-  std::optional<std::vector<PodInfoPtr>> selectVictimsOnNode(const PodInfo& pod, const Snapshot& snapshot,
+  std::optional<std::vector<PodInfoPtr>> selectVictimsOnNode(const PodInfo& pod,
+                                                             const Snapshot& snapshot,
                                                              const NodeInfo& node) const;
 
  private:

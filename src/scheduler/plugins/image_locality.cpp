@@ -24,7 +24,8 @@ Status ImageLocality::preScore(CycleState& state, const PodInfo& pod, const Snap
   return Status::success();
 }
 
-int64_t ImageLocality::score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+int64_t ImageLocality::score(const CycleState& state, const PodInfo& pod,
+                             const NodeInfo& node) const {
   if (node.imageSizes.empty()) return 0;  // the sum would clamp to the minimum: score 0
   const auto* s = state.read<ImageSpread>(kStateKey);
   if (!s || s->totalNodes == 0 || pod.images.empty()) return 0;

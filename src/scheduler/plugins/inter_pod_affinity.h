@@ -11,7 +11,8 @@ class InterPodAffinity : public PreFilterPlugin, public FilterPlugin, public Sco
  public:
   static constexpr std::string_view kName = "InterPodAffinity";
   static constexpr std::string_view kAffinityReason = "node(s) didn't match pod affinity rules";
-  static constexpr std::string_view kAntiAffinityReason = "node(s) didn't match pod anti-affinity rules";
+  static constexpr std::string_view kAntiAffinityReason =
+      "node(s) didn't match pod anti-affinity rules";
   static constexpr std::string_view kExistingAntiAffinityReason =
       "node(s) didn't satisfy existing pods anti-affinity rules";
   static constexpr int64_t kDefaultWeight = 2;
@@ -24,7 +25,8 @@ class InterPodAffinity : public PreFilterPlugin, public FilterPlugin, public Sco
   Status preScore(CycleState& state, const PodInfo& pod, const Snapshot& snapshot,
                   const std::vector<NodeInfoPtr>& feasible) const override;
   int64_t score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const override;
-  void normalizeScore(const CycleState& state, const PodInfo& pod, std::vector<NodeScore>& scores) const override;
+  void normalizeScore(const CycleState& state, const PodInfo& pod,
+                      std::vector<NodeScore>& scores) const override;
 };
 
 // (topologyKey, value) -> count or weight.

@@ -19,12 +19,14 @@ void bump(TopologyCounts& counts, const NodeInfo& node, const std::string& key) 
 }
 
 bool matchesAll(const std::vector<PodAffinityTerm>& terms, const PodInfo& pod) {
-  return !terms.empty() && std::all_of(terms.begin(), terms.end(), [&](const auto& t) { return t.matches(pod); });
+  return !terms.empty() &&
+         std::all_of(terms.begin(), terms.end(), [&](const auto& t) { return t.matches(pod); });
 }
 
 }  // namespace
 
-Status InterPodAffinity::preFilter(CycleState& state, const PodInfo& pod, const Snapshot& snapshot) const {
+Status InterPodAffinity::preFilter(CycleState& state, const PodInfo& pod,
+                                   const Snapshot& snapshot) const {
   auto s = std::make_shared<AffinityFilterState>();
   bool anyExistingAnti = false;
   // Without terms of its own the pod only meets existing pods' anti-affinity: skip nodes
@@ -57,7 +59,8 @@ Status InterPodAffinity::preFilter(CycleState& state, const PodInfo& pod, const 
   return Status::success();
 }
 
-Status InterPodAffinity::filter(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+Status InterPodAffinity::filter(const CycleState& state, const PodInfo& pod,
+                                const NodeInfo& node) const {
   const auto* s = state.read<AffinityFilterState>(kStateKey);
   if (!s) return Status::success();
   for (const auto& [pair, count] : s->existingAntiAffinity) {
@@ -81,7 +84,8 @@ Status InterPodAffinity::filter(const CycleState& state, const PodInfo& pod, con
     auto it = node.labels.find(term.topologyKey);
     if (it == node.labels.end()) continue;
     auto c = s->antiAffinity.find({term.topologyKey, it->second});
-    if (c != s->antiAffinity.end() && c->second > 0) return Status::unschedulable(std::string(kAntiAffinityReason));
+    if (c != s->antiAffinity.end() && c->second > 0)
+      return Status::unschedulable(std::string(kAntiAffinityReason));
   }
   return Status::success();
 }

@@ -54,7 +54,8 @@ Status InterPodAffinity::preScore(CycleState& state, const PodInfo& pod, const S
   return Status::success();
 }
 
-int64_t InterPodAffinity::score(const CycleState& state, const PodInfo&, const NodeInfo& node) const {
+int64_t InterPodAffinity::score(const CycleState& state, const PodInfo&,
+                                const NodeInfo& node) const {
   const auto* s = state.read<AffinityScoreState>(kStateKey);
   if (!s) return 0;
   int64_t sum = 0;
@@ -65,7 +66,8 @@ int64_t InterPodAffinity::score(const CycleState& state, const PodInfo&, const N
   return sum;
 }
 
-void InterPodAffinity::normalizeScore(const CycleState& state, const PodInfo&, std::vector<NodeScore>& scores) const {
+void InterPodAffinity::normalizeScore(const CycleState& state, const PodInfo&,
+                                      std::vector<NodeScore>& scores) const {
   if (!state.read<AffinityScoreState>(kStateKey) || scores.empty()) return;
   int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
   for (const auto& s : scores) {
@@ -74,7 +76,8 @@ void InterPodAffinity::normalizeScore(const CycleState& state, const PodInfo&, s
   }
   for (auto& s : scores) {
     s.score = hi > lo ? static_cast<int64_t>(static_cast<double>(kMaxNodeScore) *
-                                             static_cast<double>(s.score - lo) / static_cast<double>(hi - lo))
+                                             static_cast<double>(s.score - lo) /
+                                             static_cast<double>(hi - lo))
                       : 0;
   }
 }

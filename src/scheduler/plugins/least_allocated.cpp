@@ -10,8 +10,10 @@ int64_t leastRequestedScore(int64_t requested, int64_t allocatable) {
 }
 
 int64_t leastAllocatedScore(const PodInfo& pod, const NodeInfo& node) {
-  int64_t cpu = leastRequestedScore(node.nonZeroMilliCpu + pod.nonZeroMilliCpu, node.allocatable.milliCpu);
-  int64_t mem = leastRequestedScore(node.nonZeroMemory + pod.nonZeroMemory, node.allocatable.memory);
+  int64_t cpu =
+      leastRequestedScore(node.nonZeroMilliCpu + pod.nonZeroMilliCpu, node.allocatable.milliCpu);
+  int64_t mem =
+      leastRequestedScore(node.nonZeroMemory + pod.nonZeroMemory, node.allocatable.memory);
   return (cpu + mem) / 2;
 }
 

@@ -36,7 +36,8 @@ int64_t NodeAffinity::score(const CycleState&, const PodInfo& pod, const NodeInf
   return sum;
 }
 
-void NodeAffinity::normalizeScore(const CycleState&, const PodInfo&, std::vector<NodeScore>& scores) const {
+void NodeAffinity::normalizeScore(const CycleState&, const PodInfo&,
+                                  std::vector<NodeScore>& scores) const {
   defaultNormalizeScore(kMaxNodeScore, false, scores);
 }
 

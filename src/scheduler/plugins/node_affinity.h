@@ -18,7 +18,8 @@ class NodeAffinity : public PreFilterPlugin, public FilterPlugin, public ScorePl
   Status preScore(CycleState& state, const PodInfo& pod, const Snapshot& snapshot,
                   const std::vector<NodeInfoPtr>& feasible) const override;
   int64_t score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const override;
-  void normalizeScore(const CycleState& state, const PodInfo& pod, std::vector<NodeScore>& scores) const override;
+  void normalizeScore(const CycleState& state, const PodInfo& pod,
+                      std::vector<NodeScore>& scores) const override;
 };
 
 // nodeSelector and required affinity; PodTopologySpread uses it to choose counted nodes.

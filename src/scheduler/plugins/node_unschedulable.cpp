@@ -2,7 +2,8 @@
 
 namespace skiff::scheduler {
 
-Status NodeUnschedulable::filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) const {
+Status NodeUnschedulable::filter(const CycleState&, const PodInfo& pod,
+                                 const NodeInfo& node) const {
   if (!node.unschedulable) return Status::success();
   static const Taint kTaint{"node.kubernetes.io/unschedulable", "", TaintEffect::NoSchedule};
   if (toleratesAny(pod.tolerations, kTaint)) return Status::success();

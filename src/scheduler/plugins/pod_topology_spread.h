@@ -11,7 +11,8 @@ namespace skiff::scheduler {
 class PodTopologySpread : public PreFilterPlugin, public FilterPlugin, public ScorePlugin {
  public:
   static constexpr std::string_view kName = "PodTopologySpread";
-  static constexpr std::string_view kReason = "node(s) didn't match pod topology spread constraints";
+  static constexpr std::string_view kReason =
+      "node(s) didn't match pod topology spread constraints";
   static constexpr std::string_view kMissingLabelReason =
       "node(s) didn't match pod topology spread constraints (missing required label)";
   static constexpr int64_t kDefaultWeight = 2;
@@ -23,10 +24,12 @@ class PodTopologySpread : public PreFilterPlugin, public FilterPlugin, public Sc
   Status preScore(CycleState& state, const PodInfo& pod, const Snapshot& snapshot,
                   const std::vector<NodeInfoPtr>& feasible) const override;
   int64_t score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const override;
-  void normalizeScore(const CycleState& state, const PodInfo& pod, std::vector<NodeScore>& scores) const override;
+  void normalizeScore(const CycleState& state, const PodInfo& pod,
+                      std::vector<NodeScore>& scores) const override;
 };
 
 // Pods on the node in `ns`, not terminating, whose labels match the selector.
-int64_t countMatchingPods(const NodeInfo& node, const api::LabelSelector& selector, const std::string& ns);
+int64_t countMatchingPods(const NodeInfo& node, const api::LabelSelector& selector,
+                          const std::string& ns);
 
 }  // namespace skiff::scheduler

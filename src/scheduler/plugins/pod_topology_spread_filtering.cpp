@@ -18,12 +18,14 @@ struct SpreadFilterState : StateData {
 };
 
 bool hasAllKeys(const NodeInfo& node, const std::vector<const TopologySpreadConstraint*>& cs) {
-  return std::all_of(cs.begin(), cs.end(), [&](auto* c) { return node.labels.contains(c->topologyKey); });
+  return std::all_of(cs.begin(), cs.end(),
+                     [&](auto* c) { return node.labels.contains(c->topologyKey); });
 }
 
 }  // namespace
 
-int64_t countMatchingPods(const NodeInfo& node, const api::LabelSelector& selector, const std::string& ns) {
+int64_t countMatchingPods(const NodeInfo& node, const api::LabelSelector& selector,
+                          const std::string& ns) {
   int64_t n = 0;
   for (const auto& p : node.pods) {
     if (p->ns == ns && !p->terminating && selectorMatches(selector, p->labels)) ++n;
@@ -31,7 +33,8 @@ int64_t countMatchingPods(const NodeInfo& node, const api::LabelSelector& select
   return n;
 }
 
-Status PodTopologySpread::preFilter(CycleState& state, const PodInfo& pod, const Snapshot& snapshot) const {
+Status PodTopologySpread::preFilter(CycleState& state, const PodInfo& pod,
+                                    const Snapshot& snapshot) const {
   auto s = std::make_shared<SpreadFilterState>();
   for (const auto& c : pod.spreadConstraints) {
     if (c.doNotSchedule) s->constraints.push_back(&c);
@@ -42,21 +45,25 @@ Status PodTopologySpread::preFilter(CycleState& state, const PodInfo& pod, const
     if (!matchesRequiredNodeAffinity(pod, *node) || !hasAllKeys(*node, s->constraints)) continue;
     for (size_t i = 0; i < s->constraints.size(); ++i) {
       const auto* c = s->constraints[i];
-      s->counts[i][node->labels.find(c->topologyKey)->second] += countMatchingPods(*node, c->selector, pod.ns);
+      s->counts[i][node->labels.find(c->topologyKey)->second] +=
+          countMatchingPods(*node, c->selector, pod.ns);
     }
   }
   for (size_t i = 0; i < s->constraints.size(); ++i) {
     int64_t min = std::numeric_limits<int64_t>::max();
     for (const auto& [value, n] : s->counts[i]) min = std::min(min, n);
     // Fewer domains than minDomains: the missing domains count as empty ones.
-    if (s->counts[i].empty() || static_cast<int64_t>(s->counts[i].size()) < s->constraints[i]->minDomains) min = 0;
+    if (s->counts[i].empty() ||
+        static_cast<int64_t>(s->counts[i].size()) < s->constraints[i]->minDomains)
+      min = 0;
     s->globalMin.push_back(min);
   }
   state.write(kStateKey, std::move(s));
   return Status::success();
 }
 
-Status PodTopologySpread::filter(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+Status PodTopologySpread::filter(const CycleState& state, const PodInfo& pod,
+                                 const NodeInfo& node) const {
   const auto* s = state.read<SpreadFilterState>(kStateKey);
   if (!s) return Status::success();
   for (size_t i = 0; i < s->constraints.size(); ++i) {
@@ -66,7 +73,8 @@ Status PodTopologySpread::filter(const CycleState& state, const PodInfo& pod, co
     int64_t self = selectorMatches(c->selector, pod.labels) ? 1 : 0;
     auto it = s->counts[i].find(label->second);
     int64_t matching = it == s->counts[i].end() ? 0 : it->second;
-    if (matching + self - s->globalMin[i] > c->maxSkew) return Status::unschedulable(std::string(kReason));
+    if (matching + self - s->globalMin[i] > c->maxSkew)
+      return Status::unschedulable(std::string(kReason));
   }
   return Status::success();
 }

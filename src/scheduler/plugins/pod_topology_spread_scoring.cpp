@@ -20,7 +20,8 @@ struct SpreadScoreState : StateData {
 };
 
 bool hasAllKeys(const NodeInfo& node, const std::vector<const TopologySpreadConstraint*>& cs) {
-  return std::all_of(cs.begin(), cs.end(), [&](auto* c) { return node.labels.contains(c->topologyKey); });
+  return std::all_of(cs.begin(), cs.end(),
+                     [&](auto* c) { return node.labels.contains(c->topologyKey); });
 }
 
 }  // namespace
@@ -55,14 +56,16 @@ Status PodTopologySpread::preScore(CycleState& state, const PodInfo& pod, const 
     if (!matchesRequiredNodeAffinity(pod, *node) || !hasAllKeys(*node, s->constraints)) continue;
     for (size_t i = 0; i < s->constraints.size(); ++i) {
       auto it = s->counts[i].find(node->labels.find(s->constraints[i]->topologyKey)->second);
-      if (it != s->counts[i].end()) it->second += countMatchingPods(*node, s->constraints[i]->selector, pod.ns);
+      if (it != s->counts[i].end())
+        it->second += countMatchingPods(*node, s->constraints[i]->selector, pod.ns);
     }
   }
   state.write(kStateKey, std::move(s));
   return Status::success();
 }
 
-int64_t PodTopologySpread::score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const {
+int64_t PodTopologySpread::score(const CycleState& state, const PodInfo& pod,
+                                 const NodeInfo& node) const {
   const auto* s = state.read<SpreadScoreState>(kStateKey);
   if (!s || s->ignoredNodes.contains(node.name)) return 0;
   double score = 0;
@@ -82,7 +85,8 @@ int64_t PodTopologySpread::score(const CycleState& state, const PodInfo& pod, co
   return static_cast<int64_t>(std::round(score));
 }
 
-void PodTopologySpread::normalizeScore(const CycleState& state, const PodInfo&, std::vector<NodeScore>& scores) const {
+void PodTopologySpread::normalizeScore(const CycleState& state, const PodInfo&,
+                                       std::vector<NodeScore>& scores) const {
   const auto* s = state.read<SpreadScoreState>(kStateKey);
   if (!s) return;
   int64_t minScore = std::numeric_limits<int64_t>::max(), maxScore = 0;

@@ -7,7 +7,8 @@ Status TaintToleration::filter(const CycleState&, const PodInfo& pod, const Node
     // PreferNoSchedule only affects scoring.
     if (taint.effect != TaintEffect::NoSchedule && taint.effect != TaintEffect::NoExecute) continue;
     if (!toleratesAny(pod.tolerations, taint)) {
-      return Status::unresolvable("node(s) had untolerated taint {" + taint.key + ": " + taint.value + "}");
+      return Status::unresolvable("node(s) had untolerated taint {" + taint.key + ": " +
+                                  taint.value + "}");
     }
   }
   return Status::success();
@@ -19,12 +20,14 @@ int64_t TaintToleration::score(const CycleState&, const PodInfo& pod, const Node
   // leaves those out.
   int64_t intolerable = 0;
   for (const auto& taint : node.taints) {
-    if (taint.effect == TaintEffect::PreferNoSchedule && !toleratesAny(pod.tolerations, taint)) ++intolerable;
+    if (taint.effect == TaintEffect::PreferNoSchedule && !toleratesAny(pod.tolerations, taint))
+      ++intolerable;
   }
   return intolerable;
 }
 
-void TaintToleration::normalizeScore(const CycleState&, const PodInfo&, std::vector<NodeScore>& scores) const {
+void TaintToleration::normalizeScore(const CycleState&, const PodInfo&,
+                                     std::vector<NodeScore>& scores) const {
   defaultNormalizeScore(kMaxNodeScore, true, scores);
 }
 

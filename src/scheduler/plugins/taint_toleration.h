@@ -12,7 +12,8 @@ class TaintToleration : public FilterPlugin, public ScorePlugin {
   std::string_view name() const override { return kName; }
   Status filter(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const override;
   int64_t score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const override;
-  void normalizeScore(const CycleState& state, const PodInfo& pod, std::vector<NodeScore>& scores) const override;
+  void normalizeScore(const CycleState& state, const PodInfo& pod,
+                      std::vector<NodeScore>& scores) const override;
 };
 
 }  // namespace skiff::scheduler

@@ -72,7 +72,8 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  WriteResult create(std::string_view key, std::string_view value, WriteHintPtr hint = nullptr) override {
+  WriteResult create(std::string_view key, std::string_view value,
+                     WriteHintPtr hint = nullptr) override {
     std::unique_lock lock(mu_);
     auto it = keys_.find(key);
     if (it != keys_.end() && !it->second.back().deleted) return failed(it);

@@ -139,7 +139,8 @@ SqliteStore::SqliteStore(const SqliteOptions& options)
   SKIFF_LOG_INFO("sqlite store opened: db={} revision={} compacted={}", options_.path, s.current,
                  s.compacted);
   writer_ = std::thread([this] { writerLoop(); });
-  compactor_ = std::make_unique<BackgroundCompactor>(*this, options_.compaction, "sqlite store " + options_.path);
+  compactor_ = std::make_unique<BackgroundCompactor>(*this, options_.compaction,
+                                                     "sqlite store " + options_.path);
 }
 
 SqliteStore::~SqliteStore() {

@@ -101,7 +101,8 @@ class SqliteStore final : public Store {
   std::optional<KeyValue> get(std::string_view key, int64_t revision) override;
   RangeResult range(std::string_view key, std::string_view rangeEnd, int64_t limit,
                     int64_t revision) override;
-  WriteResult create(std::string_view key, std::string_view value, WriteHintPtr hint = nullptr) override;
+  WriteResult create(std::string_view key, std::string_view value,
+                     WriteHintPtr hint = nullptr) override;
   WriteResult update(std::string_view key, std::string_view value, int64_t expectedModRevision,
                      WriteHintPtr hint = nullptr) override;
   WriteResult remove(std::string_view key, int64_t expectedModRevision) override;

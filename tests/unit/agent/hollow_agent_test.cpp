@@ -2,6 +2,8 @@
 // There is no scheduler or nodeipam here: tests bind pods with spec.nodeName and give nodes
 // their podCIDR themselves. Nodes are cluster-scoped on a shared server, so each test uses
 // its own node-name prefix and deletes its nodes afterwards.
+#include "agent/hollow_agent.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,7 +13,6 @@
 #include <thread>
 
 #include "agent/control_handler.h"
-#include "agent/hollow_agent.h"
 #include "common/api_error.h"
 #include "unit/client/test_server.h"
 
@@ -46,8 +47,8 @@ std::string conditionStatus(const json::object& obj, const std::string& type) {
   return "";
 }
 
-std::optional<json::object> tryGet(client::RestClient& c, const client::Resource& r, const std::string& ns,
-                                   const std::string& name) {
+std::optional<json::object> tryGet(client::RestClient& c, const client::Resource& r,
+                                   const std::string& ns, const std::string& name) {
   try {
     return c.get(r, ns, name);
   } catch (const ApiError&) {
@@ -85,15 +86,18 @@ struct NodeCleanup {
 
 void setPodCidr(client::RestClient& c, const std::string& node, const std::string& cidr) {
   c.patch(client::resources::nodes, "", node, client::PatchType::Merge,
-          json::object{{"spec", json::object{{"podCIDR", cidr}, {"podCIDRs", json::array{json::value(cidr)}}}}});
+          json::object{{"spec", json::object{{"podCIDR", cidr},
+                                             {"podCIDRs", json::array{json::value(cidr)}}}}});
 }
 
-json::object makePod(const std::string& name, const std::string& node, const std::string& restartPolicy = "Always",
-                     bool withInit = false) {
-  json::object spec{{"nodeName", node},
-                    {"restartPolicy", restartPolicy},
-                    {"containers", json::array{json::object{{"name", "app"}, {"image", "nginx:1.27"}}}}};
-  if (withInit) spec["initContainers"] = json::array{json::object{{"name", "init"}, {"image", "busybox"}}};
+json::object makePod(const std::string& name, const std::string& node,
+                     const std::string& restartPolicy = "Always", bool withInit = false) {
+  json::object spec{
+      {"nodeName", node},
+      {"restartPolicy", restartPolicy},
+      {"containers", json::array{json::object{{"name", "app"}, {"image", "nginx:1.27"}}}}};
+  if (withInit)
+    spec["initContainers"] = json::array{json::object{{"name", "init"}, {"image", "busybox"}}};
   return json::object{{"apiVersion", "v1"},
                       {"kind", "Pod"},
                       {"metadata", json::object{{"name", name}}},
@@ -134,7 +138,8 @@ TEST(PodIpAllocator, SkipsNetworkGatewayAndBroadcast) {
   ASSERT_TRUE(a.reset("10.9.8.0/29"));  // .0 network, .1 gateway, .7 broadcast: .2-.6 usable
   std::vector<std::string> got;
   while (auto ip = a.allocate()) got.push_back(*ip);
-  EXPECT_EQ(got, (std::vector<std::string>{"10.9.8.2", "10.9.8.3", "10.9.8.4", "10.9.8.5", "10.9.8.6"}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"10.9.8.2", "10.9.8.3", "10.9.8.4", "10.9.8.5", "10.9.8.6"}));
   a.release("10.9.8.4");
   EXPECT_EQ(a.allocate().value_or(""), "10.9.8.4");
   EXPECT_FALSE(a.occupy("10.9.8.1"));
@@ -207,7 +212,8 @@ TEST(HollowAgent, RegistersNodesAndRenewsLeases) {
     EXPECT_EQ(s(owners[0], {"kind"}), "Node");
     EXPECT_EQ(s(owners[0], {"uid"}), s(node, {"metadata", "uid"}));
     auto first = renewTime(*c, name);
-    EXPECT_TRUE(eventually([&] { return renewTime(*c, name) != first; }, 3s)) << "lease not renewed";
+    EXPECT_TRUE(eventually([&] { return renewTime(*c, name) != first; }, 3s))
+        << "lease not renewed";
   }
   // Addresses are unique per node.
   std::set<std::string> ips;
@@ -238,7 +244,8 @@ TEST(HollowAgent, PodLifecycleWithAddressesFromPodCidr) {
   o.terminationDelay = 200ms;
   HollowAgent agent(*c, o);
   agent.start();
-  ASSERT_TRUE(eventually([&] { return tryGet(*c, client::resources::nodes, "", node).has_value(); }));
+  ASSERT_TRUE(
+      eventually([&] { return tryGet(*c, client::resources::nodes, "", node).has_value(); }));
   auto ns = freshNamespace(*c, "hollow");
 
   // No podCIDR yet: the pod waits, like on a node whose network is not ready.
@@ -265,14 +272,18 @@ TEST(HollowAgent, PodLifecycleWithAddressesFromPodCidr) {
   EXPECT_EQ(s(init[0], {"state", "terminated", "reason"}), "Completed");
   EXPECT_EQ(conditionStatus(pod, "Initialized"), "True");
   // Readiness comes after --readiness-delay.
-  ASSERT_TRUE(eventually([&] { return conditionStatus(c->get(client::resources::pods, ns, "web"), "Ready") == "True"; }));
+  ASSERT_TRUE(eventually([&] {
+    return conditionStatus(c->get(client::resources::pods, ns, "web"), "Ready") == "True";
+  }));
   pod = c->get(client::resources::pods, ns, "web");
   EXPECT_EQ(conditionStatus(pod, "ContainersReady"), "True");
   EXPECT_EQ(conditionStatus(pod, "PodReadyToStartContainers"), "True");
 
   // A second pod gets another address.
   c->create(client::resources::pods, ns, makePod("web2", node));
-  ASSERT_TRUE(eventually([&] { return !s(c->get(client::resources::pods, ns, "web2"), {"status", "podIP"}).empty(); }));
+  ASSERT_TRUE(eventually([&] {
+    return !s(c->get(client::resources::pods, ns, "web2"), {"status", "podIP"}).empty();
+  }));
   EXPECT_NE(s(c->get(client::resources::pods, ns, "web2"), {"status", "podIP"}), ip);
 
   // Run-to-completion pods succeed after --job-duration.
@@ -281,7 +292,8 @@ TEST(HollowAgent, PodLifecycleWithAddressesFromPodCidr) {
     return s(c->get(client::resources::pods, ns, "job"), {"status", "phase"}) == "Succeeded";
   }));
   auto job = c->get(client::resources::pods, ns, "job");
-  EXPECT_EQ(s(job["status"].as_object()["containerStatuses"].as_array()[0], {"state", "terminated", "reason"}),
+  EXPECT_EQ(s(job["status"].as_object()["containerStatuses"].as_array()[0],
+              {"state", "terminated", "reason"}),
             "Completed");
   EXPECT_EQ(conditionStatus(job, "Ready"), "False");
 
@@ -300,7 +312,8 @@ TEST(HollowAgent, StoppedNodeStopsHeartbeatingAndResumes) {
   HollowAgent agent(*c, fastOptions(prefix, 2));
   agent.start();
   auto dead = prefix + "-0", alive = prefix + "-1";
-  ASSERT_TRUE(eventually([&] { return !renewTime(*c, dead).empty() && !renewTime(*c, alive).empty(); }));
+  ASSERT_TRUE(
+      eventually([&] { return !renewTime(*c, dead).empty() && !renewTime(*c, alive).empty(); }));
 
   net::HttpRequest req;
   req.method = "POST";
@@ -343,7 +356,8 @@ TEST(HollowAgent, RestartAdoptsNodesAndRunningPods) {
   {
     HollowAgent agent(*c, fastOptions(prefix, 1));
     agent.start();
-    ASSERT_TRUE(eventually([&] { return tryGet(*c, client::resources::nodes, "", node).has_value(); }));
+    ASSERT_TRUE(
+        eventually([&] { return tryGet(*c, client::resources::nodes, "", node).has_value(); }));
     uid = s(c->get(client::resources::nodes, "", node), {"metadata", "uid"});
     setPodCidr(*c, node, "10.77.9.0/24");
     c->create(client::resources::pods, ns, makePod("kept", node));
@@ -358,13 +372,17 @@ TEST(HollowAgent, RestartAdoptsNodesAndRunningPods) {
   HollowAgent again(*c, fastOptions(prefix, 1));
   again.start();
   c->create(client::resources::pods, ns, makePod("fresh", node));
-  ASSERT_TRUE(eventually([&] { return !s(c->get(client::resources::pods, ns, "fresh"), {"status", "podIP"}).empty(); }));
-  EXPECT_NE(s(c->get(client::resources::pods, ns, "fresh"), {"status", "podIP"}), ip) << "address reused";
+  ASSERT_TRUE(eventually([&] {
+    return !s(c->get(client::resources::pods, ns, "fresh"), {"status", "podIP"}).empty();
+  }));
+  EXPECT_NE(s(c->get(client::resources::pods, ns, "fresh"), {"status", "podIP"}), ip)
+      << "address reused";
   auto pod = c->get(client::resources::pods, ns, "kept");
   EXPECT_EQ(s(pod, {"status", "podIP"}), ip);
   EXPECT_EQ(s(pod, {"status", "startTime"}), started);
   EXPECT_EQ(s(pod, {"metadata", "resourceVersion"}), rvBefore) << "adopted pod was rewritten";
-  EXPECT_EQ(s(c->get(client::resources::nodes, "", node), {"metadata", "uid"}), uid) << "node recreated";
+  EXPECT_EQ(s(c->get(client::resources::nodes, "", node), {"metadata", "uid"}), uid)
+      << "node recreated";
 }
 
 TEST(HollowAgent, PodsOfDeletedNodeAreForgotten) {
@@ -374,7 +392,8 @@ TEST(HollowAgent, PodsOfDeletedNodeAreForgotten) {
   auto node = prefix + "-0";
   HollowAgent agent(*c, fastOptions(prefix, 1));
   agent.start();
-  ASSERT_TRUE(eventually([&] { return tryGet(*c, client::resources::nodes, "", node).has_value(); }));
+  ASSERT_TRUE(
+      eventually([&] { return tryGet(*c, client::resources::nodes, "", node).has_value(); }));
   setPodCidr(*c, node, "10.77.10.0/24");
   auto ns = freshNamespace(*c, "hollow");
   c->create(client::resources::pods, ns, makePod("p", node));
@@ -383,7 +402,8 @@ TEST(HollowAgent, PodsOfDeletedNodeAreForgotten) {
   ASSERT_TRUE(eventually([&] { return agent.nodes()[0].state == "deleted"; }));
   EXPECT_EQ(agent.nodes()[0].pods, 0u);
   std::this_thread::sleep_for(300ms);
-  EXPECT_FALSE(tryGet(*c, client::resources::nodes, "", node).has_value()) << "deleted node re-registered by itself";
+  EXPECT_FALSE(tryGet(*c, client::resources::nodes, "", node).has_value())
+      << "deleted node re-registered by itself";
 }
 
 }  // namespace skiff::agent

@@ -1,10 +1,10 @@
 // The CEL subset of CRD validation rules: what compiles, what is refused by name, and how
 // rules evaluate over JSON (including CEL's error-absorbing && and ||).
+#include "api/cel.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
-#include "api/cel.h"
 
 namespace json = boost::json;
 using skiff::api::cel::Program;
@@ -28,7 +28,8 @@ std::string compileError(const std::string& rule) {
 }
 
 TEST(Cel, CommonRules) {
-  const std::string obj = R"({"replicas":3,"maxReplicas":5,"name":"web-1","tags":["a","b"],"labels":{"x":"1"}})";
+  const std::string obj =
+      R"({"replicas":3,"maxReplicas":5,"name":"web-1","tags":["a","b"],"labels":{"x":"1"}})";
   EXPECT_EQ(eval("self.replicas <= self.maxReplicas", obj), "true");
   EXPECT_EQ(eval("self.replicas > self.maxReplicas", obj), "false");
   EXPECT_EQ(eval("has(self.name) && self.name.startsWith('web')", obj), "true");
@@ -69,11 +70,13 @@ TEST(Cel, ErrorsAreReportedAndAbsorbedLikeCel) {
 
 TEST(Cel, UnsupportedConstructsAreNamed) {
   EXPECT_EQ(compileError("self.x.isSorted()"), "the function isSorted() is not supported");
-  EXPECT_EQ(compileError("duration(self.d) > duration('1s')"), "the function duration() is not supported");
+  EXPECT_EQ(compileError("duration(self.d) > duration('1s')"),
+            "the function duration() is not supported");
   EXPECT_EQ(compileError("self.a == 1u"), "unsigned integer literals are not supported");
   EXPECT_EQ(compileError("has(self)"), "has() needs a field selection");
   EXPECT_EQ(compileError("self.a =="), "unexpected end of expression");
-  EXPECT_EQ(compileError(std::string(100, '(') + "1" + std::string(100, ')')), "the expression nests too deeply");
+  EXPECT_EQ(compileError(std::string(100, '(') + "1" + std::string(100, ')')),
+            "the expression nests too deeply");
   EXPECT_EQ(compileError("self.a == 'unterminated"), "unterminated string literal");
 }
 

@@ -22,7 +22,8 @@ json::value at(const json::object& o, std::string_view pointer) {
     std::string tok(pointer.substr(0, end));
     pointer = end == std::string_view::npos ? "" : pointer.substr(end);
     for (size_t i; (i = tok.find("~1")) != std::string::npos;) tok.replace(i, 2, "/");
-    json::value next = cur.is_array() ? cur.as_array().at(std::stoul(tok)) : cur.as_object().at(tok);
+    json::value next =
+        cur.is_array() ? cur.as_array().at(std::stoul(tok)) : cur.as_object().at(tok);
     cur = next;
   }
   return cur;
@@ -30,7 +31,9 @@ json::value at(const json::object& o, std::string_view pointer) {
 }  // namespace
 
 TEST(Defaults, PodSpecDefaults) {
-  auto p = defaulted("", "Pod", R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"nginx:1.25"}]}})");
+  auto p = defaulted(
+      "", "Pod",
+      R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"nginx:1.25"}]}})");
   EXPECT_EQ(at(p, "/spec/restartPolicy"), "Always");
   EXPECT_EQ(at(p, "/spec/dnsPolicy"), "ClusterFirst");
   EXPECT_EQ(at(p, "/spec/schedulerName"), "default-scheduler");
@@ -55,7 +58,8 @@ TEST(Defaults, ImagePullPolicyFollowsTag) {
 }
 
 TEST(Defaults, DoesNotOverwriteSetFields) {
-  auto p = defaulted("", "Pod", R"({"spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":5,
+  auto p =
+      defaulted("", "Pod", R"({"spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":5,
     "containers":[{"name":"a","image":"nginx","imagePullPolicy":"Never","ports":[{"containerPort":53,"protocol":"UDP"}]}]}})");
   EXPECT_EQ(at(p, "/spec/restartPolicy"), "Never");
   EXPECT_EQ(at(p, "/spec/terminationGracePeriodSeconds"), 5);
@@ -83,7 +87,9 @@ TEST(Defaults, PodRequestsDefaultToLimits) {
 }
 
 TEST(Defaults, VolumesWithoutSourceBecomeEmptyDir) {
-  auto p = defaulted("", "Pod", R"({"spec":{"containers":[],"volumes":[{"name":"v"},{"name":"s","secret":{"secretName":"x"}}]}})");
+  auto p = defaulted(
+      "", "Pod",
+      R"({"spec":{"containers":[],"volumes":[{"name":"v"},{"name":"s","secret":{"secretName":"x"}}]}})");
   EXPECT_EQ(at(p, "/spec/volumes/0/emptyDir"), json::object{});
   EXPECT_EQ(at(p, "/spec/volumes/1/secret/defaultMode"), 420);
 }
@@ -104,13 +110,16 @@ TEST(Defaults, DeploymentDefaultsAndTemplate) {
 }
 
 TEST(Defaults, RecreateDeploymentGetsNoRollingUpdate) {
-  auto d = defaulted("apps", "Deployment", R"({"spec":{"replicas":0,"strategy":{"type":"Recreate"}}})");
+  auto d =
+      defaulted("apps", "Deployment", R"({"spec":{"replicas":0,"strategy":{"type":"Recreate"}}})");
   EXPECT_EQ(at(d, "/spec/replicas"), 0);
   EXPECT_FALSE(at(d, "/spec/strategy").as_object().contains("rollingUpdate"));
 }
 
 TEST(Defaults, StatefulSetDefaults) {
-  auto s = defaulted("apps", "StatefulSet", R"({"spec":{"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{}}]}})");
+  auto s =
+      defaulted("apps", "StatefulSet",
+                R"({"spec":{"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{}}]}})");
   EXPECT_EQ(at(s, "/spec/podManagementPolicy"), "OrderedReady");
   EXPECT_EQ(at(s, "/spec/updateStrategy/type"), "RollingUpdate");
   EXPECT_EQ(at(s, "/spec/updateStrategy/rollingUpdate/partition"), 0);
@@ -127,7 +136,9 @@ TEST(Defaults, DaemonSetDefaults) {
 }
 
 TEST(Defaults, JobDefaults) {
-  auto j = defaulted("batch", "Job", R"({"metadata":{"name":"j"},"spec":{"template":{"metadata":{"labels":{"a":"b"}},
+  auto j =
+      defaulted("batch", "Job",
+                R"({"metadata":{"name":"j"},"spec":{"template":{"metadata":{"labels":{"a":"b"}},
     "spec":{"restartPolicy":"Never","containers":[]}}}})");
   EXPECT_EQ(at(j, "/spec/completions"), 1);
   EXPECT_EQ(at(j, "/spec/parallelism"), 1);
@@ -141,7 +152,9 @@ TEST(Defaults, JobDefaults) {
 }
 
 TEST(Defaults, CronJobDefaults) {
-  auto c = defaulted("batch", "CronJob", R"({"spec":{"schedule":"* * * * *","jobTemplate":{"spec":{"template":{"spec":{"containers":[]}}}}}})");
+  auto c = defaulted(
+      "batch", "CronJob",
+      R"({"spec":{"schedule":"* * * * *","jobTemplate":{"spec":{"template":{"spec":{"containers":[]}}}}}})");
   EXPECT_EQ(at(c, "/spec/concurrencyPolicy"), "Allow");
   EXPECT_EQ(at(c, "/spec/successfulJobsHistoryLimit"), 3);
   EXPECT_EQ(at(c, "/spec/failedJobsHistoryLimit"), 1);
@@ -149,7 +162,9 @@ TEST(Defaults, CronJobDefaults) {
 }
 
 TEST(Defaults, ServiceDefaults) {
-  auto s = defaulted("", "Service", R"({"spec":{"selector":{"app":"x"},"ports":[{"port":80},{"port":81,"targetPort":"http"}]}})");
+  auto s = defaulted(
+      "", "Service",
+      R"({"spec":{"selector":{"app":"x"},"ports":[{"port":80},{"port":81,"targetPort":"http"}]}})");
   EXPECT_EQ(at(s, "/spec/type"), "ClusterIP");
   EXPECT_EQ(at(s, "/spec/sessionAffinity"), "None");
   EXPECT_EQ(at(s, "/spec/ports/0/protocol"), "TCP");
@@ -169,9 +184,13 @@ TEST(Defaults, NamespaceSecretPvcPv) {
   EXPECT_EQ(at(ns, "/status/phase"), "Active");
   EXPECT_EQ(at(ns, "/metadata/labels/kubernetes.io~1metadata.name"), "dev");
   EXPECT_EQ(at(defaulted("", "Secret", R"({})"), "/type"), "Opaque");
-  EXPECT_EQ(at(defaulted("", "Secret", R"({"type":"kubernetes.io/tls"})"), "/type"), "kubernetes.io/tls");
-  EXPECT_EQ(at(defaulted("", "PersistentVolumeClaim", R"({"spec":{}})"), "/spec/volumeMode"), "Filesystem");
-  EXPECT_EQ(at(defaulted("", "PersistentVolume", R"({"spec":{}})"), "/spec/persistentVolumeReclaimPolicy"), "Retain");
+  EXPECT_EQ(at(defaulted("", "Secret", R"({"type":"kubernetes.io/tls"})"), "/type"),
+            "kubernetes.io/tls");
+  EXPECT_EQ(at(defaulted("", "PersistentVolumeClaim", R"({"spec":{}})"), "/spec/volumeMode"),
+            "Filesystem");
+  EXPECT_EQ(at(defaulted("", "PersistentVolume", R"({"spec":{}})"),
+               "/spec/persistentVolumeReclaimPolicy"),
+            "Retain");
 }
 
 TEST(Defaults, EndpointsPortProtocol) {
@@ -180,7 +199,9 @@ TEST(Defaults, EndpointsPortProtocol) {
 }
 
 TEST(Defaults, ReplicationControllerSelectorFromTemplate) {
-  auto rc = defaulted("", "ReplicationController", R"({"spec":{"template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[]}}}})");
+  auto rc = defaulted(
+      "", "ReplicationController",
+      R"({"spec":{"template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[]}}}})");
   EXPECT_EQ(at(rc, "/spec/selector/app"), "x");
   EXPECT_EQ(at(rc, "/metadata/labels/app"), "x");
   EXPECT_EQ(at(rc, "/spec/replicas"), 1);

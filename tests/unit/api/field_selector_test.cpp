@@ -55,7 +55,8 @@ TEST(FieldSelector, DoubleEqualsMeansEquals) {
 TEST(FieldSelector, NotEqualsExcludesTheValue) {
   EXPECT_TRUE(selects("status.phase!=Running", {{"status.phase", "Pending"}}));
   EXPECT_FALSE(selects("status.phase!=Running", {{"status.phase", "Running"}}));
-  EXPECT_EQ(FieldSelector::parse("a!=b").requirements()[0].op, FieldSelector::Requirement::NotEquals);
+  EXPECT_EQ(FieldSelector::parse("a!=b").requirements()[0].op,
+            FieldSelector::Requirement::NotEquals);
 }
 
 TEST(FieldSelector, MissingFieldComparesAsEmpty) {
@@ -107,11 +108,13 @@ TEST(FieldSelector, UnescapedEqualsInValueIsRejected) {
 }
 
 TEST(FieldSelector, UnknownEscapeIsRejected) {
-  EXPECT_EQ(parseError(R"(metadata.name=a\x)"), R"(invalid field selector: invalid escape sequence: \x)");
+  EXPECT_EQ(parseError(R"(metadata.name=a\x)"),
+            R"(invalid field selector: invalid escape sequence: \x)");
 }
 
 TEST(FieldSelector, TrailingBackslashIsRejected) {
-  EXPECT_EQ(parseError(R"(metadata.name=a\)"), R"(invalid field selector: invalid escape sequence: \)");
+  EXPECT_EQ(parseError(R"(metadata.name=a\)"),
+            R"(invalid field selector: invalid escape sequence: \)");
 }
 
 TEST(FieldSelector, EscapeFieldValueRoundTrips) {
@@ -119,13 +122,16 @@ TEST(FieldSelector, EscapeFieldValueRoundTrips) {
 }
 
 TEST(FieldValueOf, ReadsNestedStrings) {
-  auto obj = boost::json::parse(R"({"metadata":{"name":"p"},"spec":{"nodeName":"n1"}})").as_object();
+  auto obj =
+      boost::json::parse(R"({"metadata":{"name":"p"},"spec":{"nodeName":"n1"}})").as_object();
   EXPECT_EQ(fieldValueOf(obj, "metadata.name"), "p");
   EXPECT_EQ(fieldValueOf(obj, "spec.nodeName"), "n1");
 }
 
 TEST(FieldValueOf, StringifiesNumbersAndBools) {
-  auto obj = boost::json::parse(R"({"status":{"succeeded":3,"ratio":1.5},"spec":{"unschedulable":true}})").as_object();
+  auto obj =
+      boost::json::parse(R"({"status":{"succeeded":3,"ratio":1.5},"spec":{"unschedulable":true}})")
+          .as_object();
   EXPECT_EQ(fieldValueOf(obj, "status.succeeded"), "3");
   EXPECT_EQ(fieldValueOf(obj, "status.ratio"), "1.5");
   EXPECT_EQ(fieldValueOf(obj, "spec.unschedulable"), "true");

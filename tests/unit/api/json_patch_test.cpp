@@ -61,8 +61,9 @@ TEST(JsonPatch, RemovesArrayElement) {
 }
 
 TEST(JsonPatch, ReplacesValue) {
-  EXPECT_EQ(apply(R"({"baz":"qux","foo":"bar"})", R"([{"op":"replace","path":"/baz","value":"boo"}])"),
-            j(R"({"baz":"boo","foo":"bar"})"));
+  EXPECT_EQ(
+      apply(R"({"baz":"qux","foo":"bar"})", R"([{"op":"replace","path":"/baz","value":"boo"}])"),
+      j(R"({"baz":"boo","foo":"bar"})"));
 }
 
 TEST(JsonPatch, MovesValue) {
@@ -78,9 +79,11 @@ TEST(JsonPatch, MovesArrayElement) {
 }
 
 TEST(JsonPatch, TestThatHoldsChangesNothing) {
-  EXPECT_EQ(apply(R"({"baz":"qux","foo":["a",2,"c"]})",
-                  R"([{"op":"test","path":"/baz","value":"qux"},{"op":"test","path":"/foo/1","value":2}])"),
-            j(R"({"baz":"qux","foo":["a",2,"c"]})"));
+  EXPECT_EQ(
+      apply(
+          R"({"baz":"qux","foo":["a",2,"c"]})",
+          R"([{"op":"test","path":"/baz","value":"qux"},{"op":"test","path":"/foo/1","value":2}])"),
+      j(R"({"baz":"qux","foo":["a",2,"c"]})"));
 }
 
 TEST(JsonPatch, FailedTestIsInvalid) {
@@ -89,8 +92,9 @@ TEST(JsonPatch, FailedTestIsInvalid) {
 }
 
 TEST(JsonPatch, AddsNestedMember) {
-  EXPECT_EQ(apply(R"({"foo":"bar"})", R"([{"op":"add","path":"/child","value":{"grandchild":{}}}])"),
-            j(R"({"foo":"bar","child":{"grandchild":{}}})"));
+  EXPECT_EQ(
+      apply(R"({"foo":"bar"})", R"([{"op":"add","path":"/child","value":{"grandchild":{}}}])"),
+      j(R"({"foo":"bar","child":{"grandchild":{}}})"));
 }
 
 TEST(JsonPatch, IgnoresUnknownOperationMembers) {
@@ -104,9 +108,10 @@ TEST(JsonPatch, AddingUnderMissingParentIsInvalid) {
 }
 
 TEST(JsonPatch, DecodesPointerEscapes) {
-  EXPECT_EQ(apply(R"({"/":9,"~1":10})",
-                  R"([{"op":"test","path":"/~01","value":10},{"op":"replace","path":"/~1","value":1}])"),
-            j(R"({"/":1,"~1":10})"));
+  EXPECT_EQ(
+      apply(R"({"/":9,"~1":10})",
+            R"([{"op":"test","path":"/~01","value":10},{"op":"replace","path":"/~1","value":1}])"),
+      j(R"({"/":1,"~1":10})"));
 }
 
 TEST(JsonPatch, StringDoesNotEqualNumber) {
@@ -121,7 +126,8 @@ TEST(JsonPatch, AddsArrayAsValue) {
 // Behaviour of the library upstream uses.
 
 TEST(JsonPatch, AddAtIndexEqualToLengthAppends) {
-  EXPECT_EQ(apply(R"({"a":[1,2]})", R"([{"op":"add","path":"/a/2","value":3}])"), j(R"({"a":[1,2,3]})"));
+  EXPECT_EQ(apply(R"({"a":[1,2]})", R"([{"op":"add","path":"/a/2","value":3}])"),
+            j(R"({"a":[1,2,3]})"));
 }
 
 TEST(JsonPatch, NegativeIndexCountsFromTheEnd) {
@@ -154,8 +160,9 @@ TEST(JsonPatch, CopyFromMissingPathIsInvalid) {
 }
 
 TEST(JsonPatch, TestComparesNumbersByValue) {
-  EXPECT_NO_THROW(apply(R"({"a":1,"b":{"c":[2.0]}})",
-                        R"([{"op":"test","path":"/a","value":1.0},{"op":"test","path":"/b","value":{"c":[2]}}])"));
+  EXPECT_NO_THROW(apply(
+      R"({"a":1,"b":{"c":[2.0]}})",
+      R"([{"op":"test","path":"/a","value":1.0},{"op":"test","path":"/b","value":{"c":[2]}}])"));
 }
 
 TEST(JsonPatch, MissingValueMeansNull) {
@@ -175,7 +182,9 @@ TEST(JsonPatch, WholeDocumentCannotBeAddressed) {
   applyFailure(R"({"a":1})", R"([{"op":"replace","path":"","value":{}}])");
 }
 
-TEST(JsonPatch, ScalarDocumentIsInvalid) { applyFailure("3", R"([{"op":"add","path":"/a","value":1}])"); }
+TEST(JsonPatch, ScalarDocumentIsInvalid) {
+  applyFailure("3", R"([{"op":"add","path":"/a","value":1}])");
+}
 
 TEST(JsonPatch, PatchThatIsNotAListIsBadRequest) {
   try {
@@ -191,7 +200,9 @@ TEST(JsonPatch, OperationThatIsNotAnObjectIsBadRequest) {
   EXPECT_EQ(errorCode("{}", R"(["add"])"), 400);
 }
 
-TEST(JsonPatch, NullPatchChangesNothing) { EXPECT_EQ(apply(R"({"a":1})", "null"), j(R"({"a":1})")); }
+TEST(JsonPatch, NullPatchChangesNothing) {
+  EXPECT_EQ(apply(R"({"a":1})", "null"), j(R"({"a":1})"));
+}
 
 TEST(JsonPatch, TooManyOperationsIsRequestEntityTooLarge) {
   boost::json::array ops;
@@ -209,7 +220,8 @@ TEST(JsonPatch, TooManyOperationsIsRequestEntityTooLarge) {
 
 TEST(JsonPatch, FailingOperationLeavesInputUntouched) {
   auto doc = j(R"({"a":1})");
-  EXPECT_THROW(applyJsonPatch(doc, j(R"([{"op":"add","path":"/b","value":2},{"op":"remove","path":"/zz"}])")),
+  EXPECT_THROW(applyJsonPatch(
+                   doc, j(R"([{"op":"add","path":"/b","value":2},{"op":"remove","path":"/zz"}])")),
                PatchApplyError);
   EXPECT_EQ(doc, j(R"({"a":1})"));
 }
@@ -218,7 +230,8 @@ TEST(JsonPatch, RunawayCopiesAreStopped) {
   boost::json::object doc{{"a", std::string(1 << 20, 'x')}};
   boost::json::array ops;
   for (int i = 0; i < 20; ++i) {
-    ops.push_back(boost::json::object{{"op", "copy"}, {"from", "/a"}, {"path", "/c" + std::to_string(i)}});
+    ops.push_back(
+        boost::json::object{{"op", "copy"}, {"from", "/a"}, {"path", "/c" + std::to_string(i)}});
   }
   EXPECT_THROW(applyJsonPatch(doc, ops), PatchApplyError);
 }

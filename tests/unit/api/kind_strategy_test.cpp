@@ -1,11 +1,12 @@
 // The built-in kind strategies (src/api/kinds/): each names a kind the registry serves, once,
 // and the lookup finds it by group and kind only.
+#include "api/kind_strategy.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
 
-#include "api/kind_strategy.h"
 #include "api/resource_registry.h"
 
 using skiff::api::builtinKindStrategies;
@@ -17,7 +18,8 @@ TEST(KindStrategy, EveryStrategyIsABuiltinKindListedOnce) {
   for (const auto& r : ResourceRegistry::builtin().all()) served.insert(r.group + "/" + r.kind);
   for (const auto& s : builtinKindStrategies()) {
     std::string key = std::string(s.group) + "/" + std::string(s.kind);
-    EXPECT_TRUE(served.count(key)) << key << " is not a built-in resource (typo in its group or kind?)";
+    EXPECT_TRUE(served.count(key))
+        << key << " is not a built-in resource (typo in its group or kind?)";
     EXPECT_TRUE(seen.insert(key).second) << key << " is listed twice";
   }
 }

@@ -147,8 +147,9 @@ TEST(LabelSelector, RequiresExactMatchReportsSingleValue) {
 }
 
 TEST(LabelSelector, InvalidKeyIsRejectedWithUpstreamMessage) {
-  EXPECT_EQ(parseError("app:monolith"),
-            "unable to parse requirement: <nil>: Invalid value: \"app:monolith\": " + kNamePartError);
+  EXPECT_EQ(
+      parseError("app:monolith"),
+      "unable to parse requirement: <nil>: Invalid value: \"app:monolith\": " + kNamePartError);
 }
 
 TEST(LabelSelector, KeyWithUnderscoreInPrefixIsRejected) {
@@ -172,7 +173,8 @@ TEST(LabelSelector, KeyWithTwoSlashesIsRejected) {
 TEST(LabelSelector, EmptyNamePartReportsBothProblems) {
   EXPECT_EQ(parseError("example.com/"),
             "unable to parse requirement: <nil>: Invalid value: \"example.com/\": name part must "
-            "be non-empty; " + kNamePartError);
+            "be non-empty; " +
+                kNamePartError);
 }
 
 TEST(LabelSelector, ValueLongerThan63CharactersIsRejected) {
@@ -251,7 +253,8 @@ TEST(LabelSelector, FromJsonNullMatchesNothing) {
 }
 
 TEST(LabelSelector, FromJsonEmptyObjectMatchesEverything) {
-  auto s = LabelSelector::fromJson(boost::json::parse(R"({"matchLabels":{},"matchExpressions":[]})"));
+  auto s =
+      LabelSelector::fromJson(boost::json::parse(R"({"matchLabels":{},"matchExpressions":[]})"));
   EXPECT_TRUE(s.empty());
   EXPECT_TRUE(s.matches(nullptr));
 }
@@ -268,9 +271,10 @@ TEST(LabelSelector, FromJsonRejectsInWithoutValues) {
 }
 
 TEST(LabelSelector, FromJsonRejectsExistsWithValues) {
-  EXPECT_EQ(fromJsonError(R"({"matchExpressions":[{"key":"a","operator":"Exists","values":["x"]}]})"),
-            "values: Invalid value: []string{\"x\"}: values set must be empty for exists and does "
-            "not exist");
+  EXPECT_EQ(
+      fromJsonError(R"({"matchExpressions":[{"key":"a","operator":"Exists","values":["x"]}]})"),
+      "values: Invalid value: []string{\"x\"}: values set must be empty for exists and does "
+      "not exist");
 }
 
 TEST(LabelSelector, FromJsonRejectsInvalidKeyWithKeyPath) {

@@ -97,8 +97,10 @@ TEST(CreateMergePatch, IdenticalDocumentsGiveEmptyPatch) {
 }
 
 TEST(CreateMergePatch, AppliedPatchReproducesModified) {
-  auto original = j(R"({"metadata":{"labels":{"a":"1","b":"2"}},"spec":{"replicas":1,"x":{"y":1}}})");
-  auto modified = j(R"({"metadata":{"labels":{"a":"9"}},"spec":{"replicas":3,"x":"flat"},"status":{}})");
+  auto original =
+      j(R"({"metadata":{"labels":{"a":"1","b":"2"}},"spec":{"replicas":1,"x":{"y":1}}})");
+  auto modified =
+      j(R"({"metadata":{"labels":{"a":"9"}},"spec":{"replicas":3,"x":"flat"},"status":{}})");
   EXPECT_EQ(applyMergePatch(original, createMergePatch(original, modified)), modified);
 }
 

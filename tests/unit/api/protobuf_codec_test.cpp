@@ -64,27 +64,26 @@ TEST(ProtobufCodec, DecodesSecretBytesAsBase64) {
 }
 
 Pb webDeployment(std::uint64_t replicas) {
-  Pb container = Pb()
-      .str(1, "nginx")
-      .str(2, "nginx:1.25")
-      .msg(6, Pb().str(1, "").varint(2, 0).varint(3, 80).str(4, "TCP"))
-      .msg(8, Pb().entry(1, "cpu", Pb().str(1, "500m"))
-                   .entry(1, "memory", Pb().str(1, "128Mi"))
-                   .entry(2, "cpu", Pb().str(1, "250m")))
-      .varint(16, 0);  // stdin: false, written because it is not a pointer
-  Pb rollingUpdate = Pb()
-      .msg(1, Pb().varint(1, 0).varint(2, 1).str(3, ""))      // maxUnavailable: 1
-      .msg(2, Pb().varint(1, 1).varint(2, 0).str(3, "25%"));  // maxSurge: "25%"
-  Pb spec = Pb()
-      .varint(1, replicas)
-      .msg(2, Pb().entry(1, "app", "web"))
-      .msg(3, Pb().msg(1, Pb().entry(11, "app", "web").msg(8, Pb()))
-                  .msg(2, Pb().msg(2, container).str(3, "Always").varint(4, 30)))
-      .msg(4, Pb().str(1, "RollingUpdate").msg(2, rollingUpdate))
-      .varint(5, 0)
-      .varint(7, 0);
+  Pb container = Pb().str(1, "nginx")
+                     .str(2, "nginx:1.25")
+                     .msg(6, Pb().str(1, "").varint(2, 0).varint(3, 80).str(4, "TCP"))
+                     .msg(8, Pb().entry(1, "cpu", Pb().str(1, "500m"))
+                                 .entry(1, "memory", Pb().str(1, "128Mi"))
+                                 .entry(2, "cpu", Pb().str(1, "250m")))
+                     .varint(16, 0);  // stdin: false, written because it is not a pointer
+  Pb rollingUpdate = Pb().msg(1, Pb().varint(1, 0).varint(2, 1).str(3, ""))  // maxUnavailable: 1
+                         .msg(2, Pb().varint(1, 1).varint(2, 0).str(3, "25%"));  // maxSurge: "25%"
+  Pb spec = Pb().varint(1, replicas)
+                .msg(2, Pb().entry(1, "app", "web"))
+                .msg(3, Pb().msg(1, Pb().entry(11, "app", "web").msg(8, Pb()))
+                            .msg(2, Pb().msg(2, container).str(3, "Always").varint(4, 30)))
+                .msg(4, Pb().str(1, "RollingUpdate").msg(2, rollingUpdate))
+                .varint(5, 0)
+                .varint(7, 0);
   Pb status = Pb().varint(1, 0).varint(2, 0).varint(3, 0);
-  return Pb().msg(1, Pb().str(1, "web").str(2, "").entry(11, "app", "web")).msg(2, spec)
+  return Pb()
+      .msg(1, Pb().str(1, "web").str(2, "").entry(11, "app", "web"))
+      .msg(2, spec)
       .msg(3, status);
 }
 
@@ -99,7 +98,8 @@ TEST(ProtobufCodec, DecodesDeployment) {
               "resources":{"limits":{"cpu":"500m","memory":"128Mi"},"requests":{"cpu":"250m"}}}],
             "restartPolicy":"Always","terminationGracePeriodSeconds":30}},
         "strategy":{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":1,"maxSurge":"25%"}}},
-      "status":{}})")) << json::serialize(v);
+      "status":{}})"))
+      << json::serialize(v);
 }
 
 TEST(ProtobufCodec, KeepsExplicitZeroOnPointerFields) {
@@ -145,8 +145,8 @@ TEST(ProtobufCodec, RoundTripsJsonWithInlineFieldsAndSpecials) {
 
 TEST(ProtobufCodec, InlineFieldsFlattenIntoTheParent) {
   // Volume{name, volumeSource{configMap{localObjectReference{name}, defaultMode}}}
-  Pb volume = Pb().str(1, "cfg").msg(2, Pb().msg(19, Pb().msg(1, Pb().str(1, "settings"))
-                                                        .varint(3, 0644)));
+  Pb volume =
+      Pb().str(1, "cfg").msg(2, Pb().msg(19, Pb().msg(1, Pb().str(1, "settings")).varint(3, 0644)));
   Pb pod = Pb().msg(1, Pb().str(1, "p")).msg(2, Pb().msg(1, volume));
   json::value v = decodeProtobufObject(wrapObject("v1", "Pod", pod));
   EXPECT_EQ(v.at("spec").at("volumes"),
@@ -155,7 +155,8 @@ TEST(ProtobufCodec, InlineFieldsFlattenIntoTheParent) {
 
 TEST(ProtobufCodec, TimeFields) {
   // 2024-05-01T10:00:00Z = 1714557600
-  Pb meta = Pb().str(1, "n").msg(8, Pb().varint(1, 1714557600).varint(2, 0))
+  Pb meta = Pb().str(1, "n")
+                .msg(8, Pb().varint(1, 1714557600).varint(2, 0))
                 .msg(9, Pb().varint(1, 1714557600).varint(2, 500000000));
   json::value v = decodeProtobufObject(wrapObject("v1", "Namespace", Pb().msg(1, meta)));
   EXPECT_EQ(v.at("metadata").at("creationTimestamp"), "2024-05-01T10:00:00Z");
@@ -182,7 +183,8 @@ TEST(ProtobufCodec, TimeFields) {
 
   // Out-of-range seconds are rejected, not formatted into nonsense.
   EXPECT_EQ(errorCode(wrapObject("v1", "Namespace",
-                                 Pb().msg(1, Pb().msg(8, Pb().varint(1, 1ull << 62))))), 400);
+                                 Pb().msg(1, Pb().msg(8, Pb().varint(1, 1ull << 62))))),
+            400);
 }
 
 TEST(ProtobufWire, ParsesTimeWithOffsetsAndFractions) {
@@ -212,7 +214,8 @@ TEST(ProtobufCodec, IntOrStringAndPackedRepeated) {
   // Negative int32 arrives sign-extended to ten bytes.
   Pb port = Pb().varint(3, std::uint64_t(std::int64_t(-5)));
   Pb container = Pb().str(1, "c").msg(6, port);
-  json::value c = decodeProtobufObject(wrapObject("v1", "Pod", Pb().msg(2, Pb().msg(2, container))));
+  json::value c =
+      decodeProtobufObject(wrapObject("v1", "Pod", Pb().msg(2, Pb().msg(2, container))));
   EXPECT_EQ(c.at("spec").at("containers").at(0).at("ports").at(0).at("containerPort"), -5);
 }
 
@@ -227,7 +230,10 @@ TEST(ProtobufCodec, SkipsUnknownFields) {
 }
 
 TEST(ProtobufCodec, ReplacesInvalidUtf8) {
-  Pb cm = Pb().msg(1, Pb().str(1, "x")).entry(2, "k\xff", "a\xc3\xa9\xed\xa0\x80" "b");
+  Pb cm = Pb().msg(1, Pb().str(1, "x"))
+              .entry(2, "k\xff",
+                     "a\xc3\xa9\xed\xa0\x80"
+                     "b");
   json::value v = decodeProtobufObject(wrapObject("v1", "ConfigMap", cm));
   EXPECT_EQ(v.at("data"), parse(R"({"k\ufffd":"a\u00e9\ufffd\ufffd\ufffdb"})"));
 }
@@ -240,8 +246,12 @@ TEST(ProtobufCodec, NullListElementsEncodeAsEmptyMessages) {
 
 TEST(ProtobufCodec, SelfSubjectAccessReview) {
   Pb review = Pb().msg(1, Pb())
-                  .msg(2, Pb().msg(1, Pb().str(1, "default").str(2, "get").str(3, "apps")
-                                          .str(4, "").str(5, "deployments").str(6, "scale")))
+                  .msg(2, Pb().msg(1, Pb().str(1, "default")
+                                          .str(2, "get")
+                                          .str(3, "apps")
+                                          .str(4, "")
+                                          .str(5, "deployments")
+                                          .str(6, "scale")))
                   .msg(3, Pb().varint(1, 0).str(2, "").str(3, "").varint(4, 0));
   json::value v = decodeProtobufObject(
       wrapObject("authorization.k8s.io/v1", "SelfSubjectAccessReview", review));
@@ -279,7 +289,7 @@ TEST(ProtobufCodec, KindToMessageMapping) {
   EXPECT_TRUE(hasProtobufMessage("networking.k8s.io/v1", "Ingress"));
   EXPECT_TRUE(hasProtobufMessage("authorization.k8s.io/v1", "SelfSubjectRulesReview"));
   EXPECT_TRUE(hasProtobufMessage("internal.apiserver.k8s.io/v1alpha1", "StorageVersion"));
-  EXPECT_TRUE(hasProtobufMessage("v1", "Status"));          // meta kinds in every group
+  EXPECT_TRUE(hasProtobufMessage("v1", "Status"));  // meta kinds in every group
   EXPECT_TRUE(hasProtobufMessage("apps/v1", "DeleteOptions"));
   EXPECT_TRUE(hasProtobufMessage("meta.k8s.io/v1", "PartialObjectMetadataList"));
   EXPECT_FALSE(hasProtobufMessage("meta.k8s.io/v1", "Table"));  // upstream has none
@@ -320,8 +330,10 @@ TEST(ProtobufCodec, RejectsMalformedBodies) {
   EXPECT_EQ(errorCode(wrapObject("v1", "ConfigMap", Pb().varint(1, 5))), 400);  // wrong type
   EXPECT_EQ(errorCode(wrapObject("v1", "ConfigMap", Pb().raw("\x0a\x05\x0a"))), 400);
   // Field 100 as a varint longer than 64 bits.
-  EXPECT_EQ(errorCode(wrapObject("v1", "ConfigMap", Pb().raw("\xa0\x06\xff\xff\xff\xff\xff"
-                                                             "\xff\xff\xff\xff\xff\x01"))), 400);
+  EXPECT_EQ(errorCode(wrapObject("v1", "ConfigMap",
+                                 Pb().raw("\xa0\x06\xff\xff\xff\xff\xff"
+                                          "\xff\xff\xff\xff\xff\x01"))),
+            400);
   EXPECT_EQ(errorCode(wrapObject("v1", "ConfigMap", Pb().raw("\xa3\x06"))), 400);  // group
   EXPECT_EQ(errorCode(wrapObject("v1", "ConfigMap", Pb().raw(std::string_view("\0\0", 2)))), 400);
   // Embedded JSON must be JSON.

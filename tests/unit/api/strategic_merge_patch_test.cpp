@@ -70,7 +70,8 @@ const boost::json::object& definitions() {
       "name": {"type": "string"}, "emptyDir": {"type": "object"}, "configMap": {"type": "object"}}},
     "io.k8s.api.core.v1.Toleration": {"type": "object", "properties": {
       "key": {"type": "string"}, "effect": {"type": "string"}}}
-  })").as_object();
+  })")
+                                              .as_object();
   return defs;
 }
 
@@ -144,7 +145,8 @@ TEST(StrategicMergePatch, DeploymentContainerPatchMergesIntoNamedContainer) {
       {"name":"web","image":"nginx:1","ports":[{"containerPort":80}]},
       {"name":"sidecar","image":"envoy"}]}}}})");
   auto result = applyStrategicMergePatch(
-      original, j(R"({"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:2"}]}}}})"),
+      original,
+      j(R"({"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:2"}]}}}})"),
       deployment());
   EXPECT_EQ(result, j(R"({"spec":{"replicas":2,"template":{"spec":{"containers":[
       {"name":"web","image":"nginx:2","ports":[{"containerPort":80}]},
@@ -161,21 +163,28 @@ TEST(StrategicMergePatch, NewListElementIsPlacedBeforeServerOnlyElements) {
 }
 
 TEST(StrategicMergePatch, MergedElementsFollowPatchOrderAmongServerElements) {
-  auto result = apply(R"({"spec":{"containers":[{"name":"a"},{"name":"b"},{"name":"c"}]}})",
-                      R"({"spec":{"containers":[{"name":"c","image":"x"},{"name":"a","image":"y"}]}})");
-  EXPECT_EQ(result, j(R"({"spec":{"containers":[{"name":"b"},{"name":"c","image":"x"},{"name":"a","image":"y"}]}})"));
+  auto result =
+      apply(R"({"spec":{"containers":[{"name":"a"},{"name":"b"},{"name":"c"}]}})",
+            R"({"spec":{"containers":[{"name":"c","image":"x"},{"name":"a","image":"y"}]}})");
+  EXPECT_EQ(
+      result,
+      j(R"({"spec":{"containers":[{"name":"b"},{"name":"c","image":"x"},{"name":"a","image":"y"}]}})"));
 }
 
 TEST(StrategicMergePatch, ListWithoutStrategyIsReplaced) {
-  EXPECT_EQ(apply(R"({"spec":{"tolerations":[{"key":"a"}],"containers":[{"name":"w","args":["x","y"]}]}})",
-                  R"({"spec":{"tolerations":[{"key":"b"}],"containers":[{"name":"w","args":["z"]}]}})"),
-            j(R"({"spec":{"tolerations":[{"key":"b"}],"containers":[{"name":"w","args":["z"]}]}})"));
+  EXPECT_EQ(
+      apply(
+          R"({"spec":{"tolerations":[{"key":"a"}],"containers":[{"name":"w","args":["x","y"]}]}})",
+          R"({"spec":{"tolerations":[{"key":"b"}],"containers":[{"name":"w","args":["z"]}]}})"),
+      j(R"({"spec":{"tolerations":[{"key":"b"}],"containers":[{"name":"w","args":["z"]}]}})"));
 }
 
 TEST(StrategicMergePatch, NestedMergeListsMergeByTheirOwnKey) {
-  EXPECT_EQ(apply(R"({"spec":{"containers":[{"name":"w","env":[{"name":"A","value":"1"}],"ports":[{"containerPort":80}]}]}})",
-                  R"({"spec":{"containers":[{"name":"w","env":[{"name":"A","value":"2"}],"ports":[{"containerPort":443}]}]}})"),
-            j(R"({"spec":{"containers":[{"name":"w","env":[{"name":"A","value":"2"}],
+  EXPECT_EQ(
+      apply(
+          R"({"spec":{"containers":[{"name":"w","env":[{"name":"A","value":"1"}],"ports":[{"containerPort":80}]}]}})",
+          R"({"spec":{"containers":[{"name":"w","env":[{"name":"A","value":"2"}],"ports":[{"containerPort":443}]}]}})"),
+      j(R"({"spec":{"containers":[{"name":"w","env":[{"name":"A","value":"2"}],
                                           "ports":[{"containerPort":443},{"containerPort":80}]}]}})"));
 }
 
@@ -186,8 +195,9 @@ TEST(StrategicMergePatch, MapsMergeAndNullDeletes) {
 }
 
 TEST(StrategicMergePatch, PrimitiveMergeListIsAUnion) {
-  EXPECT_EQ(apply(R"({"metadata":{"finalizers":["a","b"]}})", R"({"metadata":{"finalizers":["b","c"]}})"),
-            j(R"({"metadata":{"finalizers":["a","b","c"]}})"));
+  EXPECT_EQ(
+      apply(R"({"metadata":{"finalizers":["a","b"]}})", R"({"metadata":{"finalizers":["b","c"]}})"),
+      j(R"({"metadata":{"finalizers":["a","b","c"]}})"));
 }
 
 TEST(StrategicMergePatch, DeleteFromPrimitiveListRemovesValues) {
@@ -197,17 +207,20 @@ TEST(StrategicMergePatch, DeleteFromPrimitiveListRemovesValues) {
 }
 
 TEST(StrategicMergePatch, DeleteFromPrimitiveListOfMissingListAddsNothing) {
-  EXPECT_EQ(apply(R"({"metadata":{}})", R"({"metadata":{"$deleteFromPrimitiveList/finalizers":["a"]}})"),
-            j(R"({"metadata":{}})"));
+  EXPECT_EQ(
+      apply(R"({"metadata":{}})", R"({"metadata":{"$deleteFromPrimitiveList/finalizers":["a"]}})"),
+      j(R"({"metadata":{}})"));
 }
 
 TEST(StrategicMergePatch, PatchDeleteElementRemovesListEntry) {
-  EXPECT_EQ(apply(kTwoContainers, R"({"spec":{"containers":[{"name":"sidecar","$patch":"delete"}]}})"),
-            j(R"({"spec":{"containers":[{"name":"web","image":"nginx:1","ports":[{"containerPort":80}]}]}})"));
+  EXPECT_EQ(
+      apply(kTwoContainers, R"({"spec":{"containers":[{"name":"sidecar","$patch":"delete"}]}})"),
+      j(R"({"spec":{"containers":[{"name":"web","image":"nginx:1","ports":[{"containerPort":80}]}]}})"));
 }
 
 TEST(StrategicMergePatch, PatchReplaceElementReplacesWholeList) {
-  EXPECT_EQ(apply(kTwoContainers, R"({"spec":{"containers":[{"name":"only","image":"x"},{"$patch":"replace"}]}})"),
+  EXPECT_EQ(apply(kTwoContainers,
+                  R"({"spec":{"containers":[{"name":"only","image":"x"},{"$patch":"replace"}]}})"),
             j(R"({"spec":{"containers":[{"name":"only","image":"x"}]}})"));
 }
 
@@ -218,7 +231,8 @@ TEST(StrategicMergePatch, PatchReplaceInMapReplacesTheMap) {
 }
 
 TEST(StrategicMergePatch, PatchDeleteInMapEmptiesTheMap) {
-  EXPECT_EQ(apply(R"({"metadata":{"name":"p","labels":{"a":"1"}}})", R"({"metadata":{"labels":{"$patch":"delete"}}})"),
+  EXPECT_EQ(apply(R"({"metadata":{"name":"p","labels":{"a":"1"}}})",
+                  R"({"metadata":{"labels":{"$patch":"delete"}}})"),
             j(R"({"metadata":{"name":"p","labels":{}}})"));
 }
 
@@ -227,15 +241,17 @@ TEST(StrategicMergePatch, PatchReplaceAtTopLevelReplacesDocument) {
 }
 
 TEST(StrategicMergePatch, RetainKeysDropsUnlistedFields) {
-  auto result = apply(R"({"spec":{"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxSurge":"25%"}}}})",
-                      R"({"spec":{"strategy":{"$retainKeys":["type"],"type":"Recreate"}}})", deployment());
+  auto result =
+      apply(R"({"spec":{"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxSurge":"25%"}}}})",
+            R"({"spec":{"strategy":{"$retainKeys":["type"],"type":"Recreate"}}})", deployment());
   EXPECT_EQ(result, j(R"({"spec":{"strategy":{"type":"Recreate"}}})"));
 }
 
 TEST(StrategicMergePatch, RetainKeysRejectsPatchFieldsNotListed) {
-  auto e = failure(R"({"spec":{"strategy":{"type":"RollingUpdate"}}})",
-                   R"({"spec":{"strategy":{"$retainKeys":["type"],"rollingUpdate":{"maxSurge":"1"}}}})",
-                   deployment());
+  auto e =
+      failure(R"({"spec":{"strategy":{"type":"RollingUpdate"}}})",
+              R"({"spec":{"strategy":{"$retainKeys":["type"],"rollingUpdate":{"maxSurge":"1"}}}})",
+              deployment());
   EXPECT_EQ(e.code(), 400);
   EXPECT_STREQ(e.what(), "invalid patch format of retainKeys");
 }
@@ -254,16 +270,18 @@ TEST(StrategicMergePatch, SetElementOrderReordersMergedList) {
 
 // What kubectl apply sends when a container is added between two existing ones.
 TEST(StrategicMergePatch, SetElementOrderPlacesNewElement) {
-  EXPECT_EQ(apply(R"({"spec":{"containers":[{"name":"a","image":"1"},{"name":"b","image":"2"}]}})",
-                  R"({"spec":{"$setElementOrder/containers":[{"name":"a"},{"name":"c"},{"name":"b"}],
+  EXPECT_EQ(
+      apply(R"({"spec":{"containers":[{"name":"a","image":"1"},{"name":"b","image":"2"}]}})",
+            R"({"spec":{"$setElementOrder/containers":[{"name":"a"},{"name":"c"},{"name":"b"}],
                               "containers":[{"name":"c","image":"3"}]}})"),
-            j(R"({"spec":{"containers":[{"name":"a","image":"1"},{"name":"c","image":"3"},{"name":"b","image":"2"}]}})"));
+      j(R"({"spec":{"containers":[{"name":"a","image":"1"},{"name":"c","image":"3"},{"name":"b","image":"2"}]}})"));
 }
 
 TEST(StrategicMergePatch, SetElementOrderOrdersPrimitiveList) {
-  EXPECT_EQ(apply(R"({"metadata":{"finalizers":["x","y"]}})",
-                  R"({"metadata":{"$setElementOrder/finalizers":["z","y","x"],"finalizers":["z"]}})"),
-            j(R"({"metadata":{"finalizers":["z","y","x"]}})"));
+  EXPECT_EQ(
+      apply(R"({"metadata":{"finalizers":["x","y"]}})",
+            R"({"metadata":{"$setElementOrder/finalizers":["z","y","x"],"finalizers":["z"]}})"),
+      j(R"({"metadata":{"finalizers":["z","y","x"]}})"));
 }
 
 TEST(StrategicMergePatch, SetElementOrderContradictingPatchFails) {
@@ -274,7 +292,8 @@ TEST(StrategicMergePatch, SetElementOrderContradictingPatchFails) {
 }
 
 TEST(StrategicMergePatch, SetElementOrderMustBeAList) {
-  auto e = failure(R"({"spec":{"containers":[]}})", R"({"spec":{"$setElementOrder/containers":"a"}})");
+  auto e =
+      failure(R"({"spec":{"containers":[]}})", R"({"spec":{"$setElementOrder/containers":"a"}})");
   EXPECT_EQ(e.code(), 500);
   EXPECT_STREQ(e.what(), "expected a []interface {}, but received a string");
 }
@@ -321,19 +340,21 @@ TEST(StrategicMergePatch, DirectivesNeverReachTheResult) {
 }
 
 TEST(StrategicMergePatch, UnknownSchemaReplacesLists) {
-  EXPECT_EQ(apply(kTwoContainers, R"({"spec":{"containers":[{"name":"web","image":"nginx:2"}]}})", PatchSchema()),
+  EXPECT_EQ(apply(kTwoContainers, R"({"spec":{"containers":[{"name":"web","image":"nginx:2"}]}})",
+                  PatchSchema()),
             j(R"({"spec":{"containers":[{"name":"web","image":"nginx:2"}]}})"));
 }
 
 TEST(StrategicMergePatch, UnknownSchemaStillHonoursMapDirectives) {
-  EXPECT_EQ(apply(R"({"a":{"x":1,"y":2},"b":{"z":1}})", R"({"a":{"$patch":"replace","w":3},"b":{"$patch":"delete"}})",
-                  PatchSchema()),
+  EXPECT_EQ(apply(R"({"a":{"x":1,"y":2},"b":{"z":1}})",
+                  R"({"a":{"$patch":"replace","w":3},"b":{"$patch":"delete"}})", PatchSchema()),
             j(R"({"a":{"w":3},"b":{}})"));
 }
 
 TEST(StrategicMergePatch, ValueOfDifferentTypeReplaces) {
-  EXPECT_EQ(apply(R"({"metadata":{"labels":"odd"}})", R"({"metadata":{"labels":{"a":"1","b":null}}})"),
-            j(R"({"metadata":{"labels":{"a":"1"}}})"));
+  EXPECT_EQ(
+      apply(R"({"metadata":{"labels":"odd"}})", R"({"metadata":{"labels":{"a":"1","b":null}}})"),
+      j(R"({"metadata":{"labels":{"a":"1"}}})"));
 }
 
 TEST(StrategicMergePatch, NullPatchChangesNothing) {
@@ -343,7 +364,8 @@ TEST(StrategicMergePatch, NullPatchChangesNothing) {
 TEST(StrategicMergePatch, NonObjectPatchIsBadRequest) {
   auto e = failure(R"({"a":1})", R"([{"op":"add"}])");
   EXPECT_EQ(e.code(), 400);
-  EXPECT_STREQ(e.what(), "json: cannot unmarshal array into Go value of type map[string]interface {}");
+  EXPECT_STREQ(e.what(),
+               "json: cannot unmarshal array into Go value of type map[string]interface {}");
 }
 
 TEST(StrategicMergePatch, NonObjectDocumentIsBadRequest) {
@@ -353,7 +375,8 @@ TEST(StrategicMergePatch, NonObjectDocumentIsBadRequest) {
 TEST(StrategicMergePatch, OriginalIsNotModified) {
   auto original = j(kTwoContainers);
   auto copy = original;
-  applyStrategicMergePatch(original, j(R"({"spec":{"containers":[{"name":"web","$patch":"delete"}]}})"), pod());
+  applyStrategicMergePatch(
+      original, j(R"({"spec":{"containers":[{"name":"web","$patch":"delete"}]}})"), pod());
   EXPECT_EQ(original, copy);
 }
 

@@ -56,7 +56,8 @@ TEST(TablePrinters, PodColumnsIncludeWideOnesAtPriorityOne) {
 }
 
 TEST(TablePrinters, RunningPodRow) {
-  auto c = cellsFor("", "pods", R"({"metadata":{"name":"web-1","creationTimestamp":"2024-01-01T00:00:00Z"},
+  auto c = cellsFor("", "pods",
+                    R"({"metadata":{"name":"web-1","creationTimestamp":"2024-01-01T00:00:00Z"},
     "spec":{"nodeName":"node-1","containers":[{"name":"a"}]},
     "status":{"phase":"Running","podIP":"10.0.0.5","conditions":[{"type":"Ready","status":"True"}],
       "containerStatuses":[{"name":"a","ready":true,"restartCount":0,"state":{"running":{}}}]}})");
@@ -73,7 +74,8 @@ TEST(TablePrinters, RunningPodRow) {
 }
 
 TEST(TablePrinters, PodStatusCrashLoopBackOffWithRestartAge) {
-  auto c = cellsFor("", "pods", R"({"metadata":{"name":"p","creationTimestamp":"2024-01-01T00:00:00Z"},
+  auto c =
+      cellsFor("", "pods", R"({"metadata":{"name":"p","creationTimestamp":"2024-01-01T00:00:00Z"},
     "spec":{"containers":[{"name":"a"}]},
     "status":{"phase":"Running","containerStatuses":[{"name":"a","ready":false,"restartCount":5,
       "state":{"waiting":{"reason":"CrashLoopBackOff"}},
@@ -88,7 +90,9 @@ TEST(TablePrinters, PodStatusContainerCreatingAndPending) {
     "status":{"phase":"Pending","containerStatuses":[{"name":"a","state":{"waiting":{"reason":"ContainerCreating"}}}]}})");
   EXPECT_EQ(c[2], "ContainerCreating");
   EXPECT_EQ(c[4], "<unknown>");
-  auto p = cellsFor("", "pods", R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a"}]},"status":{"phase":"Pending"}})");
+  auto p = cellsFor(
+      "", "pods",
+      R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a"}]},"status":{"phase":"Pending"}})");
   EXPECT_EQ(p[2], "Pending");
 }
 
@@ -100,7 +104,8 @@ TEST(TablePrinters, PodStatusCompleted) {
 }
 
 TEST(TablePrinters, PodStatusTerminating) {
-  auto c = cellsFor("", "pods", R"({"metadata":{"name":"p","deletionTimestamp":"2024-01-01T00:10:00Z"},
+  auto c =
+      cellsFor("", "pods", R"({"metadata":{"name":"p","deletionTimestamp":"2024-01-01T00:10:00Z"},
     "spec":{"containers":[{"name":"a"}]},"status":{"phase":"Running"}})");
   EXPECT_EQ(c[2], "Terminating");
 }
@@ -130,7 +135,8 @@ TEST(TablePrinters, PodReadyCountsSidecars) {
 }
 
 TEST(TablePrinters, NodeStatusRolesAndWideColumns) {
-  auto c = cellsFor("", "nodes", R"({"metadata":{"name":"n1","creationTimestamp":"2024-01-01T00:00:00Z",
+  auto c =
+      cellsFor("", "nodes", R"({"metadata":{"name":"n1","creationTimestamp":"2024-01-01T00:00:00Z",
       "labels":{"node-role.kubernetes.io/control-plane":"","node-role.kubernetes.io/master":""}},
     "spec":{"unschedulable":true},
     "status":{"conditions":[{"type":"Ready","status":"False"}],
@@ -173,13 +179,15 @@ TEST(TablePrinters, SelectorRendersExpressionsSortedByKey) {
 }
 
 TEST(TablePrinters, JobStatusAndCompletions) {
-  auto c = cellsFor("batch", "jobs", R"({"metadata":{"name":"j"},"spec":{"completions":3,"parallelism":1},
+  auto c = cellsFor("batch", "jobs",
+                    R"({"metadata":{"name":"j"},"spec":{"completions":3,"parallelism":1},
     "status":{"succeeded":3,"startTime":"2024-01-01T00:00:00Z","completionTime":"2024-01-01T00:00:42Z",
       "conditions":[{"type":"Complete","status":"True"}]}})");
   EXPECT_EQ(c[1], "Complete");
   EXPECT_EQ(c[2], "3/3");
   EXPECT_EQ(c[3], "42s");
-  auto r = cellsFor("batch", "jobs", R"({"metadata":{"name":"j"},"spec":{"parallelism":2},"status":{}})");
+  auto r = cellsFor("batch", "jobs",
+                    R"({"metadata":{"name":"j"},"spec":{"parallelism":2},"status":{}})");
   EXPECT_EQ(r[1], "Running");
   EXPECT_EQ(r[2], "0/1 of 2");
   EXPECT_EQ(r[3], "");
@@ -208,7 +216,8 @@ TEST(TablePrinters, ServicePortsAndExternalIP) {
   EXPECT_EQ(c[3], "<none>");
   EXPECT_EQ(c[4], "80:30080/TCP,53/UDP");
   EXPECT_EQ(c[6], "app=web");
-  auto lb = cellsFor("", "services", R"({"metadata":{"name":"lb"},"spec":{"type":"LoadBalancer","ports":[]}})");
+  auto lb = cellsFor("", "services",
+                     R"({"metadata":{"name":"lb"},"spec":{"type":"LoadBalancer","ports":[]}})");
   EXPECT_EQ(lb[2], "<none>");
   EXPECT_EQ(lb[3], "<pending>");
   EXPECT_EQ(lb[4], "<none>");
@@ -224,7 +233,8 @@ TEST(TablePrinters, EndpointsListsThreeThenMore) {
 }
 
 TEST(TablePrinters, EventObjectColumnAndCount) {
-  auto c = cellsFor("", "events", R"({"metadata":{"name":"web-1.17a"},"type":"Normal","reason":"Scheduled",
+  auto c = cellsFor("", "events",
+                    R"({"metadata":{"name":"web-1.17a"},"type":"Normal","reason":"Scheduled",
     "message":" Successfully assigned \n","involvedObject":{"kind":"Pod","name":"web-1"},
     "source":{"component":"default-scheduler"},"firstTimestamp":"2024-01-01T00:50:00Z",
     "lastTimestamp":"2024-01-01T00:59:00Z","count":2})");
@@ -249,19 +259,25 @@ TEST(TablePrinters, NewEventsApiUsesRegardingAndNote) {
 }
 
 TEST(TablePrinters, ConfigMapSecretNamespaceLease) {
-  auto cm = cellsFor("", "configmaps", R"({"metadata":{"name":"c"},"data":{"a":"1","b":"2"},"binaryData":{"c":""}})");
+  auto cm = cellsFor("", "configmaps",
+                     R"({"metadata":{"name":"c"},"data":{"a":"1","b":"2"},"binaryData":{"c":""}})");
   EXPECT_EQ(cm[1].as_int64(), 3);
-  auto s = cellsFor("", "secrets", R"({"metadata":{"name":"s"},"type":"Opaque","data":{"a":"eA=="}})");
+  auto s =
+      cellsFor("", "secrets", R"({"metadata":{"name":"s"},"type":"Opaque","data":{"a":"eA=="}})");
   EXPECT_EQ(s[1], "Opaque");
   EXPECT_EQ(s[2].as_int64(), 1);
-  auto ns = cellsFor("", "namespaces", R"({"metadata":{"name":"default"},"status":{"phase":"Active"}})");
+  auto ns =
+      cellsFor("", "namespaces", R"({"metadata":{"name":"default"},"status":{"phase":"Active"}})");
   EXPECT_EQ(ns[1], "Active");
-  auto l = cellsFor("coordination.k8s.io", "leases", R"({"metadata":{"name":"n1"},"spec":{"holderIdentity":"n1"}})");
+  auto l = cellsFor("coordination.k8s.io", "leases",
+                    R"({"metadata":{"name":"n1"},"spec":{"holderIdentity":"n1"}})");
   EXPECT_EQ(l[1], "n1");
 }
 
 TEST(TablePrinters, StatefulSetAndDaemonSet) {
-  auto ss = cellsFor("apps", "statefulsets", R"({"metadata":{"name":"db"},"spec":{"replicas":3},"status":{"readyReplicas":1}})");
+  auto ss =
+      cellsFor("apps", "statefulsets",
+               R"({"metadata":{"name":"db"},"spec":{"replicas":3},"status":{"readyReplicas":1}})");
   EXPECT_EQ(ss[1], "1/3");
   auto ds = cellsFor("apps", "daemonsets", R"({"metadata":{"name":"d"},
     "spec":{"template":{"spec":{"nodeSelector":{"kubernetes.io/os":"linux"}}}},
@@ -287,7 +303,8 @@ TEST(TablePrinters, BindingsAndPriorityClasses) {
   EXPECT_EQ(b[1], "Role/reader");
   EXPECT_EQ(b[3], "alice");
   EXPECT_EQ(b[5], "ns/sa");
-  auto pc = cellsFor("scheduling.k8s.io", "priorityclasses", R"({"metadata":{"name":"high"},"value":1000})");
+  auto pc = cellsFor("scheduling.k8s.io", "priorityclasses",
+                     R"({"metadata":{"name":"high"},"value":1000})");
   EXPECT_EQ(pc[1].as_int64(), 1000);
   EXPECT_EQ(pc[2].as_bool(), false);
 }

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 #include <boost/json.hpp>
+#include <thread>
 
 #include "api/openapi.h"
 
@@ -32,7 +32,8 @@ TEST(UnknownFields, PathsNameRootNestedListAndMapFields) {
       {"name": "c", "image": "busybox:1.36"},
       {"name": "d", "image": "busybox:1.36", "typo": "x", "resources": {"limits": {"cpu": "1"}, "nope": {}}}
     ]}
-  })").as_object();
+  })")
+                         .as_object();
   auto unknown = prune(pod);
   // (Erasing a member moves the object's last member into its place, so the walk order and
   // with it the order of the paths is not the document's.)
@@ -54,7 +55,8 @@ TEST(UnknownFields, DropsWhatAGoRoundTripOmitsButKeepsEmptyStructs) {
     "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {}, "finalizers": []},
     "spec": {"nodeName": null, "containers": [{"name": "c", "image": "i"}],
              "volumes": [{"name": "v", "emptyDir": {}}]}
-  })").as_object();
+  })")
+                         .as_object();
   EXPECT_TRUE(prune(pod).empty());
   EXPECT_FALSE(pod.at("metadata").as_object().contains("labels"));
   EXPECT_FALSE(pod.at("metadata").as_object().contains("finalizers"));
@@ -77,7 +79,8 @@ TEST(UnknownFields, CompiledSchemasFollowRefsAliasesAndCycles) {
     "Leaf": {"properties": {"name": {"type": "string"}}},
     "Tree": {"properties": {"value": {"type": "string"},
                             "children": {"type": "array", "items": {"$ref": "#/definitions/Tree"}}}}
-  })").as_object();
+  })")
+                          .as_object();
   json::object obj = json::parse(R"({
     "child": {"name": "a", "x": 1},
     "wrapped": {"name": "b", "y": 2},
@@ -86,11 +89,13 @@ TEST(UnknownFields, CompiledSchemasFollowRefsAliasesAndCycles) {
     "dangling": {"whatever": 1},
     "tags": {"t": {"name": "n", "w": 4}},
     "top": 5
-  })").as_object();
+  })")
+                         .as_object();
   skiff::api::FieldSchemas schemas(defs);
   auto unknown = pruneUnknownFields(obj, schemas, "Root");
   std::sort(unknown.begin(), unknown.end());
-  std::vector<std::string> want = {"child.x", "tags.t.w", "top", "tree.children[0].children[0].z", "wrapped.y"};
+  std::vector<std::string> want = {"child.x", "tags.t.w", "top", "tree.children[0].children[0].z",
+                                   "wrapped.y"};
   EXPECT_EQ(unknown, want);
   EXPECT_EQ(obj.at("free").at("anything").at("goes"), true);
   EXPECT_EQ(obj.at("dangling").at("whatever"), 1);
@@ -107,7 +112,10 @@ TEST(UnknownFields, OneIndexServesConcurrentWalks) {
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 50; ++i) {
-        json::object pod = json::parse(R"({"metadata":{"name":"p","x":1},"spec":{"containers":[{"name":"c","y":2}]}})").as_object();
+        json::object pod =
+            json::parse(
+                R"({"metadata":{"name":"p","x":1},"spec":{"containers":[{"name":"c","y":2}]}})")
+                .as_object();
         auto unknown = pruneUnknownFields(pod, schemas, def);
         std::sort(unknown.begin(), unknown.end());
         if (unknown != std::vector<std::string>{"metadata.x", "spec.containers[0].y"}) ++wrong;

@@ -69,25 +69,29 @@ TEST(Validation, NamespaceNamesAreDnsLabels) {
 }
 
 TEST(Validation, ServiceNamesAreDns1035Labels) {
-  auto c = validate("", "Service", R"({"metadata":{"name":"1web"},"spec":{"ports":[{"port":80}]}})");
+  auto c =
+      validate("", "Service", R"({"metadata":{"name":"1web"},"spec":{"ports":[{"port":80}]}})");
   ASSERT_NE(find(c, "metadata.name"), nullptr);
   EXPECT_NE(find(c, "metadata.name")->message.find("a DNS-1035 label"), std::string::npos);
 }
 
 TEST(Validation, RbacNamesArePathSegments) {
   EXPECT_TRUE(validate("rbac.authorization.k8s.io", "ClusterRole",
-                       R"({"metadata":{"name":"system:controller:Foo"}})").empty());
+                       R"({"metadata":{"name":"system:controller:Foo"}})")
+                  .empty());
   auto c = validate("rbac.authorization.k8s.io", "ClusterRole", R"({"metadata":{"name":"a/b"}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].message, "Invalid value: \"a/b\": may not contain '/'");
 }
 
 TEST(Validation, GenerateNameMayEndWithDash) {
-  EXPECT_TRUE(validate("", "ConfigMap", R"({"metadata":{"generateName":"cm-","name":"cm-x7k2p"}})").empty());
+  EXPECT_TRUE(validate("", "ConfigMap", R"({"metadata":{"generateName":"cm-","name":"cm-x7k2p"}})")
+                  .empty());
 }
 
 TEST(Validation, LabelKeyAndValueRules) {
-  auto c = validate("", "ConfigMap", R"({"metadata":{"name":"c","labels":{"-bad":"ok","good":"bad value"}}})");
+  auto c = validate("", "ConfigMap",
+                    R"({"metadata":{"name":"c","labels":{"-bad":"ok","good":"bad value"}}})");
   ASSERT_EQ(c.size(), 2u);
   EXPECT_EQ(c[0].field, "metadata.labels");
   EXPECT_NE(c[0].message.find("name part must consist of"), std::string::npos);
@@ -96,14 +100,16 @@ TEST(Validation, LabelKeyAndValueRules) {
 
 TEST(Validation, AnnotationsTotalSizeLimited) {
   std::string big(256 * 1024, 'x');
-  auto c = validate("", "ConfigMap", R"({"metadata":{"name":"c","annotations":{"a":")" + big + R"("}}})");
+  auto c = validate("", "ConfigMap",
+                    R"({"metadata":{"name":"c","annotations":{"a":")" + big + R"("}}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].type, "FieldValueTooLong");
   EXPECT_EQ(c[0].message, "Too long: must have at most 262144 bytes");
 }
 
 TEST(Validation, ImmutableNameOnUpdate) {
-  auto c = validate("", "ConfigMap", R"({"metadata":{"name":"b"}})", R"({"metadata":{"name":"a"}})");
+  auto c =
+      validate("", "ConfigMap", R"({"metadata":{"name":"b"}})", R"({"metadata":{"name":"a"}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].message, "Invalid value: \"b\": field is immutable");
 }
@@ -122,7 +128,8 @@ TEST(Validation, PodImageRequired) {
 }
 
 TEST(Validation, DuplicateContainerNamesAcrossInitAndMain) {
-  auto c = validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"initContainers":[{"name":"a","image":"x"}],
+  auto c = validate("", "Pod",
+                    R"({"metadata":{"name":"p"},"spec":{"initContainers":[{"name":"a","image":"x"}],
     "containers":[{"name":"a","image":"x"}]}})");
   ASSERT_NE(find(c, "spec.containers[0].name"), nullptr);
   EXPECT_EQ(find(c, "spec.containers[0].name")->type, "FieldValueDuplicate");
@@ -130,7 +137,8 @@ TEST(Validation, DuplicateContainerNamesAcrossInitAndMain) {
 }
 
 TEST(Validation, ContainerPortRangeAndProtocol) {
-  auto c = validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x",
+  auto c =
+      validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x",
     "ports":[{"containerPort":70000,"protocol":"HTTP"}]}]}})");
   ASSERT_NE(find(c, "spec.containers[0].ports[0].containerPort"), nullptr);
   EXPECT_EQ(find(c, "spec.containers[0].ports[0].containerPort")->message,
@@ -141,28 +149,41 @@ TEST(Validation, ContainerPortRangeAndProtocol) {
 }
 
 TEST(Validation, RestartPolicyEnum) {
-  auto c = validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"restartPolicy":"Sometimes","containers":[{"name":"a","image":"x"}]}})");
+  auto c = validate(
+      "", "Pod",
+      R"({"metadata":{"name":"p"},"spec":{"restartPolicy":"Sometimes","containers":[{"name":"a","image":"x"}]}})");
   ASSERT_NE(find(c, "spec.restartPolicy"), nullptr);
   EXPECT_EQ(find(c, "spec.restartPolicy")->type, "FieldValueNotSupported");
 }
 
 TEST(Validation, RequestsMustNotExceedLimits) {
-  auto c = validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x",
+  auto c =
+      validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x",
     "resources":{"requests":{"cpu":"200m"},"limits":{"cpu":"100m"}}}]}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec.containers[0].resources.requests[cpu]");
-  EXPECT_EQ(c[0].message, "Invalid value: \"200m\": must be less than or equal to cpu limit of 100m");
+  EXPECT_EQ(c[0].message,
+            "Invalid value: \"200m\": must be less than or equal to cpu limit of 100m");
 }
 
 TEST(Validation, MalformedQuantityRejected) {
-  auto c = validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x",
+  auto c =
+      validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x",
     "resources":{"limits":{"memory":"64MB"}}}]}})");
   ASSERT_NE(find(c, "spec.containers[0].resources.limits[memory]"), nullptr);
 }
 
 TEST(Validation, PodUpdateMayChangeImageOnly) {
-  EXPECT_TRUE(validate("", "Pod", R"({"metadata":{"name":"web","namespace":"default"},"spec":{"containers":[{"name":"app","image":"nginx:1.26"}]}})", kPod).empty());
-  auto c = validate("", "Pod", R"({"metadata":{"name":"web","namespace":"default"},"spec":{"containers":[{"name":"app","image":"nginx:1.25","ports":[{"containerPort":80}]}]}})", kPod);
+  EXPECT_TRUE(
+      validate(
+          "", "Pod",
+          R"({"metadata":{"name":"web","namespace":"default"},"spec":{"containers":[{"name":"app","image":"nginx:1.26"}]}})",
+          kPod)
+          .empty());
+  auto c = validate(
+      "", "Pod",
+      R"({"metadata":{"name":"web","namespace":"default"},"spec":{"containers":[{"name":"app","image":"nginx:1.25","ports":[{"containerPort":80}]}]}})",
+      kPod);
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec");
   EXPECT_EQ(c[0].type, "FieldValueForbidden");
@@ -170,15 +191,19 @@ TEST(Validation, PodUpdateMayChangeImageOnly) {
 }
 
 TEST(Validation, DeploymentSelectorMismatchRejected) {
-  auto c = validate("apps", "Deployment", deployment(R"({"matchLabels":{"app":"web"}})", R"({"app":"api"})"));
+  auto c = validate("apps", "Deployment",
+                    deployment(R"({"matchLabels":{"app":"web"}})", R"({"app":"api"})"));
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec.template.metadata.labels");
   EXPECT_EQ(c[0].message,
-            "Invalid value: map[string]string{\"app\":\"api\"}: `selector` does not match template `labels`");
+            "Invalid value: map[string]string{\"app\":\"api\"}: `selector` does not match template "
+            "`labels`");
 }
 
 TEST(Validation, DeploymentSelectorRequiredAndNonEmpty) {
-  auto missing = validate("apps", "Deployment", R"({"metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[{"name":"a","image":"x"}]}}}})");
+  auto missing = validate(
+      "apps", "Deployment",
+      R"({"metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[{"name":"a","image":"x"}]}}}})");
   ASSERT_NE(find(missing, "spec.selector"), nullptr);
   EXPECT_EQ(find(missing, "spec.selector")->type, "FieldValueRequired");
   auto empty = validate("apps", "Deployment", deployment("{}", R"({"app":"x"})"));
@@ -197,7 +222,8 @@ TEST(Validation, DeploymentTemplateRestartPolicyMustBeAlways) {
 }
 
 TEST(Validation, NegativeReplicasRejected) {
-  std::string body = R"({"metadata":{"name":"d"},"spec":{"replicas":-1,"selector":{"matchLabels":{"a":"b"}},
+  std::string body =
+      R"({"metadata":{"name":"d"},"spec":{"replicas":-1,"selector":{"matchLabels":{"a":"b"}},
     "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"a","image":"x"}]}}}})";
   auto c = validate("apps", "ReplicaSet", body);
   ASSERT_EQ(c.size(), 1u);
@@ -205,7 +231,8 @@ TEST(Validation, NegativeReplicasRejected) {
 }
 
 TEST(Validation, DeploymentSelectorImmutable) {
-  auto c = validate("apps", "Deployment", deployment(R"({"matchLabels":{"app":"v2"}})", R"({"app":"v2"})"),
+  auto c = validate("apps", "Deployment",
+                    deployment(R"({"matchLabels":{"app":"v2"}})", R"({"app":"v2"})"),
                     deployment(R"({"matchLabels":{"app":"web"}})", R"({"app":"web"})"));
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec.selector");
@@ -215,7 +242,9 @@ TEST(Validation, DeploymentSelectorImmutable) {
 }
 
 TEST(Validation, JobTemplateRestartPolicy) {
-  auto c = validate("batch", "Job", R"({"metadata":{"name":"j"},"spec":{"template":{"spec":{"containers":[{"name":"a","image":"x"}]}}}})");
+  auto c = validate(
+      "batch", "Job",
+      R"({"metadata":{"name":"j"},"spec":{"template":{"spec":{"containers":[{"name":"a","image":"x"}]}}}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec.template.spec.restartPolicy");
   EXPECT_EQ(c[0].message,
@@ -224,7 +253,8 @@ TEST(Validation, JobTemplateRestartPolicy) {
 
 TEST(Validation, CronJobNameAndSchedule) {
   std::string name(53, 'a');
-  auto c = validate("batch", "CronJob", R"({"metadata":{"name":")" + name + R"("},"spec":{"schedule":"bad",
+  auto c = validate("batch", "CronJob",
+                    R"({"metadata":{"name":")" + name + R"("},"spec":{"schedule":"bad",
     "jobTemplate":{"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"a","image":"x"}]}}}}}})");
   ASSERT_NE(find(c, "metadata.name"), nullptr);
   EXPECT_EQ(find(c, "metadata.name")->message.substr(find(c, "metadata.name")->message.size() - 34),
@@ -236,11 +266,17 @@ TEST(Validation, ServicePortsRequired) {
   auto c = validate("", "Service", R"({"metadata":{"name":"s"},"spec":{}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec.ports");
-  EXPECT_TRUE(validate("", "Service", R"({"metadata":{"name":"s"},"spec":{"type":"ExternalName","externalName":"example.com"}})").empty());
+  EXPECT_TRUE(
+      validate(
+          "", "Service",
+          R"({"metadata":{"name":"s"},"spec":{"type":"ExternalName","externalName":"example.com"}})")
+          .empty());
 }
 
 TEST(Validation, ServicePortNamesRequiredAndUnique) {
-  auto c = validate("", "Service", R"({"metadata":{"name":"s"},"spec":{"ports":[{"port":80},{"port":81,"name":"a"},{"port":82,"name":"a"}]}})");
+  auto c = validate(
+      "", "Service",
+      R"({"metadata":{"name":"s"},"spec":{"ports":[{"port":80},{"port":81,"name":"a"},{"port":82,"name":"a"}]}})");
   ASSERT_NE(find(c, "spec.ports[0].name"), nullptr);
   EXPECT_EQ(find(c, "spec.ports[0].name")->type, "FieldValueRequired");
   ASSERT_NE(find(c, "spec.ports[2].name"), nullptr);
@@ -248,7 +284,8 @@ TEST(Validation, ServicePortNamesRequiredAndUnique) {
 }
 
 TEST(Validation, ServiceTypeEnumAndPortRange) {
-  auto c = validate("", "Service", R"({"metadata":{"name":"s"},"spec":{"type":"Magic","ports":[{"port":0}]}})");
+  auto c = validate("", "Service",
+                    R"({"metadata":{"name":"s"},"spec":{"type":"Magic","ports":[{"port":0}]}})");
   ASSERT_NE(find(c, "spec.type"), nullptr);
   EXPECT_EQ(find(c, "spec.type")->message,
             "Unsupported value: \"Magic\": supported values: \"ClusterIP\", \"ExternalName\", "
@@ -257,9 +294,10 @@ TEST(Validation, ServiceTypeEnumAndPortRange) {
 }
 
 TEST(Validation, ServiceClusterIPImmutable) {
-  auto c = validate("", "Service",
-                    R"({"metadata":{"name":"s"},"spec":{"clusterIP":"10.96.0.9","clusterIPs":["10.96.0.9"],"ports":[{"port":80}]}})",
-                    R"({"metadata":{"name":"s"},"spec":{"clusterIP":"10.96.0.8","clusterIPs":["10.96.0.8"],"ports":[{"port":80}]}})");
+  auto c = validate(
+      "", "Service",
+      R"({"metadata":{"name":"s"},"spec":{"clusterIP":"10.96.0.9","clusterIPs":["10.96.0.9"],"ports":[{"port":80}]}})",
+      R"({"metadata":{"name":"s"},"spec":{"clusterIP":"10.96.0.8","clusterIPs":["10.96.0.8"],"ports":[{"port":80}]}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec.clusterIPs[0]");
   EXPECT_EQ(c[0].message, "Invalid value: []string{\"10.96.0.9\"}: may not change once set");
@@ -268,7 +306,8 @@ TEST(Validation, ServiceClusterIPImmutable) {
 TEST(Validation, ConfigMapKeysAndSize) {
   auto c = validate("", "ConfigMap", R"({"metadata":{"name":"c"},"data":{"a b":"x","..x":"y"}})");
   ASSERT_NE(find(c, "data[a b]"), nullptr);
-  EXPECT_NE(find(c, "data[a b]")->message.find("a valid config key must consist of"), std::string::npos);
+  EXPECT_NE(find(c, "data[a b]")->message.find("a valid config key must consist of"),
+            std::string::npos);
   ASSERT_NE(find(c, "data[..x]"), nullptr);
   EXPECT_EQ(find(c, "data[..x]")->message, "Invalid value: \"..x\": must not start with '..'");
   std::string big(1024 * 1024 + 1, 'x');
@@ -278,25 +317,31 @@ TEST(Validation, ConfigMapKeysAndSize) {
 }
 
 TEST(Validation, TlsSecretNeedsKeys) {
-  auto c = validate("", "Secret", R"({"metadata":{"name":"s"},"type":"kubernetes.io/tls","data":{"tls.crt":"eA=="}})");
+  auto c =
+      validate("", "Secret",
+               R"({"metadata":{"name":"s"},"type":"kubernetes.io/tls","data":{"tls.crt":"eA=="}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "data[tls.key]");
 }
 
 TEST(Validation, SecretTypeImmutable) {
-  auto c = validate("", "Secret", R"({"metadata":{"name":"s"},"type":"foo"})", R"({"metadata":{"name":"s"}})");
+  auto c = validate("", "Secret", R"({"metadata":{"name":"s"},"type":"foo"})",
+                    R"({"metadata":{"name":"s"}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].message, "Invalid value: \"foo\": field is immutable");
 }
 
 TEST(Validation, LeaseDurationPositive) {
-  auto c = validate("coordination.k8s.io", "Lease", R"({"metadata":{"name":"l"},"spec":{"leaseDurationSeconds":0}})");
+  auto c = validate("coordination.k8s.io", "Lease",
+                    R"({"metadata":{"name":"l"},"spec":{"leaseDurationSeconds":0}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec.leaseDurationSeconds");
 }
 
 TEST(Validation, NodeTaintEffect) {
-  auto c = validate("", "Node", R"({"metadata":{"name":"n1"},"spec":{"taints":[{"key":"k","effect":"Sometimes"}]}})");
+  auto c = validate(
+      "", "Node",
+      R"({"metadata":{"name":"n1"},"spec":{"taints":[{"key":"k","effect":"Sometimes"}]}})");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].field, "spec.taints[0].effect");
 }
@@ -307,7 +352,8 @@ TEST(Validation, NameHelpers) {
             "must be no more than 63 characters");
   EXPECT_TRUE(skiff::api::validateDns1123Subdomain("example.com").empty());
   EXPECT_FALSE(skiff::api::validateDns1123Subdomain("-x").empty());
-  EXPECT_EQ(skiff::api::validatePathSegmentName(".."), (std::vector<std::string>{"may not be '..'"}));
+  EXPECT_EQ(skiff::api::validatePathSegmentName(".."),
+            (std::vector<std::string>{"may not be '..'"}));
   EXPECT_TRUE(skiff::api::validateQualifiedName("example.com/My_Name").empty());
   EXPECT_EQ(skiff::api::validateQualifiedName("/x").front(), "prefix part must be non-empty");
 }

@@ -7,8 +7,8 @@
 #include <boost/json.hpp>
 
 #include "api/json_indent.h"
-#include "net/http_types.h"
 #include "common/api_error.h"
+#include "net/http_types.h"
 
 namespace skiff::apiserver {
 namespace {

@@ -17,11 +17,16 @@ class BindingTest : public testing::ResourceStoreFixture {
   void SetUp() override {
     ResourceStoreFixture::SetUp();
     RequestContext ctx;
-    resources.create(info("pods"), "default",
-                     json::parse(R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x"}]}})"), ctx);
+    resources.create(
+        info("pods"), "default",
+        json::parse(
+            R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x"}]}})"),
+        ctx);
   }
   json::object pod() { return resources.get(info("pods"), "default", "p"); }
-  int64_t revision() { return std::stoll(std::string(pod().at("metadata").at("resourceVersion").as_string())); }
+  int64_t revision() {
+    return std::stoll(std::string(pod().at("metadata").at("resourceVersion").as_string()));
+  }
   HttpResponse bind(const std::string& body) {
     RequestInfo ri{"", "v1", "default", "pods", "p", "binding", &info("pods")};
     HttpRequest req;
@@ -58,10 +63,11 @@ TEST_F(BindingTest, SetsNodeNameAndPodScheduledInOneWrite) {
 TEST_F(BindingTest, ReplacesAnUnschedulableCondition) {
   RequestContext ctx;
   json::object p = pod();
-  p["status"] = json::object{{"conditions", json::array{json::object{{"type", "PodScheduled"},
-                                                                     {"status", "False"},
-                                                                     {"reason", "Unschedulable"},
-                                                                     {"message", "0/1 nodes are available"}}}}};
+  p["status"] = json::object{
+      {"conditions", json::array{json::object{{"type", "PodScheduled"},
+                                              {"status", "False"},
+                                              {"reason", "Unschedulable"},
+                                              {"message", "0/1 nodes are available"}}}}};
   resources.update(info("pods"), "default", "p", "status", p, ctx);
   EXPECT_EQ(bind(R"({"metadata":{"name":"p"},"target":{"name":"n1"}})").status, 201);
   auto scheduled = conditions("PodScheduled");
@@ -71,7 +77,9 @@ TEST_F(BindingTest, ReplacesAnUnschedulableCondition) {
 }
 
 TEST_F(BindingTest, CopiesTheBindingsAnnotations) {
-  EXPECT_EQ(bind(R"({"metadata":{"name":"p","annotations":{"a":"b"}},"target":{"name":"n1"}})").status, 201);
+  EXPECT_EQ(
+      bind(R"({"metadata":{"name":"p","annotations":{"a":"b"}},"target":{"name":"n1"}})").status,
+      201);
   EXPECT_EQ(pod().at("metadata").at("annotations").at("a"), "b");
 }
 

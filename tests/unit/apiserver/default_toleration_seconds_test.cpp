@@ -22,12 +22,14 @@ class DefaultTolerationSecondsTest : public testing::ResourceStoreFixture {
                        R"("},"spec":{"containers":[{"name":"c","image":"x"}])" +
                        (tolerations.empty() ? "" : ",\"tolerations\":" + tolerations) + "}}";
     RequestContext ctx;
-    auto pod = resources.create(*registry.find("", "v1", "pods"), "default", json::parse(body).as_object(), ctx);
+    auto pod = resources.create(*registry.find("", "v1", "pods"), "default",
+                                json::parse(body).as_object(), ctx);
     return pod->at("spec").at("tolerations").as_array();
   }
   static const json::object* find(const json::array& tols, const std::string& key) {
     for (const auto& t : tols)
-      if (t.as_object().contains("key") && t.as_object().at("key").as_string() == key) return &t.as_object();
+      if (t.as_object().contains("key") && t.as_object().at("key").as_string() == key)
+        return &t.as_object();
     return nullptr;
   }
 };
@@ -46,7 +48,8 @@ TEST_F(DefaultTolerationSecondsTest, AddsBothTolerationsWithConfiguredSeconds) {
 
 TEST_F(DefaultTolerationSecondsTest, KeepsAnExistingTolerationForTheTaint) {
   auto tols = createWith(
-      "own", R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":5},
+      "own",
+      R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":5},
                  {"key":"other","operator":"Exists","effect":"NoSchedule"}])");
   ASSERT_EQ(tols.size(), 3u);
   EXPECT_EQ(find(tols, "node.kubernetes.io/unreachable")->at("tolerationSeconds").as_int64(), 5);
@@ -55,14 +58,17 @@ TEST_F(DefaultTolerationSecondsTest, KeepsAnExistingTolerationForTheTaint) {
 
 TEST_F(DefaultTolerationSecondsTest, EmptyEffectOrKeyCoversTheTaints) {
   // No effect = every effect: covers unreachable, not not-ready.
-  auto tols = createWith("noeffect", R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists"}])");
+  auto tols =
+      createWith("noeffect", R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists"}])");
   EXPECT_EQ(tols.size(), 2u);
   EXPECT_FALSE(find(tols, "node.kubernetes.io/unreachable")->contains("tolerationSeconds"));
   // No key with Exists = tolerates everything: nothing added.
   tols = createWith("all", R"([{"operator":"Exists"}])");
   EXPECT_EQ(tols.size(), 1u);
   // A NoSchedule toleration for the key does not cover NoExecute.
-  tols = createWith("nosched", R"([{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoSchedule"}])");
+  tols = createWith(
+      "nosched",
+      R"([{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoSchedule"}])");
   EXPECT_EQ(tols.size(), 3u);
 }
 

@@ -19,21 +19,27 @@ AggregatedVersion wardle(bool fetched, bool fresh) {
   v.priority = {1000, 15};
   v.fetched = fetched;
   v.fresh = fresh;
-  v.resources = json::parse(R"([{"name":"flunders","singularName":"flunder","namespaced":true,"kind":"Flunder","verbs":["get","list"],"shortNames":["fl"]},
+  v.resources =
+      json::parse(
+          R"([{"name":"flunders","singularName":"flunder","namespaced":true,"kind":"Flunder","verbs":["get","list"],"shortNames":["fl"]},
                                 {"name":"flunders/status","singularName":"","namespaced":true,"kind":"Flunder","verbs":["get"]},
                                 {"name":"orphans/scale","singularName":"","namespaced":false,"kind":"Scale","group":"autoscaling","version":"v1","verbs":["get"]}])")
-                    .as_array();
+          .as_array();
   return v;
 }
 }  // namespace
 
 TEST(DiscoveryNegotiation, KubectlAcceptHeaders) {
   // kubectl 1.30+.
-  EXPECT_EQ(negotiateDiscovery("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
-                               "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"),
+  EXPECT_EQ(negotiateDiscovery(
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+                "application/"
+                "json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"),
             DiscoveryFormat::AggregatedV2);
   // kubectl 1.27-1.29.
-  EXPECT_EQ(negotiateDiscovery("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"),
+  EXPECT_EQ(negotiateDiscovery(
+                "application/"
+                "json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"),
             DiscoveryFormat::AggregatedV2Beta1);
   EXPECT_EQ(negotiateDiscovery("application/json"), DiscoveryFormat::Legacy);
   EXPECT_EQ(negotiateDiscovery(""), DiscoveryFormat::Legacy);
@@ -42,18 +48,29 @@ TEST(DiscoveryNegotiation, KubectlAcceptHeaders) {
 
 TEST(DiscoveryNegotiation, OrderAndRejectedClauses) {
   // A more specific clause wins over a plain one listed first; q decides before that.
-  EXPECT_EQ(negotiateDiscovery("application/json, application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"),
+  EXPECT_EQ(negotiateDiscovery(
+                "application/json, "
+                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"),
             DiscoveryFormat::AggregatedV2Beta1);
-  EXPECT_EQ(negotiateDiscovery("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;q=0.2, "
-                               "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList;q=0.9"),
+  EXPECT_EQ(negotiateDiscovery(
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;q=0.2, "
+                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList;q=0.9"),
             DiscoveryFormat::AggregatedV2Beta1);
   // Unknown version, other kind, other group, protobuf (not offered here): not acceptable.
-  EXPECT_EQ(negotiateDiscovery("application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList"), DiscoveryFormat::Legacy);
-  EXPECT_EQ(negotiateDiscovery("application/json;as=Table;v=v1;g=meta.k8s.io"), DiscoveryFormat::Legacy);
-  EXPECT_EQ(negotiateDiscovery("application/json;g=example.com;v=v2;as=APIGroupDiscoveryList"), DiscoveryFormat::Legacy);
-  EXPECT_EQ(negotiateDiscovery("application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"),
+  EXPECT_EQ(
+      negotiateDiscovery("application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList"),
+      DiscoveryFormat::Legacy);
+  EXPECT_EQ(negotiateDiscovery("application/json;as=Table;v=v1;g=meta.k8s.io"),
             DiscoveryFormat::Legacy);
-  EXPECT_EQ(negotiateDiscovery("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;q=0"), DiscoveryFormat::Legacy);
+  EXPECT_EQ(negotiateDiscovery("application/json;g=example.com;v=v2;as=APIGroupDiscoveryList"),
+            DiscoveryFormat::Legacy);
+  EXPECT_EQ(negotiateDiscovery(
+                "application/"
+                "vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"),
+            DiscoveryFormat::Legacy);
+  EXPECT_EQ(negotiateDiscovery(
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;q=0"),
+            DiscoveryFormat::Legacy);
   EXPECT_EQ(aggregatedDiscoveryContentType(DiscoveryFormat::AggregatedV2Beta1),
             "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList");
 }
@@ -86,7 +103,8 @@ TEST(Discovery, AggregatedVersionsJoinTheDocuments) {
   EXPECT_EQ(groups.back().at("name").as_string(), "wardle.example.com");  // priority 1000: last
   auto group = apiGroup(registry(), "wardle.example.com", extra);
   ASSERT_TRUE(group);
-  EXPECT_EQ(group->at("preferredVersion").at("groupVersion").as_string(), "wardle.example.com/v1alpha1");
+  EXPECT_EQ(group->at("preferredVersion").at("groupVersion").as_string(),
+            "wardle.example.com/v1alpha1");
 
   auto doc = aggregatedDiscovery(registry(), false, DiscoveryFormat::AggregatedV2, extra);
   const auto& last = doc.at("items").as_array().back().as_object();
@@ -103,7 +121,9 @@ TEST(Discovery, AggregatedVersionsJoinTheDocuments) {
   // A subresource without its parent gets a made-up parent.
   EXPECT_EQ(resources[1].at("resource").as_string(), "orphans");
   EXPECT_EQ(resources[1].at("scope").as_string(), "Cluster");
-  EXPECT_EQ(resources[1].at("subresources").as_array()[0].at("responseKind").at("group").as_string(), "autoscaling");
+  EXPECT_EQ(
+      resources[1].at("subresources").as_array()[0].at("responseKind").at("group").as_string(),
+      "autoscaling");
 }
 
 TEST(Discovery, StaleAndUnfetchedVersions) {

@@ -19,21 +19,25 @@ class EvictionTest : public testing::ResourceStoreFixture {
   // A pod labelled app=web in `phase`, Ready as given, bound to a node.
   void pod(const std::string& name, const std::string& phase, bool ready) {
     RequestContext ctx;
-    resources.create(info("pods"), "default",
-                     json::parse(R"({"metadata":{"name":")" + name +
-                                 R"(","labels":{"app":"web"}},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"x"}]}})"),
-                     ctx);
+    resources.create(
+        info("pods"), "default",
+        json::parse(
+            R"({"metadata":{"name":")" + name +
+            R"(","labels":{"app":"web"}},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"x"}]}})"),
+        ctx);
     json::object p = resources.get(info("pods"), "default", name);
     p["status"] = json::object{
         {"phase", phase},
-        {"conditions", json::array{json::object{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}};
+        {"conditions",
+         json::array{json::object{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}};
     resources.update(info("pods"), "default", name, "status", p, ctx);
   }
   // A budget over app=web with the given status (observedGeneration current unless told).
-  void pdb(const std::string& name, int64_t allowed, int64_t current, int64_t desired, int64_t observed = 1,
-           const std::string& policy = "") {
+  void pdb(const std::string& name, int64_t allowed, int64_t current, int64_t desired,
+           int64_t observed = 1, const std::string& policy = "") {
     RequestContext ctx;
-    json::object spec{{"minAvailable", desired}, {"selector", json::object{{"matchLabels", json::object{{"app", "web"}}}}}};
+    json::object spec{{"minAvailable", desired},
+                      {"selector", json::object{{"matchLabels", json::object{{"app", "web"}}}}}};
     if (!policy.empty()) spec["unhealthyPodEvictionPolicy"] = policy;
     resources.create(pdbInfo(), "default",
                      json::object{{"apiVersion", "policy/v1"},
@@ -42,23 +46,29 @@ class EvictionTest : public testing::ResourceStoreFixture {
                                   {"spec", spec}},
                      ctx);
     json::object p = resources.get(pdbInfo(), "default", name);
-    p["status"] = json::object{{"disruptionsAllowed", allowed}, {"currentHealthy", current},
-                               {"desiredHealthy", desired}, {"expectedPods", current},
+    p["status"] = json::object{{"disruptionsAllowed", allowed},
+                               {"currentHealthy", current},
+                               {"desiredHealthy", desired},
+                               {"expectedPods", current},
                                {"observedGeneration", observed}};
     resources.update(pdbInfo(), "default", name, "status", p, ctx);
   }
   const api::ResourceInfo& pdbInfo() { return info("poddisruptionbudgets", "policy"); }
   EvictionOutcome evict(const std::string& name, const std::string& extra = "") {
     RequestContext ctx;
-    return evictPod(resources, "default", name,
-                    json::parse(R"({"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":")" + name + "\"}" +
-                                extra + "}"),
-                    ctx);
+    return evictPod(
+        resources, "default", name,
+        json::parse(R"({"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":")" + name +
+                    "\"}" + extra + "}"),
+        ctx);
   }
   // The pod as stored: terminating (deletionTimestamp) counts as evicted here.
   bool evicted(const std::string& name) {
     try {
-      return resources.get(info("pods"), "default", name).at("metadata").as_object().contains("deletionTimestamp");
+      return resources.get(info("pods"), "default", name)
+          .at("metadata")
+          .as_object()
+          .contains("deletionTimestamp");
     } catch (const ApiError& e) {
       return e.code() == 404;
     }
@@ -66,7 +76,6 @@ class EvictionTest : public testing::ResourceStoreFixture {
   json::object pdbStatus(const std::string& name) {
     return resources.get(pdbInfo(), "default", name).at("status").as_object();
   }
-
 };
 
 TEST_F(EvictionTest, WithoutBudgetThePodIsDeleted) {
@@ -93,7 +102,8 @@ TEST_F(EvictionTest, ExhaustedBudgetRefusesWith429AndCause) {
     EXPECT_STREQ(e.what(), "Cannot evict pod as it would violate the pod's disruption budget.");
     ASSERT_EQ(e.causes.size(), 1u);
     EXPECT_EQ(e.causes[0].type, "DisruptionBudget");
-    EXPECT_EQ(e.causes[0].message, "The disruption budget budget needs 2 healthy pods and has 2 currently");
+    EXPECT_EQ(e.causes[0].message,
+              "The disruption budget budget needs 2 healthy pods and has 2 currently");
   }
   EXPECT_FALSE(evicted("a"));
 }
@@ -165,13 +175,15 @@ TEST_F(EvictionTest, StaleBudgetAndSeveralBudgets) {
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), 429);
     ASSERT_EQ(e.causes.size(), 1u);
-    EXPECT_EQ(e.causes[0].message, "The disruption budget stale is still being processed by the server.");
+    EXPECT_EQ(e.causes[0].message,
+              "The disruption budget stale is still being processed by the server.");
   }
   pdb("second", 5, 5, 1);
   auto out = evict("a");
   EXPECT_EQ(out.code, 500);
   EXPECT_EQ(out.status.at("message"),
-            "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource does "
+            "not support.");
   EXPECT_FALSE(evicted("a"));
 }
 

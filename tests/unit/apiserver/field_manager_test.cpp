@@ -28,11 +28,13 @@ class FieldManagerTest : public skiff::apiserver::testing::ResourceStoreFixture 
   }
 
   static std::string config(int replicas, const std::string& extraLabel = "") {
-    return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\n" +
+    return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: "
+           "web\n" +
            (extraLabel.empty() ? std::string() : "    " + extraLabel + "\n") +
            "spec:\n  replicas: " + std::to_string(replicas) +
            "\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n"
-           "      labels: {app: web}\n    spec:\n      containers:\n      - name: c\n        image: busybox\n";
+           "      labels: {app: web}\n    spec:\n      containers:\n      - name: c\n        "
+           "image: busybox\n";
   }
 
   static const json::array& managed(const json::object& obj) {
@@ -58,10 +60,12 @@ TEST(FieldManagerName, UserAgentPrefix) {
 TEST_F(FieldManagerTest, CreateRecordsAnUpdateEntryAndUpdatesMoveOwnership) {
   RequestContext ctx;
   ctx.fieldManager = "creator";
-  ObjectPtr created = resources.create(deployments(), "default", json::parse(R"({"apiVersion":"apps/v1",
+  ObjectPtr created =
+      resources.create(deployments(), "default", json::parse(R"({"apiVersion":"apps/v1",
       "kind":"Deployment","metadata":{"name":"web","labels":{"app":"web"}},"spec":{"replicas":1,
       "selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},
-      "spec":{"containers":[{"name":"c","image":"busybox"}]}}}})"), ctx);
+      "spec":{"containers":[{"name":"c","image":"busybox"}]}}}})"),
+                       ctx);
   ASSERT_EQ(managed(*created).size(), 1u);
   const json::object& entry = managed(*created)[0].as_object();
   EXPECT_EQ(entry.at("manager"), "creator");
@@ -73,17 +77,18 @@ TEST_F(FieldManagerTest, CreateRecordsAnUpdateEntryAndUpdatesMoveOwnership) {
   RequestContext scaler;
   scaler.fieldManager = "scaler";
   bool wasCreated = false;
-  ObjectPtr scaled = resources.patch(deployments(), "default", "web", "",
-                                     "application/merge-patch+json", R"({"spec":{"replicas":5}})",
-                                     scaler, wasCreated);
+  ObjectPtr scaled =
+      resources.patch(deployments(), "default", "web", "", "application/merge-patch+json",
+                      R"({"spec":{"replicas":5}})", scaler, wasCreated);
   EXPECT_EQ(fieldsOf(*scaled, "scaler"), R"({"f:spec":{"f:replicas":{}}})");
   EXPECT_EQ(fieldsOf(*scaled, "creator").find("f:replicas"), std::string::npos);
 
   // A write that changes nothing keeps the object (and its managedFields) as they are.
-  ObjectPtr again = resources.patch(deployments(), "default", "web", "",
-                                    "application/merge-patch+json", R"({"spec":{"replicas":5}})",
-                                    scaler, wasCreated);
-  EXPECT_EQ(again->at("metadata").at("resourceVersion"), scaled->at("metadata").at("resourceVersion"));
+  ObjectPtr again =
+      resources.patch(deployments(), "default", "web", "", "application/merge-patch+json",
+                      R"({"spec":{"replicas":5}})", scaler, wasCreated);
+  EXPECT_EQ(again->at("metadata").at("resourceVersion"),
+            scaled->at("metadata").at("resourceVersion"));
 }
 
 TEST_F(FieldManagerTest, ClientsMayClearButNotCorruptManagedFields) {
@@ -91,15 +96,17 @@ TEST_F(FieldManagerTest, ClientsMayClearButNotCorruptManagedFields) {
   ctx.fieldManager = "m";
   resources.create(deployments(), "default", json::parse(R"({"apiVersion":"apps/v1",
       "kind":"Deployment","metadata":{"name":"web"},"spec":{"selector":{"matchLabels":{"a":"b"}},
-      "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}})"), ctx);
+      "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}})"),
+                   ctx);
   bool created = false;
-  ObjectPtr kept = resources.patch(deployments(), "default", "web", "", "application/merge-patch+json",
-                                   R"({"metadata":{"managedFields":[{"operation":"Bogus"}],"labels":{"x":"y"}}})",
-                                   ctx, created);
+  ObjectPtr kept = resources.patch(
+      deployments(), "default", "web", "", "application/merge-patch+json",
+      R"({"metadata":{"managedFields":[{"operation":"Bogus"}],"labels":{"x":"y"}}})", ctx, created);
   EXPECT_EQ(managed(*kept).size(), 1u);
   EXPECT_NE(fieldsOf(*kept, "m").find("f:x"), std::string::npos);
-  ObjectPtr cleared = resources.patch(deployments(), "default", "web", "", "application/merge-patch+json",
-                                      R"({"metadata":{"managedFields":[{}]}})", ctx, created);
+  ObjectPtr cleared =
+      resources.patch(deployments(), "default", "web", "", "application/merge-patch+json",
+                      R"({"metadata":{"managedFields":[{}]}})", ctx, created);
   EXPECT_FALSE(cleared->at("metadata").as_object().contains("managedFields"));
 }
 
@@ -111,7 +118,8 @@ TEST_F(FieldManagerTest, ApplyConflictsNameTheOwnerUnlessForced) {
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), 409);
     EXPECT_EQ(e.reason(), "Conflict");
-    EXPECT_EQ(std::string(e.what()), "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas");
+    EXPECT_EQ(std::string(e.what()),
+              "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas");
     ASSERT_EQ(e.causes.size(), 1u);
     EXPECT_EQ(e.causes[0].type, "FieldManagerConflict");
     EXPECT_EQ(e.causes[0].message, "conflict with \"a\"");
@@ -152,7 +160,8 @@ TEST_F(FieldManagerTest, DroppingAFieldFromTheConfigurationRemovesIt) {
   EXPECT_FALSE(after->at("metadata").at("labels").as_object().contains("tier"));
   // Unless another manager owns it too.
   apply("a", config(2, "tier: x"));
-  apply("b", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    tier: x\n");
+  apply("b",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    tier: x\n");
   ObjectPtr kept = apply("a", config(2));
   EXPECT_EQ(kept->at("metadata").at("labels").at("tier"), "x");
 }
@@ -166,7 +175,8 @@ TEST_F(FieldManagerTest, ApplyRefusesAnotherKindAndManagedFields) {
     EXPECT_EQ(std::string(e.what()), "invalid object type: /v1, Kind=Pod");
   }
   try {
-    apply("a", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  managedFields: []\n");
+    apply("a",
+          "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  managedFields: []\n");
     FAIL();
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), 400);
@@ -181,8 +191,10 @@ TEST_F(FieldManagerTest, KubectlTakesOverFieldsOfItsLastClientSideApply) {
   resources.create(cms, "default", json::parse(R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"c","annotations":{"kubectl.kubernetes.io/last-applied-configuration":
       "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"1\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}\n"}},
-      "data":{"a":"1"}})"), csa);
-  const std::string config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"2\"\n";
+      "data":{"a":"1"}})"),
+                   csa);
+  const std::string config =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"2\"\n";
   auto applyAs = [&](const std::string& manager) {
     RequestContext ctx;
     ctx.fieldManager = manager;
@@ -194,7 +206,9 @@ TEST_F(FieldManagerTest, KubectlTakesOverFieldsOfItsLastClientSideApply) {
   EXPECT_EQ(taken->at("data").at("a"), "2");
   EXPECT_EQ(fieldsOf(*taken, "kubectl"), R"({"f:data":{"f:a":{}}})");
   // The annotation follows what kubectl applied, so a later client-side apply diffs right.
-  const std::string annotation(
-      taken->at("metadata").at("annotations").at("kubectl.kubernetes.io/last-applied-configuration").as_string());
+  const std::string annotation(taken->at("metadata")
+                                   .at("annotations")
+                                   .at("kubectl.kubernetes.io/last-applied-configuration")
+                                   .as_string());
   EXPECT_NE(annotation.find(R"("a":"2")"), std::string::npos);
 }

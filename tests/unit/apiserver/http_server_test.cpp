@@ -1,6 +1,8 @@
 // HttpServer's event loops: requests HttpServerOptions::mayBlock picks run on the blocking
 // pool, so one waiting handler does not stall the other connections of its loop, and what
 // such a handler throws still becomes the answer.
+#include "net/http_server.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
@@ -13,7 +15,6 @@
 #include <string>
 #include <thread>
 
-#include "net/http_server.h"
 #include "common/api_error.h"
 
 namespace skiff::apiserver {

@@ -23,11 +23,11 @@
 #include <thread>
 #include <vector>
 
-#include "unit/apiserver/net_test_util.h"
-#include "net/http_server.h"
-#include "net/http_upgrade_client.h"
 #include "common/log.h"
 #include "common/pki.h"
+#include "net/http_server.h"
+#include "net/http_upgrade_client.h"
+#include "unit/apiserver/net_test_util.h"
 
 namespace skiff::apiserver {
 namespace {

@@ -33,7 +33,9 @@ inline std::string readExactly(UpgradedConnection& c, size_t n) {
   return out;
 }
 
-inline void writeString(UpgradedConnection& c, const std::string& s) { c.write(s.data(), s.size()); }
+inline void writeString(UpgradedConnection& c, const std::string& s) {
+  c.write(s.data(), s.size());
+}
 
 // A port on 127.0.0.1 nothing listens on.
 inline int closedPort() {

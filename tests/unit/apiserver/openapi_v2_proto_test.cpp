@@ -20,8 +20,10 @@ std::multimap<std::uint32_t, std::string_view> fields(std::string_view msg) {
     std::uint32_t n;
     int wt;
     r.tag(n, wt);
-    if (wt == skiff::api::protobuf::kLengthDelimited) out.emplace(n, r.lengthDelimited());
-    else r.skip(wt);
+    if (wt == skiff::api::protobuf::kLengthDelimited)
+      out.emplace(n, r.lengthDelimited());
+    else
+      r.skip(wt);
   }
   return out;
 }

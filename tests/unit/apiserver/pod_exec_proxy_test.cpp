@@ -22,25 +22,25 @@
 #include <mutex>
 #include <thread>
 
-#include "unit/apiserver/net_test_util.h"
 #include "apiserver/admission.h"
 #include "apiserver/api_server.h"
-#include "net/http_server.h"
-#include "net/http_upgrade_client.h"
 #include "apiserver/kubelet_proxy.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "common/pki.h"
+#include "net/http_server.h"
+#include "net/http_upgrade_client.h"
 #include "storage/store.h"
+#include "unit/apiserver/net_test_util.h"
 
 namespace skiff::apiserver {
 namespace {
+using test::closedPort;
 using test::readAll;
 using test::readExactly;
 using test::writeString;
-using test::closedPort;
 
 namespace fs = std::filesystem;
 namespace json = boost::json;

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include "unit/apiserver/net_test_util.h"
 #include "apiserver/admission.h"
 #include "apiserver/api_server.h"
 #include "apiserver/kubelet_proxy.h"
@@ -20,6 +19,7 @@
 #include "common/api_error.h"
 #include "common/log.h"
 #include "storage/store.h"
+#include "unit/apiserver/net_test_util.h"
 
 namespace skiff::apiserver {
 namespace {

@@ -48,18 +48,20 @@ TEST(RequestInfo, NonResourcePathsAreNotParsed) {
   EXPECT_FALSE(parseResourcePath("/healthz", registry));
 }
 
-
 TEST(RequestInfo, KubeletCallsAndListsRunOffTheEventLoop) {
-  for (const char* target : {"/api/v1/namespaces/ns/pods/p/log?follow=true", "/api/v1/namespaces/ns/pods/p/exec",
-                             "/api/v1/namespaces/ns/pods/p/attach", "/api/v1/namespaces/ns/pods/p/portforward",
-                             "/api/v1/nodes/n1/proxy/stats/summary", "/api/v1/pods", "/api/v1/namespaces/ns/pods?limit=500",
-                             "/apis/apps/v1/deployments", "/api/v1/namespaces"})
+  for (const char* target :
+       {"/api/v1/namespaces/ns/pods/p/log?follow=true", "/api/v1/namespaces/ns/pods/p/exec",
+        "/api/v1/namespaces/ns/pods/p/attach", "/api/v1/namespaces/ns/pods/p/portforward",
+        "/api/v1/nodes/n1/proxy/stats/summary", "/api/v1/pods",
+        "/api/v1/namespaces/ns/pods?limit=500", "/apis/apps/v1/deployments", "/api/v1/namespaces"})
     EXPECT_TRUE(runsOffTheEventLoop(makeRequest("GET", target), registry)) << target;
-  for (const char* target : {"/api/v1/namespaces/ns/pods/p", "/api/v1/namespaces/ns/pods/p/status",
-                             "/api/v1/pods?watch=true", "/api/v1/namespaces/ns", "/healthz", "/api/v1"})
+  for (const char* target :
+       {"/api/v1/namespaces/ns/pods/p", "/api/v1/namespaces/ns/pods/p/status",
+        "/api/v1/pods?watch=true", "/api/v1/namespaces/ns", "/healthz", "/api/v1"})
     EXPECT_FALSE(runsOffTheEventLoop(makeRequest("GET", target), registry)) << target;
   EXPECT_FALSE(runsOffTheEventLoop(makeRequest("POST", "/api/v1/namespaces/ns/pods"), registry));
-  EXPECT_FALSE(runsOffTheEventLoop(makeRequest("POST", "/api/v1/namespaces/ns/pods/p/binding"), registry));
+  EXPECT_FALSE(
+      runsOffTheEventLoop(makeRequest("POST", "/api/v1/namespaces/ns/pods/p/binding"), registry));
 }
 
 }  // namespace

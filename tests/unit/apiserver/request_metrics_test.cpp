@@ -12,7 +12,6 @@ namespace {
 
 using skiff::testing::sampleValue;
 
-
 RequestMetrics::Labels classify(const std::string& method, const std::string& target,
                                 const std::string& contentType = "") {
   auto req = makeRequest(method, target);
@@ -69,10 +68,11 @@ TEST(RequestMetrics, VerbsAndScopesAreUpstreams) {
   EXPECT_EQ(classify("GET", "/api/v1/namespaces/default/nosuchthings").verb, "");
 }
 
-std::string totalSeries(const std::string& code, const std::string& resource, const std::string& verb,
-                        const std::string& scope) {
-  return "apiserver_request_total{code=\"" + code + "\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"" +
-         resource + "\",scope=\"" + scope + "\",subresource=\"\",verb=\"" + verb + "\",version=\"v1\"}";
+std::string totalSeries(const std::string& code, const std::string& resource,
+                        const std::string& verb, const std::string& scope) {
+  return "apiserver_request_total{code=\"" + code +
+         "\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"" + resource +
+         "\",scope=\"" + scope + "\",subresource=\"\",verb=\"" + verb + "\",version=\"v1\"}";
 }
 
 TEST(RequestMetrics, CountsCodesDurationsAndInflight) {
@@ -83,13 +83,17 @@ TEST(RequestMetrics, CountsCodesDurationsAndInflight) {
     auto req = makeRequest("GET", "/api/v1/namespaces/default/configmaps/x");
     RequestMetrics m(req, parseResourcePath(req.path, registry));
     auto text = Metrics::global().render();
-    EXPECT_GE(sampleValue(text, "apiserver_current_inflight_requests{request_kind=\"readOnly\"}").value_or(-1), 1);
+    EXPECT_GE(sampleValue(text, "apiserver_current_inflight_requests{request_kind=\"readOnly\"}")
+                  .value_or(-1),
+              1);
     m.failed(404);
   }
   auto text = Metrics::global().render();
   EXPECT_EQ(sampleValue(text, series), before + 1);
-  EXPECT_NE(text.find("apiserver_request_duration_seconds_bucket{component=\"apiserver\",dry_run=\"\",group=\"\","
-                      "resource=\"configmaps\",scope=\"resource\",subresource=\"\",verb=\"GET\",version=\"v1\",le=\"0.005\"}"),
+  EXPECT_NE(text.find("apiserver_request_duration_seconds_bucket{component=\"apiserver\",dry_run="
+                      "\"\",group=\"\","
+                      "resource=\"configmaps\",scope=\"resource\",subresource=\"\",verb=\"GET\","
+                      "version=\"v1\",le=\"0.005\"}"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("le=\"60\"}"), std::string::npos);
@@ -115,7 +119,8 @@ class NullStream : public StreamSource {
 TEST(RequestMetrics, WatchIsLongRunningUntilItsStreamEnds) {
   auto& registry = api::ResourceRegistry::builtin();
   const std::string gauge =
-      "apiserver_longrunning_requests{component=\"apiserver\",group=\"\",resource=\"secrets\",scope=\"namespace\","
+      "apiserver_longrunning_requests{component=\"apiserver\",group=\"\",resource=\"secrets\","
+      "scope=\"namespace\","
       "subresource=\"\",verb=\"WATCH\",version=\"v1\"}";
   const auto total = totalSeries("200", "secrets", "WATCH", "namespace");
   double totalBefore = sampleValue(Metrics::global().render(), total).value_or(0);

@@ -10,7 +10,6 @@
 namespace skiff::apiserver {
 namespace {
 
-
 // The ApiError a call throws, or a failure when it throws none.
 template <class F>
 ApiError errorOf(F&& f) {
@@ -32,7 +31,8 @@ TEST(RequestOptions, BooleansAreTrueUnlessZeroOrFalseInAnyCase) {
 }
 
 TEST(RequestOptions, IntegersParseAsGoStrconv) {
-  EXPECT_EQ(int64Param(makeRequest("GET", "/x?limit=%2B5"), "limit"), 5);  // "+" in a query is a space
+  EXPECT_EQ(int64Param(makeRequest("GET", "/x?limit=%2B5"), "limit"),
+            5);  // "+" in a query is a space
   EXPECT_EQ(int64Param(makeRequest("GET", "/x?limit=-5"), "limit"), -5);
   EXPECT_EQ(int64Param(makeRequest("GET", "/x"), "limit"), std::nullopt);
   EXPECT_STREQ(errorOf([] { int64Param(makeRequest("GET", "/x?limit="), "limit"); }).what(),
@@ -41,14 +41,17 @@ TEST(RequestOptions, IntegersParseAsGoStrconv) {
   EXPECT_EQ(bad.code(), 400);
   EXPECT_EQ(bad.reason(), "BadRequest");
   EXPECT_STREQ(bad.what(), "strconv.ParseInt: parsing \"abc\": invalid syntax");
-  auto range = errorOf([] { int64Param(makeRequest("GET", "/x?limit=99999999999999999999"), "limit"); });
-  EXPECT_STREQ(range.what(), "strconv.ParseInt: parsing \"99999999999999999999\": value out of range");
+  auto range =
+      errorOf([] { int64Param(makeRequest("GET", "/x?limit=99999999999999999999"), "limit"); });
+  EXPECT_STREQ(range.what(),
+               "strconv.ParseInt: parsing \"99999999999999999999\": value out of range");
   EXPECT_EQ(errorOf([] { int64Param(makeRequest("GET", "/x?limit=1.5"), "limit"); }).code(), 400);
   EXPECT_EQ(errorOf([] { int64Param(makeRequest("GET", "/x?limit=%2B-1"), "limit"); }).code(), 400);
 }
 
 TEST(RequestOptions, ListRefusesResourceVersionMatchWithoutResourceVersion) {
-  auto e = errorOf([] { listOptionsFrom(makeRequest("GET", "/api/v1/pods?resourceVersionMatch=Exact")); });
+  auto e = errorOf(
+      [] { listOptionsFrom(makeRequest("GET", "/api/v1/pods?resourceVersionMatch=Exact")); });
   EXPECT_EQ(e.code(), 422);
   EXPECT_STREQ(e.what(),
                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: "
@@ -60,63 +63,85 @@ TEST(RequestOptions, ListRefusesResourceVersionMatchWithoutResourceVersion) {
 
 TEST(RequestOptions, ListRefusesUnknownMatchAndExactZero) {
   auto unknown = errorOf([] {
-    listOptionsFrom(makeRequest("GET", "/api/v1/pods?resourceVersion=5&resourceVersionMatch=Newest"));
+    listOptionsFrom(
+        makeRequest("GET", "/api/v1/pods?resourceVersion=5&resourceVersionMatch=Newest"));
   });
   EXPECT_STREQ(unknown.what(),
                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Unsupported value: "
                "\"Newest\": supported values: \"Exact\", \"NotOlderThan\", \"\"");
   auto zero = errorOf([] {
-    listOptionsFrom(makeRequest("GET", "/api/v1/pods?resourceVersion=0&resourceVersionMatch=Exact"));
+    listOptionsFrom(
+        makeRequest("GET", "/api/v1/pods?resourceVersion=0&resourceVersionMatch=Exact"));
   });
   EXPECT_EQ(zero.code(), 422);
-  auto opts = listOptionsFrom(
-      makeRequest("GET", "/api/v1/pods?resourceVersion=7&resourceVersionMatch=NotOlderThan&limit=2"));
+  auto opts = listOptionsFrom(makeRequest(
+      "GET", "/api/v1/pods?resourceVersion=7&resourceVersionMatch=NotOlderThan&limit=2"));
   EXPECT_EQ(opts.limit, 2);
   EXPECT_EQ(opts.resourceVersion, "7");
 }
 
 TEST(RequestOptions, ListRefusesSendInitialEvents) {
-  auto e = errorOf([] { listOptionsFrom(makeRequest("GET", "/api/v1/pods?sendInitialEvents=true")); });
-  EXPECT_STREQ(e.what(), "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: "
-                         "sendInitialEvents is forbidden for list");
+  auto e =
+      errorOf([] { listOptionsFrom(makeRequest("GET", "/api/v1/pods?sendInitialEvents=true")); });
+  EXPECT_STREQ(e.what(),
+               "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: "
+               "sendInitialEvents is forbidden for list");
 }
 
 TEST(RequestOptions, WatchNeedsNotOlderThanWithInitialEvents) {
-  auto e = errorOf([] { watchOptionsFrom(makeRequest("GET", "/api/v1/pods?watch=1&sendInitialEvents=true")); });
+  auto e = errorOf(
+      [] { watchOptionsFrom(makeRequest("GET", "/api/v1/pods?watch=1&sendInitialEvents=true")); });
   EXPECT_EQ(e.code(), 422);
-  EXPECT_NE(std::string(e.what()).find("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"),
+  EXPECT_NE(std::string(e.what()).find(
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"),
             std::string::npos);
   auto w = watchOptionsFrom(makeRequest(
-      "GET", "/api/v1/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=9"));
+      "GET",
+      "/api/v1/"
+      "pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=9"));
   EXPECT_TRUE(w.sendInitialEvents);
   EXPECT_EQ(w.timeoutSeconds, 9);
-  EXPECT_EQ(errorOf([] { watchOptionsFrom(makeRequest("GET", "/api/v1/pods?watch=1&timeoutSeconds=x")); }).code(), 400);
+  EXPECT_EQ(errorOf([] {
+              watchOptionsFrom(makeRequest("GET", "/api/v1/pods?watch=1&timeoutSeconds=x"));
+            }).code(),
+            400);
 }
 
 TEST(RequestOptions, DryRunAcceptsOnlyAll) {
-  EXPECT_TRUE(requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods?dryRun=All")).dryRun);
+  EXPECT_TRUE(
+      requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods?dryRun=All")).dryRun);
   EXPECT_FALSE(requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods")).dryRun);
-  auto e = errorOf([] { requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods?dryRun=Some")); });
+  auto e = errorOf(
+      [] { requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods?dryRun=Some")); });
   EXPECT_EQ(e.code(), 422);
-  EXPECT_STREQ(e.what(), "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: "
-                         "[]string{\"Some\"}: supported values: \"All\"");
-  auto put = errorOf([] { requestContextFrom(makeRequest("PUT", "/api/v1/namespaces/a/pods/p?dryRun=x")); });
+  EXPECT_STREQ(e.what(),
+               "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: "
+               "[]string{\"Some\"}: supported values: \"All\"");
+  auto put = errorOf(
+      [] { requestContextFrom(makeRequest("PUT", "/api/v1/namespaces/a/pods/p?dryRun=x")); });
   EXPECT_EQ(put.toStatus().at("details").at("kind"), "UpdateOptions");
 }
 
 TEST(RequestOptions, FieldValidationAndFieldManagerAreChecked) {
-  auto ctx = requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods?fieldValidation=Strict&fieldManager=me"));
+  auto ctx = requestContextFrom(
+      makeRequest("POST", "/api/v1/namespaces/a/pods?fieldValidation=Strict&fieldManager=me"));
   EXPECT_EQ(ctx.fieldValidation, "Strict");
   EXPECT_EQ(ctx.fieldManager, "me");
-  EXPECT_EQ(requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods")).fieldValidation, "Warn");
-  auto bad = errorOf([] { requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods?fieldValidation=Loose")); });
-  EXPECT_STREQ(bad.what(), "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported "
-                           "value: \"Loose\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
-  auto longName = errorOf([] {
-    requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods?fieldManager=" + std::string(129, 'm')));
+  EXPECT_EQ(requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods")).fieldValidation,
+            "Warn");
+  auto bad = errorOf([] {
+    requestContextFrom(makeRequest("POST", "/api/v1/namespaces/a/pods?fieldValidation=Loose"));
   });
-  EXPECT_STREQ(longName.what(), "CreateOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: "
-                                "may not be more than 128 bytes");
+  EXPECT_STREQ(bad.what(),
+               "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported "
+               "value: \"Loose\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
+  auto longName = errorOf([] {
+    requestContextFrom(
+        makeRequest("POST", "/api/v1/namespaces/a/pods?fieldManager=" + std::string(129, 'm')));
+  });
+  EXPECT_STREQ(longName.what(),
+               "CreateOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: "
+               "may not be more than 128 bytes");
   // A GET carries no write options, so nothing is validated.
   EXPECT_NO_THROW(requestContextFrom(makeRequest("GET", "/api/v1/pods?fieldValidation=Loose")));
 }
@@ -125,13 +150,15 @@ TEST(RequestOptions, ApplyPatchNeedsAFieldManagerAndOthersRefuseForce) {
   auto apply = makeRequest("PATCH", "/api/v1/namespaces/a/configmaps/c");
   apply.headers["content-type"] = "application/apply-patch+yaml";
   auto e = errorOf([&] { requestContextFrom(apply); });
-  EXPECT_STREQ(e.what(), "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
-                         "is required for apply patch");
+  EXPECT_STREQ(e.what(),
+               "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+               "is required for apply patch");
   auto merge = makeRequest("PATCH", "/api/v1/namespaces/a/configmaps/c?force=true");
   merge.headers["content-type"] = "application/merge-patch+json";
   auto f = errorOf([&] { requestContextFrom(merge); });
-  EXPECT_STREQ(f.what(), "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be "
-                         "specified for non-apply patch");
+  EXPECT_STREQ(f.what(),
+               "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be "
+               "specified for non-apply patch");
 }
 
 TEST(RequestOptions, DeleteOptionsFromQueryAndBody) {
@@ -145,14 +172,17 @@ TEST(RequestOptions, DeleteOptionsFromQueryAndBody) {
   EXPECT_TRUE(ctx.dryRun);
   auto bad = errorOf([&] {
     RequestContext c;
-    deleteOptionsFrom(makeRequest("DELETE", "/api/v1/namespaces/a/pods/p?propagationPolicy=Later"), c);
+    deleteOptionsFrom(makeRequest("DELETE", "/api/v1/namespaces/a/pods/p?propagationPolicy=Later"),
+                      c);
   });
-  EXPECT_STREQ(bad.what(), "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported "
-                           "value: \"Later\": supported values: \"Foreground\", \"Background\", "
-                           "\"Orphan\", \"nil\"");
+  EXPECT_STREQ(bad.what(),
+               "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported "
+               "value: \"Later\": supported values: \"Foreground\", \"Background\", "
+               "\"Orphan\", \"nil\"");
   auto grace = errorOf([&] {
     RequestContext c;
-    deleteOptionsFrom(makeRequest("DELETE", "/api/v1/namespaces/a/pods/p?gracePeriodSeconds=soon"), c);
+    deleteOptionsFrom(makeRequest("DELETE", "/api/v1/namespaces/a/pods/p?gracePeriodSeconds=soon"),
+                      c);
   });
   EXPECT_EQ(grace.code(), 400);
 }

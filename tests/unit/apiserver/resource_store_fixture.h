@@ -20,7 +20,8 @@ class ResourceStoreFixture : public ::testing::Test {
     for (const auto& r : registry.all()) caches.cacheFor(r.storagePrefix());
     caches.start();
     RequestContext ctx;
-    resources.create(info("namespaces"), "", boost::json::parse(R"({"metadata":{"name":"default"}})"), ctx);
+    resources.create(info("namespaces"), "",
+                     boost::json::parse(R"({"metadata":{"name":"default"}})"), ctx);
   }
   const api::ResourceInfo& info(const std::string& plural, const std::string& group = "",
                                 const std::string& version = "v1") {

@@ -32,7 +32,6 @@ class ResourceStoreTest : public testing::ResourceStoreFixture {
     }
     return 0;
   }
-
 };
 
 const char* kDeployment = R"({"metadata":{"name":"web","labels":{"app":"web"}},
@@ -62,7 +61,8 @@ TEST_F(ResourceStoreTest, DuplicateCreateIsAlreadyExists) {
 }
 
 TEST_F(ResourceStoreTest, CreateInMissingNamespaceIsNotFound) {
-  EXPECT_EQ(statusOf([&] { create("configmaps", R"({"metadata":{"name":"a"}})", "", "nope"); }), 404);
+  EXPECT_EQ(statusOf([&] { create("configmaps", R"({"metadata":{"name":"a"}})", "", "nope"); }),
+            404);
 }
 
 TEST_F(ResourceStoreTest, StaleUpdateConflicts) {
@@ -72,7 +72,9 @@ TEST_F(ResourceStoreTest, StaleUpdateConflicts) {
   changed["data"].as_object()["k"] = "2";
   resources.update(info("configmaps"), "default", "a", "", changed, ctx);
   changed["data"].as_object()["k"] = "3";  // still carries the old resourceVersion
-  EXPECT_EQ(statusOf([&] { resources.update(info("configmaps"), "default", "a", "", changed, ctx); }), 409);
+  EXPECT_EQ(
+      statusOf([&] { resources.update(info("configmaps"), "default", "a", "", changed, ctx); }),
+      409);
 }
 
 TEST_F(ResourceStoreTest, NoOpUpdateKeepsResourceVersion) {
@@ -99,7 +101,8 @@ TEST_F(ResourceStoreTest, StatusUpdateChangesOnlyStatus) {
   json::object changed = obj;
   changed["spec"].as_object()["replicas"] = 7;
   changed["status"] = json::object{{"replicas", 2}};
-  auto updated = *resources.update(info("deployments", "apps"), "default", "web", "status", changed, ctx);
+  auto updated =
+      *resources.update(info("deployments", "apps"), "default", "web", "status", changed, ctx);
   EXPECT_EQ(updated.at("spec").at("replicas").as_int64(), 2);
   EXPECT_EQ(updated.at("status").at("replicas").as_int64(), 2);
   EXPECT_EQ(updated.at("metadata").at("generation").as_int64(), 1);
@@ -109,9 +112,10 @@ TEST_F(ResourceStoreTest, StatusUpdateChangesOnlyStatus) {
 // today's rules refuse (written before they existed) does not block status updates, while a
 // main update of the same object is refused.
 TEST_F(ResourceStoreTest, StatusWriteDoesNotRevalidateTheStoredSpec) {
-  store->create("/registry/core/pods/default/old",
-                R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"old","namespace":"default",)"
-                R"("uid":"u1","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"containers":[]}})");
+  store->create(
+      "/registry/core/pods/default/old",
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"old","namespace":"default",)"
+      R"("uid":"u1","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"containers":[]}})");
   caches.syncWithStore();
   RequestContext ctx;
   json::object pod = resources.get(info("pods"), "default", "old");
@@ -120,7 +124,8 @@ TEST_F(ResourceStoreTest, StatusWriteDoesNotRevalidateTheStoredSpec) {
   EXPECT_EQ(updated->at("status").at("phase"), "Running");
   json::object relabeled = *updated;
   relabeled["metadata"].as_object()["labels"] = json::object{{"a", "b"}};
-  EXPECT_EQ(statusOf([&] { resources.update(info("pods"), "default", "old", "", relabeled, ctx); }), 422);
+  EXPECT_EQ(statusOf([&] { resources.update(info("pods"), "default", "old", "", relabeled, ctx); }),
+            422);
 }
 
 TEST_F(ResourceStoreTest, NoOpStatusWriteKeepsResourceVersion) {
@@ -128,8 +133,10 @@ TEST_F(ResourceStoreTest, NoOpStatusWriteKeepsResourceVersion) {
   RequestContext ctx;
   json::object changed = obj;
   changed["status"] = json::object{{"replicas", 2}};
-  auto first = *resources.update(info("deployments", "apps"), "default", "web", "status", changed, ctx);
-  auto again = *resources.update(info("deployments", "apps"), "default", "web", "status", first, ctx);
+  auto first =
+      *resources.update(info("deployments", "apps"), "default", "web", "status", changed, ctx);
+  auto again =
+      *resources.update(info("deployments", "apps"), "default", "web", "status", first, ctx);
   EXPECT_EQ(rv(again), rv(first));
   EXPECT_NE(rv(first), rv(obj));
 }
@@ -140,11 +147,14 @@ TEST_F(ResourceStoreTest, StatusPatchChangesOnlyStatusAndAnswersTheWholeObject) 
   create("deployments", kDeployment, "apps");
   RequestContext ctx;
   bool created = false;
-  for (const char* type : {"application/merge-patch+json", "application/strategic-merge-patch+json"}) {
-    auto patched = resources.patch(info("deployments", "apps"), "default", "web", "status", type,
-                                   R"({"spec":{"replicas":9},"status":{"replicas":3}})", ctx, created);
+  for (const char* type :
+       {"application/merge-patch+json", "application/strategic-merge-patch+json"}) {
+    auto patched =
+        resources.patch(info("deployments", "apps"), "default", "web", "status", type,
+                        R"({"spec":{"replicas":9},"status":{"replicas":3}})", ctx, created);
     EXPECT_EQ(patched->at("spec").at("replicas").as_int64(), 2) << type;
-    EXPECT_EQ(patched->at("spec").at("template").at("spec").at("containers").as_array().size(), 1u) << type;
+    EXPECT_EQ(patched->at("spec").at("template").at("spec").at("containers").as_array().size(), 1u)
+        << type;
     EXPECT_EQ(patched->at("status").at("replicas").as_int64(), 3) << type;
     EXPECT_EQ(*patched, resources.get(info("deployments", "apps"), "default", "web")) << type;
   }
@@ -170,7 +180,9 @@ TEST_F(ResourceStoreTest, FinalizersHoldDeletionUntilRemoved) {
 }
 
 TEST_F(ResourceStoreTest, ScheduledPodDeletionIsGraceful) {
-  create("pods", R"({"metadata":{"name":"p"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}})");
+  create(
+      "pods",
+      R"({"metadata":{"name":"p"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}})");
   RequestContext ctx;
   bool gone = true;
   auto obj = resources.remove(info("pods"), "default", "p", {}, ctx, gone);
@@ -185,7 +197,8 @@ TEST_F(ResourceStoreTest, ScheduledPodDeletionIsGraceful) {
 TEST_F(ResourceStoreTest, SystemNamespacesCannotBeDeleted) {
   RequestContext ctx;
   bool gone = false;
-  EXPECT_EQ(statusOf([&] { resources.remove(info("namespaces"), "", "default", {}, ctx, gone); }), 403);
+  EXPECT_EQ(statusOf([&] { resources.remove(info("namespaces"), "", "default", {}, ctx, gone); }),
+            403);
 }
 
 TEST_F(ResourceStoreTest, DeletedNamespaceTerminatesAndRefusesNewContent) {
@@ -195,7 +208,8 @@ TEST_F(ResourceStoreTest, DeletedNamespaceTerminatesAndRefusesNewContent) {
   auto ns = resources.remove(info("namespaces"), "", "team", {}, ctx, gone);
   EXPECT_FALSE(gone);
   EXPECT_EQ(ns.at("status").at("phase"), "Terminating");
-  EXPECT_EQ(statusOf([&] { create("configmaps", R"({"metadata":{"name":"late"}})", "", "team"); }), 403);
+  EXPECT_EQ(statusOf([&] { create("configmaps", R"({"metadata":{"name":"late"}})", "", "team"); }),
+            403);
 }
 
 TEST_F(ResourceStoreTest, TerminatingNamespaceGoesOnlyWhenItsFinalizersAreRemoved) {
@@ -270,8 +284,10 @@ TEST_F(ResourceStoreTest, LabelAndFieldSelectorsFilterLists) {
 
 TEST_F(ResourceStoreTest, ServicesGetClusterIps) {
   auto a = create("services", R"({"metadata":{"name":"a"},"spec":{"ports":[{"port":80}]}})");
-  auto b = create("services", R"({"metadata":{"name":"b"},"spec":{"type":"NodePort","ports":[{"port":80}]}})");
-  std::string ipA(a.at("spec").at("clusterIP").as_string()), ipB(b.at("spec").at("clusterIP").as_string());
+  auto b = create("services",
+                  R"({"metadata":{"name":"b"},"spec":{"type":"NodePort","ports":[{"port":80}]}})");
+  std::string ipA(a.at("spec").at("clusterIP").as_string()),
+      ipB(b.at("spec").at("clusterIP").as_string());
   EXPECT_EQ(ipA.rfind("10.43.", 0), 0u);
   EXPECT_NE(ipA, ipB);
   int64_t nodePort = b.at("spec").at("ports").as_array()[0].at("nodePort").as_int64();
@@ -302,7 +318,8 @@ TEST_F(ResourceStoreTest, WriteHandsItsObjectToTheWatchCache) {
   RequestContext ctx;
   ObjectPtr written = resources.create(
       info("pods"), "default",
-      json::parse(R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x"}]}})"), ctx);
+      json::parse(R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x"}]}})"),
+      ctx);
   const std::string key = "/registry/core/pods/default/p";
   caches.syncWithStore();
   ObjectPtr cached = caches.cacheFor("/registry/core/pods/").get(key);
@@ -322,10 +339,11 @@ TEST_F(ResourceStoreTest, WriteHandsItsObjectToTheWatchCache) {
 }
 
 TEST(ObjectHint, NumbersTakeTheKindsAParseGives) {
-  ObjectHint hint(json::object{{"metadata", json::object{{"name", "x"}}},
-                               {"spec", json::object{{"replicas", std::uint64_t{3}},
-                                                     {"huge", std::uint64_t{18446744073709551615ull}},
-                                                     {"list", json::array{std::uint64_t{1}, -2}}}}});
+  ObjectHint hint(
+      json::object{{"metadata", json::object{{"name", "x"}}},
+                   {"spec", json::object{{"replicas", std::uint64_t{3}},
+                                         {"huge", std::uint64_t{18446744073709551615ull}},
+                                         {"list", json::array{std::uint64_t{1}, -2}}}}});
   hint.committed(42);
   const json::object& obj = *hint.object();
   EXPECT_TRUE(obj.at("spec").at("replicas").is_int64());

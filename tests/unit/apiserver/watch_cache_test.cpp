@@ -42,8 +42,8 @@ TEST_F(WatchCacheTest, WatchReplaysEventsAfterRevision) {
   store->remove(kPrefix + "default/a");
   caches.syncWithStore();
   std::vector<CacheEvent::Type> seen;
-  auto handle = caches.cacheFor(kPrefix).watch(kPrefix, first.revision,
-                                               [&](const CacheEvent& ev) { seen.push_back(ev.type); });
+  auto handle = caches.cacheFor(kPrefix).watch(
+      kPrefix, first.revision, [&](const CacheEvent& ev) { seen.push_back(ev.type); });
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0], CacheEvent::Type::Modified);
   EXPECT_EQ(seen[1], CacheEvent::Type::Deleted);
@@ -51,7 +51,8 @@ TEST_F(WatchCacheTest, WatchReplaysEventsAfterRevision) {
 }
 
 TEST_F(WatchCacheTest, WatchOlderThanHistoryIsExpired) {
-  for (int i = 0; i < 10; ++i) store->create(kPrefix + "default/c" + std::to_string(i), cm("c", "1"));
+  for (int i = 0; i < 10; ++i)
+    store->create(kPrefix + "default/c" + std::to_string(i), cm("c", "1"));
   caches.syncWithStore();
   try {
     caches.cacheFor(kPrefix).watch(kPrefix, 1, [](const CacheEvent&) {});

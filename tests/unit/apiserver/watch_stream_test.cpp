@@ -14,7 +14,6 @@ namespace json = boost::json;
 
 class WatchStreamTest : public testing::ResourceStoreFixture {
  protected:
-
   std::shared_ptr<StreamSource> watch(WatchOptions options) {
     options.ns = "default";
     auto stream = startWatch(resources, info("configmaps"), options);
@@ -39,7 +38,6 @@ class WatchStreamTest : public testing::ResourceStoreFixture {
     if (!update) return *resources.create(info("configmaps"), "default", std::move(obj), ctx);
     return *resources.update(info("configmaps"), "default", "web", "", std::move(obj), ctx);
   }
-
 };
 
 TEST_F(WatchStreamTest, WatchersOfOneEventGetTheSameObjectText) {
@@ -66,7 +64,8 @@ TEST_F(WatchStreamTest, WatchersOfOneEventGetTheSameObjectText) {
   EXPECT_EQ(a[1].at("object"), b[1].at("object"));
   const auto& last = a[1].at("object").as_object();
   EXPECT_EQ(last.at("data").at("k"), "2");
-  EXPECT_EQ(last.at("metadata").at("resourceVersion").as_string(), std::to_string(store->currentRevision()));
+  EXPECT_EQ(last.at("metadata").at("resourceVersion").as_string(),
+            std::to_string(store->currentRevision()));
 }
 
 TEST_F(WatchStreamTest, ReplayedAndTableEventsAreEncodedPerWatcher) {

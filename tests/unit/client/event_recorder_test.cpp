@@ -61,7 +61,8 @@ TEST(EventRecorder, ManySimilarEventsAreCombined) {
   std::string ns = freshNamespace(*c, "similar");
   auto cm = c->create(resources::configMaps, ns, configMap("target", "1"));
   EventRecorder rec(*c, "test-controller");
-  for (int i = 0; i < 12; ++i) rec.event(cm, kEventTypeWarning, "BackOff", "try " + std::to_string(i));
+  for (int i = 0; i < 12; ++i)
+    rec.event(cm, kEventTypeWarning, "BackOff", "try " + std::to_string(i));
   ASSERT_TRUE(rec.flush(5s));
   auto items = c->list(resources::events, ns).at("items").as_array();
   // 9 distinct events, then one combined Event that the 10th..12th update.
@@ -80,7 +81,8 @@ TEST(EventRecorder, ManySimilarEventsAreCombined) {
 
 TEST(EventRecorder, ClusterScopedObjectsGetEventsInDefault) {
   auto c = newClient();
-  auto node = json::object{{"apiVersion", "v1"}, {"kind", "Node"},
+  auto node = json::object{{"apiVersion", "v1"},
+                           {"kind", "Node"},
                            {"metadata", json::object{{"name", "recorder-node"}, {"uid", "n-uid"}}}};
   EventRecorder rec(*c, "kubelet", "recorder-node");
   rec.event(node, kEventTypeNormal, "Starting", "Starting kubelet.");
@@ -102,8 +104,11 @@ TEST(EventRecorder, BurstFromSeveralThreadsIsWrittenInFull) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
-        json::object ref{{"kind", "Pod"}, {"apiVersion", "v1"}, {"metadata", json::object{
-            {"namespace", ns}, {"name", "p" + std::to_string(t * 25 + i)}, {"uid", "u"}}}};
+        json::object ref{{"kind", "Pod"},
+                         {"apiVersion", "v1"},
+                         {"metadata", json::object{{"namespace", ns},
+                                                   {"name", "p" + std::to_string(t * 25 + i)},
+                                                   {"uid", "u"}}}};
         rec.event(ref, kEventTypeNormal, "Scheduled", "assigned");
       }
     });

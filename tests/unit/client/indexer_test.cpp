@@ -16,7 +16,8 @@ ObjectPtr pod(const std::string& name, const std::string& node, const std::strin
   json::object spec;
   if (!node.empty()) spec["nodeName"] = node;
   return std::make_shared<const json::object>(json::object{
-      {"metadata", json::object{{"name", name}, {"namespace", "ns"}, {"labels", json::object{{"app", app}}}}},
+      {"metadata",
+       json::object{{"name", name}, {"namespace", "ns"}, {"labels", json::object{{"app", app}}}}},
       {"spec", spec},
       {"status", json::object{{"phase", phase}}}});
 }

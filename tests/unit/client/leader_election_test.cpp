@@ -15,8 +15,8 @@ using namespace std::chrono_literals;
 using testing::eventually;
 using testing::newClient;
 
-LeaderElectionConfig fastConfig(const std::string& lease, const std::string& id, std::atomic<int>& started,
-                                std::atomic<int>& stopped) {
+LeaderElectionConfig fastConfig(const std::string& lease, const std::string& id,
+                                std::atomic<int>& started, std::atomic<int>& stopped) {
   LeaderElectionConfig c;
   c.leaseNamespace = "default";
   c.leaseName = lease;
@@ -63,7 +63,8 @@ TEST(LeaderElection, OneCandidateLeadsAndTheOtherTakesOverWhenItStopsRenewing) {
 TEST(LeaderElection, ReleaseOnStopHandsOverQuickly) {
   auto client = newClient();
   std::atomic<int> aStarted{0}, aStopped{0}, bStarted{0}, bStopped{0};
-  auto a = std::make_unique<LeaderElector>(*client, fastConfig("release-test", "a", aStarted, aStopped));
+  auto a =
+      std::make_unique<LeaderElector>(*client, fastConfig("release-test", "a", aStarted, aStopped));
   a->start();
   ASSERT_TRUE(eventually([&] { return a->isLeader(); }));
   LeaderElector b(*client, fastConfig("release-test", "b", bStarted, bStopped));

@@ -1,12 +1,13 @@
 // RestClient and Watcher over the in-process endpoint of `skiff server` (cli/local_endpoint.h):
 // the same answers as over HTTPS, errors as Status, watches that end on the server's timeout
 // and stop at once when their owner stops them.
+#include "cli/local_endpoint.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <mutex>
 
-#include "cli/local_endpoint.h"
 #include "client/informer.h"
 #include "client/watch.h"
 #include "common/api_error.h"
@@ -17,9 +18,9 @@ namespace skiff::client {
 namespace {
 
 using testing::configMap;
-using testing::Recorded;
 using testing::eventually;
 using testing::freshNamespace;
+using testing::Recorded;
 namespace json = boost::json;
 
 std::shared_ptr<RestClient> localClient() {
@@ -58,12 +59,15 @@ TEST(LocalEndpoint, ErrorsArriveAsApiErrors) {
   EXPECT_EQ(errorCode([&] { c->get(resources::configMaps, ns, "missing"); }), 404);
   c->create(resources::configMaps, ns, configMap("dup", "1"));
   EXPECT_EQ(errorCode([&] { c->create(resources::configMaps, ns, configMap("dup", "1")); }), 409);
-  EXPECT_EQ(errorCode([&] { c->request("POST", "/api/v1/namespaces/" + ns + "/configmaps", "{not json"); }),
+  EXPECT_EQ(errorCode([&] {
+              c->request("POST", "/api/v1/namespaces/" + ns + "/configmaps", "{not json");
+            }),
             400);
   EXPECT_EQ(errorCode([&] { c->request("GET", "no-leading-slash"); }), 400);
   // A watch asked for as a plain request is refused instead of blocking the caller.
-  EXPECT_EQ(errorCode([&] { c->request("GET", "/api/v1/namespaces/" + ns + "/configmaps?watch=1"); }),
-            500);
+  EXPECT_EQ(
+      errorCode([&] { c->request("GET", "/api/v1/namespaces/" + ns + "/configmaps?watch=1"); }),
+      500);
 }
 
 TEST(LocalEndpoint, WatchDeliversEventsAndResumesAfterTheServerTimeout) {
@@ -108,13 +112,14 @@ TEST(LocalEndpoint, WatchConvertsObjectsOfAnotherStorageVersion) {
   };
   Watcher w(*c, eventsV1, ns, o);
   c->create(resources::events, ns,
-            json::object{{"apiVersion", "v1"},
-                         {"kind", "Event"},
-                         {"metadata", json::object{{"name", "e1"}}},
-                         {"involvedObject", json::object{{"kind", "Pod"}, {"name", "p"}, {"namespace", ns}}},
-                         {"reason", "Test"},
-                         {"message", "m"},
-                         {"type", "Normal"}});
+            json::object{
+                {"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", json::object{{"name", "e1"}}},
+                {"involvedObject", json::object{{"kind", "Pod"}, {"name", "p"}, {"namespace", ns}}},
+                {"reason", "Test"},
+                {"message", "m"},
+                {"type", "Normal"}});
   ASSERT_TRUE(eventually([&] { return rec.get().size() == 1; }));
   EXPECT_EQ(rec.get(), (std::vector<std::string>{"ADDED events.k8s.io/v1 e1"}));
 }
@@ -129,10 +134,12 @@ TEST(LocalEndpoint, InformerSyncsAndFollowsChanges) {
   informer.start();
   ASSERT_TRUE(informer.waitForSync(std::chrono::seconds(5)));
   c->create(resources::configMaps, ns, configMap("after", "1"));
-  c->patch(resources::configMaps, ns, "before", PatchType::Merge, json::parse(R"({"data":{"v":"2"}})"));
+  c->patch(resources::configMaps, ns, "before", PatchType::Merge,
+           json::parse(R"({"data":{"v":"2"}})"));
   c->remove(resources::configMaps, ns, "after");
   ASSERT_TRUE(eventually([&] { return rec.get().size() == 4; }));
-  EXPECT_EQ(rec.get(), (std::vector<std::string>{"add before", "add after", "update before", "delete after"}));
+  EXPECT_EQ(rec.get(),
+            (std::vector<std::string>{"add before", "add after", "update before", "delete after"}));
   auto cached = informer.get(ns + "/before");
   ASSERT_TRUE(cached);
   EXPECT_EQ(cached->at("data").at("v"), "2");

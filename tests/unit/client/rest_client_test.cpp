@@ -28,7 +28,8 @@ TEST(Kubeconfig, LoadsHttpsServerWithEmbeddedCaAndClientCert) {
 }
 
 TEST(Kubeconfig, ReadsFilesRelativeToItselfAndToken) {
-  auto dir = std::filesystem::temp_directory_path() / ("skiff-kubeconfig-test-" + std::to_string(::getpid()));
+  auto dir = std::filesystem::temp_directory_path() /
+             ("skiff-kubeconfig-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "ca.pem") << "CA-PEM";
   std::ofstream(dir / "config") << R"(apiVersion: v1
@@ -118,10 +119,12 @@ TEST(RestClient, PatchNoResultWritesAndThrowsLikePatch) {
   auto c = newClient();
   std::string ns = freshNamespace(*c, "noresult");
   c->create(resources::configMaps, ns, configMap("a", "1"));
-  c->patchNoResult(resources::configMaps, ns, "a", PatchType::Merge, json::parse(R"({"data":{"v":"2"}})"));
+  c->patchNoResult(resources::configMaps, ns, "a", PatchType::Merge,
+                   json::parse(R"({"data":{"v":"2"}})"));
   EXPECT_EQ(c->get(resources::configMaps, ns, "a").at("data").at("v"), "2");
   try {
-    c->patchNoResult(resources::configMaps, ns, "missing", PatchType::Merge, json::parse(R"({"data":{}})"));
+    c->patchNoResult(resources::configMaps, ns, "missing", PatchType::Merge,
+                     json::parse(R"({"data":{}})"));
     FAIL() << "expected NotFound";
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), 404);
@@ -132,7 +135,8 @@ TEST(RestClient, PatchNoResultWritesAndThrowsLikePatch) {
 TEST(RestClient, ListAllFollowsContinueTokens) {
   auto c = newClient();
   std::string ns = freshNamespace(*c, "paging");
-  for (int i = 0; i < 7; ++i) c->create(resources::configMaps, ns, configMap("cm" + std::to_string(i), "x"));
+  for (int i = 0; i < 7; ++i)
+    c->create(resources::configMaps, ns, configMap("cm" + std::to_string(i), "x"));
   ListOptions firstPage;
   firstPage.limit = 3;
   auto page = c->list(resources::configMaps, ns, firstPage);
@@ -152,7 +156,8 @@ TEST(RestClient, ConcurrentRequestsShareTheClient) {
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int i = 0; i < 10; ++i)
-        c->create(resources::configMaps, ns, configMap("t" + std::to_string(t) + "-" + std::to_string(i), "x"));
+        c->create(resources::configMaps, ns,
+                  configMap("t" + std::to_string(t) + "-" + std::to_string(i), "x"));
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(c->listAll(resources::configMaps, ns).at("items").as_array().size(), 40u);

@@ -59,7 +59,8 @@ inline std::string freshNamespace(RestClient& c, const std::string& prefix) {
   static std::atomic<int> n{0};
   std::string ns = prefix + "-" + std::to_string(n++);
   c.create(resources::namespaces, "",
-           boost::json::object{{"apiVersion", "v1"}, {"kind", "Namespace"},
+           boost::json::object{{"apiVersion", "v1"},
+                               {"kind", "Namespace"},
                                {"metadata", boost::json::object{{"name", ns}}}});
   return ns;
 }

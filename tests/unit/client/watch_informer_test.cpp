@@ -1,8 +1,8 @@
 // Watcher and SharedInformer against a real in-process API server.
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <atomic>
+#include <boost/json.hpp>
 #include <mutex>
 
 #include "client/informer.h"
@@ -14,10 +14,10 @@ namespace skiff::client {
 namespace {
 
 using testing::configMap;
-using testing::Recorded;
 using testing::eventually;
 using testing::freshNamespace;
 using testing::newClient;
+using testing::Recorded;
 namespace json = boost::json;
 
 TEST(Watcher, DeliversAddedModifiedDeleted) {
@@ -74,7 +74,8 @@ TEST(Watcher, BacklogSpanningSeveralStreamChunksArrivesWholeAndInOrder) {
   std::vector<std::string> want;
   for (int i = 0; i < count; ++i) {
     want.push_back("ADDED cm-" + std::to_string(i));
-    c->create(resources::configMaps, ns, configMap("cm-" + std::to_string(i), std::string(1000, 'x')));
+    c->create(resources::configMaps, ns,
+              configMap("cm-" + std::to_string(i), std::string(1000, 'x')));
   }
   Recorded rec;
   WatcherOptions o;
@@ -101,8 +102,8 @@ json::object pod(const std::string& name, const std::string& node, const std::st
                  const std::string& app) {
   json::object meta{{"name", name}, {"labels", json::object{{"app", app}}}};
   if (!ownerUid.empty())
-    meta["ownerReferences"] = json::array{json::object{{"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"},
-                                                       {"name", "rs"}, {"uid", ownerUid}}};
+    meta["ownerReferences"] = json::array{json::object{
+        {"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"name", "rs"}, {"uid", ownerUid}}};
   json::object spec{{"containers", json::array{json::object{{"name", "c"}, {"image", "busybox"}}}}};
   if (!node.empty()) spec["nodeName"] = node;
   return json::object{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", meta}, {"spec", spec}};
@@ -132,10 +133,12 @@ TEST(SharedInformer, SyncsThenDeliversHandlersAndIndexes) {
   EXPECT_EQ(metaString(*inf.byIndex(kIndexLabel, "app=db")[0], "name"), "p2");
 
   c->create(resources::pods, ns, pod("p3", "node-a", "", "web"));
-  c->patch(resources::pods, ns, "p1", PatchType::Merge, json::parse(R"({"metadata":{"labels":{"app":"db"}}})"));
+  c->patch(resources::pods, ns, "p1", PatchType::Merge,
+           json::parse(R"({"metadata":{"labels":{"app":"db"}}})"));
   c->remove(resources::pods, ns, "p2", json::object{{"gracePeriodSeconds", 0}});
   ASSERT_TRUE(eventually([&] { return rec.get().size() == 5; }));
-  EXPECT_EQ(rec.get(), (std::vector<std::string>{"add p1", "add p2", "add p3", "update p1", "delete p2"}));
+  EXPECT_EQ(rec.get(),
+            (std::vector<std::string>{"add p1", "add p2", "add p3", "update p1", "delete p2"}));
   // Indices follow updates and deletes.
   EXPECT_EQ(inf.byIndex(kIndexNodeName, "node-a").size(), 2u);
   EXPECT_EQ(inf.byIndex(kIndexLabel, "app=db").size(), 1u);

@@ -32,9 +32,11 @@ struct Recorded {
   ResourceEventHandlers informerHandlers() {
     return {
         .onAdd = [this](const boost::json::object& o) { add("add " + metaString(o, "name")); },
-        .onUpdate = [this](const boost::json::object&,
-                           const boost::json::object& n) { add("update " + metaString(n, "name")); },
-        .onDelete = [this](const boost::json::object& o) { add("delete " + metaString(o, "name")); },
+        .onUpdate = [this](
+                        const boost::json::object&,
+                        const boost::json::object& n) { add("update " + metaString(n, "name")); },
+        .onDelete =
+            [this](const boost::json::object& o) { add("delete " + metaString(o, "name")); },
     };
   }
 };

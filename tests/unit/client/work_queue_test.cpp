@@ -145,7 +145,8 @@ TEST(WorkQueueMetrics, NamedQueueReportsAddsDepthDurationsAndRetries) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   text = Metrics::global().render();
   EXPECT_EQ(sampleValue(text, "workqueue_depth" + sel), 1);
-  EXPECT_GE(sampleValue(text, "workqueue_longest_running_processor_seconds" + sel).value_or(-1), 0.015);
+  EXPECT_GE(sampleValue(text, "workqueue_longest_running_processor_seconds" + sel).value_or(-1),
+            0.015);
   EXPECT_GE(sampleValue(text, "workqueue_unfinished_work_seconds" + sel).value_or(-1), 0.015);
   q.addRateLimited("a");
   q.done("a");
@@ -155,9 +156,15 @@ TEST(WorkQueueMetrics, NamedQueueReportsAddsDepthDurationsAndRetries) {
   EXPECT_EQ(sampleValue(text, "workqueue_work_duration_seconds_count" + sel), 1);
   EXPECT_GE(sampleValue(text, "workqueue_work_duration_seconds_sum" + sel).value_or(-1), 0.015);
   // The work took ≥ 20 ms: not in the 10 ms bucket, in the 100 ms one.
-  EXPECT_EQ(sampleValue(text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"0.01\"}"), 0);
-  EXPECT_EQ(sampleValue(text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"0.1\"}"), 1);
-  EXPECT_EQ(sampleValue(text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"1e-08\"}"), 0);
+  EXPECT_EQ(sampleValue(
+                text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"0.01\"}"),
+            0);
+  EXPECT_EQ(
+      sampleValue(text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"0.1\"}"),
+      1);
+  EXPECT_EQ(sampleValue(
+                text, "workqueue_work_duration_seconds_bucket{name=\"" + name + "\",le=\"1e-08\"}"),
+            0);
   EXPECT_EQ(sampleValue(text, "workqueue_longest_running_processor_seconds" + sel), 0);
   EXPECT_NE(text.find("# TYPE workqueue_adds_total counter"), std::string::npos);
   EXPECT_NE(text.find("# TYPE workqueue_depth gauge"), std::string::npos);
@@ -169,12 +176,12 @@ TEST(WorkQueueMetrics, UnnamedQueuesAreNotReported) {
   EXPECT_EQ(Metrics::global().render().find("name=\"\""), std::string::npos);
 }
 
-
 // With a FakeClock, delays pass only when the test steps the clock, and what became due is
 // queued before step() returns: no sleeping, no timer-thread race.
 TEST(WorkQueue, FakeClockDelaysAndBackoff) {
   FakeClock clock;
-  WorkQueue q("", RateLimiterOptions{.baseDelay = 5ms, .maxDelay = 1000s, .qps = 0, .burst = 100}, clock);
+  WorkQueue q("", RateLimiterOptions{.baseDelay = 5ms, .maxDelay = 1000s, .qps = 0, .burst = 100},
+              clock);
   q.addAfter("later", 10s);
   q.addAfter("sooner", 3s);
   q.addAfter("later", 20s);  // a later add of a pending key changes nothing
@@ -205,7 +212,8 @@ TEST(WorkQueue, FakeClockDelaysAndBackoff) {
 
 TEST(RateLimiter, TokenBucketRefillsWithTheClock) {
   FakeClock clock;
-  RateLimiter limiter(RateLimiterOptions{.baseDelay = 1ms, .maxDelay = 1ms, .qps = 10, .burst = 1}, clock);
+  RateLimiter limiter(RateLimiterOptions{.baseDelay = 1ms, .maxDelay = 1ms, .qps = 10, .burst = 1},
+                      clock);
   EXPECT_EQ(limiter.when("a"), 1ms);    // the one token of the bucket
   EXPECT_EQ(limiter.when("b"), 100ms);  // in debt: one token per 100 ms
   clock.step(1s);

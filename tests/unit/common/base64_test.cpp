@@ -8,7 +8,8 @@ namespace skiff {
 namespace {
 
 TEST(Base64, RoundTripsAllPaddingLengths) {
-  for (std::string s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)})
+  for (std::string s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)})
     EXPECT_EQ(base64Decode(base64Encode(s)), s);
   EXPECT_EQ(base64Encode("s3cret"), "czNjcmV0");
 }

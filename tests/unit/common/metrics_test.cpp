@@ -78,8 +78,11 @@ TEST(Metrics, LabelValuesAndHelpAreEscaped) {
   m.describe("odd_total", "counter", "Line one\nwith \\ a backslash");
   m.increment("odd_total", {{"path", "C:\\dir"}, {"msg", "say \"hi\"\nbye"}});
   std::string text = m.render();
-  EXPECT_NE(text.find("# HELP odd_total Line one\\nwith \\\\ a backslash\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("odd_total{path=\"C:\\\\dir\",msg=\"say \\\"hi\\\"\\nbye\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# HELP odd_total Line one\\nwith \\\\ a backslash\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("odd_total{path=\"C:\\\\dir\",msg=\"say \\\"hi\\\"\\nbye\"} 1\n"),
+            std::string::npos)
+      << text;
   EXPECT_EQ(Metrics::escapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
 
@@ -109,7 +112,8 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeOnce) {
 TEST(Metrics, HistogramInfBucketEqualsCountAndIsMonotonic) {
   Metrics m;
   std::vector<double> buckets = {0.1, 1, 10};
-  for (double v : {0.05, 0.1, 0.5, 2.0, 20.0, 200.0}) m.observe("h_seconds", {{"verb", "GET"}}, v, buckets);
+  for (double v : {0.05, 0.1, 0.5, 2.0, 20.0, 200.0})
+    m.observe("h_seconds", {{"verb", "GET"}}, v, buckets);
   std::string text = m.render();
   EXPECT_NE(text.find("h_seconds_bucket{verb=\"GET\",le=\"0.1\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("h_seconds_bucket{verb=\"GET\",le=\"1\"} 3\n"), std::string::npos) << text;
@@ -144,9 +148,11 @@ TEST(Metrics, CollectorsRenderUntilTheirHandleGoes) {
       return std::vector<MetricSample>{{{{"resource", "pods"}}, 3}, {{{"resource", "nodes"}}, 1}};
     });
     std::string text = m.render();
-    EXPECT_NE(text.find("# HELP objects Objects stored.\n# TYPE objects gauge\nobjects{resource=\"pods\"} 3\n"
-                        "objects{resource=\"nodes\"} 1\n"),
-              std::string::npos)
+    EXPECT_NE(
+        text.find(
+            "# HELP objects Objects stored.\n# TYPE objects gauge\nobjects{resource=\"pods\"} 3\n"
+            "objects{resource=\"nodes\"} 1\n"),
+        std::string::npos)
         << text;
     EXPECT_LT(text.find("objects{"), text.find("zz_total"));
     EXPECT_EQ(calls, 1);
@@ -158,8 +164,9 @@ TEST(Metrics, CollectorsRenderUntilTheirHandleGoes) {
 TEST(Metrics, ProcessMetricsArePlausible) {
   Metrics m(true);
   std::string text = m.render();
-  for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds",
-                           "process_open_fds", "process_max_fds", "process_virtual_memory_bytes"})
+  for (const char* name :
+       {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds",
+        "process_open_fds", "process_max_fds", "process_virtual_memory_bytes"})
     EXPECT_NE(text.find(std::string("# TYPE ") + name), std::string::npos) << name;
   auto value = [&](const std::string& name) {
     auto pos = text.find("\n" + name + " ");

@@ -35,7 +35,8 @@ bool verifies(const std::string& caPem, const std::string& certPem) {
 
 TEST(Pki, IssuedCertificateChainsToCaAndCarriesSans) {
   auto ca = createCa("test-ca");
-  auto server = issueCertificate(ca, "kube-apiserver", {}, {"localhost"}, {"127.0.0.1"}, true, false);
+  auto server =
+      issueCertificate(ca, "kube-apiserver", {}, {"localhost"}, {"127.0.0.1"}, true, false);
   EXPECT_TRUE(verifies(ca.certPem, server.certPem));
   X509* cert = parse(server.certPem);
   EXPECT_EQ(X509_check_ip_asc(cert, "127.0.0.1", 0), 1);
@@ -62,8 +63,9 @@ TEST(Pki, EnsureServerPkiKeepsCaAndReissuesForNewAddress) {
   X509* cert = parse(readFile(second.serverCert));
   EXPECT_EQ(X509_check_ip_asc(cert, "127.0.0.2", 0), 1);
   X509_free(cert);
-  EXPECT_EQ(std::filesystem::status(second.caKey).permissions() & std::filesystem::perms::others_read,
-            std::filesystem::perms::none);
+  EXPECT_EQ(
+      std::filesystem::status(second.caKey).permissions() & std::filesystem::perms::others_read,
+      std::filesystem::perms::none);
   std::filesystem::remove_all(dir);
 }
 

@@ -116,7 +116,8 @@ TEST(CronSchedule, TimeZones) {
   EXPECT_EQ(fmt(*s->next(at("2026-11-28T00:00:00Z"))), "2026-11-28T14:00:00Z");
   EXPECT_EQ(fmt(*s->next(at("2026-07-01T00:00:00Z"))), "2026-07-01T13:00:00Z");
   // Prefixes select the zone like spec.timeZone does.
-  EXPECT_EQ(nextOf("CRON_TZ=America/New_York 0 9 * * *", "2026-11-28T00:00:00Z"), "2026-11-28T14:00:00Z");
+  EXPECT_EQ(nextOf("CRON_TZ=America/New_York 0 9 * * *", "2026-11-28T00:00:00Z"),
+            "2026-11-28T14:00:00Z");
   EXPECT_EQ(nextOf("TZ=UTC 0 9 * * *", "2026-11-28T00:00:00Z"), "2026-11-28T09:00:00Z");
   // 02:30 does not exist on 2026-03-08 in New York: it runs at 03:30 EDT (07:30 UTC).
   auto dst = CronSchedule::parse("30 2 * * *", nullptr, *ny);

@@ -15,9 +15,10 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 
 json::object makeCronJob(const std::string& name, const std::string& specExtra) {
-  std::string text = R"({"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":")" + name +
-                     R"(","namespace":"ns"},"spec":{"schedule":"* * * * *",)" + specExtra +
-                     R"("jobTemplate":{"metadata":{"labels":{"team":"a"}},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}}}})";
+  std::string text =
+      R"({"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":")" + name +
+      R"(","namespace":"ns"},"spec":{"schedule":"* * * * *",)" + specExtra +
+      R"("jobTemplate":{"metadata":{"labels":{"team":"a"}},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}}}})";
   return json::parse(text).as_object();
 }
 
@@ -37,7 +38,8 @@ struct CronEnv : ControllerTestEnv {
     st["startTime"] = startTime;
     if (type == "Complete") st["completionTime"] = formatTime(clock.now());
     SyncClockScope scope(clock);
-    setCondition(job, type, "True", type == "Complete" ? "CompletionsReached" : "BackoffLimitExceeded", "");
+    setCondition(job, type, "True",
+                 type == "Complete" ? "CompletionsReached" : "BackoffLimitExceeded", "");
     update(jobs, job);
   }
 };
@@ -51,7 +53,8 @@ std::vector<std::string> activeNames(const json::object& cj) {
 
 // Job names carry the scheduled time in minutes since the epoch.
 std::string jobNameAt(const std::string& cj, Clock::WallTime t) {
-  return cj + "-" + std::to_string(std::chrono::duration_cast<minutes>(t.time_since_epoch()).count());
+  return cj + "-" +
+         std::to_string(std::chrono::duration_cast<minutes>(t.time_since_epoch()).count());
 }
 
 }  // namespace
@@ -71,7 +74,8 @@ TEST(CronJobController, CreatesJobForScheduledTimeAndTracksIt) {
   auto name = jobNameAt("tick", scheduled);
   EXPECT_EQ(env.writes(), (std::vector<std::string>{"create jobs", "update cronjobs/status"}));
   auto job = *env.api->object("jobs", "ns", name);
-  EXPECT_EQ(stringAt(job, {"metadata", "annotations", kCronJobScheduledTimestampAnnotation}), "2026-01-01T00:01:00Z");
+  EXPECT_EQ(stringAt(job, {"metadata", "annotations", kCronJobScheduledTimestampAnnotation}),
+            "2026-01-01T00:01:00Z");
   EXPECT_TRUE(isControlledBy(job, uidOf(cj)));
   EXPECT_EQ(stringAt(*controllerRefOf(job), {"kind"}), "CronJob");
   EXPECT_EQ(stringAt(job, {"metadata", "labels", "team"}), "a");
@@ -88,7 +92,8 @@ TEST(CronJobController, CreatesJobForScheduledTimeAndTracksIt) {
   env.sync();
   EXPECT_TRUE(activeNames(env.cronJob("tick")).empty());
   EXPECT_FALSE(stringAt(env.cronJob("tick"), {"status", "lastSuccessfulTime"}).empty());
-  EXPECT_TRUE(env.hasEvent("SawCompletedJob", "Saw completed job: " + name + ", condition: Complete"));
+  EXPECT_TRUE(
+      env.hasEvent("SawCompletedJob", "Saw completed job: " + name + ", condition: Complete"));
 }
 
 TEST(CronJobController, RequeuesItselfForTheNextScheduleTime) {
@@ -115,7 +120,8 @@ TEST(CronJobController, TimeZoneAndUnknownZone) {
   auto job = env.api->objects("jobs", "ns").at(0);
   EXPECT_EQ(nameOf(job).rfind("ny-", 0), 0u);
   // The scheduled-timestamp annotation is written in the CronJob's zone (EST in January).
-  EXPECT_EQ(stringAt(job, {"metadata", "annotations", kCronJobScheduledTimestampAnnotation}), "2025-12-31T19:01:00-05:00");
+  EXPECT_EQ(stringAt(job, {"metadata", "annotations", kCronJobScheduledTimestampAnnotation}),
+            "2025-12-31T19:01:00-05:00");
   EXPECT_TRUE(env.hasEvent("UnknownTimeZone", "invalid timeZone: \"Nowhere/Atlantis\""));
 }
 
@@ -152,7 +158,8 @@ TEST(CronJobController, ReplaceDeletesTheActiveJob) {
   env.step(seconds(60));
   env.sync();
   auto second = jobNameAt("rp", FakeClock::defaultStart() + minutes(2));
-  EXPECT_EQ(env.writes(), (std::vector<std::string>{"delete jobs", "create jobs", "update cronjobs/status"}));
+  EXPECT_EQ(env.writes(),
+            (std::vector<std::string>{"delete jobs", "create jobs", "update cronjobs/status"}));
   EXPECT_EQ(env.api->writes().at(0).name, first);
   EXPECT_EQ(activeNames(env.cronJob("rp")), std::vector<std::string>{second});
   EXPECT_EQ(env.jobNames(), std::vector<std::string>{second});
@@ -165,7 +172,8 @@ TEST(CronJobController, OnlyTheMostRecentMissedTimeRuns) {
   env.sync();
   env.step(minutes(200) + seconds(30));  // 200 missed minutes
   env.sync();
-  EXPECT_EQ(env.jobNames(), std::vector<std::string>{jobNameAt("al", FakeClock::defaultStart() + minutes(200))});
+  EXPECT_EQ(env.jobNames(),
+            std::vector<std::string>{jobNameAt("al", FakeClock::defaultStart() + minutes(200))});
   EXPECT_TRUE(env.hasEvent("TooManyMissedTimes", "too many missed start times"));
   EXPECT_EQ(stringAt(env.cronJob("al"), {"status", "lastScheduleTime"}), "2026-01-01T03:20:00Z");
 }
@@ -182,7 +190,8 @@ TEST(CronJobController, MissedStartsBeyondTheStartingDeadlineAreSkipped) {
   // Within 10 s of a schedule time it runs.
   env.step(seconds(35));  // 00:04:05
   env.sync();
-  EXPECT_EQ(env.jobNames(), std::vector<std::string>{jobNameAt("dl", FakeClock::defaultStart() + minutes(4))});
+  EXPECT_EQ(env.jobNames(),
+            std::vector<std::string>{jobNameAt("dl", FakeClock::defaultStart() + minutes(4))});
 }
 
 TEST(CronJobController, StatusConflictIsWrittenOntoTheFreshObject) {
@@ -192,19 +201,25 @@ TEST(CronJobController, StatusConflictIsWrittenOntoTheFreshObject) {
   env.api->fail("update", "cronjobs/status", 409, "Conflict");
   env.sync();
   // The job is created once; the lost status write is retried on a re-read CronJob.
-  EXPECT_EQ(env.writes(), (std::vector<std::string>{"create jobs", "update cronjobs/status", "update cronjobs/status"}));
+  EXPECT_EQ(env.writes(), (std::vector<std::string>{"create jobs", "update cronjobs/status",
+                                                    "update cronjobs/status"}));
   EXPECT_EQ(activeNames(env.cronJob("cf")).size(), 1u);
 }
 
 TEST(CronJobController, HistoryLimitsDeleteOldestFinishedJobs) {
   CronEnv env;
-  auto cj = env.add(cronJobs,
-                    makeCronJob("hist", R"("suspend":true,"successfulJobsHistoryLimit":2,"failedJobsHistoryLimit":1,)"));
+  auto cj = env.add(
+      cronJobs,
+      makeCronJob("hist",
+                  R"("suspend":true,"successfulJobsHistoryLimit":2,"failedJobsHistoryLimit":1,)"));
   for (const char* n : {"ok-1", "ok-2", "ok-3", "bad-1", "bad-2"}) {
-    auto job = json::parse(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"namespace":"ns","name":")" +
-                           std::string(n) + R"("}})")
-                   .as_object();
-    job["metadata"].as_object()["ownerReferences"] = json::array{makeControllerRef(cj, "batch/v1", "CronJob")};
+    auto job =
+        json::parse(
+            R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"namespace":"ns","name":")" +
+            std::string(n) + R"("}})")
+            .as_object();
+    job["metadata"].as_object()["ownerReferences"] =
+        json::array{makeControllerRef(cj, "batch/v1", "CronJob")};
     env.add(jobs, job);
   }
   env.finishJob("ok-2", "Complete", "2026-01-01T00:02:00Z");

@@ -13,7 +13,8 @@ namespace json = boost::json;
 namespace {
 
 // Generous: the machine running the tests may be heavily loaded; passing runs are fast.
-bool soon(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+bool soon(const std::function<bool()>& cond,
+          std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
   return eventually(cond, timeout);
 }
 
@@ -40,14 +41,16 @@ struct NodeSet {
   }
 };
 
-json::object daemonSet(const std::string& name, const std::string& selectorValue, const std::string& image,
-                       json::object updateStrategy = {}) {
+json::object daemonSet(const std::string& name, const std::string& selectorValue,
+                       const std::string& image, json::object updateStrategy = {}) {
   json::object spec{
       {"selector", json::object{{"matchLabels", json::object{{"app", name}}}}},
       {"template",
-       json::object{{"metadata", json::object{{"labels", json::object{{"app", name}}}}},
-                    {"spec", json::object{{"nodeSelector", json::object{{"pool", selectorValue}}},
-                                          {"containers", json::array{json::object{{"name", "c"}, {"image", image}}}}}}}}};
+       json::object{
+           {"metadata", json::object{{"labels", json::object{{"app", name}}}}},
+           {"spec", json::object{{"nodeSelector", json::object{{"pool", selectorValue}}},
+                                 {"containers",
+                                  json::array{json::object{{"name", "c"}, {"image", image}}}}}}}}};
   if (!updateStrategy.empty()) spec["updateStrategy"] = std::move(updateStrategy);
   return json::object{{"apiVersion", "apps/v1"},
                       {"kind", "DaemonSet"},
@@ -55,7 +58,8 @@ json::object daemonSet(const std::string& name, const std::string& selectorValue
                       {"spec", std::move(spec)}};
 }
 
-std::vector<json::object> activePods(client::RestClient& c, const std::string& ns, const std::string& app) {
+std::vector<json::object> activePods(client::RestClient& c, const std::string& ns,
+                                     const std::string& app) {
   std::vector<json::object> out;
   for (auto& p : listItems(c, client::resources::pods, ns, "app=" + app))
     if (!isBeingDeleted(p.as_object())) out.push_back(p.as_object());
@@ -75,35 +79,54 @@ TEST(DaemonSetUtil, EligibilityBySelectorAffinityAndTaints) {
       "nodeSelector":{"pool":"a"},
       "affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[
         {"matchExpressions":[{"key":"zone","operator":"In","values":["z1","z2"]}]}]}}},
-      "containers":[{"name":"c","image":"x"}]}}}})").as_object();
+      "containers":[{"name":"c","image":"x"}]}}}})")
+                .as_object();
   auto node = [](const char* text) { return json::parse(text).as_object(); };
-  EXPECT_TRUE(nodeShouldRunDaemonPod(node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}}})"), ds).shouldRun);
-  EXPECT_FALSE(nodeShouldRunDaemonPod(node(R"({"metadata":{"name":"n","labels":{"pool":"b","zone":"z1"}}})"), ds).shouldRun);
-  EXPECT_FALSE(nodeShouldRunDaemonPod(node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z3"}}})"), ds).shouldRun);
+  EXPECT_TRUE(nodeShouldRunDaemonPod(
+                  node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}}})"), ds)
+                  .shouldRun);
+  EXPECT_FALSE(nodeShouldRunDaemonPod(
+                   node(R"({"metadata":{"name":"n","labels":{"pool":"b","zone":"z1"}}})"), ds)
+                   .shouldRun);
+  EXPECT_FALSE(nodeShouldRunDaemonPod(
+                   node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z3"}}})"), ds)
+                   .shouldRun);
   // A NoSchedule taint keeps new pods away but lets a running one stay; NoExecute evicts.
   auto noSchedule = nodeShouldRunDaemonPod(
-      node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}},"spec":{"taints":[{"key":"k","effect":"NoSchedule"}]}})"), ds);
+      node(
+          R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}},"spec":{"taints":[{"key":"k","effect":"NoSchedule"}]}})"),
+      ds);
   EXPECT_FALSE(noSchedule.shouldRun);
   EXPECT_TRUE(noSchedule.shouldContinueRunning);
   auto noExecute = nodeShouldRunDaemonPod(
-      node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}},"spec":{"taints":[{"key":"k","effect":"NoExecute"}]}})"), ds);
+      node(
+          R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}},"spec":{"taints":[{"key":"k","effect":"NoExecute"}]}})"),
+      ds);
   EXPECT_FALSE(noExecute.shouldRun);
   EXPECT_FALSE(noExecute.shouldContinueRunning);
   // The automatic tolerations cover the node-condition taints.
-  EXPECT_TRUE(nodeShouldRunDaemonPod(
-      node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}},"spec":{"taints":[
+  EXPECT_TRUE(
+      nodeShouldRunDaemonPod(
+          node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}},"spec":{"taints":[
           {"key":"node.kubernetes.io/unreachable","effect":"NoExecute"},
           {"key":"node.kubernetes.io/unschedulable","effect":"NoSchedule"},
-          {"key":"node.kubernetes.io/memory-pressure","effect":"NoSchedule"}]}})"), ds).shouldRun);
+          {"key":"node.kubernetes.io/memory-pressure","effect":"NoSchedule"}]}})"),
+          ds)
+          .shouldRun);
   // network-unavailable is tolerated only by hostNetwork pods.
-  auto netTaint = node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}},"spec":{"taints":[
+  auto netTaint =
+      node(R"({"metadata":{"name":"n","labels":{"pool":"a","zone":"z1"}},"spec":{"taints":[
       {"key":"node.kubernetes.io/network-unavailable","effect":"NoSchedule"}]}})");
   EXPECT_FALSE(nodeShouldRunDaemonPod(netTaint, ds).shouldRun);
   ds["spec"].as_object()["template"].as_object()["spec"].as_object()["hostNetwork"] = true;
   EXPECT_TRUE(nodeShouldRunDaemonPod(netTaint, ds).shouldRun);
   // Malformed pieces never match (and never throw).
-  auto bad = json::parse(R"({"spec":{"template":{"spec":{"nodeSelector":{"pool":7},"tolerations":"x"}}}})").as_object();
-  EXPECT_FALSE(nodeShouldRunDaemonPod(node(R"({"metadata":{"name":"n","labels":{"pool":"7"}}})"), bad).shouldRun);
+  auto bad =
+      json::parse(R"({"spec":{"template":{"spec":{"nodeSelector":{"pool":7},"tolerations":"x"}}}})")
+          .as_object();
+  EXPECT_FALSE(
+      nodeShouldRunDaemonPod(node(R"({"metadata":{"name":"n","labels":{"pool":"7"}}})"), bad)
+          .shouldRun);
 
   json::object spec;
   pinToNode(spec, "node-9");
@@ -133,14 +156,17 @@ TEST(DaemonSetController, OnePodPerEligibleNodeFollowingNodeChanges) {
     bool notReady = false;
     for (auto& t : *arrayAt(p, {"spec", "tolerations"}))
       if (stringAt(t.as_object(), {"key"}) == "node.kubernetes.io/not-ready" &&
-          stringAt(t.as_object(), {"effect"}) == "NoExecute" && !t.as_object().contains("tolerationSeconds"))
+          stringAt(t.as_object(), {"effect"}) == "NoExecute" &&
+          !t.as_object().contains("tolerationSeconds"))
         notReady = true;
     EXPECT_TRUE(notReady);
   }
 
   // A node added later gets a pod; a tainted one does not.
   nodes.add(ns + "-n5", {{"pool", pool}});
-  nodes.add(ns + "-n6", {{"pool", pool}}, json::array{json::object{{"key", "dedicated"}, {"value", "db"}, {"effect", "NoSchedule"}}});
+  nodes.add(
+      ns + "-n6", {{"pool", pool}},
+      json::array{json::object{{"key", "dedicated"}, {"value", "db"}, {"effect", "NoSchedule"}}});
   want.insert(ns + "-n5");
   ASSERT_TRUE(soon([&] { return podNodes(activePods(c, ns, "agent")) == want; }));
 
@@ -153,9 +179,12 @@ TEST(DaemonSetController, OnePodPerEligibleNodeFollowingNodeChanges) {
   for (auto& p : activePods(c, ns, "agent")) markPodRunning(c, ns, nameOf(p));
   ASSERT_TRUE(soon([&] {
     auto ds = c.get(client::resources::daemonSets, ns, "agent");
-    return intAt(ds, {"status", "desiredNumberScheduled"}) == 3 && intAt(ds, {"status", "currentNumberScheduled"}) == 3 &&
-           intAt(ds, {"status", "numberReady"}) == 3 && intAt(ds, {"status", "numberAvailable"}) == 3 &&
-           intAt(ds, {"status", "updatedNumberScheduled"}) == 3 && intAt(ds, {"status", "numberUnavailable"}, -1) == 0 &&
+    return intAt(ds, {"status", "desiredNumberScheduled"}) == 3 &&
+           intAt(ds, {"status", "currentNumberScheduled"}) == 3 &&
+           intAt(ds, {"status", "numberReady"}) == 3 &&
+           intAt(ds, {"status", "numberAvailable"}) == 3 &&
+           intAt(ds, {"status", "updatedNumberScheduled"}) == 3 &&
+           intAt(ds, {"status", "numberUnavailable"}, -1) == 0 &&
            intAt(ds, {"status", "observedGeneration"}) == 1;
   }));
 
@@ -165,7 +194,9 @@ TEST(DaemonSetController, OnePodPerEligibleNodeFollowingNodeChanges) {
       auto reason = stringAt(e.as_object(), {"reason"});
       auto source = stringAt(e.as_object(), {"source", "component"});
       if (source != "daemonset-controller") continue;
-      if (reason == "SuccessfulCreate" && stringAt(e.as_object(), {"message"}).rfind("Created pod: agent-", 0) == 0) created = true;
+      if (reason == "SuccessfulCreate" &&
+          stringAt(e.as_object(), {"message"}).rfind("Created pod: agent-", 0) == 0)
+        created = true;
       if (reason == "SuccessfulDelete") deleted = true;
     }
     return created && deleted;
@@ -201,17 +232,21 @@ TEST(DaemonSetController, RollingUpdateRespectsMaxUnavailable) {
   auto ns = freshNamespace(c, "apps-dsru");
   NodeSet nodes{c, {}};
   for (int i = 1; i <= 3; ++i) nodes.add(ns + "-n" + std::to_string(i), {{"pool", ns}});
-  json::object strategy{{"type", "RollingUpdate"}, {"rollingUpdate", json::object{{"maxUnavailable", 1}}}};
+  json::object strategy{{"type", "RollingUpdate"},
+                        {"rollingUpdate", json::object{{"maxUnavailable", 1}}}};
   c.create(client::resources::daemonSets, ns, daemonSet("roll", ns, "img:1", strategy));
   ASSERT_TRUE(soon([&] { return activePods(c, ns, "roll").size() == 3; }));
   for (auto& p : activePods(c, ns, "roll")) markPodRunning(c, ns, nameOf(p));
   ASSERT_TRUE(soon([&] {
-    return intAt(c.get(client::resources::daemonSets, ns, "roll"), {"status", "numberAvailable"}) == 3;
+    return intAt(c.get(client::resources::daemonSets, ns, "roll"), {"status", "numberAvailable"}) ==
+           3;
   }));
-  auto oldHash = stringAt(activePods(c, ns, "roll")[0], {"metadata", "labels", "controller-revision-hash"});
+  auto oldHash =
+      stringAt(activePods(c, ns, "roll")[0], {"metadata", "labels", "controller-revision-hash"});
 
   c.patch(client::resources::daemonSets, ns, "roll", client::PatchType::Merge,
-          json::parse(R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"img:2"}]}}}})"));
+          json::parse(
+              R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"img:2"}]}}}})"));
   // Play the kubelet: new pods become ready; meanwhile at most one node may lack an
   // available daemon pod.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -244,8 +279,10 @@ TEST(DaemonSetController, RollingUpdateRespectsMaxUnavailable) {
     int64_t maxRev = 0;
     for (auto& r : revs) maxRev = std::max(maxRev, intAt(r.as_object(), {"revision"}));
     auto ds = c.get(client::resources::daemonSets, ns, "roll");
-    return revs.size() == 2 && maxRev == 2 && intAt(ds, {"status", "updatedNumberScheduled"}) == 3 &&
-           intAt(ds, {"status", "numberAvailable"}) == 3 && intAt(ds, {"status", "observedGeneration"}) == 2;
+    return revs.size() == 2 && maxRev == 2 &&
+           intAt(ds, {"status", "updatedNumberScheduled"}) == 3 &&
+           intAt(ds, {"status", "numberAvailable"}) == 3 &&
+           intAt(ds, {"status", "observedGeneration"}) == 2;
   }));
 }
 
@@ -255,23 +292,29 @@ TEST(DaemonSetController, OnDeleteLeavesPodsUntilDeleted) {
   auto ns = freshNamespace(c, "apps-dsod");
   NodeSet nodes{c, {}};
   nodes.add(ns + "-n1", {{"pool", ns}});
-  c.create(client::resources::daemonSets, ns, daemonSet("od", ns, "img:1", json::object{{"type", "OnDelete"}}));
+  c.create(client::resources::daemonSets, ns,
+           daemonSet("od", ns, "img:1", json::object{{"type", "OnDelete"}}));
   ASSERT_TRUE(soon([&] { return activePods(c, ns, "od").size() == 1; }));
   auto first = activePods(c, ns, "od")[0];
   c.patch(client::resources::daemonSets, ns, "od", client::PatchType::Merge,
-          json::parse(R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"img:2"}]}}}})"));
+          json::parse(
+              R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"img:2"}]}}}})"));
   ASSERT_TRUE(soon([&] {
-    return intAt(c.get(client::resources::daemonSets, ns, "od"), {"status", "observedGeneration"}) == 2;
+    return intAt(c.get(client::resources::daemonSets, ns, "od"),
+                 {"status", "observedGeneration"}) == 2;
   }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto pods = activePods(c, ns, "od");
   ASSERT_EQ(pods.size(), 1u);
   EXPECT_EQ(nameOf(pods[0]), nameOf(first));
-  EXPECT_EQ(intAt(c.get(client::resources::daemonSets, ns, "od"), {"status", "updatedNumberScheduled"}), 0);
+  EXPECT_EQ(
+      intAt(c.get(client::resources::daemonSets, ns, "od"), {"status", "updatedNumberScheduled"}),
+      0);
   c.remove(client::resources::pods, ns, nameOf(first));
   ASSERT_TRUE(soon([&] {
     auto p = activePods(c, ns, "od");
-    return p.size() == 1 && stringAt(p[0], {"metadata", "labels", "pod-template-generation"}) == "2";
+    return p.size() == 1 &&
+           stringAt(p[0], {"metadata", "labels", "pod-template-generation"}) == "2";
   }));
 }
 
@@ -281,7 +324,9 @@ TEST(DaemonSetControllerFake, FailedPodsAreReplacedAfterBackoff) {
   ControllerTestEnv env("daemonset");
   env.reflectWrites();
   env.add(client::resources::nodes,
-          json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "n1"}, {"labels", {{"pool", "x"}}}}}});
+          json::object{{"apiVersion", "v1"},
+                       {"kind", "Node"},
+                       {"metadata", {{"name", "n1"}, {"labels", {{"pool", "x"}}}}}});
   auto ds = daemonSet("d", "x", "x:1");
   ds["metadata"].as_object()["namespace"] = "ns";
   env.add(client::resources::daemonSets, ds);

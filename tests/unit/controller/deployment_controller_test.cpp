@@ -1,4 +1,5 @@
 #include "controller/deployment_controller.h"
+
 #include "unit/controller/fake_env.h"
 #include "unit/controller/workload_test_util.h"
 
@@ -17,7 +18,8 @@ std::vector<json::object> replicaSetsOf(client::RestClient& c, const std::string
   return out;
 }
 
-std::optional<json::object> replicaSetWithImage(client::RestClient& c, const std::string& ns, const std::string& image) {
+std::optional<json::object> replicaSetWithImage(client::RestClient& c, const std::string& ns,
+                                                const std::string& image) {
   for (auto& rs : replicaSetsOf(c, ns)) {
     auto* t = objectAt(rs, {"spec", "template"});
     if (t && imageOf(*t) == image) return rs;
@@ -30,14 +32,20 @@ int64_t rsReplicas(client::RestClient& c, const std::string& ns, const std::stri
   return rs ? intAt(*rs, {"spec", "replicas"}) : -1;
 }
 
-void setImage(client::RestClient& c, const std::string& ns, const std::string& name, const std::string& image) {
+void setImage(client::RestClient& c, const std::string& ns, const std::string& name,
+              const std::string& image) {
   json::object patch{
-      {"spec", json::object{{"template", json::object{{"spec", json::object{{"containers", json::array{json::object{
-                                                                                        {"name", "c"}, {"image", image}}}}}}}}}}};
+      {"spec",
+       json::object{
+           {"template",
+            json::object{
+                {"spec", json::object{{"containers", json::array{json::object{
+                                                         {"name", "c"}, {"image", image}}}}}}}}}}};
   c.patch(deployments, ns, name, client::PatchType::StrategicMerge, patch);
 }
 
-json::object deploymentStatus(client::RestClient& c, const std::string& ns, const std::string& name) {
+json::object deploymentStatus(client::RestClient& c, const std::string& ns,
+                              const std::string& name) {
   auto d = c.get(deployments, ns, name);
   return objectAt(d, {"status"}) ? *objectAt(d, {"status"}) : json::object{};
 }
@@ -52,7 +60,8 @@ bool rolledOut(client::RestClient& c, const std::string& ns, const std::string& 
   auto d = c.get(deployments, ns, name);
   int64_t replicas = intAt(d, {"spec", "replicas"});
   return intAt(d, {"status", "observedGeneration"}) >= intAt(d, {"metadata", "generation"}) &&
-         intAt(d, {"status", "updatedReplicas"}) == replicas && intAt(d, {"status", "replicas"}) == replicas &&
+         intAt(d, {"status", "updatedReplicas"}) == replicas &&
+         intAt(d, {"status", "replicas"}) == replicas &&
          intAt(d, {"status", "availableReplicas"}) == replicas &&
          conditionReason(*objectAt(d, {"status"}), "Progressing") == "NewReplicaSetAvailable";
 }
@@ -82,7 +91,8 @@ TEST(DeploymentMath, FencepostsAndProportions) {
 
 TEST(DeploymentMath, RevisionHistoryOnReuse) {
   auto d = deploymentObject("m", 1, "x");
-  d["metadata"].as_object()["annotations"] = json::object{{"kubernetes.io/change-cause", "v1"}, {kRevisionAnnotation, "9"}};
+  d["metadata"].as_object()["annotations"] =
+      json::object{{"kubernetes.io/change-cause", "v1"}, {kRevisionAnnotation, "9"}};
   auto rs = replicaSetObject("m-1", 1);
   EXPECT_TRUE(deployment::setNewReplicaSetAnnotations(d, rs, "1", false));
   EXPECT_EQ(annotationOf(rs, kRevisionAnnotation), "1");
@@ -101,7 +111,8 @@ TEST(DeploymentController, CreatesReplicaSetAndCompletes) {
   auto ns = freshNamespace(env.c(), "dep");
   FakeKubelet kubelet(env.c(), ns);
   auto obj = deploymentObject("web", 3, "nginx:1");
-  obj["metadata"].as_object()["annotations"] = json::object{{"kubernetes.io/change-cause", "first"}};
+  obj["metadata"].as_object()["annotations"] =
+      json::object{{"kubernetes.io/change-cause", "first"}};
   env.c().create(deployments, ns, obj);
   ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "web"); }, std::chrono::seconds(10)));
 
@@ -122,13 +133,15 @@ TEST(DeploymentController, CreatesReplicaSetAndCompletes) {
   EXPECT_EQ(annotationOf(d, kRevisionAnnotation), "1");
   auto status = *objectAt(d, {"status"});
   EXPECT_EQ(conditionReason(status, "Available"), "MinimumReplicasAvailable");
-  EXPECT_EQ(stringAt(*deploymentCondition(status, "Available"), {"message"}), "Deployment has minimum availability.");
+  EXPECT_EQ(stringAt(*deploymentCondition(status, "Available"), {"message"}),
+            "Deployment has minimum availability.");
   EXPECT_EQ(stringAt(*deploymentCondition(status, "Progressing"), {"message"}),
             "ReplicaSet \"" + nameOf(rs) + "\" has successfully progressed.");
   EXPECT_EQ(intAt(status, {"readyReplicas"}), 3);
   EXPECT_FALSE(status.contains("unavailableReplicas"));
   ASSERT_TRUE(eventually([&] {
-    return hasEvent(env.c(), ns, "ScalingReplicaSet", "Scaled up replica set " + nameOf(rs) + " from 0 to 3");
+    return hasEvent(env.c(), ns, "ScalingReplicaSet",
+                    "Scaled up replica set " + nameOf(rs) + " from 0 to 3");
   }));
 }
 
@@ -137,7 +150,8 @@ TEST(DeploymentController, RollingUpdateRespectsSurgeAndUnavailable) {
   auto ns = freshNamespace(env.c(), "deproll");
   const int64_t replicas = 4, surge = 1, unavailable = 1;
   FakeKubelet kubelet(env.c(), ns, {}, std::chrono::milliseconds(40));
-  env.c().create(deployments, ns, deploymentObject("roll", replicas, "v1", rollingUpdate(surge, unavailable)));
+  env.c().create(deployments, ns,
+                 deploymentObject("roll", replicas, "v1", rollingUpdate(surge, unavailable)));
   ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "roll"); }, std::chrono::seconds(10)));
 
   setImage(env.c(), ns, "roll", "v2");
@@ -164,16 +178,19 @@ TEST(DeploymentController, RollingUpdateRespectsSurgeAndUnavailable) {
   EXPECT_EQ(rsReplicas(env.c(), ns, "v2"), replicas);
   EXPECT_EQ(annotationOf(*replicaSetWithImage(env.c(), ns, "v2"), kRevisionAnnotation), "2");
   EXPECT_EQ(annotationOf(env.c().get(deployments, ns, "roll"), kRevisionAnnotation), "2");
-  ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == static_cast<size_t>(replicas); }));
+  ASSERT_TRUE(
+      eventually([&] { return activePods(env.c(), ns).size() == static_cast<size_t>(replicas); }));
   for (auto& p : activePods(env.c(), ns)) EXPECT_EQ(imageOf(p), "v2");
-  ASSERT_TRUE(eventually([&] { return hasEvent(env.c(), ns, "ScalingReplicaSet", "Scaled down replica set roll-"); }));
+  ASSERT_TRUE(eventually(
+      [&] { return hasEvent(env.c(), ns, "ScalingReplicaSet", "Scaled down replica set roll-"); }));
 }
 
 TEST(DeploymentController, RecreateStopsOldPodsFirst) {
   ControllerEnv env({"replicaset", "deployment"});
   auto ns = freshNamespace(env.c(), "deprec");
   FakeKubelet kubelet(env.c(), ns, {}, std::chrono::milliseconds(20));
-  env.c().create(deployments, ns, deploymentObject("rec", 3, "v1", json::object{{"type", "Recreate"}}));
+  env.c().create(deployments, ns,
+                 deploymentObject("rec", 3, "v1", json::object{{"type", "Recreate"}}));
   ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "rec"); }, std::chrono::seconds(10)));
   setImage(env.c(), ns, "rec", "v2");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -196,14 +213,16 @@ TEST(DeploymentController, RollbackReusesOldReplicaSetAndCleansHistory) {
   env.c().create(deployments, ns, obj);
   ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "undo"); }, std::chrono::seconds(10)));
   setImage(env.c(), ns, "undo", "v2");
-  ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "undo") && rsReplicas(env.c(), ns, "v1") == 0; },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(eventually(
+      [&] { return rolledOut(env.c(), ns, "undo") && rsReplicas(env.c(), ns, "v1") == 0; },
+      std::chrono::seconds(10)));
   auto v1 = *replicaSetWithImage(env.c(), ns, "v1");
 
   // What `kubectl rollout undo` does: put the old template back.
   setImage(env.c(), ns, "undo", "v1");
-  ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "undo") && rsReplicas(env.c(), ns, "v2") == 0; },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(eventually(
+      [&] { return rolledOut(env.c(), ns, "undo") && rsReplicas(env.c(), ns, "v2") == 0; },
+      std::chrono::seconds(10)));
   auto reused = *replicaSetWithImage(env.c(), ns, "v1");
   EXPECT_EQ(uidOf(reused), uidOf(v1)) << "the old ReplicaSet is reused";
   EXPECT_EQ(annotationOf(reused, kRevisionAnnotation), "3");
@@ -212,11 +231,13 @@ TEST(DeploymentController, RollbackReusesOldReplicaSetAndCleansHistory) {
 
   // Two more revisions: with revisionHistoryLimit 1 only one old ReplicaSet is kept.
   setImage(env.c(), ns, "undo", "v3");
-  ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "undo") && rsReplicas(env.c(), ns, "v1") == 0; },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(eventually(
+      [&] { return rolledOut(env.c(), ns, "undo") && rsReplicas(env.c(), ns, "v1") == 0; },
+      std::chrono::seconds(10)));
   setImage(env.c(), ns, "undo", "v4");
-  ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "undo") && replicaSetsOf(env.c(), ns).size() == 2; },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(eventually(
+      [&] { return rolledOut(env.c(), ns, "undo") && replicaSetsOf(env.c(), ns).size() == 2; },
+      std::chrono::seconds(10)));
   EXPECT_TRUE(replicaSetWithImage(env.c(), ns, "v4"));
   EXPECT_TRUE(replicaSetWithImage(env.c(), ns, "v3"));
 }
@@ -227,10 +248,12 @@ TEST(DeploymentController, PausedDeploymentDoesNotRollOut) {
   FakeKubelet kubelet(env.c(), ns);
   env.c().create(deployments, ns, deploymentObject("pz", 2, "v1"));
   ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "pz"); }, std::chrono::seconds(10)));
-  env.c().patch(deployments, ns, "pz", client::PatchType::Merge, json::parse(R"({"spec":{"paused":true}})"));
+  env.c().patch(deployments, ns, "pz", client::PatchType::Merge,
+                json::parse(R"({"spec":{"paused":true}})"));
   setImage(env.c(), ns, "pz", "v2");
   // Scaling still applies while paused.
-  env.c().patch(deployments, ns, "pz", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":3}})"));
+  env.c().patch(deployments, ns, "pz", client::PatchType::Merge,
+                json::parse(R"({"spec":{"replicas":3}})"));
   ASSERT_TRUE(eventually([&] {
     auto d = env.c().get(deployments, ns, "pz");
     return intAt(d, {"status", "observedGeneration"}) == intAt(d, {"metadata", "generation"}) &&
@@ -239,9 +262,11 @@ TEST(DeploymentController, PausedDeploymentDoesNotRollOut) {
   }));
   EXPECT_EQ(replicaSetsOf(env.c(), ns).size(), 1u) << "no new ReplicaSet while paused";
 
-  env.c().patch(deployments, ns, "pz", client::PatchType::Merge, json::parse(R"({"spec":{"paused":false}})"));
-  ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "pz") && rsReplicas(env.c(), ns, "v2") == 3; },
-                         std::chrono::seconds(10)));
+  env.c().patch(deployments, ns, "pz", client::PatchType::Merge,
+                json::parse(R"({"spec":{"paused":false}})"));
+  ASSERT_TRUE(
+      eventually([&] { return rolledOut(env.c(), ns, "pz") && rsReplicas(env.c(), ns, "v2") == 3; },
+                 std::chrono::seconds(10)));
 }
 
 TEST(DeploymentController, ProportionalScalingMidRollout) {
@@ -252,11 +277,14 @@ TEST(DeploymentController, ProportionalScalingMidRollout) {
   env.c().create(deployments, ns, deploymentObject("prop", 10, "good", rollingUpdate(3, 2)));
   ASSERT_TRUE(eventually([&] { return rolledOut(env.c(), ns, "prop"); }, std::chrono::seconds(10)));
   setImage(env.c(), ns, "prop", "bad");
-  ASSERT_TRUE(eventually([&] { return rsReplicas(env.c(), ns, "good") == 8 && rsReplicas(env.c(), ns, "bad") == 5; },
-                         std::chrono::seconds(10)));
-  env.c().patch(deployments, ns, "prop", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":15}})"));
-  ASSERT_TRUE(eventually([&] { return rsReplicas(env.c(), ns, "good") == 11 && rsReplicas(env.c(), ns, "bad") == 7; },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(eventually(
+      [&] { return rsReplicas(env.c(), ns, "good") == 8 && rsReplicas(env.c(), ns, "bad") == 5; },
+      std::chrono::seconds(10)));
+  env.c().patch(deployments, ns, "prop", client::PatchType::Merge,
+                json::parse(R"({"spec":{"replicas":15}})"));
+  ASSERT_TRUE(eventually(
+      [&] { return rsReplicas(env.c(), ns, "good") == 11 && rsReplicas(env.c(), ns, "bad") == 7; },
+      std::chrono::seconds(10)));
   auto good = *replicaSetWithImage(env.c(), ns, "good");
   EXPECT_EQ(annotationOf(good, kDesiredReplicasAnnotation), "15");
   EXPECT_EQ(annotationOf(good, kMaxReplicasAnnotation), "18");
@@ -274,7 +302,8 @@ TEST(DeploymentController, AdoptsOrphanReplicaSet) {
   env.c().create(replicaSets, ns, rs);
   env.c().create(deployments, ns, d);
   auto uid = uidOf(env.c().get(deployments, ns, "own"));
-  ASSERT_TRUE(eventually([&] { return isControlledBy(env.c().get(replicaSets, ns, "own-orphan"), uid); }));
+  ASSERT_TRUE(
+      eventually([&] { return isControlledBy(env.c().get(replicaSets, ns, "own-orphan"), uid); }));
 }
 
 // --- over fakes: the Deployment controller alone, ReplicaSets' status played by the test.
@@ -286,15 +315,16 @@ struct DeployEnv : ControllerTestEnv {
   // replicas than its status shows gets them at once (the ReplicaSet controller creating
   // or deleting pods), not yet available.
   DeployEnv() : ControllerTestEnv("deployment") {
-    api->observer = [this](const std::string& group, const std::string& resource, const std::string& type,
-                           const json::object& obj) {
+    api->observer = [this](const std::string& group, const std::string& resource,
+                           const std::string& type, const json::object& obj) {
       json::object o = obj;
       if (resource == "replicasets" && type != "DELETED") {
         auto n = intAt(o, {"spec", "replicas"});
         auto& st = ensureObject(o, {"status"});
         if (intAt(st, {"replicas"}) != n) {
           st["replicas"] = n;
-          for (const char* f : {"readyReplicas", "availableReplicas"}) st[f] = std::min(intAt(st, {f}), n);
+          for (const char* f : {"readyReplicas", "availableReplicas"})
+            st[f] = std::min(intAt(st, {f}), n);
           api->seed(resource, o);
           o = *api->object(resource, namespaceOf(o), nameOf(o));
         }
@@ -313,7 +343,9 @@ struct DeployEnv : ControllerTestEnv {
     if (!spec.contains("strategy")) spec["strategy"] = rollingUpdate("25%", "25%");
     return add(deployments, d);
   }
-  json::object deployment(const std::string& name) { return *api->object("deployments", "ns", name); }
+  json::object deployment(const std::string& name) {
+    return *api->object("deployments", "ns", name);
+  }
   std::optional<json::object> setWithImage(const std::string& image) {
     for (auto& rs : api->objects("replicasets", "ns"))
       if (auto* t = objectAt(rs, {"spec", "template"}); t && imageOf(*t) == image) return rs;
@@ -323,8 +355,11 @@ struct DeployEnv : ControllerTestEnv {
   void setAvailable(const std::string& image) {
     auto rs = *setWithImage(image);
     auto n = intAt(rs, {"spec", "replicas"});
-    rs["status"] = json::object{{"replicas", n}, {"readyReplicas", n}, {"availableReplicas", n},
-                                {"fullyLabeledReplicas", n}, {"observedGeneration", intAt(rs, {"metadata", "generation"}, 1)}};
+    rs["status"] = json::object{{"replicas", n},
+                                {"readyReplicas", n},
+                                {"availableReplicas", n},
+                                {"fullyLabeledReplicas", n},
+                                {"observedGeneration", intAt(rs, {"metadata", "generation"}, 1)}};
     update(replicaSets, rs);
   }
   void changeImage(const std::string& name, const std::string& image) {
@@ -379,7 +414,9 @@ TEST(DeploymentControllerFake, RollingUpdateStepRespectsSurgeAndUnavailable) {
   // may be unavailable (3 of 4 stay available), which makes room for one more new pod.
   // Then nothing until pods of the new set become available.
   ASSERT_TRUE(env.setWithImage("v2"));
-  auto replicas = [&](const std::string& image) { return intAt(*env.setWithImage(image), {"spec", "replicas"}); };
+  auto replicas = [&](const std::string& image) {
+    return intAt(*env.setWithImage(image), {"spec", "replicas"});
+  };
   EXPECT_EQ(replicas("v2"), 2);
   EXPECT_EQ(replicas("v1"), 3);
   EXPECT_EQ(annotationOf(*env.setWithImage("v2"), kRevisionAnnotation), "2");

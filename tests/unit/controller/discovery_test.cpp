@@ -2,6 +2,7 @@
 // reports (custom resources appear and disappear at run time), here over fakes: a
 // StaticDiscovery the test edits, the fake API, no server.
 #include "controller/discovery.h"
+
 #include "unit/client/test_server.h"
 #include "unit/controller/fake_env.h"
 
@@ -13,17 +14,21 @@ namespace json = boost::json;
 const client::Resource kWidgets{"example.com", "v1", "widgets"};
 
 DiscoveredResource widgets() {
-  return {"example.com", "v1", "widgets", "Widget", true, {"create", "delete", "deletecollection", "get", "list", "watch"}};
+  return {"example.com", "v1", "widgets",
+          "Widget",      true, {"create", "delete", "deletecollection", "get", "list", "watch"}};
 }
 DiscoveredResource gizmos() {
-  return {"example.com", "v1", "gizmos", "Gizmo", true, {"create", "delete", "get", "list", "watch"}};
+  return {"example.com", "v1", "gizmos",
+          "Gizmo",       true, {"create", "delete", "get", "list", "watch"}};
 }
 
 json::object widget(const std::string& name, const std::string& ownerUid = "") {
-  json::object w{{"apiVersion", "example.com/v1"}, {"kind", "Widget"}, {"metadata", {{"name", name}, {"namespace", "ns"}}}};
+  json::object w{{"apiVersion", "example.com/v1"},
+                 {"kind", "Widget"},
+                 {"metadata", {{"name", name}, {"namespace", "ns"}}}};
   if (!ownerUid.empty())
-    w["metadata"].as_object()["ownerReferences"] = json::array{
-        json::object{{"apiVersion", "example.com/v1"}, {"kind", "Gizmo"}, {"name", "g"}, {"uid", ownerUid}}};
+    w["metadata"].as_object()["ownerReferences"] = json::array{json::object{
+        {"apiVersion", "example.com/v1"}, {"kind", "Gizmo"}, {"name", "g"}, {"uid", ownerUid}}};
   return w;
 }
 
@@ -78,7 +83,12 @@ namespace {
 struct NamespaceEnv : ControllerTestEnv {
   NamespaceEnv() : ControllerTestEnv("namespace") {
     // Only what the test is about: a namespaced built-in and the custom resource.
-    discovery->set({{"", "v1", "configmaps", "ConfigMap", true, {"delete", "deletecollection", "get", "list", "watch"}},
+    discovery->set({{"",
+                     "v1",
+                     "configmaps",
+                     "ConfigMap",
+                     true,
+                     {"delete", "deletecollection", "get", "list", "watch"}},
                     widgets()});
     reflectWrites();
   }
@@ -96,12 +106,14 @@ struct NamespaceEnv : ControllerTestEnv {
 TEST(NamespaceControllerDiscovery, EmptiesCustomResourcesThenFinalizes) {
   NamespaceEnv env;
   env.api->seed("widgets", widget("w1"));
-  env.api->seed("configmaps", json::object{{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+  env.api->seed("configmaps", json::object{{"apiVersion", "v1"},
+                                           {"kind", "ConfigMap"},
                                            {"metadata", {{"name", "c"}, {"namespace", "ns"}}}});
   env.terminate("ns");
   env.sync();
-  EXPECT_EQ(env.writes(), (std::vector<std::string>{"deletecollection configmaps", "deletecollection widgets",
-                                                    "update namespaces/status", "update namespaces/finalize"}));
+  EXPECT_EQ(env.writes(),
+            (std::vector<std::string>{"deletecollection configmaps", "deletecollection widgets",
+                                      "update namespaces/status", "update namespaces/finalize"}));
   EXPECT_TRUE(env.api->objects("widgets", "ns").empty());
 }
 
@@ -128,7 +140,8 @@ TEST(ServerDiscovery, ReadsTheServedResources) {
   auto client = client::testing::newClient();
   ServerDiscovery discovery(*client);
   auto all = discovery.resources();
-  auto find = [&](const std::string& group, const std::string& resource) -> const DiscoveredResource* {
+  auto find = [&](const std::string& group,
+                  const std::string& resource) -> const DiscoveredResource* {
     for (auto& r : all)
       if (r.group == group && r.resource == resource) return &r;
     return nullptr;

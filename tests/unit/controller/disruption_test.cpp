@@ -5,8 +5,8 @@ namespace {
 
 const client::Resource kPdbs{"policy", "v1", "poddisruptionbudgets"};
 
-json::object makePdb(client::RestClient& c, const std::string& ns, const std::string& name, const char* field,
-                     json::value value, json::object matchLabels) {
+json::object makePdb(client::RestClient& c, const std::string& ns, const std::string& name,
+                     const char* field, json::value value, json::object matchLabels) {
   json::object spec{{"selector", json::object{{"matchLabels", std::move(matchLabels)}}}};
   spec[field] = std::move(value);
   return c.create(kPdbs, ns,
@@ -17,7 +17,8 @@ json::object makePdb(client::RestClient& c, const std::string& ns, const std::st
 }
 
 // A ReplicaSet with `replicas` that owns nothing yet (no ReplicaSet controller runs here).
-json::object makeReplicaSet(client::RestClient& c, const std::string& ns, const std::string& name, int replicas) {
+json::object makeReplicaSet(client::RestClient& c, const std::string& ns, const std::string& name,
+                            int replicas) {
   json::object labels{{"app", name}};
   json::object container{{"name", "c"}, {"image", "x"}};
   json::object podTemplate{{"metadata", json::object{{"labels", labels}}},
@@ -54,17 +55,20 @@ Status statusOf(const json::object& pdb) {
 
 std::ostream& operator<<(std::ostream& os, const Status& s) {
   return os << "expected=" << s.expected << " current=" << s.current << " desired=" << s.desired
-            << " allowed=" << s.allowed << " observed=" << s.observed << " " << s.condStatus << "/" << s.reason;
+            << " allowed=" << s.allowed << " observed=" << s.observed << " " << s.condStatus << "/"
+            << s.reason;
 }
 
 // Waits until the budget's status equals `want`.
-::testing::AssertionResult statusBecomes(client::RestClient& c, const std::string& ns, const std::string& name,
-                                         const Status& want) {
+::testing::AssertionResult statusBecomes(client::RestClient& c, const std::string& ns,
+                                         const std::string& name, const Status& want) {
   Status got;
-  bool ok = waitFor([&] {
-    got = statusOf(c.get(kPdbs, ns, name));
-    return got == want;
-  }, std::chrono::seconds(25));
+  bool ok = waitFor(
+      [&] {
+        got = statusOf(c.get(kPdbs, ns, name));
+        return got == want;
+      },
+      std::chrono::seconds(25));
   if (ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "got " << got << ", want " << want;
 }
@@ -87,7 +91,8 @@ TEST(DisruptionController, IntegerMinAvailableCountsPods) {
   EXPECT_TRUE(statusBecomes(c, ns, "two", {3, 3, 2, 1, 1, "True", "SufficientPods"}));
 
   // A spec change is observed (observedGeneration follows metadata.generation).
-  c.patch(kPdbs, ns, "two", client::PatchType::Merge, json::object{{"spec", json::object{{"minAvailable", 1}}}});
+  c.patch(kPdbs, ns, "two", client::PatchType::Merge,
+          json::object{{"spec", json::object{{"minAvailable", 1}}}});
   EXPECT_TRUE(statusBecomes(c, ns, "two", {3, 3, 1, 2, 2, "True", "SufficientPods"}));
 }
 
@@ -134,7 +139,8 @@ TEST(DisruptionController, FailsSafeWithoutController) {
     return cond && stringAt(*cond, {"reason"}) == "SyncFailed";
   })) << json::serialize(pdb);
   EXPECT_EQ(intAt(pdb, {"status", "disruptionsAllowed"}, -1), 0);
-  EXPECT_NE(stringAt(*findCondition(pdb, "DisruptionAllowed"), {"message"}).find("found no controllers for pod \"w-0\""),
+  EXPECT_NE(stringAt(*findCondition(pdb, "DisruptionAllowed"), {"message"})
+                .find("found no controllers for pod \"w-0\""),
             std::string::npos);
 }
 
@@ -156,7 +162,8 @@ TEST(DisruptionController, EvictionSpendsTheBudget) {
     json::object eviction{{"apiVersion", "policy/v1"},
                           {"kind", "Eviction"},
                           {"metadata", json::object{{"name", pod}, {"namespace", ns}}}};
-    return c.request("POST", client::resources::pods.path(ns, pod, "eviction"), json::serialize(eviction));
+    return c.request("POST", client::resources::pods.path(ns, pod, "eviction"),
+                     json::serialize(eviction));
   };
   evict("e0");
   // (The disruptedPods entry the eviction writes is covered by the apiserver tests: here the
@@ -167,8 +174,13 @@ TEST(DisruptionController, EvictionSpendsTheBudget) {
   // The controller agrees: e0 is terminating, two healthy left, nothing more allowed; the
   // terminating pod no longer needs its disruptedPods entry.
   EXPECT_TRUE(statusBecomes(c, ns, "e", {3, 2, 2, 0, 1, "False", "InsufficientPods"}));
-  EXPECT_TRUE(waitFor([&] { return !objectAt(c.get(kPdbs, ns, "e"), {"status", "disruptedPods"}); }, std::chrono::seconds(25)))
-      << json::serialize(c.get(kPdbs, ns, "e")) << json::serialize(c.get(client::resources::pods, ns, "e0"));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return !objectAt(c.get(kPdbs, ns, "e"), {"status", "disruptedPods"});
+      },
+      std::chrono::seconds(25)))
+      << json::serialize(c.get(kPdbs, ns, "e"))
+      << json::serialize(c.get(client::resources::pods, ns, "e0"));
   try {
     evict("e1");
     FAIL() << "the second eviction must be refused";

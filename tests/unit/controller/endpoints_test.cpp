@@ -37,11 +37,14 @@ TEST(EndpointsController, ReadyNotReadyTerminatingAndNamedPorts) {
   ASSERT_TRUE(waitFor([&] {
     ep = c.get(kEndpoints, ns, "web");
     auto* subsets = arrayAt(ep, {"subsets"});
-    return subsets && subsets->size() == 1 && arrayAt(subsets->front().as_object(), {"notReadyAddresses"});
+    return subsets && subsets->size() == 1 &&
+           arrayAt(subsets->front().as_object(), {"notReadyAddresses"});
   })) << json::serialize(ep);
   const json::object& subset = ep["subsets"].as_array()[0].as_object();
-  EXPECT_EQ(addressesOf(subset, "addresses"), (std::map<std::string, std::string>{{"10.1.0.1", "ready"}}));
-  EXPECT_EQ(addressesOf(subset, "notReadyAddresses"), (std::map<std::string, std::string>{{"10.1.0.2", "unready"}}));
+  EXPECT_EQ(addressesOf(subset, "addresses"),
+            (std::map<std::string, std::string>{{"10.1.0.1", "ready"}}));
+  EXPECT_EQ(addressesOf(subset, "notReadyAddresses"),
+            (std::map<std::string, std::string>{{"10.1.0.2", "unready"}}));
   const json::object& addr = subset.at("addresses").as_array()[0].as_object();
   EXPECT_EQ(stringAt(addr, {"nodeName"}), "ep-node-1");
   EXPECT_EQ(stringAt(addr, {"targetRef", "kind"}), "Pod");
@@ -53,8 +56,11 @@ TEST(EndpointsController, ReadyNotReadyTerminatingAndNamedPorts) {
     ports[stringAt(p.as_object(), {"name"})] = intAt(p.as_object(), {"port"});
   EXPECT_EQ(ports, (std::map<std::string, int64_t>{{"http", 8080}, {"metrics", 9100}}));
   EXPECT_EQ(stringAt(ep, {"metadata", "labels", "team"}), "a") << "service labels are copied";
-  EXPECT_EQ(stringAt(ep, {"metadata", "labels", "endpoints.kubernetes.io/managed-by"}), "endpoint-controller");
-  EXPECT_FALSE(stringAt(ep, {"metadata", "annotations", "endpoints.kubernetes.io/last-change-trigger-time"}).empty());
+  EXPECT_EQ(stringAt(ep, {"metadata", "labels", "endpoints.kubernetes.io/managed-by"}),
+            "endpoint-controller");
+  EXPECT_FALSE(
+      stringAt(ep, {"metadata", "annotations", "endpoints.kubernetes.io/last-change-trigger-time"})
+          .empty());
 
   // Becoming ready moves the pod to addresses; terminating removes it.
   setPodStatus(c, ns, "unready", "10.1.0.2", true);
@@ -79,7 +85,8 @@ TEST(EndpointsController, PortSetsPublishNotReadyAndHeadlessHostnames) {
   auto& c = env.c();
   auto ns = freshNamespace(c, "ep");
   // Only "a" has the named port: it forms its own subset with both ports.
-  makePod(c, ns, "a", {{"app", "x"}}, json::array{json::object{{"name", "web"}, {"containerPort", 8000}}});
+  makePod(c, ns, "a", {{"app", "x"}},
+          json::array{json::object{{"name", "web"}, {"containerPort", 8000}}});
   makePod(c, ns, "b", {{"app", "x"}});
   setPodStatus(c, ns, "a", "10.2.0.1", true);
   setPodStatus(c, ns, "b", "10.2.0.2", false);
@@ -102,15 +109,18 @@ TEST(EndpointsController, PortSetsPublishNotReadyAndHeadlessHostnames) {
   }
 
   // Headless Service: pods whose subdomain names it get their hostname.
-  json::object pod{{"apiVersion", "v1"},
-                   {"kind", "Pod"},
-                   {"metadata", json::object{{"name", "h"}, {"labels", json::object{{"app", "h"}}}}},
-                   {"spec", json::object{{"hostname", "h-0"},
-                                         {"subdomain", "hl"},
-                                         {"containers", json::array{json::object{{"name", "c"}, {"image", "x"}}}}}}};
+  json::object pod{
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", json::object{{"name", "h"}, {"labels", json::object{{"app", "h"}}}}},
+      {"spec",
+       json::object{{"hostname", "h-0"},
+                    {"subdomain", "hl"},
+                    {"containers", json::array{json::object{{"name", "c"}, {"image", "x"}}}}}}};
   c.create(client::resources::pods, ns, pod);
   setPodStatus(c, ns, "h", "10.2.0.3", true);
-  makeService(c, ns, "hl", json::object{{"app", "h"}}, json::array{}, json::object{{"clusterIP", "None"}});
+  makeService(c, ns, "hl", json::object{{"app", "h"}}, json::array{},
+              json::object{{"clusterIP", "None"}});
   ASSERT_TRUE(waitFor([&] {
     ep = c.get(kEndpoints, ns, "hl");
     auto* s = arrayAt(ep, {"subsets"});
@@ -127,18 +137,20 @@ TEST(EndpointsController, SelectorlessServicesKeepUserEndpoints) {
   auto& c = env.c();
   auto ns = freshNamespace(c, "ep");
   makeService(c, ns, "ext", nullptr, json::array{json::object{{"port", 5432}}});
-  json::object user{{"apiVersion", "v1"},
-                    {"kind", "Endpoints"},
-                    {"metadata", json::object{{"name", "ext"}}},
-                    {"subsets", json::array{json::object{
-                                    {"addresses", json::array{json::object{{"ip", "192.168.1.5"}}}},
-                                    {"ports", json::array{json::object{{"port", 5432}, {"protocol", "TCP"}}}}}}}};
+  json::object user{
+      {"apiVersion", "v1"},
+      {"kind", "Endpoints"},
+      {"metadata", json::object{{"name", "ext"}}},
+      {"subsets", json::array{json::object{
+                      {"addresses", json::array{json::object{{"ip", "192.168.1.5"}}}},
+                      {"ports", json::array{json::object{{"port", 5432}, {"protocol", "TCP"}}}}}}}};
   c.create(kEndpoints, ns, user);
   // A selector Service in the same namespace proves the controller is running meanwhile.
   makeService(c, ns, "sel", json::object{{"app", "none"}}, json::array{json::object{{"port", 80}}});
   ASSERT_TRUE(waitFor([&] { return tryGet(c, kEndpoints, ns, "sel").has_value(); }));
   auto ep = c.get(kEndpoints, ns, "ext");
-  EXPECT_EQ(stringAt(ep["subsets"].as_array()[0].at("addresses").as_array()[0].as_object(), {"ip"}), "192.168.1.5");
+  EXPECT_EQ(stringAt(ep["subsets"].as_array()[0].at("addresses").as_array()[0].as_object(), {"ip"}),
+            "192.168.1.5");
   EXPECT_FALSE(valueAt(ep, {"metadata", "labels", "endpoints.kubernetes.io/managed-by"}));
 }
 

@@ -16,7 +16,8 @@ std::map<std::string, json::object> endpointsByPod(const json::array& slices) {
   std::map<std::string, json::object> out;
   for (const auto& s : slices)
     if (const json::array* eps = arrayAt(s.as_object(), {"endpoints"}))
-      for (const auto& e : *eps) out[stringAt(e.as_object(), {"targetRef", "name"})] = e.as_object();
+      for (const auto& e : *eps)
+        out[stringAt(e.as_object(), {"targetRef", "name"})] = e.as_object();
   return out;
 }
 
@@ -32,8 +33,9 @@ TEST(EndpointSliceController, ConditionsZonesAndInPlaceUpdates) {
   setPodStatus(c, ns, "ready", "10.3.0.1", true);
   setPodStatus(c, ns, "unready", "10.3.0.2", false);
   setPodStatus(c, ns, "leaving", "10.3.0.3", true);
-  auto svc = makeService(c, ns, "web", json::object{{"app", "web"}},
-                         json::array{json::object{{"name", "http"}, {"port", 80}, {"targetPort", "http"}}});
+  auto svc = makeService(
+      c, ns, "web", json::object{{"app", "web"}},
+      json::array{json::object{{"name", "http"}, {"port", 80}, {"targetPort", "http"}}});
   c.remove(client::resources::pods, ns, "leaving");  // graceful: terminating, still serving
 
   json::array slices;
@@ -41,7 +43,8 @@ TEST(EndpointSliceController, ConditionsZonesAndInPlaceUpdates) {
     slices = slicesOf(c, ns, "web");
     auto eps = endpointsByPod(slices);
     // The zone arrives once the controller's node cache has the node (it resyncs the node's pods).
-    return slices.size() == 1 && eps.size() == 3 && boolAt(eps["leaving"], {"conditions", "terminating"}) &&
+    return slices.size() == 1 && eps.size() == 3 &&
+           boolAt(eps["leaving"], {"conditions", "terminating"}) &&
            stringAt(eps["ready"], {"zone"}) == "zone-a";
   })) << json::serialize(slices);
   const json::object& slice = slices[0].as_object();
@@ -60,10 +63,14 @@ TEST(EndpointSliceController, ConditionsZonesAndInPlaceUpdates) {
   EXPECT_EQ(stringAt(port, {"protocol"}), "TCP");
 
   auto eps = endpointsByPod(slices);
-  auto cond = [&](const std::string& pod, const char* c) { return boolAt(eps[pod], {"conditions", c}); };
+  auto cond = [&](const std::string& pod, const char* c) {
+    return boolAt(eps[pod], {"conditions", c});
+  };
   EXPECT_TRUE(cond("ready", "ready") && cond("ready", "serving") && !cond("ready", "terminating"));
-  EXPECT_TRUE(!cond("unready", "ready") && !cond("unready", "serving") && !cond("unready", "terminating"));
-  EXPECT_TRUE(!cond("leaving", "ready") && cond("leaving", "serving") && cond("leaving", "terminating"));
+  EXPECT_TRUE(!cond("unready", "ready") && !cond("unready", "serving") &&
+              !cond("unready", "terminating"));
+  EXPECT_TRUE(!cond("leaving", "ready") && cond("leaving", "serving") &&
+              cond("leaving", "terminating"));
   EXPECT_EQ(json::serialize(eps["ready"]["addresses"]), R"(["10.3.0.1"])");
   EXPECT_EQ(stringAt(eps["ready"], {"nodeName"}), "eps-node-z");
   EXPECT_EQ(stringAt(eps["ready"], {"zone"}), "zone-a");
@@ -89,7 +96,8 @@ TEST(EndpointSliceController, SplitsAtHundredAndShrinks) {
   ASSERT_TRUE(waitFor([&] {
     slices = slicesOf(c, ns, "big");
     // (the server may omit the empty list)
-    const json::array* eps = slices.size() == 1 ? arrayAt(slices[0].as_object(), {"endpoints"}) : nullptr;
+    const json::array* eps =
+        slices.size() == 1 ? arrayAt(slices[0].as_object(), {"endpoints"}) : nullptr;
     return slices.size() == 1 && (!eps || eps->empty());
   })) << json::serialize(slices);
   std::string placeholder = nameOf(slices[0].as_object());
@@ -98,7 +106,8 @@ TEST(EndpointSliceController, SplitsAtHundredAndShrinks) {
   for (int i = 0; i < kPods; ++i) {
     std::string n = "p-" + std::to_string(i);
     makePod(c, ns, n, {{"app", "big"}});
-    setPodStatus(c, ns, n, "10.4." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1), true);
+    setPodStatus(c, ns, n, "10.4." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1),
+                 true);
   }
   ASSERT_TRUE(waitFor(
       [&] {

@@ -74,7 +74,9 @@ client::HttpResult jsonResult(int status, const json::object& obj) {
 
 client::HttpResult errorResult(const ApiError& e) { return jsonResult(e.code(), e.toStatus()); }
 
-std::string keyOf(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
+std::string keyOf(const std::string& ns, const std::string& name) {
+  return ns.empty() ? name : ns + "/" + name;
+}
 
 std::string groupOfApiVersion(const json::object& obj) {
   auto av = api::stringAt(obj, {"apiVersion"});
@@ -95,8 +97,8 @@ void FakeApi::stamp(json::object& obj) {
 void FakeApi::seed(const std::string& resource, json::object obj) {
   std::lock_guard lock(mu_);
   stamp(obj);
-  objects_[resource][keyOf(api::stringAt(obj, {"metadata", "namespace"}), api::stringAt(obj, {"metadata", "name"}))] =
-      std::move(obj);
+  objects_[resource][keyOf(api::stringAt(obj, {"metadata", "namespace"}),
+                           api::stringAt(obj, {"metadata", "name"}))] = std::move(obj);
 }
 
 void FakeApi::erase(const std::string& resource, const std::string& ns, const std::string& name) {
@@ -114,7 +116,8 @@ std::optional<json::object> FakeApi::object(const std::string& resource, const s
   return it->second;
 }
 
-std::vector<json::object> FakeApi::objects(const std::string& resource, const std::string& ns) const {
+std::vector<json::object> FakeApi::objects(const std::string& resource,
+                                           const std::string& ns) const {
   std::lock_guard lock(mu_);
   std::vector<json::object> out;
   if (auto r = objects_.find(resource); r != objects_.end())
@@ -155,8 +158,8 @@ void FakeApi::clearActions() {
   actions_.clear();
 }
 
-void FakeApi::fail(const std::string& verb, const std::string& resource, int code, const std::string& reason,
-                   int times) {
+void FakeApi::fail(const std::string& verb, const std::string& resource, int code,
+                   const std::string& reason, int times) {
   std::lock_guard lock(mu_);
   failures_.push_back({verb, resource, code, reason, times});
 }
@@ -164,7 +167,8 @@ void FakeApi::fail(const std::string& verb, const std::string& resource, int cod
 std::optional<client::HttpResult> FakeApi::injectedFailure(const Action& a) {
   std::string res = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
   for (auto it = failures_.begin(); it != failures_.end(); ++it) {
-    if ((it->verb != "*" && it->verb != a.verb) || (it->resource != "*" && it->resource != res)) continue;
+    if ((it->verb != "*" && it->verb != a.verb) || (it->resource != "*" && it->resource != res))
+      continue;
     ApiError e(it->code, it->reason.empty() ? "InternalError" : it->reason,
                "injected failure of " + a.summary());
     if (it->times > 0 && --it->times == 0) failures_.erase(it);
@@ -179,12 +183,18 @@ client::HttpResult FakeApi::request(const std::string& method, const std::string
   auto q = target.find('?');
   std::string path = target.substr(0, q);
   std::string query = q == std::string::npos ? "" : target.substr(q + 1);
-  if (!parseTarget(path, a)) return errorResult(ApiError(404, "NotFound", "fake: no such path " + path));
-  if (method == "GET") a.verb = a.name.empty() ? "list" : "get";
-  else if (method == "POST") a.verb = "create";
-  else if (method == "PUT") a.verb = "update";
-  else if (method == "PATCH") a.verb = "patch";
-  else if (method == "DELETE") a.verb = "delete";
+  if (!parseTarget(path, a))
+    return errorResult(ApiError(404, "NotFound", "fake: no such path " + path));
+  if (method == "GET")
+    a.verb = a.name.empty() ? "list" : "get";
+  else if (method == "POST")
+    a.verb = "create";
+  else if (method == "PUT")
+    a.verb = "update";
+  else if (method == "PATCH")
+    a.verb = "patch";
+  else if (method == "DELETE")
+    a.verb = "delete";
   if (method == "POST" && !a.name.empty() && a.subresource.empty()) {
     // POST to a subresource of a named object (pods/NAME/binding, eviction).
     a.subresource = a.name;
@@ -196,9 +206,12 @@ client::HttpResult FakeApi::request(const std::string& method, const std::string
     if (ec) return errorResult(ApiError(400, "BadRequest", "fake: body is not JSON"));
   }
   if (a.verb == "patch") {
-    if (contentType.find("strategic") != std::string::npos) a.patchType = "strategic";
-    else if (contentType.find("json-patch") != std::string::npos) a.patchType = "json";
-    else a.patchType = "merge";
+    if (contentType.find("strategic") != std::string::npos)
+      a.patchType = "strategic";
+    else if (contentType.find("json-patch") != std::string::npos)
+      a.patchType = "json";
+    else
+      a.patchType = "merge";
   }
   std::vector<std::pair<std::string, json::object>> changes;  // type, object
   client::HttpResult result;
@@ -217,10 +230,11 @@ client::HttpResult FakeApi::request(const std::string& method, const std::string
               selector.matches(api::objectAt(obj, {"metadata", "labels"})))
             items.push_back(obj);
       actions_.push_back(a);
-      return jsonResult(200, json::object{{"kind", "List"},
-                                          {"apiVersion", "v1"},
-                                          {"metadata", {{"resourceVersion", std::to_string(resourceVersion_)}}},
-                                          {"items", std::move(items)}});
+      return jsonResult(
+          200, json::object{{"kind", "List"},
+                            {"apiVersion", "v1"},
+                            {"metadata", {{"resourceVersion", std::to_string(resourceVersion_)}}},
+                            {"items", std::move(items)}});
     }
     try {
       result = handle(a, contentType, changes);
@@ -246,15 +260,18 @@ client::HttpResult FakeApi::handle(Action& a, const std::string&,
     return jsonResult(200, it->second);
   }
   if (a.verb == "create") {
-    if (!a.subresource.empty()) return jsonResult(201, a.body.is_object() ? a.body.as_object() : json::object{});
+    if (!a.subresource.empty())
+      return jsonResult(201, a.body.is_object() ? a.body.as_object() : json::object{});
     json::object obj = a.body.as_object();
     auto& meta = api::ensureObject(obj, {"metadata"});
     if (api::stringAt(obj, {"metadata", "name"}).empty())
-      meta["name"] = api::stringAt(obj, {"metadata", "generateName"}) + "fake" + std::to_string(++nameCounter_);
+      meta["name"] = api::stringAt(obj, {"metadata", "generateName"}) + "fake" +
+                     std::to_string(++nameCounter_);
     if (!a.ns.empty()) meta["namespace"] = a.ns;
     a.name = api::stringAt(obj, {"metadata", "name"});
     auto key = keyOf(a.ns, a.name);
-    if (objs.count(key)) throw ApiError(409, "AlreadyExists", a.resource + " \"" + a.name + "\" already exists");
+    if (objs.count(key))
+      throw ApiError(409, "AlreadyExists", a.resource + " \"" + a.name + "\" already exists");
     stamp(obj);
     objs[key] = obj;
     changes.emplace_back("ADDED", obj);
@@ -271,7 +288,8 @@ client::HttpResult FakeApi::handle(Action& a, const std::string&,
       auto* fin = api::arrayAt(i->second, {"metadata", "finalizers"});
       if (fin && !fin->empty()) {
         if (api::stringAt(i->second, {"metadata", "deletionTimestamp"}).empty()) {
-          api::ensureObject(i->second, {"metadata"})["deletionTimestamp"] = formatTime(clock_.now());
+          api::ensureObject(i->second, {"metadata"})["deletionTimestamp"] =
+              formatTime(clock_.now());
           stamp(i->second);
           changes.emplace_back("MODIFIED", i->second);
         }
@@ -281,7 +299,8 @@ client::HttpResult FakeApi::handle(Action& a, const std::string&,
       changes.emplace_back("DELETED", i->second);
       i = objs.erase(i);
     }
-    return jsonResult(200, json::object{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Success"}});
+    return jsonResult(
+        200, json::object{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Success"}});
   }
   auto it = objs.find(keyOf(a.ns, a.name));
   if (it == objs.end()) throw notFound();
@@ -292,7 +311,8 @@ client::HttpResult FakeApi::handle(Action& a, const std::string&,
     if (!want.empty() && want != api::stringAt(current, {"metadata", "resourceVersion"}))
       throw ApiError(409, "Conflict",
                      "Operation cannot be fulfilled on " + a.resource + " \"" + a.name +
-                         "\": the object has been modified; please apply your changes to the latest version and try again");
+                         "\": the object has been modified; please apply your changes to the "
+                         "latest version and try again");
     if (!a.subresource.empty()) {
       // A status write changes status only; other subresources are taken whole.
       if (a.subresource == "status") {
@@ -312,11 +332,14 @@ client::HttpResult FakeApi::handle(Action& a, const std::string&,
     if (a.patchType == "json") {
       patched = api::applyJsonPatch(current, a.body);
     } else if (a.patchType == "strategic") {
-      auto def = api::OpenApi::instance().definitionFor(groupOfApiVersion(current),
-                                                         api::stringAt(current, {"apiVersion"}).substr(
-                                                             api::stringAt(current, {"apiVersion"}).find('/') + 1),
-                                                         api::stringAt(current, {"kind"}));
-      api::PatchSchema schema = def ? api::PatchSchema(&api::OpenApi::instance().definitions(), *def) : api::PatchSchema();
+      auto def = api::OpenApi::instance().definitionFor(
+          groupOfApiVersion(current),
+          api::stringAt(current, {"apiVersion"})
+              .substr(api::stringAt(current, {"apiVersion"}).find('/') + 1),
+          api::stringAt(current, {"kind"}));
+      api::PatchSchema schema =
+          def ? api::PatchSchema(&api::OpenApi::instance().definitions(), *def)
+              : api::PatchSchema();
       patched = api::applyStrategicMergePatch(current, a.body, schema);
     } else {
       patched = api::applyMergePatch(current, a.body);
@@ -347,13 +370,15 @@ client::HttpResult FakeApi::handle(Action& a, const std::string&,
   throw ApiError(405, "MethodNotAllowed", "fake: " + a.verb + " not supported");
 }
 
-client::HttpResult FakeApi::stream(const std::string& target, const std::function<void(std::string_view)>&,
+client::HttpResult FakeApi::stream(const std::string& target,
+                                   const std::function<void(std::string_view)>&,
                                    client::StreamAbort&) {
   // Tests fill informers directly; nothing watches.
   return errorResult(ApiError(405, "MethodNotAllowed", "fake: no streams (" + target + ")"));
 }
 
-client::HttpResult FakeApi::watch(const std::string& target, const EventHandler&, client::StreamAbort&) {
+client::HttpResult FakeApi::watch(const std::string& target, const EventHandler&,
+                                  client::StreamAbort&) {
   return errorResult(ApiError(405, "MethodNotAllowed", "fake: no watches (" + target + ")"));
 }
 

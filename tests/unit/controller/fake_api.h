@@ -51,7 +51,8 @@ class FakeApi : public client::LocalEndpoint {
   void erase(const std::string& resource, const std::string& ns, const std::string& name);
   std::optional<boost::json::object> object(const std::string& resource, const std::string& ns,
                                             const std::string& name) const;
-  std::vector<boost::json::object> objects(const std::string& resource, const std::string& ns = "") const;
+  std::vector<boost::json::object> objects(const std::string& resource,
+                                           const std::string& ns = "") const;
 
   // --- what was asked
   std::vector<Action> actions() const;
@@ -77,7 +78,8 @@ class FakeApi : public client::LocalEndpoint {
   // --- LocalEndpoint
   client::HttpResult request(const std::string& method, const std::string& target,
                              const std::string& body, const std::string& contentType) override;
-  client::HttpResult stream(const std::string& target, const std::function<void(std::string_view)>& onData,
+  client::HttpResult stream(const std::string& target,
+                            const std::function<void(std::string_view)>& onData,
                             client::StreamAbort& abort) override;
   client::HttpResult watch(const std::string& target, const EventHandler& onEvent,
                            client::StreamAbort& abort) override;

@@ -39,9 +39,23 @@ inline client::ClientConfig fakeConfig(std::shared_ptr<FakeApi> api) {
 inline const std::vector<client::Resource>& knownResources() {
   namespace r = client::resources;
   static const std::vector<client::Resource> all = {
-      r::pods, r::nodes, r::namespaces, r::services, r::endpoints, r::configMaps, r::secrets,
-      r::serviceAccounts, r::persistentVolumeClaims, r::deployments, r::replicaSets, r::daemonSets,
-      r::statefulSets, r::jobs, r::cronJobs, r::leases, r::endpointSlices,
+      r::pods,
+      r::nodes,
+      r::namespaces,
+      r::services,
+      r::endpoints,
+      r::configMaps,
+      r::secrets,
+      r::serviceAccounts,
+      r::persistentVolumeClaims,
+      r::deployments,
+      r::replicaSets,
+      r::daemonSets,
+      r::statefulSets,
+      r::jobs,
+      r::cronJobs,
+      r::leases,
+      r::endpointSlices,
       client::Resource{"apps", "v1", "controllerrevisions"},
       client::Resource{"policy", "v1", "poddisruptionbudgets"},
       client::Resource{"", "v1", "replicationcontrollers"}};
@@ -59,10 +73,12 @@ struct ControllerTestEnv {
   std::unique_ptr<Controller> controller;
   QueueController* queueController = nullptr;
 
-  explicit ControllerTestEnv(const std::string& name, std::function<void(ControllerOptions&)> tweak = {}) {
+  explicit ControllerTestEnv(const std::string& name,
+                             std::function<void(ControllerOptions&)> tweak = {}) {
     options.workers = 1;
     if (tweak) tweak(options);
-    context = std::make_unique<ControllerContext>(ControllerContext{client, informers, options, clock, discovery});
+    context = std::make_unique<ControllerContext>(
+        ControllerContext{client, informers, options, clock, discovery});
     for (const auto& [n, factory] : registeredControllers())
       if (n == name) controller = factory(*context);
     if (!controller) throw std::runtime_error("no controller " + name);
@@ -77,20 +93,23 @@ struct ControllerTestEnv {
 
   // Into the fake API's tracker (filling uid/resourceVersion) and, as an event, into the informer.
   // `informerNs` names the informer for controllers that watch one namespace (node Leases).
-  boost::json::object add(const client::Resource& r, boost::json::object obj, const std::string& informerNs = "") {
+  boost::json::object add(const client::Resource& r, boost::json::object obj,
+                          const std::string& informerNs = "") {
     return put(r, std::move(obj), "ADDED", informerNs);
   }
-  boost::json::object update(const client::Resource& r, boost::json::object obj, const std::string& informerNs = "") {
+  boost::json::object update(const client::Resource& r, boost::json::object obj,
+                             const std::string& informerNs = "") {
     return put(r, std::move(obj), "MODIFIED", informerNs);
   }
   // Gone from the tracker and, as a DELETED event, from the informer.
   void remove(const client::Resource& r, const boost::json::object& obj) {
-    api->erase(r.resource, api::stringAt(obj, {"metadata", "namespace"}), api::stringAt(obj, {"metadata", "name"}));
+    api->erase(r.resource, api::stringAt(obj, {"metadata", "namespace"}),
+               api::stringAt(obj, {"metadata", "name"}));
     deliver(r, "DELETED", obj);
   }
 
-  boost::json::object put(const client::Resource& r, boost::json::object obj, const std::string& type,
-                          const std::string& informerNs) {
+  boost::json::object put(const client::Resource& r, boost::json::object obj,
+                          const std::string& type, const std::string& informerNs) {
     api->seed(r.resource, obj);
     auto stored = *api->object(r.resource, api::stringAt(obj, {"metadata", "namespace"}),
                                api::stringAt(obj, {"metadata", "name"}));
@@ -105,8 +124,8 @@ struct ControllerTestEnv {
 
   // The controller's writes reach its informers at once, as events of a watch would.
   void reflectWrites() {
-    api->observer = [this](const std::string& group, const std::string& resource, const std::string& type,
-                           const boost::json::object& obj) {
+    api->observer = [this](const std::string& group, const std::string& resource,
+                           const std::string& type, const boost::json::object& obj) {
       for (const auto& r : knownResources())
         if (r.group == group && r.resource == resource) deliver(r, type, obj);
     };
@@ -126,7 +145,8 @@ struct ControllerTestEnv {
     std::vector<std::string> out;
     for (auto& a : api->actions())
       if (a.verb == "create" && a.resource == "events" && a.body.is_object())
-        out.push_back(api::stringAt(a.object(), {"reason"}) + ": " + api::stringAt(a.object(), {"message"}));
+        out.push_back(api::stringAt(a.object(), {"reason"}) + ": " +
+                      api::stringAt(a.object(), {"message"}));
     return out;
   }
   bool hasEvent(const std::string& reason, const std::string& messagePart = "") {

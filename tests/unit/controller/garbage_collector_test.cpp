@@ -13,7 +13,8 @@ namespace {
 
 json::object ownerRef(const json::object& owner, const std::string& apiVersion,
                       const std::string& kind, bool block = false) {
-  json::object ref{{"apiVersion", apiVersion}, {"kind", kind}, {"name", nameOf(owner)}, {"uid", uidOf(owner)}};
+  json::object ref{
+      {"apiVersion", apiVersion}, {"kind", kind}, {"name", nameOf(owner)}, {"uid", uidOf(owner)}};
   if (block) ref["blockOwnerDeletion"] = true;
   return ref;
 }
@@ -30,7 +31,8 @@ json::object makePod(const std::string& name, json::array owners) {
   return {{"apiVersion", "v1"},
           {"kind", "Pod"},
           {"metadata", json::object{{"name", name}, {"ownerReferences", std::move(owners)}}},
-          {"spec", json::object{{"containers", json::array{json::object{{"name", "c"}, {"image", "busybox"}}}}}}};
+          {"spec", json::object{{"containers",
+                                 json::array{json::object{{"name", "c"}, {"image", "busybox"}}}}}}};
 }
 
 bool exists(client::RestClient& c, const client::Resource& r, const std::string& ns,
@@ -60,17 +62,19 @@ bool hasFinalizerNamed(const json::object& obj, const std::string& name) {
 TEST(GarbageCollector, BackgroundDeletesPodsOfDeletedReplicaSet) {
   ControllerEnv env({"garbagecollector"});
   auto ns = freshNamespace(env.c(), "gc-bg");
-  json::object rs = json::parse(R"({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web"},
+  json::object rs =
+      json::parse(R"({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web"},
     "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},
     "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}})")
-                        .as_object();
+          .as_object();
   rs = env.c().create(replicaSets, ns, rs);
   for (const char* name : {"web-1", "web-2"})
     env.c().create(pods, ns, makePod(name, {ownerRef(rs, "apps/v1", "ReplicaSet", true)}));
   env.c().create(pods, ns, makePod("unowned", {}));
 
   env.c().remove(replicaSets, ns, "web");  // no policy: apps/v1 defaults to background
-  EXPECT_FALSE(exists(env.c(), replicaSets, ns, "web")) << "background deletion removes the owner at once";
+  EXPECT_FALSE(exists(env.c(), replicaSets, ns, "web"))
+      << "background deletion removes the owner at once";
   ASSERT_TRUE(eventually([&] { return listItems(env.c(), pods, ns).size() == 1; }));
   EXPECT_TRUE(exists(env.c(), pods, ns, "unowned"));
 }
@@ -82,7 +86,8 @@ TEST(GarbageCollector, OrphanKeepsDependentsAndStripsReferences) {
   auto other = env.c().create(configMaps, ns, makeConfigMap("other"));
   env.c().create(configMaps, ns, makeConfigMap("dep-1", {ownerRef(owner, "v1", "ConfigMap")}));
   env.c().create(configMaps, ns,
-                 makeConfigMap("dep-2", {ownerRef(owner, "v1", "ConfigMap"), ownerRef(other, "v1", "ConfigMap")}));
+                 makeConfigMap("dep-2", {ownerRef(owner, "v1", "ConfigMap"),
+                                         ownerRef(other, "v1", "ConfigMap")}));
 
   auto answer = env.c().remove(configMaps, ns, "owner", policy("Orphan"));
   EXPECT_TRUE(hasFinalizerNamed(answer, "orphan"));
@@ -102,8 +107,9 @@ TEST(GarbageCollector, ForegroundWaitsForBlockingDependents) {
   auto ns = freshNamespace(env.c(), "gc-fg");
   auto owner = env.c().create(configMaps, ns, makeConfigMap("owner"));
   // The blocking dependent holds a finalizer of its own, so it lingers while being deleted.
-  env.c().create(configMaps, ns,
-                 makeConfigMap("blocker", {ownerRef(owner, "v1", "ConfigMap", true)}, {"test.skiff.io/hold"}));
+  env.c().create(
+      configMaps, ns,
+      makeConfigMap("blocker", {ownerRef(owner, "v1", "ConfigMap", true)}, {"test.skiff.io/hold"}));
   env.c().create(configMaps, ns, makeConfigMap("plain", {ownerRef(owner, "v1", "ConfigMap")}));
 
   auto answer = env.c().remove(configMaps, ns, "owner", policy("Foreground"));
@@ -112,7 +118,8 @@ TEST(GarbageCollector, ForegroundWaitsForBlockingDependents) {
   ASSERT_TRUE(eventually([&] { return isBeingDeleted(env.c().get(configMaps, ns, "blocker")); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto waiting = env.c().get(configMaps, ns, "owner");
-  EXPECT_TRUE(hasFinalizerNamed(waiting, "foregroundDeletion")) << "the owner waits for its blocking dependent";
+  EXPECT_TRUE(hasFinalizerNamed(waiting, "foregroundDeletion"))
+      << "the owner waits for its blocking dependent";
 
   env.c().patch(configMaps, ns, "blocker", client::PatchType::Merge,
                 json::parse(R"({"metadata":{"finalizers":null}})"));
@@ -125,8 +132,9 @@ TEST(GarbageCollector, DependentWithRemainingOwnerLosesOnlyTheDanglingReference)
   auto ns = freshNamespace(env.c(), "gc-multi");
   auto a = env.c().create(configMaps, ns, makeConfigMap("a"));
   auto b = env.c().create(configMaps, ns, makeConfigMap("b"));
-  env.c().create(configMaps, ns,
-                 makeConfigMap("shared", {ownerRef(a, "v1", "ConfigMap"), ownerRef(b, "v1", "ConfigMap")}));
+  env.c().create(
+      configMaps, ns,
+      makeConfigMap("shared", {ownerRef(a, "v1", "ConfigMap"), ownerRef(b, "v1", "ConfigMap")}));
   env.c().remove(configMaps, ns, "a");
   ASSERT_TRUE(eventually([&] {
     auto shared = env.c().get(configMaps, ns, "shared");
@@ -134,7 +142,8 @@ TEST(GarbageCollector, DependentWithRemainingOwnerLosesOnlyTheDanglingReference)
     return refs && refs->size() == 1;
   }));
   auto shared = env.c().get(configMaps, ns, "shared");
-  EXPECT_EQ(stringAt(arrayAt(shared, {"metadata", "ownerReferences"})->at(0).as_object(), {"uid"}), uidOf(b));
+  EXPECT_EQ(stringAt(arrayAt(shared, {"metadata", "ownerReferences"})->at(0).as_object(), {"uid"}),
+            uidOf(b));
   env.c().remove(configMaps, ns, "b");
   ASSERT_TRUE(eventually([&] { return !exists(env.c(), configMaps, ns, "shared"); }));
 }
@@ -143,11 +152,15 @@ TEST(GarbageCollector, OwnerWithAnotherUidCountsAsAbsent) {
   ControllerEnv env({"garbagecollector"});
   auto ns = freshNamespace(env.c(), "gc-uid");
   env.c().create(configMaps, ns, makeConfigMap("owner"));
-  json::object stale{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", "owner"},
+  json::object stale{{"apiVersion", "v1"},
+                     {"kind", "ConfigMap"},
+                     {"name", "owner"},
                      {"uid", "00000000-0000-0000-0000-000000000001"}};
   env.c().create(configMaps, ns, makeConfigMap("dep", {stale}));
   // A reference to an unknown kind cannot be verified and is left alone.
-  json::object unknown{{"apiVersion", "example.com/v1"}, {"kind", "Widget"}, {"name", "w"},
+  json::object unknown{{"apiVersion", "example.com/v1"},
+                       {"kind", "Widget"},
+                       {"name", "w"},
                        {"uid", "00000000-0000-0000-0000-000000000002"}};
   env.c().create(configMaps, ns, makeConfigMap("kept", {unknown}));
   ASSERT_TRUE(eventually([&] { return !exists(env.c(), configMaps, ns, "dep"); }));
@@ -192,10 +205,11 @@ TEST(DeletePropagation, FinalizersDefaultsAndValidation) {
   EXPECT_TRUE(hasFinalizerNamed(legacy, "orphan"));
 
   // v1 ReplicationControllers orphan by default (upstream back-compat); nothing is given here.
-  json::object rc = json::parse(R"({"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"rc"},
+  json::object rc =
+      json::parse(R"({"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"rc"},
     "spec":{"replicas":0,"selector":{"app":"rc"},
     "template":{"metadata":{"labels":{"app":"rc"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}})")
-                        .as_object();
+          .as_object();
   c->create(client::Resource{"", "v1", "replicationcontrollers"}, ns, rc);
   auto rcAnswer = c->remove(client::Resource{"", "v1", "replicationcontrollers"}, ns, "rc");
   EXPECT_TRUE(hasFinalizerNamed(rcAnswer, "orphan"));
@@ -206,10 +220,12 @@ TEST(DeletePropagation, FinalizersDefaultsAndValidation) {
     ADD_FAILURE() << "an unknown policy must be refused";
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), 422);
-    EXPECT_NE(std::string(e.what()).find("Unsupported value: \"Sideways\""), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Unsupported value: \"Sideways\""), std::string::npos)
+        << e.what();
   }
   try {
-    c->remove(configMaps, ns, "bad", json::object{{"orphanDependents", true}, {"propagationPolicy", "Orphan"}});
+    c->remove(configMaps, ns, "bad",
+              json::object{{"orphanDependents", true}, {"propagationPolicy", "Orphan"}});
     ADD_FAILURE() << "both fields must be refused";
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), 422);

@@ -3,6 +3,7 @@
 // are on the writes the fake API recorded. job_test.cpp keeps the tests that need the real
 // server (selector generation, the finalizer protocol against real deletes).
 #include "controller/job_controller.h"
+
 #include "common/ids.h"
 #include "unit/controller/fake_env.h"
 
@@ -15,9 +16,10 @@ using client::resources::jobs;
 using client::resources::pods;
 
 json::object makeJob(const std::string& name, const std::string& specExtra) {
-  std::string text = R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":")" + name +
-                     R"(","namespace":"ns"},"spec":{)" + specExtra +
-                     R"("template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})";
+  std::string text =
+      R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":")" + name +
+      R"(","namespace":"ns"},"spec":{)" + specExtra +
+      R"("template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})";
   return json::parse(text).as_object();
 }
 

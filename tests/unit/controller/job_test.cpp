@@ -11,9 +11,10 @@ namespace {
 namespace json = boost::json;
 
 json::object makeJob(const std::string& name, const std::string& specExtra) {
-  std::string text = R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":")" + name +
-                     R"("},"spec":{)" + specExtra +
-                     R"("template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})";
+  std::string text =
+      R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":")" + name + R"("},"spec":{)" +
+      specExtra +
+      R"("template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})";
   return json::parse(text).as_object();
 }
 
@@ -21,7 +22,8 @@ json::array jobPods(client::RestClient& c, const std::string& ns, const std::str
   return listItems(c, client::resources::pods, ns, "job-name=" + job);
 }
 
-std::vector<std::string> activePodNames(client::RestClient& c, const std::string& ns, const std::string& job) {
+std::vector<std::string> activePodNames(client::RestClient& c, const std::string& ns,
+                                        const std::string& job) {
   std::vector<std::string> out;
   for (auto& p : jobPods(c, ns, job))
     if (isPodActive(p.as_object())) out.push_back(nameOf(p.as_object()));
@@ -36,7 +38,8 @@ bool hasCondition(client::RestClient& c, const std::string& ns, const std::strin
                   const std::string& type, const std::string& reason = "") {
   auto job = getJob(c, ns, name);
   auto* cond = findCondition(job, type);
-  return cond && stringAt(*cond, {"status"}) == "True" && (reason.empty() || stringAt(*cond, {"reason"}) == reason);
+  return cond && stringAt(*cond, {"status"}) == "True" &&
+         (reason.empty() || stringAt(*cond, {"reason"}) == reason);
 }
 
 bool hasEvent(client::RestClient& c, const std::string& ns, const std::string& reason) {
@@ -53,8 +56,10 @@ TEST(JobController, ServerGeneratesSelectorAndLabels) {
   auto job = c->create(client::resources::jobs, ns, makeJob("sel", ""));
   auto uid = uidOf(job);
   EXPECT_EQ(stringAt(job, {"spec", "selector", "matchLabels", kJobControllerUidLabel}), uid);
-  for (const auto& [k, v] : {std::pair{kJobControllerUidLabel, uid}, std::pair{kLegacyControllerUidLabel, uid},
-                             std::pair{kJobNameLabel, std::string("sel")}, std::pair{kLegacyJobNameLabel, std::string("sel")}}) {
+  for (const auto& [k, v] :
+       {std::pair{kJobControllerUidLabel, uid}, std::pair{kLegacyControllerUidLabel, uid},
+        std::pair{kJobNameLabel, std::string("sel")},
+        std::pair{kLegacyJobNameLabel, std::string("sel")}}) {
     EXPECT_EQ(stringAt(job, {"spec", "template", "metadata", "labels", k}), v) << k;
     EXPECT_EQ(stringAt(job, {"metadata", "labels", k}), v) << k;
   }
@@ -73,12 +78,14 @@ TEST(JobController, CompletionsWithBoundedParallelism) {
       active = activePodNames(c, ns, "par");
       maxActive = std::max(maxActive, active.size());
       return static_cast<int>(active.size()) == std::min(2, 5 - succeeded);
-    })) << "succeeded=" << succeeded << " active=" << active.size();
+    })) << "succeeded="
+        << succeeded << " active=" << active.size();
     markPodRunning(c, ns, active[0]);
     markPodPhase(c, ns, active[0], "Succeeded");
     ++succeeded;
   }
-  ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "par", "Complete", "CompletionsReached"); }));
+  ASSERT_TRUE(
+      waitFor([&] { return hasCondition(c, ns, "par", "Complete", "CompletionsReached"); }));
   EXPECT_LE(maxActive, 2u);
   auto job = getJob(c, ns, "par");
   EXPECT_EQ(intAt(job, {"status", "succeeded"}), 5);
@@ -98,7 +105,8 @@ TEST(JobController, CompletionsWithBoundedParallelism) {
     auto* fins = arrayAt(pod, {"metadata", "finalizers"});
     EXPECT_TRUE(!fins || fins->empty()) << json::serialize(pod);
   }
-  EXPECT_TRUE(waitFor([&] { return hasEvent(c, ns, "SuccessfulCreate") && hasEvent(c, ns, "Completed"); }));
+  EXPECT_TRUE(
+      waitFor([&] { return hasEvent(c, ns, "SuccessfulCreate") && hasEvent(c, ns, "Completed"); }));
 }
 
 TEST(JobController, PodsCarryTheTrackingFinalizerWhileRunning) {
@@ -118,7 +126,8 @@ TEST(JobController, SuspendAndResume) {
   ControllerEnv env({"job"});
   auto& c = env.c();
   auto ns = freshNamespace(c, "job-sus");
-  c.create(client::resources::jobs, ns, makeJob("sus", R"("parallelism":2,"completions":2,"suspend":true,)"));
+  c.create(client::resources::jobs, ns,
+           makeJob("sus", R"("parallelism":2,"completions":2,"suspend":true,)"));
   ASSERT_TRUE(waitFor([&] { return hasCondition(c, ns, "sus", "Suspended", "JobSuspended"); }));
   EXPECT_TRUE(jobPods(c, ns, "sus").empty());
   EXPECT_TRUE(stringAt(getJob(c, ns, "sus"), {"status", "startTime"}).empty());
@@ -177,7 +186,8 @@ TEST(JobController, ReleasesPodsOfADeletedJob) {
   // No garbage collector here: the pod stays, but without the finalizer that would pin it.
   EXPECT_TRUE(waitFor([&] {
     auto pods = jobPods(c, ns, "gone");
-    auto* fins = pods.size() == 1 ? arrayAt(pods[0].as_object(), {"metadata", "finalizers"}) : nullptr;
+    auto* fins =
+        pods.size() == 1 ? arrayAt(pods[0].as_object(), {"metadata", "finalizers"}) : nullptr;
     return pods.size() == 1 && (!fins || fins->empty());
   }));
 }

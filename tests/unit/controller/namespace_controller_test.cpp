@@ -27,12 +27,17 @@ TEST(NamespaceController, DeletesContentThenTheNamespace) {
   auto ns = freshNamespace(env.c(), "ns-del");
   env.c().create(configMaps, ns, client::testing::configMap("a", "1"));
   env.c().create(configMaps, ns, client::testing::configMap("b", "2"));
-  env.c().create(client::resources::secrets, ns,
-                 json::object{{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", json::object{{"name", "s"}}}});
-  env.c().create(client::resources::pods, ns, json::parse(R"({"apiVersion":"v1","kind":"Pod",
-      "metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}})").as_object());
+  env.c().create(
+      client::resources::secrets, ns,
+      json::object{
+          {"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", json::object{{"name", "s"}}}});
+  env.c().create(client::resources::pods, ns,
+                 json::parse(R"({"apiVersion":"v1","kind":"Pod",
+      "metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}})")
+                     .as_object());
   env.c().create(client::resources::leases, ns,
-                 json::object{{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"},
+                 json::object{{"apiVersion", "coordination.k8s.io/v1"},
+                              {"kind", "Lease"},
                               {"metadata", json::object{{"name", "l"}}}});
 
   auto answer = env.c().remove(namespaces, "", ns);
@@ -52,18 +57,21 @@ TEST(NamespaceController, ContentWithFinalizersKeepsTheNamespace) {
   auto conditionMessage = [&](const std::string& type) {
     auto obj = env.c().get(namespaces, "", ns);
     const json::object* c = findCondition(obj, type);
-    return c ? stringAt(*c, {"status"}) + " " + stringAt(*c, {"reason"}) + ": " + stringAt(*c, {"message"})
+    return c ? stringAt(*c, {"status"}) + " " + stringAt(*c, {"reason"}) + ": " +
+                   stringAt(*c, {"message"})
              : std::string();
   };
   ASSERT_TRUE(eventually([&] {
     return conditionMessage("NamespaceContentRemaining") ==
-           "True SomeResourcesRemain: Some resources are remaining: configmaps. has 1 resource instances";
+           "True SomeResourcesRemain: Some resources are remaining: configmaps. has 1 resource "
+           "instances";
   })) << conditionMessage("NamespaceContentRemaining");
   EXPECT_EQ(conditionMessage("NamespaceFinalizersRemaining"),
             "True SomeFinalizersRemain: Some content in the namespace has finalizers remaining: "
             "test.skiff.io/hold in 1 resource instances");
-  EXPECT_EQ(conditionMessage("NamespaceDeletionContentFailure"),
-            "False ContentDeleted: All content successfully deleted, may be waiting on finalization");
+  EXPECT_EQ(
+      conditionMessage("NamespaceDeletionContentFailure"),
+      "False ContentDeleted: All content successfully deleted, may be waiting on finalization");
   EXPECT_EQ(conditionMessage("NamespaceDeletionDiscoveryFailure"),
             "False ResourcesDiscovered: All resources successfully discovered");
   auto held2 = env.c().get(configMaps, ns, "held");

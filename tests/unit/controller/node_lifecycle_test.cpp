@@ -17,14 +17,18 @@ using client::resources::pods;
 namespace {
 
 // Conditions as a kubelet posts them, with heartbeats at the env's fake time.
-json::array conditionsAt(const Clock& clock, const std::string& ready, const std::string& memoryPressure = "False") {
+json::array conditionsAt(const Clock& clock, const std::string& ready,
+                         const std::string& memoryPressure = "False") {
   auto now = formatTime(clock.now());
   auto cond = [&](const char* type, const std::string& status) {
-    return json::object{{"type", type}, {"status", status}, {"reason", "Kubelet"},
-                        {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
+    return json::object{{"type", type},
+                        {"status", status},
+                        {"reason", "Kubelet"},
+                        {"lastHeartbeatTime", now},
+                        {"lastTransitionTime", now}};
   };
-  return json::array{cond("Ready", ready), cond("MemoryPressure", memoryPressure), cond("DiskPressure", "False"),
-                     cond("PIDPressure", "False")};
+  return json::array{cond("Ready", ready), cond("MemoryPressure", memoryPressure),
+                     cond("DiskPressure", "False"), cond("PIDPressure", "False")};
 }
 
 struct NodeEnv : ControllerTestEnv {
@@ -37,16 +41,18 @@ struct NodeEnv : ControllerTestEnv {
     add(nodes, n);
   }
   // The kubelet's status post (merge patch of the conditions).
-  void postStatus(const std::string& name, const std::string& ready, const std::string& memoryPressure = "False") {
+  void postStatus(const std::string& name, const std::string& ready,
+                  const std::string& memoryPressure = "False") {
     auto n = node(name);
     ensureObject(n, {"status"})["conditions"] = conditionsAt(clock, ready, memoryPressure);
     update(nodes, n);
   }
   void renewLease(const std::string& name) {
-    json::object lease{{"apiVersion", "coordination.k8s.io/v1"},
-                       {"kind", "Lease"},
-                       {"metadata", {{"name", name}, {"namespace", "kube-node-lease"}}},
-                       {"spec", {{"holderIdentity", name}, {"renewTime", formatMicroTime(clock.now())}}}};
+    json::object lease{
+        {"apiVersion", "coordination.k8s.io/v1"},
+        {"kind", "Lease"},
+        {"metadata", {{"name", name}, {"namespace", "kube-node-lease"}}},
+        {"spec", {{"holderIdentity", name}, {"renewTime", formatMicroTime(clock.now())}}}};
     update(leases, lease, "kube-node-lease");
   }
   // One node-monitor period: every node is looked at.
@@ -64,8 +70,9 @@ TEST(NodeLifecycle, StaleNodeGoesUnknownAndUnreachableThenRecovers) {
   env.renewLease("n1");
   auto pod = boundPod("web", "n1");
   pod["metadata"].as_object()["namespace"] = "ns";
-  pod["status"] = json::object{{"phase", "Running"},
-                               {"conditions", json::array{json::object{{"type", "Ready"}, {"status", "True"}}}}};
+  pod["status"] = json::object{
+      {"phase", "Running"},
+      {"conditions", json::array{json::object{{"type", "Ready"}, {"status", "True"}}}}};
   env.add(pods, pod);
   env.monitor();
   EXPECT_TRUE(env.writes().empty());
@@ -86,14 +93,16 @@ TEST(NodeLifecycle, StaleNodeGoesUnknownAndUnreachableThenRecovers) {
   EXPECT_TRUE(env.writes().empty());
   env.step(1s);
   env.monitor();
-  EXPECT_EQ(env.writes(), (std::vector<std::string>{"update nodes/status", "update nodes", "patch pods/status"}));
+  EXPECT_EQ(env.writes(),
+            (std::vector<std::string>{"update nodes/status", "update nodes", "patch pods/status"}));
   auto n = env.node("n1");
   auto* ready = findCondition(n, "Ready");
   EXPECT_EQ(stringAt(*ready, {"status"}), "Unknown");
   EXPECT_EQ(stringAt(*ready, {"reason"}), "NodeStatusUnknown");
   EXPECT_EQ(stringAt(*ready, {"message"}), "Kubelet stopped posting node status.");
   EXPECT_EQ(stringAt(*ready, {"lastTransitionTime"}), formatTime(env.clock.now()));
-  for (const char* t : {"MemoryPressure", "DiskPressure", "PIDPressure"}) EXPECT_EQ(conditionStatus(n, t), "Unknown") << t;
+  for (const char* t : {"MemoryPressure", "DiskPressure", "PIDPressure"})
+    EXPECT_EQ(conditionStatus(n, t), "Unknown") << t;
   EXPECT_TRUE(nodeHasTaint(n, "node.kubernetes.io/unreachable", "NoExecute"));
   EXPECT_TRUE(nodeHasTaint(n, "node.kubernetes.io/unreachable", "NoSchedule"));
   EXPECT_FALSE(nodeHasTaint(n, "node.kubernetes.io/not-ready", "NoExecute"));
@@ -152,7 +161,8 @@ TEST(NodeLifecycle, TaintsFollowConditions) {
   // Cordon: the unschedulable taint; a user's own taint is left alone.
   auto& spec = ensureObject(n, {"spec"});
   spec["unschedulable"] = true;
-  spec["taints"].as_array().push_back(json::object{{"key", "example.com/mine"}, {"effect", "NoSchedule"}});
+  spec["taints"].as_array().push_back(
+      json::object{{"key", "example.com/mine"}, {"effect", "NoSchedule"}});
   env.update(nodes, n);
   env.sync();
   EXPECT_TRUE(nodeHasTaint(env.node("t"), "node.kubernetes.io/unschedulable", "NoSchedule"));
@@ -184,7 +194,8 @@ TEST(NodeLifecycle, MalformedNodeDoesNotStopTheController) {
   NodeEnv env;
   // A Ready condition without a status.
   env.add(nodes, json::parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"bad"},
-                                 "status":{"conditions":[{"type":"Ready"}]}})").as_object());
+                                 "status":{"conditions":[{"type":"Ready"}]}})")
+                     .as_object());
   env.addNode("good", "");
   env.monitor();
   env.step(61s);

@@ -17,11 +17,15 @@ inline std::string uniqueNodeName(const std::string& prefix) {
 }
 
 // The four kubelet conditions with a fresh heartbeat; Ready as given, pressures False.
-inline boost::json::array kubeletConditions(const std::string& ready, const std::string& memoryPressure = "False") {
+inline boost::json::array kubeletConditions(const std::string& ready,
+                                            const std::string& memoryPressure = "False") {
   auto now = nowTime();
   auto cond = [&](const char* type, const std::string& status) {
-    return boost::json::object{{"type", type}, {"status", status}, {"reason", "Kubelet"},
-                               {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
+    return boost::json::object{{"type", type},
+                               {"status", status},
+                               {"reason", "Kubelet"},
+                               {"lastHeartbeatTime", now},
+                               {"lastTransitionTime", now}};
   };
   return boost::json::array{cond("Ready", ready), cond("MemoryPressure", memoryPressure),
                             cond("DiskPressure", "False"), cond("PIDPressure", "False")};
@@ -30,13 +34,15 @@ inline boost::json::array kubeletConditions(const std::string& ready, const std:
 // Posts node status as a kubelet does (merge patch replaces the condition list).
 inline void postNodeStatus(client::RestClient& c, const std::string& node, const std::string& ready,
                            const std::string& memoryPressure = "False") {
-  boost::json::object patch{{"status", boost::json::object{{"conditions", kubeletConditions(ready, memoryPressure)}}}};
+  boost::json::object patch{
+      {"status", boost::json::object{{"conditions", kubeletConditions(ready, memoryPressure)}}}};
   c.patch(client::resources::nodes, "", node, client::PatchType::Merge, patch, "status");
 }
 
 inline void renewLease(client::RestClient& c, const std::string& node) {
   boost::json::object patch{
-      {"spec", boost::json::object{{"renewTime", formatMicroTime(std::chrono::system_clock::now())}}}};
+      {"spec",
+       boost::json::object{{"renewTime", formatMicroTime(std::chrono::system_clock::now())}}}};
   c.patch(client::resources::leases, "kube-node-lease", node, client::PatchType::Merge, patch);
 }
 
@@ -55,14 +61,16 @@ struct FakeNode {
                                  {"kind", "Node"},
                                  {"metadata", boost::json::object{{"name", name}}},
                                  {"spec", spec}});
-    c.create(client::resources::leases, "kube-node-lease",
-             boost::json::object{
-                 {"apiVersion", "coordination.k8s.io/v1"},
-                 {"kind", "Lease"},
-                 {"metadata", boost::json::object{{"name", name}, {"namespace", "kube-node-lease"}}},
-                 {"spec", boost::json::object{{"holderIdentity", name},
-                                              {"leaseDurationSeconds", 40},
-                                              {"renewTime", formatMicroTime(std::chrono::system_clock::now())}}}});
+    c.create(
+        client::resources::leases, "kube-node-lease",
+        boost::json::object{
+            {"apiVersion", "coordination.k8s.io/v1"},
+            {"kind", "Lease"},
+            {"metadata", boost::json::object{{"name", name}, {"namespace", "kube-node-lease"}}},
+            {"spec", boost::json::object{
+                         {"holderIdentity", name},
+                         {"leaseDurationSeconds", 40},
+                         {"renewTime", formatMicroTime(std::chrono::system_clock::now())}}}});
     if (ready) postNodeStatus(c, name, "True");
   }
   ~FakeNode() {
@@ -94,10 +102,12 @@ struct FakeNode {
   boost::json::object get() { return c.get(client::resources::nodes, "", name); }
 };
 
-inline bool nodeHasTaint(const boost::json::object& node, const std::string& key, const std::string& effect) {
+inline bool nodeHasTaint(const boost::json::object& node, const std::string& key,
+                         const std::string& effect) {
   if (auto* taints = arrayAt(node, {"spec", "taints"}))
     for (const auto& t : *taints)
-      if (t.is_object() && stringAt(t.as_object(), {"key"}) == key && stringAt(t.as_object(), {"effect"}) == effect)
+      if (t.is_object() && stringAt(t.as_object(), {"key"}) == key &&
+          stringAt(t.as_object(), {"effect"}) == effect)
         return true;
   return false;
 }
@@ -110,8 +120,9 @@ inline std::string conditionStatus(const boost::json::object& obj, const std::st
 // A pod bound directly to `node` (no scheduler in these tests).
 inline boost::json::object boundPod(const std::string& name, const std::string& node,
                                     boost::json::array tolerations = {}) {
-  boost::json::object spec{{"nodeName", node},
-                           {"containers", boost::json::array{boost::json::object{{"name", "c"}, {"image", "busybox"}}}}};
+  boost::json::object spec{
+      {"nodeName", node},
+      {"containers", boost::json::array{boost::json::object{{"name", "c"}, {"image", "busybox"}}}}};
   if (!tolerations.empty()) spec["tolerations"] = std::move(tolerations);
   return boost::json::object{{"apiVersion", "v1"},
                              {"kind", "Pod"},
@@ -121,10 +132,12 @@ inline boost::json::object boundPod(const std::string& name, const std::string& 
 
 // Events in `ns` with this reason about the object named `name`.
 inline std::vector<boost::json::object> eventsFor(client::RestClient& c, const std::string& ns,
-                                                  const std::string& name, const std::string& reason) {
+                                                  const std::string& name,
+                                                  const std::string& reason) {
   std::vector<boost::json::object> out;
   for (auto& e : listItems(c, client::resources::events, ns))
-    if (stringAt(e.as_object(), {"involvedObject", "name"}) == name && stringAt(e.as_object(), {"reason"}) == reason)
+    if (stringAt(e.as_object(), {"involvedObject", "name"}) == name &&
+        stringAt(e.as_object(), {"reason"}) == reason)
       out.push_back(e.as_object());
   return out;
 }

@@ -14,10 +14,13 @@ using client::resources::pods;
 namespace {
 
 struct PodGcEnv : ControllerTestEnv {
-  explicit PodGcEnv(std::function<void(ControllerOptions&)> tweak = {}) : ControllerTestEnv("podgc", std::move(tweak)) {
-    add(nodes, json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "present"}}}});
+  explicit PodGcEnv(std::function<void(ControllerOptions&)> tweak = {})
+      : ControllerTestEnv("podgc", std::move(tweak)) {
+    add(nodes,
+        json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "present"}}}});
   }
-  void addPod(const std::string& name, const std::string& node, const std::string& phase = "Running") {
+  void addPod(const std::string& name, const std::string& node,
+              const std::string& phase = "Running") {
     auto p = boundPod(name, node);
     p["metadata"].as_object()["namespace"] = "ns";
     p["status"] = json::object{{"phase", phase}};
@@ -64,7 +67,8 @@ TEST(PodGc, NodeThatReturnsEndsTheQuarantine) {
   env.addPod("p", "flaky");
   env.pass();
   env.step(30s);
-  env.add(nodes, json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "flaky"}}}});
+  env.add(nodes,
+          json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "flaky"}}}});
   env.pass();
   env.step(30s);
   env.pass();
@@ -80,7 +84,8 @@ TEST(PodGc, TerminatedPodsBeyondThresholdOldestFirst) {
   env.addPod("running", "present");
   env.pass();
   EXPECT_EQ(env.deleted(), std::vector<std::string>{"old"});
-  EXPECT_EQ(env.writes(), std::vector<std::string>{"delete pods"}) << "terminal pods are not patched";
+  EXPECT_EQ(env.writes(), std::vector<std::string>{"delete pods"})
+      << "terminal pods are not patched";
 }
 
 }  // namespace skiff::controller::testing

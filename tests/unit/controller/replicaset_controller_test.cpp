@@ -37,16 +37,20 @@ TEST(ReplicaSetController, ScalesUpAndDownWithStatusAndEvents) {
   ASSERT_TRUE(eventually([&] {
     auto st = rsStatusOf(env.c(), ns, "web");
     return intAt(st, {"readyReplicas"}) == 3 && intAt(st, {"availableReplicas"}) == 3;
-  })) << json::serialize(env.c().get(replicaSets, ns, "web")) << json::serialize(listItems(env.c(), pods, ns));
-  ASSERT_TRUE(eventually([&] { return hasEvent(env.c(), ns, "SuccessfulCreate", "Created pod: web-"); }));
+  })) << json::serialize(env.c().get(replicaSets, ns, "web"))
+      << json::serialize(listItems(env.c(), pods, ns));
+  ASSERT_TRUE(
+      eventually([&] { return hasEvent(env.c(), ns, "SuccessfulCreate", "Created pod: web-"); }));
 
-  env.c().patch(replicaSets, ns, "web", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":1}})"));
+  env.c().patch(replicaSets, ns, "web", client::PatchType::Merge,
+                json::parse(R"({"spec":{"replicas":1}})"));
   ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 1; }));
   ASSERT_TRUE(eventually([&] {
     auto st = rsStatusOf(env.c(), ns, "web");
     return intAt(st, {"replicas"}) == 1 && intAt(st, {"observedGeneration"}) == 2;
   })) << json::serialize(env.c().get(replicaSets, ns, "web"));
-  ASSERT_TRUE(eventually([&] { return hasEvent(env.c(), ns, "SuccessfulDelete", "Deleted pod: web-"); }));
+  ASSERT_TRUE(
+      eventually([&] { return hasEvent(env.c(), ns, "SuccessfulDelete", "Deleted pod: web-"); }));
 
   // A deleted pod is replaced; a finished (Failed) pod no longer counts and is replaced too.
   auto survivor = nameOf(activePods(env.c(), ns).at(0));
@@ -62,12 +66,15 @@ TEST(ReplicaSetController, RankingOrder) {
   auto now = std::chrono::system_clock::now();
   auto pod = [](const char* js) { return json::parse(js).as_object(); };
   auto unassigned = pod(R"({"metadata":{"uid":"a"},"status":{"phase":"Pending"}})");
-  auto assigned = pod(R"({"metadata":{"uid":"b"},"spec":{"nodeName":"n"},"status":{"phase":"Pending"}})");
+  auto assigned =
+      pod(R"({"metadata":{"uid":"b"},"spec":{"nodeName":"n"},"status":{"phase":"Pending"}})");
   EXPECT_TRUE(podDeleteBefore(unassigned, 0, assigned, 0, now));
   EXPECT_FALSE(podDeleteBefore(assigned, 0, unassigned, 0, now));
 
-  auto running = pod(R"({"metadata":{"uid":"c"},"spec":{"nodeName":"n"},"status":{"phase":"Running"}})");
-  auto unknown = pod(R"({"metadata":{"uid":"d"},"spec":{"nodeName":"n"},"status":{"phase":"Unknown"}})");
+  auto running =
+      pod(R"({"metadata":{"uid":"c"},"spec":{"nodeName":"n"},"status":{"phase":"Running"}})");
+  auto unknown =
+      pod(R"({"metadata":{"uid":"d"},"spec":{"nodeName":"n"},"status":{"phase":"Unknown"}})");
   EXPECT_TRUE(podDeleteBefore(assigned, 0, unknown, 0, now));
   EXPECT_TRUE(podDeleteBefore(unknown, 0, running, 0, now));
 
@@ -79,7 +86,8 @@ TEST(ReplicaSetController, RankingOrder) {
   // Doubled-up pods (more related pods on the node) go first.
   EXPECT_TRUE(podDeleteBefore(running, 3, running, 1, now));
 
-  auto restarts = pod(R"({"metadata":{"uid":"f"},"spec":{"nodeName":"n"},"status":{"phase":"Running",
+  auto restarts =
+      pod(R"({"metadata":{"uid":"f"},"spec":{"nodeName":"n"},"status":{"phase":"Running",
       "containerStatuses":[{"name":"c","restartCount":5}]}})");
   EXPECT_TRUE(podDeleteBefore(restarts, 0, running, 0, now));
   EXPECT_FALSE(podDeleteBefore(running, 0, restarts, 0, now));
@@ -89,12 +97,14 @@ TEST(ReplicaSetController, RankingOrder) {
   auto newer = pod(R"({"metadata":{"uid":"h","creationTimestamp":"2030-01-01T00:00:00Z"},
       "spec":{"nodeName":"n"},"status":{"phase":"Running"}})");
   auto newerNow = pod((std::string(R"({"metadata":{"uid":"i","creationTimestamp":")") + nowTime() +
-                       R"("},"spec":{"nodeName":"n"},"status":{"phase":"Running"}})").c_str());
+                       R"("},"spec":{"nodeName":"n"},"status":{"phase":"Running"}})")
+                          .c_str());
   EXPECT_TRUE(podDeleteBefore(newerNow, 0, older, 0, now));
   EXPECT_FALSE(podDeleteBefore(older, 0, newerNow, 0, now));
   (void)newer;
 
-  auto cheap = pod(R"({"metadata":{"uid":"j","annotations":{"controller.kubernetes.io/pod-deletion-cost":"-5"}},
+  auto cheap = pod(
+      R"({"metadata":{"uid":"j","annotations":{"controller.kubernetes.io/pod-deletion-cost":"-5"}},
       "spec":{"nodeName":"n"},"status":{"phase":"Running"}})");
   EXPECT_TRUE(podDeleteBefore(cheap, 0, running, 0, now));
 }
@@ -109,26 +119,35 @@ TEST(ReplicaSetController, SlowStartBatchesStopAtFirstFailingBatch) {
   EXPECT_EQ(calls.load(), 15);
   EXPECT_EQ(ok, 9);
   calls = 0;
-  EXPECT_EQ(slowStartBatch(5, 1, [&](int) { ++calls; return true; }), 5);
+  EXPECT_EQ(slowStartBatch(5, 1,
+                           [&](int) {
+                             ++calls;
+                             return true;
+                           }),
+            5);
   EXPECT_EQ(calls.load(), 5);
 }
 
 TEST(ReplicaSetController, AdoptsOrphansAndReleasesNonMatching) {
   ControllerEnv env({"replicaset"});
   auto ns = freshNamespace(env.c(), "rsadopt");
-  json::object orphan{{"apiVersion", "v1"},
-                      {"kind", "Pod"},
-                      {"metadata", json::object{{"name", "orphan"}, {"labels", json::object{{"app", "adopt"}}}}},
-                      {"spec", json::parse(R"({"containers":[{"name":"c","image":"nginx"}]})")}};
+  json::object orphan{
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", json::object{{"name", "orphan"}, {"labels", json::object{{"app", "adopt"}}}}},
+      {"spec", json::parse(R"({"containers":[{"name":"c","image":"nginx"}]})")}};
   env.c().create(pods, ns, orphan);
   env.c().create(replicaSets, ns, replicaSetObject("adopt", 2));
   auto rs = env.c().get(replicaSets, ns, "adopt");
-  ASSERT_TRUE(eventually([&] { return isControlledBy(env.c().get(pods, ns, "orphan"), uidOf(rs)); }));
+  ASSERT_TRUE(
+      eventually([&] { return isControlledBy(env.c().get(pods, ns, "orphan"), uidOf(rs)); }));
   ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 2; }));
 
   // Relabelled out of the selector: released, and replaced.
-  env.c().patch(pods, ns, "orphan", client::PatchType::Merge, json::parse(R"({"metadata":{"labels":{"app":"other"}}})"));
-  ASSERT_TRUE(eventually([&] { return controllerRefOf(env.c().get(pods, ns, "orphan")) == nullptr; }));
+  env.c().patch(pods, ns, "orphan", client::PatchType::Merge,
+                json::parse(R"({"metadata":{"labels":{"app":"other"}}})"));
+  ASSERT_TRUE(
+      eventually([&] { return controllerRefOf(env.c().get(pods, ns, "orphan")) == nullptr; }));
   ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns, "app=adopt").size() == 2; }));
   EXPECT_EQ(activePods(env.c(), ns).size(), 3u);
 }
@@ -137,15 +156,19 @@ TEST(ReplicaSetController, TerminatingNamespaceIsNotAFailure) {
   ControllerEnv env({"replicaset"});
   auto ns = freshNamespace(env.c(), "rsterm");
   env.c().create(replicaSets, ns, replicaSetObject("doomed", 0));
-  ASSERT_TRUE(eventually([&] { return valueAt(env.c().get(replicaSets, ns, "doomed"), {"status", "replicas"}); }));
+  ASSERT_TRUE(eventually([&] {
+    return valueAt(env.c().get(replicaSets, ns, "doomed"), {"status", "replicas"});
+  }));
   // No namespace controller here: the namespace stays Terminating and refuses new pods.
   env.c().remove(client::resources::namespaces, "", ns);
-  env.c().patch(replicaSets, ns, "doomed", client::PatchType::Merge, json::parse(R"({"spec":{"replicas":3}})"));
+  env.c().patch(replicaSets, ns, "doomed", client::PatchType::Merge,
+                json::parse(R"({"spec":{"replicas":3}})"));
   ASSERT_TRUE(eventually([&] {
     return intAt(env.c().get(replicaSets, ns, "doomed"), {"status", "observedGeneration"}) == 2;
   }));
   auto rs = env.c().get(replicaSets, ns, "doomed");
-  EXPECT_EQ(findCondition(rs, "ReplicaFailure"), nullptr) << "upstream ignores NamespaceTerminating";
+  EXPECT_EQ(findCondition(rs, "ReplicaFailure"), nullptr)
+      << "upstream ignores NamespaceTerminating";
   EXPECT_TRUE(activePods(env.c(), ns).empty());
 }
 
@@ -161,8 +184,11 @@ TEST(ReplicationController, KeepsReplicas) {
                                         {"template", podTemplate("old", "nginx")}}}};
   env.c().create(rcs, ns, rc);
   ASSERT_TRUE(eventually([&] { return activePods(env.c(), ns).size() == 2; }));
-  EXPECT_EQ(stringAt(*controllerRefOf(activePods(env.c(), ns)[0]), {"kind"}), "ReplicationController");
-  ASSERT_TRUE(eventually([&] { return intAt(env.c().get(rcs, ns, "old"), {"status", "replicas"}) == 2; }));
+  EXPECT_EQ(stringAt(*controllerRefOf(activePods(env.c(), ns)[0]), {"kind"}),
+            "ReplicationController");
+  ASSERT_TRUE(eventually([&] {
+    return intAt(env.c().get(rcs, ns, "old"), {"status", "replicas"}) == 2;
+  }));
 }
 
 // --- over fakes (no server): informers filled directly, writes recorded, a FakeClock.
@@ -183,10 +209,11 @@ struct RsEnv : ControllerTestEnv {
   void markRunning(const json::object& pod, bool ready = true) {
     auto p = *api->object("pods", "ns", nameOf(pod));
     auto status = ready ? "True" : "False";
-    p["status"] = json::object{{"phase", "Running"},
-                               {"conditions", json::array{json::object{{"type", "Ready"},
-                                                                       {"status", status},
-                                                                       {"lastTransitionTime", formatTime(clock.now())}}}}};
+    p["status"] = json::object{
+        {"phase", "Running"},
+        {"conditions", json::array{json::object{{"type", "Ready"},
+                                                {"status", status},
+                                                {"lastTransitionTime", formatTime(clock.now())}}}}};
     update(pods, p);
   }
 };

@@ -37,8 +37,10 @@ TEST(ControllerUtils, SetConditionKeepsTransitionTimeWhenStatusUnchanged) {
 }
 
 TEST(ControllerUtils, HashIsStableAndSafe) {
-  boost::json::value a = boost::json::parse(R"({"spec":{"containers":[{"name":"c","image":"x"}]}})");
-  boost::json::value b = boost::json::parse(R"({"spec":{"containers":[{"name":"c","image":"y"}]}})");
+  boost::json::value a =
+      boost::json::parse(R"({"spec":{"containers":[{"name":"c","image":"x"}]}})");
+  boost::json::value b =
+      boost::json::parse(R"({"spec":{"containers":[{"name":"c","image":"y"}]}})");
   EXPECT_EQ(computeHash(a), computeHash(a));
   EXPECT_NE(computeHash(a), computeHash(b));
   EXPECT_NE(computeHash(a), computeHash(a, 1));
@@ -48,7 +50,8 @@ TEST(ControllerUtils, HashIsStableAndSafe) {
 TEST(ControllerUtils, KeysAndPaths) {
   EXPECT_EQ(splitKey("ns/name"), (std::pair<std::string, std::string>{"ns", "name"}));
   EXPECT_EQ(splitKey("node-1"), (std::pair<std::string, std::string>{"", "node-1"}));
-  boost::json::object o = boost::json::parse(R"({"spec":{"replicas":3,"paused":true}})").as_object();
+  boost::json::object o =
+      boost::json::parse(R"({"spec":{"replicas":3,"paused":true}})").as_object();
   EXPECT_EQ(intAt(o, {"spec", "replicas"}), 3);
   EXPECT_EQ(intAt(o, {"spec", "missing"}, 7), 7);
   EXPECT_TRUE(boolAt(o, {"spec", "paused"}));

@@ -36,7 +36,9 @@ struct TaintEnv : ControllerTestEnv {
     update(nodes, n);
   }
   json::object unreachableTaint() {
-    return {{"key", "node.kubernetes.io/unreachable"}, {"effect", "NoExecute"}, {"timeAdded", formatTime(clock.now())}};
+    return {{"key", "node.kubernetes.io/unreachable"},
+            {"effect", "NoExecute"},
+            {"timeAdded", formatTime(clock.now())}};
   }
   // Deleted, or marked for deletion.
   bool evicted(const std::string& name) {
@@ -52,7 +54,8 @@ TEST(TaintEviction, TolerationSecondsDecideWhenPodsGo) {
   env.addPod("two-seconds", {toleration("node.kubernetes.io/unreachable", 2)});
   env.addPod("forever", {toleration("", std::nullopt)});
   // What admission adds to every pod: 300 s for not-ready and unreachable.
-  env.addPod("defaults", {toleration("node.kubernetes.io/not-ready", 300), toleration("node.kubernetes.io/unreachable", 300)});
+  env.addPod("defaults", {toleration("node.kubernetes.io/not-ready", 300),
+                          toleration("node.kubernetes.io/unreachable", 300)});
   env.setTaints({env.unreachableTaint()});
   env.sync();
   env.step(1999ms);
@@ -72,7 +75,8 @@ TEST(TaintEviction, TolerationSecondsDecideWhenPodsGo) {
   EXPECT_FALSE(env.evicted("defaults"));
 
   // A taint nobody tolerates except "forever": the default-toleration pod goes at once.
-  env.setTaints({env.unreachableTaint(), json::object{{"key", "example.com/broken"}, {"effect", "NoExecute"}}});
+  env.setTaints({env.unreachableTaint(),
+                 json::object{{"key", "example.com/broken"}, {"effect", "NoExecute"}}});
   env.sync();
   EXPECT_TRUE(env.evicted("defaults"));
   env.step(10min);

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "controller/controller_manager.h"
 #include "common/api_error.h"
+#include "controller/controller_manager.h"
 #include "controller/controller_utils.h"
 #include "unit/client/test_server.h"
 
@@ -51,8 +51,10 @@ inline void markPodRunning(client::RestClient& c, const std::string& ns, const s
            {"podIP", "10.42.0.10"},
            {"conditions",
             boost::json::array{
-                boost::json::object{{"type", "Ready"}, {"status", status}, {"lastTransitionTime", now}},
-                boost::json::object{{"type", "ContainersReady"}, {"status", status}, {"lastTransitionTime", now}},
+                boost::json::object{
+                    {"type", "Ready"}, {"status", status}, {"lastTransitionTime", now}},
+                boost::json::object{
+                    {"type", "ContainersReady"}, {"status", status}, {"lastTransitionTime", now}},
             }}}}};
   c.patch(client::resources::pods, ns, name, client::PatchType::Merge, patch, "status");
 }

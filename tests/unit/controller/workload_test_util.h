@@ -13,7 +13,7 @@ inline boost::json::object podTemplate(const std::string& app, const std::string
   return boost::json::object{
       {"metadata", boost::json::object{{"labels", boost::json::object{{"app", app}}}}},
       {"spec", boost::json::object{{"containers", boost::json::array{boost::json::object{
-                                                       {"name", "c"}, {"image", image}}}}}}};
+                                                      {"name", "c"}, {"image", image}}}}}}};
 }
 
 inline boost::json::object replicaSetObject(const std::string& name, int64_t replicas,
@@ -22,13 +22,15 @@ inline boost::json::object replicaSetObject(const std::string& name, int64_t rep
       {"apiVersion", "apps/v1"},
       {"kind", "ReplicaSet"},
       {"metadata", boost::json::object{{"name", name}}},
-      {"spec", boost::json::object{
-                   {"replicas", replicas},
-                   {"selector", boost::json::object{{"matchLabels", boost::json::object{{"app", name}}}}},
-                   {"template", podTemplate(name, image)}}}};
+      {"spec",
+       boost::json::object{
+           {"replicas", replicas},
+           {"selector", boost::json::object{{"matchLabels", boost::json::object{{"app", name}}}}},
+           {"template", podTemplate(name, image)}}}};
 }
 
-inline boost::json::object deploymentObject(const std::string& name, int64_t replicas, const std::string& image,
+inline boost::json::object deploymentObject(const std::string& name, int64_t replicas,
+                                            const std::string& image,
                                             boost::json::object strategy = {}) {
   boost::json::object spec{
       {"replicas", replicas},
@@ -57,7 +59,8 @@ inline std::string imageOf(const boost::json::object& pod) {
 // Ready, one every `interval` (0: all at once).
 class FakeKubelet {
  public:
-  FakeKubelet(client::RestClient& c, std::string ns, std::function<bool(const boost::json::object&)> filter = {},
+  FakeKubelet(client::RestClient& c, std::string ns,
+              std::function<bool(const boost::json::object&)> filter = {},
               std::chrono::milliseconds interval = std::chrono::milliseconds(0))
       : c_(c), ns_(std::move(ns)), filter_(std::move(filter)), interval_(interval) {
     thread_ = std::thread([this] { loop(); });
@@ -105,7 +108,9 @@ inline bool hasEvent(client::RestClient& c, const std::string& ns, const std::st
                      const std::string& messagePrefix = "") {
   for (auto& e : listItems(c, client::resources::events, ns)) {
     auto& ev = e.as_object();
-    if (stringAt(ev, {"reason"}) == reason && stringAt(ev, {"message"}).rfind(messagePrefix, 0) == 0) return true;
+    if (stringAt(ev, {"reason"}) == reason &&
+        stringAt(ev, {"message"}).rfind(messagePrefix, 0) == 0)
+      return true;
   }
   return false;
 }

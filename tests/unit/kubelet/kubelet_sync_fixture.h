@@ -68,7 +68,7 @@ inline std::string at(const json::value& v, std::initializer_list<std::string_vi
 }
 
 inline std::string conditionOf(const json::object& obj, const std::string& type,
-                        const char* field = "status") {
+                               const char* field = "status") {
   auto* st = obj.if_contains("status");
   auto* conds = st && st->is_object() ? st->as_object().if_contains("conditions") : nullptr;
   if (!conds || !conds->is_array()) return "";
@@ -83,7 +83,8 @@ inline SandboxSettings tmpLogs() {
   return s;
 }
 
-inline bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout = kWait) {
+inline bool waitUntil(const std::function<bool()>& cond,
+                      std::chrono::milliseconds timeout = kWait) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (cond()) return true;

@@ -260,7 +260,7 @@ class ChannelPortForwardTest : public ::testing::Test {
     };
   }
   static net::HttpRequest request(std::multimap<std::string, std::string> query,
-                                        const std::string& protocol) {
+                                  const std::string& protocol) {
     net::HttpRequest req;
     req.method = "GET";
     req.path = "/portForward/default/web";

@@ -79,7 +79,7 @@ class RemoteCommandTest : public ::testing::Test {
   }
 
   static net::HttpRequest request(const std::string& path,
-                                        std::multimap<std::string, std::string> query) {
+                                  std::multimap<std::string, std::string> query) {
     net::HttpRequest req;
     req.method = "GET";
     req.path = path;
@@ -87,7 +87,7 @@ class RemoteCommandTest : public ::testing::Test {
     return req;
   }
   static net::HttpRequest webSocket(net::HttpRequest req,
-                                          const std::string& protocol = kStreamProtocolV5) {
+                                    const std::string& protocol = kStreamProtocolV5) {
     req.headers = {{"connection", "Upgrade"},
                    {"upgrade", "websocket"},
                    {"sec-websocket-key", "B0eLegyF9iNp1SaQU2p4EQ=="},
@@ -95,8 +95,7 @@ class RemoteCommandTest : public ::testing::Test {
                    {"sec-websocket-protocol", protocol}};
     return req;
   }
-  static net::HttpRequest spdyUpgrade(net::HttpRequest req,
-                                            const std::string& versions) {
+  static net::HttpRequest spdyUpgrade(net::HttpRequest req, const std::string& versions) {
     req.method = "POST";
     req.headers = {{"connection", "Upgrade"},
                    {"upgrade", "SPDY/3.1"},

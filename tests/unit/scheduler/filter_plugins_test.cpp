@@ -30,14 +30,16 @@ TEST(NodeUnschedulableTest, RejectsCordonedNode) {
 
 TEST(NodeUnschedulableTest, TolerationOfUnschedulableTaintAdmits) {
   auto n = nodeWith("n", "4", "8Gi", "", R"("unschedulable":true)");
-  auto p = pod(R"({"metadata":{"name":"p"},"spec":{"tolerations":[{"key":"node.kubernetes.io/unschedulable","operator":"Exists","effect":"NoSchedule"}],"containers":[]}})");
+  auto p = pod(
+      R"({"metadata":{"name":"p"},"spec":{"tolerations":[{"key":"node.kubernetes.io/unschedulable","operator":"Exists","effect":"NoSchedule"}],"containers":[]}})");
   EXPECT_TRUE(runFilter(NodeUnschedulable(), *p, n).isSuccess());
 }
 
 TEST(NodeNameTest, OnlyTheNamedNodeFits) {
   auto p = pod(R"({"metadata":{"name":"p"},"spec":{"nodeName":"a","containers":[]}})");
   EXPECT_TRUE(runFilter(NodeName(), *p, nodeWith("a")).isSuccess());
-  EXPECT_EQ(runFilter(NodeName(), *p, nodeWith("b")).message(), "node(s) didn't match the requested node name");
+  EXPECT_EQ(runFilter(NodeName(), *p, nodeWith("b")).message(),
+            "node(s) didn't match the requested node name");
 }
 
 TEST(NodeResourcesFitTest, InsufficientCpuAndMemoryBothReported) {
@@ -68,26 +70,32 @@ TEST(NodeResourcesFitTest, OverheadCountsAgainstNode) {
 }
 
 TEST(NodeResourcesFitTest, PodCountLimitAppliesEvenToBestEffortPods) {
-  auto n = node(R"({"metadata":{"name":"n"},"status":{"allocatable":{"cpu":"4","memory":"4Gi","pods":"1"}}})");
+  auto n = node(
+      R"({"metadata":{"name":"n"},"status":{"allocatable":{"cpu":"4","memory":"4Gi","pods":"1"}}})");
   n.addPod(podWith("x", "", ""));
   EXPECT_EQ(runFilter(NodeResourcesFit(), *podWith("p", "", ""), n).message(), "Too many pods");
 }
 
 TEST(NodeResourcesFitTest, EphemeralStorageAndExtendedResources) {
-  auto p = pod(R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","resources":{"requests":
+  auto p =
+      pod(R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","resources":{"requests":
     {"ephemeral-storage":"10Gi","example.com/gpu":"1"}}}]}})");
   Status s = runFilter(NodeResourcesFit(), *p, nodeWith("n"));
-  EXPECT_EQ(s.reasons(), (std::vector<std::string>{"Insufficient ephemeral-storage", "Insufficient example.com/gpu"}));
+  EXPECT_EQ(s.reasons(), (std::vector<std::string>{"Insufficient ephemeral-storage",
+                                                   "Insufficient example.com/gpu"}));
 }
 
 PodInfoPtr affinityPod(const std::string& expr) {
   return pod(R"({"metadata":{"name":"p"},"spec":{"containers":[],"affinity":{"nodeAffinity":{
-    "requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[)" + expr + "]}]}}}}}");
+    "requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[)" +
+             expr + "]}]}}}}}");
 }
 
 TEST(NodeAffinityTest, NodeSelectorMustMatchEveryLabel) {
-  auto p = pod(R"({"metadata":{"name":"p"},"spec":{"nodeSelector":{"disk":"ssd","zone":"a"},"containers":[]}})");
-  EXPECT_TRUE(runFilter(NodeAffinity(), *p, nodeWith("n", "4", "8Gi", R"("disk":"ssd","zone":"a")")).isSuccess());
+  auto p = pod(
+      R"({"metadata":{"name":"p"},"spec":{"nodeSelector":{"disk":"ssd","zone":"a"},"containers":[]}})");
+  EXPECT_TRUE(runFilter(NodeAffinity(), *p, nodeWith("n", "4", "8Gi", R"("disk":"ssd","zone":"a")"))
+                  .isSuccess());
   Status s = runFilter(NodeAffinity(), *p, nodeWith("n", "4", "8Gi", R"("disk":"ssd")"));
   EXPECT_EQ(s.code(), Status::Code::UnschedulableAndUnresolvable);
   EXPECT_EQ(s.message(), "node(s) didn't match Pod's node affinity/selector");
@@ -132,38 +140,46 @@ TEST(NodeAffinityTest, TermsAreOredAndMatchFieldsSelectsByName) {
       {"matchExpressions":[{"key":"zone","operator":"In","values":["x"]}]},
       {"matchFields":[{"key":"metadata.name","operator":"In","values":["b"]}]}]}}}}})");
   EXPECT_TRUE(runFilter(NodeAffinity(), *p, nodeWith("b")).isSuccess());
-  EXPECT_TRUE(runFilter(NodeAffinity(), *p, nodeWith("a", "4", "8Gi", R"("zone":"x")")).isSuccess());
+  EXPECT_TRUE(
+      runFilter(NodeAffinity(), *p, nodeWith("a", "4", "8Gi", R"("zone":"x")")).isSuccess());
   EXPECT_FALSE(runFilter(NodeAffinity(), *p, nodeWith("a")).isSuccess());
 }
 
 TEST(TaintTolerationTest, UntoleratedNoScheduleRejectsWithUpstreamMessage) {
-  auto n = nodeWith("n", "4", "8Gi", "", R"("taints":[{"key":"node.kubernetes.io/unreachable","effect":"NoExecute"}])");
+  auto n = nodeWith("n", "4", "8Gi", "",
+                    R"("taints":[{"key":"node.kubernetes.io/unreachable","effect":"NoExecute"}])");
   Status s = runFilter(TaintToleration(), *podWith("p", "", ""), n);
   EXPECT_EQ(s.code(), Status::Code::UnschedulableAndUnresolvable);
   EXPECT_EQ(s.message(), "node(s) had untolerated taint {node.kubernetes.io/unreachable: }");
 }
 
 TEST(TaintTolerationTest, PreferNoScheduleNeverFilters) {
-  auto n = nodeWith("n", "4", "8Gi", "", R"("taints":[{"key":"k","value":"v","effect":"PreferNoSchedule"}])");
+  auto n = nodeWith("n", "4", "8Gi", "",
+                    R"("taints":[{"key":"k","value":"v","effect":"PreferNoSchedule"}])");
   EXPECT_TRUE(runFilter(TaintToleration(), *podWith("p", "", ""), n).isSuccess());
 }
 
 TEST(TaintTolerationTest, TolerationSecondsDoesNotMatterForScheduling) {
-  auto n = nodeWith("n", "4", "8Gi", "", R"("taints":[{"key":"k","value":"v","effect":"NoExecute"}])");
+  auto n =
+      nodeWith("n", "4", "8Gi", "", R"("taints":[{"key":"k","value":"v","effect":"NoExecute"}])");
   auto p = pod(R"({"metadata":{"name":"p"},"spec":{"containers":[],"tolerations":[
     {"key":"k","operator":"Equal","value":"v","effect":"NoExecute","tolerationSeconds":0}]}})");
   EXPECT_TRUE(runFilter(TaintToleration(), *p, n).isSuccess());
 }
 
 TEST(TaintTolerationTest, EqualWithWrongValueDoesNotTolerate) {
-  auto n = nodeWith("n", "4", "8Gi", "", R"("taints":[{"key":"k","value":"v","effect":"NoSchedule"}])");
-  auto p = pod(R"({"metadata":{"name":"p"},"spec":{"containers":[],"tolerations":[{"key":"k","value":"w"}]}})");
+  auto n =
+      nodeWith("n", "4", "8Gi", "", R"("taints":[{"key":"k","value":"v","effect":"NoSchedule"}])");
+  auto p = pod(
+      R"({"metadata":{"name":"p"},"spec":{"containers":[],"tolerations":[{"key":"k","value":"w"}]}})");
   EXPECT_EQ(runFilter(TaintToleration(), *p, n).message(), "node(s) had untolerated taint {k: v}");
 }
 
-PodInfoPtr portPod(const std::string& name, int port, const std::string& ip = "", const std::string& proto = "TCP") {
+PodInfoPtr portPod(const std::string& name, int port, const std::string& ip = "",
+                   const std::string& proto = "TCP") {
   std::string hostIp = ip.empty() ? "" : R"(,"hostIP":")" + ip + "\"";
-  return pod(R"({"metadata":{"name":")" + name + R"("},"spec":{"containers":[{"name":"a","ports":[{"containerPort":1,"hostPort":)" +
+  return pod(R"({"metadata":{"name":")" + name +
+             R"("},"spec":{"containers":[{"name":"a","ports":[{"containerPort":1,"hostPort":)" +
              std::to_string(port) + hostIp + R"(,"protocol":")" + proto + R"("}]}]}})");
 }
 
@@ -180,7 +196,8 @@ TEST(NodePortsTest, DifferentProtocolOrSpecificIpsDoNotConflict) {
   n.addPod(portPod("a", 53, "10.0.0.1", "UDP"));
   EXPECT_TRUE(runFilter(NodePorts(), *portPod("p", 53, "10.0.0.1", "TCP"), n).isSuccess());
   EXPECT_TRUE(runFilter(NodePorts(), *portPod("q", 53, "10.0.0.2", "UDP"), n).isSuccess());
-  EXPECT_FALSE(runFilter(NodePorts(), *portPod("r", 53, "", "UDP"), n).isSuccess());  // 0.0.0.0 overlaps
+  EXPECT_FALSE(
+      runFilter(NodePorts(), *portPod("r", 53, "", "UDP"), n).isSuccess());  // 0.0.0.0 overlaps
 }
 
 }  // namespace

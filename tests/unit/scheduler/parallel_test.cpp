@@ -52,11 +52,14 @@ TEST(ParallelFor, SmallExpectedWorkRunsOnTheCaller) {
   const size_t n = 100000;
   const auto caller = std::this_thread::get_id();
   std::atomic<size_t> elsewhere{0}, ran{0};
-  parallelForUntil(n, 16, [&](size_t) {
-    ran.fetch_add(1, std::memory_order_relaxed);
-    if (std::this_thread::get_id() != caller) elsewhere.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }, /*expectedWork=*/500);
+  parallelForUntil(
+      n, 16,
+      [&](size_t) {
+        ran.fetch_add(1, std::memory_order_relaxed);
+        if (std::this_thread::get_id() != caller) elsewhere.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      },
+      /*expectedWork=*/500);
   EXPECT_EQ(ran.load(), n);
   EXPECT_EQ(elsewhere.load(), 0u);
 }

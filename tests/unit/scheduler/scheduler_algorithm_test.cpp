@@ -1,8 +1,9 @@
+#include "scheduler/scheduler_algorithm.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "scheduler/scheduler_algorithm.h"
 #include "test_util.h"
 
 namespace skiff::scheduler {
@@ -15,10 +16,10 @@ TEST(NumFeasibleNodesToFindTest, SmallClustersEvaluateEveryNode) {
 }
 
 TEST(NumFeasibleNodesToFindTest, AdaptivePercentageShrinksWithClusterSize) {
-  EXPECT_EQ(numFeasibleNodesToFind(0, 1000), 420);   // 50 - 8 = 42%
-  EXPECT_EQ(numFeasibleNodesToFind(0, 5000), 500);   // 50 - 40 = 10%
-  EXPECT_EQ(numFeasibleNodesToFind(0, 6000), 300);   // floor of 5%
-  EXPECT_EQ(numFeasibleNodesToFind(0, 200), 100);    // 48% = 96, raised to the floor of 100
+  EXPECT_EQ(numFeasibleNodesToFind(0, 1000), 420);  // 50 - 8 = 42%
+  EXPECT_EQ(numFeasibleNodesToFind(0, 5000), 500);  // 50 - 40 = 10%
+  EXPECT_EQ(numFeasibleNodesToFind(0, 6000), 300);  // floor of 5%
+  EXPECT_EQ(numFeasibleNodesToFind(0, 200), 100);   // 48% = 96, raised to the floor of 100
 }
 
 TEST(NumFeasibleNodesToFindTest, ConfiguredPercentageWithFloorOf100) {
@@ -32,10 +33,13 @@ TEST(FitErrorMessageTest, CountsReasonsAndSortsAsStrings) {
   st["a"] = Status::unschedulable("Insufficient cpu");
   st["b"] = Status::unschedulable("Insufficient cpu");
   st["c"] = Status::unschedulable("Insufficient cpu");
-  st["d"] = Status::unresolvable("node(s) had untolerated taint {node.kubernetes.io/unreachable: }");
-  st["e"] = Status::unresolvable("node(s) had untolerated taint {node.kubernetes.io/unreachable: }");
+  st["d"] =
+      Status::unresolvable("node(s) had untolerated taint {node.kubernetes.io/unreachable: }");
+  st["e"] =
+      Status::unresolvable("node(s) had untolerated taint {node.kubernetes.io/unreachable: }");
   EXPECT_EQ(fitErrorMessage(5, st),
-            "0/5 nodes are available: 2 node(s) had untolerated taint {node.kubernetes.io/unreachable: }, "
+            "0/5 nodes are available: 2 node(s) had untolerated taint "
+            "{node.kubernetes.io/unreachable: }, "
             "3 Insufficient cpu.");
 }
 
@@ -43,14 +47,16 @@ TEST(FitErrorMessageTest, NodeWithSeveralReasonsCountsEach) {
   NodeToStatus st;
   st["a"] = Status(Status::Code::Unschedulable, {"Insufficient cpu", "Insufficient memory"});
   st["b"] = Status::unschedulable("Insufficient memory");
-  EXPECT_EQ(fitErrorMessage(2, st), "0/2 nodes are available: 1 Insufficient cpu, 2 Insufficient memory.");
+  EXPECT_EQ(fitErrorMessage(2, st),
+            "0/2 nodes are available: 1 Insufficient cpu, 2 Insufficient memory.");
 }
 
 TEST(FitErrorMessageTest, PreFilterAndPostFilterMessages) {
   EXPECT_EQ(fitErrorMessage(3, {}, "boom"), "0/3 nodes are available: boom.");
   NodeToStatus st;
   st["a"] = Status::unschedulable("Insufficient cpu");
-  EXPECT_EQ(fitErrorMessage(1, st, "", "preemption: x."), "0/1 nodes are available: 1 Insufficient cpu. preemption: x.");
+  EXPECT_EQ(fitErrorMessage(1, st, "", "preemption: x."),
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: x.");
 }
 
 TEST(SchedulePodTest, PicksNodeWithMostFreeResources) {
@@ -67,14 +73,16 @@ TEST(SchedulePodTest, FailureBuildsFailedSchedulingMessage) {
   std::vector<NodeInfoPtr> nodes;
   for (int i = 0; i < 3; ++i) nodes.push_back(share(nodeWith("small" + std::to_string(i), "1")));
   for (int i = 0; i < 2; ++i) {
-    nodes.push_back(share(nodeWith("tainted" + std::to_string(i), "8", "8Gi", "",
-                                   R"("taints":[{"key":"dedicated","value":"db","effect":"NoSchedule"}])")));
+    nodes.push_back(
+        share(nodeWith("tainted" + std::to_string(i), "8", "8Gi", "",
+                       R"("taints":[{"key":"dedicated","value":"db","effect":"NoSchedule"}])")));
   }
   SchedulingAlgorithm alg(defaultProfile(), {}, 1);
   auto r = alg.schedulePod(*podWith("p", "2", ""), Snapshot(nodes));
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.message,
-            "0/5 nodes are available: 2 node(s) had untolerated taint {dedicated: db}, 3 Insufficient cpu. "
+            "0/5 nodes are available: 2 node(s) had untolerated taint {dedicated: db}, 3 "
+            "Insufficient cpu. "
             "preemption: 0/5 nodes are available: 2 Preemption is not helpful for scheduling, "
             "3 No preemption victims found for incoming pod.");
 }
@@ -109,7 +117,8 @@ TEST(SchedulePodTest, TiesAreBrokenRandomly) {
   Snapshot snap(nodes);
   SchedulingAlgorithm alg(defaultProfile(), {}, 42);
   std::set<std::string> chosen;
-  for (int i = 0; i < 40; ++i) chosen.insert(alg.schedulePod(*podWith("p", "100m", ""), snap).suggestedHost);
+  for (int i = 0; i < 40; ++i)
+    chosen.insert(alg.schedulePod(*podWith("p", "100m", ""), snap).suggestedHost);
   EXPECT_GT(chosen.size(), 1u);
 }
 

@@ -1,6 +1,7 @@
+#include "scheduler/scheduler_cache.h"
+
 #include <gtest/gtest.h>
 
-#include "scheduler/scheduler_cache.h"
 #include "test_util.h"
 
 namespace skiff::scheduler {
@@ -46,7 +47,8 @@ TEST(SchedulerCacheTest, IncrementalSnapshotTracksNodesWithAffinityPods) {
     return out;
   };
   EXPECT_TRUE(cache.snapshot()->nodesWithPodAffinity().empty());
-  auto anti = std::make_shared<PodInfo>(*pod(R"({"metadata":{"name":"a","namespace":"default","labels":{"app":"x"}},
+  auto anti = std::make_shared<PodInfo>(
+      *pod(R"({"metadata":{"name":"a","namespace":"default","labels":{"app":"x"}},
     "spec":{"containers":[],"affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
     {"topologyKey":"kubernetes.io/hostname","labelSelector":{"matchLabels":{"app":"x"}}}]}}}})"));
   anti->nodeName = "n2";

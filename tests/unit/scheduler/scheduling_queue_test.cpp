@@ -1,8 +1,9 @@
+#include "scheduler/scheduling_queue.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "scheduler/scheduling_queue.h"
 #include "test_util.h"
 
 namespace skiff::scheduler {
@@ -12,7 +13,9 @@ using namespace std::chrono_literals;
 
 struct FakeClock {
   TimePoint now = TimePoint{} + 1000h;
-  SchedulingQueue::Clock fn() { return [this] { return now; }; }
+  SchedulingQueue::Clock fn() {
+    return [this] { return now; };
+  }
 };
 
 TEST(SchedulingQueueTest, PopsHigherPriorityFirstThenOlder) {
@@ -48,7 +51,7 @@ TEST(SchedulingQueueTest, FailedPodIsParkedUntilAHelpfulEvent) {
   info.unschedulablePlugins = {"NodeResourcesFit"};
   q.addUnschedulableIfNotPresent(info, q.schedulingCycle());
   EXPECT_EQ(q.unschedulableSize(), 1u);
-  clock.now += 30s;  // long past its backoff
+  clock.now += 30s;                                          // long past its backoff
   q.moveAllToActiveOrBackoff(ClusterEvent::AssignedPodAdd);  // cannot free cpu
   EXPECT_EQ(q.unschedulableSize(), 1u);
   q.moveAllToActiveOrBackoff(ClusterEvent::PodDelete);

@@ -53,16 +53,20 @@ TEST(NodeAffinityScoreTest, PreferredWeightsNormalizeToMax) {
 TEST(TaintTolerationScoreTest, FewerPreferNoScheduleTaintsScoreHigher) {
   auto taints = [](int n) {
     std::string t = R"("taints":[)";
-    for (int i = 0; i < n; ++i) t += std::string(i ? "," : "") + R"({"key":"k)" + std::to_string(i) + R"(","effect":"PreferNoSchedule"})";
+    for (int i = 0; i < n; ++i)
+      t += std::string(i ? "," : "") + R"({"key":"k)" + std::to_string(i) +
+           R"(","effect":"PreferNoSchedule"})";
     return t + "]";
   };
   Snapshot snap({share(nodeWith("zero")), share(nodeWith("one", "4", "8Gi", "", taints(1))),
                  share(nodeWith("two", "4", "8Gi", "", taints(2)))});
-  EXPECT_EQ(scoreAll(TaintToleration(), *podWith("p", "", ""), snap), (std::vector<int64_t>{100, 50, 0}));
+  EXPECT_EQ(scoreAll(TaintToleration(), *podWith("p", "", ""), snap),
+            (std::vector<int64_t>{100, 50, 0}));
 }
 
 TEST(ImageLocalityTest, NodeWithLargeImagePreferred) {
-  auto withImage = node(R"({"metadata":{"name":"img"},"status":{"allocatable":{"cpu":"1","pods":"10"},
+  auto withImage =
+      node(R"({"metadata":{"name":"img"},"status":{"allocatable":{"cpu":"1","pods":"10"},
     "images":[{"names":["docker.io/library/busybox:latest","busybox:latest"],"sizeBytes":524288000}]}})");
   Snapshot snap({share(withImage), share(nodeWith("plain"))});
   auto scores = scoreAll(ImageLocality(), *podWith("p", "", ""), snap);
@@ -72,7 +76,8 @@ TEST(ImageLocalityTest, NodeWithLargeImagePreferred) {
 }
 
 TEST(PreemptionTest, EvictsLowestPriorityVictimsThatMakeRoom) {
-  auto n1 = withPods(nodeWith("n1", "2"), {podWith("mid", "1", "", 50), podWith("low", "1", "", 10)});
+  auto n1 =
+      withPods(nodeWith("n1", "2"), {podWith("mid", "1", "", 50), podWith("low", "1", "", 10)});
   auto n2 = withPods(nodeWith("n2", "2"), {podWith("high", "2", "", 90)});
   SchedulingAlgorithm alg(defaultProfile(), {}, 1);
   auto r = alg.schedulePod(*podWith("p", "1", "", 100), Snapshot({n1, n2}));
@@ -87,8 +92,9 @@ TEST(PreemptionTest, NeverPreemptsEqualOrHigherPriority) {
   SchedulingAlgorithm alg(defaultProfile(), {}, 1);
   auto r = alg.schedulePod(*podWith("p", "1", "", 100), Snapshot({n1}));
   EXPECT_TRUE(r.preemption.nominatedNode.empty());
-  EXPECT_EQ(r.message, "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
-                       "1 No preemption victims found for incoming pod.");
+  EXPECT_EQ(r.message,
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+            "1 No preemption victims found for incoming pod.");
 }
 
 TEST(PreemptionTest, PreemptionPolicyNeverIsNotEligible) {

@@ -20,7 +20,7 @@ TEST(PodInfoTest, InitContainerBiggerThanSumWins) {
   auto p = pod(R"({"metadata":{"name":"p"},"spec":{
     "initContainers":[{"name":"i","resources":{"requests":{"cpu":"2","memory":"10Mi"}}}],
     "containers":[{"name":"a","resources":{"requests":{"cpu":"500m","memory":"1Gi"}}}]}})");
-  EXPECT_EQ(p->requests.milliCpu, 2000);  // init container max beats the sum
+  EXPECT_EQ(p->requests.milliCpu, 2000);     // init container max beats the sum
   EXPECT_EQ(p->requests.memory, 1LL << 30);  // per resource
 }
 
@@ -48,7 +48,8 @@ TEST(PodInfoTest, NonZeroRequestsUseSchedulingDefaults) {
 }
 
 TEST(PodInfoTest, ReadsHostPortsImagesPriorityAndTolerations) {
-  auto p = pod(R"({"metadata":{"name":"p","namespace":"ns"},"spec":{"priority":7,"preemptionPolicy":"Never",
+  auto p = pod(
+      R"({"metadata":{"name":"p","namespace":"ns"},"spec":{"priority":7,"preemptionPolicy":"Never",
     "tolerations":[{"key":"k","operator":"Exists","effect":"NoSchedule","tolerationSeconds":5}],
     "containers":[{"name":"a","image":"nginx","ports":[{"containerPort":80,"hostPort":8080},{"containerPort":81}]}]}})");
   EXPECT_EQ(p->priority, 7);
@@ -104,7 +105,8 @@ TEST(PodInfoTest, SameInfoIgnoresPhaseButSeesWhatFromJsonReads) {
     "spec":{"nodeName":"n","containers":[{"name":"c","resources":{"requests":{"cpu":"1"}}}]},
     "status":{"phase":"Pending")";
   auto pending = obj(base + "}}");
-  auto running = obj(base + R"(,"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}})");
+  auto running =
+      obj(base + R"(,"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}})");
   EXPECT_TRUE(PodInfo::sameInfo(pending, running));
   auto started = obj(base + R"(,"startTime":"2026-12-03T10:00:00Z"}})");
   EXPECT_FALSE(PodInfo::sameInfo(pending, started));

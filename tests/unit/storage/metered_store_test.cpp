@@ -24,16 +24,20 @@ TEST(MeteredStore, TimesEachOperationByOperationAndType) {
   auto store = meterStore(openMemoryStore());
   auto count = [](const std::string& op, const std::string& type) {
     return sampleValue(Metrics::global().render(),
-                       "etcd_request_duration_seconds_count{operation=\"" + op + "\",type=\"" + type + "\"}")
+                       "etcd_request_duration_seconds_count{operation=\"" + op + "\",type=\"" +
+                           type + "\"}")
         .value_or(0);
   };
-  double creates = count("create", "widgets.example.com"), gets = count("get", "widgets.example.com");
-  double lists = count("list", "widgets.example.com"), updates = count("update", "widgets.example.com");
+  double creates = count("create", "widgets.example.com"),
+         gets = count("get", "widgets.example.com");
+  double lists = count("list", "widgets.example.com"),
+         updates = count("update", "widgets.example.com");
   double deletes = count("delete", "widgets.example.com");
   auto w = store->create("/registry/example.com/widgets/ns/a", "{}");
   ASSERT_TRUE(w.succeeded);
   ASSERT_TRUE(store->get("/registry/example.com/widgets/ns/a"));
-  auto r = store->range("/registry/example.com/widgets/", prefixEnd("/registry/example.com/widgets/"));
+  auto r =
+      store->range("/registry/example.com/widgets/", prefixEnd("/registry/example.com/widgets/"));
   EXPECT_EQ(r.kvs.size(), 1u);
   auto u = store->update("/registry/example.com/widgets/ns/a", "{\"a\":1}", w.revision);
   ASSERT_TRUE(u.succeeded);
@@ -45,7 +49,8 @@ TEST(MeteredStore, TimesEachOperationByOperationAndType) {
   EXPECT_EQ(count("delete", "widgets.example.com"), deletes + 1);
   std::string text = Metrics::global().render();
   EXPECT_NE(text.find("# TYPE etcd_request_duration_seconds histogram"), std::string::npos);
-  EXPECT_NE(text.find("etcd_request_duration_seconds_bucket{operation=\"create\",type=\"widgets.example.com\",le=\"60\"}"),
+  EXPECT_NE(text.find("etcd_request_duration_seconds_bucket{operation=\"create\",type=\"widgets."
+                      "example.com\",le=\"60\"}"),
             std::string::npos);
   // A range over all of /registry/ names no resource: not timed, no empty type label.
   store->range("/registry/", prefixEnd("/registry/"));

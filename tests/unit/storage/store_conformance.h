@@ -19,7 +19,9 @@ struct Backend {
 };
 
 // The fixture's stores do not compact by themselves: tests compact explicitly.
-inline CompactionPolicy noBackgroundCompaction() { return CompactionPolicy{.interval = {}, .retention = {}}; }
+inline CompactionPolicy noBackgroundCompaction() {
+  return CompactionPolicy{.interval = {}, .retention = {}};
+}
 
 inline std::vector<Backend> allBackends() {
   return {

@@ -209,8 +209,8 @@ TEST_P(StoreConformance, BackgroundCompactionRespectsRetention) {
   using Clock = std::chrono::steady_clock;
   using std::chrono::milliseconds;
   TempDir ownDir;
-  auto compacting = GetParam().open(ownDir, CompactionPolicy{.interval = milliseconds(100),
-                                                             .retention = milliseconds(500)});
+  auto compacting = GetParam().open(
+      ownDir, CompactionPolicy{.interval = milliseconds(100), .retention = milliseconds(500)});
   compacting->create("/k", "0");
   for (int i = 1; i < 10; ++i) compacting->update("/k", std::to_string(i), 0);
   int64_t firstBatchEnd = compacting->currentRevision();  // 10

@@ -272,10 +272,13 @@ TEST_P(StoreConformance, InlineWatchHearsOfAWriteBeforeItReturns) {
   store->create("/i/old", "0");
   std::mutex mu;
   std::vector<int64_t> seen;
-  auto w = store->watch("/i/", prefixEnd("/i/"), 1, [&](const std::vector<Event>& events) {
-    std::lock_guard lock(mu);
-    for (const auto& e : events) seen.push_back(e.kv.modRevision);
-  }, WatchDelivery::Inline);
+  auto w = store->watch(
+      "/i/", prefixEnd("/i/"), 1,
+      [&](const std::vector<Event>& events) {
+        std::lock_guard lock(mu);
+        for (const auto& e : events) seen.push_back(e.kv.modRevision);
+      },
+      WatchDelivery::Inline);
   {
     std::lock_guard lock(mu);
     ASSERT_EQ(seen, std::vector<int64_t>{1});  // the history, delivered by watch() itself
