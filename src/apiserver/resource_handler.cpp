@@ -68,9 +68,8 @@ HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpReque
     std::vector<const json::object*> objects;
     objects.reserve(result.items.size());
     for (const auto& item : result.items) objects.push_back(item.get());
-    json::object table = makeTable(info, objects, format.includeObject, true);
-    table["metadata"] = ResourceStore::listMetadata(result);
-    res.body = json::serialize(table);
+    res.body =
+        serializeTable(info, objects, format.includeObject, ResourceStore::listMetadata(result));
   } else {
     res.body = ResourceStore::serializeList(info, result);
   }

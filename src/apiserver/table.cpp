@@ -65,20 +65,37 @@ api::TablePrinter customPrinter(const api::CustomResourceBehavior& custom) {
 
 }  // namespace
 
+namespace {
+
+// The printer of a resource: its CRD version's columns, or the built-in kind's printer.
+struct PrinterFor {
+  api::TablePrinter custom;
+  const api::TablePrinter* printer;
+  explicit PrinterFor(const api::ResourceInfo& info)
+      : custom(info.custom ? customPrinter(*info.custom) : api::TablePrinter{}),
+        printer(info.custom ? &custom : &api::tablePrinterFor(info.group, info.plural)) {}
+};
+
+json::array columnDefinitions(const api::TablePrinter& printer) {
+  json::array columns;
+  for (const auto& c : printer.columns)
+    columns.push_back(json::object{{"name", c.name},
+                                   {"type", c.type},
+                                   {"format", c.format},
+                                   {"description", c.description},
+                                   {"priority", c.priority}});
+  return columns;
+}
+
+}  // namespace
+
 json::object makeTable(const api::ResourceInfo& info,
                        const std::vector<const json::object*>& objects,
                        const std::string& includeObject, bool withColumns) {
-  const api::TablePrinter custom = info.custom ? customPrinter(*info.custom) : api::TablePrinter{};
-  const auto& printer = info.custom ? custom : api::tablePrinterFor(info.group, info.plural);
+  const PrinterFor p(info);
+  const api::TablePrinter& printer = *p.printer;
   json::array columns;
-  if (withColumns) {
-    for (const auto& c : printer.columns)
-      columns.push_back(json::object{{"name", c.name},
-                                     {"type", c.type},
-                                     {"format", c.format},
-                                     {"description", c.description},
-                                     {"priority", c.priority}});
-  }
+  if (withColumns) columns = columnDefinitions(printer);
   auto now = std::chrono::system_clock::now();
   json::array rows;
   rows.reserve(objects.size());
@@ -98,6 +115,42 @@ json::object makeTable(const api::ResourceInfo& info,
   table["columnDefinitions"] = std::move(columns);
   table["rows"] = std::move(rows);
   return table;
+}
+
+std::string serializeTable(const api::ResourceInfo& info,
+                           const std::vector<const json::object*>& objects,
+                           const std::string& includeObject, const json::object& listMetadata) {
+  const PrinterFor p(info);
+  const api::TablePrinter& printer = *p.printer;
+  json::object head{
+      {"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", listMetadata}};
+  head["columnDefinitions"] = columnDefinitions(printer);
+  std::string out = json::serialize(head);
+  out.pop_back();  // the closing brace: the rows follow
+  out += ",\"rows\":[";
+  auto now = std::chrono::system_clock::now();
+  bool first = true;
+  for (const json::object* obj : objects) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"cells\":";
+    out += json::serialize(printer.cells(*obj, now));
+    if (includeObject == "Object") {
+      out += ",\"object\":";
+      out += json::serialize(*obj);
+    } else if (includeObject != "None") {
+      // The object's own metadata is serialized in place (no copy of managedFields and all).
+      out += R"(,"object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1")";
+      if (const json::value* meta = obj->if_contains("metadata")) {
+        out += ",\"metadata\":";
+        out += json::serialize(*meta);
+      }
+      out += '}';
+    }
+    out += '}';
+  }
+  out += "]}";
+  return out;
 }
 
 }  // namespace skiff::apiserver

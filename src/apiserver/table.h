@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <string>
 #include <vector>
 
 #include "api/resource_registry.h"
@@ -12,5 +13,13 @@ namespace skiff::apiserver {
 boost::json::object makeTable(const api::ResourceInfo& info,
                               const std::vector<const boost::json::object*>& objects,
                               const std::string& includeObject, bool withColumns);
+
+// The same Table (with columns and `listMetadata`) serialized straight from the objects: a
+// list's rows are written without copying each object's metadata into a row first.
+// Byte-identical to json::serialize of makeTable with that metadata.
+std::string serializeTable(const api::ResourceInfo& info,
+                           const std::vector<const boost::json::object*>& objects,
+                           const std::string& includeObject,
+                           const boost::json::object& listMetadata);
 
 }  // namespace skiff::apiserver
