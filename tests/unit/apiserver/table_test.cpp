@@ -1,13 +1,14 @@
 // A list's Table is written straight from the objects (serializeTable); it must be the same
 // bytes as the Table built as JSON (makeTable) for every includeObject, for built-in and
 // custom resources.
+#include "apiserver/table.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
 #include "api/custom_resource.h"
 #include "api/resource_registry.h"
-#include "apiserver/table.h"
 
 namespace json = boost::json;
 using namespace skiff;
@@ -17,12 +18,14 @@ namespace {
 std::vector<json::object> pods() {
   std::vector<json::object> out;
   for (int i = 0; i < 3; ++i)
-    out.push_back(json::parse(R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"p)" + std::to_string(i) +
+    out.push_back(json::parse(R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"p)" +
+                              std::to_string(i) +
                               R"(","namespace":"default","creationTimestamp":"2026-01-01T00:00:00Z",
       "managedFields":[{"manager":"m","fieldsV1":{"f:spec":{"f:x":{}}}}]},
       "spec":{"containers":[{"name":"c","image":"busybox \u003c1\u003e"}]},"status":{"phase":"Running"}})")
                       .as_object());
-  out.push_back(json::parse(R"({"kind":"Pod","apiVersion":"v1"})").as_object());  // no metadata at all
+  out.push_back(
+      json::parse(R"({"kind":"Pod","apiVersion":"v1"})").as_object());  // no metadata at all
   return out;
 }
 
@@ -36,12 +39,11 @@ void expectSame(const api::ResourceInfo& info, const std::vector<json::object>& 
     table["metadata"] = listMeta;
     EXPECT_EQ(apiserver::serializeTable(info, objects, include, listMeta), json::serialize(table));
   }
-  EXPECT_EQ(apiserver::serializeTable(info, {}, "Metadata", listMeta),
-            [&] {
-              json::object t = apiserver::makeTable(info, {}, "Metadata", true);
-              t["metadata"] = listMeta;
-              return json::serialize(t);
-            }());
+  EXPECT_EQ(apiserver::serializeTable(info, {}, "Metadata", listMeta), [&] {
+    json::object t = apiserver::makeTable(info, {}, "Metadata", true);
+    t["metadata"] = listMeta;
+    return json::serialize(t);
+  }());
 }
 
 TEST(Table, SerializedListTableMatchesTheBuiltOneForBuiltInKinds) {
