@@ -5,6 +5,7 @@
 #include <cctype>
 #include <set>
 
+#include "api/go_text.h"
 #include "api/json_access.h"
 #include "api/quantity.h"
 #include "common/base64.h"
@@ -121,69 +122,8 @@ std::optional<std::string> secretValue(const json::value& v, const std::string& 
   return decoded;
 }
 
-std::string goQuote(std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      // Valid UTF-8 sequences are kept as they are; stray bytes become \xNN as in Go.
-      size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-      bool ok = len != 0 && i + len <= s.size();
-      for (size_t k = 1; ok && k < len; ++k)
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-      if (ok) {
-        out.append(s.substr(i, len));
-        i += len;
-      } else {
-        out += "\\x";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-        ++i;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\a':
-        out += "\\a";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  return out + "\"";
-}
+// Go's %q, as upstream's messages quote values.
+using api::goQuote;
 
 std::optional<api::Quantity> quantityOf(const json::value* v) {
   if (!v) return std::nullopt;
