@@ -146,20 +146,20 @@ std::vector<std::string> FieldSet::memberPaths() const {
 
 json::object FieldSet::toFieldsV1() const {
   json::object out;
-  out.reserve(children_.size() + 1);
+  out.reserve(children_.size());
+  appendFieldsV1(out);
+  return out;
+}
+
+void FieldSet::appendFieldsV1(json::object& out) const {
   for (const auto& [k, c] : children_) {
-    json::object body = c.toFieldsV1();
-    if (c.member_ && !c.children_.empty()) {
-      // "." first, as upstream writes it.
-      json::object withSelf;
-      withSelf.reserve(body.size() + 1);
-      withSelf.emplace(".", json::object());
-      for (auto& kv : body) withSelf.emplace(kv.key(), std::move(kv.value()));
-      body = std::move(withSelf);
-    }
+    json::object body;
+    const bool self = c.member_ && !c.children_.empty();
+    body.reserve(c.children_.size() + (self ? 1 : 0));
+    if (self) body.emplace(".", json::object());
+    c.appendFieldsV1(body);
     out.emplace(k, std::move(body));
   }
-  return out;
 }
 
 std::string FieldSet::serialize() const { return json::serialize(toFieldsV1()); }
@@ -279,17 +279,53 @@ bool skippedTopLevel(std::string_view key, const FieldScope& scope) {
 
 const json::value* nonNull(const json::value* v) { return v && !v->is_null() ? v : nullptr; }
 
+// Where the comparer's walk stands in one of the sets it builds: the node of every prefix of
+// the current path inserted so far. The walk is depth first, so marking the current path a
+// member costs the levels not yet reached instead of a lookup from the root per leaf (a
+// create's diff marks every field of the object).
+class SetCursor {
+ public:
+  explicit SetCursor(FieldSet& root) : root_(root) {}
+  void mark(const std::vector<std::string>& path) {
+    FieldSet* node = nodes_.empty() ? &root_ : nodes_.back();
+    for (size_t i = nodes_.size(); i < path.size(); ++i) {
+      node = &node->child(path[i]);
+      nodes_.push_back(node);
+    }
+    node->setMember();
+  }
+  // The path was cut to `depth` elements: deeper nodes are no longer on it.
+  void cut(size_t depth) {
+    if (nodes_.size() > depth) nodes_.resize(depth);
+  }
+
+ private:
+  FieldSet& root_;
+  std::vector<FieldSet*> nodes_;  // nodes_[i]: the node of path[0..i]
+};
+
 struct Comparer {
+  explicit Comparer(Comparison& c)
+      : out(c), added(c.added), modified(c.modified), removed(c.removed) {}
   Comparison& out;
   std::vector<std::string> path;
+  SetCursor added, modified, removed;
+
+  void push(std::string element) { path.push_back(std::move(element)); }
+  void pop() {
+    path.pop_back();
+    added.cut(path.size());
+    modified.cut(path.size());
+    removed.cut(path.size());
+  }
 
   void leaf(const json::value* l, const json::value* r) {
     if (!l)
-      out.added.insert(path);
+      added.mark(path);
     else if (!r)
-      out.removed.insert(path);
+      removed.mark(path);
     else if (*l != *r)
-      out.modified.insert(path);
+      modified.mark(path);
   }
 
   // One map's entries; `lPresent` tells whether the map exists on the old side (for
@@ -316,9 +352,9 @@ struct Comparer {
     if (!l && !r) return;
     if (l && r && *l == *r) return;
     const bool implicit = !l && lPresent && implicitField(s, key);
-    path.push_back(fieldElement(key));
+    push(fieldElement(key));
     value(l, r, childSchema(s, key), implicit);
-    path.pop_back();
+    pop();
   }
 
   void value(const json::value* l, const json::value* r, const Node* s, bool implicit) {
@@ -332,8 +368,8 @@ struct Comparer {
         return;
       }
       if (!implicit) {
-        if (!l) out.added.insert(path);
-        if (!r) out.removed.insert(path);
+        if (!l) added.mark(path);
+        if (!r) removed.mark(path);
       }
       entries(lo, ro, s, l || implicit);
       return;
@@ -347,8 +383,8 @@ struct Comparer {
         return;
       }
       if (!implicit) {
-        if (!l) out.added.insert(path);
-        if (!r) out.removed.insert(path);
+        if (!l) added.mark(path);
+        if (!r) removed.mark(path);
       }
       items(la, ra, s);
       return;
@@ -375,13 +411,13 @@ struct Comparer {
 
   void item(const std::string& pe, const json::value* l, const json::value* r, const Node* s) {
     if (l && r && *l == *r) return;
-    path.push_back(pe);
+    push(pe);
     if (!l)
-      out.added.insert(path);
+      added.mark(path);
     else if (!r)
-      out.removed.insert(path);
+      removed.mark(path);
     value(l, r, s, false);
-    path.pop_back();
+    pop();
   }
 };
 
@@ -476,13 +512,13 @@ void prune(json::value& v, const FieldSet& previous, const FieldSet* owned, cons
 Comparison compareObjects(const json::object* oldObj, const json::object& newObj,
                           const Node* schema, const FieldScope& scope) {
   Comparison out;
-  Comparer c{out, {}};
+  Comparer c(out);
   auto visit = [&](std::string_view k, const json::value* l, const json::value* r) {
     if (skippedTopLevel(k, scope)) return;
     l = nonNull(l);
     r = nonNull(r);
     if ((!l && !r) || (l && r && *l == *r)) return;
-    c.path.push_back(fieldElement(k));
+    c.push(fieldElement(k));
     // metadata, spec and status exist in every typed object (value structs).
     const bool implicit = k == "metadata" || k == "spec" || k == "status";
     if (k == "metadata" && (!l || l->is_object()) && (!r || r->is_object())) {
@@ -491,7 +527,7 @@ Comparison compareObjects(const json::object* oldObj, const json::object& newObj
     } else {
       c.value(l, r, childSchema(schema, k), implicit);
     }
-    c.path.pop_back();
+    c.pop();
   };
   for (const auto& [k, rv] : newObj) visit(k, oldObj ? oldObj->if_contains(k) : nullptr, &rv);
   if (oldObj)

@@ -57,6 +57,8 @@ class FieldSet {
 
  private:
   void collectPaths(std::string& prefix, std::vector<std::string>& out) const;
+  // Adds one FieldsV1 member per child to `out` (built in place: no copies of subtrees).
+  void appendFieldsV1(boost::json::object& out) const;
   bool member_ = false;
   Children children_;
 };

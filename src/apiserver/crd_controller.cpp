@@ -67,14 +67,6 @@ std::vector<api::PrinterColumn> columnsOf(const json::object& version) {
   return out;
 }
 
-bool hasCondition(const json::object& crd, std::string_view type, std::string_view status) {
-  for (const auto& c : api::arrayOrEmpty(crd, {"status", "conditions"}))
-    if (c.is_object() && api::stringAt(c.as_object(), {"type"}) == type &&
-        api::stringAt(c.as_object(), {"status"}) == status)
-      return true;
-  return false;
-}
-
 // The registry entries of a CRD: one per served version.
 std::vector<ResourceInfo> resourcesOf(const json::object& crd, bool terminating) {
   const json::object& spec = api::objectOrEmpty(crd, {"spec"});

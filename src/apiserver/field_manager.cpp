@@ -30,11 +30,15 @@ struct Entry {
   // one of its fields: most writes change fields of one manager, and building every other
   // manager's trie only to encode it again unchanged would cost more than the write's diff.
   const json::value* stored = nullptr;
+  // Set when `stored` lies in the list the write replaces (the object's own copy of the
+  // stored list): storeEntries then moves it instead of copying it.
+  json::value* movable = nullptr;
 
   void decode() {
     if (!stored) return;
     FieldSet::fromFieldsV1(*stored, fields);  // written by us: well-formed
     stored = nullptr;
+    movable = nullptr;
   }
   bool ownsNothing() const { return !stored && fields.empty(); }
 
@@ -105,7 +109,9 @@ bool touches(const json::value& fieldsV1, const FieldSet& set) {
 
 // Reads managedFields; false when any entry is malformed (upstream then falls back).
 // `lazy`: a list this server wrote (the stored one); its field sets are decoded on demand.
-bool decodeEntries(const json::value* list, std::vector<Entry>& out, bool lazy = false) {
+// `movable`: that list is the written object's own, so unchanged entries may be moved.
+bool decodeEntries(const json::value* list, std::vector<Entry>& out, bool lazy = false,
+                   bool movable = false) {
   out.clear();
   if (!list || list->is_null()) return true;
   if (!list->is_array()) return false;
@@ -121,9 +127,10 @@ bool decodeEntries(const json::value* list, std::vector<Entry>& out, bool lazy =
     if (e.operation != "Apply" && e.operation != "Update") return false;
     if (api::stringField(o, "fieldsType") != "FieldsV1") return false;
     if (const json::value* f = o.if_contains("fieldsV1"); f && !f->is_null()) {
-      if (lazy)
+      if (lazy) {
         e.stored = f;
-      else if (!FieldSet::fromFieldsV1(*f, e.fields))
+        if (movable) e.movable = const_cast<json::value*>(f);
+      } else if (!FieldSet::fromFieldsV1(*f, e.fields))
         return false;
     }
     out.push_back(std::move(e));
@@ -166,7 +173,9 @@ void storeEntries(json::object& obj, std::vector<Entry>& entries) {
     o["apiVersion"] = e.apiVersion;
     if (!e.time.empty()) o["time"] = e.time;
     o["fieldsType"] = "FieldsV1";
-    if (e.stored)
+    if (e.movable)
+      o["fieldsV1"] = std::move(*e.movable);
+    else if (e.stored)
       o["fieldsV1"] = *e.stored;
     else
       o["fieldsV1"] = e.fields.toFieldsV1();
@@ -326,12 +335,19 @@ void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object
                  const std::string& subresource, const RequestContext& ctx) {
   if (ctx.managedFieldsDone) return putApplied(obj, ctx);
   const json::value* oldList = managedFieldsOf(old);
-  const json::value* sent = subresource.empty() ? managedFieldsOf(obj) : oldList;
+  const json::value* objList = managedFieldsOf(obj);
+  // Whether obj already carries the stored list: a status write took its metadata from old
+  // (commitUpdate); other writes carry what the client sent, most often old's list again.
+  bool objHasOldList = subresource == "status";
+  if (subresource.empty())
+    objHasOldList = (objList && oldList) ? *objList == *oldList : objList == oldList;
+  const json::value* sent = subresource.empty() ? objList : oldList;
   api::Comparison cmp = api::compareObjects(&old, obj, schemaOf(info), scopeOf(info, subresource));
   // Nothing changed and the list is the stored one: keep it as it is (a no-op write stays
   // one, and the common case decodes nothing).
-  const bool sameList = !sent || sent->is_null() || (oldList && *sent == *oldList);
+  const bool sameList = !sent || sent->is_null() || sent == oldList || objHasOldList;
   if (cmp.empty() && sameList) {
+    if (objHasOldList) return;
     json::object& meta = api::ensureObject(obj, {"metadata"});
     if (oldList)
       meta["managedFields"] = *oldList;
@@ -342,10 +358,12 @@ void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object
   std::vector<Entry> entries;
   if (isReset(sent)) {
     entries.clear();
-  } else if (sent == oldList || (sent && oldList && *sent == *oldList) ||
-             !decodeEntries(sent, entries) || entries.empty()) {
+  } else if (sent == oldList || objHasOldList || !decodeEntries(sent, entries) || entries.empty()) {
     // Clients that do not know managedFields (or send a broken list) keep the stored one.
-    if (!decodeEntries(oldList, entries, true)) entries.clear();
+    // When obj holds a copy of it, unchanged entries move from that copy.
+    const bool ok = objHasOldList && objList ? decodeEntries(objList, entries, true, true)
+                                             : decodeEntries(oldList, entries, true);
+    if (!ok) entries.clear();
   }
   recordUpdate(entries, selfEntry(info, ctx, "Update", subresource), cmp);
   storeEntries(obj, entries);

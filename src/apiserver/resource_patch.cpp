@@ -119,10 +119,14 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
   if (apply) checkApplyTypes(info, patchDoc);
 
   const std::string k = key(info, ns, name);
+  const size_t warningsBefore = ctx.warnings.size();
   for (int attempt = 0;; ++attempt) {
     ctx.managedFieldsDone = false;  // a retry records the write afresh
     ctx.appliedManagedFields = nullptr;
-    auto current = readCurrent(k);
+    // The first attempt starts from the watch cache's object (no store read); a CAS or a
+    // confirmation in commitUpdate catches a stale one, and every retry reads the store.
+    ctx.oldFromCache = false;
+    auto current = attempt == 0 ? readCached(k, ctx) : readCurrent(k);
     if (!current) {
       if (apply && subresource.empty()) {
         json::value obj = patchDoc;
@@ -135,54 +139,76 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
       }
       throw notFound(info.qualifiedResource(), name);
     }
-    const json::object& old = *current->first;
-    const int64_t modRevision = current->second;
-    // Patches apply to the object as this version shows it. A status patch changes only
-    // status (commitUpdate keeps everything else from old), so unless it is a JSON patch,
-    // whose paths may address anything, it applies to old without its spec: a pod's largest
-    // part is then not copied, merged and pruned on every status update of its kubelet.
-    json::value base;
-    if (subresource == "status" && !info.storage && type != "application/json-patch+json") {
-      json::object partial(old.size());
-      for (const auto& field : old)
-        if (field.key() != "spec") partial.emplace(field.key(), field.value());
-      base = std::move(partial);
-    } else {
-      base = info.storage ? api::convertObject(old, info) : old;
-    }
-    json::value patched;
-    if (type == "application/json-patch+json")
-      patched = api::applyJsonPatch(base, patchDoc);
-    else if (type == "application/merge-patch+json")
-      patched = api::applyMergePatch(std::move(base), patchDoc);
-    else if (apply)
-      patched = applyConfiguration(info, &base.as_object(), patchDoc.as_object(), subresource, ctx);
-    else
-      patched = strategicMerge(info, base, patchDoc);
+    try {
+      const json::object& old = *current->first;
+      const int64_t modRevision = current->second;
+      // Patches apply to the object as this version shows it. A status patch changes only
+      // status (commitUpdate keeps everything else from old), so unless it is a JSON patch,
+      // whose paths may address anything, it applies to old without its spec: a pod's largest
+      // part is then not copied, merged and pruned on every status update of its kubelet. Nor
+      // are its managedFields (the status write keeps old's metadata, commitUpdate), unless
+      // an apply needs them to find its conflicts.
+      json::value base;
+      if (subresource == "status" && !info.storage && type != "application/json-patch+json") {
+        json::object partial(old.size());
+        for (const auto& field : old) {
+          if (field.key() == "spec") continue;
+          if (!apply && field.key() == "metadata" && field.value().is_object()) {
+            const json::object& meta = field.value().as_object();
+            json::object copy(meta.size());
+            for (const auto& m : meta)
+              if (m.key() != "managedFields") copy.emplace(m.key(), m.value());
+            partial.emplace("metadata", std::move(copy));
+            continue;
+          }
+          partial.emplace(field.key(), field.value());
+        }
+        base = std::move(partial);
+      } else {
+        base = info.storage ? api::convertObject(old, info) : old;
+      }
+      json::value patched;
+      if (type == "application/json-patch+json")
+        patched = api::applyJsonPatch(base, patchDoc);
+      else if (type == "application/merge-patch+json")
+        patched = api::applyMergePatch(std::move(base), patchDoc);
+      else if (apply)
+        patched =
+            applyConfiguration(info, &base.as_object(), patchDoc.as_object(), subresource, ctx);
+      else
+        patched = strategicMerge(info, base, patchDoc);
 
-    const std::string pinned = resourceVersionOf(patched);
-    const bool patchPinnedVersion = pinned != std::to_string(modRevision);
-    if (patchPinnedVersion && !pinned.empty())
-      throw staleObjectConflict(info.qualifiedResource(), name);
-    const bool strategic = type == "application/strategic-merge-patch+json" || apply;
-    json::object obj;
-    try {
-      obj = decodeBody(info, std::move(patched), ctx,
-                       strategic ? api::Decoding::Unstructured : api::Decoding::Json);
-    } catch (const api::DecodeError& e) {
-      throw patchDecodeFailure(info, type, old, patchDoc, e.detail());
-    }
-    if (info.storage) obj = api::convertObject(obj, info.storageInfo());
-    auto& meta = obj["metadata"].as_object();
-    if (meta.if_contains("name") && meta["name"] != json::value(name))
-      throw badRequest("metadata.name cannot be changed by a patch");
-    try {
-      ObjectPtr result =
-          commitUpdate(info.storageInfo(), k, std::move(obj), old, modRevision, subresource, ctx);
+      const std::string pinned = resourceVersionOf(patched);
+      const bool patchPinnedVersion = pinned != std::to_string(modRevision);
+      if (patchPinnedVersion && !pinned.empty())
+        throw staleObjectConflict(info.qualifiedResource(), name);
+      const bool strategic = type == "application/strategic-merge-patch+json" || apply;
+      json::object obj;
+      try {
+        obj = decodeBody(info, std::move(patched), ctx,
+                         strategic ? api::Decoding::Unstructured : api::Decoding::Json);
+      } catch (const api::DecodeError& e) {
+        throw patchDecodeFailure(info, type, old, patchDoc, e.detail());
+      }
+      if (info.storage) obj = api::convertObject(obj, info.storageInfo());
+      auto& meta = obj["metadata"].as_object();
+      if (meta.if_contains("name") && meta["name"] != json::value(name))
+        throw badRequest("metadata.name cannot be changed by a patch");
+      ObjectPtr result;
+      try {
+        result =
+            commitUpdate(info.storageInfo(), k, std::move(obj), old, modRevision, subresource, ctx);
+      } catch (const ApiError& e) {
+        // The object changed since it was read (the CAS lost): start again from the store.
+        if (e.code() != 409 || e.reason() != "Conflict" || attempt >= kMaxCasRetries) throw;
+        continue;
+      }
       if (!info.storage) return result;
       return std::make_shared<const json::object>(api::convertObject(*result, info));
-    } catch (const ApiError& e) {
-      if (e.code() != 409 || e.reason() != "Conflict" || attempt >= kMaxCasRetries) throw;
+    } catch (const ApiError&) {
+      // An error computed from a cached, perhaps stale object is no answer yet: reread.
+      if (!ctx.oldFromCache) throw;
+      ctx.warnings.resize(warningsBefore);
     }
   }
 }

@@ -281,6 +281,21 @@ std::optional<std::pair<ObjectPtr, int64_t>> ResourceStore::readCurrent(const st
   return std::make_pair(std::move(obj), kv->modRevision);
 }
 
+std::optional<std::pair<ObjectPtr, int64_t>> ResourceStore::readCached(const std::string& k,
+                                                                       RequestContext& ctx) {
+  ctx.oldFromCache = false;
+  if (ObjectPtr obj = caches_.cachedLatest(k)) {
+    const std::string rv = metaString(*obj, "resourceVersion");
+    char* end = nullptr;
+    const long long revision = std::strtoll(rv.c_str(), &end, 10);
+    if (!rv.empty() && end && *end == '\0' && revision > 0) {
+      ctx.oldFromCache = true;
+      return std::make_pair(std::move(obj), static_cast<int64_t>(revision));
+    }
+  }
+  return readCurrent(k);
+}
+
 std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(const ResourceInfo&,
                                                                              const std::string& k) {
   auto current = readCurrent(k);
@@ -346,7 +361,18 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
                     : statusWrite
                         ? fieldEqual(obj, old, "status") && fieldEqual(obj, old, "metadata")
                         : obj == old;
-  if (noOp) return shared(std::move(obj));
+  // A write that changes nothing writes nothing, so no CAS tells whether `old` was current:
+  // a stale cached `old` is confirmed against the store (a conflict makes the caller reread).
+  const auto confirmCurrent = [&] {
+    if (!ctx.oldFromCache) return;
+    auto kv = store_.get(k);
+    if (!kv || kv->modRevision != modRevision)
+      throw staleObjectConflict(info.qualifiedResource(), name);
+  };
+  if (noOp) {
+    confirmCurrent();
+    return shared(std::move(obj));
+  }
 
   // Removing the last finalizer of an object being deleted completes the deletion.
   const json::object& newMeta = obj.at("metadata").as_object();
@@ -365,7 +391,10 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
     if (!result.succeeded) throw staleObjectConflict(info.qualifiedResource(), name);
     return shared(std::move(obj));
   }
-  if (ctx.dryRun) return shared(std::move(obj));
+  if (ctx.dryRun) {
+    confirmCurrent();
+    return shared(std::move(obj));
+  }
   std::string value = encodeForStorage(obj);
   auto hint = std::make_shared<ObjectHint>(std::move(obj));
   auto result = store_.update(k, value, modRevision, hint);

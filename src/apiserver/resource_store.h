@@ -35,6 +35,8 @@ struct RequestContext {
   // writes through the parent's update path).
   std::string managedSubresource;
   std::vector<std::string> warnings;  // sent back as Warning headers
+  // The object a write starts from came from the watch cache and may be stale (readCached).
+  bool oldFromCache = false;
 };
 
 struct ListOptions {
@@ -125,6 +127,11 @@ class ResourceStore {
   // nearly always is: clients react to the events it delivered), so a read-modify-write
   // does not parse the stored bytes again.
   std::optional<std::pair<ObjectPtr, int64_t>> readCurrent(const std::string& key);
+  // The watch cache's object (else readCurrent), without asking the store: it may be stale,
+  // so the caller's write must be a CAS, and a write that changes nothing must confirm the
+  // revision (ctx.oldFromCache; upstream's GuaranteedUpdate with a cached existing object).
+  std::optional<std::pair<ObjectPtr, int64_t>> readCached(const std::string& key,
+                                                          RequestContext& ctx);
   // The same as a private copy, for callers that modify it in place.
   std::optional<std::pair<boost::json::object, int64_t>> readForUpdate(
       const api::ResourceInfo& info, const std::string& key);

@@ -261,6 +261,11 @@ ObjectPtr CacheHub::cachedAt(const std::string& key, int64_t revision) {
   return cache ? cache->getAt(key, revision) : nullptr;
 }
 
+ObjectPtr CacheHub::cachedLatest(const std::string& key) {
+  ResourceCache* cache = route(key);
+  return cache ? cache->get(key) : nullptr;
+}
+
 void CacheHub::onEvents(const std::vector<storage::Event>& events) {
   int64_t last = 0;
   for (const auto& ev : events) {

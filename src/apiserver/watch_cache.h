@@ -140,6 +140,9 @@ class CacheHub {
 
   // The cached object at `key` when the cache holds exactly that revision, else null.
   ObjectPtr cachedAt(const std::string& key, int64_t revision);
+  // The cached object under key as of the observed revision (null: none cached), which may
+  // be older than the store's: for optimistic read-modify-writes that a CAS confirms.
+  ObjectPtr cachedLatest(const std::string& key);
   // Parses a stored value into an object with metadata.resourceVersion set.
   static ObjectPtr decode(const storage::KeyValue& kv);
   // The same as a private object, for a caller that modifies it (read-modify-write).

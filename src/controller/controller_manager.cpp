@@ -40,10 +40,13 @@ void ControllerManager::stop() {
   if (!started_) return;
   started_ = false;
   for (auto& c : controllers_) c->stop();
-  // A shared factory outlives the manager's handlers only once its owner stops it, which
-  // happens before the manager is destroyed (cli Components::stop).
-  if (ownInformers_) ownInformers_->stop();
-  controllers_.clear();
+  // The controllers' informer handlers point at them: they are destroyed only once no
+  // informer thread can call them. A shared factory is stopped by its owner after this
+  // (cli Components::stop) and before the manager is destroyed, which then frees them.
+  if (ownInformers_) {
+    ownInformers_->stop();
+    controllers_.clear();
+  }
 }
 
 std::vector<std::string> ControllerManager::running() const {
