@@ -1,0 +1,349 @@
+#include "dns/dns_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/log.h"
+#include "common/thread_name.h"
+
+namespace skiff::dns {
+namespace {
+
+constexpr size_t kMaxMessage = 65535;
+
+sockaddr_in makeAddr(const std::string& ip, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  if (::inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1)
+    throw std::runtime_error("not an IPv4 address: " + ip);
+  return a;
+}
+
+bool sameAddr(const sockaddr_in& a, const sockaddr_in& b) {
+  return a.sin_addr.s_addr == b.sin_addr.s_addr && a.sin_port == b.sin_port;
+}
+
+uint16_t idOf(const uint8_t* w) { return static_cast<uint16_t>(w[0] << 8 | w[1]); }
+void setId(Wire& w, uint16_t id) {
+  w[0] = static_cast<uint8_t>(id >> 8);
+  w[1] = static_cast<uint8_t>(id & 0xff);
+}
+
+int runIp(const std::string& args) {
+  // iproute2 comes with the node dependencies (scripts/install-deps).
+  return std::system(("ip " + args + " 2>/dev/null").c_str());
+}
+
+bool readFull(int fd, uint8_t* buf, size_t n) {
+  while (n > 0) {
+    ssize_t r = ::read(fd, buf, n);
+    if (r <= 0) return false;
+    buf += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+bool writeTcpMessage(int fd, const Wire& w) {
+  Wire out;
+  out.reserve(w.size() + 2);
+  out.push_back(static_cast<uint8_t>(w.size() >> 8));
+  out.push_back(static_cast<uint8_t>(w.size() & 0xff));
+  out.insert(out.end(), w.begin(), w.end());
+  return ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
+}
+
+void setTimeouts(int fd, std::chrono::milliseconds t) {
+  timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>(t.count() % 1000 * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // bounds connect() too
+}
+
+}  // namespace
+
+std::vector<sockaddr_in> readNameservers(const std::string& path, const std::string& exclude,
+                                         uint16_t port) {
+  std::vector<sockaddr_in> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string word, ip;
+    f >> word >> ip;
+    if (word != "nameserver" || ip == exclude) continue;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (::inet_pton(AF_INET, ip.c_str(), &a.sin_addr) == 1) out.push_back(a);  // IPv4 only
+  }
+  return out;
+}
+
+DnsServer::DnsServer(const RecordIndex& index, DnsServerOptions options)
+    : index_(index),
+      options_(std::move(options)),
+      responder_(index_, options_.responder),
+      nextId_(static_cast<uint16_t>(std::random_device{}())) {}
+
+DnsServer::~DnsServer() { stop(); }
+
+void DnsServer::start() {
+  upstreams_ = readNameservers(options_.resolvConf, options_.bindAddress, options_.upstreamPort);
+  if (upstreams_.empty())
+    SKIFF_LOG_WARN("dns: no IPv4 nameserver in {}; names outside the cluster get SERVFAIL",
+                   options_.resolvConf);
+  auto addr = makeAddr(options_.bindAddress, options_.port);
+  // A link-local service address lives on a dummy interface of ours, as NodeLocal DNSCache's
+  // does: reachable from every pod through its default route to the node, never routed off it.
+  bool loopback = options_.bindAddress.rfind("127.", 0) == 0;
+  bool onInterface = !loopback && !options_.interfaceName.empty();
+  if (onInterface) {
+    const auto& ifname = options_.interfaceName;
+    if (ifname.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos)
+      throw std::runtime_error("bad interface name " + ifname);
+    if (!std::filesystem::exists("/sys/class/net/" + ifname))
+      runIp("link add " + ifname + " type dummy");
+    if (runIp("addr replace " + options_.bindAddress + "/32 dev " + ifname) != 0 ||
+        runIp("link set " + ifname + " up") != 0)
+      throw std::runtime_error("cannot put " + options_.bindAddress + " on interface " + ifname +
+                               " (needs root and iproute2)");
+  }
+
+  udp_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  tcp_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  upstream_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int one = 1;
+  ::setsockopt(tcp_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(udp_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("dns: bind udp " + options_.bindAddress + ":" +
+                             std::to_string(options_.port) + ": " + std::strerror(errno));
+  socklen_t len = sizeof addr;
+  ::getsockname(udp_, reinterpret_cast<sockaddr*>(&addr), &len);
+  boundPort_ = ntohs(addr.sin_port);
+  if (::bind(tcp_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(tcp_, 128))
+    throw std::runtime_error("dns: bind tcp " + options_.bindAddress + ":" +
+                             std::to_string(boundPort_) + ": " + std::strerror(errno));
+  // Ours to remove at stop only once bound: a second server on the machine (whose bind
+  // fails) must not take the first one's address away.
+  addedInterface_ = onInterface;
+  udpThread_ = namedThread("dns-udp", [this] { udpLoop(); });
+  tcpThread_ = namedThread("dns-tcp", [this] { tcpLoop(); });
+  SKIFF_LOG_INFO("dns: serving zone {} on {}:{} (udp, tcp), forwarding to {} nameserver(s) of {}",
+                 index_.zone(), options_.bindAddress, boundPort_, upstreams_.size(),
+                 options_.resolvConf);
+}
+
+void DnsServer::stop() {
+  if (!stopping_.exchange(true)) {
+    if (wake_ >= 0) {
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);
+    }
+    if (udpThread_.joinable()) udpThread_.join();
+    if (tcpThread_.joinable()) tcpThread_.join();
+    {
+      std::unique_lock lock(connMu_);
+      for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+      connCv_.wait(lock, [&] { return connections_.empty(); });
+    }
+    for (int* fd : {&udp_, &tcp_, &upstream_, &wake_})
+      if (*fd >= 0) ::close(std::exchange(*fd, -1));
+    if (addedInterface_) {
+      runIp("link delete " + options_.interfaceName);
+      addedInterface_ = false;
+    }
+  }
+}
+
+// ---- UDP: answers inline, relays forwarded queries through one upstream socket ----
+
+void DnsServer::udpLoop() {
+  std::vector<uint8_t> buf(kMaxMessage);
+  pollfd fds[3] = {{udp_, POLLIN, 0}, {upstream_, POLLIN, 0}, {wake_, POLLIN, 0}};
+  while (!stopping_) {
+    int timeout = pending_.empty() ? -1 : 100;
+    if (::poll(fds, 3, timeout) < 0 && errno != EINTR) break;
+    if (fds[2].revents) break;
+    // Bounded batches, so neither socket starves the other.
+    for (int i = 0; i < 64 && (fds[0].revents & POLLIN); ++i) {
+      sockaddr_in from{};
+      socklen_t fl = sizeof from;
+      ssize_t n = ::recvfrom(udp_, buf.data(), buf.size(), MSG_DONTWAIT,
+                             reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 0) break;
+      handleUdp(buf.data(), static_cast<size_t>(n), from);
+    }
+    for (int i = 0; i < 64 && (fds[1].revents & POLLIN); ++i) {
+      sockaddr_in from{};
+      socklen_t fl = sizeof from;
+      ssize_t n = ::recvfrom(upstream_, buf.data(), buf.size(), MSG_DONTWAIT,
+                             reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 0) break;
+      handleUpstream(buf.data(), static_cast<size_t>(n), from);
+    }
+    expirePending();
+  }
+}
+
+void DnsServer::handleUdp(const uint8_t* buf, size_t n, const sockaddr_in& from) {
+  auto send = [&](const Wire& w) {
+    ::sendto(udp_, w.data(), w.size(), 0, reinterpret_cast<const sockaddr*>(&from), sizeof from);
+  };
+  Reply r = responder_.answer(buf, n, false);
+  if (r.kind == Reply::Kind::Answer) return send(r.wire);
+  if (r.kind != Reply::Kind::Forward) return;
+  uint16_t id = idOf(buf);
+  if (auto hit = cache_.get(r.cacheKey, id); hit && hit->size() <= r.udpLimit) return send(*hit);
+  if (upstreams_.empty() || pending_.size() >= 4096)
+    return send(errorReply(buf, n, 2 /* SERVFAIL */));
+  // Our own id upstream, so concurrent clients using the same id do not collide.
+  do ++nextId_;
+  while (pending_.count(nextId_));
+  Pending p{from, id, r.cacheKey, Wire(buf, buf + n), 0, {}};
+  setId(p.query, nextId_);
+  auto& stored = pending_.emplace(nextId_, std::move(p)).first->second;
+  sendToUpstream(stored);
+}
+
+void DnsServer::sendToUpstream(Pending& p) {
+  p.deadline = std::chrono::steady_clock::now() + options_.upstreamTimeout;
+  auto& to = upstreams_[p.server];
+  ::sendto(upstream_, p.query.data(), p.query.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+           sizeof to);
+}
+
+void DnsServer::handleUpstream(const uint8_t* buf, size_t n, const sockaddr_in& from) {
+  if (n < 12) return;
+  auto it = pending_.find(idOf(buf));
+  // Only the server we asked may answer (a spoofed reply from elsewhere is dropped).
+  if (it == pending_.end() || !sameAddr(from, upstreams_[it->second.server])) return;
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  Wire answer(buf, buf + n);
+  setId(answer, p.clientId);
+  cache_.put(p.cacheKey, answer);
+  ::sendto(udp_, answer.data(), answer.size(), 0, reinterpret_cast<const sockaddr*>(&p.client),
+           sizeof p.client);
+}
+
+void DnsServer::expirePending() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto& p = it->second;
+    if (p.deadline > now) {
+      ++it;
+      continue;
+    }
+    if (++p.server < upstreams_.size()) {  // the next nameserver, as a stub resolver would
+      sendToUpstream(p);
+      ++it;
+      continue;
+    }
+    setId(p.query, p.clientId);
+    auto w = errorReply(p.query.data(), p.query.size(), 2 /* SERVFAIL */);
+    ::sendto(udp_, w.data(), w.size(), 0, reinterpret_cast<const sockaddr*>(&p.client),
+             sizeof p.client);
+    it = pending_.erase(it);
+  }
+}
+
+// ---- TCP: one thread per connection (clients use TCP after a TC answer; they are few) ----
+
+void DnsServer::tcpLoop() {
+  pollfd fds[2] = {{tcp_, POLLIN, 0}, {wake_, POLLIN, 0}};
+  while (!stopping_) {
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+    if (fds[1].revents) break;
+    if (!(fds[0].revents & POLLIN)) continue;
+    int fd = ::accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    std::lock_guard lock(connMu_);
+    if (connections_.size() >= 64) {
+      ::close(fd);
+      continue;
+    }
+    connections_.insert(fd);
+    namedThread("dns-conn", [this, fd] { serveConnection(fd); }).detach();
+  }
+}
+
+void DnsServer::serveConnection(int fd) {
+  setTimeouts(fd, std::chrono::seconds(10));
+  std::vector<uint8_t> buf(kMaxMessage);
+  while (!stopping_) {
+    uint8_t lenBytes[2];
+    if (!readFull(fd, lenBytes, 2)) break;
+    size_t len = static_cast<size_t>(lenBytes[0] << 8 | lenBytes[1]);
+    if (len < 12 || !readFull(fd, buf.data(), len)) break;
+    Reply r = responder_.answer(buf.data(), len, true);
+    Wire out;
+    if (r.kind == Reply::Kind::Answer) {
+      out = std::move(r.wire);
+    } else if (r.kind == Reply::Kind::Forward) {
+      uint16_t id = idOf(buf.data());
+      if (auto hit = cache_.get(r.cacheKey, id)) {
+        out = std::move(*hit);
+      } else {
+        out = forwardBlocking(Wire(buf.data(), buf.data() + len));
+        if (out.empty())
+          out = errorReply(buf.data(), len, 2);
+        else
+          cache_.put(r.cacheKey, out);
+      }
+    } else {
+      break;
+    }
+    if (out.empty() || !writeTcpMessage(fd, out)) break;
+  }
+  std::lock_guard lock(connMu_);
+  ::close(fd);
+  connections_.erase(fd);
+  connCv_.notify_all();
+}
+
+// UDP to each nameserver in turn; over TCP when the UDP answer came truncated.
+Wire DnsServer::forwardBlocking(const Wire& query) {
+  for (auto& server : upstreams_) {
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    setTimeouts(s, options_.upstreamTimeout);
+    Wire answer(kMaxMessage);
+    ssize_t n = -1;
+    if (::connect(s, reinterpret_cast<const sockaddr*>(&server), sizeof server) == 0 &&
+        ::send(s, query.data(), query.size(), 0) == static_cast<ssize_t>(query.size())) {
+      do n = ::recv(s, answer.data(), answer.size(), 0);
+      while (n >= 12 && idOf(answer.data()) != idOf(query.data()));
+    }
+    ::close(s);
+    if (n < 12) continue;
+    answer.resize(static_cast<size_t>(n));
+    if (!(answer[2] & 0x02)) return answer;  // not truncated
+    int t = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    setTimeouts(t, options_.upstreamTimeout);
+    uint8_t lenBytes[2];
+    if (::connect(t, reinterpret_cast<const sockaddr*>(&server), sizeof server) == 0 &&
+        writeTcpMessage(t, query) && readFull(t, lenBytes, 2)) {
+      Wire full(static_cast<size_t>(lenBytes[0] << 8 | lenBytes[1]));
+      if (full.size() >= 12 && readFull(t, full.data(), full.size())) {
+        ::close(t);
+        return full;
+      }
+    }
+    ::close(t);
+    return answer;  // the truncated one: the client learns it should retry
+  }
+  return {};
+}
+
+}  // namespace skiff::dns

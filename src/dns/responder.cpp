@@ -1,0 +1,221 @@
+#include "dns/responder.h"
+
+#include <arpa/inet.h>
+#include <ldns/ldns.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <memory>
+
+namespace skiff::dns {
+namespace {
+
+struct PktDeleter {
+  void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
+};
+using PktPtr = std::unique_ptr<ldns_pkt, PktDeleter>;
+
+Wire toWire(const ldns_pkt* p) {
+  uint8_t* buf = nullptr;
+  size_t size = 0;
+  if (ldns_pkt2wire(&buf, p, &size) != LDNS_STATUS_OK) return {};
+  Wire w(buf, buf + size);
+  std::free(buf);
+  return w;
+}
+
+ldns_rdf* dname(const std::string& name) { return ldns_dname_new_frm_str((name + ".").c_str()); }
+
+ldns_rr* newRr(ldns_rdf* owner, ldns_rr_type type, uint32_t ttl) {
+  ldns_rr* rr = ldns_rr_new();
+  ldns_rr_set_owner(rr, owner);
+  ldns_rr_set_type(rr, type);
+  ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+  ldns_rr_set_ttl(rr, ttl);
+  return rr;
+}
+
+// The record as an RR; `owner` (the question's own spelling) replaces the index's name.
+ldns_rr* toRr(const Record& r, ldns_rdf* owner, uint32_t ttl) {
+  auto* rr = newRr(owner ? owner : dname(r.name), static_cast<ldns_rr_type>(r.type), ttl);
+  switch (r.type) {
+    case kA: {
+      uint32_t be = htonl(r.ipv4);
+      ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, &be));
+      break;
+    }
+    case kSrv:
+      ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, r.priority));
+      ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, r.weight));
+      ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, r.port));
+      ldns_rr_push_rdf(rr, dname(r.target));
+      break;
+    default:  // CNAME, PTR
+      ldns_rr_push_rdf(rr, dname(r.target));
+  }
+  return rr;
+}
+
+// The zone's SOA, as CoreDNS writes it (ns.dns.<zone> hostmaster.<zone>; minimum = TTL).
+ldns_rr* soaRr(const std::string& zone, uint32_t ttl) {
+  auto* rr = newRr(dname(zone), LDNS_RR_TYPE_SOA, ttl);
+  ldns_rr_push_rdf(rr, dname("ns.dns." + zone));
+  ldns_rr_push_rdf(rr, dname("hostmaster." + zone));
+  for (uint32_t v : {uint32_t(1), uint32_t(7200), uint32_t(1800), uint32_t(86400), ttl})
+    ldns_rr_push_rdf(rr, ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, v));
+  return rr;
+}
+
+ldns_pkt* replyTo(const ldns_pkt* q, const ldns_rr* question) {
+  ldns_pkt* r = ldns_pkt_new();
+  ldns_pkt_set_id(r, ldns_pkt_id(q));
+  ldns_pkt_set_qr(r, true);
+  ldns_pkt_set_opcode(r, ldns_pkt_get_opcode(q));
+  ldns_pkt_set_rd(r, ldns_pkt_rd(q));
+  ldns_pkt_set_cd(r, ldns_pkt_cd(q));
+  ldns_pkt_set_ra(r, true);
+  if (question) ldns_pkt_push_rr(r, LDNS_SECTION_QUESTION, ldns_rr_clone(question));
+  if (ldns_pkt_edns(q)) {
+    // EDNS0 answered with ours: the size we accept, the client's DO bit.
+    ldns_pkt_set_edns_udp_size(r, 1232);
+    ldns_pkt_set_edns_do(r, ldns_pkt_edns_do(q));
+  }
+  return r;
+}
+
+uint16_t udpLimitOf(const ldns_pkt* q) {
+  if (!ldns_pkt_edns(q)) return 512;
+  uint16_t s = ldns_pkt_edns_udp_size(q);
+  return s < 512 ? 512 : s;
+}
+
+}  // namespace
+
+std::string nameOfWire(const uint8_t* data, size_t len) {
+  std::string out;
+  size_t i = 0;
+  while (i < len && data[i] != 0) {
+    size_t l = data[i++];
+    if (i + l > len) break;
+    if (!out.empty()) out += '.';
+    for (size_t k = 0; k < l; ++k)
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(data[i + k])));
+    i += l;
+  }
+  return out;
+}
+
+std::string cacheKeyOf(const std::string& name, uint16_t type, uint16_t cls, bool dnssecOk) {
+  return name + '/' + std::to_string(type) + '/' + std::to_string(cls) + (dnssecOk ? "/do" : "");
+}
+
+Wire errorReply(const uint8_t* query, size_t len, int rcode) {
+  ldns_pkt* raw = nullptr;
+  if (ldns_wire2pkt(&raw, query, len) != LDNS_STATUS_OK) {
+    if (len < 12) return {};
+    // Unparseable: echo the header with the error (FORMERR), no sections.
+    Wire w(query, query + 12);
+    w[2] = static_cast<uint8_t>((w[2] | 0x80) & ~0x04);  // QR, not AA
+    w[3] = static_cast<uint8_t>((w[3] & 0xf0) | (rcode & 0x0f));
+    for (int i = 4; i < 12; ++i) w[i] = 0;
+    return w;
+  }
+  PktPtr q(raw);
+  auto* qs = ldns_pkt_question(q.get());
+  PktPtr r(replyTo(q.get(), ldns_rr_list_rr_count(qs) ? ldns_rr_list_rr(qs, 0) : nullptr));
+  ldns_pkt_set_rcode(r.get(), static_cast<uint8_t>(rcode));
+  return toWire(r.get());
+}
+
+Responder::Responder(const RecordIndex& index, ResponderOptions options)
+    : index_(index), options_(options) {}
+
+Reply Responder::answer(const uint8_t* query, size_t len, bool tcp) const {
+  Reply out;
+  ldns_pkt* raw = nullptr;
+  if (ldns_wire2pkt(&raw, query, len) != LDNS_STATUS_OK) {
+    out.wire = errorReply(query, len, LDNS_RCODE_FORMERR);
+    out.kind = out.wire.empty() ? Reply::Kind::Drop : Reply::Kind::Answer;
+    return out;
+  }
+  PktPtr q(raw);
+  if (ldns_pkt_qr(q.get())) return out;  // a response sent to us: never answer those
+  out.udpLimit = udpLimitOf(q.get());
+  auto* qs = ldns_pkt_question(q.get());
+  auto reply = [&](ldns_pkt* r) {
+    PktPtr owned(r);
+    out.kind = Reply::Kind::Answer;
+    out.wire = toWire(r);
+    if (!tcp && out.wire.size() > out.udpLimit) {
+      // Too large for the client's buffer: header and question only, TC set (RFC 2181 9).
+      PktPtr t(replyTo(q.get(), ldns_rr_list_rr(qs, 0)));
+      ldns_pkt_set_aa(t.get(), ldns_pkt_aa(r));
+      ldns_pkt_set_rcode(t.get(), ldns_pkt_get_rcode(r));
+      ldns_pkt_set_tc(t.get(), true);
+      out.wire = toWire(t.get());
+    }
+    return out;
+  };
+  if (ldns_pkt_get_opcode(q.get()) != LDNS_PACKET_QUERY) {
+    auto* r = replyTo(q.get(), ldns_rr_list_rr_count(qs) ? ldns_rr_list_rr(qs, 0) : nullptr);
+    ldns_pkt_set_rcode(r, LDNS_RCODE_NOTIMPL);
+    return reply(r);
+  }
+  if (ldns_rr_list_rr_count(qs) != 1) {
+    auto* r = replyTo(q.get(), nullptr);
+    ldns_pkt_set_rcode(r, LDNS_RCODE_FORMERR);
+    return reply(r);
+  }
+  const ldns_rr* question = ldns_rr_list_rr(qs, 0);
+  const ldns_rdf* owner = ldns_rr_owner(question);
+  std::string name = nameOfWire(ldns_rdf_data(owner), ldns_rdf_size(owner));
+  auto qtype = static_cast<uint16_t>(ldns_rr_get_type(question));
+  auto qclass = static_cast<uint16_t>(ldns_rr_get_class(question));
+
+  std::vector<Record> records;
+  Lookup found = qclass == LDNS_RR_CLASS_IN ? index_.lookup(name, qtype, records) : Lookup::NotOurs;
+  if (found == Lookup::NotOurs) {
+    out.kind = Reply::Kind::Forward;
+    out.cacheKey = cacheKeyOf(name, qtype, qclass, ldns_pkt_edns_do(q.get()));
+    return out;
+  }
+  auto* r = replyTo(q.get(), question);
+  ldns_pkt_set_aa(r, true);
+  const std::string& zone = index_.zone();
+  if (name == zone && (qtype == kSoa || qtype == kNs)) {
+    if (qtype == kSoa) {
+      ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, soaRr(zone, options_.ttl));
+    } else {
+      auto* ns = newRr(ldns_rdf_clone(owner), LDNS_RR_TYPE_NS, options_.ttl);
+      ldns_rr_push_rdf(ns, dname("ns.dns." + zone));
+      ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, ns);
+    }
+    return reply(r);
+  }
+  if (found != Lookup::Found) {
+    if (found == Lookup::NxDomain) ldns_pkt_set_rcode(r, LDNS_RCODE_NXDOMAIN);
+    // The SOA tells resolvers how long to cache the absence (RFC 2308).
+    ldns_pkt_push_rr(r, LDNS_SECTION_AUTHORITY, soaRr(zone, options_.ttl));
+    return reply(r);
+  }
+  for (auto& rec : records)
+    ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, toRr(rec, ldns_rdf_clone(owner), options_.ttl));
+  // The addresses of SRV targets and of an in-zone alias, so clients need no second query.
+  std::vector<Record> extra;
+  for (auto& rec : records) {
+    if (rec.type == kSrv) {
+      index_.lookup(rec.target, kA, extra);
+    } else if (rec.type == kCname && (qtype == kA || qtype == kAny)) {
+      std::vector<Record> chased;
+      if (index_.lookup(rec.target, kA, chased) == Lookup::Found)
+        for (auto& c : chased)
+          if (c.type == kA)
+            ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, toRr(c, nullptr, options_.ttl));
+    }
+  }
+  for (auto& e : extra)
+    if (e.type == kA) ldns_pkt_push_rr(r, LDNS_SECTION_ADDITIONAL, toRr(e, nullptr, options_.ttl));
+  return reply(r);
+}
+
+}  // namespace skiff::dns
