@@ -41,8 +41,8 @@ std::vector<Port> portsOf(const json::array& ports) {
 
 void addSrv(std::vector<Record>& out, const std::string& svcName, const Port& p,
             const std::string& target, uint16_t weight) {
-  out.push_back(Record{.name = svcName, .type = kSrv, .target = target, .weight = weight,
-                       .port = p.port});
+  out.push_back(
+      Record{.name = svcName, .type = kSrv, .target = target, .weight = weight, .port = p.port});
   if (!p.name.empty())
     out.push_back(Record{.name = "_" + p.name + "._" + p.protocol + "." + svcName,
                          .type = kSrv,

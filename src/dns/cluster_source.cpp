@@ -38,7 +38,8 @@ bool ClusterSource::waitForSync(std::chrono::milliseconds timeout) const {
 }
 
 void ClusterSource::serviceChanged(const json::object& obj) {
-  recompute(api::stringAt(obj, {"metadata", "namespace"}), api::stringAt(obj, {"metadata", "name"}));
+  recompute(api::stringAt(obj, {"metadata", "namespace"}),
+            api::stringAt(obj, {"metadata", "name"}));
 }
 
 void ClusterSource::sliceChanged(const json::object& obj) {

@@ -66,7 +66,8 @@ bool writeTcpMessage(int fd, const Wire& w) {
 }
 
 void setTimeouts(int fd, std::chrono::milliseconds t) {
-  timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>(t.count() % 1000 * 1000)};
+  timeval tv{static_cast<time_t>(t.count() / 1000),
+             static_cast<suseconds_t>(t.count() % 1000 * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // bounds connect() too
 }
@@ -112,8 +113,10 @@ void DnsServer::start() {
     const auto& ifname = options_.interfaceName;
     if (ifname.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos)
       throw std::runtime_error("bad interface name " + ifname);
-    if (!std::filesystem::exists("/sys/class/net/" + ifname))
-      runIp("link add " + ifname + " type dummy");
+    // A port-less bridge behaves the same where the kernel has no dummy driver.
+    if (!std::filesystem::exists("/sys/class/net/" + ifname) &&
+        runIp("link add " + ifname + " type dummy") != 0)
+      runIp("link add " + ifname + " type bridge");
     if (runIp("addr replace " + options_.bindAddress + "/32 dev " + ifname) != 0 ||
         runIp("link set " + ifname + " up") != 0)
       throw std::runtime_error("cannot put " + options_.bindAddress + " on interface " + ifname +

@@ -1,6 +1,7 @@
 // The node-local DNS server (like NodeLocal DNSCache, but authoritative from the node's own
 // informers): UDP and TCP on one address (169.254.20.10:53 by default, put on a dummy
-// interface it creates and removes), answers the cluster zone from the RecordIndex and
+// interface it creates and removes; a port-less bridge where the kernel lacks the dummy
+// driver), answers the cluster zone from the RecordIndex and
 // forwards everything else to the resolvers of the host's resolv.conf, with a small cache.
 //
 // Threads: `dns-udp` serves UDP and relays forwarded queries without blocking (pending

@@ -38,7 +38,8 @@ uint32_t cacheableTtl(const Wire& answer) {
         auto* rr = ldns_rr_list_rr(auth, i);
         if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA) continue;
         ttl = std::min(ttl, ldns_rr_ttl(rr));
-        if (ldns_rr_rd_count(rr) == 7) ttl = std::min(ttl, ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)));
+        if (ldns_rr_rd_count(rr) == 7)
+          ttl = std::min(ttl, ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)));
         any = true;
       }
     }
@@ -90,7 +91,7 @@ void ForwardCache::put(const std::string& key, const Wire& answer, Clock::time_p
   if (entries_.size() >= max_) {
     for (auto it = entries_.begin(); it != entries_.end();)
       it = now - it->second.stored >= std::chrono::seconds(it->second.ttl) ? entries_.erase(it)
-                                                                            : std::next(it);
+                                                                           : std::next(it);
     if (entries_.size() >= max_) entries_.clear();  // still full: start over, simply
   }
   entries_[key] = Entry{answer, now, ttl};

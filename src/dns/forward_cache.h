@@ -18,7 +18,8 @@ class ForwardCache {
   explicit ForwardCache(size_t maxEntries = 10000) : max_(maxEntries) {}
 
   // The cached answer for `key` with the query's `id`, or nothing.
-  std::optional<Wire> get(const std::string& key, uint16_t id, Clock::time_point now = Clock::now());
+  std::optional<Wire> get(const std::string& key, uint16_t id,
+                          Clock::time_point now = Clock::now());
   // Stores an upstream answer (not SERVFAIL, not truncated, not TTL 0).
   void put(const std::string& key, const Wire& answer, Clock::time_point now = Clock::now());
   size_t size() const;

@@ -21,10 +21,10 @@ void ensureDnsService(client::RestClient& client, const std::string& ip) {
         {"labels", {{"k8s-app", "kube-dns"}, {"kubernetes.io/name", "CoreDNS"}}}}},
       {"spec",
        {{"clusterIP", ip},
-        {"ports", json::array{json::object{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}},
-                              json::object{{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}},
-                              json::object{
-                                  {"name", "metrics"}, {"port", 9153}, {"protocol", "TCP"}}}}}}};
+        {"ports",
+         json::array{json::object{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}},
+                     json::object{{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}},
+                     json::object{{"name", "metrics"}, {"port", 9153}, {"protocol", "TCP"}}}}}}};
   try {
     client.create(client::resources::services, "kube-system", svc);
     SKIFF_LOG_INFO("dns: created Service kube-system/kube-dns clusterIP={}", ip);

@@ -30,8 +30,8 @@ enum RrType : uint16_t {
 struct Record {
   std::string name = {};
   uint16_t type = kA;
-  uint32_t ipv4 = 0;   // A: host byte order
-  std::string target = {};  // CNAME, PTR, SRV: a name without the trailing dot
+  uint32_t ipv4 = 0;                            // A: host byte order
+  std::string target = {};                      // CNAME, PTR, SRV: a name without the trailing dot
   uint16_t priority = 0, weight = 0, port = 0;  // SRV
   bool operator==(const Record&) const = default;
 };

@@ -1,5 +1,7 @@
 // The server on loopback (no root: a 127/8 address needs no interface) against a fake
 // upstream resolver on another loopback address.
+#include "dns/dns_server.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -12,7 +14,6 @@
 #include <thread>
 
 #include "dns/cluster_records.h"
-#include "dns/dns_server.h"
 #include "unit/dns/dns_test_util.h"
 
 namespace skiff::dns {

@@ -1,8 +1,9 @@
+#include "dns/record_index.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "dns/cluster_records.h"
-#include "dns/record_index.h"
 #include "unit/dns/dns_test_util.h"
 
 namespace skiff::dns {
@@ -21,10 +22,12 @@ std::vector<std::string> texts(const std::vector<Record>& rs) {
   std::vector<std::string> out;
   for (auto& r : rs) {
     std::string s = r.name + " " + std::to_string(r.type) + " ";
-    if (r.type == kA) s += formatIpv4(r.ipv4);
+    if (r.type == kA)
+      s += formatIpv4(r.ipv4);
     else if (r.type == kSrv)
       s += std::to_string(r.weight) + " " + std::to_string(r.port) + " " + r.target;
-    else s += r.target;
+    else
+      s += r.target;
     out.push_back(s);
   }
   return out;
@@ -98,14 +101,15 @@ TEST(ServiceRecords, ClusterIpServiceWithNamedPorts) {
   auto svc = obj(R"({"metadata":{"name":"Web","namespace":"prod"},
     "spec":{"clusterIP":"10.43.0.20","ports":[{"name":"http","port":80,"protocol":"TCP"},
     {"port":8125,"protocol":"UDP"}]}})");
-  EXPECT_THAT(texts(serviceRecords(svc, {}, "cluster.local")),
-              UnorderedElementsAre("web.prod.svc.cluster.local 1 10.43.0.20",
-                                   "20.0.43.10.in-addr.arpa 12 web.prod.svc.cluster.local",
-                                   "web.prod.svc.cluster.local 33 100 80 web.prod.svc.cluster.local",
-                                   "_http._tcp.web.prod.svc.cluster.local 33 100 80 "
-                                   "web.prod.svc.cluster.local",
-                                   "web.prod.svc.cluster.local 33 100 8125 "
-                                   "web.prod.svc.cluster.local"));
+  EXPECT_THAT(
+      texts(serviceRecords(svc, {}, "cluster.local")),
+      UnorderedElementsAre("web.prod.svc.cluster.local 1 10.43.0.20",
+                           "20.0.43.10.in-addr.arpa 12 web.prod.svc.cluster.local",
+                           "web.prod.svc.cluster.local 33 100 80 web.prod.svc.cluster.local",
+                           "_http._tcp.web.prod.svc.cluster.local 33 100 80 "
+                           "web.prod.svc.cluster.local",
+                           "web.prod.svc.cluster.local 33 100 8125 "
+                           "web.prod.svc.cluster.local"));
 }
 
 TEST(ServiceRecords, ExternalNameIsACname) {

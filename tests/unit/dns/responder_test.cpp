@@ -1,10 +1,11 @@
+#include "dns/responder.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "dns/cluster_records.h"
-#include "unit/dns/dns_test_util.h"
 #include "dns/forward_cache.h"
-#include "dns/responder.h"
+#include "unit/dns/dns_test_util.h"
 
 namespace skiff::dns {
 namespace {
@@ -118,9 +119,10 @@ TEST_F(ResponderTest, LargeUdpAnswersAreTruncatedButNotOverTcp) {
   // A headless Service with 60 endpoints: 60 A records do not fit in 512 bytes.
   std::string eps;
   for (int i = 1; i <= 60; ++i)
-    eps += std::string(i > 1 ? "," : "") + R"({"addresses":["10.42.1.)" + std::to_string(i) +
-           R"("]})";
-  auto svc = obj(R"({"metadata":{"name":"big","namespace":"default"},"spec":{"clusterIP":"None"}})");
+    eps +=
+        std::string(i > 1 ? "," : "") + R"({"addresses":["10.42.1.)" + std::to_string(i) + R"("]})";
+  auto svc =
+      obj(R"({"metadata":{"name":"big","namespace":"default"},"spec":{"clusterIP":"None"}})");
   auto slice = obj(R"({"addressType":"IPv4","endpoints":[)" + eps + "]}");
   index.setSource("default/big", serviceRecords(svc, {&slice}, "cluster.local"));
   auto udp = ask("big.default.svc.cluster.local.", LDNS_RR_TYPE_A);
