@@ -200,21 +200,34 @@ void DnsServer::udpLoop() {
   }
 }
 
+void DnsServer::replyUdp(const sockaddr_in& to, const Wire& w) {
+  ::sendto(udp_, w.data(), w.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+}
+
 void DnsServer::handleUdp(const uint8_t* buf, size_t n, const sockaddr_in& from) {
-  auto send = [&](const Wire& w) {
-    ::sendto(udp_, w.data(), w.size(), 0, reinterpret_cast<const sockaddr*>(&from), sizeof from);
-  };
   Reply r = responder_.answer(buf, n, false);
-  if (r.kind == Reply::Kind::Answer) return send(r.wire);
-  if (r.kind != Reply::Kind::Forward) return;
-  uint16_t id = idOf(buf);
-  if (auto hit = cache_.get(r.cacheKey, id); hit && hit->size() <= r.udpLimit) return send(*hit);
-  if (upstreams_.empty() || pending_.size() >= 4096)
-    return send(errorReply(buf, n, 2 /* SERVFAIL */));
+  if (r.kind == Reply::Kind::Answer) {
+    if (r.chaseName.empty() || upstreams_.empty()) return replyUdp(from, r.wire);
+    return forwardUdp(r.chaseQuery, idOf(buf), from, r.cacheKey, std::move(r.wire), r.udpLimit);
+  }
+  if (r.kind == Reply::Kind::Forward)
+    forwardUdp(Wire(buf, buf + n), idOf(buf), from, r.cacheKey, {}, r.udpLimit);
+}
+
+void DnsServer::forwardUdp(const Wire& query, uint16_t clientId, const sockaddr_in& client,
+                           const std::string& cacheKey, Wire partial, uint16_t udpLimit) {
+  if (auto hit = cache_.get(cacheKey, clientId)) {
+    if (!partial.empty()) return replyUdp(client, mergeChased(partial, *hit, false, udpLimit));
+    if (hit->size() <= udpLimit) return replyUdp(client, *hit);
+  }
+  if (upstreams_.empty() || pending_.size() >= 4096) {
+    Wire q = partial.empty() ? query : partial;
+    return replyUdp(client, errorReply(q.data(), q.size(), 2 /* SERVFAIL */));
+  }
   // Our own id upstream, so concurrent clients using the same id do not collide.
   do ++nextId_;
   while (pending_.count(nextId_));
-  Pending p{from, id, r.cacheKey, Wire(buf, buf + n), 0, {}};
+  Pending p{client, clientId, cacheKey, query, std::move(partial), udpLimit, 0, {}};
   setId(p.query, nextId_);
   auto& stored = pending_.emplace(nextId_, std::move(p)).first->second;
   sendToUpstream(stored);
@@ -237,8 +250,8 @@ void DnsServer::handleUpstream(const uint8_t* buf, size_t n, const sockaddr_in& 
   Wire answer(buf, buf + n);
   setId(answer, p.clientId);
   cache_.put(p.cacheKey, answer);
-  ::sendto(udp_, answer.data(), answer.size(), 0, reinterpret_cast<const sockaddr*>(&p.client),
-           sizeof p.client);
+  replyUdp(p.client,
+           p.partial.empty() ? answer : mergeChased(p.partial, answer, false, p.udpLimit));
 }
 
 void DnsServer::expirePending() {
@@ -255,9 +268,8 @@ void DnsServer::expirePending() {
       continue;
     }
     setId(p.query, p.clientId);
-    auto w = errorReply(p.query.data(), p.query.size(), 2 /* SERVFAIL */);
-    ::sendto(udp_, w.data(), w.size(), 0, reinterpret_cast<const sockaddr*>(&p.client),
-             sizeof p.client);
+    const Wire& q = p.partial.empty() ? p.query : p.partial;
+    replyUdp(p.client, errorReply(q.data(), q.size(), 2 /* SERVFAIL */));
     it = pending_.erase(it);
   }
 }
@@ -292,21 +304,23 @@ void DnsServer::serveConnection(int fd) {
     if (len < 12 || !readFull(fd, buf.data(), len)) break;
     Reply r = responder_.answer(buf.data(), len, true);
     Wire out;
-    if (r.kind == Reply::Kind::Answer) {
+    uint16_t id = idOf(buf.data());
+    if (r.kind == Reply::Kind::Drop) break;
+    if (r.kind == Reply::Kind::Answer && (r.chaseName.empty() || upstreams_.empty())) {
       out = std::move(r.wire);
-    } else if (r.kind == Reply::Kind::Forward) {
-      uint16_t id = idOf(buf.data());
-      if (auto hit = cache_.get(r.cacheKey, id)) {
-        out = std::move(*hit);
-      } else {
-        out = forwardBlocking(Wire(buf.data(), buf.data() + len));
-        if (out.empty())
-          out = errorReply(buf.data(), len, 2);
-        else
-          cache_.put(r.cacheKey, out);
-      }
     } else {
-      break;
+      bool chase = r.kind == Reply::Kind::Answer;
+      Wire query = chase ? r.chaseQuery : Wire(buf.data(), buf.data() + len);
+      if (chase) setId(query, id);
+      auto upstream = cache_.get(r.cacheKey, id);
+      if (!upstream) {
+        upstream = forwardBlocking(query);
+        if (!upstream->empty()) cache_.put(r.cacheKey, *upstream);
+      }
+      if (upstream->empty())
+        out = errorReply(chase ? r.wire.data() : buf.data(), chase ? r.wire.size() : len, 2);
+      else
+        out = chase ? mergeChased(r.wire, *upstream, true, 0) : std::move(*upstream);
     }
     if (out.empty() || !writeTcpMessage(fd, out)) break;
   }

@@ -53,12 +53,18 @@ class DnsServer {
     sockaddr_in client;
     uint16_t clientId;
     std::string cacheKey;
-    Wire query;  // with our id
+    Wire query;    // with our id
+    Wire partial;  // a chased CNAME: our part of the reply, completed by the upstream answer
+    uint16_t udpLimit = 512;
     size_t server = 0;
     std::chrono::steady_clock::time_point deadline;
   };
   void udpLoop();
   void handleUdp(const uint8_t* buf, size_t n, const sockaddr_in& from);
+  // Sends `query` (client id `clientId`) upstream for `client`, or answers from the cache.
+  void forwardUdp(const Wire& query, uint16_t clientId, const sockaddr_in& client,
+                  const std::string& cacheKey, Wire partial, uint16_t udpLimit);
+  void replyUdp(const sockaddr_in& to, const Wire& w);
   void handleUpstream(const uint8_t* buf, size_t n, const sockaddr_in& from);
   void expirePending();
   void sendToUpstream(Pending& p);

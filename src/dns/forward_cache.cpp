@@ -1,9 +1,9 @@
 #include "dns/forward_cache.h"
 
-#include <ldns/ldns.h>
-
 #include <algorithm>
 #include <cstdlib>
+
+#include "dns/ldns_include.h"
 
 namespace skiff::dns {
 namespace {

@@ -1,11 +1,13 @@
 #include "dns/responder.h"
 
 #include <arpa/inet.h>
-#include <ldns/ldns.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <memory>
+
+#include "dns/ldns_include.h"
 
 namespace skiff::dns {
 namespace {
@@ -90,6 +92,47 @@ uint16_t udpLimitOf(const ldns_pkt* q) {
 }
 
 }  // namespace
+
+namespace {
+Wire makeQuery(const std::string& name, uint16_t qtype, bool dnssecOk) {
+  ldns_pkt* q = nullptr;
+  if (ldns_pkt_query_new_frm_str(&q, (name + ".").c_str(), static_cast<ldns_rr_type>(qtype),
+                                 LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
+    return {};
+  PktPtr owned(q);
+  if (dnssecOk) {
+    ldns_pkt_set_edns_udp_size(q, 1232);
+    ldns_pkt_set_edns_do(q, true);
+  }
+  return toWire(q);
+}
+}  // namespace
+
+Wire mergeChased(const Wire& ours, const Wire& upstream, bool tcp, uint16_t udpLimit) {
+  ldns_pkt *a = nullptr, *b = nullptr;
+  if (ldns_wire2pkt(&a, ours.data(), ours.size()) != LDNS_STATUS_OK) return ours;
+  PktPtr mine(a);
+  if (ldns_wire2pkt(&b, upstream.data(), upstream.size()) != LDNS_STATUS_OK) return ours;
+  PktPtr theirs(b);
+  auto* answers = ldns_pkt_answer(b);
+  for (size_t i = 0; i < ldns_rr_list_rr_count(answers); ++i)
+    ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, ldns_rr_clone(ldns_rr_list_rr(answers, i)));
+  ldns_pkt_set_rcode(a, ldns_pkt_get_rcode(b));
+  ldns_pkt_set_aa(a, false);  // part of it is someone else's data
+  Wire w = toWire(a);
+  if (!tcp && w.size() > udpLimit) {
+    // Keep the header and question only.
+    ldns_rr_list_deep_free(ldns_pkt_answer(a));
+    ldns_pkt_set_answer(a, ldns_rr_list_new());
+    ldns_pkt_set_ancount(a, 0);
+    ldns_rr_list_deep_free(ldns_pkt_additional(a));
+    ldns_pkt_set_additional(a, ldns_rr_list_new());
+    ldns_pkt_set_arcount(a, 0);
+    ldns_pkt_set_tc(a, true);
+    w = toWire(a);
+  }
+  return w;
+}
 
 std::string nameOfWire(const uint8_t* data, size_t len) {
   std::string out;
@@ -200,21 +243,33 @@ Reply Responder::answer(const uint8_t* query, size_t len, bool tcp) const {
   }
   for (auto& rec : records)
     ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, toRr(rec, ldns_rdf_clone(owner), options_.ttl));
-  // The addresses of SRV targets and of an in-zone alias, so clients need no second query.
-  std::vector<Record> extra;
+  // The addresses of SRV targets and of an alias, so clients need no second query (stub
+  // resolvers do not follow a CNAME themselves).
+  std::vector<std::string> targets;  // each SRV target's address once
   for (auto& rec : records) {
     if (rec.type == kSrv) {
+      if (std::find(targets.begin(), targets.end(), rec.target) != targets.end()) continue;
+      targets.push_back(rec.target);
+      std::vector<Record> extra;
       index_.lookup(rec.target, kA, extra);
-    } else if (rec.type == kCname && (qtype == kA || qtype == kAny)) {
+      for (auto& e : extra)
+        if (e.type == kA)
+          ldns_pkt_push_rr(r, LDNS_SECTION_ADDITIONAL, toRr(e, nullptr, options_.ttl));
+    } else if (rec.type == kCname && qtype != kCname) {
+      if (!index_.inZone(rec.target)) {
+        // Outside the zone: upstream answers the rest (the server chases it).
+        out.chaseName = rec.target;
+        out.chaseQuery = makeQuery(rec.target, qtype, ldns_pkt_edns_do(q.get()));
+        out.cacheKey = cacheKeyOf(rec.target, qtype, LDNS_RR_CLASS_IN, ldns_pkt_edns_do(q.get()));
+        continue;
+      }
       std::vector<Record> chased;
-      if (index_.lookup(rec.target, kA, chased) == Lookup::Found)
+      if (index_.lookup(rec.target, qtype, chased) == Lookup::Found)
         for (auto& c : chased)
-          if (c.type == kA)
+          if (c.type == qtype)
             ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, toRr(c, nullptr, options_.ttl));
     }
   }
-  for (auto& e : extra)
-    if (e.type == kA) ldns_pkt_push_rr(r, LDNS_SECTION_ADDITIONAL, toRr(e, nullptr, options_.ttl));
   return reply(r);
 }
 

@@ -22,6 +22,11 @@ struct Reply {
   Wire wire;
   std::string cacheKey;
   uint16_t udpLimit = 512;  // what the client takes over UDP (EDNS0 size or 512)
+  // An Answer that ends in a CNAME outside the zone (an ExternalName Service): the server
+  // asks upstream for `chaseName` (query `chaseQuery`, cache key `cacheKey`) and appends
+  // that answer (mergeChased), as CoreDNS resolves ExternalName targets for its clients.
+  std::string chaseName;
+  Wire chaseQuery;
 };
 
 struct ResponderOptions {
@@ -42,6 +47,9 @@ class Responder {
 // A reply carrying only `rcode` for `query` (SERVFAIL when forwarding failed), or empty when
 // the query cannot be parsed.
 Wire errorReply(const uint8_t* query, size_t len, int rcode);
+// `ours` (a reply ending in a CNAME) with the answer records of `upstream` appended, its
+// rcode taken over; truncated (TC) when it exceeds `udpLimit` and `tcp` is false.
+Wire mergeChased(const Wire& ours, const Wire& upstream, bool tcp, uint16_t udpLimit);
 // The cache key of a query: lower-case name, type, class and the DO bit.
 std::string cacheKeyOf(const std::string& name, uint16_t type, uint16_t cls, bool dnssecOk);
 // The name of an uncompressed wire domain name, lower-case, dotted, without the final dot.

@@ -83,7 +83,7 @@ out=$(d web.default.svc.cluster.local AAAA)
 expect_contains "$out" "status: NOERROR" "AAAA of an IPv4-only name is NOERROR"
 expect_contains "$out" "ANSWER: 0" "... with no answer (NODATA)"
 expect_contains "$(d +bufsize=1232 web.default.svc.cluster.local)" "; EDNS: version: 0" "EDNS0 is answered"
-expect_eq "$(d +short ext.default.svc.cluster.local)" "external.test." "an ExternalName Service is a CNAME"
+expect_eq "$(d +short ext.default.svc.cluster.local | tr '\n' ' ')" "external.test. 192.0.2.10 " "an ExternalName Service is a CNAME, its outside target resolved upstream"
 expect_eq "$(d +short external.test)" "192.0.2.10" "names outside the zone are forwarded to --dns-resolv-conf's nameserver"
 expect_contains "$(cat "$WORK/upstream.log")" "external.test 1" "the fake upstream saw the forwarded question"
 before=$(grep -c "^external.test 1$" "$WORK/upstream.log")
@@ -120,6 +120,7 @@ expect_contains "$(k exec client -- timeout 5 ping -c 1 -W 2 db-0.db.default 2>&
 out=$(pod_lookup db.default.svc.cluster.local)
 expect_contains "$out" "Address: $db0" "a pod resolves the headless Service"
 expect_contains "$(pod_lookup alias.default.svc.cluster.local)" "Address: $web_ip" "a pod resolves an in-cluster ExternalName through its CNAME"
+expect_contains "$(pod_lookup ext.default.svc.cluster.local)" "Address: 192.0.2.10" "a pod resolves an ExternalName whose target is outside the cluster"
 client_ip=$(k get pod client -o jsonpath='{.status.podIP}')
 expect_contains "$(pod_lookup "${client_ip//./-}.default.pod.cluster.local")" "Address: $client_ip" "a pod resolves a pod A record"
 expect_contains "$(pod_lookup nope.default.svc.cluster.local)" "NXDOMAIN" "a pod gets NXDOMAIN for a missing name"

@@ -127,6 +127,9 @@ class DnsServerTest : public ::testing::Test {
     auto web = test::obj(R"({"metadata":{"name":"web","namespace":"default"},
       "spec":{"clusterIP":"10.43.0.20"}})");
     index.setSource("default/web", serviceRecords(web, {}, "cluster.local"));
+    auto ext = test::obj(R"({"metadata":{"name":"ext","namespace":"default"},
+      "spec":{"type":"ExternalName","externalName":"example.com"}})");
+    index.setSource("default/ext", serviceRecords(ext, {}, "cluster.local"));
     resolv = std::filesystem::temp_directory_path() /
              ("skiff-dns-test-" + std::to_string(getpid()) + ".conf");
     std::ofstream(resolv) << "search example\nnameserver 127.0.0.1\nnameserver fd00::1\n";
@@ -174,6 +177,19 @@ TEST_F(DnsServerTest, ForwardsOtherNamesAndCachesTheAnswer) {
   auto tcp = parse(tcpAsk(server->port(), makeQuery("example.com.", LDNS_RR_TYPE_A, 23)));
   EXPECT_EQ(tcp.id, 23);
   EXPECT_THAT(tcp.answer, ElementsAre("example.com. A 192.0.2.1"));
+}
+
+TEST_F(DnsServerTest, ExternalNameTargetsOutsideTheZoneAreResolvedUpstream) {
+  auto q = makeQuery("ext.default.svc.cluster.local.", LDNS_RR_TYPE_A, 41);
+  for (bool tcp : {false, true}) {
+    auto p = parse(tcp ? tcpAsk(server->port(), q) : udpAsk(server->port(), q));
+    EXPECT_EQ(p.id, 41);
+    EXPECT_EQ(p.rcode, LDNS_RCODE_NOERROR);
+    EXPECT_THAT(p.answer, ElementsAre("ext.default.svc.cluster.local. CNAME example.com.",
+                                      "example.com. A 192.0.2.1"))
+        << (tcp ? "tcp" : "udp");
+  }
+  EXPECT_EQ(upstream.queries, 1);  // the target's answer was cached for the second
 }
 
 TEST_F(DnsServerTest, SilentUpstreamGivesServfail) {

@@ -2,13 +2,13 @@
 // ldns (the same library the server uses, so the tests check meaning, not bytes).
 #pragma once
 #include <arpa/inet.h>
-#include <ldns/ldns.h>
 
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "dns/ldns_include.h"
 #include "dns/responder.h"
 
 namespace skiff::dns::test {

@@ -86,6 +86,23 @@ TEST_F(ResponderTest, ExternalNameIsACnameFollowedInsideTheZone) {
                           "web.default.svc.cluster.local. A 10.43.0.20"));
 }
 
+TEST_F(ResponderTest, ExternalNameOutsideTheZoneIsHandedBackForChasing) {
+  auto svc = obj(R"({"metadata":{"name":"db","namespace":"default"},
+    "spec":{"type":"ExternalName","externalName":"DB.Example.com"}})");
+  index.setSource("default/db", serviceRecords(svc, {}, "cluster.local"));
+  auto q = makeQuery("db.default.svc.cluster.local.", LDNS_RR_TYPE_A);
+  Reply r = responder.answer(q.data(), q.size(), false);
+  ASSERT_EQ(r.kind, Reply::Kind::Answer);
+  EXPECT_EQ(r.chaseName, "db.example.com");
+  EXPECT_EQ(r.cacheKey, "db.example.com/1/1");
+  EXPECT_THAT(parse(r.chaseQuery).answer, ElementsAre());
+  EXPECT_THAT(parse(r.wire).answer,
+              ElementsAre("db.default.svc.cluster.local. CNAME db.example.com."));
+  // CNAME questions get the alias alone.
+  q = makeQuery("db.default.svc.cluster.local.", LDNS_RR_TYPE_CNAME);
+  EXPECT_TRUE(responder.answer(q.data(), q.size(), false).chaseName.empty());
+}
+
 TEST_F(ResponderTest, PodRecord) {
   auto p = ask("10-42-0-5.default.pod.cluster.local.", LDNS_RR_TYPE_A);
   EXPECT_THAT(p.answer, ElementsAre("10-42-0-5.default.pod.cluster.local. A 10.42.0.5"));
