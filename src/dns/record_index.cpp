@@ -99,6 +99,7 @@ void RecordIndex::setSource(const std::string& source, std::vector<Record> recor
     for (auto& r : it->second.second) removeLocked(it->second.first, r);
     if (records.empty()) {
       sources_.erase(it);
+      generation_.fetch_add(1, std::memory_order_release);
       return;
     }
     it->second.second = std::move(records);
@@ -107,6 +108,7 @@ void RecordIndex::setSource(const std::string& source, std::vector<Record> recor
     it = sources_.emplace(source, std::make_pair(nextSourceId_++, std::move(records))).first;
   }
   for (auto& r : it->second.second) addLocked(it->second.first, r);
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
 Lookup RecordIndex::lookupPod(std::string_view name, uint16_t qtype,

@@ -6,6 +6,7 @@
 // Every record belongs to a source (one key per Service: all of its names are replaced
 // together when the Service or one of its slices changes).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <shared_mutex>
 #include <string>
@@ -61,6 +62,8 @@ class RecordIndex {
   // True when `name` is the zone or below it.
   bool inZone(std::string_view name) const;
   size_t names() const;
+  // Bumped by every change: answers built from an older generation are stale.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
   void addLocked(uint32_t source, const Record& r);
@@ -78,6 +81,7 @@ class RecordIndex {
   std::unordered_map<std::string, Entry> names_;
   std::unordered_map<std::string, std::pair<uint32_t, std::vector<Record>>> sources_;
   uint32_t nextSourceId_ = 1;
+  std::atomic<uint64_t> generation_{1};
 };
 
 // "10.0.0.1" → host-order address; false when not a dotted IPv4 address.

@@ -173,7 +173,74 @@ Wire errorReply(const uint8_t* query, size_t len, int rcode) {
 Responder::Responder(const RecordIndex& index, ResponderOptions options)
     : index_(index), options_(options) {}
 
+bool parseQuickQuery(const uint8_t* q, size_t len, QuickQuery& out) {
+  if (len < 17) return false;
+  auto u16 = [&](size_t i) { return static_cast<uint16_t>(q[i] << 8 | q[i + 1]); };
+  // QR=0, opcode QUERY; one question, no answers or authority, at most one additional.
+  if ((q[2] & 0xf8) != 0 || u16(4) != 1 || u16(6) != 0 || u16(8) != 0 || u16(10) > 1)
+    return false;
+  out.key.clear();
+  size_t i = 12;
+  while (q[i] != 0) {
+    size_t l = q[i];
+    if (l > 63 || i + 1 + l >= len) return false;  // compression pointers take the full path
+    if (!out.key.empty()) out.key += '.';
+    for (size_t k = 1; k <= l; ++k) {
+      auto c = static_cast<char>(q[i + k]);
+      if (c == '.' || c == '/') return false;  // cannot be keyed unambiguously
+      out.key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    i += 1 + l;
+  }
+  if (i + 5 > len) return false;
+  out.key += '/' + std::to_string(u16(i + 1)) + '/' + std::to_string(u16(i + 3));
+  out.questionEnd = i + 5;
+  out.udpLimit = 512;
+  if (u16(10) == 0) return out.questionEnd == len;
+  // The OPT record: root name, type 41, class = UDP size, TTL = ext-rcode, version, DO.
+  size_t o = out.questionEnd;
+  if (o + 11 > len || q[o] != 0 || u16(o + 1) != 41 || o + 11 + u16(o + 9) != len) return false;
+  if (q[o + 6] != 0) return false;  // EDNS version other than 0: the full path answers BADVERS
+  uint16_t size = u16(o + 3);
+  out.udpLimit = size < 512 ? 512 : size;
+  out.key += (q[o + 7] & 0x80) ? "/edns/do" : "/edns";
+  return true;
+}
+
 Reply Responder::answer(const uint8_t* query, size_t len, bool tcp) const {
+  QuickQuery qq;
+  if (!parseQuickQuery(query, len, qq)) return build(query, len, tcp);
+  uint64_t generation = index_.generation();
+  {
+    std::lock_guard lock(cacheMu_);
+    auto it = cache_.find(qq.key);
+    if (it != cache_.end() && it->second.generation == generation &&
+        (tcp || it->second.wire.size() <= qq.udpLimit)) {
+      Reply r;
+      r.kind = Reply::Kind::Answer;
+      r.udpLimit = qq.udpLimit;
+      r.wire = it->second.wire;
+      // The client's id and RD/CD flags, and its spelling of the name (answers point at it).
+      r.wire[0] = query[0];
+      r.wire[1] = query[1];
+      r.wire[2] = static_cast<uint8_t>((r.wire[2] & ~0x01) | (query[2] & 0x01));
+      r.wire[3] = static_cast<uint8_t>((r.wire[3] & ~0x10) | (query[3] & 0x10));
+      std::copy(query + 12, query + qq.questionEnd, r.wire.begin() + 12);
+      return r;
+    }
+  }
+  Reply r = build(query, len, tcp);
+  // Only complete authoritative answers are kept (not truncated ones, not chased CNAMEs).
+  if (r.kind == Reply::Kind::Answer && r.chaseName.empty() && r.wire.size() >= qq.questionEnd &&
+      !(r.wire[2] & 0x02)) {
+    std::lock_guard lock(cacheMu_);
+    if (cache_.size() >= 20000) cache_.clear();  // pod names are unbounded: start over
+    cache_[qq.key] = Cached{r.wire, generation};
+  }
+  return r;
+}
+
+Reply Responder::build(const uint8_t* query, size_t len, bool tcp) const {
   Reply out;
   ldns_pkt* raw = nullptr;
   if (ldns_wire2pkt(&raw, query, len) != LDNS_STATUS_OK) {

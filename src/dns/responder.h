@@ -4,7 +4,9 @@
 // can take over UDP, EDNS0 echoed. Names it does not own are handed back to be forwarded.
 #pragma once
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dns/record_index.h"
@@ -40,9 +42,29 @@ class Responder {
   Reply answer(const uint8_t* query, size_t len, bool tcp) const;
 
  private:
+  Reply build(const uint8_t* query, size_t len, bool tcp) const;
+
   const RecordIndex& index_;
   ResponderOptions options_;
+  // Built answers by question (lower-case name, type, class, EDNS0 and DO), for the index
+  // generation they were built from: a repeated question costs a lookup and a copy instead
+  // of ldns's parse and build. The client's id, flags and spelling of the name are patched in.
+  struct Cached {
+    Wire wire;
+    uint64_t generation;
+  };
+  mutable std::mutex cacheMu_;
+  mutable std::unordered_map<std::string, Cached> cache_;
 };
+
+// The parts of a plain query (one question, at most an OPT record) read without ldns; false
+// for anything else, which then takes the full path.
+struct QuickQuery {
+  std::string key;      // lower-case name + type, class, EDNS0/DO
+  size_t questionEnd;   // offset after the question section
+  uint16_t udpLimit;
+};
+bool parseQuickQuery(const uint8_t* q, size_t len, QuickQuery& out);
 
 // A reply carrying only `rcode` for `query` (SERVFAIL when forwarding failed), or empty when
 // the query cannot be parsed.

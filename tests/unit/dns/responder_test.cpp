@@ -51,6 +51,47 @@ TEST_F(ResponderTest, NamesAreCaseInsensitiveAndKeepTheQuestionsSpelling) {
   EXPECT_THAT(p.answer, ElementsAre("WEB.Default.svc.cluster.local. A 10.43.0.20"));
 }
 
+TEST_F(ResponderTest, RepeatedQuestionsFromTheAnswerCacheKeepIdFlagsAndSpelling) {
+  ask("web.default.svc.cluster.local.", LDNS_RR_TYPE_A);
+  auto q = makeQuery("WEB.default.SVC.cluster.local.", LDNS_RR_TYPE_A, 777);
+  q[2] &= static_cast<uint8_t>(~0x01);  // RD off
+  auto p = parse(responder.answer(q.data(), q.size(), false).wire);
+  EXPECT_EQ(p.id, 777);
+  EXPECT_THAT(p.answer, ElementsAre("WEB.default.SVC.cluster.local. A 10.43.0.20"));
+  ldns_pkt* pkt = nullptr;
+  auto w = responder.answer(q.data(), q.size(), false).wire;
+  ASSERT_EQ(ldns_wire2pkt(&pkt, w.data(), w.size()), LDNS_STATUS_OK);
+  EXPECT_FALSE(ldns_pkt_rd(pkt));
+  ldns_pkt_free(pkt);
+}
+
+TEST_F(ResponderTest, AnIndexChangeIsSeenAtOnce) {
+  EXPECT_EQ(ask("web.default.svc.cluster.local.", LDNS_RR_TYPE_A).answer.size(), 1u);
+  index.removeSource("default/web");
+  EXPECT_EQ(ask("web.default.svc.cluster.local.", LDNS_RR_TYPE_A).rcode, LDNS_RCODE_NXDOMAIN);
+  auto web = obj(R"({"metadata":{"name":"web","namespace":"default"},
+    "spec":{"clusterIP":"10.43.0.99"}})");
+  index.setSource("default/web", serviceRecords(web, {}, "cluster.local"));
+  EXPECT_THAT(ask("web.default.svc.cluster.local.", LDNS_RR_TYPE_A).answer,
+              ElementsAre("web.default.svc.cluster.local. A 10.43.0.99"));
+}
+
+TEST(QuickQuery, PlainQueriesOnly) {
+  QuickQuery qq;
+  auto q = test::makeQuery("Web.default.svc.cluster.local.", LDNS_RR_TYPE_A, 1, 1232);
+  ASSERT_TRUE(parseQuickQuery(q.data(), q.size(), qq));
+  EXPECT_EQ(qq.key, "web.default.svc.cluster.local/1/1/edns");
+  EXPECT_EQ(qq.udpLimit, 1232);
+  q = test::makeQuery("web.", LDNS_RR_TYPE_SRV);
+  ASSERT_TRUE(parseQuickQuery(q.data(), q.size(), qq));
+  EXPECT_EQ(qq.key, "web/33/1");
+  EXPECT_EQ(qq.udpLimit, 512);
+  q[2] |= 0x80;  // a response
+  EXPECT_FALSE(parseQuickQuery(q.data(), q.size(), qq));
+  Wire tiny = {1, 2, 3};
+  EXPECT_FALSE(parseQuickQuery(tiny.data(), tiny.size(), qq));
+}
+
 TEST_F(ResponderTest, MissingNameIsNxDomainWithSoa) {
   auto p = ask("nope.default.svc.cluster.local.", LDNS_RR_TYPE_A);
   EXPECT_EQ(p.rcode, LDNS_RCODE_NXDOMAIN);
