@@ -2,7 +2,6 @@
 // loopback driven by one client thread keeping 64 queries in flight. Names: 1,000 Services.
 //   ninja -C build dns_bench && build/dns_bench
 #include <arpa/inet.h>
-#include "dns/ldns_include.h"
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 
 #include "dns/cluster_records.h"
 #include "dns/dns_server.h"
+#include "dns/ldns_include.h"
 #include "dns/responder.h"
 
 using namespace skiff::dns;

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/metrics_server.h"
 #include "cli/process.h"
 #include "client/kubeconfig.h"
 #include "common/log.h"
@@ -15,6 +16,7 @@ Subcommand addDnsCommand(CLI::App& app) {
     std::string kubeconfig;
     dns::NodeDnsOptions options;
     int port = 53;
+    int metricsPort = 9153;
   };
   auto f = std::make_shared<Flags>();
   f->options.server.bindAddress = dns::kDefaultBindAddress;
@@ -30,6 +32,9 @@ Subcommand addDnsCommand(CLI::App& app) {
                   "skiff-dns)")
       ->capture_default_str();
   cmd->add_option("--port", f->port, "UDP and TCP port")->capture_default_str();
+  cmd->add_option("--metrics-port", f->metricsPort,
+                  "Port of /metrics (CoreDNS's coredns_* families) on the same address")
+      ->capture_default_str();
   cmd->add_option("--dns-resolv-conf", f->options.server.resolvConf,
                   "Names outside the cluster domain are forwarded to this file's nameservers")
       ->capture_default_str();
@@ -42,13 +47,18 @@ Subcommand addDnsCommand(CLI::App& app) {
             client::RestClient client(client::loadKubeconfig(f->kubeconfig));
             f->options.server.port = static_cast<uint16_t>(f->port);
             dns::NodeDns server(client, f->options);
+            std::unique_ptr<MetricsServer> metrics;
             try {
               server.start();
+              metrics = std::make_unique<MetricsServer>(
+                  f->options.server.bindAddress + ":" + std::to_string(f->metricsPort),
+                  &server.metrics());
             } catch (const std::exception& e) {
               SKIFF_LOG_ERROR("dns failed to start error=\"{}\"", e.what());
               return 1;
             }
             waitForSignal();
+            metrics.reset();
             server.stop();
             return 0;
           }};

@@ -129,6 +129,8 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
     dns_ = std::make_unique<dns::NodeDns>(client, o, informers);
     try {
       dns_->start();
+      dnsMetrics_ =
+          std::make_unique<MetricsServer>(flags_.dnsBindAddress + ":9153", &dns_->metrics());
     } catch (const std::exception& e) {
       // Pods still run without it (the node is more useful than no node).
       SKIFF_LOG_ERROR("dns: node-local DNS server not started error=\"{}\"", e.what());
@@ -177,6 +179,7 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
 }
 
 void LocalNode::stop(bool removePods) {
+  dnsMetrics_.reset();
   if (dns_) dns_->stop();
   if (kubelet_) {
     kubelet_->stop();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/metrics_server.h"
 #include "client/informer.h"
 #include "client/rest_client.h"
 #include "dns/node_dns.h"
@@ -61,6 +62,7 @@ class LocalNode {
   // Stopped with the node but destroyed only with it: its handlers stay registered on a
   // shared factory until the process stops that.
   std::unique_ptr<dns::NodeDns> dns_;
+  std::unique_ptr<MetricsServer> dnsMetrics_;  // its /metrics on the DNS address, port 9153
 };
 
 // `ctr images import` of every *.tar in `dir` into containerd's k8s.io namespace.

@@ -91,11 +91,63 @@ std::vector<sockaddr_in> readNameservers(const std::string& path, const std::str
   return out;
 }
 
+namespace {
+// The query types counted by name; others count as "other", as CoreDNS does.
+constexpr std::pair<uint16_t, const char*> kCountedTypes[] = {
+    {1, "A"}, {28, "AAAA"}, {33, "SRV"}, {12, "PTR"}, {5, "CNAME"}, {6, "SOA"}, {0, "other"}};
+constexpr const char* kRcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                   "NOTIMP",  "REFUSED", "other"};
+constexpr size_t kTypes = std::size(kCountedTypes);
+
+uint16_t qtypeOf(const uint8_t* q, size_t n) {
+  size_t i = 12;
+  while (i < n && q[i] != 0) {
+    if (q[i] & 0xc0) return 0;
+    i += 1 + q[i];
+  }
+  return i + 2 < n ? static_cast<uint16_t>(q[i + 1] << 8 | q[i + 2]) : 0;
+}
+}  // namespace
+
 DnsServer::DnsServer(const RecordIndex& index, DnsServerOptions options)
     : index_(index),
       options_(std::move(options)),
       responder_(index_, options_.responder),
-      nextId_(static_cast<uint16_t>(std::random_device{}())) {}
+      nextId_(static_cast<uint16_t>(std::random_device{}())) {
+  metrics_.describe("coredns_dns_requests_total", "counter",
+                    "Counter of DNS requests made per zone, protocol and family.");
+  metrics_.describe("coredns_dns_responses_total", "counter", "Counter of response status codes.");
+  metrics_.describe("coredns_forward_requests_total", "counter",
+                    "Counter of requests made per upstream.");
+  metrics_.describe("coredns_cache_hits_total", "counter", "The count of cache hits.");
+  metrics_.describe("coredns_cache_misses_total", "counter", "The count of cache misses.");
+  const std::string server = "dns://" + options_.bindAddress + ":" + std::to_string(options_.port);
+  for (const char* proto : {"udp", "tcp"})
+    for (auto& [num, type] : kCountedTypes)
+      requests_.push_back(&metrics_.series(
+          "coredns_dns_requests_total",
+          {{"server", server}, {"zone", "."}, {"proto", proto}, {"family", "1"}, {"type", type}}));
+  for (const char* rcode : kRcodes)
+    responses_.push_back(&metrics_.series("coredns_dns_responses_total",
+                                          {{"server", server}, {"zone", "."}, {"rcode", rcode}}));
+  forwards_ = &metrics_.series("coredns_forward_requests_total", {{"to", options_.resolvConf}});
+  cacheHits_ =
+      &metrics_.series("coredns_cache_hits_total", {{"server", server}, {"type", "success"}});
+  cacheMisses_ = &metrics_.series("coredns_cache_misses_total", {{"server", server}});
+}
+
+void DnsServer::countRequest(const uint8_t* q, size_t n, bool tcp) {
+  uint16_t type = qtypeOf(q, n);
+  size_t t = 0;
+  while (t + 1 < kTypes && kCountedTypes[t].first != type) ++t;
+  requests_[(tcp ? kTypes : 0) + t]->fetch_add(1, std::memory_order_relaxed);
+}
+
+void DnsServer::countResponse(const Wire& w) {
+  if (w.size() < 4) return;
+  size_t rcode = std::min<size_t>(w[3] & 0x0f, std::size(kRcodes) - 1);
+  responses_[rcode]->fetch_add(1, std::memory_order_relaxed);
+}
 
 DnsServer::~DnsServer() { stop(); }
 
@@ -201,10 +253,12 @@ void DnsServer::udpLoop() {
 }
 
 void DnsServer::replyUdp(const sockaddr_in& to, const Wire& w) {
+  countResponse(w);
   ::sendto(udp_, w.data(), w.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
 }
 
 void DnsServer::handleUdp(const uint8_t* buf, size_t n, const sockaddr_in& from) {
+  countRequest(buf, n, false);
   Reply r = responder_.answer(buf, n, false);
   if (r.kind == Reply::Kind::Answer) {
     if (r.chaseName.empty() || upstreams_.empty()) return replyUdp(from, r.wire);
@@ -216,7 +270,9 @@ void DnsServer::handleUdp(const uint8_t* buf, size_t n, const sockaddr_in& from)
 
 void DnsServer::forwardUdp(const Wire& query, uint16_t clientId, const sockaddr_in& client,
                            const std::string& cacheKey, Wire partial, uint16_t udpLimit) {
-  if (auto hit = cache_.get(cacheKey, clientId)) {
+  auto hit = cache_.get(cacheKey, clientId);
+  (hit ? cacheHits_ : cacheMisses_)->fetch_add(1, std::memory_order_relaxed);
+  if (hit) {
     if (!partial.empty()) return replyUdp(client, mergeChased(partial, *hit, false, udpLimit));
     if (hit->size() <= udpLimit) return replyUdp(client, *hit);
   }
@@ -235,6 +291,7 @@ void DnsServer::forwardUdp(const Wire& query, uint16_t clientId, const sockaddr_
 
 void DnsServer::sendToUpstream(Pending& p) {
   p.deadline = std::chrono::steady_clock::now() + options_.upstreamTimeout;
+  forwards_->fetch_add(1, std::memory_order_relaxed);
   auto& to = upstreams_[p.server];
   ::sendto(upstream_, p.query.data(), p.query.size(), 0, reinterpret_cast<const sockaddr*>(&to),
            sizeof to);
@@ -302,6 +359,7 @@ void DnsServer::serveConnection(int fd) {
     if (!readFull(fd, lenBytes, 2)) break;
     size_t len = static_cast<size_t>(lenBytes[0] << 8 | lenBytes[1]);
     if (len < 12 || !readFull(fd, buf.data(), len)) break;
+    countRequest(buf.data(), len, true);
     Reply r = responder_.answer(buf.data(), len, true);
     Wire out;
     uint16_t id = idOf(buf.data());
@@ -313,7 +371,9 @@ void DnsServer::serveConnection(int fd) {
       Wire query = chase ? r.chaseQuery : Wire(buf.data(), buf.data() + len);
       if (chase) setId(query, id);
       auto upstream = cache_.get(r.cacheKey, id);
+      (upstream ? cacheHits_ : cacheMisses_)->fetch_add(1, std::memory_order_relaxed);
       if (!upstream) {
+        forwards_->fetch_add(1, std::memory_order_relaxed);
         upstream = forwardBlocking(query);
         if (!upstream->empty()) cache_.put(r.cacheKey, *upstream);
       }
@@ -322,6 +382,7 @@ void DnsServer::serveConnection(int fd) {
       else
         out = chase ? mergeChased(r.wire, *upstream, true, 0) : std::move(*upstream);
     }
+    countResponse(out);
     if (out.empty() || !writeTcpMessage(fd, out)) break;
   }
   std::lock_guard lock(connMu_);

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/metrics.h"
 #include "dns/forward_cache.h"
 #include "dns/record_index.h"
 #include "dns/responder.h"
@@ -47,6 +48,9 @@ class DnsServer {
   void stop();
   uint16_t port() const { return boundPort_; }
   const std::vector<sockaddr_in>& upstreams() const { return upstreams_; }
+  // CoreDNS's families (coredns_dns_requests_total, coredns_dns_responses_total,
+  // coredns_forward_requests_total, coredns_cache_hits_total/misses_total), served on 9153.
+  Metrics& metrics() { return metrics_; }
 
  private:
   struct Pending {
@@ -71,6 +75,8 @@ class DnsServer {
   void tcpLoop();
   void serveConnection(int fd);
   Wire forwardBlocking(const Wire& query);
+  void countRequest(const uint8_t* q, size_t n, bool tcp);
+  void countResponse(const Wire& w);
 
   const RecordIndex& index_;
   DnsServerOptions options_;
@@ -87,6 +93,11 @@ class DnsServer {
   std::mutex connMu_;
   std::condition_variable connCv_;
   std::set<int> connections_;
+
+  Metrics metrics_{true};
+  // Series references, so counting is one atomic add (index: proto × type, rcode).
+  std::vector<std::atomic<double>*> requests_, responses_;
+  std::atomic<double>*forwards_, *cacheHits_, *cacheMisses_;
 };
 
 // The IPv4 nameservers of a resolv.conf (at `port`), without `exclude` (our own address).

@@ -2,6 +2,5 @@
 // `bool`, `true` and `false` as macros, which breaks later standard headers (<optional>).
 // GCC's <stdbool.h> defines that marker in C++ and nothing else.
 #pragma once
-#include <stdbool.h>  // NOLINT(modernize-deprecated-headers)
-
 #include <ldns/ldns.h>
+#include <stdbool.h>  // NOLINT(modernize-deprecated-headers)

@@ -34,6 +34,7 @@ class NodeDns {
   void stop();
   const RecordIndex& index() const { return index_; }
   uint16_t port() const { return server_.port(); }
+  Metrics& metrics() { return server_.metrics(); }
 
  private:
   client::RestClient& client_;

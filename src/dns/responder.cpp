@@ -177,8 +177,7 @@ bool parseQuickQuery(const uint8_t* q, size_t len, QuickQuery& out) {
   if (len < 17) return false;
   auto u16 = [&](size_t i) { return static_cast<uint16_t>(q[i] << 8 | q[i + 1]); };
   // QR=0, opcode QUERY; one question, no answers or authority, at most one additional.
-  if ((q[2] & 0xf8) != 0 || u16(4) != 1 || u16(6) != 0 || u16(8) != 0 || u16(10) > 1)
-    return false;
+  if ((q[2] & 0xf8) != 0 || u16(4) != 1 || u16(6) != 0 || u16(8) != 0 || u16(10) > 1) return false;
   out.key.clear();
   size_t i = 12;
   while (q[i] != 0) {

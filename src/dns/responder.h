@@ -60,8 +60,8 @@ class Responder {
 // The parts of a plain query (one question, at most an OPT record) read without ldns; false
 // for anything else, which then takes the full path.
 struct QuickQuery {
-  std::string key;      // lower-case name + type, class, EDNS0/DO
-  size_t questionEnd;   // offset after the question section
+  std::string key;     // lower-case name + type, class, EDNS0/DO
+  size_t questionEnd;  // offset after the question section
   uint16_t udpLimit;
 };
 bool parseQuickQuery(const uint8_t* q, size_t len, QuickQuery& out);

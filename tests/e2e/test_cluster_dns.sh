@@ -91,6 +91,14 @@ d +short external.test >/dev/null
 expect_eq "$(grep -c "^external.test 1$" "$WORK/upstream.log")" "$before" "a repeated forwarded question is served from the cache"
 expect_contains "$(d missing.test)" "status: NXDOMAIN" "the upstream's NXDOMAIN is relayed"
 
+metrics=$(curl -s -m 5 "http://$DNS:9153/metrics")
+expect_contains "$metrics" 'coredns_dns_requests_total{server="dns://169.254.20.10:53",zone=".",proto="udp",family="1",type="A"}' "/metrics on $DNS:9153 counts requests as CoreDNS does"
+expect_contains "$metrics" 'coredns_dns_responses_total{server="dns://169.254.20.10:53",zone=".",rcode="NXDOMAIN"}' "... and responses by rcode"
+if command -v promtool >/dev/null; then
+  echo "$metrics" | promtool check metrics >/dev/null 2>&1 || fail "promtool check metrics: $(echo "$metrics" | promtool check metrics 2>&1 | head -5)"
+  pass "the DNS metrics pass promtool check metrics"
+fi
+
 # --- headless Service: one A per ready endpoint, hostname records, SRV per endpoint
 wait_for "db pods Running" 60 sh -c "[ \"\$(kubectl --kubeconfig $WORK/data/kubeconfig get pod db-0 db-1 -o jsonpath='{.items[*].status.phase}')\" = 'Running Running' ]"
 db0=$(k get pod db-0 -o jsonpath='{.status.podIP}')

@@ -164,6 +164,10 @@ TEST_F(DnsServerTest, AnswersClusterNamesOverUdpAndTcp) {
   auto tcp = parse(tcpAsk(server->port(), q));
   EXPECT_THAT(tcp.answer, ElementsAre("web.default.svc.cluster.local. A 10.43.0.20"));
   EXPECT_EQ(upstream.queries, 0);
+  auto metrics = server->metrics().render();
+  EXPECT_THAT(metrics, ::testing::HasSubstr("proto=\"udp\",family=\"1\",type=\"A\"} 1"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("proto=\"tcp\",family=\"1\",type=\"A\"} 1"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("rcode=\"NOERROR\"} 2"));
 }
 
 TEST_F(DnsServerTest, ForwardsOtherNamesAndCachesTheAnswer) {
@@ -174,6 +178,10 @@ TEST_F(DnsServerTest, ForwardsOtherNamesAndCachesTheAnswer) {
   EXPECT_EQ(again.id, 22);
   EXPECT_THAT(again.answer, ElementsAre("example.com. A 192.0.2.1"));
   EXPECT_EQ(upstream.queries, 1);  // the second came from the cache
+  auto metrics = server->metrics().render();
+  EXPECT_THAT(metrics, ::testing::HasSubstr("coredns_cache_hits_total{server=\"dns://127.0.0.2:0\","
+                                            "type=\"success\"} 1"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("coredns_forward_requests_total{to=\""));
   auto tcp = parse(tcpAsk(server->port(), makeQuery("example.com.", LDNS_RR_TYPE_A, 23)));
   EXPECT_EQ(tcp.id, 23);
   EXPECT_THAT(tcp.answer, ElementsAre("example.com. A 192.0.2.1"));
