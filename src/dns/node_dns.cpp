@@ -55,6 +55,10 @@ void NodeDns::start() {
   }
   source_.attach(*informers_);
   informers_->start();
+  // As CoreDNS's kubernetes plugin: wait (briefly) for the caches before answering, so the
+  // first queries do not get NXDOMAIN (cached by clients) for names that exist.
+  if (!source_.waitForSync(std::chrono::seconds(5)))
+    SKIFF_LOG_WARN("dns: Services/EndpointSlices not synced after 5s; serving what is known");
   server_.start();
 }
 

@@ -28,8 +28,8 @@ class NodeDns {
   NodeDns(client::RestClient& client, NodeDnsOptions options,
           client::SharedInformerFactory* shared = nullptr);
   ~NodeDns();
-  // Creates the Service when absent, starts the informers and the server (throws when the
-  // address cannot be bound). Serves before the caches synced: until then names are absent.
+  // Creates the Service when absent, starts the informers, waits up to 5 s for their caches,
+  // and starts the server (throws when the address cannot be bound).
   void start();
   void stop();
   const RecordIndex& index() const { return index_; }
