@@ -1,9 +1,10 @@
 // The informer wiring: Service and EndpointSlice events recompute one Service's records.
 // Informers are driven by hand (replace / handleEvent), never started.
+#include "dns/cluster_source.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "dns/cluster_source.h"
 #include "unit/dns/dns_test_util.h"
 
 namespace skiff::dns {
@@ -49,7 +50,8 @@ TEST(ClusterSource, ServiceAndSliceEventsUpdateTheIndex) {
   slices.replace({slice("3", R"({"addresses":["10.42.0.7"]})")}, "3");
   EXPECT_TRUE(addresses(index, "db.default.svc.cluster.local").empty());
   services.replace({headless, web}, "3");
-  EXPECT_THAT(addresses(index, "db.default.svc.cluster.local"), ::testing::ElementsAre("10.42.0.7"));
+  EXPECT_THAT(addresses(index, "db.default.svc.cluster.local"),
+              ::testing::ElementsAre("10.42.0.7"));
   EXPECT_THAT(addresses(index, "web.default.svc.cluster.local"),
               ::testing::ElementsAre("10.43.0.20"));
 
