@@ -17,7 +17,7 @@ trap 'cleanup; ip link delete skiff-dns 2>/dev/null || true' EXIT
 python3 "$(dirname "$0")/fake_dns_upstream.py" "$UPSTREAM" "$WORK/upstream.log" &
 BG_PIDS="$!"
 echo "nameserver $UPSTREAM" >"$WORK/resolv.conf"
-start_up --cluster-dns "$DNS" --dns-resolv-conf "$WORK/resolv.conf"
+DNS_RESOLV_CONF=$WORK/resolv.conf start_up --cluster-dns "$DNS"
 
 # dig from the host, bounded: one try, 2 s; tabs squeezed to single spaces.
 d() { timeout 5 dig +time=2 +tries=1 @"$DNS" "$@" | tr -s ' \t' ' '; }
