@@ -15,6 +15,7 @@ struct Subcommand {
 Subcommand addAgentCommand(CLI::App& app);
 Subcommand addKubeletCommand(CLI::App& app);
 Subcommand addImagesCommand(CLI::App& app);
+Subcommand addDnsCommand(CLI::App& app);
 
 struct NodeFlags;
 // A real node (containerd + kubelet) against the API server of `kubeconfig` until a signal.

@@ -35,7 +35,19 @@ void NodeFlags::add(CLI::App* cmd, bool withRootDir) {
       ->capture_default_str();
   cmd->add_option("--max-pods", maxPods, "Pods this node accepts")->capture_default_str();
   cmd->add_option("--cluster-dns", clusterDns,
-                  "Nameserver for dnsPolicy ClusterFirst pods (comma list)");
+                  "Nameservers for dnsPolicy ClusterFirst pods (comma list; skiff up: the "
+                  "kube-dns Service, 10.43.0.10)");
+  cmd->add_option("--cluster-domain", clusterDomain,
+                  "DNS domain of the cluster: pods' search path and the zone the node's DNS "
+                  "server answers")
+      ->capture_default_str();
+  cmd->add_option("--dns-bind-address", dnsBindAddress,
+                  "Address of the node-local DNS server (UDP and TCP port 53; put on the dummy "
+                  "interface skiff-dns); empty: no DNS server on this node")
+      ->capture_default_str();
+  cmd->add_option("--dns-resolv-conf", dnsResolvConf,
+                  "Names outside the cluster domain are forwarded to this file's nameservers")
+      ->capture_default_str();
   cmd->add_option("--node-labels", nodeLabels, "Extra node labels: key=value,...");
   cmd->add_option(
       "--pod-manifest-path", podManifestPath,
@@ -107,7 +119,24 @@ LocalNode::LocalNode(NodeFlags flags, std::string stateDir)
 
 LocalNode::~LocalNode() { stop(false); }
 
-void LocalNode::start(client::RestClient& client, const std::string& clientCaPem) {
+void LocalNode::start(client::RestClient& client, const std::string& clientCaPem,
+                      client::SharedInformerFactory* informers) {
+  if (!flags_.dnsBindAddress.empty()) {
+    dns::NodeDnsOptions o;
+    o.clusterDomain = flags_.clusterDomain;
+    o.server.bindAddress = flags_.dnsBindAddress;
+    o.server.resolvConf = flags_.dnsResolvConf;
+    dns_ = std::make_unique<dns::NodeDns>(client, o, informers);
+    try {
+      dns_->start();
+      dnsMetrics_ =
+          std::make_unique<MetricsServer>(flags_.dnsBindAddress + ":9153", &dns_->metrics());
+    } catch (const std::exception& e) {
+      // Pods still run without it (the node is more useful than no node).
+      SKIFF_LOG_ERROR("dns: node-local DNS server not started error=\"{}\"", e.what());
+      dns_->stop();
+    }
+  }
   fs::create_directories(flags_.rootDir);
   std::string cniConfDir = stateDir_ + "/cni/net.d";
   std::string endpoint = flags_.runtimeEndpoint;
@@ -139,6 +168,7 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
   ko.fileCheckFrequency = parseDuration(flags_.fileCheckFrequency);
   ko.resyncPeriod = parseDuration(flags_.syncFrequency);
   ko.nodeLabels = agent::parseNodeLabels(flags_.nodeLabels);
+  ko.clusterDomain = flags_.clusterDomain;
   if (!flags_.clusterDns.empty()) {
     std::stringstream ss(flags_.clusterDns);
     for (std::string s; std::getline(ss, s, ',');)
@@ -149,6 +179,8 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
 }
 
 void LocalNode::stop(bool removePods) {
+  dnsMetrics_.reset();
+  if (dns_) dns_->stop();
   if (kubelet_) {
     kubelet_->stop();
     if (removePods) kubelet_->removeAllPods(5);

@@ -6,7 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "cli/metrics_server.h"
+#include "client/informer.h"
 #include "client/rest_client.h"
+#include "dns/node_dns.h"
 #include "kubelet/containerd_process.h"
 #include "kubelet/cri/runtime_service.h"
 #include "kubelet/kubelet.h"
@@ -23,6 +26,11 @@ struct NodeFlags {
   std::string kubeReservedCpu = "0", kubeReservedMemory = "0";
   int maxPods = 110;
   std::string clusterDns;
+  std::string clusterDomain = "cluster.local";
+  // The node-local DNS server (src/dns): its address ("" turns it off) and the resolv.conf
+  // whose nameservers get the names outside the cluster.
+  std::string dnsBindAddress = dns::kDefaultBindAddress;
+  std::string dnsResolvConf = "/etc/resolv.conf";
   std::string nodeLabels;
   std::string podManifestPath;
   std::string fileCheckFrequency = "20s";
@@ -38,7 +46,10 @@ class LocalNode {
   ~LocalNode();
   // Starts containerd (when ours), imports images, starts the kubelet against `client`;
   // `clientCaPem` is the CA whose client certificates the kubelet's server accepts.
-  void start(client::RestClient& client, const std::string& clientCaPem);
+  // `informers`: the process's shared informers when it has them (skiff up), for the DNS
+  // server's Services and EndpointSlices.
+  void start(client::RestClient& client, const std::string& clientCaPem,
+             client::SharedInformerFactory* informers = nullptr);
   // `removePods`: stop and remove every pod sandbox first, unmount what is left (skiff up).
   void stop(bool removePods);
 
@@ -48,6 +59,10 @@ class LocalNode {
   std::unique_ptr<kubelet::ContainerdProcess> containerd_;
   kubelet::cri::CriConnection cri_;
   std::unique_ptr<kubelet::Kubelet> kubelet_;
+  // Stopped with the node but destroyed only with it: its handlers stay registered on a
+  // shared factory until the process stops that.
+  std::unique_ptr<dns::NodeDns> dns_;
+  std::unique_ptr<MetricsServer> dnsMetrics_;  // its /metrics on the DNS address, port 9153
 };
 
 // `ctr images import` of every *.tar in `dir` into containerd's k8s.io namespace.

@@ -14,6 +14,7 @@
 #include "client/rest_client.h"
 #include "common/log.h"
 #include "controller/controller_manager.h"
+#include "dns/node_dns.h"
 #include "scheduler/scheduler.h"
 
 namespace {
@@ -144,7 +145,8 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
   if (node) {
     localNode = std::make_unique<cli::LocalNode>(*node, options.dataDir);
     try {
-      localNode->start(*components.client, components.client->config().caPem);
+      localNode->start(*components.client, components.client->config().caPem,
+                       components.informers.get());
     } catch (const std::exception& e) {
       SKIFF_LOG_ERROR("node failed to start error=\"{}\"", e.what());
       localNode->stop(true);
@@ -213,11 +215,15 @@ int main(int argc, char** argv) {
   addApiServerFlags(upCmd, apiOptions);
   controllerFlags.add(upCmd);
   cli::NodeFlags nodeFlags;
+  // Pods resolve through the kube-dns Service, which the node proxy sends to the node-local
+  // DNS server of each node (docs/architecture.md, Cluster DNS).
+  nodeFlags.clusterDns = dns::kDefaultServiceIp;
   nodeFlags.add(upCmd, false);
 
   auto agent = cli::addAgentCommand(app);
   auto kubeletCmd = cli::addKubeletCommand(app);
   auto images = cli::addImagesCommand(app);
+  auto dnsCmd = cli::addDnsCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -236,6 +242,7 @@ int main(int argc, char** argv) {
     if (*agent.cmd) return agent.run();
     if (*kubeletCmd.cmd) return kubeletCmd.run();
     if (*images.cmd) return images.run();
+    if (*dnsCmd.cmd) return dnsCmd.run();
     if (*upCmd) {
       // A one-machine cluster on loopback keeps its node on loopback too: the API server
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.

@@ -9,19 +9,20 @@ namespace skiff::cli {
 
 MetricsServer::~MetricsServer() = default;
 
-MetricsServer::MetricsServer(const std::string& listen) {
+MetricsServer::MetricsServer(const std::string& listen, Metrics* registry) {
   if (listen.empty()) return;
+  if (!registry) registry = &Metrics::global();
   net::HttpServerOptions options;
   options.listen = listen;
   options.threads = 1;
   options.blockingThreads = 1;
-  http_ = std::make_unique<net::HttpServer>(options, [](net::HttpRequest& req) {
+  http_ = std::make_unique<net::HttpServer>(options, [registry](net::HttpRequest& req) {
     net::HttpResponse res;
     if (req.method != "GET" && req.method != "HEAD")
       throw ApiError(405, "MethodNotAllowed", "the server does not allow this method");
     if (req.path == "/metrics") {
       res.contentType = "text/plain; version=0.0.4; charset=utf-8";
-      res.body = Metrics::global().render();
+      res.body = registry->render();
     } else if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz") {
       res.contentType = "text/plain; charset=utf-8";
       res.body = "ok";

@@ -6,6 +6,9 @@
 #include <memory>
 #include <string>
 
+namespace skiff {
+class Metrics;
+}
 namespace skiff::net {
 class HttpServer;
 }
@@ -16,7 +19,8 @@ namespace skiff::cli {
 // empty. Throws std::runtime_error when the address cannot be bound.
 class MetricsServer {
  public:
-  explicit MetricsServer(const std::string& listen);
+  // `registry`: what /metrics renders (default: Metrics::global()).
+  explicit MetricsServer(const std::string& listen, Metrics* registry = nullptr);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

@@ -84,8 +84,15 @@ void fillDns(const json::object& pod, const SandboxSettings& s, cri::v1::DNSConf
         if (auto* o = v.if_object()) {
           auto name = stringAt(*o, {"name"});
           auto value = stringAt(*o, {"value"});
-          if (!name.empty())
-            addUnique(dns->mutable_options(), value.empty() ? name : name + ":" + value);
+          if (name.empty()) continue;
+          // A pod's option replaces one of the same name (upstream's mergeDNSOptions), so
+          // `ndots: 2` overrides ClusterFirst's ndots:5 instead of joining it.
+          auto* opts = dns->mutable_options();
+          for (int i = opts->size() - 1; i >= 0; --i) {
+            const auto& o = opts->Get(i);
+            if (o == name || o.rfind(name + ":", 0) == 0) opts->DeleteSubrange(i, 1);
+          }
+          addUnique(opts, value.empty() ? name : name + ":" + value);
         }
   }
 }

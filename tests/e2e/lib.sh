@@ -101,9 +101,13 @@ KUBELET_PORT=$(free_port)
 NETNS_BEFORE=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
 
 # start_up [EXTRA_ARGS...]: `skiff up` on a free loopback port, waits for the node to be Ready.
+# The node's DNS server forwards outside names to DNS_RESOLV_CONF's nameservers: by default
+# none (an empty file), so no test's query ever leaves the machine.
 start_up() {
+  [ -n "${DNS_RESOLV_CONF:-}" ] || { DNS_RESOLV_CONF=$WORK/no-upstream-resolv.conf; : >"$DNS_RESOLV_CONF"; }
   "$SKIFF" up --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --node-name "$NODE" \
-    --kubelet-port "$KUBELET_PORT" --images-dir "$(dirname "$SKIFF")/images" ${UP_ARGS:-} "$@" \
+    --kubelet-port "$KUBELET_PORT" --images-dir "$(dirname "$SKIFF")/images" \
+    --dns-resolv-conf "$DNS_RESOLV_CONF" ${UP_ARGS:-} "$@" \
     >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do

@@ -164,6 +164,14 @@ TEST_F(PodConfigTest, DnsConfigIsMergedIntoClusterFirstWithoutDuplicates) {
                      "lab.example", "x.example"}));
 }
 
+TEST_F(PodConfigTest, DnsConfigOptionsReplaceOptionsOfTheSameName) {
+  settings_.clusterDns = {"10.43.0.10"};
+  auto pod = basicPod(
+      R"(, "dnsConfig": {"options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]})");
+  auto dns = makeSandboxConfig(pod, 0, settings_).dns_config();
+  EXPECT_EQ(strings(dns.options()), (Strings{"ndots:2", "edns0"}));
+}
+
 TEST_F(PodConfigTest, HostPortsBecomePortMappings) {
   auto pod = parseObject(R"({"metadata": {"name": "web", "namespace": "shop", "uid": "u"},
     "spec": {"containers": [
