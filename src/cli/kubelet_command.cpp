@@ -24,17 +24,24 @@ int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std
   }
   LocalNode node(flags, stateDir);
   std::unique_ptr<proxy::Proxier> proxier;
-  try {
-    if (proxy && !proxy->disabled) {
-      // The kubelet keeps its informers to itself, so the proxy watches with its own.
+  if (proxy && !proxy->disabled) {
+    // The kubelet keeps its informers to itself, so the proxy watches with its own.
+    try {
       auto options = proxy->resolve(flags.nodeName.empty() ? hostName() : flags.nodeName);
       options.healthzOptional = true;
       proxier = std::make_unique<proxy::Proxier>(client, options);
       proxier->start();
+    } catch (const std::exception& e) {
+      // The node still runs pods without Services (as with a crash-looping kube-proxy).
+      SKIFF_LOG_ERROR("proxy: not started, Services are not reachable on this node error=\"{}\"",
+                      e.what());
+      proxier.reset();
     }
+  }
+  try {
     node.start(client, client.config().caPem);
   } catch (const std::exception& e) {
-    SKIFF_LOG_ERROR("node failed to start error=\"{}\"", e.what());
+    SKIFF_LOG_ERROR("kubelet failed to start error=\"{}\"", e.what());
     if (proxier) proxier->stop();
     node.stop(false);
     return 1;

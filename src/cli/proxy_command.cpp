@@ -67,7 +67,15 @@ std::unique_ptr<proxy::Proxier> startEmbeddedProxy(client::RestClient& client,
   options.config.clusterCidr = clusterCidr;
   options.healthzOptional = true;
   auto proxier = std::make_unique<proxy::Proxier>(client, options, &informers);
-  proxier->start();
+  try {
+    proxier->start();
+  } catch (const std::exception& e) {
+    // The node still runs pods without Services (as with a crash-looping kube-proxy).
+    SKIFF_LOG_ERROR("proxy: not started, Services are not reachable on this node error=\"{}\"",
+                    e.what());
+    proxier->stop();
+    return nullptr;
+  }
   return proxier;
 }
 

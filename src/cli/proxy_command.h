@@ -25,7 +25,8 @@ struct ProxyFlags {
   proxy::ProxyOptions resolve(const std::string& nodeName) const;
 };
 
-// Starts the proxy inside `skiff up`; null when disabled. Throws when nft fails.
+// Starts the proxy inside `skiff up`; null when disabled or when it could not start (logged:
+// the node runs on without Services).
 std::unique_ptr<proxy::Proxier> startEmbeddedProxy(client::RestClient& client,
                                                    client::SharedInformerFactory& informers,
                                                    const ProxyFlags& flags,

@@ -195,35 +195,49 @@ std::string Proxier::healthzBody() const {
 void Proxier::syncLoop() {
   setThreadName("proxy-sync");
   auto lastSync = std::chrono::steady_clock::now() - options_.minSyncPeriod;
+  int failures = 0;
   std::unique_lock lk(mu_);
   while (!stopping_) {
     auto now = std::chrono::steady_clock::now();
     bool synced = services_->hasSynced() && slices_->hasSynced();
+    // After failed transactions the retries back off (1 s doubling, up to the sync period)
+    // instead of rebuilding and logging the same error every minSyncPeriod.
+    auto gap = options_.minSyncPeriod;
+    if (failures > 0) {
+      auto backoff =
+          std::max(gap, std::chrono::milliseconds(1000)) * (1 << std::min(failures - 1, 8));
+      gap = std::min<std::chrono::milliseconds>(backoff, options_.syncPeriod);
+    }
     bool due = now - lastSync >= options_.syncPeriod;
-    if (!synced || (!due && (!dirty_ || now - lastSync < options_.minSyncPeriod))) {
-      auto wake = dirty_ ? lastSync + options_.minSyncPeriod : lastSync + options_.syncPeriod;
+    if (!synced || (!due && (!dirty_ || now - lastSync < gap))) {
+      auto wake = dirty_ ? lastSync + gap : lastSync + options_.syncPeriod;
       if (!synced) wake = now + std::chrono::milliseconds(50);
       cv_.wait_until(lk, wake);
       continue;
     }
+    bool periodic = !dirty_;
     dirty_ = false;
     lk.unlock();
+    bool ok = false;
     try {
-      syncOnce();
+      ok = syncOnce(periodic);
     } catch (const std::exception& e) {
       SKIFF_LOG_ERROR("proxy: sync failed error=\"{}\"", e.what());
     }
+    failures = ok ? 0 : failures + 1;
     lastSync = std::chrono::steady_clock::now();
     lk.lock();
+    if (!ok) dirty_ = true;
   }
 }
 
-void Proxier::syncOnce() {
+bool Proxier::syncOnce(bool periodic) {
   auto start = std::chrono::steady_clock::now();
   auto& metrics = Metrics::global();
   // Someone flushed or deleted our table (nft flush ruleset, a restart of firewalld): the
   // next transaction must rebuild everything, not patch what is no longer there.
-  if (!needFull_ && runNft("list chain ip skiff services\n").exitCode != 0) {
+  // Checked on the periodic syncs only: a change-driven sync would fork nft twice.
+  if (periodic && !needFull_ && runNft("list chain ip skiff services\n").exitCode != 0) {
     SKIFF_LOG_WARN("proxy: table ip skiff is gone or damaged; full resync");
     needFull_ = true;
     existing_ = parseExistingTable(listTable().output);
@@ -242,9 +256,7 @@ void Proxier::syncOnce() {
                       full, truncated(r.output));
       needFull_ = true;
       existing_ = parseExistingTable(listTable().output);
-      std::lock_guard lk(mu_);
-      dirty_ = true;  // retried after minSyncPeriod
-      return;
+      return false;
     }
   }
   // Not after the first sync of this process: every Service would look new, and flushing
@@ -269,6 +281,7 @@ void Proxier::syncOnce() {
   metrics.setGauge(kLastSync, std::chrono::duration<double>(now.time_since_epoch()).count());
   std::lock_guard lk(mu_);
   lastSynced_ = now;
+  return true;
 }
 
 }  // namespace skiff::proxy

@@ -62,7 +62,8 @@ class Proxier {
  private:
   void markDirty();
   void syncLoop();
-  void syncOnce();
+  // One rebuild; false when the transaction failed (retried with a full sync).
+  bool syncOnce(bool periodic);
 
   client::RestClient& client_;
   ProxyOptions options_;

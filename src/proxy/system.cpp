@@ -52,11 +52,12 @@ CommandResult runCommand(const std::vector<std::string>& argv, bool capture) {
   return r;
 }
 
-std::set<std::string> endpointIps(const ServicePort& sp) {
-  std::set<std::string> ips;
-  for (auto& ep : sp.clusterEndpoints) ips.insert(ep.ip);
-  for (auto& ep : sp.localEndpoints) ips.insert(ep.ip);
-  return ips;
+// Endpoints as (ip, port): a new target port on the same pod is a new destination too.
+std::set<std::pair<std::string, int>> endpointsOf(const ServicePort& sp) {
+  std::set<std::pair<std::string, int>> eps;
+  for (auto& ep : sp.clusterEndpoints) eps.insert({ep.ip, ep.port});
+  for (auto& ep : sp.localEndpoints) eps.insert({ep.ip, ep.port});
+  return eps;
 }
 
 }  // namespace
@@ -101,9 +102,11 @@ std::vector<ConntrackFlush> staleUdpFlows(const std::vector<ServicePort>& before
     if (sp.protocol != "udp" || sp.noMasquerade) continue;
     seen.insert(sp.id());
     auto it = next.find(sp.id());
-    auto now = it == next.end() ? std::set<std::string>{} : endpointIps(*it->second);
-    for (auto& ip : endpointIps(sp))
-      if (!now.count(ip)) addFor(sp, ip);
+    auto now = it == next.end() ? decltype(endpointsOf(sp)){} : endpointsOf(*it->second);
+    std::set<std::string> goneIps;  // conntrack filters the DNAT target by address only
+    for (auto& ep : endpointsOf(sp))
+      if (!now.count(ep)) goneIps.insert(ep.first);
+    for (auto& ip : goneIps) addFor(sp, ip);
     // From no endpoints to some: flows conntrack recorded while packets were rejected
     // (no DNAT) would otherwise keep bypassing the new rules.
     if (it != next.end() && sp.clusterEndpoints.empty() && !it->second->clusterEndpoints.empty())

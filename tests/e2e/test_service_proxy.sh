@@ -130,6 +130,66 @@ wait_for "solo endpoint" 20 sh -c "[ \$(kubectl --kubeconfig $WORK/data/kubeconf
 sleep 1
 expect_eq "$(k exec solo -- timeout 5 wget -qO- "http://$scip/")" "solo" "hairpin: the pod reaches itself through its Service"
 
+# --- UDP: a selector-less Service whose EndpointSlice names a UDP echo server on the node's
+# bridge address; stale conntrack entries go when the endpoint does
+bridge_ip="$(k get node "$NODE" -o jsonpath='{.spec.podCIDR}' | sed 's|\.0/.*|.1|')"
+uport=$(python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+python3 -c '
+import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((sys.argv[1],int(sys.argv[2])))
+while True:
+    d,a=s.recvfrom(2048); s.sendto(b"echo:"+d,a)' "$bridge_ip" "$uport" &
+BG_PIDS="${BG_PIDS:-} $!"
+udp_slice() {
+  cat <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: uecho-1, labels: {kubernetes.io/service-name: uecho}}
+addressType: IPv4
+ports: [{name: u, protocol: UDP, port: $uport}]
+endpoints: [$1]
+EOF
+}
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: v1
+kind: Service
+metadata: {name: uecho}
+spec: {ports: [{name: u, protocol: UDP, port: 5353, targetPort: $uport}]}
+EOF
+udp_slice "{addresses: [$bridge_ip], conditions: {ready: true}}" | k apply -f - >/dev/null
+ucip=$(k get svc uecho -o jsonpath='{.spec.clusterIP}')
+usrc=$(python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("0.0.0.0",0));print(s.getsockname()[1])')
+# udp_ask [SRC_PORT]: one datagram to the Service (from SRC_PORT: one conntrack flow);
+# prints the answer or the error's name
+udp_ask() {
+  python3 -c '
+import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(2)
+if len(sys.argv) > 3: s.bind(("0.0.0.0",int(sys.argv[3])))
+s.connect((sys.argv[1],int(sys.argv[2])))
+try:
+    s.send(b"hi"); print(s.recv(100).decode())
+except Exception as e: print(type(e).__name__)' "$ucip" 5353 "$@"
+}
+udp_ok() { [ "$(udp_ask "$@")" == "echo:hi" ]; }
+wait_for "UDP Service answers" 20 udp_ok
+expect_eq "$(udp_ask "$usrc")" "echo:hi" "a UDP Service answers through its cluster IP"
+flows() { conntrack -L -p udp --orig-dst "$ucip" 2>/dev/null | grep -c "sport=$usrc" || true; }
+[ "$(flows)" -ge 1 ] || fail "no conntrack flow for the UDP client"
+udp_slice "" | k apply -f - >/dev/null
+no_flows() { [ "$(flows)" -eq 0 ]; }
+wait_for "stale UDP flow deleted" 10 no_flows
+pass "the UDP flow to the removed endpoint was deleted from conntrack"
+sleep 1
+# From the node itself the reject in the output hook fails the send (EPERM); a pod's packet
+# is forwarded and answered with ICMP port unreachable (ECONNREFUSED). Either: no timeout.
+out=$(udp_ask "$usrc")
+[[ "$out" == PermissionError || "$out" == ConnectionRefusedError ]] || fail "UDP without endpoints: got [$out]"
+pass "a UDP Service without endpoints fails at once ($out)"
+udp_slice "{addresses: [$bridge_ip], conditions: {ready: true}}" | k apply -f - >/dev/null
+wait_for "UDP answers again from the same source port" 10 udp_ok "$usrc"
+pass "with the endpoint back, the same UDP flow reaches it (the rejected flow's entry was flushed)"
+
 # --- metrics and health of the proxy
 hp=$(grep -o 'proxy: healthz served address=http://[0-9.:]*' "$WORK/server.log" | head -1 | sed 's|.*http://||')
 expect_contains "$(curl -s -m 5 "http://$hp/healthz")" "lastUpdated" "the proxy's /healthz answers"
