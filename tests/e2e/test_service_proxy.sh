@@ -27,6 +27,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
+      terminationGracePeriodSeconds: 1
       containers:
       - name: httpd
         image: busybox:1.36
@@ -46,8 +47,9 @@ wait_for "web rolled out" 90 k rollout status deploy/web --timeout=2s
 wait_for "client Running" 60 phase_is client Running
 cip=$(k get svc web -o jsonpath='{.spec.clusterIP}')
 expect_contains "$cip" "10.43." "the Service has a cluster IP"
-ready_eps() { k get endpointslices -l kubernetes.io/service-name="$1" -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{"\n"}{end}' | grep -c true; }
-wait_for "3 ready endpoints" 30 sh -c "[ \$(kubectl --kubeconfig $WORK/data/kubeconfig get endpointslices -l kubernetes.io/service-name=web -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{\"\\n\"}{end}' | grep -c true) -eq 3 ]"
+# ready_is SERVICE N: the Service's EndpointSlices list N ready endpoints
+ready_is() { [ "$(k get endpointslices -l kubernetes.io/service-name="$1" -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{"\n"}{end}' | grep -c true)" -eq "$2" ]; }
+wait_for "3 ready endpoints" 30 ready_is web 3
 
 # in_client N URL: N requests from the client pod, one answer (or error) per line
 in_client() { k exec client -- sh -c "for i in \$(seq $1); do timeout 5 wget -qO- $2 2>&1 || echo FAILED; done"; }
@@ -62,13 +64,13 @@ expect_contains "$(curl -s -m 5 "http://$cip/")" "web-" "the node itself reaches
 
 # --- scaling is followed
 k scale deploy/web --replicas=1 >/dev/null
-wait_for "1 endpoint left" 60 sh -c "[ \$(kubectl --kubeconfig $WORK/data/kubeconfig get endpointslices -l kubernetes.io/service-name=web -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{\"\\n\"}{end}' | grep -c true) -eq 1 ] && [ \$(kubectl --kubeconfig $WORK/data/kubeconfig get pods -l app=web --no-headers | wc -l) -eq 1 ]"
+wait_for "1 endpoint left" 60 ready_is web 1
 sleep 1
 answers=$(in_client 20 "http://$cip/")
 expect_eq "$(echo "$answers" | grep -c FAILED)" "0" "after scaling to 1, every request answered"
 expect_eq "$(echo "$answers" | distinct)" "1" "after scaling to 1, one backend answers"
 k scale deploy/web --replicas=3 >/dev/null
-wait_for "3 endpoints again" 90 sh -c "[ \$(kubectl --kubeconfig $WORK/data/kubeconfig get endpointslices -l kubernetes.io/service-name=web -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{\"\\n\"}{end}' | grep -c true) -eq 3 ]"
+wait_for "3 endpoints again" 90 ready_is web 3
 sleep 1
 expect_eq "$(in_client 60 "http://$cip/" | distinct)" "3" "scaled back to 3, all 3 answer"
 
@@ -126,7 +128,7 @@ k apply -f "$WORK/solo.yaml" >/dev/null
 k expose pod solo --port 80 --target-port 8080 >/dev/null
 scip=$(k get svc solo -o jsonpath='{.spec.clusterIP}')
 wait_for "solo ready" 60 sh -c "[ \"\$(kubectl --kubeconfig $WORK/data/kubeconfig get pod solo -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
-wait_for "solo endpoint" 20 sh -c "[ \$(kubectl --kubeconfig $WORK/data/kubeconfig get endpointslices -l kubernetes.io/service-name=solo -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{\"\\n\"}{end}' | grep -c true) -eq 1 ]"
+wait_for "solo endpoint" 20 ready_is solo 1
 sleep 1
 expect_eq "$(k exec solo -- timeout 5 wget -qO- "http://$scip/")" "solo" "hairpin: the pod reaches itself through its Service"
 
