@@ -133,7 +133,6 @@ cleanup_node_leftovers() {
   pkill -9 -f -- "--config $WORK/data/containerd/config.toml" 2>/dev/null || true
   grep -o " $WORK[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   nft delete table ip skiff-node 2>/dev/null || true
-  nft delete table ip skiff 2>/dev/null || true
   for ns in $(comm -13 <(echo "$NETNS_BEFORE") <(ip netns list 2>/dev/null | awk '{print $1}' | sort)); do
     ip netns delete "$ns" 2>/dev/null || true
   done

@@ -295,3 +295,35 @@ TEST(Conntrack, RemovedUdpEndpointsAreFlushed) {
 
 }  // namespace
 }  // namespace skiff::proxy
+
+namespace skiff::proxy {
+namespace {
+
+// A change to one of many Services costs a transaction the size of that change.
+TEST(NftRules, DiffSizeDoesNotGrowWithTheNumberOfServices) {
+  ObjectList services, slices, changed;
+  for (int i = 0; i < 1000; ++i) {
+    auto name = "svc" + std::to_string(i);
+    auto ip = "10.43." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 2);
+    services.push_back(std::make_shared<const json::object>(
+        json::parse(R"({"metadata":{"namespace":"default","name":")" + name +
+                    R"("},"spec":{"clusterIP":")" + ip +
+                    R"(","ports":[{"name":"http","port":80}]}})")
+            .as_object()));
+    auto eps = ep("10.42.0." + std::to_string(i % 250 + 2), true);
+    slices.push_back(std::make_shared<const json::object>(
+        json::parse(slice(name + "-1", eps, name)).as_object()));
+    if (i == 500) eps += "," + ep("10.42.1.9", true);
+    changed.push_back(std::make_shared<const json::object>(
+        json::parse(slice(name + "-1", eps, name)).as_object()));
+  }
+  auto before = desiredState(buildServicePorts(services, slices, config()), config());
+  auto after = desiredState(buildServicePorts(services, changed, config()), config());
+  EXPECT_EQ(before.chains.size(), 2000u);
+  auto diff = renderDiff(before, after);
+  EXPECT_LT(diff.size(), 1500u) << diff;
+  EXPECT_TRUE(contains(diff, "default/svc500/")) << diff;
+}
+
+}  // namespace
+}  // namespace skiff::proxy
