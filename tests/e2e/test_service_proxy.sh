@@ -112,6 +112,28 @@ pass "the NodePort answers on the node address"
 gw="$(k get node "$NODE" -o jsonpath='{.spec.podCIDR}' | sed 's|\.0/.*|.1|')"
 expect_contains "$(k exec client -- timeout 5 wget -qO- "http://$gw:$np/")" "web-" "a pod reaches the NodePort on the node's bridge address"
 
+# --- externalTrafficPolicy Local: the NodePort still answers the node itself, and the
+# health check node port reports this node's endpoints as upstream's kube-proxy does
+hc=32123
+k get svc -A -o jsonpath='{.items[*].spec.ports[*].nodePort}' | grep -qw "$hc" && hc=32124
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: v1
+kind: Service
+metadata: {name: web-local}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  healthCheckNodePort: $hc
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+EOF
+lnp=$(k get svc web-local -o jsonpath='{.spec.ports[0].nodePort}')
+hc_answers() { curl -s -m 2 "http://127.0.0.1:$hc/" | grep -q '"localEndpoints":3'; }
+wait_for "health check node port answers" 20 hc_answers
+expect_eq "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hc/")" "200" "healthCheckNodePort answers 200 with local endpoints"
+expect_contains "$(curl -s -m 2 "http://127.0.0.1:$hc/")" '{"service":{"namespace":"default","name":"web-local"},"localEndpoints":3' "healthCheckNodePort JSON as upstream"
+expect_contains "$(curl -s -m 5 "http://127.0.0.1:$lnp/")" "web-" "an externalTrafficPolicy Local NodePort answers the node itself"
+
 # --- hairpin: a pod reaching itself through its own Service
 cat >"$WORK/solo.yaml" <<'EOF'
 apiVersion: v1
