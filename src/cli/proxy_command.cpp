@@ -66,6 +66,7 @@ std::unique_ptr<proxy::Proxier> startEmbeddedProxy(client::RestClient& client,
   auto options = flags.resolve(nodeName);
   options.config.clusterCidr = clusterCidr;
   options.healthzOptional = true;
+  options.restoreSysctlsOnStop = true;  // stopEmbeddedProxy removes the table too
   auto proxier = std::make_unique<proxy::Proxier>(client, options, &informers);
   try {
     proxier->start();

@@ -147,7 +147,8 @@ void Proxier::stop() {
   }
   healthChecks_->stopAll();
   if (ownInformers_) ownInformers_->stop();
-  if (!previousRouteLocalnet_.empty() && previousRouteLocalnet_ != "1") {
+  if (options_.restoreSysctlsOnStop && !previousRouteLocalnet_.empty() &&
+      previousRouteLocalnet_ != "1") {
     setSysctl("net.ipv4.conf.all.route_localnet", previousRouteLocalnet_);
     previousRouteLocalnet_.clear();
   }

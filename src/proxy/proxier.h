@@ -38,6 +38,9 @@ struct ProxyOptions {
   // NodePorts on 127.0.0.1 need net.ipv4.conf.all.route_localnet=1, as upstream's iptables
   // mode sets it; the table then drops non-loopback traffic to 127/8 that was not DNATed.
   bool localhostNodePorts = true;
+  // Put route_localnet back on stop: only when the rules go too (skiff up), since rules that
+  // stay (skiff proxy, as upstream) still need it for their localhost NodePorts.
+  bool restoreSysctlsOnStop = false;
 };
 
 class Proxier {

@@ -11,6 +11,8 @@ others() { pgrep -f ' up --data-dir /tmp/skiff-e2e|skiff proxy --kubeconfig' >/d
 for _ in $(seq 1 150); do others || break; sleep 2; done
 if others; then echo "another skiff node runs on this machine"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
 "$SKIFF" proxy --cleanup  # a killed run's leftover: nothing else is running now
+# A standalone proxy leaves route_localnet=1 with its rules (as upstream); put it back after.
+route_localnet=$(cat /proc/sys/net/ipv4/conf/all/route_localnet)
 start_up --disable-proxy
 expect_fail "skiff up --disable-proxy installs no table" nft list table ip skiff
 
@@ -78,4 +80,5 @@ pass "the restart made one full sync"
 stop_proxy
 run "$SKIFF" proxy --cleanup
 expect_fail "skiff proxy --cleanup removes the table" nft list table ip skiff
+echo "$route_localnet" >/proc/sys/net/ipv4/conf/all/route_localnet
 finish
