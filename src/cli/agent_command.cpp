@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/local_node.h"
 #include "cli/process.h"
+#include "cli/proxy_command.h"
 #include "client/kubeconfig.h"
 #include "common/log.h"
 #include "net/http_server.h"
@@ -28,16 +29,17 @@ struct AgentFlags {
   int leaseDurationSeconds = 40;
   std::string controlListen;
   std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
+  ProxyFlags proxy;                                  // real node only
 };
 
 int runAgent(const AgentFlags& f) {
   if (!f.hollow) {
-    // A real node: the kubelet on containerd (kube-proxy joins it with the networking work).
+    // A real node: the kubelet on containerd and the Service proxy.
     NodeFlags node;
     node.nodeLabels = f.labels;
     node.maxPods = f.maxPods;
     node.nodeName = f.nodeName;
-    return runRealNode(f.kubeconfig, node, f.dataDir);
+    return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy);
   }
   if (f.nodes < 1) {
     std::cerr << "skiff agent: --nodes must be at least 1\n";
@@ -104,6 +106,11 @@ Subcommand addAgentCommand(CLI::App& app) {
   cmd->add_option("--data-dir", f->dataDir, "Real node: state folder (kubelet/, containerd/, cni/)")
       ->capture_default_str();
   cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server")->required();
+  f->proxy.add(cmd, true);
+  cmd->add_option("--cluster-cidr", f->proxy.clusterCidr,
+                  "Real node: pod address range (the proxy masquerades Service traffic from "
+                  "outside it)")
+      ->capture_default_str();
   cmd->add_option("--nodes", f->nodes, "Number of hollow nodes in this process")
       ->capture_default_str();
   cmd->add_option("--node-name-prefix", f->prefix,

@@ -16,9 +16,13 @@ Subcommand addAgentCommand(CLI::App& app);
 Subcommand addKubeletCommand(CLI::App& app);
 Subcommand addImagesCommand(CLI::App& app);
 Subcommand addDnsCommand(CLI::App& app);
+Subcommand addProxyCommand(CLI::App& app);
 
 struct NodeFlags;
-// A real node (containerd + kubelet) against the API server of `kubeconfig` until a signal.
-int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir);
+struct ProxyFlags;
+// A real node (containerd + kubelet, and the Service proxy when `proxy` is given and not
+// disabled) against the API server of `kubeconfig` until a signal.
+int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir,
+                const ProxyFlags* proxy = nullptr);
 
 }  // namespace skiff::cli

@@ -6,13 +6,14 @@
 #include "cli/commands.h"
 #include "cli/local_node.h"
 #include "cli/process.h"
+#include "cli/proxy_command.h"
 #include "client/kubeconfig.h"
 #include "common/log.h"
 
 namespace skiff::cli {
 
-int runRealNode(const std::string& kubeconfig, const NodeFlags& flags,
-                const std::string& stateDir) {
+int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir,
+                const ProxyFlags* proxy) {
   installSignalHandlers();
   client::RestClient client(client::loadKubeconfig(kubeconfig));
   if (client.config().caPem.empty()) {
@@ -22,14 +23,32 @@ int runRealNode(const std::string& kubeconfig, const NodeFlags& flags,
     return 2;
   }
   LocalNode node(flags, stateDir);
+  std::unique_ptr<proxy::Proxier> proxier;
+  if (proxy && !proxy->disabled) {
+    // The kubelet keeps its informers to itself, so the proxy watches with its own.
+    try {
+      auto options = proxy->resolve(flags.nodeName.empty() ? hostName() : flags.nodeName);
+      options.healthzOptional = true;
+      proxier = std::make_unique<proxy::Proxier>(client, options);
+      proxier->start();
+    } catch (const std::exception& e) {
+      // The node still runs pods without Services (as with a crash-looping kube-proxy).
+      SKIFF_LOG_ERROR("proxy: not started, Services are not reachable on this node error=\"{}\"",
+                      e.what());
+      proxier.reset();
+    }
+  }
   try {
     node.start(client, client.config().caPem);
   } catch (const std::exception& e) {
     SKIFF_LOG_ERROR("kubelet failed to start error=\"{}\"", e.what());
+    if (proxier) proxier->stop();
     node.stop(false);
     return 1;
   }
   waitForSignal();
+  // The proxy's rules stay, as upstream's kube-proxy leaves them (`skiff proxy --cleanup`).
+  if (proxier) proxier->stop();
   // Like upstream's kubelet, stopping leaves the containers running; the next start adopts them.
   node.stop(false);
   return 0;

@@ -10,6 +10,7 @@
 #include "cli/malloc_tuning.h"
 #include "cli/metrics_server.h"
 #include "cli/process.h"
+#include "cli/proxy_command.h"
 #include "client/kubeconfig.h"
 #include "client/rest_client.h"
 #include "common/log.h"
@@ -126,7 +127,7 @@ struct Components {
 // removes every pod it ran so nothing is left behind.
 int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool leaderElect,
                  const controller::ControllerOptions& controllerOptions,
-                 cli::NodeFlags* node = nullptr) {
+                 cli::NodeFlags* node = nullptr, const cli::ProxyFlags* proxyFlags = nullptr) {
   cli::installSignalHandlers();
   apiserver::ApiServer server(options);
   server.start();
@@ -142,23 +143,34 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
     sched.join();
   }
   std::unique_ptr<cli::LocalNode> localNode;
+  // The Service proxy shares the components' informers (Services and EndpointSlices are
+  // then watched once in the process). Started before the node: its service-CIDR reject is
+  // in place before the first pod runs.
+  std::unique_ptr<proxy::Proxier> proxier;
+  auto stopAll = [&] {
+    cli::stopEmbeddedProxy(proxier.get());
+    if (localNode) localNode->stop(true);
+    components.stop();
+    proxier.reset();  // after the informers stopped: no handler can reach it any more
+    server.stop();
+  };
   if (node) {
     localNode = std::make_unique<cli::LocalNode>(*node, options.dataDir);
     try {
+      if (proxyFlags)
+        proxier = cli::startEmbeddedProxy(*components.client, *components.informers, *proxyFlags,
+                                          node->nodeName.empty() ? cli::hostName() : node->nodeName,
+                                          controllerOptions.clusterCidr);
       localNode->start(*components.client, components.client->config().caPem,
                        components.informers.get());
     } catch (const std::exception& e) {
       SKIFF_LOG_ERROR("node failed to start error=\"{}\"", e.what());
-      localNode->stop(true);
-      components.stop();
-      server.stop();
+      stopAll();
       return 1;
     }
   }
   cli::waitForSignal();
-  if (localNode) localNode->stop(true);
-  components.stop();
-  server.stop();
+  stopAll();
   return 0;
 }
 
@@ -219,11 +231,14 @@ int main(int argc, char** argv) {
   // DNS server of each node (docs/architecture.md, Cluster DNS).
   nodeFlags.clusterDns = dns::kDefaultServiceIp;
   nodeFlags.add(upCmd, false);
+  cli::ProxyFlags proxyFlags;
+  proxyFlags.add(upCmd, true);
 
   auto agent = cli::addAgentCommand(app);
   auto kubeletCmd = cli::addKubeletCommand(app);
   auto images = cli::addImagesCommand(app);
   auto dnsCmd = cli::addDnsCommand(app);
+  auto proxyCmd = cli::addProxyCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -243,12 +258,14 @@ int main(int argc, char** argv) {
     if (*kubeletCmd.cmd) return kubeletCmd.run();
     if (*images.cmd) return images.run();
     if (*dnsCmd.cmd) return dnsCmd.run();
+    if (*proxyCmd.cmd) return proxyCmd.run();
     if (*upCmd) {
       // A one-machine cluster on loopback keeps its node on loopback too: the API server
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.
       if (nodeFlags.nodeIp.empty() && apiOptions.listen.rfind("127.", 0) == 0)
         nodeFlags.nodeIp = "127.0.0.1";
-      return runApiServer(apiOptions, true, false, controllerFlags.resolve(), &nodeFlags);
+      return runApiServer(apiOptions, true, false, controllerFlags.resolve(), &nodeFlags,
+                          &proxyFlags);
     }
     auto controllerOptions = controllerFlags.resolve();
     if (*schedulerCmd || *cmCmd) {

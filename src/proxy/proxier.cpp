@@ -1,0 +1,288 @@
+#include "proxy/proxier.h"
+
+#include <boost/json.hpp>
+
+#include "api/json_access.h"
+#include "common/api_error.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/thread_name.h"
+#include "net/http_server.h"
+#include "proxy/health_check.h"
+#include "proxy/system.h"
+
+namespace skiff::proxy {
+
+namespace {
+
+const char* const kDuration = "kubeproxy_sync_proxy_rules_duration_seconds";
+const char* const kLastSync = "kubeproxy_sync_proxy_rules_last_timestamp_seconds";
+const char* const kFailures = "kubeproxy_sync_proxy_rules_nftables_sync_failures_total";
+const char* const kSyncs = "kubeproxy_sync_proxy_rules_total";
+
+void describeMetrics() {
+  auto& m = Metrics::global();
+  m.describe(kDuration, "histogram", "SyncProxyRules latency in seconds");
+  m.describe(kLastSync, "gauge", "The last time proxy rules were successfully synced");
+  m.describe(kFailures, "counter", "nft transactions that failed (the previous rules stayed)");
+  m.describe(kSyncs, "counter", "Syncs by kind (full, partial) of the proxy rules");
+}
+
+std::string truncated(const std::string& s, size_t n = 2000) {
+  return s.size() <= n ? s : s.substr(0, n) + "...";
+}
+
+}  // namespace
+
+Proxier::Proxier(client::RestClient& client, ProxyOptions options,
+                 client::SharedInformerFactory* shared)
+    : client_(client),
+      options_(std::move(options)),
+      informers_(shared),
+      healthChecks_(std::make_unique<HealthCheckServers>()) {
+  if (!informers_) {
+    ownInformers_ = std::make_unique<client::SharedInformerFactory>(client_);
+    informers_ = ownInformers_.get();
+  }
+}
+
+Proxier::~Proxier() { stop(); }
+
+void Proxier::start() {
+  describeMetrics();
+  if (options_.localhostNodePorts)
+    previousRouteLocalnet_ = setSysctl("net.ipv4.conf.all.route_localnet", "1");
+  // Replies of a pod to a pod on the same bridge are bridged, not routed: conntrack must
+  // see them to undo the Service DNAT (the CNI bridge plugin relies on this too).
+  setSysctl("net.bridge.bridge-nf-call-iptables", "1");
+
+  // The skeleton first: existing Service chains and map contents stay (connections keep
+  // working across a restart), the base chains and the service-CIDR reject are current.
+  existing_ = parseExistingTable(listTable().output);
+  auto base = runNft(renderBase(options_.config));
+  if (base.exitCode != 0) {
+    // A table of an incompatible layout (other version): replace it once, from scratch.
+    SKIFF_LOG_WARN("proxy: base rules failed, recreating table ip skiff error=\"{}\"",
+                   truncated(base.output));
+    deleteTable();
+    existing_ = {};
+    base = runNft(renderBase(options_.config));
+    if (base.exitCode != 0)
+      throw std::runtime_error("nft failed to install table ip skiff: " + base.output);
+  }
+  SKIFF_LOG_INFO("proxy: base rules installed table=ip skiff serviceCidr={} existingChains={}",
+                 options_.config.serviceCidr, existing_.chains.size());
+
+  auto alive = alive_;
+  client::ResourceEventHandlers h{
+      [this, alive](const boost::json::object&) {
+        if (*alive) markDirty();
+      },
+      [this, alive](const boost::json::object&, const boost::json::object&) {
+        if (*alive) markDirty();
+      },
+      [this, alive](const boost::json::object&) {
+        if (*alive) markDirty();
+      }};
+  services_ = &informers_->informer(client::resources::services);
+  slices_ = &informers_->informer(client::resources::endpointSlices);
+  client::ListOptions nodeSel;
+  nodeSel.fieldSelector = "metadata.name=" + options_.config.nodeName;
+  node_ = &informers_->informer(client::resources::nodes, "", nodeSel);
+  services_->addEventHandler(h);
+  slices_->addEventHandler(h);
+  node_->addEventHandler(h);
+  informers_->start();
+
+  if (!options_.healthzBindAddress.empty()) {
+    net::HttpServerOptions ho;
+    ho.listen = options_.healthzBindAddress;
+    ho.threads = 1;
+    ho.blockingThreads = 1;
+    health_ = std::make_unique<net::HttpServer>(ho, [this](net::HttpRequest& req) {
+      net::HttpResponse res;
+      if (req.method != "GET" && req.method != "HEAD")
+        throw ApiError(405, "MethodNotAllowed", "the server does not allow this method");
+      if (req.path == "/metrics") {
+        res.contentType = "text/plain; version=0.0.4; charset=utf-8";
+        res.body = Metrics::global().render();
+      } else if (req.path == "/healthz" || req.path == "/livez") {
+        res.status = healthy() ? 200 : 503;
+        res.body = healthzBody();
+      } else {
+        throw ApiError(404, "NotFound", "the server could not find the requested resource");
+      }
+      return res;
+    });
+    try {
+      health_->start();
+      SKIFF_LOG_INFO("proxy: healthz served address=http://{}/healthz",
+                     options_.healthzBindAddress);
+    } catch (const std::exception& e) {
+      health_.reset();
+      if (!options_.healthzOptional) throw;
+      SKIFF_LOG_WARN("proxy: healthz not served address={} error=\"{}\"",
+                     options_.healthzBindAddress, e.what());
+    }
+  }
+  {
+    std::lock_guard lk(mu_);
+    dirtySince_ = std::chrono::steady_clock::now();
+  }
+  thread_ = std::thread([this] { syncLoop(); });
+}
+
+void Proxier::stop() {
+  *alive_ = false;
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (health_) {
+    health_->stop();
+    health_.reset();
+  }
+  healthChecks_->stopAll();
+  if (ownInformers_) ownInformers_->stop();
+  if (options_.restoreSysctlsOnStop && !previousRouteLocalnet_.empty() &&
+      previousRouteLocalnet_ != "1") {
+    setSysctl("net.ipv4.conf.all.route_localnet", previousRouteLocalnet_);
+    previousRouteLocalnet_.clear();
+  }
+}
+
+void Proxier::markDirty() {
+  {
+    std::lock_guard lk(mu_);
+    if (!dirty_) dirtySince_ = std::chrono::steady_clock::now();
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Proxier::healthy() const {
+  // Upstream's rule: unhealthy when changes have waited for longer than 2 sync periods
+  // (rules are not being applied), or the node is being deleted.
+  std::lock_guard lk(mu_);
+  if (dirty_ && std::chrono::steady_clock::now() - dirtySince_ > 2 * options_.syncPeriod)
+    return false;
+  if (node_) {
+    auto node = node_->get(options_.config.nodeName);
+    if (node && api::valueAt(*node, {"metadata", "deletionTimestamp"})) return false;
+  }
+  return true;
+}
+
+std::string Proxier::healthzBody() const {
+  std::chrono::system_clock::time_point last;
+  {
+    std::lock_guard lk(mu_);
+    last = lastSynced_;
+  }
+  bool eligible = true;
+  if (node_) {
+    auto node = node_->get(options_.config.nodeName);
+    eligible = !(node && api::valueAt(*node, {"metadata", "deletionTimestamp"}));
+  }
+  boost::json::object o{{"lastUpdated", formatTime(last)},
+                        {"currentTime", formatTime(std::chrono::system_clock::now())},
+                        {"nodeEligible", eligible}};
+  return boost::json::serialize(o);
+}
+
+void Proxier::syncLoop() {
+  setThreadName("proxy-sync");
+  auto lastSync = std::chrono::steady_clock::now() - options_.minSyncPeriod;
+  int failures = 0;
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    auto now = std::chrono::steady_clock::now();
+    bool synced = services_->hasSynced() && slices_->hasSynced();
+    // After failed transactions the retries back off (1 s doubling, up to the sync period)
+    // instead of rebuilding and logging the same error every minSyncPeriod.
+    auto gap = options_.minSyncPeriod;
+    if (failures > 0) {
+      auto backoff =
+          std::max(gap, std::chrono::milliseconds(1000)) * (1 << std::min(failures - 1, 8));
+      gap = std::min<std::chrono::milliseconds>(backoff, options_.syncPeriod);
+    }
+    bool due = now - lastSync >= options_.syncPeriod;
+    if (!synced || (!due && (!dirty_ || now - lastSync < gap))) {
+      auto wake = dirty_ ? lastSync + gap : lastSync + options_.syncPeriod;
+      if (!synced) wake = now + std::chrono::milliseconds(50);
+      cv_.wait_until(lk, wake);
+      continue;
+    }
+    bool periodic = !dirty_;
+    dirty_ = false;
+    lk.unlock();
+    bool ok = false;
+    try {
+      ok = syncOnce(periodic);
+    } catch (const std::exception& e) {
+      SKIFF_LOG_ERROR("proxy: sync failed error=\"{}\"", e.what());
+    }
+    failures = ok ? 0 : failures + 1;
+    lastSync = std::chrono::steady_clock::now();
+    lk.lock();
+    if (!ok) dirty_ = true;
+  }
+}
+
+bool Proxier::syncOnce(bool periodic) {
+  auto start = std::chrono::steady_clock::now();
+  auto& metrics = Metrics::global();
+  // Someone flushed or deleted our table (nft flush ruleset, a restart of firewalld): the
+  // next transaction must rebuild everything, not patch what is no longer there.
+  // Checked on the periodic syncs only: a change-driven sync would fork nft twice.
+  if (periodic && !needFull_ && runNft("list chain ip skiff services\n").exitCode != 0) {
+    SKIFF_LOG_WARN("proxy: table ip skiff is gone or damaged; full resync");
+    needFull_ = true;
+    existing_ = parseExistingTable(listTable().output);
+  }
+  auto ports = buildServicePorts(services_->list(), slices_->list(), options_.config);
+  auto desired = desiredState(ports, options_.config);
+  bool full = needFull_;
+  std::string script =
+      full ? renderFull(desired, existing_, options_.config) : renderDiff(installed_, desired);
+  if (!script.empty()) {
+    auto r = runNft(script);
+    if (r.exitCode != 0) {
+      // nft transactions are atomic: the previous rules are still in place.
+      metrics.increment(kFailures, {});
+      SKIFF_LOG_ERROR("proxy: nft transaction failed, previous rules kept full={} error=\"{}\"",
+                      full, truncated(r.output));
+      needFull_ = true;
+      existing_ = parseExistingTable(listTable().output);
+      return false;
+    }
+  }
+  // Not after the first sync of this process: every Service would look new, and flushing
+  // their flows would move live UDP clients to other endpoints for nothing.
+  if (!firstSync_) {
+    auto flows = staleUdpFlows(lastPorts_, ports);
+    if (!flows.empty()) flushConntrack(flows);
+  }
+  firstSync_ = false;
+  if (full || !script.empty())
+    SKIFF_LOG_INFO("proxy: rules synced full={} servicePorts={} chains={} bytes={}", full,
+                   ports.size(), desired.chains.size(), script.size());
+  healthChecks_->sync(healthCheckTargets(ports));
+  installed_ = std::move(desired);
+  lastPorts_ = std::move(ports);
+  needFull_ = false;
+  existing_ = {};
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics.observe(kDuration, {}, secs, Metrics::exponentialBuckets(0.001, 2, 15));
+  metrics.increment(kSyncs, {{"kind", full ? "full" : "partial"}});
+  auto now = std::chrono::system_clock::now();
+  metrics.setGauge(kLastSync, std::chrono::duration<double>(now.time_since_epoch()).count());
+  std::lock_guard lk(mu_);
+  lastSynced_ = now;
+  return true;
+}
+
+}  // namespace skiff::proxy

@@ -1,0 +1,96 @@
+// kube-proxy's role on nftables: Services, EndpointSlices and this node's Node through
+// shared informers → desired state (service_model.h) → one nft transaction per sync
+// (nft_rules.h), changes only after the first sync. Also serves /healthz and /metrics
+// (upstream's port 10256) and flushes stale UDP conntrack entries.
+//
+// Threading: informer handlers only mark the state dirty; one `proxy-sync` thread computes
+// and applies, at most once per minSyncPeriod and at least once per syncPeriod.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "client/informer.h"
+#include "client/rest_client.h"
+#include "proxy/nft_rules.h"
+#include "proxy/service_model.h"
+
+namespace skiff::net {
+class HttpServer;
+}
+
+namespace skiff::proxy {
+
+class HealthCheckServers;
+
+struct ProxyOptions {
+  ProxyConfig config;
+  std::chrono::milliseconds minSyncPeriod{1000};
+  std::chrono::milliseconds syncPeriod{30000};
+  std::string healthzBindAddress = "0.0.0.0:10256";  // empty: no health server
+  // When the health server cannot bind: false throws (`skiff proxy`), true logs and goes on
+  // (`skiff up`: a second cluster on the machine must not fail for a busy port).
+  bool healthzOptional = false;
+  // NodePorts on 127.0.0.1 need net.ipv4.conf.all.route_localnet=1, as upstream's iptables
+  // mode sets it; the table then drops non-loopback traffic to 127/8 that was not DNATed.
+  bool localhostNodePorts = true;
+  // Put route_localnet back on stop: only when the rules go too (skiff up), since rules that
+  // stay (skiff proxy, as upstream) still need it for their localhost NodePorts.
+  bool restoreSysctlsOnStop = false;
+};
+
+class Proxier {
+ public:
+  // `shared`: the process's informer factory (skiff up), else the proxier makes its own.
+  Proxier(client::RestClient& client, ProxyOptions options,
+          client::SharedInformerFactory* shared = nullptr);
+  ~Proxier();
+  Proxier(const Proxier&) = delete;
+  Proxier& operator=(const Proxier&) = delete;
+
+  // Installs the base table (the service-CIDR reject works from here on, before any
+  // informer synced), starts the informers, the sync thread and the health server.
+  void start();
+  // Stops syncing (the table stays; `deleteTable()` removes it). Informers of a shared
+  // factory are stopped by its owner; handlers stay harmless until then.
+  void stop();
+
+  bool healthy() const;
+  std::string healthzBody() const;
+
+ private:
+  void markDirty();
+  void syncLoop();
+  // One rebuild; false when the transaction failed (retried with a full sync).
+  bool syncOnce(bool periodic);
+
+  client::RestClient& client_;
+  ProxyOptions options_;
+  std::unique_ptr<client::SharedInformerFactory> ownInformers_;
+  client::SharedInformerFactory* informers_;
+  client::SharedInformer *services_ = nullptr, *slices_ = nullptr, *node_ = nullptr;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = true, stopping_ = false;
+  std::chrono::steady_clock::time_point dirtySince_;
+  std::chrono::system_clock::time_point lastSynced_;
+  std::thread thread_;
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+
+  // Owned by the sync thread.
+  bool needFull_ = true, firstSync_ = true;
+  ExistingTable existing_;
+  NftState installed_;
+  std::vector<ServicePort> lastPorts_;
+
+  std::unique_ptr<net::HttpServer> health_;
+  std::unique_ptr<HealthCheckServers> healthChecks_;
+  std::string previousRouteLocalnet_;
+};
+
+}  // namespace skiff::proxy

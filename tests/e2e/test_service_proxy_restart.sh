@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `skiff proxy` on its own (next to `skiff up --disable-proxy`): Services keep working while it
+# is stopped (its rules stay), a restart reconciles the table instead of recreating it (chains
+# keep their handles; a Service deleted meanwhile loses its chain), and --cleanup removes it.
+# Traffic goes only to loopback and to addresses this test created (pods, Services).
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "needs root (containerd, nftables)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+# Another node test shares the skiff0 bridge and 10.42.0.0/24: wait for it to end.
+# The proxy's table is one per machine too: a leftover of a killed run is reconciled.
+others() { pgrep -f ' up --data-dir /tmp/skiff-e2e|skiff proxy --kubeconfig' >/dev/null; }
+for _ in $(seq 1 150); do others || break; sleep 2; done
+if others; then echo "another skiff node runs on this machine"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
+"$SKIFF" proxy --cleanup  # a killed run's leftover: nothing else is running now
+# A standalone proxy leaves route_localnet=1 with its rules (as upstream); put it back after.
+route_localnet=$(cat /proc/sys/net/ipv4/conf/all/route_localnet)
+start_up --disable-proxy
+expect_fail "skiff up --disable-proxy installs no table" nft list table ip skiff
+
+HZ=$(free_port)
+PROXY_PID=""
+start_proxy() {
+  "$SKIFF" proxy --kubeconfig "$WORK/data/kubeconfig" --hostname-override "$NODE" \
+    --healthz-bind-address "127.0.0.1:$HZ" --min-sync-period 200ms >>"$WORK/proxy.log" 2>&1 &
+  PROXY_PID=$!
+  BG_PIDS="${BG_PIDS:-} $PROXY_PID"
+}
+stop_proxy() { kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; }
+start_proxy
+wait_for "proxy healthz" 20 curl -sf "http://127.0.0.1:$HZ/healthz"
+pass "skiff proxy serves /healthz"
+
+cat >"$WORK/web.yaml" <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: httpd
+        image: busybox:1.36
+        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+EOF
+k apply -f "$WORK/web.yaml" >/dev/null
+k expose deployment web --port 80 --target-port 8080 >/dev/null
+k expose deployment web --name doomed --port 80 --target-port 8080 >/dev/null
+wait_for "web rolled out" 90 k rollout status deploy/web --timeout=2s
+cip=$(k get svc web -o jsonpath='{.spec.clusterIP}')
+answers() { curl -s -m 5 "http://$cip/" | grep -q web-; }
+wait_for "the Service answers" 20 answers
+pass "the standalone proxy serves the Service"
+
+chain_handle() { nft -a list table ip skiff | grep "chain service-.*-default/web/tcp/ {" | sed 's/.*# handle //'; }
+handle=$(chain_handle)
+[ -n "$handle" ] || fail "no service chain for default/web"
+table_handle=$(nft -a list tables | grep "table ip skiff" | sed 's/.*# handle //')
+
+stop_proxy
+expect_contains "$(nft list table ip skiff)" "service-ips" "the rules stay when skiff proxy stops"
+answers || fail "the Service stopped answering without the proxy process"
+pass "the Service keeps answering while the proxy is down"
+k delete svc doomed >/dev/null
+
+start_proxy
+doomed_gone() { ! nft list table ip skiff | grep -q "default/doomed/"; }
+wait_for "the deleted Service's rules removed after the restart" 20 doomed_gone
+pass "a restart removes the rules of a Service deleted meanwhile"
+expect_eq "$(chain_handle)" "$handle" "a restart keeps the Service chain (reconciled, not recreated)"
+expect_eq "$(nft -a list tables | grep "table ip skiff" | sed 's/.*# handle //')" "$table_handle" "a restart keeps the table"
+answers || fail "the Service does not answer after the restart"
+pass "the Service answers after the restart"
+one_full() { curl -s "http://127.0.0.1:$HZ/metrics" | grep -q 'kubeproxy_sync_proxy_rules_total{kind="full"} 1$'; }
+wait_for "the restarted proxy's sync counted" 10 one_full
+pass "the restart made one full sync"
+
+stop_proxy
+run "$SKIFF" proxy --cleanup
+expect_fail "skiff proxy --cleanup removes the table" nft list table ip skiff
+echo "$route_localnet" >/proc/sys/net/ipv4/conf/all/route_localnet
+finish
