@@ -68,8 +68,14 @@ HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpReque
     std::vector<const json::object*> objects;
     objects.reserve(result.items.size());
     for (const auto& item : result.items) objects.push_back(item.get());
-    res.body =
-        serializeTable(info, objects, format.includeObject, ResourceStore::listMetadata(result));
+    std::vector<std::string_view> texts;
+    if (result.encodings.size() == result.items.size()) {
+      texts.reserve(result.items.size());
+      for (size_t i = 0; i < result.items.size(); ++i)
+        texts.push_back(result.encodings[i]->json(*result.items[i]));
+    }
+    res.body = serializeTable(info, objects, format.includeObject,
+                              ResourceStore::listMetadata(result), texts);
   } else {
     res.body = ResourceStore::serializeList(info, result);
   }

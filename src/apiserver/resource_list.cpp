@@ -65,6 +65,7 @@ ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
   const std::string prefix = listPrefix(info, ns);
   size_t limit = options.limit > 0 ? static_cast<size_t>(options.limit) : 0;
   std::vector<ObjectPtr> items;
+  std::vector<std::shared_ptr<SharedEncoding>> encodings;
   int64_t revision = 0;
   std::string nextKey;
 
@@ -116,11 +117,12 @@ ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
     nextKey = page.nextKey;
     items.reserve(page.items.size());
     for (auto& [k, obj] : page.items) items.push_back(std::move(obj));
+    if (!info.storage) encodings = std::move(page.encodings);
   }
   if (info.storage)
     for (auto& item : items)
       item = std::make_shared<const json::object>(api::convertObject(*item, info));
-  ListResult result{std::move(items), revision, "", std::nullopt};
+  ListResult result{std::move(items), std::move(encodings), revision, "", std::nullopt};
   if (!nextKey.empty()) {
     result.continueToken = encodeContinue(revision, nextKey);
     if (!filter) result.remainingItemCount = cache(info).countFrom(prefix, nextKey);
@@ -153,13 +155,38 @@ json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns
                       {"items", std::move(items)}};
 }
 
+namespace {
+// Serializes obj at the end of out, without a string of its own.
+void appendJson(std::string& out, const json::object& obj) {
+  json::serializer sr;
+  sr.reset(&obj);
+  while (!sr.done()) {
+    const size_t used = out.size();
+    out.resize(used + 4096);
+    out.resize(used + sr.read(out.data() + used, out.size() - used).size());
+  }
+}
+}  // namespace
+
 std::string ResourceStore::serializeList(const ResourceInfo& info, const ListResult& result) {
   std::string out = "{\"kind\":\"" + info.listKind() + "\",\"apiVersion\":\"" + info.apiVersion() +
                     "\",\"metadata\":" + json::serialize(listMetadata(result)) + ",\"items\":[";
-  out.reserve(out.size() + result.items.size() * 1024);
+  const bool shared = result.encodings.size() == result.items.size();
+  if (shared) {
+    // The objects' cached texts (made now for those nobody serialized yet): one allocation.
+    size_t total = out.size() + 2;
+    for (size_t i = 0; i < result.items.size(); ++i)
+      total += result.encodings[i]->json(*result.items[i]).size() + 1;
+    out.reserve(total);
+  } else {
+    out.reserve(out.size() + result.items.size() * 2048);
+  }
   for (size_t i = 0; i < result.items.size(); ++i) {
     if (i) out += ',';
-    out += json::serialize(*result.items[i]);
+    if (shared)
+      out += result.encodings[i]->json(*result.items[i]);
+    else
+      appendJson(out, *result.items[i]);
   }
   out += "]}";
   return out;

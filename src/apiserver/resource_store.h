@@ -85,6 +85,8 @@ class ResourceStore {
   // the cache (no copies): serialize them, do not modify them.
   struct ListResult {
     std::vector<ObjectPtr> items;
+    // Their shared JSON text when they came from the watch cache unconverted (else empty).
+    std::vector<std::shared_ptr<SharedEncoding>> encodings;
     int64_t revision = 0;
     std::string continueToken;
     // Objects after this page, for an unfiltered list with more to come (upstream leaves it

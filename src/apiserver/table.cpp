@@ -117,9 +117,65 @@ json::object makeTable(const api::ResourceInfo& info,
   return table;
 }
 
+namespace {
+// The end of the JSON string starting at text[i] (the opening quote): one past the closing
+// quote, or npos.
+size_t skipString(std::string_view text, size_t i) {
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\')
+      ++i;
+    else if (text[i] == '"')
+      return i + 1;
+  }
+  return std::string_view::npos;
+}
+
+// One past the end of the compact JSON value starting at text[i], or npos.
+size_t skipValue(std::string_view text, size_t i) {
+  if (i >= text.size()) return std::string_view::npos;
+  if (text[i] == '"') return skipString(text, i);
+  if (text[i] != '{' && text[i] != '[') {
+    while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']') ++i;
+    return i;
+  }
+  int depth = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '"') {
+      i = skipString(text, i);
+      if (i == std::string_view::npos) return i;
+      continue;
+    }
+    if (c == '{' || c == '[') ++depth;
+    if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+    ++i;
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
+std::string_view memberText(std::string_view text, std::string_view key) {
+  if (text.empty() || text[0] != '{') return {};
+  size_t i = 1;
+  while (i < text.size() && text[i] == '"') {
+    const size_t keyEnd = skipString(text, i);
+    if (keyEnd == std::string_view::npos || keyEnd >= text.size() || text[keyEnd] != ':') return {};
+    const size_t valueEnd = skipValue(text, keyEnd + 1);
+    if (valueEnd == std::string_view::npos) return {};
+    // Keys with escapes never equal a plain key: compare the raw text.
+    if (text.substr(i + 1, keyEnd - i - 2) == key)
+      return text.substr(keyEnd + 1, valueEnd - keyEnd - 1);
+    i = valueEnd;
+    if (i < text.size() && text[i] == ',') ++i;
+  }
+  return {};
+}
+
 std::string serializeTable(const api::ResourceInfo& info,
                            const std::vector<const json::object*>& objects,
-                           const std::string& includeObject, const json::object& listMetadata) {
+                           const std::string& includeObject, const json::object& listMetadata,
+                           const std::vector<std::string_view>& texts) {
+  const bool withTexts = texts.size() == objects.size();
   const PrinterFor p(info);
   const api::TablePrinter& printer = *p.printer;
   json::object head{
@@ -130,20 +186,29 @@ std::string serializeTable(const api::ResourceInfo& info,
   out += ",\"rows\":[";
   auto now = std::chrono::system_clock::now();
   bool first = true;
-  for (const json::object* obj : objects) {
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const json::object* obj = objects[i];
     if (!first) out += ',';
     first = false;
     out += "{\"cells\":";
     out += json::serialize(printer.cells(*obj, now));
     if (includeObject == "Object") {
       out += ",\"object\":";
-      out += json::serialize(*obj);
+      if (withTexts)
+        out += texts[i];
+      else
+        out += json::serialize(*obj);
     } else if (includeObject != "None") {
-      // The object's own metadata is serialized in place (no copy of managedFields and all).
+      // The object's own metadata is serialized in place (no copy of managedFields and all),
+      // or taken from the object's text when there is one.
       out += R"(,"object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1")";
       if (const json::value* meta = obj->if_contains("metadata")) {
         out += ",\"metadata\":";
-        out += json::serialize(*meta);
+        const std::string_view metaText = withTexts ? memberText(texts[i], "metadata") : "";
+        if (!metaText.empty())
+          out += metaText;
+        else
+          out += json::serialize(*meta);
       }
       out += '}';
     }

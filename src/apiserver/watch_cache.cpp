@@ -97,7 +97,10 @@ ResourceCache::Page ResourceCache::list(const std::string& keyPrefix, const std:
       page.nextKey = it->first;
       break;
     }
-    if (!filter || filter(*it->second)) page.items.emplace_back(it->first, it->second);
+    if (!filter || filter(*it->second.object)) {
+      page.items.emplace_back(it->first, it->second.object);
+      page.encodings.push_back(it->second.encoding);
+    }
   }
   return page;
 }
@@ -114,7 +117,7 @@ int64_t ResourceCache::countFrom(const std::string& keyPrefix, const std::string
 ObjectPtr ResourceCache::get(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  return it == objects_.end() ? nullptr : it->second.object;
 }
 
 ObjectPtr ResourceCache::getAt(const std::string& key, int64_t revision) const {
@@ -151,7 +154,7 @@ void ResourceCache::load(const storage::KeyValue& kv) {
   auto obj = CacheHub::decode(kv);
   if (!obj) return;
   std::lock_guard lock(mu_);
-  objects_[kv.key] = std::move(obj);
+  objects_[kv.key] = Current{std::move(obj), std::make_shared<SharedEncoding>()};
 }
 
 void ResourceCache::setLoadedRevision(int64_t revision) {
@@ -173,10 +176,12 @@ void ResourceCache::apply(const storage::Event& event) {
   }
   std::lock_guard lock(mu_);
   auto existing = objects_.find(ev.key);
-  if (existing != objects_.end()) ev.prev = existing->second;
+  if (existing != objects_.end()) ev.prev = existing->second.object;
+  // The event's text is the object's: a watcher's serialization serves later lists too.
+  ev.encoding = std::make_shared<SharedEncoding>();
   if (event.type == storage::Event::Type::Put) {
     ev.type = ev.prev ? CacheEvent::Type::Modified : CacheEvent::Type::Added;
-    objects_[ev.key] = ev.object;
+    objects_[ev.key] = Current{ev.object, ev.encoding};
   } else {
     if (!ev.prev) return;
     ev.type = CacheEvent::Type::Deleted;
@@ -184,7 +189,6 @@ void ResourceCache::apply(const storage::Event& event) {
     objects_.erase(existing);
   }
   lastRevision_ = ev.revision;
-  ev.encoding = std::make_shared<SharedEncoding>();
   for (const auto& w : watchers_)
     if (startsWith(ev.key, w->keyPrefix)) w->deliver(ev);
   ev.encoding.reset();

@@ -79,6 +79,9 @@ class ResourceCache {
 
   struct Page {
     std::vector<std::pair<std::string, ObjectPtr>> items;
+    // Each item's shared JSON text (the one its watch event used), made by the first
+    // list or watch stream that needs it and kept while the object is current.
+    std::vector<std::shared_ptr<SharedEncoding>> encodings;
     int64_t revision = 0;  // the resourceVersion of the snapshot
     std::string nextKey;   // set when `limit` cut the page: the first key not returned
   };
@@ -113,7 +116,14 @@ class ResourceCache {
   const std::string prefix_;
   const size_t historyLimit_;
   mutable std::mutex mu_;
-  std::map<std::string, ObjectPtr> objects_;
+  // The current object under each key, with its JSON text once someone serialized it: lists
+  // of 10,000 pods then copy text instead of serializing every object (upstream serializes
+  // each time; the text costs memory only for objects that were listed or watched as text).
+  struct Current {
+    ObjectPtr object;
+    std::shared_ptr<SharedEncoding> encoding;
+  };
+  std::map<std::string, Current> objects_;
   std::deque<CacheEvent> history_;
   int64_t historyStart_ = 0;  // every event with revision > historyStart_ is in history_
   int64_t lastRevision_ = 0;  // revision of the newest event applied

@@ -38,6 +38,12 @@ void expectSame(const api::ResourceInfo& info, const std::vector<json::object>& 
     json::object table = apiserver::makeTable(info, objects, include, true);
     table["metadata"] = listMeta;
     EXPECT_EQ(apiserver::serializeTable(info, objects, include, listMeta), json::serialize(table));
+    // The same from the objects' texts (the watch cache's shared encodings).
+    std::vector<std::string> texts;
+    for (const auto* o : objects) texts.push_back(json::serialize(*o));
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    EXPECT_EQ(apiserver::serializeTable(info, objects, include, listMeta, views),
+              json::serialize(table));
   }
   EXPECT_EQ(apiserver::serializeTable(info, {}, "Metadata", listMeta), [&] {
     json::object t = apiserver::makeTable(info, {}, "Metadata", true);
@@ -63,3 +69,16 @@ TEST(Table, SerializedListTableMatchesTheBuiltOneForCustomResources) {
 }
 
 }  // namespace
+
+TEST(Table, MemberTextFindsTopLevelMembersOfCompactJson) {
+  const std::string text = json::serialize(json::parse(
+      R"({"kind":"Pod","a\"b":{"x":"}{][","y":[1,{"z":"\\"}]},"metadata":{"name":"n","l":[]},"n":-1.5e3,"t":true,"s":"x"})"));
+  EXPECT_EQ(apiserver::memberText(text, "metadata"), R"({"name":"n","l":[]})");
+  EXPECT_EQ(apiserver::memberText(text, "kind"), R"("Pod")");
+  EXPECT_EQ(apiserver::memberText(text, "n"), "-1.5E3");
+  EXPECT_EQ(apiserver::memberText(text, "t"), "true");
+  EXPECT_EQ(apiserver::memberText(text, "s"), R"("x")");
+  EXPECT_EQ(apiserver::memberText(text, "spec"), "");
+  EXPECT_EQ(apiserver::memberText("[1]", "kind"), "");
+  EXPECT_EQ(apiserver::memberText(R"({"kind":"unterminated)", "kind"), "");
+}
