@@ -4,9 +4,9 @@
 # informers, and forwards other names to the nameservers of --dns-resolv-conf: here a fake
 # resolver this test runs on 127.0.0.153 (loopback; nothing leaves the machine).
 #
-# Pods are pointed straight at 169.254.20.10 with --cluster-dns. The default, 10.43.0.10 (the
-# kube-dns Service), reaches the server only through the node proxy's DNAT, which lands
-# separately; this test checks the Service exists, not that path.
+# Pods use skiff up's default nameserver, 10.43.0.10 (the kube-dns Service), which the node
+# proxy DNATs to 169.254.20.10: the path every pod's lookups take. dig from the host asks the
+# server directly, and once through the Service IP.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "needs root (containerd, network namespaces)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
 command -v dig >/dev/null || { echo "needs dig (bind9-dnsutils, scripts/install-deps)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
@@ -17,7 +17,8 @@ trap 'cleanup; ip link delete skiff-dns 2>/dev/null || true' EXIT
 python3 "$(dirname "$0")/fake_dns_upstream.py" "$UPSTREAM" "$WORK/upstream.log" &
 BG_PIDS="$!"
 echo "nameserver $UPSTREAM" >"$WORK/resolv.conf"
-DNS_RESOLV_CONF=$WORK/resolv.conf start_up --cluster-dns "$DNS"
+DNS_RESOLV_CONF=$WORK/resolv.conf start_up
+SERVICE_DNS=10.43.0.10
 
 # dig from the host, bounded: one try, 2 s; tabs squeezed to single spaces.
 d() { timeout 5 dig +time=2 +tries=1 @"$DNS" "$@" | tr -s ' \t' ' '; }
@@ -76,6 +77,7 @@ expect_contains "$out" "flags: qr aa rd ra" "cluster answers are authoritative"
 expect_contains "$out" "web.default.svc.cluster.local. 5 IN A" "cluster records have TTL 5"
 expect_eq "$(d +short _80-8080._tcp.web.default.svc.cluster.local SRV)" "0 100 80 web.default.svc.cluster.local." "SRV of a named port"
 expect_eq "$(d +short -x "$web_ip")" "web.default.svc.cluster.local." "PTR of the Service IP"
+expect_eq "$(timeout 5 dig +short +time=2 +tries=1 @$SERVICE_DNS web.default.svc.cluster.local)" "$web_ip" "the kube-dns Service IP reaches the server (proxy DNAT)"
 expect_eq "$(d +short +tcp web.default.svc.cluster.local)" "$web_ip" "the same answer over TCP"
 expect_contains "$(d nope.default.svc.cluster.local)" "status: NXDOMAIN" "a missing name is NXDOMAIN"
 expect_contains "$(d nope.default.svc.cluster.local)" "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local." "NXDOMAIN carries the zone's SOA"
@@ -116,7 +118,7 @@ pass "a deleted endpoint leaves the headless Service's answer"
 # --- from a pod: the kubelet's resolv.conf (search path, ndots:5) and busybox nslookup
 wait_for "client Running" 60 phase_is client Running
 resolv=$(k exec client -- cat /etc/resolv.conf)
-expect_contains "$resolv" "nameserver $DNS" "the pod's resolv.conf names the cluster DNS"
+expect_contains "$resolv" "nameserver $SERVICE_DNS" "the pod's resolv.conf names the kube-dns Service"
 expect_contains "$resolv" "search default.svc.cluster.local svc.cluster.local cluster.local" "the pod's search path is upstream's"
 expect_contains "$resolv" "options ndots:5" "the pod's resolv.conf has ndots:5"
 # busybox nslookup applies the search path to names without a dot only; its libc resolver

@@ -61,6 +61,11 @@ answers=$(in_client 60 "http://$cip/")
 expect_eq "$(echo "$answers" | grep -c FAILED)" "0" "60 requests through the Service all answered"
 expect_eq "$(echo "$answers" | distinct)" "3" "every one of the 3 backends answered"
 expect_contains "$(curl -s -m 5 "http://$cip/")" "web-" "the node itself reaches the cluster IP"
+# By name: the pod's resolver asks 10.43.0.10 (kube-dns, DNATed to the node-local DNS server)
+# and follows the search path, as the README's walk-through does.
+for name in web web.default web.default.svc.cluster.local; do
+  expect_contains "$(k exec client -- timeout 5 wget -qO- "http://$name/" 2>&1)" "web-" "a pod reaches the Service by the name '$name'"
+done
 
 # --- scaling is followed
 k scale deploy/web --replicas=1 >/dev/null
