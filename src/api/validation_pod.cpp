@@ -37,6 +37,8 @@ void validateProtocol(const json::object& o, const std::string& path, Errors& er
   }
 }
 
+}  // namespace
+
 std::vector<std::string> portNameErrors(const std::string& name) {
   std::vector<std::string> out;
   if (name.size() > 15) out.push_back("must be no more than 15 characters");
@@ -54,6 +56,8 @@ std::vector<std::string> portNameErrors(const std::string& name) {
     out.push_back("must not begin or end with a hyphen");
   return out;
 }
+
+namespace {
 
 void validateContainer(const json::object& c, const std::string& path, std::set<std::string>& names,
                        Errors& errs) {

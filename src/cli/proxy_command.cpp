@@ -8,6 +8,7 @@
 #include "cli/process.h"
 #include "client/kubeconfig.h"
 #include "common/log.h"
+#include "proxy/policy_controller.h"
 #include "proxy/system.h"
 
 namespace skiff::cli {
@@ -15,7 +16,8 @@ namespace skiff::cli {
 void ProxyFlags::add(CLI::App* cmd, bool forUp) {
   if (forUp) {
     cmd->add_flag("--disable-proxy", disabled,
-                  "Do not run the Service proxy (nftables table ip skiff) in this process");
+                  "Do not run the Service proxy (nftables table ip skiff) in this process, nor "
+                  "NetworkPolicy enforcement (table ip skiff-policy)");
     cmd->add_option("--proxy-healthz-bind-address", healthzBindAddress,
                     "The proxy's /healthz and /metrics (host:port; empty: off)")
         ->capture_default_str();
@@ -84,6 +86,7 @@ void stopEmbeddedProxy(proxy::Proxier* proxier) {
   if (!proxier) return;
   proxier->stop();
   if (proxy::deleteTable()) SKIFF_LOG_INFO("proxy: table ip skiff removed");
+  if (proxy::deletePolicyTable()) SKIFF_LOG_INFO("proxy: table ip skiff-policy removed");
 }
 
 Subcommand addProxyCommand(CLI::App& app) {
@@ -101,7 +104,8 @@ Subcommand addProxyCommand(CLI::App& app) {
       "Rules: one `nft -f` transaction per sync; after the first, only changed chains and map "
       "elements.\nA packet to an address of --service-cidr that no Service has is rejected. "
       "IPv4 only.\nNeeds root (nftables, sysctls) and the conntrack tool for UDP endpoint "
-      "changes.\n--cleanup removes the table and exits.");
+      "changes.\nNetworkPolicies of this node's pods are enforced in table ip skiff-policy.\n"
+      "--cleanup removes both tables and exits.");
   cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server");
   cmd->add_option("--hostname-override", f->hostnameOverride,
                   "This node's name (its local endpoints; default: the host name)");
@@ -109,7 +113,7 @@ Subcommand addProxyCommand(CLI::App& app) {
   f->proxy.add(cmd, false);
   return {cmd, [f]() -> int {
             if (f->cleanup) {
-              bool ok = proxy::deleteTable();
+              bool ok = proxy::deleteTable() && proxy::deletePolicyTable();
               if (!ok) std::cerr << "skiff proxy: nft could not remove table ip skiff\n";
               return ok ? 0 : 1;
             }

@@ -10,6 +10,7 @@
 #include "common/thread_name.h"
 #include "net/http_server.h"
 #include "proxy/health_check.h"
+#include "proxy/policy_controller.h"
 #include "proxy/system.h"
 
 namespace skiff::proxy {
@@ -93,6 +94,11 @@ void Proxier::start() {
   services_->addEventHandler(h);
   slices_->addEventHandler(h);
   node_->addEventHandler(h);
+  if (options_.networkPolicy) {
+    policy_ = std::make_unique<PolicyController>(*informers_, options_.config.nodeName,
+                                                 options_.minSyncPeriod, options_.syncPeriod);
+    policy_->start();
+  }
   informers_->start();
 
   if (!options_.healthzBindAddress.empty()) {
@@ -141,6 +147,7 @@ void Proxier::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (policy_) policy_->stop();
   if (health_) {
     health_->stop();
     health_.reset();

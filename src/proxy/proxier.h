@@ -26,6 +26,7 @@ class HttpServer;
 namespace skiff::proxy {
 
 class HealthCheckServers;
+class PolicyController;
 
 struct ProxyOptions {
   ProxyConfig config;
@@ -41,6 +42,8 @@ struct ProxyOptions {
   // Put route_localnet back on stop: only when the rules go too (skiff up), since rules that
   // stay (skiff proxy, as upstream) still need it for their localhost NodePorts.
   bool restoreSysctlsOnStop = false;
+  // Enforce NetworkPolicies on this node (table ip skiff-policy, policy_controller.h).
+  bool networkPolicy = true;
 };
 
 class Proxier {
@@ -90,6 +93,7 @@ class Proxier {
 
   std::unique_ptr<net::HttpServer> health_;
   std::unique_ptr<HealthCheckServers> healthChecks_;
+  std::unique_ptr<PolicyController> policy_;
   std::string previousRouteLocalnet_;
 };
 
