@@ -5,13 +5,14 @@
 // committed by `nft -f` inside a network namespace this bench creates and deletes, so the
 // kernel's share is measured too without touching the host's ruleset.
 //   ninja -C build proxy_bench && build/proxy_bench [--services 10000] [--endpoints 10] [--apply]
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 #include "proxy/nft_rules.h"
 #include "proxy/service_model.h"
@@ -34,12 +35,14 @@ std::string ipOf(int base, int i) {
 ObjectList services(int n) {
   ObjectList out;
   for (int i = 0; i < n; ++i) {
-    json::object svc{{"metadata", {{"name", "svc-" + std::to_string(i)}, {"namespace", "bench"}}},
-                     {"spec",
-                      {{"type", "ClusterIP"},
-                       {"clusterIP", ipOf(43, i + 16)},
-                       {"ports", json::array{{{"name", "http"}, {"port", 80}, {"protocol", "TCP"},
-                                              {"targetPort", 8080}}}}}}};
+    json::object svc{
+        {"metadata", {{"name", "svc-" + std::to_string(i)}, {"namespace", "bench"}}},
+        {"spec",
+         {{"type", "ClusterIP"},
+          {"clusterIP", ipOf(43, i + 16)},
+          {"ports",
+           json::array{
+               {{"name", "http"}, {"port", 80}, {"protocol", "TCP"}, {"targetPort", 8080}}}}}}};
     out.push_back(std::make_shared<const json::object>(std::move(svc)));
   }
   return out;
@@ -48,10 +51,10 @@ ObjectList services(int n) {
 json::object slice(int i, int endpoints, int firstEndpoint) {
   json::array eps;
   for (int e = 0; e < endpoints; ++e)
-    eps.push_back(json::object{
-        {"addresses", json::array{json::string(ipOf(42, firstEndpoint + e))}},
-        {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}},
-        {"nodeName", "node-" + std::to_string(e % 3)}});
+    eps.push_back(
+        json::object{{"addresses", json::array{json::string(ipOf(42, firstEndpoint + e))}},
+                     {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}},
+                     {"nodeName", "node-" + std::to_string(e % 3)}});
   return json::object{
       {"metadata",
        {{"name", "svc-" + std::to_string(i) + "-abcde"},
@@ -116,10 +119,11 @@ int main(int argc, char** argv) {
   const std::string diff = renderDiff(state, next);
   const double diffMs = msSince(t0);
 
-  std::printf("services=%d endpoints/service=%d: %zu chains, %zu rules, %zu map/set elements\n",
-              n, m, state.chains.size(), rules, elements);
-  std::printf("full sync (user space): build %.1f ms + state %.1f ms + render %.1f ms; script %.1f MB\n",
-              buildMs, stateMs, fullMs, full.size() / 1e6);
+  std::printf("services=%d endpoints/service=%d: %zu chains, %zu rules, %zu map/set elements\n", n,
+              m, state.chains.size(), rules, elements);
+  std::printf(
+      "full sync (user space): build %.1f ms + state %.1f ms + render %.1f ms; script %.1f MB\n",
+      buildMs, stateMs, fullMs, full.size() / 1e6);
   std::printf("one endpoint changed (user space): %.1f ms; script %zu bytes\n", diffMs,
               diff.size());
 
