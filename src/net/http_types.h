@@ -21,10 +21,15 @@ class ApiError;
 
 namespace skiff::net {
 
-// Who the client proved to be with a TLS client certificate (empty when none).
+// Who the client is (upstream's user.Info). The TLS layer fills user/groups from a verified
+// client certificate (CN, O entries); the API server's authentication then settles the
+// request's identity (certificate, bearer token, impersonation or system:anonymous) and
+// writes it back here, so every handler after it reads the authenticated user.
 struct ClientIdentity {
-  std::string user;                 // certificate CN
-  std::vector<std::string> groups;  // certificate O entries
+  std::string user;                 // certificate CN, token's subject, system:anonymous
+  std::vector<std::string> groups;  // certificate O entries, token's groups
+  std::string uid;
+  std::map<std::string, std::vector<std::string>> extra;
 };
 
 struct HttpRequest {
