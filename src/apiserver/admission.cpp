@@ -174,7 +174,66 @@ void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
           if (auto* v = oldSpec->as_object().if_contains(f)) spec->as_object()[f] = *v;
       }
       normalizeClusterIPs(spec->as_object(), oldSpec->as_object());
+      updateNodePorts(spec->as_object(), oldSpec->as_object());
     }
+  }
+}
+
+namespace {
+bool needsNodePorts(const json::object& spec) {
+  std::string type = str(spec, "type");
+  return type == "NodePort" || type == "LoadBalancer";
+}
+// Upstream's NeedsHealthCheck: only a LoadBalancer that keeps client addresses has one.
+bool needsHealthCheck(const json::object& spec) {
+  return str(spec, "type") == "LoadBalancer" && str(spec, "externalTrafficPolicy") == "Local";
+}
+bool hasPort(const json::object& spec, const char* field) {
+  auto* v = spec.if_contains(field);
+  return v && v->is_int64() && v->as_int64() != 0;
+}
+// The old port entry serving the same port and protocol, whose nodePort an update keeps.
+const json::object* samePort(const json::object& oldSpec, const json::object& port) {
+  auto* ports = oldSpec.if_contains("ports");
+  if (!ports || !ports->is_array()) return nullptr;
+  for (auto& p : ports->as_array())
+    if (p.is_object() && p.as_object().if_contains("port") &&
+        p.as_object().at("port") == port.at("port") &&
+        str(p.as_object(), "protocol") == str(port, "protocol"))
+      return &p.as_object();
+  return nullptr;
+}
+}  // namespace
+
+// Upstream's update rules for type-dependent ports: a Service that needs node ports keeps
+// the ones its old ports had and gets new ones for new ports; one that no longer needs them
+// loses those it did not change (dropTypeDependentFields); the same for healthCheckNodePort.
+void Admission::updateNodePorts(json::object& spec, const json::object& oldSpec) {
+  if (auto* ports = spec.if_contains("ports"); ports && ports->is_array()) {
+    for (auto& pv : ports->as_array()) {
+      if (!pv.is_object() || !pv.as_object().contains("port")) continue;
+      auto& port = pv.as_object();
+      const json::object* old = samePort(oldSpec, port);
+      if (needsNodePorts(spec)) {
+        if (hasPort(port, "nodePort")) continue;
+        if (old && hasPort(*old, "nodePort"))
+          port["nodePort"] = old->at("nodePort");
+        else
+          port["nodePort"] = allocateNodePort();
+      } else if (old && port.contains("nodePort") && old->contains("nodePort") &&
+                 port.at("nodePort") == old->at("nodePort")) {
+        port.erase("nodePort");
+      }
+    }
+  }
+  if (needsHealthCheck(spec)) {
+    if (!hasPort(spec, "healthCheckNodePort"))
+      spec["healthCheckNodePort"] = hasPort(oldSpec, "healthCheckNodePort")
+                                        ? oldSpec.at("healthCheckNodePort")
+                                        : json::value(allocateNodePort());
+  } else if (spec.contains("healthCheckNodePort") && oldSpec.contains("healthCheckNodePort") &&
+             spec.at("healthCheckNodePort") == oldSpec.at("healthCheckNodePort")) {
+    spec.erase("healthCheckNodePort");
   }
 }
 
@@ -195,6 +254,11 @@ void Admission::allocateServiceAddresses(json::object& service) {
       for (auto& p : ports->as_array())
         if (p.is_object() && !p.as_object().contains("nodePort"))
           p.as_object()["nodePort"] = allocateNodePort();
+  }
+  if (type == "LoadBalancer" && str(spec, "externalTrafficPolicy") == "Local") {
+    auto* hc = spec.if_contains("healthCheckNodePort");
+    if (!hc || (hc->is_int64() && hc->as_int64() == 0))
+      spec["healthCheckNodePort"] = allocateNodePort();
   }
 }
 
@@ -226,7 +290,10 @@ int64_t Admission::allocateNodePort() {
   auto page = caches_.cacheFor(kServices).list(kServices, "", 0, nullptr, 0);
   for (const auto& [key, svc] : page.items) {
     auto* spec = svc->if_contains("spec");
-    auto* ports = spec && spec->is_object() ? spec->as_object().if_contains("ports") : nullptr;
+    if (!spec || !spec->is_object()) continue;
+    if (auto* hc = spec->as_object().if_contains("healthCheckNodePort"); hc && hc->is_int64())
+      used.insert(hc->as_int64());
+    auto* ports = spec->as_object().if_contains("ports");
     if (!ports || !ports->is_array()) continue;
     for (const auto& p : ports->as_array())
       if (p.is_object())

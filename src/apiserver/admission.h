@@ -34,6 +34,7 @@ class Admission {
   void allocateServiceAddresses(boost::json::object& service);
   std::string allocateClusterIp();
   int64_t allocateNodePort();
+  void updateNodePorts(boost::json::object& spec, const boost::json::object& oldSpec);
 
   CacheHub& caches_;
   AdmissionOptions options_;

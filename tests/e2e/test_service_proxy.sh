@@ -118,21 +118,22 @@ gw="$(k get node "$NODE" -o jsonpath='{.spec.podCIDR}' | sed 's|\.0/.*|.1|')"
 expect_contains "$(k exec client -- timeout 5 wget -qO- "http://$gw:$np/")" "web-" "a pod reaches the NodePort on the node's bridge address"
 
 # --- externalTrafficPolicy Local: the NodePort still answers the node itself, and the
-# health check node port reports this node's endpoints as upstream's kube-proxy does
-hc=32123
-k get svc -A -o jsonpath='{.items[*].spec.ports[*].nodePort}' | grep -qw "$hc" && hc=32124
+# health check node port (allocated by the API server, as upstream) reports this node's
+# endpoints as upstream's kube-proxy does
 cat <<EOF | k apply -f - >/dev/null
 apiVersion: v1
 kind: Service
 metadata: {name: web-local}
 spec:
-  type: NodePort
+  type: LoadBalancer
   externalTrafficPolicy: Local
-  healthCheckNodePort: $hc
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080}]
 EOF
 lnp=$(k get svc web-local -o jsonpath='{.spec.ports[0].nodePort}')
+hc=$(k get svc web-local -o jsonpath='{.spec.healthCheckNodePort}')
+[ -n "$hc" ] && [ "$hc" != "$lnp" ] || fail "no healthCheckNodePort allocated: [$hc]"
+pass "the API server allocates a healthCheckNodePort for a Local LoadBalancer"
 hc_answers() { curl -s -m 2 "http://127.0.0.1:$hc/" | grep -q '"localEndpoints":3'; }
 wait_for "health check node port answers" 20 hc_answers
 expect_eq "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hc/")" "200" "healthCheckNodePort answers 200 with local endpoints"

@@ -135,6 +135,15 @@ void validateService(const json::object& svc, const json::object* old, Errors& e
   if (!clusterIP.empty() && !headless && !isIP(clusterIP))
     errs.invalid("spec.clusterIPs[0]", quote(clusterIP),
                  "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+  if (auto hc = integer(spec, "healthCheckNodePort"); hc && *hc != 0) {
+    if (type != "LoadBalancer" || str(spec, "externalTrafficPolicy") != "Local")
+      errs.forbidden("spec.healthCheckNodePort",
+                     "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` "
+                     "is 'Local'");
+    else if (*hc < 1 || *hc > 65535)
+      errs.invalid("spec.healthCheckNodePort", std::to_string(*hc),
+                   "must be between 1 and 65535, inclusive");
+  }
   std::string sa = str(spec, "sessionAffinity");
   if (!sa.empty() && sa != "None" && sa != "ClientIP")
     errs.notSupported("spec.sessionAffinity", quote(sa), {"ClientIP", "None"});

@@ -295,6 +295,54 @@ TEST_F(ResourceStoreTest, ServicesGetClusterIps) {
   EXPECT_LE(nodePort, 32767);
 }
 
+// Upstream's type-dependent ports: a Service turned into a NodePort gets its node ports on
+// the update, keeps them across later updates, and loses them when it goes back to
+// ClusterIP; a Local LoadBalancer gets a healthCheckNodePort, which others may not set.
+TEST_F(ResourceStoreTest, ServiceUpdatesAllocateAndDropTypeDependentPorts) {
+  create("services", R"({"metadata":{"name":"s"},"spec":{"ports":[{"port":80}]}})");
+  auto update = [&](const std::string& spec) {
+    RequestContext ctx;
+    json::object body = resources.get(info("services"), "default", "s");
+    auto& bodySpec = body["spec"].as_object();
+    json::value fields = json::parse(spec);
+    for (auto& [k, v] : fields.as_object()) {
+      if (v.is_null())
+        bodySpec.erase(k);
+      else
+        bodySpec[k] = v;
+    }
+    return *resources.update(info("services"), "default", "s", "", body, ctx);
+  };
+  auto nodePortOf = [](const json::object& svc) {
+    auto& p = svc.at("spec").at("ports").as_array()[0].as_object();
+    return p.contains("nodePort") ? p.at("nodePort").as_int64() : 0;
+  };
+  auto np = update(R"({"type":"NodePort","ports":[{"port":80,"protocol":"TCP"}]})");
+  int64_t allocated = nodePortOf(np);
+  EXPECT_GE(allocated, 30000);
+  // A later update that leaves nodePort out keeps the allocated one.
+  EXPECT_EQ(nodePortOf(update(R"({"type":"NodePort","ports":[{"port":80,"protocol":"TCP"}]})")),
+            allocated);
+  auto lb = update(R"({"type":"LoadBalancer","externalTrafficPolicy":"Local",
+                       "ports":[{"port":80,"protocol":"TCP","nodePort":)" +
+                   std::to_string(allocated) + "}]}");
+  ASSERT_TRUE(lb.at("spec").as_object().contains("healthCheckNodePort"));
+  int64_t hc = lb.at("spec").at("healthCheckNodePort").as_int64();
+  EXPECT_GE(hc, 30000);
+  EXPECT_NE(hc, allocated);
+  auto back = update(R"({"type":"ClusterIP","externalTrafficPolicy":null,
+                         "ports":[{"port":80,"protocol":"TCP","nodePort":)" +
+                     std::to_string(allocated) + "}]}");
+  EXPECT_EQ(nodePortOf(back), 0);
+  EXPECT_FALSE(back.at("spec").as_object().contains("healthCheckNodePort"));
+  // Set by hand on a Service that does not need one: refused as upstream does.
+  EXPECT_EQ(statusOf([&] {
+              create("services", R"({"metadata":{"name":"bad"},"spec":{"type":"NodePort",
+                "healthCheckNodePort":31000,"ports":[{"port":80}]}})");
+            }),
+            422);
+}
+
 TEST_F(ResourceStoreTest, StrictFieldValidationRejectsUnknownFields) {
   RequestContext ctx;
   ctx.fieldValidation = "Strict";
