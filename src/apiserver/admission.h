@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/resource_registry.h"
+#include "apiserver/auth/rbac_authorizer.h"
 #include "apiserver/watch_cache.h"
 
 namespace skiff::apiserver {
@@ -27,6 +28,12 @@ class Admission {
   void admitCreate(const api::ResourceInfo& info, boost::json::object& obj, bool dryRun);
   void admitUpdate(const api::ResourceInfo& info, boost::json::object& obj,
                    const boost::json::object& old);
+  // RBAC escalation prevention for writes of the four RBAC kinds (rbac_escalation.h);
+  // old: the stored object of an update, else null. user null: the server's own write.
+  void admitRbacWrite(const api::ResourceInfo& info, const boost::json::object& obj,
+                      const boost::json::object* old, const UserInfo* user) const;
+  // The RBAC authorizer over this server's watch cache (reviews and escalation checks).
+  const rbac::RbacAuthorizer& rbac() const { return rbac_; }
 
  private:
   void requireLiveNamespace(const std::string& ns);
@@ -37,6 +44,7 @@ class Admission {
 
   CacheHub& caches_;
   AdmissionOptions options_;
+  rbac::RbacAuthorizer rbac_;
   std::mutex allocMu_;
   std::set<std::string> recentIps_;  // allocated but maybe not yet visible in the cache
   std::set<int64_t> recentPorts_;
