@@ -29,14 +29,15 @@ for r in json.load(sys.stdin).get("rules") or []:
     for g in r.get("apiGroups", []):
         for res in r.get("resources", []):
             for v in r["verbs"]: print(v, (g + "/" if g else "") + res)'; }
-has_rule() { rules_of "$1" | grep -qx "$2"; }
+has_rule() { rules_of "$1" | grep -x "$2" >/dev/null; }
 wait_for "view gathers system:aggregate-to-view's rules" 10 has_rule view "list pods"
 expect_eq "$(has_rule view 'delete pods' && echo yes || echo no)" "no" "view cannot delete pods"
 expect_eq "$(has_rule view 'get secrets' && echo yes || echo no)" "no" "view cannot read secrets"
 wait_for "edit gathers view's and system:aggregate-to-edit's rules" 10 has_rule edit "delete pods"
-expect_eq "$(has_rule edit 'watch apps/deployments' && echo yes)" "yes" "edit includes view's rules"
+wait_for "edit includes view's rules" 10 has_rule edit "watch apps/deployments"
 wait_for "admin gathers roles and rolebindings" 10 has_rule admin "create rbac.authorization.k8s.io/rolebindings"
-expect_eq "$(has_rule admin 'update apps/deployments' && echo yes)" "yes" "admin includes edit's rules"
+wait_for "admin includes edit's rules" 10 has_rule admin "update apps/deployments"
+wait_for "and view's, through edit" 10 has_rule admin "get batch/jobs"
 
 # ---- aggregation of a new role ----------------------------------------------------------
 cat >"$WORK/widgets.yaml" <<'YAML'
@@ -135,6 +136,12 @@ expect_eq "$(eve POST /apis/rbac.authorization.k8s.io/v1/namespaces/team/roles "
   201 "eve, an editor in team, may grant get pods there"
 expect_eq "$(eve POST /apis/rbac.authorization.k8s.io/v1/namespaces/elsewhere/roles "$WORK/role.json")" \
   403 "but not in another namespace"
+echo '{"rules":[{"apiGroups":[""],"resources":["nodes"],"verbs":["get"]}]}' >"$WORK/patch.json"
+expect_eq "$(curl -s --cacert "$WORK/data/tls/ca.crt" --cert "$WORK/eve.crt" --key "$WORK/eve.key" \
+  -o "$WORK/body" -w '%{http_code}' -X PATCH -H "Content-Type: application/merge-patch+json" \
+  --data-binary "@$WORK/patch.json" "$API/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles/pod-reader")" \
+  403 "a patch granting what eve lacks is refused too"
+expect_contains "$(json_field '["message"]')" '{APIGroups:[""], Resources:["nodes"], Verbs:["get"]}' "naming the missing rule"
 cat >"$WORK/bind-admin.json" <<'JSON'
 {"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"eve-admin"},
  "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},
