@@ -103,7 +103,7 @@ void Admission::resolvePriority(json::object& pod) {
 }
 
 Admission::Admission(CacheHub& caches, AdmissionOptions options)
-    : caches_(caches), options_(std::move(options)), rbac_(caches) {}
+    : caches_(caches), options_(std::move(options)), rbac_(caches), node_(caches) {}
 
 void Admission::admitRbacWrite(const api::ResourceInfo& info, const json::object& obj,
                                const json::object* old, const UserInfo* user) const {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/resource_registry.h"
+#include "apiserver/auth/node_authorizer.h"
 #include "apiserver/auth/rbac_authorizer.h"
 #include "apiserver/watch_cache.h"
 
@@ -34,6 +35,8 @@ class Admission {
                       const boost::json::object* old, const UserInfo* user) const;
   // The RBAC authorizer over this server's watch cache (reviews and escalation checks).
   const rbac::RbacAuthorizer& rbac() const { return rbac_; }
+  // The Node authorizer over the same cache (reviews use it; the request chain will too).
+  const rbac::NodeAuthorizer& nodeAuthorizer() const { return node_; }
 
  private:
   void requireLiveNamespace(const std::string& ns);
@@ -45,6 +48,7 @@ class Admission {
   CacheHub& caches_;
   AdmissionOptions options_;
   rbac::RbacAuthorizer rbac_;
+  rbac::NodeAuthorizer node_;
   std::mutex allocMu_;
   std::set<std::string> recentIps_;  // allocated but maybe not yet visible in the cache
   std::set<int64_t> recentPorts_;

@@ -123,17 +123,28 @@ json::object rulesReviewStatus(const RbacAuthorizer& rbac, const UserInfo& user,
 
 }  // namespace
 
-AuthorizationResult reviewDecision(const RbacIndex& index, const AuthorizationAttributes& a) {
+AuthorizationResult reviewDecision(const RbacIndex& index, const Authorizer* node,
+                                   const AuthorizationAttributes& a) {
   // system:masters is allowed everything, before any other authorizer (upstream's
   // privileged-group authorizer: no reason).
   if (a.user && std::find(a.user->groups.begin(), a.user->groups.end(), "system:masters") !=
                     a.user->groups.end())
     return {Decision::Allow, ""};
-  return authorizeWith(index, a);
+  AuthorizationResult nodeResult;
+  if (node) {
+    nodeResult = node->authorize(a);
+    if (nodeResult.decision != Decision::NoOpinion) return nodeResult;
+  }
+  AuthorizationResult result = authorizeWith(index, a);
+  // Upstream's union authorizer joins the reasons of the authorizers that had no opinion.
+  if (result.decision == Decision::NoOpinion && !nodeResult.reason.empty())
+    result.reason =
+        result.reason.empty() ? nodeResult.reason : nodeResult.reason + "\n" + result.reason;
+  return result;
 }
 
-json::object evaluateReview(const RbacAuthorizer& rbac, const std::string& kind,
-                            json::object review, const UserInfo& requester,
+json::object evaluateReview(const RbacAuthorizer& rbac, const Authorizer* node,
+                            const std::string& kind, json::object review, const UserInfo& requester,
                             const std::string& urlNamespace) {
   review["apiVersion"] = std::string(kGroup) + "/v1";
   review["kind"] = kind;
@@ -189,7 +200,7 @@ json::object evaluateReview(const RbacAuthorizer& rbac, const std::string& kind,
             if (v.is_string()) subject.extra[std::string(key)].emplace_back(v.as_string());
   }
   AuthorizationAttributes a = attributesOf(resource, nonResource, subject);
-  review["status"] = statusOf(reviewDecision(*rbac.index(), a));
+  review["status"] = statusOf(reviewDecision(*rbac.index(), node, a));
   return review;
 }
 
@@ -198,9 +209,9 @@ json::object evaluateReview(const RbacAuthorizer& rbac, const std::string& kind,
 HttpResponse handleReview(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
   json::value body = decodeRequestBody(req);
   if (!body.is_object()) throw badRequest("the review must be an object");
-  json::object review =
-      rbac::evaluateReview(store.admission().rbac(), ri.info->kind, std::move(body.as_object()),
-                           req.client, ri.namespaceName);
+  json::object review = rbac::evaluateReview(
+      store.admission().rbac(), &store.admission().nodeAuthorizer(), ri.info->kind,
+      std::move(body.as_object()), req.client, ri.namespaceName);
   return objectResponse(201, review, negotiate(req));
 }
 

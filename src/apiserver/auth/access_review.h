@@ -10,14 +10,16 @@
 
 namespace skiff::apiserver::rbac {
 
-// The decision the server's authorizers would take (system:masters, then RBAC).
-AuthorizationResult reviewDecision(const RbacIndex& index, const AuthorizationAttributes& a);
+// The decision the server's authorizers would take: system:masters, then `node` (the Node
+// authorizer; may be null), then RBAC.
+AuthorizationResult reviewDecision(const RbacIndex& index, const Authorizer* node,
+                                   const AuthorizationAttributes& a);
 
 // Evaluates a review object of `kind` (the decoded body) posted by `requester` to
 // namespace `urlNamespace` (LocalSubjectAccessReview only); returns it with its status.
 // Throws upstream's 400/422 for bad input.
-boost::json::object evaluateReview(const RbacAuthorizer& rbac, const std::string& kind,
-                                   boost::json::object review, const UserInfo& requester,
-                                   const std::string& urlNamespace);
+boost::json::object evaluateReview(const RbacAuthorizer& rbac, const Authorizer* node,
+                                   const std::string& kind, boost::json::object review,
+                                   const UserInfo& requester, const std::string& urlNamespace);
 
 }  // namespace skiff::apiserver::rbac

@@ -283,8 +283,8 @@ TEST_F(Rbac, SubjectAccessReviews) {
   binding("default", "v", "ClusterRole", "view-ish", R"([{"kind":"User","name":"alice"}])");
   UserInfo admin{"admin", {"system:masters"}, "", {}};
   auto sar = [&](const std::string& spec) {
-    return rbac::evaluateReview(authz(), "SubjectAccessReview", parse(R"({"spec":)" + spec + "}"),
-                                admin, "");
+    return rbac::evaluateReview(authz(), nullptr, "SubjectAccessReview",
+                                parse(R"({"spec":)" + spec + "}"), admin, "");
   };
   auto r = sar(
       R"({"user":"alice","resourceAttributes":{"verb":"get","resource":"pods","namespace":"default"}})");
@@ -315,14 +315,14 @@ TEST_F(Rbac, SubjectAccessReviews) {
   // SelfSubjectAccessReview: the requester.
   UserInfo alice{"alice", {}, "", {}};
   r = rbac::evaluateReview(
-      authz(), "SelfSubjectAccessReview",
+      authz(), nullptr, "SelfSubjectAccessReview",
       parse(
           R"({"spec":{"resourceAttributes":{"verb":"list","resource":"pods","namespace":"default"}}})"),
       alice, "");
   EXPECT_EQ(r["status"].as_object()["allowed"], true);
   // LocalSubjectAccessReview: the namespace is the URL's.
   r = rbac::evaluateReview(
-      authz(), "LocalSubjectAccessReview",
+      authz(), nullptr, "LocalSubjectAccessReview",
       parse(
           R"({"spec":{"user":"alice","resourceAttributes":{"verb":"get","resource":"pods","namespace":"default"}}})"),
       admin, "default");
@@ -330,7 +330,7 @@ TEST_F(Rbac, SubjectAccessReviews) {
   EXPECT_EQ(r["metadata"].as_object()["namespace"], "default");
   try {
     rbac::evaluateReview(
-        authz(), "LocalSubjectAccessReview",
+        authz(), nullptr, "LocalSubjectAccessReview",
         parse(
             R"({"metadata":{"namespace":"other"},"spec":{"user":"alice","resourceAttributes":{"verb":"get","resource":"pods","namespace":"other"}}})"),
         admin, "default");
@@ -340,7 +340,7 @@ TEST_F(Rbac, SubjectAccessReviews) {
   }
   try {
     rbac::evaluateReview(
-        authz(), "LocalSubjectAccessReview",
+        authz(), nullptr, "LocalSubjectAccessReview",
         parse(
             R"({"spec":{"user":"alice","resourceAttributes":{"verb":"get","resource":"pods","namespace":"other"}}})"),
         admin, "default");
@@ -360,19 +360,19 @@ TEST_F(Rbac, SelfSubjectRulesReview) {
   binding("default", "r", "ClusterRole", "pod-reader", R"([{"kind":"Group","name":"ops"}])");
   binding("default", "dangling", "ClusterRole", "gone", R"([{"kind":"Group","name":"ops"}])");
   UserInfo ops{"olga", {"ops"}, "", {}};
-  auto r = rbac::evaluateReview(authz(), "SelfSubjectRulesReview",
+  auto r = rbac::evaluateReview(authz(), nullptr, "SelfSubjectRulesReview",
                                 parse(R"({"spec":{"namespace":"default"}})"), ops, "");
   EXPECT_EQ(
       json::serialize(r["status"]),
       R"({"resourceRules":[{"verbs":["get","list"],"apiGroups":[""],"resources":["pods"]}],)"
       R"("nonResourceRules":[{"verbs":["get"],"nonResourceURLs":["/metrics"]}],"incomplete":false,)"
       R"("evaluationError":"clusterrole.rbac.authorization.k8s.io \"gone\" not found"})");
-  r = rbac::evaluateReview(authz(), "SelfSubjectRulesReview",
+  r = rbac::evaluateReview(authz(), nullptr, "SelfSubjectRulesReview",
                            parse(R"({"spec":{"namespace":"other"}})"), ops, "");
   EXPECT_EQ(r["status"].as_object()["resourceRules"].as_array().size(), 0u);
-  EXPECT_THROW(
-      rbac::evaluateReview(authz(), "SelfSubjectRulesReview", parse(R"({"spec":{}})"), ops, ""),
-      ApiError);
+  EXPECT_THROW(rbac::evaluateReview(authz(), nullptr, "SelfSubjectRulesReview",
+                                    parse(R"({"spec":{}})"), ops, ""),
+               ApiError);
 }
 
 TEST_F(Rbac, BootstrapPolicyReconcile) {
