@@ -33,6 +33,12 @@ class Admission {
   // old: the stored object of an update, else null. user null: the server's own write.
   void admitRbacWrite(const api::ResourceInfo& info, const boost::json::object& obj,
                       const boost::json::object* old, const UserInfo* user) const;
+  // NodeRestriction (node_restriction.h): what a node identity may write. operation is
+  // CREATE, UPDATE or DELETE.
+  void admitNodeWrite(const api::ResourceInfo& info, const std::string& operation,
+                      const std::string& subresource, const std::string& name,
+                      const boost::json::object* obj, const boost::json::object* old,
+                      const UserInfo* user) const;
   // The RBAC authorizer over this server's watch cache (reviews and escalation checks).
   const rbac::RbacAuthorizer& rbac() const { return rbac_; }
   // The Node authorizer over the same cache (reviews use it; the request chain will too).

@@ -262,6 +262,7 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   prepareForCreate(info, obj);
   admission_.admitCreate(info, obj, ctx.dryRun);
   admission_.admitRbacWrite(info, obj, nullptr, ctx.user);
+  admission_.admitNodeWrite(info, "CREATE", "", name, &obj, nullptr, ctx.user);
   auto causes = validateKind(info, obj, nullptr);
   if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
 
@@ -349,6 +350,7 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   }
   admission_.admitUpdate(info, obj, old);
   if (subresource.empty()) admission_.admitRbacWrite(info, obj, &old, ctx.user);
+  if (!binding) admission_.admitNodeWrite(info, "UPDATE", subresource, name, &obj, &old, ctx.user);
   // A binding sets spec.nodeName, which no client update may change; it has its own checks.
   const bool statusWrite = subresource == "status";
   if (!binding) {

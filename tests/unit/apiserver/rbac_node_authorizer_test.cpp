@@ -3,6 +3,7 @@
 // otherwise what the static node rules allow; anyone who is not a node gets no opinion.
 #include "apiserver/auth/access_review.h"
 #include "apiserver/auth/node_authorizer.h"
+#include "common/api_error.h"
 #include "unit/apiserver/resource_store_fixture.h"
 
 namespace skiff::apiserver::testing {
@@ -110,6 +111,92 @@ TEST_F(NodeAuthz, ReviewsConsultTheNodeAuthorizer) {
   EXPECT_EQ(
       json::serialize(review("n2-only")["status"]),
       R"({"allowed":false,"reason":"no relationship found between node 'n1' and this object"})");
+}
+
+// NodeRestriction on the write path: the writer is RequestContext::user.
+TEST_F(NodeAuthz, NodeRestrictionOnWrites) {
+  RequestContext asNode;
+  asNode.user = &n1;
+  auto message = [&](auto&& write) -> std::string {
+    try {
+      write();
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.code(), 403);
+      return e.what();
+    }
+    return "allowed";
+  };
+  // Its own Node, not another one.
+  EXPECT_EQ(message([&] {
+              resources.create(info("nodes"), "", json::parse(R"({"metadata":{"name":"n1"}})"),
+                               asNode);
+            }),
+            "allowed");
+  EXPECT_EQ(message([&] {
+              resources.create(info("nodes"), "", json::parse(R"({"metadata":{"name":"n2"}})"),
+                               asNode);
+            }),
+            "nodes \"n2\" is forbidden: node \"n1\" is not allowed to modify node \"n2\"");
+  // Pod status of its own pods only; deletes likewise.
+  auto web = resources.get(info("pods"), "default", "web");
+  web["status"] = json::object{{"phase", "Running"}};
+  EXPECT_EQ(
+      message([&] { resources.update(info("pods"), "default", "web", "status", web, asNode); }),
+      "allowed");
+  auto other = resources.get(info("pods"), "default", "other");
+  EXPECT_EQ(
+      message([&] { resources.update(info("pods"), "default", "other", "status", other, asNode); }),
+      "pods \"other\" is forbidden: node \"n1\" can only update pod status for pods with "
+      "spec.nodeName set to itself");
+  DeleteOptions d;
+  bool gone = false;
+  EXPECT_EQ(message([&] { resources.remove(info("pods"), "default", "other", d, asNode, gone); }),
+            "pods \"other\" is forbidden: node \"n1\" can only delete pods with spec.nodeName set "
+            "to itself");
+  // Only mirror pods bound to itself, owned by its Node, referencing nothing.
+  auto pod = [](const std::string& extra) {
+    return json::parse(
+        R"({"metadata":{"name":"static-n1","annotations":{"kubernetes.io/config.mirror":"x"},
+      "ownerReferences":[{"apiVersion":"v1","kind":"Node","name":"n1","uid":"u"}]},
+      "spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox")" +
+        extra + "}]}}");
+  };
+  EXPECT_EQ(
+      message([&] {
+        resources.create(
+            info("pods"), "default",
+            json::parse(
+                R"({"metadata":{"name":"plain"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}})"),
+            asNode);
+      }),
+      "pods \"plain\" is forbidden: pod does not have \"kubernetes.io/config.mirror\" "
+      "annotation, node \"n1\" can only create mirror pods");
+  EXPECT_EQ(
+      message([&] {
+        resources.create(info("pods"), "default", pod(R"(,"envFrom":[{"secretRef":{"name":"s"}}])"),
+                         asNode);
+      }),
+      "pods \"static-n1\" is forbidden: node \"n1\" can not create pods that reference secrets");
+  EXPECT_EQ(message([&] { resources.create(info("pods"), "default", pod(""), asNode); }),
+            "allowed");
+  // Leases: its own, in kube-node-lease.
+  resources.create(info("namespaces"), "",
+                   json::parse(R"({"metadata":{"name":"kube-node-lease"}})"),
+                   *std::make_unique<RequestContext>());
+  EXPECT_EQ(message([&] {
+              resources.create(info("leases", "coordination.k8s.io"), "kube-node-lease",
+                               json::parse(R"({"metadata":{"name":"n2"}})"), asNode);
+            }),
+            "leases.coordination.k8s.io \"n2\" is forbidden: can only access node lease with the "
+            "same name as the requesting node");
+  // Anyone else is not restricted.
+  RequestContext asAlice;
+  UserInfo alice{"alice", {}, "", {}};
+  asAlice.user = &alice;
+  EXPECT_EQ(message([&] {
+              resources.update(info("pods"), "default", "other", "status", other, asAlice);
+            }),
+            "allowed");
 }
 
 }  // namespace
