@@ -158,4 +158,23 @@ run k create rolebinding eve-bind -n team --clusterrole=bind-admin --user=eve
 expect_eq "$(eve POST /apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings "$WORK/bind-admin.json")" \
   201 "with bind on cluster-admin, eve may bind it"
 expect_eq "$(k auth can-i create rolebindings -n team)" "yes" "the admin (system:masters) is exempt"
+
+# ---- NodeRestriction for a kubelet's certificate (CN=system:node:n1, O=system:nodes) ------
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/n1.key" 2>/dev/null
+openssl req -new -key "$WORK/n1.key" -subj "/O=system:nodes/CN=system:node:n1" -out "$WORK/n1.csr" 2>/dev/null
+openssl x509 -req -in "$WORK/n1.csr" -CA "$WORK/data/tls/ca.crt" -CAkey "$WORK/data/tls/ca.key" \
+  -CAcreateserial -days 1 -out "$WORK/n1.crt" 2>/dev/null
+n1() { # METHOD PATH BODY_FILE
+  curl -s --cacert "$WORK/data/tls/ca.crt" --cert "$WORK/n1.crt" --key "$WORK/n1.key" \
+    -o "$WORK/body" -w '%{http_code}' -X "$1" -H "Content-Type: application/json" \
+    --data-binary "@$3" "$API$2"
+}
+echo '{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}}' >"$WORK/n1.json"
+echo '{"apiVersion":"v1","kind":"Node","metadata":{"name":"n2"}}' >"$WORK/n2.json"
+expect_eq "$(n1 POST /api/v1/nodes "$WORK/n1.json")" 201 "a node registers its own Node"
+expect_eq "$(n1 POST /api/v1/nodes "$WORK/n2.json")" 403 "but not another node's"
+expect_eq "$(json_field '["message"]')" 'nodes "n2" is forbidden: node "n1" is not allowed to modify node "n2"' \
+  "with NodeRestriction's message"
+echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"sneaky"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}}' >"$WORK/pod.json"
+expect_eq "$(n1 POST /api/v1/namespaces/team/pods "$WORK/pod.json")" 403 "a node creates only mirror pods"
 finish
