@@ -103,6 +103,8 @@ expect_eq "$(curl_status POST /apis/authorization.k8s.io/v1/namespaces/elsewhere
   400 "LSAR posted to another namespace"
 expect_eq "$(json_field '["message"]')" \
   "the namespace of the provided object does not match the namespace sent on the request" "with upstream's message"
+expect_eq "$(curl_status POST /apis/authorization.k8s.io/v1/localsubjectaccessreviews application/json "$WORK/lsar.json")" \
+  404 "LSAR has no cluster-wide route"
 
 # ---- kubectl auth can-i as the admin (system:masters) ------------------------------------
 expect_eq "$(k auth can-i '*' '*')" "yes" "admin can do anything"

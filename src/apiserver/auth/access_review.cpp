@@ -207,6 +207,9 @@ json::object evaluateReview(const RbacAuthorizer& rbac, const Authorizer* node,
 }  // namespace rbac
 
 HttpResponse handleReview(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
+  // A LocalSubjectAccessReview exists only under a namespace, as every namespaced route.
+  if (ri.info->namespaced && ri.namespaceName.empty())
+    throw ApiError(404, "NotFound", "the server could not find the requested resource");
   json::value body = decodeRequestBody(req);
   if (!body.is_object()) throw badRequest("the review must be an object");
   json::object review = rbac::evaluateReview(
