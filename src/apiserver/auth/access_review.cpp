@@ -146,7 +146,7 @@ AuthorizationResult reviewDecision(const RbacIndex& index, const Authorizer* nod
 json::object evaluateReview(const RbacAuthorizer& rbac, const Authorizer* node,
                             const std::string& kind, json::object review, const UserInfo& requester,
                             const std::string& urlNamespace) {
-  review["apiVersion"] = std::string(kGroup) + "/v1";
+  review["apiVersion"] = "authorization.k8s.io/v1";
   review["kind"] = kind;
   json::object spec;
   if (const json::value* s = review.if_contains("spec"); s && s->is_object()) spec = s->as_object();
