@@ -229,9 +229,13 @@ std::vector<ResourceInfo> builtinResources() {
           .generation()
           .returnsDeleted(),
       // Review resources: create-only, answered by the server, never stored.
+      R("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", true)
+          .verbs({"create"}),
       R("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false)
           .verbs({"create"}),
       R("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", false)
+          .verbs({"create"}),
+      R("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", false)
           .verbs({"create"}),
   };
 }

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <random>
 
+#include "apiserver/auth/node_restriction.h"
+#include "apiserver/auth/rbac_escalation.h"
 #include "apiserver/strategy.h"
 #include "common/api_error.h"
 
@@ -102,7 +104,19 @@ void Admission::resolvePriority(json::object& pod) {
 }
 
 Admission::Admission(CacheHub& caches, AdmissionOptions options)
-    : caches_(caches), options_(std::move(options)) {}
+    : caches_(caches), options_(std::move(options)), rbac_(caches), node_(caches) {}
+
+void Admission::admitRbacWrite(const api::ResourceInfo& info, const json::object& obj,
+                               const json::object* old, const UserInfo* user) const {
+  rbac::confirmNoEscalation(rbac_, info, obj, old, user);
+}
+
+void Admission::admitNodeWrite(const api::ResourceInfo& info, const std::string& operation,
+                               const std::string& subresource, const std::string& name,
+                               const json::object* obj, const json::object* old,
+                               const UserInfo* user) const {
+  rbac::admitNodeWrite(info, operation, subresource, name, obj, old, user);
+}
 
 void Admission::requireLiveNamespace(const std::string& ns) {
   auto& namespaces = caches_.cacheFor(kNamespaces);

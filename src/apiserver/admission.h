@@ -8,6 +8,8 @@
 #include <string>
 
 #include "api/resource_registry.h"
+#include "apiserver/auth/node_authorizer.h"
+#include "apiserver/auth/rbac_authorizer.h"
 #include "apiserver/watch_cache.h"
 
 namespace skiff::apiserver {
@@ -27,6 +29,20 @@ class Admission {
   void admitCreate(const api::ResourceInfo& info, boost::json::object& obj, bool dryRun);
   void admitUpdate(const api::ResourceInfo& info, boost::json::object& obj,
                    const boost::json::object& old);
+  // RBAC escalation prevention for writes of the four RBAC kinds (rbac_escalation.h);
+  // old: the stored object of an update, else null. user null: the server's own write.
+  void admitRbacWrite(const api::ResourceInfo& info, const boost::json::object& obj,
+                      const boost::json::object* old, const UserInfo* user) const;
+  // NodeRestriction (node_restriction.h): what a node identity may write. operation is
+  // CREATE, UPDATE or DELETE.
+  void admitNodeWrite(const api::ResourceInfo& info, const std::string& operation,
+                      const std::string& subresource, const std::string& name,
+                      const boost::json::object* obj, const boost::json::object* old,
+                      const UserInfo* user) const;
+  // The RBAC authorizer over this server's watch cache (reviews and escalation checks).
+  const rbac::RbacAuthorizer& rbac() const { return rbac_; }
+  // The Node authorizer over the same cache (reviews use it; the request chain will too).
+  const rbac::NodeAuthorizer& nodeAuthorizer() const { return node_; }
 
  private:
   void requireLiveNamespace(const std::string& ns);
@@ -38,6 +54,8 @@ class Admission {
 
   CacheHub& caches_;
   AdmissionOptions options_;
+  rbac::RbacAuthorizer rbac_;
+  rbac::NodeAuthorizer node_;
   std::mutex allocMu_;
   std::set<std::string> recentIps_;  // allocated but maybe not yet visible in the cache
   std::set<int64_t> recentPorts_;

@@ -12,6 +12,7 @@
 #include "api/resource_registry.h"
 #include "apiserver/admission.h"
 #include "apiserver/aggregator.h"
+#include "apiserver/auth/bootstrap_policy.h"
 #include "apiserver/content.h"
 #include "apiserver/crd_controller.h"
 #include "apiserver/crd_openapi.h"
@@ -235,6 +236,7 @@ void ApiServer::Impl::bootstrap() {
   } catch (const ApiError& e) {
     if (e.code() != 409) throw;
   }
+  rbac::reconcileBootstrapPolicy(*resources, registry);
 }
 
 ApiServer::ApiServer(ApiServerOptions options) : impl_(std::make_unique<Impl>()) {

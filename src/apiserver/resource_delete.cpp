@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "api/conversion.h"
+#include "apiserver/admission.h"
 #include "apiserver/resource_store.h"
 #include "apiserver/strategy.h"
 #include "common/api_error.h"
@@ -123,6 +124,7 @@ json::object ResourceStore::remove(const ResourceInfo& info, const std::string& 
     auto current = readForUpdate(info, k);
     if (!current) throw notFound(info.qualifiedResource(), name);
     auto& [obj, modRevision] = *current;
+    admission_.admitNodeWrite(info, "DELETE", "", name, nullptr, &obj, ctx.user);
     json::object& meta = obj["metadata"].as_object();
     if (!options.preconditionUid.empty() && options.preconditionUid != str(meta, "uid"))
       throw conflict(info.qualifiedResource(), name,

@@ -100,7 +100,7 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
     throw ApiError(404, "NotFound", "the server could not find the requested resource");
   if (info.group == "authorization.k8s.io") {
     if (method != "POST" || !ri.name.empty()) throw unsupported(method);
-    return handleReview(ri, req);
+    return handleReview(store, ri, req);
   }
 
   RequestContext ctx = requestContextFrom(req);

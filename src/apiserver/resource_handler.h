@@ -14,6 +14,6 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
 HttpResponse handleSpecialSubresource(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
                                       RequestContext& ctx);
 // Review resources answered by the server (never stored).
-HttpResponse handleReview(const RequestInfo& ri, HttpRequest& req);
+HttpResponse handleReview(ResourceStore& store, const RequestInfo& ri, HttpRequest& req);
 
 }  // namespace skiff::apiserver

@@ -261,6 +261,8 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   trackCreate(info, obj, ctx);
   prepareForCreate(info, obj);
   admission_.admitCreate(info, obj, ctx.dryRun);
+  admission_.admitRbacWrite(info, obj, nullptr, ctx.user);
+  admission_.admitNodeWrite(info, "CREATE", "", name, &obj, nullptr, ctx.user);
   auto causes = validateKind(info, obj, nullptr);
   if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
 
@@ -347,6 +349,8 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
     metadataOf(obj)["generation"] = generation + 1;
   }
   admission_.admitUpdate(info, obj, old);
+  if (subresource.empty()) admission_.admitRbacWrite(info, obj, &old, ctx.user);
+  if (!binding) admission_.admitNodeWrite(info, "UPDATE", subresource, name, &obj, &old, ctx.user);
   // A binding sets spec.nodeName, which no client update may change; it has its own checks.
   const bool statusWrite = subresource == "status";
   if (!binding) {

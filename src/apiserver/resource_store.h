@@ -12,6 +12,7 @@
 
 #include "api/resource_registry.h"
 #include "api/type_check.h"
+#include "apiserver/auth/authorizer.h"
 #include "apiserver/watch_cache.h"
 #include "storage/store.h"
 
@@ -37,6 +38,9 @@ struct RequestContext {
   std::vector<std::string> warnings;  // sent back as Warning headers
   // The object a write starts from came from the watch cache and may be stale (readCached).
   bool oldFromCache = false;
+  // Who asks (the request's authenticated identity), for checks that depend on the writer
+  // (RBAC escalation prevention). Null: the server itself writes (bootstrap), exempt.
+  const UserInfo* user = nullptr;
 };
 
 struct ListOptions {
@@ -75,6 +79,7 @@ class ResourceStore {
   // Key prefix of a list: one namespace, or all of them when ns is empty.
   std::string listPrefix(const api::ResourceInfo& info, const std::string& ns) const;
   CacheHub& caches() { return caches_; }
+  Admission& admission() { return admission_; }
   ResourceCache& cache(const api::ResourceInfo& info) {
     return caches_.cacheFor(info.storagePrefix());
   }

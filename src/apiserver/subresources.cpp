@@ -597,25 +597,4 @@ HttpResponse handleSpecialSubresource(ResourceStore& store, const RequestInfo& r
   throw ApiError(404, "NotFound", "the server could not find the requested resource");
 }
 
-HttpResponse handleReview(const RequestInfo& ri, HttpRequest& req) {
-  json::value body = decodeRequestBody(req);
-  if (!body.is_object()) throw badRequest("the review must be an object");
-  json::object review = body.as_object();
-  review["apiVersion"] = "authorization.k8s.io/v1";
-  review["kind"] = ri.info->kind;
-  // Until authorization lands (security issue) every authenticated request is allowed.
-  if (ri.info->kind == "SelfSubjectAccessReview") {
-    review["status"] = json::object{{"allowed", true}};
-  } else {
-    review["status"] = json::object{
-        {"resourceRules", json::array{json::object{{"verbs", json::array{"*"}},
-                                                   {"apiGroups", json::array{"*"}},
-                                                   {"resources", json::array{"*"}}}}},
-        {"nonResourceRules", json::array{json::object{{"verbs", json::array{"*"}},
-                                                      {"nonResourceURLs", json::array{"*"}}}}},
-        {"incomplete", false}};
-  }
-  return objectResponse(201, review, negotiate(req));
-}
-
 }  // namespace skiff::apiserver

@@ -58,7 +58,8 @@ inline const std::vector<client::Resource>& knownResources() {
       r::endpointSlices,
       client::Resource{"apps", "v1", "controllerrevisions"},
       client::Resource{"policy", "v1", "poddisruptionbudgets"},
-      client::Resource{"", "v1", "replicationcontrollers"}};
+      client::Resource{"", "v1", "replicationcontrollers"},
+      client::Resource{"rbac.authorization.k8s.io", "v1", "clusterroles"}};
   return all;
 }
 
