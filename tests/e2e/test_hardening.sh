@@ -110,6 +110,7 @@ wait "$CONNS_PID" 2>/dev/null || true
 
 # The slow-header client was dropped after the header timeout.
 wait "$SLOW_PID" || true
+[ -f "$WORK/slow.out" ] || fail "slow-header client output missing (work dir: $(ls "$WORK" 2>&1))"
 read -r slow_state slow_secs <"$WORK/slow.out" || true
 expect_eq "$slow_state" "closed" "slow-header client is dropped"
 [ "${slow_secs:-99}" -ge 28 ] && [ "${slow_secs:-0}" -le 40 ] || fail "slow client dropped after ${slow_secs}s, want ~30"
@@ -121,6 +122,14 @@ out=$("$SKIFF" secrets-encrypt rotate --data-dir "$DATA")
 expect_contains "$out" "removed key $OLD_KEY" "rotate reports the removed key"
 expect_not_contains "$(cat "$DATA/encryption-config.yaml")" "$OLD_KEY" "the old key is gone from the config"
 expect_eq "$(stat -c %a "$DATA/encryption-config.yaml")" "600" "rotated config is 0600"
+# Certificate rotation: new leaves and admin credentials, the same CA.
+ca_before=$(sha256sum <"$DATA/tls/ca.crt"); server_before=$(sha256sum <"$DATA/tls/server.crt"); kc_before=$(sha256sum <"$DATA/kubeconfig")
+run "$SKIFF" certificate rotate --data-dir "$DATA"
+expect_eq "$(sha256sum <"$DATA/tls/ca.crt")" "$ca_before" "certificate rotate keeps the CA"
+[ "$(sha256sum <"$DATA/tls/server.crt")" != "$server_before" ] || fail "serving certificate not rotated"
+[ "$(sha256sum <"$DATA/kubeconfig")" != "$kc_before" ] || fail "kubeconfig not rewritten"
+pass "certificate rotate re-issues the serving certificate and the admin kubeconfig"
+expect_eq "$(stat -c %a "$DATA/kubeconfig") $(stat -c %a "$DATA/tls/server.key")" "600 600" "rotated key and kubeconfig are 0600"
 start_server
 expect_eq "$(k get secret db -o jsonpath='{.data.password}')" "$(printf Sup3rS3cretValue | base64)" "the Secret reads after rotation and restart"
 expect_not_contains "$("$SKIFF" secrets-encrypt status --data-dir "$DATA")" "aesgcm:v1:$OLD_KEY=" "no value is left under the old key"
