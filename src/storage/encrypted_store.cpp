@@ -67,7 +67,9 @@ class EncryptedStore : public Store {
 
  private:
   void decrypt(KeyValue& kv) const {
-    if (!kv.value.empty()) kv.value = t_->fromStorage(kv.key, kv.value);
+    if (kv.value.empty()) return;
+    if (!isEncryptedValue(kv.value) && t_->readsPlainEverywhere()) return;
+    kv.value = t_->fromStorage(kv.key, kv.value);
   }
   // A watch cannot fail one event: the value stays as stored (the watch cache then reports
   // it as undecodable) and the reason is logged.

@@ -257,7 +257,13 @@ std::string encryptionPrefixOf(std::string_view stored) {
   return std::string(rest.substr(0, colons == 3 ? end - 1 : end));
 }
 
-ValueTransformer::ValueTransformer(EncryptionConfig config) : config_(std::move(config)) {}
+ValueTransformer::ValueTransformer(EncryptionConfig config) : config_(std::move(config)) {
+  for (const auto& rule : config_.rules) {
+    bool identity = false;
+    for (const auto& p : rule.providers) identity |= p.kind == EncryptionProvider::Kind::Identity;
+    plainEverywhere_ &= identity;
+  }
+}
 
 const EncryptionRule* ValueTransformer::ruleFor(std::string_view key) const {
   std::string resource = resourceOfKey(key);

@@ -64,10 +64,14 @@ class ValueTransformer {
   bool encrypts(std::string_view key) const;
   // True when a rule of the configuration names `key`'s resource.
   bool covers(std::string_view key) const { return ruleFor(key) != nullptr; }
+  // True when every rule lists identity: unprefixed values then read as they are without a
+  // rule lookup (the common case, kept cheap for large lists).
+  bool readsPlainEverywhere() const { return plainEverywhere_; }
 
  private:
   const EncryptionRule* ruleFor(std::string_view key) const;
   EncryptionConfig config_;
+  bool plainEverywhere_ = true;
 };
 
 // A Store that writes through `transformer` and hands readers (get, range, watch events,
