@@ -137,11 +137,20 @@ expect_not_contains "$("$SKIFF" secrets-encrypt status --data-dir "$DATA")" "aes
 # --- In-flight limits: beyond them, 429 with Retry-After (admin, system:masters, exempt)
 stop_server
 SERVER_ARGS="--max-requests-inflight 1 --max-mutating-requests-inflight 1" start_server
-for i in $(seq 1 60); do echo "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"f$i\"},\"data\":{\"d\":\"$(head -c 3000 /dev/zero | tr '\0' x)\"}}"; done |
-  while read -r obj; do echo "$obj" | c -s -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @- "$API/api/v1/namespaces/default/configmaps"; done
-python3 - "$PORT" "$DATA/tls/ca.crt" >"$WORK/flood.out" <<'EOF'
-import http.client, ssl, sys, threading
-port, ca = int(sys.argv[1]), sys.argv[2]
+python3 - "$PORT" "$DATA/tls" >"$WORK/flood.out" <<'EOF'
+import http.client, json, ssl, sys, threading
+port, tls = int(sys.argv[1]), sys.argv[2]
+ca = tls + "/ca.crt"
+# 150 ConfigMaps of 4 KB make each list take a few milliseconds (created as admin:
+# system:masters is never refused).
+admin = ssl.create_default_context(cafile=ca)
+admin.load_cert_chain(tls + "/admin.crt", tls + "/admin.key")
+conn = http.client.HTTPSConnection("127.0.0.1", port, context=admin)
+for i in range(150):
+    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"f{i}"}, "data": {"d": "x" * 4096}})
+    conn.request("POST", "/api/v1/namespaces/default/configmaps", body=body, headers={"Content-Type": "application/json"})
+    r = conn.getresponse(); r.read()
+    assert r.status == 201, r.status
 codes, retry = {}, set()
 lock = threading.Lock()
 def worker(mutating):
@@ -158,7 +167,7 @@ def worker(mutating):
             codes[r.status] = codes.get(r.status, 0) + 1
             if r.status == 429:
                 retry.add((r.getheader("Retry-After"), body.decode().strip()))
-threads = [threading.Thread(target=worker, args=(i % 2 == 1,)) for i in range(12)]
+threads = [threading.Thread(target=worker, args=(i % 2 == 1,)) for i in range(16)]
 for t in threads: t.start()
 for t in threads: t.join()
 print(codes.get(429, 0), sum(codes.values()))
