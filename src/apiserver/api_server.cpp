@@ -17,6 +17,8 @@
 #include "apiserver/crd_controller.h"
 #include "apiserver/crd_openapi.h"
 #include "apiserver/discovery.h"
+#include "apiserver/hardening.h"
+#include "apiserver/inflight_limiter.h"
 #include "apiserver/kubelet_proxy.h"
 #include "apiserver/openapi_v2_proto.h"
 #include "apiserver/request_info.h"
@@ -50,7 +52,9 @@ struct ApiServer::Impl {
   // Built-in resources, and custom ones while their CRDs exist.
   std::unique_ptr<api::ResourceRegistry> ownRegistry = api::ResourceRegistry::withBuiltins();
   api::ResourceRegistry& registry = *ownRegistry;
-  CustomOpenApi customOpenApi{registry};  // /openapi/v3 of custom resources
+  CustomOpenApi customOpenApi{registry};      // /openapi/v3 of custom resources
+  std::unique_ptr<DataDirLock> dataDirLock;   // hardening.h: one server per data dir
+  std::unique_ptr<InflightLimiter> inflight;  // --max-(mutating-)requests-inflight
 
   HttpResponse route(HttpRequest& req, const std::optional<RequestInfo>& resource);
   HttpResponse nonResource(HttpRequest& req, bool& handled);
@@ -247,7 +251,9 @@ ApiServer::~ApiServer() { stop(); }
 
 void ApiServer::start() {
   auto& o = impl_->options;
-  fs::create_directories(o.dataDir);
+  impl_->dataDirLock = prepareDataDir(o.dataDir);  // 0700, locked, file modes fixed
+  impl_->inflight =
+      std::make_unique<InflightLimiter>(o.maxRequestsInflight, o.maxMutatingRequestsInflight);
   if (o.storage == "memory") {
     impl_->store = storage::openMemoryStore();
   } else if (o.storage == "sqlite") {
@@ -257,6 +263,7 @@ void ApiServer::start() {
   } else {
     throw std::runtime_error("unknown --storage " + o.storage + " (want sqlite or memory)");
   }
+  impl_->store = encryptAtRest(std::move(impl_->store), o);     // EncryptionConfiguration
   impl_->store = storage::meterStore(std::move(impl_->store));  // etcd_request_duration_seconds
   impl_->caches = std::make_unique<CacheHub>(*impl_->store);
   for (const auto& r : impl_->registry.all()) impl_->caches->cacheFor(r.storagePrefix());
@@ -342,6 +349,7 @@ void ApiServer::stop() {
   impl_->http.reset();
   if (impl_->aggregator) impl_->aggregator->stop();
   if (impl_->crds) impl_->crds->stop();
+  impl_->dataDirLock.reset();
 }
 
 unsigned short ApiServer::port() const { return impl_->http ? impl_->http->port() : 0; }
@@ -354,6 +362,8 @@ HttpResponse ApiServer::handle(HttpRequest& req) {
   // The path is parsed once, for the metrics' labels and for routing.
   const auto resource = parseResourcePath(req.path, impl_->registry);
   RequestMetrics metrics(req, resource);  // request_metrics.h; unfinished: a 500
+  auto slot = impl_->inflight ? impl_->inflight->admit(req, resource) : InflightLimiter::Slot();
+  if (!slot) return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
   try {
     HttpResponse res = impl_->route(req, resource);
     metrics.done(res);

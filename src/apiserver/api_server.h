@@ -20,6 +20,12 @@ struct ApiServerOptions {
   // not-ready and unreachable taints for this long (--default-*-toleration-seconds).
   int64_t defaultNotReadyTolerationSeconds = 300;
   int64_t defaultUnreachableTolerationSeconds = 300;
+  // Encryption at rest (apiserver/hardening.h): an EncryptionConfiguration file; empty:
+  // DATA_DIR/encryption-config.yaml, generated on first start (Secrets, AES-GCM).
+  std::string encryptionProviderConfig;
+  // Upstream's max-in-flight limits (apiserver/inflight_limiter.h); 0 turns one off.
+  int maxRequestsInflight = 400;
+  int maxMutatingRequestsInflight = 200;
 };
 
 class ApiServer {

@@ -55,6 +55,26 @@ bool isHealthOrMetricsPath(const std::string& p) {
   return p == "/metrics";
 }
 
+// Label values come from what clients send; each must stay within a fixed set, or a client
+// could grow the registry without bound. As upstream: a method that is no API verb is "other".
+std::string knownMethodOrOther(const std::string& m) {
+  for (const char* known : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT"})
+    if (m == known) return m;
+  return "other";
+}
+
+// /healthz/ping and the like keep their path; any other sub-path counts as its base.
+std::string boundedHealthPath(const std::string& p) {
+  if (p == "/metrics") return p;
+  auto slash = p.find('/', 1);
+  if (slash == std::string::npos) return p;
+  std::string base = p.substr(0, slash);
+  std::string check = p.substr(slash + 1);
+  for (const char* known : {"ping", "log", "etcd", "informer-sync", "shutdown"})
+    if (check == known) return p;
+  return base;
+}
+
 // Labels in the order the Prometheus Go client prints them (sorted by name).
 MetricLabels durationLabels(const RequestMetrics::Labels& l) {
   return {{"component", l.component}, {"dry_run", l.dryRun}, {"group", l.group},
@@ -159,8 +179,8 @@ RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req,
   Labels l;
   const std::string& p = req.path;
   if (isHealthOrMetricsPath(p)) {
-    l.verb = req.method == "HEAD" ? "GET" : req.method;
-    l.subresource = p;
+    l.verb = knownMethodOrOther(req.method == "HEAD" ? "GET" : req.method);
+    l.subresource = boundedHealthPath(p);
     return l;
   }
   l.component = "apiserver";
@@ -201,7 +221,7 @@ RequestMetrics::Labels RequestMetrics::classify(const HttpRequest& req,
   } else if (m == "DELETE") {
     l.verb = ri->name.empty() ? "DELETECOLLECTION" : "DELETE";
   } else {
-    l.verb = m;
+    l.verb = knownMethodOrOther(m);
   }
   // Upstream's CleanScope: a named object (or a create) is "resource" scoped.
   if (!ri->name.empty() || l.verb == "POST")

@@ -5,6 +5,7 @@
 
 #include "apiserver/api_server.h"
 #include "cli/commands.h"
+#include "cli/hardening_commands.h"
 #include "cli/local_endpoint.h"
 #include "cli/local_node.h"
 #include "cli/malloc_tuning.h"
@@ -43,6 +44,7 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
          "--default-unreachable-toleration-seconds", o.defaultUnreachableTolerationSeconds,
          "Toleration seconds for the unreachable:NoExecute taint added to pods without one")
       ->capture_default_str();
+  cli::addHardeningFlags(cmd, o);  // encryption at rest, in-flight limits
 }
 
 // Controller-manager flags, with upstream's names; durations as "40s", "5m".
@@ -240,6 +242,8 @@ int main(int argc, char** argv) {
   auto dnsCmd = cli::addDnsCommand(app);
   auto proxyCmd = cli::addProxyCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
+  auto certificateCmd = cli::addCertificateCommand(app);
+  auto secretsEncryptCmd = cli::addSecretsEncryptCommand(app);
 
   CLI11_PARSE(app, argc, argv);
   // Control-plane and hollow-node processes get the larger malloc cache; a real node's
@@ -248,12 +252,18 @@ int main(int argc, char** argv) {
       agent.cmd->count("--hollow"))
     cli::tuneMallocByReexec(argv);
   cli::limitMallocArenas();
+  // skiff's own files (keys, kubeconfigs, the database) private by default.
+  if (*apiserverCmd || *serverCmd || *upCmd || *agent.cmd || *certificateCmd.cmd ||
+      *secretsEncryptCmd.cmd)
+    cli::restrictFileCreationMask();
   initLogging(logLevel);
   try {
     if (*versionCmd) {
       std::cout << "skiff v0.1.0 (Kubernetes API v1.32)\n";
       return 0;
     }
+    if (*certificateCmd.cmd) return certificateCmd.run();
+    if (*secretsEncryptCmd.cmd) return secretsEncryptCmd.run();
     if (*agent.cmd) return agent.run();
     if (*kubeletCmd.cmd) return kubeletCmd.run();
     if (*images.cmd) return images.run();

@@ -1,5 +1,6 @@
 #include "common/pki.h"
 
+#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -7,12 +8,17 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 
 namespace skiff {
 
@@ -101,7 +107,7 @@ CertPtr baseCertificate(EVP_PKEY* key, const std::string& cn, const std::vector<
 
 CertKeyPair createCa(const std::string& commonName) {
   KeyPtr key = newKey();
-  CertPtr cert = baseCertificate(key.get(), commonName, {}, 3650);
+  CertPtr cert = baseCertificate(key.get(), commonName, {}, kCaValidityDays);
   X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
   addExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
   addExtension(cert.get(), cert.get(), NID_key_usage,
@@ -115,11 +121,11 @@ CertKeyPair issueCertificate(const CertKeyPair& ca, const std::string& commonNam
                              const std::vector<std::string>& organizations,
                              const std::vector<std::string>& dnsNames,
                              const std::vector<std::string>& ipAddresses, bool serverAuth,
-                             bool clientAuth) {
+                             bool clientAuth, long validityDays) {
   CertPtr caCert = certFromPem(ca.certPem);
   KeyPtr caKey = keyFromPem(ca.keyPem);
   KeyPtr key = newKey();
-  CertPtr cert = baseCertificate(key.get(), commonName, organizations, 3650);
+  CertPtr cert = baseCertificate(key.get(), commonName, organizations, validityDays);
   X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert.get()));
   addExtension(cert.get(), caCert.get(), NID_basic_constraints, "critical,CA:FALSE");
   addExtension(cert.get(), caCert.get(), NID_key_usage,
@@ -144,16 +150,71 @@ std::string readFile(const std::string& path) {
   return ss.str();
 }
 
-void writeFileAtomic(const std::string& path, const std::string& content, unsigned mode) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-    out << content;
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+namespace {
+
+[[noreturn]] void failErrno(const std::string& what, const std::string& path) {
+  throw std::system_error(errno, std::generic_category(), what + " " + path);
+}
+
+// Removes the temp file unless the write got to the rename.
+struct TempFile {
+  std::string path;
+  int fd = -1;
+  bool renamed = false;
+  ~TempFile() {
+    if (fd >= 0) ::close(fd);
+    if (!renamed) ::unlink(path.c_str());
   }
-  ::chmod(tmp.c_str(), mode);
-  std::filesystem::rename(tmp, path);
+};
+
+void fsyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) failErrno("cannot open directory", dir);
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) failErrno("cannot fsync directory", dir);
+}
+
+}  // namespace
+
+void writeFileAtomic(const std::string& path, const std::string& content, unsigned mode) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    errno = ELOOP;
+    failErrno("refusing to replace a symbolic link:", path);
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  unsigned char rnd[6];
+  RAND_bytes(rnd, sizeof rnd);
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+                rnd[4], rnd[5]);
+  TempFile tmp;
+  tmp.path = path + ".tmp-" + suffix;
+  // O_EXCL|O_NOFOLLOW: never write through a file or link someone else placed there.
+  tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (tmp.fd < 0) failErrno("cannot create", tmp.path);
+  // The mode asked for, not what the umask left of it (certificates are 0644 on purpose).
+  if (::fchmod(tmp.fd, mode) != 0) failErrno("cannot chmod", tmp.path);
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(tmp.fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      failErrno("cannot write", tmp.path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(tmp.fd) != 0) failErrno("cannot fsync", tmp.path);
+  int fd = tmp.fd;
+  tmp.fd = -1;
+  if (::close(fd) != 0) failErrno("cannot close", tmp.path);
+  if (::rename(tmp.path.c_str(), path.c_str()) != 0) failErrno("cannot rename onto", path);
+  tmp.renamed = true;
+  fsyncDirectory(dir);
 }
 
 namespace {
@@ -165,30 +226,93 @@ bool certCoversIps(const std::string& certPem, const std::vector<std::string>& i
 }
 }  // namespace
 
+namespace {
+
+// The serving certificate's SAN and subject come from the caller; a certificate is
+// re-issued when it is missing or fewer than kRenewBeforeDays remain.
+bool needsRenewal(const std::string& certPath) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(certPath)) return true;
+  return secondsUntilExpiry(readFile(certPath)) < kRenewBeforeDays * 24 * 3600;
+}
+
+void restrictMode(const std::string& path, unsigned mode) {
+  if (::chmod(path.c_str(), mode) != 0 && errno != ENOENT) failErrno("cannot chmod", path);
+}
+
+ServerPki pkiPaths(const std::string& dir) {
+  return {dir + "/ca.crt",     dir + "/ca.key",    dir + "/server.crt",
+          dir + "/server.key", dir + "/admin.crt", dir + "/admin.key"};
+}
+
+}  // namespace
+
+long long secondsUntilExpiry(const std::string& certPem) {
+  CertPtr cert = certFromPem(certPem);
+  int days = 0, seconds = 0;
+  // From now to notAfter (now when the first argument is null).
+  if (!ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(cert.get())))
+    fail("cannot read notAfter");
+  return static_cast<long long>(days) * 24 * 3600 + seconds;
+}
+
+CertKeyPair reissueCertificate(const CertKeyPair& ca, const std::string& oldCertPem,
+                               long validityDays) {
+  CertPtr old = certFromPem(oldCertPem);
+  CertPtr caCert = certFromPem(ca.certPem);
+  KeyPtr caKey = keyFromPem(ca.keyPem);
+  KeyPtr key = newKey();
+  CertPtr cert = baseCertificate(key.get(), "", {}, validityDays);
+  X509_set_subject_name(cert.get(), X509_get_subject_name(old.get()));
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert.get()));
+  // Same extensions (basic constraints, usages, subjectAltNames) except the key identifiers.
+  for (int i = 0; i < X509_get_ext_count(old.get()); ++i) {
+    X509_EXTENSION* ext = X509_get_ext(old.get(), i);
+    int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+    if (nid == NID_subject_key_identifier || nid == NID_authority_key_identifier) continue;
+    X509_add_ext(cert.get(), ext, -1);
+  }
+  if (!X509_sign(cert.get(), caKey.get(), EVP_sha256())) fail("cannot sign certificate");
+  return {toPem(cert.get()), toPem(key.get())};
+}
+
 ServerPki ensureServerPki(const std::string& dir, const std::vector<std::string>& ipAddresses,
                           const std::vector<std::string>& dnsNames) {
   namespace fs = std::filesystem;
   fs::create_directories(dir);
-  ServerPki p{dir + "/ca.crt",     dir + "/ca.key",    dir + "/server.crt",
-              dir + "/server.key", dir + "/admin.crt", dir + "/admin.key"};
+  restrictMode(dir, 0700);
+  ServerPki p = pkiPaths(dir);
+  // Keys written by older versions (or copied in by hand) get their mode fixed as well.
+  for (const auto* key : {&p.caKey, &p.serverKey, &p.adminKey}) restrictMode(*key, 0600);
   if (!fs::exists(p.caCert) || !fs::exists(p.caKey)) {
     auto ca = createCa("skiff-ca");
     writeFileAtomic(p.caKey, ca.keyPem, 0600);
-    writeFileAtomic(p.caCert, ca.certPem, 0644);
+    writeFileAtomic(p.caCert, ca.certPem, 0644);  // public: handed to every client
     fs::remove(p.serverCert);
     fs::remove(p.adminCert);
   }
   CertKeyPair ca{readFile(p.caCert), readFile(p.caKey)};
-  if (!fs::exists(p.serverCert) || !fs::exists(p.serverKey) ||
+  if (!fs::exists(p.serverKey) || needsRenewal(p.serverCert) ||
       !certCoversIps(readFile(p.serverCert), ipAddresses)) {
     auto server = issueCertificate(ca, "kube-apiserver", {}, dnsNames, ipAddresses, true, false);
     writeFileAtomic(p.serverKey, server.keyPem, 0600);
     writeFileAtomic(p.serverCert, server.certPem, 0644);
   }
-  if (!fs::exists(p.adminCert) || !fs::exists(p.adminKey)) {
+  if (!fs::exists(p.adminKey) || needsRenewal(p.adminCert)) {
     auto admin = issueCertificate(ca, "admin", {"system:masters"}, {}, {}, false, true);
     writeFileAtomic(p.adminKey, admin.keyPem, 0600);
     writeFileAtomic(p.adminCert, admin.certPem, 0644);
+  }
+  return p;
+}
+
+ServerPki rotateServerCertificates(const std::string& dir) {
+  ServerPki p = pkiPaths(dir);
+  CertKeyPair ca{readFile(p.caCert), readFile(p.caKey)};
+  for (auto [cert, key] : {std::pair{&p.serverCert, &p.serverKey}, {&p.adminCert, &p.adminKey}}) {
+    auto fresh = reissueCertificate(ca, readFile(*cert));
+    writeFileAtomic(*key, fresh.keyPem, 0600);
+    writeFileAtomic(*cert, fresh.certPem, 0644);
   }
   return p;
 }

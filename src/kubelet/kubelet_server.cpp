@@ -208,7 +208,14 @@ void FollowPoller::loop() {
 
 void ensureKubeletServingCert(const std::string& certPath, const std::string& keyPath,
                               const std::string& nodeName, const std::vector<std::string>& ips) {
-  if (fs::exists(certPath) && fs::exists(keyPath)) return;
+  // Kept until fewer than 90 days of its year remain (common/pki.h), then made anew.
+  if (fs::exists(certPath) && fs::exists(keyPath)) {
+    try {
+      if (secondsUntilExpiry(readFile(certPath)) >= kRenewBeforeDays * 24 * 3600) return;
+    } catch (const std::exception&) {
+      // unreadable: made anew below
+    }
+  }
   std::vector<std::string> dnsNames = {"localhost"};
   std::vector<std::string> ipSans = {"127.0.0.1"};
   auto add = [](std::vector<std::string>& v, const std::string& s) {

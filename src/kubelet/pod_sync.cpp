@@ -384,6 +384,9 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
   fs::create_directories(termDir);
   in.terminationLogHostPath = termDir + "/" + std::to_string(in.restartCount) + ".termination-log";
   std::ofstream(in.terminationLogHostPath, std::ios::trunc).close();
+  // Writable by the container's user whatever skiff's umask (upstream chmods it 0666 too).
+  std::error_code permEc;
+  fs::permissions(in.terminationLogHostPath, fs::perms(0666), permEc);
 
   SandboxSettings settings{.podLogsDir = podLogsDir(),
                            .clusterDns = options_.clusterDns,

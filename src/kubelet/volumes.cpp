@@ -356,6 +356,7 @@ void checkHostPathType(const std::string& path, const std::string& type) {
     if (!exists && type == "FileOrCreate") {
       Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
       if (f.fd < 0) throw std::runtime_error(errnoText("open", path));
+      ::fchmod(f.fd, 0644);  // as upstream, whatever skiff's umask (077)
       return;
     }
     if (!exists || !S_ISREG(st.st_mode)) fail("a file");

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <functional>
 
 #include "net/http_types.h"
@@ -21,6 +22,12 @@ struct ConnectionContext {
   // Requests mayBlock() picks run on `blocking` (HttpServerOptions::mayBlock).
   const std::function<bool(const HttpRequest&)>* mayBlock = nullptr;
   boost::asio::thread_pool* blocking = nullptr;
+  // HttpServerOptions' connection limits (see there).
+  std::chrono::milliseconds idleTimeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds headerTimeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds bodyTimeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds writeTimeout{std::chrono::seconds(60)};
+  int maxUpgradedConnections = 0;
 };
 
 // Serves HTTP/1.1 requests on the connection until it closes.

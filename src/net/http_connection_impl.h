@@ -70,7 +70,8 @@ inline http::response<http::string_body> errorResponse(const ApiError& e, unsign
 }
 
 template <class Stream>
-awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version);
+awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version,
+                               std::chrono::milliseconds writeTimeout);
 
 // Runs the handler on the connection's loop, or on the blocking pool for requests that may
 // wait on another server; the coroutine resumes on its own loop either way.
@@ -105,9 +106,23 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
     http::request_parser<http::string_body> parser;
     parser.body_limit(ctx.maxBodyBytes);
     parser.header_limit(64 * 1024);
-    lowest.expires_after(std::chrono::minutes(5));  // idle keep-alive connections
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    // An idle keep-alive connection waits for the first byte of its next request...
+    if (buffer.size() == 0) {
+      lowest.expires_after(ctx.idleTimeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+      if (ec) co_return;  // closed, reset, or idle too long
+      buffer.commit(n);
+    }
+    // ...then the headers must be complete soon (a slow-header client is dropped, and only
+    // ever held a coroutine frame and a socket), and the body after them.
+    lowest.expires_after(ctx.headerTimeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    if (!ec && !parser.is_done()) {
+      lowest.expires_after(ctx.bodyTimeout);
+      std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
+    }
     (void)n;
+    lowest.expires_after(ctx.writeTimeout);  // for an error answer written below
     if (ec == http::error::body_limit) {
       auto res = errorResponse(
           requestEntityTooLarge("limit is " + std::to_string(ctx.maxBodyBytes)), 11, false);
@@ -137,6 +152,21 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
       continue;
     }
     std::optional<ApiError> failure;
+    // Each upgraded connection takes a thread: past the cap, refuse before the handler dials
+    // anything (a kubelet, containerd).
+    if (ctx.maxUpgradedConnections > 0 && !req.header("upgrade").empty() &&
+        ctx.upgrades->running() >= ctx.maxUpgradedConnections) {
+      auto out = errorResponse(
+          tooManyRequests("too many upgraded connections (exec, attach, port-forward), please "
+                          "try again later",
+                          1),
+          version, keepAlive, &req);
+      lowest.expires_after(ctx.writeTimeout);
+      auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
+      if (wec || !keepAlive) co_return;
+      lowest.expires_never();
+      continue;
+    }
     try {
       res = co_await callHandler(ctx, req);
     } catch (const ApiError& e) {
@@ -146,6 +176,7 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
                       e.what());
       failure = internalError(e.what());
     }
+    lowest.expires_after(ctx.writeTimeout);  // a client that does not read is dropped
     if (failure) {
       auto out = errorResponse(*failure, version, keepAlive, &req);
       auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
@@ -171,6 +202,7 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
       for (auto& [k, v] : res.headers) head.insert(k, v);
       auto [wec, wn] = co_await http::async_write(stream, head, kTuple);
       if (wec) co_return;
+      lowest.expires_never();  // the upgraded protocol has its own rules
       // What the client sent after its request (the new protocol's first frames) is already
       // in our buffer; the taken-over connection delivers it first.
       std::string early(static_cast<const char*>(buffer.data().data()), buffer.size());
@@ -179,7 +211,7 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
       co_return;  // HTTP is over on this connection; `stream` is moved-from
     }
     if (res.stream) {
-      co_await streamResponse(stream, res, version);
+      co_await streamResponse(stream, res, version, ctx.writeTimeout);
       co_return;  // streams end the connection, as upstream's watch does
     }
     http::response<http::string_body> out{static_cast<http::status>(res.status), version};
@@ -194,7 +226,8 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
 }
 
 template <class Stream>
-awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version) {
+awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version,
+                               std::chrono::milliseconds writeTimeout) {
   auto& lowest = boost::beast::get_lowest_layer(stream);
   auto source = res.stream;
   http::response<http::empty_body> head{static_cast<http::status>(res.status), version};
@@ -207,6 +240,9 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
     source->cancel();
     co_return;
   }
+  // Idle watches wait without a deadline; each write below has one (a watcher that stops
+  // reading is dropped instead of holding its backlog).
+  lowest.expires_never();
   auto executor = co_await asio::this_coro::executor;
   auto signal = std::make_shared<asio::steady_timer>(executor);
   auto clientGone = std::make_shared<bool>(false);
@@ -255,8 +291,10 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
           batch += chunks[i];
         out = &batch;
       }
+      lowest.expires_after(writeTimeout);
       auto [ec, n] =
           co_await asio::async_write(stream, http::make_chunk(asio::buffer(*out)), kTuple);
+      lowest.expires_never();
       if (ec) *clientGone = true;
     }
     if (!open || *clientGone) break;
@@ -267,6 +305,7 @@ awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned versi
   }
   source->cancel();
   if (!*clientGone) {
+    lowest.expires_after(writeTimeout);
     co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
     boost::system::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -1,5 +1,7 @@
 #include "net/http_server.h"
 
+#include <sys/resource.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -7,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 #include <thread>
@@ -54,6 +57,7 @@ struct HttpServer::Impl {
   // Shared with the handler threads, which may outlive the server (see stop()).
   std::shared_ptr<detail::UpgradeSessions> upgrades = std::make_shared<detail::UpgradeSessions>();
   bool started = false;
+  bool acceptFailing = false;
 
   asio::awaitable<void> acceptLoop() {
     for (;;) {
@@ -62,9 +66,19 @@ struct HttpServer::Impl {
           co_await acceptor->async_accept(loop, asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
-        SKIFF_LOG_WARN("http accept failed error=\"{}\"", ec.message());
+        // Out of descriptors (EMFILE/ENFILE) or memory: the pending connection stays in the
+        // backlog and accept fails again at once, so back off instead of spinning a core,
+        // and log once per streak rather than per attempt.
+        if (!acceptFailing)
+          SKIFF_LOG_WARN("http accept failed, backing off error=\"{}\"", ec.message());
+        acceptFailing = true;
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
+      if (acceptFailing) SKIFF_LOG_INFO("http accept recovered");
+      acceptFailing = false;
       auto executor = socket.get_executor();
       if (tls)
         asio::co_spawn(executor, detail::serveTls(std::move(socket), *tls, context),
@@ -82,12 +96,31 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
   impl_->context.handler = &impl_->handler;
   impl_->context.maxBodyBytes = impl_->options.maxBodyBytes;
   impl_->context.upgrades = impl_->upgrades.get();
+  const auto& o = impl_->options;
+  impl_->context.idleTimeout = o.idleTimeout;
+  impl_->context.headerTimeout = o.headerTimeout;
+  impl_->context.bodyTimeout = o.bodyTimeout;
+  impl_->context.writeTimeout = o.writeTimeout;
+  impl_->context.maxUpgradedConnections = o.maxUpgradedConnections;
 }
+
+namespace {
+// As Go programs do at start: the soft descriptor limit up to the hard one, so thousands of
+// client connections do not run into a default of 1,024.
+void raiseDescriptorLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+}  // namespace
 
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start() {
   const auto& o = impl_->options;
+  raiseDescriptorLimit();
   if (!o.tlsCertFile.empty()) {
     auto& ctx = impl_->tls.emplace(asio::ssl::context::tls_server);
     ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |

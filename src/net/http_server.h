@@ -31,6 +31,20 @@ struct HttpServerOptions {
   // the other connections of its loop.
   std::function<bool(const HttpRequest&)> mayBlock;
   int blockingThreads = 4;
+  // Connection limits, so that slow or idle clients cost a socket and a coroutine frame but
+  // never a thread, and not forever (upstream's Go server: ReadHeaderTimeout 32 s):
+  // - a keep-alive connection waits this long for the first byte of its next request;
+  std::chrono::milliseconds idleTimeout{std::chrono::minutes(5)};
+  // - once a request started, its headers must be complete within this (slow-header clients);
+  std::chrono::milliseconds headerTimeout{std::chrono::seconds(30)};
+  // - and its body within this;
+  std::chrono::milliseconds bodyTimeout{std::chrono::seconds(60)};
+  // - each write of an answer (and of a watch chunk) must finish within this: a client that
+  //   stops reading is dropped.
+  std::chrono::milliseconds writeTimeout{std::chrono::seconds(60)};
+  // Upgraded connections (exec/attach/port-forward: a thread each) at once; more upgrade
+  // requests get 429 before the handler runs. 0: no limit.
+  int maxUpgradedConnections = 256;
 };
 
 class HttpServer {

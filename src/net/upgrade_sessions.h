@@ -25,6 +25,11 @@ class UpgradeSessions : public std::enable_shared_from_this<UpgradeSessions> {
   // Stop, step 2 (the io_context's threads have ended, it still exists): releases the
   // transports that are still referenced (see UpgradedTransport::release).
   void releaseAll();
+  // Connections handed over and still running (HttpServerOptions::maxUpgradedConnections).
+  int running() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return running_;
+  }
 
  private:
   void finished();

@@ -64,5 +64,85 @@ TEST(HttpServer, BlockingHandlersDoNotStallTheirLoop) {
   server.stop();
 }
 
+// Seconds until the server closes a connection that sent `prefix` and then nothing.
+double secondsUntilClosed(unsigned short port, const std::string& prefix) {
+  net::io_context io;
+  tcp::socket s(io);
+  s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  if (!prefix.empty()) net::write(s, net::buffer(prefix));
+  auto start = std::chrono::steady_clock::now();
+  std::string out;
+  boost::system::error_code ec;
+  net::read(s, net::dynamic_buffer(out), ec);  // until the server closes
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+HttpServerOptions limitedOptions() {
+  HttpServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.threads = 1;
+  o.idleTimeout = 1500ms;
+  o.headerTimeout = 300ms;
+  return o;
+}
+
+HttpResponse okHandler(HttpRequest&) {
+  HttpResponse res;
+  res.body = "{}";
+  return res;
+}
+
+TEST(HttpServer, SlowHeaderClientsAreDroppedAfterTheHeaderTimeout) {
+  HttpServer server(limitedOptions(), okHandler);
+  server.start();
+  // Started a request, never finished its headers: dropped after headerTimeout...
+  auto slow = std::async(std::launch::async, [&] {
+    return secondsUntilClosed(server.port(), "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  });
+  // ...while other clients are served meanwhile (the slow one holds no thread).
+  EXPECT_EQ(get(server.port(), "/fast"), "HTTP/1.1 200 OK");
+  double slowSecs = slow.get();
+  EXPECT_GE(slowSecs, 0.25);
+  EXPECT_LT(slowSecs, 1.2);
+  // A silent connection waits for the idle timeout instead.
+  double idleSecs = secondsUntilClosed(server.port(), "");
+  EXPECT_GE(idleSecs, 1.3);
+  EXPECT_LT(idleSecs, 3.0);
+  server.stop();
+}
+
+TEST(HttpServer, UpgradesBeyondTheCapGet429) {
+  HttpServerOptions o = limitedOptions();
+  o.headerTimeout = 5s;
+  o.maxUpgradedConnections = 1;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  HttpServer server(o, [released](HttpRequest&) {
+    HttpResponse res;
+    res.status = 101;
+    res.headers = {{"Connection", "Upgrade"}, {"Upgrade", "test"}};
+    res.upgrade = [released](UpgradedConnectionPtr) { released.wait_for(10s); };
+    return res;
+  });
+  server.start();
+  net::io_context io;
+  auto upgrade = [&] {
+    auto s = std::make_unique<tcp::socket>(io);
+    s->connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port()));
+    std::string req = "GET /x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n";
+    net::write(*s, net::buffer(req));
+    std::string out(12, '\0');
+    net::read(*s, net::buffer(out));
+    return std::make_pair(std::move(s), out.substr(9, 3));
+  };
+  auto first = upgrade();
+  EXPECT_EQ(first.second, "101");
+  std::this_thread::sleep_for(100ms);  // the handler thread is running
+  auto second = upgrade();
+  EXPECT_EQ(second.second, "429");
+  release.set_value();
+  server.stop();
+}
+
 }  // namespace
 }  // namespace skiff::apiserver

@@ -75,6 +75,18 @@ std::string totalSeries(const std::string& code, const std::string& resource,
          "\",scope=\"" + scope + "\",subresource=\"\",verb=\"" + verb + "\",version=\"v1\"}";
 }
 
+TEST(RequestMetrics, LabelValuesStayBounded) {
+  // Whatever method or health sub-path a client sends, the labels come from a fixed set.
+  EXPECT_EQ(classify("FROBNICATE", "/api/v1/namespaces/default/pods").verb, "other");
+  EXPECT_EQ(classify("X" + std::string(100, 'y'), "/healthz").verb, "other");
+  EXPECT_EQ(classify("GET", "/healthz/ping").subresource, "/healthz/ping");
+  EXPECT_EQ(classify("GET", "/healthz/anything-at-all-12345").subresource, "/healthz");
+  EXPECT_EQ(classify("GET", "/livez/a/b/c").subresource, "/livez");
+  // Unknown resources and subresources are not measured at all.
+  EXPECT_TRUE(classify("GET", "/api/v1/namespaces/default/widgets").verb.empty());
+  EXPECT_TRUE(classify("GET", "/api/v1/namespaces/default/pods/x/bogus").verb.empty());
+}
+
 TEST(RequestMetrics, CountsCodesDurationsAndInflight) {
   auto& registry = api::ResourceRegistry::builtin();
   const auto series = totalSeries("404", "configmaps", "GET", "resource");
