@@ -12,6 +12,13 @@
 #include "api/resource_registry.h"
 #include "apiserver/admission.h"
 #include "apiserver/aggregator.h"
+#include "apiserver/auth/authenticator.h"
+#include "apiserver/auth/authn_endpoints.h"
+#include "apiserver/auth/authorization.h"
+#include "apiserver/auth/impersonation.h"
+#include "apiserver/auth/request_attributes.h"
+#include "apiserver/auth/service_account_key.h"
+#include "apiserver/auth/token_file.h"
 #include "apiserver/content.h"
 #include "apiserver/crd_controller.h"
 #include "apiserver/crd_openapi.h"
@@ -50,6 +57,20 @@ struct ApiServer::Impl {
   std::unique_ptr<api::ResourceRegistry> ownRegistry = api::ResourceRegistry::withBuiltins();
   api::ResourceRegistry& registry = *ownRegistry;
   CustomOpenApi customOpenApi{registry};  // /openapi/v3 of custom resources
+  // Authentication and authorization (apiserver/auth/); null until start(), and a server
+  // that was never started serves no requests from the network.
+  std::unique_ptr<auth::ServiceAccountTokens> serviceAccountTokens;
+  std::unique_ptr<auth::RequestAuthenticator> authenticator;
+  std::unique_ptr<Authorizer> authorizer;
+  std::string jwksUri;
+
+  // Settles req.client (who is asking, after impersonation) and refuses what that user may
+  // not do: 401 for a refused token, 403 from the authorizer chain.
+  void authenticateAndAuthorize(HttpRequest& req);
+  void startAuth(const std::string& tlsDir);
+  // The object under (core resource, namespace, name) in the watch cache, or null.
+  ObjectPtr cachedObject(const std::string& resource, const std::string& ns,
+                         const std::string& name);
 
   HttpResponse route(HttpRequest& req, const std::optional<RequestInfo>& resource);
   HttpResponse nonResource(HttpRequest& req, bool& handled);
@@ -113,6 +134,10 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   if (p == "/healthz" || p == "/livez" || p == "/readyz" || p.starts_with("/healthz/") ||
       p.starts_with("/livez/") || p.starts_with("/readyz/"))
     return textResponse("ok");
+  if (p == "/.well-known/openid-configuration" && serviceAccountTokens)
+    return auth::openIdConfiguration(*serviceAccountTokens, jwksUri);
+  if (p == "/openid/v1/jwks" && serviceAccountTokens)
+    return auth::openIdKeySet(*serviceAccountTokens);
   if (p == "/metrics")
     return textResponse(Metrics::global().render(), "text/plain; version=0.0.4; charset=utf-8");
   if (p == "/api" || p == "/api/") {
@@ -179,6 +204,43 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   return {};
 }
 
+ObjectPtr ApiServer::Impl::cachedObject(const std::string& resource, const std::string& ns,
+                                        const std::string& name) {
+  const api::ResourceInfo* info = registry.find("", "v1", resource);
+  if (!info || !resources) return nullptr;
+  return caches->cachedLatest(resources->key(*info, ns, name));
+}
+
+void ApiServer::Impl::startAuth(const std::string& tlsDir) {
+  auth::AuthenticatorConfig config;
+  config.lookup = [this](const std::string& resource, const std::string& ns,
+                         const std::string& name) { return cachedObject(resource, ns, name); };
+  config.plainHttp = !options.tls;
+  if (!options.tokenAuthFile.empty())
+    config.staticTokens =
+        auth::parseTokenFile(readFile(options.tokenAuthFile), options.tokenAuthFile);
+  serviceAccountTokens = std::make_unique<auth::ServiceAccountTokens>(
+      auth::ensureServiceAccountKey(tlsDir), options.serviceAccountIssuer,
+      std::vector<std::string>{options.serviceAccountIssuer}, config.lookup);
+  config.serviceAccounts = serviceAccountTokens.get();
+  authenticator = std::make_unique<auth::RequestAuthenticator>(std::move(config));
+  authorizer = auth::makeAuthorizerChain(options.authorizationModes, *caches);
+  if (!options.tls)
+    SKIFF_LOG_WARN(
+        "serving plain HTTP (--disable-tls): requests without credentials act as "
+        "system:unsecured in system:masters, like upstream's old insecure port. Benchmarks only");
+}
+
+void ApiServer::Impl::authenticateAndAuthorize(HttpRequest& req) {
+  if (!authenticator) return;
+  UserInfo user = authenticator->authenticate(req);
+  if (auto acting = auth::impersonate(req, user, *authorizer)) user = std::move(*acting);
+  req.client = std::move(user);
+  AuthorizationAttributes attributes = auth::requestAttributes(req, req.client);
+  AuthorizationResult result = authorizer->authorize(attributes);
+  if (result.decision != Decision::Allow) throw auth::forbiddenError(attributes, result.reason);
+}
+
 HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<RequestInfo>& ri) {
   // /apis/<group>/<version>[/...] of an APIService with a service: its extension server's.
   if (aggregator && aggregator->proxies(req.path)) return aggregator->proxy(req);
@@ -193,6 +255,19 @@ HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<Reques
   // Before the generic parser: nodes/proxy paths go on past the subresource.
   if (auto np = parseNodeProxyPath(req.target)) return kubelets->nodeProxy(*resources, *np, req);
   if (!ri) throw pathNotFound();
+  if (ri->info && serviceAccountTokens) {
+    if (ri->info->group.empty() && ri->info->plural == "serviceaccounts" &&
+        ri->subresource == "token" && !ri->name.empty() && !ri->namespaceName.empty())
+      return auth::handleTokenRequest(*resources, registry, *serviceAccountTokens, *ri, req);
+    if (ri->info->group == "authentication.k8s.io" && ri->name.empty()) {
+      if (req.method != "POST")
+        throw methodNotSupported(ri->info->qualifiedResource(),
+                                 req.method == "GET" ? "list" : req.method);
+      if (ri->info->plural == "tokenreviews") return auth::handleTokenReview(*authenticator, req);
+      if (ri->info->plural == "selfsubjectreviews")
+        return auth::handleSelfSubjectReview(req.client, req);
+    }
+  }
   if (ri->info && ri->info->group.empty() && ri->info->plural == "pods") {
     if (ri->subresource == "log") return kubelets->podLog(*resources, *ri, req);
     if (ri->subresource == "exec" || ri->subresource == "attach" ||
@@ -270,6 +345,7 @@ void ApiServer::start() {
       std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
   api::OpenApi::instance();  // parse once up front, not on the first kubectl request
   impl_->bootstrap();
+  impl_->startAuth((fs::path(o.dataDir) / "tls").string());
   impl_->aggregator = std::make_unique<Aggregator>(*impl_->resources, impl_->registry);
   impl_->aggregator->registerLocalApiServices();
   impl_->aggregator->start();
@@ -312,6 +388,7 @@ void ApiServer::start() {
   impl_->kubelets = std::make_unique<KubeletProxy>(kubeletClient);
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
   impl_->http->start();
+  impl_->jwksUri = "https://" + host + ":" + std::to_string(port()) + "/openid/v1/jwks";
 
   // An admin kubeconfig pointing at this server.
   std::string server =
@@ -353,6 +430,7 @@ HttpResponse ApiServer::handle(HttpRequest& req) {
   const auto resource = parseResourcePath(req.path, impl_->registry);
   RequestMetrics metrics(req, resource);  // request_metrics.h; unfinished: a 500
   try {
+    impl_->authenticateAndAuthorize(req);
     HttpResponse res = impl_->route(req, resource);
     metrics.done(res);
     return res;

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/http_types.h"
 
@@ -20,6 +21,13 @@ struct ApiServerOptions {
   // not-ready and unreachable taints for this long (--default-*-toleration-seconds).
   int64_t defaultNotReadyTolerationSeconds = 300;
   int64_t defaultUnreachableTolerationSeconds = 300;
+  // Authorizers after system:masters, in order (--authorization-mode): RBAC, Node (no
+  // opinion until the node authorizer exists), AlwaysAllow, AlwaysDeny.
+  std::vector<std::string> authorizationModes = {"Node", "RBAC"};
+  // Static bearer tokens, upstream's CSV (--token-auth-file); empty: none.
+  std::string tokenAuthFile;
+  // The iss of ServiceAccount tokens, and the API audience (--service-account-issuer).
+  std::string serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local";
 };
 
 class ApiServer {

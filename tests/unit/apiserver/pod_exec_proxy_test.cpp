@@ -218,6 +218,7 @@ class PodExecProxyTest : public ::testing::Test {
                      const std::map<std::string, std::string>& headers = {},
                      const std::string& body = "", ApiServer* server = nullptr) {
     HttpRequest req;
+    req.client = {"admin", {"system:masters"}, {}, {}};  // as the admin certificate
     req.method = method;
     req.path = path;
     req.target = path + (query.empty() ? "" : "?" + encodeQuery(query));
