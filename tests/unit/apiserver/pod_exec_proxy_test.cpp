@@ -384,6 +384,8 @@ TEST_F(PodExecProxyTest, TunnelCarriesBytesBothWaysWithTheHeadersOfBothSides) {
   UpgradeRequest r = apiRequest(kExecPath + "?" + kExecQuery);
   r.headers.emplace_back("Authorization", "Bearer secret-token");
   r.headers.emplace_back("Impersonate-User", "someone");
+  // (In a group that may exec: the admin impersonates, the API server authorizes "someone".)
+  r.headers.emplace_back("Impersonate-Group", "system:masters");
   UpgradeResult res = openUpgrade(r);
   ASSERT_EQ(res.status, 101) << res.body;
   ASSERT_TRUE(res.connection);
@@ -421,6 +423,7 @@ TEST_F(PodExecProxyTest, TunnelCarriesBytesBothWaysWithTheHeadersOfBothSides) {
   EXPECT_EQ(k.headers.at("host"), "127.0.0.1:" + std::to_string(kubelet_->port()));
   EXPECT_FALSE(k.headers.count("authorization"));
   EXPECT_FALSE(k.headers.count("impersonate-user"));
+  EXPECT_FALSE(k.headers.count("impersonate-group"));
 }
 
 TEST_F(PodExecProxyTest, KubeletHalfCloseReachesTheClientWhoMayStillSend) {
