@@ -31,6 +31,7 @@
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/base64.h"
+#include "common/component_pki.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pki.h"
@@ -63,6 +64,8 @@ struct ApiServer::Impl {
   std::unique_ptr<auth::RequestAuthenticator> authenticator;
   std::unique_ptr<Authorizer> authorizer;
   std::string jwksUri;
+  std::optional<ServerPki> pki;  // with TLS: the CA and certificates under DATA_DIR/tls
+  std::string serverUrl;         // https://host:port, what kubeconfigs point at
 
   // Settles req.client (who is asking, after impersonation) and refuses what that user may
   // not do: 401 for a refused token, 403 from the authorizer chain.
@@ -363,7 +366,7 @@ void ApiServer::start() {
                  agg = impl_->aggregator.get()](const HttpRequest& req) {
     return runsOffTheEventLoop(req, registry) || agg->proxies(req.path);
   };
-  std::optional<ServerPki> pki;
+  std::optional<ServerPki>& pki = impl_->pki;
   if (o.tls) {
     // Like k3s: a CA and certificates created on first start, reused afterwards.
     std::vector<std::string> ips = {"127.0.0.1", "10.43.0.1"};
@@ -379,11 +382,12 @@ void ApiServer::start() {
   }
   KubeletClientOptions kubeletClient;
   if (pki) {
-    // Kubelets are shown the admin client certificate (system:masters), so anything that
-    // captures it from a kubelet connection holds cluster-admin. A dedicated
-    // kube-apiserver-kubelet-client certificate is a follow-up (security issue).
-    kubeletClient.clientCertFile = pki->adminCert;
-    kubeletClient.clientKeyFile = pki->adminKey;
+    // Kubelets are shown a certificate of its own (kube-apiserver-kubelet-client, no group),
+    // not the admin's: a kubelet that captures it gains no cluster-admin.
+    ComponentCredentials kubeletCert =
+        ensureComponentCertificate(o.dataDir, *pki, kubeletClientIdentity());
+    kubeletClient.clientCertFile = kubeletCert.certFile;
+    kubeletClient.clientKeyFile = kubeletCert.keyFile;
   }
   impl_->kubelets = std::make_unique<KubeletProxy>(kubeletClient);
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
@@ -393,6 +397,7 @@ void ApiServer::start() {
   // An admin kubeconfig pointing at this server.
   std::string server =
       std::string(o.tls ? "https://" : "http://") + host + ":" + std::to_string(port());
+  impl_->serverUrl = server;
   std::string kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: skiff\n  cluster:\n";
   if (pki)
     kubeconfig += "    certificate-authority-data: " + base64Encode(readFile(pki->caCert)) + "\n";
@@ -406,6 +411,11 @@ void ApiServer::start() {
     kubeconfig += "    {}\n";
   }
   writeFileAtomic(kubeconfigPath(), kubeconfig, 0600);
+  // One kubeconfig per control-plane component (DATA_DIR/kubeconfigs), for separately run
+  // `skiff scheduler`, `skiff controller-manager`, `skiff proxy`.
+  if (pki)
+    for (const auto& id : controlPlaneIdentities())
+      ensureComponentKubeconfig(o.dataDir, *pki, id, server);
   SKIFF_LOG_INFO("apiserver serving address={} storage={} kubeconfig={}", server, o.storage,
                  kubeconfigPath());
 }
@@ -420,6 +430,12 @@ void ApiServer::stop() {
 }
 
 unsigned short ApiServer::port() const { return impl_->http ? impl_->http->port() : 0; }
+
+std::string ApiServer::writeNodeKubeconfig(const std::string& nodeName) {
+  if (!impl_->pki) return {};
+  return ensureComponentKubeconfig(impl_->options.dataDir, *impl_->pki, nodeIdentity(nodeName),
+                                   impl_->serverUrl);
+}
 
 std::string ApiServer::kubeconfigPath() const {
   return (fs::path(impl_->options.dataDir) / "kubeconfig").string();

@@ -39,6 +39,9 @@ class ApiServer {
   void stop();
   unsigned short port() const;
   std::string kubeconfigPath() const;
+  // A kubeconfig for node NAME as system:node:NAME in system:nodes (certificate and
+  // DATA_DIR/kubeconfigs/node-NAME.kubeconfig); empty when TLS is off. After start().
+  std::string writeNodeKubeconfig(const std::string& nodeName);
   // For tests: handle one request without the network.
   HttpResponse handle(HttpRequest& req);
 

@@ -167,6 +167,9 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
     server.stop();
   };
   if (node) {
+    // The node's own identity, for a kubelet run apart from this process (`skiff up`'s
+    // in-process kubelet keeps the loopback client).
+    server.writeNodeKubeconfig(node->nodeName.empty() ? cli::hostName() : node->nodeName);
     localNode = std::make_unique<cli::LocalNode>(*node, options.dataDir);
     try {
       if (proxyFlags)

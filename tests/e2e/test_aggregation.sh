@@ -157,8 +157,9 @@ expect_fail "get a missing flunder" k get flunder nope
 expect_contains "$OUT" 'flunders.wardle.example.com "nope" not found' "backend NotFound"
 run k get flunders -A -o name
 expect_eq "$OUT" "flunder.wardle.example.com/alpha" "all-namespaces list with query"
-run k get flunders --as=alice --as-group=devs -o name
-grep -q "user=alice groups=devs,system:authenticated" "$WORK/wardle.log" || fail "impersonated identity not forwarded: $(tail -3 "$WORK/wardle.log")"
+# (system:masters: alice must be authorized here before her request is relayed.)
+run k get flunders --as=alice --as-group=devs --as-group=system:masters -o name
+grep -q "user=alice groups=devs,system:masters,system:authenticated" "$WORK/wardle.log" || fail "impersonated identity not forwarded: $(tail -3 "$WORK/wardle.log")"
 pass "impersonation forwarded as X-Remote-User/X-Remote-Group"
 
 # Watches are relayed as the backend streams them (not buffered until it ends).

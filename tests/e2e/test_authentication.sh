@@ -149,6 +149,17 @@ expect_contains "$out" '"userInfo":{"username":"system:anonymous","groups":["sys
 run k --as=jane auth whoami
 expect_contains "$OUT" "[system:authenticated]" "kubectl --as=jane: system:authenticated only"
 
+# Component identities: a kubeconfig each, a certificate of its own for kubelets.
+for pair in scheduler:system:kube-scheduler controller-manager:system:kube-controller-manager proxy:system:kube-proxy; do
+  name=${pair%%:*} user=${pair#*:}
+  kc=$WORK/data/kubeconfigs/$name.kubeconfig
+  expect_eq "$(stat -c %a "$kc")" "600" "$name kubeconfig mode 0600"
+  run "$KUBECTL" --kubeconfig "$kc" auth whoami
+  expect_contains "$OUT" "Username    $user" "$name kubeconfig authenticates as $user"
+done
+subject=$(openssl x509 -in "$WORK/data/tls/kube-apiserver-kubelet-client.crt" -noout -subject)
+expect_eq "$subject" "subject=CN = kube-apiserver-kubelet-client" "kubelet client certificate: its own CN, no group"
+
 out=$(python3 - "$API" "$WORK/data/tls/ca.crt" "$TOKEN" <<'PY'
 import sys
 from kubernetes import client

@@ -413,7 +413,7 @@ TEST_F(PodExecProxyTest, TunnelCarriesBytesBothWaysWithTheHeadersOfBothSides) {
   const Seen& k = all[0];
   EXPECT_EQ(k.method, "GET");
   EXPECT_EQ(k.target, "/exec/default/web/app?" + kExecQuery);
-  EXPECT_EQ(k.user, "admin");  // the API server's kubelet client certificate
+  EXPECT_EQ(k.user, "kube-apiserver-kubelet-client");  // the API server's own, not the admin's
   EXPECT_EQ(k.headers.at("connection"), "Upgrade");
   EXPECT_EQ(k.headers.at("upgrade"), "websocket");
   EXPECT_EQ(k.headers.at("sec-websocket-key"), "B0eLegyF9iNp1SaQU2p4EQ==");
@@ -753,7 +753,7 @@ TEST_F(NodeProxyTest, RelaysMethodPathQueryBodyAndAnswer) {
   ASSERT_EQ(all.size(), 6u);
   EXPECT_EQ(all[0].method, "GET");
   EXPECT_EQ(all[0].target, "/stats/summary?only_cpu_and_memory=true");
-  EXPECT_EQ(all[0].user, "admin");
+  EXPECT_EQ(all[0].user, "kube-apiserver-kubelet-client");
   EXPECT_EQ(all[0].headers.at("accept"), "application/json");
   EXPECT_EQ(all[0].headers.at("x-forwarded-uri"), "/api/v1/nodes/kn/proxy/stats/summary");
   EXPECT_EQ(all[0].headers.at("x-forwarded-for"), "127.0.0.1");
