@@ -45,8 +45,8 @@ TEST_F(ComponentPkiTest, IdentitiesAreUpstreamsUsers) {
 }
 
 TEST_F(ComponentPkiTest, KubeconfigWithItsOwnCertificateReusedAfterwards) {
-  std::string path = ensureComponentKubeconfig(dir.string(), pki, nodeIdentity("w1"),
-                                               "https://127.0.0.1:6443");
+  std::string path =
+      ensureComponentKubeconfig(dir.string(), pki, nodeIdentity("w1"), "https://127.0.0.1:6443");
   EXPECT_EQ(path, (dir / "kubeconfigs" / "node-w1.kubeconfig").string());
   EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
