@@ -65,9 +65,24 @@ out=$(bearer "$OUT" "$API/api/v1/pods" -o /dev/null -w '%{http_code}')
 expect_eq "$out" 401 "token for another audience: 401"
 
 expect_fail "duration below 10 minutes" k create token default --duration 5m
-expect_contains "$OUT" 'TokenRequest.authentication.k8s.io "default" is invalid: spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes' "422 message"
+expect_contains "$OUT" 'TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes' "422 message"
 expect_fail "unknown ServiceAccount" k create token nosuch
 expect_contains "$OUT" 'serviceaccounts "nosuch" not found' "404 message"
+
+tokenreq() { printf '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest",%s}' "$1" >"$WORK/tr.json"; curl_status POST /api/v1/namespaces/default/serviceaccounts/default/token application/json "$WORK/tr.json"; }
+expect_eq "$(tokenreq '"spec":{"boundObjectRef":{"kind":"ConfigMap","apiVersion":"v1","name":"x"}}')" 400 "binding to a ConfigMap: 400"
+expect_eq "$(json_field '["message"]')" "cannot bind token to object of type /v1, Kind=ConfigMap" "binding to a ConfigMap: upstream's message"
+expect_eq "$(tokenreq '"metadata":{"name":"other"},"spec":{}')" 422 "metadata.name of another ServiceAccount: 422"
+expect_eq "$(json_field '["message"]')" 'TokenRequest.authentication.k8s.io "default" is invalid: metadata.name: Invalid value: "other": must match the service account name if specified' "metadata.name mismatch message"
+expect_eq "$(tokenreq '"spec":{}')" 201 "TokenRequest by curl: 201"
+expect_eq "$(json_field '["spec"]["expirationSeconds"]')" 3600 "expirationSeconds defaults to 3600"
+expect_eq "$(json_field '["metadata"]["name"]')" default "the answer names the ServiceAccount"
+printf '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{}}' >"$WORK/empty-review.json"
+expect_eq "$(curl_status POST /apis/authentication.k8s.io/v1/tokenreviews application/json "$WORK/empty-review.json")" 400 "TokenReview without a token: 400"
+expect_eq "$(json_field '["message"]')" "token is required for TokenReview in authentication" "TokenReview without a token: message"
+printf '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"garbage"}}' >"$WORK/garbage-review.json"
+curl_status POST /apis/authentication.k8s.io/v1/tokenreviews application/json "$WORK/garbage-review.json" >/dev/null
+expect_eq "$(json_field '["status"]')" "{'authenticated': False, 'user': {}, 'error': 'invalid bearer token'}" "TokenReview of garbage"
 
 # Bound to a pod: valid while the pod exists.
 k run bound --image=nginx >/dev/null
@@ -79,6 +94,8 @@ out=$(bearer "$BOUND" "$API/api/v1/namespaces/default/pods" | msg)
 expect_contains "$out" 'User "system:serviceaccount:default:default"' "bound token works while the pod exists"
 expect_fail "binding to a missing pod" k create token default --bound-object-kind Pod --bound-object-name nope
 expect_contains "$OUT" 'pods "nope" not found' "binding to a missing pod: 404"
+expect_eq "$(tokenreq '"spec":{"boundObjectRef":{"kind":"Pod","apiVersion":"v1","name":"bound","uid":"not-its-uid"}}')" 409 "bound pod uid mismatch: 409"
+expect_eq "$(json_field '["message"]')" 'Operation cannot be fulfilled on Pod "bound": the UID in the bound object reference (not-its-uid) does not match the UID in record. The object might have been deleted and then recreated' "uid mismatch message"
 k delete pod bound --wait=false >/dev/null
 for _ in $(seq 1 50); do k get pod bound >/dev/null 2>&1 || break; sleep 0.1; done
 expect_eq "$(bearer "$BOUND" -o /dev/null -w '%{http_code}' "$API/api/v1/namespaces/default/pods")" 401 "bound token invalid once the pod is deleted"

@@ -66,6 +66,8 @@ TokenResult RequestAuthenticator::authenticateToken(
   // Several errors read as upstream's aggregate: "[a, b]"; one alone as itself.
   TokenResult refused;
   refused.outcome = TokenResult::Refused;
+  // Nobody's error: the bearer-token authenticator's own.
+  if (errors.empty()) refused.error = "invalid bearer token";
   if (errors.size() == 1) refused.error = errors.front();
   if (errors.size() > 1) {
     refused.error = "[";

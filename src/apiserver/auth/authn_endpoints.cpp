@@ -78,12 +78,30 @@ HttpResponse handleTokenRequest(ResourceStore& store, const api::ResourceRegistr
                                 HttpRequest& req) {
   if (req.method != "POST")
     throw methodNotSupported("serviceaccounts/token", req.method == "GET" ? "get" : req.method);
-  json::object body = decodeReview(req, "TokenRequest");
+  const json::object body = decodeReview(req, "TokenRequest");
   const std::string& ns = ri.namespaceName;
   const std::string& name = ri.name;
+
+  // Upstream's order: metadata checks, the ServiceAccount, static validation, the bound object.
+  json::object meta;
+  if (const json::object* m = objectAt(body, "metadata")) meta = *m;
+  const std::string metaName = stringAt(&meta, "name"), metaNs = stringAt(&meta, "namespace");
+  if (!metaName.empty() && metaName != name)
+    throw invalid(
+        "TokenRequest", "authentication.k8s.io", name,
+        {{"FieldValueInvalid",
+          "Invalid value: \"" + metaName + "\": must match the service account name if specified",
+          "metadata.name"}});
+  if (!metaNs.empty() && metaNs != ns)
+    throw invalid("TokenRequest", "authentication.k8s.io", name,
+                  {{"FieldValueInvalid",
+                    "Invalid value: \"" + metaNs +
+                        "\": must match the service account namespace if specified",
+                    "metadata.namespace"}});
+  ObjectPtr sa = store.getShared(*ri.info, ns, name);  // 404 serviceaccounts "NAME" not found
+
   json::object spec;
   if (const json::object* s = objectAt(body, "spec")) spec = *s;
-
   // Defaults (authentication/v1): the API audiences and one hour.
   std::vector<std::string> audiences = stringList(&spec, "audiences");
   if (audiences.empty()) audiences = tokens.apiAudiences();
@@ -104,10 +122,9 @@ HttpResponse handleTokenRequest(ResourceStore& store, const api::ResourceRegistr
                       "Invalid value: " + std::to_string(expiration) +
                           ": may not specify a duration larger than 2^32 seconds",
                       "spec.expirationSeconds"});
-  if (!causes.empty()) throw invalid("TokenRequest", "authentication.k8s.io", name, causes);
+  // Upstream names no object in this error (its NewInvalid gets an empty name).
+  if (!causes.empty()) throw invalid("TokenRequest", "authentication.k8s.io", "", causes);
 
-  const auto* saInfo = ri.info;
-  ObjectPtr sa = store.getShared(*saInfo, ns, name);  // 404 serviceaccounts "NAME" not found
   TokenClaimsInput input;
   input.namespace_ = ns;
   input.serviceAccountName = name;
@@ -115,56 +132,52 @@ HttpResponse handleTokenRequest(ResourceStore& store, const api::ResourceRegistr
   input.audiences = audiences;
   input.expirationSeconds = expiration;
 
-  json::value boundRef = nullptr;
   if (const json::object* ref = objectAt(spec, "boundObjectRef")) {
     const std::string kind = stringAt(ref, "kind"), apiVersion = stringAt(ref, "apiVersion");
     const std::string refName = stringAt(ref, "name"), refUid = stringAt(ref, "uid");
-    std::string group = apiVersion.find('/') == std::string::npos
-                            ? std::string()
-                            : apiVersion.substr(0, apiVersion.find('/'));
-    std::string version = apiVersion.substr(apiVersion.find('/') + 1);
+    const size_t slash = apiVersion.find('/');
+    const std::string group = slash == std::string::npos ? "" : apiVersion.substr(0, slash);
+    const std::string version =
+        slash == std::string::npos ? apiVersion : apiVersion.substr(slash + 1);
     if (!group.empty() || (kind != "Pod" && kind != "Secret"))
-      throw badRequest("cannot bind token for serviceaccount \"" + name + "\" to object of kind " +
-                       group + "/" + version + ", Kind=" + kind);
-    const char* resource = kind == "Pod" ? "pods" : "secrets";
-    const api::ResourceInfo* boundInfo = registry.find("", "v1", resource);
+      throw badRequest("cannot bind token to object of type " + group + "/" + version +
+                       ", Kind=" + kind);
+    const api::ResourceInfo* boundInfo =
+        registry.find("", "v1", kind == "Pod" ? "pods" : "secrets");
     ObjectPtr bound = store.getShared(*boundInfo, ns, refName);  // 404 when missing
-    const json::object* meta = objectAt(*bound, "metadata");
     if (kind == "Pod") {
-      const json::object* podSpec = objectAt(*bound, "spec");
-      std::string podSa = stringAt(podSpec, "serviceAccountName");
-      if (podSa.empty()) podSa = "default";
+      std::string podSa = stringAt(objectAt(*bound, "spec"), "serviceAccountName");
+      if (podSa.empty()) podSa = "default";  // what ServiceAccount admission would have set
       if (podSa != name)
         throw badRequest("cannot bind token for serviceaccount \"" + name +
                          "\" to pod running with different serviceaccount name.");
     }
-    const std::string uid = stringAt(meta, "uid");
+    const std::string uid = stringAt(objectAt(*bound, "metadata"), "uid");
     if (!refUid.empty() && refUid != uid)
       throw conflict(kind, refName,
                      "the UID in the bound object reference (" + refUid +
                          ") does not match the UID in record. The object might have been "
                          "deleted and then recreated");
     input.bound = BoundObject{kind, refName, uid};
-    boundRef = json::object{{"kind", kind},
-                            {"apiVersion", apiVersion.empty() ? "v1" : apiVersion},
-                            {"name", refName},
-                            {"uid", uid}};
   }
 
   auto issued = tokens.issue(input);
-  json::object out{
-      {"kind", "TokenRequest"},
-      {"apiVersion", "authentication.k8s.io/v1"},
-      {"metadata",
-       json::object{{"name", name}, {"namespace", ns}, {"creationTimestamp", nowTime()}}},
-      {"spec", json::object{{"audiences", toArray(audiences)},
-                            {"expirationSeconds", expiration},
-                            {"boundObjectRef", boundRef}}},
-      {"status",
-       json::object{{"token", issued.token},
-                    {"expirationTimestamp", formatTime(std::chrono::system_clock::time_point(
-                                                std::chrono::seconds(issued.expiresAt)))}}}};
-  return objectResponse(201, out, negotiate(req));
+  meta["name"] = name;
+  meta["namespace"] = ns;
+  meta["creationTimestamp"] = formatTime(
+      std::chrono::system_clock::time_point(std::chrono::seconds(issued.expiresAt - expiration)));
+  spec["audiences"] = toArray(audiences);
+  spec["expirationSeconds"] = expiration;
+  if (!spec.contains("boundObjectRef")) spec["boundObjectRef"] = nullptr;
+  json::object answer{{"kind", "TokenRequest"},
+                      {"apiVersion", "authentication.k8s.io/v1"},
+                      {"metadata", std::move(meta)},
+                      {"spec", std::move(spec)},
+                      {"status", json::object{{"token", issued.token},
+                                              {"expirationTimestamp",
+                                               formatTime(std::chrono::system_clock::time_point(
+                                                   std::chrono::seconds(issued.expiresAt)))}}}};
+  return objectResponse(201, answer, negotiate(req));
 }
 
 HttpResponse handleTokenReview(const RequestAuthenticator& authenticator, HttpRequest& req) {
@@ -172,7 +185,7 @@ HttpResponse handleTokenReview(const RequestAuthenticator& authenticator, HttpRe
   json::object spec;
   if (const json::object* s = objectAt(review, "spec")) spec = *s;
   const std::string token = stringAt(&spec, "token");
-  if (token.empty()) throw badRequest("spec.token is required");
+  if (token.empty()) throw badRequest("token is required for TokenReview in authentication");
   std::vector<std::string> audiences = stringList(&spec, "audiences");
   TokenResult r = authenticator.authenticateToken(token, audiences);
   json::object status;

@@ -178,6 +178,7 @@ TEST(AuthRequestAuthenticator, ChainOrderAndGroups) {
     EXPECT_EQ(e.reason(), "Unauthorized");
     EXPECT_EQ(std::string(e.what()), "Unauthorized");
   }
+  EXPECT_EQ(authn.authenticateToken("garbage").error, "invalid bearer token");
   // Another scheme is no bearer token at all.
   req.headers["authorization"] = "Basic YWRtaW46YWRtaW4=";
   EXPECT_EQ(authn.authenticate(req).user, "system:anonymous");
