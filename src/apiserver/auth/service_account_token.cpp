@@ -127,13 +127,25 @@ ServiceAccountTokens::Issued ServiceAccountTokens::issue(const TokenClaimsInput&
   return {key_.sign(claims), now + in.expirationSeconds};
 }
 
+bool ServiceAccountTokens::signatureValid(const std::string& token, const Jwt& jwt) const {
+  {
+    std::lock_guard lock(verifiedMu_);
+    if (verified_.contains(token)) return true;
+  }
+  if (!key_.verify(jwt)) return false;
+  std::lock_guard lock(verifiedMu_);
+  if (verified_.size() >= kMaxVerified) verified_.clear();
+  verified_.insert(token);
+  return true;
+}
+
 TokenResult ServiceAccountTokens::authenticate(const std::string& token,
                                                const std::vector<std::string>& audiences) const {
   auto jwt = parseJwt(token);
   if (!jwt) return {};
   const json::object& c = jwt->claims;
   if (str(&c, "iss") != issuer_) return {};  // another issuer's token: not ours to judge
-  if (!key_.verify(*jwt)) return TokenResult::refused("invalid signature");
+  if (!signatureValid(token, *jwt)) return TokenResult::refused("invalid signature");
 
   const int64_t now = now_();
   auto exp = number(c, "exp");

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <functional>
 #include <map>
 
 #include "apiserver/auth/jwt.h"
@@ -245,4 +248,25 @@ TEST(AuthServiceAccountToken, UserNameHelpers) {
   EXPECT_FALSE(splitServiceAccountUser("system:serviceaccount:ns"));
   EXPECT_FALSE(splitServiceAccountUser("system:serviceaccount:ns:a:b"));
   EXPECT_FALSE(splitServiceAccountUser("system:serviceaccount::a"));
+}
+
+// What a ServiceAccount-token request costs (run with --gtest_also_run_disabled_tests).
+TEST(AuthBench, DISABLED_TokenCost) {
+  Fixture f;
+  std::string token = f.tokens.issue(f.input()).token;
+  auto time = [](const char* what, int n, const std::function<void()>& fn) {
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) fn();
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    std::printf("%-48s %8.0f ns/op\n", what, static_cast<double>(ns) / n);
+  };
+  time("issue (sign) a token", 2000, [&] { (void)f.tokens.issue(f.input()); });
+  time("authenticate a repeated token (signature cached)", 2000, [&] {
+    if (f.tokens.authenticate(token).outcome != TokenResult::Authenticated) std::abort();
+  });
+  auto jwt = parseJwt(token);
+  time("parse only", 20000, [&] { (void)parseJwt(token); });
+  time("ES256 verify only", 2000, [&] { (void)f.tokens.key().verify(*jwt); });
 }
