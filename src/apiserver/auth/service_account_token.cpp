@@ -57,22 +57,18 @@ std::string quotedList(const std::vector<std::string>& items) {
   return out + "]";
 }
 
-// The object still exists, is the one the token names, and is not being deleted (upstream
-// tolerates a deletion for 60 s; a deleted-but-present pod is still terminating).
-bool stillValid(const std::shared_ptr<const json::object>& object, const std::string& uid,
-                int64_t now) {
-  if (!object) return false;
-  const json::object* meta = obj(object.get(), "metadata");
-  if (str(meta, "uid") != uid) return false;
-  std::string deletion = str(meta, "deletionTimestamp");
-  if (!deletion.empty()) {
-    std::chrono::system_clock::time_point at;
-    if (parseTime(deletion, at) &&
-        std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count() < now - 60)
-      return false;
-  }
-  return true;
+// A deletion older than the leeway ends a token's validity (a deleted-but-present object is
+// still terminating; upstream tolerates that for a minute).
+bool deletedLongAgo(const json::object& object, int64_t now) {
+  std::string deletion = str(obj(&object, "metadata"), "deletionTimestamp");
+  if (deletion.empty()) return false;
+  std::chrono::system_clock::time_point at;
+  return parseTime(deletion, at) &&
+         std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count() <
+             now - kClockLeewaySeconds;
 }
+
+std::string uidOf(const json::object& object) { return str(obj(&object, "metadata"), "uid"); }
 
 }  // namespace
 
@@ -154,7 +150,7 @@ TokenResult ServiceAccountTokens::authenticate(const std::string& token,
   if (auto nbf = number(c, "nbf"); nbf && now < *nbf - kClockLeewaySeconds)
     return TokenResult::refused("service account token is not valid yet");
   if (auto iat = number(c, "iat"); iat && now < *iat - kClockLeewaySeconds)
-    return TokenResult::refused("service account token issued in the future");
+    return TokenResult::refused("service account token is issued in the future");
 
   const std::vector<std::string>& wanted = audiences.empty() ? apiAudiences_ : audiences;
   std::vector<std::string> tokenAudiences = audiencesOf(c);
@@ -170,25 +166,41 @@ TokenResult ServiceAccountTokens::authenticate(const std::string& token,
   const std::string ns = str(k8s, "namespace"), name = str(sa, "name"), uid = str(sa, "uid");
   if (ns.empty() || name.empty() || uid.empty() || str(&c, "sub") != serviceAccountUser(ns, name))
     return TokenResult::refused("service account token claims are malformed");
+  // Upstream's order and words: the ServiceAccount, a bound Secret, a bound Pod.
   const std::string invalidated = "service account token has been invalidated";
-  if (!stillValid(lookup_("serviceaccounts", ns, name), uid, now))
-    return TokenResult::refused(invalidated);
+  auto account = lookup_("serviceaccounts", ns, name);
+  if (!account) return TokenResult::refused("serviceaccounts \"" + name + "\" not found");
+  if (uidOf(*account) != uid)
+    return TokenResult::refused("service account UID (" + uidOf(*account) +
+                                ") does not match claim (" + uid + ")");
+  if (deletedLongAgo(*account, now))
+    return TokenResult::refused("service account " + ns + "/" + name + " has been deleted");
 
   TokenResult result;
+  if (const json::object* ref = obj(k8s, "secret")) {
+    auto secret = lookup_("secrets", ns, str(ref, "name"));
+    if (!secret) return TokenResult::refused(invalidated);
+    if (uidOf(*secret) != str(ref, "uid"))
+      return TokenResult::refused("secret UID (" + uidOf(*secret) +
+                                  ") does not match service account secret ref claim (" +
+                                  str(ref, "uid") + ")");
+    if (deletedLongAgo(*secret, now)) return TokenResult::refused(invalidated);
+  }
+  if (const json::object* ref = obj(k8s, "pod")) {
+    auto pod = lookup_("pods", ns, str(ref, "name"));
+    if (!pod) return TokenResult::refused(invalidated);
+    if (uidOf(*pod) != str(ref, "uid"))
+      return TokenResult::refused("pod UID (" + uidOf(*pod) +
+                                  ") does not match service account pod ref claim (" +
+                                  str(ref, "uid") + ")");
+    if (deletedLongAgo(*pod, now)) return TokenResult::refused(invalidated);
+    result.user.extra["authentication.kubernetes.io/pod-name"] = {str(ref, "name")};
+    result.user.extra["authentication.kubernetes.io/pod-uid"] = {str(ref, "uid")};
+  }
   result.outcome = TokenResult::Authenticated;
   result.user.user = serviceAccountUser(ns, name);
   result.user.uid = uid;
   result.user.groups = serviceAccountGroups(ns);
-  if (const json::object* pod = obj(k8s, "pod")) {
-    if (!stillValid(lookup_("pods", ns, str(pod, "name")), str(pod, "uid"), now))
-      return TokenResult::refused(invalidated);
-    result.user.extra["authentication.kubernetes.io/pod-name"] = {str(pod, "name")};
-    result.user.extra["authentication.kubernetes.io/pod-uid"] = {str(pod, "uid")};
-  }
-  if (const json::object* secret = obj(k8s, "secret")) {
-    if (!stillValid(lookup_("secrets", ns, str(secret, "name")), str(secret, "uid"), now))
-      return TokenResult::refused(invalidated);
-  }
   if (std::string jti = str(&c, "jti"); !jti.empty())
     result.user.extra["authentication.kubernetes.io/credential-id"] = {"JTI=" + jti};
   result.audiences = std::move(matched);

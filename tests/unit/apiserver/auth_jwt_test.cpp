@@ -9,6 +9,7 @@
 
 #include "apiserver/auth/jwt.h"
 #include "apiserver/auth/service_account_token.h"
+#include "common/ids.h"
 
 using namespace skiff::apiserver::auth;
 namespace json = boost::json;
@@ -215,16 +216,33 @@ TEST(AuthServiceAccountToken, DeletedOrRecreatedObjectsInvalidateTheToken) {
   f.objects["pods/ns/web"] = object("web", "other-uid");  // deleted and recreated
   TokenResult r = f.tokens.authenticate(token);
   EXPECT_EQ(r.outcome, TokenResult::Refused);
-  EXPECT_EQ(r.error, "service account token has been invalidated");
+  EXPECT_EQ(r.error, "pod UID (other-uid) does not match service account pod ref claim (pod-uid)");
   f.objects.erase("pods/ns/web");
-  EXPECT_EQ(f.tokens.authenticate(token).outcome, TokenResult::Refused);
+  r = f.tokens.authenticate(token);
+  EXPECT_EQ(r.outcome, TokenResult::Refused);
+  EXPECT_EQ(r.error, "service account token has been invalidated");
+
+  // Being deleted: tolerated for the leeway, then invalid.
+  auto terminating = [&](int64_t agoSeconds) {
+    json::object pod = *object("web", "pod-uid");
+    pod["metadata"].as_object()["deletionTimestamp"] = skiff::formatTime(
+        std::chrono::system_clock::time_point(std::chrono::seconds(f.now - agoSeconds)));
+    f.objects["pods/ns/web"] = std::make_shared<json::object>(pod);
+    return f.tokens.authenticate(token).outcome;
+  };
+  EXPECT_EQ(terminating(30), TokenResult::Authenticated);
+  EXPECT_EQ(terminating(61), TokenResult::Refused);
 
   std::string unbound = f.tokens.issue(f.input()).token;
   EXPECT_EQ(f.tokens.authenticate(unbound).outcome, TokenResult::Authenticated);
   f.objects["serviceaccounts/ns/build"] = object("build", "new-sa-uid");
-  EXPECT_EQ(f.tokens.authenticate(unbound).outcome, TokenResult::Refused);
+  r = f.tokens.authenticate(unbound);
+  EXPECT_EQ(r.outcome, TokenResult::Refused);
+  EXPECT_EQ(r.error, "service account UID (new-sa-uid) does not match claim (sa-uid)");
   f.objects.erase("serviceaccounts/ns/build");
-  EXPECT_EQ(f.tokens.authenticate(unbound).outcome, TokenResult::Refused);
+  r = f.tokens.authenticate(unbound);
+  EXPECT_EQ(r.outcome, TokenResult::Refused);
+  EXPECT_EQ(r.error, "serviceaccounts \"build\" not found");
 }
 
 TEST(AuthServiceAccountToken, SecretBinding) {
