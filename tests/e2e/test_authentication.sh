@@ -174,6 +174,19 @@ for pair in scheduler:system:kube-scheduler controller-manager:system:kube-contr
   run "$KUBECTL" --kubeconfig "$kc" auth whoami
   expect_contains "$OUT" "Username    $user" "$name kubeconfig authenticates as $user"
 done
+# A separately run scheduler with its own kubeconfig works (AlwaysAllow stands in for RBAC's
+# system:kube-scheduler binding here): it takes the kube-scheduler Lease.
+"$SKIFF" scheduler --kubeconfig "$WORK/data/kubeconfigs/scheduler.kubeconfig" --leader-elect >>"$WORK/scheduler.log" 2>&1 &
+BG_PIDS="${BG_PIDS:-} $!"
+holder=""
+for _ in $(seq 1 100); do
+  holder=$(k -n kube-system get lease kube-scheduler -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true)
+  [ -n "$holder" ] && break
+  sleep 0.1
+done
+[ -n "$holder" ] || fail "standalone scheduler never took its Lease: $(tail -3 "$WORK/scheduler.log")"
+pass "standalone scheduler with scheduler.kubeconfig holds the kube-scheduler Lease"
+
 subject=$(openssl x509 -in "$WORK/data/tls/kube-apiserver-kubelet-client.crt" -noout -subject)
 expect_eq "$subject" "subject=CN = kube-apiserver-kubelet-client" "kubelet client certificate: its own CN, no group"
 
