@@ -615,6 +615,19 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
   }
   u.headers.emplace_back("X-Remote-User", user);
   for (const auto& g : groups) u.headers.emplace_back("X-Remote-Group", g);
+  // Extra values, the key path-escaped into the header name as upstream's proxy does.
+  for (const auto& [key, values] : req.client.extra) {
+    std::string escaped;
+    for (unsigned char ch : key) {
+      if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+        escaped.push_back(static_cast<char>(ch));
+      } else {
+        static const char* hex = "0123456789ABCDEF";
+        escaped += {'%', hex[ch >> 4], hex[ch & 15]};
+      }
+    }
+    for (const auto& v : values) u.headers.emplace_back("X-Remote-Extra-" + escaped, v);
+  }
 
   auto relayHeaders = [&res](const std::vector<std::pair<std::string, std::string>>& headers) {
     res.contentType.clear();
