@@ -209,4 +209,17 @@ PY
 )
 expect_eq "$out" "$(printf 'system:serviceaccount:default:default\nsystem:serviceaccount:default:default True')" "Python client with a bearer token"
 
+# ---- plain HTTP (--disable-tls, benchmarks): upstream's old insecure port -----------------------
+stop_server
+PLAIN_PORT=$(free_port)
+"$SKIFF" server --data-dir "$WORK/plain" --listen "127.0.0.1:$PLAIN_PORT" --storage memory --disable-tls >>"$WORK/plain.log" 2>&1 &
+PLAIN_PID=$!
+BG_PIDS="${BG_PIDS:-} $PLAIN_PID"
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PLAIN_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PLAIN_PORT/api/v1/pods")" 200 "plain HTTP without credentials: full access"
+out=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}' "http://127.0.0.1:$PLAIN_PORT/apis/authentication.k8s.io/v1/selfsubjectreviews")
+expect_contains "$out" '"username":"system:unsecured","groups":["system:masters","system:authenticated"]' "plain HTTP: system:unsecured in system:masters"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer garbage' "http://127.0.0.1:$PLAIN_PORT/api/v1/pods")" 401 "plain HTTP: a bad token is still 401"
+expect_contains "$(cat "$WORK/plain.log")" "serving plain HTTP (--disable-tls)" "plain HTTP: startup warning"
+
 finish
