@@ -263,6 +263,7 @@ HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<Reques
         ri->subresource == "token" && !ri->name.empty() && !ri->namespaceName.empty())
       return auth::handleTokenRequest(*resources, registry, *serviceAccountTokens, *ri, req);
     if (ri->info->group == "authentication.k8s.io" && ri->name.empty()) {
+      if (!ri->namespaceName.empty()) throw pathNotFound();  // cluster-scoped reviews
       if (req.method != "POST")
         throw methodNotSupported(ri->info->qualifiedResource(),
                                  req.method == "GET" ? "list" : req.method);

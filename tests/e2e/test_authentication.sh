@@ -80,6 +80,8 @@ expect_eq "$(json_field '["metadata"]["name"]')" default "the answer names the S
 printf '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{}}' >"$WORK/empty-review.json"
 expect_eq "$(curl_status POST /apis/authentication.k8s.io/v1/tokenreviews application/json "$WORK/empty-review.json")" 400 "TokenReview without a token: 400"
 expect_eq "$(json_field '["message"]')" "token is required for TokenReview in authentication" "TokenReview without a token: message"
+expect_eq "$(curl_status POST /apis/authentication.k8s.io/v1/namespaces/default/tokenreviews application/json "$WORK/empty-review.json")" 404 "TokenReview is cluster-scoped: 404 in a namespace"
+expect_eq "$(curl_status GET /apis/authentication.k8s.io/v1/tokenreviews)" 405 "TokenReview cannot be listed: 405"
 printf '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"garbage"}}' >"$WORK/garbage-review.json"
 curl_status POST /apis/authentication.k8s.io/v1/tokenreviews application/json "$WORK/garbage-review.json" >/dev/null
 expect_eq "$(json_field '["status"]')" "{'authenticated': False, 'user': {}, 'error': 'invalid bearer token'}" "TokenReview of garbage"
