@@ -135,7 +135,10 @@ std::vector<ResourceInfo> builtinResources() {
       R("", "v1", "ConfigMap", "configmaps", true).shortNames({"cm"}),
       R("", "v1", "Secret", "secrets", true).fields({"type"}),
       R("", "v1", "Event", "events", true).shortNames({"ev"}).fields(eventFields),
-      R("", "v1", "ServiceAccount", "serviceaccounts", true).shortNames({"sa"}).returnsDeleted(),
+      R("", "v1", "ServiceAccount", "serviceaccounts", true)
+          .shortNames({"sa"})
+          .returnsDeleted()
+          .sub("token", "authentication.k8s.io", "v1", "TokenRequest", {"create"}),
       R("", "v1", "PersistentVolume", "persistentvolumes", false)
           .shortNames({"pv"})
           .status()
@@ -217,6 +220,10 @@ std::vector<ResourceInfo> builtinResources() {
       R("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
       R("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
       R("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
+      // Authentication reviews: create-only, answered by the server, never stored.
+      R("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", false).verbs({"create"}),
+      R("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", false)
+          .verbs({"create"}),
       // kube-aggregator: which group-versions this server serves itself and which it proxies.
       R("apiregistration.k8s.io", "v1", "APIService", "apiservices", false)
           .categories({"api-extensions"})

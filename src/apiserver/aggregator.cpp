@@ -84,22 +84,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::vector<std::string> splitList(const std::string& joined) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= joined.size()) {
-    size_t comma = joined.find(',', pos);
-    std::string part =
-        joined.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-    while (!part.empty() && part.back() == ' ') part.pop_back();
-    if (!part.empty()) out.push_back(part);
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return out;
-}
-
 // A relayed watch: a thread reads the backend's body as it arrives and hands the pieces to
 // the client's connection.
 class ProxyStream final : public StreamSource {
@@ -620,15 +604,9 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
       continue;
     u.headers.emplace_back(name, value);
   }
-  // Who is asking: an impersonated user, else the client certificate's subject.
-  std::string user = req.header("impersonate-user");
-  std::vector<std::string> groups;
-  if (!user.empty()) {
-    groups = splitList(req.header("impersonate-group"));
-  } else {
-    user = req.client.user;
-    groups = req.client.groups;
-  }
+  // Who is asking, as authentication settled it (after impersonation).
+  std::string user = req.client.user;
+  std::vector<std::string> groups = req.client.groups;
   if (user.empty()) {
     user = "system:anonymous";
     groups = {"system:unauthenticated"};
@@ -637,6 +615,19 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
   }
   u.headers.emplace_back("X-Remote-User", user);
   for (const auto& g : groups) u.headers.emplace_back("X-Remote-Group", g);
+  // Extra values, the key path-escaped into the header name as upstream's proxy does.
+  for (const auto& [key, values] : req.client.extra) {
+    std::string escaped;
+    for (unsigned char ch : key) {
+      if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+        escaped.push_back(static_cast<char>(ch));
+      } else {
+        static const char* hex = "0123456789ABCDEF";
+        escaped += {'%', hex[ch >> 4], hex[ch & 15]};
+      }
+    }
+    for (const auto& v : values) u.headers.emplace_back("X-Remote-Extra-" + escaped, v);
+  }
 
   auto relayHeaders = [&res](const std::vector<std::pair<std::string, std::string>>& headers) {
     res.contentType.clear();

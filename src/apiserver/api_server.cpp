@@ -13,6 +13,13 @@
 #include "apiserver/admission.h"
 #include "apiserver/aggregator.h"
 #include "apiserver/auth/bootstrap_policy.h"
+#include "apiserver/auth/authenticator.h"
+#include "apiserver/auth/authn_endpoints.h"
+#include "apiserver/auth/authorization.h"
+#include "apiserver/auth/impersonation.h"
+#include "apiserver/auth/request_attributes.h"
+#include "apiserver/auth/service_account_key.h"
+#include "apiserver/auth/token_file.h"
 #include "apiserver/content.h"
 #include "apiserver/crd_controller.h"
 #include "apiserver/crd_openapi.h"
@@ -27,6 +34,7 @@
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/base64.h"
+#include "common/component_pki.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pki.h"
@@ -55,6 +63,22 @@ struct ApiServer::Impl {
   CustomOpenApi customOpenApi{registry};      // /openapi/v3 of custom resources
   std::unique_ptr<DataDirLock> dataDirLock;   // hardening.h: one server per data dir
   std::unique_ptr<InflightLimiter> inflight;  // --max-(mutating-)requests-inflight
+  // Authentication and authorization (apiserver/auth/); null until start(), and a server
+  // that was never started serves no requests from the network.
+  std::unique_ptr<auth::ServiceAccountTokens> serviceAccountTokens;
+  std::unique_ptr<auth::RequestAuthenticator> authenticator;
+  std::unique_ptr<Authorizer> authorizer;
+  std::string jwksUri;
+  std::optional<ServerPki> pki;  // with TLS: the CA and certificates under DATA_DIR/tls
+  std::string serverUrl;         // https://host:port, what kubeconfigs point at
+
+  // Settles req.client (who is asking, after impersonation) and refuses what that user may
+  // not do: 401 for a refused token, 403 from the authorizer chain.
+  void authenticateAndAuthorize(HttpRequest& req);
+  void startAuth(const std::string& tlsDir);
+  // The object under (core resource, namespace, name) in the watch cache, or null.
+  ObjectPtr cachedObject(const std::string& resource, const std::string& ns,
+                         const std::string& name);
 
   HttpResponse route(HttpRequest& req, const std::optional<RequestInfo>& resource);
   HttpResponse nonResource(HttpRequest& req, bool& handled);
@@ -118,6 +142,10 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   if (p == "/healthz" || p == "/livez" || p == "/readyz" || p.starts_with("/healthz/") ||
       p.starts_with("/livez/") || p.starts_with("/readyz/"))
     return textResponse("ok");
+  if (p == "/.well-known/openid-configuration" && serviceAccountTokens)
+    return auth::openIdConfiguration(*serviceAccountTokens, jwksUri);
+  if (p == "/openid/v1/jwks" && serviceAccountTokens)
+    return auth::openIdKeySet(*serviceAccountTokens);
   if (p == "/metrics")
     return textResponse(Metrics::global().render(), "text/plain; version=0.0.4; charset=utf-8");
   if (p == "/api" || p == "/api/") {
@@ -184,6 +212,43 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   return {};
 }
 
+ObjectPtr ApiServer::Impl::cachedObject(const std::string& resource, const std::string& ns,
+                                        const std::string& name) {
+  const api::ResourceInfo* info = registry.find("", "v1", resource);
+  if (!info || !resources) return nullptr;
+  return caches->cachedLatest(resources->key(*info, ns, name));
+}
+
+void ApiServer::Impl::startAuth(const std::string& tlsDir) {
+  auth::AuthenticatorConfig config;
+  config.lookup = [this](const std::string& resource, const std::string& ns,
+                         const std::string& name) { return cachedObject(resource, ns, name); };
+  config.plainHttp = !options.tls;
+  if (!options.tokenAuthFile.empty())
+    config.staticTokens =
+        auth::parseTokenFile(readFile(options.tokenAuthFile), options.tokenAuthFile);
+  serviceAccountTokens = std::make_unique<auth::ServiceAccountTokens>(
+      auth::ensureServiceAccountKey(tlsDir), options.serviceAccountIssuer,
+      std::vector<std::string>{options.serviceAccountIssuer}, config.lookup);
+  config.serviceAccounts = serviceAccountTokens.get();
+  authenticator = std::make_unique<auth::RequestAuthenticator>(std::move(config));
+  authorizer = auth::makeAuthorizerChain(options.authorizationModes, *caches);
+  if (!options.tls)
+    SKIFF_LOG_WARN(
+        "serving plain HTTP (--disable-tls): requests without credentials act as "
+        "system:unsecured in system:masters, like upstream's old insecure port. Benchmarks only");
+}
+
+void ApiServer::Impl::authenticateAndAuthorize(HttpRequest& req) {
+  if (!authenticator) return;
+  UserInfo user = authenticator->authenticate(req);
+  if (auto acting = auth::impersonate(req, user, *authorizer)) user = std::move(*acting);
+  req.client = std::move(user);
+  AuthorizationAttributes attributes = auth::requestAttributes(req, req.client);
+  AuthorizationResult result = authorizer->authorize(attributes);
+  if (result.decision != Decision::Allow) throw auth::forbiddenError(attributes, result.reason);
+}
+
 HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<RequestInfo>& ri) {
   // /apis/<group>/<version>[/...] of an APIService with a service: its extension server's.
   if (aggregator && aggregator->proxies(req.path)) return aggregator->proxy(req);
@@ -198,6 +263,20 @@ HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<Reques
   // Before the generic parser: nodes/proxy paths go on past the subresource.
   if (auto np = parseNodeProxyPath(req.target)) return kubelets->nodeProxy(*resources, *np, req);
   if (!ri) throw pathNotFound();
+  if (ri->info && serviceAccountTokens) {
+    if (ri->info->group.empty() && ri->info->plural == "serviceaccounts" &&
+        ri->subresource == "token" && !ri->name.empty() && !ri->namespaceName.empty())
+      return auth::handleTokenRequest(*resources, registry, *serviceAccountTokens, *ri, req);
+    if (ri->info->group == "authentication.k8s.io" && ri->name.empty()) {
+      if (!ri->namespaceName.empty()) throw pathNotFound();  // cluster-scoped reviews
+      if (req.method != "POST")
+        throw methodNotSupported(ri->info->qualifiedResource(),
+                                 req.method == "GET" ? "list" : req.method);
+      if (ri->info->plural == "tokenreviews") return auth::handleTokenReview(*authenticator, req);
+      if (ri->info->plural == "selfsubjectreviews")
+        return auth::handleSelfSubjectReview(req.client, req);
+    }
+  }
   if (ri->info && ri->info->group.empty() && ri->info->plural == "pods") {
     if (ri->subresource == "log") return kubelets->podLog(*resources, *ri, req);
     if (ri->subresource == "exec" || ri->subresource == "attach" ||
@@ -279,6 +358,7 @@ void ApiServer::start() {
       std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
   api::OpenApi::instance();  // parse once up front, not on the first kubectl request
   impl_->bootstrap();
+  impl_->startAuth((fs::path(o.dataDir) / "tls").string());
   impl_->aggregator = std::make_unique<Aggregator>(*impl_->resources, impl_->registry);
   impl_->aggregator->registerLocalApiServices();
   impl_->aggregator->start();
@@ -296,7 +376,7 @@ void ApiServer::start() {
                  agg = impl_->aggregator.get()](const HttpRequest& req) {
     return runsOffTheEventLoop(req, registry) || agg->proxies(req.path);
   };
-  std::optional<ServerPki> pki;
+  std::optional<ServerPki>& pki = impl_->pki;
   if (o.tls) {
     // Like k3s: a CA and certificates created on first start, reused afterwards.
     std::vector<std::string> ips = {"127.0.0.1", "10.43.0.1"};
@@ -312,19 +392,22 @@ void ApiServer::start() {
   }
   KubeletClientOptions kubeletClient;
   if (pki) {
-    // Kubelets are shown the admin client certificate (system:masters), so anything that
-    // captures it from a kubelet connection holds cluster-admin. A dedicated
-    // kube-apiserver-kubelet-client certificate is a follow-up (security issue).
-    kubeletClient.clientCertFile = pki->adminCert;
-    kubeletClient.clientKeyFile = pki->adminKey;
+    // Kubelets are shown a certificate of its own (kube-apiserver-kubelet-client, no group),
+    // not the admin's: a kubelet that captures it gains no cluster-admin.
+    ComponentCredentials kubeletCert =
+        ensureComponentCertificate(o.dataDir, *pki, kubeletClientIdentity());
+    kubeletClient.clientCertFile = kubeletCert.certFile;
+    kubeletClient.clientKeyFile = kubeletCert.keyFile;
   }
   impl_->kubelets = std::make_unique<KubeletProxy>(kubeletClient);
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
   impl_->http->start();
+  impl_->jwksUri = "https://" + host + ":" + std::to_string(port()) + "/openid/v1/jwks";
 
   // An admin kubeconfig pointing at this server.
   std::string server =
       std::string(o.tls ? "https://" : "http://") + host + ":" + std::to_string(port());
+  impl_->serverUrl = server;
   std::string kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: skiff\n  cluster:\n";
   if (pki)
     kubeconfig += "    certificate-authority-data: " + base64Encode(readFile(pki->caCert)) + "\n";
@@ -338,6 +421,11 @@ void ApiServer::start() {
     kubeconfig += "    {}\n";
   }
   writeFileAtomic(kubeconfigPath(), kubeconfig, 0600);
+  // One kubeconfig per control-plane component (DATA_DIR/kubeconfigs), for separately run
+  // `skiff scheduler`, `skiff controller-manager`, `skiff proxy`.
+  if (pki)
+    for (const auto& id : controlPlaneIdentities())
+      ensureComponentKubeconfig(o.dataDir, *pki, id, server);
   SKIFF_LOG_INFO("apiserver serving address={} storage={} kubeconfig={}", server, o.storage,
                  kubeconfigPath());
 }
@@ -354,6 +442,12 @@ void ApiServer::stop() {
 
 unsigned short ApiServer::port() const { return impl_->http ? impl_->http->port() : 0; }
 
+std::string ApiServer::writeNodeKubeconfig(const std::string& nodeName) {
+  if (!impl_->pki) return {};
+  return ensureComponentKubeconfig(impl_->options.dataDir, *impl_->pki, nodeIdentity(nodeName),
+                                   impl_->serverUrl);
+}
+
 std::string ApiServer::kubeconfigPath() const {
   return (fs::path(impl_->options.dataDir) / "kubeconfig").string();
 }
@@ -365,6 +459,7 @@ HttpResponse ApiServer::handle(HttpRequest& req) {
   auto slot = impl_->inflight ? impl_->inflight->admit(req, resource) : InflightLimiter::Slot();
   if (!slot) return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
   try {
+    impl_->authenticateAndAuthorize(req);
     HttpResponse res = impl_->route(req, resource);
     metrics.done(res);
     return res;

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/http_types.h"
 
@@ -26,6 +27,13 @@ struct ApiServerOptions {
   // Upstream's max-in-flight limits (apiserver/inflight_limiter.h); 0 turns one off.
   int maxRequestsInflight = 400;
   int maxMutatingRequestsInflight = 200;
+  // Authorizers after system:masters, in order (--authorization-mode): RBAC, Node (no
+  // opinion until the node authorizer exists), AlwaysAllow, AlwaysDeny.
+  std::vector<std::string> authorizationModes = {"Node", "RBAC"};
+  // Static bearer tokens, upstream's CSV (--token-auth-file); empty: none.
+  std::string tokenAuthFile;
+  // The iss of ServiceAccount tokens, and the API audience (--service-account-issuer).
+  std::string serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local";
 };
 
 class ApiServer {
@@ -37,6 +45,9 @@ class ApiServer {
   void stop();
   unsigned short port() const;
   std::string kubeconfigPath() const;
+  // A kubeconfig for node NAME as system:node:NAME in system:nodes (certificate and
+  // DATA_DIR/kubeconfigs/node-NAME.kubeconfig); empty when TLS is off. After start().
+  std::string writeNodeKubeconfig(const std::string& nodeName);
   // For tests: handle one request without the network.
   HttpResponse handle(HttpRequest& req);
 

@@ -11,7 +11,8 @@
 
 namespace skiff::cli {
 
-// Requests carry `userAgent` and the identity of the admin kubeconfig (admin, system:masters).
+// Requests carry `userAgent` and the API server's loopback identity (system:apiserver in
+// system:masters), as upstream's loopback client.
 // `server` must outlive every client using the endpoint.
 std::shared_ptr<client::LocalEndpoint> makeLocalEndpoint(apiserver::ApiServer& server,
                                                          std::string userAgent);

@@ -36,7 +36,19 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
          "HTTP event-loop threads, each serving its share of the connections (0: one per CPU core)")
       ->capture_default_str();
   cmd->add_flag("!--disable-tls", o.tls,
-                "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks)");
+                "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks). "
+                "Requests without credentials then have full access, like upstream's old "
+                "insecure port");
+  cmd->add_option("--authorization-mode", o.authorizationModes,
+                  "Authorizers after system:masters, in order: RBAC, Node, AlwaysAllow, "
+                  "AlwaysDeny (AlwaysAllow for tests and benchmarks only)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--token-auth-file", o.tokenAuthFile,
+                  "Static bearer tokens, CSV: token,user,uid,\"group1,group2\"");
+  cmd->add_option("--service-account-issuer", o.serviceAccountIssuer,
+                  "Issuer (iss) of ServiceAccount tokens; also the API audience")
+      ->capture_default_str();
   cmd->add_option("--default-not-ready-toleration-seconds", o.defaultNotReadyTolerationSeconds,
                   "Toleration seconds for the not-ready:NoExecute taint added to pods without one")
       ->capture_default_str();
@@ -157,6 +169,9 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
     server.stop();
   };
   if (node) {
+    // The node's own identity, for a kubelet run apart from this process (`skiff up`'s
+    // in-process kubelet keeps the loopback client).
+    server.writeNodeKubeconfig(node->nodeName.empty() ? cli::hostName() : node->nodeName);
     localNode = std::make_unique<cli::LocalNode>(*node, options.dataDir);
     try {
       if (proxyFlags)

@@ -157,9 +157,15 @@ expect_fail "get a missing flunder" k get flunder nope
 expect_contains "$OUT" 'flunders.wardle.example.com "nope" not found' "backend NotFound"
 run k get flunders -A -o name
 expect_eq "$OUT" "flunder.wardle.example.com/alpha" "all-namespaces list with query"
-run k get flunders --as=alice --as-group=devs -o name
-grep -q "user=alice groups=devs,system:authenticated" "$WORK/wardle.log" || fail "impersonated identity not forwarded: $(tail -3 "$WORK/wardle.log")"
+# (system:masters: alice must be authorized here before her request is relayed.)
+run k get flunders --as=alice --as-group=devs --as-group=system:masters -o name
+grep -q "user=alice groups=devs,system:masters,system:authenticated" "$WORK/wardle.log" || fail "impersonated identity not forwarded: $(tail -3 "$WORK/wardle.log")"
 pass "impersonation forwarded as X-Remote-User/X-Remote-Group"
+c -s -o /dev/null -H "Impersonate-User: bob" -H "Impersonate-Group: system:masters" \
+  -H "Impersonate-Extra-example.com%2Fteam: blue" "$API/apis/wardle.example.com/v1alpha1/namespaces/default/flunders"
+grep -q "user=bob groups=system:masters,system:authenticated extra=example.com%2fteam=blue" "$WORK/wardle.log" ||
+  fail "impersonated extra not forwarded: $(tail -3 "$WORK/wardle.log")"
+pass "impersonated extra forwarded as X-Remote-Extra-<escaped key>"
 
 # Watches are relayed as the backend streams them (not buffered until it ends).
 c -sN "$API/apis/wardle.example.com/v1alpha1/namespaces/default/flunders?watch=true&timeoutSeconds=20" >"$WORK/watch.out" &

@@ -84,9 +84,11 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):
-        sys.stderr.write("wardle: %s %s user=%s groups=%s\n" % (
+        extra = ",".join("%s=%s" % (k[len("X-Remote-Extra-"):].lower(), v)
+                         for k, v in self.headers.items() if k.lower().startswith("x-remote-extra-"))
+        sys.stderr.write("wardle: %s %s user=%s groups=%s extra=%s\n" % (
             self.command, self.path, self.headers.get("X-Remote-User"),
-            ",".join(self.headers.get_all("X-Remote-Group") or [])))
+            ",".join(self.headers.get_all("X-Remote-Group") or []), extra))
 
     def send(self, code, body):
         data = json.dumps(body).encode()

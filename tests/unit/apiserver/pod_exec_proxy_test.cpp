@@ -218,6 +218,7 @@ class PodExecProxyTest : public ::testing::Test {
                      const std::map<std::string, std::string>& headers = {},
                      const std::string& body = "", ApiServer* server = nullptr) {
     HttpRequest req;
+    req.client = {"admin", {"system:masters"}, {}, {}};  // as the admin certificate
     req.method = method;
     req.path = path;
     req.target = path + (query.empty() ? "" : "?" + encodeQuery(query));
@@ -383,6 +384,8 @@ TEST_F(PodExecProxyTest, TunnelCarriesBytesBothWaysWithTheHeadersOfBothSides) {
   UpgradeRequest r = apiRequest(kExecPath + "?" + kExecQuery);
   r.headers.emplace_back("Authorization", "Bearer secret-token");
   r.headers.emplace_back("Impersonate-User", "someone");
+  // (In a group that may exec: the admin impersonates, the API server authorizes "someone".)
+  r.headers.emplace_back("Impersonate-Group", "system:masters");
   UpgradeResult res = openUpgrade(r);
   ASSERT_EQ(res.status, 101) << res.body;
   ASSERT_TRUE(res.connection);
@@ -410,7 +413,7 @@ TEST_F(PodExecProxyTest, TunnelCarriesBytesBothWaysWithTheHeadersOfBothSides) {
   const Seen& k = all[0];
   EXPECT_EQ(k.method, "GET");
   EXPECT_EQ(k.target, "/exec/default/web/app?" + kExecQuery);
-  EXPECT_EQ(k.user, "admin");  // the API server's kubelet client certificate
+  EXPECT_EQ(k.user, "kube-apiserver-kubelet-client");  // the API server's own, not the admin's
   EXPECT_EQ(k.headers.at("connection"), "Upgrade");
   EXPECT_EQ(k.headers.at("upgrade"), "websocket");
   EXPECT_EQ(k.headers.at("sec-websocket-key"), "B0eLegyF9iNp1SaQU2p4EQ==");
@@ -420,6 +423,7 @@ TEST_F(PodExecProxyTest, TunnelCarriesBytesBothWaysWithTheHeadersOfBothSides) {
   EXPECT_EQ(k.headers.at("host"), "127.0.0.1:" + std::to_string(kubelet_->port()));
   EXPECT_FALSE(k.headers.count("authorization"));
   EXPECT_FALSE(k.headers.count("impersonate-user"));
+  EXPECT_FALSE(k.headers.count("impersonate-group"));
 }
 
 TEST_F(PodExecProxyTest, KubeletHalfCloseReachesTheClientWhoMayStillSend) {
@@ -749,7 +753,7 @@ TEST_F(NodeProxyTest, RelaysMethodPathQueryBodyAndAnswer) {
   ASSERT_EQ(all.size(), 6u);
   EXPECT_EQ(all[0].method, "GET");
   EXPECT_EQ(all[0].target, "/stats/summary?only_cpu_and_memory=true");
-  EXPECT_EQ(all[0].user, "admin");
+  EXPECT_EQ(all[0].user, "kube-apiserver-kubelet-client");
   EXPECT_EQ(all[0].headers.at("accept"), "application/json");
   EXPECT_EQ(all[0].headers.at("x-forwarded-uri"), "/api/v1/nodes/kn/proxy/stats/summary");
   EXPECT_EQ(all[0].headers.at("x-forwarded-for"), "127.0.0.1");

@@ -58,6 +58,7 @@ class PodLogTest : public ::testing::Test {
                      const std::multimap<std::string, std::string>& query = {},
                      const std::string& body = "") {
     HttpRequest req;
+    req.client = {"admin", {"system:masters"}, {}, {}};  // as the admin certificate
     req.method = method;
     req.path = path;
     req.target = path;

@@ -1,0 +1,53 @@
+// Who is asking (upstream's authentication filter): the chain run at the start of every
+// request. In upstream's order, the first that recognises the caller wins:
+//   1. a verified client certificate (CN = user, O = groups; filled in by the TLS layer, or
+//      by the in-process endpoint for the server's own components);
+//   2. a bearer token: the static token file, ServiceAccount JWTs, bootstrap tokens — a
+//      token none of them accepts is a 401, never anonymous;
+//   3. nothing: system:anonymous in system:unauthenticated (on plain HTTP, which only
+//      benchmarks use, the old insecure port's system:unsecured in system:masters instead).
+// Authenticated users also get system:authenticated.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "apiserver/auth/service_account_token.h"
+#include "apiserver/auth/token_authenticator.h"
+#include "net/http_types.h"
+
+namespace skiff::apiserver::auth {
+
+struct AuthenticatorConfig {
+  const ServiceAccountTokens* serviceAccounts = nullptr;  // null: no ServiceAccount tokens
+  ObjectLookup lookup;                                    // for bootstrap-token Secrets
+  std::map<std::string, UserInfo> staticTokens;           // --token-auth-file
+  bool plainHttp = false;                                 // --disable-tls
+  UnixClock now = systemUnixSeconds;
+};
+
+class RequestAuthenticator {
+ public:
+  explicit RequestAuthenticator(AuthenticatorConfig config) : config_(std::move(config)) {}
+
+  // The token authenticators alone (what TokenReview asks). `audiences`: the ones the caller
+  // accepts, empty for the API audiences.
+  TokenResult authenticateToken(const std::string& token,
+                                const std::vector<std::string>& audiences = {}) const;
+  // The whole chain for one request; throws the 401 ApiError for a refused token.
+  UserInfo authenticate(const net::HttpRequest& req) const;
+
+ private:
+  AuthenticatorConfig config_;
+};
+
+// The token of "Authorization: Bearer <token>" (scheme case-insensitive), as upstream reads
+// it; nullopt for no header, another scheme or an empty token.
+std::optional<std::string> bearerToken(const net::HttpRequest& req);
+// Adds system:authenticated unless the user already is in it or in system:unauthenticated.
+void addAuthenticatedGroup(UserInfo& user);
+UserInfo anonymousUser();
+
+}  // namespace skiff::apiserver::auth

@@ -1,0 +1,210 @@
+#include "apiserver/auth/service_account_token.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "common/ids.h"
+
+namespace skiff::apiserver::auth {
+
+namespace json = boost::json;
+
+int64_t systemUnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+constexpr std::string_view kUserPrefix = "system:serviceaccount:";
+
+std::string str(const json::object* o, std::string_view key) {
+  if (!o) return {};
+  const json::value* v = o->if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+const json::object* obj(const json::object* o, std::string_view key) {
+  if (!o) return nullptr;
+  const json::value* v = o->if_contains(key);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+std::optional<int64_t> number(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->as_double());
+  return std::nullopt;
+}
+
+// "aud" is a string or an array of strings (RFC 7519 4.1.3).
+std::vector<std::string> audiencesOf(const json::object& claims) {
+  std::vector<std::string> out;
+  const json::value* aud = claims.if_contains("aud");
+  if (!aud) return out;
+  if (aud->is_string()) out.emplace_back(aud->as_string());
+  if (aud->is_array())
+    for (const auto& a : aud->as_array())
+      if (a.is_string()) out.emplace_back(a.as_string());
+  return out;
+}
+
+std::string quotedList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? " \"" : "\"") + items[i] + "\"";
+  return out + "]";
+}
+
+// A deletion older than the leeway ends a token's validity (a deleted-but-present object is
+// still terminating; upstream tolerates that for a minute).
+bool deletedLongAgo(const json::object& object, int64_t now) {
+  std::string deletion = str(obj(&object, "metadata"), "deletionTimestamp");
+  if (deletion.empty()) return false;
+  std::chrono::system_clock::time_point at;
+  return parseTime(deletion, at) &&
+         std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count() <
+             now - kClockLeewaySeconds;
+}
+
+std::string uidOf(const json::object& object) { return str(obj(&object, "metadata"), "uid"); }
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> splitServiceAccountUser(
+    const std::string& user) {
+  if (!user.starts_with(kUserPrefix)) return std::nullopt;
+  std::string rest = user.substr(kUserPrefix.size());
+  size_t colon = rest.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size() ||
+      rest.find(':', colon + 1) != std::string::npos)
+    return std::nullopt;
+  return std::make_pair(rest.substr(0, colon), rest.substr(colon + 1));
+}
+
+std::string serviceAccountUser(const std::string& ns, const std::string& name) {
+  return std::string(kUserPrefix) + ns + ":" + name;
+}
+
+std::vector<std::string> serviceAccountGroups(const std::string& ns) {
+  return {"system:serviceaccounts", "system:serviceaccounts:" + ns};
+}
+
+ServiceAccountTokens::ServiceAccountTokens(Es256Key key, std::string issuer,
+                                           std::vector<std::string> apiAudiences,
+                                           ObjectLookup lookup, UnixClock now)
+    : key_(std::move(key)),
+      issuer_(std::move(issuer)),
+      apiAudiences_(std::move(apiAudiences)),
+      lookup_(std::move(lookup)),
+      now_(std::move(now)) {}
+
+ServiceAccountTokens::Issued ServiceAccountTokens::issue(const TokenClaimsInput& in) const {
+  const int64_t now = now_();
+  json::object k8s{{"namespace", in.namespace_},
+                   {"serviceaccount",
+                    json::object{{"name", in.serviceAccountName}, {"uid", in.serviceAccountUid}}}};
+  if (in.bound) {
+    json::object ref{{"name", in.bound->name}, {"uid", in.bound->uid}};
+    k8s[in.bound->kind == "Pod" ? "pod" : "secret"] = std::move(ref);
+  }
+  json::array aud;
+  for (const auto& a : in.audiences) aud.emplace_back(a);
+  // Upstream's claims are marshalled from a map: keys in lexical order.
+  json::object claims{{"aud", std::move(aud)},
+                      {"exp", now + in.expirationSeconds},
+                      {"iat", now},
+                      {"iss", issuer_},
+                      {"jti", newUid()},
+                      {"kubernetes.io", std::move(k8s)},
+                      {"nbf", now},
+                      {"sub", serviceAccountUser(in.namespace_, in.serviceAccountName)}};
+  return {key_.sign(claims), now + in.expirationSeconds};
+}
+
+bool ServiceAccountTokens::signatureValid(const std::string& token, const Jwt& jwt) const {
+  {
+    std::lock_guard lock(verifiedMu_);
+    if (verified_.contains(token)) return true;
+  }
+  if (!key_.verify(jwt)) return false;
+  std::lock_guard lock(verifiedMu_);
+  if (verified_.size() >= kMaxVerified) verified_.clear();
+  verified_.insert(token);
+  return true;
+}
+
+TokenResult ServiceAccountTokens::authenticate(const std::string& token,
+                                               const std::vector<std::string>& audiences) const {
+  auto jwt = parseJwt(token);
+  if (!jwt) return {};
+  const json::object& c = jwt->claims;
+  if (str(&c, "iss") != issuer_) return {};  // another issuer's token: not ours to judge
+  if (!signatureValid(token, *jwt)) return TokenResult::refused("invalid signature");
+
+  const int64_t now = now_();
+  auto exp = number(c, "exp");
+  if (!exp || now > *exp + kClockLeewaySeconds)
+    return TokenResult::refused("service account token has expired");
+  if (auto nbf = number(c, "nbf"); nbf && now < *nbf - kClockLeewaySeconds)
+    return TokenResult::refused("service account token is not valid yet");
+  if (auto iat = number(c, "iat"); iat && now < *iat - kClockLeewaySeconds)
+    return TokenResult::refused("service account token is issued in the future");
+
+  const std::vector<std::string>& wanted = audiences.empty() ? apiAudiences_ : audiences;
+  std::vector<std::string> tokenAudiences = audiencesOf(c);
+  std::vector<std::string> matched;
+  for (const auto& a : tokenAudiences)
+    if (std::find(wanted.begin(), wanted.end(), a) != wanted.end()) matched.push_back(a);
+  if (matched.empty())
+    return TokenResult::refused("token audiences " + quotedList(tokenAudiences) +
+                                " is invalid for the target audiences " + quotedList(wanted));
+
+  const json::object* k8s = obj(&c, "kubernetes.io");
+  const json::object* sa = obj(k8s, "serviceaccount");
+  const std::string ns = str(k8s, "namespace"), name = str(sa, "name"), uid = str(sa, "uid");
+  if (ns.empty() || name.empty() || uid.empty() || str(&c, "sub") != serviceAccountUser(ns, name))
+    return TokenResult::refused("service account token claims are malformed");
+  // Upstream's order and words: the ServiceAccount, a bound Secret, a bound Pod.
+  const std::string invalidated = "service account token has been invalidated";
+  auto account = lookup_("serviceaccounts", ns, name);
+  if (!account) return TokenResult::refused("serviceaccounts \"" + name + "\" not found");
+  if (uidOf(*account) != uid)
+    return TokenResult::refused("service account UID (" + uidOf(*account) +
+                                ") does not match claim (" + uid + ")");
+  if (deletedLongAgo(*account, now))
+    return TokenResult::refused("service account " + ns + "/" + name + " has been deleted");
+
+  TokenResult result;
+  if (const json::object* ref = obj(k8s, "secret")) {
+    auto secret = lookup_("secrets", ns, str(ref, "name"));
+    if (!secret) return TokenResult::refused(invalidated);
+    if (uidOf(*secret) != str(ref, "uid"))
+      return TokenResult::refused("secret UID (" + uidOf(*secret) +
+                                  ") does not match service account secret ref claim (" +
+                                  str(ref, "uid") + ")");
+    if (deletedLongAgo(*secret, now)) return TokenResult::refused(invalidated);
+  }
+  if (const json::object* ref = obj(k8s, "pod")) {
+    auto pod = lookup_("pods", ns, str(ref, "name"));
+    if (!pod) return TokenResult::refused(invalidated);
+    if (uidOf(*pod) != str(ref, "uid"))
+      return TokenResult::refused("pod UID (" + uidOf(*pod) +
+                                  ") does not match service account pod ref claim (" +
+                                  str(ref, "uid") + ")");
+    if (deletedLongAgo(*pod, now)) return TokenResult::refused(invalidated);
+    result.user.extra["authentication.kubernetes.io/pod-name"] = {str(ref, "name")};
+    result.user.extra["authentication.kubernetes.io/pod-uid"] = {str(ref, "uid")};
+  }
+  result.outcome = TokenResult::Authenticated;
+  result.user.user = serviceAccountUser(ns, name);
+  result.user.uid = uid;
+  result.user.groups = serviceAccountGroups(ns);
+  if (std::string jti = str(&c, "jti"); !jti.empty())
+    result.user.extra["authentication.kubernetes.io/credential-id"] = {"JTI=" + jti};
+  result.audiences = std::move(matched);
+  return result;
+}
+
+}  // namespace skiff::apiserver::auth

@@ -1,0 +1,76 @@
+// ServiceAccount tokens as upstream's bound tokens: ES256 JWTs the API server issues
+// (TokenRequest) and accepts as bearer tokens while the ServiceAccount — and the Pod or
+// Secret the token is bound to — still exist with the uids in the token.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "apiserver/auth/jwt.h"
+#include "apiserver/auth/token_authenticator.h"
+
+namespace skiff::apiserver::auth {
+
+inline constexpr const char* kDefaultIssuer = "https://kubernetes.default.svc.cluster.local";
+// Upstream's leeway for exp/nbf/iat against clock skew (go-jose's DefaultLeeway).
+inline constexpr int64_t kClockLeewaySeconds = 60;
+
+// What a token is bound to besides its ServiceAccount.
+struct BoundObject {
+  std::string kind;  // "Pod" or "Secret"
+  std::string name, uid;
+};
+
+struct TokenClaimsInput {
+  std::string namespace_, serviceAccountName, serviceAccountUid;
+  std::vector<std::string> audiences;
+  int64_t expirationSeconds = 3600;
+  std::optional<BoundObject> bound;
+};
+
+class ServiceAccountTokens {
+ public:
+  ServiceAccountTokens(Es256Key key, std::string issuer, std::vector<std::string> apiAudiences,
+                       ObjectLookup lookup, UnixClock now = systemUnixSeconds);
+
+  struct Issued {
+    std::string token;
+    int64_t expiresAt = 0;  // unix seconds
+  };
+  Issued issue(const TokenClaimsInput& input) const;
+
+  // A JWT of ours (our issuer) → Authenticated or Refused; anything else → NotMine.
+  // `audiences` are the ones the caller accepts (empty: the API audiences).
+  TokenResult authenticate(const std::string& token,
+                           const std::vector<std::string>& audiences = {}) const;
+
+  const Es256Key& key() const { return key_; }
+  const std::string& issuer() const { return issuer_; }
+  const std::vector<std::string>& apiAudiences() const { return apiAudiences_; }
+
+ private:
+  Es256Key key_;
+  std::string issuer_;
+  std::vector<std::string> apiAudiences_;
+  ObjectLookup lookup_;
+  UnixClock now_;
+  // Tokens whose signature verified: a byte string's signature under our key stays valid, and
+  // ECDSA verification is ~99 % of a token's cost (~130 µs), so a client repeating its
+  // token pays it once. Times, audiences and the bound objects are still checked each time.
+  // Cleared when it reaches kMaxVerified entries (tokens are ~1 KB).
+  static constexpr size_t kMaxVerified = 4096;
+  mutable std::mutex verifiedMu_;
+  mutable std::unordered_set<std::string> verified_;
+  bool signatureValid(const std::string& token, const Jwt& jwt) const;
+};
+
+// "system:serviceaccount:NS:NAME" → (NS, NAME); nullopt for other user names.
+std::optional<std::pair<std::string, std::string>> splitServiceAccountUser(const std::string& user);
+std::string serviceAccountUser(const std::string& ns, const std::string& name);
+// system:serviceaccounts, system:serviceaccounts:NS.
+std::vector<std::string> serviceAccountGroups(const std::string& ns);
+
+}  // namespace skiff::apiserver::auth
