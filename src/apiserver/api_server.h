@@ -27,8 +27,8 @@ struct ApiServerOptions {
   // Upstream's max-in-flight limits (apiserver/inflight_limiter.h); 0 turns one off.
   int maxRequestsInflight = 400;
   int maxMutatingRequestsInflight = 200;
-  // Authorizers after system:masters, in order (--authorization-mode): RBAC, Node (no
-  // opinion until the node authorizer exists), AlwaysAllow, AlwaysDeny.
+  // Authorizers after system:masters, in order (--authorization-mode): Node (upstream's
+  // node authorizer), RBAC, AlwaysAllow, AlwaysDeny.
   std::vector<std::string> authorizationModes = {"Node", "RBAC"};
   // Static bearer tokens, upstream's CSV (--token-auth-file); empty: none.
   std::string tokenAuthFile;

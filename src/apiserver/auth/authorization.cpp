@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "apiserver/auth/node_authorizer.h"
+
 namespace skiff::apiserver::auth {
 
 namespace {
@@ -72,7 +74,7 @@ std::unique_ptr<Authorizer> makeAuthorizerChain(const std::vector<std::string>& 
     if (mode == "RBAC")
       members.push_back(makeRbacAuthorizer(caches));
     else if (mode == "Node")
-      members.push_back(std::make_unique<FixedAuthorizer>(Decision::NoOpinion));
+      members.push_back(makeNodeAuthorizer(caches));
     else if (mode == "AlwaysAllow")
       members.push_back(std::make_unique<FixedAuthorizer>(Decision::Allow));
     else if (mode == "AlwaysDeny")

@@ -11,7 +11,7 @@
 
 namespace skiff::apiserver::auth {
 
-// Modes: RBAC, Node (a placeholder with no opinion until the node authorizer exists),
+// Modes: RBAC, Node (upstream's node authorizer, auth/node_authorizer.h),
 // AlwaysAllow, AlwaysDeny. Throws std::invalid_argument for an unknown or repeated mode.
 std::unique_ptr<Authorizer> makeAuthorizerChain(const std::vector<std::string>& modes,
                                                 CacheHub& caches);

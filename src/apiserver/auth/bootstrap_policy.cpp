@@ -82,11 +82,13 @@ json::object clusterBinding(const char* name, const char* role,
                             std::vector<json::object> subjects) {
   json::array s;
   for (auto& x : subjects) s.emplace_back(std::move(x));
-  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-          {"kind", "ClusterRoleBinding"},
-          {"metadata", metadataFor(name)},
-          {"roleRef", {{"apiGroup", kRbacGroup}, {"kind", "ClusterRole"}, {"name", role}}},
-          {"subjects", std::move(s)}};
+  json::object binding{
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "ClusterRoleBinding"},
+      {"metadata", metadataFor(name)},
+      {"roleRef", {{"apiGroup", kRbacGroup}, {"kind", "ClusterRole"}, {"name", role}}}};
+  if (!s.empty()) binding["subjects"] = std::move(s);  // upstream omits an empty list
+  return binding;
 }
 
 const Strings kRead = {"get", "list", "watch"};
@@ -272,9 +274,9 @@ std::vector<json::object> bootstrapClusterRoleBindings() {
                              {subject("ServiceAccount", "kube-dns", "kube-system")}));
   b.push_back(clusterBinding("system:monitoring", "system:monitoring",
                              {subject("Group", "system:monitoring")}));
-  // Until skiff has upstream's Node authorizer, nodes get system:node through RBAC (as
-  // clusters before 1.8 did): every node may read every pod, secret and configmap.
-  b.push_back(clusterBinding("system:node", "system:node", {subject("Group", "system:nodes")}));
+  // As upstream since 1.8: no subjects; nodes are authorized by the Node authorizer
+  // (auth/node_authorizer.h), so a kubelet reads only what its own pods reference.
+  b.push_back(clusterBinding("system:node", "system:node", {}));
   return b;
 }
 
