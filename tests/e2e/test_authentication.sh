@@ -23,9 +23,9 @@ out=$(anon -X POST "$API/api/v1/namespaces/default/pods/x/exec" | msg)
 expect_eq "$out" '403 Forbidden pods "x" is forbidden: User "system:anonymous" cannot create resource "pods/exec" in API group "" in the namespace "default"' "anonymous exec: subresource message"
 anon "$API/apis/apps/v1/namespaces/default/deployments/web" >"$WORK/body"
 expect_eq "$(json_field '["details"]')" "{'name': 'web', 'group': 'apps', 'kind': 'deployments'}" "403 details: name, group, kind"
-# No system:public-info-viewer before RBAC's bootstrap roles: /healthz is forbidden too.
-out=$(anon "$API/healthz" | msg)
-expect_eq "$out" '403 Forbidden forbidden: User "system:anonymous" cannot get path "/healthz"' "anonymous /healthz: non-resource message (until RBAC)"
+# RBAC's system:public-info-viewer lets anonymous clients read health and version only.
+expect_eq "$(anon "$API/healthz")" "ok" "anonymous /healthz is allowed (system:public-info-viewer)"
+expect_eq "$(anon -o /dev/null -w '%{http_code}' "$API/metrics")" "403" "anonymous /metrics is forbidden"
 
 # ---- a certificate from another CA is no identity --------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \

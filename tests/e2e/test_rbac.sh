@@ -110,7 +110,10 @@ expect_eq "$(curl_status POST /apis/authorization.k8s.io/v1/localsubjectaccessre
 expect_eq "$(k auth can-i '*' '*')" "yes" "admin can do anything"
 expect_eq "$(k auth can-i delete pods --namespace team --subresource=log)" "yes" "admin can-i with a subresource"
 LIST=$(k auth can-i --list)
-expect_contains "$LIST" "Resources   Non-Resource URLs   Resource Names   Verbs" "can-i --list table header"
+expect_contains "$(echo "$LIST" | head -1 | tr -s ' ')" "Resources Non-Resource URLs Resource Names Verbs" "can-i --list table header"
+# Every authenticated user also holds system:basic-user/discovery/public-info-viewer rules.
+expect_contains "$(echo "$LIST" | tr -s ' ')" "selfsubjectreviews.authentication.k8s.io [] [] [create]" "can-i --list shows basic-user's rules"
+expect_contains "$(echo "$LIST" | tr -s ' ')" " [/healthz] [] [get]" "can-i --list shows public-info-viewer's URLs"
 expect_contains "$(echo "$LIST" | tr -s ' ')" "*.* [] [] [*]" "can-i --list shows cluster-admin's resources"
 expect_contains "$(echo "$LIST" | tr -s ' ')" " [*] [] [*]" "can-i --list shows cluster-admin's URLs"
 
@@ -128,10 +131,16 @@ cat >"$WORK/role.json" <<'JSON'
 {"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"pod-reader"},
  "rules":[{"apiGroups":[""],"resources":["pods"],"verbs":["get","list"]}]}
 JSON
+# eve may write Roles and RoleBindings in team, and holds nothing else there yet.
+run k create role rbac-writer -n team --verb=create,patch,get --resource=roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io
+run k create rolebinding devs-rbac-writer -n team --role=rbac-writer --group=devs
+expect_eq "$(eve POST /apis/rbac.authorization.k8s.io/v1/namespaces/elsewhere/roles "$WORK/role.json")" \
+  403 "eve may not write Roles outside team at all"
+expect_contains "$(json_field '["message"]')" 'roles.rbac.authorization.k8s.io is forbidden: User "eve" cannot create resource "roles" in API group "rbac.authorization.k8s.io" in the namespace "elsewhere"' "refused by the authorizer"
 expect_eq "$(eve POST /apis/rbac.authorization.k8s.io/v1/namespaces/team/roles "$WORK/role.json")" \
-  403 "eve, bound to nothing, may not grant get pods"
+  403 "eve, who holds no pod rights, may not grant get pods"
 expect_eq "$(json_field '["message"]')" \
-  "$(printf '%s\n%s' 'roles.rbac.authorization.k8s.io "pod-reader" is forbidden: user "eve" (groups=["devs"]) is attempting to grant RBAC permissions not currently held:' '{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}')" \
+  "$(printf '%s\n%s' 'roles.rbac.authorization.k8s.io "pod-reader" is forbidden: user "eve" (groups=["devs" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:' '{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}')" \
   "with upstream's message"
 run k create rolebinding devs-edit --clusterrole=edit --group=devs -n team
 expect_eq "$(eve POST /apis/rbac.authorization.k8s.io/v1/namespaces/team/roles "$WORK/role.json")" \
@@ -151,7 +160,7 @@ cat >"$WORK/bind-admin.json" <<'JSON'
 JSON
 expect_eq "$(eve POST /apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings "$WORK/bind-admin.json")" \
   403 "eve may not bind cluster-admin"
-expect_contains "$(json_field '["message"]')" 'rolebindings.rbac.authorization.k8s.io "eve-admin" is forbidden: user "eve" (groups=["devs"]) is attempting to grant RBAC permissions not currently held:' "binding refusal message"
+expect_contains "$(json_field '["message"]')" 'rolebindings.rbac.authorization.k8s.io "eve-admin" is forbidden: user "eve" (groups=["devs" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:' "binding refusal message"
 sed 's/"cluster-admin"/"view"/; s/eve-admin/eve-view/' "$WORK/bind-admin.json" >"$WORK/bind-view.json"
 expect_eq "$(eve POST /apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings "$WORK/bind-view.json")" \
   201 "eve may bind view, which edit covers"
