@@ -93,6 +93,21 @@ expect_eq "$(n1_status /api/v1/namespaces/team/secrets/used)" 200 "node n1 reads
 expect_eq "$(n1_status /api/v1/namespaces/team/secrets/unused)" 403 "node n1 may not read an unreferenced Secret"
 expect_eq "$(json_field '["message"]')" 'secrets "unused" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "team": no relationship found between node '"'n1'"' and this object' "node refusal with the node authorizer's reason"
 expect_eq "$(n1_status /api/v1/namespaces/team/secrets)" 403 "node n1 may not list Secrets"
+cat <<YAML | k apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: on-n2, namespace: team}
+spec:
+  nodeName: n2
+  containers: [{name: c, image: busybox}]
+YAML
+expect_eq "$(n1_status /api/v1/namespaces/team/pods/on-n1)" 200 "node n1 gets its own pod"
+expect_eq "$(n1_status /api/v1/namespaces/team/pods/on-n2)" 403 "node n1 may not get another node's pod"
+expect_eq "$(n1_status '/api/v1/pods?fieldSelector=spec.nodeName%3Dn1')" 200 "node n1 lists the pods bound to it"
+expect_contains "$(cat "$WORK/body")" '"name":"on-n1"' "its own pod is listed"
+expect_not_contains "$(cat "$WORK/body")" '"name":"on-n2"' "the other node's pod is not"
+expect_eq "$(n1_status /api/v1/pods)" 403 "node n1 may not list every pod"
+expect_eq "$(json_field '["message"]')" 'pods is forbidden: User "system:node:n1" cannot list resource "pods" in API group "" at the cluster scope: can only list/watch pods with spec.nodeName field selector' "with the node authorizer's reason"
 
 # ---- forged, foreign and tampered tokens ----------------------------------------------------
 expect_fail "a tampered token is refused" kt "${VIEW%?}x" get configmaps -n team

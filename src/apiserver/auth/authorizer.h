@@ -25,6 +25,9 @@ struct AuthorizationAttributes {
   bool resourceRequest = false;
   std::string apiGroup, apiVersion, resource, subresource, namespace_, name;
   std::string path;  // the request path (what non-resource rules match)
+  // list/watch/deletecollection: the request's raw ?fieldSelector= (KEP-4601, authorize
+  // with selectors; the Node authorizer lets a node list only its own pods).
+  std::string fieldSelector;
 };
 
 enum class Decision { Allow, Deny, NoOpinion };

@@ -105,6 +105,22 @@ NodeAuthorizer::NodeAuthorizer(CacheHub& caches)
       pvcs_(caches.cacheFor(kPvcs)),
       nodeRules_(staticNodeRules()) {}
 
+namespace {
+// Does a raw field selector pin spec.nodeName to `node` (one of its AND-ed terms)?
+bool selectsNode(const std::string& selector, const std::string& node) {
+  size_t start = 0;
+  while (start <= selector.size()) {
+    size_t comma = selector.find(',', start);
+    if (comma == std::string::npos) comma = selector.size();
+    std::string term = selector.substr(start, comma - start);
+    for (const char* op : {"spec.nodeName==", "spec.nodeName="})
+      if (term.starts_with(op) && term.substr(std::string_view(op).size()) == node) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+}  // namespace
+
 bool NodeAuthorizer::nodeIdentity(const UserInfo& user, std::string& nodeName) {
   if (std::find(user.groups.begin(), user.groups.end(), "system:nodes") == user.groups.end())
     return false;
@@ -153,6 +169,24 @@ AuthorizationResult NodeAuthorizer::authorize(const AuthorizationAttributes& a) 
   if (node.empty()) return {Decision::NoOpinion, "unknown node for user " + goQuote(a.user->user)};
   if (a.resourceRequest) {
     const std::string& r = a.resource;
+    if (a.apiGroup.empty() && r == "pods" && a.subresource.empty()) {
+      // KEP-4601 (on by default since 1.32): a node gets only the pods bound to it and
+      // lists/watches pods only through a spec.nodeName=<itself> field selector.
+      if (a.verb == "get") {
+        if (a.name.empty()) return {Decision::NoOpinion, "No Object name found"};
+        auto pod = pods_.get(std::string(kPods) + a.namespace_ + "/" + a.name);
+        if (!pod || api::stringAt(*pod, {"spec", "nodeName"}) != node)
+          return {Decision::NoOpinion,
+                  "no relationship found between node '" + node + "' and this object"};
+        return {Decision::Allow, ""};
+      }
+      if (a.verb == "list" || a.verb == "watch") {
+        if (!selectsNode(a.fieldSelector, node))
+          return {Decision::NoOpinion,
+                  "can only list/watch pods with spec.nodeName field selector"};
+        return {Decision::Allow, ""};
+      }
+    }
     if (a.apiGroup.empty() && (r == "secrets" || r == "configmaps")) {
       if (!oneOf(a.verb, {"get", "list", "watch"}))
         return {Decision::NoOpinion, "can only read resources of this type"};

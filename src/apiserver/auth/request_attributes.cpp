@@ -104,6 +104,8 @@ AuthorizationAttributes requestAttributes(const net::HttpRequest& req, const Use
     a.name = nameFromFieldSelector(req);
   }
   if (verbFromMethod && a.name.empty() && a.verb == "delete") a.verb = "deletecollection";
+  if (a.verb == "list" || a.verb == "watch" || a.verb == "deletecollection")
+    a.fieldSelector = req.paramOr("fieldSelector", "");
   return a;
 }
 

@@ -77,6 +77,32 @@ TEST_F(NodeAuthz, ReadsWhatItsPodsReference) {
             Decision::NoOpinion);
 }
 
+// KEP-4601: a node gets only its own pods and lists/watches pods only for itself.
+TEST_F(NodeAuthz, PodsOnlyItsOwn) {
+  EXPECT_EQ(ask(n1, "get", "pods", "default", "web").decision, Decision::Allow);
+  auto other = ask(n1, "get", "pods", "default", "other");
+  EXPECT_EQ(other.decision, Decision::NoOpinion);
+  EXPECT_EQ(other.reason, "no relationship found between node 'n1' and this object");
+  EXPECT_EQ(ask(n1, "get", "pods", "default", "missing").decision, Decision::NoOpinion);
+  auto listWith = [&](const std::string& verb, const std::string& selector) {
+    AuthorizationAttributes a;
+    a.user = &n1;
+    a.resourceRequest = true;
+    a.verb = verb;
+    a.resource = "pods";
+    a.fieldSelector = selector;
+    return node.authorize(a);
+  };
+  EXPECT_EQ(listWith("list", "spec.nodeName=n1").decision, Decision::Allow);
+  EXPECT_EQ(listWith("watch", "metadata.namespace=default,spec.nodeName==n1").decision,
+            Decision::Allow);
+  EXPECT_EQ(listWith("list", "spec.nodeName=n2").decision, Decision::NoOpinion);
+  EXPECT_EQ(listWith("watch", "spec.nodeName=n10").decision, Decision::NoOpinion);
+  auto all = listWith("list", "");
+  EXPECT_EQ(all.decision, Decision::NoOpinion);
+  EXPECT_EQ(all.reason, "can only list/watch pods with spec.nodeName field selector");
+}
+
 TEST_F(NodeAuthz, OwnLeaseStaticRulesAndNonNodes) {
   EXPECT_EQ(ask(n1, "update", "leases", "kube-node-lease", "n1", "coordination.k8s.io").decision,
             Decision::Allow);
