@@ -106,6 +106,7 @@ expect_eq "$(n1_status /api/v1/namespaces/team/pods/on-n2)" 403 "node n1 may not
 expect_eq "$(n1_status '/api/v1/pods?fieldSelector=spec.nodeName%3Dn1')" 200 "node n1 lists the pods bound to it"
 expect_contains "$(cat "$WORK/body")" '"name":"on-n1"' "its own pod is listed"
 expect_not_contains "$(cat "$WORK/body")" '"name":"on-n2"' "the other node's pod is not"
+expect_eq "$(n1_status /apis/discovery.k8s.io/v1/endpointslices)" 200 "a node may list EndpointSlices (its embedded proxy and DNS)"
 expect_eq "$(n1_status /api/v1/pods)" 403 "node n1 may not list every pod"
 expect_eq "$(json_field '["message"]')" 'pods is forbidden: User "system:node:n1" cannot list resource "pods" in API group "" at the cluster scope: can only list/watch pods with spec.nodeName field selector' "with the node authorizer's reason"
 

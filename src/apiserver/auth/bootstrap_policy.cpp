@@ -277,6 +277,11 @@ std::vector<json::object> bootstrapClusterRoleBindings() {
   // As upstream since 1.8: no subjects; nodes are authorized by the Node authorizer
   // (auth/node_authorizer.h), so a kubelet reads only what its own pods reference.
   b.push_back(clusterBinding("system:node", "system:node", {}));
+  // skiff's node agent (`skiff agent`) embeds kube-proxy and the cluster DNS and runs them
+  // with the node's own credentials: nodes may read what kube-proxy reads (Services,
+  // EndpointSlices, Nodes), which upstream's kube-proxy credentials on every node grant too.
+  b.push_back(clusterBinding("skiff:node-proxier", "system:node-proxier",
+                             {subject("Group", "system:nodes")}));
   return b;
 }
 
