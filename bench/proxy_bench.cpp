@@ -1,8 +1,9 @@
 // Service proxy programming cost at scale: N Services x M endpoints (hollow endpoints: pod
 // addresses nothing answers on) through the proxy's own pipeline — Service and EndpointSlice
-// JSON → buildServicePorts → desiredState → renderFull (the first sync) and renderDiff for
-// one endpoint change (an incremental sync). With --apply (root), each script is also
-// committed by `nft -f` inside a network namespace this bench creates and deletes, so the
+// JSON → buildServicePorts → per-Service shares in a TableModel → renderFull (the first
+// sync), and for one endpoint change the proxier's incremental path (that Service's ports
+// rebuilt, its share replaced, renderDiff of what it touched). With --apply (root), each script is
+// also committed by `nft -f` inside a network namespace this bench creates and deletes, so the
 // kernel's share is measured too without touching the host's ruleset.
 //   ninja -C build proxy_bench && build/proxy_bench [--services 10000] [--endpoints 10] [--apply]
 #include <unistd.h>
@@ -11,11 +12,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <string_view>
 
 #include "proxy/nft_rules.h"
 #include "proxy/service_model.h"
+#include "proxy/table_model.h"
 
 using namespace skiff::proxy;
 namespace json = boost::json;
@@ -101,7 +104,13 @@ int main(int argc, char** argv) {
   const auto ports = buildServicePorts(svcs, slices, config);
   const double buildMs = msSince(t0);
   t0 = Clock::now();
-  const NftState state = desiredState(ports, config);
+  std::map<std::string, std::vector<ServicePort>> byService;
+  for (const auto& sp : ports) byService[sp.ns + "/" + sp.name].push_back(sp);
+  std::map<std::string, NftState> shares;
+  for (const auto& [key, sps] : byService) shares[key] = desiredState(sps, config);
+  TableModel model;
+  model.update(std::move(shares));
+  const NftState state = model.state();
   const double stateMs = msSince(t0);
   t0 = Clock::now();
   const std::string full = renderBase(config) + renderFull(state, ExistingTable{}, config);
@@ -110,19 +119,23 @@ int main(int argc, char** argv) {
   for (const auto& [name, chain] : state.chains) rules += chain.size();
   for (const auto& [name, container] : state.elements) elements += container.size();
 
-  // One endpoint of one Service replaced (a pod restarted elsewhere): the whole incremental
-  // path, from the changed slice to the diff script.
-  ObjectList changed = slices;
-  changed[n / 2] = std::make_shared<const json::object>(slice(n / 2, m, n * m + 1));
+  // One endpoint of one Service replaced (a pod restarted elsewhere): what the proxier does
+  // for one changed EndpointSlice, from the slice to the diff script.
+  const int victim = n / 2;
+  const auto changedSlice = std::make_shared<const json::object>(slice(victim, m, n * m + 1));
   t0 = Clock::now();
-  const NftState next = desiredState(buildServicePorts(svcs, changed, config), config);
-  const std::string diff = renderDiff(state, next);
+  const auto victimPorts = buildServicePorts({svcs[victim]}, {changedSlice}, config);
+  auto change =
+      model.update({{"bench/svc-" + std::to_string(victim), desiredState(victimPorts, config)}});
+  const std::string diff = renderDiff(change.before, change.after);
   const double diffMs = msSince(t0);
 
-  std::printf("services=%d endpoints/service=%d: %zu chains, %zu rules, %zu map/set elements\n", n,
-              m, state.chains.size(), rules, elements);
   std::printf(
-      "full sync (user space): build %.1f ms + state %.1f ms + render %.1f ms; script %.1f MB\n",
+      "services=%d endpoints/service=%d: %zu chains, %zu rules, %zu sets, %zu map/set "
+      "elements\n",
+      n, m, state.chains.size(), rules, state.sets.size(), elements);
+  std::printf(
+      "full sync (user space): build %.1f ms + shares %.1f ms + render %.1f ms; script %.1f MB\n",
       buildMs, stateMs, fullMs, full.size() / 1e6);
   std::printf("one endpoint changed (user space): %.1f ms; script %zu bytes\n", diffMs,
               diff.size());

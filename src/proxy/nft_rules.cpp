@@ -36,20 +36,41 @@ const char* const kMasqMark = "0x4000";
 
 struct Container {
   const char* name;
+  const char* kind;  // "set" or "map"
   const char* type;
 };
+// service-endpoints-P/nodeport-endpoints-P (P: tcp, udp, sctp): the endpoints of every
+// plain Service port, keyed by what the packet carries plus the random index a shared
+// balance chain draws (nft needs `typeof` for a numgen key; `mod 10` only describes the
+// field, any N works). One map per protocol because of nft 1.0.6: a rule added in a later
+// transaction than the map fails to evaluate a `th dport` in the data ("conflicting
+// protocols specified: ip vs. th"), and `tcp dport` there makes the rule match TCP only.
+#define SKIFF_ENDPOINT_MAPS(P)                                                                 \
+  {"service-endpoints-" P, "map",                                                              \
+   "{ typeof ip daddr . meta l4proto . th dport . numgen random mod 10 : ip daddr . " P        \
+   " dport ; }"},                                                                              \
+  {                                                                                            \
+    "nodeport-endpoints-" P, "map",                                                            \
+        "{ typeof meta l4proto . th dport . numgen random mod 10 : ip daddr . " P " dport ; }" \
+  }
 const Container kContainers[] = {
-    {"cluster-ips", "set ip skiff cluster-ips { type ipv4_addr ; }"},
-    {"service-ips",
-     "map ip skiff service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }"},
-    {"service-nodeports",
-     "map ip skiff service-nodeports { type inet_proto . inet_service : verdict ; }"},
-    {"no-endpoint-services",
-     "map ip skiff no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict "
-     "; }"},
-    {"no-endpoint-nodeports",
-     "map ip skiff no-endpoint-nodeports { type inet_proto . inet_service : verdict ; }"},
+    {"cluster-ips", "set", "{ type ipv4_addr ; }"},
+    {"service-ips", "map", "{ type ipv4_addr . inet_proto . inet_service : verdict ; }"},
+    {"service-nodeports", "map", "{ type inet_proto . inet_service : verdict ; }"},
+    {"no-endpoint-services", "map", "{ type ipv4_addr . inet_proto . inet_service : verdict ; }"},
+    {"no-endpoint-nodeports", "map", "{ type inet_proto . inet_service : verdict ; }"},
+    SKIFF_ENDPOINT_MAPS("tcp"),
+    SKIFF_ENDPOINT_MAPS("udp"),
+    SKIFF_ENDPOINT_MAPS("sctp"),
+    {"hairpin", "set", "{ type ipv4_addr . ipv4_addr ; }"},
 };
+#undef SKIFF_ENDPOINT_MAPS
+
+const char* containerKind(const std::string& name) {
+  for (auto& c : kContainers)
+    if (name == c.name) return c.kind;
+  return "map";
+}
 
 bool isBaseChain(const std::string& name) {
   for (auto& b : kBaseChains)
@@ -82,6 +103,95 @@ class PortRenderer {
       : sp_(sp), config_(config), st_(st) {}
 
   void render() {
+    if (needsOwnChains(sp_))
+      renderOwnChains();
+    else
+      renderShared();
+  }
+
+ private:
+  // Plain Service ports own no chain: their map elements point at balance chains shared by
+  // every port with the same endpoint count, which draw the endpoint from service-endpoints.
+  void renderShared() {
+    auto& internal = sp_.internalLocal ? sp_.localEndpoints : sp_.clusterEndpoints;
+    const std::string proto = sp_.protocol, port = std::to_string(sp_.port);
+    st_.elements["cluster-ips"][sp_.clusterIp] = "";
+    auto ipKey = [&](const std::string& ip) { return ip + " . " + proto + " . " + port; };
+    if (!internal.empty()) {
+      st_.elements["service-ips"][ipKey(sp_.clusterIp)] =
+          "goto " + balanceChain(BalanceKind::cluster, internal.size());
+      addEndpointElements("service-endpoints-", ipKey(sp_.clusterIp), internal);
+      // Hairpin (a pod reaching itself through the Service) needs SNAT so the reply comes
+      // back through the node; only endpoints on this node can be DNATed here.
+      for (auto& ep : internal)
+        if (!ep.remote) st_.elements["hairpin"][ep.ip + " . " + ep.ip] = "";
+    } else {
+      bool elsewhere = sp_.internalLocal && !sp_.clusterEndpoints.empty();
+      st_.elements["no-endpoint-services"][ipKey(sp_.clusterIp)] =
+          elsewhere ? "drop" : "goto reject-chain";
+    }
+    if (sp_.nodePort <= 0 && sp_.externalIps.empty()) return;
+    const std::string npKey = proto + " . " + std::to_string(sp_.nodePort);
+    auto& eps = sp_.clusterEndpoints;
+    if (eps.empty()) {
+      for (auto& ip : sp_.externalIps)
+        st_.elements["no-endpoint-services"][ipKey(ip)] = "goto reject-chain";
+      if (sp_.nodePort > 0) st_.elements["no-endpoint-nodeports"][npKey] = "goto reject-chain";
+      return;
+    }
+    for (auto& ip : sp_.externalIps) {
+      st_.elements["service-ips"][ipKey(ip)] =
+          "goto " + balanceChain(BalanceKind::external, eps.size());
+      addEndpointElements("service-endpoints-", ipKey(ip), eps);
+    }
+    if (sp_.nodePort > 0) {
+      st_.elements["service-nodeports"][npKey] =
+          "goto " + balanceChain(BalanceKind::nodePort, eps.size());
+      addEndpointElements("nodeport-endpoints-", npKey, eps);
+    }
+  }
+
+  enum class BalanceKind { cluster, external, nodePort };
+  // The chain shared by every port of this protocol, kind and endpoint count.
+  std::string balanceChain(BalanceKind kind, size_t n) {
+    const std::string& p = sp_.protocol;
+    const std::string suffix = p + "-" + std::to_string(n);
+    const std::string pick = " . numgen random mod " + std::to_string(n) + " map @";
+    const std::string byAddress =
+        "dnat ip to ip daddr . meta l4proto . th dport" + pick + "service-endpoints-" + p;
+    std::string name;
+    std::vector<std::string> rules;
+    switch (kind) {
+      case BalanceKind::cluster:
+        name = "balance-" + suffix;
+        // Traffic from outside the pod range (the node itself, other hosts) is SNATed so
+        // the reply comes back through this node's conntrack.
+        if (!config_.clusterCidr.empty())
+          rules.push_back("ip saddr != " + config_.clusterCidr + " jump mark-for-masquerade");
+        rules.push_back(byAddress);
+        break;
+      case BalanceKind::external:
+        name = "external-balance-" + suffix;
+        rules = {"jump mark-for-masquerade", byAddress};
+        break;
+      case BalanceKind::nodePort:
+        name = "nodeport-balance-" + suffix;
+        rules = {"jump mark-for-masquerade",
+                 "dnat ip to meta l4proto . th dport" + pick + "nodeport-endpoints-" + p};
+        break;
+    }
+    st_.chains[name] = std::move(rules);
+    return name;
+  }
+
+  void addEndpointElements(const char* mapPrefix, const std::string& key,
+                           const std::vector<Endpoint>& eps) {
+    auto& elements = st_.elements[mapPrefix + sp_.protocol];
+    for (size_t i = 0; i < eps.size(); ++i)
+      elements[key + " . " + std::to_string(i)] = eps[i].ip + " . " + std::to_string(eps[i].port);
+  }
+
+  void renderOwnChains() {
     auto& internal = sp_.internalLocal ? sp_.localEndpoints : sp_.clusterEndpoints;
     const std::string proto = sp_.protocol, port = std::to_string(sp_.port);
     st_.elements["cluster-ips"][sp_.clusterIp] = "";
@@ -133,8 +243,6 @@ class PortRenderer {
     for (auto& ip : sp_.externalIps) st_.elements["service-ips"][ipKey(ip)] = "goto " + ext;
     if (sp_.nodePort > 0) st_.elements["service-nodeports"][npKey] = "goto " + ext;
   }
-
- private:
   // Session affinity first (a client seen recently goes back to its endpoint), then an
   // equal random choice: numgen + an anonymous vmap is one rule whatever N is.
   void addBalancing(std::vector<std::string>& rules, const std::vector<Endpoint>& eps) {
@@ -190,6 +298,10 @@ void appendElement(std::ostringstream& out, const char* verb, const std::string&
 
 }  // namespace
 
+bool needsOwnChains(const ServicePort& sp) {
+  return sp.affinitySeconds > 0 || sp.externalLocal || sp.noMasquerade;
+}
+
 std::string hashedName(const std::string& prefix, const std::string& suffix,
                        const std::string& salt) {
   return prefix + "-" + base32(fnv1a(salt, fnv1a(suffix))) + "-" + suffix;
@@ -219,7 +331,8 @@ std::string renderBase(const ProxyConfig& config) {
     if (*b.hook) out << " { " << b.hook << " }";
     out << "\n";
   }
-  for (auto& c : kContainers) out << "add " << c.type << "\n";
+  for (auto& c : kContainers)
+    out << "add " << c.kind << " ip skiff " << c.name << " " << c.type << "\n";
   for (auto& b : kBaseChains) out << "flush chain ip skiff " << b.name << "\n";
   std::map<std::string, std::vector<std::string>> rules;
   rules["filter-input"] = {"ct state new jump nodeport-endpoints-check",
@@ -248,7 +361,8 @@ std::string renderBase(const ProxyConfig& config) {
   if (!config.serviceCidr.empty())
     rules["cluster-ips-check"].push_back("ip daddr " + config.serviceCidr + " jump reject-chain");
   rules["mark-for-masquerade"] = {std::string("meta mark set meta mark | ") + kMasqMark};
-  rules["masquerading"] = {std::string("meta mark & ") + kMasqMark + " == 0 return",
+  rules["masquerading"] = {"ip saddr . ip daddr @hairpin ct status dnat masquerade fully-random",
+                           std::string("meta mark & ") + kMasqMark + " == 0 return",
                            std::string("meta mark set meta mark ^ ") + kMasqMark,
                            "masquerade fully-random"};
   rules["reject-chain"] = {"meta l4proto tcp reject with tcp reset", "reject"};
@@ -284,7 +398,7 @@ std::string renderFull(const NftState& desired, const ExistingTable& existing,
     appendChainRules(out, name, rules);
   }
   for (auto& c : elementContainers()) {
-    out << "flush " << (c == "cluster-ips" ? "set" : "map") << " ip skiff " << c << "\n";
+    out << "flush " << containerKind(c) << " ip skiff " << c << "\n";
     auto it = desired.elements.find(c);
     if (it == desired.elements.end()) continue;
     for (auto& [k, v] : it->second) appendElement(out, "add", c, k, v);

@@ -30,6 +30,15 @@ void describeMetrics() {
   m.describe(kSyncs, "counter", "Syncs by kind (full, partial) of the proxy rules");
 }
 
+const char* const kSliceServiceIndex = "proxyServiceName";
+
+// "ns/service-name" of an EndpointSlice (empty when it belongs to no Service).
+std::string sliceServiceKey(const boost::json::object& slice) {
+  auto svc = api::stringAt(slice, {"metadata", "labels", "kubernetes.io/service-name"});
+  if (svc.empty()) return "";
+  return api::stringAt(slice, {"metadata", "namespace"}) + "/" + svc;
+}
+
 std::string truncated(const std::string& s, size_t n = 2000) {
   return s.size() <= n ? s : s.substr(0, n) + "...";
 }
@@ -76,24 +85,47 @@ void Proxier::start() {
                  options_.config.serviceCidr, existing_.chains.size());
 
   auto alive = alive_;
-  client::ResourceEventHandlers h{
-      [this, alive](const boost::json::object&) {
-        if (*alive) markDirty();
+  auto keyOf = [](const boost::json::object& o) {
+    return api::stringAt(o, {"metadata", "namespace"}) + "/" +
+           api::stringAt(o, {"metadata", "name"});
+  };
+  client::ResourceEventHandlers serviceHandlers{
+      [this, alive, keyOf](const boost::json::object& o) {
+        if (*alive) markChanged(keyOf(o));
       },
-      [this, alive](const boost::json::object&, const boost::json::object&) {
-        if (*alive) markDirty();
+      [this, alive, keyOf](const boost::json::object&, const boost::json::object& o) {
+        if (*alive) markChanged(keyOf(o));
       },
-      [this, alive](const boost::json::object&) {
-        if (*alive) markDirty();
+      [this, alive, keyOf](const boost::json::object& o) {
+        if (*alive) markChanged(keyOf(o));
+      }};
+  client::ResourceEventHandlers sliceHandlers{
+      [this, alive](const boost::json::object& o) {
+        if (*alive) markChanged(sliceServiceKey(o));
+      },
+      [this, alive](const boost::json::object& old, const boost::json::object& o) {
+        if (!*alive) return;
+        auto before = sliceServiceKey(old), after = sliceServiceKey(o);
+        if (before != after) markChanged(before);
+        markChanged(after);
+      },
+      [this, alive](const boost::json::object& o) {
+        if (*alive) markChanged(sliceServiceKey(o));
       }};
   services_ = &informers_->informer(client::resources::services);
   slices_ = &informers_->informer(client::resources::endpointSlices);
+  // The slices of one Service without scanning all of them (a shared informer: the index
+  // name is the proxy's own).
+  slices_->addIndexer(kSliceServiceIndex, [](const boost::json::object& o) {
+    auto key = sliceServiceKey(o);
+    return key.empty() ? std::vector<std::string>{} : std::vector<std::string>{key};
+  });
   client::ListOptions nodeSel;
   nodeSel.fieldSelector = "metadata.name=" + options_.config.nodeName;
+  // The Node only feeds /healthz (deletionTimestamp); it changes no rule.
   node_ = &informers_->informer(client::resources::nodes, "", nodeSel);
-  services_->addEventHandler(h);
-  slices_->addEventHandler(h);
-  node_->addEventHandler(h);
+  services_->addEventHandler(serviceHandlers);
+  slices_->addEventHandler(sliceHandlers);
   if (options_.networkPolicy) {
     policy_ = std::make_unique<PolicyController>(*informers_, options_.config.nodeName,
                                                  options_.minSyncPeriod, options_.syncPeriod);
@@ -161,11 +193,13 @@ void Proxier::stop() {
   }
 }
 
-void Proxier::markDirty() {
+void Proxier::markChanged(const std::string& serviceKey) {
+  if (serviceKey.empty()) return;
   {
     std::lock_guard lk(mu_);
     if (!dirty_) dirtySince_ = std::chrono::steady_clock::now();
     dirty_ = true;
+    changed_.insert(serviceKey);
   }
   cv_.notify_all();
 }
@@ -223,63 +257,114 @@ void Proxier::syncLoop() {
       cv_.wait_until(lk, wake);
       continue;
     }
-    bool periodic = !dirty_;
+    bool all = due || !dirty_;
     dirty_ = false;
+    auto changed = std::move(changed_);
+    changed_.clear();
     lk.unlock();
     bool ok = false;
     try {
-      ok = syncOnce(periodic);
+      ok = syncOnce(all, changed);
     } catch (const std::exception& e) {
       SKIFF_LOG_ERROR("proxy: sync failed error=\"{}\"", e.what());
     }
     failures = ok ? 0 : failures + 1;
     lastSync = std::chrono::steady_clock::now();
     lk.lock();
-    if (!ok) dirty_ = true;
+    if (!ok) dirty_ = true;  // the next one is a full sync: `changed` is covered
   }
 }
 
-bool Proxier::syncOnce(bool periodic) {
+std::vector<ServicePort> Proxier::portsOf(const std::string& serviceKey) const {
+  ObjectList services;
+  if (auto svc = services_->get(serviceKey)) services.push_back(std::move(svc));
+  if (services.empty()) return {};
+  return buildServicePorts(services, slices_->byIndex(kSliceServiceIndex, serviceKey),
+                           options_.config);
+}
+
+bool Proxier::syncOnce(bool all, const std::set<std::string>& changed) {
   auto start = std::chrono::steady_clock::now();
   auto& metrics = Metrics::global();
   // Someone flushed or deleted our table (nft flush ruleset, a restart of firewalld): the
   // next transaction must rebuild everything, not patch what is no longer there.
   // Checked on the periodic syncs only: a change-driven sync would fork nft twice.
-  if (periodic && !needFull_ && runNft("list chain ip skiff services\n").exitCode != 0) {
+  if (all && !needFull_ && runNft("list chain ip skiff services\n").exitCode != 0) {
     SKIFF_LOG_WARN("proxy: table ip skiff is gone or damaged; full resync");
     needFull_ = true;
     existing_ = parseExistingTable(listTable().output);
   }
-  auto ports = buildServicePorts(services_->list(), slices_->list(), options_.config);
-  auto desired = desiredState(ports, options_.config);
-  bool full = needFull_;
-  std::string script =
-      full ? renderFull(desired, existing_, options_.config) : renderDiff(installed_, desired);
+  const bool full = needFull_;
+  // The Services to recompute: every one (first, periodic or recovering sync) or the
+  // changed ones; a Service that is gone gets an empty share.
+  std::map<std::string, std::vector<ServicePort>> next;
+  if (full || all) {
+    for (auto& [key, _] : ports_) next[key];
+    auto ports = buildServicePorts(services_->list(), slices_->list(), options_.config);
+    for (auto& sp : ports) next[sp.ns + "/" + sp.name].push_back(std::move(sp));
+  } else {
+    for (auto& key : changed) next[key] = portsOf(key);
+  }
+  std::map<std::string, NftState> shares;
+  for (auto& [key, ports] : next) shares[key] = desiredState(ports, options_.config);
+
+  std::string script;
+  if (full) {
+    model_.clear();
+    model_.update(std::move(shares));
+    script = renderFull(model_.state(), existing_, options_.config);
+  } else {
+    auto change = model_.update(std::move(shares));
+    script = renderDiff(change.before, change.after);
+  }
   if (!script.empty()) {
     auto r = runNft(script);
     if (r.exitCode != 0) {
-      // nft transactions are atomic: the previous rules are still in place.
+      // nft transactions are atomic: the previous rules are still in place; the model no
+      // longer matches them, so the retry is a full sync that rebuilds it.
       metrics.increment(kFailures, {});
-      SKIFF_LOG_ERROR("proxy: nft transaction failed, previous rules kept full={} error=\"{}\"",
-                      full, truncated(r.output));
+      SKIFF_LOG_ERROR(
+          "proxy: nft transaction failed, previous rules kept full={} error=\"{}\" script=\"{}\"",
+          full, truncated(r.output), truncated(script, 1000));
       needFull_ = true;
       existing_ = parseExistingTable(listTable().output);
       return false;
     }
   }
+  std::vector<ServicePort> before, after;
+  bool healthPorts = full;
+  for (auto& [key, ports] : next) {
+    if (auto it = ports_.find(key); it != ports_.end())
+      for (auto& sp : it->second) {
+        healthPorts = healthPorts || sp.healthCheckNodePort > 0;
+        before.push_back(sp);
+      }
+    for (auto& sp : ports) {
+      healthPorts = healthPorts || sp.healthCheckNodePort > 0;
+      after.push_back(sp);
+    }
+  }
   // Not after the first sync of this process: every Service would look new, and flushing
   // their flows would move live UDP clients to other endpoints for nothing.
   if (!firstSync_) {
-    auto flows = staleUdpFlows(lastPorts_, ports);
+    auto flows = staleUdpFlows(before, after);
     if (!flows.empty()) flushConntrack(flows);
   }
   firstSync_ = false;
+  for (auto& [key, ports] : next) {
+    if (ports.empty())
+      ports_.erase(key);
+    else
+      ports_[key] = std::move(ports);
+  }
+  if (healthPorts) {
+    std::vector<ServicePort> every;
+    for (auto& [_, ports] : ports_) every.insert(every.end(), ports.begin(), ports.end());
+    healthChecks_->sync(healthCheckTargets(every));
+  }
   if (full || !script.empty())
-    SKIFF_LOG_INFO("proxy: rules synced full={} servicePorts={} chains={} bytes={}", full,
-                   ports.size(), desired.chains.size(), script.size());
-  healthChecks_->sync(healthCheckTargets(ports));
-  installed_ = std::move(desired);
-  lastPorts_ = std::move(ports);
+    SKIFF_LOG_INFO("proxy: rules synced full={} services={} recomputed={} bytes={}", full,
+                   model_.services(), next.size(), script.size());
   needFull_ = false;
   existing_ = {};
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
