@@ -6,6 +6,8 @@
 // also committed by `nft -f` inside a network namespace this bench creates and deletes, so the
 // kernel's share is measured too without touching the host's ruleset.
 //   ninja -C build proxy_bench && build/proxy_bench [--services 10000] [--endpoints 10] [--apply]
+#include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -16,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/nft_netlink.h"
 #include "proxy/nft_rules.h"
 #include "proxy/service_model.h"
 #include "proxy/table_model.h"
@@ -82,6 +85,32 @@ double applyInNetns(const std::string& ns, const std::string& script) {
   return rc == 0 ? ms : -1;
 }
 
+// The netlink path as the proxier runs it (text before, elements over netlink, text after),
+// with the socket opened inside `ns`. Milliseconds of the netlink commit alone in *netlinkMs.
+double applySplitInNetns(const std::string& ns, const SplitTransaction& t, double* netlinkMs) {
+  const auto t0 = Clock::now();
+  if (!t.before.empty() && applyInNetns(ns, t.before) < 0) return -1;
+  const int self = open("/proc/self/ns/net", O_RDONLY);
+  const int target = open(("/var/run/netns/" + ns).c_str(), O_RDONLY);
+  if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) != 0) return -1;
+  std::string error;
+  {
+    NftNetlink netlink;  // the socket belongs to the namespace it was opened in
+    setns(self, CLONE_NEWNET);
+    const auto n0 = Clock::now();
+    error = netlink.commit(t.flush, t.elements);
+    *netlinkMs = msSince(n0);
+  }
+  close(self);
+  close(target);
+  if (!error.empty()) {
+    std::fprintf(stderr, "netlink commit failed: %s\n", error.c_str());
+    return -1;
+  }
+  if (!t.after.empty() && applyInNetns(ns, t.after) < 0) return -1;
+  return msSince(t0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,7 +138,7 @@ int main(int argc, char** argv) {
   std::map<std::string, NftState> shares;
   for (const auto& [key, sps] : byService) shares[key] = desiredState(sps, config);
   TableModel model;
-  model.update(std::move(shares));
+  model.reset(std::move(shares));
   const NftState state = model.state();
   const double stateMs = msSince(t0);
   t0 = Clock::now();
@@ -127,8 +156,12 @@ int main(int argc, char** argv) {
   const auto victimPorts = buildServicePorts({svcs[victim]}, {changedSlice}, config);
   auto change =
       model.update({{"bench/svc-" + std::to_string(victim), desiredState(victimPorts, config)}});
-  const std::string diff = renderDiff(change.before, change.after);
+  const SplitTransaction diffSplit = splitDiff(change.before, change.after);
+  const std::string diff = joinAsText(diffSplit);
   const double diffMs = msSince(t0);
+  t0 = Clock::now();
+  const SplitTransaction fullSplit = splitFull(state, ExistingTable{}, config);
+  const double splitMs = msSince(t0);
 
   std::printf(
       "services=%d endpoints/service=%d: %zu chains, %zu rules, %zu sets, %zu map/set "
@@ -148,10 +181,31 @@ int main(int argc, char** argv) {
     }
     const double fullApply = applyInNetns(ns, full);
     const double diffApply = applyInNetns(ns, diff);
+    const std::string textList = "/tmp/skiff-proxy-bench-text.nft",
+                      netlinkList = "/tmp/skiff-proxy-bench-netlink.nft";
+    std::system(("ip netns exec " + ns + " nft list table ip skiff > " + textList).c_str());
     std::system(("ip netns delete " + ns).c_str());
     std::printf("nft -f in a fresh netns: full %.0f ms, one-endpoint diff %.1f ms\n", fullApply,
                 diffApply);
-    if (fullApply < 0 || diffApply < 0) return 1;
+    // The proxier's path: elements over netlink, chains as nft text.
+    const std::string ns2 = ns + "-nl";
+    if (std::system(("ip netns add " + ns2).c_str()) != 0) return 1;
+    double fullNetlink = 0, diffNetlink = 0;
+    const double fullSplitApply = applySplitInNetns(ns2, fullSplit, &fullNetlink);
+    const double diffSplitApply = applySplitInNetns(ns2, diffSplit, &diffNetlink);
+    std::system(("ip netns exec " + ns2 + " nft list table ip skiff > " + netlinkList).c_str());
+    // Both paths must leave the same table (nft lists the netlink-written elements too).
+    const bool same = std::system(("cmp -s " + textList + " " + netlinkList).c_str()) == 0;
+    std::printf("nft list table ip skiff after both paths: %s (%s, %s)\n",
+                same ? "identical" : "DIFFERENT", textList.c_str(), netlinkList.c_str());
+    std::system(("ip netns delete " + ns2).c_str());
+    std::printf(
+        "netlink elements in a fresh netns: full %.0f ms (split %.1f ms, netlink commit %.0f ms "
+        "of %zu elements, the rest nft text), one-endpoint diff %.1f ms (netlink %.2f ms)\n",
+        fullSplitApply, splitMs, fullNetlink, fullSplit.elements.size(), diffSplitApply,
+        diffNetlink);
+    if (fullApply < 0 || diffApply < 0 || fullSplitApply < 0 || diffSplitApply < 0 || !same)
+      return 1;
   }
   return 0;
 }

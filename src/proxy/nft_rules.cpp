@@ -386,8 +386,9 @@ ExistingTable parseExistingTable(const std::string& listing) {
   return t;
 }
 
-std::string renderFull(const NftState& desired, const ExistingTable& existing,
-                       const ProxyConfig& config) {
+SplitTransaction splitFull(const NftState& desired, const ExistingTable& existing,
+                           const ProxyConfig& config) {
+  SplitTransaction t;
   std::ostringstream out;
   out << renderBase(config);
   for (auto& [name, decl] : desired.sets) out << "add set ip skiff " << name << " " << decl << "\n";
@@ -397,25 +398,29 @@ std::string renderFull(const NftState& desired, const ExistingTable& existing,
     out << "flush chain ip skiff " << name << "\n";
     appendChainRules(out, name, rules);
   }
+  t.before = out.str();
   for (auto& c : elementContainers()) {
-    out << "flush " << containerKind(c) << " ip skiff " << c << "\n";
+    t.flush.push_back(c);
     auto it = desired.elements.find(c);
     if (it == desired.elements.end()) continue;
-    for (auto& [k, v] : it->second) appendElement(out, "add", c, k, v);
+    for (auto& [k, v] : it->second) t.elements.push_back({c, k, v, true});
   }
   // Leftovers of an earlier run: emptied first, since they may jump to one another.
+  std::ostringstream after;
   std::vector<std::string> stale;
   for (auto& name : existing.chains)
     if (!isBaseChain(name) && !desired.chains.count(name)) stale.push_back(name);
-  for (auto& name : stale) out << "flush chain ip skiff " << name << "\n";
-  for (auto& name : stale) out << "delete chain ip skiff " << name << "\n";
+  for (auto& name : stale) after << "flush chain ip skiff " << name << "\n";
+  for (auto& name : stale) after << "delete chain ip skiff " << name << "\n";
   for (auto& name : existing.sets)
     if (!isContainer(name) && !desired.sets.count(name))
-      out << "delete set ip skiff " << name << "\n";
-  return out.str();
+      after << "delete set ip skiff " << name << "\n";
+  t.after = after.str();
+  return t;
 }
 
-std::string renderDiff(const NftState& installed, const NftState& desired) {
+SplitTransaction splitDiff(const NftState& installed, const NftState& desired) {
+  SplitTransaction t;
   std::ostringstream out;
   for (auto& [name, decl] : desired.sets)
     if (!installed.sets.count(name)) out << "add set ip skiff " << name << " " << decl << "\n";
@@ -430,6 +435,7 @@ std::string renderDiff(const NftState& installed, const NftState& desired) {
       appendChainRules(out, name, rules);
     }
   }
+  t.before = out.str();
   static const std::map<std::string, std::string> kEmpty;
   for (auto& c : elementContainers()) {
     auto oldIt = installed.elements.find(c), newIt = desired.elements.find(c);
@@ -438,21 +444,42 @@ std::string renderDiff(const NftState& installed, const NftState& desired) {
     // A changed value is a delete and an add: `add element` does not replace a verdict.
     for (auto& [k, v] : before) {
       auto it = after.find(k);
-      if (it == after.end() || it->second != v) appendElement(out, "delete", c, k, "");
+      if (it == after.end() || it->second != v) t.elements.push_back({c, k, "", false});
     }
     for (auto& [k, v] : after) {
       auto it = before.find(k);
-      if (it == before.end() || it->second != v) appendElement(out, "add", c, k, v);
+      if (it == before.end() || it->second != v) t.elements.push_back({c, k, v, true});
     }
   }
+  std::ostringstream after;
   std::vector<std::string> gone;
   for (auto& [name, _] : installed.chains)
     if (!desired.chains.count(name)) gone.push_back(name);
-  for (auto& name : gone) out << "flush chain ip skiff " << name << "\n";
-  for (auto& name : gone) out << "delete chain ip skiff " << name << "\n";
+  for (auto& name : gone) after << "flush chain ip skiff " << name << "\n";
+  for (auto& name : gone) after << "delete chain ip skiff " << name << "\n";
   for (auto& [name, _] : installed.sets)
-    if (!desired.sets.count(name)) out << "delete set ip skiff " << name << "\n";
+    if (!desired.sets.count(name)) after << "delete set ip skiff " << name << "\n";
+  t.after = after.str();
+  return t;
+}
+
+std::string joinAsText(const SplitTransaction& t) {
+  std::ostringstream out;
+  out << t.before;
+  for (auto& c : t.flush) out << "flush " << containerKind(c) << " ip skiff " << c << "\n";
+  for (auto& e : t.elements)
+    appendElement(out, e.add ? "add" : "delete", e.container, e.key, e.value);
+  out << t.after;
   return out.str();
+}
+
+std::string renderFull(const NftState& desired, const ExistingTable& existing,
+                       const ProxyConfig& config) {
+  return joinAsText(splitFull(desired, existing, config));
+}
+
+std::string renderDiff(const NftState& installed, const NftState& desired) {
+  return joinAsText(splitDiff(installed, desired));
 }
 
 std::string renderDeleteTable() {

@@ -68,6 +68,28 @@ std::string renderFull(const NftState& desired, const ExistingTable& existing,
 // rewritten, only changed elements added/deleted. Empty when nothing changed.
 std::string renderDiff(const NftState& installed, const NftState& desired);
 
+// A transaction whose elements go over netlink (nft_netlink.h) instead of nft text:
+// `before` (nft text: sets and chains added or rewritten), then one netlink batch (`flush`
+// empties those containers, then `elements` in order), then `after` (nft text: chains and
+// sets no longer used). Each step is atomic and leaves a consistent table: new chains exist
+// before any element points at them, old ones go after none does.
+struct ElementChange {
+  std::string container, key, value;  // value: "" for sets; "goto CHAIN", "drop"; "ip . port"
+  bool add = true;
+  bool operator==(const ElementChange&) const = default;
+};
+struct SplitTransaction {
+  std::string before;
+  std::vector<std::string> flush;
+  std::vector<ElementChange> elements;
+  std::string after;
+};
+SplitTransaction splitFull(const NftState& desired, const ExistingTable& existing,
+                           const ProxyConfig& config);
+SplitTransaction splitDiff(const NftState& installed, const NftState& desired);
+// The same as one nft text transaction.
+std::string joinAsText(const SplitTransaction& t);
+
 // Chain and set names of upstream's form: prefix-HASH8-suffix (the hash keeps names of
 // different objects distinct; the suffix keeps them readable in `nft list`). `salt` joins
 // the hash only.

@@ -10,6 +10,7 @@
 #include "common/thread_name.h"
 #include "net/http_server.h"
 #include "proxy/health_check.h"
+#include "proxy/nft_netlink.h"
 #include "proxy/policy_controller.h"
 #include "proxy/system.h"
 
@@ -80,6 +81,14 @@ void Proxier::start() {
     base = runNft(renderBase(options_.config));
     if (base.exitCode != 0)
       throw std::runtime_error("nft failed to install table ip skiff: " + base.output);
+  }
+  if (options_.netlinkElements) {
+    try {
+      netlink_ = std::make_unique<NftNetlink>();
+    } catch (const std::exception& e) {
+      SKIFF_LOG_WARN("proxy: no netlink socket, map elements go through nft error=\"{}\"",
+                     e.what());
+    }
   }
   SKIFF_LOG_INFO("proxy: base rules installed table=ip skiff serviceCidr={} existingChains={}",
                  options_.config.serviceCidr, existing_.chains.size());
@@ -275,6 +284,22 @@ void Proxier::syncLoop() {
   }
 }
 
+std::string Proxier::apply(const SplitTransaction& t) {
+  auto nft = [](const std::string& script) -> std::string {
+    if (script.empty()) return "";
+    auto r = runNft(script);
+    return r.exitCode == 0 ? ""
+                           : "nft: " + r.output + " script=\"" + truncated(script, 1000) + "\"";
+  };
+  if (!netlink_) return nft(joinAsText(t));
+  if (auto e = nft(t.before); !e.empty()) return e;
+  if (!t.flush.empty() || !t.elements.empty()) {
+    auto e = netlink_->commit(t.flush, t.elements);
+    if (!e.empty()) return e;
+  }
+  return nft(t.after);
+}
+
 std::vector<ServicePort> Proxier::portsOf(const std::string& serviceKey) const {
   ObjectList services;
   if (auto svc = services_->get(serviceKey)) services.push_back(std::move(svc));
@@ -308,29 +333,33 @@ bool Proxier::syncOnce(bool all, const std::set<std::string>& changed) {
   std::map<std::string, NftState> shares;
   for (auto& [key, ports] : next) shares[key] = desiredState(ports, options_.config);
 
-  std::string script;
+  SplitTransaction transaction;
   if (full) {
-    model_.clear();
-    model_.update(std::move(shares));
-    script = renderFull(model_.state(), existing_, options_.config);
+    model_.reset(std::move(shares));
+    transaction = splitFull(model_.state(), existing_, options_.config);
   } else {
     auto change = model_.update(std::move(shares));
-    script = renderDiff(change.before, change.after);
+    transaction = splitDiff(change.before, change.after);
   }
-  if (!script.empty()) {
-    auto r = runNft(script);
-    if (r.exitCode != 0) {
-      // nft transactions are atomic: the previous rules are still in place; the model no
-      // longer matches them, so the retry is a full sync that rebuilds it.
-      metrics.increment(kFailures, {});
-      SKIFF_LOG_ERROR(
-          "proxy: nft transaction failed, previous rules kept full={} error=\"{}\" script=\"{}\"",
-          full, truncated(r.output), truncated(script, 1000));
-      needFull_ = true;
-      existing_ = parseExistingTable(listTable().output);
-      return false;
-    }
+  const size_t elementCount = transaction.elements.size();
+  auto applyStart = std::chrono::steady_clock::now();
+  auto error = apply(transaction);
+  double applyMs =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - applyStart)
+          .count();
+  if (!error.empty()) {
+    // Each step is atomic: a failed one changed nothing, and the steps before it only added
+    // chains nothing points at yet. The model no longer matches the kernel, so the retry is
+    // a full sync that rebuilds it.
+    metrics.increment(kFailures, {});
+    SKIFF_LOG_ERROR("proxy: rules transaction failed, previous rules kept full={} error=\"{}\"",
+                    full, truncated(error));
+    needFull_ = true;
+    existing_ = parseExistingTable(listTable().output);
+    return false;
   }
+  const bool changedAny = !transaction.before.empty() || !transaction.after.empty() ||
+                          !transaction.flush.empty() || elementCount > 0;
   std::vector<ServicePort> before, after;
   bool healthPorts = full;
   for (auto& [key, ports] : next) {
@@ -362,9 +391,11 @@ bool Proxier::syncOnce(bool all, const std::set<std::string>& changed) {
     for (auto& [_, ports] : ports_) every.insert(every.end(), ports.begin(), ports.end());
     healthChecks_->sync(healthCheckTargets(every));
   }
-  if (full || !script.empty())
-    SKIFF_LOG_INFO("proxy: rules synced full={} services={} recomputed={} bytes={}", full,
-                   model_.services(), next.size(), script.size());
+  if (full || changedAny)
+    SKIFF_LOG_INFO(
+        "proxy: rules synced full={} services={} recomputed={} elements={} netlink={} "
+        "applyMs={:.1f}",
+        full, model_.services(), next.size(), elementCount, netlink_ != nullptr, applyMs);
   needFull_ = false;
   existing_ = {};
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -32,6 +32,7 @@ class HttpServer;
 namespace skiff::proxy {
 
 class HealthCheckServers;
+class NftNetlink;
 class PolicyController;
 
 struct ProxyOptions {
@@ -48,6 +49,9 @@ struct ProxyOptions {
   // Put route_localnet back on stop: only when the rules go too (skiff up), since rules that
   // stay (skiff proxy, as upstream) still need it for their localhost NodePorts.
   bool restoreSysctlsOnStop = false;
+  // Map elements as nf_tables netlink messages (nft_netlink.h) instead of nft text; chains
+  // stay nft text. False (or no netlink socket): everything through `nft -f`.
+  bool netlinkElements = true;
   // Enforce NetworkPolicies on this node (table ip skiff-policy, policy_controller.h).
   bool networkPolicy = true;
 };
@@ -74,6 +78,8 @@ class Proxier {
  private:
   void markChanged(const std::string& serviceKey);
   void syncLoop();
+  // Applies a transaction (text, or text + netlink + text); "" or the error.
+  std::string apply(const SplitTransaction& t);
   // One rebuild: of `changed` Services only, or of all when `all` (periodic resync); false
   // when the transaction failed (retried with a full sync).
   bool syncOnce(bool all, const std::set<std::string>& changed);
@@ -99,6 +105,7 @@ class Proxier {
   bool needFull_ = true, firstSync_ = true;
   ExistingTable existing_;
   TableModel model_;
+  std::unique_ptr<NftNetlink> netlink_;                    // null: elements go as nft text
   std::map<std::string, std::vector<ServicePort>> ports_;  // by Service key, as installed
 
   std::unique_ptr<net::HttpServer> health_;

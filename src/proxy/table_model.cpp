@@ -117,6 +117,19 @@ TableModel::Change TableModel::update(std::map<std::string, NftState> shares) {
   return change;
 }
 
+void TableModel::reset(std::map<std::string, NftState> shares) {
+  clear();
+  std::map<std::string, size_t> sizes;
+  for (auto& [_, share] : shares)
+    for (auto& [container, items] : share.elements) sizes[container] += items.size();
+  for (auto& [container, n] : sizes) elements_[container].reserve(n);
+  shares_.reserve(shares.size());
+  for (auto& [key, share] : shares) {
+    addShare(share);
+    shares_.emplace(key, std::move(share));
+  }
+}
+
 void TableModel::clear() {
   shares_.clear();
   chains_.clear();

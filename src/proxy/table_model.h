@@ -31,6 +31,8 @@ class TableModel {
 
   // Replaces the shares of the given Services (an empty NftState removes one).
   Change update(std::map<std::string, NftState> shares);
+  // Replaces every share at once (a full sync): no before/after to compute.
+  void reset(std::map<std::string, NftState> shares);
   void clear();
   // The whole table (for a full sync).
   NftState state() const;

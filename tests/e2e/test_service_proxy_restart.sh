@@ -54,9 +54,12 @@ answers() { curl -s -m 5 "http://$cip/" | grep -q web-; }
 wait_for "the Service answers" 20 answers
 pass "the standalone proxy serves the Service"
 
-chain_handle() { nft -a list table ip skiff | grep "chain service-.*-default/web/tcp/ {" | sed 's/.*# handle //'; }
+# The Service's chain: the balance chain shared by TCP ports with one endpoint.
+chain_handle() { nft -a list table ip skiff | grep "chain balance-tcp-1 {" | sed 's/.*# handle //'; }
 handle=$(chain_handle)
-[ -n "$handle" ] || fail "no service chain for default/web"
+[ -n "$handle" ] || fail "no balance chain for default/web"
+dip=$(k get svc doomed -o jsonpath='{.spec.clusterIP}')
+expect_contains "$(nft list map ip skiff service-ips)" "$dip . tcp . 80" "the doomed Service has its map element"
 table_handle=$(nft -a list tables | grep "table ip skiff" | sed 's/.*# handle //')
 
 stop_proxy
@@ -66,7 +69,7 @@ pass "the Service keeps answering while the proxy is down"
 k delete svc doomed >/dev/null
 
 start_proxy
-doomed_gone() { ! nft list table ip skiff | grep -q "default/doomed/"; }
+doomed_gone() { ! nft list table ip skiff | grep -q "$dip "; }
 wait_for "the deleted Service's rules removed after the restart" 20 doomed_gone
 pass "a restart removes the rules of a Service deleted meanwhile"
 expect_eq "$(chain_handle)" "$handle" "a restart keeps the Service chain (reconciled, not recreated)"
