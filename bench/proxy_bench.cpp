@@ -116,11 +116,13 @@ double applySplitInNetns(const std::string& ns, const SplitTransaction& t, doubl
 int main(int argc, char** argv) {
   int n = 10000, m = 10;
   bool apply = false;
+  std::string emit;  // --emit FILE: write the full-sync script there (bench/proxy_latency.sh)
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--services" && i + 1 < argc) n = std::atoi(argv[++i]);
     if (a == "--endpoints" && i + 1 < argc) m = std::atoi(argv[++i]);
     if (a == "--apply") apply = true;
+    if (a == "--emit" && i + 1 < argc) emit = argv[++i];
   }
   ProxyConfig config;
   config.nodeName = "node-0";
@@ -173,6 +175,12 @@ int main(int argc, char** argv) {
   std::printf("one endpoint changed (user space): %.1f ms; script %zu bytes\n", diffMs,
               diff.size());
 
+  if (!emit.empty()) {
+    FILE* f = std::fopen(emit.c_str(), "w");
+    if (!f) return 1;
+    std::fwrite(full.data(), 1, full.size(), f);
+    std::fclose(f);
+  }
   if (apply) {
     const std::string ns = "skiff-bench-" + std::to_string(getpid());
     if (std::system(("ip netns add " + ns).c_str()) != 0) {

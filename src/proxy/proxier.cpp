@@ -62,6 +62,20 @@ Proxier::~Proxier() { stop(); }
 
 void Proxier::start() {
   describeMetrics();
+  // Created before any informer handler can run (they mark it dirty); started last.
+  runner_ = std::make_unique<SyncRunner>(
+      SyncRunnerOptions{"proxy-sync", options_.minSyncPeriod, options_.syncPeriod,
+                        options_.syncPeriod},
+      [this] { return services_->hasSynced() && slices_->hasSynced(); },
+      [this](bool periodic) {
+        std::set<std::string> changed;
+        {
+          std::lock_guard lk(mu_);
+          changed.swap(changed_);
+        }
+        // After a failure the retry is a full sync (needFull_), which covers `changed`.
+        return syncOnce(periodic, changed);
+      });
   if (options_.localhostNodePorts)
     previousRouteLocalnet_ = setSysctl("net.ipv4.conf.all.route_localnet", "1");
   // Replies of a pod to a pod on the same bridge are bridged, not routed: conntrack must
@@ -173,21 +187,12 @@ void Proxier::start() {
                      options_.healthzBindAddress, e.what());
     }
   }
-  {
-    std::lock_guard lk(mu_);
-    dirtySince_ = std::chrono::steady_clock::now();
-  }
-  thread_ = std::thread([this] { syncLoop(); });
+  runner_->start();
 }
 
 void Proxier::stop() {
   *alive_ = false;
-  {
-    std::lock_guard lk(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (runner_) runner_->stop();
   if (policy_) policy_->stop();
   if (health_) {
     health_->stop();
@@ -206,18 +211,16 @@ void Proxier::markChanged(const std::string& serviceKey) {
   if (serviceKey.empty()) return;
   {
     std::lock_guard lk(mu_);
-    if (!dirty_) dirtySince_ = std::chrono::steady_clock::now();
-    dirty_ = true;
     changed_.insert(serviceKey);
   }
-  cv_.notify_all();
+  if (runner_) runner_->markDirty();
 }
 
 bool Proxier::healthy() const {
   // Upstream's rule: unhealthy when changes have waited for longer than 2 sync periods
   // (rules are not being applied), or the node is being deleted.
-  std::lock_guard lk(mu_);
-  if (dirty_ && std::chrono::steady_clock::now() - dirtySince_ > 2 * options_.syncPeriod)
+  auto pending = runner_ ? runner_->pendingSince() : std::nullopt;
+  if (pending && std::chrono::steady_clock::now() - *pending > 2 * options_.syncPeriod)
     return false;
   if (node_) {
     auto node = node_->get(options_.config.nodeName);
@@ -241,47 +244,6 @@ std::string Proxier::healthzBody() const {
                         {"currentTime", formatTime(std::chrono::system_clock::now())},
                         {"nodeEligible", eligible}};
   return boost::json::serialize(o);
-}
-
-void Proxier::syncLoop() {
-  setThreadName("proxy-sync");
-  auto lastSync = std::chrono::steady_clock::now() - options_.minSyncPeriod;
-  int failures = 0;
-  std::unique_lock lk(mu_);
-  while (!stopping_) {
-    auto now = std::chrono::steady_clock::now();
-    bool synced = services_->hasSynced() && slices_->hasSynced();
-    // After failed transactions the retries back off (1 s doubling, up to the sync period)
-    // instead of rebuilding and logging the same error every minSyncPeriod.
-    auto gap = options_.minSyncPeriod;
-    if (failures > 0) {
-      auto backoff =
-          std::max(gap, std::chrono::milliseconds(1000)) * (1 << std::min(failures - 1, 8));
-      gap = std::min<std::chrono::milliseconds>(backoff, options_.syncPeriod);
-    }
-    bool due = now - lastSync >= options_.syncPeriod;
-    if (!synced || (!due && (!dirty_ || now - lastSync < gap))) {
-      auto wake = dirty_ ? lastSync + gap : lastSync + options_.syncPeriod;
-      if (!synced) wake = now + std::chrono::milliseconds(50);
-      cv_.wait_until(lk, wake);
-      continue;
-    }
-    bool all = due || !dirty_;
-    dirty_ = false;
-    auto changed = std::move(changed_);
-    changed_.clear();
-    lk.unlock();
-    bool ok = false;
-    try {
-      ok = syncOnce(all, changed);
-    } catch (const std::exception& e) {
-      SKIFF_LOG_ERROR("proxy: sync failed error=\"{}\"", e.what());
-    }
-    failures = ok ? 0 : failures + 1;
-    lastSync = std::chrono::steady_clock::now();
-    lk.lock();
-    if (!ok) dirty_ = true;  // the next one is a full sync: `changed` is covered
-  }
 }
 
 std::string Proxier::apply(const SplitTransaction& t) {

@@ -23,6 +23,7 @@
 #include "client/rest_client.h"
 #include "proxy/nft_rules.h"
 #include "proxy/service_model.h"
+#include "proxy/sync_runner.h"
 #include "proxy/table_model.h"
 
 namespace skiff::net {
@@ -77,7 +78,6 @@ class Proxier {
 
  private:
   void markChanged(const std::string& serviceKey);
-  void syncLoop();
   // Applies a transaction (text, or text + netlink + text); "" or the error.
   std::string apply(const SplitTransaction& t);
   // One rebuild: of `changed` Services only, or of all when `all` (periodic resync); false
@@ -93,12 +93,9 @@ class Proxier {
   client::SharedInformer *services_ = nullptr, *slices_ = nullptr, *node_ = nullptr;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool dirty_ = true, stopping_ = false;
   std::set<std::string> changed_;  // Service keys ("ns/name") waiting for a sync
-  std::chrono::steady_clock::time_point dirtySince_;
   std::chrono::system_clock::time_point lastSynced_;
-  std::thread thread_;
+  std::unique_ptr<SyncRunner> runner_;  // the `proxy-sync` thread
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 
   // Owned by the sync thread.
