@@ -318,7 +318,6 @@ const std::vector<std::string>& elementContainers() {
 
 NftState desiredState(const std::vector<ServicePort>& ports, const ProxyConfig& config) {
   NftState st;
-  for (auto& c : kContainers) st.elements[c.name];  // present even when empty
   for (auto& sp : ports) PortRenderer(sp, config, st).render();
   return st;
 }

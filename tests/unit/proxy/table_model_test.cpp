@@ -51,6 +51,7 @@ TEST(TableModel, TheSumOfSharesIsTheWholeDesiredState) {
                 {"default/b", share("b", 11, {"10.42.0.6", "10.42.0.7"})}});
   auto expected = share("a", 10, {"10.42.0.5"});
   auto b = share("b", 11, {"10.42.0.6", "10.42.0.7"});
+  for (auto& c : elementContainers()) expected.elements[c];  // the full state lists all
   for (auto& [name, rules] : b.chains) expected.chains[name] = rules;
   for (auto& [c, items] : b.elements)
     for (auto& [k, v] : items) expected.elements[c][k] = v;
