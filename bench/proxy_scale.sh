@@ -46,7 +46,10 @@ for r in $(seq "$ROUNDS"); do
     [ $(( $(now_ms) - t0 )) -lt 60000 ] || { echo "round $r: timeout"; break; }
     if [ -z "$tr" ] && nft list map ip skiff service-ips | grep -q "$cip . tcp . 80 : goto balance-tcp-2"; then tr=$(( $(now_ms) - t0 )); fi
     a=$(answer)
-    if [ -n "$a" ] && [ "$a" != "$old" ]; then ta=$(( $(now_ms) - t0 )); fi
+    if [ -n "$a" ] && [ "$a" != "$old" ]; then
+      ta=$(( $(now_ms) - t0 ))
+      [ -n "$tr" ] || tr=$ta  # the rules were in before this answer (checked at most 10 ms ago)
+    fi
     sleep 0.01
   done
   rules+=("${tr:-0}"); reach+=("${ta:-0}")

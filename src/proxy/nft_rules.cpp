@@ -72,9 +72,73 @@ const char* containerKind(const std::string& name) {
   return "map";
 }
 
+enum class BalanceKind { cluster, external, nodePort };
+const char* const kProtocols[] = {"tcp", "udp", "sctp"};
+const BalanceKind kBalanceKinds[] = {BalanceKind::cluster, BalanceKind::external,
+                                     BalanceKind::nodePort};
+// Balance chains for 1..kPrecreatedBalance endpoints exist from the start (72 small chains):
+// endpoint counts change all the time (scaling, rollouts) and then cost map elements only,
+// over netlink, instead of an nft process for a new chain.
+constexpr size_t kPrecreatedBalance = 8;
+
+std::string balanceChainName(BalanceKind kind, const std::string& protocol, size_t n) {
+  const char* prefix = kind == BalanceKind::cluster    ? "balance-"
+                       : kind == BalanceKind::external ? "external-balance-"
+                                                       : "nodeport-balance-";
+  return prefix + protocol + "-" + std::to_string(n);
+}
+
+std::vector<std::string> balanceRules(BalanceKind kind, const std::string& protocol, size_t n,
+                                      const ProxyConfig& config) {
+  const std::string pick = " . numgen random mod " + std::to_string(n) + " map @";
+  const std::string byAddress =
+      "dnat ip to ip daddr . meta l4proto . th dport" + pick + "service-endpoints-" + protocol;
+  switch (kind) {
+    case BalanceKind::cluster: {
+      std::vector<std::string> rules;
+      // Traffic from outside the pod range (the node itself, other hosts) is SNATed so the
+      // reply comes back through this node's conntrack.
+      if (!config.clusterCidr.empty())
+        rules.push_back("ip saddr != " + config.clusterCidr + " jump mark-for-masquerade");
+      rules.push_back(byAddress);
+      return rules;
+    }
+    case BalanceKind::external:
+      return {"jump mark-for-masquerade", byAddress};
+    case BalanceKind::nodePort:
+      return {"jump mark-for-masquerade",
+              "dnat ip to meta l4proto . th dport" + pick + "nodeport-endpoints-" + protocol};
+  }
+  return {};
+}
+
+// The pre-created balance chains with their rules.
+std::map<std::string, std::vector<std::string>> precreatedBalanceChains(const ProxyConfig& config) {
+  std::map<std::string, std::vector<std::string>> chains;
+  for (auto* p : kProtocols)
+    for (auto kind : kBalanceKinds)
+      for (size_t n = 1; n <= kPrecreatedBalance; ++n)
+        chains[balanceChainName(kind, p, n)] = balanceRules(kind, p, n, config);
+  return chains;
+}
+
 bool isBaseChain(const std::string& name) {
   for (auto& b : kBaseChains)
     if (name == b.name) return true;
+  // A pre-created balance chain (balance-tcp-3, nodeport-balance-udp-8, ...).
+  for (auto* prefix : {"balance-", "external-balance-", "nodeport-balance-"})
+    if (name.rfind(prefix, 0) == 0) {
+      auto rest = name.substr(std::string(prefix).size());
+      auto dash = rest.rfind('-');
+      if (dash == std::string::npos) return false;
+      auto proto = rest.substr(0, dash), count = rest.substr(dash + 1);
+      if (proto != "tcp" && proto != "udp" && proto != "sctp") return false;
+      if (count.empty() || count.size() > 2 ||
+          count.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+      auto n = std::stoul(count);
+      return n >= 1 && n <= kPrecreatedBalance;
+    }
   return false;
 }
 
@@ -151,36 +215,12 @@ class PortRenderer {
     }
   }
 
-  enum class BalanceKind { cluster, external, nodePort };
-  // The chain shared by every port of this protocol, kind and endpoint count.
+  // The chain shared by every port of this protocol, kind and endpoint count; the common
+  // counts are part of the skeleton (renderBase), so a Service moving between them changes
+  // map elements only.
   std::string balanceChain(BalanceKind kind, size_t n) {
-    const std::string& p = sp_.protocol;
-    const std::string suffix = p + "-" + std::to_string(n);
-    const std::string pick = " . numgen random mod " + std::to_string(n) + " map @";
-    const std::string byAddress =
-        "dnat ip to ip daddr . meta l4proto . th dport" + pick + "service-endpoints-" + p;
-    std::string name;
-    std::vector<std::string> rules;
-    switch (kind) {
-      case BalanceKind::cluster:
-        name = "balance-" + suffix;
-        // Traffic from outside the pod range (the node itself, other hosts) is SNATed so
-        // the reply comes back through this node's conntrack.
-        if (!config_.clusterCidr.empty())
-          rules.push_back("ip saddr != " + config_.clusterCidr + " jump mark-for-masquerade");
-        rules.push_back(byAddress);
-        break;
-      case BalanceKind::external:
-        name = "external-balance-" + suffix;
-        rules = {"jump mark-for-masquerade", byAddress};
-        break;
-      case BalanceKind::nodePort:
-        name = "nodeport-balance-" + suffix;
-        rules = {"jump mark-for-masquerade",
-                 "dnat ip to meta l4proto . th dport" + pick + "nodeport-endpoints-" + p};
-        break;
-    }
-    st_.chains[name] = std::move(rules);
+    auto name = balanceChainName(kind, sp_.protocol, n);
+    if (n > kPrecreatedBalance) st_.chains[name] = balanceRules(kind, sp_.protocol, n, config_);
     return name;
   }
 
@@ -366,6 +406,11 @@ std::string renderBase(const ProxyConfig& config) {
                            "masquerade fully-random"};
   rules["reject-chain"] = {"meta l4proto tcp reject with tcp reset", "reject"};
   for (auto& b : kBaseChains) appendChainRules(out, b.name, rules[b.name]);
+  for (auto& [name, chainRules] : precreatedBalanceChains(config)) {
+    out << "add chain ip skiff " << name << "\n"
+        << "flush chain ip skiff " << name << "\n";
+    appendChainRules(out, name, chainRules);
+  }
   return out.str();
 }
 

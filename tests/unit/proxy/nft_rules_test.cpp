@@ -115,12 +115,15 @@ TEST(NftRules, ClusterIpBalancesThroughASharedChainAndTheEndpointMap) {
       {kWeb}, {slice("web-1", ep("10.42.0.5", true) + "," + ep("10.42.1.6", true, "node-b"))});
   auto st = desiredState(ports, config());
   EXPECT_EQ(st.elements["service-ips"]["10.43.0.20 . tcp . 80"], "goto balance-tcp-2");
-  EXPECT_EQ(st.chains["balance-tcp-2"],
-            (std::vector<std::string>{
-                "ip saddr != 10.42.0.0/16 jump mark-for-masquerade",
-                "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map "
-                "@service-endpoints-tcp"}));
-  EXPECT_EQ(st.chains.size(), 1u);  // no chain of its own
+  // No chain of its own: balance-tcp-2 is part of the skeleton.
+  EXPECT_TRUE(st.chains.empty());
+  auto base = renderBase(config());
+  EXPECT_TRUE(
+      contains(base,
+               "add rule ip skiff balance-tcp-2 ip saddr != 10.42.0.0/16 jump "
+               "mark-for-masquerade\nadd rule ip skiff balance-tcp-2 dnat ip to ip daddr "
+               ". meta l4proto . th dport . numgen random mod 2 map @service-endpoints-tcp\n"))
+      << base;
   EXPECT_TRUE(st.sets.empty());
   EXPECT_EQ(
       st.elements["service-endpoints-tcp"],
@@ -133,15 +136,28 @@ TEST(NftRules, ClusterIpBalancesThroughASharedChainAndTheEndpointMap) {
   EXPECT_TRUE(st.elements["no-endpoint-services"].empty());
 }
 
+// `n` ready endpoints 10.42.<third>.1..n on this node.
+std::string endpoints(int n, int third) {
+  std::string out;
+  for (int i = 1; i <= n; ++i)
+    out +=
+        (i > 1 ? "," : "") + ep("10.42." + std::to_string(third) + "." + std::to_string(i), true);
+  return out;
+}
+
 TEST(NftRules, ServicesWithTheSameEndpointCountShareOneChain) {
   const char* other = R"({"metadata":{"namespace":"default","name":"api"},
     "spec":{"clusterIP":"10.43.0.21","ports":[{"name":"http","port":80}]}})";
-  auto st = desiredState(build({kWeb, other}, {slice("web-1", ep("10.42.0.5", true)),
-                                               slice("api-1", ep("10.42.0.9", true), "api")}),
+  // 9 endpoints: past the pre-created balance chains, so the shares carry the chain.
+  auto st = desiredState(build({kWeb, other}, {slice("web-1", endpoints(9, 1)),
+                                               slice("api-1", endpoints(9, 2), "api")}),
                          config());
   EXPECT_EQ(st.chains.size(), 1u);
-  EXPECT_EQ(st.elements["service-ips"]["10.43.0.21 . tcp . 80"], "goto balance-tcp-1");
-  EXPECT_EQ(st.elements["service-endpoints-tcp"]["10.43.0.21 . tcp . 80 . 0"], "10.42.0.9 . 8080");
+  EXPECT_EQ(st.chains["balance-tcp-9"].back(),
+            "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 9 map "
+            "@service-endpoints-tcp");
+  EXPECT_EQ(st.elements["service-ips"]["10.43.0.21 . tcp . 80"], "goto balance-tcp-9");
+  EXPECT_EQ(st.elements["service-endpoints-tcp"]["10.43.0.21 . tcp . 80 . 8"], "10.42.2.9 . 8080");
 }
 
 TEST(NftRules, NoEndpointsRejects) {
@@ -164,11 +180,14 @@ TEST(NftRules, NodePortAndExternalIpsAreAlwaysMasqueraded) {
   EXPECT_EQ(st.elements["service-ips"]["192.0.2.20 . tcp . 80"], "goto external-balance-tcp-1");
   EXPECT_EQ(st.elements["service-endpoints-tcp"]["192.0.2.20 . tcp . 80 . 0"], "10.42.0.5 . 8080");
   EXPECT_EQ(st.elements["nodeport-endpoints-tcp"]["tcp . 30080 . 0"], "10.42.0.5 . 8080");
-  EXPECT_EQ(st.chains["external-balance-tcp-1"].front(), "jump mark-for-masquerade");
-  EXPECT_EQ(st.chains["nodeport-balance-tcp-1"],
-            (std::vector<std::string>{"jump mark-for-masquerade",
-                                      "dnat ip to meta l4proto . th dport . numgen random mod 1 "
-                                      "map @nodeport-endpoints-tcp"}));
+  auto base = renderBase(config());
+  EXPECT_TRUE(
+      contains(base, "add rule ip skiff external-balance-tcp-1 jump mark-for-masquerade\n"));
+  EXPECT_TRUE(
+      contains(base,
+               "add rule ip skiff nodeport-balance-tcp-1 jump mark-for-masquerade\nadd rule "
+               "ip skiff nodeport-balance-tcp-1 dnat ip to meta l4proto . th dport . numgen "
+               "random mod 1 map @nodeport-endpoints-tcp\n"));
 }
 
 TEST(NftRules, NodePortWithoutEndpointsRejects) {
@@ -239,8 +258,8 @@ TEST(NftRules, DiffSendsOnlyWhatChanged) {
   EXPECT_EQ(renderDiff(before, before), "");
   auto after = desiredState(build({kWeb}, {slice("web-1", ep("10.42.0.5", true))}), config());
   auto diff = renderDiff(before, after);
-  EXPECT_TRUE(contains(diff, "add chain ip skiff balance-tcp-1\n")) << diff;
-  EXPECT_TRUE(contains(diff, "delete chain ip skiff balance-tcp-2\n")) << diff;
+  // Endpoint counts up to 8 have their chains in the skeleton: map elements only.
+  EXPECT_FALSE(contains(diff, "chain")) << diff;
   EXPECT_TRUE(contains(diff, "delete element ip skiff service-ips { 10.43.0.20 . tcp . 80 }\n"));
   EXPECT_TRUE(contains(
       diff, "add element ip skiff service-ips { 10.43.0.20 . tcp . 80 : goto balance-tcp-1 }\n"));
@@ -249,9 +268,13 @@ TEST(NftRules, DiffSendsOnlyWhatChanged) {
   EXPECT_TRUE(contains(diff, "delete element ip skiff hairpin { 10.42.0.6 . 10.42.0.6 }\n"));
   // The unchanged endpoint stays untouched.
   EXPECT_FALSE(contains(diff, "10.43.0.20 . tcp . 80 . 0")) << diff;
-  // The chain goes after the element that pointed at it.
+  // Past 8 endpoints the chain is the Services' own: it goes after the element that pointed
+  // at it.
+  auto nine = desiredState(build({kWeb}, {slice("web-1", endpoints(9, 1))}), config());
+  diff = renderDiff(nine, after);
   EXPECT_LT(diff.find("delete element ip skiff service-ips"),
-            diff.find("delete chain ip skiff balance-tcp-2"));
+            diff.find("delete chain ip skiff balance-tcp-9"))
+      << diff;
 
   // Down to no endpoints: the map element moves from service-ips to no-endpoint-services.
   auto none = desiredState(build({kWeb}, {}), config());
@@ -263,11 +286,11 @@ TEST(NftRules, DiffSendsOnlyWhatChanged) {
 }
 
 TEST(NftRules, DiffAddsChainsBeforeRulesThatJumpToThem) {
-  auto st = desiredState(build({kWeb}, {slice("web-1", ep("10.42.0.5", true))}), config());
+  auto st = desiredState(build({kWeb}, {slice("web-1", endpoints(9, 1))}), config());
   auto diff = renderDiff({}, st);
-  EXPECT_LT(diff.find("add chain ip skiff balance-tcp-1\n"),
-            diff.find("add rule ip skiff balance-tcp-1"));
-  EXPECT_LT(diff.find("add rule ip skiff balance-tcp-1"),
+  EXPECT_LT(diff.find("add chain ip skiff balance-tcp-9\n"),
+            diff.find("add rule ip skiff balance-tcp-9"));
+  EXPECT_LT(diff.find("add rule ip skiff balance-tcp-9"),
             diff.find("add element ip skiff service-ips"));
 }
 
@@ -356,7 +379,7 @@ TEST(NftRules, DiffSizeDoesNotGrowWithTheNumberOfServices) {
   }
   auto before = desiredState(buildServicePorts(services, slices, config()), config());
   auto after = desiredState(buildServicePorts(services, changed, config()), config());
-  EXPECT_EQ(before.chains.size(), 1u);  // balance-tcp-1, shared by all
+  EXPECT_EQ(before.chains.size(), 0u);  // balance-tcp-1, in the skeleton
   EXPECT_EQ(before.elements["service-endpoints-tcp"].size(), 1000u);
   auto diff = renderDiff(before, after);
   EXPECT_LT(diff.size(), 1500u) << diff;
