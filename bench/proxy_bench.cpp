@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <string>
 #include <string_view>
@@ -28,6 +29,18 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// VmRSS of this process in MB.
+double rssMb() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "VmRSS:", 6) == 0) kb = std::atol(line + 6);
+  std::fclose(f);
+  return kb / 1024.0;
+}
 
 double msSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -131,6 +144,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i)
     slices.push_back(std::make_shared<const json::object>(slice(i, m, i * m)));
 
+  const double rssInputs = rssMb();
   auto t0 = Clock::now();
   const auto ports = buildServicePorts(svcs, slices, config);
   const double buildMs = msSince(t0);
@@ -141,6 +155,7 @@ int main(int argc, char** argv) {
   for (const auto& [key, sps] : byService) shares[key] = desiredState(sps, config);
   TableModel model;
   model.reset(std::move(shares));
+  const double rssModel = rssMb();
   const NftState state = model.state();
   const double stateMs = msSince(t0);
   t0 = Clock::now();
@@ -172,6 +187,9 @@ int main(int argc, char** argv) {
   std::printf(
       "full sync (user space): build %.1f ms + shares %.1f ms + render %.1f ms; script %.1f MB\n",
       buildMs, stateMs, fullMs, full.size() / 1e6);
+  std::printf(
+      "RSS: %.0f MB with the Service/slice JSON, %.0f MB with the ports and the table model\n",
+      rssInputs, rssModel);
   std::printf("one endpoint changed (user space): %.1f ms; script %zu bytes\n", diffMs,
               diff.size());
 

@@ -125,6 +125,9 @@ void TableModel::reset(std::map<std::string, NftState> shares) {
   for (auto& [container, n] : sizes) elements_[container].reserve(n);
   shares_.reserve(shares.size());
   for (auto& [key, share] : shares) {
+    bool empty = share.chains.empty() && share.sets.empty();
+    for (auto& [_, items] : share.elements) empty = empty && items.empty();
+    if (empty) continue;
     addShare(share);
     shares_.emplace(key, std::move(share));
   }
