@@ -95,6 +95,14 @@ NftState TableModel::snapshot(const Touched& t) const {
 }
 
 TableModel::Change TableModel::update(std::map<std::string, NftState> shares) {
+  // Unchanged shares (most of a periodic resync) touch nothing.
+  for (auto it = shares.begin(); it != shares.end();) {
+    auto old = shares_.find(it->first);
+    bool empty = it->second.chains.empty() && it->second.sets.empty();
+    for (auto& [_, items] : it->second.elements) empty = empty && items.empty();
+    bool same = old == shares_.end() ? empty : old->second == it->second;
+    it = same ? shares.erase(it) : std::next(it);
+  }
   Touched touched;
   for (auto& [key, share] : shares) {
     touched.add(share);

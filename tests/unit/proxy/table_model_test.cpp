@@ -103,6 +103,16 @@ TEST(TableModel, SharedItemsGoWithTheirLastUser) {
   EXPECT_TRUE(model.state().chains.empty());
 }
 
+TEST(TableModel, UnchangedSharesTouchNothing) {
+  TableModel model;
+  model.update({{"default/a", share("a", 10, {"10.42.0.5"})}});
+  // A periodic resync recomputes every Service; the unchanged ones cost a comparison.
+  auto change = model.update({{"default/a", share("a", 10, {"10.42.0.5"})}, {"default/gone", {}}});
+  EXPECT_EQ(change.before, NftState{});
+  EXPECT_EQ(change.after, NftState{});
+  EXPECT_EQ(model.services(), 1u);
+}
+
 TEST(TableModel, ConflictingClaimsFallBackToTheRemainingOne) {
   TableModel model;
   NftState a, b;
