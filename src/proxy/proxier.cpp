@@ -324,8 +324,11 @@ bool Proxier::syncOnce(bool all, const std::set<std::string>& changed) {
                           !transaction.flush.empty() || elementCount > 0;
   std::vector<ServicePort> before, after;
   bool healthPorts = full;
+  static const std::vector<ServicePort> kNone;
   for (auto& [key, ports] : next) {
-    if (auto it = ports_.find(key); it != ports_.end())
+    auto it = ports_.find(key);
+    if ((it == ports_.end() ? kNone : it->second) == ports) continue;  // most of a resync
+    if (it != ports_.end())
       for (auto& sp : it->second) {
         healthPorts = healthPorts || sp.healthCheckNodePort > 0;
         before.push_back(sp);
