@@ -233,6 +233,18 @@ int main(int argc, char** argv) {
     const double fullSplitApply = applySplitInNetns(ns2, fullSplit, &fullNetlink);
     const double diffSplitApply = applySplitInNetns(ns2, diffSplit, &diffNetlink);
     std::system(("ip netns exec " + ns2 + " nft list table ip skiff > " + netlinkList).c_str());
+    // A failing batch changes nothing: an add followed by the delete of a missing element.
+    SplitTransaction failing;
+    failing.elements = {{"cluster-ips", "10.43.255.254", "", true},
+                        {"cluster-ips", "10.43.255.253", "", false}};
+    double ignored = 0;
+    const bool failed = applySplitInNetns(ns2, failing, &ignored) < 0;
+    const bool untouched =
+        std::system(("ip netns exec " + ns2 + " nft list set ip skiff cluster-ips | grep -q " +
+                     "10.43.255.254")
+                        .c_str()) != 0;
+    std::printf("a failing netlink batch: %s\n",
+                failed && untouched ? "refused, nothing applied" : "NOT ATOMIC");
     // Both paths must leave the same table (nft lists the netlink-written elements too). A
     // balance rule added after its map existed carries a `meta l4proto` dependency nft prints
     // as "tcp dport" (same packets: the chain only sees that protocol); compared as "th".
@@ -248,7 +260,8 @@ int main(int argc, char** argv) {
         "of %zu elements, the rest nft text), one-endpoint diff %.1f ms (netlink %.2f ms)\n",
         fullSplitApply, splitMs, fullNetlink, fullSplit.elements.size(), diffSplitApply,
         diffNetlink);
-    if (fullApply < 0 || diffApply < 0 || fullSplitApply < 0 || diffSplitApply < 0 || !same)
+    if (fullApply < 0 || diffApply < 0 || fullSplitApply < 0 || diffSplitApply < 0 || !same ||
+        !failed || !untouched)
       return 1;
   }
   return 0;
