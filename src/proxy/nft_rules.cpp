@@ -36,24 +36,109 @@ const char* const kMasqMark = "0x4000";
 
 struct Container {
   const char* name;
+  const char* kind;  // "set" or "map"
   const char* type;
 };
+// service-endpoints-P/nodeport-endpoints-P (P: tcp, udp, sctp): the endpoints of every
+// plain Service port, keyed by what the packet carries plus the random index a shared
+// balance chain draws (nft needs `typeof` for a numgen key; `mod 10` only describes the
+// field, any N works). One map per protocol because of nft 1.0.6: a rule added in a later
+// transaction than the map fails to evaluate a `th dport` in the data ("conflicting
+// protocols specified: ip vs. th"), and `tcp dport` there makes the rule match TCP only.
+#define SKIFF_ENDPOINT_MAPS(P)                                                                 \
+  {"service-endpoints-" P, "map",                                                              \
+   "{ typeof ip daddr . meta l4proto . th dport . numgen random mod 10 : ip daddr . " P        \
+   " dport ; }"},                                                                              \
+  {                                                                                            \
+    "nodeport-endpoints-" P, "map",                                                            \
+        "{ typeof meta l4proto . th dport . numgen random mod 10 : ip daddr . " P " dport ; }" \
+  }
 const Container kContainers[] = {
-    {"cluster-ips", "set ip skiff cluster-ips { type ipv4_addr ; }"},
-    {"service-ips",
-     "map ip skiff service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }"},
-    {"service-nodeports",
-     "map ip skiff service-nodeports { type inet_proto . inet_service : verdict ; }"},
-    {"no-endpoint-services",
-     "map ip skiff no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict "
-     "; }"},
-    {"no-endpoint-nodeports",
-     "map ip skiff no-endpoint-nodeports { type inet_proto . inet_service : verdict ; }"},
+    {"cluster-ips", "set", "{ type ipv4_addr ; }"},
+    {"service-ips", "map", "{ type ipv4_addr . inet_proto . inet_service : verdict ; }"},
+    {"service-nodeports", "map", "{ type inet_proto . inet_service : verdict ; }"},
+    {"no-endpoint-services", "map", "{ type ipv4_addr . inet_proto . inet_service : verdict ; }"},
+    {"no-endpoint-nodeports", "map", "{ type inet_proto . inet_service : verdict ; }"},
+    SKIFF_ENDPOINT_MAPS("tcp"),
+    SKIFF_ENDPOINT_MAPS("udp"),
+    SKIFF_ENDPOINT_MAPS("sctp"),
+    {"hairpin", "set", "{ type ipv4_addr . ipv4_addr ; }"},
 };
+#undef SKIFF_ENDPOINT_MAPS
+
+const char* containerKind(const std::string& name) {
+  for (auto& c : kContainers)
+    if (name == c.name) return c.kind;
+  return "map";
+}
+
+enum class BalanceKind { cluster, external, nodePort };
+const char* const kProtocols[] = {"tcp", "udp", "sctp"};
+const BalanceKind kBalanceKinds[] = {BalanceKind::cluster, BalanceKind::external,
+                                     BalanceKind::nodePort};
+// Balance chains for 1..kPrecreatedBalance endpoints exist from the start (72 small chains):
+// endpoint counts change all the time (scaling, rollouts) and then cost map elements only,
+// over netlink, instead of an nft process for a new chain.
+constexpr size_t kPrecreatedBalance = 8;
+
+std::string balanceChainName(BalanceKind kind, const std::string& protocol, size_t n) {
+  const char* prefix = kind == BalanceKind::cluster    ? "balance-"
+                       : kind == BalanceKind::external ? "external-balance-"
+                                                       : "nodeport-balance-";
+  return prefix + protocol + "-" + std::to_string(n);
+}
+
+std::vector<std::string> balanceRules(BalanceKind kind, const std::string& protocol, size_t n,
+                                      const ProxyConfig& config) {
+  const std::string pick = " . numgen random mod " + std::to_string(n) + " map @";
+  const std::string byAddress =
+      "dnat ip to ip daddr . meta l4proto . th dport" + pick + "service-endpoints-" + protocol;
+  switch (kind) {
+    case BalanceKind::cluster: {
+      std::vector<std::string> rules;
+      // Traffic from outside the pod range (the node itself, other hosts) is SNATed so the
+      // reply comes back through this node's conntrack.
+      if (!config.clusterCidr.empty())
+        rules.push_back("ip saddr != " + config.clusterCidr + " jump mark-for-masquerade");
+      rules.push_back(byAddress);
+      return rules;
+    }
+    case BalanceKind::external:
+      return {"jump mark-for-masquerade", byAddress};
+    case BalanceKind::nodePort:
+      return {"jump mark-for-masquerade",
+              "dnat ip to meta l4proto . th dport" + pick + "nodeport-endpoints-" + protocol};
+  }
+  return {};
+}
+
+// The pre-created balance chains with their rules.
+std::map<std::string, std::vector<std::string>> precreatedBalanceChains(const ProxyConfig& config) {
+  std::map<std::string, std::vector<std::string>> chains;
+  for (auto* p : kProtocols)
+    for (auto kind : kBalanceKinds)
+      for (size_t n = 1; n <= kPrecreatedBalance; ++n)
+        chains[balanceChainName(kind, p, n)] = balanceRules(kind, p, n, config);
+  return chains;
+}
 
 bool isBaseChain(const std::string& name) {
   for (auto& b : kBaseChains)
     if (name == b.name) return true;
+  // A pre-created balance chain (balance-tcp-3, nodeport-balance-udp-8, ...).
+  for (auto* prefix : {"balance-", "external-balance-", "nodeport-balance-"})
+    if (name.rfind(prefix, 0) == 0) {
+      auto rest = name.substr(std::string(prefix).size());
+      auto dash = rest.rfind('-');
+      if (dash == std::string::npos) return false;
+      auto proto = rest.substr(0, dash), count = rest.substr(dash + 1);
+      if (proto != "tcp" && proto != "udp" && proto != "sctp") return false;
+      if (count.empty() || count.size() > 2 ||
+          count.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+      auto n = std::stoul(count);
+      return n >= 1 && n <= kPrecreatedBalance;
+    }
   return false;
 }
 
@@ -82,6 +167,71 @@ class PortRenderer {
       : sp_(sp), config_(config), st_(st) {}
 
   void render() {
+    if (needsOwnChains(sp_))
+      renderOwnChains();
+    else
+      renderShared();
+  }
+
+ private:
+  // Plain Service ports own no chain: their map elements point at balance chains shared by
+  // every port with the same endpoint count, which draw the endpoint from service-endpoints.
+  void renderShared() {
+    auto& internal = sp_.internalLocal ? sp_.localEndpoints : sp_.clusterEndpoints;
+    const std::string proto = sp_.protocol, port = std::to_string(sp_.port);
+    st_.elements["cluster-ips"][sp_.clusterIp] = "";
+    auto ipKey = [&](const std::string& ip) { return ip + " . " + proto + " . " + port; };
+    if (!internal.empty()) {
+      st_.elements["service-ips"][ipKey(sp_.clusterIp)] =
+          "goto " + balanceChain(BalanceKind::cluster, internal.size());
+      addEndpointElements("service-endpoints-", ipKey(sp_.clusterIp), internal);
+      // Hairpin (a pod reaching itself through the Service) needs SNAT so the reply comes
+      // back through the node; only endpoints on this node can be DNATed here.
+      for (auto& ep : internal)
+        if (!ep.remote) st_.elements["hairpin"][ep.ip + " . " + ep.ip] = "";
+    } else {
+      bool elsewhere = sp_.internalLocal && !sp_.clusterEndpoints.empty();
+      st_.elements["no-endpoint-services"][ipKey(sp_.clusterIp)] =
+          elsewhere ? "drop" : "goto reject-chain";
+    }
+    if (sp_.nodePort <= 0 && sp_.externalIps.empty()) return;
+    const std::string npKey = proto + " . " + std::to_string(sp_.nodePort);
+    auto& eps = sp_.clusterEndpoints;
+    if (eps.empty()) {
+      for (auto& ip : sp_.externalIps)
+        st_.elements["no-endpoint-services"][ipKey(ip)] = "goto reject-chain";
+      if (sp_.nodePort > 0) st_.elements["no-endpoint-nodeports"][npKey] = "goto reject-chain";
+      return;
+    }
+    for (auto& ip : sp_.externalIps) {
+      st_.elements["service-ips"][ipKey(ip)] =
+          "goto " + balanceChain(BalanceKind::external, eps.size());
+      addEndpointElements("service-endpoints-", ipKey(ip), eps);
+    }
+    if (sp_.nodePort > 0) {
+      st_.elements["service-nodeports"][npKey] =
+          "goto " + balanceChain(BalanceKind::nodePort, eps.size());
+      addEndpointElements("nodeport-endpoints-", npKey, eps);
+    }
+  }
+
+  // The chain shared by every port of this protocol, kind and endpoint count; the common
+  // counts are part of the skeleton (renderBase), so a Service moving between them changes
+  // map elements only.
+  std::string balanceChain(BalanceKind kind, size_t n) {
+    auto name = balanceChainName(kind, sp_.protocol, n);
+    if (n > kPrecreatedBalance) st_.chains[name] = balanceRules(kind, sp_.protocol, n, config_);
+    return name;
+  }
+
+  void addEndpointElements(const char* mapPrefix, const std::string& key,
+                           const std::vector<Endpoint>& eps) {
+    auto& elements = st_.elements[mapPrefix + sp_.protocol];
+    for (size_t i = 0; i < eps.size(); ++i)
+      elements[key + " . " + std::to_string(i)] = eps[i].ip + " . " + std::to_string(eps[i].port);
+  }
+
+  void renderOwnChains() {
     auto& internal = sp_.internalLocal ? sp_.localEndpoints : sp_.clusterEndpoints;
     const std::string proto = sp_.protocol, port = std::to_string(sp_.port);
     st_.elements["cluster-ips"][sp_.clusterIp] = "";
@@ -133,8 +283,6 @@ class PortRenderer {
     for (auto& ip : sp_.externalIps) st_.elements["service-ips"][ipKey(ip)] = "goto " + ext;
     if (sp_.nodePort > 0) st_.elements["service-nodeports"][npKey] = "goto " + ext;
   }
-
- private:
   // Session affinity first (a client seen recently goes back to its endpoint), then an
   // equal random choice: numgen + an anonymous vmap is one rule whatever N is.
   void addBalancing(std::vector<std::string>& rules, const std::vector<Endpoint>& eps) {
@@ -190,6 +338,10 @@ void appendElement(std::ostringstream& out, const char* verb, const std::string&
 
 }  // namespace
 
+bool needsOwnChains(const ServicePort& sp) {
+  return sp.affinitySeconds > 0 || sp.externalLocal || sp.noMasquerade;
+}
+
 std::string hashedName(const std::string& prefix, const std::string& suffix,
                        const std::string& salt) {
   return prefix + "-" + base32(fnv1a(salt, fnv1a(suffix))) + "-" + suffix;
@@ -206,7 +358,6 @@ const std::vector<std::string>& elementContainers() {
 
 NftState desiredState(const std::vector<ServicePort>& ports, const ProxyConfig& config) {
   NftState st;
-  for (auto& c : kContainers) st.elements[c.name];  // present even when empty
   for (auto& sp : ports) PortRenderer(sp, config, st).render();
   return st;
 }
@@ -219,7 +370,8 @@ std::string renderBase(const ProxyConfig& config) {
     if (*b.hook) out << " { " << b.hook << " }";
     out << "\n";
   }
-  for (auto& c : kContainers) out << "add " << c.type << "\n";
+  for (auto& c : kContainers)
+    out << "add " << c.kind << " ip skiff " << c.name << " " << c.type << "\n";
   for (auto& b : kBaseChains) out << "flush chain ip skiff " << b.name << "\n";
   std::map<std::string, std::vector<std::string>> rules;
   rules["filter-input"] = {"ct state new jump nodeport-endpoints-check",
@@ -248,11 +400,17 @@ std::string renderBase(const ProxyConfig& config) {
   if (!config.serviceCidr.empty())
     rules["cluster-ips-check"].push_back("ip daddr " + config.serviceCidr + " jump reject-chain");
   rules["mark-for-masquerade"] = {std::string("meta mark set meta mark | ") + kMasqMark};
-  rules["masquerading"] = {std::string("meta mark & ") + kMasqMark + " == 0 return",
+  rules["masquerading"] = {"ip saddr . ip daddr @hairpin ct status dnat masquerade fully-random",
+                           std::string("meta mark & ") + kMasqMark + " == 0 return",
                            std::string("meta mark set meta mark ^ ") + kMasqMark,
                            "masquerade fully-random"};
   rules["reject-chain"] = {"meta l4proto tcp reject with tcp reset", "reject"};
   for (auto& b : kBaseChains) appendChainRules(out, b.name, rules[b.name]);
+  for (auto& [name, chainRules] : precreatedBalanceChains(config)) {
+    out << "add chain ip skiff " << name << "\n"
+        << "flush chain ip skiff " << name << "\n";
+    appendChainRules(out, name, chainRules);
+  }
   return out.str();
 }
 
@@ -272,8 +430,9 @@ ExistingTable parseExistingTable(const std::string& listing) {
   return t;
 }
 
-std::string renderFull(const NftState& desired, const ExistingTable& existing,
-                       const ProxyConfig& config) {
+SplitTransaction splitFull(const NftState& desired, const ExistingTable& existing,
+                           const ProxyConfig& config) {
+  SplitTransaction t;
   std::ostringstream out;
   out << renderBase(config);
   for (auto& [name, decl] : desired.sets) out << "add set ip skiff " << name << " " << decl << "\n";
@@ -283,25 +442,29 @@ std::string renderFull(const NftState& desired, const ExistingTable& existing,
     out << "flush chain ip skiff " << name << "\n";
     appendChainRules(out, name, rules);
   }
+  t.before = out.str();
   for (auto& c : elementContainers()) {
-    out << "flush " << (c == "cluster-ips" ? "set" : "map") << " ip skiff " << c << "\n";
+    t.flush.push_back(c);
     auto it = desired.elements.find(c);
     if (it == desired.elements.end()) continue;
-    for (auto& [k, v] : it->second) appendElement(out, "add", c, k, v);
+    for (auto& [k, v] : it->second) t.elements.push_back({c, k, v, true});
   }
   // Leftovers of an earlier run: emptied first, since they may jump to one another.
+  std::ostringstream after;
   std::vector<std::string> stale;
   for (auto& name : existing.chains)
     if (!isBaseChain(name) && !desired.chains.count(name)) stale.push_back(name);
-  for (auto& name : stale) out << "flush chain ip skiff " << name << "\n";
-  for (auto& name : stale) out << "delete chain ip skiff " << name << "\n";
+  for (auto& name : stale) after << "flush chain ip skiff " << name << "\n";
+  for (auto& name : stale) after << "delete chain ip skiff " << name << "\n";
   for (auto& name : existing.sets)
     if (!isContainer(name) && !desired.sets.count(name))
-      out << "delete set ip skiff " << name << "\n";
-  return out.str();
+      after << "delete set ip skiff " << name << "\n";
+  t.after = after.str();
+  return t;
 }
 
-std::string renderDiff(const NftState& installed, const NftState& desired) {
+SplitTransaction splitDiff(const NftState& installed, const NftState& desired) {
+  SplitTransaction t;
   std::ostringstream out;
   for (auto& [name, decl] : desired.sets)
     if (!installed.sets.count(name)) out << "add set ip skiff " << name << " " << decl << "\n";
@@ -316,6 +479,7 @@ std::string renderDiff(const NftState& installed, const NftState& desired) {
       appendChainRules(out, name, rules);
     }
   }
+  t.before = out.str();
   static const std::map<std::string, std::string> kEmpty;
   for (auto& c : elementContainers()) {
     auto oldIt = installed.elements.find(c), newIt = desired.elements.find(c);
@@ -324,21 +488,42 @@ std::string renderDiff(const NftState& installed, const NftState& desired) {
     // A changed value is a delete and an add: `add element` does not replace a verdict.
     for (auto& [k, v] : before) {
       auto it = after.find(k);
-      if (it == after.end() || it->second != v) appendElement(out, "delete", c, k, "");
+      if (it == after.end() || it->second != v) t.elements.push_back({c, k, "", false});
     }
     for (auto& [k, v] : after) {
       auto it = before.find(k);
-      if (it == before.end() || it->second != v) appendElement(out, "add", c, k, v);
+      if (it == before.end() || it->second != v) t.elements.push_back({c, k, v, true});
     }
   }
+  std::ostringstream after;
   std::vector<std::string> gone;
   for (auto& [name, _] : installed.chains)
     if (!desired.chains.count(name)) gone.push_back(name);
-  for (auto& name : gone) out << "flush chain ip skiff " << name << "\n";
-  for (auto& name : gone) out << "delete chain ip skiff " << name << "\n";
+  for (auto& name : gone) after << "flush chain ip skiff " << name << "\n";
+  for (auto& name : gone) after << "delete chain ip skiff " << name << "\n";
   for (auto& [name, _] : installed.sets)
-    if (!desired.sets.count(name)) out << "delete set ip skiff " << name << "\n";
+    if (!desired.sets.count(name)) after << "delete set ip skiff " << name << "\n";
+  t.after = after.str();
+  return t;
+}
+
+std::string joinAsText(const SplitTransaction& t) {
+  std::ostringstream out;
+  out << t.before;
+  for (auto& c : t.flush) out << "flush " << containerKind(c) << " ip skiff " << c << "\n";
+  for (auto& e : t.elements)
+    appendElement(out, e.add ? "add" : "delete", e.container, e.key, e.value);
+  out << t.after;
   return out.str();
+}
+
+std::string renderFull(const NftState& desired, const ExistingTable& existing,
+                       const ProxyConfig& config) {
+  return joinAsText(splitFull(desired, existing, config));
+}
+
+std::string renderDiff(const NftState& installed, const NftState& desired) {
+  return joinAsText(splitDiff(installed, desired));
 }
 
 std::string renderDeleteTable() {

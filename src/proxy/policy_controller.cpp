@@ -17,7 +17,16 @@ PolicyController::PolicyController(client::SharedInformerFactory& informers, std
     : informers_(informers),
       nodeName_(std::move(nodeName)),
       minSyncPeriod_(minSyncPeriod),
-      syncPeriod_(syncPeriod) {}
+      syncPeriod_(syncPeriod),
+      // Bursts (a Deployment's pods getting IPs) are coalesced; a failure is retried after
+      // one second (the table is rendered whole, so a retry is all there is to do).
+      runner_(
+          SyncRunnerOptions{"policy-sync", minSyncPeriod, syncPeriod,
+                            std::chrono::milliseconds(1000)},
+          [this] {
+            return policies_->hasSynced() && pods_->hasSynced() && namespaces_->hasSynced();
+          },
+          [this](bool periodic) { return syncOnce(periodic); }) {}
 
 PolicyController::~PolicyController() { stop(); }
 
@@ -25,13 +34,13 @@ void PolicyController::start() {
   auto alive = alive_;
   client::ResourceEventHandlers h{
       [this, alive](const boost::json::object&) {
-        if (*alive) markDirty();
+        if (*alive) runner_.markDirty();
       },
       [this, alive](const boost::json::object&, const boost::json::object&) {
-        if (*alive) markDirty();
+        if (*alive) runner_.markDirty();
       },
       [this, alive](const boost::json::object&) {
-        if (*alive) markDirty();
+        if (*alive) runner_.markDirty();
       }};
   // Every pod, not only this node's: peer selectors may name pods anywhere.
   policies_ = &informers_.informer(kNetworkPolicies);
@@ -40,59 +49,12 @@ void PolicyController::start() {
   policies_->addEventHandler(h);
   pods_->addEventHandler(h);
   namespaces_->addEventHandler(h);
-  thread_ = std::thread([this] { syncLoop(); });
+  runner_.start();
 }
 
 void PolicyController::stop() {
   *alive_ = false;
-  {
-    std::lock_guard lk(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void PolicyController::markDirty() {
-  {
-    std::lock_guard lk(mu_);
-    dirty_ = true;
-  }
-  cv_.notify_all();
-}
-
-void PolicyController::syncLoop() {
-  setThreadName("policy-sync");
-  auto lastSync = std::chrono::steady_clock::now() - minSyncPeriod_;
-  bool failed = false;
-  std::unique_lock lk(mu_);
-  while (!stopping_) {
-    auto now = std::chrono::steady_clock::now();
-    bool synced = policies_->hasSynced() && pods_->hasSynced() && namespaces_->hasSynced();
-    // Bursts (a Deployment's pods getting IPs) are coalesced: at most one transaction per
-    // minSyncPeriod, one second after a failure.
-    auto gap = failed ? std::max(minSyncPeriod_, std::chrono::milliseconds(1000)) : minSyncPeriod_;
-    bool due = now - lastSync >= syncPeriod_;
-    if (!synced || (!due && (!dirty_ || now - lastSync < gap))) {
-      auto wake = dirty_ ? lastSync + gap : lastSync + syncPeriod_;
-      if (!synced) wake = now + std::chrono::milliseconds(50);
-      cv_.wait_until(lk, wake);
-      continue;
-    }
-    bool periodic = !dirty_;
-    dirty_ = false;
-    lk.unlock();
-    bool ok = false;
-    try {
-      ok = syncOnce(periodic);
-    } catch (const std::exception& e) {
-      SKIFF_LOG_ERROR("network policy: sync failed error=\"{}\"", e.what());
-    }
-    failed = !ok;
-    lastSync = std::chrono::steady_clock::now();
-    lk.lock();
-    if (!ok) dirty_ = true;
-  }
+  runner_.stop();
 }
 
 bool PolicyController::syncOnce(bool periodic) {

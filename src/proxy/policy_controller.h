@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "client/informer.h"
+#include "proxy/sync_runner.h"
 
 namespace skiff::proxy {
 
@@ -29,8 +30,6 @@ class PolicyController {
   void stop();
 
  private:
-  void markDirty();
-  void syncLoop();
   bool syncOnce(bool periodic);
 
   client::SharedInformerFactory& informers_;
@@ -38,10 +37,7 @@ class PolicyController {
   std::chrono::milliseconds minSyncPeriod_, syncPeriod_;
   client::SharedInformer *policies_ = nullptr, *pods_ = nullptr, *namespaces_ = nullptr;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool dirty_ = true, stopping_ = false;
-  std::thread thread_;
+  SyncRunner runner_;
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   std::string applied_;  // the last script the kernel accepted (sync thread only)
 };

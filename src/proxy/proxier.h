@@ -3,14 +3,19 @@
 // (nft_rules.h), changes only after the first sync. Also serves /healthz and /metrics
 // (upstream's port 10256) and flushes stale UDP conntrack entries.
 //
-// Threading: informer handlers only mark the state dirty; one `proxy-sync` thread computes
-// and applies, at most once per minSyncPeriod and at least once per syncPeriod.
+// Threading: informer handlers only record which Services changed (a Service event names
+// itself, an EndpointSlice event its kubernetes.io/service-name); one `proxy-sync` thread
+// recomputes those Services' share of the table (table_model.h) and applies the
+// difference, at most once per minSyncPeriod. Every syncPeriod, every Service is recomputed
+// (still sent as a difference); the first sync and the one after a failure rewrite the table.
 #pragma once
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -18,6 +23,8 @@
 #include "client/rest_client.h"
 #include "proxy/nft_rules.h"
 #include "proxy/service_model.h"
+#include "proxy/sync_runner.h"
+#include "proxy/table_model.h"
 
 namespace skiff::net {
 class HttpServer;
@@ -26,6 +33,7 @@ class HttpServer;
 namespace skiff::proxy {
 
 class HealthCheckServers;
+class NftNetlink;
 class PolicyController;
 
 struct ProxyOptions {
@@ -42,6 +50,9 @@ struct ProxyOptions {
   // Put route_localnet back on stop: only when the rules go too (skiff up), since rules that
   // stay (skiff proxy, as upstream) still need it for their localhost NodePorts.
   bool restoreSysctlsOnStop = false;
+  // Map elements as nf_tables netlink messages (nft_netlink.h) instead of nft text; chains
+  // stay nft text. False (or no netlink socket): everything through `nft -f`.
+  bool netlinkElements = true;
   // Enforce NetworkPolicies on this node (table ip skiff-policy, policy_controller.h).
   bool networkPolicy = true;
 };
@@ -66,10 +77,14 @@ class Proxier {
   std::string healthzBody() const;
 
  private:
-  void markDirty();
-  void syncLoop();
-  // One rebuild; false when the transaction failed (retried with a full sync).
-  bool syncOnce(bool periodic);
+  void markChanged(const std::string& serviceKey);
+  // Applies a transaction (text, or text + netlink + text); "" or the error.
+  std::string apply(const SplitTransaction& t);
+  // One rebuild: of `changed` Services only, or of all when `all` (periodic resync); false
+  // when the transaction failed (retried with a full sync).
+  bool syncOnce(bool all, const std::set<std::string>& changed);
+  // Service key → its ports and its share of the table, from the informers' caches.
+  std::vector<ServicePort> portsOf(const std::string& serviceKey) const;
 
   client::RestClient& client_;
   ProxyOptions options_;
@@ -78,18 +93,17 @@ class Proxier {
   client::SharedInformer *services_ = nullptr, *slices_ = nullptr, *node_ = nullptr;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool dirty_ = true, stopping_ = false;
-  std::chrono::steady_clock::time_point dirtySince_;
+  std::set<std::string> changed_;  // Service keys ("ns/name") waiting for a sync
   std::chrono::system_clock::time_point lastSynced_;
-  std::thread thread_;
+  std::unique_ptr<SyncRunner> runner_;  // the `proxy-sync` thread
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 
   // Owned by the sync thread.
   bool needFull_ = true, firstSync_ = true;
   ExistingTable existing_;
-  NftState installed_;
-  std::vector<ServicePort> lastPorts_;
+  TableModel model_;
+  std::unique_ptr<NftNetlink> netlink_;                    // null: elements go as nft text
+  std::map<std::string, std::vector<ServicePort>> ports_;  // by Service key, as installed
 
   std::unique_ptr<net::HttpServer> health_;
   std::unique_ptr<HealthCheckServers> healthChecks_;

@@ -71,7 +71,9 @@ std::vector<Endpoint> endpointsFor(const std::vector<const json::object*>& slice
       ep.ready = conditionOr(cond, "ready", true);
       ep.serving = conditionOr(cond, "serving", ep.ready);
       ep.terminating = conditionOr(cond, "terminating", false);
-      ep.local = !nodeName.empty() && stringField(eo, "nodeName") == nodeName;
+      auto epNode = stringField(eo, "nodeName");
+      ep.local = !nodeName.empty() && epNode == nodeName;
+      ep.remote = !epNode.empty() && epNode != nodeName;
       // Upstream uses the first address of an endpoint; the others are the same pod.
       auto& addresses = arrayOrEmpty(eo, {"addresses"});
       if (addresses.empty() || !addresses[0].is_string()) continue;

@@ -22,7 +22,8 @@ struct Endpoint {
   std::string ip;
   int port = 0;
   bool ready = false, serving = false, terminating = false;
-  bool local = false;  // on this node (endpoints[].nodeName)
+  bool local = false;   // on this node (endpoints[].nodeName)
+  bool remote = false;  // on another node (nodeName set and not this one)
   bool operator==(const Endpoint&) const = default;
 };
 

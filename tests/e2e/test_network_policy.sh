@@ -96,15 +96,18 @@ strip=$(k get pod stranger -o jsonpath='{.status.podIP}')
 cip=$(k get svc server -o jsonpath='{.spec.clusterIP}')
 expect_contains "$sip" "10.42." "the server has a pod address"
 
-# get NS POD URL: one request, bounded; prints the page or FAILED
-get() { kubectl --kubeconfig "$WORK/data/kubeconfig" -n "$1" exec "$2" -- sh -c "timeout 5 wget -qO- $3 2>/dev/null || echo FAILED"; }
+# probe NS POD CMD: CMD run in the pod, bounded by 5 s; prints its output, or FAILED
+probe() { kubectl --kubeconfig "$WORK/data/kubeconfig" -n "$1" exec "$2" -- sh -c "timeout 5 $3 2>/dev/null || echo FAILED"; }
+# get NS POD URL: one request; prints the page or FAILED
+get() { probe "$1" "$2" "wget -qO- $3"; }
+server_ready() { [ "$(k get pod server -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 reaches() { [ "$(get "$@")" == hello ]; }
 # allowed NS POD URL WHAT / blocked NS POD URL WHAT
 allowed() { wait_for "$4" 15 reaches "$1" "$2" "$3"; pass "$4"; }
 blocked() { expect_eq "$(get "$1" "$2" "$3")" FAILED "$4"; }
 policy() { k apply -f - >/dev/null; sleep 1; }  # rules follow within the 200ms sync period
 
-wait_for "server ready" 30 sh -c "kubectl --kubeconfig $WORK/data/kubeconfig get pod server -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -q True"
+wait_for "server ready" 30 server_ready
 allowed default stranger "http://$sip:8080/" "without policies any pod reaches the server"
 allowed default client "http://$cip/" "without policies the Service answers"
 
@@ -119,8 +122,7 @@ run nft list table ip skiff-policy
 expect_contains "$OUT" "$sip : jump ingress-" "the server's address maps to its ingress chain"
 blocked default client "http://$sip:8080/" "default-deny ingress blocks the client"
 allowed default server "http://127.0.0.1:8080/" "the server reaches itself on loopback"
-k get pod server -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -q True ||
-  fail "the readiness probe from the node must keep passing"
+server_ready || fail "the readiness probe from the node must keep passing"
 pass "probes from the node still pass under default deny (node addresses allowed)"
 
 # --- allow by podSelector + port, by namespaceSelector
@@ -172,7 +174,7 @@ k delete networkpolicy deny-ingress allow-cidr >/dev/null
 sleep 1
 
 # --- egress default deny, DNS included, then port 53 and the server allowed
-lookup() { kubectl --kubeconfig "$WORK/data/kubeconfig" exec client -- sh -c "timeout 5 nslookup server.default.svc.cluster.local 10.43.0.10 >/dev/null 2>&1 && echo OK || echo FAILED"; }
+lookup() { probe default client "nslookup server.default.svc.cluster.local 10.43.0.10 >/dev/null && echo OK"; }
 dns_ok() { [ "$(lookup)" == OK ]; }
 wait_for "DNS answers the client" 15 dns_ok
 pass "without policies the client resolves names"

@@ -110,23 +110,54 @@ TEST(ServiceModel, KubeDnsGoesToTheNodeLocalAddress) {
   EXPECT_FALSE(contains(text, "jump mark-for-masquerade")) << text;
 }
 
-TEST(NftRules, ClusterIpBalancesOverEndpointChains) {
-  auto ports = build({kWeb}, {slice("web-1", ep("10.42.0.5", true) + "," + ep("10.42.0.6", true))});
+TEST(NftRules, ClusterIpBalancesThroughASharedChainAndTheEndpointMap) {
+  auto ports = build(
+      {kWeb}, {slice("web-1", ep("10.42.0.5", true) + "," + ep("10.42.1.6", true, "node-b"))});
   auto st = desiredState(ports, config());
-  auto svc = hashedName("service", "default/web/tcp/http");
-  auto ep5 = hashedName("endpoint", "default/web/tcp/http__10.42.0.5/8080");
-  auto ep6 = hashedName("endpoint", "default/web/tcp/http__10.42.0.6/8080");
-  ASSERT_TRUE(st.chains.count(svc));
-  EXPECT_EQ(st.chains[svc].back(),
-            "numgen random mod 2 vmap { 0 : goto " + ep5 + ", 1 : goto " + ep6 + " }");
-  EXPECT_EQ(st.chains[svc].front(),
-            "ip daddr 10.43.0.20 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade");
-  EXPECT_EQ(st.chains[ep5], (std::vector<std::string>{"ip saddr 10.42.0.5 jump mark-for-masquerade",
-                                                      "meta l4proto tcp dnat to 10.42.0.5:8080"}));
-  EXPECT_EQ(st.elements["service-ips"]["10.43.0.20 . tcp . 80"], "goto " + svc);
+  EXPECT_EQ(st.elements["service-ips"]["10.43.0.20 . tcp . 80"], "goto balance-tcp-2");
+  // No chain of its own: balance-tcp-2 is part of the skeleton.
+  EXPECT_TRUE(st.chains.empty());
+  auto base = renderBase(config());
+  EXPECT_TRUE(
+      contains(base,
+               "add rule ip skiff balance-tcp-2 ip saddr != 10.42.0.0/16 jump "
+               "mark-for-masquerade\nadd rule ip skiff balance-tcp-2 dnat ip to ip daddr "
+               ". meta l4proto . th dport . numgen random mod 2 map @service-endpoints-tcp\n"))
+      << base;
+  EXPECT_TRUE(st.sets.empty());
+  EXPECT_EQ(
+      st.elements["service-endpoints-tcp"],
+      (std::map<std::string, std::string>{{"10.43.0.20 . tcp . 80 . 0", "10.42.0.5 . 8080"},
+                                          {"10.43.0.20 . tcp . 80 . 1", "10.42.1.6 . 8080"}}));
+  // Hairpin SNAT for the endpoint on this node only: the other one is never DNATed here.
+  EXPECT_EQ(st.elements["hairpin"],
+            (std::map<std::string, std::string>{{"10.42.0.5 . 10.42.0.5", ""}}));
   EXPECT_EQ(st.elements["cluster-ips"].count("10.43.0.20"), 1u);
   EXPECT_TRUE(st.elements["no-endpoint-services"].empty());
-  EXPECT_TRUE(contains(svc, "service-") && contains(svc, "-default/web/tcp/http"));
+}
+
+// `n` ready endpoints 10.42.<third>.1..n on this node.
+std::string endpoints(int n, int third) {
+  std::string out;
+  for (int i = 1; i <= n; ++i)
+    out +=
+        (i > 1 ? "," : "") + ep("10.42." + std::to_string(third) + "." + std::to_string(i), true);
+  return out;
+}
+
+TEST(NftRules, ServicesWithTheSameEndpointCountShareOneChain) {
+  const char* other = R"({"metadata":{"namespace":"default","name":"api"},
+    "spec":{"clusterIP":"10.43.0.21","ports":[{"name":"http","port":80}]}})";
+  // 9 endpoints: past the pre-created balance chains, so the shares carry the chain.
+  auto st = desiredState(build({kWeb, other}, {slice("web-1", endpoints(9, 1)),
+                                               slice("api-1", endpoints(9, 2), "api")}),
+                         config());
+  EXPECT_EQ(st.chains.size(), 1u);
+  EXPECT_EQ(st.chains["balance-tcp-9"].back(),
+            "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 9 map "
+            "@service-endpoints-tcp");
+  EXPECT_EQ(st.elements["service-ips"]["10.43.0.21 . tcp . 80"], "goto balance-tcp-9");
+  EXPECT_EQ(st.elements["service-endpoints-tcp"]["10.43.0.21 . tcp . 80 . 8"], "10.42.2.9 . 8080");
 }
 
 TEST(NftRules, NoEndpointsRejects) {
@@ -137,18 +168,26 @@ TEST(NftRules, NoEndpointsRejects) {
   EXPECT_EQ(st.elements["cluster-ips"].count("10.43.0.20"), 1u);
 }
 
-TEST(NftRules, NodePortAndExternalIpsGoThroughTheExternalChain) {
+TEST(NftRules, NodePortAndExternalIpsAreAlwaysMasqueraded) {
   auto ports = build({R"({"metadata":{"namespace":"default","name":"web"},
           "spec":{"type":"NodePort","clusterIP":"10.43.0.20","externalIPs":["192.0.2.10"],
                   "ports":[{"name":"http","port":80,"nodePort":30080}]},
           "status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.20"}]}}})"},
                      {slice("web-1", ep("10.42.0.5", true))});
   auto st = desiredState(ports, config());
-  auto ext = hashedName("external", "default/web/tcp/http");
-  EXPECT_EQ(st.elements["service-nodeports"]["tcp . 30080"], "goto " + ext);
-  EXPECT_EQ(st.elements["service-ips"]["192.0.2.10 . tcp . 80"], "goto " + ext);
-  EXPECT_EQ(st.elements["service-ips"]["192.0.2.20 . tcp . 80"], "goto " + ext);
-  EXPECT_EQ(st.chains[ext].front(), "jump mark-for-masquerade");
+  EXPECT_EQ(st.elements["service-nodeports"]["tcp . 30080"], "goto nodeport-balance-tcp-1");
+  EXPECT_EQ(st.elements["service-ips"]["192.0.2.10 . tcp . 80"], "goto external-balance-tcp-1");
+  EXPECT_EQ(st.elements["service-ips"]["192.0.2.20 . tcp . 80"], "goto external-balance-tcp-1");
+  EXPECT_EQ(st.elements["service-endpoints-tcp"]["192.0.2.20 . tcp . 80 . 0"], "10.42.0.5 . 8080");
+  EXPECT_EQ(st.elements["nodeport-endpoints-tcp"]["tcp . 30080 . 0"], "10.42.0.5 . 8080");
+  auto base = renderBase(config());
+  EXPECT_TRUE(
+      contains(base, "add rule ip skiff external-balance-tcp-1 jump mark-for-masquerade\n"));
+  EXPECT_TRUE(
+      contains(base,
+               "add rule ip skiff nodeport-balance-tcp-1 jump mark-for-masquerade\nadd rule "
+               "ip skiff nodeport-balance-tcp-1 dnat ip to meta l4proto . th dport . numgen "
+               "random mod 1 map @nodeport-endpoints-tcp\n"));
 }
 
 TEST(NftRules, NodePortWithoutEndpointsRejects) {
@@ -219,15 +258,23 @@ TEST(NftRules, DiffSendsOnlyWhatChanged) {
   EXPECT_EQ(renderDiff(before, before), "");
   auto after = desiredState(build({kWeb}, {slice("web-1", ep("10.42.0.5", true))}), config());
   auto diff = renderDiff(before, after);
-  auto svc = hashedName("service", "default/web/tcp/http");
-  auto ep6 = hashedName("endpoint", "default/web/tcp/http__10.42.0.6/8080");
-  auto ep5 = hashedName("endpoint", "default/web/tcp/http__10.42.0.5/8080");
-  EXPECT_TRUE(contains(diff, "flush chain ip skiff " + svc + "\n")) << diff;
-  EXPECT_TRUE(contains(diff, "delete chain ip skiff " + ep6 + "\n")) << diff;
-  EXPECT_FALSE(contains(diff, "chain ip skiff " + ep5)) << diff;  // unchanged: untouched
-  EXPECT_FALSE(contains(diff, "element")) << diff;
-  // The service chain is rewritten before the endpoint chain it no longer uses goes.
-  EXPECT_LT(diff.find("add rule ip skiff " + svc), diff.find("delete chain ip skiff " + ep6));
+  // Endpoint counts up to 8 have their chains in the skeleton: map elements only.
+  EXPECT_FALSE(contains(diff, "chain")) << diff;
+  EXPECT_TRUE(contains(diff, "delete element ip skiff service-ips { 10.43.0.20 . tcp . 80 }\n"));
+  EXPECT_TRUE(contains(
+      diff, "add element ip skiff service-ips { 10.43.0.20 . tcp . 80 : goto balance-tcp-1 }\n"));
+  EXPECT_TRUE(contains(
+      diff, "delete element ip skiff service-endpoints-tcp { 10.43.0.20 . tcp . 80 . 1 }\n"));
+  EXPECT_TRUE(contains(diff, "delete element ip skiff hairpin { 10.42.0.6 . 10.42.0.6 }\n"));
+  // The unchanged endpoint stays untouched.
+  EXPECT_FALSE(contains(diff, "10.43.0.20 . tcp . 80 . 0")) << diff;
+  // Past 8 endpoints the chain is the Services' own: it goes after the element that pointed
+  // at it.
+  auto nine = desiredState(build({kWeb}, {slice("web-1", endpoints(9, 1))}), config());
+  diff = renderDiff(nine, after);
+  EXPECT_LT(diff.find("delete element ip skiff service-ips"),
+            diff.find("delete chain ip skiff balance-tcp-9"))
+      << diff;
 
   // Down to no endpoints: the map element moves from service-ips to no-endpoint-services.
   auto none = desiredState(build({kWeb}, {}), config());
@@ -236,17 +283,30 @@ TEST(NftRules, DiffSendsOnlyWhatChanged) {
   EXPECT_TRUE(contains(
       diff,
       "add element ip skiff no-endpoint-services { 10.43.0.20 . tcp . 80 : goto reject-chain }"));
-  EXPECT_LT(diff.find("delete element ip skiff service-ips"),
-            diff.find("delete chain ip skiff " + svc));
 }
 
 TEST(NftRules, DiffAddsChainsBeforeRulesThatJumpToThem) {
-  auto st = desiredState(build({kWeb}, {slice("web-1", ep("10.42.0.5", true))}), config());
+  auto st = desiredState(build({kWeb}, {slice("web-1", endpoints(9, 1))}), config());
   auto diff = renderDiff({}, st);
-  auto svc = hashedName("service", "default/web/tcp/http");
-  auto ep5 = hashedName("endpoint", "default/web/tcp/http__10.42.0.5/8080");
-  EXPECT_LT(diff.find("add chain ip skiff " + ep5 + "\n"), diff.find("add rule ip skiff " + svc));
-  EXPECT_LT(diff.find("add rule ip skiff " + svc), diff.find("add element ip skiff service-ips"));
+  EXPECT_LT(diff.find("add chain ip skiff balance-tcp-9\n"),
+            diff.find("add rule ip skiff balance-tcp-9"));
+  EXPECT_LT(diff.find("add rule ip skiff balance-tcp-9"),
+            diff.find("add element ip skiff service-ips"));
+}
+
+TEST(NftRules, AffinityAndLocalTrafficPolicyKeepChainsOfTheirOwn) {
+  auto affinity = build({R"({"metadata":{"namespace":"default","name":"web"},
+          "spec":{"clusterIP":"10.43.0.20","sessionAffinity":"ClientIP",
+                  "ports":[{"name":"http","port":80}]}})"},
+                        {slice("web-1", ep("10.42.0.5", true))});
+  ASSERT_EQ(affinity.size(), 1u);
+  EXPECT_TRUE(needsOwnChains(affinity[0]));
+  auto st = desiredState(affinity, config());
+  EXPECT_TRUE(st.elements["service-endpoints-tcp"].empty());
+  EXPECT_EQ(st.elements["service-ips"]["10.43.0.20 . tcp . 80"],
+            "goto " + hashedName("service", "default/web/tcp/http"));
+  auto plain = build({kWeb}, {slice("web-1", ep("10.42.0.5", true))});
+  EXPECT_FALSE(needsOwnChains(plain[0]));
 }
 
 TEST(NftRules, FullSyncReconcilesWithoutDeletingTheTable) {
@@ -319,10 +379,11 @@ TEST(NftRules, DiffSizeDoesNotGrowWithTheNumberOfServices) {
   }
   auto before = desiredState(buildServicePorts(services, slices, config()), config());
   auto after = desiredState(buildServicePorts(services, changed, config()), config());
-  EXPECT_EQ(before.chains.size(), 2000u);
+  EXPECT_EQ(before.chains.size(), 0u);  // balance-tcp-1, in the skeleton
+  EXPECT_EQ(before.elements["service-endpoints-tcp"].size(), 1000u);
   auto diff = renderDiff(before, after);
   EXPECT_LT(diff.size(), 1500u) << diff;
-  EXPECT_TRUE(contains(diff, "default/svc500/")) << diff;
+  EXPECT_TRUE(contains(diff, "goto balance-tcp-2")) << diff;
 }
 
 }  // namespace
