@@ -30,7 +30,7 @@ pod priv '{"privileged": true}' >"$WORK/priv.yaml"
 OUT=$(k -n enf create -f "$WORK/priv.yaml" 2>&1) && fail "a privileged pod was admitted: $OUT"
 expect_eq "$OUT" "Error from server (Forbidden): error when creating \"$WORK/priv.yaml\": pods \"priv\" is forbidden: violates PodSecurity \"baseline:latest\": privileged (container \"c\" must not set securityContext.privileged=true)" \
   "a privileged pod is refused in a baseline namespace with upstream's message"
-expect_fail k -n enf get pod priv
+expect_fail "the refused pod does not exist" k -n enf get pod priv
 pod hostly '{"privileged": true, "capabilities": {"add": ["NET_ADMIN", "SYS_TIME"]}}' |
   sed 's/^spec:/spec:\n  hostNetwork: true\n  hostPID: true/' >"$WORK/hostly.yaml"
 OUT=$(k -n enf create -f "$WORK/hostly.yaml" 2>&1) && fail "admitted: $OUT"
