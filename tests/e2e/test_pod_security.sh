@@ -74,6 +74,12 @@ YAML
 OUT=$(k -n enf apply -f "$WORK/deploy.yaml" 2>&1) || fail "deployment refused: $OUT"
 expect_eq "$OUT" 'Warning: would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)
 deployment.apps/d2 created' "a violating deployment in an enforced namespace is created with a warning"
+failed_create() { k -n enf get events --field-selector reason=FailedCreate -o jsonpath='{.items[0].message}'; }
+has_failed_create() { [ -n "$(failed_create)" ]; }
+wait_for "its ReplicaSet reports the refused pods" 20 has_failed_create
+expect_contains "$(failed_create)" 'Error creating: pods "d2-' "the event names the generated pod"
+expect_contains "$(failed_create)" 'is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)' \
+  "the ReplicaSet's pods are refused at the enforce level"
 
 # ---- namespace labels -------------------------------------------------------------------
 OUT=$(k label namespace wrn pod-security.kubernetes.io/enforce=strict 2>&1) && fail "bad level accepted: $OUT"
