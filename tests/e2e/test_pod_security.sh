@@ -85,6 +85,17 @@ expect_contains "$(failed_create)" 'is forbidden: violates PodSecurity "baseline
 OUT=$(k label namespace wrn pod-security.kubernetes.io/enforce=strict 2>&1) && fail "bad level accepted: $OUT"
 expect_eq "$OUT" 'The Namespace "wrn" is invalid: metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "strict": must be one of privileged, baseline, restricted' \
   "an unknown level is refused"
+cat >"$WORK/badns.yaml" <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: badns
+  labels:
+    pod-security.kubernetes.io/warn: loud
+YAML
+OUT=$(k create -f "$WORK/badns.yaml" 2>&1) && fail "bad namespace created: $OUT"
+expect_eq "$OUT" 'The Namespace "badns" is invalid: metadata.labels[pod-security.kubernetes.io/warn]: Invalid value: "loud": must be one of privileged, baseline, restricted' \
+  "a namespace is not created with a bad level"
 OUT=$(k label namespace wrn pod-security.kubernetes.io/enforce-version=1.25 2>&1) && fail "bad version accepted: $OUT"
 expect_contains "$OUT" 'Invalid value: "1.25": must be "latest" or "v1.x"' "a malformed version is refused"
 OUT=$(k label namespace wrn pod-security.kubernetes.io/enforce=restricted 2>&1) || fail "label refused: $OUT"
