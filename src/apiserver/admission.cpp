@@ -326,4 +326,111 @@ int64_t Admission::allocateNodePort() {
   throw internalError("failed to allocate a node port: range is full");
 }
 
+void Admission::admitPodSecurity(const api::ResourceInfo& info, const std::string& subresource,
+                                 const json::object& obj, const json::object* old,
+                                 const UserInfo* user, std::vector<std::string>& warnings) {
+  if (!user) return;  // the server's own writes
+  const podsecurity::Options& opts = options_.podSecurity;
+  auto metaOf = [](const json::object& o) -> const json::object* {
+    const json::value* m = o.if_contains("metadata");
+    return m && m->is_object() ? &m->as_object() : nullptr;
+  };
+  auto labelsOf = [&](const json::object& o) -> const json::object* {
+    const json::object* m = metaOf(o);
+    const json::value* l = m ? m->if_contains("labels") : nullptr;
+    return l && l->is_object() ? &l->as_object() : nullptr;
+  };
+  const json::object* meta = metaOf(obj);
+  const std::string name = meta ? str(*meta, "name") : "";
+
+  if (info.group.empty() && info.plural == "namespaces") {
+    if (!subresource.empty()) return;
+    std::vector<podsecurity::LabelError> errs, oldErrs;
+    podsecurity::Policy policy = podsecurity::policyFromLabels(labelsOf(obj), opts.defaults, &errs);
+    podsecurity::Policy oldPolicy;
+    if (old) oldPolicy = podsecurity::policyFromLabels(labelsOf(*old), opts.defaults, &oldErrs);
+    if (!errs.empty() && (!old || oldErrs.empty() || errs != oldErrs)) {
+      std::vector<StatusCause> causes;
+      for (const auto& e : errs) {
+        std::string value;
+        for (char c : e.value)
+          value += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+        causes.push_back({"FieldValueInvalid", "Invalid value: \"" + value + "\": " + e.detail,
+                          "metadata.labels[" + e.label + "]"});
+      }
+      throw invalid("Namespace", "", name, std::move(causes));
+    }
+    const bool exempt = opts.exemptNamespaces.count(name) > 0;
+    if (!old) {
+      if (exempt)
+        if (auto w =
+                podsecurity::exemptNamespaceWarning(name, policy, opts.defaults, labelsOf(obj));
+            !w.empty())
+          warnings.push_back(w);
+      return;
+    }
+    // Existing pods are dry-run only when enforce tightened to a non-privileged level.
+    if (policy.enforce == oldPolicy.enforce ||
+        policy.enforce.level == podsecurity::Level::Privileged)
+      return;
+    if (policy.enforce.version == oldPolicy.enforce.version &&
+        policy.enforce.level <= oldPolicy.enforce.level)
+      return;
+    if (exempt) {
+      if (auto w = podsecurity::exemptNamespaceWarning(name, policy, opts.defaults, labelsOf(obj));
+          !w.empty())
+        warnings.push_back(w);
+      return;
+    }
+    const std::string prefix = std::string("/registry/core/pods/") + name + "/";
+    auto page = caches_.cacheFor("/registry/core/pods/").list(prefix, "", 0, nullptr, 0);
+    std::vector<const json::object*> pods;
+    for (const auto& [key, pod] : page.items) pods.push_back(pod.get());
+    for (auto& w : podsecurity::checkExistingPods(name, policy.enforce, pods))
+      warnings.push_back(std::move(w));
+    return;
+  }
+
+  const bool isPod = info.group.empty() && info.plural == "pods";
+  const json::object* podMeta = nullptr;
+  const json::object* podSpec = nullptr;
+  if (isPod) {
+    // Upstream ignores exec, attach, binding, eviction, log, portforward, proxy and status.
+    if (!subresource.empty() && subresource != "ephemeralcontainers") return;
+    if (old && !podsecurity::significantPodUpdate(obj, *old)) return;
+    podMeta = meta;
+    const json::value* s = obj.if_contains("spec");
+    podSpec = s && s->is_object() ? &s->as_object() : nullptr;
+  } else {
+    const json::object* templ = nullptr;
+    if (!podsecurity::podTemplateOf(info.group, info.plural, obj, &templ)) return;
+    if (!subresource.empty() || !templ) return;
+    podMeta = metaOf(*templ);
+    const json::value* s = templ->if_contains("spec");
+    podSpec = s && s->is_object() ? &s->as_object() : nullptr;
+  }
+  const std::string ns = meta ? str(*meta, "namespace") : "";
+  if (opts.exemptNamespaces.count(ns)) return;
+  auto nsObj = caches_.cacheFor(kNamespaces).get(kNamespaces + ns);
+  const json::object* nsLabels = nsObj ? labelsOf(*nsObj) : nullptr;
+  const podsecurity::Policy policy = podsecurity::policyFromLabels(nsLabels, opts.defaults);
+  if (policy.fullyPrivileged()) return;
+  std::vector<podsecurity::Violation> enforced;
+  if (isPod) {
+    enforced = podsecurity::evaluate(policy.enforce, podMeta, podSpec);
+    if (!enforced.empty())
+      throw forbidden("pods", name,
+                      "violates PodSecurity \"" + policy.enforce.str() +
+                          "\": " + podsecurity::forbiddenDetail(enforced));
+  }
+  // (audit: no audit log yet, so its level is parsed and not evaluated.)
+  if (policy.warn.level == podsecurity::Level::Privileged) return;
+  auto violations = isPod && policy.warn == policy.enforce
+                        ? enforced
+                        : podsecurity::evaluate(policy.warn, podMeta, podSpec);
+  if (!violations.empty())
+    warnings.push_back("would violate PodSecurity \"" + policy.warn.str() +
+                       "\": " + podsecurity::forbiddenDetail(violations));
+}
+
 }  // namespace skiff::apiserver

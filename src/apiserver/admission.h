@@ -10,6 +10,7 @@
 #include "api/resource_registry.h"
 #include "apiserver/auth/node_authorizer.h"
 #include "apiserver/auth/rbac_authorizer.h"
+#include "apiserver/pod_security.h"
 #include "apiserver/watch_cache.h"
 
 namespace skiff::apiserver {
@@ -19,6 +20,8 @@ struct AdmissionOptions {
   int nodePortMin = 30000, nodePortMax = 32767;
   int64_t defaultNotReadyTolerationSeconds = 300;
   int64_t defaultUnreachableTolerationSeconds = 300;
+  // Pod Security admission: cluster defaults (privileged: off) and exempt namespaces.
+  podsecurity::Options podSecurity = {};
 };
 
 class Admission {
@@ -39,6 +42,14 @@ class Admission {
                       const std::string& subresource, const std::string& name,
                       const boost::json::object* obj, const boost::json::object* old,
                       const UserInfo* user) const;
+  // Pod Security admission (pod_security.h), after validation as upstream's validating
+  // plugin: refuses a pod that violates its namespace's enforce level (403), adds warn-level
+  // warnings for pods and workload templates, checks namespace labels (422) and warns about
+  // existing pods when a namespace's enforce level tightens. old: the stored object of an
+  // update, else null; user null: the server's own write (exempt).
+  void admitPodSecurity(const api::ResourceInfo& info, const std::string& subresource,
+                        const boost::json::object& obj, const boost::json::object* old,
+                        const UserInfo* user, std::vector<std::string>& warnings);
   // The RBAC authorizer over this server's watch cache (reviews and escalation checks).
   const rbac::RbacAuthorizer& rbac() const { return rbac_; }
   // The Node authorizer over the same cache (reviews use it; the request chain will too).

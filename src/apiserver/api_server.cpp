@@ -43,6 +43,30 @@
 
 namespace skiff::apiserver {
 
+namespace {
+// The --pod-security-* flags as the admission's options; a bad level or version stops start.
+podsecurity::Options podSecurityOptions(const ApiServerOptions& o) {
+  podsecurity::Options out;
+  auto mode = [](const std::string& flag, const std::string& level, const std::string& version) {
+    auto l = podsecurity::parseLevel(level);
+    if (!l)
+      throw std::runtime_error("--pod-security-default-" + flag + "=" + level +
+                               ": must be one of privileged, baseline, restricted");
+    auto v = podsecurity::parseVersion(version);
+    if (!v)
+      throw std::runtime_error("--pod-security-default-" + flag + "-version=" + version +
+                               ": must be \"latest\" or \"v1.x\"");
+    return podsecurity::LevelVersion{*l, *v};
+  };
+  out.defaults.enforce = mode("enforce", o.podSecurityEnforce, o.podSecurityEnforceVersion);
+  out.defaults.audit = mode("audit", o.podSecurityAudit, o.podSecurityAuditVersion);
+  out.defaults.warn = mode("warn", o.podSecurityWarn, o.podSecurityWarnVersion);
+  for (const auto& ns : o.podSecurityExemptNamespaces)
+    if (!ns.empty()) out.exemptNamespaces.insert(ns);
+  return out;
+}
+}  // namespace
+
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
@@ -353,6 +377,7 @@ void ApiServer::start() {
       impl_->options.defaultNotReadyTolerationSeconds;
   admissionOptions.defaultUnreachableTolerationSeconds =
       impl_->options.defaultUnreachableTolerationSeconds;
+  admissionOptions.podSecurity = podSecurityOptions(impl_->options);
   impl_->admission = std::make_unique<Admission>(*impl_->caches, admissionOptions);
   impl_->resources =
       std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);

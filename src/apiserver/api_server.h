@@ -34,6 +34,13 @@ struct ApiServerOptions {
   std::string tokenAuthFile;
   // The iss of ServiceAccount tokens, and the API audience (--service-account-issuer).
   std::string serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local";
+  // Pod Security admission defaults for namespaces without the labels (level and version per
+  // mode; privileged = off, as upstream) and the namespaces it leaves alone
+  // (--pod-security-*). kube-system is exempt by default, as in k3s's configuration.
+  std::string podSecurityEnforce = "privileged", podSecurityEnforceVersion = "latest";
+  std::string podSecurityAudit = "privileged", podSecurityAuditVersion = "latest";
+  std::string podSecurityWarn = "privileged", podSecurityWarnVersion = "latest";
+  std::vector<std::string> podSecurityExemptNamespaces = {"kube-system"};
 };
 
 class ApiServer {

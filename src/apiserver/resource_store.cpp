@@ -265,6 +265,7 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   admission_.admitNodeWrite(info, "CREATE", "", name, &obj, nullptr, ctx.user);
   auto causes = validateKind(info, obj, nullptr);
   if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
+  admission_.admitPodSecurity(info, "", obj, nullptr, ctx.user, ctx.warnings);
 
   if (ctx.dryRun) return shared(std::move(obj));
   std::string value = encodeForStorage(obj);
@@ -356,6 +357,8 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   if (!binding) {
     auto causes = statusWrite ? validateKindStatus(info, obj, old) : validateKind(info, obj, &old);
     if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
+    if (!statusWrite)
+      admission_.admitPodSecurity(info, subresource, obj, &old, ctx.user, ctx.warnings);
   }
 
   metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);

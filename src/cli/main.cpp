@@ -2,6 +2,7 @@
 // bundle of them.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <tuple>
 
 #include "apiserver/api_server.h"
 #include "cli/commands.h"
@@ -55,6 +56,24 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
   cmd->add_option(
          "--default-unreachable-toleration-seconds", o.defaultUnreachableTolerationSeconds,
          "Toleration seconds for the unreachable:NoExecute taint added to pods without one")
+      ->capture_default_str();
+  for (auto [mode, level, version] :
+       {std::tuple{"enforce", &o.podSecurityEnforce, &o.podSecurityEnforceVersion},
+        std::tuple{"audit", &o.podSecurityAudit, &o.podSecurityAuditVersion},
+        std::tuple{"warn", &o.podSecurityWarn, &o.podSecurityWarnVersion}}) {
+    cmd->add_option(std::string("--pod-security-default-") + mode, *level,
+                    std::string("Pod Security ") + mode +
+                        " level of namespaces without the pod-security.kubernetes.io/" + mode +
+                        " label: privileged (off), baseline, restricted")
+        ->check(CLI::IsMember({"privileged", "baseline", "restricted"}))
+        ->capture_default_str();
+    cmd->add_option(std::string("--pod-security-default-") + mode + "-version", *version,
+                    std::string("Its policy version: latest or v1.N"))
+        ->capture_default_str();
+  }
+  cmd->add_option("--pod-security-exempt-namespaces", o.podSecurityExemptNamespaces,
+                  "Namespaces Pod Security admission leaves alone (empty: none)")
+      ->delimiter(',')
       ->capture_default_str();
   cli::addHardeningFlags(cmd, o);  // encryption at rest, in-flight limits
 }
