@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "apiserver/audit_options.h"
 #include "net/http_types.h"
 
 namespace skiff::apiserver {
@@ -34,6 +35,10 @@ struct ApiServerOptions {
   std::string tokenAuthFile;
   // The iss of ServiceAccount tokens, and the API audience (--service-account-issuer).
   std::string serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local";
+  // Audit logging (apiserver/audit.h): an audit.k8s.io/v1 Policy (--audit-policy-file) and
+  // the log file (--audit-log-path, "-" for stdout, --audit-log-max*); both or no audit.
+  std::string auditPolicyFile;
+  AuditLogOptions auditLog;
 };
 
 class ApiServer {

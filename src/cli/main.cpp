@@ -56,6 +56,22 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
          "--default-unreachable-toleration-seconds", o.defaultUnreachableTolerationSeconds,
          "Toleration seconds for the unreachable:NoExecute taint added to pods without one")
       ->capture_default_str();
+  cmd->add_option("--audit-policy-file", o.auditPolicyFile,
+                  "Audit policy (audit.k8s.io/v1 Policy, YAML); with --audit-log-path, "
+                  "requests are audited as it says. Without it nothing is audited");
+  cmd->add_option("--audit-log-path", o.auditLog.path,
+                  "Audit log file, JSON lines of audit.k8s.io/v1 Events; '-' for stdout");
+  cmd->add_option("--audit-log-maxsize", o.auditLog.maxSizeMb,
+                  "Rotate the audit log when it would grow past this many megabytes "
+                  "(0: 100)")
+      ->capture_default_str();
+  cmd->add_option("--audit-log-maxbackup", o.auditLog.maxBackups,
+                  "Rotated audit log files to keep (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--audit-log-maxage", o.auditLog.maxAgeDays,
+                  "Days to keep rotated audit log files, by the time in their names (0: no "
+                  "limit)")
+      ->capture_default_str();
   cli::addHardeningFlags(cmd, o);  // encryption at rest, in-flight limits
 }
 
