@@ -266,6 +266,8 @@ std::vector<std::string> sourceIps(const HttpRequest& req) {
   }
   add(req.header("x-real-ip"));
   std::string remote = req.remoteAddress;
+  // The in-process endpoint (controllers, scheduler) stands for upstream's loopback client.
+  if (remote == "in-process") remote = "127.0.0.1:0";
   if (auto colon = remote.rfind(':'); colon != std::string::npos) remote.resize(colon);
   if (remote.size() > 2 && remote.front() == '[') remote = remote.substr(1, remote.size() - 2);
   add(remote);
@@ -310,7 +312,9 @@ std::shared_ptr<AuditEvent> startAudit(const Auditor& auditor, const HttpRequest
   ev->apiGroup = attrs.apiGroup;
   ev->apiVersion = attrs.apiVersion;
   ev->subresource = attrs.subresource;
-  if (ev->decision.level >= AuditLevel::Metadata && !req.body.empty()) {
+  // Bodies belong to resource requests only (upstream: levels beyond Metadata do not apply to
+  // non-resource URLs).
+  if (ev->decision.level >= AuditLevel::Metadata && ev->resourceRequest && !req.body.empty()) {
     // As upstream: the request object completes objectRef (name of a create, uid and
     // resourceVersion of an update) at every level, and is logged from Request on.
     if (auto body =
@@ -382,7 +386,7 @@ void ApiServer::Impl::auditResponse(AuditEvent& audit, const HttpRequest& req, H
   }
   if (res.status == 101) {
     auditor->emit(audit, "ResponseStarted");
-  } else if (audit.decision.level >= AuditLevel::RequestResponse) {
+  } else if (audit.decision.level >= AuditLevel::RequestResponse && audit.resourceRequest) {
     audit.responseObject =
         auditDecoded(res.body, res.contentType, audit.decision.omitManagedFields);
   }
@@ -397,7 +401,8 @@ void ApiServer::Impl::auditFailure(AuditEvent& audit, const ApiError& e) {
     if (auto* v = status.if_contains(k)) rs[k] = *v;
   rs["code"] = e.code();
   audit.responseStatus = rs;
-  if (audit.decision.level >= AuditLevel::RequestResponse) audit.responseObject = status;
+  if (audit.decision.level >= AuditLevel::RequestResponse && audit.resourceRequest)
+    audit.responseObject = status;
   auditor->emit(audit, "ResponseComplete");
 }
 
@@ -557,6 +562,16 @@ void ApiServer::start() {
         ensureComponentCertificate(o.dataDir, *pki, kubeletClientIdentity());
     kubeletClient.clientCertFile = kubeletCert.certFile;
     kubeletClient.clientKeyFile = kubeletCert.keyFile;
+  }
+  // The destination guard's loopback exceptions: a server listening on loopback only (its
+  // clients, nodes included, are on this machine), and the node this process runs.
+  {
+    std::string listenHost = o.listen.substr(0, o.listen.rfind(':'));
+    if (listenHost.size() > 1 && listenHost.front() == '[')
+      listenHost = listenHost.substr(1, listenHost.size() - 2);
+    kubeletClient.allowLoopback =
+        listenHost == "localhost" || listenHost == "::1" || listenHost.starts_with("127.");
+    kubeletClient.localNodeName = o.localNodeName;
   }
   impl_->kubelets = std::make_unique<KubeletProxy>(kubeletClient);
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });

@@ -38,6 +38,9 @@ struct ApiServerOptions {
   // Audit logging (apiserver/audit.h): an audit.k8s.io/v1 Policy (--audit-policy-file) and
   // the log file (--audit-log-path, "-" for stdout, --audit-log-max*); both or no audit.
   std::string auditPolicyFile;
+  // The node this process runs itself (`skiff up`): it may register a loopback address, which
+  // the kubelet proxy's destination guard refuses for other nodes (apiserver/kubelet_proxy.h).
+  std::string localNodeName;
   AuditLogOptions auditLog;
 };
 

@@ -305,6 +305,8 @@ int main(int argc, char** argv) {
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.
       if (nodeFlags.nodeIp.empty() && apiOptions.listen.rfind("127.", 0) == 0)
         nodeFlags.nodeIp = "127.0.0.1";
+      // The kubelet proxy's destination guard lets this node, and only it, be on loopback.
+      apiOptions.localNodeName = nodeFlags.nodeName.empty() ? cli::hostName() : nodeFlags.nodeName;
       return runApiServer(apiOptions, true, false, controllerFlags.resolve(), &nodeFlags,
                           &proxyFlags);
     }

@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "apiserver/kubelet_proxy.h"
+#include "common/api_error.h"
+
 using namespace skiff::apiserver;
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -249,4 +252,41 @@ TEST(AuditLog, BackupName) {
 TEST(AuditTime, MicroTime) {
   EXPECT_EQ(auditTimestamp(std::chrono::system_clock::time_point(std::chrono::microseconds(5))),
             "1970-01-01T00:00:00.000005Z");
+}
+
+// The kubelet proxy's destination guard (apiserver/kubelet_proxy.h).
+TEST(KubeletDestinationGuard, RefusesLocalAddresses) {
+  for (const char* ip : {"169.254.169.254", "169.254.0.1", "0.0.0.0", "224.0.0.1", "239.1.2.3",
+                         "::", "fe80::1", "febf::1", "ff02::1", "::ffff:169.254.169.254"})
+    EXPECT_FALSE(proxyableIp(ip, true)) << ip;
+  for (const char* ip : {"127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"}) {
+    EXPECT_FALSE(proxyableIp(ip, false)) << ip;
+    EXPECT_TRUE(proxyableIp(ip, true)) << ip;
+  }
+  for (const char* ip : {"10.0.0.1", "192.168.1.5", "172.16.0.1", "8.8.8.8", "100.64.0.3",
+                         "169.253.255.255", "169.255.0.1", "fd00::1", "2001:db8::1", "fec0::1"})
+    EXPECT_TRUE(proxyableIp(ip, false)) << ip;
+  EXPECT_FALSE(proxyableIp("not-an-ip", true));
+}
+
+TEST(KubeletDestinationGuard, LoopbackOnlyForTheLocalNodeOrALoopbackServer) {
+  KubeletClientOptions o;
+  o.localNodeName = "me";
+  EXPECT_NO_THROW(checkKubeletDestination("me", "127.0.0.1", o));
+  EXPECT_NO_THROW(checkKubeletDestination("other", "10.1.2.3", o));
+  try {
+    checkKubeletDestination("other", "127.0.0.1", o);
+    FAIL() << "loopback of another node allowed";
+  } catch (const skiff::ApiError& e) {
+    EXPECT_EQ(e.code(), 500);
+    EXPECT_STREQ(e.what(), "address not allowed");
+  }
+  EXPECT_THROW(checkKubeletDestination("me", "169.254.169.254", o), skiff::ApiError);
+  EXPECT_THROW(checkKubeletDestination("other", "localhost", o), skiff::ApiError);
+  o.allowLoopback = true;
+  EXPECT_NO_THROW(checkKubeletDestination("other", "127.0.0.1", o));
+  EXPECT_NO_THROW(checkKubeletDestination("other", "localhost", o));
+  EXPECT_THROW(checkKubeletDestination("other", "fe80::1", o), skiff::ApiError);
+  // A name that does not resolve is left to the dial, which fails on its own.
+  EXPECT_NO_THROW(checkKubeletDestination("other", "no-such-host.invalid", o));
 }
