@@ -12,6 +12,7 @@
 #include "api/resource_registry.h"
 #include "apiserver/admission.h"
 #include "apiserver/aggregator.h"
+#include "apiserver/audit.h"
 #include "apiserver/auth/authenticator.h"
 #include "apiserver/auth/authn_endpoints.h"
 #include "apiserver/auth/authorization.h"
@@ -93,12 +94,19 @@ struct ApiServer::Impl {
   std::unique_ptr<auth::RequestAuthenticator> authenticator;
   std::unique_ptr<Authorizer> authorizer;
   std::string jwksUri;
-  std::optional<ServerPki> pki;  // with TLS: the CA and certificates under DATA_DIR/tls
-  std::string serverUrl;         // https://host:port, what kubeconfigs point at
+  std::optional<ServerPki> pki;      // with TLS: the CA and certificates under DATA_DIR/tls
+  std::string serverUrl;             // https://host:port, what kubeconfigs point at
+  std::unique_ptr<Auditor> auditor;  // --audit-policy-file and --audit-log-path; null: none
 
   // Settles req.client (who is asking, after impersonation) and refuses what that user may
   // not do: 401 for a refused token, 403 from the authorizer chain.
-  void authenticateAndAuthorize(HttpRequest& req);
+  // With auditing on, `audit` receives the request's record when the policy records it
+  // (RequestReceived is written here, after authentication, as upstream does).
+  void authenticateAndAuthorize(HttpRequest& req, std::shared_ptr<AuditEvent>& audit,
+                                const std::string& auditId);
+  void auditResponse(AuditEvent& audit, const HttpRequest& req, HttpResponse& res,
+                     std::shared_ptr<AuditEvent> shared);
+  void auditFailure(AuditEvent& audit, const ApiError& e);
   void startAuth(const std::string& tlsDir);
   // The object under (core resource, namespace, name) in the watch cache, or null.
   ObjectPtr cachedObject(const std::string& resource, const std::string& ns,
@@ -263,14 +271,163 @@ void ApiServer::Impl::startAuth(const std::string& tlsDir) {
         "system:unsecured in system:masters, like upstream's old insecure port. Benchmarks only");
 }
 
-void ApiServer::Impl::authenticateAndAuthorize(HttpRequest& req) {
+namespace {
+
+// Upstream's SourceIPs: X-Forwarded-For's, X-Real-Ip, then the connection's peer.
+std::vector<std::string> sourceIps(const HttpRequest& req) {
+  std::vector<std::string> ips;
+  auto add = [&](std::string ip) {
+    while (!ip.empty() && ip.front() == ' ') ip.erase(0, 1);
+    while (!ip.empty() && ip.back() == ' ') ip.pop_back();
+    if (!ip.empty() && std::find(ips.begin(), ips.end(), ip) == ips.end()) ips.push_back(ip);
+  };
+  std::string fwd = req.header("x-forwarded-for");
+  for (size_t start = 0; !fwd.empty() && start <= fwd.size();) {
+    size_t comma = fwd.find(',', start);
+    if (comma == std::string::npos) comma = fwd.size();
+    add(fwd.substr(start, comma - start));
+    start = comma + 1;
+  }
+  add(req.header("x-real-ip"));
+  std::string remote = req.remoteAddress;
+  // The in-process endpoint (controllers, scheduler) stands for upstream's loopback client.
+  if (remote == "in-process") remote = "127.0.0.1:0";
+  if (auto colon = remote.rfind(':'); colon != std::string::npos) remote.resize(colon);
+  if (remote.size() > 2 && remote.front() == '[') remote = remote.substr(1, remote.size() - 2);
+  add(remote);
+  return ips;
+}
+
+// A request or response body as JSON for the audit log, whatever its encoding (kubectl's typed
+// clients send protobuf); nullopt when it cannot be decoded.
+std::optional<json::value> auditDecoded(const std::string& body, const std::string& contentType,
+                                        bool omitManagedFields) {
+  if (body.empty()) return std::nullopt;
+  std::string media = mediaType(contentType);
+  if (media.empty() || media.find("json") != std::string::npos)
+    return auditBody(body, omitManagedFields);
+  HttpRequest fake;
+  fake.method = "POST";
+  fake.headers["content-type"] = contentType;
+  fake.body = body;
+  try {
+    json::value v = decodeRequestBody(fake);
+    return auditBody(json::serialize(v), omitManagedFields);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::shared_ptr<AuditEvent> startAudit(const Auditor& auditor, const HttpRequest& req,
+                                       const AuthorizationAttributes& attrs) {
+  AuditDecision decision = evaluateAuditPolicy(auditor.policy(), attrs);
+  auto ev = std::make_shared<AuditEvent>();
+  ev->decision = std::move(decision);
+  ev->received = std::chrono::system_clock::now();
+  ev->requestUri = req.target;
+  ev->verb = attrs.verb;
+  ev->user = attrs.user ? *attrs.user : UserInfo{};
+  ev->sourceIps = sourceIps(req);
+  ev->userAgent = req.header("user-agent");
+  ev->resourceRequest = attrs.resourceRequest;
+  ev->resource = attrs.resource;
+  ev->namespace_ = attrs.namespace_;
+  ev->name = attrs.name;
+  ev->apiGroup = attrs.apiGroup;
+  ev->apiVersion = attrs.apiVersion;
+  ev->subresource = attrs.subresource;
+  // Bodies belong to resource requests only (upstream: levels beyond Metadata do not apply to
+  // non-resource URLs).
+  if (ev->decision.level >= AuditLevel::Metadata && ev->resourceRequest && !req.body.empty()) {
+    // As upstream: the request object completes objectRef (name of a create, uid and
+    // resourceVersion of an update) at every level, and is logged from Request on.
+    if (auto body =
+            auditDecoded(req.body, req.header("content-type"), ev->decision.omitManagedFields)) {
+      if (auto* md = body->is_object() ? body->as_object().if_contains("metadata") : nullptr;
+          md && md->is_object() && ev->resourceRequest) {
+        auto str = [&](const char* k) {
+          auto* v = md->as_object().if_contains(k);
+          return v && v->is_string() ? std::string(v->as_string()) : std::string();
+        };
+        if (ev->namespace_.empty()) ev->namespace_ = str("namespace");
+        if (ev->name.empty()) ev->name = str("name");
+        ev->uid = str("uid");
+        ev->resourceVersion = str("resourceVersion");
+      }
+      if (ev->decision.level >= AuditLevel::Request) ev->requestObject = std::move(body);
+    }
+  }
+  return ev;
+}
+
+}  // namespace
+
+void ApiServer::Impl::authenticateAndAuthorize(HttpRequest& req, std::shared_ptr<AuditEvent>& audit,
+                                               const std::string& auditId) {
   if (!authenticator) return;
   UserInfo user = authenticator->authenticate(req);
-  if (auto acting = auth::impersonate(req, user, *authorizer)) user = std::move(*acting);
+  if (auditor) {
+    AuthorizationAttributes original = auth::requestAttributes(req, user);
+    audit = startAudit(*auditor, req, original);
+    audit->auditId = auditId;
+    auditor->emit(*audit, "RequestReceived");
+  }
+  if (auto acting = auth::impersonate(req, user, *authorizer)) {
+    if (audit) audit->impersonatedUser = *acting;
+    user = std::move(*acting);
+  }
   req.client = std::move(user);
   AuthorizationAttributes attributes = auth::requestAttributes(req, req.client);
   AuthorizationResult result = authorizer->authorize(attributes);
-  if (result.decision != Decision::Allow) throw auth::forbiddenError(attributes, result.reason);
+  const bool allowed = result.decision == Decision::Allow;
+  if (audit) {
+    audit->annotations.emplace_back("authorization.k8s.io/decision", allowed ? "allow" : "forbid");
+    audit->annotations.emplace_back("authorization.k8s.io/reason", result.reason);
+  }
+  if (!allowed) throw auth::forbiddenError(attributes, result.reason);
+}
+
+void ApiServer::Impl::auditResponse(AuditEvent& audit, const HttpRequest& req, HttpResponse& res,
+                                    std::shared_ptr<AuditEvent> shared) {
+  (void)req;
+  res.headers.emplace_back("Audit-Id", audit.auditId);
+  if (audit.decision.level == AuditLevel::None) return;
+  audit.responseStatus = json::object{{"metadata", json::object{}}, {"code", res.status}};
+  if (res.status >= 400 && res.apiObject)
+    if (auto status = auditBody(res.body, false); status && status->is_object()) {
+      json::object rs{{"metadata", json::object{}}};
+      const auto& so = status->as_object();
+      for (const char* k : {"status", "message", "reason", "details"})
+        if (auto* v = so.if_contains(k)) rs[k] = *v;
+      rs["code"] = res.status;
+      audit.responseStatus = std::move(rs);
+    }
+  if (res.stream) {
+    // A watch: ResponseStarted now, ResponseComplete when the stream ends.
+    auditor->emit(audit, "ResponseStarted");
+    res.stream = auditedStream(std::move(res.stream), std::move(shared), *auditor);
+    return;
+  }
+  if (res.status == 101) {
+    auditor->emit(audit, "ResponseStarted");
+  } else if (audit.decision.level >= AuditLevel::RequestResponse && audit.resourceRequest) {
+    audit.responseObject =
+        auditDecoded(res.body, res.contentType, audit.decision.omitManagedFields);
+  }
+  auditor->emit(audit, "ResponseComplete");
+}
+
+void ApiServer::Impl::auditFailure(AuditEvent& audit, const ApiError& e) {
+  if (audit.decision.level == AuditLevel::None) return;
+  json::object status = e.toStatus();
+  json::object rs{{"metadata", json::object{}}};
+  for (const char* k : {"status", "message", "reason", "details"})
+    if (auto* v = status.if_contains(k)) rs[k] = *v;
+  rs["code"] = e.code();
+  audit.responseStatus = rs;
+  if (audit.decision.level >= AuditLevel::RequestResponse && audit.resourceRequest)
+    audit.responseObject = status;
+  auditor->emit(audit, "ResponseComplete");
 }
 
 HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<RequestInfo>& ri) {
@@ -384,6 +541,13 @@ void ApiServer::start() {
   api::OpenApi::instance();  // parse once up front, not on the first kubectl request
   impl_->bootstrap();
   impl_->startAuth((fs::path(o.dataDir) / "tls").string());
+  if (!o.auditPolicyFile.empty() && !o.auditLog.path.empty()) {
+    // As upstream: without a policy file, or without a backend, nothing is audited.
+    impl_->auditor =
+        std::make_unique<Auditor>(parseAuditPolicy(readFile(o.auditPolicyFile)), o.auditLog);
+  } else if (!o.auditPolicyFile.empty() || !o.auditLog.path.empty()) {
+    SKIFF_LOG_WARN("audit logging needs both --audit-policy-file and --audit-log-path: off");
+  }
   impl_->aggregator = std::make_unique<Aggregator>(*impl_->resources, impl_->registry);
   impl_->aggregator->registerLocalApiServices();
   impl_->aggregator->start();
@@ -423,6 +587,16 @@ void ApiServer::start() {
         ensureComponentCertificate(o.dataDir, *pki, kubeletClientIdentity());
     kubeletClient.clientCertFile = kubeletCert.certFile;
     kubeletClient.clientKeyFile = kubeletCert.keyFile;
+  }
+  // The destination guard's loopback exceptions: a server listening on loopback only (its
+  // clients, nodes included, are on this machine), and the node this process runs.
+  {
+    std::string listenHost = o.listen.substr(0, o.listen.rfind(':'));
+    if (listenHost.size() > 1 && listenHost.front() == '[')
+      listenHost = listenHost.substr(1, listenHost.size() - 2);
+    kubeletClient.allowLoopback =
+        listenHost == "localhost" || listenHost == "::1" || listenHost.starts_with("127.");
+    kubeletClient.localNodeName = o.localNodeName;
   }
   impl_->kubelets = std::make_unique<KubeletProxy>(kubeletClient);
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
@@ -483,13 +657,41 @@ HttpResponse ApiServer::handle(HttpRequest& req) {
   RequestMetrics metrics(req, resource);  // request_metrics.h; unfinished: a 500
   auto slot = impl_->inflight ? impl_->inflight->admit(req, resource) : InflightLimiter::Slot();
   if (!slot) return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
+  std::shared_ptr<AuditEvent> audit;                   // audit.h; set when auditing is on
+  std::string auditId;
+  if (impl_->auditor) {
+    // Upstream keeps a client's Audit-ID header, else makes one.
+    auditId = req.header("audit-id");
+    if (auditId.empty()) auditId = newAuditId();
+  }
   try {
-    impl_->authenticateAndAuthorize(req);
+    impl_->authenticateAndAuthorize(req, audit, auditId);
     HttpResponse res = impl_->route(req, resource);
     metrics.done(res);
+    if (audit) {
+      impl_->auditResponse(*audit, req, res, audit);
+    } else if (impl_->auditor) {
+      res.headers.emplace_back("Audit-Id", auditId);
+    }
     return res;
   } catch (const ApiError& e) {
     metrics.failed(e.code());
+    if (!impl_->auditor) throw;
+    if (audit) impl_->auditFailure(*audit, e);
+    // The Status, answered here so that it carries the Audit-Id header.
+    HttpResponse res;
+    res.status = e.code();
+    res.body = json::serialize(e.toStatus());
+    res.apiObject = true;
+    res.headers.emplace_back("Audit-Id", auditId);
+    if (e.retryAfterSeconds > 0)
+      res.headers.emplace_back("Retry-After", std::to_string(e.retryAfterSeconds));
+    return res;
+  } catch (const std::exception& e) {
+    if (audit && audit->decision.level != AuditLevel::None) {
+      audit->responseStatus = json::object{{"metadata", json::object{}}, {"code", 500}};
+      impl_->auditor->emit(*audit, "Panic");
+    }
     throw;
   }
 }

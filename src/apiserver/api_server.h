@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "apiserver/audit_options.h"
 #include "net/http_types.h"
 
 namespace skiff::apiserver {
@@ -41,6 +42,13 @@ struct ApiServerOptions {
   std::string podSecurityAudit = "privileged", podSecurityAuditVersion = "latest";
   std::string podSecurityWarn = "privileged", podSecurityWarnVersion = "latest";
   std::vector<std::string> podSecurityExemptNamespaces = {"kube-system"};
+  // Audit logging (apiserver/audit.h): an audit.k8s.io/v1 Policy (--audit-policy-file) and
+  // the log file (--audit-log-path, "-" for stdout, --audit-log-max*); both or no audit.
+  std::string auditPolicyFile;
+  // The node this process runs itself (`skiff up`): it may register a loopback address, which
+  // the kubelet proxy's destination guard refuses for other nodes (apiserver/kubelet_proxy.h).
+  std::string localNodeName;
+  AuditLogOptions auditLog;
 };
 
 class ApiServer {

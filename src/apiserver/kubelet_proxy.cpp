@@ -178,6 +178,8 @@ KubeletEndpoint nodeEndpoint(const json::object& node, const KubeletClientOption
                                         : 0;
         if (port > 0 && port < 65536) ep.port = static_cast<int>(port);
       }
+  const json::object* meta = api::objectField(node, "metadata");
+  checkKubeletDestination(meta ? api::stringField(*meta, "name") : "", ep.host, options);
   return ep;
 }
 
@@ -644,12 +646,11 @@ HttpResponse KubeletProxy::nodeProxy(ResourceStore& store, const NodeProxyReques
   ObjectPtr node = store.getShared(*nodes, "", name);
   KubeletEndpoint ep = nodeEndpoint(*node, impl_->options);
   ProxyTarget to{ep.host, ep.port, true, true, ""};
-  if (portNumber != 0 && portNumber != ep.port) {
-    // Another port of the node: the plain proxy transport, without the kubelet credentials.
-    to.port = portNumber;
-    to.tls = scheme == "https";
-    to.clientCert = false;
-  }
+  if (portNumber != 0 && portNumber != ep.port)
+    // Upstream relays to any port of the node; here only the kubelet's is reachable, so that
+    // nodes/proxy cannot reach other services on the node's address.
+    throw badRequest("invalid node request \"" + np.name + "\": only the kubelet port " +
+                     std::to_string(ep.port) + " of node " + name + " is proxied");
   to.target = np.path.empty() ? "/" : np.path;
   if (!np.query.empty()) to.target += "?" + np.query;
 
@@ -664,6 +665,39 @@ HttpResponse KubeletProxy::nodeProxy(ResourceStore& store, const NodeProxyReques
     return res;
   }
   return impl_->tunnel->forward(to, req, np.prefix + np.path);
+}
+
+bool proxyableIp(const std::string& ip, bool allowLoopback) {
+  boost::system::error_code ec;
+  asio::ip::address a = asio::ip::make_address(ip, ec);
+  if (ec) return false;
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  if (a.is_unspecified() || a.is_multicast()) return false;
+  if (a.is_loopback()) return allowLoopback;
+  if (a.is_v4()) return (a.to_v4().to_uint() & 0xffff0000u) != 0xa9fe0000u;  // 169.254/16
+  return !a.to_v6().is_link_local();                                         // fe80::/10
+}
+
+void checkKubeletDestination(const std::string& nodeName, const std::string& host,
+                             const KubeletClientOptions& options) {
+  const bool loopbackOk =
+      options.allowLoopback || (!nodeName.empty() && nodeName == options.localNodeName);
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  if (!ec) {
+    if (!proxyableIp(host, loopbackOk)) throw ApiError(500, "", "address not allowed");
+    return;
+  }
+  // A name: every address it resolves to must pass (upstream's IsProxyableHostname). When it
+  // does not resolve, the dial fails with its own error.
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  auto results = resolver.resolve(host, "", ec);
+  if (ec) return;
+  for (const auto& r : results)
+    if (!proxyableIp(r.endpoint().address().to_string(), loopbackOk))
+      throw ApiError(500, "", "address not allowed");
 }
 
 void KubeletProxy::closeTunnels() { impl_->tunnel->closeAll(); }

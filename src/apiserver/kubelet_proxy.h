@@ -33,8 +33,17 @@
 //     to that port of the node (http unless asked) without it;
 //   - GET/HEAD on .../proxy (no path) is redirected (301) to .../proxy/;
 //   - an upgrade request is tunnelled; anything else is relayed with its method and body.
-//   - Not checked, unlike upstream: that the node's address is not loopback or link-local
-//     (a local node here reports 127.0.0.1).
+//   - only the kubelet's port is proxied: "name:port" with another port is refused (400),
+//     stricter than upstream, which relays to any port of the node.
+//
+// Destination guard (all of the above): the API server does not dial a node address that is
+// loopback, link-local (169.254.0.0/16, fe80::/10), unspecified or multicast (500 "address
+// not allowed", upstream's IsProxyableIP wording); a node name that resolves to such an
+// address is refused the same way. Loopback is allowed only when the API server itself
+// listens on loopback (every client is then on this machine; `skiff up` on 127.0.0.1
+// registers its node at 127.0.0.1) or for the node the server runs itself (`skiff up`
+// passes its name): a node's credentials cannot point the API server at its own host's
+// loopback services otherwise.
 // pods/proxy is not served.
 #pragma once
 
@@ -67,7 +76,18 @@ struct KubeletClientOptions {
   // exec/attach/port-forward: how long a client may keep its side of a tunnel open once the
   // kubelet has ended its own.
   std::chrono::milliseconds tunnelDrainTimeout{10000};
+  // The destination guard's loopback exceptions (see above).
+  bool allowLoopback = false;
+  std::string localNodeName;
 };
+
+// Whether IP (a literal) may be dialled: not link-local, unspecified or multicast, and not
+// loopback unless `allowLoopback`. False for what is not an IP literal.
+bool proxyableIp(const std::string& ip, bool allowLoopback);
+// Throws upstream's "address not allowed" (500) unless HOST (an IP literal, or a name whose
+// every address passes) may be dialled for node NODE_NAME.
+void checkKubeletDestination(const std::string& nodeName, const std::string& host,
+                             const KubeletClientOptions& options);
 
 // /api/v1/nodes/{name}/proxy[/{path}] taken apart (upstream's NodeProxyOptions).
 struct NodeProxyRequest {

@@ -75,6 +75,22 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
                   "Namespaces Pod Security admission leaves alone (empty: none)")
       ->delimiter(',')
       ->capture_default_str();
+  cmd->add_option("--audit-policy-file", o.auditPolicyFile,
+                  "Audit policy (audit.k8s.io/v1 Policy, YAML); with --audit-log-path, "
+                  "requests are audited as it says. Without it nothing is audited");
+  cmd->add_option("--audit-log-path", o.auditLog.path,
+                  "Audit log file, JSON lines of audit.k8s.io/v1 Events; '-' for stdout");
+  cmd->add_option("--audit-log-maxsize", o.auditLog.maxSizeMb,
+                  "Rotate the audit log when it would grow past this many megabytes "
+                  "(0: 100)")
+      ->capture_default_str();
+  cmd->add_option("--audit-log-maxbackup", o.auditLog.maxBackups,
+                  "Rotated audit log files to keep (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--audit-log-maxage", o.auditLog.maxAgeDays,
+                  "Days to keep rotated audit log files, by the time in their names (0: no "
+                  "limit)")
+      ->capture_default_str();
   cli::addHardeningFlags(cmd, o);  // encryption at rest, in-flight limits
 }
 
@@ -308,6 +324,8 @@ int main(int argc, char** argv) {
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.
       if (nodeFlags.nodeIp.empty() && apiOptions.listen.rfind("127.", 0) == 0)
         nodeFlags.nodeIp = "127.0.0.1";
+      // The kubelet proxy's destination guard lets this node, and only it, be on loopback.
+      apiOptions.localNodeName = nodeFlags.nodeName.empty() ? cli::hostName() : nodeFlags.nodeName;
       return runApiServer(apiOptions, true, false, controllerFlags.resolve(), &nodeFlags,
                           &proxyFlags);
     }

@@ -653,6 +653,7 @@ TEST_F(PodExecProxyTest, LingeringClientIsClosedAfterTheDrainTimeout) {
   options.clientCertFile = (*dir_ / "tls" / "admin.crt").string();
   options.clientKeyFile = (*dir_ / "tls" / "admin.key").string();
   options.tunnelDrainTimeout = 500ms;
+  options.allowLoopback = true;  // the fake kubelet is on 127.0.0.1
   KubeletProxy proxy(options);
   HttpServerOptions ho;
   ho.listen = "127.0.0.1:0";
@@ -785,9 +786,12 @@ TEST_F(NodeProxyTest, ErrorsBeforeAndAtTheKubelet) {
   EXPECT_EQ(a.reason, "ServiceUnavailable");
   EXPECT_EQ(a.body, "error trying to reach service: dial tcp 127.0.0.1:" + std::to_string(port) +
                         ": connect: connection refused");
-  // Another port of a live node goes there, in plain HTTP unless asked.
+  // Another port of a live node is refused: only the kubelet is proxied.
   a = call("GET", "/api/v1/nodes/kn:" + std::to_string(port) + "/proxy/");
-  EXPECT_EQ(a.code, 503);
+  EXPECT_EQ(a.code, 400);
+  EXPECT_EQ(a.body, "invalid node request \"kn:" + std::to_string(port) +
+                        "\": only the kubelet port " + std::to_string(kubelet_->port()) +
+                        " of node kn is proxied");
   EXPECT_TRUE(seen().empty());
 }
 

@@ -243,6 +243,7 @@ TEST(PodLogProxyTest, HungKubeletTimesOut) {
 
   KubeletClientOptions options;
   options.tlsHandshakeTimeout = std::chrono::milliseconds(300);
+  options.allowLoopback = true;  // the fake kubelet is on 127.0.0.1
   KubeletProxy proxy(options);
   HttpRequest req;
   req.method = "GET";
