@@ -138,9 +138,14 @@ TEST(JobController, SuspendAndResume) {
   };
   setSuspend(false);
   ASSERT_TRUE(waitFor([&] { return activePodNames(c, ns, "sus").size() == 2; }));
-  auto resumed = getJob(c, ns, "sus");
-  auto* cond = findCondition(resumed, "Suspended");
-  ASSERT_TRUE(cond);
+  // The pods are created before the status write that records the resume: wait for it.
+  json::object resumed;
+  const json::object* cond = nullptr;
+  ASSERT_TRUE(waitFor([&] {
+    resumed = getJob(c, ns, "sus");
+    cond = findCondition(resumed, "Suspended");
+    return cond && stringAt(*cond, {"status"}) == "False";
+  }));
   EXPECT_EQ(stringAt(*cond, {"status"}), "False");
   EXPECT_EQ(stringAt(*cond, {"reason"}), "JobResumed");
 
