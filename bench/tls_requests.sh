@@ -7,28 +7,57 @@
 # After creates and gets, every object is patched once with a merge patch and once with a
 # server-side apply (forced, field manager "bench"), each changing one data key: the CPU of
 # an apply next to the merge patch it replaces in a client's workflow.
-# Usage: bench/tls_requests.sh PATH_TO_SKIFF [CREATES=6000] [GETS=12000] [CONNECTIONS=8]
+# Who asks (env AUTH):
+#   AUTH=cert  (default) the admin client certificate. The admin is in system:masters, which the
+#              authorizer chain allows before any mode, so this never reaches RBAC.
+#   AUTH=token a ServiceAccount token (`kubectl create token`) of default/bench, bound by a
+#              RoleBinding in "default" (where every request of this script goes) to ClusterRole
+#              edit; no client certificate. Each request: JWT authentication (verified signatures
+#              are cached per token) -> the --authorization-mode chain (default Node,RBAC).
+# SERVER_ARGS: extra flags for `skiff server`, e.g. "--authorization-mode AlwaysAllow".
+# Usage: [AUTH=token] [SERVER_ARGS=...] bench/tls_requests.sh PATH_TO_SKIFF [CREATES=6000] [GETS=12000] [CONNECTIONS=8]
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [CREATES] [GETS] [CONNECTIONS]}")
 CREATES=${2:-6000}; GETS=${3:-12000}; CONNS=${4:-8}
+AUTH=${AUTH:-cert}
+[ "$AUTH" = cert ] || [ "$AUTH" = token ] || { echo "AUTH must be cert or token" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/bench_lib.sh"
 WORK=$(mktemp -d)
 port=$(free_port)
-"$SKIFF" --log-level warn server --data-dir "$WORK/data" --listen "127.0.0.1:$port" >"$WORK/log" 2>&1 &
+# shellcheck disable=SC2086 # SERVER_ARGS is a list of flags
+"$SKIFF" --log-level warn server --data-dir "$WORK/data" --listen "127.0.0.1:$port" ${SERVER_ARGS:-} >"$WORK/log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait 2>/dev/null; rm -rf $WORK' EXIT
 for _ in $(seq 100); do
   [ -f "$WORK/data/kubeconfig" ] && kubectl --kubeconfig "$WORK/data/kubeconfig" get --raw /readyz >/dev/null 2>&1 && break
   sleep 0.1
 done
+TOKEN=
+if [ "$AUTH" = token ]; then
+  k() { kubectl --kubeconfig "$WORK/data/kubeconfig" -n default "$@" >/dev/null; }
+  k create serviceaccount bench
+  k create rolebinding bench-edit --clusterrole edit --serviceaccount default:bench
+  TOKEN=$(kubectl --kubeconfig "$WORK/data/kubeconfig" -n default create token bench --duration 2h)
+fi
 sleep 3  # let start-up work (bootstrap objects, local APIServices, informers' first lists) settle
-python3 - "$WORK/data" "$SERVER" "$CREATES" "$GETS" "$CONNS" "$HERE" <<'PY'
+BENCH_TOKEN=$TOKEN python3 - "$WORK/data" "$SERVER" "$CREATES" "$GETS" "$CONNS" "$HERE" <<'PY'
 import json, os, sys, threading, time
 data_dir, pid, creates, gets, conns, here = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:6]), sys.argv[6]
 sys.path.insert(0, here)
 from bench_client import connector
-connect = connector(data_dir, 30)
+token = os.environ.get("BENCH_TOKEN") or None
+connect = connector(data_dir, 30, token)
+if token:  # who the server sees, and that the authorizers are really asked: nodes are not edit's
+    c = connect()
+    c.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+              json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+              {"Content-Type": "application/json"})
+    r = c.getresponse()
+    user = json.loads(r.read())["status"]["userInfo"]["username"]
+    c.request("GET", "/api/v1/nodes")
+    r = c.getresponse(); r.read()
+    print(f"token user {user}; GET /api/v1/nodes -> {r.status}")
 tick = os.sysconf("SC_CLK_TCK")
 
 def cpu():
