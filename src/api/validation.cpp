@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "api/go_text.h"
 #include "api/kind_strategy.h"
 #include "api/validation_internal.h"
 
@@ -75,37 +76,8 @@ constexpr std::string_view kQualifiedNameErr =
 
 // ---- Go-style rendering ----
 
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+// Go's %q, as upstream's field errors print values.
+std::string quote(std::string_view s) { return goQuote(s); }
 
 std::string goMap(const json::object& m) {
   std::map<std::string, std::string> sorted;

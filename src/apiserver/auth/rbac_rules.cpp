@@ -6,6 +6,8 @@
 #include <map>
 #include <tuple>
 
+#include "api/go_text.h"
+
 namespace skiff::apiserver::rbac {
 
 namespace json = boost::json;
@@ -211,37 +213,7 @@ std::vector<PolicyRule> compactRules(const std::vector<PolicyRule>& rules) {
   return out;
 }
 
-std::string goQuote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string goQuote(const std::string& s) { return api::goQuote(s); }
 
 std::string goQuotedList(const std::vector<std::string>& items) {
   std::string out = "[";
