@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/conversion.h"
+#include "api/field_selector.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/base64.h"
@@ -112,7 +113,15 @@ ResourceStore::ListResult ResourceStore::listObjects(const ResourceInfo& info,
                        "Too large resource version: " + options.resourceVersion +
                            ", current: " + std::to_string(caches_.observedRevision()));
     }
-    auto page = cache(info).list(prefix, prefix, limit, filter, caches_.observedRevision());
+    auto& c = cache(info);
+    // `field=value` on the cache's indexed field reads that value's objects only.
+    std::optional<std::string> indexed;
+    if (!c.indexedField().empty() && !options.fieldSelector.empty())
+      indexed =
+          api::FieldSelector::parse(options.fieldSelector).requiresExactMatch(c.indexedField());
+    auto page = indexed && !indexed->empty()
+                    ? c.listIndexed(*indexed, prefix, limit, filter, caches_.observedRevision())
+                    : c.list(prefix, prefix, limit, filter, caches_.observedRevision());
     revision = page.revision;
     nextKey = page.nextKey;
     items.reserve(page.items.size());

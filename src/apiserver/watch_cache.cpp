@@ -82,7 +82,66 @@ bool startsWith(const std::string& s, const std::string& prefix) {
 }  // namespace
 
 ResourceCache::ResourceCache(std::string prefix, size_t historyLimit)
-    : prefix_(std::move(prefix)), historyLimit_(historyLimit) {}
+    : prefix_(std::move(prefix)), historyLimit_(historyLimit) {
+  // Pods by node: every kubelet lists and watches with spec.nodeName=NAME, and the Node
+  // authorizer walks one node's pods per Secret/ConfigMap read.
+  if (prefix_ == "/registry/core/pods/") {
+    indexedField_ = "spec.nodeName";
+    indexPath_ = {"spec", "nodeName"};
+  }
+}
+
+std::string ResourceCache::indexValue(const json::object& obj) const {
+  const json::object* at = &obj;
+  for (size_t i = 0; i + 1 < indexPath_.size(); ++i) {
+    const json::value* next = at->if_contains(indexPath_[i]);
+    if (!next || !next->is_object()) return {};
+    at = &next->get_object();
+  }
+  const json::value* v = at->if_contains(indexPath_.back());
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// Called under mu_ with an object's state before and after a change (null: absent).
+void ResourceCache::reindex(const std::string& key, const ObjectPtr& before,
+                            const ObjectPtr& after) {
+  if (indexPath_.empty()) return;
+  std::string was = before ? indexValue(*before) : std::string();
+  std::string now = after ? indexValue(*after) : std::string();
+  if (was == now) return;
+  if (!was.empty()) {
+    auto it = index_.find(was);
+    if (it != index_.end()) {
+      it->second.erase(key);
+      if (it->second.empty()) index_.erase(it);
+    }
+  }
+  if (!now.empty()) index_[now].insert(key);
+}
+
+ResourceCache::Page ResourceCache::listIndexed(
+    const std::string& value, const std::string& keyPrefix, size_t limit,
+    const std::function<bool(const json::object&)>& filter, int64_t globalRevision) const {
+  if (indexPath_.empty()) throw std::logic_error("cache " + prefix_ + " has no index");
+  Page page;
+  std::lock_guard lock(mu_);
+  page.revision = std::max(globalRevision, lastRevision_);
+  auto bucket = index_.find(value);
+  if (bucket == index_.end()) return page;
+  for (auto k = bucket->second.lower_bound(keyPrefix);
+       k != bucket->second.end() && startsWith(*k, keyPrefix); ++k) {
+    if (limit && page.items.size() >= limit) {
+      page.nextKey = *k;
+      break;
+    }
+    const Current& cur = objects_.at(*k);
+    if (!filter || filter(*cur.object)) {
+      page.items.emplace_back(*k, cur.object);
+      page.encodings.push_back(cur.encoding);
+    }
+  }
+  return page;
+}
 
 ResourceCache::Page ResourceCache::list(const std::string& keyPrefix, const std::string& startKey,
                                         size_t limit,
@@ -154,7 +213,9 @@ void ResourceCache::load(const storage::KeyValue& kv) {
   auto obj = CacheHub::decode(kv);
   if (!obj) return;
   std::lock_guard lock(mu_);
-  objects_[kv.key] = Current{std::move(obj), std::make_shared<SharedEncoding>()};
+  auto& slot = objects_[kv.key];
+  reindex(kv.key, slot.object, obj);
+  slot = Current{std::move(obj), std::make_shared<SharedEncoding>()};
 }
 
 void ResourceCache::setLoadedRevision(int64_t revision) {
@@ -181,11 +242,13 @@ void ResourceCache::apply(const storage::Event& event) {
   ev.encoding = std::make_shared<SharedEncoding>();
   if (event.type == storage::Event::Type::Put) {
     ev.type = ev.prev ? CacheEvent::Type::Modified : CacheEvent::Type::Added;
+    reindex(ev.key, ev.prev, ev.object);
     objects_[ev.key] = Current{ev.object, ev.encoding};
   } else {
     if (!ev.prev) return;
     ev.type = CacheEvent::Type::Deleted;
     ev.object = withResourceVersion(ev.prev, ev.revision);
+    reindex(ev.key, ev.prev, nullptr);
     objects_.erase(existing);
   }
   lastRevision_ = ev.revision;

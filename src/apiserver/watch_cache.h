@@ -15,8 +15,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/store.h"
@@ -90,6 +92,15 @@ class ResourceCache {
   Page list(const std::string& keyPrefix, const std::string& startKey, size_t limit,
             const std::function<bool(const boost::json::object&)>& filter,
             int64_t globalRevision) const;
+  // list() over the objects whose indexed field equals `value` only (the pods cache indexes
+  // spec.nodeName: a kubelet's list and the Node authorizer's walk touch one node's pods, not
+  // all of them). nextKey, when set, is the next indexed key. Throws std::logic_error on a
+  // cache without an index.
+  Page listIndexed(const std::string& value, const std::string& keyPrefix, size_t limit,
+                   const std::function<bool(const boost::json::object&)>& filter,
+                   int64_t globalRevision) const;
+  // The field this cache indexes ("spec.nodeName" for pods), or "" when none.
+  const std::string& indexedField() const { return indexedField_; }
   // How many objects under keyPrefix sort at or after startKey (a list's remainingItemCount).
   int64_t countFrom(const std::string& keyPrefix, const std::string& startKey) const;
   ObjectPtr get(const std::string& key) const;
@@ -124,6 +135,13 @@ class ResourceCache {
     std::shared_ptr<SharedEncoding> encoding;
   };
   std::map<std::string, Current> objects_;
+  // Secondary index: indexed value → keys (sorted, so pages are in key order as list()'s).
+  // Objects with an empty value are not indexed.
+  std::string indexedField_;
+  std::vector<std::string> indexPath_;
+  std::unordered_map<std::string, std::set<std::string>> index_;
+  std::string indexValue(const boost::json::object& obj) const;
+  void reindex(const std::string& key, const ObjectPtr& before, const ObjectPtr& after);
   std::deque<CacheEvent> history_;
   int64_t historyStart_ = 0;  // every event with revision > historyStart_ is in history_
   int64_t lastRevision_ = 0;  // revision of the newest event applied

@@ -132,12 +132,9 @@ bool NodeAuthorizer::nodeIdentity(const UserInfo& user, std::string& nodeName) {
 bool NodeAuthorizer::related(const std::string& node, const std::string& kind,
                              const std::string& ns, const std::string& name) const {
   // Pods bound to the node; for a PV, the PVCs they use that are bound to it.
-  auto pods = pods_.list(
-      kPods, "", 0,
-      [&](const json::object& pod) {
-        return api::stringAt(pod, {"spec", "nodeName"}) == node;
-      },
-      caches_.observedRevision());
+  // The cache indexes pods by spec.nodeName: only this node's pods (in `ns` unless a PV) are read.
+  const std::string prefix = kind == "pv" ? std::string(kPods) : std::string(kPods) + ns + "/";
+  auto pods = pods_.listIndexed(node, prefix, 0, nullptr, caches_.observedRevision());
   for (const auto& [key, pod] : pods.items) {
     const std::string podNs = api::stringAt(*pod, {"metadata", "namespace"});
     if (kind != "pv" && podNs != ns) continue;

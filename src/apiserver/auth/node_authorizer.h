@@ -4,10 +4,9 @@
 // requests are judged against the static node rules (upstream's NodeRules, the
 // system:node ClusterRole's). Everything else — other users — is NoOpinion.
 //
-// The graph is walked from the watch cache per request (the pods bound to the node, then
-// their references), not kept incrementally as upstream's graph is: a node's reads of
-// secrets and configmaps are rare next to other requests, and a walk costs one pass over
-// the cached pods.
+// The graph is walked from the watch cache per request (the pods bound to the node, read
+// through the pods cache's spec.nodeName index, then their references), not kept
+// incrementally as upstream's graph is: a walk costs one pass over that node's pods.
 #pragma once
 
 #include "apiserver/auth/rbac_rules.h"

@@ -77,3 +77,65 @@ TEST_F(WatchCacheTest, DeletedEventCarriesDeleteRevision) {
 
 }  // namespace
 }  // namespace skiff::apiserver
+
+namespace skiff::apiserver {
+namespace {
+
+const std::string kPods = "/registry/core/pods/";
+
+std::string pod(const std::string& ns, const std::string& name, const std::string& node) {
+  return R"({"metadata":{"name":")" + name + R"(","namespace":")" + ns +
+         R"("},"spec":{"nodeName":")" + node + R"("}})";
+}
+
+std::vector<std::string> keys(const ResourceCache::Page& page) {
+  std::vector<std::string> out;
+  for (const auto& [k, obj] : page.items) out.push_back(k);
+  return out;
+}
+
+// The pods cache indexes spec.nodeName; the index follows loads, binds, moves and deletes.
+TEST(WatchCacheIndex, PodsByNodeFollowChanges) {
+  auto store = storage::openMemoryStore();
+  store->create(kPods + "a/p1", pod("a", "p1", "n1"));  // loaded from the snapshot
+  CacheHub caches{*store, 16};
+  caches.cacheFor(kPods);
+  caches.start();
+  auto p2 = store->create(kPods + "b/p2", pod("b", "p2", ""));  // not bound yet
+  store->create(kPods + "a/p3", pod("a", "p3", "n1"));
+  store->create(kPods + "a/p4", pod("a", "p4", "n2"));
+  caches.syncWithStore();
+  auto& pods = caches.cacheFor(kPods);
+  EXPECT_EQ(pods.indexedField(), "spec.nodeName");
+  auto rev = caches.observedRevision();
+  EXPECT_EQ(keys(pods.listIndexed("n1", kPods, 0, nullptr, rev)),
+            (std::vector<std::string>{kPods + "a/p1", kPods + "a/p3"}));
+  EXPECT_TRUE(pods.listIndexed("", kPods, 0, nullptr, rev).items.empty());
+
+  store->update(kPods + "b/p2", pod("b", "p2", "n1"), p2.revision);  // bound
+  store->remove(kPods + "a/p1");
+  caches.syncWithStore();
+  rev = caches.observedRevision();
+  EXPECT_EQ(keys(pods.listIndexed("n1", kPods, 0, nullptr, rev)),
+            (std::vector<std::string>{kPods + "a/p3", kPods + "b/p2"}));
+  // A namespace prefix and a limit page through the same order list() uses.
+  EXPECT_EQ(keys(pods.listIndexed("n1", kPods + "b/", 0, nullptr, rev)),
+            (std::vector<std::string>{kPods + "b/p2"}));
+  auto page = pods.listIndexed("n1", kPods, 1, nullptr, rev);
+  EXPECT_EQ(keys(page), (std::vector<std::string>{kPods + "a/p3"}));
+  EXPECT_EQ(page.nextKey, kPods + "b/p2");
+  EXPECT_EQ(keys(pods.listIndexed("n2", kPods, 0, nullptr, rev)),
+            (std::vector<std::string>{kPods + "a/p4"}));
+}
+
+TEST(WatchCacheIndex, OtherCachesHaveNone) {
+  auto store = storage::openMemoryStore();
+  CacheHub caches{*store, 4};
+  auto& cms = caches.cacheFor("/registry/core/configmaps/");
+  EXPECT_EQ(cms.indexedField(), "");
+  EXPECT_THROW(cms.listIndexed("x", "/registry/core/configmaps/", 0, nullptr, 0),
+               std::logic_error);
+}
+
+}  // namespace
+}  // namespace skiff::apiserver
