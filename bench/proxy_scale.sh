@@ -12,23 +12,7 @@ ROUNDS=${2:-10}
 source "$(dirname "$0")/../tests/e2e/lib.sh" "$SKIFF_ARG"
 SKIFF=$(realpath "$SKIFF_ARG")
 start_up --proxy-min-sync-period 100ms --proxy-healthz-bind-address "127.0.0.1:$(free_port)"
-cat >"$WORK/web.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: httpd
-        image: busybox:1.36
-        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
-YAML
+web_deployment web 1 >"$WORK/web.yaml"
 k apply -f "$WORK/web.yaml" >/dev/null
 k expose deployment web --port 80 --target-port 8080 >/dev/null
 wait_for "web rolled out" 90 k rollout status deploy/web --timeout=2s

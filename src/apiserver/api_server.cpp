@@ -107,6 +107,7 @@ struct ApiServer::Impl {
   void auditResponse(AuditEvent& audit, const HttpRequest& req, HttpResponse& res,
                      std::shared_ptr<AuditEvent> shared);
   void auditFailure(AuditEvent& audit, const ApiError& e);
+  void auditFailedAuthentication(const HttpRequest& req, const std::string& auditId);
   void startAuth(const std::string& tlsDir);
   // The object under (core resource, namespace, name) in the watch cache, or null.
   ObjectPtr cachedObject(const std::string& resource, const std::string& ns,
@@ -365,7 +366,13 @@ std::shared_ptr<AuditEvent> startAudit(const Auditor& auditor, const HttpRequest
 void ApiServer::Impl::authenticateAndAuthorize(HttpRequest& req, std::shared_ptr<AuditEvent>& audit,
                                                const std::string& auditId) {
   if (!authenticator) return;
-  UserInfo user = authenticator->authenticate(req);
+  UserInfo user;
+  try {
+    user = authenticator->authenticate(req);
+  } catch (const ApiError& e) {
+    if (auditor && e.code() == 401) auditFailedAuthentication(req, auditId);
+    throw;
+  }
   if (auditor) {
     AuthorizationAttributes original = auth::requestAttributes(req, user);
     audit = startAudit(*auditor, req, original);
@@ -385,6 +392,28 @@ void ApiServer::Impl::authenticateAndAuthorize(HttpRequest& req, std::shared_ptr
     audit->annotations.emplace_back("authorization.k8s.io/reason", result.reason);
   }
   if (!allowed) throw auth::forbiddenError(attributes, result.reason);
+}
+
+// Upstream's failed-authentication audit: one ResponseStarted event without a user, whose
+// status names the credentials that were tried.
+void ApiServer::Impl::auditFailedAuthentication(const HttpRequest& req,
+                                                const std::string& auditId) {
+  auto ev = startAudit(*auditor, req, auth::requestAttributes(req, UserInfo{}));
+  if (ev->decision.level == AuditLevel::None) return;
+  ev->auditId = auditId;
+  std::vector<std::string> tried;
+  std::string authorization = req.header("authorization");
+  auto scheme = authorization.substr(0, authorization.find(' '));
+  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme == "basic") tried.push_back("basic");
+  if (scheme == "bearer" && authorization.find_first_not_of(' ', 6) != std::string::npos)
+    tried.push_back("bearer");
+  std::string message = "Authentication failed, no credentials provided";
+  for (size_t i = 0; i < tried.size(); ++i)
+    message = (i ? message + ", " : std::string("Authentication failed, attempted: ")) + tried[i];
+  ev->responseStatus =
+      json::object{{"metadata", json::object{}}, {"message", message}, {"code", 401}};
+  auditor->emit(*ev, "ResponseStarted");
 }
 
 void ApiServer::Impl::auditResponse(AuditEvent& audit, const HttpRequest& req, HttpResponse& res,

@@ -130,7 +130,7 @@ void dropManagedFields(json::value& v) {
 
 json::object userJson(const UserInfo& u) {
   json::object o;
-  o["username"] = u.user;
+  if (!u.user.empty()) o["username"] = u.user;  // omitempty: a failed authentication has none
   if (!u.uid.empty()) o["uid"] = u.uid;
   if (!u.groups.empty()) {
     json::array g;

@@ -160,3 +160,24 @@ wait_for() {
 }
 pod_phase() { k get pod "$1" -o jsonpath='{.status.phase}'; }
 phase_is() { [ "$(pod_phase "$1")" == "$2" ]; }
+# web_deployment NAME REPLICAS: YAML of a Deployment of busybox httpd servers on port 8080
+# whose page is their pod name (Service tests tell the endpoints apart by it).
+web_deployment() {
+  cat <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1}
+spec:
+  replicas: $2
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: busybox:1.36
+        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+EOF
+}

@@ -102,6 +102,12 @@ expect_eq "$out" "[(403, 'Forbidden', 'forbid')]" "403 audited with decision for
 out=$(q 'pick(user__username="system:serviceaccount:default:default", objectRef__resource="configmaps")[0]["responseStatus"]["status"]')
 expect_eq "$out" "Failure" "403 responseStatus: status Failure"
 
+# ---- 401: a refused token is audited without a user, as upstream -----------------------
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/data/tls/ca.crt" -H 'Authorization: Bearer not-a-token' "$API/api/v1/namespaces/default/secrets")
+expect_eq "$code" "401" "a forged bearer token is refused"
+out=$(q '[(e["stage"], e["user"], e["responseStatus"]) for e in pick(verb="list", objectRef__resource="secrets") if e["responseStatus"]["code"] == 401]')
+expect_eq "$out" "[('ResponseStarted', {}, {'metadata': {}, 'message': 'Authentication failed, attempted: bearer', 'code': 401})]" "401 audited: ResponseStarted, no user, the credentials tried"
+
 # ---- watches: ResponseStarted, then ResponseComplete when the watch ends ----------------
 c -s "$API/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1" >/dev/null
 out=$(q '[e["stage"] for e in pick(verb="watch", user__username="admin", objectRef__resource="configmaps")]')

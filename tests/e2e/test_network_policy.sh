@@ -61,33 +61,22 @@ spec:
     readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
 ---
 apiVersion: v1
-kind: Pod
-metadata: {name: client, labels: {role: client}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: stranger, labels: {role: other}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: friend, namespace: friends}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]
----
-apiVersion: v1
 kind: Service
 metadata: {name: server}
 spec:
   selector: {app: server}
   ports: [{port: 80, targetPort: 8080}]
 EOF2
+# sleeper METADATA: a pod that only sleeps (the clients that probe the server)
+sleeper() {
+  printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: %s\nspec:\n  terminationGracePeriodSeconds: 1\n' "$1"
+  printf '  containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]\n'
+}
+{
+  sleeper '{name: client, labels: {role: client}}'
+  sleeper '{name: stranger, labels: {role: other}}'
+  sleeper '{name: friend, namespace: friends}'
+} >>"$WORK/pods.yaml"
 k apply -f "$WORK/pods.yaml" >/dev/null
 for p in server client stranger; do wait_for "$p Running" 90 phase_is "$p" Running; done
 wait_for "friend Running" 90 sh -c "[ \"\$(kubectl --kubeconfig $WORK/data/kubeconfig -n friends get pod friend -o jsonpath='{.status.phase}')\" = Running ]"

@@ -17,22 +17,8 @@ run nft list table ip skiff
 expect_contains "$OUT" "10.43.0.0/16 jump reject-chain" "the service-CIDR reject is installed"
 
 # --- three web servers whose page is their pod name, and a client pod
-cat >"$WORK/web.yaml" <<'EOF'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: httpd
-        image: busybox:1.36
-        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+web_deployment web 3 >"$WORK/web.yaml"
+cat >>"$WORK/web.yaml" <<'EOF'
 ---
 apiVersion: v1
 kind: Pod

@@ -31,22 +31,7 @@ start_proxy
 wait_for "proxy healthz" 20 curl -sf "http://127.0.0.1:$HZ/healthz"
 pass "skiff proxy serves /healthz"
 
-cat >"$WORK/web.yaml" <<'EOF'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: httpd
-        image: busybox:1.36
-        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
-EOF
+web_deployment web 1 >"$WORK/web.yaml"
 k apply -f "$WORK/web.yaml" >/dev/null
 k expose deployment web --port 80 --target-port 8080 >/dev/null
 k expose deployment web --name doomed --port 80 --target-port 8080 >/dev/null

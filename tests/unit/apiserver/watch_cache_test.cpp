@@ -133,8 +133,7 @@ TEST(WatchCacheIndex, OtherCachesHaveNone) {
   CacheHub caches{*store, 4};
   auto& cms = caches.cacheFor("/registry/core/configmaps/");
   EXPECT_EQ(cms.indexedField(), "");
-  EXPECT_THROW(cms.listIndexed("x", "/registry/core/configmaps/", 0, nullptr, 0),
-               std::logic_error);
+  EXPECT_THROW(cms.listIndexed("x", "/registry/core/configmaps/", 0, nullptr, 0), std::logic_error);
 }
 
 }  // namespace
