@@ -328,8 +328,12 @@ int64_t Admission::allocateNodePort() {
 
 void Admission::admitPodSecurity(const api::ResourceInfo& info, const std::string& subresource,
                                  const json::object& obj, const json::object* old,
-                                 const UserInfo* user, std::vector<std::string>& warnings) {
+                                 const UserInfo* user, std::vector<std::string>& warnings,
+                                 std::vector<std::pair<std::string, std::string>>& audit) {
   if (!user) return;  // the server's own writes
+  auto annotate = [&audit](const char* key, std::string value) {
+    audit.emplace_back(std::string("pod-security.kubernetes.io/") + key, std::move(value));
+  };
   const podsecurity::Options& opts = options_.podSecurity;
   auto metaOf = [](const json::object& o) -> const json::object* {
     const json::value* m = o.if_contains("metadata");
@@ -410,24 +414,33 @@ void Admission::admitPodSecurity(const api::ResourceInfo& info, const std::strin
     podSpec = s && s->is_object() ? &s->as_object() : nullptr;
   }
   const std::string ns = meta ? str(*meta, "namespace") : "";
-  if (opts.exemptNamespaces.count(ns)) return;
+  if (opts.exemptNamespaces.count(ns)) return annotate("exempt", "namespace");
   auto nsObj = caches_.cacheFor(kNamespaces).get(kNamespaces + ns);
   const json::object* nsLabels = nsObj ? labelsOf(*nsObj) : nullptr;
   const podsecurity::Policy policy = podsecurity::policyFromLabels(nsLabels, opts.defaults);
-  if (policy.fullyPrivileged()) return;
+  if (policy.fullyPrivileged()) {
+    if (isPod) annotate("enforce-policy", policy.enforce.str());
+    return;
+  }
   std::vector<podsecurity::Violation> enforced;
   if (isPod) {
+    annotate("enforce-policy", policy.enforce.str());
     enforced = podsecurity::evaluate(policy.enforce, podMeta, podSpec);
     if (!enforced.empty())
       throw forbidden("pods", name,
                       "violates PodSecurity \"" + policy.enforce.str() +
                           "\": " + podsecurity::forbiddenDetail(enforced));
   }
-  // (audit: no audit log yet, so its level is parsed and not evaluated.)
+  // Each mode's result is reused by the next with the same level and version, as upstream.
+  auto resultFor = [&](const podsecurity::LevelVersion& lv) {
+    return isPod && lv == policy.enforce ? enforced : podsecurity::evaluate(lv, podMeta, podSpec);
+  };
+  if (policy.audit.level != podsecurity::Level::Privileged)
+    if (auto v = resultFor(policy.audit); !v.empty())
+      annotate("audit-violations", "would violate PodSecurity \"" + policy.audit.str() +
+                                       "\": " + podsecurity::forbiddenDetail(v));
   if (policy.warn.level == podsecurity::Level::Privileged) return;
-  auto violations = isPod && policy.warn == policy.enforce
-                        ? enforced
-                        : podsecurity::evaluate(policy.warn, podMeta, podSpec);
+  auto violations = resultFor(policy.warn);
   if (!violations.empty())
     warnings.push_back("would violate PodSecurity \"" + policy.warn.str() +
                        "\": " + podsecurity::forbiddenDetail(violations));

@@ -46,10 +46,12 @@ class Admission {
   // plugin: refuses a pod that violates its namespace's enforce level (403), adds warn-level
   // warnings for pods and workload templates, checks namespace labels (422) and warns about
   // existing pods when a namespace's enforce level tightens. old: the stored object of an
-  // update, else null; user null: the server's own write (exempt).
+  // update, else null; user null: the server's own write (exempt). `audit` receives
+  // upstream's pod-security.kubernetes.io/{enforce-policy,audit-violations,exempt} annotations.
   void admitPodSecurity(const api::ResourceInfo& info, const std::string& subresource,
                         const boost::json::object& obj, const boost::json::object* old,
-                        const UserInfo* user, std::vector<std::string>& warnings);
+                        const UserInfo* user, std::vector<std::string>& warnings,
+                        std::vector<std::pair<std::string, std::string>>& audit);
   // The RBAC authorizer over this server's watch cache (reviews and escalation checks).
   const rbac::RbacAuthorizer& rbac() const { return rbac_; }
   // The Node authorizer over the same cache (reviews use it; the request chain will too).

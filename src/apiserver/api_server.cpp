@@ -680,6 +680,20 @@ std::string ApiServer::kubeconfigPath() const {
   return (fs::path(impl_->options.dataDir) / "kubeconfig").string();
 }
 
+namespace {
+// Moves admission's audit annotations (kAuditAnnotationHeader) from the response to `audit`.
+void takeAuditAnnotations(HttpResponse& res, AuditEvent* audit) {
+  std::erase_if(res.headers, [audit](const std::pair<std::string, std::string>& h) {
+    if (h.first != kAuditAnnotationHeader) return false;
+    if (audit) {
+      auto eq = h.second.find('=');
+      audit->annotations.emplace_back(h.second.substr(0, eq), h.second.substr(eq + 1));
+    }
+    return true;
+  });
+}
+}  // namespace
+
 HttpResponse ApiServer::handle(HttpRequest& req) {
   // The path is parsed once, for the metrics' labels and for routing.
   const auto resource = parseResourcePath(req.path, impl_->registry);
@@ -696,6 +710,7 @@ HttpResponse ApiServer::handle(HttpRequest& req) {
   try {
     impl_->authenticateAndAuthorize(req, audit, auditId);
     HttpResponse res = impl_->route(req, resource);
+    takeAuditAnnotations(res, audit.get());
     metrics.done(res);
     if (audit) {
       impl_->auditResponse(*audit, req, res, audit);

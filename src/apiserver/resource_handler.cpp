@@ -44,6 +44,9 @@ HttpResponse respond(int status, const json::object& obj, const HttpRequest& req
                      const RequestContext& ctx) {
   HttpResponse res = objectResponse(status, obj, negotiate(req));
   for (const auto& w : ctx.warnings) res.headers.emplace_back("Warning", warningHeader(w));
+  // Taken off again by ApiServer::handle, which puts them into the audit event.
+  for (const auto& [key, value] : ctx.auditAnnotations)
+    res.headers.emplace_back(kAuditAnnotationHeader, key + "=" + value);
   return res;
 }
 

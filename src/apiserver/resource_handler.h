@@ -8,6 +8,10 @@
 
 namespace skiff::apiserver {
 
+// How a handler hands its admission audit annotations ("key=value") to ApiServer::handle: a
+// response header that handle() always removes, so it never reaches a client.
+inline constexpr const char* kAuditAnnotationHeader = "Skiff-Audit-Annotation";
+
 HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, HttpRequest& req);
 
 // Subresources with their own shape: scale, binding, eviction, namespace finalize.

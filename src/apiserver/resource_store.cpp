@@ -265,7 +265,7 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   admission_.admitNodeWrite(info, "CREATE", "", name, &obj, nullptr, ctx.user);
   auto causes = validateKind(info, obj, nullptr);
   if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
-  admission_.admitPodSecurity(info, "", obj, nullptr, ctx.user, ctx.warnings);
+  admission_.admitPodSecurity(info, "", obj, nullptr, ctx.user, ctx.warnings, ctx.auditAnnotations);
 
   if (ctx.dryRun) return shared(std::move(obj));
   std::string value = encodeForStorage(obj);
@@ -358,7 +358,8 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
     auto causes = statusWrite ? validateKindStatus(info, obj, old) : validateKind(info, obj, &old);
     if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
     if (!statusWrite)
-      admission_.admitPodSecurity(info, subresource, obj, &old, ctx.user, ctx.warnings);
+      admission_.admitPodSecurity(info, subresource, obj, &old, ctx.user, ctx.warnings,
+                                  ctx.auditAnnotations);
   }
 
   metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);

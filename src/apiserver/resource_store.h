@@ -36,6 +36,9 @@ struct RequestContext {
   // writes through the parent's update path).
   std::string managedSubresource;
   std::vector<std::string> warnings;  // sent back as Warning headers
+  // Admission plugins' audit annotations (upstream prefixes them with the plugin's name):
+  // they travel to the request's audit event (ApiServer::handle), never to the client.
+  std::vector<std::pair<std::string, std::string>> auditAnnotations;
   // The object a write starts from came from the watch cache and may be stale (readCached).
   bool oldFromCache = false;
   // Who asks (the request's authenticated identity), for checks that depend on the writer

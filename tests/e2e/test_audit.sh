@@ -22,6 +22,11 @@ rules:
     resources: ["configmaps", "secrets"]
 - level: Metadata
   nonResourceURLs: ["/version"]
+- level: Metadata
+  resources:
+  - group: ""
+    resources: ["pods"]
+  namespaces: ["psa"]
 EOF
 echo 'silenttoken,silent,u-silent,system:masters' >"$WORK/tokens.csv"
 SERVER_ARGS="--audit-policy-file $WORK/policy.yaml --audit-log-path $WORK/audit/audit.log
@@ -107,6 +112,19 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/data/tls/ca.crt" -
 expect_eq "$code" "401" "a forged bearer token is refused"
 out=$(q '[(e["stage"], e["user"], e["responseStatus"]) for e in pick(verb="list", objectRef__resource="secrets") if e["responseStatus"]["code"] == 401]')
 expect_eq "$out" "[('ResponseStarted', {}, {'metadata': {}, 'message': 'Authentication failed, attempted: bearer', 'code': 401})]" "401 audited: ResponseStarted, no user, the credentials tried"
+
+# ---- Pod Security audit mode: annotations on the pod's audit event ----------------------
+k create namespace psa >/dev/null
+k label namespace psa pod-security.kubernetes.io/audit=restricted >/dev/null
+k -n psa run loose --image=busybox:1.36 --restart=Never -- sleep 1 >/dev/null
+out=$(q 'pick(verb="create", objectRef__resource="pods", objectRef__namespace="psa", stage="ResponseComplete")[0]["annotations"]["pod-security.kubernetes.io/audit-violations"]')
+expect_contains "$out" 'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false' "audit=restricted: the violations are in the audit event"
+out=$(q 'pick(verb="create", objectRef__resource="pods", objectRef__namespace="psa", stage="ResponseComplete")[0]["annotations"]["pod-security.kubernetes.io/enforce-policy"]')
+expect_eq "$out" "privileged:latest" "the enforced policy is annotated"
+hdrs=$(c -si -X POST -H 'Content-Type: application/json' "$API/api/v1/namespaces/psa/pods" -d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"loose3"},"spec":{"containers":[{"name":"c","image":"busybox:1.36"}]}}' | tr -d '\r' | sed '/^$/q')
+expect_contains "$hdrs" "HTTP/1.1 201" "a pod created with curl"
+expect_not_contains "$hdrs" "Skiff-Audit" "admission's audit annotations never reach the client"
+expect_eq "$(k -n psa run loose2 --image=busybox:1.36 --restart=Never -- sleep 1 2>&1 | grep -ci warning || true)" "0" "audit mode neither refuses nor warns"
 
 # ---- watches: ResponseStarted, then ResponseComplete when the watch ends ----------------
 c -s "$API/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1" >/dev/null
