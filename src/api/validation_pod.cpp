@@ -59,6 +59,26 @@ std::vector<std::string> portNameErrors(const std::string& name) {
 
 namespace {
 
+// Upstream's validateMountPropagation: a known mode, and Bidirectional (mounts made in the
+// container show up on the host) only for privileged containers, which could mount anything
+// on the host anyway.
+void validateMountPropagation(const json::object& mount, const json::object& container,
+                              const std::string& path, Errors& errs) {
+  auto* v = mount.if_contains("mountPropagation");
+  if (!v || !v->is_string()) return;
+  std::string mode(v->get_string());
+  if (mode != "Bidirectional" && mode != "HostToContainer" && mode != "None") {
+    errs.notSupported(path, quote(mode), {"Bidirectional", "HostToContainer", "None"});
+    return;
+  }
+  const auto* sc = objPtr(container, "securityContext");
+  const auto* priv = sc ? sc->if_contains("privileged") : nullptr;
+  bool privileged = priv && priv->is_bool() && priv->get_bool();
+  if (mode == "Bidirectional" && !privileged)
+    errs.forbidden(path,
+                   "Bidirectional mount propagation is available only to privileged containers");
+}
+
 void validateContainer(const json::object& c, const std::string& path, std::set<std::string>& names,
                        Errors& errs) {
   std::string name = str(c, "name");
@@ -106,6 +126,7 @@ void validateContainer(const json::object& c, const std::string& path, std::set<
     std::string mp = index(child(path, "volumeMounts"), i);
     if (str(mounts[i].get_object(), "name").empty()) errs.required(child(mp, "name"));
     if (str(mounts[i].get_object(), "mountPath").empty()) errs.required(child(mp, "mountPath"));
+    validateMountPropagation(mounts[i].get_object(), c, child(mp, "mountPropagation"), errs);
   }
 }
 

@@ -54,6 +54,7 @@ struct Fd {
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
   Fd& operator=(Fd&& o) noexcept {
     if (this != &o) {
       if (fd >= 0) ::close(fd);
@@ -448,9 +449,96 @@ std::string prepareSubPath(const std::string& volumePath, const std::string& sub
   return resolved;
 }
 
+// Opens `resolved` (a path under `base` that prepareSubPath checked) one component at a time
+// with O_PATH|O_NOFOLLOW, as upstream's doSafeOpen (the CVE-2021-25741 fix): a component that
+// became a symlink since the check (a container racing the kubelet) is refused instead of
+// followed, and the caller bind-mounts the descriptor — the very inode checked — rather than a
+// path that can be swapped before the runtime mounts it.
+Fd openSubPathFd(const std::string& base, const std::string& resolved) {
+  Fd cur(::open(base.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (cur.fd < 0) throw std::runtime_error(errnoText("cannot open", base));
+  if (resolved == base) return cur;
+  if (!isUnder(resolved, base)) throw std::runtime_error(resolved + " is not under " + base);
+  std::string walked = base;
+  for (const auto& part : splitPath(resolved.substr(base.size() + 1))) {
+    if (part.empty() || part == "." || part == "..")
+      throw std::runtime_error("invalid path component in " + resolved);
+    walked += "/" + part;
+    Fd next(::openat(cur.fd, part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (next.fd < 0) throw std::runtime_error(errnoText("cannot open", walked));
+    struct stat st {};
+    if (::fstat(next.fd, &st) != 0) throw std::runtime_error(errnoText("cannot stat", walked));
+    if (S_ISLNK(st.st_mode)) throw std::runtime_error("symlink at " + walked + " is not allowed");
+    cur = std::move(next);
+  }
+  return cur;
+}
+
+// Bind-mounts the opened subPath onto `target` (a file or folder made to match it), replacing
+// an earlier bind there (a restarted container), and returns `target`.
+std::string bindSubPath(const Fd& source, const std::string& target) {
+  struct stat st {};
+  if (::fstat(source.fd, &st) != 0) throw std::runtime_error(errnoText("cannot stat", target));
+  fs::create_directories(fs::path(target).parent_path());
+  // A running container keeps its own copy of the old bind: detaching it here is safe.
+  while (::umount2(target.c_str(), MNT_DETACH) == 0) {
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdir(target.c_str(), 0750) != 0 && errno != EEXIST)
+      throw std::runtime_error(errnoText("cannot create", target));
+  } else {
+    Fd f(::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
+    if (f.fd < 0) throw std::runtime_error(errnoText("cannot create", target));
+  }
+  std::string procPath = "/proc/self/fd/" + std::to_string(source.fd);
+  if (::mount(procPath.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    throw std::runtime_error(errnoText("cannot bind-mount subPath onto", target));
+  return target;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+
+int openSubPathSafely(const std::string& base, const std::string& resolved) {
+  Fd fd = openSubPathFd(base, resolved);
+  int out = fd.fd;
+  fd.fd = -1;
+  return out;
+}
+
+bool setVolumeOwnership(const std::string& dir, gid_t fsGroup, bool readOnly,
+                        const std::string& changePolicy) {
+  struct stat root {};
+  if (::lstat(dir.c_str(), &root) != 0) throw std::runtime_error(errnoText("cannot stat", dir));
+  const mode_t mask = readOnly ? 0440 : 0660;  // group (and owner) read, or read-write
+  if (changePolicy == "OnRootMismatch" && root.st_gid == fsGroup &&
+      (root.st_mode & (mask | S_ISGID | 0110)) == (mask | S_ISGID | 0110))
+    return false;
+  // Depth first without following symlinks (a link is re-grouped itself, never its target,
+  // so a link to /etc inside the volume changes nothing outside it) and without crossing into
+  // other filesystems mounted below.
+  std::vector<std::string> pending{dir};
+  while (!pending.empty()) {
+    std::string path = std::move(pending.back());
+    pending.pop_back();
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) continue;  // vanished meanwhile
+    if (st.st_dev != root.st_dev) continue;
+    if (::lchown(path.c_str(), static_cast<uid_t>(-1), fsGroup) != 0)
+      throw std::runtime_error(errnoText("cannot change the group of", path));
+    if (S_ISLNK(st.st_mode)) continue;
+    mode_t mode = (st.st_mode & 07777) | mask;
+    if (S_ISDIR(st.st_mode)) mode |= S_ISGID | 0110;
+    if (::chmod(path.c_str(), mode) != 0) throw std::runtime_error(errnoText("cannot chmod", path));
+    if (!S_ISDIR(st.st_mode)) continue;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(path, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec))
+      pending.push_back(it->path().string());
+  }
+  return true;
+}
 
 bool writeAtomically(const std::string& dir,
                      const std::map<std::string, FileProjection>& payloadIn) {
@@ -584,6 +672,7 @@ std::map<std::string, std::string> VolumeManager::setUpPod(const json::object& p
       try {
         validateName(name, "volume name");
         paths[name] = setUpVolume(pod, volume, info, uid);
+        applyFsGroup(pod, volume, uid, paths[name]);
       } catch (const std::exception& e) {
         std::string message = "MountVolume.SetUp failed for volume \"" + name + "\" : " + e.what();
         SKIFF_LOG_WARN("kubelet volume setup failed pod={} volume={} error=\"{}\"", podKey, name,
@@ -594,6 +683,33 @@ std::map<std::string, std::string> VolumeManager::setUpPod(const json::object& p
   }
   if (!firstError.empty()) throw VolumeError(firstError);
   return paths;
+}
+
+void VolumeManager::applyFsGroup(const json::object& pod, const json::object& volume,
+                                 const std::string& uid, const std::string& dir) {
+  const auto* fsGroup = api::valueAt(pod, {"spec", "securityContext", "fsGroup"});
+  if (!fsGroup || !fsGroup->is_int64()) return;
+  // The volume types whose plugins manage ownership upstream (not hostPath or local PVs: the
+  // kubelet must not change the host's files).
+  const std::string kind = volumeKind(volume);
+  bool readOnly = kind != "emptyDir";
+  if (kind != "emptyDir" && kind != "configMap" && kind != "secret" && kind != "downwardAPI" &&
+      kind != "projected")
+    return;
+  // Walked once per content: emptyDir once per kubelet run, the atomic writer's volumes again
+  // after each write (a new ..data target). Upstream ignores fsGroupChangePolicy for these
+  // ephemeral types too, so OnRootMismatch and Always behave the same here.
+  std::error_code ec;
+  std::string key = uid + "/" + stringAt(volume, {"name"}) + "/" +
+                    fs::read_symlink(fs::path(dir) / "..data", ec).string() + "/" +
+                    std::to_string(fsGroup->as_int64());
+  {
+    std::lock_guard lock(mu_);
+    if (ownershipApplied_.count(key)) return;
+  }
+  setVolumeOwnership(dir, static_cast<gid_t>(fsGroup->as_int64()), readOnly, "Always");
+  std::lock_guard lock(mu_);
+  ownershipApplied_.insert(key);
 }
 
 std::string VolumeManager::setUpVolume(const json::object& pod, const json::object& volume,
@@ -785,7 +901,9 @@ std::vector<HostMount> VolumeManager::containerMounts(
   std::vector<HostMount> mounts;
   auto* list = arrayAt(container, {"volumeMounts"});
   if (!list) return mounts;
+  size_t mountIndex = 0;
   for (auto& mv : *list) {
+    size_t thisIndex = mountIndex++;
     if (!mv.is_object()) continue;
     auto& m = mv.get_object();
     auto name = stringAt(m, {"name"});
@@ -812,6 +930,16 @@ std::vector<HostMount> VolumeManager::containerMounts(
           fail("unable to provision SubPath `" + subPath + "`: must not contain '..'");
       try {
         hostPath = prepareSubPath(volumePath, subPath);
+        // With the pod known, the runtime gets a bind of the safely opened path under
+        // <pod>/volume-subpaths/<volume>/<container>/<mount index>, as upstream lays it out.
+        const std::string uid = stringAt(pod, {"metadata", "uid"});
+        if (!uid.empty()) {
+          validateName(uid, "pod uid");
+          std::string base = fs::canonical(volumePath).string();
+          Fd opened = openSubPathFd(base, hostPath);
+          hostPath = bindSubPath(opened, podsDir_ + "/" + uid + "/volume-subpaths/" + name + "/" +
+                                             containerName + "/" + std::to_string(thisIndex));
+        }
       } catch (const std::exception& e) {
         SKIFF_LOG_WARN("kubelet subPath preparation failed container={} volume={} error=\"{}\"",
                        containerName, name, e.what());
@@ -836,6 +964,11 @@ std::vector<HostMount> VolumeManager::containerMounts(
       hm.propagation = propagation;
     else if (!propagation.empty() && propagation != "None")
       fail("invalid MountPropagation mode: \"" + propagation + "\"");
+    // As upstream's translateMountPropagation: mounts made in the container reaching the host
+    // are for privileged containers only (API validation refuses the rest; this covers static
+    // pods and objects stored before it).
+    if (propagation == "Bidirectional" && !boolAt(container, {"securityContext", "privileged"}))
+      fail("Bidirectional mount propagation is available only to privileged containers");
     mounts.push_back(std::move(hm));
   }
   return mounts;
@@ -843,6 +976,11 @@ std::vector<HostMount> VolumeManager::containerMounts(
 
 void VolumeManager::tearDownPod(const std::string& uid) {
   validateName(uid, "pod uid");
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(ownershipApplied_,
+                  [&](const std::string& k) { return k.starts_with(uid + "/"); });
+  }
   std::string dir = podsDir_ + "/" + uid;
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0) return;

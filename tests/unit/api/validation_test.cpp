@@ -148,6 +148,31 @@ TEST(Validation, ContainerPortRangeAndProtocol) {
             "Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\"");
 }
 
+TEST(Validation, BidirectionalMountPropagationOnlyForPrivilegedContainers) {
+  auto pod = [](const std::string& mode, bool privileged) {
+    return std::string(R"({"metadata":{"name":"p"},"spec":{"volumes":[{"name":"v","emptyDir":{}}],
+      "containers":[{"name":"a","image":"x",)") +
+           (privileged ? R"("securityContext":{"privileged":true},)" : "") +
+           R"("volumeMounts":[{"name":"v","mountPath":"/v","mountPropagation":")" + mode +
+           R"("}]}]}})";
+  };
+  const char* field = "spec.containers[0].volumeMounts[0].mountPropagation";
+  auto c = validate("", "Pod", pod("Bidirectional", false));
+  ASSERT_NE(find(c, field), nullptr);
+  EXPECT_EQ(find(c, field)->type, "FieldValueForbidden");
+  EXPECT_EQ(find(c, field)->message,
+            "Forbidden: Bidirectional mount propagation is available only to privileged "
+            "containers");
+  EXPECT_EQ(find(validate("", "Pod", pod("Bidirectional", true)), field), nullptr);
+  EXPECT_EQ(find(validate("", "Pod", pod("HostToContainer", false)), field), nullptr);
+  EXPECT_EQ(find(validate("", "Pod", pod("None", false)), field), nullptr);
+  c = validate("", "Pod", pod("Sideways", false));
+  ASSERT_NE(find(c, field), nullptr);
+  EXPECT_EQ(find(c, field)->message,
+            "Unsupported value: \"Sideways\": supported values: \"Bidirectional\", "
+            "\"HostToContainer\", \"None\"");
+}
+
 TEST(Validation, RestartPolicyEnum) {
   auto c = validate(
       "", "Pod",
