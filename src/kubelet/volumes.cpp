@@ -110,6 +110,9 @@ void makeDirMode(const std::string& dir, unsigned mode) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cannot create " + dir + ": " + ec.message());
+  // Permission bits only when they differ: a setgid bit fsGroup ownership added stays.
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 0777) == mode) return;
   if (::chmod(dir.c_str(), mode) != 0) throw std::runtime_error(errnoText("cannot chmod", dir));
 }
 
@@ -703,11 +706,14 @@ void VolumeManager::applyFsGroup(const json::object& pod, const json::object& vo
   std::string key = uid + "/" + stringAt(volume, {"name"}) + "/" +
                     fs::read_symlink(fs::path(dir) / "..data", ec).string() + "/" +
                     std::to_string(fsGroup->as_int64());
+  bool walked = false;
   {
     std::lock_guard lock(mu_);
-    if (ownershipApplied_.count(key)) return;
+    walked = ownershipApplied_.count(key) != 0;
   }
-  setVolumeOwnership(dir, static_cast<gid_t>(fsGroup->as_int64()), readOnly, "Always");
+  // Walked before: only when the root lost its group or bits (a stat per sync).
+  setVolumeOwnership(dir, static_cast<gid_t>(fsGroup->as_int64()), readOnly,
+                     walked ? "OnRootMismatch" : "Always");
   std::lock_guard lock(mu_);
   ownershipApplied_.insert(key);
 }

@@ -639,9 +639,11 @@ TEST_F(VolumeTest, FsGroupOwnsManagedVolumesButNotHostPaths) {
   ASSERT_EQ(::stat((host + "/keep").c_str(), &st), 0);
   EXPECT_EQ(st.st_gid, 0u);  // hostPath untouched
   EXPECT_EQ(st.st_mode & 07777, 0600u);
-  // A new configMap revision is re-grouped too.
+  // A new configMap revision is re-grouped too, and the next sync keeps the setgid bit.
   putConfigMap("cfg", R"({"app.conf": "y"})");
   paths = manager->setUpPod(p, info);
+  ASSERT_EQ(::stat(paths.at("scratch").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02777u);
   ASSERT_EQ(::stat(conf.c_str(), &st), 0);
   EXPECT_EQ(readFile(conf), "y");
   EXPECT_EQ(st.st_gid, 2345u);
