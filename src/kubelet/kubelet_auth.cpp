@@ -80,6 +80,28 @@ std::string accessKey(const net::ClientIdentity& u, const NodeRequestAttributes&
   return json::serialize(key);
 }
 
+// Drops the token subprotocol from the offer once authentication is done, as upstream's
+// protocol authenticator does, so the streaming handlers negotiate among the real ones only
+// (and a client offering nothing else gets upstream's "no protocol").
+void stripWebSocketToken(net::HttpRequest& req) {
+  auto it = req.headers.find("sec-websocket-protocol");
+  if (it == req.headers.end() || it->second.find(kWebSocketTokenPrefix) == std::string::npos)
+    return;
+  std::string kept;
+  size_t pos = 0;
+  while (pos <= it->second.size()) {
+    size_t comma = it->second.find(',', pos);
+    if (comma == std::string::npos) comma = it->second.size();
+    std::string p = trim(it->second.substr(pos, comma - pos));
+    if (!p.empty() && !p.starts_with(kWebSocketTokenPrefix)) kept += (kept.empty() ? "" : ", ") + p;
+    pos = comma + 1;
+  }
+  if (kept.empty())
+    req.headers.erase(it);
+  else
+    it->second = kept;
+}
+
 }  // namespace
 
 NodeRequestAttributes nodeRequestAttributes(const std::string& method, const std::string& path) {
@@ -226,6 +248,7 @@ std::optional<net::HttpResponse> KubeletAuth::check(net::HttpRequest& req) {
     if (!user) return plain(401, "Unauthorized");
     req.client = *user;
   }
+  stripWebSocketToken(req);
   // 2. May they: a SubjectAccessReview on nodes/<subresource>.
   auto attrs = nodeRequestAttributes(req.method, req.path);
   auto describe = [&] {

@@ -109,6 +109,21 @@ TEST_F(KubeletAuthTest, AnonymousIs401WithUpstreamsPlainBody) {
   EXPECT_EQ(reviews_.accessCalls, 0);
 }
 
+TEST_F(KubeletAuthTest, WebSocketTokenProtocolIsDroppedAfterAuthentication) {
+  reviews_.tokens["my-token?"] = "alice";
+  reviews_.grants["alice get proxy"] = true;
+  auto r = request("GET", "/exec/default/web/app");
+  r.headers["sec-websocket-protocol"] =
+      "v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.bXktdG9rZW4_, v4.channel.k8s.io";
+  EXPECT_FALSE(auth_->check(r));
+  EXPECT_EQ(r.client.user, "alice");
+  EXPECT_EQ(r.header("sec-websocket-protocol"), "v5.channel.k8s.io, v4.channel.k8s.io");
+  r = request("GET", "/exec/default/web/app");
+  r.headers["sec-websocket-protocol"] = "base64url.bearer.authorization.k8s.io.bXktdG9rZW4_";
+  EXPECT_FALSE(auth_->check(r));
+  EXPECT_EQ(r.headers.count("sec-websocket-protocol"), 0u);  // nothing else offered
+}
+
 TEST_F(KubeletAuthTest, InvalidTokenIs401AndCachedBriefly) {
   auto r = request("GET", "/pods", "bogus");
   ASSERT_EQ(auth_->check(r)->status, 401);
