@@ -173,6 +173,24 @@ TEST(Validation, BidirectionalMountPropagationOnlyForPrivilegedContainers) {
             "\"HostToContainer\", \"None\"");
 }
 
+TEST(Validation, PodSecurityContextGroups) {
+  auto c = validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"securityContext":{
+    "fsGroup":-1,"supplementalGroups":[5,2147483648],"fsGroupChangePolicy":"Sometimes"},
+    "containers":[{"name":"a","image":"x"}]}})");
+  ASSERT_NE(find(c, "spec.securityContext.fsGroup"), nullptr);
+  EXPECT_EQ(find(c, "spec.securityContext.fsGroup")->message,
+            "Invalid value: -1: must be between 0 and 2147483647, inclusive");
+  EXPECT_EQ(find(c, "spec.securityContext.supplementalGroups[0]"), nullptr);
+  ASSERT_NE(find(c, "spec.securityContext.supplementalGroups[1]"), nullptr);
+  ASSERT_NE(find(c, "spec.securityContext.fsGroupChangePolicy"), nullptr);
+  EXPECT_EQ(find(c, "spec.securityContext.fsGroupChangePolicy")->message,
+            "Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnRootMismatch\"");
+  EXPECT_TRUE(validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"securityContext":{
+    "fsGroup":2000,"supplementalGroups":[0],"fsGroupChangePolicy":"OnRootMismatch"},
+    "containers":[{"name":"a","image":"x"}]}})")
+                  .empty());
+}
+
 TEST(Validation, RestartPolicyEnum) {
   auto c = validate(
       "", "Pod",
