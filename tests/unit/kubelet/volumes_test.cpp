@@ -658,7 +658,16 @@ TEST_F(VolumeTest, SetVolumeOwnershipWalksWithoutFollowingLinks) {
   { std::ofstream(outside) << "x"; }
   ::chmod(outside.c_str(), 0600);
   fs::create_symlink(outside, dir + "/link");
+  std::string outsideDir = root + "/outside-dir";
+  fs::create_directories(outsideDir);
+  { std::ofstream(outsideDir + "/secret") << "x"; }
+  fs::create_directory_symlink(outsideDir, dir + "/sub/linkdir");
   EXPECT_TRUE(setVolumeOwnership(dir, 777, false, "OnRootMismatch"));
+  struct stat od {};
+  ASSERT_EQ(::stat((outsideDir + "/secret").c_str(), &od), 0);
+  EXPECT_EQ(od.st_gid, 0u);  // never walked into through the folder link
+  ASSERT_EQ(::lstat((dir + "/sub/linkdir").c_str(), &od), 0);
+  EXPECT_EQ(od.st_gid, 777u);  // the link itself is re-grouped
   struct stat st {};
   ASSERT_EQ(::stat((dir + "/sub/f").c_str(), &st), 0);
   EXPECT_EQ(st.st_gid, 777u);
