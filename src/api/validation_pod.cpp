@@ -59,6 +59,45 @@ std::vector<std::string> portNameErrors(const std::string& name) {
 
 namespace {
 
+// Upstream's validateMountPropagation: a known mode, and Bidirectional (mounts made in the
+// container show up on the host) only for privileged containers, which could mount anything
+// on the host anyway.
+void validateMountPropagation(const json::object& mount, const json::object& container,
+                              const std::string& path, Errors& errs) {
+  auto* v = mount.if_contains("mountPropagation");
+  if (!v || !v->is_string()) return;
+  std::string mode(v->get_string());
+  if (mode != "Bidirectional" && mode != "HostToContainer" && mode != "None") {
+    errs.notSupported(path, quote(mode), {"Bidirectional", "HostToContainer", "None"});
+    return;
+  }
+  const auto* sc = objPtr(container, "securityContext");
+  const auto* priv = sc ? sc->if_contains("privileged") : nullptr;
+  bool privileged = priv && priv->is_bool() && priv->get_bool();
+  if (mode == "Bidirectional" && !privileged)
+    errs.forbidden(path,
+                   "Bidirectional mount propagation is available only to privileged containers");
+}
+
+void validateEnum(const json::object& o, std::string_view field, const std::string& path,
+                  const std::vector<std::string>& allowed, bool requiredField, Errors& errs);
+
+// The pod securityContext's group fields the kubelet acts on (volume ownership, supplemental
+// groups): upstream's IsValidGroupID and the fsGroupChangePolicy enum.
+void validatePodSecurityGroups(const json::object& sc, const std::string& path, Errors& errs) {
+  auto checkGid = [&](const json::value& v, const std::string& p) {
+    if (!v.is_int64()) return;  // type errors are the schema check's
+    int64_t gid = v.as_int64();
+    if (gid < 0 || gid > 2147483647)
+      errs.invalid(p, std::to_string(gid), "must be between 0 and 2147483647, inclusive");
+  };
+  if (const auto* fsGroup = sc.if_contains("fsGroup")) checkGid(*fsGroup, child(path, "fsGroup"));
+  const auto& groups = arr(sc, "supplementalGroups");
+  for (size_t i = 0; i < groups.size(); ++i)
+    checkGid(groups[i], index(child(path, "supplementalGroups"), i));
+  validateEnum(sc, "fsGroupChangePolicy", path, {"Always", "OnRootMismatch"}, false, errs);
+}
+
 void validateContainer(const json::object& c, const std::string& path, std::set<std::string>& names,
                        Errors& errs) {
   std::string name = str(c, "name");
@@ -106,6 +145,7 @@ void validateContainer(const json::object& c, const std::string& path, std::set<
     std::string mp = index(child(path, "volumeMounts"), i);
     if (str(mounts[i].get_object(), "name").empty()) errs.required(child(mp, "name"));
     if (str(mounts[i].get_object(), "mountPath").empty()) errs.required(child(mp, "mountPath"));
+    validateMountPropagation(mounts[i].get_object(), c, child(mp, "mountPropagation"), errs);
   }
 }
 
@@ -185,6 +225,8 @@ void validatePodSpec(const json::object& spec, const std::string& path, Errors& 
       validateContainer(containers[i].get_object(), index(child(path, "containers"), i), names,
                         errs);
 
+  if (const auto* psc = objPtr(spec, "securityContext"))
+    validatePodSecurityGroups(*psc, child(path, "securityContext"), errs);
   validateEnum(spec, "restartPolicy", path, {"Always", "OnFailure", "Never"}, true, errs);
   validateEnum(spec, "dnsPolicy", path,
                {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"}, true, errs);

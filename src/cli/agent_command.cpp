@@ -29,6 +29,7 @@ struct AgentFlags {
   int leaseDurationSeconds = 40;
   std::string controlListen;
   std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
+  std::string address;                               // real node only: kubelet bind address
   ProxyFlags proxy;                                  // real node only
 };
 
@@ -39,6 +40,7 @@ int runAgent(const AgentFlags& f) {
     node.nodeLabels = f.labels;
     node.maxPods = f.maxPods;
     node.nodeName = f.nodeName;
+    node.address = f.address;
     return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy);
   }
   if (f.nodes < 1) {
@@ -106,6 +108,9 @@ Subcommand addAgentCommand(CLI::App& app) {
   cmd->add_option("--data-dir", f->dataDir, "Real node: state folder (kubelet/, containerd/, cni/)")
       ->capture_default_str();
   cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server")->required();
+  cmd->add_option("--address", f->address,
+                  "Real node: IP address the kubelet's HTTPS server listens on (default: the "
+                  "node IP only; 0.0.0.0 or :: for every interface)");
   f->proxy.add(cmd, true);
   cmd->add_option("--cluster-cidr", f->proxy.clusterCidr,
                   "Real node: pod address range (the proxy masquerades Service traffic from "

@@ -27,6 +27,9 @@ void NodeFlags::add(CLI::App* cmd, bool withRootDir) {
                   "InternalIP of the node (default: the default route's address)");
   cmd->add_option("--kubelet-port", port, "Port of the kubelet's HTTPS server")
       ->capture_default_str();
+  cmd->add_option("--address", address,
+                  "IP address the kubelet's HTTPS server listens on (default: the node IP only; "
+                  "0.0.0.0 or :: for every interface)");
   cmd->add_option("--images-dir", imagesDir,
                   "OCI image tarballs to import at start (default: BINARY_DIR/images)");
   cmd->add_option("--kube-reserved-cpu", kubeReservedCpu, "CPU kept back from pods")
@@ -160,6 +163,7 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
   ko.cniConfDir = cniConfDir;
   ko.nodeIp = flags_.nodeIp;
   ko.port = flags_.port;
+  ko.serverAddress = flags_.address;
   ko.clientCaFile = caPath;
   ko.kubeReservedCpu = flags_.kubeReservedCpu;
   ko.kubeReservedMemory = flags_.kubeReservedMemory;

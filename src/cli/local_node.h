@@ -22,6 +22,7 @@ struct NodeFlags {
   std::string runtimeEndpoint;  // empty: start containerd under ROOT/../containerd
   std::string nodeIp;
   int port = 10250;
+  std::string address;    // the kubelet server's bind address; empty: the node IP
   std::string imagesDir;  // OCI tarballs imported at start; default: <skiff binary dir>/images
   std::string kubeReservedCpu = "0", kubeReservedMemory = "0";
   int maxPods = 110;

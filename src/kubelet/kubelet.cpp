@@ -99,7 +99,14 @@ void Kubelet::start() {
   fs::create_directories(podLogsDir());
 
   KubeletServerOptions so;
-  so.listen = options_.serverAddress + ":" + std::to_string(options_.port);
+  std::string address = options_.serverAddress.empty() ? nodeIp_ : options_.serverAddress;
+  if (address.find(':') != std::string::npos && address.front() != '[')
+    address = "[" + address + "]";
+  so.listen = address + ":" + std::to_string(options_.port);
+  // Every caller but /healthz is authenticated (certificate or TokenReview) and authorized
+  // (SubjectAccessReview on nodes/<subresource>) through this kubelet's own API client.
+  so.auth = std::make_shared<KubeletAuth>(options_.nodeName, apiTokenReviewer(client_),
+                                          apiAccessReviewer(client_));
   so.certDir = options_.rootDir + "/pki";
   so.clientCaFile = options_.clientCaFile;
   so.nodeName = options_.nodeName;

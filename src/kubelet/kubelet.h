@@ -40,7 +40,10 @@ struct KubeletOptions {
   std::string rootDir = "/var/lib/skiff/kubelet";  // pods/ (volumes), logs/ (container logs), pki/
   std::string cniConfDir;  // where the pod network config is written (the runtime's CNI conf dir)
   std::string nodeIp;      // InternalIP; empty: the address of the default route
-  std::string serverAddress = "0.0.0.0";
+  // Where the HTTPS server listens (--address). Empty: the node IP only, the address the API
+  // server dials (upstream binds 0.0.0.0, which would also expose exec and logs on every
+  // other interface, e.g. a public one); "0.0.0.0" or "::" listen everywhere.
+  std::string serverAddress;
   int port = 10250;          // the kubelet's HTTPS port (logs, exec, port-forward)
   std::string clientCaFile;  // CA whose client certificates the server accepts
   std::string kubeReservedCpu = "0", kubeReservedMemory = "0";

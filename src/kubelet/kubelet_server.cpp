@@ -258,7 +258,13 @@ struct KubeletServer::Impl {
 HttpResponse KubeletServer::Impl::handle(HttpRequest& req) {
   const std::string& p = req.path;
   if (p == "/healthz") return text("ok");
-  if (req.client.user.empty()) throw ApiError(401, "Unauthorized", "Unauthorized");
+  if (options.auth) {
+    if (auto refused = options.auth->check(req)) return std::move(*refused);
+  } else if (req.client.user.empty()) {
+    HttpResponse res = text("Unauthorized");  // upstream's plain-text 401 body
+    res.status = 401;
+    return res;
+  }
   for (const auto& [prefix, handler] : routes)
     if (p == prefix || (p.starts_with(prefix) && p[prefix.size()] == '/')) return handler(req);
   if (p == "/pods" || p == "/pods/") {

@@ -2,10 +2,11 @@
 // port-forward and stats plug in through addRoute().
 //
 // TLS like an upstream kubelet without TLS bootstrap: a self-signed serving certificate made on
-// first start under certDir. Every request except /healthz must present a client certificate
-// signed by the cluster CA (the API server presents its own when it proxies pods/log); without
-// one the answer is 401. Authorization of authenticated clients (upstream asks the API server
-// with a SubjectAccessReview) is not done yet: any certificate of the cluster CA may read logs.
+// first start under certDir. Every request except /healthz is authenticated and authorized by
+// `auth` (kubelet_auth.h: a client certificate of the cluster CA or a bearer token checked with
+// a TokenReview, then a SubjectAccessReview on nodes/<subresource>); 401 "Unauthorized" or
+// 403 "Forbidden (...)" in plain text otherwise, as upstream. Without `auth` (unit tests of
+// the routes) any certificate of the cluster CA is accepted and nothing else is.
 //
 // Endpoints:
 //   GET /healthz                                       "ok", no client certificate needed
@@ -24,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "kubelet/kubelet_auth.h"
 #include "net/http_types.h"
 
 namespace skiff::kubelet {
@@ -52,7 +54,7 @@ using LogLocator = std::function<std::optional<LogTarget>(
 using PodLister = std::function<boost::json::array()>;
 
 struct KubeletServerOptions {
-  std::string listen = "0.0.0.0:10250";  // host:port; port 0 picks a free port
+  std::string listen = "0.0.0.0:10250";  // host:port ([v6]:port); port 0 picks a free port
   // Holds kubelet.crt (certificate + its issuer) and kubelet.key, created when missing.
   std::string certDir;
   // SANs of the serving certificate besides localhost and 127.0.0.1.
@@ -63,6 +65,8 @@ struct KubeletServerOptions {
   // With neither, no client is accepted.
   std::string clientCaFile;
   std::string clientCaPem;
+  // Authentication beyond the certificate, and authorization; shared with nobody else.
+  std::shared_ptr<KubeletAuth> auth;
   int threads = 2;
   // How often followed logs look for new lines (at most this many wake-ups per stream).
   std::chrono::milliseconds followPollInterval{100};

@@ -214,6 +214,8 @@ cri::v1::PodSandboxConfig makeSandboxConfig(const json::object& pod, int attempt
       sc->mutable_run_as_user()->set_value(intAt(*psc, {"runAsUser"}));
     if (psc->contains("runAsGroup"))
       sc->mutable_run_as_group()->set_value(intAt(*psc, {"runAsGroup"}));
+    if (auto* fsGroup = psc->if_contains("fsGroup"); fsGroup && fsGroup->is_int64())
+      sc->add_supplemental_groups(fsGroup->as_int64());  // first, as for the containers
     if (auto* groups = arrayAt(*psc, {"supplementalGroups"}))
       for (auto& g : *groups)
         if (g.is_int64()) sc->add_supplemental_groups(g.as_int64());
@@ -313,6 +315,11 @@ cri::v1::ContainerConfig makeContainerConfig(const json::object& pod, const json
     sc->mutable_run_as_user()->set_value(v->as_int64());
   if (auto* v = pick("runAsGroup"); v && v->is_int64())
     sc->mutable_run_as_group()->set_value(v->as_int64());
+  // fsGroup first, then supplementalGroups, as upstream's determineEffectiveSecurityContext:
+  // the processes may then use files the volumes' fsGroup ownership gave the group.
+  if (psc)
+    if (auto* fsGroup = psc->if_contains("fsGroup"); fsGroup && fsGroup->is_int64())
+      sc->add_supplemental_groups(fsGroup->as_int64());
   if (psc)
     if (auto* groups = arrayAt(*psc, {"supplementalGroups"}))
       for (auto& g : *groups)

@@ -54,6 +54,7 @@ struct Fd {
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
   Fd& operator=(Fd&& o) noexcept {
     if (this != &o) {
       if (fd >= 0) ::close(fd);
@@ -109,6 +110,9 @@ void makeDirMode(const std::string& dir, unsigned mode) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cannot create " + dir + ": " + ec.message());
+  // Permission bits only when they differ: a setgid bit fsGroup ownership added stays.
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 0777) == mode) return;
   if (::chmod(dir.c_str(), mode) != 0) throw std::runtime_error(errnoText("cannot chmod", dir));
 }
 
@@ -448,9 +452,135 @@ std::string prepareSubPath(const std::string& volumePath, const std::string& sub
   return resolved;
 }
 
+// Opens `resolved` (a path under `base` that prepareSubPath checked) one component at a time
+// with O_PATH|O_NOFOLLOW, as upstream's doSafeOpen (the CVE-2021-25741 fix): a component that
+// became a symlink since the check (a container racing the kubelet) is refused instead of
+// followed, and the caller bind-mounts the descriptor — the very inode checked — rather than a
+// path that can be swapped before the runtime mounts it.
+Fd openSubPathFd(const std::string& base, const std::string& resolved) {
+  Fd cur(::open(base.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (cur.fd < 0) throw std::runtime_error(errnoText("cannot open", base));
+  if (resolved == base) return cur;
+  if (!isUnder(resolved, base)) throw std::runtime_error(resolved + " is not under " + base);
+  std::string walked = base;
+  for (const auto& part : splitPath(resolved.substr(base.size() + 1))) {
+    if (part.empty() || part == "." || part == "..")
+      throw std::runtime_error("invalid path component in " + resolved);
+    walked += "/" + part;
+    Fd next(::openat(cur.fd, part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (next.fd < 0) throw std::runtime_error(errnoText("cannot open", walked));
+    struct stat st {};
+    if (::fstat(next.fd, &st) != 0) throw std::runtime_error(errnoText("cannot stat", walked));
+    if (S_ISLNK(st.st_mode)) throw std::runtime_error("symlink at " + walked + " is not allowed");
+    cur = std::move(next);
+  }
+  return cur;
+}
+
+// Bind-mounts the opened subPath onto `target` (a file or folder made to match it), replacing
+// an earlier bind there (a restarted container), and returns `target`.
+std::string bindSubPath(const Fd& source, const std::string& target) {
+  struct stat st {};
+  if (::fstat(source.fd, &st) != 0) throw std::runtime_error(errnoText("cannot stat", target));
+  fs::create_directories(fs::path(target).parent_path());
+  // A running container keeps its own copy of the old bind: detaching it here is safe.
+  while (::umount2(target.c_str(), MNT_DETACH) == 0) {
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdir(target.c_str(), 0750) != 0 && errno != EEXIST)
+      throw std::runtime_error(errnoText("cannot create", target));
+  } else {
+    Fd f(::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
+    if (f.fd < 0) throw std::runtime_error(errnoText("cannot create", target));
+  }
+  std::string procPath = "/proc/self/fd/" + std::to_string(source.fd);
+  if (::mount(procPath.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    throw std::runtime_error(errnoText("cannot bind-mount subPath onto", target));
+  return target;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+
+int openSubPathSafely(const std::string& base, const std::string& resolved) {
+  Fd fd = openSubPathFd(base, resolved);
+  int out = fd.fd;
+  fd.fd = -1;
+  return out;
+}
+
+namespace {
+
+// One inode, reached through `fd` (O_PATH or opened): group, then the mode bits. chmod goes
+// through /proc/self/fd/N because fchmod refuses O_PATH descriptors; both act on the inode the
+// descriptor holds, never on whatever a path names by now.
+void ownInode(int fd, const struct stat& st, gid_t fsGroup, mode_t mask, const std::string& what) {
+  if (::fchownat(fd, "", static_cast<uid_t>(-1), fsGroup, AT_EMPTY_PATH) != 0)
+    throw std::runtime_error(errnoText("cannot change the group of", what));
+  if (S_ISLNK(st.st_mode)) return;  // a link's own mode means nothing
+  mode_t mode = (st.st_mode & 07777) | mask;
+  if (S_ISDIR(st.st_mode)) mode |= S_ISGID | 0110;
+  if ((st.st_mode & 07777) == mode) return;
+  std::string proc = "/proc/self/fd/" + std::to_string(fd);
+  if (::chmod(proc.c_str(), mode) != 0) throw std::runtime_error(errnoText("cannot chmod", what));
+}
+
+// The entries of the open folder `dirFd`, each opened relative to it without following links,
+// folders recursed into; other filesystems mounted below are left alone.
+void ownTree(int dirFd, dev_t dev, gid_t fsGroup, mode_t mask, const std::string& where,
+             int depth) {
+  if (depth > 512) throw std::runtime_error("folders nested too deep under " + where);
+  int listFd = ::dup(dirFd);
+  if (listFd < 0) throw std::runtime_error(errnoText("cannot list", where));
+  DIR* d = ::fdopendir(listFd);
+  if (!d) {
+    ::close(listFd);
+    throw std::runtime_error(errnoText("cannot list", where));
+  }
+  std::vector<std::string> names;
+  while (auto* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(std::move(n));
+  }
+  ::closedir(d);
+  for (const auto& name : names) {
+    const std::string what = where + "/" + name;
+    Fd fd(::openat(dirFd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.fd < 0) continue;  // removed meanwhile
+    struct stat st {};
+    if (::fstat(fd.fd, &st) != 0 || st.st_dev != dev) continue;
+    ownInode(fd.fd, st, fsGroup, mask, what);
+    if (!S_ISDIR(st.st_mode)) continue;
+    Fd sub(::openat(dirFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat again {};
+    // Listed only when it is still the folder just handled (not swapped for another).
+    if (sub.fd < 0 || ::fstat(sub.fd, &again) != 0 || again.st_ino != st.st_ino ||
+        again.st_dev != st.st_dev)
+      continue;
+    ownTree(sub.fd, dev, fsGroup, mask, what, depth + 1);
+  }
+}
+
+}  // namespace
+
+bool setVolumeOwnership(const std::string& dir, gid_t fsGroup, bool readOnly,
+                        const std::string& changePolicy) {
+  Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (root.fd < 0) throw std::runtime_error(errnoText("cannot open", dir));
+  struct stat st {};
+  if (::fstat(root.fd, &st) != 0) throw std::runtime_error(errnoText("cannot stat", dir));
+  const mode_t mask = readOnly ? 0440 : 0660;  // group (and owner) read, or read-write
+  const mode_t want = mask | S_ISGID | 0110;
+  if (changePolicy == "OnRootMismatch" && st.st_gid == fsGroup && (st.st_mode & want) == want)
+    return false;
+  // Everything through descriptors opened with O_NOFOLLOW, relative to their folder: a
+  // container racing the walk (swapping a file or folder for a link to /etc) cannot make the
+  // kubelet change anything outside the volume. Links are re-grouped themselves only.
+  ownInode(root.fd, st, fsGroup, mask, dir);
+  ownTree(root.fd, st.st_dev, fsGroup, mask, dir, 0);
+  return true;
+}
 
 bool writeAtomically(const std::string& dir,
                      const std::map<std::string, FileProjection>& payloadIn) {
@@ -584,6 +714,7 @@ std::map<std::string, std::string> VolumeManager::setUpPod(const json::object& p
       try {
         validateName(name, "volume name");
         paths[name] = setUpVolume(pod, volume, info, uid);
+        applyFsGroup(pod, volume, uid, paths[name]);
       } catch (const std::exception& e) {
         std::string message = "MountVolume.SetUp failed for volume \"" + name + "\" : " + e.what();
         SKIFF_LOG_WARN("kubelet volume setup failed pod={} volume={} error=\"{}\"", podKey, name,
@@ -594,6 +725,36 @@ std::map<std::string, std::string> VolumeManager::setUpPod(const json::object& p
   }
   if (!firstError.empty()) throw VolumeError(firstError);
   return paths;
+}
+
+void VolumeManager::applyFsGroup(const json::object& pod, const json::object& volume,
+                                 const std::string& uid, const std::string& dir) {
+  const auto* fsGroup = api::valueAt(pod, {"spec", "securityContext", "fsGroup"});
+  if (!fsGroup || !fsGroup->is_int64()) return;
+  // The volume types whose plugins manage ownership upstream (not hostPath or local PVs: the
+  // kubelet must not change the host's files).
+  const std::string kind = volumeKind(volume);
+  bool readOnly = kind != "emptyDir";
+  if (kind != "emptyDir" && kind != "configMap" && kind != "secret" && kind != "downwardAPI" &&
+      kind != "projected")
+    return;
+  // Walked once per content: emptyDir once per kubelet run, the atomic writer's volumes again
+  // after each write (a new ..data target). Upstream ignores fsGroupChangePolicy for these
+  // ephemeral types too, so OnRootMismatch and Always behave the same here.
+  std::error_code ec;
+  std::string key = uid + "/" + stringAt(volume, {"name"}) + "/" +
+                    fs::read_symlink(fs::path(dir) / "..data", ec).string() + "/" +
+                    std::to_string(fsGroup->as_int64());
+  bool walked = false;
+  {
+    std::lock_guard lock(mu_);
+    walked = ownershipApplied_.count(key) != 0;
+  }
+  // Walked before: only when the root lost its group or bits (a stat per sync).
+  setVolumeOwnership(dir, static_cast<gid_t>(fsGroup->as_int64()), readOnly,
+                     walked ? "OnRootMismatch" : "Always");
+  std::lock_guard lock(mu_);
+  ownershipApplied_.insert(key);
 }
 
 std::string VolumeManager::setUpVolume(const json::object& pod, const json::object& volume,
@@ -785,7 +946,9 @@ std::vector<HostMount> VolumeManager::containerMounts(
   std::vector<HostMount> mounts;
   auto* list = arrayAt(container, {"volumeMounts"});
   if (!list) return mounts;
+  size_t mountIndex = 0;
   for (auto& mv : *list) {
+    size_t thisIndex = mountIndex++;
     if (!mv.is_object()) continue;
     auto& m = mv.get_object();
     auto name = stringAt(m, {"name"});
@@ -812,6 +975,17 @@ std::vector<HostMount> VolumeManager::containerMounts(
           fail("unable to provision SubPath `" + subPath + "`: must not contain '..'");
       try {
         hostPath = prepareSubPath(volumePath, subPath);
+        // With the pod known, the runtime gets a bind of the safely opened path under
+        // <pod>/volume-subpaths/<volume>/<container>/<mount index>, as upstream lays it out.
+        const std::string uid = stringAt(pod, {"metadata", "uid"});
+        if (!uid.empty()) {
+          validateName(uid, "pod uid");
+          validateName(containerName, "container name");
+          std::string base = fs::canonical(volumePath).string();
+          Fd opened = openSubPathFd(base, hostPath);
+          hostPath = bindSubPath(opened, podsDir_ + "/" + uid + "/volume-subpaths/" + name + "/" +
+                                             containerName + "/" + std::to_string(thisIndex));
+        }
       } catch (const std::exception& e) {
         SKIFF_LOG_WARN("kubelet subPath preparation failed container={} volume={} error=\"{}\"",
                        containerName, name, e.what());
@@ -836,6 +1010,11 @@ std::vector<HostMount> VolumeManager::containerMounts(
       hm.propagation = propagation;
     else if (!propagation.empty() && propagation != "None")
       fail("invalid MountPropagation mode: \"" + propagation + "\"");
+    // As upstream's translateMountPropagation: mounts made in the container reaching the host
+    // are for privileged containers only (API validation refuses the rest; this covers static
+    // pods and objects stored before it).
+    if (propagation == "Bidirectional" && !boolAt(container, {"securityContext", "privileged"}))
+      fail("Bidirectional mount propagation is available only to privileged containers");
     mounts.push_back(std::move(hm));
   }
   return mounts;
@@ -843,6 +1022,11 @@ std::vector<HostMount> VolumeManager::containerMounts(
 
 void VolumeManager::tearDownPod(const std::string& uid) {
   validateName(uid, "pod uid");
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(ownershipApplied_,
+                  [&](const std::string& k) { return k.starts_with(uid + "/"); });
+  }
   std::string dir = podsDir_ + "/" + uid;
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0) return;

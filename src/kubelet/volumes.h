@@ -13,6 +13,8 @@
 //
 // Threading: calls for different pods may run concurrently; calls for one pod must not.
 #pragma once
+#include <sys/types.h>
+
 #include <map>
 #include <mutex>
 #include <set>
@@ -91,13 +93,30 @@ class VolumeManager {
   // Creates the folder (tmpfs-backed when `memory` and allowed) and returns it.
   std::string prepareDir(const std::string& dir, bool memory, const std::string& sizeLimit) const;
   std::map<std::string, std::string> allocatable() const;
+  // Pod securityContext.fsGroup on the volume types that support ownership management.
+  void applyFsGroup(const boost::json::object& pod, const boost::json::object& volume,
+                    const std::string& uid, const std::string& dir);
 
   std::string podsDir_;
   ObjectFetcher fetch_;
   mutable std::mutex mu_;
   std::map<std::string, std::string> allocatable_;
-  std::set<std::string> loggedOnce_;  // "uid/volume" notices already logged
+  std::set<std::string> loggedOnce_;        // "uid/volume" notices already logged
+  std::set<std::string> ownershipApplied_;  // "uid/volume/..data target/gid" already walked
 };
+
+// The race-free open behind subPath mounts: `resolved` (under `base`) opened component by
+// component with O_PATH|O_NOFOLLOW; a symlink anywhere on the way is refused
+// (std::runtime_error "symlink at P is not allowed"). Returns the descriptor (caller closes);
+// the kubelet bind-mounts /proc/self/fd/N of it.
+int openSubPathSafely(const std::string& base, const std::string& resolved);
+
+// Upstream's SetVolumeOwnership: every file and folder under `dir` gets group `fsGroup`, group
+// read (readOnly) or read-write, folders also the setgid bit and search (so files created later
+// inherit the group). Symlinks are re-grouped, never followed. changePolicy "OnRootMismatch"
+// skips the walk when `dir` already has the group and bits; returns whether it walked.
+bool setVolumeOwnership(const std::string& dir, gid_t fsGroup, bool readOnly,
+                        const std::string& changePolicy = "Always");
 
 // --- the atomic writer, public for tests and other writers (e.g. a token projector).
 

@@ -189,6 +189,12 @@ std::vector<json::object> bootstrapClusterRoles() {
   roles.push_back(clusterRole(
       "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
       {rule({"create"}, {"certificates.k8s.io"}, {"certificatesigningrequests/selfnodeclient"})}));
+  // Full access to the kubelet API (upstream's role of the same name).
+  roles.push_back(clusterRole(
+      "system:kubelet-api-admin",
+      {rule(kRead, {""}, {"nodes"}), rule({"proxy"}, {""}, {"nodes"}),
+       rule({"*"}, {""},
+            {"nodes/proxy", "nodes/metrics", "nodes/spec", "nodes/stats", "nodes/log"})}));
   roles.push_back(
       clusterRole("system:kube-dns", {rule({"list", "watch"}, {""}, {"endpoints", "services"})}));
   roles.push_back(clusterRole(
@@ -270,6 +276,11 @@ std::vector<json::object> bootstrapClusterRoleBindings() {
                              {subject("User", "system:kube-controller-manager")}));
   b.push_back(clusterBinding("system:node-proxier", "system:node-proxier",
                              {subject("User", "system:kube-proxy")}));
+  // The identity the API server shows kubelets (component_pki.h) may use every kubelet API
+  // (logs, exec, attach, port-forward, stats), which kubelets check with SubjectAccessReviews;
+  // kubeadm binds the same role to its apiserver-kubelet-client the same way.
+  b.push_back(clusterBinding("skiff:kube-apiserver-kubelet-client", "system:kubelet-api-admin",
+                             {subject("User", "kube-apiserver-kubelet-client")}));
   b.push_back(clusterBinding("system:kube-dns", "system:kube-dns",
                              {subject("ServiceAccount", "kube-dns", "kube-system")}));
   b.push_back(clusterBinding("system:monitoring", "system:monitoring",

@@ -148,6 +148,49 @@ TEST(Validation, ContainerPortRangeAndProtocol) {
             "Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\"");
 }
 
+TEST(Validation, BidirectionalMountPropagationOnlyForPrivilegedContainers) {
+  auto pod = [](const std::string& mode, bool privileged) {
+    return std::string(R"({"metadata":{"name":"p"},"spec":{"volumes":[{"name":"v","emptyDir":{}}],
+      "containers":[{"name":"a","image":"x",)") +
+           (privileged ? R"("securityContext":{"privileged":true},)" : "") +
+           R"("volumeMounts":[{"name":"v","mountPath":"/v","mountPropagation":")" + mode +
+           R"("}]}]}})";
+  };
+  const char* field = "spec.containers[0].volumeMounts[0].mountPropagation";
+  auto c = validate("", "Pod", pod("Bidirectional", false));
+  ASSERT_NE(find(c, field), nullptr);
+  EXPECT_EQ(find(c, field)->type, "FieldValueForbidden");
+  EXPECT_EQ(find(c, field)->message,
+            "Forbidden: Bidirectional mount propagation is available only to privileged "
+            "containers");
+  EXPECT_EQ(find(validate("", "Pod", pod("Bidirectional", true)), field), nullptr);
+  EXPECT_EQ(find(validate("", "Pod", pod("HostToContainer", false)), field), nullptr);
+  EXPECT_EQ(find(validate("", "Pod", pod("None", false)), field), nullptr);
+  c = validate("", "Pod", pod("Sideways", false));
+  ASSERT_NE(find(c, field), nullptr);
+  EXPECT_EQ(find(c, field)->message,
+            "Unsupported value: \"Sideways\": supported values: \"Bidirectional\", "
+            "\"HostToContainer\", \"None\"");
+}
+
+TEST(Validation, PodSecurityContextGroups) {
+  auto c = validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"securityContext":{
+    "fsGroup":-1,"supplementalGroups":[5,2147483648],"fsGroupChangePolicy":"Sometimes"},
+    "containers":[{"name":"a","image":"x"}]}})");
+  ASSERT_NE(find(c, "spec.securityContext.fsGroup"), nullptr);
+  EXPECT_EQ(find(c, "spec.securityContext.fsGroup")->message,
+            "Invalid value: -1: must be between 0 and 2147483647, inclusive");
+  EXPECT_EQ(find(c, "spec.securityContext.supplementalGroups[0]"), nullptr);
+  ASSERT_NE(find(c, "spec.securityContext.supplementalGroups[1]"), nullptr);
+  ASSERT_NE(find(c, "spec.securityContext.fsGroupChangePolicy"), nullptr);
+  EXPECT_EQ(find(c, "spec.securityContext.fsGroupChangePolicy")->message,
+            "Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnRootMismatch\"");
+  EXPECT_TRUE(validate("", "Pod", R"({"metadata":{"name":"p"},"spec":{"securityContext":{
+    "fsGroup":2000,"supplementalGroups":[0],"fsGroupChangePolicy":"OnRootMismatch"},
+    "containers":[{"name":"a","image":"x"}]}})")
+                  .empty());
+}
+
 TEST(Validation, RestartPolicyEnum) {
   auto c = validate(
       "", "Pod",

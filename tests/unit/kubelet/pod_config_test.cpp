@@ -359,6 +359,21 @@ TEST_F(PodConfigTest, CpuSharesFromTheLimitWhenThereIsNoRequestAndMinimumTwo) {
   EXPECT_EQ(t.linux().resources().cpu_quota(), 1000);  // the kernel's minimum quota
 }
 
+TEST_F(PodConfigTest, FsGroupComesFirstAmongSupplementalGroups) {
+  auto pod = podWith(R"({"name": "app", "image": "x"})",
+                     R"(, "securityContext": {"runAsUser": 1000, "fsGroup": 2000,
+                                              "supplementalGroups": [42, 43]})");
+  auto c = makeContainerConfig(pod, pod["spec"].at("containers").at(0).as_object(), false, {});
+  auto& sc = c.linux().security_context();
+  ASSERT_EQ(sc.supplemental_groups_size(), 3);
+  EXPECT_EQ(sc.supplemental_groups(0), 2000);
+  EXPECT_EQ(sc.supplemental_groups(1), 42);
+  EXPECT_EQ(sc.supplemental_groups(2), 43);
+  auto sandbox = makeSandboxConfig(pod, 0, settings_);
+  ASSERT_EQ(sandbox.linux().security_context().supplemental_groups_size(), 3);
+  EXPECT_EQ(sandbox.linux().security_context().supplemental_groups(0), 2000);
+}
+
 TEST_F(PodConfigTest, ContainerSecurityContextOverridesThePods) {
   auto pod = podWith(
       R"({"name": "app", "image": "x", "securityContext": {

@@ -534,6 +534,154 @@ TEST_F(VolumeTest, SubPathCannotLeaveTheVolume) {
   EXPECT_TRUE(fs::is_directory(paths.at("scratch") + "/inner/ok"));
 }
 
+// With the pod known the runtime gets a bind mount of the safely opened subPath, not a path
+// a container could swap for a symlink before the runtime mounts it.
+TEST_F(VolumeTest, SubPathIsBindMountedFromTheOpenedDescriptor) {
+  auto p = pod(R"([{"name": "scratch", "emptyDir": {}}])");
+  auto paths = manager->setUpPod(p, info);
+  auto container = obj(R"({"name": "app", "volumeMounts": [
+      {"name": "scratch", "mountPath": "/a"},
+      {"name": "scratch", "mountPath": "/data", "subPath": "a/b"}]})");
+  auto mounts = manager->containerMounts(p, container, paths, {});
+  ASSERT_EQ(mounts.size(), 2u);
+  std::string target = podsDir + "/uid-1/volume-subpaths/scratch/app/1";
+  EXPECT_EQ(mounts[1].hostPath, target);
+  { std::ofstream(paths.at("scratch") + "/a/b/file") << "through the bind"; }
+  EXPECT_EQ(readFile(target + "/file"), "through the bind");
+  // Again (a restarted container): the earlier bind is replaced, not stacked.
+  mounts = manager->containerMounts(p, container, paths, {});
+  EXPECT_EQ(readFile(mounts[1].hostPath + "/file"), "through the bind");
+  // A symlink to /etc inside the volume is refused, and nothing of /etc is bound.
+  fs::create_directory_symlink("/etc", paths.at("scratch") + "/etc-link");
+  try {
+    manager->containerMounts(p, obj(R"({"name": "app", "volumeMounts": [
+        {"name": "scratch", "mountPath": "/x", "subPath": "etc-link"}]})"),
+                             paths, {});
+    FAIL() << "no error";
+  } catch (const VolumeError& e) {
+    EXPECT_EQ(e.reason, "CreateContainerConfigError");
+    EXPECT_STREQ(e.what(),
+                 "failed to prepare subPath for volumeMount \"scratch\" of container \"app\"");
+  }
+  EXPECT_FALSE(fs::exists(podsDir + "/uid-1/volume-subpaths/scratch/app/0"));
+  manager->tearDownPod("uid-1");
+  EXPECT_FALSE(fs::exists(podsDir + "/uid-1"));
+}
+
+// The walk itself: a component swapped for a symlink after the path was checked (what a
+// racing container does) is refused, however the symlink points.
+TEST_F(VolumeTest, SafeOpenRefusesASymlinkOnTheWay) {
+  auto paths = setUp(R"([{"name": "scratch", "emptyDir": {}}])");
+  std::string base = fs::canonical(paths.at("scratch")).string();
+  fs::create_directories(base + "/a/b");
+  int fd = openSubPathSafely(base, base + "/a/b");
+  ASSERT_GE(fd, 0);
+  struct stat st {};
+  EXPECT_EQ(::fstat(fd, &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  ::close(fd);
+  // The check passed for a/b; now "a" becomes a link to /etc.
+  fs::rename(base + "/a", base + "/a-old");
+  fs::create_directory_symlink("/etc", base + "/a");
+  try {
+    openSubPathSafely(base, base + "/a/b");
+    FAIL() << "a symlink was followed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "symlink at " + base + "/a is not allowed");
+  }
+  // Even a link that stays inside the volume: the open never follows one.
+  fs::remove(base + "/a");
+  fs::create_directory_symlink("a-old", base + "/a");
+  EXPECT_THROW(openSubPathSafely(base, base + "/a/b"), std::runtime_error);
+  EXPECT_THROW(openSubPathSafely(base, "/etc"), std::runtime_error);  // not under base
+}
+
+TEST_F(VolumeTest, BidirectionalPropagationNeedsAPrivilegedContainer) {
+  auto paths = setUp(R"([{"name": "scratch", "emptyDir": {}}])");
+  try {
+    manager->containerMounts(obj(R"({"name": "app", "volumeMounts": [
+        {"name": "scratch", "mountPath": "/x", "mountPropagation": "Bidirectional"}]})"),
+                             paths, {});
+    FAIL() << "no error";
+  } catch (const VolumeError& e) {
+    EXPECT_EQ(e.reason, "CreateContainerConfigError");
+    EXPECT_STREQ(e.what(),
+                 "Bidirectional mount propagation is available only to privileged containers");
+  }
+  auto mounts = manager->containerMounts(
+      obj(R"({"name": "app", "securityContext": {"privileged": true}, "volumeMounts": [
+        {"name": "scratch", "mountPath": "/x", "mountPropagation": "Bidirectional"}]})"),
+      paths, {});
+  ASSERT_EQ(mounts.size(), 1u);
+  EXPECT_EQ(mounts[0].propagation, "Bidirectional");
+}
+
+TEST_F(VolumeTest, FsGroupOwnsManagedVolumesButNotHostPaths) {
+  std::string host = root + "/host";
+  fs::create_directories(host);
+  { std::ofstream(host + "/keep") << "x"; }
+  ::chmod((host + "/keep").c_str(), 0600);
+  putConfigMap("cfg", R"({"app.conf": "x"})");
+  auto p = obj(R"({"metadata": {"name": "web-0", "namespace": "ns", "uid": "uid-1"},
+      "spec": {"securityContext": {"fsGroup": 2345}, "volumes": [
+        {"name": "scratch", "emptyDir": {}}, {"name": "config", "configMap": {"name": "cfg"}},
+        {"name": "host", "hostPath": {"path": ")" +
+               host + R"("}}]}})");
+  auto paths = manager->setUpPod(p, info);
+  struct stat st {};
+  ASSERT_EQ(::stat(paths.at("scratch").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 2345u);
+  EXPECT_EQ(st.st_mode & 07777, 02777u);  // setgid: files made later get the group
+  std::string conf = paths.at("config") + "/app.conf";
+  ASSERT_EQ(::stat(conf.c_str(), &st), 0);  // through the ..data links
+  EXPECT_EQ(st.st_gid, 2345u);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);  // read-only volume: group read only (already had it)
+  ASSERT_EQ(::stat((host + "/keep").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 0u);  // hostPath untouched
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // A new configMap revision is re-grouped too, and the next sync keeps the setgid bit.
+  putConfigMap("cfg", R"({"app.conf": "y"})");
+  paths = manager->setUpPod(p, info);
+  ASSERT_EQ(::stat(paths.at("scratch").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02777u);
+  ASSERT_EQ(::stat(conf.c_str(), &st), 0);
+  EXPECT_EQ(readFile(conf), "y");
+  EXPECT_EQ(st.st_gid, 2345u);
+}
+
+TEST_F(VolumeTest, SetVolumeOwnershipWalksWithoutFollowingLinks) {
+  std::string dir = root + "/vol";
+  fs::create_directories(dir + "/sub");
+  { std::ofstream(dir + "/sub/f") << "x"; }
+  ::chmod((dir + "/sub/f").c_str(), 0600);
+  std::string outside = root + "/outside-file";
+  { std::ofstream(outside) << "x"; }
+  ::chmod(outside.c_str(), 0600);
+  fs::create_symlink(outside, dir + "/link");
+  std::string outsideDir = root + "/outside-dir";
+  fs::create_directories(outsideDir);
+  { std::ofstream(outsideDir + "/secret") << "x"; }
+  fs::create_directory_symlink(outsideDir, dir + "/sub/linkdir");
+  EXPECT_TRUE(setVolumeOwnership(dir, 777, false, "OnRootMismatch"));
+  struct stat od {};
+  ASSERT_EQ(::stat((outsideDir + "/secret").c_str(), &od), 0);
+  EXPECT_EQ(od.st_gid, 0u);  // never walked into through the folder link
+  ASSERT_EQ(::lstat((dir + "/sub/linkdir").c_str(), &od), 0);
+  EXPECT_EQ(od.st_gid, 777u);  // the link itself is re-grouped
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/sub/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 777u);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  ASSERT_EQ(::stat((dir + "/sub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 02000, 02000u);
+  ASSERT_EQ(::stat(outside.c_str(), &st), 0);  // the link's target is left alone
+  EXPECT_EQ(st.st_gid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // The root already matches: OnRootMismatch does not walk again, Always does.
+  EXPECT_FALSE(setVolumeOwnership(dir, 777, false, "OnRootMismatch"));
+  EXPECT_TRUE(setVolumeOwnership(dir, 777, false, "Always"));
+}
+
 TEST_F(VolumeTest, MountErrorsForUnknownVolumeAndPropagation) {
   auto paths = setUp(R"([{"name": "scratch", "emptyDir": {}}])");
   try {
