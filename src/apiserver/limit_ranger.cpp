@@ -217,20 +217,28 @@ bool applyPodDefaults(const json::object& range, json::object& pod) {
 std::string validatePod(const json::object& range, const json::object& pod) {
   Errors errs;
   const json::object* spec = child(pod, "spec");
-  for (const json::object* item : itemsOfType(range, "Container")) {
-    if (!spec) break;
-    for (const char* list : {"containers", "initContainers"}) {
-      const json::value* cs = spec->if_contains(list);
-      if (!cs || !cs->is_array()) continue;
-      for (const auto& c : cs->as_array())
-        if (c.is_object())
-          checkItem(*item, "Container", containerList(c.as_object(), "requests"),
-                    containerList(c.as_object(), "limits"), errs);
+  const json::object* rangeSpec = child(range, "spec");
+  const json::value* limits = rangeSpec ? rangeSpec->if_contains("limits") : nullptr;
+  if (!spec || !limits || !limits->is_array()) return "";
+  // Items in the range's order, each by its type, as upstream reports them.
+  for (const auto& entry : limits->as_array()) {
+    if (!entry.is_object()) continue;
+    const json::object& item = entry.as_object();
+    const std::string type = str(item, "type");
+    if (type == "Container") {
+      for (const char* list : {"containers", "initContainers"}) {
+        const json::value* cs = spec->if_contains(list);
+        if (!cs || !cs->is_array()) continue;
+        for (const auto& c : cs->as_array())
+          if (c.is_object())
+            checkItem(item, "Container", containerList(c.as_object(), "requests"),
+                      containerList(c.as_object(), "limits"), errs);
+      }
+    } else if (type == "Pod") {
+      checkItem(item, "Pod", api::quota::podRequests(pod, false), api::quota::podLimits(pod, false),
+                errs);
     }
   }
-  for (const json::object* item : itemsOfType(range, "Pod"))
-    checkItem(*item, "Pod", api::quota::podRequests(pod, false), api::quota::podLimits(pod, false),
-              errs);
   return aggregate(errs);
 }
 
