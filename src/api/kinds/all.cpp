@@ -17,7 +17,6 @@ void addStorageKinds(std::vector<KindStrategy>& out);
 void addEndpointsKinds(std::vector<KindStrategy>& out);
 void addEventKinds(std::vector<KindStrategy>& out);
 void addLimitRangeKinds(std::vector<KindStrategy>& out);
-void addResourceQuotaKinds(std::vector<KindStrategy>& out);
 void addAppsKinds(std::vector<KindStrategy>& out);
 void addBatchKinds(std::vector<KindStrategy>& out);
 void addHpaKinds(std::vector<KindStrategy>& out);
@@ -31,16 +30,11 @@ void addCrdKinds(std::vector<KindStrategy>& out);
 const std::vector<KindStrategy>& builtinKindStrategies() {
   static const std::vector<KindStrategy> all = [] {
     std::vector<KindStrategy> out;
-    for (auto add : {addPodKinds,           addReplicationControllerKinds,
-                     addServiceKinds,       addConfigKinds,
-                     addNamespaceKinds,     addNodeKinds,
-                     addStorageKinds,       addEndpointsKinds,
-                     addEventKinds,         addLimitRangeKinds,
-                     addResourceQuotaKinds, addAppsKinds,
-                     addBatchKinds,         addHpaKinds,
-                     addNetworkPolicyKinds, addRbacKinds,
-                     addPriorityClassKinds, addLeaseKinds,
-                     addApiServiceKinds,    addCrdKinds})
+    for (auto add :
+         {addPodKinds, addReplicationControllerKinds, addServiceKinds, addConfigKinds,
+          addNamespaceKinds, addNodeKinds, addStorageKinds, addEndpointsKinds, addEventKinds,
+          addLimitRangeKinds, addAppsKinds, addBatchKinds, addHpaKinds, addNetworkPolicyKinds,
+          addRbacKinds, addPriorityClassKinds, addLeaseKinds, addApiServiceKinds, addCrdKinds})
       add(out);
     return out;
   }();

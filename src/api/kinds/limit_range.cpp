@@ -149,7 +149,12 @@ void validateLimitRange(const json::object& lr, const json::object*, Errors& err
 }  // namespace
 }  // namespace validation
 
+// kinds/resource_quota.cpp: the other namespace resource policy kind, registered with this one
+// (one entry in all.cpp's list for the pair).
+void addResourceQuotaKinds(std::vector<KindStrategy>& out);
+
 void addLimitRangeKinds(std::vector<KindStrategy>& out) {
+  addResourceQuotaKinds(out);
   out.push_back({.group = "",
                  .kind = "LimitRange",
                  .defaults = defaulting::defaultLimitRange,
