@@ -1,4 +1,5 @@
-// LimitRange (upstream pkg/registry/core/limitrange): container defaults from max and min.
+// LimitRange (upstream pkg/registry/core/limitrange): container defaults from max and min,
+// validation (upstream's ValidateLimitRange).
 #include <boost/json.hpp>
 #include <cstdio>
 #include <map>
@@ -23,12 +24,14 @@ void defaultLimitRange(json::object& lr) {
         childObject(item, "defaultRequest") ? *childObject(item, "defaultRequest") : json::object{};
     json::object max = childObject(item, "max") ? *childObject(item, "max") : json::object{};
     json::object min = childObject(item, "min") ? *childObject(item, "min") : json::object{};
+    // Upstream's order: a missing default limit is the max; a missing default request is
+    // the default limit, else the min.
     for (const auto& kv : max)
       if (!def.contains(kv.key())) def[kv.key()] = kv.value();
-    for (const auto& kv : def) {
-      if (defReq.contains(kv.key())) continue;
-      defReq[kv.key()] = min.contains(kv.key()) ? min[kv.key()] : kv.value();
-    }
+    for (const auto& kv : def)
+      if (!defReq.contains(kv.key())) defReq[kv.key()] = kv.value();
+    for (const auto& kv : min)
+      if (!defReq.contains(kv.key())) defReq[kv.key()] = kv.value();
     item["default"] = std::move(def);
     item["defaultRequest"] = std::move(defReq);
   });

@@ -207,3 +207,20 @@ TEST(LimitRangeValidationTest, OrderOfMinDefaultsMaxAndRatios) {
 
 }  // namespace
 }  // namespace skiff::api::quota
+
+namespace skiff::api::quota {
+namespace {
+
+TEST(LimitRangeDefaultsTest, DefaultRequestComesFromTheDefaultLimitBeforeTheMin) {
+  json::object lr = json::parse(R"({"spec":{"limits":[{"type":"Container",
+    "max":{"memory":"1Gi"},"default":{"cpu":"300m"},"min":{"cpu":"50m","ephemeral-storage":"1Gi"}}]}})")
+                        .as_object();
+  applyDefaults("", "LimitRange", lr);
+  const auto& item = lr.at("spec").at("limits").at(0).as_object();
+  EXPECT_EQ(json::serialize(item.at("default")), R"({"cpu":"300m","memory":"1Gi"})");
+  EXPECT_EQ(json::serialize(item.at("defaultRequest")),
+            R"({"cpu":"300m","memory":"1Gi","ephemeral-storage":"1Gi"})");
+}
+
+}  // namespace
+}  // namespace skiff::api::quota
