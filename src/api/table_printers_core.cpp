@@ -548,8 +548,8 @@ json::array resourceQuotaCells(const json::object& rq, Clock::time_point now) {
     std::string line = k + ": " + u + "/" + quantityString(hard.at(k));
     (k.rfind("limits.", 0) == 0 ? lim : req).push_back(line);
   }
-  return json::array{str(obj(rq, "metadata"), "name"), join(req, ", "), join(lim, ", "),
-                     age(rq, now)};
+  return json::array{str(obj(rq, "metadata"), "name"), age(rq, now), join(req, ", "),
+                     join(lim, ", ")};
 }
 
 }  // namespace
@@ -603,7 +603,8 @@ void registerCorePrinters(PrinterMap& m) {
                          col("Pod Labels", "string")},
                         podTemplateCells};
   m["/resourcequotas"] = {
-      {nameColumn(), col("Request", "string"), col("Limit", "string"), ageColumn()},
+      // Upstream's order: AGE before REQUEST and LIMIT.
+      {nameColumn(), ageColumn(), col("Request", "string"), col("Limit", "string")},
       resourceQuotaCells};
 }
 

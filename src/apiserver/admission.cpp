@@ -5,6 +5,9 @@
 
 #include "apiserver/auth/node_restriction.h"
 #include "apiserver/auth/rbac_escalation.h"
+#include "apiserver/limit_ranger.h"
+#include "apiserver/resource_quota_admission.h"
+#include "apiserver/resource_store.h"
 #include "apiserver/strategy.h"
 #include "common/api_error.h"
 
@@ -15,6 +18,8 @@ namespace json = boost::json;
 namespace {
 const char* kNamespaces = "/registry/core/namespaces/";
 const char* kServices = "/registry/core/services/";
+const char* kLimitRanges = "/registry/core/limitranges/";
+const char* kResourceQuotas = "/registry/core/resourcequotas/";
 
 std::string str(const json::object& obj, std::string_view field) {
   const json::value* v = obj.if_contains(field);
@@ -149,7 +154,98 @@ void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bo
     resolvePriority(obj);
     addDefaultTolerations(obj, options_.defaultNotReadyTolerationSeconds,
                           options_.defaultUnreachableTolerationSeconds);
+    applyLimitRangeDefaults(obj);
   }
+}
+
+std::vector<ObjectPtr> Admission::limitRanges(const std::string& ns) {
+  std::vector<ObjectPtr> out;
+  auto page = caches_.cacheFor(kLimitRanges).list(kLimitRanges + ns + "/", "", 0, nullptr, 0);
+  for (auto& [key, lr] : page.items) out.push_back(lr);
+  return out;
+}
+
+// LimitRanger's mutating half (upstream runs it before validation, so defaulted values are
+// validated like the client's own). The pod's QoS class was computed from what the client
+// sent (prepareForCreate); defaults can change it, as upstream computes it after admission.
+void Admission::applyLimitRangeDefaults(json::object& pod) {
+  const json::value* meta = pod.if_contains("metadata");
+  if (!meta || !meta->is_object()) return;
+  bool changed = false;
+  for (const auto& range : limitRanges(str(meta->as_object(), "namespace")))
+    changed = limitranger::applyPodDefaults(*range, pod) || changed;
+  if (!changed) return;
+  if (json::value* status = pod.if_contains("status"); status && status->is_object())
+    status->as_object()["qosClass"] = api::podQosClass(pod);
+}
+
+void Admission::admitLimitsAndQuota(const api::ResourceInfo& info, const std::string& subresource,
+                                    const json::object& obj, const json::object* old, bool dryRun) {
+  if (!info.namespaced || !subresource.empty()) return;
+  const json::value* metaValue = obj.if_contains("metadata");
+  if (!metaValue || !metaValue->is_object()) return;
+  const json::object& meta = metaValue->as_object();
+  // Upstream's LimitRanger leaves objects being deleted alone, and pod updates (containers'
+  // resources are immutable).
+  const json::value* oldMeta = old ? old->if_contains("metadata") : nullptr;
+  const bool deleting =
+      oldMeta && oldMeta->is_object() && oldMeta->as_object().contains("deletionTimestamp");
+  const bool pod = info.group.empty() && info.plural == "pods" && !old;
+  const bool claim = info.group.empty() && info.plural == "persistentvolumeclaims";
+  if ((pod || claim) && !deleting) {
+    for (const auto& range : limitRanges(str(meta, "namespace"))) {
+      std::string why =
+          pod ? limitranger::validatePod(*range, obj) : limitranger::validateClaim(*range, obj);
+      if (!why.empty()) throw forbidden(info.qualifiedResource(), str(meta, "name"), why);
+    }
+  }
+  chargeQuotas(info, obj, old, dryRun);
+}
+
+// Charges the write to the namespace's quotas. Each quota is read from the store (not the
+// cache: a charge must build on the latest usage) and written back with a compare-and-swap
+// on its revision; a lost race reads the quotas not yet charged again and re-checks them,
+// as upstream's quota evaluator retries conflicting quotas.
+void Admission::chargeQuotas(const api::ResourceInfo& info, const json::object& obj,
+                             const json::object* old, bool dryRun) {
+  if (!store_) return;
+  const api::quota::GroupResource gr{info.group, info.plural};
+  if (old && !api::quota::chargedOnUpdate(gr)) return;
+  const json::value* metaValue = obj.if_contains("metadata");
+  if (!metaValue || !metaValue->is_object()) return;
+  const std::string ns = str(metaValue->as_object(), "namespace");
+  const std::string name = str(metaValue->as_object(), "name");
+  auto page = caches_.cacheFor(kResourceQuotas).list(kResourceQuotas + ns + "/", "", 0, nullptr, 0);
+  if (page.items.empty()) return;  // the common case: no quota in the namespace
+  std::set<std::string> charged;
+  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
+    std::vector<std::string> keys;
+    std::vector<json::object> quotas;
+    std::vector<int64_t> revisions;
+    for (const auto& [key, cached] : page.items) {
+      if (charged.count(key)) continue;
+      auto kv = store_->get(key);
+      if (!kv) continue;  // deleted meanwhile
+      auto quota = CacheHub::decodeObject(*kv);
+      if (!quota) continue;
+      keys.push_back(key);
+      quotas.push_back(std::move(*quota));
+      revisions.push_back(kv->modRevision);
+    }
+    const std::vector<size_t> changed =
+        quotaadmission::charge(quotas, gr, info.qualifiedResource(), name, obj, old);
+    if (dryRun) return;
+    bool lost = false;
+    for (size_t i : changed) {
+      const std::string value = encodeForStorage(quotas[i]);
+      if (store_->update(keys[i], value, revisions[i]).succeeded)
+        charged.insert(keys[i]);
+      else
+        lost = true;
+    }
+    if (!lost) return;
+  }
+  throw conflict("resourcequotas", "", "too many conflicting quota updates; please try again");
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include "apiserver/auth/rbac_authorizer.h"
 #include "apiserver/pod_security.h"
 #include "apiserver/watch_cache.h"
+#include "storage/store.h"
 
 namespace skiff::apiserver {
 
@@ -52,6 +53,17 @@ class Admission {
                         const boost::json::object& obj, const boost::json::object* old,
                         const UserInfo* user, std::vector<std::string>& warnings,
                         std::vector<std::pair<std::string, std::string>>& audit);
+  // The validating plugins that run last, after object validation (upstream's order):
+  // LimitRanger's min/max/ratio checks of pods (create) and claims, then ResourceQuota, which
+  // charges the write to the namespace's quotas (resource_quota_admission.h) with a CAS
+  // write of each quota's status.used — not persisted for a dry run. subresource: only main
+  // resource writes are checked; old: the stored object of an update, else null.
+  void admitLimitsAndQuota(const api::ResourceInfo& info, const std::string& subresource,
+                           const boost::json::object& obj, const boost::json::object* old,
+                           bool dryRun);
+  // The store quota charges are written to (ResourceStore attaches its own). Without one,
+  // quotas are not enforced.
+  void attachStore(storage::Store& store) { store_ = &store; }
   // The RBAC authorizer over this server's watch cache (reviews and escalation checks).
   const rbac::RbacAuthorizer& rbac() const { return rbac_; }
   // The Node authorizer over the same cache (reviews use it; the request chain will too).
@@ -64,8 +76,15 @@ class Admission {
   std::string allocateClusterIp();
   int64_t allocateNodePort();
   void updateNodePorts(boost::json::object& spec, const boost::json::object& oldSpec);
+  // The namespace's LimitRanges, from the watch cache.
+  std::vector<ObjectPtr> limitRanges(const std::string& ns);
+  // LimitRanger's mutating half: container defaults on pod create.
+  void applyLimitRangeDefaults(boost::json::object& pod);
+  void chargeQuotas(const api::ResourceInfo& info, const boost::json::object& obj,
+                    const boost::json::object* old, bool dryRun);
 
   CacheHub& caches_;
+  storage::Store* store_ = nullptr;
   AdmissionOptions options_;
   rbac::RbacAuthorizer rbac_;
   rbac::NodeAuthorizer node_;

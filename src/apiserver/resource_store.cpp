@@ -107,7 +107,9 @@ std::function<bool(const json::object&)> makeFilter(const ResourceInfo& info,
 }
 
 ResourceStore::ResourceStore(storage::Store& store, CacheHub& caches, Admission& admission)
-    : store_(store), caches_(caches), admission_(admission) {}
+    : store_(store), caches_(caches), admission_(admission) {
+  admission_.attachStore(store_);  // quota charges are CAS writes to the same store
+}
 
 std::string ResourceStore::key(const ResourceInfo& info, const std::string& ns,
                                const std::string& name) const {
@@ -266,6 +268,7 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   auto causes = validateKind(info, obj, nullptr);
   if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
   admission_.admitPodSecurity(info, "", obj, nullptr, ctx.user, ctx.warnings, ctx.auditAnnotations);
+  admission_.admitLimitsAndQuota(info, "", obj, nullptr, ctx.dryRun);
 
   if (ctx.dryRun) return shared(std::move(obj));
   std::string value = encodeForStorage(obj);
@@ -357,9 +360,11 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   if (!binding) {
     auto causes = statusWrite ? validateKindStatus(info, obj, old) : validateKind(info, obj, &old);
     if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
-    if (!statusWrite)
+    if (!statusWrite) {
       admission_.admitPodSecurity(info, subresource, obj, &old, ctx.user, ctx.warnings,
                                   ctx.auditAnnotations);
+      admission_.admitLimitsAndQuota(info, subresource, obj, &old, ctx.dryRun);
+    }
   }
 
   metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);

@@ -99,6 +99,7 @@ struct ControllerFlags {
   std::string nodeMonitorGracePeriod = "40s";
   std::string nodeStartupGracePeriod = "60s";
   std::string nodeMonitorPeriod = "5s";
+  std::string resourceQuotaSyncPeriod = "5m";
   controller::ControllerOptions options;
 
   void add(CLI::App* cmd) {
@@ -119,6 +120,9 @@ struct ControllerFlags {
     cmd->add_option("--terminated-pod-gc-threshold", options.terminatedPodGcThreshold,
                     "Terminated pods kept before PodGC deletes the oldest")
         ->capture_default_str();
+    cmd->add_option("--resource-quota-sync-period", resourceQuotaSyncPeriod,
+                    "How often every ResourceQuota's usage is recomputed in full")
+        ->capture_default_str();
     cmd->add_option("--concurrent-syncs", options.workers, "Worker threads per controller")
         ->capture_default_str();
     cmd->add_option("--controllers", options.controllers,
@@ -130,6 +134,7 @@ struct ControllerFlags {
     options.nodeMonitorGracePeriod = cli::parseDuration(nodeMonitorGracePeriod);
     options.nodeStartupGracePeriod = cli::parseDuration(nodeStartupGracePeriod);
     options.nodeMonitorPeriod = cli::parseDuration(nodeMonitorPeriod);
+    options.resourceQuotaSyncPeriod = cli::parseDuration(resourceQuotaSyncPeriod);
     return options;
   }
 };

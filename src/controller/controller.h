@@ -46,6 +46,8 @@ struct ControllerOptions {
   int nodeCidrMaskSize = 24;
   // --terminated-pod-gc-threshold (PodGC).
   int terminatedPodGcThreshold = 12500;
+  // --resource-quota-sync-period: how often every quota's usage is recomputed in full.
+  std::chrono::milliseconds resourceQuotaSyncPeriod{std::chrono::minutes(5)};
   // Worker threads per queue controller (upstream's --concurrent-*-syncs default to 5).
   int workers = 5;
   // Controllers to run: "*" means all; "-name" disables one (upstream's --controllers).

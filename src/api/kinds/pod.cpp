@@ -7,6 +7,7 @@
 #include "api/defaults_internal.h"
 #include "api/json_access.h"
 #include "api/kind_strategy.h"
+#include "api/resource_quota.h"
 
 namespace skiff::api {
 
@@ -54,8 +55,8 @@ void validatePodTemplate(const json::object& o, const json::object*, Errors& err
 }  // namespace
 }  // namespace validation
 
-namespace {
-// Pod QoS class from its containers' requests and limits: Guaranteed, Burstable, BestEffort.
+// Pod QoS class from its containers' requests and limits: Guaranteed, Burstable, BestEffort
+// (declared in api/resource_quota.h: the BestEffort quota scope and LimitRanger use it too).
 std::string podQosClass(const json::object& pod) {
   const json::object* spec = objectAt(pod, {"spec"});
   if (!spec) return "BestEffort";
@@ -81,6 +82,7 @@ std::string podQosClass(const json::object& pod) {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+namespace {
 void preparePodForCreate(json::object& obj) {
   obj["status"] = json::object{{"phase", "Pending"}, {"qosClass", podQosClass(obj)}};
 }
