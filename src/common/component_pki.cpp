@@ -11,6 +11,7 @@ namespace fs = std::filesystem;
 std::vector<ComponentIdentity> controlPlaneIdentities() {
   return {{"scheduler", "system:kube-scheduler", {}},
           {"controller-manager", "system:kube-controller-manager", {}},
+          {"cloud-controller-manager", "system:cloud-controller-manager", {}},
           {"proxy", "system:kube-proxy", {}}};
 }
 
