@@ -114,8 +114,9 @@ void IpRouteProgrammer::remove(const std::string& netns, const std::string& dest
                         std::to_string(kRouteProtocol)})
     argv.push_back(a);
   auto r = run(argv);
-  // "No such process" is the kernel's ESRCH: the route is already gone.
-  if (r.code != 0 && r.output.find("No such process") == std::string::npos)
+  // "No such process" (ESRCH) or an empty namespace's "FIB table does not exist": already gone.
+  if (r.code != 0 && r.output.find("No such process") == std::string::npos &&
+      r.output.find("FIB table does not exist") == std::string::npos)
     throw CloudError("deleting route " + destination + " in " + netns + ": " + trimmed(r.output));
 }
 
