@@ -8,7 +8,11 @@ source "$(dirname "$0")/hollow.sh"
 
 NETNS=skiff-cct-$$
 cleanup_netns() { ip netns del "$NETNS" 2>/dev/null || true; }
-trap 'stop_hollow_agents; [ -n "${CCM_PID:-}" ] && kill "$CCM_PID" 2>/dev/null; wait 2>/dev/null; cleanup_netns; cleanup' EXIT
+stop_ccm() {
+  if [ -n "${CCM_PID:-}" ]; then kill "$CCM_PID" 2>/dev/null || true; wait "$CCM_PID" 2>/dev/null || true; fi
+  CCM_PID=""
+}
+trap 'stop_hollow_agents; stop_ccm; cleanup_netns; cleanup' EXIT
 # The "host bridge side": a namespace with an address on the nodes' network, so routes via
 # the nodes' InternalIPs are valid next hops.
 ip netns add "$NETNS"
@@ -137,6 +141,19 @@ sleep 2
 expect_eq "$(k get svc web5 -o jsonpath='{.status.loadBalancer.ingress}{.metadata.finalizers}')" "" \
   "a Service with another loadBalancerClass is left alone"
 
+# --- load-balancer failover: the node the address is routed to stops -> routed elsewhere
+lb_gw() { ip -n "$NETNS" route show proto 199 | awk -v d="$1" '$1 == d {print $3}'; }
+WEB3_GW=$(lb_gw "$(lb_ip web3)")
+[ -n "$WEB3_GW" ] || fail "web3's address is not routed"
+WEB3_NODE=$(grep -l "\"$WEB3_GW\"" "$INV"/*.json | xargs -n1 basename | sed 's/\.json$//')
+ZONE=$(k get node "$WEB3_NODE" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}')
+START=$(date +%s%N)
+instance "$WEB3_NODE" "$ZONE" stopped "$WEB3_GW"
+wait_for "when its node's instance stops, web3's address is routed to another node" 10 isnt "$WEB3_GW" lb_gw "$(lb_ip web3)"
+echo "# load-balancer failover took $(( ($(date +%s%N) - START) / 1000000 )) ms"
+expect_contains "$(lb_gw "$(lb_ip web3)")" "10.99.0.1" "to a node of the cluster"
+instance "$WEB3_NODE" "$ZONE" running "$WEB3_GW"
+
 # --- node lifecycle: stopped instance -> shutdown taint; removed instance -> node deleted
 ready() { k get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'; }
 stop_hollow_node cc cc-1
@@ -175,5 +192,5 @@ sleep 3
 expect_eq "$(lb_ip web3)" "$WEB3_IP" "after the restart a Service keeps its address"
 expect_eq "$(lb_ip web6)" "" "and addresses held are never handed out twice (pool still full)"
 expect_contains "$(k describe svc web6)" "SyncLoadBalancerFailed" "the new Service reports the full pool"
-kill "$CCM_PID"; wait "$CCM_PID" 2>/dev/null || true; CCM_PID=""
+stop_ccm
 finish
