@@ -55,11 +55,11 @@ RunningCloud::~RunningCloud() {
 }
 
 std::unique_ptr<RunningCloud> startCloudControllers(client::RestClient& client,
-                                                   client::SharedInformerFactory* shared,
-                                                   const CloudFlags& flags,
-                                                   const std::string& dataDir,
-                                                   const std::string& clusterCidr,
-                                                   std::chrono::milliseconds nodeMonitorPeriod) {
+                                                    client::SharedInformerFactory* shared,
+                                                    const CloudFlags& flags,
+                                                    const std::string& dataDir,
+                                                    const std::string& clusterCidr,
+                                                    std::chrono::milliseconds nodeMonitorPeriod) {
   cloud::ProviderConfig config;
   config.dataDir = dataDir;
   config.clusterName = flags.clusterName;
@@ -76,8 +76,8 @@ std::unique_ptr<RunningCloud> startCloudControllers(client::RestClient& client,
   options.controllers = flags.controllers;
   auto running = std::make_unique<RunningCloud>();
   running->provider = cloud::makeProvider(flags.provider, config);
-  running->manager = std::make_unique<cloud::CloudControllerManager>(client, *running->provider,
-                                                                     options, shared);
+  running->manager =
+      std::make_unique<cloud::CloudControllerManager>(client, *running->provider, options, shared);
   running->manager->start();
   return running;
 }

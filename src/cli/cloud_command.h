@@ -37,11 +37,11 @@ struct RunningCloud {
 };
 // Throws std::invalid_argument / cloud::CloudError for bad flags (unknown provider, bad range).
 std::unique_ptr<RunningCloud> startCloudControllers(client::RestClient& client,
-                                                   client::SharedInformerFactory* shared,
-                                                   const CloudFlags& flags,
-                                                   const std::string& dataDir,
-                                                   const std::string& clusterCidr,
-                                                   std::chrono::milliseconds nodeMonitorPeriod);
+                                                    client::SharedInformerFactory* shared,
+                                                    const CloudFlags& flags,
+                                                    const std::string& dataDir,
+                                                    const std::string& clusterCidr,
+                                                    std::chrono::milliseconds nodeMonitorPeriod);
 
 Subcommand addCloudControllerManagerCommand(CLI::App& app);
 

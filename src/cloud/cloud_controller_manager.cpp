@@ -76,14 +76,17 @@ void CloudControllerManager::start() {
     if (!controller::controllerEnabled(options_.controllers, name)) continue;
     if (name == "route" && (!options_.configureCloudRoutes || !provider_.routes())) {
       // Upstream logs the same and runs without the route controller.
-      SKIFF_LOG_INFO("cloud provider {} has no routes (or --configure-cloud-routes=false): "
-                     "the route controller does not run",
-                     provider_.providerName());
+      SKIFF_LOG_INFO(
+          "cloud provider {} has no routes (or --configure-cloud-routes=false): "
+          "the route controller does not run",
+          provider_.providerName());
       continue;
     }
     if (name == "service" && !provider_.loadBalancer()) {
-      SKIFF_LOG_WARN("cloud provider {} does not support load balancers: the service controller "
-                     "does not run", provider_.providerName());
+      SKIFF_LOG_WARN(
+          "cloud provider {} does not support load balancers: the service controller "
+          "does not run",
+          provider_.providerName());
       continue;
     }
     controllers_.push_back(factory(context_));
@@ -93,7 +96,8 @@ void CloudControllerManager::start() {
     SKIFF_LOG_WARN("cloud controller manager: informers not synced after 60s; starting anyway");
   for (auto& c : controllers_) {
     c->run();
-    SKIFF_LOG_INFO("cloud controller started name={} provider={}", c->name(), provider_.providerName());
+    SKIFF_LOG_INFO("cloud controller started name={} provider={}", c->name(),
+                   provider_.providerName());
   }
   providerThread_ = namedThread("cloud-provider", [this] {
     std::unique_lock lock(mu_);

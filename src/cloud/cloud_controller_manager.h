@@ -18,15 +18,15 @@
 namespace skiff::cloud {
 
 struct CloudOptions {
-  std::string clusterName = "kubernetes";  // --cluster-name
+  std::string clusterName = "kubernetes";    // --cluster-name
   std::string clusterCidr = "10.42.0.0/16";  // --cluster-cidr: routes outside it are not ours
   bool configureCloudRoutes = true;          // --configure-cloud-routes
-  std::chrono::milliseconds nodeMonitorPeriod{std::chrono::seconds(5)};   // lifecycle checks
+  std::chrono::milliseconds nodeMonitorPeriod{std::chrono::seconds(5)};          // lifecycle checks
   std::chrono::milliseconds nodeStatusUpdateFrequency{std::chrono::minutes(5)};  // addresses
   std::chrono::milliseconds routeReconciliationPeriod{std::chrono::seconds(10)};
   std::chrono::milliseconds providerPeriod{std::chrono::seconds(1)};  // CloudProvider::periodic
-  int workers = 1;                                   // --concurrent-service-syncs
-  std::vector<std::string> controllers = {"*"};      // --controllers
+  int workers = 1;                                                    // --concurrent-service-syncs
+  std::vector<std::string> controllers = {"*"};                       // --controllers
 };
 
 // What each cloud controller is built from.

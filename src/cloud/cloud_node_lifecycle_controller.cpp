@@ -38,8 +38,8 @@ class CloudNodeLifecycleController : public controller::QueueController {
     if (conditionStatus(*node, "Ready") == "True") {
       if (hasTaintKey(*node, kTaintShutdown) &&
           updateNode(client_, name, [](json::object& n) { return removeTaint(n, kTaintShutdown); }))
-        SKIFF_LOG_INFO("controller=cloud-node-lifecycle node={} Ready again: shutdown taint removed",
-                       name);
+        SKIFF_LOG_INFO(
+            "controller=cloud-node-lifecycle node={} Ready again: shutdown taint removed", name);
       return;
     }
     if (!instances->instanceExists(*node)) {

@@ -125,16 +125,16 @@ class CloudProvider {
   virtual void periodic() {}
   // Nodes holding a ready endpoint of Service ns/name, for providers that steer traffic
   // to them; the cloud controller manager installs it (EndpointSlice informer).
-  using EndpointNodesFn = std::function<std::vector<std::string>(const std::string& ns,
-                                                                 const std::string& name)>;
+  using EndpointNodesFn =
+      std::function<std::vector<std::string>(const std::string& ns, const std::string& name)>;
   virtual void setEndpointNodes(EndpointNodesFn) {}
 };
 
 // What a provider is built from (upstream's --cloud-config, as flags).
 struct ProviderConfig {
-  std::string dataDir;              // the provider keeps its state below DATA_DIR/cloud
+  std::string dataDir;  // the provider keeps its state below DATA_DIR/cloud
   std::string clusterName = "kubernetes";
-  std::string loadBalancerIpRange;  // "A-B" or a CIDR; "" = provider default
+  std::string loadBalancerIpRange;      // "A-B" or a CIDR; "" = provider default
   std::vector<std::string> routeNetns;  // network namespaces routes are programmed in
 };
 
@@ -156,7 +156,8 @@ inline const std::string kLabelZoneBeta = "failure-domain.beta.kubernetes.io/zon
 inline const std::string kLabelRegionBeta = "failure-domain.beta.kubernetes.io/region";
 inline const std::string kLabelInstanceType = "node.kubernetes.io/instance-type";
 inline const std::string kLabelInstanceTypeBeta = "beta.kubernetes.io/instance-type";
-inline const std::string kLabelExcludeFromLb = "node.kubernetes.io/exclude-from-external-load-balancers";
+inline const std::string kLabelExcludeFromLb =
+    "node.kubernetes.io/exclude-from-external-load-balancers";
 inline const std::string kLbFinalizer = "service.kubernetes.io/load-balancer-cleanup";
 
 }  // namespace skiff::cloud

@@ -44,7 +44,8 @@ bool addTaint(json::object& node, const std::string& key, const std::string& eff
     if (t.is_object() && api::stringAt(t.as_object(), {"key"}) == key &&
         api::stringAt(t.as_object(), {"effect"}) == effect)
       return false;
-  taints.as_array().push_back(json::object{{"key", key}, {"effect", effect}, {"timeAdded", timeAdded}});
+  taints.as_array().push_back(
+      json::object{{"key", key}, {"effect", effect}, {"timeAdded", timeAdded}});
   return true;
 }
 

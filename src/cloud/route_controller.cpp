@@ -73,15 +73,16 @@ class RouteController : public controller::QueueController {
       auto start = clock_.now();
       try {
         routes_.createRoute(cluster_, uid, r);
-        SKIFF_LOG_INFO("controller=route created route {} via node {}", r.destinationCidr, r.targetNode);
+        SKIFF_LOG_INFO("controller=route created route {} via node {}", r.destinationCidr,
+                       r.targetNode);
       } catch (const std::exception& e) {
         failed.insert(r.targetNode);
         auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start);
         if (auto it = byName.find(r.targetNode); it != byName.end())
           recorder_.event(it->second, client::kEventTypeWarning, "FailedToCreateRoute",
                           "Could not create route " + uid + " " + r.destinationCidr + " for node " +
-                              r.targetNode + " after " + std::to_string(took.count()) + "ms: " +
-                              e.what());
+                              r.targetNode + " after " + std::to_string(took.count()) +
+                              "ms: " + e.what());
       }
     }
     for (const auto& n : nodes) {
@@ -94,7 +95,8 @@ class RouteController : public controller::QueueController {
         continue;
       setNetworkCondition(node, ok);
     }
-    if (!failed.empty()) throw CloudError("routes for " + std::to_string(failed.size()) + " node(s) failed");
+    if (!failed.empty())
+      throw CloudError("routes for " + std::to_string(failed.size()) + " node(s) failed");
   }
 
  private:

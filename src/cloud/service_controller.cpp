@@ -88,7 +88,8 @@ class ServiceController : public controller::QueueController {
       cache_[key] = service;
     }
     // Deleted and re-created (only possible without the finalizer): drop the old one first.
-    if (previous && stringAt(*previous, {"metadata", "uid"}) != stringAt(service, {"metadata", "uid"}))
+    if (previous &&
+        stringAt(*previous, {"metadata", "uid"}) != stringAt(service, {"metadata", "uid"}))
       balancer_.ensureLoadBalancerDeleted(cluster_, *previous);
     try {
       bool deleted = syncLoadBalancer(service);
@@ -156,7 +157,8 @@ class ServiceController : public controller::QueueController {
     const auto* na = api::valueAt(n, {"metadata", "annotations"});
     if ((oa ? *oa : json::value()) != (na ? *na : json::value())) return true;
     if (stringAt(o, {"metadata", "uid"}) != stringAt(n, {"metadata", "uid"})) return true;
-    if (stringAt(o, {"spec", "externalTrafficPolicy"}) != stringAt(n, {"spec", "externalTrafficPolicy"})) {
+    if (stringAt(o, {"spec", "externalTrafficPolicy"}) !=
+        stringAt(n, {"spec", "externalTrafficPolicy"})) {
       recorder_.event(n, client::kEventTypeNormal, "ExternalTrafficPolicy",
                       stringAt(o, {"spec", "externalTrafficPolicy"}) + " -> " +
                           stringAt(n, {"spec", "externalTrafficPolicy"}));
@@ -196,7 +198,8 @@ class ServiceController : public controller::QueueController {
       try {
         existing = balancer_.getLoadBalancer(cluster_, service);
       } catch (const std::exception& e) {
-        throw CloudError(std::string("failed to check if load balancer exists before cleanup: ") + e.what());
+        throw CloudError(std::string("failed to check if load balancer exists before cleanup: ") +
+                         e.what());
       }
       if (existing) {
         recorder_.event(service, client::kEventTypeNormal, "DeletingLoadBalancer",
@@ -209,9 +212,11 @@ class ServiceController : public controller::QueueController {
         retryWaiting(key);  // an address came free
       }
       setFinalizer(service, false);
-      recorder_.event(service, client::kEventTypeNormal, "DeletedLoadBalancer", "Deleted load balancer");
+      recorder_.event(service, client::kEventTypeNormal, "DeletedLoadBalancer",
+                      "Deleted load balancer");
     } else {
-      recorder_.event(service, client::kEventTypeNormal, "EnsuringLoadBalancer", "Ensuring load balancer");
+      recorder_.event(service, client::kEventTypeNormal, "EnsuringLoadBalancer",
+                      "Ensuring load balancer");
       setFinalizer(service, true);
       auto nodes = eligibleNodes();
       if (nodes.empty())
@@ -235,7 +240,8 @@ class ServiceController : public controller::QueueController {
         ingress.push_back(std::move(o));
       }
       if (!ingress.empty()) newStatus["ingress"] = std::move(ingress);
-      recorder_.event(service, client::kEventTypeNormal, "EnsuredLoadBalancer", "Ensured load balancer");
+      recorder_.event(service, client::kEventTypeNormal, "EnsuredLoadBalancer",
+                      "Ensured load balancer");
     }
     if (json::value(newStatus) != previousStatus) {
       // A merge patch: null removes the old ingress list when there is none any more.
@@ -261,12 +267,14 @@ class ServiceController : public controller::QueueController {
       for (const auto& v : *f)
         if (!(v.is_string() && v.as_string() == kLbFinalizer)) list.push_back(v);
     if (present) list.push_back(json::value(kLbFinalizer));
-    json::object patch{{"metadata", json::object{{"finalizers", list},
-                                                 {"resourceVersion",
-                                                  stringAt(service, {"metadata", "resourceVersion"})}}}};
+    json::object patch{
+        {"metadata",
+         json::object{{"finalizers", list},
+                      {"resourceVersion", stringAt(service, {"metadata", "resourceVersion"})}}}};
     try {
-      service = client_.patch(client::resources::services, stringAt(service, {"metadata", "namespace"}),
-                              stringAt(service, {"metadata", "name"}), client::PatchType::Merge, patch);
+      service =
+          client_.patch(client::resources::services, stringAt(service, {"metadata", "namespace"}),
+                        stringAt(service, {"metadata", "name"}), client::PatchType::Merge, patch);
     } catch (const ApiError& e) {
       if (e.code() == 404 && !present) return;
       throw;

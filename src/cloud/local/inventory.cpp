@@ -31,8 +31,8 @@ std::string stringField(const json::object& o, const char* key, const std::strin
 bool validName(const std::string& n) {
   if (n.empty() || n.size() > 253) return false;
   for (char c : n)
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-          c == '-' || c == '.'))
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
       return false;
   return n.front() != '-' && n.front() != '.' && n.back() != '-' && n.back() != '.';
 }
@@ -75,7 +75,8 @@ Instance parseInstance(const std::string& text, const std::string& source) {
                        stringField(a.as_object(), "address", source)};
       if (std::find(kAddressTypes.begin(), kAddressTypes.end(), addr.type) == kAddressTypes.end())
         throw CloudError(source + ": unknown address type \"" + addr.type + "\"");
-      if (addr.address.empty()) throw CloudError(source + ": an address of type " + addr.type + " is empty");
+      if (addr.address.empty())
+        throw CloudError(source + ": an address of type " + addr.type + " is empty");
       in.addresses.push_back(std::move(addr));
     }
   }
@@ -86,9 +87,8 @@ std::string serializeInstance(const Instance& in) {
   json::array addrs;
   for (const auto& a : in.addresses)
     addrs.push_back(json::object{{"type", a.type}, {"address", a.address}});
-  json::object o{{"name", in.name},           {"addresses", std::move(addrs)},
-                 {"zone", in.zone},           {"region", in.region},
-                 {"instanceType", in.instanceType}, {"state", in.state}};
+  json::object o{{"name", in.name},     {"addresses", std::move(addrs)},   {"zone", in.zone},
+                 {"region", in.region}, {"instanceType", in.instanceType}, {"state", in.state}};
   if (!in.podCidr.empty()) o["podCIDR"] = in.podCidr;
   if (!in.netns.empty()) o["netns"] = in.netns;
   return json::serialize(o) + "\n";
@@ -103,7 +103,8 @@ std::optional<Instance> Inventory::find(const std::string& name) const {
   ss << in.rdbuf();
   Instance instance = parseInstance(ss.str(), file.string());
   if (instance.name != name)
-    throw CloudError(file.string() + ": \"name\" is \"" + instance.name + "\", not \"" + name + "\"");
+    throw CloudError(file.string() + ": \"name\" is \"" + instance.name + "\", not \"" + name +
+                     "\"");
   return instance;
 }
 
@@ -123,10 +124,11 @@ std::vector<Instance> Inventory::all() const {
 }
 
 void Inventory::write(const Instance& instance) const {
-  if (!validName(instance.name)) throw CloudError("invalid instance name \"" + instance.name + "\"");
+  if (!validName(instance.name))
+    throw CloudError("invalid instance name \"" + instance.name + "\"");
   fs::create_directories(dir_);
-  writeFileAtomic((fs::path(dir_) / (instance.name + ".json")).string(), serializeInstance(instance),
-                  0644);
+  writeFileAtomic((fs::path(dir_) / (instance.name + ".json")).string(),
+                  serializeInstance(instance), 0644);
 }
 
 void Inventory::remove(const std::string& name) const {

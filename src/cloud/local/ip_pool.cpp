@@ -72,10 +72,13 @@ IpPool::IpPool(const std::string& range, std::string statePath)
                                                    ? v.as_object().at("allocations").if_object()
                                                    : nullptr
                                              : nullptr;
-  if (!allocs) throw CloudError("load-balancer allocations " + statePath_ + ": no \"allocations\" object");
+  if (!allocs)
+    throw CloudError("load-balancer allocations " + statePath_ + ": no \"allocations\" object");
   for (const auto& [key, val] : *allocs) {
     auto ip = val.is_string() ? parseIpv4(std::string(val.as_string())) : std::nullopt;
-    if (!ip) throw CloudError("load-balancer allocations " + statePath_ + ": bad address for " + std::string(key));
+    if (!ip)
+      throw CloudError("load-balancer allocations " + statePath_ + ": bad address for " +
+                       std::string(key));
     byKey_[std::string(key)] = *ip;
     byIp_[*ip] = std::string(key);
   }
@@ -89,7 +92,8 @@ std::string IpPool::allocate(const std::string& key, const std::string& requeste
     if (!want) throw CloudError("spec.loadBalancerIP \"" + requested + "\" is not an IPv4 address");
     if (held != byKey_.end() && held->second == *want) return formatIpv4(*want);
     if (*want < range_.first || *want > range_.last)
-      throw CloudError("requested load balancer IP " + requested + " is outside the range " + rangeText_);
+      throw CloudError("requested load balancer IP " + requested + " is outside the range " +
+                       rangeText_);
     if (auto owner = byIp_.find(*want); owner != byIp_.end() && owner->second != key)
       throw CloudError("requested load balancer IP " + requested + " is already allocated to " +
                        owner->second);
@@ -146,9 +150,9 @@ void IpPool::save() const {
   json::object allocs;
   for (const auto& [k, ip] : byKey_) allocs[k] = formatIpv4(ip);
   fs::create_directories(fs::path(statePath_).parent_path());
-  writeFileAtomic(statePath_,
-                  json::serialize(json::object{{"range", rangeText_}, {"allocations", allocs}}) + "\n",
-                  0644);
+  writeFileAtomic(
+      statePath_,
+      json::serialize(json::object{{"range", rangeText_}, {"allocations", allocs}}) + "\n", 0644);
 }
 
 }  // namespace skiff::cloud::local

@@ -15,7 +15,9 @@ std::string chooseLbNode(const std::string& ip, const std::string& current,
                          const std::vector<LbCandidate>& candidates) {
   bool anyEndpoint = false;
   for (const auto& c : candidates) anyEndpoint |= c.running && c.hasEndpoint;
-  auto qualifies = [&](const LbCandidate& c) { return c.running && (!anyEndpoint || c.hasEndpoint); };
+  auto qualifies = [&](const LbCandidate& c) {
+    return c.running && (!anyEndpoint || c.hasEndpoint);
+  };
   for (const auto& c : candidates)
     if (c.node == current && qualifies(c)) return current;
   const LbCandidate* best = nullptr;

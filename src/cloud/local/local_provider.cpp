@@ -49,21 +49,21 @@ std::string LocalProvider::instanceName(const json::object& node) const {
   if (providerId.empty()) return stringAt(node, {"metadata", "name"});
   const std::string prefix = "skiff://";
   if (providerId.rfind(prefix, 0) != 0)
-    throw CloudError("providerID \"" + providerId + "\" is not a skiff:// ID of the local provider");
+    throw CloudError("providerID \"" + providerId +
+                     "\" is not a skiff:// ID of the local provider");
   auto rest = providerId.substr(prefix.size());
   auto slash = rest.find('/');
   if (slash == std::string::npos || slash + 1 == rest.size())
     throw CloudError("providerID \"" + providerId + "\" is not skiff://<cluster>/<node>");
   if (rest.substr(0, slash) != config_.clusterName)
-    throw CloudError("providerID \"" + providerId + "\" belongs to cluster \"" + rest.substr(0, slash) +
-                     "\", not \"" + config_.clusterName + "\"");
+    throw CloudError("providerID \"" + providerId + "\" belongs to cluster \"" +
+                     rest.substr(0, slash) + "\", not \"" + config_.clusterName + "\"");
   return rest.substr(slash + 1);
 }
 
 Instance LocalProvider::requireInstance(const std::string& name) const {
   auto instance = inventory_.find(name);
-  if (!instance)
-    throw InstanceNotFound("instance " + name + " not found in " + inventory_.dir());
+  if (!instance) throw InstanceNotFound("instance " + name + " not found in " + inventory_.dir());
   return *instance;
 }
 
@@ -159,7 +159,8 @@ std::optional<LoadBalancerStatus> LocalProvider::getLoadBalancer(const std::stri
   return LoadBalancerStatus{{{*ip, "VIP"}}};
 }
 
-LoadBalancerStatus LocalProvider::ensureLoadBalancer(const std::string&, const json::object& service,
+LoadBalancerStatus LocalProvider::ensureLoadBalancer(const std::string&,
+                                                     const json::object& service,
                                                      const std::vector<json::object>& nodes) {
   auto key = serviceKey(service);
   std::string ip = pool_.allocate(key, stringAt(service, {"spec", "loadBalancerIP"}));
@@ -222,11 +223,13 @@ void LocalProvider::steer(const std::string& key, Balancer& lb) {
     try {
       in = inventory_.find(name);
     } catch (const CloudError& e) {
-      SKIFF_LOG_WARN("cloud=local node={} inventory record unreadable error=\"{}\"", name, e.what());
+      SKIFF_LOG_WARN("cloud=local node={} inventory record unreadable error=\"{}\"", name,
+                     e.what());
     }
     bool hasEndpoint =
         std::find(withEndpoints.begin(), withEndpoints.end(), name) != withEndpoints.end();
-    candidates.push_back({name, in && in->running() && !in->address("InternalIP").empty(), hasEndpoint});
+    candidates.push_back(
+        {name, in && in->running() && !in->address("InternalIP").empty(), hasEndpoint});
     if (in) instances.emplace(name, *in);
   }
   std::string chosen = chooseLbNode(lb.ip, lb.node, candidates);

@@ -91,16 +91,16 @@ std::vector<KernelRoute> IpRouteProgrammer::list(const std::string& netns) {
   try {
     return parseIpRouteJson(r.output);
   } catch (const std::exception& e) {
-    throw CloudError("listing routes in network namespace " + netns + ": unexpected output: " +
-                     e.what());
+    throw CloudError("listing routes in network namespace " + netns +
+                     ": unexpected output: " + e.what());
   }
 }
 
 void IpRouteProgrammer::replace(const std::string& netns, const KernelRoute& route) {
   auto argv = ipIn(netns);
-  for (const auto& a : {std::string("route"), std::string("replace"), route.destination,
-                        std::string("via"), route.gateway, std::string("proto"),
-                        std::to_string(kRouteProtocol)})
+  for (const auto& a :
+       {std::string("route"), std::string("replace"), route.destination, std::string("via"),
+        route.gateway, std::string("proto"), std::to_string(kRouteProtocol)})
     argv.push_back(a);
   auto r = run(argv);
   if (r.code != 0)
