@@ -187,6 +187,10 @@ instance solo-0 zone-c running 10.99.0.20
 start_hollow solo 1 --register-with-taints "$TAINT"
 wait_for "skiff cloud-controller-manager (system:cloud-controller-manager) initializes a node" 30 \
   is "skiff://kubernetes/solo-0" pid solo-0
+expect_eq "$(k auth can-i delete nodes --as system:cloud-controller-manager)" "yes" \
+  "RBAC: system:cloud-controller-manager may delete nodes"
+expect_eq "$(k auth can-i patch services/status --as system:cloud-controller-manager)" "yes" "and patch services/status"
+expect_eq "$(k auth can-i delete pods --as system:cloud-controller-manager 2>/dev/null || true)" "no" "but not delete pods"
 run k create service loadbalancer web6 --tcp=80:8080
 sleep 3
 expect_eq "$(lb_ip web3)" "$WEB3_IP" "after the restart a Service keeps its address"
