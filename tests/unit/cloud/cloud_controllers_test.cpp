@@ -342,3 +342,36 @@ TEST(RouteController, RoutesPodRangesAndSetsNetworkCondition) {
 
 }  // namespace
 }  // namespace skiff::cloud
+
+namespace skiff::cloud {
+namespace {
+
+TEST(EndpointNodes, ReadyEndpointsOfTheServiceOnly) {
+  CloudEnv env("service");
+  auto slice = [](const std::string& name, const std::string& svc, json::array endpoints) {
+    return json::object{{"apiVersion", "discovery.k8s.io/v1"},
+                        {"kind", "EndpointSlice"},
+                        {"metadata",
+                         {{"name", name},
+                          {"namespace", "default"},
+                          {"labels", {{"kubernetes.io/service-name", svc}}}}},
+                        {"addressType", "IPv4"},
+                        {"endpoints", std::move(endpoints)}};
+  };
+  auto ep = [](const std::string& node, json::value ready) {
+    json::object e{{"addresses", json::array{"10.42.0.5"}}, {"nodeName", node}};
+    if (!ready.is_null()) e["conditions"] = json::object{{"ready", ready}};
+    return e;
+  };
+  env.add(client::resources::endpointSlices,
+          slice("web-1", "web", json::array{ep("n1", true), ep("n2", false), ep("n3", nullptr)}));
+  env.add(client::resources::endpointSlices,
+          slice("other-1", "other", json::array{ep("n4", true)}));
+  auto nodes =
+      endpointNodesOf(env.informers.informer(client::resources::endpointSlices), "default", "web");
+  std::sort(nodes.begin(), nodes.end());
+  EXPECT_EQ(nodes, (std::vector<std::string>{"n1", "n3"}));  // absent "ready" means ready
+}
+
+}  // namespace
+}  // namespace skiff::cloud
