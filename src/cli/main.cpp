@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "apiserver/api_server.h"
+#include "cli/cloud_command.h"
 #include "cli/commands.h"
 #include "cli/hardening_commands.h"
 #include "cli/local_endpoint.h"
@@ -149,6 +150,8 @@ struct Components {
   std::unique_ptr<client::LeaderElector> schedulerElector, controllersElector;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<controller::ControllerManager> controllers;
+  std::unique_ptr<client::LeaderElector> cloudElector;
+  std::unique_ptr<cli::RunningCloud> cloud;  // `skiff server --cloud-provider`
 
   void startScheduler(bool leaderElect, const std::string& name) {
     if (!cli::campaign(*client, leaderElect, "kube-scheduler", schedulerElector)) return;
@@ -165,10 +168,19 @@ struct Components {
         std::make_unique<controller::ControllerManager>(*client, options, informers.get());
     controllers->start();
   }
+  void startCloud(bool leaderElect, const cli::CloudFlags& flags, const std::string& dataDir,
+                  const controller::ControllerOptions& options) {
+    if (!cli::campaign(*client, leaderElect, "cloud-controller-manager", cloudElector)) return;
+    cloud = cli::startCloudControllers(*client, informers.get(), flags, dataDir,
+                                       options.clusterCidr, options.nodeMonitorPeriod);
+  }
   void stop() {
     if (controllers) controllers->stop();
+    if (cloud && cloud->manager) cloud->manager->stop();
     if (scheduler) scheduler->stop();
     if (informers) informers->stop();  // no handler of either runs after this
+    cloud.reset();
+    if (cloudElector) cloudElector->stop();
     if (controllersElector) controllersElector->stop();
     if (schedulerElector) schedulerElector->stop();
   }
@@ -181,7 +193,8 @@ struct Components {
 // removes every pod it ran so nothing is left behind.
 int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool leaderElect,
                  const controller::ControllerOptions& controllerOptions,
-                 cli::NodeFlags* node = nullptr, const cli::ProxyFlags* proxyFlags = nullptr) {
+                 cli::NodeFlags* node = nullptr, const cli::ProxyFlags* proxyFlags = nullptr,
+                 const cli::CloudFlags* cloudFlags = nullptr) {
   cli::installSignalHandlers();
   apiserver::ApiServer server(options);
   server.start();
@@ -195,6 +208,16 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
     std::thread sched([&] { components.startScheduler(leaderElect, "default-scheduler"); });
     components.startControllers(leaderElect, controllerOptions);
     sched.join();
+    if (cloudFlags && !cloudFlags->provider.empty()) {
+      try {
+        components.startCloud(leaderElect, *cloudFlags, options.dataDir, controllerOptions);
+      } catch (const std::exception& e) {
+        SKIFF_LOG_ERROR("cloud controller manager failed to start error=\"{}\"", e.what());
+        components.stop();
+        server.stop();
+        return 1;
+      }
+    }
   }
   std::unique_ptr<cli::LocalNode> localNode;
   // The Service proxy shares the components' informers (Services and EndpointSlices are
@@ -255,6 +278,8 @@ int main(int argc, char** argv) {
   controllerFlags.add(serverCmd);
   serverCmd->add_flag("--leader-elect", leaderElect,
                       "Control-plane components run only while holding their kube-system Lease");
+  cli::CloudFlags cloudFlags;
+  cloudFlags.add(serverCmd, false);
 
   auto* schedulerCmd = app.add_subcommand("scheduler", "Run the scheduler against an API server");
   schedulerCmd->add_option("--kubeconfig", kubeconfig, "Kubeconfig of the API server")->required();
@@ -296,6 +321,7 @@ int main(int argc, char** argv) {
   auto images = cli::addImagesCommand(app);
   auto dnsCmd = cli::addDnsCommand(app);
   auto proxyCmd = cli::addProxyCommand(app);
+  auto cloudCmd = cli::addCloudControllerManagerCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
   auto certificateCmd = cli::addCertificateCommand(app);
   auto secretsEncryptCmd = cli::addSecretsEncryptCommand(app);
@@ -324,6 +350,7 @@ int main(int argc, char** argv) {
     if (*images.cmd) return images.run();
     if (*dnsCmd.cmd) return dnsCmd.run();
     if (*proxyCmd.cmd) return proxyCmd.run();
+    if (*cloudCmd.cmd) return cloudCmd.run();
     if (*upCmd) {
       // A one-machine cluster on loopback keeps its node on loopback too: the API server
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.
@@ -348,7 +375,8 @@ int main(int argc, char** argv) {
       components.stop();
       return 0;
     }
-    return runApiServer(apiOptions, serverCmd->parsed(), leaderElect, controllerOptions);
+    return runApiServer(apiOptions, serverCmd->parsed(), leaderElect, controllerOptions, nullptr,
+                        nullptr, &cloudFlags);
   } catch (const std::exception& e) {
     SKIFF_LOG_ERROR("fatal error=\"{}\"", e.what());
     return 1;

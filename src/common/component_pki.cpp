@@ -11,7 +11,8 @@ namespace fs = std::filesystem;
 std::vector<ComponentIdentity> controlPlaneIdentities() {
   return {{"scheduler", "system:kube-scheduler", {}},
           {"controller-manager", "system:kube-controller-manager", {}},
-          {"proxy", "system:kube-proxy", {}}};
+          {"proxy", "system:kube-proxy", {}},
+          {"cloud-controller-manager", "system:cloud-controller-manager", {}}};
 }
 
 ComponentIdentity nodeIdentity(const std::string& nodeName) {

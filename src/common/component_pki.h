@@ -2,6 +2,7 @@
 // (common/pki.h), so each component authenticates as itself instead of as the admin:
 //   scheduler           CN system:kube-scheduler
 //   controller-manager  CN system:kube-controller-manager
+//   cloud-controller-manager  CN system:cloud-controller-manager
 //   proxy               CN system:kube-proxy
 //   node-NAME           CN system:node:NAME, O system:nodes
 //   kubelet-client      CN kube-apiserver-kubelet-client (what the API server shows kubelets)

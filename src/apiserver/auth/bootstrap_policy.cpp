@@ -230,6 +230,19 @@ std::vector<json::object> bootstrapClusterRoles() {
        rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
        rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"}),
        rule({"list", "watch"}, {"*"}, {"*"}), rule({"create"}, {""}, {"serviceaccounts/token"})}));
+  // The cloud controller manager's own identity (upstream's cloud-provider manifests'
+  // system:cloud-controller-manager): nodes (initialize, taint, delete), Service load
+  // balancers (finalizer, status), Events, its Lease, and EndpointSlices to steer traffic.
+  roles.push_back(clusterRole(
+      "system:cloud-controller-manager",
+      {rule(kEventWrite, {"", "events.k8s.io"}, {"events"}),
+       rule({"create"}, {"coordination.k8s.io"}, {"leases"}),
+       rule({"get", "update"}, {"coordination.k8s.io"}, {"leases"}, {"cloud-controller-manager"}),
+       rule({"delete", "get", "list", "patch", "update", "watch"}, {""}, {"nodes"}),
+       rule({"patch", "update"}, {""}, {"nodes/status"}),
+       rule({"get", "list", "patch", "update", "watch"}, {""}, {"services"}),
+       rule({"patch", "update"}, {""}, {"services/status"}),
+       rule({"list", "watch"}, {"discovery.k8s.io"}, {"endpointslices"})}));
   roles.push_back(clusterRole(
       "system:node",
       {rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
@@ -274,6 +287,8 @@ std::vector<json::object> bootstrapClusterRoleBindings() {
                              {subject("User", "system:kube-scheduler")}));
   b.push_back(clusterBinding("system:kube-controller-manager", "system:kube-controller-manager",
                              {subject("User", "system:kube-controller-manager")}));
+  b.push_back(clusterBinding("system:cloud-controller-manager", "system:cloud-controller-manager",
+                             {subject("User", "system:cloud-controller-manager")}));
   b.push_back(clusterBinding("system:node-proxier", "system:node-proxier",
                              {subject("User", "system:kube-proxy")}));
   // The identity the API server shows kubelets (component_pki.h) may use every kubelet API

@@ -35,10 +35,11 @@ struct ComponentPkiTest : ::testing::Test {
 
 TEST_F(ComponentPkiTest, IdentitiesAreUpstreamsUsers) {
   auto ids = controlPlaneIdentities();
-  ASSERT_EQ(ids.size(), 3u);
+  ASSERT_EQ(ids.size(), 4u);
   EXPECT_EQ(ids[0].commonName, "system:kube-scheduler");
   EXPECT_EQ(ids[1].commonName, "system:kube-controller-manager");
   EXPECT_EQ(ids[2].commonName, "system:kube-proxy");
+  EXPECT_EQ(ids[3].commonName, "system:cloud-controller-manager");
   EXPECT_EQ(nodeIdentity("w1").commonName, "system:node:w1");
   EXPECT_EQ(nodeIdentity("w1").organizations, std::vector<std::string>{"system:nodes"});
   EXPECT_TRUE(kubeletClientIdentity().organizations.empty());
