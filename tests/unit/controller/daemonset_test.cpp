@@ -249,9 +249,9 @@ TEST(DaemonSetController, RollingUpdateRespectsMaxUnavailable) {
               R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"img:2"}]}}}})"));
   // Play the kubelet: new pods become ready; meanwhile at most one node may lack an
   // available daemon pod.
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::seconds(40)  // generous: CI machines are loaded;
-                  int minAvailable = 3;
+  // Generous: under load (a busy CI machine) the controller's round trips slow down.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  int minAvailable = 3;
   bool done = false;
   while (!done && std::chrono::steady_clock::now() < deadline) {
     auto pods = activePods(c, ns, "roll");
