@@ -52,6 +52,10 @@ Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime,
           }),
       static_(options_.podManifestPath, options_.nodeName) {
   if (options_.nodeName.empty()) throw std::invalid_argument("kubelet: a node name is required");
+  // Projected serviceAccountToken volumes: TokenRequests bound to the pod (the Node
+  // authorizer lets this node ask for the accounts of its own pods).
+  volumes_.setTokenRequester(
+      [this](const TokenRequestSpec& spec) { return requestServiceAccountToken(client_, spec); });
   auto enqueue = [this](const json::object& pod) { queue_.add(client::objectKey(pod)); };
   podInformer_.addEventHandler({
       .onAdd = enqueue,

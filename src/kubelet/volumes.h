@@ -14,6 +14,7 @@
 // Threading: calls for different pods may run concurrently; calls for one pod must not.
 #pragma once
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "kubelet/container_env.h"
+#include "kubelet/token_manager.h"
 
 namespace skiff::kubelet {
 
@@ -44,6 +46,10 @@ class VolumeManager {
  public:
   // podsDir: the kubelet's pods folder (ROOT/pods).
   VolumeManager(std::string podsDir, ObjectFetcher fetch);
+
+  // How projected serviceAccountToken sources get their tokens (token_manager.h); without
+  // one such a volume fails to set up. Call before the first setUpPod.
+  void setTokenRequester(TokenRequester request);
 
   // Node allocatable ("cpu", "memory", "ephemeral-storage"), the default for unset limits in
   // downwardAPI resourceFieldRef items.
@@ -91,12 +97,15 @@ class VolumeManager {
   // Creates the folder (tmpfs-backed when `memory` and allowed) and returns it.
   std::string prepareDir(const std::string& dir, bool memory, const std::string& sizeLimit) const;
   std::map<std::string, std::string> allocatable() const;
+  std::string serviceAccountToken(const boost::json::object& pod,
+                                  const boost::json::object& source);
 
   std::string podsDir_;
   ObjectFetcher fetch_;
   mutable std::mutex mu_;
   std::map<std::string, std::string> allocatable_;
-  std::set<std::string> loggedOnce_;  // "uid/volume" notices already logged
+  std::set<std::string> loggedOnce_;      // "uid/volume" notices already logged
+  std::unique_ptr<TokenManager> tokens_;  // projected serviceAccountToken sources
 };
 
 // --- the atomic writer, public for tests and other writers (e.g. a token projector).
