@@ -197,11 +197,13 @@ void admitPodServiceAccount(json::object& pod, const ServiceAccountLookup& looku
     return;
   }
 
+  // serviceAccount is the deprecated spelling: it counts when the new field is unset, and
+  // both are written back (as upstream's v1 conversion shows them).
   std::string accountName = str(&spec, "serviceAccountName");
-  if (accountName.empty()) {
-    accountName = "default";
-    spec["serviceAccountName"] = accountName;
-  }
+  if (accountName.empty()) accountName = str(&spec, "serviceAccount");
+  if (accountName.empty()) accountName = "default";
+  spec["serviceAccountName"] = accountName;
+  spec["serviceAccount"] = accountName;
   auto account = lookup(ns, accountName);
   if (!account)
     throw refuse("error looking up service account " + ns + "/" + accountName +

@@ -49,6 +49,7 @@ TEST_F(ServiceAccountAdmissionTest, DefaultsTheAccountAndMountsTheApiAccessVolum
       R"({"metadata":{"name":"p","namespace":"ns"},"spec":{"initContainers":[{"name":"i","image":"x"}],"containers":[{"name":"c","image":"x"}]}})");
   const json::object& spec = pod.at("spec").as_object();
   EXPECT_EQ(spec.at("serviceAccountName").as_string(), "default");
+  EXPECT_EQ(spec.at("serviceAccount").as_string(), "default") << "the deprecated field too";
   ASSERT_EQ(spec.at("volumes").as_array().size(), 1u);
   const json::object& volume = spec.at("volumes").as_array()[0].as_object();
   EXPECT_EQ(volume.at("name").as_string(), "kube-api-access-abcde");
