@@ -1,15 +1,19 @@
 #include "apiserver/admission.h"
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include "apiserver/auth/node_restriction.h"
 #include "apiserver/auth/rbac_escalation.h"
 #include "apiserver/limit_ranger.h"
 #include "apiserver/resource_quota_admission.h"
 #include "apiserver/resource_store.h"
+#include "apiserver/service_account_admission.h"
 #include "apiserver/strategy.h"
 #include "common/api_error.h"
+#include "common/ids.h"
 
 namespace skiff::apiserver {
 
@@ -155,7 +159,37 @@ void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bo
     addDefaultTolerations(obj, options_.defaultNotReadyTolerationSeconds,
                           options_.defaultUnreachableTolerationSeconds);
     applyLimitRangeDefaults(obj);
+    if (options_.serviceAccount && info.plural == "pods")
+      admitPodServiceAccount(
+          obj,
+          [this](const std::string& ns, const std::string& name) {
+            return serviceAccount(ns, name);
+          },
+          [] { return randomNameSuffix(5); });
   }
+}
+
+// The ServiceAccount a pod names, from the cache (then the store). The `default` account is
+// created by the serviceaccount controller right after its namespace, so a pod created at once
+// in a new namespace would race it; for `default` only, this waits up to 2 s for it. (Upstream
+// refuses and lets the client retry; kubectl does not.) The wait blocks the caller's thread:
+// in `skiff server` the controller writes in process, so it does not need this loop.
+std::shared_ptr<const json::object> Admission::serviceAccount(const std::string& ns,
+                                                              const std::string& name) {
+  const std::string prefix = "/registry/core/serviceaccounts/";
+  auto& accounts = caches_.cacheFor(prefix);
+  const std::string key = prefix + ns + "/" + name;
+  if (auto sa = accounts.get(key)) return sa;
+  caches_.syncWithStore();
+  if (auto sa = accounts.get(key)) return sa;
+  if (name != "default") return nullptr;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    caches_.syncWithStore();
+    if (auto sa = accounts.get(key)) return sa;
+  }
+  return nullptr;
 }
 
 std::vector<ObjectPtr> Admission::limitRanges(const std::string& ns) {

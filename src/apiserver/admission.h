@@ -23,6 +23,10 @@ struct AdmissionOptions {
   int64_t defaultUnreachableTolerationSeconds = 300;
   // Pod Security admission: cluster defaults (privileged: off) and exempt namespaces.
   podsecurity::Options podSecurity = {};
+  // ServiceAccount admission (service_account_admission.h). Off here so that a bare
+  // Admission (unit tests) needs no accounts; the API server turns it on unless
+  // --disable-admission-plugins names ServiceAccount.
+  bool serviceAccount = false;
 };
 
 class Admission {
@@ -72,6 +76,8 @@ class Admission {
  private:
   void requireLiveNamespace(const std::string& ns);
   void resolvePriority(boost::json::object& pod);
+  std::shared_ptr<const boost::json::object> serviceAccount(const std::string& ns,
+                                                            const std::string& name);
   void allocateServiceAddresses(boost::json::object& service);
   std::string allocateClusterIp();
   int64_t allocateNodePort();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "apiserver/crd_controller.h"
 #include "apiserver/crd_openapi.h"
 #include "apiserver/discovery.h"
+#include "apiserver/endpoint_reconciler.h"
 #include "apiserver/hardening.h"
 #include "apiserver/inflight_limiter.h"
 #include "apiserver/kubelet_proxy.h"
@@ -564,6 +566,9 @@ void ApiServer::start() {
   admissionOptions.defaultUnreachableTolerationSeconds =
       impl_->options.defaultUnreachableTolerationSeconds;
   admissionOptions.podSecurity = podSecurityOptions(impl_->options);
+  admissionOptions.serviceAccount =
+      std::find(o.disableAdmissionPlugins.begin(), o.disableAdmissionPlugins.end(),
+                "ServiceAccount") == o.disableAdmissionPlugins.end();
   impl_->admission = std::make_unique<Admission>(*impl_->caches, admissionOptions);
   impl_->resources =
       std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
@@ -631,6 +636,15 @@ void ApiServer::start() {
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
   impl_->http->start();
   impl_->jwksUri = "https://" + host + ":" + std::to_string(port()) + "/openid/v1/jwks";
+  {
+    // endpoint_reconciler.h: pods reach this server through the `kubernetes` Service.
+    std::string listenHost = o.listen.substr(0, o.listen.rfind(':'));
+    if (listenHost.size() > 1 && listenHost.front() == '[')
+      listenHost = listenHost.substr(1, listenHost.size() - 2);
+    const std::string advertise =
+        o.advertiseAddress.empty() ? defaultAdvertiseAddress(listenHost) : o.advertiseAddress;
+    reconcileKubernetesEndpoints(*impl_->resources, impl_->registry, advertise, port());
+  }
 
   // An admin kubeconfig pointing at this server.
   std::string server =
@@ -675,6 +689,16 @@ std::string ApiServer::writeNodeKubeconfig(const std::string& nodeName) {
   return ensureComponentKubeconfig(impl_->options.dataDir, *impl_->pki, nodeIdentity(nodeName),
                                    impl_->serverUrl);
 }
+
+std::string ApiServer::signLegacyServiceAccountToken(const std::string& ns,
+                                                     const std::string& account,
+                                                     const std::string& accountUid,
+                                                     const std::string& secretName) const {
+  if (!impl_->serviceAccountTokens) throw std::logic_error("the API server is not started");
+  return impl_->serviceAccountTokens->issueLegacy(ns, account, accountUid, secretName);
+}
+
+std::string ApiServer::caPem() const { return impl_->pki ? readFile(impl_->pki->caCert) : ""; }
 
 std::string ApiServer::kubeconfigPath() const {
   return (fs::path(impl_->options.dataDir) / "kubeconfig").string();

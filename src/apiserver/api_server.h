@@ -49,6 +49,12 @@ struct ApiServerOptions {
   // the kubelet proxy's destination guard refuses for other nodes (apiserver/kubelet_proxy.h).
   std::string localNodeName;
   AuditLogOptions auditLog;
+  // Admission plugins turned off (--disable-admission-plugins); "ServiceAccount" is the one
+  // that can be (test servers without a controller manager create pods with no accounts).
+  std::vector<std::string> disableAdmissionPlugins;
+  // The address the `kubernetes` Service's endpoints name (--advertise-address); empty: the
+  // address of the default-route interface, else the listen address when it is not a wildcard.
+  std::string advertiseAddress;
 };
 
 class ApiServer {
@@ -63,6 +69,13 @@ class ApiServer {
   // A kubeconfig for node NAME as system:node:NAME in system:nodes (certificate and
   // DATA_DIR/kubeconfigs/node-NAME.kubeconfig); empty when TLS is off. After start().
   std::string writeNodeKubeconfig(const std::string& nodeName);
+  // A legacy ServiceAccount token for the tokens controller (ControllerOptions::
+  // signLegacyToken), signed with this server's ServiceAccount key. After start().
+  std::string signLegacyServiceAccountToken(const std::string& ns, const std::string& account,
+                                            const std::string& accountUid,
+                                            const std::string& secretName) const;
+  // The cluster CA (PEM); empty when TLS is off. After start().
+  std::string caPem() const;
   // For tests: handle one request without the network.
   HttpResponse handle(HttpRequest& req);
 

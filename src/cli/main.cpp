@@ -92,6 +92,14 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
                   "Days to keep rotated audit log files, by the time in their names (0: no "
                   "limit)")
       ->capture_default_str();
+  cmd->add_option("--disable-admission-plugins", o.disableAdmissionPlugins,
+                  "Admission plugins to turn off: ServiceAccount (pods then get no account "
+                  "and no API token volume)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"ServiceAccount"}));
+  cmd->add_option("--advertise-address", o.advertiseAddress,
+                  "Address of this API server in the kubernetes Service's endpoints (default: "
+                  "the default-route interface's address, else the --listen host)");
   cli::addHardeningFlags(cmd, o);  // encryption at rest, in-flight limits
 }
 
@@ -204,9 +212,16 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
     config.local = cli::makeLocalEndpoint(server, "skiff-server");
     components.client = std::make_unique<client::RestClient>(std::move(config));
     components.informers = std::make_unique<client::SharedInformerFactory>(*components.client);
+    // The root CA publisher and the tokens controller get the CA and the signing key here.
+    controller::ControllerOptions withKeys = controllerOptions;
+    withKeys.rootCaPem = server.caPem();
+    withKeys.signLegacyToken = [&server](const std::string& ns, const std::string& account,
+                                         const std::string& uid, const std::string& secret) {
+      return server.signLegacyServiceAccountToken(ns, account, uid, secret);
+    };
     // Both campaigns run in parallel so a standby server waits on both Leases.
     std::thread sched([&] { components.startScheduler(leaderElect, "default-scheduler"); });
-    components.startControllers(leaderElect, controllerOptions);
+    components.startControllers(leaderElect, withKeys);
     sched.join();
     if (cloudFlags && !cloudFlags->provider.empty()) {
       try {
@@ -369,8 +384,12 @@ int main(int argc, char** argv) {
       cli::MetricsServer metricsServer(metricsAddress);
       if (*schedulerCmd)
         components.startScheduler(leaderElect, schedulerName);
-      else
+      else {
+        // The CA for kube-root-ca.crt comes from the kubeconfig; legacy tokens need the API
+        // server's key, so their Secrets are only cleaned up here.
+        controllerOptions.rootCaPem = components.client->config().caPem;
         components.startControllers(leaderElect, controllerOptions);
+      }
       cli::waitForSignal();
       components.stop();
       return 0;

@@ -52,6 +52,19 @@ struct ControllerOptions {
   int workers = 5;
   // Controllers to run: "*" means all; "-name" disables one (upstream's --controllers).
   std::vector<std::string> controllers = {"*"};
+  // The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt
+  // ConfigMap and the tokens controller in legacy token Secrets; empty: those controllers
+  // publish nothing. `skiff server` passes its CA, `skiff controller-manager` its
+  // kubeconfig's certificate-authority-data.
+  std::string rootCaPem;
+  // Signs a legacy ServiceAccount token (namespace, account name, account uid, Secret name)
+  // for the tokens controller. The signing key lives with the API server, so only
+  // `skiff server` sets it; without it the controller only deletes token Secrets whose
+  // account is gone.
+  using LegacyTokenSigner =
+      std::function<std::string(const std::string& ns, const std::string& account,
+                                const std::string& accountUid, const std::string& secret)>;
+  LegacyTokenSigner signLegacyToken;
 };
 
 class ResourceDiscovery;

@@ -31,6 +31,7 @@ Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime,
                    client::ListOptions{.fieldSelector = "spec.nodeName=" + options_.nodeName}),
       nodeInformer_(client, client::resources::nodes, "",
                     client::ListOptions{.fieldSelector = "metadata.name=" + options_.nodeName}),
+      serviceInformer_(client, client::resources::services, ""),
       queue_("kubelet-pods", client::RateLimiterOptions{.qps = 0}),
       recorder_(client, "kubelet", options_.nodeName),
       volumes_(options_.rootDir + "/pods",
@@ -52,6 +53,10 @@ Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime,
           }),
       static_(options_.podManifestPath, options_.nodeName) {
   if (options_.nodeName.empty()) throw std::invalid_argument("kubelet: a node name is required");
+  // Projected serviceAccountToken volumes: TokenRequests bound to the pod (the Node
+  // authorizer lets this node ask for the accounts of its own pods).
+  volumes_.setTokenRequester(
+      [this](const TokenRequestSpec& spec) { return requestServiceAccountToken(client_, spec); });
   auto enqueue = [this](const json::object& pod) { queue_.add(client::objectKey(pod)); };
   podInformer_.addEventHandler({
       .onAdd = enqueue,
@@ -144,10 +149,15 @@ void Kubelet::start() {
   server_->start();
 
   nodeInformer_.start();
+  serviceInformer_.start();
   podInformer_.start();
   threads_.emplace_back(namedThread("kubelet-node", [this] { nodeLoop(); }));
   if (!podInformer_.waitForSync(std::chrono::seconds(60)))
     SKIFF_LOG_WARN("kubelet node={} pod informer not synced after 60s; continuing",
+                   options_.nodeName);
+  // Containers started before the Services are known would miss their service variables.
+  if (!serviceInformer_.waitForSync(std::chrono::seconds(30)))
+    SKIFF_LOG_WARN("kubelet node={} service informer not synced after 30s; continuing",
                    options_.nodeName);
   probes_.start();
   for (int i = 0; i < options_.workers; ++i)
@@ -171,6 +181,7 @@ void Kubelet::stop() {
   probes_.stop();
   podInformer_.stop();
   nodeInformer_.stop();
+  serviceInformer_.stop();
   if (server_) server_->stop();
   recorder_.flush(std::chrono::seconds(2));
   if (started_)

@@ -187,6 +187,8 @@ class Kubelet {
   std::string nodeIp_;
   client::SharedInformer podInformer_;
   client::SharedInformer nodeInformer_;
+  // Services, for the service link variables (KUBERNETES_SERVICE_HOST, ...) of containers.
+  client::SharedInformer serviceInformer_;
   client::WorkQueue queue_;
   client::EventRecorder recorder_;
   VolumeManager volumes_;

@@ -364,8 +364,17 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
   in.restartCount = rt.nextRestartCount(name);
   in.imageRef = imageRef;
   try {
-    in.env = containerEnv(pod, container, runtimeInfo(pod, podIp),
-                          [this](auto& r, auto& n, auto& o) { return fetchObject(r, n, o); });
+    // Service links: the master `kubernetes` Service always (in-cluster clients find the API
+    // server by KUBERNETES_SERVICE_HOST/PORT), the namespace's Services unless
+    // enableServiceLinks is false.
+    std::vector<json::object> services;
+    for (const auto& s : serviceInformer_.list()) services.push_back(*s);
+    const json::value* links = api::valueAt(pod, {"spec", "enableServiceLinks"});
+    in.env = containerEnv(
+        pod, container, runtimeInfo(pod, podIp),
+        [this](auto& r, auto& n, auto& o) { return fetchObject(r, n, o); }, {},
+        serviceEnvironment(services, stringAt(pod, {"metadata", "namespace"}),
+                           !(links && links->is_bool() && !links->as_bool())));
     std::map<std::string, std::string> envMap(in.env.begin(), in.env.end());
     in.mounts = volumes_.containerMounts(pod, container, volumePaths, envMap);
   } catch (const ContainerConfigError& e) {

@@ -661,6 +661,28 @@ bool writeAtomically(const std::string& dir,
 VolumeManager::VolumeManager(std::string podsDir, ObjectFetcher fetch)
     : podsDir_(std::move(podsDir)), fetch_(std::move(fetch)) {}
 
+void VolumeManager::setTokenRequester(TokenRequester request) {
+  tokens_ = std::make_unique<TokenManager>(std::move(request));
+}
+
+// A projected serviceAccountToken source: a token of the pod's account bound to the pod, from
+// the token manager (cached until 80 % of its life has passed).
+std::string VolumeManager::serviceAccountToken(const json::object& pod,
+                                               const json::object& source) {
+  if (!tokens_) throw std::runtime_error("this kubelet cannot request service account tokens");
+  TokenRequestSpec spec;
+  spec.ns = stringAt(pod, {"metadata", "namespace"});
+  spec.serviceAccount = stringAt(pod, {"spec", "serviceAccountName"});
+  if (spec.serviceAccount.empty()) spec.serviceAccount = "default";
+  if (auto audience = stringAt(source, {"audience"}); !audience.empty())
+    spec.audiences.push_back(audience);
+  if (auto* e = api::valueAt(source, {"expirationSeconds"}); e && e->is_number())
+    spec.expirationSeconds = e->to_number<int64_t>();
+  spec.podName = stringAt(pod, {"metadata", "name"});
+  spec.podUid = stringAt(pod, {"metadata", "uid"});
+  return tokens_->token(spec);
+}
+
 void VolumeManager::setNodeAllocatable(std::map<std::string, std::string> allocatable) {
   std::lock_guard lock(mu_);
   allocatable_ = std::move(allocatable);
@@ -850,9 +872,10 @@ std::string VolumeManager::setUpVolume(const json::object& pod, const json::obje
         } else if (auto* dapi = objectAt(s, {"downwardAPI"})) {
           addDownwardPayload(payload, pod, arrayAt(*dapi, {"items"}), defaultMode, info,
                              allocatable());
+        } else if (auto* sat = objectAt(s, {"serviceAccountToken"})) {
+          payload[stringAt(*sat, {"path"})] = {serviceAccountToken(pod, *sat), defaultMode};
         } else {
-          std::string what =
-              s.contains("serviceAccountToken") ? "serviceAccountToken" : volumeKind(s);
+          std::string what = volumeKind(s);
           bool first;
           {
             std::lock_guard lock(mu_);
@@ -1027,6 +1050,7 @@ void VolumeManager::tearDownPod(const std::string& uid) {
     std::erase_if(ownershipApplied_,
                   [&](const std::string& k) { return k.starts_with(uid + "/"); });
   }
+  if (tokens_) tokens_->forgetPod(uid);
   std::string dir = podsDir_ + "/" + uid;
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0) return;

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "kubelet/container_env.h"
+#include "kubelet/token_manager.h"
 
 namespace skiff::kubelet {
 
@@ -46,6 +48,10 @@ class VolumeManager {
  public:
   // podsDir: the kubelet's pods folder (ROOT/pods).
   VolumeManager(std::string podsDir, ObjectFetcher fetch);
+
+  // How projected serviceAccountToken sources get their tokens (token_manager.h); without
+  // one such a volume fails to set up. Call before the first setUpPod.
+  void setTokenRequester(TokenRequester request);
 
   // Node allocatable ("cpu", "memory", "ephemeral-storage"), the default for unset limits in
   // downwardAPI resourceFieldRef items.
@@ -96,6 +102,8 @@ class VolumeManager {
   // Pod securityContext.fsGroup on the volume types that support ownership management.
   void applyFsGroup(const boost::json::object& pod, const boost::json::object& volume,
                     const std::string& uid, const std::string& dir);
+  std::string serviceAccountToken(const boost::json::object& pod,
+                                  const boost::json::object& source);
 
   std::string podsDir_;
   ObjectFetcher fetch_;
@@ -103,6 +111,7 @@ class VolumeManager {
   std::map<std::string, std::string> allocatable_;
   std::set<std::string> loggedOnce_;        // "uid/volume" notices already logged
   std::set<std::string> ownershipApplied_;  // "uid/volume/..data target/gid" already walked
+  std::unique_ptr<TokenManager> tokens_;    // projected serviceAccountToken sources
 };
 
 // The race-free open behind subPath mounts: `resolved` (under `base`) opened component by

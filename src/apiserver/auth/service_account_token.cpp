@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "common/base64.h"
 #include "common/ids.h"
 
 namespace skiff::apiserver::auth {
@@ -123,6 +124,62 @@ ServiceAccountTokens::Issued ServiceAccountTokens::issue(const TokenClaimsInput&
   return {key_.sign(claims), now + in.expirationSeconds};
 }
 
+std::string ServiceAccountTokens::issueLegacy(const std::string& ns, const std::string& account,
+                                              const std::string& accountUid,
+                                              const std::string& secretName) const {
+  // Upstream's legacy claims, keys in lexical order as its marshalling writes them.
+  json::object claims{{"iss", kLegacyIssuer},
+                      {"kubernetes.io/serviceaccount/namespace", ns},
+                      {"kubernetes.io/serviceaccount/secret.name", secretName},
+                      {"kubernetes.io/serviceaccount/service-account.name", account},
+                      {"kubernetes.io/serviceaccount/service-account.uid", accountUid},
+                      {"sub", serviceAccountUser(ns, account)}};
+  return key_.sign(claims);
+}
+
+// Upstream's legacy validator: the Secret must still exist and hold this very token, and the
+// account must exist with the uid in the token. Legacy tokens carry no audience; they serve
+// the API audiences only.
+TokenResult ServiceAccountTokens::authenticateLegacy(
+    const std::string& token, const Jwt& jwt, const std::vector<std::string>& audiences) const {
+  if (!audiences.empty()) {
+    bool api = false;
+    for (const auto& a : audiences)
+      if (std::find(apiAudiences_.begin(), apiAudiences_.end(), a) != apiAudiences_.end())
+        api = true;
+    if (!api) return {};
+  }
+  if (!signatureValid(token, jwt)) return TokenResult::refused("invalid signature");
+  const json::object& c = jwt.claims;
+  const std::string ns = str(&c, "kubernetes.io/serviceaccount/namespace");
+  const std::string secretName = str(&c, "kubernetes.io/serviceaccount/secret.name");
+  const std::string name = str(&c, "kubernetes.io/serviceaccount/service-account.name");
+  const std::string uid = str(&c, "kubernetes.io/serviceaccount/service-account.uid");
+  if (ns.empty() || secretName.empty() || name.empty() || uid.empty() ||
+      str(&c, "sub") != serviceAccountUser(ns, name))
+    return TokenResult::refused("service account token claims are malformed");
+  auto secret = lookup_("secrets", ns, secretName);
+  if (!secret || !str(obj(secret.get(), "metadata"), "deletionTimestamp").empty())
+    return TokenResult::refused("token has been invalidated");
+  std::optional<std::string> stored = base64Decode(str(obj(secret.get(), "data"), "token"));
+  if (!stored || *stored != token)
+    return TokenResult::refused("token does not match server's copy");
+  auto account = lookup_("serviceaccounts", ns, name);
+  if (!account) return TokenResult::refused("serviceaccounts \"" + name + "\" not found");
+  if (!str(obj(account.get(), "metadata"), "deletionTimestamp").empty())
+    return TokenResult::refused("service account " + ns + "/" + name + " has been deleted");
+  if (uidOf(*account) != uid)
+    return TokenResult::refused("service account UID (" + uidOf(*account) +
+                                ") does not match claim (" + uid + ")");
+  TokenResult result;
+  result.outcome = TokenResult::Authenticated;
+  result.user.user = serviceAccountUser(ns, name);
+  result.user.uid = uid;
+  result.user.groups = serviceAccountGroups(ns);
+  result.audiences = apiAudiences_;
+  return result;
+}
+
 bool ServiceAccountTokens::signatureValid(const std::string& token, const Jwt& jwt) const {
   {
     std::lock_guard lock(verifiedMu_);
@@ -140,6 +197,8 @@ TokenResult ServiceAccountTokens::authenticate(const std::string& token,
   auto jwt = parseJwt(token);
   if (!jwt) return {};
   const json::object& c = jwt->claims;
+  if (str(&c, "iss") == kLegacyIssuer && issuer_ != kLegacyIssuer)
+    return authenticateLegacy(token, *jwt, audiences);
   if (str(&c, "iss") != issuer_) return {};  // another issuer's token: not ours to judge
   if (!signatureValid(token, *jwt)) return TokenResult::refused("invalid signature");
 

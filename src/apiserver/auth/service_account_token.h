@@ -15,6 +15,8 @@
 namespace skiff::apiserver::auth {
 
 inline constexpr const char* kDefaultIssuer = "https://kubernetes.default.svc.cluster.local";
+// The iss of legacy (Secret-based, non-expiring) ServiceAccount tokens.
+inline constexpr const char* kLegacyIssuer = "kubernetes/serviceaccount";
 // Upstream's leeway for exp/nbf/iat against clock skew (go-jose's DefaultLeeway).
 inline constexpr int64_t kClockLeewaySeconds = 60;
 
@@ -41,6 +43,11 @@ class ServiceAccountTokens {
     int64_t expiresAt = 0;  // unix seconds
   };
   Issued issue(const TokenClaimsInput& input) const;
+  // A legacy token for the Secret `secretName` of a service-account-token type (the tokens
+  // controller puts it there): no expiry, no audience; valid while that Secret holds it and
+  // the account exists with that uid.
+  std::string issueLegacy(const std::string& ns, const std::string& account,
+                          const std::string& accountUid, const std::string& secretName) const;
 
   // A JWT of ours (our issuer) → Authenticated or Refused; anything else → NotMine.
   // `audiences` are the ones the caller accepts (empty: the API audiences).
@@ -65,6 +72,8 @@ class ServiceAccountTokens {
   mutable std::mutex verifiedMu_;
   mutable std::unordered_set<std::string> verified_;
   bool signatureValid(const std::string& token, const Jwt& jwt) const;
+  TokenResult authenticateLegacy(const std::string& token, const Jwt& jwt,
+                                 const std::vector<std::string>& audiences) const;
 };
 
 // "system:serviceaccount:NS:NAME" → (NS, NAME); nullopt for other user names.

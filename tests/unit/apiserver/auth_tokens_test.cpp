@@ -208,3 +208,59 @@ TEST(AuthRequestAuthenticator, BearerTokenParsing) {
   req.headers["authorization"] = "Token abc";
   EXPECT_FALSE(bearerToken(req));
 }
+
+// Legacy ServiceAccount tokens (Secret-based, issuer kubernetes/serviceaccount): valid while
+// the Secret holds the very token and the account exists with the uid in it.
+#include "apiserver/auth/service_account_token.h"
+
+TEST(AuthLegacyServiceAccountToken, ValidWhileSecretAndAccountExist) {
+  std::map<std::string, json::object> objects;
+  ServiceAccountTokens tokens(Es256Key::generate(), kDefaultIssuer, {kDefaultIssuer},
+                              lookupOf(objects), [] { return kNow; });
+  const std::string token = tokens.issueLegacy("ns", "robot", "uid-1", "robot-token");
+  objects["serviceaccounts/ns/robot"] =
+      json::object{{"metadata", json::object{{"name", "robot"}, {"uid", "uid-1"}}}};
+  objects["secrets/ns/robot-token"] =
+      json::object{{"metadata", json::object{{"name", "robot-token"}}},
+                   {"type", "kubernetes.io/service-account-token"},
+                   {"data", json::object{{"token", base64Encode(token)}}}};
+
+  TokenResult r = tokens.authenticate(token);
+  ASSERT_EQ(r.outcome, TokenResult::Authenticated) << r.error;
+  EXPECT_EQ(r.user.user, "system:serviceaccount:ns:robot");
+  EXPECT_EQ(r.user.uid, "uid-1");
+  EXPECT_EQ(r.user.groups,
+            (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns"}));
+  EXPECT_EQ(r.audiences, std::vector<std::string>{kDefaultIssuer});
+  // Another audience than the API's: not a legacy token's business.
+  EXPECT_EQ(tokens.authenticate(token, {"vault"}).outcome, TokenResult::NotMine);
+
+  // The Secret holds another token.
+  objects["secrets/ns/robot-token"]["data"].as_object()["token"] = base64Encode("other");
+  r = tokens.authenticate(token);
+  EXPECT_EQ(r.outcome, TokenResult::Refused);
+  EXPECT_EQ(r.error, "token does not match server's copy");
+  objects["secrets/ns/robot-token"]["data"].as_object()["token"] = base64Encode(token);
+
+  // The account was re-created (another uid).
+  objects["serviceaccounts/ns/robot"]["metadata"].as_object()["uid"] = "uid-2";
+  r = tokens.authenticate(token);
+  EXPECT_EQ(r.error, "service account UID (uid-2) does not match claim (uid-1)");
+  objects.erase("serviceaccounts/ns/robot");
+  EXPECT_EQ(tokens.authenticate(token).error, "serviceaccounts \"robot\" not found");
+  objects["serviceaccounts/ns/robot"] =
+      json::object{{"metadata", json::object{{"name", "robot"}, {"uid", "uid-1"}}}};
+  EXPECT_EQ(tokens.authenticate(token).outcome, TokenResult::Authenticated);
+
+  // The Secret was deleted.
+  objects.erase("secrets/ns/robot-token");
+  r = tokens.authenticate(token);
+  EXPECT_EQ(r.outcome, TokenResult::Refused);
+  EXPECT_EQ(r.error, "token has been invalidated");
+
+  // Signed by another key: refused.
+  ServiceAccountTokens stranger(Es256Key::generate(), kDefaultIssuer, {kDefaultIssuer},
+                                lookupOf(objects), [] { return kNow; });
+  EXPECT_EQ(tokens.authenticate(stranger.issueLegacy("ns", "robot", "uid-1", "robot-token")).error,
+            "invalid signature");
+}

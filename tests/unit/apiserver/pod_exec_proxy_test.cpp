@@ -151,6 +151,8 @@ class PodExecProxyTest : public ::testing::Test {
 
   static ApiServer* startApiServer(const fs::path& dir) {
     ApiServerOptions o;
+    // No controller manager creates ServiceAccounts here: pods are admitted without one.
+    o.disableAdmissionPlugins = {"ServiceAccount"};
     o.dataDir = dir.string();
     o.listen = "127.0.0.1:0";
     o.storage = "memory";

@@ -41,6 +41,8 @@ class PodLogTest : public ::testing::Test {
                         ("skiff-pod-log-test-" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
     ApiServerOptions o;
+    // No controller manager creates ServiceAccounts here: pods are admitted without one.
+    o.disableAdmissionPlugins = {"ServiceAccount"};
     o.dataDir = dir_->string();
     o.listen = "127.0.0.1:0";
     o.storage = "memory";

@@ -29,6 +29,8 @@ struct TestServer {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     apiserver::ApiServerOptions o;
+    // No controller manager creates ServiceAccounts here: pods are admitted without one.
+    o.disableAdmissionPlugins = {"ServiceAccount"};
     o.dataDir = dir;
     o.listen = "127.0.0.1:0";
     o.storage = "memory";

@@ -283,6 +283,8 @@ class KubeletServerPodLogTest : public KubeletServerTest {
     KubeletServerTest::SetUp();
     apiDir_ = freshDir("skiff-kubelet-apiserver");
     apiserver::ApiServerOptions o;
+    // No controller manager creates ServiceAccounts here: pods are admitted without one.
+    o.disableAdmissionPlugins = {"ServiceAccount"};
     o.dataDir = apiDir_.string();
     o.listen = "127.0.0.1:0";
     o.storage = "memory";

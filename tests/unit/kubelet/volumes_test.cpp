@@ -324,7 +324,13 @@ TEST_F(VolumeTest, DownwardApiFollowsLabelChanges) {
   EXPECT_EQ(timestampDirs(dir).size(), 1u);
 }
 
-TEST_F(VolumeTest, ProjectedVolumeCombinesSourcesAndSkipsTokens) {
+TEST_F(VolumeTest, ProjectedVolumeCombinesSourcesWithAToken) {
+  std::vector<TokenRequestSpec> requests;
+  manager->setTokenRequester([&](const TokenRequestSpec& spec) {
+    requests.push_back(spec);
+    return IssuedToken{"jwt-" + std::to_string(requests.size()),
+                       std::chrono::system_clock::now() + std::chrono::hours(1), 3607};
+  });
   putConfigMap("kube-root-ca.crt", R"({"ca.crt": "PEM"})");
   api.put(client::resources::secrets, "ns", "creds",
           json::object{{"data", json::object{{"t", base64Encode("tok")}}}});
@@ -336,7 +342,19 @@ TEST_F(VolumeTest, ProjectedVolumeCombinesSourcesAndSkipsTokens) {
       {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}]}}])");
   std::string dir = paths.at("kube-api-access");
   EXPECT_EQ(dir, volumeDir("kubernetes.io~projected", "kube-api-access"));
-  EXPECT_EQ(visibleNames(dir), (std::set<std::string>{"ca.crt", "secret-token", "namespace"}));
+  EXPECT_EQ(visibleNames(dir),
+            (std::set<std::string>{"token", "ca.crt", "secret-token", "namespace"}));
+  EXPECT_EQ(readFile(dir + "/token"), "jwt-1");
+  EXPECT_EQ(modeOf(dir + "/token"), 0644u);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].expirationSeconds, 3607);
+  EXPECT_EQ(requests[0].podUid, "uid-1");
+  EXPECT_EQ(requests[0].serviceAccount, "default");
+  EXPECT_TRUE(requests[0].audiences.empty()) << "the API server's audiences";
+  // A second sync reuses the cached token (no second request).
+  setUp(
+      R"([{"name": "t", "projected": {"sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]}}])");
+  EXPECT_EQ(requests.size(), 1u);
   EXPECT_EQ(readFile(dir + "/ca.crt"), "PEM");
   EXPECT_EQ(readFile(dir + "/secret-token"), "tok");
   EXPECT_EQ(modeOf(dir + "/secret-token"), 0600u);
