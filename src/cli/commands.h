@@ -17,6 +17,7 @@ Subcommand addKubeletCommand(CLI::App& app);
 Subcommand addImagesCommand(CLI::App& app);
 Subcommand addDnsCommand(CLI::App& app);
 Subcommand addProxyCommand(CLI::App& app);
+Subcommand addTokenCommand(CLI::App& app);
 
 struct NodeFlags;
 struct ProxyFlags;
