@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
@@ -187,7 +188,7 @@ std::string bootstrapNodeCredentials(const TlsBootstrapOptions& o) {
 
 int64_t renewalDeadline(int64_t notBefore, int64_t notAfter, double jitter) {
   const double lifetime = static_cast<double>(notAfter - notBefore);
-  return notBefore + static_cast<int64_t>(lifetime * (0.7 + 0.2 * jitter));
+  return notBefore + std::llround(lifetime * (0.7 + 0.2 * jitter));
 }
 
 CertificateRotator::CertificateRotator(RestClient& client, std::string nodeName,
