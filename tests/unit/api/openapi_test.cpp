@@ -75,7 +75,7 @@ TEST(OpenApi, EmbeddedDefinitionsLoad) {
   EXPECT_TRUE(defs.contains("io.k8s.api.apps.v1.Deployment"));
   EXPECT_TRUE(defs.contains("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));
   // Kinds skiff does not serve are not carried.
-  EXPECT_FALSE(defs.contains("io.k8s.api.certificates.v1.CertificateSigningRequest"));
+  EXPECT_TRUE(defs.contains("io.k8s.api.certificates.v1.CertificateSigningRequest"));
   EXPECT_FALSE(defs.contains("io.k8s.api.resource.v1.ResourceClaim"));
 }
 
@@ -153,7 +153,7 @@ TEST(OpenApi, V3RootListsEveryGroupVersionWithHash) {
 
 TEST(OpenApi, V3UnknownGroupVersionIsNull) {
   EXPECT_EQ(api().v3GroupVersionJson("apis/apps/v1beta1"), nullptr);
-  EXPECT_EQ(api().v3GroupVersionJson("apis/certificates.k8s.io/v1"), nullptr);
+  EXPECT_EQ(api().v3GroupVersionJson("apis/resource.k8s.io/v1"), nullptr);
   EXPECT_EQ(api().v3Hash("apis/nope/v1"), "");
 }
 
