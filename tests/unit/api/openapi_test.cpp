@@ -138,7 +138,8 @@ TEST(OpenApi, V3RootListsEveryGroupVersionWithHash) {
                             "apis/authorization.k8s.io/v1",
                             "apis/authentication.k8s.io/v1",
                             "apis/apiregistration.k8s.io/v1",
-                            "apis/apiextensions.k8s.io/v1"};
+                            "apis/apiextensions.k8s.io/v1",
+                            "apis/certificates.k8s.io/v1"};
   EXPECT_EQ(paths.size(), std::size(expected));
   for (const char* gv : expected) {
     SCOPED_TRACE(gv);
