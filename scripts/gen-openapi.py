@@ -43,6 +43,7 @@ SERVED_GVS = [
     ("authentication.k8s.io", "v1"),
     ("apiregistration.k8s.io", "v1"),
     ("apiextensions.k8s.io", "v1"),
+    ("certificates.k8s.io", "v1"),
 ]
 
 # Query parameters that appeared after v1.32 (list sharding).

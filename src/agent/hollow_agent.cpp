@@ -170,7 +170,11 @@ HollowAgent::HollowAgent(client::RestClient& client, HollowOptions options)
     : client_(client),
       options_(std::move(options)),
       nodeInformer_(client, client::resources::nodes),
-      podInformer_(client, client::resources::pods),
+      podInformer_(
+          client, client::resources::pods, "",
+          options_.ownNodeOnly
+              ? client::ListOptions{.fieldSelector = "spec.nodeName=" + options_.namePrefix + "-0"}
+              : client::ListOptions{}),
       heartbeats_("hollow-heartbeats", client::RateLimiterOptions{.qps = 0}),
       pods_("hollow-pods", client::RateLimiterOptions{.qps = 0}) {
   // A fake, per-agent-unique InternalIP block in 100.64.0.0/10 (shared address space, never

@@ -40,6 +40,9 @@ struct Taint {
 struct HollowOptions {
   std::string namePrefix = "hollow";
   int nodes = 1;
+  // One node running with its own node identity (`skiff agent --hollow --server --token`):
+  // the Node authorizer lets it watch only its own pods, so the watch says which.
+  bool ownNodeOnly = false;
   std::string cpu = "4";
   std::string memory = "16Gi";
   std::string ephemeralStorage = "100Gi";

@@ -36,6 +36,15 @@ struct KindStrategy {
   void (*prepareForCreate)(boost::json::object& obj) = nullptr;
   // On a main-resource update (not /status).
   void (*prepareForUpdate)(boost::json::object& obj, const boost::json::object& old) = nullptr;
+  // Subresources written as status is (everything but status kept from the stored object),
+  // besides "status" itself: a CertificateSigningRequest's "approval".
+  std::vector<std::string_view> statusLikeSubresources = {};
+  // On a write to status or one of those (after the rest was copied from the stored object).
+  void (*prepareForStatusUpdate)(boost::json::object& obj, const boost::json::object& old,
+                                 std::string_view subresource) = nullptr;
+  // The kind's rules for such a write, beyond ObjectMeta (upstream's ValidateXStatusUpdate).
+  void (*validateStatus)(const boost::json::object& obj, const boost::json::object& old,
+                         std::string_view subresource, validation::Errors& errs) = nullptr;
   // Admission steps that need server state and so live in apiserver/admission.cpp: a
   // Service's cluster IPs (allocated on create, kept on update), a Pod's priority and
   // default not-ready/unreachable tolerations.
@@ -43,7 +52,7 @@ struct KindStrategy {
   bool admitsPodScheduling = false;
   // Fields defaulted here but set after the field manager upstream (by admission or the REST
   // storage): owned by nobody on create. Paths in managedFields form ("f:spec", "f:priority").
-  std::vector<std::vector<std::string>> unownedOnCreate;
+  std::vector<std::vector<std::string>> unownedOnCreate = {};
 
   // Delete: upstream's DefaultGarbageCollectionPolicy OrphanDependents (v1 RC and Job).
   bool orphansByDefault = false;
@@ -52,7 +61,7 @@ struct KindStrategy {
   // Pods: deletion waits for the grace period (terminationGracePeriodSeconds).
   bool gracefulDeletion = false;
   // Names that may never be deleted (the system namespaces).
-  std::vector<std::string_view> undeletableNames;
+  std::vector<std::string_view> undeletableNames = {};
   // On DELETE: marks the object terminating; true when it must wait (a CRD for its objects,
   // a Namespace for its spec.finalizers).
   bool (*prepareForDelete)(boost::json::object& obj) = nullptr;

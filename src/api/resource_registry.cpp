@@ -200,6 +200,14 @@ std::vector<ResourceInfo> builtinResources() {
           .all()
           .status()
           .storedAs("autoscaling", "v2"),
+      // certificates.k8s.io/v1: /approval changes only the Approved/Denied/Failed conditions,
+      // /status the certificate (and other conditions), as upstream.
+      R("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests",
+        false)
+          .shortNames({"csr"})
+          .sub("approval", "certificates.k8s.io", "v1", "CertificateSigningRequest", kGetUpdate)
+          .status()
+          .fields({"spec.signerName"}),
       // others
       R("coordination.k8s.io", "v1", "Lease", "leases", true),
       R("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),

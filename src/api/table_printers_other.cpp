@@ -148,7 +148,45 @@ json::array countCells(const json::object& o, std::string_view listKey, Clock::t
 
 }  // namespace
 
+namespace {
+
+// CONDITION as upstream's extractCSRStatus: Denied wins over Approved, else Pending; then
+// ",Failed" and ",Issued" when they apply.
+std::string csrCondition(const json::object& csr) {
+  bool approved = false, denied = false, failed = false;
+  for (const auto& c : arr(obj(csr, "status"), "conditions")) {
+    if (!c.is_object()) continue;
+    std::string type = str(c.as_object(), "type");
+    approved |= type == "Approved";
+    denied |= type == "Denied";
+    failed |= type == "Failed";
+  }
+  std::string out = denied ? "Denied" : approved ? "Approved" : "Pending";
+  if (failed) out += ",Failed";
+  if (!str(obj(csr, "status"), "certificate").empty()) out += ",Issued";
+  return out;
+}
+
+json::array csrCells(const json::object& csr, Clock::time_point now) {
+  const json::object& spec = obj(csr, "spec");
+  std::string duration = "<none>";
+  if (has(spec, "expirationSeconds"))
+    duration = humanDuration(std::chrono::seconds(num(spec, "expirationSeconds")));
+  return json::array{str(obj(csr, "metadata"), "name"),
+                     age(csr, now),
+                     str(spec, "signerName"),
+                     str(spec, "username"),
+                     duration,
+                     csrCondition(csr)};
+}
+
+}  // namespace
+
 void registerOtherPrinters(PrinterMap& m) {
+  m["certificates.k8s.io/certificatesigningrequests"] = {
+      {nameColumn(), ageColumn(), col("SignerName", "string"), col("Requestor", "string"),
+       col("RequestedDuration", "string"), col("Condition", "string")},
+      csrCells};
   m["coordination.k8s.io/leases"] = {{nameColumn(), col("Holder", "string"), ageColumn()},
                                      leaseCells};
   m["discovery.k8s.io/endpointslices"] = {

@@ -544,9 +544,13 @@ std::vector<std::string> validateConfigMapKey(std::string_view v) {
 
 std::vector<StatusCause> validateStatusUpdate(std::string_view group, std::string_view kind,
                                               const boost::json::object& obj,
-                                              const boost::json::object& oldObj) {
+                                              const boost::json::object& oldObj,
+                                              std::string_view subresource) {
   validation::Errors errs;
   validation::validateObjectMeta(group, kind, obj, &oldObj, errs);
+  if (const KindStrategy* strategy = kindStrategy(group, kind);
+      strategy && strategy->validateStatus)
+    strategy->validateStatus(obj, oldObj, subresource, errs);
   return errs.take();
 }
 

@@ -22,9 +22,11 @@ std::vector<StatusCause> validateObject(std::string_view group, std::string_view
 // Validates a status write (upstream's ValidateXStatusUpdate): the server kept the stored
 // object's spec and metadata, so only the metadata update is checked (skiff has no rules for
 // status fields yet); the spec was validated when it was written.
+// `subresource` is "status" or a status-like subresource of the kind (kind_strategy.h).
 std::vector<StatusCause> validateStatusUpdate(std::string_view group, std::string_view kind,
                                               const boost::json::object& obj,
-                                              const boost::json::object& oldObj);
+                                              const boost::json::object& oldObj,
+                                              std::string_view subresource = "status");
 
 // Name checks, also used by the server for names taken from request paths. Each returns the
 // failure messages (empty = valid), worded as upstream's apimachinery validation.

@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "apiserver/auth/certificate_admission.h"
 #include "apiserver/auth/node_restriction.h"
 #include "apiserver/auth/rbac_escalation.h"
 #include "apiserver/limit_ranger.h"
@@ -118,6 +119,18 @@ Admission::Admission(CacheHub& caches, AdmissionOptions options)
 void Admission::admitRbacWrite(const api::ResourceInfo& info, const json::object& obj,
                                const json::object* old, const UserInfo* user) const {
   rbac::confirmNoEscalation(rbac_, info, obj, old, user);
+}
+
+void Admission::admitCertificateRequestCreate(const api::ResourceInfo& info, json::object& obj,
+                                              const UserInfo* user) const {
+  rbac::admitCertificateRequestCreate(info, obj, user);
+}
+
+void Admission::admitCertificateRequestUpdate(const api::ResourceInfo& info,
+                                              const std::string& subresource,
+                                              const json::object& obj, const json::object& old,
+                                              const UserInfo* user) const {
+  rbac::admitCertificateRequestUpdate(rbac_, info, subresource, obj, old, user);
 }
 
 void Admission::admitNodeWrite(const api::ResourceInfo& info, const std::string& operation,

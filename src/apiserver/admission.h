@@ -47,6 +47,14 @@ class Admission {
                       const std::string& subresource, const std::string& name,
                       const boost::json::object* obj, const boost::json::object* old,
                       const UserInfo* user) const;
+  // certificates.k8s.io (auth/certificate_admission.h): the requester's identity into a
+  // new CertificateSigningRequest's spec; `approve` / `sign` on the signer for /approval and
+  // for status.certificate writes. user null: the server's own write (exempt).
+  void admitCertificateRequestCreate(const api::ResourceInfo& info, boost::json::object& obj,
+                                     const UserInfo* user) const;
+  void admitCertificateRequestUpdate(const api::ResourceInfo& info, const std::string& subresource,
+                                     const boost::json::object& obj, const boost::json::object& old,
+                                     const UserInfo* user) const;
   // Pod Security admission (pod_security.h), after validation as upstream's validating
   // plugin: refuses a pod that violates its namespace's enforce level (403), adds warn-level
   // warnings for pods and workload templates, checks namespace labels (422) and warns about

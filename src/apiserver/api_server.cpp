@@ -18,6 +18,7 @@
 #include "apiserver/auth/authn_endpoints.h"
 #include "apiserver/auth/authorization.h"
 #include "apiserver/auth/bootstrap_policy.h"
+#include "apiserver/auth/cluster_info.h"
 #include "apiserver/auth/impersonation.h"
 #include "apiserver/auth/request_attributes.h"
 #include "apiserver/auth/service_account_key.h"
@@ -663,6 +664,9 @@ void ApiServer::start() {
     kubeconfig += "    {}\n";
   }
   writeFileAtomic(kubeconfigPath(), kubeconfig, 0600);
+  // kube-public/cluster-info for nodes joining with a bootstrap token (auth/cluster_info.h).
+  if (pki)
+    rbac::publishClusterInfo(*impl_->resources, impl_->registry, readFile(pki->caCert), server);
   // One kubeconfig per control-plane component (DATA_DIR/kubeconfigs), for separately run
   // `skiff scheduler`, `skiff controller-manager`, `skiff proxy`.
   if (pki)

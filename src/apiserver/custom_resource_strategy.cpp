@@ -40,8 +40,9 @@ std::vector<StatusCause> validateKind(const api::ResourceInfo& info, const json:
 }
 
 std::vector<StatusCause> validateKindStatus(const api::ResourceInfo& info, const json::object& obj,
-                                            const json::object& old) {
-  auto causes = api::validateStatusUpdate(info.group, info.kind, obj, old);
+                                            const json::object& old,
+                                            const std::string& subresource) {
+  auto causes = api::validateStatusUpdate(info.group, info.kind, obj, old, subresource);
   if (const api::StructuralNode* schema = schemaOf(info))
     for (auto& c : api::validateBySchema(obj, *schema, &old)) causes.push_back(std::move(c));
   return causes;

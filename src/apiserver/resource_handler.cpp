@@ -5,6 +5,7 @@
 #include "api/json_access.h"
 #include "apiserver/content.h"
 #include "apiserver/request_options.h"
+#include "apiserver/strategy.h"
 #include "apiserver/table.h"
 #include "apiserver/watch_stream.h"
 #include "common/api_error.h"
@@ -110,7 +111,8 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
   if (!ri.subresource.empty()) {
     const auto* sub = info.subresource(ri.subresource);
     if (!sub) throw ApiError(404, "NotFound", "the server could not find the requested resource");
-    if (ri.subresource != "status") return handleSpecialSubresource(store, ri, req, ctx);
+    if (!isStatusLikeSubresource(info, ri.subresource))
+      return handleSpecialSubresource(store, ri, req, ctx);
   }
 
   if (ri.name.empty()) {

@@ -15,6 +15,7 @@
 #include "apiserver/content.h"
 #include "apiserver/field_manager.h"
 #include "apiserver/resource_store.h"
+#include "apiserver/strategy.h"
 #include "common/api_error.h"
 
 namespace skiff::apiserver {
@@ -149,7 +150,8 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
       // are its managedFields (the status write keeps old's metadata, commitUpdate), unless
       // an apply needs them to find its conflicts.
       json::value base;
-      if (subresource == "status" && !info.storage && type != "application/json-patch+json") {
+      if (isStatusLikeSubresource(info, subresource) && !info.storage &&
+          type != "application/json-patch+json") {
         json::object partial(old.size());
         for (const auto& field : old) {
           if (field.key() == "spec") continue;

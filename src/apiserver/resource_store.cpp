@@ -265,6 +265,7 @@ ObjectPtr ResourceStore::createDecoded(const ResourceInfo& info, const std::stri
   admission_.admitCreate(info, obj, ctx.dryRun);
   admission_.admitRbacWrite(info, obj, nullptr, ctx.user);
   admission_.admitNodeWrite(info, "CREATE", "", name, &obj, nullptr, ctx.user);
+  admission_.admitCertificateRequestCreate(info, obj, ctx.user);
   auto causes = validateKind(info, obj, nullptr);
   if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
   admission_.admitPodSecurity(info, "", obj, nullptr, ctx.user, ctx.warnings, ctx.auditAnnotations);
@@ -324,7 +325,8 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
     else
       meta.erase(field);
   }
-  if (subresource == "status") {
+  const bool statusWrite = isStatusLikeSubresource(info, subresource);
+  if (statusWrite) {
     // Status writes change only status (upstream status strategy): everything else from old
     // (not copying old's status only to replace it), the new status moved in.
     json::object merged(old.size() + 1);
@@ -346,6 +348,7 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   if (!binding) applyKindDefaults(info, obj);
   if (!binding) trackUpdate(info, obj, old, subresource, ctx);
   if (subresource.empty()) prepareForUpdate(info, obj, old);
+  if (statusWrite) prepareForStatusUpdate(info, obj, old, subresource);
   if (info.tracksGeneration && subresource.empty() && specChanged(obj, old)) {
     int64_t generation = 0;
     if (const json::value* g = oldMeta.if_contains("generation"); g && g->is_int64())
@@ -355,10 +358,11 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   admission_.admitUpdate(info, obj, old);
   if (subresource.empty()) admission_.admitRbacWrite(info, obj, &old, ctx.user);
   if (!binding) admission_.admitNodeWrite(info, "UPDATE", subresource, name, &obj, &old, ctx.user);
+  admission_.admitCertificateRequestUpdate(info, subresource, obj, old, ctx.user);
   // A binding sets spec.nodeName, which no client update may change; it has its own checks.
-  const bool statusWrite = subresource == "status";
   if (!binding) {
-    auto causes = statusWrite ? validateKindStatus(info, obj, old) : validateKind(info, obj, &old);
+    auto causes = statusWrite ? validateKindStatus(info, obj, old, subresource)
+                              : validateKind(info, obj, &old);
     if (!causes.empty()) throw invalid(info.kind, info.group, name, std::move(causes));
     if (!statusWrite) {
       admission_.admitPodSecurity(info, subresource, obj, &old, ctx.user, ctx.warnings,

@@ -18,6 +18,22 @@ void prepareForCreate(const api::ResourceInfo& info, json::object& obj) {
   if (strategy && strategy->prepareForCreate) strategy->prepareForCreate(obj);
 }
 
+bool isStatusLikeSubresource(const api::ResourceInfo& info, const std::string& subresource) {
+  if (subresource == "status") return true;
+  const api::KindStrategy* strategy = strategyOf(info);
+  if (!strategy) return false;
+  for (auto s : strategy->statusLikeSubresources)
+    if (s == subresource) return true;
+  return false;
+}
+
+void prepareForStatusUpdate(const api::ResourceInfo& info, json::object& obj,
+                            const json::object& old, const std::string& subresource) {
+  const api::KindStrategy* strategy = strategyOf(info);
+  if (strategy && strategy->prepareForStatusUpdate)
+    strategy->prepareForStatusUpdate(obj, old, subresource);
+}
+
 void prepareForUpdate(const api::ResourceInfo& info, json::object& obj, const json::object& old) {
   const api::KindStrategy* strategy = strategyOf(info);
   if (strategy && strategy->prepareForUpdate) strategy->prepareForUpdate(obj, old);

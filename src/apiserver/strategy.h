@@ -21,9 +21,14 @@ void applyKindDefaults(const api::ResourceInfo& info, boost::json::object& obj);
 std::vector<StatusCause> validateKind(const api::ResourceInfo& info, const boost::json::object& obj,
                                       const boost::json::object* old);
 // Validation of a status write.
+// Validation of a status write (`subresource`: "status" or a status-like one, below).
 std::vector<StatusCause> validateKindStatus(const api::ResourceInfo& info,
                                             const boost::json::object& obj,
-                                            const boost::json::object& old);
+                                            const boost::json::object& old,
+                                            const std::string& subresource = "status");
+// Whether writes to `subresource` change only status, as /status does: "status" and the
+// kind's status-like subresources (a CertificateSigningRequest's "approval").
+bool isStatusLikeSubresource(const api::ResourceInfo& info, const std::string& subresource);
 // Prunes fields a custom resource's schema does not declare (and unknown metadata fields);
 // returns their paths. Built-in kinds are pruned by their OpenAPI definition instead.
 std::vector<std::string> pruneCustomResource(const api::ResourceInfo& info,
@@ -33,6 +38,9 @@ std::vector<std::string> pruneCustomResource(const api::ResourceInfo& info,
 // kind's own create hook (api/kind_strategy.h: a Pod starts Pending with its QoS class, a
 // Namespace Active, a Job gets its selector).
 void prepareForCreate(const api::ResourceInfo& info, boost::json::object& obj);
+// On a status-like write, after the rest of the object was copied from the stored one.
+void prepareForStatusUpdate(const api::ResourceInfo& info, boost::json::object& obj,
+                            const boost::json::object& old, const std::string& subresource);
 // On a main-resource update (not /status): the kind's update hook.
 void prepareForUpdate(const api::ResourceInfo& info, boost::json::object& obj,
                       const boost::json::object& old);

@@ -2,6 +2,7 @@
 // (as `skiff kubelet`); `skiff agent --hollow --nodes N --kubeconfig F` runs N simulated nodes.
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "agent/control_handler.h"
 #include "agent/hollow_agent.h"
@@ -10,6 +11,7 @@
 #include "cli/process.h"
 #include "cli/proxy_command.h"
 #include "client/kubeconfig.h"
+#include "client/tls_bootstrap.h"
 #include "common/log.h"
 #include "net/http_server.h"
 
@@ -31,9 +33,68 @@ struct AgentFlags {
   std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
   std::string address;                               // real node only: kubelet bind address
   ProxyFlags proxy;                                  // real node only
+  // Joining with a bootstrap token (client/tls_bootstrap.h) instead of --kubeconfig.
+  std::string server, token, caCertHash, caFile;
 };
 
-int runAgent(const AgentFlags& f) {
+// With --server/--token: the node's credentials from the TLS bootstrap (reused when still
+// valid) and a rotator that renews them; returns the kubeconfig to run with.
+std::string joinCluster(const AgentFlags& f, const std::string& nodeName) {
+  client::TlsBootstrapOptions o;
+  o.server = f.server;
+  o.token = f.token;
+  o.caCertHash = f.caCertHash;
+  o.caFile = f.caFile;
+  o.nodeName = nodeName;
+  o.pkiDir = f.dataDir + "/kubelet/pki";
+  o.kubeconfig = f.dataDir + "/kubelet/kubeconfig";
+  return client::bootstrapNodeCredentials(o);
+}
+
+// Renewal of the client certificate before it expires; the client switches in place.
+std::unique_ptr<client::CertificateRotator> startRotation(
+    client::RestClient& client, const std::string& nodeName,
+    const client::NodeCredentialFiles& files) {
+  auto rotator = std::make_unique<client::CertificateRotator>(
+      client, nodeName, files, [&client](const std::string& cert, const std::string& key) {
+        client.transport().setClientCertificate(cert, key);
+      });
+  rotator->start();
+  return rotator;
+}
+
+int runAgent(AgentFlags f) {
+  std::unique_ptr<client::CertificateRotator> rotator;
+  std::optional<client::NodeCredentialFiles> files;
+  std::string joinedNode;
+  if (!f.server.empty() || !f.token.empty()) {
+    if (!f.kubeconfig.empty()) {
+      std::cerr << "skiff agent: give either --kubeconfig or --server with --token\n";
+      return 2;
+    }
+    if (f.server.empty() || f.token.empty()) {
+      std::cerr << "skiff agent: --server and --token go together\n";
+      return 2;
+    }
+    if (f.hollow && f.nodes != 1) {
+      std::cerr << "skiff agent: joining with a token gives one node identity: use --nodes 1\n";
+      return 2;
+    }
+    joinedNode = f.hollow ? f.prefix + "-0" : (f.nodeName.empty() ? hostName() : f.nodeName);
+    try {
+      f.kubeconfig = joinCluster(f, joinedNode);
+      files.emplace(f.dataDir + "/kubelet/pki");
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "skiff agent: " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "skiff agent: joining the cluster failed: " << e.what() << "\n";
+      return 1;
+    }
+  } else if (f.kubeconfig.empty()) {
+    std::cerr << "skiff agent: --kubeconfig, or --server with --token, is required\n";
+    return 2;
+  }
   if (!f.hollow) {
     // A real node: the kubelet on containerd and the Service proxy.
     NodeFlags node;
@@ -41,7 +102,9 @@ int runAgent(const AgentFlags& f) {
     node.maxPods = f.maxPods;
     node.nodeName = f.nodeName;
     node.address = f.address;
-    return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy);
+    return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy, [&](client::RestClient& client) {
+      if (files) rotator = startRotation(client, joinedNode, *files);
+    });
   }
   if (f.nodes < 1) {
     std::cerr << "skiff agent: --nodes must be at least 1\n";
@@ -50,6 +113,7 @@ int runAgent(const AgentFlags& f) {
   agent::HollowOptions o;
   try {
     o.namePrefix = f.prefix;
+    o.ownNodeOnly = !f.server.empty();
     o.nodes = f.nodes;
     o.cpu = f.cpu;
     o.memory = f.memory;
@@ -73,6 +137,7 @@ int runAgent(const AgentFlags& f) {
   }
   installSignalHandlers();
   client::RestClient client(client::loadKubeconfig(f.kubeconfig));
+  if (files) rotator = startRotation(client, joinedNode, *files);
   agent::HollowAgent hollow(client, o);
   hollow.start();
   std::unique_ptr<net::HttpServer> control;
@@ -91,6 +156,7 @@ int runAgent(const AgentFlags& f) {
   // Nothing is deleted: the nodes just stop heartbeating, as machines that lost power.
   if (control) control->stop();
   hollow.stop();
+  if (rotator) rotator->stop();
   return 0;
 }
 
@@ -107,7 +173,16 @@ Subcommand addAgentCommand(CLI::App& app) {
   cmd->add_option("--node-name", f->nodeName, "Real node: its name (default: the host name)");
   cmd->add_option("--data-dir", f->dataDir, "Real node: state folder (kubelet/, containerd/, cni/)")
       ->capture_default_str();
-  cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server")->required();
+  cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server");
+  cmd->add_option("--server", f->server,
+                  "Join the cluster at this API server (https://HOST:PORT) with --token instead "
+                  "of a kubeconfig: the node's certificate comes from a CertificateSigningRequest "
+                  "and is kept in DATA_DIR/kubelet/pki, renewed before it expires");
+  cmd->add_option("--token", f->token, "Bootstrap token (`skiff token create`) for --server");
+  cmd->add_option("--ca-cert-hash", f->caCertHash,
+                  "sha256:HEX pin of the cluster CA's public key; the CA is read from "
+                  "kube-public/cluster-info and trusted only if it matches");
+  cmd->add_option("--ca-file", f->caFile, "The cluster CA certificate, instead of --ca-cert-hash");
   cmd->add_option("--address", f->address,
                   "Real node: IP address the kubelet's HTTPS server listens on (default: the "
                   "node IP only; 0.0.0.0 or :: for every interface)");

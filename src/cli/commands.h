@@ -5,6 +5,10 @@
 #include <functional>
 #include <string>
 
+namespace skiff::client {
+class RestClient;
+}
+
 namespace skiff::cli {
 
 struct Subcommand {
@@ -17,12 +21,16 @@ Subcommand addKubeletCommand(CLI::App& app);
 Subcommand addImagesCommand(CLI::App& app);
 Subcommand addDnsCommand(CLI::App& app);
 Subcommand addProxyCommand(CLI::App& app);
+Subcommand addTokenCommand(CLI::App& app);
 
 struct NodeFlags;
 struct ProxyFlags;
 // A real node (containerd + kubelet, and the Service proxy when `proxy` is given and not
 // disabled) against the API server of `kubeconfig` until a signal.
+// `onClient` is called with the node's REST client once it exists (the agent starts its
+// client-certificate rotation there).
 int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir,
-                const ProxyFlags* proxy = nullptr);
+                const ProxyFlags* proxy = nullptr,
+                const std::function<void(client::RestClient&)>& onClient = {});
 
 }  // namespace skiff::cli

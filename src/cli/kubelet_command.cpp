@@ -13,9 +13,10 @@
 namespace skiff::cli {
 
 int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir,
-                const ProxyFlags* proxy) {
+                const ProxyFlags* proxy, const std::function<void(client::RestClient&)>& onClient) {
   installSignalHandlers();
   client::RestClient client(client::loadKubeconfig(kubeconfig));
+  if (onClient) onClient(client);
   if (client.config().caPem.empty()) {
     std::cerr << "skiff kubelet: the kubeconfig has no certificate-authority; the kubelet's server "
                  "needs it "

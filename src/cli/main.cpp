@@ -109,6 +109,7 @@ struct ControllerFlags {
   std::string nodeStartupGracePeriod = "60s";
   std::string nodeMonitorPeriod = "5s";
   std::string resourceQuotaSyncPeriod = "5m";
+  std::string clusterSigningDuration = "8760h";
   controller::ControllerOptions options;
 
   void add(CLI::App* cmd) {
@@ -134,6 +135,16 @@ struct ControllerFlags {
         ->capture_default_str();
     cmd->add_option("--concurrent-syncs", options.workers, "Worker threads per controller")
         ->capture_default_str();
+    cmd->add_option("--cluster-signing-cert-file", options.clusterSigningCertFile,
+                    "CA certificate (PEM) that signs approved CertificateSigningRequests of the "
+                    "kubernetes.io signers (skiff server: DATA_DIR/tls/ca.crt); without it "
+                    "csrsigning issues nothing");
+    cmd->add_option("--cluster-signing-key-file", options.clusterSigningKeyFile,
+                    "Its private key (skiff server: DATA_DIR/tls/ca.key)");
+    cmd->add_option("--cluster-signing-duration", clusterSigningDuration,
+                    "Longest validity of a signed certificate (a request's expirationSeconds "
+                    "may ask for less)")
+        ->capture_default_str();
     cmd->add_option("--controllers", options.controllers,
                     "Controllers to run: '*' for all, 'name' to enable, '-name' to disable")
         ->delimiter(',')
@@ -144,6 +155,10 @@ struct ControllerFlags {
     options.nodeStartupGracePeriod = cli::parseDuration(nodeStartupGracePeriod);
     options.nodeMonitorPeriod = cli::parseDuration(nodeMonitorPeriod);
     options.resourceQuotaSyncPeriod = cli::parseDuration(resourceQuotaSyncPeriod);
+    options.clusterSigningDuration = std::chrono::duration_cast<std::chrono::seconds>(
+        cli::parseDuration(clusterSigningDuration));
+    if (options.clusterSigningDuration.count() < 600)
+      throw std::invalid_argument("--cluster-signing-duration must be at least 10m");
     return options;
   }
 };
@@ -337,6 +352,7 @@ int main(int argc, char** argv) {
   auto dnsCmd = cli::addDnsCommand(app);
   auto proxyCmd = cli::addProxyCommand(app);
   auto cloudCmd = cli::addCloudControllerManagerCommand(app);
+  auto tokenCmd = cli::addTokenCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
   auto certificateCmd = cli::addCertificateCommand(app);
   auto secretsEncryptCmd = cli::addSecretsEncryptCommand(app);
@@ -366,6 +382,7 @@ int main(int argc, char** argv) {
     if (*dnsCmd.cmd) return dnsCmd.run();
     if (*proxyCmd.cmd) return proxyCmd.run();
     if (*cloudCmd.cmd) return cloudCmd.run();
+    if (*tokenCmd.cmd) return tokenCmd.run();
     if (*upCmd) {
       // A one-machine cluster on loopback keeps its node on loopback too: the API server
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.
@@ -373,10 +390,19 @@ int main(int argc, char** argv) {
         nodeFlags.nodeIp = "127.0.0.1";
       // The kubelet proxy's destination guard lets this node, and only it, be on loopback.
       apiOptions.localNodeName = nodeFlags.nodeName.empty() ? cli::hostName() : nodeFlags.nodeName;
-      return runApiServer(apiOptions, true, false, controllerFlags.resolve(), &nodeFlags,
-                          &proxyFlags);
+      auto upControllers = controllerFlags.resolve();
+      if (apiOptions.tls && upControllers.clusterSigningCertFile.empty()) {
+        upControllers.clusterSigningCertFile = apiOptions.dataDir + "/tls/ca.crt";
+        upControllers.clusterSigningKeyFile = apiOptions.dataDir + "/tls/ca.key";
+      }
+      return runApiServer(apiOptions, true, false, upControllers, &nodeFlags, &proxyFlags);
     }
     auto controllerOptions = controllerFlags.resolve();
+    // The bundled controller manager signs with the server's own CA (csrsigning).
+    if (serverCmd->parsed() && apiOptions.tls && controllerOptions.clusterSigningCertFile.empty()) {
+      controllerOptions.clusterSigningCertFile = apiOptions.dataDir + "/tls/ca.crt";
+      controllerOptions.clusterSigningKeyFile = apiOptions.dataDir + "/tls/ca.key";
+    }
     if (*schedulerCmd || *cmCmd) {
       cli::installSignalHandlers();
       Components components;

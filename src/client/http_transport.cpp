@@ -76,6 +76,10 @@ struct HttpTransport::Impl {
   std::string host, port, basePath, hostHeader;
   asio::io_context io;  // never run: only sync operations, which need an executor to exist
   std::optional<ssl::context> tlsContext;
+  // After setClientCertificate: the context new connections use (under mu). Earlier ones stay
+  // alive for the connections made with them (rotations are rare: one a year or so).
+  ssl::context* currentTls = nullptr;
+  std::vector<std::unique_ptr<ssl::context>> rotatedTls;
   std::mutex mu;
   std::vector<std::unique_ptr<Connection>> idle;
 
@@ -93,8 +97,14 @@ struct HttpTransport::Impl {
     basePath = std::string(u.encoded_path());
     while (!basePath.empty() && basePath.back() == '/') basePath.pop_back();
     if (!https) return;
+    tlsContext.emplace(ssl::context::tls_client);
+    configureTls(*tlsContext, c.clientCertPem, c.clientKeyPem);
+    currentTls = &*tlsContext;
+  }
+
+  void configureTls(ssl::context& ctx, const std::string& certPem, const std::string& keyPem) {
+    const ClientConfig& c = config;
     try {
-      auto& ctx = tlsContext.emplace(ssl::context::tls_client);
       ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
       if (c.insecureSkipTlsVerify) {
@@ -106,9 +116,9 @@ struct HttpTransport::Impl {
         else
           ctx.add_certificate_authority(asio::buffer(c.caPem));
       }
-      if (!c.clientCertPem.empty()) {
-        ctx.use_certificate_chain(asio::buffer(c.clientCertPem));
-        ctx.use_private_key(asio::buffer(c.clientKeyPem), ssl::context::pem);
+      if (!certPem.empty()) {
+        ctx.use_certificate_chain(asio::buffer(certPem));
+        ctx.use_private_key(asio::buffer(keyPem), ssl::context::pem);
       }
     } catch (const boost::system::system_error& e) {
       throw TransportError("TLS setup for " + c.server + ": " + e.what());
@@ -122,7 +132,12 @@ struct HttpTransport::Impl {
     if (ec) throw TransportError("resolve " + host + ": " + ec.message());
     auto c = std::make_unique<Connection>();
     if (tlsContext) {
-      c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io, *tlsContext);
+      ssl::context* tls = nullptr;
+      {
+        std::lock_guard lock(mu);
+        tls = currentTls;
+      }
+      c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io, *tls);
       beast::get_lowest_layer(*c->tls).connect(endpoints, ec);
     } else {
       c->plain = std::make_unique<beast::tcp_stream>(io);
@@ -174,6 +189,16 @@ struct HttpTransport::Impl {
 
 HttpTransport::HttpTransport(const ClientConfig& config) : impl_(std::make_unique<Impl>(config)) {}
 HttpTransport::~HttpTransport() = default;
+
+void HttpTransport::setClientCertificate(const std::string& certPem, const std::string& keyPem) {
+  if (!impl_->tlsContext) throw TransportError("client certificates need an https server");
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  impl_->configureTls(*ctx, certPem, keyPem);
+  std::lock_guard lock(impl_->mu);
+  impl_->currentTls = ctx.get();
+  impl_->rotatedTls.push_back(std::move(ctx));
+  impl_->idle.clear();  // kept connections authenticated with the old certificate
+}
 
 HttpResult HttpTransport::request(const std::string& method, const std::string& target,
                                   const std::string& body, const std::string& contentType) {

@@ -85,6 +85,11 @@ class HttpTransport {
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
 
+  // New connections authenticate with this certificate and key from now on (a renewed
+  // kubelet client certificate); idle kept connections are dropped, open ones (watches)
+  // keep theirs until they reconnect. Throws TransportError on a bad pair.
+  void setClientCertificate(const std::string& certPem, const std::string& keyPem);
+
   // One request/response; `target` is the path + query below the server's base path.
   HttpResult request(const std::string& method, const std::string& target,
                      const std::string& body = "", const std::string& contentType = "");

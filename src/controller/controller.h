@@ -50,6 +50,12 @@ struct ControllerOptions {
   std::chrono::milliseconds resourceQuotaSyncPeriod{std::chrono::minutes(5)};
   // Worker threads per queue controller (upstream's --concurrent-*-syncs default to 5).
   int workers = 5;
+  // csrsigning (upstream's --cluster-signing-cert-file / --cluster-signing-key-file /
+  // --cluster-signing-duration): the CA that signs approved CertificateSigningRequests of the
+  // kubernetes.io signers. Without the files the signer does not run. `skiff server` passes
+  // its own DATA_DIR/tls/ca.crt and ca.key.
+  std::string clusterSigningCertFile, clusterSigningKeyFile;
+  std::chrono::seconds clusterSigningDuration{365 * 24 * 3600};
   // Controllers to run: "*" means all; "-name" disables one (upstream's --controllers).
   std::vector<std::string> controllers = {"*"};
   // The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt

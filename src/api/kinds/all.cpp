@@ -26,15 +26,21 @@ void addPriorityClassKinds(std::vector<KindStrategy>& out);
 void addLeaseKinds(std::vector<KindStrategy>& out);
 void addApiServiceKinds(std::vector<KindStrategy>& out);
 void addCrdKinds(std::vector<KindStrategy>& out);
+void addCertificateKinds(std::vector<KindStrategy>& out);
 
 const std::vector<KindStrategy>& builtinKindStrategies() {
   static const std::vector<KindStrategy> all = [] {
     std::vector<KindStrategy> out;
-    for (auto add :
-         {addPodKinds, addReplicationControllerKinds, addServiceKinds, addConfigKinds,
-          addNamespaceKinds, addNodeKinds, addStorageKinds, addEndpointsKinds, addEventKinds,
-          addLimitRangeKinds, addAppsKinds, addBatchKinds, addHpaKinds, addNetworkPolicyKinds,
-          addRbacKinds, addPriorityClassKinds, addLeaseKinds, addApiServiceKinds, addCrdKinds})
+    for (auto add : {addPodKinds,       addReplicationControllerKinds,
+                     addServiceKinds,   addConfigKinds,
+                     addNamespaceKinds, addNodeKinds,
+                     addStorageKinds,   addEndpointsKinds,
+                     addEventKinds,     addLimitRangeKinds,
+                     addAppsKinds,      addBatchKinds,
+                     addHpaKinds,       addNetworkPolicyKinds,
+                     addRbacKinds,      addPriorityClassKinds,
+                     addLeaseKinds,     addApiServiceKinds,
+                     addCrdKinds,       addCertificateKinds})
       add(out);
     return out;
   }();

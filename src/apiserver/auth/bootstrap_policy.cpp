@@ -195,6 +195,21 @@ std::vector<json::object> bootstrapClusterRoles() {
       {rule(kRead, {""}, {"nodes"}), rule({"proxy"}, {""}, {"nodes"}),
        rule({"*"}, {""},
             {"nodes/proxy", "nodes/metrics", "nodes/spec", "nodes/stats", "nodes/log"})}));
+  // Upstream's system:controller:certificate-controller, for the csr controllers when the
+  // controller manager runs apart with its own identity (bound below).
+  roles.push_back(clusterRole(
+      "system:controller:certificate-controller",
+      {rule({"delete", "get", "list", "watch"}, {"certificates.k8s.io"},
+            {"certificatesigningrequests"}),
+       rule({"update"}, {"certificates.k8s.io"},
+            {"certificatesigningrequests/approval", "certificatesigningrequests/status"}),
+       rule({"approve"}, {"certificates.k8s.io"}, {"signers"},
+            {"kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kubelet-serving"}),
+       rule({"sign"}, {"certificates.k8s.io"}, {"signers"},
+            {"kubernetes.io/kube-apiserver-client", "kubernetes.io/kube-apiserver-client-kubelet",
+             "kubernetes.io/kubelet-serving"}),
+       rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"}),
+       rule(kEventWrite, {"", "events.k8s.io"}, {"events"})}));
   roles.push_back(
       clusterRole("system:kube-dns", {rule({"list", "watch"}, {""}, {"endpoints", "services"})}));
   roles.push_back(clusterRole(
@@ -308,6 +323,20 @@ std::vector<json::object> bootstrapClusterRoleBindings() {
   // EndpointSlices, Nodes), which upstream's kube-proxy credentials on every node grant too.
   b.push_back(clusterBinding("skiff:node-proxier", "system:node-proxier",
                              {subject("Group", "system:nodes")}));
+  // Node join (kubeadm's bindings under skiff: names): bootstrap-token users may create
+  // CSRs and have node client requests auto-approved; nodes have renewals of their own
+  // client certificate auto-approved (controller/csrapproving_controller.cpp).
+  b.push_back(clusterBinding("skiff:kubelet-bootstrap", "system:node-bootstrapper",
+                             {subject("Group", "system:bootstrappers")}));
+  b.push_back(clusterBinding("skiff:node-autoapprove-bootstrap",
+                             "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+                             {subject("Group", "system:bootstrappers")}));
+  b.push_back(clusterBinding("skiff:node-autoapprove-certificate-rotation",
+                             "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+                             {subject("Group", "system:nodes")}));
+  b.push_back(clusterBinding("system:controller:certificate-controller",
+                             "system:controller:certificate-controller",
+                             {subject("User", "system:kube-controller-manager")}));
   return b;
 }
 

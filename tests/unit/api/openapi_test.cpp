@@ -75,7 +75,7 @@ TEST(OpenApi, EmbeddedDefinitionsLoad) {
   EXPECT_TRUE(defs.contains("io.k8s.api.apps.v1.Deployment"));
   EXPECT_TRUE(defs.contains("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));
   // Kinds skiff does not serve are not carried.
-  EXPECT_FALSE(defs.contains("io.k8s.api.certificates.v1.CertificateSigningRequest"));
+  EXPECT_TRUE(defs.contains("io.k8s.api.certificates.v1.CertificateSigningRequest"));
   EXPECT_FALSE(defs.contains("io.k8s.api.resource.v1.ResourceClaim"));
 }
 
@@ -138,7 +138,8 @@ TEST(OpenApi, V3RootListsEveryGroupVersionWithHash) {
                             "apis/authorization.k8s.io/v1",
                             "apis/authentication.k8s.io/v1",
                             "apis/apiregistration.k8s.io/v1",
-                            "apis/apiextensions.k8s.io/v1"};
+                            "apis/apiextensions.k8s.io/v1",
+                            "apis/certificates.k8s.io/v1"};
   EXPECT_EQ(paths.size(), std::size(expected));
   for (const char* gv : expected) {
     SCOPED_TRACE(gv);
@@ -153,7 +154,7 @@ TEST(OpenApi, V3RootListsEveryGroupVersionWithHash) {
 
 TEST(OpenApi, V3UnknownGroupVersionIsNull) {
   EXPECT_EQ(api().v3GroupVersionJson("apis/apps/v1beta1"), nullptr);
-  EXPECT_EQ(api().v3GroupVersionJson("apis/certificates.k8s.io/v1"), nullptr);
+  EXPECT_EQ(api().v3GroupVersionJson("apis/resource.k8s.io/v1"), nullptr);
   EXPECT_EQ(api().v3Hash("apis/nope/v1"), "");
 }
 
