@@ -30,6 +30,9 @@ struct AgentFlags {
   std::string controlListen;
   std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
   ProxyFlags proxy;                                  // real node only
+  // Real node, set by `skiff cluster create` for its nodes in network namespaces.
+  std::string nodeIp, clusterDns, dnsResolvConf = "/etc/resolv.conf";
+  bool removePodsOnExit = false;
 };
 
 int runAgent(const AgentFlags& f) {
@@ -39,7 +42,12 @@ int runAgent(const AgentFlags& f) {
     node.nodeLabels = f.labels;
     node.maxPods = f.maxPods;
     node.nodeName = f.nodeName;
-    return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy);
+    node.nodeIp = f.nodeIp;
+    node.clusterDns = f.clusterDns;
+    node.dnsResolvConf = f.dnsResolvConf;
+    node.clusterCidr = f.proxy.clusterCidr;
+    node.ipamUnderStateDir = true;
+    return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy, f.removePodsOnExit);
   }
   if (f.nodes < 1) {
     std::cerr << "skiff agent: --nodes must be at least 1\n";
@@ -105,6 +113,18 @@ Subcommand addAgentCommand(CLI::App& app) {
   cmd->add_option("--node-name", f->nodeName, "Real node: its name (default: the host name)");
   cmd->add_option("--data-dir", f->dataDir, "Real node: state folder (kubelet/, containerd/, cni/)")
       ->capture_default_str();
+  cmd->add_option("--node-ip", f->nodeIp,
+                  "Real node: its InternalIP (default: the default route's address)");
+  cmd->add_option("--cluster-dns", f->clusterDns,
+                  "Real node: nameservers of dnsPolicy ClusterFirst pods (comma list, e.g. the "
+                  "kube-dns Service 10.43.0.10; empty: the node's resolv.conf)");
+  cmd->add_option("--dns-resolv-conf", f->dnsResolvConf,
+                  "Real node: the node-local DNS server forwards names outside the cluster to "
+                  "this file's nameservers")
+      ->capture_default_str();
+  cmd->add_flag("--remove-pods-on-exit", f->removePodsOnExit,
+                "Real node: on SIGTERM stop and remove every pod and unmount their volumes "
+                "(a node going away for good, as `skiff cluster delete` does)");
   cmd->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the API server")->required();
   f->proxy.add(cmd, true);
   cmd->add_option("--cluster-cidr", f->proxy.clusterCidr,

@@ -23,6 +23,7 @@ struct ProxyFlags;
 // A real node (containerd + kubelet, and the Service proxy when `proxy` is given and not
 // disabled) against the API server of `kubeconfig` until a signal.
 int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir,
-                const ProxyFlags* proxy = nullptr);
+                const ProxyFlags* proxy = nullptr, bool removePodsOnExit = false);
+Subcommand addClusterCommand(CLI::App& app);
 
 }  // namespace skiff::cli

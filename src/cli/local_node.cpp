@@ -158,6 +158,8 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
   ko.nodeName = flags_.nodeName;
   ko.rootDir = flags_.rootDir;
   ko.cniConfDir = cniConfDir;
+  if (flags_.ipamUnderStateDir) ko.cniIpamDataDir = stateDir_ + "/cni/networks";
+  ko.clusterCidr = flags_.clusterCidr;
   ko.nodeIp = flags_.nodeIp;
   ko.port = flags_.port;
   ko.clientCaFile = caPath;

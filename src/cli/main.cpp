@@ -291,6 +291,7 @@ int main(int argc, char** argv) {
   auto images = cli::addImagesCommand(app);
   auto dnsCmd = cli::addDnsCommand(app);
   auto proxyCmd = cli::addProxyCommand(app);
+  auto clusterCmd = cli::addClusterCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
   auto certificateCmd = cli::addCertificateCommand(app);
   auto secretsEncryptCmd = cli::addSecretsEncryptCommand(app);
@@ -319,6 +320,7 @@ int main(int argc, char** argv) {
     if (*images.cmd) return images.run();
     if (*dnsCmd.cmd) return dnsCmd.run();
     if (*proxyCmd.cmd) return proxyCmd.run();
+    if (*clusterCmd.cmd) return clusterCmd.run();
     if (*upCmd) {
       // A one-machine cluster on loopback keeps its node on loopback too: the API server
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.
