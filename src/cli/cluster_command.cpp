@@ -290,19 +290,35 @@ void startNode(const ClusterState& s, const ServerPki& pki, int i, const Cluster
   spawnDetached(argv, dir + "/agent.log", dir + "/agent.pid");
 }
 
-void stopNodeProcesses(const ClusterState& s, int i) {
-  const std::string ns = cluster::netnsName(s.nodeName(i));
-  // The agent removes its pods on SIGTERM; it needs its link for nothing but the API.
-  std::error_code ec;
-  if (fs::exists("/run/netns/" + ns, ec))
-    cluster::run({"ip", "link", "set", cluster::hostVethName(s.subnet, i), "up"});
-  terminate(readPid(s.nodeDir(i) + "/agent.pid"), 20s);
-  killContainersOf(s.nodeDir(i) + "/containerd/containerd.sock");
-  for (pid_t pid : processesInNetns(ns)) {
-    ::kill(pid, SIGCONT);
-    ::kill(pid, SIGKILL);
+// Stops nodes for good: every agent gets SIGTERM at once (each removes its pods, which takes
+// a few seconds), then whatever is left in a node's namespace is killed.
+void stopNodes(const ClusterState& s, std::chrono::milliseconds grace) {
+  std::vector<pid_t> agents;
+  for (int i = 1; i <= s.nodes; ++i) {
+    // A powered-off node gets its link back: removing pods talks to the API server.
+    std::error_code ec;
+    if (fs::exists("/run/netns/" + cluster::netnsName(s.nodeName(i)), ec))
+      cluster::run({"ip", "link", "set", cluster::hostVethName(s.subnet, i), "up"});
+    for (pid_t pid : processesInNetns(cluster::netnsName(s.nodeName(i)))) ::kill(pid, SIGCONT);
+    pid_t pid = readPid(s.nodeDir(i) + "/agent.pid");
+    if (alive(pid)) {
+      ::kill(pid, SIGTERM);
+      agents.push_back(pid);
+    }
   }
-  fs::remove(s.nodeDir(i) + "/agent.pid", ec);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline &&
+         std::any_of(agents.begin(), agents.end(), alive)) {
+    for (pid_t pid : agents) ::waitpid(pid, nullptr, WNOHANG);
+    std::this_thread::sleep_for(50ms);
+  }
+  for (int i = 1; i <= s.nodes; ++i) {
+    terminate(readPid(s.nodeDir(i) + "/agent.pid"), 0ms);
+    killContainersOf(s.nodeDir(i) + "/containerd/containerd.sock");
+    for (pid_t pid : processesInNetns(cluster::netnsName(s.nodeName(i)))) ::kill(pid, SIGKILL);
+    std::error_code ec;
+    fs::remove(s.nodeDir(i) + "/agent.pid", ec);
+  }
 }
 
 // ---- API ---------------------------------------------------------------------------------
@@ -482,7 +498,7 @@ int createCluster(const ClusterFlags& f) {
 }
 
 void deleteCluster(const ClusterState& s) {
-  for (int i = 1; i <= s.nodes; ++i) stopNodeProcesses(s, i);
+  stopNodes(s, 20s);
   terminate(readPid(s.dir + "/server.pid"), 10s);
   for (auto& left : cluster::deleteClusterNetwork(s.name, s.nodeNames()))
     std::cerr << "skiff cluster delete: could not remove " << left << "\n";
