@@ -453,15 +453,15 @@ int createCluster(const ClusterFlags& f) {
         ensureServerPki(s.serverDir() + "/tls", {"127.0.0.1", "10.43.0.1", s.subnet.hostIp()},
                         {"localhost", host, "kubernetes", "kubernetes.default",
                          "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
+    fs::remove(s.serverDir() + "/kubeconfig");  // only the server we start may write it
     spawnDetached(
         {selfExe(), "server", "--data-dir", s.serverDir(), "--listen", s.subnet.hostIp() + ":6443",
          "--cluster-cidr", s.podRange(), "--node-monitor-grace-period", f.nodeMonitorGracePeriod},
         s.dir + "/server.log", s.dir + "/server.pid");
-    for (int i = 1; i <= s.nodes; ++i) {
+    for (int i = 1; i <= s.nodes; ++i)
       cluster::createNodeNetwork(s.name, s.subnet, i, s.nodeName(i));
-      startNode(s, pki, i, f);
-    }
-    // The admin kubeconfig appears once the server serves.
+    // The admin kubeconfig appears once the server serves. Nodes start after that: an agent
+    // that finds no server backs off for a second before it tries again.
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!fs::exists(s.serverDir() + "/kubeconfig")) {
       if (!alive(readPid(s.dir + "/server.pid")))
@@ -471,6 +471,7 @@ int createCluster(const ClusterFlags& f) {
                                  "/server.log");
       std::this_thread::sleep_for(50ms);
     }
+    for (int i = 1; i <= s.nodes; ++i) startNode(s, pki, i, f);
     fs::copy_file(s.serverDir() + "/kubeconfig", s.dir + "/kubeconfig",
                   fs::copy_options::overwrite_existing);
     std::vector<int> all;
