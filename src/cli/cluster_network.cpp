@@ -9,8 +9,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "common/log.h"
-
 namespace fs = std::filesystem;
 
 namespace skiff::cli::cluster {
