@@ -380,7 +380,7 @@ std::vector<cluster::NodeRoute> waitForNodes(const ClusterState& s, const std::v
             (it == nodes.end() ? "not registered" : (it->second.ready ? "Ready" : "NotReady")) +
             " (log: " + s.nodeDir(i) + "/agent.log)";
       }
-      throw std::runtime_error("nodes not Ready within the timeout:" + state +
+      throw std::runtime_error("nodes not Ready in time (--timeout):" + state +
                                (lastError.empty() ? "" : "\n  last API error: " + lastError));
     }
     std::this_thread::sleep_for(100ms);

@@ -46,6 +46,14 @@ expect_fail "zero nodes refused" "$SKIFF" cluster create --name "$NAME" --nodes 
 expect_fail "deleting an unknown cluster fails" "$SKIFF" cluster delete --name nosuch --data-dir "$CDIR"
 expect_contains "$OUT" 'no cluster "nosuch"' "unknown cluster error names it"
 
+expect_fail "create past its timeout fails" "$SKIFF" cluster create --name "$NAME" --nodes 1 \
+  --data-dir "$CDIR" --timeout 1ms --dns-resolv-conf "$WORK/resolv.conf"
+expect_contains "$OUT" "in time" "timeout error says what did not happen in time"
+expect_contains "$OUT" "removing what was created" "a failed create rolls back"
+[ ! -e "$CDIR/$NAME" ] && [ ! -e "/sys/class/net/sk-$NAME" ] && [ ! -e "/run/netns/skiff-$NAME-node-1" ] ||
+  fail "a failed create left its folder, bridge or namespace"
+pass "a failed create leaves no folder, bridge or namespace"
+
 # ---- create -----------------------------------------------------------------------------
 run "$SKIFF" cluster create --name "$NAME" --nodes 3 --data-dir "$CDIR" --timeout 90s \
   --node-monitor-grace-period 8s --dns-resolv-conf "$WORK/resolv.conf"
