@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdio>
@@ -231,19 +232,32 @@ std::vector<std::string> nodeJoinArgs(const ClusterState& s, const ServerPki& pk
 }
 
 // The cloud provider's view of each machine (DATA_DIR/NAME/server/cloud/instances/NODE.json,
-// for the `local` provider of the cloud controller manager): written here, the one place
-// to follow that format.
+// the format of src/cloud/local/inventory.h, read by the `local` provider of the cloud
+// controller manager): written here, the one place to follow that format. An empty
+// `podCidr` keeps the one recorded before.
 void writeInstanceRecord(const ClusterState& s, int i, const std::string& state,
-                         const std::string& podCidr) {
-  fs::create_directories(s.serverDir() + "/cloud/instances");
+                         std::string podCidr) {
+  const std::string dir = s.serverDir() + "/cloud/instances";
+  const std::string path = dir + "/" + s.nodeName(i) + ".json";
+  fs::create_directories(dir);
+  if (podCidr.empty() && fs::exists(path)) {
+    try {
+      auto old = json::parse(readFile(path)).as_object();
+      if (auto* c = old.if_contains("podCIDR"); c && c->is_string())
+        podCidr = std::string(c->as_string());
+    } catch (const std::exception&) {
+      // A damaged record is replaced whole.
+    }
+  }
   json::object rec{{"name", s.nodeName(i)},
                    {"addresses", json::array{json::object{{"type", "InternalIP"},
                                                           {"address", s.subnet.nodeIp(i)}}}},
                    {"zone", "zone-" + std::to_string((i - 1) % 3 + 1)},
+                   {"region", "local"},
                    {"state", state},
-                   {"podCIDR", podCidr}};
-  writeFileAtomic(s.serverDir() + "/cloud/instances/" + s.nodeName(i) + ".json",
-                  json::serialize(rec) + "\n", 0644);
+                   {"netns", cluster::netnsName(s.nodeName(i))}};
+  if (!podCidr.empty()) rec["podCIDR"] = podCidr;
+  writeFileAtomic(path, json::serialize(rec) + "\n", 0644);
 }
 
 void startNode(const ClusterState& s, const ServerPki& pki, int i, const ClusterFlags& f) {
@@ -287,6 +301,7 @@ void startNode(const ClusterState& s, const ServerPki& pki, int i, const Cluster
       "--node-labels",
       "topology.kubernetes.io/zone=zone-" + std::to_string((i - 1) % 3 + 1)};
   for (auto& a : nodeJoinArgs(s, pki, i)) argv.push_back(a);
+  writeInstanceRecord(s, i, "running", "");
   spawnDetached(argv, dir + "/agent.log", dir + "/agent.pid");
 }
 

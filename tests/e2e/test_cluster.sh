@@ -59,6 +59,8 @@ run "$SKIFF" cluster create --name "$NAME" --nodes 3 --data-dir "$CDIR" --timeou
   --node-monitor-grace-period 8s --dns-resolv-conf "$WORK/resolv.conf"
 expect_contains "$OUT" "kubectl --kubeconfig $KCFG get nodes" "create prints how to use the cluster"
 expect_contains "$OUT" "3 node(s) Ready" "create returns with every node Ready"
+PODRANGE=$(sed -n 's/.*pods in \([0-9./]*\)).*/\1/p' <<<"$OUT")
+[ -n "$PODRANGE" ] || fail "create output names no pod range: $OUT"
 expect_fail "a second create of the same name fails" "$SKIFF" cluster create --name "$NAME" --data-dir "$CDIR"
 expect_contains "$OUT" "already exists" "duplicate create error"
 
@@ -70,6 +72,17 @@ CIDRS=$(kc get nodes -o jsonpath='{range .items[*]}{.spec.podCIDR}{"\n"}{end}' |
 expect_eq "$CIDRS" "3" "three distinct pod CIDRs"
 run "$SKIFF" cluster list --data-dir "$CDIR"
 expect_eq "$(grep -c "$NAME-node-.*running" <<<"$OUT")" "3" "cluster list shows three running nodes"
+
+INSTANCES=$CDIR/$NAME/server/cloud/instances
+record() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$INSTANCES/$1.json" "$2"; }
+expect_eq "$(record "$NAME-node-2" podCIDR)" "$(kc get node "$NAME-node-2" -o jsonpath='{.spec.podCIDR}')" \
+  "the cloud inventory record carries the node's pod CIDR"
+expect_eq "$(record "$NAME-node-2" state)/$(record "$NAME-node-2" netns)" "running/skiff-$NAME-node-2" \
+  "the cloud inventory record says running and names the namespace"
+# Pod traffic to other nodes' pods keeps its source address: only traffic leaving the
+# cluster's pod range is masqueraded.
+run ip netns exec "skiff-$NAME-node-1" nft list table ip skiff-node
+expect_contains "$OUT" "ip daddr != $PODRANGE" "node masquerade leaves the cluster's pod range alone"
 
 # ---- the host never forwards cluster traffic elsewhere ----------------------------------
 # 198.51.100.0/24 is a documentation range: nothing answers there even if it leaked.
@@ -140,9 +153,11 @@ wait_for "node 3 NotReady after stop-node" 60 not_ready "$NAME-node-3"
 pass "stopped node goes NotReady ($(node_ready "$NAME-node-3"))"
 run "$SKIFF" cluster list --data-dir "$CDIR"
 expect_contains "$OUT" "powered off" "cluster list shows the stopped node"
+expect_eq "$(record "$NAME-node-3" state)" "stopped" "the stopped machine's inventory record says stopped"
 run "$SKIFF" cluster start-node node-3 --name "$NAME" --data-dir "$CDIR"
 wait_for "node 3 Ready after start-node" 60 is_ready "$NAME-node-3"
 pass "started node is Ready again"
+expect_eq "$(record "$NAME-node-3" state)" "running" "the started machine's record says running"
 expect_fail "stop-node of an unknown node fails" "$SKIFF" cluster stop-node nosuch --name "$NAME" --data-dir "$CDIR"
 expect_contains "$OUT" 'has no node "nosuch"' "unknown node error names it"
 
