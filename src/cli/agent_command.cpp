@@ -31,7 +31,7 @@ struct AgentFlags {
   std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
   ProxyFlags proxy;                                  // real node only
   // Real node, set by `skiff cluster create` for its nodes in network namespaces.
-  std::string nodeIp, clusterDns, dnsResolvConf = "/etc/resolv.conf";
+  std::string nodeIp, clusterDns, dnsResolvConf = "/etc/resolv.conf", cgroupRoot;
   bool removePodsOnExit = false;
 };
 
@@ -47,6 +47,7 @@ int runAgent(const AgentFlags& f) {
     node.dnsResolvConf = f.dnsResolvConf;
     node.clusterCidr = f.proxy.clusterCidr;
     node.ipamUnderStateDir = true;
+    node.cgroupRoot = f.cgroupRoot;
     return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy, f.removePodsOnExit);
   }
   if (f.nodes < 1) {
@@ -122,6 +123,9 @@ Subcommand addAgentCommand(CLI::App& app) {
                   "Real node: the node-local DNS server forwards names outside the cluster to "
                   "this file's nameservers")
       ->capture_default_str();
+  cmd->add_option("--cgroup-root", f->cgroupRoot,
+                  "Real node: cgroup parent of every pod (cgroupfs path, e.g. /skiff-node-1); "
+                  "empty: containerd's default");
   cmd->add_flag("--remove-pods-on-exit", f->removePodsOnExit,
                 "Real node: on SIGTERM stop and remove every pod and unmount their volumes "
                 "(a node going away for good, as `skiff cluster delete` does)");

@@ -220,6 +220,48 @@ void killContainersOf(const std::string& socket) {
   }
 }
 
+// ---- cgroups ----------------------------------------------------------------------------
+
+// Every pod of node I lives under this cgroup parent (the kubelet's --cgroup-root).
+std::string cgroupRoot(const ClusterState& s, int i) {
+  return "/" + cluster::netnsName(s.nodeName(i));
+}
+
+// The node's parent in every mounted hierarchy: each cgroup v1 controller folder, and the
+// unified (v2) tree, whichever the machine has.
+std::vector<std::string> cgroupDirs(const std::string& root) {
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) return {"/sys/fs/cgroup" + root};
+  for (auto& e : fs::directory_iterator("/sys/fs/cgroup", ec))
+    if (e.is_directory(ec) && !e.is_symlink(ec)) dirs.push_back(e.path().string() + root);
+  return dirs;
+}
+
+// Freezes or thaws every pod of the node (a machine without power runs nothing).
+void freezePods(const std::string& root, bool frozen) {
+  std::error_code ec;
+  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) {
+    std::ofstream("/sys/fs/cgroup" + root + "/cgroup.freeze") << (frozen ? "1" : "0");
+  } else if (fs::exists("/sys/fs/cgroup/freezer" + root, ec)) {
+    std::ofstream("/sys/fs/cgroup/freezer" + root + "/freezer.state")
+        << (frozen ? "FROZEN" : "THAWED");
+  }
+}
+
+// Removes the node's (empty, its processes gone) cgroup folders, deepest first.
+void removeCgroups(const std::string& root) {
+  for (auto& top : cgroupDirs(root)) {
+    std::error_code ec;
+    if (!fs::is_directory(top, ec)) continue;
+    std::vector<std::string> all{top};
+    for (auto& e : fs::recursive_directory_iterator(top, ec))
+      if (e.is_directory(ec)) all.push_back(e.path().string());
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
+    for (auto& d : all) ::rmdir(d.c_str());
+  }
+}
+
 // ---- nodes -----------------------------------------------------------------------------
 
 // How a node gets its identity. Today: a system:node:NAME client certificate issued
@@ -298,6 +340,8 @@ void startNode(const ClusterState& s, const ServerPki& pki, int i, const Cluster
       "--dns-resolv-conf",
       f.dnsResolvConf,
       "--remove-pods-on-exit",
+      "--cgroup-root",
+      cgroupRoot(s, i),
       "--node-labels",
       "topology.kubernetes.io/zone=zone-" + std::to_string((i - 1) % 3 + 1)};
   for (auto& a : nodeJoinArgs(s, pki, i)) argv.push_back(a);
@@ -315,6 +359,7 @@ void stopNodes(const ClusterState& s, std::chrono::milliseconds grace) {
     if (fs::exists("/run/netns/" + cluster::netnsName(s.nodeName(i)), ec))
       cluster::run({"ip", "link", "set", cluster::hostVethName(s.subnet, i), "up"});
     for (pid_t pid : processesInNetns(cluster::netnsName(s.nodeName(i)))) ::kill(pid, SIGCONT);
+    freezePods(cgroupRoot(s, i), false);
     pid_t pid = readPid(s.nodeDir(i) + "/agent.pid");
     if (alive(pid)) {
       ::kill(pid, SIGTERM);
@@ -331,6 +376,7 @@ void stopNodes(const ClusterState& s, std::chrono::milliseconds grace) {
     terminate(readPid(s.nodeDir(i) + "/agent.pid"), 0ms);
     killContainersOf(s.nodeDir(i) + "/containerd/containerd.sock");
     for (pid_t pid : processesInNetns(cluster::netnsName(s.nodeName(i)))) ::kill(pid, SIGKILL);
+    removeCgroups(cgroupRoot(s, i));
     std::error_code ec;
     fs::remove(s.nodeDir(i) + "/agent.pid", ec);
   }
@@ -571,9 +617,9 @@ int listClusters(const ClusterFlags& f) {
   return 0;
 }
 
-// stop-node: as a machine losing power — every process of the node freezes (SIGSTOP:
-// agent, containerd, shims) and its link goes down; start-node thaws them and brings the
-// link back, with all its data.
+// stop-node: as a machine losing power — every process of the node stops (SIGSTOP: agent,
+// containerd, shims), its pods freeze (cgroup freezer) and its link goes down; start-node
+// thaws them and brings the link back, with all its data.
 int powerNode(const ClusterFlags& f, bool on) {
   auto s = mustLoad(f, on ? "start-node" : "stop-node");
   int i = s.nodeIndex(f.nodeName);
@@ -583,31 +629,15 @@ int powerNode(const ClusterFlags& f, bool on) {
     return 1;
   }
   const std::string ns = cluster::netnsName(s.nodeName(i));
-  auto pids = processesInNetns(ns);
-  // The containers too: they are in pod namespaces, children of the node's shims.
-  std::vector<pid_t> all = pids;
-  for (auto& e : fs::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(e.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    std::string st;
-    pid_t ppid = 0;
-    rest >> st >> ppid;
-    if (std::find(pids.begin(), pids.end(), ppid) != pids.end() &&
-        std::find(all.begin(), all.end(), std::stoi(name)) == all.end())
-      all.push_back(std::stoi(name));
-  }
   if (!on && !alive(readPid(s.nodeDir(i) + "/agent.pid"))) {
     std::cerr << "skiff cluster stop-node: " << s.nodeName(i) << " is not running\n";
     return 1;
   }
   if (!on) cluster::setNodeLink(s.subnet, i, false);
-  for (pid_t pid : all) ::kill(pid, on ? SIGCONT : SIGSTOP);
+  // The node's own processes (agent, containerd, shims) stop; its pods freeze in their
+  // cgroups.
+  for (pid_t pid : processesInNetns(ns)) ::kill(pid, on ? SIGCONT : SIGSTOP);
+  freezePods(cgroupRoot(s, i), !on);
   if (on) cluster::setNodeLink(s.subnet, i, true);
   writeInstanceRecord(s, i, on ? "running" : "stopped", "");
   std::cout << "node " << s.nodeName(i) << (on ? " started" : " stopped") << "\n";

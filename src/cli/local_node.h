@@ -39,6 +39,7 @@ struct NodeFlags {
   // folder under the node's state dir instead of the machine-wide one.
   std::string clusterCidr;
   bool ipamUnderStateDir = false;
+  std::string cgroupRoot;  // parent of every pod's cgroups; empty: containerd's default
 
   void add(CLI::App* cmd, bool withRootDir);
 };

@@ -41,6 +41,7 @@ struct KubeletOptions {
   std::string cniConfDir;  // where the pod network config is written (the runtime's CNI conf dir)
   std::string cniIpamDataDir;  // host-local IPAM's folder; empty: /var/lib/cni/networks
   std::string clusterCidr;     // all pods' range: not masqueraded (empty: only this node's)
+  std::string cgroupRoot;      // upstream's --cgroup-root: parent of all pod cgroups
   std::string nodeIp;          // InternalIP; empty: the address of the default route
   std::string serverAddress = "0.0.0.0";
   int port = 10250;          // the kubelet's HTTPS port (logs, exec, port-forward)

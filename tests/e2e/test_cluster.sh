@@ -27,6 +27,7 @@ host_state() {
   echo "== mounts"; grep " $WORK" /proc/self/mounts || true
   echo "== processes"; pgrep -af -- "$WORK" | grep -v pgrep || true
   echo "== cgroups"; ls /sys/fs/cgroup/memory/k8s.io /sys/fs/cgroup/unified/k8s.io 2>/dev/null | sort || true
+  ls -d /sys/fs/cgroup/*/skiff-* /sys/fs/cgroup/skiff-* 2>/dev/null || true
 }
 
 cluster_cleanup() {
@@ -147,8 +148,20 @@ pass "ClusterIP Service from node 1 answers from $REMOTE on another node"
 run kc exec client -- wget -qO- "http://web.default.svc.cluster.local/"
 expect_contains "$OUT" "web-" "Service DNS name resolves and answers from a node namespace"
 
+# Each node's pods live under a cgroup parent of its own.
+CG=/sys/fs/cgroup/memory
+[ -e /sys/fs/cgroup/cgroup.controllers ] && CG=/sys/fs/cgroup
+PODCG=$(find "$CG/skiff-$NAME-node-1" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -c .)
+[ "$PODCG" -ge 2 ] || fail "node 1's pods are not under its cgroup parent ($PODCG cgroups in $CG/skiff-$NAME-node-1)"
+pass "node 1's pod cgroups are under skiff-$NAME-node-1 ($PODCG)"
+
 # ---- stop-node / start-node -------------------------------------------------------------
 run "$SKIFF" cluster stop-node "$NAME-node-3" --name "$NAME" --data-dir "$CDIR"
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+  expect_eq "$(cat "/sys/fs/cgroup/skiff-$NAME-node-3/cgroup.freeze")" "1" "stopped node's pods are frozen"
+else
+  expect_eq "$(cat "/sys/fs/cgroup/freezer/skiff-$NAME-node-3/freezer.state")" "FROZEN" "stopped node's pods are frozen"
+fi
 wait_for "node 3 NotReady after stop-node" 60 not_ready "$NAME-node-3"
 pass "stopped node goes NotReady ($(node_ready "$NAME-node-3"))"
 run "$SKIFF" cluster list --data-dir "$CDIR"
