@@ -35,6 +35,9 @@ struct AgentFlags {
   ProxyFlags proxy;                                  // real node only
   // Joining with a bootstrap token (client/tls_bootstrap.h) instead of --kubeconfig.
   std::string server, token, caCertHash, caFile;
+  // Real node, set by `skiff cluster create` for its nodes in network namespaces.
+  std::string nodeIp, clusterDns, dnsResolvConf = "/etc/resolv.conf", cgroupRoot;
+  bool removePodsOnExit = false;
 };
 
 // With --server/--token: the node's credentials from the TLS bootstrap (reused when still
@@ -102,9 +105,16 @@ int runAgent(AgentFlags f) {
     node.maxPods = f.maxPods;
     node.nodeName = f.nodeName;
     node.address = f.address;
-    return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy, [&](client::RestClient& client) {
-      if (files) rotator = startRotation(client, joinedNode, *files);
-    });
+    node.nodeIp = f.nodeIp;
+    node.clusterDns = f.clusterDns;
+    node.dnsResolvConf = f.dnsResolvConf;
+    node.clusterCidr = f.proxy.clusterCidr;
+    node.ipamUnderStateDir = true;
+    node.cgroupRoot = f.cgroupRoot;
+    return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy, f.removePodsOnExit,
+                       [&](client::RestClient& client) {
+                         if (files) rotator = startRotation(client, joinedNode, *files);
+                       });
   }
   if (f.nodes < 1) {
     std::cerr << "skiff agent: --nodes must be at least 1\n";
@@ -186,6 +196,21 @@ Subcommand addAgentCommand(CLI::App& app) {
   cmd->add_option("--address", f->address,
                   "Real node: IP address the kubelet's HTTPS server listens on (default: the "
                   "node IP only; 0.0.0.0 or :: for every interface)");
+  cmd->add_option("--node-ip", f->nodeIp,
+                  "Real node: its InternalIP (default: the default route's address)");
+  cmd->add_option("--cluster-dns", f->clusterDns,
+                  "Real node: nameservers of dnsPolicy ClusterFirst pods (comma list, e.g. the "
+                  "kube-dns Service 10.43.0.10; empty: the node's resolv.conf)");
+  cmd->add_option("--dns-resolv-conf", f->dnsResolvConf,
+                  "Real node: the node-local DNS server forwards names outside the cluster to "
+                  "this file's nameservers")
+      ->capture_default_str();
+  cmd->add_option("--cgroup-root", f->cgroupRoot,
+                  "Real node: cgroup parent of every pod (cgroupfs path, e.g. /skiff-node-1); "
+                  "empty: containerd's default");
+  cmd->add_flag("--remove-pods-on-exit", f->removePodsOnExit,
+                "Real node: on SIGTERM stop and remove every pod and unmount their volumes "
+                "(a node going away for good, as `skiff cluster delete` does)");
   f->proxy.add(cmd, true);
   cmd->add_option("--cluster-cidr", f->proxy.clusterCidr,
                   "Real node: pod address range (the proxy masquerades Service traffic from "

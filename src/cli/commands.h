@@ -30,7 +30,8 @@ struct ProxyFlags;
 // `onClient` is called with the node's REST client once it exists (the agent starts its
 // client-certificate rotation there).
 int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir,
-                const ProxyFlags* proxy = nullptr,
+                const ProxyFlags* proxy = nullptr, bool removePodsOnExit = false,
                 const std::function<void(client::RestClient&)>& onClient = {});
+Subcommand addClusterCommand(CLI::App& app);
 
 }  // namespace skiff::cli

@@ -13,7 +13,8 @@
 namespace skiff::cli {
 
 int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std::string& stateDir,
-                const ProxyFlags* proxy, const std::function<void(client::RestClient&)>& onClient) {
+                const ProxyFlags* proxy, bool removePodsOnExit,
+                const std::function<void(client::RestClient&)>& onClient) {
   installSignalHandlers();
   client::RestClient client(client::loadKubeconfig(kubeconfig));
   if (onClient) onClient(client);
@@ -50,8 +51,9 @@ int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std
   waitForSignal();
   // The proxy's rules stay, as upstream's kube-proxy leaves them (`skiff proxy --cleanup`).
   if (proxier) proxier->stop();
-  // Like upstream's kubelet, stopping leaves the containers running; the next start adopts them.
-  node.stop(false);
+  // Like upstream's kubelet, stopping leaves the containers running; the next start adopts them
+  // (unless the node goes away for good).
+  node.stop(removePodsOnExit);
   return 0;
 }
 

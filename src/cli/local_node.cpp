@@ -161,6 +161,9 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
   ko.nodeName = flags_.nodeName;
   ko.rootDir = flags_.rootDir;
   ko.cniConfDir = cniConfDir;
+  if (flags_.ipamUnderStateDir) ko.cniIpamDataDir = stateDir_ + "/cni/networks";
+  ko.clusterCidr = flags_.clusterCidr;
+  ko.cgroupRoot = flags_.cgroupRoot;
   ko.nodeIp = flags_.nodeIp;
   ko.port = flags_.port;
   ko.serverAddress = flags_.address;

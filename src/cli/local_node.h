@@ -36,6 +36,11 @@ struct NodeFlags {
   std::string podManifestPath;
   std::string fileCheckFrequency = "20s";
   std::string syncFrequency = "1m";
+  // Set by `skiff agent` (no flags of their own): the pods' whole range, and a host-local IPAM
+  // folder under the node's state dir instead of the machine-wide one.
+  std::string clusterCidr;
+  bool ipamUnderStateDir = false;
+  std::string cgroupRoot;  // parent of every pod's cgroups; empty: containerd's default
 
   void add(CLI::App* cmd, bool withRootDir);
 };

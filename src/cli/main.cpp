@@ -353,6 +353,7 @@ int main(int argc, char** argv) {
   auto proxyCmd = cli::addProxyCommand(app);
   auto cloudCmd = cli::addCloudControllerManagerCommand(app);
   auto tokenCmd = cli::addTokenCommand(app);
+  auto clusterCmd = cli::addClusterCommand(app);
   auto* versionCmd = app.add_subcommand("version", "Print the version");
   auto certificateCmd = cli::addCertificateCommand(app);
   auto secretsEncryptCmd = cli::addSecretsEncryptCommand(app);
@@ -383,6 +384,7 @@ int main(int argc, char** argv) {
     if (*proxyCmd.cmd) return proxyCmd.run();
     if (*cloudCmd.cmd) return cloudCmd.run();
     if (*tokenCmd.cmd) return tokenCmd.run();
+    if (*clusterCmd.cmd) return clusterCmd.run();
     if (*upCmd) {
       // A one-machine cluster on loopback keeps its node on loopback too: the API server
       // reaches the kubelet at 127.0.0.1 and nothing leaves the machine.

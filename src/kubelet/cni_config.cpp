@@ -33,17 +33,13 @@ std::string renderCniConfig(const CniNetwork& n) {
   // hairpinMode lets a pod reach itself via hostPort. Masquerading is one nftables rule per
   // node (ensurePodMasquerade) instead of the plugin's ipMasq, which runs iptables for every
   // sandbox (about a quarter of a sandbox's CPU cost here).
-  json::object bridge{
-      {"type", "bridge"},
-      {"bridge", n.bridge},
-      {"isGateway", true},
-      {"ipMasq", false},
-      {"hairpinMode", true},
-      {"mtu", n.mtu},
-      {"ipam",
-       json::object{{"type", "host-local"},
+  json::object ipam{{"type", "host-local"},
                     {"ranges", json::array{json::array{json::object{{"subnet", n.podCidr}}}}},
-                    {"routes", json::array{json::object{{"dst", "0.0.0.0/0"}}}}}},
+                    {"routes", json::array{json::object{{"dst", "0.0.0.0/0"}}}}};
+  if (!n.ipamDataDir.empty()) ipam["dataDir"] = n.ipamDataDir;
+  json::object bridge{
+      {"type", "bridge"},    {"bridge", n.bridge}, {"isGateway", true}, {"ipMasq", false},
+      {"hairpinMode", true}, {"mtu", n.mtu},       {"ipam", ipam},
   };
   json::object portmap{
       {"type", "portmap"}, {"capabilities", json::object{{"portMappings", true}}}, {"snat", true}};
@@ -68,8 +64,9 @@ int runNft(const std::string& script) {
 }
 }  // namespace
 
-bool ensurePodMasquerade(const std::string& podCidr) {
+bool ensurePodMasquerade(const std::string& podCidr, const std::string& clusterCidr) {
   if (!validPodCidr(podCidr)) return false;
+  if (!clusterCidr.empty() && !validPodCidr(clusterCidr)) return false;
   // Declaring then deleting the table makes the whole file one atomic replace.
   std::string script =
       "table ip skiff-node\ndelete table ip skiff-node\n"
@@ -78,6 +75,7 @@ bool ensurePodMasquerade(const std::string& podCidr) {
       "    type nat hook postrouting priority srcnat; policy accept;\n"
       "    ip saddr " +
       podCidr + " ip daddr != " + podCidr +
+      (clusterCidr.empty() ? std::string() : " ip daddr != " + clusterCidr) +
       " ip daddr != 224.0.0.0/4 masquerade\n"
       "  }\n"
       "}\n";

@@ -39,7 +39,10 @@ struct KubeletOptions {
   std::string nodeName;
   std::string rootDir = "/var/lib/skiff/kubelet";  // pods/ (volumes), logs/ (container logs), pki/
   std::string cniConfDir;  // where the pod network config is written (the runtime's CNI conf dir)
-  std::string nodeIp;      // InternalIP; empty: the address of the default route
+  std::string cniIpamDataDir;  // host-local IPAM's folder; empty: /var/lib/cni/networks
+  std::string clusterCidr;     // all pods' range: not masqueraded (empty: only this node's)
+  std::string cgroupRoot;      // upstream's --cgroup-root: parent of all pod cgroups
+  std::string nodeIp;          // InternalIP; empty: the address of the default route
   // Where the HTTPS server listens (--address). Empty: the node IP only, the address the API
   // server dials (upstream binds 0.0.0.0, which would also expose exec and logs on every
   // other interface, e.g. a public one); "0.0.0.0" or "::" listen everywhere.

@@ -272,8 +272,9 @@ void Kubelet::onNodeChanged(const json::object& node) {
         SKIFF_LOG_WARN("kubelet node={} unusable podCIDR={}", options_.nodeName, cidr);
       } else {
         try {
-          writeCniConfig(options_.cniConfDir, CniNetwork{.podCidr = cidr});
-          if (!ensurePodMasquerade(cidr))
+          writeCniConfig(options_.cniConfDir,
+                         CniNetwork{.podCidr = cidr, .ipamDataDir = options_.cniIpamDataDir});
+          if (!ensurePodMasquerade(cidr, options_.clusterCidr))
             SKIFF_LOG_WARN(
                 "kubelet could not install the pod masquerade rule (nft); pods reach only the "
                 "node");

@@ -207,6 +207,7 @@ cri::v1::PodSandboxConfig makeSandboxConfig(const json::object& pod, int attempt
       if (v.is_string()) (*c.mutable_annotations())[std::string(k)] = std::string(v.as_string());
 
   auto* linux = c.mutable_linux();
+  if (!s.cgroupParent.empty()) linux->set_cgroup_parent(s.cgroupParent);
   auto* sc = linux->mutable_security_context();
   *sc->mutable_namespace_options() = namespaces(pod);
   if (auto* psc = objectAt(pod, {"spec", "securityContext"})) {

@@ -17,6 +17,9 @@ struct SandboxSettings {
   std::vector<std::string> clusterDns;  // empty: pods use the host's resolvers
   std::string clusterDomain = "cluster.local";
   std::string hostResolvConf = "/etc/resolv.conf";
+  // Every pod's cgroups go under this parent (cgroupfs path, e.g. "/skiff-c1-node-1"), so a
+  // node sharing the machine with others has its own; empty: the runtime's default.
+  std::string cgroupParent;
 };
 
 // <podLogsDir>/<namespace>_<name>_<uid>, upstream's layout.

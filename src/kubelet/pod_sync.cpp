@@ -399,7 +399,8 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
 
   SandboxSettings settings{.podLogsDir = podLogsDir(),
                            .clusterDns = options_.clusterDns,
-                           .clusterDomain = options_.clusterDomain};
+                           .clusterDomain = options_.clusterDomain,
+                           .cgroupParent = options_.cgroupRoot};
   auto sandboxConfig =
       makeSandboxConfig(pod, rt.latestSandbox() ? rt.latestSandbox()->attempt : 0, settings);
   auto config = makeContainerConfig(pod, container, init, in);
@@ -540,7 +541,8 @@ bool Kubelet::ensureSandbox(const json::object& pod, PodRecord& rec, const Runti
   }
   SandboxSettings settings{.podLogsDir = podLogsDir(),
                            .clusterDns = options_.clusterDns,
-                           .clusterDomain = options_.clusterDomain};
+                           .clusterDomain = options_.clusterDomain,
+                           .cgroupParent = options_.cgroupRoot};
   int attempt = sandbox ? sandbox->attempt + 1 : 0;
   try {
     fs::create_directories(podLogDirectory(podLogsDir(), pod));

@@ -54,6 +54,22 @@ TEST(CniConfig, RendersABridgeWithHostLocalIpamAndPortmap) {
   EXPECT_EQ(text.back(), '\n');
 }
 
+TEST(CniConfig, IpamFolderOnlyWhenGiven) {
+  // Nodes sharing a machine (skiff cluster) keep their IP allocations apart.
+  auto plain = json::parse(renderCniConfig(CniNetwork{.podCidr = "10.42.3.0/24"})).as_object();
+  EXPECT_FALSE(plain.at("plugins").at(0).at("ipam").as_object().contains("dataDir"));
+  auto own = json::parse(renderCniConfig(CniNetwork{.podCidr = "10.42.3.0/24",
+                                                    .ipamDataDir = "/d/node-1/cni/networks"}))
+                 .as_object();
+  EXPECT_EQ(own.at("plugins").at(0).at("ipam").at("dataDir"), "/d/node-1/cni/networks");
+}
+
+TEST(CniConfig, MasqueradeRefusesAnInvalidClusterRange) {
+  // Checked before nft runs: nothing is installed for bad input.
+  EXPECT_FALSE(ensurePodMasquerade("10.42.3.0/24", "10.42.0.0/99"));
+  EXPECT_FALSE(ensurePodMasquerade("10.42.3.0/24", "not-a-cidr"));
+}
+
 TEST(CniConfig, RenderingIsStableAndFollowsTheNetwork) {
   CniNetwork n{.podCidr = "10.42.0.0/24", .bridge = "br-test", .name = "testnet", .mtu = 1450};
   EXPECT_EQ(renderCniConfig(n), renderCniConfig(n));

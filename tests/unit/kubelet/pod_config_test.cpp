@@ -77,6 +77,13 @@ TEST_F(PodConfigTest, SandboxMetadataLogDirectoryAndHostname) {
             "custom");
 }
 
+TEST_F(PodConfigTest, CgroupParentOnlyWhenTheNodeHasOne) {
+  EXPECT_EQ(makeSandboxConfig(basicPod(), 0, settings_).linux().cgroup_parent(), "");
+  SandboxSettings own = settings_;
+  own.cgroupParent = "/skiff-c1-node-2";  // skiff cluster: one parent per node
+  EXPECT_EQ(makeSandboxConfig(basicPod(), 0, own).linux().cgroup_parent(), "/skiff-c1-node-2");
+}
+
 TEST_F(PodConfigTest, HostnameIsTruncatedTo63CharactersWithoutATrailingDash) {
   // 62 characters, then '-' at position 62 (the 63rd), then more.
   std::string name = std::string(62, 'a') + "-bcdef";

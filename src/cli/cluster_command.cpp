@@ -1,0 +1,715 @@
+// `skiff cluster create|delete|list|stop-node|start-node`: a multi-node cluster on this
+// machine without containers-in-containers (what kind and k3d do with Docker). The control
+// plane is a `skiff server` process listening on the cluster's bridge; each node is a
+// `skiff agent` (containerd, kubelet, proxy, node-local DNS) in a network namespace of its
+// own, joined to the bridge by a veth. The processes run detached; pid files and
+// DATA_DIR/NAME/cluster.conf let the later subcommands find them. Host networking:
+// cluster_network.h.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "cli/cluster_network.h"
+#include "cli/commands.h"
+#include "cli/process.h"
+#include "client/kubeconfig.h"
+#include "client/rest_client.h"
+#include "common/component_pki.h"
+#include "common/pki.h"
+#include "dns/node_dns.h"
+#include "kubelet/containerd_process.h"
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace skiff::cli {
+namespace {
+
+using namespace std::chrono_literals;
+using cluster::Subnet;
+
+struct ClusterFlags {
+  std::string name = "skiff";
+  int nodes = 3;
+  std::string dataDir = "/var/lib/skiff/clusters";
+  std::string timeout = "120s";
+  std::string nodeMonitorGracePeriod = "40s";
+  std::string dnsResolvConf = "/etc/resolv.conf";
+  bool cloudProvider = false;  // not yet: nodes would register with the uninitialized taint
+  std::string nodeName;        // stop-node / start-node
+};
+
+// What `create` recorded: enough for the other subcommands to find everything.
+struct ClusterState {
+  std::string name;
+  Subnet subnet;
+  int nodes = 0;
+  std::string dir;  // DATA_DIR/NAME
+  std::string nodeName(int i) const { return name + "-node-" + std::to_string(i); }
+  std::string nodeDir(int i) const { return dir + "/nodes/" + nodeName(i); }
+  std::string serverDir() const { return dir + "/server"; }
+  std::string serverUrl() const { return "https://" + subnet.hostIp() + ":6443"; }
+  std::string podRange() const { return "10." + std::to_string(subnet.octet) + ".0.0/16"; }
+  std::vector<std::string> nodeNames() const {
+    std::vector<std::string> names;
+    for (int i = 1; i <= nodes; ++i) names.push_back(nodeName(i));
+    return names;
+  }
+  // 1-based index of a node given by its full name or its short name ("node-2"); 0 if none.
+  int nodeIndex(const std::string& n) const {
+    for (int i = 1; i <= nodes; ++i)
+      if (n == nodeName(i) || n == "node-" + std::to_string(i)) return i;
+    return 0;
+  }
+};
+
+void saveState(const ClusterState& s) {
+  std::ostringstream o;
+  o << "# Written by skiff cluster create.\nname=" << s.name << "\noctet=" << s.subnet.octet
+    << "\nnodes=" << s.nodes << "\n";
+  writeFileAtomic(s.dir + "/cluster.conf", o.str(), 0644);
+}
+
+std::optional<ClusterState> loadState(const std::string& dataDir, const std::string& name) {
+  std::ifstream in(dataDir + "/" + name + "/cluster.conf");
+  if (!in) return std::nullopt;
+  std::map<std::string, std::string> kv;
+  for (std::string line; std::getline(in, line);) {
+    auto eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    kv[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  ClusterState s;
+  s.name = kv["name"];
+  s.dir = dataDir + "/" + name;
+  try {
+    s.subnet.octet = std::stoi(kv["octet"]);
+    s.nodes = std::stoi(kv["nodes"]);
+  } catch (const std::exception&) {
+    throw std::runtime_error(s.dir + "/cluster.conf is damaged");
+  }
+  return s;
+}
+
+// Names become interface, namespace and node names: DNS-1123 labels short enough for the
+// bridge's 15-character limit ("sk-" + name).
+bool validClusterName(const std::string& n) {
+  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+  return n.size() <= 12 && std::regex_match(n, re);
+}
+
+// ---- processes ---------------------------------------------------------------------------
+
+pid_t readPid(const std::string& file) {
+  std::ifstream in(file);
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0) return 0;
+  return pid;
+}
+
+bool alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  // A zombie (never reaped: not our child) counts as gone.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  std::getline(stat, s);
+  auto close = s.rfind(')');
+  return !(close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'Z');
+}
+
+// Starts argv detached (own session, stdio to `log`) and records its pid in `pidFile`.
+pid_t spawnDetached(const std::vector<std::string>& argv, const std::string& log,
+                    const std::string& pidFile) {
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::setsid();
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  writeFileAtomic(pidFile, std::to_string(pid) + "\n", 0644);
+  return pid;
+}
+
+// SIGTERM, then SIGKILL after `grace`. Reaps it when it is our child.
+void terminate(pid_t pid, std::chrono::milliseconds grace) {
+  if (!alive(pid)) return;
+  ::kill(pid, SIGCONT);  // a stopped node cannot act on SIGTERM
+  ::kill(pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (alive(pid) && std::chrono::steady_clock::now() < deadline) {
+    ::waitpid(pid, nullptr, WNOHANG);
+    std::this_thread::sleep_for(50ms);
+  }
+  if (alive(pid)) ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, WNOHANG);
+}
+
+std::string selfExe() {
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "skiff" : exe.string();
+}
+
+// Every process whose network namespace is the node's (agent, containerd, shims).
+std::vector<pid_t> processesInNetns(const std::string& netns) {
+  std::vector<pid_t> pids;
+  struct stat target {};
+  if (::stat(("/run/netns/" + netns).c_str(), &target) != 0) return pids;
+  for (auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    struct stat st {};
+    if (::stat((e.path() / "ns/net").c_str(), &st) == 0 && st.st_ino == target.st_ino &&
+        st.st_dev == target.st_dev)
+      pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+// The containerd shims of a node (their command line names its socket) and the containers
+// they run: last resort when the agent could not remove its pods.
+void killContainersOf(const std::string& socket) {
+  for (auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    std::vector<std::string> args;
+    std::stringstream ss(cmdline);
+    for (std::string a; std::getline(ss, a, '\0');) args.push_back(a);
+    bool ours = false;
+    std::string id;
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "-address" && args[i + 1] == socket) ours = true;
+      if (args[i] == "-id") id = args[i + 1];
+    }
+    if (!ours) continue;
+    if (!id.empty()) {
+      cluster::run({"runc", "--root", "/run/containerd/runc/k8s.io", "kill", "-a", id, "KILL"});
+      cluster::run({"runc", "--root", "/run/containerd/runc/k8s.io", "delete", "-f", id});
+    }
+    ::kill(std::stoi(name), SIGKILL);
+  }
+}
+
+// ---- cgroups ----------------------------------------------------------------------------
+
+// Every pod of node I lives under this cgroup parent (the kubelet's --cgroup-root).
+std::string cgroupRoot(const ClusterState& s, int i) {
+  return "/" + cluster::netnsName(s.nodeName(i));
+}
+
+// The node's parent in every mounted hierarchy: each cgroup v1 controller folder, and the
+// unified (v2) tree, whichever the machine has.
+std::vector<std::string> cgroupDirs(const std::string& root) {
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) return {"/sys/fs/cgroup" + root};
+  for (auto& e : fs::directory_iterator("/sys/fs/cgroup", ec))
+    if (e.is_directory(ec) && !e.is_symlink(ec)) dirs.push_back(e.path().string() + root);
+  return dirs;
+}
+
+// Freezes or thaws every pod of the node (a machine without power runs nothing).
+void freezePods(const std::string& root, bool frozen) {
+  std::error_code ec;
+  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) {
+    std::ofstream("/sys/fs/cgroup" + root + "/cgroup.freeze") << (frozen ? "1" : "0");
+  } else if (fs::exists("/sys/fs/cgroup/freezer" + root, ec)) {
+    std::ofstream("/sys/fs/cgroup/freezer" + root + "/freezer.state")
+        << (frozen ? "FROZEN" : "THAWED");
+  }
+}
+
+// Removes the node's (empty, its processes gone) cgroup folders, deepest first.
+void removeCgroups(const std::string& root) {
+  for (auto& top : cgroupDirs(root)) {
+    std::error_code ec;
+    if (!fs::is_directory(top, ec)) continue;
+    std::vector<std::string> all{top};
+    for (auto& e : fs::recursive_directory_iterator(top, ec))
+      if (e.is_directory(ec)) all.push_back(e.path().string());
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
+    for (auto& d : all) ::rmdir(d.c_str());
+  }
+}
+
+// ---- nodes -----------------------------------------------------------------------------
+
+// How a node gets its identity. Today: a system:node:NAME client certificate issued
+// directly from the cluster CA. The one place to switch to bootstrap-token join
+// (`skiff agent --server URL --token T`) once it exists.
+std::vector<std::string> nodeJoinArgs(const ClusterState& s, const ServerPki& pki, int i) {
+  std::string kubeconfig =
+      ensureComponentKubeconfig(s.serverDir(), pki, nodeIdentity(s.nodeName(i)), s.serverUrl());
+  return {"--kubeconfig", kubeconfig};
+}
+
+// The cloud provider's view of each machine (DATA_DIR/NAME/server/cloud/instances/NODE.json,
+// the format of src/cloud/local/inventory.h, read by the `local` provider of the cloud
+// controller manager): written here, the one place to follow that format. An empty
+// `podCidr` keeps the one recorded before.
+void writeInstanceRecord(const ClusterState& s, int i, const std::string& state,
+                         std::string podCidr) {
+  const std::string dir = s.serverDir() + "/cloud/instances";
+  const std::string path = dir + "/" + s.nodeName(i) + ".json";
+  fs::create_directories(dir);
+  if (podCidr.empty() && fs::exists(path)) {
+    try {
+      auto old = json::parse(readFile(path)).as_object();
+      if (auto* c = old.if_contains("podCIDR"); c && c->is_string())
+        podCidr = std::string(c->as_string());
+    } catch (const std::exception&) {
+      // A damaged record is replaced whole.
+    }
+  }
+  json::object rec{{"name", s.nodeName(i)},
+                   {"addresses", json::array{json::object{{"type", "InternalIP"},
+                                                          {"address", s.subnet.nodeIp(i)}}}},
+                   {"zone", "zone-" + std::to_string((i - 1) % 3 + 1)},
+                   {"region", "local"},
+                   {"state", state},
+                   {"netns", cluster::netnsName(s.nodeName(i))}};
+  if (!podCidr.empty()) rec["podCIDR"] = podCidr;
+  writeFileAtomic(path, json::serialize(rec) + "\n", 0644);
+}
+
+void startNode(const ClusterState& s, const ServerPki& pki, int i, const ClusterFlags& f) {
+  const std::string dir = s.nodeDir(i);
+  fs::create_directories(dir);
+  // In the node's network namespace, and a mount namespace of its own so containerd's and
+  // the pods' mounts stay out of the host's. `ip netns exec` would also give it a sysfs of
+  // the namespace (its /sys/class/net) but drops the cgroup mounts runc needs: mount that
+  // sysfs and move the host's cgroup tree back onto it.
+  const std::string cg = dir + "/.cgroup";
+  fs::create_directories(cg);
+  std::vector<std::string> argv = {
+      "nsenter",
+      "--net=/run/netns/" + cluster::netnsName(s.nodeName(i)),
+      "--",
+      "unshare",
+      "--mount",
+      "--propagation",
+      "slave",
+      "sh",
+      "-c",
+      "mount --rbind /sys/fs/cgroup \"$1\" && mount -t sysfs sysfs /sys && "
+      "mount --move \"$1\" /sys/fs/cgroup && shift && exec \"$@\"",
+      "sh",
+      cg,
+      selfExe(),
+      "agent",
+      "--node-name",
+      s.nodeName(i),
+      "--data-dir",
+      dir,
+      "--node-ip",
+      s.subnet.nodeIp(i),
+      "--cluster-cidr",
+      s.podRange(),
+      "--cluster-dns",
+      dns::kDefaultServiceIp,
+      "--dns-resolv-conf",
+      f.dnsResolvConf,
+      "--remove-pods-on-exit",
+      "--cgroup-root",
+      cgroupRoot(s, i),
+      "--node-labels",
+      "topology.kubernetes.io/zone=zone-" + std::to_string((i - 1) % 3 + 1)};
+  for (auto& a : nodeJoinArgs(s, pki, i)) argv.push_back(a);
+  writeInstanceRecord(s, i, "running", "");
+  spawnDetached(argv, dir + "/agent.log", dir + "/agent.pid");
+}
+
+// Stops nodes for good: every agent gets SIGTERM at once (each removes its pods, which takes
+// a few seconds), then whatever is left in a node's namespace is killed.
+void stopNodes(const ClusterState& s, std::chrono::milliseconds grace) {
+  std::vector<pid_t> agents;
+  for (int i = 1; i <= s.nodes; ++i) {
+    // A powered-off node gets its link back: removing pods talks to the API server.
+    std::error_code ec;
+    if (fs::exists("/run/netns/" + cluster::netnsName(s.nodeName(i)), ec))
+      cluster::run({"ip", "link", "set", cluster::hostVethName(s.subnet, i), "up"});
+    for (pid_t pid : processesInNetns(cluster::netnsName(s.nodeName(i)))) ::kill(pid, SIGCONT);
+    freezePods(cgroupRoot(s, i), false);
+    pid_t pid = readPid(s.nodeDir(i) + "/agent.pid");
+    if (alive(pid)) {
+      ::kill(pid, SIGTERM);
+      agents.push_back(pid);
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline &&
+         std::any_of(agents.begin(), agents.end(), alive)) {
+    for (pid_t pid : agents) ::waitpid(pid, nullptr, WNOHANG);
+    std::this_thread::sleep_for(50ms);
+  }
+  for (int i = 1; i <= s.nodes; ++i) {
+    terminate(readPid(s.nodeDir(i) + "/agent.pid"), 0ms);
+    killContainersOf(s.nodeDir(i) + "/containerd/containerd.sock");
+    for (pid_t pid : processesInNetns(cluster::netnsName(s.nodeName(i)))) ::kill(pid, SIGKILL);
+    removeCgroups(cgroupRoot(s, i));
+    std::error_code ec;
+    fs::remove(s.nodeDir(i) + "/agent.pid", ec);
+  }
+}
+
+// ---- API ---------------------------------------------------------------------------------
+
+struct NodeView {
+  bool ready = false;
+  std::string podCidr, internalIp;
+};
+
+std::map<std::string, NodeView> readNodes(client::RestClient& c) {
+  std::map<std::string, NodeView> out;
+  auto list = c.list(client::resources::nodes, "");
+  for (auto& item : list["items"].as_array()) {
+    auto& node = item.as_object();
+    NodeView v;
+    auto* spec = node.if_contains("spec");
+    if (spec && spec->is_object())
+      if (auto* cidr = spec->as_object().if_contains("podCIDR"); cidr && cidr->is_string())
+        v.podCidr = std::string(cidr->as_string());
+    auto* status = node.if_contains("status");
+    if (status && status->is_object()) {
+      if (auto* conds = status->as_object().if_contains("conditions"); conds && conds->is_array())
+        for (auto& cond : conds->as_array())
+          if (cond.at("type") == "Ready") v.ready = cond.at("status") == "True";
+      if (auto* addrs = status->as_object().if_contains("addresses"); addrs && addrs->is_array())
+        for (auto& a : addrs->as_array())
+          if (a.at("type") == "InternalIP") v.internalIp = std::string(a.at("address").as_string());
+    }
+    out[std::string(node.at("metadata").at("name").as_string())] = v;
+  }
+  return out;
+}
+
+// Waits until every node of `which` is Ready with a pod range; returns their routes.
+std::vector<cluster::NodeRoute> waitForNodes(const ClusterState& s, const std::vector<int>& which,
+                                             std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string lastError;
+  std::map<std::string, NodeView> nodes;
+  while (true) {
+    try {
+      client::RestClient c(client::loadKubeconfig(s.dir + "/kubeconfig"));
+      nodes = readNodes(c);
+      bool all = true;
+      for (int i : which) {
+        auto it = nodes.find(s.nodeName(i));
+        if (it == nodes.end() || !it->second.ready || it->second.podCidr.empty()) all = false;
+      }
+      if (all) break;
+    } catch (const std::exception& e) {
+      lastError = e.what();
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::string state;
+      for (int i : which) {
+        auto it = nodes.find(s.nodeName(i));
+        state +=
+            "\n  " + s.nodeName(i) + ": " +
+            (it == nodes.end() ? "not registered" : (it->second.ready ? "Ready" : "NotReady")) +
+            " (log: " + s.nodeDir(i) + "/agent.log)";
+      }
+      throw std::runtime_error("nodes not Ready in time (--timeout):" + state +
+                               (lastError.empty() ? "" : "\n  last API error: " + lastError));
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  std::vector<cluster::NodeRoute> routes;
+  for (int i = 1; i <= s.nodes; ++i) {
+    auto it = nodes.find(s.nodeName(i));
+    if (it != nodes.end())
+      routes.push_back({s.nodeName(i), s.subnet.nodeIp(i), it->second.podCidr});
+  }
+  return routes;
+}
+
+// ---- subcommands -------------------------------------------------------------------------
+
+void deleteCluster(const ClusterState& s);
+
+int createCluster(const ClusterFlags& f) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (!validClusterName(f.name)) {
+    std::cerr << "skiff cluster create: invalid --name \"" << f.name
+              << "\": lower-case letters, digits and '-', at most 12 characters\n";
+    return 2;
+  }
+  if (f.nodes < 1 || f.nodes > 50) {
+    std::cerr << "skiff cluster create: --nodes must be between 1 and 50\n";
+    return 2;
+  }
+  if (f.cloudProvider) {
+    std::cerr << "skiff cluster create: --cloud-provider is not available yet\n";
+    return 2;
+  }
+  if (::geteuid() != 0) {
+    std::cerr << "skiff cluster create: needs root (network namespaces, bridge, nftables)\n";
+    return 1;
+  }
+  std::chrono::milliseconds timeout;
+  try {
+    timeout = parseDuration(f.timeout);
+    parseDuration(f.nodeMonitorGracePeriod);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "skiff cluster create: " << e.what() << "\n";
+    return 2;
+  }
+  ClusterState s;
+  s.name = f.name;
+  s.nodes = f.nodes;
+  s.dir = fs::absolute(f.dataDir).string() + "/" + f.name;
+  if (fs::exists(s.dir + "/cluster.conf") ||
+      fs::exists("/sys/class/net/" + cluster::bridgeName(f.name))) {
+    std::cerr << "skiff cluster create: cluster \"" << f.name
+              << "\" already exists (skiff cluster delete --name " << f.name << ")\n";
+    return 1;
+  }
+  try {
+    s.subnet = cluster::pickSubnet(cluster::hostCidrs());
+  } catch (const std::exception& e) {
+    std::cerr << "skiff cluster create: " << e.what() << "\n";
+    return 1;
+  }
+  fs::create_directories(s.dir);
+  saveState(s);
+  try {
+    cluster::createBridge(s.name, s.subnet);
+    // The server's certificates first, so node identities exist before it serves; it keeps
+    // them (same addresses) when it starts.
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    ServerPki pki =
+        ensureServerPki(s.serverDir() + "/tls", {"127.0.0.1", "10.43.0.1", s.subnet.hostIp()},
+                        {"localhost", host, "kubernetes", "kubernetes.default",
+                         "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
+    fs::remove(s.serverDir() + "/kubeconfig");  // only the server we start may write it
+    spawnDetached(
+        {selfExe(), "server", "--data-dir", s.serverDir(), "--listen", s.subnet.hostIp() + ":6443",
+         "--cluster-cidr", s.podRange(), "--node-monitor-grace-period", f.nodeMonitorGracePeriod},
+        s.dir + "/server.log", s.dir + "/server.pid");
+    for (int i = 1; i <= s.nodes; ++i)
+      cluster::createNodeNetwork(s.name, s.subnet, i, s.nodeName(i));
+    // The admin kubeconfig appears once the server serves. Nodes start after that: an agent
+    // that finds no server backs off for a second before it tries again.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!fs::exists(s.serverDir() + "/kubeconfig")) {
+      if (!alive(readPid(s.dir + "/server.pid")))
+        throw std::runtime_error("the control plane exited; log: " + s.dir + "/server.log");
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("the control plane did not start in time; log: " + s.dir +
+                                 "/server.log");
+      std::this_thread::sleep_for(50ms);
+    }
+    for (int i = 1; i <= s.nodes; ++i) startNode(s, pki, i, f);
+    fs::copy_file(s.serverDir() + "/kubeconfig", s.dir + "/kubeconfig",
+                  fs::copy_options::overwrite_existing);
+    std::vector<int> all;
+    for (int i = 1; i <= s.nodes; ++i) all.push_back(i);
+    auto routes = waitForNodes(s, all,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()));
+    cluster::programPodRoutes(s.name, routes);
+    // Nodes may not create Services: the cluster DNS Service is the admin's to make (as
+    // kubeadm installs CoreDNS's); every node's proxy sends it to its node-local server.
+    client::RestClient admin(client::loadKubeconfig(s.dir + "/kubeconfig"));
+    dns::ensureDnsService(admin, dns::kDefaultServiceIp);
+    for (auto& r : routes) writeInstanceRecord(s, s.nodeIndex(r.nodeName), "running", r.podCidr);
+  } catch (const std::exception& e) {
+    std::cerr << "skiff cluster create: " << e.what() << "\nremoving what was created\n";
+    deleteCluster(s);
+    return 1;
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "Cluster \"" << s.name << "\" created: " << s.nodes << " node(s) Ready in "
+            << std::fixed << std::setprecision(1) << secs << "s (API server " << s.serverUrl()
+            << ", nodes on " << s.subnet.cidr() << ", pods in " << s.podRange()
+            << ")\n\nUse it with:\n  kubectl --kubeconfig " << s.dir << "/kubeconfig get nodes\n";
+  return 0;
+}
+
+void deleteCluster(const ClusterState& s) {
+  stopNodes(s, 20s);
+  terminate(readPid(s.dir + "/server.pid"), 10s);
+  for (auto& left : cluster::deleteClusterNetwork(s.name, s.nodeNames()))
+    std::cerr << "skiff cluster delete: could not remove " << left << "\n";
+  // Whatever a killed node left mounted under its folders, then the files.
+  kubelet::unmountUnder(s.dir);
+  std::error_code ec;
+  fs::remove_all(s.dir, ec);
+  if (ec)
+    std::cerr << "skiff cluster delete: could not remove " << s.dir << ": " << ec.message() << "\n";
+}
+
+ClusterState mustLoad(const ClusterFlags& f, const char* cmd) {
+  auto s = loadState(fs::absolute(f.dataDir).string(), f.name);
+  if (!s)
+    throw std::runtime_error(std::string("skiff cluster ") + cmd + ": no cluster \"" + f.name +
+                             "\" under " + f.dataDir);
+  return *s;
+}
+
+int listClusters(const ClusterFlags& f) {
+  std::error_code ec;
+  if (!fs::is_directory(f.dataDir, ec)) {
+    std::cout << "No clusters.\n";
+    return 0;
+  }
+  std::vector<ClusterState> found;
+  for (auto& e : fs::directory_iterator(f.dataDir, ec))
+    if (auto s = loadState(fs::absolute(f.dataDir).string(), e.path().filename().string()))
+      found.push_back(*s);
+  if (found.empty()) {
+    std::cout << "No clusters.\n";
+    return 0;
+  }
+  std::printf("%-14s %-14s %-10s %-20s %s\n", "CLUSTER", "API", "", "NODE", "STATE");
+  for (auto& s : found) {
+    bool server = alive(readPid(s.dir + "/server.pid"));
+    for (int i = 1; i <= s.nodes; ++i) {
+      pid_t pid = readPid(s.nodeDir(i) + "/agent.pid");
+      std::string state = "stopped";
+      if (alive(pid)) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        auto close = line.rfind(')');
+        state = close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T'
+                    ? "stopped (powered off)"
+                    : "running";
+      }
+      std::printf("%-14s %-25s %-20s %s\n", i == 1 ? s.name.c_str() : "",
+                  i == 1 ? (s.subnet.hostIp() + (server ? " up" : " down")).c_str() : "",
+                  s.nodeName(i).c_str(), state.c_str());
+    }
+  }
+  return 0;
+}
+
+// stop-node: as a machine losing power — every process of the node stops (SIGSTOP: agent,
+// containerd, shims), its pods freeze (cgroup freezer) and its link goes down; start-node
+// thaws them and brings the link back, with all its data.
+int powerNode(const ClusterFlags& f, bool on) {
+  auto s = mustLoad(f, on ? "start-node" : "stop-node");
+  int i = s.nodeIndex(f.nodeName);
+  if (i == 0) {
+    std::cerr << "skiff cluster " << (on ? "start-node" : "stop-node") << ": cluster \"" << s.name
+              << "\" has no node \"" << f.nodeName << "\"\n";
+    return 1;
+  }
+  const std::string ns = cluster::netnsName(s.nodeName(i));
+  if (!on && !alive(readPid(s.nodeDir(i) + "/agent.pid"))) {
+    std::cerr << "skiff cluster stop-node: " << s.nodeName(i) << " is not running\n";
+    return 1;
+  }
+  if (!on) cluster::setNodeLink(s.subnet, i, false);
+  // The node's own processes (agent, containerd, shims) stop; its pods freeze in their
+  // cgroups.
+  for (pid_t pid : processesInNetns(ns)) ::kill(pid, on ? SIGCONT : SIGSTOP);
+  freezePods(cgroupRoot(s, i), !on);
+  if (on) cluster::setNodeLink(s.subnet, i, true);
+  writeInstanceRecord(s, i, on ? "running" : "stopped", "");
+  std::cout << "node " << s.nodeName(i) << (on ? " started" : " stopped") << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Subcommand addClusterCommand(CLI::App& app) {
+  auto f = std::make_shared<ClusterFlags>();
+  auto* cmd = app.add_subcommand(
+      "cluster",
+      "Multi-node clusters on this machine: a control plane plus nodes, each in a network "
+      "namespace of its own with its own containerd, kubelet, proxy and DNS (like kind or k3d, "
+      "without Docker)");
+  cmd->require_subcommand(1);
+  auto addCommon = [&](CLI::App* c) {
+    c->add_option("--name", f->name, "Cluster name (bridge sk-NAME, nodes NAME-node-I)")
+        ->capture_default_str();
+    c->add_option("--data-dir", f->dataDir, "Where clusters keep their state (DATA_DIR/NAME)")
+        ->capture_default_str();
+  };
+  auto* create = cmd->add_subcommand(
+      "create", "Create a cluster; returns when every node is Ready and prints how to use it");
+  addCommon(create);
+  create->add_option("--nodes", f->nodes, "Worker nodes")->capture_default_str();
+  create->add_option("--timeout", f->timeout, "How long to wait for every node to be Ready")
+      ->capture_default_str();
+  create
+      ->add_option("--node-monitor-grace-period", f->nodeMonitorGracePeriod,
+                   "The control plane's: how long a silent node stays Ready")
+      ->capture_default_str();
+  create
+      ->add_option("--dns-resolv-conf", f->dnsResolvConf,
+                   "The nodes' DNS servers forward names outside the cluster to this file's "
+                   "nameservers")
+      ->capture_default_str();
+  create->add_flag("--cloud-provider-local", f->cloudProvider,
+                   "Nodes register with the node.cloudprovider.kubernetes.io/uninitialized taint "
+                   "for the local cloud controller manager (not available yet)");
+  auto* del = cmd->add_subcommand(
+      "delete",
+      "Delete a cluster: its processes, pods, namespaces, links, routes, nft table, files");
+  addCommon(del);
+  auto* list = cmd->add_subcommand("list", "List clusters and the state of their nodes");
+  list->add_option("--data-dir", f->dataDir, "Where clusters keep their state")
+      ->capture_default_str();
+  auto* stop = cmd->add_subcommand("stop-node",
+                                   "Power a node off: freeze its processes and take its link down");
+  addCommon(stop);
+  stop->add_option("node", f->nodeName, "Node name (NAME-node-I or node-I)")->required();
+  auto* start = cmd->add_subcommand("start-node", "Power a stopped node back on, with its data");
+  addCommon(start);
+  start->add_option("node", f->nodeName, "Node name (NAME-node-I or node-I)")->required();
+  return {cmd, [=] {
+            try {
+              if (*create) return createCluster(*f);
+              if (*list) return listClusters(*f);
+              if (*stop) return powerNode(*f, false);
+              if (*start) return powerNode(*f, true);
+              if (*del) {
+                auto s = mustLoad(*f, "delete");
+                deleteCluster(s);
+                std::cout << "Cluster \"" << s.name << "\" deleted\n";
+                return 0;
+              }
+            } catch (const std::exception& e) {
+              std::cerr << e.what() << "\n";
+              return 1;
+            }
+            return 2;
+          }};
+}
+
+}  // namespace skiff::cli
