@@ -264,13 +264,12 @@ void removeCgroups(const std::string& root) {
 
 // ---- nodes -----------------------------------------------------------------------------
 
-// How a node gets its identity. Today: a system:node:NAME client certificate issued
-// directly from the cluster CA. The one place to switch to bootstrap-token join
-// (`skiff agent --server URL --token T`) once it exists.
-std::vector<std::string> nodeJoinArgs(const ClusterState& s, const ServerPki& pki, int i) {
-  std::string kubeconfig =
-      ensureComponentKubeconfig(s.serverDir(), pki, nodeIdentity(s.nodeName(i)), s.serverUrl());
-  return {"--kubeconfig", kubeconfig};
+// How a node gets its identity: as a machine joining over the network would, with a
+// bootstrap token (`skiff agent --server URL --token T`): its CertificateSigningRequest is
+// auto-approved and signed, and the agent keeps (and renews) the certificate in its data dir.
+// The CA is the cluster's own file (a remote machine would pin it with --ca-cert-hash).
+std::vector<std::string> nodeJoinArgs(const ClusterState& s, const std::string& token) {
+  return {"--server", s.serverUrl(), "--token", token, "--ca-file", s.serverDir() + "/tls/ca.crt"};
 }
 
 // The cloud provider's view of each machine (DATA_DIR/NAME/server/cloud/instances/NODE.json,
@@ -302,7 +301,7 @@ void writeInstanceRecord(const ClusterState& s, int i, const std::string& state,
   writeFileAtomic(path, json::serialize(rec) + "\n", 0644);
 }
 
-void startNode(const ClusterState& s, const ServerPki& pki, int i, const ClusterFlags& f) {
+void startNode(const ClusterState& s, const std::string& joinToken, int i, const ClusterFlags& f) {
   const std::string dir = s.nodeDir(i);
   fs::create_directories(dir);
   // In the node's network namespace, and a mount namespace of its own so containerd's and
@@ -344,7 +343,7 @@ void startNode(const ClusterState& s, const ServerPki& pki, int i, const Cluster
       cgroupRoot(s, i),
       "--node-labels",
       "topology.kubernetes.io/zone=zone-" + std::to_string((i - 1) % 3 + 1)};
-  for (auto& a : nodeJoinArgs(s, pki, i)) argv.push_back(a);
+  for (auto& a : nodeJoinArgs(s, joinToken)) argv.push_back(a);
   writeInstanceRecord(s, i, "running", "");
   spawnDetached(argv, dir + "/agent.log", dir + "/agent.pid");
 }
@@ -506,14 +505,13 @@ int createCluster(const ClusterFlags& f) {
   saveState(s);
   try {
     cluster::createBridge(s.name, s.subnet);
-    // The server's certificates first, so node identities exist before it serves; it keeps
-    // them (same addresses) when it starts.
+    // The server's certificates first, with the bridge address among its names; the server
+    // keeps them (same addresses) when it starts.
     char host[256] = {0};
     ::gethostname(host, sizeof host - 1);
-    ServerPki pki =
-        ensureServerPki(s.serverDir() + "/tls", {"127.0.0.1", "10.43.0.1", s.subnet.hostIp()},
-                        {"localhost", host, "kubernetes", "kubernetes.default",
-                         "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
+    ensureServerPki(s.serverDir() + "/tls", {"127.0.0.1", "10.43.0.1", s.subnet.hostIp()},
+                    {"localhost", host, "kubernetes", "kubernetes.default",
+                     "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
     fs::remove(s.serverDir() + "/kubeconfig");  // only the server we start may write it
     spawnDetached(
         {selfExe(), "server", "--data-dir", s.serverDir(), "--listen", s.subnet.hostIp() + ":6443",
@@ -532,7 +530,14 @@ int createCluster(const ClusterFlags& f) {
                                  "/server.log");
       std::this_thread::sleep_for(50ms);
     }
-    for (int i = 1; i <= s.nodes; ++i) startNode(s, pki, i, f);
+    // One join token for the cluster's nodes, valid for an hour: nodes keep their
+    // certificates afterwards (renewed through their own CSRs).
+    const std::string joinToken = [&] {
+      client::RestClient admin(client::loadKubeconfig(s.serverDir() + "/kubeconfig"));
+      return createBootstrapToken(admin, std::chrono::hours(1),
+                                  "joins the nodes of skiff cluster " + s.name);
+    }();
+    for (int i = 1; i <= s.nodes; ++i) startNode(s, joinToken, i, f);
     fs::copy_file(s.serverDir() + "/kubeconfig", s.dir + "/kubeconfig",
                   fs::copy_options::overwrite_existing);
     std::vector<int> all;

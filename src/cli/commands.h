@@ -2,6 +2,7 @@
 // it when parsed.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -33,5 +34,13 @@ int runRealNode(const std::string& kubeconfig, const NodeFlags& flags, const std
                 const ProxyFlags* proxy = nullptr, bool removePodsOnExit = false,
                 const std::function<void(client::RestClient&)>& onClient = {});
 Subcommand addClusterCommand(CLI::App& app);
+
+// Creates a bootstrap token (the Secret kube-system/bootstrap-token-ID, usable for
+// authentication and signing, in the default node-token group) and returns "ID.SECRET".
+// `ttl` zero: it never expires. `chosen`: that token instead of a random one (its form is
+// checked: std::invalid_argument).
+std::string createBootstrapToken(client::RestClient& client, std::chrono::seconds ttl,
+                                 const std::string& description, const std::string& chosen = "",
+                                 const std::string& groups = "", const std::string& usages = "");
 
 }  // namespace skiff::cli

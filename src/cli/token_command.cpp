@@ -65,37 +65,11 @@ std::string dataOf(const json::object& secret, const char* key) {
 }
 
 int create(const TokenFlags& f) {
-  std::string id = randomToken(6), secret = randomToken(16);
-  if (!f.token.empty()) {
-    const size_t dot = f.token.find('.');
-    if (dot == std::string::npos || !tokenChars(f.token.substr(0, dot), 6) ||
-        !tokenChars(f.token.substr(dot + 1), 16)) {
-      std::cerr << "skiff token create: the token must be of the form "
-                   "\"[a-z0-9]{6}.[a-z0-9]{16}\"\n";
-      return 2;
-    }
-    id = f.token.substr(0, dot);
-    secret = f.token.substr(dot + 1);
-  }
   auto ttl = std::chrono::duration_cast<std::chrono::seconds>(parseDuration(f.ttl));
   if (ttl.count() < 0) throw std::invalid_argument("--ttl must not be negative");
-  json::object data{{"token-id", id}, {"token-secret", secret}};
-  if (ttl.count() > 0) data["expiration"] = formatTime(std::chrono::system_clock::now() + ttl);
-  for (const auto& u : {std::string("signing"), std::string("authentication")})
-    if (("," + f.usages + ",").find("," + u + ",") != std::string::npos)
-      data["usage-bootstrap-" + u] = "true";
-  if (!f.groups.empty()) data["auth-extra-groups"] = f.groups;
-  if (!f.description.empty()) data["description"] = f.description;
-  json::object encoded;
-  for (const auto& kv : data) encoded[kv.key()] = base64Encode(kv.value().as_string());
-  json::object obj{{"apiVersion", "v1"},
-                   {"kind", "Secret"},
-                   {"type", "bootstrap.kubernetes.io/token"},
-                   {"metadata", {{"name", "bootstrap-token-" + id}, {"namespace", "kube-system"}}},
-                   {"data", std::move(encoded)}};
   client::RestClient client = makeClient(f);
-  client.create(client::resources::secrets, "kube-system", obj);
-  const std::string token = id + "." + secret;
+  const std::string token =
+      createBootstrapToken(client, ttl, f.description, f.token, f.groups, f.usages);
   if (!f.printJoinCommand) {
     std::cout << token << "\n";
     return 0;
@@ -144,6 +118,37 @@ int remove(const TokenFlags& f) {
 }
 
 }  // namespace
+
+std::string createBootstrapToken(client::RestClient& client, std::chrono::seconds ttl,
+                                 const std::string& description, const std::string& chosen,
+                                 const std::string& groups, const std::string& usages) {
+  std::string id = randomToken(6), secret = randomToken(16);
+  if (!chosen.empty()) {
+    const size_t dot = chosen.find('.');
+    if (dot == std::string::npos || !tokenChars(chosen.substr(0, dot), 6) ||
+        !tokenChars(chosen.substr(dot + 1), 16))
+      throw std::invalid_argument("the token must be of the form \"[a-z0-9]{6}.[a-z0-9]{16}\"");
+    id = chosen.substr(0, dot);
+    secret = chosen.substr(dot + 1);
+  }
+  const std::string use = usages.empty() ? "signing,authentication" : usages;
+  json::object data{{"token-id", id}, {"token-secret", secret}};
+  if (ttl.count() > 0) data["expiration"] = formatTime(std::chrono::system_clock::now() + ttl);
+  for (const auto& u : {std::string("signing"), std::string("authentication")})
+    if (("," + use + ",").find("," + u + ",") != std::string::npos)
+      data["usage-bootstrap-" + u] = "true";
+  data["auth-extra-groups"] = groups.empty() ? kDefaultGroup : groups;
+  if (!description.empty()) data["description"] = description;
+  json::object encoded;
+  for (const auto& kv : data) encoded[kv.key()] = base64Encode(kv.value().as_string());
+  json::object obj{{"apiVersion", "v1"},
+                   {"kind", "Secret"},
+                   {"type", "bootstrap.kubernetes.io/token"},
+                   {"metadata", {{"name", "bootstrap-token-" + id}, {"namespace", "kube-system"}}},
+                   {"data", std::move(encoded)}};
+  client.create(client::resources::secrets, "kube-system", obj);
+  return id + "." + secret;
+}
 
 Subcommand addTokenCommand(CLI::App& app) {
   auto f = std::make_shared<TokenFlags>();

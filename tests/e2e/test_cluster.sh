@@ -71,6 +71,11 @@ IPS=$(kc get nodes -o jsonpath='{range .items[*]}{.status.addresses[?(@.type=="I
 expect_eq "$IPS" "3" "three distinct InternalIPs"
 CIDRS=$(kc get nodes -o jsonpath='{range .items[*]}{.spec.podCIDR}{"\n"}{end}' | sort -u | grep -c .)
 expect_eq "$CIDRS" "3" "three distinct pod CIDRs"
+# Nodes joined as remote machines do: bootstrap token → CSR auto-approved → own certificate.
+CSRS=$(kc get csr -o jsonpath='{range .items[*]}{.spec.username} {.status.conditions[0].type} {.status.conditions[0].reason}{"\n"}{end}')
+expect_eq "$(grep -c '^system:bootstrap:[a-z0-9]\{6\} Approved AutoApproved$' <<<"$CSRS")" "3" "each node joined with the bootstrap token: CSR auto-approved"
+SUBJECT=$(openssl x509 -noout -subject -in "$CDIR/$NAME/nodes/$NAME-node-2/kubelet/pki/kubelet-client.crt")
+expect_contains "$SUBJECT" "CN = system:node:$NAME-node-2" "node 2 holds its own signed node certificate"
 run "$SKIFF" cluster list --data-dir "$CDIR"
 expect_eq "$(grep -c "$NAME-node-.*running" <<<"$OUT")" "3" "cluster list shows three running nodes"
 
