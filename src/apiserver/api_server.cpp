@@ -567,9 +567,14 @@ void ApiServer::start() {
   admissionOptions.defaultUnreachableTolerationSeconds =
       impl_->options.defaultUnreachableTolerationSeconds;
   admissionOptions.podSecurity = podSecurityOptions(impl_->options);
-  admissionOptions.serviceAccount =
-      std::find(o.disableAdmissionPlugins.begin(), o.disableAdmissionPlugins.end(),
-                "ServiceAccount") == o.disableAdmissionPlugins.end();
+  auto pluginOn = [&](const char* name) {
+    return std::find(o.disableAdmissionPlugins.begin(), o.disableAdmissionPlugins.end(), name) ==
+           o.disableAdmissionPlugins.end();
+  };
+  admissionOptions.serviceAccount = pluginOn("ServiceAccount");
+  admissionOptions.defaultStorageClass = pluginOn("DefaultStorageClass");
+  admissionOptions.storageObjectInUseProtection = pluginOn("StorageObjectInUseProtection");
+  admissionOptions.persistentVolumeClaimResize = pluginOn("PersistentVolumeClaimResize");
   impl_->admission = std::make_unique<Admission>(*impl_->caches, admissionOptions);
   impl_->resources =
       std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);

@@ -49,8 +49,9 @@ struct ApiServerOptions {
   // the kubelet proxy's destination guard refuses for other nodes (apiserver/kubelet_proxy.h).
   std::string localNodeName;
   AuditLogOptions auditLog;
-  // Admission plugins turned off (--disable-admission-plugins); "ServiceAccount" is the one
-  // that can be (test servers without a controller manager create pods with no accounts).
+  // Admission plugins turned off (--disable-admission-plugins): "ServiceAccount" (test
+  // servers without a controller manager create pods with no accounts) and the storage
+  // plugins DefaultStorageClass, StorageObjectInUseProtection, PersistentVolumeClaimResize.
   std::vector<std::string> disableAdmissionPlugins;
   // The address the `kubernetes` Service's endpoints name (--advertise-address); empty: the
   // address of the default-route interface, else the listen address when it is not a wildcard.
