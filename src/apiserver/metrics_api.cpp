@@ -328,15 +328,21 @@ HttpResponse MetricsApi::handle(HttpRequest& req) {
     for (const auto& node : d.listCache(*d.nodes, "", req, false))
       if (auto item = d.nodeItem(*node, now)) items.push_back(std::move(*item));
   } else {
-    auto all = d.listCache(*d.pods, ns, req, true);
     // metrics-server's order: namespace, then name (cache keys put "a-b/x" before "a/x").
-    std::sort(all.begin(), all.end(), [](const ObjectPtr& a, const ObjectPtr& b) {
-      const auto& ma = api::objectOrEmpty(*a, {"metadata"});
-      const auto& mb = api::objectOrEmpty(*b, {"metadata"});
-      return std::pair(api::stringAt(ma, {"namespace"}), api::stringAt(ma, {"name"})) <
-             std::pair(api::stringAt(mb, {"namespace"}), api::stringAt(mb, {"name"}));
-    });
-    for (const auto& p : all)
+    // The keys are views into the cache's immutable objects, which `all` keeps alive.
+    auto all = d.listCache(*d.pods, ns, req, true);
+    auto view = [](const json::object& o, const char* field) {
+      const auto& meta = api::objectOrEmpty(o, {"metadata"});
+      auto* v = meta.if_contains(field);
+      return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+    };
+    std::vector<std::pair<std::pair<std::string_view, std::string_view>, const json::object*>>
+        order;
+    order.reserve(all.size());
+    for (const auto& p : all) order.push_back({{view(*p, "namespace"), view(*p, "name")}, p.get()});
+    std::sort(order.begin(), order.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [key, p] : order)
       if (auto item = d.podItem(*p, now)) items.push_back(std::move(*item));
   }
   return d.answer(req, std::move(items), pod, kind == Kind::NodeGet || kind == Kind::PodGet);
