@@ -102,6 +102,25 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
   cmd->add_option("--advertise-address", o.advertiseAddress,
                   "Address of this API server in the kubernetes Service's endpoints (default: "
                   "the default-route interface's address, else the --listen host)");
+  cmd->add_flag("!--disable-metrics-api", o.metricsApi,
+                "Do not serve metrics.k8s.io (NodeMetrics, PodMetrics: `kubectl top`) nor "
+                "scrape kubelets' /metrics/resource");
+  cmd->add_option_function<std::string>(
+         "--metric-resolution",
+         [&o](const std::string& v) {
+           std::chrono::milliseconds d;
+           try {
+             d = cli::parseDuration(v);
+           } catch (const std::exception& e) {
+             throw CLI::ValidationError("--metric-resolution", e.what());
+           }
+           if (d < std::chrono::seconds(1))
+             throw CLI::ValidationError("--metric-resolution", "must be at least 1s");
+           o.metricResolution = d;
+         },
+         "How often every kubelet's /metrics/resource is scraped for metrics.k8s.io "
+         "(metrics-server's flag; CPU usage is the rate between the last two scrapes)")
+      ->default_str("15s");
   cli::addHardeningFlags(cmd, o);  // encryption at rest, in-flight limits
 }
 
