@@ -28,6 +28,7 @@
 
 #include "cli/cluster_network.h"
 #include "cli/cluster_process.h"
+#include "cli/cluster_setup.h"
 #include "cli/commands.h"
 #include "cli/process.h"
 #include "client/kubeconfig.h"
@@ -183,7 +184,8 @@ void writeInstanceRecord(const ClusterState& s, int i, const std::string& state,
   writeFileAtomic(path, json::serialize(rec) + "\n", 0644);
 }
 
-void startNode(const ClusterState& s, const std::string& joinToken, int i, const ClusterFlags& f) {
+void startNode(const ClusterState& s, const std::string& joinToken,
+               const std::string& policyKubeconfig, int i, const ClusterFlags& f) {
   const std::string dir = s.nodeDir(i);
   fs::create_directories(dir);
   // In the node's network namespace, and a mount namespace of its own so containerd's and
@@ -222,14 +224,15 @@ void startNode(const ClusterState& s, const std::string& joinToken, int i, const
       f.dnsResolvConf,
       "--remove-pods-on-exit",
       "--cgroup-root",
-      cgroupRoot(s, i)};
+      cgroupRoot(s, i),
+      "--network-policy-kubeconfig",
+      policyKubeconfig};
   // With the cloud controller manager the zone label comes from the provider (the record
   // above); without it the node labels itself.
   if (!s.cloud)
     for (auto a : {std::string("--node-labels"), "topology.kubernetes.io/zone=" + s.zone(i)})
       argv.push_back(a);
   for (auto& a : nodeJoinArgs(s, joinToken)) argv.push_back(a);
-  writeInstanceRecord(s, i, "running", "");
   spawnDetached(argv, dir + "/agent.log", dir + "/agent.pid");
 }
 
@@ -271,11 +274,9 @@ void stopNodes(const ClusterState& s, std::chrono::milliseconds grace) {
 
 // ---- API ---------------------------------------------------------------------------------
 
-const char* const kUninitializedTaint = "node.cloudprovider.kubernetes.io/uninitialized";
-
 struct NodeView {
   bool ready = false;
-  bool initialized = true;    // no uninitialized taint left (the cloud node controller's)
+  bool initialized = true;    // no uninitialized taint left, a providerID (cloud node controller)
   bool routeCreated = false;  // NetworkUnavailable False (the route controller's)
   std::string podCidr, internalIp;
   // What create waits for: with the cloud controller manager, also the provider's part.
@@ -298,12 +299,15 @@ std::map<std::string, NodeView> readNodes(client::RestClient& c) {
     NodeView v;
     auto* spec = node.if_contains("spec");
     if (spec && spec->is_object()) {
+      auto* providerId = spec->as_object().if_contains("providerID");
+      if (!providerId || !providerId->is_string() || providerId->as_string().empty())
+        v.initialized = false;
       if (auto* cidr = spec->as_object().if_contains("podCIDR"); cidr && cidr->is_string())
         v.podCidr = std::string(cidr->as_string());
       if (auto* taints = spec->as_object().if_contains("taints"); taints && taints->is_array())
         for (auto& t : taints->as_array())
           if (t.is_object() && t.as_object().if_contains("key") &&
-              t.at("key") == kUninitializedTaint)
+              t.at("key") == cluster::kUninitializedTaint)
             v.initialized = false;
     }
     auto* status = node.if_contains("status");
@@ -362,35 +366,6 @@ std::vector<cluster::NodeRoute> waitForNodes(const ClusterState& s, const std::v
       routes.push_back({s.nodeName(i), s.subnet.nodeIp(i), it->second.podCidr});
   }
   return routes;
-}
-
-// The control plane's cloud controller manager with the local provider: providerIDs
-// skiff://NAME/NODE, load-balancer addresses from the top of the cluster subnet, routes on
-// the host (".": the server's own namespace) and in every node's namespace.
-std::vector<std::string> cloudServerArgs(const ClusterState& s, std::string lbRange) {
-  if (lbRange.empty()) lbRange = s.subnet.prefix() + "200-" + s.subnet.prefix() + "250";
-  std::string netns = ".";
-  for (auto& n : s.nodeNames()) netns += "," + cluster::netnsName(n);
-  return {"--cloud-provider",         "local", "--cluster-name", s.name,
-          "--load-balancer-ip-range", lbRange, "--route-netns",  netns};
-}
-
-// The kubelet registers its Node without taints, so the admin registers each node first
-// with the uninitialized taint (upstream's kubelet --cloud-provider=external does this
-// itself): nothing is scheduled there before the cloud node controller has described it.
-// The kubelet adopts the existing Node (its registration gets 409 and patches its labels).
-void registerNodes(const ClusterState& s) {
-  client::RestClient admin(client::loadKubeconfig(s.serverDir() + "/kubeconfig"));
-  for (auto& n : s.nodeNames()) {
-    json::object node{
-        {"apiVersion", "v1"},
-        {"kind", "Node"},
-        {"metadata", json::object{{"name", n}}},
-        {"spec", json::object{{"taints", json::array{json::object{{"key", kUninitializedTaint},
-                                                                  {"value", "true"},
-                                                                  {"effect", "NoSchedule"}}}}}}};
-    admin.create(client::resources::nodes, "", node);
-  }
 }
 
 // ---- subcommands -------------------------------------------------------------------------
@@ -464,9 +439,10 @@ int createCluster(const ClusterFlags& f) {
     // keeps them (same addresses) when it starts.
     char host[256] = {0};
     ::gethostname(host, sizeof host - 1);
-    ensureServerPki(s.serverDir() + "/tls", {"127.0.0.1", "10.43.0.1", s.subnet.hostIp()},
-                    {"localhost", host, "kubernetes", "kubernetes.default",
-                     "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
+    auto pki =
+        ensureServerPki(s.serverDir() + "/tls", {"127.0.0.1", "10.43.0.1", s.subnet.hostIp()},
+                        {"localhost", host, "kubernetes", "kubernetes.default",
+                         "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
     fs::remove(s.serverDir() + "/kubeconfig");  // only the server we start may write it
     std::vector<std::string> server = {selfExe(),
                                        "server",
@@ -478,11 +454,21 @@ int createCluster(const ClusterFlags& f) {
                                        s.podRange(),
                                        "--node-monitor-grace-period",
                                        f.nodeMonitorGracePeriod};
-    if (s.cloud)
-      for (auto& a : cloudServerArgs(s, f.loadBalancerIpRange)) server.push_back(a);
+    if (s.cloud) {
+      std::string lbRange = f.loadBalancerIpRange.empty()
+                                ? s.subnet.prefix() + "200-" + s.subnet.prefix() + "250"
+                                : f.loadBalancerIpRange;
+      std::vector<std::string> netns;
+      for (auto& n : s.nodeNames()) netns.push_back(cluster::netnsName(n));
+      for (auto& a : cluster::cloudServerArgs(s.name, netns, lbRange)) server.push_back(a);
+    }
     spawnDetached(server, s.dir + "/server.log", s.dir + "/server.pid");
-    for (int i = 1; i <= s.nodes; ++i)
+    // Each machine's inventory record exists before its Node: the cloud node lifecycle
+    // controller deletes a not-Ready Node whose instance it cannot find.
+    for (int i = 1; i <= s.nodes; ++i) {
       cluster::createNodeNetwork(s.name, s.subnet, i, s.nodeName(i));
+      writeInstanceRecord(s, i, "running", "");
+    }
     // The admin kubeconfig appears once the server serves. Nodes start after that: an agent
     // that finds no server backs off for a second before it tries again.
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -501,8 +487,15 @@ int createCluster(const ClusterFlags& f) {
       return createBootstrapToken(admin, std::chrono::hours(1),
                                   "joins the nodes of skiff cluster " + s.name);
     }();
-    if (s.cloud) registerNodes(s);
-    for (int i = 1; i <= s.nodes; ++i) startNode(s, joinToken, i, f);
+    // The nodes' NetworkPolicy enforcement watches with an identity of its own.
+    const std::string policyKubeconfig =
+        cluster::issuePolicyAgentKubeconfig(s.serverDir(), pki, s.serverUrl());
+    {
+      client::RestClient admin(client::loadKubeconfig(s.serverDir() + "/kubeconfig"));
+      cluster::grantPolicyAgent(admin);
+      if (s.cloud) cluster::registerNodes(admin, s.nodeNames());
+    }
+    for (int i = 1; i <= s.nodes; ++i) startNode(s, joinToken, policyKubeconfig, i, f);
     fs::copy_file(s.serverDir() + "/kubeconfig", s.dir + "/kubeconfig",
                   fs::copy_options::overwrite_existing);
     std::vector<int> all;

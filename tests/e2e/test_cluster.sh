@@ -148,6 +148,28 @@ pass "ClusterIP Service from node 1 answers from $REMOTE on another node"
 run kc exec client -- wget -qO- "http://web.default.svc.cluster.local/"
 expect_contains "$OUT" "web-" "Service DNS name resolves and answers from a node namespace"
 
+# ---- NetworkPolicy on the nodes (their enforcement watches with its own identity) --------
+expect_eq "$(kc auth can-i list networkpolicies --all-namespaces --as skiff:network-policy-agent)" "yes" \
+  "the nodes' NetworkPolicy identity may list NetworkPolicies cluster-wide"
+kc apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-frontend}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {role: frontend}}}]}]
+EOF
+refused() { ! kc exec client -- timeout 2 wget -qO- "http://$REMOTE_IP:8080/" >/dev/null 2>&1; }
+wait_for "a NetworkPolicy on node 2 refuses the unlabelled client on node 1" 20 refused
+run kc label pod client role=frontend
+allowed() { kc exec client -- timeout 2 wget -qO- "http://$REMOTE_IP:8080/" >/dev/null 2>&1; }
+wait_for "the client labelled role=frontend is let in" 20 allowed
+pass "NetworkPolicy enforced on a cluster node: refused, then allowed by label"
+run kc delete networkpolicy web-from-frontend
+expect_eq "$(cat "$CDIR/$NAME"/nodes/*/agent.log | grep -c 'forbidden.*\(networkpolicies\|namespaces\)')" "0" \
+  "no node's policy watch is forbidden"
+
 # Each node's pods live under a cgroup parent of its own.
 CG=/sys/fs/cgroup/memory
 [ -e /sys/fs/cgroup/cgroup.controllers ] && CG=/sys/fs/cgroup
