@@ -33,6 +33,7 @@
 #include "cli/process.h"
 #include "client/kubeconfig.h"
 #include "client/rest_client.h"
+#include "cloud/local/ip_pool.h"
 #include "common/component_pki.h"
 #include "common/pki.h"
 #include "dns/node_dns.h"
@@ -397,6 +398,14 @@ int createCluster(const ClusterFlags& f) {
                    "at most 63 characters)\n";
       return 2;
     }
+  if (!f.loadBalancerIpRange.empty()) {
+    try {
+      cloud::local::parseIpv4Range(f.loadBalancerIpRange);
+    } catch (const std::exception& e) {
+      std::cerr << "skiff cluster create: " << e.what() << "\n";
+      return 2;
+    }
+  }
   if (zones.empty()) {
     std::cerr << "skiff cluster create: --zones needs at least one zone\n";
     return 2;

@@ -93,6 +93,12 @@ for d in auth catalog payments; do
 done
 
 # ---- every Service by name, every backend pod -------------------------------------------
+# Rollout status says the pods are Ready; the proxies learn it from the EndpointSlices (and
+# apply it within their --min-sync-period of 1 s).
+ready_endpoints() { kc get endpointslices -l "kubernetes.io/service-name=$1" -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]}{"\n"}{end}' | grep -c .; }
+three_ready() { [ "$(ready_endpoints "$1")" == "3" ]; }
+for d in auth catalog payments; do wait_for "three ready endpoints of $d" 30 three_ready "$d"; done
+sleep 2
 # in_client N URL: N requests from the client pod, one line each ("FAIL" for a failure).
 in_client() {
   kc exec client -- sh -c "for i in \$(seq $1); do timeout 3 wget -qO- '$2' 2>/dev/null || echo FAIL; done"
