@@ -177,6 +177,7 @@ class Kubelet {
   // GET /metrics and /metrics/cadvisor (kubelet_metrics.cpp).
   void addMetricsRoutes();
   std::string cadvisorMetrics();
+  std::string resourceMetricsMin();  // resource_metrics_min.cpp (stand-in)
   void noteRelist(const std::map<std::string, RuntimePod>& pods, double seconds);
   void notePodStatus(PodRecord& rec, const boost::json::object& status);
   PodRuntimeInfo runtimeInfo(const boost::json::object& pod, const std::string& podIp) const;

@@ -128,6 +128,9 @@ void Kubelet::addMetricsRoutes() {
     return res;
   };
   // The longer prefix first: routes match a path and everything below it.
+  server_->addRoute("/metrics/resource", [this, textAnswer](net::HttpRequest& req) {
+    return textAnswer(req, resourceMetricsMin());
+  });
   server_->addRoute("/metrics/cadvisor", [this, textAnswer](net::HttpRequest& req) {
     return textAnswer(req, cadvisorMetrics());
   });
