@@ -52,7 +52,7 @@ S1=$(sample); sleep 6; S2=$(sample)
 read -r V1 T1 C1 W1 <<<"$S1"; read -r V2 T2 C2 W2 <<<"$S2"
 [ -n "$T2" ] || fail "no series $SERIES"
 RATES=$(python3 -c "
-m=($V2-$V1)/(($T2-$T1)/1e3); c=($C2-$C1)/(($W2-$W1)/1e9)
+m=($V2-$V1)/(($T2-$T1)/1e3); c=($C2-$C1)/($W2-$W1)
 print(f'{m:.3f} {c:.3f} {abs(m-c)/c if c else 9:.3f}')")
 read -r MRATE CRATE DIFF <<<"$RATES"
 echo "# container CPU rate: metrics $MRATE cores, cgroup $CRATE cores"

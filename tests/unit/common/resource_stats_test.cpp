@@ -87,7 +87,7 @@ TEST(ResourceMetrics, IncompleteContainersAreLeftOutAndErrorsReported) {
   EXPECT_NE(text.find("\nresource_scrape_error 1\n"), std::string::npos);
   NodeResourceStats empty;
   auto e = renderResourceMetrics(empty);
-  EXPECT_EQ(e.find("node_cpu_usage_seconds_total "), std::string::npos);  // no sample, no crash
+  EXPECT_EQ(e.find("\nnode_cpu_usage_seconds_total "), std::string::npos);  // no sample, no crash
   EXPECT_NE(e.find("resource_scrape_error 0"), std::string::npos);
 }
 
