@@ -11,6 +11,10 @@
 // `..data` is a symlink to it that is replaced by rename(2), and every top-level name is a
 // symlink `name -> ..data/name`. A consumer watching ..data sees each update at once.
 //
+// Files: volumes.cpp (the manager, hostPath and PVC sources), volume_projection.cpp (atomic
+// writer, payloads, projected tokens), volume_subpath.cpp, volume_ownership.cpp (fsGroup),
+// volume_fs.cpp (shared folder helpers, volume_internal.h).
+//
 // Threading: calls for different pods may run concurrently; calls for one pod must not.
 #pragma once
 #include <sys/types.h>
