@@ -32,6 +32,8 @@ using api::objectAt;
 using api::stringAt;
 using namespace volume_detail;
 
+constexpr const char* kLocalPath = "skiff.io/local-path";  // local_path_volumes.h
+
 namespace {
 
 void checkHostPathType(const std::string& path, const std::string& type) {
@@ -358,9 +360,13 @@ std::string VolumeManager::setUpPersistentClaim(const json::object& pod,
                                pvName + "\" does not exist");
     return path;
   }
-  throw std::runtime_error(
-      "persistentvolume \"" + pvName +
-      "\" has a volume source this kubelet cannot mount (only hostPath and local)");
+  if (auto* csi = objectAt(*pv, {"spec", "csi"}); csi && stringAt(*csi, {"driver"}) == kLocalPath) {
+    if (!localPath_) throw std::runtime_error("this kubelet has no skiff.io/local-path volumes");
+    return localPath_(*pv);
+  }
+  throw std::runtime_error("persistentvolume \"" + pvName +
+                           "\" has a volume source this kubelet cannot mount (only hostPath, "
+                           "local and csi driver skiff.io/local-path)");
 }
 
 std::vector<HostMount> VolumeManager::containerMounts(
