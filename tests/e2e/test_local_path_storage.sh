@@ -22,7 +22,7 @@ metadata:
   name: $1
   labels: {skiff.io/local-path-node: $NODE}
   annotations: {pv.kubernetes.io/provisioned-by: skiff.io/local-path}
-  finalizers: [skiff.io/local-path-cleanup, kubernetes.io/pv-protection]
+  finalizers: [skiff.io/local-path-cleanup]  # + kubernetes.io/pv-protection from the binder
 spec:
   capacity: {storage: ${3:-20Mi}}
   accessModes: [ReadWriteOnce]
@@ -77,7 +77,7 @@ pod_with nopvc missing | k apply -f - >/dev/null
 has_msg() { [[ "$(scheduled_msg "$1")" == *"$2"* ]]; }
 wait_for "missing claim reported" 20 has_msg nopvc 'persistentvolumeclaim "missing" not found'
 pass "a pod whose claim does not exist stays Pending: persistentvolumeclaim \"missing\" not found"
-local_pv pv-far far other-node | k apply -f - >/dev/null
+local_pv pv-far far 20Mi other-node | k apply -f - >/dev/null
 claim far pv-far | k apply -f - >/dev/null
 bind_claim far pv-far
 pod_with farpod far | k apply -f - >/dev/null
