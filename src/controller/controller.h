@@ -71,6 +71,12 @@ struct ControllerOptions {
       std::function<std::string(const std::string& ns, const std::string& account,
                                 const std::string& accountUid, const std::string& secret)>;
   LegacyTokenSigner signLegacyToken;
+  // --pvclaimbinder-sync-period: how often the persistentvolume-binder re-syncs every claim
+  // and volume (events drive it in between).
+  std::chrono::milliseconds pvClaimBinderSyncPeriod{std::chrono::seconds(15)};
+  // Whether the local-path provisioner creates the default StorageClass `local-path` at
+  // start when no class of that name exists (--default-storage-class=false: never).
+  bool defaultStorageClass = true;
 };
 
 class ResourceDiscovery;
