@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# skiff.io/local-path volumes on a real node (`skiff up`): the kubelet makes a sparse ext4
-# image of exactly the PV's capacity, loop-mounts it under its data dir and gives it to pods;
-# the size is enforced (ENOSPC in the pod), data outlives the pod, the volume grows online
-# when the PV grows, and the PV's deletion removes image and mount before its finalizer goes.
-# The scheduler's VolumeBinding: missing claims and volume node affinity conflicts keep pods
-# Pending with upstream's messages; a WaitForFirstConsumer claim gets the selected-node
-# annotation and the pod is bound only once the claim is Bound.
+# Dynamic local storage on a real node (`skiff up`), end to end: a claim of the default class
+# local-path (WaitForFirstConsumer) is provisioned on the node the scheduler picks (annotation
+# volume.kubernetes.io/selected-node, PV node affinity) and bound before the pod; the kubelet
+# makes a sparse ext4 image of exactly the capacity, loop-mounted under its data dir: writing
+# past it fails with ENOSPC in the pod, data outlives the pod, expanding the claim grows the
+# filesystem and status.capacity, deleting pod and claim removes image and mount, and a
+# StatefulSet's volumeClaimTemplates keep their data across pod deletion. VolumeBinding's
+# refusals (missing claim, volume node affinity conflict) use upstream's messages, with
+# hand-made PVs (as the provisioner makes them) pre-bound to their claims.
 # Run it under `flock /tmp/skiff-node-test.lock` (it starts a real node).
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "needs root (containerd, loop devices)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
@@ -63,7 +65,7 @@ spec:
   - {name: data, persistentVolumeClaim: {claimName: $2}}
 EOF
 }
-# What a binder does once the PV exists (S's controller on main; by hand here).
+# What the PV binder does for a pre-bound PV (done here too so the test does not wait for it).
 bind_claim() {
   k patch pvc "$1" --type=merge -p "{\"spec\":{\"volumeName\":\"$2\"}}" >/dev/null
   k patch pvc "$1" --subresource=status --type=merge \
@@ -91,18 +93,31 @@ wait_for "pod with the late claim Running" 60 phase_is nopvc Running
 pass "creating the missing claim retries the pending pod, which runs"
 k delete pod nopvc farpod --wait=false >/dev/null
 
-# --- the node side: image, mount, size enforced, data kept
-local_pv pvc-dev1 data | k apply -f - >/dev/null
-claim data pvc-dev1 | k apply -f - >/dev/null
-bind_claim data pvc-dev1
+# --- dynamic provisioning with the default class (WaitForFirstConsumer)
+expect_eq "$(k get sc local-path -o jsonpath='{.metadata.annotations.storageclass\.kubernetes\.io/is-default-class}/{.volumeBindingMode}/{.allowVolumeExpansion}')" "true/WaitForFirstConsumer/true" "the default class local-path waits for the first consumer and allows expansion"
+k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 20Mi}}
+EOF
+sleep 1
+expect_eq "$(k get pvc data -o jsonpath='{.status.phase}/{.spec.storageClassName}')" "Pending/local-path" "without a consumer the claim of the default class stays Pending"
 pod_with writer data | k apply -f - >/dev/null
-wait_for "writer Running" 60 phase_is writer Running
-expect_eq "$(stat -c %s "$LP/pvc-dev1.img")" "20971520" "the image is exactly the PV's capacity (20Mi)"
-used=$(du -k "$LP/pvc-dev1.img" | cut -f1)
+wait_for "writer Running" 90 phase_is writer Running
+expect_eq "$(k get pvc data -o jsonpath='{.status.phase}')" "Bound" "the claim binds when its pod is scheduled"
+expect_eq "$(k get pvc data -o jsonpath='{.metadata.annotations.volume\.kubernetes\.io/selected-node}')" "$NODE" "the scheduler chose the node for the claim (selected-node)"
+PV=$(k get pvc data -o jsonpath='{.spec.volumeName}')
+expect_eq "$PV" "pvc-$(k get pvc data -o jsonpath='{.metadata.uid}')" "the provisioned PV is pvc-<claim uid>"
+expect_eq "$(k get pv "$PV" -o jsonpath='{.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}')" "$NODE" "the PV has node affinity to the pod's node"
+expect_eq "$(stat -c %s "$LP/$PV.img")" "20971520" "the image is exactly the claim's size (20Mi)"
+used=$(du -k "$LP/$PV.img" | cut -f1)
 [ "$used" -lt 20480 ] || fail "image is not sparse ($used KiB used)"
 pass "the image is sparse ($used KiB on disk)"
-grep -q " $LP/pvc-dev1 ext4 " /proc/self/mounts || fail "no ext4 mount at $LP/pvc-dev1"
-pass "the image is loop-mounted at <kubelet dir>/local-path/pvc-dev1"
+grep -q " $LP/$PV ext4 " /proc/self/mounts || fail "no ext4 mount at $LP/$PV"
+pass "the image is loop-mounted at <kubelet dir>/local-path/$PV"
 run k exec writer -- sh -c 'echo kept > /data/file && sync && cat /data/file'
 expect_eq "$OUT" "kept" "the pod writes to its volume"
 run k exec writer -- sh -c 'dd if=/dev/zero of=/data/big bs=1M count=40 2>&1; rm -f /data/big'
@@ -113,10 +128,9 @@ wait_for "writer Running again" 60 phase_is writer Running
 run k exec writer -- cat /data/file
 expect_eq "$OUT" "kept" "data written by the pod survives deleting and re-creating the pod"
 
-# --- online expansion: the PV grows (the expand controller's part), the kubelet grows the fs
+# --- expansion: the claim asks for more; the expander grows the PV, the kubelet the fs
 before=$(k exec writer -- df -k /data | awk 'NR==2{print $2}')
-k patch pvc data --subresource=status --type=merge -p '{"status":{"allocatedResources":{"storage":"40Mi"},"allocatedResourceStatuses":{"storage":"NodeResizePending"},"conditions":[{"type":"FileSystemResizePending","status":"True","message":"Waiting for user to (re-)start a pod to finish file system resize of volume on node."}]}}' >/dev/null
-k patch pv pvc-dev1 --type=merge -p '{"spec":{"capacity":{"storage":"40Mi"}}}' >/dev/null
+k patch pvc data --type=merge -p '{"spec":{"resources":{"requests":{"storage":"40Mi"}}}}' >/dev/null
 pvc_capacity() { [ "$(k get pvc data -o jsonpath='{.status.capacity.storage}')" == "40Mi" ]; }
 # ext4 grows online only with CAP_SYS_RESOURCE (some sandboxes drop it): then the kubelet
 # finishes the resize when the next pod using the volume starts, as upstream's offline flow.
@@ -124,7 +138,7 @@ if (( (0x$(awk '/CapEff/{print $2}' /proc/self/status) >> 24) & 1 )); then
   wait_for "PVC status.capacity 40Mi" 30 pvc_capacity
   how="online, without a restart"
 else
-  has_event() { [[ "$(events_of pvc-dev1)" == *"$1"* ]]; }
+  has_event() { [[ "$(events_of "$PV")" == *"$1"* ]]; }
   wait_for "resize deferred" 30 has_event "FileSystemResizeRequired"
   pass "without CAP_SYS_RESOURCE the resize waits for the next pod start (event FileSystemResizeRequired)"
   expect_eq "$(k get pvc data -o jsonpath='{.status.capacity.storage}')" "20Mi" "status.capacity is not raised before the file system grew"
@@ -138,45 +152,51 @@ pass "after expansion the PVC's status.capacity is the new size"
 after=$(k exec writer -- df -k /data | awk 'NR==2{print $2}')
 [ "$after" -gt $((before + 15000)) ] || fail "df in the pod: $before KiB before, $after KiB after"
 pass "the pod's df shows the grown filesystem ($before -> $after KiB, $how)"
-expect_eq "$(k get pvc data -o jsonpath='{.status.conditions}')" "" "FileSystemResizePending is removed"
-expect_eq "$(k get pvc data -o jsonpath='{.status.allocatedResourceStatuses}')" "" "allocatedResourceStatuses is cleared"
-expect_contains "$(events_of data)" "FileSystemResizeSuccessful: MountVolume.NodeExpandVolume succeeded for volume \"pvc-dev1\" $NODE" "event FileSystemResizeSuccessful"
-expect_eq "$(stat -c %s "$LP/pvc-dev1.img")" "41943040" "the image grew to 40Mi"
+no_pending() { [ -z "$(k get pvc data -o jsonpath='{.status.conditions[?(@.type=="FileSystemResizePending")].type}{.status.allocatedResourceStatuses}')" ]; }
+wait_for "FileSystemResizePending cleared" 10 no_pending
+pass "FileSystemResizePending and allocatedResourceStatuses are cleared"
+expect_contains "$(events_of data)" "FileSystemResizeSuccessful: MountVolume.NodeExpandVolume succeeded for volume \"$PV\" $NODE" "event FileSystemResizeSuccessful"
+expect_eq "$(stat -c %s "$LP/$PV.img")" "41943040" "the image grew to 40Mi"
 run k exec writer -- cat /data/file
 expect_eq "$OUT" "kept" "the data survives the expansion"
 
-# --- deletion: the finalizer holds the PV until the node removed the data
+# --- deleting pod and claim: reclaim Delete, the node removes the data, then the PV goes
 k delete pod writer >/dev/null
 k delete pvc data --wait=false >/dev/null
-k delete pv pvc-dev1 --wait=false >/dev/null
-pv_gone() { ! k get pv pvc-dev1 >/dev/null 2>&1; }
-wait_for "PV released by the node" 30 pv_gone
-[ ! -e "$LP/pvc-dev1.img" ] || fail "the image is still there"
-! grep -q " $LP/pvc-dev1 " /proc/self/mounts || fail "the mount is still there"
-pass "deleting the PV unmounts and deletes the image, then the finalizer is removed"
+pv_gone() { ! k get pv "$PV" >/dev/null 2>&1; }
+wait_for "PV deleted after the node cleaned up" 60 pv_gone
+[ ! -e "$LP/$PV.img" ] || fail "the image is still there"
+! grep -q " $LP/$PV " /proc/self/mounts || fail "the mount is still there"
+pass "deleting pod and claim unmounts and deletes the image, then the PV is gone"
 
-# --- WaitForFirstConsumer: the scheduler picks the node, the claim is provisioned for it
+# --- a StatefulSet's claims keep their data across pod deletion
 k apply -f - >/dev/null <<EOF
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: local-path}
-provisioner: skiff.io/local-path
-reclaimPolicy: Delete
-volumeBindingMode: WaitForFirstConsumer
-allowVolumeExpansion: true
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - {name: c, image: busybox:1.36, command: [sh, -c, "while true; do sleep 1; done"],
+         volumeMounts: [{name: www, mountPath: /www}]}
+  volumeClaimTemplates:
+  - metadata: {name: www}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Mi}}}
 EOF
-claim wffc | k apply -f - >/dev/null
-pod_with consumer wffc | k apply -f - >/dev/null
-selected() { [ "$(k get pvc wffc -o jsonpath='{.metadata.annotations.volume\.kubernetes\.io/selected-node}')" == "$NODE" ]; }
-wait_for "selected-node annotation" 20 selected
-pass "the scheduler annotates the claim with volume.kubernetes.io/selected-node: $NODE"
-sleep 1
-expect_eq "$(k get pod consumer -o jsonpath='{.spec.nodeName}')" "" "the pod is not bound while its claim is unbound"
-uid=$(k get pvc wffc -o jsonpath='{.metadata.uid}')
-local_pv "pvc-$uid" wffc | k apply -f - >/dev/null
-bind_claim wffc "pvc-$uid"
-wait_for "consumer Running" 60 phase_is consumer Running
-pass "once the claim is Bound the pod is bound and runs on the volume"
-[ -e "$LP/pvc-$uid.img" ] || fail "no image for the provisioned PV"
-k delete pod consumer >/dev/null
+wait_for "db-0 Running" 90 phase_is db-0 Running
+run k exec db-0 -- sh -c 'echo stateful > /www/f && sync'
+uid0=$(k get pod db-0 -o jsonpath='{.metadata.uid}')
+k delete pod db-0 >/dev/null
+new_db0() { phase_is db-0 Running && [ "$(k get pod db-0 -o jsonpath='{.metadata.uid}')" != "$uid0" ]; }
+wait_for "db-0 re-created and Running" 90 new_db0
+run k exec db-0 -- cat /www/f
+expect_eq "$OUT" "stateful" "the StatefulSet's pod finds its data after being deleted and re-created"
+expect_eq "$(k get pvc www-db-0 -o jsonpath='{.status.phase}/{.status.capacity.storage}')" "Bound/10Mi" "its claim www-db-0 is Bound with 10Mi"
+k delete statefulset db >/dev/null
 finish
