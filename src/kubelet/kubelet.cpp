@@ -57,6 +57,10 @@ Kubelet::Kubelet(client::RestClient& client, cri::RuntimeService& runtime,
   // authorizer lets this node ask for the accounts of its own pods).
   volumes_.setTokenRequester(
       [this](const TokenRequestSpec& spec) { return requestServiceAccountToken(client_, spec); });
+  localPath_ = std::make_unique<LocalPathVolumes>(
+      client_, recorder_, options_.nodeName, options_.rootDir,
+      [this](const std::string& ns, const std::string& claim) { return claimInUse(ns, claim); });
+  volumes_.setLocalPathResolver([this](const json::object& pv) { return localPath_->pathFor(pv); });
   auto enqueue = [this](const json::object& pod) { queue_.add(client::objectKey(pod)); };
   podInformer_.addEventHandler({
       .onAdd = enqueue,
@@ -81,6 +85,25 @@ std::optional<json::object> Kubelet::fetchObject(const client::Resource& r, cons
     if (e.code() == 404) return std::nullopt;
     throw std::runtime_error(e.what());
   }
+}
+
+bool Kubelet::claimInUse(const std::string& ns, const std::string& claim) const {
+  for (auto& pod : podInformer_.list()) {
+    if (stringAt(*pod, {"metadata", "namespace"}) != ns) continue;
+    auto phase = stringAt(*pod, {"status", "phase"});
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    if (auto* volumes = api::arrayAt(*pod, {"spec", "volumes"}))
+      for (auto& v : *volumes) {
+        if (!v.is_object()) continue;
+        auto& volume = v.get_object();
+        if (stringAt(volume, {"persistentVolumeClaim", "claimName"}) == claim) return true;
+        // Generic ephemeral volumes: the claim is named <pod>-<volume>.
+        if (volume.contains("ephemeral") &&
+            stringAt(*pod, {"metadata", "name"}) + "-" + stringAt(volume, {"name"}) == claim)
+          return true;
+      }
+  }
+  return false;
 }
 
 PodRuntimeInfo Kubelet::runtimeInfo(const json::object& pod, const std::string& podIp) const {
@@ -159,6 +182,8 @@ void Kubelet::start() {
   if (!serviceInformer_.waitForSync(std::chrono::seconds(30)))
     SKIFF_LOG_WARN("kubelet node={} service informer not synced after 30s; continuing",
                    options_.nodeName);
+  // Before the pod workers: a restarted kubelet mounts the images its pods are waiting for.
+  localPath_->start();
   probes_.start();
   for (int i = 0; i < options_.workers; ++i)
     threads_.emplace_back(namedThread("pod-worker", [this] { podWorker(); }));
@@ -179,6 +204,7 @@ void Kubelet::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   probes_.stop();
+  localPath_->stop();
   podInformer_.stop();
   nodeInformer_.stop();
   serviceInformer_.stop();
@@ -323,6 +349,7 @@ void Kubelet::removeAllPods(int64_t graceSeconds) {
     }
   }
   for (auto& uid : volumes_.podsOnDisk()) volumes_.tearDownPod(uid);
+  localPath_->unmountAll();  // the images stay: the next run mounts them again
   SKIFF_LOG_INFO("kubelet removed every pod sandbox of node={} count={}", options_.nodeName,
                  removed);
 }

@@ -30,6 +30,7 @@
 #include "kubelet/container_env.h"
 #include "kubelet/cri/runtime_service.h"
 #include "kubelet/kubelet_server.h"
+#include "kubelet/local_path_volumes.h"
 #include "kubelet/prober.h"
 #include "kubelet/runtime_state.h"
 #include "kubelet/static_pods.h"
@@ -183,6 +184,8 @@ class Kubelet {
   std::string cadvisorMetrics();
   void noteRelist(const std::map<std::string, RuntimePod>& pods, double seconds);
   void notePodStatus(PodRecord& rec, const boost::json::object& status);
+  // Whether a pod of this node (not finished) uses the claim ns/name.
+  bool claimInUse(const std::string& ns, const std::string& claim) const;
   PodRuntimeInfo runtimeInfo(const boost::json::object& pod, const std::string& podIp) const;
   std::optional<boost::json::object> fetchObject(const client::Resource& r, const std::string& ns,
                                                  const std::string& name);
@@ -199,6 +202,8 @@ class Kubelet {
   client::WorkQueue queue_;
   client::EventRecorder recorder_;
   VolumeManager volumes_;
+  // skiff.io/local-path volumes of this node (loop-mounted images).
+  std::unique_ptr<LocalPathVolumes> localPath_;
   ProbeManager probes_;
   StaticPodSource static_;
   std::unique_ptr<KubeletServer> server_;

@@ -4,17 +4,23 @@
 //   <podsDir>/<uid>/volumes/kubernetes.io~secret/<name>        secret (tmpfs when root)
 //   <podsDir>/<uid>/volumes/kubernetes.io~downward-api/<name>  downwardAPI (tmpfs when root)
 //   <podsDir>/<uid>/volumes/kubernetes.io~projected/<name>     projected (tmpfs when root)
-// hostPath volumes and hostPath/local persistent volumes are used where they are.
+// hostPath volumes and hostPath/local persistent volumes are used where they are; PVs of csi
+// driver skiff.io/local-path are the loop-mounted images of local_path_volumes.h.
 //
 // configMap, secret, downwardAPI and projected contents are written by an atomic writer like
 // upstream's: the files live in a hidden timestamped folder (..2026_12_02_10_04_05.XXXXXX),
 // `..data` is a symlink to it that is replaced by rename(2), and every top-level name is a
 // symlink `name -> ..data/name`. A consumer watching ..data sees each update at once.
 //
+// Files: volumes.cpp (the manager, hostPath and PVC sources), volume_projection.cpp (atomic
+// writer, payloads, projected tokens), volume_subpath.cpp, volume_ownership.cpp (fsGroup),
+// volume_fs.cpp (shared folder helpers, volume_internal.h).
+//
 // Threading: calls for different pods may run concurrently; calls for one pod must not.
 #pragma once
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +58,11 @@ class VolumeManager {
   // How projected serviceAccountToken sources get their tokens (token_manager.h); without
   // one such a volume fails to set up. Call before the first setUpPod.
   void setTokenRequester(TokenRequester request);
+
+  // How PVs of csi driver skiff.io/local-path become folders (LocalPathVolumes::pathFor);
+  // without one such a claim fails to mount.
+  using LocalPathResolver = std::function<std::string(const boost::json::object& pv)>;
+  void setLocalPathResolver(LocalPathResolver resolve) { localPath_ = std::move(resolve); }
 
   // Node allocatable ("cpu", "memory", "ephemeral-storage"), the default for unset limits in
   // downwardAPI resourceFieldRef items.
@@ -112,6 +123,7 @@ class VolumeManager {
   std::set<std::string> loggedOnce_;        // "uid/volume" notices already logged
   std::set<std::string> ownershipApplied_;  // "uid/volume/..data target/gid" already walked
   std::unique_ptr<TokenManager> tokens_;    // projected serviceAccountToken sources
+  LocalPathResolver localPath_;
 };
 
 // The race-free open behind subPath mounts: `resolved` (under `base`) opened component by

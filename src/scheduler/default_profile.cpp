@@ -10,11 +10,14 @@
 #include "scheduler/plugins/node_unschedulable.h"
 #include "scheduler/plugins/pod_topology_spread.h"
 #include "scheduler/plugins/taint_toleration.h"
+#include "scheduler/plugins/volume_binding.h"
 #include "scheduler/scheduler_algorithm.h"
 
 namespace skiff::scheduler {
 
-std::shared_ptr<Profile> defaultProfile() {
+std::shared_ptr<Profile> defaultProfile() { return defaultProfile(VolumeListers{}); }
+
+std::shared_ptr<Profile> defaultProfile(const VolumeListers& volumes) {
   auto p = std::make_shared<Profile>();
   // Filter order is upstream's: cheap, unresolvable checks first.
   p->add(std::make_shared<NodeUnschedulable>());
@@ -23,6 +26,7 @@ std::shared_ptr<Profile> defaultProfile() {
   p->add(std::make_shared<NodeAffinity>(), NodeAffinity::kDefaultWeight);
   p->add(std::make_shared<NodePorts>());
   p->add(std::make_shared<NodeResourcesFit>(), NodeResourcesFit::kDefaultWeight);
+  if (volumes.claim) p->add(std::make_shared<VolumeBinding>(volumes));
   p->add(std::make_shared<PodTopologySpread>(), PodTopologySpread::kDefaultWeight);
   p->add(std::make_shared<InterPodAffinity>(), InterPodAffinity::kDefaultWeight);
   p->add(std::make_shared<BalancedAllocation>(), BalancedAllocation::kDefaultWeight);

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/json_access.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -59,6 +60,8 @@ bool isFinished(const json::object& pod) {
   return phase == "Succeeded" || phase == "Failed";
 }
 
+const client::Resource kStorageClasses{"storage.k8s.io", "v1", "storageclasses"};
+
 PodInfoPtr podInfo(const json::object& pod) {
   return std::make_shared<const PodInfo>(PodInfo::fromJson(pod));
 }
@@ -69,12 +72,22 @@ Scheduler::Scheduler(client::RestClient& client, SchedulerOptions options,
                      client::SharedInformerFactory* shared)
     : client_(client),
       options_(std::move(options)),
-      algorithm_(defaultProfile()),
+      algorithm_(defaultProfile(volumeListers())),
       recorder_(client, options_.schedulerName),
       ownInformers_(shared ? nullptr : std::make_unique<client::SharedInformerFactory>(client)),
       informers_(shared ? *shared : *ownInformers_),
       pods_(informers_.informer(client::resources::pods)),
-      nodes_(informers_.informer(client::resources::nodes)) {
+      nodes_(informers_.informer(client::resources::nodes)),
+      claims_(informers_.informer(client::resources::persistentVolumeClaims)),
+      volumes_(informers_.informer(client::resources::persistentVolumes)),
+      storageClasses_(informers_.informer(kStorageClasses)),
+      volumeBinder_(std::make_unique<VolumeBinder>(
+          volumeListers(),
+          [this](const std::string& ns, const std::string& name, const std::string& patch) {
+            client_.patch(client::resources::persistentVolumeClaims, ns, name,
+                          client::PatchType::Merge, json::parse(patch));
+          },
+          options_.volumeBindTimeout)) {
   pods_.addEventHandler(
       {[this](const json::object& p) { onPodAdd(p); },
        [this](const json::object& o, const json::object& n) { onPodUpdate(o, n); },
@@ -83,6 +96,27 @@ Scheduler::Scheduler(client::RestClient& client, SchedulerOptions options,
       {[this](const json::object& n) { onNode(n, ClusterEvent::NodeAdd); },
        [this](const json::object&, const json::object& n) { onNode(n, ClusterEvent::NodeUpdate); },
        [this](const json::object& n) { cache_.removeNode(client::metaString(n, "name")); }});
+  // Pods waiting for their claims (missing, unbound Immediate, no fitting PV) are retried
+  // when claims, volumes or classes change.
+  auto storageChanged = [this] { queue_.moveAllToActiveOrBackoff(ClusterEvent::StorageChange); };
+  for (auto* informer : {&claims_, &volumes_, &storageClasses_})
+    informer->addEventHandler(
+        {[storageChanged](const json::object&) { storageChanged(); },
+         [storageChanged](const json::object&, const json::object&) { storageChanged(); },
+         [storageChanged](const json::object&) { storageChanged(); }});
+}
+
+// The plugin reads the informers' caches (the algorithm is built before the informer members
+// are bound, so the lambdas look them up when called).
+VolumeListers Scheduler::volumeListers() {
+  VolumeListers l;
+  l.claim = [this](const std::string& ns, const std::string& name) {
+    return claims_.get(ns + "/" + name);
+  };
+  l.volume = [this](const std::string& name) { return volumes_.get(name); };
+  l.storageClass = [this](const std::string& name) { return storageClasses_.get(name); };
+  l.volumes = [this] { return volumes_.list(); };
+  return l;
 }
 
 Scheduler::~Scheduler() { stop(); }
@@ -161,7 +195,11 @@ void Scheduler::start() {
             {{{"queue", "unschedulable"}}, static_cast<double>(queue_.unschedulableSize())}};
       });
   informers_.start();  // starts only those not running yet (a shared factory's may be)
-  if (!nodes_.waitForSync(std::chrono::seconds(30)) || !pods_.waitForSync(std::chrono::seconds(30)))
+  if (!nodes_.waitForSync(std::chrono::seconds(30)) ||
+      !pods_.waitForSync(std::chrono::seconds(30)) ||
+      !claims_.waitForSync(std::chrono::seconds(30)) ||
+      !volumes_.waitForSync(std::chrono::seconds(30)) ||
+      !storageClasses_.waitForSync(std::chrono::seconds(30)))
     SKIFF_LOG_WARN("scheduler: informers not synced after 30s; scheduling anyway");
   for (int i = 0; i < std::max(1, options_.bindWorkers); ++i)
     binders_.emplace_back(namedThread("sched-bind", [this] { binderLoop(); }));
@@ -282,6 +320,26 @@ void Scheduler::scheduleOne(QueuedPodInfo info) {
 void Scheduler::bindingCycle(QueuedPodInfo info, std::string node, int64_t cycle,
                              std::chrono::steady_clock::time_point started) {
   const PodInfo& pod = *info.pod;
+  // PreBind of VolumeBinding: claims provisioned for this node and bound before the pod is.
+  if (!pod.claims.empty()) {
+    auto error = volumeBinder_->bindPodVolumes(pod, node, [this, &pod] {
+      auto current = pods_.get(pod.key());
+      return stopping_.load() || !current || current->if_contains("metadata") == nullptr ||
+             api::valueAt(*current, {"metadata", "deletionTimestamp"}) != nullptr;
+    });
+    if (!error.empty()) {
+      SKIFF_LOG_WARN("scheduler: volume binding failed pod={} node={} error=\"{}\"", pod.key(),
+                     node, error);
+      cache_.forgetPod(pod.key());
+      Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",
+                                {{"profile", options_.schedulerName}, {"result", "error"}},
+                                secondsSince(started), latencyBuckets());
+      countAttempt(options_.schedulerName, "error");
+      markUnschedulable(pod, "running PreBind plugin \"VolumeBinding\": " + error);
+      queue_.addUnschedulableIfNotPresent(std::move(info), cycle);
+      return;
+    }
+  }
   if (bind(pod, node)) {
     cache_.finishBinding(pod.key());
     Metrics::global().observe("scheduler_scheduling_attempt_duration_seconds",

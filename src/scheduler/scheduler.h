@@ -17,6 +17,7 @@
 #include "client/informer.h"
 #include "client/rest_client.h"
 #include "common/metrics.h"
+#include "scheduler/plugins/volume_binding.h"
 #include "scheduler/scheduler_algorithm.h"
 #include "scheduler/scheduler_cache.h"
 #include "scheduler/scheduling_queue.h"
@@ -30,6 +31,9 @@ struct SchedulerOptions {
   // cover a network round trip; `skiff server`, whose binds are calls in the process
   // (~50 us), uses 2: more threads there only add wake-ups.
   int bindWorkers = 16;
+  // How long a pod's binding waits for its WaitForFirstConsumer claims to be provisioned
+  // and bound (upstream's VolumeBinding bindTimeoutSeconds, 600 s).
+  std::chrono::milliseconds volumeBindTimeout{600000};
 };
 
 class Scheduler {
@@ -62,6 +66,7 @@ class Scheduler {
   bool bind(const PodInfo& pod, const std::string& node);
   void binderLoop();
   void markUnschedulable(const PodInfo& pod, const std::string& message);
+  VolumeListers volumeListers();
 
   client::RestClient& client_;
   SchedulerOptions options_;
@@ -73,6 +78,10 @@ class Scheduler {
   client::SharedInformerFactory& informers_;
   client::SharedInformer& pods_;
   client::SharedInformer& nodes_;
+  client::SharedInformer& claims_;
+  client::SharedInformer& volumes_;
+  client::SharedInformer& storageClasses_;
+  std::unique_ptr<VolumeBinder> volumeBinder_;
   std::atomic<bool> stopping_{false};
   std::thread loopThread_, housekeepingThread_;
   std::mutex bindMu_;

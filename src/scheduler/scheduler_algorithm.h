@@ -62,6 +62,9 @@ class SchedulingAlgorithm {
 };
 
 // The default profile: upstream's default filter order, score weights and DefaultPreemption.
+struct VolumeListers;
+// With `volumes` (the claim/PV/class caches), VolumeBinding is part of the profile.
 std::shared_ptr<Profile> defaultProfile();
+std::shared_ptr<Profile> defaultProfile(const VolumeListers& volumes);
 
 }  // namespace skiff::scheduler

@@ -9,13 +9,15 @@ namespace {
 bool eventMayHelp(ClusterEvent event, const std::set<std::string>& plugins) {
   if (plugins.empty() || event == ClusterEvent::UnschedulableTimeout) return true;
   static const std::set<std::string> kNodeEvents = {
-      "NodeUnschedulable", "NodeName",         "TaintToleration",   "NodeAffinity",
-      "NodePorts",         "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"};
+      "NodeUnschedulable", "NodeName",          "TaintToleration",  "NodeAffinity", "NodePorts",
+      "NodeResourcesFit",  "PodTopologySpread", "InterPodAffinity", "VolumeBinding"};
   static const std::set<std::string> kPodDelete = {"NodePorts", "NodeResourcesFit",
                                                    "PodTopologySpread", "InterPodAffinity"};
   static const std::set<std::string> kPodAdd = {"PodTopologySpread", "InterPodAffinity"};
+  static const std::set<std::string> kStorage = {"VolumeBinding"};
   const auto& interested = event == ClusterEvent::PodDelete        ? kPodDelete
                            : event == ClusterEvent::AssignedPodAdd ? kPodAdd
+                           : event == ClusterEvent::StorageChange  ? kStorage
                                                                    : kNodeEvents;
   return std::any_of(plugins.begin(), plugins.end(),
                      [&](const std::string& p) { return interested.contains(p); });

@@ -20,7 +20,14 @@
 
 namespace skiff::scheduler {
 
-enum class ClusterEvent { NodeAdd, NodeUpdate, PodDelete, AssignedPodAdd, UnschedulableTimeout };
+enum class ClusterEvent {
+  NodeAdd,
+  NodeUpdate,
+  PodDelete,
+  AssignedPodAdd,
+  UnschedulableTimeout,
+  StorageChange  // a PersistentVolumeClaim, PersistentVolume or StorageClass was added/changed
+};
 
 struct QueuedPodInfo {
   PodInfoPtr pod;

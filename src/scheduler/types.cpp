@@ -304,6 +304,8 @@ bool PodInfo::sameInfo(const json::object& a, const json::object& b) {
          stringAt(objectAt(&b, "status"), "startTime");
 }
 
+NodeSelectorTerm nodeSelectorTermFromJson(const json::object* term) { return termFrom(term); }
+
 PodInfo PodInfo::fromJson(const json::object& pod) {
   const auto* p = &pod;
   PodInfo out;
@@ -377,6 +379,16 @@ PodInfo PodInfo::fromJson(const json::object& pod) {
           if (auto proto = stringAt(po, "protocol"); !proto.empty()) hp.protocol = proto;
           out.hostPorts.push_back(std::move(hp));
         }
+      }
+    }
+  }
+  if (const auto* volumes = arrayAt(spec, "volumes")) {
+    for (const auto& v : *volumes) {
+      const auto* vo = v.if_object();
+      if (const auto* pvc = objectAt(vo, "persistentVolumeClaim")) {
+        if (auto claim = stringAt(pvc, "claimName"); !claim.empty()) out.claims.push_back(claim);
+      } else if (objectAt(vo, "ephemeral")) {
+        out.claims.push_back(out.name + "-" + stringAt(vo, "name"));
       }
     }
   }

@@ -133,6 +133,9 @@ struct PodInfo {
   int64_t nonZeroMemory = 0;
   std::vector<HostPort> hostPorts;
   std::vector<TopologySpreadConstraint> spreadConstraints;
+  // Names of the PersistentVolumeClaims the pod uses (persistentVolumeClaim volumes, and
+  // "<pod>-<volume>" for generic ephemeral ones), in volume order.
+  std::vector<std::string> claims;
   std::vector<std::string>
       images;  // init containers and containers; normalized: ":latest" added when no tag or digest
   TimePoint creationTime{};
@@ -191,6 +194,9 @@ struct NodeInfo {
   static NodeInfo fromJson(const boost::json::object& node);
 };
 using NodeInfoPtr = std::shared_ptr<const NodeInfo>;
+
+// Reads a v1.NodeSelectorTerm (a PV's spec.nodeAffinity.required terms, for VolumeBinding).
+NodeSelectorTerm nodeSelectorTermFromJson(const boost::json::object* term);
 
 // Adds ":latest" to a reference without tag or digest, as upstream's image normalization.
 std::string normalizeImageName(std::string_view image);

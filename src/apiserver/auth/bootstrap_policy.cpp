@@ -244,6 +244,19 @@ std::vector<json::object> bootstrapClusterRoles() {
        rule(kRead, {"storage.k8s.io"}, {"csinodes"}), rule(kRead, {""}, {"namespaces"}),
        rule(kRead, {"storage.k8s.io"}, {"csidrivers"}),
        rule(kRead, {"storage.k8s.io"}, {"csistoragecapacities"})}));
+  // Upstream's system:volume-scheduler (bound to the scheduler below): its VolumeBinding
+  // plugin sets volume.kubernetes.io/selected-node on WaitForFirstConsumer claims.
+  roles.push_back(clusterRole(
+      "system:volume-scheduler",
+      {rule({"get", "list", "patch", "update", "watch"}, {""}, {"persistentvolumes"}),
+       rule(kRead, {"storage.k8s.io"}, {"storageclasses"}),
+       rule({"get", "list", "patch", "update", "watch"}, {""}, {"persistentvolumeclaims"})}));
+  // skiff's local-path volumes (kubelet/local_path_volumes.h): each kubelet watches the PVs
+  // labelled for it, removes their cleanup finalizer, and reports expansion in PVC status.
+  roles.push_back(
+      clusterRole("system:skiff:local-path-node",
+                  {rule({"get", "list", "watch", "update", "patch"}, {""}, {"persistentvolumes"}),
+                   rule({"get", "update", "patch"}, {""}, {"persistentvolumeclaims/status"})}));
   roles.push_back(clusterRole(
       "system:kube-controller-manager",
       {rule(kEventWrite, {"", "events.k8s.io"}, {"events"}),
@@ -343,6 +356,10 @@ std::vector<json::object> bootstrapClusterRoleBindings() {
                              {subject("Group", "system:bootstrappers")}));
   b.push_back(clusterBinding("skiff:node-autoapprove-certificate-rotation",
                              "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+                             {subject("Group", "system:nodes")}));
+  b.push_back(clusterBinding("system:volume-scheduler", "system:volume-scheduler",
+                             {subject("User", "system:kube-scheduler")}));
+  b.push_back(clusterBinding("system:skiff:local-path-node", "system:skiff:local-path-node",
                              {subject("Group", "system:nodes")}));
   b.push_back(clusterBinding("system:controller:certificate-controller",
                              "system:controller:certificate-controller",

@@ -453,7 +453,9 @@ TEST_F(VolumeTest, PersistentVolumeClaimResolvesHostPathAndLocalVolumes) {
 
   api.put(client::resources::persistentVolumes, "", "pv-1",
           obj(R"({"spec": {"claimRef": {"uid": "c1"}, "nfs": {}}})"));
-  EXPECT_NE(setUpError(volumes).find("cannot mount (only hostPath and local)"), std::string::npos);
+  EXPECT_NE(setUpError(volumes).find(
+                "cannot mount (only hostPath, local and csi driver skiff.io/local-path)"),
+            std::string::npos);
 }
 
 TEST_F(VolumeTest, EphemeralVolumeUsesTheClaimCreatedForThePod) {
