@@ -425,7 +425,12 @@ TEST(HollowAgent, KubeletEndpointsReportSyntheticUsage) {
   agent.start();
   ASSERT_TRUE(eventually([&] {
     auto n = tryGet(*c, client::resources::nodes, "", node);
-    return n && n->at("status").as_object().contains("daemonEndpoints");
+    // The Node is created first and its status (addresses, endpoints) patched after.
+    const auto* status = n ? n->if_contains("status") : nullptr;
+    const auto* ep = status && status->is_object()
+                         ? status->as_object().if_contains("daemonEndpoints")
+                         : nullptr;
+    return ep && ep->is_object() && ep->as_object().contains("kubeletEndpoint");
   }));
   auto n = c->get(client::resources::nodes, "", node);
   auto address = agent.kubeletAddress(node);
