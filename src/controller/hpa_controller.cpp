@@ -60,7 +60,14 @@ class RestMetricsClient : public MetricsClient {
   json::object podMetrics(const std::string& ns, const std::string& selector) override {
     client::ListOptions o;
     o.labelSelector = selector;
-    return client_.list(kPodMetrics, ns, o);
+    try {
+      return client_.list(kPodMetrics, ns, o);
+    } catch (const ApiError& e) {
+      // client-go names the request in a generic 404 (no metrics API served).
+      if (e.code() == 404 && e.detailName.empty())
+        throw ApiError(404, e.reason(), std::string(e.what()) + " (get pods.metrics.k8s.io)");
+      throw;
+    }
   }
 
  private:
@@ -102,8 +109,9 @@ class HpaController : public QueueController {
         .onUpdate =
             [this](const json::object& o, const json::object& n) {
               // Our own status writes come back here; only a spec change is urgent.
-              if (intAt(o, {"metadata", "generation"}) != intAt(n, {"metadata", "generation"}))
-                enqueue(n);
+              const json::value* a = o.if_contains("spec");
+              const json::value* b = n.if_contains("spec");
+              if ((a ? *a : json::value()) != (b ? *b : json::value())) enqueue(n);
             },
         .onDelete = [this](const json::object& h) { history_.forget(client::objectKey(h)); },
     });
@@ -494,7 +502,8 @@ class HpaController : public QueueController {
     else
       status["currentMetrics"] = metrics;
     if (rescaled) status["lastScaleTime"] = nowTime();
-    status["observedGeneration"] = intAt(hpa, {"metadata", "generation"});
+    if (const json::value* g = valueAt(hpa, {"metadata", "generation"}); g && g->is_int64())
+      status["observedGeneration"] = *g;
   }
 
   void writeStatus(json::object& hpa, const json::value& original) {

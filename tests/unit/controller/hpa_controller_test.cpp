@@ -315,6 +315,20 @@ TEST(HpaController, BehaviorPoliciesLimitTheRate) {
             0u);
 }
 
+TEST(HpaController, SpecChangesAreSyncedAtOnceStatusWritesAreNot) {
+  HpaEnv t;
+  t.scales->set("web", 3);
+  t.pods({"500m", "500m", "500m"});
+  t.env.add(kHpas, makeHpa());
+  t.env.sync();
+  EXPECT_EQ(t.env.sync(), 0);  // our status write came back: nothing queued
+  auto h = t.stored();
+  h["spec"].as_object()["maxReplicas"] = 2;
+  t.env.update(kHpas, h);
+  EXPECT_EQ(t.env.sync(), 1);
+  EXPECT_EQ(t.scales->updates, (std::vector<std::string>{"deployments/default/web=2"}));
+}
+
 TEST(HpaController, DeletedHpaIsForgotten) {
   HpaEnv t;
   t.scales->set("web", 1);
