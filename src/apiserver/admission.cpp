@@ -12,6 +12,7 @@
 #include "apiserver/resource_quota_admission.h"
 #include "apiserver/resource_store.h"
 #include "apiserver/service_account_admission.h"
+#include "apiserver/storage_admission.h"
 #include "apiserver/strategy.h"
 #include "common/api_error.h"
 #include "common/ids.h"
@@ -25,6 +26,7 @@ const char* kNamespaces = "/registry/core/namespaces/";
 const char* kServices = "/registry/core/services/";
 const char* kLimitRanges = "/registry/core/limitranges/";
 const char* kResourceQuotas = "/registry/core/resourcequotas/";
+const char* kStorageClasses = "/registry/storage.k8s.io/storageclasses/";
 
 std::string str(const json::object& obj, std::string_view field) {
   const json::value* v = obj.if_contains(field);
@@ -164,6 +166,7 @@ void Admission::admitCreate(const api::ResourceInfo& info, json::object& obj, bo
     const auto& meta = obj.at("metadata").as_object();
     requireLiveNamespace(str(meta, "namespace"));
   }
+  admitStorageCreate(info, obj);
   const api::KindStrategy* strategy = strategyOf(info);
   if (!strategy) return;
   if (strategy->admitsServiceAddresses && !dryRun) allocateServiceAddresses(obj);
@@ -318,8 +321,32 @@ void normalizeClusterIPs(json::object& spec, const json::object& oldSpec) {
 }
 }  // namespace
 
+std::vector<ObjectPtr> Admission::storageClasses() {
+  std::vector<ObjectPtr> out;
+  auto page = caches_.cacheFor(kStorageClasses).list(kStorageClasses, "", 0, nullptr, 0);
+  for (auto& [key, c] : page.items) out.push_back(c);
+  return out;
+}
+
+// DefaultStorageClass and StorageObjectInUseProtection (storage_admission.h).
+void Admission::admitStorageCreate(const api::ResourceInfo& info, json::object& obj) {
+  if (!info.group.empty()) return;
+  if (info.plural == "persistentvolumeclaims") {
+    if (options_.defaultStorageClass) storageadmission::setDefaultClass(obj, storageClasses());
+    if (options_.storageObjectInUseProtection)
+      storageadmission::addProtectionFinalizer(obj, "kubernetes.io/pvc-protection");
+  } else if (info.plural == "persistentvolumes" && options_.storageObjectInUseProtection) {
+    storageadmission::addProtectionFinalizer(obj, "kubernetes.io/pv-protection");
+  }
+}
+
 void Admission::admitUpdate(const api::ResourceInfo& info, json::object& obj,
                             const json::object& old) {
+  if (options_.persistentVolumeClaimResize && info.group.empty() &&
+      info.plural == "persistentvolumeclaims")
+    storageadmission::checkResize(obj, old, [this](const std::string& name) {
+      return caches_.cacheFor(kStorageClasses).get(kStorageClasses + name);
+    });
   if (const api::KindStrategy* strategy = strategyOf(info);
       strategy && strategy->admitsServiceAddresses) {
     // clusterIP is immutable once allocated; keep it when the client left it out.

@@ -27,6 +27,11 @@ struct AdmissionOptions {
   // Admission (unit tests) needs no accounts; the API server turns it on unless
   // --disable-admission-plugins names ServiceAccount.
   bool serviceAccount = false;
+  // The storage plugins (storage_admission.h), on unless --disable-admission-plugins names
+  // them: DefaultStorageClass, StorageObjectInUseProtection, PersistentVolumeClaimResize.
+  bool defaultStorageClass = true;
+  bool storageObjectInUseProtection = true;
+  bool persistentVolumeClaimResize = true;
 };
 
 class Admission {
@@ -94,6 +99,8 @@ class Admission {
   std::vector<ObjectPtr> limitRanges(const std::string& ns);
   // LimitRanger's mutating half: container defaults on pod create.
   void applyLimitRangeDefaults(boost::json::object& pod);
+  std::vector<ObjectPtr> storageClasses();
+  void admitStorageCreate(const api::ResourceInfo& info, boost::json::object& obj);
   void chargeQuotas(const api::ResourceInfo& info, const boost::json::object& obj,
                     const boost::json::object* old, bool dryRun);
 

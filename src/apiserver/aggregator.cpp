@@ -171,6 +171,8 @@ struct Aggregator::Impl {
   bool stopping = false;
   std::map<std::string, CheckState> states;
   std::thread thread;
+  // addLocalGroupVersion(): served here, outside the registry.
+  std::vector<std::pair<api::GroupVersion, ApiServicePriority>> extraLocal;
 
   Impl(ResourceStore& r, const api::ResourceRegistry& reg, AggregatorOptions o)
       : resources(r), registry(reg), options(o) {
@@ -453,15 +455,26 @@ Aggregator::Aggregator(ResourceStore& resources, const api::ResourceRegistry& re
 
 Aggregator::~Aggregator() { stop(); }
 
+void Aggregator::addLocalGroupVersion(const std::string& group, const std::string& version,
+                                      ApiServicePriority priority) {
+  api::GroupVersion gv;
+  gv.group = group;
+  gv.version = version;
+  impl_->extraLocal.emplace_back(std::move(gv), priority);
+}
+
 void Aggregator::registerLocalApiServices() {
   auto& d = *impl_;
   std::set<std::string> wanted;
   RequestContext ctx;
   ctx.fieldManager = "kube-apiserver";
-  for (const auto& gv : d.registry.groupVersions()) {
+  std::vector<std::pair<api::GroupVersion, ApiServicePriority>> all;
+  for (const auto& gv : d.registry.groupVersions())
+    all.emplace_back(gv, builtinPriority(gv.group, gv.version));
+  all.insert(all.end(), d.extraLocal.begin(), d.extraLocal.end());
+  for (const auto& [gv, p] : all) {
     const std::string name = gv.version + "." + gv.group;
     wanted.insert(name);
-    ApiServicePriority p = builtinPriority(gv.group, gv.version);
     json::object spec{
         {"version", gv.version}, {"groupPriorityMinimum", p.group}, {"versionPriority", p.version}};
     if (!gv.group.empty()) spec["group"] = gv.group;

@@ -62,6 +62,10 @@ class Aggregator {
   Aggregator(const Aggregator&) = delete;
   Aggregator& operator=(const Aggregator&) = delete;
 
+  // A group-version this server serves itself besides the registry's (metrics.k8s.io,
+  // apiserver/metrics_api.h): registerLocalApiServices() writes its local APIService too.
+  void addLocalGroupVersion(const std::string& group, const std::string& version,
+                            ApiServicePriority priority);
   // Writes the local APIServices (call once the store and caches are up).
   void registerLocalApiServices();
   // Starts / stops the availability controller.

@@ -31,6 +31,7 @@
 #include "apiserver/hardening.h"
 #include "apiserver/inflight_limiter.h"
 #include "apiserver/kubelet_proxy.h"
+#include "apiserver/metrics_api.h"
 #include "apiserver/openapi_v2_proto.h"
 #include "apiserver/request_info.h"
 #include "apiserver/request_metrics.h"
@@ -85,6 +86,7 @@ struct ApiServer::Impl {
   MetricsCollectorHandle storageObjects;   // apiserver_storage_objects while this server lives
   std::unique_ptr<Aggregator> aggregator;  // APIServices: local ones, proxying, availability
   std::unique_ptr<CrdController> crds;     // CustomResourceDefinitions: serving, status, cleanup
+  std::unique_ptr<MetricsApi> metricsApi;  // metrics.k8s.io and its scraper; null when disabled
   // Built-in resources, and custom ones while their CRDs exist.
   std::unique_ptr<api::ResourceRegistry> ownRegistry = api::ResourceRegistry::withBuiltins();
   api::ResourceRegistry& registry = *ownRegistry;
@@ -117,6 +119,13 @@ struct ApiServer::Impl {
                          const std::string& name);
 
   HttpResponse route(HttpRequest& req, const std::optional<RequestInfo>& resource);
+  // Group-versions discovery lists besides the registry's: APIServices with a service, and
+  // metrics.k8s.io when served here.
+  std::vector<AggregatedVersion> extraVersions() const {
+    auto extra = aggregator ? aggregator->discoveryVersions() : std::vector<AggregatedVersion>{};
+    if (metricsApi) extra.push_back(MetricsApi::discoveryVersion());
+    return extra;
+  }
   HttpResponse nonResource(HttpRequest& req, bool& handled);
   void bootstrap();
 };
@@ -192,7 +201,7 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
   }
   if (p == "/apis" || p == "/apis/") {
     DiscoveryFormat format = negotiateDiscovery(req.header("accept"));
-    auto extra = aggregator ? aggregator->discoveryVersions() : std::vector<AggregatedVersion>{};
+    auto extra = extraVersions();
     if (format != DiscoveryFormat::Legacy)
       return aggregatedResponse(aggregatedDiscovery(registry, false, format, extra), format);
     return jsonResponse(apiGroupList(registry, extra));
@@ -205,7 +214,7 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
     if (!rest.empty() && rest.back() == '/') rest.pop_back();
     auto slash = rest.find('/');
     if (slash == std::string::npos) {
-      auto extra = aggregator ? aggregator->discoveryVersions() : std::vector<AggregatedVersion>{};
+      auto extra = extraVersions();
       if (auto group = apiGroup(registry, rest, extra)) return jsonResponse(*group);
       throw pathNotFound();
     }
@@ -465,6 +474,8 @@ void ApiServer::Impl::auditFailure(AuditEvent& audit, const ApiError& e) {
 HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<RequestInfo>& ri) {
   // /apis/<group>/<version>[/...] of an APIService with a service: its extension server's.
   if (aggregator && aggregator->proxies(req.path)) return aggregator->proxy(req);
+  // metrics.k8s.io, served here (metrics_api.h) under its local APIService.
+  if (metricsApi && MetricsApi::serves(req.path)) return metricsApi->handle(req);
   bool handled = false;
   HttpResponse res = nonResource(req, handled);
   if (handled) {
@@ -567,9 +578,14 @@ void ApiServer::start() {
   admissionOptions.defaultUnreachableTolerationSeconds =
       impl_->options.defaultUnreachableTolerationSeconds;
   admissionOptions.podSecurity = podSecurityOptions(impl_->options);
-  admissionOptions.serviceAccount =
-      std::find(o.disableAdmissionPlugins.begin(), o.disableAdmissionPlugins.end(),
-                "ServiceAccount") == o.disableAdmissionPlugins.end();
+  auto pluginOn = [&](const char* name) {
+    return std::find(o.disableAdmissionPlugins.begin(), o.disableAdmissionPlugins.end(), name) ==
+           o.disableAdmissionPlugins.end();
+  };
+  admissionOptions.serviceAccount = pluginOn("ServiceAccount");
+  admissionOptions.defaultStorageClass = pluginOn("DefaultStorageClass");
+  admissionOptions.storageObjectInUseProtection = pluginOn("StorageObjectInUseProtection");
+  admissionOptions.persistentVolumeClaimResize = pluginOn("PersistentVolumeClaimResize");
   impl_->admission = std::make_unique<Admission>(*impl_->caches, admissionOptions);
   impl_->resources =
       std::make_unique<ResourceStore>(*impl_->store, *impl_->caches, *impl_->admission);
@@ -584,6 +600,8 @@ void ApiServer::start() {
     SKIFF_LOG_WARN("audit logging needs both --audit-policy-file and --audit-log-path: off");
   }
   impl_->aggregator = std::make_unique<Aggregator>(*impl_->resources, impl_->registry);
+  if (o.metricsApi)
+    impl_->aggregator->addLocalGroupVersion(MetricsApi::kGroup, MetricsApi::kVersion, {100, 100});
   impl_->aggregator->registerLocalApiServices();
   impl_->aggregator->start();
   impl_->crds = std::make_unique<CrdController>(*impl_->resources, impl_->registry);
@@ -598,7 +616,8 @@ void ApiServer::start() {
   ho.threads = o.threads > 0 ? o.threads : defaultHttpThreads();
   ho.mayBlock = [&registry = impl_->registry,
                  agg = impl_->aggregator.get()](const HttpRequest& req) {
-    return runsOffTheEventLoop(req, registry) || agg->proxies(req.path);
+    return runsOffTheEventLoop(req, registry) || agg->proxies(req.path) ||
+           MetricsApi::serves(req.path);
   };
   std::optional<ServerPki>& pki = impl_->pki;
   if (o.tls) {
@@ -634,6 +653,12 @@ void ApiServer::start() {
     kubeletClient.localNodeName = o.localNodeName;
   }
   impl_->kubelets = std::make_unique<KubeletProxy>(kubeletClient);
+  if (o.metricsApi) {
+    MetricsApiOptions mo;
+    mo.resolution = o.metricResolution;
+    impl_->metricsApi = std::make_unique<MetricsApi>(*impl_->resources, *impl_->kubelets, mo);
+    impl_->metricsApi->start();
+  }
   impl_->http = std::make_unique<HttpServer>(ho, [this](HttpRequest& req) { return handle(req); });
   impl_->http->start();
   impl_->jwksUri = "https://" + host + ":" + std::to_string(port()) + "/openid/v1/jwks";
@@ -679,6 +704,7 @@ void ApiServer::start() {
 void ApiServer::stop() {
   // exec/attach/port-forward tunnels first: their piping threads may wait on kubelets.
   if (impl_->kubelets) impl_->kubelets->closeTunnels();
+  if (impl_->metricsApi) impl_->metricsApi->stop();
   if (impl_->http) impl_->http->stop();
   impl_->http.reset();
   if (impl_->aggregator) impl_->aggregator->stop();

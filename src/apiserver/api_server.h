@@ -1,6 +1,7 @@
 // The API server: storage + watch cache + REST handlers behind one HTTP server.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,12 +50,17 @@ struct ApiServerOptions {
   // the kubelet proxy's destination guard refuses for other nodes (apiserver/kubelet_proxy.h).
   std::string localNodeName;
   AuditLogOptions auditLog;
-  // Admission plugins turned off (--disable-admission-plugins); "ServiceAccount" is the one
-  // that can be (test servers without a controller manager create pods with no accounts).
+  // Admission plugins turned off (--disable-admission-plugins): "ServiceAccount" (test
+  // servers without a controller manager create pods with no accounts) and the storage
+  // plugins DefaultStorageClass, StorageObjectInUseProtection, PersistentVolumeClaimResize.
   std::vector<std::string> disableAdmissionPlugins;
   // The address the `kubernetes` Service's endpoints name (--advertise-address); empty: the
   // address of the default-route interface, else the listen address when it is not a wildcard.
   std::string advertiseAddress;
+  // metrics.k8s.io served here (apiserver/metrics_api.h; --disable-metrics-api turns it off)
+  // and how often kubelets' /metrics/resource is scraped (--metric-resolution).
+  bool metricsApi = true;
+  std::chrono::milliseconds metricResolution{15000};
 };
 
 class ApiServer {

@@ -24,6 +24,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -451,7 +452,15 @@ struct KubeletProxy::Impl {
   KubeletClientOptions options;
   ssl::context tls{ssl::context::tls_client};
   std::unique_ptr<KubeletTunnel> tunnel;
+  // Kept-alive connections of getWhole(), by host:port (each used by one caller at a time).
+  std::mutex idleMu;
+  std::map<std::string, std::unique_ptr<KubeletConnection>> idle;
 
+  // A connected, TLS-handshaken connection to the kubelet; `fail` makes the error.
+  std::unique_ptr<KubeletConnection> connect(
+      const KubeletEndpoint& ep, std::chrono::milliseconds connectTimeout,
+      std::chrono::milliseconds handshakeTimeout,
+      const std::function<ApiError(const std::string&)>& fail);
   HttpResponse fetch(const KubeletEndpoint& ep, const std::string& target);
 };
 
@@ -485,18 +494,16 @@ KubeletProxy::KubeletProxy(KubeletClientOptions options) : impl_(std::make_uniqu
 
 KubeletProxy::~KubeletProxy() = default;
 
-HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::string& target) {
-  const std::string url = "https://" + ep.hostPort() + target;
-  auto fail = [&](const std::string& what) {
-    return ApiError(500, "", "Get \"" + url + "\": " + what);
-  };
+std::unique_ptr<KubeletConnection> KubeletProxy::Impl::connect(
+    const KubeletEndpoint& ep, std::chrono::milliseconds connectTimeout,
+    std::chrono::milliseconds handshakeTimeout,
+    const std::function<ApiError(const std::string&)>& fail) {
   auto conn = std::make_unique<KubeletConnection>(tls);
-
   tcp::resolver resolver(conn->ioc);
   error_code ec;
   auto endpoints = resolver.resolve(ep.host, std::to_string(ep.port), ec);
   if (ec) throw fail("dial tcp: lookup " + ep.host + ": " + goNetErrorMessage(ec));
-  ec = conn->run(options.connectTimeout, [&](auto handler) {
+  ec = conn->run(connectTimeout, [&](auto handler) {
     beast::get_lowest_layer(conn->stream).async_connect(endpoints, std::move(handler));
   });
   if (ec)
@@ -505,11 +512,21 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
   error_code notIp;
   asio::ip::make_address(ep.host, notIp);
   if (notIp) SSL_set_tlsext_host_name(conn->stream.native_handle(), ep.host.c_str());
-  ec = conn->run(options.tlsHandshakeTimeout, [&](auto handler) {
+  ec = conn->run(handshakeTimeout, [&](auto handler) {
     conn->stream.async_handshake(ssl::stream_base::client, std::move(handler));
   });
   if (ec == beast::error::timeout) throw fail("net/http: TLS handshake timeout");
   if (ec) throw fail("tls: " + goNetErrorMessage(ec));
+  return conn;
+}
+
+HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::string& target) {
+  const std::string url = "https://" + ep.hostPort() + target;
+  auto fail = [&](const std::string& what) {
+    return ApiError(500, "", "Get \"" + url + "\": " + what);
+  };
+  auto conn = connect(ep, options.connectTimeout, options.tlsHandshakeTimeout, fail);
+  error_code ec;
 
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, ep.hostPort());
@@ -543,6 +560,90 @@ HttpResponse KubeletProxy::Impl::fetch(const KubeletEndpoint& ep, const std::str
   if (status == 204) return res;  // no body to relay (and none may be sent)
   res.stream = std::make_shared<KubeletLogStream>(std::move(conn));
   return res;
+}
+
+std::string KubeletProxy::getWhole(const json::object& node, const std::string& target,
+                                   std::chrono::milliseconds timeout, size_t maxBytes) {
+  auto& d = *impl_;
+  const KubeletEndpoint ep = nodeEndpoint(node, d.options);
+  const json::object* meta = api::objectField(node, "metadata");
+  const std::string key = (meta ? api::stringField(*meta, "name") : "") + "|" + ep.hostPort();
+  const std::string url = "https://" + ep.hostPort() + target;
+  auto fail = [&](const std::string& what) {
+    return ApiError(500, "", "Get \"" + url + "\": " + what);
+  };
+  using std::chrono::milliseconds;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto remaining = [&] {
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    return std::max(left, milliseconds(1));
+  };
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<KubeletConnection> conn;
+    if (attempt == 0) {
+      std::lock_guard lock(d.idleMu);
+      if (auto it = d.idle.find(key); it != d.idle.end()) {
+        conn = std::move(it->second);
+        d.idle.erase(it);
+      }
+    }
+    const bool reused = conn != nullptr;
+    if (!conn)
+      conn = d.connect(ep, std::min(d.options.connectTimeout, remaining()),
+                       std::min(d.options.tlsHandshakeTimeout, remaining()), fail);
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, ep.hostPort());
+    req.set(http::field::user_agent, "skiff-apiserver");
+    req.set(http::field::accept, "text/plain");
+    req.keep_alive(true);
+    error_code ec = conn->run(remaining(), [&](auto handler) {
+      http::async_write(conn->stream, req, std::move(handler));
+    });
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(maxBytes);
+    if (!ec)
+      ec = conn->run(remaining(), [&](auto handler) {
+        http::async_read(conn->stream, conn->buffer, parser, std::move(handler));
+      });
+    if (ec) {
+      conn->close();
+      // A kept-alive connection the kubelet has closed since: once more on a new one.
+      if (reused && ec != beast::error::timeout) continue;
+      if (ec == beast::error::timeout)
+        throw fail("context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
+      if (ec == http::error::body_limit)
+        throw fail("response body larger than " + std::to_string(maxBytes) + " bytes");
+      throw fail(goNetErrorMessage(ec));
+    }
+    auto& res = parser.get();
+    const int status = res.result_int();
+    std::string body = std::move(res.body());
+    if (res.keep_alive()) {
+      std::lock_guard lock(d.idleMu);
+      if (d.idle.size() < d.options.maxIdleConnections) d.idle[key] = std::move(conn);
+    }
+    if (conn) conn->close();
+    if (status < 200 || status > 299) {
+      if (body.size() > 200) body.resize(200);
+      throw fail("request failed, status: \"" + std::to_string(status) + " " +
+                 std::string(http::obsolete_reason(static_cast<http::status>(status))) +
+                 "\": " + body);
+    }
+    return body;
+  }
+}
+
+void KubeletProxy::retainIdleConnections(const std::set<std::string>& nodeNames) {
+  std::lock_guard lock(impl_->idleMu);
+  std::erase_if(impl_->idle, [&](const auto& kv) {
+    return !nodeNames.count(kv.first.substr(0, kv.first.rfind('|')));
+  });
+}
+
+size_t KubeletProxy::idleConnections() const {
+  std::lock_guard lock(impl_->idleMu);
+  return impl_->idle.size();
 }
 
 HttpResponse KubeletProxy::podLog(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {

@@ -41,15 +41,22 @@ json::object deletedStatus(const api::ResourceInfo& info, const json::object& de
           {"details", std::move(details)}};
 }
 
-HttpResponse respond(int status, const json::object& obj, const HttpRequest& req,
-                     const RequestContext& ctx) {
-  HttpResponse res = objectResponse(status, obj, negotiate(req));
+void attachContextHeaders(HttpResponse& res, const RequestContext& ctx) {
   for (const auto& w : ctx.warnings) res.headers.emplace_back("Warning", warningHeader(w));
   // Taken off again by ApiServer::handle, which puts them into the audit event.
   for (const auto& [key, value] : ctx.auditAnnotations)
     res.headers.emplace_back(kAuditAnnotationHeader, key + "=" + value);
+}
+
+HttpResponse respond(int status, const json::object& obj, const HttpRequest& req,
+                     const RequestContext& ctx) {
+  HttpResponse res = objectResponse(status, obj, negotiate(req));
+  attachContextHeaders(res, ctx);
   return res;
 }
+
+HttpResponse handleWithContext(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
+                               RequestContext& ctx);
 
 HttpResponse listResponse(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
   const auto& info = *ri.info;
@@ -108,6 +115,27 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
   }
 
   RequestContext ctx = requestContextFrom(req);
+  try {
+    return handleWithContext(store, ri, req, ctx);
+  } catch (const ApiError& e) {
+    // A refusal keeps what admission said before it refused (Pod Security warnings and its
+    // audit annotations), as upstream's Warning headers and audit events do.
+    if (ctx.warnings.empty() && ctx.auditAnnotations.empty()) throw;
+    HttpResponse res = net::statusResponse(e, &req);
+    attachContextHeaders(res, ctx);
+    return res;
+  }
+}
+
+namespace {
+
+HttpResponse handleWithContext(ResourceStore& store, const RequestInfo& ri, HttpRequest& req,
+                               RequestContext& ctx) {
+  const auto& info = *ri.info;
+  const std::string& method = req.method;
+  auto unsupported = [&](const std::string& action) {
+    return methodNotSupported(info.qualifiedResource(), action);
+  };
   if (!ri.subresource.empty()) {
     const auto* sub = info.subresource(ri.subresource);
     if (!sub) throw ApiError(404, "NotFound", "the server could not find the requested resource");
@@ -169,5 +197,7 @@ HttpResponse handleResourceRequest(ResourceStore& store, const RequestInfo& ri, 
   }
   throw unsupported(method);
 }
+
+}  // namespace
 
 }  // namespace skiff::apiserver

@@ -94,12 +94,33 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
       ->capture_default_str();
   cmd->add_option("--disable-admission-plugins", o.disableAdmissionPlugins,
                   "Admission plugins to turn off: ServiceAccount (pods then get no account "
-                  "and no API token volume)")
+                  "and no API token volume), DefaultStorageClass, "
+                  "StorageObjectInUseProtection, PersistentVolumeClaimResize")
       ->delimiter(',')
-      ->check(CLI::IsMember({"ServiceAccount"}));
+      ->check(CLI::IsMember({"ServiceAccount", "DefaultStorageClass",
+                             "StorageObjectInUseProtection", "PersistentVolumeClaimResize"}));
   cmd->add_option("--advertise-address", o.advertiseAddress,
                   "Address of this API server in the kubernetes Service's endpoints (default: "
                   "the default-route interface's address, else the --listen host)");
+  cmd->add_flag("!--disable-metrics-api", o.metricsApi,
+                "Do not serve metrics.k8s.io (NodeMetrics, PodMetrics: `kubectl top`) nor "
+                "scrape kubelets' /metrics/resource");
+  cmd->add_option_function<std::string>(
+         "--metric-resolution",
+         [&o](const std::string& v) {
+           std::chrono::milliseconds d;
+           try {
+             d = cli::parseDuration(v);
+           } catch (const std::exception& e) {
+             throw CLI::ValidationError("--metric-resolution", e.what());
+           }
+           if (d < std::chrono::seconds(1))
+             throw CLI::ValidationError("--metric-resolution", "must be at least 1s");
+           o.metricResolution = d;
+         },
+         "How often every kubelet's /metrics/resource is scraped for metrics.k8s.io "
+         "(metrics-server's flag; CPU usage is the rate between the last two scrapes)")
+      ->default_str("15s");
   cli::addHardeningFlags(cmd, o);  // encryption at rest, in-flight limits
 }
 
@@ -109,6 +130,7 @@ struct ControllerFlags {
   std::string nodeStartupGracePeriod = "60s";
   std::string nodeMonitorPeriod = "5s";
   std::string resourceQuotaSyncPeriod = "5m";
+  std::string pvClaimBinderSyncPeriod = "15s";
   std::string clusterSigningDuration = "8760h";
   std::string hpaSyncPeriod = "15s", hpaDownscaleStabilization = "5m",
               hpaCpuInitializationPeriod = "5m", hpaInitialReadinessDelay = "30s";
@@ -167,6 +189,13 @@ struct ControllerFlags {
                     "After a pod starts, readiness changes within this delay count as its "
                     "initial readiness")
         ->capture_default_str();
+    cmd->add_option("--pvclaimbinder-sync-period", pvClaimBinderSyncPeriod,
+                    "How often the persistentvolume-binder re-syncs every claim and volume")
+        ->capture_default_str();
+    cmd->add_option("--default-storage-class", options.defaultStorageClass,
+                    "Create the default StorageClass local-path (provisioner skiff.io/local-path) "
+                    "at start when no class of that name exists")
+        ->capture_default_str();
     cmd->add_option("--controllers", options.controllers,
                     "Controllers to run: '*' for all, 'name' to enable, '-name' to disable")
         ->delimiter(',')
@@ -185,6 +214,7 @@ struct ControllerFlags {
       throw std::invalid_argument("--horizontal-pod-autoscaler-sync-period must be positive");
     if (options.hpaTolerance < 0)
       throw std::invalid_argument("--horizontal-pod-autoscaler-tolerance must not be negative");
+    options.pvClaimBinderSyncPeriod = cli::parseDuration(pvClaimBinderSyncPeriod);
     options.clusterSigningDuration = std::chrono::duration_cast<std::chrono::seconds>(
         cli::parseDuration(clusterSigningDuration));
     if (options.clusterSigningDuration.count() < 600)

@@ -20,17 +20,15 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/openssl_ptr.h"
+
 namespace skiff {
 
 namespace {
 
-template <class T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using CertPtr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using ossl::BioPtr;
+using ossl::CertPtr;
+using ossl::KeyPtr;
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error("pki: " + what); }
 

@@ -82,6 +82,12 @@ struct ControllerOptions {
   std::chrono::milliseconds hpaInitialReadinessDelay{std::chrono::seconds(30)};
   // Test seam: the HPA's scale and metrics access (null: through the API server).
   std::shared_ptr<hpa::Clients> hpaClients;
+  // --pvclaimbinder-sync-period: how often the persistentvolume-binder re-syncs every claim
+  // and volume (events drive it in between).
+  std::chrono::milliseconds pvClaimBinderSyncPeriod{std::chrono::seconds(15)};
+  // Whether the local-path provisioner creates the default StorageClass `local-path` at
+  // start when no class of that name exists (--default-storage-class=false: never).
+  bool defaultStorageClass = true;
 };
 
 class ResourceDiscovery;

@@ -26,7 +26,7 @@ rules:
   resources:
   - group: ""
     resources: ["pods"]
-  namespaces: ["psa"]
+  namespaces: ["psa", "psa-enf"]
 EOF
 echo 'silenttoken,silent,u-silent,system:masters' >"$WORK/tokens.csv"
 SERVER_ARGS="--audit-policy-file $WORK/policy.yaml --audit-log-path $WORK/audit/audit.log
@@ -125,6 +125,11 @@ hdrs=$(c -si -X POST -H 'Content-Type: application/json' "$API/api/v1/namespaces
 expect_contains "$hdrs" "HTTP/1.1 201" "a pod created with curl"
 expect_not_contains "$hdrs" "Skiff-Audit" "admission's audit annotations never reach the client"
 expect_eq "$(k -n psa run loose2 --image=busybox:1.36 --restart=Never -- sleep 1 2>&1 | grep -ci warning || true)" "0" "audit mode neither refuses nor warns"
+k create namespace psa-enf >/dev/null
+k label namespace psa-enf pod-security.kubernetes.io/enforce=restricted >/dev/null
+expect_fail "enforce=restricted refuses a loose pod" k -n psa-enf run refused --image=busybox:1.36 --restart=Never -- sleep 1
+out=$(q '[(e["responseStatus"]["code"], e["annotations"].get("pod-security.kubernetes.io/enforce-policy")) for e in pick(verb="create", objectRef__resource="pods", objectRef__namespace="psa-enf", stage="ResponseComplete")]')
+expect_eq "$out" "[(403, 'restricted:latest')]" "a refused pod's audit event keeps the enforced policy"
 
 # ---- watches: ResponseStarted, then ResponseComplete when the watch ends ----------------
 c -s "$API/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1" >/dev/null

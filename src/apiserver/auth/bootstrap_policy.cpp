@@ -161,6 +161,16 @@ std::vector<json::object> bootstrapClusterRoles() {
        rule(kRead, {"policy"}, {"poddisruptionbudgets", "poddisruptionbudgets/status"}),
        rule(kRead, {"networking.k8s.io"}, {"ingresses", "ingresses/status", "networkpolicies"})},
       {"view"}));
+  // metrics-server's role for metrics.k8s.io (served by this server, apiserver/metrics_api.h),
+  // aggregated into view, edit and admin as its manifest labels it.
+  {
+    json::object metrics =
+        clusterRole("system:aggregated-metrics-reader",
+                    {rule({"get", "list", "watch"}, {"metrics.k8s.io"}, {"pods", "nodes"})},
+                    {"admin", "edit", "view"});
+    metrics["metadata"].as_object()["labels"].as_object()["k8s-app"] = "metrics-server";
+    roles.push_back(std::move(metrics));
+  }
   roles.push_back(clusterRole(
       "system:discovery",
       {urlRule({"get"}, {"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",

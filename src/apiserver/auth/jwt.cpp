@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/base64.h"
+#include "common/openssl_ptr.h"
 
 namespace skiff::apiserver::auth {
 
@@ -57,15 +58,11 @@ std::optional<Jwt> parseJwt(std::string_view token) {
 
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
-using SigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
+using ossl::BioPtr;
+using ossl::BnPtr;
+using ossl::KeyPtr;
+using ossl::MdCtxPtr;
+using SigPtr = std::unique_ptr<ECDSA_SIG, ossl::Deleter<ECDSA_SIG, ECDSA_SIG_free>>;
 
 constexpr int kCoordinateBytes = 32;  // P-256
 

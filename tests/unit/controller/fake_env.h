@@ -48,6 +48,8 @@ inline const std::vector<client::Resource>& knownResources() {
       r::secrets,
       r::serviceAccounts,
       r::persistentVolumeClaims,
+      r::persistentVolumes,
+      client::Resource{"storage.k8s.io", "v1", "storageclasses"},
       r::deployments,
       r::replicaSets,
       r::daemonSets,
