@@ -18,12 +18,30 @@ trap '"$SKIFF" cluster delete --name "$NAME" --data-dir "$WORK" >/dev/null 2>&1 
 : >"$WORK/resolv.conf"
 
 now() { date +%s.%N; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Memory at rest per node (after the last create): the agent (kubelet, proxy, DNS) and its
+# containerd, found among the processes in the node's network namespace.
+memory() {
+  local i agent ctd=0 pid ns
+  for i in $(seq 1 "$NODES"); do
+    ns=skiff-$NAME-node-$i
+    agent=$(cat "$WORK/$NAME/nodes/$NAME-node-$i/agent.pid")
+    ctd=0
+    for pid in $(ip netns pids "$ns"); do
+      [ "$(cat "/proc/$pid/comm" 2>/dev/null)" == containerd ] && ctd=$((ctd + $(rss_kb "$pid")))
+    done
+    printf 'node %d: agent %d MB RSS, containerd %d MB RSS\n' "$i" $(($(rss_kb "$agent") / 1024)) $((ctd / 1024))
+  done
+  printf 'control plane (skiff server with the cloud controller manager): %d MB RSS\n' \
+    $(($(rss_kb "$(cat "$WORK/$NAME/server.pid")") / 1024))
+}
 creates=() deletes=()
 for r in $(seq 1 "$RUNS"); do
   t0=$(now)
   "$SKIFF" --log-level warn cluster create --name "$NAME" --nodes "$NODES" --data-dir "$WORK" \
     --dns-resolv-conf "$WORK/resolv.conf" >"$WORK/create.out" 2>&1 || { cat "$WORK/create.out"; exit 1; }
   t1=$(now)
+  [ "$r" == "$RUNS" ] && memory
   "$SKIFF" cluster delete --name "$NAME" --data-dir "$WORK" >/dev/null
   t2=$(now)
   creates+=("$(echo "$t1 - $t0" | bc)")

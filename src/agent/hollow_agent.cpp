@@ -10,6 +10,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/thread_name.h"
+#include "net/http_server.h"
 
 namespace json = boost::json;
 
@@ -177,10 +178,13 @@ HollowAgent::HollowAgent(client::RestClient& client, HollowOptions options)
               : client::ListOptions{}),
       heartbeats_("hollow-heartbeats", client::RateLimiterOptions{.qps = 0}),
       pods_("hollow-pods", client::RateLimiterOptions{.qps = 0}) {
-  // A fake, per-agent-unique InternalIP block in 100.64.0.0/10 (shared address space, never
-  // routed here): 1024 blocks of 4096 addresses chosen by the name prefix.
+  // A per-agent-unique InternalIP block: 1024 blocks of 4096 addresses chosen by the name
+  // prefix, in 100.64.0.0/10 (shared address space, never routed here) — or, when the nodes
+  // serve kubelet endpoints, in 127.64.0.0/10, loopback addresses this machine answers on
+  // without any configuration, so each node listens at its own InternalIP.
   uint32_t block = static_cast<uint32_t>(fnv1a(options_.namePrefix) % 1024);
-  uint32_t base = (100u << 24) | (64u << 16);
+  uint32_t base =
+      options_.serveKubelet ? ((127u << 24) | (64u << 16)) : ((100u << 24) | (64u << 16));
   for (int i = 0; i < options_.nodes; ++i) {
     auto n = std::make_unique<Node>();
     n->name = options_.namePrefix + "-" + std::to_string(i);
@@ -242,6 +246,8 @@ void HollowAgent::start(std::chrono::milliseconds syncTimeout) {
   if (!nodeInformer_.waitForSync(syncTimeout) || !podInformer_.waitForSync(syncTimeout))
     throw std::runtime_error("hollow agent: informers did not sync");
   adoptRunningPods();
+  // Before registration: the node status publishes each node's kubelet port.
+  if (options_.serveKubelet) startKubeletServer();
   for (int i = 0; i < options_.heartbeatWorkers; ++i)
     threads_.emplace_back(namedThread("hollow-beat", [this] { heartbeatWorker(); }));
   for (int i = 0; i < options_.podWorkers; ++i)
@@ -255,6 +261,7 @@ void HollowAgent::stop() {
   pods_.shutDown();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  stopKubeletServer();
   podInformer_.stop();
   nodeInformer_.stop();
   if (started_)
@@ -485,7 +492,8 @@ json::object HollowAgent::nodeStatus(const Node& node, const json::object* curre
       {"conditions", std::move(conditions)},
       {"addresses", json::array{json::object{{"type", "InternalIP"}, {"address", node.internalIp}},
                                 json::object{{"type", "Hostname"}, {"address", node.name}}}},
-      {"daemonEndpoints", json::object{{"kubeletEndpoint", json::object{{"Port", 10250}}}}},
+      {"daemonEndpoints",
+       json::object{{"kubeletEndpoint", json::object{{"Port", node.kubeletPort}}}}},
       {"nodeInfo", json::object{{"machineID", id},
                                 {"systemUUID", id.substr(0, 8) + "-" + id.substr(8, 4) + "-" +
                                                    id.substr(12, 4) + "-" + id.substr(16, 4) + "-" +

@@ -13,6 +13,14 @@
 // a few worker threads. One Node informer and one Pod informer (all pods) serve every node;
 // events for nodes of other agents are dropped locally. Steady state only writes (lease
 // renewals, status posts); reads come from the informers.
+//
+// Kubelet endpoints (hollow_kubelet.cpp): with `serveKubelet`, every node answers like a
+// kubelet at its InternalIP — a loopback address of its own in 127.64.0.0/10 — and an
+// ephemeral port published as status.daemonEndpoints.kubeletEndpoint.Port, so the API server
+// reaches it as it reaches real kubelets (nodes/proxy, the metrics scraper). All listeners
+// share one HTTPS server: one event loop thread, one TLS context. GET /healthz, and with a
+// client certificate of the cluster CA (no SubjectAccessReview: any such certificate may read)
+// /metrics/resource and /stats/summary with synthetic usage (hollow_usage.h).
 #pragma once
 #include <atomic>
 #include <boost/json/object.hpp>
@@ -26,10 +34,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/hollow_usage.h"
 #include "agent/pod_ip_allocator.h"
 #include "client/informer.h"
 #include "client/rest_client.h"
 #include "client/work_queue.h"
+#include "common/resource_stats.h"
+#include "net/http_types.h"
+
+namespace skiff::net {
+class HttpServer;
+}
 
 namespace skiff::agent {
 
@@ -59,6 +74,11 @@ struct HollowOptions {
   std::chrono::milliseconds statusReportInterval{std::chrono::minutes(5)};
   int heartbeatWorkers = 2;
   int podWorkers = 4;
+  // Kubelet endpoints (see above). Needs the cluster CA (PEM) that signs accepted client
+  // certificates — the API server's kubelet client certificate among them.
+  bool serveKubelet = false;
+  std::string clientCaPem;
+  SyntheticPodUsage defaultPodUsage;  // --synthetic-pod-cpu, --synthetic-pod-memory
 };
 
 // "k=v,k2=v2" → map; throws std::invalid_argument on a malformed entry.
@@ -96,12 +116,17 @@ class HollowAgent {
   std::vector<NodeInfo> nodes() const;
   std::vector<std::string> nodeNames() const;
   const HollowOptions& options() const { return options_; }
+  // "ip:port" of node NAME's kubelet endpoint; empty when not served or not ours.
+  std::string kubeletAddress(const std::string& name) const;
+  // The node's synthetic usage right now (what its /metrics/resource renders).
+  NodeResourceStats syntheticStats(const std::string& name);
 
  private:
   struct Node {
     std::string name;
     std::string uid;
     std::string internalIp;
+    int kubeletPort = 10250;
     size_t index = 0;
     bool registered = false;  // Node created/adopted and first status posted
     bool stopped = false;
@@ -126,6 +151,11 @@ class HollowAgent {
   void syncPod(const std::string& key);
   void finishDeletion(const boost::json::object& pod, const std::string& key);
   void forgetPodLocked(const std::string& key);
+
+  // hollow_kubelet.cpp
+  void startKubeletServer();
+  void stopKubeletServer();
+  net::HttpResponse serveKubelet(net::HttpRequest& req);
 
   void onNode(const boost::json::object& node);
   void onNodeDeleted(const boost::json::object& node);
@@ -153,6 +183,11 @@ class HollowAgent {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
+
+  std::unique_ptr<net::HttpServer> kubeletServer_;
+  std::string kubeletDir_;                                        // its certificate and CA files
+  std::unordered_map<std::string, Node*> nodesByKubeletAddress_;  // "ip:port" → node
+  SyntheticCounters cpuCounters_;
 };
 
 }  // namespace skiff::agent

@@ -368,6 +368,15 @@ bool needsNodePorts(const json::object& spec) {
   std::string type = str(spec, "type");
   return type == "NodePort" || type == "LoadBalancer";
 }
+// Whether missing node ports are allocated: a LoadBalancer with
+// allocateLoadBalancerNodePorts false gets none (its load balancer does not use them), but
+// keeps those the user asked for and, on update, those it already had (KEP-1864).
+bool allocatesNodePorts(const json::object& spec) {
+  if (str(spec, "type") == "NodePort") return true;
+  if (str(spec, "type") != "LoadBalancer") return false;
+  auto* v = spec.if_contains("allocateLoadBalancerNodePorts");
+  return !(v && v->is_bool() && !v->as_bool());
+}
 // Upstream's NeedsHealthCheck: only a LoadBalancer that keeps client addresses has one.
 bool needsHealthCheck(const json::object& spec) {
   return str(spec, "type") == "LoadBalancer" && str(spec, "externalTrafficPolicy") == "Local";
@@ -402,7 +411,7 @@ void Admission::updateNodePorts(json::object& spec, const json::object& oldSpec)
         if (hasPort(port, "nodePort")) continue;
         if (old && hasPort(*old, "nodePort"))
           port["nodePort"] = old->at("nodePort");
-        else
+        else if (allocatesNodePorts(spec))
           port["nodePort"] = allocateNodePort();
       } else if (old && port.contains("nodePort") && old->contains("nodePort") &&
                  port.at("nodePort") == old->at("nodePort")) {
@@ -433,7 +442,7 @@ void Admission::allocateServiceAddresses(json::object& service) {
     spec["clusterIP"] = ip;
   }
   if (!spec.contains("clusterIPs")) spec["clusterIPs"] = json::array{json::value(ip)};
-  if (type == "NodePort" || type == "LoadBalancer") {
+  if (allocatesNodePorts(spec)) {
     if (auto* ports = spec.if_contains("ports"); ports && ports->is_array())
       for (auto& p : ports->as_array())
         if (p.is_object() && !p.as_object().contains("nodePort"))

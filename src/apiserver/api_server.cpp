@@ -123,7 +123,12 @@ struct ApiServer::Impl {
   // metrics.k8s.io when served here.
   std::vector<AggregatedVersion> extraVersions() const {
     auto extra = aggregator ? aggregator->discoveryVersions() : std::vector<AggregatedVersion>{};
-    if (metricsApi) extra.push_back(MetricsApi::discoveryVersion());
+    // An APIService with a service for metrics.k8s.io (a metrics-server installed over ours)
+    // is proxied before our route: then only it is listed.
+    const bool proxied = std::any_of(extra.begin(), extra.end(), [](const AggregatedVersion& v) {
+      return v.group == MetricsApi::kGroup && v.version == MetricsApi::kVersion;
+    });
+    if (metricsApi && !proxied) extra.push_back(MetricsApi::discoveryVersion());
     return extra;
   }
   HttpResponse nonResource(HttpRequest& req, bool& handled);

@@ -75,13 +75,17 @@ std::string timeOf(int64_t ms) {
   return formatTime(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
 
-json::object itemJson(const Item& item, bool pod, bool withKind) {
+// `meta` is moved in when given (lists: no copy of every item's labels).
+json::object itemJson(const Item& item, bool pod, bool withKind, json::object* meta = nullptr) {
   json::object o;
   if (withKind) {
     o["kind"] = pod ? "PodMetrics" : "NodeMetrics";
     o["apiVersion"] = kApiVersion;
   }
-  o["metadata"] = item.meta;
+  if (meta)
+    o["metadata"] = std::move(*meta);
+  else
+    o["metadata"] = item.meta;
   o["timestamp"] = timeOf(item.timestampMs);
   o["window"] = goDuration(item.windowMs);
   if (pod) {
@@ -246,11 +250,12 @@ struct MetricsApi::Impl {
     if (single) return jsonAnswer(itemJson(items.front(), pod, true));
     json::array out;
     out.reserve(items.size());
-    for (const auto& item : items) out.push_back(itemJson(item, pod, false));
-    return jsonAnswer(json::object{{"kind", pod ? "PodMetricsList" : "NodeMetricsList"},
-                                   {"apiVersion", kApiVersion},
-                                   {"metadata", json::object{}},
-                                   {"items", std::move(out)}});
+    for (auto& item : items) out.push_back(itemJson(item, pod, false, &item.meta));
+    json::object list{{"kind", pod ? "PodMetricsList" : "NodeMetricsList"},
+                      {"apiVersion", kApiVersion},
+                      {"metadata", json::object{}}};
+    list["items"] = std::move(out);  // assigned, not in the initializer list (which copies)
+    return jsonAnswer(list);
   }
 };
 

@@ -30,6 +30,8 @@ struct AgentFlags {
   std::string statusReportFrequency = "5m";
   int leaseDurationSeconds = 40;
   std::string controlListen;
+  bool kubeletEndpoints = true;
+  std::string syntheticPodCpu = "0", syntheticPodMemory = "0";
   std::string nodeName, dataDir = "/var/lib/skiff";  // real node only
   std::string address;                               // real node only: kubelet bind address
   ProxyFlags proxy;                                  // real node only
@@ -141,6 +143,16 @@ int runAgent(AgentFlags f) {
     // As upstream's kubelet: the Lease is renewed every quarter of its duration.
     o.leaseDurationSeconds = f.leaseDurationSeconds;
     o.leaseRenewInterval = std::chrono::milliseconds(f.leaseDurationSeconds * 250);
+    o.serveKubelet = f.kubeletEndpoints;
+    auto cpu = agent::parseCpuNanoCores(f.syntheticPodCpu);
+    if (!cpu)
+      throw std::invalid_argument("--synthetic-pod-cpu: invalid quantity \"" + f.syntheticPodCpu +
+                                  "\"");
+    auto mem = agent::parseMemoryBytes(f.syntheticPodMemory);
+    if (!mem)
+      throw std::invalid_argument("--synthetic-pod-memory: invalid quantity \"" +
+                                  f.syntheticPodMemory + "\"");
+    o.defaultPodUsage = {*cpu, *mem};
   } catch (const std::invalid_argument& e) {
     std::cerr << "skiff agent: " << e.what() << "\n";
     return 2;
@@ -148,6 +160,8 @@ int runAgent(AgentFlags f) {
   installSignalHandlers();
   client::RestClient client(client::loadKubeconfig(f.kubeconfig));
   if (files) rotator = startRotation(client, joinedNode, *files);
+  // The kubelet endpoints accept client certificates of the cluster's CA, as kubelets do.
+  o.clientCaPem = client.config().caPem;
   agent::HollowAgent hollow(client, o);
   hollow.start();
   std::unique_ptr<net::HttpServer> control;
@@ -247,6 +261,20 @@ Subcommand addAgentCommand(CLI::App& app) {
          "--node-lease-duration-seconds", f->leaseDurationSeconds,
          "Duration of each hollow node's Lease; it is renewed every quarter of it (upstream "
          "kubelet's nodeLeaseDurationSeconds)")
+      ->capture_default_str();
+  cmd->add_flag("--kubelet-endpoints,!--no-kubelet-endpoints", f->kubeletEndpoints,
+                "Each hollow node serves kubelet HTTPS endpoints (/healthz, /metrics/resource, "
+                "/stats/summary) at its own loopback InternalIP in 127.64.0.0/10 and an "
+                "ephemeral port (status.daemonEndpoints); client certificates of the cluster CA "
+                "only. --no-kubelet-endpoints: fake 100.64.0.0/10 addresses, nothing served")
+      ->capture_default_str();
+  cmd->add_option("--synthetic-pod-cpu", f->syntheticPodCpu,
+                  "CPU a hollow pod reports using when it has no skiff.io/synthetic-cpu "
+                  "annotation (a quantity: 250m, 0.5); split evenly over its containers")
+      ->capture_default_str();
+  cmd->add_option("--synthetic-pod-memory", f->syntheticPodMemory,
+                  "Working set a hollow pod reports when it has no skiff.io/synthetic-memory "
+                  "annotation (a quantity: 64Mi)")
       ->capture_default_str();
   cmd->add_option(
       "--control-listen", f->controlListen,

@@ -22,7 +22,8 @@ void CloudFlags::add(CLI::App* cmd, bool standalone) {
                   "(default 10.44.255.200-10.44.255.250)");
   cmd->add_option("--route-netns", routeNetns,
                   "local provider: network namespaces where pod-CIDR and load-balancer routes "
-                  "are programmed (none: no routes; the route controller does not run)")
+                  "are programmed; '.' is this process's own (none: no routes; the route "
+                  "controller does not run)")
       ->delimiter(',');
   cmd->add_flag("--configure-cloud-routes,!--no-configure-cloud-routes", configureCloudRoutes,
                 "Run the route controller when the provider supports routes")

@@ -27,10 +27,13 @@
 #include <thread>
 
 #include "cli/cluster_network.h"
+#include "cli/cluster_process.h"
+#include "cli/cluster_setup.h"
 #include "cli/commands.h"
 #include "cli/process.h"
 #include "client/kubeconfig.h"
 #include "client/rest_client.h"
+#include "cloud/local/ip_pool.h"
 #include "common/component_pki.h"
 #include "common/pki.h"
 #include "dns/node_dns.h"
@@ -43,7 +46,13 @@ namespace skiff::cli {
 namespace {
 
 using namespace std::chrono_literals;
+using cluster::alive;
+using cluster::processesInNetns;
+using cluster::readPid;
+using cluster::selfExe;
+using cluster::spawnDetached;
 using cluster::Subnet;
+using cluster::terminate;
 
 struct ClusterFlags {
   std::string name = "skiff";
@@ -52,9 +61,19 @@ struct ClusterFlags {
   std::string timeout = "120s";
   std::string nodeMonitorGracePeriod = "40s";
   std::string dnsResolvConf = "/etc/resolv.conf";
-  bool cloudProvider = false;  // not yet: nodes would register with the uninitialized taint
-  std::string nodeName;        // stop-node / start-node
+  std::string cloudProvider = "local";         // "none": no cloud controller manager
+  std::string zones = "zone-a,zone-b,zone-c";  // node I gets zone (I-1) mod count
+  std::string loadBalancerIpRange;             // default: .200-.250 of the cluster subnet
+  std::string nodeName;                        // stop-node / start-node
 };
+
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
 
 // What `create` recorded: enough for the other subcommands to find everything.
 struct ClusterState {
@@ -62,6 +81,9 @@ struct ClusterState {
   Subnet subnet;
   int nodes = 0;
   std::string dir;  // DATA_DIR/NAME
+  std::vector<std::string> zones{"zone-a", "zone-b", "zone-c"};
+  bool cloud = true;  // the server runs the cloud controller manager (local provider)
+  std::string zone(int i) const { return zones[(i - 1) % zones.size()]; }
   std::string nodeName(int i) const { return name + "-node-" + std::to_string(i); }
   std::string nodeDir(int i) const { return dir + "/nodes/" + nodeName(i); }
   std::string serverDir() const { return dir + "/server"; }
@@ -83,7 +105,9 @@ struct ClusterState {
 void saveState(const ClusterState& s) {
   std::ostringstream o;
   o << "# Written by skiff cluster create.\nname=" << s.name << "\noctet=" << s.subnet.octet
-    << "\nnodes=" << s.nodes << "\n";
+    << "\nnodes=" << s.nodes << "\ncloud=" << (s.cloud ? "local" : "none") << "\nzones=";
+  for (size_t z = 0; z < s.zones.size(); ++z) o << (z ? "," : "") << s.zones[z];
+  o << "\n";
   writeFileAtomic(s.dir + "/cluster.conf", o.str(), 0644);
 }
 
@@ -102,6 +126,8 @@ std::optional<ClusterState> loadState(const std::string& dataDir, const std::str
   try {
     s.subnet.octet = std::stoi(kv["octet"]);
     s.nodes = std::stoi(kv["nodes"]);
+    s.cloud = kv["cloud"] != "none";
+    if (!kv["zones"].empty()) s.zones = splitList(kv["zones"]);
   } catch (const std::exception&) {
     throw std::runtime_error(s.dir + "/cluster.conf is damaged");
   }
@@ -115,151 +141,9 @@ bool validClusterName(const std::string& n) {
   return n.size() <= 12 && std::regex_match(n, re);
 }
 
-// ---- processes ---------------------------------------------------------------------------
-
-pid_t readPid(const std::string& file) {
-  std::ifstream in(file);
-  pid_t pid = 0;
-  if (!(in >> pid) || pid <= 0) return 0;
-  return pid;
-}
-
-bool alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  // A zombie (never reaped: not our child) counts as gone.
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  std::getline(stat, s);
-  auto close = s.rfind(')');
-  return !(close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'Z');
-}
-
-// Starts argv detached (own session, stdio to `log`) and records its pid in `pidFile`.
-pid_t spawnDetached(const std::vector<std::string>& argv, const std::string& log,
-                    const std::string& pidFile) {
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::setsid();
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  writeFileAtomic(pidFile, std::to_string(pid) + "\n", 0644);
-  return pid;
-}
-
-// SIGTERM, then SIGKILL after `grace`. Reaps it when it is our child.
-void terminate(pid_t pid, std::chrono::milliseconds grace) {
-  if (!alive(pid)) return;
-  ::kill(pid, SIGCONT);  // a stopped node cannot act on SIGTERM
-  ::kill(pid, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + grace;
-  while (alive(pid) && std::chrono::steady_clock::now() < deadline) {
-    ::waitpid(pid, nullptr, WNOHANG);
-    std::this_thread::sleep_for(50ms);
-  }
-  if (alive(pid)) ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, WNOHANG);
-}
-
-std::string selfExe() {
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "skiff" : exe.string();
-}
-
-// Every process whose network namespace is the node's (agent, containerd, shims).
-std::vector<pid_t> processesInNetns(const std::string& netns) {
-  std::vector<pid_t> pids;
-  struct stat target {};
-  if (::stat(("/run/netns/" + netns).c_str(), &target) != 0) return pids;
-  for (auto& e : fs::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    struct stat st {};
-    if (::stat((e.path() / "ns/net").c_str(), &st) == 0 && st.st_ino == target.st_ino &&
-        st.st_dev == target.st_dev)
-      pids.push_back(std::stoi(name));
-  }
-  return pids;
-}
-
-// The containerd shims of a node (their command line names its socket) and the containers
-// they run: last resort when the agent could not remove its pods.
-void killContainersOf(const std::string& socket) {
-  for (auto& e : fs::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-    std::vector<std::string> args;
-    std::stringstream ss(cmdline);
-    for (std::string a; std::getline(ss, a, '\0');) args.push_back(a);
-    bool ours = false;
-    std::string id;
-    for (size_t i = 0; i + 1 < args.size(); ++i) {
-      if (args[i] == "-address" && args[i + 1] == socket) ours = true;
-      if (args[i] == "-id") id = args[i + 1];
-    }
-    if (!ours) continue;
-    if (!id.empty()) {
-      cluster::run({"runc", "--root", "/run/containerd/runc/k8s.io", "kill", "-a", id, "KILL"});
-      cluster::run({"runc", "--root", "/run/containerd/runc/k8s.io", "delete", "-f", id});
-    }
-    ::kill(std::stoi(name), SIGKILL);
-  }
-}
-
-// ---- cgroups ----------------------------------------------------------------------------
-
 // Every pod of node I lives under this cgroup parent (the kubelet's --cgroup-root).
 std::string cgroupRoot(const ClusterState& s, int i) {
   return "/" + cluster::netnsName(s.nodeName(i));
-}
-
-// The node's parent in every mounted hierarchy: each cgroup v1 controller folder, and the
-// unified (v2) tree, whichever the machine has.
-std::vector<std::string> cgroupDirs(const std::string& root) {
-  std::vector<std::string> dirs;
-  std::error_code ec;
-  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) return {"/sys/fs/cgroup" + root};
-  for (auto& e : fs::directory_iterator("/sys/fs/cgroup", ec))
-    if (e.is_directory(ec) && !e.is_symlink(ec)) dirs.push_back(e.path().string() + root);
-  return dirs;
-}
-
-// Freezes or thaws every pod of the node (a machine without power runs nothing).
-void freezePods(const std::string& root, bool frozen) {
-  std::error_code ec;
-  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) {
-    std::ofstream("/sys/fs/cgroup" + root + "/cgroup.freeze") << (frozen ? "1" : "0");
-  } else if (fs::exists("/sys/fs/cgroup/freezer" + root, ec)) {
-    std::ofstream("/sys/fs/cgroup/freezer" + root + "/freezer.state")
-        << (frozen ? "FROZEN" : "THAWED");
-  }
-}
-
-// Removes the node's (empty, its processes gone) cgroup folders, deepest first.
-void removeCgroups(const std::string& root) {
-  for (auto& top : cgroupDirs(root)) {
-    std::error_code ec;
-    if (!fs::is_directory(top, ec)) continue;
-    std::vector<std::string> all{top};
-    for (auto& e : fs::recursive_directory_iterator(top, ec))
-      if (e.is_directory(ec)) all.push_back(e.path().string());
-    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
-    for (auto& d : all) ::rmdir(d.c_str());
-  }
 }
 
 // ---- nodes -----------------------------------------------------------------------------
@@ -293,7 +177,7 @@ void writeInstanceRecord(const ClusterState& s, int i, const std::string& state,
   json::object rec{{"name", s.nodeName(i)},
                    {"addresses", json::array{json::object{{"type", "InternalIP"},
                                                           {"address", s.subnet.nodeIp(i)}}}},
-                   {"zone", "zone-" + std::to_string((i - 1) % 3 + 1)},
+                   {"zone", s.zone(i)},
                    {"region", "local"},
                    {"state", state},
                    {"netns", cluster::netnsName(s.nodeName(i))}};
@@ -301,7 +185,8 @@ void writeInstanceRecord(const ClusterState& s, int i, const std::string& state,
   writeFileAtomic(path, json::serialize(rec) + "\n", 0644);
 }
 
-void startNode(const ClusterState& s, const std::string& joinToken, int i, const ClusterFlags& f) {
+void startNode(const ClusterState& s, const std::string& joinToken,
+               const std::string& policyKubeconfig, int i, const ClusterFlags& f) {
   const std::string dir = s.nodeDir(i);
   fs::create_directories(dir);
   // In the node's network namespace, and a mount namespace of its own so containerd's and
@@ -341,10 +226,14 @@ void startNode(const ClusterState& s, const std::string& joinToken, int i, const
       "--remove-pods-on-exit",
       "--cgroup-root",
       cgroupRoot(s, i),
-      "--node-labels",
-      "topology.kubernetes.io/zone=zone-" + std::to_string((i - 1) % 3 + 1)};
+      "--network-policy-kubeconfig",
+      policyKubeconfig};
+  // With the cloud controller manager the zone label comes from the provider (the record
+  // above); without it the node labels itself.
+  if (!s.cloud)
+    for (auto a : {std::string("--node-labels"), "topology.kubernetes.io/zone=" + s.zone(i)})
+      argv.push_back(a);
   for (auto& a : nodeJoinArgs(s, joinToken)) argv.push_back(a);
-  writeInstanceRecord(s, i, "running", "");
   spawnDetached(argv, dir + "/agent.log", dir + "/agent.pid");
 }
 
@@ -358,7 +247,7 @@ void stopNodes(const ClusterState& s, std::chrono::milliseconds grace) {
     if (fs::exists("/run/netns/" + cluster::netnsName(s.nodeName(i)), ec))
       cluster::run({"ip", "link", "set", cluster::hostVethName(s.subnet, i), "up"});
     for (pid_t pid : processesInNetns(cluster::netnsName(s.nodeName(i)))) ::kill(pid, SIGCONT);
-    freezePods(cgroupRoot(s, i), false);
+    cluster::freezePods(cgroupRoot(s, i), false);
     pid_t pid = readPid(s.nodeDir(i) + "/agent.pid");
     if (alive(pid)) {
       ::kill(pid, SIGTERM);
@@ -373,9 +262,12 @@ void stopNodes(const ClusterState& s, std::chrono::milliseconds grace) {
   }
   for (int i = 1; i <= s.nodes; ++i) {
     terminate(readPid(s.nodeDir(i) + "/agent.pid"), 0ms);
-    killContainersOf(s.nodeDir(i) + "/containerd/containerd.sock");
+    cluster::killContainersOf(s.nodeDir(i) + "/containerd/containerd.sock");
     for (pid_t pid : processesInNetns(cluster::netnsName(s.nodeName(i)))) ::kill(pid, SIGKILL);
-    removeCgroups(cgroupRoot(s, i));
+    // Pods the agent did not remove (it ran out of time): their containers are still in the
+    // node's cgroup parent, whatever became of their shims.
+    cluster::killCgroupProcesses(cgroupRoot(s, i), 2s);
+    cluster::removeCgroups(cgroupRoot(s, i));
     std::error_code ec;
     fs::remove(s.nodeDir(i) + "/agent.pid", ec);
   }
@@ -385,7 +277,19 @@ void stopNodes(const ClusterState& s, std::chrono::milliseconds grace) {
 
 struct NodeView {
   bool ready = false;
+  bool initialized = true;    // no uninitialized taint left, a providerID (cloud node controller)
+  bool routeCreated = false;  // NetworkUnavailable False (the route controller's)
   std::string podCidr, internalIp;
+  // What create waits for: with the cloud controller manager, also the provider's part.
+  bool done(bool cloud) const {
+    return ready && !podCidr.empty() && (!cloud || (initialized && routeCreated));
+  }
+  std::string describe() const {
+    if (!ready) return "NotReady";
+    if (!initialized) return "Ready, not yet initialized by the cloud controller manager";
+    if (!routeCreated) return "Ready, no pod-CIDR route yet";
+    return "Ready";
+  }
 };
 
 std::map<std::string, NodeView> readNodes(client::RestClient& c) {
@@ -395,14 +299,26 @@ std::map<std::string, NodeView> readNodes(client::RestClient& c) {
     auto& node = item.as_object();
     NodeView v;
     auto* spec = node.if_contains("spec");
-    if (spec && spec->is_object())
+    if (spec && spec->is_object()) {
+      auto* providerId = spec->as_object().if_contains("providerID");
+      if (!providerId || !providerId->is_string() || providerId->as_string().empty())
+        v.initialized = false;
       if (auto* cidr = spec->as_object().if_contains("podCIDR"); cidr && cidr->is_string())
         v.podCidr = std::string(cidr->as_string());
+      if (auto* taints = spec->as_object().if_contains("taints"); taints && taints->is_array())
+        for (auto& t : taints->as_array())
+          if (t.is_object() && t.as_object().if_contains("key") &&
+              t.at("key") == cluster::kUninitializedTaint)
+            v.initialized = false;
+    }
     auto* status = node.if_contains("status");
     if (status && status->is_object()) {
       if (auto* conds = status->as_object().if_contains("conditions"); conds && conds->is_array())
         for (auto& cond : conds->as_array())
-          if (cond.at("type") == "Ready") v.ready = cond.at("status") == "True";
+          if (cond.at("type") == "Ready")
+            v.ready = cond.at("status") == "True";
+          else if (cond.at("type") == "NetworkUnavailable")
+            v.routeCreated = cond.at("status") == "False";
       if (auto* addrs = status->as_object().if_contains("addresses"); addrs && addrs->is_array())
         for (auto& a : addrs->as_array())
           if (a.at("type") == "InternalIP") v.internalIp = std::string(a.at("address").as_string());
@@ -425,7 +341,7 @@ std::vector<cluster::NodeRoute> waitForNodes(const ClusterState& s, const std::v
       bool all = true;
       for (int i : which) {
         auto it = nodes.find(s.nodeName(i));
-        if (it == nodes.end() || !it->second.ready || it->second.podCidr.empty()) all = false;
+        if (it == nodes.end() || !it->second.done(s.cloud)) all = false;
       }
       if (all) break;
     } catch (const std::exception& e) {
@@ -435,10 +351,9 @@ std::vector<cluster::NodeRoute> waitForNodes(const ClusterState& s, const std::v
       std::string state;
       for (int i : which) {
         auto it = nodes.find(s.nodeName(i));
-        state +=
-            "\n  " + s.nodeName(i) + ": " +
-            (it == nodes.end() ? "not registered" : (it->second.ready ? "Ready" : "NotReady")) +
-            " (log: " + s.nodeDir(i) + "/agent.log)";
+        state += "\n  " + s.nodeName(i) + ": " +
+                 (it == nodes.end() ? "not registered" : it->second.describe()) +
+                 " (log: " + s.nodeDir(i) + "/agent.log)";
       }
       throw std::runtime_error("nodes not Ready in time (--timeout):" + state +
                                (lastError.empty() ? "" : "\n  last API error: " + lastError));
@@ -469,8 +384,30 @@ int createCluster(const ClusterFlags& f) {
     std::cerr << "skiff cluster create: --nodes must be between 1 and 50\n";
     return 2;
   }
-  if (f.cloudProvider) {
-    std::cerr << "skiff cluster create: --cloud-provider is not available yet\n";
+  if (f.cloudProvider != "local" && f.cloudProvider != "none") {
+    std::cerr << "skiff cluster create: --cloud-provider must be local or none, not \""
+              << f.cloudProvider << "\"\n";
+    return 2;
+  }
+  auto zones = splitList(f.zones);
+  static const std::regex labelValue("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$");
+  for (auto& z : zones)
+    if (!std::regex_match(z, labelValue)) {
+      std::cerr << "skiff cluster create: invalid zone \"" << z
+                << "\" in --zones: it becomes a label value (letters, digits, '-', '_', '.', "
+                   "at most 63 characters)\n";
+      return 2;
+    }
+  if (!f.loadBalancerIpRange.empty()) {
+    try {
+      cloud::local::parseIpv4Range(f.loadBalancerIpRange);
+    } catch (const std::exception& e) {
+      std::cerr << "skiff cluster create: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (zones.empty()) {
+    std::cerr << "skiff cluster create: --zones needs at least one zone\n";
     return 2;
   }
   if (::geteuid() != 0) {
@@ -489,6 +426,8 @@ int createCluster(const ClusterFlags& f) {
   s.name = f.name;
   s.nodes = f.nodes;
   s.dir = fs::absolute(f.dataDir).string() + "/" + f.name;
+  s.zones = zones;
+  s.cloud = f.cloudProvider == "local";
   if (fs::exists(s.dir + "/cluster.conf") ||
       fs::exists("/sys/class/net/" + cluster::bridgeName(f.name))) {
     std::cerr << "skiff cluster create: cluster \"" << f.name
@@ -509,16 +448,36 @@ int createCluster(const ClusterFlags& f) {
     // keeps them (same addresses) when it starts.
     char host[256] = {0};
     ::gethostname(host, sizeof host - 1);
-    ensureServerPki(s.serverDir() + "/tls", {"127.0.0.1", "10.43.0.1", s.subnet.hostIp()},
-                    {"localhost", host, "kubernetes", "kubernetes.default",
-                     "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
+    auto pki =
+        ensureServerPki(s.serverDir() + "/tls", {"127.0.0.1", "10.43.0.1", s.subnet.hostIp()},
+                        {"localhost", host, "kubernetes", "kubernetes.default",
+                         "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"});
     fs::remove(s.serverDir() + "/kubeconfig");  // only the server we start may write it
-    spawnDetached(
-        {selfExe(), "server", "--data-dir", s.serverDir(), "--listen", s.subnet.hostIp() + ":6443",
-         "--cluster-cidr", s.podRange(), "--node-monitor-grace-period", f.nodeMonitorGracePeriod},
-        s.dir + "/server.log", s.dir + "/server.pid");
-    for (int i = 1; i <= s.nodes; ++i)
+    std::vector<std::string> server = {selfExe(),
+                                       "server",
+                                       "--data-dir",
+                                       s.serverDir(),
+                                       "--listen",
+                                       s.subnet.hostIp() + ":6443",
+                                       "--cluster-cidr",
+                                       s.podRange(),
+                                       "--node-monitor-grace-period",
+                                       f.nodeMonitorGracePeriod};
+    if (s.cloud) {
+      std::string lbRange = f.loadBalancerIpRange.empty()
+                                ? s.subnet.prefix() + "200-" + s.subnet.prefix() + "250"
+                                : f.loadBalancerIpRange;
+      std::vector<std::string> netns;
+      for (auto& n : s.nodeNames()) netns.push_back(cluster::netnsName(n));
+      for (auto& a : cluster::cloudServerArgs(s.name, netns, lbRange)) server.push_back(a);
+    }
+    spawnDetached(server, s.dir + "/server.log", s.dir + "/server.pid");
+    // Each machine's inventory record exists before its Node: the cloud node lifecycle
+    // controller deletes a not-Ready Node whose instance it cannot find.
+    for (int i = 1; i <= s.nodes; ++i) {
       cluster::createNodeNetwork(s.name, s.subnet, i, s.nodeName(i));
+      writeInstanceRecord(s, i, "running", "");
+    }
     // The admin kubeconfig appears once the server serves. Nodes start after that: an agent
     // that finds no server backs off for a second before it tries again.
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -537,7 +496,15 @@ int createCluster(const ClusterFlags& f) {
       return createBootstrapToken(admin, std::chrono::hours(1),
                                   "joins the nodes of skiff cluster " + s.name);
     }();
-    for (int i = 1; i <= s.nodes; ++i) startNode(s, joinToken, i, f);
+    // The nodes' NetworkPolicy enforcement watches with an identity of its own.
+    const std::string policyKubeconfig =
+        cluster::issuePolicyAgentKubeconfig(s.serverDir(), pki, s.serverUrl());
+    {
+      client::RestClient admin(client::loadKubeconfig(s.serverDir() + "/kubeconfig"));
+      cluster::grantPolicyAgent(admin);
+      if (s.cloud) cluster::registerNodes(admin, s.nodeNames());
+    }
+    for (int i = 1; i <= s.nodes; ++i) startNode(s, joinToken, policyKubeconfig, i, f);
     fs::copy_file(s.serverDir() + "/kubeconfig", s.dir + "/kubeconfig",
                   fs::copy_options::overwrite_existing);
     std::vector<int> all;
@@ -545,7 +512,7 @@ int createCluster(const ClusterFlags& f) {
     auto routes = waitForNodes(s, all,
                                std::chrono::duration_cast<std::chrono::milliseconds>(
                                    deadline - std::chrono::steady_clock::now()));
-    cluster::programPodRoutes(s.name, routes);
+    if (!s.cloud) cluster::programPodRoutes(s.name, routes);  // else the route controller's
     // Nodes may not create Services: the cluster DNS Service is the admin's to make (as
     // kubeadm installs CoreDNS's); every node's proxy sends it to its node-local server.
     client::RestClient admin(client::loadKubeconfig(s.dir + "/kubeconfig"));
@@ -569,6 +536,8 @@ void deleteCluster(const ClusterState& s) {
   terminate(readPid(s.dir + "/server.pid"), 10s);
   for (auto& left : cluster::deleteClusterNetwork(s.name, s.nodeNames()))
     std::cerr << "skiff cluster delete: could not remove " << left << "\n";
+  // The names of pod namespaces whose nodes died before removing them.
+  cluster::removeDeadPodNetnsNames();
   // Whatever a killed node left mounted under its folders, then the files.
   kubelet::unmountUnder(s.dir);
   std::error_code ec;
@@ -604,16 +573,9 @@ int listClusters(const ClusterFlags& f) {
     bool server = alive(readPid(s.dir + "/server.pid"));
     for (int i = 1; i <= s.nodes; ++i) {
       pid_t pid = readPid(s.nodeDir(i) + "/agent.pid");
-      std::string state = "stopped";
-      if (alive(pid)) {
-        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-        std::string line;
-        std::getline(stat, line);
-        auto close = line.rfind(')');
-        state = close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T'
-                    ? "stopped (powered off)"
-                    : "running";
-      }
+      std::string state = !alive(pid)                     ? "stopped"
+                          : cluster::stoppedBySignal(pid) ? "stopped (powered off)"
+                                                          : "running";
       std::printf("%-14s %-25s %-20s %s\n", i == 1 ? s.name.c_str() : "",
                   i == 1 ? (s.subnet.hostIp() + (server ? " up" : " down")).c_str() : "",
                   s.nodeName(i).c_str(), state.c_str());
@@ -642,7 +604,7 @@ int powerNode(const ClusterFlags& f, bool on) {
   // The node's own processes (agent, containerd, shims) stop; its pods freeze in their
   // cgroups.
   for (pid_t pid : processesInNetns(ns)) ::kill(pid, on ? SIGCONT : SIGSTOP);
-  freezePods(cgroupRoot(s, i), !on);
+  cluster::freezePods(cgroupRoot(s, i), !on);
   if (on) cluster::setNodeLink(s.subnet, i, true);
   writeInstanceRecord(s, i, on ? "running" : "stopped", "");
   std::cout << "node " << s.nodeName(i) << (on ? " started" : " stopped") << "\n";
@@ -680,9 +642,22 @@ Subcommand addClusterCommand(CLI::App& app) {
                    "The nodes' DNS servers forward names outside the cluster to this file's "
                    "nameservers")
       ->capture_default_str();
-  create->add_flag("--cloud-provider-local", f->cloudProvider,
-                   "Nodes register with the node.cloudprovider.kubernetes.io/uninitialized taint "
-                   "for the local cloud controller manager (not available yet)");
+  create
+      ->add_option("--cloud-provider", f->cloudProvider,
+                   "local: the control plane runs the cloud controller manager with the local "
+                   "provider (node initialization and zones, pod-CIDR routes, LoadBalancer "
+                   "addresses routed to a node with an endpoint); none: nodes label their own "
+                   "zone and create programs the routes once")
+      ->check(CLI::IsMember({"local", "none"}))
+      ->capture_default_str();
+  create
+      ->add_option("--zones", f->zones,
+                   "Zones (topology.kubernetes.io/zone) given to the nodes in turn: node I gets "
+                   "zone (I-1) mod count")
+      ->capture_default_str();
+  create->add_option("--load-balancer-ip-range", f->loadBalancerIpRange,
+                     "Addresses of LoadBalancer Services, FIRST-LAST or a CIDR (default: .200 "
+                     "to .250 of the cluster subnet)");
   auto* del = cmd->add_subcommand(
       "delete",
       "Delete a cluster: its processes, pods, namespaces, links, routes, nft table, files");

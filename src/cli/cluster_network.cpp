@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cli/cluster_process.h"
+
 namespace fs = std::filesystem;
 
 namespace skiff::cli::cluster {
@@ -22,17 +24,7 @@ int run(const std::vector<std::string>& argv, std::string* out) {
     ::close(fds[1]);
     return -1;
   }
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
+  if (pid == 0) execChild(argv, fds[1]);
   ::close(fds[1]);
   std::string buf;
   char chunk[4096];

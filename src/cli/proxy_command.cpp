@@ -29,6 +29,10 @@ void ProxyFlags::add(CLI::App* cmd, bool forUp) {
                     "Serve /healthz (200/503 with upstream's JSON) and /metrics here; empty: off")
         ->capture_default_str();
   }
+  cmd->add_option("--network-policy-kubeconfig", policyKubeconfig,
+                  "NetworkPolicy enforcement watches Pods, Namespaces and NetworkPolicies with "
+                  "this kubeconfig's identity (it needs list/watch on them cluster-wide); empty: "
+                  "the proxy's own");
   cmd->add_option("--service-cidr", serviceCidr,
                   "Service address range: packets to an address no Service has are rejected")
       ->capture_default_str();
@@ -56,6 +60,8 @@ proxy::ProxyOptions ProxyFlags::resolve(const std::string& nodeName) const {
   o.syncPeriod = parseDuration(syncPeriod);
   if (o.syncPeriod.count() <= 0) throw std::invalid_argument("--sync-period must be positive");
   o.healthzBindAddress = healthzBindAddress;
+  if (!policyKubeconfig.empty())
+    o.policyClient = std::make_shared<client::RestClient>(client::loadKubeconfig(policyKubeconfig));
   return o;
 }
 

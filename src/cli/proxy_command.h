@@ -19,7 +19,8 @@ struct ProxyFlags {
   std::string minSyncPeriod = "1s", syncPeriod = "30s";
   std::string healthzBindAddress = "0.0.0.0:10256";
   std::string nodeLocalDns = "169.254.20.10";
-  bool disabled = false;  // skiff up --disable-proxy
+  bool disabled = false;         // skiff up --disable-proxy
+  std::string policyKubeconfig;  // NetworkPolicy enforcement's own identity ("" = the proxy's)
 
   void add(CLI::App* cmd, bool forUp);
   proxy::ProxyOptions resolve(const std::string& nodeName) const;

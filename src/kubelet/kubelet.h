@@ -25,6 +25,8 @@
 #include "client/rest_client.h"
 #include "client/work_queue.h"
 #include "common/metrics.h"
+#include "common/resource_stats.h"
+#include "kubelet/cgroup_stats.h"
 #include "kubelet/container_env.h"
 #include "kubelet/cri/runtime_service.h"
 #include "kubelet/kubelet_server.h"
@@ -172,8 +174,10 @@ class Kubelet {
   std::string streamingContainerId(const std::string& ns, const std::string& pod,
                                    const std::string& container);
   std::string streamingSandboxId(const std::string& ns, const std::string& pod);
-  // GET /stats/summary (stats_summary.cpp).
+  // GET /stats/summary and the numbers of /metrics/resource (stats_summary.cpp).
   boost::json::object statsSummary();
+  NodeResourceStats collectResourceStats();
+  std::string containerCgroup(const std::string& containerId) const;
   // GET /metrics and /metrics/cadvisor (kubelet_metrics.cpp).
   void addMetricsRoutes();
   std::string cadvisorMetrics();
@@ -206,8 +210,9 @@ class Kubelet {
   bool networkReady_ = false;
   std::string runtimeVersion_;
   std::string nodeUid_;
-  std::string startTime_;  // when this kubelet started (RFC 3339)
-  std::pair<std::chrono::system_clock::time_point, uint64_t> lastCpuSample_{};
+  std::string startTime_;      // when this kubelet started (RFC 3339)
+  CgroupStatsReader cgroups_;  // pod and container CPU/memory (stats_summary.cpp)
+  CpuRateTracker cpuRates_;
   bool registered_ = false;
 
   std::mutex nodeMu_;

@@ -11,6 +11,12 @@
 //                          container_memory_rss{container,id,image,name,namespace,pod} from the
 //                          runtime's cgroup statistics (CRI ListContainerStats, the same source as
 //                          /stats/summary), plus the machine as id="/" from /proc.
+//   GET /metrics/resource  upstream's resource metrics (node/pod/container CPU seconds and
+//                          working set, container start times, resource_scrape_error) with
+//                          millisecond timestamps, from the same collection as /stats/summary
+//                          (the cgroups; common/resource_stats.h renders them). This is what
+//                          metrics-server ≥ 0.6 and the API server's metrics.k8s.io scrape.
+// All three are authorized as nodes/metrics (kubelet_auth.cpp).
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -127,7 +133,12 @@ void Kubelet::addMetricsRoutes() {
     res.body = std::move(body);
     return res;
   };
-  // The longer prefix first: routes match a path and everything below it.
+  // The longer prefixes first: routes match a path and everything below it.
+  server_->addRoute("/metrics/resource", [this, textAnswer](net::HttpRequest& req) {
+    if (req.path != "/metrics/resource" && req.path != "/metrics/resource/")
+      throw ApiError(404, "NotFound", "404 page not found");
+    return textAnswer(req, renderResourceMetrics(collectResourceStats()));
+  });
   server_->addRoute("/metrics/cadvisor", [this, textAnswer](net::HttpRequest& req) {
     return textAnswer(req, cadvisorMetrics());
   });

@@ -95,12 +95,14 @@ template <class Stream>
 awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
                                 const ConnectionContext& ctx) {
   boost::beast::flat_buffer buffer;
-  std::string remote;
+  std::string remote, local;
   auto& lowest = boost::beast::get_lowest_layer(stream);
   {
     boost::system::error_code ec;
     auto ep = lowest.socket().remote_endpoint(ec);
     if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    auto lep = lowest.socket().local_endpoint(ec);
+    if (!ec) local = lep.address().to_string() + ":" + std::to_string(lep.port());
   }
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -144,6 +146,7 @@ awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
 
     HttpRequest req;
     req.remoteAddress = remote;
+    req.localAddress = local;
     req.client = identity;
     HttpResponse res;
     if (!translateRequest(beastReq, req)) {

@@ -49,17 +49,17 @@ struct HttpServer::Impl {
   // Keep idle loops running until stop(): a loop without connections has no work.
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keepRunning;
   size_t nextLoop = 0;
-  std::optional<asio::thread_pool> blocking;  // HttpServerOptions::mayBlock
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::thread_pool> blocking;              // HttpServerOptions::mayBlock
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // listen, then additionalListen
   std::vector<std::thread> threads;
-  unsigned short boundPort = 0;
+  std::vector<unsigned short> boundPorts;
   std::optional<asio::ssl::context> tls;
   // Shared with the handler threads, which may outlive the server (see stop()).
   std::shared_ptr<detail::UpgradeSessions> upgrades = std::make_shared<detail::UpgradeSessions>();
   bool started = false;
   bool acceptFailing = false;
 
-  asio::awaitable<void> acceptLoop() {
+  asio::awaitable<void> acceptLoop(tcp::acceptor* acceptor) {
     for (;;) {
       auto& loop = *loops[nextLoop++ % loops.size()];
       auto [ec, socket] =
@@ -135,8 +135,6 @@ void HttpServer::start() {
       ctx.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
     }
   }
-  auto [host, port] = splitHostPort(impl_->options.listen);
-  tcp::endpoint endpoint(asio::ip::make_address(host), port);
   const int threads = std::max(1, impl_->options.threads);
   impl_->loops.clear();
   impl_->keepRunning.clear();
@@ -144,18 +142,28 @@ void HttpServer::start() {
     impl_->loops.push_back(std::make_unique<asio::io_context>(1));
     impl_->keepRunning.push_back(asio::make_work_guard(*impl_->loops.back()));
   }
-  impl_->acceptor.emplace(*impl_->loops[0]);
-  impl_->acceptor->open(endpoint.protocol());
-  impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
-  impl_->acceptor->bind(endpoint);
-  impl_->acceptor->listen(asio::socket_base::max_listen_connections);
-  impl_->boundPort = impl_->acceptor->local_endpoint().port();
+  impl_->acceptors.clear();
+  impl_->boundPorts.clear();
+  std::vector<std::string> addresses{o.listen};
+  addresses.insert(addresses.end(), o.additionalListen.begin(), o.additionalListen.end());
+  for (const auto& address : addresses) {
+    auto [host, port] = splitHostPort(address);
+    tcp::endpoint endpoint(asio::ip::make_address(host), port);
+    auto acceptor = std::make_unique<tcp::acceptor>(*impl_->loops[0]);
+    acceptor->open(endpoint.protocol());
+    acceptor->set_option(asio::socket_base::reuse_address(true));
+    acceptor->bind(endpoint);
+    acceptor->listen(asio::socket_base::max_listen_connections);
+    impl_->boundPorts.push_back(acceptor->local_endpoint().port());
+    impl_->acceptors.push_back(std::move(acceptor));
+  }
   if (o.mayBlock) {
     impl_->blocking.emplace(std::max(1, o.blockingThreads));
     impl_->context.mayBlock = &impl_->options.mayBlock;
     impl_->context.blocking = &*impl_->blocking;
   }
-  asio::co_spawn(*impl_->loops[0], impl_->acceptLoop(), asio::detached);
+  for (auto& acceptor : impl_->acceptors)
+    asio::co_spawn(*impl_->loops[0], impl_->acceptLoop(acceptor.get()), asio::detached);
   impl_->started = true;
   for (auto& loop : impl_->loops)
     impl_->threads.emplace_back(namedThread("http", [l = loop.get()] { l->run(); }));
@@ -179,6 +187,9 @@ void HttpServer::stop() {
   impl_->upgrades->releaseAll();
 }
 
-unsigned short HttpServer::port() const { return impl_->boundPort; }
+unsigned short HttpServer::port() const {
+  return impl_->boundPorts.empty() ? 0 : impl_->boundPorts.front();
+}
+std::vector<unsigned short> HttpServer::ports() const { return impl_->boundPorts; }
 
 }  // namespace skiff::net

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/http_types.h"
 
@@ -15,6 +16,9 @@ namespace skiff::net {
 
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:6443";  // host:port; port 0 picks a free port
+  // More addresses served the same way by the same loops (hollow nodes: one per node);
+  // handlers tell them apart by HttpRequest::localAddress.
+  std::vector<std::string> additionalListen;
   int threads = 2;                        // event loops, one thread each
   size_t maxBodyBytes = 3 * 1024 * 1024;  // larger bodies get 413 (upstream's limit)
   // When set the server speaks only HTTPS.
@@ -55,6 +59,8 @@ class HttpServer {
   void start();
   void stop();
   unsigned short port() const;
+  // The bound port of `listen` followed by those of `additionalListen`, in order.
+  std::vector<unsigned short> ports() const;
 
  private:
   struct Impl;

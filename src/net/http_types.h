@@ -40,6 +40,7 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;     // lower-case names; repeats joined by ", "
   std::string body;
   std::string remoteAddress;
+  std::string localAddress;  // "ip:port" the connection came in on (servers with many listeners)
   ClientIdentity client;
 
   std::string header(const std::string& lowerName) const {

@@ -150,9 +150,13 @@ void Proxier::start() {
   services_->addEventHandler(serviceHandlers);
   slices_->addEventHandler(sliceHandlers);
   if (options_.networkPolicy) {
-    policy_ = std::make_unique<PolicyController>(*informers_, options_.config.nodeName,
-                                                 options_.minSyncPeriod, options_.syncPeriod);
+    if (options_.policyClient)
+      policyInformers_ = std::make_unique<client::SharedInformerFactory>(*options_.policyClient);
+    policy_ = std::make_unique<PolicyController>(policyInformers_ ? *policyInformers_ : *informers_,
+                                                 options_.config.nodeName, options_.minSyncPeriod,
+                                                 options_.syncPeriod);
     policy_->start();
+    if (policyInformers_) policyInformers_->start();
   }
   informers_->start();
 
@@ -194,6 +198,7 @@ void Proxier::stop() {
   *alive_ = false;
   if (runner_) runner_->stop();
   if (policy_) policy_->stop();
+  if (policyInformers_) policyInformers_->stop();
   if (health_) {
     health_->stop();
     health_.reset();

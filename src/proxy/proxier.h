@@ -55,6 +55,11 @@ struct ProxyOptions {
   bool netlinkElements = true;
   // Enforce NetworkPolicies on this node (table ip skiff-policy, policy_controller.h).
   bool networkPolicy = true;
+  // The identity NetworkPolicy enforcement watches Pods, Namespaces and NetworkPolicies
+  // with, through informers of its own (null: the proxy's client and informers). A node's own
+  // identity may not list those cluster-wide (Node authorizer), so on agent nodes the policy
+  // side gets its own, as upstream's CNI policy agents run with their own RBAC.
+  std::shared_ptr<client::RestClient> policyClient;
 };
 
 class Proxier {
@@ -107,6 +112,7 @@ class Proxier {
 
   std::unique_ptr<net::HttpServer> health_;
   std::unique_ptr<HealthCheckServers> healthChecks_;
+  std::unique_ptr<client::SharedInformerFactory> policyInformers_;  // with policyClient
   std::unique_ptr<PolicyController> policy_;
   std::string previousRouteLocalnet_;
 };

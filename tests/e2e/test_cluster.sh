@@ -7,35 +7,11 @@ if [ -z "${SKIFF_NODE_LOCK_HELD:-}" ]; then
   exec env SKIFF_NODE_LOCK_HELD=1 flock /tmp/skiff-node-test.lock bash "$0" "$@"
 fi
 source "$(dirname "$0")/lib.sh"
-
-NAME=e2e$$
-NAME=${NAME:0:10}
-CDIR=$WORK/clusters
-KCFG=$CDIR/$NAME/kubeconfig
-kc() { "$KUBECTL" --kubeconfig "$KCFG" "$@"; }
+source "$(dirname "$0")/cluster.sh"
 node_ready() { kc get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'; }
 is_ready() { [ "$(node_ready "$1")" == "True" ]; }
 not_ready() { [ "$(node_ready "$1")" != "True" ]; }
 phase_is_c() { [ "$(kc get pod client -o jsonpath='{.status.phase}')" == "Running" ]; }
-
-# What the host looks like, as far as a cluster can change it.
-host_state() {
-  echo "== netns"; ip netns list 2>/dev/null | awk '{print $1}' | sort
-  echo "== links"; ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
-  echo "== routes"; ip -4 route show table all 2>/dev/null | sort
-  echo "== nft"; nft list tables 2>/dev/null | sort
-  echo "== mounts"; grep " $WORK" /proc/self/mounts || true
-  echo "== processes"; pgrep -af -- "$WORK" | grep -v pgrep || true
-  echo "== cgroups"; ls /sys/fs/cgroup/memory/k8s.io /sys/fs/cgroup/unified/k8s.io 2>/dev/null | sort || true
-  ls -d /sys/fs/cgroup/*/skiff-* /sys/fs/cgroup/skiff-* 2>/dev/null || true
-}
-
-cluster_cleanup() {
-  set +e
-  [ -f "$CDIR/$NAME/cluster.conf" ] && "$SKIFF" cluster delete --name "$NAME" --data-dir "$CDIR" >/dev/null 2>&1
-  cleanup
-}
-trap cluster_cleanup EXIT
 
 : >"$WORK/resolv.conf"  # no upstream nameserver: no query leaves the machine
 BEFORE=$(host_state)
@@ -43,6 +19,11 @@ BEFORE=$(host_state)
 # ---- bad input --------------------------------------------------------------------------
 expect_fail "invalid cluster name refused" "$SKIFF" cluster create --name "Bad_Name" --data-dir "$CDIR"
 expect_contains "$OUT" "invalid --name" "invalid name error says why"
+expect_fail "an unknown cloud provider refused" "$SKIFF" cluster create --name "$NAME" --cloud-provider aws --data-dir "$CDIR"
+expect_fail "a zone that is no label value refused" "$SKIFF" cluster create --name "$NAME" --zones "a b" --data-dir "$CDIR"
+expect_contains "$OUT" 'invalid zone "a b"' "bad zone error names it"
+expect_fail "a bad load-balancer range refused" "$SKIFF" cluster create --name "$NAME" --load-balancer-ip-range 10.0.0.9-10.0.0.1 --data-dir "$CDIR"
+expect_contains "$OUT" "invalid --load-balancer-ip-range" "bad range error names the flag"
 expect_fail "zero nodes refused" "$SKIFF" cluster create --name "$NAME" --nodes 0 --data-dir "$CDIR"
 expect_fail "deleting an unknown cluster fails" "$SKIFF" cluster delete --name nosuch --data-dir "$CDIR"
 expect_contains "$OUT" 'no cluster "nosuch"' "unknown cluster error names it"
@@ -85,6 +66,22 @@ expect_eq "$(record "$NAME-node-2" podCIDR)" "$(kc get node "$NAME-node-2" -o js
   "the cloud inventory record carries the node's pod CIDR"
 expect_eq "$(record "$NAME-node-2" state)/$(record "$NAME-node-2" netns)" "running/skiff-$NAME-node-2" \
   "the cloud inventory record says running and names the namespace"
+# ---- the cloud controller manager (local provider) in the control plane -----------------
+expect_eq "$(kc get node "$NAME-node-2" -o jsonpath='{.spec.providerID}')" "skiff://$NAME/$NAME-node-2" \
+  "the cloud node controller gives node 2 its providerID"
+expect_eq "$(kc get nodes -o jsonpath='{range .items[*]}{.metadata.labels.topology\.kubernetes\.io/zone}{" "}{end}')" \
+  "zone-a zone-b zone-c " "zones spread over the nodes"
+expect_not_contains "$(kc get nodes -o jsonpath='{.items[*].spec.taints}')" "uninitialized" \
+  "no node keeps the uninitialized taint"
+expect_eq "$(kc get node "$NAME-node-1" -o jsonpath='{.status.conditions[?(@.type=="NetworkUnavailable")].reason}')" \
+  "RouteCreated" "the route controller reports node 1's route"
+CIDR2=$(kc get node "$NAME-node-2" -o jsonpath='{.spec.podCIDR}')
+expect_contains "$(ip route show proto 199)" "$CIDR2 via 172.31." "host route to node 2's pods (route controller)"
+expect_contains "$(ip -n "skiff-$NAME-node-1" route show proto 199)" "$CIDR2 via 172.31." \
+  "node 1's namespace routes node 2's pods directly"
+expect_not_contains "$(ip -n "skiff-$NAME-node-2" route show proto 199)" "$CIDR2" \
+  "node 2 gets no route to its own pods"
+
 # Pod traffic to other nodes' pods keeps its source address: only traffic leaving the
 # cluster's pod range is masqueraded.
 run ip netns exec "skiff-$NAME-node-1" nft list table ip skiff-node
@@ -153,6 +150,28 @@ pass "ClusterIP Service from node 1 answers from $REMOTE on another node"
 run kc exec client -- wget -qO- "http://web.default.svc.cluster.local/"
 expect_contains "$OUT" "web-" "Service DNS name resolves and answers from a node namespace"
 
+# ---- NetworkPolicy on the nodes (their enforcement watches with its own identity) --------
+expect_eq "$(kc auth can-i list networkpolicies --all-namespaces --as skiff:network-policy-agent)" "yes" \
+  "the nodes' NetworkPolicy identity may list NetworkPolicies cluster-wide"
+kc apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-frontend}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {role: frontend}}}]}]
+EOF
+refused() { ! kc exec client -- timeout 2 wget -qO- "http://$REMOTE_IP:8080/" >/dev/null 2>&1; }
+wait_for "a NetworkPolicy on node 2 refuses the unlabelled client on node 1" 20 refused
+run kc label pod client role=frontend
+allowed() { kc exec client -- timeout 2 wget -qO- "http://$REMOTE_IP:8080/" >/dev/null 2>&1; }
+wait_for "the client labelled role=frontend is let in" 20 allowed
+pass "NetworkPolicy enforced on a cluster node: refused, then allowed by label"
+run kc delete networkpolicy web-from-frontend
+expect_eq "$(cat "$CDIR/$NAME"/nodes/*/agent.log | grep -c 'forbidden.*\(networkpolicies\|namespaces\)')" "0" \
+  "no node's policy watch is forbidden"
+
 # Each node's pods live under a cgroup parent of its own.
 CG=/sys/fs/cgroup/memory
 [ -e /sys/fs/cgroup/cgroup.controllers ] && CG=/sys/fs/cgroup
@@ -172,22 +191,17 @@ pass "stopped node goes NotReady ($(node_ready "$NAME-node-3"))"
 run "$SKIFF" cluster list --data-dir "$CDIR"
 expect_contains "$OUT" "powered off" "cluster list shows the stopped node"
 expect_eq "$(record "$NAME-node-3" state)" "stopped" "the stopped machine's inventory record says stopped"
+shutdown_taint() { [[ "$(kc get node "$NAME-node-3" -o jsonpath='{.spec.taints[*].key}')" == *node.cloudprovider.kubernetes.io/shutdown* ]]; }
+wait_for "the shutdown taint on the stopped node" 30 shutdown_taint
 run "$SKIFF" cluster start-node node-3 --name "$NAME" --data-dir "$CDIR"
 wait_for "node 3 Ready after start-node" 60 is_ready "$NAME-node-3"
 pass "started node is Ready again"
 expect_eq "$(record "$NAME-node-3" state)" "running" "the started machine's record says running"
+no_shutdown_taint() { ! shutdown_taint; }
+wait_for "the shutdown taint goes once node 3 runs again" 30 no_shutdown_taint
 expect_fail "stop-node of an unknown node fails" "$SKIFF" cluster stop-node nosuch --name "$NAME" --data-dir "$CDIR"
 expect_contains "$OUT" 'has no node "nosuch"' "unknown node error names it"
 
 # ---- delete -----------------------------------------------------------------------------
-run "$SKIFF" cluster delete --name "$NAME" --data-dir "$CDIR"
-expect_contains "$OUT" "deleted" "delete reports the cluster deleted"
-AFTER=$(host_state)
-if [ "$BEFORE" != "$AFTER" ]; then
-  diff <(echo "$BEFORE") <(echo "$AFTER") >&2 || true
-  fail "host state differs after delete"
-fi
-pass "host state after delete is identical to before"
-[ ! -e "$CDIR/$NAME" ] || fail "cluster folder left behind"
-pass "cluster folder removed"
+delete_and_compare "$BEFORE"
 finish

@@ -35,9 +35,9 @@ std::optional<Quantity> storageAt(const json::object& resources) {
 // expansion).
 void validatePvcUpdate(const json::object& pvc, const json::object& old, Errors& errs) {
   json::object spec = obj(pvc, "spec"), oldSpec = obj(old, "spec");
-  if (str(oldSpec, "volumeName").empty()) oldSpec["volumeName"] = spec["volumeName"];
-  if (!has(oldSpec, "storageClassName") && has(spec, "storageClassName") &&
-      str(oldSpec, "volumeName").empty())
+  const bool unbound = str(oldSpec, "volumeName").empty();
+  if (unbound) oldSpec["volumeName"] = spec["volumeName"];
+  if (unbound && !has(oldSpec, "storageClassName") && has(spec, "storageClassName"))
     oldSpec["storageClassName"] = spec["storageClassName"];
   const bool bound = str(obj(pvc, "status"), "phase") == "Bound";
   if (bound) {
@@ -76,12 +76,13 @@ void validateStorageClass(const json::object& sc, const json::object* old, Error
   if (str(sc, "provisioner").empty()) errs.required("provisioner");
   if (has(sc, "reclaimPolicy")) {
     auto p = str(sc, "reclaimPolicy");
-    if (p != "Delete" && p != "Retain") errs.notSupported("reclaimPolicy", p, {"Delete", "Retain"});
+    if (p != "Delete" && p != "Retain")
+      errs.notSupported("reclaimPolicy", quote(p), {"Delete", "Retain"});
   }
   if (has(sc, "volumeBindingMode")) {
     auto m = str(sc, "volumeBindingMode");
     if (m != "Immediate" && m != "WaitForFirstConsumer")
-      errs.notSupported("volumeBindingMode", m, {"Immediate", "WaitForFirstConsumer"});
+      errs.notSupported("volumeBindingMode", quote(m), {"Immediate", "WaitForFirstConsumer"});
   }
   if (!old) return;
   for (const char* field : {"provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"}) {
@@ -99,7 +100,7 @@ void validatePersistentVolume(const json::object& pv, Errors& errs) {
   if (!obj(spec, "capacity").contains("storage")) errs.required("spec.capacity");
   auto policy = str(spec, "persistentVolumeReclaimPolicy");
   if (policy != "Delete" && policy != "Retain" && policy != "Recycle")
-    errs.notSupported("spec.persistentVolumeReclaimPolicy", policy,
+    errs.notSupported("spec.persistentVolumeReclaimPolicy", quote(policy),
                       {"Delete", "Recycle", "Retain"});
 }
 

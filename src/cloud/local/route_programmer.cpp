@@ -54,6 +54,9 @@ Result run(const std::vector<std::string>& argv) {
 
 std::vector<std::string> ipIn(const std::string& netns) {
   if (netns.empty()) throw CloudError("route programming needs a network namespace name");
+  // "." (never a valid namespace name for iproute2) is the provider's own namespace: the
+  // host side of `skiff cluster`, where the server runs.
+  if (netns == kOwnNetns) return {"ip"};
   return {"ip", "-n", netns};
 }
 

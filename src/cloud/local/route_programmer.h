@@ -14,6 +14,9 @@
 namespace skiff::cloud::local {
 
 inline constexpr int kRouteProtocol = 199;  // "proto 199" in `ip route`: skiff's routes
+// In --route-netns: the namespace the provider itself runs in (`ip` without `-n`). iproute2
+// refuses "." as a namespace name, so it can never collide with a real one.
+inline constexpr const char* kOwnNetns = ".";
 
 struct KernelRoute {
   std::string destination;  // CIDR ("10.42.1.0/24", "10.44.255.200/32")

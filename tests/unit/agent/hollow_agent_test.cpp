@@ -407,3 +407,82 @@ TEST(HollowAgent, PodsOfDeletedNodeAreForgotten) {
 }
 
 }  // namespace skiff::agent
+
+namespace skiff::agent {
+namespace {
+
+// Kubelet endpoints: each node at its own loopback InternalIP and published port, with the
+// pods' synthetic usage from annotations (or the defaults) and counters that grow at it.
+TEST(HollowAgent, KubeletEndpointsReportSyntheticUsage) {
+  auto c = newClient();
+  auto prefix = uniquePrefix("usage");
+  NodeCleanup cleanup{*c, prefix, 2};
+  auto node = prefix + "-1";
+  auto o = fastOptions(prefix, 2);
+  o.serveKubelet = true;
+  o.defaultPodUsage = {20'000'000, 8u << 20};
+  HollowAgent agent(*c, o);
+  agent.start();
+  ASSERT_TRUE(eventually([&] {
+    auto n = tryGet(*c, client::resources::nodes, "", node);
+    return n && n->at("status").as_object().contains("daemonEndpoints");
+  }));
+  auto n = c->get(client::resources::nodes, "", node);
+  auto address = agent.kubeletAddress(node);
+  ASSERT_FALSE(address.empty());
+  auto ip = s(n["status"].as_object()["addresses"].as_array()[0], {"address"});
+  EXPECT_TRUE(ip.starts_with("127.")) << ip;
+  auto port = n["status"].as_object()["daemonEndpoints"].at("kubeletEndpoint").at("Port");
+  EXPECT_EQ(address, ip + ":" + std::to_string(port.to_number<int64_t>()));
+  EXPECT_NE(agent.kubeletAddress(prefix + "-0"), address);
+  EXPECT_EQ(agent.kubeletAddress("not-ours"), "");
+
+  setPodCidr(*c, node, "10.77.9.0/24");
+  auto ns = freshNamespace(*c, "hollow");
+  auto busy = makePod("busy", node);
+  busy["metadata"].as_object()["annotations"] =
+      json::object{{kSyntheticCpuAnnotation, "500m"}, {kSyntheticMemoryAnnotation, "64Mi"}};
+  busy["spec"].as_object()["containers"].as_array().push_back(
+      json::object{{"name", "side"}, {"image", "busybox"}});
+  c->create(client::resources::pods, ns, busy);
+  c->create(client::resources::pods, ns, makePod("idle", node));
+  ASSERT_TRUE(eventually([&] {
+    for (const char* p : {"busy", "idle"})
+      if (s(c->get(client::resources::pods, ns, p), {"status", "phase"}) != "Running") return false;
+    return agent.syntheticStats(node).pods.size() == 2;
+  }));
+  auto first = agent.syntheticStats(node);
+  std::this_thread::sleep_for(500ms);
+  auto second = agent.syntheticStats(node);
+  const PodResourceStats* b1 = nullptr;
+  const PodResourceStats* b2 = nullptr;
+  const PodResourceStats* idle = nullptr;
+  for (auto& p : first.pods)
+    if (p.name == "busy") b1 = &p;
+  for (auto& p : second.pods) {
+    if (p.name == "busy") b2 = &p;
+    if (p.name == "idle") idle = &p;
+  }
+  ASSERT_TRUE(b1 && b2 && idle);
+  EXPECT_EQ(b2->usage.cpuNanoCores, 500'000'000u);
+  EXPECT_EQ(b2->usage.workingSetBytes, 64u << 20);
+  ASSERT_EQ(b2->containers.size(), 2u);
+  EXPECT_EQ(*b2->containers[0].usage.cpuNanoCores + *b2->containers[1].usage.cpuNanoCores,
+            500'000'000u);
+  EXPECT_EQ(idle->usage.cpuNanoCores, 20'000'000u);  // the default
+  EXPECT_EQ(idle->usage.workingSetBytes, 8u << 20);
+  // The counter grew at the configured rate over the interval between the samples.
+  double dt = static_cast<double>(second.usage.timeMs - first.usage.timeMs) / 1000.0;
+  double rate = static_cast<double>(*b2->usage.cpuCoreNanos - *b1->usage.cpuCoreNanos) / dt;
+  EXPECT_NEAR(rate, 500'000'000.0, 500'000'000.0 * 0.05);
+  EXPECT_GE(*second.usage.cpuCoreNanos, *first.usage.cpuCoreNanos);
+  EXPECT_EQ(*second.usage.cpuNanoCores, 100'000'000u + 500'000'000u + 20'000'000u);
+  auto text = renderResourceMetrics(second);
+  EXPECT_NE(text.find("pod_cpu_usage_seconds_total{namespace=\"" + ns + "\",pod=\"busy\"}"),
+            std::string::npos);
+  EXPECT_TRUE(agent.syntheticStats("not-ours").pods.empty());
+  agent.stop();
+}
+
+}  // namespace
+}  // namespace skiff::agent

@@ -343,6 +343,37 @@ TEST_F(ResourceStoreTest, ServiceUpdatesAllocateAndDropTypeDependentPorts) {
             422);
 }
 
+// KEP-1864: a LoadBalancer with allocateLoadBalancerNodePorts false gets no node ports, keeps
+// one the user asked for, and an update keeps those it had (none are released or added).
+TEST_F(ResourceStoreTest, LoadBalancerWithoutNodePortAllocation) {
+  auto nodePorts = [](const json::object& svc) {
+    std::vector<int64_t> out;
+    for (auto& p : svc.at("spec").at("ports").as_array())
+      out.push_back(p.as_object().contains("nodePort") ? p.at("nodePort").as_int64() : 0);
+    return out;
+  };
+  auto none = create("services", R"({"metadata":{"name":"lb0"},"spec":{"type":"LoadBalancer",
+      "allocateLoadBalancerNodePorts":false,"ports":[{"name":"a","port":80},{"name":"b","port":81}]}})");
+  EXPECT_EQ(nodePorts(none), (std::vector<int64_t>{0, 0}));
+  auto chosen = create("services", R"({"metadata":{"name":"lb1"},"spec":{"type":"LoadBalancer",
+      "allocateLoadBalancerNodePorts":false,"ports":[{"name":"a","port":80,"nodePort":31234},{"name":"b","port":81}]}})");
+  EXPECT_EQ(nodePorts(chosen), (std::vector<int64_t>{31234, 0}));
+  auto dflt = create("services", R"({"metadata":{"name":"lb2"},"spec":{"type":"LoadBalancer",
+      "ports":[{"port":80}]}})");
+  EXPECT_EQ(dflt.at("spec").at("allocateLoadBalancerNodePorts"), json::value(true));
+  int64_t had = nodePorts(dflt)[0];
+  EXPECT_GE(had, 30000);
+  // Turned off later: the existing port stays when the update leaves it out; a new port gets none.
+  RequestContext ctx;
+  json::object body = resources.get(info("services"), "default", "lb2");
+  auto& spec = body["spec"].as_object();
+  spec["allocateLoadBalancerNodePorts"] = false;
+  spec["ports"] = json::parse(
+      R"([{"name":"a","port":80,"protocol":"TCP"},{"name":"c","port":82,"protocol":"TCP"}])");
+  auto updated = *resources.update(info("services"), "default", "lb2", "", body, ctx);
+  EXPECT_EQ(nodePorts(updated), (std::vector<int64_t>{had, 0}));
+}
+
 TEST_F(ResourceStoreTest, StrictFieldValidationRejectsUnknownFields) {
   RequestContext ctx;
   ctx.fieldValidation = "Strict";

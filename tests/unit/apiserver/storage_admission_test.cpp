@@ -98,7 +98,8 @@ TEST(PersistentVolumeClaimValidation, UpdateRules) {
             "Forbidden: field can not be less than status.capacity");
   auto grown = old;
   grown["spec"].as_object()["resources"].as_object()["requests"].as_object()["storage"] = "5Gi";
-  EXPECT_TRUE(api::validateObject("", "PersistentVolumeClaim", grown, &old).empty());
+  for (auto& c : api::validateObject("", "PersistentVolumeClaim", grown, &old))
+    ADD_FAILURE() << c.field << ": " << c.message;
   auto modes = old;
   modes["spec"].as_object()["accessModes"] = json::array{"ReadWriteMany"};
   EXPECT_EQ(
