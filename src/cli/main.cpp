@@ -132,6 +132,8 @@ struct ControllerFlags {
   std::string resourceQuotaSyncPeriod = "5m";
   std::string pvClaimBinderSyncPeriod = "15s";
   std::string clusterSigningDuration = "8760h";
+  std::string hpaSyncPeriod = "15s", hpaDownscaleStabilization = "5m",
+              hpaCpuInitializationPeriod = "5m", hpaInitialReadinessDelay = "30s";
   controller::ControllerOptions options;
 
   void add(CLI::App* cmd) {
@@ -167,6 +169,26 @@ struct ControllerFlags {
                     "Longest validity of a signed certificate (a request's expirationSeconds "
                     "may ask for less)")
         ->capture_default_str();
+    cmd->add_option("--horizontal-pod-autoscaler-sync-period", hpaSyncPeriod,
+                    "How often each HorizontalPodAutoscaler is reconciled")
+        ->capture_default_str();
+    cmd->add_option("--horizontal-pod-autoscaler-tolerance", options.hpaTolerance,
+                    "Smallest relative difference between current and target metric that "
+                    "changes the scale")
+        ->capture_default_str();
+    cmd->add_option("--horizontal-pod-autoscaler-downscale-stabilization",
+                    hpaDownscaleStabilization,
+                    "A scale-down applies the highest recommendation of this past window")
+        ->capture_default_str();
+    cmd->add_option("--horizontal-pod-autoscaler-cpu-initialization-period",
+                    hpaCpuInitializationPeriod,
+                    "After a pod starts, CPU samples taken before it was ready for a metric "
+                    "window are not used")
+        ->capture_default_str();
+    cmd->add_option("--horizontal-pod-autoscaler-initial-readiness-delay", hpaInitialReadinessDelay,
+                    "After a pod starts, readiness changes within this delay count as its "
+                    "initial readiness")
+        ->capture_default_str();
     cmd->add_option("--pvclaimbinder-sync-period", pvClaimBinderSyncPeriod,
                     "How often the persistentvolume-binder re-syncs every claim and volume")
         ->capture_default_str();
@@ -184,6 +206,14 @@ struct ControllerFlags {
     options.nodeStartupGracePeriod = cli::parseDuration(nodeStartupGracePeriod);
     options.nodeMonitorPeriod = cli::parseDuration(nodeMonitorPeriod);
     options.resourceQuotaSyncPeriod = cli::parseDuration(resourceQuotaSyncPeriod);
+    options.hpaSyncPeriod = cli::parseDuration(hpaSyncPeriod);
+    options.hpaDownscaleStabilization = cli::parseDuration(hpaDownscaleStabilization);
+    options.hpaCpuInitializationPeriod = cli::parseDuration(hpaCpuInitializationPeriod);
+    options.hpaInitialReadinessDelay = cli::parseDuration(hpaInitialReadinessDelay);
+    if (options.hpaSyncPeriod.count() <= 0)
+      throw std::invalid_argument("--horizontal-pod-autoscaler-sync-period must be positive");
+    if (options.hpaTolerance < 0)
+      throw std::invalid_argument("--horizontal-pod-autoscaler-tolerance must not be negative");
     options.pvClaimBinderSyncPeriod = cli::parseDuration(pvClaimBinderSyncPeriod);
     options.clusterSigningDuration = std::chrono::duration_cast<std::chrono::seconds>(
         cli::parseDuration(clusterSigningDuration));

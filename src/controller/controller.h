@@ -32,6 +32,9 @@
 #include "controller/controller_utils.h"
 
 namespace skiff::controller {
+namespace hpa {
+struct Clients;
+}
 
 // Flags of the controller manager (upstream names in comments); tests shorten the timings.
 struct ControllerOptions {
@@ -71,6 +74,14 @@ struct ControllerOptions {
       std::function<std::string(const std::string& ns, const std::string& account,
                                 const std::string& accountUid, const std::string& secret)>;
   LegacyTokenSigner signLegacyToken;
+  // HorizontalPodAutoscaler (upstream's --horizontal-pod-autoscaler-* flags).
+  std::chrono::milliseconds hpaSyncPeriod{std::chrono::seconds(15)};
+  double hpaTolerance = 0.1;
+  std::chrono::milliseconds hpaDownscaleStabilization{std::chrono::minutes(5)};
+  std::chrono::milliseconds hpaCpuInitializationPeriod{std::chrono::minutes(5)};
+  std::chrono::milliseconds hpaInitialReadinessDelay{std::chrono::seconds(30)};
+  // Test seam: the HPA's scale and metrics access (null: through the API server).
+  std::shared_ptr<hpa::Clients> hpaClients;
   // --pvclaimbinder-sync-period: how often the persistentvolume-binder re-syncs every claim
   // and volume (events drive it in between).
   std::chrono::milliseconds pvClaimBinderSyncPeriod{std::chrono::seconds(15)};
