@@ -61,3 +61,20 @@ done
 # Spread: pods per node (the scheduler's LeastAllocated and default topology spread).
 k get pods -n density -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort | uniq -c |
   awk '{n++; s+=$1; if (min==""||$1<min) min=$1; if ($1>max) max=$1} END {printf "spread: %d nodes used, pods per node min %d max %d\n", n, min, max}'
+
+# The resource metrics API at this size (issue 21): the API server scrapes every hollow node's
+# /metrics/resource each --metric-resolution (METRIC_RESOLUTION, default 15 s, passed in
+# APISERVER_ARGS as --metric-resolution if you change it). Once two scrapes have passed, time
+# `kubectl top pod -A` and `kubectl top node`, and the API server's CPU over 4 resolutions of
+# steady state (scrapes plus the hollow nodes' lease and status traffic: an upper bound of
+# the scrape cost).
+RES=${METRIC_RESOLUTION:-15}
+sleep $((2 * RES + 2))
+for i in 1 2 3; do
+  s=$(date +%s.%N); n=$(k top pod -A --no-headers | wc -l); e=$(date +%s.%N)
+  echo "kubectl top pod -A ($n pods): $(python3 -c "print(round($e-$s,2))") s"
+done
+s=$(date +%s.%N); n=$(k top node --no-headers | wc -l); e=$(date +%s.%N)
+echo "kubectl top node ($n nodes): $(python3 -c "print(round($e-$s,2))") s"
+c0=$(cpu_ticks $API); sleep $((4 * RES)); c1=$(cpu_ticks $API)
+echo "apiserver steady state with scrapes: $(python3 -c "print(round(($c1-$c0)/$HZ/(4*$RES)*100,1))") % of a core, $(python3 -c "print(round(($c1-$c0)/$HZ/4/$NODES*1000,3))") ms CPU per node per scrape interval (upper bound), RSS $(mb $API VmRSS) MB"
