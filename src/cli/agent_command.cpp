@@ -113,6 +113,11 @@ int runAgent(AgentFlags f) {
     node.clusterCidr = f.proxy.clusterCidr;
     node.ipamUnderStateDir = true;
     node.cgroupRoot = f.cgroupRoot;
+    if (f.leaseDurationSeconds <= 0) {
+      std::cerr << "skiff agent: --node-lease-duration-seconds must be positive\n";
+      return 2;
+    }
+    node.leaseDurationSeconds = f.leaseDurationSeconds;
     return runRealNode(f.kubeconfig, node, f.dataDir, &f.proxy, f.removePodsOnExit,
                        [&](client::RestClient& client) {
                          if (files) rotator = startRotation(client, joinedNode, *files);
@@ -259,8 +264,8 @@ Subcommand addAgentCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option(
          "--node-lease-duration-seconds", f->leaseDurationSeconds,
-         "Duration of each hollow node's Lease; it is renewed every quarter of it (upstream "
-         "kubelet's nodeLeaseDurationSeconds)")
+         "Duration of the node's Lease (each hollow node's with --hollow); it is renewed every "
+         "quarter of it (upstream kubelet's nodeLeaseDurationSeconds)")
       ->capture_default_str();
   cmd->add_flag("--kubelet-endpoints,!--no-kubelet-endpoints", f->kubeletEndpoints,
                 "Each hollow node serves kubelet HTTPS endpoints (/healthz, /metrics/resource, "

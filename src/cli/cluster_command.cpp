@@ -233,6 +233,12 @@ void startNode(const ClusterState& s, const std::string& joinToken,
   if (!s.cloud)
     for (auto a : {std::string("--node-labels"), "topology.kubernetes.io/zone=" + s.zone(i)})
       argv.push_back(a);
+  // The Lease must be renewed well within the control plane's grace period, or a shortened
+  // --node-monitor-grace-period sees healthy nodes as lost: as upstream's defaults (grace 40 s,
+  // Lease 40 s renewed every 10 s), the Lease lasts the grace period, between 4 and 40 s.
+  const auto graceSeconds = parseDuration(f.nodeMonitorGracePeriod).count() / 1000;
+  argv.push_back("--node-lease-duration-seconds");
+  argv.push_back(std::to_string(std::clamp<long long>(graceSeconds, 4, 40)));
   for (auto& a : nodeJoinArgs(s, joinToken)) argv.push_back(a);
   spawnDetached(argv, dir + "/agent.log", dir + "/agent.pid");
 }

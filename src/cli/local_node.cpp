@@ -174,6 +174,8 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
   ko.podManifestPath = flags_.podManifestPath;
   ko.fileCheckFrequency = parseDuration(flags_.fileCheckFrequency);
   ko.resyncPeriod = parseDuration(flags_.syncFrequency);
+  ko.leaseDurationSeconds = flags_.leaseDurationSeconds;
+  ko.leaseRenewInterval = std::chrono::milliseconds(flags_.leaseDurationSeconds * 250);
   ko.nodeLabels = agent::parseNodeLabels(flags_.nodeLabels);
   ko.clusterDomain = flags_.clusterDomain;
   if (!flags_.clusterDns.empty()) {

@@ -20,7 +20,14 @@ host_state() {
 }
 
 cluster_cleanup() {
+  local rc=$?
   set +e
+  # A failed run keeps the cluster's logs for whoever reads it (SKIFF_E2E_KEEP_LOGS=DIR).
+  if [ "$rc" != 0 ] && [ -n "${SKIFF_E2E_KEEP_LOGS:-}" ]; then
+    mkdir -p "$SKIFF_E2E_KEEP_LOGS" && cp -r "$CDIR/$NAME"/*.log "$CDIR/$NAME"/node-* "$SKIFF_E2E_KEEP_LOGS"/ 2>/dev/null
+    kc get events -A --sort-by=.lastTimestamp >"$SKIFF_E2E_KEEP_LOGS/events.txt" 2>&1
+    kc get nodes,pods -A -o wide >"$SKIFF_E2E_KEEP_LOGS/state.txt" 2>&1
+  fi
   [ -f "$CDIR/$NAME/cluster.conf" ] && "$SKIFF" cluster delete --name "$NAME" --data-dir "$CDIR" >/dev/null 2>&1
   cleanup
 }

@@ -160,6 +160,20 @@ wait_for() {
 }
 pod_phase() { k get pod "$1" -o jsonpath='{.status.phase}'; }
 phase_is() { [ "$(pod_phase "$1")" == "$2" ]; }
+# client_pod NAME NODE: YAML of a busybox pod that sleeps on NODE (the place requests are
+# sent from).
+client_pod() {
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $1}
+spec:
+  nodeName: $2
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: busybox:1.36, command: [sleep, "3600"]}
+EOF
+}
 # web_deployment NAME REPLICAS: YAML of a Deployment of busybox httpd servers on port 8080
 # whose page is their pod name (Service tests tell the endpoints apart by it).
 web_deployment() {

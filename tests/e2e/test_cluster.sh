@@ -112,16 +112,7 @@ y = y.replace("      terminationGracePeriodSeconds: 1\n", """      terminationGr
 print(y)' >"$WORK/web.yaml"
 run kc apply -f "$WORK/web.yaml"
 run kc expose deployment web --port 80 --target-port 8080
-cat >"$WORK/client.yaml" <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: client}
-spec:
-  nodeName: $NAME-node-1
-  terminationGracePeriodSeconds: 1
-  containers:
-  - {name: c, image: busybox:1.36, command: [sleep, "3600"]}
-EOF
+client_pod client "$NAME-node-1" >"$WORK/client.yaml"
 run kc apply -f "$WORK/client.yaml"
 run kc rollout status deployment/web --timeout=90s
 wait_for "client pod Running" 60 phase_is_c

@@ -73,15 +73,8 @@ spec:
   selector: {app: catalog}
   ports: [{port: 80, targetPort: 8080}]
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: client}
-spec:
-  nodeName: $NAME-node-1
-  terminationGracePeriodSeconds: 1
-  containers:
-  - {name: c, image: busybox:1.36, command: [sleep, "3600"]}
 EOF
+  client_pod client "$NAME-node-1"
 } >"$WORK/shop.yaml"
 run kc apply -f "$WORK/shop.yaml"
 for d in auth catalog payments; do run kc rollout status "deployment/$d" --timeout=90s; done
@@ -167,6 +160,13 @@ loop_stop() {
   kc exec client -- touch /tmp/stop
   wait "$LOOP_PID" || true
   LOOP=$(cat "$WORK/loop.out")
+  # On a failure, where in the run the failed requests were (numbered lines) and what the
+  # Service's endpoints looked like, for whoever reads the log.
+  if grep -q FAIL <<<"$LOOP"; then
+    grep -n . <<<"$LOOP" | sed 's/^/loop: /' >&2
+    kc get endpointslices -l kubernetes.io/service-name=catalog -o wide >&2 || true
+    kc get events --sort-by=.lastTimestamp 2>&1 | tail -40 >&2 || true
+  fi
 }
 loop_start
 run kc set env deployment/catalog VERSION=v2
