@@ -3,6 +3,9 @@
 # per node, creation to all Running. The API server, scheduler, controller manager and hollow
 # agent run as separate processes so each one's CPU and memory is its own.
 # Usage: bench/density.sh PATH_TO_SKIFF [NODES] [PODS_PER_NODE] [DEPLOYMENTS]
+# Env: SERVER=1 runs `skiff server` (all control-plane components in one process, sqlite store)
+#      instead of apiserver --storage memory + scheduler + controller-manager;
+#      APISERVER_ARGS, CM_ARGS, AGENT_ARGS add flags; SKIP_METRICS=1 stops before the metrics API part.
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [NODES] [PODS_PER_NODE] [DEPLOYMENTS]}")
 NODES=${2:-1000}
@@ -26,18 +29,31 @@ k() { kubectl --kubeconfig "$WORK/data/kubeconfig" "$@"; }
 mb() { awk -v f="$2" '$1 == f":" {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
-"$SKIFF" --log-level warn apiserver --storage memory --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" ${APISERVER_ARGS:-} \
-  >"$WORK/apiserver.log" 2>&1 &
-API=$!; PIDS+=($API)
-for _ in $(seq 1 100); do [ -f "$WORK/data/kubeconfig" ] && k get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
-KC=$WORK/data/kubeconfig
-"$SKIFF" --log-level warn scheduler --kubeconfig "$KC" >"$WORK/scheduler.log" 2>&1 &
-SCHED=$!; PIDS+=($SCHED)
-# 10.64.0.0/12 holds 4096 /24 node ranges (the default 10.42.0.0/16 only 256).
-"$SKIFF" --log-level warn controller-manager --kubeconfig "$KC" --cluster-cidr 10.64.0.0/12 \
-  >"$WORK/controller-manager.log" 2>&1 &
-CM=$!; PIDS+=($CM)
-"$SKIFF" --log-level warn agent --hollow --nodes "$NODES" --node-name-prefix density --kubeconfig "$KC" \
+if [ -n "${SERVER:-}" ]; then
+  # The shape users run: every control-plane component in one `skiff server` process on the
+  # sqlite store (TLS as always). Its RSS is the whole control plane's.
+  # shellcheck disable=SC2086 # *_ARGS are lists of flags
+  "$SKIFF" --log-level warn server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
+    --cluster-cidr 10.64.0.0/12 ${APISERVER_ARGS:-} ${CM_ARGS:-} >"$WORK/server.log" 2>&1 &
+  API=$!; PIDS+=($API)
+  for _ in $(seq 1 100); do [ -f "$WORK/data/kubeconfig" ] && k get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
+  KC=$WORK/data/kubeconfig
+  COMPONENTS="server:$API"
+else
+  "$SKIFF" --log-level warn apiserver --storage memory --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" ${APISERVER_ARGS:-} \
+    >"$WORK/apiserver.log" 2>&1 &
+  API=$!; PIDS+=($API)
+  for _ in $(seq 1 100); do [ -f "$WORK/data/kubeconfig" ] && k get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
+  KC=$WORK/data/kubeconfig
+  "$SKIFF" --log-level warn scheduler --kubeconfig "$KC" >"$WORK/scheduler.log" 2>&1 &
+  SCHED=$!; PIDS+=($SCHED)
+  # 10.64.0.0/12 holds 4096 /24 node ranges (the default 10.42.0.0/16 only 256).
+  "$SKIFF" --log-level warn controller-manager --kubeconfig "$KC" --cluster-cidr 10.64.0.0/12 ${CM_ARGS:-} \
+    >"$WORK/controller-manager.log" 2>&1 &
+  CM=$!; PIDS+=($CM)
+  COMPONENTS="apiserver:$API scheduler:$SCHED controller-manager:$CM"
+fi
+"$SKIFF" --log-level warn agent --hollow --nodes "$NODES" --node-name-prefix density --kubeconfig "$KC" ${AGENT_ARGS:-} \
   >"$WORK/agent.log" 2>&1 &
 AGENT=$!; PIDS+=($AGENT)
 
@@ -47,17 +63,22 @@ k create namespace density >/dev/null
 sleep 5  # let registration traffic settle so the CPU numbers below are the workload's
 
 declare -A T0
-for p in $API $SCHED $CM $AGENT; do T0[$p]=$(cpu_ticks $p); done
+for pair in $COMPONENTS hollow-agent:$AGENT; do p=${pair##*:}; T0[$p]=$(cpu_ticks $p); done
 RESULT=$(python3 "$HERE/density.py" "$WORK/data" density "$DEPLOYMENTS" "$REPLICAS")
 HZ=$(getconf CLK_TCK)
 SECS=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['all_running_s'])" "$RESULT")
 echo "nodes $NODES, pods $TOTAL ($DEPLOYMENTS Deployments x $REPLICAS)"
 echo "result: $RESULT"
-for pair in apiserver:$API scheduler:$SCHED controller-manager:$CM hollow-agent:$AGENT; do
+for pair in $COMPONENTS hollow-agent:$AGENT; do
   name=${pair%%:*}; p=${pair##*:}
   cpu=$(( $(cpu_ticks $p) - ${T0[$p]} ))
   echo "$name: CPU $(python3 -c "print(round($cpu/$HZ,1))") s over the run ($(python3 -c "print(round($cpu/$HZ/$SECS*100))") % of a core), RSS $(mb $p VmRSS) MB, peak $(mb $p VmHWM) MB"
 done
+# What the API server holds (its watch cache counts) and the control plane's RSS per pod.
+k get --raw /metrics | awk '/^apiserver_storage_objects/ && $2 > 100 {printf "%s %s; ", $1, $2} END {print ""}' |
+  sed 's/apiserver_storage_objects{resource="\([a-z0-9.]*\)"}/\1/g; s/^/objects: /'
+rss=0; for pair in $COMPONENTS; do rss=$((rss + $(mb ${pair##*:} VmRSS))); done
+echo "control plane RSS $rss MB = $(python3 -c "print(round($rss*1024/$TOTAL,1))") KB per pod"
 # Spread: pods per node (the scheduler's LeastAllocated and default topology spread).
 k get pods -n density -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort | uniq -c |
   awk '{n++; s+=$1; if (min==""||$1<min) min=$1; if ($1>max) max=$1} END {printf "spread: %d nodes used, pods per node min %d max %d\n", n, min, max}'
@@ -68,6 +89,7 @@ k get pods -n density -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}'
 # `kubectl top pod -A` and `kubectl top node`, and the API server's CPU over 4 resolutions of
 # steady state (scrapes plus the hollow nodes' lease and status traffic: an upper bound of
 # the scrape cost).
+[ -n "${SKIP_METRICS:-}" ] && exit 0
 RES=${METRIC_RESOLUTION:-15}
 sleep $((2 * RES + 2))
 for i in 1 2 3; do

@@ -7,6 +7,7 @@
 // current revision (waitFor), so a client always reads its own writes.
 #pragma once
 
+#include <atomic>
 #include <boost/json/object.hpp>
 #include <condition_variable>
 #include <deque>
@@ -49,11 +50,17 @@ class ObjectHint final : public storage::WriteHint {
 // serialized once, not N times. Streams that convert or print tables encode on their own.
 class SharedEncoding {
  public:
+  SharedEncoding() = default;
+  // An encoding whose text is already known (the history keeps superseded objects as text).
+  explicit SharedEncoding(std::shared_ptr<const std::string> text);
   const std::string& json(const boost::json::object& object);
+  // The text when some stream has made it already, else null (never serializes).
+  std::shared_ptr<const std::string> madeText() const;
 
  private:
   std::once_flag once_;
-  std::string text_;
+  std::shared_ptr<const std::string> text_;
+  std::atomic<bool> made_{false};
 };
 
 struct CacheEvent {
@@ -127,13 +134,15 @@ class ResourceCache {
   const std::string prefix_;
   const size_t historyLimit_;
   mutable std::mutex mu_;
-  // The current object under each key, with its JSON text once someone serialized it: lists
-  // of 10,000 pods then copy text instead of serializing every object (upstream serializes
-  // each time; the text costs memory only for objects that were listed or watched as text).
+  // The current object under each key, and the JSON text of it a list or watch stream made,
+  // for as long as that stream or a queued event still holds it: the cache does not keep
+  // both forms of every object (at 30,000 pods the text alone would be ~120 MB).
   struct Current {
     ObjectPtr object;
-    std::shared_ptr<SharedEncoding> encoding;
+    mutable std::weak_ptr<SharedEncoding> encoding;
   };
+  // The encoding to share for `cur` (the live one, else a new one it now refers to).
+  static std::shared_ptr<SharedEncoding> encodingOf(const Current& cur);
   std::map<std::string, Current> objects_;
   // Secondary index: indexed value → keys (sorted, so pages are in key order as list()'s).
   // Objects with an empty value are not indexed.
@@ -142,7 +151,27 @@ class ResourceCache {
   std::unordered_map<std::string, std::set<std::string>> index_;
   std::string indexValue(const boost::json::object& obj) const;
   void reindex(const std::string& key, const ObjectPtr& before, const ObjectPtr& after);
-  std::deque<CacheEvent> history_;
+  // One past event as the history keeps it. An object that is no longer its key's current
+  // state is kept as its JSON text (about a quarter of the parsed size: pods are ~4 KB of
+  // text, ~17 KB parsed) and parsed again only when a watcher replays that far back.
+  struct Retained {
+    ObjectPtr parsed;                         // while it is the key's current state
+    std::shared_ptr<const std::string> text;  // once superseded
+  };
+  struct HistoryEvent {
+    CacheEvent::Type type;
+    int64_t revision;
+    std::string key;
+    Retained object;
+    Retained prev;
+  };
+  // The superseded state `cur` as text (the text a stream already made, else serialized).
+  static std::shared_ptr<const std::string> textOf(const Current& cur);
+  std::deque<HistoryEvent> history_;
+  uint64_t historyBase_ = 0;  // sequence number of history_.front()
+  // Per key, the sequence number of its newest history event while that event's object is
+  // still parsed (so the next change to the key can turn it into text).
+  std::unordered_map<std::string, uint64_t> parsedInHistory_;
   int64_t historyStart_ = 0;  // every event with revision > historyStart_ is in history_
   int64_t lastRevision_ = 0;  // revision of the newest event applied
   std::vector<CacheWatcherHandle> watchers_;

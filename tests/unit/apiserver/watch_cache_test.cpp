@@ -75,6 +75,52 @@ TEST_F(WatchCacheTest, DeletedEventCarriesDeleteRevision) {
   caches.cacheFor(kPrefix).unwatch(handle);
 }
 
+// Superseded states are kept as text in the history; a replay gives back the same objects
+// and prevs as live delivery did, and the text as the event's encoding.
+TEST_F(WatchCacheTest, ReplayOfSupersededStatesMatchesLiveDelivery) {
+  auto& cache = caches.cacheFor(kPrefix);
+  std::vector<std::string> live;
+  auto record = [](std::vector<std::string>& out) {
+    return [&out](const CacheEvent& ev) {
+      out.push_back(boost::json::serialize(*ev.object) + " prev " +
+                    (ev.prev ? boost::json::serialize(*ev.prev) : "-"));
+    };
+  };
+  auto liveHandle = cache.watch(kPrefix, -1, record(live));
+  auto a = store->create(kPrefix + "default/a", cm("a", "1"));
+  auto a2 = store->update(kPrefix + "default/a", cm("a", "2"), a.revision);
+  store->create(kPrefix + "default/b", cm("b", "1"));
+  store->update(kPrefix + "default/a", cm("a", "3"), a2.revision);
+  caches.syncWithStore();
+  ASSERT_EQ(live.size(), 4u);
+
+  std::vector<std::string> replayed;
+  std::vector<bool> preEncoded;
+  auto handle = cache.watch(kPrefix, a.revision - 1, [&](const CacheEvent& ev) {
+    record(replayed)(ev);
+    preEncoded.push_back(ev.encoding && ev.encoding->madeText() != nullptr);
+  });
+  EXPECT_EQ(replayed, live);
+  // a@1 and a@2 are superseded (text); b@1 and a@3 are current (parsed, no text yet).
+  EXPECT_EQ(preEncoded, (std::vector<bool>{true, true, false, false}));
+  // The current objects are still the very ones the cache serves.
+  EXPECT_EQ(cache.get(kPrefix + "default/a")->at("data").at("v").as_string(), "3");
+
+  // The window moves on (limit 4): still exact, and a delete keeps its last state.
+  store->remove(kPrefix + "default/b");
+  caches.syncWithStore();
+  std::vector<std::string> tail;
+  auto tailHandle = cache.watch(kPrefix, a2.revision, record(tail));
+  ASSERT_EQ(live.size(), 5u);
+  EXPECT_EQ(tail, std::vector<std::string>(live.begin() + 2, live.end()));
+  EXPECT_NE(
+      tail[2].find(R"("name":"b","resourceVersion":")" + std::to_string(store->currentRevision())),
+      std::string::npos);
+  cache.unwatch(tailHandle);
+  cache.unwatch(handle);
+  cache.unwatch(liveHandle);
+}
+
 }  // namespace
 }  // namespace skiff::apiserver
 
