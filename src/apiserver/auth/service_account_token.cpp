@@ -204,7 +204,7 @@ bool ServiceAccountTokens::signatureValid(const std::string& token,
 
 TokenResult ServiceAccountTokens::authenticate(const std::string& token,
                                                const std::vector<std::string>& audiences) const {
-  // A token verified before: its decoded parts from the cache; otherwise decoded here and
+  // A token verified before: its claims from the cache; otherwise decoded here and
   // verified below.
   std::shared_ptr<const Jwt> jwt = verifiedJwt(token);
   const bool cached = jwt != nullptr;
