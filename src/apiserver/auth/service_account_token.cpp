@@ -141,7 +141,8 @@ std::string ServiceAccountTokens::issueLegacy(const std::string& ns, const std::
 // account must exist with the uid in the token. Legacy tokens carry no audience; they serve
 // the API audiences only.
 TokenResult ServiceAccountTokens::authenticateLegacy(
-    const std::string& token, const Jwt& jwt, const std::vector<std::string>& audiences) const {
+    const std::string& token, const std::shared_ptr<const Jwt>& jwt, bool cached,
+    const std::vector<std::string>& audiences) const {
   if (!audiences.empty()) {
     bool api = false;
     for (const auto& a : audiences)
@@ -149,8 +150,8 @@ TokenResult ServiceAccountTokens::authenticateLegacy(
         api = true;
     if (!api) return {};
   }
-  if (!signatureValid(token, jwt)) return TokenResult::refused("invalid signature");
-  const json::object& c = jwt.claims;
+  if (!signatureValid(token, jwt, cached)) return TokenResult::refused("invalid signature");
+  const json::object& c = jwt->claims;
   const std::string ns = str(&c, "kubernetes.io/serviceaccount/namespace");
   const std::string secretName = str(&c, "kubernetes.io/serviceaccount/secret.name");
   const std::string name = str(&c, "kubernetes.io/serviceaccount/service-account.name");
@@ -180,27 +181,43 @@ TokenResult ServiceAccountTokens::authenticateLegacy(
   return result;
 }
 
-bool ServiceAccountTokens::signatureValid(const std::string& token, const Jwt& jwt) const {
-  {
-    std::lock_guard lock(verifiedMu_);
-    if (verified_.contains(token)) return true;
-  }
-  if (!key_.verify(jwt)) return false;
+std::shared_ptr<const Jwt> ServiceAccountTokens::verifiedJwt(const std::string& token) const {
+  std::lock_guard lock(verifiedMu_);
+  auto it = verified_.find(token);
+  return it == verified_.end() ? nullptr : it->second;
+}
+
+bool ServiceAccountTokens::signatureValid(const std::string& token,
+                                          const std::shared_ptr<const Jwt>& jwt,
+                                          bool cached) const {
+  if (cached) return true;
+  if (!key_.verify(*jwt)) return false;
+  // Only the claims are read after verification: the signed text and signature (~1 KB) are
+  // not kept.
+  auto claimsOnly = std::make_shared<Jwt>();
+  claimsOnly->claims = jwt->claims;
   std::lock_guard lock(verifiedMu_);
   if (verified_.size() >= kMaxVerified) verified_.clear();
-  verified_.insert(token);
+  verified_.emplace(token, std::move(claimsOnly));
   return true;
 }
 
 TokenResult ServiceAccountTokens::authenticate(const std::string& token,
                                                const std::vector<std::string>& audiences) const {
-  auto jwt = parseJwt(token);
-  if (!jwt) return {};
+  // A token verified before: its claims from the cache; otherwise decoded here and
+  // verified below.
+  std::shared_ptr<const Jwt> jwt = verifiedJwt(token);
+  const bool cached = jwt != nullptr;
+  if (!jwt) {
+    auto parsed = parseJwt(token);
+    if (!parsed) return {};
+    jwt = std::make_shared<const Jwt>(std::move(*parsed));
+  }
   const json::object& c = jwt->claims;
   if (str(&c, "iss") == kLegacyIssuer && issuer_ != kLegacyIssuer)
-    return authenticateLegacy(token, *jwt, audiences);
+    return authenticateLegacy(token, jwt, cached, audiences);
   if (str(&c, "iss") != issuer_) return {};  // another issuer's token: not ours to judge
-  if (!signatureValid(token, *jwt)) return TokenResult::refused("invalid signature");
+  if (!signatureValid(token, jwt, cached)) return TokenResult::refused("invalid signature");
 
   const int64_t now = now_();
   auto exp = number(c, "exp");

@@ -185,6 +185,23 @@ TEST(AuthServiceAccountToken, WrongAudienceIsRefused) {
   EXPECT_EQ(f.tokens.authenticate(token, {"vault"}).outcome, TokenResult::Authenticated);
 }
 
+// A verified token's decoded claims are cached, but each request is still judged on its own:
+// the audiences asked for, and a token differing in one byte is decoded and verified anew.
+TEST(AuthServiceAccountToken, CachedTokenIsStillCheckedPerRequest) {
+  Fixture f;
+  std::string token = f.tokens.issue(f.input()).token;
+  ASSERT_EQ(f.tokens.authenticate(token).outcome, TokenResult::Authenticated);
+  EXPECT_EQ(f.tokens.authenticate(token, {"vault"}).outcome, TokenResult::Refused);
+  EXPECT_EQ(f.tokens.authenticate(token).outcome, TokenResult::Authenticated);
+  std::string tampered = token;              // one signature byte changed (not the last character's
+  char& c = tampered[tampered.size() - 10];  // padding bits)
+  c = c == 'A' ? 'B' : 'A';
+  EXPECT_EQ(f.tokens.authenticate(tampered).outcome, TokenResult::Refused);
+  json::object claims = parseJwt(token)->claims;
+  claims["sub"] = "system:serviceaccount:ns:other";
+  EXPECT_EQ(f.tokens.authenticate(withClaims(token, claims)).outcome, TokenResult::Refused);
+}
+
 TEST(AuthServiceAccountToken, ExpiryAndNotBeforeWithLeeway) {
   Fixture f;
   std::string token = f.tokens.issue(f.input()).token;  // valid [now, now+3600]
