@@ -32,8 +32,9 @@ void NodeFlags::add(CLI::App* cmd, bool withRootDir) {
                   "0.0.0.0 or :: for every interface)");
   cmd->add_option("--default-runtime", defaultRuntime,
                   "OCI runtime of the containerd skiff runs: runc or crun (default: crun when "
-                  "installed, else runc); the other one stays available as a RuntimeClass "
-                  "handler");
+                  "installed and usable with this host's cgroups, else runc); the other one "
+                  "stays available as a RuntimeClass handler")
+      ->check(CLI::IsMember({"runc", "crun"}));
   cmd->add_option("--images-dir", imagesDir,
                   "OCI image tarballs to import at start (default: BINARY_DIR/images)");
   cmd->add_option("--kube-reserved-cpu", kubeReservedCpu, "CPU kept back from pods")
