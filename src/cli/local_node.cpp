@@ -33,7 +33,7 @@ void NodeFlags::add(CLI::App* cmd, bool withRootDir) {
   cmd->add_option("--default-runtime", defaultRuntime,
                   "OCI runtime of the containerd skiff runs: runc or crun (default: crun when "
                   "installed and usable with this host's cgroups, else runc); the other one "
-                  "stays available as a RuntimeClass handler")
+                  "stays available as a CRI runtime handler")
       ->check(CLI::IsMember({"runc", "crun"}));
   cmd->add_option("--images-dir", imagesDir,
                   "OCI image tarballs to import at start (default: BINARY_DIR/images)");

@@ -19,8 +19,8 @@ struct ContainerdOptions {
   std::string sandboxImage = "registry.k8s.io/pause:3.10";
   std::string binary = "containerd";
   // OCI runtimes behind the CRI plugin: "runc" always, "crun" when `crunBinary` is set (the
-  // path of an installed crun). `defaultRuntime` runs pods without a RuntimeClass; the other
-  // one stays reachable as a RuntimeClass handler of the same name, as k3s does.
+  // path of an installed crun). `defaultRuntime` runs every pod; the other one stays a CRI
+  // runtime handler of the same name (RuntimeClass handler names), as k3s registers them.
   std::string defaultRuntime = "runc";
   std::string crunBinary;
 };
