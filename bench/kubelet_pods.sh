@@ -4,7 +4,7 @@
 # processes so the kubelet's RSS is its own (containerd and the shims are reported apart).
 # Usage: bench/kubelet_pods.sh PATH_TO_SKIFF [PODS]      (root: containerd, netns)
 # Environment (all optional):
-#   KUBELET_ARGS="--oci-runtime runc"  extra `skiff kubelet` flags (A/B of runtime settings)
+#   KUBELET_ARGS="--default-runtime crun"  extra `skiff kubelet` flags (A/B of runtime settings)
 #   PROFILE=1   the burst runs under `perf record -a`: CPU-seconds by process name (runc,
 #               containerd-shim, CNI plugins, ...) = perf's share of busy samples × the busy
 #               CPU time /proc/stat counted over the burst; needs perf (linux-perf)
