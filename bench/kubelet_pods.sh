@@ -3,6 +3,16 @@
 # the kubelet's memory with 30 pods. `skiff server` and `skiff kubelet` run as separate
 # processes so the kubelet's RSS is its own (containerd and the shims are reported apart).
 # Usage: bench/kubelet_pods.sh PATH_TO_SKIFF [PODS]      (root: containerd, netns)
+# Environment (all optional):
+#   KUBELET_ARGS="--default-runtime crun"  extra `skiff kubelet` flags (A/B of runtime settings)
+#   PROFILE=1   the burst runs under `perf record -a`: CPU-seconds by process name (runc,
+#               containerd-shim, CNI plugins, ...) = perf's share of busy samples × the busy
+#               CPU time /proc/stat counted over the burst; needs perf (linux-perf)
+#   TIMELINE=1  the kubelet logs at debug level; prints its per-pod sandbox/create/start
+#               times (debug logging costs a little CPU: a breakdown run, not a headline)
+#   CRUN_HYBRID=1  crun runs through bench/crun_hybrid_wrapper.c (needs cc), for hosts with
+#               hybrid cgroups where crun refuses to start containers; see that file
+#   QUICK=1     skip the RSS / steady-state CPU part (about 45 s) after the burst
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [PODS]}")
 PODS=${2:-30}
@@ -32,8 +42,16 @@ sum_rss_mb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' 
 "$SKIFF" --log-level warn server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do [ -f "$WORK/data/kubeconfig" ] && k get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
-"$SKIFF" --log-level warn kubelet --kubeconfig "$WORK/data/kubeconfig" --data-dir "$WORK/data" --node-name "$NODE" \
-  --node-ip 127.0.0.1 --kubelet-port "$KPORT" --images-dir "$(dirname "$SKIFF")/images" >"$WORK/kubelet.log" 2>&1 &
+if [ -n "${CRUN_HYBRID:-}" ]; then
+  mkdir -p "$WORK/bin"
+  cc -O2 -o "$WORK/bin/crun" "$HERE/crun_hybrid_wrapper.c"
+  export PATH="$WORK/bin:$PATH"  # the kubelet's lookup of crun finds the wrapper first
+fi
+KLOG=warn
+[ -n "${TIMELINE:-}" ] && KLOG=debug
+"$SKIFF" --log-level "$KLOG" kubelet --kubeconfig "$WORK/data/kubeconfig" --data-dir "$WORK/data" --node-name "$NODE" \
+  --node-ip 127.0.0.1 --kubelet-port "$KPORT" --images-dir "$(dirname "$SKIFF")/images" \
+  ${KUBELET_ARGS:-} >"$WORK/kubelet.log" 2>&1 &
 KUBELET_PID=$!
 for _ in $(seq 1 300); do
   [ "$(k get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == "True" ] && break
@@ -47,7 +65,36 @@ k delete pods -l bench=startup --grace-period=0 --wait=true >/dev/null
 
 python3 "$HERE/pod_startup.py" "$WORK/data" "$NODE" "$PODS" serial
 k delete pods -l bench=startup --grace-period=0 --wait=true --timeout=300s >/dev/null
-python3 "$HERE/pod_startup.py" "$WORK/data" "$NODE" "$PODS" burst
+if [ -n "${PROFILE:-}" ] && ! command -v perf >/dev/null; then
+  echo "PROFILE=1 needs perf: apt-get install linux-perf" >&2
+  exit 1
+fi
+busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat; }
+b0=$(busy_ticks)
+LOG0=$(wc -l <"$WORK/kubelet.log")
+if [ -n "${PROFILE:-}" ]; then
+  perf record -q -a -F 499 -o "$WORK/perf.data" -- \
+    python3 "$HERE/pod_startup.py" "$WORK/data" "$NODE" "$PODS" burst 2>/dev/null
+else
+  python3 "$HERE/pod_startup.py" "$WORK/data" "$NODE" "$PODS" burst
+fi
+b1=$(busy_ticks)
+echo "busy CPU over the burst (whole machine): $(awk -v d=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", d/hz}') s"
+if [ -n "${PROFILE:-}" ]; then
+  # Process names as the kernel knows them (15 characters): "containerd-shim", "runc:[2:INIT]".
+  printf "%-20s %8s %10s\n" "process" "CPU s" "ms per pod"
+  perf report -i "$WORK/perf.data" --sort comm --stdio -q 2>/dev/null |
+    awk -v busy=$(((b1 - b0))) -v hz="$(getconf CLK_TCK)" -v pods="$PODS" '
+      $1 ~ /%$/ { pct = $1; sub(/%/, "", pct); comm = $2; for (i = 3; i <= NF; i++) comm = comm " " $i
+                  if (comm == "swapper") next; share[comm] = pct; total += pct }
+      END { for (c in share) { s = share[c] / total * busy / hz
+              if (s >= 0.01) printf "%-20s %8.2f %10.1f\n", c, s, s * 1000 / pods } }' | sort -k2 -nr
+fi
+if [ -n "${TIMELINE:-}" ]; then
+  echo "kubelet's runtime calls during the burst:"
+  tail -n +$((LOG0 + 1)) "$WORK/kubelet.log" | grep -o 'kubelet timing .*' | python3 "$HERE/pod_startup.py" --timeline
+fi
+[ -n "${QUICK:-}" ] && exit 0
 sleep 15  # a few status/relist cycles with every pod running
 echo "kubelet RSS with $PODS pods running: $(rss_mb "$KUBELET_PID") MB"
 CTRD=$(pgrep -f -- "--config $WORK/data/containerd/config.toml")

@@ -5,6 +5,10 @@ Usage: pod_startup.py KUBECONFIG_DIR NODE COUNT MODE
   KUBECONFIG_DIR  a skiff data dir (tls/ca.crt, tls/admin.crt, tls/admin.key, kubeconfig)
   MODE            "serial" (one pod at a time: pure latency) or "burst" (COUNT pods at once)
 Prints one JSON line: per-pod latencies (seconds) with p50/p90/p99/max.
+
+       pod_startup.py --timeline < LINES
+Summarises the kubelet's debug lines "kubelet timing pod=NS/NAME phase=PHASE ms=N" (one per
+runtime call) into p50/p99/max per phase, printed as one JSON line.
 The image must already be on the node (skiff's busybox), as upstream's SLO excludes pulls.
 """
 import json
@@ -15,7 +19,23 @@ import time
 from bench_client import connector, percentile
 
 
+def timeline():
+    phases = {}
+    for line in sys.stdin:
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if "phase" in fields and "ms" in fields:
+            phases.setdefault(fields["phase"], []).append(float(fields["ms"]) / 1000)
+    out = {}
+    for phase, values in phases.items():
+        values.sort()
+        out[phase] = {"n": len(values), "p50": percentile(values, 50, 3), "p99": percentile(values, 99, 3),
+                      "max": round(values[-1], 3)}
+    print(json.dumps({"timeline_seconds": out}))
+
+
 def main():
+    if sys.argv[1:] == ["--timeline"]:
+        return timeline()
     data_dir, node, count, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     conn = connector(data_dir, timeout=120)
 

@@ -39,6 +39,7 @@ struct AgentFlags {
   std::string server, token, caCertHash, caFile;
   // Real node, set by `skiff cluster create` for its nodes in network namespaces.
   std::string nodeIp, clusterDns, dnsResolvConf = "/etc/resolv.conf", cgroupRoot;
+  std::string defaultRuntime;  // real node: runc or crun (empty: crun when usable)
   bool removePodsOnExit = false;
 };
 
@@ -113,6 +114,7 @@ int runAgent(AgentFlags f) {
     node.clusterCidr = f.proxy.clusterCidr;
     node.ipamUnderStateDir = true;
     node.cgroupRoot = f.cgroupRoot;
+    node.defaultRuntime = f.defaultRuntime;
     if (f.leaseDurationSeconds <= 0) {
       std::cerr << "skiff agent: --node-lease-duration-seconds must be positive\n";
       return 2;
@@ -227,6 +229,10 @@ Subcommand addAgentCommand(CLI::App& app) {
   cmd->add_option("--cgroup-root", f->cgroupRoot,
                   "Real node: cgroup parent of every pod (cgroupfs path, e.g. /skiff-node-1); "
                   "empty: containerd's default");
+  cmd->add_option("--default-runtime", f->defaultRuntime,
+                  "Real node: OCI runtime of its containerd, runc or crun (default: crun when "
+                  "installed and usable, else runc)")
+      ->check(CLI::IsMember({"runc", "crun"}));
   cmd->add_flag("--remove-pods-on-exit", f->removePodsOnExit,
                 "Real node: on SIGTERM stop and remove every pod and unmount their volumes "
                 "(a node going away for good, as `skiff cluster delete` does)");

@@ -30,6 +30,11 @@ void NodeFlags::add(CLI::App* cmd, bool withRootDir) {
   cmd->add_option("--address", address,
                   "IP address the kubelet's HTTPS server listens on (default: the node IP only; "
                   "0.0.0.0 or :: for every interface)");
+  cmd->add_option("--default-runtime", defaultRuntime,
+                  "OCI runtime of the containerd skiff runs: runc or crun (default: crun when "
+                  "installed and usable with this host's cgroups, else runc); the other one "
+                  "stays available as a CRI runtime handler")
+      ->check(CLI::IsMember({"runc", "crun"}));
   cmd->add_option("--images-dir", imagesDir,
                   "OCI image tarballs to import at start (default: BINARY_DIR/images)");
   cmd->add_option("--kube-reserved-cpu", kubeReservedCpu, "CPU kept back from pods")
@@ -143,10 +148,20 @@ void LocalNode::start(client::RestClient& client, const std::string& clientCaPem
   fs::create_directories(flags_.rootDir);
   std::string cniConfDir = stateDir_ + "/cni/net.d";
   std::string endpoint = flags_.runtimeEndpoint;
+  if (!endpoint.empty() && !flags_.defaultRuntime.empty())
+    SKIFF_LOG_WARN("--default-runtime only applies to the containerd skiff runs; {} keeps its own",
+                   endpoint);
   if (endpoint.empty()) {
     kubelet::ContainerdOptions co;
     co.dataDir = stateDir_ + "/containerd";
     co.cniConfDir = cniConfDir;
+    co.crunBinary = kubelet::findExecutable("crun");
+    std::string warning;
+    co.defaultRuntime = kubelet::chooseDefaultRuntime(
+        flags_.defaultRuntime, co.crunBinary, kubelet::hybridUnifiedControllers(), &warning);
+    if (!warning.empty()) SKIFF_LOG_WARN("containerd {}", warning);
+    SKIFF_LOG_INFO("containerd OCI runtime={} crun={}", co.defaultRuntime,
+                   co.crunBinary.empty() ? "not installed" : co.crunBinary);
     containerd_ = std::make_unique<kubelet::ContainerdProcess>(co);
     containerd_->start();
     endpoint = containerd_->endpoint();

@@ -41,6 +41,9 @@ struct NodeFlags {
   std::string clusterCidr;
   bool ipamUnderStateDir = false;
   std::string cgroupRoot;  // parent of every pod's cgroups; empty: containerd's default
+  // OCI runtime of our own containerd (k3s's --default-runtime): runc, crun; empty: crun when
+  // installed and usable with the host's cgroups, else runc.
+  std::string defaultRuntime;
   // The node Lease's duration (`skiff agent --node-lease-duration-seconds`); renewed every
   // quarter of it, as upstream's kubelet.
   int leaseDurationSeconds = 40;

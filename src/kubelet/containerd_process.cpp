@@ -149,10 +149,52 @@ std::string ContainerdProcess::renderConfig(const ContainerdOptions& o) {
     << "    conf_dir = \"" << o.cniConfDir << "\"\n"
     << "  [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n"
     << "    snapshotter = \"overlayfs\"\n"
-    << "    default_runtime_name = \"runc\"\n"
+    << "    default_runtime_name = \"" << o.defaultRuntime << "\"\n"
     << "    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n"
     << "      runtime_type = \"io.containerd.runc.v2\"\n";
+  // crun through the same shim: the shim runs whatever OCI binary BinaryName names.
+  if (!o.crunBinary.empty())
+    t << "    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crun]\n"
+      << "      runtime_type = \"io.containerd.runc.v2\"\n"
+      << "      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crun.options]\n"
+      << "        BinaryName = \"" << o.crunBinary << "\"\n";
   return t.str();
+}
+
+std::string chooseDefaultRuntime(const std::string& requested, const std::string& crunBinary,
+                                 const std::string& unifiedControllers, std::string* warning) {
+  bool crunRefused = !unifiedControllers.empty();
+  if (requested.empty()) return crunBinary.empty() || crunRefused ? "runc" : "crun";
+  if (requested == "runc") return requested;
+  if (requested == "crun") {
+    if (crunBinary.empty())
+      throw std::invalid_argument(
+          "--default-runtime crun: crun is not installed (apt install crun)");
+    if (crunRefused && warning)
+      *warning = "crun refuses hybrid cgroups with controllers left on cgroup v2 (" +
+                 unifiedControllers + "): pods will fail to start";
+    return requested;
+  }
+  throw std::invalid_argument("--default-runtime: \"" + requested + "\" is not one of runc, crun");
+}
+
+std::string hybridUnifiedControllers() {
+  std::ifstream in("/sys/fs/cgroup/unified/cgroup.controllers");
+  std::string all, word;
+  while (in >> word) all += (all.empty() ? "" : " ") + word;
+  return all;
+}
+
+std::string findExecutable(const std::string& name) {
+  std::string path = ::getenv("PATH") ? ::getenv("PATH") : "";
+  path += ":/usr/sbin:/usr/bin";
+  std::istringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (dir.empty()) continue;
+    auto candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return fs::absolute(candidate).string();
+  }
+  return "";
 }
 
 int ContainerdProcess::spawn() {

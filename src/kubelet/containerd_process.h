@@ -18,7 +18,26 @@ struct ContainerdOptions {
   std::string cniBinDir = "/usr/lib/cni";  // Debian's containernetworking-plugins
   std::string sandboxImage = "registry.k8s.io/pause:3.10";
   std::string binary = "containerd";
+  // OCI runtimes behind the CRI plugin: "runc" always, "crun" when `crunBinary` is set (the
+  // path of an installed crun). `defaultRuntime` runs every pod; the other one stays a CRI
+  // runtime handler of the same name (RuntimeClass handler names), as k3s registers them.
+  std::string defaultRuntime = "runc";
+  std::string crunBinary;
 };
+
+// The default runtime for `--default-runtime` (k3s's flag): "runc" or "crun" as asked
+// (std::invalid_argument for other names, or crun when `crunBinary` is empty); "" picks crun
+// when it is installed and can run here, else runc. `unifiedControllers` is the content of
+// /sys/fs/cgroup/unified/cgroup.controllers on a hybrid-cgroup host: crun refuses to run any
+// container when controllers are left there, so it is never picked then (and `warning` says
+// so when it was asked for). Why crun: bench/README.md "Pod start bursts (issue 22 §3)".
+std::string chooseDefaultRuntime(const std::string& requested, const std::string& crunBinary,
+                                 const std::string& unifiedControllers, std::string* warning);
+// The controllers crun objects to (see above): the trimmed content of
+// /sys/fs/cgroup/unified/cgroup.controllers, "" when absent (a pure v1 or v2 host).
+std::string hybridUnifiedControllers();
+// The absolute path of `name` found in $PATH (or the Debian location /usr/bin), "" when absent.
+std::string findExecutable(const std::string& name);
 
 class ContainerdProcess {
  public:

@@ -32,6 +32,15 @@ constexpr std::chrono::seconds kBackoffInitial{10};
 constexpr std::chrono::seconds kBackoffMax{300};
 constexpr int64_t kMinimumGraceSeconds = 2;
 
+// One debug line per runtime call on a pod's start path, for bench/kubelet_pods.sh TIMELINE=1
+// (which of RunPodSandbox, CreateContainer, StartContainer a burst waits on).
+void logTiming(const json::object& pod, const char* phase, Clock::time_point since) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
+  SKIFF_LOG_DEBUG("kubelet timing pod={} phase={} ms={:.1f}", client::objectKey(pod), phase,
+                  ms / 1000.0);
+}
+
 std::vector<const json::object*> containersOf(const json::object& pod, const char* field) {
   std::vector<const json::object*> out;
   if (auto* list = arrayAt(pod, {"spec", field}))
@@ -406,9 +415,13 @@ bool Kubelet::startContainer(const json::object& pod, const json::object& contai
   auto config = makeContainerConfig(pod, container, init, in);
   std::string id;
   try {
+    auto t0 = Clock::now();
     id = runtime_.createContainer(sandboxId, config, sandboxConfig);
+    logTiming(pod, "create", t0);
     recorder_.event(ref, client::kEventTypeNormal, "Created", "Created container " + name);
+    t0 = Clock::now();
     runtime_.startContainer(id);
+    logTiming(pod, "start", t0);
     recorder_.event(ref, client::kEventTypeNormal, "Started", "Started container " + name);
   } catch (const cri::CriError& e) {
     note.waitingReason = id.empty() ? "CreateContainerError" : "RunContainerError";
@@ -546,8 +559,10 @@ bool Kubelet::ensureSandbox(const json::object& pod, PodRecord& rec, const Runti
   int attempt = sandbox ? sandbox->attempt + 1 : 0;
   try {
     fs::create_directories(podLogDirectory(podLogsDir(), pod));
+    auto t0 = Clock::now();
     out.id =
         runtime_.runPodSandbox(makeSandboxConfig(pod, attempt, settings), options_.runtimeHandler);
+    logTiming(pod, "sandbox", t0);
     auto st = runtime_.podSandboxStatus(out.id);
     out.ip = st.network().ip();
     if (!out.ip.empty()) out.ips.push_back(out.ip);
