@@ -122,24 +122,40 @@ echo "value size $(wc -c <"$WORK/pod.json") bytes; skiff TLS: $CIPHER"
 [ "$ETCD" = 0 ] || echo "etcd data on $(df --output=fstype "$ETCD_DATA" | tail -1) ($ETCD_DATA)"
 sleep 3 # start-up work (bootstrap objects, informers' first lists) settles
 
+# skiff's sqlite writer counters, "OPS TRANSACTIONS" (0 0 on builds without them).
+sqlite_commits() {
+  "${CURL_SKIFF[@]}" "$SKIFF_URL/metrics" | awk '
+    $1 == "skiff_sqlite_write_ops_total" {o = $2}
+    $1 == "skiff_sqlite_write_transactions_total" {t = $2}
+    END {printf "%d %d\n", o, t}'
+}
+
 # run_wrk NAME PID URL MODE PREFIX CONNS [KEYS]: one wrk phase against the server with PID.
-# Prints one result line and sets RATE, CPU_US (server CPU per request), REQS.
+# Prints one result line and sets RATE, CPU_US (server CPU per request), REQS; for skiff also
+# the writes per sqlite transaction during the phase (group commit).
 run_wrk() {
   local name=$1 pid=$2 url=$3 mode=$4 prefix=$5 conns=$6 keys=${7:-1} threads=2 c0 c1 out
+  local s0=(0 0) s1=(0 0) batch=""
   [ "$conns" -lt 2 ] && threads=1
   sleep 1
+  [ "$pid" != "$SKIFF_PID" ] || read -ra s0 <<<"$(sqlite_commits)"
   c0=$(cpu_ticks "$pid")
   out=$(BENCH_MODE=$mode BENCH_PREFIX=$prefix BENCH_VALUE=$WORK/pod.json BENCH_TOKEN=$TOKEN BENCH_KEYS=$keys \
     wrk -t "$threads" -c "$conns" -d "${DURATION}s" --timeout 10s -s "$LUA" "$url")
   c1=$(cpu_ticks "$pid")
+  [ "$pid" != "$SKIFF_PID" ] || read -ra s1 <<<"$(sqlite_commits)"
+  if [ $((s1[1] - s0[1])) -gt 0 ]; then
+    batch=$(awk -v o=$((s1[0] - s0[0])) -v t=$((s1[1] - s0[1])) 'BEGIN{printf "%.1f", o/t}')
+  fi
   RATE=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
   REQS=$(awk '/requests in/ {print $1}' <<<"$out")
   CPU_US=$(( (c1 - c0) * 1000000 / TICK / (REQS > 0 ? REQS : 1) ))
   local bad mean
   bad=$(awk '/Non-2xx|Socket errors/' <<<"$out" | paste -sd ';')
   mean=$(awk '/Latency / {print $2}' <<<"$out")
-  printf '%-22s c=%-4s %8s req/s  server CPU %5s us/req  mean latency %-8s load %s %s\n' \
-    "$name" "$conns" "$RATE" "$CPU_US" "$mean" "$(cut -d' ' -f1 /proc/loadavg)" "${bad:+ERRORS: $bad}"
+  printf '%-22s c=%-4s %8s req/s  server CPU %5s us/req  mean latency %-8s load %s%s %s\n' \
+    "$name" "$conns" "$RATE" "$CPU_US" "$mean" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "${batch:+  sqlite writes/commit $batch}" "${bad:+ERRORS: $bad}"
   [ -z "$bad" ] || { echo "$out" >&2; exit 1; }
 }
 

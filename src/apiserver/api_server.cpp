@@ -624,6 +624,12 @@ void ApiServer::start() {
     return runsOffTheEventLoop(req, registry) || agg->proxies(req.path) ||
            MetricsApi::serves(req.path);
   };
+  if (o.writeThreads > 0) {
+    ho.waitsForCommit = [&registry = impl_->registry](const HttpRequest& req) {
+      return waitsForCommit(req, registry);
+    };
+    ho.writeThreads = o.writeThreads;
+  }
   std::optional<ServerPki>& pki = impl_->pki;
   if (o.tls) {
     // Like k3s: a CA and certificates created on first start, reused afterwards.

@@ -17,6 +17,10 @@ struct ApiServerOptions {
   std::string storage = "sqlite";  // sqlite | memory
   // HTTP event loops, one thread each; 0 = one per CPU core but one (at least one).
   int threads = 0;
+  // Threads that run creates, updates and deletes off the event loops while they wait for
+  // their commit (net::HttpServerOptions::waitsForCommit): how many can share a group commit.
+  // 0 runs them on the event loops (one waiting write per loop: the old behaviour).
+  int writeThreads = 16;
   // HTTPS with a CA created under DATA_DIR/tls on first start; false serves plain HTTP.
   bool tls = true;
   // DefaultTolerationSeconds admission: pods without them get NoExecute tolerations of the

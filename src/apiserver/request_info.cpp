@@ -61,4 +61,10 @@ bool runsOffTheEventLoop(const HttpRequest& req, const api::ResourceRegistry& re
   return ri && ri->name.empty() && ri->subresource.empty();
 }
 
+bool waitsForCommit(const HttpRequest& req, const api::ResourceRegistry& registry) {
+  const std::string& m = req.method;
+  if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return false;
+  return parseResourcePath(req.path, registry).has_value();
+}
+
 }  // namespace skiff::apiserver

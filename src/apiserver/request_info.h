@@ -26,4 +26,10 @@ std::optional<RequestInfo> parseResourcePath(const std::string& path,
 // serialize, which would hold up every other connection of the loop).
 bool runsOffTheEventLoop(const HttpRequest& req, const api::ResourceRegistry& registry);
 
+// Requests the HTTP server runs on its write pool (HttpServerOptions::waitsForCommit):
+// creates, updates, patches and deletes of resources, whose handlers wait for the store's
+// durable commit. Off the event loops, many of them wait at once and the sqlite writer
+// commits them in one transaction; on a loop, each would hold up its loop until its commit.
+bool waitsForCommit(const HttpRequest& req, const api::ResourceRegistry& registry);
+
 }  // namespace skiff::apiserver

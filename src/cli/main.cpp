@@ -37,6 +37,12 @@ void addApiServerFlags(CLI::App* cmd, apiserver::ApiServerOptions& o) {
          "--threads", o.threads,
          "HTTP event-loop threads, each serving its share of the connections (0: one per CPU core)")
       ->capture_default_str();
+  cmd->add_option("--write-threads", o.writeThreads,
+                  "Threads running creates, updates and deletes while they wait for their "
+                  "commit; up to this many writes share one store transaction (0: on the "
+                  "event loops, one waiting write per loop)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_flag("!--disable-tls", o.tls,
                 "Serve plain HTTP instead of HTTPS (no client certificates; for benchmarks). "
                 "Requests without credentials then have full access, like upstream's old "

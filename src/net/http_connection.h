@@ -22,6 +22,9 @@ struct ConnectionContext {
   // Requests mayBlock() picks run on `blocking` (HttpServerOptions::mayBlock).
   const std::function<bool(const HttpRequest&)>* mayBlock = nullptr;
   boost::asio::thread_pool* blocking = nullptr;
+  // Requests waitsForCommit() picks run on `writes` (HttpServerOptions::waitsForCommit).
+  const std::function<bool(const HttpRequest&)>* waitsForCommit = nullptr;
+  boost::asio::thread_pool* writes = nullptr;
   // HttpServerOptions' connection limits (see there).
   std::chrono::milliseconds idleTimeout{std::chrono::minutes(5)};
   std::chrono::milliseconds headerTimeout{std::chrono::seconds(30)};

@@ -73,12 +73,21 @@ template <class Stream>
 awaitable<void> streamResponse(Stream& stream, HttpResponse& res, unsigned version,
                                std::chrono::milliseconds writeTimeout);
 
+// The pool a request runs on instead of its connection's loop, or null for the loop.
+inline asio::thread_pool* poolFor(const ConnectionContext& ctx, const HttpRequest& req) {
+  if (ctx.blocking && ctx.mayBlock && *ctx.mayBlock && (*ctx.mayBlock)(req)) return ctx.blocking;
+  if (ctx.writes && ctx.waitsForCommit && *ctx.waitsForCommit && (*ctx.waitsForCommit)(req))
+    return ctx.writes;
+  return nullptr;
+}
+
 // Runs the handler on the connection's loop, or on the blocking pool for requests that may
-// wait on another server; the coroutine resumes on its own loop either way.
+// wait on another server, or on the write pool for those that wait for a commit; the
+// coroutine resumes on its own loop either way.
 inline awaitable<HttpResponse> callHandler(const ConnectionContext& ctx, HttpRequest& req) {
-  if (ctx.blocking && ctx.mayBlock && *ctx.mayBlock && (*ctx.mayBlock)(req)) {
+  if (asio::thread_pool* pool = poolFor(ctx, req)) {
     co_return co_await asio::co_spawn(
-        ctx.blocking->get_executor(),
+        pool->get_executor(),
         [&ctx, &req]() -> awaitable<HttpResponse> {
           HttpResponse res = (*ctx.handler)(req);
           finishApiObject(req, res);  // a large list's gzip stays off the event loop too

@@ -50,6 +50,7 @@ struct HttpServer::Impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keepRunning;
   size_t nextLoop = 0;
   std::optional<asio::thread_pool> blocking;              // HttpServerOptions::mayBlock
+  std::optional<asio::thread_pool> writes;                // HttpServerOptions::waitsForCommit
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // listen, then additionalListen
   std::vector<std::thread> threads;
   std::vector<unsigned short> boundPorts;
@@ -162,6 +163,11 @@ void HttpServer::start() {
     impl_->context.mayBlock = &impl_->options.mayBlock;
     impl_->context.blocking = &*impl_->blocking;
   }
+  if (o.waitsForCommit) {
+    impl_->writes.emplace(std::max(1, o.writeThreads));
+    impl_->context.waitsForCommit = &impl_->options.waitsForCommit;
+    impl_->context.writes = &*impl_->writes;
+  }
   for (auto& acceptor : impl_->acceptors)
     asio::co_spawn(*impl_->loops[0], impl_->acceptLoop(acceptor.get()), asio::detached);
   impl_->started = true;
@@ -183,6 +189,11 @@ void HttpServer::stop() {
     impl_->blocking->stop();
     impl_->blocking->join();
     impl_->blocking.reset();
+  }
+  if (impl_->writes) {
+    impl_->writes->stop();
+    impl_->writes->join();
+    impl_->writes.reset();
   }
   impl_->upgrades->releaseAll();
 }

@@ -35,6 +35,15 @@ struct HttpServerOptions {
   // the other connections of its loop.
   std::function<bool(const HttpRequest&)> mayBlock;
   int blockingThreads = 4;
+  // Requests this returns true for (and mayBlock does not) run on a pool of their own of
+  // `writeThreads` threads: handlers that wait for a durable commit (the API server's
+  // creates, updates, deletes). While they wait their event loop serves its other
+  // connections, and up to `writeThreads` of them wait for the store at once, so its writer
+  // commits them together (group commit) instead of one per event loop. A pool apart from
+  // `blockingThreads` so that a flood of writes never delays lists and proxying, nor they it.
+  // Each connection still handles one request at a time: its answers stay in request order.
+  std::function<bool(const HttpRequest&)> waitsForCommit;
+  int writeThreads = 16;
   // Connection limits, so that slow or idle clients cost a socket and a coroutine frame but
   // never a thread, and not forever (upstream's Go server: ReadHeaderTimeout 32 s):
   // - a keep-alive connection waits this long for the first byte of its next request;

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace skiff::storage::sqlite {
@@ -83,6 +84,15 @@ WriteResult SqliteStore::submit(WriteOp& op) {
 }
 
 void SqliteStore::writerLoop() {
+  // Ops per group commit (ops / transactions) shows whether writers wait together: one op
+  // per transaction means every write pays a COMMIT of its own.
+  auto& metrics = Metrics::global();
+  metrics.describe("skiff_sqlite_write_transactions_total", "counter",
+                   "Write transactions (group commits) of the sqlite store.");
+  metrics.describe("skiff_sqlite_write_ops_total", "counter",
+                   "Writes (creates, updates, deletes, compactions) committed in them.");
+  auto& transactions = metrics.series("skiff_sqlite_write_transactions_total", {});
+  auto& ops = metrics.series("skiff_sqlite_write_ops_total", {});
   std::vector<WriteOp*> batch;
   for (;;) {
     {
@@ -94,6 +104,8 @@ void SqliteStore::writerLoop() {
       queue_.erase(queue_.begin(), queue_.begin() + n);
     }
     processBatch(batch);
+    transactions.fetch_add(1, std::memory_order_relaxed);
+    ops.fetch_add(static_cast<double>(batch.size()), std::memory_order_relaxed);
   }
 }
 

@@ -64,5 +64,19 @@ TEST(RequestInfo, KubeletCallsAndListsRunOffTheEventLoop) {
       runsOffTheEventLoop(makeRequest("POST", "/api/v1/namespaces/ns/pods/p/binding"), registry));
 }
 
+TEST(RequestInfo, WritesOfResourcesWaitForTheirCommitOffTheEventLoop) {
+  EXPECT_TRUE(waitsForCommit(makeRequest("POST", "/api/v1/namespaces/ns/pods"), registry));
+  EXPECT_TRUE(waitsForCommit(makeRequest("PUT", "/api/v1/namespaces/ns/pods/p/status"), registry));
+  EXPECT_TRUE(
+      waitsForCommit(makeRequest("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d"), registry));
+  EXPECT_TRUE(waitsForCommit(makeRequest("DELETE", "/api/v1/namespaces/ns/pods"), registry));
+  EXPECT_TRUE(
+      waitsForCommit(makeRequest("POST", "/api/v1/namespaces/ns/pods/p/binding"), registry));
+  // Reads stay on the loop; so do writes to paths that are no resource.
+  EXPECT_FALSE(waitsForCommit(makeRequest("GET", "/api/v1/namespaces/ns/pods/p"), registry));
+  EXPECT_FALSE(waitsForCommit(makeRequest("POST", "/api/v1"), registry));
+  EXPECT_FALSE(waitsForCommit(makeRequest("POST", "/healthz"), registry));
+}
+
 }  // namespace
 }  // namespace skiff::apiserver
