@@ -119,6 +119,12 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 EOF2
 wait_for "web Ready" 60 bash -c "[ \"\$(\"$KUBECTL\" --kubeconfig $WORK/data/kubeconfig get deploy web -o jsonpath='{.status.readyReplicas}')\" == 1 ]"
+# The HPA comes after web's first pod metrics: before them every 2 s sync records
+# FailedGetResourceMetric and FailedComputeMetricsReplicas, and after 25 of those the
+# recorder's spam filter (client-go's: 25 per object, then one per 5 minutes) would drop the
+# SuccessfulRescale events this test checks. On a slow machine the first reading can take
+# longer than 12 syncs.
+wait_for "web's pod metrics" 90 bash -c "\"$KUBECTL\" --kubeconfig $WORK/data/kubeconfig get --raw /apis/metrics.k8s.io/v1beta1/namespaces/default/pods | grep -q '\"name\":\"web-'"
 run k autoscale deployment web --cpu-percent=50 --min=1 --max=5
 wait_for "web HPA seen" 20 bash -c "\"$KUBECTL\" --kubeconfig $WORK/data/kubeconfig get hpa web -o jsonpath='{.status.conditions}' | grep -q AbleToScale"
 run k get hpa web
