@@ -5,7 +5,9 @@
 # Usage: bench/density.sh PATH_TO_SKIFF [NODES] [PODS_PER_NODE] [DEPLOYMENTS]
 # Env: SERVER=1 runs `skiff server` (all control-plane components in one process, sqlite store)
 #      instead of apiserver --storage memory + scheduler + controller-manager;
-#      APISERVER_ARGS, CM_ARGS, AGENT_ARGS add flags; SKIP_METRICS=1 stops before the metrics API part.
+#      APISERVER_ARGS, CM_ARGS, AGENT_ARGS add flags; SKIP_METRICS=1 stops before the metrics API part;
+#      SKIP_LISTS=1 skips the list latencies. While the pods start, get_prober.py times a single
+#      GET of the namespace every 50 ms (the control plane's responsiveness during the ramp).
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [NODES] [PODS_PER_NODE] [DEPLOYMENTS]}")
 NODES=${2:-1000}
@@ -13,6 +15,9 @@ PODS_PER_NODE=${3:-30}
 DEPLOYMENTS=${4:-100}
 TOTAL=$((NODES * PODS_PER_NODE))
 REPLICAS=$((TOTAL / DEPLOYMENTS))
+# Node pod ranges (/24 each): 10.64.0.0/12 holds 4,096 of them, 10.64.0.0/11 8,192 (and still
+# ends below the default Service range 10.96.0.0/12).
+CLUSTER_CIDR=${CLUSTER_CIDR:-$([ "$NODES" -gt 4096 ] && echo 10.64.0.0/11 || echo 10.64.0.0/12)}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/skiff-density.XXXXXX)
 export HOME=$WORK/home
@@ -34,7 +39,7 @@ if [ -n "${SERVER:-}" ]; then
   # sqlite store (TLS as always). Its RSS is the whole control plane's.
   # shellcheck disable=SC2086 # *_ARGS are lists of flags
   "$SKIFF" --log-level warn server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
-    --cluster-cidr 10.64.0.0/12 ${APISERVER_ARGS:-} ${CM_ARGS:-} >"$WORK/server.log" 2>&1 &
+    --cluster-cidr "$CLUSTER_CIDR" ${APISERVER_ARGS:-} ${CM_ARGS:-} >"$WORK/server.log" 2>&1 &
   API=$!; PIDS+=($API)
   for _ in $(seq 1 100); do [ -f "$WORK/data/kubeconfig" ] && k get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
   KC=$WORK/data/kubeconfig
@@ -47,8 +52,7 @@ else
   KC=$WORK/data/kubeconfig
   "$SKIFF" --log-level warn scheduler --kubeconfig "$KC" >"$WORK/scheduler.log" 2>&1 &
   SCHED=$!; PIDS+=($SCHED)
-  # 10.64.0.0/12 holds 4096 /24 node ranges (the default 10.42.0.0/16 only 256).
-  "$SKIFF" --log-level warn controller-manager --kubeconfig "$KC" --cluster-cidr 10.64.0.0/12 ${CM_ARGS:-} \
+  "$SKIFF" --log-level warn controller-manager --kubeconfig "$KC" --cluster-cidr "$CLUSTER_CIDR" ${CM_ARGS:-} \
     >"$WORK/controller-manager.log" 2>&1 &
   CM=$!; PIDS+=($CM)
   COMPONENTS="apiserver:$API scheduler:$SCHED controller-manager:$CM"
@@ -64,24 +68,41 @@ sleep 5  # let registration traffic settle so the CPU numbers below are the work
 
 declare -A T0
 for pair in $COMPONENTS hollow-agent:$AGENT; do p=${pair##*:}; T0[$p]=$(cpu_ticks $p); done
+python3 "$HERE/get_prober.py" "$WORK/data" /api/v1/namespaces/density >"$WORK/gets.json" &
+PROBER=$!; PIDS+=($PROBER)
 RESULT=$(python3 "$HERE/density.py" "$WORK/data" density "$DEPLOYMENTS" "$REPLICAS")
+kill -TERM $PROBER; wait $PROBER || true
 HZ=$(getconf CLK_TCK)
 SECS=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['all_running_s'])" "$RESULT")
 echo "nodes $NODES, pods $TOTAL ($DEPLOYMENTS Deployments x $REPLICAS)"
 echo "result: $RESULT"
+echo "single GET of a namespace every 50 ms during the ramp: $(cat "$WORK/gets.json")"
 for pair in $COMPONENTS hollow-agent:$AGENT; do
   name=${pair%%:*}; p=${pair##*:}
   cpu=$(( $(cpu_ticks $p) - ${T0[$p]} ))
   echo "$name: CPU $(python3 -c "print(round($cpu/$HZ,1))") s over the run ($(python3 -c "print(round($cpu/$HZ/$SECS*100))") % of a core), RSS $(mb $p VmRSS) MB, peak $(mb $p VmHWM) MB"
 done
-# What the API server holds (its watch cache counts) and the control plane's RSS per pod.
-k get --raw /metrics | awk '/^apiserver_storage_objects/ && $2 > 100 {printf "%s %s; ", $1, $2} END {print ""}' |
+# What the API server holds (its watch cache counts and bytes) and the control plane's RSS per pod.
+k get --raw /metrics >"$WORK/metrics.txt"
+awk '/^apiserver_storage_objects/ && $2 > 100 {printf "%s %s; ", $1, $2} END {print ""}' "$WORK/metrics.txt" |
   sed 's/apiserver_storage_objects{resource="\([a-z0-9.]*\)"}/\1/g; s/^/objects: /'
+awk '/^skiff_packed_object_bytes/ {o=$2} /^skiff_watch_cache_history_bytes/ {h+=$2}
+  END {printf "watch cache: packed objects %.0f MB, history texts %.0f MB\n", o/1e6, h/1e6}' "$WORK/metrics.txt"
 rss=0; for pair in $COMPONENTS; do rss=$((rss + $(mb ${pair##*:} VmRSS))); done
 echo "control plane RSS $rss MB = $(python3 -c "print(round($rss*1024/$TOTAL,1))") KB per pod"
 # Spread: pods per node (the scheduler's LeastAllocated and default topology spread).
 k get pods -n density -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort | uniq -c |
   awk '{n++; s+=$1; if (min==""||$1<min) min=$1; if ($1>max) max=$1} END {printf "spread: %d nodes used, pods per node min %d max %d\n", n, min, max}'
+
+# Listing every pod as kubectl and informers do (pages of 500), JSON and Table, and
+# `kubectl get pods -A` itself (Table pages, printed).
+if [ -z "${SKIP_LISTS:-}" ]; then
+  python3 "$HERE/list_latency.py" "$WORK/data" 3 | sed 's/^/list all pods: /'
+  for i in 1 2 3; do
+    s=$(date +%s.%N); n=$(k get pods -A --no-headers | wc -l); e=$(date +%s.%N)
+    echo "kubectl get pods -A ($n pods): $(python3 -c "print(round($e-$s,2))") s"
+  done
+fi
 
 # The resource metrics API at this size (issue 21): the API server scrapes every hollow node's
 # /metrics/resource each --metric-resolution (METRIC_RESOLUTION, default 15 s, passed in

@@ -8,6 +8,7 @@
 
 #include "apiserver/request_info.h"
 #include "apiserver/watch_cache.h"
+#include "common/packed_json.h"
 
 namespace skiff::apiserver {
 
@@ -294,28 +295,42 @@ void RequestMetrics::finish(int code, bool endsLater) {
   if (series_->longRunning) series_->longRunning->fetch_add(-1, std::memory_order_relaxed);
 }
 
-MetricsCollectorHandle registerStorageObjects(CacheHub& caches,
-                                              const api::ResourceRegistry& registry) {
+std::vector<MetricsCollectorHandle> registerStorageObjects(CacheHub& caches,
+                                                           const api::ResourceRegistry& registry) {
   // One entry per stored resource (versions sharing storage are counted once).
-  std::vector<std::pair<std::string, ResourceCache*>> stored;
+  auto stored = std::make_shared<std::vector<std::pair<std::string, ResourceCache*>>>();
   std::set<std::string> seen;
   for (const auto& r : registry.all()) {
     const auto& s = r.storageInfo();
     // Virtual resources (reviews: create only) store nothing.
     if (std::find(s.verbs.begin(), s.verbs.end(), "list") == s.verbs.end()) continue;
     if (!seen.insert(s.storagePrefix()).second) continue;
-    stored.emplace_back(s.qualifiedResource(), &caches.cacheFor(s.storagePrefix()));
+    stored->emplace_back(s.qualifiedResource(), &caches.cacheFor(s.storagePrefix()));
   }
-  return Metrics::global().collect(
+  auto perResource = [stored](size_t (ResourceCache::*measure)() const) {
+    return [stored, measure] {
+      std::vector<MetricSample> out;
+      out.reserve(stored->size());
+      for (const auto& [resource, cache] : *stored)
+        out.push_back({{{"resource", resource}}, static_cast<double>((cache->*measure)())});
+      return out;
+    };
+  };
+  std::vector<MetricsCollectorHandle> handles;
+  handles.push_back(Metrics::global().collect(
       "apiserver_storage_objects", "gauge",
       "Objects held in storage per resource, as the watch cache counts them at scrape time.",
-      [stored = std::move(stored)] {
-        std::vector<MetricSample> out;
-        out.reserve(stored.size());
-        for (const auto& [resource, cache] : stored)
-          out.push_back({{{"resource", resource}}, static_cast<double>(cache->size())});
-        return out;
-      });
+      perResource(&ResourceCache::size)));
+  handles.push_back(Metrics::global().collect(
+      "skiff_watch_cache_history_bytes", "gauge",
+      "Bytes of JSON text the watch cache's history keeps for superseded and deleted states.",
+      perResource(&ResourceCache::historyTextBytes)));
+  handles.push_back(Metrics::global().collect(
+      "skiff_packed_object_bytes", "gauge",
+      "Bytes of packed JSON objects alive in this process: the watch cache's current objects "
+      "(shared by in-process informers) and the few older states someone still holds.",
+      [] { return std::vector<MetricSample>{{{}, static_cast<double>(packedJsonBytesAlive())}}; }));
+  return handles;
 }
 
 }  // namespace skiff::apiserver

@@ -64,10 +64,11 @@ class RequestMetrics {
   bool finished_ = false;
 };
 
-// apiserver_storage_objects from the watch cache of every stored resource; registered while
-// the handle lives.
-MetricsCollectorHandle registerStorageObjects(CacheHub& caches,
-                                              const api::ResourceRegistry& registry);
+// apiserver_storage_objects from the watch cache of every stored resource, and what the
+// cache's memory holds (skiff_watch_cache_history_bytes per resource, and
+// skiff_packed_object_bytes: the packed current objects); registered while the handles live.
+std::vector<MetricsCollectorHandle> registerStorageObjects(CacheHub& caches,
+                                                           const api::ResourceRegistry& registry);
 
 // Upstream's apiserver_request_duration_seconds buckets.
 const std::vector<double>& requestDurationBuckets();

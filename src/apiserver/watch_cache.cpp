@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <limits>
+#include <unordered_set>
 
 #include "common/api_error.h"
 #include "common/log.h"
@@ -350,6 +351,20 @@ int64_t ResourceCache::lastRevision() const {
 size_t ResourceCache::size() const {
   std::lock_guard lock(mu_);
   return objects_.size();
+}
+
+size_t ResourceCache::historyTextBytes() const {
+  std::lock_guard lock(mu_);
+  std::unordered_set<const std::string*> counted;
+  size_t bytes = 0;
+  auto add = [&](const Retained& r) {
+    if (r.text && counted.insert(r.text.get()).second) bytes += r.text->size();
+  };
+  for (const auto& h : history_) {
+    add(h.object);
+    add(h.prev);
+  }
+  return bytes;
 }
 
 CacheHub::CacheHub(storage::Store& store, size_t historyLimit)

@@ -126,6 +126,9 @@ class ResourceCache {
   void load(const storage::KeyValue& kv);
   void setLoadedRevision(int64_t revision);
   size_t size() const;
+  // Bytes of the JSON texts the history keeps for superseded and deleted states (each text
+  // once, though an update's state is one event's object and the next one's prev).
+  size_t historyTextBytes() const;
   // The revision of the newest event applied: every event up to it has been delivered to
   // the watchers it concerns.
   int64_t lastRevision() const;

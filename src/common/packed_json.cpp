@@ -2,6 +2,7 @@
 
 #include <boost/json/memory_resource.hpp>
 #include <boost/json/storage_ptr.hpp>
+#include <atomic>
 #include <cstdint>
 #include <new>
 #include <vector>
@@ -12,6 +13,8 @@ namespace json = boost::json;
 namespace {
 
 constexpr size_t alignUp(size_t n, size_t align) { return (n + align - 1) & ~(align - 1); }
+
+std::atomic<size_t> bytesAlive{0};
 
 // Counts what a copy allocates (offsets laid out exactly as PackedResource lays them) and
 // hands out memory from per-thread scratch chunks that are reused, never moved and never
@@ -74,8 +77,12 @@ class PackedResource final : public json::memory_resource {
   PackedResource(size_t bytes, PackedResource** self)
       : block_(static_cast<char*>(::operator new (bytes, std::align_val_t{kAlign}))), size_(bytes) {
     *self = this;
+    bytesAlive.fetch_add(size_, std::memory_order_relaxed);
   }
-  ~PackedResource() override { ::operator delete (block_, std::align_val_t{kAlign}); }
+  ~PackedResource() override {
+    bytesAlive.fetch_sub(size_, std::memory_order_relaxed);
+    ::operator delete (block_, std::align_val_t{kAlign});
+  }
   void seal() { sealed_ = true; }
 
  private:
@@ -112,6 +119,8 @@ size_t packedJsonBytes(const json::object& obj) {
   { json::object copy(obj, json::storage_ptr(&measure)); }
   return measure.used();
 }
+
+size_t packedJsonBytesAlive() { return bytesAlive.load(std::memory_order_relaxed); }
 
 std::shared_ptr<json::object> packJson(const json::object& obj) {
   const size_t bytes = packedJsonBytes(obj);

@@ -23,4 +23,9 @@ std::shared_ptr<boost::json::object> packJson(const boost::json::object& obj);
 // Bytes the packed copy of `obj` occupies in its block (tests, benchmarks).
 size_t packedJsonBytes(const boost::json::object& obj);
 
+// Bytes of all packed blocks alive in this process (in an API server: the watch cache's
+// current objects, which in-process informers share, plus the few a write or a holder of an
+// old state still keeps). A gauge for benchmarks and /metrics.
+size_t packedJsonBytesAlive();
+
 }  // namespace skiff

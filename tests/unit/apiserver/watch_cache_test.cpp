@@ -121,6 +121,32 @@ TEST_F(WatchCacheTest, ReplayOfSupersededStatesMatchesLiveDelivery) {
   cache.unwatch(liveHandle);
 }
 
+// The history's texts are counted once each: an update's old state is one event's object
+// and the next event's prev; current states are not text at all.
+TEST_F(WatchCacheTest, HistoryTextBytesCountEachSupersededStateOnce) {
+  auto& cache = caches.cacheFor(kPrefix);
+  std::vector<std::string> states;
+  auto handle = cache.watch(kPrefix, -1, [&](const CacheEvent& ev) {
+    states.push_back(boost::json::serialize(*ev.object));
+  });
+  EXPECT_EQ(cache.historyTextBytes(), 0u);
+  auto a = store->create(kPrefix + "default/a", cm("a", "1"));
+  caches.syncWithStore();
+  EXPECT_EQ(cache.historyTextBytes(), 0u);  // a@1 is current: kept parsed only
+  auto a2 = store->update(kPrefix + "default/a", cm("a", "2"), a.revision);
+  store->update(kPrefix + "default/a", cm("a", "33"), a2.revision);
+  caches.syncWithStore();
+  ASSERT_EQ(states.size(), 3u);
+  EXPECT_EQ(cache.historyTextBytes(), states[0].size() + states[1].size());
+  store->remove(kPrefix + "default/a");
+  caches.syncWithStore();
+  ASSERT_EQ(states.size(), 4u);
+  // a@33 superseded by the delete, and the deleted state (a@33 at the delete's revision).
+  EXPECT_EQ(cache.historyTextBytes(),
+            states[0].size() + states[1].size() + states[2].size() + states[3].size());
+  cache.unwatch(handle);
+}
+
 }  // namespace
 }  // namespace skiff::apiserver
 

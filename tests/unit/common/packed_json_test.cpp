@@ -70,6 +70,20 @@ TEST(PackedJson, CopiedFromManyThreadsAtOnce) {
   EXPECT_EQ(packed->at("status").at("phase").as_string(), "Running");
 }
 
+TEST(PackedJson, BytesAliveCountBlocksUntilTheLastHolderGoes) {
+  json::object src = samplePod(2);
+  const size_t block = packedJsonBytes(src);
+  const size_t before = packedJsonBytesAlive();
+  auto packed = packJson(src);
+  EXPECT_EQ(packedJsonBytesAlive(), before + block);
+  // A copy of a packed object keeps the block alive (it shares the resource).
+  auto copy = std::make_unique<json::object>(*packed);
+  packed.reset();
+  EXPECT_EQ(packedJsonBytesAlive(), before + block);
+  copy.reset();
+  EXPECT_EQ(packedJsonBytesAlive(), before);
+}
+
 TEST(PackedJson, TakesLessHeapThanANodeByNodeCopy) {
   constexpr int kObjects = 200;
   std::vector<json::object> sources;
