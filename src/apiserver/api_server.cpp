@@ -630,6 +630,22 @@ void ApiServer::start() {
     };
     ho.writeThreads = o.writeThreads;
   }
+  if (impl_->inflight) {
+    // Requests that leave their loop take their in-flight slot on arrival, so that those
+    // waiting for a pool thread count against --max-(mutating-)requests-inflight (upstream
+    // counts a request from when it enters the filter chain, not from when a thread serves it).
+    ho.admit = [&registry = impl_->registry, limiter = impl_->inflight.get()](
+                   HttpRequest& req, std::shared_ptr<void>& hold) -> std::optional<HttpResponse> {
+      const auto resource = parseResourcePath(req.path, registry);
+      auto slot = limiter->admit(req, resource);
+      if (!slot) {
+        RequestMetrics metrics(req, resource);
+        return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
+      }
+      hold = std::make_shared<InflightLimiter::Slot>(std::move(*slot));
+      return std::nullopt;
+    };
+  }
   std::optional<ServerPki>& pki = impl_->pki;
   if (o.tls) {
     // Like k3s: a CA and certificates created on first start, reused afterwards.
@@ -763,7 +779,11 @@ HttpResponse ApiServer::handle(HttpRequest& req) {
   // The path is parsed once, for the metrics' labels and for routing.
   const auto resource = parseResourcePath(req.path, impl_->registry);
   RequestMetrics metrics(req, resource);  // request_metrics.h; unfinished: a 500
-  auto slot = impl_->inflight ? impl_->inflight->admit(req, resource) : InflightLimiter::Slot();
+  // Admitted on arrival by the HTTP server (HttpServerOptions::admit above): the server holds
+  // its slot until this returns.
+  const bool admitted = net::takeAdmittedOnArrival();
+  auto slot = impl_->inflight && !admitted ? impl_->inflight->admit(req, resource)
+                                           : InflightLimiter::Slot();
   if (!slot) return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
   std::shared_ptr<AuditEvent> audit;                   // audit.h; set when auditing is on
   std::string auditId;
