@@ -103,10 +103,6 @@ struct ApiServer::Impl {
   std::string serverUrl;             // https://host:port, what kubeconfigs point at
   std::unique_ptr<Auditor> auditor;  // --audit-policy-file and --audit-log-path; null: none
 
-  // Settles req.client (who is asking, after impersonation) and refuses what that user may
-  // not do: 401 for a refused token, 403 from the authorizer chain.
-  // With auditing on, `audit` receives the request's record when the policy records it
-  // (RequestReceived is written here, after authentication, as upstream does).
   // A request beyond its in-flight limit is still served when its credentials (a bearer
   // token: the limiter runs before authentication and sees only a client certificate) are
   // those of system:masters, which upstream never throttles, or do not authenticate at all
@@ -122,6 +118,10 @@ struct ApiServer::Impl {
       return true;
     }
   }
+  // Settles req.client (who is asking, after impersonation) and refuses what that user may
+  // not do: 401 for a refused token, 403 from the authorizer chain.
+  // With auditing on, `audit` receives the request's record when the policy records it
+  // (RequestReceived is written here, after authentication, as upstream does).
   void authenticateAndAuthorize(HttpRequest& req, std::shared_ptr<AuditEvent>& audit,
                                 const std::string& auditId);
   void auditResponse(AuditEvent& audit, const HttpRequest& req, HttpResponse& res,
@@ -652,8 +652,8 @@ void ApiServer::start() {
     ho.admit = [impl = impl_.get()](HttpRequest& req,
                                     std::shared_ptr<void>& hold) -> std::optional<HttpResponse> {
       const auto resource = parseResourcePath(req.path, impl->registry);
-      auto slot = impl->inflight->admit(req, resource);
-      if (!slot && impl->passesLimitByCredentials(req)) slot.emplace();
+      auto slot =
+          impl->inflight->admit(req, resource, [&] { return impl->passesLimitByCredentials(req); });
       if (!slot) {
         RequestMetrics metrics(req, resource);
         return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
@@ -798,9 +798,10 @@ HttpResponse ApiServer::handle(HttpRequest& req) {
   // Admitted on arrival by the HTTP server (HttpServerOptions::admit above): the server holds
   // its slot until this returns.
   const bool admitted = net::takeAdmittedOnArrival();
-  auto slot = impl_->inflight && !admitted ? impl_->inflight->admit(req, resource)
-                                           : InflightLimiter::Slot();
-  if (!slot && impl_->passesLimitByCredentials(req)) slot.emplace();
+  auto slot = impl_->inflight && !admitted
+                  ? impl_->inflight->admit(req, resource,
+                                           [&] { return impl_->passesLimitByCredentials(req); })
+                  : InflightLimiter::Slot();
   if (!slot) return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
   std::shared_ptr<AuditEvent> audit;                   // audit.h; set when auditing is on
   std::string auditId;
