@@ -103,6 +103,21 @@ struct ApiServer::Impl {
   std::string serverUrl;             // https://host:port, what kubeconfigs point at
   std::unique_ptr<Auditor> auditor;  // --audit-policy-file and --audit-log-path; null: none
 
+  // A request beyond its in-flight limit is still served when its credentials (a bearer
+  // token: the limiter runs before authentication and sees only a client certificate) are
+  // those of system:masters, which upstream never throttles, or do not authenticate at all
+  // (upstream authenticates first: a 401, not a 429).
+  bool passesLimitByCredentials(const HttpRequest& req) {
+    if (!authenticator || req.header("authorization").empty()) return false;
+    try {
+      auto user = authenticator->authenticate(req);
+      for (const auto& g : user.groups)
+        if (g == "system:masters") return true;
+      return false;
+    } catch (const ApiError&) {
+      return true;
+    }
+  }
   // Settles req.client (who is asking, after impersonation) and refuses what that user may
   // not do: 401 for a refused token, 403 from the authorizer chain.
   // With auditing on, `audit` receives the request's record when the policy records it
@@ -630,6 +645,23 @@ void ApiServer::start() {
     };
     ho.writeThreads = o.writeThreads;
   }
+  if (impl_->inflight) {
+    // Requests that leave their loop take their in-flight slot on arrival, so that those
+    // waiting for a pool thread count against --max-(mutating-)requests-inflight (upstream
+    // counts a request from when it enters the filter chain, not from when a thread serves it).
+    ho.admit = [impl = impl_.get()](HttpRequest& req,
+                                    std::shared_ptr<void>& hold) -> std::optional<HttpResponse> {
+      const auto resource = parseResourcePath(req.path, impl->registry);
+      auto slot =
+          impl->inflight->admit(req, resource, [&] { return impl->passesLimitByCredentials(req); });
+      if (!slot) {
+        RequestMetrics metrics(req, resource);
+        return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
+      }
+      hold = std::make_shared<InflightLimiter::Slot>(std::move(*slot));
+      return std::nullopt;
+    };
+  }
   std::optional<ServerPki>& pki = impl_->pki;
   if (o.tls) {
     // Like k3s: a CA and certificates created on first start, reused afterwards.
@@ -763,7 +795,13 @@ HttpResponse ApiServer::handle(HttpRequest& req) {
   // The path is parsed once, for the metrics' labels and for routing.
   const auto resource = parseResourcePath(req.path, impl_->registry);
   RequestMetrics metrics(req, resource);  // request_metrics.h; unfinished: a 500
-  auto slot = impl_->inflight ? impl_->inflight->admit(req, resource) : InflightLimiter::Slot();
+  // Admitted on arrival by the HTTP server (HttpServerOptions::admit above): the server holds
+  // its slot until this returns.
+  const bool admitted = net::takeAdmittedOnArrival();
+  auto slot = impl_->inflight && !admitted
+                  ? impl_->inflight->admit(req, resource,
+                                           [&] { return impl_->passesLimitByCredentials(req); })
+                  : InflightLimiter::Slot();
   if (!slot) return tooManyRequestsResponse(metrics);  // inflight_limiter.h: 429
   std::shared_ptr<AuditEvent> audit;                   // audit.h; set when auditing is on
   std::string auditId;

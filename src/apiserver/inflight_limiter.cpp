@@ -49,7 +49,8 @@ bool InflightLimiter::isExempt(const HttpRequest& req) {
 }
 
 std::optional<InflightLimiter::Slot> InflightLimiter::admit(
-    const HttpRequest& req, const std::optional<RequestInfo>& resource) {
+    const HttpRequest& req, const std::optional<RequestInfo>& resource,
+    const std::function<bool()>& exemptByCredentials) {
   if (isLongRunning(req, resource)) return Slot();
   const bool mutating = isMutating(req);
   const int limit = mutating ? maxMutating_ : maxReadOnly_;
@@ -57,7 +58,7 @@ std::optional<InflightLimiter::Slot> InflightLimiter::admit(
   auto& counter = mutating ? mutating_ : readOnly_;
   if (counter.fetch_add(1, std::memory_order_relaxed) >= limit) {
     counter.fetch_sub(1, std::memory_order_relaxed);
-    if (!isExempt(req)) {
+    if (!isExempt(req) && !(exemptByCredentials && exemptByCredentials())) {
       Metrics::global().increment("apiserver_dropped_requests_total",
                                   {{"request_kind", mutating ? "mutating" : "readOnly"}});
       return std::nullopt;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <optional>
 
 #include "apiserver/request_info.h"
@@ -37,8 +38,11 @@ class InflightLimiter {
   };
 
   // A slot for the request (empty when it is not counted), or nullopt when its kind's limit
-  // is reached: answer tooManyRequestsResponse().
-  std::optional<Slot> admit(const HttpRequest& req, const std::optional<RequestInfo>& resource);
+  // is reached: answer tooManyRequestsResponse(). `exemptByCredentials`, asked only at the
+  // limit: whether credentials the limiter cannot see (a bearer token: it runs before
+  // authentication) exempt the request after all.
+  std::optional<Slot> admit(const HttpRequest& req, const std::optional<RequestInfo>& resource,
+                            const std::function<bool()>& exemptByCredentials = {});
 
   static bool isLongRunning(const HttpRequest& req, const std::optional<RequestInfo>& resource);
   static bool isMutating(const HttpRequest& req);

@@ -81,23 +81,66 @@ inline asio::thread_pool* poolFor(const ConnectionContext& ctx, const HttpReques
   return nullptr;
 }
 
-// Runs the handler on the connection's loop, or on the blocking pool for requests that may
-// wait on another server, or on the write pool for those that wait for a commit; the
-// coroutine resumes on its own loop either way.
-inline awaitable<HttpResponse> callHandler(const ConnectionContext& ctx, HttpRequest& req) {
-  if (asio::thread_pool* pool = poolFor(ctx, req)) {
-    co_return co_await asio::co_spawn(
-        pool->get_executor(),
-        [&ctx, &req]() -> awaitable<HttpResponse> {
-          HttpResponse res = (*ctx.handler)(req);
-          finishApiObject(req, res);  // a large list's gzip stays off the event loop too
-          co_return res;
-        },
-        asio::use_awaitable);
-  }
+// Counts one write in flight (ConnectionContext::writesInFlight) while alive.
+class WriteInFlight {
+ public:
+  explicit WriteInFlight(std::atomic<int>& n) : n_(n), others_(n.fetch_add(1)) {}
+  ~WriteInFlight() { n_.fetch_sub(1); }
+  WriteInFlight(const WriteInFlight&) = delete;
+  WriteInFlight& operator=(const WriteInFlight&) = delete;
+  bool aloneOnArrival() const { return others_ == 0; }
+  bool alone() const { return n_.load() == 1; }
+
+ private:
+  std::atomic<int>& n_;
+  int others_;
+};
+
+// Runs the handler (and finishes its API object) on the calling thread; `admitted` marks
+// it admitted on arrival for takeAdmittedOnArrival().
+inline HttpResponse runHandler(const ConnectionContext& ctx, HttpRequest& req, bool admitted) {
+  admittedOnArrival = admitted;
+  struct Clear {
+    ~Clear() { admittedOnArrival = false; }
+  } clear;
   HttpResponse res = (*ctx.handler)(req);
-  finishApiObject(req, res);
-  co_return res;
+  finishApiObject(req, res);  // on a pool, a large list's gzip stays off the event loop too
+  return res;
+}
+
+// Runs the handler on the connection's loop, or on the blocking pool for requests that may
+// wait on another server, or on the write pool for those that wait for a commit (unless no
+// other is in flight); the coroutine resumes on its own loop either way.
+inline awaitable<HttpResponse> callHandler(const ConnectionContext& ctx, HttpRequest& req) {
+  asio::thread_pool* pool = poolFor(ctx, req);
+  if (!pool) co_return runHandler(ctx, req, false);
+  // Admission first, while the request is still on its loop: it counts from its arrival,
+  // not from when a pool thread gets to it. The hold is released once the handler returned.
+  std::shared_ptr<void> hold;
+  const bool admitted = ctx.admit && *ctx.admit;
+  if (admitted)
+    if (auto refused = (*ctx.admit)(req, hold)) co_return std::move(*refused);
+  std::optional<WriteInFlight> write;
+  if (pool == ctx.writes && ctx.writesInFlight) {
+    write.emplace(*ctx.writesInFlight);
+    if (write->aloneOnArrival()) {
+      // Nothing to be committed with so far. Give the requests this loop has already read
+      // their turn first (a post to our own queue: no wake-up): a write among them counts
+      // itself, and then this one goes to the pool too. Still alone: run it here.
+      co_await asio::post(asio::use_awaitable);
+      if (write->alone()) {
+        if (ctx.writesInline) ctx.writesInline->fetch_add(1, std::memory_order_relaxed);
+        co_return runHandler(ctx, req, admitted);
+      }
+    }
+    if (ctx.writesPooled) ctx.writesPooled->fetch_add(1, std::memory_order_relaxed);
+  }
+  co_return co_await asio::co_spawn(
+      pool->get_executor(),
+      [&ctx, &req, admitted]() -> awaitable<HttpResponse> {
+        co_return runHandler(ctx, req, admitted);
+      },
+      asio::use_awaitable);
 }
 
 template <class Stream>

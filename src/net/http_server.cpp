@@ -13,8 +13,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/thread_name.h"
 #include "net/http_connection.h"
 #include "net/upgrade_sessions.h"
@@ -23,6 +25,12 @@ namespace skiff::net {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+
+namespace detail {
+thread_local bool admittedOnArrival = false;
+}  // namespace detail
+
+bool takeAdmittedOnArrival() { return std::exchange(detail::admittedOnArrival, false); }
 
 namespace {
 
@@ -51,6 +59,7 @@ struct HttpServer::Impl {
   size_t nextLoop = 0;
   std::optional<asio::thread_pool> blocking;              // HttpServerOptions::mayBlock
   std::optional<asio::thread_pool> writes;                // HttpServerOptions::waitsForCommit
+  std::atomic<int> writesInFlight{0};                     // ConnectionContext::writesInFlight
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // listen, then additionalListen
   std::vector<std::thread> threads;
   std::vector<unsigned short> boundPorts;
@@ -119,6 +128,16 @@ void raiseDescriptorLimit() {
 
 HttpServer::~HttpServer() { stop(); }
 
+namespace {
+// Requests already on the pool finish; those still queued are dropped with their loops.
+void stopPool(std::optional<asio::thread_pool>& pool) {
+  if (!pool) return;
+  pool->stop();
+  pool->join();
+  pool.reset();
+}
+}  // namespace
+
 void HttpServer::start() {
   const auto& o = impl_->options;
   raiseDescriptorLimit();
@@ -167,7 +186,17 @@ void HttpServer::start() {
     impl_->writes.emplace(std::max(1, o.writeThreads));
     impl_->context.waitsForCommit = &impl_->options.waitsForCommit;
     impl_->context.writes = &*impl_->writes;
+    impl_->context.writesInFlight = &impl_->writesInFlight;
+    auto& metrics = Metrics::global();
+    metrics.describe("skiff_http_commit_waits_total", "counter",
+                     "Requests that wait for a commit (creates, updates, deletes), by where they "
+                     "ran: on the write pool, or on their event loop when no other was in flight.");
+    impl_->context.writesInline =
+        &metrics.series("skiff_http_commit_waits_total", {{"on", "loop"}});
+    impl_->context.writesPooled =
+        &metrics.series("skiff_http_commit_waits_total", {{"on", "pool"}});
   }
+  if (o.admit) impl_->context.admit = &impl_->options.admit;
   for (auto& acceptor : impl_->acceptors)
     asio::co_spawn(*impl_->loops[0], impl_->acceptLoop(acceptor.get()), asio::detached);
   impl_->started = true;
@@ -185,16 +214,8 @@ void HttpServer::stop() {
   for (auto& loop : impl_->loops) loop->stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
-  if (impl_->blocking) {
-    impl_->blocking->stop();
-    impl_->blocking->join();
-    impl_->blocking.reset();
-  }
-  if (impl_->writes) {
-    impl_->writes->stop();
-    impl_->writes->join();
-    impl_->writes.reset();
-  }
+  stopPool(impl_->blocking);
+  stopPool(impl_->writes);
   impl_->upgrades->releaseAll();
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,21 @@ struct HttpServerOptions {
   // commits them together (group commit) instead of one per event loop. A pool apart from
   // `blockingThreads` so that a flood of writes never delays lists and proxying, nor they it.
   // Each connection still handles one request at a time: its answers stay in request order.
+  // Except: a write that arrives while no other such write is in flight anywhere in the
+  // server (none queued for the pool, on it, or running on a loop), and is still alone after
+  // the requests its loop has already read had their turn, runs on its loop. It has nothing
+  // to be committed with, and the hand-off (loop -> pool -> loop: two thread wake-ups) would
+  // be pure cost; in exchange its loop's other connections wait for its commit, as all of
+  // them did before the pool. A write arriving while one is in flight goes to the pool.
   std::function<bool(const HttpRequest&)> waitsForCommit;
   int writeThreads = 16;
+  // Called on the connection's event loop, as soon as a request that mayBlock or
+  // waitsForCommit picks has been read, before it waits for a pool thread (the API server's
+  // in-flight limit counts a request from its arrival, upstream's behaviour). A response
+  // returned is the answer, and the handler is not called (429); otherwise what it leaves in
+  // `hold` (an in-flight slot) is kept until the handler returned, and the handler runs with
+  // admittedOnArrival() true.
+  std::function<std::optional<HttpResponse>(HttpRequest&, std::shared_ptr<void>& hold)> admit;
   // Connection limits, so that slow or idle clients cost a socket and a coroutine frame but
   // never a thread, and not forever (upstream's Go server: ReadHeaderTimeout 32 s):
   // - a keep-alive connection waits this long for the first byte of its next request;
@@ -59,6 +73,11 @@ struct HttpServerOptions {
   // requests get 429 before the handler runs. 0: no limit.
   int maxUpgradedConnections = 256;
 };
+
+// In a handler: whether HttpServerOptions::admit admitted this request on arrival (so the
+// handler must not count it again). Reading it clears it, so a request the handler makes
+// in-process on the same thread is not taken for admitted.
+bool takeAdmittedOnArrival();
 
 class HttpServer {
  public:

@@ -14,7 +14,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,9 +173,41 @@ std::string post(const std::string& path, bool close) {
          (close ? "Connection: close\r\n" : "") + "\r\n";
 }
 
+// Opens `n` connections and has the server read one request on each in the same turn of
+// its (single) event loop: a GET /hold, which the handler must answer on the loop after
+// sleeping 300 ms, keeps the loop busy while the requests are sent, so its next poll finds
+// them all. Returns the status lines each connection got, in connection order.
+std::vector<std::vector<std::string>> arriveTogether(unsigned short port,
+                                                     const std::vector<std::string>& raws) {
+  net::io_context io;
+  std::vector<std::unique_ptr<tcp::socket>> socks;
+  for (size_t i = 0; i < raws.size(); ++i) {
+    socks.push_back(std::make_unique<tcp::socket>(io));
+    socks.back()->connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  }
+  std::this_thread::sleep_for(100ms);  // accepted, each waiting for its first byte
+  auto hold = std::async(std::launch::async, [port] { return get(port, "/hold"); });
+  std::this_thread::sleep_for(100ms);  // the loop is in the /hold handler
+  for (size_t i = 0; i < raws.size(); ++i) net::write(*socks[i], net::buffer(raws[i]));
+  EXPECT_EQ(hold.get(), "HTTP/1.1 200 OK");
+  std::vector<std::vector<std::string>> answers;
+  for (auto& sock : socks) {
+    std::string out;
+    boost::system::error_code ec;
+    net::read(*sock, net::dynamic_buffer(out), ec);
+    std::vector<std::string> lines;
+    for (size_t at = out.find("HTTP/1.1 "); at != std::string::npos;
+         at = out.find("HTTP/1.1 ", at + 1))
+      lines.push_back(out.substr(at, out.find("\r\n", at) - at));
+    answers.push_back(std::move(lines));
+  }
+  return answers;
+}
+
 // Writes (waitsForCommit) wait together on the write pool: with one event loop, 6 writes on
 // 6 connections are all in their handler at once (as they must be to share a group commit),
-// while a get on the same loop and a request of the blocking pool are still answered.
+// while a get on the same loop and a request of the blocking pool are still answered. The
+// first 5 arrive together (a write that arrives alone runs on its loop: next test).
 TEST(HttpServer, WritesWaitTogetherOnTheirPool) {
   constexpr int kWrites = 6;
   std::mutex mu;
@@ -186,6 +221,7 @@ TEST(HttpServer, WritesWaitTogetherOnTheirPool) {
   o.mayBlock = [](const HttpRequest& r) { return r.path == "/list"; };
   o.waitsForCommit = [](const HttpRequest& r) { return r.method == "POST"; };
   HttpServer server(o, [&](HttpRequest& r) {
+    if (r.path == "/hold") std::this_thread::sleep_for(300ms);
     if (r.method == "POST") {  // a "commit" that completes once every write is waiting
       std::unique_lock lock(mu);
       most = std::max(most, ++waiting);
@@ -198,10 +234,10 @@ TEST(HttpServer, WritesWaitTogetherOnTheirPool) {
     return res;
   });
   server.start();
-  std::vector<std::future<std::vector<std::string>>> writes;
-  for (int i = 0; i < kWrites - 1; ++i)
-    writes.push_back(std::async(std::launch::async,
-                                [&] { return exchange(server.port(), post("/pods", true)); }));
+  auto writes = std::async(std::launch::async, [&] {
+    return arriveTogether(server.port(),
+                          std::vector<std::string>(kWrites - 1, post("/pods", true)));
+  });
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return waiting == kWrites - 1; }));
@@ -210,14 +246,145 @@ TEST(HttpServer, WritesWaitTogetherOnTheirPool) {
   EXPECT_EQ(get(server.port(), "/pods/a"), "HTTP/1.1 200 OK");  // on the loop
   EXPECT_EQ(get(server.port(), "/list"), "HTTP/1.1 200 OK");    // the blocking pool
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  // The last write, pipelined with a get on one connection: the answers keep request order
-  // although the get alone would have been answered first.
+  // The last write, pipelined with a get on one connection: it goes to the pool (others are
+  // in flight), and the answers keep request order although the get alone would have been
+  // answered first.
   auto last = exchange(server.port(), post("/pods", false) +
                                           "GET /pods/b HTTP/1.1\r\nHost: x\r\nConnection: "
                                           "close\r\n\r\n");
   EXPECT_EQ(last, (std::vector<std::string>{"HTTP/1.1 201 Created", "HTTP/1.1 200 OK"}));
-  for (auto& w : writes) EXPECT_EQ(w.get(), std::vector<std::string>{"HTTP/1.1 201 Created"});
+  for (auto& w : writes.get()) EXPECT_EQ(w, std::vector<std::string>{"HTTP/1.1 201 Created"});
   EXPECT_EQ(most, kWrites);
+  server.stop();
+}
+
+// A write that arrives while no other is in flight runs on its loop (no hand-off to the pool
+// and back); one that arrives while another is in flight (here: on the other loop) goes to
+// the pool and does not wait for it.
+TEST(HttpServer, ALoneWriteRunsOnItsLoop) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::thread::id> ranOn;  // by path
+  bool release = false;
+  HttpServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.threads = 2;  // connections alternate between the two loops
+  o.writeThreads = 2;
+  o.waitsForCommit = [](const HttpRequest& r) { return r.method == "POST"; };
+  HttpServer server(o, [&](HttpRequest& r) {
+    std::unique_lock lock(mu);
+    ranOn[r.path] = std::this_thread::get_id();
+    cv.notify_all();
+    if (r.path == "/held") cv.wait_for(lock, 10s, [&] { return release; });
+    HttpResponse res;
+    res.status = r.method == "POST" ? 201 : 200;
+    res.body = "{}";
+    return res;
+  });
+  server.start();
+  // Connection 1 (loop 0): writes one after another, then a get; each write is alone.
+  EXPECT_EQ(exchange(server.port(), post("/w1", false) + post("/w2", false) +
+                                        "GET /g HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            (std::vector<std::string>{"HTTP/1.1 201 Created", "HTTP/1.1 201 Created",
+                                      "HTTP/1.1 200 OK"}));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(ranOn["/w1"], ranOn["/g"]);  // the loop's thread
+    EXPECT_EQ(ranOn["/w2"], ranOn["/g"]);
+  }
+  // Connection 2 (loop 1): a write held in its handler, alone, so on loop 1.
+  auto held =
+      std::async(std::launch::async, [&] { return exchange(server.port(), post("/held", true)); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return ranOn.contains("/held"); }));
+  }
+  // Connection 3 (loop 0): a write while /held is in flight goes to the pool and is answered
+  // while /held still waits.
+  EXPECT_EQ(exchange(server.port(), post("/w3", true)),
+            std::vector<std::string>{"HTTP/1.1 201 Created"});
+  EXPECT_EQ(held.wait_for(0s), std::future_status::timeout);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_NE(ranOn["/w3"], ranOn["/g"]);     // not loop 0
+    EXPECT_NE(ranOn["/w3"], ranOn["/held"]);  // not loop 1
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_EQ(held.get(), std::vector<std::string>{"HTTP/1.1 201 Created"});
+  server.stop();
+}
+
+// HttpServerOptions::admit runs when a request arrives, before it waits for a pool thread:
+// with a limit of 2 and one write thread, of 3 writes arriving together two are admitted
+// (one in its handler, one queued for the thread) and the third is refused at once, while
+// the first is still in its handler; the refused one never reaches the handler.
+TEST(HttpServer, AdmissionCountsAWriteFromItsArrival) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int inHandler = 0, handled = 0;
+  bool release = false;
+  std::atomic<int> admitted{0};
+  HttpServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.threads = 1;
+  o.writeThreads = 1;
+  o.waitsForCommit = [](const HttpRequest& r) { return r.method == "POST"; };
+  o.admit = [&](HttpRequest&, std::shared_ptr<void>& hold) -> std::optional<HttpResponse> {
+    if (admitted.fetch_add(1) >= 2) {
+      admitted.fetch_sub(1);
+      HttpResponse res;
+      res.status = 429;
+      return res;
+    }
+    hold = std::shared_ptr<void>(nullptr, [&](void*) { admitted.fetch_sub(1); });
+    return std::nullopt;
+  };
+  HttpServer server(o, [&](HttpRequest& r) {
+    if (r.path == "/hold") std::this_thread::sleep_for(300ms);
+    HttpResponse res;
+    if (r.method == "POST") {
+      EXPECT_TRUE(takeAdmittedOnArrival());
+      EXPECT_FALSE(takeAdmittedOnArrival());  // reading clears it
+      std::unique_lock lock(mu);
+      ++inHandler;
+      ++handled;
+      cv.notify_all();
+      cv.wait_for(lock, 10s, [&] { return release; });
+      --inHandler;
+      res.status = 201;
+    } else {
+      EXPECT_FALSE(takeAdmittedOnArrival());  // on the loop: the handler admits it
+    }
+    res.body = "{}";
+    return res;
+  });
+  server.start();
+  auto answers = std::async(std::launch::async, [&] {
+    return arriveTogether(server.port(), std::vector<std::string>(3, post("/pods", true)));
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return inHandler == 1; }));
+  }
+  std::this_thread::sleep_for(200ms);  // time for a wrongly queued third write to show
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(inHandler, 1);        // the only write thread
+    EXPECT_EQ(admitted.load(), 2);  // and one write queued for it
+    release = true;
+  }
+  cv.notify_all();
+  auto got = answers.get();
+  std::multiset<std::string> statuses;
+  for (auto& a : got) {
+    ASSERT_EQ(a.size(), 1u);
+    statuses.insert(a[0]);
+  }
+  EXPECT_EQ(statuses, (std::multiset<std::string>{"HTTP/1.1 201 Created", "HTTP/1.1 201 Created",
+                                                  "HTTP/1.1 429 Too Many Requests"}));
+  EXPECT_EQ(handled, 2);
+  EXPECT_EQ(admitted.load(), 0);  // every hold released
   server.stop();
 }
 

@@ -74,6 +74,24 @@ TEST(InflightLimiter, SystemMastersAndInProcessClientsAreNeverRefused) {
   EXPECT_FALSE(limiter.admit(anon, resourceOf()));
 }
 
+// Credentials the limiter cannot see (a bearer token) are asked about only at the limit; an
+// exempt one is served uncounted.
+TEST(InflightLimiter, CredentialsAreAskedAboutOnlyAtTheLimit) {
+  InflightLimiter limiter(1, 1);
+  int asked = 0;
+  auto exempt = [&] { return ++asked, true; };
+  auto notExempt = [&] { return ++asked, false; };
+  auto post = request("POST", "/api/v1/namespaces/d/pods");
+  auto busy = limiter.admit(post, resourceOf(), notExempt);
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(asked, 0);  // below the limit: not asked
+  EXPECT_FALSE(limiter.admit(post, resourceOf(), notExempt));
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(limiter.admit(post, resourceOf(), exempt));
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(limiter.mutatingInflight(), 1);  // the exempt one is not counted
+}
+
 TEST(InflightLimiter, ZeroMeansNoLimit) {
   InflightLimiter limiter(0, 0);
   std::vector<InflightLimiter::Slot> held;
