@@ -83,7 +83,8 @@ struct ApiServer::Impl {
   std::unique_ptr<ResourceStore> resources;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<KubeletProxy> kubelets;  // pods/log|exec|attach|portforward, nodes/proxy
-  std::vector<MetricsCollectorHandle> storageObjects;  // apiserver_storage_objects etc. while this server lives
+  std::vector<MetricsCollectorHandle>
+      storageObjects;                      // apiserver_storage_objects etc. while this server lives
   std::unique_ptr<Aggregator> aggregator;  // APIServices: local ones, proxying, availability
   std::unique_ptr<CrdController> crds;     // CustomResourceDefinitions: serving, status, cleanup
   std::unique_ptr<MetricsApi> metricsApi;  // metrics.k8s.io and its scraper; null when disabled

@@ -329,7 +329,9 @@ std::vector<MetricsCollectorHandle> registerStorageObjects(CacheHub& caches,
       "skiff_packed_object_bytes", "gauge",
       "Bytes of packed JSON objects alive in this process: the watch cache's current objects "
       "(shared by in-process informers) and the few older states someone still holds.",
-      [] { return std::vector<MetricSample>{{{}, static_cast<double>(packedJsonBytesAlive())}}; }));
+      [] {
+        return std::vector<MetricSample>{{{}, static_cast<double>(packedJsonBytesAlive())}};
+      }));
   return handles;
 }
 

@@ -1,8 +1,8 @@
 #include "common/packed_json.h"
 
+#include <atomic>
 #include <boost/json/memory_resource.hpp>
 #include <boost/json/storage_ptr.hpp>
-#include <atomic>
 #include <cstdint>
 #include <new>
 #include <vector>
