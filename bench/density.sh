@@ -86,6 +86,10 @@ done
 k get --raw /metrics >"$WORK/metrics.txt"
 awk '/^apiserver_storage_objects/ && $2 > 100 {printf "%s %s; ", $1, $2} END {print ""}' "$WORK/metrics.txt" |
   sed 's/apiserver_storage_objects{resource="\([a-z0-9.]*\)"}/\1/g; s/^/objects: /'
+# Status writes the ramp cost, by resource (controllers' status churn shows here).
+awk -F'[{}]' '/^apiserver_request_total/ && /subresource="status"/ && /verb="(PUT|PATCH)"/ {
+    match($2, /resource="[^"]*"/); r = substr($2, RSTART + 10, RLENGTH - 11); split($3, v, " "); n[r] += v[1] }
+  END {printf "status writes:"; for (r in n) printf " %s %d;", r, n[r]; print ""}' "$WORK/metrics.txt"
 awk '/^skiff_packed_object_bytes/ {o=$2} /^skiff_watch_cache_history_bytes/ {h+=$2}
   END {printf "watch cache: packed objects %.0f MB, history texts %.0f MB\n", o/1e6, h/1e6}' "$WORK/metrics.txt"
 rss=0; for pair in $COMPONENTS; do rss=$((rss + $(mb ${pair##*:} VmRSS))); done

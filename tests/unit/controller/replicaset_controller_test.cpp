@@ -269,6 +269,36 @@ TEST(ReplicaSetControllerFake, DeletesLeastValuablePodsFirst) {
   EXPECT_TRUE(env.hasEvent("SuccessfulDelete", "Deleted pod: " + pending));
 }
 
+// A pod update queues its set only when it changes what the set's sync reads: its binding,
+// IP or container statuses do not (every sync walks all of the set's pods). A sync may come
+// back once more when its own status write returns through the informer.
+TEST(ReplicaSetControllerFake, SyncsOnlyForPodChangesItsStatusReads) {
+  RsEnv env;
+  env.reflectWrites();
+  env.addSet("web", 1);
+  env.sync();
+  env.sync();  // the created pod's own event
+  auto pod = env.podsNow().at(0);
+  pod["spec"].as_object()["nodeName"] = "node-1";
+  pod = env.update(pods, pod);
+  EXPECT_EQ(env.sync(), 0) << "a binding changes nothing a set counts";
+  pod["status"] = json::object{{"phase", "Pending"}};
+  pod = env.update(pods, pod);
+  EXPECT_GE(env.sync(), 1) << "a phase appears";
+  pod["status"].as_object()["podIP"] = "10.0.0.7";
+  pod = env.update(pods, pod);
+  EXPECT_EQ(env.sync(), 0);
+  env.markRunning(pod, /*ready=*/false);
+  EXPECT_GE(env.sync(), 1) << "phase Running";
+  env.markRunning(env.podsNow().at(0));
+  EXPECT_GE(env.sync(), 1) << "Ready";
+  EXPECT_EQ(intAt(env.rs("web"), {"status", "readyReplicas"}), 1);
+  pod = env.podsNow().at(0);
+  pod["metadata"].as_object()["labels"].as_object()["extra"] = "x";
+  env.update(pods, pod);
+  EXPECT_GE(env.sync(), 1) << "labels";
+}
+
 TEST(ReplicaSetControllerFake, MinReadySecondsDelaysAvailability) {
   RsEnv env;
   env.reflectWrites();
