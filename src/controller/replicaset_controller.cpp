@@ -322,8 +322,9 @@ class ReplicaSetController : public QueueController {
     const json::object* was = findCondition(oldPod, "Ready");
     const json::object* now = findCondition(pod, "Ready");
     if ((was == nullptr) != (now == nullptr)) return true;
-    return was && (stringAt(*was, {"status"}) != stringAt(*now, {"status"}) ||
-                   stringAt(*was, {"lastTransitionTime"}) != stringAt(*now, {"lastTransitionTime"}));
+    return was &&
+           (stringAt(*was, {"status"}) != stringAt(*now, {"status"}) ||
+            stringAt(*was, {"lastTransitionTime"}) != stringAt(*now, {"lastTransitionTime"}));
   }
 
   void podUpdated(const json::object& oldPod, const json::object& pod) {
