@@ -90,6 +90,10 @@ expect_contains "$OUT" "ip daddr != $PODRANGE" "node masquerade leaves the clust
 # ---- the host never forwards cluster traffic elsewhere ----------------------------------
 # 198.51.100.0/24 is a documentation range: nothing answers there even if it leaked.
 TABLE=skiff-cluster-$NAME
+# The drop only shows while the host forwards at all: every node host does once the CNI
+# bridge plugin set up a pod (it turns forwarding on), but on a fresh machine where no pod
+# ran yet it is off and nothing reaches the forward hook. Turn it on as the plugin would.
+sysctl -qw net.ipv4.ip_forward=1
 dropped() { nft list table inet "$TABLE" | awk '$1=="iifname" && /drop/ {for (i=1;i<=NF;i++) if ($i=="packets") print $(i+1)}'; }
 D0=$(dropped)
 ip netns exec "skiff-$NAME-node-1" timeout 3 bash -c "echo >/dev/tcp/198.51.100.7/80" 2>/dev/null || true

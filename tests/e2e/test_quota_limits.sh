@@ -56,11 +56,12 @@ expect_eq "$(k -n lim get pod plain -o jsonpath='{.metadata.annotations.kubernet
   "the kubernetes.io/limit-ranger annotation says what was set"
 expect_eq "$(k -n lim get pod plain -o jsonpath='{.status.qosClass}')" "Burstable" \
   "the QoS class is computed from the defaulted resources"
-expect_eq "$(k -n lim describe limits lr | grep -E '^(Container|Pod|PersistentVolumeClaim) ' | tr -s ' ')" \
+# kubectl prints an item's resources in Go map order, which changes from run to run: sorted.
+expect_eq "$(k -n lim describe limits lr | grep -E '^(Container|Pod|PersistentVolumeClaim) ' | tr -s ' ' | LC_ALL=C sort)" \
   "Container cpu 50m 500m 100m 300m -
 Container memory - - 128Mi 128Mi -
-Pod memory - 1Gi - - -
-PersistentVolumeClaim storage - 2Gi - - -" "kubectl describe limits shows min, max and the defaulted defaults"
+PersistentVolumeClaim storage - 2Gi - - -
+Pod memory - 1Gi - - -" "kubectl describe limits shows min, max and the defaulted defaults"
 pod own '{"limits": {"cpu": "200m"}}' | k -n lim create -f - >/dev/null || fail "own pod refused"
 expect_eq "$(k -n lim get pod own -o jsonpath='{.spec.containers[0].resources.requests.cpu} {.spec.containers[0].resources.limits.memory}')" \
   "200m 128Mi" "the container's own values win; only missing ones are defaulted"
