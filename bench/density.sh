@@ -7,7 +7,8 @@
 #      instead of apiserver --storage memory + scheduler + controller-manager;
 #      APISERVER_ARGS, CM_ARGS, AGENT_ARGS add flags; SKIP_METRICS=1 stops before the metrics API part;
 #      SKIP_LISTS=1 skips the list latencies. While the pods start, get_prober.py times a single
-#      GET of the namespace every 50 ms (the control plane's responsiveness during the ramp).
+#      GET of the namespace every 50 ms (the control plane's responsiveness during the ramp)
+#      and lease_age.py samples how stale the nodes' Leases get (heartbeats keeping up).
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [NODES] [PODS_PER_NODE] [DEPLOYMENTS]}")
 NODES=${2:-1000}
@@ -70,13 +71,16 @@ declare -A T0
 for pair in $COMPONENTS hollow-agent:$AGENT; do p=${pair##*:}; T0[$p]=$(cpu_ticks $p); done
 python3 "$HERE/get_prober.py" "$WORK/data" /api/v1/namespaces/density >"$WORK/gets.json" &
 PROBER=$!; PIDS+=($PROBER)
+python3 "$HERE/lease_age.py" "$WORK/data" 10 >"$WORK/leases.json" &
+LEASES=$!; PIDS+=($LEASES)
 RESULT=$(python3 "$HERE/density.py" "$WORK/data" density "$DEPLOYMENTS" "$REPLICAS")
-kill -TERM $PROBER; wait $PROBER || true
+kill -TERM $PROBER $LEASES; wait $PROBER $LEASES || true
 HZ=$(getconf CLK_TCK)
 SECS=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['all_running_s'])" "$RESULT")
 echo "nodes $NODES, pods $TOTAL ($DEPLOYMENTS Deployments x $REPLICAS)"
 echo "result: $RESULT"
 echo "single GET of a namespace every 50 ms during the ramp: $(cat "$WORK/gets.json")"
+echo "node Lease ages, sampled every 10 s during the ramp: $(cat "$WORK/leases.json")"
 for pair in $COMPONENTS hollow-agent:$AGENT; do
   name=${pair%%:*}; p=${pair##*:}
   cpu=$(( $(cpu_ticks $p) - ${T0[$p]} ))

@@ -167,6 +167,9 @@ std::vector<Taint> parseTaints(const std::string& text) {
   return out;
 }
 
+int heartbeatWorkersFor(int nodes) { return std::clamp((nodes + 99) / 100, 2, 64); }
+int podWorkersFor(int nodes) { return std::clamp((nodes + 99) / 100, 4, 64); }
+
 HollowAgent::HollowAgent(client::RestClient& client, HollowOptions options)
     : client_(client),
       options_(std::move(options)),
@@ -248,9 +251,12 @@ void HollowAgent::start(std::chrono::milliseconds syncTimeout) {
   adoptRunningPods();
   // Before registration: the node status publishes each node's kubelet port.
   if (options_.serveKubelet) startKubeletServer();
-  for (int i = 0; i < options_.heartbeatWorkers; ++i)
+  int beats = options_.heartbeatWorkers > 0 ? options_.heartbeatWorkers
+                                            : heartbeatWorkersFor(options_.nodes);
+  for (int i = 0; i < beats; ++i)
     threads_.emplace_back(namedThread("hollow-beat", [this] { heartbeatWorker(); }));
-  for (int i = 0; i < options_.podWorkers; ++i)
+  int podThreads = options_.podWorkers > 0 ? options_.podWorkers : podWorkersFor(options_.nodes);
+  for (int i = 0; i < podThreads; ++i)
     threads_.emplace_back(namedThread("hollow-pod", [this] { podWorker(); }));
   for (auto& n : nodeList_) heartbeats_.add("register/" + n->name);
 }

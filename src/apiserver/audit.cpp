@@ -15,6 +15,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/thread_name.h"
 
 namespace skiff::apiserver {
 
@@ -322,7 +323,7 @@ AuditLog::AuditLog(AuditLogOptions options) : options_(std::move(options)) {
     struct stat st {};
     if (::fstat(fd_, &st) == 0) size_ = static_cast<uint64_t>(st.st_size);
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = namedThread("audit-log", [this] { run(); });
 }
 
 AuditLog::~AuditLog() {

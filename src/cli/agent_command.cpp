@@ -1,5 +1,6 @@
 // `skiff agent`: node-side components. Without --hollow: the real kubelet on containerd
 // (as `skiff kubelet`); `skiff agent --hollow --nodes N --kubeconfig F` runs N simulated nodes.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -22,6 +23,8 @@ struct AgentFlags {
   bool hollow = false;
   std::string kubeconfig;
   int nodes = 1;
+  int heartbeatWorkers = 0;
+  int podWorkers = 0;
   std::string prefix = "hollow";
   std::string cpu = "4", memory = "16Gi";
   int maxPods = 110;
@@ -134,6 +137,10 @@ int runAgent(AgentFlags f) {
     o.namePrefix = f.prefix;
     o.ownNodeOnly = !f.server.empty();
     o.nodes = f.nodes;
+    if (f.heartbeatWorkers < 0) throw std::invalid_argument("--heartbeat-workers must be >= 0");
+    o.heartbeatWorkers = f.heartbeatWorkers;
+    if (f.podWorkers < 0) throw std::invalid_argument("--pod-workers must be >= 0");
+    o.podWorkers = f.podWorkers;
     o.cpu = f.cpu;
     o.memory = f.memory;
     o.maxPods = f.maxPods;
@@ -165,7 +172,13 @@ int runAgent(AgentFlags f) {
     return 2;
   }
   installSignalHandlers();
-  client::RestClient client(client::loadKubeconfig(f.kubeconfig));
+  auto config = client::loadKubeconfig(f.kubeconfig);
+  // Every heartbeat and pod worker may hold a connection: keep them all alive, or each
+  // request past the pool pays a TLS handshake.
+  int beats = o.heartbeatWorkers > 0 ? o.heartbeatWorkers : agent::heartbeatWorkersFor(o.nodes);
+  int podThreads = o.podWorkers > 0 ? o.podWorkers : agent::podWorkersFor(o.nodes);
+  config.maxIdleConnections = std::max(config.maxIdleConnections, beats + podThreads + 8);
+  client::RestClient client(std::move(config));
   if (files) rotator = startRotation(client, joinedNode, *files);
   // The kubelet endpoints accept client certificates of the cluster's CA, as kubelets do.
   o.clientCaPem = client.config().caPem;
@@ -242,6 +255,14 @@ Subcommand addAgentCommand(CLI::App& app) {
                   "outside it)")
       ->capture_default_str();
   cmd->add_option("--nodes", f->nodes, "Number of hollow nodes in this process")
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-workers", f->heartbeatWorkers,
+                  "Threads renewing the hollow nodes' Leases and posting their status (0: one "
+                  "per 100 nodes, 2 to 64)")
+      ->capture_default_str();
+  cmd->add_option("--pod-workers", f->podWorkers,
+                  "Threads acting on the hollow nodes' pods (status writes, deletions; 0: one "
+                  "per 100 nodes, 4 to 64)")
       ->capture_default_str();
   cmd->add_option("--node-name-prefix", f->prefix,
                   "Hollow nodes are named PREFIX-0 ... PREFIX-(N-1)")

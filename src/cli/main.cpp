@@ -242,12 +242,11 @@ struct Components {
   std::unique_ptr<client::LeaderElector> cloudElector;
   std::unique_ptr<cli::RunningCloud> cloud;  // `skiff server --cloud-provider`
 
-  void startScheduler(bool leaderElect, const std::string& name) {
+  // `bindWorkers` 0: the scheduler's default (16, for binds that cross the network).
+  void startScheduler(bool leaderElect, const std::string& name, int bindWorkers = 0) {
     if (!cli::campaign(*client, leaderElect, "kube-scheduler", schedulerElector)) return;
     scheduler::SchedulerOptions options{name};
-    // Binds are calls into the API server in this process (no round trip to hide): two
-    // binders keep up, 16 only added wake-ups (scheduler_perf: 4,400 vs 3,700-4,100 pods/s).
-    options.bindWorkers = 2;
+    if (bindWorkers > 0) options.bindWorkers = bindWorkers;
     scheduler = std::make_unique<scheduler::Scheduler>(*client, options, informers.get());
     scheduler->start();
   }
@@ -301,7 +300,14 @@ int runApiServer(const apiserver::ApiServerOptions& options, bool bundle, bool l
       return server.signLegacyServiceAccountToken(ns, account, uid, secret);
     };
     // Both campaigns run in parallel so a standby server waits on both Leases.
-    std::thread sched([&] { components.startScheduler(leaderElect, "default-scheduler"); });
+    // Binds are calls into the API server in this process. Over the memory store a bind
+    // returns at once: two binders keep up and 16 only added wake-ups (scheduler_perf:
+    // 4,400 vs 3,700-4,100 pods/s). Over sqlite each bind waits for its group commit, so two
+    // binders bound a 5,000-node ramp at ~150 pods/s while the algorithm ran ahead: binds
+    // need as many in flight as upstream's per-pod binding goroutines allow commits to share.
+    const int bindWorkers = options.storage == "memory" ? 2 : 16;
+    std::thread sched(
+        [&] { components.startScheduler(leaderElect, "default-scheduler", bindWorkers); });
     components.startControllers(leaderElect, withKeys);
     sched.join();
     if (cloudFlags && !cloudFlags->provider.empty()) {

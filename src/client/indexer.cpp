@@ -110,6 +110,19 @@ std::vector<ObjectPtr> Indexer::byIndex(const std::string& name, const std::stri
   return out;
 }
 
+std::vector<std::pair<std::string, ObjectPtr>> Indexer::byIndexWithKeys(
+    const std::string& name, const std::string& value) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, ObjectPtr>> out;
+  auto idx = indices_.find(name);
+  if (idx == indices_.end()) return out;
+  auto it = idx->second.find(value);
+  if (it == idx->second.end()) return out;
+  out.reserve(it->second.size());
+  for (auto& key : it->second) out.emplace_back(key, items_.at(key));
+  return out;
+}
+
 size_t Indexer::size() const {
   std::lock_guard lock(mu_);
   return items_.size();

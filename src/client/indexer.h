@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace skiff::client {
@@ -47,6 +48,10 @@ class Indexer {
   std::vector<ObjectPtr> list() const;
   std::vector<std::string> keys() const;
   std::vector<ObjectPtr> byIndex(const std::string& name, const std::string& value) const;
+  // As byIndex, each object with its key (for callers keeping per-key state beside the cache,
+  // who must not read the key out of every object).
+  std::vector<std::pair<std::string, ObjectPtr>> byIndexWithKeys(const std::string& name,
+                                                                 const std::string& value) const;
   size_t size() const;
 
   // Inserts or replaces by key; returns the previous object (null when new).

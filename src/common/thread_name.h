@@ -13,6 +13,13 @@ inline void setThreadName(const std::string& name) {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
 }
 
+// The calling thread's name ("" when it cannot be read).
+inline std::string currentThreadName() {
+  char name[16] = {};
+  if (pthread_getname_np(pthread_self(), name, sizeof name) != 0) return "";
+  return name;
+}
+
 // A thread that names itself, then runs `body`.
 template <typename Body>
 std::thread namedThread(std::string name, Body body) {

@@ -1,10 +1,12 @@
 #include "controller/controller_utils.h"
 
+#include "api/json_view.h"
 #include "common/ids.h"
 
 namespace skiff::controller {
 
 namespace json = boost::json;
+using api::stringViewAt;
 
 std::string nameOf(const json::object& obj) { return stringAt(obj, {"metadata", "name"}); }
 std::string namespaceOf(const json::object& obj) {
@@ -47,7 +49,7 @@ std::string controllerKeyOf(const json::object& obj, std::string_view kind) {
 std::string podPhase(const json::object& pod) { return stringAt(pod, {"status", "phase"}); }
 
 bool isPodTerminal(const json::object& pod) {
-  auto phase = podPhase(pod);
+  auto phase = stringViewAt(pod, {"status", "phase"});
   return phase == "Succeeded" || phase == "Failed";
 }
 
@@ -58,14 +60,14 @@ const json::object* findCondition(const json::object& obj, std::string_view type
   if (!conds) return nullptr;
   for (const auto& c : *conds) {
     auto* cond = c.if_object();
-    if (cond && stringAt(*cond, {"type"}) == type) return cond;
+    if (cond && stringViewAt(*cond, {"type"}) == type) return cond;
   }
   return nullptr;
 }
 
 bool conditionTrue(const json::object& obj, std::string_view type) {
   auto* c = findCondition(obj, type);
-  return c && stringAt(*c, {"status"}) == "True";
+  return c && stringViewAt(*c, {"status"}) == "True";
 }
 
 bool isPodReady(const json::object& pod) { return conditionTrue(pod, "Ready"); }
@@ -73,7 +75,7 @@ bool isPodReady(const json::object& pod) { return conditionTrue(pod, "Ready"); }
 bool isPodAvailable(const json::object& pod, int64_t minReadySeconds,
                     std::chrono::system_clock::time_point now) {
   auto* c = findCondition(pod, "Ready");
-  if (!c || stringAt(*c, {"status"}) != "True") return false;
+  if (!c || stringViewAt(*c, {"status"}) != "True") return false;
   if (minReadySeconds <= 0) return true;
   std::chrono::system_clock::time_point since;
   if (!parseTime(stringAt(*c, {"lastTransitionTime"}), since)) return false;

@@ -8,8 +8,12 @@
 // observedGeneration, the ReplicaFailure condition).
 #include <atomic>
 #include <mutex>
+#include <unordered_map>
 
+#include "api/json_view.h"
 #include "common/api_error.h"
+#include "common/hash.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "controller/controller.h"
 #include "controller/controller_utils.h"
@@ -19,6 +23,7 @@ namespace skiff::controller {
 namespace {
 
 namespace json = boost::json;
+using api::stringViewAt;
 
 // Upstream caps the creations/deletions of one sync (burstReplicas).
 constexpr int kBurstReplicas = 500;
@@ -56,9 +61,21 @@ class ReplicaSetController : public QueueController {
             },
     });
     pods_.addEventHandler({
-        .onAdd = [this](const json::object& pod) { podAdded(pod); },
-        .onUpdate = [this](const json::object& o, const json::object& n) { podUpdated(o, n); },
-        .onDelete = [this](const json::object& pod) { podDeleted(pod); },
+        .onAdd =
+            [this](const json::object& pod) {
+              rememberFacts(pod);
+              podAdded(pod);
+            },
+        .onUpdate =
+            [this](const json::object& o, const json::object& n) {
+              rememberFacts(n);
+              podUpdated(o, n);
+            },
+        .onDelete =
+            [this](const json::object& pod) {
+              forgetFacts(pod);
+              podDeleted(pod);
+            },
     });
   }
 
@@ -78,21 +95,48 @@ class ReplicaSetController : public QueueController {
     // The candidates are the pods this set controls and the namespace's orphans: pods of
     // other controllers can never be claimed, and walking them made each sync cost
     // O(pods in the namespace) (30,000 pods in one namespace: 0.6 of a core in this loop).
-    std::vector<client::ObjectPtr> active;
-    for (auto& p : pods_.byIndex(client::kIndexOwnerUid, uidOf(rs)))
-      if (controllerRefOf(*p) && isPodActive(*p)) active.push_back(p);  // orphans come next
+    // The pods it controls and still selects are read from their facts (no JSON walk);
+    // the rest — orphans, and controlled pods whose labels stopped matching — go through
+    // claimObjects, which adopts or releases them.
+    const std::string uid = uidOf(rs);
+    const uint64_t ownUid = uidHash(uid);
+    const json::object* templateLabels = objectAt(rs, {"spec", "template", "metadata", "labels"});
+    LabelVerdicts verdicts(selector, templateLabels);
+    std::vector<client::ObjectPtr> pods, unclaimed;
+    std::vector<PodFacts> facts;
+    {
+      auto entries = pods_.store().byIndexWithKeys(client::kIndexOwnerUid, uid);
+      std::lock_guard lock(factsMu_);
+      for (auto& [podKey, p] : entries) {
+        auto it = facts_.find(podKey);
+        PodFacts f = it != facts_.end() && it->second.state == p.get() ? it->second : readFacts(*p);
+        if (!f.controllerUid || !f.active) continue;  // orphans come from their own index
+        if (f.controllerUid != ownUid) continue;      // another controller's
+        if (verdicts.of(f.labels, *p).selected) {
+          pods.push_back(std::move(p));
+          facts.push_back(f);
+        } else {
+          unclaimed.push_back(std::move(p));
+        }
+      }
+    }
     for (auto& p : pods_.byIndex(client::kIndexOrphanNamespace, namespaceOf(rs)))
-      if (isPodActive(*p)) active.push_back(p);
-    auto ref = makeControllerRef(rs, kind_.apiVersion, kind_.kind);
-    auto pods = claimObjects(client_, client::resources::pods, rs, ref, selector, active,
-                             [&] { return canAdopt(rs); });
+      if (isPodActive(*p)) unclaimed.push_back(p);
+    if (!unclaimed.empty()) {
+      auto ref = makeControllerRef(rs, kind_.apiVersion, kind_.kind);
+      for (auto& p : claimObjects(client_, client::resources::pods, rs, ref, selector, unclaimed,
+                                  [&] { return canAdopt(rs); })) {
+        facts.push_back(readFacts(*p));
+        pods.push_back(std::move(p));
+      }
+    }
 
     std::optional<std::string> manageError;
     int64_t diff = static_cast<int64_t>(pods.size()) - desiredReplicas(rs);
     if (needsSync && !isBeingDeleted(rs) && !selector.matchesNothing())
       manageError = manageReplicas(key, rs, pods);
 
-    auto updated = updateStatus(rs, pods, manageError, diff);
+    auto updated = updateStatus(rs, countPods(rs, pods, facts, verdicts), manageError, diff);
     int64_t minReady = intAt(rs, {"spec", "minReadySeconds"});
     // Pods turn available minReadySeconds after they became ready: look again then.
     if (!manageError && minReady > 0 &&
@@ -103,6 +147,106 @@ class ReplicaSetController : public QueueController {
   }
 
  private:
+  // --- what a sync reads of each pod, kept from the pod events
+  //
+  // Every sync looks at all of its set's pods. Reading owner reference, phase, deletion,
+  // Ready condition and labels out of 1,500 pods' JSON trees, spread over gigabytes of
+  // cached objects, cost ~7 µs a pod in cache and TLB misses (perf at 150,000 pods: 38 % of
+  // the controller in controllerRefOf alone) and made this controller the busiest part of a
+  // 5,000-node ramp. The facts are read once per pod event instead, while the object is
+  // fresh in the CPU cache, and kept per pod key for the pods a set of our kind controls.
+  struct PodFacts {
+    const json::object* state = nullptr;  // the object read; a sync uses the facts only while
+                                          // it is still the cached one
+    uint64_t controllerUid = 0;           // uidHash of the controller reference; 0: none
+    uint64_t labels = 0;                  // labelsHash of metadata.labels
+    bool active = false;
+    bool ready = false;
+    bool readySinceKnown = false;  // the Ready condition's lastTransitionTime parsed
+    std::chrono::system_clock::time_point readySince;
+  };
+
+  static uint64_t uidHash(std::string_view uid) { return std::max<uint64_t>(1, fnv1a(uid)); }
+
+  // Equal label maps hash equal whatever their order. Two different label maps sharing a
+  // hash (odds 2^-64) would share a selector verdict within one sync.
+  static uint64_t labelsHash(const json::object* labels) {
+    if (!labels) return 0;
+    uint64_t sum = 0;
+    for (const auto& kv : *labels) {
+      uint64_t h = fnv1a(kv.key());
+      h = kv.value().is_string() ? fnv1a(std::string_view(kv.value().get_string()), h)
+                                 : fnv1a(json::serialize(kv.value()), ~h);
+      sum += h * 0x9e3779b97f4a7c15ull;
+    }
+    return fnv1a(std::to_string(labels->size()), sum) | 1;
+  }
+
+  static PodFacts readFacts(const json::object& pod) {
+    PodFacts f;
+    f.state = &pod;
+    if (auto* ref = controllerRefOf(pod)) f.controllerUid = uidHash(stringViewAt(*ref, {"uid"}));
+    f.active = isPodActive(pod);
+    if (auto* c = findCondition(pod, "Ready"); c && stringViewAt(*c, {"status"}) == "True") {
+      f.ready = true;
+      f.readySinceKnown = parseTime(stringAt(*c, {"lastTransitionTime"}), f.readySince);
+    }
+    f.labels = labelsHash(objectAt(pod, {"metadata", "labels"}));
+    return f;
+  }
+
+  void rememberFacts(const json::object& pod) {
+    auto* ref = controllerRefOf(pod);
+    bool ours = ref && stringViewAt(*ref, {"kind"}) == kind_.kind;
+    auto key = client::objectKey(pod);
+    PodFacts f;
+    if (ours) f = readFacts(pod);
+    std::lock_guard lock(factsMu_);
+    if (ours)
+      facts_[key] = f;
+    else
+      facts_.erase(key);
+  }
+
+  void forgetFacts(const json::object& pod) {
+    auto key = client::objectKey(pod);
+    std::lock_guard lock(factsMu_);
+    facts_.erase(key);
+  }
+
+  // Whether pods with a given label map are selected by the set and carry all of its
+  // template's labels: decided once per distinct label map in a sync (a set's pods share
+  // theirs), from the first pod that has it.
+  struct LabelVerdict {
+    bool selected = false;
+    bool fullyLabeled = false;
+  };
+  class LabelVerdicts {
+   public:
+    LabelVerdicts(const api::LabelSelector& selector, const json::object* templateLabels)
+        : selector_(selector), templateLabels_(templateLabels) {}
+    const LabelVerdict& of(uint64_t labelsHash, const json::object& pod) {
+      auto [it, fresh] = byHash_.try_emplace(labelsHash);
+      if (fresh) {
+        const json::object* labels = objectAt(pod, {"metadata", "labels"});
+        it->second.selected = selector_.matches(labels);
+        bool full = true;
+        if (templateLabels_)
+          for (const auto& kv : *templateLabels_) {
+            auto* v = labels ? labels->if_contains(kv.key()) : nullptr;
+            if (!v || *v != kv.value()) full = false;
+          }
+        it->second.fullyLabeled = full;
+      }
+      return it->second;
+    }
+
+   private:
+    const api::LabelSelector& selector_;
+    const json::object* templateLabels_;
+    std::unordered_map<uint64_t, LabelVerdict> byHash_;
+  };
+
   int64_t desiredReplicas(const json::object& rs) const {
     return std::max<int64_t>(0, intAt(rs, {"spec", "replicas"}, 1));
   }
@@ -207,37 +351,45 @@ class ReplicaSetController : public QueueController {
     return out;
   }
 
-  json::object updateStatus(const json::object& rs, const std::vector<client::ObjectPtr>& pods,
-                            const std::optional<std::string>& manageError, int64_t diff) {
-    const json::object* templateLabels = objectAt(rs, {"spec", "template", "metadata", "labels"});
-    int64_t minReady = intAt(rs, {"spec", "minReadySeconds"});
-    int64_t fullyLabeled = 0, ready = 0, available = 0;
-    auto now = syncClock().now();
-    for (auto& p : pods) {
-      const json::object* labels = objectAt(*p, {"metadata", "labels"});
-      bool full = true;
-      if (templateLabels)
-        for (const auto& kv : *templateLabels) {
-          auto* v = labels ? labels->if_contains(kv.key()) : nullptr;
-          if (!v || *v != kv.value()) full = false;
-        }
-      if (full) ++fullyLabeled;
-      if (isPodReady(*p)) ++ready;
-      if (isPodAvailable(*p, minReady, now)) ++available;
+  struct PodCounts {
+    int64_t replicas = 0, fullyLabeled = 0, ready = 0, available = 0;
+  };
+
+  // The status counts of the claimed pods, from their facts.
+  static PodCounts countPods(const json::object& rs, const std::vector<client::ObjectPtr>& pods,
+                             const std::vector<PodFacts>& facts, LabelVerdicts& verdicts) {
+    const int64_t minReady = intAt(rs, {"spec", "minReadySeconds"});
+    const auto now = syncClock().now();
+    PodCounts c;
+    c.replicas = static_cast<int64_t>(pods.size());
+    for (size_t i = 0; i < pods.size(); ++i) {
+      const PodFacts& f = facts[i];
+      if (verdicts.of(f.labels, *pods[i]).fullyLabeled) ++c.fullyLabeled;
+      if (!f.ready) continue;
+      ++c.ready;
+      // Available minReadySeconds after it became ready (an unreadable time never is).
+      if (minReady <= 0 ||
+          (f.readySinceKnown && f.readySince + std::chrono::seconds(minReady) <= now))
+        ++c.available;
     }
+    return c;
+  }
+
+  json::object updateStatus(const json::object& rs, const PodCounts& counts,
+                            const std::optional<std::string>& manageError, int64_t diff) {
     json::object status = rs.contains("status") && rs.at("status").is_object()
                               ? rs.at("status").get_object()
                               : json::object{};
-    status["replicas"] = static_cast<int64_t>(pods.size());
+    status["replicas"] = counts.replicas;
     auto setOrErase = [&](const char* field, int64_t v) {
       if (v)
         status[field] = v;
       else
         status.erase(field);
     };
-    setOrErase("fullyLabeledReplicas", fullyLabeled);
-    setOrErase("readyReplicas", ready);
-    setOrErase("availableReplicas", available);
+    setOrErase("fullyLabeledReplicas", counts.fullyLabeled);
+    setOrErase("readyReplicas", counts.ready);
+    setOrErase("availableReplicas", counts.available);
     setOrErase("observedGeneration", intAt(rs, {"metadata", "generation"}));
 
     json::object withStatus{{"status", status}};
@@ -298,7 +450,12 @@ class ReplicaSetController : public QueueController {
     if (controllerRefOf(pod)) {
       if (auto key = ownerKey(pod)) {
         expectations_.creationObserved(*key);
-        enqueueKey(*key);
+        // The last awaited creation lets the next batch start now; earlier ones only
+        // move status.replicas.
+        if (expectations_.satisfied(*key))
+          enqueueKey(*key);
+        else
+          enqueueBatched(*key);
       }
       return;
     }
@@ -349,7 +506,12 @@ class ReplicaSetController : public QueueController {
       if (auto key = ownerKey(oldPod)) enqueueKey(*key);
     if (newRef) {
       if (auto key = ownerKey(pod)) {
-        enqueueKey(*key);
+        // A pod that stays active with the same labels and owner only moves the ready and
+        // available counts: batched. Anything else may need pods created or released now.
+        if (!labelsChanged && !refChanged && isPodActive(pod) == isPodActive(oldPod))
+          enqueueBatched(*key);
+        else
+          enqueueKey(*key);
         // Ready pods become available minReadySeconds later.
         if (isPodReady(pod) && !isPodReady(oldPod))
           if (auto rs = sets_.get(*key)) {
@@ -370,10 +532,24 @@ class ReplicaSetController : public QueueController {
     enqueueKey(*key);
   }
 
+  // A sync walks every pod of its set, so a big set whose pods change one after another
+  // would be synced once per pod event (1,500 pods a set: ~1,500 syncs of 1,500 pods each
+  // while they start). Events that only move status counters wait half a millisecond per
+  // desired replica (rounded down, at most 1 s), so one sync covers all of them: a 3-pod set
+  // reports within 1 ms, a 1,500-pod set within 750 ms. The queue keeps the earliest of the
+  // pending delays, so a stream of events cannot postpone the sync.
+  void enqueueBatched(const std::string& key) {
+    auto rs = sets_.get(key);
+    int64_t replicas = rs ? desiredReplicas(*rs) : 0;
+    enqueueAfter(key, std::chrono::milliseconds(std::min<int64_t>(1000, replicas / 2)));
+  }
+
   const WorkloadKind& kind_;
   client::SharedInformer& sets_;
   client::SharedInformer& pods_;
   WorkloadExpectations expectations_;
+  std::mutex factsMu_;
+  std::unordered_map<std::string, PodFacts> facts_;  // by pod key
 };
 
 ControllerRegistration reg("replicaset", [](ControllerContext& ctx) {

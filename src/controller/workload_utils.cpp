@@ -7,12 +7,15 @@
 #include <numeric>
 #include <thread>
 
+#include "api/json_view.h"
 #include "common/api_error.h"
 #include "common/ids.h"
+#include "common/thread_name.h"
 
 namespace skiff::controller {
 
 namespace json = boost::json;
+using api::stringViewAt;
 using Clock = std::chrono::system_clock;
 
 std::optional<int64_t> workloadScaledValue(const json::value* v, int64_t total, bool roundUp) {
@@ -174,10 +177,13 @@ void parallelFor(int count, const std::function<void(int)>& fn) {
   int threads = std::min(count, 8);
   std::atomic<int> next{0};
   std::vector<std::thread> pool;
+  // The helpers carry the caller's name: in `skiff server` a create they send runs the whole
+  // API write path on them, and profiles should charge it to the controller that asked.
+  const std::string name = currentThreadName();
   for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&] {
+    pool.push_back(namedThread(name, [&] {
       for (int i = next++; i < count; i = next++) fn(i);
-    });
+    }));
   for (auto& t : pool) t.join();
 }
 
@@ -275,7 +281,7 @@ std::vector<client::ObjectPtr> claimObjects(client::RestClient& client, const cl
     const json::object* ref = controllerRefOf(obj);
     bool matches = labelsMatch(selector, obj);
     if (ref) {
-      if (stringAt(*ref, {"uid"}) != ownerUid) continue;  // someone else's
+      if (stringViewAt(*ref, {"uid"}) != ownerUid) continue;  // someone else's
       if (matches) {
         claimed.push_back(c);
         continue;

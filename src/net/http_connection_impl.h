@@ -21,6 +21,7 @@
 
 #include "common/api_error.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "net/http_connection.h"
 #include "net/upgrade_sessions.h"
 #include "net/upgraded_connection.h"
@@ -81,6 +82,16 @@ inline asio::thread_pool* poolFor(const ConnectionContext& ctx, const HttpReques
   return nullptr;
 }
 
+// asio's pools start their threads themselves: each names itself on its first request, so
+// profiles and `top -H` tell writes waiting for a commit from the event loops.
+inline void namePoolThread(const char* name) {
+  static thread_local bool named = false;
+  if (!named) {
+    setThreadName(name);
+    named = true;
+  }
+}
+
 // Counts one write in flight (ConnectionContext::writesInFlight) while alive.
 class WriteInFlight {
  public:
@@ -137,7 +148,9 @@ inline awaitable<HttpResponse> callHandler(const ConnectionContext& ctx, HttpReq
   }
   co_return co_await asio::co_spawn(
       pool->get_executor(),
-      [&ctx, &req, admitted]() -> awaitable<HttpResponse> {
+      [&ctx, &req, admitted,
+       name = pool == ctx.writes ? "http-write" : "http-blocking"]() -> awaitable<HttpResponse> {
+        namePoolThread(name);
         co_return runHandler(ctx, req, admitted);
       },
       asio::use_awaitable);

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace skiff::storage::sqlite {
 
@@ -138,7 +139,7 @@ SqliteStore::SqliteStore(const SqliteOptions& options)
   hub_ = WatchHub::create(s.current);
   SKIFF_LOG_INFO("sqlite store opened: db={} revision={} compacted={}", options_.path, s.current,
                  s.compacted);
-  writer_ = std::thread([this] { writerLoop(); });
+  writer_ = namedThread("sqlite-writer", [this] { writerLoop(); });
   compactor_ = std::make_unique<BackgroundCompactor>(*this, options_.compaction,
                                                      "sqlite store " + options_.path);
 }
@@ -188,11 +189,16 @@ RangeResult SqliteStore::range(std::string_view key, std::string_view rangeEnd, 
         "JOIN log l ON l.revision = c.revision WHERE 1" +
         rangeSql("c.key", r, 1, 2) + " ORDER BY c.key LIMIT ?3";
   } else {
-    // SQLite takes the bare columns of a MAX() aggregate from the row holding the maximum.
+    // Each key's newest row at or before the revision, walked in key order along the
+    // (key, revision) index so LIMIT stops the walk: a paginated list's continue pages read
+    // ~limit keys each. (Aggregating the whole remaining range first, then sorting, made a
+    // page of 500 at 150,000 keys cost 0.3-1 s, and kubectl's list outlived compaction.)
     sql =
-        "SELECT key, create_rev, revision, value FROM (SELECT key, create_rev, value, deleted, "
-        "MAX(revision) AS revision FROM log WHERE revision <= ?4" +
-        rangeSql("key", r, 1, 2) + " GROUP BY key) WHERE deleted = 0 ORDER BY key LIMIT ?3";
+        "SELECT l.key, l.create_rev, l.revision, l.value FROM log l WHERE l.revision <= ?4 "
+        "AND l.deleted = 0" +
+        rangeSql("l.key", r, 1, 2) +
+        " AND l.revision = (SELECT MAX(m.revision) FROM log m WHERE m.key = l.key AND "
+        "m.revision <= ?4) ORDER BY l.key LIMIT ?3";
   }
   auto q = db->query(sql);
   bindRange(q, r, 1, 2);

@@ -130,6 +130,17 @@ TEST(HollowParsing, LabelsAndTaints) {
   EXPECT_THROW(parseTaints("k=v"), std::invalid_argument);
 }
 
+TEST(HollowParsing, WorkersGrowWithNodes) {
+  EXPECT_EQ(heartbeatWorkersFor(1), 2);
+  EXPECT_EQ(heartbeatWorkersFor(200), 2);
+  EXPECT_EQ(heartbeatWorkersFor(1000), 10);
+  EXPECT_EQ(heartbeatWorkersFor(5000), 50);
+  EXPECT_EQ(heartbeatWorkersFor(100000), 64);
+  EXPECT_EQ(podWorkersFor(1), 4);
+  EXPECT_EQ(podWorkersFor(5000), 50);
+  EXPECT_EQ(podWorkersFor(100000), 64);
+}
+
 TEST(PodIpAllocator, SkipsNetworkGatewayAndBroadcast) {
   PodIpAllocator a;
   EXPECT_FALSE(a.allocate());

@@ -54,5 +54,19 @@ TEST(Indexer, UpdatesMoveKeysOnlyBetweenChangedValues) {
   EXPECT_EQ(ix.size(), 0u);
 }
 
+TEST(Indexer, ByIndexWithKeysPairsEachObjectWithItsKey) {
+  Indexer ix;
+  ix.addIndexer(kIndexNodeName, indexByNodeName);
+  ix.upsert(pod("a", "n1", "web", "Running"));
+  ix.upsert(pod("b", "n1", "web", "Pending"));
+  ix.upsert(pod("c", "n2", "web", "Running"));
+  auto onNode = ix.byIndexWithKeys(kIndexNodeName, "n1");
+  ASSERT_EQ(onNode.size(), 2u);
+  for (auto& [key, obj] : onNode)
+    EXPECT_EQ(key, "ns/" + std::string(obj->at("metadata").at("name").as_string()));
+  EXPECT_TRUE(ix.byIndexWithKeys(kIndexNodeName, "n3").empty());
+  EXPECT_TRUE(ix.byIndexWithKeys("no-such-index", "n1").empty());
+}
+
 }  // namespace
 }  // namespace skiff::client

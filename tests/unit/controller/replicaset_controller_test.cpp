@@ -1,5 +1,8 @@
 #include <atomic>
+#include <mutex>
+#include <set>
 
+#include "common/thread_name.h"
 #include "controller/workload_utils.h"
 #include "unit/controller/fake_env.h"
 #include "unit/controller/workload_test_util.h"
@@ -191,6 +194,21 @@ TEST(ReplicationController, KeepsReplicas) {
   }));
 }
 
+// In `skiff server` a controller's creates run the API write path on parallelFor's helper
+// threads; they carry the caller's name so a profile charges that work to the controller.
+TEST(WorkloadUtils, ParallelForHelpersCarryTheCallersName) {
+  std::mutex mu;
+  std::set<std::string> names;
+  auto caller = namedThread("c/test-fanout", [&] {
+    parallelFor(4, [&](int) {
+      std::lock_guard lock(mu);
+      names.insert(currentThreadName());
+    });
+  });
+  caller.join();
+  EXPECT_EQ(names, std::set<std::string>{"c/test-fanout"});
+}
+
 // --- over fakes (no server): informers filled directly, writes recorded, a FakeClock.
 
 namespace {
@@ -297,6 +315,37 @@ TEST(ReplicaSetControllerFake, SyncsOnlyForPodChangesItsStatusReads) {
   pod["metadata"].as_object()["labels"].as_object()["extra"] = "x";
   env.update(pods, pod);
   EXPECT_GE(env.sync(), 1) << "labels";
+}
+
+// A big set's pods turning Ready one after another do not each cost a sync of the whole set:
+// counter-only events wait half a millisecond per replica (here 50 ms) and are taken together,
+// while a pod that stops being active (it needs a replacement) is acted on at once.
+TEST(ReplicaSetControllerFake, BatchesCounterOnlyPodEventsOfBigSets) {
+  RsEnv env;
+  env.reflectWrites();
+  env.addSet("big", 100);
+  env.sync();
+  env.sync();  // the created pods' own events, and the status write's
+  ASSERT_EQ(env.podsNow().size(), 100u);
+  env.api->clearActions();
+  for (auto& p : env.podsNow()) env.markRunning(p);
+  EXPECT_EQ(env.sync(), 0) << "100 Ready pods wait for the batch";
+  env.step(std::chrono::milliseconds(49));
+  EXPECT_EQ(env.sync(), 0) << "a later event does not postpone, an earlier one is not early";
+  env.step(std::chrono::milliseconds(1));
+  EXPECT_GE(env.sync(), 1);
+  EXPECT_EQ(intAt(env.rs("big"), {"status", "readyReplicas"}), 100);
+  auto w = env.writes();
+  EXPECT_EQ(std::count(w.begin(), w.end(), "update replicasets/status"), 1)
+      << "one status write for the 100 events";
+
+  env.api->clearActions();
+  auto failed = env.podsNow().at(0);
+  failed["status"].as_object()["phase"] = "Failed";
+  env.update(pods, failed);
+  EXPECT_GE(env.sync(), 1) << "an inactive pod is replaced without waiting";
+  w = env.writes();
+  EXPECT_EQ(std::count(w.begin(), w.end(), "create pods"), 1);
 }
 
 TEST(ReplicaSetControllerFake, MinReadySecondsDelaysAvailability) {

@@ -125,6 +125,24 @@ TEST_P(StoreConformance, RangeAtOldRevisionSeesTheKeysThen) {
   EXPECT_EQ(now.kvs, (std::vector<KeyValue>{{"/p/a", "a2", 1, 3}, {"/p/c", "c1", 5, 5}}));
 }
 
+// A paginated list's continue pages: a limit, a start key in the middle, an old revision, and
+// keys changed, deleted and created after it.
+TEST_P(StoreConformance, PagesAtOldRevisionSkipLaterChangesAndTombstones) {
+  for (const char* k : {"/p/a", "/p/b", "/p/c", "/p/d", "/p/e"}) store->create(k, k);  // 1-5
+  store->remove("/p/b");                                                               // 6
+  const int64_t then = 6;
+  store->update("/p/c", "c2", 0);  // 7
+  store->remove("/p/d");           // 8
+  store->create("/p/b", "b2");     // 9
+  auto first = store->range("/p/", prefixEnd("/p/"), 2, then);
+  EXPECT_EQ(first.revision, then);
+  EXPECT_EQ(first.kvs, (std::vector<KeyValue>{{"/p/a", "/p/a", 1, 1}, {"/p/c", "/p/c", 3, 3}}));
+  EXPECT_TRUE(first.more);
+  auto second = store->range(std::string("/p/c\0", 5), prefixEnd("/p/"), 2, then);
+  EXPECT_EQ(second.kvs, (std::vector<KeyValue>{{"/p/d", "/p/d", 4, 4}, {"/p/e", "/p/e", 5, 5}}));
+  EXPECT_FALSE(second.more);
+}
+
 TEST_P(StoreConformance, PrefixRangeIsInKeyOrderAndHonoursLimit) {
   for (const char* k : {"/p/d", "/p/b", "/q/a", "/p/a", "/o/z", "/p/c"}) store->create(k, k);
   auto all = store->range("/p/", prefixEnd("/p/"));
