@@ -170,6 +170,11 @@ std::vector<Taint> parseTaints(const std::string& text) {
 int heartbeatWorkersFor(int nodes) { return std::clamp((nodes + 99) / 100, 2, 64); }
 int podWorkersFor(int nodes) { return std::clamp((nodes + 99) / 100, 4, 64); }
 
+int HollowOptions::heartbeatThreads() const {
+  return heartbeatWorkers > 0 ? heartbeatWorkers : heartbeatWorkersFor(nodes);
+}
+int HollowOptions::podThreads() const { return podWorkers > 0 ? podWorkers : podWorkersFor(nodes); }
+
 HollowAgent::HollowAgent(client::RestClient& client, HollowOptions options)
     : client_(client),
       options_(std::move(options)),
@@ -251,12 +256,9 @@ void HollowAgent::start(std::chrono::milliseconds syncTimeout) {
   adoptRunningPods();
   // Before registration: the node status publishes each node's kubelet port.
   if (options_.serveKubelet) startKubeletServer();
-  int beats = options_.heartbeatWorkers > 0 ? options_.heartbeatWorkers
-                                            : heartbeatWorkersFor(options_.nodes);
-  for (int i = 0; i < beats; ++i)
+  for (int i = 0, n = options_.heartbeatThreads(); i < n; ++i)
     threads_.emplace_back(namedThread("hollow-beat", [this] { heartbeatWorker(); }));
-  int podThreads = options_.podWorkers > 0 ? options_.podWorkers : podWorkersFor(options_.nodes);
-  for (int i = 0; i < podThreads; ++i)
+  for (int i = 0, n = options_.podThreads(); i < n; ++i)
     threads_.emplace_back(namedThread("hollow-pod", [this] { podWorker(); }));
   for (auto& n : nodeList_) heartbeats_.add("register/" + n->name);
 }

@@ -78,6 +78,10 @@ struct HollowOptions {
   // Threads acting on pods (status writes, deletions), one blocking write at a time;
   // 0 = podWorkersFor(nodes).
   int podWorkers = 0;
+  // The thread counts the agent runs (the fields above with 0 resolved); the caller sizes its
+  // client's connection pool by the same numbers.
+  int heartbeatThreads() const;
+  int podThreads() const;
   // Kubelet endpoints (see above). Needs the cluster CA (PEM) that signs accepted client
   // certificates — the API server's kubelet client certificate among them.
   bool serveKubelet = false;

@@ -35,6 +35,7 @@
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/pki.h"
 #include "net/go_net_error.h"
 
@@ -452,15 +453,18 @@ struct KubeletProxy::Impl {
   KubeletClientOptions options;
   ssl::context tls{ssl::context::tls_client};
   std::unique_ptr<KubeletTunnel> tunnel;
-  // Kept-alive connections of getWhole(), by host:port (each used by one caller at a time).
-  std::mutex idleMu;
-  std::map<std::string, std::unique_ptr<KubeletConnection>> idle;
+  // getWhole()'s TLS sessions, by node|host:port: its next call resumes the session instead
+  // of a full handshake. An idle kept-alive connection would cost ~70 KB (Asio's TLS stream
+  // keeps four record-sized buffers whatever OpenSSL releases); a session ~1 KB.
+  std::mutex sessionsMu;
+  std::map<std::string, std::shared_ptr<SSL_SESSION>> sessions;
 
-  // A connected, TLS-handshaken connection to the kubelet; `fail` makes the error.
+  // A connected, TLS-handshaken connection to the kubelet; `fail` makes the error. `resume`,
+  // when set, is offered for resumption (the kubelet may still do a full handshake).
   std::unique_ptr<KubeletConnection> connect(
       const KubeletEndpoint& ep, std::chrono::milliseconds connectTimeout,
       std::chrono::milliseconds handshakeTimeout,
-      const std::function<ApiError(const std::string&)>& fail);
+      const std::function<ApiError(const std::string&)>& fail, SSL_SESSION* resume = nullptr);
   HttpResponse fetch(const KubeletEndpoint& ep, const std::string& target);
 };
 
@@ -469,8 +473,7 @@ KubeletProxy::KubeletProxy(KubeletClientOptions options) : impl_(std::make_uniqu
   auto& ctx = impl_->tls;
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  // The metrics scraper keeps a connection to every kubelet between scrapes (1,000 at 1,000
-  // nodes): idle, each would hold OpenSSL's ~34 KB of record buffers for nothing.
+  // A streaming connection (logs, exec) idles between reads: no record buffers meanwhile.
   SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   // Kubelets serve self-signed certificates; upstream skips verification unless
   // --kubelet-certificate-authority is given (not supported yet).
@@ -500,8 +503,9 @@ KubeletProxy::~KubeletProxy() = default;
 std::unique_ptr<KubeletConnection> KubeletProxy::Impl::connect(
     const KubeletEndpoint& ep, std::chrono::milliseconds connectTimeout,
     std::chrono::milliseconds handshakeTimeout,
-    const std::function<ApiError(const std::string&)>& fail) {
+    const std::function<ApiError(const std::string&)>& fail, SSL_SESSION* resume) {
   auto conn = std::make_unique<KubeletConnection>(tls);
+  if (resume) SSL_set_session(conn->stream.native_handle(), resume);
   tcp::resolver resolver(conn->ioc);
   error_code ec;
   auto endpoints = resolver.resolve(ep.host, std::to_string(ep.port), ec);
@@ -582,72 +586,73 @@ std::string KubeletProxy::getWhole(const json::object& node, const std::string& 
         std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     return std::max(left, milliseconds(1));
   };
-  for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<KubeletConnection> conn;
-    if (attempt == 0) {
-      std::lock_guard lock(d.idleMu);
-      if (auto it = d.idle.find(key); it != d.idle.end()) {
-        conn = std::move(it->second);
-        d.idle.erase(it);
+  std::shared_ptr<SSL_SESSION> session;
+  {
+    std::lock_guard lock(d.sessionsMu);
+    if (auto it = d.sessions.find(key); it != d.sessions.end()) session = it->second;
+  }
+  // One request per connection (closed after the answer): between scrapes a node costs its
+  // session, not a connection.
+  auto conn = d.connect(ep, std::min(d.options.connectTimeout, remaining()),
+                        std::min(d.options.tlsHandshakeTimeout, remaining()), fail, session.get());
+  SSL* ssl = conn->stream.native_handle();
+  Metrics::global().increment("skiff_kubelet_client_tls_handshakes_total",
+                              {{"resumed", SSL_session_reused(ssl) ? "true" : "false"}});
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, ep.hostPort());
+  req.set(http::field::user_agent, "skiff-apiserver");
+  req.set(http::field::accept, "text/plain");
+  req.keep_alive(false);
+  error_code ec = conn->run(
+      remaining(), [&](auto handler) { http::async_write(conn->stream, req, std::move(handler)); });
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(maxBytes);
+  if (!ec)
+    ec = conn->run(remaining(), [&](auto handler) {
+      http::async_read(conn->stream, conn->buffer, parser, std::move(handler));
+    });
+  // TLS 1.3 tickets arrive after the handshake and were read with the answer, so the session
+  // is resumable now (OpenSSL returns one that is not when the kubelet sent none). The
+  // exchange is complete (the kubelet closes after it): marked shut down, or freeing the
+  // connection would mark the session not resumable, as OpenSSL does for cut connections.
+  if (!ec) {
+    SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    if (SSL_SESSION* fresh = SSL_get1_session(ssl)) {
+      std::shared_ptr<SSL_SESSION> kept(fresh, SSL_SESSION_free);
+      if (SSL_SESSION_is_resumable(fresh)) {
+        std::lock_guard lock(d.sessionsMu);
+        d.sessions[key] = std::move(kept);
       }
     }
-    const bool reused = conn != nullptr;
-    if (!conn)
-      conn = d.connect(ep, std::min(d.options.connectTimeout, remaining()),
-                       std::min(d.options.tlsHandshakeTimeout, remaining()), fail);
-    http::request<http::empty_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, ep.hostPort());
-    req.set(http::field::user_agent, "skiff-apiserver");
-    req.set(http::field::accept, "text/plain");
-    req.keep_alive(true);
-    error_code ec = conn->run(remaining(), [&](auto handler) {
-      http::async_write(conn->stream, req, std::move(handler));
-    });
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(maxBytes);
-    if (!ec)
-      ec = conn->run(remaining(), [&](auto handler) {
-        http::async_read(conn->stream, conn->buffer, parser, std::move(handler));
-      });
-    if (ec) {
-      conn->close();
-      // A kept-alive connection the kubelet has closed since: once more on a new one.
-      if (reused && ec != beast::error::timeout) continue;
-      if (ec == beast::error::timeout)
-        throw fail("context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
-      if (ec == http::error::body_limit)
-        throw fail("response body larger than " + std::to_string(maxBytes) + " bytes");
-      throw fail(goNetErrorMessage(ec));
-    }
-    auto& res = parser.get();
-    const int status = res.result_int();
-    std::string body = std::move(res.body());
-    if (res.keep_alive()) {
-      if (conn->buffer.size() == 0) conn->buffer.shrink_to_fit();  // idle: no read buffer
-      std::lock_guard lock(d.idleMu);
-      if (d.idle.size() < d.options.maxIdleConnections) d.idle[key] = std::move(conn);
-    }
-    if (conn) conn->close();
-    if (status < 200 || status > 299) {
-      if (body.size() > 200) body.resize(200);
-      throw fail("request failed, status: \"" + std::to_string(status) + " " +
-                 std::string(http::obsolete_reason(static_cast<http::status>(status))) +
-                 "\": " + body);
-    }
-    return body;
   }
+  conn->close();
+  if (ec == beast::error::timeout)
+    throw fail("context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
+  if (ec == http::error::body_limit)
+    throw fail("response body larger than " + std::to_string(maxBytes) + " bytes");
+  if (ec) throw fail(goNetErrorMessage(ec));
+  auto& res = parser.get();
+  const int status = res.result_int();
+  std::string body = std::move(res.body());
+  if (status < 200 || status > 299) {
+    if (body.size() > 200) body.resize(200);
+    throw fail("request failed, status: \"" + std::to_string(status) + " " +
+               std::string(http::obsolete_reason(static_cast<http::status>(status))) +
+               "\": " + body);
+  }
+  return body;
 }
 
-void KubeletProxy::retainIdleConnections(const std::set<std::string>& nodeNames) {
-  std::lock_guard lock(impl_->idleMu);
-  std::erase_if(impl_->idle, [&](const auto& kv) {
+void KubeletProxy::retainSessions(const std::set<std::string>& nodeNames) {
+  std::lock_guard lock(impl_->sessionsMu);
+  std::erase_if(impl_->sessions, [&](const auto& kv) {
     return !nodeNames.count(kv.first.substr(0, kv.first.rfind('|')));
   });
 }
 
-size_t KubeletProxy::idleConnections() const {
-  std::lock_guard lock(impl_->idleMu);
-  return impl_->idle.size();
+size_t KubeletProxy::sessions() const {
+  std::lock_guard lock(impl_->sessionsMu);
+  return impl_->sessions.size();
 }
 
 HttpResponse KubeletProxy::podLog(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {

@@ -80,8 +80,6 @@ struct KubeletClientOptions {
   // The destination guard's loopback exceptions (see above).
   bool allowLoopback = false;
   std::string localNodeName;
-  // getWhole(): connections kept alive between calls, at most this many (one per node).
-  size_t maxIdleConnections = 2048;
 };
 
 // Whether IP (a literal) may be dialled: not link-local, unspecified or multicast, and not
@@ -122,14 +120,16 @@ class KubeletProxy {
 
   // GET `target` on NODE's kubelet (address, port and destination guard as above, the client
   // certificate) and its whole 2xx body, for the metrics scraper (apiserver/metrics_api.h):
-  // everything within `timeout`, at most `maxBytes` of body. The connection is kept alive for
-  // the node's next call. Throws ApiError (500, "Get \"URL\": ...") when the kubelet cannot
-  // be reached or answers another status.
+  // everything within `timeout`, at most `maxBytes` of body. One request per connection; the
+  // TLS session is kept for the node's next call to resume (counted by
+  // skiff_kubelet_client_tls_handshakes_total{resumed}). Throws ApiError (500, "Get \"URL\":
+  // ...") when the kubelet cannot be reached or answers another status.
   std::string getWhole(const boost::json::object& node, const std::string& target,
                        std::chrono::milliseconds timeout, size_t maxBytes);
-  // Closes the kept-alive connections of nodes not named (deleted ones).
-  void retainIdleConnections(const std::set<std::string>& nodeNames);
-  size_t idleConnections() const;
+  // Forgets the TLS sessions of nodes not named (deleted ones).
+  void retainSessions(const std::set<std::string>& nodeNames);
+  // Nodes whose TLS session is kept.
+  size_t sessions() const;
 
   // Ends open exec/attach/port-forward tunnels and refuses new ones (server shutdown).
   void closeTunnels();

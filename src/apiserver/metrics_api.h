@@ -22,7 +22,7 @@
 //   - Usage comes from MetricsStore (metrics_api_store.h), fed by the scraper: every
 //     `resolution` one pass over the Nodes of the cache, up to `parallelism` kubelets at a time,
 //     GET /metrics/resource through KubeletProxy::getWhole (HTTPS, the API server's kubelet
-//     client certificate, kept-alive connections, timeout 0.9 × resolution as metrics-server).
+//     client certificate, resumed TLS sessions, timeout 0.9 × resolution as metrics-server).
 #pragma once
 
 #include <chrono>

@@ -123,7 +123,7 @@ ScrapeStats MetricsScraper::scrapeOnce() {
   store_.retain(ok);
   std::set<std::string> names;
   for (const auto& n : nodes) names.insert(api::stringAt(*n, {"metadata", "name"}));
-  kubelets_.retainIdleConnections(names);
+  kubelets_.retainSessions(names);
 
   ScrapeStats stats;
   stats.nodes = nodes.size();

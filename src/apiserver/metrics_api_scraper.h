@@ -1,8 +1,8 @@
 // The metrics API's scraper: one thread that, every resolution, reads /metrics/resource of
 // every Node in the watch cache, up to `parallelism` at a time, into a MetricsStore. A node
 // that fails (unreachable, a non-2xx answer, timeout) loses its points, as metrics-server
-// replaces its whole store with each pass; deleted nodes are dropped with their kept-alive
-// connections. Pass statistics go to Metrics::global() (skiff_metrics_scrape_*).
+// replaces its whole store with each pass; deleted nodes are dropped with their TLS
+// sessions. Pass statistics go to Metrics::global() (skiff_metrics_scrape_*).
 #pragma once
 
 #include <condition_variable>

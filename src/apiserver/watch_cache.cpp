@@ -30,11 +30,19 @@ std::shared_ptr<const std::string> SharedEncoding::madeText() const {
 }
 
 namespace {
-// Stamps the revision a stored object is at (the store's modRevision is the truth).
+// Stamps the revision a stored object is at (the store's modRevision is the truth). Looks
+// fields up before inserting: Boost.JSON's operator[] reserves room for one more entry even
+// when the key exists, which on a packed object (tables sized exactly) moved the top-level
+// and metadata tables to the heap on every commit.
 void setResourceVersion(json::object& obj, int64_t revision) {
-  json::value& meta = obj["metadata"];
-  if (!meta.is_object()) meta.emplace_object();
-  meta.as_object()["resourceVersion"] = std::to_string(revision);
+  json::value* meta = obj.if_contains("metadata");
+  if (!meta) meta = &obj["metadata"];
+  if (!meta->is_object()) meta->emplace_object();
+  json::object& m = meta->as_object();
+  if (json::value* rv = m.if_contains("resourceVersion"))
+    *rv = std::to_string(revision);
+  else
+    m["resourceVersion"] = std::to_string(revision);
 }
 }  // namespace
 

@@ -175,9 +175,8 @@ int runAgent(AgentFlags f) {
   auto config = client::loadKubeconfig(f.kubeconfig);
   // Every heartbeat and pod worker may hold a connection: keep them all alive, or each
   // request past the pool pays a TLS handshake.
-  int beats = o.heartbeatWorkers > 0 ? o.heartbeatWorkers : agent::heartbeatWorkersFor(o.nodes);
-  int podThreads = o.podWorkers > 0 ? o.podWorkers : agent::podWorkersFor(o.nodes);
-  config.maxIdleConnections = std::max(config.maxIdleConnections, beats + podThreads + 8);
+  config.maxIdleConnections =
+      std::max(config.maxIdleConnections, o.heartbeatThreads() + o.podThreads() + 8);
   client::RestClient client(std::move(config));
   if (files) rotator = startRotation(client, joinedNode, *files);
   // The kubelet endpoints accept client certificates of the cluster's CA, as kubelets do.

@@ -153,6 +153,13 @@ void HttpServer::start() {
       ctx.load_verify_file(o.clientCaFile);
       ctx.set_verify_mode(asio::ssl::verify_peer);
       ctx.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
+      // A resumed session (TLS 1.3 ticket) carries the certificate its full handshake
+      // verified. A server that verifies peers needs a session context for that: without one
+      // OpenSSL fails the handshake of every client that offers a session ("session id
+      // context uninitialized"; unit test MetricsApiTest.ScrapesResumeTheirTlsSession).
+      static constexpr unsigned char kSessionContext[] = "skiff";
+      SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext,
+                                     sizeof kSessionContext - 1);
     }
   }
   const int threads = std::max(1, impl_->options.threads);

@@ -86,3 +86,13 @@ def is_gone(read, *args):
         if e.status == 404:
             return True
         raise
+
+
+def read_until_closed(sock):
+    """Everything the peer sends until it closes the connection."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk

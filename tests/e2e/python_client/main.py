@@ -11,6 +11,7 @@ from kubernetes import client, config  # noqa: E402
 import check  # noqa: E402
 import crud_checks  # noqa: E402
 import stream_checks  # noqa: E402
+import tls_checks  # noqa: E402
 import watch_checks  # noqa: E402
 
 NS = "pyclient"
@@ -20,6 +21,7 @@ def main():
     config.load_kube_config(config_file=sys.argv[1])
     node = os.environ.get("NODE", "")
     try:
+        tls_checks.run()
         crud_checks.run(NS)
         watch_checks.run(NS)
         stream_checks.run(NS, node)

@@ -13,7 +13,7 @@ from kubernetes.stream.ws_client import (ERROR_CHANNEL, RESIZE_CHANNEL, create_w
                                          get_websocket_url)
 from websocket import ABNF
 
-from check import api_error, contains, eq, ok, wait_until
+from check import api_error, contains, eq, ok, read_until_closed, wait_until
 
 
 def run(ns, node):
@@ -159,12 +159,7 @@ def attach(v1, ns):
 def http_get(sock):
     sock.settimeout(15)
     sock.sendall(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_until_closed(sock)
     sock.close()
     return data.decode(errors="replace")
 

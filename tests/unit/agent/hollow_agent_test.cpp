@@ -139,6 +139,14 @@ TEST(HollowParsing, WorkersGrowWithNodes) {
   EXPECT_EQ(podWorkersFor(1), 4);
   EXPECT_EQ(podWorkersFor(5000), 50);
   EXPECT_EQ(podWorkersFor(100000), 64);
+  HollowOptions o;
+  o.nodes = 5000;
+  EXPECT_EQ(o.heartbeatThreads(), 50);
+  EXPECT_EQ(o.podThreads(), 50);
+  o.heartbeatWorkers = 3;
+  o.podWorkers = 7;
+  EXPECT_EQ(o.heartbeatThreads(), 3);
+  EXPECT_EQ(o.podThreads(), 7);
 }
 
 TEST(PodIpAllocator, SkipsNetworkGatewayAndBroadcast) {
