@@ -650,11 +650,6 @@ void KubeletProxy::retainSessions(const std::set<std::string>& nodeNames) {
   });
 }
 
-size_t KubeletProxy::sessions() const {
-  std::lock_guard lock(impl_->sessionsMu);
-  return impl_->sessions.size();
-}
-
 HttpResponse KubeletProxy::podLog(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
   if (ri.name.empty() || ri.namespaceName.empty())
     throw ApiError(404, "NotFound", "the server could not find the requested resource");

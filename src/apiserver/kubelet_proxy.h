@@ -128,8 +128,6 @@ class KubeletProxy {
                        std::chrono::milliseconds timeout, size_t maxBytes);
   // Forgets the TLS sessions of nodes not named (deleted ones).
   void retainSessions(const std::set<std::string>& nodeNames);
-  // Nodes whose TLS session is kept.
-  size_t sessions() const;
 
   // Ends open exec/attach/port-forward tunnels and refuses new ones (server shutdown).
   void closeTunnels();
