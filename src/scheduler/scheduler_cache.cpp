@@ -1,5 +1,7 @@
 #include "scheduler/scheduler_cache.h"
 
+#include <algorithm>
+
 namespace skiff::scheduler {
 
 SchedulerCache::SchedulerCache(std::chrono::seconds assumedTtl, Clock clock)
@@ -22,7 +24,7 @@ void SchedulerCache::addOrUpdateNode(const NodeInfo& node) {
   e.hasNode = true;
   // A status update of a known node (heartbeats) is an in-place swap; a new node rebuilds.
   if (known)
-    dirty_.insert(node.name);
+    markDirty(node.name);
   else
     snapshot_.reset();
 }
@@ -45,7 +47,7 @@ void SchedulerCache::placePod(const PodInfoPtr& pod) {
   copy->name = pod->nodeName;
   copy->addPod(pod);
   e.info = std::move(copy);
-  dirty_.insert(pod->nodeName);
+  markDirty(pod->nodeName);
 }
 
 void SchedulerCache::unplacePod(const PodInfo& pod) {
@@ -57,7 +59,7 @@ void SchedulerCache::unplacePod(const PodInfo& pod) {
     nodes_.erase(it);
   else
     it->second.info = std::move(copy);
-  dirty_.insert(pod.nodeName);
+  markDirty(pod.nodeName);
 }
 
 void SchedulerCache::replaceOnNode(const PodInfo& old, const PodInfoPtr& pod) {
@@ -67,7 +69,19 @@ void SchedulerCache::replaceOnNode(const PodInfo& old, const PodInfoPtr& pod) {
   copy->removePod(old.key());
   copy->addPod(pod);
   e.info = std::move(copy);
-  dirty_.insert(pod->nodeName);
+  markDirty(pod->nodeName);
+}
+
+void SchedulerCache::markDirty(const std::string& node) {
+  dirty_.insert(node);
+  // The snapshot keeps each dirty node's previous NodeInfo, and with it the previous PodInfo
+  // of its pods, until the next cycle swaps it. When no cycle comes (every pod scheduled,
+  // the kubelets' status updates still arriving) that is a second copy of the cluster's
+  // pods; past a quarter of the nodes a rebuild costs little more than the swaps would.
+  if (snapshot_ && dirty_.size() > std::max<size_t>(64, nodes_.size() / 4)) {
+    snapshot_.reset();
+    dirty_.clear();
+  }
 }
 
 void SchedulerCache::addPod(PodInfoPtr pod) {

@@ -61,6 +61,7 @@ class SchedulerCache {
     TimePoint deadline{};
   };
   void placePod(const PodInfoPtr& pod);  // mu_ held
+  void markDirty(const std::string& node);
   void unplacePod(const PodInfo& pod);
   // `old` leaves and `pod` joins the same node, in one copy of its info.
   void replaceOnNode(const PodInfo& old, const PodInfoPtr& pod);

@@ -36,6 +36,31 @@ TEST(SchedulerCacheTest, SnapshotIsSharedUntilSomethingChanges) {
   EXPECT_EQ(cache.snapshot()->nodes().size(), 2u);
 }
 
+// With no cycle to take a new snapshot (every pod scheduled, status updates still coming),
+// the cache does not keep the old snapshot's copy of every changed node and its pods: past a
+// quarter of the nodes it lets the snapshot go and the next one is rebuilt, right.
+TEST(SchedulerCacheTest, IdleSnapshotDoesNotPinReplacedPods) {
+  SchedulerCache cache;
+  const int nodes = 200;
+  for (int i = 0; i < nodes; ++i) cache.addOrUpdateNode(nodeWith("n" + std::to_string(i)));
+  std::vector<std::weak_ptr<const PodInfo>> first;
+  for (int i = 0; i < nodes; ++i) {
+    auto p = boundPod("p" + std::to_string(i), "n" + std::to_string(i), "1");
+    first.push_back(p);
+    cache.addPod(p);
+  }
+  cache.snapshot();  // the last cycle's snapshot holds every node with its first pod
+  for (int i = 0; i < nodes; ++i)
+    cache.updatePod(boundPod("p" + std::to_string(i), "n" + std::to_string(i), "2"));
+  int pinned = 0;
+  for (const auto& w : first) pinned += !w.expired();
+  EXPECT_LE(pinned, nodes / 4 + 1);
+  auto next = cache.snapshot();
+  ASSERT_EQ(next->nodes().size(), static_cast<size_t>(nodes));
+  for (int i = 0; i < nodes; ++i)
+    EXPECT_EQ(next->get("n" + std::to_string(i))->requested.milliCpu, 2000) << i;
+}
+
 // The InterPodAffinity pre-passes walk only the nodes the snapshot lists; the incremental
 // update must keep those lists right when a node gains or loses its only affinity pod.
 TEST(SchedulerCacheTest, IncrementalSnapshotTracksNodesWithAffinityPods) {
