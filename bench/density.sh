@@ -96,6 +96,9 @@ awk -F'[{}]' '/^apiserver_request_total/ && /subresource="status"/ && /verb="(PU
   END {printf "status writes:"; for (r in n) printf " %s %d;", r, n[r]; print ""}' "$WORK/metrics.txt"
 awk '/^skiff_packed_object_bytes/ {o=$2} /^skiff_watch_cache_history_bytes/ {h+=$2}
   END {printf "watch cache: packed objects %.0f MB, history texts %.0f MB\n", o/1e6, h/1e6}' "$WORK/metrics.txt"
+# The allocator's view of the API server process (jemalloc builds): live data vs pages held.
+awk '/^skiff_malloc_allocated_bytes/ {a=$2} /^skiff_malloc_resident_bytes/ {r=$2}
+  END {if (r) printf "allocator: %.0f MB in allocations, %.0f MB resident\n", a/1e6, r/1e6}' "$WORK/metrics.txt"
 rss=0; for pair in $COMPONENTS; do rss=$((rss + $(mb ${pair##*:} VmRSS))); done
 echo "control plane RSS $rss MB = $(python3 -c "print(round($rss*1024/$TOTAL,1))") KB per pod"
 # Spread: pods per node (the scheduler's LeastAllocated and default topology spread).

@@ -323,7 +323,8 @@ std::vector<MetricsCollectorHandle> registerStorageObjects(CacheHub& caches,
       perResource(&ResourceCache::size)));
   handles.push_back(Metrics::global().collect(
       "skiff_watch_cache_history_bytes", "gauge",
-      "Bytes of JSON text the watch cache's history keeps for superseded and deleted states.",
+      "Bytes the watch cache's history keeps for superseded and deleted states (JSON text, "
+      "compressed).",
       perResource(&ResourceCache::historyTextBytes)));
   handles.push_back(Metrics::global().collect(
       "skiff_packed_object_bytes", "gauge",

@@ -231,22 +231,31 @@ CacheWatcherHandle ResourceCache::watch(const std::string& keyPrefix, int64_t fr
     if (fromRevision < historyStart_)
       throw expired("too old resource version: " + std::to_string(fromRevision) + " (" +
                     std::to_string(historyStart_) + ")");
-    // A superseded object is one event's object and the next one's prev: parse it once.
-    std::unordered_map<const std::string*, ObjectPtr> parsed;
-    auto materialize = [&](const Retained& r) -> ObjectPtr {
-      if (r.parsed || !r.text) return r.parsed;
-      ObjectPtr& slot = parsed[r.text.get()];
-      if (!slot) slot = parseText(*r.text);
+    // A superseded object is one event's object and the next one's prev: decompress and
+    // parse it once; its text also serves the streams that send it.
+    struct Restored {
+      ObjectPtr object;
+      std::shared_ptr<const std::string> text;
+    };
+    std::unordered_map<const CompressedText*, Restored> restored;
+    auto materialize = [&](const Retained& r) -> Restored {
+      if (r.parsed || !r.text) return {r.parsed, nullptr};
+      Restored& slot = restored[r.text.get()];
+      if (!slot.object) {
+        slot.text = std::make_shared<const std::string>(r.text->text());
+        slot.object = parseText(*slot.text);
+      }
       return slot;
     };
     for (const auto& h : history_) {
       if (h.revision <= fromRevision || !startsWith(h.key, keyPrefix)) continue;
+      Restored object = materialize(h.object);
       CacheEvent ev{h.type,
                     h.revision,
                     h.key,
-                    materialize(h.object),
-                    materialize(h.prev),
-                    h.object.text ? std::make_shared<SharedEncoding>(h.object.text) : nullptr};
+                    object.object,
+                    materialize(h.prev).object,
+                    object.text ? std::make_shared<SharedEncoding>(object.text) : nullptr};
       if (ev.object) handle->deliver(ev);
     }
   }
@@ -285,21 +294,38 @@ void ResourceCache::apply(const storage::Event& event) {
     ev.object = hint ? hint->object() : CacheHub::decode(event.kv);
     if (!ev.object) return;
   }
+  // The state this event supersedes stays in the history as compressed text only. It is
+  // found and compressed before taking the lock the request threads wait for: only this
+  // thread (the hub's) changes objects_, so it is still current below.
+  HistoryEvent past{CacheEvent::Type::Added, ev.revision, ev.key, {}, {}};
+  std::optional<Current> superseded;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = objects_.find(ev.key); it != objects_.end()) superseded = it->second;
+  }
+  // The event's text is the object's: a watcher's serialization serves later lists too.
+  ev.encoding = std::make_shared<SharedEncoding>();
+  if (superseded) {
+    ev.prev = superseded->object;
+    past.prev.text = compressedTextOf(*superseded);
+    if (event.type == storage::Event::Type::Delete) {
+      // Nothing will supersede a deleted object: its last state goes to the history as text
+      // right away, and the streams that send the event reuse that text.
+      ev.object = withResourceVersion(ev.prev, ev.revision);
+      auto text = std::make_shared<const std::string>(json::serialize(*ev.object));
+      past.object.text = compressor_.compress(*text);
+      ev.encoding = std::make_shared<SharedEncoding>(std::move(text));
+    }
+  }
   std::lock_guard lock(mu_);
   auto existing = objects_.find(ev.key);
-  HistoryEvent past{CacheEvent::Type::Added, ev.revision, ev.key, {}, {}};
   if (existing != objects_.end()) {
-    ev.prev = existing->second.object;
-    // The state this event supersedes stays in the history as text only.
-    past.prev.text = textOf(existing->second);
     if (auto at = parsedInHistory_.find(ev.key); at != parsedInHistory_.end()) {
       Retained& was = history_[at->second - historyBase_].object;
       if (was.parsed == ev.prev) was = Retained{nullptr, past.prev.text};
       parsedInHistory_.erase(at);
     }
   }
-  // The event's text is the object's: a watcher's serialization serves later lists too.
-  ev.encoding = std::make_shared<SharedEncoding>();
   if (event.type == storage::Event::Type::Put) {
     ev.type = ev.prev ? CacheEvent::Type::Modified : CacheEvent::Type::Added;
     reindex(ev.key, ev.prev, ev.object);
@@ -307,7 +333,6 @@ void ResourceCache::apply(const storage::Event& event) {
   } else {
     if (!ev.prev) return;
     ev.type = CacheEvent::Type::Deleted;
-    ev.object = withResourceVersion(ev.prev, ev.revision);
     reindex(ev.key, ev.prev, nullptr);
     objects_.erase(existing);
   }
@@ -315,12 +340,7 @@ void ResourceCache::apply(const storage::Event& event) {
   for (const auto& w : watchers_)
     if (startsWith(ev.key, w->keyPrefix)) w->deliver(ev);
   past.type = ev.type;
-  if (ev.type == CacheEvent::Type::Deleted) {
-    // Nothing will supersede a deleted object: keep its last state as text right away.
-    auto text = ev.encoding->madeText();
-    past.object.text =
-        text ? text : std::make_shared<const std::string>(json::serialize(*ev.object));
-  } else {
+  if (ev.type != CacheEvent::Type::Deleted) {
     past.object.parsed = ev.object;
     parsedInHistory_[ev.key] = historyBase_ + history_.size();
   }
@@ -345,10 +365,10 @@ std::shared_ptr<SharedEncoding> ResourceCache::encodingOf(const Current& cur) {
   return live;
 }
 
-std::shared_ptr<const std::string> ResourceCache::textOf(const Current& cur) {
+std::shared_ptr<const CompressedText> ResourceCache::compressedTextOf(const Current& cur) {
   if (auto live = cur.encoding.lock())
-    if (auto text = live->madeText()) return text;
-  return std::make_shared<const std::string>(json::serialize(*cur.object));
+    if (auto text = live->madeText()) return compressor_.compress(*text);
+  return compressor_.compress(json::serialize(*cur.object));
 }
 
 int64_t ResourceCache::lastRevision() const {
@@ -363,10 +383,10 @@ size_t ResourceCache::size() const {
 
 size_t ResourceCache::historyTextBytes() const {
   std::lock_guard lock(mu_);
-  std::unordered_set<const std::string*> counted;
+  std::unordered_set<const CompressedText*> counted;
   size_t bytes = 0;
   auto add = [&](const Retained& r) {
-    if (r.text && counted.insert(r.text.get()).second) bytes += r.text->size();
+    if (r.text && counted.insert(r.text.get()).second) bytes += r.text->compressedBytes();
   };
   for (const auto& h : history_) {
     add(h.object);

@@ -255,6 +255,34 @@ std::string Metrics::render() const {
   return out;
 }
 
+namespace {
+// jemalloc's control interface, present when the binary links jemalloc (the skiff binary
+// does; unit tests use glibc's malloc): a weak reference is null otherwise.
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
+
+// The allocator's own figures, when it is jemalloc: bytes the program holds in allocations,
+// and bytes of the allocator's pages resident (allocations, their size-class rounding,
+// free space not yet returned, metadata).
+void renderAllocatorMetrics(std::string& out) {
+  if (!mallctl) return;
+  uint64_t epoch = 1;
+  size_t len = sizeof epoch;
+  if (mallctl("epoch", &epoch, &len, &epoch, len) != 0) return;  // refresh the statistics
+  auto stat = [&](const char* name, const char* metric, const char* help) {
+    size_t value = 0, n = sizeof value;
+    if (mallctl(name, &value, &n, nullptr, 0) != 0) return;
+    out += header(metric, "gauge", help);
+    out += sampleLine(metric, "", static_cast<double>(value));
+  };
+  stat("stats.allocated", "skiff_malloc_allocated_bytes",
+       "Bytes in allocations the process holds (jemalloc).");
+  stat("stats.resident", "skiff_malloc_resident_bytes",
+       "Bytes of the allocator's pages resident in RAM: allocations, rounding, free space not "
+       "yet returned to the kernel, metadata (jemalloc).");
+}
+}  // namespace
+
 std::string renderProcessMetrics() {
   std::ifstream statFile("/proc/self/stat");
   std::string stat((std::istreambuf_iterator<char>(statFile)), std::istreambuf_iterator<char>());
@@ -300,6 +328,7 @@ std::string renderProcessMetrics() {
         "When this process started, in seconds since the Unix epoch.", bootTime + field(22) / tick);
   gauge("process_virtual_memory_bytes", "gauge",
         "Bytes of virtual address space this process has mapped.", field(23));
+  renderAllocatorMetrics(out);
   return out;
 }
 

@@ -69,6 +69,10 @@ expect_gt "$(value "$WORK/api.txt" 'apiserver_current_inflight_requests{request_
 expect_gt "$(value "$WORK/api.txt" 'apiserver_request_total{code="200",component="",dry_run="",group="",resource="",scope="",subresource="/metrics",verb="GET",version=""}')" 0.5 "scrapes of /metrics are counted as upstream counts them"
 expect_gt "$(value "$WORK/api.txt" process_resident_memory_bytes)" 1000000 "process_resident_memory_bytes"
 expect_gt "$(value "$WORK/api.txt" process_cpu_seconds_total)" 0 "process_cpu_seconds_total"
+# The binary's allocator is jemalloc: its figures, the live bytes below the resident ones.
+allocated=$(value "$WORK/api.txt" skiff_malloc_allocated_bytes)
+expect_gt "$allocated" 1000000 "skiff_malloc_allocated_bytes (jemalloc linked)"
+expect_gt "$(value "$WORK/api.txt" skiff_malloc_resident_bytes)" "$allocated" "skiff_malloc_resident_bytes above the allocated bytes"
 start=$(value "$WORK/api.txt" process_start_time_seconds)
 expect_gt "$start" "$(($(date +%s) - 600))" "process_start_time_seconds is this run's start"
 
