@@ -11,27 +11,28 @@
 namespace skiff::cli {
 namespace {
 
+// Where the allocator takes its thread-cache setting from at process start.
+struct CacheTuning {
+  const char* variable;        // read by the allocator before main
+  const char* callerVariable;  // set only between our exec and the restore: the caller's
+                               // value, "" when it had none
+  const char* setting;         // present in `variable`: the caller chose already
+  const char* value;           // what we add
+  const char* separator;       // between entries of `variable`
+};
 #ifdef SKIFF_JEMALLOC
-// jemalloc reads its options from MALLOC_CONF when the process starts (before main).
-constexpr const char* kTunables = "MALLOC_CONF";
-constexpr const char* kCallerTunables = "SKIFF_CALLER_MALLOC_CONF";
-constexpr const char* kTcacheSetting = "tcache";
-constexpr const char* kTcacheCount = "tcache:true";
-constexpr const char* kSeparator = ",";
+constexpr CacheTuning kTuning{"MALLOC_CONF", "SKIFF_CALLER_MALLOC_CONF", "tcache", "tcache:true",
+                              ","};
 #else
-constexpr const char* kTunables = "GLIBC_TUNABLES";
-// Set only between our exec and the restore: the caller's value, "" when it had none.
-constexpr const char* kCallerTunables = "SKIFF_CALLER_GLIBC_TUNABLES";
-constexpr const char* kTcacheSetting = "glibc.malloc.tcache_count";
-constexpr const char* kTcacheCount = "glibc.malloc.tcache_count=256";
-constexpr const char* kSeparator = ":";
+constexpr CacheTuning kTuning{"GLIBC_TUNABLES", "SKIFF_CALLER_GLIBC_TUNABLES",
+                              "glibc.malloc.tcache_count", "glibc.malloc.tcache_count=256", ":"};
 #endif
 
 void restoreTunables(const char* caller) {
   if (caller && *caller)
-    setenv(kTunables, caller, 1);
+    setenv(kTuning.variable, caller, 1);
   else
-    unsetenv(kTunables);
+    unsetenv(kTuning.variable);
 }
 
 // The binary's own path, so the process keeps its name ("skiff", not "exe"); /proc/self/exe
@@ -48,25 +49,25 @@ std::string selfPath() {
 }  // namespace
 
 void tuneMallocByReexec(char** argv) {
-  if (const char* caller = std::getenv(kCallerTunables)) {
+  if (const char* caller = std::getenv(kTuning.callerVariable)) {
     std::string value = caller;  // copy: unsetenv frees what getenv returned
-    unsetenv(kCallerTunables);
+    unsetenv(kTuning.callerVariable);
     restoreTunables(value.c_str());
     return;
   }
-  const char* current = std::getenv(kTunables);
+  const char* current = std::getenv(kTuning.variable);
   std::string caller = current ? current : "";
-  if (caller.find(kTcacheSetting) != std::string::npos) return;
+  if (caller.find(kTuning.setting) != std::string::npos) return;
   // A caller that tuned glibc's cache (the valgrind scripts) runs a profile: no exec either.
   const char* glibc = std::getenv("GLIBC_TUNABLES");
   if (glibc && std::string_view(glibc).find("glibc.malloc.tcache_count") != std::string::npos)
     return;
-  setenv(kCallerTunables, caller.c_str(), 1);
-  setenv(kTunables, caller.empty() ? kTcacheCount : (caller + kSeparator + kTcacheCount).c_str(),
-         1);
+  setenv(kTuning.callerVariable, caller.c_str(), 1);
+  setenv(kTuning.variable,
+         caller.empty() ? kTuning.value : (caller + kTuning.separator + kTuning.value).c_str(), 1);
   execv(selfPath().c_str(), argv);
   // exec refused: run untuned with the environment as it was.
-  unsetenv(kCallerTunables);
+  unsetenv(kTuning.callerVariable);
   restoreTunables(current ? caller.c_str() : nullptr);
 }
 

@@ -20,12 +20,12 @@ struct DecompressContext {
 std::string CompressedText::text() const {
   thread_local DecompressContext context;
   std::string out(size_, '\0');
-  size_t n = dictionary_ ? ZSTD_decompress_usingDict(context.dctx, out.data(), out.size(),
-                                                     bytes_.data(), bytes_.size(),
-                                                     dictionary_->content.data(),
-                                                     dictionary_->content.size())
-                         : ZSTD_decompressDCtx(context.dctx, out.data(), out.size(),
-                                               bytes_.data(), bytes_.size());
+  size_t n =
+      dictionary_
+          ? ZSTD_decompress_usingDict(context.dctx, out.data(), out.size(), bytes_.data(),
+                                      bytes_.size(), dictionary_->content.data(),
+                                      dictionary_->content.size())
+          : ZSTD_decompressDCtx(context.dctx, out.data(), out.size(), bytes_.data(), bytes_.size());
   if (ZSTD_isError(n) || n != size_)
     throw std::runtime_error(std::string("corrupt compressed text: ") +
                              (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size"));
@@ -76,8 +76,7 @@ std::shared_ptr<const CompressedText> TextCompressor::compress(std::string_view 
                                          text.size(), kLevel);
   if (ZSTD_isError(n))
     throw std::runtime_error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-  return std::make_shared<const CompressedText>(s.dictionary, s.scratch.substr(0, n),
-                                                text.size());
+  return std::make_shared<const CompressedText>(s.dictionary, s.scratch.substr(0, n), text.size());
 }
 
 }  // namespace skiff

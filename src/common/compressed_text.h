@@ -27,8 +27,8 @@ class CompressedText {
   // The original text. Thread-safe. Throws std::runtime_error if the bytes are corrupt
   // (they never leave the process, so only a bug can make them so).
   std::string text() const;
-  size_t size() const { return size_; }                       // of the original text
-  size_t compressedBytes() const { return bytes_.size(); }    // kept, without the dictionary
+  size_t size() const { return size_; }                     // of the original text
+  size_t compressedBytes() const { return bytes_.size(); }  // kept, without the dictionary
   const TextDictionary* dictionary() const { return dictionary_.get(); }
 
  private:

@@ -59,7 +59,9 @@ AuthorizationResult authorizeWith(const RbacIndex& index, const AuthorizationAtt
     }
     for (const auto& rule : *b.rules)
       if (ruleAllows(a, rule))
-        return {Decision::Allow, "RBAC: allowed by " + b.describe(grant.subject)};
+        return {Decision::Allow, grant.subject < b.allowedReasons.size()
+                                     ? b.allowedReasons[grant.subject]
+                                     : std::string("RBAC: allowed")};
   }
   AuthorizationResult result;
   if (!errors.empty()) result.reason = "RBAC: " + aggregate(errors);

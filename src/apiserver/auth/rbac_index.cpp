@@ -50,16 +50,16 @@ std::vector<ObjectPtr> sortedByKey(std::vector<ObjectPtr> objects) {
   return objects;
 }
 
-}  // namespace
-
-std::string Binding::describe(size_t subject) const {
-  const std::string& who = subject < subjectDescriptions.size() ? subjectDescriptions[subject] : "";
-  if (cluster)
-    return "ClusterRoleBinding " + goQuote(name) + " of " + roleKind + " " + goQuote(roleName) +
-           " to " + who;
-  return "RoleBinding " + goQuote(name + "/" + namespace_) + " of " + roleKind + " " +
-         goQuote(roleName) + " to " + who;
+// The reason an allow through `b` to the subject described as `who` gives.
+std::string allowedReason(const Binding& b, const std::string& who) {
+  if (b.cluster)
+    return "RBAC: allowed by ClusterRoleBinding " + goQuote(b.name) + " of " + b.roleKind + " " +
+           goQuote(b.roleName) + " to " + who;
+  return "RBAC: allowed by RoleBinding " + goQuote(b.name + "/" + b.namespace_) + " of " +
+         b.roleKind + " " + goQuote(b.roleName) + " to " + who;
 }
+
+}  // namespace
 
 std::shared_ptr<const RbacIndex> RbacIndex::build(const RbacObjects& objects) {
   auto index = std::make_shared<RbacIndex>();
@@ -81,11 +81,11 @@ std::shared_ptr<const RbacIndex> RbacIndex::build(const RbacObjects& objects) {
     const json::array& subjects = api::arrayOrEmpty(obj, {"subjects"});
     for (uint32_t i = 0; i < subjects.size(); ++i) {
       if (!subjects[i].is_object()) {
-        b.subjectDescriptions.emplace_back();
+        b.allowedReasons.emplace_back();  // never granted: it has no key
         continue;
       }
       const json::object& s = subjects[i].as_object();
-      b.subjectDescriptions.push_back(describeSubject(s, b.namespace_));
+      b.allowedReasons.push_back(allowedReason(b, describeSubject(s, b.namespace_)));
       std::string key = subjectKey(s, b.namespace_);
       if (key.empty()) continue;
       if (!cluster) key = b.namespace_ + "\n" + key;

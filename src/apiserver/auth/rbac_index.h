@@ -29,9 +29,10 @@ struct Binding {
   // in upstream's words).
   std::shared_ptr<const std::vector<PolicyRule>> rules;
   std::string error;
-  std::vector<std::string> subjectDescriptions;  // `User "x"`, `ServiceAccount "sa/ns"`
-  // Upstream's source description: ClusterRoleBinding "b" of ClusterRole "r" to User "u".
-  std::string describe(size_t subject) const;
+  // Per subject, the reason an allow through it gives, in upstream's words: RBAC: allowed
+  // by ClusterRoleBinding "b" of ClusterRole "r" to User "u". Made when the index is built,
+  // so an allowed request copies one string (composing it cost ~1 % of a get's CPU).
+  std::vector<std::string> allowedReasons;
 };
 
 class RbacIndex {

@@ -19,14 +19,22 @@ std::string pod(int i) {
          R"(","generateName":"density-7-58796d6b6d-","namespace":"density","uid":"ec173f77-8849-45af-)" +
          std::to_string(100000 + i * 7919) +
          R"(","labels":{"app":"density-7","pod-template-hash":"58796d6b6d"},"managedFields":[{"manager":"skiff","operation":"Update","apiVersion":"v1","fieldsType":"FieldsV1","fieldsV1":{"f:status":{"f:conditions":{"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:podIP":{}}}}]},"spec":{"containers":[{"name":"c","image":"busybox:1.36","command":["sleep","3600"],"resources":{"requests":{"cpu":"10m","memory":"16Mi"}}}],"nodeName":"density-)" +
-         std::to_string(i % 1000) + R"(","tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}]},"status":{"phase":"Running","podIP":"10.66.)" +
+         std::to_string(i % 1000) +
+         R"(","tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}]},"status":{"phase":"Running","podIP":"10.66.)" +
          std::to_string(i % 250) + "." + std::to_string(i % 200 + 2) + R"("}})";
 }
 
 TEST(CompressedText, RoundTripsEveryText) {
   TextCompressor c(/*rotateEvery=*/3);
-  std::vector<std::string> texts = {pod(1), "", "x", pod(2), std::string(100000, 'a') + "b",
-                                    pod(3), pod(4), "{\"kind\":\"Event\"}", pod(5)};
+  std::vector<std::string> texts = {pod(1),
+                                    "",
+                                    "x",
+                                    pod(2),
+                                    std::string(100000, 'a') + "b",
+                                    pod(3),
+                                    pod(4),
+                                    "{\"kind\":\"Event\"}",
+                                    pod(5)};
   std::vector<std::shared_ptr<const CompressedText>> kept;
   for (const auto& t : texts) kept.push_back(c.compress(t));
   for (size_t i = 0; i < texts.size(); ++i) {
