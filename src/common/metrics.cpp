@@ -11,6 +11,11 @@
 #include <iterator>
 #include <sstream>
 
+// jemalloc's control interface, present when the binary links jemalloc (the skiff binary
+// does; unit tests use glibc's malloc): a weak reference is null otherwise.
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
+
 namespace skiff {
 
 Metrics& Metrics::global() {
@@ -256,10 +261,6 @@ std::string Metrics::render() const {
 }
 
 namespace {
-// jemalloc's control interface, present when the binary links jemalloc (the skiff binary
-// does; unit tests use glibc's malloc): a weak reference is null otherwise.
-extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
-    __attribute__((weak));
 
 // The allocator's own figures, when it is jemalloc: bytes the program holds in allocations,
 // and bytes of the allocator's pages resident (allocations, their size-class rounding,

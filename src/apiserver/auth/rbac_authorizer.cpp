@@ -58,10 +58,7 @@ AuthorizationResult authorizeWith(const RbacIndex& index, const AuthorizationAtt
       continue;
     }
     for (const auto& rule : *b.rules)
-      if (ruleAllows(a, rule))
-        return {Decision::Allow, grant.subject < b.allowedReasons.size()
-                                     ? b.allowedReasons[grant.subject]
-                                     : std::string("RBAC: allowed")};
+      if (ruleAllows(a, rule)) return {Decision::Allow, b.allowedReasons[grant.subject]};
   }
   AuthorizationResult result;
   if (!errors.empty()) result.reason = "RBAC: " + aggregate(errors);
