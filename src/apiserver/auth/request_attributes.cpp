@@ -1,23 +1,25 @@
 #include "apiserver/auth/request_attributes.h"
 
 #include <algorithm>
+#include <span>
+#include <string_view>
 #include <vector>
 
 namespace skiff::apiserver::auth {
 
 namespace {
 
-std::vector<std::string> splitPath(const std::string& path) {
-  std::vector<std::string> parts;
-  std::string trimmed = path;
-  while (!trimmed.empty() && trimmed.front() == '/') trimmed.erase(trimmed.begin());
-  while (!trimmed.empty() && trimmed.back() == '/') trimmed.pop_back();
-  if (trimmed.empty()) return parts;
+// The path's segments, viewed in `path` (leading and trailing slashes dropped).
+std::vector<std::string_view> splitPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.empty()) return parts;
   size_t start = 0;
   while (true) {
-    size_t slash = trimmed.find('/', start);
-    parts.push_back(trimmed.substr(start, slash - start));
-    if (slash == std::string::npos) break;
+    size_t slash = path.find('/', start);
+    parts.push_back(path.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
   return parts;
@@ -59,7 +61,7 @@ AuthorizationAttributes requestAttributes(const net::HttpRequest& req, const Use
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
   a.verb = lower;  // the non-resource verb, replaced below for resource requests
 
-  std::vector<std::string> parts = splitPath(req.path);
+  std::vector<std::string_view> parts = splitPath(req.path);
   if (parts.size() < 3 || (parts[0] != "api" && parts[0] != "apis")) return a;
   size_t i = 1;
   if (parts[0] == "apis") {
@@ -68,7 +70,7 @@ AuthorizationAttributes requestAttributes(const net::HttpRequest& req, const Use
   }
   a.resourceRequest = true;
   a.apiVersion = parts[i++];
-  std::vector<std::string> rest(parts.begin() + static_cast<long>(i), parts.end());
+  std::span<const std::string_view> rest(parts.begin() + static_cast<long>(i), parts.end());
 
   bool verbFromMethod = false;
   if (rest[0] == "watch" || rest[0] == "proxy") {
@@ -81,7 +83,7 @@ AuthorizationAttributes requestAttributes(const net::HttpRequest& req, const Use
       return a;
     }
     a.verb = rest[0];
-    rest.erase(rest.begin());
+    rest = rest.subspan(1);
   } else {
     verbFromMethod = true;
     a.verb = methodVerb(req.method);
@@ -91,8 +93,7 @@ AuthorizationAttributes requestAttributes(const net::HttpRequest& req, const Use
     if (rest.size() > 1) {
       a.namespace_ = rest[1];
       // namespaces/NS/status and namespaces/NS/finalize are the namespace's subresources.
-      if (rest.size() > 2 && rest[2] != "status" && rest[2] != "finalize")
-        rest.erase(rest.begin(), rest.begin() + 2);
+      if (rest.size() > 2 && rest[2] != "status" && rest[2] != "finalize") rest = rest.subspan(2);
     }
   }
   a.resource = rest[0];

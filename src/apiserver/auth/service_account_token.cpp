@@ -26,6 +26,12 @@ std::string str(const json::object* o, std::string_view key) {
   const json::value* v = o->if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
+// The string at `key`, viewed in place (empty when absent or not a string).
+std::string_view view(const json::object* o, std::string_view key) {
+  if (!o) return {};
+  const json::value* v = o->if_contains(key);
+  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
 const json::object* obj(const json::object* o, std::string_view key) {
   if (!o) return nullptr;
   const json::value* v = o->if_contains(key);
@@ -61,15 +67,15 @@ std::string quotedList(const std::vector<std::string>& items) {
 // A deletion older than the leeway ends a token's validity (a deleted-but-present object is
 // still terminating; upstream tolerates that for a minute).
 bool deletedLongAgo(const json::object& object, int64_t now) {
-  std::string deletion = str(obj(&object, "metadata"), "deletionTimestamp");
+  std::string_view deletion = view(obj(&object, "metadata"), "deletionTimestamp");
   if (deletion.empty()) return false;
   std::chrono::system_clock::time_point at;
-  return parseTime(deletion, at) &&
+  return parseTime(std::string(deletion), at) &&
          std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count() <
              now - kClockLeewaySeconds;
 }
 
-std::string uidOf(const json::object& object) { return str(obj(&object, "metadata"), "uid"); }
+std::string_view uidOf(const json::object& object) { return view(obj(&object, "metadata"), "uid"); }
 
 }  // namespace
 
@@ -137,150 +143,187 @@ std::string ServiceAccountTokens::issueLegacy(const std::string& ns, const std::
   return key_.sign(claims);
 }
 
-// Upstream's legacy validator: the Secret must still exist and hold this very token, and the
-// account must exist with the uid in the token. Legacy tokens carry no audience; they serve
-// the API audiences only.
-TokenResult ServiceAccountTokens::authenticateLegacy(
-    const std::string& token, const std::shared_ptr<const Jwt>& jwt, bool cached,
-    const std::vector<std::string>& audiences) const {
-  if (!audiences.empty()) {
-    bool api = false;
-    for (const auto& a : audiences)
-      if (std::find(apiAudiences_.begin(), apiAudiences_.end(), a) != apiAudiences_.end())
-        api = true;
-    if (!api) return {};
-  }
-  if (!signatureValid(token, jwt, cached)) return TokenResult::refused("invalid signature");
-  const json::object& c = jwt->claims;
-  const std::string ns = str(&c, "kubernetes.io/serviceaccount/namespace");
-  const std::string secretName = str(&c, "kubernetes.io/serviceaccount/secret.name");
-  const std::string name = str(&c, "kubernetes.io/serviceaccount/service-account.name");
-  const std::string uid = str(&c, "kubernetes.io/serviceaccount/service-account.uid");
-  if (ns.empty() || secretName.empty() || name.empty() || uid.empty() ||
-      str(&c, "sub") != serviceAccountUser(ns, name))
-    return TokenResult::refused("service account token claims are malformed");
-  auto secret = lookup_("secrets", ns, secretName);
-  if (!secret || !str(obj(secret.get(), "metadata"), "deletionTimestamp").empty())
-    return TokenResult::refused("token has been invalidated");
-  std::optional<std::string> stored = base64Decode(str(obj(secret.get(), "data"), "token"));
-  if (!stored || *stored != token)
-    return TokenResult::refused("token does not match server's copy");
-  auto account = lookup_("serviceaccounts", ns, name);
-  if (!account) return TokenResult::refused("serviceaccounts \"" + name + "\" not found");
-  if (!str(obj(account.get(), "metadata"), "deletionTimestamp").empty())
-    return TokenResult::refused("service account " + ns + "/" + name + " has been deleted");
-  if (uidOf(*account) != uid)
-    return TokenResult::refused("service account UID (" + uidOf(*account) +
-                                ") does not match claim (" + uid + ")");
-  TokenResult result;
-  result.outcome = TokenResult::Authenticated;
-  result.user.user = serviceAccountUser(ns, name);
-  result.user.uid = uid;
-  result.user.groups = serviceAccountGroups(ns);
-  result.audiences = apiAudiences_;
-  return result;
+struct ServiceAccountTokens::Verified {
+  bool legacy = false;
+  std::string malformed;  // non-empty: the claims are refused with this
+  std::optional<int64_t> exp, nbf, iat;
+  std::vector<std::string> audiences;   // the token's
+  std::vector<std::string> apiMatched;  // those among the API audiences
+  std::string ns, name, uid;            // the ServiceAccount
+  // What else it is bound to (a legacy token: the Secret that holds it; no uid).
+  std::optional<BoundObject> secret, pod;
+  UserInfo user;  // who it authenticates, when valid
+};
+
+size_t ServiceAccountTokens::TokenTailHash::operator()(const std::string& token) const noexcept {
+  constexpr size_t kTail = 32;
+  std::string_view tail(token);
+  if (tail.size() > kTail) tail.remove_prefix(tail.size() - kTail);
+  return std::hash<std::string_view>{}(tail);
 }
 
-std::shared_ptr<const Jwt> ServiceAccountTokens::verifiedJwt(const std::string& token) const {
+std::shared_ptr<const ServiceAccountTokens::Verified> ServiceAccountTokens::verifiedToken(
+    const std::string& token) const {
   std::lock_guard lock(verifiedMu_);
   auto it = verified_.find(token);
   return it == verified_.end() ? nullptr : it->second;
 }
 
-bool ServiceAccountTokens::signatureValid(const std::string& token,
-                                          const std::shared_ptr<const Jwt>& jwt,
-                                          bool cached) const {
-  if (cached) return true;
-  if (!key_.verify(*jwt)) return false;
-  // Only the claims are read after verification: the signed text and signature (~1 KB) are
-  // not kept.
-  auto claimsOnly = std::make_shared<Jwt>();
-  claimsOnly->claims = jwt->claims;
+std::shared_ptr<const ServiceAccountTokens::Verified> ServiceAccountTokens::remember(
+    const std::string& token, Verified verified) const {
+  auto shared = std::make_shared<const Verified>(std::move(verified));
   std::lock_guard lock(verifiedMu_);
   if (verified_.size() >= kMaxVerified) verified_.clear();
-  verified_.emplace(token, std::move(claimsOnly));
-  return true;
+  verified_.insert_or_assign(token, shared);
+  return shared;
+}
+
+ServiceAccountTokens::Verified ServiceAccountTokens::decode(const json::object& c,
+                                                            bool legacy) const {
+  Verified v;
+  v.legacy = legacy;
+  const std::string malformed = "service account token claims are malformed";
+  if (legacy) {
+    v.ns = str(&c, "kubernetes.io/serviceaccount/namespace");
+    v.name = str(&c, "kubernetes.io/serviceaccount/service-account.name");
+    v.uid = str(&c, "kubernetes.io/serviceaccount/service-account.uid");
+    v.secret = BoundObject{"Secret", str(&c, "kubernetes.io/serviceaccount/secret.name"), ""};
+    if (v.secret->name.empty()) v.malformed = malformed;
+    v.apiMatched = apiAudiences_;  // legacy tokens carry no audience and serve the API's
+  } else {
+    v.exp = number(c, "exp");
+    v.nbf = number(c, "nbf");
+    v.iat = number(c, "iat");
+    v.audiences = audiencesOf(c);
+    for (const auto& a : v.audiences)
+      if (std::find(apiAudiences_.begin(), apiAudiences_.end(), a) != apiAudiences_.end())
+        v.apiMatched.push_back(a);
+    const json::object* k8s = obj(&c, "kubernetes.io");
+    v.ns = str(k8s, "namespace");
+    v.name = str(obj(k8s, "serviceaccount"), "name");
+    v.uid = str(obj(k8s, "serviceaccount"), "uid");
+    if (const json::object* ref = obj(k8s, "secret"))
+      v.secret = BoundObject{"Secret", str(ref, "name"), str(ref, "uid")};
+    if (const json::object* ref = obj(k8s, "pod")) {
+      v.pod = BoundObject{"Pod", str(ref, "name"), str(ref, "uid")};
+      v.user.extra["authentication.kubernetes.io/pod-name"] = {v.pod->name};
+      v.user.extra["authentication.kubernetes.io/pod-uid"] = {v.pod->uid};
+    }
+    if (std::string jti = str(&c, "jti"); !jti.empty())
+      v.user.extra["authentication.kubernetes.io/credential-id"] = {"JTI=" + jti};
+  }
+  if (v.ns.empty() || v.name.empty() || v.uid.empty() ||
+      view(&c, "sub") != serviceAccountUser(v.ns, v.name))
+    v.malformed = malformed;
+  v.user.user = serviceAccountUser(v.ns, v.name);
+  v.user.uid = v.uid;
+  v.user.groups = serviceAccountGroups(v.ns);
+  return v;
+}
+
+bool ServiceAccountTokens::servesApiAudience(const std::vector<std::string>& audiences) const {
+  if (audiences.empty()) return true;
+  for (const auto& a : audiences)
+    if (std::find(apiAudiences_.begin(), apiAudiences_.end(), a) != apiAudiences_.end())
+      return true;
+  return false;
+}
+
+// Upstream's legacy validator: the Secret must still exist and hold this very token, and the
+// account must exist with the uid in the token.
+TokenResult ServiceAccountTokens::judgeLegacy(const std::string& token, const Verified& v) const {
+  if (!v.malformed.empty()) return TokenResult::refused(v.malformed);
+  auto secret = lookup_("secrets", v.ns, v.secret->name);
+  if (!secret || !view(obj(secret.get(), "metadata"), "deletionTimestamp").empty())
+    return TokenResult::refused("token has been invalidated");
+  std::optional<std::string> stored = base64Decode(view(obj(secret.get(), "data"), "token"));
+  if (!stored || *stored != token)
+    return TokenResult::refused("token does not match server's copy");
+  auto account = lookup_("serviceaccounts", v.ns, v.name);
+  if (!account) return TokenResult::refused("serviceaccounts \"" + v.name + "\" not found");
+  if (!view(obj(account.get(), "metadata"), "deletionTimestamp").empty())
+    return TokenResult::refused("service account " + v.ns + "/" + v.name + " has been deleted");
+  if (uidOf(*account) != v.uid)
+    return TokenResult::refused("service account UID (" + std::string(uidOf(*account)) +
+                                ") does not match claim (" + v.uid + ")");
+  TokenResult result;
+  result.outcome = TokenResult::Authenticated;
+  result.user = v.user;
+  result.audiences = v.apiMatched;
+  return result;
+}
+
+TokenResult ServiceAccountTokens::judgeBound(const Verified& v,
+                                             const std::vector<std::string>& audiences) const {
+  const int64_t now = now_();
+  if (!v.exp || now > *v.exp + kClockLeewaySeconds)
+    return TokenResult::refused("service account token has expired");
+  if (v.nbf && now < *v.nbf - kClockLeewaySeconds)
+    return TokenResult::refused("service account token is not valid yet");
+  if (v.iat && now < *v.iat - kClockLeewaySeconds)
+    return TokenResult::refused("service account token is issued in the future");
+
+  // The API audiences (every request) were matched when the token was decoded; a reviewer's
+  // own audiences are matched here.
+  std::vector<std::string> matched;
+  if (!audiences.empty())
+    for (const auto& a : v.audiences)
+      if (std::find(audiences.begin(), audiences.end(), a) != audiences.end()) matched.push_back(a);
+  if ((audiences.empty() ? v.apiMatched : matched).empty())
+    return TokenResult::refused("token audiences " + quotedList(v.audiences) +
+                                " is invalid for the target audiences " +
+                                quotedList(audiences.empty() ? apiAudiences_ : audiences));
+  if (!v.malformed.empty()) return TokenResult::refused(v.malformed);
+
+  // Upstream's order and words: the ServiceAccount, a bound Secret, a bound Pod.
+  const char* invalidated = "service account token has been invalidated";
+  auto account = lookup_("serviceaccounts", v.ns, v.name);
+  if (!account) return TokenResult::refused("serviceaccounts \"" + v.name + "\" not found");
+  if (uidOf(*account) != v.uid)
+    return TokenResult::refused("service account UID (" + std::string(uidOf(*account)) +
+                                ") does not match claim (" + v.uid + ")");
+  if (deletedLongAgo(*account, now))
+    return TokenResult::refused("service account " + v.ns + "/" + v.name + " has been deleted");
+  struct Binding {
+    const std::optional<BoundObject>& ref;
+    const char* resource;
+    const char* kind;  // as the messages name it
+  };
+  for (const Binding& b : {Binding{v.secret, "secrets", "secret"}, Binding{v.pod, "pods", "pod"}}) {
+    if (!b.ref) continue;
+    auto object = lookup_(b.resource, v.ns, b.ref->name);
+    if (!object) return TokenResult::refused(invalidated);
+    if (uidOf(*object) != b.ref->uid)
+      return TokenResult::refused(std::string(b.kind) + " UID (" + std::string(uidOf(*object)) +
+                                  ") does not match service account " + b.kind + " ref claim (" +
+                                  b.ref->uid + ")");
+    if (deletedLongAgo(*object, now)) return TokenResult::refused(invalidated);
+  }
+  TokenResult result;
+  result.outcome = TokenResult::Authenticated;
+  result.user = v.user;
+  result.audiences = audiences.empty() ? v.apiMatched : std::move(matched);
+  return result;
 }
 
 TokenResult ServiceAccountTokens::authenticate(const std::string& token,
                                                const std::vector<std::string>& audiences) const {
-  // A token verified before: its claims from the cache; otherwise decoded here and
-  // verified below.
-  std::shared_ptr<const Jwt> jwt = verifiedJwt(token);
-  const bool cached = jwt != nullptr;
-  if (!jwt) {
-    auto parsed = parseJwt(token);
-    if (!parsed) return {};
-    jwt = std::make_shared<const Jwt>(std::move(*parsed));
+  std::shared_ptr<const Verified> verified = verifiedToken(token);
+  if (!verified) {
+    auto jwt = parseJwt(token);
+    if (!jwt) return {};
+    std::string_view iss = view(&jwt->claims, "iss");
+    const bool legacy = iss == kLegacyIssuer && issuer_ != kLegacyIssuer;
+    if (!legacy && iss != issuer_) return {};  // another issuer's token: not ours to judge
+    // A legacy token asked for another audience is not ours to judge either (upstream's
+    // legacy authenticator serves only the API audiences).
+    if (legacy && !servesApiAudience(audiences)) return {};
+    if (!key_.verify(*jwt)) return TokenResult::refused("invalid signature");
+    verified = remember(token, decode(jwt->claims, legacy));
   }
-  const json::object& c = jwt->claims;
-  if (str(&c, "iss") == kLegacyIssuer && issuer_ != kLegacyIssuer)
-    return authenticateLegacy(token, jwt, cached, audiences);
-  if (str(&c, "iss") != issuer_) return {};  // another issuer's token: not ours to judge
-  if (!signatureValid(token, jwt, cached)) return TokenResult::refused("invalid signature");
-
-  const int64_t now = now_();
-  auto exp = number(c, "exp");
-  if (!exp || now > *exp + kClockLeewaySeconds)
-    return TokenResult::refused("service account token has expired");
-  if (auto nbf = number(c, "nbf"); nbf && now < *nbf - kClockLeewaySeconds)
-    return TokenResult::refused("service account token is not valid yet");
-  if (auto iat = number(c, "iat"); iat && now < *iat - kClockLeewaySeconds)
-    return TokenResult::refused("service account token is issued in the future");
-
-  const std::vector<std::string>& wanted = audiences.empty() ? apiAudiences_ : audiences;
-  std::vector<std::string> tokenAudiences = audiencesOf(c);
-  std::vector<std::string> matched;
-  for (const auto& a : tokenAudiences)
-    if (std::find(wanted.begin(), wanted.end(), a) != wanted.end()) matched.push_back(a);
-  if (matched.empty())
-    return TokenResult::refused("token audiences " + quotedList(tokenAudiences) +
-                                " is invalid for the target audiences " + quotedList(wanted));
-
-  const json::object* k8s = obj(&c, "kubernetes.io");
-  const json::object* sa = obj(k8s, "serviceaccount");
-  const std::string ns = str(k8s, "namespace"), name = str(sa, "name"), uid = str(sa, "uid");
-  if (ns.empty() || name.empty() || uid.empty() || str(&c, "sub") != serviceAccountUser(ns, name))
-    return TokenResult::refused("service account token claims are malformed");
-  // Upstream's order and words: the ServiceAccount, a bound Secret, a bound Pod.
-  const std::string invalidated = "service account token has been invalidated";
-  auto account = lookup_("serviceaccounts", ns, name);
-  if (!account) return TokenResult::refused("serviceaccounts \"" + name + "\" not found");
-  if (uidOf(*account) != uid)
-    return TokenResult::refused("service account UID (" + uidOf(*account) +
-                                ") does not match claim (" + uid + ")");
-  if (deletedLongAgo(*account, now))
-    return TokenResult::refused("service account " + ns + "/" + name + " has been deleted");
-
-  TokenResult result;
-  if (const json::object* ref = obj(k8s, "secret")) {
-    auto secret = lookup_("secrets", ns, str(ref, "name"));
-    if (!secret) return TokenResult::refused(invalidated);
-    if (uidOf(*secret) != str(ref, "uid"))
-      return TokenResult::refused("secret UID (" + uidOf(*secret) +
-                                  ") does not match service account secret ref claim (" +
-                                  str(ref, "uid") + ")");
-    if (deletedLongAgo(*secret, now)) return TokenResult::refused(invalidated);
-  }
-  if (const json::object* ref = obj(k8s, "pod")) {
-    auto pod = lookup_("pods", ns, str(ref, "name"));
-    if (!pod) return TokenResult::refused(invalidated);
-    if (uidOf(*pod) != str(ref, "uid"))
-      return TokenResult::refused("pod UID (" + uidOf(*pod) +
-                                  ") does not match service account pod ref claim (" +
-                                  str(ref, "uid") + ")");
-    if (deletedLongAgo(*pod, now)) return TokenResult::refused(invalidated);
-    result.user.extra["authentication.kubernetes.io/pod-name"] = {str(ref, "name")};
-    result.user.extra["authentication.kubernetes.io/pod-uid"] = {str(ref, "uid")};
-  }
-  result.outcome = TokenResult::Authenticated;
-  result.user.user = serviceAccountUser(ns, name);
-  result.user.uid = uid;
-  result.user.groups = serviceAccountGroups(ns);
-  if (std::string jti = str(&c, "jti"); !jti.empty())
-    result.user.extra["authentication.kubernetes.io/credential-id"] = {"JTI=" + jti};
-  result.audiences = std::move(matched);
-  return result;
+  if (verified->legacy)
+    return servesApiAudience(audiences) ? judgeLegacy(token, *verified) : TokenResult{};
+  return judgeBound(*verified, audiences);
 }
 
 }  // namespace skiff::apiserver::auth

@@ -200,6 +200,28 @@ TEST(AuthServiceAccountToken, CachedTokenIsStillCheckedPerRequest) {
   json::object claims = parseJwt(token)->claims;
   claims["sub"] = "system:serviceaccount:ns:other";
   EXPECT_EQ(f.tokens.authenticate(withClaims(token, claims)).outcome, TokenResult::Refused);
+
+  // The user and audiences made once serve every request alike; a reviewer's audiences are
+  // matched per request against the token's.
+  TokenResult again = f.tokens.authenticate(token);
+  ASSERT_EQ(again.outcome, TokenResult::Authenticated);
+  EXPECT_EQ(again.user.user, "system:serviceaccount:ns:build");
+  EXPECT_EQ(again.user.groups,
+            (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns"}));
+  EXPECT_EQ(again.audiences, std::vector<std::string>{kDefaultIssuer});
+  TokenResult reviewed = f.tokens.authenticate(token, {"vault", kDefaultIssuer});
+  ASSERT_EQ(reviewed.outcome, TokenResult::Authenticated);
+  EXPECT_EQ(reviewed.audiences, std::vector<std::string>{kDefaultIssuer});
+  TokenResult refused = f.tokens.authenticate(token, {"vault"});
+  EXPECT_EQ(refused.error, "token audiences [\"" + std::string(kDefaultIssuer) +
+                               "\"] is invalid for the target audiences [\"vault\"]");
+
+  // Malformed claims under a valid signature stay refused when repeated (cached as such).
+  TokenClaimsInput noName = f.input();
+  noName.serviceAccountName.clear();
+  std::string malformed = f.tokens.issue(noName).token;
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(f.tokens.authenticate(malformed).error, "service account token claims are malformed");
 }
 
 TEST(AuthServiceAccountToken, ExpiryAndNotBeforeWithLeeway) {

@@ -207,6 +207,14 @@ TEST(AuthRequestAuthenticator, BearerTokenParsing) {
   EXPECT_FALSE(bearerToken(req));
   req.headers["authorization"] = "Token abc";
   EXPECT_FALSE(bearerToken(req));
+  req.headers["authorization"] = "bEaReR abc";  // the scheme is case-insensitive
+  EXPECT_EQ(bearerToken(req), "abc");
+  req.headers["authorization"] = "Bearers abc";
+  EXPECT_FALSE(bearerToken(req));
+  req.headers["authorization"] = "Bearer  abc";  // the second space-separated part is empty
+  EXPECT_FALSE(bearerToken(req));
+  req.headers["authorization"] = " \t ";
+  EXPECT_FALSE(bearerToken(req));
 }
 
 // Legacy ServiceAccount tokens (Secret-based, issuer kubernetes/serviceaccount): valid while
