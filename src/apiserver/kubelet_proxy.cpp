@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "api/json_access.h"
+#include "apiserver/kubelet_scrape_connection.h"
 #include "apiserver/kubelet_tunnel.h"
 #include "apiserver/request_options.h"
 #include "common/api_error.h"
@@ -453,11 +454,15 @@ struct KubeletProxy::Impl {
   KubeletClientOptions options;
   ssl::context tls{ssl::context::tls_client};
   std::unique_ptr<KubeletTunnel> tunnel;
-  // getWhole()'s TLS sessions, by node|host:port: its next call resumes the session instead
-  // of a full handshake. An idle kept-alive connection would cost ~70 KB (Asio's TLS stream
-  // keeps four record-sized buffers whatever OpenSSL releases); a session ~1 KB.
-  std::mutex sessionsMu;
-  std::map<std::string, std::shared_ptr<SSL_SESSION>> sessions;
+  // getWhole()'s kubelets, by node|host:port: the connection kept open between scrapes
+  // (kubelet_scrape_connection.h: a few KB idle), and the TLS session a new connection
+  // resumes when the kubelet closed the old one.
+  struct Scraped {
+    std::unique_ptr<ScrapeConnection> idle;  // null while a scrape uses it, or none
+    std::shared_ptr<SSL_SESSION> session;
+  };
+  std::mutex scrapedMu;
+  std::map<std::string, Scraped> scraped;
 
   // A connected, TLS-handshaken connection to the kubelet; `fail` makes the error. `resume`,
   // when set, is offered for resumption (the kubelet may still do a full handshake).
@@ -579,61 +584,61 @@ std::string KubeletProxy::getWhole(const json::object& node, const std::string& 
   auto fail = [&](const std::string& what) {
     return ApiError(500, "", "Get \"" + url + "\": " + what);
   };
-  using std::chrono::milliseconds;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto remaining = [&] {
-    auto left =
-        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-    return std::max(left, milliseconds(1));
-  };
+  using Clock = ScrapeConnection::Clock;
+  const auto now = Clock::now();
+  const auto deadline = now + timeout;
+  std::unique_ptr<ScrapeConnection> conn;
   std::shared_ptr<SSL_SESSION> session;
   {
-    std::lock_guard lock(d.sessionsMu);
-    if (auto it = d.sessions.find(key); it != d.sessions.end()) session = it->second;
-  }
-  // One request per connection (closed after the answer): between scrapes a node costs its
-  // session, not a connection.
-  auto conn = d.connect(ep, std::min(d.options.connectTimeout, remaining()),
-                        std::min(d.options.tlsHandshakeTimeout, remaining()), fail, session.get());
-  SSL* ssl = conn->stream.native_handle();
-  Metrics::global().increment("skiff_kubelet_client_tls_handshakes_total",
-                              {{"resumed", SSL_session_reused(ssl) ? "true" : "false"}});
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, ep.hostPort());
-  req.set(http::field::user_agent, "skiff-apiserver");
-  req.set(http::field::accept, "text/plain");
-  req.keep_alive(false);
-  error_code ec = conn->run(
-      remaining(), [&](auto handler) { http::async_write(conn->stream, req, std::move(handler)); });
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(maxBytes);
-  if (!ec)
-    ec = conn->run(remaining(), [&](auto handler) {
-      http::async_read(conn->stream, conn->buffer, parser, std::move(handler));
-    });
-  // TLS 1.3 tickets arrive after the handshake and were read with the answer, so the session
-  // is resumable now (OpenSSL returns one that is not when the kubelet sent none). The
-  // exchange is complete (the kubelet closes after it): marked shut down, or freeing the
-  // connection would mark the session not resumable, as OpenSSL does for cut connections.
-  if (!ec) {
-    SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    if (SSL_SESSION* fresh = SSL_get1_session(ssl)) {
-      std::shared_ptr<SSL_SESSION> kept(fresh, SSL_SESSION_free);
-      if (SSL_SESSION_is_resumable(fresh)) {
-        std::lock_guard lock(d.sessionsMu);
-        d.sessions[key] = std::move(kept);
-      }
+    std::lock_guard lock(d.scrapedMu);
+    if (auto it = d.scraped.find(key); it != d.scraped.end()) {
+      conn = std::move(it->second.idle);
+      session = it->second.session;
     }
   }
-  conn->close();
-  if (ec == beast::error::timeout)
-    throw fail("context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
-  if (ec == http::error::body_limit)
-    throw fail("response body larger than " + std::to_string(maxBytes) + " bytes");
-  if (ec) throw fail(goNetErrorMessage(ec));
-  auto& res = parser.get();
-  const int status = res.result_int();
-  std::string body = std::move(res.body());
+  ScrapeConnection::Response res;
+  bool done = false;
+  if (conn && conn->idleAndOpen()) {
+    bool answered = false;
+    try {
+      res = conn->get(ep.hostPort(), target, maxBytes, deadline, answered);
+      done = true;
+    } catch (const ScrapeError& e) {
+      // Closed by the kubelet while idle (restarted, or its idle timeout): a new connection.
+      if (answered) throw fail(e.what());
+    }
+  }
+  if (!done) {
+    conn.reset();
+    try {
+      conn = ScrapeConnection::open(d.tls.native_handle(), ep.host, ep.port,
+                                    std::min(deadline, now + d.options.connectTimeout),
+                                    std::min(deadline, now + d.options.tlsHandshakeTimeout),
+                                    session.get());
+      Metrics::global().increment("skiff_kubelet_client_tls_handshakes_total",
+                                  {{"resumed", conn->resumed() ? "true" : "false"}});
+      bool answered = false;
+      res = conn->get(ep.hostPort(), target, maxBytes, deadline, answered);
+    } catch (const ScrapeError& e) {
+      throw fail(e.what());
+    }
+    // TLS 1.3 tickets arrive after the handshake and were read with the answer, so the
+    // session is resumable now.
+    session = conn->session();
+  }
+  {
+    std::lock_guard lock(d.scrapedMu);
+    auto& kept = d.scraped[key];
+    if (session) kept.session = std::move(session);
+    if (res.keepAlive) kept.idle = std::move(conn);
+    // The node's kubelet at an address it had before: nothing to keep for that one.
+    const std::string prefix = key.substr(0, key.rfind('|') + 1);
+    for (auto it = d.scraped.lower_bound(prefix);
+         it != d.scraped.end() && it->first.starts_with(prefix);)
+      it = it->first == key ? std::next(it) : d.scraped.erase(it);
+  }
+  const int status = res.status;
+  std::string body = std::move(res.body);
   if (status < 200 || status > 299) {
     if (body.size() > 200) body.resize(200);
     throw fail("request failed, status: \"" + std::to_string(status) + " " +
@@ -644,8 +649,8 @@ std::string KubeletProxy::getWhole(const json::object& node, const std::string& 
 }
 
 void KubeletProxy::retainSessions(const std::set<std::string>& nodeNames) {
-  std::lock_guard lock(impl_->sessionsMu);
-  std::erase_if(impl_->sessions, [&](const auto& kv) {
+  std::lock_guard lock(impl_->scrapedMu);
+  std::erase_if(impl_->scraped, [&](const auto& kv) {
     return !nodeNames.count(kv.first.substr(0, kv.first.rfind('|')));
   });
 }

@@ -120,13 +120,15 @@ class KubeletProxy {
 
   // GET `target` on NODE's kubelet (address, port and destination guard as above, the client
   // certificate) and its whole 2xx body, for the metrics scraper (apiserver/metrics_api.h):
-  // everything within `timeout`, at most `maxBytes` of body. One request per connection; the
-  // TLS session is kept for the node's next call to resume (counted by
+  // everything within `timeout`, at most `maxBytes` of body. The connection stays open for
+  // the node's next call (kubelet_scrape_connection.h); when the kubelet closed it, a new one
+  // resumes the TLS session (handshakes counted by
   // skiff_kubelet_client_tls_handshakes_total{resumed}). Throws ApiError (500, "Get \"URL\":
   // ...") when the kubelet cannot be reached or answers another status.
   std::string getWhole(const boost::json::object& node, const std::string& target,
                        std::chrono::milliseconds timeout, size_t maxBytes);
-  // Forgets the TLS sessions of nodes not named (deleted ones).
+  // Closes the kept connections and forgets the TLS sessions of nodes not named (deleted
+  // ones).
   void retainSessions(const std::set<std::string>& nodeNames);
 
   // Ends open exec/attach/port-forward tunnels and refuses new ones (server shutdown).

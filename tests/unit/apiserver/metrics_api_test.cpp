@@ -44,11 +44,14 @@ int64_t nowMs() {
 // every rate is exact.
 class FakeKubelet {
  public:
-  explicit FakeKubelet(const fs::path& dir) {
+  // `idleTimeout`: how long the kubelet keeps a connection without a request open.
+  explicit FakeKubelet(const fs::path& dir,
+                       std::chrono::milliseconds idleTimeout = std::chrono::minutes(5)) {
     ServerPki pki = ensureServerPki(dir.string(), {"127.0.0.1"}, {"localhost"});
     net::HttpServerOptions o;
     o.listen = "127.0.0.1:0";
     o.threads = 1;
+    o.idleTimeout = idleTimeout;
     o.tlsCertFile = pki.serverCert;
     o.tlsKeyFile = pki.serverKey;
     // As a kubelet: client certificates asked for (this CA did not sign the API server's, and
@@ -400,24 +403,37 @@ TEST_F(MetricsApiTest, DiscoveryApiServiceAndRole) {
   EXPECT_EQ(r.at("rules").at(0).at("apiGroups").at(0), "metrics.k8s.io");
 }
 
-TEST_F(MetricsApiTest, ScrapesResumeTheirTlsSession) {
-  auto handshakes = [](const char* resumed) {
-    return testing::sampleValue(
-               Metrics::global().render(),
-               std::string("skiff_kubelet_client_tls_handshakes_total{resumed=\"") + resumed +
-                   "\"}")
-        .value_or(0);
-  };
-  const size_t before = kubelet_->requests();
-  const double resumedBefore = handshakes("true");
+double handshakes(const char* resumed) {
+  return testing::sampleValue(
+             Metrics::global().render(),
+             std::string("skiff_kubelet_client_tls_handshakes_total{resumed=\"") + resumed + "\"}")
+      .value_or(0);
+}
+
+// Scrapes (one a second here) reuse the node's connection: no TCP or TLS handshake per scrape.
+TEST_F(MetricsApiTest, ScrapesKeepTheirConnection) {
+  const size_t before = kubelet_->requests(), peersBefore = kubelet_->peers();
+  const double handshakesBefore = handshakes("true") + handshakes("false");
   for (int i = 0; i < 50 && kubelet_->requests() < before + 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_GE(kubelet_->requests(), before + 2);
-  // A connection per scrape (nothing idles between them), each after the first resuming the
-  // session of the one before: no full handshake per scrape.
-  EXPECT_GE(kubelet_->peers(), 3u);
+  EXPECT_EQ(kubelet_->peers(), peersBefore);
+  EXPECT_EQ(handshakes("true") + handshakes("false"), handshakesBefore);
+}
+
+// A kubelet that closes idle connections before the next scrape: the scraper notices, opens a
+// new connection resuming the TLS session of the one before, and the metrics keep coming.
+TEST_F(MetricsApiTest, ClosedConnectionsAreReopenedResumingTheSession) {
+  FakeKubelet closing(*dir_ / "closing-kubelet", std::chrono::milliseconds(200));
+  create("/api/v1/nodes", node("n9", closing.port(), {}));
+  const double resumedBefore = handshakes("true");
+  for (int i = 0; i < 60 && closing.requests() < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_GE(closing.requests(), 3u);
+  EXPECT_GE(closing.peers(), 3u);  // a connection per scrape: each was closed while idle
   EXPECT_GE(handshakes("true"), resumedBefore + 2);
-  EXPECT_GE(handshakes("false"), 1);
+  EXPECT_EQ(call("GET", kPods + "/nodes/n9").code, 200);
+  EXPECT_EQ(call("DELETE", "/api/v1/nodes/n9").code, 200);
 }
 
 }  // namespace
