@@ -21,7 +21,7 @@ up: build
 
 # The benchmarks are not part of `build`, but they must keep compiling.
 test: build lint fuzz
-	@ninja -C $(BUILD) apiserver_bench scheduler_bench scheduler_cycle_bench dns_bench proxy_bench
+	@ninja -C $(BUILD) benches
 	cd $(BUILD) && ctest --output-on-failure
 
 unit: build

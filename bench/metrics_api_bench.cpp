@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
         "included), %zu bytes read, %zu store bytes; connections kept %zu\n",
         pass, s.succeeded, s.nodes, static_cast<double>(s.took.count()) / 1e3, cpu * 1e6 / nodes,
         s.bytesRead / static_cast<size_t>(nodes), s.storeBytes / static_cast<size_t>(nodes),
-        kubelets.idleConnections());
+        kubelets.keptConnections());
   }
 
   for (const char* path :

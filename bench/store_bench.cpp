@@ -1,7 +1,4 @@
-// Store micro benchmarks (Google Benchmark). Not wired into CMake; build by hand:
-//   g++ -std=c++20 -O2 -Isrc -DSPDLOG_FMT_EXTERNAL bench/store_bench.cpp
-//       build-storage/libskiff_storage.a -lbenchmark -lbenchmark_main -lsqlite3 -lspdlog -lfmt
-//       -pthread -o store_bench
+// Store micro benchmarks (Google Benchmark): `ninja -C build store_bench && build/store_bench`.
 // Creates from N threads show how well group commit amortises one SQLite transaction.
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>

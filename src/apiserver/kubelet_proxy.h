@@ -130,6 +130,8 @@ class KubeletProxy {
   // Closes the kept connections and forgets the TLS sessions of nodes not named (deleted
   // ones).
   void retainSessions(const std::set<std::string>& nodeNames);
+  // Kubelet connections kept open for the next scrape (benchmarks).
+  size_t keptConnections() const;
 
   // Ends open exec/attach/port-forward tunnels and refuses new ones (server shutdown).
   void closeTunnels();

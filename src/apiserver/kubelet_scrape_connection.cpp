@@ -101,13 +101,13 @@ int dial(const std::string& host, int port, const std::string& hostPort,
   addrinfo* found = nullptr;
   const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
   if (rc != 0) {
-    const error_code ec = rc == EAI_AGAIN ? asio::error::host_not_found_try_again
-                                          : asio::error::host_not_found;
+    const error_code ec =
+        rc == EAI_AGAIN ? asio::error::host_not_found_try_again : asio::error::host_not_found;
     throw ScrapeError("dial tcp: lookup " + host + ": " + net::goNetErrorMessage(ec));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, ::freeaddrinfo);
-  std::string last = "dial tcp " + hostPort + ": connect: " +
-                     net::goNetErrorMessage(asio::error::host_not_found);
+  std::string last =
+      "dial tcp " + hostPort + ": connect: " + net::goNetErrorMessage(asio::error::host_not_found);
   for (const addrinfo* a = found; a; a = a->ai_next) {
     const int fd = ::socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -160,7 +160,8 @@ std::unique_ptr<ScrapeConnection> ScrapeConnection::open(SSL_CTX* ctx, const std
   int result = 0;
   error_code failure;
   bool timedOut = false;
-  if (!drive(fd, ssl, handshakeBy, [&] { return SSL_connect(ssl); }, result, failure, timedOut)) {
+  if (!drive(
+          fd, ssl, handshakeBy, [&] { return SSL_connect(ssl); }, result, failure, timedOut)) {
     if (timedOut) throw ScrapeError("net/http: TLS handshake timeout");
     throw ScrapeError("tls: " + net::goNetErrorMessage(failure));
   }
@@ -189,8 +190,8 @@ ScrapeConnection::Response ScrapeConnection::get(const std::string& hostHeader,
   for (size_t sent = 0; sent < request.size(); sent += static_cast<size_t>(result)) {
     const char* at = request.data() + sent;
     const int n = static_cast<int>(request.size() - sent);
-    if (!drive(fd_, ssl_, deadline, [&] { return SSL_write(ssl_, at, n); }, result, failure,
-               timedOut))
+    if (!drive(
+            fd_, ssl_, deadline, [&] { return SSL_write(ssl_, at, n); }, result, failure, timedOut))
       throw ScrapeError(timedOut ? awaiting : net::goNetErrorMessage(failure));
   }
 
@@ -200,8 +201,9 @@ ScrapeConnection::Response ScrapeConnection::get(const std::string& hostHeader,
   std::string pending;  // read but not yet taken by the parser
   char buf[16384];
   while (!parser.is_done()) {
-    if (!drive(fd_, ssl_, deadline, [&] { return SSL_read(ssl_, buf, sizeof buf); }, result,
-               failure, timedOut)) {
+    if (!drive(
+            fd_, ssl_, deadline, [&] { return SSL_read(ssl_, buf, sizeof buf); }, result, failure,
+            timedOut)) {
       if (timedOut) throw ScrapeError(awaiting);
       // The kubelet closed the connection: the end of a body without a length, else a cut.
       if (failure == asio::error::eof && parser.is_header_done()) {

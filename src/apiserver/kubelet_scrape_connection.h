@@ -33,8 +33,7 @@ class ScrapeConnection {
   // null) for resumption. Throws ScrapeError.
   static std::unique_ptr<ScrapeConnection> open(SSL_CTX* ctx, const std::string& host, int port,
                                                 Clock::time_point connectBy,
-                                                Clock::time_point handshakeBy,
-                                                SSL_SESSION* resume);
+                                                Clock::time_point handshakeBy, SSL_SESSION* resume);
   ~ScrapeConnection();
   ScrapeConnection(const ScrapeConnection&) = delete;
   ScrapeConnection& operator=(const ScrapeConnection&) = delete;
