@@ -14,3 +14,7 @@ start_memory_apiserver() {
     sleep 0.1
   done
 }
+
+# CPU ticks (user + system) a process has used, and its resident memory in MB.
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
