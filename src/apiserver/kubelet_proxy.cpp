@@ -657,8 +657,9 @@ void KubeletProxy::retainSessions(const std::set<std::string>& nodeNames) {
 
 size_t KubeletProxy::keptConnections() const {
   std::lock_guard lock(impl_->scrapedMu);
-  return static_cast<size_t>(std::count_if(impl_->scraped.begin(), impl_->scraped.end(),
-                                           [](const auto& kv) { return kv.second.idle != nullptr; }));
+  return static_cast<size_t>(
+      std::count_if(impl_->scraped.begin(), impl_->scraped.end(),
+                    [](const auto& kv) { return kv.second.idle != nullptr; }));
 }
 
 HttpResponse KubeletProxy::podLog(ResourceStore& store, const RequestInfo& ri, HttpRequest& req) {
