@@ -605,7 +605,8 @@ std::string KubeletProxy::getWhole(const json::object& node, const std::string& 
       done = true;
     } catch (const ScrapeError& e) {
       // Closed by the kubelet while idle (restarted, or its idle timeout): a new connection.
-      if (answered) throw fail(e.what());
+      // A kubelet that answers slowly or only in part is not retried.
+      if (answered || e.timedOut) throw fail(e.what());
     }
   }
   if (!done) {

@@ -6,6 +6,8 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,6 +87,39 @@ bool drive(int fd, SSL* ssl, Clock::time_point deadline, Call call, int& result,
   }
 }
 
+// OpenSSL writes the socket with write(), which raises SIGPIPE when the kubelet has reset the
+// connection (Asio's sends pass MSG_NOSIGNAL, so skiff never ignores the signal, and the
+// processes it starts inherit that). Blocked on this thread while a connection is driven; one
+// raised meanwhile is taken off the thread before the old mask returns.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    pendingBefore_ = sigismember(&pending, SIGPIPE) == 1;
+    changed_ = pthread_sigmask(SIG_BLOCK, &pipe_, &old_) == 0 && !sigismember(&old_, SIGPIPE);
+  }
+  ~SigpipeBlocked() {
+    if (!changed_) return;
+    sigset_t pending;
+    sigemptyset(&pending);
+    if (!pendingBefore_ && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+      const timespec zero{0, 0};
+      sigtimedwait(&pipe_, nullptr, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool pendingBefore_ = false, changed_ = false;
+};
+
 bool isIpAddress(const std::string& host) {
   in6_addr buf;
   return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 ||
@@ -120,8 +155,9 @@ int dial(const std::string& host, int port, const std::string& hostPort,
       if (err == EINPROGRESS) {
         if (!waitFor(fd, POLLOUT, deadline)) {
           ::close(fd);
-          throw ScrapeError("dial tcp " + hostPort + ": " +
-                            net::goNetErrorMessage(boost::beast::error::timeout));
+          throw ScrapeError(
+              "dial tcp " + hostPort + ": " + net::goNetErrorMessage(boost::beast::error::timeout),
+              true);
         }
         socklen_t len = sizeof err;
         if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
@@ -145,6 +181,7 @@ std::unique_ptr<ScrapeConnection> ScrapeConnection::open(SSL_CTX* ctx, const std
                                                          int port, Clock::time_point connectBy,
                                                          Clock::time_point handshakeBy,
                                                          SSL_SESSION* resume) {
+  SigpipeBlocked noSigpipe;
   const bool v6 = host.find(':') != std::string::npos;
   const std::string hostPort = (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   const int fd = dial(host, port, hostPort, connectBy);
@@ -162,7 +199,7 @@ std::unique_ptr<ScrapeConnection> ScrapeConnection::open(SSL_CTX* ctx, const std
   bool timedOut = false;
   if (!drive(
           fd, ssl, handshakeBy, [&] { return SSL_connect(ssl); }, result, failure, timedOut)) {
-    if (timedOut) throw ScrapeError("net/http: TLS handshake timeout");
+    if (timedOut) throw ScrapeError("net/http: TLS handshake timeout", true);
     throw ScrapeError("tls: " + net::goNetErrorMessage(failure));
   }
   return conn;
@@ -179,6 +216,7 @@ ScrapeConnection::~ScrapeConnection() {
 ScrapeConnection::Response ScrapeConnection::get(const std::string& hostHeader,
                                                  const std::string& target, size_t maxBytes,
                                                  Clock::time_point deadline, bool& answered) {
+  SigpipeBlocked noSigpipe;
   answered = false;
   const std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + hostHeader +
                               "\r\nUser-Agent: skiff-apiserver\r\nAccept: text/plain\r\n\r\n";
@@ -192,7 +230,7 @@ ScrapeConnection::Response ScrapeConnection::get(const std::string& hostHeader,
     const int n = static_cast<int>(request.size() - sent);
     if (!drive(
             fd_, ssl_, deadline, [&] { return SSL_write(ssl_, at, n); }, result, failure, timedOut))
-      throw ScrapeError(timedOut ? awaiting : net::goNetErrorMessage(failure));
+      throw timedOut ? ScrapeError(awaiting, true) : ScrapeError(net::goNetErrorMessage(failure));
   }
 
   http::response_parser<http::string_body> parser;
@@ -204,7 +242,7 @@ ScrapeConnection::Response ScrapeConnection::get(const std::string& hostHeader,
     if (!drive(
             fd_, ssl_, deadline, [&] { return SSL_read(ssl_, buf, sizeof buf); }, result, failure,
             timedOut)) {
-      if (timedOut) throw ScrapeError(awaiting);
+      if (timedOut) throw ScrapeError(awaiting, true);
       // The kubelet closed the connection: the end of a body without a length, else a cut.
       if (failure == asio::error::eof && parser.is_header_done()) {
         error_code ec;

@@ -22,7 +22,9 @@ namespace skiff::apiserver {
 // A failure in Go's net/http words ("dial tcp H:P: connect: connection refused"), without
 // the `Get "URL": ` prefix the caller adds.
 struct ScrapeError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit ScrapeError(const std::string& what, bool timedOut = false)
+      : std::runtime_error(what), timedOut(timedOut) {}
+  bool timedOut;  // the deadline passed (the kubelet is slow, not gone)
 };
 
 class ScrapeConnection {

@@ -14,6 +14,7 @@
 
 #include "../common/metrics_test_util.h"
 #include "apiserver/api_server.h"
+#include "apiserver/kubelet_scrape_connection.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -434,6 +435,35 @@ TEST_F(MetricsApiTest, ClosedConnectionsAreReopenedResumingTheSession) {
   EXPECT_GE(handshakes("true"), resumedBefore + 2);
   EXPECT_EQ(call("GET", kPods + "/nodes/n9").code, 200);
   EXPECT_EQ(call("DELETE", "/api/v1/nodes/n9").code, 200);
+}
+
+// A kubelet that reset the connection: writing to it again gets EPIPE, whose SIGPIPE (OpenSSL
+// writes with write(), skiff does not ignore the signal) must not end the process.
+TEST(ScrapeConnectionTest, WritingToAResetConnectionFailsWithoutSigpipe) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("skiff-scrape-conn-test-" + std::to_string(::getpid()));
+  auto kubelet = std::make_unique<FakeKubelet>(dir, std::chrono::milliseconds(100));
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  auto within = [] { return ScrapeConnection::Clock::now() + std::chrono::seconds(5); };
+  auto conn =
+      ScrapeConnection::open(ctx.get(), "127.0.0.1", kubelet->port(), within(), within(), nullptr);
+  bool answered = false;
+  auto res = conn->get("127.0.0.1", "/metrics/resource", 1 << 20, within(), answered);
+  EXPECT_EQ(res.status, 200);
+  EXPECT_TRUE(res.keepAlive);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // closed by its idle timeout
+  EXPECT_FALSE(conn->idleAndOpen());
+  for (int i = 0; i < 3; ++i) {
+    answered = true;
+    EXPECT_THROW(conn->get("127.0.0.1", "/metrics/resource", 1 << 20, within(), answered),
+                 ScrapeError);
+    EXPECT_FALSE(answered);
+  }
+  conn.reset();
+  kubelet.reset();
+  fs::remove_all(dir);
 }
 
 }  // namespace
