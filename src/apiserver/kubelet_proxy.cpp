@@ -455,7 +455,7 @@ struct KubeletProxy::Impl {
   ssl::context tls{ssl::context::tls_client};
   std::unique_ptr<KubeletTunnel> tunnel;
   // getWhole()'s kubelets, by node|host:port: the connection kept open between scrapes
-  // (kubelet_scrape_connection.h: a few KB idle), and the TLS session a new connection
+  // (kubelet_scrape_connection.h: ~11 KB idle), and the TLS session a new connection
   // resumes when the kubelet closed the old one.
   struct Scraped {
     std::unique_ptr<ScrapeConnection> idle;  // null while a scrape uses it, or none
