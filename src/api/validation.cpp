@@ -280,11 +280,6 @@ bool selectorMatches(const json::object& selector, const json::object& labels) {
   return true;
 }
 
-bool isIP(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
 namespace {
 
 NameRule nameRuleFor(std::string_view group, std::string_view kind) {
@@ -421,6 +416,11 @@ void validateObjectMeta(std::string_view group, std::string_view kind, const jso
 
 }  // namespace
 }  // namespace validation
+
+bool isIP(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
 
 // ---- public name checks ----
 

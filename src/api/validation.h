@@ -39,5 +39,8 @@ std::vector<std::string> validateQualifiedName(std::string_view name);
 std::vector<std::string> validateLabelValue(std::string_view value);
 // ConfigMap and Secret data keys.
 std::vector<std::string> validateConfigMapKey(std::string_view key);
+// An IPv4 or IPv6 address literal (Service cluster IPs, a Node's podCIDR; whether a TLS
+// client names its server by address or by host name).
+bool isIP(const std::string& s);
 
 }  // namespace skiff::api

@@ -98,9 +98,6 @@ bool isZeroIntOrPercent(const json::object& o, std::string_view field);
 // IANA_SVC_NAME rules for a named port (containers, NetworkPolicy ports); empty when valid.
 std::vector<std::string> portNameErrors(const std::string& name);
 
-// An IPv4 or IPv6 address (Service cluster IPs, a Node's podCIDR).
-bool isIP(const std::string& s);
-
 // Per-kind validation lives in each kind's strategy (src/api/kinds/, api/kind_strategy.h).
 
 }  // namespace skiff::api::validation

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "api/validation.h"
 #include "net/go_net_error.h"
 
 namespace skiff::apiserver {
@@ -120,12 +121,6 @@ class SigpipeBlocked {
   bool pendingBefore_ = false, changed_ = false;
 };
 
-bool isIpAddress(const std::string& host) {
-  in6_addr buf;
-  return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 ||
-         ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
-}
-
 // A connected non-blocking socket to host:port by `deadline`, in Go's words on failure.
 int dial(const std::string& host, int port, const std::string& hostPort,
          Clock::time_point deadline) {
@@ -192,7 +187,7 @@ std::unique_ptr<ScrapeConnection> ScrapeConnection::open(SSL_CTX* ctx, const std
   }
   std::unique_ptr<ScrapeConnection> conn(new ScrapeConnection(fd, ssl));
   SSL_set_fd(ssl, fd);
-  if (!isIpAddress(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (!api::isIP(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
   if (resume) SSL_set_session(ssl, resume);
   int result = 0;
   error_code failure;
