@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/managed_fields_text.h"
 #include "api/protobuf_codec.h"
 #include "api/yaml_json.h"
 #include "common/api_error.h"
@@ -68,9 +69,15 @@ HttpResponse objectResponse(int status, const json::object& obj, const ResponseF
   res.status = status;
   if (f.protobuf && obj.contains("kind") && obj.contains("apiVersion")) {
     res.contentType = "application/vnd.kubernetes.protobuf";
-    res.body = api::encodeProtobufObject(obj);
+    if (api::hasPackedManagedFields(obj)) {
+      json::object unpacked(obj);
+      api::unpackManagedFields(unpacked);
+      res.body = api::encodeProtobufObject(unpacked);
+    } else {
+      res.body = api::encodeProtobufObject(obj);
+    }
   } else {
-    res.body = json::serialize(obj);
+    res.body = api::objectJson(obj);
     res.apiObject = true;
   }
   return res;

@@ -9,6 +9,7 @@
 #include "api/custom_resource.h"
 #include "api/field_set.h"
 #include "api/json_access.h"
+#include "api/managed_fields_text.h"
 #include "api/openapi.h"
 #include "apiserver/strategy.h"
 #include "common/api_error.h"
@@ -145,9 +146,16 @@ bool isReset(const json::value* list) {
   return a.empty() || (a.size() == 1 && a[0].is_object() && a[0].as_object().empty());
 }
 
+// obj's managedFields member as it is (an array, or the text a cached object keeps,
+// api/managed_fields_text.h).
 const json::value* managedFieldsOf(const json::object& obj) {
   const json::object* meta = api::objectAt(obj, {"metadata"});
   return meta ? meta->if_contains("managedFields") : nullptr;
+}
+// The same as an array: a packed list is parsed into `scratch`.
+const json::value* managedFieldsOf(const json::object& obj, json::value& scratch) {
+  const json::object* meta = api::objectAt(obj, {"metadata"});
+  return meta ? api::managedFieldsList(*meta, scratch) : nullptr;
 }
 
 // Writes the entries in upstream's order: Apply before Update, then by time, manager,
@@ -315,7 +323,8 @@ void keepManagedFields(RequestContext& ctx, const json::object& old) {
 void trackCreate(const ResourceInfo& info, json::object& obj, const RequestContext& ctx) {
   if (ctx.managedFieldsDone) return putApplied(obj, ctx);
   std::vector<Entry> entries;
-  const json::value* sent = managedFieldsOf(obj);
+  json::value scratch;
+  const json::value* sent = managedFieldsOf(obj, scratch);
   if (!isReset(sent) && !decodeEntries(sent, entries)) entries.clear();
   if (isReset(sent)) entries.clear();
   api::Comparison cmp = api::compareObjects(nullptr, obj, schemaOf(info), scopeOf(info, ""));
@@ -334,7 +343,12 @@ void trackCreate(const ResourceInfo& info, json::object& obj, const RequestConte
 void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object& old,
                  const std::string& subresource, const RequestContext& ctx) {
   if (ctx.managedFieldsDone) return putApplied(obj, ctx);
-  const json::value* oldList = managedFieldsOf(old);
+  // old's list as old holds it (a cached object keeps it as text) and as an array; obj's own
+  // list (a subresource write's copy of old) is turned into an array in place.
+  const json::value* oldStored = managedFieldsOf(old);
+  json::value oldScratch;
+  const json::value* oldList = managedFieldsOf(old, oldScratch);
+  api::unpackManagedFields(obj);
   const json::value* objList = managedFieldsOf(obj);
   // Whether obj already carries the stored list: a status write took its metadata from old
   // (commitUpdate); other writes carry what the client sent, most often old's list again.
@@ -347,10 +361,11 @@ void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object
   // one, and the common case decodes nothing).
   const bool sameList = !sent || sent->is_null() || sent == oldList || objHasOldList;
   if (cmp.empty() && sameList) {
-    if (objHasOldList) return;
+    // old's list in old's form, so that the write compares equal to old (sameObject).
+    if (objHasOldList && !(oldStored && oldStored->is_string())) return;
     json::object& meta = api::ensureObject(obj, {"metadata"});
-    if (oldList)
-      meta["managedFields"] = *oldList;
+    if (oldStored)
+      meta["managedFields"] = *oldStored;
     else
       meta.erase("managedFields");
     return;
@@ -387,7 +402,8 @@ json::object applyConfiguration(const ResourceInfo& info, const json::object* li
   const auto* schema = schemaOf(info);
   const api::FieldScope scope = scopeOf(info, subresource);
   std::vector<Entry> entries;
-  if (live && !decodeEntries(managedFieldsOf(*live), entries)) entries.clear();
+  json::value liveScratch;
+  if (live && !decodeEntries(managedFieldsOf(*live, liveScratch), entries)) entries.clear();
 
   Entry self = selfEntry(info, ctx, "Apply", subresource);
   try {

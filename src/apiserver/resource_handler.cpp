@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/json_access.h"
+#include "api/managed_fields_text.h"
 #include "apiserver/content.h"
 #include "apiserver/request_options.h"
 #include "apiserver/strategy.h"
@@ -167,7 +168,7 @@ HttpResponse handleWithContext(ResourceStore& store, const RequestInfo& ri, Http
     auto format = negotiate(req);
     if (ri.subresource.empty() && format.table) {
       HttpResponse res;
-      res.body = json::serialize(makeTable(info, {obj.get()}, format.includeObject, true));
+      res.body = api::objectJson(makeTable(info, {obj.get()}, format.includeObject, true));
       res.apiObject = true;
       return res;
     }

@@ -4,6 +4,7 @@
 
 #include "api/conversion.h"
 #include "api/field_selector.h"
+#include "api/managed_fields_text.h"
 #include "apiserver/resource_store.h"
 #include "common/api_error.h"
 #include "common/base64.h"
@@ -164,19 +165,6 @@ json::object ResourceStore::list(const ResourceInfo& info, const std::string& ns
                       {"items", std::move(items)}};
 }
 
-namespace {
-// Serializes obj at the end of out, without a string of its own.
-void appendJson(std::string& out, const json::object& obj) {
-  json::serializer sr;
-  sr.reset(&obj);
-  while (!sr.done()) {
-    const size_t used = out.size();
-    out.resize(used + 4096);
-    out.resize(used + sr.read(out.data() + used, out.size() - used).size());
-  }
-}
-}  // namespace
-
 std::string ResourceStore::serializeList(const ResourceInfo& info, const ListResult& result) {
   std::string out = "{\"kind\":\"" + info.listKind() + "\",\"apiVersion\":\"" + info.apiVersion() +
                     "\",\"metadata\":" + json::serialize(listMetadata(result)) + ",\"items\":[";
@@ -195,7 +183,7 @@ std::string ResourceStore::serializeList(const ResourceInfo& info, const ListRes
     if (shared)
       out += result.encodings[i]->json(*result.items[i]);
     else
-      appendJson(out, *result.items[i]);
+      api::appendObjectJson(out, *result.items[i]);
   }
   out += "]}";
   return out;

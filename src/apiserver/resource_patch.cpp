@@ -6,6 +6,7 @@
 #include "api/conversion.h"
 #include "api/go_text.h"
 #include "api/json_patch.h"
+#include "api/managed_fields_text.h"
 #include "api/merge_patch.h"
 #include "api/openapi.h"
 #include "api/patch_error.h"
@@ -169,6 +170,9 @@ ObjectPtr ResourceStore::patch(const ResourceInfo& info, const std::string& ns,
       } else {
         base = info.storage ? api::convertObject(old, info) : old;
       }
+      // A patch sees managedFields as the array they are (a JSON patch may address their
+      // entries), not as the text the cache keeps.
+      api::unpackManagedFields(base.as_object());
       json::value patched;
       if (type == "application/json-patch+json")
         patched = api::applyJsonPatch(base, patchDoc);

@@ -7,6 +7,7 @@
 #include "api/defaults.h"
 #include "api/field_selector.h"
 #include "api/label_selector.h"
+#include "api/managed_fields_text.h"
 #include "api/openapi.h"
 #include "api/unknown_fields.h"
 #include "api/validation.h"
@@ -26,10 +27,17 @@ std::string nowTimestamp() { return formatTime(std::chrono::system_clock::now())
 std::string encodeForStorage(json::object& obj) {
   if (auto* meta = obj.if_contains("metadata"); meta && meta->is_object())
     meta->as_object().erase("resourceVersion");
-  return json::serialize(obj);
+  return api::objectJson(obj);
 }
 
 namespace {
+
+// The server's own writes (bootstrap, reconcilers: no user) may send back a copy of a cached
+// object, whose managedFields the cache keeps as text (api/managed_fields_text.h). A client's
+// body never holds that form: there a string is the client's own, refused by the type check.
+void unpackServerOwnBody(json::value& body, const RequestContext& ctx) {
+  if (!ctx.user && body.is_object()) api::unpackManagedFields(body.as_object());
+}
 
 json::object& metadataOf(json::object& obj) {
   json::value& meta = obj["metadata"];
@@ -45,12 +53,6 @@ std::string stringAt(const json::object& obj, std::string_view field) {
 std::string metaString(const json::object& obj, std::string_view field) {
   const json::value* meta = obj.if_contains("metadata");
   return meta && meta->is_object() ? stringAt(meta->as_object(), field) : std::string();
-}
-
-bool fieldEqual(const json::object& a, const json::object& b, std::string_view field) {
-  const json::value* x = a.if_contains(field);
-  const json::value* y = b.if_contains(field);
-  return x && y ? *x == *y : x == y;
 }
 
 // Everything except metadata and status: what a generation bump compares.
@@ -131,7 +133,10 @@ ObjectPtr ResourceStore::getShared(const ResourceInfo& info, const std::string& 
 
 json::object ResourceStore::get(const ResourceInfo& info, const std::string& ns,
                                 const std::string& name) {
-  return *getShared(info, ns, name);
+  // A copy to change or send back: managedFields as the array they are, not the cache's text.
+  json::object copy = *getShared(info, ns, name);
+  api::unpackManagedFields(copy);
+  return copy;
 }
 
 namespace {
@@ -217,6 +222,7 @@ ObjectPtr shared(json::object obj) { return std::make_shared<const json::object>
 
 ObjectPtr ResourceStore::create(const ResourceInfo& info, const std::string& ns, json::value body,
                                 RequestContext& ctx) {
+  unpackServerOwnBody(body, ctx);
   json::object obj = decodeBody(info, std::move(body), ctx);
   if (!info.storage) return createDecoded(info, ns, std::move(obj), ctx);
   const ResourceInfo& storage = info.storageInfo();
@@ -307,7 +313,9 @@ std::optional<std::pair<json::object, int64_t>> ResourceStore::readForUpdate(con
                                                                              const std::string& k) {
   auto current = readCurrent(k);
   if (!current) return std::nullopt;
-  return std::make_pair(json::object(*current->first), current->second);
+  json::object copy(*current->first);
+  api::unpackManagedFields(copy);
+  return std::make_pair(std::move(copy), current->second);
 }
 
 ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::string& k,
@@ -374,10 +382,10 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
   metadataOf(obj)["resourceVersion"] = std::to_string(modRevision);
   // No-op writes keep the resourceVersion, as upstream. A status write took everything but
   // status from `old`, so only status and metadata can differ.
-  const bool noOp = binding ? false
-                    : statusWrite
-                        ? fieldEqual(obj, old, "status") && fieldEqual(obj, old, "metadata")
-                        : obj == old;
+  const bool noOp =
+      binding       ? false
+      : statusWrite ? api::sameMember(obj, old, "status") && api::sameMember(obj, old, "metadata")
+                    : api::sameObject(obj, old);
   // A write that changes nothing writes nothing, so no CAS tells whether `old` was current:
   // a stale cached `old` is confirmed against the store (a conflict makes the caller reread).
   const auto confirmCurrent = [&] {
@@ -422,6 +430,7 @@ ObjectPtr ResourceStore::commitUpdate(const ResourceInfo& info, const std::strin
 ObjectPtr ResourceStore::update(const ResourceInfo& info, const std::string& ns,
                                 const std::string& name, const std::string& subresource,
                                 json::value body, RequestContext& ctx) {
+  unpackServerOwnBody(body, ctx);
   json::object obj = decodeBody(info, std::move(body), ctx);
   if (info.storage) {
     const ResourceInfo& storage = info.storageInfo();

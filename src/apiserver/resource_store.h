@@ -87,6 +87,7 @@ class ResourceStore {
     return caches_.cacheFor(info.storagePrefix());
   }
 
+  // A private copy (managedFields as an array, api/managed_fields_text.h), to change or send.
   boost::json::object get(const api::ResourceInfo& info, const std::string& ns,
                           const std::string& name);
   // The items of a list with its resourceVersion and continue token. Items are shared with
@@ -142,7 +143,8 @@ class ResourceStore {
   // revision (ctx.oldFromCache; upstream's GuaranteedUpdate with a cached existing object).
   std::optional<std::pair<ObjectPtr, int64_t>> readCached(const std::string& key,
                                                           RequestContext& ctx);
-  // The same as a private copy, for callers that modify it in place.
+  // The same as a private copy (managedFields as an array), for callers that modify it in
+  // place.
   std::optional<std::pair<boost::json::object, int64_t>> readForUpdate(
       const api::ResourceInfo& info, const std::string& key);
   // Writes `obj` over the current object at `modRevision` after the same hooks as update.

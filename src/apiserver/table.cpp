@@ -6,6 +6,7 @@
 
 #include "api/custom_resource.h"
 #include "api/jsonpath.h"
+#include "api/managed_fields_text.h"
 #include "api/table_printers.h"
 #include "common/ids.h"
 
@@ -197,7 +198,7 @@ std::string serializeTable(const api::ResourceInfo& info,
       if (withTexts)
         out += texts[i];
       else
-        out += json::serialize(*obj);
+        api::appendObjectJson(out, *obj);
     } else if (includeObject != "None") {
       // The object's own metadata is serialized in place (no copy of managedFields and all),
       // or taken from the object's text when there is one.
@@ -207,6 +208,8 @@ std::string serializeTable(const api::ResourceInfo& info,
         const std::string_view metaText = withTexts ? memberText(texts[i], "metadata") : "";
         if (!metaText.empty())
           out += metaText;
+        else if (meta->is_object())
+          api::appendMetadataJson(out, meta->get_object());
         else
           out += json::serialize(*meta);
       }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <unordered_set>
 
+#include "api/managed_fields_text.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "common/packed_json.h"
@@ -19,7 +20,7 @@ SharedEncoding::SharedEncoding(std::shared_ptr<const std::string> text) : text_(
 
 const std::string& SharedEncoding::json(const boost::json::object& object) {
   std::call_once(once_, [&] {
-    if (!text_) text_ = std::make_shared<const std::string>(boost::json::serialize(object));
+    if (!text_) text_ = std::make_shared<const std::string>(api::objectJson(object));
     made_.store(true, std::memory_order_release);
   });
   return *text_;
@@ -61,6 +62,7 @@ std::optional<json::object> CacheHub::decodeObject(const storage::KeyValue& kv) 
 ObjectPtr CacheHub::decode(const storage::KeyValue& kv) {
   auto obj = decodeObject(kv);
   if (!obj) return nullptr;
+  api::packManagedFields(*obj);
   return packJson(*obj);
 }
 
@@ -92,6 +94,7 @@ void normalizeNumbers(json::value& v) {
 ObjectHint::ObjectHint(json::object obj) {
   for (auto& field : obj) normalizeNumbers(field.value());
   setResourceVersion(obj, 0);
+  api::packManagedFields(obj);
   object_ = packJson(obj);
 }
 
@@ -312,7 +315,7 @@ void ResourceCache::apply(const storage::Event& event) {
       // Nothing will supersede a deleted object: its last state goes to the history as text
       // right away, and the streams that send the event reuse that text.
       ev.object = withResourceVersion(ev.prev, ev.revision);
-      auto text = std::make_shared<const std::string>(json::serialize(*ev.object));
+      auto text = std::make_shared<const std::string>(api::objectJson(*ev.object));
       past.object.text = compressor_.compress(*text);
       ev.encoding = std::make_shared<SharedEncoding>(std::move(text));
     }
@@ -368,7 +371,7 @@ std::shared_ptr<SharedEncoding> ResourceCache::encodingOf(const Current& cur) {
 std::shared_ptr<const CompressedText> ResourceCache::compressedTextOf(const Current& cur) {
   if (auto live = cur.encoding.lock())
     if (auto text = live->madeText()) return compressor_.compress(*text);
-  return compressor_.compress(json::serialize(*cur.object));
+  return compressor_.compress(api::objectJson(*cur.object));
 }
 
 int64_t ResourceCache::lastRevision() const {

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "api/conversion.h"
+#include "api/managed_fields_text.h"
 #include "apiserver/table.h"
 #include "common/api_error.h"
 #include "common/log.h"
@@ -214,14 +215,14 @@ class WatchStream : public StreamSource, public std::enable_shared_from_this<Wat
       json::object converted;
       const json::object* obj = ev.object.get();
       if (info_.storage) obj = &(converted = api::convertObject(*ev.object, info_));
-      line += json::serialize(makeTable(info_, {obj}, options_.includeObject, !sentColumns_));
+      api::appendObjectJson(line, makeTable(info_, {obj}, options_.includeObject, !sentColumns_));
       sentColumns_ = true;
     } else if (info_.storage && !isBookmark) {
-      line += json::serialize(api::convertObject(*ev.object, info_));
+      api::appendObjectJson(line, api::convertObject(*ev.object, info_));
     } else if (ev.encoding) {
       line += ev.encoding->json(*ev.object);
     } else {
-      line += json::serialize(*ev.object);
+      api::appendObjectJson(line, *ev.object);
     }
     line += "}\n";
     return line;

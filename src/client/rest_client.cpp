@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "api/managed_fields_text.h"
 #include "common/api_error.h"
 #include "common/log.h"
 
@@ -175,16 +176,16 @@ json::object RestClient::listAll(const Resource& r, const std::string& ns, ListO
 }
 
 json::object RestClient::create(const Resource& r, const std::string& ns, const json::object& obj) {
-  return request("POST", r.path(ns), json::serialize(obj));
+  return request("POST", r.path(ns), api::objectJson(obj));
 }
 
 json::object RestClient::update(const Resource& r, const std::string& ns, const json::object& obj) {
-  return request("PUT", r.path(ns, metaString(obj, "name")), json::serialize(obj));
+  return request("PUT", r.path(ns, metaString(obj, "name")), api::objectJson(obj));
 }
 
 json::object RestClient::updateStatus(const Resource& r, const std::string& ns,
                                       const json::object& obj) {
-  return request("PUT", r.path(ns, metaString(obj, "name"), "status"), json::serialize(obj));
+  return request("PUT", r.path(ns, metaString(obj, "name"), "status"), api::objectJson(obj));
 }
 
 json::object RestClient::patch(const Resource& r, const std::string& ns, const std::string& name,

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <ctime>
 
+#include "api/managed_fields_text.h"
+
 namespace skiff::controller::csr {
 
 namespace json = boost::json;
@@ -29,7 +31,7 @@ json::object writeCondition(client::RestClient& client, const json::object& csr,
   const std::string name = csr.at("metadata").as_object().at("name").as_string().c_str();
   return client.request(
       "PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/" + name + "/" + subresource,
-      json::serialize(updated));
+      api::objectJson(updated));
 }
 
 }  // namespace skiff::controller::csr

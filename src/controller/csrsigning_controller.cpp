@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "api/json_access.h"
+#include "api/managed_fields_text.h"
 #include "common/api_error.h"
 #include "common/base64.h"
 #include "common/log.h"
@@ -67,7 +68,7 @@ class CsrSigningController : public QueueController {
       api::ensureObject(updated, {"status"})["certificate"] = base64Encode(cert);
       client_.request(
           "PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/" + r.name + "/status",
-          json::serialize(updated));
+          api::objectJson(updated));
       SKIFF_LOG_INFO("csrsigning: issued {} for {} ({}s)", r.name, subject.commonName, seconds);
     } catch (const ApiError& e) {
       if (e.code() != 404) throw;  // 409: retried with the fresh object

@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 #include <map>
 
+#include "api/managed_fields_text.h"
 #include "common/api_error.h"
 #include "common/log.h"
 #include "controller/controller.h"
@@ -222,7 +223,7 @@ class NamespaceController : public QueueController {
     ensureObject(ns, {"spec"})["finalizers"] = std::move(kept);
     try {
       client_.request("PUT", client::resources::namespaces.path("", nameOf(ns), "finalize"),
-                      json::serialize(ns));
+                      api::objectJson(ns));
       SKIFF_LOG_INFO("namespace controller: namespace {} emptied and finalized", nameOf(ns));
     } catch (const ApiError& e) {
       if (e.code() != 404) throw;

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/managed_fields_text.h"
 #include "common/api_error.h"
 #include "resource_store_fixture.h"
 
@@ -37,8 +38,11 @@ class FieldManagerTest : public skiff::apiserver::testing::ResourceStoreFixture 
            "image: busybox\n";
   }
 
-  static const json::array& managed(const json::object& obj) {
-    return obj.at("metadata").at("managedFields").as_array();
+  // The list as an array (objects the cache keeps hold it as text, api/managed_fields_text.h).
+  static json::array managed(const json::object& obj) {
+    json::value scratch;
+    const json::value* list = api::managedFieldsList(obj.at("metadata").as_object(), scratch);
+    return list && list->is_array() ? list->as_array() : json::array();
   }
   static std::string fieldsOf(const json::object& obj, const std::string& manager) {
     for (const auto& e : managed(obj))
@@ -67,7 +71,8 @@ TEST_F(FieldManagerTest, CreateRecordsAnUpdateEntryAndUpdatesMoveOwnership) {
       "spec":{"containers":[{"name":"c","image":"busybox"}]}}}})"),
                        ctx);
   ASSERT_EQ(managed(*created).size(), 1u);
-  const json::object& entry = managed(*created)[0].as_object();
+  const json::array list = managed(*created);
+  const json::object& entry = list[0].as_object();
   EXPECT_EQ(entry.at("manager"), "creator");
   EXPECT_EQ(entry.at("operation"), "Update");
   EXPECT_EQ(entry.at("apiVersion"), "apps/v1");

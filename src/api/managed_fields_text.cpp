@@ -1,0 +1,236 @@
+#include "api/managed_fields_text.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
+
+namespace skiff::api {
+
+namespace json = boost::json;
+
+namespace {
+
+json::object* metadataOf(json::object& obj) {
+  json::value* meta = obj.if_contains("metadata");
+  return meta && meta->is_object() ? &meta->get_object() : nullptr;
+}
+const json::object* metadataOf(const json::object& obj) {
+  const json::value* meta = obj.if_contains("metadata");
+  return meta && meta->is_object() ? &meta->get_object() : nullptr;
+}
+
+const json::string* packedIn(const json::object& metadata) {
+  const json::value* mf = metadata.if_contains("managedFields");
+  return mf && mf->is_string() ? &mf->get_string() : nullptr;
+}
+
+// The objects inside obj that encoders write whole: a list's items, a Table's rows' objects.
+// Only in a list or a Table: another object's "items" is its own data, where a string
+// metadata.managedFields may be anything.
+template <typename Object, typename Visit>
+void forEachInner(Object& obj, Visit&& visit) {
+  const json::value* kind = obj.if_contains("kind");
+  if (!kind || !kind->is_string()) return;
+  const json::string& k = kind->get_string();
+  const bool list = k.size() > 4 && std::string_view(k).ends_with("List");
+  if (auto* items = obj.if_contains("items"); list && items && items->is_array()) {
+    for (auto& item : items->get_array())
+      if (item.is_object()) visit(item.get_object());
+  }
+  if (auto* rows = obj.if_contains("rows"); k == "Table" && rows && rows->is_array()) {
+    for (auto& row : rows->get_array()) {
+      if (!row.is_object()) continue;
+      if (auto* inner = row.get_object().if_contains("object"); inner && inner->is_object())
+        visit(inner->get_object());
+    }
+  }
+}
+
+void unpackMetadata(json::object& metadata) {
+  json::value* mf = metadata.if_contains("managedFields");
+  if (!mf || !mf->is_string()) return;
+  boost::system::error_code ec;
+  json::value parsed = json::parse(mf->get_string(), ec);
+  // Packed by this server from an array, so it parses; should it not, the entries are lost
+  // rather than handed out as a string no client could decode.
+  if (ec || !parsed.is_array())
+    metadata.erase("managedFields");
+  else
+    *mf = std::move(parsed);
+}
+
+// Serializes what `reset` points the serializer at, at the end of out.
+template <typename Reset>
+void serializeWith(std::string& out, Reset&& reset) {
+  json::serializer sr;
+  reset(sr);
+  while (!sr.done()) {
+    const size_t used = out.size();
+    out.resize(used + 4096);
+    out.resize(used + sr.read(out.data() + used, out.size() - used).size());
+  }
+}
+template <typename T>
+void serializeInto(std::string& out, const T* v) {
+  serializeWith(out, [v](json::serializer& sr) { sr.reset(v); });
+}
+
+void appendKey(std::string& out, std::string_view key) {
+  serializeWith(out, [key](json::serializer& sr) { sr.reset(json::string_view(key)); });
+  out += ':';
+}
+
+// A Table row: its "object" (the whole object or its PartialObjectMetadata) may be packed.
+void appendRowJson(std::string& out, const json::object& row) {
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : row) {
+    if (!first) out += ',';
+    first = false;
+    appendKey(out, key);
+    if (key == "object" && value.is_object())
+      appendObjectJson(out, value.get_object());
+    else
+      appendJson(out, value);
+  }
+  out += '}';
+}
+
+bool hasPackedInside(const json::object& obj) {
+  bool found = false;
+  forEachInner(obj, [&](const json::object& inner) {
+    if (!found && packedManagedFields(inner)) found = true;
+  });
+  return found;
+}
+
+bool sameMetadata(const json::object& a, const json::object& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [key, value] : a) {
+    const json::value* other = b.if_contains(key);
+    if (!other) return false;
+    if (key == "managedFields" && value.is_string() != other->is_string()) {
+      json::value scratchA, scratchB;
+      const json::value* x = managedFieldsList(a, scratchA);
+      const json::value* y = managedFieldsList(b, scratchB);
+      if (!x || !y || *x != *y) return false;
+    } else if (value != *other) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool sameValue(std::string_view key, const json::value& a, const json::value& b) {
+  if (key == "metadata" && a.is_object() && b.is_object())
+    return sameMetadata(a.get_object(), b.get_object());
+  return a == b;
+}
+
+}  // namespace
+
+void packManagedFields(json::object& obj) {
+  json::object* meta = metadataOf(obj);
+  if (!meta) return;
+  json::value* mf = meta->if_contains("managedFields");
+  if (!mf || !mf->is_array()) return;
+  *mf = json::string(json::serialize(*mf), mf->storage());
+}
+
+const json::string* packedManagedFields(const json::object& obj) {
+  const json::object* meta = metadataOf(obj);
+  return meta ? packedIn(*meta) : nullptr;
+}
+
+bool hasPackedManagedFields(const json::object& obj) {
+  return packedManagedFields(obj) || hasPackedInside(obj);
+}
+
+void unpackManagedFields(json::object& obj) {
+  if (json::object* meta = metadataOf(obj)) unpackMetadata(*meta);
+  forEachInner(obj, [](json::object& inner) {
+    if (json::object* meta = metadataOf(inner)) unpackMetadata(*meta);
+  });
+}
+
+const json::value* managedFieldsList(const json::object& metadata, json::value& scratch) {
+  const json::value* mf = metadata.if_contains("managedFields");
+  if (!mf || !mf->is_string()) return mf;
+  boost::system::error_code ec;
+  scratch = json::parse(mf->get_string(), ec);
+  if (ec || !scratch.is_array()) return nullptr;
+  return &scratch;
+}
+
+void appendJson(std::string& out, const json::value& v) { serializeInto(out, &v); }
+
+void appendMetadataJson(std::string& out, const json::object& metadata) {
+  if (!packedIn(metadata)) return serializeInto(out, &metadata);
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : metadata) {
+    if (!first) out += ',';
+    first = false;
+    appendKey(out, key);
+    if (key == "managedFields" && value.is_string())
+      out += value.get_string();  // the array's own text
+    else
+      appendJson(out, value);
+  }
+  out += '}';
+}
+
+void appendObjectJson(std::string& out, const json::object& obj) {
+  const bool inside = hasPackedInside(obj);
+  if (!inside && !packedManagedFields(obj)) return serializeInto(out, &obj);
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : obj) {
+    if (!first) out += ',';
+    first = false;
+    appendKey(out, key);
+    if (key == "metadata" && value.is_object()) {
+      appendMetadataJson(out, value.get_object());
+    } else if ((key == "items" || key == "rows") && value.is_array() && inside) {
+      out += '[';
+      bool firstItem = true;
+      for (const auto& item : value.get_array()) {
+        if (!firstItem) out += ',';
+        firstItem = false;
+        if (!item.is_object())
+          appendJson(out, item);
+        else if (key == "items")
+          appendObjectJson(out, item.get_object());
+        else
+          appendRowJson(out, item.get_object());
+      }
+      out += ']';
+    } else {
+      appendJson(out, value);
+    }
+  }
+  out += '}';
+}
+
+std::string objectJson(const json::object& obj) {
+  std::string out;
+  appendObjectJson(out, obj);
+  return out;
+}
+
+bool sameObject(const json::object& a, const json::object& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [key, value] : a) {
+    const json::value* other = b.if_contains(key);
+    if (!other || !sameValue(key, value, *other)) return false;
+  }
+  return true;
+}
+
+bool sameMember(const json::object& a, const json::object& b, std::string_view field) {
+  const json::value* x = a.if_contains(field);
+  const json::value* y = b.if_contains(field);
+  return x && y ? sameValue(field, *x, *y) : x == y;
+}
+
+}  // namespace skiff::api
