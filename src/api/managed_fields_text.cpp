@@ -104,21 +104,23 @@ bool hasPackedInside(const json::object& obj) {
   return found;
 }
 
+// managedFields are compared last: when they are held in different forms that takes a parse,
+// which a difference anywhere else makes unnecessary.
 bool sameMetadata(const json::object& a, const json::object& b) {
   if (a.size() != b.size()) return false;
   for (const auto& [key, value] : a) {
+    if (key == "managedFields") continue;
     const json::value* other = b.if_contains(key);
-    if (!other) return false;
-    if (key == "managedFields" && value.is_string() != other->is_string()) {
-      json::value scratchA, scratchB;
-      const json::value* x = managedFieldsList(a, scratchA);
-      const json::value* y = managedFieldsList(b, scratchB);
-      if (!x || !y || *x != *y) return false;
-    } else if (value != *other) {
-      return false;
-    }
+    if (!other || value != *other) return false;
   }
-  return true;
+  const json::value* x = a.if_contains("managedFields");
+  const json::value* y = b.if_contains("managedFields");
+  if (!x || !y) return x == y;
+  if (x->is_string() == y->is_string()) return *x == *y;
+  json::value scratchA, scratchB;
+  x = managedFieldsList(a, scratchA);
+  y = managedFieldsList(b, scratchB);
+  return x && y && *x == *y;
 }
 
 bool sameValue(std::string_view key, const json::value& a, const json::value& b) {
@@ -220,11 +222,12 @@ std::string objectJson(const json::object& obj) {
 
 bool sameObject(const json::object& a, const json::object& b) {
   if (a.size() != b.size()) return false;
-  for (const auto& [key, value] : a) {
+  for (const auto& [key, value] : a) {  // metadata (and its managedFields) last
+    if (key == "metadata") continue;
     const json::value* other = b.if_contains(key);
-    if (!other || !sameValue(key, value, *other)) return false;
+    if (!other || value != *other) return false;
   }
-  return true;
+  return sameMember(a, b, "metadata");
 }
 
 bool sameMember(const json::object& a, const json::object& b, std::string_view field) {

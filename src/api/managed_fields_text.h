@@ -50,7 +50,6 @@ void appendJson(std::string& out, const boost::json::value& v);
 // a == b, where packed and unpacked managedFields of the same entries are equal.
 bool sameObject(const boost::json::object& a, const boost::json::object& b);
 // The same for one member (field) of two objects; both absent is equal.
-bool sameMember(const boost::json::object& a, const boost::json::object& b,
-                std::string_view field);
+bool sameMember(const boost::json::object& a, const boost::json::object& b, std::string_view field);
 
 }  // namespace skiff::api

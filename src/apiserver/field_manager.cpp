@@ -344,12 +344,16 @@ void trackUpdate(const ResourceInfo& info, json::object& obj, const json::object
                  const std::string& subresource, const RequestContext& ctx) {
   if (ctx.managedFieldsDone) return putApplied(obj, ctx);
   // old's list as old holds it (a cached object keeps it as text) and as an array; obj's own
-  // list (a subresource write's copy of old) is turned into an array in place.
+  // list (a status write's copy of old's) is turned into an array in place. When obj holds
+  // old's very text, that one parse serves as old's list too.
   const json::value* oldStored = managedFieldsOf(old);
-  json::value oldScratch;
-  const json::value* oldList = managedFieldsOf(old, oldScratch);
+  const json::value* objStored = managedFieldsOf(obj);
+  const bool sameText = oldStored && objStored && oldStored->is_string() &&
+                        objStored->is_string() && *oldStored == *objStored;
   api::unpackManagedFields(obj);
   const json::value* objList = managedFieldsOf(obj);
+  json::value oldScratch;
+  const json::value* oldList = sameText ? objList : managedFieldsOf(old, oldScratch);
   // Whether obj already carries the stored list: a status write took its metadata from old
   // (commitUpdate); other writes carry what the client sent, most often old's list again.
   bool objHasOldList = subresource == "status";
