@@ -80,20 +80,28 @@ void appendKey(std::string& out, std::string_view key) {
   out += ':';
 }
 
-// A Table row: its "object" (the whole object or its PartialObjectMetadata) may be packed.
-void appendRowJson(std::string& out, const json::object& row) {
+// Writes obj's members in order, each value by `writeValue(key, value)`.
+template <typename WriteValue>
+void appendMembers(std::string& out, const json::object& obj, WriteValue&& writeValue) {
   out += '{';
   bool first = true;
-  for (const auto& [key, value] : row) {
+  for (const auto& [key, value] : obj) {
     if (!first) out += ',';
     first = false;
     appendKey(out, key);
+    writeValue(key, value);
+  }
+  out += '}';
+}
+
+// A Table row: its "object" (the whole object or its PartialObjectMetadata) may be packed.
+void appendRowJson(std::string& out, const json::object& row) {
+  appendMembers(out, row, [&](std::string_view key, const json::value& value) {
     if (key == "object" && value.is_object())
       appendObjectJson(out, value.get_object());
     else
       appendJson(out, value);
-  }
-  out += '}';
+  });
 }
 
 bool hasPackedInside(const json::object& obj) {
@@ -168,29 +176,18 @@ void appendJson(std::string& out, const json::value& v) { serializeInto(out, &v)
 
 void appendMetadataJson(std::string& out, const json::object& metadata) {
   if (!packedIn(metadata)) return serializeInto(out, &metadata);
-  out += '{';
-  bool first = true;
-  for (const auto& [key, value] : metadata) {
-    if (!first) out += ',';
-    first = false;
-    appendKey(out, key);
+  appendMembers(out, metadata, [&](std::string_view key, const json::value& value) {
     if (key == "managedFields" && value.is_string())
       out += value.get_string();  // the array's own text
     else
       appendJson(out, value);
-  }
-  out += '}';
+  });
 }
 
 void appendObjectJson(std::string& out, const json::object& obj) {
   const bool inside = hasPackedInside(obj);
   if (!inside && !packedManagedFields(obj)) return serializeInto(out, &obj);
-  out += '{';
-  bool first = true;
-  for (const auto& [key, value] : obj) {
-    if (!first) out += ',';
-    first = false;
-    appendKey(out, key);
+  appendMembers(out, obj, [&](std::string_view key, const json::value& value) {
     if (key == "metadata" && value.is_object()) {
       appendMetadataJson(out, value.get_object());
     } else if ((key == "items" || key == "rows") && value.is_array() && inside) {
@@ -210,8 +207,7 @@ void appendObjectJson(std::string& out, const json::object& obj) {
     } else {
       appendJson(out, value);
     }
-  }
-  out += '}';
+  });
 }
 
 std::string objectJson(const json::object& obj) {
