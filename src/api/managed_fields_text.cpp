@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/serializer.hpp>
+#include <utility>
 
 namespace skiff::api {
 
@@ -25,12 +26,15 @@ const json::string* packedIn(const json::object& metadata) {
 }
 
 // The objects inside obj that encoders write whole: a list's items, a Table's rows' objects.
-// Only in a list or a Table: another object's "items" is its own data, where a string
-// metadata.managedFields may be anything.
+// Only in a list or a Table the server built (no metadata.name, which every stored object
+// has): another object's "items" is its own data, where a string metadata.managedFields may
+// be anything (a custom resource may well be of kind "WidgetList").
 template <typename Object, typename Visit>
 void forEachInner(Object& obj, Visit&& visit) {
   const json::value* kind = obj.if_contains("kind");
   if (!kind || !kind->is_string()) return;
+  if (const json::object* meta = metadataOf(std::as_const(obj)); meta && meta->contains("name"))
+    return;
   const json::string& k = kind->get_string();
   const bool list = k.size() > 4 && std::string_view(k).ends_with("List");
   if (auto* items = obj.if_contains("items"); list && items && items->is_array()) {

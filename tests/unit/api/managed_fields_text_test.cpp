@@ -91,6 +91,14 @@ TEST(ManagedFieldsText, OtherObjectsItemsAreTheirOwnData) {
   unpackManagedFields(copy);
   EXPECT_EQ(copy.at("items"), custom.at("items"));
   EXPECT_TRUE(copy.at("metadata").at("managedFields").is_array());
+  // Also for a custom kind named like a list: a stored object has a name, a list does not.
+  custom["kind"] = "WidgetList";
+  EXPECT_NE(objectJson(custom).find(R"("items":[{"metadata":{"managedFields":"[1]"}}])"),
+            std::string::npos);
+  EXPECT_FALSE(hasPackedManagedFields(copy));
+  copy["kind"] = "WidgetList";
+  unpackManagedFields(copy);
+  EXPECT_EQ(copy.at("items"), custom.at("items"));
 }
 
 TEST(ManagedFieldsText, ComparisonsDoNotSeeTheRepresentation) {
