@@ -71,6 +71,7 @@ ApiError patchDecodeFailure(const ResourceInfo& info, const std::string& type,
   if (!jsonPatch && type != "application/merge-patch+json")
     return api::patchDecodeError(api::goFormat(patchDoc), detail);
   json::value base = info.storage ? api::convertObject(old, info) : old;
+  api::unpackManagedFields(base.as_object());  // the message shows the object as clients see it
   json::value patched = jsonPatch ? api::applyJsonPatch(base, patchDoc)
                                   : api::applyMergePatch(std::move(base), patchDoc);
   return api::patchDecodeError(api::patchedObjectText(std::move(patched), patchDoc, jsonPatch),

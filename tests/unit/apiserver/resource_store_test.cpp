@@ -195,6 +195,15 @@ TEST_F(ResourceStoreTest, CachedManagedFieldsAreTextButEveryAnswerShowsTheList) 
           {"op":"add","path":"/metadata/labels/x","value":"y"}])",
       ctx, created);
   EXPECT_NE(rv(*patched), rv(read));
+  // A patch that breaks a type names the patched object, as clients see it, in its message.
+  try {
+    resources.patch(deployments, "default", "web", "", "application/merge-patch+json",
+                    R"({"spec":{"replicas":"many"}})", ctx, created);
+    ADD_FAILURE() << "a string replicas was accepted";
+  } catch (const ApiError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(R"(managedFields\":[{)"), std::string::npos) << message;
+  }
   // A client's string is its own and refused, as upstream's decoder does.
   json::object sent = read;
   sent["metadata"].as_object()["managedFields"] = "[]";
