@@ -79,6 +79,9 @@ void serializeInto(std::string& out, const T* v) {
   serializeWith(out, [v](json::serializer& sr) { sr.reset(v); });
 }
 
+// Serializes any value at the end of out (no packed-field handling).
+void appendJson(std::string& out, const json::value& v) { serializeInto(out, &v); }
+
 void appendKey(std::string& out, std::string_view key) {
   serializeWith(out, [key](json::serializer& sr) { sr.reset(json::string_view(key)); });
   out += ':';
@@ -175,8 +178,6 @@ const json::value* managedFieldsList(const json::object& metadata, json::value& 
   if (ec || !scratch.is_array()) return nullptr;
   return &scratch;
 }
-
-void appendJson(std::string& out, const json::value& v) { serializeInto(out, &v); }
 
 void appendMetadataJson(std::string& out, const json::object& metadata) {
   if (!packedIn(metadata)) return serializeInto(out, &metadata);

@@ -44,8 +44,6 @@ std::string objectJson(const boost::json::object& obj);
 void appendObjectJson(std::string& out, const boost::json::object& obj);
 // The same for an object's metadata alone (a Table row's PartialObjectMetadata).
 void appendMetadataJson(std::string& out, const boost::json::object& metadata);
-// Serializes any value at the end of out (no packed-field handling).
-void appendJson(std::string& out, const boost::json::value& v);
 
 // a == b, where packed and unpacked managedFields of the same entries are equal.
 bool sameObject(const boost::json::object& a, const boost::json::object& b);
