@@ -36,8 +36,12 @@
 # the comparison (etcd 3.4 has no flag to skip fsync).
 #
 # Usage: [AUTH=masters|sa] [DURATION=10] [CONNS="1 16 64 256"] [PHASES="write read watch"]
-#        [WATCHERS=20] [SERVER_ARGS=...] [ETCD=0] [ETCD_DIR=/dev/shm] bench/etcd_vs_skiff.sh PATH_TO_SKIFF
+#        [WATCHERS=20] [SERVER_ARGS=...] [ETCD=0] [ETCD_DIR=/dev/shm] [PERF=DIR]
+#        bench/etcd_vs_skiff.sh PATH_TO_SKIFF
 # ETCD=0 skips etcd (A/B runs of two skiff builds; then run the script once per build).
+# PERF=DIR: `perf record --call-graph dwarf` (499 Hz) of the server during each skiff phase but
+# its first second and last two, into DIR/MODE-cCONNS.data (e.g. skiff-get-c64.data; read with
+# `perf report --children -i F`). The profiler's own cost shows in that phase's CPU figures.
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF}")
 AUTH=${AUTH:-masters}; DURATION=${DURATION:-10}; CONNS=${CONNS:-1 16 64 256}
@@ -139,6 +143,10 @@ run_wrk() {
   sleep 1
   [ "$pid" != "$SKIFF_PID" ] || read -ra s0 <<<"$(sqlite_commits)"
   c0=$(cpu_ticks "$pid")
+  if [ -n "${PERF:-}" ] && [ "$pid" = "$SKIFF_PID" ]; then # profile all but the phase's ends
+    (sleep 1; perf record -q -F 499 --call-graph dwarf -p "$pid" -o "$PERF/$mode-c$conns.data" \
+      -- sleep $((DURATION > 4 ? DURATION - 3 : 1)) >/dev/null 2>&1) &
+  fi
   out=$(BENCH_MODE=$mode BENCH_PREFIX=$prefix BENCH_VALUE=$WORK/pod.json BENCH_TOKEN=$TOKEN BENCH_KEYS=$keys \
     wrk -t "$threads" -c "$conns" -d "${DURATION}s" --timeout 10s -s "$LUA" "$url")
   c1=$(cpu_ticks "$pid")

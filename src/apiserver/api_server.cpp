@@ -133,6 +133,13 @@ struct ApiServer::Impl {
   // The object under (core resource, namespace, name) in the watch cache, or null.
   ObjectPtr cachedObject(const std::string& resource, const std::string& ns,
                          const std::string& name);
+  // The caches tokens are checked against on every request (a token's ServiceAccount, its
+  // bound Pod or Secret), resolved once by startAuth.
+  struct TokenObjectCache {
+    std::string resource, prefix;
+    ResourceCache* cache;
+  };
+  std::vector<TokenObjectCache> tokenObjectCaches;
 
   HttpResponse route(HttpRequest& req, const std::optional<RequestInfo>& resource);
   // Group-versions discovery lists besides the registry's: APIServices with a service, and
@@ -280,12 +287,24 @@ HttpResponse ApiServer::Impl::nonResource(HttpRequest& req, bool& handled) {
 
 ObjectPtr ApiServer::Impl::cachedObject(const std::string& resource, const std::string& ns,
                                         const std::string& name) {
+  for (const auto& known : tokenObjectCaches)
+    if (known.resource == resource) {
+      std::string key;
+      key.reserve(known.prefix.size() + ns.size() + 1 + name.size());
+      key.append(known.prefix).append(ns).append(1, '/').append(name);
+      return known.cache->get(key);
+    }
   const api::ResourceInfo* info = registry.find("", "v1", resource);
   if (!info || !resources) return nullptr;
   return caches->cachedLatest(resources->key(*info, ns, name));
 }
 
 void ApiServer::Impl::startAuth(const std::string& tlsDir) {
+  for (const char* resource : {"serviceaccounts", "pods", "secrets"})
+    if (const api::ResourceInfo* info = registry.find("", "v1", resource)) {
+      const std::string prefix = info->storagePrefix();
+      tokenObjectCaches.push_back({resource, prefix, &caches->cacheFor(prefix)});
+    }
   auth::AuthenticatorConfig config;
   config.lookup = [this](const std::string& resource, const std::string& ns,
                          const std::string& name) { return cachedObject(resource, ns, name); };

@@ -162,7 +162,7 @@ ResourceCache::Page ResourceCache::listIndexed(
   if (indexPath_.empty()) throw std::logic_error("cache " + prefix_ + " has no index");
   Page page;
   std::lock_guard lock(mu_);
-  page.revision = std::max(globalRevision, lastRevision_);
+  page.revision = std::max(globalRevision, lastRevision_.load(std::memory_order_relaxed));
   auto bucket = index_.find(value);
   if (bucket == index_.end()) return page;
   for (auto k = bucket->second.lower_bound(keyPrefix);
@@ -186,7 +186,7 @@ ResourceCache::Page ResourceCache::list(const std::string& keyPrefix, const std:
                                         int64_t globalRevision) const {
   Page page;
   std::lock_guard lock(mu_);
-  page.revision = std::max(globalRevision, lastRevision_);
+  page.revision = std::max(globalRevision, lastRevision_.load(std::memory_order_relaxed));
   auto it = objects_.lower_bound(std::max(keyPrefix, startKey));
   for (; it != objects_.end() && startsWith(it->first, keyPrefix); ++it) {
     if (limit && page.items.size() >= limit) {
@@ -283,7 +283,8 @@ void ResourceCache::load(const storage::KeyValue& kv) {
 void ResourceCache::setLoadedRevision(int64_t revision) {
   std::lock_guard lock(mu_);
   historyStart_ = revision;
-  lastRevision_ = std::max(lastRevision_, revision);
+  lastRevision_.store(std::max(lastRevision_.load(std::memory_order_relaxed), revision),
+                      std::memory_order_release);
 }
 
 void ResourceCache::apply(const storage::Event& event) {
@@ -339,9 +340,9 @@ void ResourceCache::apply(const storage::Event& event) {
     reindex(ev.key, ev.prev, nullptr);
     objects_.erase(existing);
   }
-  lastRevision_ = ev.revision;
   for (const auto& w : watchers_)
     if (startsWith(ev.key, w->keyPrefix)) w->deliver(ev);
+  lastRevision_.store(ev.revision, std::memory_order_release);  // after the deliveries
   past.type = ev.type;
   if (ev.type != CacheEvent::Type::Deleted) {
     past.object.parsed = ev.object;
@@ -375,8 +376,7 @@ std::shared_ptr<const CompressedText> ResourceCache::compressedTextOf(const Curr
 }
 
 int64_t ResourceCache::lastRevision() const {
-  std::lock_guard lock(mu_);
-  return lastRevision_;
+  return lastRevision_.load(std::memory_order_acquire);
 }
 
 size_t ResourceCache::size() const {

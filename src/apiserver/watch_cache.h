@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/compressed_text.h"
+#include "common/hash.h"
 #include "storage/store.h"
 
 namespace skiff::apiserver {
@@ -182,7 +183,9 @@ class ResourceCache {
   // still parsed (so the next change to the key can turn it into text).
   std::unordered_map<std::string, uint64_t> parsedInHistory_;
   int64_t historyStart_ = 0;  // every event with revision > historyStart_ is in history_
-  int64_t lastRevision_ = 0;  // revision of the newest event applied
+  // Revision of the newest event applied: written under mu_, read without it (the RBAC
+  // authorizer asks on every request whether its index is still current).
+  std::atomic<int64_t> lastRevision_ = 0;
   std::vector<CacheWatcherHandle> watchers_;
 };
 
@@ -225,7 +228,10 @@ class CacheHub {
   const size_t historyLimit_;
   // Caches never go away once created (requests hold references); the lock guards the map.
   mutable std::shared_mutex cachesMu_;
-  std::map<std::string, std::unique_ptr<ResourceCache>, std::less<>> caches_;
+  // Every request finds its resource's cache here: hashed, not an ordered map whose keys all
+  // start with "/registry/".
+  std::unordered_map<std::string, std::unique_ptr<ResourceCache>, StringViewHash, std::equal_to<>>
+      caches_;
   storage::WatchPtr watch_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

@@ -9,10 +9,10 @@
 
 namespace skiff::apiserver::auth {
 
-std::optional<std::string> bearerToken(const net::HttpRequest& req) {
+std::optional<std::string_view> bearerToken(const net::HttpRequest& req) {
   auto it = req.headers.find("authorization");
   if (it == req.headers.end()) return std::nullopt;
-  std::string_view header = it->second;  // viewed in place: a token is ~1 KB
+  std::string_view header = it->second;
   size_t b = header.find_first_not_of(" \t"), e = header.find_last_not_of(" \t");
   if (b == std::string_view::npos) return std::nullopt;
   header = header.substr(b, e - b + 1);
@@ -23,7 +23,7 @@ std::optional<std::string> bearerToken(const net::HttpRequest& req) {
   std::string_view token = header.substr(space + 1);
   token = token.substr(0, token.find(' '));  // upstream takes the second space-separated part
   if (token.empty()) return std::nullopt;
-  return std::string(token);
+  return token;
 }
 
 void addAuthenticatedGroup(UserInfo& user) {
@@ -37,7 +37,7 @@ UserInfo anonymousUser() {
 }
 
 TokenResult RequestAuthenticator::authenticateToken(
-    const std::string& token, const std::vector<std::string>& audiences) const {
+    std::string_view token, const std::vector<std::string>& audiences) const {
   std::vector<std::string> errors;
   auto finish = [](TokenResult r) {
     addAuthenticatedGroup(r.user);

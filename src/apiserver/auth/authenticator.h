@@ -13,9 +13,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "apiserver/auth/service_account_token.h"
 #include "apiserver/auth/token_authenticator.h"
+#include "apiserver/auth/token_file.h"
 #include "net/http_types.h"
 
 namespace skiff::apiserver::auth {
@@ -23,7 +25,7 @@ namespace skiff::apiserver::auth {
 struct AuthenticatorConfig {
   const ServiceAccountTokens* serviceAccounts = nullptr;  // null: no ServiceAccount tokens
   ObjectLookup lookup;                                    // for bootstrap-token Secrets
-  std::map<std::string, UserInfo> staticTokens;           // --token-auth-file
+  StaticTokens staticTokens;                              // --token-auth-file
   bool plainHttp = false;                                 // --disable-tls
   UnixClock now = systemUnixSeconds;
 };
@@ -34,7 +36,7 @@ class RequestAuthenticator {
 
   // The token authenticators alone (what TokenReview asks). `audiences`: the ones the caller
   // accepts, empty for the API audiences.
-  TokenResult authenticateToken(const std::string& token,
+  TokenResult authenticateToken(std::string_view token,
                                 const std::vector<std::string>& audiences = {}) const;
   // The whole chain for one request; throws the 401 ApiError for a refused token.
   UserInfo authenticate(const net::HttpRequest& req) const;
@@ -44,8 +46,9 @@ class RequestAuthenticator {
 };
 
 // The token of "Authorization: Bearer <token>" (scheme case-insensitive), as upstream reads
-// it; nullopt for no header, another scheme or an empty token.
-std::optional<std::string> bearerToken(const net::HttpRequest& req);
+// it; nullopt for no header, another scheme or an empty token. A view into req's header:
+// tokens are ~1 KB and every request carries one.
+std::optional<std::string_view> bearerToken(const net::HttpRequest& req);
 // Adds system:authenticated unless the user already is in it or in system:unauthenticated.
 void addAuthenticatedGroup(UserInfo& user);
 UserInfo anonymousUser();

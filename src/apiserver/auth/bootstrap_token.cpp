@@ -38,11 +38,11 @@ bool validExtraGroup(const std::string& group) {
 
 }  // namespace
 
-TokenResult authenticateBootstrapToken(const std::string& token, const ObjectLookup& lookup,
+TokenResult authenticateBootstrapToken(std::string_view token, const ObjectLookup& lookup,
                                        int64_t now) {
   const size_t dot = token.find('.');
-  if (dot == std::string::npos) return {};
-  const std::string id = token.substr(0, dot), secretPart = token.substr(dot + 1);
+  if (dot == std::string_view::npos) return {};
+  const std::string id(token.substr(0, dot)), secretPart(token.substr(dot + 1));
   if (!allOf(id, 6) || !allOf(secretPart, 16)) return {};
 
   auto secret = lookup("secrets", "kube-system", "bootstrap-token-" + id);

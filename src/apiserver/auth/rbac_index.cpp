@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "api/json_access.h"
+#include "common/hash.h"
 
 namespace skiff::apiserver::rbac {
 
@@ -120,24 +121,41 @@ std::shared_ptr<const std::vector<PolicyRule>> RbacIndex::roleRules(const std::s
   return nullptr;
 }
 
+// The same bytes as the stored key "<ns>\n<kind>:<name>" (no "<ns>\n" when cluster-wide),
+// hashed piece by piece.
+size_t RbacIndex::SubjectKeyHash::operator()(std::string_view key) const noexcept {
+  return static_cast<size_t>(fnv1a(key));
+}
+size_t RbacIndex::SubjectKeyHash::operator()(const SubjectView& s) const noexcept {
+  uint64_t h = kFnvOffsetBasis;
+  if (!s.ns.empty()) h = fnv1a("\n", fnv1a(s.ns, h));
+  const char tag[2] = {s.kind, ':'};
+  return static_cast<size_t>(fnv1a(s.name, fnv1a(std::string_view(tag, 2), h)));
+}
+bool RbacIndex::SubjectKeyEqual::operator()(const SubjectView& s,
+                                            std::string_view key) const noexcept {
+  if (!s.ns.empty()) {
+    if (!key.starts_with(s.ns) || key.size() <= s.ns.size() || key[s.ns.size()] != '\n')
+      return false;
+    key.remove_prefix(s.ns.size() + 1);
+  }
+  return key.size() == s.name.size() + 2 && key[0] == s.kind && key[1] == ':' &&
+         key.substr(2) == s.name;
+}
+
 std::vector<RbacIndex::Grant> RbacIndex::grantsFor(const UserInfo& user,
                                                    const std::string& ns) const {
   std::vector<std::pair<uint32_t, uint32_t>> found;
-  auto collect = [&](const std::string& key) {
-    auto it = grants_.find(key);
+  auto collect = [&](const SubjectView& subject) {
+    auto it = grants_.find(subject);
     if (it != grants_.end()) found.insert(found.end(), it->second.begin(), it->second.end());
   };
-  std::string key;
-  auto lookups = [&](const std::string& prefix) {
-    key = prefix + "u:" + user.user;
-    collect(key);
-    for (const auto& g : user.groups) {
-      key = prefix + "g:" + g;
-      collect(key);
-    }
+  auto lookups = [&](std::string_view in) {
+    collect({in, 'u', user.user});
+    for (const auto& g : user.groups) collect({in, 'g', g});
   };
   lookups("");
-  if (!ns.empty()) lookups(ns + "\n");
+  if (!ns.empty()) lookups(ns);
   // Binding order, and per binding the first subject that applies (upstream's appliesTo).
   std::sort(found.begin(), found.end());
   std::vector<Grant> out;

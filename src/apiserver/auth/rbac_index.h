@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -59,8 +60,29 @@ class RbacIndex {
   std::unordered_map<std::string, RulesPtr> clusterRoles_;  // name
   std::unordered_map<std::string, RulesPtr> roles_;         // ns/name
   std::vector<Binding> bindings_;  // ClusterRoleBindings by name, then RoleBindings by ns/name
-  // "u:<user>" / "g:<group>" (prefixed by "<ns>\n" for RoleBindings) → (binding, subject)
-  std::unordered_map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> grants_;
+  // "u:<user>" / "g:<group>" (prefixed by "<ns>\n" for RoleBindings) → (binding, subject).
+  // A request looks its user and groups up by views (SubjectView), building no key string.
+  struct SubjectView {
+    std::string_view ns;  // empty: cluster-wide
+    char kind;            // 'u' or 'g'
+    std::string_view name;
+  };
+  struct SubjectKeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const noexcept;
+    size_t operator()(const SubjectView& subject) const noexcept;
+  };
+  struct SubjectKeyEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+    bool operator()(const SubjectView& s, std::string_view key) const noexcept;
+    bool operator()(std::string_view key, const SubjectView& s) const noexcept {
+      return (*this)(s, key);
+    }
+  };
+  std::unordered_map<std::string, std::vector<std::pair<uint32_t, uint32_t>>, SubjectKeyHash,
+                     SubjectKeyEqual>
+      grants_;
 };
 
 }  // namespace skiff::apiserver::rbac

@@ -1,29 +1,37 @@
 #include "apiserver/auth/request_attributes.h"
 
 #include <algorithm>
+#include <array>
 #include <span>
 #include <string_view>
-#include <vector>
 
 namespace skiff::apiserver::auth {
 
 namespace {
 
-// The path's segments, viewed in `path` (leading and trailing slashes dropped).
-std::vector<std::string_view> splitPath(std::string_view path) {
-  std::vector<std::string_view> parts;
-  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  if (path.empty()) return parts;
-  size_t start = 0;
-  while (true) {
-    size_t slash = path.find('/', start);
-    parts.push_back(path.substr(start, slash == std::string_view::npos ? slash : slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
+// The path's first segments, viewed in `path` (leading and trailing slashes dropped). The
+// attributes need at most nine (apis/G/V/watch/namespaces/NS/R/NAME/SUB); the rest of a long
+// (proxy) path is left in the last one. Every request is split, so no allocation.
+class PathSegments {
+ public:
+  explicit PathSegments(std::string_view path) {
+    while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    while (!path.empty() && size_ < kMax) {
+      size_t slash = size_ + 1 < kMax ? path.find('/') : std::string_view::npos;
+      parts_[size_++] = path.substr(0, slash);
+      path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
+    }
   }
-  return parts;
-}
+  size_t size() const { return size_; }
+  std::string_view operator[](size_t i) const { return parts_[i]; }
+  std::span<const std::string_view> from(size_t i) const { return {parts_.data() + i, size_ - i}; }
+
+ private:
+  static constexpr size_t kMax = 10;
+  std::array<std::string_view, kMax> parts_{};
+  size_t size_ = 0;
+};
 
 std::string methodVerb(const std::string& method) {
   if (method == "POST") return "create";
@@ -61,7 +69,7 @@ AuthorizationAttributes requestAttributes(const net::HttpRequest& req, const Use
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
   a.verb = lower;  // the non-resource verb, replaced below for resource requests
 
-  std::vector<std::string_view> parts = splitPath(req.path);
+  const PathSegments parts(req.path);
   if (parts.size() < 3 || (parts[0] != "api" && parts[0] != "apis")) return a;
   size_t i = 1;
   if (parts[0] == "apis") {
@@ -70,7 +78,7 @@ AuthorizationAttributes requestAttributes(const net::HttpRequest& req, const Use
   }
   a.resourceRequest = true;
   a.apiVersion = parts[i++];
-  std::span<const std::string_view> rest(parts.begin() + static_cast<long>(i), parts.end());
+  std::span<const std::string_view> rest = parts.from(i);
 
   bool verbFromMethod = false;
   if (rest[0] == "watch" || rest[0] == "proxy") {

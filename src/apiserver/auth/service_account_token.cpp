@@ -155,7 +155,7 @@ struct ServiceAccountTokens::Verified {
   UserInfo user;  // who it authenticates, when valid
 };
 
-size_t ServiceAccountTokens::TokenTailHash::operator()(const std::string& token) const noexcept {
+size_t ServiceAccountTokens::TokenTailHash::operator()(std::string_view token) const noexcept {
   constexpr size_t kTail = 32;
   std::string_view tail(token);
   if (tail.size() > kTail) tail.remove_prefix(tail.size() - kTail);
@@ -163,18 +163,18 @@ size_t ServiceAccountTokens::TokenTailHash::operator()(const std::string& token)
 }
 
 std::shared_ptr<const ServiceAccountTokens::Verified> ServiceAccountTokens::verifiedToken(
-    const std::string& token) const {
+    std::string_view token) const {
   std::lock_guard lock(verifiedMu_);
   auto it = verified_.find(token);
   return it == verified_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<const ServiceAccountTokens::Verified> ServiceAccountTokens::remember(
-    const std::string& token, Verified verified) const {
+    std::string_view token, Verified verified) const {
   auto shared = std::make_shared<const Verified>(std::move(verified));
   std::lock_guard lock(verifiedMu_);
   if (verified_.size() >= kMaxVerified) verified_.clear();
-  verified_.insert_or_assign(token, shared);
+  verified_.insert_or_assign(std::string(token), shared);
   return shared;
 }
 
@@ -218,6 +218,9 @@ ServiceAccountTokens::Verified ServiceAccountTokens::decode(const json::object& 
   v.user.user = serviceAccountUser(v.ns, v.name);
   v.user.uid = v.uid;
   v.user.groups = serviceAccountGroups(v.ns);
+  // What the request authenticator adds to every authenticated user (addAuthenticatedGroup,
+  // which then finds it): added once here instead of growing each request's copy.
+  v.user.groups.emplace_back("system:authenticated");
   return v;
 }
 
@@ -231,7 +234,7 @@ bool ServiceAccountTokens::servesApiAudience(const std::vector<std::string>& aud
 
 // Upstream's legacy validator: the Secret must still exist and hold this very token, and the
 // account must exist with the uid in the token.
-TokenResult ServiceAccountTokens::judgeLegacy(const std::string& token, const Verified& v) const {
+TokenResult ServiceAccountTokens::judgeLegacy(std::string_view token, const Verified& v) const {
   if (!v.malformed.empty()) return TokenResult::refused(v.malformed);
   auto secret = lookup_("secrets", v.ns, v.secret->name);
   if (!secret || !view(obj(secret.get(), "metadata"), "deletionTimestamp").empty())
@@ -306,7 +309,7 @@ TokenResult ServiceAccountTokens::judgeBound(const Verified& v,
   return result;
 }
 
-TokenResult ServiceAccountTokens::authenticate(const std::string& token,
+TokenResult ServiceAccountTokens::authenticate(std::string_view token,
                                                const std::vector<std::string>& audiences) const {
   std::shared_ptr<const Verified> verified = verifiedToken(token);
   if (!verified) {

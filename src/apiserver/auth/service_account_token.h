@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -51,8 +52,9 @@ class ServiceAccountTokens {
                           const std::string& accountUid, const std::string& secretName) const;
 
   // A JWT of ours (our issuer) → Authenticated or Refused; anything else → NotMine.
-  // `audiences` are the ones the caller accepts (empty: the API audiences).
-  TokenResult authenticate(const std::string& token,
+  // `audiences` are the ones the caller accepts (empty: the API audiences). The user's groups
+  // already end with system:authenticated.
+  TokenResult authenticate(std::string_view token,
                            const std::vector<std::string>& audiences = {}) const;
 
   const Es256Key& key() const { return key_; }
@@ -74,17 +76,20 @@ class ServiceAccountTokens {
   // Keyed by the whole token, hashed by its tail: the last bytes are the signature's (random
   // per token), and only tokens whose signature verified are ever inserted.
   struct TokenTailHash {
-    size_t operator()(const std::string& token) const noexcept;
+    using is_transparent = void;  // found by a view of the request's header
+    size_t operator()(std::string_view token) const noexcept;
   };
   // Cleared when it reaches kMaxVerified entries (tokens are ~1 KB).
   static constexpr size_t kMaxVerified = 4096;
   mutable std::mutex verifiedMu_;
-  mutable std::unordered_map<std::string, std::shared_ptr<const Verified>, TokenTailHash> verified_;
-  std::shared_ptr<const Verified> verifiedToken(const std::string& token) const;
-  std::shared_ptr<const Verified> remember(const std::string& token, Verified verified) const;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Verified>, TokenTailHash,
+                             std::equal_to<>>
+      verified_;
+  std::shared_ptr<const Verified> verifiedToken(std::string_view token) const;
+  std::shared_ptr<const Verified> remember(std::string_view token, Verified verified) const;
   Verified decode(const boost::json::object& claims, bool legacy) const;
   TokenResult judgeBound(const Verified& token, const std::vector<std::string>& audiences) const;
-  TokenResult judgeLegacy(const std::string& token, const Verified& verified) const;
+  TokenResult judgeLegacy(std::string_view token, const Verified& verified) const;
   bool servesApiAudience(const std::vector<std::string>& audiences) const;
 };
 

@@ -60,8 +60,8 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
-std::map<std::string, UserInfo> parseTokenFile(const std::string& text, const std::string& path) {
-  std::map<std::string, UserInfo> tokens;
+StaticTokens parseTokenFile(const std::string& text, const std::string& path) {
+  StaticTokens tokens;
   size_t start = 0;
   int record = 0;
   while (start < text.size()) {

@@ -125,6 +125,21 @@ TEST(AuthAttributes, ResourceParts) {
   a = attrs("GET", "/api/v1/proxy/namespaces/default/pods/web/some/path");
   EXPECT_EQ(a.subresource, "");
   EXPECT_EQ(a.name, "web");
+  // Deep paths: the parts past the subresource do not matter; empty segments count as parts
+  // (upstream splits on every slash).
+  a = attrs("GET", "/apis/apps/v1/watch/namespaces/ns/deployments/d/status/a/b/c/d/e/f");
+  EXPECT_EQ(a.verb, "watch");
+  EXPECT_EQ(a.apiGroup, "apps");
+  EXPECT_EQ(a.namespace_, "ns");
+  EXPECT_EQ(a.resource, "deployments");
+  EXPECT_EQ(a.name, "d");
+  EXPECT_EQ(a.subresource, "status");
+  a = attrs("GET", "//api/v1/namespaces//pods/web/");
+  EXPECT_EQ(a.namespace_, "");
+  EXPECT_EQ(a.resource, "pods");
+  EXPECT_EQ(a.name, "web");
+  a = attrs("GET", "/api/v1/namespaces/ns/pods/web/log/");
+  EXPECT_EQ(a.subresource, "log");
 
   // A list narrowed to one name by a field selector is authorized for that name.
   a = attrs("GET", "/api/v1/namespaces/default/configmaps",

@@ -125,7 +125,8 @@ TEST(AuthServiceAccountToken, IssuedTokenAuthenticatesAsTheServiceAccount) {
   EXPECT_EQ(r.user.user, "system:serviceaccount:ns:build");
   EXPECT_EQ(r.user.uid, "sa-uid");
   EXPECT_EQ(r.user.groups,
-            (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns"}));
+            (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns",
+                                      "system:authenticated"}));
   EXPECT_EQ(r.user.extra.at("authentication.kubernetes.io/credential-id").at(0),
             "JTI=" + std::string(claims.at("jti").as_string()));
   EXPECT_EQ(r.audiences, std::vector<std::string>{kDefaultIssuer});
@@ -207,7 +208,8 @@ TEST(AuthServiceAccountToken, CachedTokenIsStillCheckedPerRequest) {
   ASSERT_EQ(again.outcome, TokenResult::Authenticated);
   EXPECT_EQ(again.user.user, "system:serviceaccount:ns:build");
   EXPECT_EQ(again.user.groups,
-            (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns"}));
+            (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns",
+                                      "system:authenticated"}));
   EXPECT_EQ(again.audiences, std::vector<std::string>{kDefaultIssuer});
   TokenResult reviewed = f.tokens.authenticate(token, {"vault", kDefaultIssuer});
   ASSERT_EQ(reviewed.outcome, TokenResult::Authenticated);

@@ -238,7 +238,8 @@ TEST(AuthLegacyServiceAccountToken, ValidWhileSecretAndAccountExist) {
   EXPECT_EQ(r.user.user, "system:serviceaccount:ns:robot");
   EXPECT_EQ(r.user.uid, "uid-1");
   EXPECT_EQ(r.user.groups,
-            (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns"}));
+            (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns",
+                                      "system:authenticated"}));
   EXPECT_EQ(r.audiences, std::vector<std::string>{kDefaultIssuer});
   // Another audience than the API's: not a legacy token's business.
   EXPECT_EQ(tokens.authenticate(token, {"vault"}).outcome, TokenResult::NotMine);
