@@ -211,7 +211,7 @@ net::HttpResponse HollowAgent::serveKubelet(net::HttpRequest& req) {
   if (!node) return plain(404, "404 page not found\n");
   const std::string& p = req.path;
   if (p == "/healthz") return plain(200, "ok");
-  if (req.client.user.empty()) return plain(401, "Unauthorized");
+  if (req.identity().user.empty()) return plain(401, "Unauthorized");
   if (req.method != "GET" && req.method != "HEAD") return plain(405, "405 method not allowed\n");
   if (p == "/metrics/resource") {
     auto res = plain(200, renderResourceMetrics(syntheticStats(node->name)));

@@ -618,8 +618,8 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
     u.headers.emplace_back(name, value);
   }
   // Who is asking, as authentication settled it (after impersonation).
-  std::string user = req.client.user;
-  std::vector<std::string> groups = req.client.groups;
+  std::string user = req.identity().user;
+  std::vector<std::string> groups = req.identity().groups;
   if (user.empty()) {
     user = "system:anonymous";
     groups = {"system:unauthenticated"};
@@ -629,7 +629,7 @@ HttpResponse Aggregator::proxy(HttpRequest& req) {
   u.headers.emplace_back("X-Remote-User", user);
   for (const auto& g : groups) u.headers.emplace_back("X-Remote-Group", g);
   // Extra values, the key path-escaped into the header name as upstream's proxy does.
-  for (const auto& [key, values] : req.client.extra) {
+  for (const auto& [key, values] : req.identity().extra) {
     std::string escaped;
     for (unsigned char ch : key) {
       if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {

@@ -112,7 +112,7 @@ struct ApiServer::Impl {
     if (!authenticator || req.header("authorization").empty()) return false;
     try {
       auto user = authenticator->authenticate(req);
-      for (const auto& g : user.groups)
+      for (const auto& g : user->groups)
         if (g == "system:masters") return true;
       return false;
     } catch (const ApiError&) {
@@ -418,7 +418,7 @@ std::shared_ptr<AuditEvent> startAudit(const Auditor& auditor, const HttpRequest
 void ApiServer::Impl::authenticateAndAuthorize(HttpRequest& req, std::shared_ptr<AuditEvent>& audit,
                                                const std::string& auditId) {
   if (!authenticator) return;
-  UserInfo user;
+  std::shared_ptr<const UserInfo> user;
   try {
     user = authenticator->authenticate(req);
   } catch (const ApiError& e) {
@@ -426,17 +426,17 @@ void ApiServer::Impl::authenticateAndAuthorize(HttpRequest& req, std::shared_ptr
     throw;
   }
   if (auditor) {
-    AuthorizationAttributes original = auth::requestAttributes(req, user);
+    AuthorizationAttributes original = auth::requestAttributes(req, *user);
     audit = startAudit(*auditor, req, original);
     audit->auditId = auditId;
     auditor->emit(*audit, "RequestReceived");
   }
-  if (auto acting = auth::impersonate(req, user, *authorizer)) {
+  if (auto acting = auth::impersonate(req, *user, *authorizer)) {
     if (audit) audit->impersonatedUser = *acting;
-    user = std::move(*acting);
+    user = std::make_shared<const UserInfo>(std::move(*acting));
   }
   req.client = std::move(user);
-  AuthorizationAttributes attributes = auth::requestAttributes(req, req.client);
+  AuthorizationAttributes attributes = auth::requestAttributes(req, *req.client);
   AuthorizationResult result = authorizer->authorize(attributes);
   const bool allowed = result.decision == Decision::Allow;
   if (audit) {
@@ -538,7 +538,7 @@ HttpResponse ApiServer::Impl::route(HttpRequest& req, const std::optional<Reques
                                  req.method == "GET" ? "list" : req.method);
       if (ri->info->plural == "tokenreviews") return auth::handleTokenReview(*authenticator, req);
       if (ri->info->plural == "selfsubjectreviews")
-        return auth::handleSelfSubjectReview(req.client, req);
+        return auth::handleSelfSubjectReview(req.identity(), req);
     }
   }
   if (ri->info && ri->info->group.empty() && ri->info->plural == "pods") {

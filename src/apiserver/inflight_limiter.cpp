@@ -43,7 +43,7 @@ bool InflightLimiter::isMutating(const HttpRequest& req) {
 
 bool InflightLimiter::isExempt(const HttpRequest& req) {
   if (req.remoteAddress == kInProcess) return true;
-  for (const auto& g : req.client.groups)
+  for (const auto& g : req.identity().groups)
     if (g == "system:masters") return true;
   return false;
 }

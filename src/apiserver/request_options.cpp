@@ -99,7 +99,7 @@ std::optional<int64_t> int64Param(const HttpRequest& req, const std::string& nam
 
 RequestContext requestContextFrom(const HttpRequest& req) {
   RequestContext ctx;
-  ctx.user = &req.client;
+  ctx.user = &req.identity();
   auto dryRun = allValues(req, "dryRun");
   ctx.dryRun = !dryRun.empty();
   ctx.fieldManager = req.paramOr("fieldManager", "");

@@ -147,8 +147,11 @@ class InProcessEndpoint final : public client::LocalEndpoint {
     req.body = body;
     req.remoteAddress = "in-process";
     // The API server's loopback identity (upstream's loopback client): its own components
-    // are trusted as system:masters.
-    req.client = {"system:apiserver", {"system:masters"}, {}, {}};
+    // are trusted as system:masters. One object for every in-process request, already in
+    // system:authenticated (so authentication answers with it as it is).
+    static const auto kLoopback = std::make_shared<const net::ClientIdentity>(net::ClientIdentity{
+        "system:apiserver", {"system:masters", "system:authenticated"}, {}, {}});
+    req.client = kLoopback;
     try {
       res = server_.handle(req);
       return true;

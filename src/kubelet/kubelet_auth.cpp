@@ -235,7 +235,7 @@ std::optional<net::ClientIdentity> KubeletAuth::authenticateToken(const std::str
 
 std::optional<net::HttpResponse> KubeletAuth::check(net::HttpRequest& req) {
   // 1. Who: the certificate the TLS layer verified wins; else a bearer token.
-  if (req.client.user.empty()) {
+  if (req.identity().user.empty()) {
     std::string token = bearerToken(req);
     if (token.empty() || !tokens_) return plain(401, "Unauthorized");
     std::optional<net::ClientIdentity> user;
@@ -246,24 +246,24 @@ std::optional<net::HttpResponse> KubeletAuth::check(net::HttpRequest& req) {
       return plain(401, "Unauthorized");
     }
     if (!user) return plain(401, "Unauthorized");
-    req.client = *user;
+    req.client = std::make_shared<const net::ClientIdentity>(std::move(*user));
   }
   stripWebSocketToken(req);
   // 2. May they: a SubjectAccessReview on nodes/<subresource>.
   auto attrs = nodeRequestAttributes(req.method, req.path);
   auto describe = [&] {
-    return "(user=" + req.client.user + ", verb=" + attrs.verb +
+    return "(user=" + req.identity().user + ", verb=" + attrs.verb +
            ", resource=nodes, subresource(s)=[" + attrs.subresource + "])";
   };
-  const std::string key = accessKey(req.client, attrs);
+  const std::string key = accessKey(req.identity(), attrs);
   std::optional<bool> allowed = accessCache_.get(key);
   if (!allowed) {
     if (!access_) return plain(403, "Forbidden " + describe());
     std::string reason;
     try {
-      allowed = access_(req.client, attrs.verb, nodeName_, attrs.subresource, reason);
+      allowed = access_(req.identity(), attrs.verb, nodeName_, attrs.subresource, reason);
     } catch (const std::exception& e) {
-      SKIFF_LOG_WARN("kubelet: access review failed user={} error=\"{}\"", req.client.user,
+      SKIFF_LOG_WARN("kubelet: access review failed user={} error=\"{}\"", req.identity().user,
                      e.what());
       return plain(500, "Authorization error " + describe());
     }

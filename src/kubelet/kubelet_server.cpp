@@ -260,7 +260,7 @@ HttpResponse KubeletServer::Impl::handle(HttpRequest& req) {
   if (p == "/healthz") return text("ok");
   if (options.auth) {
     if (auto refused = options.auth->check(req)) return std::move(*refused);
-  } else if (req.client.user.empty()) {
+  } else if (req.identity().user.empty()) {
     HttpResponse res = text("Unauthorized");  // upstream's plain-text 401 body
     res.status = 401;
     return res;

@@ -157,7 +157,7 @@ inline awaitable<HttpResponse> callHandler(const ConnectionContext& ctx, HttpReq
 }
 
 template <class Stream>
-awaitable<void> serveConnection(Stream stream, ClientIdentity identity,
+awaitable<void> serveConnection(Stream stream, std::shared_ptr<const ClientIdentity> identity,
                                 const ConnectionContext& ctx) {
   boost::beast::flat_buffer buffer;
   std::string remote, local;

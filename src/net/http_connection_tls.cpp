@@ -61,7 +61,10 @@ awaitable<void> serveTls(tcp::socket socket, asio::ssl::context& tls,
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
   if (ec) co_return;  // plain-HTTP clients and scanners end here
   boost::beast::get_lowest_layer(stream).expires_never();
-  ClientIdentity identity = peerIdentity(stream.native_handle());
+  // The certificate's identity, shared by every request on the connection.
+  std::shared_ptr<const ClientIdentity> identity;
+  if (ClientIdentity peer = peerIdentity(stream.native_handle()); !peer.user.empty())
+    identity = std::make_shared<const ClientIdentity>(std::move(peer));
   co_await serveConnection(std::move(stream), std::move(identity), ctx);
 }
 

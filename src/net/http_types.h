@@ -24,7 +24,7 @@ namespace skiff::net {
 // Who the client is (upstream's user.Info). The TLS layer fills user/groups from a verified
 // client certificate (CN, O entries); the API server's authentication then settles the
 // request's identity (certificate, bearer token, impersonation or system:anonymous) and
-// writes it back here, so every handler after it reads the authenticated user.
+// writes it back into the request, so every handler after it reads the authenticated user.
 struct ClientIdentity {
   std::string user;                 // certificate CN, token's subject, system:anonymous
   std::vector<std::string> groups;  // certificate O entries, token's groups
@@ -41,7 +41,16 @@ struct HttpRequest {
   std::string body;
   std::string remoteAddress;
   std::string localAddress;  // "ip:port" the connection came in on (servers with many listeners)
-  ClientIdentity client;
+  // Who is asking; null while nobody knows (no client certificate, not authenticated yet).
+  // Shared and immutable, never copied per request: one identity serves all requests of a
+  // certificate's connection, or of a cached token.
+  std::shared_ptr<const ClientIdentity> client;
+
+  // *client, or an identity without a user when there is none.
+  const ClientIdentity& identity() const {
+    static const ClientIdentity kNobody;
+    return client ? *client : kNobody;
+  }
 
   std::string header(const std::string& lowerName) const {
     auto it = headers.find(lowerName);

@@ -214,7 +214,7 @@ HttpResponse handleReview(ResourceStore& store, const RequestInfo& ri, HttpReque
   if (!body.is_object()) throw badRequest("the review must be an object");
   json::object review = rbac::evaluateReview(
       store.admission().rbac(), &store.admission().nodeAuthorizer(), ri.info->kind,
-      std::move(body.as_object()), req.client, ri.namespaceName);
+      std::move(body.as_object()), req.identity(), ri.namespaceName);
   return objectResponse(201, review, negotiate(req));
 }
 

@@ -26,10 +26,12 @@ std::optional<std::string_view> bearerToken(const net::HttpRequest& req) {
   return token;
 }
 
-void addAuthenticatedGroup(UserInfo& user) {
-  for (const auto& g : user.groups)
-    if (g == "system:authenticated" || g == "system:unauthenticated") return;
-  user.groups.emplace_back("system:authenticated");
+std::shared_ptr<const UserInfo> withAuthenticatedGroup(std::shared_ptr<const UserInfo> user) {
+  for (const auto& g : user->groups)
+    if (g == "system:authenticated" || g == "system:unauthenticated") return user;
+  auto added = std::make_shared<UserInfo>(*user);
+  added->groups.emplace_back("system:authenticated");
+  return added;
 }
 
 UserInfo anonymousUser() {
@@ -40,13 +42,13 @@ TokenResult RequestAuthenticator::authenticateToken(
     std::string_view token, const std::vector<std::string>& audiences) const {
   std::vector<std::string> errors;
   auto finish = [](TokenResult r) {
-    addAuthenticatedGroup(r.user);
+    r.user = withAuthenticatedGroup(std::move(r.user));
     return r;
   };
   if (auto it = config_.staticTokens.find(token); it != config_.staticTokens.end()) {
     TokenResult r;
     r.outcome = TokenResult::Authenticated;
-    r.user = it->second;
+    r.user = std::make_shared<const UserInfo>(it->second);
     r.audiences = audiences.empty() && config_.serviceAccounts
                       ? config_.serviceAccounts->apiAudiences()
                       : audiences;
@@ -80,21 +82,19 @@ TokenResult RequestAuthenticator::authenticateToken(
   return refused;
 }
 
-UserInfo RequestAuthenticator::authenticate(const net::HttpRequest& req) const {
-  if (!req.client.user.empty()) {
-    UserInfo user = req.client;
-    addAuthenticatedGroup(user);
-    return user;
-  }
+std::shared_ptr<const UserInfo> RequestAuthenticator::authenticate(
+    const net::HttpRequest& req) const {
+  if (req.client && !req.client->user.empty()) return withAuthenticatedGroup(req.client);
   if (auto token = bearerToken(req)) {
     TokenResult r = authenticateToken(*token);
     if (r.outcome != TokenResult::Authenticated)
       throw ApiError(401, "Unauthorized", "Unauthorized");
     return std::move(r.user);
   }
-  if (config_.plainHttp)
-    return UserInfo{"system:unsecured", {"system:masters", "system:authenticated"}, {}, {}};
-  return anonymousUser();
+  static const auto kUnsecured = std::make_shared<const UserInfo>(
+      UserInfo{"system:unsecured", {"system:masters", "system:authenticated"}, {}, {}});
+  static const auto kAnonymous = std::make_shared<const UserInfo>(anonymousUser());
+  return config_.plainHttp ? kUnsecured : kAnonymous;
 }
 
 }  // namespace skiff::apiserver::auth

@@ -38,8 +38,9 @@ class RequestAuthenticator {
   // accepts, empty for the API audiences.
   TokenResult authenticateToken(std::string_view token,
                                 const std::vector<std::string>& audiences = {}) const;
-  // The whole chain for one request; throws the 401 ApiError for a refused token.
-  UserInfo authenticate(const net::HttpRequest& req) const;
+  // The whole chain for one request; throws the 401 ApiError for a refused token. Shared:
+  // a certificate's or a cached token's user is answered as it is when it needs no group.
+  std::shared_ptr<const UserInfo> authenticate(const net::HttpRequest& req) const;
 
  private:
   AuthenticatorConfig config_;
@@ -49,8 +50,9 @@ class RequestAuthenticator {
 // it; nullopt for no header, another scheme or an empty token. A view into req's header:
 // tokens are ~1 KB and every request carries one.
 std::optional<std::string_view> bearerToken(const net::HttpRequest& req);
-// Adds system:authenticated unless the user already is in it or in system:unauthenticated.
-void addAuthenticatedGroup(UserInfo& user);
+// Adds system:authenticated unless the user already is in it or in system:unauthenticated
+// (then `user` is returned as it is, else a copy with the group).
+std::shared_ptr<const UserInfo> withAuthenticatedGroup(std::shared_ptr<const UserInfo> user);
 UserInfo anonymousUser();
 
 }  // namespace skiff::apiserver::auth

@@ -191,8 +191,8 @@ HttpResponse handleTokenReview(const RequestAuthenticator& authenticator, HttpRe
   json::object status;
   status["authenticated"] = r.outcome == TokenResult::Authenticated;
   if (r.outcome == TokenResult::Authenticated) {
-    json::object user = userInfoJson(r.user);
-    if (!user.contains("extra") && r.user.extra.empty()) user["extra"] = json::object{};
+    json::object user = userInfoJson(*r.user);
+    if (!user.contains("extra") && r.user->extra.empty()) user["extra"] = json::object{};
     status["user"] = std::move(user);
     status["audiences"] = toArray(r.audiences);
   } else {

@@ -65,9 +65,9 @@ TokenResult authenticateBootstrapToken(std::string_view token, const ObjectLooku
   }
   if (dataEntry(*secret, "usage-bootstrap-authentication") != "true") return {};
 
-  TokenResult result;
-  result.user.user = "system:bootstrap:" + id;
-  result.user.groups = {"system:bootstrappers"};
+  UserInfo user;
+  user.user = "system:bootstrap:" + id;
+  user.groups = {"system:bootstrappers"};
   const std::string extra = dataEntry(*secret, "auth-extra-groups");
   size_t start = 0;
   while (!extra.empty() && start <= extra.size()) {
@@ -75,9 +75,11 @@ TokenResult authenticateBootstrapToken(std::string_view token, const ObjectLooku
     if (comma == std::string::npos) comma = extra.size();
     std::string group = extra.substr(start, comma - start);
     if (!validExtraGroup(group)) return {};  // a bad Secret authenticates nobody
-    result.user.groups.push_back(group);
+    user.groups.push_back(group);
     start = comma + 1;
   }
+  TokenResult result;
+  result.user = std::make_shared<const UserInfo>(std::move(user));
   result.outcome = TokenResult::Authenticated;
   return result;
 }

@@ -152,7 +152,7 @@ struct ServiceAccountTokens::Verified {
   std::string ns, name, uid;            // the ServiceAccount
   // What else it is bound to (a legacy token: the Secret that holds it; no uid).
   std::optional<BoundObject> secret, pod;
-  UserInfo user;  // who it authenticates, when valid
+  std::shared_ptr<const UserInfo> user;  // who it authenticates, when valid
 };
 
 size_t ServiceAccountTokens::TokenTailHash::operator()(std::string_view token) const noexcept {
@@ -181,6 +181,7 @@ std::shared_ptr<const ServiceAccountTokens::Verified> ServiceAccountTokens::reme
 ServiceAccountTokens::Verified ServiceAccountTokens::decode(const json::object& c,
                                                             bool legacy) const {
   Verified v;
+  UserInfo user;
   v.legacy = legacy;
   const std::string malformed = "service account token claims are malformed";
   if (legacy) {
@@ -206,21 +207,22 @@ ServiceAccountTokens::Verified ServiceAccountTokens::decode(const json::object& 
       v.secret = BoundObject{"Secret", str(ref, "name"), str(ref, "uid")};
     if (const json::object* ref = obj(k8s, "pod")) {
       v.pod = BoundObject{"Pod", str(ref, "name"), str(ref, "uid")};
-      v.user.extra["authentication.kubernetes.io/pod-name"] = {v.pod->name};
-      v.user.extra["authentication.kubernetes.io/pod-uid"] = {v.pod->uid};
+      user.extra["authentication.kubernetes.io/pod-name"] = {v.pod->name};
+      user.extra["authentication.kubernetes.io/pod-uid"] = {v.pod->uid};
     }
     if (std::string jti = str(&c, "jti"); !jti.empty())
-      v.user.extra["authentication.kubernetes.io/credential-id"] = {"JTI=" + jti};
+      user.extra["authentication.kubernetes.io/credential-id"] = {"JTI=" + jti};
   }
   if (v.ns.empty() || v.name.empty() || v.uid.empty() ||
       view(&c, "sub") != serviceAccountUser(v.ns, v.name))
     v.malformed = malformed;
-  v.user.user = serviceAccountUser(v.ns, v.name);
-  v.user.uid = v.uid;
-  v.user.groups = serviceAccountGroups(v.ns);
-  // What the request authenticator adds to every authenticated user (addAuthenticatedGroup,
-  // which then finds it): added once here instead of growing each request's copy.
-  v.user.groups.emplace_back("system:authenticated");
+  user.user = serviceAccountUser(v.ns, v.name);
+  user.uid = v.uid;
+  user.groups = serviceAccountGroups(v.ns);
+  // What the request authenticator adds to every authenticated user (withAuthenticatedGroup,
+  // which then finds it): added once here, so that each request shares this very user.
+  user.groups.emplace_back("system:authenticated");
+  v.user = std::make_shared<const UserInfo>(std::move(user));
   return v;
 }
 

@@ -26,7 +26,8 @@ struct TokenResult {
     Refused,        // its kind, but invalid (error says why): the request is unauthorized
     Authenticated,  // user (and audiences) are set
   } outcome = NotMine;
-  UserInfo user;
+  // Shared, not copied: a cached token's user serves each of its requests as it is.
+  std::shared_ptr<const UserInfo> user;
   std::vector<std::string> audiences;
   std::string error;
 

@@ -73,7 +73,8 @@ const ServiceAccountTokens& tokens() {
 }
 
 void checkResult(const TokenResult& r) {
-  if (r.outcome == TokenResult::Authenticated && r.user.user.empty()) invariantBroken();
+  if (r.outcome == TokenResult::Authenticated && (!r.user || r.user->user.empty()))
+    invariantBroken();
   if (r.outcome == TokenResult::Refused && r.error.empty()) invariantBroken();
 }
 

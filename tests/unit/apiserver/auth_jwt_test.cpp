@@ -122,12 +122,12 @@ TEST(AuthServiceAccountToken, IssuedTokenAuthenticatesAsTheServiceAccount) {
 
   TokenResult r = f.tokens.authenticate(issued.token);
   ASSERT_EQ(r.outcome, TokenResult::Authenticated) << r.error;
-  EXPECT_EQ(r.user.user, "system:serviceaccount:ns:build");
-  EXPECT_EQ(r.user.uid, "sa-uid");
-  EXPECT_EQ(r.user.groups,
+  EXPECT_EQ(r.user->user, "system:serviceaccount:ns:build");
+  EXPECT_EQ(r.user->uid, "sa-uid");
+  EXPECT_EQ(r.user->groups,
             (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns",
                                       "system:authenticated"}));
-  EXPECT_EQ(r.user.extra.at("authentication.kubernetes.io/credential-id").at(0),
+  EXPECT_EQ(r.user->extra.at("authentication.kubernetes.io/credential-id").at(0),
             "JTI=" + std::string(claims.at("jti").as_string()));
   EXPECT_EQ(r.audiences, std::vector<std::string>{kDefaultIssuer});
 }
@@ -206,11 +206,12 @@ TEST(AuthServiceAccountToken, CachedTokenIsStillCheckedPerRequest) {
   // matched per request against the token's.
   TokenResult again = f.tokens.authenticate(token);
   ASSERT_EQ(again.outcome, TokenResult::Authenticated);
-  EXPECT_EQ(again.user.user, "system:serviceaccount:ns:build");
-  EXPECT_EQ(again.user.groups,
+  EXPECT_EQ(again.user->user, "system:serviceaccount:ns:build");
+  EXPECT_EQ(again.user->groups,
             (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns",
                                       "system:authenticated"}));
   EXPECT_EQ(again.audiences, std::vector<std::string>{kDefaultIssuer});
+  EXPECT_EQ(again.user, f.tokens.authenticate(token).user);  // one user, shared, not copied
   TokenResult reviewed = f.tokens.authenticate(token, {"vault", kDefaultIssuer});
   ASSERT_EQ(reviewed.outcome, TokenResult::Authenticated);
   EXPECT_EQ(reviewed.audiences, std::vector<std::string>{kDefaultIssuer});
@@ -251,8 +252,8 @@ TEST(AuthServiceAccountToken, DeletedOrRecreatedObjectsInvalidateTheToken) {
   std::string token = f.tokens.issue(in).token;
   TokenResult ok = f.tokens.authenticate(token);
   ASSERT_EQ(ok.outcome, TokenResult::Authenticated) << ok.error;
-  EXPECT_EQ(ok.user.extra.at("authentication.kubernetes.io/pod-name").at(0), "web");
-  EXPECT_EQ(ok.user.extra.at("authentication.kubernetes.io/pod-uid").at(0), "pod-uid");
+  EXPECT_EQ(ok.user->extra.at("authentication.kubernetes.io/pod-name").at(0), "web");
+  EXPECT_EQ(ok.user->extra.at("authentication.kubernetes.io/pod-uid").at(0), "pod-uid");
 
   f.objects["pods/ns/web"] = object("web", "other-uid");  // deleted and recreated
   TokenResult r = f.tokens.authenticate(token);

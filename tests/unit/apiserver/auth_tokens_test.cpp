@@ -52,8 +52,8 @@ TEST(AuthBootstrapToken, ValidTokenAuthenticates) {
       {"secrets/kube-system/bootstrap-token-abcdef", bootstrapSecret(goodData())}};
   TokenResult r = authenticateBootstrapToken("abcdef.0123456789abcdef", lookupOf(objects), kNow);
   ASSERT_EQ(r.outcome, TokenResult::Authenticated);
-  EXPECT_EQ(r.user.user, "system:bootstrap:abcdef");
-  EXPECT_EQ(r.user.groups,
+  EXPECT_EQ(r.user->user, "system:bootstrap:abcdef");
+  EXPECT_EQ(r.user->groups,
             (std::vector<std::string>{"system:bootstrappers",
                                       "system:bootstrappers:kubeadm:default-node-token"}));
 }
@@ -146,27 +146,34 @@ TEST(AuthRequestAuthenticator, ChainOrderAndGroups) {
   skiff::net::HttpRequest req;
   // No credentials: anonymous, without system:authenticated.
   auto anon = authn.authenticate(req);
-  EXPECT_EQ(anon.user, "system:anonymous");
-  EXPECT_EQ(anon.groups, std::vector<std::string>{"system:unauthenticated"});
+  EXPECT_EQ(anon->user, "system:anonymous");
+  EXPECT_EQ(anon->groups, std::vector<std::string>{"system:unauthenticated"});
 
   // A verified certificate wins over a token, and gains system:authenticated.
-  req.client = {"admin", {"system:masters"}, {}, {}};
+  req.client = std::make_shared<const skiff::net::ClientIdentity>(
+      skiff::net::ClientIdentity{"admin", {"system:masters"}, {}, {}});
   req.headers["authorization"] = "Bearer garbage";
   auto cert = authn.authenticate(req);
-  EXPECT_EQ(cert.user, "admin");
-  EXPECT_EQ(cert.groups, (std::vector<std::string>{"system:masters", "system:authenticated"}));
+  EXPECT_EQ(cert->user, "admin");
+  EXPECT_EQ(cert->groups, (std::vector<std::string>{"system:masters", "system:authenticated"}));
+  // An identity already in system:authenticated (the in-process endpoint's) is answered as
+  // it is, not copied.
+  auto loopback = std::make_shared<const skiff::net::ClientIdentity>(skiff::net::ClientIdentity{
+      "system:apiserver", {"system:masters", "system:authenticated"}, {}, {}});
+  req.client = loopback;
+  EXPECT_EQ(authn.authenticate(req), loopback);
 
-  req.client = {};
+  req.client = nullptr;
   req.headers["authorization"] = "Bearer static-token";
   auto jane = authn.authenticate(req);
-  EXPECT_EQ(jane.user, "jane");
-  EXPECT_EQ(jane.uid, "uid-9");
-  EXPECT_EQ(jane.groups, (std::vector<std::string>{"devs", "system:authenticated"}));
+  EXPECT_EQ(jane->user, "jane");
+  EXPECT_EQ(jane->uid, "uid-9");
+  EXPECT_EQ(jane->groups, (std::vector<std::string>{"devs", "system:authenticated"}));
 
   req.headers["authorization"] = "bearer abcdef.0123456789abcdef";  // scheme is case-insensitive
   auto boot = authn.authenticate(req);
-  EXPECT_EQ(boot.user, "system:bootstrap:abcdef");
-  EXPECT_EQ(boot.groups.back(), "system:authenticated");
+  EXPECT_EQ(boot->user, "system:bootstrap:abcdef");
+  EXPECT_EQ(boot->groups.back(), "system:authenticated");
 
   // A token nobody accepts is a 401, never anonymous.
   req.headers["authorization"] = "Bearer garbage";
@@ -181,9 +188,9 @@ TEST(AuthRequestAuthenticator, ChainOrderAndGroups) {
   EXPECT_EQ(authn.authenticateToken("garbage").error, "invalid bearer token");
   // Another scheme is no bearer token at all.
   req.headers["authorization"] = "Basic YWRtaW46YWRtaW4=";
-  EXPECT_EQ(authn.authenticate(req).user, "system:anonymous");
+  EXPECT_EQ(authn.authenticate(req)->user, "system:anonymous");
   req.headers["authorization"] = "Bearer ";
-  EXPECT_EQ(authn.authenticate(req).user, "system:anonymous");
+  EXPECT_EQ(authn.authenticate(req)->user, "system:anonymous");
 }
 
 TEST(AuthRequestAuthenticator, PlainHttpIsTheOldInsecurePort) {
@@ -192,8 +199,8 @@ TEST(AuthRequestAuthenticator, PlainHttpIsTheOldInsecurePort) {
   RequestAuthenticator authn(config);
   skiff::net::HttpRequest req;
   auto user = authn.authenticate(req);
-  EXPECT_EQ(user.user, "system:unsecured");
-  EXPECT_EQ(user.groups[0], "system:masters");
+  EXPECT_EQ(user->user, "system:unsecured");
+  EXPECT_EQ(user->groups[0], "system:masters");
 }
 
 TEST(AuthRequestAuthenticator, BearerTokenParsing) {
@@ -235,9 +242,9 @@ TEST(AuthLegacyServiceAccountToken, ValidWhileSecretAndAccountExist) {
 
   TokenResult r = tokens.authenticate(token);
   ASSERT_EQ(r.outcome, TokenResult::Authenticated) << r.error;
-  EXPECT_EQ(r.user.user, "system:serviceaccount:ns:robot");
-  EXPECT_EQ(r.user.uid, "uid-1");
-  EXPECT_EQ(r.user.groups,
+  EXPECT_EQ(r.user->user, "system:serviceaccount:ns:robot");
+  EXPECT_EQ(r.user->uid, "uid-1");
+  EXPECT_EQ(r.user->groups,
             (std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns",
                                       "system:authenticated"}));
   EXPECT_EQ(r.audiences, std::vector<std::string>{kDefaultIssuer});

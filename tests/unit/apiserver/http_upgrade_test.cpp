@@ -530,7 +530,7 @@ TEST_P(HttpUpgradeTest, PresentsClientCertificate) {
   if (!tls()) GTEST_SKIP() << "TLS only";
   std::promise<std::string> user;
   route("/whoami", [&](HttpRequest& req) {
-    user.set_value(req.client.user);
+    user.set_value(req.identity().user);
     return switchTo(echo);
   });
   auto client =

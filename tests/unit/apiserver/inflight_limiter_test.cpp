@@ -64,13 +64,15 @@ TEST(InflightLimiter, SystemMastersAndInProcessClientsAreNeverRefused) {
   auto busy = limiter.admit(request("GET", "/api/v1/pods"), resourceOf());
   ASSERT_TRUE(busy);
   auto admin = request("GET", "/api/v1/pods");
-  admin.client.groups = {"system:masters"};
+  admin.client = std::make_shared<const skiff::net::ClientIdentity>(
+      skiff::net::ClientIdentity{"admin", {"system:masters"}, {}, {}});
   EXPECT_TRUE(limiter.admit(admin, resourceOf()));
   auto local = request("GET", "/api/v1/pods");
   local.remoteAddress = "in-process";
   EXPECT_TRUE(limiter.admit(local, resourceOf()));
   auto anon = request("GET", "/api/v1/pods");
-  anon.client.groups = {"system:authenticated"};
+  anon.client = std::make_shared<const skiff::net::ClientIdentity>(
+      skiff::net::ClientIdentity{"someone", {"system:authenticated"}, {}, {}});
   EXPECT_FALSE(limiter.admit(anon, resourceOf()));
 }
 

@@ -155,7 +155,8 @@ class MetricsApiTest : public ::testing::Test {
                      const std::multimap<std::string, std::string>& query = {},
                      const std::string& body = "", const std::string& accept = "") {
     HttpRequest req;
-    req.client = {"admin", {"system:masters"}, {}, {}};
+    req.client = std::make_shared<const skiff::net::ClientIdentity>(
+        skiff::net::ClientIdentity{"admin", {"system:masters"}, {}, {}});
     req.method = method;
     req.path = path;
     req.target = path;

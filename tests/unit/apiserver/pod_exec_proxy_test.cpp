@@ -176,7 +176,7 @@ class PodExecProxyTest : public ::testing::Test {
       HttpHandler route;
       {
         std::lock_guard lock(mu_);
-        seen_.push_back({req.method, req.target, req.body, req.client.user, req.headers});
+        seen_.push_back({req.method, req.target, req.body, req.identity().user, req.headers});
         auto it = routes_.find(req.path);
         if (it != routes_.end()) route = it->second;
       }
@@ -220,7 +220,8 @@ class PodExecProxyTest : public ::testing::Test {
                      const std::map<std::string, std::string>& headers = {},
                      const std::string& body = "", ApiServer* server = nullptr) {
     HttpRequest req;
-    req.client = {"admin", {"system:masters"}, {}, {}};  // as the admin certificate
+    req.client = std::make_shared<const skiff::net::ClientIdentity>(skiff::net::ClientIdentity{
+        "admin", {"system:masters"}, {}, {}});  // as the admin certificate
     req.method = method;
     req.path = path;
     req.target = path + (query.empty() ? "" : "?" + encodeQuery(query));

@@ -60,7 +60,8 @@ class PodLogTest : public ::testing::Test {
                      const std::multimap<std::string, std::string>& query = {},
                      const std::string& body = "") {
     HttpRequest req;
-    req.client = {"admin", {"system:masters"}, {}, {}};  // as the admin certificate
+    req.client = std::make_shared<const skiff::net::ClientIdentity>(skiff::net::ClientIdentity{
+        "admin", {"system:masters"}, {}, {}});  // as the admin certificate
     req.method = method;
     req.path = path;
     req.target = path;

@@ -90,7 +90,9 @@ class KubeletAuthTest : public ::testing::Test {
     r.method = method;
     r.path = path;
     if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
-    r.client.user = certUser;
+    if (!certUser.empty())
+      r.client =
+          std::make_shared<const net::ClientIdentity>(net::ClientIdentity{certUser, {}, {}, {}});
     return r;
   }
 
@@ -116,7 +118,7 @@ TEST_F(KubeletAuthTest, WebSocketTokenProtocolIsDroppedAfterAuthentication) {
   r.headers["sec-websocket-protocol"] =
       "v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.bXktdG9rZW4_, v4.channel.k8s.io";
   EXPECT_FALSE(auth_->check(r));
-  EXPECT_EQ(r.client.user, "alice");
+  EXPECT_EQ(r.identity().user, "alice");
   EXPECT_EQ(r.header("sec-websocket-protocol"), "v5.channel.k8s.io, v4.channel.k8s.io");
   r = request("GET", "/exec/default/web/app");
   r.headers["sec-websocket-protocol"] = "base64url.bearer.authorization.k8s.io.bXktdG9rZW4_";
@@ -141,7 +143,7 @@ TEST_F(KubeletAuthTest, TokenUserIsAuthorizedOnThisNode) {
   reviews_.grants["system:serviceaccount:default:reader get stats"] = true;
   auto r = request("GET", "/stats/summary", "t1");
   EXPECT_FALSE(auth_->check(r));
-  EXPECT_EQ(r.client.user, "system:serviceaccount:default:reader");
+  EXPECT_EQ(r.identity().user, "system:serviceaccount:default:reader");
   EXPECT_EQ(reviews_.lastNode, "node-1");
 
   r = request("GET", "/pods", "t1");
