@@ -22,13 +22,13 @@ up: build
 # The benchmarks are not part of `build`, but they must keep compiling.
 test: build lint fuzz
 	@ninja -C $(BUILD) benches
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest --output-on-failure -j2
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -R '^unit_'
 
 e2e: build
-	cd $(BUILD) && ctest --output-on-failure -R '^e2e_'
+	cd $(BUILD) && ctest --output-on-failure -j2 -R '^e2e_'
 
 bench: build
 	scripts/bench-apiserver $(BUILD)

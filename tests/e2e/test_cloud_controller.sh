@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # The cloud controller manager with the `local` provider, against hollow nodes (server-only:
 # no containerd). The test plays the machines' owner: it writes the inventory records
 # (DATA_DIR/cloud/instances/<node>.json) that `skiff cluster create` will write. Routes are

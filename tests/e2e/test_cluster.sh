@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # `skiff cluster`: a 3-node cluster on this machine (each node a network namespace with its own
 # containerd, kubelet, proxy and DNS), pod traffic across nodes by pod IP, ClusterIP and DNS
 # name, the host's nft guard, stop-node/start-node, and a delete that leaves the host as it was.

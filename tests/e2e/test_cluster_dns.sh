@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # Cluster DNS: the node-local DNS server `skiff up` runs on 169.254.20.10:53 (dummy interface
 # skiff-dns) answers Services, headless endpoints, ExternalNames and pod names from its
 # informers, and forwards other names to the nameservers of --dns-resolv-conf: here a fake

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # The issue's e-commerce scenario, end to end on `skiff cluster create --nodes 3` with the real
 # kubectl: auth, catalog and payments Deployments (3 replicas spread over the nodes, readiness
 # probes) behind ClusterIP Services and a `storefront` LoadBalancer in front of catalog; every

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # HorizontalPodAutoscaler on a real node (`skiff up`; run under flock /tmp/skiff-node-test.lock):
 #  1. bad input and limits, which need no metrics: an HPA whose target does not exist
 #     (FailedGetScale), minReplicas above the target's scale (rescale to the minimum), a

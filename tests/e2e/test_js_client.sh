@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # The official JavaScript client (@kubernetes/client-node, pinned by js_client/package-lock.json,
 # installed by scripts/install-deps) against a real node (`skiff up`): CRUD with the three patch
 # types and Status errors, selectors, paging, Watch, Informer, logs, and exec/attach/port-forward

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # The kubelet API's authentication and authorization against a real node (`skiff up`):
 # anonymous callers get 401, ServiceAccount tokens are checked with a TokenReview and every
 # request with a SubjectAccessReview on nodes/<subresource>; kubectl exec/logs (the API

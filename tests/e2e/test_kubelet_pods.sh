@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # The real kubelet: `skiff up` runs the control plane, a containerd of its own and a kubelet;
 # pods run as real containers (skiff's busybox image), get IPs from the node's podCIDR,
 # (Debian's static busybox wget crashes with -T: tests use the timeout applet instead.)

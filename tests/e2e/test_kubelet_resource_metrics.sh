@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # Kubelet resource metrics on a real node (`skiff up`): a busybox pod burning CPU shows, in
 # /metrics/resource through the API server's nodes/proxy, a CPU rate within ±20 % of the rate
 # its cgroup's cpuacct.usage shows over the same interval, a non-zero working set, and

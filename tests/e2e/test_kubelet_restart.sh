@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # Kubelet restart safety with the components run apart, as upstream: `skiff server` and
 # `skiff kubelet`. Killing the kubelet (-9, its containerd goes with it) restarts no
 # container: the next kubelet adopts them. A pod deleted while the kubelet was down is

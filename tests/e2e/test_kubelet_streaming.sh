@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # kubectl exec / attach / port-forward against real containers (`skiff up`): the API server
 # tunnels the upgrade to the kubelet, which speaks WebSocket (v5.channel.k8s.io, and SPDY
 # tunnelled in WebSocket for port-forward) or SPDY/3.1 (kubectl's fallback) and relays to

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # Dynamic local storage on a real node (`skiff up`), end to end: a claim of the default class
 # local-path (WaitForFirstConsumer) is provisioned on the node the scheduler picks (annotation
 # volume.kubernetes.io/selected-node, PV node affinity) and bound before the pod; the kubelet

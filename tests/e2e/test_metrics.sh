@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # Prometheus metrics of every component of one `skiff up`: the API server's /metrics (the
 # scheduler's, the controller manager's work queues' and the store's metrics share it, as the
 # components share the process), the kubelet's /metrics and /metrics/cadvisor. Each scrape must

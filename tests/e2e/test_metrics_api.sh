@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # metrics.k8s.io on a real node (`skiff up`, scraping every 2 s): the APIService and discovery
 # as metrics-server installs them, `kubectl top node` and `kubectl top pod` (--containers, -A,
 # -l, a missing pod) with the real kubectl, a busybox pod burning CPU reported within 20 % of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # NetworkPolicy enforced on the node inside `skiff up` (nftables table ip skiff-policy):
 # default-deny ingress, allows by podSelector, namespaceSelector, named port and ipBlock with
 # except, the same verdicts through a Service's cluster IP (checked after DNAT), egress

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # The official Python client (python3-kubernetes, Debian's /usr/bin/python3) against one real
 # node (`skiff up`): CRUD and every patch type for core kinds and Deployments, watches (events,
 # resume, 410 Gone), selectors, paging, Status errors, pod logs, exec, attach and port-forward

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # ServiceAccounts in pods, on a real node (skiff up; hold /tmp/skiff-node-test.lock):
 #   - ServiceAccount admission gives a pod the kube-api-access projected volume; the kubelet
 #     fills it with a TokenRequest token bound to the pod, the kube-root-ca.crt CA and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # The Service proxy inside `skiff up` (nftables table ip skiff): ClusterIP load balancing over
 # ready endpoints, scaling followed, no-endpoint and unallocated service addresses refused at
 # once, NodePort on the node address, hairpin, session affinity, and the table removed on stop.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-lock: node (a real node: the machine's containerd, pod bridge and nftables, one test at a time)
 # `skiff proxy` on its own (next to `skiff up --disable-proxy`): Services keep working while it
 # is stopped (its rules stay), a restart reconciles the table instead of recreating it (chains
 # keep their handles; a Service deleted meanwhile loses its elements), a kill -9 during
