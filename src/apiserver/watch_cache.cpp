@@ -2,11 +2,13 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <limits>
 #include <unordered_set>
 
 #include "api/managed_fields_text.h"
 #include "common/api_error.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/packed_json.h"
 
@@ -118,14 +120,42 @@ bool startsWith(const std::string& s, const std::string& prefix) {
 }
 }  // namespace
 
+// Open addressing: ~30 bytes an entry (a view of the map node's key and the node's value),
+// no allocation per entry.
+struct ResourceCache::KeyIndex {
+  boost::unordered_flat_map<std::string_view, Current*, StringViewHash> entries;
+};
+
 ResourceCache::ResourceCache(std::string prefix, size_t historyLimit)
-    : prefix_(std::move(prefix)), historyLimit_(historyLimit) {
+    : prefix_(std::move(prefix)),
+      historyLimit_(historyLimit),
+      byKey_(std::make_unique<KeyIndex>()) {
   // Pods by node: every kubelet lists and watches with spec.nodeName=NAME, and the Node
   // authorizer walks one node's pods per Secret/ConfigMap read.
   if (prefix_ == "/registry/core/pods/") {
     indexedField_ = "spec.nodeName";
     indexPath_ = {"spec", "nodeName"};
   }
+}
+
+ResourceCache::~ResourceCache() = default;
+
+const ResourceCache::Current* ResourceCache::findCurrent(std::string_view key) const {
+  auto it = byKey_->entries.find(key);
+  return it == byKey_->entries.end() ? nullptr : it->second;
+}
+
+ResourceCache::Current& ResourceCache::currentSlot(const std::string& key) {
+  if (auto it = byKey_->entries.find(key); it != byKey_->entries.end()) return *it->second;
+  auto [node, inserted] = objects_.try_emplace(key);
+  // The view refers to the map node's own key, which stays put until the node is erased.
+  byKey_->entries.emplace(node->first, &node->second);
+  return node->second;
+}
+
+void ResourceCache::eraseCurrent(const std::string& key) {
+  byKey_->entries.erase(key);
+  objects_.erase(key);
 }
 
 std::string ResourceCache::indexValue(const json::object& obj) const {
@@ -171,7 +201,7 @@ ResourceCache::Page ResourceCache::listIndexed(
       page.nextKey = *k;
       break;
     }
-    const Current& cur = objects_.at(*k);
+    const Current& cur = *findCurrent(*k);  // the index holds current keys only
     if (!filter || filter(*cur.object)) {
       page.items.emplace_back(*k, cur.object);
       page.encodings.push_back(encodingOf(cur));
@@ -212,8 +242,8 @@ int64_t ResourceCache::countFrom(const std::string& keyPrefix, const std::string
 
 ObjectPtr ResourceCache::get(const std::string& key) const {
   std::lock_guard lock(mu_);
-  auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second.object;
+  const Current* cur = findCurrent(key);
+  return cur ? cur->object : nullptr;
 }
 
 ObjectPtr ResourceCache::getAt(const std::string& key, int64_t revision) const {
@@ -275,7 +305,7 @@ void ResourceCache::load(const storage::KeyValue& kv) {
   auto obj = CacheHub::decode(kv);
   if (!obj) return;
   std::lock_guard lock(mu_);
-  auto& slot = objects_[kv.key];
+  Current& slot = currentSlot(kv.key);
   reindex(kv.key, slot.object, obj);
   slot = Current{std::move(obj), {}};
 }
@@ -305,7 +335,7 @@ void ResourceCache::apply(const storage::Event& event) {
   std::optional<Current> superseded;
   {
     std::lock_guard lock(mu_);
-    if (auto it = objects_.find(ev.key); it != objects_.end()) superseded = it->second;
+    if (const Current* cur = findCurrent(ev.key)) superseded = *cur;
   }
   // The event's text is the object's: a watcher's serialization serves later lists too.
   ev.encoding = std::make_shared<SharedEncoding>();
@@ -322,8 +352,7 @@ void ResourceCache::apply(const storage::Event& event) {
     }
   }
   std::lock_guard lock(mu_);
-  auto existing = objects_.find(ev.key);
-  if (existing != objects_.end()) {
+  if (superseded) {
     if (auto at = parsedInHistory_.find(ev.key); at != parsedInHistory_.end()) {
       Retained& was = history_[at->second - historyBase_].object;
       if (was.parsed == ev.prev) was = Retained{nullptr, past.prev.text};
@@ -333,12 +362,12 @@ void ResourceCache::apply(const storage::Event& event) {
   if (event.type == storage::Event::Type::Put) {
     ev.type = ev.prev ? CacheEvent::Type::Modified : CacheEvent::Type::Added;
     reindex(ev.key, ev.prev, ev.object);
-    objects_[ev.key] = Current{ev.object, ev.encoding};
+    currentSlot(ev.key) = Current{ev.object, ev.encoding};
   } else {
     if (!ev.prev) return;
     ev.type = CacheEvent::Type::Deleted;
     reindex(ev.key, ev.prev, nullptr);
-    objects_.erase(existing);
+    eraseCurrent(ev.key);
   }
   for (const auto& w : watchers_)
     if (startsWith(ev.key, w->keyPrefix)) w->deliver(ev);

@@ -95,6 +95,38 @@ TEST_F(WatchCacheTest, DeletedEventCarriesDeleteRevision) {
   caches.cacheFor(kPrefix).unwatch(handle);
 }
 
+// Gets find objects by a hashed index beside the ordered map lists walk: both follow
+// creates, updates, deletes and re-creates, across the index's rehashes.
+TEST_F(WatchCacheTest, GetsAndListsAgreeThroughChurn) {
+  ResourceCache& cache = caches.cacheFor(kPrefix);
+  const int n = 300;
+  for (int i = 0; i < n; ++i)
+    store->create(kPrefix + "default/c" + std::to_string(i), cm("c" + std::to_string(i), "1"));
+  for (int i = 0; i < n; i += 2) store->remove(kPrefix + "default/c" + std::to_string(i));
+  for (int i = 1; i < n; i += 2)
+    store->update(kPrefix + "default/c" + std::to_string(i), cm("c" + std::to_string(i), "2"), 0);
+  store->create(kPrefix + "default/c0", cm("c0", "3"));
+  caches.syncWithStore();
+  for (int i = 0; i < n; ++i) {
+    auto obj = cache.get(kPrefix + "default/c" + std::to_string(i));
+    if (i == 0) {
+      ASSERT_TRUE(obj);
+      EXPECT_EQ(obj->at("data").at("v"), "3");
+    } else if (i % 2 == 0) {
+      EXPECT_FALSE(obj) << i;
+    } else {
+      ASSERT_TRUE(obj) << i;
+      EXPECT_EQ(obj->at("data").at("v"), "2");
+    }
+  }
+  EXPECT_FALSE(cache.get(kPrefix + "default/c"));
+  EXPECT_FALSE(cache.get(kPrefix + "default/c1x"));
+  auto page = cache.list(kPrefix, "", 0, nullptr, 0);
+  ASSERT_EQ(page.items.size(), size_t(n / 2 + 1));
+  for (const auto& [key, obj] : page.items) EXPECT_EQ(cache.get(key), obj) << key;
+  EXPECT_EQ(cache.size(), size_t(n / 2 + 1));
+}
+
 // Superseded states are kept as text in the history; a replay gives back the same objects
 // and prevs as live delivery did, and the text as the event's encoding.
 TEST_F(WatchCacheTest, ReplayOfSupersededStatesMatchesLiveDelivery) {
