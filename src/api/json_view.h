@@ -15,4 +15,12 @@ inline std::string_view stringViewAt(const boost::json::object& obj, Path path) 
   return {};
 }
 
+// Whether a.path and b.path hold equal values (both missing counts as equal): what an
+// informer's update handler asks of the few fields it reacts to.
+inline bool sameAt(const boost::json::object& a, const boost::json::object& b, Path path) {
+  const boost::json::value* x = valueAt(a, path);
+  const boost::json::value* y = valueAt(b, path);
+  return x && y ? *x == *y : x == y;
+}
+
 }  // namespace skiff::api

@@ -13,6 +13,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "api/json_view.h"
 #include "common/api_error.h"
 #include "common/ids.h"
 #include "controller/controller.h"
@@ -24,6 +25,7 @@ namespace skiff::controller {
 namespace {
 
 namespace json = boost::json;
+using api::sameAt;
 using client::ObjectPtr;
 
 const std::string kTemplateGenerationLabel = "pod-template-generation";
@@ -171,13 +173,6 @@ class DaemonSetController : public QueueController {
 
  private:
   std::string ownerKey(const json::object& obj) const { return controllerKeyOf(obj, "DaemonSet"); }
-
-  static bool sameAt(const json::object& a, const json::object& b, Path path) {
-    auto* x = valueAt(a, path);
-    auto* y = valueAt(b, path);
-    if (!x || !y) return x == y;
-    return *x == *y;
-  }
 
   void enqueueAll() {
     for (auto& ds : sets_.list()) enqueue(*ds);

@@ -9,6 +9,7 @@
 // progress deadline) is written. The rollout arithmetic lives in deployment_rollout.cpp.
 #include "controller/deployment_controller.h"
 
+#include "api/json_view.h"
 #include "common/api_error.h"
 #include "common/log.h"
 
@@ -74,10 +75,7 @@ void DeploymentController::replicaSetUpdated(const json::object& oldRs, const js
     if (auto key = ownerKey(rs)) enqueueKey(*key);
     return;
   }
-  auto* ol = valueAt(oldRs, {"metadata", "labels"});
-  auto* nl = valueAt(rs, {"metadata", "labels"});
-  bool labelsChanged = (ol == nullptr) != (nl == nullptr) || (ol && nl && *ol != *nl);
-  if (labelsChanged || refChanged) enqueueMatching(rs);
+  if (refChanged || !api::sameAt(oldRs, rs, {"metadata", "labels"})) enqueueMatching(rs);
 }
 
 void DeploymentController::replicaSetDeleted(const json::object& rs) {

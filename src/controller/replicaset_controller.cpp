@@ -23,6 +23,7 @@ namespace skiff::controller {
 namespace {
 
 namespace json = boost::json;
+using api::sameAt;
 using api::stringViewAt;
 
 // Upstream caps the creations/deletions of one sync (burstReplicas).
@@ -183,9 +184,13 @@ class ReplicaSetController : public QueueController {
   }
 
   static PodFacts readFacts(const json::object& pod) {
+    return readFacts(pod, controllerRefOf(pod));
+  }
+  // `ref`: the pod's controller reference (controllerRefOf), when the caller read it already.
+  static PodFacts readFacts(const json::object& pod, const json::object* ref) {
     PodFacts f;
     f.state = &pod;
-    if (auto* ref = controllerRefOf(pod)) f.controllerUid = uidHash(stringViewAt(*ref, {"uid"}));
+    if (ref) f.controllerUid = uidHash(stringViewAt(*ref, {"uid"}));
     f.active = isPodActive(pod);
     if (auto* c = findCondition(pod, "Ready"); c && stringViewAt(*c, {"status"}) == "True") {
       f.ready = true;
@@ -200,7 +205,7 @@ class ReplicaSetController : public QueueController {
     bool ours = ref && stringViewAt(*ref, {"kind"}) == kind_.kind;
     auto key = client::objectKey(pod);
     PodFacts f;
-    if (ours) f = readFacts(pod);
+    if (ours) f = readFacts(pod, ref);
     std::lock_guard lock(factsMu_);
     if (ours)
       facts_[key] = f;
@@ -468,11 +473,7 @@ class ReplicaSetController : public QueueController {
   // skipping them halves the syncs of a set whose pods are starting, and every sync walks
   // all of the set's pods (1,500 per set at upstream's largest cluster).
   static bool changesWhatSetsRead(const json::object& oldPod, const json::object& pod) {
-    auto same = [&](std::initializer_list<std::string_view> path) {
-      const json::value* a = valueAt(oldPod, path);
-      const json::value* b = valueAt(pod, path);
-      return a == nullptr ? b == nullptr : b != nullptr && *a == *b;
-    };
+    auto same = [&](Path path) { return sameAt(oldPod, pod, path); };
     if (!same({"metadata", "labels"}) || !same({"metadata", "ownerReferences"}) ||
         !same({"metadata", "deletionTimestamp"}) || !same({"status", "phase"}))
       return true;
@@ -486,11 +487,7 @@ class ReplicaSetController : public QueueController {
 
   void podUpdated(const json::object& oldPod, const json::object& pod) {
     if (!changesWhatSetsRead(oldPod, pod)) return;
-    bool labelsChanged =
-        valueAt(oldPod, {"metadata", "labels"}) == nullptr
-            ? valueAt(pod, {"metadata", "labels"}) != nullptr
-            : (valueAt(pod, {"metadata", "labels"}) == nullptr ||
-               *valueAt(oldPod, {"metadata", "labels"}) != *valueAt(pod, {"metadata", "labels"}));
+    bool labelsChanged = !sameAt(oldPod, pod, {"metadata", "labels"});
     if (isBeingDeleted(pod) && !isBeingDeleted(oldPod)) {
       // A terminating pod no longer counts: treat it as deleted now (upstream does the same).
       podDeleted(pod);
