@@ -44,8 +44,12 @@ struct KubeletOptions {
   std::string cniConfDir;  // where the pod network config is written (the runtime's CNI conf dir)
   std::string cniIpamDataDir;  // host-local IPAM's folder; empty: /var/lib/cni/networks
   std::string clusterCidr;     // all pods' range: not masqueraded (empty: only this node's)
-  std::string cgroupRoot;      // upstream's --cgroup-root: parent of all pod cgroups
-  std::string nodeIp;          // InternalIP; empty: the address of the default route
+  // Install the host's nftables rule that masquerades this node's pods (table ip skiff-node)
+  // when the podCIDR arrives. Off only for kubelets that run no real node (unit tests): the
+  // table is the host's, one per machine.
+  bool podMasquerade = true;
+  std::string cgroupRoot;  // upstream's --cgroup-root: parent of all pod cgroups
+  std::string nodeIp;      // InternalIP; empty: the address of the default route
   // Where the HTTPS server listens (--address). Empty: the node IP only, the address the API
   // server dials (upstream binds 0.0.0.0, which would also expose exec and logs on every
   // other interface, e.g. a public one); "0.0.0.0" or "::" listen everywhere.

@@ -274,7 +274,7 @@ void Kubelet::onNodeChanged(const json::object& node) {
         try {
           writeCniConfig(options_.cniConfDir,
                          CniNetwork{.podCidr = cidr, .ipamDataDir = options_.cniIpamDataDir});
-          if (!ensurePodMasquerade(cidr, options_.clusterCidr))
+          if (options_.podMasquerade && !ensurePodMasquerade(cidr, options_.clusterCidr))
             SKIFF_LOG_WARN(
                 "kubelet could not install the pod masquerade rule (nft); pods reach only the "
                 "node");

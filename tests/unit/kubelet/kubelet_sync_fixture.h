@@ -124,6 +124,7 @@ class KubeletSyncTest : public ::testing::Test {
     o.nodeName = node_;
     o.rootDir = (dir_ / "root").string();
     o.cniConfDir = (dir_ / "cni").string();
+    o.podMasquerade = false;  // the host's nftables are no unit test's to change
     o.nodeIp = "127.0.0.1";
     o.serverAddress = "127.0.0.1";
     o.port = 0;
