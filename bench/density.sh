@@ -9,6 +9,9 @@
 #      SKIP_LISTS=1 skips the list latencies. While the pods start, get_prober.py times a single
 #      GET of the namespace every 50 ms (the control plane's responsiveness during the ramp)
 #      and lease_age.py samples how stale the nodes' Leases get (heartbeats keeping up).
+#      PERF=DIR: `perf record --call-graph dwarf` (299 Hz) of the API server (with SERVER=1 the
+#      whole control plane) from PERF_DELAY (5) s into the ramp for PERF_SECONDS (25) s, into
+#      DIR/server.data (read with `perf report --children -i F` or bench/perf_share.py).
 set -euo pipefail
 SKIFF=$(realpath "${1:?usage: $0 PATH_TO_SKIFF [NODES] [PODS_PER_NODE] [DEPLOYMENTS]}")
 NODES=${2:-1000}
@@ -73,6 +76,12 @@ python3 "$HERE/get_prober.py" "$WORK/data" /api/v1/namespaces/density >"$WORK/ge
 PROBER=$!; PIDS+=($PROBER)
 python3 "$HERE/lease_age.py" "$WORK/data" 10 >"$WORK/leases.json" &
 LEASES=$!; PIDS+=($LEASES)
+if [ -n "${PERF:-}" ]; then
+  mkdir -p "$PERF"
+  (sleep "${PERF_DELAY:-5}"; perf record -q -F 299 --call-graph dwarf -p "$API" -o "$PERF/server.data" \
+    -- sleep "${PERF_SECONDS:-25}" >/dev/null 2>&1) &
+  PIDS+=($!)
+fi
 RESULT=$(python3 "$HERE/density.py" "$WORK/data" density "$DEPLOYMENTS" "$REPLICAS")
 kill -TERM $PROBER $LEASES; wait $PROBER $LEASES || true
 HZ=$(getconf CLK_TCK)
